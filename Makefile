@@ -1,0 +1,60 @@
+# ChronosOps — every target sets up what it needs. `make help` lists them.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP):
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "ChronosOps needs Python 3.11 or newer")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+.PHONY: install
+install: $(STAMP) ## create .venv and install ChronosOps with its dev tools
+
+.PHONY: run
+run: $(STAMP) ## serve on http://127.0.0.1:8080 with the embedded SQLite under ./data
+	$(BIN)/chronosops serve --embedded
+
+.PHONY: test
+test: $(STAMP) ## run the test suite (PostgreSQL too when CHRONOSOPS_TEST_DATABASE_URL is set)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+.PHONY: lint
+lint: $(STAMP) ## ruff: lint and formatting
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+.PHONY: fmt
+fmt: $(STAMP) ## format the code and apply safe lint fixes
+	$(BIN)/ruff format src tests benchmarks
+	$(BIN)/ruff check --fix src tests benchmarks
+
+.PHONY: types
+types: $(STAMP) ## mypy --strict over src
+	$(BIN)/mypy
+
+.PHONY: imports
+imports: $(STAMP) ## import-linter: the layer contracts of DESIGN.md
+	$(BIN)/lint-imports
+
+.PHONY: bench
+bench: $(STAMP) ## benchmarks: ingest throughput and latency against a running server, as a table
+	$(BIN)/python -m benchmarks.ingest
+
+.PHONY: check
+check: lint types imports test ## everything CI runs
+
+.PHONY: clean
+clean: ## remove the virtualenv, caches and the embedded database
+	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,3 @@
+"""ChronosOps: incident ingestion, evidence bundles and root-cause analysis."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from chronosops.cli import main
+
+main()

@@ -1,0 +1,96 @@
+"""Evidence completeness (reference spec §5.4, without its stub penalty).
+
+A score of 0–100 from which kinds of evidence are present, and a prioritised list of what is
+missing, ordered by how much it would help given the incident's primary signal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from chronosops.analysis.models import (
+    Completeness,
+    EvidenceNeed,
+    MissingEvidence,
+    PrimarySignal,
+    Priority,
+)
+from chronosops.core.artifacts import Artifact, ChangeEvent, LogTemplate, MetricSeries, SpanGroup
+
+WEIGHTS: dict[EvidenceNeed, int] = {
+    "METRICS": 25,
+    "LOGS": 20,
+    "TRACES": 20,
+    "DEPLOYS": 15,
+    "CONFIG": 15,
+    "GOOGLE_STATUS": 5,
+}
+
+REASONS: dict[EvidenceNeed, str] = {
+    "METRICS": "Latency, error-rate and saturation series show when the incident began and how big it is.",
+    "LOGS": "Error log templates name the failure (timeouts, refused connections, exhausted pools).",
+    "TRACES": "Spans show which service and operation grew slow or started failing first.",
+    "DEPLOYS": "A deploy shortly before the onset is the most common cause of a regression.",
+    "CONFIG": "Config and feature-flag changes explain failures that no code change does.",
+    "GOOGLE_STATUS": "A provider incident in the same region and product would explain the failure.",
+}
+
+_ORDER: tuple[EvidenceNeed, ...] = (
+    "METRICS",
+    "LOGS",
+    "TRACES",
+    "DEPLOYS",
+    "CONFIG",
+    "GOOGLE_STATUS",
+)
+_RANK: dict[Priority, int] = {"P0": 0, "P1": 1, "P2": 2}
+
+
+def present_needs(artifacts: Sequence[Artifact]) -> set[EvidenceNeed]:
+    present: set[EvidenceNeed] = set()
+    for artifact in artifacts:
+        if isinstance(artifact, MetricSeries):
+            present.add("METRICS")
+        elif isinstance(artifact, LogTemplate):
+            present.add("LOGS")
+        elif isinstance(artifact, SpanGroup):
+            present.add("TRACES")
+        elif isinstance(artifact, ChangeEvent):
+            present.add("DEPLOYS" if artifact.change_type in ("deploy", "rollback") else "CONFIG")
+        elif getattr(artifact, "kind", None) == "provider_status":
+            present.add("GOOGLE_STATUS")
+    return present
+
+
+def completeness(
+    artifacts: Sequence[Artifact], *, source_type: str, primary_signal: PrimarySignal
+) -> Completeness:
+    present = present_needs(artifacts)
+    counted = set(_ORDER) if source_type == "GOOGLE_CLOUD" else set(_ORDER) - {"GOOGLE_STATUS"}
+    score = sum(WEIGHTS[need] for need in present & counted)
+
+    wanted: list[tuple[EvidenceNeed, Priority]] = [("METRICS", "P0")]
+    if primary_signal == "LATENCY":
+        wanted += [("TRACES", "P0"), ("DEPLOYS", "P1"), ("CONFIG", "P1"), ("LOGS", "P2")]
+    elif primary_signal == "ERRORS":
+        wanted += [("LOGS", "P0"), ("TRACES", "P1"), ("DEPLOYS", "P1"), ("CONFIG", "P1")]
+    else:
+        wanted += [("LOGS", "P1"), ("TRACES", "P1"), ("DEPLOYS", "P2"), ("CONFIG", "P2")]
+    if source_type == "GOOGLE_CLOUD":
+        wanted.append(("GOOGLE_STATUS", "P0"))
+
+    best: dict[EvidenceNeed, Priority] = {}
+    for need, priority in wanted:
+        if need in present:
+            continue
+        if need not in best or _RANK[priority] < _RANK[best[need]]:
+            best[need] = priority
+    missing = [
+        MissingEvidence(need=need, priority=priority, reason=REASONS[need])
+        for need, priority in best.items()
+    ]
+    return Completeness(
+        score=max(0, min(100, score)),
+        present=[need for need in _ORDER if need in present & counted],
+        missing=missing,
+    )

@@ -1,0 +1,114 @@
+"""What the engine reads and what it answers."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from chronosops.core.artifacts import Artifact
+from chronosops.core.timestamps import Instant
+
+PrimarySignal = Literal["LATENCY", "ERRORS", "UNKNOWN"]
+Priority = Literal["P0", "P1", "P2"]
+EvidenceNeed = Literal["METRICS", "LOGS", "TRACES", "DEPLOYS", "CONFIG", "GOOGLE_STATUS"]
+
+
+class AnalysisModel(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        validate_by_alias=True,
+        validate_by_name=True,
+        serialize_by_alias=True,
+        frozen=True,
+    )
+
+
+class IncidentContext(AnalysisModel):
+    source_type: str
+    title: str
+    service: str | None = None
+    region: str | None = None
+    environment: str | None = None
+    onset: Instant = Field(description="timeline.start: when the incident began")
+    window_start: Instant
+    window_end: Instant
+
+
+class AnalysisInput(AnalysisModel):
+    context: IncidentContext
+    artifacts: list[Artifact]
+
+
+class Signal(AnalysisModel):
+    """One thing the evidence shows, e.g. "error rate rose 4.1× on checkout at 10:03"."""
+
+    kind: str
+    description: str
+    strength: float = Field(ge=0, le=1)
+    service: str | None = None
+    at: Instant | None = None
+    factor: float | None = None
+    evidence_refs: list[str] = Field(default_factory=list)
+
+
+class MissingEvidence(AnalysisModel):
+    need: EvidenceNeed
+    priority: Priority
+    reason: str
+
+
+class Completeness(AnalysisModel):
+    score: int = Field(ge=0, le=100)
+    present: list[EvidenceNeed]
+    missing: list[MissingEvidence]
+    notes: list[str] = Field(default_factory=list)
+
+
+class RankedHypothesis(AnalysisModel):
+    id: str
+    rank: int
+    title: str
+    confidence: float = Field(ge=0, le=1)
+    rationale: str
+    culprit_service: str | None = None
+    evidence_refs: list[str] = Field(default_factory=list)
+
+
+class RecommendedAction(AnalysisModel):
+    id: str
+    title: str
+    steps: list[str]
+    priority: Priority
+    hypothesis_id: str
+    evidence_refs: list[str] = Field(default_factory=list)
+
+
+class Factor(AnalysisModel):
+    name: str
+    value: float
+    weight: float
+    evidence_refs: list[str] = Field(default_factory=list)
+
+
+class Explainability(AnalysisModel):
+    primary_signal: PrimarySignal
+    latency_factor: float
+    error_factor: float
+    factors: list[Factor]
+    rationale: str
+
+
+class AnalysisResult(AnalysisModel):
+    engine: str
+    engine_version: str
+    summary: str
+    inconclusive: bool
+    overall_confidence: float = Field(ge=0, le=1)
+    culprit_service: str | None
+    hypotheses: list[RankedHypothesis]
+    recommended_actions: list[RecommendedAction]
+    explainability: Explainability
+    signals: list[Signal]
+    completeness: Completeness

@@ -1,0 +1,103 @@
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+from pydantic.alias_generators import to_camel
+
+from chronosops.core.timestamps import Instant, format_instant
+
+GENESIS = "GENESIS"
+
+
+class EventType(StrEnum):
+    INCIDENT_CREATED = "INCIDENT_CREATED"
+    INCIDENT_UPDATED = "INCIDENT_UPDATED"
+    INCIDENT_FAILED = "INCIDENT_FAILED"
+    EVIDENCE_BUNDLE_CREATED = "EVIDENCE_BUNDLE_CREATED"
+    EVIDENCE_BUNDLE_ATTACHED = "EVIDENCE_BUNDLE_ATTACHED"
+    ANALYSIS_CREATED = "ANALYSIS_CREATED"
+
+
+class EntityType(StrEnum):
+    INCIDENT = "INCIDENT"
+    EVIDENCE_BUNDLE = "EVIDENCE_BUNDLE"
+    INCIDENT_ANALYSIS = "INCIDENT_ANALYSIS"
+
+
+class CamelModel(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel, serialize_by_alias=True, validate_by_name=True, frozen=True
+    )
+
+
+class AuditEventRead(CamelModel):
+    id: str
+    chain_id: str
+    seq: int
+    prev_hash: str
+    incident_id: str | None
+    incident_seq: int | None
+    incident_prev_hash: str | None
+    hash: str
+    event_type: str
+    entity_type: str
+    entity_id: str
+    entity_ref: str | None
+    actor: str | None
+    occurred_at: Instant
+    payload: dict[str, Any]
+
+
+class VerificationFailure(CamelModel):
+    seq: int
+    event_id: str
+    event_type: str
+    reason: str
+
+
+class Verification(CamelModel):
+    incident_id: str
+    chain_id: str
+    ok: bool
+    status: Literal["VERIFIED", "FAILED"]
+    verified_count: int
+    total_events: int
+    first_failure: VerificationFailure | None
+    verified_at: Instant
+
+
+def hash_input(
+    *,
+    chain_id: str,
+    seq: int,
+    prev_hash: str,
+    incident_id: str | None,
+    incident_seq: int | None,
+    incident_prev_hash: str | None,
+    event_type: str,
+    entity_type: str,
+    entity_id: str,
+    entity_ref: str | None,
+    actor: str | None,
+    occurred_at: datetime,
+    payload: dict[str, Any],
+) -> dict[str, Any]:
+    """What an event's hash covers: every stored field but its own id and hash."""
+    return {
+        "chainId": chain_id,
+        "seq": seq,
+        "prevHash": prev_hash,
+        "incidentId": incident_id,
+        "incidentSeq": incident_seq,
+        "incidentPrevHash": incident_prev_hash,
+        "eventType": event_type,
+        "entityType": entity_type,
+        "entityId": entity_id,
+        "entityRef": entity_ref,
+        "actor": actor,
+        "occurredAt": format_instant(occurred_at),
+        "payload": payload,
+    }

@@ -1,0 +1,167 @@
+"""The hash-chained audit log.
+
+Every event belongs to one global chain (``seq``/``prevHash``) and, when it concerns an
+incident, to that incident's sub-chain (``incidentSeq``/``incidentPrevHash``). The hash covers
+both links, so verifying one incident walks only its own events yet still checks that each of
+them sits where it claims to in the global chain. This is what keeps verification correct when
+many incidents interleave, the defect of the earlier implementation (reference spec §10.3).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from chronosops.audit.repository import AuditRepository
+from chronosops.audit.schemas import (
+    GENESIS,
+    AuditEventRead,
+    Verification,
+    VerificationFailure,
+    hash_input,
+)
+from chronosops.audit.tables import AuditEvent
+from chronosops.core.canonical import content_hash
+from chronosops.core.clock import Clock
+from chronosops.core.ids import IdFactory
+
+
+def _event_hash(event: AuditEvent) -> str:
+    return content_hash(
+        hash_input(
+            chain_id=event.chain_id,
+            seq=event.seq,
+            prev_hash=event.prev_hash,
+            incident_id=event.incident_id,
+            incident_seq=event.incident_seq,
+            incident_prev_hash=event.incident_prev_hash,
+            event_type=event.event_type,
+            entity_type=event.entity_type,
+            entity_id=event.entity_id,
+            entity_ref=event.entity_ref,
+            actor=event.actor,
+            occurred_at=event.occurred_at,
+            payload=event.payload,
+        )
+    )
+
+
+class AuditLog:
+    def __init__(self, *, chain_id: str, clock: Clock, ids: IdFactory) -> None:
+        self.chain_id = chain_id
+        self.clock = clock
+        self.ids = ids
+
+    async def record(
+        self,
+        session: AsyncSession,
+        *,
+        event_type: str,
+        entity_type: str,
+        entity_id: str,
+        payload: dict[str, Any],
+        incident_id: str | None = None,
+        entity_ref: str | None = None,
+        actor: str | None = None,
+    ) -> AuditEventRead:
+        """Append one event in the caller's transaction (it commits or rolls back with it)."""
+        repository = AuditRepository(session)
+        await repository.lock_chain(self.chain_id)
+        head = await repository.head(self.chain_id)
+        incident_seq: int | None = None
+        incident_prev: str | None = None
+        if incident_id is not None:
+            incident_head = await repository.incident_head(incident_id)
+            incident_seq = (incident_head.incident_seq or 0) + 1 if incident_head else 1
+            incident_prev = incident_head.hash if incident_head else GENESIS
+        event = AuditEvent(
+            id=self.ids.new(),
+            chain_id=self.chain_id,
+            seq=head.seq + 1 if head else 1,
+            prev_hash=head.hash if head else GENESIS,
+            incident_id=incident_id,
+            incident_seq=incident_seq,
+            incident_prev_hash=incident_prev,
+            event_type=event_type,
+            entity_type=entity_type,
+            entity_id=entity_id,
+            entity_ref=entity_ref,
+            actor=actor,
+            occurred_at=self.clock.now(),
+            payload=payload,
+        )
+        event.hash = _event_hash(event)
+        await repository.add(event)
+        return AuditEventRead.model_validate(event, from_attributes=True)
+
+    async def events_for_incident(
+        self, session: AsyncSession, incident_id: str
+    ) -> list[AuditEventRead]:
+        events = await AuditRepository(session).for_incident(incident_id)
+        return [AuditEventRead.model_validate(e, from_attributes=True) for e in events]
+
+    async def verify_incident(self, session: AsyncSession, incident_id: str) -> Verification:
+        """Re-hash the incident's events and check both links of each; stop at the first failure."""
+        repository = AuditRepository(session)
+        events = await repository.for_incident(incident_id)
+        global_predecessors = await repository.hashes_at(
+            self.chain_id, {e.seq - 1 for e in events if e.seq > 1}
+        )
+        verified = 0
+        failure: VerificationFailure | None = None
+        previous_hash = GENESIS
+        for position, event in enumerate(events, start=1):
+            reason = self._check(event, position, previous_hash, global_predecessors)
+            if reason is not None:
+                failure = VerificationFailure(
+                    seq=event.seq, event_id=event.id, event_type=event.event_type, reason=reason
+                )
+                break
+            verified += 1
+            previous_hash = event.hash
+        return Verification(
+            incident_id=incident_id,
+            chain_id=self.chain_id,
+            ok=failure is None,
+            status="VERIFIED" if failure is None else "FAILED",
+            verified_count=verified,
+            total_events=len(events),
+            first_failure=failure,
+            verified_at=self.clock.now(),
+        )
+
+    def _check(
+        self,
+        event: AuditEvent,
+        position: int,
+        previous_hash: str,
+        global_predecessors: dict[int, str],
+    ) -> str | None:
+        if event.chain_id != self.chain_id:
+            return f"event belongs to chain {event.chain_id!r}, expected {self.chain_id!r}"
+        if event.incident_seq != position:
+            return (
+                f"incident sequence jumps to {event.incident_seq} where {position} was expected "
+                "(an event is missing)"
+            )
+        if event.incident_prev_hash != previous_hash:
+            return (
+                f"incident link broken: prevHash {str(event.incident_prev_hash)[:16]} does not "
+                f"match the previous event's hash {previous_hash[:16]}"
+            )
+        recomputed = _event_hash(event)
+        if recomputed != event.hash:
+            return (
+                f"hash mismatch: stored {event.hash[:16]}, recomputed {recomputed[:16]} "
+                "(the event was modified after it was written)"
+            )
+        expected_prev = GENESIS if event.seq == 1 else global_predecessors.get(event.seq - 1)
+        if expected_prev is None:
+            return f"global chain broken: no event at seq {event.seq - 1}"
+        if event.prev_hash != expected_prev:
+            return (
+                f"global link broken: prevHash {event.prev_hash[:16]} does not match event "
+                f"{event.seq - 1} ({expected_prev[:16]})"
+            )
+        return None

@@ -1,0 +1,64 @@
+"""Per-principal rate limits (the guide tells clients to expect 429 and back off).
+
+Two buckets per principal: ``ingest`` for writes and ``read`` for everything else. A 429 says
+which limit was hit and when to retry, so a client (or an operator) can tell them apart.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Literal
+
+import limits
+from limits.aio.strategies import MovingWindowRateLimiter
+from limits.storage import storage_from_string
+
+from chronosops.config import ConfigurationError, LimitSettings
+from chronosops.core.errors import RateLimitedError
+
+LimitGroup = Literal["ingest", "read"]
+
+
+def _parse(name: str, text: str) -> limits.RateLimitItem:
+    try:
+        return limits.parse(text)
+    except ValueError:
+        raise ConfigurationError(
+            f"{name}={text!r} is not a rate limit; write it like '600/minute' or '10/second'"
+        ) from None
+
+
+def _async_storage_url(url: str) -> str:
+    return url if url.startswith("async+") else f"async+{url}"
+
+
+class RateLimiter:
+    def __init__(self, settings: LimitSettings) -> None:
+        self.enabled = settings.enabled
+        self._limits: dict[LimitGroup, limits.RateLimitItem] = {
+            "ingest": _parse("CHRONOSOPS_RATE_LIMIT_INGEST", settings.ingest),
+            "read": _parse("CHRONOSOPS_RATE_LIMIT_READ", settings.read),
+        }
+        self._strategy = MovingWindowRateLimiter(
+            storage_from_string(_async_storage_url(settings.storage_url))
+        )
+
+    def describe(self, group: LimitGroup) -> str:
+        return str(self._limits[group])
+
+    async def hit(self, group: LimitGroup, subject: str) -> None:
+        """Count one request; raise `RateLimitedError` when the principal is over the limit."""
+        if not self.enabled:
+            return
+        item = self._limits[group]
+        if await self._strategy.hit(item, group, subject):
+            return
+        stats = await self._strategy.get_window_stats(item, group, subject)
+        retry_after = max(1, math.ceil(stats.reset_time - time.time()))
+        raise RateLimitedError(
+            f"Rate limit exceeded: {group} limit of {item} per principal; retry after "
+            f"{retry_after} s",
+            limit=f"{group}: {item}",
+            retry_after_seconds=retry_after,
+        )

@@ -1,0 +1,125 @@
+"""The composition root: settings in, a wired set of services out.
+
+Only this module builds engines, clients and registries from settings; everything below it
+receives its collaborators. `web`, `cli` and the tests call `build_services`.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import httpx
+import structlog
+
+from chronosops import __version__
+from chronosops.audit import AuditLog
+from chronosops.auth import LocalTokenIssuer, RateLimiter, TokenVerifier
+from chronosops.config import Settings
+from chronosops.core.clock import Clock, SystemClock
+from chronosops.core.ids import Cuid2Factory, IdFactory
+from chronosops.evidence import EvidenceService
+from chronosops.incidents import IncidentService
+from chronosops.investigation import IncidentDetails, IngestPipeline
+from chronosops.reasoning import BuiltinReasoner, Reasoner, ReasoningService
+from chronosops.storage import Database, metadata
+
+__all__ = ["Services", "build_services", "configure_logging", "metadata"]
+
+USER_AGENT = f"ChronosOps/{__version__}"
+
+
+@dataclass
+class Services:
+    settings: Settings
+    clock: Clock
+    ids: IdFactory
+    database: Database
+    http: httpx.AsyncClient
+    audit: AuditLog
+    incidents: IncidentService
+    evidence: EvidenceService
+    reasoning: ReasoningService
+    pipeline: IngestPipeline
+    details: IncidentDetails
+    verifier: TokenVerifier
+    limiter: RateLimiter
+    issuer: LocalTokenIssuer | None = None
+    _owns_http: bool = field(default=True, repr=False)
+
+    async def aclose(self) -> None:
+        if self._owns_http:
+            await self.http.aclose()
+        await self.database.dispose()
+
+
+def build_services(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    ids: IdFactory | None = None,
+    reasoner: Reasoner | None = None,
+    http: httpx.AsyncClient | None = None,
+) -> Services:
+    clock = clock or SystemClock()
+    ids = ids or Cuid2Factory()
+    owns_http = http is None
+    http = http or httpx.AsyncClient(headers={"User-Agent": USER_AGENT}, timeout=10.0)
+    database = Database(settings.database_url)
+    audit = AuditLog(chain_id=settings.audit_chain_id, clock=clock, ids=ids)
+    incidents = IncidentService(
+        clock=clock, ids=ids, idempotency_ttl=timedelta(hours=settings.idempotency_ttl_hours)
+    )
+    evidence = EvidenceService(clock=clock)
+    reasoning = ReasoningService(reasoner=reasoner or BuiltinReasoner(), clock=clock, ids=ids)
+    auth = settings.auth
+    return Services(
+        settings=settings,
+        clock=clock,
+        ids=ids,
+        database=database,
+        http=http,
+        audit=audit,
+        incidents=incidents,
+        evidence=evidence,
+        reasoning=reasoning,
+        pipeline=IngestPipeline(
+            database=database,
+            incidents=incidents,
+            evidence=evidence,
+            reasoning=reasoning,
+            audit=audit,
+            analyze_on_ingest=settings.analyze_on_ingest,
+        ),
+        details=IncidentDetails(incidents=incidents, evidence=evidence, reasoning=reasoning),
+        verifier=TokenVerifier(auth, http=http),
+        limiter=RateLimiter(settings.limits),
+        issuer=LocalTokenIssuer(auth, clock=clock, ids=ids) if auth.jwt_secret else None,
+        _owns_http=owns_http,
+    )
+
+
+def configure_logging(settings: Settings) -> None:
+    """Structured logs on stderr: JSON lines in production, readable lines on a terminal."""
+    level = getattr(logging, settings.log_level)
+    renderer: structlog.types.Processor = (
+        structlog.processors.JSONRenderer()
+        if settings.log_format == "json"
+        else structlog.dev.ConsoleRenderer(
+            colors=False, exception_formatter=structlog.dev.plain_traceback
+        )
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(level),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=True,
+    )

@@ -1,0 +1,24 @@
+"""The ``chronosops`` command: serve, migrate, mint tokens, ingest and read incidents."""
+
+from __future__ import annotations
+
+import typer
+
+from chronosops.cli import db, incidents, serve, tokens
+
+app = typer.Typer(
+    name="chronosops",
+    help="ChronosOps: incident ingestion, evidence bundles and root-cause analysis.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("serve")(serve.serve)
+app.command("token")(tokens.token)
+app.command("ingest")(incidents.ingest)
+app.add_typer(db.app, name="db")
+app.add_typer(incidents.app, name="incidents")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,39 @@
+"""``chronosops db``: schema migrations."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+
+from chronosops import migrations
+from chronosops.cli.settings import resolve
+
+app = typer.Typer(help="Database schema migrations (Alembic).", no_args_is_help=True)
+out = Console()
+
+
+@app.command("upgrade")
+def upgrade(revision: str = typer.Argument("head", help="target revision")) -> None:
+    """Apply migrations up to REVISION (default: the latest)."""
+    settings = resolve()
+    migrations.upgrade(settings.database_url, revision)
+    out.print(f"database at revision {migrations.current_revision(settings.database_url)}")
+
+
+@app.command("current")
+def current() -> None:
+    """Print the database's revision and the latest one this version knows."""
+    settings = resolve()
+    out.print(
+        f"current: {migrations.current_revision(settings.database_url)}  "
+        f"head: {migrations.head_revision()}"
+    )
+
+
+@app.command("revision")
+def revision(
+    message: str = typer.Option(..., "--message", "-m", help="what the revision does"),
+) -> None:
+    """Autogenerate a revision from the difference between the tables and the database."""
+    settings = resolve()
+    migrations.revision(settings.database_url, message)

@@ -1,0 +1,132 @@
+"""``chronosops ingest`` and ``chronosops incidents``: the pipeline and the read side, in-process."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from chronosops import migrations
+from chronosops.auth import Principal, Role
+from chronosops.bootstrap import Services, build_services
+from chronosops.cli.settings import fail, resolve
+from chronosops.config import Settings
+from chronosops.core.errors import AppError
+from chronosops.core.ingest_request import IngestIncidentRequest
+from chronosops.incidents import IncidentFilter
+
+app = typer.Typer(help="Read incidents.", no_args_is_help=True)
+out = Console()
+err = Console(stderr=True)
+
+CLI_PRINCIPAL = Principal(
+    subject="cli", roles=frozenset({Role.ANALYST, Role.ADMIN}), issuer="system"
+)
+
+
+def _settings() -> Settings:
+    settings = resolve()
+    if settings.is_sqlite:
+        migrations.upgrade(settings.database_url)
+    return settings
+
+
+def _load(source: str) -> list[Any]:
+    text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        fail(f"{source}: not valid JSON: {exc}")
+    return data if isinstance(data, list) else [data]
+
+
+async def _ingest_all(services: Services, items: list[Any]) -> int:
+    failures = 0
+    try:
+        for index, item in enumerate(items):
+            try:
+                request = IngestIncidentRequest.model_validate(item)
+            except ValidationError as exc:
+                failures += 1
+                for error in exc.errors():
+                    path = ".".join(str(part) for part in error["loc"])
+                    err.print(f"[red]item {index}:[/red] {path}: {error['msg']}")
+                continue
+            outcome = await services.pipeline.ingest(request, principal=CLI_PRINCIPAL)
+            out.print_json(
+                data={"httpStatus": outcome.http_status, **outcome.response.model_dump(mode="json")}
+            )
+            failures += outcome.response.status == "failed"
+    finally:
+        await services.aclose()
+    return failures
+
+
+def ingest(
+    source: str = typer.Argument(..., help="a JSON file (one request or a list), or - for stdin"),
+) -> None:
+    """Ingest IngestIncidentRequest JSON through the same pipeline as the API."""
+    items = _load(source)
+    failures = asyncio.run(_ingest_all(build_services(_settings()), items))
+    if failures:
+        raise typer.Exit(1)
+
+
+async def _list(services: Services, filters: IncidentFilter, limit: int) -> list[Any]:
+    try:
+        async with services.database.unit_of_work(write=False) as session:
+            page = await services.incidents.list(session, filters, cursor=None, limit=limit)
+        return page.items
+    finally:
+        await services.aclose()
+
+
+@app.command("list")
+def list_incidents(
+    limit: int = typer.Option(20, min=1, max=200),
+    severity: str | None = typer.Option(None),
+    status: str | None = typer.Option(None),
+    service: str | None = typer.Option(None),
+    q: str | None = typer.Option(None, help="title contains"),
+) -> None:
+    """The newest incidents as a table."""
+    filters = IncidentFilter(severity=severity, status=status, service=service, title_contains=q)
+    items = asyncio.run(_list(build_services(_settings()), filters, limit))
+    table = Table("id", "created", "severity", "status", "source", "service", "title")
+    for item in items:
+        table.add_row(
+            item.id,
+            item.created_at.strftime("%Y-%m-%d %H:%M"),
+            item.severity or "-",
+            item.status,
+            item.source_type,
+            item.service or "-",
+            item.title[:60],
+        )
+    out.print(table)
+
+
+async def _show(services: Services, incident_id: str) -> dict[str, Any]:
+    try:
+        async with services.database.unit_of_work(write=False) as session:
+            detail = await services.details.get(session, incident_id, with_source_payload=True)
+        return detail.model_dump(mode="json")
+    finally:
+        await services.aclose()
+
+
+@app.command("show")
+def show(incident_id: str) -> None:
+    """One incident with its latest analysis, as JSON."""
+    try:
+        detail = asyncio.run(_show(build_services(_settings()), incident_id))
+    except AppError as exc:
+        fail(exc.message, code=1)
+    out.print_json(data=detail)

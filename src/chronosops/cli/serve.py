@@ -1,0 +1,97 @@
+"""``chronosops serve``: run the HTTP server."""
+
+from __future__ import annotations
+
+import shlex
+from datetime import timedelta
+
+import typer
+import uvicorn
+from rich.console import Console
+
+from chronosops import migrations
+from chronosops.auth import Role
+from chronosops.bootstrap import build_services, configure_logging
+from chronosops.cli.settings import fail, require_runnable, resolve
+from chronosops.web.app import create_app
+
+out = Console(stderr=True)
+
+BASIC_REQUEST = """{
+  "sourceType": "CUSTOM",
+  "sourceRef": "incident-12345",
+  "title": "Service outage in payment-service",
+  "severity": "high",
+  "timeline": {"start": "2024-01-15T10:00:00Z", "end": "2024-01-15T11:00:00Z"},
+  "metadata": {"service": "payment-service", "region": "us-east-1", "environment": "production"}
+}"""
+
+
+def serve(
+    host: str = typer.Option(None, help="interface to bind (default CHRONOSOPS_HOST, 127.0.0.1)"),
+    port: int = typer.Option(None, help="port (default CHRONOSOPS_PORT, 8080)"),
+    embedded: bool = typer.Option(
+        False,
+        "--embedded",
+        help="the `make run` mode: generate a local secret for the embedded SQLite default "
+        "and print an admin token with a curl example",
+    ),
+) -> None:
+    """Serve the API (and migrate the embedded SQLite database first)."""
+    overrides: dict[str, object] = {}
+    if host:
+        overrides["host"] = host
+    if port:
+        overrides["port"] = port
+    settings = resolve(generate_embedded_secret=embedded, **overrides)
+    require_runnable(settings)
+    if settings.is_sqlite:
+        migrations.upgrade(settings.database_url)
+    elif not migrations.is_up_to_date(settings.database_url):
+        fail(
+            f"the database at revision {migrations.current_revision(settings.database_url)} is "
+            f"behind {migrations.head_revision()}: run `chronosops db upgrade` first"
+        )
+    configure_logging(settings)
+    services = build_services(settings)
+    base_url = settings.public_url or f"http://{settings.host}:{settings.port}"
+    out.print(
+        f"[bold green]ChronosOps[/bold green] serving on {base_url}  (database: {_safe_url(settings.database_url)})"
+    )
+    if embedded and services.issuer is not None:
+        token = services.issuer.mint(
+            subject="local-admin",
+            roles=[Role.ADMIN, Role.ANALYST, Role.VIEWER],
+            ttl=timedelta(days=7),
+        )
+        out.print(
+            "\nAn admin token for the next 7 days (mint others with `.venv/bin/chronosops token`):"
+        )
+        out.print(f"\n  export TOKEN={token}\n", soft_wrap=True)
+        out.print("Then send the guide's Basic Request:\n")
+        out.print(
+            f"  curl -s -X POST {base_url}/v1/incidents/ingest \\\n"
+            '    -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json" \\\n'
+            f"    -d {shlex.quote(BASIC_REQUEST)}\n",
+            soft_wrap=True,
+            highlight=False,
+        )
+    app = create_app(services, owns_services=True)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        access_log=False,
+        server_header=False,
+    )
+
+
+def _safe_url(url: str) -> str:
+    """The database URL without its password, for printing."""
+    if "@" not in url or "://" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    credentials, host = rest.rsplit("@", 1)
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}" if ":" in credentials else f"{scheme}://{user}@{host}"

@@ -1,0 +1,65 @@
+"""How commands obtain settings, including the secret `make run` generates for the embedded default."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from chronosops.config import ConfigurationError, Settings, load_settings
+
+err = Console(stderr=True)
+
+EMBEDDED_SECRET_FILE = "jwt-secret"
+
+
+def embedded_secret_path(settings: Settings) -> Path | None:
+    """``./data/jwt-secret`` beside the embedded database; None for any other database."""
+    path = settings.sqlite_path
+    if path is None or not settings.is_embedded_default:
+        return None
+    return path.parent / EMBEDDED_SECRET_FILE
+
+
+def resolve(*, generate_embedded_secret: bool = False, **overrides: object) -> Settings:
+    """Settings from the environment; on the embedded default, a generated secret if none is set.
+
+    The generated secret lives in ``./data/jwt-secret`` (mode 600) and is reused on every start,
+    so tokens stay valid across restarts. It is never used for any other database.
+    """
+    try:
+        settings = load_settings(**overrides)
+    except ValueError as exc:
+        fail(f"invalid configuration: {exc}")
+    if settings.jwt_secret is not None or settings.oidc_enabled:
+        return settings
+    path = embedded_secret_path(settings)
+    if path is None:
+        return settings
+    if not path.exists():
+        if not generate_embedded_secret:
+            return settings
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32))
+        err.print(
+            f"[yellow]Generated a local JWT secret for the embedded default in {path} "
+            "(set CHRONOSOPS_JWT_SECRET to use your own).[/yellow]"
+        )
+    return load_settings(**overrides, jwt_secret=path.read_text().strip())
+
+
+def fail(message: str, *, code: int = 2) -> None:
+    err.print(f"[bold red]error:[/bold red] {message}")
+    raise typer.Exit(code)
+
+
+def require_runnable(settings: Settings) -> None:
+    try:
+        settings.check_runnable()
+    except ConfigurationError as exc:
+        fail(exc.message)

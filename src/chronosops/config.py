@@ -1,0 +1,193 @@
+"""Settings, read once from the environment (prefix ``CHRONOSOPS_``).
+
+Only this module reads the environment. `bootstrap` calls `load_settings()` and hands each
+service the section it needs. Every setting is documented in docs/configuration.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from chronosops.core.errors import AppError
+
+DEFAULT_DATABASE_URL = "sqlite:///./data/chronosops.db"
+MIN_SECRET_LENGTH = 32
+_PLACEHOLDER_MARKERS = (
+    "changeme",
+    "change-me",
+    "change_me",
+    "changethis",
+    "placeholder",
+    "your-secret",
+    "your_secret",
+    "yoursecret",
+    "example",
+    "secret-here",
+    "xxxx",
+    "todo",
+)
+
+
+class ConfigurationError(AppError):
+    """The configuration cannot run: the message says which setting and how to fix it."""
+
+    code = "bad-configuration"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CHRONOSOPS_", extra="ignore", frozen=True)
+
+    # storage
+    database_url: str = Field(
+        default=DEFAULT_DATABASE_URL,
+        description="SQLAlchemy URL: sqlite:///path or postgresql+psycopg://user@host/db",
+    )
+
+    # serving
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    public_url: str | None = Field(
+        default=None, description="how clients reach this server; used in printed examples"
+    )
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "console"] = "json"
+
+    # authentication
+    jwt_secret: SecretStr | None = None
+    jwt_issuer: str = Field(default="chronosops", description="iss of locally minted tokens")
+    jwt_audience: str = Field(default="chronosops", description="aud of locally minted tokens")
+    oidc_issuer: str | None = None
+    oidc_audience: str | None = None
+    oidc_jwks_url: str | None = None
+    oidc_jwks_cache_seconds: int = Field(default=300, ge=0)
+    oidc_leeway_seconds: int = Field(default=30, ge=0, le=300)
+
+    # rate limits, in the `limits` notation ("600/minute"); per authenticated principal
+    rate_limit_enabled: bool = True
+    rate_limit_ingest: str = "600/minute"
+    rate_limit_read: str = "1200/minute"
+    rate_limit_storage_url: str = Field(
+        default="memory://", description="memory:// or redis://host:6379 to share limits"
+    )
+
+    # pipeline
+    analyze_on_ingest: bool = True
+    audit_chain_id: str = "chronosops"
+    idempotency_ttl_hours: int = Field(default=24, ge=1)
+
+    @field_validator("jwt_secret")
+    @classmethod
+    def _empty_secret_is_absent(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().strip():
+            return None
+        return value
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def is_embedded_default(self) -> bool:
+        return self.database_url == DEFAULT_DATABASE_URL
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        if not self.is_sqlite:
+            return None
+        _, _, path = self.database_url.partition(":///")
+        return Path(path) if path and path != ":memory:" else None
+
+    @property
+    def oidc_enabled(self) -> bool:
+        return bool(self.oidc_issuer and self.oidc_jwks_url)
+
+    @property
+    def auth(self) -> AuthSettings:
+        return AuthSettings(
+            jwt_secret=self.jwt_secret.get_secret_value() if self.jwt_secret else None,
+            jwt_issuer=self.jwt_issuer,
+            jwt_audience=self.jwt_audience,
+            oidc_issuer=self.oidc_issuer,
+            oidc_audience=self.oidc_audience,
+            oidc_jwks_url=self.oidc_jwks_url,
+            oidc_jwks_cache_seconds=self.oidc_jwks_cache_seconds,
+            leeway_seconds=self.oidc_leeway_seconds,
+        )
+
+    @property
+    def limits(self) -> LimitSettings:
+        return LimitSettings(
+            enabled=self.rate_limit_enabled,
+            ingest=self.rate_limit_ingest,
+            read=self.rate_limit_read,
+            storage_url=self.rate_limit_storage_url,
+        )
+
+    def check_runnable(self) -> None:
+        """Raise `ConfigurationError` unless a server could authenticate anyone safely."""
+        if self.oidc_issuer and not self.oidc_jwks_url:
+            raise ConfigurationError(
+                "CHRONOSOPS_OIDC_ISSUER is set but CHRONOSOPS_OIDC_JWKS_URL is not: "
+                "set the JWKS URL of your identity provider"
+            )
+        if self.oidc_enabled and not self.oidc_audience:
+            raise ConfigurationError(
+                "OIDC needs an audience: set CHRONOSOPS_OIDC_AUDIENCE to the client id tokens "
+                "are issued for"
+            )
+        if self.jwt_secret is None:
+            if not self.oidc_enabled:
+                raise ConfigurationError(
+                    "No way to authenticate callers: set CHRONOSOPS_JWT_SECRET (at least "
+                    f"{MIN_SECRET_LENGTH} random characters, e.g. `openssl rand -hex 32`) or "
+                    "configure OIDC (CHRONOSOPS_OIDC_ISSUER, _AUDIENCE, _JWKS_URL). `make run` "
+                    "generates a secret for the embedded default."
+                )
+            return
+        check_secret("CHRONOSOPS_JWT_SECRET", self.jwt_secret.get_secret_value())
+
+
+def check_secret(name: str, value: str) -> None:
+    """Refuse secrets that are short or look like a value copied from an example."""
+    lowered = value.lower()
+    if any(marker in lowered for marker in _PLACEHOLDER_MARKERS):
+        raise ConfigurationError(
+            f"{name} looks like a placeholder; set it to a random value "
+            "(e.g. `openssl rand -hex 32`)"
+        )
+    if len(value) < MIN_SECRET_LENGTH:
+        raise ConfigurationError(
+            f"{name} is {len(value)} characters; use at least {MIN_SECRET_LENGTH} random "
+            "characters (e.g. `openssl rand -hex 32`)"
+        )
+
+
+@dataclass(frozen=True)
+class AuthSettings:
+    jwt_secret: str | None
+    jwt_issuer: str
+    jwt_audience: str
+    oidc_issuer: str | None
+    oidc_audience: str | None
+    oidc_jwks_url: str | None
+    oidc_jwks_cache_seconds: int
+    leeway_seconds: int
+
+
+@dataclass(frozen=True)
+class LimitSettings:
+    enabled: bool
+    ingest: str
+    read: str
+    storage_url: str
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment, with explicit overrides winning (used by the CLI)."""
+    return Settings(**overrides)  # type: ignore[arg-type]

@@ -1,0 +1,155 @@
+"""Typed evidence artifacts: what a bundle holds and what analysis reads.
+
+Collectors, the evidenceLite converter and the scenario library all produce these; the
+`analysis` engine consumes them. An artifact is a summary that keeps its raw points or
+examples, so the console can draw it and the reasoner can cite it by ``artifactId``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from chronosops.core.timestamps import Instant
+
+
+class ArtifactModel(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        validate_by_alias=True,
+        validate_by_name=True,
+        serialize_by_alias=True,
+        frozen=True,
+        extra="forbid",
+    )
+
+
+class ArtifactBase(ArtifactModel):
+    artifact_id: str
+    title: str
+    summary: str
+    source: str = Field(
+        description="where it came from: evidenceLite, a collector name, a scenario"
+    )
+    synthetic: bool = Field(
+        default=False, description="generated (demo scenario), not observed in a real system"
+    )
+
+
+class SeriesPoint(ArtifactModel):
+    ts: Instant
+    value: float
+
+
+class SeriesStats(ArtifactModel):
+    count: int
+    min: float
+    max: float
+    mean: float
+    median: float
+    first: float
+    last: float
+
+
+class MetricSeries(ArtifactBase):
+    kind: Literal["metric_series"] = "metric_series"
+    name: str
+    labels: dict[str, str] = Field(default_factory=dict)
+    service: str | None = None
+    unit: str | None = None
+    points: list[SeriesPoint]
+    stats: SeriesStats
+
+
+class LogExample(ArtifactModel):
+    ts: Instant
+    level: str
+    message: str
+    service: str | None = None
+
+
+class LogTemplate(ArtifactBase):
+    kind: Literal["log_template"] = "log_template"
+    template: str
+    count: int
+    levels: dict[str, int]
+    services: list[str]
+    first_seen: Instant
+    last_seen: Instant
+    examples: list[LogExample]
+    histogram: list[SeriesPoint] = Field(
+        default_factory=list, description="lines per minute (ts = start of the minute)"
+    )
+
+    @property
+    def error_count(self) -> int:
+        return sum(n for level, n in self.levels.items() if level in ERROR_LEVELS)
+
+
+class SpanGroup(ArtifactBase):
+    kind: Literal["span_group"] = "span_group"
+    service: str
+    operation: str
+    count: int
+    error_count: int = 0
+    p50_ms: float | None = None
+    p95_ms: float | None = None
+    max_ms: float | None = None
+    first_seen: Instant
+    last_seen: Instant
+    trace_ids: list[str] = Field(default_factory=list)
+
+
+ChangeType = Literal["deploy", "rollback", "config", "feature_flag", "infrastructure"]
+CHANGE_TYPES: tuple[str, ...] = get_args(ChangeType)
+
+
+class ChangeEvent(ArtifactBase):
+    kind: Literal["change_event"] = "change_event"
+    change_type: ChangeType
+    timestamp: Instant
+    description: str
+    service: str | None = None
+    environment: str | None = None
+    version_from: str | None = None
+    version_to: str | None = None
+    author: str | None = None
+    link: str | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class OtherEvent(ArtifactBase):
+    kind: Literal["event"] = "event"
+    event_type: str
+    timestamp: Instant
+    description: str
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+Artifact = Annotated[
+    MetricSeries | LogTemplate | SpanGroup | ChangeEvent | OtherEvent,
+    Field(discriminator="kind"),
+]
+
+ERROR_LEVELS = frozenset({"ERROR", "CRITICAL", "FATAL", "ALERT", "EMERGENCY"})
+WARN_LEVELS = frozenset({"WARN", "WARNING"})
+
+
+def normalise_level(level: str | None) -> str:
+    """One vocabulary for log levels: ERROR, WARN, INFO, DEBUG, CRITICAL or UNKNOWN."""
+    if not level:
+        return "UNKNOWN"
+    upper = level.strip().upper()
+    if upper in {"ERR", "ERROR", "SEVERE"}:
+        return "ERROR"
+    if upper in {"FATAL", "CRITICAL", "CRIT", "ALERT", "EMERGENCY", "EMERG", "PANIC"}:
+        return "CRITICAL"
+    if upper in WARN_LEVELS:
+        return "WARN"
+    if upper in {"INFO", "INFORMATION", "NOTICE"}:
+        return "INFO"
+    if upper in {"DEBUG", "TRACE"}:
+        return "DEBUG"
+    return "UNKNOWN"

@@ -1,0 +1,87 @@
+"""Application errors, free of transport details.
+
+The tree::
+
+    AppError
+    ├── InvalidInputError        the caller sent something that breaks a rule (carries field errors)
+    │   └── UnprocessableError   well-formed but cannot be honoured (e.g. a reused idempotency key)
+    ├── AuthenticationError      no or bad credentials
+    ├── PermissionDeniedError    authenticated, but lacks a role (carries the roles that would do)
+    ├── NotFoundError
+    ├── ConflictError            the request races or contradicts stored state
+    ├── RateLimitedError         a limit was hit (carries which one and when to retry)
+    ├── DisabledError            the capability exists but is switched off by configuration
+    └── UpstreamError            a backend we depend on failed
+
+`web` maps each kind to one HTTP status in one table; `cli` maps them to exit codes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One violated rule: where (a dotted path such as ``timeline.start``) and what."""
+
+    path: str
+    message: str
+
+
+class AppError(Exception):
+    code: ClassVar[str] = "error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidInputError(AppError):
+    code = "invalid-input"
+
+    def __init__(self, message: str, errors: list[FieldError] | None = None) -> None:
+        super().__init__(message)
+        self.errors = errors or []
+
+
+class UnprocessableError(InvalidInputError):
+    code = "unprocessable"
+
+
+class AuthenticationError(AppError):
+    code = "unauthenticated"
+
+
+class PermissionDeniedError(AppError):
+    code = "forbidden"
+
+    def __init__(self, message: str, required_roles: list[str]) -> None:
+        super().__init__(message)
+        self.required_roles = required_roles
+
+
+class NotFoundError(AppError):
+    code = "not-found"
+
+
+class ConflictError(AppError):
+    code = "conflict"
+
+
+class RateLimitedError(AppError):
+    code = "rate-limited"
+
+    def __init__(self, message: str, *, limit: str, retry_after_seconds: int) -> None:
+        super().__init__(message)
+        self.limit = limit
+        self.retry_after_seconds = retry_after_seconds
+
+
+class DisabledError(AppError):
+    code = "disabled"
+
+
+class UpstreamError(AppError):
+    code = "upstream-failed"

@@ -1,0 +1,70 @@
+"""Instants: strict ISO 8601 parsing, UTC storage, one rendering.
+
+The ingest contract says "strict ISO 8601": a full date, a ``T``, a time to at least the
+second and an explicit zone (``Z`` or ``±HH:MM``). A zone-less time is rejected rather than
+guessed, because the same wall-clock time means different instants on different machines.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, PlainSerializer
+
+_STRICT_ISO = re.compile(
+    r"^(?P<date>\d{4}-\d{2}-\d{2})T(?P<time>\d{2}:\d{2}:\d{2})(?P<frac>\.\d{1,9})?"
+    r"(?P<zone>Z|[+-]\d{2}:\d{2})$"
+)
+
+ISO_RULE = "must be an ISO 8601 date-time with a zone, e.g. 2024-01-15T10:00:00Z"
+
+
+def parse_instant(text: str) -> datetime:
+    """Parse a strict ISO 8601 instant into an aware UTC datetime, or raise ValueError."""
+    match = _STRICT_ISO.match(text)
+    if match is None:
+        raise ValueError(ISO_RULE)
+    frac = match["frac"] or ""
+    # Python keeps microseconds; extra digits of a nanosecond timestamp are dropped, not rounded,
+    # so that an instant never moves into the next microsecond.
+    frac = frac[:7]
+    zone = "+00:00" if match["zone"] == "Z" else match["zone"]
+    try:
+        parsed = datetime.fromisoformat(f"{match['date']}T{match['time']}{frac}{zone}")
+    except ValueError as exc:  # e.g. month 13, 25:00, offset +24:00
+        raise ValueError(f"{ISO_RULE} ({exc})") from None
+    return parsed.astimezone(UTC)
+
+
+def format_instant(value: datetime) -> str:
+    """Render an instant as ``2024-01-15T10:00:00.000Z`` (UTC, millisecond precision)."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def ensure_utc(value: datetime) -> datetime:
+    """Aware UTC datetime; naive values (as SQLite returns them) are taken to be UTC."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def _coerce_instant(value: Any) -> Any:
+    if isinstance(value, str):
+        return parse_instant(value)
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError(ISO_RULE)
+        return value.astimezone(UTC)
+    raise ValueError(ISO_RULE)
+
+
+Instant = Annotated[
+    datetime,
+    BeforeValidator(_coerce_instant),
+    PlainSerializer(format_instant, return_type=str, when_used="json"),
+]
+"""A pydantic field type: accepts strict ISO strings or aware datetimes, holds UTC, renders ISO Z."""

@@ -1,0 +1,19 @@
+"""Evidence: artifacts from evidenceLite (and collectors), sealed into content-addressed bundles."""
+
+from chronosops.evidence.bundle import HASH_INPUT_VERSION, BundleDraft, CollectionNote, artifacts_of
+from chronosops.evidence.errors import BundleNotFoundError, BundleTamperedError
+from chronosops.evidence.schemas import BundleRead, IncidentBundleRead, StoredBundle
+from chronosops.evidence.service import EvidenceService
+
+__all__ = [
+    "HASH_INPUT_VERSION",
+    "BundleDraft",
+    "BundleNotFoundError",
+    "BundleRead",
+    "BundleTamperedError",
+    "CollectionNote",
+    "EvidenceService",
+    "IncidentBundleRead",
+    "StoredBundle",
+    "artifacts_of",
+]

@@ -1,0 +1,297 @@
+"""evidenceLite → typed artifacts.
+
+Metrics become one series per name and label set, logs become templates, spans become groups
+per service and operation, and events become change events (deploy, config, flag …) or
+plain events. Artifact ids are derived from content, never from position, so the same
+evidence always yields the same ids and the same bundle.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from chronosops.analysis import log_template, quantile
+from chronosops.core.artifacts import (
+    ERROR_LEVELS,
+    Artifact,
+    ChangeEvent,
+    ChangeType,
+    LogExample,
+    LogTemplate,
+    MetricSeries,
+    OtherEvent,
+    SeriesPoint,
+    SeriesStats,
+    SpanGroup,
+    normalise_level,
+)
+from chronosops.core.canonical import content_hash
+from chronosops.core.ingest_request import (
+    ChangeOrEvent,
+    EvidenceLite,
+    LogLine,
+    MetricPoint,
+    TraceSpan,
+)
+from chronosops.core.timestamps import format_instant
+
+SOURCE = "evidenceLite"
+EXAMPLES_PER_TEMPLATE = 5
+TRACE_IDS_PER_GROUP = 5
+ID_MAX = 160
+
+_CHANGE_TYPES: dict[str, ChangeType] = {
+    "deploy": "deploy",
+    "deployment": "deploy",
+    "release": "deploy",
+    "rollout": "deploy",
+    "rollback": "rollback",
+    "config": "config",
+    "config_change": "config",
+    "configuration": "config",
+    "config-change": "config",
+    "feature_flag": "feature_flag",
+    "feature-flag": "feature_flag",
+    "flag": "feature_flag",
+    "flag_change": "feature_flag",
+    "infrastructure": "infrastructure",
+    "infra": "infrastructure",
+    "scaling": "infrastructure",
+}
+
+
+def _bounded_id(prefix: str, readable: str, identity: Any) -> str:
+    """``prefix:readable`` when short enough, else ``prefix:<first part>~<hash>``: stable either way."""
+    candidate = f"{prefix}:{readable}"
+    if len(candidate) <= ID_MAX:
+        return candidate
+    return f"{prefix}:{readable[: ID_MAX - len(prefix) - 15]}~{content_hash(identity)[:12]}"
+
+
+def series_stats(values: Sequence[float]) -> SeriesStats:
+    ordered = sorted(values)
+    count = len(values)
+    middle = count // 2
+    median = ordered[middle] if count % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+    return SeriesStats(
+        count=count,
+        min=ordered[0],
+        max=ordered[-1],
+        mean=round(sum(values) / count, 6),
+        median=median,
+        first=values[0],
+        last=values[-1],
+    )
+
+
+def _label_text(labels: dict[str, str]) -> str:
+    return ",".join(f"{k}={labels[k]}" for k in sorted(labels))
+
+
+def metric_artifacts(
+    points: Sequence[MetricPoint], *, default_service: str | None
+) -> list[MetricSeries]:
+    groups: dict[tuple[str, tuple[tuple[str, str], ...]], list[MetricPoint]] = defaultdict(list)
+    for point in points:
+        groups[(point.name, tuple(sorted((point.labels or {}).items())))].append(point)
+    artifacts: list[MetricSeries] = []
+    for (name, label_items), members in sorted(groups.items()):
+        labels = dict(label_items)
+        members = sorted(members, key=lambda p: p.timestamp)
+        values = [p.value for p in members]
+        stats = series_stats(values)
+        readable = f"{name}{{{_label_text(labels)}}}" if labels else name
+        artifacts.append(
+            MetricSeries(
+                artifact_id=_bounded_id("metric", readable, [name, labels]),
+                title=readable[:200],
+                summary=(
+                    f"{stats.count} point{'s' if stats.count != 1 else ''}, "
+                    f"min {stats.min:g}, max {stats.max:g}, last {stats.last:g}"
+                ),
+                source=SOURCE,
+                name=name,
+                labels=labels,
+                service=labels.get("service") or default_service,
+                points=[SeriesPoint(ts=p.timestamp, value=p.value) for p in members],
+                stats=stats,
+            )
+        )
+    return artifacts
+
+
+def _minute(instant: datetime) -> datetime:
+    return instant.replace(second=0, microsecond=0)
+
+
+def log_artifacts(lines: Sequence[LogLine], *, default_service: str | None) -> list[LogTemplate]:
+    groups: dict[str, list[LogLine]] = defaultdict(list)
+    for line in lines:
+        groups[log_template(line.message)].append(line)
+    artifacts: list[LogTemplate] = []
+    for template, members in sorted(groups.items()):
+        levels: dict[str, int] = defaultdict(int)
+        per_minute: dict[datetime, int] = defaultdict(int)
+        services: set[str] = set()
+        for line in members:
+            levels[normalise_level(line.level)] += 1
+            per_minute[_minute(line.timestamp)] += 1
+            service = line.service or default_service
+            if service:
+                services.add(service)
+        # Error lines first, then in time order: the examples a responder wants to read.
+        chosen = sorted(
+            members,
+            key=lambda line: (
+                normalise_level(line.level) not in ERROR_LEVELS,
+                line.timestamp,
+                line.message,
+            ),
+        )[:EXAMPLES_PER_TEMPLATE]
+        first = min(line.timestamp for line in members)
+        last = max(line.timestamp for line in members)
+        errors = sum(n for level, n in levels.items() if level in ERROR_LEVELS)
+        artifacts.append(
+            LogTemplate(
+                artifact_id=f"log:{content_hash(template)[:16]}",
+                title=template[:200],
+                summary=(
+                    f"{len(members)} line{'s' if len(members) != 1 else ''} ({errors} error), "
+                    f"{format_instant(first)} to {format_instant(last)}"
+                ),
+                source=SOURCE,
+                template=template,
+                count=len(members),
+                levels=dict(sorted(levels.items())),
+                services=sorted(services),
+                first_seen=first,
+                last_seen=last,
+                examples=[
+                    LogExample(
+                        ts=line.timestamp,
+                        level=normalise_level(line.level),
+                        message=line.message[:1000],
+                        service=line.service or default_service,
+                    )
+                    for line in chosen
+                ],
+                histogram=[SeriesPoint(ts=m, value=n) for m, n in sorted(per_minute.items())],
+            )
+        )
+    return artifacts
+
+
+def span_artifacts(spans: Sequence[TraceSpan]) -> list[SpanGroup]:
+    groups: dict[tuple[str, str], list[TraceSpan]] = defaultdict(list)
+    for span in spans:
+        groups[(span.service, span.operation)].append(span)
+    artifacts: list[SpanGroup] = []
+    for (service, operation), members in sorted(groups.items()):
+        durations = [s.duration for s in members if s.duration is not None]
+        trace_ids: list[str] = []
+        for span in sorted(members, key=lambda s: (-(s.duration or 0), s.timestamp, s.trace_id)):
+            if span.trace_id not in trace_ids:
+                trace_ids.append(span.trace_id)
+            if len(trace_ids) == TRACE_IDS_PER_GROUP:
+                break
+        p50 = quantile(durations, 0.5) if durations else None
+        p95 = quantile(durations, 0.95) if durations else None
+        artifacts.append(
+            SpanGroup(
+                artifact_id=_bounded_id("span", f"{service}:{operation}", [service, operation]),
+                title=f"{service} {operation}"[:200],
+                summary=(
+                    f"{len(members)} span{'s' if len(members) != 1 else ''}"
+                    + (
+                        f", p50 {p50:g} ms, p95 {p95:g} ms, max {max(durations):g} ms"
+                        if durations
+                        else ""
+                    )
+                ),
+                source=SOURCE,
+                service=service,
+                operation=operation,
+                count=len(members),
+                p50_ms=p50,
+                p95_ms=p95,
+                max_ms=max(durations) if durations else None,
+                first_seen=min(s.timestamp for s in members),
+                last_seen=max(s.timestamp for s in members),
+                trace_ids=trace_ids,
+            )
+        )
+    return artifacts
+
+
+def _text(metadata: dict[str, Any], *keys: str) -> str | None:
+    for key in keys:
+        value = metadata.get(key)
+        if isinstance(value, str | int | float) and not isinstance(value, bool) and str(value):
+            return str(value)
+    return None
+
+
+def event_artifacts(
+    events: Sequence[ChangeOrEvent], *, default_service: str | None
+) -> list[Artifact]:
+    artifacts: list[Artifact] = []
+    for event in sorted(events, key=lambda e: (e.timestamp, e.type, e.description)):
+        metadata = dict(event.metadata or {})
+        identity = content_hash(event.model_dump(mode="json"))[:16]
+        change_type = _CHANGE_TYPES.get(event.type.strip().lower())
+        if change_type is None:
+            artifacts.append(
+                OtherEvent(
+                    artifact_id=f"event:{identity}",
+                    title=f"{event.type}: {event.description}"[:200],
+                    summary=f"{event.type} at {format_instant(event.timestamp)}",
+                    source=SOURCE,
+                    event_type=event.type,
+                    timestamp=event.timestamp,
+                    description=event.description,
+                    metadata=metadata,
+                )
+            )
+            continue
+        service = _text(metadata, "service", "serviceName", "service_name") or default_service
+        version_to = _text(
+            metadata, "versionTo", "version_to", "toVersion", "newVersion", "version"
+        )
+        version_from = _text(
+            metadata, "versionFrom", "version_from", "fromVersion", "previousVersion", "oldVersion"
+        )
+        artifacts.append(
+            ChangeEvent(
+                artifact_id=f"change:{identity}",
+                title=f"{change_type} on {service or 'unknown service'}: {event.description}"[:200],
+                summary=(
+                    f"{change_type}"
+                    + (f" {version_from or '?'} → {version_to}" if version_to else "")
+                    + f" at {format_instant(event.timestamp)}"
+                ),
+                source=SOURCE,
+                change_type=change_type,
+                timestamp=event.timestamp,
+                description=event.description,
+                service=service,
+                environment=_text(metadata, "environment", "env"),
+                version_from=version_from,
+                version_to=version_to,
+                author=_text(metadata, "author", "actor", "user"),
+                link=_text(metadata, "link", "url"),
+                metadata=metadata,
+            )
+        )
+    return artifacts
+
+
+def artifacts_from_lite(lite: EvidenceLite, *, default_service: str | None) -> list[Artifact]:
+    return [
+        *metric_artifacts(lite.metrics or [], default_service=default_service),
+        *log_artifacts(lite.logs or [], default_service=default_service),
+        *span_artifacts(lite.traces or []),
+        *event_artifacts(lite.events or [], default_service=default_service),
+    ]

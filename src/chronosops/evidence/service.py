@@ -1,0 +1,140 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from chronosops.core.artifacts import Artifact
+from chronosops.core.clock import Clock
+from chronosops.core.ingest_request import IngestIncidentRequest
+from chronosops.core.redaction import redact_keys
+from chronosops.core.windows import TimeWindow
+from chronosops.evidence.bundle import BundleDraft, CollectionNote, artifacts_of, seal
+from chronosops.evidence.errors import BundleNotFoundError, BundleTamperedError
+from chronosops.evidence.lite import artifacts_from_lite
+from chronosops.evidence.repository import EvidenceRepository
+from chronosops.evidence.schemas import BundleRead, IncidentBundleRead, StoredBundle
+from chronosops.evidence.tables import EvidenceBundle, IncidentEvidence
+
+
+class EvidenceService:
+    def __init__(self, *, clock: Clock) -> None:
+        self.clock = clock
+
+    def artifacts_from_request(self, request: IngestIncidentRequest) -> list[Artifact]:
+        if request.evidence_lite is None:
+            return []
+        service = request.metadata.service if request.metadata else None
+        return artifacts_from_lite(request.evidence_lite, default_service=service)
+
+    def seal(
+        self, artifacts: Sequence[Artifact], *, collection: Sequence[CollectionNote] = ()
+    ) -> BundleDraft:
+        return seal(artifacts, collection=collection)
+
+    async def store(
+        self,
+        session: AsyncSession,
+        draft: BundleDraft,
+        *,
+        incident_id: str,
+        window: TimeWindow,
+        by: str | None,
+    ) -> StoredBundle:
+        """Store the bundle once (content-addressed) and attach it to the incident."""
+        repository = EvidenceRepository(session)
+        now = self.clock.now()
+        inserted = await repository.insert_if_absent(
+            EvidenceBundle(
+                id=draft.bundle_id,
+                hash_algo=draft.content["hashAlgo"],
+                hash_input_version=draft.content["hashInputVersion"],
+                content=draft.content,
+                sources=draft.sources,
+                artifact_count=len(draft.artifacts),
+                synthetic=draft.synthetic,
+                created_at=now,
+                created_by=by,
+            )
+        )
+        attached = await repository.link(
+            IncidentEvidence(
+                incident_id=incident_id,
+                bundle_id=draft.bundle_id,
+                window_start=window.start,
+                window_end=window.end,
+                attached_at=now,
+                attached_by=by,
+            )
+        )
+        return StoredBundle(bundle_id=draft.bundle_id, inserted=inserted, attached=attached)
+
+    async def get(self, session: AsyncSession, bundle_id: str, *, redact: bool) -> BundleRead:
+        repository = EvidenceRepository(session)
+        bundle = await repository.get(bundle_id)
+        if bundle is None:
+            raise BundleNotFoundError(bundle_id)
+        artifacts: list[dict[str, Any]] = bundle.content.get("artifacts", [])
+        return BundleRead(
+            bundle_id=bundle.id,
+            hash=bundle.id.removeprefix("bundle-"),
+            hash_algo=bundle.hash_algo,
+            hash_input_version=bundle.hash_input_version,
+            synthetic=bundle.synthetic,
+            sources=bundle.sources,
+            artifact_count=bundle.artifact_count,
+            artifacts=redact_keys(artifacts) if redact else artifacts,
+            collection=bundle.content.get("collection", []),
+            created_at=bundle.created_at,
+            created_by=bundle.created_by,
+            incident_ids=await repository.incidents_citing(bundle.id),
+            redacted=redact,
+        )
+
+    async def draft(self, session: AsyncSession, bundle_id: str) -> BundleDraft:
+        """A stored bundle as a draft again, re-sealed: its id proves the content is unchanged."""
+        bundle = await EvidenceRepository(session).get(bundle_id)
+        if bundle is None:
+            raise BundleNotFoundError(bundle_id)
+        collection = [
+            CollectionNote(
+                source=note["source"],
+                status=note["status"],
+                detail=note["detail"],
+                items=note.get("items", 0),
+            )
+            for note in bundle.content.get("collection", [])
+        ]
+        draft = seal(artifacts_of(bundle.content), collection=collection)
+        if draft.bundle_id != bundle.id:
+            raise BundleTamperedError(bundle.id, draft.bundle_id)
+        return draft
+
+    async def artifacts(self, session: AsyncSession, bundle_id: str) -> list[Artifact]:
+        bundle = await EvidenceRepository(session).get(bundle_id)
+        if bundle is None:
+            raise BundleNotFoundError(bundle_id)
+        return artifacts_of(bundle.content)
+
+    async def for_incident(
+        self, session: AsyncSession, incident_id: str
+    ) -> list[IncidentBundleRead]:
+        repository = EvidenceRepository(session)
+        reads: list[IncidentBundleRead] = []
+        for link in await repository.links_for_incident(incident_id):
+            bundle = await repository.get(link.bundle_id)
+            if bundle is None:  # guarded by the foreign key; kept for the type checker
+                continue
+            reads.append(
+                IncidentBundleRead(
+                    bundle_id=bundle.id,
+                    window_start=link.window_start,
+                    window_end=link.window_end,
+                    attached_at=link.attached_at,
+                    synthetic=bundle.synthetic,
+                    artifact_count=bundle.artifact_count,
+                    sources=bundle.sources,
+                )
+            )
+        return reads

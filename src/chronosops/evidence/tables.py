@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from chronosops.storage import JSONValue, TableBase, UtcDateTime
+
+
+class EvidenceBundle(TableBase):
+    """A frozen set of artifacts, named by the SHA-256 of its canonical content."""
+
+    __tablename__ = "evidence_bundle"
+
+    id: Mapped[str] = mapped_column(String(80), primary_key=True)  # bundle-<sha256 hex>
+    hash_algo: Mapped[str] = mapped_column(String(16))
+    hash_input_version: Mapped[str] = mapped_column(String(8))
+    content: Mapped[dict[str, Any]] = mapped_column(JSONValue)
+    sources: Mapped[list[str]] = mapped_column(JSONValue)
+    artifact_count: Mapped[int] = mapped_column(Integer)
+    synthetic: Mapped[bool] = mapped_column(Boolean)
+    # Outside the hash: who first stored it, and when.
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    created_by: Mapped[str | None] = mapped_column(Text)
+
+
+class IncidentEvidence(TableBase):
+    """Which bundles an incident cites, and the window each was gathered for."""
+
+    __tablename__ = "incident_evidence"
+
+    incident_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("incident.id", ondelete="CASCADE"), primary_key=True
+    )
+    bundle_id: Mapped[str] = mapped_column(
+        String(80), ForeignKey("evidence_bundle.id"), primary_key=True, index=True
+    )
+    window_start: Mapped[datetime] = mapped_column(UtcDateTime)
+    window_end: Mapped[datetime] = mapped_column(UtcDateTime)
+    attached_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    attached_by: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from chronosops.core.errors import ConflictError, NotFoundError, UnprocessableError
+
+
+class IncidentNotFoundError(NotFoundError):
+    code = "incident-not-found"
+
+    def __init__(self, incident_id: str) -> None:
+        super().__init__(f"Incident not found: {incident_id}")
+
+
+class IdempotencyKeyReusedError(UnprocessableError):
+    code = "idempotency-key-reused"
+
+    def __init__(self, key: str) -> None:
+        super().__init__(
+            f"Idempotency-Key {key!r} was already used with a different request body; "
+            "use a new key for a different request"
+        )
+
+
+class IdempotencyKeyInFlightError(ConflictError):
+    code = "idempotency-key-in-flight"
+
+    def __init__(self, key: str) -> None:
+        super().__init__(
+            f"A request with Idempotency-Key {key!r} is still being processed; retry shortly"
+        )

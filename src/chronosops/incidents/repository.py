@@ -1,0 +1,127 @@
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+
+from sqlalchemy import and_, delete, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from chronosops.core.canonical import sha256_hex
+from chronosops.core.errors import FieldError, InvalidInputError
+from chronosops.core.timestamps import format_instant, parse_instant
+from chronosops.incidents.schemas import IncidentFilter
+from chronosops.incidents.tables import IdempotencyRecord, Incident
+from chronosops.storage import is_unique_violation
+
+
+def encode_cursor(incident: Incident) -> str:
+    raw = f"{format_instant(incident.created_at)}|{incident.id}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        stamp, incident_id = raw.split("|", 1)
+        return parse_instant(stamp), incident_id
+    except ValueError:
+        raise InvalidInputError(
+            "Invalid cursor", [FieldError("cursor", "not a cursor returned by this API")]
+        ) from None
+
+
+def subject_hash(subject: str) -> str:
+    return sha256_hex(subject.encode())
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+class IncidentRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, incident_id: str) -> Incident | None:
+        return await self.session.get(Incident, incident_id)
+
+    async def latest_for_ref(self, source_type: str, source_ref: str) -> Incident | None:
+        return await self.session.scalar(
+            select(Incident)
+            .where(Incident.source_type == source_type, Incident.source_ref == source_ref)
+            .order_by(Incident.occurrence.desc())
+            .limit(1)
+        )
+
+    async def insert(self, incident: Incident) -> bool:
+        """Insert, or return False if the (sourceType, sourceRef, occurrence) slot is taken."""
+        try:
+            async with self.session.begin_nested():
+                self.session.add(incident)
+                await self.session.flush()
+        except IntegrityError as error:
+            if not is_unique_violation(error):
+                raise
+            return False
+        return True
+
+    async def flush(self) -> None:
+        await self.session.flush()
+
+    async def page(
+        self, filters: IncidentFilter, *, cursor: str | None, limit: int
+    ) -> tuple[list[Incident], bool]:
+        query = select(Incident)
+        if filters.source_type:
+            query = query.where(Incident.source_type == filters.source_type)
+        if filters.severity:
+            query = query.where(Incident.severity == filters.severity)
+        if filters.status:
+            query = query.where(Incident.status == filters.status)
+        if filters.service:
+            query = query.where(Incident.service == filters.service)
+        if filters.started_after:
+            query = query.where(Incident.start_at >= filters.started_after)
+        if filters.started_before:
+            query = query.where(Incident.start_at < filters.started_before)
+        if filters.title_contains:
+            query = query.where(
+                Incident.title.ilike(f"%{_escape_like(filters.title_contains)}%", escape="\\")
+            )
+        if filters.resolved is not None:
+            is_resolved = or_(Incident.end_at.is_not(None), Incident.resolved_at.is_not(None))
+            query = query.where(is_resolved if filters.resolved else ~is_resolved)
+        if cursor:
+            created_at, incident_id = decode_cursor(cursor)
+            query = query.where(
+                or_(
+                    Incident.created_at < created_at,
+                    and_(Incident.created_at == created_at, Incident.id < incident_id),
+                )
+            )
+        query = query.order_by(Incident.created_at.desc(), Incident.id.desc()).limit(limit + 1)
+        rows = list(await self.session.scalars(query))
+        return rows[:limit], len(rows) > limit
+
+    async def idempotency(self, subject: str, key: str) -> IdempotencyRecord | None:
+        return await self.session.get(IdempotencyRecord, (subject_hash(subject), key))
+
+    async def insert_idempotency(self, record: IdempotencyRecord) -> bool:
+        try:
+            async with self.session.begin_nested():
+                self.session.add(record)
+                await self.session.flush()
+        except IntegrityError as error:
+            if not is_unique_violation(error):
+                raise
+            return False
+        return True
+
+    async def delete_idempotency(self, subject: str, key: str) -> None:
+        await self.session.execute(
+            delete(IdempotencyRecord).where(
+                IdempotencyRecord.subject_hash == subject_hash(subject),
+                IdempotencyRecord.key == key,
+            )
+        )

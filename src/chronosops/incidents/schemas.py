@@ -1,0 +1,114 @@
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal, get_args
+
+from pydantic import BaseModel, ConfigDict
+from pydantic.alias_generators import to_camel
+
+from chronosops.core.timestamps import Instant
+
+IncidentStatus = Literal["created", "analyzed", "failed"]
+INCIDENT_STATUSES: tuple[str, ...] = get_args(IncidentStatus)
+
+
+class CamelModel(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel, serialize_by_alias=True, validate_by_name=True, frozen=True
+    )
+
+
+class TimelineRead(CamelModel):
+    start: Instant
+    end: Instant | None
+    detected_at: Instant | None
+    resolved_at: Instant | None
+
+
+class MetadataRead(CamelModel):
+    service: str | None
+    region: str | None
+    environment: str | None
+    team: str | None
+    tags: dict[str, str] | None
+    custom_fields: dict[str, Any] | None
+
+
+class CollectionRead(CamelModel):
+    window_minutes_before: int
+    window_minutes_after: int
+    force_collect: bool
+
+
+class IncidentSummary(CamelModel):
+    id: str
+    source_type: str
+    source_ref: str
+    occurrence: int
+    title: str
+    severity: str | None
+    status: IncidentStatus
+    service: str | None
+    is_resolved: bool
+    start: Instant
+    created_at: Instant
+    latest_analysis_id: str | None
+    latest_bundle_id: str | None
+
+
+class IncidentRead(CamelModel):
+    id: str
+    source_type: str
+    source_ref: str
+    occurrence: int
+    title: str
+    description: str | None
+    severity: str | None
+    status: IncidentStatus
+    status_reason: str | None
+    is_resolved: bool
+    timeline: TimelineRead
+    metadata: MetadataRead
+    collection_context: CollectionRead
+    latest_bundle_id: str | None
+    latest_analysis_id: str | None
+    created_at: Instant
+    updated_at: Instant
+    created_by: str | None
+
+
+@dataclass(frozen=True)
+class IncidentFilter:
+    source_type: str | None = None
+    severity: str | None = None
+    status: str | None = None
+    service: str | None = None
+    started_after: datetime | None = None
+    started_before: datetime | None = None
+    title_contains: str | None = None
+    resolved: bool | None = None
+
+
+@dataclass(frozen=True)
+class IncidentPage:
+    items: list[IncidentSummary]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class Registration:
+    """What ingesting a request did: opened an incident, or matched (and maybe updated) one."""
+
+    incident: IncidentRead
+    created: bool
+    changes: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class IdempotencyClaim:
+    """Whether to process a keyed request, or what to replay for it."""
+
+    fresh: bool
+    status_code: int | None = None
+    response: dict[str, Any] | None = None

@@ -1,0 +1,315 @@
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from chronosops.core.clock import Clock
+from chronosops.core.ids import IdFactory
+from chronosops.core.ingest_request import IngestIncidentRequest
+from chronosops.core.timestamps import format_instant
+from chronosops.incidents.errors import (
+    IdempotencyKeyInFlightError,
+    IdempotencyKeyReusedError,
+    IncidentNotFoundError,
+)
+from chronosops.incidents.repository import IncidentRepository, encode_cursor, subject_hash
+from chronosops.incidents.schemas import (
+    CollectionRead,
+    IdempotencyClaim,
+    IncidentFilter,
+    IncidentPage,
+    IncidentRead,
+    IncidentStatus,
+    IncidentSummary,
+    MetadataRead,
+    Registration,
+    TimelineRead,
+)
+from chronosops.incidents.tables import IdempotencyRecord, Incident
+
+# Two writers racing for the same reference can both lose a round only if a third keeps
+# opening new occurrences; a few rounds settle every realistic race.
+_REGISTER_ATTEMPTS = 5
+# A keyed request still "processing" after this long died with its process; let it be retried.
+_STALE_PROCESSING = timedelta(minutes=5)
+
+
+def _is_resolved(incident: Incident) -> bool:
+    return incident.end_at is not None or incident.resolved_at is not None
+
+
+def _opens_new_occurrence(latest: Incident, request: IngestIncidentRequest) -> bool:
+    """A report starting after the latest incident was over is a new incident."""
+    over_at = latest.resolved_at or latest.end_at
+    return over_at is not None and request.timeline.start > over_at
+
+
+def to_read(incident: Incident) -> IncidentRead:
+    return IncidentRead(
+        id=incident.id,
+        source_type=incident.source_type,
+        source_ref=incident.source_ref,
+        occurrence=incident.occurrence,
+        title=incident.title,
+        description=incident.description,
+        severity=incident.severity,
+        status=incident.status,  # type: ignore[arg-type]
+        status_reason=incident.status_reason,
+        is_resolved=_is_resolved(incident),
+        timeline=TimelineRead(
+            start=incident.start_at,
+            end=incident.end_at,
+            detected_at=incident.detected_at,
+            resolved_at=incident.resolved_at,
+        ),
+        metadata=MetadataRead(
+            service=incident.service,
+            region=incident.region,
+            environment=incident.environment,
+            team=incident.team,
+            tags=incident.tags,
+            custom_fields=incident.custom_fields,
+        ),
+        collection_context=CollectionRead(
+            window_minutes_before=incident.window_minutes_before,
+            window_minutes_after=incident.window_minutes_after,
+            force_collect=incident.force_collect,
+        ),
+        latest_bundle_id=incident.latest_bundle_id,
+        latest_analysis_id=incident.latest_analysis_id,
+        created_at=incident.created_at,
+        updated_at=incident.updated_at,
+        created_by=incident.created_by,
+    )
+
+
+def to_summary(incident: Incident) -> IncidentSummary:
+    return IncidentSummary(
+        id=incident.id,
+        source_type=incident.source_type,
+        source_ref=incident.source_ref,
+        occurrence=incident.occurrence,
+        title=incident.title,
+        severity=incident.severity,
+        status=incident.status,  # type: ignore[arg-type]
+        service=incident.service,
+        is_resolved=_is_resolved(incident),
+        start=incident.start_at,
+        created_at=incident.created_at,
+        latest_analysis_id=incident.latest_analysis_id,
+        latest_bundle_id=incident.latest_bundle_id,
+    )
+
+
+class IncidentService:
+    def __init__(self, *, clock: Clock, ids: IdFactory, idempotency_ttl: timedelta) -> None:
+        self.clock = clock
+        self.ids = ids
+        self.idempotency_ttl = idempotency_ttl
+
+    async def register(
+        self, session: AsyncSession, request: IngestIncidentRequest, *, by: str | None
+    ) -> Registration:
+        """Store the incident once: open a new one, or match the open one with the same ref."""
+        repository = IncidentRepository(session)
+        for _ in range(_REGISTER_ATTEMPTS):
+            latest = await repository.latest_for_ref(request.source_type, request.source_ref)
+            if latest is not None and not _opens_new_occurrence(latest, request):
+                changes = self._apply_updates(latest, request)
+                if changes:
+                    await repository.flush()
+                return Registration(incident=to_read(latest), created=False, changes=changes)
+            incident = self._new_incident(
+                request, occurrence=latest.occurrence + 1 if latest else 1, by=by
+            )
+            if await repository.insert(incident):
+                return Registration(incident=to_read(incident), created=True)
+        raise RuntimeError(
+            f"could not register {request.source_type}/{request.source_ref} after "
+            f"{_REGISTER_ATTEMPTS} attempts"
+        )
+
+    def _new_incident(
+        self, request: IngestIncidentRequest, *, occurrence: int, by: str | None
+    ) -> Incident:
+        now = self.clock.now()
+        metadata = request.metadata
+        collection = request.collection
+        return Incident(
+            id=self.ids.new(),
+            source_type=request.source_type,
+            source_ref=request.source_ref,
+            occurrence=occurrence,
+            title=request.title,
+            description=request.description,
+            severity=request.severity,
+            status="created",
+            start_at=request.timeline.start,
+            end_at=request.timeline.end,
+            detected_at=request.timeline.detected_at,
+            resolved_at=request.timeline.resolved_at,
+            service=metadata.service if metadata else None,
+            region=metadata.region if metadata else None,
+            environment=metadata.environment if metadata else None,
+            team=metadata.team if metadata else None,
+            tags=metadata.tags if metadata else None,
+            custom_fields=metadata.custom_fields if metadata else None,
+            window_minutes_before=collection.window_minutes_before,
+            window_minutes_after=collection.window_minutes_after,
+            force_collect=collection.force_collect,
+            request=request.model_dump(mode="json", exclude={"source_payload"}),
+            source_payload=request.source_payload,
+            created_at=now,
+            updated_at=now,
+            created_by=by,
+        )
+
+    def _apply_updates(
+        self, incident: Incident, request: IngestIncidentRequest
+    ) -> dict[str, dict[str, Any]]:
+        """Take a later end / resolvedAt from a repeat report; earlier values are stale news."""
+        changes: dict[str, dict[str, Any]] = {}
+        for field, column in (("end", "end_at"), ("resolvedAt", "resolved_at")):
+            new: datetime | None = getattr(
+                request.timeline, "end" if field == "end" else "resolved_at"
+            )
+            current: datetime | None = getattr(incident, column)
+            if new is None or (current is not None and new <= current):
+                continue
+            setattr(incident, column, new)
+            changes[field] = {
+                "from": format_instant(current) if current else None,
+                "to": format_instant(new),
+            }
+        if changes:
+            incident.updated_at = self.clock.now()
+        return changes
+
+    async def set_status(
+        self,
+        session: AsyncSession,
+        incident_id: str,
+        status: IncidentStatus,
+        *,
+        reason: str | None = None,
+        bundle_id: str | None = None,
+        analysis_id: str | None = None,
+    ) -> IncidentRead:
+        incident = await self._row(session, incident_id)
+        incident.status = status
+        incident.status_reason = reason
+        if bundle_id is not None:
+            incident.latest_bundle_id = bundle_id
+        if analysis_id is not None:
+            incident.latest_analysis_id = analysis_id
+        incident.updated_at = self.clock.now()
+        await session.flush()
+        return to_read(incident)
+
+    async def _row(self, session: AsyncSession, incident_id: str) -> Incident:
+        incident = await IncidentRepository(session).get(incident_id)
+        if incident is None:
+            raise IncidentNotFoundError(incident_id)
+        return incident
+
+    async def get(self, session: AsyncSession, incident_id: str) -> IncidentRead:
+        return to_read(await self._row(session, incident_id))
+
+    async def source_payload(self, session: AsyncSession, incident_id: str) -> Any:
+        return (await self._row(session, incident_id)).source_payload
+
+    async def stored_request(
+        self, session: AsyncSession, incident_id: str
+    ) -> IngestIncidentRequest:
+        """The request as it was validated at ingest (with the latest end/resolvedAt applied)."""
+        incident = await self._row(session, incident_id)
+        data = dict(incident.request)
+        timeline = dict(data["timeline"])
+        timeline["end"] = format_instant(incident.end_at) if incident.end_at else None
+        timeline["resolvedAt"] = (
+            format_instant(incident.resolved_at) if incident.resolved_at else None
+        )
+        if timeline.get("detectedAt") is None:
+            timeline.pop("detectedAt", None)
+        data["timeline"] = timeline
+        # Drop the nulls the dump wrote for absent optional fields, so the contract re-validates.
+        cleaned = _drop_nulls(data, keep={"end", "resolvedAt", "description"})
+        cleaned["sourcePayload"] = incident.source_payload
+        return IngestIncidentRequest.model_validate(cleaned)
+
+    async def list(
+        self, session: AsyncSession, filters: IncidentFilter, *, cursor: str | None, limit: int
+    ) -> IncidentPage:
+        rows, more = await IncidentRepository(session).page(filters, cursor=cursor, limit=limit)
+        return IncidentPage(
+            items=[to_summary(row) for row in rows],
+            next_cursor=encode_cursor(rows[-1]) if more and rows else None,
+        )
+
+    async def claim_idempotency_key(
+        self, session: AsyncSession, *, subject: str, key: str, request_hash: str
+    ) -> IdempotencyClaim:
+        repository = IncidentRepository(session)
+        now = self.clock.now()
+        for _ in range(2):
+            record = await repository.idempotency(subject, key)
+            if record is not None and record.created_at < now - self.idempotency_ttl:
+                await repository.delete_idempotency(subject, key)
+                record = None
+            if record is not None:
+                if record.request_hash != request_hash:
+                    raise IdempotencyKeyReusedError(key)
+                if record.state == "completed":
+                    return IdempotencyClaim(
+                        fresh=False, status_code=record.status_code, response=record.response
+                    )
+                if record.created_at >= now - _STALE_PROCESSING:
+                    raise IdempotencyKeyInFlightError(key)
+                await repository.delete_idempotency(subject, key)
+            claimed = await repository.insert_idempotency(
+                IdempotencyRecord(
+                    subject_hash=subject_hash(subject),
+                    key=key,
+                    request_hash=request_hash,
+                    state="processing",
+                    created_at=now,
+                )
+            )
+            if claimed:
+                return IdempotencyClaim(fresh=True)
+        raise IdempotencyKeyInFlightError(key)
+
+    async def complete_idempotency_key(
+        self,
+        session: AsyncSession,
+        *,
+        subject: str,
+        key: str,
+        status_code: int,
+        response: dict[str, Any],
+    ) -> None:
+        record = await IncidentRepository(session).idempotency(subject, key)
+        if record is None:
+            return
+        record.state = "completed"
+        record.status_code = status_code
+        record.response = response
+        record.completed_at = self.clock.now()
+        await session.flush()
+
+    async def release_idempotency_key(
+        self, session: AsyncSession, *, subject: str, key: str
+    ) -> None:
+        await IncidentRepository(session).delete_idempotency(subject, key)
+
+
+def _drop_nulls(value: Any, *, keep: set[str]) -> Any:
+    if isinstance(value, dict):
+        return {
+            k: _drop_nulls(v, keep=keep) for k, v in value.items() if v is not None or k in keep
+        }
+    if isinstance(value, list):
+        return [_drop_nulls(v, keep=keep) for v in value]
+    return value

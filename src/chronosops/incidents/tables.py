@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Boolean, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from chronosops.storage import JSONValue, TableBase, UtcDateTime
+
+
+class Incident(TableBase):
+    """One incident, stored exactly once per (sourceType, sourceRef, occurrence).
+
+    ``occurrence`` counts how many times the same source reference has opened an incident: a
+    report for a reference whose latest incident is still open (or is a retry of it) maps onto
+    that incident; a report that starts after the latest one resolved opens occurrence + 1. The
+    unique constraint is what makes concurrent duplicates impossible, not a check in code.
+    """
+
+    __tablename__ = "incident"
+    __table_args__ = (
+        UniqueConstraint("source_type", "source_ref", "occurrence"),
+        Index(None, "created_at", "id"),
+        Index(None, "start_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    source_type: Mapped[str] = mapped_column(String(32), index=True)
+    source_ref: Mapped[str] = mapped_column(String(512))
+    occurrence: Mapped[int] = mapped_column(Integer, default=1)
+    title: Mapped[str] = mapped_column(String(500))
+    description: Mapped[str | None] = mapped_column(Text)
+    severity: Mapped[str | None] = mapped_column(String(16), index=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    status_reason: Mapped[str | None] = mapped_column(Text)
+
+    start_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    end_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    detected_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    service: Mapped[str | None] = mapped_column(String(256), index=True)
+    region: Mapped[str | None] = mapped_column(String(256))
+    environment: Mapped[str | None] = mapped_column(String(256))
+    team: Mapped[str | None] = mapped_column(String(256))
+    tags: Mapped[dict[str, str] | None] = mapped_column(JSONValue)
+    custom_fields: Mapped[dict[str, Any] | None] = mapped_column(JSONValue)
+
+    window_minutes_before: Mapped[int] = mapped_column(Integer)
+    window_minutes_after: Mapped[int] = mapped_column(Integer)
+    force_collect: Mapped[bool] = mapped_column(Boolean)
+    # The validated request without its raw payload: what a replay re-runs.
+    request: Mapped[dict[str, Any]] = mapped_column(JSONValue)
+    source_payload: Mapped[Any | None] = mapped_column(JSONValue)
+
+    latest_bundle_id: Mapped[str | None] = mapped_column(String(80))
+    latest_analysis_id: Mapped[str | None] = mapped_column(String(40))
+
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    created_by: Mapped[str | None] = mapped_column(Text)
+
+
+class IdempotencyRecord(TableBase):
+    """The first response to an ``Idempotency-Key``, replayed for a repeat of the same request."""
+
+    __tablename__ = "idempotency_record"
+
+    # SHA-256 of the principal's subject: subjects have no length limit, keys must.
+    subject_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(256), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))  # processing | completed
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    response: Mapped[dict[str, Any] | None] = mapped_column(JSONValue)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

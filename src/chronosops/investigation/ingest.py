@@ -1,0 +1,289 @@
+"""The ingest pipeline: store the incident, freeze its evidence, analyse it.
+
+Each stage is its own transaction, in order, so that a 2xx always means the incident is
+durably stored, and a failure after that leaves it stored with status ``failed`` and the
+reason, never an orphan behind a 500 (DESIGN.md §5).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import structlog
+
+from chronosops.analysis import AnalysisInput, IncidentContext
+from chronosops.audit import AuditLog, EntityType, EventType
+from chronosops.auth import Principal
+from chronosops.core.artifacts import Artifact
+from chronosops.core.ingest_request import IngestIncidentRequest, IngestIncidentResponse
+from chronosops.core.windows import TimeWindow, incident_window
+from chronosops.evidence import BundleDraft, CollectionNote, EvidenceService
+from chronosops.incidents import IncidentRead, IncidentService
+from chronosops.reasoning import AnalysisRead, ReasoningService
+from chronosops.storage import Database
+
+log = structlog.get_logger(__name__)
+
+ANALYZED_MESSAGE = "Incident ingested and analyzed successfully"
+
+
+@dataclass(frozen=True)
+class IngestOutcome:
+    response: IngestIncidentResponse
+    created: bool
+
+    @property
+    def http_status(self) -> int:
+        return 201 if self.created else 200
+
+
+@dataclass(frozen=True)
+class AnalysisOutcome:
+    bundle_id: str
+    analysis: AnalysisRead
+
+
+def window_of(incident: IncidentRead) -> TimeWindow:
+    return incident_window(
+        start=incident.timeline.start,
+        end=incident.timeline.end,
+        minutes_before=incident.collection_context.window_minutes_before,
+        minutes_after=incident.collection_context.window_minutes_after,
+    )
+
+
+def context_of(incident: IncidentRead, window: TimeWindow) -> IncidentContext:
+    return IncidentContext(
+        source_type=incident.source_type,
+        title=incident.title,
+        service=incident.metadata.service,
+        region=incident.metadata.region,
+        environment=incident.metadata.environment,
+        onset=incident.timeline.start,
+        window_start=window.start,
+        window_end=window.end,
+    )
+
+
+class IngestPipeline:
+    def __init__(
+        self,
+        *,
+        database: Database,
+        incidents: IncidentService,
+        evidence: EvidenceService,
+        reasoning: ReasoningService,
+        audit: AuditLog,
+        analyze_on_ingest: bool,
+    ) -> None:
+        self.database = database
+        self.incidents = incidents
+        self.evidence = evidence
+        self.reasoning = reasoning
+        self.audit = audit
+        self.analyze_on_ingest = analyze_on_ingest
+
+    async def ingest(
+        self, request: IngestIncidentRequest, *, principal: Principal
+    ) -> IngestOutcome:
+        async with self.database.unit_of_work() as session:
+            registration = await self.incidents.register(session, request, by=principal.subject)
+            incident = registration.incident
+            if registration.created:
+                await self.audit.record(
+                    session,
+                    event_type=EventType.INCIDENT_CREATED,
+                    entity_type=EntityType.INCIDENT,
+                    entity_id=incident.id,
+                    entity_ref=f"{incident.source_type}:{incident.source_ref}",
+                    incident_id=incident.id,
+                    actor=principal.subject,
+                    payload={
+                        "incidentId": incident.id,
+                        "sourceType": incident.source_type,
+                        "sourceRef": incident.source_ref,
+                        "occurrence": incident.occurrence,
+                        "title": incident.title,
+                        "severity": incident.severity,
+                    },
+                )
+            elif registration.changes:
+                await self.audit.record(
+                    session,
+                    event_type=EventType.INCIDENT_UPDATED,
+                    entity_type=EntityType.INCIDENT,
+                    entity_id=incident.id,
+                    incident_id=incident.id,
+                    actor=principal.subject,
+                    payload={"incidentId": incident.id, "changes": registration.changes},
+                )
+        bound = log.bind(incident_id=incident.id)
+        if not registration.created:
+            bound.info("incident.duplicate", changes=sorted(registration.changes))
+            changed = ", ".join(sorted(registration.changes))
+            return IngestOutcome(
+                response=IngestIncidentResponse(
+                    incident_id=incident.id,
+                    evidence_bundle_id=incident.latest_bundle_id,
+                    analysis_id=incident.latest_analysis_id,
+                    status=incident.status,
+                    message=(
+                        f"Duplicate of incident {incident.id} (same sourceType and sourceRef); "
+                        + (f"updated {changed}" if changed else "nothing changed")
+                    ),
+                ),
+                created=False,
+            )
+        bound.info("incident.created", source_type=incident.source_type)
+        if not self.analyze_on_ingest:
+            reason = (
+                "Analysis on ingest is switched off (CHRONOSOPS_ANALYZE_ON_INGEST=false); "
+                f"POST /v1/incidents/{incident.id}/reanalyze to analyse it"
+            )
+            async with self.database.unit_of_work() as session:
+                await self.incidents.set_status(session, incident.id, "created", reason=reason)
+            return IngestOutcome(
+                IngestIncidentResponse(incident_id=incident.id, status="created", message=reason),
+                created=True,
+            )
+        try:
+            artifacts = self.evidence.artifacts_from_request(request)
+            outcome = await self.analyze(incident, artifacts, principal=principal)
+        except Exception as error:  # noqa: BLE001 — any failure after storing is recorded, not raised
+            reason = f"{type(error).__name__}: {error}"
+            bound.exception("incident.analysis_failed")
+            await self._mark_failed(incident.id, reason, principal=principal)
+            return IngestOutcome(
+                IngestIncidentResponse(
+                    incident_id=incident.id,
+                    status="failed",
+                    message=f"Incident stored, but evidence or analysis failed: {reason}",
+                ),
+                created=True,
+            )
+        return IngestOutcome(
+            IngestIncidentResponse(
+                incident_id=incident.id,
+                evidence_bundle_id=outcome.bundle_id,
+                analysis_id=outcome.analysis.analysis_id,
+                status="analyzed",
+                message=ANALYZED_MESSAGE,
+            ),
+            created=True,
+        )
+
+    async def analyze(
+        self,
+        incident: IncidentRead,
+        artifacts: list[Artifact],
+        *,
+        principal: Principal,
+        collection: list[CollectionNote] | None = None,
+    ) -> AnalysisOutcome:
+        """Seal the artifacts into a bundle, reason over it, store both, mark the incident analysed."""
+        window = window_of(incident)
+        draft = self.evidence.seal(artifacts, collection=collection or [])
+        return await self.analyze_bundle(incident, draft, window=window, principal=principal)
+
+    async def analyze_bundle(
+        self,
+        incident: IncidentRead,
+        draft: BundleDraft,
+        *,
+        window: TimeWindow,
+        principal: Principal,
+    ) -> AnalysisOutcome:
+        request = AnalysisInput(
+            context=context_of(incident, window), artifacts=list(draft.artifacts)
+        )
+        result = await self.reasoning.reason(request)
+        async with self.database.unit_of_work() as session:
+            stored = await self.evidence.store(
+                session, draft, incident_id=incident.id, window=window, by=principal.subject
+            )
+            if stored.inserted or stored.attached:
+                await self.audit.record(
+                    session,
+                    event_type=(
+                        EventType.EVIDENCE_BUNDLE_CREATED
+                        if stored.inserted
+                        else EventType.EVIDENCE_BUNDLE_ATTACHED
+                    ),
+                    entity_type=EntityType.EVIDENCE_BUNDLE,
+                    entity_id=draft.bundle_id,
+                    entity_ref=draft.digest,
+                    incident_id=incident.id,
+                    actor=principal.subject,
+                    payload={
+                        "bundleId": draft.bundle_id,
+                        "incidentId": incident.id,
+                        "artifactCount": len(draft.artifacts),
+                        "sources": draft.sources,
+                        "synthetic": draft.synthetic,
+                        "window": window.to_json(),
+                    },
+                )
+            analysis = await self.reasoning.store(
+                session,
+                incident_id=incident.id,
+                bundle_id=draft.bundle_id,
+                request=request,
+                result=result,
+                by=principal.subject,
+            )
+            await self.audit.record(
+                session,
+                event_type=EventType.ANALYSIS_CREATED,
+                entity_type=EntityType.INCIDENT_ANALYSIS,
+                entity_id=analysis.analysis_id,
+                incident_id=incident.id,
+                actor=principal.subject,
+                payload={
+                    "analysisId": analysis.analysis_id,
+                    "incidentId": incident.id,
+                    "bundleId": draft.bundle_id,
+                    "reasoner": analysis.reasoner,
+                    "topHypothesisId": analysis.top_hypothesis_id,
+                    "overallConfidence": analysis.overall_confidence,
+                    "inconclusive": analysis.inconclusive,
+                    "completenessScore": analysis.completeness_score,
+                },
+            )
+            await self.incidents.set_status(
+                session,
+                incident.id,
+                "analyzed",
+                bundle_id=draft.bundle_id,
+                analysis_id=analysis.analysis_id,
+            )
+        return AnalysisOutcome(bundle_id=draft.bundle_id, analysis=analysis)
+
+    async def _mark_failed(self, incident_id: str, reason: str, *, principal: Principal) -> None:
+        try:
+            async with self.database.unit_of_work() as session:
+                await self.incidents.set_status(session, incident_id, "failed", reason=reason)
+                await self.audit.record(
+                    session,
+                    event_type=EventType.INCIDENT_FAILED,
+                    entity_type=EntityType.INCIDENT,
+                    entity_id=incident_id,
+                    incident_id=incident_id,
+                    actor=principal.subject,
+                    payload={"incidentId": incident_id, "reason": reason[:2000]},
+                )
+        except Exception:
+            log.exception("incident.mark_failed_failed", incident_id=incident_id)
+
+    async def reanalyze(self, incident_id: str, *, principal: Principal) -> AnalysisOutcome:
+        """Run the reasoner again on the incident's stored evidence and keep a new analysis."""
+        async with self.database.unit_of_work(write=False) as session:
+            incident = await self.incidents.get(session, incident_id)
+            if incident.latest_bundle_id is not None:
+                draft = await self.evidence.draft(session, incident.latest_bundle_id)
+            else:
+                # Never analysed (switched off, or failed before sealing): start from the request.
+                request = await self.incidents.stored_request(session, incident_id)
+                draft = self.evidence.seal(self.evidence.artifacts_from_request(request))
+        return await self.analyze_bundle(
+            incident, draft, window=window_of(incident), principal=principal
+        )

@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from chronosops.reasoning.tables import Analysis
+
+
+class AnalysisRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, analysis: Analysis) -> None:
+        self.session.add(analysis)
+        await self.session.flush()
+
+    async def get(self, analysis_id: str) -> Analysis | None:
+        return await self.session.get(Analysis, analysis_id)
+
+    async def for_incident(self, incident_id: str, *, limit: int) -> list[Analysis]:
+        rows = await self.session.scalars(
+            select(Analysis)
+            .where(Analysis.incident_id == incident_id)
+            .order_by(Analysis.created_at.desc(), Analysis.id.desc())
+            .limit(limit)
+        )
+        return list(rows)

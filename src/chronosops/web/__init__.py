@@ -1,0 +1,1 @@
+"""HTTP: the JSON API (and, later, the console pages)."""

@@ -1,0 +1,304 @@
+"""Incidents: the ingest door of the integration guide, and reading incidents back."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+
+from chronosops.audit import AuditEventRead, Verification
+from chronosops.auth import Principal
+from chronosops.bootstrap import Services
+from chronosops.core.canonical import content_hash, sha256_hex
+from chronosops.core.errors import FieldError, InvalidInputError
+from chronosops.core.ingest_request import (
+    IngestIncidentRequest,
+    IngestIncidentResponse,
+    Severity,
+    SourceType,
+)
+from chronosops.core.timestamps import parse_instant
+from chronosops.incidents import IncidentFilter, IncidentStatus
+from chronosops.web.deps import Analyst, ReadSession, ServicesDep, Viewer, remember_incident
+from chronosops.web.errors import (
+    INVALID_BODY,
+    UnsupportedMediaTypeError,
+    field_errors_from_pydantic,
+)
+
+router = APIRouter(tags=["incidents"])
+
+IDEMPOTENCY_KEY_MAX = 256
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"description": "Invalid or malformed body: `{message, errors: [{path, message}]}`"},
+    401: {"description": "Missing or invalid bearer token"},
+    403: {"description": "Authenticated, without a required role: `{message, requiredRoles}`"},
+    413: {"description": "Body larger than CHRONOSOPS_MAX_BODY_BYTES"},
+    415: {"description": "Body is not application/json"},
+    422: {"description": "Idempotency-Key reused with a different body"},
+    429: {"description": "Rate limit hit: `Retry-After` header, `{message, limit}`"},
+}
+
+
+def _is_json(content_type: str | None) -> bool:
+    if not content_type:
+        return False
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+
+
+async def parse_json_body(request: Request) -> Any:
+    if not _is_json(request.headers.get("content-type")):
+        raise UnsupportedMediaTypeError(
+            "Unsupported media type: send the body as application/json",
+            [FieldError("Content-Type", "must be application/json")],
+        )
+    raw = await request.body()
+    try:
+        return json.loads(raw, parse_constant=_reject_constant)
+    except (json.JSONDecodeError, UnicodeDecodeError, ValueError) as exc:
+        raise InvalidInputError(
+            "Malformed JSON body", [FieldError("", f"not valid JSON: {exc}")]
+        ) from None
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def validate_ingest(body: Any) -> IngestIncidentRequest:
+    if not isinstance(body, dict):
+        raise InvalidInputError(INVALID_BODY, [FieldError("", "the body must be a JSON object")])
+    try:
+        return IngestIncidentRequest.model_validate(body)
+    except ValidationError as exc:
+        raise InvalidInputError(INVALID_BODY, field_errors_from_pydantic(exc.errors())) from None
+
+
+def _request_hash(body: Any) -> str:
+    try:
+        return content_hash(body)
+    except Exception:  # noqa: BLE001 — numbers outside the canonical range still need a stable key
+        return sha256_hex(json.dumps(body, sort_keys=True, separators=(",", ":")).encode())
+
+
+def _response(status: int, body: dict[str, Any], *, replayed: bool = False) -> JSONResponse:
+    headers = {"Idempotent-Replayed": "true"} if replayed else None
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+async def ingest_with_key(
+    services: Services,
+    request: IngestIncidentRequest,
+    *,
+    principal: Principal,
+    key: str | None,
+    request_hash: str,
+) -> JSONResponse:
+    """Ingest, honouring an Idempotency-Key: the first response is stored and replayed."""
+    if key is None:
+        outcome = await services.pipeline.ingest(request, principal=principal)
+        return _response(outcome.http_status, outcome.response.model_dump(mode="json"))
+    async with services.database.unit_of_work() as session:
+        claim = await services.incidents.claim_idempotency_key(
+            session, subject=principal.subject, key=key, request_hash=request_hash
+        )
+    if not claim.fresh:
+        return _response(claim.status_code or 200, claim.response or {}, replayed=True)
+    try:
+        outcome = await services.pipeline.ingest(request, principal=principal)
+    except BaseException:
+        async with services.database.unit_of_work() as session:
+            await services.incidents.release_idempotency_key(
+                session, subject=principal.subject, key=key
+            )
+        raise
+    body = outcome.response.model_dump(mode="json")
+    async with services.database.unit_of_work() as session:
+        await services.incidents.complete_idempotency_key(
+            session,
+            subject=principal.subject,
+            key=key,
+            status_code=outcome.http_status,
+            response=body,
+        )
+    return _response(outcome.http_status, body)
+
+
+@router.post(
+    "/v1/incidents/ingest",
+    summary="Ingest one incident (the integration guide's generic API)",
+    status_code=201,
+    response_model=IngestIncidentResponse,
+    responses={
+        200: {"model": IngestIncidentResponse, "description": "Duplicate of an open incident"},
+        201: {"model": IngestIncidentResponse, "description": "Incident stored (and analysed)"},
+        **ERROR_RESPONSES,
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {"$ref": "#/components/schemas/IngestIncidentRequest"}
+                }
+            },
+        }
+    },
+)
+async def ingest(
+    request: Request,
+    services: ServicesDep,
+    principal: Analyst,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            max_length=IDEMPOTENCY_KEY_MAX,
+            description="Same key and body: the first response again. Same key, other body: 422.",
+        ),
+    ] = None,
+) -> JSONResponse:
+    body = await parse_json_body(request)
+    ingest_request = validate_ingest(body)
+    response = await ingest_with_key(
+        services,
+        ingest_request,
+        principal=principal,
+        key=idempotency_key,
+        request_hash=_request_hash(body),
+    )
+    return response
+
+
+def _instant(name: str, text: str | None) -> Any:
+    if text is None:
+        return None
+    try:
+        return parse_instant(text)
+    except ValueError as exc:
+        raise InvalidInputError("Invalid query", [FieldError(name, str(exc))]) from None
+
+
+@router.get("/v1/incidents", summary="List incidents, newest first, with filters and a cursor")
+async def list_incidents(
+    _principal: Viewer,
+    services: ServicesDep,
+    session: ReadSession,
+    source_type: Annotated[SourceType | None, Query(alias="sourceType")] = None,
+    severity: Annotated[Severity | None, Query()] = None,
+    status: Annotated[IncidentStatus | None, Query()] = None,
+    service: Annotated[str | None, Query(max_length=256)] = None,
+    started_after: Annotated[
+        str | None, Query(alias="startedAfter", description="ISO 8601, inclusive")
+    ] = None,
+    started_before: Annotated[
+        str | None, Query(alias="startedBefore", description="ISO 8601, exclusive")
+    ] = None,
+    q: Annotated[
+        str | None, Query(max_length=200, description="title contains (case-insensitive)")
+    ] = None,
+    resolved: Annotated[bool | None, Query()] = None,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> dict[str, Any]:
+    filters = IncidentFilter(
+        source_type=source_type,
+        severity=severity,
+        status=status,
+        service=service,
+        started_after=_instant("startedAfter", started_after),
+        started_before=_instant("startedBefore", started_before),
+        title_contains=q or None,
+        resolved=resolved,
+    )
+    page = await services.incidents.list(session, filters, cursor=cursor, limit=limit)
+    return {
+        "items": [item.model_dump(mode="json") for item in page.items],
+        "nextCursor": page.next_cursor,
+    }
+
+
+@router.get(
+    "/v1/incidents/{incident_id}", summary="One incident with its evidence and latest analysis"
+)
+async def get_incident(
+    incident_id: str,
+    request: Request,
+    principal: Viewer,
+    services: ServicesDep,
+    session: ReadSession,
+) -> dict[str, Any]:
+    remember_incident(request, incident_id)
+    detail = await services.details.get(
+        session, incident_id, with_source_payload=principal.is_admin
+    )
+    body: dict[str, Any] = detail.incident.model_dump(mode="json")
+    body["latestAnalysis"] = (
+        detail.latest_analysis.model_dump(mode="json") if detail.latest_analysis else None
+    )
+    body["analyses"] = [a.model_dump(mode="json") for a in detail.analyses]
+    body["evidenceBundles"] = [b.model_dump(mode="json") for b in detail.bundles]
+    if detail.source_payload_visible:
+        body["sourcePayload"] = detail.source_payload
+    return body
+
+
+@router.get(
+    "/v1/incidents/{incident_id}/verify",
+    summary="Verify the incident's audit events against the hash chain",
+    response_model=Verification,
+)
+async def verify_incident(
+    incident_id: str,
+    request: Request,
+    _principal: Viewer,
+    services: ServicesDep,
+    session: ReadSession,
+) -> Verification:
+    remember_incident(request, incident_id)
+    await services.incidents.get(session, incident_id)
+    return await services.audit.verify_incident(session, incident_id)
+
+
+@router.get(
+    "/v1/incidents/{incident_id}/audit-events",
+    summary="The incident's audit events in order",
+    response_model=list[AuditEventRead],
+)
+async def incident_audit_events(
+    incident_id: str,
+    request: Request,
+    _principal: Viewer,
+    services: ServicesDep,
+    session: ReadSession,
+) -> list[AuditEventRead]:
+    remember_incident(request, incident_id)
+    await services.incidents.get(session, incident_id)
+    return await services.audit.events_for_incident(session, incident_id)
+
+
+@router.post(
+    "/v1/incidents/{incident_id}/reanalyze",
+    summary="Analyse the incident's stored evidence again and keep a new analysis",
+    status_code=201,
+    response_model=IngestIncidentResponse,
+    responses={404: {"description": "Unknown incident"}},
+)
+async def reanalyze(
+    incident_id: str, request: Request, principal: Analyst, services: ServicesDep
+) -> IngestIncidentResponse:
+    remember_incident(request, incident_id)
+    outcome = await services.pipeline.reanalyze(incident_id, principal=principal)
+    return IngestIncidentResponse(
+        incident_id=incident_id,
+        evidence_bundle_id=outcome.bundle_id,
+        analysis_id=outcome.analysis.analysis_id,
+        status="analyzed",
+        message="Incident re-analysed from its stored evidence",
+    )

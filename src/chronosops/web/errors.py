@@ -1,0 +1,145 @@
+"""One table from error kind to HTTP status, and one body shape for every error.
+
+Every error body is ``{"message", "code"}`` plus what the kind needs: ``errors`` (field
+violations), ``requiredRoles`` (403) or ``limit`` (429).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from chronosops.core.errors import (
+    AppError,
+    AuthenticationError,
+    ConflictError,
+    DisabledError,
+    FieldError,
+    InvalidInputError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitedError,
+    UnprocessableError,
+    UpstreamError,
+)
+
+log = structlog.get_logger("chronosops.http")
+
+
+class UnsupportedMediaTypeError(InvalidInputError):
+    """The body is not in a media type the route reads (HTTP's 415)."""
+
+    code = "unsupported-media-type"
+
+
+STATUS: tuple[tuple[type[AppError], int], ...] = (
+    (UnsupportedMediaTypeError, 415),
+    (UnprocessableError, 422),
+    (InvalidInputError, 400),
+    (AuthenticationError, 401),
+    (PermissionDeniedError, 403),
+    (NotFoundError, 404),
+    (DisabledError, 404),
+    (ConflictError, 409),
+    (RateLimitedError, 429),
+    (UpstreamError, 502),
+)
+
+INVALID_BODY = "Invalid request body"
+
+
+def status_of(error: AppError) -> int:
+    for kind, status in STATUS:
+        if isinstance(error, kind):
+            return status
+    return 500
+
+
+def field_errors_json(errors: Sequence[FieldError]) -> list[dict[str, str]]:
+    return [{"path": e.path, "message": e.message} for e in errors]
+
+
+def error_response(error: AppError) -> JSONResponse:
+    status = status_of(error)
+    body: dict[str, Any] = {"message": error.message, "code": error.code}
+    headers: dict[str, str] = {}
+    if isinstance(error, InvalidInputError) and error.errors:
+        body["errors"] = field_errors_json(error.errors)
+    if isinstance(error, PermissionDeniedError):
+        body["requiredRoles"] = error.required_roles
+    if isinstance(error, AuthenticationError):
+        headers["WWW-Authenticate"] = 'Bearer realm="chronosops"'
+    if isinstance(error, RateLimitedError):
+        body["limit"] = error.limit
+        body["retryAfterSeconds"] = error.retry_after_seconds
+        headers["Retry-After"] = str(error.retry_after_seconds)
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _path(loc: Sequence[int | str]) -> str:
+    parts = list(loc)
+    if parts and parts[0] in ("body", "query", "path", "header", "cookie"):
+        parts = parts[1:]
+    text = ""
+    for part in parts:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text
+
+
+def field_errors_from_pydantic(
+    errors: Sequence[Any], *, allowed: Sequence[str] = ()
+) -> list[FieldError]:
+    """Pydantic errors as ``{path, message}``, phrased for a person reading them."""
+    found: list[FieldError] = []
+    for error in errors:
+        path = _path(error["loc"])
+        kind = error["type"]
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if kind == "extra_forbidden":
+            message = "unknown field; check its spelling against the API contract"
+        elif kind == "missing":
+            message = "required field is missing"
+        found.append(FieldError(path=path, message=message))
+    return found
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(AppError)
+    async def _app_error(_request: Request, error: AppError) -> JSONResponse:
+        return error_response(error)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, error: RequestValidationError) -> JSONResponse:
+        return error_response(
+            InvalidInputError("Invalid request", field_errors_from_pydantic(error.errors()))
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, error: Exception) -> JSONResponse:
+        log.error("http.unhandled_error", exc_info=error, path=request.url.path)
+        return JSONResponse(
+            {
+                "message": "Internal server error; the request id in X-Request-Id finds the log line",
+                "code": "internal",
+            },
+            status_code=500,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, error: StarletteHTTPException) -> JSONResponse:
+        message = str(error.detail) if error.detail else "HTTP error"
+        code = {404: "not-found", 405: "method-not-allowed"}.get(error.status_code, "http-error")
+        return JSONResponse(
+            {"message": message, "code": code},
+            status_code=error.status_code,
+            headers=dict(error.headers or {}),
+        )

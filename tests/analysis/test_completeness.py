@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from chronosops.analysis import completeness
+from tests.analysis.builders import analysis_input, logs, series
+
+
+def test_an_empty_bundle_scores_zero_and_asks_for_metrics_first() -> None:
+    result = completeness([], source_type="CUSTOM", primary_signal="UNKNOWN")
+    assert result.score == 0
+    assert result.missing[0].need == "METRICS"
+    assert result.missing[0].priority == "P0"
+
+
+def test_metrics_and_logs_score_their_weights_and_errors_want_traces_next() -> None:
+    request = analysis_input(metrics=series("error_rate", 0.01, 0.2), logs=logs("boom", 3))
+    result = completeness(request.artifacts, source_type="CUSTOM", primary_signal="ERRORS")
+    assert result.score == 45
+    assert result.present == ["METRICS", "LOGS"]
+    assert [(m.need, m.priority) for m in result.missing] == [
+        ("TRACES", "P1"),
+        ("DEPLOYS", "P1"),
+        ("CONFIG", "P1"),
+    ]
+
+
+def test_google_cloud_incidents_also_want_the_provider_status() -> None:
+    result = completeness([], source_type="GOOGLE_CLOUD", primary_signal="LATENCY")
+    assert ("GOOGLE_STATUS", "P0") in [(m.need, m.priority) for m in result.missing]
+    assert [(m.need, m.priority) for m in result.missing][:2] == [
+        ("METRICS", "P0"),
+        ("TRACES", "P0"),
+    ]

@@ -1,0 +1,116 @@
+"""The audit chain: verifiable per incident, tamper-evident, and never loses an append."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+from sqlalchemy import text, update
+
+from chronosops.bootstrap import Services, metadata
+from tests.fixtures.guide import example, request
+
+INGEST = "/v1/incidents/ingest"
+
+
+async def verify(
+    client: httpx.AsyncClient, headers: dict[str, str], incident_id: str
+) -> dict[str, object]:
+    response = await client.get(f"/v1/incidents/{incident_id}/verify", headers=headers)
+    assert response.status_code == 200
+    result: dict[str, object] = response.json()
+    return result
+
+
+async def test_an_ingested_incident_verifies(
+    client: httpx.AsyncClient, analyst: dict[str, str]
+) -> None:
+    incident_id = (await client.post(INGEST, json=request(), headers=analyst)).json()["incidentId"]
+    result = await verify(client, analyst, incident_id)
+    assert result["ok"] is True
+    assert result["status"] == "VERIFIED"
+    assert result["verifiedCount"] == result["totalEvents"] == 3
+    assert result["firstFailure"] is None
+    events = (await client.get(f"/v1/incidents/{incident_id}/audit-events", headers=analyst)).json()
+    assert [e["eventType"] for e in events] == [
+        "INCIDENT_CREATED",
+        "EVIDENCE_BUNDLE_CREATED",
+        "ANALYSIS_CREATED",
+    ]
+
+
+async def test_interleaved_incidents_all_verify(
+    client: httpx.AsyncClient, analyst: dict[str, str]
+) -> None:
+    """The earlier implementation reported tampering here (reference spec §10.3)."""
+    a = (await client.post(INGEST, json=request(sourceRef="a"), headers=analyst)).json()[
+        "incidentId"
+    ]
+    b = (await client.post(INGEST, json=request(sourceRef="b"), headers=analyst)).json()[
+        "incidentId"
+    ]
+    await client.post(f"/v1/incidents/{a}/reanalyze", headers=analyst)
+    await client.post(INGEST, json=request(sourceRef="c"), headers=analyst)
+    await client.post(f"/v1/incidents/{b}/reanalyze", headers=analyst)
+    for incident_id in (a, b):
+        result = await verify(client, analyst, incident_id)
+        assert result["ok"] is True, result
+        assert result["verifiedCount"] == 4  # created, bundle, analysis, re-analysis
+
+
+async def test_editing_a_stored_event_fails_verification_at_that_event(
+    client: httpx.AsyncClient, analyst: dict[str, str], services: Services
+) -> None:
+    incident_id = (
+        await client.post(INGEST, json=example("example_2_with_evidence"), headers=analyst)
+    ).json()["incidentId"]
+    events = (await client.get(f"/v1/incidents/{incident_id}/audit-events", headers=analyst)).json()
+    target = events[2]  # ANALYSIS_CREATED
+    tampered = {**target["payload"], "topHypothesisId": "DEPLOY_BUG"}
+    async with services.database.unit_of_work() as session:
+        events_table = metadata.tables["audit_event"]
+        await session.execute(
+            update(events_table).where(events_table.c.id == target["id"]).values(payload=tampered)
+        )
+    result = await verify(client, analyst, incident_id)
+    assert result["ok"] is False
+    assert result["status"] == "FAILED"
+    assert result["verifiedCount"] == 2
+    failure = result["firstFailure"]
+    assert isinstance(failure, dict)
+    assert failure["seq"] == target["seq"]
+    assert failure["eventId"] == target["id"]
+    assert "hash mismatch" in failure["reason"]
+
+
+async def test_deleting_a_stored_event_fails_verification(
+    client: httpx.AsyncClient, analyst: dict[str, str], services: Services
+) -> None:
+    incident_id = (await client.post(INGEST, json=request(), headers=analyst)).json()["incidentId"]
+    events = (await client.get(f"/v1/incidents/{incident_id}/audit-events", headers=analyst)).json()
+    async with services.database.unit_of_work() as session:
+        await session.execute(
+            text("DELETE FROM audit_event WHERE id = :id").bindparams(id=events[1]["id"])
+        )
+    result = await verify(client, analyst, incident_id)
+    assert result["ok"] is False
+    failure = result["firstFailure"]
+    assert isinstance(failure, dict)
+    assert failure["seq"] == events[2]["seq"]
+    assert "missing" in failure["reason"]
+
+
+async def test_concurrent_ingests_append_a_gapless_chain(
+    client: httpx.AsyncClient, analyst: dict[str, str], services: Services
+) -> None:
+    responses = await asyncio.gather(
+        *(client.post(INGEST, json=request(sourceRef=f"c-{i}"), headers=analyst) for i in range(10))
+    )
+    assert all(r.status_code == 201 for r in responses)
+    async with services.database.unit_of_work(write=False) as session:
+        seqs = list(
+            (await session.execute(text("SELECT seq FROM audit_event ORDER BY seq"))).scalars()
+        )
+    assert seqs == list(range(1, 31))
+    for response in responses:
+        assert (await verify(client, analyst, response.json()["incidentId"]))["ok"] is True

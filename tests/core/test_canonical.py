@@ -1,0 +1,64 @@
+"""Golden vectors of the reference spec §5.2: our canonical JSON must agree byte for byte."""
+
+from __future__ import annotations
+
+import pytest
+
+from chronosops.core.canonical import canonical_json, content_hash, sha256_hex
+
+
+@pytest.mark.parametrize(
+    ("value", "canonical", "digest"),
+    [
+        (
+            {"b": 1, "a": [3, {"d": None, "c": "x"}]},
+            '{"a":[3,{"c":"x","d":null}],"b":1}',
+            "b4a92c330fc01410911e683d5d03404eb28981a6e1d67f9cb1ae63ddc3d19947",
+        ),
+        (
+            {"x": 0.00005, "y": 1.0, "z": "é", "w": 1e-7},
+            '{"w":1e-7,"x":0.00005,"y":1,"z":"é"}',
+            "bbddec4e0ee31de79f304805048253413ff4c946fb4cc9423805e73f6494adc9",
+        ),
+    ],
+)
+def test_canonical_json_matches_the_reference_vectors(
+    value: object, canonical: str, digest: str
+) -> None:
+    assert canonical_json(value).decode() == canonical
+    assert content_hash(value) == digest
+
+
+def test_the_reference_audit_vector_hashes_identically() -> None:
+    hash_input = {
+        "chainId": "chronosops",
+        "seq": 1,
+        "prevHash": "GENESIS",
+        "eventType": "ANALYSIS_CREATED",
+        "entityType": "INCIDENT_ANALYSIS",
+        "entityId": "a1",
+        "entityRef": None,
+        "payload": {
+            "analysisId": "a1",
+            "incidentId": "i1",
+            "evidenceBundleId": "b1",
+            "completenessScore": 95,
+            "overallConfidence": 0.85,
+        },
+    }
+    assert (
+        content_hash(hash_input)
+        == "3b43058e2c10c631f71d074bb53e267f1fdb265d14f0e98761a8b0c5523b5e73"
+    )
+
+
+def test_the_reference_prompt_hash_is_plain_sha256_of_the_joined_text() -> None:
+    assert (
+        sha256_hex(b"SYS\n---\nUSER")
+        == "7f948612cf92703954f4b4e778e346710fe9593258608863e00316d869e254d1"
+    )
+
+
+def test_key_order_does_not_change_the_hash() -> None:
+    assert content_hash({"a": 1, "b": [1, 2]}) == content_hash({"b": [1, 2], "a": 1})
+    assert content_hash({"b": [1, 2]}) != content_hash({"b": [2, 1]})

@@ -1,0 +1,54 @@
+"""Bundles are content-addressed: same evidence, same id; any change, another id."""
+
+from __future__ import annotations
+
+from chronosops.core.ingest_request import EvidenceLite
+from chronosops.evidence.bundle import CollectionNote, artifacts_of, seal
+from chronosops.evidence.lite import artifacts_from_lite
+
+LOGS = [
+    {"message": "Connection pool exhausted", "level": "ERROR", "timestamp": "2024-01-15T11:00:05Z"},
+    {"message": "request ok", "level": "INFO", "timestamp": "2024-01-15T11:00:01Z"},
+]
+
+
+def artifacts(logs: list[dict[str, str]]) -> list[object]:
+    return list(
+        artifacts_from_lite(EvidenceLite.model_validate({"logs": logs}), default_service="db")
+    )
+
+
+def test_identical_evidence_seals_to_the_same_bundle_id() -> None:
+    first = seal(artifacts(LOGS))
+    again = seal(artifacts(list(reversed(LOGS))))
+    assert first.bundle_id == again.bundle_id
+    assert first.bundle_id == f"bundle-{first.digest}"
+    assert len(first.digest) == 64
+
+
+def test_any_change_to_the_evidence_changes_the_id() -> None:
+    changed = [dict(LOGS[0], level="WARN"), LOGS[1]]
+    assert seal(artifacts(LOGS)).bundle_id != seal(artifacts(changed)).bundle_id
+
+
+def test_what_collection_reported_is_part_of_the_bundle() -> None:
+    note = CollectionNote(source="prometheus", status="timeout", detail="timeout after 10 s")
+    assert seal(artifacts(LOGS)).bundle_id != seal(artifacts(LOGS), collection=[note]).bundle_id
+
+
+def test_the_content_holds_no_time_of_sealing_or_author() -> None:
+    content = seal(artifacts(LOGS)).content
+    assert set(content) == {
+        "hashAlgo",
+        "hashInputVersion",
+        "sources",
+        "synthetic",
+        "artifacts",
+        "collection",
+    }
+    assert content["hashInputVersion"] == "v2"
+
+
+def test_artifacts_survive_a_round_trip_through_stored_content() -> None:
+    draft = seal(artifacts(LOGS))
+    assert tuple(artifacts_of(draft.content)) == draft.artifacts

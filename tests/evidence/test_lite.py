@@ -1,0 +1,121 @@
+"""evidenceLite becomes typed artifacts: series, templates, span groups, change events."""
+
+from __future__ import annotations
+
+from chronosops.core.artifacts import ChangeEvent, LogTemplate, MetricSeries, OtherEvent, SpanGroup
+from chronosops.core.ingest_request import EvidenceLite
+from chronosops.evidence.lite import artifacts_from_lite
+
+
+def convert(**lite: object) -> list[object]:
+    return list(artifacts_from_lite(EvidenceLite.model_validate(lite), default_service="checkout"))
+
+
+def test_metrics_group_by_name_and_labels_with_summary_statistics() -> None:
+    artifacts = convert(
+        metrics=[
+            {
+                "name": "latency_ms",
+                "value": 300,
+                "timestamp": "2024-01-15T10:02:00Z",
+                "labels": {"pod": "a"},
+            },
+            {
+                "name": "latency_ms",
+                "value": 100,
+                "timestamp": "2024-01-15T10:00:00Z",
+                "labels": {"pod": "a"},
+            },
+            {
+                "name": "latency_ms",
+                "value": 200,
+                "timestamp": "2024-01-15T10:01:00Z",
+                "labels": {"pod": "a"},
+            },
+            {
+                "name": "latency_ms",
+                "value": 999,
+                "timestamp": "2024-01-15T10:01:00Z",
+                "labels": {"pod": "b"},
+            },
+        ]
+    )
+    pod_a = next(a for a in artifacts if isinstance(a, MetricSeries) and a.labels == {"pod": "a"})
+    assert len([a for a in artifacts if isinstance(a, MetricSeries)]) == 2
+    assert [p.value for p in pod_a.points] == [100, 200, 300]  # time order, not arrival order
+    assert (pod_a.stats.count, pod_a.stats.min, pod_a.stats.max, pod_a.stats.median) == (
+        3,
+        100,
+        300,
+        200,
+    )
+    assert (pod_a.stats.first, pod_a.stats.last) == (100, 300)
+    assert pod_a.artifact_id == "metric:latency_ms{pod=a}"
+    assert pod_a.service == "checkout"
+
+
+def test_logs_cluster_into_templates_with_levels_examples_and_a_histogram() -> None:
+    lines = [
+        {"message": f"timeout calling payments after {ms} ms", "level": level, "timestamp": ts}
+        for ms, level, ts in [
+            (3000, "ERROR", "2024-01-15T10:00:05Z"),
+            (3100, "error", "2024-01-15T10:00:50Z"),
+            (2900, "WARN", "2024-01-15T10:01:10Z"),
+        ]
+    ] + [{"message": "request served", "level": "INFO", "timestamp": "2024-01-15T10:00:01Z"}]
+    artifacts = convert(logs=lines)
+    templates = {a.template: a for a in artifacts if isinstance(a, LogTemplate)}
+    timeout = templates["timeout calling payments after <num> ms"]
+    assert timeout.count == 3
+    assert timeout.levels == {"ERROR": 2, "WARN": 1}
+    assert timeout.error_count == 2
+    assert timeout.examples[0].level == "ERROR"
+    assert [(p.ts.minute, p.value) for p in timeout.histogram] == [(0, 2), (1, 1)]
+    assert timeout.services == ["checkout"]
+
+
+def test_spans_group_by_service_and_operation_with_percentiles() -> None:
+    spans = [
+        {
+            "traceId": f"t{i}",
+            "spanId": f"s{i}",
+            "service": "api",
+            "operation": "GET /cart",
+            "duration": float(d),
+            "timestamp": "2024-01-15T10:00:00Z",
+        }
+        for i, d in enumerate([10, 20, 30, 40, 1000])
+    ]
+    (group,) = [a for a in convert(traces=spans) if isinstance(a, SpanGroup)]
+    assert (group.count, group.p50_ms, group.p95_ms, group.max_ms) == (5, 30, 1000, 1000)
+    assert group.trace_ids[0] == "t4"  # the slowest trace first
+
+
+def test_deploy_and_config_events_become_change_events_and_others_stay_events() -> None:
+    artifacts = convert(
+        events=[
+            {
+                "type": "deployment",
+                "description": "ship it",
+                "timestamp": "2024-01-15T09:55:00Z",
+                "metadata": {
+                    "service": "cart",
+                    "versionFrom": "1.4",
+                    "versionTo": "1.5",
+                    "author": "ana",
+                },
+            },
+            {
+                "type": "feature_flag",
+                "description": "new-pricing on",
+                "timestamp": "2024-01-15T09:56:00Z",
+            },
+            {"type": "pager", "description": "paged on-call", "timestamp": "2024-01-15T10:01:00Z"},
+        ]
+    )
+    changes = [a for a in artifacts if isinstance(a, ChangeEvent)]
+    assert [(c.change_type, c.service, c.version_from, c.version_to) for c in changes] == [
+        ("deploy", "cart", "1.4", "1.5"),
+        ("feature_flag", "checkout", None, None),
+    ]
+    assert [a.event_type for a in artifacts if isinstance(a, OtherEvent)] == ["pager"]
