@@ -13,14 +13,32 @@ from tests.fixtures.guide import request
 
 INGEST = "/v1/incidents/ingest"
 
-json_scalars = st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=False) | st.text(max_size=40)
+json_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=40)
+)
 json_values = st.recursive(
     json_scalars,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4)
+    ),
     max_leaves=20,
 )
-FIELDS = ["sourceType", "sourceRef", "title", "description", "severity", "timeline", "metadata",
-          "evidenceLite", "sourcePayload", "collectionContext"]
+FIELDS = [
+    "sourceType",
+    "sourceRef",
+    "title",
+    "description",
+    "severity",
+    "timeline",
+    "metadata",
+    "evidenceLite",
+    "sourcePayload",
+    "collectionContext",
+]
 
 
 @st.composite
@@ -35,7 +53,9 @@ def mutated_requests(draw: st.DrawFn) -> dict[str, Any]:
     return body
 
 
-FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FUZZ = settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 
 
 @FUZZ
@@ -47,7 +67,9 @@ async def test_mutated_requests_never_cause_a_server_error(
     assert response.status_code in (200, 201, 400), response.text
     if response.status_code == 400:
         assert response.json()["message"] == "Invalid request body"
-        assert all(error["path"] is not None and error["message"] for error in response.json()["errors"])
+        assert all(
+            error["path"] is not None and error["message"] for error in response.json()["errors"]
+        )
     else:
         assert response.json()["status"] in ("analyzed", "created")
 
@@ -57,7 +79,9 @@ async def test_mutated_requests_never_cause_a_server_error(
 async def test_arbitrary_json_never_causes_a_server_error(
     client: httpx.AsyncClient, analyst: dict[str, str], body: Any
 ) -> None:
-    response = await client.post(INGEST, content=json.dumps(body), headers={**analyst, "Content-Type": "application/json"})
+    response = await client.post(
+        INGEST, content=json.dumps(body), headers={**analyst, "Content-Type": "application/json"}
+    )
     assert response.status_code == 400
 
 
@@ -66,11 +90,17 @@ async def test_arbitrary_json_never_causes_a_server_error(
 async def test_arbitrary_bytes_never_cause_a_server_error(
     client: httpx.AsyncClient, analyst: dict[str, str], raw: bytes
 ) -> None:
-    response = await client.post(INGEST, content=raw, headers={**analyst, "Content-Type": "application/json"})
+    response = await client.post(
+        INGEST, content=raw, headers={**analyst, "Content-Type": "application/json"}
+    )
     assert response.status_code in (200, 201, 400)
 
 
-async def test_an_overlong_idempotency_key_is_a_400(client: httpx.AsyncClient, analyst: dict[str, str]) -> None:
-    response = await client.post(INGEST, json=request(), headers={**analyst, "Idempotency-Key": "k" * 257})
+async def test_an_overlong_idempotency_key_is_a_400(
+    client: httpx.AsyncClient, analyst: dict[str, str]
+) -> None:
+    response = await client.post(
+        INGEST, json=request(), headers={**analyst, "Idempotency-Key": "k" * 257}
+    )
     assert response.status_code == 400
     assert response.json()["errors"][0]["path"] == "Idempotency-Key"
