@@ -11,7 +11,7 @@ from rich.console import Console
 
 from chronosops import migrations
 from chronosops.auth import Role
-from chronosops.bootstrap import build_services, configure_logging
+from chronosops.bootstrap import build_services
 from chronosops.cli.settings import fail, require_runnable, resolve
 from chronosops.web.app import create_app
 
@@ -52,7 +52,6 @@ def serve(
             f"the database at revision {migrations.current_revision(settings.database_url)} is "
             f"behind {migrations.head_revision()}: run `chronosops db upgrade` first"
         )
-    configure_logging(settings)
     services = build_services(settings)
     base_url = settings.public_url or f"http://{settings.host}:{settings.port}"
     out.print(
