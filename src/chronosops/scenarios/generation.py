@@ -60,8 +60,14 @@ def real_onset(scenario: Scenario, options: GenerationOptions, start: datetime) 
     return start + timedelta(seconds=round(offset * 60))
 
 
-def generate(scenario_id: str, options: GenerationOptions | None = None) -> GeneratedIncident:
-    """The incident ``scenario_id`` describes, as ``options`` vary it; same options, same bytes."""
+def generate(
+    scenario_id: str, options: GenerationOptions | None = None, *, with_telemetry: bool = True
+) -> GeneratedIncident:
+    """The incident ``scenario_id`` describes, as ``options`` vary it; same options, same bytes.
+
+    ``with_telemetry=False`` skips the simulation: the incident's description and ground truth
+    (without the red herrings only the telemetry reveals), cheaply.
+    """
     scenario = get_scenario(scenario_id)
     options = options or GenerationOptions()
     topology = variant_topology(scenario.id, scenario.topology, options.variant)
@@ -75,6 +81,23 @@ def generate(scenario_id: str, options: GenerationOptions | None = None) -> Gene
         minutes_after=options.minutes_after,
     )
     seed = _seed(scenario, options)
+    began = onset + timedelta(minutes=min([0.0, *(e.shape.start for e in scenario.effects)]))
+    if not with_telemetry:
+        return GeneratedIncident(
+            scenario_id=scenario.id,
+            title=scenario.title,
+            description=render(scenario.description, topology),
+            severity=scenario.severity,
+            service=topology.name(scenario.reported),
+            region=variant_region(scenario.region, options.variant),
+            environment=scenario.environment,
+            start=start,
+            end=end,
+            window=window,
+            options=options,
+            truth=_truth(scenario, topology, began, ()),
+            topology=topology,
+        )
     run = simulate(
         scenario,
         topology,
@@ -104,16 +127,7 @@ def generate(scenario_id: str, options: GenerationOptions | None = None) -> Gene
         artifacts += telemetry.spans()
     if "changes" not in options.drop:
         artifacts += telemetry.changes(window_end=window.end, environment=scenario.environment)
-    began = onset + timedelta(minutes=min([0.0, *(e.shape.start for e in scenario.effects)]))
-    truth = GroundTruth(
-        scenario_id=scenario.id,
-        hypothesis_id=scenario.hypothesis_id,
-        culprit_service=topology.name(scenario.culprit),
-        reported_service=topology.name(scenario.reported),
-        onset=began.replace(microsecond=0),
-        explanation=scenario.explanation,
-        red_herrings=tuple(telemetry.red_herrings),
-    )
+    truth = _truth(scenario, topology, began, tuple(telemetry.red_herrings))
     return GeneratedIncident(
         scenario_id=scenario.id,
         title=scenario.title,
@@ -129,6 +143,20 @@ def generate(scenario_id: str, options: GenerationOptions | None = None) -> Gene
         truth=truth,
         topology=topology,
         artifacts=tuple(artifacts),
+    )
+
+
+def _truth(
+    scenario: Scenario, topology: Topology, began: datetime, red_herrings: tuple[str, ...]
+) -> GroundTruth:
+    return GroundTruth(
+        scenario_id=scenario.id,
+        hypothesis_id=scenario.hypothesis_id,
+        culprit_service=topology.name(scenario.culprit),
+        reported_service=topology.name(scenario.reported),
+        onset=began.replace(microsecond=0),
+        explanation=scenario.explanation,
+        red_herrings=red_herrings,
     )
 
 
