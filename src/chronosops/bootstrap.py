@@ -22,7 +22,7 @@ from chronosops.core.clock import Clock, SystemClock
 from chronosops.core.ids import Cuid2Factory, IdFactory
 from chronosops.evidence import EvidenceService
 from chronosops.incidents import IncidentService
-from chronosops.investigation import IncidentDetails, IngestPipeline
+from chronosops.investigation import EvidenceGatherer, IncidentDetails, IngestPipeline
 from chronosops.reasoning import (
     BuiltinReasoner,
     GeminiClient,
@@ -98,6 +98,9 @@ def build_services(
             database=database,
             incidents=incidents,
             evidence=evidence,
+            gatherer=EvidenceGatherer(
+                evidence=evidence, scenarios_enabled=settings.scenarios_enabled
+            ),
             reasoning=reasoning,
             audit=audit,
             analyze_on_ingest=settings.analyze_on_ingest,

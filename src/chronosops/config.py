@@ -101,6 +101,10 @@ class Settings(BaseSettings):
 
     # pipeline
     analyze_on_ingest: bool = True
+    scenarios_enabled: bool = Field(
+        default=True,
+        description="serve the demo scenarios (/v1/scenarios, /v1/incidents/analyze, SCENARIO evidence)",
+    )
     audit_chain_id: str = "chronosops"
     idempotency_ttl_hours: int = Field(default=24, ge=1)
 

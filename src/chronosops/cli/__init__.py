@@ -1,10 +1,10 @@
-"""The ``chronosops`` command: serve, migrate, mint tokens, ingest and read incidents."""
+"""The ``chronosops`` command: serve, migrate, mint tokens, ingest, read incidents, run demos."""
 
 from __future__ import annotations
 
 import typer
 
-from chronosops.cli import db, incidents, serve, tokens
+from chronosops.cli import db, demo, incidents, serve, tokens
 
 app = typer.Typer(
     name="chronosops",
@@ -16,6 +16,7 @@ app = typer.Typer(
 app.command("serve")(serve.serve)
 app.command("token")(tokens.token)
 app.command("ingest")(incidents.ingest)
+app.command("demo")(demo.demo)
 app.add_typer(db.app, name="db")
 app.add_typer(incidents.app, name="incidents")
 
