@@ -16,13 +16,13 @@ import structlog
 
 from chronosops import __version__
 from chronosops.audit import AuditLog
-from chronosops.auth import LocalTokenIssuer, RateLimiter, TokenVerifier
+from chronosops.auth import LocalTokenIssuer, RateLimiter, TokenVerifier, WebhookVerifier
 from chronosops.config import Settings
 from chronosops.core.clock import Clock, SystemClock
 from chronosops.core.ids import Cuid2Factory, IdFactory
 from chronosops.evidence import EvidenceService
 from chronosops.incidents import IncidentService
-from chronosops.investigation import IncidentDetails, IngestPipeline
+from chronosops.investigation import IncidentDetails, IngestPipeline, SourceIntake
 from chronosops.reasoning import BuiltinReasoner, Reasoner, ReasoningService
 from chronosops.storage import Database, metadata
 
@@ -44,7 +44,9 @@ class Services:
     reasoning: ReasoningService
     pipeline: IngestPipeline
     details: IncidentDetails
+    intake: SourceIntake
     verifier: TokenVerifier
+    webhooks: WebhookVerifier
     limiter: RateLimiter
     issuer: LocalTokenIssuer | None = None
     _owns_http: bool = field(default=True, repr=False)
@@ -75,6 +77,14 @@ def build_services(
     evidence = EvidenceService(clock=clock)
     reasoning = ReasoningService(reasoner=reasoner or BuiltinReasoner(), clock=clock, ids=ids)
     auth = settings.auth
+    pipeline = IngestPipeline(
+        database=database,
+        incidents=incidents,
+        evidence=evidence,
+        reasoning=reasoning,
+        audit=audit,
+        analyze_on_ingest=settings.analyze_on_ingest,
+    )
     return Services(
         settings=settings,
         clock=clock,
@@ -85,16 +95,18 @@ def build_services(
         incidents=incidents,
         evidence=evidence,
         reasoning=reasoning,
-        pipeline=IngestPipeline(
+        pipeline=pipeline,
+        details=IncidentDetails(incidents=incidents, evidence=evidence, reasoning=reasoning),
+        intake=SourceIntake(
             database=database,
             incidents=incidents,
-            evidence=evidence,
-            reasoning=reasoning,
             audit=audit,
-            analyze_on_ingest=settings.analyze_on_ingest,
+            pipeline=pipeline,
+            clock=clock,
+            replay_window=timedelta(hours=settings.webhook_replay_window_hours),
         ),
-        details=IncidentDetails(incidents=incidents, evidence=evidence, reasoning=reasoning),
         verifier=TokenVerifier(auth, http=http),
+        webhooks=WebhookVerifier(settings.webhooks),
         limiter=RateLimiter(settings.limits),
         issuer=LocalTokenIssuer(auth, clock=clock, ids=ids) if auth.jwt_secret else None,
         _owns_http=owns_http,

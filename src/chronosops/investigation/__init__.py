@@ -1,4 +1,5 @@
-"""Use cases that span domains: the ingest pipeline, reanalysis, the incident detail view."""
+"""Use cases that span domains: the ingest pipeline, reanalysis, the incident detail view,
+and vendor deliveries from the native sources."""
 
 from chronosops.investigation.detail import IncidentDetail, IncidentDetails
 from chronosops.investigation.ingest import (
@@ -9,14 +10,18 @@ from chronosops.investigation.ingest import (
     context_of,
     window_of,
 )
+from chronosops.investigation.webhooks import EventResult, Receipt, SourceIntake
 
 __all__ = [
     "ANALYZED_MESSAGE",
     "AnalysisOutcome",
+    "EventResult",
     "IncidentDetail",
     "IncidentDetails",
     "IngestOutcome",
     "IngestPipeline",
+    "Receipt",
+    "SourceIntake",
     "context_of",
     "window_of",
 ]
