@@ -15,6 +15,7 @@ from chronosops.sources.base import (
     SourcePayloadError,
     UnknownSourceError,
     WebhookAuth,
+    request_json,
 )
 from chronosops.sources.builder import NORMALIZATION_FIELD
 from chronosops.sources.google_cloud_status import FEED_URL as GOOGLE_CLOUD_STATUS_FEED_URL
@@ -32,4 +33,5 @@ __all__ = [
     "UnknownSourceError",
     "WebhookAuth",
     "registry",
+    "request_json",
 ]

@@ -38,6 +38,7 @@ from chronosops.core.timestamps import format_instant
 Action = Literal["trigger", "acknowledge", "resolve", "ignore"]
 
 NoteCode = Literal[
+    "event-ignored",
     "severity-defaulted",
     "text-truncated",
     "alerts-truncated",
@@ -147,6 +148,15 @@ class UnknownSourceError(NotFoundError):
 
     def __init__(self, kind: str, known: list[str]) -> None:
         super().__init__(f"Unknown source {kind!r}; known sources: {', '.join(known)}")
+
+
+def request_json(request: IngestIncidentRequest) -> dict[str, Any]:
+    """A normalised request as JSON that ``POST /v1/incidents/ingest`` accepts as it is.
+
+    Fields the source did not set are left out (the contract lets optional fields be absent
+    but not null), so a dry run's output can be replayed through the generic API.
+    """
+    return request.model_dump(mode="json", by_alias=True, exclude_unset=True)
 
 
 def payload_error(path: str, message: str, *, summary: str | None = None) -> SourcePayloadError:

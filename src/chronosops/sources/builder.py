@@ -237,11 +237,12 @@ class RequestBuilder:
         for index, part in enumerate(parts):
             tag = text(part)
             if tag is None:
-                if part is not None and not (isinstance(part, str) and not part.strip()):
-                    self.note("value-coerced", "not a text tag; kept as JSON", f"{path}[{index}]")
-                    tag = flat_text(part)
-                else:
+                if part is None or (isinstance(part, str) and not part.strip()):
                     continue
+                # Not text: the whole value, as JSON, is the tag's name (never split).
+                self.note("value-coerced", "not a text tag; kept as JSON", f"{path}[{index}]")
+                found.setdefault(flat_text(part), [""])
+                continue
             key, colon, rest = tag.strip().partition(":")
             key, rest = key.strip(), rest.strip()
             if not colon or not key:

@@ -40,14 +40,19 @@ class VendorInstant:
 
 
 def _from_epoch(number: float) -> VendorInstant:
-    if number <= 0:
+    if number == 0:
         return VendorInstant(None)
+    if number < 0:
+        return VendorInstant(None, f"{number!r} is before 1970, not an epoch time")
     for bound, per_second in _UNITS:
         if number < bound:
-            try:
-                return VendorInstant(_EPOCH + timedelta(seconds=number / per_second))
-            except OverflowError:
-                break
+            if isinstance(number, int):
+                # Integer arithmetic, truncating to the microsecond: a float would round
+                # nanosecond epochs (Opsgenie) up or down by one microsecond.
+                seconds, rest = divmod(number, per_second)
+                micros = rest * 1_000_000 // per_second
+                return VendorInstant(_EPOCH + timedelta(seconds=seconds, microseconds=micros))
+            return VendorInstant(_EPOCH + timedelta(seconds=number / per_second))
     return VendorInstant(None, f"{number!r} is not an epoch time in s, ms, µs or ns")
 
 
@@ -66,7 +71,7 @@ def _from_text(value: str) -> VendorInstant:
     if _NUMBER.match(stripped):
         if len(stripped.split(".")[0]) > 20:
             return VendorInstant(None, "is too large for an epoch time in s, ms, µs or ns")
-        return _from_epoch(float(stripped))
+        return _from_epoch(float(stripped) if "." in stripped else int(stripped))
     match = _ISO.match(stripped)
     if match is None:
         try:
@@ -104,7 +109,7 @@ def read_instant(value: Any) -> VendorInstant:
             return VendorInstant(None, "is too large for an epoch time in s, ms, µs or ns")
         if isinstance(value, float) and not math.isfinite(value):
             return VendorInstant(None, f"{value!r} is not a time")
-        return _from_epoch(float(value))
+        return _from_epoch(value)
     if isinstance(value, str):
         return _from_text(value)
     return VendorInstant(None, "is not a time (expected text or an epoch number)")

@@ -120,7 +120,7 @@ def _v3(body: Mapping[str, Any], received_at: datetime) -> Normalization:
                 shape="v3-webhook",
                 events=(),
                 notes=(
-                    Note("value-coerced", f"{event_type} does not concern an incident; recorded"),
+                    Note("event-ignored", f"{event_type} does not concern an incident; recorded"),
                 ),
             )
         return Normalization(

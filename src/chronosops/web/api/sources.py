@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from chronosops.bootstrap import Services
-from chronosops.sources import Source, registry
+from chronosops.sources import Source, registry, request_json
 from chronosops.web.bodies import read_json
 from chronosops.web.deps import Analyst, ServicesDep, Viewer
 
@@ -69,7 +69,7 @@ async def normalize(
     return {
         "source": adapter.kind,
         "shape": normalization.shape,
-        "requests": [request.model_dump(mode="json") for request in normalization.requests],
+        "requests": [request_json(request) for request in normalization.requests],
         "events": [event.to_json() for event in normalization.events],
         "notes": [note.to_json() for note in normalization.notes],
     }
