@@ -1,10 +1,10 @@
-"""The ``chronosops`` command: serve, migrate, mint tokens, ingest and read incidents."""
+"""The ``chronosops`` command: serve, migrate, mint tokens, ingest, import and read incidents."""
 
 from __future__ import annotations
 
 import typer
 
-from chronosops.cli import db, incidents, serve, tokens
+from chronosops.cli import db, imports, incidents, serve, tokens
 
 app = typer.Typer(
     name="chronosops",
@@ -18,6 +18,7 @@ app.command("token")(tokens.token)
 app.command("ingest")(incidents.ingest)
 app.add_typer(db.app, name="db")
 app.add_typer(incidents.app, name="incidents")
+app.add_typer(imports.app, name="import")
 
 
 def main() -> None:
