@@ -10,7 +10,12 @@ from chronosops.investigation.ingest import (
     context_of,
     window_of,
 )
-from chronosops.investigation.webhooks import EventResult, Receipt, SourceIntake
+from chronosops.investigation.webhooks import (
+    EventResult,
+    Receipt,
+    SourceIntake,
+    delivery_id_headers,
+)
 
 __all__ = [
     "ANALYZED_MESSAGE",
@@ -23,5 +28,6 @@ __all__ = [
     "Receipt",
     "SourceIntake",
     "context_of",
+    "delivery_id_headers",
     "window_of",
 ]

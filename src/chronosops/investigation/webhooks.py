@@ -103,9 +103,14 @@ def summarise(results: Sequence[EventResult]) -> str:
     return "; ".join(f"{count} {words[outcome]}" for outcome, count in counts.items())
 
 
+def delivery_id_headers(source: Source) -> list[str]:
+    """The headers read for a delivery id, in order: the vendor's own, then the generic ones."""
+    return list(dict.fromkeys((*source.delivery_id_headers, *GENERIC_DELIVERY_HEADERS)))
+
+
 def delivery_id_of(source: Source, headers: Mapping[str, str]) -> str | None:
     """The delivery id a vendor repeats on every retry, bounded (a long one is hashed)."""
-    for name in (*source.delivery_id_headers, *GENERIC_DELIVERY_HEADERS):
+    for name in delivery_id_headers(source):
         value = headers.get(name)
         if value and value.strip():
             value = value.strip()

@@ -24,7 +24,7 @@ async def test_every_source_is_listed_with_shapes_authentication_and_its_url(
     assert pagerduty["enabled"] is True
     assert [shape["name"] for shape in pagerduty["shapes"]] == ["v3-webhook", "events-v2", "guide"]
     assert pagerduty["authentication"][0]["header"] == "X-PagerDuty-Signature"
-    assert pagerduty["deliveryIdHeaders"][0] == "X-Webhook-Id"
+    assert pagerduty["deliveryIdHeaders"] == ["X-Webhook-Id", "Idempotency-Key"]
     assert {"field": "urgency (v3-webhook, guide)", "mapping": {"critical": "critical", "high": "high", "low": "low", "urgent": "critical", "normal": "medium"}} in pagerduty["severityMappings"]  # fmt: skip
     gcm = listed["google-cloud-monitoring"]["authentication"][0]
     assert "?token=<token>" in gcm["accepted"]
@@ -53,7 +53,11 @@ async def test_a_dry_run_returns_ingestable_requests_and_stores_nothing(
     assert body["shape"] == "webhook-v4"
     assert len(body["requests"]) == 2
     assert body["requests"][0]["sourceType"] == "ALERTMANAGER"
-    assert body["requests"][0]["timeline"] == {"start": "2024-03-12T08:00:27.300Z", "end": None, "resolvedAt": None}
+    assert body["requests"][0]["timeline"] == {
+        "start": "2024-03-12T08:00:27.300Z",
+        "end": None,
+        "resolvedAt": None,
+    }
     assert [event["action"] for event in body["events"]] == ["trigger", "trigger"]
     listed = (await client.get("/v1/incidents", headers=analyst)).json()["items"]
     assert listed == []

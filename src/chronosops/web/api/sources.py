@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from chronosops.bootstrap import Services
+from chronosops.investigation import delivery_id_headers
 from chronosops.sources import Source, registry, request_json
 from chronosops.web.bodies import read_json
 from chronosops.web.deps import Analyst, ServicesDep, Viewer
@@ -27,7 +28,7 @@ def describe(source: Source, services: Services, request: Request) -> dict[str, 
         "webhookUrl": _webhook_url(services, request, source.kind),
         "enabled": services.webhooks.is_enabled(source),
         "authentication": services.webhooks.methods(source),
-        "deliveryIdHeaders": [*source.delivery_id_headers, "X-Webhook-Id", "Idempotency-Key"],
+        "deliveryIdHeaders": delivery_id_headers(source),
         "shapes": [
             {"name": shape.name, "description": shape.description} for shape in source.shapes
         ],
