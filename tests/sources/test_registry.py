@@ -83,7 +83,7 @@ def test_every_shape_of_every_source_has_a_payload_file(kind: str) -> None:
 
 
 def test_vendor_modules_are_reached_only_through_the_registry() -> None:
-    graph = grimp.build_graph("chronosops")
+    graph = grimp.build_graph("chronosops", cache_dir=None)
     family = "chronosops.sources"
     for vendor in graph.find_children(family) - {f"{family}.{name}" for name in SHARED}:
         importers = graph.find_modules_that_directly_import(vendor)

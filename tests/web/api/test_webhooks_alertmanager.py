@@ -220,7 +220,6 @@ alerting:
 def test_an_alert_fired_by_prometheus_opens_an_incident_and_resolves_it_when_it_clears(
     processes: Processes, database_url: str
 ) -> None:
-    started = time.monotonic()
     chronosops = start_chronosops(processes, database_url, free_port())
     alertmanager = start_alertmanager(processes, chronosops, free_port())
     prometheus, rules = start_prometheus(processes, alertmanager, free_port())
@@ -279,4 +278,3 @@ def test_an_alert_fired_by_prometheus_opens_an_incident_and_resolves_it_when_it_
     assert [event["actor"] for event in resolved_events] == ["webhook:alertmanager"]
     deliveries = httpx.get(f"{chronosops}/v1/webhooks/deliveries", headers=headers).json()
     assert {item["statusCode"] for item in deliveries["items"]} >= {201, 200}
-    assert time.monotonic() - started < 60
