@@ -56,6 +56,13 @@ def test_notes_are_recorded_against_the_incident_and_pings_against_nothing() -> 
     assert ping.notes[0].code == "event-ignored"
 
 
+def test_an_incident_event_type_chronosops_does_not_know_is_recorded_against_the_incident() -> None:
+    payload = load("pagerduty", "v3_incident_triggered")
+    payload["event"]["event_type"] = "incident.custom_field_values.updated"
+    event = one("pagerduty", payload)
+    assert (event.action, event.source_ref) == ("ignore", "Q2MEXKC2KHDDXN")
+
+
 def test_a_v3_incident_with_only_the_required_fields_defaults_severity_and_notes_it() -> None:
     event = one("pagerduty", "v3_missing_optional_fields")
     assert event.request is not None

@@ -114,7 +114,9 @@ def _v3(body: Mapping[str, Any], received_at: datetime) -> Normalization:
     data = mapping(event.get("data")) or {}
     action = _V3_ACTIONS.get(event_type)
     if action is None or data.get("type") not in (None, "incident"):
-        incident_id = first_text(at(data, "incident", "id"))
+        incident_id = first_text(
+            at(data, "incident", "id"), data.get("id") if data.get("type") == "incident" else None
+        )
         if incident_id is None:
             return Normalization(
                 shape="v3-webhook",

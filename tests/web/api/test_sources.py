@@ -88,3 +88,17 @@ async def test_the_dry_run_reports_what_it_cannot_read_and_needs_an_analyst(
     assert unknown.status_code == 404
     forbidden = await client.post("/v1/normalize/grafana", json={}, headers=viewer)
     assert forbidden.status_code == 403
+
+
+async def test_the_openapi_document_lists_the_source_routes_and_webhooks_take_no_bearer(
+    client: httpx.AsyncClient,
+) -> None:
+    paths = (await client.get("/openapi.json")).json()["paths"]
+    for path in (
+        "/v1/webhooks/{source}",
+        "/v1/webhooks/deliveries",
+        "/v1/sources",
+        "/v1/normalize/{source}",
+    ):
+        assert path in paths
+    assert paths["/v1/webhooks/{source}"]["post"]["security"] == []
