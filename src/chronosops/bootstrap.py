@@ -16,13 +16,13 @@ import structlog
 
 from chronosops import __version__
 from chronosops.audit import AuditLog
-from chronosops.auth import LocalTokenIssuer, RateLimiter, TokenVerifier
+from chronosops.auth import LocalTokenIssuer, RateLimiter, TokenVerifier, WebhookVerifier
 from chronosops.config import Settings
 from chronosops.core.clock import Clock, SystemClock
 from chronosops.core.ids import Cuid2Factory, IdFactory
 from chronosops.evidence import EvidenceService
 from chronosops.incidents import IncidentService
-from chronosops.investigation import EvidenceGatherer, IncidentDetails, IngestPipeline
+from chronosops.investigation import EvidenceGatherer, IncidentDetails, IngestPipeline, SourceIntake
 from chronosops.reasoning import (
     BuiltinReasoner,
     GeminiClient,
@@ -51,7 +51,9 @@ class Services:
     reasoning: ReasoningService
     pipeline: IngestPipeline
     details: IncidentDetails
+    intake: SourceIntake
     verifier: TokenVerifier
+    webhooks: WebhookVerifier
     limiter: RateLimiter
     issuer: LocalTokenIssuer | None = None
     _owns_http: bool = field(default=True, repr=False)
@@ -84,6 +86,15 @@ def build_services(
         reasoner=reasoner or build_reasoner(settings, http), clock=clock, ids=ids
     )
     auth = settings.auth
+    pipeline = IngestPipeline(
+        database=database,
+        incidents=incidents,
+        evidence=evidence,
+        gatherer=EvidenceGatherer(evidence=evidence, scenarios_enabled=settings.scenarios_enabled),
+        reasoning=reasoning,
+        audit=audit,
+        analyze_on_ingest=settings.analyze_on_ingest,
+    )
     return Services(
         settings=settings,
         clock=clock,
@@ -94,19 +105,18 @@ def build_services(
         incidents=incidents,
         evidence=evidence,
         reasoning=reasoning,
-        pipeline=IngestPipeline(
+        pipeline=pipeline,
+        details=IncidentDetails(incidents=incidents, evidence=evidence, reasoning=reasoning),
+        intake=SourceIntake(
             database=database,
             incidents=incidents,
-            evidence=evidence,
-            gatherer=EvidenceGatherer(
-                evidence=evidence, scenarios_enabled=settings.scenarios_enabled
-            ),
-            reasoning=reasoning,
             audit=audit,
-            analyze_on_ingest=settings.analyze_on_ingest,
+            pipeline=pipeline,
+            clock=clock,
+            replay_window=timedelta(hours=settings.webhook_replay_window_hours),
         ),
-        details=IncidentDetails(incidents=incidents, evidence=evidence, reasoning=reasoning),
         verifier=TokenVerifier(auth, http=http),
+        webhooks=WebhookVerifier(settings.webhooks),
         limiter=RateLimiter(settings.limits),
         issuer=LocalTokenIssuer(auth, clock=clock, ids=ids) if auth.jwt_secret else None,
         _owns_http=owns_http,

@@ -1,4 +1,4 @@
-"""Principals, roles and the verification of whoever calls: bearer tokens (and, later, webhooks)."""
+"""Principals, roles and the verification of whoever calls: bearer tokens and webhook deliveries."""
 
 from chronosops.auth.principals import (
     ADMIN_ROLES,
@@ -12,6 +12,12 @@ from chronosops.auth.principals import (
 )
 from chronosops.auth.rate_limits import LimitGroup, RateLimiter
 from chronosops.auth.tokens import JwksCache, LocalTokenIssuer, TokenVerifier
+from chronosops.auth.webhooks import (
+    WebhookDisabledError,
+    WebhookVerifier,
+    signature,
+    webhook_principal,
+)
 
 __all__ = [
     "ADMIN_ROLES",
@@ -25,6 +31,10 @@ __all__ = [
     "RateLimiter",
     "Role",
     "TokenVerifier",
+    "WebhookDisabledError",
+    "WebhookVerifier",
     "parse_role",
     "roles_from_claims",
+    "signature",
+    "webhook_principal",
 ]

@@ -1,10 +1,10 @@
-"""The ``chronosops`` command: serve, migrate, mint tokens, ingest, read incidents, run demos."""
+"""The ``chronosops`` command: serve, migrate, mint tokens, ingest, import and read incidents, run demos."""
 
 from __future__ import annotations
 
 import typer
 
-from chronosops.cli import db, demo, incidents, serve, tokens
+from chronosops.cli import db, demo, imports, incidents, serve, tokens
 
 app = typer.Typer(
     name="chronosops",
@@ -19,6 +19,7 @@ app.command("ingest")(incidents.ingest)
 app.command("demo")(demo.demo)
 app.add_typer(db.app, name="db")
 app.add_typer(incidents.app, name="incidents")
+app.add_typer(imports.app, name="import")
 
 
 def main() -> None:

@@ -1,4 +1,5 @@
-"""Use cases that span domains: the ingest pipeline, reanalysis, the incident detail view."""
+"""Use cases that span domains: the ingest pipeline, reanalysis, the incident detail view,
+and vendor deliveries from the native sources."""
 
 from chronosops.investigation.collection import EvidenceGatherer, Gathered
 from chronosops.investigation.detail import IncidentDetail, IncidentDetails
@@ -11,18 +12,28 @@ from chronosops.investigation.ingest import (
     window_of,
 )
 from chronosops.investigation.scenarios import ScenarioRun, run_scenario
+from chronosops.investigation.webhooks import (
+    EventResult,
+    Receipt,
+    SourceIntake,
+    delivery_id_headers,
+)
 
 __all__ = [
     "ANALYZED_MESSAGE",
     "AnalysisOutcome",
+    "EventResult",
     "EvidenceGatherer",
     "Gathered",
     "IncidentDetail",
     "IncidentDetails",
     "IngestOutcome",
     "IngestPipeline",
+    "Receipt",
     "ScenarioRun",
+    "SourceIntake",
     "context_of",
+    "delivery_id_headers",
     "run_scenario",
     "window_of",
 ]

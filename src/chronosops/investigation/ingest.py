@@ -7,7 +7,9 @@ reason, never an orphan behind a 500 (DESIGN.md §5).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 import structlog
 
@@ -32,6 +34,8 @@ ANALYZED_MESSAGE = "Incident ingested and analyzed successfully"
 class IngestOutcome:
     response: IngestIncidentResponse
     created: bool
+    # For a repeat of an open incident: what it changed (a later end / resolvedAt), if anything.
+    changes: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def http_status(self) -> int:
@@ -138,6 +142,7 @@ class IngestPipeline:
                     ),
                 ),
                 created=False,
+                changes=registration.changes,
             )
         bound.info("incident.created", source_type=incident.source_type)
         if not self.analyze_on_ingest:
