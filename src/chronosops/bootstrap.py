@@ -17,10 +17,16 @@ import structlog
 from chronosops import __version__
 from chronosops.audit import AuditLog
 from chronosops.auth import LocalTokenIssuer, RateLimiter, TokenVerifier
-from chronosops.config import Settings
+from chronosops.collectors import Collector, CollectorConfigError, CollectorSpec, registry
+from chronosops.config import ConfigurationError, Settings
 from chronosops.core.clock import Clock, SystemClock
 from chronosops.core.ids import Cuid2Factory, IdFactory
-from chronosops.evidence import EvidenceService
+from chronosops.evidence import (
+    DEFAULT_ITEM_CAPS,
+    CollectionPolicy,
+    CollectorRunner,
+    EvidenceService,
+)
 from chronosops.incidents import IncidentService
 from chronosops.investigation import EvidenceGatherer, IncidentDetails, IngestPipeline
 from chronosops.reasoning import (
@@ -33,7 +39,14 @@ from chronosops.reasoning import (
 )
 from chronosops.storage import Database, metadata
 
-__all__ = ["Services", "build_reasoner", "build_services", "configure_logging", "metadata"]
+__all__ = [
+    "Services",
+    "build_collectors",
+    "build_reasoner",
+    "build_services",
+    "configure_logging",
+    "metadata",
+]
 
 USER_AGENT = f"ChronosOps/{__version__}"
 
@@ -79,7 +92,7 @@ def build_services(
     incidents = IncidentService(
         clock=clock, ids=ids, idempotency_ttl=timedelta(hours=settings.idempotency_ttl_hours)
     )
-    evidence = EvidenceService(clock=clock)
+    evidence = EvidenceService(clock=clock, runner=build_collectors(settings, http, clock))
     reasoning = ReasoningService(
         reasoner=reasoner or build_reasoner(settings, http), clock=clock, ids=ids
     )
@@ -121,6 +134,40 @@ class _CurrentStderr:
 
     def flush(self) -> None:
         sys.stderr.flush()
+
+
+def build_collectors(settings: Settings, http: httpx.AsyncClient, clock: Clock) -> CollectorRunner:
+    """The configured collectors and the policy they run under.
+
+    Raises `ConfigurationError` naming the instance and the field when one cannot work.
+    """
+    collectors: list[Collector] = []
+    for instance in settings.collectors().collectors:
+        try:
+            collectors.append(
+                registry.build(
+                    CollectorSpec(
+                        name=instance.name,
+                        backend=instance.backend,
+                        endpoint=instance.endpoint,
+                        options=instance.options,
+                        credentials=instance.credentials,
+                        timeout_seconds=instance.timeout_seconds,
+                    ),
+                    http=http,
+                    clock=clock,
+                )
+            )
+        except CollectorConfigError as error:
+            raise ConfigurationError(f"CHRONOSOPS_COLLECTORS_FILE: {error.message}") from None
+    policy = CollectionPolicy(
+        allow=settings.collectors_allow_list,
+        timeout_seconds=settings.collectors_timeout_seconds,
+        budget_seconds=settings.collectors_budget_seconds,
+        max_window=timedelta(hours=settings.collectors_max_window_hours),
+        item_caps={**DEFAULT_ITEM_CAPS, **settings.collectors_item_caps},
+    )
+    return CollectorRunner(collectors, policy)
 
 
 def build_reasoner(settings: Settings, http: httpx.AsyncClient) -> Reasoner:

@@ -15,8 +15,10 @@ claim an id keeps it), and every source leaves a `CollectionNote` saying what it
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from chronosops.collectors import CollectorQuery
 from chronosops.core.artifacts import Artifact
 from chronosops.core.ingest_request import IngestIncidentRequest
 from chronosops.core.windows import TimeWindow
@@ -39,20 +41,25 @@ class Gathered:
     artifacts: list[Artifact] = field(default_factory=list)
     notes: list[CollectionNote] = field(default_factory=list)
 
-    def add(self, artifacts: list[Artifact], note: CollectionNote) -> None:
+    def add(self, artifacts: Sequence[Artifact], *notes: CollectionNote) -> None:
         """Merge ``artifacts``; an id already present keeps its first artifact."""
         seen = {artifact.artifact_id for artifact in self.artifacts}
-        fresh = [a for a in artifacts if a.artifact_id not in seen]
+        fresh: list[Artifact] = []
+        for artifact in artifacts:
+            if artifact.artifact_id not in seen:
+                fresh.append(artifact)
+                seen.add(artifact.artifact_id)
         self.artifacts.extend(fresh)
         dropped = len(artifacts) - len(fresh)
         if dropped:
-            note = CollectionNote(
-                source=note.source,
-                status=note.status,
-                detail=f"{note.detail}; {dropped} duplicate artifact id(s) kept from an earlier source",
-                items=note.items,
+            self.notes.append(
+                CollectionNote(
+                    source="merge",
+                    status="ok",
+                    detail=f"{dropped} artifact(s) whose id an earlier source already used were left out",
+                )
             )
-        self.notes.append(note)
+        self.notes.extend(notes)
 
     def note_texts(self) -> list[str]:
         return [
@@ -85,9 +92,12 @@ def scenario_options(incident: IncidentRead | IngestIncidentRequest) -> Scenario
 
 
 class EvidenceGatherer:
-    def __init__(self, *, evidence: EvidenceService, scenarios_enabled: bool) -> None:
+    def __init__(
+        self, *, evidence: EvidenceService, scenarios_enabled: bool, max_items: int = 50
+    ) -> None:
         self.evidence = evidence
         self.scenarios_enabled = scenarios_enabled
+        self.max_items = max_items
 
     def check(self, request: IngestIncidentRequest) -> None:
         """Refuse, before anything is stored, a request whose evidence could never be gathered."""
@@ -117,7 +127,34 @@ class EvidenceGatherer:
             return gathered
         if self._names_scenario(incident.source_type, incident.source_ref):
             self._scenario(incident, gathered)
+            return gathered
+        await self._collect(incident, window, gathered)
         return gathered
+
+    async def _collect(
+        self, incident: IncidentRead, window: TimeWindow, gathered: Gathered
+    ) -> None:
+        if not self.evidence.collectors_configured:
+            gathered.notes.append(
+                CollectionNote(
+                    source="collectors",
+                    status="skipped",
+                    detail="no collectors are configured (CHRONOSOPS_COLLECTORS_FILE)",
+                )
+            )
+            return
+        metadata = incident.metadata
+        result = await self.evidence.collect(
+            CollectorQuery(
+                window=window,
+                onset=incident.timeline.start,
+                service=metadata.service,
+                region=metadata.region,
+                environment=metadata.environment,
+                max_items=self.max_items,
+            )
+        )
+        gathered.add(result.artifacts, *result.notes)
 
     def _scenario(self, incident: IncidentRead, gathered: Gathered) -> None:
         scenario_id = scenario_id_of(incident.source_ref)
