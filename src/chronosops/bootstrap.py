@@ -17,8 +17,9 @@ import structlog
 from chronosops import __version__
 from chronosops.audit import AuditLog
 from chronosops.auth import LocalTokenIssuer, RateLimiter, TokenVerifier
+from chronosops.changes import ChangeService
 from chronosops.collectors import Collector, CollectorConfigError, CollectorSpec, registry
-from chronosops.config import ConfigurationError, Settings
+from chronosops.config import CollectorsConfig, ConfigurationError, Settings
 from chronosops.core.clock import Clock, SystemClock
 from chronosops.core.ids import Cuid2Factory, IdFactory
 from chronosops.evidence import (
@@ -61,6 +62,7 @@ class Services:
     audit: AuditLog
     incidents: IncidentService
     evidence: EvidenceService
+    changes: ChangeService
     reasoning: ReasoningService
     pipeline: IngestPipeline
     details: IncidentDetails
@@ -92,7 +94,12 @@ def build_services(
     incidents = IncidentService(
         clock=clock, ids=ids, idempotency_ttl=timedelta(hours=settings.idempotency_ttl_hours)
     )
-    evidence = EvidenceService(clock=clock, runner=build_collectors(settings, http, clock))
+    collectors_config = settings.collectors()
+    settings_caps = {**DEFAULT_ITEM_CAPS, **settings.collectors_item_caps}
+    evidence = EvidenceService(
+        clock=clock, runner=build_collectors(settings, collectors_config, http, clock)
+    )
+    changes = ChangeService(clock=clock, ids=ids)
     reasoning = ReasoningService(
         reasoner=reasoner or build_reasoner(settings, http), clock=clock, ids=ids
     )
@@ -106,13 +113,20 @@ def build_services(
         audit=audit,
         incidents=incidents,
         evidence=evidence,
+        changes=changes,
         reasoning=reasoning,
         pipeline=IngestPipeline(
             database=database,
             incidents=incidents,
             evidence=evidence,
             gatherer=EvidenceGatherer(
-                evidence=evidence, scenarios_enabled=settings.scenarios_enabled
+                database=database,
+                evidence=evidence,
+                changes=changes,
+                scenarios_enabled=settings.scenarios_enabled,
+                topology=collectors_config.topology,
+                changes_lookback=timedelta(minutes=settings.changes_lookback_minutes),
+                max_changes=settings_caps["change_event"],
             ),
             reasoning=reasoning,
             audit=audit,
@@ -136,13 +150,15 @@ class _CurrentStderr:
         sys.stderr.flush()
 
 
-def build_collectors(settings: Settings, http: httpx.AsyncClient, clock: Clock) -> CollectorRunner:
+def build_collectors(
+    settings: Settings, config: CollectorsConfig, http: httpx.AsyncClient, clock: Clock
+) -> CollectorRunner:
     """The configured collectors and the policy they run under.
 
     Raises `ConfigurationError` naming the instance and the field when one cannot work.
     """
     collectors: list[Collector] = []
-    for instance in settings.collectors().collectors:
+    for instance in config.collectors:
         try:
             collectors.append(
                 registry.build(

@@ -7,7 +7,8 @@ gets the same rules:
 - without it (or with ``forceCollect``), a ``SCENARIO`` incident whose ``sourceRef`` names a
   scenario gets that scenario's synthetic telemetry, and nothing from real backends (a demo
   incident must not be mixed with production data);
-- any other incident gets what the configured collectors find in its window.
+- any other incident gets what the configured collectors find in its window, and the changes
+  ChronosOps recorded (``POST /v1/changes``) for its service and that service's dependencies.
 
 Everything found is merged into one list of artifacts (ids are unique: the first source to
 claim an id keeps it), and every source leaves a `CollectionNote` saying what it did.
@@ -15,12 +16,16 @@ claim an id keeps it), and every source leaves a `CollectionNote` saying what it
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 
+from chronosops.changes import SOURCE as CHANGES_SOURCE
+from chronosops.changes import ChangeService
 from chronosops.collectors import CollectorQuery
-from chronosops.core.artifacts import Artifact
+from chronosops.core.artifacts import Artifact, LogTemplate, MetricSeries, SpanGroup
 from chronosops.core.ingest_request import IngestIncidentRequest
+from chronosops.core.timestamps import format_instant
 from chronosops.core.windows import TimeWindow
 from chronosops.evidence import CollectionNote, EvidenceService
 from chronosops.incidents import IncidentRead
@@ -32,8 +37,10 @@ from chronosops.scenarios import (
     options_from_fields,
     scenario_id_of,
 )
+from chronosops.storage import Database
 
 SCENARIO_SOURCE_TYPE = "SCENARIO"
+DEPENDENCY_HOPS = 2
 
 
 @dataclass
@@ -93,11 +100,25 @@ def scenario_options(incident: IncidentRead | IngestIncidentRequest) -> Scenario
 
 class EvidenceGatherer:
     def __init__(
-        self, *, evidence: EvidenceService, scenarios_enabled: bool, max_items: int = 50
+        self,
+        *,
+        database: Database,
+        evidence: EvidenceService,
+        changes: ChangeService,
+        scenarios_enabled: bool,
+        topology: Mapping[str, Sequence[str]] | None = None,
+        changes_lookback: timedelta = timedelta(minutes=120),
+        max_items: int = 50,
+        max_changes: int = 100,
     ) -> None:
+        self.database = database
         self.evidence = evidence
+        self.changes = changes
         self.scenarios_enabled = scenarios_enabled
+        self.topology = {k: list(v) for k, v in (topology or {}).items()}
+        self.changes_lookback = changes_lookback
         self.max_items = max_items
+        self.max_changes = max_changes
 
     def check(self, request: IngestIncidentRequest) -> None:
         """Refuse, before anything is stored, a request whose evidence could never be gathered."""
@@ -129,7 +150,57 @@ class EvidenceGatherer:
             self._scenario(incident, gathered)
             return gathered
         await self._collect(incident, window, gathered)
+        await self._changes(incident, window, gathered)
         return gathered
+
+    def suspects(self, service: str | None, artifacts: Sequence[Artifact]) -> set[str] | None:
+        """Whose changes matter: the service, what it depends on (two hops, from the
+        collectors file's topology), and the services the collected evidence names.
+
+        None when the incident names no service: then every change in the window counts.
+        """
+        if service is None:
+            return None
+        found = {service}
+        frontier = [service]
+        for _ in range(DEPENDENCY_HOPS):
+            frontier = [dep for name in frontier for dep in self.topology.get(name, [])]
+            found.update(frontier)
+        for artifact in artifacts:
+            if isinstance(artifact, MetricSeries | SpanGroup) and artifact.service:
+                found.add(artifact.service)
+            elif isinstance(artifact, LogTemplate):
+                found.update(artifact.services)
+        return found
+
+    async def _changes(
+        self, incident: IncidentRead, window: TimeWindow, gathered: Gathered
+    ) -> None:
+        services = self.suspects(incident.metadata.service, gathered.artifacts)
+        span = TimeWindow(start=window.start - self.changes_lookback, end=window.end)
+        async with self.database.unit_of_work(write=False) as session:
+            found = await self.changes.evidence(
+                session,
+                window=span,
+                services=services,
+                environment=incident.metadata.environment,
+                limit=self.max_changes,
+            )
+        scope = ", ".join(sorted(services)) if services is not None else "every service"
+        when = f"{format_instant(span.start)} to {format_instant(span.end)}"
+        gathered.add(
+            found,
+            CollectionNote(
+                source=CHANGES_SOURCE,
+                status="ok" if found else "empty",
+                detail=(
+                    f"{len(found)} change(s) for {scope}, {when}"
+                    if found
+                    else f"no recorded changes for {scope}, {when}"
+                ),
+                items=len(found),
+            ),
+        )
 
     async def _collect(
         self, incident: IncidentRead, window: TimeWindow, gathered: Gathered
