@@ -13,8 +13,7 @@ from typing import Any
 
 import httpx
 
-from chronosops.collectors import Collector, CollectorQuery, CollectorSpec
-from chronosops.core.artifacts import Artifact
+from chronosops.collectors import Collected, Collector, CollectorQuery, CollectorSpec
 from chronosops.core.clock import FrozenClock
 
 NOW = datetime(2024, 1, 15, 12, 0, tzinfo=UTC)
@@ -47,12 +46,13 @@ class ScriptedCollector(Collector):
         self.delay = delay
         self.queries: list[CollectorQuery] = []
 
-    async def collect(self, query: CollectorQuery) -> list[Artifact]:
+    async def collect(self, query: CollectorQuery) -> Collected:
         self.queries.append(query)
         if self.delay:
             await asyncio.sleep(self.delay)
         result = self.behaviour(query)
         if isinstance(result, BaseException):
             raise result
-        artifacts: list[Artifact] = result
-        return artifacts
+        if isinstance(result, Collected):
+            return result
+        return Collected(artifacts=list(result))

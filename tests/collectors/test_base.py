@@ -10,6 +10,7 @@ import pytest
 from pydantic import SecretStr
 
 from chronosops.collectors import (
+    Collected,
     Collector,
     CollectorAuthError,
     CollectorConfigError,
@@ -22,7 +23,6 @@ from chronosops.collectors import (
     CollectorUnavailableError,
     registry,
 )
-from chronosops.core.artifacts import Artifact
 from chronosops.core.clock import FrozenClock
 from chronosops.core.windows import TimeWindow
 from tests.collectors.scripted import NOW
@@ -38,10 +38,10 @@ class EchoCollector(Collector):
     credential_names: ClassVar[frozenset[str]] = frozenset({"token", "tenant"})
     required_credentials: ClassVar[frozenset[str]] = frozenset({"token"})
 
-    async def collect(self, query: CollectorQuery) -> list[Artifact]:
+    async def collect(self, query: CollectorQuery) -> Collected:
         assert isinstance(self.options, EchoOptions)
         await self.get_json(f"{self.endpoint}{self.options.path}")
-        return []
+        return Collected()
 
 
 def _collector(

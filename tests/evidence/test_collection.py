@@ -5,7 +5,13 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
-from chronosops.collectors import CollectorAuthError, CollectorQuery, CollectorRateLimitedError
+from chronosops.collectors import (
+    Collected,
+    CollectorAuthError,
+    CollectorNotApplicableError,
+    CollectorQuery,
+    CollectorRateLimitedError,
+)
 from chronosops.core.aggregation import RawLogLine, log_templates, metric_series
 from chronosops.core.artifacts import Artifact, ChangeEvent, MetricSeries
 from chronosops.core.windows import TimeWindow
@@ -190,3 +196,25 @@ async def test_no_collectors_means_no_notes() -> None:
     result = await CollectorRunner([], CollectionPolicy()).run(QUERY)
     assert result.artifacts == []
     assert result.notes == []
+
+
+async def test_partial_answers_keep_what_was_found_and_note_what_failed() -> None:
+    partial = ScriptedCollector(
+        "partial",
+        lambda q: Collected(
+            artifacts=_series("partial"),
+            problems=["logs query refused (HTTP 403) token=abc123secret"],
+        ),
+    )
+    failed = ScriptedCollector("failed", lambda q: Collected(problems=["metrics refused"]))
+    skipped = ScriptedCollector(
+        "skipped", lambda q: CollectorNotApplicableError("the incident names no service")
+    )
+    result = await CollectorRunner([partial, failed, skipped], CollectionPolicy()).run(QUERY)
+    notes = _notes(result)
+    status, detail = notes["partial"]
+    assert status == "ok"
+    assert detail.startswith("1 metric_series; some queries failed: logs query refused (HTTP 403)")
+    assert "abc123secret" not in detail
+    assert notes["failed"] == ("error", "metrics refused")
+    assert notes["skipped"] == ("skipped", "the incident names no service")

@@ -7,10 +7,12 @@ from a configured instance; the evidence runner runs them in parallel under a po
 
 from chronosops.collectors import registry
 from chronosops.collectors.base import (
+    Collected,
     Collector,
     CollectorAuthError,
     CollectorConfigError,
     CollectorError,
+    CollectorNotApplicableError,
     CollectorOptions,
     CollectorQuery,
     CollectorRateLimitedError,
@@ -21,10 +23,12 @@ from chronosops.collectors.base import (
 )
 
 __all__ = [
+    "Collected",
     "Collector",
     "CollectorAuthError",
     "CollectorConfigError",
     "CollectorError",
+    "CollectorNotApplicableError",
     "CollectorOptions",
     "CollectorQuery",
     "CollectorRateLimitedError",

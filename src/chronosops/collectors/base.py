@@ -10,9 +10,12 @@ Whatever goes wrong talking to the backend leaves it as one of these errors::
     ├── CollectorRateLimitedError   429: the backend asks us to slow down (retry_after)
     ├── CollectorTimeoutError       the backend did not answer in time
     ├── CollectorUnavailableError   no connection, or a 5xx
-    └── CollectorResponseError      an answer we cannot read, or a refused query (other 4xx)
+    ├── CollectorResponseError      an answer we cannot read, or a refused query (other 4xx)
+    └── CollectorNotApplicableError nothing to ask this backend (e.g. the incident names no service)
 
-The evidence runner turns each into a collection note; none of them ever fails an ingest.
+The evidence runner turns each into a collection note; none of them ever fails an ingest. A
+collector that asks several questions and gets only some answers returns what it got, with the
+failures as ``problems`` (`Collected`).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import json
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -67,10 +70,22 @@ class CollectorResponseError(CollectorError):
     code = "collector-bad-response"
 
 
+class CollectorNotApplicableError(CollectorError):
+    code = "collector-not-applicable"
+
+
 class CollectorConfigError(AppError):
     """A configured instance cannot work: the message names the collector and the field."""
 
     code = "collector-misconfigured"
+
+
+@dataclass
+class Collected:
+    """What a collector found, and which of its questions failed (redacted, one line each)."""
+
+    artifacts: list[Artifact] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -181,8 +196,19 @@ class Collector(ABC):
         return value.get_secret_value() if value is not None else None
 
     @abstractmethod
-    async def collect(self, query: CollectorQuery) -> list[Artifact]:
-        """Artifacts for the query's window, most telling first."""
+    async def collect(self, query: CollectorQuery) -> Collected:
+        """Artifacts for the query's window, most telling first.
+
+        Raise a `CollectorError` when nothing could be collected; return the failures of
+        some questions as ``problems`` when others were answered.
+        """
+
+    def require_service(self, query: CollectorQuery) -> str:
+        if not query.service:
+            raise CollectorNotApplicableError(
+                f"the incident names no service, and {self.kind} needs one to target its queries"
+            )
+        return query.service
 
     # -- talking HTTP ------------------------------------------------------------------------
 

@@ -9,9 +9,12 @@ from __future__ import annotations
 import httpx
 
 from chronosops.collectors.base import Collector, CollectorConfigError, CollectorSpec, check_name
+from chronosops.collectors.prometheus import PrometheusCollector
 from chronosops.core.clock import Clock
 
-BUILTIN: dict[str, type[Collector]] = {}
+BUILTIN: dict[str, type[Collector]] = {
+    PrometheusCollector.kind: PrometheusCollector,
+}
 
 
 def kinds() -> list[str]:

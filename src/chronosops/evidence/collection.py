@@ -26,6 +26,7 @@ import structlog
 from chronosops.collectors import (
     Collector,
     CollectorError,
+    CollectorNotApplicableError,
     CollectorQuery,
     CollectorTimeoutError,
 )
@@ -204,7 +205,7 @@ class CollectorRunner:
         bound = log.bind(collector=collector.name, backend=collector.kind)
         try:
             async with asyncio.timeout(timeout):
-                artifacts = await collector.collect(query)
+                collected = await collector.collect(query)
         except TimeoutError:
             bound.warning("collector.timeout", timeout_seconds=timeout)
             return [], CollectionNote(
@@ -213,6 +214,8 @@ class CollectorRunner:
         except CollectorTimeoutError as error:
             bound.warning("collector.timeout", error=error.message)
             return [], CollectionNote(source=collector.name, status="timeout", detail=error.message)
+        except CollectorNotApplicableError as error:
+            return [], CollectionNote(source=collector.name, status="skipped", detail=error.message)
         except CollectorError as error:
             bound.warning("collector.failed", code=error.code, error=error.message)
             return [], CollectionNote(
@@ -225,17 +228,23 @@ class CollectorRunner:
                 status="error",
                 detail=f"internal error in the {collector.kind} collector ({type(error).__name__})",
             )
-        artifacts = [redact_artifact(a) for a in artifacts]
+        artifacts = [redact_artifact(a) for a in collected.artifacts]
+        problems = [redact_text(problem) for problem in collected.problems]
+        trouble = ("; some queries failed: " + "; ".join(problems)) if problems else ""
         if not artifacts:
-            bound.info("collector.empty")
+            bound.info("collector.empty", problems=len(problems))
+            if problems:
+                return [], CollectionNote(
+                    source=collector.name, status="error", detail="; ".join(problems)
+                )
             return [], CollectionNote(
                 source=collector.name, status="empty", detail="no data for the window"
             )
-        bound.info("collector.done", items=len(artifacts))
+        bound.info("collector.done", items=len(artifacts), problems=len(problems))
         return artifacts, CollectionNote(
             source=collector.name,
             status="ok",
-            detail=_summary(artifacts),
+            detail=_summary(artifacts) + trouble,
             items=len(artifacts),
         )
 
