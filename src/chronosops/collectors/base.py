@@ -20,12 +20,14 @@ failures as ``problems`` (`Collected`).
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import json
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import httpx
@@ -157,7 +159,15 @@ class Collector(ABC):
         self.clock = clock
         self.timeout_seconds = spec.timeout_seconds
         self.credentials = dict(spec.credentials)
-        endpoint = spec.endpoint or self.default_endpoint
+        try:
+            self.options = self.options_model.model_validate(dict(spec.options))
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"options.{'.'.join(str(p) for p in error['loc'])}: {error['msg']}"
+                for error in exc.errors()
+            )
+            raise CollectorConfigError(f"collector {spec.name}: {problems}") from None
+        endpoint = spec.endpoint or self.endpoint_for(self.options)
         if not endpoint:
             raise CollectorConfigError(f"collector {spec.name}: `endpoint` is required")
         if not endpoint.startswith(("http://", "https://")):
@@ -177,14 +187,10 @@ class Collector(ABC):
                 f"collector {spec.name}: credential(s) {', '.join(sorted(missing))} required "
                 f"for {self.kind}"
             )
-        try:
-            self.options = self.options_model.model_validate(dict(spec.options))
-        except ValidationError as exc:
-            problems = "; ".join(
-                f"options.{'.'.join(str(p) for p in error['loc'])}: {error['msg']}"
-                for error in exc.errors()
-            )
-            raise CollectorConfigError(f"collector {spec.name}: {problems}") from None
+
+    def endpoint_for(self, options: CollectorOptions) -> str | None:
+        """The endpoint when the file names none (a SaaS API's public address)."""
+        return self.default_endpoint
 
     @property
     def source(self) -> str:
@@ -195,6 +201,17 @@ class Collector(ABC):
         value = self.credentials.get(name)
         return value.get_secret_value() if value is not None else None
 
+    def bearer_or_basic(self) -> dict[str, str]:
+        """``Authorization`` from a ``bearer_token``, or ``username``/``password``, or nothing."""
+        token = self.secret("bearer_token")
+        if token:
+            return {"Authorization": f"Bearer {token}"}
+        username = self.secret("username")
+        if username:
+            pair = f"{username}:{self.secret('password') or ''}".encode()
+            return {"Authorization": "Basic " + base64.b64encode(pair).decode()}
+        return {}
+
     @abstractmethod
     async def collect(self, query: CollectorQuery) -> Collected:
         """Artifacts for the query's window, most telling first.
@@ -202,6 +219,29 @@ class Collector(ABC):
         Raise a `CollectorError` when nothing could be collected; return the failures of
         some questions as ``problems`` when others were answered.
         """
+
+    async def ask_all(
+        self, questions: Sequence[tuple[str, Awaitable[list[Artifact]]]]
+    ) -> Collected:
+        """Ask several questions at once; keep the answers, note the failures.
+
+        When nothing at all was answered, the first failure is raised: it says more about the
+        backend (credentials refused, unreachable) than an empty result would.
+        """
+        answers = await asyncio.gather(*(ask for _, ask in questions), return_exceptions=True)
+        collected = Collected()
+        errors: list[CollectorError] = []
+        for (label, _), answer in zip(questions, answers, strict=True):
+            if isinstance(answer, CollectorError):
+                errors.append(answer)
+                collected.problems.append(f"{label}: {answer.message}")
+            elif isinstance(answer, BaseException):
+                raise answer
+            else:
+                collected.artifacts.extend(answer)
+        if errors and not collected.artifacts:
+            raise errors[0]
+        return collected
 
     def require_service(self, query: CollectorQuery) -> str:
         if not query.service:
@@ -305,3 +345,40 @@ def check_name(name: str) -> None:
             "(up to 63 characters) and not one of evidenceLite, collectors, changes, policy "
             "or scenario*"
         )
+
+
+_FRACTION = re.compile(r"\.(\d+)")
+_LOGFMT_LEVEL = re.compile(r"\b(?:level|lvl|severity)=\"?([A-Za-z]+)")
+_JSON_LEVEL = re.compile(r'"(?:level|severity|lvl)"\s*:\s*"([A-Za-z]+)"')
+_LEADING_LEVEL = re.compile(
+    r"^\W{0,3}(TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|ERR|CRITICAL|FATAL|PANIC)\b", re.I
+)
+
+
+def level_in(line: str) -> str | None:
+    """The level a log line states about itself (logfmt, JSON or a leading word), if any."""
+    for pattern in (_LOGFMT_LEVEL, _JSON_LEVEL, _LEADING_LEVEL):
+        match = pattern.search(line[:300])
+        if match:
+            return match.group(1)
+    return None
+
+
+def parse_time(value: Any) -> datetime:
+    """An RFC 3339 timestamp (any fraction, ``Z`` or offset) as an aware UTC datetime."""
+    if not isinstance(value, str):
+        raise ValueError("not a timestamp")
+    text = value.strip().replace("Z", "+00:00")
+    fraction = _FRACTION.search(text)
+    if fraction:
+        # Python keeps microseconds; nanosecond fractions are cut, never rounded up.
+        text = (
+            text[: fraction.start()]
+            + "."
+            + fraction.group(1)[:6].ljust(6, "0")
+            + text[fraction.end() :]
+        )
+    parsed = datetime.fromisoformat(text)
+    if parsed.tzinfo is None:
+        raise ValueError("a timestamp needs a zone")
+    return parsed.astimezone(UTC)

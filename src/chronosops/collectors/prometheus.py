@@ -9,8 +9,6 @@ replaced, extended, or overridden for one service.
 
 from __future__ import annotations
 
-import asyncio
-import base64
 import math
 import re
 from datetime import UTC, datetime
@@ -21,7 +19,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from chronosops.collectors.base import (
     Collected,
     Collector,
-    CollectorError,
     CollectorOptions,
     CollectorQuery,
     CollectorResponseError,
@@ -135,41 +132,16 @@ class PrometheusCollector(Collector):
             queries.update(override.queries)
         return queries
 
-    def _headers(self) -> dict[str, str]:
-        token = self.secret("bearer_token")
-        if token:
-            return {"Authorization": f"Bearer {token}"}
-        username = self.secret("username")
-        if username:
-            pair = f"{username}:{self.secret('password') or ''}".encode()
-            return {"Authorization": "Basic " + base64.b64encode(pair).decode()}
-        return {}
-
     async def collect(self, query: CollectorQuery) -> Collected:
         service = self.require_service(query)
         selector = self.selector(query, service)
         queries = self.queries_for(service)
-        answers = await asyncio.gather(
-            *(
-                self._range(name, promql, query, selector, service)
+        return await self.ask_all(
+            [
+                (name, self._range(name, promql, query, selector, service))
                 for name, promql in queries.items()
-            ),
-            return_exceptions=True,
+            ]
         )
-        collected = Collected()
-        errors: list[CollectorError] = []
-        for name, answer in zip(queries, answers, strict=True):
-            if isinstance(answer, CollectorError):
-                errors.append(answer)
-                collected.problems.append(f"{name}: {answer.message}")
-            elif isinstance(answer, BaseException):
-                raise answer
-            else:
-                collected.artifacts.extend(answer)
-        if errors and not collected.artifacts:
-            # Nothing answered: the most telling failure speaks for the backend.
-            raise errors[0]
-        return collected
 
     async def _range(
         self,
@@ -191,7 +163,7 @@ class PrometheusCollector(Collector):
             "step": f"{self.settings.step_seconds}s",
         }
         body = await self.get_json(
-            f"{self.endpoint}/api/v1/query_range", params=params, headers=self._headers()
+            f"{self.endpoint}/api/v1/query_range", params=params, headers=self.bearer_or_basic()
         )
         return self._series(name, promql, body, service, query.max_items)
 

@@ -9,11 +9,24 @@ from __future__ import annotations
 import httpx
 
 from chronosops.collectors.base import Collector, CollectorConfigError, CollectorSpec, check_name
+from chronosops.collectors.datadog import DatadogCollector
+from chronosops.collectors.google_cloud import GoogleCloudCollector
+from chronosops.collectors.google_cloud_status import GoogleCloudStatusCollector
+from chronosops.collectors.loki import LokiCollector
+from chronosops.collectors.newrelic import NewRelicCollector
 from chronosops.collectors.prometheus import PrometheusCollector
 from chronosops.core.clock import Clock
 
 BUILTIN: dict[str, type[Collector]] = {
-    PrometheusCollector.kind: PrometheusCollector,
+    collector.kind: collector
+    for collector in (
+        PrometheusCollector,
+        LokiCollector,
+        GoogleCloudCollector,
+        DatadogCollector,
+        NewRelicCollector,
+        GoogleCloudStatusCollector,
+    )
 }
 
 
