@@ -29,14 +29,7 @@ from chronosops.core.timestamps import format_instant
 from chronosops.core.windows import TimeWindow
 from chronosops.evidence import CollectionNote, EvidenceService
 from chronosops.incidents import IncidentRead
-from chronosops.scenarios import (
-    GenerationOptions as ScenarioOptions,
-)
-from chronosops.scenarios import (
-    generate,
-    options_from_fields,
-    scenario_id_of,
-)
+from chronosops.scenarios import GenerationOptions, generate, options_from_fields, scenario_id_of
 from chronosops.storage import Database
 
 SCENARIO_SOURCE_TYPE = "SCENARIO"
@@ -68,14 +61,8 @@ class Gathered:
             )
         self.notes.extend(notes)
 
-    def note_texts(self) -> list[str]:
-        return [
-            f"{n.source}: {n.status} — {n.detail}"
-            for n in sorted(self.notes, key=lambda n: n.source)
-        ]
 
-
-def scenario_options(incident: IncidentRead | IngestIncidentRequest) -> ScenarioOptions:
+def scenario_options(incident: IncidentRead | IngestIncidentRequest) -> GenerationOptions:
     """The generation options a SCENARIO incident (or request) carries in customFields."""
     if isinstance(incident, IncidentRead):
         start, end = incident.timeline.start, incident.timeline.end
