@@ -11,8 +11,7 @@ from rich.console import Console
 
 from chronosops import migrations
 from chronosops.auth import Role
-from chronosops.bootstrap import build_services
-from chronosops.cli.settings import fail, require_runnable, resolve
+from chronosops.cli.settings import fail, require_runnable, resolve, services_for
 from chronosops.web.app import create_app
 
 out = Console(stderr=True)
@@ -52,7 +51,7 @@ def serve(
             f"the database at revision {migrations.current_revision(settings.database_url)} is "
             f"behind {migrations.head_revision()}: run `chronosops db upgrade` first"
         )
-    services = build_services(settings)
+    services = services_for(settings)
     base_url = settings.public_url or f"http://{settings.host}:{settings.port}"
     out.print(
         f"[bold green]ChronosOps[/bold green] serving on {base_url}  (database: {_safe_url(settings.database_url)})"
