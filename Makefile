@@ -49,8 +49,9 @@ imports: $(STAMP) ## import-linter: the layer contracts of DESIGN.md
 	$(BIN)/lint-imports
 
 .PHONY: bench
-bench: $(STAMP) ## benchmarks: ingest throughput and latency (own server, concurrency 16), as a table
+bench: $(STAMP) ## benchmarks as tables: ingest throughput/latency, then analysis accuracy/speed
 	$(BIN)/python -m benchmarks.ingest
+	$(BIN)/chronosops bench analysis
 
 .PHONY: check
 check: lint types imports test ## everything CI runs

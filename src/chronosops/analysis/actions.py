@@ -1,43 +1,19 @@
-"""Recommended actions: concrete next steps for a hypothesis, filled in from its evidence."""
+"""Recommended actions: concrete next steps for a cause, filled in from its evidence."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from chronosops.analysis.models import Priority, RecommendedAction, Signal
-from chronosops.core.artifacts import Artifact, ChangeEvent
-
-
-def _change(
-    signals: Sequence[Signal], artifacts: dict[str, Artifact], kind: str
-) -> ChangeEvent | None:
-    for signal in signals:
-        if signal.kind == kind:
-            for ref in signal.evidence_refs:
-                artifact = artifacts.get(ref)
-                if isinstance(artifact, ChangeEvent):
-                    return artifact
-    return None
-
-
-def _refs(signals: Sequence[Signal]) -> list[str]:
-    seen: list[str] = []
-    for signal in signals:
-        for ref in signal.evidence_refs:
-            if ref not in seen:
-                seen.append(ref)
-    return seen
+from chronosops.analysis.models import Priority, RecommendedAction
+from chronosops.analysis.observations import Change
 
 
 def actions_for(
     hypothesis_id: str,
     *,
     culprit: str | None,
-    support: Sequence[Signal],
-    artifacts: dict[str, Artifact],
+    change: Change | None,
+    refs: list[str],
 ) -> list[RecommendedAction]:
     service = culprit or "the affected service"
-    refs = _refs(support)
 
     def action(key: str, title: str, steps: list[str], priority: Priority) -> RecommendedAction:
         return RecommendedAction(
@@ -50,11 +26,9 @@ def actions_for(
         )
 
     if hypothesis_id == "DEPLOY_BUG":
-        deploy = _change(support, artifacts, "recent_deploy")
-        if deploy is not None and deploy.version_to:
-            target = deploy.service or service
-            back_to = deploy.version_from or "the previous version"
-            title = f"Roll back {target} from {deploy.version_to} to {back_to}"
+        if change is not None and change.version_to:
+            back_to = change.version_from or "the previous version"
+            title = f"Roll back {change.service or service} from {change.version_to} to {back_to}"
         else:
             title = f"Roll back the most recent deploy of {service}"
         return [
@@ -78,7 +52,6 @@ def actions_for(
             ),
         ]
     if hypothesis_id == "CONFIG_REGRESSION":
-        change = _change(support, artifacts, "config_changed")
         what = f"'{change.description}'" if change else "the latest config or flag change"
         return [
             action(
@@ -106,7 +79,7 @@ def actions_for(
                 "leak",
                 "Find what consumes the resource",
                 [
-                    "Check for connection or memory leaks and long-held connections.",
+                    "Check for connection or memory leaks, long-held connections and runaway jobs.",
                     "Compare resource use per request before and after the onset.",
                 ],
                 "P1",
@@ -116,19 +89,23 @@ def actions_for(
         return [
             action(
                 "isolate",
-                f"Contain the failing dependency of {service}",
+                f"Contain the failing dependency {service}",
                 [
-                    "Check the dependency's health and status page; page its owners.",
-                    "Open circuit breakers or serve fallbacks so callers fail fast.",
+                    f"Check {service}'s health and status page; page its owners.",
+                    "Open circuit breakers, shorten timeouts or serve fallbacks so callers fail fast.",
                 ],
                 "P0",
             ),
         ]
     if hypothesis_id == "DB_QUERY_REGRESSION":
+        if change is not None and change.version_to:
+            title = f"Roll back {change.service or service} from {change.version_to} to {change.version_from or 'the previous version'} (slow queries)"
+        else:
+            title = f"Find the slow queries issued by {service}"
         return [
             action(
                 "queries",
-                f"Find the slow queries behind {service}",
+                title,
                 [
                     "Inspect slow-query logs and plans for the incident window.",
                     "Roll back the query change or add the missing index.",
@@ -139,11 +116,11 @@ def actions_for(
     if hypothesis_id == "NETWORK_DNS_ISSUE":
         return [
             action(
-                "dns",
-                f"Check name resolution and routes from {service}",
+                "network",
+                f"Check name resolution and connectivity at {service}",
                 [
-                    "Resolve the failing hostnames from an affected host; compare resolvers.",
-                    "Check recent DNS, network policy or load-balancer changes.",
+                    "Resolve the failing hostnames and open connections from an affected host.",
+                    "Check recent DNS, network policy, security group or load-balancer changes.",
                 ],
                 "P0",
             ),
@@ -152,7 +129,7 @@ def actions_for(
         return [
             action(
                 "cache",
-                f"Warm or protect the cache in front of {service}",
+                f"Warm or protect the cache of {service}",
                 [
                     "Restore the cache (warm it, or roll back the TTL / key change).",
                     "Add request coalescing so misses do not stampede the backend.",
@@ -167,7 +144,7 @@ def actions_for(
                 f"Relieve the rate limit hit by {service}",
                 [
                     "Identify which limit answers 429 and who is consuming the quota.",
-                    "Raise the limit or back off and retry with jitter.",
+                    "Raise the limit, or back off and retry with jitter; spread bulk sends out.",
                 ],
                 "P0",
             ),
@@ -176,10 +153,10 @@ def actions_for(
         return [
             action(
                 "auth",
-                f"Check credentials and certificates used by {service}",
+                f"Renew or fix the credentials of {service}",
                 [
                     "Check certificate expiry, rotated secrets and the identity provider's status.",
-                    "Compare failing requests' 401/403 reasons before and after the onset.",
+                    "Renew the certificate (or restore the credential) and reload the service.",
                 ],
                 "P0",
             ),
@@ -190,7 +167,7 @@ def actions_for(
             "Gather more evidence before acting",
             [
                 "Attach metrics, logs and traces of the incident window (or configure collectors).",
-                "Include recent deploys and config changes as evidenceLite events.",
+                "Record recent deploys and config changes (POST /v1/changes or evidenceLite events).",
             ],
             "P1",
         ),

@@ -2,15 +2,31 @@
 
 Pure and deterministic: no I/O, no clock, no randomness. The same artifacts and context give
 the same result, so a stored analysis can always be replayed and compared.
+
+The steps: `observations.observe` (what changed, where, when) → `hypotheses.localize` (where
+the fault lives in the call graph) → `hypotheses.candidates` (what kind of fault, whose) → a
+ranking whose confidences are a softmax over candidate scores against UNKNOWN, whose weight
+grows as evidence shrinks.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from chronosops.analysis.actions import actions_for
 from chronosops.analysis.catalog import BY_ID, UNKNOWN
 from chronosops.analysis.completeness import completeness
+from chronosops.analysis.hypotheses import (
+    AFFECTED,
+    Candidate,
+    Localization,
+    candidates,
+    change_weight,
+    error_strength,
+    latency_strength,
+    localize,
+)
 from chronosops.analysis.models import (
     AnalysisInput,
     AnalysisResult,
@@ -20,96 +36,168 @@ from chronosops.analysis.models import (
     RankedHypothesis,
     Signal,
 )
-from chronosops.analysis.scoring import DECISIVE_SCORE, WEIGHTS, Score, score_hypotheses
-from chronosops.analysis.signals import detect
+from chronosops.analysis.observations import Observations, observe
 
 ENGINE = "builtin"
-ENGINE_VERSION = "1"
+ENGINE_VERSION = "2"
 MAX_HYPOTHESES = 6
 
+# Calibration: confidences are softmax(score / TEMPERATURE) over the candidates and UNKNOWN.
+# Chosen on benchmark suite seed 0 for the lowest expected calibration error (stated confidence
+# matching accuracy), checked on seed 1: see docs/benchmarks.md.
+TEMPERATURE = 0.25
+UNKNOWN_SCORE = 0.5  # what "none of these" scores with complete evidence
+UNKNOWN_PER_MISSING = 0.6  # added as completeness falls to zero
+DECISIVE_SCORE = 1.2  # a cause needs at least this much evidence to be named
 
-def _primary_signal(signals: Sequence[Signal]) -> PrimarySignal:
-    """Latency or errors, judged on metrics first, then spans, then logs."""
 
-    def strongest(kind: str) -> float:
-        return max((s.strength for s in signals if s.kind == kind), default=0.0)
-
-    for latency_kind, error_kind in (("latency_up", "errors_up"), ("span_slow", "span_errors")):
-        latency, errors = strongest(latency_kind), strongest(error_kind)
-        if latency or errors:
-            return "LATENCY" if latency > errors else "ERRORS"
-    if any(s.kind.startswith("log_") or s.kind == "new_error_signature" for s in signals):
+def _primary_signal(obs: Observations, where: Localization) -> PrimarySignal:
+    """Latency or errors, as the reported service (else the most affected one) shows them."""
+    service = obs.context.service
+    health = where.health.get(service) if service else None
+    if health is None or health.strength < AFFECTED:
+        affected = [h for h in where.health.values() if h.strength >= AFFECTED]
+        health = max(affected, key=lambda h: h.strength, default=None)
+    if health is not None and health.strength >= AFFECTED:
+        return "LATENCY" if health.latency > health.errors else "ERRORS"
+    if any(f.is_error and f.grew for f in obs.logs):
         return "ERRORS"
     return "UNKNOWN"
 
 
-def _factor(signals: Sequence[Signal], kind: str) -> float:
-    values = [s.factor for s in signals if s.kind == kind and s.factor is not None]
-    return round(max(values), 2) if values else 1.0
+def _factor(obs: Observations, family: str) -> float:
+    shifts = [
+        s
+        for s in obs.all_shifts
+        if s.family == family and abs(s.z) >= 4 and math.isfinite(s.factor)
+    ]
+    if not shifts:
+        return 1.0
+    return round(max(s.factor for s in shifts), 2)
 
 
-def _culprit(hypothesis_id: str, support: Sequence[Signal], service: str | None) -> str | None:
-    services = [s.service for s in support if s.service]
-    if hypothesis_id == "DOWNSTREAM_OUTAGE":
-        # The failing dependency is the culprit, not the service that reported the incident.
-        others = [name for name in services if name != service]
-        if others:
-            return others[0]
-    return services[0] if services else service
+def _signals(obs: Observations, where: Localization) -> list[Signal]:
+    """What the evidence shows, strongest first, for people to read (and cite)."""
+    found: list[Signal] = []
+    for shift in obs.all_shifts:
+        strength = (
+            error_strength(shift)
+            if shift.family == "errors"
+            else latency_strength(shift)
+            if shift.family == "latency"
+            else 0.0
+        )
+        if shift.family not in ("errors", "latency"):
+            if abs(shift.z) < 6 or not math.isfinite(shift.factor) or 0.67 < shift.factor < 1.5:
+                continue
+            strength = min(1.0, abs(math.log2(max(shift.factor, 1e-6))) / 2)
+        if strength < AFFECTED:
+            continue
+        direction = "rose" if shift.delta > 0 else "fell"
+        found.append(
+            Signal(
+                kind=f"{shift.family}_{'up' if shift.delta > 0 else 'down'}",
+                description=f"{shift.name} on {shift.service} {direction}: {shift.before:.4g} → {shift.after:.4g}",
+                strength=round(strength, 4),
+                service=shift.service,
+                at=shift.changed_at,
+                factor=round(shift.factor, 4) if math.isfinite(shift.factor) else None,
+                evidence_refs=[shift.artifact_id],
+            )
+        )
+    for fault in where.faults.values():
+        if fault.strength >= AFFECTED:
+            found.append(
+                Signal(
+                    kind="failing_calls",
+                    description=f"calls {fault.caller} → {fault.callee} fail or slow down"
+                    + (f" ({', '.join(sorted(fault.categories))})" if fault.categories else ""),
+                    strength=round(fault.strength, 4),
+                    service=fault.callee,
+                    evidence_refs=list(fault.refs),
+                )
+            )
+    for finding in obs.logs:
+        if finding.grew and finding.is_error:
+            found.append(
+                Signal(
+                    kind="new_error_logs" if finding.is_new else "error_logs_burst",
+                    description=f"'{finding.template[:100]}' ×{finding.count} on {', '.join(finding.services)}",
+                    strength=round(min(1.0, 0.3 + 0.1 * math.log2(1 + finding.errors)), 4),
+                    service=finding.services[0] if finding.services else None,
+                    at=finding.first_seen,
+                    evidence_refs=[finding.artifact_id],
+                )
+            )
+    for change in obs.changes:
+        lead = change.lead_minutes(obs.onset)
+        if -5 <= lead <= 60:
+            found.append(
+                Signal(
+                    kind=f"recent_{change.change_type}",
+                    description=f"{change.change_type} on {change.service or 'unknown service'} {lead:.0f} min before the onset: {change.description}",
+                    strength=round(change_weight(change, obs.onset), 4),
+                    service=change.service,
+                    at=change.at,
+                    evidence_refs=[change.artifact_id],
+                )
+            )
+    return sorted(found, key=lambda s: (-s.strength, s.kind, s.evidence_refs))[:40]
 
 
-def _refs(signals: Sequence[Signal]) -> list[str]:
-    refs: list[str] = []
-    for signal in signals:
-        for ref in signal.evidence_refs:
-            if ref not in refs:
-                refs.append(ref)
-    return refs
+def _rationale(candidate: Candidate) -> str:
+    reasons = sorted(candidate.reasons, key=lambda r: -r.weight)
+    return (
+        f"{BY_ID[candidate.hypothesis_id].title}: "
+        + "; ".join(r.text for r in reasons[:4] if r.text)
+        + "."
+    )
 
 
 def analyze(request: AnalysisInput) -> AnalysisResult:
     context = request.context
-    artifacts = request.artifacts
-    by_id = {artifact.artifact_id: artifact for artifact in artifacts}
-    signals = detect(artifacts, context)
-    primary = _primary_signal(signals)
+    obs = observe(request.artifacts, context)
+    where = localize(obs)
+    primary = _primary_signal(obs, where)
     evidence = completeness(
-        artifacts,
+        request.artifacts,
         source_type=context.source_type,
         primary_signal=primary,
         notes=request.collection_notes,
     )
-    scores = score_hypotheses(signals)
+    ranked = candidates(obs, where)
 
-    # UNKNOWN competes with a weight that grows as evidence shrinks: thin evidence should
-    # make the engine say "not sure", not pick the least-bad guess.
-    unknown_weight = 0.6 + 1.0 * (1 - evidence.score / 100)
-    total = unknown_weight + sum(s.score for s in scores)
-    probability = {s.hypothesis_id: s.score / total for s in scores}
-    probability[UNKNOWN] = unknown_weight / total
+    # One entry per hypothesis: its best culprit. Probabilities over those and UNKNOWN.
+    best: dict[str, Candidate] = {}
+    for candidate in ranked:
+        best.setdefault(candidate.hypothesis_id, candidate)
+    leaders = sorted(best.values(), key=lambda c: (-c.score, c.hypothesis_id))[: MAX_HYPOTHESES - 1]
+    unknown_score = UNKNOWN_SCORE + UNKNOWN_PER_MISSING * (1 - evidence.score / 100)
+    scores = [c.score for c in leaders] + [unknown_score]
+    top = max(scores)
+    weights = [math.exp((s - top) / TEMPERATURE) for s in scores]
+    total = sum(weights)
+    probability = {c.hypothesis_id: w / total for c, w in zip(leaders, weights, strict=False)}
+    probability[UNKNOWN] = weights[-1] / total
 
-    leader: Score | None = scores[0] if scores and scores[0].score > 0 else None
+    leader = leaders[0] if leaders else None
     decisive = (
         leader is not None
         and leader.score >= DECISIVE_SCORE
         and probability[leader.hypothesis_id] > probability[UNKNOWN]
     )
-
-    ranked_scores = [s for s in scores if s.score > 0][: MAX_HYPOTHESES - 1]
-    order: list[tuple[str, tuple[Signal, ...]]] = [
-        (s.hypothesis_id, s.support) for s in ranked_scores
-    ]
+    order: list[Candidate | None] = list(leaders)
     if decisive:
-        order.append((UNKNOWN, ()))
+        order.append(None)
     else:
-        order.insert(0, (UNKNOWN, ()))
+        order.insert(0, None)
 
     hypotheses: list[RankedHypothesis] = []
-    for rank, (hypothesis_id, support) in enumerate(order, start=1):
-        entry = BY_ID[hypothesis_id]
-        if hypothesis_id == UNKNOWN:
+    for rank, entry in enumerate(order, start=1):
+        if entry is None:
+            missing = ", ".join(m.need for m in evidence.missing)
             if leader is None:
-                why = "no signal in the evidence points at any cause."
+                why = "no evidence points at any cause."
             elif decisive:
                 why = "kept as the alternative to the causes above."
             else:
@@ -118,75 +206,90 @@ def analyze(request: AnalysisInput) -> AnalysisResult:
                     f"{leader.score:.2f}; naming a cause needs at least {DECISIVE_SCORE} and more "
                     "weight than the uncertainty left by missing evidence."
                 )
-            missing = ", ".join(m.need for m in evidence.missing)
-            rationale = f"Evidence completeness is {evidence.score}/100; {why}" + (
-                f" Missing: {missing}." if missing else ""
+            hypotheses.append(
+                RankedHypothesis(
+                    id=UNKNOWN,
+                    rank=rank,
+                    title=BY_ID[UNKNOWN].title,
+                    confidence=round(probability[UNKNOWN], 4),
+                    rationale=f"Evidence completeness is {evidence.score}/100; {why}"
+                    + (f" Missing: {missing}." if missing else ""),
+                )
             )
-            culprit = None
-        else:
-            rationale = f"{entry.title}: " + "; ".join(s.description for s in support[:3]) + "."
-            culprit = _culprit(hypothesis_id, support, context.service)
+            continue
         hypotheses.append(
             RankedHypothesis(
-                id=hypothesis_id,
+                id=entry.hypothesis_id,
                 rank=rank,
-                title=entry.title,
-                confidence=round(probability[hypothesis_id], 4),
-                rationale=rationale,
-                culprit_service=culprit,
-                evidence_refs=_refs(support),
+                title=BY_ID[entry.hypothesis_id].title,
+                confidence=round(probability[entry.hypothesis_id], 4),
+                rationale=_rationale(entry),
+                culprit_service=entry.culprit,
+                evidence_refs=entry.refs[:20],
             )
         )
 
-    top = hypotheses[0]
     if decisive and leader is not None:
-        culprit_service = top.culprit_service
+        culprit_service = leader.culprit
+        overall = round(probability[leader.hypothesis_id], 4)
         actions = actions_for(
-            top.id, culprit=culprit_service, support=leader.support, artifacts=by_id
+            leader.hypothesis_id,
+            culprit=leader.culprit,
+            change=leader.change,
+            refs=leader.refs[:10],
         )
-        overall = top.confidence
         summary = (
-            f"Likely {top.title.lower()} on {culprit_service or 'the affected service'} "
-            f"(confidence {overall:.2f}). {top.rationale}"
+            f"Likely {BY_ID[leader.hypothesis_id].title.lower()} at {culprit_service or 'the affected service'} "
+            f"(confidence {overall:.2f}). {_rationale(leader)}"
         )
     else:
         culprit_service = None
-        actions = actions_for(UNKNOWN, culprit=context.service, support=(), artifacts=by_id)
+        overall = round(max((probability[c.hypothesis_id] for c in leaders), default=0.0), 4)
+        actions = actions_for(UNKNOWN, culprit=context.service, change=None, refs=[])
         if leader is not None:
             actions += actions_for(
                 leader.hypothesis_id,
-                culprit=_culprit(leader.hypothesis_id, leader.support, context.service),
-                support=leader.support,
-                artifacts=by_id,
+                culprit=leader.culprit,
+                change=leader.change,
+                refs=leader.refs[:10],
             )
-        overall = round(max((probability[s.hypothesis_id] for s in ranked_scores), default=0.0), 4)
         summary = "Inconclusive: the evidence does not support any cause strongly enough" + (
-            f"; the leading candidate is {BY_ID[leader.hypothesis_id].title.lower()}."
-            if leader
+            f"; the leading candidate is {BY_ID[leader.hypothesis_id].title.lower()} at {leader.culprit}."
+            if leader is not None
             else "."
         )
 
-    leading_weights = WEIGHTS.get(leader.hypothesis_id, {}) if leader else {}
-    factors = [
-        Factor(
-            name=signal.kind,
-            value=signal.strength,
-            weight=leading_weights.get(signal.kind, 0.0),
-            evidence_refs=signal.evidence_refs,
-        )
-        for signal in signals[:8]
-    ]
+    signals = _signals(obs, where)
+    factors = (
+        [
+            Factor(
+                name=reason.text[:120],
+                value=reason.weight,
+                weight=1.0,
+                evidence_refs=reason.refs[:10],
+            )
+            for reason in sorted(leader.reasons, key=lambda r: -r.weight)[:8]
+        ]
+        if leader is not None
+        else []
+    )
     explainability = Explainability(
         primary_signal=primary,
-        latency_factor=_factor(signals, "latency_up"),
-        error_factor=_factor(signals, "errors_up"),
+        latency_factor=_factor(obs, "latency"),
+        error_factor=_factor(obs, "errors"),
         factors=factors,
         rationale=(
             f"Primary signal {primary.lower()}; "
             + (
-                "; ".join(s.description for s in signals[:3])
-                if signals
+                f"the fault localises to {', '.join(sorted(where.origins)) or 'no single service'}"
+                if where.origins or where.broken_edges
                 else "no anomaly was found in the evidence provided"
+            )
+            + (
+                "; failing connections: "
+                + ", ".join(f"{f.caller}→{f.callee}" for f in where.broken_edges)
+                if where.broken_edges
+                else ""
             )
             + "."
         ),
@@ -204,3 +307,11 @@ def analyze(request: AnalysisInput) -> AnalysisResult:
         signals=signals,
         completeness=evidence,
     )
+
+
+def onset_of(request: AnalysisInput) -> str:
+    """The onset the engine estimates (for benchmark reports)."""
+    return observe(request.artifacts, request.context).onset.isoformat()
+
+
+__all__: Sequence[str] = ["ENGINE", "ENGINE_VERSION", "analyze", "onset_of"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from chronosops.cli import db, demo, imports, incidents, serve, tokens
+from chronosops.cli import bench, db, demo, imports, incidents, serve, tokens
 
 app = typer.Typer(
     name="chronosops",
@@ -18,6 +18,7 @@ app.command("token")(tokens.token)
 app.command("ingest")(incidents.ingest)
 app.command("demo")(demo.demo)
 app.add_typer(db.app, name="db")
+app.add_typer(bench.app, name="bench")
 app.add_typer(incidents.app, name="incidents")
 app.add_typer(imports.app, name="import")
 

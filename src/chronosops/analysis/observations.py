@@ -1,0 +1,665 @@
+"""What the evidence shows, per service and per call edge, before any cause is named.
+
+Every metric series is split at its own change point (CUSUM, refined backwards to where the
+series first left its baseline), so a jittered or late alert does not blur before and after.
+Spans are summed per service (server side) and per caller→callee edge (client side); log
+templates are read for what kind of failure they describe, which services they name, and
+whether they are new or bursting. Nothing here decides a cause; `hypotheses` does.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from chronosops.analysis.models import IncidentContext
+from chronosops.analysis.statistics import MAD_SCALE, mad, median
+from chronosops.core.artifacts import (
+    ERROR_LEVELS,
+    Artifact,
+    ChangeEvent,
+    LogTemplate,
+    MetricSeries,
+    ProviderStatus,
+    SpanGroup,
+)
+
+# Metric families by name, most specific first.
+FAMILIES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("cert_expiry", re.compile(r"cert.*expir|expiry_days|ssl_.*expir")),
+    ("cache_hit", re.compile(r"cache.*hit|hit_?ratio")),
+    ("cache_miss", re.compile(r"cache.*miss|miss_?(ratio|rate|total)")),
+    ("pool_pending", re.compile(r"pool.*(pending|waiting|queue)|connections?_(pending|waiting)")),
+    ("pool_in_use", re.compile(r"pool.*(in_use|inuse|active|used|busy)|pool_active")),
+    ("restarts", re.compile(r"restart|oom|crash")),
+    ("latency", re.compile(r"latenc|duration|response_?time|p9[059]|p50|elapsed|_ms$|_seconds")),
+    ("errors", re.compile(r"error|5xx|fail|exception|fault|status_5")),
+    ("cpu", re.compile(r"cpu")),
+    ("memory", re.compile(r"memory|mem_|heap|working_set|rss")),
+    ("db_connections", re.compile(r"db_connections|connections_active|active_connections")),
+    ("throttled", re.compile(r"throttl|429|rate_limited")),
+    ("traffic", re.compile(r"rps|qps|request|throughput|traffic|rate$")),
+    ("saturation", re.compile(r"pool|connection|thread|queue|saturat|utili[sz]|load|disk|fd")),
+)
+
+# What a log line says happened, matched on the template and its examples (lower-cased).
+LOG_CATEGORIES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    (
+        "dns",
+        re.compile(
+            r"nxdomain|servfail|no such host|name resolution|could not resolve|getaddrinfo|\bdns\b|unknown host|lookup .* on .*:\s*(no such host|server misbehaving|i/o timeout)"
+        ),
+    ),
+    ("tls", re.compile(r"x509|certificate|\btls\b|\bssl\b|handshake")),
+    (
+        "auth",
+        re.compile(
+            r"(?:status|code|http|responded|answered|returned|got)\D{0,3}40[13]\b|unauthori[sz]ed|forbidden|invalid token|token (is )?expired|authentication fail|auth fail|invalid credentials|permission denied"
+        ),
+    ),
+    (
+        "rate_limited",
+        re.compile(
+            r"(?:status|code|http|responded|answered|returned|got)\D{0,3}429\b|too many requests|rate.?limit|throttl|quota exceeded"
+        ),
+    ),
+    (
+        "pool_exhausted",
+        re.compile(
+            r"pool (is )?exhaust|exhausted.*pool|too many connections|remaining connection slots|could not (obtain|acquire) (a )?(database )?connection|connection pool.*(timeout|full|exhaust)"
+        ),
+    ),
+    (
+        "connection_leak",
+        re.compile(
+            r"without being returned to the pool|connection leak|possible leak|leaked connection"
+        ),
+    ),
+    (
+        "oom",
+        re.compile(
+            r"out of memory|outofmemory|\boom\b|oomkill|killed process|memory limit|heap space|cannot allocate memory"
+        ),
+    ),
+    (
+        "worker_saturation",
+        re.compile(
+            r"worker pool saturated|requests queued|queue (is )?full|no free worker|thread pool (is )?(exhausted|saturated)"
+        ),
+    ),
+    (
+        "cache_miss",
+        re.compile(
+            r"cache miss|cache_miss|missed cache|cache (evict|invalidat|flush|stampede|cold)|cold cache|miss ratio"
+        ),
+    ),
+    (
+        "db_slow",
+        re.compile(
+            r"slow query|duration: .*statement|statement timeout|lock wait|deadlock|seq scan|full table scan|query took"
+        ),
+    ),
+    (
+        "config_error",
+        re.compile(
+            r"\bconfig|configuration|invalid (value|setting|option)|missing (env|environment|variable|key|setting)|feature flag|flag .* (on|enabled)|unknown (setting|option)"
+        ),
+    ),
+    (
+        "code_bug",
+        re.compile(
+            r"exception|traceback|null ?pointer|typeerror|attributeerror|keyerror|valueerror|panic:|segfault|is not a function|undefined is not|cannot read propert|index out of range|nil pointer|unhandled"
+        ),
+    ),
+    (
+        "unavailable",
+        re.compile(
+            r"(?:status|code|http|responded|answered|returned|got)\D{0,3}50[234]\b|bad gateway|service unavailable|gateway timeout|no healthy (upstream|replicas)|unavailable"
+        ),
+    ),
+    (
+        "upstream_error",
+        re.compile(
+            r"upstream \S+ (responded|returned)|internal server error|responded <num>|status <num>"
+        ),
+    ),
+    ("circuit_open", re.compile(r"circuit (breaker )?.*(is )?open")),
+    (
+        "refused",
+        re.compile(
+            r"connection refused|econnrefused|connection reset|econnreset|broken pipe|no route to host|unreachable|consecutive connect failures"
+        ),
+    ),
+    ("timeout", re.compile(r"timed? ?out|timeout|deadline exceeded")),
+    ("slow_request", re.compile(r"slow request|took \S+ms|took <num>ms")),
+)
+
+# Phrases in which a log line names the service it was talking to.
+_PEER_PATTERNS = (
+    re.compile(r"upstream ([a-z0-9][a-z0-9.-]*[a-z0-9])"),
+    re.compile(r"calling ([a-z0-9][a-z0-9.-]*[a-z0-9])"),
+    re.compile(r"lookup ([a-z0-9][a-z0-9-]*)[.\s]"),
+    re.compile(r"certificate for ([a-z0-9][a-z0-9.-]*[a-z0-9]):"),
+    re.compile(
+        r"^([a-z0-9]+(?:-[a-z0-9]+)+) (?:answered|responded|returned|get |post |put |patch |delete |timed)"
+    ),
+    re.compile(r"circuit breaker ([a-z0-9][a-z0-9-]*?)(?:-client)? is open"),
+)
+
+MIN_POINTS = 4
+ERRORS_FAMILY_FLOOR = 0.002  # an error ratio change below this is noise, whatever its z
+
+
+@dataclass(frozen=True)
+class Shift:
+    """One metric series' move: medians before and after its change point."""
+
+    artifact_id: str
+    name: str
+    family: str
+    service: str | None
+    before: float
+    after: float
+    peak: float
+    trough: float
+    z: float
+    changed_at: datetime | None
+    first: float
+    last: float
+    trend: float = 0.0  # start of the window to its end, in baseline spreads (slow drifts)
+    resets: int = 0  # sudden falls of more than a third: a process restarting, a pool recycling
+
+    @property
+    def factor(self) -> float:
+        if self.before == 0:
+            return math.inf if self.after > 0 else 1.0
+        return self.after / self.before
+
+    @property
+    def delta(self) -> float:
+        return self.after - self.before
+
+
+def metric_family(name: str) -> str | None:
+    lowered = name.lower()
+    for family, pattern in FAMILIES:
+        if pattern.search(lowered):
+            return family
+    return None
+
+
+def change_point(values: Sequence[float]) -> int:
+    """Index splitting ``values`` where the mean shifts most (CUSUM); 0 when there is no split."""
+    n = len(values)
+    if n < MIN_POINTS:
+        return 0
+    mean = sum(values) / n
+    running = 0.0
+    best, best_k = 0.0, 0
+    for k in range(1, n - 1):
+        running += values[k - 1] - mean
+        if abs(running) > best:
+            best, best_k = abs(running), k
+    return best_k if best_k >= 2 else 0
+
+
+def _baseline(
+    values: Sequence[float], times: Sequence[datetime], reported_onset: datetime
+) -> list[float]:
+    """Points before the reported onset (less two minutes), else the first third of the window."""
+    cut = reported_onset - timedelta(minutes=2)
+    before = [v for v, t in zip(values, times, strict=True) if t < cut]
+    return before if len(before) >= 3 else list(values[: max(3, len(values) // 3)])
+
+
+def pulse_shift(series: MetricSeries, family: str, reported_onset: datetime) -> Shift | None:
+    """A stretch that left the baseline and maybe came back: an incident that already ended."""
+    points = series.points
+    values = [p.value for p in points]
+    base = _baseline(values, [p.ts for p in points], reported_onset)
+    centre = median(base)
+    scale = max(MAD_SCALE * mad(base), abs(centre) * 0.02, 1e-9)
+    threshold = max(4 * scale, abs(centre) * 0.25)
+    high = [i for i, v in enumerate(values) if v - centre > threshold]
+    low = [i for i, v in enumerate(values) if centre - v > threshold]
+    run = high if len(high) >= len(low) else low
+    if len(run) < 2:
+        return None
+    segment = values[run[0] : run[-1] + 1]
+    after = median(segment)
+    return Shift(
+        artifact_id=series.artifact_id,
+        name=series.name,
+        family=family,
+        service=series.service,
+        before=centre,
+        after=after,
+        peak=max(segment),
+        trough=min(segment),
+        z=(after - centre) / scale,
+        changed_at=points[run[0]].ts,
+        first=values[0],
+        last=values[-1],
+    )
+
+
+def _resets(values: Sequence[float]) -> int:
+    return sum(1 for a, b in itertools.pairwise(values) if a > 0 and b < a * 0.67)
+
+
+def series_shift(series: MetricSeries, family: str, reported_onset: datetime) -> Shift | None:
+    step = step_shift(series, family, reported_onset)
+    pulse = (
+        pulse_shift(series, family, reported_onset) if len(series.points) >= MIN_POINTS else None
+    )
+    resets = _resets([p.value for p in series.points])
+    if pulse is None:
+        return Shift(**{**step.__dict__, "resets": resets}) if step else None
+    if step is None or abs(pulse.after - pulse.before) > 1.5 * abs(step.after - step.before):
+        return Shift(**{**pulse.__dict__, "trend": step.trend if step else 0.0, "resets": resets})
+    return Shift(**{**step.__dict__, "resets": resets})
+
+
+def step_shift(series: MetricSeries, family: str, reported_onset: datetime) -> Shift | None:
+    points = series.points
+    if len(points) < 2:
+        return None
+    values = [p.value for p in points]
+    k = change_point(values)
+    if k == 0:
+        # Too short for a change point: split at the reported onset instead.
+        k = next((i for i, p in enumerate(points) if p.ts >= reported_onset), len(points))
+        if k == 0 or k == len(points):
+            return None
+    before, after = values[:k], values[k:]
+    centre = median(before)
+    scale = max(MAD_SCALE * mad(before), abs(centre) * 0.02, 1e-9)
+    after_median = median(after)
+    z = (after_median - centre) / scale
+    # Walk back from the change point to where the series first left its baseline (a ramp's foot).
+    start = k
+    threshold = 3 * scale
+    while (
+        start > 1
+        and abs(values[start - 1] - centre) > threshold
+        and (values[start - 1] - centre) * z > 0
+    ):
+        start -= 1
+    # Drift across the whole window: the median of its last fifth against its first fifth.
+    fifth = max(2, len(values) // 5)
+    head, tail = values[:fifth], values[-fifth:]
+    head_scale = max(MAD_SCALE * mad(head), abs(median(head)) * 0.02, 1e-9)
+    trend = (median(tail) - median(head)) / head_scale
+    return Shift(
+        trend=trend,
+        artifact_id=series.artifact_id,
+        name=series.name,
+        family=family,
+        service=series.service,
+        before=centre,
+        after=after_median,
+        peak=max(after),
+        trough=min(after),
+        z=z,
+        changed_at=points[start].ts,
+        first=values[0],
+        last=values[-1],
+    )
+
+
+@dataclass
+class SpanTotals:
+    """Spans of one service (server side) or one edge (client side), before and after the onset."""
+
+    artifact_ids: list[str] = field(default_factory=list)
+    base_count: int = 0
+    base_errors: int = 0
+    inc_count: int = 0
+    inc_errors: int = 0
+    base_p95: float = 0.0
+    inc_p95: float = 0.0
+    first_error_at: datetime | None = None
+    base_minutes: set[datetime] = field(default_factory=set)
+    inc_minutes: set[datetime] = field(default_factory=set)
+
+    def add(self, group: SpanGroup, onset: datetime) -> None:
+        """Count the group's spans, split at ``onset`` (per-minute buckets when there are some)."""
+        self.artifact_ids.append(group.artifact_id)
+        if group.histogram:
+            before = [b for b in group.histogram if b.ts < onset]
+            after = [b for b in group.histogram if b.ts >= onset]
+            self.base_minutes |= {b.ts for b in before}
+            self.inc_minutes |= {b.ts for b in after}
+            self.base_count += sum(b.count for b in before)
+            self.base_errors += sum(b.error_count for b in before)
+            self.inc_count += sum(b.count for b in after)
+            self.inc_errors += sum(b.error_count for b in after)
+            # A typical minute's p95 on each side: robust to one slow minute.
+            before_p95 = [b.p95_ms for b in before if b.p95_ms is not None]
+            after_p95 = [b.p95_ms for b in after if b.p95_ms is not None]
+            if before_p95:
+                self.base_p95 = max(self.base_p95, median(before_p95))
+            if after_p95:
+                self.inc_p95 = max(self.inc_p95, median(after_p95))
+            failing = [b.ts for b in after if b.error_count]
+            if failing and (self.first_error_at is None or failing[0] < self.first_error_at):
+                self.first_error_at = failing[0]
+            return
+        if group.baseline is not None:
+            self.base_count += group.baseline.count
+            self.base_errors += group.baseline.error_count
+            self.base_p95 = max(self.base_p95, group.baseline.p95_ms or 0.0)
+        if group.incident is not None:
+            self.inc_count += group.incident.count
+            self.inc_errors += group.incident.error_count
+            self.inc_p95 = max(self.inc_p95, group.incident.p95_ms or 0.0)
+        if group.baseline is None and group.incident is None:
+            # No split recorded: everything counts as the incident window.
+            self.inc_count += group.count
+            self.inc_errors += group.error_count
+            self.inc_p95 = max(self.inc_p95, group.p95_ms or 0.0)
+
+    def ok_growth(self) -> float | None:
+        """Successful spans per minute after the onset over before (failures are sampled more)."""
+        if not self.base_minutes or not self.inc_minutes or self.base_count - self.base_errors < 5:
+            return None
+        before = (self.base_count - self.base_errors) / len(self.base_minutes)
+        after = (self.inc_count - self.inc_errors) / len(self.inc_minutes)
+        return after / before
+
+    @property
+    def base_error_rate(self) -> float:
+        return self.base_errors / self.base_count if self.base_count else 0.0
+
+    @property
+    def inc_error_rate(self) -> float:
+        return self.inc_errors / self.inc_count if self.inc_count else 0.0
+
+    @property
+    def error_rise(self) -> float:
+        """Share of failing spans gained at the onset (0–1)."""
+        return max(0.0, self.inc_error_rate - self.base_error_rate)
+
+    @property
+    def latency_factor(self) -> float:
+        if self.base_p95 <= 0:
+            return 1.0
+        return self.inc_p95 / self.base_p95
+
+    @property
+    def latency_added_ms(self) -> float:
+        return max(0.0, self.inc_p95 - self.base_p95)
+
+    @property
+    def went_quiet(self) -> bool:
+        """Spans stopped arriving: the service no longer receives (or records) the calls."""
+        return self.base_count > 0 and self.inc_count == 0
+
+
+@dataclass(frozen=True)
+class LogFinding:
+    artifact_id: str
+    template: str
+    services: tuple[str, ...]
+    categories: frozenset[str]
+    errors: int
+    warnings: int
+    count: int
+    before_rate: float  # lines per minute before the onset
+    after_rate: float
+    is_new: bool
+    first_seen: datetime
+    mentions: frozenset[str]
+
+    @property
+    def is_error(self) -> bool:
+        return self.errors > 0
+
+    @property
+    def burst(self) -> float:
+        """How many times more often it appears after the onset than before."""
+        if self.before_rate <= 0:
+            return math.inf if self.after_rate > 0 else 1.0
+        return self.after_rate / self.before_rate
+
+    @property
+    def grew(self) -> bool:
+        return self.is_new or self.burst >= 3
+
+
+@dataclass(frozen=True)
+class Change:
+    artifact_id: str
+    service: str | None
+    change_type: str
+    at: datetime
+    description: str
+    version_from: str | None
+    version_to: str | None
+
+    def lead_minutes(self, onset: datetime) -> float:
+        """Minutes from the change to the onset (negative: after the onset)."""
+        return (onset - self.at).total_seconds() / 60
+
+
+@dataclass
+class Observations:
+    context: IncidentContext
+    onset: datetime
+    services: set[str]
+    shifts: dict[str, dict[str, Shift]]  # service → family → the most significant series
+    all_shifts: list[Shift]
+    server: dict[str, SpanTotals]
+    edges: dict[tuple[str, str], SpanTotals]
+    log_edges: set[tuple[str, str]]
+    logs: list[LogFinding]
+    changes: list[Change]
+    provider_incidents: list[ProviderStatus]
+    exports: set[str]  # services that publish their own telemetry (metrics or server spans)
+
+    def callees(self, service: str) -> list[str]:
+        found = {callee for caller, callee in self.edges if caller == service}
+        found |= {callee for caller, callee in self.log_edges if caller == service}
+        return sorted(found)
+
+    def callers(self, service: str) -> list[str]:
+        found = {caller for caller, callee in self.edges if callee == service}
+        found |= {caller for caller, callee in self.log_edges if callee == service}
+        return sorted(found)
+
+    def logs_of(self, service: str) -> list[LogFinding]:
+        return [finding for finding in self.logs if service in finding.services]
+
+    def shift(self, service: str, family: str) -> Shift | None:
+        return self.shifts.get(service, {}).get(family)
+
+
+def _significance(shift: Shift) -> float:
+    """How remarkable a shift is, for choosing one series per service and family."""
+    return abs(shift.z) * (
+        1 + abs(math.log(max(shift.factor, 1e-9))) if math.isfinite(shift.factor) else 10
+    )
+
+
+def _minute_rates(
+    template: LogTemplate, onset: datetime, window_start: datetime, window_end: datetime
+) -> tuple[float, float]:
+    before = sum(p.value for p in template.histogram if p.ts < onset)
+    after = sum(p.value for p in template.histogram if p.ts >= onset)
+    if not template.histogram:
+        if template.first_seen >= onset:
+            after = template.count
+        else:
+            before = template.count
+    before_minutes = max((onset - window_start).total_seconds() / 60, 1.0)
+    after_minutes = max((window_end - onset).total_seconds() / 60, 1.0)
+    return before / before_minutes, after / after_minutes
+
+
+def _mentions(texts: Iterable[str], names: set[str]) -> set[str]:
+    found: set[str] = set()
+    for text in texts:
+        for name in names:
+            if name and re.search(rf"(?<![a-z0-9-]){re.escape(name)}(?![a-z0-9-])", text):
+                found.add(name)
+        for pattern in _PEER_PATTERNS:
+            for match in pattern.finditer(text):
+                name = match.group(1).split(".")[0]
+                # A bare word ("get", "the") is not a service name; hyphenated hostnames are.
+                if name in names or "-" in name:
+                    found.add(name)
+    return found
+
+
+def _span_onsets(spans: Sequence[SpanGroup], context: IncidentContext) -> list[datetime]:
+    """Minutes where a span group first turned bad: failures or p95 well above its early minutes."""
+    found: list[datetime] = []
+    for group in spans:
+        buckets = [b for b in group.histogram if b.count]
+        if len(buckets) < 6:
+            continue
+        early = buckets[: max(3, len(buckets) // 4)]
+        base_rate = sum(b.error_count for b in early) / max(sum(b.count for b in early), 1)
+        base_p95 = median([b.p95_ms for b in early if b.p95_ms is not None] or [0.0])
+        for bucket in buckets[len(early) :]:
+            rate = bucket.error_count / bucket.count
+            slow = base_p95 > 0 and bucket.p95_ms is not None and bucket.p95_ms >= 3 * base_p95
+            if rate >= base_rate + 0.3 or slow:
+                found.append(bucket.ts)
+                break
+    return found
+
+
+def _estimate_onset(
+    shifts: list[Shift], spans: Sequence[SpanGroup], context: IncidentContext
+) -> datetime:
+    """The earliest clear change in a symptom near the reported start, else the reported start."""
+    earliest_allowed = context.window_start + timedelta(minutes=2)
+    if not any(s.family in ("latency", "errors") for s in shifts):
+        candidates = [
+            t
+            for t in _span_onsets(spans, context)
+            if earliest_allowed <= t <= context.onset + timedelta(minutes=20)
+        ]
+        return min(candidates) if candidates else context.onset
+    candidates = [
+        s.changed_at
+        for s in shifts
+        if s.changed_at is not None
+        and s.family
+        in ("latency", "errors", "traffic", "pool_in_use", "cpu", "memory", "cache_hit", "restarts")
+        and abs(s.z) >= 6
+        and earliest_allowed <= s.changed_at <= context.onset + timedelta(minutes=20)
+    ]
+    return min(candidates) if candidates else context.onset
+
+
+def observe(artifacts: Sequence[Artifact], context: IncidentContext) -> Observations:
+    series = [a for a in artifacts if isinstance(a, MetricSeries)]
+    templates = [a for a in artifacts if isinstance(a, LogTemplate)]
+    spans = [a for a in artifacts if isinstance(a, SpanGroup)]
+    changes = [a for a in artifacts if isinstance(a, ChangeEvent)]
+    providers = [a for a in artifacts if isinstance(a, ProviderStatus)]
+
+    all_shifts: list[Shift] = []
+    for item in series:
+        family = metric_family(item.name)
+        if family is None:
+            continue
+        shift = series_shift(item, family, context.onset)
+        if shift is not None:
+            all_shifts.append(shift if shift.service else _with_service(shift, context.service))
+    shifts: dict[str, dict[str, Shift]] = defaultdict(dict)
+    for shift in sorted(all_shifts, key=lambda s: (s.service or "", s.family, s.artifact_id)):
+        key = shift.service or context.service or "unknown"
+        current = shifts[key].get(shift.family)
+        if current is None or _significance(shift) > _significance(current):
+            shifts[key][shift.family] = shift
+
+    onset = _estimate_onset(all_shifts, spans, context)
+    server: dict[str, SpanTotals] = defaultdict(SpanTotals)
+    edges: dict[tuple[str, str], SpanTotals] = defaultdict(SpanTotals)
+    for group in spans:
+        if group.peer_service:
+            edges[(group.service, group.peer_service)].add(group, onset)
+        else:
+            server[group.service].add(group, onset)
+
+    services: set[str] = set(shifts) | set(server)
+    services |= {caller for caller, _ in edges} | {callee for _, callee in edges}
+    services |= {c.service for c in changes if c.service}
+    for template in templates:
+        services |= set(template.services)
+    if context.service:
+        services.add(context.service)
+    exports = set(shifts) | set(server)
+
+    logs: list[LogFinding] = []
+    log_edges: set[tuple[str, str]] = set()
+    for template in templates:
+        texts = [template.template] + [example.message.lower() for example in template.examples]
+        categories = frozenset(
+            category
+            for category, pattern in LOG_CATEGORIES
+            if any(pattern.search(t) for t in texts)
+        )
+        mentions = frozenset(_mentions(texts, services) - set(template.services))
+        before_rate, after_rate = _minute_rates(
+            template, onset, context.window_start, context.window_end
+        )
+        errors = sum(n for level, n in template.levels.items() if level in ERROR_LEVELS)
+        finding = LogFinding(
+            artifact_id=template.artifact_id,
+            template=template.template,
+            services=tuple(template.services) or ((context.service,) if context.service else ()),
+            categories=categories,
+            errors=errors,
+            warnings=template.levels.get("WARN", 0),
+            count=template.count,
+            before_rate=before_rate,
+            after_rate=after_rate,
+            is_new=before_rate == 0 and after_rate > 0,
+            first_seen=template.first_seen,
+            mentions=mentions,
+        )
+        logs.append(finding)
+        if finding.is_error or finding.warnings:
+            for service in finding.services:
+                for peer in mentions:
+                    log_edges.add((service, peer))
+                    services.add(peer)
+
+    return Observations(
+        context=context,
+        onset=onset,
+        services=services,
+        shifts=dict(shifts),
+        all_shifts=all_shifts,
+        server=dict(server),
+        edges=dict(edges),
+        log_edges=log_edges,
+        logs=logs,
+        changes=[
+            Change(
+                artifact_id=c.artifact_id,
+                service=c.service,
+                change_type=c.change_type,
+                at=c.timestamp,
+                description=c.description,
+                version_from=c.version_from,
+                version_to=c.version_to,
+            )
+            for c in changes
+        ],
+        provider_incidents=providers,
+        exports=exports,
+    )
+
+
+def _with_service(shift: Shift, service: str | None) -> Shift:
+    return Shift(**{**shift.__dict__, "service": service})

@@ -1,0 +1,114 @@
+"""``chronosops bench analysis``: how right and how fast the built-in engine is."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+
+import typer
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from chronosops.investigation.benchmark import run_benchmark, run_load
+from chronosops.scenarios import DEFAULT_SUITE_SIZE
+
+app = typer.Typer(help="Benchmarks.", no_args_is_help=True)
+out = Console()
+if not out.is_terminal:
+    out = Console(width=170)  # a table piped to a file or CI log keeps every column
+
+COLUMNS = (
+    ("incidents", "n", "{}"),
+    ("hypothesis_top1", "hyp@1", "{:.1%}"),
+    ("hypothesis_top3", "hyp@3", "{:.1%}"),
+    ("culprit_top1", "culprit@1", "{:.1%}"),
+    ("culprit_top3", "culprit@3", "{:.1%}"),
+    ("inconclusive", "inconcl.", "{:.1%}"),
+    ("inconclusive_right_had_it_answered", "…right if answered", "{:.0%}"),
+    ("brier", "Brier", "{:.3f}"),
+    ("p50_ms", "p50 ms", "{:.1f}"),
+    ("p99_ms", "p99 ms", "{:.1f}"),
+)
+
+
+def _cell(value: float | int | None, template: str) -> str:
+    return "–" if value is None else template.format(value)
+
+
+@app.command("analysis")
+def analysis(
+    size: int = typer.Option(
+        DEFAULT_SUITE_SIZE,
+        min=1,
+        help="incidents in the suite (at least 200 for the published numbers)",
+    ),
+    seed: int = typer.Option(0, help="suite seed; the published numbers use 0 and 1"),
+    load: bool = typer.Option(True, help="also time bundles of 10k log lines and 200 series"),
+    as_json: bool = typer.Option(False, "--json", help="print the report as JSON"),
+    markdown: bool = typer.Option(
+        False, "--markdown", help="print the tables as Markdown (for docs/benchmarks.md)"
+    ),
+) -> None:
+    """Analyse a generated suite of demo incidents with known causes and print the scores."""
+    with Progress(console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task("generating and analysing incidents", total=None)
+        report = run_benchmark(
+            size,
+            seed=seed,
+            progress=lambda done, total: progress.update(task, completed=done, total=total),
+        )
+        load_report = None
+        if load:
+            heavy = progress.add_task("timing large bundles", total=None)
+            load_report = run_load(
+                seed=seed,
+                progress=lambda done, total: progress.update(heavy, completed=done, total=total),
+            )
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {"suite": asdict(report), "load": asdict(load_report) if load_report else None},
+                indent=2,
+            )
+        )
+        return
+    if markdown:
+        typer.echo("| scenario | " + " | ".join(header for _, header, _ in COLUMNS) + " |")
+        typer.echo("|---|" + "---:|" * len(COLUMNS))
+        rows = [*report.per_scenario.items(), ("**overall**", report.overall)]
+        for scenario, row in rows:
+            typer.echo(
+                f"| {scenario} | "
+                + " | ".join(_cell(row[key], fmt) for key, _, fmt in COLUMNS)
+                + " |"
+            )
+        if load_report is not None:
+            typer.echo(
+                f"\nLarge bundles ({load_report.series} series, {load_report.log_lines:,} log lines, "
+                f"{load_report.bundles} scenarios × 5 runs): p50 {load_report.p50_ms:.1f} ms, "
+                f"p99 {load_report.p99_ms:.1f} ms, max {load_report.max_ms:.1f} ms; "
+                f"{load_report.correct}/{load_report.bundles} top-1 correct."
+            )
+        return
+    table = Table(
+        title=f"built-in analysis on {report.size} scenario incidents (seed {report.seed})"
+    )
+    table.add_column("scenario")
+    for _, header, _ in COLUMNS:
+        table.add_column(header, justify="right")
+    for scenario, row in report.per_scenario.items():
+        table.add_row(scenario, *(_cell(row[key], fmt) for key, _, fmt in COLUMNS))
+    table.add_row(
+        "[bold]overall[/bold]",
+        *(_cell(report.overall[key], fmt) for key, _, fmt in COLUMNS),
+        end_section=True,
+    )
+    out.print(table)
+    if load_report is not None:
+        out.print(
+            f"\nlarge bundles ({load_report.series} series, {load_report.log_lines:,} log lines; "
+            f"{load_report.bundles} scenarios × 5 runs): p50 {load_report.p50_ms:.1f} ms, "
+            f"p99 {load_report.p99_ms:.1f} ms, max {load_report.max_ms:.1f} ms; "
+            f"{load_report.correct}/{load_report.bundles} top-1 correct"
+        )

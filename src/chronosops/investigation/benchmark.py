@@ -1,0 +1,256 @@
+"""Scoring the built-in engine on demo incidents whose answers are known.
+
+`run_benchmark` analyses every incident of a scenario suite and scores it: top-1 and top-3
+accuracy for the hypothesis and for the culprit service, how often it declined to answer (and
+how right it would have been), calibration (multi-class Brier score) and analysis time. The
+suite is a pure function of its size and seed, so a result names what it was measured on.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from chronosops.analysis import (
+    CATALOG,
+    UNKNOWN,
+    AnalysisInput,
+    AnalysisResult,
+    IncidentContext,
+    analyze,
+)
+from chronosops.core.aggregation import RawLogLine, log_templates, metric_series
+from chronosops.core.artifacts import Artifact, LogTemplate, MetricSeries
+from chronosops.scenarios import GeneratedIncident, benchmark_suite
+
+CATALOG_IDS = tuple(h.id for h in CATALOG)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    scenario_id: str
+    hypothesis_top1: bool
+    hypothesis_top3: bool
+    culprit_top1: bool
+    culprit_top3: bool
+    inconclusive: bool
+    would_have_been_right: bool  # when inconclusive: was the leading candidate the truth?
+    brier: float
+    milliseconds: float
+
+
+@dataclass
+class Tally:
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    def share(
+        self, pick: Callable[[Outcome], bool], among: Callable[[Outcome], bool] = lambda o: True
+    ) -> float | None:
+        chosen = [o for o in self.outcomes if among(o)]
+        return sum(pick(o) for o in chosen) / len(chosen) if chosen else None
+
+    def quantile(self, q: float) -> float:
+        ordered = sorted(o.milliseconds for o in self.outcomes)
+        return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
+
+    def row(self) -> dict[str, float | int | None]:
+        return {
+            "incidents": len(self.outcomes),
+            "hypothesis_top1": self.share(lambda o: o.hypothesis_top1),
+            "hypothesis_top3": self.share(lambda o: o.hypothesis_top3),
+            "culprit_top1": self.share(lambda o: o.culprit_top1),
+            "culprit_top3": self.share(lambda o: o.culprit_top3),
+            "inconclusive": self.share(lambda o: o.inconclusive),
+            "inconclusive_right_had_it_answered": self.share(
+                lambda o: o.would_have_been_right, among=lambda o: o.inconclusive
+            ),
+            "brier": sum(o.brier for o in self.outcomes) / len(self.outcomes),
+            "p50_ms": self.quantile(0.5),
+            "p99_ms": self.quantile(0.99),
+        }
+
+
+@dataclass(frozen=True)
+class BenchmarkReport:
+    size: int
+    seed: int
+    overall: dict[str, float | int | None]
+    per_scenario: dict[str, dict[str, float | int | None]]
+
+
+def request_of(incident: GeneratedIncident) -> AnalysisInput:
+    return AnalysisInput(
+        context=IncidentContext(
+            source_type="SCENARIO",
+            title=incident.title,
+            service=incident.service,
+            region=incident.region,
+            environment=incident.environment,
+            onset=incident.start,
+            window_start=incident.window.start,
+            window_end=incident.window.end,
+        ),
+        artifacts=list(incident.artifacts),
+    )
+
+
+def brier(result: AnalysisResult, truth: str) -> float:
+    """Squared error of the confidences against the one true hypothesis, over the whole catalog."""
+    confidence = {h.id: h.confidence for h in result.hypotheses}
+    return sum((confidence.get(h, 0.0) - (1.0 if h == truth else 0.0)) ** 2 for h in CATALOG_IDS)
+
+
+def score(incident: GeneratedIncident, result: AnalysisResult, milliseconds: float) -> Outcome:
+    truth = incident.truth
+    ranked = [h for h in result.hypotheses if h.id != UNKNOWN]
+    top = result.hypotheses[0]
+    leading = ranked[0] if ranked else None
+    top3_ids = [h.id for h in result.hypotheses[:3]]
+    top3_culprits = [h.culprit_service for h in ranked[:3]]
+    return Outcome(
+        scenario_id=incident.scenario_id,
+        hypothesis_top1=top.id == truth.hypothesis_id,
+        hypothesis_top3=truth.hypothesis_id in top3_ids,
+        culprit_top1=result.culprit_service == truth.culprit_service,
+        culprit_top3=truth.culprit_service in top3_culprits,
+        inconclusive=result.inconclusive,
+        would_have_been_right=(
+            leading is not None
+            and leading.id == truth.hypothesis_id
+            and leading.culprit_service == truth.culprit_service
+        ),
+        brier=brier(result, truth.hypothesis_id),
+        milliseconds=milliseconds,
+    )
+
+
+def run_benchmark(
+    size: int,
+    *,
+    seed: int = 0,
+    progress: Callable[[int, int], None] | None = None,
+    incidents: Sequence[GeneratedIncident] | None = None,
+) -> BenchmarkReport:
+    suite = list(incidents) if incidents is not None else benchmark_suite(size, seed=seed)
+    overall = Tally()
+    per_scenario: dict[str, Tally] = defaultdict(Tally)
+    for index, incident in enumerate(suite, start=1):
+        request = request_of(incident)
+        started = time.perf_counter()
+        result = analyze(request)
+        outcome = score(incident, result, (time.perf_counter() - started) * 1000)
+        overall.outcomes.append(outcome)
+        per_scenario[incident.scenario_id].outcomes.append(outcome)
+        if progress is not None:
+            progress(index, len(suite))
+    return BenchmarkReport(
+        size=len(suite),
+        seed=seed,
+        overall=overall.row(),
+        per_scenario={k: v.row() for k, v in sorted(per_scenario.items())},
+    )
+
+
+def large_bundle(
+    incident: GeneratedIncident, *, log_lines: int = 10_000, series: int = 200
+) -> list[Artifact]:
+    """The incident's evidence grown to ``series`` metric series and ``log_lines`` log lines.
+
+    Extra series are noisy copies of the incident's own (other pods of the same services);
+    extra log lines repeat its templates' examples, spread over the window, so the engine faces
+    the volume of a busy system without the story changing.
+    """
+    base = list(incident.artifacts)
+    metrics = [a for a in base if isinstance(a, MetricSeries)]
+    others = [a for a in base if not isinstance(a, MetricSeries | LogTemplate)]
+    grown: list[Artifact] = []
+    copy = 0
+    while metrics and len(grown) < series:
+        for metric in metrics:
+            if len(grown) >= series:
+                break
+            made = metric_series(
+                id_prefix="metric",
+                name=metric.name,
+                points=[
+                    (p.ts, p.value * (1 + 0.01 * ((copy * 7 + p.ts.minute) % 5 - 2)))
+                    for p in metric.points
+                ],
+                source=incident.source,
+                labels={**metric.labels, "pod": f"pod-{copy}"},
+                service=metric.service,
+                synthetic=True,
+            )
+            if made is not None:
+                grown.append(made)
+        copy += 1
+    examples = [e for t in base if isinstance(t, LogTemplate) for e in t.examples]
+    lines: list[RawLogLine] = []
+    span = (incident.window.end - incident.window.start).total_seconds()
+    for i in range(log_lines if examples else 0):
+        example = examples[i % len(examples)]
+        lines.append(
+            RawLogLine(
+                ts=incident.window.start + timedelta(seconds=span * i / log_lines),
+                message=example.message,
+                level=example.level,
+                service=example.service,
+            )
+        )
+    templates = log_templates(lines, id_prefix="log", source=incident.source, synthetic=True)
+    return [*grown, *templates, *others]
+
+
+@dataclass(frozen=True)
+class LoadReport:
+    """Analysis time on bundles the size of a busy incident."""
+
+    bundles: int
+    series: int
+    log_lines: int
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+    correct: int
+
+
+def run_load(
+    *,
+    log_lines: int = 10_000,
+    series: int = 200,
+    runs: int = 5,
+    seed: int = 0,
+    progress: Callable[[int, int], None] | None = None,
+) -> LoadReport:
+    """Analyse one large bundle per scenario ``runs`` times each and report the timings."""
+    from chronosops.scenarios import SCENARIOS, GenerationOptions, generate
+
+    timings: list[float] = []
+    correct = 0
+    for index, scenario in enumerate(SCENARIOS, start=1):
+        incident = generate(scenario.id, GenerationOptions(seed=seed * 1000 + index))
+        request = request_of(incident).model_copy(
+            update={"artifacts": large_bundle(incident, log_lines=log_lines, series=series)}
+        )
+        result = None
+        for _ in range(runs):
+            started = time.perf_counter()
+            result = analyze(request)
+            timings.append((time.perf_counter() - started) * 1000)
+        correct += result is not None and result.hypotheses[0].id == incident.truth.hypothesis_id
+        if progress is not None:
+            progress(index, len(SCENARIOS))
+    ordered = sorted(timings)
+    return LoadReport(
+        bundles=len(SCENARIOS),
+        series=series,
+        log_lines=log_lines,
+        p50_ms=ordered[len(ordered) // 2],
+        p99_ms=ordered[min(len(ordered) - 1, math.ceil(0.99 * len(ordered)) - 1)],
+        max_ms=ordered[-1],
+        correct=correct,
+    )
