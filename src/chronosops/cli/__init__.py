@@ -1,10 +1,10 @@
-"""The ``chronosops`` command: serve, migrate, mint tokens, ingest and read incidents."""
+"""The ``chronosops`` command: serve, migrate, mint tokens and sign-in links, ingest and read incidents."""
 
 from __future__ import annotations
 
 import typer
 
-from chronosops.cli import db, incidents, serve, tokens
+from chronosops.cli import db, incidents, serve, sign_in, tokens
 
 app = typer.Typer(
     name="chronosops",
@@ -15,6 +15,7 @@ app = typer.Typer(
 )
 app.command("serve")(serve.serve)
 app.command("token")(tokens.token)
+app.command("sign-in-link")(sign_in.sign_in_link)
 app.command("ingest")(incidents.ingest)
 app.add_typer(db.app, name="db")
 app.add_typer(incidents.app, name="incidents")

@@ -58,7 +58,11 @@ async def parse_json_body(request: Request) -> Any:
             "Unsupported media type: send the body as application/json",
             [FieldError("Content-Type", "must be application/json")],
         )
-    raw = await request.body()
+    return parse_json_text(await request.body())
+
+
+def parse_json_text(raw: bytes | str) -> Any:
+    """JSON as the API reads it (NaN and Infinity are not JSON), or a 400 saying where it broke."""
     try:
         return json.loads(raw, parse_constant=_reject_constant)
     except (json.JSONDecodeError, UnicodeDecodeError, ValueError) as exc:

@@ -1,0 +1,42 @@
+"""console sign-in links
+
+Revision ID: 0006
+Revises: 0001
+Create Date: 2026-11-28
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+from chronosops.storage.base import JSONValue, UtcDateTime
+
+revision = "0006"
+down_revision = "0001"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "sign_in_link",
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("subject", sa.Text(), nullable=False),
+        sa.Column("roles", JSONValue, nullable=False),
+        sa.Column("name", sa.Text(), nullable=True),
+        sa.Column("created_at", UtcDateTime(), nullable=False),
+        sa.Column("expires_at", UtcDateTime(), nullable=False),
+        sa.Column("consumed_at", UtcDateTime(), nullable=True),
+        sa.PrimaryKeyConstraint("token_hash", name=op.f("pk_sign_in_link")),
+    )
+    with op.batch_alter_table("sign_in_link", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_sign_in_link_expires_at"), ["expires_at"], unique=False
+        )
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("sign_in_link", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_sign_in_link_expires_at"))
+    op.drop_table("sign_in_link")
