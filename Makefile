@@ -49,7 +49,7 @@ imports: $(STAMP) ## import-linter: the layer contracts of DESIGN.md
 	$(BIN)/lint-imports
 
 .PHONY: bench
-bench: $(STAMP) ## benchmarks: ingest throughput and latency against a running server, as a table
+bench: $(STAMP) ## benchmarks: ingest throughput and latency (own server, concurrency 16), as a table
 	$(BIN)/python -m benchmarks.ingest
 
 .PHONY: check

@@ -32,10 +32,17 @@ from chronosops.core.ids import Cuid2Factory, IdFactory
 from chronosops.evidence import EvidenceService
 from chronosops.incidents import IncidentService
 from chronosops.investigation import IncidentDetails, IngestPipeline
-from chronosops.reasoning import BuiltinReasoner, Reasoner, ReasoningService
+from chronosops.reasoning import (
+    BuiltinReasoner,
+    GeminiClient,
+    LanguageModelReasoner,
+    OpenAICompatibleClient,
+    Reasoner,
+    ReasoningService,
+)
 from chronosops.storage import Database, metadata
 
-__all__ = ["Services", "build_services", "configure_logging", "metadata"]
+__all__ = ["Services", "build_reasoner", "build_services", "configure_logging", "metadata"]
 
 USER_AGENT = f"ChronosOps/{__version__}"
 
@@ -85,7 +92,9 @@ def build_services(
         clock=clock, ids=ids, idempotency_ttl=timedelta(hours=settings.idempotency_ttl_hours)
     )
     evidence = EvidenceService(clock=clock)
-    reasoning = ReasoningService(reasoner=reasoner or BuiltinReasoner(), clock=clock, ids=ids)
+    reasoning = ReasoningService(
+        reasoner=reasoner or build_reasoner(settings, http), clock=clock, ids=ids
+    )
     auth = settings.auth
     console = settings.console
     verifier = TokenVerifier(auth, http=http)
@@ -146,6 +155,35 @@ def _session_key(settings: Settings) -> bytes:
     return secrets.token_bytes(32)
 
 
+class _CurrentStderr:
+    """Whatever ``sys.stderr`` is at the moment of writing (test runners swap it)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
+def build_reasoner(settings: Settings, http: httpx.AsyncClient) -> Reasoner:
+    """The configured reasoner: the built-in engine, alone or with a language model beside it."""
+    llm = settings.llm
+    if llm.provider == "gemini" and llm.gemini_api_key:
+        client = GeminiClient(
+            api_key=llm.gemini_api_key, model=llm.gemini_model, base_url=llm.gemini_base_url
+        )
+        return LanguageModelReasoner(client, settings=llm)
+    if llm.provider == "openai" and llm.openai_base_url and llm.openai_model:
+        openai = OpenAICompatibleClient(
+            base_url=llm.openai_base_url,
+            model=llm.openai_model,
+            api_key=llm.openai_api_key,
+            http=http,
+        )
+        return LanguageModelReasoner(openai, settings=llm)
+    return BuiltinReasoner()
+
+
 def configure_logging(settings: Settings) -> None:
     """Structured logs on stderr: JSON lines in production, readable lines on a terminal."""
     level = getattr(logging, settings.log_level)
@@ -165,6 +203,6 @@ def configure_logging(settings: Settings) -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=_CurrentStderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=True,
     )

@@ -90,6 +90,29 @@ class Settings(BaseSettings):
         default="memory://", description="memory:// or redis://host:6379 to share limits"
     )
 
+    # reasoning: the built-in engine always runs; a language model can add a checked second opinion
+    reasoner: Literal["builtin", "gemini", "openai"] = "builtin"
+    gemini_api_key: SecretStr | None = None
+    gemini_model: str = "gemini-2.5-flash"
+    gemini_base_url: str | None = Field(
+        default=None, description="override the Gemini endpoint (a proxy, or a test server)"
+    )
+    openai_base_url: str | None = Field(
+        default=None, description="OpenAI-compatible endpoint, e.g. http://vllm:8000/v1"
+    )
+    openai_api_key: SecretStr | None = None
+    openai_model: str | None = None
+    llm_timeout_seconds: float = Field(default=30.0, gt=0, le=300)
+    llm_max_retries: int = Field(default=2, ge=0, le=5)
+    llm_max_prompt_chars: int = Field(default=40_000, ge=2_000)
+    llm_max_output_tokens: int = Field(default=2_048, ge=256)
+    llm_price_input_per_mtok: float = Field(
+        default=0.30, ge=0, description="USD per million input tokens"
+    )
+    llm_price_output_per_mtok: float = Field(
+        default=2.50, ge=0, description="USD per million output tokens"
+    )
+
     # pipeline
     analyze_on_ingest: bool = True
     audit_chain_id: str = "chronosops"
@@ -180,6 +203,24 @@ class Settings(BaseSettings):
             storage_url=self.rate_limit_storage_url,
         )
 
+    @property
+    def llm(self) -> LlmSettings:
+        return LlmSettings(
+            provider=self.reasoner,
+            gemini_api_key=self.gemini_api_key.get_secret_value() if self.gemini_api_key else None,
+            gemini_model=self.gemini_model,
+            gemini_base_url=self.gemini_base_url,
+            openai_base_url=self.openai_base_url,
+            openai_api_key=self.openai_api_key.get_secret_value() if self.openai_api_key else None,
+            openai_model=self.openai_model,
+            timeout_seconds=self.llm_timeout_seconds,
+            max_retries=self.llm_max_retries,
+            max_prompt_chars=self.llm_max_prompt_chars,
+            max_output_tokens=self.llm_max_output_tokens,
+            price_input_per_mtok=self.llm_price_input_per_mtok,
+            price_output_per_mtok=self.llm_price_output_per_mtok,
+        )
+
     def check_runnable(self) -> None:
         """Raise `ConfigurationError` unless a server could authenticate anyone safely."""
         if self.oidc_issuer and not self.oidc_jwks_url:
@@ -209,6 +250,16 @@ class Settings(BaseSettings):
                 "CHRONOSOPS_SESSION_SECRET (at least "
                 f"{MIN_SECRET_LENGTH} random characters, e.g. `openssl rand -hex 32`), the same "
                 "on every replica"
+            )
+        if self.reasoner == "gemini" and self.gemini_api_key is None:
+            raise ConfigurationError(
+                "CHRONOSOPS_REASONER=gemini needs CHRONOSOPS_GEMINI_API_KEY (or use "
+                "CHRONOSOPS_REASONER=builtin, which works offline)"
+            )
+        if self.reasoner == "openai" and not (self.openai_base_url and self.openai_model):
+            raise ConfigurationError(
+                "CHRONOSOPS_REASONER=openai needs CHRONOSOPS_OPENAI_BASE_URL and "
+                "CHRONOSOPS_OPENAI_MODEL (an OpenAI-compatible server such as vLLM or Ollama)"
             )
         if self.jwt_secret is None:
             if not self.oidc_enabled:
@@ -267,6 +318,23 @@ class ConsoleSettings:
     refresh_seconds: int
     base_url: str
     oidc_login: OidcLoginSettings | None
+
+
+@dataclass(frozen=True)
+class LlmSettings:
+    provider: str
+    gemini_api_key: str | None
+    gemini_model: str
+    gemini_base_url: str | None
+    openai_base_url: str | None
+    openai_api_key: str | None
+    openai_model: str | None
+    timeout_seconds: float
+    max_retries: int
+    max_prompt_chars: int
+    max_output_tokens: int
+    price_input_per_mtok: float
+    price_output_per_mtok: float
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,10 @@ from chronosops.analysis.models import (
     Explainability,
     IncidentContext,
     MissingEvidence,
+    OpinionHypothesis,
     RankedHypothesis,
     RecommendedAction,
+    SecondOpinion,
     Signal,
 )
 from chronosops.analysis.statistics import quantile
@@ -30,8 +32,10 @@ __all__ = [
     "Hypothesis",
     "IncidentContext",
     "MissingEvidence",
+    "OpinionHypothesis",
     "RankedHypothesis",
     "RecommendedAction",
+    "SecondOpinion",
     "Signal",
     "analyze",
     "completeness",

@@ -100,6 +100,38 @@ class Explainability(AnalysisModel):
     rationale: str
 
 
+class OpinionHypothesis(AnalysisModel):
+    id: str
+    confidence: float = Field(ge=0, le=1)
+    rationale: str
+    evidence_refs: list[str] = Field(default_factory=list)
+
+
+class SecondOpinion(AnalysisModel):
+    """What a language model said about the same evidence, checked and kept beside the ranking.
+
+    The ranking above it is settled by code from the evidence; the model's own ranking, its
+    narrative and where it disagrees are kept here so a reader can weigh them.
+    """
+
+    provider: str
+    model: str
+    status: Literal["used", "failed"]
+    failure: str | None = None
+    narrative: str | None = None
+    hypotheses: list[OpinionHypothesis] = Field(default_factory=list)
+    agrees_on_top: bool | None = None
+    disagreements: list[str] = Field(default_factory=list)
+    dropped: list[str] = Field(
+        default_factory=list, description="parts of the answer refused by validation, and why"
+    )
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    attempts: int = 0
+    latency_ms: float = 0.0
+
+
 class AnalysisResult(AnalysisModel):
     engine: str
     engine_version: str
@@ -112,3 +144,4 @@ class AnalysisResult(AnalysisModel):
     explainability: Explainability
     signals: list[Signal]
     completeness: Completeness
+    second_opinion: SecondOpinion | None = None

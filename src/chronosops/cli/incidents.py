@@ -95,10 +95,17 @@ def list_incidents(
     status: str | None = typer.Option(None),
     service: str | None = typer.Option(None),
     q: str | None = typer.Option(None, help="title contains"),
+    as_json: bool = typer.Option(
+        False, "--json", help="one JSON object per line instead of a table"
+    ),
 ) -> None:
-    """The newest incidents as a table."""
+    """The newest incidents, as a table or as JSON lines."""
     filters = IncidentFilter(severity=severity, status=status, service=service, title_contains=q)
     items = asyncio.run(_list(build_services(_settings()), filters, limit))
+    if as_json:
+        for item in items:
+            typer.echo(json.dumps(item.model_dump(mode="json")))
+        return
     table = Table("id", "created", "severity", "status", "source", "service", "title")
     for item in items:
         table.add_row(

@@ -12,7 +12,7 @@ from rich.console import Console
 
 from chronosops import migrations
 from chronosops.auth import IssuedLink, Role
-from chronosops.bootstrap import Services, build_services, configure_logging
+from chronosops.bootstrap import Services, build_services
 from chronosops.cli.settings import fail, require_runnable, resolve
 from chronosops.cli.sign_in import ALL_ROLES, issue_link, link_url
 from chronosops.web.app import create_app
@@ -54,7 +54,6 @@ def serve(
             f"the database at revision {migrations.current_revision(settings.database_url)} is "
             f"behind {migrations.head_revision()}: run `chronosops db upgrade` first"
         )
-    configure_logging(settings)
     services = build_services(settings)
     base_url = settings.base_url
     out.print(

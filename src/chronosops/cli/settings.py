@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from chronosops.bootstrap import configure_logging
 from chronosops.config import ConfigurationError, Settings, load_settings
 
 err = Console(stderr=True)
@@ -34,6 +35,8 @@ def resolve(*, generate_embedded_secret: bool = False, **overrides: object) -> S
         settings = load_settings(**overrides)
     except ValueError as exc:
         fail(f"invalid configuration: {exc}")
+    # Logs go to stderr, so stdout stays machine-readable (`TOKEN=$(chronosops token …)`).
+    configure_logging(settings)
     if settings.jwt_secret is not None or settings.oidc_enabled:
         return settings
     path = embedded_secret_path(settings)

@@ -196,7 +196,7 @@ class IngestPipeline:
         request = AnalysisInput(
             context=context_of(incident, window), artifacts=list(draft.artifacts)
         )
-        result = await self.reasoning.reason(request)
+        reasoning = await self.reasoning.reason(request)
         async with self.database.unit_of_work() as session:
             stored = await self.evidence.store(
                 session, draft, incident_id=incident.id, window=window, by=principal.subject
@@ -223,12 +223,12 @@ class IngestPipeline:
                         "window": window.to_json(),
                     },
                 )
-            analysis = await self.reasoning.store(
+            analysis, traces = await self.reasoning.store(
                 session,
                 incident_id=incident.id,
                 bundle_id=draft.bundle_id,
                 request=request,
-                result=result,
+                reasoning=reasoning,
                 by=principal.subject,
             )
             await self.audit.record(
@@ -249,6 +249,32 @@ class IngestPipeline:
                     "completenessScore": analysis.completeness_score,
                 },
             )
+            for trace in traces:
+                await self.audit.record(
+                    session,
+                    event_type=EventType.PROMPT_TRACE_CREATED,
+                    entity_type=EntityType.PROMPT_TRACE,
+                    entity_id=trace.trace_id,
+                    entity_ref=trace.prompt_hash,
+                    incident_id=incident.id,
+                    actor=principal.subject,
+                    payload={
+                        "promptTraceId": trace.trace_id,
+                        "analysisId": analysis.analysis_id,
+                        "incidentId": incident.id,
+                        "provider": trace.provider,
+                        "model": trace.model,
+                        "promptVersion": trace.prompt_version,
+                        "attempt": trace.attempt,
+                        "status": trace.status,
+                        "promptHash": trace.prompt_hash,
+                        "requestHash": trace.request_hash,
+                        "responseHash": trace.response_hash,
+                        "inputTokens": trace.input_tokens,
+                        "outputTokens": trace.output_tokens,
+                        "costUsd": trace.cost_usd,
+                    },
+                )
             await self.incidents.set_status(
                 session,
                 incident.id,

@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 from typing import Protocol
 
-from chronosops.analysis import ENGINE, AnalysisInput, AnalysisResult, analyze
+from chronosops.analysis import ENGINE, AnalysisInput, analyze
+from chronosops.reasoning.schemas import Reasoning
 
 # Below this many artifacts the engine answers in well under a millisecond and a thread hop
 # would cost more than it saves; above it, keep the event loop free for other requests.
@@ -19,15 +20,15 @@ _THREAD_THRESHOLD = 200
 class Reasoner(Protocol):
     name: str
 
-    async def reason(self, request: AnalysisInput) -> AnalysisResult:
-        """Rank hypotheses for the evidence in ``request``."""
+    async def reason(self, request: AnalysisInput) -> Reasoning:
+        """Rank hypotheses for the evidence in ``request``, with the model calls made if any."""
         ...
 
 
 class BuiltinReasoner:
     name = ENGINE
 
-    async def reason(self, request: AnalysisInput) -> AnalysisResult:
+    async def reason(self, request: AnalysisInput) -> Reasoning:
         if len(request.artifacts) < _THREAD_THRESHOLD:
-            return analyze(request)
-        return await asyncio.to_thread(analyze, request)
+            return Reasoning(result=analyze(request))
+        return Reasoning(result=await asyncio.to_thread(analyze, request))

@@ -3,7 +3,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from chronosops.reasoning.tables import Analysis
+from chronosops.reasoning.tables import Analysis, PromptTrace
 
 
 class AnalysisRepository:
@@ -23,5 +23,20 @@ class AnalysisRepository:
             .where(Analysis.incident_id == incident_id)
             .order_by(Analysis.created_at.desc(), Analysis.id.desc())
             .limit(limit)
+        )
+        return list(rows)
+
+    async def add_trace(self, trace: PromptTrace) -> None:
+        self.session.add(trace)
+        await self.session.flush()
+
+    async def trace(self, trace_id: str) -> PromptTrace | None:
+        return await self.session.get(PromptTrace, trace_id)
+
+    async def traces_for_incident(self, incident_id: str) -> list[PromptTrace]:
+        rows = await self.session.scalars(
+            select(PromptTrace)
+            .where(PromptTrace.incident_id == incident_id)
+            .order_by(PromptTrace.created_at.desc(), PromptTrace.attempt.desc())
         )
         return list(rows)

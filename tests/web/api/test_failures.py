@@ -7,9 +7,10 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from chronosops.analysis import AnalysisInput, AnalysisResult
+from chronosops.analysis import AnalysisInput
 from chronosops.bootstrap import build_services
 from chronosops.config import Settings
+from chronosops.reasoning import Reasoning
 from chronosops.web.app import create_app
 from tests.fixtures.app import ClientFactory
 from tests.fixtures.guide import request
@@ -20,7 +21,7 @@ INGEST = "/v1/incidents/ingest"
 class BrokenReasoner:
     name = "broken"
 
-    async def reason(self, request: AnalysisInput) -> AnalysisResult:
+    async def reason(self, request: AnalysisInput) -> Reasoning:
         raise RuntimeError("reasoner exploded")
 
 

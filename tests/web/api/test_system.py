@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 
+from chronosops import migrations
 from chronosops.core.ingest_request import IngestIncidentRequest
 from tests.fixtures.app import ClientFactory
 
@@ -31,7 +32,7 @@ async def test_readiness_is_503_until_the_database_is_migrated(
 async def test_version_names_the_build(client: httpx.AsyncClient) -> None:
     body = (await client.get("/v1/version")).json()
     assert body["service"] == "chronosops-api"
-    assert body["schemaRevision"] == "0001"
+    assert body["schemaRevision"] == migrations.head_revision()
     assert body["version"]
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from chronosops.reasoning import AnalysisRead
-from chronosops.web.deps import ReadSession, ServicesDep, Viewer
+from chronosops.reasoning import AnalysisRead, PromptTraceRead, PromptTraceSummary
+from chronosops.web.deps import Admin, ReadSession, ServicesDep, Viewer
 
 router = APIRouter(tags=["analyses"])
 
@@ -15,3 +15,26 @@ async def get_analysis(
     analysis_id: str, _principal: Viewer, services: ServicesDep, session: ReadSession
 ) -> AnalysisRead:
     return await services.reasoning.get(session, analysis_id)
+
+
+@router.get(
+    "/v1/incidents/{incident_id}/prompt-traces",
+    summary="The language-model calls behind the incident's analyses: hashes and accounting only",
+    response_model=list[PromptTraceSummary],
+)
+async def incident_prompt_traces(
+    incident_id: str, _principal: Viewer, services: ServicesDep, session: ReadSession
+) -> list[PromptTraceSummary]:
+    await services.incidents.get(session, incident_id)
+    return await services.reasoning.traces_for_incident(session, incident_id)
+
+
+@router.get(
+    "/v1/prompt-traces/{trace_id}",
+    summary="One language-model call in full: prompts, request and response (admins)",
+    response_model=PromptTraceRead,
+)
+async def get_prompt_trace(
+    trace_id: str, _principal: Admin, services: ServicesDep, session: ReadSession
+) -> PromptTraceRead:
+    return await services.reasoning.trace(session, trace_id)

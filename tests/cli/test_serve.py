@@ -1,0 +1,159 @@
+"""`chronosops serve --embedded` as `make run` starts it: a real server in a fresh directory."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.fixtures.guide import example
+
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class RunningServer:
+    url: str
+    token: str
+    process: subprocess.Popen[str]
+    output: list[str]
+
+
+def _clean_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHRONOSOPS_")}
+    env["CHRONOSOPS_LOG_FORMAT"] = "json"
+    return env
+
+
+def start_server(directory: Path, port: int) -> RunningServer:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "chronosops", "serve", "--embedded", "--port", str(port)],
+        cwd=directory,
+        env={**_clean_env(), "COLUMNS": "300"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert process.stdout is not None
+    output: list[str] = []
+    token = None
+    deadline = time.monotonic() + 30
+    # Read the banner up to the end of the printed curl example (its body ends with "}'").
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        output.append(line)
+        match = re.search(r"export TOKEN=(\S+)", line)
+        if match:
+            token = match.group(1)
+        if line.rstrip().endswith("}'"):
+            break
+    assert token, "".join(output)
+    url = f"http://127.0.0.1:{port}"
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/v1/ready", timeout=1).status_code == 200:
+                return RunningServer(url, token, process, output)
+        except httpx.TransportError:
+            time.sleep(0.1)
+    process.kill()
+    raise AssertionError("server did not become ready:\n" + "".join(output))
+
+
+def stop(server: RunningServer) -> None:
+    server.process.terminate()
+    server.process.wait(timeout=10)
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[RunningServer]:
+    running = start_server(tmp_path, free_port())
+    yield running
+    stop(running)
+
+
+def test_make_run_prints_a_working_token_and_curl_example(
+    server: RunningServer, tmp_path: Path
+) -> None:
+    printed = "".join(server.output)
+    assert "Generated a local JWT secret" in printed
+    assert f"curl -s -X POST {server.url}/v1/incidents/ingest" in printed
+    assert (tmp_path / "data" / "chronosops.db").exists()
+    assert oct((tmp_path / "data" / "jwt-secret").stat().st_mode & 0o777) == "0o600"
+
+    headers = {"Authorization": f"Bearer {server.token}"}
+    response = httpx.post(
+        f"{server.url}/v1/incidents/ingest", json=example("basic_request"), headers=headers
+    )
+    assert response.status_code == 201
+    assert response.json()["status"] == "analyzed"
+    detail = httpx.get(
+        f"{server.url}/v1/incidents/{response.json()['incidentId']}", headers=headers
+    )
+    assert detail.json()["latestAnalysis"]["analysisId"] == response.json()["analysisId"]
+
+
+def test_concurrent_duplicates_over_real_connections_make_one_incident(
+    server: RunningServer,
+) -> None:
+    headers = {"Authorization": f"Bearer {server.token}"}
+    body = {**example("example_3_force_collect"), "sourceRef": "parallel-1"}
+
+    def send(_: int) -> tuple[int, str]:
+        response = httpx.post(
+            f"{server.url}/v1/incidents/ingest", json=body, headers=headers, timeout=30
+        )
+        return response.status_code, response.json()["incidentId"]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(send, range(16)))
+    assert sorted(status for status, _ in results) == [200] * 15 + [201]
+    assert len({incident for _, incident in results}) == 1
+
+
+def test_the_generated_secret_is_reused_so_tokens_survive_a_restart(tmp_path: Path) -> None:
+    first = start_server(tmp_path, free_port())
+    stop(first)
+    second = start_server(tmp_path, free_port())
+    try:
+        assert "Generated a local JWT secret" not in "".join(second.output)
+        response = httpx.get(
+            f"{second.url}/v1/incidents", headers={"Authorization": f"Bearer {first.token}"}
+        )
+        assert response.status_code == 200
+    finally:
+        stop(second)
+
+
+def test_logs_are_json_lines_with_request_ids_and_no_tokens(server: RunningServer) -> None:
+    headers = {"Authorization": f"Bearer {server.token}", "X-Request-Id": "e2e-log-check"}
+    httpx.get(f"{server.url}/v1/incidents", headers=headers)
+    stop(server)
+    assert server.process.stdout is not None
+    remaining = server.process.stdout.read()
+    lines = [line for line in (server.output + remaining.splitlines()) if line.startswith("{")]
+    records = [json.loads(line) for line in lines]
+    request_line = next(r for r in records if r.get("request_id") == "e2e-log-check")
+    assert request_line["route"] == "/v1/incidents"
+    assert request_line["status"] == 200
+    assert server.token not in remaining
+    assert server.token.split(".")[1] not in remaining
