@@ -1,4 +1,4 @@
-"""console sign-in links
+"""console sign-in links; incident list indexes that keep newest-first order
 
 Revision ID: 0006
 Revises: 0002
@@ -17,6 +17,9 @@ down_revision = "0002"
 branch_labels = None
 depends_on = None
 
+# The console's list filters: each gets an index that also holds the newest-first order.
+LIST_FILTERS = ("service", "severity", "source_type", "status")
+
 
 def upgrade() -> None:
     op.create_table(
@@ -34,9 +37,21 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_sign_in_link_expires_at"), ["expires_at"], unique=False
         )
+    with op.batch_alter_table("incident", schema=None) as batch_op:
+        for column in LIST_FILTERS:
+            batch_op.drop_index(batch_op.f(f"ix_incident_{column}"))
+            batch_op.create_index(
+                batch_op.f(f"ix_incident_{column}_created_at_id"),
+                [column, "created_at", "id"],
+                unique=False,
+            )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("incident", schema=None) as batch_op:
+        for column in LIST_FILTERS:
+            batch_op.drop_index(batch_op.f(f"ix_incident_{column}_created_at_id"))
+            batch_op.create_index(batch_op.f(f"ix_incident_{column}"), [column], unique=False)
     with op.batch_alter_table("sign_in_link", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_sign_in_link_expires_at"))
     op.drop_table("sign_in_link")
