@@ -22,11 +22,17 @@ from chronosops.core.artifacts import (
 from chronosops.core.windows import TimeWindow, incident_window
 from chronosops.evidence import BundleRead
 from chronosops.incidents import IncidentRead
-from chronosops.reasoning import AnalysisNotFoundError, AnalysisRead
+from chronosops.reasoning import AnalysisNotFoundError, AnalysisRead, PromptTraceNotFoundError
 from chronosops.web.deps import ServicesDep, remember_incident
 from chronosops.web.pages.charts import Chart, metric_chart
 from chronosops.web.pages.rendering import anchor, render
-from chronosops.web.pages.session import AnalystAction, CheckedForm, PageRoute, ViewerPage
+from chronosops.web.pages.session import (
+    AdminPage,
+    AnalystAction,
+    CheckedForm,
+    PageRoute,
+    ViewerPage,
+)
 
 log = structlog.get_logger("chronosops.console")
 
@@ -177,6 +183,7 @@ async def incident_detail(
         )
         verification = await services.audit.verify_incident(session, incident_id)
         audit_events = await services.audit.events_for_incident(session, incident_id)
+        traces = await services.reasoning.traces_for_incident(session, incident_id)
     incident = detail.incident
     link = next((b for b in detail.bundles if b.bundle_id == bundle_id), None)
     window = (
@@ -193,6 +200,7 @@ async def incident_detail(
         "window": window,
         "verification": verification,
         "audit_events": audit_events,
+        "traces": traces,
         "notice": _notice(request),
     }
     return render(request, "incident/detail.html", context, user=user)
@@ -204,6 +212,23 @@ def _notice(request: Request) -> str | None:
         "duplicate": "This report matched an incident that was already open; nothing new was stored.",
         "reanalyzed": "Re-analysed from the stored evidence: the diagnosis below is the new analysis.",
     }.get(request.query_params.get("done", ""))
+
+
+@router.get(
+    "/incidents/{incident_id}/prompt-traces/{trace_id}", summary="One language-model call (admins)"
+)
+async def prompt_trace(
+    incident_id: str, trace_id: str, request: Request, services: ServicesDep, user: AdminPage
+) -> Response:
+    remember_incident(request, incident_id)
+    async with services.database.unit_of_work(write=False) as session:
+        incident = await services.incidents.get(session, incident_id)
+        trace = await services.reasoning.trace(session, trace_id)
+    if trace.incident_id != incident_id:
+        raise PromptTraceNotFoundError(trace_id)
+    return render(
+        request, "incident/prompt_trace.html", {"incident": incident, "trace": trace}, user=user
+    )
 
 
 @router.post("/incidents/{incident_id}/reanalyze", summary="Re-analyse an incident")

@@ -19,6 +19,7 @@ from fastapi.responses import RedirectResponse
 from fastapi.routing import APIRoute
 
 from chronosops.auth import (
+    ADMIN_ROLES,
     READ_ROLES,
     WRITE_ROLES,
     ConsoleSession,
@@ -154,6 +155,7 @@ def require_page(
 ViewerPage = Annotated[PageUser, Depends(require_page(READ_ROLES, "read"))]
 AnalystPage = Annotated[PageUser, Depends(require_page(WRITE_ROLES, "read"))]
 AnalystAction = Annotated[PageUser, Depends(require_page(WRITE_ROLES, "ingest"))]
+AdminPage = Annotated[PageUser, Depends(require_page(ADMIN_ROLES, "read"))]
 SignedInAction = Annotated[PageUser, Depends(require_page((), "read"))]
 
 
