@@ -52,6 +52,10 @@ imports: $(STAMP) ## import-linter: the layer contracts of DESIGN.md
 bench: $(STAMP) ## benchmarks: ingest throughput and latency (own server, concurrency 16), as a table
 	$(BIN)/python -m benchmarks.ingest
 
+.PHONY: bench-console
+bench-console: $(STAMP) ## benchmark: the console's incident list with 100k incidents, as a table
+	$(BIN)/python -m benchmarks.console
+
 .PHONY: check
 check: lint types imports test ## everything CI runs
 
