@@ -176,6 +176,13 @@ def test_an_analyst_signs_in_filters_the_list_reads_a_diagnosis_and_ingests(
     expect(rows).to_have_count(3)
     ingest(server, request(sourceRef="late", title="Queue backlog growing", severity="medium"))
     expect(rows).to_have_count(4, timeout=10_000)
+    # A refresh keeps the keyboard focus where it was.
+    rows.first.get_by_role("link").focus()
+    focused = page.evaluate("document.activeElement.id")
+    stamp = page.locator(".results-meta time").get_attribute("datetime")
+    expect(page.locator(".results-meta time")).not_to_have_attribute("datetime", stamp or "")
+    assert focused.startswith("open-")
+    assert page.evaluate("document.activeElement.id") == focused
 
     page.get_by_role("link", name="Checkout p95 latency above 900 ms after deploy").click()
     expect(page).to_have_url(f"{server.url}/incidents/{checkout}")

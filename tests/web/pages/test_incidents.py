@@ -34,7 +34,9 @@ async def seed(client: httpx.AsyncClient, analyst: dict[str, str]) -> None:
 
 
 def titles(html: str) -> list[str]:
-    return re.findall(r'<td class="title-cell"><a href="/incidents/[^"]+">([^<]+)</a>', html)
+    return re.findall(
+        r'<td class="title-cell"><a id="open-[^"]+" href="/incidents/[^"]+">([^<]+)</a>', html
+    )
 
 
 @pytest.mark.parametrize(
