@@ -2,4 +2,5 @@ pytest_plugins = [
     "tests.fixtures.database",
     "tests.fixtures.app",
     "tests.fixtures.console",
+    "tests.fixtures.webhooks",
 ]

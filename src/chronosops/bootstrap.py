@@ -24,6 +24,7 @@ from chronosops.auth import (
     SessionCodec,
     SignInLinks,
     TokenVerifier,
+    WebhookVerifier,
     derive_session_key,
 )
 from chronosops.config import Settings
@@ -31,7 +32,7 @@ from chronosops.core.clock import Clock, SystemClock
 from chronosops.core.ids import Cuid2Factory, IdFactory
 from chronosops.evidence import EvidenceService
 from chronosops.incidents import IncidentService
-from chronosops.investigation import IncidentDetails, IngestPipeline
+from chronosops.investigation import EvidenceGatherer, IncidentDetails, IngestPipeline, SourceIntake
 from chronosops.reasoning import (
     BuiltinReasoner,
     GeminiClient,
@@ -60,7 +61,9 @@ class Services:
     reasoning: ReasoningService
     pipeline: IngestPipeline
     details: IncidentDetails
+    intake: SourceIntake
     verifier: TokenVerifier
+    webhooks: WebhookVerifier
     limiter: RateLimiter
     sessions: SessionCodec
     sign_in_links: SignInLinks
@@ -101,6 +104,15 @@ def build_services(
     sessions = SessionCodec(
         _session_key(settings), clock=clock, ttl=timedelta(minutes=console.session_ttl_minutes)
     )
+    pipeline = IngestPipeline(
+        database=database,
+        incidents=incidents,
+        evidence=evidence,
+        gatherer=EvidenceGatherer(evidence=evidence, scenarios_enabled=settings.scenarios_enabled),
+        reasoning=reasoning,
+        audit=audit,
+        analyze_on_ingest=settings.analyze_on_ingest,
+    )
     return Services(
         settings=settings,
         clock=clock,
@@ -111,16 +123,18 @@ def build_services(
         incidents=incidents,
         evidence=evidence,
         reasoning=reasoning,
-        pipeline=IngestPipeline(
+        pipeline=pipeline,
+        details=IncidentDetails(incidents=incidents, evidence=evidence, reasoning=reasoning),
+        intake=SourceIntake(
             database=database,
             incidents=incidents,
-            evidence=evidence,
-            reasoning=reasoning,
             audit=audit,
-            analyze_on_ingest=settings.analyze_on_ingest,
+            pipeline=pipeline,
+            clock=clock,
+            replay_window=timedelta(hours=settings.webhook_replay_window_hours),
         ),
-        details=IncidentDetails(incidents=incidents, evidence=evidence, reasoning=reasoning),
         verifier=verifier,
+        webhooks=WebhookVerifier(settings.webhooks),
         limiter=RateLimiter(settings.limits),
         sessions=sessions,
         sign_in_links=SignInLinks(

@@ -63,7 +63,11 @@ def present_needs(artifacts: Sequence[Artifact]) -> set[EvidenceNeed]:
 
 
 def completeness(
-    artifacts: Sequence[Artifact], *, source_type: str, primary_signal: PrimarySignal
+    artifacts: Sequence[Artifact],
+    *,
+    source_type: str,
+    primary_signal: PrimarySignal,
+    notes: Sequence[str] = (),
 ) -> Completeness:
     present = present_needs(artifacts)
     counted = set(_ORDER) if source_type == "GOOGLE_CLOUD" else set(_ORDER) - {"GOOGLE_STATUS"}
@@ -93,4 +97,5 @@ def completeness(
         score=max(0, min(100, score)),
         present=[need for need in _ORDER if need in present & counted],
         missing=missing,
+        notes=list(notes),
     )

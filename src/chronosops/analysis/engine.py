@@ -73,7 +73,12 @@ def analyze(request: AnalysisInput) -> AnalysisResult:
     by_id = {artifact.artifact_id: artifact for artifact in artifacts}
     signals = detect(artifacts, context)
     primary = _primary_signal(signals)
-    evidence = completeness(artifacts, source_type=context.source_type, primary_signal=primary)
+    evidence = completeness(
+        artifacts,
+        source_type=context.source_type,
+        primary_signal=primary,
+        notes=request.collection_notes,
+    )
     scores = score_hypotheses(signals)
 
     # UNKNOWN competes with a weight that grows as evidence shrinks: thin evidence should

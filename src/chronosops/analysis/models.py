@@ -39,6 +39,10 @@ class IncidentContext(AnalysisModel):
 class AnalysisInput(AnalysisModel):
     context: IncidentContext
     artifacts: list[Artifact]
+    collection_notes: list[str] = Field(
+        default_factory=list,
+        description="what gathering the evidence did: sources that failed, timed out or were synthetic",
+    )
 
 
 class Signal(AnalysisModel):

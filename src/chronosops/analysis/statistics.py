@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
+
+from chronosops.core.aggregation import quantile
+
+__all__ = ["MAD_SCALE", "mad", "median", "quantile", "ratio", "robust_z"]
 
 # Scale factor that makes the MAD a consistent estimator of the standard deviation.
 MAD_SCALE = 1.4826
@@ -22,15 +25,6 @@ def median(values: Sequence[float]) -> float:
 def mad(values: Sequence[float]) -> float:
     centre = median(values)
     return median([abs(v - centre) for v in values])
-
-
-def quantile(values: Sequence[float], q: float) -> float:
-    """Nearest-rank quantile (``q`` in 0–1) of a non-empty sample."""
-    if not values:
-        raise ValueError("quantile of nothing")
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))
-    return ordered[index]
 
 
 def robust_z(value: float, baseline: Sequence[float]) -> float:

@@ -1,5 +1,5 @@
-"""Principals, roles and the verification of whoever calls: bearer tokens, console sessions,
-one-time sign-in links and OIDC sign-in (and, later, webhooks)."""
+"""Principals, roles and the verification of whoever calls: bearer tokens, webhook deliveries,
+console sessions, one-time sign-in links and OIDC sign-in."""
 
 from chronosops.auth.oidc_login import (
     LoginStart,
@@ -22,6 +22,12 @@ from chronosops.auth.rate_limits import LimitGroup, RateLimiter
 from chronosops.auth.sessions import ConsoleSession, SessionCodec, derive_session_key
 from chronosops.auth.sign_in_links import IssuedLink, SignInLinks
 from chronosops.auth.tokens import JwksCache, LocalTokenIssuer, TokenVerifier
+from chronosops.auth.webhooks import (
+    WebhookDisabledError,
+    WebhookVerifier,
+    signature,
+    webhook_principal,
+)
 
 __all__ = [
     "ADMIN_ROLES",
@@ -43,8 +49,12 @@ __all__ = [
     "SessionCodec",
     "SignInLinks",
     "TokenVerifier",
+    "WebhookDisabledError",
+    "WebhookVerifier",
     "code_challenge",
     "derive_session_key",
     "parse_role",
     "roles_from_claims",
+    "signature",
+    "webhook_principal",
 ]

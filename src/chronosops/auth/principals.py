@@ -35,7 +35,7 @@ def parse_role(text: str) -> Role:
 class Principal:
     subject: str
     roles: frozenset[str]
-    issuer: Literal["local", "oidc", "system"]
+    issuer: Literal["local", "oidc", "system", "webhook"]
     email: str | None = None
     name: str | None = None
     claims: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)

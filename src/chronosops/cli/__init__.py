@@ -1,10 +1,11 @@
-"""The ``chronosops`` command: serve, migrate, mint tokens and sign-in links, ingest and read incidents."""
+"""The ``chronosops`` command: serve, migrate, mint tokens and sign-in links, ingest, import and
+read incidents, run demos."""
 
 from __future__ import annotations
 
 import typer
 
-from chronosops.cli import db, incidents, serve, sign_in, tokens
+from chronosops.cli import db, demo, imports, incidents, serve, sign_in, tokens
 
 app = typer.Typer(
     name="chronosops",
@@ -17,8 +18,10 @@ app.command("serve")(serve.serve)
 app.command("token")(tokens.token)
 app.command("sign-in-link")(sign_in.sign_in_link)
 app.command("ingest")(incidents.ingest)
+app.command("demo")(demo.demo)
 app.add_typer(db.app, name="db")
 app.add_typer(incidents.app, name="incidents")
+app.add_typer(imports.app, name="import")
 
 
 def main() -> None:

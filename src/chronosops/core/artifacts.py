@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 from pydantic.alias_generators import to_camel
 
 from chronosops.core.timestamps import Instant
@@ -88,6 +88,30 @@ class LogTemplate(ArtifactBase):
         return sum(n for level, n in self.levels.items() if level in ERROR_LEVELS)
 
 
+class SpanStats(ArtifactModel):
+    """Spans of one group within a stretch of time: how many, how many failed, how slow."""
+
+    count: int
+    error_count: int
+    p50_ms: float | None = None
+    p95_ms: float | None = None
+    max_ms: float | None = None
+
+
+class SpanBucket(ArtifactModel):
+    """Spans of one group in one minute (ts = start of the minute)."""
+
+    ts: Instant
+    count: int
+    error_count: int
+    p95_ms: float | None = None
+
+
+# Fields added after bundles were first sealed: left out of the dump while absent, so that a
+# bundle sealed before they existed re-seals to the same id.
+_OPTIONAL_SPAN_FIELDS = ("baseline", "incident", "histogram")
+
+
 class SpanGroup(ArtifactBase):
     kind: Literal["span_group"] = "span_group"
     service: str
@@ -100,6 +124,23 @@ class SpanGroup(ArtifactBase):
     first_seen: Instant
     last_seen: Instant
     trace_ids: list[str] = Field(default_factory=list)
+    baseline: SpanStats | None = Field(
+        default=None, description="spans before the incident's onset"
+    )
+    incident: SpanStats | None = Field(default=None, description="spans from the onset on")
+    histogram: list[SpanBucket] = Field(
+        default_factory=list, description="per minute: spans, failures and p95"
+    )
+
+    @model_serializer(mode="wrap")
+    def _omit_absent_optional_fields(
+        self, handler: SerializerFunctionWrapHandler
+    ) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        for key in _OPTIONAL_SPAN_FIELDS:
+            if key in data and data[key] in (None, []):
+                del data[key]
+        return data
 
 
 ChangeType = Literal["deploy", "rollback", "config", "feature_flag", "infrastructure"]
@@ -128,10 +169,42 @@ class OtherEvent(ArtifactBase):
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
+class ProviderUpdate(ArtifactModel):
+    ts: Instant
+    status: str | None = None
+    text: str
+
+
+class ProviderStatus(ArtifactBase):
+    """An incident a cloud provider published on its status page (e.g. Google Cloud's feed)."""
+
+    kind: Literal["provider_status"] = "provider_status"
+    provider: str
+    incident_ref: str = Field(description="the provider's own incident id")
+    status: str = Field(description="the provider's impact, e.g. SERVICE_DISRUPTION")
+    severity: str | None = None
+    began_at: Instant
+    ended_at: Instant | None = None
+    updated_at: Instant | None = None
+    products: list[str] = Field(default_factory=list)
+    locations: list[str] = Field(default_factory=list)
+    description: str
+    link: str | None = None
+    updates: list[ProviderUpdate] = Field(default_factory=list)
+
+
 Artifact = Annotated[
-    MetricSeries | LogTemplate | SpanGroup | ChangeEvent | OtherEvent,
+    MetricSeries | LogTemplate | SpanGroup | ChangeEvent | OtherEvent | ProviderStatus,
     Field(discriminator="kind"),
 ]
+ARTIFACT_KINDS: tuple[str, ...] = (
+    "metric_series",
+    "log_template",
+    "span_group",
+    "change_event",
+    "event",
+    "provider_status",
+)
 
 ERROR_LEVELS = frozenset({"ERROR", "CRITICAL", "FATAL", "ALERT", "EMERGENCY"})
 WARN_LEVELS = frozenset({"WARN", "WARNING"})

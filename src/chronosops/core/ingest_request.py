@@ -15,6 +15,8 @@ from pydantic.alias_generators import to_camel
 
 from chronosops.core.timestamps import Instant
 
+# The guide's six values, plus the alert routers ChronosOps reads natively (docs/sources.md), so
+# that their incidents can be told apart instead of all being CUSTOM.
 SourceType = Literal[
     "SCENARIO",
     "GOOGLE_CLOUD",
@@ -22,6 +24,9 @@ SourceType = Literal[
     "DATADOG",
     "NEW_RELIC",
     "CUSTOM",
+    "ALERTMANAGER",
+    "GRAFANA",
+    "OPSGENIE",
 ]
 SOURCE_TYPES: tuple[str, ...] = get_args(SourceType)
 

@@ -1,12 +1,16 @@
-"""Incidents: stored exactly once per source reference and occurrence, read back with filters."""
+"""Incidents: stored exactly once per source reference and occurrence, read back with filters,
+resolved by reference, and the vendor deliveries already seen."""
 
 from chronosops.incidents.errors import (
+    DeliveryInFlightError,
     IdempotencyKeyInFlightError,
     IdempotencyKeyReusedError,
     IncidentNotFoundError,
 )
 from chronosops.incidents.schemas import (
     INCIDENT_STATUSES,
+    DeliveryClaim,
+    DeliveryRead,
     IdempotencyClaim,
     IncidentFilter,
     IncidentPage,
@@ -14,11 +18,16 @@ from chronosops.incidents.schemas import (
     IncidentStatus,
     IncidentSummary,
     Registration,
+    Resolution,
+    ResolutionOutcome,
 )
 from chronosops.incidents.service import IncidentService
 
 __all__ = [
     "INCIDENT_STATUSES",
+    "DeliveryClaim",
+    "DeliveryInFlightError",
+    "DeliveryRead",
     "IdempotencyClaim",
     "IdempotencyKeyInFlightError",
     "IdempotencyKeyReusedError",
@@ -30,4 +39,6 @@ __all__ = [
     "IncidentStatus",
     "IncidentSummary",
     "Registration",
+    "Resolution",
+    "ResolutionOutcome",
 ]

@@ -27,3 +27,15 @@ class IdempotencyKeyInFlightError(ConflictError):
         super().__init__(
             f"A request with Idempotency-Key {key!r} is still being processed; retry shortly"
         )
+
+
+class DeliveryInFlightError(ConflictError):
+    """A retry arrived while the first attempt of the same delivery is still being processed."""
+
+    code = "delivery-in-flight"
+    retry_after_seconds = 2
+
+    def __init__(self, source: str) -> None:
+        super().__init__(
+            f"The same {source} delivery is still being processed; retry in a few seconds"
+        )

@@ -11,7 +11,7 @@ from chronosops.core.canonical import sha256_hex
 from chronosops.core.errors import FieldError, InvalidInputError
 from chronosops.core.timestamps import format_instant, parse_instant
 from chronosops.incidents.schemas import IncidentFilter
-from chronosops.incidents.tables import IdempotencyRecord, Incident
+from chronosops.incidents.tables import IdempotencyRecord, Incident, WebhookDelivery
 from chronosops.storage import is_unique_violation
 
 
@@ -125,3 +125,44 @@ class IncidentRepository:
                 IdempotencyRecord.key == key,
             )
         )
+
+    async def deliveries_matching(
+        self, source: str, *, delivery_id: str | None, body_sha256: str
+    ) -> list[WebhookDelivery]:
+        same = WebhookDelivery.body_sha256 == body_sha256
+        if delivery_id is not None:
+            same = or_(same, WebhookDelivery.delivery_id == delivery_id)
+        return list(
+            await self.session.scalars(
+                select(WebhookDelivery).where(WebhookDelivery.source == source, same)
+            )
+        )
+
+    async def insert_delivery(self, delivery: WebhookDelivery) -> bool:
+        try:
+            async with self.session.begin_nested():
+                self.session.add(delivery)
+                await self.session.flush()
+        except IntegrityError as error:
+            if not is_unique_violation(error):
+                raise
+            return False
+        return True
+
+    async def delete_delivery(self, delivery_id: str) -> None:
+        await self.session.execute(delete(WebhookDelivery).where(WebhookDelivery.id == delivery_id))
+
+    async def delete_deliveries_before(self, cutoff: datetime) -> None:
+        await self.session.execute(
+            delete(WebhookDelivery).where(WebhookDelivery.received_at < cutoff)
+        )
+
+    async def delivery(self, delivery_id: str) -> WebhookDelivery | None:
+        return await self.session.get(WebhookDelivery, delivery_id)
+
+    async def recent_deliveries(self, *, source: str | None, limit: int) -> list[WebhookDelivery]:
+        query = select(WebhookDelivery)
+        if source is not None:
+            query = query.where(WebhookDelivery.source == source)
+        query = query.order_by(WebhookDelivery.received_at.desc(), WebhookDelivery.id.desc())
+        return list(await self.session.scalars(query.limit(limit)))

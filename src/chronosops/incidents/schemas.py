@@ -112,3 +112,39 @@ class IdempotencyClaim:
     fresh: bool
     status_code: int | None = None
     response: dict[str, Any] | None = None
+
+
+ResolutionOutcome = Literal["resolved", "already-resolved", "unmatched"]
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """What a resolve for a reference did: closed its open incident, found it closed, or found none."""
+
+    outcome: ResolutionOutcome
+    incident: IncidentRead | None = None
+    changes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    clamped: bool = False
+
+
+@dataclass(frozen=True)
+class DeliveryClaim:
+    """Whether to process a vendor delivery, or the answer it already got."""
+
+    fresh: bool
+    delivery_id: str
+    status_code: int | None = None
+    response: dict[str, Any] | None = None
+
+
+class DeliveryRead(CamelModel):
+    id: str
+    source: str
+    delivery_id: str | None
+    body_sha256: str
+    shape: str | None
+    state: str
+    status_code: int | None
+    response: dict[str, Any] | None
+    received_at: Instant
+    completed_at: Instant | None

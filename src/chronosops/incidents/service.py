@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -10,6 +11,7 @@ from chronosops.core.ids import IdFactory
 from chronosops.core.ingest_request import IngestIncidentRequest
 from chronosops.core.timestamps import format_instant
 from chronosops.incidents.errors import (
+    DeliveryInFlightError,
     IdempotencyKeyInFlightError,
     IdempotencyKeyReusedError,
     IncidentNotFoundError,
@@ -17,6 +19,8 @@ from chronosops.incidents.errors import (
 from chronosops.incidents.repository import IncidentRepository, encode_cursor, subject_hash
 from chronosops.incidents.schemas import (
     CollectionRead,
+    DeliveryClaim,
+    DeliveryRead,
     IdempotencyClaim,
     IncidentFilter,
     IncidentPage,
@@ -25,15 +29,31 @@ from chronosops.incidents.schemas import (
     IncidentSummary,
     MetadataRead,
     Registration,
+    Resolution,
     TimelineRead,
 )
-from chronosops.incidents.tables import IdempotencyRecord, Incident
+from chronosops.incidents.tables import IdempotencyRecord, Incident, WebhookDelivery
 
 # Two writers racing for the same reference can both lose a round only if a third keeps
 # opening new occurrences; a few rounds settle every realistic race.
 _REGISTER_ATTEMPTS = 5
 # A keyed request still "processing" after this long died with its process; let it be retried.
 _STALE_PROCESSING = timedelta(minutes=5)
+
+
+def to_delivery_read(delivery: WebhookDelivery) -> DeliveryRead:
+    return DeliveryRead(
+        id=delivery.id,
+        source=delivery.source,
+        delivery_id=delivery.delivery_id,
+        body_sha256=delivery.body_sha256,
+        shape=delivery.shape,
+        state=delivery.state,
+        status_code=delivery.status_code,
+        response=delivery.response,
+        received_at=delivery.received_at,
+        completed_at=delivery.completed_at,
+    )
 
 
 def _is_resolved(incident: Incident) -> bool:
@@ -303,6 +323,113 @@ class IncidentService:
         self, session: AsyncSession, *, subject: str, key: str
     ) -> None:
         await IncidentRepository(session).delete_idempotency(subject, key)
+
+    async def find(
+        self, session: AsyncSession, source_type: str, source_ref: str
+    ) -> IncidentRead | None:
+        """The latest incident for a source reference, if there is one."""
+        latest = await IncidentRepository(session).latest_for_ref(source_type, source_ref)
+        return to_read(latest) if latest is not None else None
+
+    async def resolve(
+        self, session: AsyncSession, *, source_type: str, source_ref: str, at: datetime
+    ) -> Resolution:
+        """End the open incident with this reference at ``at``; never open one.
+
+        An ``at`` before the incident's start (a skewed vendor clock) ends it at its start,
+        because the contract keeps ``end`` from preceding ``start``.
+        """
+        latest = await IncidentRepository(session).latest_for_ref(source_type, source_ref)
+        if latest is None:
+            return Resolution(outcome="unmatched")
+        if _is_resolved(latest):
+            return Resolution(outcome="already-resolved", incident=to_read(latest))
+        clamped = at < latest.start_at
+        over = latest.start_at if clamped else at
+        latest.end_at = over
+        latest.resolved_at = over
+        latest.updated_at = self.clock.now()
+        await session.flush()
+        change = {"from": None, "to": format_instant(over)}
+        return Resolution(
+            outcome="resolved",
+            incident=to_read(latest),
+            changes={"end": change, "resolvedAt": dict(change)},
+            clamped=clamped,
+        )
+
+    async def claim_delivery(
+        self,
+        session: AsyncSession,
+        *,
+        source: str,
+        delivery_id: str | None,
+        body_sha256: str,
+        window: timedelta,
+    ) -> DeliveryClaim:
+        """Claim a vendor delivery for processing, or return the answer it already got.
+
+        Seen within ``window`` (by delivery id or by body) and completed: the stored answer.
+        Seen and still processing: `DeliveryInFlightError` (a retry raced the first attempt).
+        Deliveries older than the window are forgotten first, so the window is exact.
+        """
+        repository = IncidentRepository(session)
+        now = self.clock.now()
+        await repository.delete_deliveries_before(now - window)
+        for _ in range(2):
+            for seen in await repository.deliveries_matching(
+                source, delivery_id=delivery_id, body_sha256=body_sha256
+            ):
+                if seen.state == "completed":
+                    return DeliveryClaim(
+                        fresh=False,
+                        delivery_id=seen.id,
+                        status_code=seen.status_code,
+                        response=seen.response,
+                    )
+                if seen.received_at >= now - _STALE_PROCESSING:
+                    raise DeliveryInFlightError(source)
+                await repository.delete_delivery(seen.id)
+            row = WebhookDelivery(
+                id=self.ids.new(),
+                source=source,
+                delivery_id=delivery_id,
+                body_sha256=body_sha256,
+                state="processing",
+                received_at=now,
+            )
+            if await repository.insert_delivery(row):
+                return DeliveryClaim(fresh=True, delivery_id=row.id)
+        raise DeliveryInFlightError(source)
+
+    async def complete_delivery(
+        self,
+        session: AsyncSession,
+        delivery_id: str,
+        *,
+        shape: str,
+        status_code: int,
+        response: dict[str, Any],
+    ) -> None:
+        delivery = await IncidentRepository(session).delivery(delivery_id)
+        if delivery is None:
+            return
+        delivery.state = "completed"
+        delivery.shape = shape
+        delivery.status_code = status_code
+        delivery.response = response
+        delivery.completed_at = self.clock.now()
+        await session.flush()
+
+    async def release_delivery(self, session: AsyncSession, delivery_id: str) -> None:
+        """Forget a claimed delivery whose processing failed, so the vendor's retry runs it."""
+        await IncidentRepository(session).delete_delivery(delivery_id)
+
+    async def deliveries(
+        self, session: AsyncSession, *, source: str | None, limit: int
+    ) -> Sequence[DeliveryRead]:
+        rows = await IncidentRepository(session).recent_deliveries(source=source, limit=limit)
+        return [to_delivery_read(row) for row in rows]
 
 
 def _drop_nulls(value: Any, *, keep: set[str]) -> Any:

@@ -83,3 +83,29 @@ class IdempotencyRecord(TableBase):
     response: Mapped[dict[str, Any] | None] = mapped_column(JSONValue)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
     completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class WebhookDelivery(TableBase):
+    """A vendor delivery seen within the replay window, and the answer it got.
+
+    A retry carries the same delivery id (``X-Webhook-Id``) or, for vendors without one, the
+    same body; either unique constraint stops a second ingest, even for concurrent retries.
+    """
+
+    __tablename__ = "webhook_delivery"
+    __table_args__ = (
+        UniqueConstraint("source", "delivery_id"),
+        UniqueConstraint("source", "body_sha256"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    source: Mapped[str] = mapped_column(String(64))
+    # NULL when the vendor sends no delivery id (NULLs never collide in a unique constraint).
+    delivery_id: Mapped[str | None] = mapped_column(String(256))
+    body_sha256: Mapped[str] = mapped_column(String(64))
+    shape: Mapped[str | None] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))  # processing | completed
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    response: Mapped[dict[str, Any] | None] = mapped_column(JSONValue)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

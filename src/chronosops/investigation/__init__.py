@@ -1,5 +1,7 @@
-"""Use cases that span domains: the ingest pipeline, reanalysis, the incident detail view."""
+"""Use cases that span domains: the ingest pipeline, reanalysis, the incident detail view,
+and vendor deliveries from the native sources."""
 
+from chronosops.investigation.collection import EvidenceGatherer, Gathered
 from chronosops.investigation.detail import IncidentDetail, IncidentDetails
 from chronosops.investigation.ingest import (
     ANALYZED_MESSAGE,
@@ -9,14 +11,29 @@ from chronosops.investigation.ingest import (
     context_of,
     window_of,
 )
+from chronosops.investigation.scenarios import ScenarioRun, run_scenario
+from chronosops.investigation.webhooks import (
+    EventResult,
+    Receipt,
+    SourceIntake,
+    delivery_id_headers,
+)
 
 __all__ = [
     "ANALYZED_MESSAGE",
     "AnalysisOutcome",
+    "EventResult",
+    "EvidenceGatherer",
+    "Gathered",
     "IncidentDetail",
     "IncidentDetails",
     "IngestOutcome",
     "IngestPipeline",
+    "Receipt",
+    "ScenarioRun",
+    "SourceIntake",
     "context_of",
+    "delivery_id_headers",
+    "run_scenario",
     "window_of",
 ]

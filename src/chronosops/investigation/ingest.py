@@ -7,7 +7,9 @@ reason, never an orphan behind a 500 (DESIGN.md §5).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 import structlog
 
@@ -19,6 +21,7 @@ from chronosops.core.ingest_request import IngestIncidentRequest, IngestIncident
 from chronosops.core.windows import TimeWindow, incident_window
 from chronosops.evidence import BundleDraft, CollectionNote, EvidenceService
 from chronosops.incidents import IncidentRead, IncidentService
+from chronosops.investigation.collection import EvidenceGatherer
 from chronosops.reasoning import AnalysisRead, ReasoningService
 from chronosops.storage import Database
 
@@ -31,6 +34,8 @@ ANALYZED_MESSAGE = "Incident ingested and analyzed successfully"
 class IngestOutcome:
     response: IngestIncidentResponse
     created: bool
+    # For a repeat of an open incident: what it changed (a later end / resolvedAt), if anything.
+    changes: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def http_status(self) -> int:
@@ -72,6 +77,7 @@ class IngestPipeline:
         database: Database,
         incidents: IncidentService,
         evidence: EvidenceService,
+        gatherer: EvidenceGatherer,
         reasoning: ReasoningService,
         audit: AuditLog,
         analyze_on_ingest: bool,
@@ -79,6 +85,7 @@ class IngestPipeline:
         self.database = database
         self.incidents = incidents
         self.evidence = evidence
+        self.gatherer = gatherer
         self.reasoning = reasoning
         self.audit = audit
         self.analyze_on_ingest = analyze_on_ingest
@@ -86,6 +93,8 @@ class IngestPipeline:
     async def ingest(
         self, request: IngestIncidentRequest, *, principal: Principal
     ) -> IngestOutcome:
+        # A request whose evidence could never be gathered is refused before anything is stored.
+        self.gatherer.check(request)
         async with self.database.unit_of_work() as session:
             registration = await self.incidents.register(session, request, by=principal.subject)
             incident = registration.incident
@@ -133,6 +142,7 @@ class IngestPipeline:
                     ),
                 ),
                 created=False,
+                changes=registration.changes,
             )
         bound.info("incident.created", source_type=incident.source_type)
         if not self.analyze_on_ingest:
@@ -147,8 +157,10 @@ class IngestPipeline:
                 created=True,
             )
         try:
-            artifacts = self.evidence.artifacts_from_request(request)
-            outcome = await self.analyze(incident, artifacts, principal=principal)
+            gathered = await self.gatherer.gather(incident, request, window=window_of(incident))
+            outcome = await self.analyze(
+                incident, gathered.artifacts, principal=principal, collection=gathered.notes
+            )
         except Exception as error:  # noqa: BLE001 — any failure after storing is recorded, not raised
             reason = f"{type(error).__name__}: {error}"
             bound.exception("incident.analysis_failed")
@@ -194,7 +206,12 @@ class IngestPipeline:
         principal: Principal,
     ) -> AnalysisOutcome:
         request = AnalysisInput(
-            context=context_of(incident, window), artifacts=list(draft.artifacts)
+            context=context_of(incident, window),
+            artifacts=list(draft.artifacts),
+            collection_notes=[
+                f"{note['source']}: {note['status']} — {note['detail']}"
+                for note in draft.content.get("collection", [])
+            ],
         )
         reasoning = await self.reasoning.reason(request)
         async with self.database.unit_of_work() as session:
@@ -309,7 +326,9 @@ class IngestPipeline:
             else:
                 # Never analysed (switched off, or failed before sealing): start from the request.
                 request = await self.incidents.stored_request(session, incident_id)
-                draft = self.evidence.seal(self.evidence.artifacts_from_request(request))
+        if incident.latest_bundle_id is None:
+            gathered = await self.gatherer.gather(incident, request, window=window_of(incident))
+            draft = self.evidence.seal(gathered.artifacts, collection=gathered.notes)
         return await self.analyze_bundle(
             incident, draft, window=window_of(incident), principal=principal
         )

@@ -15,7 +15,7 @@ from chronosops.bootstrap import Services
 from chronosops.core.ingest_request import IngestIncidentRequest
 from chronosops.core.timestamps import format_instant
 from chronosops.web import errors, pages
-from chronosops.web.api import analyses, evidence, incidents, system
+from chronosops.web.api import analyses, evidence, incidents, scenarios, sources, system, webhooks
 from chronosops.web.middleware import (
     BodySizeLimitMiddleware,
     HttpMetrics,
@@ -25,7 +25,8 @@ from chronosops.web.middleware import (
 
 DESCRIPTION = """\
 ChronosOps ingests incidents, freezes the evidence around them into content-addressed bundles
-and explains the likely root cause. Every route but the probes needs a bearer token; roles
+and explains the likely root cause. Every route but the probes and the vendor webhooks
+(`/v1/webhooks/{source}`, which take the source's own signature or token) needs a bearer token; roles
 `CHRONOSOPS_VIEWER` (read), `CHRONOSOPS_ANALYST` (also ingest), `CHRONOSOPS_ADMIN` (also raw
 source payloads). Errors are `{"message", "code"}` plus `errors: [{path, message}]` for bad input.
 """
@@ -76,7 +77,7 @@ def create_app(services: Services, *, owns_services: bool = False) -> FastAPI:
     app.state.services = services
     app.state.metrics_registry = registry
     app.state.started_at = format_instant(services.clock.now())
-    for module in (system, incidents, evidence, analyses):
+    for module in (system, scenarios, incidents, evidence, analyses, sources, webhooks):
         app.include_router(module.router)
     pages.install(app)
     errors.install(app)

@@ -68,6 +68,11 @@ Analyst = Annotated[Principal, Depends(require(WRITE_ROLES, "ingest"))]
 Admin = Annotated[Principal, Depends(require(ADMIN_ROLES, "read"))]
 
 
+def remember_principal(request: Request, principal: Principal) -> None:
+    """Put the (shortened) caller into this request's access log line."""
+    _remember(request, "principal", principal.log_subject)
+
+
 def remember_incident(request: Request, incident_id: str) -> None:
     """Put the incident id into this request's access log line."""
     _remember(request, "incident_id", incident_id)

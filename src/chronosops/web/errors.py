@@ -28,6 +28,7 @@ from chronosops.core.errors import (
     UnprocessableError,
     UpstreamError,
 )
+from chronosops.incidents import DeliveryInFlightError
 
 log = structlog.get_logger("chronosops.http")
 
@@ -40,6 +41,8 @@ class UnsupportedMediaTypeError(InvalidInputError):
 
 STATUS: tuple[tuple[type[AppError], int], ...] = (
     (UnsupportedMediaTypeError, 415),
+    # A vendor retry racing its first attempt: 503 is what every vendor retries later.
+    (DeliveryInFlightError, 503),
     (UnprocessableError, 422),
     (InvalidInputError, 400),
     (AuthenticationError, 401),
@@ -75,6 +78,8 @@ def error_response(error: AppError) -> JSONResponse:
         body["requiredRoles"] = error.required_roles
     if isinstance(error, AuthenticationError):
         headers["WWW-Authenticate"] = 'Bearer realm="chronosops"'
+    if isinstance(error, DeliveryInFlightError):
+        headers["Retry-After"] = str(error.retry_after_seconds)
     if isinstance(error, RateLimitedError):
         body["limit"] = error.limit
         body["retryAfterSeconds"] = error.retry_after_seconds

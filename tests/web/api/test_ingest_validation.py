@@ -258,3 +258,32 @@ async def test_bad_input_leaves_what_is_stored_untouched(
     assert await incident_count(client, analyst) == 1
     after = (await client.get(f"/v1/incidents/{first['incidentId']}", headers=analyst)).json()
     assert after == before
+
+
+@pytest.mark.parametrize(
+    ("body", "path"),
+    [
+        (request(title="a\u0000b"), "title"),
+        (request(sourcePayload={"k": ["ok", "x\u0000"]}), "sourcePayload.k[1]"),
+        (request(metadata={"tags": {"a\u0000": "b"}}), "metadata.tags"),
+    ],
+)
+async def test_the_nul_character_is_a_400_naming_the_field_on_every_database(
+    body: Any, path: str, client: httpx.AsyncClient, analyst: dict[str, str]
+) -> None:
+    # PostgreSQL cannot store NUL in text or JSONB; without this check it was a 500 there.
+    response = await post(client, analyst, body)
+    assert response.status_code == 400, response.text
+    assert paths(response) == [path]
+    assert await incident_count(client, analyst) == 0
+
+
+async def test_a_body_nested_too_deeply_is_a_400_not_a_recursion_error(
+    client: httpx.AsyncClient, analyst: dict[str, str]
+) -> None:
+    for depth in (70, 5000):
+        payload = '{"sourcePayload": ' + "[" * depth + "]" * depth + "}"
+        response = await client.post(
+            INGEST, content=payload, headers={**analyst, "Content-Type": "application/json"}
+        )
+        assert response.status_code == 400, response.text

@@ -22,12 +22,9 @@ from chronosops.core.ingest_request import (
 )
 from chronosops.core.timestamps import parse_instant
 from chronosops.incidents import IncidentFilter, IncidentStatus
+from chronosops.web.bodies import read_json
 from chronosops.web.deps import Analyst, ReadSession, ServicesDep, Viewer, remember_incident
-from chronosops.web.errors import (
-    INVALID_BODY,
-    UnsupportedMediaTypeError,
-    field_errors_from_pydantic,
-)
+from chronosops.web.errors import INVALID_BODY, field_errors_from_pydantic
 
 router = APIRouter(tags=["incidents"])
 
@@ -43,36 +40,9 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _is_json(content_type: str | None) -> bool:
-    if not content_type:
-        return False
-    media = content_type.split(";", 1)[0].strip().lower()
-    return media == "application/json" or (
-        media.startswith("application/") and media.endswith("+json")
-    )
-
-
 async def parse_json_body(request: Request) -> Any:
-    if not _is_json(request.headers.get("content-type")):
-        raise UnsupportedMediaTypeError(
-            "Unsupported media type: send the body as application/json",
-            [FieldError("Content-Type", "must be application/json")],
-        )
-    return parse_json_text(await request.body())
-
-
-def parse_json_text(raw: bytes | str) -> Any:
-    """JSON as the API reads it (NaN and Infinity are not JSON), or a 400 saying where it broke."""
-    try:
-        return json.loads(raw, parse_constant=_reject_constant)
-    except (json.JSONDecodeError, UnicodeDecodeError, ValueError) as exc:
-        raise InvalidInputError(
-            "Malformed JSON body", [FieldError("", f"not valid JSON: {exc}")]
-        ) from None
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
+    _raw, document = await read_json(request)
+    return document
 
 
 def validate_ingest(body: Any) -> IngestIncidentRequest:

@@ -17,6 +17,7 @@ from chronosops.core.artifacts import (
     LogTemplate,
     MetricSeries,
     OtherEvent,
+    ProviderStatus,
     SpanGroup,
 )
 from chronosops.core.windows import TimeWindow, incident_window
@@ -59,6 +60,7 @@ class Evidence:
     spans: list[SpanGroup]
     changes: list[ChangeEvent]
     events: list[OtherEvent]
+    provider_statuses: list[ProviderStatus]
     unreadable: list[dict[str, Any]]
     titles: dict[str, str]
 
@@ -106,6 +108,7 @@ def evidence_view(
     spans: list[SpanGroup] = []
     changes: list[ChangeEvent] = []
     events: list[OtherEvent] = []
+    provider_statuses: list[ProviderStatus] = []
     unreadable: list[dict[str, Any]] = []
     titles: dict[str, str] = {}
     for raw in bundle.artifacts:
@@ -124,6 +127,8 @@ def evidence_view(
             spans.append(artifact)
         elif isinstance(artifact, ChangeEvent):
             changes.append(artifact)
+        elif isinstance(artifact, ProviderStatus):
+            provider_statuses.append(artifact)
         else:
             events.append(artifact)
     cited = _cited(analysis)
@@ -155,6 +160,7 @@ def evidence_view(
         spans=spans,
         changes=changes,
         events=events,
+        provider_statuses=provider_statuses,
         unreadable=unreadable,
         titles=titles,
     )

@@ -14,7 +14,8 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
 from chronosops.core.errors import FieldError, InvalidInputError
-from chronosops.web.api.incidents import parse_json_text, validate_ingest
+from chronosops.web.api.incidents import validate_ingest
+from chronosops.web.bodies import parse_json
 from chronosops.web.deps import ServicesDep
 from chronosops.web.pages.rendering import render
 from chronosops.web.pages.session import (
@@ -118,7 +119,7 @@ async def submit_incident(
                 "Nothing to ingest",
                 [FieldError("", "paste an ingest request: one JSON object")],
             )
-        ingest_request = validate_ingest(parse_json_text(payload))
+        ingest_request = validate_ingest(parse_json(payload.encode()))
     except InvalidInputError as error:
         # htmx swaps only 2xx answers; a plain form post gets the honest 400.
         return _form(

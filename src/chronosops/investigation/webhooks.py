@@ -1,0 +1,315 @@
+"""What a vendor's delivery does: normalised events applied to incidents, each delivery once.
+
+`SourceIntake.receive` is the use case behind ``POST /v1/webhooks/{source}``:
+
+1. the source normalises the payload (a `SourcePayloadError` is a 400, nothing stored);
+2. the delivery is claimed by its delivery id or body hash: one seen within the replay window
+   gets the answer it got the first time, without a second ingest;
+3. each event is applied: a trigger or a full acknowledge goes through `IngestPipeline.ingest`
+   exactly like ``POST /v1/incidents/ingest`` (validation, dedup, evidence, analysis); a
+   resolve ends the open incident with that reference through the incidents service, audited;
+   a resolve for an unknown reference is audited as unmatched and changes nothing;
+4. the answer is stored with the delivery. If applying fails, the claim is released, so the
+   vendor's retry runs again rather than being told it succeeded.
+
+`SourceIntake.apply` (steps 3 alone) also serves ``chronosops import google-cloud-status``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, Literal
+
+import structlog
+
+from chronosops.audit import AuditLog, EntityType, EventType
+from chronosops.auth import Principal
+from chronosops.core.clock import Clock
+from chronosops.core.timestamps import format_instant
+from chronosops.incidents import IncidentService
+from chronosops.investigation.ingest import IngestPipeline
+from chronosops.sources import Normalization, Source, SourceEvent
+from chronosops.storage import Database
+
+log = structlog.get_logger(__name__)
+
+Outcome = Literal[
+    "created", "updated", "unchanged", "resolved", "already-resolved", "unmatched", "recorded"
+]
+# Generic delivery-id headers honoured for every source, after the source's own.
+GENERIC_DELIVERY_HEADERS = ("X-Webhook-Id", "Idempotency-Key")
+DELIVERY_ID_MAX = 256
+
+
+@dataclass(frozen=True)
+class EventResult:
+    event: SourceEvent
+    outcome: Outcome
+    message: str
+    incident_id: str | None = None
+    status: str | None = None
+    evidence_bundle_id: str | None = None
+    analysis_id: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **self.event.to_json(),
+            "outcome": self.outcome,
+            "incidentId": self.incident_id,
+            "status": self.status,
+            "evidenceBundleId": self.evidence_bundle_id,
+            "analysisId": self.analysis_id,
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """The answer to one delivery: its status code and body, and whether it is a replay."""
+
+    status_code: int
+    body: dict[str, Any]
+    replayed: bool = False
+    results: Sequence[EventResult] = field(default_factory=tuple)
+
+
+def status_code_of(results: Sequence[EventResult]) -> int:
+    """201 when an incident was opened, 200 when one was matched, 202 when none was touched."""
+    outcomes = {result.outcome for result in results}
+    if "created" in outcomes:
+        return 201
+    if outcomes & {"updated", "unchanged", "resolved", "already-resolved"}:
+        return 200
+    return 202
+
+
+def summarise(results: Sequence[EventResult]) -> str:
+    if not results:
+        return "Nothing to do: the payload describes no incident"
+    counts = Counter(result.outcome for result in results)
+    words = {
+        "created": "incident(s) created",
+        "updated": "incident(s) updated",
+        "unchanged": "already known, unchanged",
+        "resolved": "resolved",
+        "already-resolved": "already resolved",
+        "unmatched": "for an unknown reference (recorded, nothing created)",
+        "recorded": "recorded without changing the incident",
+    }
+    return "; ".join(f"{count} {words[outcome]}" for outcome, count in counts.items())
+
+
+def delivery_id_headers(source: Source) -> list[str]:
+    """The headers read for a delivery id, in order: the vendor's own, then the generic ones."""
+    return list(dict.fromkeys((*source.delivery_id_headers, *GENERIC_DELIVERY_HEADERS)))
+
+
+def delivery_id_of(source: Source, headers: Mapping[str, str]) -> str | None:
+    """The delivery id a vendor repeats on every retry, bounded (a long one is hashed)."""
+    for name in delivery_id_headers(source):
+        value = headers.get(name)
+        if value and value.strip():
+            value = value.strip()
+            if len(value) > DELIVERY_ID_MAX:
+                return "sha256:" + hashlib.sha256(value.encode()).hexdigest()
+            return value
+    return None
+
+
+class SourceIntake:
+    def __init__(
+        self,
+        *,
+        database: Database,
+        incidents: IncidentService,
+        audit: AuditLog,
+        pipeline: IngestPipeline,
+        clock: Clock,
+        replay_window: timedelta,
+    ) -> None:
+        self.database = database
+        self.incidents = incidents
+        self.audit = audit
+        self.pipeline = pipeline
+        self.clock = clock
+        self.replay_window = replay_window
+
+    def normalize(self, source: Source, body: Any, *, headers: Mapping[str, str]) -> Normalization:
+        return source.parse(body, headers=headers, received_at=self.clock.now())
+
+    async def receive(
+        self,
+        source: Source,
+        *,
+        headers: Mapping[str, str],
+        raw_body: bytes,
+        body: Any,
+        principal: Principal,
+    ) -> Receipt:
+        normalization = self.normalize(source, body, headers=headers)
+        delivery_id = delivery_id_of(source, headers)
+        async with self.database.unit_of_work() as session:
+            claim = await self.incidents.claim_delivery(
+                session,
+                source=source.kind,
+                delivery_id=delivery_id,
+                body_sha256=hashlib.sha256(raw_body).hexdigest(),
+                window=self.replay_window,
+            )
+        if not claim.fresh:
+            log.info("webhook.replayed", source=source.kind, delivery=claim.delivery_id)
+            body_out = {**(claim.response or {}), "replayed": True}
+            return Receipt(status_code=claim.status_code or 200, body=body_out, replayed=True)
+        try:
+            results = await self.apply(
+                normalization, principal=principal, delivery=claim.delivery_id
+            )
+        except BaseException:
+            async with self.database.unit_of_work() as session:
+                await self.incidents.release_delivery(session, claim.delivery_id)
+            raise
+        status_code = status_code_of(results)
+        response = {
+            "source": source.kind,
+            "shape": normalization.shape,
+            "deliveryId": delivery_id,
+            "replayed": False,
+            "message": summarise(results),
+            "events": [result.to_json() for result in results],
+            "notes": [note.to_json() for note in normalization.notes],
+        }
+        async with self.database.unit_of_work() as session:
+            await self.incidents.complete_delivery(
+                session,
+                claim.delivery_id,
+                shape=normalization.shape,
+                status_code=status_code,
+                response=response,
+            )
+        for note in normalization.notes:
+            log.warning("webhook.note", source=source.kind, code=note.code, note=note.message)
+        return Receipt(status_code=status_code, body=response, results=results)
+
+    async def apply(
+        self, normalization: Normalization, *, principal: Principal, delivery: str | None = None
+    ) -> list[EventResult]:
+        """Apply each event in order (a batch is as many incidents as it has alerts)."""
+        results = []
+        for event in normalization.events:
+            results.append(await self._apply(event, principal=principal, delivery=delivery))
+        return results
+
+    async def _apply(
+        self, event: SourceEvent, *, principal: Principal, delivery: str | None
+    ) -> EventResult:
+        if event.request is not None:
+            outcome = await self.pipeline.ingest(event.request, principal=principal)
+            response = outcome.response
+            kind: Outcome = (
+                "created" if outcome.created else "updated" if outcome.changes else "unchanged"
+            )
+            return EventResult(
+                event=event,
+                outcome=kind,
+                message=response.message or "",
+                incident_id=response.incident_id,
+                status=response.status,
+                evidence_bundle_id=response.evidence_bundle_id,
+                analysis_id=response.analysis_id,
+            )
+        if event.action == "resolve":
+            return await self._resolve(event, principal=principal, delivery=delivery)
+        async with self.database.unit_of_work(write=False) as session:
+            known = await self.incidents.find(session, event.source_type, event.source_ref)
+        if known is None:
+            return EventResult(
+                event=event,
+                outcome="unmatched" if event.action == "acknowledge" else "recorded",
+                message=f"No incident with {event.source_type} reference {event.source_ref!r}; "
+                "nothing to change",
+            )
+        return EventResult(
+            event=event,
+            outcome="unchanged" if event.action == "acknowledge" else "recorded",
+            message=f"{event.summary}: recorded; the incident is unchanged",
+            incident_id=known.id,
+            status=known.status,
+        )
+
+    async def _resolve(
+        self, event: SourceEvent, *, principal: Principal, delivery: str | None
+    ) -> EventResult:
+        assert event.resolved_at is not None  # guaranteed by SourceEvent for a resolve
+        async with self.database.unit_of_work() as session:
+            resolution = await self.incidents.resolve(
+                session,
+                source_type=event.source_type,
+                source_ref=event.source_ref,
+                at=event.resolved_at,
+            )
+            incident = resolution.incident
+            if resolution.outcome == "resolved" and incident is not None:
+                await self.audit.record(
+                    session,
+                    event_type=EventType.INCIDENT_RESOLVED,
+                    entity_type=EntityType.INCIDENT,
+                    entity_id=incident.id,
+                    entity_ref=f"{event.source_type}:{event.source_ref}",
+                    incident_id=incident.id,
+                    actor=principal.subject,
+                    payload={
+                        "incidentId": incident.id,
+                        "sourceType": event.source_type,
+                        "sourceRef": event.source_ref,
+                        "via": event.summary,
+                        "delivery": delivery,
+                        "changes": resolution.changes,
+                        "clampedToStart": resolution.clamped,
+                    },
+                )
+            elif resolution.outcome == "unmatched":
+                await self.audit.record(
+                    session,
+                    event_type=EventType.SOURCE_RESOLVE_UNMATCHED,
+                    entity_type=EntityType.SOURCE_EVENT,
+                    entity_id=delivery or f"{event.source_type}:{event.source_ref}"[:128],
+                    entity_ref=f"{event.source_type}:{event.source_ref}",
+                    actor=principal.subject,
+                    payload={
+                        "sourceType": event.source_type,
+                        "sourceRef": event.source_ref,
+                        "resolvedAt": format_instant(event.resolved_at),
+                        "via": event.summary,
+                        "delivery": delivery,
+                    },
+                )
+        if resolution.outcome == "unmatched":
+            log.info("webhook.resolve_unmatched", source_ref=event.source_ref)
+            return EventResult(
+                event=event,
+                outcome="unmatched",
+                message=f"No open incident with {event.source_type} reference "
+                f"{event.source_ref!r}; the resolve is recorded and nothing was created",
+            )
+        assert incident is not None
+        if resolution.outcome == "already-resolved":
+            message = "The incident was already resolved; unchanged"
+        else:
+            message = "Incident resolved" + (
+                " (the vendor's time was before the start; ended at the start)"
+                if resolution.clamped
+                else ""
+            )
+        return EventResult(
+            event=event,
+            outcome=resolution.outcome,
+            message=message,
+            incident_id=incident.id,
+            status=incident.status,
+            evidence_bundle_id=incident.latest_bundle_id,
+            analysis_id=incident.latest_analysis_id,
+        )

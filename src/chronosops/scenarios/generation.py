@@ -1,0 +1,227 @@
+"""Generating an incident from a scenario: options in, artifacts and ground truth out."""
+
+from __future__ import annotations
+
+import random
+import re
+from datetime import datetime, timedelta
+from typing import Any
+
+from chronosops.core.artifacts import Artifact
+from chronosops.core.errors import FieldError, InvalidInputError, NotFoundError
+from chronosops.core.windows import incident_window
+from chronosops.scenarios.library import BY_ID
+from chronosops.scenarios.model import (
+    EVIDENCE_KINDS,
+    GeneratedIncident,
+    GenerationOptions,
+    GroundTruth,
+    Scenario,
+    Topology,
+)
+from chronosops.scenarios.simulation import simulate
+from chronosops.scenarios.telemetry import Telemetry, stream
+from chronosops.scenarios.topology import variant_region, variant_topology
+
+_SERVICE_REF = re.compile(r"\{svc:([a-z0-9_]+)\}")
+
+
+class UnknownScenarioError(NotFoundError):
+    code = "scenario-not-found"
+
+    def __init__(self, scenario_id: str) -> None:
+        super().__init__(f"Scenario not found: {scenario_id}")
+        self.scenario_id = scenario_id
+
+
+def get_scenario(scenario_id: str) -> Scenario:
+    try:
+        return BY_ID[scenario_id]
+    except KeyError:
+        raise UnknownScenarioError(scenario_id) from None
+
+
+def render(text: str, topology: Topology) -> str:
+    """A scenario text with ``{svc:key}`` replaced by the service names of this topology."""
+    return _SERVICE_REF.sub(lambda m: topology.name(m.group(1)), text)
+
+
+def _seed(scenario: Scenario, options: GenerationOptions) -> str:
+    return f"{scenario.id}/{options.seed}/{options.variant}/{options.noise:.3f}"
+
+
+def real_onset(scenario: Scenario, options: GenerationOptions, start: datetime) -> datetime:
+    """When the fault really began relative to the reported start (the timing jitter)."""
+    if options.jitter_minutes == 0:
+        return start
+    rng = stream(_seed(scenario, options), f"timing/{options.jitter_minutes}")
+    # Alerts lag the fault more often than they lead it.
+    offset = rng.uniform(-options.jitter_minutes, options.jitter_minutes / 2)
+    return start + timedelta(seconds=round(offset * 60))
+
+
+def generate(
+    scenario_id: str, options: GenerationOptions | None = None, *, with_telemetry: bool = True
+) -> GeneratedIncident:
+    """The incident ``scenario_id`` describes, as ``options`` vary it; same options, same bytes.
+
+    ``with_telemetry=False`` skips the simulation: the incident's description and ground truth
+    (without the red herrings only the telemetry reveals), cheaply.
+    """
+    scenario = get_scenario(scenario_id)
+    options = options or GenerationOptions()
+    topology = variant_topology(scenario.id, scenario.topology, options.variant)
+    start = options.start or scenario.onset
+    end = options.end or start + timedelta(minutes=scenario.duration_minutes)
+    onset = real_onset(scenario, options, start)
+    window = incident_window(
+        start=start,
+        end=end,
+        minutes_before=options.minutes_before,
+        minutes_after=options.minutes_after,
+    )
+    seed = _seed(scenario, options)
+    began = onset + timedelta(minutes=min([0.0, *(e.shape.start for e in scenario.effects)]))
+    if not with_telemetry:
+        return GeneratedIncident(
+            scenario_id=scenario.id,
+            title=scenario.title,
+            description=render(scenario.description, topology),
+            severity=scenario.severity,
+            service=topology.name(scenario.reported),
+            region=variant_region(scenario.region, options.variant),
+            environment=scenario.environment,
+            start=start,
+            end=end,
+            window=window,
+            options=options,
+            truth=_truth(scenario, topology, began, ()),
+            topology=topology,
+        )
+    run = simulate(
+        scenario,
+        topology,
+        onset=onset,
+        start=window.start.replace(second=0, microsecond=0),
+        end=window.end,
+        rng=random.Random(f"{seed}/simulation"),
+        noise=options.noise,
+    )
+    source = f"scenario:{scenario.id}"
+    telemetry = Telemetry(
+        scenario,
+        topology,
+        run,
+        onset=onset,
+        reported_start=start,
+        seed=seed,
+        noise=options.noise,
+        source=source,
+    )
+    artifacts: list[Artifact] = []
+    if "metrics" not in options.drop:
+        artifacts += telemetry.metrics()
+    if "logs" not in options.drop:
+        artifacts += telemetry.logs()
+    if "traces" not in options.drop:
+        artifacts += telemetry.spans()
+    if "changes" not in options.drop:
+        artifacts += telemetry.changes(window_end=window.end, environment=scenario.environment)
+    truth = _truth(scenario, topology, began, tuple(telemetry.red_herrings))
+    return GeneratedIncident(
+        scenario_id=scenario.id,
+        title=scenario.title,
+        description=render(scenario.description, topology),
+        severity=scenario.severity,
+        service=topology.name(scenario.reported),
+        region=variant_region(scenario.region, options.variant),
+        environment=scenario.environment,
+        start=start,
+        end=end,
+        window=window,
+        options=options,
+        truth=truth,
+        topology=topology,
+        artifacts=tuple(artifacts),
+    )
+
+
+def _truth(
+    scenario: Scenario, topology: Topology, began: datetime, red_herrings: tuple[str, ...]
+) -> GroundTruth:
+    return GroundTruth(
+        scenario_id=scenario.id,
+        hypothesis_id=scenario.hypothesis_id,
+        culprit_service=topology.name(scenario.culprit),
+        reported_service=topology.name(scenario.reported),
+        onset=began.replace(microsecond=0),
+        explanation=scenario.explanation,
+        red_herrings=red_herrings,
+    )
+
+
+def scenario_id_of(source_ref: str) -> str | None:
+    """The scenario a SCENARIO incident's ``sourceRef`` names: ``<id>`` or ``<id>:<anything>``."""
+    candidate = source_ref.split(":", 1)[0].strip()
+    return candidate if candidate in BY_ID else None
+
+
+def options_from_fields(
+    fields: Any,
+    *,
+    start: datetime,
+    end: datetime | None,
+    minutes_before: int,
+    minutes_after: int,
+) -> GenerationOptions:
+    """Options from an incident's ``metadata.customFields.scenario`` (all optional).
+
+    Raises `InvalidInputError` naming the field when a value breaks its rule.
+    """
+    data = fields if isinstance(fields, dict) else {}
+    errors: list[FieldError] = []
+
+    def integer(name: str, default: int) -> int:
+        value = data.get(name, default)
+        if isinstance(value, bool) or not isinstance(value, int):
+            errors.append(
+                FieldError(f"metadata.customFields.scenario.{name}", "must be an integer")
+            )
+            return default
+        return value
+
+    noise = data.get("noise", GenerationOptions.noise)
+    if isinstance(noise, bool) or not isinstance(noise, int | float):
+        errors.append(FieldError("metadata.customFields.scenario.noise", "must be a number 0–1"))
+        noise = GenerationOptions.noise
+    drop = data.get("drop", [])
+    if not isinstance(drop, list) or not all(item in EVIDENCE_KINDS for item in drop):
+        errors.append(
+            FieldError(
+                "metadata.customFields.scenario.drop",
+                f"must be a list of {', '.join(EVIDENCE_KINDS)}",
+            )
+        )
+        drop = []
+    seed = integer("seed", 0)
+    variant = integer("variant", 0)
+    jitter = integer("jitterMinutes", 0)
+    if errors:
+        raise InvalidInputError("Invalid scenario options", errors)
+    try:
+        return GenerationOptions(
+            seed=seed,
+            variant=variant,
+            noise=float(noise),
+            jitter_minutes=jitter,
+            drop=frozenset(drop),
+            start=start,
+            end=end,
+            minutes_before=minutes_before,
+            minutes_after=minutes_after,
+        )
+    except ValueError as exc:
+        raise InvalidInputError(
+            "Invalid scenario options",
+            [FieldError("metadata.customFields.scenario", str(exc))],
+        ) from None

@@ -1,0 +1,788 @@
+"""Simulation frames read off as evidence: metric series, log templates, span groups, changes.
+
+What a real observability stack would have recorded: per-service RED and saturation metrics
+scraped every minute (with measurement noise), log lines written by the services at rates the
+simulation implies (clustered into templates with per-minute histograms), sampled spans per
+service and operation (all errors kept, a slice of the rest), and the change log. External
+services (third-party APIs) export nothing; they are seen only through their callers.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import re
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import partial
+
+from chronosops.core.aggregation import RawSpan, log_template, metric_series, span_groups
+from chronosops.core.artifacts import (
+    ChangeEvent,
+    LogExample,
+    LogTemplate,
+    MetricSeries,
+    SeriesPoint,
+    SpanGroup,
+    normalise_level,
+)
+from chronosops.core.canonical import content_hash
+from chronosops.core.timestamps import format_instant
+from chronosops.scenarios.model import (
+    ChangeSpec,
+    FailureMode,
+    LogDriver,
+    LogRule,
+    Scenario,
+    ServiceNode,
+    Shape,
+    Topology,
+)
+from chronosops.scenarios.simulation import CallFrame, Run, ServiceFrame
+
+APP_KINDS = ("edge", "api", "worker")
+EXAMPLES_PER_TEMPLATE = 5
+SPANS_PER_MINUTE = 6.0  # sampled successful spans per operation and minute at baseline
+MAX_OK_SPANS = 14
+MAX_ERROR_SPANS = 10
+SLOW_LOG_SAMPLING = 0.05  # slow-request warnings are rate-limited by the services
+CHANGE_LOOKBACK = timedelta(minutes=180)
+IDLE_RPS = 0.01
+
+_PLACEHOLDER = re.compile(r"\{([a-z]+)(?::([a-z0-9_]+))?\}")
+
+
+def stream(seed: str, name: str) -> random.Random:
+    """An independent random stream per kind of evidence: dropping one leaves the others alone."""
+    return random.Random(f"{seed}/{name}")
+
+
+def stochastic_round(value: float, rng: random.Random) -> int:
+    whole = math.floor(value)
+    return whole + (1 if rng.random() < value - whole else 0)
+
+
+@dataclass
+class _TemplateAccumulator:
+    template: str
+    levels: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    services: set[str] = field(default_factory=set)
+    per_minute: dict[datetime, int] = field(default_factory=lambda: defaultdict(int))
+    examples: list[LogExample] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _LogSource:
+    """One stream of log lines: a template pattern, its level and its per-minute rate."""
+
+    service: str  # key
+    level: str
+    pattern: str
+    rate: Callable[[int, ServiceFrame], float]  # lines per second in minute i
+    values: Callable[[int, ServiceFrame, random.Random], dict[str, str]] = field(
+        default_factory=lambda: _no_values
+    )
+
+
+def _no_values(index: int, frame: ServiceFrame, rng: random.Random) -> dict[str, str]:
+    return {}
+
+
+def _slow_rate(op: str, index: int, frame: ServiceFrame) -> float:
+    return frame.slow_share(1000.0, op) * frame.ops[op].rps * SLOW_LOG_SAMPLING
+
+
+def _slow_values(op: str, index: int, frame: ServiceFrame, rng: random.Random) -> dict[str, str]:
+    ops = frame.ops[op]
+    # A draw from the slow tail: above the 1 s threshold, distributed like the requests.
+    floor = max(1000.0, ops.p50_ms)
+    return {"ms": str(round(floor * math.exp(abs(rng.gauss(0, ops.sigma)))))}
+
+
+def _base_error_rate(error_ratio: float, index: int, frame: ServiceFrame) -> float:
+    return frame.rps * error_ratio * 0.5
+
+
+def _disconnect_rate(index: int, frame: ServiceFrame) -> float:
+    return frame.rps * 0.0004
+
+
+def _restart_rate(index: int, frame: ServiceFrame) -> float:
+    return 1.0 / 60.0 if frame.restarted else 0.0
+
+
+def _restart_values(
+    limit_mb: float, index: int, frame: ServiceFrame, rng: random.Random
+) -> dict[str, str]:
+    return {"mem": str(int(limit_mb) + rng.randint(1, 40)), "n": str(frame.restarts_total)}
+
+
+def _pool_rate(index: int, frame: ServiceFrame) -> float:
+    return frame.pool_timeouts
+
+
+def _pool_values(index: int, frame: ServiceFrame, rng: random.Random) -> dict[str, str]:
+    return {"n": str(max(1, round(frame.pool_pending)))}
+
+
+def _throttle_rate(index: int, frame: ServiceFrame) -> float:
+    return frame.throttled * 0.2
+
+
+def _steady_rate(start: int, per_second: float, index: int, frame: ServiceFrame) -> float:
+    return per_second if index >= start else 0.0
+
+
+class Telemetry:
+    def __init__(
+        self,
+        scenario: Scenario,
+        topology: Topology,
+        run: Run,
+        *,
+        onset: datetime,
+        reported_start: datetime,
+        seed: str,
+        noise: float,
+        source: str,
+    ) -> None:
+        self.scenario = scenario
+        self.topology = topology
+        self.run = run
+        self.onset = onset
+        self.reported_start = reported_start
+        self.seed = seed
+        self.noise = noise
+        self.source = source
+        self.culprit = scenario.culprit
+        self.red_herrings: list[str] = []
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _minutes_since_onset(self, index: int) -> float:
+        return (self.run.minutes[index] - self.onset).total_seconds() / 60
+
+    def _fill(self, pattern: str, rng: random.Random, values: dict[str, str]) -> str:
+        def replace(match: re.Match[str]) -> str:
+            name, argument = match.group(1), match.group(2)
+            if name == "svc" and argument:
+                return self.topology.name(argument)
+            if name in values:
+                return values[name]
+            if name == "n":
+                return str(rng.randint(2, 950))
+            if name == "ms":
+                return str(rng.randint(120, 4000))
+            if name == "id":
+                return str(rng.randint(10_000, 99_999_999))
+            if name == "uuid":
+                raw = f"{rng.getrandbits(128):032x}"
+                return f"{raw[:8]}-{raw[8:12]}-{raw[12:16]}-{raw[16:20]}-{raw[20:]}"
+            if name == "hex":
+                return f"0x{rng.getrandbits(32):08x}"
+            if name == "ip":
+                return f"10.{rng.randint(0, 40)}.{rng.randint(0, 255)}.{rng.randint(2, 254)}"
+            return match.group(0)
+
+        return _PLACEHOLDER.sub(replace, pattern)
+
+    def _app_services(self) -> list[ServiceNode]:
+        return [n for n in self.topology.services if n.kind in APP_KINDS]
+
+    def _bystanders(self) -> list[ServiceNode]:
+        """Services a red herring may be pinned on: neither the culprit nor the reported one."""
+        return [
+            n
+            for n in self._app_services()
+            if n.key not in (self.scenario.culprit, self.scenario.reported)
+        ]
+
+    # -- metrics ---------------------------------------------------------------------------
+
+    def metrics(self) -> list[MetricSeries]:
+        rng = stream(self.seed, "metrics")
+        spread = 0.01 + 0.05 * self.noise
+        spikes = self._benign_spikes(rng)
+        artifacts: list[MetricSeries] = []
+        for node in self.topology.services:
+            if node.kind == "external":
+                continue
+            frames = [frames[node.key] for frames in self.run.frames]
+            series: dict[str, tuple[str, list[float]]] = {}
+
+            def add(
+                name: str,
+                unit: str,
+                values: list[float],
+                series: dict[str, tuple[str, list[float]]] = series,
+            ) -> None:
+                series[name] = (unit, values)
+
+            def jitter(value: float) -> float:
+                return value * max(0.0, 1.0 + rng.gauss(0.0, spread))
+
+            # No requests, no latency or error ratio: the series has a gap, as a real one would.
+            latency = [
+                jitter(f.p95_ms) * spikes.get((node.key, i), 1.0) if f.rps > IDLE_RPS else math.nan
+                for i, f in enumerate(frames)
+            ]
+            add("latency_p95_ms", "ms", [round(v, 1) for v in latency])
+            errors = []
+            for i, f in enumerate(frames):
+                value = f.error_ratio + abs(
+                    rng.gauss(0.0, max(1e-4, f.error_ratio * 0.08 * self.noise))
+                )
+                if (node.key, i) in spikes:
+                    value += rng.uniform(0.0, 0.008)
+                errors.append(round(min(value, 1.0), 5) if f.rps > IDLE_RPS else math.nan)
+            add("error_ratio", "ratio", errors)
+            add("request_rate", "req/s", [round(jitter(f.rps), 2) for f in frames])
+            if node.kind != "dns":
+                add("cpu_utilization", "ratio", [round(min(jitter(f.cpu), 1.0), 3) for f in frames])
+            if node.kind in APP_KINDS:
+                add(
+                    "memory_working_set_mb",
+                    "MiB",
+                    [round(f.memory_mb * (1 + rng.gauss(0.0, 0.005)), 1) for f in frames],
+                )
+                add("container_restarts_total", "count", [float(f.restarts_total) for f in frames])
+            if node.pool_size > 0:
+                add(
+                    "db_pool_connections_in_use", "count", [round(f.pool_in_use, 1) for f in frames]
+                )
+                add("db_pool_pending_requests", "count", [round(f.pool_pending, 1) for f in frames])
+            if node.cache_hit is not None:
+                add(
+                    "cache_hit_ratio",
+                    "ratio",
+                    [
+                        round(min(1.0, max(0.0, (f.cache_hit or 0.0) + rng.gauss(0.0, 0.005))), 4)
+                        for f in frames
+                    ],
+                )
+            if node.kind == "database":
+                add(
+                    "db_connections_active",
+                    "count",
+                    [round(jitter(f.rps * f.p50_ms / 1000.0) + 3, 1) for f in frames],
+                )
+            if node.cert_days is not None:
+                add(
+                    "tls_certificate_expiry_days",
+                    "days",
+                    [round(f.cert_days or 0.0, 4) for f in frames],
+                )
+            for name, (unit, values) in series.items():
+                built = metric_series(
+                    id_prefix="metric",
+                    name=name,
+                    points=zip(self.run.minutes, values, strict=True),
+                    source=self.source,
+                    labels={"service": node.name},
+                    service=node.name,
+                    unit=unit,
+                    synthetic=True,
+                )
+                if built is not None:
+                    artifacts.append(built)
+        return artifacts
+
+    def _benign_spikes(self, rng: random.Random) -> dict[tuple[str, int], float]:
+        """Short latency blips on innocent services: the noise every real dashboard has."""
+        if self.noise <= 0:
+            return {}
+        spikes: dict[tuple[str, int], float] = {}
+        chance = 0.004 + 0.025 * self.noise
+        for node in self._bystanders():
+            for index in range(len(self.run.minutes)):
+                if rng.random() < chance:
+                    spikes[(node.key, index)] = rng.uniform(1.4, 2.4)
+        return spikes
+
+    # -- logs ------------------------------------------------------------------------------
+
+    def logs(self) -> list[LogTemplate]:
+        rng = stream(self.seed, "logs")
+        templates: dict[str, _TemplateAccumulator] = {}
+        for source in self._log_sources(rng):
+            self._emit(source, rng, templates)
+        artifacts: list[LogTemplate] = []
+        for template, acc in sorted(templates.items()):
+            count = sum(acc.per_minute.values())
+            if count == 0:
+                continue
+            minutes = sorted(m for m, n in acc.per_minute.items() if n > 0)
+            errors = sum(n for level, n in acc.levels.items() if level in ("ERROR", "CRITICAL"))
+            examples = sorted(acc.examples, key=lambda e: (e.ts, e.message))[:EXAMPLES_PER_TEMPLATE]
+            artifacts.append(
+                LogTemplate(
+                    artifact_id=f"log:{content_hash(template)[:16]}",
+                    title=template[:200],
+                    summary=(
+                        f"{count} line{'s' if count != 1 else ''} ({errors} error), "
+                        f"{format_instant(minutes[0])} to {format_instant(minutes[-1])}"
+                    ),
+                    source=self.source,
+                    synthetic=True,
+                    template=template,
+                    count=count,
+                    levels=dict(sorted(acc.levels.items())),
+                    services=sorted(acc.services),
+                    first_seen=minutes[0],
+                    last_seen=minutes[-1] + timedelta(seconds=59),
+                    examples=examples,
+                    histogram=[SeriesPoint(ts=m, value=acc.per_minute[m]) for m in minutes],
+                )
+            )
+        return artifacts
+
+    def _emit(
+        self, source: _LogSource, rng: random.Random, templates: dict[str, _TemplateAccumulator]
+    ) -> None:
+        counts: list[int] = []
+        for index, frames in enumerate(self.run.frames):
+            rate = source.rate(index, frames[source.service])
+            counts.append(stochastic_round(max(rate, 0.0) * 60.0, rng) if rate > 0 else 0)
+        if not any(counts):
+            return
+        node = self.topology.node(source.service)
+        level = normalise_level(source.level)
+        busy = [i for i, count in enumerate(counts) if count]
+        # The first minute, the peak and the last: how it started, how bad it got, how it ended.
+        chosen = {busy[0], max(busy, key=counts.__getitem__), busy[-1]}
+        examples: list[LogExample] = []
+        template = None
+        for index in sorted(chosen):
+            frame = self.run.frames[index][source.service]
+            message = self._fill(source.pattern, rng, source.values(index, frame, rng))
+            template = template or log_template(message)
+            examples.append(
+                LogExample(
+                    ts=self.run.minutes[index] + timedelta(seconds=rng.randint(0, 59)),
+                    level=level,
+                    message=message,
+                    service=node.name,
+                )
+            )
+        assert template is not None
+        acc = templates.setdefault(template, _TemplateAccumulator(template))
+        acc.services.add(node.name)
+        for index, count in enumerate(counts):
+            if count:
+                acc.per_minute[self.run.minutes[index]] += count
+                acc.levels[level] += count
+        acc.examples.extend(e for e in examples if log_template(e.message) == template)
+
+    def _scaled(self, rule: LogRule, index: int, rate: float) -> float:
+        shape: Shape | None = rule.shape
+        return rate * (shape.level(self._minutes_since_onset(index)) if shape else 1.0)
+
+    def _driver_rate(self, rule: LogRule, index: int, frame: ServiceFrame) -> float:
+        driver: LogDriver = rule.driver
+        if driver == "own_errors":
+            value = frame.own_errors
+            if rule.operation and rule.operation in frame.ops:
+                op = frame.ops[rule.operation]
+                value = op.rps * max(
+                    0.0, op.error_ratio - self.topology.node(frame.key).error_ratio
+                )
+        elif driver == "requests":
+            value = frame.ops[rule.operation].rps if rule.operation in frame.ops else frame.rps
+        elif driver == "cache_misses":
+            value = frame.cache_misses
+        elif driver == "restarts":
+            value = 1.0 / 60.0 if frame.restarted else 0.0
+        elif driver == "throttled":
+            value = frame.throttled
+        elif driver == "pool_timeouts":
+            value = frame.pool_timeouts
+        elif driver == "slow":
+            share = frame.slow_share(rule.threshold_ms, rule.operation)
+            value = share * (
+                frame.ops[rule.operation].rps if rule.operation in frame.ops else frame.rps
+            )
+        else:  # after_onset
+            value = 1.0 / 60.0 if self._minutes_since_onset(index) >= 0 else 0.0
+        return self._scaled(rule, index, value * rule.per_event)
+
+    def _log_sources(self, rng: random.Random) -> list[_LogSource]:
+        sources: list[_LogSource] = []
+        for rule in self.scenario.logs:
+            sources.append(
+                _LogSource(
+                    service=rule.service,
+                    level=rule.level,
+                    pattern=rule.pattern,
+                    rate=partial(self._driver_rate, rule),
+                    values=partial(self._rule_values, rule),
+                )
+            )
+        sources += self._generic_sources()
+        sources += self._distractors(rng)
+        return sources
+
+    def _rule_values(
+        self, rule: LogRule, index: int, frame: ServiceFrame, rng: random.Random
+    ) -> dict[str, str]:
+        op = frame.ops.get(rule.operation or "")
+        p50 = op.p50_ms if op else frame.p50_ms
+        sigma = op.sigma if op else frame.sigma
+        duration = p50 * math.exp(rng.gauss(0.0, sigma))
+        if rule.driver == "slow":
+            duration = max(duration, rule.threshold_ms * rng.uniform(1.0, 1.6))
+        return {"ms": f"{duration:.1f}" if duration < 100 else str(round(duration))}
+
+    def _generic_sources(self) -> list[_LogSource]:
+        sources: list[_LogSource] = []
+        for node in self.topology.services:
+            key = node.key
+            if node.kind in ("external", "cache"):
+                continue
+            if node.kind in APP_KINDS:
+                for op in node.operations:
+                    for call in op.calls:
+                        if self.topology.node(call.target).kind == "dns":
+                            continue
+                        sources += self._call_failure_sources(
+                            node, op.name, call.target, call.operation
+                        )
+                    sources.append(
+                        _LogSource(
+                            service=key,
+                            level="WARN",
+                            pattern=f"slow request: {op.name} took {{ms}}ms",
+                            rate=partial(_slow_rate, op.name),
+                            values=partial(_slow_values, op.name),
+                        )
+                    )
+                sources.append(
+                    _LogSource(
+                        service=key,
+                        level="ERROR",
+                        pattern="request failed with status 500: internal error (request id {uuid})",
+                        rate=partial(_base_error_rate, node.error_ratio),
+                    )
+                )
+                sources.append(
+                    _LogSource(
+                        service=key,
+                        level="WARN",
+                        pattern="client closed the connection before the response was sent",
+                        rate=_disconnect_rate,
+                    )
+                )
+                sources.append(
+                    _LogSource(
+                        service=key,
+                        level="ERROR",
+                        pattern=(
+                            f"container {node.name} OOMKilled: memory usage {{mem}}Mi exceeded the "
+                            f"limit of {int(node.memory_limit_mb)}Mi; restarting (restart count {{n}})"
+                        ),
+                        rate=_restart_rate,
+                        values=partial(_restart_values, node.memory_limit_mb),
+                    )
+                )
+            if node.pool_size > 0:
+                sources.append(
+                    _LogSource(
+                        service=key,
+                        level="ERROR",
+                        pattern=(
+                            "could not obtain a database connection within 5000ms "
+                            f"(pool size {node.pool_size}, active {node.pool_size}, waiting {{n}})"
+                        ),
+                        rate=_pool_rate,
+                        values=_pool_values,
+                    )
+                )
+            if node.rate_limit_rps is not None and node.kind != "external":
+                sources.append(
+                    _LogSource(
+                        service=key,
+                        level="WARN",
+                        pattern=(
+                            "rate limit exceeded for client {hex}: {n} requests/s over the limit "
+                            f"of {int(node.rate_limit_rps)}"
+                        ),
+                        rate=_throttle_rate,
+                    )
+                )
+        return sources
+
+    def _call_failure_sources(
+        self, node: ServiceNode, op_name: str, target_key: str, target_op: str
+    ) -> list[_LogSource]:
+        target = self.topology.node(target_key)
+        dns = next((n for n in self.topology.services if n.kind == "dns"), None)
+        patterns: dict[FailureMode, tuple[str, str]] = {
+            "error": (
+                "ERROR",
+                f"upstream {target.name} responded 500 Internal Server Error to {target_op}",
+            ),
+            "pool": (
+                "ERROR",
+                f"upstream {target.name} responded 503 Service Unavailable to {target_op}",
+            ),
+            "unavailable": (
+                "ERROR",
+                f"upstream {target.name} responded 503 Service Unavailable to {target_op}",
+            ),
+            "refused": (
+                "ERROR",
+                f"connect ECONNREFUSED {target.address}:{target.port} (calling {target.name})",
+            ),
+            "timeout": (
+                "ERROR",
+                f"{target.name} {target_op} timed out after {{timeout}}ms: context deadline exceeded",
+            ),
+            "unreachable": (
+                "ERROR",
+                f"dial tcp {target.address}:{target.port}: i/o timeout (calling {target.name})",
+            ),
+            "tls": (
+                "ERROR",
+                f"tls: failed to verify certificate for {target.name}:{target.port}: x509: certificate has expired or is not yet valid",
+            ),
+            "dns": (
+                "ERROR",
+                f"dial tcp: lookup {target.name}.prod.svc.cluster.local on {dns.address if dns else '10.96.0.10'}:53: no such host",
+            ),
+            "throttled": (
+                "WARN",
+                f"{target.name} answered 429 Too Many Requests to {target_op}; retrying in {{n}}s",
+            ),
+        }
+        if target.kind == "database":
+            patterns["error"] = (
+                "ERROR",
+                f"query on {target.name} failed: ERROR: canceling statement due to statement timeout",
+            )
+            patterns["timeout"] = (
+                "ERROR",
+                f"query on {target.name} timed out after {{timeout}}ms: {target_op}",
+            )
+        sources = []
+        for mode, (level, pattern) in patterns.items():
+
+            def rate(i: int, f: ServiceFrame, mode: FailureMode = mode) -> float:
+                for call in f.ops[op_name].calls:
+                    if (
+                        call.target == target_key
+                        and call.operation == target_op
+                        and call.mode == mode
+                    ):
+                        return call.rps * call.error_ratio
+                return 0.0
+
+            def values(i: int, f: ServiceFrame, r: random.Random) -> dict[str, str]:
+                call = self._call(f, op_name, target_key, target_op)
+                return {
+                    "timeout": str(int(call.timeout_ms)) if call else "2000",
+                    "n": str(r.randint(1, 8)),
+                }
+
+            sources.append(
+                _LogSource(service=node.key, level=level, pattern=pattern, rate=rate, values=values)
+            )
+        return sources
+
+    @staticmethod
+    def _call(frame: ServiceFrame, op: str, target: str, target_op: str) -> CallFrame | None:
+        for call in frame.ops[op].calls:
+            if call.target == target and call.operation == target_op:
+                return call
+        return None
+
+    def _distractors(self, rng: random.Random) -> list[_LogSource]:
+        """Unrelated errors that happen to be in the window: what makes real incidents hard."""
+        candidates = self._bystanders()
+        if self.noise < 0.3 or not candidates:
+            return []
+        found: list[_LogSource] = []
+        node = rng.choice(candidates)
+        start = rng.randrange(len(self.run.minutes))
+        found.append(
+            _LogSource(
+                service=node.key,
+                level="ERROR",
+                pattern="failed to refresh feature flag snapshot: context canceled after {n}ms",
+                rate=partial(_steady_rate, start, 0.05),
+            )
+        )
+        self.red_herrings.append(f"unrelated errors on {node.name} (feature flag refresh)")
+        if self.noise >= 0.6:
+            other = rng.choice(candidates)
+            found.append(
+                _LogSource(
+                    service=other.key,
+                    level="WARN",
+                    pattern="GC pause of {ms}ms exceeded the 200ms target",
+                    rate=partial(_steady_rate, 0, 0.02),
+                )
+            )
+        return found
+
+    # -- spans -----------------------------------------------------------------------------
+
+    def spans(self) -> list[SpanGroup]:
+        rng = stream(self.seed, "spans")
+        raw: list[RawSpan] = []
+        first = self.run.frames[0]
+        for node in self._app_services():
+            for op in node.operations:
+                base = max(first[node.key].ops[op.name].rps, 1e-3)
+                sampling = min(1.0, SPANS_PER_MINUTE / (base * 60.0))
+                for index, frames in enumerate(self.run.frames):
+                    frame = frames[node.key].ops[op.name]
+                    raw += self._sample(
+                        rng,
+                        index,
+                        service=node.name,
+                        operation=op.name,
+                        rps=frame.rps,
+                        error_ratio=frame.error_ratio,
+                        p50_ms=frame.p50_ms,
+                        sigma=frame.sigma,
+                        mode=frame.mode,
+                        timeout_ms=None,
+                        sampling=sampling,
+                    )
+                    for call in frame.calls:
+                        target = self.topology.node(call.target)
+                        if target.kind == "dns":
+                            continue
+                        raw += self._sample(
+                            rng,
+                            index,
+                            service=node.name,
+                            operation=f"{target.name} {call.operation}",
+                            rps=call.rps,
+                            error_ratio=call.error_ratio,
+                            p50_ms=call.p50_ms,
+                            sigma=call.sigma,
+                            mode=call.mode,
+                            timeout_ms=call.timeout_ms,
+                            sampling=sampling,
+                        )
+        return span_groups(
+            raw, id_prefix="span", source=self.source, onset=self.reported_start, synthetic=True
+        )
+
+    def _sample(
+        self,
+        rng: random.Random,
+        index: int,
+        *,
+        service: str,
+        operation: str,
+        rps: float,
+        error_ratio: float,
+        p50_ms: float,
+        sigma: float,
+        mode: FailureMode | None,
+        timeout_ms: float | None,
+        sampling: float,
+    ) -> list[RawSpan]:
+        minute = self.run.minutes[index]
+        ok = min(MAX_OK_SPANS, stochastic_round(rps * (1 - error_ratio) * 60 * sampling, rng))
+        # Tail sampling keeps failures at a higher rate: the traces people open.
+        failed = min(
+            MAX_ERROR_SPANS, stochastic_round(rps * error_ratio * 60 * min(1.0, sampling * 4), rng)
+        )
+        spans: list[RawSpan] = []
+        for n in range(ok + failed):
+            is_error = n >= ok
+            duration = p50_ms * math.exp(rng.gauss(0.0, sigma))
+            if timeout_ms is not None:
+                duration = min(duration, timeout_ms)
+            if is_error:
+                if mode in ("timeout", "unreachable") and timeout_ms is not None:
+                    duration = timeout_ms * rng.uniform(1.0, 1.02)
+                elif mode in ("refused", "tls", "dns", "throttled"):
+                    duration = rng.uniform(1.0, 12.0)
+                elif mode == "pool":
+                    duration = 5000.0 * rng.uniform(1.0, 1.01)
+            spans.append(
+                RawSpan(
+                    ts=minute + timedelta(seconds=rng.uniform(0, 59.999)),
+                    service=service,
+                    operation=operation,
+                    duration_ms=round(duration, 2),
+                    is_error=is_error,
+                    trace_id=f"{rng.getrandbits(128):032x}",
+                )
+            )
+        return spans
+
+    # -- changes ---------------------------------------------------------------------------
+
+    def changes(self, *, window_end: datetime, environment: str) -> list[ChangeEvent]:
+        rng = stream(self.seed, "changes")
+        events: list[ChangeEvent] = []
+        earliest = self.run.minutes[0] - CHANGE_LOOKBACK
+        specs = list(self.scenario.changes)
+        for spec in specs:
+            if spec.innocent:
+                self.red_herrings.append(
+                    f"{spec.change_type} on {self.topology.name(spec.service)} "
+                    f"{spec.minutes:+.0f} min from the onset (innocent)"
+                )
+        if self.noise > 0:
+            candidates = self._bystanders() or [
+                n for n in self._app_services() if n.key != self.scenario.culprit
+            ]
+            extra = int(rng.random() < self.noise) + int(rng.random() < self.noise / 2)
+            for _ in range(extra if candidates else 0):
+                node = rng.choice(candidates)
+                minor = rng.randint(0, 40)
+                minutes = rng.uniform(-150.0, 8.0)
+                from_version, to_version = f"1.{minor}.{rng.randint(0, 9)}", f"1.{minor + 1}.0"
+                spec = ChangeSpec(
+                    service=node.key,
+                    change_type="deploy",
+                    minutes=minutes,
+                    summary=rng.choice(
+                        (
+                            "Bump logging library",
+                            "Update translations",
+                            "Refactor request validation (no behaviour change)",
+                            "Add dashboard links to the README",
+                        )
+                    ),
+                    version_from=from_version,
+                    version_to=to_version,
+                    author=rng.choice(("ci-bot", "renovate[bot]", "deploy-pipeline")),
+                    innocent=True,
+                )
+                specs.append(spec)
+                self.red_herrings.append(
+                    f"deploy of {node.name} {to_version} {minutes:+.0f} min from the onset (innocent)"
+                )
+        for spec in specs:
+            at = (self.onset + timedelta(minutes=spec.minutes)).replace(microsecond=0)
+            if not earliest <= at <= window_end:
+                continue
+            name = self.topology.name(spec.service)
+            versions = f" {spec.version_from or '?'} → {spec.version_to}" if spec.version_to else ""
+            events.append(
+                ChangeEvent(
+                    artifact_id=f"change:{name}:{spec.change_type}:{format_instant(at)}",
+                    title=f"{spec.change_type} on {name}: {spec.summary}"[:200],
+                    summary=f"{spec.change_type}{versions} at {format_instant(at)}",
+                    source=self.source,
+                    synthetic=True,
+                    change_type=spec.change_type,
+                    timestamp=at,
+                    description=spec.summary,
+                    service=name,
+                    environment=environment,
+                    version_from=spec.version_from,
+                    version_to=spec.version_to,
+                    author=spec.author,
+                    link=None,
+                )
+            )
+        return sorted(events, key=lambda e: (e.timestamp, e.artifact_id))

@@ -1,0 +1,101 @@
+"""The vendors' door: ``POST /v1/webhooks/{source}``, and the deliveries it has seen.
+
+A delivery authenticates with the source's secret or token (never a JWT), is normalised by the
+source, and goes through the same pipeline as ``POST /v1/incidents/ingest``. Vendors label
+their JSON in many ways, so the body is read as JSON whatever its Content-Type.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+
+from chronosops.auth import webhook_principal
+from chronosops.sources import registry
+from chronosops.web.bodies import parse_json
+from chronosops.web.deps import (
+    Admin,
+    ReadSession,
+    ServicesDep,
+    remember_incident,
+    remember_principal,
+)
+
+router = APIRouter(tags=["webhooks"])
+
+WEBHOOK_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "Matched known incidents (a repeat, a resolve), or a replayed delivery"},
+    201: {"description": "At least one incident was created"},
+    202: {"description": "Nothing changed: a resolve for an unknown reference, a note, a ping"},
+    400: {"description": "Not a payload this source reads: `{message, errors: [{path, message}]}`"},
+    401: {"description": "Missing or wrong signature or token"},
+    404: {"description": "Unknown source, or the source is switched off (no secret or token set)"},
+    413: {"description": "Body larger than CHRONOSOPS_MAX_BODY_BYTES"},
+    429: {"description": "Rate limit hit for this source"},
+    503: {"description": "A retry of a delivery still being processed: retry after Retry-After"},
+}
+
+
+@router.post(
+    "/v1/webhooks/{source}",
+    summary="Receive a vendor's own webhook payload (docs/sources.md)",
+    responses=WEBHOOK_RESPONSES,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"description": "the vendor's payload"}}},
+        },
+        "security": [],
+    },
+)
+async def receive(source: str, request: Request, services: ServicesDep) -> JSONResponse:
+    adapter = registry.get(source)
+    raw = await request.body()
+    parsed: list[Any] = []
+
+    def body() -> Any:
+        if not parsed:
+            parsed.append(parse_json(raw))
+        return parsed[0]
+
+    method = services.webhooks.verify(
+        adapter,
+        headers=request.headers,
+        query=request.query_params,
+        raw_body=raw,
+        body=body,
+    )
+    principal = webhook_principal(adapter.kind)
+    remember_principal(request, principal)
+    await services.limiter.hit("ingest", principal.subject)
+    receipt = await services.intake.receive(
+        adapter, headers=request.headers, raw_body=raw, body=body(), principal=principal
+    )
+    headers: dict[str, str] = {"X-ChronosOps-Authenticated-By": method}
+    if receipt.replayed:
+        headers["X-ChronosOps-Replayed"] = "true"
+    incident_ids = [
+        event["incidentId"] for event in receipt.body.get("events", []) if event.get("incidentId")
+    ]
+    if len(incident_ids) == 1:
+        remember_incident(request, incident_ids[0])
+    return JSONResponse(receipt.body, status_code=receipt.status_code, headers=headers)
+
+
+@router.get(
+    "/v1/webhooks/deliveries",
+    summary="Deliveries received within the replay window, newest first, with their answers",
+)
+async def deliveries(
+    _principal: Admin,
+    services: ServicesDep,
+    session: ReadSession,
+    source: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> dict[str, Any]:
+    if source is not None:
+        registry.get(source)
+    found = await services.incidents.deliveries(session, source=source, limit=limit)
+    return {"items": [delivery.model_dump(mode="json") for delivery in found]}

@@ -1,0 +1,52 @@
+"""Reading JSON request bodies: media type, syntax, and what storage can hold, as 4xx errors."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import Request
+
+from chronosops.core.errors import FieldError, InvalidInputError
+from chronosops.core.storable import unstorable
+from chronosops.web.errors import UnsupportedMediaTypeError
+
+MALFORMED = "Malformed JSON body"
+
+
+def is_json(content_type: str | None) -> bool:
+    if not content_type:
+        return False
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def parse_json(raw: bytes) -> Any:
+    """The document in ``raw``, or `InvalidInputError` saying what is wrong with it."""
+    try:
+        document = json.loads(raw, parse_constant=_reject_constant)
+    except RecursionError:
+        raise InvalidInputError(MALFORMED, [FieldError("", "nested too deeply")]) from None
+    except (json.JSONDecodeError, UnicodeDecodeError, ValueError) as exc:
+        raise InvalidInputError(MALFORMED, [FieldError("", f"not valid JSON: {exc}")]) from None
+    problem = unstorable(document)
+    if problem is not None:
+        raise InvalidInputError("Invalid request body", [problem])
+    return document
+
+
+async def read_json(request: Request, *, require_json_type: bool = True) -> tuple[bytes, Any]:
+    """The raw body and its JSON document. Vendor webhooks may label JSON as anything."""
+    if require_json_type and not is_json(request.headers.get("content-type")):
+        raise UnsupportedMediaTypeError(
+            "Unsupported media type: send the body as application/json",
+            [FieldError("Content-Type", "must be application/json")],
+        )
+    raw = await request.body()
+    return raw, parse_json(raw)
