@@ -23,9 +23,11 @@ from chronosops.cli.sign_in import new_link
 from chronosops.config import Settings
 from chronosops.core.clock import SystemClock
 from chronosops.core.ids import Cuid2Factory
+from chronosops.scenarios import SCENARIOS
 from tests.fixtures.console import checkout_incident
 from tests.fixtures.guide import example, request
 from tests.fixtures.live_server import LiveServer, live_server
+from tests.sources.payloads import raw
 
 pytestmark = pytest.mark.slow
 
@@ -249,6 +251,47 @@ def test_the_detail_page_fits_a_phone(browser: Browser, server: LiveServer) -> N
     page.goto(f"{server.url}/incidents")
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     shoot(page, "08-incidents-phone")
+    assert watch.problems == []
+    context.close()
+
+
+def test_an_analyst_runs_a_scenario_reads_its_diagnosis_and_imports_a_feed(
+    browser: Browser, server: LiveServer
+) -> None:
+    context = browser.new_context(viewport=LAPTOP)
+    page = context.new_page()
+    watch = PageWatch(page)
+    page.goto(sign_in_link(server, Role.ANALYST, sub="ann"))
+
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Scenarios").click()
+    expect(page.locator("table.scenarios tbody tr")).to_have_count(len(SCENARIOS))
+    shoot(page, "10-scenarios")
+    page.get_by_role("link", name="Production latency spike after deployment").click()
+    expect(page.locator("svg.chart").first).to_be_visible()
+    expect(page.get_by_text("Known root cause (spoiler)")).to_be_visible()
+    shoot(page, "11-scenario-preview")
+
+    page.get_by_label("Minutes before").fill("20")
+    page.get_by_role("button", name="Analyse this scenario").click()
+    expect(page.get_by_role("status")).to_contain_text("Scenario analysed.")
+    expect(page.locator("ol.hypotheses > li").first).to_be_visible()
+    expect(page.locator(".timeline")).to_contain_text("20 min before the start")
+    expect(page.locator("svg.chart").first).to_be_visible()
+    shoot(page, "12-scenario-incident")
+
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Sources").click()
+    expect(page.get_by_role("heading", name="PagerDuty")).to_be_visible()
+    expect(page.locator("#source-pagerduty")).to_contain_text(f"{server.url}/v1/webhooks/pagerduty")
+    shoot(page, "13-sources")
+
+    page.get_by_role("link", name="Import Google Cloud status").click()
+    page.get_by_label("incidents.json").fill(raw("google-cloud-status", "feed").decode())
+    page.get_by_role("button", name="Import").click()
+    expect(page.get_by_role("status")).to_contain_text("Imported 3 entries: 3 created")
+    shoot(page, "14-google-import")
+    page.locator("table.import-results").get_by_role("link").first.click()
+    expect(page.locator(".badges")).to_contain_text("GOOGLE_CLOUD")
+
     assert watch.problems == []
     context.close()
 

@@ -217,6 +217,8 @@ def _notice(request: Request) -> str | None:
         "created": "Incident ingested.",
         "duplicate": "This report matched an incident that was already open; nothing new was stored.",
         "reanalyzed": "Re-analysed from the stored evidence: the diagnosis below is the new analysis.",
+        "scenario": "Scenario analysed. Its evidence is synthetic; compare the diagnosis with the "
+        "scenario's known root cause.",
     }.get(request.query_params.get("done", ""))
 
 

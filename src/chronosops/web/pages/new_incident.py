@@ -18,6 +18,7 @@ from chronosops.web.api.incidents import validate_ingest
 from chronosops.web.bodies import parse_json
 from chronosops.web.deps import ServicesDep
 from chronosops.web.pages.rendering import render
+from chronosops.web.pages.scenarios import scenario_context
 from chronosops.web.pages.session import (
     AnalystAction,
     AnalystPage,
@@ -84,10 +85,12 @@ def _form(
     error: InvalidInputError | None = None,
     status_code: int = 200,
 ) -> Response:
+    services = request.app.state.services
     context = {
         "payload": payload,
         "error": error,
         "examples": EXAMPLE_LABELS,
+        **scenario_context(services),
     }
     template = (
         "new_incident/_form.html"

@@ -58,6 +58,8 @@ class NavItem:
 NAV: tuple[NavItem, ...] = (
     NavItem("/incidents", "Incidents", READ_ROLES),
     NavItem("/new", "New incident", WRITE_ROLES),
+    NavItem("/scenarios", "Scenarios", READ_ROLES),
+    NavItem("/sources", "Sources", READ_ROLES),
 )
 
 
