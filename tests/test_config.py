@@ -1,10 +1,19 @@
-"""Webhook settings: one per source, empty means off, and weak tokens stop the server."""
+"""Settings: webhook secrets per source, collector settings and the collectors file."""
 
 from __future__ import annotations
 
-import pytest
+from pathlib import Path
 
-from chronosops.config import ConfigurationError, Settings, webhook_kind_of, webhook_setting
+import pytest
+from pydantic import ValidationError
+
+from chronosops.config import (
+    ConfigurationError,
+    Settings,
+    load_collectors_file,
+    webhook_kind_of,
+    webhook_setting,
+)
 from tests.fixtures.app import TEST_SECRET
 
 
@@ -46,3 +55,133 @@ def test_weak_webhook_credentials_stop_the_server_with_the_setting_named(
 def test_a_vendor_generated_signing_secret_is_checked_for_length_only() -> None:
     # PagerDuty generates its secrets; a random one may contain "todo" and is still fine.
     Settings(jwt_secret=TEST_SECRET, webhook_pagerduty_secret="xTODOx" * 10).check_runnable()  # type: ignore[arg-type]
+
+
+TOML = """
+[[collectors]]
+name = "prom"
+backend = "prometheus"
+endpoint = "http://prometheus:9090"
+timeout_seconds = 5
+
+[collectors.options]
+service_label = "job"
+
+[[collectors]]
+name = "dd"
+backend = "datadog"
+endpoint = "https://api.datadoghq.eu"
+[collectors.credentials]
+api_key = "env:TEST_DD_API_KEY"
+app_key = "env:TEST_DD_APP_KEY"
+
+[[collectors]]
+name = "old-loki"
+backend = "loki"
+enabled = false
+
+[topology]
+checkout-api = ["postgres", "payments-api"]
+"""
+
+YAML = """
+collectors:
+  - name: prom
+    backend: prometheus
+    endpoint: http://prometheus:9090
+    options: {service_label: job}
+  - name: dd
+    backend: datadog
+    credentials: {api_key: "env:TEST_DD_API_KEY", app_key: "env:TEST_DD_APP_KEY"}
+topology:
+  checkout-api: [postgres, payments-api]
+"""
+
+
+@pytest.fixture
+def keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TEST_DD_API_KEY", "dd-api-0123")
+    monkeypatch.setenv("TEST_DD_APP_KEY", "dd-app-4567")
+
+
+@pytest.mark.usefixtures("keys")
+@pytest.mark.parametrize(("suffix", "text"), [(".toml", TOML), (".yaml", YAML), (".yml", YAML)])
+def test_a_collectors_file_reads_the_same_in_toml_and_yaml(
+    tmp_path: Path, suffix: str, text: str
+) -> None:
+    path = tmp_path / f"collectors{suffix}"
+    path.write_text(text)
+    config = load_collectors_file(path)
+    assert [c.name for c in config.collectors] == ["prom", "dd"]
+    prom, datadog = config.collectors
+    assert prom.options == {"service_label": "job"}
+    assert prom.endpoint == "http://prometheus:9090"
+    assert datadog.credentials["api_key"].get_secret_value() == "dd-api-0123"
+    assert "dd-api-0123" not in repr(datadog)
+    assert config.topology == {"checkout-api": ["postgres", "payments-api"]}
+
+
+@pytest.mark.usefixtures("keys")
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            '[[collectors]]\nname="dd"\nbackend="datadog"\n[collectors.credentials]\napi_key="abc123"\n',
+            "credential api_key must be an environment reference such as env:API_KEY",
+        ),
+        (
+            '[[collectors]]\nname="dd"\nbackend="datadog"\n[collectors.credentials]\napi_key="env:NOT_SET_ANYWHERE"\n',
+            "reads the environment variable NOT_SET_ANYWHERE, which is not set",
+        ),
+        (
+            '[[collectors]]\nname="a"\nbackend="loki"\n[[collectors]]\nname="a"\nbackend="loki"\n',
+            "two collectors are named 'a'",
+        ),
+        ('[[collectors]]\nname="a"\nbackend="loki"\ncolour="red"\n', "collectors.0.colour"),
+        ('[[collectors]]\nbackend="loki"\n', "collectors.0.name: Field required"),
+        ("[[collectors]\n", "does not parse"),
+    ],
+)
+def test_bad_collectors_files_are_refused_by_name_never_echoing_a_secret(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    path = tmp_path / "collectors.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigurationError) as caught:
+        load_collectors_file(path)
+    assert message in caught.value.message
+    assert "abc123" not in caught.value.message
+
+
+def test_a_missing_file_or_an_unknown_format_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="cannot read"):
+        load_collectors_file(tmp_path / "absent.toml")
+    ini = tmp_path / "collectors.ini"
+    ini.write_text("[collectors]")
+    with pytest.raises(ConfigurationError, match=r"must end in \.toml, \.yaml or \.yml"):
+        load_collectors_file(ini)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("*", None), ("prom, loki ,", frozenset({"prom", "loki"})), ("", frozenset())],
+)
+def test_the_allow_list_is_everything_a_list_or_nothing(
+    value: str, expected: frozenset[str] | None
+) -> None:
+    assert Settings(collectors_allow=value).collectors_allow_list == expected
+
+
+def test_item_caps_name_known_kinds_with_positive_caps() -> None:
+    assert Settings(collectors_item_caps={"log_template": 10}).collectors_item_caps == {
+        "log_template": 10
+    }
+    with pytest.raises(ValidationError, match="unknown artifact kind"):
+        Settings(collectors_item_caps={"logs": 10})
+    with pytest.raises(ValidationError, match="at least 1"):
+        Settings(collectors_item_caps={"log_template": 0})
+
+
+def test_the_window_limit_cannot_exceed_six_hours() -> None:
+    with pytest.raises(ValidationError):
+        Settings(collectors_max_window_hours=7)

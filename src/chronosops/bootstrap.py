@@ -27,10 +27,17 @@ from chronosops.auth import (
     WebhookVerifier,
     derive_session_key,
 )
-from chronosops.config import Settings
+from chronosops.changes import ChangeService
+from chronosops.collectors import Collector, CollectorConfigError, CollectorSpec, registry
+from chronosops.config import CollectorsConfig, ConfigurationError, Settings
 from chronosops.core.clock import Clock, SystemClock
 from chronosops.core.ids import Cuid2Factory, IdFactory
-from chronosops.evidence import EvidenceService
+from chronosops.evidence import (
+    DEFAULT_ITEM_CAPS,
+    CollectionPolicy,
+    CollectorRunner,
+    EvidenceService,
+)
 from chronosops.incidents import IncidentService
 from chronosops.investigation import EvidenceGatherer, IncidentDetails, IngestPipeline, SourceIntake
 from chronosops.reasoning import (
@@ -43,7 +50,14 @@ from chronosops.reasoning import (
 )
 from chronosops.storage import Database, metadata
 
-__all__ = ["Services", "build_reasoner", "build_services", "configure_logging", "metadata"]
+__all__ = [
+    "Services",
+    "build_collectors",
+    "build_reasoner",
+    "build_services",
+    "configure_logging",
+    "metadata",
+]
 
 USER_AGENT = f"ChronosOps/{__version__}"
 
@@ -58,6 +72,7 @@ class Services:
     audit: AuditLog
     incidents: IncidentService
     evidence: EvidenceService
+    changes: ChangeService
     reasoning: ReasoningService
     pipeline: IngestPipeline
     details: IncidentDetails
@@ -94,7 +109,12 @@ def build_services(
     incidents = IncidentService(
         clock=clock, ids=ids, idempotency_ttl=timedelta(hours=settings.idempotency_ttl_hours)
     )
-    evidence = EvidenceService(clock=clock)
+    collectors_config = settings.collectors()
+    settings_caps = {**DEFAULT_ITEM_CAPS, **settings.collectors_item_caps}
+    evidence = EvidenceService(
+        clock=clock, runner=build_collectors(settings, collectors_config, http, clock)
+    )
+    changes = ChangeService(clock=clock, ids=ids)
     reasoning = ReasoningService(
         reasoner=reasoner or build_reasoner(settings, http), clock=clock, ids=ids
     )
@@ -108,7 +128,15 @@ def build_services(
         database=database,
         incidents=incidents,
         evidence=evidence,
-        gatherer=EvidenceGatherer(evidence=evidence, scenarios_enabled=settings.scenarios_enabled),
+        gatherer=EvidenceGatherer(
+            database=database,
+            evidence=evidence,
+            changes=changes,
+            scenarios_enabled=settings.scenarios_enabled,
+            topology=collectors_config.topology,
+            changes_lookback=timedelta(minutes=settings.changes_lookback_minutes),
+            max_changes=settings_caps["change_event"],
+        ),
         reasoning=reasoning,
         audit=audit,
         analyze_on_ingest=settings.analyze_on_ingest,
@@ -122,6 +150,7 @@ def build_services(
         audit=audit,
         incidents=incidents,
         evidence=evidence,
+        changes=changes,
         reasoning=reasoning,
         pipeline=pipeline,
         details=IncidentDetails(incidents=incidents, evidence=evidence, reasoning=reasoning),
@@ -177,6 +206,42 @@ class _CurrentStderr:
 
     def flush(self) -> None:
         sys.stderr.flush()
+
+
+def build_collectors(
+    settings: Settings, config: CollectorsConfig, http: httpx.AsyncClient, clock: Clock
+) -> CollectorRunner:
+    """The configured collectors and the policy they run under.
+
+    Raises `ConfigurationError` naming the instance and the field when one cannot work.
+    """
+    collectors: list[Collector] = []
+    for instance in config.collectors:
+        try:
+            collectors.append(
+                registry.build(
+                    CollectorSpec(
+                        name=instance.name,
+                        backend=instance.backend,
+                        endpoint=instance.endpoint,
+                        options=instance.options,
+                        credentials=instance.credentials,
+                        timeout_seconds=instance.timeout_seconds,
+                    ),
+                    http=http,
+                    clock=clock,
+                )
+            )
+        except CollectorConfigError as error:
+            raise ConfigurationError(f"CHRONOSOPS_COLLECTORS_FILE: {error.message}") from None
+    policy = CollectionPolicy(
+        allow=settings.collectors_allow_list,
+        timeout_seconds=settings.collectors_timeout_seconds,
+        budget_seconds=settings.collectors_budget_seconds,
+        max_window=timedelta(hours=settings.collectors_max_window_hours),
+        item_caps={**DEFAULT_ITEM_CAPS, **settings.collectors_item_caps},
+    )
+    return CollectorRunner(collectors, policy)
 
 
 def build_reasoner(settings: Settings, http: httpx.AsyncClient) -> Reasoner:

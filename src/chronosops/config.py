@@ -6,13 +6,17 @@ service the section it needs. Every setting is documented in docs/configuration.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+import tomllib
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from chronosops.core.artifacts import ARTIFACT_KINDS
 from chronosops.core.errors import AppError
 
 DEFAULT_DATABASE_URL = "sqlite:///./data/chronosops.db"
@@ -136,8 +140,51 @@ class Settings(BaseSettings):
         default=True,
         description="serve the demo scenarios (/v1/scenarios, /v1/incidents/analyze, SCENARIO evidence)",
     )
+
+    # evidence collection (docs/collectors.md)
+    collectors_file: Path | None = Field(
+        default=None, description="TOML or YAML file naming the collector instances"
+    )
+    collectors_allow: str = Field(
+        default="*", description="comma-separated instance names or backend kinds; * = all"
+    )
+    collectors_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    collectors_budget_seconds: float = Field(default=20.0, gt=0, le=300)
+    collectors_max_window_hours: float = Field(default=6.0, gt=0, le=6)
+    collectors_item_caps: dict[str, int] = Field(
+        default_factory=dict, description='per artifact kind, e.g. {"log_template": 100}'
+    )
+    changes_lookback_minutes: int = Field(
+        default=120, ge=0, le=1440, description="how far before the window changes still count"
+    )
     audit_chain_id: str = "chronosops"
     idempotency_ttl_hours: int = Field(default=24, ge=1)
+
+    @field_validator("collectors_item_caps")
+    @classmethod
+    def _known_kinds_and_positive_caps(cls, value: dict[str, int]) -> dict[str, int]:
+        unknown = sorted(set(value) - set(ARTIFACT_KINDS))
+        if unknown:
+            raise ValueError(
+                f"unknown artifact kind(s) {', '.join(unknown)}; known: {', '.join(ARTIFACT_KINDS)}"
+            )
+        if any(cap < 1 for cap in value.values()):
+            raise ValueError("every cap must be at least 1")
+        return value
+
+    @property
+    def collectors_allow_list(self) -> frozenset[str] | None:
+        """None when every configured collector may run."""
+        text = self.collectors_allow.strip()
+        if text == "*":
+            return None
+        return frozenset(part.strip() for part in text.split(",") if part.strip())
+
+    def collectors(self) -> CollectorsConfig:
+        """The collectors file, validated, with credential references resolved."""
+        if self.collectors_file is None:
+            return CollectorsConfig()
+        return load_collectors_file(self.collectors_file)
 
     @field_validator(
         "jwt_secret",
@@ -433,6 +480,123 @@ class LimitSettings:
     ingest: str
     read: str
     storage_url: str
+
+
+class CollectorInstance(BaseModel):
+    """One ``[[collectors]]`` entry of the collectors file, before its backend checks it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, max_length=63)
+    backend: str = Field(min_length=1, max_length=63)
+    endpoint: str | None = None
+    enabled: bool = True
+    timeout_seconds: float | None = Field(default=None, gt=0, le=120)
+    credentials: dict[str, str] = Field(
+        default_factory=dict, description='name → "env:VARIABLE"; never the secret itself'
+    )
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class CollectorsFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    collectors: list[CollectorInstance] = Field(default_factory=list)
+    topology: dict[str, list[str]] = Field(
+        default_factory=dict, description="service → the services it depends on"
+    )
+
+
+@dataclass(frozen=True)
+class ResolvedCollector:
+    name: str
+    backend: str
+    endpoint: str | None
+    timeout_seconds: float | None
+    options: dict[str, Any]
+    credentials: dict[str, SecretStr]
+
+
+@dataclass(frozen=True)
+class CollectorsConfig:
+    collectors: tuple[ResolvedCollector, ...] = ()
+    topology: dict[str, list[str]] = field(default_factory=dict)
+
+
+ENV_REFERENCE = "env:"
+
+
+def _read_collectors_file(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigurationError(
+            f"CHRONOSOPS_COLLECTORS_FILE: cannot read {path}: {exc.strerror or exc}"
+        ) from None
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".toml":
+            return tomllib.loads(text)
+        if suffix in (".yaml", ".yml"):
+            return yaml.safe_load(text) or {}
+    except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
+        raise ConfigurationError(
+            f"CHRONOSOPS_COLLECTORS_FILE: {path} does not parse: {exc}"
+        ) from None
+    raise ConfigurationError(f"CHRONOSOPS_COLLECTORS_FILE: {path} must end in .toml, .yaml or .yml")
+
+
+def load_collectors_file(path: Path) -> CollectorsConfig:
+    """Collector instances from a TOML or YAML file, credentials read from the environment.
+
+    Credentials are references (``env:DATADOG_API_KEY``), never values: a file that carries a
+    secret inline is refused, so the file can live in version control. Error messages name the
+    collector, the credential and the variable, never a value.
+    """
+    data = _read_collectors_file(path)
+    try:
+        parsed = CollectorsFile.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}" for error in exc.errors()
+        )
+        raise ConfigurationError(f"CHRONOSOPS_COLLECTORS_FILE {path}: {problems}") from None
+    seen: set[str] = set()
+    resolved: list[ResolvedCollector] = []
+    for instance in parsed.collectors:
+        if instance.name in seen:
+            raise ConfigurationError(
+                f"CHRONOSOPS_COLLECTORS_FILE {path}: two collectors are named {instance.name!r}"
+            )
+        seen.add(instance.name)
+        if not instance.enabled:
+            continue
+        credentials: dict[str, SecretStr] = {}
+        for key, reference in sorted(instance.credentials.items()):
+            if not reference.startswith(ENV_REFERENCE):
+                raise ConfigurationError(
+                    f"collector {instance.name}: credential {key} must be an environment "
+                    f"reference such as env:{key.upper()}; secrets are never written in the file"
+                )
+            variable = reference.removeprefix(ENV_REFERENCE).strip()
+            value = os.environ.get(variable, "")
+            if not variable or not value.strip():
+                raise ConfigurationError(
+                    f"collector {instance.name}: credential {key} reads the environment "
+                    f"variable {variable or '(none)'}, which is not set"
+                )
+            credentials[key] = SecretStr(value.strip())
+        resolved.append(
+            ResolvedCollector(
+                name=instance.name,
+                backend=instance.backend,
+                endpoint=instance.endpoint,
+                timeout_seconds=instance.timeout_seconds,
+                options=dict(instance.options),
+                credentials=credentials,
+            )
+        )
+    return CollectorsConfig(collectors=tuple(resolved), topology=dict(parsed.topology))
 
 
 def load_settings(**overrides: object) -> Settings:

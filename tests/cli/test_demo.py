@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -78,3 +79,17 @@ def test_demo_refuses_unknown_scenarios_and_bad_options(args: list[str], message
     result = runner.invoke(app, args)
     assert result.exit_code == 2
     assert message in result.output
+
+
+@pytest.mark.usefixtures("env")
+def test_commands_refuse_a_broken_collectors_file_with_a_message(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    path = tmp_path / "collectors.toml"
+    path.write_text('[[collectors]]\nname = "dd"\nbackend = "datadog"\n')
+    monkeypatch.setenv("CHRONOSOPS_COLLECTORS_FILE", str(path))
+    result = runner.invoke(app, ["demo", "memory-leak"])
+    assert result.exit_code == 2
+    message = " ".join(result.output.split())
+    assert "collector dd: credential(s) api_key, app_key required for datadog" in message
+    assert "Traceback" not in result.output

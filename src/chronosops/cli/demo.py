@@ -12,9 +12,9 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from chronosops.bootstrap import Services, build_services
+from chronosops.bootstrap import Services
 from chronosops.cli.incidents import CLI_PRINCIPAL, _settings
-from chronosops.cli.settings import fail
+from chronosops.cli.settings import fail, services_for
 from chronosops.core.ingest_request import MAX_WINDOW_MINUTES, MIN_WINDOW_MINUTES
 from chronosops.investigation import run_scenario
 from chronosops.scenarios import BY_ID, MAX_VARIANT, SCENARIOS, GenerationOptions
@@ -155,7 +155,7 @@ def demo(
     options = GenerationOptions(
         seed=seed, variant=variant, minutes_before=window_before, minutes_after=window_after
     )
-    rows = asyncio.run(_run(build_services(settings), chosen, options, fresh=fresh, quiet=as_json))
+    rows = asyncio.run(_run(services_for(settings), chosen, options, fresh=fresh, quiet=as_json))
     if as_json:
         for row in rows:
             typer.echo(json.dumps(row.to_json()))

@@ -12,8 +12,8 @@ from rich.console import Console
 
 from chronosops import migrations
 from chronosops.auth import IssuedLink, Role
-from chronosops.bootstrap import Services, build_services
-from chronosops.cli.settings import fail, require_runnable, resolve
+from chronosops.bootstrap import Services
+from chronosops.cli.settings import fail, require_runnable, resolve, services_for
 from chronosops.cli.sign_in import ALL_ROLES, issue_link, link_url
 from chronosops.web.app import create_app
 
@@ -54,7 +54,7 @@ def serve(
             f"the database at revision {migrations.current_revision(settings.database_url)} is "
             f"behind {migrations.head_revision()}: run `chronosops db upgrade` first"
         )
-    services = build_services(settings)
+    services = services_for(settings)
     base_url = settings.base_url
     out.print(
         f"[bold green]ChronosOps[/bold green] serving on {base_url}  (database: {_safe_url(settings.database_url)})"

@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from chronosops.bootstrap import configure_logging
+from chronosops.bootstrap import Services, build_services, configure_logging
 from chronosops.config import ConfigurationError, Settings, load_settings
 
 err = Console(stderr=True)
@@ -66,3 +66,12 @@ def require_runnable(settings: Settings) -> None:
         settings.check_runnable()
     except ConfigurationError as exc:
         fail(exc.message)
+
+
+def services_for(settings: Settings) -> Services:
+    """The wired services, or a message (not a traceback) when the configuration cannot work."""
+    try:
+        return build_services(settings)
+    except ConfigurationError as exc:
+        fail(exc.message)
+        raise  # unreachable: fail() exits

@@ -9,9 +9,9 @@ import typer
 
 from chronosops import migrations
 from chronosops.auth import IssuedLink, Role, parse_role
-from chronosops.bootstrap import Services, build_services
+from chronosops.bootstrap import Services
 from chronosops.cli.durations import parse_duration
-from chronosops.cli.settings import fail, resolve
+from chronosops.cli.settings import fail, resolve, services_for
 from chronosops.config import Settings
 
 LINK_PATH = "/sign-in/link"
@@ -37,7 +37,7 @@ async def new_link(
     settings: Settings, *, subject: str, roles: list[Role], ttl: timedelta | None = None
 ) -> str:
     """A one-time sign-in link URL, issued into the configured database."""
-    services = build_services(settings)
+    services = services_for(settings)
     try:
         issued = await issue_link(services, subject=subject, roles=roles, ttl=ttl)
     finally:

@@ -234,6 +234,7 @@ class RawSpan:
     duration_ms: float | None
     is_error: bool = False
     trace_id: str | None = None
+    peer_service: str | None = None  # set on client spans: the service called
 
 
 def span_stats(spans: Sequence[RawSpan]) -> SpanStats | None:
@@ -258,11 +259,11 @@ def span_groups(
     synthetic: bool = False,
 ) -> list[SpanGroup]:
     """Spans grouped per service and operation; split at ``onset`` into baseline and incident."""
-    groups: dict[tuple[str, str], list[RawSpan]] = defaultdict(list)
+    groups: dict[tuple[str, str, str], list[RawSpan]] = defaultdict(list)
     for span in spans:
-        groups[(span.service, span.operation)].append(span)
+        groups[(span.service, span.operation, span.peer_service or "")].append(span)
     artifacts: list[SpanGroup] = []
-    for (service, operation), members in sorted(groups.items()):
+    for (service, operation, peer), members in sorted(groups.items()):
         members.sort(key=lambda s: (s.ts, s.trace_id or ""))
         overall = span_stats(members)
         assert overall is not None  # a group has at least one member
@@ -307,6 +308,7 @@ def span_groups(
                 synthetic=synthetic,
                 service=service,
                 operation=operation,
+                peer_service=peer or None,
                 count=overall.count,
                 error_count=overall.error_count,
                 p50_ms=overall.p50_ms,

@@ -109,13 +109,17 @@ class SpanBucket(ArtifactModel):
 
 # Fields added after bundles were first sealed: left out of the dump while absent, so that a
 # bundle sealed before they existed re-seals to the same id.
-_OPTIONAL_SPAN_FIELDS = ("baseline", "incident", "histogram")
+_OPTIONAL_SPAN_FIELDS = ("baseline", "incident", "histogram", "peer_service")
 
 
 class SpanGroup(ArtifactBase):
     kind: Literal["span_group"] = "span_group"
     service: str
     operation: str
+    peer_service: str | None = Field(
+        default=None,
+        description="for client spans: the service called (OpenTelemetry's peer.service)",
+    )
     count: int
     error_count: int = 0
     p50_ms: float | None = None

@@ -5,12 +5,14 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from chronosops.collectors import CollectorQuery
 from chronosops.core.artifacts import Artifact
 from chronosops.core.clock import Clock
 from chronosops.core.ingest_request import IngestIncidentRequest
 from chronosops.core.redaction import redact_keys
 from chronosops.core.windows import TimeWindow
 from chronosops.evidence.bundle import BundleDraft, CollectionNote, artifacts_of, seal
+from chronosops.evidence.collection import CollectionPolicy, CollectionResult, CollectorRunner
 from chronosops.evidence.errors import BundleNotFoundError, BundleTamperedError
 from chronosops.evidence.lite import artifacts_from_lite
 from chronosops.evidence.repository import EvidenceRepository
@@ -19,8 +21,17 @@ from chronosops.evidence.tables import EvidenceBundle, IncidentEvidence
 
 
 class EvidenceService:
-    def __init__(self, *, clock: Clock) -> None:
+    def __init__(self, *, clock: Clock, runner: CollectorRunner | None = None) -> None:
         self.clock = clock
+        self.runner = runner or CollectorRunner([], CollectionPolicy())
+
+    @property
+    def collectors_configured(self) -> bool:
+        return self.runner.configured
+
+    async def collect(self, query: CollectorQuery) -> CollectionResult:
+        """What the configured collectors find for the query, under the collection policy."""
+        return await self.runner.run(query)
 
     def artifacts_from_request(self, request: IngestIncidentRequest) -> list[Artifact]:
         if request.evidence_lite is None:

@@ -7,7 +7,8 @@ gets the same rules:
 - without it (or with ``forceCollect``), a ``SCENARIO`` incident whose ``sourceRef`` names a
   scenario gets that scenario's synthetic telemetry, and nothing from real backends (a demo
   incident must not be mixed with production data);
-- any other incident gets what the configured collectors find in its window.
+- any other incident gets what the configured collectors find in its window, and the changes
+  ChronosOps recorded (``POST /v1/changes``) for its service and that service's dependencies.
 
 Everything found is merged into one list of artifacts (ids are unique: the first source to
 claim an id keeps it), and every source leaves a `CollectionNote` saying what it did.
@@ -15,23 +16,24 @@ claim an id keeps it), and every source leaves a `CollectionNote` saying what it
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 
-from chronosops.core.artifacts import Artifact
+from chronosops.changes import SOURCE as CHANGES_SOURCE
+from chronosops.changes import ChangeService
+from chronosops.collectors import CollectorQuery
+from chronosops.core.artifacts import Artifact, LogTemplate, MetricSeries, SpanGroup
 from chronosops.core.ingest_request import IngestIncidentRequest
+from chronosops.core.timestamps import format_instant
 from chronosops.core.windows import TimeWindow
 from chronosops.evidence import CollectionNote, EvidenceService
 from chronosops.incidents import IncidentRead
-from chronosops.scenarios import (
-    GenerationOptions as ScenarioOptions,
-)
-from chronosops.scenarios import (
-    generate,
-    options_from_fields,
-    scenario_id_of,
-)
+from chronosops.scenarios import GenerationOptions, generate, options_from_fields, scenario_id_of
+from chronosops.storage import Database
 
 SCENARIO_SOURCE_TYPE = "SCENARIO"
+DEPENDENCY_HOPS = 2
 
 
 @dataclass
@@ -39,29 +41,28 @@ class Gathered:
     artifacts: list[Artifact] = field(default_factory=list)
     notes: list[CollectionNote] = field(default_factory=list)
 
-    def add(self, artifacts: list[Artifact], note: CollectionNote) -> None:
+    def add(self, artifacts: Sequence[Artifact], *notes: CollectionNote) -> None:
         """Merge ``artifacts``; an id already present keeps its first artifact."""
         seen = {artifact.artifact_id for artifact in self.artifacts}
-        fresh = [a for a in artifacts if a.artifact_id not in seen]
+        fresh: list[Artifact] = []
+        for artifact in artifacts:
+            if artifact.artifact_id not in seen:
+                fresh.append(artifact)
+                seen.add(artifact.artifact_id)
         self.artifacts.extend(fresh)
         dropped = len(artifacts) - len(fresh)
         if dropped:
-            note = CollectionNote(
-                source=note.source,
-                status=note.status,
-                detail=f"{note.detail}; {dropped} duplicate artifact id(s) kept from an earlier source",
-                items=note.items,
+            self.notes.append(
+                CollectionNote(
+                    source="merge",
+                    status="ok",
+                    detail=f"{dropped} artifact(s) whose id an earlier source already used were left out",
+                )
             )
-        self.notes.append(note)
-
-    def note_texts(self) -> list[str]:
-        return [
-            f"{n.source}: {n.status} — {n.detail}"
-            for n in sorted(self.notes, key=lambda n: n.source)
-        ]
+        self.notes.extend(notes)
 
 
-def scenario_options(incident: IncidentRead | IngestIncidentRequest) -> ScenarioOptions:
+def scenario_options(incident: IncidentRead | IngestIncidentRequest) -> GenerationOptions:
     """The generation options a SCENARIO incident (or request) carries in customFields."""
     if isinstance(incident, IncidentRead):
         start, end = incident.timeline.start, incident.timeline.end
@@ -85,9 +86,26 @@ def scenario_options(incident: IncidentRead | IngestIncidentRequest) -> Scenario
 
 
 class EvidenceGatherer:
-    def __init__(self, *, evidence: EvidenceService, scenarios_enabled: bool) -> None:
+    def __init__(
+        self,
+        *,
+        database: Database,
+        evidence: EvidenceService,
+        changes: ChangeService,
+        scenarios_enabled: bool,
+        topology: Mapping[str, Sequence[str]] | None = None,
+        changes_lookback: timedelta = timedelta(minutes=120),
+        max_items: int = 50,
+        max_changes: int = 100,
+    ) -> None:
+        self.database = database
         self.evidence = evidence
+        self.changes = changes
         self.scenarios_enabled = scenarios_enabled
+        self.topology = {k: list(v) for k, v in (topology or {}).items()}
+        self.changes_lookback = changes_lookback
+        self.max_items = max_items
+        self.max_changes = max_changes
 
     def check(self, request: IngestIncidentRequest) -> None:
         """Refuse, before anything is stored, a request whose evidence could never be gathered."""
@@ -117,7 +135,84 @@ class EvidenceGatherer:
             return gathered
         if self._names_scenario(incident.source_type, incident.source_ref):
             self._scenario(incident, gathered)
+            return gathered
+        await self._collect(incident, window, gathered)
+        await self._changes(incident, window, gathered)
         return gathered
+
+    def suspects(self, service: str | None, artifacts: Sequence[Artifact]) -> set[str] | None:
+        """Whose changes matter: the service, what it depends on (two hops, from the
+        collectors file's topology), and the services the collected evidence names.
+
+        None when the incident names no service: then every change in the window counts.
+        """
+        if service is None:
+            return None
+        found = {service}
+        frontier = [service]
+        for _ in range(DEPENDENCY_HOPS):
+            frontier = [dep for name in frontier for dep in self.topology.get(name, [])]
+            found.update(frontier)
+        for artifact in artifacts:
+            if isinstance(artifact, MetricSeries | SpanGroup) and artifact.service:
+                found.add(artifact.service)
+            elif isinstance(artifact, LogTemplate):
+                found.update(artifact.services)
+        return found
+
+    async def _changes(
+        self, incident: IncidentRead, window: TimeWindow, gathered: Gathered
+    ) -> None:
+        services = self.suspects(incident.metadata.service, gathered.artifacts)
+        span = TimeWindow(start=window.start - self.changes_lookback, end=window.end)
+        async with self.database.unit_of_work(write=False) as session:
+            found = await self.changes.evidence(
+                session,
+                window=span,
+                services=services,
+                environment=incident.metadata.environment,
+                limit=self.max_changes,
+            )
+        scope = ", ".join(sorted(services)) if services is not None else "every service"
+        when = f"{format_instant(span.start)} to {format_instant(span.end)}"
+        gathered.add(
+            found,
+            CollectionNote(
+                source=CHANGES_SOURCE,
+                status="ok" if found else "empty",
+                detail=(
+                    f"{len(found)} change(s) for {scope}, {when}"
+                    if found
+                    else f"no recorded changes for {scope}, {when}"
+                ),
+                items=len(found),
+            ),
+        )
+
+    async def _collect(
+        self, incident: IncidentRead, window: TimeWindow, gathered: Gathered
+    ) -> None:
+        if not self.evidence.collectors_configured:
+            gathered.notes.append(
+                CollectionNote(
+                    source="collectors",
+                    status="skipped",
+                    detail="no collectors are configured (CHRONOSOPS_COLLECTORS_FILE)",
+                )
+            )
+            return
+        metadata = incident.metadata
+        result = await self.evidence.collect(
+            CollectorQuery(
+                window=window,
+                onset=incident.timeline.start,
+                service=metadata.service,
+                region=metadata.region,
+                environment=metadata.environment,
+                max_items=self.max_items,
+            )
+        )
+        gathered.add(result.artifacts, *result.notes)
 
     def _scenario(self, incident: IncidentRead, gathered: Gathered) -> None:
         scenario_id = scenario_id_of(incident.source_ref)

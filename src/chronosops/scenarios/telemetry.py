@@ -666,6 +666,7 @@ class Telemetry:
                             mode=call.mode,
                             timeout_ms=call.timeout_ms,
                             sampling=sampling,
+                            peer_service=target.name,
                         )
         return span_groups(
             raw, id_prefix="span", source=self.source, onset=self.reported_start, synthetic=True
@@ -685,6 +686,7 @@ class Telemetry:
         mode: FailureMode | None,
         timeout_ms: float | None,
         sampling: float,
+        peer_service: str | None = None,
     ) -> list[RawSpan]:
         minute = self.run.minutes[index]
         ok = min(MAX_OK_SPANS, stochastic_round(rps * (1 - error_ratio) * 60 * sampling, rng))
@@ -713,6 +715,7 @@ class Telemetry:
                     duration_ms=round(duration, 2),
                     is_error=is_error,
                     trace_id=f"{rng.getrandbits(128):032x}",
+                    peer_service=peer_service,
                 )
             )
         return spans

@@ -15,7 +15,16 @@ from chronosops.bootstrap import Services
 from chronosops.core.ingest_request import IngestIncidentRequest
 from chronosops.core.timestamps import format_instant
 from chronosops.web import errors, pages
-from chronosops.web.api import analyses, evidence, incidents, scenarios, sources, system, webhooks
+from chronosops.web.api import (
+    analyses,
+    changes,
+    evidence,
+    incidents,
+    scenarios,
+    sources,
+    system,
+    webhooks,
+)
 from chronosops.web.middleware import (
     BodySizeLimitMiddleware,
     HttpMetrics,
@@ -77,7 +86,7 @@ def create_app(services: Services, *, owns_services: bool = False) -> FastAPI:
     app.state.services = services
     app.state.metrics_registry = registry
     app.state.started_at = format_instant(services.clock.now())
-    for module in (system, scenarios, incidents, evidence, analyses, sources, webhooks):
+    for module in (system, scenarios, incidents, evidence, analyses, changes, sources, webhooks):
         app.include_router(module.router)
     pages.install(app)
     errors.install(app)

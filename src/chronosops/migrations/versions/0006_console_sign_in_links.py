@@ -1,7 +1,7 @@
 """console sign-in links; incident list indexes that keep newest-first order
 
 Revision ID: 0006
-Revises: 0003
+Revises: 0004
 Create Date: 2026-11-28
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from chronosops.storage.base import JSONValue, UtcDateTime
 
 revision = "0006"
-down_revision = "0003"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 

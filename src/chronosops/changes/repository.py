@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+import base64
+from collections.abc import Collection
+from datetime import datetime
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from chronosops.changes.schemas import ChangeFilter
+from chronosops.changes.tables import ChangeRecord
+from chronosops.core.errors import FieldError, InvalidInputError
+from chronosops.core.timestamps import format_instant, parse_instant
+from chronosops.storage import is_unique_violation
+
+
+def encode_cursor(record: ChangeRecord) -> str:
+    raw = f"{format_instant(record.occurred_at)}|{record.id}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        stamp, record_id = raw.split("|", 1)
+        return parse_instant(stamp), record_id
+    except ValueError:
+        raise InvalidInputError(
+            "Invalid cursor", [FieldError("cursor", "not a cursor returned by this API")]
+        ) from None
+
+
+class ChangeRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def by_change_id(self, change_id: str) -> ChangeRecord | None:
+        return await self.session.scalar(
+            select(ChangeRecord).where(ChangeRecord.change_id == change_id)
+        )
+
+    async def insert(self, record: ChangeRecord) -> bool:
+        """Insert, or return False when the change id is taken (a concurrent retry won)."""
+        try:
+            async with self.session.begin_nested():
+                self.session.add(record)
+                await self.session.flush()
+        except IntegrityError as error:
+            if not is_unique_violation(error):
+                raise
+            return False
+        return True
+
+    async def page(
+        self, filters: ChangeFilter, *, cursor: str | None, limit: int
+    ) -> tuple[list[ChangeRecord], bool]:
+        query = select(ChangeRecord)
+        if filters.service:
+            query = query.where(ChangeRecord.service == filters.service)
+        if filters.environment:
+            query = query.where(ChangeRecord.environment == filters.environment)
+        if filters.change_type:
+            query = query.where(ChangeRecord.change_type == filters.change_type)
+        if filters.since:
+            query = query.where(ChangeRecord.occurred_at >= filters.since)
+        if filters.until:
+            query = query.where(ChangeRecord.occurred_at < filters.until)
+        if cursor:
+            occurred_at, record_id = decode_cursor(cursor)
+            query = query.where(
+                or_(
+                    ChangeRecord.occurred_at < occurred_at,
+                    and_(ChangeRecord.occurred_at == occurred_at, ChangeRecord.id < record_id),
+                )
+            )
+        query = query.order_by(ChangeRecord.occurred_at.desc(), ChangeRecord.id.desc())
+        rows = list(await self.session.scalars(query.limit(limit + 1)))
+        return rows[:limit], len(rows) > limit
+
+    async def in_window(
+        self,
+        *,
+        start: datetime,
+        end: datetime,
+        services: Collection[str] | None,
+        environment: str | None,
+        limit: int,
+    ) -> list[ChangeRecord]:
+        query = select(ChangeRecord).where(
+            ChangeRecord.occurred_at >= start, ChangeRecord.occurred_at <= end
+        )
+        if services is not None:
+            query = query.where(ChangeRecord.service.in_(sorted(services)))
+        if environment is not None:
+            # A change without an environment may have gone anywhere: it stays a suspect.
+            query = query.where(
+                or_(ChangeRecord.environment == environment, ChangeRecord.environment.is_(None))
+            )
+        # The latest first: the closer to the onset, the more suspicious.
+        query = query.order_by(ChangeRecord.occurred_at.desc(), ChangeRecord.id.desc())
+        return list(await self.session.scalars(query.limit(limit)))

@@ -1,0 +1,244 @@
+"""Datadog: metric queries, log search and events for the incident's service and environment.
+
+Three APIs, asked in parallel: ``/api/v1/query`` (metrics, one query per template), the logs
+search ``/api/v2/logs/events/search`` (warnings and errors, clustered into templates) and
+``/api/v1/events`` (deploys become change events). An API the keys may not use (a 403 on logs,
+say) is noted as a problem; the others still count.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from chronosops.collectors.base import (
+    Collected,
+    Collector,
+    CollectorOptions,
+    CollectorQuery,
+    parse_time,
+)
+from chronosops.core.aggregation import RawLogLine, log_templates, metric_series
+from chronosops.core.artifacts import Artifact, ChangeEvent, OtherEvent, normalise_level
+from chronosops.core.canonical import content_hash
+from chronosops.core.redaction import redact_text
+from chronosops.core.timestamps import format_instant
+
+
+class MetricQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    query: str = Field(min_length=1, max_length=2000)
+    unit: str | None = None
+
+
+DEFAULT_METRICS: dict[str, MetricQuery] = {
+    "latency_avg_ms": MetricQuery(query="avg:trace.http.request.duration{$scope}*1000", unit="ms"),
+    "request_rate": MetricQuery(
+        query="sum:trace.http.request.hits{$scope}.as_rate()", unit="req/s"
+    ),
+    "error_rate": MetricQuery(
+        query="sum:trace.http.request.errors{$scope}.as_rate()", unit="err/s"
+    ),
+    "cpu_usage": MetricQuery(query="avg:container.cpu.usage{$scope}", unit="nanocores"),
+    "memory_usage": MetricQuery(query="avg:container.memory.usage{$scope}", unit="bytes"),
+}
+DEPLOY_WORDS = re.compile(r"\b(deploy(ed|ment)?|release[ds]?|rollout|rolled out|rollback)\b", re.I)
+
+
+class DatadogOptions(CollectorOptions):
+    metrics: dict[str, MetricQuery] = Field(default_factory=lambda: dict(DEFAULT_METRICS))
+    logs_query: str = Field(
+        default="service:$service status:(error OR warn OR critical OR emergency)",
+        description="log search; $service and $env are filled in, env:$env is added when known",
+    )
+    logs_limit: int = Field(default=1000, ge=1, le=5000)
+    events: bool = True
+
+
+class DatadogCollector(Collector):
+    kind = "datadog"
+    options_model = DatadogOptions
+    credential_names: ClassVar[frozenset[str]] = frozenset({"api_key", "app_key"})
+    required_credentials: ClassVar[frozenset[str]] = frozenset({"api_key", "app_key"})
+    default_endpoint = "https://api.datadoghq.com"
+
+    @property
+    def settings(self) -> DatadogOptions:
+        assert isinstance(self.options, DatadogOptions)
+        return self.options
+
+    def headers(self) -> dict[str, str]:
+        return {
+            "DD-API-KEY": self.secret("api_key") or "",
+            "DD-APPLICATION-KEY": self.secret("app_key") or "",
+        }
+
+    @staticmethod
+    def scope(query: CollectorQuery, service: str) -> str:
+        tags = [f"service:{service}"]
+        if query.environment:
+            tags.append(f"env:{query.environment}")
+        return ",".join(tags)
+
+    async def collect(self, query: CollectorQuery) -> Collected:
+        service = self.require_service(query)
+        asks: list[tuple[str, Any]] = [
+            (f"metric {name}", self._metric(name, metric, query, service))
+            for name, metric in self.settings.metrics.items()
+        ]
+        asks.append(("logs", self._logs(query, service)))
+        if self.settings.events:
+            asks.append(("events", self._events(query, service)))
+        return await self.ask_all(asks)
+
+    async def _metric(
+        self, name: str, metric: MetricQuery, query: CollectorQuery, service: str
+    ) -> list[Artifact]:
+        text = metric.query.replace("$scope", self.scope(query, service)).replace(
+            "$service", service
+        )
+        body = await self.get_json(
+            f"{self.endpoint}/api/v1/query",
+            params={
+                "from": str(int(query.window.start.timestamp())),
+                "to": str(int(query.window.end.timestamp())),
+                "query": text,
+            },
+            headers=self.headers(),
+        )
+        if not isinstance(body, dict) or not isinstance(body.get("series"), list):
+            raise self.malformed(f"metric {name} has no series list")
+        if body.get("status") == "error":
+            raise self.malformed(f"metric {name}: {body.get('error') or 'error'}")
+        artifacts: list[Artifact] = []
+        for series in body["series"][: query.max_items]:
+            try:
+                points = [
+                    (datetime.fromtimestamp(float(ms) / 1000, UTC), float(value))
+                    for ms, value in series["pointlist"]
+                    if value is not None
+                ]
+                scope = str(series.get("scope") or "")
+            except (KeyError, TypeError, ValueError):
+                raise self.malformed(f"metric {name} has a series without a pointlist") from None
+            labels = dict(
+                tag.split(":", 1) for tag in scope.split(",") if ":" in tag and tag != "*"
+            )
+            built = metric_series(
+                id_prefix=f"metric:{self.name}",
+                name=name,
+                points=points,
+                source=self.source,
+                labels=labels,
+                service=service,
+                unit=metric.unit,
+            )
+            if built is not None:
+                artifacts.append(built)
+        return artifacts
+
+    def _logs_query(self, query: CollectorQuery, service: str) -> str:
+        text = self.settings.logs_query.replace("$service", service).replace(
+            "$env", query.environment or "*"
+        )
+        if query.environment and "env:" not in text:
+            text += f" env:{query.environment}"
+        return text
+
+    async def _logs(self, query: CollectorQuery, service: str) -> list[Artifact]:
+        body = await self.post_json(
+            f"{self.endpoint}/api/v2/logs/events/search",
+            {
+                "filter": {
+                    "query": self._logs_query(query, service),
+                    "from": format_instant(query.window.start),
+                    "to": format_instant(query.window.end),
+                },
+                "sort": "-timestamp",
+                "page": {"limit": self.settings.logs_limit},
+            },
+            headers=self.headers(),
+        )
+        if not isinstance(body, dict) or not isinstance(body.get("data"), list):
+            raise self.malformed("logs search has no data list")
+        lines: list[RawLogLine] = []
+        for entry in body["data"]:
+            try:
+                attributes = entry["attributes"]
+                lines.append(
+                    RawLogLine(
+                        ts=parse_time(attributes["timestamp"]),
+                        message=redact_text(str(attributes.get("message") or "")),
+                        level=normalise_level(str(attributes.get("status") or "")),
+                        service=str(attributes.get("service") or service),
+                    )
+                )
+            except (KeyError, TypeError, ValueError):
+                raise self.malformed("a log without attributes.timestamp") from None
+        templates = log_templates(
+            lines, id_prefix=f"log:{self.name}", source=self.source, default_service=service
+        )
+        return [*templates[: query.max_items]]
+
+    async def _events(self, query: CollectorQuery, service: str) -> list[Artifact]:
+        body = await self.get_json(
+            f"{self.endpoint}/api/v1/events",
+            params={
+                "start": str(int(query.window.start.timestamp())),
+                "end": str(int(query.window.end.timestamp())),
+                "tags": f"service:{service}",
+                "unaggregated": "true",
+            },
+            headers=self.headers(),
+        )
+        if not isinstance(body, dict) or not isinstance(body.get("events"), list):
+            raise self.malformed("events has no events list")
+        artifacts: list[Artifact] = []
+        for event in body["events"][: query.max_items]:
+            try:
+                at = datetime.fromtimestamp(int(event["date_happened"]), UTC)
+                title = redact_text(str(event.get("title") or "event"))
+                text = redact_text(str(event.get("text") or ""))
+                tags = {
+                    key: value
+                    for key, _, value in (str(t).partition(":") for t in event.get("tags") or [])
+                }
+                identity = str(event.get("id_str") or event.get("id") or content_hash(event)[:16])
+            except (KeyError, TypeError, ValueError):
+                raise self.malformed("an event without date_happened") from None
+            source_type = str(event.get("source_type_name") or "")
+            described = text or title
+            if DEPLOY_WORDS.search(f"{title} {text} {source_type}") or "deployment" in tags:
+                artifacts.append(
+                    ChangeEvent(
+                        artifact_id=f"change:{self.name}:{identity}",
+                        title=title[:200],
+                        summary=f"deploy at {format_instant(at)} ({source_type or 'datadog'})",
+                        source=self.source,
+                        change_type="deploy",
+                        timestamp=at,
+                        description=described[:2000],
+                        service=tags.get("service", service),
+                        environment=tags.get("env"),
+                        version_to=tags.get("version"),
+                        metadata={"datadogEventId": identity, "sourceType": source_type},
+                    )
+                )
+            else:
+                artifacts.append(
+                    OtherEvent(
+                        artifact_id=f"event:{self.name}:{identity}",
+                        title=title[:200],
+                        summary=f"{source_type or 'event'} at {format_instant(at)}",
+                        source=self.source,
+                        event_type=str(event.get("alert_type") or "info"),
+                        timestamp=at,
+                        description=described[:2000],
+                        metadata={"datadogEventId": identity, "sourceType": source_type},
+                    )
+                )
+        return artifacts

@@ -1,0 +1,290 @@
+"""New Relic: NRQL through NerdGraph for metrics, logs, spans and deployments.
+
+Every question is one NRQL query sent to NerdGraph (``POST /graphql``, ``API-Key`` header).
+NerdGraph answers most failures with HTTP 200 and an ``errors`` list; those are translated by
+their ``errorClass`` / ``error_code`` (bad key → auth, timeout, too many requests, bad NRQL).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field
+
+from chronosops.collectors.base import (
+    Collected,
+    Collector,
+    CollectorAuthError,
+    CollectorOptions,
+    CollectorQuery,
+    CollectorRateLimitedError,
+    CollectorResponseError,
+    CollectorTimeoutError,
+    CollectorUnavailableError,
+    level_in,
+)
+from chronosops.core.aggregation import (
+    RawLogLine,
+    RawSpan,
+    log_templates,
+    metric_series,
+    span_groups,
+)
+from chronosops.core.artifacts import Artifact, ChangeEvent, normalise_level
+from chronosops.core.redaction import redact_text
+from chronosops.core.timestamps import format_instant
+
+GRAPHQL = """query ChronosOpsNrql($accountId: Int!, $nrql: Nrql!) {
+  actor { account(id: $accountId) { nrql(query: $nrql, timeout: 30) { results } } }
+}"""
+ENDPOINTS = {
+    "US": "https://api.newrelic.com/graphql",
+    "EU": "https://api.eu.newrelic.com/graphql",
+}
+# The NRQL aliases read back from TIMESERIES rows, with their units.
+METRIC_UNITS = {"latency_p95_ms": "ms", "error_ratio": "ratio", "request_rate": "req/s"}
+
+DEFAULT_METRICS_NRQL = (
+    "SELECT percentile(duration, 95) * 1000 AS 'latency_p95_ms', "
+    "filter(count(*), WHERE error IS true) / count(*) AS 'error_ratio', "
+    "rate(count(*), 1 second) AS 'request_rate' "
+    "FROM Transaction WHERE appName = '$service' $since TIMESERIES 1 minute"
+)
+DEFAULT_LOGS_NRQL = (
+    "SELECT timestamp, message, level, service.name FROM Log WHERE service.name = '$service' "
+    "AND level IN ('ERROR', 'error', 'WARN', 'warn', 'WARNING', 'CRITICAL', 'FATAL') "
+    "$since LIMIT 2000"
+)
+DEFAULT_SPANS_NRQL = (
+    "SELECT timestamp, name, duration.ms, service.name, error, otel.status_code, trace.id "
+    "FROM Span WHERE service.name = '$service' $since LIMIT 2000"
+)
+DEFAULT_DEPLOYMENTS_NRQL = (
+    "SELECT timestamp, appName, revision, description, user, changelog, deploymentType "
+    "FROM Deployment WHERE appName = '$service' $since LIMIT 100"
+)
+
+
+class NewRelicOptions(CollectorOptions):
+    account_id: int = Field(ge=1, description="the New Relic account the NRQL runs in")
+    region: Literal["US", "EU"] = "US"
+    metrics_nrql: str | None = DEFAULT_METRICS_NRQL
+    logs_nrql: str | None = DEFAULT_LOGS_NRQL
+    spans_nrql: str | None = DEFAULT_SPANS_NRQL
+    deployments_nrql: str | None = DEFAULT_DEPLOYMENTS_NRQL
+
+
+def _nrql_string(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("'", "\\'")
+
+
+def _epoch_ms(value: Any) -> datetime:
+    return datetime.fromtimestamp(float(value) / 1000, UTC)
+
+
+def _number(value: Any) -> float | None:
+    """A numeric NRQL result: a number, or the one value of a percentile's ``{"95": x}``."""
+    if isinstance(value, dict) and len(value) == 1:
+        value = next(iter(value.values()))
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+class NewRelicCollector(Collector):
+    kind = "newrelic"
+    options_model = NewRelicOptions
+    credential_names: ClassVar[frozenset[str]] = frozenset({"api_key"})
+    required_credentials: ClassVar[frozenset[str]] = frozenset({"api_key"})
+    default_endpoint = ENDPOINTS["US"]
+
+    def endpoint_for(self, options: CollectorOptions) -> str | None:
+        assert isinstance(options, NewRelicOptions)
+        return ENDPOINTS[options.region]
+
+    @property
+    def settings(self) -> NewRelicOptions:
+        assert isinstance(self.options, NewRelicOptions)
+        return self.options
+
+    def nrql(self, template: str, query: CollectorQuery, service: str) -> str:
+        since = (
+            f"SINCE {int(query.window.start.timestamp() * 1000)} "
+            f"UNTIL {int(query.window.end.timestamp() * 1000)}"
+        )
+        return template.replace("$service", _nrql_string(service)).replace("$since", since)
+
+    async def run(self, nrql: str) -> list[dict[str, Any]]:
+        body = await self.post_json(
+            self.endpoint,
+            {"query": GRAPHQL, "variables": {"accountId": self.settings.account_id, "nrql": nrql}},
+            headers={"API-Key": self.secret("api_key") or ""},
+        )
+        if not isinstance(body, dict):
+            raise self.malformed("the answer is not a JSON object")
+        errors = body.get("errors")
+        if errors:
+            raise self._translate(errors)
+        try:
+            results = body["data"]["actor"]["account"]["nrql"]["results"]
+        except (KeyError, TypeError):
+            raise self.malformed("no data.actor.account.nrql.results") from None
+        if not isinstance(results, list) or not all(isinstance(r, dict) for r in results):
+            raise self.malformed("results is not a list of rows")
+        return results
+
+    def _translate(self, errors: Any) -> Exception:
+        first = errors[0] if isinstance(errors, list) and errors else {}
+        message = redact_text(str(first.get("message") or "NerdGraph error"))[:300]
+        extensions = first.get("extensions") or {}
+        kind = str(extensions.get("errorClass") or extensions.get("error_code") or "").upper()
+        if (
+            kind in ("BAD_API_KEY", "UNAUTHORIZED", "FORBIDDEN", "ACCESS_DENIED")
+            or "api key" in message.lower()
+        ):
+            return CollectorAuthError(f"newrelic refused the API key ({kind or 'auth'}): {message}")
+        if kind in ("TOO_MANY_REQUESTS", "RATE_LIMITED"):
+            return CollectorRateLimitedError(f"newrelic is rate limiting us ({kind}): {message}")
+        if kind == "TIMEOUT":
+            return CollectorTimeoutError(f"newrelic NRQL timed out: {message}")
+        if kind in ("SERVER_ERROR", "INTERNAL_SERVER_ERROR"):
+            return CollectorUnavailableError(f"newrelic failed ({kind}): {message}")
+        return CollectorResponseError(f"newrelic refused the query ({kind or 'error'}): {message}")
+
+    async def collect(self, query: CollectorQuery) -> Collected:
+        service = self.require_service(query)
+        settings = self.settings
+        questions = []
+        if settings.metrics_nrql:
+            questions.append(
+                (
+                    "metrics",
+                    self._metrics(self.nrql(settings.metrics_nrql, query, service), service),
+                )
+            )
+        if settings.logs_nrql:
+            questions.append(
+                ("logs", self._logs(self.nrql(settings.logs_nrql, query, service), service, query))
+            )
+        if settings.spans_nrql:
+            questions.append(
+                (
+                    "spans",
+                    self._spans(self.nrql(settings.spans_nrql, query, service), service, query),
+                )
+            )
+        if settings.deployments_nrql:
+            questions.append(
+                (
+                    "deployments",
+                    self._deployments(
+                        self.nrql(settings.deployments_nrql, query, service), service
+                    ),
+                )
+            )
+        return await self.ask_all(questions)
+
+    async def _metrics(self, nrql: str, service: str) -> list[Artifact]:
+        rows = await self.run(nrql)
+        points: dict[str, list[tuple[datetime, float]]] = {}
+        for row in rows:
+            try:
+                at = datetime.fromtimestamp(float(row["beginTimeSeconds"]), UTC)
+            except (KeyError, TypeError, ValueError):
+                raise self.malformed("a TIMESERIES row without beginTimeSeconds") from None
+            for key, value in row.items():
+                if key in ("beginTimeSeconds", "endTimeSeconds"):
+                    continue
+                number = _number(value)
+                if number is not None:
+                    points.setdefault(key, []).append((at, number))
+        artifacts: list[Artifact] = []
+        for name, series_points in points.items():
+            built = metric_series(
+                id_prefix=f"metric:{self.name}",
+                name=name,
+                points=series_points,
+                source=self.source,
+                labels={"service": service},
+                service=service,
+                unit=METRIC_UNITS.get(name),
+            )
+            if built is not None:
+                artifacts.append(built)
+        return artifacts
+
+    async def _logs(self, nrql: str, service: str, query: CollectorQuery) -> list[Artifact]:
+        lines: list[RawLogLine] = []
+        for row in await self.run(nrql):
+            try:
+                message = redact_text(str(row.get("message") or ""))
+                level = row.get("level") or level_in(message)
+                lines.append(
+                    RawLogLine(
+                        ts=_epoch_ms(row["timestamp"]),
+                        message=message,
+                        level=normalise_level(str(level) if level else None),
+                        service=str(row.get("service.name") or service),
+                    )
+                )
+            except (KeyError, TypeError, ValueError):
+                raise self.malformed("a Log row without timestamp") from None
+        templates = log_templates(
+            lines, id_prefix=f"log:{self.name}", source=self.source, default_service=service
+        )
+        return [*templates[: query.max_items]]
+
+    async def _spans(self, nrql: str, service: str, query: CollectorQuery) -> list[Artifact]:
+        spans: list[RawSpan] = []
+        for row in await self.run(nrql):
+            try:
+                duration = row.get("duration.ms")
+                status = str(row.get("otel.status_code") or "").upper()
+                spans.append(
+                    RawSpan(
+                        ts=_epoch_ms(row["timestamp"]),
+                        service=str(row.get("service.name") or service),
+                        operation=str(row.get("name") or "unknown"),
+                        duration_ms=float(duration) if duration is not None else None,
+                        is_error=row.get("error") is True or status == "ERROR",
+                        trace_id=str(row["trace.id"]) if row.get("trace.id") else None,
+                    )
+                )
+            except (KeyError, TypeError, ValueError):
+                raise self.malformed("a Span row without timestamp") from None
+        groups = span_groups(
+            spans, id_prefix=f"span:{self.name}", source=self.source, onset=query.onset
+        )
+        return [*groups[: query.max_items]]
+
+    async def _deployments(self, nrql: str, service: str) -> list[Artifact]:
+        artifacts: list[Artifact] = []
+        for row in await self.run(nrql):
+            try:
+                at = _epoch_ms(row["timestamp"])
+            except (KeyError, TypeError, ValueError):
+                raise self.malformed("a Deployment row without timestamp") from None
+            revision = str(row["revision"]) if row.get("revision") else None
+            description = redact_text(
+                str(
+                    row.get("description") or row.get("changelog") or f"deployment {revision or ''}"
+                )
+            ).strip()
+            identity = f"{format_instant(at)}:{revision or ''}"
+            artifacts.append(
+                ChangeEvent(
+                    artifact_id=f"change:{self.name}:{identity}",
+                    title=f"deploy on {row.get('appName') or service}: {description}"[:200],
+                    summary=f"deploy{f' → {revision}' if revision else ''} at {format_instant(at)}",
+                    source=self.source,
+                    change_type="deploy",
+                    timestamp=at,
+                    description=description[:2000],
+                    service=str(row.get("appName") or service),
+                    version_to=revision,
+                    author=str(row["user"]) if row.get("user") else None,
+                    metadata={"deploymentType": row.get("deploymentType")},
+                )
+            )
+        return artifacts

@@ -1,0 +1,275 @@
+"""Running the configured collectors for an incident: in parallel, bounded, never fatal.
+
+Policy, applied here and not left to each adapter:
+
+- only allow-listed instances run (``CHRONOSOPS_COLLECTORS_ALLOW``: names or backend kinds);
+- the window is at most ``max_window`` long (6 h); a longer one is cut at its end;
+- each collector has its own timeout, and all of them together a total budget; a slow one is
+  cancelled and noted (``timeout after 10 s``), the others keep what they found;
+- each kind of artifact is capped; what is left out is noted;
+- log text (templates, examples) and event descriptions are redacted before they are stored.
+
+Every collector leaves one `CollectionNote` (``ok``, ``empty``, ``timeout``, ``error`` or
+``skipped``), and nothing a collector does can fail the ingest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import structlog
+
+from chronosops.collectors import (
+    Collector,
+    CollectorError,
+    CollectorNotApplicableError,
+    CollectorQuery,
+    CollectorTimeoutError,
+)
+from chronosops.core.artifacts import (
+    Artifact,
+    ChangeEvent,
+    LogExample,
+    LogTemplate,
+    OtherEvent,
+    ProviderStatus,
+)
+from chronosops.core.redaction import redact_text
+from chronosops.core.windows import TimeWindow
+from chronosops.evidence.bundle import CollectionNote
+
+log = structlog.get_logger(__name__)
+
+MAX_WINDOW = timedelta(hours=6)
+DEFAULT_ITEM_CAPS: Mapping[str, int] = {
+    "metric_series": 60,
+    "log_template": 50,
+    "span_group": 50,
+    "change_event": 100,
+    "event": 50,
+    "provider_status": 20,
+}
+
+
+@dataclass(frozen=True)
+class CollectionPolicy:
+    allow: frozenset[str] | None = None  # names or kinds; None lets every configured one run
+    timeout_seconds: float = 10.0
+    budget_seconds: float = 20.0
+    max_window: timedelta = MAX_WINDOW
+    item_caps: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_ITEM_CAPS))
+
+    def allows(self, collector: Collector) -> bool:
+        return self.allow is None or bool({collector.name, collector.kind} & self.allow)
+
+    def cap(self, kind: str) -> int:
+        return self.item_caps.get(kind, DEFAULT_ITEM_CAPS.get(kind, 50))
+
+
+@dataclass
+class CollectionResult:
+    artifacts: list[Artifact] = field(default_factory=list)
+    notes: list[CollectionNote] = field(default_factory=list)
+    window: TimeWindow | None = None
+
+
+def _seconds(value: float) -> str:
+    return f"{value:g} s"
+
+
+def clamp(window: TimeWindow, limit: timedelta) -> tuple[TimeWindow, bool]:
+    if window.duration <= limit:
+        return window, False
+    return TimeWindow(start=window.start, end=window.start + limit), True
+
+
+def redact_artifact(artifact: Artifact) -> Artifact:
+    """Log text and free-text descriptions with secrets, tokens and e-mail addresses masked."""
+    if isinstance(artifact, LogTemplate):
+        return artifact.model_copy(
+            update={
+                "template": redact_text(artifact.template),
+                "title": redact_text(artifact.title),
+                "examples": [
+                    LogExample(
+                        ts=example.ts,
+                        level=example.level,
+                        message=redact_text(example.message),
+                        service=example.service,
+                    )
+                    for example in artifact.examples
+                ],
+            }
+        )
+    if isinstance(artifact, ChangeEvent | OtherEvent):
+        return artifact.model_copy(
+            update={
+                "title": redact_text(artifact.title),
+                "description": redact_text(artifact.description),
+            }
+        )
+    if isinstance(artifact, ProviderStatus):
+        return artifact.model_copy(update={"description": redact_text(artifact.description)})
+    return artifact
+
+
+def _summary(artifacts: Sequence[Artifact]) -> str:
+    counts = Counter(a.kind for a in artifacts)
+    return ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items()))
+
+
+class CollectorRunner:
+    def __init__(self, collectors: Sequence[Collector], policy: CollectionPolicy) -> None:
+        self.collectors = list(collectors)
+        self.policy = policy
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.collectors)
+
+    async def run(self, query: CollectorQuery) -> CollectionResult:
+        result = CollectionResult()
+        window, clamped = clamp(query.window, self.policy.max_window)
+        result.window = window
+        if clamped:
+            result.notes.append(
+                CollectionNote(
+                    source="policy",
+                    status="ok",
+                    detail=(
+                        f"window cut to {window.duration.total_seconds() / 3600:g} h "
+                        f"(at most {self.policy.max_window.total_seconds() / 3600:g} h); "
+                        "collectors queried the first part"
+                    ),
+                )
+            )
+        query = CollectorQuery(
+            window=window,
+            onset=query.onset,
+            service=query.service,
+            region=query.region,
+            environment=query.environment,
+            max_items=query.max_items,
+        )
+        runnable: list[Collector] = []
+        for collector in self.collectors:
+            if self.policy.allows(collector):
+                runnable.append(collector)
+            else:
+                result.notes.append(
+                    CollectionNote(
+                        source=collector.name,
+                        status="skipped",
+                        detail="not in the allow-list (CHRONOSOPS_COLLECTORS_ALLOW)",
+                    )
+                )
+        if not runnable:
+            return result
+        tasks = {
+            collector.name: asyncio.create_task(self._one(collector, query))
+            for collector in runnable
+        }
+        _, pending = await asyncio.wait(tasks.values(), timeout=self.policy.budget_seconds)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+        for collector in runnable:
+            task = tasks[collector.name]
+            if task in pending:
+                result.notes.append(
+                    CollectionNote(
+                        source=collector.name,
+                        status="timeout",
+                        detail=(
+                            f"timeout: the collection budget of {_seconds(self.policy.budget_seconds)} "
+                            "ran out first"
+                        ),
+                    )
+                )
+                continue
+            artifacts, note = task.result()
+            kept = self._capped(artifacts, note)
+            result.artifacts.extend(kept[0])
+            result.notes.append(kept[1])
+        return result
+
+    async def _one(
+        self, collector: Collector, query: CollectorQuery
+    ) -> tuple[list[Artifact], CollectionNote]:
+        timeout = collector.timeout_seconds or self.policy.timeout_seconds
+        bound = log.bind(collector=collector.name, backend=collector.kind)
+        try:
+            async with asyncio.timeout(timeout):
+                collected = await collector.collect(query)
+        except TimeoutError:
+            bound.warning("collector.timeout", timeout_seconds=timeout)
+            return [], CollectionNote(
+                source=collector.name, status="timeout", detail=f"timeout after {_seconds(timeout)}"
+            )
+        except CollectorTimeoutError as error:
+            bound.warning("collector.timeout", error=error.message)
+            return [], CollectionNote(source=collector.name, status="timeout", detail=error.message)
+        except CollectorNotApplicableError as error:
+            return [], CollectionNote(source=collector.name, status="skipped", detail=error.message)
+        except CollectorError as error:
+            bound.warning("collector.failed", code=error.code, error=error.message)
+            return [], CollectionNote(
+                source=collector.name, status="error", detail=f"{error.code}: {error.message}"
+            )
+        except Exception as error:  # noqa: BLE001 — a broken adapter must not break the ingest
+            bound.exception("collector.crashed")
+            return [], CollectionNote(
+                source=collector.name,
+                status="error",
+                detail=f"internal error in the {collector.kind} collector ({type(error).__name__})",
+            )
+        artifacts = [redact_artifact(a) for a in collected.artifacts]
+        problems = [redact_text(problem) for problem in collected.problems]
+        trouble = ("; some queries failed: " + "; ".join(problems)) if problems else ""
+        if not artifacts:
+            bound.info("collector.empty", problems=len(problems))
+            if problems:
+                return [], CollectionNote(
+                    source=collector.name, status="error", detail="; ".join(problems)
+                )
+            return [], CollectionNote(
+                source=collector.name, status="empty", detail="no data for the window"
+            )
+        bound.info("collector.done", items=len(artifacts), problems=len(problems))
+        return artifacts, CollectionNote(
+            source=collector.name,
+            status="ok",
+            detail=_summary(artifacts) + trouble,
+            items=len(artifacts),
+        )
+
+    def _capped(
+        self, artifacts: list[Artifact], note: CollectionNote
+    ) -> tuple[list[Artifact], CollectionNote]:
+        kept: list[Artifact] = []
+        seen: Counter[str] = Counter()
+        cut: Counter[str] = Counter()
+        for artifact in artifacts:
+            if seen[artifact.kind] < self.policy.cap(artifact.kind):
+                kept.append(artifact)
+                seen[artifact.kind] += 1
+            else:
+                cut[artifact.kind] += 1
+        if not cut:
+            return kept, note
+        detail = (
+            note.detail
+            + "; capped: "
+            + ", ".join(
+                f"{n} more {kind} left out (cap {self.policy.cap(kind)})"
+                for kind, n in sorted(cut.items())
+            )
+        )
+        return kept, CollectionNote(
+            source=note.source, status=note.status, detail=detail, items=len(kept)
+        )

@@ -1,0 +1,176 @@
+"""A real Prometheus for tests: backfilled from OpenMetrics with promtool, served on loopback.
+
+The data is a known incident: ``payment-service`` serves 120 requests a minute, fast and almost
+error-free until 10:00 on 2024-01-15, then slow (0.5–1 s) with a quarter failing. A second
+service, ``search-api``, stays healthy throughout, so a query that leaks across services shows.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+
+PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
+PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
+
+ONSET = datetime(2024, 1, 15, 10, 0, tzinfo=UTC)
+DATA_START = datetime(2024, 1, 15, 9, 0, tzinfo=UTC)
+DATA_END = datetime(2024, 1, 15, 11, 30, tzinfo=UTC)
+BUCKETS = ("0.05", "0.1", "0.25", "0.5", "1", "2.5", "+Inf")
+MIB = 1024 * 1024
+# bcrypt of "prom-test-password" (cost 4): Prometheus's web config wants a hash, not the password.
+BASIC_AUTH_USER = "chronosops"
+BASIC_AUTH_PASSWORD = "prom-test-password"
+BASIC_AUTH_HASH = "$2b$04$ZPq0K6MoycPGH8igvTs7Guvp5gqxlCY5J2WCWrr42tjSKgDNAIITm"
+
+
+def available() -> bool:
+    return Path(PROMETHEUS).exists() and Path(PROMTOOL).exists()
+
+
+def minutes() -> list[datetime]:
+    found, at = [], DATA_START
+    while at <= DATA_END:
+        found.append(at)
+        at += timedelta(minutes=1)
+    return found
+
+
+def memory_bytes(service: str, at: datetime) -> float:
+    """The gauge the tests read back exactly: a slow climb, one MiB a minute."""
+    index = int((at - DATA_START).total_seconds() // 60)
+    base = 200 if service == "payment-service" else 90
+    return float((base + index) * MIB)
+
+
+def openmetrics() -> str:
+    lines: list[str] = []
+    services = ("payment-service", "search-api")
+    times = minutes()
+
+    def labels(service: str, **extra: str) -> str:
+        pairs = {"service": service, "env": "production", **extra}
+        return ",".join(f'{k}="{v}"' for k, v in pairs.items())
+
+    lines += ["# TYPE http_requests counter"]
+    for service in services:
+        for code in ("200", "500"):
+            total = 0
+            for at in times:
+                failing = service == "payment-service" and at >= ONSET
+                errors = 30 if failing else 1
+                total += (120 - errors) if code == "200" else errors
+                lines.append(
+                    f"http_requests_total{{{labels(service, code=code)}}} {total} {int(at.timestamp())}"
+                )
+    lines += ["# TYPE http_request_duration_seconds histogram"]
+    for service in services:
+        counts = dict.fromkeys(BUCKETS, 0)
+        count = 0
+        duration_sum = 0.0
+        for at in times:
+            slow = service == "payment-service" and at >= ONSET
+            for bound in BUCKETS:
+                # Fast requests fall in (0.05, 0.1]; slow ones in (0.5, 1].
+                edge = 1.0 if slow else 0.1
+                if bound == "+Inf" or float(bound) >= edge:
+                    counts[bound] += 120
+            count += 120
+            duration_sum += 120 * (0.75 if slow else 0.075)
+            stamp = int(at.timestamp())
+            for bound in BUCKETS:
+                lines.append(
+                    f"http_request_duration_seconds_bucket{{{labels(service, le=bound)}}} {counts[bound]} {stamp}"
+                )
+            lines.append(
+                f"http_request_duration_seconds_count{{{labels(service)}}} {count} {stamp}"
+            )
+            lines.append(
+                f"http_request_duration_seconds_sum{{{labels(service)}}} {duration_sum:.3f} {stamp}"
+            )
+    lines += ["# TYPE container_memory_working_set_bytes gauge"]
+    for service in services:
+        for at in times:
+            lines.append(
+                f"container_memory_working_set_bytes{{{labels(service)}}} {memory_bytes(service, at):.0f} {int(at.timestamp())}"
+            )
+    lines.append("# EOF")
+    return "\n".join(lines) + "\n"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@dataclass(frozen=True)
+class PrometheusServer:
+    url: str
+    pid: int
+
+
+@contextmanager
+def running_prometheus(workdir: Path, *, basic_auth: bool = False) -> Iterator[PrometheusServer]:
+    """Backfill the data set and serve it; the process is stopped (by its own handle) after."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    data = workdir / "data.om"
+    data.write_text(openmetrics())
+    tsdb = workdir / "tsdb"
+    subprocess.run(
+        [PROMTOOL, "tsdb", "create-blocks-from", "openmetrics", str(data), str(tsdb)],
+        check=True,
+        capture_output=True,
+    )
+    config = workdir / "prometheus.yml"
+    config.write_text("global:\n  scrape_interval: 1h\n")
+    port = free_port()
+    arguments = [
+        PROMETHEUS,
+        f"--config.file={config}",
+        f"--storage.tsdb.path={tsdb}",
+        "--storage.tsdb.retention.time=100y",
+        f"--web.listen-address=127.0.0.1:{port}",
+    ]
+    if basic_auth:
+        web = workdir / "web.yml"
+        web.write_text(f"basic_auth_users:\n  {BASIC_AUTH_USER}: {BASIC_AUTH_HASH}\n")
+        arguments.append(f"--web.config.file={web}")
+    log = (workdir / "prometheus.log").open("w")
+    process = subprocess.Popen(arguments, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(
+                    f"prometheus exited: {(workdir / 'prometheus.log').read_text()[-2000:]}"
+                )
+            try:
+                auth = (BASIC_AUTH_USER, BASIC_AUTH_PASSWORD) if basic_auth else None
+                if httpx.get(f"{url}/-/ready", auth=auth, timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("prometheus did not become ready in 30 s")
+            time.sleep(0.2)
+        yield PrometheusServer(url=url, pid=process.pid)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()

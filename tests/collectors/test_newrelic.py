@@ -1,0 +1,133 @@
+"""The New Relic collector: NRQL through NerdGraph, replaying recorded answers."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from chronosops.collectors import (
+    CollectorAuthError,
+    CollectorQuery,
+    CollectorResponseError,
+    CollectorSpec,
+    CollectorTimeoutError,
+    registry,
+)
+from chronosops.collectors.newrelic import NewRelicCollector
+from chronosops.core.artifacts import ChangeEvent, LogTemplate, MetricSeries, SpanGroup
+from chronosops.core.clock import FrozenClock
+from chronosops.core.windows import TimeWindow
+from tests.collectors.replay import Replay, recording, respond
+
+ONSET = datetime(2024, 1, 15, 10, 0, tzinfo=UTC)
+WINDOW = TimeWindow(ONSET - timedelta(minutes=15), ONSET + timedelta(minutes=75))
+QUERY = CollectorQuery(window=WINDOW, onset=ONSET, service="payment-service")
+
+
+def by_event_type(request: httpx.Request) -> httpx.Response:
+    nrql = Replay.body(request)["variables"]["nrql"]
+    for event_type, name in (
+        ("FROM Transaction", "metrics"),
+        ("FROM Log", "logs"),
+        ("FROM Span", "spans"),
+        ("FROM Deployment", "deployments"),
+    ):
+        if event_type in nrql:
+            return respond(recording("newrelic", name))
+    return httpx.Response(400, json={"errors": [{"message": f"unexpected NRQL {nrql}"}]})
+
+
+def newrelic(
+    replay: Replay, *, endpoint: str | None = None, **options: object
+) -> NewRelicCollector:
+    collector = registry.build(
+        CollectorSpec(
+            name="newrelic",
+            backend="newrelic",
+            endpoint=endpoint,
+            options={"account_id": 1234567, **options},
+            credentials={"api_key": SecretStr("NRAK-TESTKEY0123456789ABCDEFGHIJ")},
+        ),
+        http=replay.client(),
+        clock=FrozenClock(ONSET),
+    )
+    assert isinstance(collector, NewRelicCollector)
+    return collector
+
+
+async def test_nrql_answers_become_metrics_logs_spans_and_deployments() -> None:
+    collected = await newrelic(Replay({"POST /graphql": by_event_type})).collect(QUERY)
+    assert collected.problems == []
+    series = {a.name: a for a in collected.artifacts if isinstance(a, MetricSeries)}
+    assert set(series) == {"latency_p95_ms", "error_ratio", "request_rate"}
+    # A percentile row may come back as {"95": value}; a null minute is no point at all.
+    assert [p.value for p in series["latency_p95_ms"].points] == [104.2, 122.9, 2210.5, 3105.0]
+    assert series["request_rate"].points[-1].value == 0
+    assert series["latency_p95_ms"].unit == "ms"
+    templates = [a for a in collected.artifacts if isinstance(a, LogTemplate)]
+    assert sorted(t.count for t in templates) == [1, 2]
+    assert "abcdefghijklmnopqrstuvwxyz012345" not in " ".join(
+        t.model_dump_json() for t in templates
+    )
+    groups = {a.operation: a for a in collected.artifacts if isinstance(a, SpanGroup)}
+    payments = groups["POST /payments"]
+    assert payments.baseline is not None
+    assert payments.incident is not None
+    assert (payments.baseline.count, payments.baseline.error_count) == (2, 0)
+    assert (payments.incident.count, payments.incident.error_count) == (2, 2)
+    assert payments.trace_ids[0] == "6bf92f3577b34da6a3ce929d0e0e4738"
+    (deploy,) = [a for a in collected.artifacts if isinstance(a, ChangeEvent)]
+    assert deploy.version_to == "3.1.1"
+    assert deploy.author == "ci-bot@example.com"
+    assert deploy.timestamp == datetime(2024, 1, 15, 9, 55, tzinfo=UTC)
+
+
+async def test_each_query_is_nrql_for_the_service_and_window_with_the_api_key() -> None:
+    replay = Replay({"POST /graphql": by_event_type})
+    await newrelic(replay, endpoint="https://api.newrelic.com/graphql").collect(QUERY)
+    assert len(replay.requests) == 4
+    for sent in replay.requests:
+        assert sent.headers["API-Key"] == "NRAK-TESTKEY0123456789ABCDEFGHIJ"
+        body = Replay.body(sent)
+        assert body["variables"]["accountId"] == 1234567
+        assert "nrql(query: $nrql" in body["query"]
+        nrql = body["variables"]["nrql"]
+        assert "SINCE 1705311900000 UNTIL 1705317300000" in nrql
+        assert "'payment-service'" in nrql
+
+
+async def test_the_eu_region_uses_the_eu_endpoint_and_quotes_are_escaped() -> None:
+    replay = Replay({"POST /graphql": recording("newrelic", "empty")})
+    await newrelic(
+        replay, region="EU", logs_nrql=None, spans_nrql=None, deployments_nrql=None
+    ).collect(CollectorQuery(window=WINDOW, onset=ONSET, service="o'brien-api"))
+    (sent,) = replay.requests
+    assert sent.url.host == "api.eu.newrelic.com"
+    assert "appName = 'o\\'brien-api'" in Replay.body(sent)["variables"]["nrql"]
+
+
+@pytest.mark.parametrize(
+    ("name", "error", "message"),
+    [
+        ("bad_key", CollectorAuthError, "HTTP 401"),
+        ("nrql_syntax_error", CollectorResponseError, "INVALID_INPUT"),
+        ("nrql_timeout", CollectorTimeoutError, "did not complete within the timeout"),
+    ],
+)
+async def test_nerdgraph_errors_are_translated_by_their_class(
+    name: str, error: type[Exception], message: str
+) -> None:
+    replay = Replay({"POST /graphql": recording("newrelic", name)})
+    with pytest.raises(error, match=message):
+        await newrelic(replay).collect(QUERY)
+
+
+async def test_a_bad_key_answered_with_http_200_is_still_an_auth_failure() -> None:
+    answer = recording("newrelic", "bad_key")
+    answer["status"] = 200
+    replay = Replay({"POST /graphql": answer})
+    with pytest.raises(CollectorAuthError, match="BAD_API_KEY"):
+        await newrelic(replay).collect(QUERY)

@@ -1,0 +1,265 @@
+"""Gathering through the pipeline: collectors feed incidents without evidence, never break them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from chronosops.bootstrap import Services
+from chronosops.collectors import CollectorQuery, CollectorUnavailableError
+from chronosops.core.aggregation import RawLogLine, log_templates, metric_series
+from chronosops.core.artifacts import Artifact
+from chronosops.core.windows import TimeWindow
+from chronosops.evidence import CollectionPolicy, CollectorRunner
+from tests.collectors.scripted import ScriptedCollector
+from tests.fixtures.guide import example, request
+
+START = datetime(2024, 1, 15, 10, 0, tzinfo=UTC)
+
+
+def _pool_errors(query: CollectorQuery) -> list[Artifact]:
+    lines = [
+        RawLogLine(
+            ts=query.onset,
+            message=f"could not obtain a database connection within 5000ms (waiting {n})",
+            level="ERROR",
+            service=query.service,
+        )
+        for n in range(30)
+    ]
+    return list(log_templates(lines, id_prefix="log:logs", source="logs"))
+
+
+def _latency(query: CollectorQuery) -> list[Artifact]:
+    built = metric_series(
+        id_prefix="metric:metrics",
+        name="latency_p95_ms",
+        points=[(query.window.start, 120.0), (query.onset, 900.0)],
+        source="metrics",
+        labels={"service": query.service or "?"},
+    )
+    assert built is not None
+    return [built]
+
+
+def _use(services: Services, *collectors: ScriptedCollector, **policy: Any) -> None:
+    services.evidence.runner = CollectorRunner(list(collectors), CollectionPolicy(**policy))
+
+
+async def _bundle(client: httpx.AsyncClient, headers: dict[str, str], bundle_id: str) -> Any:
+    return (await client.get(f"/v1/evidence-bundles/{bundle_id}", headers=headers)).json()
+
+
+async def test_an_incident_without_evidence_gets_what_the_collectors_find_in_its_window(
+    client: httpx.AsyncClient, services: Services, analyst: dict[str, str]
+) -> None:
+    logs = ScriptedCollector("logs", _pool_errors)
+    metrics = ScriptedCollector("metrics", _latency)
+    _use(services, logs, metrics)
+    created = (await client.post("/v1/incidents/ingest", json=request(), headers=analyst)).json()
+    assert created["status"] == "analyzed"
+
+    query = logs.queries[0]
+    assert query.service == "payment-service"
+    assert query.region == "us-east-1"
+    assert query.environment == "production"
+    assert query.onset == START
+    assert (query.window.start.isoformat(), query.window.end.isoformat()) == (
+        "2024-01-15T09:45:00+00:00",
+        "2024-01-15T11:15:00+00:00",
+    )
+    bundle = await _bundle(client, analyst, created["evidenceBundleId"])
+    assert bundle["sources"] == ["logs", "metrics"]
+    assert bundle["synthetic"] is False
+    notes = {n["source"]: n["status"] for n in bundle["collection"]}
+    assert notes == {"logs": "ok", "metrics": "ok", "changes": "empty"}
+    analysis = (await client.get(f"/v1/analyses/{created['analysisId']}", headers=analyst)).json()
+    top = analysis["result"]["hypotheses"][0]
+    assert top["id"] != "UNKNOWN"
+    assert top["evidenceRefs"]
+    assert set(top["evidenceRefs"]) <= {a["artifactId"] for a in bundle["artifacts"]}
+
+
+async def test_a_failing_or_slow_collector_is_noted_and_the_ingest_still_succeeds(
+    client: httpx.AsyncClient, services: Services, analyst: dict[str, str]
+) -> None:
+    _use(
+        services,
+        ScriptedCollector("metrics", _latency),
+        ScriptedCollector("slow", _latency, delay=5, timeout_seconds=0.2),
+        ScriptedCollector("down", lambda q: CollectorUnavailableError("loki failed (HTTP 502)")),
+    )
+    response = await client.post("/v1/incidents/ingest", json=request(), headers=analyst)
+    assert response.status_code == 201
+    created = response.json()
+    assert created["status"] == "analyzed"
+    bundle = await _bundle(client, analyst, created["evidenceBundleId"])
+    notes = {n["source"]: (n["status"], n["detail"]) for n in bundle["collection"]}
+    assert notes["slow"] == ("timeout", "timeout after 0.2 s")
+    assert notes["down"] == ("error", "collector-unavailable: loki failed (HTTP 502)")
+    analysis = (await client.get(f"/v1/analyses/{created['analysisId']}", headers=analyst)).json()
+    completeness = analysis["result"]["completeness"]
+    assert "slow: timeout — timeout after 0.2 s" in completeness["notes"]
+    assert "down: error — collector-unavailable: loki failed (HTTP 502)" in completeness["notes"]
+
+
+async def test_evidence_lite_skips_the_collectors_unless_collection_is_forced(
+    client: httpx.AsyncClient, services: Services, analyst: dict[str, str]
+) -> None:
+    metrics = ScriptedCollector("metrics", _latency)
+    _use(services, metrics)
+    with_lite = (
+        await client.post(
+            "/v1/incidents/ingest", json=example("example_2_with_evidence"), headers=analyst
+        )
+    ).json()
+    assert metrics.queries == []
+    assert (await _bundle(client, analyst, with_lite["evidenceBundleId"]))["sources"] == [
+        "evidenceLite"
+    ]
+
+    forced_request = example("example_2_with_evidence")
+    forced_request["sourceRef"] = "incident-2024-002-forced"
+    forced_request["collectionContext"] = {"forceCollect": True}
+    forced = (
+        await client.post("/v1/incidents/ingest", json=forced_request, headers=analyst)
+    ).json()
+    assert len(metrics.queries) == 1
+    bundle = await _bundle(client, analyst, forced["evidenceBundleId"])
+    assert bundle["sources"] == ["evidenceLite", "metrics"]
+    assert {n["source"] for n in bundle["collection"]} == {"evidenceLite", "metrics", "changes"}
+
+
+async def test_without_collectors_the_bundle_says_none_are_configured(
+    client: httpx.AsyncClient, analyst: dict[str, str]
+) -> None:
+    created = (await client.post("/v1/incidents/ingest", json=request(), headers=analyst)).json()
+    bundle = await _bundle(client, analyst, created["evidenceBundleId"])
+    assert bundle["collection"] == [
+        {
+            "source": "changes",
+            "status": "empty",
+            "detail": (
+                "no recorded changes for payment-service, "
+                "2024-01-15T07:45:00.000Z to 2024-01-15T11:15:00.000Z"
+            ),
+            "items": 0,
+        },
+        {
+            "source": "collectors",
+            "status": "skipped",
+            "detail": "no collectors are configured (CHRONOSOPS_COLLECTORS_FILE)",
+            "items": 0,
+        },
+    ]
+
+
+async def test_reanalysing_an_incident_that_never_got_evidence_collects_it_then(
+    client_with: Any, analyst: dict[str, str]
+) -> None:
+    client, services = await client_with(analyze_on_ingest=False)
+    metrics = ScriptedCollector("metrics", _latency)
+    _use(services, metrics)
+    created = (await client.post("/v1/incidents/ingest", json=request(), headers=analyst)).json()
+    assert created["status"] == "created"
+    assert metrics.queries == []
+    again = await client.post(f"/v1/incidents/{created['incidentId']}/reanalyze", headers=analyst)
+    assert again.status_code == 201
+    bundle = await _bundle(client, analyst, again.json()["evidenceBundleId"])
+    assert bundle["sources"] == ["metrics"]
+
+
+TOPOLOGY_ONLY = """
+[topology]
+checkout-api = ["postgres", "payments-api"]
+payments-api = ["stripe-api"]
+stripe-api = ["card-network"]
+"""
+
+
+def _change(change_id: str, service: str, at: str, **fields: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "changeId": change_id,
+        "type": "deploy",
+        "service": service,
+        "environment": "production",
+        "summary": f"release {change_id}",
+        "versionTo": "2.0.0",
+        "timestamp": at,
+    }
+    body.update(fields)
+    return body
+
+
+async def test_the_changes_of_the_service_and_its_dependencies_become_evidence(
+    client_with: Any, analyst: dict[str, str], tmp_path: Any
+) -> None:
+    topology = tmp_path / "collectors.toml"
+    topology.write_text(TOPOLOGY_ONLY)
+    client, _ = await client_with(collectors_file=str(topology))
+    recorded = [
+        _change("own-deploy", "checkout-api", "2024-01-15T09:55:00Z"),
+        _change("db-config", "postgres", "2024-01-15T09:30:00Z", type="config", versionTo=None),
+        _change("two-hops", "stripe-api", "2024-01-15T09:40:00Z"),
+        _change("three-hops", "card-network", "2024-01-15T09:41:00Z"),
+        _change("no-env", "payments-api", "2024-01-15T09:50:00Z", environment=None),
+        _change("unrelated", "search-api", "2024-01-15T09:58:00Z"),
+        _change("staging", "checkout-api", "2024-01-15T09:57:00Z", environment="staging"),
+        _change("too-old", "checkout-api", "2024-01-15T07:40:00Z"),
+        _change("after-window", "checkout-api", "2024-01-15T10:20:00Z"),
+    ]
+    for body in recorded:
+        body = {k: v for k, v in body.items() if v is not None}
+        assert (await client.post("/v1/changes", json=body, headers=analyst)).status_code == 201
+    incident = request(
+        sourceRef="checkout-slow",
+        timeline={"start": "2024-01-15T10:00:00Z"},
+        metadata={"service": "checkout-api", "environment": "production"},
+    )
+    created = (await client.post("/v1/incidents/ingest", json=incident, headers=analyst)).json()
+    bundle = await _bundle(client, analyst, created["evidenceBundleId"])
+    found = {a["metadata"]["changeId"] for a in bundle["artifacts"] if a["kind"] == "change_event"}
+    # The window is 09:45–10:15, and changes count from two hours before it (07:45).
+    assert found == {"own-deploy", "db-config", "two-hops", "no-env"}
+    notes = {n["source"]: n for n in bundle["collection"]}
+    assert notes["changes"]["status"] == "ok"
+    assert notes["changes"]["items"] == 4
+    assert "checkout-api, payments-api, postgres, stripe-api" in notes["changes"]["detail"]
+    analysis = (await client.get(f"/v1/analyses/{created['analysisId']}", headers=analyst)).json()
+    deploys = [s for s in analysis["result"]["signals"] if s["kind"] == "recent_deploy"]
+    assert deploys
+    assert deploys[0]["service"] == "checkout-api"
+
+
+async def test_an_incident_without_a_service_considers_every_change_in_its_window(
+    client: httpx.AsyncClient, analyst: dict[str, str]
+) -> None:
+    for body in (
+        _change("a", "search-api", "2024-01-15T09:58:00Z"),
+        _change("b", "checkout-api", "2024-01-15T09:00:00Z"),
+    ):
+        await client.post("/v1/changes", json=body, headers=analyst)
+    incident = request(sourceRef="no-service", timeline={"start": "2024-01-15T10:00:00Z"})
+    incident["metadata"] = {"environment": "production"}
+    created = (await client.post("/v1/incidents/ingest", json=incident, headers=analyst)).json()
+    bundle = await _bundle(client, analyst, created["evidenceBundleId"])
+    found = {a["service"] for a in bundle["artifacts"] if a["kind"] == "change_event"}
+    assert found == {"search-api", "checkout-api"}
+    note = next(n for n in bundle["collection"] if n["source"] == "changes")
+    assert "every service" in note["detail"]
+
+
+def test_suspects_follow_the_topology_two_hops_and_the_collected_evidence(
+    services: Services,
+) -> None:
+    gatherer = services.pipeline.gatherer
+    gatherer.topology = {"a": ["b"], "b": ["c"], "c": ["d"]}
+    spans = _latency(
+        CollectorQuery(
+            window=TimeWindow(START, START), onset=START, service="metrics-named-service"
+        )
+    )
+    assert gatherer.suspects("a", spans) == {"a", "b", "c", "metrics-named-service"}
+    assert gatherer.suspects(None, spans) is None
