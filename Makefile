@@ -53,6 +53,10 @@ bench: $(STAMP) ## benchmarks as tables: ingest throughput/latency, then analysi
 	$(BIN)/python -m benchmarks.ingest
 	$(BIN)/chronosops bench analysis
 
+.PHONY: bench-console
+bench-console: $(STAMP) ## benchmark: the console's incident list with 100k incidents, as a table
+	$(BIN)/python -m benchmarks.console
+
 .PHONY: check
 check: lint types imports test ## everything CI runs
 

@@ -1,5 +1,6 @@
 pytest_plugins = [
     "tests.fixtures.database",
     "tests.fixtures.app",
+    "tests.fixtures.console",
     "tests.fixtures.webhooks",
 ]

@@ -7,6 +7,7 @@ receives its collaborators. `web`, `cli` and the tests call `build_services`.
 from __future__ import annotations
 
 import logging
+import secrets
 import sys
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -16,7 +17,16 @@ import structlog
 
 from chronosops import __version__
 from chronosops.audit import AuditLog
-from chronosops.auth import LocalTokenIssuer, RateLimiter, TokenVerifier, WebhookVerifier
+from chronosops.auth import (
+    LocalTokenIssuer,
+    OidcLogin,
+    RateLimiter,
+    SessionCodec,
+    SignInLinks,
+    TokenVerifier,
+    WebhookVerifier,
+    derive_session_key,
+)
 from chronosops.changes import ChangeService
 from chronosops.collectors import Collector, CollectorConfigError, CollectorSpec, registry
 from chronosops.config import CollectorsConfig, ConfigurationError, Settings
@@ -70,6 +80,9 @@ class Services:
     verifier: TokenVerifier
     webhooks: WebhookVerifier
     limiter: RateLimiter
+    sessions: SessionCodec
+    sign_in_links: SignInLinks
+    oidc_login: OidcLogin | None = None
     issuer: LocalTokenIssuer | None = None
     _owns_http: bool = field(default=True, repr=False)
 
@@ -106,6 +119,11 @@ def build_services(
         reasoner=reasoner or build_reasoner(settings, http), clock=clock, ids=ids
     )
     auth = settings.auth
+    console = settings.console
+    verifier = TokenVerifier(auth, http=http)
+    sessions = SessionCodec(
+        _session_key(settings), clock=clock, ttl=timedelta(minutes=console.session_ttl_minutes)
+    )
     pipeline = IngestPipeline(
         database=database,
         incidents=incidents,
@@ -144,12 +162,40 @@ def build_services(
             clock=clock,
             replay_window=timedelta(hours=settings.webhook_replay_window_hours),
         ),
-        verifier=TokenVerifier(auth, http=http),
+        verifier=verifier,
         webhooks=WebhookVerifier(settings.webhooks),
         limiter=RateLimiter(settings.limits),
+        sessions=sessions,
+        sign_in_links=SignInLinks(
+            clock=clock, ttl=timedelta(minutes=console.sign_in_link_ttl_minutes)
+        ),
+        oidc_login=(
+            OidcLogin(
+                console.oidc_login,
+                http=http,
+                verifier=verifier,
+                jwks_cache_seconds=settings.oidc_jwks_cache_seconds,
+            )
+            if console.oidc_login
+            else None
+        ),
         issuer=LocalTokenIssuer(auth, clock=clock, ids=ids) if auth.jwt_secret else None,
         _owns_http=owns_http,
     )
+
+
+def _session_key(settings: Settings) -> bytes:
+    """The console's cookie key: configured, derived from the JWT secret, or per process.
+
+    A per-process key only happens when neither secret is set (OIDC bearer tokens without
+    console sign-in); sessions then end with the process, which is all such a setup can use.
+    """
+    console = settings.console
+    if console.session_secret:
+        return console.session_secret.encode()
+    if settings.auth.jwt_secret:
+        return derive_session_key(settings.auth.jwt_secret)
+    return secrets.token_bytes(32)
 
 
 class _CurrentStderr:

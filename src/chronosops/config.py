@@ -73,6 +73,20 @@ class Settings(BaseSettings):
     oidc_jwks_cache_seconds: int = Field(default=300, ge=0)
     oidc_leeway_seconds: int = Field(default=30, ge=0, le=300)
 
+    # web console sign-in (docs/console.md)
+    oidc_client_id: str | None = Field(
+        default=None, description="console sign-in: the client registered with the provider"
+    )
+    oidc_client_secret: SecretStr | None = None
+    oidc_redirect_url: str | None = Field(
+        default=None, description="console sign-in callback; default PUBLIC_URL/sign-in/callback"
+    )
+    oidc_scopes: str = "openid profile email"
+    session_secret: SecretStr | None = None
+    session_ttl_minutes: int = Field(default=480, ge=5, le=43200)
+    sign_in_link_ttl_minutes: int = Field(default=15, ge=1, le=1440)
+    console_refresh_seconds: int = Field(default=15, ge=0, le=3600)
+
     # rate limits, in the `limits` notation ("600/minute"); per authenticated principal
     rate_limit_enabled: bool = True
     rate_limit_ingest: str = "600/minute"
@@ -174,6 +188,8 @@ class Settings(BaseSettings):
 
     @field_validator(
         "jwt_secret",
+        "session_secret",
+        "oidc_client_secret",
         "webhook_pagerduty_secret",
         "webhook_pagerduty_token",
         "webhook_datadog_token",
@@ -220,6 +236,43 @@ class Settings(BaseSettings):
             oidc_jwks_url=self.oidc_jwks_url,
             oidc_jwks_cache_seconds=self.oidc_jwks_cache_seconds,
             leeway_seconds=self.oidc_leeway_seconds,
+        )
+
+    @property
+    def base_url(self) -> str:
+        """How clients reach this server, without a trailing slash."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def oidc_login_enabled(self) -> bool:
+        return bool(self.oidc_client_id and self.oidc_issuer)
+
+    @property
+    def console(self) -> ConsoleSettings:
+        return ConsoleSettings(
+            session_secret=(
+                self.session_secret.get_secret_value() if self.session_secret else None
+            ),
+            session_ttl_minutes=self.session_ttl_minutes,
+            sign_in_link_ttl_minutes=self.sign_in_link_ttl_minutes,
+            refresh_seconds=self.console_refresh_seconds,
+            base_url=self.base_url,
+            oidc_login=(
+                OidcLoginSettings(
+                    issuer=self.oidc_issuer or "",
+                    client_id=self.oidc_client_id or "",
+                    client_secret=(
+                        self.oidc_client_secret.get_secret_value()
+                        if self.oidc_client_secret
+                        else None
+                    ),
+                    redirect_url=self.oidc_redirect_url or f"{self.base_url}/sign-in/callback",
+                    scopes=self.oidc_scopes,
+                    leeway_seconds=self.oidc_leeway_seconds,
+                )
+                if self.oidc_login_enabled
+                else None
+            ),
         )
 
     @property
@@ -291,6 +344,24 @@ class Settings(BaseSettings):
             raise ConfigurationError(
                 "OIDC needs an audience: set CHRONOSOPS_OIDC_AUDIENCE to the client id tokens "
                 "are issued for"
+            )
+        if self.oidc_client_id and not self.oidc_issuer:
+            raise ConfigurationError(
+                "CHRONOSOPS_OIDC_CLIENT_ID is set but CHRONOSOPS_OIDC_ISSUER is not: console "
+                "sign-in discovers the provider from its issuer"
+            )
+        if self.oidc_scopes.split().count("openid") != 1:
+            raise ConfigurationError(
+                "CHRONOSOPS_OIDC_SCOPES must contain 'openid' once (e.g. 'openid profile email')"
+            )
+        if self.session_secret is not None:
+            check_secret("CHRONOSOPS_SESSION_SECRET", self.session_secret.get_secret_value())
+        elif self.oidc_login_enabled and self.jwt_secret is None:
+            raise ConfigurationError(
+                "Console sign-in with OIDC needs a key for session cookies: set "
+                "CHRONOSOPS_SESSION_SECRET (at least "
+                f"{MIN_SECRET_LENGTH} random characters, e.g. `openssl rand -hex 32`), the same "
+                "on every replica"
             )
         if self.reasoner == "gemini" and self.gemini_api_key is None:
             raise ConfigurationError(
@@ -364,6 +435,26 @@ class WebhookSettings:
     secrets: dict[str, str]
     tokens: dict[str, str]
     replay_window_hours: int
+
+
+@dataclass(frozen=True)
+class OidcLoginSettings:
+    issuer: str
+    client_id: str
+    client_secret: str | None
+    redirect_url: str
+    scopes: str
+    leeway_seconds: int
+
+
+@dataclass(frozen=True)
+class ConsoleSettings:
+    session_secret: str | None
+    session_ttl_minutes: int
+    sign_in_link_ttl_minutes: int
+    refresh_seconds: int
+    base_url: str
+    oidc_login: OidcLoginSettings | None
 
 
 @dataclass(frozen=True)

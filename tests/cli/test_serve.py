@@ -33,6 +33,7 @@ def free_port() -> int:
 class RunningServer:
     url: str
     token: str
+    sign_in_link: str
     process: subprocess.Popen[str]
     output: list[str]
 
@@ -55,8 +56,9 @@ def start_server(directory: Path, port: int) -> RunningServer:
     assert process.stdout is not None
     output: list[str] = []
     token = None
+    link = None
     deadline = time.monotonic() + 30
-    # Read the banner up to the end of the printed curl example (its body ends with "}'").
+    # Read the banner up to the console's one-time sign-in link, its last line.
     while time.monotonic() < deadline:
         line = process.stdout.readline()
         if not line:
@@ -65,14 +67,17 @@ def start_server(directory: Path, port: int) -> RunningServer:
         match = re.search(r"export TOKEN=(\S+)", line)
         if match:
             token = match.group(1)
-        if line.rstrip().endswith("}'"):
+        match = re.search(r"(http://\S+/sign-in/link\?token=\S+)", line)
+        if match:
+            link = match.group(1)
             break
     assert token, "".join(output)
+    assert link, "".join(output)
     url = f"http://127.0.0.1:{port}"
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"{url}/v1/ready", timeout=1).status_code == 200:
-                return RunningServer(url, token, process, output)
+                return RunningServer(url, token, link, process, output)
         except httpx.TransportError:
             time.sleep(0.1)
     process.kill()
@@ -112,6 +117,25 @@ def test_make_run_prints_a_working_token_and_curl_example(
     assert detail.json()["latestAnalysis"]["analysisId"] == response.json()["analysisId"]
 
 
+def test_make_run_prints_a_one_time_link_that_signs_a_browser_into_the_console(
+    server: RunningServer,
+) -> None:
+    assert server.sign_in_link.startswith(f"{server.url}/sign-in/link?token=")
+    with httpx.Client() as browser:
+        signed_in = browser.get(server.sign_in_link)
+        assert signed_in.status_code == 303
+        assert signed_in.headers["location"] == "/"
+        home = browser.get(f"{server.url}/")
+        assert home.status_code == 200
+        assert "local-admin" in home.text
+        assert "Admin" in home.text
+    with httpx.Client() as someone_else:
+        again = someone_else.get(server.sign_in_link)
+        assert again.status_code == 401
+        assert "already used" in again.text
+        assert "chronosops_session" not in again.headers.get("set-cookie", "")
+
+
 def test_concurrent_duplicates_over_real_connections_make_one_incident(
     server: RunningServer,
 ) -> None:
@@ -147,6 +171,7 @@ def test_the_generated_secret_is_reused_so_tokens_survive_a_restart(tmp_path: Pa
 def test_logs_are_json_lines_with_request_ids_and_no_tokens(server: RunningServer) -> None:
     headers = {"Authorization": f"Bearer {server.token}", "X-Request-Id": "e2e-log-check"}
     httpx.get(f"{server.url}/v1/incidents", headers=headers)
+    httpx.get(server.sign_in_link)
     stop(server)
     assert server.process.stdout is not None
     remaining = server.process.stdout.read()
@@ -157,3 +182,5 @@ def test_logs_are_json_lines_with_request_ids_and_no_tokens(server: RunningServe
     assert request_line["status"] == 200
     assert server.token not in remaining
     assert server.token.split(".")[1] not in remaining
+    link_secret = server.sign_in_link.split("token=", 1)[1]
+    assert link_secret not in remaining

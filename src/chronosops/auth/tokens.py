@@ -77,6 +77,10 @@ class JwksCache:
         self._lock = asyncio.Lock()
         self.fetch_count = 0
 
+    @property
+    def url(self) -> str:
+        return self._url
+
     async def key(self, kid: str | None) -> jwt.PyJWK:
         stale = time.monotonic() - self._fetched_at > self._ttl
         if stale or (kid not in self._keys and self._may_refetch()):

@@ -1,10 +1,11 @@
-"""The ``chronosops`` command: serve, migrate, mint tokens, ingest, import and read incidents, run demos."""
+"""The ``chronosops`` command: serve, migrate, mint tokens and sign-in links, ingest, import and
+read incidents, run demos."""
 
 from __future__ import annotations
 
 import typer
 
-from chronosops.cli import bench, db, demo, imports, incidents, serve, tokens
+from chronosops.cli import bench, db, demo, imports, incidents, serve, sign_in, tokens
 
 app = typer.Typer(
     name="chronosops",
@@ -15,6 +16,7 @@ app = typer.Typer(
 )
 app.command("serve")(serve.serve)
 app.command("token")(tokens.token)
+app.command("sign-in-link")(sign_in.sign_in_link)
 app.command("ingest")(incidents.ingest)
 app.command("demo")(demo.demo)
 app.add_typer(db.app, name="db")

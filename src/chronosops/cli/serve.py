@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import shlex
 from datetime import timedelta
 
@@ -10,8 +11,10 @@ import uvicorn
 from rich.console import Console
 
 from chronosops import migrations
-from chronosops.auth import Role
+from chronosops.auth import IssuedLink, Role
+from chronosops.bootstrap import Services
 from chronosops.cli.settings import fail, require_runnable, resolve, services_for
+from chronosops.cli.sign_in import ALL_ROLES, issue_link, link_url
 from chronosops.web.app import create_app
 
 out = Console(stderr=True)
@@ -52,7 +55,7 @@ def serve(
             f"behind {migrations.head_revision()}: run `chronosops db upgrade` first"
         )
     services = services_for(settings)
-    base_url = settings.public_url or f"http://{settings.host}:{settings.port}"
+    base_url = settings.base_url
     out.print(
         f"[bold green]ChronosOps[/bold green] serving on {base_url}  (database: {_safe_url(settings.database_url)})"
     )
@@ -74,6 +77,13 @@ def serve(
             soft_wrap=True,
             highlight=False,
         )
+        issued = asyncio.run(_first_link(services))
+        minutes = settings.sign_in_link_ttl_minutes
+        out.print(
+            f"Open the console with this one-time sign-in link (works once, for {minutes} min; "
+            "`.venv/bin/chronosops sign-in-link` prints another):\n"
+        )
+        out.print(f"  {link_url(settings, issued.token)}\n", soft_wrap=True, highlight=False)
     app = create_app(services, owns_services=True)
     uvicorn.run(
         app,
@@ -83,6 +93,14 @@ def serve(
         access_log=False,
         server_header=False,
     )
+
+
+async def _first_link(services: Services) -> IssuedLink:
+    try:
+        return await issue_link(services, subject="local-admin", roles=list(ALL_ROLES))
+    finally:
+        # The server runs on its own event loop; connections made on this one cannot follow.
+        await services.database.dispose()
 
 
 def _safe_url(url: str) -> str:

@@ -14,7 +14,7 @@ from chronosops import __version__
 from chronosops.bootstrap import Services
 from chronosops.core.ingest_request import IngestIncidentRequest
 from chronosops.core.timestamps import format_instant
-from chronosops.web import errors
+from chronosops.web import errors, pages
 from chronosops.web.api import (
     analyses,
     changes,
@@ -88,6 +88,7 @@ def create_app(services: Services, *, owns_services: bool = False) -> FastAPI:
     app.state.started_at = format_instant(services.clock.now())
     for module in (system, scenarios, incidents, evidence, analyses, changes, sources, webhooks):
         app.include_router(module.router)
+    pages.install(app)
     errors.install(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=services.settings.max_body_bytes)
     app.add_middleware(SecurityHeadersMiddleware)

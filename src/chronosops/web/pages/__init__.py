@@ -1,0 +1,36 @@
+"""The web console: server-rendered pages (Jinja2 + HTMX) beside the JSON API.
+
+One module per screen, each with its own router of `PageRoute`s; templates live in
+``web/templates/<screen>/`` and vendored assets in ``web/static/``. Pages call the same
+services as the API and add no rules of their own.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI
+from starlette.responses import Response
+from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
+
+from chronosops.web.pages import incident, incidents, new_incident, scenarios, sign_in, sources
+from chronosops.web.pages.rendering import STATIC_DIR
+
+SCREENS = (sign_in, incidents, incident, new_incident, scenarios, sources)
+
+
+class CachedStaticFiles(StaticFiles):
+    """Vendored assets: their URLs carry the release version, so browsers may keep them."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        response = await super().get_response(path, scope)
+        if response.status_code == 200:
+            response.headers["Cache-Control"] = "public, max-age=86400"
+        return response
+
+
+def install(app: FastAPI) -> None:
+    router = APIRouter(include_in_schema=False)
+    for screen in SCREENS:
+        router.include_router(screen.router)
+    app.include_router(router)
+    app.mount("/static", CachedStaticFiles(directory=STATIC_DIR), name="static")
