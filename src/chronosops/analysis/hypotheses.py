@@ -298,6 +298,9 @@ def traffic_growth(obs: Observations, service: str) -> float | None:
 def amplifies(obs: Observations, caller: str, callee: str) -> bool:
     """The caller sends its callee far more work than it receives itself (cache misses, retries,
     N+1 queries): the callee's trouble is the caller's doing."""
+    cache = obs.shift(caller, "cache_hit")
+    if cache is not None and cache.z <= -4 and cache.delta <= -0.1:
+        return True  # every miss is a call the callee did not get before
     callee_growth = traffic_growth(obs, callee)
     edge = obs.edges.get((caller, callee))
     edge_growth = edge.ok_growth() if edge is not None else None

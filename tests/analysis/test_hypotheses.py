@@ -1,0 +1,226 @@
+"""Where the fault lives and what kind it is, on small call graphs with one known cause each."""
+
+from __future__ import annotations
+
+from chronosops.analysis import AnalysisResult, analyze
+from tests.analysis.topology_builders import Incident, level
+
+
+def verdict(incident: Incident) -> AnalysisResult:
+    request = incident.request()
+    result = analyze(request)
+    known = {a.artifact_id for a in request.artifacts}
+    for hypothesis in result.hypotheses:
+        assert set(hypothesis.evidence_refs) <= known, hypothesis
+    return result
+
+
+def top(result: AnalysisResult) -> tuple[str, str | None]:
+    return result.hypotheses[0].id, result.culprit_service
+
+
+def web_calling(callee: str) -> Incident:
+    """web (reported) → callee: web fails because its calls to callee fail."""
+    return (
+        Incident("web")
+        .health("web", errors=level(0.001, 0.6))
+        .spans("web", "GET /home", error_share=level(0, 0.6))
+        .spans("web", f"{callee} GET /data", peer=callee, error_share=level(0, 0.6))
+    )
+
+
+def test_a_failing_dependency_is_blamed_not_the_caller_or_its_innocent_deploy() -> None:
+    incident = (
+        web_calling("features")
+        .health("features", errors=level(0.001, 0.7))
+        .spans("features", "GET /data", error_share=level(0, 0.7))
+        .log("features", "shard 3 unavailable: no healthy replicas (0/3 ready)")
+        .log("web", "upstream features responded 503 service unavailable")
+        .change("web", "deploy", 10, version_from="1.4", version_to="1.5")
+    )
+    result = verdict(incident)
+    assert top(result) == ("DOWNSTREAM_OUTAGE", "features")
+    assert not result.inconclusive
+
+
+def test_calls_failing_to_a_healthy_quieter_callee_are_a_network_problem_at_the_caller() -> None:
+    incident = (
+        web_calling("orders")
+        .health("orders", traffic=level(100, 30))
+        .spans("orders", "GET /data", per_minute=6)
+        .log("web", "dial tcp 10.0.3.4:8080: i/o timeout (calling orders)")
+    )
+    assert top(verdict(incident)) == ("NETWORK_DNS_ISSUE", "web")
+
+
+def test_a_pool_drained_by_a_slow_third_party_blames_the_third_party() -> None:
+    incident = (
+        Incident("checkout")
+        .health("checkout", latency=level(300, 9000), errors=level(0.001, 0.8))
+        .metric("checkout", "db_pool_connections_in_use", level(10, 40))
+        .metric("checkout", "db_pool_pending_requests", level(0, 120))
+        .spans("checkout", "POST /pay", ms=level(300, 5000), error_share=level(0, 0.8))
+        .spans("checkout", "stripe-api POST /v1/charges", peer="stripe-api", ms=level(300, 8000))
+        .spans("checkout", "payments-db INSERT", peer="payments-db", ms=level(10, 10))
+        .log("checkout", "could not obtain a database connection within 5000ms (pool size 40)")
+        .log(
+            "checkout",
+            "stripe-api post /v1/charges timed out after 10000ms: context deadline exceeded",
+        )
+    )
+    assert top(verdict(incident)) == ("DOWNSTREAM_OUTAGE", "stripe-api")
+
+
+def test_a_pool_exhausted_with_a_healthy_database_is_saturation_of_the_service() -> None:
+    incident = (
+        web_calling("inventory")
+        .health("inventory", latency=level(50, 7000), errors=level(0.001, 0.5))
+        .metric("inventory", "db_pool_connections_in_use", level(2, 20))
+        .metric("inventory", "db_pool_pending_requests", level(0, 15))
+        .spans("inventory", "POST /reserve", ms=level(50, 5000), error_share=level(0, 0.5))
+        .spans("inventory", "inventory-db SELECT", peer="inventory-db", ms=level(10, 10))
+        .log("inventory", "could not obtain a database connection within 5000ms (pool size 20)")
+        .change("web", "deploy", 6, version_from="2.0", version_to="2.1")
+    )
+    assert top(verdict(incident)) == ("CAPACITY_SATURATION", "inventory")
+
+
+def test_a_deploy_that_flushed_the_cache_is_a_cache_miss_storm_not_a_code_bug() -> None:
+    incident = (
+        Incident("catalog")
+        .health("catalog", latency=level(50, 800))
+        .metric("catalog", "cache_hit_ratio", level(0.95, 0.4))
+        .spans("catalog", "GET /products", ms=level(50, 800))
+        .spans(
+            "catalog",
+            "catalog-db SELECT",
+            peer="catalog-db",
+            ms=level(8, 80),
+            per_minute=level(3, 30),
+        )
+        .change(
+            "catalog",
+            "deploy",
+            2,
+            version_from="1.2.0",
+            version_to="1.2.1",
+            description="new cache key prefix",
+        )
+    )
+    assert top(verdict(incident)) == ("CACHE_MISS_STORM", "catalog")
+
+
+def test_new_code_errors_right_after_a_deploy_are_a_deploy_bug_with_a_rollback() -> None:
+    incident = (
+        Incident("cart")
+        .health("cart", errors=level(0.001, 0.4))
+        .log("cart", "TypeError: cannot read properties of undefined (reading 'currency')")
+        .change("cart", "deploy", 4, version_from="v1.41", version_to="v1.42")
+    )
+    result = verdict(incident)
+    assert top(result) == ("DEPLOY_BUG", "cart")
+    assert result.recommended_actions[0].title == "Roll back cart from v1.42 to v1.41"
+
+
+def test_a_traffic_surge_blames_the_service_that_ran_hottest() -> None:
+    incident = (
+        web_calling("catalog-api")
+        .health("web", traffic=level(200, 600), latency=level(100, 2500))
+        .health("catalog-api", traffic=level(200, 600), latency=level(80, 2100))
+        .metric("web", "cpu_utilization", level(0.25, 0.7))
+        .metric("catalog-api", "cpu_utilization", level(0.3, 0.95))
+        .spans("catalog-api", "GET /listings", ms=level(80, 2100))
+        .log(
+            "catalog-api",
+            "worker pool saturated: 40 requests queued for a free worker",
+            level_="WARN",
+        )
+    )
+    assert top(verdict(incident)) == ("CAPACITY_SATURATION", "catalog-api")
+
+
+def test_an_expired_certificate_blames_the_service_that_serves_it() -> None:
+    incident = (
+        web_calling("accounts")
+        .health("accounts", traffic=level(150, 0), latency=level(40, 0), errors=level(0.001, 0))
+        .metric("accounts", "tls_certificate_expiry_days", lambda m: 0.02 - m / 1440)
+        .log(
+            "web",
+            "tls: failed to verify certificate for accounts:443: x509: certificate has expired",
+        )
+    )
+    assert top(verdict(incident)) == ("AUTH_OIDC_ISSUE", "accounts")
+
+
+def test_a_failing_resolver_is_a_dns_issue_of_the_resolver() -> None:
+    incident = (
+        Incident("orders")
+        .health("orders", errors=level(0.001, 0.7))
+        .health("coredns", errors=level(0.001, 0.7))
+        .log(
+            "orders",
+            "dial tcp: lookup payments-api.svc.cluster.local on 10.0.0.10:53: no such host",
+        )
+    )
+    assert top(verdict(incident)) == ("NETWORK_DNS_ISSUE", "coredns")
+
+
+def test_a_third_party_throttling_us_blames_our_sender() -> None:
+    incident = (
+        Incident("notifier")
+        .health("notifier", traffic=level(40, 140), errors=level(0.002, 0.3))
+        .spans("notifier", "send", error_share=level(0, 0.3))
+        .spans(
+            "notifier", "twilio-api POST /messages", peer="twilio-api", error_share=level(0, 0.3)
+        )
+        .log(
+            "notifier",
+            "twilio-api answered 429 too many requests to post /messages; retrying in 4s",
+        )
+    )
+    assert top(verdict(incident)) == ("RATE_LIMIT_THROTTLING", "notifier")
+
+
+def test_slow_queries_after_a_callers_deploy_blame_that_caller() -> None:
+    incident = (
+        Incident("checkout")
+        .health("checkout", latency=level(200, 1200))
+        .health("postgres", latency=level(10, 450))
+        .spans("checkout", "postgres SELECT orders", peer="postgres", ms=level(12, 480))
+        .log(
+            "postgres",
+            "duration: 812 ms statement: select o.* from orders o order by o.created_at",
+            level_="WARN",
+        )
+        .change("checkout", "deploy", 3, version_from="1.8.2", version_to="1.8.3")
+    )
+    assert top(verdict(incident)) == ("DB_QUERY_REGRESSION", "checkout")
+
+
+def test_a_leak_ending_in_oom_kills_is_saturation() -> None:
+    sawtooth = lambda m: 500 + 50 * ((m + 20) % 10)  # noqa: E731
+    incident = (
+        Incident("worker")
+        .health("worker", errors=lambda m: 0.3 if (m + 20) % 10 == 0 else 0.001)
+        .metric("worker", "memory_working_set_mb", sawtooth)
+        .metric("worker", "container_restarts_total", lambda m: (m + 20) // 10)
+        .log("worker", "java.lang.OutOfMemoryError: Java heap space", per_minute=1)
+    )
+    assert top(verdict(incident)) == ("CAPACITY_SATURATION", "worker")
+
+
+def test_a_provider_incident_in_our_region_is_a_downstream_outage_of_the_provider() -> None:
+    incident = (
+        Incident("api", region="us-east1")
+        .health("api", errors=level(0.001, 0.4))
+        .provider("Cloud SQL", ["us-east1", "us-central1"])
+    )
+    result = verdict(incident)
+    assert top(result) == ("DOWNSTREAM_OUTAGE", "Google Cloud: Cloud SQL")
+
+
+def test_errors_with_nothing_specific_are_inconclusive() -> None:
+    result = verdict(Incident("api").health("api", errors=level(0.001, 0.05)))
+    assert result.inconclusive
+    assert result.hypotheses[0].id == "UNKNOWN"
+    assert result.culprit_service is None

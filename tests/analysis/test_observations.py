@@ -1,0 +1,80 @@
+"""What the evidence shows, before any cause is named: shifts, pulses, log kinds, call edges."""
+
+from __future__ import annotations
+
+from chronosops.analysis.observations import LOG_CATEGORIES, change_point, observe
+from tests.analysis.topology_builders import ONSET, Incident, at, level
+
+
+def categories(message: str) -> set[str]:
+    lowered = message.lower()
+    return {name for name, pattern in LOG_CATEGORIES if pattern.search(lowered)}
+
+
+def test_a_step_is_split_where_it_happens_not_where_the_alert_says() -> None:
+    # The alert (reported onset) is at minute 0; the latency really jumped at minute -6.
+    request = Incident("api").metric("api", "latency_p95_ms", level(100, 900, start=-6)).request()
+    shift = observe(request.artifacts, request.context).shift("api", "latency")
+    assert shift is not None
+    assert shift.changed_at == at(-6)
+    assert round(shift.before) == 100 and round(shift.after) == 900
+    assert shift.z > 10
+
+
+def test_a_pulse_that_ended_inside_the_window_is_still_seen() -> None:
+    request = (
+        Incident("api").metric("api", "error_ratio", level(0.001, 0.5, start=0, end=8)).request()
+    )
+    shift = observe(request.artifacts, request.context).shift("api", "errors")
+    assert shift is not None
+    assert shift.after > 0.4
+    assert shift.changed_at == at(0)
+
+
+def test_the_estimated_onset_follows_the_earliest_clear_change() -> None:
+    request = (
+        Incident("api")
+        .metric("api", "error_ratio", level(0.001, 0.3, start=-4))
+        .metric("db", "latency_p95_ms", level(5, 50, start=-7))
+        .request()
+    )
+    assert observe(request.artifacts, request.context).onset == at(-7)
+
+
+def test_change_point_finds_the_split_of_a_step() -> None:
+    assert change_point([1.0] * 10 + [5.0] * 10) == 10
+    assert change_point([1.0, 1.0]) == 0
+
+
+def test_sawtooth_memory_counts_its_resets() -> None:
+    sawtooth = lambda m: 400 + 40 * (m % 10)  # noqa: E731 — grows, is killed, starts over
+    request = Incident("worker").metric("worker", "memory_working_set_mb", sawtooth).request()
+    shift = observe(request.artifacts, request.context).shift("worker", "memory")
+    assert shift is not None and shift.resets >= 3
+
+
+def test_status_codes_count_only_where_they_are_status_codes() -> None:
+    assert "rate_limited" in categories("twilio-api answered 429 too many requests")
+    assert "rate_limited" not in categories("shard 429 unavailable: no healthy replicas")
+    assert "auth" in categories("upstream accounts responded 403 forbidden")
+    assert "unavailable" in categories("upstream x responded 503 service unavailable")
+    assert "dns" in categories("dial tcp: lookup payments.svc on 10.0.0.10:53: no such host")
+    assert "tls" in categories("x509: certificate has expired or is not yet valid")
+    assert "pool_exhausted" in categories("could not obtain a database connection within 5000ms")
+
+
+def test_client_spans_become_edges_and_log_lines_name_the_services_they_call() -> None:
+    request = (
+        Incident("web")
+        .spans("web", "GET /", ms=level(80, 80))
+        .spans("web", "POST /pay", peer="payments-api", error_share=level(0, 0.8))
+        .log("web", "upstream payments-api responded 503 service unavailable")
+        .log("web", "calling get on the cache", level_="WARN")
+        .request()
+    )
+    obs = observe(request.artifacts, request.context)
+    edge = obs.edges[("web", "payments-api")]
+    assert edge.base_errors == 0 and edge.inc_error_rate > 0.7
+    assert ("web", "payments-api") in obs.log_edges
+    assert "get" not in obs.services  # a bare word after "calling" is not a service
+    assert obs.onset == ONSET

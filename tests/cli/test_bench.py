@@ -1,0 +1,34 @@
+"""`chronosops bench analysis` prints the scores of the built-in engine."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from chronosops.cli import app
+from chronosops.scenarios import SCENARIOS
+
+runner = CliRunner()
+
+
+def test_bench_analysis_prints_a_row_per_scenario_and_an_overall_row() -> None:
+    result = runner.invoke(
+        app, ["bench", "analysis", "--size", str(len(SCENARIOS)), "--no-load", "--markdown"]
+    )
+    assert result.exit_code == 0, result.output
+    rows = [line for line in result.stdout.splitlines() if line.startswith("| ")]
+    assert rows[0].startswith("| scenario | n | hyp@1")
+    assert len(rows) == 1 + len(SCENARIOS) + 1
+    assert rows[-1].startswith(f"| **overall** | {len(SCENARIOS)} |")
+
+
+def test_bench_analysis_as_json_reports_the_suite_and_its_seed() -> None:
+    result = runner.invoke(
+        app, ["bench", "analysis", "--size", "3", "--seed", "2", "--no-load", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["suite"]["size"] == 3
+    assert report["suite"]["seed"] == 2
+    assert report["load"] is None
