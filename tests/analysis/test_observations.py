@@ -17,7 +17,8 @@ def test_a_step_is_split_where_it_happens_not_where_the_alert_says() -> None:
     shift = observe(request.artifacts, request.context).shift("api", "latency")
     assert shift is not None
     assert shift.changed_at == at(-6)
-    assert round(shift.before) == 100 and round(shift.after) == 900
+    assert round(shift.before) == 100
+    assert round(shift.after) == 900
     assert shift.z > 10
 
 
@@ -50,7 +51,8 @@ def test_sawtooth_memory_counts_its_resets() -> None:
     sawtooth = lambda m: 400 + 40 * (m % 10)  # noqa: E731 — grows, is killed, starts over
     request = Incident("worker").metric("worker", "memory_working_set_mb", sawtooth).request()
     shift = observe(request.artifacts, request.context).shift("worker", "memory")
-    assert shift is not None and shift.resets >= 3
+    assert shift is not None
+    assert shift.resets >= 3
 
 
 def test_status_codes_count_only_where_they_are_status_codes() -> None:
@@ -74,7 +76,8 @@ def test_client_spans_become_edges_and_log_lines_name_the_services_they_call() -
     )
     obs = observe(request.artifacts, request.context)
     edge = obs.edges[("web", "payments-api")]
-    assert edge.base_errors == 0 and edge.inc_error_rate > 0.7
+    assert edge.base_errors == 0
+    assert edge.inc_error_rate > 0.7
     assert ("web", "payments-api") in obs.log_edges
     assert "get" not in obs.services  # a bare word after "calling" is not a service
     assert obs.onset == ONSET
