@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import insert, literal, select, text, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chronosops.audit.tables import AuditEvent
@@ -22,6 +23,56 @@ class AuditRepository:
             key = int.from_bytes(hashlib.sha256(chain_id.encode()).digest()[:8], "big", signed=True)
             await self.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
+    async def head_links(
+        self, chain_id: str, incident_id: str
+    ) -> tuple[tuple[int, str] | None, tuple[int, str] | None]:
+        """The chain's and the incident's last (seq, hash), in one round trip."""
+        chain = (
+            select(literal("chain").label("which"), AuditEvent.seq.label("seq"), AuditEvent.hash)
+            .where(AuditEvent.chain_id == chain_id)
+            .order_by(AuditEvent.seq.desc())
+            .limit(1)
+            .subquery()
+        )
+        incident = (
+            select(
+                literal("incident").label("which"),
+                AuditEvent.incident_seq.label("seq"),
+                AuditEvent.hash,
+            )
+            .where(AuditEvent.incident_id == incident_id)
+            .order_by(AuditEvent.incident_seq.desc())
+            .limit(1)
+            .subquery()
+        )
+        rows = await self.session.execute(union_all(select(chain), select(incident)))
+        found = {which: (seq or 0, digest) for which, seq, digest in rows.all()}
+        return found.get("chain"), found.get("incident")
+
+    async def head_link(self, chain_id: str) -> tuple[int, str] | None:
+        """(seq, hash) of the chain's last event."""
+        row = (
+            await self.session.execute(
+                select(AuditEvent.seq, AuditEvent.hash)
+                .where(AuditEvent.chain_id == chain_id)
+                .order_by(AuditEvent.seq.desc())
+                .limit(1)
+            )
+        ).first()
+        return (row[0], row[1]) if row else None
+
+    async def incident_head_link(self, incident_id: str) -> tuple[int, str] | None:
+        """(incidentSeq, hash) of the incident's last event."""
+        row = (
+            await self.session.execute(
+                select(AuditEvent.incident_seq, AuditEvent.hash)
+                .where(AuditEvent.incident_id == incident_id)
+                .order_by(AuditEvent.incident_seq.desc())
+                .limit(1)
+            )
+        ).first()
+        return (row[0] or 0, row[1]) if row else None
+
     async def head(self, chain_id: str) -> AuditEvent | None:
         return await self.session.scalar(
             select(AuditEvent)
@@ -38,9 +89,8 @@ class AuditRepository:
             .limit(1)
         )
 
-    async def add(self, event: AuditEvent) -> None:
-        self.session.add(event)
-        await self.session.flush()
+    async def insert(self, values: dict[str, Any]) -> None:
+        await self.session.execute(insert(AuditEvent).values(**values))
 
     async def for_incident(self, incident_id: str) -> list[AuditEvent]:
         rows = await self.session.scalars(

@@ -47,6 +47,10 @@ def _event_hash(event: AuditEvent) -> str:
     )
 
 
+# Where a transaction keeps the heads it has read (session.info lives as long as the session).
+_HEADS = "chronosops.audit.heads"
+
+
 class AuditLog:
     def __init__(self, *, chain_id: str, clock: Clock, ids: IdFactory) -> None:
         self.chain_id = chain_id
@@ -65,35 +69,54 @@ class AuditLog:
         entity_ref: str | None = None,
         actor: str | None = None,
     ) -> AuditEventRead:
-        """Append one event in the caller's transaction (it commits or rolls back with it)."""
+        """Append one event in the caller's transaction (it commits or rolls back with it).
+
+        The chain is locked once per transaction and its head remembered in the session, so a
+        transaction that records several events reads the head once.
+        """
         repository = AuditRepository(session)
-        await repository.lock_chain(self.chain_id)
-        head = await repository.head(self.chain_id)
+        heads: dict[tuple[str, str], tuple[int, str] | None] = session.info.setdefault(_HEADS, {})
+        chain_key = ("chain", self.chain_id)
+        incident_key = ("incident", incident_id or "")
+        if chain_key not in heads:
+            await repository.lock_chain(self.chain_id)
+            if incident_id is not None:
+                heads[chain_key], heads[incident_key] = await repository.head_links(
+                    self.chain_id, incident_id
+                )
+            else:
+                heads[chain_key] = await repository.head_link(self.chain_id)
+        head = heads[chain_key]
         incident_seq: int | None = None
         incident_prev: str | None = None
         if incident_id is not None:
-            incident_head = await repository.incident_head(incident_id)
-            incident_seq = (incident_head.incident_seq or 0) + 1 if incident_head else 1
-            incident_prev = incident_head.hash if incident_head else GENESIS
-        event = AuditEvent(
-            id=self.ids.new(),
-            chain_id=self.chain_id,
-            seq=head.seq + 1 if head else 1,
-            prev_hash=head.hash if head else GENESIS,
-            incident_id=incident_id,
-            incident_seq=incident_seq,
-            incident_prev_hash=incident_prev,
-            event_type=event_type,
-            entity_type=entity_type,
-            entity_id=entity_id,
-            entity_ref=entity_ref,
-            actor=actor,
-            occurred_at=self.clock.now(),
-            payload=payload,
-        )
-        event.hash = _event_hash(event)
-        await repository.add(event)
-        return AuditEventRead.model_validate(event, from_attributes=True)
+            if incident_key not in heads:
+                heads[incident_key] = await repository.incident_head_link(incident_id)
+            incident_head = heads[incident_key]
+            incident_seq = incident_head[0] + 1 if incident_head else 1
+            incident_prev = incident_head[1] if incident_head else GENESIS
+        values: dict[str, Any] = {
+            "id": self.ids.new(),
+            "chain_id": self.chain_id,
+            "seq": head[0] + 1 if head else 1,
+            "prev_hash": head[1] if head else GENESIS,
+            "incident_id": incident_id,
+            "incident_seq": incident_seq,
+            "incident_prev_hash": incident_prev,
+            "event_type": event_type,
+            "entity_type": entity_type,
+            "entity_id": entity_id,
+            "entity_ref": entity_ref,
+            "actor": actor,
+            "occurred_at": self.clock.now(),
+            "payload": payload,
+        }
+        values["hash"] = content_hash(hash_input(**{k: v for k, v in values.items() if k != "id"}))
+        await repository.insert(values)
+        heads[chain_key] = (values["seq"], values["hash"])
+        if incident_id is not None and incident_seq is not None:
+            heads[incident_key] = (incident_seq, values["hash"])
+        return AuditEventRead.model_validate(values)
 
     async def events_for_incident(
         self, session: AsyncSession, incident_id: str

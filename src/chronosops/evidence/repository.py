@@ -1,11 +1,12 @@
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chronosops.evidence.tables import EvidenceBundle, IncidentEvidence
-from chronosops.storage import is_unique_violation
+from chronosops.storage import insert_or_ignore
 
 
 class EvidenceRepository:
@@ -15,31 +16,17 @@ class EvidenceRepository:
     async def get(self, bundle_id: str) -> EvidenceBundle | None:
         return await self.session.get(EvidenceBundle, bundle_id)
 
-    async def insert_if_absent(self, bundle: EvidenceBundle) -> bool:
+    async def insert_if_absent(self, bundle: dict[str, Any]) -> bool:
         """Insert unless a bundle with the same id exists; True when this call inserted it.
 
         Two writers sealing identical evidence at once is expected (it is the point of content
-        addressing); the savepoint lets the loser carry on with the winner's row.
+        addressing): the loser carries on with the winner's row.
         """
-        if await self.get(bundle.id) is not None:
-            return False
-        try:
-            async with self.session.begin_nested():
-                self.session.add(bundle)
-                await self.session.flush()
-        except IntegrityError as error:
-            if not is_unique_violation(error):
-                raise
-            return False
-        return True
+        return await insert_or_ignore(self.session, EvidenceBundle, bundle)
 
-    async def link(self, link: IncidentEvidence) -> bool:
-        existing = await self.session.get(IncidentEvidence, (link.incident_id, link.bundle_id))
-        if existing is not None:
-            return False
-        self.session.add(link)
-        await self.session.flush()
-        return True
+    async def link(self, link: dict[str, Any]) -> bool:
+        """Attach a bundle to an incident; False when it already was."""
+        return await insert_or_ignore(self.session, IncidentEvidence, link)
 
     async def links_for_incident(self, incident_id: str) -> list[IncidentEvidence]:
         rows = await self.session.scalars(

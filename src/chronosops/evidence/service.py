@@ -17,7 +17,6 @@ from chronosops.evidence.errors import BundleNotFoundError, BundleTamperedError
 from chronosops.evidence.lite import artifacts_from_lite
 from chronosops.evidence.repository import EvidenceRepository
 from chronosops.evidence.schemas import BundleRead, IncidentBundleRead, StoredBundle
-from chronosops.evidence.tables import EvidenceBundle, IncidentEvidence
 
 
 class EvidenceService:
@@ -57,27 +56,27 @@ class EvidenceService:
         repository = EvidenceRepository(session)
         now = self.clock.now()
         inserted = await repository.insert_if_absent(
-            EvidenceBundle(
-                id=draft.bundle_id,
-                hash_algo=draft.content["hashAlgo"],
-                hash_input_version=draft.content["hashInputVersion"],
-                content=draft.content,
-                sources=draft.sources,
-                artifact_count=len(draft.artifacts),
-                synthetic=draft.synthetic,
-                created_at=now,
-                created_by=by,
-            )
+            {
+                "id": draft.bundle_id,
+                "hash_algo": draft.content["hashAlgo"],
+                "hash_input_version": draft.content["hashInputVersion"],
+                "content": draft.content,
+                "sources": draft.sources,
+                "artifact_count": len(draft.artifacts),
+                "synthetic": draft.synthetic,
+                "created_at": now,
+                "created_by": by,
+            }
         )
         attached = await repository.link(
-            IncidentEvidence(
-                incident_id=incident_id,
-                bundle_id=draft.bundle_id,
-                window_start=window.start,
-                window_end=window.end,
-                attached_at=now,
-                attached_by=by,
-            )
+            {
+                "incident_id": incident_id,
+                "bundle_id": draft.bundle_id,
+                "window_start": window.start,
+                "window_end": window.end,
+                "attached_at": now,
+                "attached_by": by,
+            }
         )
         return StoredBundle(bundle_id=draft.bundle_id, inserted=inserted, attached=attached)
 

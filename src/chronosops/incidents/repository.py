@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import base64
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, delete, or_, select
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -12,7 +13,7 @@ from chronosops.core.errors import FieldError, InvalidInputError
 from chronosops.core.timestamps import format_instant, parse_instant
 from chronosops.incidents.schemas import IncidentFilter
 from chronosops.incidents.tables import IdempotencyRecord, Incident, WebhookDelivery
-from chronosops.storage import is_unique_violation
+from chronosops.storage import insert_or_ignore, is_unique_violation
 
 
 def encode_cursor(incident: Incident) -> str:
@@ -56,15 +57,16 @@ class IncidentRepository:
 
     async def insert(self, incident: Incident) -> bool:
         """Insert, or return False if the (sourceType, sourceRef, occurrence) slot is taken."""
-        try:
-            async with self.session.begin_nested():
-                self.session.add(incident)
-                await self.session.flush()
-        except IntegrityError as error:
-            if not is_unique_violation(error):
-                raise
-            return False
-        return True
+        values = {
+            column.key: getattr(incident, column.key) for column in Incident.__table__.columns
+        }
+        return await insert_or_ignore(self.session, Incident, values)
+
+    async def update(self, incident_id: str, values: dict[str, Any]) -> bool:
+        result = await self.session.execute(
+            update(Incident).where(Incident.id == incident_id).values(**values)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def flush(self) -> None:
         await self.session.flush()

@@ -216,17 +216,19 @@ class IncidentService:
         reason: str | None = None,
         bundle_id: str | None = None,
         analysis_id: str | None = None,
-    ) -> IncidentRead:
-        incident = await self._row(session, incident_id)
-        incident.status = status
-        incident.status_reason = reason
+    ) -> None:
+        """Record where the pipeline got to (one UPDATE; nothing is read first)."""
+        values: dict[str, Any] = {
+            "status": status,
+            "status_reason": reason,
+            "updated_at": self.clock.now(),
+        }
         if bundle_id is not None:
-            incident.latest_bundle_id = bundle_id
+            values["latest_bundle_id"] = bundle_id
         if analysis_id is not None:
-            incident.latest_analysis_id = analysis_id
-        incident.updated_at = self.clock.now()
-        await session.flush()
-        return to_read(incident)
+            values["latest_analysis_id"] = analysis_id
+        if not await IncidentRepository(session).update(incident_id, values):
+            raise IncidentNotFoundError(incident_id)
 
     async def _row(self, session: AsyncSession, incident_id: str) -> Incident:
         incident = await IncidentRepository(session).get(incident_id)

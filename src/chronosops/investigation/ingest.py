@@ -218,6 +218,23 @@ class IngestPipeline:
             stored = await self.evidence.store(
                 session, draft, incident_id=incident.id, window=window, by=principal.subject
             )
+            analysis, traces = await self.reasoning.store(
+                session,
+                incident_id=incident.id,
+                bundle_id=draft.bundle_id,
+                request=request,
+                reasoning=reasoning,
+                by=principal.subject,
+            )
+            await self.incidents.set_status(
+                session,
+                incident.id,
+                "analyzed",
+                bundle_id=draft.bundle_id,
+                analysis_id=analysis.analysis_id,
+            )
+            # Audit last: appending takes the chain's lock until commit, so everything else in
+            # this transaction happens before it, not while other ingests wait.
             if stored.inserted or stored.attached:
                 await self.audit.record(
                     session,
@@ -240,14 +257,6 @@ class IngestPipeline:
                         "window": window.to_json(),
                     },
                 )
-            analysis, traces = await self.reasoning.store(
-                session,
-                incident_id=incident.id,
-                bundle_id=draft.bundle_id,
-                request=request,
-                reasoning=reasoning,
-                by=principal.subject,
-            )
             await self.audit.record(
                 session,
                 event_type=EventType.ANALYSIS_CREATED,
@@ -292,13 +301,6 @@ class IngestPipeline:
                         "costUsd": trace.cost_usd,
                     },
                 )
-            await self.incidents.set_status(
-                session,
-                incident.id,
-                "analyzed",
-                bundle_id=draft.bundle_id,
-                analysis_id=analysis.analysis_id,
-            )
         return AnalysisOutcome(bundle_id=draft.bundle_id, analysis=analysis)
 
     async def _mark_failed(self, incident_id: str, reason: str, *, principal: Principal) -> None:

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from sqlalchemy import select
+from typing import Any
+
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chronosops.reasoning.tables import Analysis, PromptTrace
@@ -10,9 +12,8 @@ class AnalysisRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def add(self, analysis: Analysis) -> None:
-        self.session.add(analysis)
-        await self.session.flush()
+    async def insert(self, values: dict[str, Any]) -> None:
+        await self.session.execute(insert(Analysis).values(**values))
 
     async def get(self, analysis_id: str) -> Analysis | None:
         return await self.session.get(Analysis, analysis_id)

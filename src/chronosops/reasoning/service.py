@@ -41,6 +41,30 @@ def _summary_fields(row: Analysis) -> dict[str, Any]:
     }
 
 
+def _summary_fields_of(row: dict[str, Any]) -> dict[str, Any]:
+    """The summary of an analysis from the values just inserted."""
+    return {
+        "analysis_id": row["id"],
+        **{
+            key: row[key]
+            for key in (
+                "incident_id",
+                "bundle_id",
+                "reasoner",
+                "engine_version",
+                "overall_confidence",
+                "inconclusive",
+                "top_hypothesis_id",
+                "culprit_service",
+                "primary_signal",
+                "completeness_score",
+                "created_at",
+                "created_by",
+            )
+        },
+    }
+
+
 def _trace_summary_fields(row: PromptTrace) -> dict[str, Any]:
     return {
         "trace_id": row.id,
@@ -98,44 +122,41 @@ class ReasoningService:
         result: AnalysisResult = reasoning.result
         top = result.hypotheses[0]
         repository = AnalysisRepository(session)
-        row = Analysis(
-            id=analysis_id(self.ids.new()),
-            incident_id=incident_id,
-            bundle_id=bundle_id,
-            reasoner=self.reasoner.name,
-            engine_version=result.engine_version,
+        row = {
+            "id": analysis_id(self.ids.new()),
+            "incident_id": incident_id,
+            "bundle_id": bundle_id,
+            "reasoner": self.reasoner.name,
+            "engine_version": result.engine_version,
             # The bundle id stands in for the artifacts: they are stored once, in the bundle.
-            request={
+            "request": {
                 "reasoner": self.reasoner.name,
                 "bundleId": bundle_id,
                 "context": request.context.model_dump(mode="json"),
             },
-            result=result.model_dump(mode="json"),
-            overall_confidence=result.overall_confidence,
-            inconclusive=result.inconclusive,
-            top_hypothesis_id=top.id,
-            culprit_service=result.culprit_service,
-            primary_signal=result.explainability.primary_signal,
-            completeness_score=result.completeness.score,
-            created_at=self.clock.now(),
-            created_by=by,
-        )
-        await repository.add(row)
+            "result": result.model_dump(mode="json"),
+            "overall_confidence": result.overall_confidence,
+            "inconclusive": result.inconclusive,
+            "top_hypothesis_id": top.id,
+            "culprit_service": result.culprit_service,
+            "primary_signal": result.explainability.primary_signal,
+            "completeness_score": result.completeness.score,
+            "created_at": self.clock.now(),
+            "created_by": by,
+        }
+        await repository.insert(row)
         traces = [await self._store_trace(repository, row, draft) for draft in reasoning.traces]
-        return (
-            AnalysisRead.model_validate(
-                {**_summary_fields(row), "request": row.request, "result": row.result}
-            ),
-            traces,
-        )
+        return AnalysisRead.model_validate(
+            {**_summary_fields_of(row), "request": row["request"], "result": row["result"]}
+        ), traces
 
     async def _store_trace(
-        self, repository: AnalysisRepository, analysis: Analysis, draft: PromptTraceDraft
+        self, repository: AnalysisRepository, analysis: dict[str, Any], draft: PromptTraceDraft
     ) -> PromptTraceSummary:
         trace = PromptTrace(
             id=self.ids.new(),
-            analysis_id=analysis.id,
-            incident_id=analysis.incident_id,
+            analysis_id=analysis["id"],
+            incident_id=analysis["incident_id"],
             provider=draft.provider,
             model=draft.model,
             prompt_version=draft.prompt_version,

@@ -7,6 +7,8 @@ that two writers queue on the busy timeout instead of failing when one upgrades 
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -83,6 +85,9 @@ class Database:
                 self.url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
             )
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._writer_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
 
     @property
     def is_sqlite(self) -> bool:
@@ -91,6 +96,17 @@ class Database:
     @asynccontextmanager
     async def unit_of_work(self, *, write: bool = True) -> AsyncIterator[AsyncSession]:
         """A session in one transaction: committed if the block succeeds, rolled back if not."""
+        if self.is_sqlite and write:
+            # SQLite has one writer at a time. Queueing writers of this process here, in order,
+            # beats SQLite's busy handler, which polls with growing sleeps and serves no one fairly.
+            async with self._writer_lock(), self._transaction(write=True) as session:
+                yield session
+            return
+        async with self._transaction(write=write) as session:
+            yield session
+
+    @asynccontextmanager
+    async def _transaction(self, *, write: bool) -> AsyncIterator[AsyncSession]:
         async with self._sessions() as session:
             if self.is_sqlite:
                 await session.connection(
@@ -105,6 +121,14 @@ class Database:
             except BaseException:
                 await session.rollback()
                 raise
+
+    def _writer_lock(self) -> asyncio.Lock:
+        """One lock per event loop (a CLI command and a test each run their own loop)."""
+        loop = asyncio.get_running_loop()
+        lock = self._writer_locks.get(loop)
+        if lock is None:
+            lock = self._writer_locks[loop] = asyncio.Lock()
+        return lock
 
     async def ping(self) -> bool:
         try:
