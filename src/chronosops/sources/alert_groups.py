@@ -137,14 +137,7 @@ def _alert(
                 "a resolved alert without endsAt; used the time ChronosOps received it",
                 f"{path}.endsAt",
             )
-        return SourceEvent(
-            action="resolve",
-            source_type=source_type,
-            source_ref=ref,
-            summary=summary,
-            resolved_at=ended or received_at,
-            notes=tuple(builder.notes),
-        )
+        return builder.event("resolve", ref, summary, resolved_at=ended or received_at)
     severity_word, severity_label = _label(labels, SEVERITY_LABELS)
     service, service_label = _label(labels, SERVICE_LABELS)
     region, region_label = _label(labels, REGION_LABELS)
@@ -180,11 +173,4 @@ def _alert(
         custom_fields={key: value for key, value in custom.items() if value is not None},
         source_payload={**envelope, "alerts": [dict(alert)]},
     )
-    return SourceEvent(
-        action="trigger",
-        source_type=source_type,
-        source_ref=ref,
-        summary=summary,
-        request=request,
-        notes=tuple(builder.notes),
-    )
+    return builder.event("trigger", ref, summary, request=request)

@@ -103,6 +103,11 @@ class Normalization:
     events: tuple[SourceEvent, ...]
     notes: tuple[Note, ...] = ()
 
+    @classmethod
+    def of(cls, shape: str, event: SourceEvent) -> Normalization:
+        """Most payloads speak of one incident and carry no payload-wide notes."""
+        return cls(shape=shape, events=(event,))
+
     @property
     def requests(self) -> list[IngestIncidentRequest]:
         return [event.request for event in self.events if event.request is not None]

@@ -35,7 +35,7 @@ from chronosops.core.ingest_request import (
     SourceType,
 )
 from chronosops.core.timestamps import format_instant
-from chronosops.sources.base import Note, NoteCode, SourcePayloadError
+from chronosops.sources.base import Action, Note, NoteCode, SourceEvent, SourcePayloadError
 from chronosops.sources.fields import flat_text, text
 from chronosops.sources.instants import read_instant
 
@@ -139,6 +139,29 @@ class RequestBuilder:
 
     def note(self, code: NoteCode, message: str, path: str = "") -> None:
         self.notes.append(Note(code=code, message=message, path=path))
+
+    def event(
+        self,
+        action: Action,
+        source_ref: str,
+        summary: str,
+        *,
+        request: IngestIncidentRequest | None = None,
+        resolved_at: datetime | None = None,
+    ) -> SourceEvent:
+        """The event for this builder's incident, with the notes gathered so far.
+
+        The notes are copied now, so this comes after the last note: one added later is lost.
+        """
+        return SourceEvent(
+            action=action,
+            source_type=self.source_type,
+            source_ref=source_ref,
+            summary=summary,
+            request=request,
+            resolved_at=resolved_at,
+            notes=tuple(self.notes),
+        )
 
     def clip(self, value: str | None, limit: int, path: str) -> str | None:
         if value is None:

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from chronosops.core.ingest_request import Severity
-from chronosops.sources.base import Normalization, Shape, Source, SourceEvent, WebhookAuth
+from chronosops.sources.base import Normalization, Shape, Source, WebhookAuth
 from chronosops.sources.builder import RequestBuilder, digest
 from chronosops.sources.fields import at, first_text, mapping, names, text
 
@@ -169,19 +169,8 @@ def _guide(
         custom_fields={"state": state} if state is not None else None,
         source_payload=dict(body),
     )
-    return Normalization(
-        shape="guide",
-        events=(
-            SourceEvent(
-                action="trigger",
-                source_type="DATADOG",
-                source_ref=ref,
-                summary=f"Datadog incident ({state or 'state unknown'})",
-                request=request,
-                notes=tuple(builder.notes),
-            ),
-        ),
-    )
+    summary = f"Datadog incident ({state or 'state unknown'})"
+    return Normalization.of("guide", builder.event("trigger", ref, summary, request=request))
 
 
 def _incident(
@@ -233,19 +222,8 @@ def _incident(
         },
         source_payload=dict(body),
     )
-    return Normalization(
-        shape="incident",
-        events=(
-            SourceEvent(
-                action="trigger",
-                source_type="DATADOG",
-                source_ref=ref,
-                summary=f"Datadog incident ({state or 'state unknown'})",
-                request=request,
-                notes=tuple(builder.notes),
-            ),
-        ),
-    )
+    summary = f"Datadog incident ({state or 'state unknown'})"
+    return Normalization.of("incident", builder.event("trigger", ref, summary, request=request))
 
 
 def _monitor(body: Mapping[str, Any], received_at: datetime) -> Normalization:
@@ -289,18 +267,9 @@ def _monitor(body: Mapping[str, Any], received_at: datetime) -> Normalization:
             builder.note(
                 "time-defaulted", "no time in date or last_updated; used the receiving time"
             )
-        return Normalization(
-            shape="monitor-webhook",
-            events=(
-                SourceEvent(
-                    action="resolve",
-                    source_type="DATADOG",
-                    source_ref=ref,
-                    summary=summary,
-                    resolved_at=when or received_at,
-                    notes=tuple(builder.notes),
-                ),
-            ),
+        return Normalization.of(
+            "monitor-webhook",
+            builder.event("resolve", ref, summary, resolved_at=when or received_at),
         )
     priority = first_text(_field(body, "alert_priority"), body.get("priority"))
     if priority is not None and priority.strip().lower() in PRIORITY:
@@ -348,16 +317,6 @@ def _monitor(body: Mapping[str, Any], received_at: datetime) -> Normalization:
         custom_fields={key: value for key, value in custom.items() if value is not None},
         source_payload=dict(body),
     )
-    return Normalization(
-        shape="monitor-webhook",
-        events=(
-            SourceEvent(
-                action="trigger",
-                source_type="DATADOG",
-                source_ref=ref,
-                summary=summary,
-                request=request,
-                notes=tuple(builder.notes),
-            ),
-        ),
+    return Normalization.of(
+        "monitor-webhook", builder.event("trigger", ref, summary, request=request)
     )

@@ -18,7 +18,6 @@ from chronosops.sources.base import (
     Normalization,
     Shape,
     Source,
-    SourceEvent,
     WebhookAuth,
     payload_error,
 )
@@ -70,17 +69,13 @@ class GoogleCloudMonitoringSource(Source):
                     "a closed incident without ended_at; used the time ChronosOps received it",
                     "incident.ended_at",
                 )
-            return Normalization(
-                shape="alerting-1.2",
-                events=(
-                    SourceEvent(
-                        action="resolve",
-                        source_type="GOOGLE_CLOUD",
-                        source_ref=ref,
-                        summary="Cloud Monitoring incident closed",
-                        resolved_at=ended or received_at,
-                        notes=tuple(builder.notes),
-                    ),
+            return Normalization.of(
+                "alerting-1.2",
+                builder.event(
+                    "resolve",
+                    ref,
+                    "Cloud Monitoring incident closed",
+                    resolved_at=ended or received_at,
                 ),
             )
         resource_labels = mapping(at(incident, "resource", "labels")) or {}
@@ -155,16 +150,12 @@ class GoogleCloudMonitoringSource(Source):
             },
             source_payload=dict(body),
         )
-        return Normalization(
-            shape="alerting-1.2",
-            events=(
-                SourceEvent(
-                    action="trigger",
-                    source_type="GOOGLE_CLOUD",
-                    source_ref=ref,
-                    summary=f"Cloud Monitoring incident {state or 'notification'}",
-                    request=request,
-                    notes=tuple(builder.notes),
-                ),
+        return Normalization.of(
+            "alerting-1.2",
+            builder.event(
+                "trigger",
+                ref,
+                f"Cloud Monitoring incident {state or 'notification'}",
+                request=request,
             ),
         )

@@ -66,7 +66,7 @@ class GoogleCloudStatusSource(Source):
         self, body: Any, *, headers: Mapping[str, str], received_at: datetime
     ) -> Normalization:
         if is_entry(body):
-            return Normalization(shape="feed-entry", events=(_entry(body, "", received_at),))
+            return Normalization.of("feed-entry", _entry(body, "", received_at))
         if isinstance(body, list) and (not body or any(is_entry(item) for item in body)):
             events = []
             for index, item in enumerate(body):
@@ -149,11 +149,5 @@ def _entry(entry: Mapping[str, Any], prefix: str, received_at: datetime) -> Sour
         },
         source_payload=dict(entry),
     )
-    return SourceEvent(
-        action="trigger",
-        source_type="GOOGLE_CLOUD",
-        source_ref=ref,
-        summary=f"Google Cloud status incident ({'ended' if end else 'ongoing'})",
-        request=request,
-        notes=tuple(builder.notes),
-    )
+    summary = f"Google Cloud status incident ({'ended' if end else 'ongoing'})"
+    return builder.event("trigger", ref, summary, request=request)

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from chronosops.core.ingest_request import IngestIncidentRequest, Severity
-from chronosops.sources.base import Normalization, Shape, Source, SourceEvent, WebhookAuth
+from chronosops.sources.base import Normalization, Shape, Source, WebhookAuth
 from chronosops.sources.builder import RequestBuilder
 from chronosops.sources.fields import at, first_text, items, names, text
 
@@ -109,31 +109,23 @@ def _event(
                 "no closing time in the payload; used the time ChronosOps received it",
                 closed_path,
             )
-        return Normalization(
-            shape=shape,
-            events=(
-                SourceEvent(
-                    action="resolve",
-                    source_type="NEW_RELIC",
-                    source_ref=ref,
-                    summary="New Relic issue CLOSED",
-                    resolved_at=resolved or builder.received_at,
-                    notes=tuple(builder.notes),
-                ),
+        return Normalization.of(
+            shape,
+            builder.event(
+                "resolve",
+                ref,
+                "New Relic issue CLOSED",
+                resolved_at=resolved or builder.received_at,
             ),
         )
     request = build()
-    return Normalization(
-        shape=shape,
-        events=(
-            SourceEvent(
-                action="acknowledge" if upper == "ACKNOWLEDGED" else "trigger",
-                source_type="NEW_RELIC",
-                source_ref=ref,
-                summary=f"New Relic issue {upper or 'notification'}",
-                request=request,
-                notes=tuple(builder.notes),
-            ),
+    return Normalization.of(
+        shape,
+        builder.event(
+            "acknowledge" if upper == "ACKNOWLEDGED" else "trigger",
+            ref,
+            f"New Relic issue {upper or 'notification'}",
+            request=request,
         ),
     )
 
@@ -275,16 +267,5 @@ def _guide(
         },
         source_payload=dict(body),
     )
-    return Normalization(
-        shape="guide",
-        events=(
-            SourceEvent(
-                action="trigger",
-                source_type="NEW_RELIC",
-                source_ref=ref,
-                summary=f"New Relic incident ({state or 'state unknown'})",
-                request=request,
-                notes=tuple(builder.notes),
-            ),
-        ),
-    )
+    summary = f"New Relic incident ({state or 'state unknown'})"
+    return Normalization.of("guide", builder.event("trigger", ref, summary, request=request))

@@ -110,20 +110,13 @@ class OpsgenieSource(Source):
                     "no updatedAt on the closed alert; used the time ChronosOps received it",
                     "alert.updatedAt",
                 )
-            event = SourceEvent(
-                action="resolve",
-                source_type="OPSGENIE",
-                source_ref=ref,
-                summary=summary,
-                resolved_at=closed or received_at,
-                notes=tuple(builder.notes),
-            )
-            return Normalization(shape="alert-webhook", events=(event,))
+            event = builder.event("resolve", ref, summary, resolved_at=closed or received_at)
+            return Normalization.of("alert-webhook", event)
         if action == "ignore":
             event = SourceEvent(
                 action="ignore", source_type="OPSGENIE", source_ref=ref, summary=summary
             )
-            return Normalization(shape="alert-webhook", events=(event,))
+            return Normalization.of("alert-webhook", event)
         tags = builder.tags(alert.get("tags"), "alert.tags")
         teams = names(alert.get("teams"), "name")
         priority = alert.get("priority")
@@ -164,12 +157,5 @@ class OpsgenieSource(Source):
             },
             source_payload=dict(body),
         )
-        event = SourceEvent(
-            action=action,
-            source_type="OPSGENIE",
-            source_ref=ref,
-            summary=summary,
-            request=request,
-            notes=tuple(builder.notes),
-        )
-        return Normalization(shape="alert-webhook", events=(event,))
+        event = builder.event(action, ref, summary, request=request)
+        return Normalization.of("alert-webhook", event)

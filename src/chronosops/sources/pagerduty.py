@@ -125,15 +125,13 @@ def _v3(body: Mapping[str, Any], received_at: datetime) -> Normalization:
                     Note("event-ignored", f"{event_type} does not concern an incident; recorded"),
                 ),
             )
-        return Normalization(
-            shape="v3-webhook",
-            events=(
-                SourceEvent(
-                    action="ignore",
-                    source_type="PAGERDUTY",
-                    source_ref=incident_id,
-                    summary=f"PagerDuty {event_type}",
-                ),
+        return Normalization.of(
+            "v3-webhook",
+            SourceEvent(
+                action="ignore",
+                source_type="PAGERDUTY",
+                source_ref=incident_id,
+                summary=f"PagerDuty {event_type}",
             ),
         )
     builder = RequestBuilder("PAGERDUTY", received_at=received_at)
@@ -143,18 +141,9 @@ def _v3(body: Mapping[str, Any], received_at: datetime) -> Normalization:
     occurred = builder.first_instant((event.get("occurred_at"), "event.occurred_at"))
     if action == "resolve":
         resolved_at = occurred or _received(builder, received_at, "event.occurred_at")
-        return Normalization(
-            shape="v3-webhook",
-            events=(
-                SourceEvent(
-                    action="resolve",
-                    source_type="PAGERDUTY",
-                    source_ref=ref,
-                    summary="PagerDuty incident.resolved",
-                    resolved_at=resolved_at,
-                    notes=tuple(builder.notes),
-                ),
-            ),
+        return Normalization.of(
+            "v3-webhook",
+            builder.event("resolve", ref, "PagerDuty incident.resolved", resolved_at=resolved_at),
         )
     if event_type == "incident.reopened":
         # A reopened incident starts again now; after a resolve it is the next occurrence.
@@ -204,17 +193,13 @@ def _v3(body: Mapping[str, Any], received_at: datetime) -> Normalization:
         },
         source_payload=dict(body),
     )
-    return Normalization(
-        shape="v3-webhook",
-        events=(
-            SourceEvent(
-                action="trigger" if action == "trigger" else "acknowledge",
-                source_type="PAGERDUTY",
-                source_ref=ref,
-                summary=f"PagerDuty {event_type}",
-                request=request,
-                notes=tuple(builder.notes),
-            ),
+    return Normalization.of(
+        "v3-webhook",
+        builder.event(
+            "trigger" if action == "trigger" else "acknowledge",
+            ref,
+            f"PagerDuty {event_type}",
+            request=request,
         ),
     )
 
@@ -240,29 +225,21 @@ def _events_v2(body: Mapping[str, Any], received_at: datetime) -> Normalization:
     payload = mapping(body.get("payload")) or {}
     ref = builder.ref(dedup_key, "dedup_key", derive_from=stored)
     if action == "resolve":
-        return Normalization(
-            shape="events-v2",
-            events=(
-                SourceEvent(
-                    action="resolve",
-                    source_type="PAGERDUTY",
-                    source_ref=ref,
-                    summary="PagerDuty Events API v2 resolve",
-                    resolved_at=_received(builder, received_at, "payload.timestamp"),
-                    notes=tuple(builder.notes),
-                ),
+        resolved_at = _received(builder, received_at, "payload.timestamp")
+        return Normalization.of(
+            "events-v2",
+            builder.event(
+                "resolve", ref, "PagerDuty Events API v2 resolve", resolved_at=resolved_at
             ),
         )
     if action == "acknowledge":
-        return Normalization(
-            shape="events-v2",
-            events=(
-                SourceEvent(
-                    action="acknowledge",
-                    source_type="PAGERDUTY",
-                    source_ref=ref,
-                    summary="PagerDuty Events API v2 acknowledge",
-                ),
+        return Normalization.of(
+            "events-v2",
+            SourceEvent(
+                action="acknowledge",
+                source_type="PAGERDUTY",
+                source_ref=ref,
+                summary="PagerDuty Events API v2 acknowledge",
             ),
         )
     if not payload:
@@ -306,18 +283,9 @@ def _events_v2(body: Mapping[str, Any], received_at: datetime) -> Normalization:
         },
         source_payload=stored,
     )
-    return Normalization(
-        shape="events-v2",
-        events=(
-            SourceEvent(
-                action="trigger",
-                source_type="PAGERDUTY",
-                source_ref=ref,
-                summary="PagerDuty Events API v2 trigger",
-                request=request,
-                notes=tuple(builder.notes),
-            ),
-        ),
+    return Normalization.of(
+        "events-v2",
+        builder.event("trigger", ref, "PagerDuty Events API v2 trigger", request=request),
     )
 
 
@@ -357,16 +325,5 @@ def _guide(body: Mapping[str, Any], received_at: datetime) -> Normalization:
         },
         source_payload=dict(body),
     )
-    return Normalization(
-        shape="guide",
-        events=(
-            SourceEvent(
-                action="trigger",
-                source_type="PAGERDUTY",
-                source_ref=ref,
-                summary=f"PagerDuty incident ({status or 'status unknown'})",
-                request=request,
-                notes=tuple(builder.notes),
-            ),
-        ),
-    )
+    summary = f"PagerDuty incident ({status or 'status unknown'})"
+    return Normalization.of("guide", builder.event("trigger", ref, summary, request=request))
