@@ -3,10 +3,37 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from sqlalchemy import insert, literal, select, text, union_all
+from sqlalchemy import CompoundSelect, bindparam, literal, select, text, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chronosops.audit.tables import AuditEvent
+from chronosops.storage import insert_row
+
+
+def _head_links_statement() -> CompoundSelect[str, int | None, str]:
+    # Built once: constructing this union costs more than running it, once per append.
+    chain = (
+        select(literal("chain").label("which"), AuditEvent.seq.label("seq"), AuditEvent.hash)
+        .where(AuditEvent.chain_id == bindparam("chain_id"))
+        .order_by(AuditEvent.seq.desc())
+        .limit(1)
+        .subquery()
+    )
+    incident = (
+        select(
+            literal("incident").label("which"),
+            AuditEvent.incident_seq.label("seq"),
+            AuditEvent.hash,
+        )
+        .where(AuditEvent.incident_id == bindparam("incident_id"))
+        .order_by(AuditEvent.incident_seq.desc())
+        .limit(1)
+        .subquery()
+    )
+    return union_all(select(chain), select(incident))
+
+
+_HEAD_LINKS = _head_links_statement()
 
 
 class AuditRepository:
@@ -27,25 +54,9 @@ class AuditRepository:
         self, chain_id: str, incident_id: str
     ) -> tuple[tuple[int, str] | None, tuple[int, str] | None]:
         """The chain's and the incident's last (seq, hash), in one round trip."""
-        chain = (
-            select(literal("chain").label("which"), AuditEvent.seq.label("seq"), AuditEvent.hash)
-            .where(AuditEvent.chain_id == chain_id)
-            .order_by(AuditEvent.seq.desc())
-            .limit(1)
-            .subquery()
+        rows = await self.session.execute(
+            _HEAD_LINKS, {"chain_id": chain_id, "incident_id": incident_id}
         )
-        incident = (
-            select(
-                literal("incident").label("which"),
-                AuditEvent.incident_seq.label("seq"),
-                AuditEvent.hash,
-            )
-            .where(AuditEvent.incident_id == incident_id)
-            .order_by(AuditEvent.incident_seq.desc())
-            .limit(1)
-            .subquery()
-        )
-        rows = await self.session.execute(union_all(select(chain), select(incident)))
         found = {which: (seq or 0, digest) for which, seq, digest in rows.all()}
         return found.get("chain"), found.get("incident")
 
@@ -90,7 +101,7 @@ class AuditRepository:
         )
 
     async def insert(self, values: dict[str, Any]) -> None:
-        await self.session.execute(insert(AuditEvent).values(**values))
+        await insert_row(self.session, AuditEvent, values)
 
     async def for_incident(self, incident_id: str) -> list[AuditEvent]:
         rows = await self.session.scalars(

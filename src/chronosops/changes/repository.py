@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import base64
 from collections.abc import Collection
 from datetime import datetime
 
@@ -10,25 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from chronosops.changes.schemas import ChangeFilter
 from chronosops.changes.tables import ChangeRecord
-from chronosops.core.errors import FieldError, InvalidInputError
-from chronosops.core.timestamps import format_instant, parse_instant
-from chronosops.storage import is_unique_violation
-
-
-def encode_cursor(record: ChangeRecord) -> str:
-    raw = f"{format_instant(record.occurred_at)}|{record.id}"
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        stamp, record_id = raw.split("|", 1)
-        return parse_instant(stamp), record_id
-    except ValueError:
-        raise InvalidInputError(
-            "Invalid cursor", [FieldError("cursor", "not a cursor returned by this API")]
-        ) from None
+from chronosops.storage import decode_cursor, is_unique_violation
 
 
 class ChangeRepository:

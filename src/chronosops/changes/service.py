@@ -6,7 +6,7 @@ from typing import cast
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chronosops.changes.errors import ChangeIdConflictError
-from chronosops.changes.repository import ChangeRepository, encode_cursor
+from chronosops.changes.repository import ChangeRepository
 from chronosops.changes.schemas import (
     ChangeCreate,
     ChangeFilter,
@@ -21,6 +21,7 @@ from chronosops.core.clock import Clock
 from chronosops.core.ids import IdFactory
 from chronosops.core.timestamps import format_instant
 from chronosops.core.windows import TimeWindow
+from chronosops.storage import encode_cursor
 
 SOURCE = "changes"
 
@@ -118,7 +119,7 @@ class ChangeService:
         rows, more = await ChangeRepository(session).page(filters, cursor=cursor, limit=limit)
         return ChangePage(
             items=[to_read(row) for row in rows],
-            next_cursor=encode_cursor(rows[-1]) if more and rows else None,
+            next_cursor=encode_cursor(rows[-1].occurred_at, rows[-1].id) if more and rows else None,
         )
 
     async def evidence(

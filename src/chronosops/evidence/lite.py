@@ -10,23 +10,20 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
-from chronosops.analysis import log_template, quantile
+from chronosops.analysis import quantile
+from chronosops.core.aggregation import RawLogLine, log_templates
 from chronosops.core.artifacts import (
-    ERROR_LEVELS,
     Artifact,
     ChangeEvent,
     ChangeType,
-    LogExample,
     LogTemplate,
     MetricSeries,
     OtherEvent,
     SeriesPoint,
     SeriesStats,
     SpanGroup,
-    normalise_level,
 )
 from chronosops.core.canonical import content_hash
 from chronosops.core.ingest_request import (
@@ -123,65 +120,18 @@ def metric_artifacts(
     return artifacts
 
 
-def _minute(instant: datetime) -> datetime:
-    return instant.replace(second=0, microsecond=0)
-
-
 def log_artifacts(lines: Sequence[LogLine], *, default_service: str | None) -> list[LogTemplate]:
-    groups: dict[str, list[LogLine]] = defaultdict(list)
-    for line in lines:
-        groups[log_template(line.message)].append(line)
-    artifacts: list[LogTemplate] = []
-    for template, members in sorted(groups.items()):
-        levels: dict[str, int] = defaultdict(int)
-        per_minute: dict[datetime, int] = defaultdict(int)
-        services: set[str] = set()
-        for line in members:
-            levels[normalise_level(line.level)] += 1
-            per_minute[_minute(line.timestamp)] += 1
-            service = line.service or default_service
-            if service:
-                services.add(service)
-        # Error lines first, then in time order: the examples a responder wants to read.
-        chosen = sorted(
-            members,
-            key=lambda line: (
-                normalise_level(line.level) not in ERROR_LEVELS,
-                line.timestamp,
-                line.message,
-            ),
-        )[:EXAMPLES_PER_TEMPLATE]
-        first = min(line.timestamp for line in members)
-        last = max(line.timestamp for line in members)
-        errors = sum(n for level, n in levels.items() if level in ERROR_LEVELS)
-        artifacts.append(
-            LogTemplate(
-                artifact_id=f"log:{content_hash(template)[:16]}",
-                title=template[:200],
-                summary=(
-                    f"{len(members)} line{'s' if len(members) != 1 else ''} ({errors} error), "
-                    f"{format_instant(first)} to {format_instant(last)}"
-                ),
-                source=SOURCE,
-                template=template,
-                count=len(members),
-                levels=dict(sorted(levels.items())),
-                services=sorted(services),
-                first_seen=first,
-                last_seen=last,
-                examples=[
-                    LogExample(
-                        ts=line.timestamp,
-                        level=normalise_level(line.level),
-                        message=line.message[:1000],
-                        service=line.service or default_service,
-                    )
-                    for line in chosen
-                ],
-                histogram=[SeriesPoint(ts=m, value=n) for m, n in sorted(per_minute.items())],
+    return log_templates(
+        (
+            RawLogLine(
+                ts=line.timestamp, message=line.message, level=line.level, service=line.service
             )
-        )
-    return artifacts
+            for line in lines
+        ),
+        id_prefix="log",
+        source=SOURCE,
+        default_service=default_service,
+    )
 
 
 def span_artifacts(spans: Sequence[TraceSpan]) -> list[SpanGroup]:

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import base64
 from datetime import datetime
 from typing import Any
 
@@ -9,27 +8,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chronosops.core.canonical import sha256_hex
-from chronosops.core.errors import FieldError, InvalidInputError
-from chronosops.core.timestamps import format_instant, parse_instant
 from chronosops.incidents.schemas import IncidentFilter
 from chronosops.incidents.tables import IdempotencyRecord, Incident, WebhookDelivery
-from chronosops.storage import insert_or_ignore, is_unique_violation
-
-
-def encode_cursor(incident: Incident) -> str:
-    raw = f"{format_instant(incident.created_at)}|{incident.id}"
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        stamp, incident_id = raw.split("|", 1)
-        return parse_instant(stamp), incident_id
-    except ValueError:
-        raise InvalidInputError(
-            "Invalid cursor", [FieldError("cursor", "not a cursor returned by this API")]
-        ) from None
+from chronosops.storage import decode_cursor, insert_or_ignore, is_unique_violation
 
 
 def subject_hash(subject: str) -> str:
@@ -110,15 +91,7 @@ class IncidentRepository:
         return await self.session.get(IdempotencyRecord, (subject_hash(subject), key))
 
     async def insert_idempotency(self, record: IdempotencyRecord) -> bool:
-        try:
-            async with self.session.begin_nested():
-                self.session.add(record)
-                await self.session.flush()
-        except IntegrityError as error:
-            if not is_unique_violation(error):
-                raise
-            return False
-        return True
+        return await self._add_unless_taken(record)
 
     async def delete_idempotency(self, subject: str, key: str) -> None:
         await self.session.execute(
@@ -141,15 +114,7 @@ class IncidentRepository:
         )
 
     async def insert_delivery(self, delivery: WebhookDelivery) -> bool:
-        try:
-            async with self.session.begin_nested():
-                self.session.add(delivery)
-                await self.session.flush()
-        except IntegrityError as error:
-            if not is_unique_violation(error):
-                raise
-            return False
-        return True
+        return await self._add_unless_taken(delivery)
 
     async def delete_delivery(self, delivery_id: str) -> None:
         await self.session.execute(delete(WebhookDelivery).where(WebhookDelivery.id == delivery_id))
@@ -168,3 +133,15 @@ class IncidentRepository:
             query = query.where(WebhookDelivery.source == source)
         query = query.order_by(WebhookDelivery.received_at.desc(), WebhookDelivery.id.desc())
         return list(await self.session.scalars(query.limit(limit)))
+
+    async def _add_unless_taken(self, row: IdempotencyRecord | WebhookDelivery) -> bool:
+        """Add ``row``; False, and the session still usable, when its key is already taken."""
+        try:
+            async with self.session.begin_nested():
+                self.session.add(row)
+                await self.session.flush()
+        except IntegrityError as error:
+            if not is_unique_violation(error):
+                raise
+            return False
+        return True

@@ -16,7 +16,7 @@ from chronosops.incidents.errors import (
     IdempotencyKeyReusedError,
     IncidentNotFoundError,
 )
-from chronosops.incidents.repository import IncidentRepository, encode_cursor, subject_hash
+from chronosops.incidents.repository import IncidentRepository, subject_hash
 from chronosops.incidents.schemas import (
     CollectionRead,
     DeliveryClaim,
@@ -33,6 +33,7 @@ from chronosops.incidents.schemas import (
     TimelineRead,
 )
 from chronosops.incidents.tables import IdempotencyRecord, Incident, WebhookDelivery
+from chronosops.storage import encode_cursor
 
 # Two writers racing for the same reference can both lose a round only if a third keeps
 # opening new occurrences; a few rounds settle every realistic race.
@@ -267,7 +268,7 @@ class IncidentService:
         rows, more = await IncidentRepository(session).page(filters, cursor=cursor, limit=limit)
         return IncidentPage(
             items=[to_summary(row) for row in rows],
-            next_cursor=encode_cursor(rows[-1]) if more and rows else None,
+            next_cursor=encode_cursor(rows[-1].created_at, rows[-1].id) if more and rows else None,
         )
 
     async def claim_idempotency_key(

@@ -2,10 +2,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chronosops.reasoning.tables import Analysis, PromptTrace
+from chronosops.storage import insert_row
 
 
 class AnalysisRepository:
@@ -13,7 +14,7 @@ class AnalysisRepository:
         self.session = session
 
     async def insert(self, values: dict[str, Any]) -> None:
-        await self.session.execute(insert(Analysis).values(**values))
+        await insert_row(self.session, Analysis, values)
 
     async def get(self, analysis_id: str) -> Analysis | None:
         return await self.session.get(Analysis, analysis_id)

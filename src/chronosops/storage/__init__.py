@@ -1,15 +1,19 @@
 """Persistence plumbing shared by the domain packages: metadata, column types, the unit of work."""
 
 from chronosops.storage.base import JSONValue, TableBase, UtcDateTime, metadata
+from chronosops.storage.cursors import decode_cursor, encode_cursor
 from chronosops.storage.database import Database, is_unique_violation
-from chronosops.storage.inserts import insert_or_ignore
+from chronosops.storage.inserts import insert_or_ignore, insert_row
 
 __all__ = [
     "Database",
     "JSONValue",
     "TableBase",
     "UtcDateTime",
+    "decode_cursor",
+    "encode_cursor",
     "insert_or_ignore",
+    "insert_row",
     "is_unique_violation",
     "metadata",
 ]

@@ -1,31 +1,57 @@
-"""Inserts that let the database settle races: "insert unless that key exists"."""
+"""Single-row inserts through Core, with the statement built once per table.
+
+Building ``insert(Model).values(**row)`` per call costs more than running it: every value is
+coerced into a bind parameter and walked again for the compiled-statement cache key. A
+statement with no values, executed with the row as parameters, compiles once and is reused.
+"""
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
-from sqlalchemy import inspect
+from sqlalchemy import Insert, Table, insert, inspect
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase
 
 
+def _table_of(model: type[DeclarativeBase]) -> Table:
+    table = inspect(model).local_table
+    assert isinstance(table, Table)
+    return table
+
+
+@cache
+def _plain_insert(model: type[DeclarativeBase]) -> Insert:
+    return insert(_table_of(model))
+
+
+@cache
+def _insert_unless_taken(model: type[DeclarativeBase], dialect: str) -> Insert:
+    table = _table_of(model)
+    statement: postgresql.Insert | sqlite.Insert = (
+        postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    )
+    # RETURNING rather than the row count: psycopg reports -1 for these inserts.
+    return statement.on_conflict_do_nothing().returning(*table.primary_key.columns)
+
+
+async def insert_row(
+    session: AsyncSession, model: type[DeclarativeBase], values: dict[str, Any]
+) -> None:
+    """Insert one row; a unique-key clash raises IntegrityError as usual."""
+    await session.execute(_plain_insert(model), values)
+
+
 async def insert_or_ignore(
-    session: AsyncSession, table: type[DeclarativeBase], values: dict[str, Any]
+    session: AsyncSession, model: type[DeclarativeBase], values: dict[str, Any]
 ) -> bool:
     """Insert one row; False (and nothing written) when it would break a unique key.
 
     One statement, no savepoint, no read before: concurrent writers of the same key cannot both
     win, and the loser learns it from the empty RETURNING.
     """
-    dialect = session.get_bind().dialect.name
-    module = postgresql if dialect == "postgresql" else sqlite
-    # RETURNING rather than the row count: psycopg reports -1 for these inserts.
-    statement = (
-        module.insert(table.__table__)
-        .values(**values)
-        .on_conflict_do_nothing()
-        .returning(*inspect(table).primary_key)
-    )
-    result = await session.execute(statement)
+    statement = _insert_unless_taken(model, session.get_bind().dialect.name)
+    result = await session.execute(statement, values)
     return result.first() is not None

@@ -16,8 +16,7 @@ from chronosops.audit import EntityType, EventType
 from chronosops.changes import ChangeCreate, ChangeFilter, ChangeRead
 from chronosops.core.artifacts import ChangeType
 from chronosops.core.errors import FieldError, InvalidInputError
-from chronosops.core.timestamps import parse_instant
-from chronosops.web.api.incidents import ERROR_RESPONSES, parse_json_body
+from chronosops.web.api.incidents import ERROR_RESPONSES, parse_json_body, query_instant
 from chronosops.web.deps import Analyst, ReadSession, ServicesDep, Viewer
 from chronosops.web.errors import INVALID_BODY, field_errors_from_pydantic
 
@@ -82,15 +81,6 @@ async def record_change(
     )
 
 
-def _instant(name: str, text: str | None) -> Any:
-    if text is None:
-        return None
-    try:
-        return parse_instant(text)
-    except ValueError as exc:
-        raise InvalidInputError("Invalid query", [FieldError(name, str(exc))]) from None
-
-
 @router.get("/v1/changes", summary="Recorded changes, newest first, with filters and a cursor")
 async def list_changes(
     _principal: Viewer,
@@ -110,8 +100,8 @@ async def list_changes(
             service=service,
             environment=environment,
             change_type=type,
-            since=_instant("since", since),
-            until=_instant("until", until),
+            since=query_instant("since", since),
+            until=query_instant("until", until),
         ),
         cursor=cursor,
         limit=limit,

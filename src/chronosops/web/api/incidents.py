@@ -150,7 +150,8 @@ async def ingest(
     return response
 
 
-def _instant(name: str, text: str | None) -> Any:
+def query_instant(name: str, text: str | None) -> Any:
+    """A query parameter's instant, or a 400 naming the parameter."""
     if text is None:
         return None
     try:
@@ -186,8 +187,8 @@ async def list_incidents(
         severity=severity,
         status=status,
         service=service,
-        started_after=_instant("startedAfter", started_after),
-        started_before=_instant("startedBefore", started_before),
+        started_after=query_instant("startedAfter", started_after),
+        started_before=query_instant("startedBefore", started_before),
         title_contains=q or None,
         resolved=resolved,
     )
