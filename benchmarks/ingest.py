@@ -49,6 +49,7 @@ class Result:
     seconds: float
     latencies_ms: list[float]
     errors: int
+    server_rss_mib: float | None = None
 
     @property
     def rate(self) -> float:
@@ -57,6 +58,18 @@ class Result:
     def quantile(self, q: float) -> float:
         ordered = sorted(self.latencies_ms)
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def resident_mib(pid: int, field: str = "VmRSS") -> float | None:
+    """The server's resident memory (or peak, with ``VmHWM``) in MiB; None off Linux."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    for line in status.splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) / 1024
+    return None
 
 
 def free_port() -> int:
@@ -120,7 +133,9 @@ def bodies(count: int, prefix: str) -> list[dict[str, Any]]:
     return made
 
 
-async def run(url: str, token: str, requests: int, concurrency: int) -> list[Result]:
+async def run(
+    url: str, token: str, requests: int, concurrency: int, server_pid: int
+) -> list[Result]:
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(
@@ -140,6 +155,7 @@ async def run(url: str, token: str, requests: int, concurrency: int) -> list[Res
             concurrency,
             "floor: parse the body only",
         )
+        floor.server_rss_mib = resident_mib(server_pid)
         ingest = await drive(
             client,
             "/v1/incidents/ingest",
@@ -147,6 +163,7 @@ async def run(url: str, token: str, requests: int, concurrency: int) -> list[Res
             concurrency,
             "POST /v1/incidents/ingest (Example 2)",
         )
+        ingest.server_rss_mib = resident_mib(server_pid)
     return [floor, ingest]
 
 
@@ -155,13 +172,14 @@ def table(results: list[Result], database: str) -> str:
         f"ingest benchmark — {platform.python_implementation()} {platform.python_version()}, "
         f"{os.cpu_count()} CPUs, database {database}",
         "",
-        "| target | requests | concurrency | req/s | p50 ms | p99 ms | errors |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| target | requests | concurrency | req/s | p50 ms | p99 ms | errors | server RSS MiB |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
+        rss = "—" if r.server_rss_mib is None else f"{r.server_rss_mib:.0f}"
         lines.append(
             f"| {r.target} | {r.requests} | {r.concurrency} | {r.rate:,.0f} | "
-            f"{r.quantile(0.5):.1f} | {r.quantile(0.99):.1f} | {r.errors} |"
+            f"{r.quantile(0.5):.1f} | {r.quantile(0.99):.1f} | {r.errors} | {rss} |"
         )
     return "\n".join(lines)
 
@@ -205,7 +223,10 @@ def main() -> None:
                 if time.monotonic() > deadline:
                     raise SystemExit("benchmark server did not start")
                 time.sleep(0.2)
-            results = asyncio.run(run(url, token_for(secret), args.requests, args.concurrency))
+            results = asyncio.run(
+                run(url, token_for(secret), args.requests, args.concurrency, server.pid)
+            )
+            peak = resident_mib(server.pid, "VmHWM")
         finally:
             server.terminate()
             server.wait(timeout=10)
@@ -215,6 +236,8 @@ def main() -> None:
         results[0].latencies_ms
     )
     print(f"\nmedian cost of the pipeline over the floor: {overhead:.1f} ms per request")
+    if peak is not None:
+        print(f"server peak resident memory: {peak:.0f} MiB (RSS column: after each target)")
 
 
 if __name__ == "__main__":

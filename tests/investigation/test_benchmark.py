@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from chronosops.analysis import AnalysisResult, analyze
-from chronosops.investigation.benchmark import brier, large_bundle, request_of, run_benchmark
+from chronosops.investigation.benchmark import (
+    brier,
+    large_bundle,
+    request_of,
+    run_benchmark,
+    run_load,
+)
 from chronosops.scenarios import SCENARIOS, GenerationOptions, benchmark_suite, generate
 
 
@@ -64,3 +70,12 @@ def test_a_large_bundle_has_the_volume_asked_for_and_the_same_answer() -> None:
     assert sum(a.count for a in artifacts if a.kind == "log_template") == 10_000
     request = request_of(incident).model_copy(update={"artifacts": artifacts})
     assert analyze(request).hypotheses[0].id == incident.truth.hypothesis_id
+
+
+def test_the_load_run_times_every_scenario_and_measures_the_memory_an_analysis_takes() -> None:
+    report = run_load(log_lines=500, series=20, runs=1)
+    assert (report.bundles, report.series, report.log_lines) == (len(SCENARIOS), 20, 500)
+    assert report.p50_ms <= report.p99_ms <= report.max_ms
+    assert report.correct >= len(SCENARIOS) - 2
+    # Analysing a bundle builds observations for every series: more than a few kilobytes.
+    assert 0.05 < report.peak_mib < 200

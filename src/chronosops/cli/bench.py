@@ -88,7 +88,8 @@ def analysis(
                 f"\nLarge bundles ({load_report.series} series, {load_report.log_lines:,} log lines, "
                 f"{load_report.bundles} scenarios × 5 runs): p50 {load_report.p50_ms:.1f} ms, "
                 f"p99 {load_report.p99_ms:.1f} ms, max {load_report.max_ms:.1f} ms; "
-                f"{load_report.correct}/{load_report.bundles} top-1 correct."
+                f"{load_report.correct}/{load_report.bundles} top-1 correct; "
+                f"at most {load_report.peak_mib:.1f} MiB allocated by one analysis."
             )
         return
     table = Table(
@@ -110,5 +111,6 @@ def analysis(
             f"\nlarge bundles ({load_report.series} series, {load_report.log_lines:,} log lines; "
             f"{load_report.bundles} scenarios × 5 runs): p50 {load_report.p50_ms:.1f} ms, "
             f"p99 {load_report.p99_ms:.1f} ms, max {load_report.max_ms:.1f} ms; "
-            f"{load_report.correct}/{load_report.bundles} top-1 correct"
+            f"{load_report.correct}/{load_report.bundles} top-1 correct; "
+            f"at most {load_report.peak_mib:.1f} MiB allocated by one analysis"
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import time
+import tracemalloc
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -216,6 +217,19 @@ class LoadReport:
     p99_ms: float
     max_ms: float
     correct: int
+    peak_mib: float  # the most memory one analysis allocated at once, over all the bundles
+
+
+def _peak_allocation_mib(request: AnalysisInput) -> float:
+    # A separate, untimed run: tracing allocations slows the engine several times over.
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        baseline = tracemalloc.get_traced_memory()[0]
+        analyze(request)
+        return (tracemalloc.get_traced_memory()[1] - baseline) / 2**20
+    finally:
+        tracemalloc.stop()
 
 
 def run_load(
@@ -231,6 +245,7 @@ def run_load(
 
     timings: list[float] = []
     correct = 0
+    peak_mib = 0.0
     for index, scenario in enumerate(SCENARIOS, start=1):
         incident = generate(scenario.id, GenerationOptions(seed=seed * 1000 + index))
         request = request_of(incident).model_copy(
@@ -242,6 +257,7 @@ def run_load(
             result = analyze(request)
             timings.append((time.perf_counter() - started) * 1000)
         correct += result is not None and result.hypotheses[0].id == incident.truth.hypothesis_id
+        peak_mib = max(peak_mib, _peak_allocation_mib(request))
         if progress is not None:
             progress(index, len(SCENARIOS))
     ordered = sorted(timings)
@@ -253,4 +269,5 @@ def run_load(
         p99_ms=ordered[min(len(ordered) - 1, math.ceil(0.99 * len(ordered)) - 1)],
         max_ms=ordered[-1],
         correct=correct,
+        peak_mib=peak_mib,
     )

@@ -1,8 +1,9 @@
 """The engine and the unit of work.
 
 The edge (a route, a command, a job) opens a unit of work, which commits on success and rolls
-back on error; services only flush. On SQLite, writing units begin with ``BEGIN IMMEDIATE`` so
-that two writers queue on the busy timeout instead of failing when one upgrades a read lock.
+back on error; services only flush. On SQLite, writing units of one process queue on an
+in-process lock, then begin with ``BEGIN IMMEDIATE`` so that a writer from another process
+waits on the busy timeout instead of failing when one upgrades a read lock.
 """
 
 from __future__ import annotations
