@@ -23,6 +23,7 @@ from chronosops.auth import (
     RateLimiter,
     SessionCodec,
     SignInLinks,
+    SignOuts,
     TokenVerifier,
     WebhookVerifier,
     derive_session_key,
@@ -82,6 +83,7 @@ class Services:
     limiter: RateLimiter
     sessions: SessionCodec
     sign_in_links: SignInLinks
+    sign_outs: SignOuts
     oidc_login: OidcLogin | None = None
     issuer: LocalTokenIssuer | None = None
     _owns_http: bool = field(default=True, repr=False)
@@ -169,6 +171,7 @@ def build_services(
         sign_in_links=SignInLinks(
             clock=clock, ttl=timedelta(minutes=console.sign_in_link_ttl_minutes)
         ),
+        sign_outs=SignOuts(clock=clock),
         oidc_login=(
             OidcLogin(
                 console.oidc_login,

@@ -7,7 +7,7 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import httpx
 import jwt
@@ -71,31 +71,43 @@ async def test_a_local_token_carries_its_subject_and_roles(verifier: TokenVerifi
     )
 
 
+# Tokens are made when each test runs, not when the suite is collected: a token built at
+# collection would expire before a late-running case and fail it for the wrong reason.
 @pytest.mark.parametrize(
-    ("token", "reason"),
+    ("make_token", "reason"),
     [
-        (local_token(exp=int(time.time()) - 5), "token expired"),
-        (local_token(nbf=int(time.time()) + 600), "token not yet valid"),
-        (local_token(aud="someone-else"), "token audience does not match"),
-        (local_token(iss="evil"), "token issuer does not match"),
-        (local_token(exp=None), "token lacks the 'exp' claim"),
+        (lambda: local_token(exp=int(time.time()) - 5), "token expired"),
+        (lambda: local_token(nbf=int(time.time()) + 600), "token not yet valid"),
+        (lambda: local_token(aud="someone-else"), "token audience does not match"),
+        (lambda: local_token(iss="evil"), "token issuer does not match"),
+        (lambda: local_token(exp=None), "token lacks the 'exp' claim"),
         (
-            jwt.encode(
+            lambda: jwt.encode(
                 {"sub": "x", "exp": int(time.time()) + 60},
                 "another-secret-0123456789abcdef0123456789",
                 algorithm="HS256",
             ),
             "token signature does not verify",
         ),
-        ("not.a.token", "malformed bearer token"),
-        ("header.payload", "malformed bearer token"),
+        (lambda: "not.a.token", "malformed bearer token"),
+        (lambda: "header.payload", "malformed bearer token"),
+    ],
+    ids=[
+        "expired",
+        "not-yet-valid",
+        "audience",
+        "issuer",
+        "no-exp",
+        "signature",
+        "3-parts",
+        "2-parts",
     ],
 )
 async def test_bad_local_tokens_are_refused_with_the_reason(
-    verifier: TokenVerifier, token: str, reason: str
+    verifier: TokenVerifier, make_token: Callable[[], str], reason: str
 ) -> None:
     with pytest.raises(AuthenticationError, match=reason):
-        await verifier.verify(token)
+        await verifier.verify(make_token())
 
 
 async def test_an_unsigned_alg_none_token_is_refused(verifier: TokenVerifier) -> None:

@@ -8,10 +8,12 @@ from pathlib import Path
 
 import jwt
 import pytest
+import sqlalchemy
 from typer.testing import CliRunner
 
 from chronosops import migrations
 from chronosops.cli import app
+from chronosops.storage.database import sync_url
 from tests.fixtures.app import TEST_SECRET
 from tests.fixtures.guide import example, request
 
@@ -156,3 +158,26 @@ def _json_objects(text: str) -> list[str]:
         objects.append(text[index:end])
         index = end
     return objects
+
+
+def test_audit_verify_walks_the_chain_including_the_sign_in_links_it_issued(env: str) -> None:
+    assert runner.invoke(app, ["ingest", "-"], input=json.dumps(request())).exit_code == 0
+    assert runner.invoke(app, ["sign-in-link", "--sub", "dana"]).exit_code == 0
+    result = runner.invoke(app, ["audit", "verify", "--batch-size", "2", "--quiet"])
+    assert result.exit_code == 0, result.output
+    # INCIDENT_CREATED, EVIDENCE_BUNDLE_CREATED, ANALYSIS_CREATED, SIGN_IN_LINK_ISSUED
+    assert "VERIFIED 4 events" in result.stdout
+
+
+def test_audit_verify_exits_1_naming_the_first_broken_event(env: str) -> None:
+    assert runner.invoke(app, ["ingest", "-"], input=json.dumps(request())).exit_code == 0
+    engine = sqlalchemy.create_engine(sync_url(env))
+    with engine.begin() as connection:
+        connection.execute(
+            sqlalchemy.text("UPDATE audit_event SET actor = 'mallory' WHERE seq = 2")
+        )
+    engine.dispose()
+    result = runner.invoke(app, ["audit", "verify", "--quiet"])
+    assert result.exit_code == 1
+    assert "FAILED at seq 2" in result.stderr
+    assert "modified after it was written" in result.stderr

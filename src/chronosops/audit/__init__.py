@@ -2,7 +2,10 @@
 
 from chronosops.audit.schemas import (
     GENESIS,
+    AuditEventPage,
     AuditEventRead,
+    AuditFilter,
+    ChainVerification,
     EntityType,
     EventType,
     Verification,
@@ -12,8 +15,11 @@ from chronosops.audit.service import AuditLog
 
 __all__ = [
     "GENESIS",
+    "AuditEventPage",
     "AuditEventRead",
+    "AuditFilter",
     "AuditLog",
+    "ChainVerification",
     "EntityType",
     "EventType",
     "Verification",

@@ -3,7 +3,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from sqlalchemy import CompoundSelect, bindparam, literal, select, text, union_all
+from sqlalchemy import CompoundSelect, bindparam, func, literal, select, text, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chronosops.audit.tables import AuditEvent
@@ -120,3 +120,47 @@ class AuditRepository:
             )
         )
         return dict(rows.all())
+
+    async def in_chain_order(
+        self, chain_id: str, *, after_seq: int, limit: int
+    ) -> list[AuditEvent]:
+        """The next ``limit`` events of the chain after ``after_seq``, oldest first."""
+        rows = await self.session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.chain_id == chain_id, AuditEvent.seq > after_seq)
+            .order_by(AuditEvent.seq)
+            .limit(limit)
+        )
+        return list(rows)
+
+    async def page(
+        self,
+        chain_id: str,
+        *,
+        event_type: str | None,
+        entity_type: str | None,
+        actor: str | None,
+        incident_id: str | None,
+        before_seq: int | None,
+        limit: int,
+    ) -> list[AuditEvent]:
+        """Newest first; ``limit + 1`` rows tell the caller whether there is a next page."""
+        query = select(AuditEvent).where(AuditEvent.chain_id == chain_id)
+        if event_type is not None:
+            query = query.where(AuditEvent.event_type == event_type)
+        if entity_type is not None:
+            query = query.where(AuditEvent.entity_type == entity_type)
+        if actor is not None:
+            query = query.where(AuditEvent.actor == actor)
+        if incident_id is not None:
+            query = query.where(AuditEvent.incident_id == incident_id)
+        if before_seq is not None:
+            query = query.where(AuditEvent.seq < before_seq)
+        rows = await self.session.scalars(query.order_by(AuditEvent.seq.desc()).limit(limit + 1))
+        return list(rows)
+
+    async def count(self, chain_id: str) -> int:
+        total = await self.session.scalar(
+            select(func.count()).select_from(AuditEvent).where(AuditEvent.chain_id == chain_id)
+        )
+        return int(total or 0)

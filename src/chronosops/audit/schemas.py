@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
@@ -23,6 +24,9 @@ class EventType(StrEnum):
     ANALYSIS_CREATED = "ANALYSIS_CREATED"
     PROMPT_TRACE_CREATED = "PROMPT_TRACE_CREATED"
     CHANGE_RECORDED = "CHANGE_RECORDED"
+    SIGNED_IN = "SIGNED_IN"
+    SIGNED_OUT = "SIGNED_OUT"
+    SIGN_IN_LINK_ISSUED = "SIGN_IN_LINK_ISSUED"
 
 
 class EntityType(StrEnum):
@@ -32,6 +36,8 @@ class EntityType(StrEnum):
     PROMPT_TRACE = "PROMPT_TRACE"
     SOURCE_EVENT = "SOURCE_EVENT"
     CHANGE = "CHANGE"
+    CONSOLE_SESSION = "CONSOLE_SESSION"
+    SIGN_IN_LINK = "SIGN_IN_LINK"
 
 
 class CamelModel(BaseModel):
@@ -74,6 +80,36 @@ class Verification(CamelModel):
     total_events: int
     first_failure: VerificationFailure | None
     verified_at: Instant
+
+
+class ChainVerification(CamelModel):
+    """The whole chain re-hashed and every link checked, global and per incident."""
+
+    chain_id: str
+    ok: bool
+    status: Literal["VERIFIED", "FAILED"]
+    verified_count: int
+    total_events: int
+    first_failure: VerificationFailure | None
+    # The last verified link: write it down elsewhere, and a later rewrite of the whole chain
+    # (which re-hashing alone cannot catch) shows as a different hash at that seq.
+    head_seq: int | None
+    head_hash: str | None
+    verified_at: Instant
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    event_type: str | None = None
+    entity_type: str | None = None
+    actor: str | None = None
+    incident_id: str | None = None
+
+
+@dataclass(frozen=True)
+class AuditEventPage:
+    items: list[AuditEventRead]
+    next_cursor: str | None
 
 
 def hash_input(

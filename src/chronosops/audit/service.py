@@ -9,6 +9,7 @@ many incidents interleave, the defect of the earlier implementation (reference s
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,7 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from chronosops.audit.repository import AuditRepository
 from chronosops.audit.schemas import (
     GENESIS,
+    AuditEventPage,
     AuditEventRead,
+    AuditFilter,
+    ChainVerification,
     Verification,
     VerificationFailure,
     hash_input,
@@ -24,6 +28,7 @@ from chronosops.audit.schemas import (
 from chronosops.audit.tables import AuditEvent
 from chronosops.core.canonical import content_hash
 from chronosops.core.clock import Clock
+from chronosops.core.errors import FieldError, InvalidInputError
 from chronosops.core.ids import IdFactory
 
 
@@ -154,6 +159,75 @@ class AuditLog:
             verified_at=self.clock.now(),
         )
 
+    async def page(
+        self, session: AsyncSession, filters: AuditFilter, *, cursor: str | None, limit: int
+    ) -> AuditEventPage:
+        """The chain's events newest first; the cursor is the last shown event's seq."""
+        before_seq = _seq_cursor(cursor) if cursor else None
+        rows = await AuditRepository(session).page(
+            self.chain_id,
+            event_type=filters.event_type,
+            entity_type=filters.entity_type,
+            actor=filters.actor,
+            incident_id=filters.incident_id,
+            before_seq=before_seq,
+            limit=limit,
+        )
+        shown = rows[:limit]
+        return AuditEventPage(
+            items=[AuditEventRead.model_validate(e, from_attributes=True) for e in shown],
+            next_cursor=str(shown[-1].seq) if len(rows) > limit else None,
+        )
+
+    async def verify_chain(
+        self,
+        session: AsyncSession,
+        *,
+        batch_size: int = 1000,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> ChainVerification:
+        """Walk the whole chain in seq order: every hash, every global and incident link.
+
+        Reads ``batch_size`` events at a time, so memory stays flat however long the chain;
+        only each incident's last link is kept, to check the next event of that incident.
+        """
+        repository = AuditRepository(session)
+        total = await repository.count(self.chain_id)
+        incident_heads: dict[str, tuple[int, str]] = {}
+        previous_hash = GENESIS
+        verified = 0
+        failure: VerificationFailure | None = None
+        while failure is None:
+            batch = await repository.in_chain_order(
+                self.chain_id, after_seq=verified, limit=batch_size
+            )
+            if not batch:
+                break
+            for event in batch:
+                reason = _check_in_chain(event, verified + 1, previous_hash, incident_heads)
+                if reason is not None:
+                    failure = VerificationFailure(
+                        seq=event.seq, event_id=event.id, event_type=event.event_type, reason=reason
+                    )
+                    break
+                verified += 1
+                previous_hash = event.hash
+                if event.incident_id is not None and event.incident_seq is not None:
+                    incident_heads[event.incident_id] = (event.incident_seq, event.hash)
+            if progress is not None:
+                progress(verified, total)
+        return ChainVerification(
+            chain_id=self.chain_id,
+            ok=failure is None,
+            status="VERIFIED" if failure is None else "FAILED",
+            verified_count=verified,
+            total_events=total,
+            first_failure=failure,
+            head_seq=verified or None,
+            head_hash=previous_hash if verified else None,
+            verified_at=self.clock.now(),
+        )
+
     def _check(
         self,
         event: AuditEvent,
@@ -188,3 +262,48 @@ class AuditLog:
                 f"{event.seq - 1} ({expected_prev[:16]})"
             )
         return None
+
+
+def _seq_cursor(cursor: str) -> int:
+    if not cursor.isdecimal() or len(cursor) > 18:
+        raise InvalidInputError(
+            "Invalid cursor", [FieldError("cursor", "not a cursor returned by this API")]
+        )
+    return int(cursor)
+
+
+def _check_in_chain(
+    event: AuditEvent,
+    expected_seq: int,
+    previous_hash: str,
+    incident_heads: dict[str, tuple[int, str]],
+) -> str | None:
+    """Why ``event`` cannot be the chain's next link after ``previous_hash``, or None."""
+    if event.seq != expected_seq:
+        return (
+            f"sequence jumps to {event.seq} where {expected_seq} was expected (an event is missing)"
+        )
+    if event.prev_hash != previous_hash:
+        return (
+            f"global link broken: prevHash {event.prev_hash[:16]} does not match the previous "
+            f"event's hash {previous_hash[:16]}"
+        )
+    recomputed = _event_hash(event)
+    if recomputed != event.hash:
+        return (
+            f"hash mismatch: stored {event.hash[:16]}, recomputed {recomputed[:16]} "
+            "(the event was modified after it was written)"
+        )
+    if event.incident_id is not None:
+        seq, digest = incident_heads.get(event.incident_id, (0, GENESIS))
+        if event.incident_seq != seq + 1:
+            return (
+                f"incident {event.incident_id}'s sequence jumps to {event.incident_seq} where "
+                f"{seq + 1} was expected (an event is missing)"
+            )
+        if event.incident_prev_hash != digest:
+            return (
+                f"incident link broken: prevHash {str(event.incident_prev_hash)[:16]} does not "
+                f"match the incident's previous event's hash {digest[:16]}"
+            )
+    return None

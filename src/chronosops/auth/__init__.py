@@ -21,6 +21,7 @@ from chronosops.auth.principals import (
 from chronosops.auth.rate_limits import LimitGroup, RateLimiter
 from chronosops.auth.sessions import ConsoleSession, SessionCodec, derive_session_key
 from chronosops.auth.sign_in_links import IssuedLink, SignInLinks
+from chronosops.auth.sign_outs import SignOuts
 from chronosops.auth.tokens import JwksCache, LocalTokenIssuer, TokenVerifier
 from chronosops.auth.webhooks import (
     WebhookDisabledError,
@@ -48,6 +49,7 @@ __all__ = [
     "Role",
     "SessionCodec",
     "SignInLinks",
+    "SignOuts",
     "TokenVerifier",
     "WebhookDisabledError",
     "WebhookVerifier",

@@ -5,7 +5,8 @@ from datetime import datetime
 from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from chronosops.auth.tables import SignInLink
+from chronosops.auth.tables import SignedOutSession, SignInLink
+from chronosops.storage import insert_or_ignore
 
 
 class SignInLinkRepository:
@@ -42,3 +43,24 @@ class SignInLinkRepository:
 
     async def delete_expired_before(self, instant: datetime) -> None:
         await self.session.execute(delete(SignInLink).where(SignInLink.expires_at < instant))
+
+
+class SignedOutSessionRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, session_id: str, *, signed_out_at: datetime, expires_at: datetime) -> None:
+        # Signing out twice (two tabs) is not an error: the first row stands.
+        await insert_or_ignore(
+            self.session,
+            SignedOutSession,
+            {"session_id": session_id, "signed_out_at": signed_out_at, "expires_at": expires_at},
+        )
+
+    async def exists(self, session_id: str) -> bool:
+        return await self.session.get(SignedOutSession, session_id) is not None
+
+    async def delete_expired_before(self, instant: datetime) -> None:
+        await self.session.execute(
+            delete(SignedOutSession).where(SignedOutSession.expires_at < instant)
+        )

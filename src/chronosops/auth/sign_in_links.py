@@ -29,6 +29,7 @@ _TOKEN_BYTES = 32
 class IssuedLink:
     token: str
     expires_at: datetime
+    link_id: str  # the SHA-256 of the token, as stored: safe to show, useless to sign in with
 
 
 def _hash(token: str) -> str:
@@ -65,7 +66,7 @@ class SignInLinks:
                 consumed_at=None,
             )
         )
-        return IssuedLink(token=token, expires_at=expires_at)
+        return IssuedLink(token=token, expires_at=expires_at, link_id=_hash(token))
 
     async def redeem(self, session: AsyncSession, token: str) -> Principal:
         """The principal the link signs in; the link cannot be used again."""

@@ -1,4 +1,4 @@
-"""Tables owned by auth: one-time console sign-in links."""
+"""Tables owned by auth: one-time console sign-in links and signed-out console sessions."""
 
 from __future__ import annotations
 
@@ -26,3 +26,17 @@ class SignInLink(TableBase):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
     consumed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class SignedOutSession(TableBase):
+    """A console session its owner signed out of, kept until the cookie would have expired.
+
+    Session cookies are signed, not stored, so a copy of one stays valid until it expires;
+    this row is what makes signing out end the session everywhere, not just in one browser.
+    """
+
+    __tablename__ = "signed_out_session"
+
+    session_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    signed_out_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)

@@ -1,11 +1,11 @@
 """The ``chronosops`` command: serve, migrate, mint tokens and sign-in links, ingest, import and
-read incidents, run demos."""
+read incidents, verify the audit log, run demos."""
 
 from __future__ import annotations
 
 import typer
 
-from chronosops.cli import bench, db, demo, imports, incidents, serve, sign_in, tokens
+from chronosops.cli import audit, bench, db, demo, imports, incidents, serve, sign_in, tokens
 
 app = typer.Typer(
     name="chronosops",
@@ -23,6 +23,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(bench.app, name="bench")
 app.add_typer(incidents.app, name="incidents")
 app.add_typer(imports.app, name="import")
+app.add_typer(audit.app, name="audit")
 
 
 def main() -> None:

@@ -8,11 +8,13 @@ from datetime import timedelta
 import typer
 
 from chronosops import migrations
+from chronosops.audit import EntityType, EventType
 from chronosops.auth import IssuedLink, Role, parse_role
 from chronosops.bootstrap import Services
 from chronosops.cli.durations import parse_duration
 from chronosops.cli.settings import fail, resolve, services_for
 from chronosops.config import Settings
+from chronosops.core.timestamps import format_instant
 
 LINK_PATH = "/sign-in/link"
 ALL_ROLES = (Role.ADMIN, Role.ANALYST, Role.VIEWER)
@@ -30,7 +32,20 @@ async def issue_link(
     ttl: timedelta | None = None,
 ) -> IssuedLink:
     async with services.database.unit_of_work() as session:
-        return await services.sign_in_links.issue(session, subject=subject, roles=roles, ttl=ttl)
+        issued = await services.sign_in_links.issue(session, subject=subject, roles=roles, ttl=ttl)
+        await services.audit.record(
+            session,
+            event_type=EventType.SIGN_IN_LINK_ISSUED,
+            entity_type=EntityType.SIGN_IN_LINK,
+            entity_id=issued.link_id,
+            actor="cli",
+            payload={
+                "subject": subject,
+                "roles": sorted(role.value for role in roles),
+                "expiresAt": format_instant(issued.expires_at),
+            },
+        )
+        return issued
 
 
 async def new_link(

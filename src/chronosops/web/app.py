@@ -17,6 +17,7 @@ from chronosops.core.timestamps import format_instant
 from chronosops.web import errors, pages
 from chronosops.web.api import (
     analyses,
+    audit,
     changes,
     evidence,
     incidents,
@@ -86,7 +87,17 @@ def create_app(services: Services, *, owns_services: bool = False) -> FastAPI:
     app.state.services = services
     app.state.metrics_registry = registry
     app.state.started_at = format_instant(services.clock.now())
-    for module in (system, scenarios, incidents, evidence, analyses, changes, sources, webhooks):
+    for module in (
+        system,
+        scenarios,
+        incidents,
+        evidence,
+        analyses,
+        changes,
+        sources,
+        webhooks,
+        audit,
+    ):
         app.include_router(module.router)
     pages.install(app)
     errors.install(app)

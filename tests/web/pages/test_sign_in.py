@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from chronosops.audit import AuditEventRead, AuditFilter
 from chronosops.auth import Role
 from chronosops.bootstrap import Services
 from tests.auth.oidc_provider import (
@@ -138,8 +139,10 @@ def provider() -> Iterator[OpenIdProvider]:
         yield running
 
 
-async def oidc_client(client_with: ClientFactory, provider: OpenIdProvider) -> httpx.AsyncClient:
-    client, _services = await client_with(
+async def oidc_console(
+    client_with: ClientFactory, provider: OpenIdProvider
+) -> tuple[httpx.AsyncClient, Services]:
+    return await client_with(
         public_url=BASE,
         oidc_issuer=provider.issuer,
         oidc_audience=API_AUDIENCE,
@@ -147,6 +150,10 @@ async def oidc_client(client_with: ClientFactory, provider: OpenIdProvider) -> h
         oidc_client_id=CLIENT_ID,
         oidc_client_secret=CLIENT_SECRET,
     )
+
+
+async def oidc_client(client_with: ClientFactory, provider: OpenIdProvider) -> httpx.AsyncClient:
+    client, _services = await oidc_console(client_with, provider)
     return client
 
 
@@ -268,3 +275,50 @@ async def test_the_sign_in_page_is_a_page_with_a_strict_content_security_policy(
     assert "'unsafe-inline'" not in policy
     assert "frame-ancestors 'none'" in policy
     assert page.headers["x-frame-options"] == "DENY"
+
+
+async def audit_events(services: Services, event_type: str) -> list[AuditEventRead]:
+    async with services.database.unit_of_work(write=False) as session:
+        page = await services.audit.page(
+            session, AuditFilter(event_type=event_type), cursor=None, limit=50
+        )
+    return page.items
+
+
+async def test_a_sign_in_through_a_link_is_on_the_audit_record(
+    client: httpx.AsyncClient, services: Services, sign_in: SignIn
+) -> None:
+    await sign_in(Role.VIEWER, sub="dana")
+    [event] = await audit_events(services, "SIGNED_IN")
+    assert (event.actor, event.entity_type) == ("dana", "CONSOLE_SESSION")
+    assert event.payload["via"] == "link"
+    assert event.payload["roles"] == ["CHRONOSOPS_VIEWER"]
+
+
+async def test_a_copy_of_the_cookie_stops_working_once_its_owner_signs_out(
+    client: httpx.AsyncClient, services: Services, sign_in: SignIn
+) -> None:
+    csrf = await sign_in(Role.ADMIN, sub="dana")
+    stolen = client.cookies.get("chronosops_session")
+    assert stolen
+    await client.post("/sign-out", data={"csrf_token": csrf})
+    client.cookies.set("chronosops_session", stolen, domain="chronosops.test")
+    replayed = await client.get("/incidents")
+    assert replayed.status_code == 303
+    assert replayed.headers["location"].startswith("/sign-in")
+    assert (await client.get("/sign-in")).status_code == 200  # the form, not a loop back to /
+    [event] = await audit_events(services, "SIGNED_OUT")
+    assert event.actor == "dana"
+    [signed_in] = await audit_events(services, "SIGNED_IN")
+    assert event.entity_id == signed_in.entity_id  # the same session, in and out
+
+
+async def test_an_oidc_sign_in_is_on_the_audit_record(
+    client_with: ClientFactory, provider: OpenIdProvider
+) -> None:
+    client, services = await oidc_console(client_with, provider)
+    start = await client.get("/sign-in/oidc")
+    await client.get(await at_provider(start.headers["location"]))
+    [event] = await audit_events(services, "SIGNED_IN")
+    assert event.payload["via"] == "oidc"
+    assert "CHRONOSOPS_ANALYST" in event.payload["roles"]

@@ -122,8 +122,19 @@ def current_session(request: Request, services: Services) -> ConsoleSession | No
         return None
 
 
-async def console_session(request: Request, services: ServicesDep) -> ConsoleSession:
+async def live_session(request: Request, services: Services) -> ConsoleSession | None:
+    """The session the cookie carries, unless it is invalid, expired or was signed out of."""
     session = current_session(request, services)
+    if session is None:
+        return None
+    async with services.database.unit_of_work(write=False) as db:
+        if await services.sign_outs.is_signed_out(db, session.session_id):
+            return None
+    return session
+
+
+async def console_session(request: Request, services: ServicesDep) -> ConsoleSession:
+    session = await live_session(request, services)
     if session is None:
         raise SignInRequiredError("Sign in to use the console")
     request.scope.setdefault("state", {})["principal"] = session.principal.log_subject

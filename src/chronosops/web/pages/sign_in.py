@@ -8,9 +8,13 @@ from typing import Annotated, Any
 import structlog
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import RedirectResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from chronosops.audit import EntityType, EventType
 from chronosops.auth import PendingLogin, Principal
+from chronosops.bootstrap import Services
 from chronosops.core.errors import AppError, AuthenticationError
+from chronosops.core.timestamps import format_instant
 from chronosops.web.deps import ServicesDep
 from chronosops.web.pages.rendering import render
 from chronosops.web.pages.session import (
@@ -19,8 +23,8 @@ from chronosops.web.pages.session import (
     SessionDep,
     SignedInAction,
     clear_session_cookie,
-    current_session,
     is_tls,
+    live_session,
     safe_next,
     set_session_cookie,
 )
@@ -50,12 +54,27 @@ def _sign_in_page(
     return render(request, "sign_in/page.html", context, user=None, status_code=status_code)
 
 
-def _signed_in(request: Request, principal: Principal, *, to: str) -> Response:
-    services = request.app.state.services
-    value, _session = services.sessions.issue(principal)
+async def _signed_in(
+    request: Request, db: AsyncSession, principal: Principal, *, via: str, to: str
+) -> Response:
+    """Issue the session cookie and record the sign-in in the caller's transaction."""
+    services: Services = request.app.state.services
+    value, console = services.sessions.issue(principal)
+    await services.audit.record(
+        db,
+        event_type=EventType.SIGNED_IN,
+        entity_type=EntityType.CONSOLE_SESSION,
+        entity_id=console.session_id,
+        actor=principal.subject,
+        payload={
+            "via": via,
+            "roles": sorted(principal.roles),
+            "expiresAt": format_instant(console.expires_at),
+        },
+    )
     response = RedirectResponse(to, status_code=303)
     set_session_cookie(response, request, value)
-    log.info("console.signed_in", principal=principal.log_subject, via=principal.issuer)
+    log.info("console.signed_in", principal=principal.log_subject, via=via)
     return response
 
 
@@ -66,7 +85,7 @@ async def sign_in(
     next_path: Annotated[str | None, Query(alias="next", max_length=2048)] = None,
 ) -> Response:
     target = safe_next(next_path)
-    if current_session(request, services) is not None:
+    if await live_session(request, services) is not None:
         return RedirectResponse(target, status_code=303)
     return _sign_in_page(request, next_path=target)
 
@@ -80,9 +99,10 @@ async def redeem_link(
     try:
         async with services.database.unit_of_work() as session:
             principal = await services.sign_in_links.redeem(session, token)
+            # Same transaction: the link is spent exactly when the sign-in is on record.
+            return await _signed_in(request, session, principal, via="link", to="/")
     except AuthenticationError as error:
         return _sign_in_page(request, message=error.message, status_code=401)
-    return _signed_in(request, principal, to="/")
 
 
 @router.get("/sign-in/oidc", summary="Start signing in with the identity provider")
@@ -171,7 +191,10 @@ async def oidc_callback(
         )
         _forget_attempt(response, request)
         return response
-    response = _signed_in(request, principal, to=safe_next(str(payload.get("next", "/"))))
+    async with services.database.unit_of_work() as session:
+        response = await _signed_in(
+            request, session, principal, via="oidc", to=safe_next(str(payload.get("next", "/")))
+        )
     _forget_attempt(response, request)
     return response
 
@@ -187,7 +210,24 @@ def _forget_attempt(response: Response, request: Request) -> None:
 
 
 @router.post("/sign-out", summary="Sign out")
-async def sign_out(request: Request, user: SignedInAction, _form: CheckedForm) -> Response:
+async def sign_out(
+    request: Request,
+    services: ServicesDep,
+    console: SessionDep,
+    user: SignedInAction,
+    _form: CheckedForm,
+) -> Response:
+    # Ends the session for every copy of the cookie, not only this browser's.
+    async with services.database.unit_of_work() as session:
+        await services.sign_outs.sign_out(session, console)
+        await services.audit.record(
+            session,
+            event_type=EventType.SIGNED_OUT,
+            entity_type=EntityType.CONSOLE_SESSION,
+            entity_id=console.session_id,
+            actor=console.principal.subject,
+            payload={},
+        )
     response = RedirectResponse("/sign-in?signed_out=1", status_code=303)
     clear_session_cookie(response, request)
     log.info("console.signed_out", principal=user.principal.log_subject)
