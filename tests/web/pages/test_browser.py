@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -343,5 +344,30 @@ def test_hostile_values_are_shown_as_text_and_never_run(
     assert page.locator("script").count() == 1  # htmx, from /static
     assert page.locator("a[href^='javascript:']").count() == 0
     assert watch.dialogs == []
+    assert watch.problems == []
+    context.close()
+
+
+def test_an_admin_verifies_the_audit_chain_and_signs_out_for_good(
+    browser: Browser, server: LiveServer
+) -> None:
+    ingest(server, checkout_incident())
+    context = browser.new_context(viewport=LAPTOP)
+    page = context.new_page()
+    watch = PageWatch(page)
+    page.goto(sign_in_link(server, Role.ADMIN, sub="ada"))
+    page.get_by_role("link", name="Audit").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Audit")
+    expect(page.locator("table.audit")).to_contain_text("SIGNED_IN")
+    page.get_by_role("button", name="Verify the whole chain").click()
+    expect(page.locator("#chain-verification")).to_contain_text("✔ Verified")
+    shoot(page, "10-audit")
+    cookie = next(c for c in context.cookies() if c["name"] == "chronosops_session")
+    page.goto(f"{server.url}/account")
+    page.get_by_role("button", name="Sign out").click()
+    expect(page).to_have_url(re.compile(r"/sign-in\?signed_out=1$"))
+    context.add_cookies([cookie])  # a copy of the cookie, put back
+    page.goto(f"{server.url}/audit")
+    expect(page).to_have_url(re.compile(r"/sign-in\?next="))
     assert watch.problems == []
     context.close()

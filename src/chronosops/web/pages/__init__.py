@@ -12,10 +12,18 @@ from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
-from chronosops.web.pages import incident, incidents, new_incident, scenarios, sign_in, sources
+from chronosops.web.pages import (
+    audit,
+    incident,
+    incidents,
+    new_incident,
+    scenarios,
+    sign_in,
+    sources,
+)
 from chronosops.web.pages.rendering import STATIC_DIR
 
-SCREENS = (sign_in, incidents, incident, new_incident, scenarios, sources)
+SCREENS = (sign_in, incidents, incident, new_incident, scenarios, sources, audit)
 
 
 class CachedStaticFiles(StaticFiles):

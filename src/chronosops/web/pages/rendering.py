@@ -20,7 +20,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 
 from chronosops import __version__
-from chronosops.auth import READ_ROLES, WRITE_ROLES, Principal, Role
+from chronosops.auth import ADMIN_ROLES, READ_ROLES, WRITE_ROLES, Principal, Role
 from chronosops.bootstrap import Services
 from chronosops.core.timestamps import format_instant
 
@@ -60,6 +60,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("/new", "New incident", WRITE_ROLES),
     NavItem("/scenarios", "Scenarios", READ_ROLES),
     NavItem("/sources", "Sources", READ_ROLES),
+    NavItem("/audit", "Audit", ADMIN_ROLES),
 )
 
 
