@@ -8,7 +8,7 @@ can assert what was sent: query, window, auth headers.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,14 @@ import httpx
 
 RECORDINGS = Path(__file__).parent / "recordings"
 
-Answer = dict[str, Any] | Callable[[httpx.Request], httpx.Response] | BaseException
+# A function may answer per request (page 1 and page 2 differ) and may be async (a page that is
+# slow to come).
+Answer = (
+    dict[str, Any]
+    | Callable[[httpx.Request], httpx.Response]
+    | Callable[[httpx.Request], Awaitable[httpx.Response]]
+    | BaseException
+)
 
 
 def recording(kind: str, name: str) -> dict[str, Any]:
@@ -36,7 +43,7 @@ class Replay:
         self.fallback = fallback
         self.requests: list[httpx.Request] = []
 
-    def _handle(self, request: httpx.Request) -> httpx.Response:
+    def _handle(self, request: httpx.Request) -> httpx.Response | Awaitable[httpx.Response]:
         self.requests.append(request)
         key = f"{request.method} {request.url.path}"
         answer = self.routes.get(key, self.fallback)
@@ -57,3 +64,21 @@ class Replay:
     @staticmethod
     def body(request: httpx.Request) -> Any:
         return json.loads(request.content)
+
+
+def by_cursor(
+    cursor_of: Callable[[httpx.Request], str | None],
+    pages: dict[str | None, dict[str, Any] | BaseException],
+) -> Callable[[httpx.Request], httpx.Response]:
+    """A route that answers each page by the cursor its request carries (None: the first page).
+
+    A cursor the test did not expect fails the test loudly (KeyError), not quietly.
+    """
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        page = pages[cursor_of(request)]
+        if isinstance(page, BaseException):
+            raise page
+        return respond(page)
+
+    return answer

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import httpx
 import pytest
 from pydantic import SecretStr
 
 from chronosops.collectors import (
+    CollectorConfigError,
     CollectorQuery,
     CollectorRateLimitedError,
     CollectorSpec,
@@ -18,7 +22,7 @@ from chronosops.core.artifacts import ChangeEvent, LogTemplate, MetricSeries, Ot
 from chronosops.core.clock import FrozenClock
 from chronosops.core.windows import TimeWindow
 from chronosops.evidence import CollectionPolicy, CollectorRunner
-from tests.collectors.replay import Replay, recording
+from tests.collectors.replay import Replay, by_cursor, recording
 
 ONSET = datetime(2024, 1, 15, 10, 0, tzinfo=UTC)
 WINDOW = TimeWindow(ONSET - timedelta(minutes=15), ONSET + timedelta(minutes=75))
@@ -153,3 +157,191 @@ async def test_a_bad_metric_query_is_noted_with_datadogs_reason() -> None:
     collected = await datadog(replay, metrics={"broken": {"query": "avg:x{$scope"}}).collect(QUERY)
     assert collected.problems[0].startswith("metric broken: datadog refused the query (HTTP 400)")
     assert "Error parsing query" in collected.problems[0]
+
+
+# -- the logs search, page after page --------------------------------------------------------
+
+PAGES = [recording("datadog", f"logs_page_{n}") for n in (1, 2, 3)]
+AFTER = [page["body"]["meta"]["page"].get("after") for page in PAGES[:2]]
+LINES_ON_PAGE = [len(page["body"]["data"]) for page in PAGES]  # 3, 3, 2
+
+
+def logs_cursor(request: httpx.Request) -> str | None:
+    cursor: str | None = Replay.body(request)["page"].get("cursor")
+    return cursor
+
+
+def paged(pages: dict[str | None, Any]) -> Replay:
+    return Replay(
+        {
+            METRICS: recording("datadog", "query_empty"),
+            LOGS: by_cursor(logs_cursor, pages),
+            EVENTS: recording("datadog", "events_empty"),
+        }
+    )
+
+
+def three_pages() -> Replay:
+    return paged({None: PAGES[0], AFTER[0]: PAGES[1], AFTER[1]: PAGES[2]})
+
+
+def line_count(artifacts: list[Any]) -> int:
+    return sum(a.count for a in artifacts if isinstance(a, LogTemplate))
+
+
+async def test_the_logs_search_follows_the_cursor_until_datadog_sends_none() -> None:
+    replay = three_pages()
+    collected = await datadog(replay, logs_page_size=3).collect(QUERY)
+    first, second, third = replay.sent("POST", "/api/v2/logs/events/search")
+    assert Replay.body(first)["page"] == {"limit": 3}
+    assert Replay.body(second)["page"] == {"limit": 3, "cursor": AFTER[0]}
+    assert Replay.body(third)["page"] == {"limit": 3, "cursor": AFTER[1]}
+    assert Replay.body(third)["filter"] == Replay.body(first)["filter"]
+    assert line_count(collected.artifacts) == sum(LINES_ON_PAGE) == 8
+    pool = next(
+        t
+        for t in collected.artifacts
+        if isinstance(t, LogTemplate) and t.template.startswith("could not obtain")
+    )
+    assert pool.count == 4  # two on page 1, two on page 2
+    slow = next(
+        t
+        for t in collected.artifacts
+        if isinstance(t, LogTemplate) and t.template.startswith("slow request")
+    )
+    assert slow.first_seen == datetime(2024, 1, 15, 9, 49, 2, 250000, tzinfo=UTC)  # page 3
+    assert (collected.problems, collected.notes) == ([], [])
+
+
+async def test_pages_are_sized_at_most_datadogs_cap_of_a_thousand() -> None:
+    replay = paged({None: recording("datadog", "logs_empty")})
+    await datadog(replay).collect(QUERY)
+    (only,) = replay.sent("POST", "/api/v2/logs/events/search")
+    assert Replay.body(only)["page"] == {"limit": 1000}
+    with pytest.raises(CollectorConfigError, match=r"options\.logs_page_size"):
+        datadog(replay, logs_page_size=1001)
+    with pytest.raises(CollectorConfigError, match=r"options\.logs_max_lines"):
+        datadog(replay, logs_max_lines=20001)
+
+
+async def test_logs_limit_from_an_older_collectors_file_is_read_as_the_budget() -> None:
+    replay = three_pages()
+    collected = await datadog(replay, logs_limit=4, logs_page_size=3).collect(QUERY)
+    assert len(replay.sent("POST", "/api/v2/logs/events/search")) == 2
+    assert line_count(collected.artifacts) == 4
+
+
+async def test_the_logs_max_lines_budget_stops_the_paging_and_the_note_says_so() -> None:
+    replay = three_pages()
+    collector = datadog(replay, logs_max_lines=5, logs_page_size=3)
+    collected = await collector.collect(QUERY)
+    assert len(replay.sent("POST", "/api/v2/logs/events/search")) == 2
+    assert line_count(collected.artifacts) == 5  # the sixth line of page 2 is over the budget
+    assert collected.notes == ["logs: stopped after 2 pages (5 lines, the logs_max_lines budget)"]
+    assert collected.problems == []
+    result = await CollectorRunner(
+        [datadog(three_pages(), logs_max_lines=5, logs_page_size=3)], CollectionPolicy()
+    ).run(QUERY)
+    (note,) = result.notes
+    assert note.status == "ok"
+    assert note.detail.endswith(
+        "; logs: stopped after 2 pages (5 lines, the logs_max_lines budget)"
+    )
+
+
+async def test_a_cursor_datadog_sends_again_stops_the_paging_with_a_note() -> None:
+    again = {**PAGES[1], "body": {**PAGES[1]["body"], "meta": PAGES[0]["body"]["meta"]}}
+    replay = paged({None: PAGES[0], AFTER[0]: again})
+    collected = await datadog(replay, logs_page_size=3).collect(QUERY)
+    assert len(replay.sent("POST", "/api/v2/logs/events/search")) == 2
+    assert line_count(collected.artifacts) == 6
+    assert collected.notes == [
+        "logs: stopped after 2 pages (6 lines): the next cursor repeats one already followed"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("failure", "reason"),
+    [
+        (recording("datadog", "rate_limited"), "datadog is rate limiting us (HTTP 429"),
+        (recording("datadog", "server_error"), "datadog failed (HTTP 503)"),
+        (httpx.ReadTimeout("timed out"), "datadog did not answer in time"),
+        (
+            {"status": 200, "body": {"data": {"oops": True}}},
+            "datadog answered in an unexpected shape: logs search has no data list",
+        ),
+    ],
+    ids=["rate-limited", "server-error", "timeout", "malformed"],
+)
+async def test_a_later_page_that_fails_keeps_the_lines_of_the_pages_before_it(
+    failure: Any, reason: str
+) -> None:
+    replay = paged({None: PAGES[0], AFTER[0]: PAGES[1], AFTER[1]: failure})
+    collected = await datadog(replay, logs_page_size=3).collect(QUERY)
+    assert len(replay.sent("POST", "/api/v2/logs/events/search")) == 3
+    assert line_count(collected.artifacts) == 6
+    (problem,) = collected.problems
+    assert problem.startswith(f"logs: page 3 failed, kept the first 2 pages (6 lines): {reason}")
+    result = await CollectorRunner(
+        [datadog(paged({None: PAGES[0], AFTER[0]: PAGES[1], AFTER[1]: failure}), logs_page_size=3)],
+        CollectionPolicy(),
+    ).run(QUERY)
+    (note,) = result.notes
+    assert note.status == "ok"
+    assert "some queries failed: logs: page 3 failed, kept the first 2 pages" in note.detail
+
+
+async def test_a_first_page_that_fails_is_a_failed_question_as_before() -> None:
+    replay = Replay(
+        {
+            METRICS: recording("datadog", "query"),
+            LOGS: by_cursor(logs_cursor, {None: recording("datadog", "server_error")}),
+            EVENTS: recording("datadog", "events_empty"),
+        }
+    )
+    collected = await datadog(replay).collect(QUERY)
+    assert {a.kind for a in collected.artifacts} == {"metric_series"}
+    assert collected.problems == [
+        "logs: datadog failed (HTTP 503): "
+        '{"errors": ["Service Unavailable: the logs query backend is overloaded, please retry"]}'
+    ]
+
+
+async def test_a_page_that_would_outlast_the_collectors_timeout_leaves_the_earlier_pages() -> None:
+    first = by_cursor(logs_cursor, {None: PAGES[0]})
+
+    async def stalling(request: httpx.Request) -> httpx.Response:
+        if logs_cursor(request) is None:
+            return first(request)
+        await asyncio.sleep(30)  # page 2 never comes in time
+        raise AssertionError("the stalled page was not abandoned")
+
+    replay = Replay(
+        {
+            METRICS: recording("datadog", "query_empty"),
+            LOGS: stalling,
+            EVENTS: recording("datadog", "events_empty"),
+        }
+    )
+    spec_timeout = 1.6  # the page is abandoned DEADLINE_RESERVE_SECONDS before this
+    collector = registry.build(
+        CollectorSpec(
+            name="datadog",
+            backend="datadog",
+            endpoint="https://api.datadoghq.eu",
+            options={"logs_page_size": 3},
+            credentials={"api_key": SecretStr("dd-api-0123"), "app_key": SecretStr("dd-app-4567")},
+            timeout_seconds=spec_timeout,
+        ),
+        http=replay.client(),
+        clock=FrozenClock(ONSET),
+    )
+    result = await CollectorRunner([collector], CollectionPolicy()).run(QUERY)
+    (note,) = result.notes
+    assert note.status == "ok"
+    assert note.detail.startswith("2 log_template; some queries failed")
+    assert note.detail.endswith(
+        "some queries failed: logs: page 2 failed, kept the first 1 page (3 lines): "
+        "it did not answer before the collector's timeout"
+    )
+    assert sum(a.count for a in result.artifacts if isinstance(a, LogTemplate)) == 3

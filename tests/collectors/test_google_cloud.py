@@ -7,19 +7,26 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import SecretStr
 
-from chronosops.collectors import CollectorAuthError, CollectorQuery, CollectorSpec, registry
+from chronosops.collectors import (
+    CollectorAuthError,
+    CollectorConfigError,
+    CollectorQuery,
+    CollectorSpec,
+    registry,
+)
 from chronosops.collectors.google_cloud import GoogleCloudCollector
 from chronosops.core.artifacts import LogTemplate, MetricSeries, SpanGroup
 from chronosops.core.clock import FrozenClock
 from chronosops.core.windows import TimeWindow
 from chronosops.evidence import CollectionPolicy, CollectorRunner
 from tests.collectors.local_servers import answering_server
-from tests.collectors.replay import Replay, recording
+from tests.collectors.replay import Replay, by_cursor, recording
 
 ONSET = datetime(2024, 1, 15, 10, 0, tzinfo=UTC)
 WINDOW = TimeWindow(ONSET - timedelta(minutes=15), ONSET + timedelta(minutes=75))
@@ -209,3 +216,186 @@ async def test_a_permission_denied_on_monitoring_leaves_logs_and_traces() -> Non
     )
     assert "PERMISSION_DENIED" in collected.problems[0]
     assert {a.kind for a in collected.artifacts} == {"log_template", "span_group"}
+
+
+# -- following nextPageToken -----------------------------------------------------------------
+
+ENTRY_PAGES = [recording("google_cloud", f"entries_page_{n}") for n in (1, 2)]
+TRACE_PAGES = [recording("google_cloud", f"traces_page_{n}") for n in (1, 2)]
+SERIES_PAGES = [recording("google_cloud", f"timeseries_page_{n}") for n in (1, 2)]
+ENTRY_TOKEN = ENTRY_PAGES[0]["body"]["nextPageToken"]
+TRACE_TOKEN = TRACE_PAGES[0]["body"]["nextPageToken"]
+SERIES_TOKEN = SERIES_PAGES[0]["body"]["nextPageToken"]
+
+
+def body_token(request: httpx.Request) -> str | None:
+    token: str | None = Replay.body(request).get("pageToken")
+    return token
+
+
+def query_token(request: httpx.Request) -> str | None:
+    return request.url.params.get("pageToken")
+
+
+def paged(
+    entries: dict[str | None, Any] | None = None,
+    traces: dict[str | None, Any] | None = None,
+    series: dict[str | None, Any] | None = None,
+) -> Replay:
+    return Replay(
+        {
+            SERIES: by_cursor(
+                query_token, series or {None: recording("google_cloud", "timeseries")}
+            ),
+            ENTRIES: by_cursor(
+                body_token, entries or {None: ENTRY_PAGES[0], ENTRY_TOKEN: ENTRY_PAGES[1]}
+            ),
+            TRACES: by_cursor(
+                query_token, traces or {None: TRACE_PAGES[0], TRACE_TOKEN: TRACE_PAGES[1]}
+            ),
+        }
+    )
+
+
+def log_lines(artifacts: list[Any]) -> int:
+    return sum(a.count for a in artifacts if isinstance(a, LogTemplate))
+
+
+async def test_log_entries_follow_next_page_token_in_the_request_body() -> None:
+    replay = paged()
+    collected = await google(replay, metrics=ONE_METRIC, logs_page_size=3).collect(QUERY)
+    first, second = replay.sent("POST", "/v2/entries:list")
+    assert "pageToken" not in Replay.body(first)
+    assert Replay.body(second)["pageToken"] == ENTRY_TOKEN
+    # The other parameters of a page-token call stay those of the call that gave the token.
+    assert {k: v for k, v in Replay.body(second).items() if k != "pageToken"} == Replay.body(first)
+    assert Replay.body(first)["pageSize"] == 3
+    assert log_lines(collected.artifacts) == 3 + 2
+    slow = next(
+        t
+        for t in collected.artifacts
+        if isinstance(t, LogTemplate) and t.template.startswith("warn slow request")
+    )
+    assert slow.count == 2  # both on page 2
+    assert (collected.problems, collected.notes) == ([], [])
+
+
+async def test_traces_follow_next_page_token_as_a_query_parameter() -> None:
+    replay = paged()
+    collected = await google(replay, metrics=ONE_METRIC, trace_page_size=2).collect(QUERY)
+    first, second = replay.sent("GET", f"/v1/projects/{PROJECT}/traces")
+    assert "pageToken" not in first.url.params
+    assert second.url.params["pageToken"] == TRACE_TOKEN
+    assert first.url.params["pageSize"] == second.url.params["pageSize"] == "2"
+    groups = {g.operation: g for g in collected.artifacts if isinstance(g, SpanGroup)}
+    payments = groups["POST /payments"]
+    # The baseline comes from page 2 only: without paging there would be none.
+    assert payments.baseline is not None
+    assert payments.incident is not None
+    assert (payments.baseline.count, payments.incident.count) == (2, 2)
+    assert payments.incident.error_count == 2
+    assert groups["payments-db INSERT payments"].count == 2
+
+
+async def test_the_budgets_stop_the_paging_and_the_notes_say_so() -> None:
+    replay = paged()
+    collected = await google(
+        replay, metrics=ONE_METRIC, logs_page_size=3, logs_max_entries=3, max_traces=2
+    ).collect(QUERY)
+    assert len(replay.sent("POST", "/v2/entries:list")) == 1
+    assert len(replay.sent("GET", f"/v1/projects/{PROJECT}/traces")) == 1
+    assert log_lines(collected.artifacts) == 3
+    assert collected.notes == [
+        "logs: stopped after 1 page (3 entries, the logs_max_entries budget)",
+        "traces: stopped after 1 page (2 traces, the max_traces budget)",
+    ]
+
+
+async def test_a_last_page_larger_than_the_budget_is_cut_to_it() -> None:
+    replay = paged()
+    collected = await google(
+        replay, metrics=ONE_METRIC, logs_page_size=3, logs_max_entries=4
+    ).collect(QUERY)
+    assert len(replay.sent("POST", "/v2/entries:list")) == 2
+    assert log_lines(collected.artifacts) == 4
+    assert collected.notes == []  # page 2 was the last: nothing left out beyond the budget
+
+
+async def test_a_page_token_that_comes_back_stops_the_paging_with_a_note() -> None:
+    replay = paged(entries={None: ENTRY_PAGES[0], ENTRY_TOKEN: ENTRY_PAGES[0]})
+    collected = await google(replay, metrics=ONE_METRIC).collect(QUERY)
+    assert len(replay.sent("POST", "/v2/entries:list")) == 2
+    assert collected.notes == [
+        "logs: stopped after 2 pages (6 entries): the next cursor repeats one already followed"
+    ]
+
+
+async def test_a_later_page_that_fails_keeps_the_pages_before_it() -> None:
+    replay = paged(
+        entries={None: ENTRY_PAGES[0], ENTRY_TOKEN: recording("google_cloud", "quota_exceeded")},
+        traces={None: TRACE_PAGES[0], TRACE_TOKEN: recording("google_cloud", "unavailable")},
+    )
+    collected = await google(replay, metrics=ONE_METRIC).collect(QUERY)
+    logs, traces = collected.problems
+    assert logs.startswith(
+        "logs: page 2 failed, kept the first 1 page (3 entries): "
+        "google-cloud is rate limiting us (HTTP 429)"
+    )
+    assert traces.startswith(
+        "traces: page 2 failed, kept the first 1 page (2 traces): google-cloud failed (HTTP 503)"
+    )
+    assert "Quota exceeded" in collected.problems[0]
+    assert "UNAVAILABLE" in collected.problems[1]
+    assert log_lines(collected.artifacts) == 3
+    groups = {g.operation: g for g in collected.artifacts if isinstance(g, SpanGroup)}
+    assert groups["POST /payments"].count == 2  # the two incident traces of page 1
+    result = await CollectorRunner(
+        [
+            google(
+                paged(
+                    entries={
+                        None: ENTRY_PAGES[0],
+                        ENTRY_TOKEN: httpx.ReadTimeout("timed out"),
+                    }
+                ),
+                metrics=ONE_METRIC,
+            )
+        ],
+        CollectionPolicy(),
+    ).run(QUERY)
+    assert result.notes[0].status == "ok"
+    assert (
+        "some queries failed: logs: page 2 failed, kept the first 1 page (3 entries): "
+        "google-cloud did not answer in time"
+    ) in result.notes[0].detail
+
+
+async def test_time_series_pages_count_points_so_the_page_holds_the_whole_window() -> None:
+    replay = paged()
+    await google(replay, metrics=ONE_METRIC).collect(QUERY)
+    (series,) = replay.sent("GET", f"/v3/projects/{PROJECT}/timeSeries")
+    # 90 minutes at 60 s is 91 points a series; room for max_items (50) series.
+    assert series.url.params["pageSize"] == str(91 * 50)
+
+
+async def test_a_series_split_over_two_pages_is_one_series_again() -> None:
+    replay = paged(series={None: SERIES_PAGES[0], SERIES_TOKEN: SERIES_PAGES[1]})
+    collected = await google(replay, metrics=ONE_METRIC).collect(QUERY)
+    first, second = replay.sent("GET", f"/v3/projects/{PROJECT}/timeSeries")
+    assert second.url.params["pageToken"] == SERIES_TOKEN
+    assert {k: v for k, v in second.url.params.items() if k != "pageToken"} == dict(
+        first.url.params.items()
+    )
+    (latency,) = [a for a in collected.artifacts if isinstance(a, MetricSeries)]
+    assert [p.value for p in latency.points] == [118.7, 131.2, 2210.9, 2876.4]
+
+
+async def test_the_budgets_and_page_sizes_are_validated() -> None:
+    for option, value in [
+        ("logs_page_size", 1001),
+        ("logs_max_entries", 20001),
+        ("max_traces", 0),
+        ("trace_page_size", 1001),
+    ]:
+        with pytest.raises(CollectorConfigError, match=rf"options\.{option}"):
+            google(Replay({}), **{option: value})

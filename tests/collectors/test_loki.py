@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import httpx
 import pytest
 from pydantic import SecretStr
 
-from chronosops.collectors import CollectorQuery, CollectorResponseError, CollectorSpec, registry
+from chronosops.collectors import (
+    CollectorConfigError,
+    CollectorQuery,
+    CollectorResponseError,
+    CollectorSpec,
+    registry,
+)
 from chronosops.collectors.loki import LokiCollector
 from chronosops.core.artifacts import LogTemplate
 from chronosops.core.clock import FrozenClock
 from chronosops.core.windows import TimeWindow
-from tests.collectors.replay import Replay, recording
+from chronosops.evidence import CollectionPolicy, CollectorRunner
+from tests.collectors.replay import Replay, recording, respond
 
 ONSET = datetime(2024, 1, 15, 10, 0, tzinfo=UTC)
 WINDOW = TimeWindow(ONSET - timedelta(minutes=15), ONSET + timedelta(minutes=75))
@@ -93,3 +103,159 @@ async def test_a_logql_parse_error_is_a_refused_query() -> None:
         CollectorResponseError, match=r"refused the query \(HTTP 400\): parse error"
     ):
         await loki(replay).collect(QUERY)
+
+
+# -- paging the way logcli does -------------------------------------------------------------
+
+WINDOW_START_NS, WINDOW_END_NS = 1705311900000000000, 1705317300000000000
+WINDOW = recording("loki", "window")  # every matching line of the window, as one answer
+STREAMS: list[dict[str, Any]] = WINDOW["body"]["data"]["result"]
+ENTRIES = sorted(
+    ((int(stamp), n, line) for n, s in enumerate(STREAMS) for stamp, line in s["values"]),
+    key=lambda e: (-e[0], e[1]),
+)
+# Two lines share this nanosecond (pods x2kqv and 9hq2d); with limit=4 only the first of them
+# fits the first page.
+SHARED = 1705313208904000000
+
+
+def query_range(*, honour_end: bool = True) -> Callable[[httpx.Request], httpx.Response]:
+    """Loki's query_range over the recorded window: start inclusive, end exclusive, the newest
+    ``limit`` lines across streams. ``honour_end=False`` is a proxy that drops ``end``."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        params = request.url.params
+        start, limit = int(params["start"]), int(params["limit"])
+        end = int(params["end"]) if honour_end else WINDOW_END_NS
+        chosen = [e for e in ENTRIES if start <= e[0] < end][:limit]
+        streams = [
+            {
+                "stream": STREAMS[n]["stream"],
+                "values": [[str(stamp), line] for stamp, m, line in chosen if m == n],
+            }
+            for n in sorted({e[1] for e in chosen})
+        ]
+        body = {"status": "success", "data": {"resultType": "streams", "result": streams}}
+        return respond({"status": 200, "body": body})
+
+    return answer
+
+
+def counts(artifacts: list[Any]) -> dict[str, int]:
+    """Lines per template, each template named by what it is about."""
+    about = ("database connection", "slow request", "payment authorization")
+    return {
+        next(word for word in about if word in t.template): t.count
+        for t in artifacts
+        if isinstance(t, LogTemplate)
+    }
+
+
+async def test_a_full_page_is_followed_by_one_ending_just_after_its_oldest_line() -> None:
+    replay = Replay({f"GET {PATH}": query_range()})
+    collected = await loki(replay, limit=4).collect(QUERY)
+    sent = [(r.url.params["end"], r.url.params["limit"]) for r in replay.requests]
+    assert sent == [
+        (str(WINDOW_END_NS), "4"),
+        # end is exclusive: one nanosecond past the oldest line read, whose line comes back
+        (str(SHARED + 1), "5"),
+        (str(1705312692500000000 + 1), "5"),
+        (str(1705311970000000000 + 1), "5"),  # the window's oldest line: a short page, done
+    ]
+    assert {r.url.params["start"] for r in replay.requests} == {str(WINDOW_START_NS)}
+    assert counts(collected.artifacts) == {
+        "database connection": 7,
+        "slow request": 4,
+        # the line sharing the first page's last nanosecond, which did not fit on that page
+        "payment authorization": 1,
+    }
+    assert sum(counts(collected.artifacts).values()) == len(ENTRIES) == 12
+    assert (collected.problems, collected.notes) == ([], [])
+
+
+async def test_lines_of_the_baseline_are_kept_when_the_incident_fills_the_first_page() -> None:
+    collected = await loki(Replay({f"GET {PATH}": query_range()}), limit=4).collect(QUERY)
+    first_seen = min(t.first_seen for t in collected.artifacts if isinstance(t, LogTemplate))
+    assert first_seen == datetime(2024, 1, 15, 9, 46, 10, tzinfo=UTC)  # 14 min before onset
+
+
+async def test_the_max_lines_budget_stops_the_paging_and_the_note_says_so() -> None:
+    replay = Replay({f"GET {PATH}": query_range()})
+    collected = await loki(replay, limit=4, max_lines=6).collect(QUERY)
+    # The second page asks for the 2 lines left plus the 1 that comes back from the boundary.
+    assert [r.url.params["limit"] for r in replay.requests] == ["4", "3"]
+    assert sum(counts(collected.artifacts).values()) == 6
+    assert collected.notes == ["logs: stopped after 2 pages (6 lines, the max_lines budget)"]
+    result = await CollectorRunner(
+        [loki(Replay({f"GET {PATH}": query_range()}), limit=4, max_lines=6)], CollectionPolicy()
+    ).run(QUERY)
+    assert result.notes[0].detail == (
+        "3 log_template; logs: stopped after 2 pages (6 lines, the max_lines budget)"
+    )
+
+
+async def test_a_loki_that_ignores_end_is_noticed_and_no_line_is_counted_twice() -> None:
+    replay = Replay({f"GET {PATH}": query_range(honour_end=False)})
+    collected = await loki(replay, limit=4).collect(QUERY)
+    assert len(replay.requests) == 2
+    assert sum(counts(collected.artifacts).values()) == 5
+    assert collected.notes == [
+        "logs: stopped after 2 pages (5 lines): the next cursor repeats one already followed"
+    ]
+
+
+async def test_limit_and_max_lines_are_validated() -> None:
+    replay = Replay({})
+    with pytest.raises(CollectorConfigError, match=r"options\.limit"):
+        loki(replay, limit=5001)
+    with pytest.raises(CollectorConfigError, match=r"options\.max_lines"):
+        loki(replay, max_lines=0)
+
+
+def second_page_fails(failure: Any) -> Callable[[httpx.Request], httpx.Response]:
+    window = query_range()
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.params["end"] == str(WINDOW_END_NS):
+            return window(request)
+        if isinstance(failure, BaseException):
+            raise failure
+        return respond(failure)
+
+    return answer
+
+
+@pytest.mark.parametrize(
+    ("failure", "reason"),
+    [
+        (
+            recording("loki", "rate_limited"),
+            "loki is rate limiting us (HTTP 429, retry after 30 s)",
+        ),
+        (
+            {"status": 502, "body": "upstream connect error or disconnect/reset before headers"},
+            "loki failed (HTTP 502)",
+        ),
+        (httpx.ReadTimeout("timed out"), "loki did not answer in time"),
+        (recording("loki", "parse_error"), "loki refused the query (HTTP 400)"),
+        (
+            {"status": 200, "body": {"status": "success", "data": {"resultType": "matrix"}}},
+            "loki answered in an unexpected shape",
+        ),
+    ],
+    ids=["rate-limited", "bad-gateway", "timeout", "refused", "malformed"],
+)
+async def test_a_later_page_that_fails_keeps_the_lines_of_the_first(
+    failure: Any, reason: str
+) -> None:
+    replay = Replay({f"GET {PATH}": second_page_fails(failure)})
+    collected = await loki(replay, limit=4).collect(QUERY)
+    assert len(replay.requests) == 2
+    assert sum(counts(collected.artifacts).values()) == 4
+    (problem,) = collected.problems
+    assert problem.startswith(f"logs: page 2 failed, kept the first 1 page (4 lines): {reason}")
+    result = await CollectorRunner(
+        [loki(Replay({f"GET {PATH}": second_page_fails(failure)}), limit=4)], CollectionPolicy()
+    ).run(QUERY)
+    assert result.notes[0].status == "ok"
+    assert "; some queries failed: logs: page 2 failed" in result.notes[0].detail

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import time
 from datetime import timedelta
 
@@ -123,7 +125,8 @@ async def test_the_allow_list_admits_instances_by_name_or_by_kind() -> None:
     assert len(by_kind.artifacts) == 2
     nothing = await CollectorRunner([one], CollectionPolicy(allow=frozenset())).run(QUERY)
     assert nothing.artifacts == []
-    assert one.queries == [QUERY]  # asked only when its kind was allowed
+    # Asked only when its kind was allowed; the deadline is the runner's own addition.
+    assert [dataclasses.replace(q, deadline=None) for q in one.queries] == [QUERY]
 
 
 async def test_each_kind_is_capped_and_the_note_says_what_was_left_out() -> None:
@@ -218,3 +221,43 @@ async def test_partial_answers_keep_what_was_found_and_note_what_failed() -> Non
     assert "abc123secret" not in detail
     assert notes["failed"] == ("error", "metrics refused")
     assert notes["skipped"] == ("skipped", "the incident names no service")
+
+
+async def test_an_answer_cut_short_says_so_in_its_note_and_is_still_ok() -> None:
+    cut = ScriptedCollector(
+        "cut",
+        lambda q: Collected(
+            artifacts=_series("cut"),
+            notes=["logs: stopped after 5 pages (5,000 lines, the logs_max_lines budget)"],
+            problems=["traces: page 2 failed, kept the first 1 page (100 traces): HTTP 503"],
+        ),
+    )
+    nothing = ScriptedCollector(
+        "nothing", lambda q: Collected(notes=["logs: stopped after 50 pages (0 entries)"])
+    )
+    notes = _notes(await CollectorRunner([cut, nothing], CollectionPolicy()).run(QUERY))
+    assert notes["cut"] == (
+        "ok",
+        "1 metric_series; logs: stopped after 5 pages (5,000 lines, the logs_max_lines budget)"
+        "; some queries failed: traces: page 2 failed, kept the first 1 page (100 traces): HTTP 503",
+    )
+    assert notes["nothing"] == (
+        "empty",
+        "no data for the window; logs: stopped after 50 pages (0 entries)",
+    )
+
+
+async def test_each_collector_is_told_when_its_timeout_or_the_budget_ends() -> None:
+    own = ScriptedCollector("own", lambda q: _series("own"), timeout_seconds=3)
+    default = ScriptedCollector("default", lambda q: _series("default"))
+    before = asyncio.get_running_loop().time()
+    await CollectorRunner(
+        [own, default], CollectionPolicy(timeout_seconds=60, budget_seconds=8)
+    ).run(QUERY)
+    after = asyncio.get_running_loop().time()
+    (asked_own,) = own.queries
+    (asked_default,) = default.queries
+    assert asked_own.deadline is not None
+    assert asked_default.deadline is not None
+    assert before + 3 <= asked_own.deadline <= after + 3
+    assert before + 8 <= asked_default.deadline <= after + 8  # the budget, not the 60 s timeout

@@ -15,7 +15,8 @@ Whatever goes wrong talking to the backend leaves it as one of these errors::
 
 The evidence runner turns each into a collection note; none of them ever fails an ingest. A
 collector that asks several questions and gets only some answers returns what it got, with the
-failures as ``problems`` (`Collected`).
+failures as ``problems`` (`Collected`); one that answered but not completely (a budget cut its
+pages, say) says so in ``notes``.
 """
 
 from __future__ import annotations
@@ -84,10 +85,15 @@ class CollectorConfigError(AppError):
 
 @dataclass
 class Collected:
-    """What a collector found, and which of its questions failed (redacted, one line each)."""
+    """What a collector found, which of its questions failed, and where an answer is incomplete.
+
+    ``problems`` are failures; ``notes`` are answers cut short on purpose or by the vendor (a
+    paging budget, a repeated cursor) so that completeness tells the truth. One line each.
+    """
 
     artifacts: list[Artifact] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -100,6 +106,9 @@ class CollectorQuery:
     region: str | None = None
     environment: str | None = None
     max_items: int = 50
+    # Event-loop time (``loop.time()``) at which the runner gives up on this collector; a
+    # collector that pages stops early enough to keep what it has. None: no deadline.
+    deadline: float | None = None
 
 
 class CollectorOptions(BaseModel):
@@ -221,12 +230,14 @@ class Collector(ABC):
         """
 
     async def ask_all(
-        self, questions: Sequence[tuple[str, Awaitable[list[Artifact]]]]
+        self, questions: Sequence[tuple[str, Awaitable[list[Artifact] | Collected]]]
     ) -> Collected:
         """Ask several questions at once; keep the answers, note the failures.
 
-        When nothing at all was answered, the first failure is raised: it says more about the
-        backend (credentials refused, unreachable) than an empty result would.
+        A question may answer with a `Collected` of its own (a paged one that kept its first
+        pages); its problems and notes are labelled like a failure is. When nothing at all was
+        answered, the first failure is raised: it says more about the backend (credentials
+        refused, unreachable) than an empty result would.
         """
         answers = await asyncio.gather(*(ask for _, ask in questions), return_exceptions=True)
         collected = Collected()
@@ -237,6 +248,10 @@ class Collector(ABC):
                 collected.problems.append(f"{label}: {answer.message}")
             elif isinstance(answer, BaseException):
                 raise answer
+            elif isinstance(answer, Collected):
+                collected.artifacts.extend(answer.artifacts)
+                collected.problems.extend(f"{label}: {problem}" for problem in answer.problems)
+                collected.notes.extend(f"{label}: {note}" for note in answer.notes)
             else:
                 collected.artifacts.extend(answer)
         if errors and not collected.artifacts:

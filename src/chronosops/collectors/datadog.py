@@ -4,6 +4,9 @@ Three APIs, asked in parallel: ``/api/v1/query`` (metrics, one query per templat
 search ``/api/v2/logs/events/search`` (warnings and errors, clustered into templates) and
 ``/api/v1/events`` (deploys become change events). An API the keys may not use (a 403 on logs,
 say) is noted as a problem; the others still count.
+
+The logs search answers at most 1,000 events a page and hands a cursor (``meta.page.after``)
+for the next; the collector follows it up to ``logs_max_lines``.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from chronosops.collectors.base import (
     Collected,
@@ -21,6 +24,7 @@ from chronosops.collectors.base import (
     CollectorQuery,
     parse_time,
 )
+from chronosops.collectors.paging import Budget, Page, follow_pages
 from chronosops.core.aggregation import RawLogLine, log_templates, metric_series
 from chronosops.core.artifacts import Artifact, ChangeEvent, OtherEvent, normalise_level
 from chronosops.core.canonical import content_hash
@@ -46,6 +50,7 @@ DEFAULT_METRICS: dict[str, MetricQuery] = {
     "cpu_usage": MetricQuery(query="avg:container.cpu.usage{$scope}", unit="nanocores"),
     "memory_usage": MetricQuery(query="avg:container.memory.usage{$scope}", unit="bytes"),
 }
+LOGS_PAGE_CAP = 1000  # Datadog refuses a larger page[limit]
 DEPLOY_WORDS = re.compile(r"\b(deploy(ed|ment)?|release[ds]?|rollout|rolled out|rollback)\b", re.I)
 
 
@@ -55,7 +60,15 @@ class DatadogOptions(CollectorOptions):
         default="service:$service status:(error OR warn OR critical OR emergency)",
         description="log search; $service and $env are filled in, env:$env is added when known",
     )
-    logs_limit: int = Field(default=1000, ge=1, le=5000)
+    logs_max_lines: int = Field(
+        default=5000,
+        ge=1,
+        le=20000,
+        # ``logs_limit`` was its name when only one page was read; files that set it still work.
+        validation_alias=AliasChoices("logs_max_lines", "logs_limit"),
+        description="log events read in all, page after page",
+    )
+    logs_page_size: int = Field(default=LOGS_PAGE_CAP, ge=1, le=LOGS_PAGE_CAP)
     events: bool = True
 
 
@@ -149,20 +162,47 @@ class DatadogCollector(Collector):
             text += f" env:{query.environment}"
         return text
 
-    async def _logs(self, query: CollectorQuery, service: str) -> list[Artifact]:
-        body = await self.post_json(
-            f"{self.endpoint}/api/v2/logs/events/search",
-            {
-                "filter": {
-                    "query": self._logs_query(query, service),
-                    "from": format_instant(query.window.start),
-                    "to": format_instant(query.window.end),
-                },
-                "sort": "-timestamp",
-                "page": {"limit": self.settings.logs_limit},
+    async def _logs(self, query: CollectorQuery, service: str) -> Collected:
+        search = {
+            "filter": {
+                "query": self._logs_query(query, service),
+                "from": format_instant(query.window.start),
+                "to": format_instant(query.window.end),
             },
-            headers=self.headers(),
+            "sort": "-timestamp",
+        }
+
+        async def page(cursor: str | None, _size: int) -> Page[RawLogLine]:
+            # page.limit stays the same on every page: the cursor continues the search it came
+            # from. What the last page brings beyond the budget is cut here.
+            paging: dict[str, Any] = {"limit": self.settings.logs_page_size}
+            if cursor:
+                paging["cursor"] = cursor
+            body = await self.post_json(
+                f"{self.endpoint}/api/v2/logs/events/search",
+                {**search, "page": paging},
+                headers=self.headers(),
+            )
+            return Page(self._log_lines(body, service), _after(body))
+
+        paged = await follow_pages(
+            page,
+            Budget(
+                total=self.settings.logs_max_lines,
+                option="logs_max_lines",
+                unit="lines",
+                page_size=self.settings.logs_page_size,
+            ),
+            deadline=query.deadline,
         )
+        templates = log_templates(
+            paged.items, id_prefix=f"log:{self.name}", source=self.source, default_service=service
+        )
+        return Collected(
+            artifacts=[*templates[: query.max_items]], problems=paged.problems, notes=paged.notes
+        )
+
+    def _log_lines(self, body: Any, service: str) -> list[RawLogLine]:
         if not isinstance(body, dict) or not isinstance(body.get("data"), list):
             raise self.malformed("logs search has no data list")
         lines: list[RawLogLine] = []
@@ -179,10 +219,7 @@ class DatadogCollector(Collector):
                 )
             except (KeyError, TypeError, ValueError):
                 raise self.malformed("a log without attributes.timestamp") from None
-        templates = log_templates(
-            lines, id_prefix=f"log:{self.name}", source=self.source, default_service=service
-        )
-        return [*templates[: query.max_items]]
+        return lines
 
     async def _events(self, query: CollectorQuery, service: str) -> list[Artifact]:
         body = await self.get_json(
@@ -242,3 +279,11 @@ class DatadogCollector(Collector):
                     )
                 )
         return artifacts
+
+
+def _after(body: dict[str, Any]) -> str | None:
+    """The cursor of the next page; Datadog leaves ``meta.page`` out on the last one."""
+    meta = body.get("meta")
+    page = meta.get("page") if isinstance(meta, dict) else None
+    after = page.get("after") if isinstance(page, dict) else None
+    return after if isinstance(after, str) and after else None

@@ -5,11 +5,19 @@ key file named in the options, else Application Default Credentials (the
 ``GOOGLE_APPLICATION_CREDENTIALS`` file, gcloud's login, or the metadata server on Google
 Cloud). An ``access_token`` credential (short-lived, from ``gcloud auth print-access-token``)
 is used as is. The defaults read Cloud Run services; every filter is configurable.
+
+All three APIs page with ``pageSize`` and answer a ``nextPageToken`` while more exist. Logs
+(at most 1,000 entries a page) and traces are followed up to ``logs_max_entries`` and
+``max_traces``. For time series with the FULL view ``pageSize`` counts *points*, not series, so
+it is sized to hold ``max_items`` series over the whole window, and a further page (a series
+split across pages is merged back) is followed when Monitoring still sends one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import math
 from typing import Any, ClassVar
 
 import google.auth
@@ -31,6 +39,7 @@ from chronosops.collectors.base import (
     level_in,
     parse_time,
 )
+from chronosops.collectors.paging import Budget, Page, follow_pages
 from chronosops.core.aggregation import (
     RawLogLine,
     RawSpan,
@@ -47,6 +56,9 @@ SCOPES = ("https://www.googleapis.com/auth/cloud-platform.read-only",)
 MONITORING = "https://monitoring.googleapis.com"
 LOGGING = "https://logging.googleapis.com"
 TRACE = "https://cloudtrace.googleapis.com"
+LOGS_PAGE_CAP = 1000  # entries:list refuses a larger pageSize
+POINTS_PAGE_CAP = 100_000  # timeSeries.list treats a larger pageSize as this
+SERIES_MAX_PAGES = 10  # a page already holds the whole window: more pages are the exception
 
 
 class MonitoringQuery(BaseModel):
@@ -108,11 +120,17 @@ class GoogleCloudOptions(CollectorOptions):
         default='resource.labels.service_name="$service" AND severity>=WARNING',
         description="Cloud Logging filter (the window is added); null to skip logs",
     )
-    logs_page_size: int = Field(default=1000, ge=1, le=1000)
+    logs_page_size: int = Field(default=LOGS_PAGE_CAP, ge=1, le=LOGS_PAGE_CAP)
+    logs_max_entries: int = Field(
+        default=5000, ge=1, le=20000, description="log entries read in all, page after page"
+    )
     trace_filter: str | None = Field(
         default="service.name:$service", description="Cloud Trace v1 filter; null to skip traces"
     )
     trace_page_size: int = Field(default=100, ge=1, le=1000)
+    max_traces: int = Field(
+        default=1000, ge=1, le=5000, description="traces read in all, page after page"
+    )
     service_label: str = Field(default="service.name", description="span label naming the service")
 
 
@@ -223,7 +241,10 @@ class GoogleCloudCollector(Collector):
 
     async def _metric(
         self, name: str, metric: MonitoringQuery, query: CollectorQuery, service: str
-    ) -> list[Artifact]:
+    ) -> Collected:
+        per_series = (
+            math.ceil(query.window.duration.total_seconds() / self.settings.alignment_seconds) + 1
+        )
         params = {
             "filter": metric.filter.replace("$service", service),
             "interval.startTime": format_instant(query.window.start),
@@ -231,19 +252,31 @@ class GoogleCloudCollector(Collector):
             "aggregation.alignmentPeriod": f"{self.settings.alignment_seconds}s",
             "aggregation.perSeriesAligner": metric.aligner,
             "view": "FULL",
-            "pageSize": str(max(1, query.max_items)),
+            # With the FULL view pageSize counts points: room for every point of max_items series.
+            "pageSize": str(min(POINTS_PAGE_CAP, max(1, query.max_items) * per_series)),
         }
         if metric.reducer:
             params["aggregation.crossSeriesReducer"] = metric.reducer
-        body = await self.get_json(
-            f"{self.monitoring}/v3/projects/{self.settings.project_id}/timeSeries",
-            params=params,
-            headers=await self._headers(),
+
+        async def page(cursor: str | None, _size: int) -> Page[dict[str, Any]]:
+            body = await self.get_json(
+                f"{self.monitoring}/v3/projects/{self.settings.project_id}/timeSeries",
+                params={**params, **({"pageToken": cursor} if cursor else {})},
+                headers=await self._headers(),
+            )
+            if not isinstance(body, dict) or not isinstance(body.get("timeSeries", []), list):
+                raise self.malformed(f"metric {name}: not a JSON object with a timeSeries list")
+            return Page(list(body.get("timeSeries", [])), _next_token(body))
+
+        paged = await follow_pages(
+            page,
+            Budget(
+                total=None, unit="series", page_size=POINTS_PAGE_CAP, max_pages=SERIES_MAX_PAGES
+            ),
+            deadline=query.deadline,
         )
-        if not isinstance(body, dict):
-            raise self.malformed(f"metric {name}: not a JSON object")
         artifacts: list[Artifact] = []
-        for series in body.get("timeSeries", [])[: query.max_items]:
+        for series in _merged(paged.items)[: query.max_items]:
             try:
                 labels = {
                     **{
@@ -272,28 +305,56 @@ class GoogleCloudCollector(Collector):
             )
             if built is not None:
                 artifacts.append(built)
-        return artifacts
+        return Collected(artifacts=artifacts, problems=paged.problems, notes=paged.notes)
 
-    async def _logs(self, query: CollectorQuery, service: str) -> list[Artifact]:
+    async def _logs(self, query: CollectorQuery, service: str) -> Collected:
         assert self.settings.logs_filter is not None
         window = (
             f'timestamp>="{format_instant(query.window.start)}" AND '
             f'timestamp<="{format_instant(query.window.end)}"'
         )
-        body = await self.post_json(
-            f"{self.logging}/v2/entries:list",
-            {
-                "resourceNames": [f"projects/{self.settings.project_id}"],
-                "filter": f"{window} AND ({self.settings.logs_filter.replace('$service', service)})",
-                "orderBy": "timestamp desc",
-                "pageSize": self.settings.logs_page_size,
-            },
-            headers=await self._headers(),
+        request = {
+            "resourceNames": [f"projects/{self.settings.project_id}"],
+            "filter": f"{window} AND ({self.settings.logs_filter.replace('$service', service)})",
+            "orderBy": "timestamp desc",
+            # The same on every page: entries:list wants a page token's other parameters
+            # identical to the call that gave it. The last page's surplus is cut here.
+            "pageSize": self.settings.logs_page_size,
+        }
+
+        async def page(cursor: str | None, _size: int) -> Page[RawLogLine]:
+            body = await self.post_json(
+                f"{self.logging}/v2/entries:list",
+                {**request, **({"pageToken": cursor} if cursor else {})},
+                headers=await self._headers(),
+            )
+            if not isinstance(body, dict):
+                raise self.malformed("logs: not a JSON object")
+            return Page(self._log_lines(body, service), _next_token(body))
+
+        paged = await follow_pages(
+            page,
+            Budget(
+                total=self.settings.logs_max_entries,
+                option="logs_max_entries",
+                unit="entries",
+                page_size=self.settings.logs_page_size,
+            ),
+            deadline=query.deadline,
         )
-        if not isinstance(body, dict):
-            raise self.malformed("logs: not a JSON object")
+        templates = log_templates(
+            paged.items, id_prefix=f"log:{self.name}", source=self.source, default_service=service
+        )
+        return Collected(
+            artifacts=[*templates[: query.max_items]], problems=paged.problems, notes=paged.notes
+        )
+
+    def _log_lines(self, body: dict[str, Any], service: str) -> list[RawLogLine]:
+        entries = body.get("entries", [])
+        if not isinstance(entries, list):
+            raise self.malformed("logs: entries is not a list")
         lines: list[RawLogLine] = []
-        for entry in body.get("entries", []):
+        for entry in entries:
             try:
                 payload = entry.get("jsonPayload") or {}
                 message = (
@@ -317,28 +378,57 @@ class GoogleCloudCollector(Collector):
                 )
             except (AttributeError, KeyError, TypeError, ValueError):
                 raise self.malformed("logs: an entry without a timestamp") from None
-        templates = log_templates(
-            lines, id_prefix=f"log:{self.name}", source=self.source, default_service=service
-        )
-        return [*templates[: query.max_items]]
+        return lines
 
-    async def _traces(self, query: CollectorQuery, service: str) -> list[Artifact]:
+    async def _traces(self, query: CollectorQuery, service: str) -> Collected:
         assert self.settings.trace_filter is not None
-        body = await self.get_json(
-            f"{self.trace}/v1/projects/{self.settings.project_id}/traces",
-            params={
-                "startTime": format_instant(query.window.start),
-                "endTime": format_instant(query.window.end),
-                "view": "COMPLETE",
-                "pageSize": str(self.settings.trace_page_size),
-                "filter": self.settings.trace_filter.replace("$service", service),
-            },
-            headers=await self._headers(),
+        params = {
+            "startTime": format_instant(query.window.start),
+            "endTime": format_instant(query.window.end),
+            "view": "COMPLETE",
+            # Constant across pages, like entries:list: a token belongs to its parameters.
+            "pageSize": str(self.settings.trace_page_size),
+            "filter": self.settings.trace_filter.replace("$service", service),
+        }
+
+        async def page(cursor: str | None, _size: int) -> Page[list[RawSpan]]:
+            body = await self.get_json(
+                f"{self.trace}/v1/projects/{self.settings.project_id}/traces",
+                params={**params, **({"pageToken": cursor} if cursor else {})},
+                headers=await self._headers(),
+            )
+            if not isinstance(body, dict):
+                raise self.malformed("traces: not a JSON object")
+            return Page(self._trace_spans(body, service), _next_token(body))
+
+        paged = await follow_pages(
+            page,
+            Budget(
+                total=self.settings.max_traces,
+                option="max_traces",
+                unit="traces",
+                page_size=self.settings.trace_page_size,
+            ),
+            deadline=query.deadline,
         )
-        if not isinstance(body, dict):
-            raise self.malformed("traces: not a JSON object")
-        spans: list[RawSpan] = []
-        for trace in body.get("traces", []):
+        groups = span_groups(
+            [span for trace in paged.items for span in trace],
+            id_prefix=f"span:{self.name}",
+            source=self.source,
+            onset=query.onset,
+        )
+        return Collected(
+            artifacts=[*groups[: query.max_items]], problems=paged.problems, notes=paged.notes
+        )
+
+    def _trace_spans(self, body: dict[str, Any], service: str) -> list[list[RawSpan]]:
+        """The spans of each trace on one page, a list per trace (the budget counts traces)."""
+        traces = body.get("traces", [])
+        if not isinstance(traces, list):
+            raise self.malformed("traces: traces is not a list")
+        found: list[list[RawSpan]] = []
+        for trace in traces:
+            spans: list[RawSpan] = []
             try:
                 trace_id = str(trace["traceId"])
                 for span in trace.get("spans", []):
@@ -356,10 +446,34 @@ class GoogleCloudCollector(Collector):
                     )
             except (AttributeError, KeyError, TypeError, ValueError):
                 raise self.malformed("traces: a span without start and end times") from None
-        groups = span_groups(
-            spans, id_prefix=f"span:{self.name}", source=self.source, onset=query.onset
+            found.append(spans)
+        return found
+
+
+def _next_token(body: dict[str, Any]) -> str | None:
+    """``nextPageToken``; Google leaves it out (or empty) on the last page."""
+    token = body.get("nextPageToken")
+    return token if isinstance(token, str) and token else None
+
+
+def _merged(chunks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Series in first-seen order, the points of one series split over pages joined again."""
+    by_identity: dict[str, dict[str, Any]] = {}
+    for chunk in chunks:
+        if not isinstance(chunk, dict) or not isinstance(chunk.get("points"), list):
+            by_identity[f"#{len(by_identity)}"] = chunk  # as it came: the caller calls it malformed
+            continue
+        identity = json.dumps(
+            [chunk.get("metric"), chunk.get("resource"), chunk.get("metricKind")],
+            sort_keys=True,
+            default=str,
         )
-        return [*groups[: query.max_items]]
+        known = by_identity.get(identity)
+        if known is None:
+            by_identity[identity] = {**chunk, "points": list(chunk["points"])}
+        else:
+            known["points"].extend(chunk["points"])
+    return list(by_identity.values())
 
 
 def _span_failed(labels: dict[str, str]) -> bool:

@@ -3,10 +3,17 @@
 The query is ``selector`` plus ``line_filter``: by default the incident service's stream
 (``{service_name="$service"}``) narrowed to lines that look like trouble. Levels come from a
 stream label when the stream has one, else from the line itself (logfmt, JSON, a leading word).
+
+Loki answers the newest ``limit`` lines of a query and nothing says whether more exist, so the
+collector pages the way logcli does: a page that came back full is followed by the same query
+ending just after its oldest line (``end`` is exclusive), and the lines of that boundary
+nanosecond, which come back again, are dropped. Paging stops at ``max_lines`` or when a page
+comes back short: the window's start is reached.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -19,12 +26,14 @@ from chronosops.collectors.base import (
     CollectorQuery,
     level_in,
 )
+from chronosops.collectors.paging import Budget, Page, follow_pages
 from chronosops.core.aggregation import RawLogLine, log_templates
 from chronosops.core.artifacts import ERROR_LEVELS, Artifact, LogTemplate, normalise_level
 from chronosops.core.redaction import redact_text
 
 LEVEL_LABELS = ("level", "detected_level", "severity", "lvl")
 SERVICE_LABELS = ("service_name", "service", "app", "job", "container")
+PAGE_CAP = 5000  # Loki's default max_entries_limit_per_query: a larger limit is refused
 
 
 class LokiOptions(CollectorOptions):
@@ -36,7 +45,8 @@ class LokiOptions(CollectorOptions):
         default='|~ "(?i)(error|exception|fail|fatal|panic|timeout|timed out|refused|denied|unavailable|warn)"',
         description="appended to the selector; empty for every line",
     )
-    limit: int = Field(default=2000, ge=1, le=5000, description="lines per query")
+    limit: int = Field(default=2000, ge=1, le=PAGE_CAP, description="lines per request (a page)")
+    max_lines: int = Field(default=5000, ge=1, le=20000, description="lines in all, across pages")
     tenant: str | None = Field(default=None, description="X-Scope-OrgID for multi-tenant Loki")
 
 
@@ -46,6 +56,13 @@ def _quoted(value: str) -> str:
 
 def _nanoseconds(instant: datetime) -> str:
     return str(int(instant.timestamp()) * 1_000_000_000 + instant.microsecond * 1000)
+
+
+@dataclass(frozen=True)
+class _Entry:
+    nanoseconds: int
+    identity: tuple[str, str]  # (stream labels, raw line): what a repeated boundary line shares
+    line: RawLogLine
 
 
 def _rank(template: LogTemplate) -> tuple[int, int, str]:
@@ -79,26 +96,69 @@ class LokiCollector(Collector):
 
     async def collect(self, query: CollectorQuery) -> Collected:
         service = self.require_service(query)
-        body = await self.get_json(
-            f"{self.endpoint}/loki/api/v1/query_range",
-            params={
-                "query": self.logql(query, service),
-                "start": _nanoseconds(query.window.start),
-                "end": _nanoseconds(query.window.end),
-                "limit": str(self.settings.limit),
-                "direction": "backward",
-            },
-            headers=self.headers(),
+        logql = self.logql(query, service)
+        window_end = _nanoseconds(query.window.end)
+        # The lines of the oldest nanosecond read so far: the next page, ending just after that
+        # nanosecond, returns them again.
+        boundary: tuple[int, set[tuple[str, str]]] = (-1, set())
+
+        async def page(cursor: str | None, size: int) -> Page[RawLogLine]:
+            nonlocal boundary
+            boundary_ns, seen = boundary
+            overlap = len(seen) if cursor is not None else 0
+            limit = min(PAGE_CAP, size + overlap)
+            end = cursor or window_end
+            body = await self.get_json(
+                f"{self.endpoint}/loki/api/v1/query_range",
+                params={
+                    "query": logql,
+                    "start": _nanoseconds(query.window.start),
+                    "end": end,
+                    "limit": str(limit),
+                    "direction": "backward",
+                },
+                headers=self.headers(),
+            )
+            entries = self.entries(body, service)
+            # A line at or after ``end`` was read on an earlier page: only a Loki (or a proxy)
+            # that dropped ``end`` sends one, and it must not be counted twice.
+            fresh = [
+                e
+                for e in entries
+                if e.nanoseconds < int(end)
+                and not (e.nanoseconds == boundary_ns and e.identity in seen)
+            ]
+            # Newest first, so that a budget that cuts this page drops the oldest lines.
+            fresh.sort(key=lambda e: e.nanoseconds, reverse=True)
+            if len(entries) < limit:
+                return Page([e.line for e in fresh], None)
+            oldest = min(e.nanoseconds for e in entries)
+            at_oldest = {e.identity for e in entries if e.nanoseconds == oldest}
+            boundary = (oldest, at_oldest | seen if oldest == boundary_ns else at_oldest)
+            return Page([e.line for e in fresh], str(oldest + 1))
+
+        paged = await follow_pages(
+            page,
+            Budget(
+                total=self.settings.max_lines,
+                option="max_lines",
+                unit="lines",
+                page_size=self.settings.limit,
+            ),
+            deadline=query.deadline,
         )
-        lines = self.lines(body, service)
         templates = log_templates(
-            lines, id_prefix=f"log:{self.name}", source=self.source, default_service=service
+            paged.items, id_prefix=f"log:{self.name}", source=self.source, default_service=service
         )
         templates.sort(key=_rank)
         kept: list[Artifact] = [*templates[: query.max_items]]
-        return Collected(artifacts=kept)
+        return Collected(
+            artifacts=kept,
+            problems=[f"logs: {problem}" for problem in paged.problems],
+            notes=[f"logs: {note}" for note in paged.notes],
+        )
 
-    def lines(self, body: Any, service: str) -> list[RawLogLine]:
+    def entries(self, body: Any, service: str) -> list[_Entry]:
         if not isinstance(body, dict) or body.get("status") != "success":
             raise self.malformed("no successful status")
         data = body.get("data")
@@ -107,29 +167,34 @@ class LokiCollector(Collector):
         streams = data.get("result")
         if not isinstance(streams, list):
             raise self.malformed("streams is not a list")
-        lines: list[RawLogLine] = []
+        entries: list[_Entry] = []
         for stream in streams:
             try:
                 labels: dict[str, str] = dict(stream.get("stream") or {})
                 values = stream["values"]
                 level_label = next((labels[k] for k in LEVEL_LABELS if k in labels), None)
                 stream_service = next((labels[k] for k in SERVICE_LABELS if k in labels), service)
+                stream_identity = repr(sorted(labels.items()))
                 for stamp, text in values:
                     nanoseconds = int(stamp)
                     message = redact_text(str(text))
-                    lines.append(
-                        RawLogLine(
-                            ts=datetime.fromtimestamp(nanoseconds // 1_000_000_000, UTC).replace(
-                                microsecond=(nanoseconds % 1_000_000_000) // 1000
+                    entries.append(
+                        _Entry(
+                            nanoseconds=nanoseconds,
+                            identity=(stream_identity, str(text)),
+                            line=RawLogLine(
+                                ts=datetime.fromtimestamp(
+                                    nanoseconds // 1_000_000_000, UTC
+                                ).replace(microsecond=(nanoseconds % 1_000_000_000) // 1000),
+                                message=message,
+                                level=normalise_level(level_label or level_in(message)),
+                                service=stream_service,
                             ),
-                            message=message,
-                            level=normalise_level(level_label or level_in(message)),
-                            service=stream_service,
                         )
                     )
             except (AttributeError, KeyError, TypeError, ValueError):
                 raise self.malformed("a stream without [timestamp, line] values") from None
-        return lines
+        return entries
 
 
 __all__ = ["LokiCollector"]

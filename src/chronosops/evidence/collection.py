@@ -16,6 +16,7 @@ Every collector leaves one `CollectionNote` (``ok``, ``empty``, ``timeout``, ``e
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -169,8 +170,9 @@ class CollectorRunner:
                 )
         if not runnable:
             return result
+        budget_ends = asyncio.get_running_loop().time() + self.policy.budget_seconds
         tasks = {
-            collector.name: asyncio.create_task(self._one(collector, query))
+            collector.name: asyncio.create_task(self._one(collector, query, budget_ends))
             for collector in runnable
         }
         _, pending = await asyncio.wait(tasks.values(), timeout=self.policy.budget_seconds)
@@ -199,10 +201,13 @@ class CollectorRunner:
         return result
 
     async def _one(
-        self, collector: Collector, query: CollectorQuery
+        self, collector: Collector, query: CollectorQuery, budget_ends: float
     ) -> tuple[list[Artifact], CollectionNote]:
         timeout = collector.timeout_seconds or self.policy.timeout_seconds
         bound = log.bind(collector=collector.name, backend=collector.kind)
+        # A collector that pages stops before this, so the pages it read are not cancelled.
+        deadline = min(asyncio.get_running_loop().time() + timeout, budget_ends)
+        query = dataclasses.replace(query, deadline=deadline)
         try:
             async with asyncio.timeout(timeout):
                 collected = await collector.collect(query)
@@ -230,21 +235,23 @@ class CollectorRunner:
             )
         artifacts = [redact_artifact(a) for a in collected.artifacts]
         problems = [redact_text(problem) for problem in collected.problems]
+        notes = [redact_text(note) for note in collected.notes]
         trouble = ("; some queries failed: " + "; ".join(problems)) if problems else ""
+        remarks = "".join(f"; {note}" for note in notes)
         if not artifacts:
             bound.info("collector.empty", problems=len(problems))
             if problems:
                 return [], CollectionNote(
-                    source=collector.name, status="error", detail="; ".join(problems)
+                    source=collector.name, status="error", detail="; ".join(problems) + remarks
                 )
             return [], CollectionNote(
-                source=collector.name, status="empty", detail="no data for the window"
+                source=collector.name, status="empty", detail="no data for the window" + remarks
             )
         bound.info("collector.done", items=len(artifacts), problems=len(problems))
         return artifacts, CollectionNote(
             source=collector.name,
             status="ok",
-            detail=_summary(artifacts) + trouble,
+            detail=_summary(artifacts) + remarks + trouble,
             items=len(artifacts),
         )
 
