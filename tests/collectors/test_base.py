@@ -23,6 +23,7 @@ from chronosops.collectors import (
     CollectorUnavailableError,
     registry,
 )
+from chronosops.core.aggregation import RawLogLine
 from chronosops.core.clock import FrozenClock
 from chronosops.core.windows import TimeWindow
 from tests.collectors.scripted import NOW
@@ -164,3 +165,25 @@ def test_an_unknown_backend_is_refused_with_the_known_ones() -> None:
     )
     with pytest.raises(CollectorConfigError, match="unknown collector backend 'splunk'"):
         registry.build(spec, http=httpx.AsyncClient(), clock=FrozenClock(NOW))
+
+
+def test_when_templates_must_be_cut_the_errors_and_the_busiest_are_kept() -> None:
+    collector = _collector(lambda _request: httpx.Response(200, json={}))
+    lines = [
+        *(
+            RawLogLine(ts=NOW, message=f"aaa cache warmed shard {i}", level="INFO")
+            for i in range(9)
+        ),
+        *(
+            RawLogLine(ts=NOW, message="zzz payment declined by gateway", level="ERROR")
+            for _ in range(2)
+        ),
+        *(RawLogLine(ts=NOW, message="mmm request served", level="INFO") for _ in range(5)),
+        RawLogLine(ts=NOW, message="bbb rare notice", level="INFO"),
+    ]
+    query = CollectorQuery(window=TimeWindow(NOW, NOW), onset=NOW, max_items=2)
+    kept = collector.templates_of(lines, query, "checkout")
+    assert [a.title for a in kept] == [
+        "zzz payment declined by gateway",
+        "aaa cache warmed shard <num>",
+    ]

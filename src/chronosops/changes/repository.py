@@ -4,12 +4,11 @@ from collections.abc import Collection
 from datetime import datetime
 
 from sqlalchemy import and_, or_, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chronosops.changes.schemas import ChangeFilter
 from chronosops.changes.tables import ChangeRecord
-from chronosops.storage import decode_cursor, is_unique_violation
+from chronosops.storage import add_unless_taken, decode_cursor
 
 
 class ChangeRepository:
@@ -23,15 +22,7 @@ class ChangeRepository:
 
     async def insert(self, record: ChangeRecord) -> bool:
         """Insert, or return False when the change id is taken (a concurrent retry won)."""
-        try:
-            async with self.session.begin_nested():
-                self.session.add(record)
-                await self.session.flush()
-        except IntegrityError as error:
-            if not is_unique_violation(error):
-                raise
-            return False
-        return True
+        return await add_unless_taken(self.session, record)
 
     async def page(
         self, filters: ChangeFilter, *, cursor: str | None, limit: int

@@ -34,7 +34,8 @@ from typing import Any, ClassVar
 import httpx
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
-from chronosops.core.artifacts import Artifact
+from chronosops.core.aggregation import RawLogLine, log_templates
+from chronosops.core.artifacts import ERROR_LEVELS, Artifact, LogTemplate
 from chronosops.core.clock import Clock
 from chronosops.core.errors import AppError, UpstreamError
 from chronosops.core.redaction import redact_text
@@ -345,6 +346,20 @@ class Collector(ABC):
             await self.request("POST", url, params=params, json_body=body, headers=headers)
         )
 
+    def templates_of(
+        self, lines: Sequence[RawLogLine], query: CollectorQuery, service: str
+    ) -> list[Artifact]:
+        """Lines clustered into templates, at most ``query.max_items``, the most telling kept.
+
+        The cut must not be alphabetical: a template of errors outranks one of more lines,
+        and more lines outrank fewer, so that a busy window keeps what explains it.
+        """
+        templates = log_templates(
+            lines, id_prefix=f"log:{self.name}", source=self.source, default_service=service
+        )
+        templates.sort(key=_telling)
+        return [*templates[: query.max_items]]
+
     def malformed(self, what: str) -> CollectorResponseError:
         return CollectorResponseError(f"{self.kind} answered in an unexpected shape: {what}")
 
@@ -397,3 +412,8 @@ def parse_time(value: Any) -> datetime:
     if parsed.tzinfo is None:
         raise ValueError("a timestamp needs a zone")
     return parsed.astimezone(UTC)
+
+
+def _telling(template: LogTemplate) -> tuple[int, int, str]:
+    errors = sum(n for level, n in template.levels.items() if level in ERROR_LEVELS)
+    return (-errors, -template.count, template.template)

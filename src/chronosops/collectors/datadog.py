@@ -25,7 +25,7 @@ from chronosops.collectors.base import (
     parse_time,
 )
 from chronosops.collectors.paging import Budget, Page, follow_pages
-from chronosops.core.aggregation import RawLogLine, log_templates, metric_series
+from chronosops.core.aggregation import RawLogLine, metric_series
 from chronosops.core.artifacts import Artifact, ChangeEvent, OtherEvent, normalise_level
 from chronosops.core.canonical import content_hash
 from chronosops.core.redaction import redact_text
@@ -195,11 +195,10 @@ class DatadogCollector(Collector):
             ),
             deadline=query.deadline,
         )
-        templates = log_templates(
-            paged.items, id_prefix=f"log:{self.name}", source=self.source, default_service=service
-        )
         return Collected(
-            artifacts=[*templates[: query.max_items]], problems=paged.problems, notes=paged.notes
+            artifacts=self.templates_of(paged.items, query, service),
+            problems=paged.problems,
+            notes=paged.notes,
         )
 
     def _log_lines(self, body: Any, service: str) -> list[RawLogLine]:

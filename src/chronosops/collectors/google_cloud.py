@@ -43,7 +43,6 @@ from chronosops.collectors.paging import Budget, Page, follow_pages
 from chronosops.core.aggregation import (
     RawLogLine,
     RawSpan,
-    log_templates,
     metric_series,
     span_groups,
 )
@@ -342,11 +341,10 @@ class GoogleCloudCollector(Collector):
             ),
             deadline=query.deadline,
         )
-        templates = log_templates(
-            paged.items, id_prefix=f"log:{self.name}", source=self.source, default_service=service
-        )
         return Collected(
-            artifacts=[*templates[: query.max_items]], problems=paged.problems, notes=paged.notes
+            artifacts=self.templates_of(paged.items, query, service),
+            problems=paged.problems,
+            notes=paged.notes,
         )
 
     def _log_lines(self, body: dict[str, Any], service: str) -> list[RawLogLine]:

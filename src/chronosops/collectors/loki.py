@@ -27,8 +27,8 @@ from chronosops.collectors.base import (
     level_in,
 )
 from chronosops.collectors.paging import Budget, Page, follow_pages
-from chronosops.core.aggregation import RawLogLine, log_templates
-from chronosops.core.artifacts import ERROR_LEVELS, Artifact, LogTemplate, normalise_level
+from chronosops.core.aggregation import RawLogLine
+from chronosops.core.artifacts import normalise_level
 from chronosops.core.redaction import redact_text
 
 LEVEL_LABELS = ("level", "detected_level", "severity", "lvl")
@@ -63,11 +63,6 @@ class _Entry:
     nanoseconds: int
     identity: tuple[str, str]  # (stream labels, raw line): what a repeated boundary line shares
     line: RawLogLine
-
-
-def _rank(template: LogTemplate) -> tuple[int, int, str]:
-    errors = sum(n for level, n in template.levels.items() if level in ERROR_LEVELS)
-    return (-errors, -template.count, template.template)
 
 
 class LokiCollector(Collector):
@@ -147,13 +142,8 @@ class LokiCollector(Collector):
             ),
             deadline=query.deadline,
         )
-        templates = log_templates(
-            paged.items, id_prefix=f"log:{self.name}", source=self.source, default_service=service
-        )
-        templates.sort(key=_rank)
-        kept: list[Artifact] = [*templates[: query.max_items]]
         return Collected(
-            artifacts=kept,
+            artifacts=self.templates_of(paged.items, query, service),
             problems=[f"logs: {problem}" for problem in paged.problems],
             notes=[f"logs: {note}" for note in paged.notes],
         )

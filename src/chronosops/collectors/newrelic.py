@@ -27,7 +27,6 @@ from chronosops.collectors.base import (
 from chronosops.core.aggregation import (
     RawLogLine,
     RawSpan,
-    log_templates,
     metric_series,
     span_groups,
 )
@@ -230,10 +229,7 @@ class NewRelicCollector(Collector):
                 )
             except (KeyError, TypeError, ValueError):
                 raise self.malformed("a Log row without timestamp") from None
-        templates = log_templates(
-            lines, id_prefix=f"log:{self.name}", source=self.source, default_service=service
-        )
-        return [*templates[: query.max_items]]
+        return self.templates_of(lines, query, service)
 
     async def _spans(self, nrql: str, service: str, query: CollectorQuery) -> list[Artifact]:
         spans: list[RawSpan] = []

@@ -4,13 +4,16 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, delete, or_, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chronosops.core.canonical import sha256_hex
 from chronosops.incidents.schemas import IncidentFilter
 from chronosops.incidents.tables import IdempotencyRecord, Incident, WebhookDelivery
-from chronosops.storage import decode_cursor, insert_or_ignore, is_unique_violation
+from chronosops.storage import (
+    add_unless_taken,
+    decode_cursor,
+    insert_or_ignore,
+)
 
 
 def subject_hash(subject: str) -> str:
@@ -91,7 +94,7 @@ class IncidentRepository:
         return await self.session.get(IdempotencyRecord, (subject_hash(subject), key))
 
     async def insert_idempotency(self, record: IdempotencyRecord) -> bool:
-        return await self._add_unless_taken(record)
+        return await add_unless_taken(self.session, record)
 
     async def delete_idempotency(self, subject: str, key: str) -> None:
         await self.session.execute(
@@ -114,7 +117,7 @@ class IncidentRepository:
         )
 
     async def insert_delivery(self, delivery: WebhookDelivery) -> bool:
-        return await self._add_unless_taken(delivery)
+        return await add_unless_taken(self.session, delivery)
 
     async def delete_delivery(self, delivery_id: str) -> None:
         await self.session.execute(delete(WebhookDelivery).where(WebhookDelivery.id == delivery_id))
@@ -133,15 +136,3 @@ class IncidentRepository:
             query = query.where(WebhookDelivery.source == source)
         query = query.order_by(WebhookDelivery.received_at.desc(), WebhookDelivery.id.desc())
         return list(await self.session.scalars(query.limit(limit)))
-
-    async def _add_unless_taken(self, row: IdempotencyRecord | WebhookDelivery) -> bool:
-        """Add ``row``; False, and the session still usable, when its key is already taken."""
-        try:
-            async with self.session.begin_nested():
-                self.session.add(row)
-                await self.session.flush()
-        except IntegrityError as error:
-            if not is_unique_violation(error):
-                raise
-            return False
-        return True

@@ -3,13 +3,14 @@
 from chronosops.storage.base import JSONValue, TableBase, UtcDateTime, metadata
 from chronosops.storage.cursors import decode_cursor, encode_cursor
 from chronosops.storage.database import Database, is_unique_violation
-from chronosops.storage.inserts import insert_or_ignore, insert_row
+from chronosops.storage.inserts import add_unless_taken, insert_or_ignore, insert_row
 
 __all__ = [
     "Database",
     "JSONValue",
     "TableBase",
     "UtcDateTime",
+    "add_unless_taken",
     "decode_cursor",
     "encode_cursor",
     "insert_or_ignore",

@@ -12,8 +12,11 @@ from typing import Any
 
 from sqlalchemy import Insert, Table, insert, inspect
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase
+
+from chronosops.storage.database import is_unique_violation
 
 
 def _table_of(model: type[DeclarativeBase]) -> Table:
@@ -55,3 +58,20 @@ async def insert_or_ignore(
     statement = _insert_unless_taken(model, session.get_bind().dialect.name)
     result = await session.execute(statement, values)
     return result.first() is not None
+
+
+async def add_unless_taken(session: AsyncSession, row: DeclarativeBase) -> bool:
+    """Add an ORM ``row``; False, and the session still usable, when a unique key is taken.
+
+    For rows whose defaults or relationships the ORM fills in; a savepoint keeps the rest of
+    the transaction when the insert loses. Plain rows are cheaper with `insert_or_ignore`.
+    """
+    try:
+        async with session.begin_nested():
+            session.add(row)
+            await session.flush()
+    except IntegrityError as error:
+        if not is_unique_violation(error):
+            raise
+        return False
+    return True
