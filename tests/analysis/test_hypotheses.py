@@ -224,3 +224,26 @@ def test_errors_with_nothing_specific_are_inconclusive() -> None:
     assert result.inconclusive
     assert result.hypotheses[0].id == "UNKNOWN"
     assert result.culprit_service is None
+
+
+def surge_with_errors() -> Incident:
+    """A surge that saturated `api` and made it fail; metrics alone, no spans."""
+    return (
+        Incident("api")
+        .health("api", traffic=level(150, 900), errors=level(0.001, 0.4), latency=level(30, 400))
+        .metric("api", "cpu_utilization", level(0.3, 0.95))
+    )
+
+
+def test_without_logs_a_surge_with_errors_keeps_a_rate_limiter_as_the_runner_up() -> None:
+    result = verdict(surge_with_errors())
+    first, second = result.hypotheses[:2]
+    assert (first.id, first.culprit_service) == ("CAPACITY_SATURATION", "api")
+    assert (second.id, second.culprit_service) == ("RATE_LIMIT_THROTTLING", "api")
+    assert second.confidence >= 0.1  # a real alternative, not a rounding error
+    assert first.confidence <= 0.9  # and the leader is not sure: the metrics cannot tell
+
+
+def test_logs_without_429s_rule_the_rate_limiter_out() -> None:
+    incident = surge_with_errors().log("api", "request timed out after 30s waiting for a worker")
+    assert "RATE_LIMIT_THROTTLING" not in [h.id for h in verdict(incident).hypotheses]

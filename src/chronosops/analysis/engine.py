@@ -39,7 +39,9 @@ from chronosops.analysis.models import (
 from chronosops.analysis.observations import Observations, observe
 
 ENGINE = "builtin"
-ENGINE_VERSION = "2"
+ENGINE_VERSION = (
+    "2.1"  # 2.1: a rate limiter stays the runner-up to a surge when no logs tell them apart
+)
 MAX_HYPOTHESES = 6
 
 # Calibration: confidences are softmax(score / TEMPERATURE) over the candidates and UNKNOWN.

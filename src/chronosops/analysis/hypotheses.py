@@ -350,6 +350,10 @@ def _dns_service(obs: Observations) -> str | None:
     return named[0] if named else None
 
 
+# How much of a surge's saturation score the rate-limit alternative gets when no logs can tell
+# them apart (see `_mechanisms`): enough to be a real second, not enough to take first place.
+LIMITER_SHARE = 0.8
+
 MECHANISMS = frozenset(
     {"CAPACITY_SATURATION", "CACHE_MISS_STORM", "RATE_LIMIT_THROTTLING", "AUTH_OIDC_ISSUE"}
 )
@@ -664,12 +668,31 @@ def _mechanisms(obs: Observations, where: Localization, service: str) -> list[Ca
             [f.artifact_id for f in worker_logs],
         )
         hot = cpu.after if cpu is not None else 0.0
+        saturation = 1.6 + (0.4 if worker_logs else 0.0) + (0.4 if hot >= 0.85 else 0.0)
         candidate.add(
-            1.6 + (0.4 if worker_logs else 0.0) + (0.4 if hot >= 0.85 else 0.0),
+            saturation,
             f"traffic rose {traffic.factor:.1f}× and saturated {service}" if traffic else "",
             refs,
         )
         found.append(candidate)
+        errors = shifts.get("errors")
+        if (
+            not obs.logs
+            and traffic is not None
+            and errors is not None
+            and errors.z >= 4
+            and errors.delta >= 0.05
+        ):
+            # Without logs, a limiter rejecting the surge (429s) and an overload failing under
+            # it look the same in the metrics: keep the limiter as a live alternative.
+            limiter = Candidate("RATE_LIMIT_THROTTLING", service)
+            limiter.add(
+                LIMITER_SHARE * saturation,
+                f"{service}'s errors rose with its traffic ({traffic.factor:.1f}×); with no logs "
+                "to show 429s or timeouts, a rate limiter is as likely as overload",
+                _refs([errors.artifact_id], [traffic.artifact_id]),
+            )
+            found.append(limiter)
     elif worker_logs:
         candidate = Candidate("CAPACITY_SATURATION", service)
         candidate.add(
