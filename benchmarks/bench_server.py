@@ -1,18 +1,20 @@
 """The ChronosOps app plus a "framework floor" route, served for the ingest benchmark.
 
 The floor route only reads and parses the JSON body, so comparing it with the real ingest
-route in the same run shows what ChronosOps adds on top of FastAPI + uvicorn.
+route in the same run shows what ChronosOps adds on top of FastAPI + uvicorn. With
+``--workers N`` uvicorn runs N processes on the port, as ``chronosops serve --workers N`` does.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import secrets
 from typing import Any
 
 import uvicorn
-from fastapi import Request
+from fastapi import FastAPI, Request
 
 from chronosops import migrations
 from chronosops.bootstrap import build_services, configure_logging
@@ -20,28 +22,44 @@ from chronosops.config import Settings
 from chronosops.web.app import create_app
 
 
+async def floor(request: Request) -> dict[str, Any]:
+    body = json.loads(await request.body())
+    return {"ok": isinstance(body, dict)}
+
+
+def bench_app() -> FastAPI:
+    """One server process's app; the settings come from the environment `main` sets."""
+    settings = Settings(
+        database_url=os.environ["BENCH_DATABASE_URL"],
+        jwt_secret=os.environ["BENCH_SECRET"],
+        rate_limit_enabled=False,
+        log_level="WARNING",
+    )
+    configure_logging(settings)
+    app = create_app(build_services(settings), owns_services=True)
+    app.post("/bench/floor")(floor)
+    return app
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--secret", default=secrets.token_hex(32))
+    parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()
-    settings = Settings(
-        database_url=args.database_url,
-        jwt_secret=args.secret,
-        rate_limit_enabled=False,
-        log_level="WARNING",
+    migrations.upgrade(args.database_url)
+    os.environ["BENCH_DATABASE_URL"] = args.database_url
+    os.environ["BENCH_SECRET"] = args.secret
+    uvicorn.run(
+        "benchmarks.bench_server:bench_app",
+        factory=True,
+        workers=args.workers,
+        host="127.0.0.1",
+        port=args.port,
+        log_level="warning",
+        access_log=False,
     )
-    migrations.upgrade(settings.database_url)
-    configure_logging(settings)
-    app = create_app(build_services(settings), owns_services=True)
-
-    @app.post("/bench/floor")
-    async def floor(request: Request) -> dict[str, Any]:
-        body = json.loads(await request.body())
-        return {"ok": isinstance(body, dict)}
-
-    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False)
 
 
 if __name__ == "__main__":

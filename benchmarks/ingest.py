@@ -60,16 +60,33 @@ class Result:
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+def _processes(pid: int) -> list[int]:
+    """``pid`` and its children: uvicorn's supervisor and its worker processes."""
+    found = [pid]
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(stat.parent.name))
+        except (OSError, IndexError, ValueError):
+            continue
+    return found
+
+
 def resident_mib(pid: int, field: str = "VmRSS") -> float | None:
-    """The server's resident memory (or peak, with ``VmHWM``) in MiB; None off Linux."""
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return None
-    for line in status.splitlines():
-        if line.startswith(f"{field}:"):
-            return int(line.split()[1]) / 1024
-    return None
+    """Resident memory (or, with ``VmHWM``, peaks) of the server's processes, in MiB, summed;
+    None off Linux."""
+    total = 0
+    for process in _processes(pid):
+        try:
+            status = Path(f"/proc/{process}/status").read_text()
+        except OSError:
+            if process == pid:
+                return None
+            continue
+        for line in status.splitlines():
+            if line.startswith(f"{field}:"):
+                total += int(line.split()[1])
+    return total / 1024
 
 
 def free_port() -> int:
@@ -167,10 +184,11 @@ async def run(
     return [floor, ingest]
 
 
-def table(results: list[Result], database: str) -> str:
+def table(results: list[Result], database: str, workers: int) -> str:
     lines = [
         f"ingest benchmark — {platform.python_implementation()} {platform.python_version()}, "
-        f"{os.cpu_count()} CPUs, database {database}",
+        f"{os.cpu_count()} CPUs, database {database}, "
+        f"{workers} server process{'es' if workers != 1 else ''}",
         "",
         "| target | requests | concurrency | req/s | p50 ms | p99 ms | errors | server RSS MiB |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
@@ -193,6 +211,9 @@ def main() -> None:
     )
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--database-url", help="default: a fresh SQLite file in a temp directory")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="server processes (more than one: PostgreSQL)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         database_url = args.database_url or f"sqlite:///{scratch}/bench.db"
@@ -209,6 +230,8 @@ def main() -> None:
                 database_url,
                 "--secret",
                 secret,
+                "--workers",
+                str(args.workers),
             ],
         )
         url = f"http://127.0.0.1:{port}"
@@ -231,13 +254,16 @@ def main() -> None:
             server.terminate()
             server.wait(timeout=10)
     database = "PostgreSQL" if database_url.startswith("postgresql") else "SQLite (WAL)"
-    print(table(results, database))
+    print(table(results, database, args.workers))
     overhead = statistics.median(results[1].latencies_ms) - statistics.median(
         results[0].latencies_ms
     )
     print(f"\nmedian cost of the pipeline over the floor: {overhead:.1f} ms per request")
     if peak is not None:
-        print(f"server peak resident memory: {peak:.0f} MiB (RSS column: after each target)")
+        print(
+            f"server peak resident memory: {peak:.0f} MiB, all processes "
+            "(RSS column: after each target)"
+        )
 
 
 if __name__ == "__main__":

@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     # serving
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
+    workers: int = Field(
+        default=1, ge=1, le=64, description="server processes; more than one needs PostgreSQL"
+    )
     public_url: str | None = Field(
         default=None, description="how clients reach this server; used in printed examples"
     )

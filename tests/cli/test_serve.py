@@ -1,4 +1,4 @@
-"""`chronosops serve --embedded` as `make run` starts it: a real server in a fresh directory."""
+"""`chronosops serve`: `--embedded` as `make run` starts it, in a fresh directory, and `--workers`."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import jwt
 import pytest
 
 from tests.fixtures.guide import example
@@ -184,3 +185,85 @@ def test_logs_are_json_lines_with_request_ids_and_no_tokens(server: RunningServe
     assert server.token.split(".")[1] not in remaining
     link_secret = server.sign_in_link.split("token=", 1)[1]
     assert link_secret not in remaining
+
+
+def _children(pid: int) -> list[str]:
+    """Command lines of the processes whose parent is ``pid`` (Linux /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == pid:
+                found.append((stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode())
+        except (OSError, IndexError, ValueError):
+            continue
+    return found
+
+
+def test_several_workers_on_sqlite_are_refused_with_the_reason(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "chronosops", "serve", "--workers", "2"],
+        cwd=tmp_path,
+        env={**_clean_env(), "CHRONOSOPS_JWT_SECRET": "w" * 40, "COLUMNS": "300"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "2 workers need PostgreSQL" in result.stderr
+
+
+def test_two_workers_on_postgresql_serve_one_port(database_url: str, tmp_path: Path) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("several workers need PostgreSQL (CHRONOSOPS_TEST_DATABASE_URL)")
+    port = free_port()
+    secret = "w" * 40
+    process = subprocess.Popen(
+        [sys.executable, "-m", "chronosops", "serve", "--workers", "2", "--port", str(port)],
+        cwd=tmp_path,
+        env={
+            **_clean_env(),
+            "CHRONOSOPS_JWT_SECRET": secret,
+            "CHRONOSOPS_DATABASE_URL": database_url,
+        },
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        workers: list[str] = []
+        while time.monotonic() < deadline:
+            workers = [c for c in _children(process.pid) if "resource_tracker" not in c]
+            try:
+                ready = httpx.get(f"{url}/v1/ready", timeout=1).status_code == 200
+            except httpx.TransportError:
+                ready = False
+            if ready and len(workers) == 2:
+                break
+            time.sleep(0.2)
+        assert len(workers) == 2, workers
+        token = jwt.encode(
+            {
+                "iss": "chronosops",
+                "aud": "chronosops",
+                "sub": "w",
+                "roles": ["CHRONOSOPS_ANALYST"],
+                "exp": int(time.time()) + 300,
+            },
+            secret,
+            algorithm="HS256",
+        )
+
+        def send(index: int) -> int:
+            body = {**example("basic_request"), "sourceRef": f"workers-{index}"}
+            headers = {"Authorization": f"Bearer {token}"}
+            return httpx.post(
+                f"{url}/v1/incidents/ingest", json=body, headers=headers, timeout=30
+            ).status_code
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            assert sorted(pool.map(send, range(16))) == [201] * 16
+    finally:
+        process.terminate()
+        process.wait(timeout=20)

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import typer
 import uvicorn
+from fastapi import FastAPI
 from rich.console import Console
 
 from chronosops import migrations
@@ -32,6 +33,12 @@ BASIC_REQUEST = """{
 def serve(
     host: str = typer.Option(None, help="interface to bind (default CHRONOSOPS_HOST, 127.0.0.1)"),
     port: int = typer.Option(None, help="port (default CHRONOSOPS_PORT, 8080)"),
+    workers: int = typer.Option(
+        None,
+        min=1,
+        max=64,
+        help="server processes (default CHRONOSOPS_WORKERS, 1); more than one needs PostgreSQL",
+    ),
     embedded: bool = typer.Option(
         False,
         "--embedded",
@@ -45,8 +52,16 @@ def serve(
         overrides["host"] = host
     if port:
         overrides["port"] = port
+    if workers:
+        overrides["workers"] = workers
     settings = resolve(generate_embedded_secret=embedded, **overrides)
     require_runnable(settings)
+    if settings.workers > 1 and settings.is_sqlite:
+        fail(
+            f"{settings.workers} workers need PostgreSQL: SQLite has one writer at a time, so "
+            "extra processes would only queue behind each other. Use one worker, or set "
+            "CHRONOSOPS_DATABASE_URL to a PostgreSQL database."
+        )
     if settings.is_sqlite:
         migrations.upgrade(settings.database_url)
     elif not migrations.is_up_to_date(settings.database_url):
@@ -84,6 +99,21 @@ def serve(
             "`.venv/bin/chronosops sign-in-link` prints another):\n"
         )
         out.print(f"  {link_url(settings, issued.token)}\n", soft_wrap=True, highlight=False)
+    if settings.workers > 1:
+        # Each worker process builds its own services from the same environment.
+        asyncio.run(services.aclose())
+        out.print(f"{settings.workers} worker processes")
+        uvicorn.run(
+            "chronosops.cli.serve:worker_app",
+            factory=True,
+            workers=settings.workers,
+            host=settings.host,
+            port=settings.port,
+            log_level="warning",
+            access_log=False,
+            server_header=False,
+        )
+        return
     app = create_app(services, owns_services=True)
     uvicorn.run(
         app,
@@ -93,6 +123,12 @@ def serve(
         access_log=False,
         server_header=False,
     )
+
+
+def worker_app() -> FastAPI:
+    """One worker's app (uvicorn calls this in each process that `serve --workers N` starts)."""
+    settings = resolve()
+    return create_app(services_for(settings), owns_services=True)
 
 
 async def _first_link(services: Services) -> IssuedLink:
