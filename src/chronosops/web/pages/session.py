@@ -127,6 +127,8 @@ async def live_session(request: Request, services: Services) -> ConsoleSession |
     session = current_session(request, services)
     if session is None:
         return None
+    if services.sign_outs.recently_live(session.session_id):
+        return session
     async with services.database.unit_of_work(write=False) as db:
         if await services.sign_outs.is_signed_out(db, session.session_id):
             return None
