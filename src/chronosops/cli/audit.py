@@ -8,9 +8,8 @@ import typer
 from rich.console import Console
 from rich.progress import Progress
 
-from chronosops import migrations
 from chronosops.audit import ChainVerification
-from chronosops.cli.settings import fail, resolve, services_for
+from chronosops.cli.settings import resolve_migrated, services_for
 from chronosops.config import Settings
 
 app = typer.Typer(help="Check the tamper-evident audit log.", no_args_is_help=True)
@@ -43,11 +42,7 @@ def verify(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar"),
 ) -> None:
     """Re-hash every event and check every link; exit 1 at the first broken one."""
-    settings = resolve()
-    if settings.is_sqlite:
-        migrations.upgrade(settings.database_url)
-    elif not migrations.is_up_to_date(settings.database_url):
-        fail("the database is behind this version: run `chronosops db upgrade` first")
+    settings = resolve_migrated()
     result = asyncio.run(_verify(settings, batch_size, quiet))
     if result.ok:
         out.print(

@@ -13,8 +13,8 @@ from rich.progress import Progress
 from rich.table import Table
 
 from chronosops.bootstrap import Services
-from chronosops.cli.incidents import CLI_PRINCIPAL, _settings
-from chronosops.cli.settings import fail, services_for
+from chronosops.cli.incidents import CLI_PRINCIPAL
+from chronosops.cli.settings import fail, resolve_migrated, services_for
 from chronosops.core.ingest_request import MAX_WINDOW_MINUTES, MIN_WINDOW_MINUTES
 from chronosops.investigation import run_scenario
 from chronosops.scenarios import BY_ID, MAX_VARIANT, SCENARIOS, GenerationOptions
@@ -149,7 +149,7 @@ def demo(
             f"unknown scenario {', '.join(unknown)}; `chronosops demo --list` shows the "
             f"{len(SCENARIOS)} there are"
         )
-    settings = _settings()
+    settings = resolve_migrated()
     if not settings.scenarios_enabled:
         fail("demo scenarios are switched off (CHRONOSOPS_SCENARIOS_ENABLED=false)")
     options = GenerationOptions(

@@ -19,11 +19,10 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from chronosops import __version__, migrations
+from chronosops import __version__
 from chronosops.bootstrap import Services, build_services
 from chronosops.cli.incidents import CLI_PRINCIPAL
-from chronosops.cli.settings import fail, resolve
-from chronosops.config import Settings
+from chronosops.cli.settings import fail, resolve_migrated
 from chronosops.core.errors import AppError, InvalidInputError
 from chronosops.core.storable import unstorable
 from chronosops.sources import GOOGLE_CLOUD_STATUS_FEED_URL, Normalization, registry
@@ -34,13 +33,6 @@ err = Console(stderr=True)
 
 FETCH_TIMEOUT_SECONDS = 20.0
 MAX_FEED_BYTES = 64 * 1024 * 1024  # the public feed is a few MB; this bounds a wrong URL
-
-
-def _settings() -> Settings:
-    settings = resolve()
-    if settings.is_sqlite:
-        migrations.upgrade(settings.database_url)
-    return settings
 
 
 def _read(location: str) -> bytes:
@@ -124,7 +116,7 @@ def google_cloud_status(
     ),
 ) -> None:
     """Import the Google Cloud status feed: one incident per entry, idempotently."""
-    settings = _settings()
+    settings = resolve_migrated()
     document = _parse(location, _read(location))
     if limit is not None and isinstance(document, list):
         document = document[:limit]

@@ -13,11 +13,9 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from chronosops import migrations
 from chronosops.auth import Principal, Role
 from chronosops.bootstrap import Services
-from chronosops.cli.settings import fail, resolve, services_for
-from chronosops.config import Settings
+from chronosops.cli.settings import fail, resolve_migrated, services_for
 from chronosops.core.errors import AppError
 from chronosops.core.ingest_request import IngestIncidentRequest
 from chronosops.incidents import IncidentFilter
@@ -29,13 +27,6 @@ err = Console(stderr=True)
 CLI_PRINCIPAL = Principal(
     subject="cli", roles=frozenset({Role.ANALYST, Role.ADMIN}), issuer="system"
 )
-
-
-def _settings() -> Settings:
-    settings = resolve()
-    if settings.is_sqlite:
-        migrations.upgrade(settings.database_url)
-    return settings
 
 
 def _load(source: str) -> list[Any]:
@@ -74,7 +65,7 @@ def ingest(
 ) -> None:
     """Ingest IngestIncidentRequest JSON through the same pipeline as the API."""
     items = _load(source)
-    failures = asyncio.run(_ingest_all(services_for(_settings()), items))
+    failures = asyncio.run(_ingest_all(services_for(resolve_migrated()), items))
     if failures:
         raise typer.Exit(1)
 
@@ -101,7 +92,7 @@ def list_incidents(
 ) -> None:
     """The newest incidents, as a table or as JSON lines."""
     filters = IncidentFilter(severity=severity, status=status, service=service, title_contains=q)
-    items = asyncio.run(_list(services_for(_settings()), filters, limit))
+    items = asyncio.run(_list(services_for(resolve_migrated()), filters, limit))
     if as_json:
         for item in items:
             typer.echo(json.dumps(item.model_dump(mode="json")))
@@ -133,7 +124,7 @@ async def _show(services: Services, incident_id: str) -> dict[str, Any]:
 def show(incident_id: str) -> None:
     """One incident with its latest analysis, as JSON."""
     try:
-        detail = asyncio.run(_show(services_for(_settings()), incident_id))
+        detail = asyncio.run(_show(services_for(resolve_migrated()), incident_id))
     except AppError as exc:
         fail(exc.message, code=1)
     out.print_json(data=detail)

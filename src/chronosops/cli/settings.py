@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from chronosops import migrations
 from chronosops.bootstrap import Services, build_services, configure_logging
 from chronosops.config import ConfigurationError, Settings, load_settings
 
@@ -54,6 +55,17 @@ def resolve(*, generate_embedded_secret: bool = False, **overrides: object) -> S
             "(set CHRONOSOPS_JWT_SECRET to use your own).[/yellow]"
         )
     return load_settings(**overrides, jwt_secret=path.read_text().strip())
+
+
+def resolve_migrated() -> Settings:
+    """Settings for a command that uses the database: the embedded SQLite is migrated on the
+    spot, a PostgreSQL behind this version is refused with the command that fixes it."""
+    settings = resolve()
+    if settings.is_sqlite:
+        migrations.upgrade(settings.database_url)
+    elif not migrations.is_up_to_date(settings.database_url):
+        fail("the database is behind this version: run `chronosops db upgrade` first")
+    return settings
 
 
 def fail(message: str, *, code: int = 2) -> None:

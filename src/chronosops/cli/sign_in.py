@@ -7,12 +7,11 @@ from datetime import timedelta
 
 import typer
 
-from chronosops import migrations
 from chronosops.audit import EntityType, EventType
 from chronosops.auth import IssuedLink, Role, parse_role
 from chronosops.bootstrap import Services
 from chronosops.cli.durations import parse_duration
-from chronosops.cli.settings import fail, resolve, services_for
+from chronosops.cli.settings import fail, resolve_migrated, services_for
 from chronosops.config import Settings
 from chronosops.core.timestamps import format_instant
 
@@ -73,11 +72,7 @@ def sign_in_link(
     ),
 ) -> None:
     """Print a one-time console sign-in link (works once, for CHRONOSOPS_SIGN_IN_LINK_TTL_MINUTES)."""
-    settings = resolve()
-    if settings.is_sqlite:
-        migrations.upgrade(settings.database_url)
-    elif not migrations.is_up_to_date(settings.database_url):
-        fail("the database is behind this version: run `chronosops db upgrade` first")
+    settings = resolve_migrated()
     try:
         roles = [parse_role(name) for name in role]
         lifetime = (
