@@ -24,7 +24,7 @@ from chronosops.collectors.base import (
     CollectorQuery,
     parse_time,
 )
-from chronosops.collectors.paging import Budget, Page, follow_pages
+from chronosops.collectors.paging import Budget, Page, log_pages
 from chronosops.core.aggregation import RawLogLine, metric_series
 from chronosops.core.artifacts import Artifact, ChangeEvent, OtherEvent, normalise_level
 from chronosops.core.canonical import content_hash
@@ -185,7 +185,8 @@ class DatadogCollector(Collector):
             )
             return Page(self._log_lines(body, service), _after(body))
 
-        paged = await follow_pages(
+        return await log_pages(
+            self,
             page,
             Budget(
                 total=self.settings.logs_max_lines,
@@ -193,12 +194,8 @@ class DatadogCollector(Collector):
                 unit="lines",
                 page_size=self.settings.logs_page_size,
             ),
-            deadline=query.deadline,
-        )
-        return Collected(
-            artifacts=self.templates_of(paged.items, query, service),
-            problems=paged.problems,
-            notes=paged.notes,
+            query,
+            service,
         )
 
     def _log_lines(self, body: Any, service: str) -> list[RawLogLine]:

@@ -39,7 +39,7 @@ from chronosops.collectors.base import (
     level_in,
     parse_time,
 )
-from chronosops.collectors.paging import Budget, Page, follow_pages
+from chronosops.collectors.paging import Budget, Page, follow_pages, log_pages
 from chronosops.core.aggregation import (
     RawLogLine,
     RawSpan,
@@ -331,7 +331,8 @@ class GoogleCloudCollector(Collector):
                 raise self.malformed("logs: not a JSON object")
             return Page(self._log_lines(body, service), _next_token(body))
 
-        paged = await follow_pages(
+        return await log_pages(
+            self,
             page,
             Budget(
                 total=self.settings.logs_max_entries,
@@ -339,12 +340,8 @@ class GoogleCloudCollector(Collector):
                 unit="entries",
                 page_size=self.settings.logs_page_size,
             ),
-            deadline=query.deadline,
-        )
-        return Collected(
-            artifacts=self.templates_of(paged.items, query, service),
-            problems=paged.problems,
-            notes=paged.notes,
+            query,
+            service,
         )
 
     def _log_lines(self, body: dict[str, Any], service: str) -> list[RawLogLine]:

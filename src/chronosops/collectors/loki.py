@@ -26,7 +26,7 @@ from chronosops.collectors.base import (
     CollectorQuery,
     level_in,
 )
-from chronosops.collectors.paging import Budget, Page, follow_pages
+from chronosops.collectors.paging import Budget, Page, log_pages
 from chronosops.core.aggregation import RawLogLine
 from chronosops.core.artifacts import normalise_level
 from chronosops.core.redaction import redact_text
@@ -132,7 +132,8 @@ class LokiCollector(Collector):
             boundary = (oldest, at_oldest | seen if oldest == boundary_ns else at_oldest)
             return Page([e.line for e in fresh], str(oldest + 1))
 
-        paged = await follow_pages(
+        return await log_pages(
+            self,
             page,
             Budget(
                 total=self.settings.max_lines,
@@ -140,12 +141,9 @@ class LokiCollector(Collector):
                 unit="lines",
                 page_size=self.settings.limit,
             ),
-            deadline=query.deadline,
-        )
-        return Collected(
-            artifacts=self.templates_of(paged.items, query, service),
-            problems=[f"logs: {problem}" for problem in paged.problems],
-            notes=[f"logs: {note}" for note in paged.notes],
+            query,
+            service,
+            label="logs",
         )
 
     def entries(self, body: Any, service: str) -> list[_Entry]:

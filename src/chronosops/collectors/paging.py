@@ -22,7 +22,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from chronosops.collectors.base import CollectorError
+from chronosops.collectors.base import Collected, Collector, CollectorError, CollectorQuery
+from chronosops.core.aggregation import RawLogLine
 
 T = TypeVar("T")
 
@@ -141,3 +142,26 @@ async def follow_pages(
 
 def _failed(paged: Paged[T], budget: Budget, reason: str) -> str:
     return f"page {paged.pages + 1} failed, kept the first {_tally(paged, budget)}: {reason}"
+
+
+async def log_pages(
+    collector: Collector,
+    fetch: Callable[[str | None, int], Awaitable[Page[RawLogLine]]],
+    budget: Budget,
+    query: CollectorQuery,
+    service: str,
+    *,
+    label: str = "",
+) -> Collected:
+    """Log lines read page by page, then clustered into the most telling templates.
+
+    ``label`` prefixes the notes and problems when the collector's other questions do not
+    already say which question they come from.
+    """
+    paged = await follow_pages(fetch, budget, deadline=query.deadline)
+    prefix = f"{label}: " if label else ""
+    return Collected(
+        artifacts=collector.templates_of(paged.items, query, service),
+        problems=[prefix + problem for problem in paged.problems],
+        notes=[prefix + note for note in paged.notes],
+    )
