@@ -136,6 +136,8 @@ def build_services(
             changes=changes,
             scenarios_enabled=settings.scenarios_enabled,
             topology=collectors_config.topology,
+            neighbour_hops=settings.collectors_neighbour_hops,
+            max_neighbours=settings.collectors_max_neighbours,
             changes_lookback=timedelta(minutes=settings.changes_lookback_minutes),
             max_changes=settings_caps["change_event"],
         ),

@@ -157,6 +157,18 @@ class Settings(BaseSettings):
     collectors_item_caps: dict[str, int] = Field(
         default_factory=dict, description='per artifact kind, e.g. {"log_template": 100}'
     )
+    collectors_neighbour_hops: int = Field(
+        default=2,
+        ge=0,
+        le=4,
+        description="callers and callees this many calls from the incident's service are collected too",
+    )
+    collectors_max_neighbours: int = Field(
+        default=10,
+        ge=0,
+        le=50,
+        description="services collected besides the incident's, nearest first",
+    )
     changes_lookback_minutes: int = Field(
         default=120, ge=0, le=1440, description="how far before the window changes still count"
     )

@@ -124,7 +124,8 @@ unit = "MiB"
     }
     assert all(a["source"] == "prometheus-prod" for a in series.values())
     assert all(a["service"] == "payment-service" for a in series.values())
-    assert series["request_rate"]["labels"] == {}
+    # The default queries group by the service label, so every series names its service.
+    assert series["request_rate"]["labels"] == {"service": "payment-service"}
     assert series["memory_mib"]["labels"] == {"env": "production", "service": "payment-service"}
 
     # The gauge comes back exactly as loaded, one point a minute across the window.

@@ -39,6 +39,7 @@ from chronosops.core.artifacts import ERROR_LEVELS, Artifact, LogTemplate
 from chronosops.core.clock import Clock
 from chronosops.core.errors import AppError, UpstreamError
 from chronosops.core.redaction import redact_text
+from chronosops.core.topology import Neighbour, ServiceGraph, neighbourhood
 from chronosops.core.windows import TimeWindow
 
 BODY_SNIPPET = 200
@@ -110,6 +111,12 @@ class CollectorQuery:
     # Event-loop time (``loop.time()``) at which the runner gives up on this collector; a
     # collector that pages stops early enough to keep what it has. None: no deadline.
     deadline: float | None = None
+    # The neighbourhood: the call graph known before asking (configured, sent with the
+    # incident), how many hops around ``service`` to collect too, and at most how many
+    # services besides it. ``hops=0`` asks about ``service`` alone.
+    graph: ServiceGraph = field(default_factory=ServiceGraph)
+    hops: int = 0
+    max_neighbours: int = 10
 
 
 class CollectorOptions(BaseModel):
@@ -258,6 +265,30 @@ class Collector(ABC):
         if errors and not collected.artifacts:
             raise errors[0]
         return collected
+
+    def around(
+        self, query: CollectorQuery, discovered: Sequence[tuple[str, str]] = ()
+    ) -> tuple[list[Neighbour], list[str]]:
+        """The incident's service first, then its callers and callees within ``query.hops``,
+        nearest first, from the graph the query carries and the edges this backend found; with
+        a note naming them (and those left out over ``query.max_neighbours``)."""
+        service = self.require_service(query)
+        graph = query.graph.merged(discovered) if discovered else query.graph
+        found = neighbourhood(graph, service, hops=query.hops)
+        kept = found[: query.max_neighbours + 1]
+        if len(kept) == 1:
+            return kept, []
+        named = ", ".join(
+            f"{n.service} ({n.relation}" + (f", {n.hops} hops)" if n.hops > 1 else ")")
+            for n in kept[1:]
+        )
+        notes = [f"neighbourhood of {service}: {named}"]
+        if len(found) > len(kept):
+            notes.append(
+                f"{len(found) - len(kept)} more neighbour(s) within {query.hops} hop(s) left out "
+                f"(at most {query.max_neighbours}, the nearest first)"
+            )
+        return kept, notes
 
     def require_service(self, query: CollectorQuery) -> str:
         if not query.service:

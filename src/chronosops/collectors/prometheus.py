@@ -9,6 +9,7 @@ replaced, extended, or overridden for one service.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import re
 from datetime import UTC, datetime
@@ -19,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from chronosops.collectors.base import (
     Collected,
     Collector,
+    CollectorError,
     CollectorOptions,
     CollectorQuery,
     CollectorResponseError,
@@ -36,35 +38,64 @@ class PromQuery(BaseModel):
     unit: str | None = None
 
 
+# ``$group`` is the service label: every default groups by it, so one query answers for the
+# whole neighbourhood and each series names the service it belongs to.
 _HISTOGRAM = (
-    "1000 * histogram_quantile({q}, sum by (le) "
+    "1000 * histogram_quantile({q}, sum by (le, $group) "
     "(rate(http_request_duration_seconds_bucket{{$selector}}[$rate_window])))"
 )
+_REQUESTS = "sum by ($group) (rate(http_requests_total{$selector}[$rate_window]))"
+_ERRORS = 'sum by ($group) (rate(http_requests_total{$selector,code=~"5.."}[$rate_window]))'
 DEFAULT_QUERIES: dict[str, PromQuery] = {
     "latency_p50_ms": PromQuery(query=_HISTOGRAM.format(q="0.5"), unit="ms"),
     "latency_p95_ms": PromQuery(query=_HISTOGRAM.format(q="0.95"), unit="ms"),
     "latency_p99_ms": PromQuery(query=_HISTOGRAM.format(q="0.99"), unit="ms"),
+    # A service without a single 5xx has no error series at all; ``or … * 0`` makes that a
+    # ratio of 0 rather than no evidence.
     "error_ratio": PromQuery(
-        query=(
-            'sum(rate(http_requests_total{$selector,code=~"5.."}[$rate_window])) '
-            "/ sum(rate(http_requests_total{$selector}[$rate_window]))"
-        ),
+        query=f"({_ERRORS} or {_REQUESTS} * 0) / {_REQUESTS}",
         unit="ratio",
     ),
-    "request_rate": PromQuery(
-        query="sum(rate(http_requests_total{$selector}[$rate_window]))", unit="req/s"
-    ),
+    "request_rate": PromQuery(query=_REQUESTS, unit="req/s"),
     "cpu_cores": PromQuery(
-        query="sum(rate(container_cpu_usage_seconds_total{$selector}[$rate_window]))",
+        query="sum by ($group) (rate(container_cpu_usage_seconds_total{$selector}[$rate_window]))",
         unit="cores",
     ),
     "memory_working_set_bytes": PromQuery(
-        query="sum(container_memory_working_set_bytes{$selector})", unit="bytes"
+        query="sum by ($group) (container_memory_working_set_bytes{$selector})", unit="bytes"
     ),
     "db_connections_in_use": PromQuery(
-        query='sum(db_client_connections_usage{$selector,state="used"})', unit="count"
+        query='sum by ($group) (db_client_connections_usage{$selector,state="used"})',
+        unit="count",
     ),
 }
+
+
+class EdgeMetric(BaseModel):
+    """A metric whose series each name one call: the caller in one label, the callee in another."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    metric: str = Field(pattern=r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
+    caller_label: str = Field(pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+    callee_label: str = Field(pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+
+
+# Tempo's metrics-generator and the OpenTelemetry Collector's servicegraph connector write the
+# first; Istio the second.
+DEFAULT_SERVICE_GRAPH: tuple[EdgeMetric, ...] = (
+    EdgeMetric(
+        metric="traces_service_graph_request_total", caller_label="client", callee_label="server"
+    ),
+    EdgeMetric(
+        metric="istio_requests_total",
+        caller_label="source_canonical_service",
+        callee_label="destination_canonical_service",
+    ),
+)
+MAX_EDGES_PER_HOP = 500
+# No further hop of the service graph is read this close to the deadline: the series matter more.
+DISCOVERY_RESERVE_SECONDS = 2.0
 
 
 def _names_are_metric_names(queries: dict[str, PromQuery]) -> dict[str, PromQuery]:
@@ -95,13 +126,27 @@ class PrometheusOptions(CollectorOptions):
     queries: dict[str, PromQuery] = Field(default_factory=lambda: dict(DEFAULT_QUERIES))
     extra_queries: dict[str, PromQuery] = Field(default_factory=dict)
     services: dict[str, ServiceOverride] = Field(default_factory=dict)
-    max_series_per_query: int = Field(default=10, ge=1, le=200)
+    max_series_per_query: int = Field(
+        default=10, ge=1, le=200, description="series kept per query and service"
+    )
+    service_graph: list[EdgeMetric] = Field(
+        default_factory=lambda: list(DEFAULT_SERVICE_GRAPH),
+        description="edge metrics read to find callers and callees; [] reads none",
+    )
 
     _check = field_validator("queries", "extra_queries")(_names_are_metric_names)
 
 
 def _quote(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+_REGEX_SPECIAL = re.compile(r"([\\.+*?()|\[\]{}^$])")
+
+
+def _alternatives(values: list[str]) -> str:
+    """A PromQL string holding a regular expression that matches exactly these values."""
+    return _quote("|".join(_REGEX_SPECIAL.sub(r"\\\1", value) for value in values))
 
 
 class PrometheusCollector(Collector):
@@ -114,16 +159,27 @@ class PrometheusCollector(Collector):
         assert isinstance(self.options, PrometheusOptions)
         return self.options
 
-    def selector(self, query: CollectorQuery, service: str) -> str:
-        override = self.settings.services.get(service)
-        if override is not None and override.selector:
-            return override.selector
-        matchers = [f"{self.settings.service_label}={_quote(service)}"]
+    def _context(self, query: CollectorQuery) -> list[str]:
+        matchers = []
         for field_name, label in sorted(self.settings.labels.items()):
             value = query.environment if field_name == "environment" else query.region
             if value:
                 matchers.append(f"{label}={_quote(value)}")
-        return ",".join(matchers)
+        return matchers
+
+    def selector(self, query: CollectorQuery, service: str) -> str:
+        override = self.settings.services.get(service)
+        if override is not None and override.selector:
+            return override.selector
+        return ",".join([f"{self.settings.service_label}={_quote(service)}", *self._context(query)])
+
+    def group_selector(self, query: CollectorQuery, services: list[str]) -> str:
+        """Matchers for several services at once (one regex on the service label)."""
+        if len(services) == 1:
+            return self.selector(query, services[0])
+        return ",".join(
+            [f"{self.settings.service_label}=~{_alternatives(services)}", *self._context(query)]
+        )
 
     def queries_for(self, service: str) -> dict[str, PromQuery]:
         queries = {**self.settings.queries, **self.settings.extra_queries}
@@ -132,44 +188,246 @@ class PrometheusCollector(Collector):
             queries.update(override.queries)
         return queries
 
+    def expand(self, promql: PromQuery, selector: str, service: str) -> str:
+        return (
+            promql.query.replace("$selector", selector)
+            .replace("$service", service)
+            .replace("$group", self.settings.service_label)
+            .replace("$rate_window", self.settings.rate_window)
+        )
+
     async def collect(self, query: CollectorQuery) -> Collected:
+        self.require_service(query)
+        collected = Collected()
+        discovered: list[tuple[str, str]] = []
+        if query.hops > 0 and self.settings.service_graph:
+            discovered = await self._discover(query, collected)
+        around, notes = self.around(query, discovered)
+        collected.notes.extend(notes)
+        services = [n.service for n in around]
+        rank = {name: index for index, name in enumerate(services)}
+        # A service configured on its own (a selector, queries of its own) is asked alone;
+        # the others share one query per template.
+        alone = [name for name in services if name in self.settings.services]
+        together = [name for name in services if name not in self.settings.services]
+        questions: list[tuple[str, Any]] = []
+        if together:
+            shared = {**self.settings.queries, **self.settings.extra_queries}
+            questions += [
+                (name, self._grouped(name, promql, query, together))
+                for name, promql in shared.items()
+            ]
+        for service in alone:
+            label = "" if service == services[0] else f"{service} "
+            questions += [
+                (f"{label}{name}", self._one(name, promql, query, service))
+                for name, promql in self.queries_for(service).items()
+            ]
+        answered = await self.ask_all(questions)
+        collected.problems.extend(answered.problems)
+        collected.notes.extend(answered.notes)
+        order = {name: index for index, (name, _) in enumerate(questions)}
+        artifacts = sorted(
+            answered.artifacts,
+            key=lambda a: (
+                rank.get(getattr(a, "service", None) or "", len(rank)),
+                order.get(getattr(a, "name", ""), len(order)),
+            ),
+        )
+        if len(artifacts) > query.max_items:
+            left_out = artifacts[query.max_items :]
+            whose = sorted(
+                {getattr(a, "service", None) or "?" for a in left_out},
+                key=lambda s: rank.get(s, len(rank)),
+            )
+            collected.notes.append(
+                f"{len(left_out)} series of {', '.join(whose)} left out "
+                f"(at most {query.max_items} series, the nearest services first)"
+            )
+            artifacts = artifacts[: query.max_items]
+        collected.artifacts = artifacts
+        return collected
+
+    # -- the neighbourhood -------------------------------------------------------------------
+
+    async def _discover(self, query: CollectorQuery, collected: Collected) -> list[tuple[str, str]]:
+        """Callers and callees from the service-graph metrics, hop by hop from the service.
+
+        A backend without such metrics answers nothing, which is fine; one that fails leaves a
+        problem, and the graph known before still counts.
+        """
         service = self.require_service(query)
-        selector = self.selector(query, service)
-        queries = self.queries_for(service)
+        found: set[tuple[str, str]] = set()
+        seen = {service}
+        frontier = [service]
+        for _ in range(query.hops):
+            if not frontier:
+                break
+            if self._out_of_time(query):
+                collected.notes.append("service graph: not read further, the time budget ran low")
+                break
+            answers = await asyncio.gather(
+                *(self._edges(edge, query, frontier) for edge in self.settings.service_graph),
+                return_exceptions=True,
+            )
+            following: list[str] = []
+            for edge, answer in zip(self.settings.service_graph, answers, strict=True):
+                if isinstance(answer, CollectorError):
+                    collected.problems.append(f"service graph {edge.metric}: {answer.message}")
+                    continue
+                if isinstance(answer, BaseException):
+                    raise answer
+                for caller, callee in answer:
+                    found.add((caller, callee))
+                    for name in (caller, callee):
+                        if name not in seen:
+                            seen.add(name)
+                            following.append(name)
+            frontier = following
+        return sorted(found)
+
+    def _out_of_time(self, query: CollectorQuery) -> bool:
+        if query.deadline is None:
+            return False
+        return query.deadline - asyncio.get_running_loop().time() < DISCOVERY_RESERVE_SECONDS
+
+    async def _edges(
+        self, edge: EdgeMetric, query: CollectorQuery, frontier: list[str]
+    ) -> list[tuple[str, str]]:
+        span = max(1, int(query.window.duration.total_seconds()))
+        names = _alternatives(frontier)
+        caller, callee = edge.caller_label, edge.callee_label
+
+        def touching(label: str) -> str:
+            return (
+                f"group by ({caller}, {callee}) "
+                f"(last_over_time({edge.metric}{{{label}=~{names}}}[{span}s]))"
+            )
+
+        body = await self.get_json(
+            f"{self.endpoint}/api/v1/query",
+            params={
+                "query": f"{touching(caller)} or {touching(callee)}",
+                "time": f"{query.window.end.timestamp():.3f}",
+            },
+            headers=self.bearer_or_basic(),
+        )
+        if not isinstance(body, dict) or body.get("status") != "success":
+            raise self.malformed(f"service graph {edge.metric}: no success status")
+        result = body.get("data", {}).get("result") if isinstance(body.get("data"), dict) else None
+        if not isinstance(result, list):
+            raise self.malformed(f"service graph {edge.metric}: no result list")
+        edges: list[tuple[str, str]] = []
+        for entry in result[:MAX_EDGES_PER_HOP]:
+            metric = entry.get("metric") if isinstance(entry, dict) else None
+            if not isinstance(metric, dict):
+                continue
+            a, b = metric.get(caller), metric.get(callee)
+            if isinstance(a, str) and isinstance(b, str) and a and b and a != b:
+                edges.append((a, b))
+        return edges
+
+    # -- asking ------------------------------------------------------------------------------
+
+    async def _grouped(
+        self, name: str, promql: PromQuery, query: CollectorQuery, services: list[str]
+    ) -> Collected:
+        """One query for several services, each series given to the service its label names.
+
+        A template that does not keep the service label (``sum(…)`` without ``by``) cannot say
+        whose series is whose; it is asked again once per service, and the note says so.
+        """
+        if len(services) == 1 or "$service" in promql.query:
+            return await self._each(name, promql, query, services)
+        text = self.expand(promql, self.group_selector(query, services), services[0])
+        body = await self._range_body(name, text, query)
+        label = self.settings.service_label
+        wanted = set(services)
+        series = self._series(name, body)
+        if any(labels.get(label) not in wanted for labels, _ in series):
+            again = await self._each(name, promql, query, services)
+            again.notes.append(
+                f"the query does not keep the {label} label (add `by ($group)`), "
+                f"so it was asked once per service ({len(services)})"
+            )
+            return again
+        per_service: dict[str, int] = {}
+        artifacts: list[Artifact] = []
+        for labels, points in series:
+            service = labels[label]
+            per_service[service] = per_service.get(service, 0) + 1
+            if per_service[service] > self.settings.max_series_per_query:
+                continue
+            built = self._artifact(name, promql, labels, points, service, services[0])
+            if built is not None:
+                artifacts.append(built)
+        return Collected(artifacts=artifacts)
+
+    async def _each(
+        self, name: str, promql: PromQuery, query: CollectorQuery, services: list[str]
+    ) -> Collected:
+        if len(services) == 1:
+            return Collected(artifacts=await self._one(name, promql, query, services[0]))
         return await self.ask_all(
             [
-                (name, self._range(name, promql, query, selector, service))
-                for name, promql in queries.items()
+                (service, self._one(name, promql, query, service, services[0]))
+                for service in services
             ]
         )
 
-    async def _range(
+    async def _one(
         self,
         name: str,
         promql: PromQuery,
         query: CollectorQuery,
-        selector: str,
         service: str,
+        primary: str | None = None,
     ) -> list[Artifact]:
-        text = (
-            promql.query.replace("$selector", selector)
-            .replace("$service", service)
-            .replace("$rate_window", self.settings.rate_window)
-        )
+        text = self.expand(promql, self.selector(query, service), service)
+        body = await self._range_body(name, text, query)
+        artifacts: list[Artifact] = []
+        for labels, points in self._series(name, body)[: self.settings.max_series_per_query]:
+            built = self._artifact(name, promql, labels, points, service, primary or service)
+            if built is not None:
+                artifacts.append(built)
+        return artifacts
+
+    async def _range_body(self, name: str, text: str, query: CollectorQuery) -> Any:
         params = {
             "query": text,
             "start": f"{query.window.start.timestamp():.3f}",
             "end": f"{query.window.end.timestamp():.3f}",
             "step": f"{self.settings.step_seconds}s",
         }
-        body = await self.get_json(
+        return await self.get_json(
             f"{self.endpoint}/api/v1/query_range", params=params, headers=self.bearer_or_basic()
         )
-        return self._series(name, promql, body, service, query.max_items)
+
+    def _artifact(
+        self,
+        name: str,
+        promql: PromQuery,
+        labels: dict[str, str],
+        points: list[tuple[datetime, float]],
+        service: str,
+        primary: str,
+    ) -> Artifact | None:
+        # Two services' series of an ungrouped query carry the same labels; the id must not.
+        named = labels.get(self.settings.service_label) == service or service == primary
+        prefix = f"metric:{self.name}" if named else f"metric:{self.name}:{service}"
+        return metric_series(
+            id_prefix=prefix,
+            name=name,
+            points=((ts, v) for ts, v in points if math.isfinite(v)),
+            source=self.source,
+            labels=labels,
+            service=service,
+            unit=promql.unit,
+        )
 
     def _series(
-        self, name: str, promql: PromQuery, body: Any, service: str, max_items: int
-    ) -> list[Artifact]:
+        self, name: str, body: Any
+    ) -> list[tuple[dict[str, str], list[tuple[datetime, float]]]]:
         if not isinstance(body, dict) or body.get("status") != "success":
             error = body.get("error") if isinstance(body, dict) else None
             raise CollectorResponseError(f"prometheus query {name} failed: {error or 'no status'}")
@@ -179,8 +437,8 @@ class PrometheusCollector(Collector):
         result = data.get("result")
         if not isinstance(result, list):
             raise self.malformed(f"query {name} has no result list")
-        artifacts: list[Artifact] = []
-        for entry in result[: min(self.settings.max_series_per_query, max_items)]:
+        found: list[tuple[dict[str, str], list[tuple[datetime, float]]]] = []
+        for entry in result:
             try:
                 labels = {
                     str(k): str(v) for k, v in entry.get("metric", {}).items() if k != "__name__"
@@ -191,15 +449,5 @@ class PrometheusCollector(Collector):
                 ]
             except (AttributeError, KeyError, TypeError, ValueError):
                 raise self.malformed(f"query {name} returned a series without values") from None
-            series = metric_series(
-                id_prefix=f"metric:{self.name}",
-                name=name,
-                points=((ts, v) for ts, v in points if math.isfinite(v)),
-                source=self.source,
-                labels=labels,
-                service=service,
-                unit=promql.unit,
-            )
-            if series is not None:
-                artifacts.append(series)
-        return artifacts
+            found.append((labels, points))
+        return found

@@ -26,6 +26,7 @@ from chronosops.collectors import CollectorQuery
 from chronosops.core.artifacts import Artifact, LogTemplate, MetricSeries, SpanGroup
 from chronosops.core.ingest_request import IngestIncidentRequest
 from chronosops.core.timestamps import format_instant
+from chronosops.core.topology import TOPOLOGY_EVENT, ServiceGraph, edges_from_events
 from chronosops.core.windows import TimeWindow
 from chronosops.evidence import CollectionNote, EvidenceService
 from chronosops.incidents import IncidentRead
@@ -62,6 +63,23 @@ class Gathered:
         self.notes.extend(notes)
 
 
+def sent_topology(request: IngestIncidentRequest) -> list[tuple[str, str]]:
+    """The call edges sent with the incident: its evidenceLite's ``topology`` events."""
+    events = request.evidence_lite.events if request.evidence_lite else None
+    return edges_from_events((event.type, event.metadata) for event in events or [])
+
+
+def observed_in(request: IngestIncidentRequest) -> bool:
+    """Whether the request carries observations, not only a call graph: ``topology`` events
+    say where to look, so an alert that sends nothing else is still collected for."""
+    lite = request.evidence_lite
+    if lite is None or lite.is_empty:
+        return False
+    if lite.metrics or lite.logs or lite.traces:
+        return True
+    return any(event.type.strip().lower() != TOPOLOGY_EVENT for event in lite.events or [])
+
+
 def scenario_options(incident: IncidentRead | IngestIncidentRequest) -> GenerationOptions:
     """The generation options a SCENARIO incident (or request) carries in customFields."""
     if isinstance(incident, IncidentRead):
@@ -94,6 +112,8 @@ class EvidenceGatherer:
         changes: ChangeService,
         scenarios_enabled: bool,
         topology: Mapping[str, Sequence[str]] | None = None,
+        neighbour_hops: int = 2,
+        max_neighbours: int = 10,
         changes_lookback: timedelta = timedelta(minutes=120),
         max_items: int = 50,
         max_changes: int = 100,
@@ -103,9 +123,16 @@ class EvidenceGatherer:
         self.changes = changes
         self.scenarios_enabled = scenarios_enabled
         self.topology = {k: list(v) for k, v in (topology or {}).items()}
+        self.neighbour_hops = neighbour_hops
+        self.max_neighbours = max_neighbours
         self.changes_lookback = changes_lookback
         self.max_items = max_items
         self.max_changes = max_changes
+
+    @property
+    def graph(self) -> ServiceGraph:
+        """The collectors file's ``[topology]`` as a call graph."""
+        return ServiceGraph.from_mapping(self.topology)
 
     def check(self, request: IngestIncidentRequest) -> None:
         """Refuse, before anything is stored, a request whose evidence could never be gathered."""
@@ -131,27 +158,35 @@ class EvidenceGatherer:
                     items=len(lite),
                 ),
             )
-        if request.has_evidence and not incident.collection_context.force_collect:
+        if observed_in(request) and not incident.collection_context.force_collect:
             return gathered
         if self._names_scenario(incident.source_type, incident.source_ref):
             self._scenario(incident, gathered)
             return gathered
-        await self._collect(incident, window, gathered)
-        await self._changes(incident, window, gathered)
+        graph = self.graph.merged(sent_topology(request))
+        await self._collect(incident, window, gathered, graph)
+        await self._changes(incident, window, gathered, graph)
         return gathered
 
-    def suspects(self, service: str | None, artifacts: Sequence[Artifact]) -> set[str] | None:
+    def suspects(
+        self,
+        service: str | None,
+        artifacts: Sequence[Artifact],
+        graph: ServiceGraph | None = None,
+    ) -> set[str] | None:
         """Whose changes matter: the service, what it depends on (two hops, from the
-        collectors file's topology), and the services the collected evidence names.
+        collectors file's topology and the topology sent with the incident), and the services
+        the collected evidence names.
 
         None when the incident names no service: then every change in the window counts.
         """
         if service is None:
             return None
+        graph = graph if graph is not None else self.graph
         found = {service}
         frontier = [service]
         for _ in range(DEPENDENCY_HOPS):
-            frontier = [dep for name in frontier for dep in self.topology.get(name, [])]
+            frontier = [dep for name in frontier for dep in graph.callees(name)]
             found.update(frontier)
         for artifact in artifacts:
             if isinstance(artifact, MetricSeries | SpanGroup) and artifact.service:
@@ -161,9 +196,9 @@ class EvidenceGatherer:
         return found
 
     async def _changes(
-        self, incident: IncidentRead, window: TimeWindow, gathered: Gathered
+        self, incident: IncidentRead, window: TimeWindow, gathered: Gathered, graph: ServiceGraph
     ) -> None:
-        services = self.suspects(incident.metadata.service, gathered.artifacts)
+        services = self.suspects(incident.metadata.service, gathered.artifacts, graph)
         span = TimeWindow(start=window.start - self.changes_lookback, end=window.end)
         async with self.database.unit_of_work(write=False) as session:
             found = await self.changes.evidence(
@@ -190,7 +225,7 @@ class EvidenceGatherer:
         )
 
     async def _collect(
-        self, incident: IncidentRead, window: TimeWindow, gathered: Gathered
+        self, incident: IncidentRead, window: TimeWindow, gathered: Gathered, graph: ServiceGraph
     ) -> None:
         if not self.evidence.collectors_configured:
             gathered.notes.append(
@@ -210,6 +245,9 @@ class EvidenceGatherer:
                 region=metadata.region,
                 environment=metadata.environment,
                 max_items=self.max_items,
+                graph=graph,
+                hops=self.neighbour_hops,
+                max_neighbours=self.max_neighbours,
             )
         )
         gathered.add(result.artifacts, *result.notes)
