@@ -1,8 +1,13 @@
 """A real Prometheus for tests: backfilled from OpenMetrics with promtool, served on loopback.
 
-The data is a known incident: ``payment-service`` serves 120 requests a minute, fast and almost
+Two data sets. `openmetrics`: ``payment-service`` serves 120 requests a minute, fast and almost
 error-free until 10:00 on 2024-01-15, then slow (0.5–1 s) with a quarter failing. A second
 service, ``search-api``, stays healthy throughout, so a query that leaks across services shows.
+
+`chain_openmetrics`: an outage deep in a call chain, web-frontend → orders-api → inventory-api
+(the Tempo service-graph metric says who calls whom). From 10:00 orders-api is slow, fails a
+quarter of its requests and burns its CPU; web-frontend, which waits on it, is slow too; the
+inventory-api behind it stays healthy, as does search-api, which nothing in the chain calls.
 """
 
 from __future__ import annotations
@@ -107,6 +112,82 @@ def openmetrics() -> str:
     return "\n".join(lines) + "\n"
 
 
+CHAIN = ("web-frontend", "orders-api", "inventory-api")
+CHAIN_EDGES = (("web-frontend", "orders-api"), ("orders-api", "inventory-api"))
+UNRELATED_EDGES = (("search-api", "search-index"),)
+PER_MINUTE = 600
+
+
+def _chain_latency_edge(service: str, failing: bool) -> float:
+    """The upper bound of the bucket every request of that minute falls in."""
+    if service == "orders-api":
+        return 1.0 if failing else 0.1
+    if service == "web-frontend":
+        return 2.5 if failing else 0.25
+    return 0.05
+
+
+def chain_openmetrics() -> str:
+    lines: list[str] = []
+    times = minutes()
+    services = (*CHAIN, "search-api")
+
+    def labels(service: str, **extra: str) -> str:
+        pairs = {"service": service, "env": "production", **extra}
+        return ",".join(f'{k}="{v}"' for k, v in pairs.items())
+
+    lines += ["# TYPE http_requests counter"]
+    for service in services:
+        for code in ("200", "500"):
+            total = 0
+            for at in times:
+                failing = service == "orders-api" and at >= ONSET
+                errors = PER_MINUTE // 4 if failing else 1
+                total += (PER_MINUTE - errors) if code == "200" else errors
+                lines.append(
+                    f"http_requests_total{{{labels(service, code=code)}}} {total} {int(at.timestamp())}"
+                )
+    lines += ["# TYPE http_request_duration_seconds histogram"]
+    for service in services:
+        counts = dict.fromkeys(BUCKETS, 0)
+        count = 0
+        for at in times:
+            edge = _chain_latency_edge(service, at >= ONSET)
+            for bound in BUCKETS:
+                if bound == "+Inf" or float(bound) >= edge:
+                    counts[bound] += PER_MINUTE
+            count += PER_MINUTE
+            stamp = int(at.timestamp())
+            for bound in BUCKETS:
+                lines.append(
+                    f"http_request_duration_seconds_bucket{{{labels(service, le=bound)}}} {counts[bound]} {stamp}"
+                )
+            lines.append(
+                f"http_request_duration_seconds_count{{{labels(service)}}} {count} {stamp}"
+            )
+    lines += ["# TYPE container_cpu_usage_seconds counter"]
+    for service in services:
+        used = 0.0
+        for at in times:
+            # Cores busy that minute: orders-api goes from 0.4 to 1.9 of its 2.
+            cores = 1.9 if service == "orders-api" and at >= ONSET else 0.4
+            used += cores * 60
+            lines.append(
+                f"container_cpu_usage_seconds_total{{{labels(service)}}} {used:.1f} {int(at.timestamp())}"
+            )
+    lines += ["# TYPE traces_service_graph_request counter"]
+    for client, server in (*CHAIN_EDGES, *UNRELATED_EDGES):
+        total = 0
+        for at in times:
+            total += PER_MINUTE
+            lines.append(
+                f'traces_service_graph_request_total{{client="{client}",server="{server}"}} '
+                f"{total} {int(at.timestamp())}"
+            )
+    lines.append("# EOF")
+    return "\n".join(lines) + "\n"
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -121,11 +202,14 @@ class PrometheusServer:
 
 
 @contextmanager
-def running_prometheus(workdir: Path, *, basic_auth: bool = False) -> Iterator[PrometheusServer]:
-    """Backfill the data set and serve it; the process is stopped (by its own handle) after."""
+def running_prometheus(
+    workdir: Path, *, basic_auth: bool = False, data_set: str | None = None
+) -> Iterator[PrometheusServer]:
+    """Backfill the data set (`openmetrics` unless given) and serve it; the process is
+    stopped (by its own handle) after."""
     workdir.mkdir(parents=True, exist_ok=True)
     data = workdir / "data.om"
-    data.write_text(openmetrics())
+    data.write_text(data_set if data_set is not None else openmetrics())
     tsdb = workdir / "tsdb"
     subprocess.run(
         [PROMTOOL, "tsdb", "create-blocks-from", "openmetrics", str(data), str(tsdb)],

@@ -1,0 +1,361 @@
+"""The Prometheus collector asks about the incident's neighbourhood, against a real Prometheus.
+
+The data (`chain_openmetrics`): web-frontend → orders-api → inventory-api, orders-api failing
+from 10:00, web-frontend slow because it waits on it. The alert names web-frontend only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from chronosops.collectors import CollectorQuery, CollectorSpec, registry
+from chronosops.collectors.prometheus import PrometheusCollector
+from chronosops.core.artifacts import MetricSeries
+from chronosops.core.clock import FrozenClock
+from chronosops.core.timestamps import format_instant
+from chronosops.core.topology import ServiceGraph
+from chronosops.core.windows import TimeWindow
+from tests.collectors.prometheus_server import (
+    ONSET,
+    PrometheusServer,
+    available,
+    chain_openmetrics,
+    running_prometheus,
+)
+from tests.fixtures.guide import request
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not available(), reason="needs /usr/bin/prometheus and promtool"),
+]
+
+WINDOW = TimeWindow(ONSET - timedelta(minutes=30), ONSET + timedelta(minutes=30))
+CHAIN = {"web-frontend", "orders-api", "inventory-api"}
+
+
+@pytest.fixture(scope="module")
+def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrometheusServer]:
+    with running_prometheus(
+        tmp_path_factory.mktemp("prometheus-chain"), data_set=chain_openmetrics()
+    ) as server:
+        yield server
+
+
+def _collector(
+    url: str, http: httpx.AsyncClient | None = None, **options: Any
+) -> PrometheusCollector:
+    collector = registry.build(
+        CollectorSpec(
+            name="prom",
+            backend="prometheus",
+            endpoint=url,
+            options={"labels": {"environment": "env"}, **options},
+            credentials={},
+        ),
+        http=http or httpx.AsyncClient(),
+        clock=FrozenClock(ONSET),
+    )
+    assert isinstance(collector, PrometheusCollector)
+    return collector
+
+
+def _query(**fields: Any) -> CollectorQuery:
+    values: dict[str, Any] = {
+        "window": WINDOW,
+        "onset": ONSET,
+        "service": "web-frontend",
+        "environment": "production",
+        "hops": 2,
+    }
+    values.update(fields)
+    return CollectorQuery(**values)
+
+
+def _services(artifacts: list[Any]) -> dict[tuple[str, str], MetricSeries]:
+    return {(a.service, a.name): a for a in artifacts if isinstance(a, MetricSeries) and a.service}
+
+
+def _before_after(series: MetricSeries) -> tuple[float, float]:
+    before = next(p.value for p in series.points if p.ts == ONSET - timedelta(minutes=15))
+    after = next(p.value for p in series.points if p.ts == ONSET + timedelta(minutes=15))
+    return before, after
+
+
+async def test_the_service_graph_brings_callees_two_hops_deep_each_under_its_own_name(
+    prometheus: PrometheusServer,
+) -> None:
+    collected = await _collector(prometheus.url).collect(_query())
+    series = _services(collected.artifacts)
+    assert {service for service, _ in series} == CHAIN
+    # Every series is the one of the service it is recorded under, not a sum across them.
+    assert _before_after(series[("orders-api", "error_ratio")]) == (
+        pytest.approx(1 / 600),
+        pytest.approx(0.25),
+    )
+    assert _before_after(series[("web-frontend", "error_ratio")]) == (
+        pytest.approx(1 / 600),
+        pytest.approx(1 / 600),
+    )
+    assert _before_after(series[("orders-api", "latency_p95_ms")]) == (
+        pytest.approx(97.5),
+        pytest.approx(975.0),
+    )
+    assert _before_after(series[("web-frontend", "latency_p95_ms")]) == (
+        pytest.approx(242.5),
+        pytest.approx(2425.0),
+    )
+    assert _before_after(series[("inventory-api", "latency_p95_ms")]) == (
+        pytest.approx(47.5),
+        pytest.approx(47.5),
+    )
+    assert _before_after(series[("orders-api", "cpu_cores")]) == (
+        pytest.approx(0.4),
+        pytest.approx(1.9),
+    )
+    assert all(a.labels["service"] == a.service for a in series.values())
+    assert len({a.artifact_id for a in collected.artifacts}) == len(collected.artifacts)
+    # Nearest first: the alerting service's series lead.
+    assert collected.artifacts[0].service == "web-frontend"  # type: ignore[attr-defined]
+    assert collected.notes == [
+        "neighbourhood of web-frontend: orders-api (callee), inventory-api (callee, 2 hops)"
+    ]
+    assert collected.problems == []
+
+
+async def test_one_query_per_template_asks_for_the_whole_neighbourhood(
+    prometheus: PrometheusServer,
+) -> None:
+    seen: list[httpx.Request] = []
+
+    async def record(sent: httpx.Request) -> None:
+        seen.append(sent)
+
+    collector = _collector(
+        prometheus.url,
+        httpx.AsyncClient(event_hooks={"request": [record]}),
+        queries={
+            "request_rate": {
+                "query": "sum by ($group) (rate(http_requests_total{$selector}[$rate_window]))"
+            }
+        },
+    )
+    await collector.collect(_query())
+    graph = [r.url.params["query"] for r in seen if r.url.path == "/api/v1/query"]
+    ranges = [r.url.params["query"] for r in seen if r.url.path == "/api/v1/query_range"]
+    # Two hops of the service graph, each asking both edge metrics.
+    assert len(graph) == 4
+    assert graph[0] == (
+        'group by (client, server) (last_over_time(traces_service_graph_request_total{client=~"web-frontend"}[3600s]))'
+        ' or group by (client, server) (last_over_time(traces_service_graph_request_total{server=~"web-frontend"}[3600s]))'
+    )
+    assert ranges == [
+        'sum by (service) (rate(http_requests_total{service=~"web-frontend|orders-api|inventory-api",env="production"}[5m]))'
+    ]
+
+
+async def test_one_hop_stops_at_the_callee_and_none_asks_the_service_alone(
+    prometheus: PrometheusServer,
+) -> None:
+    one = await _collector(prometheus.url).collect(_query(hops=1))
+    assert {s for s, _ in _services(one.artifacts)} == {"web-frontend", "orders-api"}
+    alone = await _collector(prometheus.url).collect(_query(hops=0))
+    assert {s for s, _ in _services(alone.artifacts)} == {"web-frontend"}
+    assert alone.notes == []
+
+
+async def test_callers_are_neighbours_too(prometheus: PrometheusServer) -> None:
+    collected = await _collector(prometheus.url).collect(_query(service="inventory-api"))
+    assert {s for s, _ in _services(collected.artifacts)} == CHAIN
+    assert collected.notes == [
+        "neighbourhood of inventory-api: orders-api (caller), web-frontend (caller, 2 hops)"
+    ]
+
+
+async def test_a_known_graph_is_enough_without_service_graph_metrics(
+    prometheus: PrometheusServer,
+) -> None:
+    graph = ServiceGraph.from_mapping(
+        {"web-frontend": ["orders-api"], "orders-api": ["search-api"]}
+    )
+    collected = await _collector(prometheus.url, service_graph=[]).collect(_query(graph=graph))
+    assert {s for s, _ in _services(collected.artifacts)} == {
+        "web-frontend",
+        "orders-api",
+        "search-api",
+    }
+
+
+async def test_the_neighbour_and_series_budgets_keep_the_nearest(
+    prometheus: PrometheusServer,
+) -> None:
+    few = await _collector(prometheus.url).collect(_query(max_neighbours=1))
+    assert {s for s, _ in _services(few.artifacts)} == {"web-frontend", "orders-api"}
+    assert (
+        few.notes[-1]
+        == "1 more neighbour(s) within 2 hop(s) left out (at most 1, the nearest first)"
+    )
+    capped = await _collector(prometheus.url).collect(_query(max_items=8))
+    assert len(capped.artifacts) == 8
+    kept = [a.service for a in capped.artifacts]  # type: ignore[attr-defined]
+    assert kept == sorted(kept, key=["web-frontend", "orders-api", "inventory-api"].index)
+    assert capped.notes[-1].endswith("left out (at most 8 series, the nearest services first)")
+    assert "inventory-api" in capped.notes[-1]
+
+
+async def test_a_template_that_sums_the_services_together_is_asked_once_per_service(
+    prometheus: PrometheusServer,
+) -> None:
+    collector = _collector(
+        prometheus.url,
+        queries={
+            "request_rate": {"query": "sum(rate(http_requests_total{$selector}[$rate_window]))"}
+        },
+    )
+    collected = await collector.collect(_query())
+    series = _services(collected.artifacts)
+    assert set(series) == {(s, "request_rate") for s in CHAIN}
+    assert all(
+        _before_after(s) == (pytest.approx(10.0), pytest.approx(10.0)) for s in series.values()
+    )
+    assert len({a.artifact_id for a in collected.artifacts}) == 3
+    assert any("does not keep the service label" in note for note in collected.notes)
+
+
+async def test_a_neighbour_name_cannot_widen_the_selector(prometheus: PrometheusServer) -> None:
+    seen: list[httpx.Request] = []
+
+    async def record(sent: httpx.Request) -> None:
+        seen.append(sent)
+
+    graph = ServiceGraph.of([("web-frontend", '.*"}) or vector(1) #')])
+    collector = _collector(
+        prometheus.url,
+        httpx.AsyncClient(event_hooks={"request": [record]}),
+        service_graph=[],
+        queries={
+            "request_rate": {
+                "query": "sum by ($group) (rate(http_requests_total{$selector}[$rate_window]))"
+            }
+        },
+    )
+    collected = await collector.collect(_query(graph=graph))
+    assert {s for s, _ in _services(collected.artifacts)} == {"web-frontend"}
+    assert seen[0].url.params["query"] == (
+        'sum by (service) (rate(http_requests_total{service=~"web-frontend|\\\\.\\\\*\\"\\\\}\\\\) or vector\\\\(1\\\\) #",env="production"}[5m]))'
+    )
+
+
+def _as_evidence_lite(artifacts: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "metrics": [
+            {
+                "name": artifact["name"],
+                "value": point["value"],
+                "timestamp": point["ts"],
+                "labels": artifact["labels"],
+            }
+            for artifact in artifacts
+            if artifact["kind"] == "metric_series"
+            for point in artifact["points"]
+        ]
+    }
+
+
+async def _diagnoses(
+    url: str, client_with: Any, analyst: dict[str, str], tmp_path: Path
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """An alert on web-frontend without evidence, collected through the real HTTP ingest; then
+    the same series sent as evidenceLite. The two analyses, and the first one's bundle."""
+    config = tmp_path / "collectors.toml"
+    config.write_text(
+        f"""
+[[collectors]]
+name = "prometheus-prod"
+backend = "prometheus"
+endpoint = "{url}"
+
+[collectors.options]
+labels = {{ environment = "env" }}
+"""
+    )
+    client, _ = await client_with(collectors_file=str(config))
+    timeline = {
+        "start": format_instant(ONSET),
+        "end": format_instant(ONSET + timedelta(minutes=30)),
+    }
+    alert = request(
+        sourceRef="chain-alert",
+        title="web-frontend is slow",
+        timeline=timeline,
+        metadata={"service": "web-frontend", "environment": "production"},
+    )
+    created = (await client.post("/v1/incidents/ingest", json=alert, headers=analyst)).json()
+    assert created["status"] == "analyzed", created
+    bundle = (
+        await client.get(f"/v1/evidence-bundles/{created['evidenceBundleId']}", headers=analyst)
+    ).json()
+    collected = (await client.get(f"/v1/analyses/{created['analysisId']}", headers=analyst)).json()
+    series = [a for a in bundle["artifacts"] if a["kind"] == "metric_series"]
+    sent = request(
+        sourceRef="chain-alert-with-evidence",
+        title="web-frontend is slow",
+        timeline=timeline,
+        metadata={"service": "web-frontend", "environment": "production"},
+        evidenceLite=_as_evidence_lite(series),
+    )
+    direct = (await client.post("/v1/incidents/ingest", json=sent, headers=analyst)).json()
+    assert direct["status"] == "analyzed", direct
+    answered = (await client.get(f"/v1/analyses/{direct['analysisId']}", headers=analyst)).json()
+    return collected["result"], answered["result"], bundle
+
+
+def _ranking(result: dict[str, Any]) -> list[tuple[str, str | None, float]]:
+    return [(h["id"], h["culpritService"], round(h["confidence"], 3)) for h in result["hypotheses"]]
+
+
+async def test_an_alert_without_evidence_is_diagnosed_as_if_the_neighbourhood_were_sent(
+    prometheus: PrometheusServer,
+    client_with: Any,
+    analyst: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    """Issue 11, item 5: through a real Prometheus and no evidence in the request, the
+    diagnosis is the one given to the same metrics sent as evidence, and it points past the
+    alerting service to orders-api."""
+    collected, sent, bundle = await _diagnoses(prometheus.url, client_with, analyst, tmp_path)
+    series = [a for a in bundle["artifacts"] if a["kind"] == "metric_series"]
+    assert {a["service"] for a in series} == CHAIN
+    note = next(n for n in bundle["collection"] if n["source"] == "prometheus-prod")
+    assert (
+        "neighbourhood of web-frontend: orders-api (callee), inventory-api (callee, 2 hops)"
+        in note["detail"]
+    )
+    assert _ranking(collected) == _ranking(sent)
+    assert collected["culpritService"] == sent["culpritService"]
+    assert {s["service"] for s in collected["signals"]} == {"web-frontend", "orders-api"}
+    leading = next(h for h in collected["hypotheses"] if h["id"] != "UNKNOWN")
+    assert leading["culpritService"] == "orders-api"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "the builtin engine (2.1) leaves metrics-only evidence inconclusive: it ranks "
+        "DOWNSTREAM_OUTAGE at orders-api first among causes but below UNKNOWN (issue 11, item 3)"
+    ),
+)
+async def test_an_alert_without_evidence_names_the_culprit_behind_the_alerting_service(
+    prometheus: PrometheusServer,
+    client_with: Any,
+    analyst: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    collected, sent, _ = await _diagnoses(prometheus.url, client_with, analyst, tmp_path)
+    assert collected["culpritService"] == "orders-api"
+    assert sent["culpritService"] == "orders-api"
