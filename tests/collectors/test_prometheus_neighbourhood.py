@@ -359,3 +359,83 @@ async def test_an_alert_without_evidence_names_the_culprit_behind_the_alerting_s
     collected, sent, _ = await _diagnoses(prometheus.url, client_with, analyst, tmp_path)
     assert collected["culpritService"] == "orders-api"
     assert sent["culpritService"] == "orders-api"
+
+
+def _config(tmp_path: Path, url: str, topology: str = "") -> str:
+    config = tmp_path / "collectors.toml"
+    config.write_text(
+        f"""
+[[collectors]]
+name = "prometheus-prod"
+backend = "prometheus"
+endpoint = "{url}"
+
+[collectors.options]
+labels = {{ environment = "env" }}
+service_graph = []
+{topology}
+"""
+    )
+    return str(config)
+
+
+def _alert(source_ref: str, **fields: Any) -> dict[str, Any]:
+    return request(
+        sourceRef=source_ref,
+        title="web-frontend is slow",
+        timeline={
+            "start": format_instant(ONSET),
+            "end": format_instant(ONSET + timedelta(minutes=30)),
+        },
+        metadata={"service": "web-frontend", "environment": "production"},
+        **fields,
+    )
+
+
+async def _collected_services(
+    client: httpx.AsyncClient, analyst: dict[str, str], body: dict[str, Any]
+) -> set[str]:
+    created = (await client.post("/v1/incidents/ingest", json=body, headers=analyst)).json()
+    bundle = (
+        await client.get(f"/v1/evidence-bundles/{created['evidenceBundleId']}", headers=analyst)
+    ).json()
+    return {a["service"] for a in bundle["artifacts"] if a["kind"] == "metric_series"}
+
+
+async def test_the_configured_topology_names_the_neighbours_and_the_hops_setting_bounds_them(
+    prometheus: PrometheusServer, client_with: Any, analyst: dict[str, str], tmp_path: Path
+) -> None:
+    topology = '[topology]\n"web-frontend" = ["orders-api"]\n"orders-api" = ["inventory-api"]\n'
+    config = _config(tmp_path, prometheus.url, topology)
+    client, _ = await client_with(collectors_file=config)
+    assert await _collected_services(client, analyst, _alert("configured")) == CHAIN
+    near, _ = await client_with(collectors_file=config, collectors_neighbour_hops=1)
+    assert await _collected_services(near, analyst, _alert("configured-one-hop")) == {
+        "web-frontend",
+        "orders-api",
+    }
+    alone, _ = await client_with(collectors_file=config, collectors_neighbour_hops=0)
+    assert await _collected_services(alone, analyst, _alert("configured-no-hop")) == {
+        "web-frontend"
+    }
+
+
+async def test_topology_events_sent_with_an_alert_name_the_neighbours_and_still_get_collection(
+    prometheus: PrometheusServer, client_with: Any, analyst: dict[str, str], tmp_path: Path
+) -> None:
+    client, _ = await client_with(collectors_file=_config(tmp_path, prometheus.url))
+    edges = [("web-frontend", "orders-api"), ("orders-api", "inventory-api")]
+    events = [
+        {
+            "type": "topology",
+            "description": f"{caller} calls {callee}",
+            "timestamp": format_instant(ONSET),
+            "metadata": {"service": caller, "peerService": callee},
+        }
+        for caller, callee in edges
+    ]
+    body = _alert("sent-topology", evidenceLite={"events": events})
+    assert await _collected_services(client, analyst, body) == CHAIN
+    # Without the events, and without a configured topology or service-graph metrics, the
+    # alerting service is all there is to ask about.
+    assert await _collected_services(client, analyst, _alert("no-topology")) == {"web-frontend"}
