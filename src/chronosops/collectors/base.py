@@ -35,7 +35,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
 from chronosops.core.aggregation import RawLogLine, log_templates
-from chronosops.core.artifacts import ERROR_LEVELS, Artifact, LogTemplate
+from chronosops.core.artifacts import ERROR_LEVELS, Artifact, LogTemplate, MetricSeries
 from chronosops.core.clock import Clock
 from chronosops.core.errors import AppError, UpstreamError
 from chronosops.core.redaction import redact_text
@@ -289,6 +289,31 @@ class Collector(ABC):
                 f"(at most {query.max_neighbours}, the nearest first)"
             )
         return kept, notes
+
+    @staticmethod
+    def nearest_first(
+        artifacts: Sequence[Artifact], services: Sequence[str], max_items: int
+    ) -> tuple[list[Artifact], list[str]]:
+        """Metric series ordered by how near their service is (the incident's own first, the
+        order they were asked in after that), at most ``max_items`` of them, with a note
+        naming whose series were left out; other artifacts pass as they are."""
+        rank = {name: index for index, name in enumerate(services)}
+        series = sorted(
+            (a for a in artifacts if isinstance(a, MetricSeries)),
+            key=lambda a: rank.get(a.service or "", len(rank)),
+        )
+        others = [a for a in artifacts if not isinstance(a, MetricSeries)]
+        if len(series) <= max_items:
+            return [*series, *others], []
+        left_out = series[max_items:]
+        whose = sorted(
+            {a.service or "?" for a in left_out}, key=lambda name: rank.get(name, len(rank))
+        )
+        note = (
+            f"{len(left_out)} series of {', '.join(whose)} left out "
+            f"(at most {max_items} series, the nearest services first)"
+        )
+        return [*series[:max_items], *others], [note]
 
     def require_service(self, query: CollectorQuery) -> str:
         if not query.service:

@@ -205,7 +205,6 @@ class PrometheusCollector(Collector):
         around, notes = self.around(query, discovered)
         collected.notes.extend(notes)
         services = [n.service for n in around]
-        rank = {name: index for index, name in enumerate(services)}
         # A service configured on its own (a selector, queries of its own) is asked alone;
         # the others share one query per template.
         alone = [name for name in services if name in self.settings.services]
@@ -226,25 +225,8 @@ class PrometheusCollector(Collector):
         answered = await self.ask_all(questions)
         collected.problems.extend(answered.problems)
         collected.notes.extend(answered.notes)
-        order = {name: index for index, (name, _) in enumerate(questions)}
-        artifacts = sorted(
-            answered.artifacts,
-            key=lambda a: (
-                rank.get(getattr(a, "service", None) or "", len(rank)),
-                order.get(getattr(a, "name", ""), len(order)),
-            ),
-        )
-        if len(artifacts) > query.max_items:
-            left_out = artifacts[query.max_items :]
-            whose = sorted(
-                {getattr(a, "service", None) or "?" for a in left_out},
-                key=lambda s: rank.get(s, len(rank)),
-            )
-            collected.notes.append(
-                f"{len(left_out)} series of {', '.join(whose)} left out "
-                f"(at most {query.max_items} series, the nearest services first)"
-            )
-            artifacts = artifacts[: query.max_items]
+        artifacts, cut = self.nearest_first(answered.artifacts, services, query.max_items)
+        collected.notes.extend(cut)
         collected.artifacts = artifacts
         return collected
 
