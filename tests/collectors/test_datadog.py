@@ -20,6 +20,7 @@ from chronosops.collectors import (
 from chronosops.collectors.datadog import DatadogCollector
 from chronosops.core.artifacts import ChangeEvent, LogTemplate, MetricSeries, OtherEvent
 from chronosops.core.clock import FrozenClock
+from chronosops.core.topology import ServiceGraph
 from chronosops.core.windows import TimeWindow
 from chronosops.evidence import CollectionPolicy, CollectorRunner
 from tests.collectors.replay import Replay, by_cursor, recording
@@ -100,7 +101,7 @@ async def test_requests_carry_keys_scope_window_and_filters() -> None:
     assert first.url.params["from"] == "1705311900"
     assert first.url.params["to"] == "1705317300"
     assert first.url.params["query"] == (
-        "avg:trace.http.request.duration{service:payment-service,env:production}*1000"
+        "avg:trace.http.request.duration{service:payment-service,env:production} by {service}*1000"
     )
     (logs,) = replay.sent("POST", "/api/v2/logs/events/search")
     body = Replay.body(logs)
@@ -345,3 +346,127 @@ async def test_a_page_that_would_outlast_the_collectors_timeout_leaves_the_earli
         "it did not answer before the collector's timeout"
     )
     assert sum(a.count for a in result.artifacts if isinstance(a, LogTemplate)) == 3
+
+
+# -- the neighbourhood -----------------------------------------------------------------------
+
+CHAIN_QUERY = CollectorQuery(
+    window=WINDOW, onset=ONSET, service="web-frontend", environment="production", hops=2
+)
+DEPENDENCIES = "GET /api/v1/service_dependencies/"
+
+
+def chain(**routes: Any) -> Replay:
+    return Replay(
+        {
+            METRICS: recording("datadog", "query_by_service"),
+            LOGS: recording("datadog", "logs_empty"),
+            EVENTS: recording("datadog", "events_empty"),
+            **{
+                f"{DEPENDENCIES}{name}": recording("datadog", f"service_dependencies_{name}")
+                for name in ("web-frontend", "orders-api", "inventory-api")
+            },
+            **routes,
+        }
+    )
+
+
+async def test_the_service_map_names_the_neighbours_and_one_query_groups_them_by_service() -> None:
+    replay = chain()
+    collected = await datadog(
+        replay,
+        metrics={
+            "latency_avg_ms": {
+                "query": "avg:trace.http.request.duration{$scope} by {service}*1000",
+                "unit": "ms",
+            }
+        },
+    ).collect(CHAIN_QUERY)
+    maps = [r for r in replay.requests if r.url.path.startswith("/api/v1/service_dependencies/")]
+    # Hop 1 asks about web-frontend; hop 2 about what that found.
+    assert [r.url.path.rsplit("/", 1)[1] for r in maps] == ["web-frontend", "orders-api"]
+    assert maps[0].url.params["env"] == "production"
+    assert maps[0].url.params["start"] == "1705311900"
+    (metric,) = replay.sent("GET", "/api/v1/query")
+    assert metric.url.params["query"] == (
+        "avg:trace.http.request.duration{service IN (web-frontend, orders-api, inventory-api) "
+        "AND env:production} by {service}*1000"
+    )
+    (logs,) = replay.sent("POST", "/api/v2/logs/events/search")
+    assert Replay.body(logs)["filter"]["query"] == (
+        "service:(web-frontend OR orders-api OR inventory-api) "
+        "status:(error OR warn OR critical OR emergency) env:production"
+    )
+    (events,) = replay.sent("GET", "/api/v1/events")
+    assert events.url.params["tags"] == "service:web-frontend"
+    series = {a.service: a for a in collected.artifacts if isinstance(a, MetricSeries)}
+    # Each series under its own service, the alerting service's first.
+    assert [a.service for a in collected.artifacts if isinstance(a, MetricSeries)] == [
+        "web-frontend",
+        "orders-api",
+        "inventory-api",
+    ]
+    assert [p.value for p in series["orders-api"].points] == [88.1, 92.4, 905.7, 1320.2]
+    assert series["orders-api"].labels == {"env": "production", "service": "orders-api"}
+    # mobile-bff also calls orders-api: a sibling, not a neighbour.
+    assert collected.notes[0] == (
+        "neighbourhood of web-frontend: orders-api (callee), inventory-api (callee, 2 hops)"
+    )
+
+
+async def test_a_template_without_by_service_is_asked_for_the_alerting_service_only() -> None:
+    replay = chain()
+    collected = await datadog(
+        replay, metrics={"latency_avg_ms": {"query": "avg:trace.http.request.duration{$scope}"}}
+    ).collect(CHAIN_QUERY)
+    (metric,) = replay.sent("GET", "/api/v1/query")
+    assert metric.url.params["query"] == (
+        "avg:trace.http.request.duration{service:web-frontend,env:production}"
+    )
+    assert "metric latency_avg_ms does not group by {service}: asked for web-frontend only" in (
+        collected.notes
+    )
+
+
+async def test_a_neighbour_whose_name_is_not_a_tag_value_is_left_out_of_every_query() -> None:
+    hostile = {
+        "status": 200,
+        "headers": {"Content-Type": "application/json"},
+        "body": {"name": "web-frontend", "calls": ["orders-api", "x) OR service:*"]},
+    }
+    replay = chain(**{f"{DEPENDENCIES}web-frontend": hostile})
+    collected = await datadog(replay).collect(
+        CollectorQuery(
+            window=WINDOW, onset=ONSET, service="web-frontend", environment="production", hops=1
+        )
+    )
+    for sent in replay.sent("GET", "/api/v1/query"):
+        assert (
+            "service IN (web-frontend, orders-api) AND env:production" in sent.url.params["query"]
+        )
+    assert "left out neighbour(s) whose names are not Datadog tag values: x) OR service:*" in (
+        collected.notes
+    )
+
+
+async def test_a_service_map_the_keys_may_not_read_leaves_the_known_graph() -> None:
+    replay = chain(**{f"{DEPENDENCIES}web-frontend": recording("datadog", "forbidden")})
+    query = CollectorQuery(
+        window=WINDOW,
+        onset=ONSET,
+        service="web-frontend",
+        environment="production",
+        hops=1,
+        graph=ServiceGraph.of([("web-frontend", "orders-api")]),
+    )
+    collected = await datadog(replay).collect(query)
+    assert collected.problems[0].startswith(
+        "service map web-frontend: datadog refused the credentials (HTTP 403)"
+    )
+    assert {a.service for a in collected.artifacts if isinstance(a, MetricSeries)} == {
+        "web-frontend",
+        "orders-api",
+    }
+    no_map = chain()
+    await datadog(no_map, service_dependencies=False).collect(query)
+    assert not [r for r in no_map.requests if "service_dependencies" in r.url.path]

@@ -14,12 +14,14 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from typing import Any, ClassVar
+from urllib.parse import quote
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from chronosops.collectors.base import (
     Collected,
     Collector,
+    CollectorError,
     CollectorOptions,
     CollectorQuery,
     parse_time,
@@ -39,17 +41,29 @@ class MetricQuery(BaseModel):
     unit: str | None = None
 
 
+# Every default groups ``by {service}``: one query answers for the whole neighbourhood and
+# each series names its service.
 DEFAULT_METRICS: dict[str, MetricQuery] = {
-    "latency_avg_ms": MetricQuery(query="avg:trace.http.request.duration{$scope}*1000", unit="ms"),
+    "latency_avg_ms": MetricQuery(
+        query="avg:trace.http.request.duration{$scope} by {service}*1000", unit="ms"
+    ),
     "request_rate": MetricQuery(
-        query="sum:trace.http.request.hits{$scope}.as_rate()", unit="req/s"
+        query="sum:trace.http.request.hits{$scope} by {service}.as_rate()", unit="req/s"
     ),
     "error_rate": MetricQuery(
-        query="sum:trace.http.request.errors{$scope}.as_rate()", unit="err/s"
+        query="sum:trace.http.request.errors{$scope} by {service}.as_rate()", unit="err/s"
     ),
-    "cpu_usage": MetricQuery(query="avg:container.cpu.usage{$scope}", unit="nanocores"),
-    "memory_usage": MetricQuery(query="avg:container.memory.usage{$scope}", unit="bytes"),
+    "cpu_usage": MetricQuery(
+        query="avg:container.cpu.usage{$scope} by {service}", unit="nanocores"
+    ),
+    "memory_usage": MetricQuery(
+        query="avg:container.memory.usage{$scope} by {service}", unit="bytes"
+    ),
 }
+GROUPED_BY_SERVICE = re.compile(r"\bby\s*\{[^}]*\bservice\b[^}]*\}")
+# What a neighbour's name must look like to be pasted into a query as a tag value; a name the
+# service graph or the incident brought that does not is left out, never quoted into shape.
+TAG_VALUE = re.compile(r"^[A-Za-z][A-Za-z0-9_.:/-]{0,199}$")
 LOGS_PAGE_CAP = 1000  # Datadog refuses a larger page[limit]
 DEPLOY_WORDS = re.compile(r"\b(deploy(ed|ment)?|release[ds]?|rollout|rolled out|rollback)\b", re.I)
 
@@ -70,6 +84,10 @@ class DatadogOptions(CollectorOptions):
     )
     logs_page_size: int = Field(default=LOGS_PAGE_CAP, ge=1, le=LOGS_PAGE_CAP)
     events: bool = True
+    service_dependencies: bool = Field(
+        default=True,
+        description="read APM's service map (/api/v1/service_dependencies) for callers and callees",
+    )
 
 
 class DatadogCollector(Collector):
@@ -97,21 +115,98 @@ class DatadogCollector(Collector):
             tags.append(f"env:{query.environment}")
         return ",".join(tags)
 
+    @staticmethod
+    def group_scope(query: CollectorQuery, services: list[str]) -> str:
+        """The scope of several services. Datadog will not mix ``,`` with ``AND``/``IN``."""
+        if len(services) == 1:
+            return DatadogCollector.scope(query, services[0])
+        scope = f"service IN ({', '.join(services)})"
+        return scope + (f" AND env:{query.environment}" if query.environment else "")
+
     async def collect(self, query: CollectorQuery) -> Collected:
         service = self.require_service(query)
-        asks: list[tuple[str, Any]] = [
-            (f"metric {name}", self._metric(name, metric, query, service))
-            for name, metric in self.settings.metrics.items()
-        ]
-        asks.append(("logs", self._logs(query, service)))
+        collected = Collected()
+        discovered: list[tuple[str, str]] = []
+        if query.hops > 0 and self.settings.service_dependencies and query.environment:
+            discovered = await self._dependencies(query, collected)
+        around, notes = self.around(query, discovered)
+        collected.notes.extend(notes)
+        services = [service]
+        unfit: list[str] = []
+        for neighbour in around[1:]:
+            (services if TAG_VALUE.match(neighbour.service) else unfit).append(neighbour.service)
+        if unfit:
+            collected.notes.append(
+                f"left out neighbour(s) whose names are not Datadog tag values: {', '.join(unfit)}"
+            )
+        asks: list[tuple[str, Any]] = []
+        for name, metric in self.settings.metrics.items():
+            grouped = GROUPED_BY_SERVICE.search(metric.query) is not None
+            if len(services) > 1 and not grouped:
+                collected.notes.append(
+                    f"metric {name} does not group by {{service}}: asked for {service} only"
+                )
+            asked = services if grouped else [service]
+            asks.append((f"metric {name}", self._metric(name, metric, query, asked)))
+        asks.append(("logs", self._logs(query, services)))
         if self.settings.events:
             asks.append(("events", self._events(query, service)))
-        return await self.ask_all(asks)
+        answered = await self.ask_all(asks)
+        artifacts, cut = self.nearest_first(answered.artifacts, services, query.max_items)
+        return Collected(
+            artifacts=artifacts,
+            problems=[*collected.problems, *answered.problems],
+            notes=[*collected.notes, *answered.notes, *cut],
+        )
+
+    async def _dependencies(
+        self, query: CollectorQuery, collected: Collected
+    ) -> list[tuple[str, str]]:
+        """Callers and callees from APM's service map, one service's map a request, hop by
+        hop; at most as many requests as the neighbourhood may hold services."""
+        service = self.require_service(query)
+        found: set[tuple[str, str]] = set()
+        seen = {service}
+        frontier = [service]
+        asked = 0
+        for _ in range(query.hops):
+            following: list[str] = []
+            for name in frontier:
+                if asked > query.max_neighbours:
+                    break
+                asked += 1
+                try:
+                    body = await self.get_json(
+                        f"{self.endpoint}/api/v1/service_dependencies/{quote(name, safe='')}",
+                        params={
+                            "env": query.environment or "",
+                            "start": str(int(query.window.start.timestamp())),
+                            "end": str(int(query.window.end.timestamp())),
+                        },
+                        headers=self.headers(),
+                    )
+                except CollectorError as error:
+                    collected.problems.append(f"service map {name}: {error.message}")
+                    continue
+                calls = body.get("calls") if isinstance(body, dict) else None
+                callers = body.get("called_by") if isinstance(body, dict) else None
+                edges = [(name, str(c)) for c in calls or [] if isinstance(c, str)] + [
+                    (str(c), name) for c in callers or [] if isinstance(c, str)
+                ]
+                for caller, callee in edges:
+                    found.add((caller, callee))
+                    for other in (caller, callee):
+                        if other not in seen:
+                            seen.add(other)
+                            following.append(other)
+            frontier = following
+        return sorted(found)
 
     async def _metric(
-        self, name: str, metric: MetricQuery, query: CollectorQuery, service: str
+        self, name: str, metric: MetricQuery, query: CollectorQuery, services: list[str]
     ) -> list[Artifact]:
-        text = metric.query.replace("$scope", self.scope(query, service)).replace(
+        service = services[0]
+        text = metric.query.replace("$scope", self.group_scope(query, services)).replace(
             "$service", service
         )
         body = await self.get_json(
@@ -138,34 +233,38 @@ class DatadogCollector(Collector):
                 scope = str(series.get("scope") or "")
             except (KeyError, TypeError, ValueError):
                 raise self.malformed(f"metric {name} has a series without a pointlist") from None
-            labels = dict(
-                tag.split(":", 1) for tag in scope.split(",") if ":" in tag and tag != "*"
-            )
+            labels = _labels(scope, series.get("tag_set"))
+            owner = labels.get("service") if len(services) > 1 else service
+            if owner not in services:
+                continue  # not one of the services asked about: no one's evidence
             built = metric_series(
                 id_prefix=f"metric:{self.name}",
                 name=name,
                 points=points,
                 source=self.source,
                 labels=labels,
-                service=service,
+                service=owner,
                 unit=metric.unit,
             )
             if built is not None:
                 artifacts.append(built)
         return artifacts
 
-    def _logs_query(self, query: CollectorQuery, service: str) -> str:
-        text = self.settings.logs_query.replace("$service", service).replace(
+    def _logs_query(self, query: CollectorQuery, services: list[str]) -> str:
+        # ``service:$service`` becomes ``service:(a OR b)`` for a neighbourhood.
+        named = services[0] if len(services) == 1 else "(" + " OR ".join(services) + ")"
+        text = self.settings.logs_query.replace("$service", named).replace(
             "$env", query.environment or "*"
         )
         if query.environment and "env:" not in text:
             text += f" env:{query.environment}"
         return text
 
-    async def _logs(self, query: CollectorQuery, service: str) -> Collected:
+    async def _logs(self, query: CollectorQuery, services: list[str]) -> Collected:
+        service = services[0]
         search = {
             "filter": {
-                "query": self._logs_query(query, service),
+                "query": self._logs_query(query, services),
                 "from": format_instant(query.window.start),
                 "to": format_instant(query.window.end),
             },
@@ -275,6 +374,21 @@ class DatadogCollector(Collector):
                     )
                 )
         return artifacts
+
+
+def _labels(scope: str, tag_set: Any) -> dict[str, str]:
+    """A series' tags: its scope's ``key:value`` parts (``,``-separated), then its group's
+    ``tag_set``, which names the group exactly even when the scope is a boolean filter."""
+    labels = dict(
+        tag.split(":", 1)
+        for tag in scope.split(",")
+        if ":" in tag and tag != "*" and " " not in tag.strip()
+    )
+    for tag in tag_set if isinstance(tag_set, list) else []:
+        key, _, value = str(tag).partition(":")
+        if value:
+            labels[key] = value
+    return labels
 
 
 def _after(body: dict[str, Any]) -> str | None:
