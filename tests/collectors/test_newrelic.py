@@ -19,6 +19,7 @@ from chronosops.collectors import (
 from chronosops.collectors.newrelic import NewRelicCollector
 from chronosops.core.artifacts import ChangeEvent, LogTemplate, MetricSeries, SpanGroup
 from chronosops.core.clock import FrozenClock
+from chronosops.core.topology import ServiceGraph
 from chronosops.core.windows import TimeWindow
 from tests.collectors.replay import Replay, recording, respond
 
@@ -106,7 +107,7 @@ async def test_the_eu_region_uses_the_eu_endpoint_and_quotes_are_escaped() -> No
     ).collect(CollectorQuery(window=WINDOW, onset=ONSET, service="o'brien-api"))
     (sent,) = replay.requests
     assert sent.url.host == "api.eu.newrelic.com"
-    assert "appName = 'o\\'brien-api'" in Replay.body(sent)["variables"]["nrql"]
+    assert "appName IN ('o\\'brien-api')" in Replay.body(sent)["variables"]["nrql"]
 
 
 @pytest.mark.parametrize(
@@ -131,3 +132,50 @@ async def test_a_bad_key_answered_with_http_200_is_still_an_auth_failure() -> No
     replay = Replay({"POST /graphql": answer})
     with pytest.raises(CollectorAuthError, match="BAD_API_KEY"):
         await newrelic(replay).collect(QUERY)
+
+
+async def test_the_neighbourhood_is_one_faceted_query_and_each_series_names_its_service() -> None:
+    replay = Replay({"POST /graphql": recording("newrelic", "metrics_faceted")})
+    graph = ServiceGraph.of([("web-frontend", "orders-api"), ("orders-api", "inventory-api")])
+    collected = await newrelic(
+        replay, logs_nrql=None, spans_nrql=None, deployments_nrql=None
+    ).collect(
+        CollectorQuery(window=WINDOW, onset=ONSET, service="web-frontend", graph=graph, hops=2)
+    )
+    (sent,) = replay.requests
+    nrql = Replay.body(sent)["variables"]["nrql"]
+    assert "WHERE appName IN ('web-frontend', 'orders-api', 'inventory-api') SINCE" in nrql
+    assert "FACET appName LIMIT MAX TIMESERIES 1 minute" in nrql
+    series = {(a.service, a.name): a for a in collected.artifacts if isinstance(a, MetricSeries)}
+    assert len(series) == 9
+    assert [p.value for p in series[("orders-api", "error_ratio")].points] == [0.002, 0.25]
+    assert [p.value for p in series[("web-frontend", "latency_p95_ms")].points] == [210.3, 1190.4]
+    assert series[("inventory-api", "request_rate")].labels == {"service": "inventory-api"}
+    assert [a.service for a in collected.artifacts][:3] == ["web-frontend"] * 3
+    assert collected.notes == [
+        "neighbourhood of web-frontend: orders-api (callee), inventory-api (callee, 2 hops)"
+    ]
+
+
+async def test_every_default_query_asks_for_the_neighbourhood_and_a_service_only_one_says_so() -> (
+    None
+):
+    replay = Replay({"POST /graphql": by_event_type})
+    graph = ServiceGraph.of([("web-frontend", "o'brien-api")])
+    query = CollectorQuery(window=WINDOW, onset=ONSET, service="web-frontend", graph=graph, hops=1)
+    await newrelic(replay).collect(query)
+    assert len(replay.requests) == 4
+    for sent in replay.requests:
+        assert "IN ('web-frontend', 'o\\'brien-api')" in Replay.body(sent)["variables"]["nrql"]
+    alone = Replay({"POST /graphql": recording("newrelic", "metrics")})
+    collected = await newrelic(
+        alone,
+        metrics_nrql="SELECT average(duration) AS 'latency_p95_ms' FROM Transaction "
+        "WHERE appName = '$service' $since TIMESERIES 1 minute",
+        logs_nrql=None,
+        spans_nrql=None,
+        deployments_nrql=None,
+    ).collect(query)
+    assert "appName = 'web-frontend'" in Replay.body(alone.requests[0])["variables"]["nrql"]
+    assert "metrics_nrql names $service only: asked for web-frontend only" in collected.notes
+    assert {a.service for a in collected.artifacts} == {"web-frontend"}

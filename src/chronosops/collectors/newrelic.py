@@ -44,24 +44,27 @@ ENDPOINTS = {
 # The NRQL aliases read back from TIMESERIES rows, with their units.
 METRIC_UNITS = {"latency_p95_ms": "ms", "error_ratio": "ratio", "request_rate": "req/s"}
 
+# ``$services`` is the neighbourhood, quoted (``'web', 'orders'``), ``$service`` the incident's
+# own. The metrics FACET by the application, so each series names the service it belongs to.
 DEFAULT_METRICS_NRQL = (
     "SELECT percentile(duration, 95) * 1000 AS 'latency_p95_ms', "
     "filter(count(*), WHERE error IS true) / count(*) AS 'error_ratio', "
     "rate(count(*), 1 second) AS 'request_rate' "
-    "FROM Transaction WHERE appName = '$service' $since TIMESERIES 1 minute"
+    "FROM Transaction WHERE appName IN ($services) $since FACET appName LIMIT MAX "
+    "TIMESERIES 1 minute"
 )
 DEFAULT_LOGS_NRQL = (
-    "SELECT timestamp, message, level, service.name FROM Log WHERE service.name = '$service' "
+    "SELECT timestamp, message, level, service.name FROM Log WHERE service.name IN ($services) "
     "AND level IN ('ERROR', 'error', 'WARN', 'warn', 'WARNING', 'CRITICAL', 'FATAL') "
     "$since LIMIT 2000"
 )
 DEFAULT_SPANS_NRQL = (
     "SELECT timestamp, name, duration.ms, service.name, error, otel.status_code, trace.id "
-    "FROM Span WHERE service.name = '$service' $since LIMIT 2000"
+    "FROM Span WHERE service.name IN ($services) $since LIMIT 2000"
 )
 DEFAULT_DEPLOYMENTS_NRQL = (
     "SELECT timestamp, appName, revision, description, user, changelog, deploymentType "
-    "FROM Deployment WHERE appName = '$service' $since LIMIT 100"
+    "FROM Deployment WHERE appName IN ($services) $since LIMIT 100"
 )
 
 
@@ -107,12 +110,18 @@ class NewRelicCollector(Collector):
         assert isinstance(self.options, NewRelicOptions)
         return self.options
 
-    def nrql(self, template: str, query: CollectorQuery, service: str) -> str:
+    def nrql(self, template: str, query: CollectorQuery, services: str | list[str]) -> str:
+        services = [services] if isinstance(services, str) else services
         since = (
             f"SINCE {int(query.window.start.timestamp() * 1000)} "
             f"UNTIL {int(query.window.end.timestamp() * 1000)}"
         )
-        return template.replace("$service", _nrql_string(service)).replace("$since", since)
+        listed = ", ".join(f"'{_nrql_string(name)}'" for name in services)
+        return (
+            template.replace("$services", listed)
+            .replace("$service", _nrql_string(services[0]))
+            .replace("$since", since)
+        )
 
     async def run(self, nrql: str) -> list[dict[str, Any]]:
         body = await self.post_json(
@@ -153,53 +162,61 @@ class NewRelicCollector(Collector):
 
     async def collect(self, query: CollectorQuery) -> Collected:
         service = self.require_service(query)
+        around, notes = self.around(query)
+        services = [n.service for n in around]
         settings = self.settings
-        questions = []
-        if settings.metrics_nrql:
-            questions.append(
-                (
-                    "metrics",
-                    self._metrics(self.nrql(settings.metrics_nrql, query, service), service),
-                )
-            )
-        if settings.logs_nrql:
-            questions.append(
-                ("logs", self._logs(self.nrql(settings.logs_nrql, query, service), service, query))
-            )
-        if settings.spans_nrql:
-            questions.append(
-                (
-                    "spans",
-                    self._spans(self.nrql(settings.spans_nrql, query, service), service, query),
-                )
-            )
-        if settings.deployments_nrql:
-            questions.append(
-                (
-                    "deployments",
-                    self._deployments(
-                        self.nrql(settings.deployments_nrql, query, service), service
-                    ),
-                )
-            )
-        return await self.ask_all(questions)
+        questions: list[tuple[str, Any]] = []
+        for label, template in (
+            ("metrics", settings.metrics_nrql),
+            ("logs", settings.logs_nrql),
+            ("spans", settings.spans_nrql),
+            ("deployments", settings.deployments_nrql),
+        ):
+            if not template:
+                continue
+            if len(services) > 1 and "$services" not in template:
+                notes.append(f"{label}_nrql names $service only: asked for {service} only")
+            nrql = self.nrql(template, query, services)
+            if label == "metrics":
+                questions.append((label, self._metrics(nrql, services)))
+            elif label == "logs":
+                questions.append((label, self._logs(nrql, service, query)))
+            elif label == "spans":
+                questions.append((label, self._spans(nrql, service, query)))
+            else:
+                questions.append((label, self._deployments(nrql, service)))
+        answered = await self.ask_all(questions)
+        artifacts, cut = self.nearest_first(answered.artifacts, services, query.max_items)
+        return Collected(
+            artifacts=artifacts,
+            problems=answered.problems,
+            notes=[*notes, *answered.notes, *cut],
+        )
 
-    async def _metrics(self, nrql: str, service: str) -> list[Artifact]:
+    async def _metrics(self, nrql: str, services: list[str]) -> list[Artifact]:
+        """TIMESERIES rows, one series per value and service; a FACET row names its service
+        in ``facet``, a row without one belongs to the incident's service."""
         rows = await self.run(nrql)
-        points: dict[str, list[tuple[datetime, float]]] = {}
+        points: dict[tuple[str, str], list[tuple[datetime, float]]] = {}
         for row in rows:
             try:
                 at = datetime.fromtimestamp(float(row["beginTimeSeconds"]), UTC)
             except (KeyError, TypeError, ValueError):
                 raise self.malformed("a TIMESERIES row without beginTimeSeconds") from None
+            facet = row.get("facet")
+            owner = facet[0] if isinstance(facet, list) and facet else facet
+            if owner is None:
+                owner = services[0]
+            if owner not in services:
+                continue  # not one of the services asked about
             for key, value in row.items():
-                if key in ("beginTimeSeconds", "endTimeSeconds"):
+                if key in ("beginTimeSeconds", "endTimeSeconds", "facet"):
                     continue
                 number = _number(value)
                 if number is not None:
-                    points.setdefault(key, []).append((at, number))
+                    points.setdefault((str(owner), key), []).append((at, number))
         artifacts: list[Artifact] = []
-        for name, series_points in points.items():
+        for (service, name), series_points in points.items():
             built = metric_series(
                 id_prefix=f"metric:{self.name}",
                 name=name,
