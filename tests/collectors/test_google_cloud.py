@@ -23,6 +23,7 @@ from chronosops.collectors import (
 from chronosops.collectors.google_cloud import GoogleCloudCollector
 from chronosops.core.artifacts import LogTemplate, MetricSeries, SpanGroup
 from chronosops.core.clock import FrozenClock
+from chronosops.core.topology import ServiceGraph
 from chronosops.core.windows import TimeWindow
 from chronosops.evidence import CollectionPolicy, CollectorRunner
 from tests.collectors.local_servers import answering_server
@@ -399,3 +400,87 @@ async def test_the_budgets_and_page_sizes_are_validated() -> None:
     ]:
         with pytest.raises(CollectorConfigError, match=rf"options\.{option}"):
             google(Replay({}), **{option: value})
+
+
+# -- the neighbourhood -----------------------------------------------------------------------
+
+CHAIN = ServiceGraph.of([("web-frontend", "orders-api"), ("orders-api", "inventory-api")])
+CHAIN_QUERY = CollectorQuery(
+    window=WINDOW, onset=ONSET, service="web-frontend", graph=CHAIN, hops=2
+)
+NEIGHBOURHOOD_METRIC = {
+    "latency_p95_ms": {
+        "filter": 'metric.type="run.googleapis.com/request_latencies" AND '
+        "resource.labels.service_name=$services",
+        "aligner": "ALIGN_PERCENTILE_95",
+        "reducer": "REDUCE_MAX",
+        "unit": "ms",
+    }
+}
+
+
+async def test_the_neighbourhood_is_one_monitoring_call_grouped_by_service() -> None:
+    replay = Replay(
+        {
+            SERIES: recording("google_cloud", "timeseries_by_service"),
+            ENTRIES: recording("google_cloud", "entries"),
+        }
+    )
+    collected = await google(replay, metrics=NEIGHBOURHOOD_METRIC, trace_filter=None).collect(
+        CHAIN_QUERY
+    )
+    (series_request,) = replay.sent("GET", f"/v3/projects/{PROJECT}/timeSeries")
+    params = series_request.url.params
+    assert params["filter"] == (
+        'metric.type="run.googleapis.com/request_latencies" AND resource.labels.service_name='
+        'monitoring.regex.full_match("web-frontend|orders-api|inventory-api")'
+    )
+    assert params["aggregation.groupByFields"] == "resource.labels.service_name"
+    assert params["aggregation.crossSeriesReducer"] == "REDUCE_MAX"
+    (logs,) = replay.sent("POST", "/v2/entries:list")
+    assert Replay.body(logs)["filter"].endswith(
+        '(resource.labels.service_name=("web-frontend" OR "orders-api" OR "inventory-api") '
+        "AND severity>=WARNING)"
+    )
+    series = {a.service: a for a in collected.artifacts if isinstance(a, MetricSeries)}
+    assert [p.value for p in series["orders-api"].points] == [88.1, 905.7, 1320.2]
+    assert [p.value for p in series["inventory-api"].points] == [41.0, 42.2, 40.9]
+    assert collected.artifacts[0].service == "web-frontend"  # type: ignore[attr-defined]
+    assert collected.notes[0] == (
+        "neighbourhood of web-frontend: orders-api (callee), inventory-api (callee, 2 hops)"
+    )
+
+
+async def test_a_filter_naming_one_service_is_asked_for_the_alerting_service_only() -> None:
+    replay = Replay({SERIES: recording("google_cloud", "timeseries")})
+    collected = await google(
+        replay, metrics=ONE_METRIC, logs_filter=None, trace_filter=None
+    ).collect(CHAIN_QUERY)
+    (sent,) = replay.sent("GET", f"/v3/projects/{PROJECT}/timeSeries")
+    assert sent.url.params["filter"].endswith('resource.labels.service_name="web-frontend"')
+    assert "aggregation.groupByFields" not in sent.url.params
+    assert "metric latency_p95_ms names $service only: asked for web-frontend only" in (
+        collected.notes
+    )
+
+
+async def test_neighbour_names_are_quoted_and_escaped_into_the_filters() -> None:
+    replay = Replay(
+        {
+            SERIES: recording("google_cloud", "timeseries_empty"),
+            ENTRIES: recording("google_cloud", "entries"),
+        }
+    )
+    graph = ServiceGraph.of([("web-frontend", 'x" OR resource.type="gce_instance')])
+    await google(replay, metrics=NEIGHBOURHOOD_METRIC, trace_filter=None).collect(
+        CollectorQuery(window=WINDOW, onset=ONSET, service="web-frontend", graph=graph, hops=1)
+    )
+    (sent,) = replay.sent("GET", f"/v3/projects/{PROJECT}/timeSeries")
+    assert sent.url.params["filter"].endswith(
+        'monitoring.regex.full_match("web-frontend|x\\" OR resource\\\\.type=\\"gce_instance")'
+    )
+    (logs,) = replay.sent("POST", "/v2/entries:list")
+    assert (
+        '("web-frontend" OR "x\\" OR resource.type=\\"gce_instance")'
+        in (Replay.body(logs)["filter"])
+    )

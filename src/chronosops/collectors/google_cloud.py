@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import re
 from typing import Any, ClassVar
 
 import google.auth
@@ -69,9 +70,17 @@ class MonitoringQuery(BaseModel):
     aligner: str = Field(default="ALIGN_MEAN", pattern=r"^ALIGN_[A-Z0-9_]+$")
     reducer: str | None = Field(default="REDUCE_SUM", pattern=r"^REDUCE_[A-Z0-9_]+$")
     unit: str | None = None
+    # The label naming the service: the reducer groups by it when several services are asked
+    # about at once, and each series is recorded under the service it names.
+    service_field: str = Field(
+        default="resource.labels.service_name",
+        pattern=r"^(resource|metric)\.labels\.[a-zA-Z_][a-zA-Z0-9_]*$",
+    )
 
 
-_RUN = 'resource.type="cloud_run_revision" AND resource.labels.service_name="$service"'
+# ``$services`` is the right-hand side that matches the neighbourhood: ``"a"`` for one service,
+# ``monitoring.regex.full_match("a|b")`` for several.
+_RUN = 'resource.type="cloud_run_revision" AND resource.labels.service_name=$services'
 DEFAULT_METRICS: dict[str, MonitoringQuery] = {
     "latency_p95_ms": MonitoringQuery(
         filter=f'metric.type="run.googleapis.com/request_latencies" AND {_RUN}',
@@ -116,7 +125,7 @@ class GoogleCloudOptions(CollectorOptions):
     alignment_seconds: int = Field(default=60, ge=60, le=3600)
     metrics: dict[str, MonitoringQuery] = Field(default_factory=lambda: dict(DEFAULT_METRICS))
     logs_filter: str | None = Field(
-        default='resource.labels.service_name="$service" AND severity>=WARNING',
+        default="resource.labels.service_name=$services AND severity>=WARNING",
         description="Cloud Logging filter (the window is added); null to skip logs",
     )
     logs_page_size: int = Field(default=LOGS_PAGE_CAP, ge=1, le=LOGS_PAGE_CAP)
@@ -185,6 +194,29 @@ class GoogleTokens:
             return str(token)
 
 
+_REGEX_SPECIAL = re.compile(r"([\\.+*?()|\[\]{}^$])")
+
+
+def _quoted(value: str) -> str:
+    """A string literal of the Monitoring and Logging filter languages."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def monitoring_any(services: list[str]) -> str:
+    """What follows ``=`` in a Monitoring filter to match any of these services."""
+    if len(services) == 1:
+        return _quoted(services[0])
+    pattern = "|".join(_REGEX_SPECIAL.sub(r"\\\1", name) for name in services)
+    return f"monitoring.regex.full_match({_quoted(pattern)})"
+
+
+def logging_any(services: list[str]) -> str:
+    """What follows ``=`` in a Logging filter to match any of these services."""
+    if len(services) == 1:
+        return _quoted(services[0])
+    return "(" + " OR ".join(_quoted(name) for name in services) + ")"
+
+
 def _point_value(value: Any) -> float | None:
     if not isinstance(value, dict):
         return None
@@ -228,24 +260,36 @@ class GoogleCloudCollector(Collector):
     async def collect(self, query: CollectorQuery) -> Collected:
         service = self.require_service(query)
         await self.tokens.token()  # no credentials, no questions: one clear note, not three
-        questions = [
-            (f"metric {name}", self._metric(name, metric, query, service))
-            for name, metric in self.settings.metrics.items()
-        ]
+        around, notes = self.around(query)
+        services = [n.service for n in around]
+        questions: list[tuple[str, Any]] = []
+        for name, metric in self.settings.metrics.items():
+            grouped = "$services" in metric.filter
+            if len(services) > 1 and not grouped:
+                notes.append(f"metric {name} names $service only: asked for {service} only")
+            asked = services if grouped else [service]
+            questions.append((f"metric {name}", self._metric(name, metric, query, asked)))
         if self.settings.logs_filter:
-            questions.append(("logs", self._logs(query, service)))
+            questions.append(("logs", self._logs(query, services)))
         if self.settings.trace_filter:
             questions.append(("traces", self._traces(query, service)))
-        return await self.ask_all(questions)
+        answered = await self.ask_all(questions)
+        artifacts, cut = self.nearest_first(answered.artifacts, services, query.max_items)
+        return Collected(
+            artifacts=artifacts, problems=answered.problems, notes=[*notes, *answered.notes, *cut]
+        )
 
     async def _metric(
-        self, name: str, metric: MonitoringQuery, query: CollectorQuery, service: str
+        self, name: str, metric: MonitoringQuery, query: CollectorQuery, services: list[str]
     ) -> Collected:
+        service = services[0]
         per_series = (
             math.ceil(query.window.duration.total_seconds() / self.settings.alignment_seconds) + 1
         )
         params = {
-            "filter": metric.filter.replace("$service", service),
+            "filter": metric.filter.replace("$services", monitoring_any(services)).replace(
+                "$service", service
+            ),
             "interval.startTime": format_instant(query.window.start),
             "interval.endTime": format_instant(query.window.end),
             "aggregation.alignmentPeriod": f"{self.settings.alignment_seconds}s",
@@ -256,6 +300,9 @@ class GoogleCloudCollector(Collector):
         }
         if metric.reducer:
             params["aggregation.crossSeriesReducer"] = metric.reducer
+            if len(services) > 1:
+                params["aggregation.groupByFields"] = metric.service_field
+        owner_key = metric.service_field.rsplit(".", 1)[1]
 
         async def page(cursor: str | None, _size: int) -> Page[dict[str, Any]]:
             body = await self.get_json(
@@ -293,28 +340,35 @@ class GoogleCloudCollector(Collector):
                 ]
             except (AttributeError, KeyError, TypeError, ValueError):
                 raise self.malformed(f"metric {name}: a series without points") from None
+            owner = labels.get(owner_key) if len(services) > 1 else service
+            if owner not in services:
+                continue  # not one of the services asked about
             built = metric_series(
                 id_prefix=f"metric:{self.name}",
                 name=name,
                 points=[(at, value) for at, value in points if value is not None],
                 source=self.source,
                 labels={k: v for k, v in labels.items() if k not in ("project_id",)},
-                service=service,
+                service=owner,
                 unit=metric.unit,
             )
             if built is not None:
                 artifacts.append(built)
         return Collected(artifacts=artifacts, problems=paged.problems, notes=paged.notes)
 
-    async def _logs(self, query: CollectorQuery, service: str) -> Collected:
+    async def _logs(self, query: CollectorQuery, services: list[str]) -> Collected:
         assert self.settings.logs_filter is not None
+        service = services[0]
+        wanted = self.settings.logs_filter.replace("$services", logging_any(services)).replace(
+            "$service", service
+        )
         window = (
             f'timestamp>="{format_instant(query.window.start)}" AND '
             f'timestamp<="{format_instant(query.window.end)}"'
         )
         request = {
             "resourceNames": [f"projects/{self.settings.project_id}"],
-            "filter": f"{window} AND ({self.settings.logs_filter.replace('$service', service)})",
+            "filter": f"{window} AND ({wanted})",
             "orderBy": "timestamp desc",
             # The same on every page: entries:list wants a page token's other parameters
             # identical to the call that gave it. The last page's surplus is cut here.
