@@ -21,6 +21,7 @@ from chronosops.collectors import (
 from chronosops.collectors.loki import LokiCollector
 from chronosops.core.artifacts import LogTemplate
 from chronosops.core.clock import FrozenClock
+from chronosops.core.topology import ServiceGraph
 from chronosops.core.windows import TimeWindow
 from chronosops.evidence import CollectionPolicy, CollectorRunner
 from tests.collectors.replay import Replay, recording, respond
@@ -77,7 +78,7 @@ async def test_the_request_carries_the_logql_window_limit_and_credentials() -> N
     await loki(replay, limit=500).collect(QUERY)
     (sent,) = replay.requests
     params = sent.url.params
-    assert params["query"].startswith('{service_name="payment-service"} |~ "(?i)(error|')
+    assert params["query"].startswith('{service_name=~"payment-service"} |~ "(?i)(error|')
     assert params["start"] == "1705311900000000000"
     assert params["end"] == "1705317300000000000"
     assert params["limit"] == "500"
@@ -259,3 +260,32 @@ async def test_a_later_page_that_fails_keeps_the_lines_of_the_first(
     ).run(QUERY)
     assert result.notes[0].status == "ok"
     assert "; some queries failed: logs: page 2 failed" in result.notes[0].detail
+
+
+async def test_the_neighbourhood_is_one_stream_selector_and_each_line_keeps_its_service() -> None:
+    replay = Replay({f"GET {PATH}": recording("loki", "query_range_neighbourhood")})
+    graph = ServiceGraph.of([("web-frontend", "orders-api"), ("orders-api", "stock.v2")])
+    collected = await loki(replay, line_filter="").collect(
+        CollectorQuery(
+            window=QUERY.window, onset=ONSET, service="web-frontend", graph=graph, hops=2
+        )
+    )
+    (sent,) = replay.requests
+    # Regex metacharacters in a name are escaped, then the regex is quoted for LogQL.
+    assert sent.url.params["query"] == '{service_name=~"web-frontend|orders-api|stock\\\\.v2"}'
+    templates = [a for a in collected.artifacts if isinstance(a, LogTemplate)]
+    assert {tuple(t.services): t.count for t in templates} == {
+        ("orders-api",): 2,
+        ("web-frontend",): 1,
+    }
+    assert collected.notes[0] == (
+        "neighbourhood of web-frontend: orders-api (callee), stock.v2 (callee, 2 hops)"
+    )
+    alone = Replay({f"GET {PATH}": recording("loki", "empty")})
+    narrow = await loki(alone, selector='{app="$service"}', line_filter="").collect(
+        CollectorQuery(
+            window=QUERY.window, onset=ONSET, service="web-frontend", graph=graph, hops=2
+        )
+    )
+    assert alone.requests[0].url.params["query"] == '{app="web-frontend"}'
+    assert "the selector names $service only: read for web-frontend only" in narrow.notes

@@ -13,6 +13,7 @@ comes back short: the window's start is reached.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -38,8 +39,11 @@ PAGE_CAP = 5000  # Loki's default max_entries_limit_per_query: a larger limit is
 
 class LokiOptions(CollectorOptions):
     selector: str = Field(
-        default='{service_name="$service"}',
-        description="LogQL stream selector; $service, $environment and $region are filled in",
+        default='{service_name=~"$services"}',
+        description=(
+            "LogQL stream selector; $services (a regex of the neighbourhood), $service, "
+            "$environment and $region are filled in"
+        ),
     )
     line_filter: str = Field(
         default='|~ "(?i)(error|exception|fail|fatal|panic|timeout|timed out|refused|denied|unavailable|warn)"',
@@ -52,6 +56,14 @@ class LokiOptions(CollectorOptions):
 
 def _quoted(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"')
+
+
+_REGEX_SPECIAL = re.compile(r"([\\.+*?()|\[\]{}^$])")
+
+
+def _alternatives(services: list[str]) -> str:
+    """A regex matching exactly these names, ready to sit between a LogQL string's quotes."""
+    return _quoted("|".join(_REGEX_SPECIAL.sub(r"\\\1", name) for name in services))
 
 
 def _nanoseconds(instant: datetime) -> str:
@@ -75,9 +87,11 @@ class LokiCollector(Collector):
         assert isinstance(self.options, LokiOptions)
         return self.options
 
-    def logql(self, query: CollectorQuery, service: str) -> str:
+    def logql(self, query: CollectorQuery, services: str | list[str]) -> str:
+        services = [services] if isinstance(services, str) else services
         selector = (
-            self.settings.selector.replace("$service", _quoted(service))
+            self.settings.selector.replace("$services", _alternatives(services))
+            .replace("$service", _quoted(services[0]))
             .replace("$environment", _quoted(query.environment or ""))
             .replace("$region", _quoted(query.region or ""))
         )
@@ -91,7 +105,11 @@ class LokiCollector(Collector):
 
     async def collect(self, query: CollectorQuery) -> Collected:
         service = self.require_service(query)
-        logql = self.logql(query, service)
+        around, notes = self.around(query)
+        services = [n.service for n in around]
+        if len(services) > 1 and "$services" not in self.settings.selector:
+            notes.append(f"the selector names $service only: read for {service} only")
+        logql = self.logql(query, services)
         window_end = _nanoseconds(query.window.end)
         # The lines of the oldest nanosecond read so far: the next page, ending just after that
         # nanosecond, returns them again.
@@ -132,7 +150,7 @@ class LokiCollector(Collector):
             boundary = (oldest, at_oldest | seen if oldest == boundary_ns else at_oldest)
             return Page([e.line for e in fresh], str(oldest + 1))
 
-        return await log_pages(
+        collected = await log_pages(
             self,
             page,
             Budget(
@@ -145,6 +163,8 @@ class LokiCollector(Collector):
             service,
             label="logs",
         )
+        collected.notes[:0] = notes
+        return collected
 
     def entries(self, body: Any, service: str) -> list[_Entry]:
         if not isinstance(body, dict) or body.get("status") != "success":
