@@ -11,6 +11,7 @@ for the next; the collector follows it up to ``logs_max_lines``.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -162,45 +163,54 @@ class DatadogCollector(Collector):
     async def _dependencies(
         self, query: CollectorQuery, collected: Collected
     ) -> list[tuple[str, str]]:
-        """Callers and callees from APM's service map, one service's map a request, hop by
-        hop; at most as many requests as the neighbourhood may hold services."""
+        """Callers and callees from APM's service map, hop by hop, the services of a hop asked
+        in parallel; at most as many requests as the neighbourhood may hold services."""
         service = self.require_service(query)
         found: set[tuple[str, str]] = set()
         seen = {service}
         frontier = [service]
-        asked = 0
+        budget = query.max_neighbours + 1
         for _ in range(query.hops):
+            frontier = frontier[:budget]
+            budget -= len(frontier)
+            if not frontier:
+                break
+            answers = await asyncio.gather(
+                *(self._service_map(name, query) for name in frontier), return_exceptions=True
+            )
             following: list[str] = []
-            for name in frontier:
-                if asked > query.max_neighbours:
-                    break
-                asked += 1
-                try:
-                    body = await self.get_json(
-                        f"{self.endpoint}/api/v1/service_dependencies/{quote(name, safe='')}",
-                        params={
-                            "env": query.environment or "",
-                            "start": str(int(query.window.start.timestamp())),
-                            "end": str(int(query.window.end.timestamp())),
-                        },
-                        headers=self.headers(),
-                    )
-                except CollectorError as error:
-                    collected.problems.append(f"service map {name}: {error.message}")
+            for name, answer in zip(frontier, answers, strict=True):
+                if isinstance(answer, CollectorError):
+                    collected.problems.append(f"service map {name}: {answer.message}")
                     continue
-                calls = body.get("calls") if isinstance(body, dict) else None
-                callers = body.get("called_by") if isinstance(body, dict) else None
-                edges = [(name, str(c)) for c in calls or [] if isinstance(c, str)] + [
-                    (str(c), name) for c in callers or [] if isinstance(c, str)
-                ]
-                for caller, callee in edges:
-                    found.add((caller, callee))
-                    for other in (caller, callee):
+                if isinstance(answer, BaseException):
+                    raise answer
+                for edge in answer:
+                    found.add(edge)
+                    for other in edge:
                         if other not in seen:
                             seen.add(other)
                             following.append(other)
             frontier = following
         return sorted(found)
+
+    async def _service_map(self, name: str, query: CollectorQuery) -> list[tuple[str, str]]:
+        """One service's callees (``calls``) and callers (``called_by``)."""
+        body = await self.get_json(
+            f"{self.endpoint}/api/v1/service_dependencies/{quote(name, safe='')}",
+            params={
+                "env": query.environment or "",
+                "start": str(int(query.window.start.timestamp())),
+                "end": str(int(query.window.end.timestamp())),
+            },
+            headers=self.headers(),
+        )
+        if not isinstance(body, dict):
+            raise self.malformed(f"service map {name}: not a JSON object")
+        calls, callers = body.get("calls"), body.get("called_by")
+        return [(name, c) for c in calls or [] if isinstance(c, str) and c] + [
+            (c, name) for c in callers or [] if isinstance(c, str) and c
+        ]
 
     async def _metric(
         self, name: str, metric: MetricQuery, query: CollectorQuery, services: list[str]
