@@ -263,3 +263,67 @@ def test_suspects_follow_the_topology_two_hops_and_the_collected_evidence(
     )
     assert gatherer.suspects("a", spans) == {"a", "b", "c", "metrics-named-service"}
     assert gatherer.suspects(None, spans) is None
+
+
+def _topology_event(caller: str, callee: str) -> dict[str, Any]:
+    return {
+        "type": "topology",
+        "description": f"{caller} calls {callee}",
+        "timestamp": "2024-01-15T10:00:00Z",
+        "metadata": {"service": caller, "peerService": callee},
+    }
+
+
+async def test_collectors_get_the_call_graph_configured_and_sent_with_the_incident(
+    client: httpx.AsyncClient, services: Services, analyst: dict[str, str]
+) -> None:
+    metrics = ScriptedCollector("metrics", _latency)
+    _use(services, metrics)
+    services.pipeline.gatherer.topology = {"payment-service": ["ledger"]}
+    body = request(
+        sourceRef="topology-sent",
+        evidenceLite={"events": [_topology_event("checkout-api", "payment-service")]},
+    )
+    created = (await client.post("/v1/incidents/ingest", json=body, headers=analyst)).json()
+    # Topology events say where to look, not what happened: collection still runs.
+    (query,) = metrics.queries
+    assert query.graph.edges == {("payment-service", "ledger"), ("checkout-api", "payment-service")}
+    assert (query.hops, query.max_neighbours) == (2, 10)
+    bundle = await _bundle(client, analyst, created["evidenceBundleId"])
+    notes = {n["source"]: n["status"] for n in bundle["collection"]}
+    assert notes["metrics"] == "ok"
+    assert notes["evidenceLite"] == "ok"
+
+
+async def test_topology_events_beside_observations_do_not_start_collection(
+    client: httpx.AsyncClient, services: Services, analyst: dict[str, str]
+) -> None:
+    metrics = ScriptedCollector("metrics", _latency)
+    _use(services, metrics)
+    body = request(
+        sourceRef="topology-and-a-deploy",
+        evidenceLite={
+            "events": [
+                _topology_event("checkout-api", "payment-service"),
+                {
+                    "type": "deploy",
+                    "description": "payment-service 1.4.2",
+                    "timestamp": "2024-01-15T09:55:00Z",
+                    "metadata": {"service": "payment-service"},
+                },
+            ]
+        },
+    )
+    await client.post("/v1/incidents/ingest", json=body, headers=analyst)
+    assert metrics.queries == []
+
+
+async def test_the_hops_setting_reaches_the_collectors(
+    client_with: Any, analyst: dict[str, str]
+) -> None:
+    client, built = await client_with(collectors_neighbour_hops=0, collectors_max_neighbours=3)
+    metrics = ScriptedCollector("metrics", _latency)
+    _use(built, metrics)
+    await client.post("/v1/incidents/ingest", json=request(sourceRef="no-hops"), headers=analyst)
+    (query,) = metrics.queries
+    assert (query.hops, query.max_neighbours) == (0, 3)
