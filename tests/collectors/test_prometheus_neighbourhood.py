@@ -439,3 +439,24 @@ async def test_topology_events_sent_with_an_alert_name_the_neighbours_and_still_
     # Without the events, and without a configured topology or service-graph metrics, the
     # alerting service is all there is to ask about.
     assert await _collected_services(client, analyst, _alert("no-topology")) == {"web-frontend"}
+
+
+async def test_services_configured_on_their_own_are_asked_alone_with_their_own_selector(
+    prometheus: PrometheusServer,
+) -> None:
+    summed = {"query": "sum(rate(http_requests_total{$selector}[$rate_window]))"}
+    collector = _collector(
+        prometheus.url,
+        queries={},
+        services={
+            "orders": {"selector": 'service="orders-api"', "queries": {"request_rate": summed}},
+            "stock": {"selector": 'service="inventory-api"', "queries": {"request_rate": summed}},
+        },
+        service_graph=[],
+    )
+    graph = ServiceGraph.of([("web-frontend", "orders"), ("orders", "stock")])
+    collected = await collector.collect(_query(graph=graph))
+    series = _services(collected.artifacts)
+    assert set(series) == {("orders", "request_rate"), ("stock", "request_rate")}
+    assert all(s.labels == {} for s in series.values())
+    assert len({a.artifact_id for a in collected.artifacts}) == 2

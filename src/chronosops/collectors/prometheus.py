@@ -219,7 +219,7 @@ class PrometheusCollector(Collector):
         for service in alone:
             label = "" if service == services[0] else f"{service} "
             questions += [
-                (f"{label}{name}", self._one(name, promql, query, service))
+                (f"{label}{name}", self._one(name, promql, query, service, services[0]))
                 for name, promql in self.queries_for(service).items()
             ]
         answered = await self.ask_all(questions)
@@ -265,7 +265,9 @@ class PrometheusCollector(Collector):
                         if name not in seen:
                             seen.add(name)
                             following.append(name)
-            frontier = following
+            # A hub can have hundreds of peers; only as many as the neighbourhood may hold are
+            # followed further, so the next question stays small.
+            frontier = sorted(following)[: query.max_neighbours]
         return sorted(found)
 
     def _out_of_time(self, query: CollectorQuery) -> bool:
