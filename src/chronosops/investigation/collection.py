@@ -4,10 +4,13 @@ One place decides where evidence comes from, so every door (ingest, analyze, rea
 gets the same rules:
 
 - ``evidenceLite`` in the request is always used;
-- without it (or with ``forceCollect``), a ``SCENARIO`` incident whose ``sourceRef`` names a
+- without it (or with ``forceCollect``, or when it holds only ``topology`` events, which say
+  where to look rather than what happened), a ``SCENARIO`` incident whose ``sourceRef`` names a
   scenario gets that scenario's synthetic telemetry, and nothing from real backends (a demo
   incident must not be mixed with production data);
-- any other incident gets what the configured collectors find in its window, and the changes
+- any other incident gets what the configured collectors find in its window — for its service
+  and that service's callers and callees (the configured topology, the topology sent with the
+  incident, the backends' own service graphs) — and the changes
   ChronosOps recorded (``POST /v1/changes``) for its service and that service's dependencies.
 
 Everything found is merged into one list of artifacts (ids are unique: the first source to
