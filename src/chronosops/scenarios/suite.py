@@ -1,22 +1,35 @@
-"""A benchmark suite: many varied incidents across the whole library, with their answers.
+"""Benchmark suites: many varied incidents across a library, with their answers.
 
 Every scenario appears in every variant, at several noise levels and timing jitters, some with
-whole kinds of evidence missing. The suite is a pure function of ``count`` and ``seed``, so a
-benchmark result can name the suite it was measured on.
+whole kinds of evidence missing. A suite is a pure function of its name, ``count`` and
+``seed``, so a benchmark result can name the suite it was measured on.
+
+Two suites: ``default`` (the demo library, in the house conventions unless asked for mixed
+ones) and ``field`` (the field library, always in mixed conventions). A third of the field
+suite's cases are *held out* (`is_held_out`): chosen by a hash of the case id, reported
+separately, and not to be looked at while tuning the engine.
 """
 
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
+from typing import Literal, get_args
 
+from chronosops.scenarios.field import FIELD_SCENARIOS
 from chronosops.scenarios.generation import generate
 from chronosops.scenarios.library import SCENARIOS
 from chronosops.scenarios.model import (
     MAX_VARIANT,
+    Conventions,
     EvidenceKind,
     GeneratedIncident,
     GenerationOptions,
+    Scenario,
 )
+
+SuiteName = Literal["default", "field"]
+SUITES: tuple[SuiteName, ...] = get_args(SuiteName)
 
 NOISE_LEVELS = (0.1, 0.3, 0.55, 0.8)
 JITTERS = (0, 2, 5, 10)
@@ -35,12 +48,37 @@ DROPS: tuple[frozenset[EvidenceKind], ...] = (
     frozenset({"logs", "traces"}),
 )
 DEFAULT_SUITE_SIZE = 216  # twelve rounds of the eighteen scenarios
+FIELD_SUITE_SIZE = 120  # twelve rounds of the ten field scenarios
+HELD_OUT_SHARE = 3  # one case in about this many is held out
 
 
-def suite_options(index: int, *, seed: int = 0) -> tuple[str, GenerationOptions]:
+def suite_size(suite: SuiteName) -> int:
+    return FIELD_SUITE_SIZE if suite == "field" else DEFAULT_SUITE_SIZE
+
+
+def case_id(scenario_id: str, options: GenerationOptions) -> str:
+    """A suite case's name: its scenario and its generation seed (unique within a suite)."""
+    return f"{scenario_id}#{options.seed}"
+
+
+def is_held_out(scenario_id: str, options: GenerationOptions) -> bool:
+    """Whether a case belongs to the held-out part: a hash of its id, stable across runs,
+    machines and Python versions (unlike ``hash()``), independent of the engine."""
+    digest = hashlib.sha256(case_id(scenario_id, options).encode()).digest()
+    return digest[0] % HELD_OUT_SHARE == 0
+
+
+def suite_options(
+    index: int,
+    *,
+    seed: int = 0,
+    suite: SuiteName = "default",
+    conventions: Conventions = "native",
+) -> tuple[str, GenerationOptions]:
     """The scenario and options of incident ``index`` of the suite."""
-    scenario = SCENARIOS[index % len(SCENARIOS)]
-    round_ = index // len(SCENARIOS)
+    library: tuple[Scenario, ...] = FIELD_SCENARIOS if suite == "field" else SCENARIOS
+    scenario = library[index % len(library)]
+    round_ = index // len(library)
     options = GenerationOptions(
         seed=seed * 100_000 + index,
         variant=round_ % (MAX_VARIANT + 1),
@@ -50,12 +88,23 @@ def suite_options(index: int, *, seed: int = 0) -> tuple[str, GenerationOptions]
         start=scenario.onset + timedelta(days=7 * round_, minutes=13 * (seed % 7)),
         minutes_before=(15, 30, 20, 45)[round_ % 4],
         minutes_after=(15, 20, 30)[round_ % 3],
+        conventions="mixed" if suite == "field" else conventions,
     )
     return scenario.id, options
 
 
-def benchmark_suite(count: int = DEFAULT_SUITE_SIZE, *, seed: int = 0) -> list[GeneratedIncident]:
-    """``count`` incidents, each with its `GroundTruth`."""
+def benchmark_suite(
+    count: int | None = None,
+    *,
+    seed: int = 0,
+    suite: SuiteName = "default",
+    conventions: Conventions = "native",
+) -> list[GeneratedIncident]:
+    """``count`` incidents (default: the suite's size), each with its `GroundTruth`."""
+    count = suite_size(suite) if count is None else count
     if count < 1:
         raise ValueError("count must be at least 1")
-    return [generate(*suite_options(index, seed=seed)) for index in range(count)]
+    return [
+        generate(*suite_options(index, seed=seed, suite=suite, conventions=conventions))
+        for index in range(count)
+    ]
