@@ -39,9 +39,10 @@ def _cell(value: float | int | None, template: str) -> str:
 
 
 def _rows(report: BenchmarkReport) -> list[tuple[str, dict[str, float | int | None]]]:
-    """Per-scenario rows; the field suite adds its tuned and held-out parts before the total."""
+    """Per-scenario rows; suites in mixed conventions (the field suite, or the default one when
+    asked) add their tuned and held-out parts before the total."""
     rows = list(report.per_scenario.items())
-    if report.suite == "field":
+    if report.conventions == "mixed":
         rows += [(f"*{part}*", row) for part, row in report.per_part.items()]
     return rows
 
