@@ -8,7 +8,7 @@ from statistics import median
 import pytest
 
 from chronosops.analysis import CATALOG, UNKNOWN
-from chronosops.core.artifacts import ChangeEvent, LogTemplate, MetricSeries
+from chronosops.core.artifacts import ChangeEvent, LogTemplate, MetricSeries, SpanGroup
 from chronosops.scenarios import (
     FIELD_SCENARIOS,
     FIELD_SUITE_SIZE,
@@ -169,6 +169,31 @@ def test_a_neighbours_config_change_precedes_the_errors_it_causes(
     assert [c.service for c in config] == [incident.truth.culprit_service]
     assert incident.truth.culprit_service != incident.truth.reported_service
     assert any("innocent" in h for h in incident.truth.red_herrings)
+
+
+def test_every_caller_of_the_unreachable_service_fails_to_reach_it_and_nothing_else(
+    canonical: dict[str, GeneratedIncident],
+) -> None:
+    incident = canonical["field-zone-packet-loss"]
+    inventory = incident.truth.culprit_service
+    failing = {
+        a.service: a.operation
+        for a in incident.artifacts
+        if isinstance(a, SpanGroup)
+        and a.incident is not None
+        and a.incident.error_count >= 5
+        and a.service != inventory
+        and (a.peer_service == inventory or inventory in a.operation)
+    }
+    assert set(failing) == {incident.service, incident.topology.name("edge")}
+    to_db = [
+        a
+        for a in incident.artifacts
+        if isinstance(a, SpanGroup)
+        and incident.topology.name("db") in (a.peer_service or a.operation)
+    ]
+    assert to_db
+    assert all(a.error_count <= 2 for a in to_db)
 
 
 def test_the_held_out_part_is_a_stable_third_of_the_field_suite() -> None:

@@ -472,7 +472,15 @@ ZONE_PACKET_LOSS = Scenario(
     family="field",
     topology=Topology(
         (
-            _edge("mobile_gateway", 120, Call("orders", "POST /checkout"), op="POST /checkout"),
+            # Two callers reach inventory; both lose calls to it, while orders still reaches
+            # its database: the common factor is inventory's side of the network.
+            _edge(
+                "mobile_gateway",
+                120,
+                Call("orders", "POST /checkout"),
+                Call("inventory", "GET /stock", per_request=0.5, timeout_ms=1500),
+                op="POST /checkout",
+            ),
             ServiceNode(
                 key="orders",
                 name="ordersvc",
@@ -493,7 +501,10 @@ ZONE_PACKET_LOSS = Scenario(
                 key="inventory",
                 name="inventory_svc",
                 kind="api",
-                operations=(Operation("POST /reservations", 1.0, 15.0),),
+                operations=(
+                    Operation("POST /reservations", 0.6, 15.0),
+                    Operation("GET /stock", 0.4, 6.0),
+                ),
             ),
             _db("db", "pg-orders-01", "INSERT orders"),
         )
