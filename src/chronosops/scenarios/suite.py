@@ -5,9 +5,9 @@ whole kinds of evidence missing. A suite is a pure function of its name, ``count
 ``seed``, so a benchmark result can name the suite it was measured on.
 
 Two suites: ``default`` (the demo library, in the house conventions unless asked for mixed
-ones) and ``field`` (the field library, always in mixed conventions). A third of the field
-suite's cases are *held out* (`is_held_out`): chosen by a hash of the case id, reported
-separately, and not to be looked at while tuning the engine.
+ones) and ``field`` (the field library, always in mixed conventions). A third of every
+scenario's rounds are *held out* (`is_held_out`): reported separately, and not to be looked at
+while tuning the engine.
 """
 
 from __future__ import annotations
@@ -49,11 +49,14 @@ DROPS: tuple[frozenset[EvidenceKind], ...] = (
 )
 DEFAULT_SUITE_SIZE = 216  # twelve rounds of the eighteen scenarios
 FIELD_SUITE_SIZE = 120  # twelve rounds of the ten field scenarios
-HELD_OUT_SHARE = 3  # one case in about this many is held out
+HELD_OUT_SHARE = 3  # one round in this many is held out
 
 
 def suite_size(suite: SuiteName) -> int:
     return FIELD_SUITE_SIZE if suite == "field" else DEFAULT_SUITE_SIZE
+
+
+SEED_STRIDE = 100_000  # a suite case's generation seed: suite seed × this + its index
 
 
 def case_id(scenario_id: str, options: GenerationOptions) -> str:
@@ -62,10 +65,19 @@ def case_id(scenario_id: str, options: GenerationOptions) -> str:
 
 
 def is_held_out(scenario_id: str, options: GenerationOptions) -> bool:
-    """Whether a case belongs to the held-out part: a hash of its id, stable across runs,
-    machines and Python versions (unlike ``hash()``), independent of the engine."""
-    digest = hashlib.sha256(case_id(scenario_id, options).encode()).digest()
-    return digest[0] % HELD_OUT_SHARE == 0
+    """Whether a case belongs to the held-out part.
+
+    A third of every scenario's rounds, so both parts hold every scenario in the same
+    proportion (a split case by case left the hard scenarios mostly on one side); which third
+    is chosen by a hash of the scenario id (sha256, stable across runs, machines and Python
+    versions, unlike ``hash()``) and the suite seed. A function of the case alone: its scenario
+    and its generation seed, nothing the engine or the run decides.
+    """
+    library = FIELD_SCENARIOS if scenario_id.startswith("field-") else SCENARIOS
+    suite_seed, index = divmod(options.seed, SEED_STRIDE)
+    round_ = index // len(library)
+    offset = hashlib.sha256(scenario_id.encode()).digest()[0]
+    return (round_ + offset + suite_seed) % HELD_OUT_SHARE == 0
 
 
 def suite_options(
@@ -80,7 +92,7 @@ def suite_options(
     scenario = library[index % len(library)]
     round_ = index // len(library)
     options = GenerationOptions(
-        seed=seed * 100_000 + index,
+        seed=seed * SEED_STRIDE + index,
         variant=round_ % (MAX_VARIANT + 1),
         noise=NOISE_LEVELS[(index + round_) % len(NOISE_LEVELS)],
         jitter_minutes=JITTERS[(index // 3 + round_) % len(JITTERS)],
