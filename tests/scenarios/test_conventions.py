@@ -7,8 +7,15 @@ from datetime import UTC, datetime
 import pytest
 
 from chronosops.core.artifacts import LogTemplate, MetricSeries
+from chronosops.core.errors import InvalidInputError
 from chronosops.evidence.bundle import seal
-from chronosops.scenarios import GeneratedIncident, GenerationOptions, generate, options_from_fields
+from chronosops.scenarios import (
+    GeneratedIncident,
+    GenerationOptions,
+    generate,
+    options_from_fields,
+    scenario_id_of,
+)
 from chronosops.scenarios.conventions import (
     APP_DIALECTS,
     LANGUAGE_DIALECTS,
@@ -140,3 +147,16 @@ def test_a_stored_incident_keeps_its_conventions_through_its_custom_fields() -> 
         fields["scenario"], start=start, end=None, minutes_before=15, minutes_after=15
     )
     assert again.conventions == "mixed"
+
+
+def test_an_unknown_convention_is_refused_naming_the_field() -> None:
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    with pytest.raises(InvalidInputError) as raised:
+        options_from_fields(
+            {"conventions": "klingon"}, start=start, end=None, minutes_before=15, minutes_after=15
+        )
+    assert [e.path for e in raised.value.errors] == ["metadata.customFields.scenario.conventions"]
+
+
+def test_a_field_scenario_is_found_from_a_scenario_source_ref() -> None:
+    assert scenario_id_of("field-rotated-db-credential:run-7") == "field-rotated-db-credential"
