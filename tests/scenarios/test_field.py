@@ -107,6 +107,12 @@ FIELD_SIGNALS: list[tuple[str, str, Signal, float]] = [
     ("field-orm-slow-query", "db", "latency", 10),
     ("field-cache-flush", "db", "traffic", 5),
     ("field-partner-throttling", "enricher", "errors", 20),
+    ("field-idp-key-rollover", "accounts", "errors", 20),
+    ("field-idp-key-rollover", "payments", "errors", 20),
+    ("field-legacy-dependency", "orders", "errors", 20),
+    ("field-legacy-dependency", "settlement", "errors", 20),
+    ("field-node-dns-timeouts", "orders", "errors", 20),
+    ("field-node-dns-timeouts", "dns", "errors", 50),
 ]
 
 
@@ -145,6 +151,27 @@ def test_a_third_party_is_named_only_in_its_callers_lines(
     text = lines(incident, caller).lower()
     assert partner in text
     assert "open" in text
+
+
+@pytest.mark.parametrize(
+    ("scenario_id", "callers", "phrase"),
+    [
+        ("field-idp-key-rollover", ("accounts", "payments"), "401"),
+        ("field-legacy-dependency", ("orders", "settlement"), "503"),
+    ],
+)
+def test_a_service_that_exports_nothing_is_named_in_every_callers_lines(
+    scenario_id: str,
+    callers: tuple[str, ...],
+    phrase: str,
+    canonical: dict[str, GeneratedIncident],
+) -> None:
+    incident = canonical[scenario_id]
+    culprit = incident.truth.culprit_service
+    assert culprit not in {a.service for a in incident.artifacts if isinstance(a, MetricSeries)}
+    for caller in callers:
+        text = lines(incident, incident.topology.name(caller))
+        assert any(culprit in line and phrase in line for line in text.splitlines()), caller
 
 
 def test_a_rotated_credential_is_a_config_change_on_the_database_the_caller_cannot_log_into(

@@ -60,7 +60,15 @@ FIELD_NAME_POOLS: dict[ServiceKind, tuple[str, ...]] = {
     ),
     "database": ("pg-orders-01", "mysql-catalog", "pg-ledger", "aurora-main", "pg-billing-02"),
     "cache": ("redis-sessions", "redis-products", "memcached-01", "valkey-cache"),
-    "external": ("carrier-rates-partner", "maps-partner", "tax-partner", "kyc-vendor", "fx-feed"),
+    "external": (
+        "carrier-rates-partner",
+        "maps-partner",
+        "tax-partner",
+        "kyc-vendor",
+        "fx-feed",
+        "login-idp",
+        "legacy-billing",
+    ),
     "dns": ("node-local-dns", "kube-dns", "unbound"),
 }
 FIELD_BYSTANDERS = (
@@ -700,6 +708,262 @@ PARTNER_THROTTLING = Scenario(
     ),
 )
 
+IDP_KEY_ROLLOVER = Scenario(
+    id="field-idp-key-rollover",
+    title="Sign-ins and payments answer 401 after the identity provider rolled its keys",
+    description=(
+        "The identity provider's key rollover left token introspection rejecting valid tokens; "
+        "{svc:accounts} and {svc:payments} answer 401 to most users."
+    ),
+    category="errors",
+    severity="critical",
+    hypothesis_id="AUTH_OIDC_ISSUE",
+    culprit="idp",
+    reported="edge",
+    onset=_at("2026-03-27T08:00:00"),
+    tags=("auth", "oidc", "third-party", "field"),
+    hard_case=True,
+    family="field",
+    topology=Topology(
+        (
+            _edge(
+                "gw-public",
+                130,
+                Call("accounts", "GET /me"),
+                Call("payments", "POST /pay", per_request=0.3),
+                op="GET /app",
+            ),
+            ServiceNode(
+                key="accounts",
+                name="accounts",
+                kind="api",
+                operations=(
+                    Operation(
+                        "GET /me",
+                        1.0,
+                        10.0,
+                        (
+                            Call("idp", "POST /oauth2/introspect", timeout_ms=2000),
+                            Call("db", "SELECT profiles"),
+                        ),
+                    ),
+                ),
+            ),
+            ServiceNode(
+                key="payments",
+                name="paymentsvc",
+                kind="api",
+                operations=(
+                    Operation(
+                        "POST /pay",
+                        1.0,
+                        30.0,
+                        (Call("idp", "POST /oauth2/introspect", timeout_ms=2000),),
+                    ),
+                ),
+            ),
+            ServiceNode(
+                key="idp",
+                name="login-idp",
+                kind="external",
+                operations=(Operation("POST /oauth2/introspect", 1.0, 40.0),),
+            ),
+            _db("db", "pg-billing-02", "SELECT profiles"),
+        )
+    ),
+    effects=(Effect("idp", "error_ratio", 0.65, Shape(start=0, ramp=1), mode="unauthorized"),),
+    changes=(
+        ChangeSpec(
+            "accounts",
+            "deploy",
+            -20,
+            "Profile page: show linked devices",
+            "5.8.0",
+            "5.9.0",
+            author="release-train",
+            innocent=True,
+        ),
+    ),
+    explanation=(
+        "The identity provider's signing-key rollover broke introspection of tokens it had "
+        "issued; every service that checks tokens with it answers 401. Nothing of ours changed."
+    ),
+)
+
+LEGACY_DEPENDENCY = Scenario(
+    id="field-legacy-dependency",
+    title="Orders and settlement fail on the legacy billing service",
+    description=(
+        "{svc:orders} and {svc:settlement} get 503s from the legacy billing service, which "
+        "exports no metrics or traces; only its callers' logs name it."
+    ),
+    category="errors",
+    severity="high",
+    hypothesis_id="DOWNSTREAM_OUTAGE",
+    culprit="legacy",
+    reported="orders",
+    onset=_at("2026-03-30T15:30:00"),
+    tags=("dependency", "uninstrumented", "field"),
+    hard_case=True,
+    family="field",
+    topology=Topology(
+        (
+            _edge("frontdoor", 80, Call("orders", "POST /orders"), op="POST /orders"),
+            ServiceNode(
+                key="orders",
+                name="ordersvc",
+                kind="api",
+                operations=(
+                    Operation(
+                        "POST /orders",
+                        1.0,
+                        25.0,
+                        (
+                            Call("db", "INSERT orders"),
+                            Call("legacy", "POST /soap/BillingService", timeout_ms=4000),
+                        ),
+                    ),
+                ),
+            ),
+            ServiceNode(
+                key="settlement",
+                name="settlement-batch",
+                kind="worker",
+                operations=(
+                    Operation(
+                        "settle batch",
+                        1.0,
+                        50.0,
+                        (Call("legacy", "POST /soap/BillingService", timeout_ms=10000),),
+                    ),
+                ),
+                rps=8,
+            ),
+            ServiceNode(
+                key="legacy",
+                name="legacy-billing",
+                kind="external",  # ours, but uninstrumented: it exports nothing
+                operations=(Operation("POST /soap/BillingService", 1.0, 90.0),),
+            ),
+            _db("db", "pg-orders-01", "INSERT orders"),
+        )
+    ),
+    effects=(Effect("legacy", "error_ratio", 0.8, Shape(start=0, ramp=2), mode="unavailable"),),
+    changes=(
+        ChangeSpec(
+            "orders",
+            "deploy",
+            -6,
+            "Checkout: new address form",
+            "12.9.0",
+            "12.10.0",
+            author="release-train",
+            innocent=True,
+        ),
+    ),
+    explanation=(
+        "The legacy billing service is down; both of its callers fail on it. The orders deploy "
+        "six minutes earlier did not cause it (the batch job, which did not change, fails too)."
+    ),
+)
+
+DNS_UPSTREAM = Scenario(
+    id="field-node-dns-timeouts",
+    title="Lookups time out on the node-local DNS cache",
+    description=(
+        "{svc:orders} fails to reach its dependencies by name: the node-local DNS cache "
+        "{svc:dns} lost its upstream and lookups time out."
+    ),
+    category="errors",
+    severity="critical",
+    hypothesis_id="NETWORK_DNS_ISSUE",
+    culprit="dns",
+    reported="orders",
+    onset=_at("2026-04-01T01:10:00"),
+    tags=("dns", "network", "field"),
+    hard_case=True,
+    family="field",
+    topology=Topology(
+        (
+            ServiceNode(
+                key="edge",
+                name="mobile_gateway",
+                kind="edge",
+                operations=(
+                    Operation(
+                        "POST /checkout",
+                        1.0,
+                        4.0,
+                        (Call("orders", "POST /checkout"), Call("dns", "A lookup", 0.2)),
+                    ),
+                ),
+                rps=110,
+            ),
+            ServiceNode(
+                key="orders",
+                name="ordersvc",
+                kind="api",
+                operations=(
+                    Operation(
+                        "POST /checkout",
+                        1.0,
+                        22.0,
+                        (
+                            Call("tax", "POST /tax"),
+                            Call("inventory", "POST /reservations"),
+                            Call("dns", "A lookup", 0.6),
+                        ),
+                    ),
+                ),
+            ),
+            ServiceNode(
+                key="tax",
+                name="tax_calc",
+                kind="api",
+                operations=(Operation("POST /tax", 1.0, 12.0),),
+            ),
+            ServiceNode(
+                key="inventory",
+                name="inventory_svc",
+                kind="api",
+                operations=(Operation("POST /reservations", 1.0, 15.0),),
+            ),
+            ServiceNode(
+                key="dns",
+                name="node-local-dns",
+                kind="dns",
+                operations=(Operation("A lookup", 1.0, 0.3),),
+                address="169.254.20.10",
+                port=53,
+            ),
+        )
+    ),
+    effects=(Effect("dns", "error_ratio", 0.6, Shape(start=0, ramp=2), mode="dns"),),
+    logs=(
+        LogRule(
+            "dns",
+            "ERROR",
+            "[ERROR] plugin/errors: 2 {svc:tax}.prod.svc.cluster.local. AAAA: read udp {ip}:{n}->10.96.0.10:53: i/o timeout",
+            "own_errors",
+            per_event=0.05,
+        ),
+    ),
+    changes=(
+        ChangeSpec(
+            "orders",
+            "config",
+            -25,
+            "Raise HTTP client pool to 64 connections",
+            author="config-repo-sync",
+            innocent=True,
+        ),
+    ),
+    explanation=(
+        "The node-local DNS cache lost its upstream; lookups time out once cached entries "
+        "expire, and every service on those nodes fails to reach its dependencies by name."
+    ),
+)
+
 FIELD_SCENARIOS: tuple[Scenario, ...] = (
     SURGE_REJECTIONS,
     PARTNER_BREAKER,
@@ -711,6 +975,9 @@ FIELD_SCENARIOS: tuple[Scenario, ...] = (
     ORM_SLOW_QUERY,
     CACHE_FLUSH,
     PARTNER_THROTTLING,
+    IDP_KEY_ROLLOVER,
+    LEGACY_DEPENDENCY,
+    DNS_UPSTREAM,
 )
 
 FIELD_BY_ID: dict[str, Scenario] = {scenario.id: scenario for scenario in FIELD_SCENARIOS}

@@ -32,7 +32,16 @@ Family = Literal["default", "field"]
 
 # How a failing request fails, as its caller sees it; drives the caller's log lines.
 FailureMode = Literal[
-    "error", "unavailable", "refused", "timeout", "unreachable", "tls", "dns", "throttled", "pool"
+    "error",
+    "unavailable",
+    "refused",
+    "timeout",
+    "unreachable",
+    "tls",
+    "dns",
+    "throttled",
+    "pool",
+    "unauthorized",  # 401: a credential or token the callee (an identity provider) rejects
 ]
 
 # What an effect changes on its target service.

@@ -60,6 +60,7 @@ def _call(language: Language, mode: FailureMode, peer: Peer, dns: str) -> tuple[
             "tls": f"javax.net.ssl.SSLHandshakeException: PKIX path validation failed: java.security.cert.CertificateExpiredException: NotAfter: Mon Mar 02 00:00:00 UTC 2026 (host {name})",
             "dns": f"java.net.UnknownHostException: {name}.prod.svc.cluster.local: Name or service not known",
             "throttled": f'org.springframework.web.client.HttpClientErrorException$TooManyRequests: 429 Too Many Requests on {method} request for "{url}"',
+            "unauthorized": f'org.springframework.web.client.HttpClientErrorException$Unauthorized: 401 Unauthorized: "{{"error":"invalid_token"}}" on {method} request for "{url}"',
         }
     elif language == "go":
         table = {
@@ -71,6 +72,7 @@ def _call(language: Language, mode: FailureMode, peer: Peer, dns: str) -> tuple[
             "tls": f'{method} "{url}": tls: failed to verify certificate: x509: certificate has expired or is not yet valid',
             "dns": f"dial tcp: lookup {name}.prod.svc.cluster.local on {dns}:53: server misbehaving",
             "throttled": f"rpc error: code = ResourceExhausted desc = {name}: quota exhausted, retry after {{n}}s",
+            "unauthorized": f"{method} {url}: oauth2: token rejected: 401 Unauthorized",
         }
     elif language == "python":
         host = f"HTTPConnectionPool(host='{name}', port={port})"
@@ -83,6 +85,7 @@ def _call(language: Language, mode: FailureMode, peer: Peer, dns: str) -> tuple[
             "tls": f"requests.exceptions.SSLError: HTTPSConnectionPool(host='{name}', port=443): Max retries exceeded (Caused by SSLError(SSLCertVerificationError(1, '[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: certificate has expired (_ssl.c:1006)')))",
             "dns": f"requests.exceptions.ConnectionError: {host}: Max retries exceeded with url: {peer.path} (Caused by NameResolutionError(\"Failed to resolve '{name}' ([Errno -2] Name or service not known)\"))",
             "throttled": f"requests.exceptions.HTTPError: 429 Client Error: Too Many Requests for url: {url}",
+            "unauthorized": f"requests.exceptions.HTTPError: 401 Client Error: Unauthorized for url: {url}",
         }
     elif language == "node":
         table = {
@@ -94,6 +97,7 @@ def _call(language: Language, mode: FailureMode, peer: Peer, dns: str) -> tuple[
             "tls": f"Error: certificate has expired (code CERT_HAS_EXPIRED, host {name})",
             "dns": f"Error: getaddrinfo ENOTFOUND {name}",
             "throttled": f"AxiosError: Request failed with status code 429 ({method} {url})",
+            "unauthorized": f"AxiosError: Request failed with status code 401 ({method} {url})",
         }
     elif language == "dotnet":
         table = {
@@ -105,6 +109,7 @@ def _call(language: Language, mode: FailureMode, peer: Peer, dns: str) -> tuple[
             "tls": f"System.Net.Http.HttpRequestException: The SSL connection could not be established, see inner exception. ---> System.Security.Authentication.AuthenticationException: The remote certificate is invalid because of errors in the certificate chain: NotTimeValid ({name})",
             "dns": f"System.Net.Http.HttpRequestException: Name or service not known ({name}:{port}) ---> System.Net.Sockets.SocketException (0xFFFDFFFF): Name or service not known",
             "throttled": f"System.Net.Http.HttpRequestException: Response status code does not indicate success: 429 (Too Many Requests). Request: {method} {url}",
+            "unauthorized": f"System.Net.Http.HttpRequestException: Response status code does not indicate success: 401 (Unauthorized). Request: {method} {url}",
         }
     else:  # ruby
         table = {
@@ -116,6 +121,7 @@ def _call(language: Language, mode: FailureMode, peer: Peer, dns: str) -> tuple[
             "tls": f"Faraday::SSLError: SSL_connect returned=1 errno=0 peeraddr={address}:443 state=error: certificate verify failed (certificate has expired)",
             "dns": f"Faraday::ConnectionFailed: Failed to open TCP connection to {name}:{port} (getaddrinfo: Name or service not known)",
             "throttled": f"Faraday::TooManyRequestsError: the server responded with status 429 ({method} {url})",
+            "unauthorized": f"Faraday::UnauthorizedError: the server responded with status 401 ({method} {url})",
         }
     key = "unavailable" if mode == "pool" else mode
     level = "WARN" if mode == "throttled" else "ERROR"

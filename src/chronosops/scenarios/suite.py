@@ -48,7 +48,7 @@ DROPS: tuple[frozenset[EvidenceKind], ...] = (
     frozenset({"logs", "traces"}),
 )
 DEFAULT_SUITE_SIZE = 216  # twelve rounds of the eighteen scenarios
-FIELD_SUITE_SIZE = 120  # twelve rounds of the ten field scenarios
+FIELD_SUITE_SIZE = 156  # twelve rounds of the thirteen field scenarios
 HELD_OUT_SHARE = 3  # one round in this many is held out
 
 

@@ -672,6 +672,7 @@ class Telemetry:
             "tls",
             "dns",
             "throttled",
+            "unauthorized",
         )
         dns_address = dns.address if dns else "10.96.0.10"
         return {mode: call_failure(language, mode, peer, dns_address) for mode in modes}
@@ -870,7 +871,7 @@ class Telemetry:
             if is_error:
                 if mode in ("timeout", "unreachable") and timeout_ms is not None:
                     duration = timeout_ms * rng.uniform(1.0, 1.02)
-                elif mode in ("refused", "tls", "dns", "throttled"):
+                elif mode in ("refused", "tls", "dns", "throttled", "unauthorized"):
                     duration = rng.uniform(1.0, 12.0)
                 elif mode == "pool":
                     duration = 5000.0 * rng.uniform(1.0, 1.01)
