@@ -52,7 +52,7 @@ def analysis(
     size: int = typer.Option(
         0,
         min=0,
-        help="incidents in the suite (0: the suite's own size, 216 default / 120 field)",
+        help="incidents in the suite (0: the suite's own size, 216 default / 156 field)",
     ),
     suite: str = typer.Option(
         "default",
