@@ -7,7 +7,7 @@ import json
 from typer.testing import CliRunner
 
 from chronosops.cli import app
-from chronosops.scenarios import SCENARIOS
+from chronosops.scenarios import FIELD_SCENARIOS, SCENARIOS
 
 runner = CliRunner()
 
@@ -32,3 +32,19 @@ def test_bench_analysis_as_json_reports_the_suite_and_its_seed() -> None:
     assert report["suite"]["size"] == 3
     assert report["suite"]["seed"] == 2
     assert report["load"] is None
+
+
+def test_bench_analysis_of_the_field_suite_reports_its_tuned_and_held_out_parts() -> None:
+    result = runner.invoke(
+        app, ["bench", "analysis", "--suite", "field", "--size", "20", "--no-load", "--markdown"]
+    )
+    assert result.exit_code == 0, result.output
+    rows = [line.split(" | ")[0] for line in result.stdout.splitlines() if line.startswith("| ")]
+    assert rows[-3:] == ["| *tuned*", "| *held-out*", "| **overall**"]
+    assert len(rows) == 1 + len(FIELD_SCENARIOS) + 3
+
+
+def test_bench_analysis_refuses_an_unknown_suite_naming_the_option() -> None:
+    result = runner.invoke(app, ["bench", "analysis", "--suite", "prod", "--no-load"])
+    assert result.exit_code == 2
+    assert "--suite" in result.output

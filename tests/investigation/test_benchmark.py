@@ -12,7 +12,13 @@ from chronosops.investigation.benchmark import (
     run_benchmark,
     run_load,
 )
-from chronosops.scenarios import SCENARIOS, GenerationOptions, benchmark_suite, generate
+from chronosops.scenarios import (
+    SCENARIOS,
+    GenerationOptions,
+    benchmark_suite,
+    generate,
+    is_held_out,
+)
 
 
 @pytest.fixture(scope="module")
@@ -79,3 +85,22 @@ def test_the_load_run_times_every_scenario_and_measures_the_memory_an_analysis_t
     assert report.correct >= len(SCENARIOS) - 2
     # Analysing a bundle builds observations for every series: more than a few kilobytes.
     assert 0.05 < report.peak_mib < 200
+
+
+def test_the_field_suite_is_scored_in_a_tuned_and_a_held_out_part() -> None:
+    incidents = benchmark_suite(20, seed=0, suite="field")
+    held = sum(is_held_out(i.scenario_id, i.options) for i in incidents)
+    report = run_benchmark(len(incidents), incidents=incidents, suite_name="field")
+    assert report.suite == "field"
+    assert report.conventions == "mixed"
+    assert report.per_part["held-out"]["incidents"] == held
+    assert report.per_part["tuned"]["incidents"] == len(incidents) - held
+
+
+def test_asking_for_the_held_out_part_scores_only_held_out_cases() -> None:
+    report = run_benchmark(20, seed=0, suite_name="field", part="held-out")
+    expected = sum(
+        is_held_out(i.scenario_id, i.options) for i in benchmark_suite(20, seed=0, suite="field")
+    )
+    assert report.size == expected > 0
+    assert set(report.per_part) == {"held-out"}

@@ -10,8 +10,10 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from chronosops.investigation.benchmark import run_benchmark, run_load
-from chronosops.scenarios import DEFAULT_SUITE_SIZE
+from chronosops.investigation.benchmark import BenchmarkReport, run_benchmark, run_load
+from chronosops.scenarios import CONVENTIONS, SUITES, Conventions, SuiteName, suite_size
+
+PARTS = ("all", "tuned", "held-out")
 
 app = typer.Typer(help="Benchmarks.", no_args_is_help=True)
 out = Console()
@@ -36,12 +38,32 @@ def _cell(value: float | int | None, template: str) -> str:
     return "–" if value is None else template.format(value)
 
 
+def _rows(report: BenchmarkReport) -> list[tuple[str, dict[str, float | int | None]]]:
+    """Per-scenario rows; suites in mixed conventions (the field suite, or the default one when
+    asked) add their tuned and held-out parts before the total."""
+    rows = list(report.per_scenario.items())
+    if report.conventions == "mixed":
+        rows += [(f"*{part}*", row) for part, row in report.per_part.items()]
+    return rows
+
+
 @app.command("analysis")
 def analysis(
     size: int = typer.Option(
-        DEFAULT_SUITE_SIZE,
-        min=1,
-        help="incidents in the suite (at least 200 for the published numbers)",
+        0,
+        min=0,
+        help="incidents in the suite (0: the suite's own size, 216 default / 156 field)",
+    ),
+    suite: str = typer.Option(
+        "default",
+        help="default: the demo library; field: incidents in other conventions, with a held-out part",
+    ),
+    conventions: str = typer.Option(
+        "native",
+        help="default suite only: native (house names) or mixed (seeded languages and exporters)",
+    ),
+    part: str = typer.Option(
+        "all", help="all, tuned or held-out: tune on 'tuned' only, never look at 'held-out'"
     ),
     seed: int = typer.Option(0, help="suite seed; the published numbers use 0 and 1"),
     load: bool = typer.Option(True, help="also time bundles of 10k log lines and 200 series"),
@@ -51,11 +73,28 @@ def analysis(
     ),
 ) -> None:
     """Analyse a generated suite of demo incidents with known causes and print the scores."""
+    problems = [
+        f"--{name} must be one of {', '.join(allowed)}"
+        for name, value, allowed in (
+            ("suite", suite, SUITES),
+            ("conventions", conventions, CONVENTIONS),
+            ("part", part, PARTS),
+        )
+        if value not in allowed
+    ]
+    if problems:
+        typer.echo("; ".join(problems), err=True)
+        raise typer.Exit(2)
+    suite_name: SuiteName = "field" if suite == "field" else "default"
+    chosen: Conventions = "mixed" if conventions == "mixed" else "native"
     with Progress(console=Console(stderr=True), transient=True) as progress:
         task = progress.add_task("generating and analysing incidents", total=None)
         report = run_benchmark(
-            size,
+            size or suite_size(suite_name),
             seed=seed,
+            suite_name=suite_name,
+            conventions=chosen,
+            part="tuned" if part == "tuned" else "held-out" if part == "held-out" else "all",
             progress=lambda done, total: progress.update(task, completed=done, total=total),
         )
         load_report = None
@@ -76,11 +115,11 @@ def analysis(
     if markdown:
         typer.echo("| scenario | " + " | ".join(header for _, header, _ in COLUMNS) + " |")
         typer.echo("|---|" + "---:|" * len(COLUMNS))
-        rows = [*report.per_scenario.items(), ("**overall**", report.overall)]
+        rows = [*_rows(report), ("**overall**", report.overall)]
         for scenario, row in rows:
             typer.echo(
                 f"| {scenario} | "
-                + " | ".join(_cell(row[key], fmt) for key, _, fmt in COLUMNS)
+                + " | ".join(_cell(row.get(key), fmt) for key, _, fmt in COLUMNS)
                 + " |"
             )
         if load_report is not None:
@@ -93,13 +132,16 @@ def analysis(
             )
         return
     table = Table(
-        title=f"built-in analysis on {report.size} scenario incidents (seed {report.seed})"
+        title=(
+            f"built-in analysis on {report.size} incidents of the {report.suite} suite "
+            f"({report.conventions} conventions, seed {report.seed})"
+        )
     )
     table.add_column("scenario")
     for _, header, _ in COLUMNS:
         table.add_column(header, justify="right")
-    for scenario, row in report.per_scenario.items():
-        table.add_row(scenario, *(_cell(row[key], fmt) for key, _, fmt in COLUMNS))
+    for scenario, row in _rows(report):
+        table.add_row(scenario, *(_cell(row.get(key), fmt) for key, _, fmt in COLUMNS))
     table.add_row(
         "[bold]overall[/bold]",
         *(_cell(report.overall[key], fmt) for key, _, fmt in COLUMNS),

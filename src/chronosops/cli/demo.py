@@ -17,7 +17,7 @@ from chronosops.cli.incidents import CLI_PRINCIPAL
 from chronosops.cli.settings import fail, resolve_migrated, services_for
 from chronosops.core.ingest_request import MAX_WINDOW_MINUTES, MIN_WINDOW_MINUTES
 from chronosops.investigation import run_scenario
-from chronosops.scenarios import BY_ID, MAX_VARIANT, SCENARIOS, GenerationOptions
+from chronosops.scenarios import BY_ID, FIELD_BY_ID, MAX_VARIANT, SCENARIOS, GenerationOptions
 
 out = Console()
 err = Console(stderr=True)
@@ -143,7 +143,8 @@ def demo(
         out.print(table)
         return
     chosen = list(scenario_ids or [s.id for s in SCENARIOS])
-    unknown = [s for s in chosen if s not in BY_ID]
+    # Field scenarios run when named; "all" is the demo library.
+    unknown = [s for s in chosen if s not in BY_ID and s not in FIELD_BY_ID]
     if unknown:
         fail(
             f"unknown scenario {', '.join(unknown)}; `chronosops demo --list` shows the "

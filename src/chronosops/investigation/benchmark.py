@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Literal
 
 from chronosops.analysis import (
     CATALOG,
@@ -26,7 +27,13 @@ from chronosops.analysis import (
 )
 from chronosops.core.aggregation import RawLogLine, log_templates, metric_series
 from chronosops.core.artifacts import Artifact, LogTemplate, MetricSeries
-from chronosops.scenarios import GeneratedIncident, benchmark_suite
+from chronosops.scenarios import (
+    Conventions,
+    GeneratedIncident,
+    SuiteName,
+    benchmark_suite,
+    is_held_out,
+)
 
 CATALOG_IDS = tuple(h.id for h in CATALOG)
 
@@ -42,6 +49,7 @@ class Outcome:
     would_have_been_right: bool  # when inconclusive: was the leading candidate the truth?
     brier: float
     milliseconds: float
+    held_out: bool = False  # in the part of the suite nobody tunes on
 
 
 @dataclass
@@ -59,6 +67,8 @@ class Tally:
         return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
 
     def row(self) -> dict[str, float | int | None]:
+        if not self.outcomes:
+            return {"incidents": 0}
         return {
             "incidents": len(self.outcomes),
             "hypothesis_top1": self.share(lambda o: o.hypothesis_top1),
@@ -81,6 +91,10 @@ class BenchmarkReport:
     seed: int
     overall: dict[str, float | int | None]
     per_scenario: dict[str, dict[str, float | int | None]]
+    suite: str = "default"
+    conventions: str = "native"
+    # "tuned" and "held-out" rows: the part one may tune on, and the part one must not.
+    per_part: dict[str, dict[str, float | int | None]] = field(default_factory=dict)
 
 
 def request_of(incident: GeneratedIncident) -> AnalysisInput:
@@ -126,6 +140,7 @@ def score(incident: GeneratedIncident, result: AnalysisResult, milliseconds: flo
         ),
         brier=brier(result, truth.hypothesis_id),
         milliseconds=milliseconds,
+        held_out=is_held_out(incident.scenario_id, incident.options),
     )
 
 
@@ -135,10 +150,22 @@ def run_benchmark(
     seed: int = 0,
     progress: Callable[[int, int], None] | None = None,
     incidents: Sequence[GeneratedIncident] | None = None,
+    suite_name: SuiteName = "default",
+    conventions: Conventions = "native",
+    part: Literal["all", "tuned", "held-out"] = "all",
 ) -> BenchmarkReport:
-    suite = list(incidents) if incidents is not None else benchmark_suite(size, seed=seed)
+    """Score the engine on a suite; ``part`` keeps only the tuned or only the held-out cases."""
+    suite = (
+        list(incidents)
+        if incidents is not None
+        else benchmark_suite(size, seed=seed, suite=suite_name, conventions=conventions)
+    )
+    if part != "all":
+        keep = part == "held-out"
+        suite = [i for i in suite if is_held_out(i.scenario_id, i.options) == keep]
     overall = Tally()
     per_scenario: dict[str, Tally] = defaultdict(Tally)
+    per_part: dict[str, Tally] = defaultdict(Tally)
     for index, incident in enumerate(suite, start=1):
         request = request_of(incident)
         started = time.perf_counter()
@@ -146,6 +173,7 @@ def run_benchmark(
         outcome = score(incident, result, (time.perf_counter() - started) * 1000)
         overall.outcomes.append(outcome)
         per_scenario[incident.scenario_id].outcomes.append(outcome)
+        per_part["held-out" if outcome.held_out else "tuned"].outcomes.append(outcome)
         if progress is not None:
             progress(index, len(suite))
     return BenchmarkReport(
@@ -153,6 +181,9 @@ def run_benchmark(
         seed=seed,
         overall=overall.row(),
         per_scenario={k: v.row() for k, v in sorted(per_scenario.items())},
+        suite=suite_name,
+        conventions="mixed" if suite_name == "field" else conventions,
+        per_part={k: per_part[k].row() for k in ("tuned", "held-out") if k in per_part},
     )
 
 

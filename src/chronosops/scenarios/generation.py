@@ -10,8 +10,11 @@ from typing import Any
 from chronosops.core.artifacts import Artifact
 from chronosops.core.errors import FieldError, InvalidInputError, NotFoundError
 from chronosops.core.windows import incident_window
+from chronosops.scenarios.conventions import Style, choose_style, native_style
+from chronosops.scenarios.field import FIELD_BY_ID, FIELD_BYSTANDERS, FIELD_NAME_POOLS
 from chronosops.scenarios.library import BY_ID
 from chronosops.scenarios.model import (
+    CONVENTIONS,
     EVIDENCE_KINDS,
     GeneratedIncident,
     GenerationOptions,
@@ -34,11 +37,21 @@ class UnknownScenarioError(NotFoundError):
         self.scenario_id = scenario_id
 
 
+ALL_BY_ID: dict[str, Scenario] = {**BY_ID, **FIELD_BY_ID}
+
+
 def get_scenario(scenario_id: str) -> Scenario:
     try:
-        return BY_ID[scenario_id]
+        return ALL_BY_ID[scenario_id]
     except KeyError:
         raise UnknownScenarioError(scenario_id) from None
+
+
+def style_of(scenario: Scenario, topology: Topology, options: GenerationOptions) -> Style:
+    """The naming conventions of this incident: the house style, or a mix the seed draws."""
+    if options.conventions == "native" and scenario.family == "default":
+        return native_style(topology)
+    return choose_style(f"{scenario.id}/{options.seed}", topology)
 
 
 def render(text: str, topology: Topology) -> str:
@@ -70,7 +83,17 @@ def generate(
     """
     scenario = get_scenario(scenario_id)
     options = options or GenerationOptions()
-    topology = variant_topology(scenario.id, scenario.topology, options.variant)
+    topology = (
+        variant_topology(
+            scenario.id,
+            scenario.topology,
+            options.variant,
+            pools=FIELD_NAME_POOLS,
+            bystander_names=FIELD_BYSTANDERS,
+        )
+        if scenario.family == "field"
+        else variant_topology(scenario.id, scenario.topology, options.variant)
+    )
     start = options.start or scenario.onset
     end = options.end or start + timedelta(minutes=scenario.duration_minutes)
     onset = real_onset(scenario, options, start)
@@ -117,6 +140,7 @@ def generate(
         seed=seed,
         noise=options.noise,
         source=source,
+        style=style_of(scenario, topology, options),
     )
     artifacts: list[Artifact] = []
     if "metrics" not in options.drop:
@@ -163,7 +187,7 @@ def _truth(
 def scenario_id_of(source_ref: str) -> str | None:
     """The scenario a SCENARIO incident's ``sourceRef`` names: ``<id>`` or ``<id>:<anything>``."""
     candidate = source_ref.split(":", 1)[0].strip()
-    return candidate if candidate in BY_ID else None
+    return candidate if candidate in ALL_BY_ID else None
 
 
 def options_from_fields(
@@ -203,6 +227,15 @@ def options_from_fields(
             )
         )
         drop = []
+    conventions = data.get("conventions", "native")
+    if conventions not in CONVENTIONS:
+        errors.append(
+            FieldError(
+                "metadata.customFields.scenario.conventions",
+                f"must be one of {', '.join(CONVENTIONS)}",
+            )
+        )
+        conventions = "native"
     seed = integer("seed", 0)
     variant = integer("variant", 0)
     jitter = integer("jitterMinutes", 0)
@@ -219,6 +252,7 @@ def options_from_fields(
             end=end,
             minutes_before=minutes_before,
             minutes_after=minutes_after,
+            conventions=conventions,
         )
     except ValueError as exc:
         raise InvalidInputError(

@@ -23,10 +23,25 @@ from chronosops.core.windows import TimeWindow
 ServiceKind = Literal["edge", "api", "worker", "database", "cache", "external", "dns"]
 EvidenceKind = Literal["metrics", "logs", "traces", "changes"]
 EVIDENCE_KINDS: tuple[EvidenceKind, ...] = get_args(EvidenceKind)
+# "native": the generator's house names and phrasing; "mixed": each service a language and an
+# exporter drawn from the seed (see `conventions` and `phrasebook`).
+Conventions = Literal["native", "mixed"]
+CONVENTIONS: tuple[Conventions, ...] = get_args(Conventions)
+# "default": the demo library; "field": incidents written in other conventions (`field`).
+Family = Literal["default", "field"]
 
 # How a failing request fails, as its caller sees it; drives the caller's log lines.
 FailureMode = Literal[
-    "error", "unavailable", "refused", "timeout", "unreachable", "tls", "dns", "throttled", "pool"
+    "error",
+    "unavailable",
+    "refused",
+    "timeout",
+    "unreachable",
+    "tls",
+    "dns",
+    "throttled",
+    "pool",
+    "unauthorized",  # 401: a credential or token the callee (an identity provider) rejects
 ]
 
 # What an effect changes on its target service.
@@ -226,6 +241,7 @@ class Scenario:
     environment: str = "production"
     explanation: str = ""
     hard_case: bool = False
+    family: Family = "default"  # field scenarios are always written in mixed conventions
 
 
 @dataclass(frozen=True)
@@ -235,7 +251,8 @@ class GenerationOptions:
     ``seed`` drives every random choice; ``variant`` renames services and adds bystanders
     (0 = canonical names); ``noise`` (0–1) scales jitter, benign spikes and unrelated errors;
     the real onset lies up to ``jitter_minutes`` before (or a little after) the reported start;
-    ``drop`` removes whole kinds of evidence.
+    ``drop`` removes whole kinds of evidence; ``conventions="mixed"`` names metrics and
+    phrases logs as a seeded mix of stacks would (field scenarios always do).
     """
 
     seed: int = 0
@@ -247,9 +264,12 @@ class GenerationOptions:
     end: datetime | None = None  # the reported end; default: start + the scenario's duration
     minutes_before: int = 15
     minutes_after: int = 15
+    conventions: Conventions = "native"
 
     def __post_init__(self) -> None:
         problems = []
+        if self.conventions not in CONVENTIONS:
+            problems.append(f"conventions must be one of {', '.join(CONVENTIONS)}")
         if self.seed < 0:
             problems.append("seed must be 0 or more")
         if not 0 <= self.variant <= MAX_VARIANT:
@@ -367,4 +387,6 @@ def scenario_fields(options: GenerationOptions) -> dict[str, object]:
     }
     if options.drop:
         fields["drop"] = sorted(options.drop)
+    if options.conventions != "native":
+        fields["conventions"] = options.conventions
     return fields

@@ -30,6 +30,7 @@ from chronosops.core.artifacts import (
 )
 from chronosops.core.canonical import content_hash
 from chronosops.core.timestamps import format_instant
+from chronosops.scenarios.conventions import BREAKER, Signal, Style, derive, native_style
 from chronosops.scenarios.model import (
     ChangeSpec,
     FailureMode,
@@ -40,6 +41,7 @@ from chronosops.scenarios.model import (
     Shape,
     Topology,
 )
+from chronosops.scenarios.phrasebook import Peer, call_failure, own
 from chronosops.scenarios.simulation import CallFrame, Run, ServiceFrame
 
 APP_KINDS = ("edge", "api", "worker")
@@ -147,8 +149,10 @@ class Telemetry:
         seed: str,
         noise: float,
         source: str,
+        style: Style | None = None,
     ) -> None:
         self.scenario = scenario
+        self.style = style or native_style(topology)
         self.topology = topology
         self.run = run
         self.onset = onset
@@ -210,15 +214,7 @@ class Telemetry:
             if node.kind == "external":
                 continue
             frames = [frames[node.key] for frames in self.run.frames]
-            series: dict[str, tuple[str, list[float]]] = {}
-
-            def add(
-                name: str,
-                unit: str,
-                values: list[float],
-                series: dict[str, tuple[str, list[float]]] = series,
-            ) -> None:
-                series[name] = (unit, values)
+            series: dict[Signal, list[float]] = {}
 
             def jitter(value: float) -> float:
                 return value * max(0.0, 1.0 + rng.gauss(0.0, spread))
@@ -228,7 +224,7 @@ class Telemetry:
                 jitter(f.p95_ms) * spikes.get((node.key, i), 1.0) if f.rps > IDLE_RPS else math.nan
                 for i, f in enumerate(frames)
             ]
-            add("latency_p95_ms", "ms", [round(v, 1) for v in latency])
+            series["latency"] = [round(v, 1) for v in latency]
             errors = []
             for i, f in enumerate(frames):
                 value = f.error_ratio + abs(
@@ -237,57 +233,97 @@ class Telemetry:
                 if (node.key, i) in spikes:
                     value += rng.uniform(0.0, 0.008)
                 errors.append(round(min(value, 1.0), 5) if f.rps > IDLE_RPS else math.nan)
-            add("error_ratio", "ratio", errors)
-            add("request_rate", "req/s", [round(jitter(f.rps), 2) for f in frames])
+            series["errors"] = errors
+            series["traffic"] = [round(jitter(f.rps), 2) for f in frames]
             if node.kind != "dns":
-                add("cpu_utilization", "ratio", [round(min(jitter(f.cpu), 1.0), 3) for f in frames])
+                series["cpu"] = [round(min(jitter(f.cpu), 1.0), 3) for f in frames]
             if node.kind in APP_KINDS:
-                add(
-                    "memory_working_set_mb",
-                    "MiB",
-                    [round(f.memory_mb * (1 + rng.gauss(0.0, 0.005)), 1) for f in frames],
-                )
-                add("container_restarts_total", "count", [float(f.restarts_total) for f in frames])
+                series["memory"] = [
+                    round(f.memory_mb * (1 + rng.gauss(0.0, 0.005)), 1) for f in frames
+                ]
+                series["restarts"] = [float(f.restarts_total) for f in frames]
             if node.pool_size > 0:
-                add(
-                    "db_pool_connections_in_use", "count", [round(f.pool_in_use, 1) for f in frames]
-                )
-                add("db_pool_pending_requests", "count", [round(f.pool_pending, 1) for f in frames])
+                series["pool_in_use"] = [round(f.pool_in_use, 1) for f in frames]
+                series["pool_pending"] = [round(f.pool_pending, 1) for f in frames]
             if node.cache_hit is not None:
-                add(
-                    "cache_hit_ratio",
-                    "ratio",
-                    [
-                        round(min(1.0, max(0.0, (f.cache_hit or 0.0) + rng.gauss(0.0, 0.005))), 4)
-                        for f in frames
-                    ],
-                )
+                series["cache_hit"] = [
+                    round(min(1.0, max(0.0, (f.cache_hit or 0.0) + rng.gauss(0.0, 0.005))), 4)
+                    for f in frames
+                ]
             if node.kind == "database":
-                add(
-                    "db_connections_active",
-                    "count",
-                    [round(jitter(f.rps * f.p50_ms / 1000.0) + 3, 1) for f in frames],
-                )
+                series["db_connections"] = [
+                    round(jitter(f.rps * f.p50_ms / 1000.0) + 3, 1) for f in frames
+                ]
             if node.cert_days is not None:
-                add(
-                    "tls_certificate_expiry_days",
-                    "days",
-                    [round(f.cert_days or 0.0, 4) for f in frames],
-                )
-            for name, (unit, values) in series.items():
-                built = metric_series(
-                    id_prefix="metric",
-                    name=name,
-                    points=zip(self.run.minutes, values, strict=True),
-                    source=self.source,
-                    labels={"service": node.name},
-                    service=node.name,
-                    unit=unit,
-                    synthetic=True,
-                )
-                if built is not None:
-                    artifacts.append(built)
+                series["cert_expiry"] = [round(f.cert_days or 0.0, 4) for f in frames]
+            if not self.style.native and node.kind in APP_KINDS:
+                # Requests in flight, by Little's law: what thread pools and event loops show.
+                series["busy_threads"] = [round(f.rps * f.p50_ms / 1000.0, 2) for f in frames]
+            artifacts += self._named_series(node, series)
+            artifacts += self._breaker_series(node)
         return artifacts
+
+    def _named_series(
+        self, node: ServiceNode, series: dict[Signal, list[float]]
+    ) -> list[MetricSeries]:
+        """The signals of ``node`` under the names (units, labels) its exporter gives them."""
+        _, names = self.style.names(node)
+        rates = series["traffic"]
+        cpus = series.get("cpu", [0.0] * len(rates))
+        built_all: list[MetricSeries] = []
+        for signal, values in series.items():
+            metric = names.get(signal)
+            if metric is None:
+                continue
+            exported = derive(metric, values, rates, cpus)
+            if not self.style.native:
+                exported = [round(v, 6) for v in exported]
+            built = metric_series(
+                id_prefix="metric",
+                name=metric.name,
+                points=zip(self.run.minutes, exported, strict=True),
+                source=self.source,
+                labels=self.style.labels(node, metric),
+                service=node.name,
+                unit=metric.unit,
+                synthetic=True,
+            )
+            if built is not None:
+                built_all.append(built)
+        return built_all
+
+    def _breaker_series(self, node: ServiceNode) -> list[MetricSeries]:
+        """resilience4j's breaker state, on Micrometer services calling a third party."""
+        if self.style.native or self.style.app_dialects.get(node.key) != "micrometer":
+            return []
+        found: list[MetricSeries] = []
+        for target in self.topology.dependencies(node.key):
+            peer = self.topology.node(target)
+            if peer.kind != "external":
+                continue
+            values = []
+            for frames in self.run.frames:
+                calls = [
+                    c
+                    for op in frames[node.key].ops.values()
+                    for c in op.calls
+                    if c.target == target
+                ]
+                failing = max((c.error_ratio for c in calls), default=0.0)
+                values.append(1.0 if failing >= 0.5 else 0.0)
+            built = metric_series(
+                id_prefix="metric",
+                name=BREAKER.name,
+                points=zip(self.run.minutes, values, strict=True),
+                source=self.source,
+                labels={"application": node.name, "name": peer.name, **dict(BREAKER.labels)},
+                service=node.name,
+                unit=BREAKER.unit,
+                synthetic=True,
+            )
+            if built is not None:
+                found.append(built)
+        return found
 
     def _benign_spikes(self, rng: random.Random) -> dict[tuple[str, int], float]:
         """Short latency blips on innocent services: the noise every real dashboard has."""
@@ -410,17 +446,82 @@ class Telemetry:
     def _log_sources(self, rng: random.Random) -> list[_LogSource]:
         sources: list[_LogSource] = []
         for rule in self.scenario.logs:
+            level, pattern = self._phrase(rule)
             sources.append(
                 _LogSource(
                     service=rule.service,
-                    level=rule.level,
-                    pattern=rule.pattern,
+                    level=level,
+                    pattern=pattern,
                     rate=partial(self._driver_rate, rule),
                     values=partial(self._rule_values, rule),
                 )
             )
-        sources += self._generic_sources()
+        sources += self._generic_sources() if self.style.native else self._styled_sources()
         sources += self._distractors(rng)
+        return sources
+
+    def _phrase(self, rule: LogRule) -> tuple[str, str]:
+        """A rule's level and pattern; ``@event`` or ``@event:key`` is phrased in the
+        service's language (see `phrasebook.OWN`), ``key`` naming the service it concerns."""
+        if not rule.pattern.startswith("@"):
+            return rule.level, rule.pattern
+        event, _, key = rule.pattern[1:].partition(":")
+        peer = self.topology.name(key) if key else ""
+        return own(event, self.style.language(rule.service), peer)
+
+    def _styled_sources(self) -> list[_LogSource]:
+        """`_generic_sources` in each service's own language."""
+        sources: list[_LogSource] = []
+        for node in self.topology.services:
+            key = node.key
+            if node.kind not in APP_KINDS:
+                continue
+            language = self.style.language(key)
+            for op in node.operations:
+                for call in op.calls:
+                    if self.topology.node(call.target).kind == "dns":
+                        continue
+                    sources += self._call_failure_sources(
+                        node, op.name, call.target, call.operation
+                    )
+                level, pattern = own("slow", language)
+                method, _, path = op.name.partition(" ")
+                sources.append(
+                    _LogSource(
+                        service=key,
+                        level=level,
+                        pattern=pattern.replace("{op}", op.name)
+                        .replace("{method}", method)
+                        .replace("{path}", path or "/"),
+                        rate=partial(_slow_rate, op.name),
+                        values=partial(_slow_values, op.name),
+                    )
+                )
+            for event, rate, values in (
+                ("server_error", partial(_base_error_rate, node.error_ratio), _no_values),
+                ("client_gone", _disconnect_rate, _no_values),
+                ("oom_kill", _restart_rate, partial(_restart_values, node.memory_limit_mb)),
+            ):
+                level, pattern = own(event, language)
+                sources.append(
+                    _LogSource(service=key, level=level, pattern=pattern, rate=rate, values=values)
+                )
+            if node.pool_size > 0:
+                level, pattern = own("pool_timeout", language)
+                sources.append(
+                    _LogSource(
+                        service=key,
+                        level=level,
+                        pattern=pattern,
+                        rate=_pool_rate,
+                        values=_pool_values,
+                    )
+                )
+            if node.rate_limit_rps is not None:
+                level, pattern = own("throttling", language)
+                sources.append(
+                    _LogSource(service=key, level=level, pattern=pattern, rate=_throttle_rate)
+                )
         return sources
 
     def _rule_values(
@@ -517,6 +618,68 @@ class Telemetry:
     ) -> list[_LogSource]:
         target = self.topology.node(target_key)
         dns = next((n for n in self.topology.services if n.kind == "dns"), None)
+        patterns: dict[FailureMode, tuple[str, str]] = (
+            self._native_call_patterns(target, target_op, dns)
+            if self.style.native
+            else self._styled_call_patterns(node, target, target_op, dns)
+        )
+        sources = []
+        for mode, (level, pattern) in patterns.items():
+
+            def rate(i: int, f: ServiceFrame, mode: FailureMode = mode) -> float:
+                for call in f.ops[op_name].calls:
+                    if (
+                        call.target == target_key
+                        and call.operation == target_op
+                        and call.mode == mode
+                    ):
+                        return call.rps * call.error_ratio
+                return 0.0
+
+            def values(i: int, f: ServiceFrame, r: random.Random) -> dict[str, str]:
+                call = self._call(f, op_name, target_key, target_op)
+                timeout = call.timeout_ms if call else 2000.0
+                return {
+                    "timeout": str(int(timeout)),
+                    "secs": f"{timeout / 1000:g}",
+                    "n": str(r.randint(1, 8)),
+                }
+
+            sources.append(
+                _LogSource(service=node.key, level=level, pattern=pattern, rate=rate, values=values)
+            )
+        return sources
+
+    def _styled_call_patterns(
+        self, node: ServiceNode, target: ServiceNode, target_op: str, dns: ServiceNode | None
+    ) -> dict[FailureMode, tuple[str, str]]:
+        peer = Peer(
+            name=target.name,
+            address=target.address,
+            port=target.port,
+            operation=target_op,
+            database=target.kind == "database",
+            external=target.kind == "external",
+        )
+        language = self.style.language(node.key)
+        modes: tuple[FailureMode, ...] = (
+            "error",
+            "pool",
+            "unavailable",
+            "refused",
+            "timeout",
+            "unreachable",
+            "tls",
+            "dns",
+            "throttled",
+            "unauthorized",
+        )
+        dns_address = dns.address if dns else "10.96.0.10"
+        return {mode: call_failure(language, mode, peer, dns_address) for mode in modes}
+
+    def _native_call_patterns(
+        self, target: ServiceNode, target_op: str, dns: ServiceNode | None
+    ) -> dict[FailureMode, tuple[str, str]]:
         patterns: dict[FailureMode, tuple[str, str]] = {
             "error": (
                 "ERROR",
@@ -564,30 +727,7 @@ class Telemetry:
                 "ERROR",
                 f"query on {target.name} timed out after {{timeout}}ms: {target_op}",
             )
-        sources = []
-        for mode, (level, pattern) in patterns.items():
-
-            def rate(i: int, f: ServiceFrame, mode: FailureMode = mode) -> float:
-                for call in f.ops[op_name].calls:
-                    if (
-                        call.target == target_key
-                        and call.operation == target_op
-                        and call.mode == mode
-                    ):
-                        return call.rps * call.error_ratio
-                return 0.0
-
-            def values(i: int, f: ServiceFrame, r: random.Random) -> dict[str, str]:
-                call = self._call(f, op_name, target_key, target_op)
-                return {
-                    "timeout": str(int(call.timeout_ms)) if call else "2000",
-                    "n": str(r.randint(1, 8)),
-                }
-
-            sources.append(
-                _LogSource(service=node.key, level=level, pattern=pattern, rate=rate, values=values)
-            )
-        return sources
+        return patterns
 
     @staticmethod
     def _call(frame: ServiceFrame, op: str, target: str, target_op: str) -> CallFrame | None:
@@ -604,22 +744,31 @@ class Telemetry:
         found: list[_LogSource] = []
         node = rng.choice(candidates)
         start = rng.randrange(len(self.run.minutes))
+        level, pattern = (
+            "ERROR",
+            "failed to refresh feature flag snapshot: context canceled after {n}ms",
+        )
+        if not self.style.native:
+            level, pattern = own("flag_refresh", self.style.language(node.key))
         found.append(
             _LogSource(
                 service=node.key,
-                level="ERROR",
-                pattern="failed to refresh feature flag snapshot: context canceled after {n}ms",
+                level=level,
+                pattern=pattern,
                 rate=partial(_steady_rate, start, 0.05),
             )
         )
         self.red_herrings.append(f"unrelated errors on {node.name} (feature flag refresh)")
         if self.noise >= 0.6:
             other = rng.choice(candidates)
+            level, pattern = "WARN", "GC pause of {ms}ms exceeded the 200ms target"
+            if not self.style.native:
+                level, pattern = own("gc_pressure", self.style.language(other.key))
             found.append(
                 _LogSource(
                     service=other.key,
-                    level="WARN",
-                    pattern="GC pause of {ms}ms exceeded the 200ms target",
+                    level=level,
+                    pattern=pattern,
                     rate=partial(_steady_rate, 0, 0.02),
                 )
             )
@@ -654,11 +803,12 @@ class Telemetry:
                         target = self.topology.node(call.target)
                         if target.kind == "dns":
                             continue
+                        operation, peer = self._client_span_name(target, call.operation)
                         raw += self._sample(
                             rng,
                             index,
                             service=node.name,
-                            operation=f"{target.name} {call.operation}",
+                            operation=operation,
                             rps=call.rps,
                             error_ratio=call.error_ratio,
                             p50_ms=call.p50_ms,
@@ -666,11 +816,29 @@ class Telemetry:
                             mode=call.mode,
                             timeout_ms=call.timeout_ms,
                             sampling=sampling,
-                            peer_service=target.name,
+                            peer_service=peer,
                         )
         return span_groups(
             raw, id_prefix="span", source=self.source, onset=self.reported_start, synthetic=True
         )
+
+    def _client_span_name(self, target: ServiceNode, operation: str) -> tuple[str, str | None]:
+        """A client span's name and peer.service, as the incident's instrumentation sets them."""
+        if self.style.spans == "peer":
+            return f"{target.name} {operation}", target.name
+        if self.style.spans == "otel":
+            return operation, target.name
+        peer = Peer(
+            target.name,
+            target.address,
+            target.port,
+            operation,
+            database=target.kind == "database",
+            external=target.kind == "external",
+        )
+        if peer.database:
+            return f"{operation} {target.name}", None
+        return f"{peer.method} {peer.url('python')}", None
 
     def _sample(
         self,
@@ -703,7 +871,7 @@ class Telemetry:
             if is_error:
                 if mode in ("timeout", "unreachable") and timeout_ms is not None:
                     duration = timeout_ms * rng.uniform(1.0, 1.02)
-                elif mode in ("refused", "tls", "dns", "throttled"):
+                elif mode in ("refused", "tls", "dns", "throttled", "unauthorized"):
                     duration = rng.uniform(1.0, 12.0)
                 elif mode == "pool":
                     duration = 5000.0 * rng.uniform(1.0, 1.01)

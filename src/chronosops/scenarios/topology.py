@@ -65,15 +65,22 @@ def _addressed(node: ServiceNode, index: int, variant: int) -> ServiceNode:
     return replace(node, address=f"10.{8 + variant}.{index + 1}.{(index * 37 + 11) % 250 + 2}")
 
 
-def variant_topology(scenario_id: str, topology: Topology, variant: int) -> Topology:
-    """The scenario's topology as variant ``variant`` names and sizes it."""
+def variant_topology(
+    scenario_id: str,
+    topology: Topology,
+    variant: int,
+    *,
+    pools: dict[ServiceKind, tuple[str, ...]] = NAME_POOLS,
+    bystander_names: tuple[str, ...] = BYSTANDER_NAMES,
+) -> Topology:
+    """The scenario's topology as variant ``variant`` names and sizes it (names from ``pools``)."""
     if variant == 0:
         return Topology(tuple(_addressed(node, i, 0) for i, node in enumerate(topology.services)))
     rng = _rng(scenario_id, variant)
     used: set[str] = set()
     renamed: list[ServiceNode] = []
     for index, node in enumerate(topology.services):
-        pool = [name for name in NAME_POOLS[node.kind] if name not in used]
+        pool = [name for name in pools[node.kind] if name not in used]
         name = rng.choice(pool) if pool else f"{node.name}-{variant}"
         used.add(name)
         scale = rng.uniform(0.6, 1.6)  # busier or quieter systems, same story
@@ -94,7 +101,7 @@ def variant_topology(scenario_id: str, topology: Topology, variant: int) -> Topo
     entry = renamed[entry_index]
     extra_calls: list[Call] = []
     for b in range(bystanders):
-        pool = [name for name in BYSTANDER_NAMES if name not in used]
+        pool = [name for name in bystander_names if name not in used]
         name = rng.choice(pool)
         used.add(name)
         key = f"bystander{b + 1}"
@@ -104,18 +111,14 @@ def variant_topology(scenario_id: str, topology: Topology, variant: int) -> Topo
                     key=key,
                     name=name,
                     kind="api",
-                    operations=(
-                        Operation(f"GET /v1/{name.split('-')[0]}", 1.0, rng.uniform(5, 25)),
-                    ),
+                    operations=(Operation(_route(name), 1.0, rng.uniform(5, 25)),),
                     cpu=round(rng.uniform(0.15, 0.45), 2),
                 ),
                 len(renamed),
                 variant,
             )
         )
-        extra_calls.append(
-            Call(key, f"GET /v1/{name.split('-')[0]}", per_request=0.3, propagation=0.2)
-        )
+        extra_calls.append(Call(key, _route(name), per_request=0.3, propagation=0.2))
     if extra_calls:
         first, *rest = entry.operations
         renamed[entry_index] = replace(
@@ -123,6 +126,10 @@ def variant_topology(scenario_id: str, topology: Topology, variant: int) -> Topo
             operations=(replace(first, calls=first.calls + tuple(extra_calls)), *rest),
         )
     return Topology(tuple(renamed))
+
+
+def _route(name: str) -> str:
+    return f"GET /v1/{name.replace('_', '-').split('-')[0]}"
 
 
 def variant_region(region: str, variant: int) -> str:

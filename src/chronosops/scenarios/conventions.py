@@ -1,0 +1,409 @@
+"""Naming conventions: how the same signal is called by different stacks.
+
+The simulation knows a service's p95 latency, error ratio, CPU and so on; what a real system
+calls them depends on who exports them. A Spring service exports Micrometer names
+(`http_server_requests_seconds`), a Go service the Prometheus client's
+(`http_request_duration_seconds`), a .NET one OpenTelemetry's (`http.server.request.duration`),
+an agent Datadog's (`trace.http.request.duration`), the cluster cAdvisor's and
+kube-state-metrics' (`container_cpu_usage_seconds_total`, `kube_pod_container_status_restarts_total`),
+and the units differ with them (seconds or milliseconds, bytes or MiB, ratios or per-second
+counts of failures). A `Style` is one such choice for a whole incident: a language per service
+(which also decides its log phrasing, see `phrasebook`), the metric dialect that language's
+services export, the infrastructure exporter, and how spans name their client calls.
+
+`native_style` is the generator's own house style (the names the default suite has always
+used). `choose_style` draws a mixed style from the incident's seed, so the same options always
+give the same names.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Literal, get_args
+
+from chronosops.scenarios.model import ServiceNode, Topology
+
+Language = Literal["java", "go", "python", "node", "dotnet", "ruby"]
+LANGUAGES: tuple[Language, ...] = get_args(Language)
+
+# What the simulation knows about a service each minute, in its native unit.
+Signal = Literal[
+    "latency",  # p95, ms
+    "errors",  # share of requests that failed, 0–1
+    "traffic",  # requests per second
+    "cpu",  # utilisation of the container's CPU limit, 0–1
+    "memory",  # working set, MiB
+    "restarts",  # container restarts, cumulative count
+    "pool_in_use",  # database connections checked out
+    "pool_pending",  # requests waiting for a database connection
+    "cache_hit",  # hit ratio of the service's cache-aside reads, 0–1
+    "db_connections",  # connections open on a database server
+    "cert_expiry",  # days until the serving certificate expires
+    "busy_threads",  # requests in flight (Little's law); how runtimes show saturation
+    "breaker_open",  # 1 while a circuit breaker towards a dependency is open
+]
+
+# How a value is derived from the native one.
+Transform = Literal[
+    "same",
+    "scale",  # value × scale
+    "error_rate",  # errors per second: error ratio × request rate
+    "cores",  # CPU seconds per second: utilisation × the container's CPU limit in cores
+    "nanocores",  # Datadog's kubernetes.cpu.usage.total
+    "lag",  # event-loop lag in seconds, growing as the CPU fills
+    "queue",  # requests in flight beyond the workers' count: a queue length
+]
+
+CPU_LIMIT_CORES = 2.0
+MIB = 1024.0 * 1024.0
+
+
+@dataclass(frozen=True)
+class MetricName:
+    """One signal as one convention exports it."""
+
+    name: str
+    unit: str
+    transform: Transform = "same"
+    scale: float = 1.0
+    labels: tuple[tuple[str, str], ...] = ()
+    # For ``queue``: workers sized at this many times the early minutes' requests in flight.
+    headroom: float = 0.0
+
+
+def _m(
+    name: str,
+    unit: str,
+    transform: Transform = "same",
+    scale: float = 1.0,
+    headroom: float = 0.0,
+    dotted: dict[str, str] | None = None,  # label keys that are not Python names
+    **labels: str,
+) -> MetricName:
+    every = {**(dotted or {}), **labels}
+    return MetricName(name, unit, transform, scale, tuple(sorted(every.items())), headroom)
+
+
+# The generator's house style: what the default suite has always exported.
+NATIVE: dict[Signal, MetricName] = {
+    "latency": _m("latency_p95_ms", "ms"),
+    "errors": _m("error_ratio", "ratio"),
+    "traffic": _m("request_rate", "req/s"),
+    "cpu": _m("cpu_utilization", "ratio"),
+    "memory": _m("memory_working_set_mb", "MiB"),
+    "restarts": _m("container_restarts_total", "count"),
+    "pool_in_use": _m("db_pool_connections_in_use", "count"),
+    "pool_pending": _m("db_pool_pending_requests", "count"),
+    "cache_hit": _m("cache_hit_ratio", "ratio"),
+    "db_connections": _m("db_connections_active", "count"),
+    "cert_expiry": _m("tls_certificate_expiry_days", "days"),
+}
+
+# Application metrics, by the client library a service's language usually exports with.
+# The label keys are part of the convention: where the service's name goes differs too.
+APP_DIALECTS: dict[str, tuple[str, dict[Signal, MetricName]]] = {
+    "micrometer": (
+        "application",
+        {
+            "latency": _m("http_server_requests_seconds", "s", "scale", 0.001, quantile="0.95"),
+            "errors": _m(
+                "http_server_requests_seconds_count", "1/s", "error_rate", outcome="SERVER_ERROR"
+            ),
+            "traffic": _m("http_server_requests_seconds_count", "1/s", outcome="ALL"),
+            "pool_in_use": _m("hikaricp_connections_active", "connections", pool="HikariPool-1"),
+            "pool_pending": _m("hikaricp_connections_pending", "threads", pool="HikariPool-1"),
+            "cache_hit": _m("cache_gets_hit_ratio", "ratio", cache="default"),
+            "busy_threads": _m("executor_queued_tasks", "tasks", "queue", headroom=2.0),
+            "cert_expiry": _m("ssl_certificate_expiry_seconds", "s", "scale", 86400.0),
+        },
+    ),
+    "otel": (
+        "service.name",
+        {
+            "latency": _m("http.server.request.duration", "s", "scale", 0.001, quantile="0.95"),
+            "errors": _m(
+                "http.server.request.duration.count",
+                "{request}/s",
+                "error_rate",
+                dotted={"http.response.status_code": "5xx"},
+            ),
+            "traffic": _m("http.server.request.duration.count", "{request}/s"),
+            "pool_in_use": _m(
+                "db.client.connection.count",
+                "{connection}",
+                dotted={"db.client.connection.state": "used"},
+            ),
+            "pool_pending": _m("db.client.connection.pending_requests", "{request}"),
+            "cache_hit": _m("cache.hit_ratio", "1"),
+            "busy_threads": _m(
+                "dotnet.thread_pool.queue.length", "{work_item}", "queue", headroom=2.5
+            ),
+            "cert_expiry": _m("tls.certificate.time_to_expiry", "s", "scale", 86400.0),
+        },
+    ),
+    "prometheus-go": (
+        "job",
+        {
+            "latency": _m(
+                "http_request_duration_seconds", "seconds", "scale", 0.001, quantile="0.95"
+            ),
+            "errors": _m("http_requests_total", "requests/s", "error_rate", code="500"),
+            "traffic": _m("http_requests_total", "requests/s", code="all"),
+            "pool_in_use": _m("go_sql_in_use_connections", "connections", db_name="main"),
+            "pool_pending": _m("go_sql_wait_count", "waits", db_name="main"),
+            "cache_hit": _m("cache_hit_rate", "ratio"),
+            "busy_threads": _m("go_goroutines", "goroutines", "scale", 1.0),
+            "cert_expiry": _m("x509_cert_expires_in_seconds", "seconds", "scale", 86400.0),
+        },
+    ),
+    "prometheus-python": (
+        "app",
+        {
+            "latency": _m(
+                "http_request_duration_seconds", "seconds", "scale", 0.001, quantile="0.95"
+            ),
+            "errors": _m("http_requests_total", "requests/s", "error_rate", status="5xx"),
+            "traffic": _m("http_requests_total", "requests/s", status="all"),
+            "pool_in_use": _m("sqlalchemy_pool_checkedout", "connections"),
+            "pool_pending": _m("sqlalchemy_pool_overflow_waiters", "waiters"),
+            "cache_hit": _m("django_cache_hit_ratio", "ratio"),
+            "busy_threads": _m("gunicorn_requests_backlog", "requests", "queue", headroom=1.5),
+        },
+    ),
+    "prom-client": (
+        "service",
+        {
+            "latency": _m("http_request_duration_ms", "ms", quantile="0.95", route="*"),
+            "errors": _m("http_requests_errors_per_second", "1/s", "error_rate"),
+            "traffic": _m("http_requests_per_second", "1/s"),
+            "pool_in_use": _m("pg_pool_active_count", "clients"),
+            "pool_pending": _m("pg_pool_waiting_count", "clients"),
+            "cache_hit": _m("lru_cache_hit_ratio", "ratio"),
+            "busy_threads": _m("nodejs_eventloop_lag_seconds", "seconds", "lag"),
+        },
+    ),
+    "datadog": (
+        "service",
+        {
+            "latency": _m("trace.http.request.duration.by.service.95p", "second", "scale", 0.001),
+            "errors": _m("trace.http.request.errors", "error/second", "error_rate"),
+            "traffic": _m("trace.http.request.hits", "hit/second"),
+            "pool_in_use": _m("activerecord.connection_pool.busy", "connection"),
+            "pool_pending": _m("activerecord.connection_pool.waiting", "thread"),
+            "cache_hit": _m("rails.cache.hit_rate", "fraction"),
+            "busy_threads": _m("puma.backlog", "request", "queue", headroom=2.0),
+            "cert_expiry": _m("tls.days_left", "day"),
+        },
+    ),
+    "yabeda": (
+        "controller",
+        {
+            "latency": _m(
+                "rails_request_duration_seconds", "seconds", "scale", 0.001, quantile="0.95"
+            ),
+            "errors": _m("rails_requests_total", "requests/s", "error_rate", status="500"),
+            "traffic": _m("rails_requests_total", "requests/s", status="all"),
+            "pool_in_use": _m("activerecord_connection_pool_busy", "connections"),
+            "pool_pending": _m("activerecord_connection_pool_waiting", "threads"),
+            "cache_hit": _m("rails_cache_hit_ratio", "ratio"),
+            "busy_threads": _m("puma_backlog", "requests", "queue", headroom=2.0),
+        },
+    ),
+}
+
+# Which dialects a language's services may export with.
+LANGUAGE_DIALECTS: dict[Language, tuple[str, ...]] = {
+    "java": ("micrometer", "otel", "datadog"),
+    "go": ("prometheus-go", "otel"),
+    "python": ("prometheus-python", "otel", "datadog"),
+    "node": ("prom-client", "otel"),
+    "dotnet": ("otel", "datadog"),
+    "ruby": ("yabeda", "datadog"),
+}
+
+# Container metrics, by whoever scrapes the cluster.
+INFRA_DIALECTS: dict[str, tuple[str, dict[Signal, MetricName]]] = {
+    "cadvisor": (
+        "container",
+        {
+            "cpu": _m("container_cpu_usage_seconds_total", "cores", "cores", namespace="prod"),
+            "memory": _m(
+                "container_memory_working_set_bytes", "bytes", "scale", MIB, namespace="prod"
+            ),
+            "restarts": _m("kube_pod_container_status_restarts_total", "count", namespace="prod"),
+        },
+    ),
+    "datadog": (
+        "kube_deployment",
+        {
+            "cpu": _m("kubernetes.cpu.usage.total", "nanocore", "nanocores"),
+            "memory": _m("kubernetes.memory.working_set", "byte", "scale", MIB),
+            "restarts": _m("kubernetes.containers.restarts", "restart"),
+        },
+    ),
+    "otel-k8s": (
+        "k8s.deployment.name",
+        {
+            "cpu": _m("k8s.pod.cpu.utilization", "1"),
+            "memory": _m("k8s.pod.memory.working_set", "By", "scale", MIB),
+            "restarts": _m("k8s.container.restarts", "{restart}"),
+        },
+    ),
+}
+
+# Database servers, by their exporter: what they say about themselves.
+DATABASE_DIALECTS: dict[str, tuple[str, dict[Signal, MetricName]]] = {
+    "postgres": (
+        "instance",
+        {
+            "latency": _m("pg_stat_statements_p95_exec_time_seconds", "seconds", "scale", 0.001),
+            "errors": _m("pg_stat_database_xact_rollback_rate", "1/s", "error_rate"),
+            "traffic": _m("pg_stat_database_xact_commit_rate", "1/s"),
+            "db_connections": _m("pg_stat_activity_count", "connections", state="active"),
+        },
+    ),
+    "mysql": (
+        "instance",
+        {
+            "latency": _m(
+                "mysql_info_schema_query_response_time_seconds",
+                "seconds",
+                "scale",
+                0.001,
+                quantile="0.95",
+            ),
+            "errors": _m("mysql_global_status_errors_rate", "1/s", "error_rate"),
+            "traffic": _m("mysql_global_status_questions_rate", "1/s"),
+            "db_connections": _m("mysql_global_status_threads_connected", "threads"),
+        },
+    ),
+}
+
+# Caches and name servers, by their exporter.
+CACHE_DIALECT: tuple[str, dict[Signal, MetricName]] = (
+    "instance",
+    {
+        "latency": _m("redis_commands_latencies_p95_usec", "us", "scale", 1000.0),
+        "errors": _m("redis_errors_rate", "1/s", "error_rate"),
+        "traffic": _m("redis_commands_processed_rate", "1/s"),
+    },
+)
+DNS_DIALECT: tuple[str, dict[Signal, MetricName]] = (
+    "server",
+    {
+        "latency": _m(
+            "coredns_dns_request_duration_seconds", "seconds", "scale", 0.001, quantile="0.95"
+        ),
+        "errors": _m("coredns_dns_responses_servfail_rate", "1/s", "error_rate", rcode="SERVFAIL"),
+        "traffic": _m("coredns_dns_requests_rate", "1/s"),
+    },
+)
+
+BREAKER = _m("resilience4j_circuitbreaker_state", "state", state="open")
+
+# How spans name the calls a service makes: "peer" is the house style (`target GET /x`, with
+# peer.service), "otel" names the call by its route and carries peer.service, "url" names it by
+# its URL and carries no peer (older instrumentations).
+SpanStyle = Literal["peer", "otel", "url"]
+
+
+@dataclass(frozen=True)
+class Style:
+    """Every naming choice of one incident."""
+
+    native: bool
+    languages: dict[str, Language]  # service key -> language
+    app_dialects: dict[str, str]  # service key -> APP_DIALECTS key
+    infra: str  # INFRA_DIALECTS key
+    database: str  # DATABASE_DIALECTS key
+    spans: SpanStyle
+
+    def language(self, key: str) -> Language:
+        return self.languages.get(key, "go")
+
+    def names(self, node: ServiceNode) -> tuple[str, dict[Signal, MetricName]]:
+        """The label key that carries the service's name, and each signal's name, for ``node``."""
+        if self.native:
+            return "service", NATIVE
+        if node.kind == "database":
+            return DATABASE_DIALECTS[self.database]
+        if node.kind == "cache":
+            return CACHE_DIALECT
+        if node.kind == "dns":
+            return DNS_DIALECT
+        label, app = APP_DIALECTS[self.app_dialects[node.key]]
+        _, infra = INFRA_DIALECTS[self.infra]
+        return label, {**app, **infra}
+
+    def labels(self, node: ServiceNode, metric: MetricName) -> dict[str, str]:
+        if self.native:
+            return {"service": node.name}
+        key, _ = self.names(node)
+        if metric in INFRA_DIALECTS[self.infra][1].values():
+            key = INFRA_DIALECTS[self.infra][0]
+        found = {key: node.name, **dict(metric.labels)}
+        if key == "container":
+            found["pod"] = f"{node.name}-{hash_text(node.name) % 0xFFFFF:05x}"
+        return found
+
+
+def hash_text(text: str) -> int:
+    # A stable digest: Python's hash() of a str changes from process to process.
+    value = 0
+    for char in text:
+        value = (value * 131 + ord(char)) % 2**31
+    return value
+
+
+def native_style(topology: Topology) -> Style:
+    return Style(
+        native=True,
+        languages={},
+        app_dialects={},
+        infra="cadvisor",
+        database="postgres",
+        spans="peer",
+    )
+
+
+def choose_style(seed: str, topology: Topology) -> Style:
+    """A mixed style drawn from ``seed``: each service its own language and exporter."""
+    rng = random.Random(f"{seed}/style")
+    languages: dict[str, Language] = {}
+    dialects: dict[str, str] = {}
+    for node in topology.services:
+        language = rng.choice(LANGUAGES)
+        languages[node.key] = language
+        dialects[node.key] = rng.choice(LANGUAGE_DIALECTS[language])
+    return Style(
+        native=False,
+        languages=languages,
+        app_dialects=dialects,
+        infra=rng.choice(sorted(INFRA_DIALECTS)),
+        database=rng.choice(sorted(DATABASE_DIALECTS)),
+        spans=rng.choice(("otel", "otel", "url")),
+    )
+
+
+def derive(
+    metric: MetricName, values: list[float], rates: list[float], cpus: list[float]
+) -> list[float]:
+    """``values`` of a signal as ``metric`` exports them (``rates`` and ``cpus`` of the same minutes)."""
+    if metric.transform == "same":
+        return values
+    if metric.transform == "scale":
+        return [v * metric.scale for v in values]
+    if metric.transform == "error_rate":
+        return [v * r for v, r in zip(values, rates, strict=True)]
+    if metric.transform == "cores":
+        return [v * CPU_LIMIT_CORES for v in values]
+    if metric.transform == "nanocores":
+        return [v * CPU_LIMIT_CORES * 1e9 for v in values]
+    if metric.transform == "lag":
+        # An event loop lags little until the CPU is nearly full, then a lot.
+        return [0.004 / max(0.03, 1.0 - c) for c in cpus]
+    # queue: the runtime's workers are sized for a few times the usual load; beyond, work waits.
+    usual = sorted(values[:5])[len(values[:5]) // 2] if values else 0.0
+    workers = max(1.0, metric.headroom * usual)
+    return [max(0.0, v - workers) for v in values]

@@ -1,0 +1,162 @@
+"""Naming conventions and phrasing: the seed picks them, the telemetry underneath stays the same."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from chronosops.core.artifacts import LogTemplate, MetricSeries
+from chronosops.core.errors import InvalidInputError
+from chronosops.evidence.bundle import seal
+from chronosops.scenarios import (
+    GeneratedIncident,
+    GenerationOptions,
+    generate,
+    options_from_fields,
+    scenario_id_of,
+)
+from chronosops.scenarios.conventions import (
+    APP_DIALECTS,
+    LANGUAGE_DIALECTS,
+    LANGUAGES,
+    NATIVE,
+    choose_style,
+)
+from chronosops.scenarios.generation import get_scenario, style_of
+from chronosops.scenarios.phrasebook import OWN
+
+# A marker of each runtime's phrasing, as its failing client calls read.
+LANGUAGE_MARKERS = {
+    "java": ("org.springframework", "java.net.", "javax.net"),
+    "go": ("dial tcp", "context deadline exceeded", "rpc error", "unexpected status"),
+    "python": ("requests.exceptions",),
+    "node": ("AxiosError", "ECONNREFUSED", "ENOTFOUND", "ECONNRESET"),
+    "dotnet": ("System.Net.Http", "System.Threading.Tasks"),
+    "ruby": ("Faraday::", "Net::ReadTimeout", "Net::OpenTimeout"),
+}
+
+
+def mixed(scenario_id: str, seed: int, **options: object) -> GeneratedIncident:
+    return generate(
+        scenario_id,
+        GenerationOptions(seed=seed, conventions="mixed", **options),  # type: ignore[arg-type]
+    )
+
+
+def metric_names(incident: GeneratedIncident) -> set[str]:
+    return {a.name for a in incident.artifacts if isinstance(a, MetricSeries)}
+
+
+def messages(incident: GeneratedIncident) -> list[str]:
+    return [e.message for a in incident.artifacts if isinstance(a, LogTemplate) for e in a.examples]
+
+
+def test_the_same_seed_gives_the_same_names_and_the_same_bytes() -> None:
+    first = mixed("downstream-outage", 11, variant=2, noise=0.5)
+    second = mixed("downstream-outage", 11, variant=2, noise=0.5)
+    assert seal(first.artifacts).bundle_id == seal(second.artifacts).bundle_id
+
+
+def test_different_seeds_pick_different_naming_conventions() -> None:
+    latency_names = set()
+    for seed in range(12):
+        names = metric_names(mixed("latency-spike", seed))
+        latency_names |= {
+            n for n in names if "duration" in n or "latency" in n or n.endswith("95p")
+        }
+    # Micrometer, Prometheus client, OpenTelemetry, Datadog, Rails and the database exporters.
+    assert len(latency_names) >= 5, latency_names
+
+
+def test_mixed_conventions_never_use_the_house_names() -> None:
+    for seed in range(6):
+        assert not metric_names(mixed("db-pool-exhaustion", seed)) & {
+            m.name for m in NATIVE.values()
+        }
+
+
+def test_the_house_style_is_what_the_default_options_give() -> None:
+    incident = generate("db-pool-exhaustion", GenerationOptions(seed=3))
+    assert {"latency_p95_ms", "error_ratio", "db_pool_connections_in_use"} <= metric_names(incident)
+
+
+def test_every_language_phrases_its_failures_in_its_own_idiom_across_seeds() -> None:
+    seen = set()
+    for seed in range(16):
+        text = "\n".join(messages(mixed("downstream-outage", seed)))
+        seen |= {
+            lang for lang, markers in LANGUAGE_MARKERS.items() if any(m in text for m in markers)
+        }
+    assert seen == set(LANGUAGES)
+
+
+def test_renamed_signals_carry_the_same_measurements_in_their_own_units() -> None:
+    """A mixed incident is the house incident under other names: same seed, same values."""
+    options = {"seed": 4, "variant": 0}
+    house = generate("latency-spike", GenerationOptions(**options))  # type: ignore[arg-type]
+    other = mixed("latency-spike", **options)  # type: ignore[arg-type]
+    scenario = get_scenario("latency-spike")
+    style = style_of(scenario, other.topology, other.options)
+    node = other.topology.node("checkout")
+    _, names = style.names(node)
+    latency = names["latency"]
+    native = next(
+        a
+        for a in house.artifacts
+        if isinstance(a, MetricSeries) and a.service == node.name and a.name == "latency_p95_ms"
+    )
+    renamed = next(
+        a
+        for a in other.artifacts
+        if isinstance(a, MetricSeries)
+        and a.service == node.name
+        and a.name == latency.name
+        and dict(latency.labels).items() <= a.labels.items()
+    )
+    factor = latency.scale if latency.transform == "scale" else 1.0
+    assert [p.ts for p in renamed.points] == [p.ts for p in native.points]
+    for mine, theirs in zip(renamed.points, native.points, strict=True):
+        assert mine.value == pytest.approx(theirs.value * factor, rel=1e-6, abs=1e-6)
+
+
+def test_each_language_exports_with_a_dialect_the_library_defines() -> None:
+    for language in LANGUAGES:
+        assert LANGUAGE_DIALECTS[language]
+        assert set(LANGUAGE_DIALECTS[language]) <= set(APP_DIALECTS)
+    for event, phrases in OWN.items():
+        assert set(phrases) == set(LANGUAGES), event
+
+
+def test_a_style_is_a_pure_function_of_its_seed() -> None:
+    topology = get_scenario("downstream-outage").topology
+    assert choose_style("x/1", topology) == choose_style("x/1", topology)
+    styles = {repr(choose_style(f"x/{n}", topology)) for n in range(8)}
+    assert len(styles) > 1
+
+
+def test_a_stored_incident_keeps_its_conventions_through_its_custom_fields() -> None:
+    options = GenerationOptions(seed=2, conventions="mixed")
+    metadata = generate("cpu-saturation", options).to_ingest_request().metadata
+    assert metadata is not None
+    fields = metadata.custom_fields
+    assert fields is not None
+    assert fields["scenario"]["conventions"] == "mixed"
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    again = options_from_fields(
+        fields["scenario"], start=start, end=None, minutes_before=15, minutes_after=15
+    )
+    assert again.conventions == "mixed"
+
+
+def test_an_unknown_convention_is_refused_naming_the_field() -> None:
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    with pytest.raises(InvalidInputError) as raised:
+        options_from_fields(
+            {"conventions": "klingon"}, start=start, end=None, minutes_before=15, minutes_after=15
+        )
+    assert [e.path for e in raised.value.errors] == ["metadata.customFields.scenario.conventions"]
+
+
+def test_a_field_scenario_is_found_from_a_scenario_source_ref() -> None:
+    assert scenario_id_of("field-rotated-db-credential:run-7") == "field-rotated-db-credential"
