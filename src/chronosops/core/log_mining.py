@@ -18,6 +18,7 @@ same service gets the same id in every run, in baselines and incidents alike.
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -30,70 +31,110 @@ TEMPLATE_MAX = 300
 WILDCARD = "<*>"
 
 # One configuration for the product, the CLI and the Loghub benchmark alike.
-SIMILARITY = 0.4
-DEPTH = 4
+SIMILARITY = 0.6
+DEPTH = 5
 MAX_CHILDREN = 100
+# At most this many plain words at a position make it words of the message, not a value.
+WORDS_MAX = 3
 
-# (placeholder, pattern) in order: wider shapes first, so that a URL is not cut into a path and
-# numbers, an e-mail address not into words and a host.
-_MASKS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("<url>", re.compile(r"(?<![a-z0-9+.-])[a-z][a-z0-9+.-]{0,15}://[^\s\"'<>]{1,2048}")),
+# (placeholder, needs, pattern) in order: wider shapes first, so that a URL is not cut into a path
+# and numbers, an e-mail address not into words and a host. A pattern runs only on text that
+# holds one of its ``needs`` ("0" stands for any digit): most lines skip most patterns.
+_MASKS: tuple[tuple[str, tuple[str, ...], re.Pattern[str]], ...] = (
+    ("<url>", ("://",), re.compile(r"(?<![a-z0-9+.-])[a-z][a-z0-9+.-]{0,15}://[^\s\"'<>]{1,2048}")),
     (
         "<email>",
+        ("@",),
         re.compile(r"(?<![\w.%+-])[\w.%+-]{1,64}@[a-z0-9-]{1,63}\.[a-z0-9.-]{0,190}[a-z]{2,24}\b"),
+    ),
+    # A file path has two segments at least: a lone /payments is a route worth reading.
+    (
+        "<path>",
+        ("/", "\\"),
+        re.compile(
+            r"(?<![\w.~/\\-])(?:~|\.{1,2})?/[\w.~-]{1,255}/[\w.~/@%+-]{1,1023}"
+            r"|(?<![\w])[a-z]:\\[^\s\"'<>|]{1,1024}"
+        ),
+    ),
+    # Timestamps inside messages: ISO 8601 and syslog/ctime (Fri Jun 17 07:07:00 2005).
+    (
+        "<time>",
+        ("0",),
+        re.compile(
+            r"(?<![\w.-])\d{4}-\d\d-\d\d[t ]\d\d:\d\d(?::\d\d(?:[.,]\d{1,9})?)?(?:z|[+-]\d\d:?\d\d)?(?![\w])"
+            r"|(?<![\w])(?:(?:mon|tue|wed|thu|fri|sat|sun)[a-z]{0,6},? )?"
+            r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]{0,6}\.? {1,2}\d{1,2},?"
+            r"(?: \d\d:\d\d(?::\d\d(?:[.,]\d{1,9})?)?)?(?: \d{4})?(?![\w])"
+        ),
     ),
     (
         "<uuid>",
+        ("-",),
         re.compile(
             r"(?<![0-9a-f])[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(?![0-9a-f])"
         ),
     ),
     (
         "<ip>",
+        (".", ":"),
         re.compile(
             r"(?<![\w.])\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}(?::\d{1,5})?(?![\w.])"
-            # IPv6 only in its long forms with at least three groups
-            r"|(?<![\w:])[0-9a-f]{1,4}:[0-9a-f]{0,4}:[0-9a-f:]{1,34}[0-9a-f](?![\w:])"
+            # IPv6 with three colons at least, so that a time (07:07:00) is not one
+            r"|(?<![\w:])[0-9a-f]{1,4}:[0-9a-f]{0,4}:[0-9a-f]{0,4}:[0-9a-f:]{0,30}[0-9a-f](?![\w:])"
         ),
     ),
-    ("<hex>", re.compile(r"(?<![\w])0x[0-9a-f]{1,64}(?![\w])")),
-    # A bare hex id (span and trace ids, hashes): 8+ hex characters with a digit and a letter.
+    ("<hex>", ("0x",), re.compile(r"(?<![\w])0x[0-9a-f]{1,64}(?![\w])")),
+    # A bare hex id (span and trace ids, hashes, zero-padded counters): 8+ hex digits, one a digit.
     (
         "<hex>",
-        re.compile(
-            r"(?<![\w-])(?=[0-9a-f]{0,63}[0-9])(?=[0-9a-f]{0,63}[a-f])[0-9a-f]{8,64}(?![\w-])"
-        ),
-    ),
-    # A file path has two segments at least: a lone /payments is a route worth reading.
-    (
-        "<path>",
-        re.compile(
-            r"(?<![\w.~/\\-])(?:~|\.{1,2})?/[\w.~-]{1,255}/[\w.~/@%+-]{1,1023}"
-            r"|(?<![\w])[a-z]:\\[^\s\"'<>|]{1,1024}"
-        ),
+        ("0",),
+        re.compile(r"(?<![\w-])(?=[0-9a-f]{0,63}[0-9])[0-9a-f]{8,64}(?![\w-])"),
     ),
     # Long opaque tokens (base64, API keys, block ids) that carry a digit.
     (
         "<token>",
+        ("0",),
         re.compile(r"(?<![\w+/=-])(?=[\w+/-]{0,127}[0-9])[\w+/-]{20,1024}={0,2}(?![\w+/=-])"),
     ),
-    # A quoted single value ("alice", 'db-7'); quoted text with spaces is a message (logfmt's
-    # msg="...") and stays for Drain to read.
+    # A quoted single value with a digit or a separator in it ("db-7", '10:30'); a quoted word
+    # ('Active') is usually a state worth keeping, and quoted text with spaces is a message
+    # (logfmt's msg="...") that Drain reads.
     (
         "<quoted>",
-        re.compile(r"(?<![\w\"])\"[^\"\s]{1,256}\"(?!\w)|(?<![\w'])'[^'\s]{1,256}'(?!\w)"),
+        ('"', "'"),
+        re.compile(
+            r"(?<![\w\"])\"(?=[^\"\s]{0,255}[^a-z\"\s])[^\"\s]{1,256}\"(?!\w)"
+            r"|(?<![\w'])'(?=[^'\s]{0,255}[^a-z'\s])[^'\s]{1,256}'(?!\w)"
+        ),
     ),
-    # Numbers with an optional sign, decimals, separators and a short unit (2.5s, 300ms, 12kb).
-    ("<num>", re.compile(r"(?<![\w.])[-+]?\d(?:[\d.,:]{0,62}\d)?(?:[a-z%]{1,4})?(?![\w])")),
+    # Numbers with an optional sign, decimals, separators and a short unit (2.5s, 300ms, 12kb),
+    # also inside a token after punctuation (core.2275, blk_-1608, 2017-07-03_13).
+    (
+        "<num>",
+        ("0",),
+        re.compile(r"(?<![a-z0-9])[-+]?\d(?:[\d.,:]{0,62}\d)?(?:[a-z%]{1,4})?(?![a-z0-9])"),
+    ),
 )
+_NEEDS = frozenset(need for _, needs, _ in _MASKS for need in needs) - {"0"}
+_DIGIT = re.compile(r"[0-9]")
 _SPACES = re.compile(r"\s+")
+# A word of the message, not a key=value pair, a path or a number: letters, then maybe a full stop.
+_PLAIN_WORD = re.compile(r"[a-z][a-z_-]{0,63}[.,;!]?")
+
+
+def _is_parameter(token: str) -> bool:
+    return "<" in token or any(char.isdigit() for char in token)
 
 
 def mask(message: str) -> str:
     """The message with variable values replaced by placeholders, lower-cased and trimmed."""
     text = message[:LINE_MAX].lower()
-    for placeholder, pattern in _MASKS:
-        text = pattern.sub(placeholder, text)
+    present = {need for need in _NEEDS if need in text}
+    if _DIGIT.search(text):
+        present.add("0")
+    for placeholder, needs, pattern in _MASKS:
+        if present.intersection(needs):
+            text = pattern.sub(placeholder, text)
     return _SPACES.sub(" ", text).strip()
 
 
@@ -123,6 +164,8 @@ class TemplateMiner:
         self._drain = Drain(
             depth=DEPTH, sim_th=SIMILARITY, max_children=MAX_CHILDREN, param_str=WILDCARD
         )
+        # A placeholder is a parameter like a token with digits: Drain must not branch on it.
+        self._drain.has_numbers = _is_parameter
         for template in self.known:
             self._add(template)
 
@@ -134,14 +177,37 @@ class TemplateMiner:
             self._cluster_of[masked] = cluster_id
         return cluster_id
 
-    def add(self, message: str) -> int:
-        """The cluster a raw message joins (its template may still widen with later messages)."""
-        return self._add(mask(message))
+    def templates_of(self, masked: Sequence[str]) -> dict[str, str]:
+        """The final template of each distinct masked message, after all of them are in.
 
-    def template(self, cluster_id: int) -> str:
-        """The cluster's template as it stands now."""
-        text = str(self._drain.id_to_cluster[cluster_id].get_template())
-        return text[:TEMPLATE_MAX] or "<empty>"
+        Drain widens a position to ``<*>`` as soon as two messages differ there. When the
+        messages of a cluster show only a few plain words at such a position (``VM Started``,
+        ``VM Paused``, ``VM Resumed``), the word is part of the message, not a value: each
+        keeps its own template.
+        """
+        clusters = {text: self._add(text) for text in masked}
+        members: dict[int, list[list[str]]] = defaultdict(list)
+        for text, cluster_id in clusters.items():
+            members[cluster_id].append(text.split())
+        words_at: dict[int, dict[int, set[str]]] = {}
+        for cluster_id, tokens_of in members.items():
+            template = self._drain.id_to_cluster[cluster_id].log_template_tokens
+            words_at[cluster_id] = {}
+            for position, token in enumerate(template):
+                if token != WILDCARD:
+                    continue
+                words = {tokens[position] for tokens in tokens_of if position < len(tokens)}
+                if 2 <= len(words) <= WORDS_MAX and all(map(_PLAIN_WORD.fullmatch, words)):
+                    words_at[cluster_id][position] = words
+        final: dict[str, str] = {}
+        for text, cluster_id in clusters.items():
+            tokens = list(self._drain.id_to_cluster[cluster_id].log_template_tokens)
+            if words_at[cluster_id]:
+                own = text.split()
+                for position in words_at[cluster_id]:
+                    tokens[position] = own[position]
+            final[text] = " ".join(tokens)[:TEMPLATE_MAX] or "<empty>"
+        return final
 
     def templates(self) -> list[str]:
         """Every template, oldest cluster first: the state worth keeping for the next run."""
@@ -155,14 +221,12 @@ def mine(messages: Iterable[str], *, known: Sequence[str] = ()) -> list[str]:
     Identical messages are masked once and identical masked messages reach Drain once, so the
     cost grows with the number of distinct shapes, not of lines.
     """
-    miner = TemplateMiner(known=known)
-    masked_of: dict[str, int] = {}
-    clusters: list[int] = []
+    masked_of: dict[str, str] = {}
+    masked: list[str] = []
     for message in messages:
-        cluster_id = masked_of.get(message)
-        if cluster_id is None:
-            cluster_id = miner.add(message)
-            masked_of[message] = cluster_id
-        clusters.append(cluster_id)
-    final = {cluster_id: miner.template(cluster_id) for cluster_id in set(clusters)}
-    return [final[cluster_id] for cluster_id in clusters]
+        text = masked_of.get(message)
+        if text is None:
+            text = masked_of[message] = mask(message)
+        masked.append(text)
+    final = TemplateMiner(known=known).templates_of(list(dict.fromkeys(masked)))
+    return [final[text] for text in masked]
