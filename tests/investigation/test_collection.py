@@ -263,3 +263,44 @@ def test_suspects_follow_the_topology_two_hops_and_the_collected_evidence(
     )
     assert gatherer.suspects("a", spans) == {"a", "b", "c", "metrics-named-service"}
     assert gatherer.suspects(None, spans) is None
+
+
+def _with_logs(source_ref: str, *nodes: str) -> dict[str, Any]:
+    body = example("example_2_with_evidence")
+    body["sourceRef"] = source_ref
+    body["evidenceLite"]["logs"] = [
+        {
+            "message": f"cache node {node} unreachable, retrying",
+            "level": "ERROR",
+            "timestamp": "2024-01-15T11:00:05Z",
+            "service": "database-service",
+        }
+        for node in nodes
+    ]
+    return body
+
+
+async def test_a_later_incident_of_the_service_shares_the_template_ids_mined_before(
+    client: httpx.AsyncClient, analyst: dict[str, str]
+) -> None:
+    first = (
+        await client.post(
+            "/v1/incidents/ingest",
+            json=_with_logs("baseline", "alpha", "beta", "gamma", "delta"),
+            headers=analyst,
+        )
+    ).json()
+    # On its own, one line of a new node would be a template of its own ("cache node omega …").
+    second = (
+        await client.post(
+            "/v1/incidents/ingest", json=_with_logs("incident", "omega"), headers=analyst
+        )
+    ).json()
+    templates = []
+    for created in (first, second):
+        bundle = await _bundle(client, analyst, created["evidenceBundleId"])
+        (template,) = [a for a in bundle["artifacts"] if a["kind"] == "log_template"]
+        templates.append(template)
+    assert templates[0]["template"] == "cache node <*> unreachable, retrying"
+    assert templates[1]["template"] == templates[0]["template"]
+    assert templates[1]["artifactId"] == templates[0]["artifactId"]

@@ -36,6 +36,8 @@ DEPTH = 5
 MAX_CHILDREN = 100
 # At most this many plain words at a position make it words of the message, not a value.
 WORDS_MAX = 3
+# Templates remembered per service between runs.
+REMEMBERED_MAX = 2000
 
 # (placeholder, needs, pattern) in order: wider shapes first, so that a URL is not cut into a path
 # and numbers, an e-mail address not into words and a host. A pattern runs only on text that
@@ -186,8 +188,10 @@ class TemplateMiner:
         keeps its own template.
         """
         clusters = {text: self._add(text) for text in masked}
+        # Known templates count as members: a word split once stays split, and a position
+        # widened to <*> in an earlier run stays a value.
         members: dict[int, list[list[str]]] = defaultdict(list)
-        for text, cluster_id in clusters.items():
+        for text, cluster_id in self._cluster_of.items():
             members[cluster_id].append(text.split())
         words_at: dict[int, dict[int, set[str]]] = {}
         for cluster_id, tokens_of in members.items():
@@ -230,3 +234,12 @@ def mine(messages: Iterable[str], *, known: Sequence[str] = ()) -> list[str]:
         masked.append(text)
     final = TemplateMiner(known=known).templates_of(list(dict.fromkeys(masked)))
     return [final[text] for text in masked]
+
+
+def remembered(
+    known: Sequence[str], found: Iterable[str], *, limit: int = REMEMBERED_MAX
+) -> list[str]:
+    """What to keep for a service's next run: its known templates, then the new ones, the
+    ``limit`` most recent."""
+    kept = list(dict.fromkeys([*known, *found]))
+    return kept[-limit:]
