@@ -37,7 +37,7 @@ MAX_CHILDREN = 100
 # At most this many plain words at a position make it words of the message, not a value.
 WORDS_MAX = 3
 # Templates remembered per service between runs.
-REMEMBERED_MAX = 2000
+REMEMBERED_MAX = 1000
 
 # (placeholder, needs, pattern) in order: wider shapes first, so that a URL is not cut into a path
 # and numbers, an e-mail address not into words and a host. A pattern runs only on text that
