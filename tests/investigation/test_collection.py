@@ -304,3 +304,46 @@ async def test_a_later_incident_of_the_service_shares_the_template_ids_mined_bef
     assert templates[0]["template"] == "cache node <*> unreachable, retrying"
     assert templates[1]["template"] == templates[0]["template"]
     assert templates[1]["artifactId"] == templates[0]["artifactId"]
+
+
+def _node_errors(nodes: list[str]) -> Any:
+    def produce(query: CollectorQuery) -> list[Artifact]:
+        lines = [
+            RawLogLine(
+                ts=query.onset,
+                message=f"cache node {node} unreachable, retrying",
+                level="ERROR",
+                service=query.service,
+            )
+            for node in nodes
+        ]
+        return list(
+            log_templates(lines, id_prefix="log:logs", source="logs", known=query.known_templates)
+        )
+
+    return produce
+
+
+async def test_collected_logs_share_template_ids_with_the_service_s_earlier_incidents(
+    client: httpx.AsyncClient, services: Services, analyst: dict[str, str]
+) -> None:
+    nodes = ["alpha", "beta", "gamma", "delta"]
+    logs = ScriptedCollector("logs", _node_errors(nodes))
+    _use(services, logs)
+    first = (await client.post("/v1/incidents/ingest", json=request(), headers=analyst)).json()
+    nodes[:] = ["omega"]
+    second = (
+        await client.post(
+            "/v1/incidents/ingest", json=request(sourceRef="later-incident"), headers=analyst
+        )
+    ).json()
+    assert logs.queries[0].known_templates == {}
+    assert logs.queries[1].known_templates == {
+        "payment-service": ["cache node <*> unreachable, retrying"]
+    }
+    ids = []
+    for created in (first, second):
+        bundle = await _bundle(client, analyst, created["evidenceBundleId"])
+        ids.append([a["artifactId"] for a in bundle["artifacts"] if a["kind"] == "log_template"])
+    assert ids[0] == ids[1]
+    assert len(ids[0]) == 1

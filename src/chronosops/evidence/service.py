@@ -61,22 +61,21 @@ class EvidenceService:
         return await EvidenceRepository(session).log_templates(services)
 
     async def remember_templates(
-        self,
-        session: AsyncSession,
-        artifacts: Sequence[Artifact],
-        known: Mapping[str, Sequence[str]],
+        self, session: AsyncSession, artifacts: Sequence[Artifact]
     ) -> None:
-        """Keep each service's templates (the known ones, then the new) for its next evidence."""
+        """Keep each service's templates (those remembered, then the new) for its next evidence."""
         found: dict[str, list[str]] = {}
         for artifact in artifacts:
             if isinstance(artifact, LogTemplate):
                 service = artifact.services[0] if artifact.services else ""
                 found.setdefault(service, []).append(artifact.template)
         repository = EvidenceRepository(session)
+        known = await repository.log_templates(found)
         now = self.clock.now()
         for service, templates in sorted(found.items()):
-            kept = remembered(known.get(service, ()), templates)
-            if kept != list(known.get(service, ())):
+            before = known.get(service, [])
+            kept = remembered(before, templates)
+            if kept != before:
                 await repository.remember_log_templates(service, kept, at=now)
 
     def seal(

@@ -155,7 +155,7 @@ class EvidenceGatherer:
             self.evidence.artifacts_from_request, request, known_templates=known
         )
         async with self.database.unit_of_work() as session:
-            await self.evidence.remember_templates(session, artifacts, known)
+            await self.evidence.remember_templates(session, artifacts)
         return artifacts
 
     def suspects(self, service: str | None, artifacts: Sequence[Artifact]) -> set[str] | None:
@@ -220,6 +220,10 @@ class EvidenceGatherer:
             )
             return
         metadata = incident.metadata
+        # Log lines are mined against the service's remembered templates, which then take in
+        # the new ones: the incident's templates keep the ids its baseline had.
+        async with self.database.unit_of_work(write=False) as session:
+            known = await self.evidence.known_templates(session, {metadata.service or ""})
         result = await self.evidence.collect(
             CollectorQuery(
                 window=window,
@@ -228,8 +232,12 @@ class EvidenceGatherer:
                 region=metadata.region,
                 environment=metadata.environment,
                 max_items=self.max_items,
+                known_templates=known,
             )
         )
+        if any(isinstance(a, LogTemplate) for a in result.artifacts):
+            async with self.database.unit_of_work() as session:
+                await self.evidence.remember_templates(session, result.artifacts)
         gathered.add(result.artifacts, *result.notes)
 
     def _scenario(self, incident: IncidentRead, gathered: Gathered) -> None:
