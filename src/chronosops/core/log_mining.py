@@ -42,6 +42,7 @@ REMEMBERED_MAX = 1000
 # (placeholder, needs, pattern) in order: wider shapes first, so that a URL is not cut into a path
 # and numbers, an e-mail address not into words and a host. A pattern runs only on text that
 # holds one of its ``needs`` ("0" stands for any digit): most lines skip most patterns.
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 _MASKS: tuple[tuple[str, tuple[str, ...], re.Pattern[str]], ...] = (
     ("<url>", ("://",), re.compile(r"(?<![a-z0-9+.-])[a-z][a-z0-9+.-]{0,15}://[^\s\"'<>]{1,2048}")),
     (
@@ -58,13 +59,20 @@ _MASKS: tuple[tuple[str, tuple[str, ...], re.Pattern[str]], ...] = (
             r"|(?<![\w])[a-z]:\\[^\s\"'<>|]{1,1024}"
         ),
     ),
-    # Timestamps inside messages: ISO 8601 and syslog/ctime (Fri Jun 17 07:07:00 2005).
+    # Timestamps inside messages: ISO 8601, and syslog/ctime (Fri Jun 17 07:07:00 2005) only
+    # where a month's name is.
     (
         "<time>",
-        ("0",),
+        (":",),
         re.compile(
             r"(?<![\w.-])\d{4}-\d\d-\d\d[t ]\d\d:\d\d(?::\d\d(?:[.,]\d{1,9})?)?(?:z|[+-]\d\d:?\d\d)?(?![\w])"
-            r"|(?<![\w])(?:(?:mon|tue|wed|thu|fri|sat|sun)[a-z]{0,6},? )?"
+        ),
+    ),
+    (
+        "<time>",
+        _MONTHS,
+        re.compile(
+            r"(?<![\w])(?:(?:mon|tue|wed|thu|fri|sat|sun)[a-z]{0,6},? )?"
             r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]{0,6}\.? {1,2}\d{1,2},?"
             r"(?: \d\d:\d\d(?::\d\d(?:[.,]\d{1,9})?)?)?(?: \d{4})?(?![\w])"
         ),
