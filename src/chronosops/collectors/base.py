@@ -117,6 +117,9 @@ class CollectorQuery:
     graph: ServiceGraph = field(default_factory=ServiceGraph)
     hops: int = 0
     max_neighbours: int = 10
+    # Templates mined for each service before (from the evidence layer): log lines are mined
+    # against them so that template ids carry over from baselines to incidents.
+    known_templates: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
 
 class CollectorOptions(BaseModel):
@@ -411,7 +414,11 @@ class Collector(ABC):
         and more lines outrank fewer, so that a busy window keeps what explains it.
         """
         templates = log_templates(
-            lines, id_prefix=f"log:{self.name}", source=self.source, default_service=service
+            lines,
+            id_prefix=f"log:{self.name}",
+            source=self.source,
+            default_service=service,
+            known=query.known_templates,
         )
         templates.sort(key=_telling)
         return [*templates[: query.max_items]]

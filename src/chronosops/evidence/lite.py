@@ -9,11 +9,17 @@ evidence always yields the same ids and the same bundle.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from chronosops.analysis import quantile
-from chronosops.core.aggregation import RawLogLine, log_templates
+from chronosops.core.aggregation import (
+    RawLogLine,
+    bounded_id,
+    label_text,
+    log_templates,
+    series_stats,
+)
 from chronosops.core.artifacts import (
     Artifact,
     ChangeEvent,
@@ -22,7 +28,6 @@ from chronosops.core.artifacts import (
     MetricSeries,
     OtherEvent,
     SeriesPoint,
-    SeriesStats,
     SpanGroup,
 )
 from chronosops.core.canonical import content_hash
@@ -38,7 +43,6 @@ from chronosops.core.timestamps import format_instant
 SOURCE = "evidenceLite"
 EXAMPLES_PER_TEMPLATE = 5
 TRACE_IDS_PER_GROUP = 5
-ID_MAX = 160
 
 _CHANGE_TYPES: dict[str, ChangeType] = {
     "deploy": "deploy",
@@ -60,34 +64,6 @@ _CHANGE_TYPES: dict[str, ChangeType] = {
 }
 
 
-def _bounded_id(prefix: str, readable: str, identity: Any) -> str:
-    """``prefix:readable`` when short enough, else ``prefix:<first part>~<hash>``: stable either way."""
-    candidate = f"{prefix}:{readable}"
-    if len(candidate) <= ID_MAX:
-        return candidate
-    return f"{prefix}:{readable[: ID_MAX - len(prefix) - 15]}~{content_hash(identity)[:12]}"
-
-
-def series_stats(values: Sequence[float]) -> SeriesStats:
-    ordered = sorted(values)
-    count = len(values)
-    middle = count // 2
-    median = ordered[middle] if count % 2 else (ordered[middle - 1] + ordered[middle]) / 2
-    return SeriesStats(
-        count=count,
-        min=ordered[0],
-        max=ordered[-1],
-        mean=round(sum(values) / count, 6),
-        median=median,
-        first=values[0],
-        last=values[-1],
-    )
-
-
-def _label_text(labels: dict[str, str]) -> str:
-    return ",".join(f"{k}={labels[k]}" for k in sorted(labels))
-
-
 def metric_artifacts(
     points: Sequence[MetricPoint], *, default_service: str | None
 ) -> list[MetricSeries]:
@@ -100,10 +76,10 @@ def metric_artifacts(
         members = sorted(members, key=lambda p: p.timestamp)
         values = [p.value for p in members]
         stats = series_stats(values)
-        readable = f"{name}{{{_label_text(labels)}}}" if labels else name
+        readable = f"{name}{{{label_text(labels)}}}" if labels else name
         artifacts.append(
             MetricSeries(
-                artifact_id=_bounded_id("metric", readable, [name, labels]),
+                artifact_id=bounded_id("metric", readable, [name, labels]),
                 title=readable[:200],
                 summary=(
                     f"{stats.count} point{'s' if stats.count != 1 else ''}, "
@@ -120,7 +96,12 @@ def metric_artifacts(
     return artifacts
 
 
-def log_artifacts(lines: Sequence[LogLine], *, default_service: str | None) -> list[LogTemplate]:
+def log_artifacts(
+    lines: Sequence[LogLine],
+    *,
+    default_service: str | None,
+    known: Mapping[str, Sequence[str]] | None = None,
+) -> list[LogTemplate]:
     return log_templates(
         (
             RawLogLine(
@@ -131,7 +112,13 @@ def log_artifacts(lines: Sequence[LogLine], *, default_service: str | None) -> l
         id_prefix="log",
         source=SOURCE,
         default_service=default_service,
+        known=known,
     )
+
+
+def log_services(lite: EvidenceLite, *, default_service: str | None) -> set[str]:
+    """The services whose templates the request's log lines are mined under."""
+    return {line.service or default_service or "" for line in lite.logs or []}
 
 
 def span_artifacts(spans: Sequence[TraceSpan]) -> list[SpanGroup]:
@@ -151,7 +138,7 @@ def span_artifacts(spans: Sequence[TraceSpan]) -> list[SpanGroup]:
         p95 = quantile(durations, 0.95) if durations else None
         artifacts.append(
             SpanGroup(
-                artifact_id=_bounded_id("span", f"{service}:{operation}", [service, operation]),
+                artifact_id=bounded_id("span", f"{service}:{operation}", [service, operation]),
                 title=f"{service} {operation}"[:200],
                 summary=(
                     f"{len(members)} span{'s' if len(members) != 1 else ''}"
@@ -238,10 +225,17 @@ def event_artifacts(
     return artifacts
 
 
-def artifacts_from_lite(lite: EvidenceLite, *, default_service: str | None) -> list[Artifact]:
+def artifacts_from_lite(
+    lite: EvidenceLite,
+    *,
+    default_service: str | None,
+    known_templates: Mapping[str, Sequence[str]] | None = None,
+) -> list[Artifact]:
+    """Typed artifacts from evidenceLite; ``known_templates`` (per service, from earlier
+    evidence) are fed to template mining first so that template ids carry over."""
     return [
         *metric_artifacts(lite.metrics or [], default_service=default_service),
-        *log_artifacts(lite.logs or [], default_service=default_service),
+        *log_artifacts(lite.logs or [], default_service=default_service, known=known_templates),
         *span_artifacts(lite.traces or []),
         *event_artifacts(lite.events or [], default_service=default_service),
     ]
