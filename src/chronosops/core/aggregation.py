@@ -36,12 +36,20 @@ ID_MAX = 160
 EXAMPLES_PER_TEMPLATE = 5
 TRACE_IDS_PER_GROUP = 5
 MESSAGE_MAX = 1000
+# The template rules see at most this much of a message: a template keeps 300 characters, and
+# whatever the rules do to the first 4 KiB decides them. It keeps a megabyte line as cheap as a
+# short one (docs/operations.md, "Security limits").
+TEMPLATE_INPUT_MAX = 4096
 
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-_EMAIL = re.compile(r"[a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,}")
+# Linear: a match starts only where a run of local-part characters starts (not once per
+# position of the run) and every repetition is bounded.
+_EMAIL = re.compile(
+    r"(?<![a-z0-9._%+-])[a-z0-9._%+-]{1,64}+@(?:[a-z0-9-]{1,63}+\.){1,8}[a-z]{2,24}"
+)
 _HEX = re.compile(r"\b0x[0-9a-f]+\b")
 _NUMBER = re.compile(r"\b\d+(?:\.\d+)?\b")
-_TOKEN = re.compile(r"\b[a-z0-9+/]{20,}={0,2}")
+_TOKEN = re.compile(r"\b[a-z0-9+/]{20,}+={0,2}")
 _SPACES = re.compile(r"\s+")
 
 
@@ -50,9 +58,10 @@ def log_template(message: str) -> str:
 
     The rules follow the reference spec §4.5 so that templates are stable across versions:
     lower-case, then variable parts become placeholders (UUIDs, e-mail addresses, hex literals,
-    numbers, long tokens), whitespace collapses, and the result is cut at 300 characters.
+    numbers, long tokens), whitespace collapses, and the result is cut at 300 characters. Only
+    the first ``TEMPLATE_INPUT_MAX`` characters of the message are read.
     """
-    text = message.lower()
+    text = message[:TEMPLATE_INPUT_MAX].lower()
     text = _UUID.sub("<uuid>", text)
     text = _EMAIL.sub("<email>", text)
     text = _HEX.sub("<hex>", text)
