@@ -87,7 +87,7 @@ def elapsed(work: Callable[[], object]) -> float:
 @pytest.mark.parametrize("fragment", ADVERSARIAL_FRAGMENTS)
 def test_a_one_mebibyte_adversarial_line_is_redacted_within_a_second(fragment: str) -> None:
     for line in (adversarial(fragment, MIB), adversarial(fragment, MIB, space_every=4000)):
-        assert elapsed(lambda: redact_text(line)) < 1.0
+        assert elapsed(lambda line=line: redact_text(line)) < 1.0  # type: ignore[misc]
 
 
 @pytest.mark.parametrize("fragment", ADVERSARIAL_FRAGMENTS)

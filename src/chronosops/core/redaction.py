@@ -32,7 +32,9 @@ _LOCAL = r"A-Za-z0-9._%+-"  # the characters of an e-mail address's local part
 _TEXT_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(?i)\b(bearer)\s++[a-z0-9._~+/=-]{8,}+"), r"\1 " + REDACTED),
     (
-        re.compile(r"(?<![a-zA-Z0-9_-])eyJ[a-zA-Z0-9_-]{5,}+\.[a-zA-Z0-9_-]{5,}+\.[a-zA-Z0-9_-]{5,}+"),
+        re.compile(
+            r"(?<![a-zA-Z0-9_-])eyJ[a-zA-Z0-9_-]{5,}+\.[a-zA-Z0-9_-]{5,}+\.[a-zA-Z0-9_-]{5,}+"
+        ),
         REDACTED,
     ),
     (

@@ -16,6 +16,7 @@ claim an id keeps it), and every source leaves a `CollectionNote` saying what it
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -121,7 +122,9 @@ class EvidenceGatherer:
     ) -> Gathered:
         gathered = Gathered()
         if request.has_evidence:
-            lite = self.evidence.artifacts_from_request(request)
+            # Templating and aggregating a large evidenceLite is CPU work: off the event loop,
+            # so one big request does not stall every other one.
+            lite = await asyncio.to_thread(self.evidence.artifacts_from_request, request)
             gathered.add(
                 lite,
                 CollectionNote(
