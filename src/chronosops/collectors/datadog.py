@@ -20,6 +20,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 from chronosops.collectors.base import (
     Collected,
     Collector,
+    CollectorNotApplicableError,
     CollectorOptions,
     CollectorQuery,
     parse_time,
@@ -52,6 +53,22 @@ DEFAULT_METRICS: dict[str, MetricQuery] = {
 }
 LOGS_PAGE_CAP = 1000  # Datadog refuses a larger page[limit]
 DEPLOY_WORDS = re.compile(r"\b(deploy(ed|ment)?|release[ds]?|rollout|rolled out|rollback)\b", re.I)
+
+# What a Datadog tag value may hold and still be pasted into a metric scope or a log search
+# without changing it: letters, digits, '_', '-', '.', starting with a letter (Datadog's own
+# tag rules, minus the characters the log search syntax gives a meaning: ':', '/', quotes,
+# spaces, parentheses, '*'). A service name from a webhook payload is untrusted.
+_TAG_VALUE = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,199}")
+
+
+def tag_value(what: str, value: str) -> str:
+    """``value`` when it is safe to paste as a Datadog tag value, else not applicable."""
+    if not _TAG_VALUE.fullmatch(value):
+        raise CollectorNotApplicableError(
+            f"the incident's {what} {value[:80]!r} is not a Datadog tag value (a letter, then "
+            "letters, digits, '_', '-' or '.'), so no query is sent for it"
+        )
+    return value
 
 
 class DatadogOptions(CollectorOptions):
@@ -92,13 +109,15 @@ class DatadogCollector(Collector):
 
     @staticmethod
     def scope(query: CollectorQuery, service: str) -> str:
-        tags = [f"service:{service}"]
+        tags = [f"service:{tag_value('service', service)}"]
         if query.environment:
-            tags.append(f"env:{query.environment}")
+            tags.append(f"env:{tag_value('environment', query.environment)}")
         return ",".join(tags)
 
     async def collect(self, query: CollectorQuery) -> Collected:
-        service = self.require_service(query)
+        service = tag_value("service", self.require_service(query))
+        if query.environment:
+            tag_value("environment", query.environment)
         asks: list[tuple[str, Any]] = [
             (f"metric {name}", self._metric(name, metric, query, service))
             for name, metric in self.settings.metrics.items()
@@ -112,7 +131,7 @@ class DatadogCollector(Collector):
         self, name: str, metric: MetricQuery, query: CollectorQuery, service: str
     ) -> list[Artifact]:
         text = metric.query.replace("$scope", self.scope(query, service)).replace(
-            "$service", service
+            "$service", tag_value("service", service)
         )
         body = await self.get_json(
             f"{self.endpoint}/api/v1/query",
@@ -155,11 +174,12 @@ class DatadogCollector(Collector):
         return artifacts
 
     def _logs_query(self, query: CollectorQuery, service: str) -> str:
-        text = self.settings.logs_query.replace("$service", service).replace(
-            "$env", query.environment or "*"
+        environment = tag_value("environment", query.environment) if query.environment else None
+        text = self.settings.logs_query.replace("$service", tag_value("service", service)).replace(
+            "$env", environment or "*"
         )
-        if query.environment and "env:" not in text:
-            text += f" env:{query.environment}"
+        if environment and "env:" not in text:
+            text += f" env:{environment}"
         return text
 
     async def _logs(self, query: CollectorQuery, service: str) -> Collected:
@@ -223,7 +243,7 @@ class DatadogCollector(Collector):
             params={
                 "start": str(int(query.window.start.timestamp())),
                 "end": str(int(query.window.end.timestamp())),
-                "tags": f"service:{service}",
+                "tags": f"service:{tag_value('service', service)}",
                 "unaggregated": "true",
             },
             headers=self.headers(),
