@@ -29,6 +29,7 @@ from chronosops.core.artifacts import (
     normalise_level,
 )
 from chronosops.core.canonical import content_hash
+from chronosops.core.redaction import redact_labels
 from chronosops.core.timestamps import format_instant
 
 TEMPLATE_MAX = 300
@@ -136,7 +137,8 @@ def metric_series(
     ordered = sorted(by_instant.items())
     values = [value for _, value in ordered]
     stats = series_stats(values)
-    labels = dict(labels or {})
+    # Secret-named labels are redacted before the id and title are built from them.
+    labels = redact_labels(labels or {})
     readable = f"{name}{{{label_text(labels)}}}" if labels else name
     return MetricSeries(
         artifact_id=bounded_id(id_prefix, readable, [name, labels]),

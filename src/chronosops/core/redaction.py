@@ -8,6 +8,7 @@ false negative leaks a credential.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 REDACTED = "[REDACTED]"
@@ -85,6 +86,20 @@ def redact_text(text: str) -> str:
     return text
 
 
+def is_sensitive_key(key: str) -> bool:
+    """Whether a key's name says its value is a secret (``password``, ``api_key``, ``token`` …)."""
+    return _SENSITIVE_KEY.search(key[:256]) is not None
+
+
+def redact_labels(labels: Mapping[str, str]) -> dict[str, str]:
+    """Metric labels with the values of secret-named labels replaced by ``[REDACTED]``.
+
+    Applied before a series' id and title are built from its labels, so the raw value is in
+    no artifact, bundle, chart or prompt (the bundle is hashed over this redacted form).
+    """
+    return {key: REDACTED if is_sensitive_key(key) else value for key, value in labels.items()}
+
+
 def redact_keys(value: Any, *, max_depth: int = 8) -> Any:
     """Replace the values of sensitive-looking keys, recursively, at any nesting up to a depth."""
 
@@ -93,7 +108,7 @@ def redact_keys(value: Any, *, max_depth: int = 8) -> Any:
             return MAX_DEPTH_MARKER
         if isinstance(node, dict):
             return {
-                key: REDACTED if _SENSITIVE_KEY.search(str(key)) else walk(item, depth + 1)
+                key: REDACTED if is_sensitive_key(str(key)) else walk(item, depth + 1)
                 for key, item in node.items()
             }
         if isinstance(node, list):

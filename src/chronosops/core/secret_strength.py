@@ -27,23 +27,24 @@ MIN_VENDOR_SECRET_BITS = 32
 MIN_VENDOR_DISTINCT_CHARACTERS = 6
 
 
+def _predictable(value: str, index: int, seen: set[str]) -> bool:
+    char = value[index]
+    if index >= 1 and char == value[index - 1]:
+        return True
+    if index < 2:
+        return False
+    step = ord(value[index - 1]) - ord(value[index - 2])
+    return ord(char) - ord(value[index - 1]) == step or value[index - 2 : index + 1] in seen
+
+
 def unpredictable_characters(value: str) -> int:
     seen: set[str] = set()
     count = 0
-    for index, char in enumerate(value):
-        predictable = False
-        if index >= 1 and char == value[index - 1]:
-            predictable = True
-        elif index >= 2 and (
-            ord(char) - ord(value[index - 1]) == ord(value[index - 1]) - ord(value[index - 2])
-        ):
-            predictable = True
-        elif index >= 2 and value[index - 2 : index + 1] in seen:
-            predictable = True
+    for index in range(len(value)):
+        if not _predictable(value, index, seen):
+            count += 1
         if index >= 2:
             seen.add(value[index - 2 : index + 1])
-        if not predictable:
-            count += 1
     return count
 
 
