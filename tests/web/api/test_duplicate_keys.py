@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 import httpx
 
@@ -12,7 +13,7 @@ from tests.fixtures.webhooks import Hooks
 JSON = {"Content-Type": "application/json"}
 
 
-def with_duplicate(document: dict[str, object], key: str, first: object) -> bytes:
+def with_duplicate(document: Mapping[str, object], key: str, first: object) -> bytes:
     """``document`` encoded with ``key`` written twice: ``first``, then its real value."""
     text = json.dumps(document)
     return text.replace("{", "{" + json.dumps(key) + ": " + json.dumps(first) + ", ", 1).encode()

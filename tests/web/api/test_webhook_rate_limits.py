@@ -17,7 +17,7 @@ from tests.sources.payloads import load
 
 def batch(alerts: int) -> dict[str, Any]:
     """An Alertmanager group of ``alerts`` distinct firing alerts."""
-    payload = load("alertmanager", "firing")
+    payload: dict[str, Any] = load("alertmanager", "firing")
     template = payload["alerts"][0]
     payload["alerts"] = []
     for n in range(alerts):
