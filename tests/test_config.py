@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from chronosops.config import (
     webhook_setting,
 )
 from tests.fixtures.app import TEST_SECRET
+from tests.fixtures.webhooks import webhook_settings
 
 
 def test_setting_names_follow_the_source_kind() -> None:
@@ -52,9 +54,43 @@ def test_weak_webhook_credentials_stop_the_server_with_the_setting_named(
         Settings(jwt_secret=TEST_SECRET, **overrides).check_runnable()  # type: ignore[arg-type]
 
 
-def test_a_vendor_generated_signing_secret_is_checked_for_length_only() -> None:
+def test_a_vendor_generated_signing_secret_may_contain_a_placeholder_word() -> None:
     # PagerDuty generates its secrets; a random one may contain "todo" and is still fine.
-    Settings(jwt_secret=TEST_SECRET, webhook_pagerduty_secret="xTODOx" * 10).check_runnable()  # type: ignore[arg-type]
+    secret = "Zq8TODOv3LkP1x9WmB4cRt7YhN2sJd6F"
+    Settings(jwt_secret=TEST_SECRET, webhook_pagerduty_secret=secret).check_runnable()  # type: ignore[arg-type]
+
+
+WEAK = ("a" * 32, "1234567890" * 4, "password" * 4, "abcdefghijklmnopqrstuvwxyzabcdefghijkl")
+
+
+@pytest.mark.parametrize("weak", WEAK)
+@pytest.mark.parametrize(
+    ("field", "setting"),
+    [
+        ("jwt_secret", "CHRONOSOPS_JWT_SECRET"),
+        ("session_secret", "CHRONOSOPS_SESSION_SECRET"),
+        ("webhook_grafana_token", "CHRONOSOPS_WEBHOOK_GRAFANA_TOKEN"),
+        ("webhook_pagerduty_secret", "CHRONOSOPS_WEBHOOK_PAGERDUTY_SECRET"),
+    ],
+)
+def test_guessable_secrets_stop_the_server_with_the_setting_named(
+    weak: str, field: str, setting: str
+) -> None:
+    values = {"jwt_secret": TEST_SECRET, field: weak}
+    with pytest.raises(ConfigurationError, match=rf"^{setting} (uses only|is too predictable)"):
+        Settings(**values).check_runnable()  # type: ignore[arg-type]
+
+
+def test_a_vendor_secret_of_repeated_junk_is_refused() -> None:
+    with pytest.raises(ConfigurationError, match="PAGERDUTY_SECRET uses only 4 distinct"):
+        Settings(jwt_secret=TEST_SECRET, webhook_pagerduty_secret="xTODOx" * 10).check_runnable()  # type: ignore[arg-type]
+
+
+def test_generated_secrets_and_the_test_fixtures_pass() -> None:
+    for _ in range(200):
+        Settings(jwt_secret=secrets.token_hex(32)).check_runnable()  # the `make run` secret
+        Settings(jwt_secret=secrets.token_hex(16)).check_runnable()
+    Settings(jwt_secret=TEST_SECRET, **webhook_settings()).check_runnable()  # type: ignore[arg-type]
 
 
 TOML = """

@@ -20,6 +20,9 @@ import pytest
 
 from tests.fixtures.guide import example
 
+# Random-looking: a repeated character is refused as a secret (docs/configuration.md).
+SERVE_SECRET = "serve-9f3c1a7e5b2d8064c1e9a3f7b5d20e8c46a1"
+
 pytestmark = pytest.mark.slow
 
 
@@ -204,7 +207,7 @@ def test_several_workers_on_sqlite_are_refused_with_the_reason(tmp_path: Path) -
     result = subprocess.run(
         [sys.executable, "-m", "chronosops", "serve", "--workers", "2"],
         cwd=tmp_path,
-        env={**_clean_env(), "CHRONOSOPS_JWT_SECRET": "w" * 40, "COLUMNS": "300"},
+        env={**_clean_env(), "CHRONOSOPS_JWT_SECRET": SERVE_SECRET, "COLUMNS": "300"},
         capture_output=True,
         text=True,
         timeout=60,
@@ -217,7 +220,7 @@ def test_two_workers_on_postgresql_serve_one_port(database_url: str, tmp_path: P
     if not database_url.startswith("postgresql"):
         pytest.skip("several workers need PostgreSQL (CHRONOSOPS_TEST_DATABASE_URL)")
     port = free_port()
-    secret = "w" * 40
+    secret = SERVE_SECRET
     process = subprocess.Popen(
         [sys.executable, "-m", "chronosops", "serve", "--workers", "2", "--port", str(port)],
         cwd=tmp_path,

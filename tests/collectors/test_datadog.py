@@ -12,6 +12,7 @@ from pydantic import SecretStr
 
 from chronosops.collectors import (
     CollectorConfigError,
+    CollectorNotApplicableError,
     CollectorQuery,
     CollectorRateLimitedError,
     CollectorSpec,
@@ -470,3 +471,45 @@ async def test_a_service_map_the_keys_may_not_read_leaves_the_known_graph() -> N
     no_map = chain()
     await datadog(no_map, service_dependencies=False).collect(query)
     assert not [r for r in no_map.requests if "service_dependencies" in r.url.path]
+
+
+HOSTILE_NAMES = (
+    'checkout OR service:* OR "x',
+    "checkout} OR avg:system.cpu.user{*",
+    "checkout status:error",
+    "checkout:*",
+    "checkout/../admin",
+    "*",
+    "check\nout",
+    "",
+)
+
+
+@pytest.mark.parametrize("service", [name for name in HOSTILE_NAMES if name])
+async def test_a_hostile_service_name_is_never_pasted_into_a_query(service: str) -> None:
+    replay = full()
+    hostile = CollectorQuery(window=WINDOW, onset=ONSET, service=service)
+    with pytest.raises(CollectorNotApplicableError, match="not a Datadog tag value"):
+        await datadog(replay).collect(hostile)
+    assert replay.requests == []
+
+
+@pytest.mark.parametrize("environment", [name for name in HOSTILE_NAMES if name])
+async def test_a_hostile_environment_is_never_pasted_into_a_query(environment: str) -> None:
+    replay = full()
+    hostile = CollectorQuery(
+        window=WINDOW, onset=ONSET, service="payment-service", environment=environment
+    )
+    with pytest.raises(CollectorNotApplicableError, match="environment"):
+        await datadog(replay).collect(hostile)
+    assert replay.requests == []
+
+
+async def test_dotted_and_underscored_service_names_are_queried_as_they_are() -> None:
+    replay = full()
+    named = CollectorQuery(window=WINDOW, onset=ONSET, service="payments.api_v2-eu")
+    await datadog(replay).collect(named)
+    (logs,) = replay.sent("POST", "/api/v2/logs/events/search")
+    assert Replay.body(logs)["filter"]["query"].startswith("service:payments.api_v2-eu ")
+    (events,) = replay.sent("GET", "/api/v1/events")
+    assert events.url.params["tags"] == "service:payments.api_v2-eu"

@@ -16,6 +16,7 @@ from pydantic import SecretStr
 from chronosops.collectors import (
     CollectorAuthError,
     CollectorConfigError,
+    CollectorNotApplicableError,
     CollectorQuery,
     CollectorSpec,
     registry,
@@ -484,3 +485,32 @@ async def test_neighbour_names_are_quoted_and_escaped_into_the_filters() -> None
         '("web-frontend" OR "x\\" OR resource.type=\\"gce_instance")'
         in (Replay.body(logs)["filter"])
     )
+
+
+HOSTILE_NAMES = (
+    'checkout" OR resource.type="gce_instance',
+    "checkout OR service.name:*",
+    'checkout\\" OR "x',
+    "checkout service.name:admin",
+    "-checkout",
+    "check\nout",
+)
+
+
+@pytest.mark.parametrize("service", HOSTILE_NAMES)
+async def test_a_hostile_service_name_is_never_pasted_into_a_filter(service: str) -> None:
+    replay = full()
+    hostile = CollectorQuery(window=WINDOW, onset=ONSET, service=service)
+    with pytest.raises(CollectorNotApplicableError, match="not a Google Cloud resource name"):
+        await google(replay, metrics=ONE_METRIC).collect(hostile)
+    assert replay.requests == []
+
+
+async def test_a_plain_service_name_fills_every_filter() -> None:
+    replay = full()
+    named = CollectorQuery(window=WINDOW, onset=ONSET, service="payments.api_v2-eu")
+    await google(replay, metrics=ONE_METRIC).collect(named)
+    (series, *_) = replay.sent("GET", f"/v3/projects/{PROJECT}/timeSeries")
+    assert 'resource.labels.service_name="payments.api_v2-eu"' in series.url.params["filter"]
+    (traces, *_) = replay.sent("GET", f"/v1/projects/{PROJECT}/traces")
+    assert traces.url.params["filter"] == "service.name:payments.api_v2-eu"

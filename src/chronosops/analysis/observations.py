@@ -152,6 +152,9 @@ _PEER_PATTERNS = (
 )
 
 MIN_POINTS = 4
+# The patterns above have unbounded gaps (``cert.*expir``), so they never see more than this
+# much of a name or a log text: linear in the input however long a name a caller sends.
+PATTERN_INPUT_MAX = 2000
 ERRORS_FAMILY_FLOOR = 0.002  # an error ratio change below this is noise, whatever its z
 
 
@@ -186,7 +189,7 @@ class Shift:
 
 
 def metric_family(name: str) -> str | None:
-    lowered = name.lower()
+    lowered = name[:PATTERN_INPUT_MAX].lower()
     for family, pattern in FAMILIES:
         if pattern.search(lowered):
             return family
@@ -602,7 +605,10 @@ def observe(artifacts: Sequence[Artifact], context: IncidentContext) -> Observat
     logs: list[LogFinding] = []
     log_edges: set[tuple[str, str]] = set()
     for template in templates:
-        texts = [template.template] + [example.message.lower() for example in template.examples]
+        texts = [
+            text[:PATTERN_INPUT_MAX]
+            for text in [template.template, *(e.message.lower() for e in template.examples)]
+        ]
         categories = frozenset(
             category
             for category, pattern in LOG_CATEGORIES

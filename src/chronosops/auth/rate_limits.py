@@ -47,12 +47,17 @@ class RateLimiter:
     def describe(self, group: LimitGroup) -> str:
         return str(self._limits[group])
 
-    async def hit(self, group: LimitGroup, subject: str) -> None:
-        """Count one request; raise `RateLimitedError` when the principal is over the limit."""
-        if not self.enabled:
+    async def hit(self, group: LimitGroup, subject: str, *, cost: int = 1) -> None:
+        """Count ``cost`` units (one request, or each alert of a delivery); raise
+        `RateLimitedError` when the principal is over the limit.
+
+        A cost above the whole limit is counted as the whole limit: such a delivery passes
+        only into an empty window instead of never.
+        """
+        if not self.enabled or cost < 1:
             return
         item = self._limits[group]
-        if await self._strategy.hit(item, group, subject):
+        if await self._strategy.hit(item, group, subject, cost=min(cost, item.amount)):
             return
         stats = await self._strategy.get_window_stats(item, group, subject)
         retry_after = max(1, math.ceil(stats.reset_time - time.time()))

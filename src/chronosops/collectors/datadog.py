@@ -23,6 +23,7 @@ from chronosops.collectors.base import (
     Collected,
     Collector,
     CollectorError,
+    CollectorNotApplicableError,
     CollectorOptions,
     CollectorQuery,
     parse_time,
@@ -68,6 +69,22 @@ TAG_VALUE = re.compile(r"^[A-Za-z][A-Za-z0-9_.:/-]{0,199}$")
 LOGS_PAGE_CAP = 1000  # Datadog refuses a larger page[limit]
 DEPLOY_WORDS = re.compile(r"\b(deploy(ed|ment)?|release[ds]?|rollout|rolled out|rollback)\b", re.I)
 
+# What a Datadog tag value may hold and still be pasted into a metric scope or a log search
+# without changing it: letters, digits, '_', '-', '.', starting with a letter (Datadog's own
+# tag rules, minus the characters the log search syntax gives a meaning: ':', '/', quotes,
+# spaces, parentheses, '*'). A service name from a webhook payload is untrusted.
+_TAG_VALUE = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,199}")
+
+
+def tag_value(what: str, value: str) -> str:
+    """``value`` when it is safe to paste as a Datadog tag value, else not applicable."""
+    if not _TAG_VALUE.fullmatch(value):
+        raise CollectorNotApplicableError(
+            f"the incident's {what} {value[:80]!r} is not a Datadog tag value (a letter, then "
+            "letters, digits, '_', '-' or '.'), so no query is sent for it"
+        )
+    return value
+
 
 class DatadogOptions(CollectorOptions):
     metrics: dict[str, MetricQuery] = Field(default_factory=lambda: dict(DEFAULT_METRICS))
@@ -111,9 +128,9 @@ class DatadogCollector(Collector):
 
     @staticmethod
     def scope(query: CollectorQuery, service: str) -> str:
-        tags = [f"service:{service}"]
+        tags = [f"service:{tag_value('service', service)}"]
         if query.environment:
-            tags.append(f"env:{query.environment}")
+            tags.append(f"env:{tag_value('environment', query.environment)}")
         return ",".join(tags)
 
     @staticmethod
@@ -122,10 +139,14 @@ class DatadogCollector(Collector):
         if len(services) == 1:
             return DatadogCollector.scope(query, services[0])
         scope = f"service IN ({', '.join(services)})"
-        return scope + (f" AND env:{query.environment}" if query.environment else "")
+        if query.environment:
+            scope += f" AND env:{tag_value('environment', query.environment)}"
+        return scope
 
     async def collect(self, query: CollectorQuery) -> Collected:
-        service = self.require_service(query)
+        service = tag_value("service", self.require_service(query))
+        if query.environment:
+            tag_value("environment", query.environment)
         collected = Collected()
         discovered: list[tuple[str, str]] = []
         if query.hops > 0 and self.settings.service_dependencies and query.environment:
@@ -217,7 +238,7 @@ class DatadogCollector(Collector):
     ) -> list[Artifact]:
         service = services[0]
         text = metric.query.replace("$scope", self.group_scope(query, services)).replace(
-            "$service", service
+            "$service", tag_value("service", service)
         )
         body = await self.get_json(
             f"{self.endpoint}/api/v1/query",
@@ -263,11 +284,12 @@ class DatadogCollector(Collector):
     def _logs_query(self, query: CollectorQuery, services: list[str]) -> str:
         # ``service:$service`` becomes ``service:(a OR b)`` for a neighbourhood.
         named = services[0] if len(services) == 1 else "(" + " OR ".join(services) + ")"
+        environment = tag_value("environment", query.environment) if query.environment else None
         text = self.settings.logs_query.replace("$service", named).replace(
-            "$env", query.environment or "*"
+            "$env", environment or "*"
         )
-        if query.environment and "env:" not in text:
-            text += f" env:{query.environment}"
+        if environment and "env:" not in text:
+            text += f" env:{environment}"
         return text
 
     async def _logs(self, query: CollectorQuery, services: list[str]) -> Collected:
@@ -332,7 +354,7 @@ class DatadogCollector(Collector):
             params={
                 "start": str(int(query.window.start.timestamp())),
                 "end": str(int(query.window.end.timestamp())),
-                "tags": f"service:{service}",
+                "tags": f"service:{tag_value('service', service)}",
                 "unaggregated": "true",
             },
             headers=self.headers(),

@@ -33,6 +33,7 @@ from chronosops.collectors.base import (
     Collected,
     Collector,
     CollectorAuthError,
+    CollectorNotApplicableError,
     CollectorOptions,
     CollectorQuery,
     CollectorSpec,
@@ -59,6 +60,22 @@ TRACE = "https://cloudtrace.googleapis.com"
 LOGS_PAGE_CAP = 1000  # entries:list refuses a larger pageSize
 POINTS_PAGE_CAP = 100_000  # timeSeries.list treats a larger pageSize as this
 SERIES_MAX_PAGES = 10  # a page already holds the whole window: more pages are the exception
+
+# What a service name may hold and still be pasted into a Monitoring, Logging or Trace filter
+# without changing it, quoted (``"$service"``) or bare (``service.name:$service``): letters,
+# digits, '_', '-', '.' (Cloud Run, GKE and App Engine names all fit). A service name from a
+# webhook payload is untrusted: quotes, spaces, ``OR`` and ``:`` would rewrite the filter.
+_FILTER_VALUE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+
+
+def filter_value(value: str) -> str:
+    """``value`` when it is safe to paste into a Google Cloud filter, else not applicable."""
+    if not _FILTER_VALUE.fullmatch(value):
+        raise CollectorNotApplicableError(
+            f"the incident's service {value[:80]!r} is not a Google Cloud resource name "
+            "(letters, digits, '_', '-' or '.'), so no filter is sent for it"
+        )
+    return value
 
 
 class MonitoringQuery(BaseModel):
@@ -258,7 +275,7 @@ class GoogleCloudCollector(Collector):
         return {"Authorization": f"Bearer {await self.tokens.token()}"}
 
     async def collect(self, query: CollectorQuery) -> Collected:
-        service = self.require_service(query)
+        service = filter_value(self.require_service(query))
         await self.tokens.token()  # no credentials, no questions: one clear note, not three
         around, notes = self.around(query)
         services = [n.service for n in around]
@@ -437,7 +454,7 @@ class GoogleCloudCollector(Collector):
             "view": "COMPLETE",
             # Constant across pages, like entries:list: a token belongs to its parameters.
             "pageSize": str(self.settings.trace_page_size),
-            "filter": self.settings.trace_filter.replace("$service", service),
+            "filter": self.settings.trace_filter.replace("$service", filter_value(service)),
         }
 
         async def page(cursor: str | None, _size: int) -> Page[list[RawSpan]]:

@@ -33,12 +33,17 @@ from chronosops.core.canonical import content_hash
 from chronosops.core.log_mining import TEMPLATE_MAX as TEMPLATE_MAX
 from chronosops.core.log_mining import log_template as log_template
 from chronosops.core.log_mining import mine, template_id
+from chronosops.core.redaction import redact_labels
 from chronosops.core.timestamps import format_instant
 
 ID_MAX = 160
 EXAMPLES_PER_TEMPLATE = 5
 TRACE_IDS_PER_GROUP = 5
 MESSAGE_MAX = 1000
+# The template rules see at most this much of a message: a template keeps 300 characters, and
+# whatever the rules do to the first 4 KiB decides them. It keeps a megabyte line as cheap as a
+# short one (docs/operations.md, "Security limits").
+TEMPLATE_INPUT_MAX = 4096
 
 
 def quantile(values: Sequence[float], q: float) -> float:
@@ -106,7 +111,8 @@ def metric_series(
     ordered = sorted(by_instant.items())
     values = [value for _, value in ordered]
     stats = series_stats(values)
-    labels = dict(labels or {})
+    # Secret-named labels are redacted before the id and title are built from them.
+    labels = redact_labels(labels or {})
     readable = f"{name}{{{label_text(labels)}}}" if labels else name
     return MetricSeries(
         artifact_id=bounded_id(id_prefix, readable, [name, labels]),

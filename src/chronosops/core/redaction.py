@@ -8,43 +8,96 @@ false negative leaks a credential.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 REDACTED = "[REDACTED]"
 MAX_DEPTH_MARKER = "[MAX_DEPTH_REACHED]"
+TRUNCATED = "[TRUNCATED]"
+# The patterns see at most this many characters of a text (docs/operations.md, "Security
+# limits"). Every caller keeps far less than this (a log example keeps 1,000 characters), and
+# it bounds the cost of one call to a few milliseconds whatever a sender puts in one line.
+REDACT_INPUT_MAX = 64 * 1024
 
 _SENSITIVE_KEY = re.compile(
     r"token|authorization|cookie|api[_-]?key|password|passwd|secret|credential|auth[_-]?header|private[_-]?key",
     re.IGNORECASE,
 )
 
+# Every pattern here runs over untrusted text of any length, so every one is linear in it: a
+# match may only start where the previous character could not have been part of it (a
+# one-character look-behind, so a run of candidates is tried once, not once per position),
+# repetitions are bounded or possessive, and a lazy scan always has a fallback that ends the
+# search. tests/core/test_redaction.py times each against 1 MiB adversarial lines.
+_LOCAL = r"A-Za-z0-9._%+-"  # the characters of an e-mail address's local part
 _TEXT_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"(?i)\b(bearer)\s+[a-z0-9._~+/=-]{8,}"), r"\1 " + REDACTED),
-    (re.compile(r"\beyJ[a-zA-Z0-9_-]{5,}\.[a-zA-Z0-9_-]{5,}\.[a-zA-Z0-9_-]{5,}"), REDACTED),
+    (re.compile(r"(?i)\b(bearer)\s++[a-z0-9._~+/=-]{8,}+"), r"\1 " + REDACTED),
     (
         re.compile(
-            r"(?i)\b(password|passwd|pwd|secret|api[_-]?key|apikey|token|access[_-]?key)(\s*[=:]\s*)(\"[^\"]*\"|'[^']*'|\S+)"
+            r"(?<![a-zA-Z0-9_-])eyJ[a-zA-Z0-9_-]{5,}+\.[a-zA-Z0-9_-]{5,}+\.[a-zA-Z0-9_-]{5,}+"
+        ),
+        REDACTED,
+    ),
+    (
+        re.compile(
+            r"(?i)\b(password|passwd|pwd|secret|api[_-]?key|apikey|token|access[_-]?key)"
+            r"(\s{0,64}+[=:]\s{0,64}+)(\"[^\"]*+\"|'[^']*+'|\S++)"
         ),
         r"\1\2" + REDACTED,
     ),
-    (re.compile(r"(?i)(://[^/\s:@]+:)[^@\s/]+@"), r"\1" + REDACTED + "@"),
+    (re.compile(r"(?i)(://[^/\s:@]++:)[^@\s/]++@"), r"\1" + REDACTED + "@"),
     (re.compile(r"\b(AKIA|ASIA)[A-Z0-9]{16}\b"), REDACTED),
-    (re.compile(r"\b(sk|pk|rk)_(live|test)_[A-Za-z0-9]{10,}\b"), REDACTED),
-    (re.compile(r"\bgh[pousr]_[A-Za-z0-9]{20,}\b"), REDACTED),
-    (re.compile(r"\bxox[baprs]-[A-Za-z0-9-]{10,}\b"), REDACTED),
+    (re.compile(r"\b(sk|pk|rk)_(live|test)_[A-Za-z0-9]{10,}+\b"), REDACTED),
+    (re.compile(r"\bgh[pousr]_[A-Za-z0-9]{20,}+\b"), REDACTED),
+    (re.compile(r"(?<![A-Za-z0-9-])xox[baprs]-[A-Za-z0-9-]{10,512}\b"), REDACTED),
     (
-        re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----"),
+        # An unterminated key is masked to the end of the text: hiding too much is the safe side,
+        # and the fallback keeps one unterminated header from being rescanned per later header.
+        re.compile(
+            r"-----BEGIN [A-Z ]{0,40}PRIVATE KEY-----"
+            r"(?:[\s\S]*?-----END [A-Z ]{0,40}PRIVATE KEY-----|[\s\S]*+)"
+        ),
         REDACTED,
     ),
-    (re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b"), "[EMAIL]"),
+    (
+        re.compile(
+            rf"(?<![{_LOCAL}])[{_LOCAL}]{{1,64}}+@(?:[A-Za-z0-9-]{{1,63}}+\.){{1,8}}[A-Za-z]{{2,24}}\b"
+        ),
+        "[EMAIL]",
+    ),
 )
 
 
 def redact_text(text: str) -> str:
-    """Mask bearer tokens, JWTs, key=value secrets, URL passwords, cloud keys and emails."""
+    """Mask bearer tokens, JWTs, key=value secrets, URL passwords, cloud keys and emails.
+
+    A text longer than ``REDACT_INPUT_MAX`` is cut there first, and the word the cut went
+    through is dropped with it (a token cut in half no longer looks like one, so it could not be
+    masked); ``[TRUNCATED]`` marks the cut.
+    """
+    if len(text) > REDACT_INPUT_MAX:
+        kept = text[:REDACT_INPUT_MAX]
+        if not text[REDACT_INPUT_MAX].isspace():
+            words = kept.rsplit(None, 1)
+            kept = words[0] + " " if len(words) == 2 else ""
+        text = kept + TRUNCATED
     for pattern, replacement in _TEXT_PATTERNS:
         text = pattern.sub(replacement, text)
     return text
+
+
+def is_sensitive_key(key: str) -> bool:
+    """Whether a key's name says its value is a secret (``password``, ``api_key``, ``token`` …)."""
+    return _SENSITIVE_KEY.search(key[:256]) is not None
+
+
+def redact_labels(labels: Mapping[str, str]) -> dict[str, str]:
+    """Metric labels with the values of secret-named labels replaced by ``[REDACTED]``.
+
+    Applied before a series' id and title are built from its labels, so the raw value is in
+    no artifact, bundle, chart or prompt (the bundle is hashed over this redacted form).
+    """
+    return {key: REDACTED if is_sensitive_key(key) else value for key, value in labels.items()}
 
 
 def redact_keys(value: Any, *, max_depth: int = 8) -> Any:
@@ -55,7 +108,7 @@ def redact_keys(value: Any, *, max_depth: int = 8) -> Any:
             return MAX_DEPTH_MARKER
         if isinstance(node, dict):
             return {
-                key: REDACTED if _SENSITIVE_KEY.search(str(key)) else walk(item, depth + 1)
+                key: REDACTED if is_sensitive_key(str(key)) else walk(item, depth + 1)
                 for key, item in node.items()
             }
         if isinstance(node, list):

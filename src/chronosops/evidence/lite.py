@@ -38,6 +38,7 @@ from chronosops.core.ingest_request import (
     MetricPoint,
     TraceSpan,
 )
+from chronosops.core.redaction import redact_labels, redact_text
 from chronosops.core.timestamps import format_instant
 
 SOURCE = "evidenceLite"
@@ -69,7 +70,10 @@ def metric_artifacts(
 ) -> list[MetricSeries]:
     groups: dict[tuple[str, tuple[tuple[str, str], ...]], list[MetricPoint]] = defaultdict(list)
     for point in points:
-        groups[(point.name, tuple(sorted((point.labels or {}).items())))].append(point)
+        # Redacted before grouping: ids, titles and labels never carry a secret-named label's
+        # value, and the bundle is content-addressed over this redacted form.
+        labels = redact_labels(point.labels or {})
+        groups[(point.name, tuple(sorted(labels.items())))].append(point)
     artifacts: list[MetricSeries] = []
     for (name, label_items), members in sorted(groups.items()):
         labels = dict(label_items)
@@ -104,8 +108,12 @@ def log_artifacts(
 ) -> list[LogTemplate]:
     return log_templates(
         (
+            # Redacted before templating, as collectors do with what backends return.
             RawLogLine(
-                ts=line.timestamp, message=line.message, level=line.level, service=line.service
+                ts=line.timestamp,
+                message=redact_text(line.message),
+                level=line.level,
+                service=line.service,
             )
             for line in lines
         ),

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from chronosops.core.redaction import redact_keys
 from chronosops.evidence import EvidenceService, IncidentBundleRead
 from chronosops.incidents import IncidentRead, IncidentService
 from chronosops.reasoning import AnalysisRead, AnalysisSummary, ReasoningService
@@ -26,6 +27,23 @@ class IncidentDetail(BaseModel):
     source_payload_visible: bool
 
 
+def without_secrets(incident: IncidentRead) -> IncidentRead:
+    """The incident as a non-admin sees it: values of secret-named customFields and tags hidden."""
+    metadata = incident.metadata
+    if not metadata.custom_fields and not metadata.tags:
+        return incident
+    return incident.model_copy(
+        update={
+            "metadata": metadata.model_copy(
+                update={
+                    "custom_fields": redact_keys(metadata.custom_fields),
+                    "tags": redact_keys(metadata.tags),
+                }
+            )
+        }
+    )
+
+
 class IncidentDetails:
     def __init__(
         self,
@@ -42,6 +60,8 @@ class IncidentDetails:
         self, session: AsyncSession, incident_id: str, *, with_source_payload: bool
     ) -> IncidentDetail:
         incident = await self.incidents.get(session, incident_id)
+        if not with_source_payload:
+            incident = without_secrets(incident)
         latest = (
             await self.reasoning.get(session, incident.latest_analysis_id)
             if incident.latest_analysis_id

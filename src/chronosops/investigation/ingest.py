@@ -7,6 +7,7 @@ reason, never an orphan behind a 500 (DESIGN.md §5).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -194,7 +195,8 @@ class IngestPipeline:
     ) -> AnalysisOutcome:
         """Seal the artifacts into a bundle, reason over it, store both, mark the incident analysed."""
         window = window_of(incident)
-        draft = self.evidence.seal(artifacts, collection=collection or [])
+        # Canonicalising and hashing a large bundle is CPU work: off the event loop.
+        draft = await asyncio.to_thread(self.evidence.seal, artifacts, collection=collection or [])
         return await self.analyze_bundle(incident, draft, window=window, principal=principal)
 
     async def analyze_bundle(

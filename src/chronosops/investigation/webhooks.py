@@ -149,8 +149,10 @@ class SourceIntake:
         raw_body: bytes,
         body: Any,
         principal: Principal,
+        normalization: Normalization | None = None,
     ) -> Receipt:
-        normalization = self.normalize(source, body, headers=headers)
+        if normalization is None:
+            normalization = self.normalize(source, body, headers=headers)
         delivery_id = delivery_id_of(source, headers)
         async with self.database.unit_of_work() as session:
             claim = await self.incidents.claim_delivery(

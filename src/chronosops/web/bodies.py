@@ -27,10 +27,32 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+class DuplicateKeyError(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # "Last one wins" would let two readers of the same body (a signature check, a proxy, this
+    # service) see different documents: a body that says one thing twice is refused instead.
+    document: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in document:
+            raise DuplicateKeyError(key)
+        document[key] = value
+    return document
+
+
 def parse_json(raw: bytes) -> Any:
     """The document in ``raw``, or `InvalidInputError` saying what is wrong with it."""
     try:
-        document = json.loads(raw, parse_constant=_reject_constant)
+        document = json.loads(raw, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
+    except DuplicateKeyError as exc:
+        raise InvalidInputError(
+            f"Duplicate key {exc.key!r} in the JSON body",
+            [FieldError(exc.key, "duplicate key: an object names it more than once")],
+        ) from None
     except RecursionError:
         raise InvalidInputError(MALFORMED, [FieldError("", "nested too deeply")]) from None
     except (json.JSONDecodeError, UnicodeDecodeError, ValueError) as exc:

@@ -14,6 +14,21 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 log = structlog.get_logger("chronosops.http")
 
 _REQUEST_ID_OK = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:")
+# Metric labels come from a fixed set, never from what a client sends: any method a client can
+# make up and any path it can invent would otherwise be a new series (unbounded memory and
+# /metrics size from unauthenticated traffic).
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+OTHER = "other"
+
+
+def metric_labels(scope: Scope) -> tuple[str, str]:
+    """``(method, route template)`` for the metrics: ``other`` for anything not from the app."""
+    method = scope.get("method", "")
+    route = getattr(scope.get("route"), "path", None)
+    return (
+        method if method in KNOWN_METHODS else OTHER,
+        route if isinstance(route, str) and route else OTHER,
+    )
 
 
 class HttpMetrics:
@@ -72,11 +87,10 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - started
-            route = scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
+            method_label, template = metric_labels(scope)
             method = scope.get("method", "")
-            self.metrics.requests.labels(method, template, str(status)).inc()
-            self.metrics.latency.labels(method, template).observe(elapsed)
+            self.metrics.requests.labels(method_label, template, str(status)).inc()
+            self.metrics.latency.labels(method_label, template).observe(elapsed)
             state = scope.get("state", {})
             fields: dict[str, Any] = {
                 "method": method,

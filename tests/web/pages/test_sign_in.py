@@ -20,7 +20,7 @@ from tests.auth.oidc_provider import (
     openid_provider,
 )
 from tests.fixtures.app import ClientFactory
-from tests.fixtures.console import SignIn
+from tests.fixtures.console import SignIn, csrf_of
 
 BASE = "http://chronosops.test"
 
@@ -322,3 +322,52 @@ async def test_an_oidc_sign_in_is_on_the_audit_record(
     [event] = await audit_events(services, "SIGNED_IN")
     assert event.payload["via"] == "oidc"
     assert "CHRONOSOPS_ANALYST" in event.payload["roles"]
+
+
+async def test_a_link_opened_in_a_signed_in_browser_asks_before_switching_identity(
+    client: httpx.AsyncClient, services: Services, sign_in: SignIn
+) -> None:
+    await sign_in(Role.VIEWER, sub="victim")
+    async with services.database.unit_of_work() as session:
+        link = await services.sign_in_links.issue(session, subject="attacker", roles=[Role.ADMIN])
+
+    page = await client.get(f"/sign-in/link?token={link.token}")
+
+    assert page.status_code == 200
+    assert "set-cookie" not in page.headers
+    assert "You are already signed in" in page.text
+    assert "victim" in page.text
+    assert 'method="post" action="/sign-in/link"' in page.text
+    # Nothing changed: the browser is still the victim, and the link is still unspent.
+    assert "victim" in (await client.get("/account")).text
+    async with services.database.unit_of_work() as session:
+        assert await services.sign_in_links.redeem(session, link.token)
+
+
+async def test_confirming_the_switch_signs_in_as_the_link_says(
+    client: httpx.AsyncClient, services: Services, sign_in: SignIn
+) -> None:
+    await sign_in(Role.VIEWER, sub="first")
+    async with services.database.unit_of_work() as session:
+        link = await services.sign_in_links.issue(session, subject="second", roles=[Role.ADMIN])
+    page = await client.get(f"/sign-in/link?token={link.token}")
+
+    confirmed = await client.post(
+        "/sign-in/link", data={"csrf_token": csrf_of(page.text), "token": link.token}
+    )
+
+    assert confirmed.status_code == 303
+    assert "second" in (await client.get("/account")).text
+
+
+async def test_a_cross_site_post_of_a_link_is_refused(
+    client: httpx.AsyncClient, services: Services, sign_in: SignIn
+) -> None:
+    await sign_in(Role.VIEWER, sub="victim")
+    async with services.database.unit_of_work() as session:
+        link = await services.sign_in_links.issue(session, subject="attacker", roles=[Role.ADMIN])
+
+    forged = await client.post("/sign-in/link", data={"csrf_token": "guess", "token": link.token})
+
+    assert forged.status_code == 403
+    assert "victim" in (await client.get("/account")).text

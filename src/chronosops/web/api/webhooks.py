@@ -70,8 +70,17 @@ async def receive(source: str, request: Request, services: ServicesDep) -> JSONR
     principal = webhook_principal(adapter.kind)
     remember_principal(request, principal)
     await services.limiter.hit("ingest", principal.subject)
+    normalization = services.intake.normalize(adapter, body(), headers=request.headers)
+    # A delivery costs what it asks for: one unit per alert it carries (the first was counted
+    # above, before the body was read, so that unreadable deliveries cost one too).
+    await services.limiter.hit("ingest", principal.subject, cost=len(normalization.events) - 1)
     receipt = await services.intake.receive(
-        adapter, headers=request.headers, raw_body=raw, body=body(), principal=principal
+        adapter,
+        headers=request.headers,
+        raw_body=raw,
+        body=body(),
+        principal=principal,
+        normalization=normalization,
     )
     headers: dict[str, str] = {"X-ChronosOps-Authenticated-By": method}
     if receipt.replayed:

@@ -25,6 +25,7 @@ from chronosops.web.pages.session import (
     clear_session_cookie,
     is_tls,
     live_session,
+    page_user_of,
     safe_next,
     set_session_cookie,
 )
@@ -96,6 +97,30 @@ async def redeem_link(
     services: ServicesDep,
     token: Annotated[str, Query(max_length=256)] = "",
 ) -> Response:
+    current = await live_session(request, services)
+    if current is not None:
+        # Login CSRF: a link someone else sent must not silently swap this browser's identity.
+        # Ask, and redeem only on a POST carrying this session's CSRF token.
+        return render(
+            request,
+            "sign_in/switch.html",
+            {"token": token},
+            user=page_user_of(current, services),
+        )
+    return await _redeem(request, services, token)
+
+
+@router.post("/sign-in/link", summary="Redeem a one-time sign-in link from a signed-in browser")
+async def confirm_link(
+    request: Request,
+    services: ServicesDep,
+    _user: SignedInAction,
+    form: CheckedForm,
+) -> Response:
+    return await _redeem(request, services, form.get("token", "")[:256])
+
+
+async def _redeem(request: Request, services: Services, token: str) -> Response:
     try:
         async with services.database.unit_of_work() as session:
             principal = await services.sign_in_links.redeem(session, token)
