@@ -15,6 +15,7 @@ import pytest
 
 from chronosops.auth import Role
 from chronosops.config import ConfigurationError, Settings
+from chronosops.core.log_mining import mine, template_id
 from chronosops.reasoning import prompt_hash
 from tests.fixtures.app import ClientFactory, TokenFactory, bearer
 from tests.fixtures.guide import example
@@ -28,7 +29,8 @@ from tests.reasoning.model_server import (
 )
 
 INGEST = "/v1/incidents/ingest"
-LOG_REF = "log:c0040fc1d9947114"  # the template of "Connection pool exhausted" in Example 2
+# The id of the template of "Connection pool exhausted", the one log line of Example 2.
+LOG_REF = "log:" + template_id("database-service", mine(["Connection pool exhausted"])[0])
 
 
 def answer(
