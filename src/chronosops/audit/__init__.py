@@ -6,11 +6,14 @@ from chronosops.audit.schemas import (
     AuditEventRead,
     AuditFilter,
     ChainVerification,
+    CheckpointRead,
+    CheckpointStatus,
     EntityType,
     EventType,
     Verification,
     VerificationFailure,
 )
+from chronosops.audit.checkpoints import CheckpointPolicy
 from chronosops.audit.service import AuditLog
 
 __all__ = [
@@ -20,6 +23,9 @@ __all__ = [
     "AuditFilter",
     "AuditLog",
     "ChainVerification",
+    "CheckpointPolicy",
+    "CheckpointRead",
+    "CheckpointStatus",
     "EntityType",
     "EventType",
     "Verification",
