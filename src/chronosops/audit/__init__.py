@@ -1,5 +1,6 @@
 """Tamper-evident, append-only record of what happened to each incident."""
 
+from chronosops.audit.checkpoints import CheckpointPolicy
 from chronosops.audit.schemas import (
     GENESIS,
     AuditEventPage,
@@ -13,7 +14,6 @@ from chronosops.audit.schemas import (
     Verification,
     VerificationFailure,
 )
-from chronosops.audit.checkpoints import CheckpointPolicy
 from chronosops.audit.service import AuditLog
 
 __all__ = [
