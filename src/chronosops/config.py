@@ -169,7 +169,10 @@ class Settings(BaseSettings):
         default=100, ge=0, le=1_000_000, description="sign the head every N events (0: never)"
     )
     audit_checkpoint_interval_minutes: int = Field(
-        default=60, ge=0, le=10_080, description="and at an append when the last is older (0: never)"
+        default=60,
+        ge=0,
+        le=10_080,
+        description="and at an append when the last is older (0: never)",
     )
     idempotency_ttl_hours: int = Field(default=24, ge=1)
 

@@ -44,7 +44,13 @@ class CheckpointPolicy:
         )
 
     def sign_incident_head(
-        self, *, chain_id: str, checkpoint_seq: int, incident_id: str, incident_seq: int, digest: str
+        self,
+        *,
+        chain_id: str,
+        checkpoint_seq: int,
+        incident_id: str,
+        incident_seq: int,
+        digest: str,
     ) -> str:
         return self._sign(
             {
