@@ -221,3 +221,9 @@ def test_item_caps_name_known_kinds_with_positive_caps() -> None:
 def test_the_window_limit_cannot_exceed_six_hours() -> None:
     with pytest.raises(ValidationError):
         Settings(collectors_max_window_hours=7)
+
+
+@pytest.mark.parametrize("key", ["short", "changeme-changeme-changeme-changeme-0"])
+def test_a_weak_audit_checkpoint_key_stops_the_server_with_the_setting_named(key: str) -> None:
+    with pytest.raises(ConfigurationError, match="CHRONOSOPS_AUDIT_CHECKPOINT_KEY"):
+        Settings(jwt_secret=TEST_SECRET, audit_checkpoint_key=key).check_runnable()  # type: ignore[arg-type]

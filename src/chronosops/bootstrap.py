@@ -16,7 +16,7 @@ import httpx
 import structlog
 
 from chronosops import __version__
-from chronosops.audit import AuditLog
+from chronosops.audit import AuditLog, CheckpointPolicy
 from chronosops.auth import (
     LocalTokenIssuer,
     OidcLogin,
@@ -107,7 +107,12 @@ def build_services(
     owns_http = http is None
     http = http or httpx.AsyncClient(headers={"User-Agent": USER_AGENT}, timeout=10.0)
     database = Database(settings.database_url)
-    audit = AuditLog(chain_id=settings.audit_chain_id, clock=clock, ids=ids)
+    audit = AuditLog(
+        chain_id=settings.audit_chain_id,
+        clock=clock,
+        ids=ids,
+        checkpoints=_checkpoint_policy(settings),
+    )
     incidents = IncidentService(
         clock=clock, ids=ids, idempotency_ttl=timedelta(hours=settings.idempotency_ttl_hours)
     )
@@ -186,6 +191,17 @@ def build_services(
         ),
         issuer=LocalTokenIssuer(auth, clock=clock, ids=ids) if auth.jwt_secret else None,
         _owns_http=owns_http,
+    )
+
+
+def _checkpoint_policy(settings: Settings) -> CheckpointPolicy | None:
+    if settings.audit_checkpoint_key is None:
+        return None
+    minutes = settings.audit_checkpoint_interval_minutes
+    return CheckpointPolicy(
+        key=settings.audit_checkpoint_key.get_secret_value().encode(),
+        every_events=settings.audit_checkpoint_every_events,
+        interval=timedelta(minutes=minutes) if minutes else None,
     )
 
 

@@ -178,6 +178,19 @@ class Settings(BaseSettings):
         default=120, ge=0, le=1440, description="how far before the window changes still count"
     )
     audit_chain_id: str = "chronosops"
+    # audit checkpoints (docs/operations.md): the key never goes into the database
+    audit_checkpoint_key: SecretStr | None = Field(
+        default=None, description="HMAC key that signs the audit chain's head; keep it off the DB"
+    )
+    audit_checkpoint_every_events: int = Field(
+        default=100, ge=0, le=1_000_000, description="sign the head every N events (0: never)"
+    )
+    audit_checkpoint_interval_minutes: int = Field(
+        default=60,
+        ge=0,
+        le=10_080,
+        description="and at an append when the last is older (0: never)",
+    )
     idempotency_ttl_hours: int = Field(default=24, ge=1)
 
     @field_validator("collectors_item_caps")
@@ -219,6 +232,7 @@ class Settings(BaseSettings):
         "webhook_alertmanager_token",
         "webhook_grafana_token",
         "webhook_opsgenie_token",
+        "audit_checkpoint_key",
     )
     @classmethod
     def _empty_secret_is_absent(cls, value: SecretStr | None) -> SecretStr | None:
@@ -383,6 +397,10 @@ class Settings(BaseSettings):
         if self.oidc_scopes.split().count("openid") != 1:
             raise ConfigurationError(
                 "CHRONOSOPS_OIDC_SCOPES must contain 'openid' once (e.g. 'openid profile email')"
+            )
+        if self.audit_checkpoint_key is not None:
+            check_secret(
+                "CHRONOSOPS_AUDIT_CHECKPOINT_KEY", self.audit_checkpoint_key.get_secret_value()
             )
         if self.session_secret is not None:
             check_secret("CHRONOSOPS_SESSION_SECRET", self.session_secret.get_secret_value())

@@ -181,3 +181,34 @@ def test_audit_verify_exits_1_naming_the_first_broken_event(env: str) -> None:
     assert result.exit_code == 1
     assert "FAILED at seq 2" in result.stderr
     assert "modified after it was written" in result.stderr
+
+
+def test_audit_checkpoint_signs_the_head_and_verify_then_catches_deleted_last_events(
+    env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(
+        "CHRONOSOPS_AUDIT_CHECKPOINT_KEY", "9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d"
+    )
+    monkeypatch.setenv("CHRONOSOPS_AUDIT_CHECKPOINT_INTERVAL_MINUTES", "0")
+    assert runner.invoke(app, ["ingest", "-"], input=json.dumps(request())).exit_code == 0
+    signed = runner.invoke(app, ["audit", "checkpoint"])
+    assert signed.exit_code == 0, signed.output
+    assert "checkpoint: seq 3" in signed.stdout
+    verified = runner.invoke(app, ["audit", "verify", "--quiet"])
+    assert verified.exit_code == 0, verified.output
+    assert "matched the signed head at seq 3" in verified.stdout
+    engine = sqlalchemy.create_engine(sync_url(env))
+    with engine.begin() as connection:
+        connection.execute(sqlalchemy.text("DELETE FROM audit_event WHERE seq = 3"))
+    engine.dispose()
+    result = runner.invoke(app, ["audit", "verify", "--quiet"])
+    assert result.exit_code == 1
+    assert "FAILED at seq 3" in result.stderr
+    assert "the last 1 events were deleted" in result.stderr
+
+
+def test_audit_checkpoint_without_a_key_says_which_setting_to_set(env: str) -> None:
+    assert runner.invoke(app, ["ingest", "-"], input=json.dumps(request())).exit_code == 0
+    result = runner.invoke(app, ["audit", "checkpoint"])
+    assert result.exit_code == 2
+    assert "CHRONOSOPS_AUDIT_CHECKPOINT_KEY" in result.stderr

@@ -108,6 +108,9 @@ def test_make_run_prints_a_working_token_and_curl_example(
     assert f"curl -s -X POST {server.url}/v1/incidents/ingest" in printed
     assert (tmp_path / "data" / "chronosops.db").exists()
     assert oct((tmp_path / "data" / "jwt-secret").stat().st_mode & 0o777) == "0o600"
+    # The checkpoint key is kept beside the database, never in it.
+    key_file = tmp_path / "data" / "audit-checkpoint-key"
+    assert oct(key_file.stat().st_mode & 0o777) == "0o600"
 
     headers = {"Authorization": f"Bearer {server.token}"}
     response = httpx.post(
@@ -119,6 +122,12 @@ def test_make_run_prints_a_working_token_and_curl_example(
         f"{server.url}/v1/incidents/{response.json()['incidentId']}", headers=headers
     )
     assert detail.json()["latestAnalysis"]["analysisId"] == response.json()["analysisId"]
+    verified = httpx.get(f"{server.url}/v1/audit/verify", headers=headers).json()
+    assert verified["checkpointStatus"] == "MATCHED"  # the first append signed the head
+    assert (
+        key_file.read_text().strip().encode()
+        not in (tmp_path / "data" / "chronosops.db").read_bytes()
+    )
 
 
 def test_make_run_prints_a_one_time_link_that_signs_a_browser_into_the_console(

@@ -74,3 +74,27 @@ def test_a_feed_with_something_else_in_it_names_the_entry() -> None:
     with pytest.raises(SourcePayloadError) as raised:
         normalise("google-cloud-status", feed)
     assert raised.value.errors[0].path == "[1]"
+
+
+def test_an_entry_for_multiple_products_is_filed_under_its_first_affected_product() -> None:
+    entry = load("google-cloud-status", "entry_ongoing")
+    entry["service_name"] = "Multiple Products"
+    entry["affected_products"] = [
+        {"title": "Cloud Run", "id": "9D7d2iNBQWN24zc1VamE"},
+        {"title": "Google BigQuery", "id": "9CcrhHUcFevXPSVaSxkf"},
+    ]
+    request = request_of("google-cloud-status", entry)
+    assert request.metadata is not None
+    assert request.metadata.service == "Cloud Run"
+    assert (request.metadata.custom_fields or {})["affectedProducts"] == [
+        "Cloud Run",
+        "Google BigQuery",
+    ]
+
+
+def test_an_entry_for_multiple_products_without_any_listed_names_no_service() -> None:
+    entry = load("google-cloud-status", "entry_ongoing")
+    entry["service_name"] = "Multiple Products"
+    entry["affected_products"] = []
+    request = request_of("google-cloud-status", entry)
+    assert request.metadata is None or request.metadata.service is None

@@ -177,3 +177,28 @@ def test_the_guide_urgency_mapping(urgency: str, severity: str) -> None:
 def test_anything_else_is_not_a_pagerduty_payload() -> None:
     with pytest.raises(SourcePayloadError, match="Not a PagerDuty payload"):
         normalise("pagerduty", {"messages": []})
+
+
+def test_an_events_api_trigger_without_component_is_filed_under_its_source() -> None:
+    payload = load("pagerduty", "events_v2_trigger")
+    del payload["payload"]["component"]
+    request = request_of("pagerduty", payload)
+    assert request.metadata is not None
+    assert request.metadata.service == "prod-checkout-03.eu-west-1.example.com"
+
+
+def test_an_events_api_trigger_with_only_a_group_is_filed_under_the_group() -> None:
+    payload = load("pagerduty", "events_v2_trigger")
+    del payload["payload"]["component"]
+    del payload["payload"]["source"]
+    request = request_of("pagerduty", payload)
+    assert request.metadata is not None
+    assert request.metadata.service == "prod-checkout"
+
+
+def test_a_guide_incident_whose_service_has_no_name_is_filed_under_the_service_id() -> None:
+    payload = load("pagerduty", "guide_incident")
+    payload["incident"]["service"] = {"id": "PSVC123", "type": "service_reference"}
+    request = request_of("pagerduty", payload)
+    assert request.metadata is not None
+    assert request.metadata.service == "PSVC123"

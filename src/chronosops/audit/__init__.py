@@ -1,11 +1,14 @@
 """Tamper-evident, append-only record of what happened to each incident."""
 
+from chronosops.audit.checkpoints import CheckpointPolicy
 from chronosops.audit.schemas import (
     GENESIS,
     AuditEventPage,
     AuditEventRead,
     AuditFilter,
     ChainVerification,
+    CheckpointRead,
+    CheckpointStatus,
     EntityType,
     EventType,
     Verification,
@@ -20,6 +23,9 @@ __all__ = [
     "AuditFilter",
     "AuditLog",
     "ChainVerification",
+    "CheckpointPolicy",
+    "CheckpointRead",
+    "CheckpointStatus",
     "EntityType",
     "EventType",
     "Verification",

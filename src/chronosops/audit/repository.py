@@ -3,10 +3,19 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from sqlalchemy import CompoundSelect, bindparam, func, literal, select, text, union_all
+from sqlalchemy import (
+    CompoundSelect,
+    bindparam,
+    func,
+    insert,
+    literal,
+    select,
+    text,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from chronosops.audit.tables import AuditEvent
+from chronosops.audit.tables import AuditCheckpoint, AuditCheckpointIncident, AuditEvent
 from chronosops.storage import insert_row
 
 
@@ -164,3 +173,65 @@ class AuditRepository:
             select(func.count()).select_from(AuditEvent).where(AuditEvent.chain_id == chain_id)
         )
         return int(total or 0)
+
+    async def latest_checkpoint(self, chain_id: str) -> AuditCheckpoint | None:
+        return await self.session.scalar(
+            select(AuditCheckpoint)
+            .where(AuditCheckpoint.chain_id == chain_id)
+            .order_by(AuditCheckpoint.seq.desc(), AuditCheckpoint.created_at.desc())
+            .limit(1)
+        )
+
+    async def insert_checkpoint(self, values: dict[str, Any]) -> None:
+        await insert_row(self.session, AuditCheckpoint, values)
+
+    async def insert_incident_heads(self, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            await self.session.execute(insert(AuditCheckpointIncident), rows)
+
+    async def incident_heads_between(
+        self, chain_id: str, *, after_seq: int, up_to_seq: int
+    ) -> list[tuple[str, int, str]]:
+        """(incident, incidentSeq, hash) of each incident's last event in (after, up to]."""
+        last = (
+            select(
+                AuditEvent.incident_id.label("incident_id"),
+                func.max(AuditEvent.incident_seq).label("incident_seq"),
+            )
+            .where(
+                AuditEvent.chain_id == chain_id,
+                AuditEvent.seq > after_seq,
+                AuditEvent.seq <= up_to_seq,
+                AuditEvent.incident_id.is_not(None),
+            )
+            .group_by(AuditEvent.incident_id)
+            .subquery()
+        )
+        rows = await self.session.execute(
+            select(AuditEvent.incident_id, AuditEvent.incident_seq, AuditEvent.hash).join(
+                last,
+                (AuditEvent.incident_id == last.c.incident_id)
+                & (AuditEvent.incident_seq == last.c.incident_seq),
+            )
+        )
+        return [(str(incident), int(seq or 0), digest) for incident, seq, digest in rows.all()]
+
+    async def latest_incident_head(
+        self, chain_id: str, incident_id: str
+    ) -> tuple[AuditCheckpointIncident, AuditCheckpoint] | None:
+        """The incident's head at the latest checkpoint that recorded one, with that checkpoint."""
+        row = (
+            await self.session.execute(
+                select(AuditCheckpointIncident, AuditCheckpoint)
+                .join(AuditCheckpoint, AuditCheckpoint.id == AuditCheckpointIncident.checkpoint_id)
+                .where(
+                    AuditCheckpointIncident.incident_id == incident_id,
+                    AuditCheckpoint.chain_id == chain_id,
+                )
+                .order_by(
+                    AuditCheckpointIncident.incident_seq.desc(), AuditCheckpoint.created_at.desc()
+                )
+                .limit(1)
+            )
+        ).first()
+        return (row[0], row[1]) if row else None

@@ -66,9 +66,29 @@ class AuditEventRead(CamelModel):
 
 class VerificationFailure(CamelModel):
     seq: int
-    event_id: str
-    event_type: str
+    # None when no event is at fault but the chain disagrees with a signed checkpoint
+    # (its last events were deleted).
+    event_id: str | None
+    event_type: str | None
     reason: str
+
+
+class CheckpointRead(CamelModel):
+    """A signed record of the chain's head: seq and hash at ``createdAt``."""
+
+    chain_id: str
+    seq: int
+    hash: str
+    created_at: Instant
+    key_id: str
+    signature: str
+
+
+# What the comparison with the latest signed checkpoint found:
+# MATCHED: the chain holds the checkpoint's head, so nothing up to it was deleted or rewritten;
+# FAILED: it does not (see firstFailure); NO_CHECKPOINT: none written yet;
+# NO_KEY: no checkpoint key is configured, so checkpoints cannot be trusted or written.
+CheckpointStatus = Literal["MATCHED", "FAILED", "NO_CHECKPOINT", "NO_KEY"]
 
 
 class Verification(CamelModel):
@@ -80,6 +100,9 @@ class Verification(CamelModel):
     total_events: int
     first_failure: VerificationFailure | None
     verified_at: Instant
+    checkpoint_status: CheckpointStatus = "NO_CHECKPOINT"
+    # The incident's head as the latest checkpoint that covers it signed it.
+    checkpointed_incident_seq: int | None = None
 
 
 class ChainVerification(CamelModel):
@@ -96,6 +119,8 @@ class ChainVerification(CamelModel):
     head_seq: int | None
     head_hash: str | None
     verified_at: Instant
+    checkpoint_status: CheckpointStatus = "NO_CHECKPOINT"
+    checkpoint: CheckpointRead | None = None
 
 
 @dataclass(frozen=True)

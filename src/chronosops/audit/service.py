@@ -10,10 +10,13 @@ many incidents interleave, the defect of the earlier implementation (reference s
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from chronosops.audit.checkpoints import CheckpointPolicy, same_signature
 from chronosops.audit.repository import AuditRepository
 from chronosops.audit.schemas import (
     GENESIS,
@@ -21,14 +24,16 @@ from chronosops.audit.schemas import (
     AuditEventRead,
     AuditFilter,
     ChainVerification,
+    CheckpointRead,
+    CheckpointStatus,
     Verification,
     VerificationFailure,
     hash_input,
 )
-from chronosops.audit.tables import AuditEvent
+from chronosops.audit.tables import AuditCheckpoint, AuditCheckpointIncident, AuditEvent
 from chronosops.core.canonical import content_hash
 from chronosops.core.clock import Clock
-from chronosops.core.errors import FieldError, InvalidInputError
+from chronosops.core.errors import ConflictError, DisabledError, FieldError, InvalidInputError
 from chronosops.core.ids import IdFactory
 
 
@@ -57,10 +62,20 @@ _HEADS = "chronosops.audit.heads"
 
 
 class AuditLog:
-    def __init__(self, *, chain_id: str, clock: Clock, ids: IdFactory) -> None:
+    def __init__(
+        self,
+        *,
+        chain_id: str,
+        clock: Clock,
+        ids: IdFactory,
+        checkpoints: CheckpointPolicy | None = None,
+    ) -> None:
         self.chain_id = chain_id
         self.clock = clock
         self.ids = ids
+        self.checkpoints = checkpoints
+        # When this process last wrote a checkpoint (None: not yet, so its first append does).
+        self._last_checkpoint_at: datetime | None = None
 
     async def record(
         self,
@@ -121,7 +136,85 @@ class AuditLog:
         heads[chain_key] = (values["seq"], values["hash"])
         if incident_id is not None and incident_seq is not None:
             heads[incident_key] = (incident_seq, values["hash"])
+        if self._checkpoint_due(values["seq"], values["occurred_at"]):
+            await self._write_checkpoint(repository, values["seq"], values["hash"])
         return AuditEventRead.model_validate(values)
+
+    def _checkpoint_due(self, seq: int, now: datetime) -> bool:
+        policy = self.checkpoints
+        if policy is None:
+            return False
+        if policy.every_events and seq % policy.every_events == 0:
+            return True
+        if policy.interval is None:
+            return False
+        return self._last_checkpoint_at is None or now - self._last_checkpoint_at >= policy.interval
+
+    async def checkpoint(self, session: AsyncSession) -> CheckpointRead:
+        """Sign the chain's current head now (``POST /v1/audit/checkpoints``, ``audit checkpoint``).
+
+        Returns the latest checkpoint unchanged when it already covers the head with this key.
+        """
+        if self.checkpoints is None:
+            raise DisabledError(
+                "Audit checkpoints need a signing key: set CHRONOSOPS_AUDIT_CHECKPOINT_KEY"
+            )
+        repository = AuditRepository(session)
+        await repository.lock_chain(self.chain_id)
+        head = await repository.head_link(self.chain_id)
+        if head is None:
+            raise ConflictError("The audit chain is empty: there is no head to sign yet")
+        return await self._write_checkpoint(repository, *head)
+
+    async def _write_checkpoint(
+        self, repository: AuditRepository, seq: int, digest: str
+    ) -> CheckpointRead:
+        policy = self.checkpoints
+        assert policy is not None
+        previous = await repository.latest_checkpoint(self.chain_id)
+        if previous is not None and previous.seq >= seq and previous.key_id == policy.key_id:
+            return _checkpoint_read(previous)
+        now = self.clock.now()
+        values: dict[str, Any] = {
+            "id": self.ids.new(),
+            "chain_id": self.chain_id,
+            "seq": seq,
+            "hash": digest,
+            "created_at": now,
+            "key_id": policy.key_id,
+            "signature": policy.sign_head(
+                chain_id=self.chain_id, seq=seq, digest=digest, created_at=now
+            ),
+        }
+        await repository.insert_checkpoint(values)
+        # Only incidents with events since the previous checkpoint: the others' heads stand,
+        # unless that one was signed with another key (a rotation re-signs every head).
+        after = 0
+        if previous is not None and previous.seq < seq and previous.key_id == policy.key_id:
+            after = previous.seq
+        heads = await repository.incident_heads_between(
+            self.chain_id, after_seq=after, up_to_seq=seq
+        )
+        await repository.insert_incident_heads(
+            [
+                {
+                    "checkpoint_id": values["id"],
+                    "incident_id": incident_id,
+                    "incident_seq": incident_seq,
+                    "hash": incident_hash,
+                    "signature": policy.sign_incident_head(
+                        chain_id=self.chain_id,
+                        checkpoint_seq=seq,
+                        incident_id=incident_id,
+                        incident_seq=incident_seq,
+                        digest=incident_hash,
+                    ),
+                }
+                for incident_id, incident_seq, incident_hash in heads
+            ]
+        )
+        self._last_checkpoint_at = now
+        return CheckpointRead.model_validate(values)
 
     async def events_for_incident(
         self, session: AsyncSession, incident_id: str
@@ -148,6 +241,19 @@ class AuditLog:
                 break
             verified += 1
             previous_hash = event.hash
+        status: CheckpointStatus = "NO_KEY" if self.checkpoints is None else "NO_CHECKPOINT"
+        checkpointed_seq: int | None = None
+        if self.checkpoints is not None:
+            found = await repository.latest_incident_head(self.chain_id, incident_id)
+            if found is not None:
+                head, checkpoint = found
+                checkpointed_seq = head.incident_seq
+                mismatch = self._incident_head_mismatch(head_of(head, checkpoint), events)
+                if mismatch is None:
+                    status = "MATCHED"
+                else:
+                    status = "FAILED"
+                    failure = failure or mismatch
         return Verification(
             incident_id=incident_id,
             chain_id=self.chain_id,
@@ -157,7 +263,64 @@ class AuditLog:
             total_events=len(events),
             first_failure=failure,
             verified_at=self.clock.now(),
+            checkpoint_status=status,
+            checkpointed_incident_seq=checkpointed_seq,
         )
+
+    def _incident_head_mismatch(
+        self, head: _IncidentHead, events: list[AuditEvent]
+    ) -> VerificationFailure | None:
+        """Why the incident's events disagree with its signed head, or None."""
+        policy = self.checkpoints
+        assert policy is not None
+        if head.key_id != policy.key_id:
+            return VerificationFailure(
+                seq=head.checkpoint_seq,
+                event_id=None,
+                event_type=None,
+                reason=_other_key(head.checkpoint_seq, head.key_id),
+            )
+        expected = policy.sign_incident_head(
+            chain_id=self.chain_id,
+            checkpoint_seq=head.checkpoint_seq,
+            incident_id=head.incident_id,
+            incident_seq=head.incident_seq,
+            digest=head.hash,
+        )
+        if not same_signature(expected, head.signature):
+            return VerificationFailure(
+                seq=head.checkpoint_seq,
+                event_id=None,
+                event_type=None,
+                reason=(
+                    f"the checkpoint at seq {head.checkpoint_seq} has an invalid signature for "
+                    "this incident's head (it was forged or altered)"
+                ),
+            )
+        if len(events) < head.incident_seq:
+            return VerificationFailure(
+                seq=head.checkpoint_seq,
+                event_id=None,
+                event_type=None,
+                reason=(
+                    f"the incident has {len(events)} events but the checkpoint at seq "
+                    f"{head.checkpoint_seq} signed its event {head.incident_seq}: events "
+                    "were deleted"
+                ),
+            )
+        event = events[head.incident_seq - 1]
+        if event.hash != head.hash:
+            return VerificationFailure(
+                seq=event.seq,
+                event_id=event.id,
+                event_type=event.event_type,
+                reason=(
+                    f"the incident's event {head.incident_seq} hashes to {event.hash[:16]}, but "
+                    f"the checkpoint at seq {head.checkpoint_seq} signed {head.hash[:16]}: the "
+                    "incident's events were rewritten"
+                ),
+            )
+        return None
 
     async def page(
         self, session: AsyncSession, filters: AuditFilter, *, cursor: str | None, limit: int
@@ -192,6 +355,9 @@ class AuditLog:
         only each incident's last link is kept, to check the next event of that incident.
         """
         repository = AuditRepository(session)
+        # Read before the walk, so every event it covers is already there to be walked.
+        checkpoint = await repository.latest_checkpoint(self.chain_id)
+        hash_at_checkpoint: str | None = None
         total = await repository.count(self.chain_id)
         incident_heads: dict[str, tuple[int, str]] = {}
         previous_hash = GENESIS
@@ -212,10 +378,21 @@ class AuditLog:
                     break
                 verified += 1
                 previous_hash = event.hash
+                if checkpoint is not None and event.seq == checkpoint.seq:
+                    hash_at_checkpoint = event.hash
                 if event.incident_id is not None and event.incident_seq is not None:
                     incident_heads[event.incident_id] = (event.incident_seq, event.hash)
             if progress is not None:
                 progress(verified, total)
+        status: CheckpointStatus = "NO_KEY" if self.checkpoints is None else "NO_CHECKPOINT"
+        if self.checkpoints is not None and checkpoint is not None:
+            mismatch = (
+                None
+                if failure is not None
+                else self._checkpoint_mismatch(checkpoint, verified, hash_at_checkpoint)
+            )
+            status = "MATCHED" if mismatch is None and failure is None else "FAILED"
+            failure = failure or mismatch
         return ChainVerification(
             chain_id=self.chain_id,
             ok=failure is None,
@@ -226,7 +403,55 @@ class AuditLog:
             head_seq=verified or None,
             head_hash=previous_hash if verified else None,
             verified_at=self.clock.now(),
+            checkpoint_status=status,
+            checkpoint=_checkpoint_read(checkpoint) if checkpoint is not None else None,
         )
+
+    def _checkpoint_mismatch(
+        self, checkpoint: AuditCheckpoint, head_seq: int, hash_at_checkpoint: str | None
+    ) -> VerificationFailure | None:
+        """Why an intact-looking chain disagrees with its latest checkpoint, or None."""
+        policy = self.checkpoints
+        assert policy is not None
+
+        def failed(reason: str) -> VerificationFailure:
+            return VerificationFailure(
+                seq=checkpoint.seq, event_id=None, event_type=None, reason=reason
+            )
+
+        if checkpoint.key_id != policy.key_id:
+            return failed(_other_key(checkpoint.seq, checkpoint.key_id))
+        expected = policy.sign_head(
+            chain_id=checkpoint.chain_id,
+            seq=checkpoint.seq,
+            digest=checkpoint.hash,
+            created_at=checkpoint.created_at,
+        )
+        if not same_signature(expected, checkpoint.signature):
+            return failed(
+                f"the checkpoint at seq {checkpoint.seq} has an invalid signature "
+                "(it was forged or altered)"
+            )
+        if head_seq < checkpoint.seq:
+            return failed(
+                f"the chain ends at seq {head_seq} but a signed checkpoint records seq "
+                f"{checkpoint.seq}: the last {checkpoint.seq - head_seq} events were deleted"
+            )
+        if hash_at_checkpoint != checkpoint.hash:
+            return failed(
+                f"the event at seq {checkpoint.seq} hashes to {str(hash_at_checkpoint)[:16]} but "
+                f"the checkpoint signed {checkpoint.hash[:16]}: events up to it were rewritten "
+                "and their hashes recomputed"
+            )
+        every = policy.every_events
+        due = head_seq - head_seq % every if every else 0
+        if checkpoint.seq < due:
+            return failed(
+                f"the chain's head is at seq {head_seq}, so a checkpoint was due at seq {due}, "
+                f"but the latest is at seq {checkpoint.seq}: checkpoints were deleted (or "
+                "events were appended by a process without CHRONOSOPS_AUDIT_CHECKPOINT_KEY)"
+            )
+        return None
 
     def _check(
         self,
@@ -262,6 +487,38 @@ class AuditLog:
                 f"{event.seq - 1} ({expected_prev[:16]})"
             )
         return None
+
+
+@dataclass(frozen=True)
+class _IncidentHead:
+    checkpoint_seq: int
+    key_id: str
+    incident_id: str
+    incident_seq: int
+    hash: str
+    signature: str
+
+
+def head_of(head: AuditCheckpointIncident, checkpoint: AuditCheckpoint) -> _IncidentHead:
+    return _IncidentHead(
+        checkpoint_seq=checkpoint.seq,
+        key_id=checkpoint.key_id,
+        incident_id=head.incident_id,
+        incident_seq=head.incident_seq,
+        hash=head.hash,
+        signature=head.signature,
+    )
+
+
+def _other_key(seq: int, key_id: str) -> str:
+    return (
+        f"the checkpoint at seq {seq} was signed by another key (id {key_id}); if the key was "
+        "rotated, sign the head again with `chronosops audit checkpoint`"
+    )
+
+
+def _checkpoint_read(checkpoint: AuditCheckpoint) -> CheckpointRead:
+    return CheckpointRead.model_validate(checkpoint, from_attributes=True)
 
 
 def _seq_cursor(cursor: str) -> int:

@@ -35,3 +35,40 @@ class AuditEvent(TableBase):
     actor: Mapped[str | None] = mapped_column(Text)
     occurred_at: Mapped[datetime] = mapped_column(UtcDateTime)
     payload: Mapped[dict[str, Any]] = mapped_column(JSONValue)
+
+
+class AuditCheckpoint(TableBase):
+    """The chain's head (seq and hash) at one moment, signed with a key the database lacks.
+
+    A rewrite that recomputes every hash, or a deletion of the chain's last events, cannot
+    produce a matching signature, so the verifier notices either up to the latest checkpoint.
+    """
+
+    __tablename__ = "audit_checkpoint"
+    # Not unique: after a key rotation the same head is signed again with the new key.
+    __table_args__ = (Index(None, "chain_id", "seq"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    chain_id: Mapped[str] = mapped_column(String(64))
+    seq: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # Which key signed: a changed key reads as "re-key", not as a forgery.
+    key_id: Mapped[str] = mapped_column(String(16))
+    signature: Mapped[str] = mapped_column(String(64))
+
+
+class AuditCheckpointIncident(TableBase):
+    """An incident's sub-chain head at a checkpoint, for incidents with events since the last.
+
+    Verifying one incident then finds its latest signed head without walking the whole chain.
+    """
+
+    __tablename__ = "audit_checkpoint_incident"
+    __table_args__ = (Index(None, "incident_id", "incident_seq"),)
+
+    checkpoint_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    incident_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    incident_seq: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))
+    signature: Mapped[str] = mapped_column(String(64))

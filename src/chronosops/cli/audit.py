@@ -1,4 +1,5 @@
-"""``chronosops audit verify``: re-hash the whole audit chain, in batches, with progress."""
+"""``chronosops audit verify``: re-hash the whole audit chain, in batches, with progress, and
+compare it with the latest signed checkpoint; ``audit checkpoint`` signs the head now."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ import typer
 from rich.console import Console
 from rich.progress import Progress
 
-from chronosops.audit import ChainVerification
-from chronosops.cli.settings import resolve_migrated, services_for
+from chronosops.audit import ChainVerification, CheckpointRead
+from chronosops.cli.settings import fail, resolve_migrated, services_for
 from chronosops.config import Settings
+from chronosops.core.errors import AppError
 
 app = typer.Typer(help="Check the tamper-evident audit log.", no_args_is_help=True)
 out = Console()
@@ -49,12 +51,54 @@ def verify(
             f"[green]VERIFIED[/green] {result.verified_count} events of chain "
             f"{result.chain_id!r}; head seq {result.head_seq}, hash {result.head_hash}"
         )
+        out.print(_checkpoint_line(result), highlight=False)
         return
     failure = result.first_failure
     assert failure is not None
+    where = f" (event {failure.event_id}, {failure.event_type})" if failure.event_id else ""
     err.print(
-        f"[red]FAILED[/red] at seq {failure.seq} (event {failure.event_id}, "
-        f"{failure.event_type}): {failure.reason}; {result.verified_count} of "
-        f"{result.total_events} events verified before it"
+        f"[red]FAILED[/red] at seq {failure.seq}{where}: {failure.reason}; "
+        f"{result.verified_count} of {result.total_events} events verified"
     )
     raise typer.Exit(1)
+
+
+def _checkpoint_line(result: ChainVerification) -> str:
+    checkpoint = result.checkpoint
+    if result.checkpoint_status == "NO_KEY":
+        return (
+            "checkpoints: none checked (no CHRONOSOPS_AUDIT_CHECKPOINT_KEY): deleting the last "
+            "events or rewriting the whole chain would not show"
+        )
+    if checkpoint is None:
+        return "checkpoints: none written yet (`chronosops audit checkpoint` signs the head)"
+    return (
+        f"checkpoint: matched the signed head at seq {checkpoint.seq} "
+        f"(signed {checkpoint.created_at:%Y-%m-%d %H:%M:%S} UTC, key {checkpoint.key_id})"
+    )
+
+
+async def _checkpoint(settings: Settings) -> CheckpointRead:
+    services = services_for(settings)
+    try:
+        async with services.database.unit_of_work() as session:
+            return await services.audit.checkpoint(session)
+    finally:
+        await services.aclose()
+
+
+@app.command("checkpoint")
+def checkpoint() -> None:
+    """Sign the chain's current head (seq and hash) with CHRONOSOPS_AUDIT_CHECKPOINT_KEY."""
+    settings = resolve_migrated()
+    try:
+        result = asyncio.run(_checkpoint(settings))
+    except AppError as error:
+        fail(error.message)
+        return
+    out.print(
+        f"checkpoint: seq {result.seq}, hash {result.hash}, key {result.key_id}, "
+        f"signature {result.signature}",
+        highlight=False,
+        soft_wrap=True,
+    )

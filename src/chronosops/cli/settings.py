@@ -16,21 +16,42 @@ from chronosops.config import ConfigurationError, Settings, load_settings
 err = Console(stderr=True)
 
 EMBEDDED_SECRET_FILE = "jwt-secret"
+# Beside the database file, never inside it: whoever rewrites the chain must not hold the key.
+EMBEDDED_CHECKPOINT_KEY_FILE = "audit-checkpoint-key"
 
 
-def embedded_secret_path(settings: Settings) -> Path | None:
-    """``./data/jwt-secret`` beside the embedded database; None for any other database."""
+def embedded_secret_path(settings: Settings, name: str = EMBEDDED_SECRET_FILE) -> Path | None:
+    """``./data/<name>`` beside the embedded database; None for any other database."""
     path = settings.sqlite_path
     if path is None or not settings.is_embedded_default:
         return None
-    return path.parent / EMBEDDED_SECRET_FILE
+    return path.parent / name
+
+
+def _embedded_secret(path: Path | None, *, generate: bool, what: str, setting: str) -> str | None:
+    """The secret kept in ``path`` (mode 600), generated first when asked to and missing."""
+    if path is None:
+        return None
+    if not path.exists():
+        if not generate:
+            return None
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32))
+        err.print(
+            f"[yellow]Generated a local {what} for the embedded default in {path} "
+            f"(set {setting} to use your own).[/yellow]"
+        )
+    return path.read_text().strip()
 
 
 def resolve(*, generate_embedded_secret: bool = False, **overrides: object) -> Settings:
-    """Settings from the environment; on the embedded default, a generated secret if none is set.
+    """Settings from the environment; on the embedded default, generated secrets if none are set.
 
-    The generated secret lives in ``./data/jwt-secret`` (mode 600) and is reused on every start,
-    so tokens stay valid across restarts. It is never used for any other database.
+    The generated JWT secret lives in ``./data/jwt-secret`` and the audit checkpoint key in
+    ``./data/audit-checkpoint-key`` (mode 600, outside the database), reused on every start, so
+    tokens and checkpoints stay valid across restarts. Neither is used for any other database.
     """
     try:
         settings = load_settings(**overrides)
@@ -38,23 +59,27 @@ def resolve(*, generate_embedded_secret: bool = False, **overrides: object) -> S
         fail(f"invalid configuration: {exc}")
     # Logs go to stderr, so stdout stays machine-readable (`TOKEN=$(chronosops token …)`).
     configure_logging(settings)
+    if settings.audit_checkpoint_key is None:
+        key = _embedded_secret(
+            embedded_secret_path(settings, EMBEDDED_CHECKPOINT_KEY_FILE),
+            generate=generate_embedded_secret,
+            what="audit checkpoint key",
+            setting="CHRONOSOPS_AUDIT_CHECKPOINT_KEY",
+        )
+        if key is not None:
+            overrides = {**overrides, "audit_checkpoint_key": key}
+            settings = load_settings(**overrides)
     if settings.jwt_secret is not None or settings.oidc_enabled:
         return settings
-    path = embedded_secret_path(settings)
-    if path is None:
+    secret = _embedded_secret(
+        embedded_secret_path(settings),
+        generate=generate_embedded_secret,
+        what="JWT secret",
+        setting="CHRONOSOPS_JWT_SECRET",
+    )
+    if secret is None:
         return settings
-    if not path.exists():
-        if not generate_embedded_secret:
-            return settings
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(secrets.token_hex(32))
-        err.print(
-            f"[yellow]Generated a local JWT secret for the embedded default in {path} "
-            "(set CHRONOSOPS_JWT_SECRET to use your own).[/yellow]"
-        )
-    return load_settings(**overrides, jwt_secret=path.read_text().strip())
+    return load_settings(**overrides, jwt_secret=secret)
 
 
 def resolve_migrated() -> Settings:

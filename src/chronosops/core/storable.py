@@ -1,13 +1,17 @@
 """Whether a parsed JSON document can be stored as it is.
 
-PostgreSQL refuses the NUL character in text and in JSONB (SQLite does not), and documents
-nested deeper than the JSON encoders and hashers recurse fail far from where they came in. A
-document is checked once, where it enters, so that both are a 400 naming the place instead of
-a 500 on one database and not the other.
+PostgreSQL refuses the NUL character in text and in JSONB (SQLite does not), text that is not
+valid Unicode (a lone surrogate such as ``"\ud800"``, which JSON's escapes can spell), and the
+infinities Python reads from numbers such as ``1e400``; documents nested deeper than the JSON
+encoders and hashers recurse fail far from where they came in. A document is checked once,
+where it enters, so that each is a 400 naming the place instead of a 500 on one database and
+not the other.
 """
 
 from __future__ import annotations
 
+import math
+import re
 from typing import Any
 
 from chronosops.core.errors import FieldError
@@ -15,6 +19,17 @@ from chronosops.core.errors import FieldError
 # Deeper than any vendor payload (they stay under 10 levels), far below Python's recursion limit.
 MAX_DEPTH = 64
 NUL = "\x00"
+_SURROGATE = re.compile("[\ud800-\udfff]")
+NOT_UNICODE = "must be valid Unicode: a lone surrogate (\\ud800-\\udfff) cannot be stored"
+
+
+def text_problem(value: str) -> str | None:
+    """Why ``value`` cannot be stored as text, or None."""
+    if NUL in value:
+        return "must not contain the NUL character (\\u0000)"
+    if not value.isascii() and _SURROGATE.search(value):
+        return NOT_UNICODE
+    return None
 
 
 def _join(path: str, key: str | int) -> str:
@@ -29,8 +44,12 @@ def unstorable(document: Any, *, max_depth: int = MAX_DEPTH) -> FieldError | Non
     while stack:
         value, path, depth = stack.pop()
         if isinstance(value, str):
-            if NUL in value:
-                return FieldError(path, "must not contain the NUL character (\\u0000)")
+            problem = text_problem(value)
+            if problem is not None:
+                return FieldError(path, problem)
+        elif isinstance(value, float):
+            if not math.isfinite(value):
+                return FieldError(path, "must be a finite number (1e400 is beyond a double)")
         elif isinstance(value, dict | list):
             if depth > max_depth:
                 return FieldError(path, f"is nested deeper than {max_depth} levels")
@@ -39,6 +58,10 @@ def unstorable(document: Any, *, max_depth: int = MAX_DEPTH) -> FieldError | Non
                 if isinstance(key, str) and NUL in key:
                     return FieldError(
                         path, "has a key with the NUL character (\\u0000), which cannot be stored"
+                    )
+                if isinstance(key, str) and text_problem(key) is not None:
+                    return FieldError(
+                        path, "has a key that is not valid Unicode (a lone surrogate)"
                     )
                 stack.append((item, _join(path, key), depth + 1))
     return None

@@ -35,7 +35,19 @@ def parse_instant(text: str) -> datetime:
         parsed = datetime.fromisoformat(f"{match['date']}T{match['time']}{frac}{zone}")
     except ValueError as exc:  # e.g. month 13, 25:00, offset +24:00
         raise ValueError(f"{ISO_RULE} ({exc})") from None
-    return parsed.astimezone(UTC)
+    return _to_utc(parsed)
+
+
+OUT_OF_RANGE = "is outside the years 0001 to 9999 once converted to UTC"
+
+
+def _to_utc(value: datetime) -> datetime:
+    """``value`` in UTC, or ValueError when that falls off the calendar Python can hold
+    (``9999-12-31T23:59:59-14:00``, ``0001-01-01T00:00:00+14:00``)."""
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(OUT_OF_RANGE) from None
 
 
 def format_instant(value: datetime) -> str:
@@ -58,7 +70,7 @@ def _coerce_instant(value: Any) -> Any:
     if isinstance(value, datetime):
         if value.tzinfo is None:
             raise ValueError(ISO_RULE)
-        return value.astimezone(UTC)
+        return _to_utc(value)
     raise ValueError(ISO_RULE)
 
 

@@ -37,6 +37,9 @@ STATUS_IMPACT: dict[str, Severity] = {
 }
 
 
+MULTIPLE_PRODUCTS = "multiple products"
+
+
 def is_entry(value: Any) -> bool:
     return isinstance(value, Mapping) and (
         "external_desc" in value or ("begin" in value and "service_name" in value)
@@ -108,7 +111,12 @@ def _entry(entry: Mapping[str, Any], prefix: str, received_at: datetime) -> Sour
     url = None
     if uri is not None:
         url = uri if uri.startswith(("http://", "https://")) else STATUS_PAGE + uri.lstrip("/")
-    service = first_text(entry.get("service_name"), products[0] if products else None)
+    # An incident spanning several products is filed under "Multiple Products", which names no
+    # system a collector could query; the first affected product does.
+    service_name = text(entry.get("service_name"))
+    if service_name is not None and service_name.casefold() == MULTIPLE_PRODUCTS:
+        service_name = None
+    service = first_text(service_name, products[0] if products else None)
     request = builder.build(
         source_ref=ref,
         title=builder.title(

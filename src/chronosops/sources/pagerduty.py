@@ -255,8 +255,11 @@ def _events_v2(body: Mapping[str, Any], received_at: datetime) -> Normalization:
         ),
         start=builder.start((payload.get("timestamp"), "payload.timestamp")),
         severity=builder.severity(severity, EVENT_SEVERITY, "payload.severity"),
+        # `source` is the affected system itself (a host, a cluster): closer to what failed than
+        # the `group` of components, and PD-CEF requires it, so a service is always named.
         service=builder.name(
-            first_text(payload.get("component"), payload.get("group")), "payload.component"
+            first_text(payload.get("component"), payload.get("source"), payload.get("group")),
+            "payload.component",
         ),
         tags={
             key: value
@@ -309,7 +312,11 @@ def _guide(body: Mapping[str, Any], received_at: datetime) -> Normalization:
         severity=builder.severity(urgency, URGENCY, "incident.urgency"),
         description=text(incident.get("description")),
         service=builder.name(
-            first_text(at(incident, "service", "name"), at(incident, "service", "summary")),
+            first_text(
+                at(incident, "service", "name"),
+                at(incident, "service", "summary"),
+                at(incident, "service", "id"),
+            ),
             "incident.service.name",
         ),
         team=builder.name(at(incident, "assigned_to", 0, "summary"), "incident.assigned_to"),

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 from prometheus_client import CollectorRegistry
 
@@ -32,6 +32,7 @@ from chronosops.web.middleware import (
     RequestContextMiddleware,
     SecurityHeadersMiddleware,
 )
+from chronosops.web.parameters import storable_parameters
 
 DESCRIPTION = """\
 ChronosOps ingests incidents, freezes the evidence around them into content-addressed bundles
@@ -82,6 +83,7 @@ def create_app(services: Services, *, owns_services: bool = False) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         openapi_url="/openapi.json",
+        dependencies=[Depends(storable_parameters)],
     )
     registry = CollectorRegistry()
     app.state.services = services

@@ -1,4 +1,5 @@
-"""The audit chain as a whole: every event, newest first, and a full verification (admins)."""
+"""The audit chain as a whole: every event, newest first, a full verification, and signed
+checkpoints of its head (admins)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from chronosops.audit import AuditFilter, ChainVerification, EntityType, EventType
+from chronosops.audit import (
+    AuditFilter,
+    ChainVerification,
+    CheckpointRead,
+    EntityType,
+    EventType,
+)
 from chronosops.web.deps import Admin, ReadSession, ServicesDep
 
 router = APIRouter(tags=["audit"])
@@ -46,3 +53,18 @@ async def verify_chain(
     _principal: Admin, services: ServicesDep, session: ReadSession
 ) -> ChainVerification:
     return await services.audit.verify_chain(session)
+
+
+@router.post(
+    "/v1/audit/checkpoints",
+    summary="Sign the audit chain's current head with the checkpoint key (admins)",
+    response_model=CheckpointRead,
+    status_code=201,
+    responses={
+        404: {"description": "no checkpoint key is configured"},
+        409: {"description": "the chain is empty"},
+    },
+)
+async def create_checkpoint(_principal: Admin, services: ServicesDep) -> CheckpointRead:
+    async with services.database.unit_of_work() as session:
+        return await services.audit.checkpoint(session)

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from chronosops.audit import EntityType, EventType
 from chronosops.changes import ChangeCreate, ChangeFilter, ChangeRead
 from chronosops.core.artifacts import ChangeType
+from chronosops.core.canonical import beyond_canonical_range
 from chronosops.core.errors import FieldError, InvalidInputError
 from chronosops.web.api.incidents import ERROR_RESPONSES, parse_json_body, query_instant
 from chronosops.web.deps import Analyst, ReadSession, ServicesDep, Viewer
@@ -53,6 +54,10 @@ async def record_change(
         change = ChangeCreate.model_validate(body)
     except ValidationError as exc:
         raise InvalidInputError(INVALID_BODY, field_errors_from_pydantic(exc.errors())) from None
+    # A change is stored once per content hash, and canonical JSON cannot hash every number.
+    problem = beyond_canonical_range(change.metadata, "metadata")
+    if problem is not None:
+        raise InvalidInputError(INVALID_BODY, [problem])
     async with services.database.unit_of_work() as session:
         recorded = await services.changes.record(session, change, by=principal.subject)
         if recorded.created:
