@@ -32,6 +32,7 @@ from chronosops.web.middleware import (
     RequestContextMiddleware,
     SecurityHeadersMiddleware,
 )
+from chronosops.web.read_retries import RetryReadsOnceMiddleware
 
 DESCRIPTION = """\
 ChronosOps ingests incidents, freezes the evidence around them into content-addressed bundles
@@ -101,6 +102,7 @@ def create_app(services: Services, *, owns_services: bool = False) -> FastAPI:
         app.include_router(module.router)
     pages.install(app)
     errors.install(app)
+    app.add_middleware(RetryReadsOnceMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=services.settings.max_body_bytes)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestContextMiddleware, metrics=HttpMetrics(registry))
