@@ -47,9 +47,7 @@ def hung_port() -> Iterator[int]:
 async def test_connecting_to_a_database_that_never_answers_gives_up_after_the_connect_timeout(
     open_databases: list[Database], hung_port: int
 ) -> None:
-    database = _database(
-        open_databases, hung_database_url(hung_port), connect_timeout_seconds=1
-    )
+    database = _database(open_databases, hung_database_url(hung_port), connect_timeout_seconds=1)
     started = time.monotonic()
     with pytest.raises(DatabaseUnavailableError, match="cannot connect") as caught:
         async with asyncio.timeout(20), database.unit_of_work(write=False) as session:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import typer
 
 from chronosops.cli import audit, bench, db, demo, imports, incidents, serve, sign_in, tokens
+from chronosops.cli.errors import ReportingGroup
 
 app = typer.Typer(
     name="chronosops",
@@ -13,6 +14,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=ReportingGroup,
 )
 app.command("serve")(serve.serve)
 app.command("token")(tokens.token)

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.progress import Progress
 
 from chronosops.audit import ChainVerification
+from chronosops.cli.errors import failures_reported
 from chronosops.cli.settings import resolve_migrated, services_for
 from chronosops.config import Settings
 
@@ -57,4 +58,4 @@ def verify(
         f"{failure.event_type}): {failure.reason}; {result.verified_count} of "
         f"{result.total_events} events verified before it"
     )
-    raise typer.Exit(1)
+    failures_reported()

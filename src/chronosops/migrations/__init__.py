@@ -31,19 +31,20 @@ def _limits(database: str | DatabaseSettings) -> DatabaseSettings:
 def _engine(limits: DatabaseSettings) -> Engine:
     """A one-connection engine whose connect is bounded; statements are not (a migration may
     rightly run for minutes)."""
-    return create_engine(
-        sync_url(limits.url),
-        poolclass=pool.NullPool,
-        connect_args=connect_args(limits, statements=False),
-    )
+    with translated(limits, opening=True):
+        return create_engine(
+            sync_url(limits.url),
+            poolclass=pool.NullPool,
+            connect_args=connect_args(limits, statements=False),
+        )
 
 
 def _run(database: str | DatabaseSettings, action: str, *arguments: str, **options: object) -> None:
     limits = _limits(database)
     ensure_sqlite_directory(limits.url)
     config = alembic_config(limits.url)
+    engine = _engine(limits)
     with translated(limits):
-        engine = _engine(limits)
         try:
             with engine.begin() as connection:
                 # env.py runs on this connection instead of opening an unbounded one.
@@ -79,8 +80,8 @@ def revision_of(connection: Connection) -> str | None:
 
 def current_revision(database: str | DatabaseSettings) -> str | None:
     limits = _limits(database)
+    engine = _engine(limits)
     with translated(limits):
-        engine = _engine(limits)
         try:
             with engine.connect() as connection:
                 return revision_of(connection)

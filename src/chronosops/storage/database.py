@@ -29,7 +29,12 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from chronosops.config import ConfigurationError, DatabaseSettings
-from chronosops.storage.failures import URL_SETTING, DatabaseUnavailableError, translated
+from chronosops.storage.failures import (
+    URL_SETTING,
+    DatabaseUnavailableError,
+    printable_url,
+    translated,
+)
 
 T = TypeVar("T")
 APPLICATION_NAME = "chronosops"
@@ -116,7 +121,7 @@ class Database:
         self.url = async_url(self.limits.url)
         self.dialect = "sqlite" if self.url.startswith("sqlite") else "postgresql"
         ensure_sqlite_directory(self.url)
-        with translated(self.limits):
+        with translated(self.limits, opening=True):
             if self.dialect == "sqlite":
                 # SQLite's own file locking serialises writers; the pool only saves reconnects.
                 self.engine = create_async_engine(
@@ -223,8 +228,9 @@ class Database:
                         return await connection.run_sync(_run)
         except TimeoutError:
             raise DatabaseUnavailableError(
-                "Database unavailable: no answer in time",
-                detail=f"no answer within {timeout:g} s (CHRONOSOPS_DATABASE_PROBE_TIMEOUT_SECONDS)",
+                f"Database unavailable: no answer within {timeout:g} s "
+                "(CHRONOSOPS_DATABASE_PROBE_TIMEOUT_SECONDS)",
+                url=printable_url(self.limits.url),
             ) from None
 
     async def ping(self) -> bool:

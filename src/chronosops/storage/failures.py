@@ -51,9 +51,22 @@ class DatabaseUnavailableError(UnavailableError):
         detail: str = "",
         retry_after_seconds: int = 1,
         connection_lost: bool = False,
+        url: str = "",
     ) -> None:
         super().__init__(message, detail=detail, retry_after_seconds=retry_after_seconds)
         self.connection_lost = connection_lost
+        self.url = url
+        """The database URL without its password, for the operator's terminal only."""
+
+
+def printable_url(url: str) -> str:
+    """The database URL without its password."""
+    if "@" not in url or "://" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    credentials, host = rest.rsplit("@", 1)
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}" if ":" in credentials else f"{scheme}://{user}@{host}"
 
 
 def _first_line(error: BaseException | None) -> str:
@@ -134,12 +147,25 @@ def bad_url(error: BaseException) -> ConfigurationError | None:
 
 
 @contextmanager
-def translated(limits: DatabaseSettings | None = None) -> Iterator[None]:
-    """Raise a URL or availability failure as the application error it is."""
+def translated(limits: DatabaseSettings | None = None, *, opening: bool = False) -> Iterator[None]:
+    """Raise a URL or availability failure as the application error it is.
+
+    ``opening``: the block creates an engine, where a missing driver module means the URL
+    names a database this build has no driver for.
+    """
     try:
         yield
+    except ImportError as error:
+        if not opening:
+            raise
+        raise ConfigurationError(
+            f"{URL_SETTING} names a database this build has no driver for ({error}); "
+            "use sqlite:///path or postgresql+psycopg://user@host:5432/name"
+        ) from None
     except (DBAPIError, PoolTimeoutError, ArgumentError) as error:
         known = bad_url(error) or unavailable(error, limits)
         if known is None:
             raise
+        if isinstance(known, DatabaseUnavailableError) and limits and not known.url:
+            known.url = printable_url(limits.url)
         raise known from error

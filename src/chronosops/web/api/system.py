@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import structlog
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -15,6 +16,7 @@ from chronosops.storage import DatabaseUnavailableError
 from chronosops.web.deps import AnyToken, ServicesDep
 
 router = APIRouter(tags=["system"])
+log = structlog.get_logger("chronosops.http")
 
 SERVICE = "chronosops-api"
 
@@ -22,12 +24,14 @@ SERVICE = "chronosops-api"
 @router.get("/v1/health", summary="Liveness: the process answers (and whether the DB does)")
 async def health(services: ServicesDep) -> dict[str, Any]:
     """Always 200 while the process runs; ``database`` says whether the database answered
-    within CHRONOSOPS_DATABASE_PROBE_TIMEOUT_SECONDS, ``databaseError`` why not."""
+    within CHRONOSOPS_DATABASE_PROBE_TIMEOUT_SECONDS, ``databaseError`` why not (without the
+    driver's text, which may name hosts: that goes to the log)."""
     body: dict[str, Any] = {"ok": True, "service": SERVICE, "database": "connected"}
     try:
         await services.database.probe()
     except DatabaseUnavailableError as error:
-        body.update(database="disconnected", databaseError=error.detail or error.message)
+        body.update(database="disconnected", databaseError=error.message)
+        log.warning("probe.database_unavailable", detail=error.detail or error.message)
     body["time"] = format_instant(services.clock.now())
     return body
 
@@ -46,8 +50,9 @@ async def ready(services: ServicesDep) -> JSONResponse:
         body.update(
             database="disconnected",
             migrations="unknown",
-            databaseError=error.detail or error.message,
+            databaseError=error.message,
         )
+        log.warning("probe.database_unavailable", detail=error.detail or error.message)
     else:
         migrated = revision == migrations.head_revision()
         body.update(ready=migrated, database="connected")
