@@ -16,6 +16,7 @@ from chronosops.bootstrap import Services
 from chronosops.cli.errors import fail
 from chronosops.cli.settings import migrate_or_refuse, require_runnable, resolve, services_for
 from chronosops.cli.sign_in import ALL_ROLES, issue_link, link_url
+from chronosops.cli.workers import die_with_supervisor, supervise
 from chronosops.config import ConfigurationError
 from chronosops.storage.failures import printable_url
 from chronosops.web.app import create_app
@@ -100,15 +101,17 @@ def serve(
         # Each worker process builds its own services from the same environment.
         asyncio.run(services.aclose())
         out.print(f"{settings.workers} worker processes")
-        uvicorn.run(
-            "chronosops.cli.serve:worker_app",
-            factory=True,
-            workers=settings.workers,
-            host=settings.host,
-            port=settings.port,
-            log_level="warning",
-            access_log=False,
-            server_header=False,
+        supervise(
+            uvicorn.Config(
+                "chronosops.cli.serve:worker_app",
+                factory=True,
+                workers=settings.workers,
+                host=settings.host,
+                port=settings.port,
+                log_level="warning",
+                access_log=False,
+                server_header=False,
+            )
         )
         return
     app = create_app(services, owns_services=True)
@@ -124,6 +127,7 @@ def serve(
 
 def worker_app() -> FastAPI:
     """One worker's app (uvicorn calls this in each process that `serve --workers N` starts)."""
+    die_with_supervisor()
     settings = resolve()
     return create_app(services_for(settings), owns_services=True)
 
