@@ -234,7 +234,8 @@ def body_token(request: httpx.Request) -> str | None:
 
 
 def query_token(request: httpx.Request) -> str | None:
-    return request.url.params.get("pageToken")
+    token: str | None = request.url.params.get("pageToken")
+    return token
 
 
 def paged(
@@ -397,5 +398,6 @@ async def test_the_budgets_and_page_sizes_are_validated() -> None:
         ("max_traces", 0),
         ("trace_page_size", 1001),
     ]:
+        bad: dict[str, Any] = {option: value}
         with pytest.raises(CollectorConfigError, match=rf"options\.{option}"):
-            google(Replay({}), **{option: value})
+            google(Replay({}), **bad)

@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from chronosops.auth import Role
 from chronosops.config import ConfigurationError, Settings
@@ -355,6 +356,6 @@ async def test_a_failing_openai_compatible_server_leaves_the_builtin_result(
 def test_a_model_reasoner_without_its_settings_refuses_to_start(
     settings: dict[str, Any], message: str
 ) -> None:
-    configured = Settings(jwt_secret="s" * 40, **settings)
+    configured = Settings(jwt_secret=SecretStr("s" * 40), **settings)
     with pytest.raises(ConfigurationError, match=message):
         configured.check_runnable()
