@@ -131,7 +131,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def _app_error(request: Request, error: AppError) -> JSONResponse:
         if isinstance(error, UnavailableError):
-            _log_unavailable(request, error)
+            note_unavailable(request, error)
         return error_response(error)
 
     @app.exception_handler(SQLAlchemyError)
@@ -141,7 +141,7 @@ def install(app: FastAPI) -> None:
         known = unavailable(error)
         if known is None:
             return _internal(request, error)
-        _log_unavailable(request, known)
+        note_unavailable(request, known)
         return error_response(known)
 
     @app.exception_handler(RequestValidationError)
@@ -176,7 +176,8 @@ def _internal(request: Request, error: Exception) -> JSONResponse:
     )
 
 
-def _log_unavailable(request: Request, error: UnavailableError) -> None:
+def note_unavailable(request: Request, error: UnavailableError) -> None:
+    """Log it, and let `RetryReadsOnceMiddleware` know when a read lost its connection."""
     if isinstance(error, DatabaseUnavailableError) and error.connection_lost:
         request.scope.setdefault("state", {})[CONNECTION_LOST] = True
     log.warning("http.unavailable", code=error.code, detail=error.detail, path=request.url.path)
