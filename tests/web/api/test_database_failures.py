@@ -1,8 +1,10 @@
-"""A database connection killed under a real server: reads are served again once, a second loss
-is a 503 with Retry-After, and the client's keep-alive connection stays usable throughout."""
+"""A database that fails under a real server: reads whose connection is killed are served again
+once, a second loss is a 503 with Retry-After, the client's keep-alive connection stays usable
+throughout, and a write on a database that does not answer is a 503, never a 500."""
 
 from __future__ import annotations
 
+import asyncio
 import http.client
 import json
 import threading
@@ -16,13 +18,13 @@ from sqlalchemy import text
 
 from chronosops.config import Settings
 from chronosops.storage.database import APPLICATION_NAME, sync_url
+from tests.fixtures.app import ClientFactory
 from tests.fixtures.database import on_postgres
+from tests.fixtures.guide import request
 from tests.fixtures.live_server import LiveServer, live_server
+from tests.fixtures.silent_server import hung_database_url, silent_server
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not on_postgres(), reason="needs CHRONOSOPS_TEST_DATABASE_URL"),
-]
+postgres_only = pytest.mark.skipif(not on_postgres(), reason="needs CHRONOSOPS_TEST_DATABASE_URL")
 
 
 @pytest.fixture
@@ -96,6 +98,8 @@ def _wait_for_lock_waiter(
     return None
 
 
+@pytest.mark.slow
+@postgres_only
 def test_a_read_after_the_servers_connections_were_terminated_answers_on_the_same_connection(
     keep_alive: KeepAlive, admin_db: sqlalchemy.Engine
 ) -> None:
@@ -109,6 +113,8 @@ def test_a_read_after_the_servers_connections_were_terminated_answers_on_the_sam
     assert keep_alive.socket_id == socket_before
 
 
+@pytest.mark.slow
+@postgres_only
 def test_a_read_whose_connection_is_killed_mid_query_is_served_again_once(
     keep_alive: KeepAlive, admin_db: sqlalchemy.Engine, database_url: str
 ) -> None:
@@ -135,6 +141,8 @@ def test_a_read_whose_connection_is_killed_mid_query_is_served_again_once(
     assert body["items"] == []
 
 
+@pytest.mark.slow
+@postgres_only
 def test_a_read_that_loses_its_connection_twice_is_a_503_with_retry_after_and_keep_alive(
     keep_alive: KeepAlive, admin_db: sqlalchemy.Engine, database_url: str
 ) -> None:
@@ -166,3 +174,17 @@ def test_a_read_that_loses_its_connection_twice_is_a_503_with_retry_after_and_ke
     assert int(headers["retry-after"]) >= 1
     assert keep_alive.get("/v1/incidents")[0] == 200
     assert keep_alive.socket_id == socket_before
+
+
+async def test_an_ingest_on_a_database_that_never_answers_is_a_503_not_a_500(
+    client_with: ClientFactory, analyst: dict[str, str]
+) -> None:
+    with silent_server() as port:
+        client, _ = await client_with(
+            database_url=hung_database_url(port), database_connect_timeout_seconds=1
+        )
+        async with asyncio.timeout(20):
+            response = await client.post("/v1/incidents/ingest", json=request(), headers=analyst)
+    assert response.status_code == 503
+    assert response.json()["code"] == "database-unavailable"
+    assert int(response.headers["retry-after"]) >= 1
