@@ -6,7 +6,7 @@ import secrets
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from chronosops.config import (
     ConfigurationError,
@@ -88,8 +88,10 @@ def test_a_vendor_secret_of_repeated_junk_is_refused() -> None:
 
 def test_generated_secrets_and_the_test_fixtures_pass() -> None:
     for _ in range(200):
-        Settings(jwt_secret=secrets.token_hex(32)).check_runnable()  # the `make run` secret
-        Settings(jwt_secret=secrets.token_hex(16)).check_runnable()
+        Settings(
+            jwt_secret=SecretStr(secrets.token_hex(32))
+        ).check_runnable()  # the `make run` secret
+        Settings(jwt_secret=SecretStr(secrets.token_hex(16))).check_runnable()
     Settings(jwt_secret=TEST_SECRET, **webhook_settings()).check_runnable()  # type: ignore[arg-type]
 
 

@@ -106,7 +106,7 @@ def build_services(
     ids = ids or Cuid2Factory()
     owns_http = http is None
     http = http or httpx.AsyncClient(headers={"User-Agent": USER_AGENT}, timeout=10.0)
-    database = Database(settings.database_url)
+    database = Database(settings.database)
     audit = AuditLog(
         chain_id=settings.audit_chain_id,
         clock=clock,

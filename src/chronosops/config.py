@@ -57,6 +57,22 @@ class Settings(BaseSettings):
         default=DEFAULT_DATABASE_URL,
         description="SQLAlchemy URL: sqlite:///path or postgresql+psycopg://user@host/db",
     )
+    # Every wait on the database is bounded (docs/operations.md#limits-timeouts-and-failures).
+    database_connect_timeout_seconds: float = Field(
+        default=5.0, gt=0, le=120, description="PostgreSQL: longest wait to open a connection"
+    )
+    database_pool_timeout_seconds: float = Field(
+        default=5.0, gt=0, le=120, description="longest wait for a free pooled connection"
+    )
+    database_statement_timeout_seconds: float = Field(
+        default=30.0, ge=0, le=3600, description="PostgreSQL statement_timeout; 0 = no limit"
+    )
+    database_busy_timeout_seconds: float = Field(
+        default=30.0, ge=0, le=600, description="SQLite: longest wait for the writer's lock"
+    )
+    database_probe_timeout_seconds: float = Field(
+        default=1.0, gt=0, le=30, description="/v1/ready and /v1/health: longest database wait"
+    )
 
     # serving
     host: str = "127.0.0.1"
@@ -256,6 +272,17 @@ class Settings(BaseSettings):
         return Path(path) if path and path != ":memory:" else None
 
     @property
+    def database(self) -> DatabaseSettings:
+        return DatabaseSettings(
+            url=self.database_url,
+            connect_timeout_seconds=self.database_connect_timeout_seconds,
+            pool_timeout_seconds=self.database_pool_timeout_seconds,
+            statement_timeout_seconds=self.database_statement_timeout_seconds,
+            busy_timeout_seconds=self.database_busy_timeout_seconds,
+            probe_timeout_seconds=self.database_probe_timeout_seconds,
+        )
+
+    @property
     def oidc_enabled(self) -> bool:
         return bool(self.oidc_issuer and self.oidc_jwks_url)
 
@@ -451,6 +478,18 @@ def check_secret(name: str, value: str) -> None:
         raise ConfigurationError(
             f"{name} {problem}; set it to a random value (e.g. `openssl rand -hex 32`)"
         )
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    """Where the database is and how long any wait on it may last (seconds)."""
+
+    url: str
+    connect_timeout_seconds: float = 5.0
+    pool_timeout_seconds: float = 5.0
+    statement_timeout_seconds: float = 30.0
+    busy_timeout_seconds: float = 30.0
+    probe_timeout_seconds: float = 1.0
 
 
 @dataclass(frozen=True)

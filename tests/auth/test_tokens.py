@@ -111,7 +111,7 @@ async def test_bad_local_tokens_are_refused_with_the_reason(
 
 
 async def test_an_unsigned_alg_none_token_is_refused(verifier: TokenVerifier) -> None:
-    unsigned = jwt.encode({"sub": "x", "roles": ["CHRONOSOPS_ADMIN"]}, key=None, algorithm="none")
+    unsigned = jwt.encode({"sub": "x", "roles": ["CHRONOSOPS_ADMIN"]}, key="", algorithm="none")
     with pytest.raises(AuthenticationError, match="unsupported token algorithm 'none'"):
         await verifier.verify(unsigned)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -17,7 +18,9 @@ from pathlib import Path
 import httpx
 import jwt
 import pytest
+import sqlalchemy
 
+from chronosops.storage.database import sync_url
 from tests.fixtures.guide import example
 
 # Random-looking: a repeated character is refused as a secret (docs/configuration.md).
@@ -279,3 +282,141 @@ def test_two_workers_on_postgresql_serve_one_port(database_url: str, tmp_path: P
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+@dataclass
+class Workers:
+    url: str
+    token: str
+    supervisor: subprocess.Popen[bytes]
+    pids: list[int]
+
+
+def _pids(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmdline = (stat.parent / "cmdline").read_bytes()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == pid and b"resource_tracker" not in cmdline:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.fixture
+def workers(database_url: str, tmp_path: Path) -> Iterator[Workers]:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("several workers need PostgreSQL (CHRONOSOPS_TEST_DATABASE_URL)")
+    port = free_port()
+    secret = "w" * 40
+    supervisor = subprocess.Popen(
+        [sys.executable, "-m", "chronosops", "serve", "--workers", "2", "--port", str(port)],
+        cwd=tmp_path,
+        env={
+            **_clean_env(),
+            "CHRONOSOPS_JWT_SECRET": secret,
+            "CHRONOSOPS_DATABASE_URL": database_url,
+        },
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    pids: list[int] = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        pids = _pids(supervisor.pid)
+        try:
+            ready = httpx.get(f"{url}/v1/ready", timeout=1).status_code == 200
+        except httpx.TransportError:
+            ready = False
+        if ready and len(pids) == 2:
+            break
+        time.sleep(0.2)
+    assert len(pids) == 2, pids
+    token = jwt.encode(
+        {
+            "iss": "chronosops",
+            "aud": "chronosops",
+            "sub": "w",
+            "roles": ["CHRONOSOPS_ANALYST"],
+            "exp": int(time.time()) + 300,
+        },
+        secret,
+        algorithm="HS256",
+    )
+    yield Workers(url, token, supervisor, pids)
+    if supervisor.poll() is None:
+        supervisor.terminate()
+        supervisor.wait(timeout=30)
+    for pid in pids:
+        if _alive(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_workers_stop_serving_when_their_supervisor_is_killed(workers: Workers) -> None:
+    workers.supervisor.kill()
+    workers.supervisor.wait(timeout=10)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and any(_alive(pid) for pid in workers.pids):
+        time.sleep(0.1)
+    assert not any(_alive(pid) for pid in workers.pids), "orphaned workers still run"
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{workers.url}/v1/health", timeout=2)
+
+
+def test_sigterm_answers_the_requests_in_flight_and_refuses_new_ones(
+    workers: Workers, database_url: str
+) -> None:
+    headers = {"Authorization": f"Bearer {workers.token}"}
+
+    def ingest(index: int) -> int:
+        body = {**example("basic_request"), "sourceRef": f"draining-{index}"}
+        return httpx.post(
+            f"{workers.url}/v1/incidents/ingest", json=body, headers=headers, timeout=60
+        ).status_code
+
+    locker = sqlalchemy.create_engine(sync_url(database_url))
+    try:
+        with locker.connect() as lock, ThreadPoolExecutor(max_workers=4) as pool:
+            # Every ingest waits on this lock: the requests are in flight while the server stops.
+            lock.execute(sqlalchemy.text("LOCK TABLE incident IN ACCESS EXCLUSIVE MODE"))
+            in_flight = [pool.submit(ingest, index) for index in range(4)]
+            _wait_for_waiters(database_url, 4)
+            workers.supervisor.send_signal(signal.SIGTERM)
+            time.sleep(1.5)  # the supervisor reads its signals every half second
+            assert workers.supervisor.poll() is None, "the server waits for the requests"
+            with pytest.raises(httpx.ConnectError):
+                httpx.get(f"{workers.url}/v1/health", timeout=5)
+            lock.rollback()
+            assert [future.result(timeout=60) for future in in_flight] == [201] * 4
+    finally:
+        locker.dispose()
+    assert workers.supervisor.wait(timeout=30) == 0
+
+
+def _wait_for_waiters(database_url: str, count: int) -> None:
+    watcher = sqlalchemy.create_engine(sync_url(database_url), isolation_level="AUTOCOMMIT")
+    query = sqlalchemy.text(
+        "SELECT count(*) FROM pg_stat_activity "
+        "WHERE application_name = 'chronosops' AND wait_event_type = 'Lock'"
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with watcher.connect() as connection:
+                if connection.execute(query).scalar_one() >= count:
+                    return
+            time.sleep(0.05)
+    finally:
+        watcher.dispose()
+    raise AssertionError(f"fewer than {count} requests waited on the lock")

@@ -8,9 +8,9 @@ can assert what was sent: query, window, auth headers.
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 
@@ -38,12 +38,12 @@ def respond(recorded: dict[str, Any]) -> httpx.Response:
 
 
 class Replay:
-    def __init__(self, routes: dict[str, Answer], *, fallback: Answer | None = None) -> None:
-        self.routes = routes
+    def __init__(self, routes: Mapping[str, Answer], *, fallback: Answer | None = None) -> None:
+        self.routes = dict(routes)
         self.fallback = fallback
         self.requests: list[httpx.Request] = []
 
-    def _handle(self, request: httpx.Request) -> httpx.Response | Awaitable[httpx.Response]:
+    def _handle(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
         key = f"{request.method} {request.url.path}"
         answer = self.routes.get(key, self.fallback)
@@ -52,7 +52,8 @@ class Replay:
         if isinstance(answer, BaseException):
             raise answer
         if callable(answer):
-            return answer(request)
+            # MockTransport awaits what an async recording returns.
+            return cast(httpx.Response, answer(request))
         return respond(answer)
 
     def client(self) -> httpx.AsyncClient:

@@ -236,7 +236,8 @@ def body_token(request: httpx.Request) -> str | None:
 
 
 def query_token(request: httpx.Request) -> str | None:
-    return request.url.params.get("pageToken")
+    token: str | None = request.url.params.get("pageToken")
+    return token
 
 
 def paged(
@@ -399,8 +400,9 @@ async def test_the_budgets_and_page_sizes_are_validated() -> None:
         ("max_traces", 0),
         ("trace_page_size", 1001),
     ]:
+        bad: dict[str, Any] = {option: value}
         with pytest.raises(CollectorConfigError, match=rf"options\.{option}"):
-            google(Replay({}), **{option: value})
+            google(Replay({}), **bad)
 
 
 # -- the neighbourhood -----------------------------------------------------------------------
@@ -446,7 +448,7 @@ async def test_the_neighbourhood_is_one_monitoring_call_grouped_by_service() -> 
     series = {a.service: a for a in collected.artifacts if isinstance(a, MetricSeries)}
     assert [p.value for p in series["orders-api"].points] == [88.1, 905.7, 1320.2]
     assert [p.value for p in series["inventory-api"].points] == [41.0, 42.2, 40.9]
-    assert collected.artifacts[0].service == "web-frontend"  # type: ignore[attr-defined]
+    assert collected.artifacts[0].service == "web-frontend"  # type: ignore[union-attr]
     assert collected.notes[0] == (
         "neighbourhood of web-frontend: orders-api (callee), inventory-api (callee, 2 hops)"
     )

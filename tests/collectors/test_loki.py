@@ -109,8 +109,8 @@ async def test_a_logql_parse_error_is_a_refused_query() -> None:
 # -- paging the way logcli does -------------------------------------------------------------
 
 WINDOW_START_NS, WINDOW_END_NS = 1705311900000000000, 1705317300000000000
-WINDOW = recording("loki", "window")  # every matching line of the window, as one answer
-STREAMS: list[dict[str, Any]] = WINDOW["body"]["data"]["result"]
+RECORDED_WINDOW = recording("loki", "window")  # every matching line of the window, as one answer
+STREAMS: list[dict[str, Any]] = RECORDED_WINDOW["body"]["data"]["result"]
 ENTRIES = sorted(
     ((int(stamp), n, line) for n, s in enumerate(STREAMS) for stamp, line in s["values"]),
     key=lambda e: (-e[0], e[1]),

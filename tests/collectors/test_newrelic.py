@@ -151,7 +151,7 @@ async def test_the_neighbourhood_is_one_faceted_query_and_each_series_names_its_
     assert [p.value for p in series[("orders-api", "error_ratio")].points] == [0.002, 0.25]
     assert [p.value for p in series[("web-frontend", "latency_p95_ms")].points] == [210.3, 1190.4]
     assert series[("inventory-api", "request_rate")].labels == {"service": "inventory-api"}
-    assert [a.service for a in collected.artifacts][:3] == ["web-frontend"] * 3
+    assert [a.service for a in collected.artifacts][:3] == ["web-frontend"] * 3  # type: ignore[union-attr]
     assert collected.notes == [
         "neighbourhood of web-frontend: orders-api (callee), inventory-api (callee, 2 hops)"
     ]
@@ -178,4 +178,4 @@ async def test_every_default_query_asks_for_the_neighbourhood_and_a_service_only
     ).collect(query)
     assert "appName = 'web-frontend'" in Replay.body(alone.requests[0])["variables"]["nrql"]
     assert "metrics_nrql names $service only: asked for web-frontend only" in collected.notes
-    assert {a.service for a in collected.artifacts} == {"web-frontend"}
+    assert {a.service for a in collected.artifacts} == {"web-frontend"}  # type: ignore[union-attr]

@@ -1,3 +1,4 @@
+# mypy: disable-error-code="comparison-overlap"
 """The Prometheus collector asks about the incident's neighbourhood, against a real Prometheus.
 
 The data (`chain_openmetrics`): web-frontend → orders-api → inventory-api, orders-api failing
@@ -121,7 +122,7 @@ async def test_the_service_graph_brings_callees_two_hops_deep_each_under_its_own
     assert all(a.labels["service"] == a.service for a in series.values())
     assert len({a.artifact_id for a in collected.artifacts}) == len(collected.artifacts)
     # Nearest first: the alerting service's series lead.
-    assert collected.artifacts[0].service == "web-frontend"  # type: ignore[attr-defined]
+    assert collected.artifacts[0].service == "web-frontend"  # type: ignore[union-attr]
     assert collected.notes == [
         "neighbourhood of web-frontend: orders-api (callee), inventory-api (callee, 2 hops)"
     ]
@@ -202,8 +203,8 @@ async def test_the_neighbour_and_series_budgets_keep_the_nearest(
     )
     capped = await _collector(prometheus.url).collect(_query(max_items=8))
     assert len(capped.artifacts) == 8
-    kept = [a.service for a in capped.artifacts]  # type: ignore[attr-defined]
-    assert kept == sorted(kept, key=["web-frontend", "orders-api", "inventory-api"].index)
+    kept = [a.service for a in capped.artifacts]  # type: ignore[union-attr]
+    assert kept == sorted(kept, key=["web-frontend", "orders-api", "inventory-api"].index)  # type: ignore[arg-type]
     assert capped.notes[-1].endswith("left out (at most 8 series, the nearest services first)")
     assert "inventory-api" in capped.notes[-1]
 

@@ -13,6 +13,7 @@ from chronosops.collectors import registry
 from chronosops.config import ConfigurationError, Settings, load_collectors_file
 from chronosops.core.clock import FrozenClock
 from tests.collectors.scripted import NOW
+from tests.fixtures.import_graph import vendor_leaf_violations
 
 DOC = Path(__file__).parents[2] / "docs" / "collectors.md"
 DOC_ENV = {
@@ -85,3 +86,16 @@ def test_a_backend_option_mistake_stops_start_up_with_the_instance_and_field(
             FrozenClock(NOW),
         )
     assert "collector prom: options.step_seconds" in caught.value.message
+
+
+def test_backend_modules_are_leaves_reached_only_through_the_registry() -> None:
+    assert vendor_leaf_violations("chronosops.collectors", {"base", "paging", "registry"}) == []
+
+
+def test_the_leaf_check_reports_backends_that_import_a_sibling_not_declared_shared() -> None:
+    problems = vendor_leaf_violations("chronosops.collectors", {"base", "registry"})
+    assert {p for p in problems if p.startswith("the vendor module")} == {
+        f"the vendor module chronosops.collectors.{backend} imports its sibling "
+        "chronosops.collectors.paging"
+        for backend in ("datadog", "google_cloud", "loki")
+    }

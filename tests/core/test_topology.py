@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from chronosops.core.topology import Neighbour, ServiceGraph, edges_from_events, neighbourhood
 
 # gateway → checkout → payments → bank; checkout → stock; search → stock (a sibling's caller)
@@ -55,7 +57,7 @@ def test_graphs_merge_and_ignore_self_calls_and_empty_names() -> None:
 
 
 def test_topology_events_give_edges_and_anything_else_is_passed_over() -> None:
-    events = [
+    events: list[tuple[str, Any]] = [
         ("topology", {"service": "web", "peerService": "orders"}),
         ("Topology", {"service": " orders ", "peerService": "stock"}),
         ("topology", {"service": "web"}),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from chronosops.core.artifacts import Artifact
 from chronosops.core.ingest_request import EvidenceLite
 from chronosops.evidence.bundle import CollectionNote, artifacts_of, seal
 from chronosops.evidence.lite import artifacts_from_lite
@@ -12,7 +13,7 @@ LOGS = [
 ]
 
 
-def artifacts(logs: list[dict[str, str]]) -> list[object]:
+def artifacts(logs: list[dict[str, str]]) -> list[Artifact]:
     return list(
         artifacts_from_lite(EvidenceLite.model_validate({"logs": logs}), default_service="db")
     )

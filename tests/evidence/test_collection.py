@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import time
 from datetime import timedelta
+from functools import partial
 
 from chronosops.collectors import (
     Collected,
@@ -22,6 +23,10 @@ from tests.collectors.scripted import NOW, ScriptedCollector
 
 WINDOW = TimeWindow(NOW - timedelta(minutes=15), NOW + timedelta(minutes=15))
 QUERY = CollectorQuery(window=WINDOW, onset=NOW, service="checkout", max_items=50)
+
+
+def _answer(source: str, _query: CollectorQuery) -> list[Artifact]:
+    return _series(source)
 
 
 def _series(source: str, count: int = 1) -> list[Artifact]:
@@ -44,9 +49,7 @@ def _notes(runner_result: object) -> dict[str, tuple[str, str]]:
 
 
 async def test_collectors_run_in_parallel_and_their_artifacts_are_merged() -> None:
-    slow = [
-        ScriptedCollector(f"c{n}", lambda q, n=n: _series(f"c{n}"), delay=0.3) for n in range(3)
-    ]
+    slow = [ScriptedCollector(f"c{n}", partial(_answer, f"c{n}"), delay=0.3) for n in range(3)]
     started = time.perf_counter()
     result = await CollectorRunner(slow, CollectionPolicy()).run(QUERY)
     assert time.perf_counter() - started < 0.8

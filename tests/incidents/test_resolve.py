@@ -43,6 +43,7 @@ async def test_a_second_resolve_changes_nothing(services: Services) -> None:
     await resolve(services, "a-1", START + timedelta(minutes=30))
     again = await resolve(services, "a-1", START + timedelta(hours=2))
     assert again.outcome == "already-resolved"
+    assert again.incident is not None
     assert again.incident.timeline.end == START + timedelta(minutes=30)
 
 
@@ -58,4 +59,5 @@ async def test_a_resolve_before_the_start_ends_the_incident_at_its_start(
     await open_incident(services, "a-1")
     resolution = await resolve(services, "a-1", START - timedelta(minutes=3))
     assert resolution.clamped
+    assert resolution.incident is not None
     assert resolution.incident.timeline.end == START

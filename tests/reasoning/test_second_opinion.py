@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from chronosops.auth import Role
 from chronosops.config import ConfigurationError, Settings
@@ -357,6 +358,6 @@ async def test_a_failing_openai_compatible_server_leaves_the_builtin_result(
 def test_a_model_reasoner_without_its_settings_refuses_to_start(
     settings: dict[str, Any], message: str
 ) -> None:
-    configured = Settings(jwt_secret="s9f3c1a7e5b2d8064c1e9a3f7b5d20e8c46a1", **settings)
+    configured = Settings(jwt_secret=SecretStr("s9f3c1a7e5b2d8064c1e9a3f7b5d20e8c46a1"), **settings)
     with pytest.raises(ConfigurationError, match=message):
         configured.check_runnable()

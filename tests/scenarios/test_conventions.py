@@ -95,7 +95,7 @@ def test_renamed_signals_carry_the_same_measurements_in_their_own_units() -> Non
     """A mixed incident is the house incident under other names: same seed, same values."""
     options = {"seed": 4, "variant": 0}
     house = generate("latency-spike", GenerationOptions(**options))  # type: ignore[arg-type]
-    other = mixed("latency-spike", **options)  # type: ignore[arg-type]
+    other = mixed("latency-spike", **options)
     scenario = get_scenario("latency-spike")
     style = style_of(scenario, other.topology, other.options)
     node = other.topology.node("checkout")

@@ -71,7 +71,7 @@ def changes(incident: GeneratedIncident) -> list[ChangeEvent]:
 
 
 @pytest.mark.parametrize("scenario", FIELD_SCENARIOS, ids=lambda s: s.id)
-def test_every_field_scenario_answers_from_the_catalog_about_its_own_services(scenario) -> None:  # type: ignore[no-untyped-def]
+def test_every_field_scenario_answers_from_the_catalog_about_its_own_services(scenario) -> None:
     assert scenario.family == "field"
     assert scenario.hypothesis_id in {h.id for h in CATALOG} - {UNKNOWN}
     keys = {node.key for node in scenario.topology.services}
@@ -83,7 +83,7 @@ def test_every_field_scenario_answers_from_the_catalog_about_its_own_services(sc
 @pytest.mark.parametrize("scenario", FIELD_SCENARIOS, ids=lambda s: s.id)
 def test_field_incidents_never_use_the_house_metric_names(
     scenario,
-    canonical: dict[str, GeneratedIncident],  # type: ignore[no-untyped-def]
+    canonical: dict[str, GeneratedIncident],
 ) -> None:
     incident = canonical[scenario.id]
     names = {a.name for a in incident.artifacts if isinstance(a, MetricSeries)}

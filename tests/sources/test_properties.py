@@ -25,7 +25,7 @@ def check(kind: str, body: Any) -> None:
     try:
         result = source.parse(body, headers={}, received_at=RECEIVED)
     except SourcePayloadError as error:
-        problem = error
+        problem: SourcePayloadError | None = error
     else:
         problem = None
     if problem is not None:

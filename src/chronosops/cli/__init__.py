@@ -17,6 +17,7 @@ from chronosops.cli import (
     sign_in,
     tokens,
 )
+from chronosops.cli.errors import ReportingGroup
 
 app = typer.Typer(
     name="chronosops",
@@ -24,6 +25,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=ReportingGroup,
 )
 app.command("serve")(serve.serve)
 app.command("token")(tokens.token)

@@ -10,9 +10,9 @@ from rich.console import Console
 from rich.progress import Progress
 
 from chronosops.audit import ChainVerification, CheckpointRead
-from chronosops.cli.settings import fail, resolve_migrated, services_for
+from chronosops.cli.errors import failures_reported
+from chronosops.cli.settings import resolve_migrated, services_for
 from chronosops.config import Settings
-from chronosops.core.errors import AppError
 
 app = typer.Typer(help="Check the tamper-evident audit log.", no_args_is_help=True)
 out = Console()
@@ -60,7 +60,7 @@ def verify(
         f"[red]FAILED[/red] at seq {failure.seq}{where}: {failure.reason}; "
         f"{result.verified_count} of {result.total_events} events verified"
     )
-    raise typer.Exit(1)
+    failures_reported()
 
 
 def _checkpoint_line(result: ChainVerification) -> str:
@@ -91,11 +91,8 @@ async def _checkpoint(settings: Settings) -> CheckpointRead:
 def checkpoint() -> None:
     """Sign the chain's current head (seq and hash) with CHRONOSOPS_AUDIT_CHECKPOINT_KEY."""
     settings = resolve_migrated()
-    try:
-        result = asyncio.run(_checkpoint(settings))
-    except AppError as error:
-        fail(error.message)
-        return
+    # A missing key or an empty chain is an AppError: the CLI's error table reports it.
+    result = asyncio.run(_checkpoint(settings))
     out.print(
         f"checkpoint: seq {result.seq}, hash {result.hash}, key {result.key_id}, "
         f"signature {result.signature}",

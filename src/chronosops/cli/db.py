@@ -16,8 +16,8 @@ out = Console()
 def upgrade(revision: str = typer.Argument("head", help="target revision")) -> None:
     """Apply migrations up to REVISION (default: the latest)."""
     settings = resolve()
-    migrations.upgrade(settings.database_url, revision)
-    out.print(f"database at revision {migrations.current_revision(settings.database_url)}")
+    migrations.upgrade(settings.database, revision)
+    out.print(f"database at revision {migrations.current_revision(settings.database)}")
 
 
 @app.command("current")
@@ -25,7 +25,7 @@ def current() -> None:
     """Print the database's revision and the latest one this version knows."""
     settings = resolve()
     out.print(
-        f"current: {migrations.current_revision(settings.database_url)}  "
+        f"current: {migrations.current_revision(settings.database)}  "
         f"head: {migrations.head_revision()}"
     )
 
@@ -36,4 +36,4 @@ def revision(
 ) -> None:
     """Autogenerate a revision from the difference between the tables and the database."""
     settings = resolve()
-    migrations.revision(settings.database_url, message)
+    migrations.revision(settings.database, message)

@@ -13,8 +13,9 @@ from rich.progress import Progress
 from rich.table import Table
 
 from chronosops.bootstrap import Services
+from chronosops.cli.errors import fail, failures_reported
 from chronosops.cli.incidents import CLI_PRINCIPAL
-from chronosops.cli.settings import fail, resolve_migrated, services_for
+from chronosops.cli.settings import resolve_migrated, services_for
 from chronosops.core.ingest_request import MAX_WINDOW_MINUTES, MIN_WINDOW_MINUTES
 from chronosops.investigation import run_scenario
 from chronosops.scenarios import BY_ID, FIELD_BY_ID, MAX_VARIANT, SCENARIOS, GenerationOptions
@@ -188,4 +189,4 @@ def demo(
             "Read one with `chronosops incidents show ID`."
         )
     if any(row.status == "failed" for row in rows):
-        raise typer.Exit(1)
+        failures_reported()

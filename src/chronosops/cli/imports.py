@@ -21,8 +21,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from chronosops import __version__
 from chronosops.bootstrap import Services, build_services
+from chronosops.cli.errors import fail, failures_reported
 from chronosops.cli.incidents import CLI_PRINCIPAL
-from chronosops.cli.settings import fail, resolve_migrated
+from chronosops.cli.settings import resolve_migrated
 from chronosops.core.errors import AppError, InvalidInputError
 from chronosops.core.storable import unstorable
 from chronosops.sources import GOOGLE_CLOUD_STATUS_FEED_URL, Normalization, registry
@@ -135,4 +136,4 @@ def google_cloud_status(
     )
     out.print(f"Imported {total} entries from {location}: {summary or 'nothing to do'}")
     if outcomes["failed"]:
-        raise typer.Exit(1)
+        failures_reported()

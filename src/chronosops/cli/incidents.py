@@ -15,8 +15,8 @@ from rich.table import Table
 
 from chronosops.auth import Principal, Role
 from chronosops.bootstrap import Services
-from chronosops.cli.settings import fail, resolve_migrated, services_for
-from chronosops.core.errors import AppError
+from chronosops.cli.errors import fail, failures_reported
+from chronosops.cli.settings import resolve_migrated, services_for
 from chronosops.core.ingest_request import IngestIncidentRequest
 from chronosops.incidents import IncidentFilter
 
@@ -67,7 +67,7 @@ def ingest(
     items = _load(source)
     failures = asyncio.run(_ingest_all(services_for(resolve_migrated()), items))
     if failures:
-        raise typer.Exit(1)
+        failures_reported()
 
 
 async def _list(services: Services, filters: IncidentFilter, limit: int) -> list[Any]:
@@ -123,8 +123,5 @@ async def _show(services: Services, incident_id: str) -> dict[str, Any]:
 @app.command("show")
 def show(incident_id: str) -> None:
     """One incident with its latest analysis, as JSON."""
-    try:
-        detail = asyncio.run(_show(services_for(resolve_migrated()), incident_id))
-    except AppError as exc:
-        fail(exc.message, code=1)
+    detail = asyncio.run(_show(services_for(resolve_migrated()), incident_id))
     out.print_json(data=detail)

@@ -11,11 +11,14 @@ import uvicorn
 from fastapi import FastAPI
 from rich.console import Console
 
-from chronosops import migrations
 from chronosops.auth import IssuedLink, Role
 from chronosops.bootstrap import Services
-from chronosops.cli.settings import fail, require_runnable, resolve, services_for
+from chronosops.cli.errors import fail
+from chronosops.cli.settings import migrate_or_refuse, require_runnable, resolve, services_for
 from chronosops.cli.sign_in import ALL_ROLES, issue_link, link_url
+from chronosops.cli.workers import die_with_supervisor, supervise
+from chronosops.config import ConfigurationError
+from chronosops.storage.failures import printable_url
 from chronosops.web.app import create_app
 
 out = Console(stderr=True)
@@ -60,19 +63,14 @@ def serve(
         fail(
             f"{settings.workers} workers need PostgreSQL: SQLite has one writer at a time, so "
             "extra processes would only queue behind each other. Use one worker, or set "
-            "CHRONOSOPS_DATABASE_URL to a PostgreSQL database."
+            "CHRONOSOPS_DATABASE_URL to a PostgreSQL database.",
+            kind=ConfigurationError,
         )
-    if settings.is_sqlite:
-        migrations.upgrade(settings.database_url)
-    elif not migrations.is_up_to_date(settings.database_url):
-        fail(
-            f"the database at revision {migrations.current_revision(settings.database_url)} is "
-            f"behind {migrations.head_revision()}: run `chronosops db upgrade` first"
-        )
+    migrate_or_refuse(settings)
     services = services_for(settings)
     base_url = settings.base_url
     out.print(
-        f"[bold green]ChronosOps[/bold green] serving on {base_url}  (database: {_safe_url(settings.database_url)})"
+        f"[bold green]ChronosOps[/bold green] serving on {base_url}  (database: {printable_url(settings.database_url)})"
     )
     if embedded and services.issuer is not None:
         token = services.issuer.mint(
@@ -103,15 +101,17 @@ def serve(
         # Each worker process builds its own services from the same environment.
         asyncio.run(services.aclose())
         out.print(f"{settings.workers} worker processes")
-        uvicorn.run(
-            "chronosops.cli.serve:worker_app",
-            factory=True,
-            workers=settings.workers,
-            host=settings.host,
-            port=settings.port,
-            log_level="warning",
-            access_log=False,
-            server_header=False,
+        supervise(
+            uvicorn.Config(
+                "chronosops.cli.serve:worker_app",
+                factory=True,
+                workers=settings.workers,
+                host=settings.host,
+                port=settings.port,
+                log_level="warning",
+                access_log=False,
+                server_header=False,
+            )
         )
         return
     app = create_app(services, owns_services=True)
@@ -127,6 +127,7 @@ def serve(
 
 def worker_app() -> FastAPI:
     """One worker's app (uvicorn calls this in each process that `serve --workers N` starts)."""
+    die_with_supervisor()
     settings = resolve()
     return create_app(services_for(settings), owns_services=True)
 
@@ -137,13 +138,3 @@ async def _first_link(services: Services) -> IssuedLink:
     finally:
         # The server runs on its own event loop; connections made on this one cannot follow.
         await services.database.dispose()
-
-
-def _safe_url(url: str) -> str:
-    """The database URL without its password, for printing."""
-    if "@" not in url or "://" not in url:
-        return url
-    scheme, rest = url.split("://", 1)
-    credentials, host = rest.rsplit("@", 1)
-    user = credentials.split(":", 1)[0]
-    return f"{scheme}://{user}:***@{host}" if ":" in credentials else f"{scheme}://{user}@{host}"

@@ -6,11 +6,12 @@ import os
 import secrets
 from pathlib import Path
 
-import typer
+from pydantic import ValidationError
 from rich.console import Console
 
 from chronosops import migrations
 from chronosops.bootstrap import Services, build_services, configure_logging
+from chronosops.cli.errors import SchemaBehindError, fail
 from chronosops.config import ConfigurationError, Settings, load_settings
 
 err = Console(stderr=True)
@@ -55,8 +56,8 @@ def resolve(*, generate_embedded_secret: bool = False, **overrides: object) -> S
     """
     try:
         settings = load_settings(**overrides)
-    except ValueError as exc:
-        fail(f"invalid configuration: {exc}")
+    except ValidationError as exc:
+        fail(_settings_problems(exc), kind=ConfigurationError)
     # Logs go to stderr, so stdout stays machine-readable (`TOKEN=$(chronosops token …)`).
     configure_logging(settings)
     if settings.audit_checkpoint_key is None:
@@ -82,33 +83,44 @@ def resolve(*, generate_embedded_secret: bool = False, **overrides: object) -> S
     return load_settings(**overrides, jwt_secret=secret)
 
 
+def _settings_problems(error: ValidationError) -> str:
+    """Pydantic's report as one line naming each variable."""
+    return "; ".join(
+        f"CHRONOSOPS_{'_'.join(str(part) for part in problem['loc']).upper()}: {problem['msg']}"
+        for problem in error.errors()
+    )
+
+
 def resolve_migrated() -> Settings:
     """Settings for a command that uses the database: the embedded SQLite is migrated on the
     spot, a PostgreSQL behind this version is refused with the command that fixes it."""
     settings = resolve()
-    if settings.is_sqlite:
-        migrations.upgrade(settings.database_url)
-    elif not migrations.is_up_to_date(settings.database_url):
-        fail("the database is behind this version: run `chronosops db upgrade` first")
+    migrate_or_refuse(settings)
     return settings
 
 
-def fail(message: str, *, code: int = 2) -> None:
-    err.print(f"[bold red]error:[/bold red] {message}")
-    raise typer.Exit(code)
+def migrate_or_refuse(settings: Settings) -> None:
+    """Migrate the embedded SQLite; refuse a PostgreSQL whose schema is behind this version.
+
+    A database that cannot be reached raises `DatabaseUnavailableError`, a URL that names no
+    database `ConfigurationError`: the error table reports either in one line.
+    """
+    if settings.is_sqlite:
+        migrations.upgrade(settings.database)
+        return
+    revision = migrations.current_revision(settings.database)
+    if revision != migrations.head_revision():
+        fail(
+            f"the database at revision {revision} is behind {migrations.head_revision()}",
+            kind=SchemaBehindError,
+        )
 
 
 def require_runnable(settings: Settings) -> None:
-    try:
-        settings.check_runnable()
-    except ConfigurationError as exc:
-        fail(exc.message)
+    """Raise `ConfigurationError` (reported by the error table) unless a server could run."""
+    settings.check_runnable()
 
 
 def services_for(settings: Settings) -> Services:
-    """The wired services, or a message (not a traceback) when the configuration cannot work."""
-    try:
-        return build_services(settings)
-    except ConfigurationError as exc:
-        fail(exc.message)
-        raise  # unreachable: fail() exits
+    """The wired services; `ConfigurationError` when the configuration cannot work."""
+    return build_services(settings)

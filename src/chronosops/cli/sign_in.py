@@ -11,7 +11,8 @@ from chronosops.audit import EntityType, EventType
 from chronosops.auth import IssuedLink, Role, parse_role
 from chronosops.bootstrap import Services
 from chronosops.cli.durations import parse_duration
-from chronosops.cli.settings import fail, resolve_migrated, services_for
+from chronosops.cli.errors import fail
+from chronosops.cli.settings import resolve_migrated, services_for
 from chronosops.config import Settings
 from chronosops.core.timestamps import format_instant
 

@@ -6,7 +6,8 @@ import typer
 
 from chronosops.auth import LocalTokenIssuer, Role, parse_role
 from chronosops.cli.durations import parse_duration
-from chronosops.cli.settings import fail, resolve
+from chronosops.cli.errors import fail
+from chronosops.cli.settings import resolve
 from chronosops.core.clock import SystemClock
 from chronosops.core.ids import Cuid2Factory
 

@@ -11,7 +11,8 @@ The tree::
     ├── ConflictError            the request races or contradicts stored state
     ├── RateLimitedError         a limit was hit (carries which one and when to retry)
     ├── DisabledError            the capability exists but is switched off by configuration
-    └── UpstreamError            a backend we depend on failed
+    ├── UpstreamError            a backend we depend on failed
+    └── UnavailableError         something we depend on does not answer now; retry later
 
 `web` maps each kind to one HTTP status in one table; `cli` maps them to exit codes.
 """
@@ -85,3 +86,18 @@ class DisabledError(AppError):
 
 class UpstreamError(AppError):
     code = "upstream-failed"
+
+
+class UnavailableError(AppError):
+    """A dependency (the database) does not answer now; the same request may work later.
+
+    ``detail`` is the driver's cause, for logs and the operator's terminal; ``message`` is what
+    a caller may read.
+    """
+
+    code = "unavailable"
+
+    def __init__(self, message: str, *, detail: str = "", retry_after_seconds: int = 1) -> None:
+        super().__init__(message)
+        self.detail = detail
+        self.retry_after_seconds = retry_after_seconds

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from alembic import context
 from alembic.autogenerate.api import AutogenContext
-from sqlalchemy import JSON, engine_from_config, pool
+from sqlalchemy import JSON, Connection, engine_from_config, pool
 
 from chronosops.bootstrap import metadata
 from chronosops.storage.base import UtcDateTime
@@ -28,22 +28,31 @@ def render_item(kind: str, obj: Any, autogen: AutogenContext) -> str | Literal[F
 
 
 def run_migrations_online() -> None:
+    given = config.attributes.get("connection")
+    if given is not None:
+        # `chronosops.migrations` opened it with the connect timeout of the settings.
+        _migrate(given)
+        return
     connectable = engine_from_config(
         config.get_section(config.config_ini_section, {}),
         prefix="sqlalchemy.",
         poolclass=pool.NullPool,
     )
     with connectable.connect() as connection:
-        context.configure(
-            connection=connection,
-            target_metadata=metadata,
-            render_as_batch=connection.dialect.name == "sqlite",
-            compare_type=True,
-            render_item=render_item,
-        )
-        with context.begin_transaction():
-            context.run_migrations()
+        _migrate(connection)
     connectable.dispose()
+
+
+def _migrate(connection: Connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+        render_item=render_item,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
 
 
 run_migrations_online()

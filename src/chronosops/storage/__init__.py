@@ -3,10 +3,12 @@
 from chronosops.storage.base import JSONValue, TableBase, UtcDateTime, metadata
 from chronosops.storage.cursors import decode_cursor, encode_cursor
 from chronosops.storage.database import Database, is_unique_violation
+from chronosops.storage.failures import DatabaseUnavailableError
 from chronosops.storage.inserts import add_unless_taken, insert_or_ignore, insert_row
 
 __all__ = [
     "Database",
+    "DatabaseUnavailableError",
     "JSONValue",
     "TableBase",
     "UtcDateTime",

@@ -33,6 +33,7 @@ from chronosops.web.middleware import (
     SecurityHeadersMiddleware,
 )
 from chronosops.web.parameters import storable_parameters
+from chronosops.web.read_retries import RetryReadsOnceMiddleware
 
 DESCRIPTION = """\
 ChronosOps ingests incidents, freezes the evidence around them into content-addressed bundles
@@ -103,6 +104,7 @@ def create_app(services: Services, *, owns_services: bool = False) -> FastAPI:
         app.include_router(module.router)
     pages.install(app)
     errors.install(app)
+    app.add_middleware(RetryReadsOnceMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=services.settings.max_body_bytes)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestContextMiddleware, metrics=HttpMetrics(registry))

@@ -13,6 +13,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from chronosops.core.errors import (
@@ -25,10 +26,13 @@ from chronosops.core.errors import (
     NotFoundError,
     PermissionDeniedError,
     RateLimitedError,
+    UnavailableError,
     UnprocessableError,
     UpstreamError,
 )
 from chronosops.incidents import DeliveryInFlightError
+from chronosops.storage import DatabaseUnavailableError
+from chronosops.storage.failures import unavailable
 
 log = structlog.get_logger("chronosops.http")
 
@@ -52,7 +56,13 @@ STATUS: tuple[tuple[type[AppError], int], ...] = (
     (ConflictError, 409),
     (RateLimitedError, 429),
     (UpstreamError, 502),
+    # The database (or another dependency) does not answer now: retry after Retry-After.
+    (UnavailableError, 503),
 )
+
+# Set in the request's scope when a read lost its database connection before answering, so
+# `RetryReadsOnceMiddleware` may run it again.
+CONNECTION_LOST = "database_connection_lost"
 
 INVALID_BODY = "Invalid request body"
 
@@ -78,7 +88,7 @@ def error_response(error: AppError) -> JSONResponse:
         body["requiredRoles"] = error.required_roles
     if isinstance(error, AuthenticationError):
         headers["WWW-Authenticate"] = 'Bearer realm="chronosops"'
-    if isinstance(error, DeliveryInFlightError):
+    if isinstance(error, DeliveryInFlightError | UnavailableError):
         headers["Retry-After"] = str(error.retry_after_seconds)
     if isinstance(error, RateLimitedError):
         body["limit"] = error.limit
@@ -119,8 +129,20 @@ def field_errors_from_pydantic(
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(AppError)
-    async def _app_error(_request: Request, error: AppError) -> JSONResponse:
+    async def _app_error(request: Request, error: AppError) -> JSONResponse:
+        if isinstance(error, UnavailableError):
+            note_unavailable(request, error)
         return error_response(error)
+
+    @app.exception_handler(SQLAlchemyError)
+    async def _database(request: Request, error: SQLAlchemyError) -> JSONResponse:
+        # Handled here rather than as a bare Exception: the server then keeps the keep-alive
+        # connection open instead of dropping it after the 500.
+        known = unavailable(error)
+        if known is None:
+            return _internal(request, error)
+        note_unavailable(request, known)
+        return error_response(known)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, error: RequestValidationError) -> JSONResponse:
@@ -130,14 +152,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, error: Exception) -> JSONResponse:
-        log.error("http.unhandled_error", exc_info=error, path=request.url.path)
-        return JSONResponse(
-            {
-                "message": "Internal server error; the request id in X-Request-Id finds the log line",
-                "code": "internal",
-            },
-            status_code=500,
-        )
+        return _internal(request, error)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, error: StarletteHTTPException) -> JSONResponse:
@@ -148,3 +163,21 @@ def install(app: FastAPI) -> None:
             status_code=error.status_code,
             headers=dict(error.headers or {}),
         )
+
+
+def _internal(request: Request, error: Exception) -> JSONResponse:
+    log.error("http.unhandled_error", exc_info=error, path=request.url.path)
+    return JSONResponse(
+        {
+            "message": "Internal server error; the request id in X-Request-Id finds the log line",
+            "code": "internal",
+        },
+        status_code=500,
+    )
+
+
+def note_unavailable(request: Request, error: UnavailableError) -> None:
+    """Log it, and let `RetryReadsOnceMiddleware` know when a read lost its connection."""
+    if isinstance(error, DatabaseUnavailableError) and error.connection_lost:
+        request.scope.setdefault("state", {})[CONNECTION_LOST] = True
+    log.warning("http.unavailable", code=error.code, detail=error.detail, path=request.url.path)

@@ -84,7 +84,7 @@ async def test_a_token_signed_with_another_secret_is_401(client: httpx.AsyncClie
 
 
 async def test_alg_none_is_401(client: httpx.AsyncClient) -> None:
-    token = jwt.encode({"sub": "x", "roles": ["CHRONOSOPS_ADMIN"]}, key=None, algorithm="none")
+    token = jwt.encode({"sub": "x", "roles": ["CHRONOSOPS_ADMIN"]}, key="", algorithm="none")
     assert (await client.get("/v1/incidents", headers=bearer(token))).status_code == 401
 
 

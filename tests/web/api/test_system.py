@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import httpx
 
 from chronosops import migrations
 from chronosops.core.ingest_request import IngestIncidentRequest
 from tests.fixtures.app import ClientFactory
+from tests.fixtures.silent_server import hung_database_url, silent_server
 
 
 async def test_health_and_readiness_are_public(client: httpx.AsyncClient) -> None:
@@ -81,3 +85,49 @@ async def test_openapi_documents_the_ingest_contract(client: httpx.AsyncClient) 
     assert schema["properties"]["title"]["maxLength"] == 500
     assert document["paths"]["/v1/incidents"]["get"]["parameters"]
     assert "/v1/evidence-bundles/{bundle_id}" in document["paths"]
+
+
+async def test_readiness_answers_503_within_a_second_when_the_database_never_answers(
+    client_with: ClientFactory,
+) -> None:
+    with silent_server() as port:
+        client, _ = await client_with(database_url=hung_database_url(port))
+        started = time.monotonic()
+        async with asyncio.timeout(10):
+            ready = await client.get("/v1/ready")
+        assert time.monotonic() - started < 1.5
+    assert ready.status_code == 503
+    assert ready.headers["retry-after"].isdigit()
+    body = ready.json()
+    assert body["ready"] is False
+    assert body["database"] == "disconnected"
+    assert "CHRONOSOPS_DATABASE_PROBE_TIMEOUT_SECONDS" in body["databaseError"]
+
+
+async def test_health_reports_a_database_that_never_answers_and_stays_live(
+    client_with: ClientFactory,
+) -> None:
+    with silent_server() as port:
+        client, _ = await client_with(database_url=hung_database_url(port))
+        started = time.monotonic()
+        async with asyncio.timeout(10):
+            health = await client.get("/v1/health")
+        assert time.monotonic() - started < 1.5
+    assert health.status_code == 200
+    assert health.json()["ok"] is True
+    assert health.json()["database"] == "disconnected"
+    assert "no answer within 1 s" in health.json()["databaseError"]
+
+
+async def test_an_api_read_on_a_database_that_never_answers_is_a_503_with_retry_after(
+    client_with: ClientFactory, viewer: dict[str, str]
+) -> None:
+    with silent_server() as port:
+        client, _ = await client_with(
+            database_url=hung_database_url(port), database_connect_timeout_seconds=1
+        )
+        async with asyncio.timeout(20):
+            response = await client.get("/v1/incidents", headers=viewer)
+    assert response.status_code == 503
+    assert response.json()["code"] == "database-unavailable"
+    assert int(response.headers["retry-after"]) >= 1

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import httpx
 import pytest
@@ -30,6 +30,10 @@ from tests.fixtures.guide import example, request
 from tests.fixtures.live_server import LiveServer, live_server
 from tests.sources.payloads import raw
 
+if TYPE_CHECKING:
+    from playwright._impl._api_structures import SetCookieParam
+    from playwright.sync_api import ViewportSize
+
 pytestmark = pytest.mark.slow
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -43,8 +47,8 @@ CHROMIUM_ARGS = [
 ]
 REPO = Path(__file__).resolve().parents[3]
 SHOTS = Path(os.environ.get("CI_ARTIFACTS") or REPO / "ci-artifacts") / "console"
-LAPTOP = {"width": 1366, "height": 900}
-PHONE = {"width": 390, "height": 844}
+LAPTOP: ViewportSize = {"width": 1366, "height": 900}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 
 if not CHROMIUM.exists():
     if os.environ.get("CI"):
@@ -366,7 +370,7 @@ def test_an_admin_verifies_the_audit_chain_and_signs_out_for_good(
     page.goto(f"{server.url}/account")
     page.get_by_role("button", name="Sign out").click()
     expect(page).to_have_url(re.compile(r"/sign-in\?signed_out=1$"))
-    context.add_cookies([cookie])  # a copy of the cookie, put back
+    context.add_cookies([cast("SetCookieParam", cookie)])  # a copy of the cookie, put back
     page.goto(f"{server.url}/audit")
     expect(page).to_have_url(re.compile(r"/sign-in\?next="))
     assert watch.problems == []

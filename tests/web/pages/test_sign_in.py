@@ -142,7 +142,7 @@ def provider() -> Iterator[OpenIdProvider]:
 async def oidc_console(
     client_with: ClientFactory, provider: OpenIdProvider
 ) -> tuple[httpx.AsyncClient, Services]:
-    return await client_with(
+    made: tuple[httpx.AsyncClient, Services] = await client_with(
         public_url=BASE,
         oidc_issuer=provider.issuer,
         oidc_audience=API_AUDIENCE,
@@ -150,6 +150,7 @@ async def oidc_console(
         oidc_client_id=CLIENT_ID,
         oidc_client_secret=CLIENT_SECRET,
     )
+    return made
 
 
 async def oidc_client(client_with: ClientFactory, provider: OpenIdProvider) -> httpx.AsyncClient:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
+import structlog
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -12,22 +12,28 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from chronosops import __version__, migrations
 from chronosops.analysis import ENGINE_VERSION
 from chronosops.core.timestamps import format_instant
+from chronosops.storage import DatabaseUnavailableError
 from chronosops.web.deps import AnyToken, ServicesDep
 
 router = APIRouter(tags=["system"])
+log = structlog.get_logger("chronosops.http")
 
 SERVICE = "chronosops-api"
 
 
 @router.get("/v1/health", summary="Liveness: the process answers (and whether the DB does)")
 async def health(services: ServicesDep) -> dict[str, Any]:
-    database_ok = await services.database.ping()
-    return {
-        "ok": True,
-        "service": SERVICE,
-        "database": "connected" if database_ok else "disconnected",
-        "time": format_instant(services.clock.now()),
-    }
+    """Always 200 while the process runs; ``database`` says whether the database answered
+    within CHRONOSOPS_DATABASE_PROBE_TIMEOUT_SECONDS, ``databaseError`` why not (without the
+    driver's text, which may name hosts: that goes to the log)."""
+    body: dict[str, Any] = {"ok": True, "service": SERVICE, "database": "connected"}
+    try:
+        await services.database.probe()
+    except DatabaseUnavailableError as error:
+        body.update(database="disconnected", databaseError=error.message)
+        log.warning("probe.database_unavailable", detail=error.detail or error.message)
+    body["time"] = format_instant(services.clock.now())
+    return body
 
 
 @router.get(
@@ -36,21 +42,26 @@ async def health(services: ServicesDep) -> dict[str, Any]:
     responses={503: {"description": "not ready; the body says why"}},
 )
 async def ready(services: ServicesDep) -> JSONResponse:
-    database_ok = await services.database.ping()
-    migrated = database_ok and await asyncio.to_thread(
-        migrations.is_up_to_date, services.settings.database_url
-    )
-    is_ready = database_ok and migrated
-    body = {
-        "ready": is_ready,
-        "service": SERVICE,
-        "database": "connected" if database_ok else "disconnected",
-        "migrations": "applied" if migrated else "pending",
-        "time": format_instant(services.clock.now()),
-    }
-    if database_ok and not migrated:
-        body["hint"] = "run `chronosops db upgrade`"
-    return JSONResponse(body, status_code=200 if is_ready else 503)
+    """503 within the probe timeout when the database does not answer or is not migrated."""
+    body: dict[str, Any] = {"ready": False, "service": SERVICE}
+    try:
+        revision = await services.database.probe(migrations.revision_of)
+    except DatabaseUnavailableError as error:
+        body.update(
+            database="disconnected",
+            migrations="unknown",
+            databaseError=error.message,
+        )
+        log.warning("probe.database_unavailable", detail=error.detail or error.message)
+    else:
+        migrated = revision == migrations.head_revision()
+        body.update(ready=migrated, database="connected")
+        body["migrations"] = "applied" if migrated else "pending"
+        if not migrated:
+            body["hint"] = "run `chronosops db upgrade`"
+    body["time"] = format_instant(services.clock.now())
+    headers = {} if body["ready"] else {"Retry-After": "5"}
+    return JSONResponse(body, status_code=200 if body["ready"] else 503, headers=headers)
 
 
 @router.get("/v1/version", summary="Build and engine versions")

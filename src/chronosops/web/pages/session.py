@@ -33,9 +33,10 @@ from chronosops.core.errors import (
     FieldError,
     InvalidInputError,
     PermissionDeniedError,
+    UnavailableError,
 )
 from chronosops.web.deps import FORBIDDEN, ServicesDep
-from chronosops.web.errors import UnsupportedMediaTypeError, status_of
+from chronosops.web.errors import UnsupportedMediaTypeError, note_unavailable, status_of
 from chronosops.web.pages.rendering import PageUser, render
 
 log = structlog.get_logger("chronosops.console")
@@ -218,8 +219,10 @@ def render_error(request: Request, error: AppError) -> Response:
     user = page_user_of(session, services) if session else None
     status = status_of(error)
     headers: dict[str, str] = {}
-    if status == 429:
+    if status in (429, 503):
         headers["Retry-After"] = str(getattr(error, "retry_after_seconds", 60))
+    if isinstance(error, UnavailableError):
+        note_unavailable(request, error)
     context: dict[str, Any] = {
         "status": status,
         "error": error,

@@ -1,0 +1,158 @@
+"""Every wait on the database is bounded by a setting and ends in `DatabaseUnavailableError`."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AsyncExitStack
+
+import pytest
+import sqlalchemy
+from sqlalchemy import text
+
+from chronosops.config import DatabaseSettings
+from chronosops.storage import Database, DatabaseUnavailableError
+from chronosops.storage.database import sync_url
+from tests.fixtures.database import on_postgres
+from tests.fixtures.silent_server import hung_database_url, silent_server
+
+postgres_only = pytest.mark.skipif(
+    not on_postgres(), reason="needs CHRONOSOPS_TEST_DATABASE_URL (PostgreSQL)"
+)
+sqlite_only = pytest.mark.skipif(on_postgres(), reason="SQLite's busy timeout")
+
+
+@pytest.fixture
+async def open_databases() -> AsyncIterator[list[Database]]:
+    opened: list[Database] = []
+    yield opened
+    for database in opened:
+        await database.dispose()
+
+
+def _database(opened: list[Database], url: str, **limits: float) -> Database:
+    database = Database(DatabaseSettings(url=url, **limits), pool_size=1)
+    opened.append(database)
+    return database
+
+
+@pytest.fixture
+def hung_port() -> Iterator[int]:
+    with silent_server() as port:
+        yield port
+
+
+async def test_connecting_to_a_database_that_never_answers_gives_up_after_the_connect_timeout(
+    open_databases: list[Database], hung_port: int
+) -> None:
+    database = _database(open_databases, hung_database_url(hung_port), connect_timeout_seconds=1)
+    started = time.monotonic()
+    with pytest.raises(DatabaseUnavailableError, match="cannot connect") as caught:
+        async with asyncio.timeout(20), database.unit_of_work(write=False) as session:
+            await session.execute(text("SELECT 1"))
+    # libpq's timeout applies to each attempt (with and without TLS): at most twice.
+    assert time.monotonic() - started < 3.5
+    assert "timeout" in caught.value.detail
+    assert caught.value.retry_after_seconds > 0
+
+
+async def test_the_probe_answers_within_its_own_timeout_whatever_the_connect_timeout(
+    open_databases: list[Database], hung_port: int
+) -> None:
+    database = _database(
+        open_databases,
+        hung_database_url(hung_port),
+        connect_timeout_seconds=30,
+        probe_timeout_seconds=0.5,
+    )
+    started = time.monotonic()
+    with pytest.raises(DatabaseUnavailableError) as caught:
+        async with asyncio.timeout(20):
+            await database.probe()
+    assert time.monotonic() - started < 1.0
+    assert "CHRONOSOPS_DATABASE_PROBE_TIMEOUT_SECONDS" in caught.value.message
+    assert await database.ping() is False
+
+
+async def test_a_unit_of_work_waits_for_a_pooled_connection_at_most_the_pool_timeout(
+    open_databases: list[Database], database_url: str
+) -> None:
+    database = _database(open_databases, database_url, pool_timeout_seconds=0.5)
+    async with AsyncExitStack() as holding:
+        # pool_size=1 and as many again in overflow: two readers take every connection.
+        for _ in range(2):
+            session = await holding.enter_async_context(database.unit_of_work(write=False))
+            await session.execute(text("SELECT 1"))
+        started = time.monotonic()
+        with pytest.raises(DatabaseUnavailableError, match="every connection is busy") as caught:
+            async with asyncio.timeout(10), database.unit_of_work(write=False) as session:
+                await session.execute(text("SELECT 1"))
+        assert time.monotonic() - started < 2
+        assert "CHRONOSOPS_DATABASE_POOL_TIMEOUT_SECONDS" in caught.value.detail
+
+
+@postgres_only
+async def test_a_statement_longer_than_the_statement_timeout_is_cancelled(
+    open_databases: list[Database], database_url: str
+) -> None:
+    database = _database(open_databases, database_url, statement_timeout_seconds=0.5)
+    started = time.monotonic()
+    with pytest.raises(DatabaseUnavailableError, match="did not finish in time") as caught:
+        async with asyncio.timeout(20), database.unit_of_work(write=False) as session:
+            await session.execute(text("SELECT pg_sleep(10)"))
+    assert time.monotonic() - started < 2
+    assert "CHRONOSOPS_DATABASE_STATEMENT_TIMEOUT_SECONDS=0.5" in caught.value.detail
+
+
+@postgres_only
+async def test_a_statement_waiting_on_a_lock_held_elsewhere_gives_up_at_the_statement_timeout(
+    open_databases: list[Database], database_url: str
+) -> None:
+    database = _database(open_databases, database_url, statement_timeout_seconds=0.5)
+    locker = sqlalchemy.create_engine(sync_url(database_url))
+    try:
+        with locker.connect() as connection:
+            connection.execute(text("LOCK TABLE incident IN ACCESS EXCLUSIVE MODE"))
+            started = time.monotonic()
+            with pytest.raises(DatabaseUnavailableError):
+                async with asyncio.timeout(20), database.unit_of_work(write=False) as session:
+                    await session.execute(text("SELECT count(*) FROM incident"))
+            assert time.monotonic() - started < 2
+            connection.rollback()
+    finally:
+        locker.dispose()
+
+
+@sqlite_only
+async def test_a_writer_waits_for_another_process_lock_at_most_the_busy_timeout(
+    open_databases: list[Database], database_url: str
+) -> None:
+    database = _database(open_databases, database_url, busy_timeout_seconds=0.3)
+    other_process = sqlite3.connect(database_url.removeprefix("sqlite:///"), isolation_level=None)
+    try:
+        other_process.execute("BEGIN IMMEDIATE")
+        started = time.monotonic()
+        with pytest.raises(DatabaseUnavailableError, match="another writer") as caught:
+            async with asyncio.timeout(40), database.unit_of_work() as session:
+                await session.execute(text("SELECT 1"))
+        assert time.monotonic() - started < 2
+        assert "CHRONOSOPS_DATABASE_BUSY_TIMEOUT_SECONDS" in caught.value.detail
+    finally:
+        other_process.execute("ROLLBACK")
+        other_process.close()
+
+
+@sqlite_only
+async def test_a_writer_queued_behind_this_process_writer_waits_at_most_the_busy_timeout(
+    open_databases: list[Database], database_url: str
+) -> None:
+    database = _database(open_databases, database_url, busy_timeout_seconds=0.3)
+    async with database.unit_of_work() as holder:
+        await holder.execute(text("SELECT 1"))
+        started = time.monotonic()
+        with pytest.raises(DatabaseUnavailableError, match="writers are queued"):
+            async with asyncio.timeout(40), database.unit_of_work() as session:
+                await session.execute(text("SELECT 1"))
+        assert time.monotonic() - started < 2
