@@ -10,9 +10,9 @@ from rich.console import Console
 from rich.progress import Progress
 
 from chronosops.audit import ChainVerification, CheckpointRead
-from chronosops.cli.errors import failures_reported
+from chronosops.cli.errors import fail, failures_reported
 from chronosops.cli.settings import resolve_migrated, services_for
-from chronosops.config import Settings
+from chronosops.config import ConfigurationError, Settings
 
 app = typer.Typer(help="Check the tamper-evident audit log.", no_args_is_help=True)
 out = Console()
@@ -91,7 +91,13 @@ async def _checkpoint(settings: Settings) -> CheckpointRead:
 def checkpoint() -> None:
     """Sign the chain's current head (seq and hash) with CHRONOSOPS_AUDIT_CHECKPOINT_KEY."""
     settings = resolve_migrated()
-    # A missing key or an empty chain is an AppError: the CLI's error table reports it.
+    if settings.audit_checkpoint_key is None:
+        fail(
+            "no checkpoint key: set CHRONOSOPS_AUDIT_CHECKPOINT_KEY (kept outside the database) "
+            "to sign the chain's head",
+            kind=ConfigurationError,
+        )
+    # An empty chain is an AppError: the CLI's error table reports it.
     result = asyncio.run(_checkpoint(settings))
     out.print(
         f"checkpoint: seq {result.seq}, hash {result.hash}, key {result.key_id}, "

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from chronosops.cli.errors import fail
 from chronosops.investigation.benchmark import BenchmarkReport, run_benchmark, run_load
 from chronosops.investigation.loghub import SYSTEMS, DatasetMissingError, find_loghub, run_loghub
 from chronosops.scenarios import CONVENTIONS, SUITES, Conventions, SuiteName, suite_size
@@ -86,8 +87,7 @@ def analysis(
         if value not in allowed
     ]
     if problems:
-        typer.echo("; ".join(problems), err=True)
-        raise typer.Exit(2)
+        fail("; ".join(problems))
     suite_name: SuiteName = "field" if suite == "field" else "default"
     chosen: Conventions = "mixed" if conventions == "mixed" else "native"
     with Progress(console=Console(stderr=True), transient=True) as progress:
