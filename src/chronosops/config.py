@@ -63,6 +63,11 @@ class Settings(BaseSettings):
         default=None, description="how clients reach this server; used in printed examples"
     )
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    max_ingest_body_bytes: int = Field(
+        default=8 * 1024 * 1024,
+        ge=1024,
+        description="body limit of POST /v1/incidents/ingest, which carries evidence (2-3 MB is common)",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "console"] = "json"
 
