@@ -37,6 +37,8 @@ from chronosops.analysis.models import (
     Signal,
 )
 from chronosops.analysis.observations import Observations, observe
+from chronosops.analysis.signals import DEFAULT_TABLE, SignalRule, SignalTable
+from chronosops.analysis.suspects import Suspect, rank_suspects
 
 ENGINE = "builtin"
 ENGINE_VERSION = (
@@ -147,6 +149,77 @@ def _signals(obs: Observations, where: Localization) -> list[Signal]:
     return sorted(found, key=lambda s: (-s.strength, s.kind, s.evidence_refs))[:40]
 
 
+# The cause family a service's leading kind of signal points to.
+FAMILY_OF_KIND = {
+    "cpu": "CAPACITY_SATURATION",
+    "memory": "CAPACITY_SATURATION",
+    "saturation": "CAPACITY_SATURATION",
+    "gc": "CAPACITY_SATURATION",
+    "restarts": "CAPACITY_SATURATION",
+    "edge_latency": "NETWORK_DNS_ISSUE",
+    "network": "NETWORK_DNS_ISSUE",
+    "latency": "NETWORK_DNS_ISSUE",
+    "span_latency": "NETWORK_DNS_ISSUE",
+    "error_ratio": "DEPLOY_BUG",
+    "errors": "DEPLOY_BUG",
+    "availability": "DEPLOY_BUG",
+    "log_errors": "DEPLOY_BUG",
+    "log_vanished": "DEPLOY_BUG",
+    "circuit_open": "DOWNSTREAM_OUTAGE",
+    "cache_hit": "CACHE_MISS_STORM",
+    "traffic": "CAPACITY_SATURATION",
+}
+SUSPECT_WEIGHT = 1.6  # a clear leader's own strength
+SUSPECT_MARGIN_WEIGHT = 1.0  # how far ahead of the runner-up it stands
+
+
+def _family(suspect: Suspect) -> str:
+    kinds = suspect.kinds
+    cpu = max(kinds.get("cpu", 0.0), kinds.get("saturation", 0.0), kinds.get("memory", 0.0))
+    code = max(
+        kinds.get("log_errors", 0.0),
+        kinds.get("error_ratio", 0.0),
+        kinds.get("availability", 0.0),
+        kinds.get("errors", 0.0),
+    )
+    if cpu >= 0.5 and cpu >= code:
+        return "CAPACITY_SATURATION"
+    leading = suspect.leading_kind()
+    return FAMILY_OF_KIND.get(leading or "", "DEPLOY_BUG")
+
+
+def suspect_candidates(suspects: Sequence[Suspect]) -> list[Candidate]:
+    """Candidates from the ranking of services by how much their own signals moved."""
+    found: list[Candidate] = []
+    for index, suspect in enumerate(suspects[:3]):
+        runner_up = suspects[index + 1].score if index + 1 < len(suspects) else 0.0
+        margin = max(0.0, suspect.score - runner_up) if index == 0 else 0.0
+        candidate = Candidate(_family(suspect), suspect.service)
+        kinds = ", ".join(sorted(suspect.kinds, key=lambda k: -suspect.kinds[k])[:3])
+        candidate.add(
+            SUSPECT_WEIGHT * suspect.score * (1.0 if index == 0 else 0.6),
+            f"{suspect.service}'s own signals moved most at the onset ({kinds})",
+            suspect.citations(),
+        )
+        candidate.add(
+            SUSPECT_MARGIN_WEIGHT * margin,
+            f"{suspect.service} stands clear of the next service",
+            suspect.citations(2),
+        )
+        found.append(candidate)
+    return found
+
+
+def _suspect_order(
+    culprit: str | None, hypotheses: Sequence[RankedHypothesis], suspects: Sequence[Suspect]
+) -> list[str]:
+    order: list[str] = [culprit] if culprit else []
+    for name in [h.culprit_service for h in hypotheses] + [s.service for s in suspects]:
+        if name and name not in order:
+            order.append(name)
+    return order[:10]
+
+
 def _rationale(candidate: Candidate) -> str:
     reasons = sorted(candidate.reasons, key=lambda r: -r.weight)
     return (
@@ -168,6 +241,19 @@ def analyze(request: AnalysisInput) -> AnalysisResult:
         notes=request.collection_notes,
     )
     ranked = candidates(obs, where)
+    table = (
+        SignalTable([SignalRule(r.pattern, r.kind) for r in request.signal_rules])
+        if request.signal_rules
+        else DEFAULT_TABLE
+    )
+    graph = set(obs.edges) | obs.log_edges
+    suspects = rank_suspects(request.artifacts, context, table=table, edges=graph)
+    if max((c.score for c in ranked), default=0.0) < DECISIVE_SCORE:
+        # The rules that read specific mechanisms found nothing decisive: the services whose own
+        # signals moved most, and the kind of signal that moved, speak instead.
+        ranked = sorted(
+            [*ranked, *suspect_candidates(suspects)], key=lambda c: (-c.score, c.hypothesis_id)
+        )
 
     # One entry per hypothesis: its best culprit. Probabilities over those and UNKNOWN.
     best: dict[str, Candidate] = {}
@@ -308,6 +394,7 @@ def analyze(request: AnalysisInput) -> AnalysisResult:
         explainability=explainability,
         signals=signals,
         completeness=evidence,
+        suspects=_suspect_order(culprit_service, hypotheses, suspects),
     )
 
 

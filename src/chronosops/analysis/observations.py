@@ -501,14 +501,26 @@ def _minute_rates(
     return before / before_minutes, after / after_minutes
 
 
-def _mentions(texts: Iterable[str], names: set[str]) -> set[str]:
+def _name_pattern(names: set[str]) -> re.Pattern[str] | None:
+    """One pattern for every known service name (longest first), so a text is read once."""
+    ordered = sorted((n for n in names if n), key=lambda n: (-len(n), n))
+    if not ordered:
+        return None
+    return re.compile(
+        r"(?<![a-z0-9-])(" + "|".join(re.escape(n) for n in ordered) + r")(?![a-z0-9-])"
+    )
+
+
+def _mentions(
+    texts: Iterable[str], names: set[str], pattern: re.Pattern[str] | None = None
+) -> set[str]:
     found: set[str] = set()
+    named = pattern if pattern is not None else _name_pattern(names)
     for text in texts:
-        for name in names:
-            if name and re.search(rf"(?<![a-z0-9-]){re.escape(name)}(?![a-z0-9-])", text):
-                found.add(name)
-        for pattern in _PEER_PATTERNS:
-            for match in pattern.finditer(text):
+        if named is not None:
+            found.update(match.group(1) for match in named.finditer(text))
+        for peer_pattern in _PEER_PATTERNS:
+            for match in peer_pattern.finditer(text):
                 name = match.group(1).split(".")[0]
                 # A bare word ("get", "the") is not a service name; hyphenated hostnames are.
                 if name in names or "-" in name:
@@ -601,6 +613,7 @@ def observe(artifacts: Sequence[Artifact], context: IncidentContext) -> Observat
 
     logs: list[LogFinding] = []
     log_edges: set[tuple[str, str]] = set()
+    named = _name_pattern(services)
     for template in templates:
         texts = [template.template] + [example.message.lower() for example in template.examples]
         categories = frozenset(
@@ -608,7 +621,7 @@ def observe(artifacts: Sequence[Artifact], context: IncidentContext) -> Observat
             for category, pattern in LOG_CATEGORIES
             if any(pattern.search(t) for t in texts)
         )
-        mentions = frozenset(_mentions(texts, services) - set(template.services))
+        mentions = frozenset(_mentions(texts, services, named) - set(template.services))
         before_rate, after_rate = _minute_rates(
             template, onset, context.window_start, context.window_end
         )

@@ -131,15 +131,11 @@ def request_of(body: bytes) -> AnalysisInput:
 
 
 def ranked_culprits(result: AnalysisResult) -> list[str | None]:
-    """Distinct culprits in rank order; an UNKNOWN takes a place and names nobody."""
-    found: list[str | None] = []
-    for hypothesis in result.hypotheses:
-        culprit = None if hypothesis.id == UNKNOWN else hypothesis.culprit_service
-        if culprit is None:
-            if hypothesis.id == UNKNOWN and None not in found:
-                found.append(None)
-            continue
-        if culprit not in found:
+    """Distinct culprits in rank order: the one named (an UNKNOWN first takes the place and names
+    nobody), then the engine's ranking of suspects."""
+    found: list[str | None] = [result.culprit_service]  # None: UNKNOWN came first
+    for culprit in result.suspects or [h.culprit_service for h in result.hypotheses]:
+        if culprit and culprit not in found:
             found.append(culprit)
     return found
 
