@@ -174,6 +174,7 @@ SUSPECT_MARGIN_WEIGHT = 1.0  # how far ahead of the runner-up it stands
 
 
 def _family(suspect: Suspect) -> str:
+    """The cause family a suspect's own signals point to."""
     kinds = suspect.kinds
     cpu = max(kinds.get("cpu", 0.0), kinds.get("saturation", 0.0), kinds.get("memory", 0.0))
     code = max(
@@ -182,7 +183,18 @@ def _family(suspect: Suspect) -> str:
         kinds.get("availability", 0.0),
         kinds.get("errors", 0.0),
     )
+    own_latency = max(kinds.get("latency", 0.0), kinds.get("span_latency", 0.0))
+    edge_latency = kinds.get("edge_latency", 0.0)
     if cpu >= 0.5 and cpu >= code:
+        return "CAPACITY_SATURATION"
+    if code >= max(0.3, own_latency, edge_latency):
+        return "DEPLOY_BUG"
+    if edge_latency >= 0.3 and own_latency < 0.25 * edge_latency:
+        # Its callers wait longer while the service itself serves as fast as before: the path
+        # between them is slow.
+        return "NETWORK_DNS_ISSUE"
+    if own_latency >= 0.25:
+        # The service itself got slower to serve, with nothing failing: starved of CPU or workers.
         return "CAPACITY_SATURATION"
     leading = suspect.leading_kind()
     return FAMILY_OF_KIND.get(leading or "", "DEPLOY_BUG")

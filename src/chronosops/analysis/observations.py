@@ -461,6 +461,8 @@ class Observations:
     changes: list[Change]
     provider_incidents: list[ProviderStatus]
     exports: set[str]  # services that publish their own telemetry (metrics or server spans)
+    _by_service: dict[str, list[LogFinding]] | None = field(default=None, repr=False)
+    _indexed: int = field(default=-1, repr=False)
 
     def callees(self, service: str) -> list[str]:
         found = {callee for caller, callee in self.edges if caller == service}
@@ -473,7 +475,13 @@ class Observations:
         return sorted(found)
 
     def logs_of(self, service: str) -> list[LogFinding]:
-        return [finding for finding in self.logs if service in finding.services]
+        if self._by_service is None or self._indexed != len(self.logs):
+            index: dict[str, list[LogFinding]] = defaultdict(list)
+            for finding in self.logs:
+                for name in finding.services:
+                    index[name].append(finding)
+            self._by_service, self._indexed = dict(index), len(self.logs)
+        return list(self._by_service.get(service, []))
 
     def shift(self, service: str, family: str) -> Shift | None:
         return self.shifts.get(service, {}).get(family)
@@ -616,10 +624,10 @@ def observe(artifacts: Sequence[Artifact], context: IncidentContext) -> Observat
     named = _name_pattern(services)
     for template in templates:
         texts = [template.template] + [example.message.lower() for example in template.examples]
+        # One search per category over all the texts at once (none of the patterns spans lines).
+        joined = "\n".join(texts)
         categories = frozenset(
-            category
-            for category, pattern in LOG_CATEGORIES
-            if any(pattern.search(t) for t in texts)
+            category for category, pattern in LOG_CATEGORIES if pattern.search(joined)
         )
         mentions = frozenset(_mentions(texts, services, named) - set(template.services))
         before_rate, after_rate = _minute_rates(

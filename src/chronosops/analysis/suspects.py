@@ -158,8 +158,10 @@ def _directional(kind: str, z: float) -> float:
     return abs(z)
 
 
-def _traffic_of(series: Sequence[MetricSeries], table: SignalTable, cut: Cut) -> dict[str, float]:
-    """Baseline requests per second per service, where a traffic series says so."""
+def _traffic_of(
+    series: Sequence[MetricSeries], spans: Sequence[SpanGroup], table: SignalTable, cut: Cut
+) -> dict[str, float]:
+    """Baseline requests per second per service: from a rate series, else from its spans."""
     found: dict[str, float] = {}
     for item in series:
         if item.service is None or table.kind_of(item.name) != "traffic" or peer_of(item.labels):
@@ -167,7 +169,26 @@ def _traffic_of(series: Sequence[MetricSeries], table: SignalTable, cut: Cut) ->
         before = [p.value for p in item.points if p.ts < cut.baseline_end]
         if before and ("per_second" in item.name or "rps" in item.name.lower()):
             found[item.service] = max(found.get(item.service, 0.0), median(before))
+    counted: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])  # spans, minutes
+    for group in spans:
+        if group.peer_service or group.service in found:
+            continue
+        before = [b for b in group.histogram if b.ts < cut.fault_start]
+        counted[group.service][0] += sum(b.count for b in before)
+        counted[group.service][1] = max(counted[group.service][1], float(len(before)))
+    for service, (count, minutes) in counted.items():
+        if minutes:
+            found[service] = count / (60 * minutes)  # sampled spans: a lower bound
     return found
+
+
+def support(service: str, traffic: dict[str, float]) -> float:
+    """How far a service's percentiles can be trusted (0.2–1): a near-idle one's swing on a
+    handful of calls. A service with no traffic figure, where others have one, counts as idle."""
+    if not traffic:
+        return 1.0
+    rate = traffic.get(service, 0.0)
+    return max(0.2, min(1.0, (rate / LOW_TRAFFIC_RPS) ** 0.5))
 
 
 def log_key(template: str) -> str:
@@ -267,7 +288,8 @@ def rank_suspects(
     """Services by how much their own signals moved at the onset, strongest first."""
     cut = Cut.around(context.onset)
     series = [a for a in artifacts if isinstance(a, MetricSeries)]
-    traffic = _traffic_of(series, table, cut)
+    spans = [a for a in artifacts if isinstance(a, SpanGroup)]
+    traffic = _traffic_of(series, spans, table, cut)
     suspects: dict[str, Suspect] = {}
     graph: set[tuple[str, str]] = set(edges or ())
     for item in series:
@@ -278,9 +300,11 @@ def rank_suspects(
         strength = strength_of(_directional(kind, z))
         peer = peer_of(item.labels)
         source = next((item.labels[k] for k in SOURCE_LABELS if item.labels.get(k)), None)
-        if kind in ("latency", "errors", "error_ratio") and item.service in traffic:
+        if kind in ("latency", "errors", "error_ratio"):
             # A near-idle service's percentiles swing on a handful of calls.
-            strength *= min(1.0, traffic[item.service] / LOW_TRAFFIC_RPS) ** 0.5
+            strength *= support(peer or item.service, traffic)
+            if kind == "latency" and not peer and "client" in item.name.lower():
+                strength *= 0.5  # what it waits for on others: its callees' trouble as much
         if peer:
             graph.add((item.service, peer))
             # An edge metric: the callee's own trouble as much as the caller's.
@@ -296,8 +320,8 @@ def rank_suspects(
         suspects.setdefault(item.service, Suspect(item.service)).note(
             kind, strength, item.artifact_id
         )
-    _span_evidence([a for a in artifacts if isinstance(a, SpanGroup)], cut, suspects)
-    for group in (a for a in artifacts if isinstance(a, SpanGroup)):
+    _span_evidence(spans, cut, suspects)
+    for group in spans:
         if group.peer_service:
             graph.add((group.service, group.peer_service))
     _log_evidence([a for a in artifacts if isinstance(a, LogTemplate)], cut, suspects)
