@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from chronosops.cli import app
+from chronosops.investigation.loghub import find_loghub
 from chronosops.scenarios import SCENARIOS
 
 runner = CliRunner()
@@ -32,3 +35,19 @@ def test_bench_analysis_as_json_reports_the_suite_and_its_seed() -> None:
     assert report["suite"]["size"] == 3
     assert report["suite"]["seed"] == 2
     assert report["load"] is None
+
+
+def test_bench_logs_refuses_a_missing_dataset_folder_naming_the_option(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["bench", "logs", "--dataset", str(tmp_path / "nowhere")])
+    assert result.exit_code == 2
+    assert "--dataset" in result.output
+    assert "nowhere" in result.output
+
+
+@pytest.mark.skipif(find_loghub(Path(__file__).parent) is None, reason="no loghub-2k")
+def test_bench_logs_prints_accuracy_beside_drain_for_the_chosen_systems() -> None:
+    result = runner.invoke(app, ["bench", "logs", "--system", "Apache", "--markdown"])
+    assert result.exit_code == 0, result.output
+    rows = [line for line in result.stdout.splitlines() if line.startswith("| ")]
+    assert rows[0].startswith("| system | ChronosOps GA | Drain GA")
+    assert rows[1].startswith("| Apache | 1.000 | 1.000 |")

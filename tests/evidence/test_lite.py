@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from chronosops.core import aggregation
+from chronosops.core.aggregation import ID_MAX, metric_series
 from chronosops.core.artifacts import ChangeEvent, LogTemplate, MetricSeries, OtherEvent, SpanGroup
 from chronosops.core.ingest_request import EvidenceLite
+from chronosops.evidence import lite as evidence_lite
 from chronosops.evidence.lite import artifacts_from_lite
 
 
@@ -119,3 +122,23 @@ def test_deploy_and_config_events_become_change_events_and_others_stay_events() 
         ("feature_flag", "checkout", None, None),
     ]
     assert [a.event_type for a in artifacts if isinstance(a, OtherEvent)] == ["pager"]
+
+
+def test_long_metric_ids_follow_the_one_rule_every_producer_uses() -> None:
+    name = "http_server_requests_seconds_bucket_" + "x" * 200
+    artifacts = convert(
+        metrics=[{"name": name, "value": 1, "timestamp": "2024-01-15T10:00:00Z"}],
+    )
+    (series,) = [a for a in artifacts if isinstance(a, MetricSeries)]
+    made = metric_series(
+        id_prefix="metric", name=name, points=[(series.points[0].ts, 1.0)], source="x"
+    )
+    assert made is not None
+    assert series.artifact_id == made.artifact_id
+    assert len(series.artifact_id) <= ID_MAX
+
+
+def test_the_statistics_and_id_rules_are_the_ones_every_producer_shares() -> None:
+    # Copies drift (one had already lost the guard for long prefixes): there is one of each.
+    assert evidence_lite.series_stats is aggregation.series_stats
+    assert evidence_lite.bounded_id is aggregation.bounded_id

@@ -72,32 +72,65 @@ SIGNAL_TABLE: tuple[tuple[str, str], ...] = (
     (r"success_?rate|availability|apdex|slo_?good|uptime_ratio|probe_success|^up$", "availability"),
     (r"cache.*hit|hit_?ratio|hitrate", "cache_hit"),
     # restarts and kills: kube-state-metrics, cAdvisor
-    (r"restarts?_total|container_restarts|restart_count|oom_?kill|terminated_reason.*oom|crashloop", "restarts"),
+    (
+        r"restarts?_total|container_restarts|restart_count|oom_?kill|terminated_reason.*oom|crashloop",
+        "restarts",
+    ),
     # garbage collection: JVM (Micrometer jvm_gc_pause), Go, .NET, Node, Python
-    (r"jvm_gc_pause|gc_pause|gc_duration|go_gc_duration|gc_collections|gc_time|dotnet_gc|nodejs_gc|python_gc", "gc"),
+    (
+        r"jvm_gc_pause|gc_pause|gc_duration|go_gc_duration|gc_collections|gc_time|dotnet_gc|nodejs_gc|python_gc",
+        "gc",
+    ),
     # pools, threads, queues: HikariCP, pgbouncer, Tomcat/Jetty/Undertow, executors, Go, Node
     (r"hikaricp_connections_(pending|active|timeout)|hikaricp_.*(pending|timeout)", "saturation"),
     (r"pgbouncer_pools_(client_waiting|cl_waiting)|pgbouncer.*wait", "saturation"),
     (r"(db|jdbc|r2dbc)?_?pool.*(pending|waiting|active|in_?use|usage|util)", "saturation"),
-    (r"executor_(active|queued|queue_remaining|pool_size)|thread_?pool.*(active|queue|reject)|tomcat_threads_busy|jetty_threads_busy|undertow.*busy", "saturation"),
-    (r"jvm_threads_(live|states)|go_goroutines|nodejs_eventloop_lag|eventloop_lag|event_loop_lag", "saturation"),
-    (r"queue_?(depth|size|length|lag)|consumer_lag|backlog|inflight|in_flight|concurrency", "saturation"),
-    (r"fd_?usage|open_fds|file_descriptors|disk.*(util|usage|used)|filesystem_avail|saturation", "saturation"),
+    (
+        r"executor_(active|queued|queue_remaining|pool_size)|thread_?pool.*(active|queue|reject)|tomcat_threads_busy|jetty_threads_busy|undertow.*busy",
+        "saturation",
+    ),
+    (
+        r"jvm_threads_(live|states)|go_goroutines|nodejs_eventloop_lag|eventloop_lag|event_loop_lag",
+        "saturation",
+    ),
+    (
+        r"queue_?(depth|size|length|lag)|consumer_lag|backlog|inflight|in_flight|concurrency",
+        "saturation",
+    ),
+    (
+        r"fd_?usage|open_fds|file_descriptors|disk.*(util|usage|used)|filesystem_avail|saturation",
+        "saturation",
+    ),
     # CPU: cAdvisor, node_exporter, process collectors, OTel system/process, Datadog
     (r"cpu.*throttl|cfs_throttled", "cpu"),
     (r"cpu|process_cpu_seconds|system_load|load1|load5", "cpu"),
     # memory: cAdvisor working set, RSS, heap (JVM / Go / Node / Python / .NET)
-    (r"memory|mem_|_mem\b|heap|working_set|\brss\b|resident|jvm_buffer|go_memstats|nodejs_heap", "memory"),
+    (
+        r"memory|mem_|_mem\b|heap|working_set|\brss\b|resident|jvm_buffer|go_memstats|nodejs_heap",
+        "memory",
+    ),
     # network: node_exporter, cAdvisor, OTel
-    (r"network|net_|_net\b|bytes_(received|sent|transmitted)|receive_bytes|transmit_bytes|tcp_retrans|packets_dropped|dropped", "network"),
+    (
+        r"network|net_|_net\b|bytes_(received|sent|transmitted)|receive_bytes|transmit_bytes|tcp_retrans|packets_dropped|dropped",
+        "network",
+    ),
     # error ratios and counts: OTel (http.server.request.duration with error.type is latency),
     # Prometheus http_requests_total{code=5xx}, Micrometer, Datadog trace.*.errors
-    (r"error_?(ratio|rate|percent|pct)|failure_?(ratio|rate)|fail_?rate|5xx_?(ratio|rate)", "error_ratio"),
-    (r"trace\..*\.errors|errors?_total|_errors?\b|5xx|exceptions?_total|failures?_total|failed|\bfail|fault|status_5", "errors"),
+    (
+        r"error_?(ratio|rate|percent|pct)|failure_?(ratio|rate)|fail_?rate|5xx_?(ratio|rate)",
+        "error_ratio",
+    ),
+    (
+        r"trace\..*\.errors|errors?_total|_errors?\b|5xx|exceptions?_total|failures?_total|failed|\bfail|fault|status_5",
+        "errors",
+    ),
     # latency: OTel semconv (http.server.request.duration, rpc.server.duration), Prometheus
     # (http_request_duration_seconds), Micrometer (http_server_requests_seconds), Datadog
     # (trace.http.request.duration), gRPC, Envoy/Istio
-    (r"latenc|duration|response_?time|_seconds_(bucket|sum|max|count)?$|request_time|elapsed|p9[059]|p50|_ms$|_seconds$|rtt", "latency"),
+    (
+        r"latenc|duration|response_?time|_seconds_(bucket|sum|max|count)?$|request_time|elapsed|p9[059]|p50|_ms$|_seconds$|rtt",
+        "latency",
+    ),
     # traffic: request counts and rates
     (r"throttl|429|rate_limited", "errors"),
     (r"requests?|rps|qps|throughput|traffic|hits|calls|_total$|ops", "traffic"),

@@ -36,7 +36,7 @@ from chronosops.analysis.signals import (
     unit_floor,
 )
 from chronosops.analysis.statistics import MAD_SCALE, mad, median
-from chronosops.core.artifacts import ERROR_LEVELS, Artifact, LogTemplate, MetricSeries, SpanGroup
+from chronosops.core.artifacts import Artifact, LogTemplate, MetricSeries, SpanGroup
 
 MIN_BASELINE = 4
 # Requests per second under which a service's latency percentiles are mostly noise.
@@ -85,7 +85,9 @@ class Suspect:
     @property
     def score(self) -> float:
         """The strongest kind, plus a little for every other one that agrees."""
-        weighted = sorted((KIND_WEIGHT.get(k, 0.5) * s for k, s in self.kinds.items()), reverse=True)
+        weighted = sorted(
+            (KIND_WEIGHT.get(k, 0.5) * s for k, s in self.kinds.items()), reverse=True
+        )
         if not weighted:
             return 0.0
         return weighted[0] + 0.25 * sum(weighted[1:3])
@@ -130,7 +132,9 @@ class Cut:
 
     @classmethod
     def around(cls, onset: datetime) -> Cut:
-        return cls(baseline_end=onset - timedelta(minutes=2), fault_start=onset - timedelta(minutes=1))
+        return cls(
+            baseline_end=onset - timedelta(minutes=2), fault_start=onset - timedelta(minutes=1)
+        )
 
 
 def _series_evidence(
@@ -196,9 +200,7 @@ def log_key(template: str) -> str:
     return _VOLATILE.sub("<v>", template.lower())[:160]
 
 
-def _log_evidence(
-    templates: Sequence[LogTemplate], cut: Cut, suspects: dict[str, Suspect]
-) -> None:
+def _log_evidence(templates: Sequence[LogTemplate], cut: Cut, suspects: dict[str, Suspect]) -> None:
     groups: dict[tuple[str, str, bool], list[float]] = defaultdict(lambda: [0.0, 0.0])
     refs: dict[tuple[str, str, bool], list[str]] = defaultdict(list)
     total = [0.0, 0.0]
@@ -342,9 +344,7 @@ def _callee_first(ranked: list[Suspect], graph: set[tuple[str, str]]) -> list[Su
             deeper = [c for c in callees if score[c] >= 0.7 * suspect.score and score[c] >= 0.3]
             ahead = {s.service for s in order[:index]}
             if deeper and not all(c in ahead for c in deeper):
-                target = max(
-                    (order.index(next(s for s in order if s.service == c)) for c in deeper)
-                )
+                target = max(order.index(next(s for s in order if s.service == c)) for c in deeper)
                 order.insert(target, order.pop(index))
                 moved = True
                 break

@@ -5,7 +5,18 @@ from __future__ import annotations
 
 import typer
 
-from chronosops.cli import audit, bench, db, demo, imports, incidents, serve, sign_in, tokens
+from chronosops.cli import (
+    audit,
+    bench,
+    db,
+    demo,
+    imports,
+    incidents,
+    logs,
+    serve,
+    sign_in,
+    tokens,
+)
 
 app = typer.Typer(
     name="chronosops",
@@ -24,6 +35,7 @@ app.add_typer(bench.app, name="bench")
 app.add_typer(incidents.app, name="incidents")
 app.add_typer(imports.app, name="import")
 app.add_typer(audit.app, name="audit")
+app.add_typer(logs.app, name="logs")
 
 
 def main() -> None:

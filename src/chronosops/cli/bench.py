@@ -1,10 +1,12 @@
-"""``chronosops bench analysis``: how right and how fast the built-in engine is."""
+"""``chronosops bench analysis``: how right and how fast the built-in engine is;
+``chronosops bench logs``: how well log templates group real logs (Loghub-2k);
+``chronosops bench nezha``: how right it is on real fault-injection incidents (Nezha)."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from dataclasses import asdict
+from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -12,6 +14,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from chronosops.investigation.benchmark import run_benchmark, run_load
+from chronosops.investigation.loghub import SYSTEMS, DatasetMissingError, find_loghub, run_loghub
 from chronosops.scenarios import DEFAULT_SUITE_SIZE
 
 app = typer.Typer(help="Benchmarks.", no_args_is_help=True)
@@ -117,6 +120,87 @@ def analysis(
         )
 
 
+def _default_loghub() -> Path | None:
+    # The repository's sibling ``shared/`` (or any parent's), then the current directory's.
+    repo = Path(__file__).resolve().parents[3]
+    return find_loghub(repo, Path.cwd())
+
+
+@app.command("logs")
+def logs(
+    dataset: Path | None = typer.Option(
+        None,
+        "--dataset",
+        help="the loghub-2k folder; default: shared/datasets/loghub-2k beside the repository",
+    ),
+    system: list[str] = typer.Option(
+        [], "--system", help="only this system (repeat for more); default: all 16"
+    ),
+    as_json: bool = typer.Option(False, "--json", help="print the report as JSON"),
+    markdown: bool = typer.Option(
+        False, "--markdown", help="print the table as Markdown (for docs/benchmarks.md)"
+    ),
+) -> None:
+    """Mine the templates of Loghub-2k's 16 systems and print grouping accuracy beside Drain's."""
+    root = dataset or _default_loghub()
+    if root is None or not root.is_dir():
+        where = str(root) if root else "shared/datasets/loghub-2k beside the repository"
+        raise typer.BadParameter(
+            f"Loghub-2k not found at {where}; point --dataset at the loghub-2k folder",
+            param_hint="--dataset",
+        )
+    chosen = tuple(system) or SYSTEMS
+    try:
+        report = run_loghub(root, chosen)
+    except (DatasetMissingError, ValueError) as error:
+        raise typer.BadParameter(str(error), param_hint="--dataset / --system") from error
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {
+                    "systems": [asdict(s) for s in report.systems],
+                    "mean": report.mean(),
+                    "tuning_mean": report.mean(held_out=False),
+                    "held_out_mean": report.mean(held_out=True),
+                    "drain_mean": report.drain_mean(),
+                },
+                indent=2,
+            )
+        )
+        return
+    rows = [
+        (
+            s.system + (" (held out)" if s.held_out else ""),
+            f"{s.accuracy:.3f}",
+            f"{s.drain:.3f}",
+            f"{s.accuracy - s.drain:+.3f}",
+            f"{s.mined_templates} / {s.true_templates}",
+            f"{s.ms:.0f}",
+        )
+        for s in report.systems
+    ]
+    for label, held_out in (("tuning systems", False), ("held-out systems", True), ("all", None)):
+        ours, theirs = report.mean(held_out=held_out), report.drain_mean(held_out=held_out)
+        if ours is not None and theirs is not None:
+            rows.append(
+                (f"mean, {label}", f"{ours:.3f}", f"{theirs:.3f}", f"{ours - theirs:+.3f}", "", "")
+            )
+    headers = ("system", "ChronosOps GA", "Drain GA", "Δ", "templates mined / true", "ms")
+    if markdown:
+        typer.echo("| " + " | ".join(headers) + " |")
+        typer.echo("|---|" + "---:|" * (len(headers) - 1))
+        for row in rows:
+            typer.echo("| " + " | ".join(row) + " |")
+        return
+    table = Table(title=f"log template grouping accuracy on Loghub-2k ({root})")
+    table.add_column(headers[0])
+    for header in headers[1:]:
+        table.add_column(header, justify="right")
+    for row in rows:
+        table.add_row(*row)
+    out.print(table)
+
+
 NEZHA_COLUMNS = (
     ("incidents", "n", "{}"),
     ("culprit_top1", "AS@1", "{:.1%}"),
@@ -148,9 +232,11 @@ def nezha(
     """Analyse the Nezha real fault-injection incidents and score culprit and hypothesis."""
     from chronosops.investigation.nezha_benchmark import (
         PUBLISHED,
-        DatasetMissingError,
         find_dataset,
         run_nezha,
+    )
+    from chronosops.investigation.nezha_benchmark import (
+        DatasetMissingError as NezhaDatasetMissingError,
     )
 
     try:
@@ -163,7 +249,7 @@ def nezha(
                 systems=system,
                 progress=lambda done, total: progress.update(task, completed=done, total=total),
             )
-    except DatasetMissingError as error:
+    except NezhaDatasetMissingError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from error
     timing = (
@@ -178,12 +264,14 @@ def nezha(
         f"{name} AS@1 {a1:.1%}, AS@3 {a3:.1%}" for name, (a1, a3) in PUBLISHED.items()
     )
     if markdown:
-        typer.echo(
-            "| system | part | fault | " + " | ".join(h for _, h, _ in NEZHA_COLUMNS) + " |"
-        )
+        typer.echo("| system | part | fault | " + " | ".join(h for _, h, _ in NEZHA_COLUMNS) + " |")
         typer.echo("|---|---|---|" + "---:|" * len(NEZHA_COLUMNS))
         for row in report.rows:
-            label = f"**{row['fault_type']}**" if row["fault_type"] == "all faults" else row["fault_type"]
+            label = (
+                f"**{row['fault_type']}**"
+                if row["fault_type"] == "all faults"
+                else row["fault_type"]
+            )
             typer.echo(
                 f"| {row['system']} | {row['part']} | {label} | "
                 + " | ".join(_cell(row[key], fmt) for key, _, fmt in NEZHA_COLUMNS)

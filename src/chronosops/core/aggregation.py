@@ -9,9 +9,8 @@ per-minute histograms.
 from __future__ import annotations
 
 import math
-import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -29,37 +28,17 @@ from chronosops.core.artifacts import (
     normalise_level,
 )
 from chronosops.core.canonical import content_hash
+
+# Re-exported: every producer of evidence finds the template rule here.
+from chronosops.core.log_mining import TEMPLATE_MAX as TEMPLATE_MAX
+from chronosops.core.log_mining import log_template as log_template
+from chronosops.core.log_mining import mine, template_id
 from chronosops.core.timestamps import format_instant
 
-TEMPLATE_MAX = 300
 ID_MAX = 160
 EXAMPLES_PER_TEMPLATE = 5
 TRACE_IDS_PER_GROUP = 5
 MESSAGE_MAX = 1000
-
-_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-_EMAIL = re.compile(r"[a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,}")
-_HEX = re.compile(r"\b0x[0-9a-f]+\b")
-_NUMBER = re.compile(r"\b\d+(?:\.\d+)?\b")
-_TOKEN = re.compile(r"\b[a-z0-9+/]{20,}={0,2}")
-_SPACES = re.compile(r"\s+")
-
-
-def log_template(message: str) -> str:
-    """The template of one log message, e.g. ``user <uuid> failed after <num>.5s at <hex>``.
-
-    The rules follow the reference spec §4.5 so that templates are stable across versions:
-    lower-case, then variable parts become placeholders (UUIDs, e-mail addresses, hex literals,
-    numbers, long tokens), whitespace collapses, and the result is cut at 300 characters.
-    """
-    text = message.lower()
-    text = _UUID.sub("<uuid>", text)
-    text = _EMAIL.sub("<email>", text)
-    text = _HEX.sub("<hex>", text)
-    text = _NUMBER.sub("<num>", text)
-    text = _TOKEN.sub("<token>", text)
-    text = _SPACES.sub(" ", text).strip()
-    return text[:TEMPLATE_MAX] or "<empty>"
 
 
 def quantile(values: Sequence[float], q: float) -> float:
@@ -165,22 +144,29 @@ def log_templates(
     source: str,
     default_service: str | None = None,
     synthetic: bool = False,
+    known: Mapping[str, Sequence[str]] | None = None,
 ) -> list[LogTemplate]:
-    """Lines clustered by template, with level counts, examples and lines per minute."""
-    groups: dict[str, list[RawLogLine]] = defaultdict(list)
+    """Lines clustered by template per service, with level counts, examples and lines per minute.
+
+    Templates are mined per service (``known`` holds a service's templates from earlier runs,
+    fed first so that they keep their text and id); a template's id is a hash of the service and
+    the template text, the same in every run.
+    """
+    by_service: dict[str, list[RawLogLine]] = defaultdict(list)
     for line in lines:
-        groups[log_template(line.message)].append(line)
+        by_service[line.service or default_service or ""].append(line)
+    groups: dict[tuple[str, str], list[RawLogLine]] = defaultdict(list)
+    for service_key, members in by_service.items():
+        templates = mine((m.message for m in members), known=(known or {}).get(service_key, ()))
+        for line, template in zip(members, templates, strict=True):
+            groups[(template, service_key)].append(line)
     artifacts: list[LogTemplate] = []
-    for template, members in sorted(groups.items()):
+    for (template, service_key), members in sorted(groups.items()):
         levels: dict[str, int] = defaultdict(int)
         per_minute: dict[datetime, int] = defaultdict(int)
-        services: set[str] = set()
         for line in members:
             levels[normalise_level(line.level)] += 1
             per_minute[minute_of(line.ts)] += 1
-            service = line.service or default_service
-            if service:
-                services.add(service)
         # Error lines first, then in time order: the examples a responder wants to read.
         chosen = sorted(
             members,
@@ -195,7 +181,7 @@ def log_templates(
         errors = sum(n for level, n in levels.items() if level in ERROR_LEVELS)
         artifacts.append(
             LogTemplate(
-                artifact_id=f"{id_prefix}:{content_hash(template)[:16]}",
+                artifact_id=f"{id_prefix}:{template_id(service_key or None, template)}",
                 title=template[:200],
                 summary=(
                     f"{len(members)} line{'s' if len(members) != 1 else ''} ({errors} error), "
@@ -206,7 +192,7 @@ def log_templates(
                 template=template,
                 count=len(members),
                 levels=dict(sorted(levels.items())),
-                services=sorted(services),
+                services=[service_key] if service_key else [],
                 first_seen=first,
                 last_seen=last,
                 examples=[

@@ -13,7 +13,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from chronosops.analysis import quantile
-from chronosops.core.aggregation import RawLogLine, log_templates
+from chronosops.core.aggregation import (
+    RawLogLine,
+    bounded_id,
+    label_text,
+    log_templates,
+    series_stats,
+)
 from chronosops.core.artifacts import (
     Artifact,
     ChangeEvent,
@@ -22,7 +28,6 @@ from chronosops.core.artifacts import (
     MetricSeries,
     OtherEvent,
     SeriesPoint,
-    SeriesStats,
     SpanGroup,
 )
 from chronosops.core.canonical import content_hash
@@ -38,7 +43,6 @@ from chronosops.core.timestamps import format_instant
 SOURCE = "evidenceLite"
 EXAMPLES_PER_TEMPLATE = 5
 TRACE_IDS_PER_GROUP = 5
-ID_MAX = 160
 
 _CHANGE_TYPES: dict[str, ChangeType] = {
     "deploy": "deploy",
@@ -60,34 +64,6 @@ _CHANGE_TYPES: dict[str, ChangeType] = {
 }
 
 
-def _bounded_id(prefix: str, readable: str, identity: Any) -> str:
-    """``prefix:readable`` when short enough, else ``prefix:<first part>~<hash>``: stable either way."""
-    candidate = f"{prefix}:{readable}"
-    if len(candidate) <= ID_MAX:
-        return candidate
-    return f"{prefix}:{readable[: ID_MAX - len(prefix) - 15]}~{content_hash(identity)[:12]}"
-
-
-def series_stats(values: Sequence[float]) -> SeriesStats:
-    ordered = sorted(values)
-    count = len(values)
-    middle = count // 2
-    median = ordered[middle] if count % 2 else (ordered[middle - 1] + ordered[middle]) / 2
-    return SeriesStats(
-        count=count,
-        min=ordered[0],
-        max=ordered[-1],
-        mean=round(sum(values) / count, 6),
-        median=median,
-        first=values[0],
-        last=values[-1],
-    )
-
-
-def _label_text(labels: dict[str, str]) -> str:
-    return ",".join(f"{k}={labels[k]}" for k in sorted(labels))
-
-
 def metric_artifacts(
     points: Sequence[MetricPoint], *, default_service: str | None
 ) -> list[MetricSeries]:
@@ -100,10 +76,10 @@ def metric_artifacts(
         members = sorted(members, key=lambda p: p.timestamp)
         values = [p.value for p in members]
         stats = series_stats(values)
-        readable = f"{name}{{{_label_text(labels)}}}" if labels else name
+        readable = f"{name}{{{label_text(labels)}}}" if labels else name
         artifacts.append(
             MetricSeries(
-                artifact_id=_bounded_id("metric", readable, [name, labels]),
+                artifact_id=bounded_id("metric", readable, [name, labels]),
                 title=readable[:200],
                 summary=(
                     f"{stats.count} point{'s' if stats.count != 1 else ''}, "
@@ -151,7 +127,7 @@ def span_artifacts(spans: Sequence[TraceSpan]) -> list[SpanGroup]:
         p95 = quantile(durations, 0.95) if durations else None
         artifacts.append(
             SpanGroup(
-                artifact_id=_bounded_id("span", f"{service}:{operation}", [service, operation]),
+                artifact_id=bounded_id("span", f"{service}:{operation}", [service, operation]),
                 title=f"{service} {operation}"[:200],
                 summary=(
                     f"{len(members)} span{'s' if len(members) != 1 else ''}"

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chronosops.analysis import UNKNOWN, AnalysisInput, AnalysisResult, IncidentContext, analyze
+from chronosops.analysis import AnalysisInput, AnalysisResult, IncidentContext, analyze
 from chronosops.core.ingest_request import IngestIncidentRequest
 from chronosops.core.windows import incident_window
 from chronosops.evidence.lite import artifacts_from_lite
@@ -254,7 +254,12 @@ def run_nezha(
         {"system": system, "part": part, "fault_type": fault, **tally.row()}
         for (system, part, fault), tally in sorted(
             groups.items(),
-            key=lambda item: (item[0][0], order[item[0][1]], item[0][2] != "all faults", item[0][2]),
+            key=lambda item: (
+                item[0][0],
+                order[item[0][1]],
+                item[0][2] != "all faults",
+                item[0][2],
+            ),
         )
     ]
     times = [o.milliseconds for o in outcomes]

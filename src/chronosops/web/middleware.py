@@ -125,7 +125,9 @@ class BodySizeLimitMiddleware:
         path = str(scope.get("path", ""))
         limit = self.larger.get(path.rstrip("/") or "/", self.default_max_bytes)
         setting = (
-            "CHRONOSOPS_MAX_INGEST_BODY_BYTES" if path.rstrip("/") in self.larger else "CHRONOSOPS_MAX_BODY_BYTES"
+            "CHRONOSOPS_MAX_INGEST_BODY_BYTES"
+            if path.rstrip("/") in self.larger
+            else "CHRONOSOPS_MAX_BODY_BYTES"
         )
         for name, value in scope.get("headers", []):
             if name == b"content-length":

@@ -1,0 +1,232 @@
+"""Log template mining: masking of variable values, then Drain (the `drain3` library).
+
+Masking runs first and does most of the work: ids, hex, UUIDs, IPs, numbers, paths, quoted
+values, e-mail addresses and URLs become placeholders, so lines that differ only in values are
+already identical. Drain then groups what masking could not see (user names, host names, words
+that vary) by position-wise token similarity within lines of the same length and prefix.
+
+Every pattern here runs on untrusted text (an analyst's ``evidenceLite`` message, a backend's
+log page). Each is written so that a match can start only at the first character of a run of
+the characters it consumes (a negative look-behind on that same class) and every repetition is
+bounded, so a pattern costs time linear in the line; the text a pattern sees is also capped at
+``LINE_MAX`` characters.
+
+A template's id is a hash of the service and the final template text: the same template on the
+same service gets the same id in every run, in baselines and incidents alike.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from drain3.drain import Drain
+
+from chronosops.core.canonical import content_hash
+
+LINE_MAX = 4096
+TEMPLATE_MAX = 300
+WILDCARD = "<*>"
+
+# One configuration for the product, the CLI and the Loghub benchmark alike.
+SIMILARITY = 0.6
+DEPTH = 5
+MAX_CHILDREN = 100
+# At most this many plain words at a position make it words of the message, not a value.
+WORDS_MAX = 3
+
+# (placeholder, needs, pattern) in order: wider shapes first, so that a URL is not cut into a path
+# and numbers, an e-mail address not into words and a host. A pattern runs only on text that
+# holds one of its ``needs`` ("0" stands for any digit): most lines skip most patterns.
+_MASKS: tuple[tuple[str, tuple[str, ...], re.Pattern[str]], ...] = (
+    ("<url>", ("://",), re.compile(r"(?<![a-z0-9+.-])[a-z][a-z0-9+.-]{0,15}://[^\s\"'<>]{1,2048}")),
+    (
+        "<email>",
+        ("@",),
+        re.compile(r"(?<![\w.%+-])[\w.%+-]{1,64}@[a-z0-9-]{1,63}\.[a-z0-9.-]{0,190}[a-z]{2,24}\b"),
+    ),
+    # A file path has two segments at least: a lone /payments is a route worth reading.
+    (
+        "<path>",
+        ("/", "\\"),
+        re.compile(
+            r"(?<![\w.~/\\-])(?:~|\.{1,2})?/[\w.~-]{1,255}/[\w.~/@%+-]{1,1023}"
+            r"|(?<![\w])[a-z]:\\[^\s\"'<>|]{1,1024}"
+        ),
+    ),
+    # Timestamps inside messages: ISO 8601 and syslog/ctime (Fri Jun 17 07:07:00 2005).
+    (
+        "<time>",
+        ("0",),
+        re.compile(
+            r"(?<![\w.-])\d{4}-\d\d-\d\d[t ]\d\d:\d\d(?::\d\d(?:[.,]\d{1,9})?)?(?:z|[+-]\d\d:?\d\d)?(?![\w])"
+            r"|(?<![\w])(?:(?:mon|tue|wed|thu|fri|sat|sun)[a-z]{0,6},? )?"
+            r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]{0,6}\.? {1,2}\d{1,2},?"
+            r"(?: \d\d:\d\d(?::\d\d(?:[.,]\d{1,9})?)?)?(?: \d{4})?(?![\w])"
+        ),
+    ),
+    (
+        "<uuid>",
+        ("-",),
+        re.compile(
+            r"(?<![0-9a-f])[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(?![0-9a-f])"
+        ),
+    ),
+    (
+        "<ip>",
+        (".", ":"),
+        re.compile(
+            r"(?<![\w.])\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}(?::\d{1,5})?(?![\w.])"
+            # IPv6 with three colons at least, so that a time (07:07:00) is not one
+            r"|(?<![\w:])[0-9a-f]{1,4}:[0-9a-f]{0,4}:[0-9a-f]{0,4}:[0-9a-f:]{0,30}[0-9a-f](?![\w:])"
+        ),
+    ),
+    ("<hex>", ("0x",), re.compile(r"(?<![\w])0x[0-9a-f]{1,64}(?![\w])")),
+    # A bare hex id (span and trace ids, hashes, zero-padded counters): 8+ hex digits, one a digit.
+    (
+        "<hex>",
+        ("0",),
+        re.compile(r"(?<![\w-])(?=[0-9a-f]{0,63}[0-9])[0-9a-f]{8,64}(?![\w-])"),
+    ),
+    # Long opaque tokens (base64, API keys, block ids) that carry a digit.
+    (
+        "<token>",
+        ("0",),
+        re.compile(r"(?<![\w+/=-])(?=[\w+/-]{0,127}[0-9])[\w+/-]{20,1024}={0,2}(?![\w+/=-])"),
+    ),
+    # A quoted single value with a digit or a separator in it ("db-7", '10:30'); a quoted word
+    # ('Active') is usually a state worth keeping, and quoted text with spaces is a message
+    # (logfmt's msg="...") that Drain reads.
+    (
+        "<quoted>",
+        ('"', "'"),
+        re.compile(
+            r"(?<![\w\"])\"(?=[^\"\s]{0,255}[^a-z\"\s])[^\"\s]{1,256}\"(?!\w)"
+            r"|(?<![\w'])'(?=[^'\s]{0,255}[^a-z'\s])[^'\s]{1,256}'(?!\w)"
+        ),
+    ),
+    # Numbers with an optional sign, decimals, separators and a short unit (2.5s, 300ms, 12kb),
+    # also inside a token after punctuation (core.2275, blk_-1608, 2017-07-03_13).
+    (
+        "<num>",
+        ("0",),
+        re.compile(r"(?<![a-z0-9])[-+]?\d(?:[\d.,:]{0,62}\d)?(?:[a-z%]{1,4})?(?![a-z0-9])"),
+    ),
+)
+_NEEDS = frozenset(need for _, needs, _ in _MASKS for need in needs) - {"0"}
+_DIGIT = re.compile(r"[0-9]")
+_SPACES = re.compile(r"\s+")
+# A word of the message, not a key=value pair, a path or a number: letters, then maybe a full stop.
+_PLAIN_WORD = re.compile(r"[a-z][a-z_-]{0,63}[.,;!]?")
+
+
+def _is_parameter(token: str) -> bool:
+    return "<" in token or any(char.isdigit() for char in token)
+
+
+def mask(message: str) -> str:
+    """The message with variable values replaced by placeholders, lower-cased and trimmed."""
+    text = message[:LINE_MAX].lower()
+    present = {need for need in _NEEDS if need in text}
+    if _DIGIT.search(text):
+        present.add("0")
+    for placeholder, needs, pattern in _MASKS:
+        if present.intersection(needs):
+            text = pattern.sub(placeholder, text)
+    return _SPACES.sub(" ", text).strip()
+
+
+def log_template(message: str) -> str:
+    """The template of one message on its own: its masked form, cut at 300 characters."""
+    return mask(message)[:TEMPLATE_MAX] or "<empty>"
+
+
+def template_id(service: str | None, template: str) -> str:
+    """A stable id for a template of a service: the same in every run, baseline or incident."""
+    return content_hash([service or "", template])[:16]
+
+
+@dataclass
+class TemplateMiner:
+    """Drain over masked messages, fed each distinct masked message once.
+
+    ``known`` templates (from an earlier run for the same service) are fed first, so that
+    messages that fit them keep their template and its id.
+    """
+
+    known: Sequence[str] = ()
+    _drain: Drain = field(init=False, repr=False)
+    _cluster_of: dict[str, int] = field(init=False, default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self._drain = Drain(
+            depth=DEPTH, sim_th=SIMILARITY, max_children=MAX_CHILDREN, param_str=WILDCARD
+        )
+        # A placeholder is a parameter like a token with digits: Drain must not branch on it.
+        self._drain.has_numbers = _is_parameter
+        for template in self.known:
+            self._add(template)
+
+    def _add(self, masked: str) -> int:
+        cluster_id = self._cluster_of.get(masked)
+        if cluster_id is None:
+            cluster, _ = self._drain.add_log_message(masked)
+            cluster_id = int(cluster.cluster_id)
+            self._cluster_of[masked] = cluster_id
+        return cluster_id
+
+    def templates_of(self, masked: Sequence[str]) -> dict[str, str]:
+        """The final template of each distinct masked message, after all of them are in.
+
+        Drain widens a position to ``<*>`` as soon as two messages differ there. When the
+        messages of a cluster show only a few plain words at such a position (``VM Started``,
+        ``VM Paused``, ``VM Resumed``), the word is part of the message, not a value: each
+        keeps its own template.
+        """
+        clusters = {text: self._add(text) for text in masked}
+        members: dict[int, list[list[str]]] = defaultdict(list)
+        for text, cluster_id in clusters.items():
+            members[cluster_id].append(text.split())
+        words_at: dict[int, dict[int, set[str]]] = {}
+        for cluster_id, tokens_of in members.items():
+            template = self._drain.id_to_cluster[cluster_id].log_template_tokens
+            words_at[cluster_id] = {}
+            for position, token in enumerate(template):
+                if token != WILDCARD:
+                    continue
+                words = {tokens[position] for tokens in tokens_of if position < len(tokens)}
+                if 2 <= len(words) <= WORDS_MAX and all(map(_PLAIN_WORD.fullmatch, words)):
+                    words_at[cluster_id][position] = words
+        final: dict[str, str] = {}
+        for text, cluster_id in clusters.items():
+            tokens = list(self._drain.id_to_cluster[cluster_id].log_template_tokens)
+            if words_at[cluster_id]:
+                own = text.split()
+                for position in words_at[cluster_id]:
+                    tokens[position] = own[position]
+            final[text] = " ".join(tokens)[:TEMPLATE_MAX] or "<empty>"
+        return final
+
+    def templates(self) -> list[str]:
+        """Every template, oldest cluster first: the state worth keeping for the next run."""
+        clusters = sorted(self._drain.clusters, key=lambda c: c.cluster_id)
+        return [str(c.get_template()) for c in clusters]
+
+
+def mine(messages: Iterable[str], *, known: Sequence[str] = ()) -> list[str]:
+    """The final template of each message, in order.
+
+    Identical messages are masked once and identical masked messages reach Drain once, so the
+    cost grows with the number of distinct shapes, not of lines.
+    """
+    masked_of: dict[str, str] = {}
+    masked: list[str] = []
+    for message in messages:
+        text = masked_of.get(message)
+        if text is None:
+            text = masked_of[message] = mask(message)
+        masked.append(text)
+    final = TemplateMiner(known=known).templates_of(list(dict.fromkeys(masked)))
+    return [final[text] for text in masked]

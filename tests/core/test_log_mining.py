@@ -1,0 +1,106 @@
+"""Masking turns values into placeholders in linear time; Drain groups what masking leaves."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from chronosops.core.log_mining import LINE_MAX, TemplateMiner, mask, mine, template_id
+
+
+@pytest.mark.parametrize(
+    ("message", "masked"),
+    [
+        ("GET https://api.example.com/v1/orders?id=7 failed", "get <url> failed"),
+        ("mail to ops@example.com bounced", "mail to <email> bounced"),
+        ("at 2024-01-15T10:00:05.123Z it broke", "at <time> it broke"),
+        ("user 123e4567-e89b-12d3-a456-426614174000 left", "user <uuid> left"),
+        ("calling 10.0.0.7:8080 and fe80:0:0:0:200:f8ff:fe21:67cf", "calling <ip> and <ip>"),
+        ("span 4bf92f3577b34da6 done", "span <hex> done"),
+        ("handle 0xDEADbeef freed", "handle <hex> freed"),
+        ("cannot open /var/log/app/out.log", "cannot open <path>"),
+        ("bearer abcdefghijklmnopqrstuvwxyz0123 expired", "bearer <token> expired"),
+        ("pool \"db-7\" and '10:30' kept", "pool <quoted> and <quoted> kept"),
+        ("took 2.5s, 300ms, retry 3 of core.2275", "took <num>, <num>, retry <num> of core.<num>"),
+    ],
+)
+def test_values_become_placeholders(message: str, masked: str) -> None:
+    assert mask(message) == masked
+
+
+def test_words_stay_and_a_lone_route_stays() -> None:
+    assert mask("Slow request: POST /payments took 2300ms") == (
+        "slow request: post /payments took <num>"
+    )
+    assert mask("location icon should now be in state 'Active'") == (
+        "location icon should now be in state 'active'"
+    )
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "a" * 2**20,
+        "a@" * 2**19,
+        "1." * 2**19,
+        "/a" * 2**19,
+        '"' + "a" * (2**20 - 1),
+        "0x" + "f" * (2**20 - 2),
+        "-".join(["12345678"] * 2**17),
+        "mon jan 1 " * 2**17,
+    ],
+    ids=["letters", "at-signs", "dotted-digits", "slashes", "open-quote", "hex", "dashes", "dates"],
+)
+def test_a_one_mebibyte_adversarial_line_templates_in_under_a_second(line: str) -> None:
+    started = time.perf_counter()
+    template = mine([line])[0]
+    assert time.perf_counter() - started < 1.0
+    assert len(template) <= LINE_MAX
+
+
+def test_lines_that_differ_in_a_word_drain_into_one_template() -> None:
+    templates = mine(
+        [
+            "login accepted for user alice from 10.0.0.1",
+            "login accepted for user bob from 10.0.0.2",
+            "login accepted for user carol from 10.0.0.3",
+            "login accepted for user dave from 10.0.0.4",
+            "disk full on /dev/sda1",
+        ]
+    )
+    assert templates[:4] == ["login accepted for user <*> from <ip>"] * 4
+    assert templates[4] == "disk full on <path>"
+
+
+def test_a_few_plain_words_at_one_place_keep_their_own_templates() -> None:
+    messages = [
+        f"[instance: {n}] VM {state} (Lifecycle Event)"
+        for n in range(3)
+        for state in ("Started", "Paused")
+    ]
+    templates = mine(messages)
+    assert set(templates) == {
+        "[instance: <num>] vm started (lifecycle event)",
+        "[instance: <num>] vm paused (lifecycle event)",
+    }
+
+
+def test_identical_messages_reach_drain_once() -> None:
+    miner = TemplateMiner()
+    texts = [f"job done by worker {name} in <num>" for name in ("a1", "b2", "c3", "d4")]
+    final = miner.templates_of([texts[0], *texts])
+    assert set(final) == set(texts)
+    assert set(final.values()) == {"job done by worker <*> in <num>"}
+    assert miner.templates() == ["job done by worker <*> in <num>"]
+
+
+def test_known_templates_keep_their_text_for_lines_that_fit_them() -> None:
+    known = ["payment <*> declined by gateway <num>"]
+    assert mine(["payment 42 declined by gateway 7"], known=known) == [known[0]]
+
+
+def test_template_ids_depend_on_the_service_and_the_text_only() -> None:
+    assert template_id("checkout", "a <num>") == template_id("checkout", "a <num>")
+    assert template_id("checkout", "a <num>") != template_id("payments", "a <num>")
+    assert len(template_id(None, "a <num>")) == 16
