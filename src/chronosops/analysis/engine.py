@@ -225,8 +225,12 @@ def suspect_candidates(suspects: Sequence[Suspect]) -> list[Candidate]:
 def _suspect_order(
     culprit: str | None, hypotheses: Sequence[RankedHypothesis], suspects: Sequence[Suspect]
 ) -> list[str]:
-    order: list[str] = [culprit] if culprit else []
-    for name in [h.culprit_service for h in hypotheses] + [s.service for s in suspects]:
+    """Culprits in rank order. With a named cause, its culprit and the other candidates' lead;
+    without one, the services whose own signals moved most lead (weak candidates follow)."""
+    named = [h.culprit_service for h in hypotheses if h.culprit_service]
+    moved = [s.service for s in suspects]
+    order: list[str] = []
+    for name in ([culprit] if culprit else []) + (named + moved if culprit else moved + named):
         if name and name not in order:
             order.append(name)
     return order[:10]

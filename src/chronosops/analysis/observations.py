@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from chronosops.analysis.models import IncidentContext
+from chronosops.analysis.signals import unit_floor
 from chronosops.analysis.statistics import MAD_SCALE, mad, median
 from chronosops.core.artifacts import (
     ERROR_LEVELS,
@@ -173,16 +174,49 @@ class Shift:
     last: float
     trend: float = 0.0  # start of the window to its end, in baseline spreads (slow drifts)
     resets: int = 0  # sudden falls of more than a third: a process restarting, a pool recycling
+    floor: float = 0.0  # the smallest change that counts, in the series' unit
 
     @property
     def factor(self) -> float:
         if self.before == 0:
-            return math.inf if self.after > 0 else 1.0
+            # From nothing: how many unit floors it rose, not infinity (a first error is an
+            # event, and a near-idle series waking up is not a surge).
+            if self.after <= 0:
+                return 1.0
+            return 1.0 + self.after / self.floor if self.floor > 0 else math.inf
         return self.after / self.before
 
     @property
     def delta(self) -> float:
         return self.after - self.before
+
+
+# Observation families read as signal kinds, for their unit floors.
+_FLOOR_KIND = {
+    "latency": "latency",
+    "cpu": "cpu",
+    "memory": "memory",
+    "restarts": "restarts",
+    "cache_hit": "cache_hit",
+    "pool_in_use": "saturation",
+    "pool_pending": "saturation",
+    "saturation": "saturation",
+}
+
+
+def family_floor(name: str, family: str) -> float:
+    """The smallest change worth a z-score in this family, so a flat or zero baseline is
+    scaled by a unit floor instead of 1e-9 (which read a near-idle series waking up as
+    "traffic rose inf×")."""
+    if family == "errors":
+        lowered = name.lower()
+        return unit_floor(
+            name, "error_ratio" if re.search(r"ratio|rate|percent|pct", lowered) else "errors"
+        )
+    if family == "traffic":
+        return 0.2
+    kind = _FLOOR_KIND.get(family)
+    return unit_floor(name, kind) if kind else 1e-9
 
 
 def metric_family(name: str) -> str | None:
@@ -223,7 +257,7 @@ def pulse_shift(series: MetricSeries, family: str, reported_onset: datetime) -> 
     values = [p.value for p in points]
     base = _baseline(values, [p.ts for p in points], reported_onset)
     centre = median(base)
-    scale = max(MAD_SCALE * mad(base), abs(centre) * 0.02, 1e-9)
+    scale = max(MAD_SCALE * mad(base), abs(centre) * 0.02, family_floor(series.name, family))
     threshold = max(4 * scale, abs(centre) * 0.25)
     high = [i for i, v in enumerate(values) if v - centre > threshold]
     low = [i for i, v in enumerate(values) if centre - v > threshold]
@@ -242,6 +276,7 @@ def pulse_shift(series: MetricSeries, family: str, reported_onset: datetime) -> 
         peak=max(segment),
         trough=min(segment),
         z=(after - centre) / scale,
+        floor=family_floor(series.name, family),
         changed_at=points[run[0]].ts,
         first=values[0],
         last=values[-1],
@@ -278,7 +313,7 @@ def step_shift(series: MetricSeries, family: str, reported_onset: datetime) -> S
             return None
     before, after = values[:k], values[k:]
     centre = median(before)
-    scale = max(MAD_SCALE * mad(before), abs(centre) * 0.02, 1e-9)
+    scale = max(MAD_SCALE * mad(before), abs(centre) * 0.02, family_floor(series.name, family))
     after_median = median(after)
     z = (after_median - centre) / scale
     # Walk back from the change point to where the series first left its baseline (a ramp's foot).
@@ -306,6 +341,7 @@ def step_shift(series: MetricSeries, family: str, reported_onset: datetime) -> S
         peak=max(after),
         trough=min(after),
         z=z,
+        floor=family_floor(series.name, family),
         changed_at=points[start].ts,
         first=values[0],
         last=values[-1],
