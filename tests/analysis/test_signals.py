@@ -1,0 +1,59 @@
+"""The signal table reads metric names of the common conventions, and operators can add rows."""
+
+from __future__ import annotations
+
+import pytest
+
+from chronosops.analysis.signals import SignalRule, SignalTable, peer_of, unit_floor
+
+TABLE = SignalTable()
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("http.server.request.duration", "latency"),  # OpenTelemetry semconv
+        ("rpc.server.duration", "latency"),
+        ("http_request_duration_seconds_bucket", "latency"),  # Prometheus client
+        ("http_server_requests_seconds_max", "latency"),  # Micrometer
+        ("trace.http.request.duration", "latency"),  # Datadog
+        ("trace.http.request.errors", "errors"),
+        ("trace.http.request.hits", "traffic"),
+        ("http_requests_total", "traffic"),
+        ("kube_pod_container_status_restarts_total", "restarts"),  # kube-state-metrics
+        ("container_cpu_usage_seconds_total", "cpu"),  # cAdvisor
+        ("container_memory_working_set_bytes", "memory"),
+        ("node_network_receive_bytes_total", "network"),  # node_exporter
+        ("jvm_gc_pause_seconds_sum", "gc"),  # JVM via Micrometer
+        ("go_goroutines", "saturation"),
+        ("nodejs_eventloop_lag_seconds", "saturation"),
+        ("hikaricp_connections_pending", "saturation"),
+        ("pgbouncer_pools_client_waiting_connections", "saturation"),
+        ("executor_queued_tasks", "saturation"),
+        ("resilience4j_circuitbreaker_state", "circuit_open"),
+        ("success_rate_percent", "availability"),
+        ("cache_hit_ratio", "cache_hit"),
+        ("error_ratio", "error_ratio"),
+    ],
+)
+def test_the_table_reads_each_convention(name: str, kind: str) -> None:
+    assert TABLE.kind_of(name) == kind
+
+
+def test_an_operators_row_is_tried_before_the_built_in_ones() -> None:
+    table = SignalTable([SignalRule(r"^shop_checkout_slowness$", "latency")])
+    assert table.kind_of("shop_checkout_slowness") == "latency"
+    assert TABLE.kind_of("shop_checkout_slowness") is None
+
+
+def test_a_label_naming_the_other_end_makes_an_edge_metric() -> None:
+    assert peer_of({"service": "checkout", "destination_service": "cart"}) == "cart"
+    assert peer_of({"service": "checkout", "peer.service": "payments"}) == "payments"
+    assert peer_of({"service": "checkout"}) is None
+
+
+def test_unit_floors_follow_the_unit_in_the_name() -> None:
+    assert unit_floor("latency_ms", "latency") == 5.0
+    assert unit_floor("http_request_duration_seconds", "latency") == 0.005
+    assert unit_floor("cpu_usage_percent", "cpu") == 2.0
+    assert unit_floor("cpu_utilisation", "cpu") == 0.02
