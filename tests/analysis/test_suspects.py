@@ -7,7 +7,7 @@ import math
 from typing import Any
 
 from chronosops.analysis.suspects import deviation, log_key, rank_suspects, strength_of
-from tests.analysis.builders import analysis_input, logs, series
+from tests.analysis.builders import analysis_input, at, logs, series
 
 
 def edge(name: str, caller: str, callee: str, before: float, after: float) -> list[dict[str, Any]]:
@@ -71,3 +71,22 @@ def test_the_log_key_masks_ids_numbers_and_bracketed_values() -> None:
     one = log_key("c.s.Impl#232 SpanID: 7de994d6484b9912 [refund][amount: 18.00]")
     other = log_key("c.s.Impl#232 SpanID: 1f4daf024add3e61 [refund][amount: 3.50]")
     assert one == other
+
+
+def test_a_topology_event_puts_the_callee_before_its_caller() -> None:
+    metrics = series("server_latency_p90_seconds", 0.05, 0.8, service="gateway")
+    metrics += series("server_latency_p90_seconds", 0.02, 0.5, service="ledger")
+    alone = ranked(metrics=metrics)
+    assert alone[0] == "gateway"
+    with_graph = ranked(
+        metrics=metrics,
+        events=[
+            {
+                "type": "topology",
+                "description": "gateway calls ledger",
+                "timestamp": at(-20),
+                "metadata": {"service": "gateway", "peerService": "ledger"},
+            }
+        ],
+    )
+    assert with_graph[0] == "ledger"

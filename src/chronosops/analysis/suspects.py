@@ -36,7 +36,7 @@ from chronosops.analysis.signals import (
     unit_floor,
 )
 from chronosops.analysis.statistics import MAD_SCALE, mad, median
-from chronosops.core.artifacts import Artifact, LogTemplate, MetricSeries, SpanGroup
+from chronosops.core.artifacts import Artifact, LogTemplate, MetricSeries, OtherEvent, SpanGroup
 
 MIN_BASELINE = 4
 # Requests per second under which a service's latency percentiles are mostly noise.
@@ -280,6 +280,19 @@ def _span_evidence(spans: Sequence[SpanGroup], cut: Cut, suspects: dict[str, Sus
             )
 
 
+def topology_of(artifacts: Sequence[Artifact]) -> set[tuple[str, str]]:
+    """Caller→callee edges sent with the incident as ``topology`` events."""
+    found: set[tuple[str, str]] = set()
+    for item in artifacts:
+        if not isinstance(item, OtherEvent) or item.event_type.strip().lower() != "topology":
+            continue
+        caller = item.metadata.get("service")
+        callee = item.metadata.get("peerService") or item.metadata.get("peer_service")
+        if isinstance(caller, str) and isinstance(callee, str) and caller and callee:
+            found.add((caller, callee))
+    return found
+
+
 def rank_suspects(
     artifacts: Sequence[Artifact],
     context: IncidentContext,
@@ -293,7 +306,7 @@ def rank_suspects(
     spans = [a for a in artifacts if isinstance(a, SpanGroup)]
     traffic = _traffic_of(series, spans, table, cut)
     suspects: dict[str, Suspect] = {}
-    graph: set[tuple[str, str]] = set(edges or ())
+    graph: set[tuple[str, str]] = set(edges or ()) | topology_of(artifacts)
     for item in series:
         found = _series_evidence(item, table, cut)
         if found is None or item.service is None:

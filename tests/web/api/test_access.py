@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import time
 from datetime import timedelta
 
@@ -211,7 +213,9 @@ async def test_the_ingest_route_takes_larger_bodies_than_the_others(
     client, services = await client_with(max_body_bytes=2048, max_ingest_body_bytes=16384)
     assert services.issuer is not None
     headers = bearer(services.issuer.mint(subject="a", roles=[Role.ANALYST], ttl=HOUR))
-    evidence_sized = request(description="d" * 6000)
+    line = {"message": "payment declined by provider", "timestamp": "2024-01-15T10:00:00Z"}
+    evidence_sized = request(evidenceLite={"logs": [line] * 100})
+    assert len(json.dumps(evidence_sized)) > 4000
     assert (await client.post(INGEST, json=evidence_sized, headers=headers)).status_code == 201
     elsewhere = await client.post(
         "/v1/incidents/inc-x/reanalyze", json={"note": "d" * 6000}, headers=headers
