@@ -49,7 +49,8 @@ def test_the_engine_names_the_injected_culprit_and_family(source_ref: str) -> No
     outcome = analyse(case)
     culprit, family = NAMED[source_ref]
     assert outcome.answered == f"{family}@{culprit}"
-    assert outcome.culprit_top1 and outcome.hypothesis_top1
+    assert outcome.culprit_top1
+    assert outcome.hypothesis_top1
 
 
 @needs_dataset
