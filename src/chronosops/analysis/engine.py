@@ -200,21 +200,37 @@ def _family(suspect: Suspect) -> str:
     return FAMILY_OF_KIND.get(leading or "", "DEPLOY_BUG")
 
 
+# How much a family read from generic signals can be trusted: a hot CPU names saturation; a
+# slower path with a service serving as fast as before names the network; errors alone say the
+# service fails, not why.
+FAMILY_SPECIFICITY = {
+    "CAPACITY_SATURATION": 1.0,
+    "NETWORK_DNS_ISSUE": 0.9,
+    "DEPLOY_BUG": 0.6,
+}
+
+
 def suspect_candidates(suspects: Sequence[Suspect]) -> list[Candidate]:
     """Candidates from the ranking of services by how much their own signals moved."""
     found: list[Candidate] = []
+    # Standing clear of the others only means something when there are others.
+    contenders = [s for s in suspects if s.score >= 0.1]
     for index, suspect in enumerate(suspects[:3]):
         runner_up = suspects[index + 1].score if index + 1 < len(suspects) else 0.0
-        margin = max(0.0, suspect.score - runner_up) if index == 0 else 0.0
-        candidate = Candidate(_family(suspect), suspect.service)
+        margin = (
+            max(0.0, suspect.score - runner_up) if index == 0 and len(contenders) >= 2 else 0.0
+        )
+        family = _family(suspect)
+        specificity = FAMILY_SPECIFICITY.get(family, 0.6)
+        candidate = Candidate(family, suspect.service)
         kinds = ", ".join(sorted(suspect.kinds, key=lambda k: -suspect.kinds[k])[:3])
         candidate.add(
-            SUSPECT_WEIGHT * suspect.score * (1.0 if index == 0 else 0.6),
+            SUSPECT_WEIGHT * specificity * suspect.score * (1.0 if index == 0 else 0.6),
             f"{suspect.service}'s own signals moved most at the onset ({kinds})",
             suspect.citations(),
         )
         candidate.add(
-            SUSPECT_MARGIN_WEIGHT * margin,
+            SUSPECT_MARGIN_WEIGHT * specificity * margin,
             f"{suspect.service} stands clear of the next service",
             suspect.citations(2),
         )

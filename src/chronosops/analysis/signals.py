@@ -198,7 +198,10 @@ def unit_floor(name: str, kind: str) -> float:
         if lowered.endswith(("_ms", "_milliseconds")) or "millis" in lowered:
             return 5.0
         return 0.005  # seconds: 5 ms
-    if kind in ("cpu", "memory", "availability", "error_ratio", "cache_hit", "saturation"):
+    if kind == "error_ratio":
+        # half a point of errors: below it a ratio's wobble, above it a real rise
+        return 0.5 if "percent" in lowered or "pct" in lowered else 0.005
+    if kind in ("cpu", "memory", "availability", "cache_hit", "saturation"):
         # percent or a 0-1 ratio: two points either way
         return 2.0 if "percent" in lowered or "pct" in lowered else 0.02
     if kind in ("errors", "restarts", "circuit_open", "gc"):
