@@ -57,3 +57,52 @@ def test_unit_floors_follow_the_unit_in_the_name() -> None:
     assert unit_floor("http_request_duration_seconds", "latency") == 0.005
     assert unit_floor("cpu_usage_percent", "cpu") == 2.0
     assert unit_floor("cpu_utilisation", "cpu") == 0.02
+
+
+@pytest.mark.parametrize(
+    ("line", "category"),
+    [
+        (
+            "java.util.concurrent.RejectedExecutionException: Task rejected from pool",
+            "worker_saturation",
+        ),
+        ("upstream answered 503: server overloaded, shedding load", "worker_saturation"),
+        (
+            "io.github.resilience4j.circuitbreaker.CallNotPermittedException: CircuitBreaker 'stripe' is OPEN",
+            "circuit_open",
+        ),
+        ("Polly.CircuitBreaker.BrokenCircuitException: The circuit is now open", "circuit_open"),
+        ('FATAL: password authentication failed for user "orders"', "db_credentials"),
+        ("io.jsonwebtoken.ExpiredJwtException: JWT expired at 2024-01-01", "auth"),
+        ("dial tcp 10.0.0.7:5432: connect: connection refused", "refused"),
+        ("Error: getaddrinfo ENOTFOUND payments.internal", "dns"),
+        ("System.NullReferenceException: Object reference not set", "code_bug"),
+        ("FATAL ERROR: Reached heap limit - JavaScript heap out of memory", "oom"),
+        (
+            "HikariPool-1 - Connection is not available, request timed out after 30000ms",
+            "pool_exhausted",
+        ),
+        ("Net::ReadTimeout with #<TCPSocket:(closed)>", "timeout"),
+        ("botocore.errorfactory.ThrottlingException: Rate exceeded", "rate_limited"),
+    ],
+)
+def test_the_signature_library_reads_failures_of_many_languages(line: str, category: str) -> None:
+    from chronosops.analysis.observations import LOG_CATEGORIES
+
+    found = {name for name, pattern in LOG_CATEGORIES if pattern.search(line.lower())}
+    assert category in found
+
+
+def test_a_database_refusing_a_rotated_password_is_configuration_not_identity() -> None:
+    from chronosops.analysis import analyze
+    from tests.analysis.builders import analysis_input, logs, series
+
+    result = analyze(
+        analysis_input(
+            metrics=series("error_rate", 0.002, 0.3),
+            logs=logs('FATAL: password authentication failed for user "orders" ({i})', 20),
+        )
+    )
+    ids = [h.id for h in result.hypotheses]
+    assert ids[0] == "CONFIG_REGRESSION"
+    assert "AUTH_OIDC_ISSUE" not in ids[:1]

@@ -217,9 +217,7 @@ def suspect_candidates(suspects: Sequence[Suspect]) -> list[Candidate]:
     contenders = [s for s in suspects if s.score >= 0.1]
     for index, suspect in enumerate(suspects[:3]):
         runner_up = suspects[index + 1].score if index + 1 < len(suspects) else 0.0
-        margin = (
-            max(0.0, suspect.score - runner_up) if index == 0 and len(contenders) >= 2 else 0.0
-        )
+        margin = max(0.0, suspect.score - runner_up) if index == 0 and len(contenders) >= 2 else 0.0
         family = _family(suspect)
         specificity = FAMILY_SPECIFICITY.get(family, 0.6)
         candidate = Candidate(family, suspect.service)

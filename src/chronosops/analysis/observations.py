@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 
 from chronosops.analysis.models import IncidentContext
 from chronosops.analysis.signals import unit_floor
+from chronosops.analysis.signatures import extra_patterns
 from chronosops.analysis.statistics import MAD_SCALE, mad, median
 from chronosops.core.artifacts import (
     ERROR_LEVELS,
@@ -139,6 +140,24 @@ LOG_CATEGORIES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("timeout", re.compile(r"timed? ?out|timeout|deadline exceeded")),
     ("slow_request", re.compile(r"slow request|took \S+ms|took <num>ms")),
 )
+
+
+def _with_signatures(
+    categories: tuple[tuple[str, re.Pattern[str]], ...],
+) -> tuple[tuple[str, re.Pattern[str]], ...]:
+    """The categories above, each widened by the signature library's phrases for it; categories
+    only the library knows (``db_credentials``) go first, so rules can tell them apart."""
+    extra = extra_patterns()
+    known = {name for name, _ in categories}
+    widened = [
+        (name, re.compile(f"{pattern.pattern}|{extra[name]}") if name in extra else pattern)
+        for name, pattern in categories
+    ]
+    added = [(name, re.compile(pattern)) for name, pattern in extra.items() if name not in known]
+    return (*added, *widened)
+
+
+LOG_CATEGORIES = _with_signatures(LOG_CATEGORIES)
 
 # Phrases in which a log line names the service it was talking to.
 _PEER_PATTERNS = (

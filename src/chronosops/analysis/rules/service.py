@@ -220,7 +220,23 @@ def mechanisms(obs: Observations, where: Localization, service: str) -> list[Can
         found.append(candidate)
 
     # Certificates and credentials of the service itself.
-    tls_logs = logs_with(obs, service, "tls") + logs_with(obs, service, "auth")
+    # The database refusing the service's own credentials (a rotated or mistyped password) is
+    # configuration the service carries, not an identity provider failing.
+    credential_logs = logs_with(obs, service, "db_credentials")
+    if credential_logs:
+        strength, refs = log_strength(credential_logs)
+        candidate = Candidate(HypothesisId.CONFIG_REGRESSION, service)
+        candidate.add(
+            1.2 + 0.6 * strength,
+            f"the database refuses {service}'s credentials (a rotated or wrong secret)",
+            refs,
+        )
+        found.append(candidate)
+    tls_logs = [
+        f
+        for f in logs_with(obs, service, "tls") + logs_with(obs, service, "auth")
+        if "db_credentials" not in f.categories
+    ]
     expiry = shifts.get("cert_expiry")
     if tls_logs or (expiry is not None and min(expiry.trough, expiry.last) <= 0):
         candidate = Candidate(HypothesisId.AUTH_OIDC_ISSUE, service)
