@@ -185,3 +185,17 @@ def test_item_caps_name_known_kinds_with_positive_caps() -> None:
 def test_the_window_limit_cannot_exceed_six_hours() -> None:
     with pytest.raises(ValidationError):
         Settings(collectors_max_window_hours=7)
+
+
+def test_analysis_signals_must_be_regular_expressions() -> None:
+    with pytest.raises(ValidationError, match="not a regular expression"):
+        Settings(analysis_signals={"(unclosed": "latency"})
+
+
+def test_analysis_signals_reach_the_engine_as_rows_and_unknown_kinds_are_refused() -> None:
+    from chronosops.bootstrap import signal_rules
+
+    rows = signal_rules({"^shop_slowness$": "latency"})
+    assert [(r.pattern, r.kind) for r in rows] == [("^shop_slowness$", "latency")]
+    with pytest.raises(ValueError, match="CHRONOSOPS_ANALYSIS_SIGNALS"):
+        signal_rules({"^x$": "vibes"})

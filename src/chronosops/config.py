@@ -165,6 +165,10 @@ class Settings(BaseSettings):
     changes_lookback_minutes: int = Field(
         default=120, ge=0, le=1440, description="how far before the window changes still count"
     )
+    analysis_signals: dict[str, str] = Field(
+        default_factory=dict,
+        description='extra rows for the signal table, metric-name regex → kind, e.g. {"^shop_slowness$": "latency"}',
+    )
     audit_chain_id: str = "chronosops"
     idempotency_ttl_hours: int = Field(default=24, ge=1)
 
@@ -178,6 +182,18 @@ class Settings(BaseSettings):
             )
         if any(cap < 1 for cap in value.values()):
             raise ValueError("every cap must be at least 1")
+        return value
+
+    @field_validator("analysis_signals")
+    @classmethod
+    def _patterns_compile(cls, value: dict[str, str]) -> dict[str, str]:
+        import re
+
+        for pattern in value:
+            try:
+                re.compile(pattern)
+            except re.error as error:
+                raise ValueError(f"{pattern!r} is not a regular expression: {error}") from error
         return value
 
     @property
