@@ -253,7 +253,7 @@ def nezha(
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from error
     timing = (
-        f"analysis time (evidenceLite → artifacts → engine, one core): p50 {report.p50_ms:.0f} ms, "
+        f"analysis CPU time (JSON → evidenceLite → artifacts → engine, one core): p50 {report.p50_ms:.0f} ms, "
         f"p99 {report.p99_ms:.0f} ms, max {report.max_ms:.0f} ms; the largest body "
         f"({report.largest_bytes / 1e6:.1f} MB) took {report.largest_ms:.0f} ms"
     )
