@@ -3,10 +3,11 @@
 Pure and deterministic: no I/O, no clock, no randomness. The same artifacts and context give
 the same result, so a stored analysis can always be replayed and compared.
 
-The steps: `observations.observe` (what changed, where, when) → `hypotheses.localize` (where
-the fault lives in the call graph) → `hypotheses.candidates` (what kind of fault, whose) → a
-ranking whose confidences are a softmax over candidate scores against UNKNOWN, whose weight
-grows as evidence shrinks.
+The steps: `observations.observe` (what changed, where, when) → `localisation.localize` (where
+the fault lives in the call graph) → `hypotheses.candidates` (what kind of fault, whose: the
+rules in `analysis.rules`) → when no rule is decisive, `suspects.rank_suspects` (which
+services' own signals moved most) → a ranking whose confidences are a softmax over candidate
+scores against UNKNOWN, whose weight grows as evidence shrinks.
 """
 
 from __future__ import annotations
@@ -41,9 +42,7 @@ from chronosops.analysis.signals import DEFAULT_TABLE, SignalRule, SignalTable
 from chronosops.analysis.suspects import Suspect, rank_suspects
 
 ENGINE = "builtin"
-ENGINE_VERSION = (
-    "2.1"  # 2.1: a rate limiter stays the runner-up to a surge when no logs tell them apart
-)
+ENGINE_VERSION = "3.0"  # 3.0: signal table, unit floors, suspect ranking across services
 MAX_HYPOTHESES = 6
 
 # Calibration: confidences are softmax(score / TEMPERATURE) over the candidates and UNKNOWN.
