@@ -177,9 +177,9 @@ def _traffic_of(
     for group in spans:
         if group.peer_service or group.service in found:
             continue
-        before = [b for b in group.histogram if b.ts < cut.fault_start]
-        counted[group.service][0] += sum(b.count for b in before)
-        counted[group.service][1] = max(counted[group.service][1], float(len(before)))
+        buckets = [b for b in group.histogram if b.ts < cut.fault_start]
+        counted[group.service][0] += sum(b.count for b in buckets)
+        counted[group.service][1] = max(counted[group.service][1], float(len(buckets)))
     for service, (count, minutes) in counted.items():
         if minutes:
             found[service] = count / (60 * minutes)  # sampled spans: a lower bound
@@ -192,7 +192,7 @@ def support(service: str, traffic: dict[str, float]) -> float:
     if not traffic:
         return 1.0
     rate = traffic.get(service, 0.0)
-    return max(0.2, min(1.0, (rate / LOW_TRAFFIC_RPS) ** 0.5))
+    return max(0.2, min(1.0, math.sqrt(rate / LOW_TRAFFIC_RPS)))
 
 
 def log_key(template: str) -> str:

@@ -134,7 +134,10 @@ def ranked_culprits(result: AnalysisResult) -> list[str | None]:
     """Distinct culprits in rank order: the one named (an UNKNOWN first takes the place and names
     nobody), then the engine's ranking of suspects."""
     found: list[str | None] = [result.culprit_service]  # None: UNKNOWN came first
-    for culprit in result.suspects or [h.culprit_service for h in result.hypotheses]:
+    ranked: list[str | None] = list(result.suspects) or [
+        h.culprit_service for h in result.hypotheses
+    ]
+    for culprit in ranked:
         if culprit and culprit not in found:
             found.append(culprit)
     return found
