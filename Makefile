@@ -49,9 +49,10 @@ imports: $(STAMP) ## import-linter: the layer contracts of DESIGN.md
 	$(BIN)/lint-imports
 
 .PHONY: bench
-bench: $(STAMP) ## benchmarks as tables: ingest throughput/latency, then analysis accuracy/speed
+bench: $(STAMP) ## benchmarks as tables: ingest throughput/latency, analysis accuracy/speed, log templates on Loghub-2k
 	$(BIN)/python -m benchmarks.ingest
 	$(BIN)/chronosops bench analysis
+	$(BIN)/chronosops bench logs
 
 .PHONY: bench-console
 bench-console: $(STAMP) ## benchmark: the console's incident list with 100k incidents, as a table

@@ -187,3 +187,19 @@ def test_when_templates_must_be_cut_the_errors_and_the_busiest_are_kept() -> Non
         "zzz payment declined by gateway",
         "aaa cache warmed shard <num>",
     ]
+
+
+def test_lines_are_mined_against_the_templates_remembered_for_the_service() -> None:
+    collector = _collector(lambda _request: httpx.Response(200, json={}))
+    lines = [RawLogLine(ts=NOW, message="cache node omega unreachable", level="ERROR")]
+    known = {"checkout": ["cache node <*> unreachable"]}
+    alone = collector.templates_of(
+        lines, CollectorQuery(window=TimeWindow(NOW, NOW), onset=NOW), "checkout"
+    )
+    remembered = collector.templates_of(
+        lines,
+        CollectorQuery(window=TimeWindow(NOW, NOW), onset=NOW, known_templates=known),
+        "checkout",
+    )
+    assert [a.title for a in alone] == ["cache node omega unreachable"]
+    assert [a.title for a in remembered] == ["cache node <*> unreachable"]

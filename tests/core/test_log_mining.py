@@ -6,7 +6,14 @@ import time
 
 import pytest
 
-from chronosops.core.log_mining import LINE_MAX, TemplateMiner, mask, mine, template_id
+from chronosops.core.log_mining import (
+    LINE_MAX,
+    TemplateMiner,
+    mask,
+    mine,
+    remembered,
+    template_id,
+)
 
 
 @pytest.mark.parametrize(
@@ -104,3 +111,17 @@ def test_template_ids_depend_on_the_service_and_the_text_only() -> None:
     assert template_id("checkout", "a <num>") == template_id("checkout", "a <num>")
     assert template_id("checkout", "a <num>") != template_id("payments", "a <num>")
     assert len(template_id(None, "a <num>")) == 16
+
+
+def test_ten_thousand_lines_of_a_few_shapes_mine_fast_because_each_shape_is_mined_once() -> None:
+    shapes = [f"job finished by worker {w} in {{}} ms, status ok" for w in "abcdefghij"]
+    lines = [shapes[i % len(shapes)].format(i % 97) for i in range(10_000)]
+    started = time.perf_counter()
+    templates = mine(lines)
+    assert time.perf_counter() - started < 2.0  # about 0.1 s on a loaded 2-core machine
+    assert set(templates) == {"job finished by worker <*> in <num> ms, status ok"}
+
+
+def test_a_service_remembers_its_known_templates_then_the_new_ones_up_to_a_limit() -> None:
+    assert remembered(["a", "b"], ["b", "c"]) == ["a", "b", "c"]
+    assert remembered(["a", "b"], ["c", "d"], limit=3) == ["b", "c", "d"]

@@ -263,3 +263,87 @@ def test_suspects_follow_the_topology_two_hops_and_the_collected_evidence(
     )
     assert gatherer.suspects("a", spans) == {"a", "b", "c", "metrics-named-service"}
     assert gatherer.suspects(None, spans) is None
+
+
+def _with_logs(source_ref: str, *nodes: str) -> dict[str, Any]:
+    body = example("example_2_with_evidence")
+    body["sourceRef"] = source_ref
+    body["evidenceLite"]["logs"] = [
+        {
+            "message": f"cache node {node} unreachable, retrying",
+            "level": "ERROR",
+            "timestamp": "2024-01-15T11:00:05Z",
+            "service": "database-service",
+        }
+        for node in nodes
+    ]
+    return body
+
+
+async def test_a_later_incident_of_the_service_shares_the_template_ids_mined_before(
+    client: httpx.AsyncClient, analyst: dict[str, str]
+) -> None:
+    first = (
+        await client.post(
+            "/v1/incidents/ingest",
+            json=_with_logs("baseline", "alpha", "beta", "gamma", "delta"),
+            headers=analyst,
+        )
+    ).json()
+    # On its own, one line of a new node would be a template of its own ("cache node omega …").
+    second = (
+        await client.post(
+            "/v1/incidents/ingest", json=_with_logs("incident", "omega"), headers=analyst
+        )
+    ).json()
+    templates = []
+    for created in (first, second):
+        bundle = await _bundle(client, analyst, created["evidenceBundleId"])
+        (template,) = [a for a in bundle["artifacts"] if a["kind"] == "log_template"]
+        templates.append(template)
+    assert templates[0]["template"] == "cache node <*> unreachable, retrying"
+    assert templates[1]["template"] == templates[0]["template"]
+    assert templates[1]["artifactId"] == templates[0]["artifactId"]
+
+
+def _node_errors(nodes: list[str]) -> Any:
+    def produce(query: CollectorQuery) -> list[Artifact]:
+        lines = [
+            RawLogLine(
+                ts=query.onset,
+                message=f"cache node {node} unreachable, retrying",
+                level="ERROR",
+                service=query.service,
+            )
+            for node in nodes
+        ]
+        return list(
+            log_templates(lines, id_prefix="log:logs", source="logs", known=query.known_templates)
+        )
+
+    return produce
+
+
+async def test_collected_logs_share_template_ids_with_the_service_s_earlier_incidents(
+    client: httpx.AsyncClient, services: Services, analyst: dict[str, str]
+) -> None:
+    nodes = ["alpha", "beta", "gamma", "delta"]
+    logs = ScriptedCollector("logs", _node_errors(nodes))
+    _use(services, logs)
+    first = (await client.post("/v1/incidents/ingest", json=request(), headers=analyst)).json()
+    nodes[:] = ["omega"]
+    second = (
+        await client.post(
+            "/v1/incidents/ingest", json=request(sourceRef="later-incident"), headers=analyst
+        )
+    ).json()
+    assert logs.queries[0].known_templates == {}
+    assert logs.queries[1].known_templates == {
+        "payment-service": ["cache node <*> unreachable, retrying"]
+    }
+    ids = []
+    for created in (first, second):
+        bundle = await _bundle(client, analyst, created["evidenceBundleId"])
+        ids.append([a["artifactId"] for a in bundle["artifacts"] if a["kind"] == "log_template"])
+    assert ids[0] == ids[1]
+    assert len(ids[0]) == 1

@@ -110,6 +110,9 @@ class CollectorQuery:
     # Event-loop time (``loop.time()``) at which the runner gives up on this collector; a
     # collector that pages stops early enough to keep what it has. None: no deadline.
     deadline: float | None = None
+    # Templates mined for each service before (from the evidence layer): log lines are mined
+    # against them so that template ids carry over from baselines to incidents.
+    known_templates: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
 
 class CollectorOptions(BaseModel):
@@ -355,7 +358,11 @@ class Collector(ABC):
         and more lines outrank fewer, so that a busy window keeps what explains it.
         """
         templates = log_templates(
-            lines, id_prefix=f"log:{self.name}", source=self.source, default_service=service
+            lines,
+            id_prefix=f"log:{self.name}",
+            source=self.source,
+            default_service=service,
+            known=query.known_templates,
         )
         templates.sort(key=_telling)
         return [*templates[: query.max_items]]

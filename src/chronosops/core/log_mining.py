@@ -36,10 +36,13 @@ DEPTH = 5
 MAX_CHILDREN = 100
 # At most this many plain words at a position make it words of the message, not a value.
 WORDS_MAX = 3
+# Templates remembered per service between runs.
+REMEMBERED_MAX = 1000
 
 # (placeholder, needs, pattern) in order: wider shapes first, so that a URL is not cut into a path
 # and numbers, an e-mail address not into words and a host. A pattern runs only on text that
 # holds one of its ``needs`` ("0" stands for any digit): most lines skip most patterns.
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 _MASKS: tuple[tuple[str, tuple[str, ...], re.Pattern[str]], ...] = (
     ("<url>", ("://",), re.compile(r"(?<![a-z0-9+.-])[a-z][a-z0-9+.-]{0,15}://[^\s\"'<>]{1,2048}")),
     (
@@ -56,13 +59,20 @@ _MASKS: tuple[tuple[str, tuple[str, ...], re.Pattern[str]], ...] = (
             r"|(?<![\w])[a-z]:\\[^\s\"'<>|]{1,1024}"
         ),
     ),
-    # Timestamps inside messages: ISO 8601 and syslog/ctime (Fri Jun 17 07:07:00 2005).
+    # Timestamps inside messages: ISO 8601, and syslog/ctime (Fri Jun 17 07:07:00 2005) only
+    # where a month's name is.
     (
         "<time>",
-        ("0",),
+        (":",),
         re.compile(
             r"(?<![\w.-])\d{4}-\d\d-\d\d[t ]\d\d:\d\d(?::\d\d(?:[.,]\d{1,9})?)?(?:z|[+-]\d\d:?\d\d)?(?![\w])"
-            r"|(?<![\w])(?:(?:mon|tue|wed|thu|fri|sat|sun)[a-z]{0,6},? )?"
+        ),
+    ),
+    (
+        "<time>",
+        _MONTHS,
+        re.compile(
+            r"(?<![\w])(?:(?:mon|tue|wed|thu|fri|sat|sun)[a-z]{0,6},? )?"
             r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]{0,6}\.? {1,2}\d{1,2},?"
             r"(?: \d\d:\d\d(?::\d\d(?:[.,]\d{1,9})?)?)?(?: \d{4})?(?![\w])"
         ),
@@ -186,8 +196,10 @@ class TemplateMiner:
         keeps its own template.
         """
         clusters = {text: self._add(text) for text in masked}
+        # Known templates count as members: a word split once stays split, and a position
+        # widened to <*> in an earlier run stays a value.
         members: dict[int, list[list[str]]] = defaultdict(list)
-        for text, cluster_id in clusters.items():
+        for text, cluster_id in self._cluster_of.items():
             members[cluster_id].append(text.split())
         words_at: dict[int, dict[int, set[str]]] = {}
         for cluster_id, tokens_of in members.items():
@@ -230,3 +242,12 @@ def mine(messages: Iterable[str], *, known: Sequence[str] = ()) -> list[str]:
         masked.append(text)
     final = TemplateMiner(known=known).templates_of(list(dict.fromkeys(masked)))
     return [final[text] for text in masked]
+
+
+def remembered(
+    known: Sequence[str], found: Iterable[str], *, limit: int = REMEMBERED_MAX
+) -> list[str]:
+    """What to keep for a service's next run: its known templates, then the new ones, the
+    ``limit`` most recent."""
+    kept = list(dict.fromkeys([*known, *found]))
+    return kept[-limit:]

@@ -148,14 +148,7 @@ class CollectorRunner:
                     ),
                 )
             )
-        query = CollectorQuery(
-            window=window,
-            onset=query.onset,
-            service=query.service,
-            region=query.region,
-            environment=query.environment,
-            max_items=query.max_items,
-        )
+        query = dataclasses.replace(query, window=window)
         runnable: list[Collector] = []
         for collector in self.collectors:
             if self.policy.allows(collector):

@@ -9,7 +9,7 @@ evidence always yields the same ids and the same bundle.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from chronosops.core.aggregation import (
@@ -97,7 +97,12 @@ def metric_artifacts(
     return artifacts
 
 
-def log_artifacts(lines: Sequence[LogLine], *, default_service: str | None) -> list[LogTemplate]:
+def log_artifacts(
+    lines: Sequence[LogLine],
+    *,
+    default_service: str | None,
+    known: Mapping[str, Sequence[str]] | None = None,
+) -> list[LogTemplate]:
     return log_templates(
         (
             RawLogLine(
@@ -108,6 +113,7 @@ def log_artifacts(lines: Sequence[LogLine], *, default_service: str | None) -> l
         id_prefix="log",
         source=SOURCE,
         default_service=default_service,
+        known=known,
     )
 
 
@@ -121,6 +127,11 @@ def _raw(span: TraceSpan, *, service: str, peer: str | None = None) -> RawSpan:
         trace_id=span.trace_id,
         peer_service=peer,
     )
+
+
+def log_services(lite: EvidenceLite, *, default_service: str | None) -> set[str]:
+    """The services whose templates the request's log lines are mined under."""
+    return {line.service or default_service or "" for line in lite.logs or []}
 
 
 def span_artifacts(spans: Sequence[TraceSpan]) -> list[SpanGroup]:
@@ -225,10 +236,17 @@ def event_artifacts(
     return artifacts
 
 
-def artifacts_from_lite(lite: EvidenceLite, *, default_service: str | None) -> list[Artifact]:
+def artifacts_from_lite(
+    lite: EvidenceLite,
+    *,
+    default_service: str | None,
+    known_templates: Mapping[str, Sequence[str]] | None = None,
+) -> list[Artifact]:
+    """Typed artifacts from evidenceLite; ``known_templates`` (per service, from earlier
+    evidence) are fed to template mining first so that template ids carry over."""
     return [
         *metric_artifacts(lite.metrics or [], default_service=default_service),
-        *log_artifacts(lite.logs or [], default_service=default_service),
+        *log_artifacts(lite.logs or [], default_service=default_service, known=known_templates),
         *span_artifacts(lite.traces or []),
         *event_artifacts(lite.events or [], default_service=default_service),
     ]

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from chronosops.evidence.tables import EvidenceBundle, IncidentEvidence
+from chronosops.evidence.tables import EvidenceBundle, IncidentEvidence, LogTemplateState
 from chronosops.storage import insert_or_ignore
 
 
@@ -43,3 +45,26 @@ class EvidenceRepository:
             .order_by(IncidentEvidence.attached_at)
         )
         return list(rows)
+
+    async def log_templates(self, services: Collection[str]) -> dict[str, list[str]]:
+        """The remembered templates of each of these services that has any."""
+        if not services:
+            return {}
+        rows = await self.session.scalars(
+            select(LogTemplateState).where(LogTemplateState.service.in_(sorted(services)))
+        )
+        return {row.service: list(row.templates) for row in rows}
+
+    async def remember_log_templates(
+        self, service: str, templates: Sequence[str], *, at: datetime
+    ) -> None:
+        row = await self.session.get(LogTemplateState, service)
+        if row is None:
+            await insert_or_ignore(
+                self.session,
+                LogTemplateState,
+                {"service": service, "templates": list(templates), "updated_at": at},
+            )
+        else:
+            row.templates = list(templates)
+            row.updated_at = at

@@ -1,20 +1,21 @@
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chronosops.collectors import CollectorQuery
-from chronosops.core.artifacts import Artifact
+from chronosops.core.artifacts import Artifact, LogTemplate
 from chronosops.core.clock import Clock
 from chronosops.core.ingest_request import IngestIncidentRequest
+from chronosops.core.log_mining import remembered
 from chronosops.core.redaction import redact_keys
 from chronosops.core.windows import TimeWindow
 from chronosops.evidence.bundle import BundleDraft, CollectionNote, artifacts_of, seal
 from chronosops.evidence.collection import CollectionPolicy, CollectionResult, CollectorRunner
 from chronosops.evidence.errors import BundleNotFoundError, BundleTamperedError
-from chronosops.evidence.lite import artifacts_from_lite
+from chronosops.evidence.lite import artifacts_from_lite, log_services
 from chronosops.evidence.repository import EvidenceRepository
 from chronosops.evidence.schemas import BundleRead, IncidentBundleRead, StoredBundle
 
@@ -32,11 +33,50 @@ class EvidenceService:
         """What the configured collectors find for the query, under the collection policy."""
         return await self.runner.run(query)
 
-    def artifacts_from_request(self, request: IngestIncidentRequest) -> list[Artifact]:
+    def artifacts_from_request(
+        self,
+        request: IngestIncidentRequest,
+        *,
+        known_templates: Mapping[str, Sequence[str]] | None = None,
+    ) -> list[Artifact]:
         if request.evidence_lite is None:
             return []
         service = request.metadata.service if request.metadata else None
-        return artifacts_from_lite(request.evidence_lite, default_service=service)
+        return artifacts_from_lite(
+            request.evidence_lite, default_service=service, known_templates=known_templates
+        )
+
+    @staticmethod
+    def log_services(request: IngestIncidentRequest) -> set[str]:
+        """The services the request's log lines are mined under ("" for lines of none)."""
+        if request.evidence_lite is None:
+            return set()
+        service = request.metadata.service if request.metadata else None
+        return log_services(request.evidence_lite, default_service=service)
+
+    async def known_templates(
+        self, session: AsyncSession, services: Collection[str]
+    ) -> dict[str, list[str]]:
+        """The templates mined for these services before, to mine their new lines against."""
+        return await EvidenceRepository(session).log_templates(services)
+
+    async def remember_templates(
+        self, session: AsyncSession, artifacts: Sequence[Artifact]
+    ) -> None:
+        """Keep each service's templates (those remembered, then the new) for its next evidence."""
+        found: dict[str, list[str]] = {}
+        for artifact in artifacts:
+            if isinstance(artifact, LogTemplate):
+                service = artifact.services[0] if artifact.services else ""
+                found.setdefault(service, []).append(artifact.template)
+        repository = EvidenceRepository(session)
+        known = await repository.log_templates(found)
+        now = self.clock.now()
+        for service, templates in sorted(found.items()):
+            before = known.get(service, [])
+            kept = remembered(before, templates)
+            if kept != before:
+                await repository.remember_log_templates(service, kept, at=now)
 
     def seal(
         self, artifacts: Sequence[Artifact], *, collection: Sequence[CollectionNote] = ()

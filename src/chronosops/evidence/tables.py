@@ -41,3 +41,17 @@ class IncidentEvidence(TableBase):
     window_end: Mapped[datetime] = mapped_column(UtcDateTime)
     attached_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
     attached_by: Mapped[str | None] = mapped_column(Text)
+
+
+class LogTemplateState(TableBase):
+    """A service's mined log templates, fed first on its next evidence so ids carry over.
+
+    Baselines and incidents of the same service then share templates even where Drain would
+    have widened them differently from a single batch of lines.
+    """
+
+    __tablename__ = "log_template_state"
+
+    service: Mapped[str] = mapped_column(String(256), primary_key=True)
+    templates: Mapped[list[str]] = mapped_column(JSONValue)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -16,6 +16,7 @@ claim an id keeps it), and every source leaves a `CollectionNote` saying what it
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -121,7 +122,7 @@ class EvidenceGatherer:
     ) -> Gathered:
         gathered = Gathered()
         if request.has_evidence:
-            lite = self.evidence.artifacts_from_request(request)
+            lite = await self._lite(request)
             gathered.add(
                 lite,
                 CollectionNote(
@@ -139,6 +140,23 @@ class EvidenceGatherer:
         await self._collect(incident, window, gathered)
         await self._changes(incident, window, gathered)
         return gathered
+
+    async def _lite(self, request: IngestIncidentRequest) -> list[Artifact]:
+        """evidenceLite as artifacts, its log lines mined against the templates remembered for
+        their services (so baselines and incidents share template ids), which then take in the
+        new ones."""
+        services = self.evidence.log_services(request)
+        if not services:
+            return self.evidence.artifacts_from_request(request)
+        async with self.database.unit_of_work(write=False) as session:
+            known = await self.evidence.known_templates(session, services)
+        # Mining a large evidenceLite is CPU work: off the event loop.
+        artifacts = await asyncio.to_thread(
+            self.evidence.artifacts_from_request, request, known_templates=known
+        )
+        async with self.database.unit_of_work() as session:
+            await self.evidence.remember_templates(session, artifacts)
+        return artifacts
 
     def suspects(self, service: str | None, artifacts: Sequence[Artifact]) -> set[str] | None:
         """Whose changes matter: the service, what it depends on (two hops, from the
@@ -202,6 +220,10 @@ class EvidenceGatherer:
             )
             return
         metadata = incident.metadata
+        # Log lines are mined against the service's remembered templates, which then take in
+        # the new ones: the incident's templates keep the ids its baseline had.
+        async with self.database.unit_of_work(write=False) as session:
+            known = await self.evidence.known_templates(session, {metadata.service or ""})
         result = await self.evidence.collect(
             CollectorQuery(
                 window=window,
@@ -210,8 +232,12 @@ class EvidenceGatherer:
                 region=metadata.region,
                 environment=metadata.environment,
                 max_items=self.max_items,
+                known_templates=known,
             )
         )
+        if any(isinstance(a, LogTemplate) for a in result.artifacts):
+            async with self.database.unit_of_work() as session:
+                await self.evidence.remember_templates(session, result.artifacts)
         gathered.add(result.artifacts, *result.notes)
 
     def _scenario(self, incident: IncidentRead, gathered: Gathered) -> None:
