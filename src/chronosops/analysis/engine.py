@@ -170,6 +170,7 @@ FAMILY_OF_KIND = {
 }
 SUSPECT_WEIGHT = 1.6  # a clear leader's own strength
 SUSPECT_MARGIN_WEIGHT = 1.0  # how far ahead of the runner-up it stands
+SUSPECT_EXPLAINS_WEIGHT = 0.5  # how much of its callers' anomaly it explains
 
 
 def _family(suspect: Suspect) -> str:
@@ -231,6 +232,12 @@ def suspect_candidates(suspects: Sequence[Suspect]) -> list[Candidate]:
             f"{suspect.service} stands clear of the next service",
             suspect.citations(2),
         )
+        if index == 0:
+            candidate.add(
+                SUSPECT_EXPLAINS_WEIGHT * specificity * min(1.0, suspect.explains),
+                f"its callers' symptoms follow from {suspect.service}'s",
+                suspect.citations(2),
+            )
         found.append(candidate)
     return found
 

@@ -71,6 +71,9 @@ _VOLATILE = re.compile(
 class Suspect:
     service: str
     kinds: dict[str, float] = field(default_factory=dict)  # kind → strength 0–1
+    # How much anomaly of its callers its own anomaly explains (CIRCA: a caller's latency and
+    # errors follow from its callee's), summed over anomalous callers.
+    explains: float = 0.0
     refs: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
 
     def note(self, kind: str, strength: float, ref: str) -> None:
@@ -349,6 +352,13 @@ def _callee_first(ranked: list[Suspect], graph: set[tuple[str, str]]) -> list[Su
     if not graph:
         return ranked
     score = {s.service: s.score for s in ranked}
+    for suspect in ranked:
+        callers = {caller for caller, callee in graph if callee == suspect.service}
+        suspect.explains = sum(
+            score[c]
+            for c in callers
+            if c in score and score[c] >= 0.3 and suspect.score >= 0.5 * score[c]
+        )
     order = list(ranked)
     for _ in range(len(order)):
         moved = False
