@@ -90,3 +90,33 @@ def test_a_topology_event_puts_the_callee_before_its_caller() -> None:
         ],
     )
     assert with_graph[0] == "ledger"
+
+
+def test_metrics_alone_name_the_culprit_and_family_when_they_point_to_one() -> None:
+    from chronosops.analysis import analyze
+
+    metrics = series("cpu_usage_percent", 20, 97, service="inventory")
+    metrics += series("server_latency_p90_seconds", 0.02, 0.4, service="inventory")
+    metrics += series("requests_per_second", 30, 30, service="inventory")
+    metrics += series("server_latency_p90_seconds", 0.05, 0.5, service="frontend")
+    metrics += series("requests_per_second", 40, 40, service="frontend")
+    metrics += series("cpu_usage_percent", 30, 31, service="frontend")
+    metrics += edge("outbound_request_latency_p50_seconds", "frontend", "inventory", 0.02, 0.4)
+    result = analyze(analysis_input(service="frontend", metrics=metrics))
+    assert result.culprit_service == "inventory"
+    assert result.hypotheses[0].id == "CAPACITY_SATURATION"
+    assert result.suspects[0] == "inventory"
+
+
+def test_a_slower_path_to_a_service_that_serves_as_fast_as_before_reads_as_network() -> None:
+    from chronosops.analysis import analyze
+
+    metrics = edge("outbound_request_latency_p50_seconds", "checkout", "email", 0.01, 0.4)
+    metrics += series("server_latency_p90_seconds", 0.01, 0.0101, service="email")
+    metrics += series("requests_per_second", 5, 5, service="email")
+    metrics += series("server_latency_p90_seconds", 0.05, 0.45, service="checkout")
+    metrics += series("requests_per_second", 5, 5, service="checkout")
+    result = analyze(analysis_input(service="checkout", metrics=metrics))
+    assert result.suspects[0] == "email"
+    assert result.hypotheses[0].id == "NETWORK_DNS_ISSUE"
+    assert result.culprit_service == "email"
