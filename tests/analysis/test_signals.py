@@ -106,3 +106,34 @@ def test_a_database_refusing_a_rotated_password_is_configuration_not_identity() 
     ids = [h.id for h in result.hypotheses]
     assert ids[0] == "CONFIG_REGRESSION"
     assert "AUTH_OIDC_ISSUE" not in ids[:1]
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "io.github.resilience4j.circuitbreaker.CallNotPermittedException: "
+        "CircuitBreaker 'stripe' is OPEN and does not permit further calls ({i})",
+        "POST https://api.stripe.com/v1/charges failed: 503 Service Unavailable ({i})",
+    ],
+)
+def test_a_third_party_named_by_a_breaker_or_a_url_is_the_failing_dependency(
+    message: str,
+) -> None:
+    from chronosops.analysis import analyze
+    from tests.analysis.builders import analysis_input, logs, series
+
+    result = analyze(
+        analysis_input(
+            service="checkout",
+            metrics=series("http_error_rate", 0.002, 0.2),
+            logs=logs(message, 30),
+        )
+    )
+    assert (result.hypotheses[0].id, result.culprit_service) == ("DOWNSTREAM_OUTAGE", "stripe")
+
+
+def test_temporarily_unavailable_names_no_service() -> None:
+    from chronosops.analysis.observations import _mentions
+
+    assert _mentions(["resource temporarily unavailable"], set()) == set()
+    assert _mentions(["ledger-db unavailable, retrying"], set()) == {"ledger-db"}

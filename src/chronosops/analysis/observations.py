@@ -170,6 +170,49 @@ _PEER_PATTERNS = (
     ),
     re.compile(r"circuit breaker ([a-z0-9][a-z0-9-]*?)(?:-client)? is open"),
 )
+# Phrases that name the other end so plainly that a bare word counts (a third party's name):
+# breaker names (resilience4j, Polly, gobreaker, Hystrix command keys) and URL hosts.
+_NAMED_PEER_PATTERNS = (
+    re.compile(
+        r"circuit ?breaker[ '\"]+([a-z0-9][a-z0-9_.-]*?)(?:-client)?['\"]? (?:is )?(?:open|half)"
+    ),
+    re.compile(
+        r"breaker (?:for |on )?['\"]?([a-z0-9][a-z0-9_.-]*?)(?:-client)?['\"]? (?:is )?open"
+    ),
+    re.compile(r"https?://([a-z0-9][a-z0-9.-]*[a-z0-9])"),
+    re.compile(r"\b([a-z0-9][a-z0-9-]*) (?:is )?(?:unavailable|unreachable)\b"),
+)
+_NOT_A_PEER = frozenset(
+    {
+        "service",
+        "server",
+        "the",
+        "is",
+        "it",
+        "host",
+        "upstream",
+        "backend",
+        "api",
+        "www",
+        "localhost",
+    }
+)
+
+
+def _host_name(host: str) -> str:
+    """The service a host names: the first label inside a cluster, the registrable name
+    outside one (``api.stripe.com`` → ``stripe``)."""
+    labels = [part for part in host.split(".") if part]
+    if len(labels) <= 1 or labels[-1] in ("local", "internal", "svc", "cluster"):
+        return labels[0] if labels else host
+    if len(labels) >= 3 and labels[0] in ("api", "www", "hooks", "auth", "login"):
+        return labels[-2]
+    return (
+        labels[0]
+        if len(labels) == 2 and labels[1] not in ("com", "net", "io", "org", "dev")
+        else labels[-2]
+    )
+
 
 MIN_POINTS = 4
 ERRORS_FAMILY_FLOOR = 0.002  # an error ratio change below this is noise, whatever its z
@@ -587,6 +630,16 @@ def _mentions(
                 name = match.group(1).split(".")[0]
                 # A bare word ("get", "the") is not a service name; hyphenated hostnames are.
                 if name in names or "-" in name:
+                    found.add(name)
+        for peer_pattern in _NAMED_PEER_PATTERNS:
+            for match in peer_pattern.finditer(text):
+                name = _host_name(match.group(1)) if "." in match.group(1) else match.group(1)
+                if (
+                    name
+                    and name not in _NOT_A_PEER
+                    and not name.isdigit()
+                    and not name.endswith("ly")  # "temporarily unavailable"
+                ):
                     found.add(name)
     return found
 
