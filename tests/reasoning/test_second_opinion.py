@@ -28,7 +28,7 @@ from tests.reasoning.model_server import (
 )
 
 INGEST = "/v1/incidents/ingest"
-LOG_REF = "log:c0040fc1d9947114"  # the template of "Connection pool exhausted" in Example 2
+LOG_REF = "log:90c1c1b4be7c8e26"  # the template of "Connection pool exhausted" in Example 2
 
 
 def answer(
