@@ -39,6 +39,8 @@ from chronosops.analysis.statistics import MAD_SCALE, mad, median
 from chronosops.core.artifacts import Artifact, LogTemplate, MetricSeries, OtherEvent, SpanGroup
 
 MIN_BASELINE = 4
+MIN_WEAK_BASELINE = 2  # two or three points: a relative change, weighed down
+WEAK_SUPPORT = 0.7
 # Requests per second under which a service's latency percentiles are mostly noise.
 LOW_TRAFFIC_RPS = 0.5
 # How much each kind of evidence says about the service it is on (relative weights).
@@ -143,17 +145,26 @@ class Cut:
 def _series_evidence(
     series: MetricSeries, table: SignalTable, cut: Cut
 ) -> tuple[str, float, float] | None:
-    """(kind, signed deviation, baseline median) of one series, or None."""
+    """(kind, signed deviation, weight) of one series, or None.
+
+    Four baseline points or more: the robust deviation. Two or three (a window cut short by
+    the previous incident): a relative change against a wider floor, weighed down (weak
+    support). Fewer: nothing.
+    """
     kind = table.kind_of(series.name)
     if kind is None:
         return None
     before = [p.value for p in series.points if p.ts < cut.baseline_end]
     after = [p.value for p in series.points if p.ts >= cut.fault_start]
-    if len(before) < MIN_BASELINE or len(after) < 2:
+    if len(before) < MIN_WEAK_BASELINE or len(after) < 2:
         return None
     relative = 0.2 if kind == "latency" else 0.05
-    z = deviation(before, after, floor=unit_floor(series.name, kind), relative=relative)
-    return kind, z, median(before)
+    floor = unit_floor(series.name, kind)
+    weight = 1.0
+    if len(before) < MIN_BASELINE:
+        relative, floor, weight = max(relative, 0.25), 2 * floor, WEAK_SUPPORT
+    z = deviation(before, after, floor=floor, relative=relative)
+    return kind, z, weight
 
 
 def _directional(kind: str, z: float) -> float:
@@ -314,8 +325,8 @@ def rank_suspects(
         found = _series_evidence(item, table, cut)
         if found is None or item.service is None:
             continue
-        kind, z, _ = found
-        strength = strength_of(_directional(kind, z))
+        kind, z, weight = found
+        strength = weight * strength_of(_directional(kind, z))
         peer = peer_of(item.labels)
         source = next((item.labels[k] for k in SOURCE_LABELS if item.labels.get(k)), None)
         if kind in ("latency", "errors", "error_ratio"):
@@ -347,11 +358,21 @@ def rank_suspects(
     return _callee_first(ranked, graph)
 
 
+# Kinds a caller's callees cannot explain: its own resources and its own failures.
+OWN_KINDS = ("cpu", "memory", "saturation", "restarts", "gc", "log_errors")
+
+
+def own_resources(suspect: Suspect) -> float:
+    return max((suspect.kinds.get(kind, 0.0) for kind in OWN_KINDS), default=0.0)
+
+
 def _callee_first(ranked: list[Suspect], graph: set[tuple[str, str]]) -> list[Suspect]:
-    """A caller whose callee is about as anomalous moves behind it (PetShop traversal)."""
+    """A caller whose callee is about as anomalous moves behind it (PetShop traversal), unless
+    the caller shows trouble of its own the callee cannot explain (a hot CPU, its own errors)."""
     if not graph:
         return ranked
     score = {s.service: s.score for s in ranked}
+    by_name = {s.service: s for s in ranked}
     for suspect in ranked:
         callers = {caller for caller, callee in graph if callee == suspect.service}
         suspect.explains = sum(
@@ -364,7 +385,13 @@ def _callee_first(ranked: list[Suspect], graph: set[tuple[str, str]]) -> list[Su
         moved = False
         for index, suspect in enumerate(order):
             callees = [c for caller, c in graph if caller == suspect.service and c in score]
-            deeper = [c for c in callees if score[c] >= 0.7 * suspect.score and score[c] >= 0.3]
+            deeper = [
+                c
+                for c in callees
+                if score[c] >= 0.7 * suspect.score
+                and score[c] >= 0.3
+                and own_resources(suspect) < max(0.3, own_resources(by_name[c]))
+            ]
             ahead = {s.service for s in order[:index]}
             if deeper and not all(c in ahead for c in deeper):
                 target = max(order.index(next(s for s in order if s.service == c)) for c in deeper)
