@@ -229,3 +229,17 @@ def test_the_window_limit_cannot_exceed_six_hours() -> None:
 def test_a_weak_audit_checkpoint_key_stops_the_server_with_the_setting_named(key: str) -> None:
     with pytest.raises(ConfigurationError, match="CHRONOSOPS_AUDIT_CHECKPOINT_KEY"):
         Settings(jwt_secret=TEST_SECRET, audit_checkpoint_key=key).check_runnable()  # type: ignore[arg-type]
+
+
+def test_analysis_signals_must_be_regular_expressions() -> None:
+    with pytest.raises(ValidationError, match="not a regular expression"):
+        Settings(analysis_signals={"(unclosed": "latency"})
+
+
+def test_analysis_signals_reach_the_engine_as_rows_and_unknown_kinds_are_refused() -> None:
+    from chronosops.bootstrap import signal_rules
+
+    rows = signal_rules({"^shop_slowness$": "latency"})
+    assert [(r.pattern, r.kind) for r in rows] == [("^shop_slowness$", "latency")]
+    with pytest.raises(ValueError, match="CHRONOSOPS_ANALYSIS_SIGNALS"):
+        signal_rules({"^x$": "vibes"})

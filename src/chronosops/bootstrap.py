@@ -16,6 +16,7 @@ import httpx
 import structlog
 
 from chronosops import __version__
+from chronosops.analysis.models import SignalRuleInput
 from chronosops.audit import AuditLog, CheckpointPolicy
 from chronosops.auth import (
     LocalTokenIssuer,
@@ -149,6 +150,7 @@ def build_services(
         reasoning=reasoning,
         audit=audit,
         analyze_on_ingest=settings.analyze_on_ingest,
+        signal_rules=signal_rules(settings.analysis_signals),
     )
     return Services(
         settings=settings,
@@ -306,3 +308,17 @@ def configure_logging(settings: Settings) -> None:
         logger_factory=structlog.PrintLoggerFactory(file=_CurrentStderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=True,
     )
+
+
+def signal_rules(rows: dict[str, str]) -> list[SignalRuleInput]:
+    """CHRONOSOPS_ANALYSIS_SIGNALS as rows for the engine's signal table; an unknown kind is a
+    configuration error naming the setting and the kinds there are."""
+    from chronosops.analysis.signals import KIND_DIRECTION
+
+    unknown = sorted({kind for kind in rows.values() if kind not in KIND_DIRECTION})
+    if unknown:
+        raise ValueError(
+            f"CHRONOSOPS_ANALYSIS_SIGNALS: unknown signal kind(s) {', '.join(unknown)}; "
+            f"known: {', '.join(sorted(KIND_DIRECTION))}"
+        )
+    return [SignalRuleInput(pattern=pattern, kind=kind) for pattern, kind in rows.items()]

@@ -84,6 +84,11 @@ class Settings(BaseSettings):
         default=None, description="how clients reach this server; used in printed examples"
     )
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    max_ingest_body_bytes: int = Field(
+        default=8 * 1024 * 1024,
+        ge=1024,
+        description="body limit of POST /v1/incidents/ingest, which carries evidence (2-3 MB is common)",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "console"] = "json"
 
@@ -193,6 +198,10 @@ class Settings(BaseSettings):
     changes_lookback_minutes: int = Field(
         default=120, ge=0, le=1440, description="how far before the window changes still count"
     )
+    analysis_signals: dict[str, str] = Field(
+        default_factory=dict,
+        description='extra rows for the signal table, metric-name regex → kind, e.g. {"^shop_slowness$": "latency"}',
+    )
     audit_chain_id: str = "chronosops"
     # audit checkpoints (docs/operations.md): the key never goes into the database
     audit_checkpoint_key: SecretStr | None = Field(
@@ -219,6 +228,18 @@ class Settings(BaseSettings):
             )
         if any(cap < 1 for cap in value.values()):
             raise ValueError("every cap must be at least 1")
+        return value
+
+    @field_validator("analysis_signals")
+    @classmethod
+    def _patterns_compile(cls, value: dict[str, str]) -> dict[str, str]:
+        import re
+
+        for pattern in value:
+            try:
+                re.compile(pattern)
+            except re.error as error:
+                raise ValueError(f"{pattern!r} is not a regular expression: {error}") from error
         return value
 
     @property

@@ -67,3 +67,24 @@ def test_bench_logs_prints_accuracy_beside_drain_for_the_chosen_systems() -> Non
     rows = [line for line in result.stdout.splitlines() if line.startswith("| ")]
     assert rows[0].startswith("| system | ChronosOps GA | Drain GA")
     assert rows[1].startswith("| Apache | 1.000 | 1.000 |")
+
+
+def test_bench_nezha_refuses_a_missing_dataset_folder(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["bench", "nezha", "--dataset", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "--dataset" in result.output
+
+
+def test_bench_nezha_scores_two_cases_beside_nezhas_figures() -> None:
+    from chronosops.investigation.nezha_benchmark import DatasetMissingError, find_dataset
+
+    try:
+        find_dataset()
+    except DatasetMissingError:
+        pytest.skip("the Nezha dataset is not present")
+    result = runner.invoke(app, ["bench", "nezha", "--limit", "2", "--markdown"])
+    assert result.exit_code == 0, result.output
+    rows = [line for line in result.stdout.splitlines() if line.startswith("| ")]
+    assert rows[0].startswith("| system | part | fault | n | AS@1 | AS@3")
+    assert any(row.startswith("| OnlineBoutique | all | **all faults** | 2 |") for row in rows)
+    assert "TrainTicket AS@1 86.7%" in result.stdout

@@ -344,13 +344,6 @@ async def test_an_alert_without_evidence_is_diagnosed_as_if_the_neighbourhood_we
     assert leading["culpritService"] == "orders-api"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "the builtin engine (2.1) leaves metrics-only evidence inconclusive: it ranks "
-        "DOWNSTREAM_OUTAGE at orders-api first among causes but below UNKNOWN (issue 11, item 3)"
-    ),
-)
 async def test_an_alert_without_evidence_names_the_culprit_behind_the_alerting_service(
     prometheus: PrometheusServer,
     client_with: Any,

@@ -142,3 +142,37 @@ def test_the_statistics_and_id_rules_are_the_ones_every_producer_shares() -> Non
     # Copies drift (one had already lost the guard for long prefixes): there is one of each.
     assert evidence_lite.series_stats is aggregation.series_stats  # type: ignore[attr-defined]
     assert evidence_lite.bounded_id is aggregation.bounded_id  # type: ignore[attr-defined]
+
+
+def test_spans_with_parents_across_services_become_caller_to_callee_groups() -> None:
+    from chronosops.core.ingest_request import EvidenceLite
+    from chronosops.evidence.lite import artifacts_from_lite
+
+    def span(span_id: str, service: str, parent: str | None, **extra: object) -> dict[str, object]:
+        return {
+            "traceId": "t1",
+            "spanId": span_id,
+            "service": service,
+            "operation": "GET /x",
+            "duration": 12.0,
+            "timestamp": "2024-03-01T12:00:00Z",
+            **({"parentSpanId": parent} if parent else {}),
+            **extra,
+        }
+
+    lite = EvidenceLite.model_validate(
+        {
+            "traces": [
+                span("a", "frontend", None, kind="server"),
+                span("b", "checkout", "a", kind="server", status="error"),
+                span("c", "frontend", "a", kind="client", peerService="cart", error=True),
+            ]
+        }
+    )
+    groups = [a for a in artifacts_from_lite(lite, default_service=None) if a.kind == "span_group"]
+    edges = {(g.service, g.peer_service): g for g in groups if g.peer_service}
+    assert set(edges) == {("frontend", "checkout"), ("frontend", "cart")}
+    assert edges[("frontend", "checkout")].error_count == 1
+    assert edges[("frontend", "cart")].error_count == 1
+    servers = {g.service for g in groups if not g.peer_service}
+    assert servers == {"frontend", "checkout"}

@@ -3,10 +3,11 @@
 Pure and deterministic: no I/O, no clock, no randomness. The same artifacts and context give
 the same result, so a stored analysis can always be replayed and compared.
 
-The steps: `observations.observe` (what changed, where, when) → `hypotheses.localize` (where
-the fault lives in the call graph) → `hypotheses.candidates` (what kind of fault, whose) → a
-ranking whose confidences are a softmax over candidate scores against UNKNOWN, whose weight
-grows as evidence shrinks.
+The steps: `observations.observe` (what changed, where, when) → `localisation.localize` (where
+the fault lives in the call graph) → `hypotheses.candidates` (what kind of fault, whose: the
+rules in `analysis.rules`) → when no rule is decisive, `suspects.rank_suspects` (which
+services' own signals moved most) → a ranking whose confidences are a softmax over candidate
+scores against UNKNOWN, whose weight grows as evidence shrinks.
 """
 
 from __future__ import annotations
@@ -37,11 +38,11 @@ from chronosops.analysis.models import (
     Signal,
 )
 from chronosops.analysis.observations import Observations, observe
+from chronosops.analysis.signals import DEFAULT_TABLE, SignalRule, SignalTable
+from chronosops.analysis.suspects import Suspect, rank_suspects
 
 ENGINE = "builtin"
-ENGINE_VERSION = (
-    "2.1"  # 2.1: a rate limiter stays the runner-up to a surge when no logs tell them apart
-)
+ENGINE_VERSION = "3.0"  # 3.0: signal table, unit floors, suspect ranking across services
 MAX_HYPOTHESES = 6
 
 # Calibration: confidences are softmax(score / TEMPERATURE) over the candidates and UNKNOWN.
@@ -147,6 +148,123 @@ def _signals(obs: Observations, where: Localization) -> list[Signal]:
     return sorted(found, key=lambda s: (-s.strength, s.kind, s.evidence_refs))[:40]
 
 
+# The cause family a service's leading kind of signal points to.
+FAMILY_OF_KIND = {
+    "cpu": "CAPACITY_SATURATION",
+    "memory": "CAPACITY_SATURATION",
+    "saturation": "CAPACITY_SATURATION",
+    "gc": "CAPACITY_SATURATION",
+    "restarts": "CAPACITY_SATURATION",
+    "edge_latency": "NETWORK_DNS_ISSUE",
+    "network": "NETWORK_DNS_ISSUE",
+    "latency": "NETWORK_DNS_ISSUE",
+    "span_latency": "NETWORK_DNS_ISSUE",
+    "error_ratio": "DEPLOY_BUG",
+    "errors": "DEPLOY_BUG",
+    "availability": "DEPLOY_BUG",
+    "log_errors": "DEPLOY_BUG",
+    "log_vanished": "DEPLOY_BUG",
+    "circuit_open": "DOWNSTREAM_OUTAGE",
+    "cache_hit": "CACHE_MISS_STORM",
+    "traffic": "CAPACITY_SATURATION",
+}
+SUSPECT_WEIGHT = 1.6  # a clear leader's own strength
+SUSPECT_MARGIN_WEIGHT = 1.0  # how far ahead of the runner-up it stands
+SUSPECT_EXPLAINS_WEIGHT = 0.5  # how much of its callers' anomaly it explains
+SUSPECT_COMPRESSION = 2 / 3  # the share of a suspect's score above the bar that is discounted
+
+
+def _family(suspect: Suspect) -> str:
+    """The cause family a suspect's own signals point to."""
+    kinds = suspect.kinds
+    cpu = max(kinds.get("cpu", 0.0), kinds.get("saturation", 0.0), kinds.get("memory", 0.0))
+    code = max(
+        kinds.get("log_errors", 0.0),
+        kinds.get("error_ratio", 0.0),
+        kinds.get("availability", 0.0),
+        kinds.get("errors", 0.0),
+    )
+    own_latency = max(kinds.get("latency", 0.0), kinds.get("span_latency", 0.0))
+    edge_latency = kinds.get("edge_latency", 0.0)
+    if cpu >= 0.5 and cpu >= code:
+        return "CAPACITY_SATURATION"
+    if code >= max(0.3, own_latency, edge_latency):
+        return "DEPLOY_BUG"
+    if edge_latency >= 0.3 and own_latency < 0.25 * edge_latency:
+        # Its callers wait longer while the service itself serves as fast as before: the path
+        # between them is slow.
+        return "NETWORK_DNS_ISSUE"
+    if own_latency >= 0.25:
+        # The service itself got slower to serve, with nothing failing: starved of CPU or workers.
+        return "CAPACITY_SATURATION"
+    leading = suspect.leading_kind()
+    return FAMILY_OF_KIND.get(leading or "", "DEPLOY_BUG")
+
+
+# How much a family read from generic signals can be trusted: a hot CPU names saturation; a
+# slower path with a service serving as fast as before names the network; errors alone say the
+# service fails, not why.
+FAMILY_SPECIFICITY = {
+    "CAPACITY_SATURATION": 1.0,
+    "NETWORK_DNS_ISSUE": 0.9,
+    "DEPLOY_BUG": 0.6,
+}
+
+
+def suspect_candidates(suspects: Sequence[Suspect]) -> list[Candidate]:
+    """Candidates from the ranking of services by how much their own signals moved."""
+    found: list[Candidate] = []
+    # Standing clear of the others only means something when there are others.
+    contenders = [s for s in suspects if s.score >= 0.1]
+    for index, suspect in enumerate(suspects[:3]):
+        runner_up = suspects[index + 1].score if index + 1 < len(suspects) else 0.0
+        margin = max(0.0, suspect.score - runner_up) if index == 0 and len(contenders) >= 2 else 0.0
+        family = _family(suspect)
+        specificity = FAMILY_SPECIFICITY.get(family, 0.6)
+        candidate = Candidate(family, suspect.service)
+        kinds = ", ".join(sorted(suspect.kinds, key=lambda k: -suspect.kinds[k])[:3])
+        candidate.add(
+            SUSPECT_WEIGHT * specificity * suspect.score * (1.0 if index == 0 else 0.6),
+            f"{suspect.service}'s own signals moved most at the onset ({kinds})",
+            suspect.citations(),
+        )
+        candidate.add(
+            SUSPECT_MARGIN_WEIGHT * specificity * margin,
+            f"{suspect.service} stands clear of the next service",
+            suspect.citations(2),
+        )
+        if index == 0:
+            candidate.add(
+                SUSPECT_EXPLAINS_WEIGHT * specificity * min(1.0, suspect.explains),
+                f"its callers' symptoms follow from {suspect.service}'s",
+                suspect.citations(2),
+            )
+        if candidate.score > DECISIVE_SCORE:
+            # A ranking of generic signals is less sure than a mechanism's own evidence: the
+            # score above the bar counts for a third (measured on the tuned Nezha cases, named
+            # answers at 0.99 confidence were right 83% of the time, at 0.86 44%).
+            candidate.discount(
+                SUSPECT_COMPRESSION * (candidate.score - DECISIVE_SCORE),
+                "read from which signals moved, not from a mechanism's own evidence",
+            )
+        found.append(candidate)
+    return found
+
+
+def _suspect_order(
+    culprit: str | None, hypotheses: Sequence[RankedHypothesis], suspects: Sequence[Suspect]
+) -> list[str]:
+    """Culprits in rank order. With a named cause, its culprit and the other candidates' lead;
+    without one, the services whose own signals moved most lead (weak candidates follow)."""
+    named = [h.culprit_service for h in hypotheses if h.culprit_service]
+    moved = [s.service for s in suspects]
+    order: list[str] = []
+    for name in ([culprit] if culprit else []) + (named + moved if culprit else moved + named):
+        if name and name not in order:
+            order.append(name)
+    return order[:10]
+
+
 def _rationale(candidate: Candidate) -> str:
     reasons = sorted(candidate.reasons, key=lambda r: -r.weight)
     return (
@@ -168,6 +286,19 @@ def analyze(request: AnalysisInput) -> AnalysisResult:
         notes=request.collection_notes,
     )
     ranked = candidates(obs, where)
+    table = (
+        SignalTable([SignalRule(r.pattern, r.kind) for r in request.signal_rules])
+        if request.signal_rules
+        else DEFAULT_TABLE
+    )
+    graph = set(obs.edges) | obs.log_edges
+    suspects = rank_suspects(request.artifacts, context, table=table, edges=graph)
+    if max((c.score for c in ranked), default=0.0) < DECISIVE_SCORE:
+        # The rules that read specific mechanisms found nothing decisive: the services whose own
+        # signals moved most, and the kind of signal that moved, speak instead.
+        ranked = sorted(
+            [*ranked, *suspect_candidates(suspects)], key=lambda c: (-c.score, c.hypothesis_id)
+        )
 
     # One entry per hypothesis: its best culprit. Probabilities over those and UNKNOWN.
     best: dict[str, Candidate] = {}
@@ -308,6 +439,7 @@ def analyze(request: AnalysisInput) -> AnalysisResult:
         explainability=explainability,
         signals=signals,
         completeness=evidence,
+        suspects=_suspect_order(culprit_service, hypotheses, suspects),
     )
 
 

@@ -36,9 +36,20 @@ class IncidentContext(AnalysisModel):
     window_end: Instant
 
 
+class SignalRuleInput(AnalysisModel):
+    """An operator's row for the signal table: metric names matching ``pattern`` are ``kind``."""
+
+    pattern: str
+    kind: str
+
+
 class AnalysisInput(AnalysisModel):
     context: IncidentContext
     artifacts: list[Artifact]
+    signal_rules: list[SignalRuleInput] = Field(
+        default_factory=list,
+        description="extra metric-name rows tried before the built-in signal table",
+    )
     collection_notes: list[str] = Field(
         default_factory=list,
         description="what gathering the evidence did: sources that failed, timed out or were synthetic",
@@ -148,4 +159,9 @@ class AnalysisResult(AnalysisModel):
     explainability: Explainability
     signals: list[Signal]
     completeness: Completeness
+    suspects: list[str] = Field(
+        default_factory=list,
+        description="culprit services in rank order: the named culprit first, then the services "
+        "whose own signals moved most",
+    )
     second_opinion: SecondOpinion | None = None

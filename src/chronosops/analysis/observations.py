@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from chronosops.analysis.models import IncidentContext
+from chronosops.analysis.signals import unit_floor
+from chronosops.analysis.signatures import extra_patterns
 from chronosops.analysis.statistics import MAD_SCALE, mad, median
 from chronosops.core.artifacts import (
     ERROR_LEVELS,
@@ -139,6 +141,24 @@ LOG_CATEGORIES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("slow_request", re.compile(r"slow request|took \S+ms|took <num>ms")),
 )
 
+
+def _with_signatures(
+    categories: tuple[tuple[str, re.Pattern[str]], ...],
+) -> tuple[tuple[str, re.Pattern[str]], ...]:
+    """The categories above, each widened by the signature library's phrases for it; categories
+    only the library knows (``db_credentials``) go first, so rules can tell them apart."""
+    extra = extra_patterns()
+    known = {name for name, _ in categories}
+    widened = [
+        (name, re.compile(f"{pattern.pattern}|{extra[name]}") if name in extra else pattern)
+        for name, pattern in categories
+    ]
+    added = [(name, re.compile(pattern)) for name, pattern in extra.items() if name not in known]
+    return (*added, *widened)
+
+
+LOG_CATEGORIES = _with_signatures(LOG_CATEGORIES)
+
 # Phrases in which a log line names the service it was talking to.
 _PEER_PATTERNS = (
     re.compile(r"upstream ([a-z0-9][a-z0-9.-]*[a-z0-9])"),
@@ -150,6 +170,49 @@ _PEER_PATTERNS = (
     ),
     re.compile(r"circuit breaker ([a-z0-9][a-z0-9-]*?)(?:-client)? is open"),
 )
+# Phrases that name the other end so plainly that a bare word counts (a third party's name):
+# breaker names (resilience4j, Polly, gobreaker, Hystrix command keys) and URL hosts.
+_NAMED_PEER_PATTERNS = (
+    re.compile(
+        r"circuit ?breaker[ '\"]+([a-z0-9][a-z0-9_.-]*?)(?:-client)?['\"]? (?:is )?(?:open|half)"
+    ),
+    re.compile(
+        r"breaker (?:for |on )?['\"]?([a-z0-9][a-z0-9_.-]*?)(?:-client)?['\"]? (?:is )?open"
+    ),
+    re.compile(r"https?://([a-z0-9][a-z0-9.-]*[a-z0-9])"),
+    re.compile(r"\b([a-z0-9][a-z0-9-]*) (?:is )?(?:unavailable|unreachable)\b"),
+)
+_NOT_A_PEER = frozenset(
+    {
+        "service",
+        "server",
+        "the",
+        "is",
+        "it",
+        "host",
+        "upstream",
+        "backend",
+        "api",
+        "www",
+        "localhost",
+    }
+)
+
+
+def _host_name(host: str) -> str:
+    """The service a host names: the first label inside a cluster, the registrable name
+    outside one (``api.stripe.com`` → ``stripe``)."""
+    labels = [part for part in host.split(".") if part]
+    if len(labels) <= 1 or labels[-1] in ("local", "internal", "svc", "cluster"):
+        return labels[0] if labels else host
+    if len(labels) >= 3 and labels[0] in ("api", "www", "hooks", "auth", "login"):
+        return labels[-2]
+    return (
+        labels[0]
+        if len(labels) == 2 and labels[1] not in ("com", "net", "io", "org", "dev")
+        else labels[-2]
+    )
+
 
 MIN_POINTS = 4
 # The patterns above have unbounded gaps (``cert.*expir``), so they never see more than this
@@ -176,16 +239,49 @@ class Shift:
     last: float
     trend: float = 0.0  # start of the window to its end, in baseline spreads (slow drifts)
     resets: int = 0  # sudden falls of more than a third: a process restarting, a pool recycling
+    floor: float = 0.0  # the smallest change that counts, in the series' unit
 
     @property
     def factor(self) -> float:
         if self.before == 0:
-            return math.inf if self.after > 0 else 1.0
+            # From nothing: how many unit floors it rose, not infinity (a first error is an
+            # event, and a near-idle series waking up is not a surge).
+            if self.after <= 0:
+                return 1.0
+            return 1.0 + self.after / self.floor if self.floor > 0 else math.inf
         return self.after / self.before
 
     @property
     def delta(self) -> float:
         return self.after - self.before
+
+
+# Observation families read as signal kinds, for their unit floors.
+_FLOOR_KIND = {
+    "latency": "latency",
+    "cpu": "cpu",
+    "memory": "memory",
+    "restarts": "restarts",
+    "cache_hit": "cache_hit",
+    "pool_in_use": "saturation",
+    "pool_pending": "saturation",
+    "saturation": "saturation",
+}
+
+
+def family_floor(name: str, family: str) -> float:
+    """The smallest change worth a z-score in this family, so a flat or zero baseline is
+    scaled by a unit floor instead of 1e-9 (which read a near-idle series waking up as
+    "traffic rose inf×")."""
+    if family == "errors":
+        lowered = name.lower()
+        return unit_floor(
+            name, "error_ratio" if re.search(r"ratio|rate|percent|pct", lowered) else "errors"
+        )
+    if family == "traffic":
+        return 0.2
+    kind = _FLOOR_KIND.get(family)
+    return unit_floor(name, kind) if kind else 1e-9
 
 
 def metric_family(name: str) -> str | None:
@@ -226,7 +322,7 @@ def pulse_shift(series: MetricSeries, family: str, reported_onset: datetime) -> 
     values = [p.value for p in points]
     base = _baseline(values, [p.ts for p in points], reported_onset)
     centre = median(base)
-    scale = max(MAD_SCALE * mad(base), abs(centre) * 0.02, 1e-9)
+    scale = max(MAD_SCALE * mad(base), abs(centre) * 0.02, family_floor(series.name, family))
     threshold = max(4 * scale, abs(centre) * 0.25)
     high = [i for i, v in enumerate(values) if v - centre > threshold]
     low = [i for i, v in enumerate(values) if centre - v > threshold]
@@ -245,6 +341,7 @@ def pulse_shift(series: MetricSeries, family: str, reported_onset: datetime) -> 
         peak=max(segment),
         trough=min(segment),
         z=(after - centre) / scale,
+        floor=family_floor(series.name, family),
         changed_at=points[run[0]].ts,
         first=values[0],
         last=values[-1],
@@ -281,7 +378,7 @@ def step_shift(series: MetricSeries, family: str, reported_onset: datetime) -> S
             return None
     before, after = values[:k], values[k:]
     centre = median(before)
-    scale = max(MAD_SCALE * mad(before), abs(centre) * 0.02, 1e-9)
+    scale = max(MAD_SCALE * mad(before), abs(centre) * 0.02, family_floor(series.name, family))
     after_median = median(after)
     z = (after_median - centre) / scale
     # Walk back from the change point to where the series first left its baseline (a ramp's foot).
@@ -309,6 +406,7 @@ def step_shift(series: MetricSeries, family: str, reported_onset: datetime) -> S
         peak=max(after),
         trough=min(after),
         z=z,
+        floor=family_floor(series.name, family),
         changed_at=points[start].ts,
         first=values[0],
         last=values[-1],
@@ -464,6 +562,8 @@ class Observations:
     changes: list[Change]
     provider_incidents: list[ProviderStatus]
     exports: set[str]  # services that publish their own telemetry (metrics or server spans)
+    _by_service: dict[str, list[LogFinding]] | None = field(default=None, repr=False)
+    _indexed: int = field(default=-1, repr=False)
 
     def callees(self, service: str) -> list[str]:
         found = {callee for caller, callee in self.edges if caller == service}
@@ -476,7 +576,13 @@ class Observations:
         return sorted(found)
 
     def logs_of(self, service: str) -> list[LogFinding]:
-        return [finding for finding in self.logs if service in finding.services]
+        if self._by_service is None or self._indexed != len(self.logs):
+            index: dict[str, list[LogFinding]] = defaultdict(list)
+            for finding in self.logs:
+                for name in finding.services:
+                    index[name].append(finding)
+            self._by_service, self._indexed = dict(index), len(self.logs)
+        return list(self._by_service.get(service, []))
 
     def shift(self, service: str, family: str) -> Shift | None:
         return self.shifts.get(service, {}).get(family)
@@ -504,17 +610,39 @@ def _minute_rates(
     return before / before_minutes, after / after_minutes
 
 
-def _mentions(texts: Iterable[str], names: set[str]) -> set[str]:
+def _name_pattern(names: set[str]) -> re.Pattern[str] | None:
+    """One pattern for every known service name (longest first), so a text is read once."""
+    ordered = sorted((n for n in names if n), key=lambda n: (-len(n), n))
+    if not ordered:
+        return None
+    return re.compile(
+        r"(?<![a-z0-9-])(" + "|".join(re.escape(n) for n in ordered) + r")(?![a-z0-9-])"
+    )
+
+
+def _mentions(
+    texts: Iterable[str], names: set[str], pattern: re.Pattern[str] | None = None
+) -> set[str]:
     found: set[str] = set()
+    named = pattern if pattern is not None else _name_pattern(names)
     for text in texts:
-        for name in names:
-            if name and re.search(rf"(?<![a-z0-9-]){re.escape(name)}(?![a-z0-9-])", text):
-                found.add(name)
-        for pattern in _PEER_PATTERNS:
-            for match in pattern.finditer(text):
+        if named is not None:
+            found.update(match.group(1) for match in named.finditer(text))
+        for peer_pattern in _PEER_PATTERNS:
+            for match in peer_pattern.finditer(text):
                 name = match.group(1).split(".")[0]
                 # A bare word ("get", "the") is not a service name; hyphenated hostnames are.
                 if name in names or "-" in name:
+                    found.add(name)
+        for peer_pattern in _NAMED_PEER_PATTERNS:
+            for match in peer_pattern.finditer(text):
+                name = _host_name(match.group(1)) if "." in match.group(1) else match.group(1)
+                if (
+                    name
+                    and name not in _NOT_A_PEER
+                    and not name.isdigit()
+                    and not name.endswith("ly")  # "temporarily unavailable"
+                ):
                     found.add(name)
     return found
 
@@ -604,17 +732,18 @@ def observe(artifacts: Sequence[Artifact], context: IncidentContext) -> Observat
 
     logs: list[LogFinding] = []
     log_edges: set[tuple[str, str]] = set()
+    named = _name_pattern(services)
     for template in templates:
         texts = [
             text[:PATTERN_INPUT_MAX]
             for text in [template.template, *(e.message.lower() for e in template.examples)]
         ]
+        # One search per category over all the texts at once (none of the patterns spans lines).
+        joined = "\n".join(texts)
         categories = frozenset(
-            category
-            for category, pattern in LOG_CATEGORIES
-            if any(pattern.search(t) for t in texts)
+            category for category, pattern in LOG_CATEGORIES if pattern.search(joined)
         )
-        mentions = frozenset(_mentions(texts, services) - set(template.services))
+        mentions = frozenset(_mentions(texts, services, named) - set(template.services))
         before_rate, after_rate = _minute_rates(
             template, onset, context.window_start, context.window_end
         )

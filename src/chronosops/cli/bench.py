@@ -1,5 +1,6 @@
 """``chronosops bench analysis``: how right and how fast the built-in engine is;
-``chronosops bench logs``: how well log templates group real logs (Loghub-2k)."""
+``chronosops bench logs``: how well log templates group real logs (Loghub-2k);
+``chronosops bench nezha``: how right it is on real fault-injection incidents (Nezha)."""
 
 from __future__ import annotations
 
@@ -240,3 +241,111 @@ def logs(
     for row in rows:
         table.add_row(*row)
     out.print(table)
+
+
+NEZHA_COLUMNS = (
+    ("incidents", "n", "{}"),
+    ("culprit_top1", "AS@1", "{:.1%}"),
+    ("culprit_top3", "AS@3", "{:.1%}"),
+    ("hypothesis_top1", "hyp@1", "{:.1%}"),
+    ("hypothesis_top3", "hyp@3", "{:.1%}"),
+)
+
+
+@app.command("nezha")
+def nezha(
+    dataset: Path | None = typer.Option(
+        None,
+        help="the Nezha folder (expected.jsonl and cases/); default: shared/datasets/nezha "
+        "beside the repository",
+    ),
+    system: list[str] = typer.Option(
+        [], help="only this system (TrainTicket, OnlineBoutique); repeat for more"
+    ),
+    limit: int | None = typer.Option(None, min=1, help="only the first N cases (for a quick run)"),
+    cases: bool = typer.Option(
+        False, "--cases", help="also list each tuned case's answer (held-out cases never)"
+    ),
+    as_json: bool = typer.Option(False, "--json", help="print the report as JSON"),
+    markdown: bool = typer.Option(
+        False, "--markdown", help="print the table as Markdown (for docs/benchmarks.md)"
+    ),
+) -> None:
+    """Analyse the Nezha real fault-injection incidents and score culprit and hypothesis."""
+    from chronosops.investigation.nezha_benchmark import (
+        PUBLISHED,
+        find_dataset,
+        run_nezha,
+    )
+    from chronosops.investigation.nezha_benchmark import (
+        DatasetMissingError as NezhaDatasetMissingError,
+    )
+
+    try:
+        folder = dataset if dataset is not None else find_dataset(Path.cwd())
+        with Progress(console=Console(stderr=True), transient=True) as progress:
+            task = progress.add_task("analysing Nezha incidents", total=None)
+            report = run_nezha(
+                folder,
+                limit=limit,
+                systems=system,
+                progress=lambda done, total: progress.update(task, completed=done, total=total),
+            )
+    except NezhaDatasetMissingError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from error
+    timing = (
+        f"analysis CPU time (JSON → evidenceLite → artifacts → engine, one core): p50 {report.p50_ms:.0f} ms, "
+        f"p99 {report.p99_ms:.0f} ms, max {report.max_ms:.0f} ms; the largest body "
+        f"({report.largest_bytes / 1e6:.1f} MB) took {report.largest_ms:.0f} ms"
+    )
+    if as_json:
+        typer.echo(json.dumps(asdict(report), indent=2, default=str))
+        return
+    published = "; ".join(
+        f"{name} AS@1 {a1:.1%}, AS@3 {a3:.1%}" for name, (a1, a3) in PUBLISHED.items()
+    )
+    if markdown:
+        typer.echo("| system | part | fault | " + " | ".join(h for _, h, _ in NEZHA_COLUMNS) + " |")
+        typer.echo("|---|---|---|" + "---:|" * len(NEZHA_COLUMNS))
+        for row in report.rows:
+            label = (
+                f"**{row['fault_type']}**"
+                if row["fault_type"] == "all faults"
+                else row["fault_type"]
+            )
+            typer.echo(
+                f"| {row['system']} | {row['part']} | {label} | "
+                + " | ".join(_cell(row[key], fmt) for key, _, fmt in NEZHA_COLUMNS)
+                + " |"
+            )
+        typer.echo(f"\nNezha (FSE'23) reports: {published}.\n\n{timing}.")
+        return
+    table = Table(title=f"built-in analysis on the Nezha incidents ({report.dataset})")
+    for header in ("system", "part", "fault"):
+        table.add_column(header)
+    for _, header, _ in NEZHA_COLUMNS:
+        table.add_column(header, justify="right")
+    previous = None
+    for row in report.rows:
+        key = (row["system"], row["part"])
+        if previous is not None and key != previous:
+            table.add_section()
+        previous = key
+        table.add_row(
+            row["system"],
+            row["part"],
+            row["fault_type"],
+            *(_cell(row[k], fmt) for k, _, fmt in NEZHA_COLUMNS),
+        )
+    out.print(table)
+    out.print(f"Nezha (FSE'23) reports: {published}.")
+    out.print(timing)
+    if cases:
+        for outcome in report.tuned_cases:
+            mark = "ok " if outcome.culprit_top1 else ("@3 " if outcome.culprit_top3 else "-- ")
+            out.print(
+                f"{mark}{outcome.source_ref} {outcome.fault_type:15} {outcome.expected} → {outcome.answered}"
+                f" (hyp {'ok' if outcome.hypothesis_top1 else '--'}, {outcome.milliseconds:.0f} ms)",
+                highlight=False,
+            )

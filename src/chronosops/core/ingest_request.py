@@ -120,6 +120,10 @@ class LogLine(ContractModel):
     service: OptText = None
 
 
+SpanKind = Literal["server", "client", "internal", "producer", "consumer"]
+SpanStatus = Literal["ok", "error", "unset"]
+
+
 class TraceSpan(ContractModel):
     trace_id: Text
     span_id: Text
@@ -127,6 +131,16 @@ class TraceSpan(ContractModel):
     operation: Text
     duration: Annotated[Number | None, NotNull] = None
     timestamp: Instant
+    # A documented extension of the guide (docs/api.md): enough to build the call graph.
+    parent_span_id: OptText = None
+    kind: Annotated[SpanKind | None, NotNull] = None
+    status: Annotated[SpanStatus | None, NotNull] = None
+    error: Annotated[Annotated[bool, Field(strict=True)] | None, NotNull] = None
+    peer_service: OptText = None
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.error) or self.status == "error"
 
 
 class ChangeOrEvent(ContractModel):

@@ -12,13 +12,14 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from chronosops.analysis import quantile
 from chronosops.core.aggregation import (
     RawLogLine,
+    RawSpan,
     bounded_id,
     label_text,
     log_templates,
     series_stats,
+    span_groups,
 )
 from chronosops.core.artifacts import (
     Artifact,
@@ -124,51 +125,61 @@ def log_artifacts(
     )
 
 
+def _raw(span: TraceSpan, *, service: str, peer: str | None = None) -> RawSpan:
+    return RawSpan(
+        ts=span.timestamp,
+        service=service,
+        operation=span.operation,
+        duration_ms=span.duration,
+        is_error=span.failed,
+        trace_id=span.trace_id,
+        peer_service=peer,
+    )
+
+
 def log_services(lite: EvidenceLite, *, default_service: str | None) -> set[str]:
     """The services whose templates the request's log lines are mined under."""
     return {line.service or default_service or "" for line in lite.logs or []}
 
 
 def span_artifacts(spans: Sequence[TraceSpan]) -> list[SpanGroup]:
-    groups: dict[tuple[str, str], list[TraceSpan]] = defaultdict(list)
+    """Spans per service and operation (server side), with per-minute counts, failures and p95.
+
+    Where spans say who called whom (``parentSpanId`` across services, or a client span's
+    ``peerService``), the calls also become caller→callee edge groups: what the caller saw of
+    its callee. Spans without those fields give server groups only, as before.
+    """
+    by_id = {span.span_id: span for span in spans}
+    server: list[RawSpan] = []
+    calls: list[RawSpan] = []
     for span in spans:
-        groups[(span.service, span.operation)].append(span)
-    artifacts: list[SpanGroup] = []
-    for (service, operation), members in sorted(groups.items()):
-        durations = [s.duration for s in members if s.duration is not None]
-        trace_ids: list[str] = []
-        for span in sorted(members, key=lambda s: (-(s.duration or 0), s.timestamp, s.trace_id)):
-            if span.trace_id not in trace_ids:
-                trace_ids.append(span.trace_id)
-            if len(trace_ids) == TRACE_IDS_PER_GROUP:
-                break
-        p50 = quantile(durations, 0.5) if durations else None
-        p95 = quantile(durations, 0.95) if durations else None
-        artifacts.append(
-            SpanGroup(
-                artifact_id=bounded_id("span", f"{service}:{operation}", [service, operation]),
-                title=f"{service} {operation}"[:200],
-                summary=(
-                    f"{len(members)} span{'s' if len(members) != 1 else ''}"
-                    + (
-                        f", p50 {p50:g} ms, p95 {p95:g} ms, max {max(durations):g} ms"
-                        if durations
-                        else ""
-                    )
-                ),
-                source=SOURCE,
-                service=service,
-                operation=operation,
-                count=len(members),
-                p50_ms=p50,
-                p95_ms=p95,
-                max_ms=max(durations) if durations else None,
-                first_seen=min(s.timestamp for s in members),
-                last_seen=max(s.timestamp for s in members),
-                trace_ids=trace_ids,
+        if span.kind == "client" or (span.kind is None and span.peer_service):
+            if span.peer_service and span.peer_service != span.service:
+                calls.append(_raw(span, service=span.service, peer=span.peer_service))
+            continue
+        server.append(_raw(span, service=span.service))
+        parent = by_id.get(span.parent_span_id) if span.parent_span_id else None
+        if parent is not None and parent.service != span.service:
+            # The callee's server span under the caller's span: the call, as the callee served it.
+            calls.append(_raw(span, service=parent.service, peer=span.service))
+    groups = span_groups(server, id_prefix="span", source=SOURCE)
+    groups += span_groups(
+        [
+            RawSpan(
+                ts=c.ts,
+                service=c.service,
+                operation=f"→{c.peer_service}",
+                duration_ms=c.duration_ms,
+                is_error=c.is_error,
+                trace_id=c.trace_id,
+                peer_service=c.peer_service,
             )
-        )
-    return artifacts
+            for c in calls
+        ],
+        id_prefix="span",
+        source=SOURCE,
+    )
+    return groups
 
 
 def _text(metadata: dict[str, Any], *keys: str) -> str | None:

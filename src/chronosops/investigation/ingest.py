@@ -15,6 +15,7 @@ from typing import Any
 import structlog
 
 from chronosops.analysis import AnalysisInput, IncidentContext
+from chronosops.analysis.models import SignalRuleInput
 from chronosops.audit import AuditLog, EntityType, EventType
 from chronosops.auth import Principal
 from chronosops.core.artifacts import Artifact
@@ -82,6 +83,7 @@ class IngestPipeline:
         reasoning: ReasoningService,
         audit: AuditLog,
         analyze_on_ingest: bool,
+        signal_rules: list[SignalRuleInput] | None = None,
     ) -> None:
         self.database = database
         self.incidents = incidents
@@ -90,6 +92,7 @@ class IngestPipeline:
         self.reasoning = reasoning
         self.audit = audit
         self.analyze_on_ingest = analyze_on_ingest
+        self.signal_rules = list(signal_rules or [])
 
     async def ingest(
         self, request: IngestIncidentRequest, *, principal: Principal
@@ -210,6 +213,7 @@ class IngestPipeline:
         request = AnalysisInput(
             context=context_of(incident, window),
             artifacts=list(draft.artifacts),
+            signal_rules=self.signal_rules,
             collection_notes=[
                 f"{note['source']}: {note['status']} — {note['detail']}"
                 for note in draft.content.get("collection", [])

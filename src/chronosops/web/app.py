@@ -27,6 +27,7 @@ from chronosops.web.api import (
     webhooks,
 )
 from chronosops.web.middleware import (
+    INGEST_PATH,
     BodySizeLimitMiddleware,
     HttpMetrics,
     RequestContextMiddleware,
@@ -105,7 +106,11 @@ def create_app(services: Services, *, owns_services: bool = False) -> FastAPI:
     pages.install(app)
     errors.install(app)
     app.add_middleware(RetryReadsOnceMiddleware)
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=services.settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_bytes=services.settings.max_body_bytes,
+        larger={INGEST_PATH: services.settings.max_ingest_body_bytes},
+    )
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestContextMiddleware, metrics=HttpMetrics(registry))
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

@@ -114,25 +114,43 @@ class BodyTooLargeError(Exception):
     pass
 
 
-class BodySizeLimitMiddleware:
-    """Refuse bodies over the limit with 413, whether or not they announce their length."""
+# The one route whose body carries evidence (metrics, logs, spans): real bundles run to a few MB.
+INGEST_PATH = "/v1/incidents/ingest"
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+
+class BodySizeLimitMiddleware:
+    """Refuse bodies over the limit with 413, whether or not they announce their length.
+
+    ``larger`` raises the limit for named paths (the ingest route carries evidence); every other
+    route keeps the small one, so a stray large body is refused before it is read.
+    """
+
+    def __init__(
+        self, app: ASGIApp, *, max_bytes: int, larger: dict[str, int] | None = None
+    ) -> None:
         self.app = app
-        self.max_bytes = max_bytes
+        self.default_max_bytes = max_bytes
+        self.larger = dict(larger or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        path = str(scope.get("path", ""))
+        limit = self.larger.get(path.rstrip("/") or "/", self.default_max_bytes)
+        setting = (
+            "CHRONOSOPS_MAX_INGEST_BODY_BYTES"
+            if path.rstrip("/") in self.larger
+            else "CHRONOSOPS_MAX_BODY_BYTES"
+        )
         for name, value in scope.get("headers", []):
             if name == b"content-length":
                 try:
                     declared = int(value)
                 except ValueError:
                     declared = 0
-                if declared > self.max_bytes:
-                    await self._reject(send)
+                if declared > limit:
+                    await self._reject(send, limit, setting)
                     return
         received = 0
         started = False
@@ -142,7 +160,7 @@ class BodySizeLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > limit:
                     raise BodyTooLargeError
             return message
 
@@ -156,13 +174,12 @@ class BodySizeLimitMiddleware:
             await self.app(scope, counting_receive, tracking_send)
         except BodyTooLargeError:
             if not started:
-                await self._reject(send)
+                await self._reject(send, limit, setting)
 
-    async def _reject(self, send: Send) -> None:
+    async def _reject(self, send: Send, limit: int, setting: str) -> None:
         body = json.dumps(
             {
-                "message": f"Request body is larger than the {self.max_bytes}-byte limit "
-                "(CHRONOSOPS_MAX_BODY_BYTES)",
+                "message": f"Request body is larger than the {limit}-byte limit ({setting})",
                 "code": "payload-too-large",
             }
         ).encode()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import timedelta
 
@@ -182,7 +183,7 @@ async def test_rate_limits_answer_429_with_retry_after_and_the_limit(
 
 
 async def test_bodies_over_the_limit_are_413_and_store_nothing(client_with: ClientFactory) -> None:
-    client, services = await client_with(max_body_bytes=2048)
+    client, services = await client_with(max_body_bytes=1024, max_ingest_body_bytes=2048)
     assert services.issuer is not None
     headers = bearer(services.issuer.mint(subject="a", roles=[Role.ANALYST], ttl=HOUR))
     big = request(description="d" * 4000)
@@ -203,3 +204,20 @@ async def test_bodies_over_the_limit_are_413_and_store_nothing(client_with: Clie
         headers=bearer(services.issuer.mint(subject="v", roles=[Role.VIEWER], ttl=HOUR)),
     )
     assert listing.json()["items"] == []
+
+
+async def test_the_ingest_route_takes_larger_bodies_than_the_others(
+    client_with: ClientFactory,
+) -> None:
+    client, services = await client_with(max_body_bytes=2048, max_ingest_body_bytes=16384)
+    assert services.issuer is not None
+    headers = bearer(services.issuer.mint(subject="a", roles=[Role.ANALYST], ttl=HOUR))
+    line = {"message": "payment declined by provider", "timestamp": "2024-01-15T10:00:00Z"}
+    evidence_sized = request(evidenceLite={"logs": [line] * 100})
+    assert len(json.dumps(evidence_sized)) > 4000
+    assert (await client.post(INGEST, json=evidence_sized, headers=headers)).status_code == 201
+    elsewhere = await client.post(
+        "/v1/incidents/inc-x/reanalyze", json={"note": "d" * 6000}, headers=headers
+    )
+    assert elsewhere.status_code == 413
+    assert "CHRONOSOPS_MAX_BODY_BYTES" in elsewhere.json()["message"]

@@ -173,6 +173,41 @@ async def test_an_end_before_the_start_is_rejected(
             },
             "evidenceLite.events[0].description",
         ),
+        (
+            {
+                "evidenceLite": {
+                    "traces": [
+                        {
+                            "traceId": "t",
+                            "spanId": "s",
+                            "service": "a",
+                            "operation": "op",
+                            "timestamp": "2024-01-15T10:00:00Z",
+                            "kind": "sideways",
+                        }
+                    ]
+                }
+            },
+            "evidenceLite.traces[0].kind",
+        ),
+        (
+            {
+                "evidenceLite": {
+                    "traces": [
+                        {
+                            "traceId": "t",
+                            "spanId": "s",
+                            "service": "a",
+                            "operation": "op",
+                            "timestamp": "2024-01-15T10:00:00Z",
+                            "parentSpanId": "p",
+                            "httpRoute": "/x",
+                        }
+                    ]
+                }
+            },
+            "evidenceLite.traces[0].httpRoute",
+        ),
     ],
 )
 async def test_type_and_shape_rules_name_the_offending_field(

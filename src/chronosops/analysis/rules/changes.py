@@ -1,0 +1,107 @@
+"""Rules on changes: a deploy or config change on a service where the fault lives, just
+before the onset, paired with a regression of the changed service's own behaviour."""
+
+from __future__ import annotations
+
+from chronosops.analysis.catalog import HypothesisId
+from chronosops.analysis.localisation import (
+    Localization,
+)
+from chronosops.analysis.observations import LogFinding, Observations
+from chronosops.analysis.scoring import (
+    CODE,
+    Candidate,
+    change_weight,
+    log_strength,
+    logs_with,
+    recent_changes,
+)
+
+
+def change_candidates(obs: Observations, where: Localization) -> list[Candidate]:
+    """A deploy or config change on a service where the fault lives, just before the onset."""
+    found: list[Candidate] = []
+    loudest = max((f.errors for f in obs.logs if f.grew), default=0)
+
+    def share(findings: list[LogFinding]) -> float:
+        """How loud these lines are next to the loudest new error: background noise says little."""
+        return max((f.errors for f in findings), default=0) / loudest if loudest else 0.0
+
+    for service in sorted(where.origins):
+        health = where.health[service]
+        own_bug_logs = logs_with(obs, service, "code_bug")
+        own_config_logs = logs_with(obs, service, "config_error")
+        if not recent_changes(obs, service, ("deploy", "config", "feature_flag")):
+            # No recorded change, yet the service's own code or config fails loudly from the onset.
+            if own_bug_logs and share(own_bug_logs) >= 0.2:
+                candidate = Candidate(HypothesisId.DEPLOY_BUG, service)
+                candidate.add(
+                    1.5 * min(1.0, 5 * share(own_bug_logs)),
+                    f"code errors: {service} throws new errors in its own code (no deploy on record)",
+                    [f.artifact_id for f in own_bug_logs],
+                    tag=CODE,
+                )
+                found.append(candidate)
+            if own_config_logs and share(own_config_logs) >= 0.2:
+                candidate = Candidate(HypothesisId.CONFIG_REGRESSION, service)
+                candidate.add(
+                    1.5 * min(1.0, 5 * share(own_config_logs)),
+                    f"{service} rejects its own configuration (no change on record)",
+                    [f.artifact_id for f in own_config_logs],
+                )
+                found.append(candidate)
+        cpu = obs.shift(service, "cpu")
+        traffic = obs.shift(service, "traffic")
+        traffic_up = traffic is not None and traffic.z >= 4 and traffic.factor >= 1.5
+        cpu_regression = cpu is not None and cpu.z >= 4 and cpu.delta >= 0.2 and not traffic_up
+        own_errors, own_refs = log_strength(f for f in obs.logs_of(service) if not f.mentions)
+        regression = max(health.strength, own_errors)
+        for change in recent_changes(obs, service, ("config", "feature_flag")):
+            candidate = Candidate(HypothesisId.CONFIG_REGRESSION, service, change=change)
+            when = change.lead_minutes(obs.onset)
+            candidate.add(
+                2.0 * change_weight(change, obs.onset) * max(regression, 0.5),
+                f"{change.change_type.replace('_', ' ')} change on {service} {when:.0f} min before the onset: {change.description}",
+                [change.artifact_id],
+            )
+            candidate.add(
+                0.6 * regression,
+                f"{service} regressed right after it",
+                health.refs or tuple(own_refs),
+            )
+            if own_config_logs:
+                candidate.add(
+                    0.6,
+                    f"{service} logs configuration errors",
+                    [f.artifact_id for f in own_config_logs],
+                )
+            found.append(candidate)
+        for change in recent_changes(obs, service, ("deploy",)):
+            candidate = Candidate(HypothesisId.DEPLOY_BUG, service, change=change)
+            when = change.lead_minutes(obs.onset)
+            candidate.add(
+                1.3 * change_weight(change, obs.onset) * max(regression, 0.4),
+                f"deploy {change.version_from or '?'} → {change.version_to or '?'} of {service} {when:.0f} min before the onset",
+                [change.artifact_id],
+            )
+            if own_bug_logs:
+                candidate.add(
+                    0.9,
+                    f"code errors: {service} throws new errors in its own code",
+                    [f.artifact_id for f in own_bug_logs],
+                    tag=CODE,
+                )
+            if cpu_regression and cpu is not None:
+                candidate.add(
+                    0.9,
+                    f"CPU regression: {service}'s CPU rose from {cpu.before:.0%} to {cpu.after:.0%} without more traffic",
+                    [cpu.artifact_id],
+                    tag=CODE,
+                )
+            candidate.add(
+                0.5 * regression,
+                f"{service} regressed right after it",
+                health.refs or tuple(own_refs),
+            )
+            found.append(candidate)
+    return found

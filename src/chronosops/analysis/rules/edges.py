@@ -1,0 +1,139 @@
+"""Rules on call edges: a dependency failing its callers, a connection failing between two
+healthy services, lookups of one name failing (DNS)."""
+
+from __future__ import annotations
+
+from chronosops.analysis.catalog import HypothesisId
+from chronosops.analysis.localisation import (
+    Localization,
+    dns_service,
+    traffic_dropped,
+    traffic_growth,
+)
+from chronosops.analysis.observations import Observations
+from chronosops.analysis.scoring import (
+    AFFECTED,
+    Candidate,
+    Health,
+)
+
+
+def edge_candidates(obs: Observations, where: Localization) -> list[Candidate]:
+    """Failing calls: how they fail names the mechanism, and whose fault it is."""
+    found: list[Candidate] = []
+    for fault in where.faults.values():
+        if fault.strength < AFFECTED:
+            continue
+        caller, callee, cats = fault.caller, fault.callee, fault.categories
+        callee_health = where.health.get(callee)
+        callee_exports = callee in obs.exports
+        callee_failing = callee_health is not None and callee_health.strength >= AFFECTED
+        text = f"calls from {caller} to {callee} fail or slow down"
+        if "tls" in cats or "auth" in cats:
+            candidate = Candidate(HypothesisId.AUTH_OIDC_ISSUE, callee)
+            candidate.add(
+                2.0 * fault.strength,
+                f"{text} with certificate or authentication errors",
+                fault.refs,
+            )
+            expiry = obs.shift(callee, "cert_expiry")
+            if expiry is not None and min(expiry.trough, expiry.last) <= 0:
+                candidate.add(
+                    1.0, f"{callee}'s serving certificate has expired", [expiry.artifact_id]
+                )
+            found.append(candidate)
+        if "dns" in cats:
+            dns = dns_service(obs)
+            candidate = Candidate(HypothesisId.NETWORK_DNS_ISSUE, dns or caller)
+            candidate.add(2.2 * fault.strength, f"{caller} cannot resolve {callee}", fault.refs)
+            if (
+                dns is not None
+                and where.health.get(dns, Health(0, 0, (), False)).errors >= AFFECTED
+            ):
+                candidate.add(0.8, f"the resolver {dns} itself fails", where.health[dns].refs)
+            found.append(candidate)
+        if "rate_limited" in cats:
+            # An internal limiter is the culprit; a third party's quota is spent by its caller.
+            culprit = callee if callee_exports else caller
+            candidate = Candidate(HypothesisId.RATE_LIMIT_THROTTLING, culprit)
+            candidate.add(
+                2.2 * fault.strength, f"{callee} answers {caller} with 429 / throttling", fault.refs
+            )
+            traffic = obs.shift(caller, "traffic")
+            if traffic is not None and traffic.factor >= 1.5 and traffic.z >= 4:
+                candidate.add(
+                    0.5, f"{caller}'s traffic rose {traffic.factor:.1f}×", [traffic.artifact_id]
+                )
+            found.append(candidate)
+        quiet_callee = (callee_health is not None and callee_health.quiet) or traffic_dropped(
+            obs, callee
+        )
+        if (
+            not cats
+            and callee_exports
+            and not callee_failing
+            and (quiet_callee or fault.latency >= 0.5)
+        ):
+            # Calls fail or hang while the callee is healthy and hears less: the path between them.
+            candidate = Candidate(HypothesisId.NETWORK_DNS_ISSUE, caller)
+            candidate.add(
+                1.5 * fault.strength,
+                f"{caller}'s calls to a healthy {callee} fail or hang",
+                fault.refs,
+            )
+            if quiet_callee:
+                candidate.add(0.4, f"{callee} receives fewer requests than before", [])
+            found.append(candidate)
+        if (
+            cats & {"timeout", "refused"}
+            and callee_exports
+            and not callee_failing
+            and not cats & {"dns", "tls", "auth", "rate_limited"}
+        ):
+            candidate = Candidate(HypothesisId.NETWORK_DNS_ISSUE, caller)
+            weight = (
+                2.0
+                if (callee_health is not None and callee_health.quiet)
+                or traffic_dropped(obs, callee)
+                else 1.4
+            )
+            candidate.add(
+                weight * fault.strength,
+                f"{caller} cannot reach a healthy {callee} (connect timeouts / refused)",
+                fault.refs,
+            )
+            found.append(candidate)
+        caller_growth = traffic_growth(obs, caller) or 1.0
+        if (
+            not callee_exports
+            and caller_growth >= 1.8
+            and not cats & {"dns", "tls", "auth", "rate_limited"}
+        ):
+            # A third party failing just as our calls to it multiplied: we spent its quota.
+            candidate = Candidate(HypothesisId.RATE_LIMIT_THROTTLING, caller)
+            candidate.add(
+                1.9 * fault.strength,
+                f"{caller}'s traffic rose {caller_growth:.1f}× and its calls to {callee} began to fail",
+                fault.refs,
+            )
+            found.append(candidate)
+        if (
+            not cats & {"dns", "tls", "auth", "rate_limited"}
+            and (callee_failing or not callee_exports)
+            and (callee in where.origins or not callee_exports)
+        ):
+            candidate = Candidate(HypothesisId.DOWNSTREAM_OUTAGE, callee)
+            weight = 1.3 if callee_exports else 1.7
+            candidate.add(
+                weight * fault.strength,
+                f"{text} ({', '.join(sorted(cats)) or 'errors'})",
+                fault.refs,
+            )
+            if callee_health is not None and callee_health.refs:
+                candidate.add(
+                    0.3 * callee_health.strength,
+                    f"{callee} itself degrades",
+                    callee_health.refs,
+                )
+            found.append(candidate)
+    return found

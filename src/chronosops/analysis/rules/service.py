@@ -1,0 +1,275 @@
+"""Rules on one service's own evidence: saturation, leaks, cache misses, limiters, DNS,
+certificates and credentials, a dependency failing on its own."""
+
+from __future__ import annotations
+
+from chronosops.analysis.catalog import HypothesisId
+from chronosops.analysis.localisation import (
+    DNS_NAME,
+    Localization,
+    dns_service,
+)
+from chronosops.analysis.observations import Observations
+from chronosops.analysis.scoring import (
+    AFFECTED,
+    Candidate,
+    log_strength,
+    logs_present,
+    logs_with,
+    merged_refs,
+)
+
+# How much of a surge's saturation score the rate-limit alternative gets when no logs can tell
+# them apart (see `mechanisms`): enough to be a real second, not enough to take first place.
+LIMITER_SHARE = 0.8
+
+
+def service_candidates(
+    obs: Observations, where: Localization, service: str, factor: float
+) -> list[Candidate]:
+    """What a service's own evidence says happened to it; ``factor`` < 1 off the fault's path."""
+    found = mechanisms(obs, where, service)
+    for candidate in found:
+        for reason in candidate.reasons:
+            reason.weight = round(reason.weight * factor, 4)
+    return found
+
+
+def mechanisms(obs: Observations, where: Localization, service: str) -> list[Candidate]:
+    found: list[Candidate] = []
+    health = where.health[service]
+    shifts = obs.shifts.get(service, {})
+
+    # Connection pool exhaustion, unless the pool drains because a callee holds it (see edges).
+    pool = shifts.get("pool_in_use")
+    pending = shifts.get("pool_pending")
+    pool_logs = logs_present(obs, service, "pool_exhausted")
+    leak_logs = logs_present(obs, service, "connection_leak", warnings=True)
+    pool_evidence = 0.0
+    pool_refs: list[str] = []
+    if pool is not None and pool.z >= 4 and pool.factor >= 2:
+        pool_evidence += 0.6
+        pool_refs.append(pool.artifact_id)
+    elif pool is not None and pool.trend >= 6 and pool.last >= 1.25 * max(pool.first, 1e-9):
+        pool_evidence += 0.5  # in use creeping up across the window: a leak
+        pool_refs.append(pool.artifact_id)
+    if pending is not None and pending.after >= 1 and pending.z >= 4:
+        pool_evidence += 0.5
+        pool_refs.append(pending.artifact_id)
+    if pool_logs:
+        pool_evidence += 0.8
+        pool_refs += [f.artifact_id for f in pool_logs]
+    if leak_logs:
+        pool_evidence += 0.6
+        pool_refs += [f.artifact_id for f in leak_logs]
+    slow_callees = [
+        where.faults[(service, callee)]
+        for callee in obs.callees(service)
+        if (service, callee) in where.faults and where.faults[(service, callee)].latency >= 0.5
+    ]
+    if pool_evidence and not slow_callees:
+        candidate = Candidate(HypothesisId.CAPACITY_SATURATION, service)
+        candidate.add(
+            1.6 * min(pool_evidence, 1.5),
+            f"{service}'s database connection pool is exhausted",
+            pool_refs,
+        )
+        found.append(candidate)
+
+    # Memory growing into OOM kills and restarts.
+    memory = shifts.get("memory")
+    restarts = shifts.get("restarts")
+    oom_logs = logs_present(obs, service, "oom")
+    memory_refs: list[str] = []
+    memory_evidence = 0.0
+    if (
+        memory is not None
+        and memory.z >= 4
+        and (memory.factor >= 1.2 or (memory.first > 0 and memory.peak / memory.first >= 1.3))
+    ):
+        memory_evidence += 0.6
+        memory_refs.append(memory.artifact_id)
+    elif (
+        memory is not None
+        and memory.resets >= 1
+        and restarts is not None
+        and restarts.last > restarts.first
+    ):
+        memory_evidence += 0.6  # a sawtooth: grows, is killed, starts over
+        memory_refs.append(memory.artifact_id)
+    if restarts is not None and restarts.last - restarts.first >= 1:
+        memory_evidence += 0.6
+        memory_refs.append(restarts.artifact_id)
+    if oom_logs:
+        memory_evidence += 0.9
+        memory_refs += [f.artifact_id for f in oom_logs]
+    if memory_evidence >= 0.6:
+        candidate = Candidate(HypothesisId.CAPACITY_SATURATION, service)
+        candidate.add(
+            1.6 * min(memory_evidence, 1.5),
+            f"{service}'s memory grows into OOM kills and restarts",
+            memory_refs,
+        )
+        found.append(candidate)
+
+    # CPU saturation: from more traffic (capacity) or from a change (see change_candidates).
+    cpu = shifts.get("cpu")
+    traffic = shifts.get("traffic")
+    worker_logs = logs_with(obs, service, "worker_saturation")
+    cpu_hot = cpu is not None and cpu.z >= 4 and (cpu.after >= 0.75 or cpu.delta >= 0.3)
+    traffic_up = traffic is not None and traffic.z >= 4 and traffic.factor >= 1.5
+    if (cpu_hot or worker_logs) and traffic_up:
+        candidate = Candidate(HypothesisId.CAPACITY_SATURATION, most_saturated(obs, service))
+        refs = merged_refs(
+            [cpu.artifact_id] if cpu else [],
+            [traffic.artifact_id] if traffic else [],
+            [f.artifact_id for f in worker_logs],
+        )
+        hot = cpu.after if cpu is not None else 0.0
+        saturation = 1.6 + (0.4 if worker_logs else 0.0) + (0.4 if hot >= 0.85 else 0.0)
+        candidate.add(
+            saturation,
+            f"traffic rose {traffic.factor:.1f}× and saturated {service}" if traffic else "",
+            refs,
+        )
+        found.append(candidate)
+        errors = shifts.get("errors")
+        if (
+            not obs.logs
+            and traffic is not None
+            and errors is not None
+            and errors.z >= 4
+            and errors.delta >= 0.05
+        ):
+            # Without logs, a limiter rejecting the surge (429s) and an overload failing under
+            # it look the same in the metrics: keep the limiter as a live alternative.
+            limiter = Candidate(HypothesisId.RATE_LIMIT_THROTTLING, service)
+            limiter.add(
+                LIMITER_SHARE * saturation,
+                f"{service}'s errors rose with its traffic ({traffic.factor:.1f}×); with no logs "
+                "to show 429s or timeouts, a rate limiter is as likely as overload",
+                merged_refs([errors.artifact_id], [traffic.artifact_id]),
+            )
+            found.append(limiter)
+    elif worker_logs:
+        candidate = Candidate(HypothesisId.CAPACITY_SATURATION, service)
+        candidate.add(
+            1.2, f"{service}'s workers are saturated", [f.artifact_id for f in worker_logs]
+        )
+        found.append(candidate)
+
+    # Cache hit ratio falling, pushing reads onto what sits behind the cache.
+    cache = shifts.get("cache_hit")
+    cache_logs = logs_with(obs, service, "cache_miss")
+    if (cache is not None and cache.z <= -4 and cache.delta <= -0.1) or cache_logs:
+        candidate = Candidate(HypothesisId.CACHE_MISS_STORM, service)
+        if cache is not None and cache.delta <= -0.1:
+            candidate.add(
+                2.0,
+                f"{service}'s cache hit ratio fell from {cache.before:.0%} to {cache.after:.0%}",
+                [cache.artifact_id],
+            )
+        if cache_logs:
+            candidate.add(0.8, f"{service} logs cache misses", [f.artifact_id for f in cache_logs])
+        found.append(candidate)
+
+    # The service's own lookups failing (the name it looked up is not a known service).
+    lookup_logs = logs_with(obs, service, "dns")
+    if lookup_logs:
+        strength, refs = log_strength(lookup_logs)
+        candidate = Candidate(HypothesisId.NETWORK_DNS_ISSUE, dns_service(obs) or service)
+        candidate.add(1.8 * strength, f"{service} cannot resolve the names it calls", refs)
+        found.append(candidate)
+
+    # The cluster's resolver failing: every lookup through it fails.
+    if DNS_NAME.search(service.lower()) and health.errors >= AFFECTED:
+        candidate = Candidate(HypothesisId.NETWORK_DNS_ISSUE, service)
+        candidate.add(1.8 * health.errors, f"the resolver {service} fails lookups", health.refs)
+        found.append(candidate)
+
+    # Rejecting a surge cheaply: errors and traffic up together, CPU cool. A limiter at work.
+    if (
+        traffic_up
+        and health.errors >= 0.5
+        and not cpu_hot
+        and not worker_logs
+        and traffic is not None
+    ):
+        candidate = Candidate(HypothesisId.RATE_LIMIT_THROTTLING, service)
+        candidate.add(
+            1.2 * health.errors,
+            f"{service} fails {traffic.factor:.1f}× more requests without running hotter",
+            merged_refs(health.refs, [traffic.artifact_id]),
+        )
+        found.append(candidate)
+
+    # Throttling by the service's own limiter.
+    limiter_logs = logs_with(obs, service, "rate_limited")
+    throttled = shifts.get("throttled")
+    if limiter_logs or (throttled is not None and throttled.z >= 4 and throttled.delta > 0):
+        candidate = Candidate(HypothesisId.RATE_LIMIT_THROTTLING, service)
+        candidate.add(
+            2.0,
+            f"{service} is rejecting requests with 429",
+            [f.artifact_id for f in limiter_logs] + ([throttled.artifact_id] if throttled else []),
+        )
+        if traffic_up and traffic is not None:
+            candidate.add(
+                0.5, f"{service}'s traffic rose {traffic.factor:.1f}×", [traffic.artifact_id]
+            )
+        found.append(candidate)
+
+    # Certificates and credentials of the service itself.
+    # The database refusing the service's own credentials (a rotated or mistyped password) is
+    # configuration the service carries, not an identity provider failing.
+    credential_logs = logs_with(obs, service, "db_credentials")
+    if credential_logs:
+        strength, refs = log_strength(credential_logs)
+        candidate = Candidate(HypothesisId.CONFIG_REGRESSION, service)
+        candidate.add(
+            1.2 + 0.6 * strength,
+            f"the database refuses {service}'s credentials (a rotated or wrong secret)",
+            refs,
+        )
+        found.append(candidate)
+    tls_logs = [
+        f
+        for f in logs_with(obs, service, "tls") + logs_with(obs, service, "auth")
+        if "db_credentials" not in f.categories
+    ]
+    expiry = shifts.get("cert_expiry")
+    if tls_logs or (expiry is not None and min(expiry.trough, expiry.last) <= 0):
+        candidate = Candidate(HypothesisId.AUTH_OIDC_ISSUE, service)
+        if tls_logs:
+            candidate.add(
+                1.6,
+                f"{service} fails certificate or authentication checks",
+                [f.artifact_id for f in tls_logs],
+            )
+        if expiry is not None and min(expiry.trough, expiry.last) <= 0:
+            candidate.add(1.2, f"{service}'s serving certificate has expired", [expiry.artifact_id])
+        found.append(candidate)
+
+    # A dependency of the reported service failing on its own, with no more specific mechanism.
+    unavailable = logs_with(obs, service, "unavailable") + logs_with(obs, service, "refused")
+    if service != obs.context.service and health.errors >= AFFECTED:
+        candidate = Candidate(HypothesisId.DOWNSTREAM_OUTAGE, service)
+        candidate.add(
+            1.0 * health.errors, f"{service}, a dependency, fails on its own", health.refs
+        )
+        if unavailable:
+            candidate.add(
+                0.5, f"{service} reports itself unavailable", [f.artifact_id for f in unavailable]
+            )
+        found.append(candidate)
+    return found
+
+
+def most_saturated(obs: Observations, service: str) -> str:
+    """Along the service and its callees, the one whose CPU ran hottest."""
+    best, best_cpu = service, -1.0
+    for name in [service, *obs.callees(service)]:
+        cpu = obs.shift(name, "cpu")
+        if cpu is not None and cpu.after > best_cpu and cpu.z >= 4:
+            best, best_cpu = name, cpu.after
+    return best

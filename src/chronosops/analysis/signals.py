@@ -1,0 +1,209 @@
+"""What a metric measures, read from its name: a data table, not the scenarios' own vocabulary.
+
+Each row maps a name pattern (matched on the lower-cased metric name) to a signal kind and the
+direction in which the kind is bad. The rows cover the common conventions: OpenTelemetry
+semantic conventions, Prometheus client libraries, Micrometer, Datadog `trace.*`,
+kube-state-metrics, cAdvisor, node_exporter, JVM / Go / Python / Node runtimes, HikariCP and
+pgbouncer pools, resilience4j. The first matching row wins, so specific rows come first.
+Operators add rows through `AnalysisInput.signal_rules` (setting `CHRONOSOPS_ANALYSIS_SIGNALS`),
+which are tried before these.
+
+Labels that name the other end of a call edge (`PEER_LABELS`) make a series an edge metric:
+it belongs to the callee as much as to the caller.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+SignalKind = Literal[
+    "latency",
+    "error_ratio",
+    "errors",
+    "availability",
+    "traffic",
+    "cpu",
+    "memory",
+    "saturation",
+    "restarts",
+    "gc",
+    "circuit_open",
+    "network",
+    "cache_hit",
+]
+Direction = Literal["up", "down", "both"]
+
+# The direction in which a kind is bad, and the smallest change that counts in its own unit
+# (a zero or flat baseline is scaled by this floor instead of reading as infinitely far off).
+KIND_DIRECTION: dict[str, Direction] = {
+    "latency": "up",
+    "error_ratio": "up",
+    "errors": "up",
+    "availability": "down",
+    "traffic": "both",
+    "cpu": "up",
+    "memory": "up",
+    "saturation": "up",
+    "restarts": "up",
+    "gc": "up",
+    "circuit_open": "up",
+    "network": "both",
+    "cache_hit": "down",
+}
+
+
+@dataclass(frozen=True)
+class SignalRule:
+    pattern: str
+    kind: str
+
+    def compiled(self) -> re.Pattern[str]:
+        return re.compile(self.pattern)
+
+
+# (pattern, kind). Read top to bottom; the first match wins.
+SIGNAL_TABLE: tuple[tuple[str, str], ...] = (
+    # resilience4j, Hystrix, Polly, generic breakers
+    (r"circuit.?breaker.*state|circuitbreaker_state|breaker.*open|circuit_open", "circuit_open"),
+    # availability and success rates (down is bad)
+    (r"success_?rate|availability|apdex|slo_?good|uptime_ratio|probe_success|^up$", "availability"),
+    (r"cache.*hit|hit_?ratio|hitrate", "cache_hit"),
+    # restarts and kills: kube-state-metrics, cAdvisor
+    (
+        r"restarts?_total|container_restarts|restart_count|oom_?kill|terminated_reason.*oom|crashloop",
+        "restarts",
+    ),
+    # garbage collection: JVM (Micrometer jvm_gc_pause), Go, .NET, Node, Python
+    (
+        r"jvm_gc_pause|gc_pause|gc_duration|go_gc_duration|gc_collections|gc_time|dotnet_gc|nodejs_gc|python_gc",
+        "gc",
+    ),
+    # pools, threads, queues: HikariCP, pgbouncer, Tomcat/Jetty/Undertow, executors, Go, Node
+    (r"hikaricp_connections_(pending|active|timeout)|hikaricp_.*(pending|timeout)", "saturation"),
+    (r"pgbouncer_pools_(client_waiting|cl_waiting)|pgbouncer.*wait", "saturation"),
+    (r"(db|jdbc|r2dbc)?_?pool.*(pending|waiting|active|in_?use|usage|util)", "saturation"),
+    (
+        r"executor_(active|queued|queue_remaining|pool_size)|thread_?pool.*(active|queue|reject)|tomcat_threads_busy|jetty_threads_busy|undertow.*busy",
+        "saturation",
+    ),
+    (
+        r"jvm_threads_(live|states)|go_goroutines|nodejs_eventloop_lag|eventloop_lag|event_loop_lag",
+        "saturation",
+    ),
+    (
+        r"queue_?(depth|size|length|lag)|consumer_lag|backlog|inflight|in_flight|concurrency",
+        "saturation",
+    ),
+    (
+        r"fd_?usage|open_fds|file_descriptors|disk.*(util|usage|used)|filesystem_avail|saturation",
+        "saturation",
+    ),
+    # CPU: cAdvisor, node_exporter, process collectors, OTel system/process, Datadog
+    (r"cpu.*throttl|cfs_throttled", "cpu"),
+    (r"cpu|process_cpu_seconds|system_load|load1|load5", "cpu"),
+    # memory: cAdvisor working set, RSS, heap (JVM / Go / Node / Python / .NET)
+    (
+        r"memory|mem_|_mem\b|heap|working_set|\brss\b|resident|jvm_buffer|go_memstats|nodejs_heap",
+        "memory",
+    ),
+    # network: node_exporter, cAdvisor, OTel
+    (
+        r"network|net_|_net\b|bytes_(received|sent|transmitted)|receive_bytes|transmit_bytes|tcp_retrans|packets_dropped|dropped",
+        "network",
+    ),
+    # error ratios and counts: OTel (http.server.request.duration with error.type is latency),
+    # Prometheus http_requests_total{code=5xx}, Micrometer, Datadog trace.*.errors
+    (
+        r"error_?(ratio|rate|percent|pct)|failure_?(ratio|rate)|fail_?rate|5xx_?(ratio|rate)",
+        "error_ratio",
+    ),
+    (
+        r"trace\..*\.errors|errors?_total|_errors?\b|5xx|exceptions?_total|failures?_total|failed|\bfail|fault|status_5",
+        "errors",
+    ),
+    # latency: OTel semconv (http.server.request.duration, rpc.server.duration), Prometheus
+    # (http_request_duration_seconds), Micrometer (http_server_requests_seconds), Datadog
+    # (trace.http.request.duration), gRPC, Envoy/Istio
+    (
+        r"latenc|duration|response_?time|_seconds_(bucket|sum|max|count)?$|request_time|elapsed|p9[059]|p50|_ms$|_seconds$|rtt",
+        "latency",
+    ),
+    # traffic: request counts and rates
+    (r"throttl|429|rate_limited", "errors"),
+    (r"requests?|rps|qps|throughput|traffic|hits|calls|_total$|ops", "traffic"),
+)
+
+# Labels that name the other end of a call edge.
+PEER_LABELS: tuple[str, ...] = (
+    "peer_service",
+    "peer.service",
+    "peerService",
+    "destination_service",
+    "destination_service_name",
+    "destination_workload",
+    "dst_service",
+    "upstream",
+    "upstream_service",
+    "server",
+    "target_service",
+    "callee",
+    "to",
+)
+# Labels on an inbound edge metric that name the caller (the series belongs to its service).
+SOURCE_LABELS: tuple[str, ...] = (
+    "source_service",
+    "source_workload",
+    "src_service",
+    "client",
+    "caller",
+    "from",
+)
+
+
+class SignalTable:
+    """The built-in rows with an operator's rows tried first."""
+
+    def __init__(self, extra: Sequence[SignalRule] = ()) -> None:
+        rows = [(rule.pattern, rule.kind) for rule in extra] + list(SIGNAL_TABLE)
+        self.rows = [(re.compile(pattern), kind) for pattern, kind in rows]
+        self._cache: dict[str, str | None] = {}
+
+    def kind_of(self, name: str) -> str | None:
+        lowered = name.lower()
+        if lowered in self._cache:
+            return self._cache[lowered]
+        found = next((kind for pattern, kind in self.rows if pattern.search(lowered)), None)
+        self._cache[lowered] = found
+        return found
+
+
+DEFAULT_TABLE = SignalTable()
+
+
+def peer_of(labels: dict[str, str]) -> str | None:
+    for key in PEER_LABELS:
+        value = labels.get(key)
+        if value:
+            return value
+    return None
+
+
+def unit_floor(name: str, kind: str) -> float:
+    """The smallest change of this kind worth a look, in the series' own unit."""
+    lowered = name.lower()
+    if kind == "latency":
+        if lowered.endswith(("_ms", "_milliseconds")) or "millis" in lowered:
+            return 5.0
+        return 0.005  # seconds: 5 ms
+    if kind == "error_ratio":
+        # half a point of errors: below it a ratio's wobble, above it a real rise
+        return 0.5 if "percent" in lowered or "pct" in lowered else 0.005
+    if kind in ("cpu", "memory", "availability", "cache_hit", "saturation"):
+        # percent or a 0-1 ratio: two points either way
+        return 2.0 if "percent" in lowered or "pct" in lowered else 0.02
+    if kind in ("errors", "restarts", "circuit_open", "gc"):
+        return 1.0
+    return 1e-6

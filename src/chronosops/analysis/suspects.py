@@ -1,0 +1,406 @@
+"""Which services changed most at the onset, whatever their metrics are called.
+
+A ranking of every service by how far its own signals moved, BARO-style (median and MAD of
+the baseline, the median after the onset, per-kind unit floors so a zero or flat baseline
+never reads as infinitely far off), with the lessons of the RCA literature:
+
+- direction-aware: latency, errors, CPU up; availability down; traffic either way, weakly;
+- support: a latency series of a near-idle service (well under a request a second) says
+  little, so it is weighed by its traffic; fewer than four baseline points say nothing;
+- edge metrics (labelled with a peer) belong to the callee as much as the caller;
+- logs: error lines in excess of the baseline and templates that vanished, per service,
+  normalised by the total volume (sampling changes the volume, not the mix);
+- callee over caller: where a call graph is known (edges from span peers, edge metrics,
+  topology events), an anomalous service whose callee is as anomalous steps aside for it.
+
+The ranking names a culprit and a cause family when the rules that read specific mechanisms
+(`hypotheses`) have nothing decisive; it is also what the culprits after the first come from.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from chronosops.analysis.models import IncidentContext
+from chronosops.analysis.signals import (
+    DEFAULT_TABLE,
+    KIND_DIRECTION,
+    SOURCE_LABELS,
+    SignalTable,
+    peer_of,
+    unit_floor,
+)
+from chronosops.analysis.statistics import MAD_SCALE, mad, median
+from chronosops.core.artifacts import Artifact, LogTemplate, MetricSeries, OtherEvent, SpanGroup
+
+MIN_BASELINE = 4
+MIN_WEAK_BASELINE = 2  # two or three points: a relative change, weighed down
+WEAK_SUPPORT = 0.7
+# Requests per second under which a service's latency percentiles are mostly noise.
+LOW_TRAFFIC_RPS = 0.5
+# How much each kind of evidence says about the service it is on (relative weights).
+KIND_WEIGHT: dict[str, float] = {
+    "cpu": 1.0,
+    "memory": 0.6,
+    "latency": 0.8,
+    "edge_latency": 0.9,
+    "span_latency": 0.8,
+    "error_ratio": 1.0,
+    "errors": 0.8,
+    "availability": 1.0,
+    "saturation": 0.7,
+    "restarts": 1.0,
+    "gc": 0.5,
+    "circuit_open": 0.7,
+    "network": 0.25,
+    "traffic": 0.2,
+    "cache_hit": 0.6,
+    "log_errors": 0.9,
+    "log_vanished": 0.5,
+}
+
+_VOLATILE = re.compile(
+    r"\b[0-9a-f]{6,}\b|\b\S*\d\S*\b|\[[^\]]*[:=][^\]]*\]|\"[^\"]*\"|'[^']*'", re.IGNORECASE
+)
+
+
+@dataclass
+class Suspect:
+    service: str
+    kinds: dict[str, float] = field(default_factory=dict)  # kind → strength 0–1
+    # How much anomaly of its callers its own anomaly explains (CIRCA: a caller's latency and
+    # errors follow from its callee's), summed over anomalous callers.
+    explains: float = 0.0
+    refs: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+
+    def note(self, kind: str, strength: float, ref: str) -> None:
+        if strength <= 0:
+            return
+        if strength > self.kinds.get(kind, 0.0):
+            self.kinds[kind] = strength
+            self.refs[kind].insert(0, ref)
+        elif ref not in self.refs[kind]:
+            self.refs[kind].append(ref)
+
+    @property
+    def score(self) -> float:
+        """The strongest kind, plus a little for every other one that agrees."""
+        weighted = sorted(
+            (KIND_WEIGHT.get(k, 0.5) * s for k, s in self.kinds.items()), reverse=True
+        )
+        if not weighted:
+            return 0.0
+        return weighted[0] + 0.25 * sum(weighted[1:3])
+
+    def leading_kind(self) -> str | None:
+        if not self.kinds:
+            return None
+        return max(self.kinds, key=lambda k: (KIND_WEIGHT.get(k, 0.5) * self.kinds[k], k))
+
+    def citations(self, limit: int = 6) -> list[str]:
+        found: list[str] = []
+        for kind in sorted(self.kinds, key=lambda k: -self.kinds[k]):
+            for ref in self.refs.get(kind, []):
+                if ref not in found:
+                    found.append(ref)
+        return found[:limit]
+
+
+def strength_of(z: float) -> float:
+    """Robust z to 0–1: 3 spreads is a hint (0.29), 30 spreads is certain."""
+    if z <= 0:
+        return 0.0
+    return min(1.0, math.log1p(z / 3) / math.log1p(10))
+
+
+def deviation(
+    baseline: Sequence[float], after: Sequence[float], *, floor: float, relative: float
+) -> float:
+    """(median after − median before) / max(1.4826·MAD, relative·|median|, floor)."""
+    centre = median(baseline)
+    scale = max(MAD_SCALE * mad(baseline), relative * abs(centre), floor)
+    return (median(after) - centre) / scale
+
+
+@dataclass(frozen=True)
+class Cut:
+    """Baseline ends a guard gap before the reported start; the fault is read from a minute
+    before it on (alerts lag the fault they report)."""
+
+    baseline_end: datetime
+    fault_start: datetime
+
+    @classmethod
+    def around(cls, onset: datetime) -> Cut:
+        return cls(
+            baseline_end=onset - timedelta(minutes=2), fault_start=onset - timedelta(minutes=1)
+        )
+
+
+def _series_evidence(
+    series: MetricSeries, table: SignalTable, cut: Cut
+) -> tuple[str, float, float] | None:
+    """(kind, signed deviation, weight) of one series, or None.
+
+    Four baseline points or more: the robust deviation. Two or three (a window cut short by
+    the previous incident): a relative change against a wider floor, weighed down (weak
+    support). Fewer: nothing.
+    """
+    kind = table.kind_of(series.name)
+    if kind is None:
+        return None
+    before = [p.value for p in series.points if p.ts < cut.baseline_end]
+    after = [p.value for p in series.points if p.ts >= cut.fault_start]
+    if len(before) < MIN_WEAK_BASELINE or len(after) < 2:
+        return None
+    relative = 0.2 if kind == "latency" else 0.05
+    floor = unit_floor(series.name, kind)
+    weight = 1.0
+    if len(before) < MIN_BASELINE:
+        relative, floor, weight = max(relative, 0.25), 2 * floor, WEAK_SUPPORT
+    z = deviation(before, after, floor=floor, relative=relative)
+    return kind, z, weight
+
+
+def _directional(kind: str, z: float) -> float:
+    direction = KIND_DIRECTION.get(kind, "up")
+    if direction == "up":
+        return max(0.0, z)
+    if direction == "down":
+        return max(0.0, -z)
+    return abs(z)
+
+
+def _traffic_of(
+    series: Sequence[MetricSeries], spans: Sequence[SpanGroup], table: SignalTable, cut: Cut
+) -> dict[str, float]:
+    """Baseline requests per second per service: from a rate series, else from its spans."""
+    found: dict[str, float] = {}
+    for item in series:
+        if item.service is None or table.kind_of(item.name) != "traffic" or peer_of(item.labels):
+            continue
+        before = [p.value for p in item.points if p.ts < cut.baseline_end]
+        if before and ("per_second" in item.name or "rps" in item.name.lower()):
+            found[item.service] = max(found.get(item.service, 0.0), median(before))
+    counted: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])  # spans, minutes
+    for group in spans:
+        if group.peer_service or group.service in found:
+            continue
+        buckets = [b for b in group.histogram if b.ts < cut.fault_start]
+        counted[group.service][0] += sum(b.count for b in buckets)
+        counted[group.service][1] = max(counted[group.service][1], float(len(buckets)))
+    for service, (count, minutes) in counted.items():
+        if minutes:
+            found[service] = count / (60 * minutes)  # sampled spans: a lower bound
+    return found
+
+
+def support(service: str, traffic: dict[str, float]) -> float:
+    """How far a service's percentiles can be trusted (0.2–1): a near-idle one's swing on a
+    handful of calls. A service with no traffic figure, where others have one, counts as idle."""
+    if not traffic:
+        return 1.0
+    rate = traffic.get(service, 0.0)
+    return max(0.2, min(1.0, math.sqrt(rate / LOW_TRAFFIC_RPS)))
+
+
+def log_key(template: str) -> str:
+    """A coarser template: ids, numbers and bracketed or quoted values masked away."""
+    return _VOLATILE.sub("<v>", template.lower())[:160]
+
+
+def _log_evidence(templates: Sequence[LogTemplate], cut: Cut, suspects: dict[str, Suspect]) -> None:
+    groups: dict[tuple[str, str, bool], list[float]] = defaultdict(lambda: [0.0, 0.0])
+    refs: dict[tuple[str, str, bool], list[str]] = defaultdict(list)
+    total = [0.0, 0.0]
+    half = timedelta(seconds=30)
+    for template in templates:
+        error = template.error_count * 2 >= template.count or any(
+            level in ("WARN", "WARNING") for level in template.levels
+        )
+        for service in template.services or []:
+            key = (service, log_key(template.template), error)
+            refs[key].append(template.artifact_id)
+            for point in template.histogram:
+                side = 0 if point.ts + half < cut.fault_start else 1
+                groups[key][side] += point.value
+                total[side] += point.value
+    if total[0] <= 0 or total[1] <= 0:
+        return
+    scale = total[1] / total[0]
+    excess: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])  # extra errors, expected
+    vanished: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])  # missing, expected
+    for (service, _, error), (before, after) in groups.items():
+        expected = before * scale
+        if error:
+            excess[service][0] += max(0.0, after - expected)
+            excess[service][1] += expected
+        elif expected >= 4 and after == 0:
+            vanished[service][0] += expected
+        if not error:
+            vanished[service][1] += expected
+    for service, (extra, expected) in excess.items():
+        z = extra / math.sqrt(expected + 1.0)
+        if extra >= 3:
+            key_refs = [r for (s, _, e), rs in refs.items() if s == service and e for r in rs]
+            suspects.setdefault(service, Suspect(service)).note(
+                "log_errors", strength_of(z), key_refs[0] if key_refs else f"logs:{service}"
+            )
+    for service, (missing, expected) in vanished.items():
+        z = missing / math.sqrt(max(expected - missing, 0.0) + 1.0)
+        if missing >= 4:
+            key_refs = [r for (s, _, e), rs in refs.items() if s == service and not e for r in rs]
+            suspects.setdefault(service, Suspect(service)).note(
+                "log_vanished", strength_of(z), key_refs[0] if key_refs else f"logs:{service}"
+            )
+
+
+def _span_evidence(spans: Sequence[SpanGroup], cut: Cut, suspects: dict[str, Suspect]) -> None:
+    """Per service: the typical minute's p95 after the cut against before, and failures."""
+    minutes: dict[str, dict[datetime, list[float]]] = defaultdict(lambda: defaultdict(list))
+    errors: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    refs: dict[str, list[str]] = defaultdict(list)
+    for group in spans:
+        if group.peer_service:
+            continue
+        refs[group.service].append(group.artifact_id)
+        for bucket in group.histogram:
+            if bucket.p95_ms is not None and bucket.count >= 2:
+                minutes[group.service][bucket.ts].append(bucket.p95_ms)
+            side = 0 if bucket.ts < cut.baseline_end else 2 if bucket.ts >= cut.fault_start else -1
+            if side >= 0:
+                errors[group.service][side] += bucket.count
+                errors[group.service][side + 1] += bucket.error_count
+    for service, per_minute in minutes.items():
+        before = [max(v) for ts, v in per_minute.items() if ts < cut.baseline_end]
+        after = [max(v) for ts, v in per_minute.items() if ts >= cut.fault_start]
+        if len(before) >= 2 and len(after) >= 1:
+            z = deviation(before, after if len(after) > 1 else after * 2, floor=5.0, relative=0.2)
+            suspects.setdefault(service, Suspect(service)).note(
+                "span_latency", strength_of(z), refs[service][0]
+            )
+    for service, (n0, e0, n1, e1) in errors.items():
+        if n1 >= 5 and e1 / n1 - (e0 / n0 if n0 else 0.0) >= 0.02:
+            # Wilson-style: a rise that could be two unlucky requests is not a rise.
+            rise = e1 / n1 - (e0 / n0 if n0 else 0.0)
+            spread = math.sqrt(max(rise * (1 - rise), 0.01) / n1)
+            suspects.setdefault(service, Suspect(service)).note(
+                "error_ratio", strength_of(rise / spread), refs[service][0]
+            )
+
+
+def topology_of(artifacts: Sequence[Artifact]) -> set[tuple[str, str]]:
+    """Caller→callee edges sent with the incident as ``topology`` events."""
+    found: set[tuple[str, str]] = set()
+    for item in artifacts:
+        if not isinstance(item, OtherEvent) or item.event_type.strip().lower() != "topology":
+            continue
+        caller = item.metadata.get("service")
+        callee = item.metadata.get("peerService") or item.metadata.get("peer_service")
+        if isinstance(caller, str) and isinstance(callee, str) and caller and callee:
+            found.add((caller, callee))
+    return found
+
+
+def rank_suspects(
+    artifacts: Sequence[Artifact],
+    context: IncidentContext,
+    *,
+    table: SignalTable = DEFAULT_TABLE,
+    edges: set[tuple[str, str]] | None = None,
+) -> list[Suspect]:
+    """Services by how much their own signals moved at the onset, strongest first."""
+    cut = Cut.around(context.onset)
+    series = [a for a in artifacts if isinstance(a, MetricSeries)]
+    spans = [a for a in artifacts if isinstance(a, SpanGroup)]
+    traffic = _traffic_of(series, spans, table, cut)
+    suspects: dict[str, Suspect] = {}
+    graph: set[tuple[str, str]] = set(edges or ()) | topology_of(artifacts)
+    for item in series:
+        found = _series_evidence(item, table, cut)
+        if found is None or item.service is None:
+            continue
+        kind, z, weight = found
+        strength = weight * strength_of(_directional(kind, z))
+        peer = peer_of(item.labels)
+        source = next((item.labels[k] for k in SOURCE_LABELS if item.labels.get(k)), None)
+        if kind in ("latency", "errors", "error_ratio"):
+            # A near-idle service's percentiles swing on a handful of calls.
+            strength *= support(peer or item.service, traffic)
+            if kind == "latency" and not peer and "client" in item.name.lower():
+                strength *= 0.5  # what it waits for on others: its callees' trouble as much
+        if peer:
+            graph.add((item.service, peer))
+            # An edge metric: the callee's own trouble as much as the caller's.
+            edge_kind = "edge_latency" if kind == "latency" else kind
+            suspects.setdefault(peer, Suspect(peer)).note(edge_kind, strength, item.artifact_id)
+            suspects.setdefault(item.service, Suspect(item.service)).note(
+                edge_kind, 0.5 * strength, item.artifact_id
+            )
+            continue
+        if source:
+            graph.add((source, item.service))
+            kind = "edge_latency" if kind == "latency" else kind
+        suspects.setdefault(item.service, Suspect(item.service)).note(
+            kind, strength, item.artifact_id
+        )
+    _span_evidence(spans, cut, suspects)
+    for group in spans:
+        if group.peer_service:
+            graph.add((group.service, group.peer_service))
+    _log_evidence([a for a in artifacts if isinstance(a, LogTemplate)], cut, suspects)
+    ranked = sorted(suspects.values(), key=lambda s: (-s.score, s.service))
+    return _callee_first(ranked, graph)
+
+
+# Kinds a caller's callees cannot explain: its own resources and its own failures.
+OWN_KINDS = ("cpu", "memory", "saturation", "restarts", "gc", "log_errors")
+
+
+def own_resources(suspect: Suspect) -> float:
+    return max((suspect.kinds.get(kind, 0.0) for kind in OWN_KINDS), default=0.0)
+
+
+def _callee_first(ranked: list[Suspect], graph: set[tuple[str, str]]) -> list[Suspect]:
+    """A caller whose callee is about as anomalous moves behind it (PetShop traversal), unless
+    the caller shows trouble of its own the callee cannot explain (a hot CPU, its own errors)."""
+    if not graph:
+        return ranked
+    score = {s.service: s.score for s in ranked}
+    by_name = {s.service: s for s in ranked}
+    for suspect in ranked:
+        callers = {caller for caller, callee in graph if callee == suspect.service}
+        suspect.explains = sum(
+            score[c]
+            for c in callers
+            if c in score and score[c] >= 0.3 and suspect.score >= 0.5 * score[c]
+        )
+    order = list(ranked)
+    for _ in range(len(order)):
+        moved = False
+        for index, suspect in enumerate(order):
+            callees = [c for caller, c in graph if caller == suspect.service and c in score]
+            deeper = [
+                c
+                for c in callees
+                if score[c] >= 0.7 * suspect.score
+                and score[c] >= 0.3
+                and own_resources(suspect) < max(0.3, own_resources(by_name[c]))
+            ]
+            ahead = {s.service for s in order[:index]}
+            if deeper and not all(c in ahead for c in deeper):
+                target = max(order.index(next(s for s in order if s.service == c)) for c in deeper)
+                order.insert(target, order.pop(index))
+                moved = True
+                break
+        if not moved:
+            break
+    return order
+
+
+__all__ = ["Suspect", "log_key", "rank_suspects", "strength_of"]

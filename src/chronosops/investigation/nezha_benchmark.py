@@ -1,0 +1,280 @@
+"""Scoring the built-in engine on real incidents: the Nezha fault-injection dataset.
+
+Each case is the body an integration would `POST /v1/incidents/ingest` when the alert fires;
+it goes through the same path an ingest takes (evidenceLite → artifacts → engine) and the
+answer is scored against the injected fault the way Nezha (FSE'23) scores itself: AS@k is the
+share of incidents whose true culprit is among the first k distinct culprits ranked. An
+`UNKNOWN` ranked first takes a place and names nobody, so it is a miss at 1.
+
+A quarter of the cases, chosen by a hash of their `sourceRef`, is held out: tuning never looks
+at them one by one, and the report keeps them apart.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import math
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from chronosops.analysis import AnalysisInput, AnalysisResult, IncidentContext, analyze
+from chronosops.core.ingest_request import IngestIncidentRequest
+from chronosops.core.windows import incident_window
+from chronosops.evidence.lite import artifacts_from_lite
+
+# Nezha's own service-level figures (paper Table 3): AS@1, AS@3.
+PUBLISHED = {"TrainTicket": (0.8667, 0.9778), "OnlineBoutique": (0.9286, 0.9643)}
+DATASET_ENV_HINT = "pass --dataset DIR (the folder holding expected.jsonl and cases/)"
+
+
+class DatasetMissingError(Exception):
+    """The Nezha folder is not where it was looked for."""
+
+
+def is_held_out(source_ref: str) -> bool:
+    return int(hashlib.sha256(source_ref.encode()).hexdigest(), 16) % 4 == 0
+
+
+def find_dataset(start: Path | None = None) -> Path:
+    """``shared/datasets/nezha`` beside the repository (or any folder above it, or the cwd)."""
+    repository = Path(__file__).resolve().parents[3]
+    places = [repository, *repository.parents]
+    if start is not None:
+        places = [start.resolve(), *start.resolve().parents, *places]
+    for place in places:
+        candidate = place / "shared" / "datasets" / "nezha"
+        if (candidate / "expected.jsonl").is_file():
+            return candidate
+    raise DatasetMissingError(
+        "the Nezha dataset was not found in shared/datasets/nezha beside the repository; "
+        + DATASET_ENV_HINT
+    )
+
+
+@dataclass(frozen=True)
+class NezhaCase:
+    path: Path
+    system: str
+    source_ref: str
+    culprit: str
+    fault_type: str
+    hypothesis: str
+    acceptable: tuple[str, ...]
+
+    @property
+    def held_out(self) -> bool:
+        return is_held_out(self.source_ref)
+
+    def body(self) -> bytes:
+        with gzip.open(self.path, "rb") as handle:
+            return handle.read()
+
+
+def load_cases(dataset: Path) -> list[NezhaCase]:
+    expected = dataset / "expected.jsonl"
+    if not expected.is_file():
+        raise DatasetMissingError(f"{expected} does not exist; " + DATASET_ENV_HINT)
+    cases: list[NezhaCase] = []
+    for line in expected.read_text().splitlines():
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        cases.append(
+            NezhaCase(
+                path=dataset / row["file"],
+                system=row["system"],
+                source_ref=row["sourceRef"],
+                culprit=row["culprit_service"],
+                fault_type=row["fault_type"],
+                hypothesis=row["hypothesis"],
+                acceptable=tuple(row.get("acceptable") or ()),
+            )
+        )
+    return cases
+
+
+def request_of(body: bytes) -> AnalysisInput:
+    """What an ingest of this body hands the engine (no collectors: the evidence is attached)."""
+    request = IngestIncidentRequest.model_validate_json(body)
+    metadata = request.metadata
+    service = metadata.service if metadata else None
+    window = incident_window(
+        start=request.timeline.start,
+        end=request.timeline.end,
+        minutes_before=request.collection.window_minutes_before,
+        minutes_after=request.collection.window_minutes_after,
+    )
+    artifacts = (
+        artifacts_from_lite(request.evidence_lite, default_service=service)
+        if request.evidence_lite is not None
+        else []
+    )
+    return AnalysisInput(
+        context=IncidentContext(
+            source_type=request.source_type,
+            title=request.title,
+            service=service,
+            region=metadata.region if metadata else None,
+            environment=metadata.environment if metadata else None,
+            onset=request.timeline.start,
+            window_start=window.start,
+            window_end=window.end,
+        ),
+        artifacts=artifacts,
+    )
+
+
+def ranked_culprits(result: AnalysisResult) -> list[str | None]:
+    """Distinct culprits in rank order: the one named (an UNKNOWN first takes the place and names
+    nobody), then the engine's ranking of suspects."""
+    found: list[str | None] = [result.culprit_service]  # None: UNKNOWN came first
+    ranked: list[str | None] = list(result.suspects) or [
+        h.culprit_service for h in result.hypotheses
+    ]
+    for culprit in ranked:
+        if culprit and culprit not in found:
+            found.append(culprit)
+    return found
+
+
+@dataclass(frozen=True)
+class CaseOutcome:
+    source_ref: str
+    system: str
+    fault_type: str
+    held_out: bool
+    culprit_top1: bool
+    culprit_top3: bool
+    hypothesis_top1: bool
+    hypothesis_top3: bool
+    answered: str  # "HYPOTHESIS@culprit" of the first rank, for reading tuned cases
+    expected: str  # the same for the truth
+    milliseconds: float  # evidenceLite → artifacts → analysis, CPU time
+    body_bytes: int
+
+
+def score(case: NezhaCase, result: AnalysisResult, milliseconds: float, size: int) -> CaseOutcome:
+    culprits = ranked_culprits(result)
+    right = {case.hypothesis, *case.acceptable}
+    top = result.hypotheses[0]
+    return CaseOutcome(
+        source_ref=case.source_ref,
+        system=case.system,
+        fault_type=case.fault_type,
+        held_out=case.held_out,
+        culprit_top1=bool(culprits) and culprits[0] == case.culprit,
+        culprit_top3=case.culprit in culprits[:3],
+        hypothesis_top1=top.id in right,
+        hypothesis_top3=any(h.id in right for h in result.hypotheses[:3]),
+        answered=f"{top.id}@{top.culprit_service or '-'}",
+        expected=f"{case.hypothesis}@{case.culprit}",
+        milliseconds=milliseconds,
+        body_bytes=size,
+    )
+
+
+def analyse(case: NezhaCase) -> CaseOutcome:
+    body = case.body()
+    # CPU time of this process: what one core spends, whatever else the machine is running.
+    started = time.process_time()
+    result = analyze(request_of(body))
+    return score(case, result, (time.process_time() - started) * 1000, len(body))
+
+
+@dataclass
+class Tally:
+    outcomes: list[CaseOutcome] = field(default_factory=list)
+
+    def share(self, pick: Callable[[CaseOutcome], bool]) -> float | None:
+        if not self.outcomes:
+            return None
+        return sum(pick(o) for o in self.outcomes) / len(self.outcomes)
+
+    def row(self) -> dict[str, float | int | None]:
+        return {
+            "incidents": len(self.outcomes),
+            "culprit_top1": self.share(lambda o: o.culprit_top1),
+            "culprit_top3": self.share(lambda o: o.culprit_top3),
+            "hypothesis_top1": self.share(lambda o: o.hypothesis_top1),
+            "hypothesis_top3": self.share(lambda o: o.hypothesis_top3),
+        }
+
+
+def _quantile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return 0.0
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
+
+
+@dataclass(frozen=True)
+class NezhaReport:
+    dataset: str
+    rows: list[dict[str, Any]]  # system, part (tuned / held-out / all), fault type, scores
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+    largest_bytes: int
+    largest_ms: float
+    tuned_cases: list[CaseOutcome]  # per case, tuned part only: held-out cases stay aggregate
+
+
+def _iterate(cases: Sequence[NezhaCase]) -> Iterator[tuple[int, NezhaCase]]:
+    yield from enumerate(cases, start=1)
+
+
+def run_nezha(
+    dataset: Path,
+    *,
+    limit: int | None = None,
+    systems: Sequence[str] = (),
+    progress: Callable[[int, int], None] | None = None,
+) -> NezhaReport:
+    cases = load_cases(dataset)
+    if systems:
+        wanted = {s.lower() for s in systems}
+        cases = [c for c in cases if c.system.lower() in wanted]
+    if limit is not None:
+        cases = cases[:limit]
+    outcomes: list[CaseOutcome] = []
+    for index, case in _iterate(cases):
+        outcomes.append(analyse(case))
+        if progress is not None:
+            progress(index, len(cases))
+    groups: dict[tuple[str, str, str], Tally] = defaultdict(Tally)
+    for outcome in outcomes:
+        part = "held-out" if outcome.held_out else "tuned"
+        for p in (part, "all"):
+            groups[(outcome.system, p, "all faults")].outcomes.append(outcome)
+            groups[(outcome.system, p, outcome.fault_type)].outcomes.append(outcome)
+    order = {"tuned": 0, "held-out": 1, "all": 2}
+    rows = [
+        {"system": system, "part": part, "fault_type": fault, **tally.row()}
+        for (system, part, fault), tally in sorted(
+            groups.items(),
+            key=lambda item: (
+                item[0][0],
+                order[item[0][1]],
+                item[0][2] != "all faults",
+                item[0][2],
+            ),
+        )
+    ]
+    times = [o.milliseconds for o in outcomes]
+    largest = max(outcomes, key=lambda o: o.body_bytes, default=None)
+    return NezhaReport(
+        dataset=str(dataset),
+        rows=rows,
+        p50_ms=_quantile(times, 0.5),
+        p99_ms=_quantile(times, 0.99),
+        max_ms=max(times, default=0.0),
+        largest_bytes=largest.body_bytes if largest else 0,
+        largest_ms=largest.milliseconds if largest else 0.0,
+        tuned_cases=[o for o in outcomes if not o.held_out],
+    )

@@ -1,0 +1,139 @@
+"""The signal table reads metric names of the common conventions, and operators can add rows."""
+
+from __future__ import annotations
+
+import pytest
+
+from chronosops.analysis.signals import SignalRule, SignalTable, peer_of, unit_floor
+
+TABLE = SignalTable()
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("http.server.request.duration", "latency"),  # OpenTelemetry semconv
+        ("rpc.server.duration", "latency"),
+        ("http_request_duration_seconds_bucket", "latency"),  # Prometheus client
+        ("http_server_requests_seconds_max", "latency"),  # Micrometer
+        ("trace.http.request.duration", "latency"),  # Datadog
+        ("trace.http.request.errors", "errors"),
+        ("trace.http.request.hits", "traffic"),
+        ("http_requests_total", "traffic"),
+        ("kube_pod_container_status_restarts_total", "restarts"),  # kube-state-metrics
+        ("container_cpu_usage_seconds_total", "cpu"),  # cAdvisor
+        ("container_memory_working_set_bytes", "memory"),
+        ("node_network_receive_bytes_total", "network"),  # node_exporter
+        ("jvm_gc_pause_seconds_sum", "gc"),  # JVM via Micrometer
+        ("go_goroutines", "saturation"),
+        ("nodejs_eventloop_lag_seconds", "saturation"),
+        ("hikaricp_connections_pending", "saturation"),
+        ("pgbouncer_pools_client_waiting_connections", "saturation"),
+        ("executor_queued_tasks", "saturation"),
+        ("resilience4j_circuitbreaker_state", "circuit_open"),
+        ("success_rate_percent", "availability"),
+        ("cache_hit_ratio", "cache_hit"),
+        ("error_ratio", "error_ratio"),
+    ],
+)
+def test_the_table_reads_each_convention(name: str, kind: str) -> None:
+    assert TABLE.kind_of(name) == kind
+
+
+def test_an_operators_row_is_tried_before_the_built_in_ones() -> None:
+    table = SignalTable([SignalRule(r"^shop_checkout_slowness$", "latency")])
+    assert table.kind_of("shop_checkout_slowness") == "latency"
+    assert TABLE.kind_of("shop_checkout_slowness") is None
+
+
+def test_a_label_naming_the_other_end_makes_an_edge_metric() -> None:
+    assert peer_of({"service": "checkout", "destination_service": "cart"}) == "cart"
+    assert peer_of({"service": "checkout", "peer.service": "payments"}) == "payments"
+    assert peer_of({"service": "checkout"}) is None
+
+
+def test_unit_floors_follow_the_unit_in_the_name() -> None:
+    assert unit_floor("latency_ms", "latency") == 5.0
+    assert unit_floor("http_request_duration_seconds", "latency") == 0.005
+    assert unit_floor("cpu_usage_percent", "cpu") == 2.0
+    assert unit_floor("cpu_utilisation", "cpu") == 0.02
+
+
+@pytest.mark.parametrize(
+    ("line", "category"),
+    [
+        (
+            "java.util.concurrent.RejectedExecutionException: Task rejected from pool",
+            "worker_saturation",
+        ),
+        ("upstream answered 503: server overloaded, shedding load", "worker_saturation"),
+        (
+            "io.github.resilience4j.circuitbreaker.CallNotPermittedException: CircuitBreaker 'stripe' is OPEN",
+            "circuit_open",
+        ),
+        ("Polly.CircuitBreaker.BrokenCircuitException: The circuit is now open", "circuit_open"),
+        ('FATAL: password authentication failed for user "orders"', "db_credentials"),
+        ("io.jsonwebtoken.ExpiredJwtException: JWT expired at 2024-01-01", "auth"),
+        ("dial tcp 10.0.0.7:5432: connect: connection refused", "refused"),
+        ("Error: getaddrinfo ENOTFOUND payments.internal", "dns"),
+        ("System.NullReferenceException: Object reference not set", "code_bug"),
+        ("FATAL ERROR: Reached heap limit - JavaScript heap out of memory", "oom"),
+        (
+            "HikariPool-1 - Connection is not available, request timed out after 30000ms",
+            "pool_exhausted",
+        ),
+        ("Net::ReadTimeout with #<TCPSocket:(closed)>", "timeout"),
+        ("botocore.errorfactory.ThrottlingException: Rate exceeded", "rate_limited"),
+    ],
+)
+def test_the_signature_library_reads_failures_of_many_languages(line: str, category: str) -> None:
+    from chronosops.analysis.observations import LOG_CATEGORIES
+
+    found = {name for name, pattern in LOG_CATEGORIES if pattern.search(line.lower())}
+    assert category in found
+
+
+def test_a_database_refusing_a_rotated_password_is_configuration_not_identity() -> None:
+    from chronosops.analysis import analyze
+    from tests.analysis.builders import analysis_input, logs, series
+
+    result = analyze(
+        analysis_input(
+            metrics=series("error_rate", 0.002, 0.3),
+            logs=logs('FATAL: password authentication failed for user "orders" ({i})', 20),
+        )
+    )
+    ids = [h.id for h in result.hypotheses]
+    assert ids[0] == "CONFIG_REGRESSION"
+    assert "AUTH_OIDC_ISSUE" not in ids[:1]
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "io.github.resilience4j.circuitbreaker.CallNotPermittedException: "
+        "CircuitBreaker 'stripe' is OPEN and does not permit further calls ({i})",
+        "POST https://api.stripe.com/v1/charges failed: 503 Service Unavailable ({i})",
+    ],
+)
+def test_a_third_party_named_by_a_breaker_or_a_url_is_the_failing_dependency(
+    message: str,
+) -> None:
+    from chronosops.analysis import analyze
+    from tests.analysis.builders import analysis_input, logs, series
+
+    result = analyze(
+        analysis_input(
+            service="checkout",
+            metrics=series("http_error_rate", 0.002, 0.2),
+            logs=logs(message, 30),
+        )
+    )
+    assert (result.hypotheses[0].id, result.culprit_service) == ("DOWNSTREAM_OUTAGE", "stripe")
+
+
+def test_temporarily_unavailable_names_no_service() -> None:
+    from chronosops.analysis.observations import _mentions
+
+    assert _mentions(["resource temporarily unavailable"], set()) == set()
+    assert _mentions(["ledger-db unavailable, retrying"], set()) == {"ledger-db"}

@@ -1,0 +1,122 @@
+"""Services ranked by how far their own signals moved: robust to zero baselines, idle services
+and caller-side symptoms."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from chronosops.analysis.suspects import deviation, log_key, rank_suspects, strength_of
+from tests.analysis.builders import analysis_input, at, logs, series
+
+
+def edge(name: str, caller: str, callee: str, before: float, after: float) -> list[dict[str, Any]]:
+    points = series(name, before, after, service=caller)
+    for point in points:
+        point["labels"] = {"service": caller, "destination_service": callee}
+    return points
+
+
+def ranked(**lite: Any) -> list[str]:
+    request = analysis_input(**lite)
+    return [s.service for s in rank_suspects(request.artifacts, request.context)]
+
+
+def test_a_zero_baseline_gives_a_finite_deviation_scaled_by_the_unit_floor() -> None:
+    z = deviation([0.0] * 10, [0.05, 0.05], floor=0.01, relative=0.05)
+    assert math.isfinite(z)
+    assert z == 5.0
+
+
+def test_strength_grows_with_the_deviation_and_saturates() -> None:
+    assert strength_of(-3) == 0.0
+    assert 0 < strength_of(3) < strength_of(10) < strength_of(30) == 1.0
+
+
+def test_the_service_whose_cpu_jumped_leads() -> None:
+    order = ranked(
+        metrics=series("cpu_usage_percent", 20, 95, service="cart")
+        + series("cpu_usage_percent", 30, 31, service="checkout")
+    )
+    assert order[0] == "cart"
+
+
+def test_latency_of_a_near_idle_service_counts_for_little() -> None:
+    order = ranked(
+        metrics=series("server_latency_p90_seconds", 0.001, 5.0, service="admin")
+        + series("requests_per_second", 0.01, 0.01, service="admin")
+        + series("server_latency_p90_seconds", 0.02, 0.2, service="orders")
+        + series("requests_per_second", 20, 20, service="orders")
+    )
+    assert order[0] == "orders"
+
+
+def test_an_edge_metric_is_credited_to_the_callee_and_the_callee_comes_first() -> None:
+    order = ranked(
+        metrics=edge("outbound_request_latency_p50_seconds", "frontend", "email", 0.01, 0.5)
+        + series("server_latency_p90_seconds", 0.05, 0.6, service="frontend")
+    )
+    assert order.index("email") < order.index("frontend")
+
+
+def test_error_lines_in_excess_of_the_baseline_point_at_their_service() -> None:
+    background = logs("GET /items served in {i} ms", 40, level="INFO", start=-10, service="web")
+    background += logs("GET /items served in {i} ms", 40, level="INFO", start=0.5, service="web")
+    failures = logs("order {i} failed: price lookup threw", 30, start=0.5, service="pricing")
+    order = ranked(logs=background + failures)
+    assert order[0] == "pricing"
+
+
+def test_the_log_key_masks_ids_numbers_and_bracketed_values() -> None:
+    one = log_key("c.s.Impl#232 SpanID: 7de994d6484b9912 [refund][amount: 18.00]")
+    other = log_key("c.s.Impl#232 SpanID: 1f4daf024add3e61 [refund][amount: 3.50]")
+    assert one == other
+
+
+def test_a_topology_event_puts_the_callee_before_its_caller() -> None:
+    metrics = series("server_latency_p90_seconds", 0.05, 0.8, service="gateway")
+    metrics += series("server_latency_p90_seconds", 0.02, 0.5, service="ledger")
+    alone = ranked(metrics=metrics)
+    assert alone[0] == "gateway"
+    with_graph = ranked(
+        metrics=metrics,
+        events=[
+            {
+                "type": "topology",
+                "description": "gateway calls ledger",
+                "timestamp": at(-20),
+                "metadata": {"service": "gateway", "peerService": "ledger"},
+            }
+        ],
+    )
+    assert with_graph[0] == "ledger"
+
+
+def test_metrics_alone_name_the_culprit_and_family_when_they_point_to_one() -> None:
+    from chronosops.analysis import analyze
+
+    metrics = series("cpu_usage_percent", 20, 97, service="inventory")
+    metrics += series("server_latency_p90_seconds", 0.02, 0.4, service="inventory")
+    metrics += series("requests_per_second", 30, 30, service="inventory")
+    metrics += series("server_latency_p90_seconds", 0.05, 0.5, service="frontend")
+    metrics += series("requests_per_second", 40, 40, service="frontend")
+    metrics += series("cpu_usage_percent", 30, 31, service="frontend")
+    metrics += edge("outbound_request_latency_p50_seconds", "frontend", "inventory", 0.02, 0.4)
+    result = analyze(analysis_input(service="frontend", metrics=metrics))
+    assert result.culprit_service == "inventory"
+    assert result.hypotheses[0].id == "CAPACITY_SATURATION"
+    assert result.suspects[0] == "inventory"
+
+
+def test_a_slower_path_to_a_service_that_serves_as_fast_as_before_reads_as_network() -> None:
+    from chronosops.analysis import analyze
+
+    metrics = edge("outbound_request_latency_p50_seconds", "checkout", "email", 0.01, 0.4)
+    metrics += series("server_latency_p90_seconds", 0.01, 0.0101, service="email")
+    metrics += series("requests_per_second", 5, 5, service="email")
+    metrics += series("server_latency_p90_seconds", 0.05, 0.45, service="checkout")
+    metrics += series("requests_per_second", 5, 5, service="checkout")
+    result = analyze(analysis_input(service="checkout", metrics=metrics))
+    assert result.suspects[0] == "email"
+    assert result.hypotheses[0].id == "NETWORK_DNS_ISSUE"
+    assert result.culprit_service == "email"

@@ -1,0 +1,64 @@
+"""Real incidents (Nezha, FSE'23) go through the ingest path and the engine names the culprit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from chronosops.investigation.nezha_benchmark import (
+    DatasetMissingError,
+    analyse,
+    find_dataset,
+    is_held_out,
+    load_cases,
+    run_nezha,
+)
+
+try:
+    DATASET: Path | None = find_dataset()
+except DatasetMissingError:
+    DATASET = None
+
+needs_dataset = pytest.mark.skipif(DATASET is None, reason="the Nezha dataset is not present")
+
+# Tuned cases only: held-out cases are never looked at one by one.
+NAMED = {
+    "nezha-trainticket-2023-01-29-133154": ("ts-contacts-service", "CAPACITY_SATURATION"),
+    "nezha-trainticket-2023-01-29-144957": ("ts-food-service", "CAPACITY_SATURATION"),
+    "nezha-onlineboutique-2022-08-22-043603": ("cartservice", "CAPACITY_SATURATION"),
+    "nezha-onlineboutique-2022-08-22-055254": ("paymentservice", "NETWORK_DNS_ISSUE"),
+}
+
+
+def test_a_quarter_of_the_cases_is_held_out_by_a_hash_of_the_source_ref() -> None:
+    assert all(not is_held_out(ref) for ref in NAMED)
+    assert is_held_out("x") in (True, False)
+
+
+def test_a_missing_dataset_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(DatasetMissingError, match="--dataset"):
+        load_cases(tmp_path)
+
+
+@needs_dataset
+@pytest.mark.parametrize("source_ref", sorted(NAMED))
+def test_the_engine_names_the_injected_culprit_and_family(source_ref: str) -> None:
+    assert DATASET is not None
+    case = next(c for c in load_cases(DATASET) if c.source_ref == source_ref)
+    outcome = analyse(case)
+    culprit, family = NAMED[source_ref]
+    assert outcome.answered == f"{family}@{culprit}"
+    assert outcome.culprit_top1
+    assert outcome.hypothesis_top1
+
+
+@needs_dataset
+def test_the_report_keeps_tuned_and_held_out_apart() -> None:
+    assert DATASET is not None
+    report = run_nezha(DATASET, limit=2)
+    parts = {row["part"] for row in report.rows}
+    assert "all" in parts
+    assert {row["system"] for row in report.rows} == {"OnlineBoutique"}
+    assert all(not case.held_out for case in report.tuned_cases)
+    assert report.p99_ms >= report.p50_ms > 0
