@@ -7,7 +7,9 @@ receives its collaborators. `web`, `cli` and the tests call `build_services`.
 from __future__ import annotations
 
 import logging
+import os
 import secrets
+import socket
 import sys
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -40,7 +42,14 @@ from chronosops.evidence import (
     EvidenceService,
 )
 from chronosops.incidents import IncidentService
-from chronosops.investigation import EvidenceGatherer, IncidentDetails, IngestPipeline, SourceIntake
+from chronosops.investigation import (
+    EvidenceGatherer,
+    IncidentDetails,
+    IngestPipeline,
+    JobRunner,
+    SourceIntake,
+)
+from chronosops.jobs import JobPolicy, JobService
 from chronosops.reasoning import (
     BuiltinReasoner,
     GeminiClient,
@@ -76,6 +85,8 @@ class Services:
     changes: ChangeService
     reasoning: ReasoningService
     pipeline: IngestPipeline
+    jobs: JobService
+    runner: JobRunner
     details: IncidentDetails
     intake: SourceIntake
     verifier: TokenVerifier
@@ -126,8 +137,20 @@ def build_services(
     sessions = SessionCodec(
         _session_key(settings), clock=clock, ttl=timedelta(minutes=console.session_ttl_minutes)
     )
+    jobs = JobService(
+        clock=clock,
+        ids=ids,
+        owner=process_name(),
+        policy=JobPolicy(
+            max_attempts=settings.job_max_attempts,
+            backoff_seconds=settings.job_backoff_seconds,
+            stale_after=timedelta(seconds=settings.job_stale_seconds),
+        ),
+        procrastinate=settings.uses_procrastinate,
+    )
     pipeline = IngestPipeline(
         database=database,
+        jobs=jobs,
         incidents=incidents,
         evidence=evidence,
         gatherer=EvidenceGatherer(
@@ -155,6 +178,14 @@ def build_services(
         changes=changes,
         reasoning=reasoning,
         pipeline=pipeline,
+        jobs=jobs,
+        runner=JobRunner(
+            database=database,
+            jobs=jobs,
+            pipeline=pipeline,
+            concurrency=settings.job_concurrency,
+            poll_seconds=settings.job_poll_seconds,
+        ),
         details=IncidentDetails(incidents=incidents, evidence=evidence, reasoning=reasoning),
         intake=SourceIntake(
             database=database,
@@ -185,6 +216,11 @@ def build_services(
         issuer=LocalTokenIssuer(auth, clock=clock, ids=ids) if auth.jwt_secret else None,
         _owns_http=owns_http,
     )
+
+
+def process_name() -> str:
+    """This process on the jobs it runs: host, pid and a token that differs on every start."""
+    return f"{socket.gethostname()[:64]}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
 def _session_key(settings: Settings) -> bytes:

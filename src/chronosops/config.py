@@ -163,6 +163,26 @@ class Settings(BaseSettings):
     audit_chain_id: str = "chronosops"
     idempotency_ttl_hours: int = Field(default=24, ge=1)
 
+    # background jobs (docs/operations.md, "Jobs")
+    job_runner: Literal["auto", "in-process", "procrastinate"] = Field(
+        default="auto",
+        description="who runs jobs: auto = in-process on SQLite, `chronosops worker` "
+        "(Procrastinate) on PostgreSQL",
+    )
+    job_max_attempts: int = Field(default=3, ge=1, le=50)
+    job_backoff_seconds: float = Field(default=5.0, ge=0, le=3600)
+    job_stale_seconds: float = Field(
+        default=30.0, gt=0, le=3600, description="a running job silent this long is taken over"
+    )
+    job_concurrency: int = Field(default=4, ge=1, le=256, description="jobs run at once per runner")
+    job_poll_seconds: float = Field(default=0.5, gt=0, le=60)
+
+    @property
+    def uses_procrastinate(self) -> bool:
+        if self.job_runner == "auto":
+            return not self.database_url.startswith("sqlite")
+        return self.job_runner == "procrastinate"
+
     @field_validator("collectors_item_caps")
     @classmethod
     def _known_kinds_and_positive_caps(cls, value: dict[str, int]) -> dict[str, int]:

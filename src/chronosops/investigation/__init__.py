@@ -5,12 +5,14 @@ from chronosops.investigation.collection import EvidenceGatherer, Gathered
 from chronosops.investigation.detail import IncidentDetail, IncidentDetails
 from chronosops.investigation.ingest import (
     ANALYZED_MESSAGE,
+    AnalysisMode,
     AnalysisOutcome,
     IngestOutcome,
     IngestPipeline,
     context_of,
     window_of,
 )
+from chronosops.investigation.jobs import JobBusyError, JobRunner, RunResult
 from chronosops.investigation.scenarios import ScenarioRun, run_scenario
 from chronosops.investigation.webhooks import (
     EventResult,
@@ -21,6 +23,7 @@ from chronosops.investigation.webhooks import (
 
 __all__ = [
     "ANALYZED_MESSAGE",
+    "AnalysisMode",
     "AnalysisOutcome",
     "EventResult",
     "EvidenceGatherer",
@@ -29,7 +32,10 @@ __all__ = [
     "IncidentDetails",
     "IngestOutcome",
     "IngestPipeline",
+    "JobBusyError",
+    "JobRunner",
     "Receipt",
+    "RunResult",
     "ScenarioRun",
     "SourceIntake",
     "context_of",
