@@ -58,10 +58,9 @@ class JobRunner:
         """Claim and run one job; None when there was nothing to do (done, or not ours)."""
         async with self.database.unit_of_work() as session:
             job = await self.jobs.claim(session, job_id)
-            if job is None:
-                current = await self.jobs.get(session, job_id)
+            current = None if job is not None else await self.jobs.find(session, job_id)
         if job is None:
-            if current.state == "running":
+            if current is not None and current.state == "running":
                 raise JobBusyError(job_id)
             return None
         return await self.execute(job)

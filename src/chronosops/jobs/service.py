@@ -288,6 +288,10 @@ class JobService:
         row = await self.latest_row(session, incident_id)
         return to_read(row) if row is not None else None
 
+    async def find(self, session: AsyncSession, job_id: str) -> JobRead | None:
+        row = await session.get(Job, job_id, populate_existing=True)
+        return to_read(row) if row is not None else None
+
     async def get(self, session: AsyncSession, job_id: str) -> JobRead:
         row = await session.get(Job, job_id, populate_existing=True)
         if row is None:
