@@ -175,4 +175,4 @@ async def test_ingest_through_the_pipeline_in_background_mode_leaves_a_queued_jo
         principal=SYSTEM_PRINCIPAL,
         mode="background",
     )
-    assert outcome.queued_job is not None and outcome.response.status == "created"
+    assert (outcome.queued_job is not None, outcome.response.status) == (True, "created")
