@@ -142,7 +142,7 @@ async def test_a_second_job_of_an_incident_waits_while_the_first_runs(
 ) -> None:
     jobs = runner(clock, "a")
     first = await queued(database, jobs, "inc-1")
-    second = await queued(database, jobs, "inc-1")
+    await queued(database, jobs, "inc-1")
     other = await queued(database, jobs, "inc-2")
     async with database.unit_of_work() as session:
         await jobs.claim(session, first)
