@@ -7,9 +7,7 @@ receives its collaborators. `web`, `cli` and the tests call `build_services`.
 from __future__ import annotations
 
 import logging
-import os
 import secrets
-import socket
 import sys
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -47,6 +45,7 @@ from chronosops.investigation import (
     IncidentDetails,
     IngestPipeline,
     JobRunner,
+    Once,
     SourceIntake,
 )
 from chronosops.jobs import JobPolicy, JobService
@@ -58,7 +57,7 @@ from chronosops.reasoning import (
     Reasoner,
     ReasoningService,
 )
-from chronosops.storage import Database, metadata
+from chronosops.storage import Database, Liveness, metadata, process_name
 
 __all__ = [
     "Services",
@@ -89,6 +88,7 @@ class Services:
     runner: JobRunner
     details: IncidentDetails
     intake: SourceIntake
+    once: Once
     verifier: TokenVerifier
     webhooks: WebhookVerifier
     limiter: RateLimiter
@@ -102,6 +102,8 @@ class Services:
     async def aclose(self) -> None:
         if self._owns_http:
             await self.http.aclose()
+        if self.incidents.liveness is not None:
+            self.incidents.liveness.close()
         await self.database.dispose()
 
 
@@ -119,8 +121,18 @@ def build_services(
     http = http or httpx.AsyncClient(headers={"User-Agent": USER_AGENT}, timeout=10.0)
     database = Database(settings.database_url)
     audit = AuditLog(chain_id=settings.audit_chain_id, clock=clock, ids=ids)
+    name = process_name()
+    liveness = Liveness(
+        name=name,
+        database_url=None
+        if database.is_sqlite
+        else "postgresql://" + settings.database_url.split("://", 1)[1],
+    )
     incidents = IncidentService(
-        clock=clock, ids=ids, idempotency_ttl=timedelta(hours=settings.idempotency_ttl_hours)
+        clock=clock,
+        ids=ids,
+        idempotency_ttl=timedelta(hours=settings.idempotency_ttl_hours),
+        liveness=liveness,
     )
     collectors_config = settings.collectors()
     settings_caps = {**DEFAULT_ITEM_CAPS, **settings.collectors_item_caps}
@@ -140,7 +152,7 @@ def build_services(
     jobs = JobService(
         clock=clock,
         ids=ids,
-        owner=process_name(),
+        owner=name,
         policy=JobPolicy(
             max_attempts=settings.job_max_attempts,
             backoff_seconds=settings.job_backoff_seconds,
@@ -193,6 +205,10 @@ def build_services(
             audit=audit,
             pipeline=pipeline,
             clock=clock,
+        ),
+        once=Once(
+            database=database,
+            incidents=incidents,
             replay_window=timedelta(hours=settings.webhook_replay_window_hours),
         ),
         verifier=verifier,
@@ -216,11 +232,6 @@ def build_services(
         issuer=LocalTokenIssuer(auth, clock=clock, ids=ids) if auth.jwt_secret else None,
         _owns_http=owns_http,
     )
-
-
-def process_name() -> str:
-    """This process on the jobs it runs: host, pid and a token that differs on every start."""
-    return f"{socket.gethostname()[:64]}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
 def _session_key(settings: Settings) -> bytes:

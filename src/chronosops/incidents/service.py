@@ -33,7 +33,7 @@ from chronosops.incidents.schemas import (
     TimelineRead,
 )
 from chronosops.incidents.tables import IdempotencyRecord, Incident, WebhookDelivery
-from chronosops.storage import encode_cursor
+from chronosops.storage import Liveness, encode_cursor
 
 # Two writers racing for the same reference can both lose a round only if a third keeps
 # opening new occurrences; a few rounds settle every realistic race.
@@ -125,7 +125,16 @@ def to_summary(incident: Incident) -> IncidentSummary:
 
 
 class IncidentService:
-    def __init__(self, *, clock: Clock, ids: IdFactory, idempotency_ttl: timedelta) -> None:
+    def __init__(
+        self,
+        *,
+        clock: Clock,
+        ids: IdFactory,
+        idempotency_ttl: timedelta,
+        liveness: Liveness | None = None,
+    ) -> None:
+        # Tells whether the process holding a claim died; without it a claim waits out its age.
+        self.liveness = liveness
         self.clock = clock
         self.ids = ids
         self.idempotency_ttl = idempotency_ttl
@@ -288,7 +297,9 @@ class IncidentService:
                     return IdempotencyClaim(
                         fresh=False, status_code=record.status_code, response=record.response
                     )
-                if record.created_at >= now - _STALE_PROCESSING:
+                if record.created_at >= now - _STALE_PROCESSING and not await self._holder_dead(
+                    session, record.owner
+                ):
                     raise IdempotencyKeyInFlightError(key)
                 await repository.delete_idempotency(subject, key)
             claimed = await repository.insert_idempotency(
@@ -298,11 +309,26 @@ class IncidentService:
                     request_hash=request_hash,
                     state="processing",
                     created_at=now,
+                    owner=self._owner,
                 )
             )
             if claimed:
                 return IdempotencyClaim(fresh=True)
         raise IdempotencyKeyInFlightError(key)
+
+    @property
+    def _owner(self) -> str | None:
+        return self.liveness.name if self.liveness is not None else None
+
+    async def _holder_dead(self, session: AsyncSession, holder: str | None) -> bool:
+        if self.liveness is None:
+            return False
+        return await self.liveness.is_dead(session, holder)
+
+    async def start_claiming(self) -> None:
+        """Make this process's claims known alive to others (call before the first claim)."""
+        if self.liveness is not None:
+            await self.liveness.ensure_started()
 
     async def complete_idempotency_key(
         self,
@@ -390,7 +416,9 @@ class IncidentService:
                         status_code=seen.status_code,
                         response=seen.response,
                     )
-                if seen.received_at >= now - _STALE_PROCESSING:
+                if seen.received_at >= now - _STALE_PROCESSING and not await self._holder_dead(
+                    session, seen.owner
+                ):
                     raise DeliveryInFlightError(source)
                 await repository.delete_delivery(seen.id)
             row = WebhookDelivery(
@@ -400,6 +428,7 @@ class IncidentService:
                 body_sha256=body_sha256,
                 state="processing",
                 received_at=now,
+                owner=self._owner,
             )
             if await repository.insert_delivery(row):
                 return DeliveryClaim(fresh=True, delivery_id=row.id)

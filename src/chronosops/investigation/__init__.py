@@ -13,10 +13,10 @@ from chronosops.investigation.ingest import (
     window_of,
 )
 from chronosops.investigation.jobs import JobBusyError, JobRunner, RunResult
+from chronosops.investigation.once import Answer, Delivery, IdempotencyKey, Once
 from chronosops.investigation.scenarios import ScenarioRun, run_scenario
 from chronosops.investigation.webhooks import (
     EventResult,
-    Receipt,
     SourceIntake,
     delivery_id_headers,
 )
@@ -25,16 +25,19 @@ __all__ = [
     "ANALYZED_MESSAGE",
     "AnalysisMode",
     "AnalysisOutcome",
+    "Answer",
+    "Delivery",
     "EventResult",
     "EvidenceGatherer",
     "Gathered",
+    "IdempotencyKey",
     "IncidentDetail",
     "IncidentDetails",
     "IngestOutcome",
     "IngestPipeline",
     "JobBusyError",
     "JobRunner",
-    "Receipt",
+    "Once",
     "RunResult",
     "ScenarioRun",
     "SourceIntake",

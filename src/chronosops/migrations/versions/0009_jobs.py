@@ -1,4 +1,4 @@
-"""jobs: the durable jobs table, and Procrastinate's schema on PostgreSQL
+"""jobs: the durable jobs table, claim owners, and Procrastinate's schema on PostgreSQL
 
 Revision ID: 0009
 Revises: 0006
@@ -63,6 +63,10 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_job_incident_id_created_at"), ["incident_id", "created_at"]
         )
+    # Who holds a claim, so that one held by a dead process is taken over at once.
+    for table in ("idempotency_record", "webhook_delivery"):
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.add_column(sa.Column("owner", sa.String(length=128), nullable=True))
     bind = op.get_bind()
     if bind.dialect.name == "postgresql":
         from procrastinate.schema import SchemaManager
@@ -78,6 +82,9 @@ def upgrade() -> None:
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute(f"DROP SCHEMA IF EXISTS {PROCRASTINATE_SCHEMA} CASCADE")
+    for table in ("idempotency_record", "webhook_delivery"):
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.drop_column("owner")
     with op.batch_alter_table("job", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_job_incident_id_created_at"))
         batch_op.drop_index(batch_op.f("ix_job_state_run_after"))

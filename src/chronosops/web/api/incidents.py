@@ -22,7 +22,7 @@ from chronosops.core.ingest_request import (
 )
 from chronosops.core.timestamps import parse_instant
 from chronosops.incidents import IncidentFilter, IncidentStatus
-from chronosops.investigation import AnalysisMode, IngestOutcome
+from chronosops.investigation import AnalysisMode, Answer, IdempotencyKey, IngestOutcome
 from chronosops.web.bodies import read_json
 from chronosops.web.deps import Analyst, ReadSession, ServicesDep, Viewer, remember_incident
 from chronosops.web.errors import INVALID_BODY, field_errors_from_pydantic
@@ -105,38 +105,19 @@ async def ingest_with_key(
 ) -> JSONResponse:
     """Ingest, honouring an Idempotency-Key: the first response is stored and replayed."""
     asked_async = mode == "background"
+
+    async def work(_record: str | None) -> Answer:
+        outcome = await services.pipeline.ingest(request, principal=principal, mode=mode)
+        return Answer(ingest_status(outcome), outcome.response.model_dump(mode="json"))
+
     if key is None:
-        outcome = await services.pipeline.ingest(request, principal=principal, mode=mode)
-        return _response(
-            ingest_status(outcome),
-            outcome.response.model_dump(mode="json"),
-            asked_async=asked_async,
-        )
-    async with services.database.unit_of_work() as session:
-        claim = await services.incidents.claim_idempotency_key(
-            session, subject=principal.subject, key=key, request_hash=request_hash
-        )
-    if not claim.fresh:
-        return _response(claim.status_code or 200, claim.response or {}, replayed=True)
-    try:
-        outcome = await services.pipeline.ingest(request, principal=principal, mode=mode)
-    except BaseException:
-        async with services.database.unit_of_work() as session:
-            await services.incidents.release_idempotency_key(
-                session, subject=principal.subject, key=key
-            )
-        raise
-    body = outcome.response.model_dump(mode="json")
-    status = ingest_status(outcome)
-    async with services.database.unit_of_work() as session:
-        await services.incidents.complete_idempotency_key(
-            session,
-            subject=principal.subject,
-            key=key,
-            status_code=status,
-            response=body,
-        )
-    return _response(status, body, asked_async=asked_async)
+        answer = await work(None)
+    else:
+        claim = IdempotencyKey(subject=principal.subject, key=key, request_hash=request_hash)
+        answer = await services.once.run(claim, work)
+    return _response(
+        answer.status_code, answer.body, replayed=answer.replayed, asked_async=asked_async
+    )
 
 
 @router.post(
