@@ -178,6 +178,22 @@ def build_services(
         audit=audit,
         analyze_on_ingest=settings.analyze_on_ingest,
     )
+    intake = SourceIntake(
+        database=database,
+        incidents=incidents,
+        audit=audit,
+        pipeline=pipeline,
+        jobs=jobs,
+        clock=clock,
+    )
+    runner = JobRunner(
+        database=database,
+        jobs=jobs,
+        pipeline=pipeline,
+        intake=intake,
+        concurrency=settings.job_concurrency,
+        poll_seconds=settings.job_poll_seconds,
+    )
     return Services(
         settings=settings,
         clock=clock,
@@ -191,21 +207,9 @@ def build_services(
         reasoning=reasoning,
         pipeline=pipeline,
         jobs=jobs,
-        runner=JobRunner(
-            database=database,
-            jobs=jobs,
-            pipeline=pipeline,
-            concurrency=settings.job_concurrency,
-            poll_seconds=settings.job_poll_seconds,
-        ),
+        runner=runner,
         details=IncidentDetails(incidents=incidents, evidence=evidence, reasoning=reasoning),
-        intake=SourceIntake(
-            database=database,
-            incidents=incidents,
-            audit=audit,
-            pipeline=pipeline,
-            clock=clock,
-        ),
+        intake=intake,
         once=Once(
             database=database,
             incidents=incidents,

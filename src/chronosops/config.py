@@ -136,6 +136,12 @@ class Settings(BaseSettings):
     webhook_replay_window_hours: int = Field(
         default=24, ge=1, le=24 * 30, description="how long a delivery is remembered as seen"
     )
+    webhook_job_events: int = Field(
+        default=20,
+        ge=0,
+        le=100_000,
+        description="a delivery with more events than this is stored as a job and answered 202",
+    )
 
     # pipeline
     analyze_on_ingest: bool = True

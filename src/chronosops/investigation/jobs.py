@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from contextlib import suppress
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
 
@@ -22,6 +23,7 @@ from chronosops.investigation.ingest import (
     IngestPipeline,
     JobLostError,
 )
+from chronosops.investigation.webhooks import DELIVERY_JOB, SourceIntake
 from chronosops.jobs import JobRead, JobService
 from chronosops.storage import Database
 
@@ -45,12 +47,14 @@ class JobRunner:
         database: Database,
         jobs: JobService,
         pipeline: IngestPipeline,
+        intake: SourceIntake,
         concurrency: int,
         poll_seconds: float,
     ) -> None:
         self.database = database
         self.jobs = jobs
         self.pipeline = pipeline
+        self.intake = intake
         self.concurrency = concurrency
         self.poll_seconds = poll_seconds
 
@@ -71,6 +75,9 @@ class JobRunner:
         bound = log.bind(job_id=job.id, kind=job.kind, incident_id=job.incident_id)
         bound.info("job.started", attempt=job.attempts)
         try:
+            if job.kind == DELIVERY_JOB:
+                await self._deliver(job)
+                return await self._finished(job, bound)
             if job.incident_id is None:
                 raise ValueError(f"a {job.kind} job needs an incident")
             async with self.database.unit_of_work(write=False) as session:
@@ -87,10 +94,22 @@ class JobRunner:
             await self._fail(job, str(error))
         except Exception:  # noqa: BLE001 — recorded on the job (and incident) by the pipeline
             bound.exception("job.failed")
+        return await self._finished(job, bound)
+
+    async def _finished(self, job: JobRead, bound: Any) -> RunResult:
         async with self.database.unit_of_work(write=False) as session:
             after = await self.jobs.get(session, job.id)
         bound.info("job.finished", state=after.state)
         return RunResult(job.id, after.state)
+
+    async def _deliver(self, job: JobRead) -> None:
+        try:
+            await self.intake.run_deferred(job)
+        except JobLostError:
+            raise
+        except Exception as error:
+            await self._fail(job, f"{type(error).__name__}: {error}")
+            raise
 
     async def _reanalyze(self, job: JobRead, principal: Principal) -> None:
         assert job.incident_id is not None

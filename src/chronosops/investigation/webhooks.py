@@ -22,6 +22,7 @@ import hashlib
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 
 import structlog
@@ -29,11 +30,12 @@ import structlog
 from chronosops.audit import AuditLog, EntityType, EventType
 from chronosops.auth import Principal
 from chronosops.core.clock import Clock
-from chronosops.core.timestamps import format_instant
+from chronosops.core.timestamps import format_instant, parse_instant
 from chronosops.incidents import IncidentService
-from chronosops.investigation.ingest import AnalysisMode, IngestPipeline
+from chronosops.investigation.ingest import AnalysisMode, IngestPipeline, JobLostError
 from chronosops.investigation.once import Delivery
-from chronosops.sources import Normalization, Source, SourceEvent
+from chronosops.jobs import JobRead, JobService
+from chronosops.sources import Normalization, Source, SourceEvent, registry
 from chronosops.storage import Database
 
 log = structlog.get_logger(__name__)
@@ -44,6 +46,11 @@ Outcome = Literal[
 # Generic delivery-id headers honoured for every source, after the source's own.
 GENERIC_DELIVERY_HEADERS = ("X-Webhook-Id", "Idempotency-Key")
 DELIVERY_ID_MAX = 256
+DELIVERY_JOB = "delivery"
+# Never stored with a deferred delivery.
+CREDENTIAL_HEADERS = frozenset(
+    {"authorization", "cookie", "x-pagerduty-signature", "proxy-authorization"}
+)
 
 
 @dataclass(frozen=True)
@@ -109,16 +116,81 @@ class SourceIntake:
         incidents: IncidentService,
         audit: AuditLog,
         pipeline: IngestPipeline,
+        jobs: JobService,
         clock: Clock,
     ) -> None:
+        self.jobs = jobs
         self.database = database
         self.incidents = incidents
         self.audit = audit
         self.pipeline = pipeline
         self.clock = clock
 
-    def normalize(self, source: Source, body: Any, *, headers: Mapping[str, str]) -> Normalization:
-        return source.parse(body, headers=headers, received_at=self.clock.now())
+    def normalize(
+        self,
+        source: Source,
+        body: Any,
+        *,
+        headers: Mapping[str, str],
+        received_at: datetime | None = None,
+    ) -> Normalization:
+        return source.parse(body, headers=headers, received_at=received_at or self.clock.now())
+
+    async def defer(
+        self,
+        source: Source,
+        body: Any,
+        *,
+        headers: Mapping[str, str],
+        received_at: datetime,
+        principal: Principal,
+        delivery: str | None,
+    ) -> JobRead:
+        """Store a large delivery as a job that applies it: answered at once, applied by a runner.
+
+        The job keeps the parsed body, the headers the source reads (never credentials) and the
+        time it arrived, so the runner normalises it exactly as it was normalised here.
+        """
+        kept = {
+            name: value for name, value in headers.items() if name.lower() not in CREDENTIAL_HEADERS
+        }
+        async with self.database.unit_of_work() as session:
+            return await self.jobs.enqueue(
+                session,
+                kind=DELIVERY_JOB,
+                incident_id=None,
+                payload={
+                    "source": source.kind,
+                    "body": body,
+                    "headers": kept,
+                    "receivedAt": format_instant(received_at),
+                    "delivery": delivery,
+                    "subject": principal.subject,
+                },
+                by=principal.subject,
+            )
+
+    async def run_deferred(self, job: JobRead) -> list[EventResult]:
+        """Apply a stored delivery (a job's): every alert becomes an incident with its own job.
+
+        Applying again after a crash is safe: incidents already stored are found, not repeated.
+        """
+        payload = job.payload
+        source = registry.get(payload["source"])
+        normalization = self.normalize(
+            source,
+            payload["body"],
+            headers=payload["headers"],
+            received_at=parse_instant(payload["receivedAt"]),
+        )
+        principal = Principal(subject=payload["subject"], roles=frozenset(), issuer="webhook")
+        results = await self.apply(
+            normalization, principal=principal, delivery=payload["delivery"], mode="background"
+        )
+        async with self.database.unit_of_work() as session:
+            if not await self.jobs.succeed(session, job.id):
+                raise JobLostError(job.id)
+        return results
 
     def delivery(
         self,

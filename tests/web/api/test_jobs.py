@@ -18,6 +18,8 @@ from chronosops.jobs import JobService
 from chronosops.reasoning import BuiltinReasoner, Reasoning
 from tests.fixtures.app import ClientFactory
 from tests.fixtures.guide import example, request
+from tests.fixtures.webhooks import TOKENS, webhook_settings
+from tests.sources.payloads import load
 
 INGEST = "/v1/incidents/ingest"
 ASYNC = {"Prefer": "respond-async"}
@@ -176,3 +178,21 @@ async def test_ingest_through_the_pipeline_in_background_mode_leaves_a_queued_jo
         mode="background",
     )
     assert (outcome.queued_job is not None, outcome.response.status) == (True, "created")
+
+
+async def test_a_large_delivery_is_answered_202_and_its_job_stores_every_incident(
+    client_with: ClientFactory, admin: dict[str, str]
+) -> None:
+    client, services = await client_with(webhook_job_events=1, **webhook_settings())
+    payload = load("alertmanager", "firing")
+    response = await client.post(
+        "/v1/webhooks/alertmanager",
+        json=payload,
+        headers={"Authorization": f"Bearer {TOKENS['alertmanager']}"},
+    )
+    await services.runner.drain()
+    listed = (await client.get("/v1/incidents?sourceType=ALERTMANAGER", headers=admin)).json()
+    assert (response.status_code, response.json()["jobId"] is not None) == (202, True)
+    assert sorted((i["sourceRef"], i["status"]) for i in listed["items"]) == sorted(
+        (alert["fingerprint"], "analyzed") for alert in payload["alerts"]
+    )

@@ -30,7 +30,10 @@ router = APIRouter(tags=["webhooks"])
 WEBHOOK_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"description": "Matched known incidents (a repeat, a resolve), or a replayed delivery"},
     201: {"description": "At least one incident was created"},
-    202: {"description": "Nothing changed: a resolve for an unknown reference, a note, a ping"},
+    202: {
+        "description": "Nothing changed (a resolve for an unknown reference, a note, a ping), "
+        "or a large delivery stored as a job (`jobId`) that creates its incidents"
+    },
     400: {"description": "Not a payload this source reads: `{message, errors: [{path, message}]}`"},
     401: {"description": "Missing or wrong signature or token"},
     404: {"description": "Unknown source, or the source is switched off (no secret or token set)"},
@@ -72,10 +75,38 @@ async def receive(source: str, request: Request, services: ServicesDep) -> JSONR
     principal = webhook_principal(adapter.kind)
     remember_principal(request, principal)
     await services.limiter.hit("ingest", principal.subject)
-    normalization = services.intake.normalize(adapter, body(), headers=request.headers)
+    received_at = services.clock.now()
+    normalization = services.intake.normalize(
+        adapter, body(), headers=request.headers, received_at=received_at
+    )
     delivery = services.intake.delivery(
         adapter, normalization, headers=request.headers, raw_body=raw
     )
+
+    async def defer(record: str | None) -> Answer:
+        # Many alerts at once: the delivery is stored as a job and applied by a runner.
+        job = await services.intake.defer(
+            adapter,
+            body(),
+            headers=request.headers,
+            received_at=received_at,
+            principal=principal,
+            delivery=record,
+        )
+        events = len(normalization.events)
+        return Answer(
+            status_code=202,
+            body={
+                "source": adapter.kind,
+                "shape": normalization.shape,
+                "deliveryId": delivery.delivery_id,
+                "replayed": False,
+                "jobId": job.id,
+                "message": f"{events} events accepted; job {job.id} stores their incidents",
+                "events": [],
+                "notes": [note.to_json() for note in normalization.notes],
+            },
+        )
 
     async def apply(record: str | None) -> Answer:
         # Incidents are stored now; their evidence and analysis are left to a runner.
@@ -87,7 +118,8 @@ async def receive(source: str, request: Request, services: ServicesDep) -> JSONR
         )
         return Answer(status_code=delivery_status(results), body=answer)
 
-    answer = await services.once.run(delivery, apply)
+    large = len(normalization.events) > services.settings.webhook_job_events
+    answer = await services.once.run(delivery, defer if large else apply)
     headers: dict[str, str] = {"X-ChronosOps-Authenticated-By": method}
     body_out = answer.body
     if answer.replayed:
