@@ -30,6 +30,7 @@ from typing import Any
 import httpx
 
 from benchmarks.ingest import resident_mib, token_for
+from chronosops.auth import Role
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_2 = ROOT / "tests" / "fixtures" / "guide" / "example_2_with_evidence.json"
@@ -212,8 +213,6 @@ def chronosops_rows(
         wait_ready(url, "/v1/health", process)
         auth = {"Authorization": f"Bearer {token_for(secret)}"}
         run = secrets.token_hex(3)
-        # The delivery goes first, before respond-async leaves a backlog of jobs behind.
-        rows.append(delivery_row(url, secret, label, process.pid))
         for mode, extra in (("sync", {}), ("respond-async", {"Prefer": "respond-async"})):
             lua = script(
                 work / f"{mode}.lua", prefix=f"{label}-{mode}-{run}", headers={**auth, **extra}
@@ -221,10 +220,25 @@ def chronosops_rows(
             wrk(url + "/v1/incidents/ingest", lua, 2, connections)  # warm-up
             rate, p50, p99, errors = wrk(url + "/v1/incidents/ingest", lua, seconds, connections)
             rows.append(Row(f"{label} {mode}", rate, p50, p99, errors, resident_mib(process.pid)))
+            drained(url, secret)
+        rows.append(delivery_row(url, secret, label, process.pid))
+        drained(url, secret)
     finally:
         process.terminate()
         process.wait(timeout=60)
     return rows
+
+
+def drained(url: str, secret: str, limit_seconds: float = 600) -> None:
+    """Wait until the jobs the last run left behind are done, so each row starts from rest."""
+    headers = {"Authorization": f"Bearer {token_for(secret, Role.ADMIN)}"}
+    deadline = time.monotonic() + limit_seconds
+    while time.monotonic() < deadline:
+        counts = httpx.get(f"{url}/v1/jobs?limit=1", headers=headers, timeout=30).json()["counts"]
+        if not counts.get("queued") and not counts.get("running"):
+            return
+        time.sleep(1)
+    print("warning: jobs still pending after the wait", file=sys.stderr)
 
 
 def delivery_row(url: str, secret: str, label: str, pid: int) -> Row:
@@ -247,9 +261,9 @@ def delivery_row(url: str, secret: str, label: str, pid: int) -> Row:
         timeout=120,
         headers={"Authorization": f"Bearer {secret}"},
     )
+    elapsed_ms = (time.perf_counter() - started) * 1000
     if response.status_code >= 300:
         print(f"delivery answered {response.status_code}: {response.text[:300]}", file=sys.stderr)
-    elapsed_ms = (time.perf_counter() - started) * 1000
     errors = 0 if response.status_code < 300 else 1
     return Row(
         f"{label} 1,000-alert delivery",

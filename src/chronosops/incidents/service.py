@@ -139,10 +139,26 @@ class IncidentService:
         self.ids = ids
         self.idempotency_ttl = idempotency_ttl
 
+    def new_id(self) -> str:
+        return self.ids.new()
+
+    def preview(self, request: IngestIncidentRequest, *, incident_id: str) -> IncidentRead:
+        """The incident ``request`` would open as ``incident_id``, before anything is stored
+        (what its evidence and analysis are computed from outside the transaction)."""
+        return to_read(self._new_incident(request, occurrence=1, by=None, incident_id=incident_id))
+
     async def register(
-        self, session: AsyncSession, request: IngestIncidentRequest, *, by: str | None
+        self,
+        session: AsyncSession,
+        request: IngestIncidentRequest,
+        *,
+        by: str | None,
+        incident_id: str | None = None,
     ) -> Registration:
-        """Store the incident once: open a new one, or match the open one with the same ref."""
+        """Store the incident once: open a new one, or match the open one with the same ref.
+
+        A new incident takes ``incident_id`` when given (the id of its `preview`).
+        """
         repository = IncidentRepository(session)
         for _ in range(_REGISTER_ATTEMPTS):
             latest = await repository.latest_for_ref(request.source_type, request.source_ref)
@@ -152,7 +168,10 @@ class IncidentService:
                     await repository.flush()
                 return Registration(incident=to_read(latest), created=False, changes=changes)
             incident = self._new_incident(
-                request, occurrence=latest.occurrence + 1 if latest else 1, by=by
+                request,
+                occurrence=latest.occurrence + 1 if latest else 1,
+                by=by,
+                incident_id=incident_id,
             )
             if await repository.insert(incident):
                 return Registration(incident=to_read(incident), created=True)
@@ -162,13 +181,18 @@ class IncidentService:
         )
 
     def _new_incident(
-        self, request: IngestIncidentRequest, *, occurrence: int, by: str | None
+        self,
+        request: IngestIncidentRequest,
+        *,
+        occurrence: int,
+        by: str | None,
+        incident_id: str | None = None,
     ) -> Incident:
         now = self.clock.now()
         metadata = request.metadata
         collection = request.collection
         return Incident(
-            id=self.ids.new(),
+            id=incident_id or self.ids.new(),
             source_type=request.source_type,
             source_ref=request.source_ref,
             occurrence=occurrence,

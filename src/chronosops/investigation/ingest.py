@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from chronosops.analysis import AnalysisInput, IncidentContext
 from chronosops.audit import AuditLog, EntityType, EventType
@@ -29,7 +30,7 @@ from chronosops.evidence import BundleDraft, CollectionNote, EvidenceService
 from chronosops.incidents import IncidentRead, IncidentService
 from chronosops.investigation.collection import EvidenceGatherer
 from chronosops.jobs import JobRead, JobService
-from chronosops.reasoning import AnalysisRead, ReasoningService
+from chronosops.reasoning import AnalysisRead, Reasoning, ReasoningService
 from chronosops.storage import Database
 
 log = structlog.get_logger(__name__)
@@ -59,6 +60,17 @@ class IngestOutcome:
     changes: Mapping[str, Any] = field(default_factory=dict)
     # The job that analyses the incident when that work was left to a runner.
     queued_job: str | None = None
+
+
+@dataclass(frozen=True)
+class Ahead:
+    """What an ingest computed before its transaction: the evidence and the analysis."""
+
+    incident: IncidentRead
+    window: TimeWindow
+    draft: BundleDraft
+    request: AnalysisInput
+    reasoning: Reasoning
 
 
 @dataclass(frozen=True)
@@ -123,10 +135,23 @@ class IngestPipeline:
         inline = mode == "inline" or (
             mode == "auto" and not self.gatherer.needs_collection(request)
         )
+        # When nothing waits on a backend, the evidence and the analysis are computed first,
+        # outside any transaction, and stored with the incident in one short transaction.
+        ahead = (
+            await self._analyse_ahead(request)
+            if inline and self.analyze_on_ingest and not self.gatherer.needs_collection(request)
+            else None
+        )
         job: JobRead | None = None
         rerun: JobRead | None = None
+        stored: AnalysisRead | None = None
         async with self.database.unit_of_work() as session:
-            registration = await self.incidents.register(session, request, by=principal.subject)
+            registration = await self.incidents.register(
+                session,
+                request,
+                by=principal.subject,
+                incident_id=ahead.incident.id if ahead else None,
+            )
             incident = registration.incident
             if registration.created and self.analyze_on_ingest:
                 job = await self.jobs.enqueue(
@@ -135,7 +160,8 @@ class IngestPipeline:
                     incident_id=incident.id,
                     payload={},
                     by=principal.subject,
-                    hold=inline,
+                    hold=inline and ahead is None,
+                    done=ahead is not None,
                 )
             elif (
                 not registration.created
@@ -164,6 +190,16 @@ class IngestPipeline:
                         "severity": incident.severity,
                     },
                 )
+                if ahead is not None and job is not None:
+                    stored = await self._store_analysis(
+                        session,
+                        incident,
+                        ahead.draft,
+                        ahead.request,
+                        ahead.reasoning,
+                        window=ahead.window,
+                        principal=principal,
+                    )
             elif registration.changes:
                 await self.audit.record(
                     session,
@@ -204,6 +240,17 @@ class IngestPipeline:
                 await self.incidents.set_status(session, incident.id, "created", reason=reason)
             return IngestOutcome(
                 IngestIncidentResponse(incident_id=incident.id, status="created", message=reason),
+                created=True,
+            )
+        if stored is not None and ahead is not None:
+            return IngestOutcome(
+                IngestIncidentResponse(
+                    incident_id=incident.id,
+                    evidence_bundle_id=ahead.draft.bundle_id,
+                    analysis_id=stored.analysis_id,
+                    status="analyzed",
+                    message=ANALYZED_MESSAGE,
+                ),
                 created=True,
             )
         if not inline:
@@ -249,6 +296,20 @@ class IngestPipeline:
             ),
             created=True,
         )
+
+    async def _analyse_ahead(self, request: IngestIncidentRequest) -> Ahead | None:
+        """Evidence and analysis for the incident ``request`` would open; None if that fails
+        (the usual path then records the failure on the stored incident)."""
+        try:
+            incident = self.incidents.preview(request, incident_id=self.incidents.new_id())
+            window = window_of(incident)
+            gathered = await self.gatherer.gather(incident, request, window=window)
+            draft = self.evidence.seal(gathered.artifacts, collection=gathered.notes)
+            analysis_input, reasoning = await self._reason(incident, draft, window=window)
+        except Exception:  # the failure is met again, and recorded, on the stored incident
+            log.info("incident.analyse_ahead_failed", exc_info=True)
+            return None
+        return Ahead(incident, window, draft, analysis_input, reasoning)
 
     async def run_analysis(
         self,
@@ -331,6 +392,25 @@ class IngestPipeline:
         principal: Principal,
         job_id: str | None = None,
     ) -> AnalysisOutcome:
+        request, reasoning = await self._reason(incident, draft, window=window)
+        async with self.database.unit_of_work() as session:
+            # First, so that a runner that lost its job stores nothing (the rollback undoes all).
+            if job_id is not None and not await self.jobs.succeed(session, job_id):
+                raise JobLostError(job_id)
+            analysis = await self._store_analysis(
+                session,
+                incident,
+                draft,
+                request,
+                reasoning,
+                window=window,
+                principal=principal,
+            )
+        return AnalysisOutcome(bundle_id=draft.bundle_id, analysis=analysis)
+
+    async def _reason(
+        self, incident: IncidentRead, draft: BundleDraft, *, window: TimeWindow
+    ) -> tuple[AnalysisInput, Reasoning]:
         request = AnalysisInput(
             context=context_of(incident, window),
             artifacts=list(draft.artifacts),
@@ -339,98 +419,108 @@ class IngestPipeline:
                 for note in draft.content.get("collection", [])
             ],
         )
-        reasoning = await self.reasoning.reason(request)
-        async with self.database.unit_of_work() as session:
-            # First, so that a runner that lost its job stores nothing (the rollback undoes all).
-            if job_id is not None and not await self.jobs.succeed(session, job_id):
-                raise JobLostError(job_id)
-            stored = await self.evidence.store(
-                session, draft, incident_id=incident.id, window=window, by=principal.subject
-            )
-            analysis, traces = await self.reasoning.store(
-                session,
-                incident_id=incident.id,
-                bundle_id=draft.bundle_id,
-                request=request,
-                reasoning=reasoning,
-                by=principal.subject,
-            )
-            await self.incidents.set_status(
-                session,
-                incident.id,
-                "analyzed",
-                bundle_id=draft.bundle_id,
-                analysis_id=analysis.analysis_id,
-            )
-            # Audit last: appending takes the chain's lock until commit, so everything else in
-            # this transaction happens before it, not while other ingests wait.
-            if stored.inserted or stored.attached:
-                await self.audit.record(
-                    session,
-                    event_type=(
-                        EventType.EVIDENCE_BUNDLE_CREATED
-                        if stored.inserted
-                        else EventType.EVIDENCE_BUNDLE_ATTACHED
-                    ),
-                    entity_type=EntityType.EVIDENCE_BUNDLE,
-                    entity_id=draft.bundle_id,
-                    entity_ref=draft.digest,
-                    incident_id=incident.id,
-                    actor=principal.subject,
-                    payload={
-                        "bundleId": draft.bundle_id,
-                        "incidentId": incident.id,
-                        "artifactCount": len(draft.artifacts),
-                        "sources": draft.sources,
-                        "synthetic": draft.synthetic,
-                        "window": window.to_json(),
-                    },
-                )
+        return request, await self.reasoning.reason(request)
+
+    async def _store_analysis(
+        self,
+        session: AsyncSession,
+        incident: IncidentRead,
+        draft: BundleDraft,
+        request: AnalysisInput,
+        reasoning: Reasoning,
+        *,
+        window: TimeWindow,
+        principal: Principal,
+    ) -> AnalysisRead:
+        """Bundle, analysis, the incident's status and their audit events, in the caller's
+        transaction (audit last: appending holds the chain's lock until commit)."""
+        stored = await self.evidence.store(
+            session, draft, incident_id=incident.id, window=window, by=principal.subject
+        )
+        analysis, traces = await self.reasoning.store(
+            session,
+            incident_id=incident.id,
+            bundle_id=draft.bundle_id,
+            request=request,
+            reasoning=reasoning,
+            by=principal.subject,
+        )
+        await self.incidents.set_status(
+            session,
+            incident.id,
+            "analyzed",
+            bundle_id=draft.bundle_id,
+            analysis_id=analysis.analysis_id,
+        )
+        # Audit last: appending takes the chain's lock until commit, so everything else in
+        # this transaction happens before it, not while other ingests wait.
+        if stored.inserted or stored.attached:
             await self.audit.record(
                 session,
-                event_type=EventType.ANALYSIS_CREATED,
-                entity_type=EntityType.INCIDENT_ANALYSIS,
-                entity_id=analysis.analysis_id,
+                event_type=(
+                    EventType.EVIDENCE_BUNDLE_CREATED
+                    if stored.inserted
+                    else EventType.EVIDENCE_BUNDLE_ATTACHED
+                ),
+                entity_type=EntityType.EVIDENCE_BUNDLE,
+                entity_id=draft.bundle_id,
+                entity_ref=draft.digest,
                 incident_id=incident.id,
                 actor=principal.subject,
                 payload={
-                    "analysisId": analysis.analysis_id,
-                    "incidentId": incident.id,
                     "bundleId": draft.bundle_id,
-                    "reasoner": analysis.reasoner,
-                    "topHypothesisId": analysis.top_hypothesis_id,
-                    "overallConfidence": analysis.overall_confidence,
-                    "inconclusive": analysis.inconclusive,
-                    "completenessScore": analysis.completeness_score,
+                    "incidentId": incident.id,
+                    "artifactCount": len(draft.artifacts),
+                    "sources": draft.sources,
+                    "synthetic": draft.synthetic,
+                    "window": window.to_json(),
                 },
             )
-            for trace in traces:
-                await self.audit.record(
-                    session,
-                    event_type=EventType.PROMPT_TRACE_CREATED,
-                    entity_type=EntityType.PROMPT_TRACE,
-                    entity_id=trace.trace_id,
-                    entity_ref=trace.prompt_hash,
-                    incident_id=incident.id,
-                    actor=principal.subject,
-                    payload={
-                        "promptTraceId": trace.trace_id,
-                        "analysisId": analysis.analysis_id,
-                        "incidentId": incident.id,
-                        "provider": trace.provider,
-                        "model": trace.model,
-                        "promptVersion": trace.prompt_version,
-                        "attempt": trace.attempt,
-                        "status": trace.status,
-                        "promptHash": trace.prompt_hash,
-                        "requestHash": trace.request_hash,
-                        "responseHash": trace.response_hash,
-                        "inputTokens": trace.input_tokens,
-                        "outputTokens": trace.output_tokens,
-                        "costUsd": trace.cost_usd,
-                    },
-                )
-        return AnalysisOutcome(bundle_id=draft.bundle_id, analysis=analysis)
+        await self.audit.record(
+            session,
+            event_type=EventType.ANALYSIS_CREATED,
+            entity_type=EntityType.INCIDENT_ANALYSIS,
+            entity_id=analysis.analysis_id,
+            incident_id=incident.id,
+            actor=principal.subject,
+            payload={
+                "analysisId": analysis.analysis_id,
+                "incidentId": incident.id,
+                "bundleId": draft.bundle_id,
+                "reasoner": analysis.reasoner,
+                "topHypothesisId": analysis.top_hypothesis_id,
+                "overallConfidence": analysis.overall_confidence,
+                "inconclusive": analysis.inconclusive,
+                "completenessScore": analysis.completeness_score,
+            },
+        )
+        for trace in traces:
+            await self.audit.record(
+                session,
+                event_type=EventType.PROMPT_TRACE_CREATED,
+                entity_type=EntityType.PROMPT_TRACE,
+                entity_id=trace.trace_id,
+                entity_ref=trace.prompt_hash,
+                incident_id=incident.id,
+                actor=principal.subject,
+                payload={
+                    "promptTraceId": trace.trace_id,
+                    "analysisId": analysis.analysis_id,
+                    "incidentId": incident.id,
+                    "provider": trace.provider,
+                    "model": trace.model,
+                    "promptVersion": trace.prompt_version,
+                    "attempt": trace.attempt,
+                    "status": trace.status,
+                    "promptHash": trace.prompt_hash,
+                    "requestHash": trace.request_hash,
+                    "responseHash": trace.response_hash,
+                    "inputTokens": trace.input_tokens,
+                    "outputTokens": trace.output_tokens,
+                    "costUsd": trace.cost_usd,
+                },
+            )
+        return analysis
 
     async def _job_failed(
         self, job: JobRead, incident_id: str, reason: str, *, principal: Principal

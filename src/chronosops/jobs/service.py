@@ -80,16 +80,18 @@ class JobService:
         payload: dict[str, Any],
         by: str,
         hold: bool = False,
+        done: bool = False,
     ) -> JobRead:
-        """Add a job; with ``hold`` it is already running here (the caller runs it at once)."""
+        """Add a job; with ``hold`` it is already running here (the caller runs it at once);
+        with ``done`` its work is being stored in this same transaction."""
         now = self.clock.now()
         values: dict[str, Any] = {
             "id": self.ids.new(),
             "kind": kind,
             "incident_id": incident_id,
             "payload": payload,
-            "state": "running" if hold else "queued",
-            "attempts": 1 if hold else 0,
+            "state": "succeeded" if done else "running" if hold else "queued",
+            "attempts": 1 if hold or done else 0,
             "max_attempts": self.policy.max_attempts,
             "run_after": now,
             "owner": self.owner if hold else None,
@@ -98,10 +100,10 @@ class JobService:
             "created_by": by,
             "created_at": now,
             "updated_at": now,
-            "finished_at": None,
+            "finished_at": now if done else None,
         }
         await insert_row(session, Job, values)
-        if not hold:
+        if not hold and not done:
             await self._wake(session, values["id"], incident_id, now)
         return JobRead.model_validate(values)
 
