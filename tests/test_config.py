@@ -185,3 +185,9 @@ def test_item_caps_name_known_kinds_with_positive_caps() -> None:
 def test_the_window_limit_cannot_exceed_six_hours() -> None:
     with pytest.raises(ValidationError):
         Settings(collectors_max_window_hours=7)
+
+
+def test_jobs_run_in_process_on_sqlite_and_in_workers_on_postgresql_by_default() -> None:
+    sqlite = Settings(database_url="sqlite:///x.db", jwt_secret=TEST_SECRET)  # type: ignore[arg-type]
+    postgres = Settings(database_url="postgresql+psycopg://h/d", jwt_secret=TEST_SECRET)  # type: ignore[arg-type]
+    assert (sqlite.uses_procrastinate, postgres.uses_procrastinate) == (False, True)

@@ -16,6 +16,7 @@ from chronosops.bootstrap import Services
 from chronosops.core.ingest_request import IngestIncidentRequest
 from chronosops.jobs import JobService
 from chronosops.reasoning import BuiltinReasoner, Reasoning
+from chronosops.web.api.incidents import wants_async
 from tests.fixtures.app import ClientFactory
 from tests.fixtures.guide import example, request
 from tests.fixtures.webhooks import TOKENS, webhook_settings
@@ -196,3 +197,19 @@ async def test_a_large_delivery_is_answered_202_and_its_job_stores_every_inciden
     assert sorted((i["sourceRef"], i["status"]) for i in listed["items"]) == sorted(
         (alert["fingerprint"], "analyzed") for alert in payload["alerts"]
     )
+
+
+@pytest.mark.parametrize(
+    ("prefer", "expected"),
+    [
+        ("respond-async", True),
+        ("wait=10, respond-async", True),
+        ("Respond-Async; foo=bar", True),
+        ("return=minimal", False),
+        (None, False),
+    ],
+)
+def test_prefer_respond_async_is_read_among_other_preferences(
+    prefer: str | None, expected: bool
+) -> None:
+    assert wants_async(prefer) is expected
