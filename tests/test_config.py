@@ -243,3 +243,9 @@ def test_analysis_signals_reach_the_engine_as_rows_and_unknown_kinds_are_refused
     assert [(r.pattern, r.kind) for r in rows] == [("^shop_slowness$", "latency")]
     with pytest.raises(ValueError, match="CHRONOSOPS_ANALYSIS_SIGNALS"):
         signal_rules({"^x$": "vibes"})
+
+
+def test_jobs_run_in_process_on_sqlite_and_in_workers_on_postgresql_by_default() -> None:
+    sqlite = Settings(database_url="sqlite:///x.db", jwt_secret=TEST_SECRET)  # type: ignore[arg-type]
+    postgres = Settings(database_url="postgresql+psycopg://h/d", jwt_secret=TEST_SECRET)  # type: ignore[arg-type]
+    assert (sqlite.uses_procrastinate, postgres.uses_procrastinate) == (False, True)

@@ -41,7 +41,15 @@ from chronosops.evidence import (
     EvidenceService,
 )
 from chronosops.incidents import IncidentService
-from chronosops.investigation import EvidenceGatherer, IncidentDetails, IngestPipeline, SourceIntake
+from chronosops.investigation import (
+    EvidenceGatherer,
+    IncidentDetails,
+    IngestPipeline,
+    JobRunner,
+    Once,
+    SourceIntake,
+)
+from chronosops.jobs import JobPolicy, JobService
 from chronosops.reasoning import (
     BuiltinReasoner,
     GeminiClient,
@@ -50,7 +58,7 @@ from chronosops.reasoning import (
     Reasoner,
     ReasoningService,
 )
-from chronosops.storage import Database, metadata
+from chronosops.storage import Database, Liveness, metadata, process_name
 
 __all__ = [
     "Services",
@@ -77,8 +85,11 @@ class Services:
     changes: ChangeService
     reasoning: ReasoningService
     pipeline: IngestPipeline
+    jobs: JobService
+    runner: JobRunner
     details: IncidentDetails
     intake: SourceIntake
+    once: Once
     verifier: TokenVerifier
     webhooks: WebhookVerifier
     limiter: RateLimiter
@@ -92,6 +103,8 @@ class Services:
     async def aclose(self) -> None:
         if self._owns_http:
             await self.http.aclose()
+        if self.incidents.liveness is not None:
+            self.incidents.liveness.close()
         await self.database.dispose()
 
 
@@ -114,8 +127,18 @@ def build_services(
         ids=ids,
         checkpoints=_checkpoint_policy(settings),
     )
+    name = process_name()
+    liveness = Liveness(
+        name=name,
+        database_url=None
+        if database.is_sqlite
+        else "postgresql://" + settings.database_url.split("://", 1)[1],
+    )
     incidents = IncidentService(
-        clock=clock, ids=ids, idempotency_ttl=timedelta(hours=settings.idempotency_ttl_hours)
+        clock=clock,
+        ids=ids,
+        idempotency_ttl=timedelta(hours=settings.idempotency_ttl_hours),
+        liveness=liveness,
     )
     collectors_config = settings.collectors()
     settings_caps = {**DEFAULT_ITEM_CAPS, **settings.collectors_item_caps}
@@ -132,8 +155,20 @@ def build_services(
     sessions = SessionCodec(
         _session_key(settings), clock=clock, ttl=timedelta(minutes=console.session_ttl_minutes)
     )
+    jobs = JobService(
+        clock=clock,
+        ids=ids,
+        owner=name,
+        policy=JobPolicy(
+            max_attempts=settings.job_max_attempts,
+            backoff_seconds=settings.job_backoff_seconds,
+            stale_after=timedelta(seconds=settings.job_stale_seconds),
+        ),
+        procrastinate=settings.uses_procrastinate,
+    )
     pipeline = IngestPipeline(
         database=database,
+        jobs=jobs,
         incidents=incidents,
         evidence=evidence,
         gatherer=EvidenceGatherer(
@@ -152,6 +187,22 @@ def build_services(
         analyze_on_ingest=settings.analyze_on_ingest,
         signal_rules=signal_rules(settings.analysis_signals),
     )
+    intake = SourceIntake(
+        database=database,
+        incidents=incidents,
+        audit=audit,
+        pipeline=pipeline,
+        jobs=jobs,
+        clock=clock,
+    )
+    runner = JobRunner(
+        database=database,
+        jobs=jobs,
+        pipeline=pipeline,
+        intake=intake,
+        concurrency=settings.job_concurrency,
+        poll_seconds=settings.job_poll_seconds,
+    )
     return Services(
         settings=settings,
         clock=clock,
@@ -164,13 +215,13 @@ def build_services(
         changes=changes,
         reasoning=reasoning,
         pipeline=pipeline,
+        jobs=jobs,
+        runner=runner,
         details=IncidentDetails(incidents=incidents, evidence=evidence, reasoning=reasoning),
-        intake=SourceIntake(
+        intake=intake,
+        once=Once(
             database=database,
             incidents=incidents,
-            audit=audit,
-            pipeline=pipeline,
-            clock=clock,
             replay_window=timedelta(hours=settings.webhook_replay_window_hours),
         ),
         verifier=verifier,

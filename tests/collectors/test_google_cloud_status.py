@@ -19,6 +19,7 @@ from chronosops.web.app import create_app
 from tests.collectors.replay import Replay, recording
 from tests.fixtures.app import make_settings
 from tests.fixtures.guide import request
+from tests.fixtures.jobs import ingest_and_run
 
 ONSET = datetime(2024, 1, 15, 10, 0, tzinfo=UTC)
 WINDOW = TimeWindow(ONSET - timedelta(minutes=15), ONSET + timedelta(minutes=75))
@@ -123,7 +124,7 @@ async def test_a_google_cloud_incident_gets_provider_status_and_completeness_cou
                 timeline={"start": "2024-01-15T10:00:00Z", "end": "2024-01-15T11:00:00Z"},
                 metadata={"service": "payment-service", "region": "us-east1"},
             )
-            created = (await client.post("/v1/incidents/ingest", json=body, headers=headers)).json()
+            created = await ingest_and_run(client, services, body, headers)
             bundle = (
                 await client.get(
                     f"/v1/evidence-bundles/{created['evidenceBundleId']}", headers=headers

@@ -37,6 +37,7 @@ from tests.collectors.prometheus_server import (
     running_prometheus,
 )
 from tests.fixtures.guide import request
+from tests.fixtures.jobs import ingest_and_run
 
 pytestmark = [
     pytest.mark.slow,
@@ -106,8 +107,8 @@ query = '{MEMORY_MIB}'
 unit = "MiB"
 """
     )
-    client, _ = await client_with(collectors_file=str(config))
-    created = (await client.post("/v1/incidents/ingest", json=request(), headers=analyst)).json()
+    client, built = await client_with(collectors_file=str(config))
+    created = await ingest_and_run(client, built, request(), analyst)
     assert created["status"] == "analyzed"
     bundle = (
         await client.get(f"/v1/evidence-bundles/{created['evidenceBundleId']}", headers=analyst)

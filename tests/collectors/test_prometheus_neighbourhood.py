@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+from chronosops.bootstrap import Services
 from chronosops.collectors import CollectorQuery, CollectorSpec, registry
 from chronosops.collectors.prometheus import PrometheusCollector
 from chronosops.core.artifacts import MetricSeries
@@ -30,6 +31,7 @@ from tests.collectors.prometheus_server import (
     running_prometheus,
 )
 from tests.fixtures.guide import request
+from tests.fixtures.jobs import ingest_and_run
 
 pytestmark = [
     pytest.mark.slow,
@@ -285,7 +287,7 @@ endpoint = "{url}"
 labels = {{ environment = "env" }}
 """
     )
-    client, _ = await client_with(collectors_file=str(config))
+    client, built = await client_with(collectors_file=str(config))
     timeline = {
         "start": format_instant(ONSET),
         "end": format_instant(ONSET + timedelta(minutes=30)),
@@ -296,7 +298,7 @@ labels = {{ environment = "env" }}
         timeline=timeline,
         metadata={"service": "web-frontend", "environment": "production"},
     )
-    created = (await client.post("/v1/incidents/ingest", json=alert, headers=analyst)).json()
+    created = await ingest_and_run(client, built, alert, analyst)
     assert created["status"] == "analyzed", created
     bundle = (
         await client.get(f"/v1/evidence-bundles/{created['evidenceBundleId']}", headers=analyst)
@@ -310,7 +312,7 @@ labels = {{ environment = "env" }}
         metadata={"service": "web-frontend", "environment": "production"},
         evidenceLite=_as_evidence_lite(series),
     )
-    direct = (await client.post("/v1/incidents/ingest", json=sent, headers=analyst)).json()
+    direct = await ingest_and_run(client, built, sent, analyst)
     assert direct["status"] == "analyzed", direct
     answered = (await client.get(f"/v1/analyses/{direct['analysisId']}", headers=analyst)).json()
     return collected["result"], answered["result"], bundle
@@ -387,9 +389,10 @@ def _alert(source_ref: str, **fields: Any) -> dict[str, Any]:
 
 
 async def _collected_services(
-    client: httpx.AsyncClient, analyst: dict[str, str], body: dict[str, Any]
+    served: tuple[httpx.AsyncClient, Services], analyst: dict[str, str], body: dict[str, Any]
 ) -> set[str]:
-    created = (await client.post("/v1/incidents/ingest", json=body, headers=analyst)).json()
+    client, services = served
+    created = await ingest_and_run(client, services, body, analyst)
     bundle = (
         await client.get(f"/v1/evidence-bundles/{created['evidenceBundleId']}", headers=analyst)
     ).json()
@@ -401,14 +404,14 @@ async def test_the_configured_topology_names_the_neighbours_and_the_hops_setting
 ) -> None:
     topology = '[topology]\n"web-frontend" = ["orders-api"]\n"orders-api" = ["inventory-api"]\n'
     config = _config(tmp_path, prometheus.url, topology)
-    client, _ = await client_with(collectors_file=config)
+    client = await client_with(collectors_file=config)
     assert await _collected_services(client, analyst, _alert("configured")) == CHAIN
-    near, _ = await client_with(collectors_file=config, collectors_neighbour_hops=1)
+    near = await client_with(collectors_file=config, collectors_neighbour_hops=1)
     assert await _collected_services(near, analyst, _alert("configured-one-hop")) == {
         "web-frontend",
         "orders-api",
     }
-    alone, _ = await client_with(collectors_file=config, collectors_neighbour_hops=0)
+    alone = await client_with(collectors_file=config, collectors_neighbour_hops=0)
     assert await _collected_services(alone, analyst, _alert("configured-no-hop")) == {
         "web-frontend"
     }
@@ -417,7 +420,7 @@ async def test_the_configured_topology_names_the_neighbours_and_the_hops_setting
 async def test_topology_events_sent_with_an_alert_name_the_neighbours_and_still_get_collection(
     prometheus: PrometheusServer, client_with: Any, analyst: dict[str, str], tmp_path: Path
 ) -> None:
-    client, _ = await client_with(collectors_file=_config(tmp_path, prometheus.url))
+    client = await client_with(collectors_file=_config(tmp_path, prometheus.url))
     edges = [("web-frontend", "orders-api"), ("orders-api", "inventory-api")]
     events = [
         {

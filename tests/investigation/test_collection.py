@@ -15,6 +15,7 @@ from chronosops.core.windows import TimeWindow
 from chronosops.evidence import CollectionPolicy, CollectorRunner
 from tests.collectors.scripted import ScriptedCollector
 from tests.fixtures.guide import example, request
+from tests.fixtures.jobs import ingest_and_run
 
 START = datetime(2024, 1, 15, 10, 0, tzinfo=UTC)
 
@@ -52,13 +53,28 @@ async def _bundle(client: httpx.AsyncClient, headers: dict[str, str], bundle_id:
     return (await client.get(f"/v1/evidence-bundles/{bundle_id}", headers=headers)).json()
 
 
+async def _ingest_collected(
+    client: httpx.AsyncClient, services: Services, body: Any, headers: dict[str, str]
+) -> dict[str, Any]:
+    """Ingest a request that needs collection: 202 at once, then the job's outcome."""
+    response = await client.post("/v1/incidents/ingest", json=body, headers=headers)
+    assert response.status_code == 202
+    await services.runner.drain()
+    incident = (await client.get(response.headers["Location"], headers=headers)).json()
+    return {
+        "status": incident["status"],
+        "evidenceBundleId": incident["latestBundleId"],
+        "analysisId": incident["latestAnalysisId"],
+    }
+
+
 async def test_an_incident_without_evidence_gets_what_the_collectors_find_in_its_window(
     client: httpx.AsyncClient, services: Services, analyst: dict[str, str]
 ) -> None:
     logs = ScriptedCollector("logs", _pool_errors)
     metrics = ScriptedCollector("metrics", _latency)
     _use(services, logs, metrics)
-    created = (await client.post("/v1/incidents/ingest", json=request(), headers=analyst)).json()
+    created = await _ingest_collected(client, services, request(), analyst)
     assert created["status"] == "analyzed"
 
     query = logs.queries[0]
@@ -91,9 +107,7 @@ async def test_a_failing_or_slow_collector_is_noted_and_the_ingest_still_succeed
         ScriptedCollector("slow", _latency, delay=5, timeout_seconds=0.2),
         ScriptedCollector("down", lambda q: CollectorUnavailableError("loki failed (HTTP 502)")),
     )
-    response = await client.post("/v1/incidents/ingest", json=request(), headers=analyst)
-    assert response.status_code == 201
-    created = response.json()
+    created = await _ingest_collected(client, services, request(), analyst)
     assert created["status"] == "analyzed"
     bundle = await _bundle(client, analyst, created["evidenceBundleId"])
     notes = {n["source"]: (n["status"], n["detail"]) for n in bundle["collection"]}
@@ -123,9 +137,7 @@ async def test_evidence_lite_skips_the_collectors_unless_collection_is_forced(
     forced_request = example("example_2_with_evidence")
     forced_request["sourceRef"] = "incident-2024-002-forced"
     forced_request["collectionContext"] = {"forceCollect": True}
-    forced = (
-        await client.post("/v1/incidents/ingest", json=forced_request, headers=analyst)
-    ).json()
+    forced = await _ingest_collected(client, services, forced_request, analyst)
     assert len(metrics.queries) == 1
     bundle = await _bundle(client, analyst, forced["evidenceBundleId"])
     assert bundle["sources"] == ["evidenceLite", "metrics"]
@@ -324,7 +336,7 @@ async def test_the_hops_setting_reaches_the_collectors(
     client, built = await client_with(collectors_neighbour_hops=0, collectors_max_neighbours=3)
     metrics = ScriptedCollector("metrics", _latency)
     _use(built, metrics)
-    await client.post("/v1/incidents/ingest", json=request(sourceRef="no-hops"), headers=analyst)
+    await ingest_and_run(client, built, request(sourceRef="no-hops"), analyst)
     (query,) = metrics.queries
     assert (query.hops, query.max_neighbours) == (0, 3)
 
@@ -394,13 +406,9 @@ async def test_collected_logs_share_template_ids_with_the_service_s_earlier_inci
     nodes = ["alpha", "beta", "gamma", "delta"]
     logs = ScriptedCollector("logs", _node_errors(nodes))
     _use(services, logs)
-    first = (await client.post("/v1/incidents/ingest", json=request(), headers=analyst)).json()
+    first = await ingest_and_run(client, services, request(), analyst)
     nodes[:] = ["omega"]
-    second = (
-        await client.post(
-            "/v1/incidents/ingest", json=request(sourceRef="later-incident"), headers=analyst
-        )
-    ).json()
+    second = await ingest_and_run(client, services, request(sourceRef="later-incident"), analyst)
     assert logs.queries[0].known_templates == {}
     assert logs.queries[1].known_templates == {
         "payment-service": ["cache node <*> unreachable, retrying"]

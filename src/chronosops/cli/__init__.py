@@ -16,6 +16,7 @@ from chronosops.cli import (
     serve,
     sign_in,
     tokens,
+    worker,
 )
 from chronosops.cli.errors import ReportingGroup
 
@@ -32,6 +33,7 @@ app.command("token")(tokens.token)
 app.command("sign-in-link")(sign_in.sign_in_link)
 app.command("ingest")(incidents.ingest)
 app.command("demo")(demo.demo)
+app.command("worker")(worker.worker)
 app.add_typer(db.app, name="db")
 app.add_typer(bench.app, name="bench")
 app.add_typer(incidents.app, name="incidents")

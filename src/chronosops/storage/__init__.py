@@ -5,11 +5,13 @@ from chronosops.storage.cursors import decode_cursor, encode_cursor
 from chronosops.storage.database import Database, is_unique_violation
 from chronosops.storage.failures import DatabaseUnavailableError
 from chronosops.storage.inserts import add_unless_taken, insert_or_ignore, insert_row
+from chronosops.storage.liveness import Liveness, process_name
 
 __all__ = [
     "Database",
     "DatabaseUnavailableError",
     "JSONValue",
+    "Liveness",
     "TableBase",
     "UtcDateTime",
     "add_unless_taken",
@@ -19,4 +21,5 @@ __all__ = [
     "insert_row",
     "is_unique_violation",
     "metadata",
+    "process_name",
 ]

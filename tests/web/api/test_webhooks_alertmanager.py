@@ -135,6 +135,9 @@ def start_chronosops(processes: Processes, database_url: str, port: int) -> str:
         lambda: httpx.get(f"{url}/v1/ready", timeout=1).status_code == 200,
         processes.logs,
     )
+    if database_url.startswith("postgresql"):
+        # On PostgreSQL the analyses run in a worker, as in production.
+        processes.start("worker", [sys.executable, "-m", "chronosops", "worker"], env)
     return url
 
 

@@ -61,6 +61,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("/scenarios", "Scenarios", READ_ROLES),
     NavItem("/sources", "Sources", READ_ROLES),
     NavItem("/audit", "Audit", ADMIN_ROLES),
+    NavItem("/jobs", "Jobs", ADMIN_ROLES),
 )
 
 
