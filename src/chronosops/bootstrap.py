@@ -41,6 +41,7 @@ from chronosops.evidence import (
 )
 from chronosops.incidents import IncidentService
 from chronosops.investigation import EvidenceGatherer, IncidentDetails, IngestPipeline, SourceIntake
+from chronosops.postmortem import PostmortemService
 from chronosops.reasoning import (
     BuiltinReasoner,
     GeminiClient,
@@ -75,6 +76,7 @@ class Services:
     evidence: EvidenceService
     changes: ChangeService
     reasoning: ReasoningService
+    postmortems: PostmortemService
     pipeline: IngestPipeline
     details: IncidentDetails
     intake: SourceIntake
@@ -120,6 +122,7 @@ def build_services(
     reasoning = ReasoningService(
         reasoner=reasoner or build_reasoner(settings, http), clock=clock, ids=ids
     )
+    postmortems = PostmortemService(clock=clock, ids=ids)
     auth = settings.auth
     console = settings.console
     verifier = TokenVerifier(auth, http=http)
@@ -142,6 +145,7 @@ def build_services(
         reasoning=reasoning,
         audit=audit,
         analyze_on_ingest=settings.analyze_on_ingest,
+        postmortems=postmortems,
     )
     return Services(
         settings=settings,
@@ -154,6 +158,7 @@ def build_services(
         evidence=evidence,
         changes=changes,
         reasoning=reasoning,
+        postmortems=postmortems,
         pipeline=pipeline,
         details=IncidentDetails(incidents=incidents, evidence=evidence, reasoning=reasoning),
         intake=SourceIntake(

@@ -22,6 +22,8 @@ from chronosops.core.windows import TimeWindow, incident_window
 from chronosops.evidence import BundleDraft, CollectionNote, EvidenceService
 from chronosops.incidents import IncidentRead, IncidentService
 from chronosops.investigation.collection import EvidenceGatherer
+from chronosops.investigation.postmortems import audit_postmortem, postmortem_source
+from chronosops.postmortem import PostmortemService
 from chronosops.reasoning import AnalysisRead, ReasoningService
 from chronosops.storage import Database
 
@@ -81,6 +83,7 @@ class IngestPipeline:
         reasoning: ReasoningService,
         audit: AuditLog,
         analyze_on_ingest: bool,
+        postmortems: PostmortemService,
     ) -> None:
         self.database = database
         self.incidents = incidents
@@ -89,6 +92,7 @@ class IngestPipeline:
         self.reasoning = reasoning
         self.audit = audit
         self.analyze_on_ingest = analyze_on_ingest
+        self.postmortems = postmortems
 
     async def ingest(
         self, request: IngestIncidentRequest, *, principal: Principal
@@ -226,6 +230,9 @@ class IngestPipeline:
                 reasoning=reasoning,
                 by=principal.subject,
             )
+            postmortem = await self.postmortems.draft(
+                session, postmortem_source(incident, analysis, draft), by=principal.subject
+            )
             await self.incidents.set_status(
                 session,
                 incident.id,
@@ -301,6 +308,7 @@ class IngestPipeline:
                         "costUsd": trace.cost_usd,
                     },
                 )
+            await audit_postmortem(session, self.audit, postmortem, actor=principal.subject)
         return AnalysisOutcome(bundle_id=draft.bundle_id, analysis=analysis)
 
     async def _mark_failed(self, incident_id: str, reason: str, *, principal: Principal) -> None:

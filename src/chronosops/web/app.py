@@ -21,6 +21,7 @@ from chronosops.web.api import (
     changes,
     evidence,
     incidents,
+    postmortems,
     scenarios,
     sources,
     system,
@@ -97,6 +98,7 @@ def create_app(services: Services, *, owns_services: bool = False) -> FastAPI:
         sources,
         webhooks,
         audit,
+        postmortems,
     ):
         app.include_router(module.router)
     pages.install(app)
