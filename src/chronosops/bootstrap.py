@@ -40,7 +40,13 @@ from chronosops.evidence import (
     EvidenceService,
 )
 from chronosops.incidents import IncidentService
-from chronosops.investigation import EvidenceGatherer, IncidentDetails, IngestPipeline, SourceIntake
+from chronosops.investigation import (
+    EvidenceGatherer,
+    Explanations,
+    IncidentDetails,
+    IngestPipeline,
+    SourceIntake,
+)
 from chronosops.postmortem import PostmortemService
 from chronosops.reasoning import (
     BuiltinReasoner,
@@ -79,6 +85,7 @@ class Services:
     postmortems: PostmortemService
     pipeline: IngestPipeline
     details: IncidentDetails
+    explanations: Explanations
     intake: SourceIntake
     verifier: TokenVerifier
     webhooks: WebhookVerifier
@@ -161,6 +168,7 @@ def build_services(
         postmortems=postmortems,
         pipeline=pipeline,
         details=IncidentDetails(incidents=incidents, evidence=evidence, reasoning=reasoning),
+        explanations=Explanations(reasoning=reasoning, evidence=evidence),
         intake=SourceIntake(
             database=database,
             incidents=incidents,

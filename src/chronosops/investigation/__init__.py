@@ -3,6 +3,7 @@ and vendor deliveries from the native sources."""
 
 from chronosops.investigation.collection import EvidenceGatherer, Gathered
 from chronosops.investigation.detail import IncidentDetail, IncidentDetails
+from chronosops.investigation.explanations import Explanations
 from chronosops.investigation.ingest import (
     ANALYZED_MESSAGE,
     AnalysisOutcome,
@@ -24,6 +25,7 @@ __all__ = [
     "AnalysisOutcome",
     "EventResult",
     "EvidenceGatherer",
+    "Explanations",
     "Gathered",
     "IncidentDetail",
     "IncidentDetails",
