@@ -44,6 +44,7 @@ from chronosops.investigation import (
     EvidenceGatherer,
     Explanations,
     IncidentDetails,
+    IncidentExports,
     IngestPipeline,
     SourceIntake,
 )
@@ -86,6 +87,7 @@ class Services:
     pipeline: IngestPipeline
     details: IncidentDetails
     explanations: Explanations
+    exports: IncidentExports
     intake: SourceIntake
     verifier: TokenVerifier
     webhooks: WebhookVerifier
@@ -169,6 +171,13 @@ def build_services(
         pipeline=pipeline,
         details=IncidentDetails(incidents=incidents, evidence=evidence, reasoning=reasoning),
         explanations=Explanations(reasoning=reasoning, evidence=evidence),
+        exports=IncidentExports(
+            incidents=incidents,
+            evidence=evidence,
+            reasoning=reasoning,
+            postmortems=postmortems,
+            audit=audit,
+        ),
         intake=SourceIntake(
             database=database,
             incidents=incidents,

@@ -10,6 +10,7 @@ from chronosops.audit.schemas import (
     EventType,
     Verification,
     VerificationFailure,
+    hash_input,
 )
 from chronosops.audit.service import AuditLog
 
@@ -24,4 +25,5 @@ __all__ = [
     "EventType",
     "Verification",
     "VerificationFailure",
+    "hash_input",
 ]

@@ -20,6 +20,7 @@ from chronosops.web.api import (
     audit,
     changes,
     evidence,
+    exports,
     incidents,
     postmortems,
     scenarios,
@@ -99,6 +100,7 @@ def create_app(services: Services, *, owns_services: bool = False) -> FastAPI:
         webhooks,
         audit,
         postmortems,
+        exports,
     ):
         app.include_router(module.router)
     pages.install(app)
