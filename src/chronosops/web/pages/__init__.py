@@ -17,13 +17,14 @@ from chronosops.web.pages import (
     incident,
     incidents,
     new_incident,
+    review,
     scenarios,
     sign_in,
     sources,
 )
 from chronosops.web.pages.rendering import STATIC_DIR
 
-SCREENS = (sign_in, incidents, incident, new_incident, scenarios, sources, audit)
+SCREENS = (sign_in, incidents, review, incident, new_incident, scenarios, sources, audit)
 
 
 class CachedStaticFiles(StaticFiles):
