@@ -46,8 +46,11 @@ from chronosops.investigation import (
     IncidentDetails,
     IncidentExports,
     IngestPipeline,
+    JobRunner,
+    Once,
     SourceIntake,
 )
+from chronosops.jobs import JobPolicy, JobService
 from chronosops.postmortem import PostmortemService
 from chronosops.reasoning import (
     BuiltinReasoner,
@@ -57,7 +60,7 @@ from chronosops.reasoning import (
     Reasoner,
     ReasoningService,
 )
-from chronosops.storage import Database, metadata
+from chronosops.storage import Database, Liveness, metadata, process_name
 
 __all__ = [
     "Services",
@@ -85,10 +88,13 @@ class Services:
     reasoning: ReasoningService
     postmortems: PostmortemService
     pipeline: IngestPipeline
+    jobs: JobService
+    runner: JobRunner
     details: IncidentDetails
     explanations: Explanations
     exports: IncidentExports
     intake: SourceIntake
+    once: Once
     verifier: TokenVerifier
     webhooks: WebhookVerifier
     limiter: RateLimiter
@@ -102,6 +108,8 @@ class Services:
     async def aclose(self) -> None:
         if self._owns_http:
             await self.http.aclose()
+        if self.incidents.liveness is not None:
+            self.incidents.liveness.close()
         await self.database.dispose()
 
 
@@ -119,8 +127,18 @@ def build_services(
     http = http or httpx.AsyncClient(headers={"User-Agent": USER_AGENT}, timeout=10.0)
     database = Database(settings.database_url)
     audit = AuditLog(chain_id=settings.audit_chain_id, clock=clock, ids=ids)
+    name = process_name()
+    liveness = Liveness(
+        name=name,
+        database_url=None
+        if database.is_sqlite
+        else "postgresql://" + settings.database_url.split("://", 1)[1],
+    )
     incidents = IncidentService(
-        clock=clock, ids=ids, idempotency_ttl=timedelta(hours=settings.idempotency_ttl_hours)
+        clock=clock,
+        ids=ids,
+        idempotency_ttl=timedelta(hours=settings.idempotency_ttl_hours),
+        liveness=liveness,
     )
     collectors_config = settings.collectors()
     settings_caps = {**DEFAULT_ITEM_CAPS, **settings.collectors_item_caps}
@@ -138,8 +156,20 @@ def build_services(
     sessions = SessionCodec(
         _session_key(settings), clock=clock, ttl=timedelta(minutes=console.session_ttl_minutes)
     )
+    jobs = JobService(
+        clock=clock,
+        ids=ids,
+        owner=name,
+        policy=JobPolicy(
+            max_attempts=settings.job_max_attempts,
+            backoff_seconds=settings.job_backoff_seconds,
+            stale_after=timedelta(seconds=settings.job_stale_seconds),
+        ),
+        procrastinate=settings.uses_procrastinate,
+    )
     pipeline = IngestPipeline(
         database=database,
+        jobs=jobs,
         incidents=incidents,
         evidence=evidence,
         gatherer=EvidenceGatherer(
@@ -156,6 +186,22 @@ def build_services(
         analyze_on_ingest=settings.analyze_on_ingest,
         postmortems=postmortems,
     )
+    intake = SourceIntake(
+        database=database,
+        incidents=incidents,
+        audit=audit,
+        pipeline=pipeline,
+        jobs=jobs,
+        clock=clock,
+    )
+    runner = JobRunner(
+        database=database,
+        jobs=jobs,
+        pipeline=pipeline,
+        intake=intake,
+        concurrency=settings.job_concurrency,
+        poll_seconds=settings.job_poll_seconds,
+    )
     return Services(
         settings=settings,
         clock=clock,
@@ -169,6 +215,8 @@ def build_services(
         reasoning=reasoning,
         postmortems=postmortems,
         pipeline=pipeline,
+        jobs=jobs,
+        runner=runner,
         details=IncidentDetails(incidents=incidents, evidence=evidence, reasoning=reasoning),
         explanations=Explanations(reasoning=reasoning, evidence=evidence),
         exports=IncidentExports(
@@ -178,12 +226,10 @@ def build_services(
             postmortems=postmortems,
             audit=audit,
         ),
-        intake=SourceIntake(
+        intake=intake,
+        once=Once(
             database=database,
             incidents=incidents,
-            audit=audit,
-            pipeline=pipeline,
-            clock=clock,
             replay_window=timedelta(hours=settings.webhook_replay_window_hours),
         ),
         verifier=verifier,

@@ -16,6 +16,7 @@ from chronosops.cli import (
     serve,
     sign_in,
     tokens,
+    worker,
 )
 
 app = typer.Typer(
@@ -32,6 +33,7 @@ app.command("ingest")(incidents.ingest)
 app.command("demo")(demo.demo)
 app.command("export")(exports.export)
 app.command("verify-export")(exports.verify)
+app.command("worker")(worker.worker)
 app.add_typer(db.app, name="db")
 app.add_typer(bench.app, name="bench")
 app.add_typer(incidents.app, name="incidents")

@@ -14,34 +14,43 @@ from chronosops.investigation.exports import (
 )
 from chronosops.investigation.ingest import (
     ANALYZED_MESSAGE,
+    AnalysisMode,
     AnalysisOutcome,
     IngestOutcome,
     IngestPipeline,
     context_of,
     window_of,
 )
+from chronosops.investigation.jobs import JobBusyError, JobRunner, RunResult
+from chronosops.investigation.once import Answer, Delivery, IdempotencyKey, Once
 from chronosops.investigation.scenarios import ScenarioRun, run_scenario
 from chronosops.investigation.webhooks import (
     EventResult,
-    Receipt,
     SourceIntake,
     delivery_id_headers,
 )
 
 __all__ = [
     "ANALYZED_MESSAGE",
+    "AnalysisMode",
     "AnalysisOutcome",
+    "Answer",
+    "Delivery",
     "EventResult",
     "EvidenceGatherer",
     "Explanations",
     "ExportVerification",
     "Gathered",
+    "IdempotencyKey",
     "IncidentDetail",
     "IncidentDetails",
     "IncidentExports",
     "IngestOutcome",
     "IngestPipeline",
-    "Receipt",
+    "JobBusyError",
+    "JobRunner",
+    "Once",
+    "RunResult",
     "ScenarioRun",
     "SourceIntake",
     "UnreadableExportError",

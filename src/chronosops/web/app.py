@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -23,6 +24,7 @@ from chronosops.web.api import (
     exports,
     incidents,
     postmortems,
+    jobs,
     scenarios,
     sources,
     system,
@@ -71,9 +73,19 @@ def create_app(services: Services, *, owns_services: bool = False) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Without a `chronosops worker` (the embedded SQLite default), this process runs the jobs.
+        stop = asyncio.Event()
+        runner = (
+            None
+            if services.settings.uses_procrastinate
+            else asyncio.create_task(services.runner.loop(stop))
+        )
         try:
             yield
         finally:
+            stop.set()
+            if runner is not None:
+                await runner
             if owns_services:
                 await services.aclose()
 
@@ -101,6 +113,7 @@ def create_app(services: Services, *, owns_services: bool = False) -> FastAPI:
         audit,
         postmortems,
         exports,
+        jobs,
     ):
         app.include_router(module.router)
     pages.install(app)
