@@ -43,9 +43,11 @@ from chronosops.incidents import IncidentService
 from chronosops.investigation import (
     EvidenceGatherer,
     Explanations,
+    Gate,
     IncidentDetails,
     IncidentExports,
     IngestPipeline,
+    Investigations,
     JobRunner,
     Once,
     SourceIntake,
@@ -93,6 +95,7 @@ class Services:
     details: IncidentDetails
     explanations: Explanations
     exports: IncidentExports
+    investigations: Investigations
     intake: SourceIntake
     once: Once
     verifier: TokenVerifier
@@ -194,6 +197,18 @@ def build_services(
         jobs=jobs,
         clock=clock,
     )
+    investigations = Investigations(
+        database=database,
+        incidents=incidents,
+        evidence=evidence,
+        reasoning=reasoning,
+        pipeline=pipeline,
+        jobs=jobs,
+        audit=audit,
+        clock=clock,
+        ids=ids,
+        gate=Gate(max_window=timedelta(hours=settings.investigation_max_window_hours)),
+    )
     runner = JobRunner(
         database=database,
         jobs=jobs,
@@ -201,7 +216,16 @@ def build_services(
         intake=intake,
         concurrency=settings.job_concurrency,
         poll_seconds=settings.job_poll_seconds,
+        investigations=investigations,
     )
+    exports = IncidentExports(
+        incidents=incidents,
+        evidence=evidence,
+        reasoning=reasoning,
+        postmortems=postmortems,
+        audit=audit,
+    )
+    exports.investigations = investigations.export_section
     return Services(
         settings=settings,
         clock=clock,
@@ -219,13 +243,8 @@ def build_services(
         runner=runner,
         details=IncidentDetails(incidents=incidents, evidence=evidence, reasoning=reasoning),
         explanations=Explanations(reasoning=reasoning, evidence=evidence),
-        exports=IncidentExports(
-            incidents=incidents,
-            evidence=evidence,
-            reasoning=reasoning,
-            postmortems=postmortems,
-            audit=audit,
-        ),
+        exports=exports,
+        investigations=investigations,
         intake=intake,
         once=Once(
             database=database,

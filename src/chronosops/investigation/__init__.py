@@ -22,6 +22,14 @@ from chronosops.investigation.ingest import (
     window_of,
 )
 from chronosops.investigation.jobs import JobBusyError, JobRunner, RunResult
+from chronosops.investigation.loop import (
+    Gate,
+    InvestigateRequest,
+    InvestigationNotFoundError,
+    InvestigationRead,
+    InvestigationRunningError,
+    Investigations,
+)
 from chronosops.investigation.once import Answer, Delivery, IdempotencyKey, Once
 from chronosops.investigation.scenarios import ScenarioRun, run_scenario
 from chronosops.investigation.webhooks import (
@@ -40,6 +48,7 @@ __all__ = [
     "EvidenceGatherer",
     "Explanations",
     "ExportVerification",
+    "Gate",
     "Gathered",
     "IdempotencyKey",
     "IncidentDetail",
@@ -47,6 +56,11 @@ __all__ = [
     "IncidentExports",
     "IngestOutcome",
     "IngestPipeline",
+    "InvestigateRequest",
+    "InvestigationNotFoundError",
+    "InvestigationRead",
+    "InvestigationRunningError",
+    "Investigations",
     "JobBusyError",
     "JobRunner",
     "Once",

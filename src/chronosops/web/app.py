@@ -23,6 +23,7 @@ from chronosops.web.api import (
     evidence,
     exports,
     incidents,
+    investigations,
     jobs,
     postmortems,
     scenarios,
@@ -75,6 +76,8 @@ def create_app(services: Services, *, owns_services: bool = False) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         # Without a `chronosops worker` (the embedded SQLite default), this process runs the jobs.
         stop = asyncio.Event()
+        # Sessions a crash left running with no job to carry them on are closed first.
+        await services.investigations.recover()
         runner = (
             None
             if services.settings.uses_procrastinate
@@ -114,6 +117,7 @@ def create_app(services: Services, *, owns_services: bool = False) -> FastAPI:
         postmortems,
         exports,
         jobs,
+        investigations,
     ):
         app.include_router(module.router)
     pages.install(app)
