@@ -439,3 +439,23 @@ def test_a_viewer_follows_the_graph_from_a_box_to_its_evidence(
     expect(page).to_have_url(re.compile(rf"/incidents/{incident_id}\?analysis=.*#ev-"))
     assert watch.problems == []
     context.close()
+
+
+def test_an_analyst_starts_an_investigation_and_watches_the_gate_decide(
+    browser: Browser, server: LiveServer
+) -> None:
+    incident_id = ingest(server, checkout_incident())
+    context = browser.new_context(viewport=LAPTOP)
+    page = context.new_page()
+    watch = PageWatch(page)
+    page.goto(sign_in_link(server, Role.ANALYST, sub="ann"))
+    page.goto(f"{server.url}/incidents/{incident_id}#investigations")
+    page.get_by_label("Target").fill("0.99")
+    page.get_by_role("button", name="Investigate").click()
+    panel = page.locator("#investigations")
+    # The panel refreshes itself while the session runs; the job ends with every request refused.
+    expect(panel).to_contain_text("ALL_REJECTED", timeout=20_000)
+    expect(panel.locator("table.gate").first).to_contain_text("NO_ALLOWED_COLLECTOR")
+    shoot(page, "14-investigation")
+    assert watch.problems == []
+    context.close()

@@ -16,6 +16,7 @@ from chronosops.web.pages import (
     audit,
     incident,
     incidents,
+    investigations,
     new_incident,
     review,
     scenarios,
@@ -24,7 +25,17 @@ from chronosops.web.pages import (
 )
 from chronosops.web.pages.rendering import STATIC_DIR
 
-SCREENS = (sign_in, incidents, review, incident, new_incident, scenarios, sources, audit)
+SCREENS = (
+    sign_in,
+    incidents,
+    review,
+    investigations,
+    incident,
+    new_incident,
+    scenarios,
+    sources,
+    audit,
+)
 
 
 class CachedStaticFiles(StaticFiles):
