@@ -207,10 +207,26 @@ def chronosops_rows(
         env,
         work,
     )
+    worker = None
     rows = []
     try:
         url = f"http://127.0.0.1:{port}"
         wait_ready(url, "/v1/health", process)
+        # On PostgreSQL the jobs run in a `chronosops worker`, on the server's CPU too.
+        worker = (
+            start(
+                ["-m", "chronosops", "worker"],
+                {
+                    **env,
+                    "CHRONOSOPS_DATABASE_URL": database_url,
+                    "CHRONOSOPS_JWT_SECRET": secret,
+                    "CHRONOSOPS_LOG_LEVEL": "WARNING",
+                },
+                work,
+            )
+            if database_url.startswith("postgresql")
+            else None
+        )
         auth = {"Authorization": f"Bearer {token_for(secret)}"}
         run = secrets.token_hex(3)
         for mode, extra in (("sync", {}), ("respond-async", {"Prefer": "respond-async"})):
@@ -224,8 +240,10 @@ def chronosops_rows(
         rows.append(delivery_row(url, secret, label, process.pid))
         drained(url, secret)
     finally:
-        process.terminate()
-        process.wait(timeout=60)
+        for running in (process, worker):
+            if running is not None:
+                running.terminate()
+                running.wait(timeout=60)
     return rows
 
 

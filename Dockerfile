@@ -1,0 +1,21 @@
+# ChronosOps, built from the same pyproject.toml and constraints.txt as `make install`.
+FROM python:3.11-slim AS build
+WORKDIR /src
+COPY pyproject.toml constraints.txt README.md ./
+COPY src ./src
+RUN python -m venv /opt/chronosops \
+    && /opt/chronosops/bin/pip install --no-cache-dir --upgrade pip \
+    && /opt/chronosops/bin/pip install --no-cache-dir -c constraints.txt .
+
+FROM python:3.11-slim
+COPY --from=build /opt/chronosops /opt/chronosops
+ENV PATH=/opt/chronosops/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    CHRONOSOPS_HOST=0.0.0.0 \
+    CHRONOSOPS_PORT=8080
+RUN useradd --system --uid 10001 chronosops && mkdir /data && chown chronosops /data
+USER chronosops
+WORKDIR /data
+EXPOSE 8080
+# `chronosops worker` for the job runner; `chronosops db upgrade` once per release.
+CMD ["chronosops", "serve"]
