@@ -43,13 +43,18 @@ from chronosops.evidence import (
 from chronosops.incidents import IncidentService
 from chronosops.investigation import (
     EvidenceGatherer,
+    Explanations,
+    Gate,
     IncidentDetails,
+    IncidentExports,
     IngestPipeline,
+    Investigations,
     JobRunner,
     Once,
     SourceIntake,
 )
 from chronosops.jobs import JobPolicy, JobService
+from chronosops.postmortem import PostmortemService
 from chronosops.reasoning import (
     BuiltinReasoner,
     GeminiClient,
@@ -84,10 +89,14 @@ class Services:
     evidence: EvidenceService
     changes: ChangeService
     reasoning: ReasoningService
+    postmortems: PostmortemService
     pipeline: IngestPipeline
     jobs: JobService
     runner: JobRunner
     details: IncidentDetails
+    explanations: Explanations
+    exports: IncidentExports
+    investigations: Investigations
     intake: SourceIntake
     once: Once
     verifier: TokenVerifier
@@ -149,6 +158,7 @@ def build_services(
     reasoning = ReasoningService(
         reasoner=reasoner or build_reasoner(settings, http), clock=clock, ids=ids
     )
+    postmortems = PostmortemService(clock=clock, ids=ids)
     auth = settings.auth
     console = settings.console
     verifier = TokenVerifier(auth, http=http)
@@ -185,6 +195,7 @@ def build_services(
         reasoning=reasoning,
         audit=audit,
         analyze_on_ingest=settings.analyze_on_ingest,
+        postmortems=postmortems,
         signal_rules=signal_rules(settings.analysis_signals),
     )
     intake = SourceIntake(
@@ -195,6 +206,18 @@ def build_services(
         jobs=jobs,
         clock=clock,
     )
+    investigations = Investigations(
+        database=database,
+        incidents=incidents,
+        evidence=evidence,
+        reasoning=reasoning,
+        pipeline=pipeline,
+        jobs=jobs,
+        audit=audit,
+        clock=clock,
+        ids=ids,
+        gate=Gate(max_window=timedelta(hours=settings.investigation_max_window_hours)),
+    )
     runner = JobRunner(
         database=database,
         jobs=jobs,
@@ -202,7 +225,16 @@ def build_services(
         intake=intake,
         concurrency=settings.job_concurrency,
         poll_seconds=settings.job_poll_seconds,
+        investigations=investigations,
     )
+    exports = IncidentExports(
+        incidents=incidents,
+        evidence=evidence,
+        reasoning=reasoning,
+        postmortems=postmortems,
+        audit=audit,
+    )
+    exports.investigations = investigations.export_section
     return Services(
         settings=settings,
         clock=clock,
@@ -214,10 +246,14 @@ def build_services(
         evidence=evidence,
         changes=changes,
         reasoning=reasoning,
+        postmortems=postmortems,
         pipeline=pipeline,
         jobs=jobs,
         runner=runner,
         details=IncidentDetails(incidents=incidents, evidence=evidence, reasoning=reasoning),
+        explanations=Explanations(reasoning=reasoning, evidence=evidence),
+        exports=exports,
+        investigations=investigations,
         intake=intake,
         once=Once(
             database=database,

@@ -237,6 +237,12 @@ class Settings(BaseSettings):
     )
     job_concurrency: int = Field(default=4, ge=1, le=256, description="jobs run at once per runner")
     job_poll_seconds: float = Field(default=0.5, gt=0, le=60)
+    investigation_max_window_hours: float = Field(
+        default=2.0,
+        gt=0,
+        le=6,
+        description="the longest window an investigation may collect evidence for (at most 6 h)",
+    )
 
     @property
     def uses_procrastinate(self) -> bool:

@@ -29,13 +29,14 @@ async def test_an_ingested_incident_verifies(
     result = await verify(client, analyst, incident_id)
     assert result["ok"] is True
     assert result["status"] == "VERIFIED"
-    assert result["verifiedCount"] == result["totalEvents"] == 3
+    assert result["verifiedCount"] == result["totalEvents"] == 4
     assert result["firstFailure"] is None
     events = (await client.get(f"/v1/incidents/{incident_id}/audit-events", headers=analyst)).json()
     assert [e["eventType"] for e in events] == [
         "INCIDENT_CREATED",
         "EVIDENCE_BUNDLE_CREATED",
         "ANALYSIS_CREATED",
+        "POSTMORTEM_CREATED",
     ]
 
 
@@ -55,7 +56,8 @@ async def test_interleaved_incidents_all_verify(
     for incident_id in (a, b):
         result = await verify(client, analyst, incident_id)
         assert result["ok"] is True, result
-        assert result["verifiedCount"] == 4  # created, bundle, analysis, re-analysis
+        # created, bundle, analysis, postmortem, re-analysis, its postmortem
+        assert result["verifiedCount"] == 6
 
 
 async def test_editing_a_stored_event_fails_verification_at_that_event(
@@ -111,6 +113,6 @@ async def test_concurrent_ingests_append_a_gapless_chain(
         seqs = list(
             (await session.execute(text("SELECT seq FROM audit_event ORDER BY seq"))).scalars()
         )
-    assert seqs == list(range(1, 31))
+    assert seqs == list(range(1, 41))  # created, bundle, analysis, postmortem for each
     for response in responses:
         assert (await verify(client, analyst, response.json()["incidentId"]))["ok"] is True

@@ -165,8 +165,9 @@ def test_audit_verify_walks_the_chain_including_the_sign_in_links_it_issued(env:
     assert runner.invoke(app, ["sign-in-link", "--sub", "dana"]).exit_code == 0
     result = runner.invoke(app, ["audit", "verify", "--batch-size", "2", "--quiet"])
     assert result.exit_code == 0, result.output
-    # INCIDENT_CREATED, EVIDENCE_BUNDLE_CREATED, ANALYSIS_CREATED, SIGN_IN_LINK_ISSUED
-    assert "VERIFIED 4 events" in result.stdout
+    # INCIDENT_CREATED, EVIDENCE_BUNDLE_CREATED, ANALYSIS_CREATED, POSTMORTEM_CREATED,
+    # SIGN_IN_LINK_ISSUED
+    assert "VERIFIED 5 events" in result.stdout
 
 
 def test_audit_verify_exits_1_naming_the_first_broken_event(env: str) -> None:

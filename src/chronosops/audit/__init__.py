@@ -13,6 +13,7 @@ from chronosops.audit.schemas import (
     EventType,
     Verification,
     VerificationFailure,
+    hash_input,
 )
 from chronosops.audit.service import AuditLog
 
@@ -30,4 +31,5 @@ __all__ = [
     "EventType",
     "Verification",
     "VerificationFailure",
+    "hash_input",
 ]

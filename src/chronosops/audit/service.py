@@ -222,6 +222,10 @@ class AuditLog:
         events = await AuditRepository(session).for_incident(incident_id)
         return [AuditEventRead.model_validate(e, from_attributes=True) for e in events]
 
+    async def head(self, session: AsyncSession) -> tuple[int, str] | None:
+        """The chain's last link (seq, hash), or None for an empty chain."""
+        return await AuditRepository(session).head_link(self.chain_id)
+
     async def verify_incident(self, session: AsyncSession, incident_id: str) -> Verification:
         """Re-hash the incident's events and check both links of each; stop at the first failure."""
         repository = AuditRepository(session)

@@ -10,6 +10,7 @@ from chronosops.cli import (
     bench,
     db,
     demo,
+    exports,
     imports,
     incidents,
     logs,
@@ -33,6 +34,8 @@ app.command("token")(tokens.token)
 app.command("sign-in-link")(sign_in.sign_in_link)
 app.command("ingest")(incidents.ingest)
 app.command("demo")(demo.demo)
+app.command("export")(exports.export)
+app.command("verify-export")(exports.verify)
 app.command("worker")(worker.worker)
 app.add_typer(db.app, name="db")
 app.add_typer(bench.app, name="bench")

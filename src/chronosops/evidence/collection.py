@@ -132,7 +132,14 @@ class CollectorRunner:
     def configured(self) -> bool:
         return bool(self.collectors)
 
-    async def run(self, query: CollectorQuery) -> CollectionResult:
+    def backends(self) -> frozenset[str]:
+        """The backend kinds of the configured collectors the policy lets run."""
+        return frozenset(c.kind for c in self.collectors if self.policy.allows(c))
+
+    async def run(
+        self, query: CollectorQuery, *, backends: frozenset[str] | None = None
+    ) -> CollectionResult:
+        """Run the allowed collectors (only those of ``backends``, when given)."""
         result = CollectionResult()
         window, clamped = clamp(query.window, self.policy.max_window)
         result.window = window
@@ -151,6 +158,8 @@ class CollectorRunner:
         query = dataclasses.replace(query, window=window, deadline=None)
         runnable: list[Collector] = []
         for collector in self.collectors:
+            if backends is not None and collector.kind not in backends:
+                continue
             if self.policy.allows(collector):
                 runnable.append(collector)
             else:

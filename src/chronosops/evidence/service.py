@@ -29,9 +29,17 @@ class EvidenceService:
     def collectors_configured(self) -> bool:
         return self.runner.configured
 
-    async def collect(self, query: CollectorQuery) -> CollectionResult:
+    async def collect(
+        self, query: CollectorQuery, *, backends: frozenset[str] | None = None
+    ) -> CollectionResult:
         """What the configured collectors find for the query, under the collection policy."""
-        return await self.runner.run(query)
+        return await self.runner.run(query, backends=backends)
+
+    def collector_backends(self) -> frozenset[str]:
+        return self.runner.backends()
+
+    def item_cap(self, kind: str) -> int:
+        return self.runner.policy.cap(kind)
 
     def artifacts_from_request(
         self,

@@ -3,6 +3,15 @@ and vendor deliveries from the native sources."""
 
 from chronosops.investigation.collection import EvidenceGatherer, Gathered
 from chronosops.investigation.detail import IncidentDetail, IncidentDetails
+from chronosops.investigation.explanations import Explanations
+from chronosops.investigation.exports import (
+    ExportVerification,
+    IncidentExports,
+    UnreadableExportError,
+    export_zip,
+    read_export,
+    verify_export,
+)
 from chronosops.investigation.ingest import (
     ANALYZED_MESSAGE,
     AnalysisMode,
@@ -13,6 +22,14 @@ from chronosops.investigation.ingest import (
     window_of,
 )
 from chronosops.investigation.jobs import JobBusyError, JobRunner, RunResult
+from chronosops.investigation.loop import (
+    Gate,
+    InvestigateRequest,
+    InvestigationNotFoundError,
+    InvestigationRead,
+    InvestigationRunningError,
+    Investigations,
+)
 from chronosops.investigation.once import Answer, Delivery, IdempotencyKey, Once
 from chronosops.investigation.scenarios import ScenarioRun, run_scenario
 from chronosops.investigation.webhooks import (
@@ -29,20 +46,33 @@ __all__ = [
     "Delivery",
     "EventResult",
     "EvidenceGatherer",
+    "Explanations",
+    "ExportVerification",
+    "Gate",
     "Gathered",
     "IdempotencyKey",
     "IncidentDetail",
     "IncidentDetails",
+    "IncidentExports",
     "IngestOutcome",
     "IngestPipeline",
+    "InvestigateRequest",
+    "InvestigationNotFoundError",
+    "InvestigationRead",
+    "InvestigationRunningError",
+    "Investigations",
     "JobBusyError",
     "JobRunner",
     "Once",
     "RunResult",
     "ScenarioRun",
     "SourceIntake",
+    "UnreadableExportError",
     "context_of",
     "delivery_id_headers",
+    "export_zip",
+    "read_export",
     "run_scenario",
+    "verify_export",
     "window_of",
 ]

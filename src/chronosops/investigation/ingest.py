@@ -30,7 +30,9 @@ from chronosops.core.windows import TimeWindow, incident_window
 from chronosops.evidence import BundleDraft, CollectionNote, EvidenceService
 from chronosops.incidents import IncidentRead, IncidentService
 from chronosops.investigation.collection import EvidenceGatherer
+from chronosops.investigation.postmortems import audit_postmortem, postmortem_source
 from chronosops.jobs import JobRead, JobService
+from chronosops.postmortem import PostmortemService
 from chronosops.reasoning import AnalysisRead, Reasoning, ReasoningService
 from chronosops.storage import Database
 
@@ -114,6 +116,7 @@ class IngestPipeline:
         audit: AuditLog,
         jobs: JobService,
         analyze_on_ingest: bool,
+        postmortems: PostmortemService,
         signal_rules: list[SignalRuleInput] | None = None,
     ) -> None:
         self.jobs = jobs
@@ -124,6 +127,7 @@ class IngestPipeline:
         self.reasoning = reasoning
         self.audit = audit
         self.analyze_on_ingest = analyze_on_ingest
+        self.postmortems = postmortems
         self.signal_rules = list(signal_rules or [])
 
     async def ingest(
@@ -450,6 +454,9 @@ class IngestPipeline:
             reasoning=reasoning,
             by=principal.subject,
         )
+        postmortem = await self.postmortems.draft(
+            session, postmortem_source(incident, analysis, draft), by=principal.subject
+        )
         await self.incidents.set_status(
             session,
             incident.id,
@@ -525,6 +532,7 @@ class IngestPipeline:
                     "costUsd": trace.cost_usd,
                 },
             )
+        await audit_postmortem(session, self.audit, postmortem, actor=principal.subject)
         return analysis
 
     async def _job_failed(

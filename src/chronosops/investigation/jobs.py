@@ -23,6 +23,7 @@ from chronosops.investigation.ingest import (
     IngestPipeline,
     JobLostError,
 )
+from chronosops.investigation.loop import INVESTIGATE_JOB, Investigations
 from chronosops.investigation.webhooks import DELIVERY_JOB, SourceIntake
 from chronosops.jobs import JobRead, JobService
 from chronosops.storage import Database
@@ -49,12 +50,14 @@ class JobRunner:
         pipeline: IngestPipeline,
         intake: SourceIntake,
         concurrency: int,
+        investigations: Investigations | None = None,
         poll_seconds: float,
     ) -> None:
         self.database = database
         self.jobs = jobs
         self.pipeline = pipeline
         self.intake = intake
+        self.investigations = investigations
         self.concurrency = concurrency
         self.poll_seconds = poll_seconds
 
@@ -77,6 +80,9 @@ class JobRunner:
         try:
             if job.kind == DELIVERY_JOB:
                 await self._deliver(job)
+                return await self._finished(job, bound)
+            if job.kind == INVESTIGATE_JOB and self.investigations is not None:
+                await self.investigations.run(job)
                 return await self._finished(job, bound)
             if job.incident_id is None:
                 raise ValueError(f"a {job.kind} job needs an incident")

@@ -21,8 +21,11 @@ from chronosops.web.api import (
     audit,
     changes,
     evidence,
+    exports,
     incidents,
+    investigations,
     jobs,
+    postmortems,
     scenarios,
     sources,
     system,
@@ -76,6 +79,8 @@ def create_app(services: Services, *, owns_services: bool = False) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         # Without a `chronosops worker` (the embedded SQLite default), this process runs the jobs.
         stop = asyncio.Event()
+        # Sessions a crash left running with no job to carry them on are closed first.
+        await services.investigations.recover()
         runner = (
             None
             if services.settings.uses_procrastinate
@@ -113,7 +118,10 @@ def create_app(services: Services, *, owns_services: bool = False) -> FastAPI:
         sources,
         webhooks,
         audit,
+        postmortems,
+        exports,
         jobs,
+        investigations,
     ):
         app.include_router(module.router)
     pages.install(app)

@@ -55,12 +55,12 @@ async def test_verifying_shows_the_head_or_the_first_broken_event(
     assert (await client.post("/audit/verify", data={"csrf_token": "guess"})).status_code == 403
     verified = await client.post("/audit/verify", data={"csrf_token": csrf})
     assert verified.status_code == 200
-    assert "✔ Verified: all 4 events" in verified.text  # three for the incident, one sign-in
+    assert "✔ Verified: all 5 events" in verified.text  # four for the incident, one sign-in
     async with services.database.unit_of_work() as session:
         await session.execute(text("UPDATE audit_event SET actor = 'mallory' WHERE seq = 2"))
     failed = await client.post("/audit/verify", data={"csrf_token": csrf})
     assert "✘ Verification failed at seq 2" in failed.text
-    assert "1 of 4 events verified" in failed.text
+    assert "1 of 5 events verified" in failed.text
 
 
 async def test_an_actor_name_with_markup_is_shown_as_text(

@@ -375,3 +375,91 @@ def test_an_admin_verifies_the_audit_chain_and_signs_out_for_good(
     expect(page).to_have_url(re.compile(r"/sign-in\?next="))
     assert watch.problems == []
     context.close()
+
+
+def reanalyse(server: LiveServer, incident_id: str) -> None:
+    response = httpx.post(
+        f"{server.url}/v1/incidents/{incident_id}/reanalyze",
+        headers=bearer(server.settings, Role.ANALYST),
+        timeout=30,
+    )
+    assert response.status_code == 201, response.text
+
+
+def test_a_viewer_reads_the_postmortem_downloads_it_and_the_export(
+    browser: Browser, server: LiveServer
+) -> None:
+    incident_id = ingest(server, checkout_incident())
+    context = browser.new_context(viewport=LAPTOP, accept_downloads=True)
+    page = context.new_page()
+    watch = PageWatch(page)
+    page.goto(sign_in_link(server, Role.VIEWER, sub="vic"))
+    page.goto(f"{server.url}/incidents/{incident_id}")
+    page.get_by_role("link", name="version 1").click()
+    expect(page.get_by_role("heading", level=2, name="Root cause")).to_be_visible()
+    shoot(page, "11-postmortem")
+    with page.expect_download() as markdown:
+        page.get_by_role("link", name="Download Markdown").click()
+    assert markdown.value.suggested_filename == f"postmortem-{incident_id}-v1.md"
+    page.goto(f"{server.url}/incidents/{incident_id}")
+    with page.expect_download() as export:
+        page.get_by_role("link", name="Export zip").click()
+    assert export.value.suggested_filename == f"chronosops-incident-{incident_id}.zip"
+    assert watch.problems == []
+    context.close()
+
+
+def test_a_viewer_compares_two_analyses_from_the_history(
+    browser: Browser, server: LiveServer
+) -> None:
+    incident_id = ingest(server, checkout_incident())
+    reanalyse(server, incident_id)
+    context = browser.new_context(viewport=LAPTOP)
+    page = context.new_page()
+    watch = PageWatch(page)
+    page.goto(sign_in_link(server, Role.VIEWER, sub="vic"))
+    page.goto(f"{server.url}/incidents/{incident_id}#history")
+    page.get_by_role("link", name="with the one shown").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Compare analyses")
+    shoot(page, "12-compare")
+    assert watch.problems == []
+    context.close()
+
+
+def test_a_viewer_follows_the_graph_from_a_box_to_its_evidence(
+    browser: Browser, server: LiveServer
+) -> None:
+    incident_id = ingest(server, checkout_incident())
+    context = browser.new_context(viewport=LAPTOP)
+    page = context.new_page()
+    watch = PageWatch(page)
+    page.goto(sign_in_link(server, Role.VIEWER, sub="vic"))
+    page.goto(f"{server.url}/incidents/{incident_id}")
+    page.get_by_role("link", name="Explainability graph").click()
+    graph = page.get_by_role("img", name=re.compile("Explainability graph of analysis"))
+    expect(graph).to_be_visible()
+    shoot(page, "13-graph")
+    page.locator('g.node[data-type="EVIDENCE"]').first.click()
+    expect(page).to_have_url(re.compile(rf"/incidents/{incident_id}\?analysis=.*#ev-"))
+    assert watch.problems == []
+    context.close()
+
+
+def test_an_analyst_starts_an_investigation_and_watches_the_gate_decide(
+    browser: Browser, server: LiveServer
+) -> None:
+    incident_id = ingest(server, checkout_incident())
+    context = browser.new_context(viewport=LAPTOP)
+    page = context.new_page()
+    watch = PageWatch(page)
+    page.goto(sign_in_link(server, Role.ANALYST, sub="ann"))
+    page.goto(f"{server.url}/incidents/{incident_id}#investigations")
+    page.get_by_label("Target").fill("0.99")
+    page.get_by_role("button", name="Investigate").click()
+    panel = page.locator("#investigations")
+    # The panel refreshes itself while the session runs; the job ends with every request refused.
+    expect(panel).to_contain_text("ALL_REJECTED", timeout=20_000)
+    expect(panel.locator("table.gate").first).to_contain_text("NO_ALLOWED_COLLECTOR")
+    shoot(page, "14-investigation")
+    assert watch.problems == []
+    context.close()

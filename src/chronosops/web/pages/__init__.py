@@ -16,15 +16,28 @@ from chronosops.web.pages import (
     audit,
     incident,
     incidents,
+    investigations,
     jobs,
     new_incident,
+    review,
     scenarios,
     sign_in,
     sources,
 )
 from chronosops.web.pages.rendering import STATIC_DIR
 
-SCREENS = (sign_in, incidents, incident, new_incident, scenarios, sources, audit, jobs)
+SCREENS = (
+    sign_in,
+    incidents,
+    review,
+    investigations,
+    incident,
+    new_incident,
+    scenarios,
+    sources,
+    audit,
+    jobs,
+)
 
 
 class CachedStaticFiles(StaticFiles):

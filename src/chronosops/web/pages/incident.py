@@ -190,6 +190,8 @@ async def incident_detail(
         verification = await services.audit.verify_incident(session, incident_id)
         audit_events = await services.audit.events_for_incident(session, incident_id)
         traces = await services.reasoning.traces_for_incident(session, incident_id)
+        postmortems = await services.postmortems.for_incident(session, incident_id)
+        investigations = await services.investigations.for_incident(session, incident_id)
     incident = detail.incident
     link = next((b for b in detail.bundles if b.bundle_id == bundle_id), None)
     window = (
@@ -207,6 +209,9 @@ async def incident_detail(
         "verification": verification,
         "audit_events": audit_events,
         "traces": traces,
+        "postmortems": postmortems,
+        "investigations": investigations,
+        "refresh_seconds": 3,
         "notice": _notice(request),
     }
     return render(request, "incident/detail.html", context, user=user)

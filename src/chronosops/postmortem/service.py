@@ -1,0 +1,103 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from chronosops.core.canonical import content_hash
+from chronosops.core.clock import Clock
+from chronosops.core.ids import IdFactory
+from chronosops.postmortem.drafting import draft_postmortem
+from chronosops.postmortem.errors import PostmortemNotFoundError
+from chronosops.postmortem.markdown import render_markdown
+from chronosops.postmortem.repository import PostmortemRepository
+from chronosops.postmortem.schemas import (
+    GENERATOR_VERSION,
+    PostmortemRead,
+    PostmortemSource,
+    PostmortemSummary,
+)
+from chronosops.postmortem.tables import Postmortem
+
+POSTMORTEM_PREFIX = "pm-"
+
+
+@dataclass(frozen=True)
+class Drafted:
+    postmortem: PostmortemRead
+    created: bool
+
+
+def _summary_fields(row: Postmortem) -> dict[str, Any]:
+    return {
+        "postmortem_id": row.id,
+        "incident_id": row.incident_id,
+        "analysis_id": row.analysis_id,
+        "bundle_id": row.bundle_id,
+        "version": row.version,
+        "generator_version": row.generator_version,
+        "content_hash": row.content_hash,
+        "headline": row.headline,
+        "created_at": row.created_at,
+        "created_by": row.created_by,
+    }
+
+
+def _read(row: Postmortem) -> PostmortemRead:
+    return PostmortemRead.model_validate(
+        {**_summary_fields(row), "content": row.content, "markdown": row.markdown}
+    )
+
+
+class PostmortemService:
+    def __init__(self, *, clock: Clock, ids: IdFactory) -> None:
+        self.clock = clock
+        self.ids = ids
+
+    async def draft(
+        self, session: AsyncSession, source: PostmortemSource, *, by: str | None
+    ) -> Drafted:
+        """The postmortem of this analysis: drafted as the incident's next version, once."""
+        repository = PostmortemRepository(session)
+        existing = await repository.for_analysis(source.analysis_id)
+        if existing is not None:
+            return Drafted(_read(existing), created=False)
+        content = draft_postmortem(source)
+        row = Postmortem(
+            id=f"{POSTMORTEM_PREFIX}{self.ids.new()}",
+            incident_id=source.incident_id,
+            analysis_id=source.analysis_id,
+            bundle_id=source.bundle_id,
+            version=await repository.latest_version(source.incident_id) + 1,
+            generator_version=GENERATOR_VERSION,
+            content=content,
+            markdown=render_markdown(content),
+            content_hash=content_hash(content),
+            headline=content["headline"],
+            created_at=self.clock.now(),
+            created_by=by,
+        )
+        await repository.insert({c.key: getattr(row, c.key) for c in Postmortem.__table__.columns})
+        return Drafted(_read(row), created=True)
+
+    async def get(self, session: AsyncSession, postmortem_id: str) -> PostmortemRead:
+        row = await PostmortemRepository(session).get(postmortem_id)
+        if row is None:
+            raise PostmortemNotFoundError(postmortem_id)
+        return _read(row)
+
+    async def for_analysis(self, session: AsyncSession, analysis_id: str) -> PostmortemRead | None:
+        row = await PostmortemRepository(session).for_analysis(analysis_id)
+        return _read(row) if row else None
+
+    async def for_incident(
+        self, session: AsyncSession, incident_id: str
+    ) -> list[PostmortemSummary]:
+        rows = await PostmortemRepository(session).for_incident(incident_id)
+        return [PostmortemSummary.model_validate(_summary_fields(row)) for row in rows]
+
+    async def all_for_incident(
+        self, session: AsyncSession, incident_id: str
+    ) -> list[PostmortemRead]:
+        return [_read(row) for row in await PostmortemRepository(session).for_incident(incident_id)]

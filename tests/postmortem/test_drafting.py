@@ -1,0 +1,79 @@
+"""Drafting is a pure function of the analysis and its bundle."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from chronosops.analysis import AnalysisInput, IncidentContext, analyze
+from chronosops.evidence.bundle import seal
+from chronosops.postmortem import PostmortemSource
+from chronosops.postmortem.drafting import draft_postmortem
+from chronosops.postmortem.markdown import render_markdown
+from chronosops.scenarios import GenerationOptions, generate
+
+
+def source(**changes: Any) -> PostmortemSource:
+    incident = generate("latency-spike", GenerationOptions(), with_telemetry=True)
+    draft = seal(incident.artifacts)
+    result = analyze(
+        AnalysisInput(
+            context=IncidentContext(
+                source_type="SCENARIO",
+                title=incident.title,
+                service=incident.service,
+                onset=incident.start,
+                window_start=incident.window.start,
+                window_end=incident.window.end,
+            ),
+            artifacts=list(draft.artifacts),
+        )
+    )
+    values: dict[str, Any] = {
+        "incident_id": "inc1",
+        "title": incident.title,
+        "severity": incident.severity,
+        "source_type": "SCENARIO",
+        "source_ref": "latency-spike",
+        "service": incident.service,
+        "started_at": incident.start,
+        "ended_at": incident.end,
+        "analysis_id": "anl-1",
+        "analysed_at": incident.end + timedelta(minutes=5),
+        "reasoner": "builtin",
+        "engine_version": result.engine_version,
+        "bundle_id": draft.bundle_id,
+        "result": result.model_dump(mode="json"),
+        "artifacts": draft.content["artifacts"],
+        "collection": [],
+    }
+    values.update(changes)
+    return PostmortemSource(**values)
+
+
+def test_the_same_analysis_drafts_the_same_postmortem() -> None:
+    assert draft_postmortem(source()) == draft_postmortem(source())
+
+
+def test_the_markdown_is_rendered_from_the_content_alone() -> None:
+    content = draft_postmortem(source())
+    assert render_markdown(content) == render_markdown(dict(content))
+
+
+def test_references_the_bundle_cannot_back_are_dropped() -> None:
+    real = source()
+    result = dict(real.result)
+    top = dict(result["hypotheses"][0])
+    top["evidenceRefs"] = ["not-in-the-bundle", *top["evidenceRefs"]]
+    result["hypotheses"] = [top, *result["hypotheses"][1:]]
+    content = draft_postmortem(source(result=result))
+    assert "not-in-the-bundle" not in content["rootCause"]["evidenceRefs"]
+
+
+def test_the_timeline_is_in_time_order() -> None:
+    timeline = draft_postmortem(source())["timeline"]
+    assert [e["at"] for e in timeline] == sorted(e["at"] for e in timeline)
+
+
+def test_a_model_narrative_is_absent_without_a_language_model() -> None:
+    assert "modelNarrative" not in draft_postmortem(source())
