@@ -49,8 +49,8 @@ imports: $(STAMP) ## import-linter: the layer contracts of DESIGN.md
 	$(BIN)/lint-imports
 
 .PHONY: bench
-bench: $(STAMP) ## benchmarks as tables: ingest throughput/latency, then analysis accuracy/speed
-	$(BIN)/python -m benchmarks.ingest
+bench: $(STAMP) ## benchmarks as tables: ingest under wrk beside a floor app (BENCH_DATABASE_URL adds PostgreSQL), then analysis
+	$(BIN)/python -m benchmarks.wrk_ingest $(if $(BENCH_DATABASE_URL),--database-url $(BENCH_DATABASE_URL))
 	$(BIN)/chronosops bench analysis
 
 .PHONY: bench-console
