@@ -49,10 +49,11 @@ imports: $(STAMP) ## import-linter: the layer contracts of DESIGN.md
 	$(BIN)/lint-imports
 
 .PHONY: bench
-bench: $(STAMP) ## benchmarks as tables: ingest throughput/latency, analysis accuracy/speed, log templates on Loghub-2k
-	$(BIN)/python -m benchmarks.ingest
+bench: $(STAMP) ## benchmarks as tables: ingest under wrk beside a floor app (BENCH_DATABASE_URL adds PostgreSQL), analysis, log templates (Loghub-2k), real incidents (Nezha)
+	$(BIN)/python -m benchmarks.wrk_ingest $(if $(BENCH_DATABASE_URL),--database-url $(BENCH_DATABASE_URL))
 	$(BIN)/chronosops bench analysis
 	$(BIN)/chronosops bench logs
+	$(BIN)/chronosops bench nezha
 
 .PHONY: bench-console
 bench-console: $(STAMP) ## benchmark: the console's incident list with 100k incidents, as a table

@@ -175,6 +175,7 @@ def build_services(
             stale_after=timedelta(seconds=settings.job_stale_seconds),
         ),
         procrastinate=settings.uses_procrastinate,
+        liveness=liveness,
     )
     pipeline = IngestPipeline(
         database=database,

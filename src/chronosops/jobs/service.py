@@ -22,7 +22,7 @@ from chronosops.core.ids import IdFactory
 from chronosops.jobs.errors import JobNotFoundError, JobNotRetryableError
 from chronosops.jobs.schemas import JobRead
 from chronosops.jobs.tables import Job
-from chronosops.storage import insert_row
+from chronosops.storage import Liveness, insert_row
 
 PROCRASTINATE_TASK = "chronosops.run_job"
 PROCRASTINATE_QUEUE = "chronosops"
@@ -62,7 +62,10 @@ class JobService:
         owner: str,
         policy: JobPolicy,
         procrastinate: bool = False,
+        liveness: Liveness | None = None,
     ) -> None:
+        # Tells at once that a job's runner died (else its heartbeat going stale tells it).
+        self.liveness = liveness
         self.clock = clock
         self.ids = ids
         # This process's name on the jobs it runs ("host:pid:boot").
@@ -84,6 +87,8 @@ class JobService:
     ) -> JobRead:
         """Add a job; with ``hold`` it is already running here (the caller runs it at once);
         with ``done`` its work is being stored in this same transaction."""
+        if hold:
+            await self._alive()
         now = self.clock.now()
         values: dict[str, Any] = {
             "id": self.ids.new(),
@@ -130,24 +135,64 @@ class JobService:
             and_(Job.state == "running", Job.heartbeat_at < now - self.policy.stale_after),
         )
 
+    async def _alive(self) -> None:
+        """Before holding a job: make this process known alive to the others."""
+        if self.liveness is not None:
+            await self.liveness.ensure_started()
+
+    async def _dead(self, session: AsyncSession, owner: str | None) -> bool:
+        if self.liveness is None or owner is None or owner == self.owner:
+            return False
+        return await self.liveness.is_dead(session, owner)
+
     async def claim(self, session: AsyncSession, job_id: str) -> JobRead | None:
         """Take the job for this process, if it is queued or its runner died; else None."""
+        await self._alive()
         now = self.clock.now()
+        taking = update(Job).values(
+            state="running",
+            owner=self.owner,
+            heartbeat_at=now,
+            attempts=Job.attempts + 1,
+            updated_at=now,
+        )
         result = await session.execute(
-            update(Job)
-            .where(Job.id == job_id, self._claimable(now))
-            .values(
-                state="running",
-                owner=self.owner,
-                heartbeat_at=now,
-                attempts=Job.attempts + 1,
-                updated_at=now,
-            )
-            .returning(Job.id)
+            taking.where(Job.id == job_id, self._claimable(now)).returning(Job.id)
         )
         if result.first() is None:
-            return None
+            holder = await session.scalar(
+                select(Job.owner).where(Job.id == job_id, Job.state == "running")
+            )
+            if holder is None or not await self._dead(session, holder):
+                return None
+            # Its runner is gone (known at once, not after the stale limit): take it over.
+            result = await session.execute(
+                taking.where(
+                    Job.id == job_id, Job.state == "running", Job.owner == holder
+                ).returning(Job.id)
+            )
+            if result.first() is None:
+                return None
         return await self.get(session, job_id)
+
+    async def _orphans(self, session: AsyncSession, *, limit: int) -> list[str]:
+        """Running jobs whose runner is known dead (before their heartbeat goes stale)."""
+        if self.liveness is None:
+            return []
+        rows = await session.execute(
+            select(Job.id, Job.owner)
+            .where(Job.state == "running", Job.owner != self.owner)
+            .order_by(Job.run_after, Job.id)
+            .limit(limit * 10)
+        )
+        verdicts: dict[str | None, bool] = {}
+        found = []
+        for job_id, owner in rows.all():
+            if owner not in verdicts:
+                verdicts[owner] = await self._dead(session, owner)
+            if verdicts[owner]:
+                found.append(job_id)
+        return found[:limit]
 
     async def due(self, session: AsyncSession, *, limit: int) -> Sequence[str]:
         """Ids of jobs to run now, oldest first: queued and due, or running with a dead runner.
@@ -176,7 +221,11 @@ class JobService:
             .order_by(Job.run_after, Job.id)
             .limit(limit)
         )
-        return list(rows.scalars())
+        due = list(rows.scalars())
+        for orphan in await self._orphans(session, limit=limit):
+            if orphan not in due and len(due) < limit:
+                due.append(orphan)
+        return due
 
     async def requeue_stale(self, session: AsyncSession) -> Sequence[str]:
         """Queue again the running jobs whose runner died (and wake a worker for each)."""
@@ -188,6 +237,14 @@ class JobService:
             .returning(Job.id, Job.incident_id)
         )
         rows = list(result.all())
+        for orphan in await self._orphans(session, limit=100):
+            taken = await session.execute(
+                update(Job)
+                .where(Job.id == orphan, Job.state == "running")
+                .values(state="queued", owner=None, run_after=now, updated_at=now)
+                .returning(Job.id, Job.incident_id)
+            )
+            rows.extend(taken.all())
         for job_id, incident_id in rows:
             await self._wake(session, job_id, incident_id, now)
         return [job_id for job_id, _ in rows]

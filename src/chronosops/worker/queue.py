@@ -47,8 +47,9 @@ def build_queue(services: Services) -> procrastinate.App:
     @app.task(
         name=PROCRASTINATE_TASK,
         queue=PROCRASTINATE_QUEUE,
-        # Only "someone else is running it": the row's own policy retries failed work.
-        retry=RetryStrategy(max_attempts=1000, exponential_wait=2, retry_exceptions={JobBusyError}),
+        # Only "someone else is running it" (for up to 10 minutes; a dead holder's job is
+        # re-deferred by the sweep): the row's own policy retries failed work.
+        retry=RetryStrategy(max_attempts=300, wait=2, retry_exceptions={JobBusyError}),
     )
     async def run_job(job_id: str) -> None:
         await services.runner.run(job_id)

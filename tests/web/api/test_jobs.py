@@ -20,6 +20,7 @@ from chronosops.web.api.incidents import wants_async
 from tests.fixtures.app import ClientFactory
 from tests.fixtures.guide import example, request
 from tests.fixtures.webhooks import TOKENS, webhook_settings
+from tests.investigation.test_once import dead_process_name
 from tests.sources.payloads import load
 
 INGEST = "/v1/incidents/ingest"
@@ -213,3 +214,29 @@ def test_prefer_respond_async_is_read_among_other_preferences(
     prefer: str | None, expected: bool
 ) -> None:
     assert wants_async(prefer) is expected
+
+
+async def test_a_job_held_by_a_process_known_dead_is_taken_over_at_once(
+    services: Services, client: httpx.AsyncClient, analyst: dict[str, str]
+) -> None:
+    # A request that died after its first commit; the stale limit (30 s) is nowhere near.
+    dead = JobService(
+        clock=services.clock,
+        ids=services.ids,
+        owner=dead_process_name(),
+        policy=services.jobs.policy,
+    )
+    async with services.database.unit_of_work() as session:
+        registration = await services.incidents.register(
+            session, IngestIncidentRequest.model_validate(request()), by="analyst"
+        )
+        await dead.enqueue(
+            session,
+            kind="analyze",
+            incident_id=registration.incident.id,
+            payload={},
+            by="analyst",
+            hold=True,
+        )
+    await services.runner.drain()
+    assert len(await analyses_of(client, registration.incident.id, analyst)) == 1
