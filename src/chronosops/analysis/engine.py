@@ -164,6 +164,7 @@ FAMILY_OF_KIND = {
     "availability": "DEPLOY_BUG",
     "log_errors": "DEPLOY_BUG",
     "log_vanished": "DEPLOY_BUG",
+    "log_new_errors": "DEPLOY_BUG",
     "circuit_open": "DOWNSTREAM_OUTAGE",
     "cache_hit": "CACHE_MISS_STORM",
     "traffic": "CAPACITY_SATURATION",
@@ -180,6 +181,7 @@ def _family(suspect: Suspect) -> str:
     cpu = max(kinds.get("cpu", 0.0), kinds.get("saturation", 0.0), kinds.get("memory", 0.0))
     code = max(
         kinds.get("log_errors", 0.0),
+        kinds.get("log_new_errors", 0.0),
         kinds.get("error_ratio", 0.0),
         kinds.get("availability", 0.0),
         kinds.get("errors", 0.0),
@@ -209,6 +211,16 @@ FAMILY_SPECIFICITY = {
     "NETWORK_DNS_ISSUE": 0.9,
     "DEPLOY_BUG": 0.6,
 }
+# Errors the service never logged before the onset, with support, are a code path that started
+# failing (Nezha's new log patterns): more telling of a code fault than errors rising.
+NEW_ERRORS_SPECIFICITY = 0.9
+NEW_ERRORS_MIN = 0.4
+
+
+def _specificity(family: str, suspect: Suspect) -> float:
+    if family == "DEPLOY_BUG" and suspect.kinds.get("log_new_errors", 0.0) >= NEW_ERRORS_MIN:
+        return NEW_ERRORS_SPECIFICITY
+    return FAMILY_SPECIFICITY.get(family, 0.6)
 
 
 def suspect_candidates(suspects: Sequence[Suspect]) -> list[Candidate]:
@@ -220,7 +232,7 @@ def suspect_candidates(suspects: Sequence[Suspect]) -> list[Candidate]:
         runner_up = suspects[index + 1].score if index + 1 < len(suspects) else 0.0
         margin = max(0.0, suspect.score - runner_up) if index == 0 and len(contenders) >= 2 else 0.0
         family = _family(suspect)
-        specificity = FAMILY_SPECIFICITY.get(family, 0.6)
+        specificity = _specificity(family, suspect)
         candidate = Candidate(family, suspect.service)
         kinds = ", ".join(sorted(suspect.kinds, key=lambda k: -suspect.kinds[k])[:3])
         candidate.add(

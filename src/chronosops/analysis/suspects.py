@@ -62,7 +62,11 @@ KIND_WEIGHT: dict[str, float] = {
     "cache_hit": 0.6,
     "log_errors": 0.9,
     "log_vanished": 0.5,
+    "log_new_errors": 1.0,
 }
+# Lines an error template needs after the onset, with none before it, to count as new (Nezha:
+# a pattern needs support; one stray line is noise).
+NEW_ERROR_SUPPORT = 2
 
 _VOLATILE = re.compile(
     r"\b[0-9a-f]{6,}\b|\b\S*\d\S*\b|\[[^\]]*[:=][^\]]*\]|\"[^\"]*\"|'[^']*'", re.IGNORECASE
@@ -260,6 +264,39 @@ def _log_evidence(templates: Sequence[LogTemplate], cut: Cut, suspects: dict[str
             )
 
 
+def _new_error_templates(
+    templates: Sequence[LogTemplate], cut: Cut, suspects: dict[str, Suspect]
+) -> None:
+    """Error-level templates a service never logged before the fault and logs after it (Nezha's
+    new patterns): a code path that started failing. Only when the logs reach back into the
+    baseline, so a template is new rather than merely the first the window shows; warnings stay
+    out (business warnings come and go with the traffic mix)."""
+    if not templates or min(t.first_seen for t in templates) >= cut.baseline_end:
+        return
+    known = {service.lower() for t in templates for service in t.services or []}
+    found: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])  # lines, templates
+    refs: dict[str, list[str]] = defaultdict(list)
+    for template in templates:
+        errors = template.error_count
+        if template.first_seen < cut.fault_start or errors < NEW_ERROR_SUPPORT:
+            continue
+        text = template.template.lower()
+        for service in template.services or []:
+            if any(peer in text for peer in known if peer != service.lower()):
+                # "no instances available for ts-basic-service": a call that failed on a
+                # peer is the peer's trouble as much as this service's, not its own code path.
+                continue
+            found[service][0] += errors
+            found[service][1] += 1
+            refs[service].append(template.artifact_id)
+    for service, (lines, count) in found.items():
+        # Distinct new failures say more than one failure repeated.
+        z = 3.0 * lines * math.sqrt(count)
+        suspect = suspects.setdefault(service, Suspect(service))
+        for ref in refs[service]:
+            suspect.note("log_new_errors", strength_of(z), ref)
+
+
 def _span_evidence(spans: Sequence[SpanGroup], cut: Cut, suspects: dict[str, Suspect]) -> None:
     """Per service: the typical minute's p95 after the cut against before, and failures."""
     minutes: dict[str, dict[datetime, list[float]]] = defaultdict(lambda: defaultdict(list))
@@ -353,13 +390,15 @@ def rank_suspects(
     for group in spans:
         if group.peer_service:
             graph.add((group.service, group.peer_service))
-    _log_evidence([a for a in artifacts if isinstance(a, LogTemplate)], cut, suspects)
+    templates = [a for a in artifacts if isinstance(a, LogTemplate)]
+    _log_evidence(templates, cut, suspects)
+    _new_error_templates(templates, cut, suspects)
     ranked = sorted(suspects.values(), key=lambda s: (-s.score, s.service))
     return _callee_first(ranked, graph)
 
 
 # Kinds a caller's callees cannot explain: its own resources and its own failures.
-OWN_KINDS = ("cpu", "memory", "saturation", "restarts", "gc", "log_errors")
+OWN_KINDS = ("cpu", "memory", "saturation", "restarts", "gc", "log_errors", "log_new_errors")
 
 
 def own_resources(suspect: Suspect) -> float:
