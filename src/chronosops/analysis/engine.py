@@ -173,6 +173,12 @@ SUSPECT_WEIGHT = 1.6  # a clear leader's own strength
 SUSPECT_MARGIN_WEIGHT = 1.0  # how far ahead of the runner-up it stands
 SUSPECT_EXPLAINS_WEIGHT = 0.5  # how much of its callers' anomaly it explains
 SUSPECT_COMPRESSION = 2 / 3  # the share of a suspect's score above the bar that is discounted
+SUSPECT_LEAD = "suspect_lead"  # reason tag: the service's own signals moved most
+# A suspect-ranking leader below the bar is still named when it holds most of the probability
+# and several times what is left for "none of these": the evidence names one service clearly,
+# and an UNKNOWN first would hide it (issue 11). Rules' candidates keep the bar.
+CLEAR_LEAD_PROBABILITY = 0.5
+CLEAR_LEAD_RATIO = 4.0
 
 
 def _family(suspect: Suspect) -> str:
@@ -239,6 +245,7 @@ def suspect_candidates(suspects: Sequence[Suspect]) -> list[Candidate]:
             SUSPECT_WEIGHT * specificity * suspect.score * (1.0 if index == 0 else 0.6),
             f"{suspect.service}'s own signals moved most at the onset ({kinds})",
             suspect.citations(),
+            tag=SUSPECT_LEAD if index == 0 else "",
         )
         candidate.add(
             SUSPECT_MARGIN_WEIGHT * specificity * margin,
@@ -326,10 +333,16 @@ def analyze(request: AnalysisInput) -> AnalysisResult:
     probability[UNKNOWN] = weights[-1] / total
 
     leader = leaders[0] if leaders else None
-    decisive = (
-        leader is not None
-        and leader.score >= DECISIVE_SCORE
-        and probability[leader.hypothesis_id] > probability[UNKNOWN]
+    decisive = leader is not None and (
+        (
+            leader.score >= DECISIVE_SCORE
+            and probability[leader.hypothesis_id] > probability[UNKNOWN]
+        )
+        or (
+            leader.shows(SUSPECT_LEAD)
+            and probability[leader.hypothesis_id] >= CLEAR_LEAD_PROBABILITY
+            and probability[leader.hypothesis_id] >= CLEAR_LEAD_RATIO * probability[UNKNOWN]
+        )
     )
     order: list[Candidate | None] = list(leaders)
     if decisive:
