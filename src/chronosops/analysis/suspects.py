@@ -344,6 +344,27 @@ def topology_of(artifacts: Sequence[Artifact]) -> set[tuple[str, str]]:
     return found
 
 
+# An edge whose latency moved less than this many spreads is calm.
+CALM_EDGE_Z = 1.0
+
+
+def _calm_callers(
+    series: Sequence[MetricSeries], table: SignalTable, cut: Cut
+) -> dict[str, set[str]]:
+    """Callee → callers whose edge latency to it did not move (measured, well supported)."""
+    found: dict[str, set[str]] = defaultdict(set)
+    for item in series:
+        peer = peer_of(item.labels)
+        if not peer or item.service is None:
+            continue
+        evidence = _series_evidence(item, table, cut)
+        if evidence is None or evidence[0] != "latency" or evidence[2] < 1.0:
+            continue
+        if evidence[1] < CALM_EDGE_Z:
+            found[peer].add(item.service)
+    return found
+
+
 def rank_suspects(
     artifacts: Sequence[Artifact],
     context: IncidentContext,
@@ -358,6 +379,7 @@ def rank_suspects(
     traffic = _traffic_of(series, spans, table, cut)
     suspects: dict[str, Suspect] = {}
     graph: set[tuple[str, str]] = set(edges or ()) | topology_of(artifacts)
+    calm = _calm_callers(series, table, cut)
     for item in series:
         found = _series_evidence(item, table, cut)
         if found is None or item.service is None:
@@ -375,9 +397,16 @@ def rank_suspects(
             graph.add((item.service, peer))
             # An edge metric: the callee's own trouble as much as the caller's.
             edge_kind = "edge_latency" if kind == "latency" else kind
-            suspects.setdefault(peer, Suspect(peer)).note(edge_kind, strength, item.artifact_id)
+            callee_share, caller_share = 1.0, 0.5
+            if kind == "latency" and calm.get(peer, set()) - {item.service}:
+                # Another caller reaches the callee as fast as before: the slow part is this
+                # caller's side of the path (its pod's network), not the callee.
+                callee_share, caller_share = 0.5, 1.0
+            suspects.setdefault(peer, Suspect(peer)).note(
+                edge_kind, callee_share * strength, item.artifact_id
+            )
             suspects.setdefault(item.service, Suspect(item.service)).note(
-                edge_kind, 0.5 * strength, item.artifact_id
+                edge_kind, caller_share * strength, item.artifact_id
             )
             continue
         if source:
