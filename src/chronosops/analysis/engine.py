@@ -270,6 +270,18 @@ def suspect_candidates(suspects: Sequence[Suspect]) -> list[Candidate]:
     return found
 
 
+def is_decisive(leader: Candidate, chance: float, unknown_chance: float) -> bool:
+    """Whether the leading candidate is named ahead of UNKNOWN: enough evidence and more weight
+    than UNKNOWN, or a suspect-ranking leader that clearly holds most of the probability."""
+    if leader.score >= DECISIVE_SCORE and chance > unknown_chance:
+        return True
+    return (
+        leader.shows(SUSPECT_LEAD)
+        and chance >= CLEAR_LEAD_PROBABILITY
+        and chance >= CLEAR_LEAD_RATIO * unknown_chance
+    )
+
+
 def _suspect_order(
     culprit: str | None, hypotheses: Sequence[RankedHypothesis], suspects: Sequence[Suspect]
 ) -> list[str]:
@@ -333,16 +345,8 @@ def analyze(request: AnalysisInput) -> AnalysisResult:
     probability[UNKNOWN] = weights[-1] / total
 
     leader = leaders[0] if leaders else None
-    decisive = leader is not None and (
-        (
-            leader.score >= DECISIVE_SCORE
-            and probability[leader.hypothesis_id] > probability[UNKNOWN]
-        )
-        or (
-            leader.shows(SUSPECT_LEAD)
-            and probability[leader.hypothesis_id] >= CLEAR_LEAD_PROBABILITY
-            and probability[leader.hypothesis_id] >= CLEAR_LEAD_RATIO * probability[UNKNOWN]
-        )
+    decisive = leader is not None and is_decisive(
+        leader, probability[leader.hypothesis_id], probability[UNKNOWN]
     )
     order: list[Candidate | None] = list(leaders)
     if decisive:
