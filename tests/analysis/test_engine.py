@@ -89,3 +89,31 @@ def test_confidences_are_probabilities_ranked_in_order() -> None:
     assert 0 < sum(h.confidence for h in result.hypotheses) <= 1.0001
     assert [h.rank for h in result.hypotheses] == list(range(1, len(result.hypotheses) + 1))
     assert result.hypotheses[0].id == "RATE_LIMIT_THROTTLING"
+
+
+def test_a_suspect_leader_below_the_bar_is_named_only_when_it_clearly_holds_the_probability() -> (
+    None
+):
+    from chronosops.analysis.catalog import HypothesisId
+    from chronosops.analysis.engine import SUSPECT_LEAD, is_decisive
+    from chronosops.analysis.scoring import Candidate
+
+    lead = Candidate(HypothesisId.DEPLOY_BUG, "pricing")
+    lead.add(0.9, "pricing's own signals moved most", tag=SUSPECT_LEAD)
+    assert is_decisive(lead, 0.6, 0.1)
+    assert not is_decisive(lead, 0.6, 0.2)  # not four times UNKNOWN's
+    assert not is_decisive(lead, 0.45, 0.05)  # not most of the probability
+    rule = Candidate(HypothesisId.DOWNSTREAM_OUTAGE, "ledger")
+    rule.add(0.9, "ledger named unavailable in its callers' logs")
+    assert not is_decisive(rule, 0.8, 0.1)  # a rule's candidate keeps the bar
+
+
+def test_new_errors_with_unknown_still_likely_leave_unknown_first() -> None:
+    lines = logs("GET /items served in {i} ms", 60, level="INFO", start=-10, service="web")
+    lines += logs("GET /items served in {i} ms", 60, level="INFO", start=0.5, service="web")
+    lines += logs("price {i} computed", 60, level="INFO", start=-10, service="pricing")
+    lines += logs("price {i} computed", 60, level="INFO", start=0.5, service="pricing")
+    lines += logs("[computePrice][rule table empty] trip {i}", 3, start=0.5, service="pricing")
+    result = analyze(analysis_input(service="web", logs=lines))
+    assert result.hypotheses[0].id == "UNKNOWN"
+    assert result.suspects[0] == "pricing"

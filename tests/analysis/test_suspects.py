@@ -120,3 +120,50 @@ def test_a_slower_path_to_a_service_that_serves_as_fast_as_before_reads_as_netwo
     assert result.suspects[0] == "email"
     assert result.hypotheses[0].id == "NETWORK_DNS_ISSUE"
     assert result.culprit_service == "email"
+
+
+def suspect_kinds(**lite: Any) -> dict[str, dict[str, float]]:
+    request = analysis_input(**lite)
+    return {s.service: s.kinds for s in rank_suspects(request.artifacts, request.context)}
+
+
+def test_an_error_template_first_logged_after_the_onset_is_new_and_one_logged_before_is_not() -> (
+    None
+):
+    background = logs("GET /items served in {i} ms", 40, level="INFO", start=-10, service="web")
+    steady = logs("seat {i} not found", 20, start=-10, service="orders")
+    steady += logs("seat {i} not found", 20, start=0.5, service="orders")
+    new = logs("[queryForTravel][catch price exception] trip {i}", 3, start=0.5, service="basic")
+    kinds = suspect_kinds(logs=background + steady + new)
+    assert kinds["basic"]["log_new_errors"] > 0.4
+    assert "log_new_errors" not in kinds["orders"]
+
+
+def test_a_new_error_naming_another_service_is_not_the_loggers_own_fault() -> None:
+    background = logs("GET /items served in {i} ms", 40, level="INFO", start=-10, service="web")
+    background += logs("price lookup took {i} ms", 40, level="INFO", start=-10, service="pricing")
+    failing = logs("call {i} failed: no instances available for pricing", 5, service="travel")
+    kinds = suspect_kinds(logs=background + failing)
+    assert "log_new_errors" not in kinds.get("travel", {})
+
+
+def test_a_new_error_template_with_nothing_else_moving_names_a_code_fault_at_its_service() -> None:
+    from chronosops.analysis import analyze
+
+    lines = logs("GET /items served in {i} ms", 60, level="INFO", start=-10, service="web")
+    lines += logs("GET /items served in {i} ms", 60, level="INFO", start=0.5, service="web")
+    lines += logs("price {i} computed", 60, level="INFO", start=-10, service="pricing")
+    lines += logs("price {i} computed", 60, level="INFO", start=0.5, service="pricing")
+    lines += logs("[computePrice][rule table empty] trip {i}", 12, start=0.5, service="pricing")
+    result = analyze(analysis_input(service="web", logs=lines))
+    assert result.suspects[0] == "pricing"
+    assert result.culprit_service == "pricing"
+    assert result.hypotheses[0].id == "DEPLOY_BUG"
+
+
+def test_an_edge_slower_from_one_caller_only_points_at_that_callers_side() -> None:
+    metrics = edge("outbound_request_latency_p50_seconds", "checkout", "currency", 0.01, 0.3)
+    metrics += edge("outbound_request_latency_p50_seconds", "frontend", "currency", 0.01, 0.01)
+    request = analysis_input(metrics=metrics)
+    found = {s.service: s for s in rank_suspects(request.artifacts, request.context)}
+    assert found["checkout"].kinds["edge_latency"] > found["currency"].kinds["edge_latency"]

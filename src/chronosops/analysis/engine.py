@@ -42,7 +42,7 @@ from chronosops.analysis.signals import DEFAULT_TABLE, SignalRule, SignalTable
 from chronosops.analysis.suspects import Suspect, rank_suspects
 
 ENGINE = "builtin"
-ENGINE_VERSION = "3.0"  # 3.0: signal table, unit floors, suspect ranking across services
+ENGINE_VERSION = "3.1"  # 3.1: new error templates, clear suspect leads; 3.0: signal table, suspects
 MAX_HYPOTHESES = 6
 
 # Calibration: confidences are softmax(score / TEMPERATURE) over the candidates and UNKNOWN.
@@ -164,6 +164,7 @@ FAMILY_OF_KIND = {
     "availability": "DEPLOY_BUG",
     "log_errors": "DEPLOY_BUG",
     "log_vanished": "DEPLOY_BUG",
+    "log_new_errors": "DEPLOY_BUG",
     "circuit_open": "DOWNSTREAM_OUTAGE",
     "cache_hit": "CACHE_MISS_STORM",
     "traffic": "CAPACITY_SATURATION",
@@ -172,6 +173,12 @@ SUSPECT_WEIGHT = 1.6  # a clear leader's own strength
 SUSPECT_MARGIN_WEIGHT = 1.0  # how far ahead of the runner-up it stands
 SUSPECT_EXPLAINS_WEIGHT = 0.5  # how much of its callers' anomaly it explains
 SUSPECT_COMPRESSION = 2 / 3  # the share of a suspect's score above the bar that is discounted
+SUSPECT_LEAD = "suspect_lead"  # reason tag: the service's own signals moved most
+# A suspect-ranking leader below the bar is still named when it holds most of the probability
+# and several times what is left for "none of these": the evidence names one service clearly,
+# and an UNKNOWN first would hide it (issue 11). Rules' candidates keep the bar.
+CLEAR_LEAD_PROBABILITY = 0.5
+CLEAR_LEAD_RATIO = 4.0
 
 
 def _family(suspect: Suspect) -> str:
@@ -180,6 +187,7 @@ def _family(suspect: Suspect) -> str:
     cpu = max(kinds.get("cpu", 0.0), kinds.get("saturation", 0.0), kinds.get("memory", 0.0))
     code = max(
         kinds.get("log_errors", 0.0),
+        kinds.get("log_new_errors", 0.0),
         kinds.get("error_ratio", 0.0),
         kinds.get("availability", 0.0),
         kinds.get("errors", 0.0),
@@ -209,6 +217,16 @@ FAMILY_SPECIFICITY = {
     "NETWORK_DNS_ISSUE": 0.9,
     "DEPLOY_BUG": 0.6,
 }
+# Errors the service never logged before the onset, with support, are a code path that started
+# failing (Nezha's new log patterns): more telling of a code fault than errors rising.
+NEW_ERRORS_SPECIFICITY = 0.9
+NEW_ERRORS_MIN = 0.4
+
+
+def _specificity(family: str, suspect: Suspect) -> float:
+    if family == "DEPLOY_BUG" and suspect.kinds.get("log_new_errors", 0.0) >= NEW_ERRORS_MIN:
+        return NEW_ERRORS_SPECIFICITY
+    return FAMILY_SPECIFICITY.get(family, 0.6)
 
 
 def suspect_candidates(suspects: Sequence[Suspect]) -> list[Candidate]:
@@ -220,13 +238,14 @@ def suspect_candidates(suspects: Sequence[Suspect]) -> list[Candidate]:
         runner_up = suspects[index + 1].score if index + 1 < len(suspects) else 0.0
         margin = max(0.0, suspect.score - runner_up) if index == 0 and len(contenders) >= 2 else 0.0
         family = _family(suspect)
-        specificity = FAMILY_SPECIFICITY.get(family, 0.6)
+        specificity = _specificity(family, suspect)
         candidate = Candidate(family, suspect.service)
         kinds = ", ".join(sorted(suspect.kinds, key=lambda k: -suspect.kinds[k])[:3])
         candidate.add(
             SUSPECT_WEIGHT * specificity * suspect.score * (1.0 if index == 0 else 0.6),
             f"{suspect.service}'s own signals moved most at the onset ({kinds})",
             suspect.citations(),
+            tag=SUSPECT_LEAD if index == 0 else "",
         )
         candidate.add(
             SUSPECT_MARGIN_WEIGHT * specificity * margin,
@@ -249,6 +268,18 @@ def suspect_candidates(suspects: Sequence[Suspect]) -> list[Candidate]:
             )
         found.append(candidate)
     return found
+
+
+def is_decisive(leader: Candidate, chance: float, unknown_chance: float) -> bool:
+    """Whether the leading candidate is named ahead of UNKNOWN: enough evidence and more weight
+    than UNKNOWN, or a suspect-ranking leader that clearly holds most of the probability."""
+    if leader.score >= DECISIVE_SCORE and chance > unknown_chance:
+        return True
+    return (
+        leader.shows(SUSPECT_LEAD)
+        and chance >= CLEAR_LEAD_PROBABILITY
+        and chance >= CLEAR_LEAD_RATIO * unknown_chance
+    )
 
 
 def _suspect_order(
@@ -314,10 +345,8 @@ def analyze(request: AnalysisInput) -> AnalysisResult:
     probability[UNKNOWN] = weights[-1] / total
 
     leader = leaders[0] if leaders else None
-    decisive = (
-        leader is not None
-        and leader.score >= DECISIVE_SCORE
-        and probability[leader.hypothesis_id] > probability[UNKNOWN]
+    decisive = leader is not None and is_decisive(
+        leader, probability[leader.hypothesis_id], probability[UNKNOWN]
     )
     order: list[Candidate | None] = list(leaders)
     if decisive:

@@ -62,7 +62,11 @@ KIND_WEIGHT: dict[str, float] = {
     "cache_hit": 0.6,
     "log_errors": 0.9,
     "log_vanished": 0.5,
+    "log_new_errors": 1.0,
 }
+# Lines an error template needs after the onset, with none before it, to count as new (Nezha:
+# a pattern needs support; one stray line is noise).
+NEW_ERROR_SUPPORT = 2
 
 _VOLATILE = re.compile(
     r"\b[0-9a-f]{6,}\b|\b\S*\d\S*\b|\[[^\]]*[:=][^\]]*\]|\"[^\"]*\"|'[^']*'", re.IGNORECASE
@@ -260,6 +264,39 @@ def _log_evidence(templates: Sequence[LogTemplate], cut: Cut, suspects: dict[str
             )
 
 
+def _new_error_templates(
+    templates: Sequence[LogTemplate], cut: Cut, suspects: dict[str, Suspect]
+) -> None:
+    """Error-level templates a service never logged before the fault and logs after it (Nezha's
+    new patterns): a code path that started failing. Only when the logs reach back into the
+    baseline, so a template is new rather than merely the first the window shows; warnings stay
+    out (business warnings come and go with the traffic mix)."""
+    if not templates or min(t.first_seen for t in templates) >= cut.baseline_end:
+        return
+    known = {service.lower() for t in templates for service in t.services or []}
+    found: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])  # lines, templates
+    refs: dict[str, list[str]] = defaultdict(list)
+    for template in templates:
+        errors = template.error_count
+        if template.first_seen < cut.fault_start or errors < NEW_ERROR_SUPPORT:
+            continue
+        text = template.template.lower()
+        for service in template.services or []:
+            if any(peer in text for peer in known if peer != service.lower()):
+                # "no instances available for ts-basic-service": a call that failed on a
+                # peer is the peer's trouble as much as this service's, not its own code path.
+                continue
+            found[service][0] += errors
+            found[service][1] += 1
+            refs[service].append(template.artifact_id)
+    for service, (lines, count) in found.items():
+        # Distinct new failures say more than one failure repeated.
+        z = 3.0 * lines * math.sqrt(count)
+        suspect = suspects.setdefault(service, Suspect(service))
+        for ref in refs[service]:
+            suspect.note("log_new_errors", strength_of(z), ref)
+
+
 def _span_evidence(spans: Sequence[SpanGroup], cut: Cut, suspects: dict[str, Suspect]) -> None:
     """Per service: the typical minute's p95 after the cut against before, and failures."""
     minutes: dict[str, dict[datetime, list[float]]] = defaultdict(lambda: defaultdict(list))
@@ -307,6 +344,27 @@ def topology_of(artifacts: Sequence[Artifact]) -> set[tuple[str, str]]:
     return found
 
 
+# An edge whose latency moved less than this many spreads is calm.
+CALM_EDGE_Z = 1.0
+
+
+def _calm_callers(
+    series: Sequence[MetricSeries], table: SignalTable, cut: Cut
+) -> dict[str, set[str]]:
+    """Callee → callers whose edge latency to it did not move (measured, well supported)."""
+    found: dict[str, set[str]] = defaultdict(set)
+    for item in series:
+        peer = peer_of(item.labels)
+        if not peer or item.service is None:
+            continue
+        evidence = _series_evidence(item, table, cut)
+        if evidence is None or evidence[0] != "latency" or evidence[2] < 1.0:
+            continue
+        if evidence[1] < CALM_EDGE_Z:
+            found[peer].add(item.service)
+    return found
+
+
 def rank_suspects(
     artifacts: Sequence[Artifact],
     context: IncidentContext,
@@ -321,6 +379,7 @@ def rank_suspects(
     traffic = _traffic_of(series, spans, table, cut)
     suspects: dict[str, Suspect] = {}
     graph: set[tuple[str, str]] = set(edges or ()) | topology_of(artifacts)
+    calm = _calm_callers(series, table, cut)
     for item in series:
         found = _series_evidence(item, table, cut)
         if found is None or item.service is None:
@@ -338,9 +397,16 @@ def rank_suspects(
             graph.add((item.service, peer))
             # An edge metric: the callee's own trouble as much as the caller's.
             edge_kind = "edge_latency" if kind == "latency" else kind
-            suspects.setdefault(peer, Suspect(peer)).note(edge_kind, strength, item.artifact_id)
+            callee_share, caller_share = 1.0, 0.5
+            if kind == "latency" and calm.get(peer, set()) - {item.service}:
+                # Another caller reaches the callee as fast as before: the slow part is this
+                # caller's side of the path (its pod's network), not the callee.
+                callee_share, caller_share = 0.5, 1.0
+            suspects.setdefault(peer, Suspect(peer)).note(
+                edge_kind, callee_share * strength, item.artifact_id
+            )
             suspects.setdefault(item.service, Suspect(item.service)).note(
-                edge_kind, 0.5 * strength, item.artifact_id
+                edge_kind, caller_share * strength, item.artifact_id
             )
             continue
         if source:
@@ -353,13 +419,15 @@ def rank_suspects(
     for group in spans:
         if group.peer_service:
             graph.add((group.service, group.peer_service))
-    _log_evidence([a for a in artifacts if isinstance(a, LogTemplate)], cut, suspects)
+    templates = [a for a in artifacts if isinstance(a, LogTemplate)]
+    _log_evidence(templates, cut, suspects)
+    _new_error_templates(templates, cut, suspects)
     ranked = sorted(suspects.values(), key=lambda s: (-s.score, s.service))
     return _callee_first(ranked, graph)
 
 
 # Kinds a caller's callees cannot explain: its own resources and its own failures.
-OWN_KINDS = ("cpu", "memory", "saturation", "restarts", "gc", "log_errors")
+OWN_KINDS = ("cpu", "memory", "saturation", "restarts", "gc", "log_errors", "log_new_errors")
 
 
 def own_resources(suspect: Suspect) -> float:
