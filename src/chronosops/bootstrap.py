@@ -40,7 +40,13 @@ from chronosops.evidence import (
     EvidenceService,
 )
 from chronosops.incidents import IncidentService
-from chronosops.investigation import EvidenceGatherer, IncidentDetails, IngestPipeline, SourceIntake
+from chronosops.investigation import (
+    EvidenceGatherer,
+    IncidentDetails,
+    IncidentLifecycle,
+    IngestPipeline,
+    SourceIntake,
+)
 from chronosops.reasoning import (
     BuiltinReasoner,
     GeminiClient,
@@ -78,6 +84,7 @@ class Services:
     pipeline: IngestPipeline
     details: IncidentDetails
     intake: SourceIntake
+    lifecycle: IncidentLifecycle
     verifier: TokenVerifier
     webhooks: WebhookVerifier
     limiter: RateLimiter
@@ -126,6 +133,7 @@ def build_services(
     sessions = SessionCodec(
         _session_key(settings), clock=clock, ttl=timedelta(minutes=console.session_ttl_minutes)
     )
+    lifecycle = IncidentLifecycle(database=database, incidents=incidents, audit=audit)
     pipeline = IngestPipeline(
         database=database,
         incidents=incidents,
@@ -163,9 +171,11 @@ def build_services(
             incidents=incidents,
             audit=audit,
             pipeline=pipeline,
+            lifecycle=lifecycle,
             clock=clock,
             replay_window=timedelta(hours=settings.webhook_replay_window_hours),
         ),
+        lifecycle=lifecycle,
         verifier=verifier,
         webhooks=WebhookVerifier(settings.webhooks),
         limiter=RateLimiter(settings.limits),

@@ -76,8 +76,14 @@ class IncidentRepository:
                 Incident.title.ilike(f"%{_escape_like(filters.title_contains)}%", escape="\\")
             )
         if filters.resolved is not None:
-            is_resolved = or_(Incident.end_at.is_not(None), Incident.resolved_at.is_not(None))
+            is_resolved = Incident.lifecycle == "resolved"
             query = query.where(is_resolved if filters.resolved else ~is_resolved)
+        if filters.lifecycle:
+            query = query.where(Incident.lifecycle == filters.lifecycle)
+        if filters.unassigned:
+            query = query.where(Incident.assignee.is_(None))
+        elif filters.assignee:
+            query = query.where(Incident.assignee == filters.assignee)
         if cursor:
             created_at, incident_id = decode_cursor(cursor)
             query = query.where(

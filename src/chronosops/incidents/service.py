@@ -15,6 +15,7 @@ from chronosops.incidents.errors import (
     IdempotencyKeyInFlightError,
     IdempotencyKeyReusedError,
     IncidentNotFoundError,
+    LifecycleTransitionError,
 )
 from chronosops.incidents.repository import IncidentRepository, subject_hash
 from chronosops.incidents.schemas import (
@@ -27,10 +28,13 @@ from chronosops.incidents.schemas import (
     IncidentRead,
     IncidentStatus,
     IncidentSummary,
+    LifecycleChange,
+    LifecycleRead,
     MetadataRead,
     Registration,
     Resolution,
     TimelineRead,
+    Transition,
 )
 from chronosops.incidents.tables import IdempotencyRecord, Incident, WebhookDelivery
 from chronosops.storage import encode_cursor
@@ -58,13 +62,31 @@ def to_delivery_read(delivery: WebhookDelivery) -> DeliveryRead:
 
 
 def _is_resolved(incident: Incident) -> bool:
-    return incident.end_at is not None or incident.resolved_at is not None
+    return incident.lifecycle == "resolved"
 
 
 def _opens_new_occurrence(latest: Incident, request: IngestIncidentRequest) -> bool:
-    """A report starting after the latest incident was over is a new incident."""
+    """A report starting after the latest incident was over is a new incident.
+
+    A reopened incident is not over, whatever end its vendor once reported: it takes the reports.
+    """
     over_at = latest.resolved_at or latest.end_at
-    return over_at is not None and request.timeline.start > over_at
+    return _is_resolved(latest) and over_at is not None and request.timeline.start > over_at
+
+
+def _lifecycle_read(incident: Incident) -> LifecycleRead:
+    return LifecycleRead(
+        state=incident.lifecycle,  # type: ignore[arg-type]
+        changed_at=incident.lifecycle_changed_at,
+        acknowledged_at=incident.acknowledged_at,
+        acknowledged_by=incident.acknowledged_by,
+        resolved_at=incident.resolved_at if _is_resolved(incident) else None,
+        resolved_by=incident.resolved_by,
+    )
+
+
+def _instant(value: datetime | None) -> str | None:
+    return format_instant(value) if value is not None else None
 
 
 def to_read(incident: Incident) -> IncidentRead:
@@ -78,6 +100,8 @@ def to_read(incident: Incident) -> IncidentRead:
         severity=incident.severity,
         status=incident.status,  # type: ignore[arg-type]
         status_reason=incident.status_reason,
+        lifecycle=_lifecycle_read(incident),
+        assignee=incident.assignee,
         is_resolved=_is_resolved(incident),
         timeline=TimelineRead(
             start=incident.start_at,
@@ -115,6 +139,8 @@ def to_summary(incident: Incident) -> IncidentSummary:
         title=incident.title,
         severity=incident.severity,
         status=incident.status,  # type: ignore[arg-type]
+        lifecycle=incident.lifecycle,  # type: ignore[arg-type]
+        assignee=incident.assignee,
         service=incident.service,
         is_resolved=_is_resolved(incident),
         start=incident.start_at,
@@ -158,6 +184,8 @@ class IncidentService:
         now = self.clock.now()
         metadata = request.metadata
         collection = request.collection
+        # A full record of an incident that is already over arrives resolved.
+        over = request.timeline.end is not None or request.timeline.resolved_at is not None
         return Incident(
             id=self.ids.new(),
             source_type=request.source_type,
@@ -171,6 +199,9 @@ class IncidentService:
             end_at=request.timeline.end,
             detected_at=request.timeline.detected_at,
             resolved_at=request.timeline.resolved_at,
+            lifecycle="resolved" if over else "triggered",
+            lifecycle_changed_at=now if over else None,
+            resolved_by=by if over else None,
             service=metadata.service if metadata else None,
             region=metadata.region if metadata else None,
             environment=metadata.environment if metadata else None,
@@ -206,6 +237,10 @@ class IncidentService:
             }
         if changes:
             incident.updated_at = self.clock.now()
+            if incident.lifecycle != "resolved":
+                changes["lifecycle"] = {"from": incident.lifecycle, "to": "resolved"}
+                incident.lifecycle = "resolved"
+                incident.lifecycle_changed_at = incident.updated_at
         return changes
 
     async def set_status(
@@ -334,8 +369,113 @@ class IncidentService:
         latest = await IncidentRepository(session).latest_for_ref(source_type, source_ref)
         return to_read(latest) if latest is not None else None
 
+    async def transition(
+        self,
+        session: AsyncSession,
+        incident_id: str,
+        transition: Transition,
+        *,
+        by: str,
+        strict: bool = True,
+    ) -> LifecycleChange:
+        """Move the incident along its lifecycle, recording who and when.
+
+        Asking for the state it is already in changes nothing (an empty ``changes``). A
+        transition that does not apply (acknowledge a resolved incident, reopen an open one)
+        raises `LifecycleTransitionError` when ``strict``, and otherwise changes nothing: a
+        vendor's late acknowledge must not fail its delivery.
+        """
+        incident = await self._row(session, incident_id)
+        now = self.clock.now()
+        state = incident.lifecycle
+        before = {
+            "lifecycle": state,
+            "acknowledgedBy": incident.acknowledged_by,
+            "acknowledgedAt": _instant(incident.acknowledged_at),
+            "resolvedBy": incident.resolved_by,
+            "resolvedAt": _instant(incident.resolved_at),
+        }
+        if transition == "acknowledge":
+            if state == "resolved":
+                return self._refuse(incident, transition, strict=strict)
+            if state == "triggered":
+                incident.lifecycle = "acknowledged"
+                incident.acknowledged_at = now
+                incident.acknowledged_by = by
+        elif transition == "unacknowledge":
+            if state == "resolved":
+                return self._refuse(incident, transition, strict=strict)
+            if state == "acknowledged":
+                incident.lifecycle = "triggered"
+                incident.acknowledged_at = None
+                incident.acknowledged_by = None
+        elif transition == "resolve":
+            if state != "resolved":
+                incident.lifecycle = "resolved"
+                incident.resolved_at = incident.resolved_at or now
+                incident.resolved_by = by
+        elif transition == "reopen":
+            if state != "resolved":
+                return self._refuse(incident, transition, strict=strict)
+            incident.lifecycle = "triggered"
+            incident.resolved_at = None
+            incident.resolved_by = None
+            incident.acknowledged_at = None
+            incident.acknowledged_by = None
+        after = {
+            "lifecycle": incident.lifecycle,
+            "acknowledgedBy": incident.acknowledged_by,
+            "acknowledgedAt": _instant(incident.acknowledged_at),
+            "resolvedBy": incident.resolved_by,
+            "resolvedAt": _instant(incident.resolved_at),
+        }
+        changes = {
+            name: {"from": before[name], "to": after[name]}
+            for name in before
+            if before[name] != after[name]
+        }
+        if changes:
+            incident.lifecycle_changed_at = now
+            incident.updated_at = now
+            await session.flush()
+        return LifecycleChange(incident=to_read(incident), changes=changes)
+
+    @staticmethod
+    def _refuse(incident: Incident, transition: str, *, strict: bool) -> LifecycleChange:
+        if strict:
+            raise LifecycleTransitionError(incident.id, transition, incident.lifecycle)
+        return LifecycleChange(incident=to_read(incident))
+
+    async def edit(
+        self, session: AsyncSession, incident_id: str, values: dict[str, Any]
+    ) -> LifecycleChange:
+        """Set the assignee, severity and/or title (already validated); report what changed."""
+        incident = await self._row(session, incident_id)
+        changes: dict[str, dict[str, Any]] = {}
+        for name, column in (
+            ("assignee", "assignee"),
+            ("severity", "severity"),
+            ("title", "title"),
+        ):
+            if name not in values:
+                continue
+            current = getattr(incident, column)
+            if current != values[name]:
+                changes[name] = {"from": current, "to": values[name]}
+                setattr(incident, column, values[name])
+        if changes:
+            incident.updated_at = self.clock.now()
+            await session.flush()
+        return LifecycleChange(incident=to_read(incident), changes=changes)
+
     async def resolve(
-        self, session: AsyncSession, *, source_type: str, source_ref: str, at: datetime
+        self,
+        session: AsyncSession,
+        *,
+        source_type: str,
+        source_ref: str,
+        at: datetime,
+        by: str | None = None,
     ) -> Resolution:
         """End the open incident with this reference at ``at``; never open one.
 
@@ -349,15 +489,22 @@ class IncidentService:
             return Resolution(outcome="already-resolved", incident=to_read(latest))
         clamped = at < latest.start_at
         over = latest.start_at if clamped else at
+        previous = latest.lifecycle
         latest.end_at = over
         latest.resolved_at = over
-        latest.updated_at = self.clock.now()
+        latest.lifecycle = "resolved"
+        latest.resolved_by = by
+        latest.updated_at = latest.lifecycle_changed_at = self.clock.now()
         await session.flush()
         change = {"from": None, "to": format_instant(over)}
         return Resolution(
             outcome="resolved",
             incident=to_read(latest),
-            changes={"end": change, "resolvedAt": dict(change)},
+            changes={
+                "end": change,
+                "resolvedAt": dict(change),
+                "lifecycle": {"from": previous, "to": "resolved"},
+            },
             clamped=clamped,
         )
 

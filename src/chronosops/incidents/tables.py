@@ -30,6 +30,8 @@ class Incident(TableBase):
         Index(None, "status", "created_at", "id"),
         Index(None, "source_type", "created_at", "id"),
         Index(None, "service", "created_at", "id"),
+        Index(None, "lifecycle", "created_at", "id"),
+        Index(None, "assignee", "created_at", "id"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -60,6 +62,15 @@ class Incident(TableBase):
     # The validated request without its raw payload: what a replay re-runs.
     request: Mapped[dict[str, Any]] = mapped_column(JSONValue)
     source_payload: Mapped[Any | None] = mapped_column(JSONValue)
+
+    # Where people are with the incident, apart from where the pipeline is (``status``):
+    # triggered -> acknowledged -> resolved, and reopened back to triggered.
+    lifecycle: Mapped[str] = mapped_column(String(16), default="triggered")
+    lifecycle_changed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(256))
+    resolved_by: Mapped[str | None] = mapped_column(String(256))
+    assignee: Mapped[str | None] = mapped_column(String(256))
 
     latest_bundle_id: Mapped[str | None] = mapped_column(String(80))
     latest_analysis_id: Mapped[str | None] = mapped_column(String(40))

@@ -11,6 +11,7 @@ from chronosops.investigation.ingest import (
     context_of,
     window_of,
 )
+from chronosops.investigation.lifecycle import IncidentLifecycle
 from chronosops.investigation.scenarios import ScenarioRun, run_scenario
 from chronosops.investigation.webhooks import (
     EventResult,
@@ -27,6 +28,7 @@ __all__ = [
     "Gathered",
     "IncidentDetail",
     "IncidentDetails",
+    "IncidentLifecycle",
     "IngestOutcome",
     "IngestPipeline",
     "Receipt",

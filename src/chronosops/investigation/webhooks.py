@@ -8,7 +8,10 @@
 3. each event is applied: a trigger or a full acknowledge goes through `IngestPipeline.ingest`
    exactly like ``POST /v1/incidents/ingest`` (validation, dedup, evidence, analysis); a
    resolve ends the open incident with that reference through the incidents service, audited;
-   a resolve for an unknown reference is audited as unmatched and changes nothing;
+   a resolve for an unknown reference is audited as unmatched and changes nothing; an event
+   carrying a lifecycle move (someone acknowledged, unacknowledged or reopened it in the
+   vendor's tool) applies the same transition as ``POST /v1/incidents/{id}/acknowledge``,
+   audited with the vendor's actor (``webhook:<source>/<actor>``);
 4. the answer is stored with the delivery. If applying fails, the claim is released, so the
    vendor's retry runs again rather than being told it succeeded.
 
@@ -20,7 +23,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any, Literal
 
@@ -32,6 +35,7 @@ from chronosops.core.clock import Clock
 from chronosops.core.timestamps import format_instant
 from chronosops.incidents import IncidentService
 from chronosops.investigation.ingest import IngestPipeline
+from chronosops.investigation.lifecycle import IncidentLifecycle
 from chronosops.sources import Normalization, Source, SourceEvent
 from chronosops.storage import Database
 
@@ -54,6 +58,7 @@ class EventResult:
     status: str | None = None
     evidence_bundle_id: str | None = None
     analysis_id: str | None = None
+    incident_lifecycle: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -61,6 +66,7 @@ class EventResult:
             "outcome": self.outcome,
             "incidentId": self.incident_id,
             "status": self.status,
+            "incidentLifecycle": self.incident_lifecycle,
             "evidenceBundleId": self.evidence_bundle_id,
             "analysisId": self.analysis_id,
             "message": self.message,
@@ -120,6 +126,15 @@ def delivery_id_of(source: Source, headers: Mapping[str, str]) -> str | None:
     return None
 
 
+def actor_of(event: SourceEvent, principal: Principal) -> str:
+    """Who moved the incident: the vendor's user under the source's identity, never bare.
+
+    A PagerDuty user named ``alice`` is ``webhook:pagerduty/alice``, so it cannot be mistaken
+    for a ChronosOps principal with the same name.
+    """
+    return f"{principal.subject}/{event.actor}" if event.actor else principal.subject
+
+
 class SourceIntake:
     def __init__(
         self,
@@ -128,6 +143,7 @@ class SourceIntake:
         incidents: IncidentService,
         audit: AuditLog,
         pipeline: IngestPipeline,
+        lifecycle: IncidentLifecycle,
         clock: Clock,
         replay_window: timedelta,
     ) -> None:
@@ -135,6 +151,7 @@ class SourceIntake:
         self.incidents = incidents
         self.audit = audit
         self.pipeline = pipeline
+        self.lifecycle = lifecycle
         self.clock = clock
         self.replay_window = replay_window
 
@@ -206,6 +223,30 @@ class SourceIntake:
     async def _apply(
         self, event: SourceEvent, *, principal: Principal, delivery: str | None
     ) -> EventResult:
+        result = await self._apply_action(event, principal=principal, delivery=delivery)
+        if event.lifecycle is None or result.incident_id is None:
+            return result
+        change = await self.lifecycle.transition(
+            result.incident_id,
+            event.lifecycle,
+            by=actor_of(event, principal),
+            via=event.summary,
+            strict=False,
+            delivery=delivery,
+        )
+        if not change.changed:
+            return replace(result, incident_lifecycle=change.incident.lifecycle.state)
+        return replace(
+            result,
+            outcome="updated" if result.outcome == "unchanged" else result.outcome,
+            message=f"{result.message}; {change.incident.lifecycle.state} "
+            f"by {actor_of(event, principal)}",
+            incident_lifecycle=change.incident.lifecycle.state,
+        )
+
+    async def _apply_action(
+        self, event: SourceEvent, *, principal: Principal, delivery: str | None
+    ) -> EventResult:
         if event.request is not None:
             outcome = await self.pipeline.ingest(event.request, principal=principal)
             response = outcome.response
@@ -238,6 +279,7 @@ class SourceIntake:
             message=f"{event.summary}: recorded; the incident is unchanged",
             incident_id=known.id,
             status=known.status,
+            incident_lifecycle=known.lifecycle.state,
         )
 
     async def _resolve(
@@ -250,6 +292,7 @@ class SourceIntake:
                 source_type=event.source_type,
                 source_ref=event.source_ref,
                 at=event.resolved_at,
+                by=actor_of(event, principal),
             )
             incident = resolution.incident
             if resolution.outcome == "resolved" and incident is not None:
@@ -312,4 +355,5 @@ class SourceIntake:
             status=incident.status,
             evidence_bundle_id=incident.latest_bundle_id,
             analysis_id=incident.latest_analysis_id,
+            incident_lifecycle=incident.lifecycle.state,
         )

@@ -1,0 +1,87 @@
+"""Working an incident: acknowledge, resolve, reopen and edit it, each change audited.
+
+The same use case serves the API, the console, the CLI and vendor acknowledge/resolve events,
+so a change made anywhere reads the same in the audit log: who (``actor``), through what
+(``via``: api, console, cli, or the vendor event) and the fields' from/to.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+
+from chronosops.audit import AuditLog, EntityType, EventType
+from chronosops.incidents import IncidentService, LifecycleChange, Transition
+from chronosops.storage import Database
+
+log = structlog.get_logger(__name__)
+
+TRANSITION_EVENTS: dict[Transition, EventType] = {
+    "acknowledge": EventType.INCIDENT_ACKNOWLEDGED,
+    "unacknowledge": EventType.INCIDENT_UNACKNOWLEDGED,
+    "resolve": EventType.INCIDENT_RESOLVED,
+    "reopen": EventType.INCIDENT_REOPENED,
+}
+
+
+class IncidentLifecycle:
+    def __init__(self, *, database: Database, incidents: IncidentService, audit: AuditLog) -> None:
+        self.database = database
+        self.incidents = incidents
+        self.audit = audit
+
+    async def transition(
+        self,
+        incident_id: str,
+        transition: Transition,
+        *,
+        by: str,
+        via: str,
+        strict: bool = True,
+        delivery: str | None = None,
+    ) -> LifecycleChange:
+        """Apply the transition and audit it in one transaction (nothing is audited if unchanged)."""
+        async with self.database.unit_of_work() as session:
+            change = await self.incidents.transition(
+                session, incident_id, transition, by=by, strict=strict
+            )
+            if change.changed:
+                payload: dict[str, Any] = {
+                    "incidentId": incident_id,
+                    "transition": transition,
+                    "via": via,
+                    "changes": change.changes,
+                }
+                if delivery is not None:
+                    payload["delivery"] = delivery
+                await self.audit.record(
+                    session,
+                    event_type=TRANSITION_EVENTS[transition],
+                    entity_type=EntityType.INCIDENT,
+                    entity_id=incident_id,
+                    incident_id=incident_id,
+                    actor=by,
+                    payload=payload,
+                )
+        if change.changed:
+            log.info("incident.lifecycle", incident_id=incident_id, transition=transition, via=via)
+        return change
+
+    async def edit(
+        self, incident_id: str, values: dict[str, Any], *, by: str, via: str
+    ) -> LifecycleChange:
+        """Set assignee / severity / title and audit what changed."""
+        async with self.database.unit_of_work() as session:
+            change = await self.incidents.edit(session, incident_id, values)
+            if change.changed:
+                await self.audit.record(
+                    session,
+                    event_type=EventType.INCIDENT_UPDATED,
+                    entity_type=EntityType.INCIDENT,
+                    entity_id=incident_id,
+                    incident_id=incident_id,
+                    actor=by,
+                    payload={"incidentId": incident_id, "via": via, "changes": change.changes},
+                )
+        return change
