@@ -16,6 +16,7 @@ from chronosops.web.pages import (
     audit,
     incident,
     incidents,
+    lifecycle,
     new_incident,
     scenarios,
     sign_in,
@@ -23,7 +24,7 @@ from chronosops.web.pages import (
 )
 from chronosops.web.pages.rendering import STATIC_DIR
 
-SCREENS = (sign_in, incidents, incident, new_incident, scenarios, sources, audit)
+SCREENS = (sign_in, incidents, incident, lifecycle, new_incident, scenarios, sources, audit)
 
 
 class CachedStaticFiles(StaticFiles):

@@ -216,6 +216,10 @@ def _notice(request: Request) -> str | None:
     return {
         "created": "Incident ingested.",
         "duplicate": "This report matched an incident that was already open; nothing new was stored.",
+        "acknowledged": "Acknowledged: you are on it.",
+        "resolved": "Resolved.",
+        "reopened": "Reopened: the incident is triggered again.",
+        "assigned": "Assignee changed.",
         "reanalyzed": "Re-analysed from the stored evidence: the diagnosis below is the new analysis.",
         "scenario": "Scenario analysed. Its evidence is synthetic; compare the diagnosis with the "
         "scenario's known root cause.",
