@@ -44,6 +44,7 @@ from chronosops.investigation import (
     EvidenceGatherer,
     IncidentDetails,
     IncidentLifecycle,
+    IncidentTimelines,
     IngestPipeline,
     SourceIntake,
 )
@@ -85,6 +86,7 @@ class Services:
     details: IncidentDetails
     intake: SourceIntake
     lifecycle: IncidentLifecycle
+    timelines: IncidentTimelines
     verifier: TokenVerifier
     webhooks: WebhookVerifier
     limiter: RateLimiter
@@ -176,6 +178,13 @@ def build_services(
             replay_window=timedelta(hours=settings.webhook_replay_window_hours),
         ),
         lifecycle=lifecycle,
+        timelines=IncidentTimelines(
+            database=database,
+            incidents=incidents,
+            evidence=evidence,
+            reasoning=reasoning,
+            audit=audit,
+        ),
         verifier=verifier,
         webhooks=WebhookVerifier(settings.webhooks),
         limiter=RateLimiter(settings.limits),

@@ -8,7 +8,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from chronosops.core.canonical import sha256_hex
 from chronosops.incidents.schemas import IncidentFilter
-from chronosops.incidents.tables import IdempotencyRecord, Incident, WebhookDelivery
+from chronosops.incidents.tables import (
+    IdempotencyRecord,
+    Incident,
+    IncidentNote,
+    WebhookDelivery,
+)
 from chronosops.storage import (
     add_unless_taken,
     decode_cursor,
@@ -142,3 +147,16 @@ class IncidentRepository:
             query = query.where(WebhookDelivery.source == source)
         query = query.order_by(WebhookDelivery.received_at.desc(), WebhookDelivery.id.desc())
         return list(await self.session.scalars(query.limit(limit)))
+
+    async def add_note(self, note: IncidentNote) -> None:
+        self.session.add(note)
+        await self.session.flush()
+
+    async def notes(self, incident_id: str) -> list[IncidentNote]:
+        return list(
+            await self.session.scalars(
+                select(IncidentNote)
+                .where(IncidentNote.incident_id == incident_id)
+                .order_by(IncidentNote.created_at, IncidentNote.id)
+            )
+        )

@@ -96,6 +96,15 @@ class IncidentRead(CamelModel):
     created_by: str | None
 
 
+class NoteRead(CamelModel):
+    id: str
+    incident_id: str
+    body: str
+    body_html: str
+    author: str
+    created_at: Instant
+
+
 @dataclass(frozen=True)
 class IncidentFilter:
     source_type: str | None = None

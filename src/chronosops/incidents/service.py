@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from chronosops.core.clock import Clock
 from chronosops.core.ids import IdFactory
 from chronosops.core.ingest_request import IngestIncidentRequest
+from chronosops.core.safe_markdown import render_markdown
 from chronosops.core.timestamps import format_instant
 from chronosops.incidents.errors import (
     DeliveryInFlightError,
@@ -31,12 +32,18 @@ from chronosops.incidents.schemas import (
     LifecycleChange,
     LifecycleRead,
     MetadataRead,
+    NoteRead,
     Registration,
     Resolution,
     TimelineRead,
     Transition,
 )
-from chronosops.incidents.tables import IdempotencyRecord, Incident, WebhookDelivery
+from chronosops.incidents.tables import (
+    IdempotencyRecord,
+    Incident,
+    IncidentNote,
+    WebhookDelivery,
+)
 from chronosops.storage import encode_cursor
 
 # Two writers racing for the same reference can both lose a round only if a third keeps
@@ -468,6 +475,25 @@ class IncidentService:
             await session.flush()
         return LifecycleChange(incident=to_read(incident), changes=changes)
 
+    async def add_note(
+        self, session: AsyncSession, incident_id: str, body: str, *, author: str
+    ) -> NoteRead:
+        """Keep a responder's note (Markdown, already validated) on the incident."""
+        await self._row(session, incident_id)
+        note = IncidentNote(
+            id=self.ids.new(),
+            incident_id=incident_id,
+            body=body,
+            author=author[:256],
+            created_at=self.clock.now(),
+        )
+        await IncidentRepository(session).add_note(note)
+        return to_note_read(note)
+
+    async def notes(self, session: AsyncSession, incident_id: str) -> Sequence[NoteRead]:
+        """The incident's notes, oldest first."""
+        return [to_note_read(row) for row in await IncidentRepository(session).notes(incident_id)]
+
     async def resolve(
         self,
         session: AsyncSession,
@@ -580,6 +606,17 @@ class IncidentService:
     ) -> Sequence[DeliveryRead]:
         rows = await IncidentRepository(session).recent_deliveries(source=source, limit=limit)
         return [to_delivery_read(row) for row in rows]
+
+
+def to_note_read(note: IncidentNote) -> NoteRead:
+    return NoteRead(
+        id=note.id,
+        incident_id=note.incident_id,
+        body=note.body,
+        body_html=render_markdown(note.body),
+        author=note.author,
+        created_at=note.created_at,
+    )
 
 
 def _drop_nulls(value: Any, *, keep: set[str]) -> Any:

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from chronosops.storage import JSONValue, TableBase, UtcDateTime
@@ -120,3 +120,18 @@ class WebhookDelivery(TableBase):
     response: Mapped[dict[str, Any] | None] = mapped_column(JSONValue)
     received_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
     completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class IncidentNote(TableBase):
+    """A responder's note on an incident, kept as the Markdown they typed (rendered on read)."""
+
+    __tablename__ = "incident_note"
+    __table_args__ = (Index(None, "incident_id", "created_at", "id"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    incident_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("incident.id", ondelete="CASCADE")
+    )
+    body: Mapped[str] = mapped_column(Text)
+    author: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)

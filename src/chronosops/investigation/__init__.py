@@ -13,6 +13,7 @@ from chronosops.investigation.ingest import (
 )
 from chronosops.investigation.lifecycle import IncidentLifecycle
 from chronosops.investigation.scenarios import ScenarioRun, run_scenario
+from chronosops.investigation.timeline import IncidentTimelines, Timeline, TimelineEntry
 from chronosops.investigation.webhooks import (
     EventResult,
     Receipt,
@@ -29,11 +30,14 @@ __all__ = [
     "IncidentDetail",
     "IncidentDetails",
     "IncidentLifecycle",
+    "IncidentTimelines",
     "IngestOutcome",
     "IngestPipeline",
     "Receipt",
     "ScenarioRun",
     "SourceIntake",
+    "Timeline",
+    "TimelineEntry",
     "context_of",
     "delivery_id_headers",
     "run_scenario",

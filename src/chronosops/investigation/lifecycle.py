@@ -12,7 +12,8 @@ from typing import Any
 import structlog
 
 from chronosops.audit import AuditLog, EntityType, EventType
-from chronosops.incidents import IncidentService, LifecycleChange, Transition
+from chronosops.core.canonical import sha256_hex
+from chronosops.incidents import IncidentService, LifecycleChange, NoteRead, Transition
 from chronosops.storage import Database
 
 log = structlog.get_logger(__name__)
@@ -85,3 +86,24 @@ class IncidentLifecycle:
                     payload={"incidentId": incident_id, "via": via, "changes": change.changes},
                 )
         return change
+
+    async def add_note(self, incident_id: str, body: str, *, by: str, via: str) -> NoteRead:
+        """Keep a note and audit it (the audit event holds the text's hash, not the text)."""
+        async with self.database.unit_of_work() as session:
+            note = await self.incidents.add_note(session, incident_id, body, author=by)
+            await self.audit.record(
+                session,
+                event_type=EventType.INCIDENT_NOTE_ADDED,
+                entity_type=EntityType.INCIDENT_NOTE,
+                entity_id=note.id,
+                incident_id=incident_id,
+                actor=by,
+                payload={
+                    "incidentId": incident_id,
+                    "noteId": note.id,
+                    "via": via,
+                    "bodySha256": sha256_hex(body.encode()),
+                    "length": len(body),
+                },
+            )
+        return note

@@ -99,3 +99,35 @@ async def test_the_list_shows_and_filters_by_lifecycle_and_assignee(
     assert f"open-{second}" not in nobody
     unknown = (await client.get("/incidents?lifecycle=closed")).text
     assert "unknown value" in unknown
+
+
+async def test_a_note_from_the_page_shows_in_the_activity_with_its_html_escaped(
+    client: httpx.AsyncClient, analyst: dict[str, str], sign_in: SignIn
+) -> None:
+    incident = await ingest(client, analyst)
+    csrf = await sign_in(Role.ANALYST, sub="dana")
+    response = await client.post(
+        f"/incidents/{incident}/notes",
+        data={"csrf_token": csrf, "body": "Rolled **back** <script>alert(1)</script>"},
+    )
+    assert response.status_code == 303
+    assert response.headers["location"].endswith("?done=noted#activity")
+    page = (await client.get(f"/incidents/{incident}")).text
+    assert "<strong>back</strong>" in page
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert 'id="activity"' in page
+    assert "kind-analysis" in page
+
+
+async def test_an_empty_note_from_the_page_is_refused_and_nothing_is_kept(
+    client: httpx.AsyncClient, analyst: dict[str, str], sign_in: SignIn
+) -> None:
+    incident = await ingest(client, analyst)
+    csrf = await sign_in(Role.ANALYST)
+    response = await client.post(
+        f"/incidents/{incident}/notes", data={"csrf_token": csrf, "body": "  "}
+    )
+    assert response.status_code == 400
+    notes = (await client.get(f"/v1/incidents/{incident}/notes", headers=analyst)).json()
+    assert notes == []

@@ -190,6 +190,7 @@ async def incident_detail(
         verification = await services.audit.verify_incident(session, incident_id)
         audit_events = await services.audit.events_for_incident(session, incident_id)
         traces = await services.reasoning.traces_for_incident(session, incident_id)
+        story = await services.timelines.build(session, incident_id)
     incident = detail.incident
     link = next((b for b in detail.bundles if b.bundle_id == bundle_id), None)
     window = (
@@ -207,6 +208,7 @@ async def incident_detail(
         "verification": verification,
         "audit_events": audit_events,
         "traces": traces,
+        "story": story.entries,
         "notice": _notice(request),
     }
     return render(request, "incident/detail.html", context, user=user)
@@ -220,6 +222,7 @@ def _notice(request: Request) -> str | None:
         "resolved": "Resolved.",
         "reopened": "Reopened: the incident is triggered again.",
         "assigned": "Assignee changed.",
+        "noted": "Note added.",
         "reanalyzed": "Re-analysed from the stored evidence: the diagnosis below is the new analysis.",
         "scenario": "Scenario analysed. Its evidence is synthetic; compare the diagnosis with the "
         "scenario's known root cause.",

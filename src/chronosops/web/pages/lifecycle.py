@@ -17,6 +17,7 @@ from chronosops.web.pages.session import AnalystAction, CheckedForm, PageRoute
 router = APIRouter(route_class=PageRoute)
 
 ASSIGNEE_MAX = 256
+NOTE_MAX = 20_000
 DONE: dict[Transition, str] = {
     "acknowledge": "acknowledged",
     "unacknowledge": "unacknowledged",
@@ -97,3 +98,23 @@ async def assign(
         incident_id, {"assignee": name or None}, by=user.principal.subject, via="console"
     )
     return _back(incident_id, "assigned")
+
+
+@router.post("/incidents/{incident_id}/notes", summary="Add a note to an incident")
+async def add_note(
+    incident_id: str,
+    request: Request,
+    services: ServicesDep,
+    user: AnalystAction,
+    form: CheckedForm,
+) -> Response:
+    remember_incident(request, incident_id)
+    text = form.get("body", "")
+    if not text.strip():
+        raise InvalidInputError("Invalid note", [FieldError("body", "must not be empty")])
+    if len(text) > NOTE_MAX:
+        raise InvalidInputError(
+            "Invalid note", [FieldError("body", f"at most {NOTE_MAX} characters")]
+        )
+    await services.lifecycle.add_note(incident_id, text, by=user.principal.subject, via="console")
+    return RedirectResponse(f"/incidents/{incident_id}?done=noted#activity", status_code=303)
