@@ -46,6 +46,7 @@ from chronosops.investigation import (
     IncidentLifecycle,
     IncidentTimelines,
     IngestPipeline,
+    Silencing,
     SourceIntake,
 )
 from chronosops.reasoning import (
@@ -56,6 +57,7 @@ from chronosops.reasoning import (
     Reasoner,
     ReasoningService,
 )
+from chronosops.silences import SilenceService
 from chronosops.storage import Database, metadata
 
 __all__ = [
@@ -87,6 +89,8 @@ class Services:
     intake: SourceIntake
     lifecycle: IncidentLifecycle
     timelines: IncidentTimelines
+    silences: SilenceService
+    silencing: Silencing
     verifier: TokenVerifier
     webhooks: WebhookVerifier
     limiter: RateLimiter
@@ -136,6 +140,7 @@ def build_services(
         _session_key(settings), clock=clock, ttl=timedelta(minutes=console.session_ttl_minutes)
     )
     lifecycle = IncidentLifecycle(database=database, incidents=incidents, audit=audit)
+    silences = SilenceService(clock=clock, ids=ids)
     pipeline = IngestPipeline(
         database=database,
         incidents=incidents,
@@ -154,6 +159,7 @@ def build_services(
         reasoning=reasoning,
         audit=audit,
         analyze_on_ingest=settings.analyze_on_ingest,
+        silences=silences,
     )
     return Services(
         settings=settings,
@@ -185,6 +191,8 @@ def build_services(
             reasoning=reasoning,
             audit=audit,
         ),
+        silences=silences,
+        silencing=Silencing(database=database, silences=silences, audit=audit),
         verifier=verifier,
         webhooks=WebhookVerifier(settings.webhooks),
         limiter=RateLimiter(settings.limits),

@@ -65,6 +65,7 @@ class IncidentSummary(CamelModel):
     status: IncidentStatus
     lifecycle: Lifecycle
     assignee: str | None
+    silence_id: str | None
     service: str | None
     is_resolved: bool
     start: Instant
@@ -85,6 +86,7 @@ class IncidentRead(CamelModel):
     status_reason: str | None
     lifecycle: LifecycleRead
     assignee: str | None
+    silence_id: str | None
     is_resolved: bool
     timeline: TimelineRead
     metadata: MetadataRead

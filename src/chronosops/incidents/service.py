@@ -109,6 +109,7 @@ def to_read(incident: Incident) -> IncidentRead:
         status_reason=incident.status_reason,
         lifecycle=_lifecycle_read(incident),
         assignee=incident.assignee,
+        silence_id=incident.silence_id,
         is_resolved=_is_resolved(incident),
         timeline=TimelineRead(
             start=incident.start_at,
@@ -148,6 +149,7 @@ def to_summary(incident: Incident) -> IncidentSummary:
         status=incident.status,  # type: ignore[arg-type]
         lifecycle=incident.lifecycle,  # type: ignore[arg-type]
         assignee=incident.assignee,
+        silence_id=incident.silence_id,
         service=incident.service,
         is_resolved=_is_resolved(incident),
         start=incident.start_at,
@@ -270,6 +272,14 @@ class IncidentService:
             values["latest_bundle_id"] = bundle_id
         if analysis_id is not None:
             values["latest_analysis_id"] = analysis_id
+        if not await IncidentRepository(session).update(incident_id, values):
+            raise IncidentNotFoundError(incident_id)
+
+    async def mark_silenced(
+        self, session: AsyncSession, incident_id: str, silence_id: str, *, reason: str
+    ) -> None:
+        """Record that a silence held the incident back from analysis (and notification)."""
+        values = {"silence_id": silence_id, "status_reason": reason, "updated_at": self.clock.now()}
         if not await IncidentRepository(session).update(incident_id, values):
             raise IncidentNotFoundError(incident_id)
 

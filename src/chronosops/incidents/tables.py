@@ -71,6 +71,8 @@ class Incident(TableBase):
     acknowledged_by: Mapped[str | None] = mapped_column(String(256))
     resolved_by: Mapped[str | None] = mapped_column(String(256))
     assignee: Mapped[str | None] = mapped_column(String(256))
+    # The silence that matched when the incident opened: stored and audited, not analysed.
+    silence_id: Mapped[str | None] = mapped_column(String(32))
 
     latest_bundle_id: Mapped[str | None] = mapped_column(String(80))
     latest_analysis_id: Mapped[str | None] = mapped_column(String(40))

@@ -13,6 +13,7 @@ from chronosops.investigation.ingest import (
 )
 from chronosops.investigation.lifecycle import IncidentLifecycle
 from chronosops.investigation.scenarios import ScenarioRun, run_scenario
+from chronosops.investigation.silencing import Silencing
 from chronosops.investigation.timeline import IncidentTimelines, Timeline, TimelineEntry
 from chronosops.investigation.webhooks import (
     EventResult,
@@ -35,6 +36,7 @@ __all__ = [
     "IngestPipeline",
     "Receipt",
     "ScenarioRun",
+    "Silencing",
     "SourceIntake",
     "Timeline",
     "TimelineEntry",

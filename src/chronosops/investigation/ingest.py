@@ -12,17 +12,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from chronosops.analysis import AnalysisInput, IncidentContext
 from chronosops.audit import AuditLog, EntityType, EventType
 from chronosops.auth import Principal
 from chronosops.core.artifacts import Artifact
 from chronosops.core.ingest_request import IngestIncidentRequest, IngestIncidentResponse
+from chronosops.core.timestamps import format_instant
 from chronosops.core.windows import TimeWindow, incident_window
 from chronosops.evidence import BundleDraft, CollectionNote, EvidenceService
 from chronosops.incidents import IncidentRead, IncidentService
 from chronosops.investigation.collection import EvidenceGatherer
 from chronosops.reasoning import AnalysisRead, ReasoningService
+from chronosops.silences import IncidentFacts, SilenceService
 from chronosops.storage import Database
 
 log = structlog.get_logger(__name__)
@@ -81,6 +84,7 @@ class IngestPipeline:
         reasoning: ReasoningService,
         audit: AuditLog,
         analyze_on_ingest: bool,
+        silences: SilenceService | None = None,
     ) -> None:
         self.database = database
         self.incidents = incidents
@@ -89,12 +93,14 @@ class IngestPipeline:
         self.reasoning = reasoning
         self.audit = audit
         self.analyze_on_ingest = analyze_on_ingest
+        self.silences = silences
 
     async def ingest(
         self, request: IngestIncidentRequest, *, principal: Principal
     ) -> IngestOutcome:
         # A request whose evidence could never be gathered is refused before anything is stored.
         self.gatherer.check(request)
+        silenced: str | None = None
         async with self.database.unit_of_work() as session:
             registration = await self.incidents.register(session, request, by=principal.subject)
             incident = registration.incident
@@ -116,6 +122,7 @@ class IngestPipeline:
                         "severity": incident.severity,
                     },
                 )
+                silenced = await self._silence(session, incident, principal=principal)
             elif registration.changes:
                 await self.audit.record(
                     session,
@@ -145,6 +152,12 @@ class IngestPipeline:
                 changes=registration.changes,
             )
         bound.info("incident.created", source_type=incident.source_type)
+        if silenced is not None:
+            bound.info("incident.silenced")
+            return IngestOutcome(
+                IngestIncidentResponse(incident_id=incident.id, status="created", message=silenced),
+                created=True,
+            )
         if not self.analyze_on_ingest:
             reason = (
                 "Analysis on ingest is switched off (CHRONOSOPS_ANALYZE_ON_INGEST=false); "
@@ -183,6 +196,47 @@ class IngestPipeline:
             ),
             created=True,
         )
+
+    async def _silence(
+        self, session: AsyncSession, incident: IncidentRead, *, principal: Principal
+    ) -> str | None:
+        """Hold a new incident back from analysis when an active silence matches it.
+
+        It is still stored and audited; the reason says which silence, so it reads as
+        silenced everywhere it is shown. Returns that reason, or None.
+        """
+        if self.silences is None:
+            return None
+        facts = IncidentFacts(
+            source_type=incident.source_type,
+            service=incident.metadata.service,
+            environment=incident.metadata.environment,
+            tags=incident.metadata.tags,
+        )
+        silence = await self.silences.matching(session, facts)
+        if silence is None:
+            return None
+        reason = (
+            f"Silenced by silence {silence.id} ({silence.comment}) until "
+            f"{format_instant(silence.ends_at)}: stored and audited, not analysed; "
+            f"POST /v1/incidents/{incident.id}/reanalyze to analyse it anyway"
+        )
+        await self.incidents.mark_silenced(session, incident.id, silence.id, reason=reason)
+        await self.audit.record(
+            session,
+            event_type=EventType.INCIDENT_SILENCED,
+            entity_type=EntityType.INCIDENT,
+            entity_id=incident.id,
+            incident_id=incident.id,
+            actor=principal.subject,
+            payload={
+                "incidentId": incident.id,
+                "silenceId": silence.id,
+                "comment": silence.comment,
+                "endsAt": format_instant(silence.ends_at),
+            },
+        )
+        return reason
 
     async def analyze(
         self,

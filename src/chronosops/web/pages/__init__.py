@@ -20,11 +20,22 @@ from chronosops.web.pages import (
     new_incident,
     scenarios,
     sign_in,
+    silences,
     sources,
 )
 from chronosops.web.pages.rendering import STATIC_DIR
 
-SCREENS = (sign_in, incidents, incident, lifecycle, new_incident, scenarios, sources, audit)
+SCREENS = (
+    sign_in,
+    incidents,
+    incident,
+    lifecycle,
+    new_incident,
+    scenarios,
+    silences,
+    sources,
+    audit,
+)
 
 
 class CachedStaticFiles(StaticFiles):
