@@ -33,6 +33,7 @@ from chronosops.collectors import Collector, CollectorConfigError, CollectorSpec
 from chronosops.config import CollectorsConfig, ConfigurationError, Settings
 from chronosops.core.clock import Clock, SystemClock
 from chronosops.core.ids import Cuid2Factory, IdFactory
+from chronosops.core.metrics import OperatorMetrics
 from chronosops.evidence import (
     DEFAULT_ITEM_CAPS,
     CollectionPolicy,
@@ -91,6 +92,7 @@ class Services:
     timelines: IncidentTimelines
     silences: SilenceService
     silencing: Silencing
+    metrics: OperatorMetrics
     verifier: TokenVerifier
     webhooks: WebhookVerifier
     limiter: RateLimiter
@@ -141,6 +143,7 @@ def build_services(
     )
     lifecycle = IncidentLifecycle(database=database, incidents=incidents, audit=audit)
     silences = SilenceService(clock=clock, ids=ids)
+    metrics = OperatorMetrics()
     pipeline = IngestPipeline(
         database=database,
         incidents=incidents,
@@ -160,6 +163,7 @@ def build_services(
         audit=audit,
         analyze_on_ingest=settings.analyze_on_ingest,
         silences=silences,
+        metrics=metrics,
     )
     return Services(
         settings=settings,
@@ -193,6 +197,7 @@ def build_services(
         ),
         silences=silences,
         silencing=Silencing(database=database, silences=silences, audit=audit),
+        metrics=metrics,
         verifier=verifier,
         webhooks=WebhookVerifier(settings.webhooks),
         limiter=RateLimiter(settings.limits),

@@ -246,8 +246,8 @@ class IncidentService:
             }
         if changes:
             incident.updated_at = self.clock.now()
+            # A reported end resolves it; the end / resolvedAt changes already say so.
             if incident.lifecycle != "resolved":
-                changes["lifecycle"] = {"from": incident.lifecycle, "to": "resolved"}
                 incident.lifecycle = "resolved"
                 incident.lifecycle_changed_at = incident.updated_at
         return changes
@@ -525,7 +525,6 @@ class IncidentService:
             return Resolution(outcome="already-resolved", incident=to_read(latest))
         clamped = at < latest.start_at
         over = latest.start_at if clamped else at
-        previous = latest.lifecycle
         latest.end_at = over
         latest.resolved_at = over
         latest.lifecycle = "resolved"
@@ -536,11 +535,7 @@ class IncidentService:
         return Resolution(
             outcome="resolved",
             incident=to_read(latest),
-            changes={
-                "end": change,
-                "resolvedAt": dict(change),
-                "lifecycle": {"from": previous, "to": "resolved"},
-            },
+            changes={"end": change, "resolvedAt": dict(change)},
             clamped=clamped,
         )
 

@@ -7,6 +7,7 @@ reason, never an orphan behind a 500 (DESIGN.md §5).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +20,7 @@ from chronosops.audit import AuditLog, EntityType, EventType
 from chronosops.auth import Principal
 from chronosops.core.artifacts import Artifact
 from chronosops.core.ingest_request import IngestIncidentRequest, IngestIncidentResponse
+from chronosops.core.metrics import OperatorMetrics
 from chronosops.core.timestamps import format_instant
 from chronosops.core.windows import TimeWindow, incident_window
 from chronosops.evidence import BundleDraft, CollectionNote, EvidenceService
@@ -85,6 +87,7 @@ class IngestPipeline:
         audit: AuditLog,
         analyze_on_ingest: bool,
         silences: SilenceService | None = None,
+        metrics: OperatorMetrics | None = None,
     ) -> None:
         self.database = database
         self.incidents = incidents
@@ -94,6 +97,7 @@ class IngestPipeline:
         self.audit = audit
         self.analyze_on_ingest = analyze_on_ingest
         self.silences = silences
+        self.metrics = metrics or OperatorMetrics()
 
     async def ingest(
         self, request: IngestIncidentRequest, *, principal: Principal
@@ -135,6 +139,7 @@ class IngestPipeline:
                 )
         bound = log.bind(incident_id=incident.id)
         if not registration.created:
+            self.metrics.ingested(incident.source_type, "duplicate")
             bound.info("incident.duplicate", changes=sorted(registration.changes))
             changed = ", ".join(sorted(registration.changes))
             return IngestOutcome(
@@ -153,6 +158,7 @@ class IngestPipeline:
             )
         bound.info("incident.created", source_type=incident.source_type)
         if silenced is not None:
+            self.metrics.ingested(incident.source_type, "silenced")
             bound.info("incident.silenced")
             return IngestOutcome(
                 IngestIncidentResponse(incident_id=incident.id, status="created", message=silenced),
@@ -165,16 +171,22 @@ class IngestPipeline:
             )
             async with self.database.unit_of_work() as session:
                 await self.incidents.set_status(session, incident.id, "created", reason=reason)
+            self.metrics.ingested(incident.source_type, "deferred")
             return IngestOutcome(
                 IngestIncidentResponse(incident_id=incident.id, status="created", message=reason),
                 created=True,
             )
+        started = time.perf_counter()
         try:
             gathered = await self.gatherer.gather(incident, request, window=window_of(incident))
+            for note in gathered.notes:
+                self.metrics.collected(note.source, note.status)
             outcome = await self.analyze(
                 incident, gathered.artifacts, principal=principal, collection=gathered.notes
             )
         except Exception as error:  # noqa: BLE001 — any failure after storing is recorded, not raised
+            self.metrics.analysed("failed", time.perf_counter() - started)
+            self.metrics.ingested(incident.source_type, "analysis_failed")
             reason = f"{type(error).__name__}: {error}"
             bound.exception("incident.analysis_failed")
             await self._mark_failed(incident.id, reason, principal=principal)
@@ -186,6 +198,11 @@ class IngestPipeline:
                 ),
                 created=True,
             )
+        self.metrics.analysed(
+            "inconclusive" if outcome.analysis.inconclusive else "conclusive",
+            time.perf_counter() - started,
+        )
+        self.metrics.ingested(incident.source_type, "analyzed")
         return IngestOutcome(
             IngestIncidentResponse(
                 incident_id=incident.id,
