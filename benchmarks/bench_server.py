@@ -34,6 +34,8 @@ def bench_app() -> FastAPI:
         jwt_secret=os.environ["BENCH_SECRET"],
         rate_limit_enabled=False,
         log_level="WARNING",
+        # The webhook benchmark (a 1,000-alert Alertmanager delivery) signs with the same secret.
+        webhook_alertmanager_token=os.environ["BENCH_SECRET"],
     )
     configure_logging(settings)
     app = create_app(build_services(settings), owns_services=True)

@@ -95,7 +95,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def token_for(secret: str) -> str:
+def token_for(secret: str, role: Role = Role.ANALYST) -> str:
     settings = AuthSettings(
         jwt_secret=secret,
         jwt_issuer="chronosops",
@@ -107,7 +107,7 @@ def token_for(secret: str) -> str:
         leeway_seconds=30,
     )
     issuer = LocalTokenIssuer(settings, clock=SystemClock(), ids=Cuid2Factory())
-    return issuer.mint(subject="bench", roles=[Role.ANALYST], ttl=timedelta(hours=1))
+    return issuer.mint(subject="bench", roles=[role], ttl=timedelta(hours=1))
 
 
 async def drive(

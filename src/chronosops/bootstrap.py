@@ -47,9 +47,12 @@ from chronosops.investigation import (
     IncidentLifecycle,
     IncidentTimelines,
     IngestPipeline,
+    JobRunner,
+    Once,
     Silencing,
     SourceIntake,
 )
+from chronosops.jobs import JobPolicy, JobService
 from chronosops.reasoning import (
     BuiltinReasoner,
     GeminiClient,
@@ -59,7 +62,7 @@ from chronosops.reasoning import (
     ReasoningService,
 )
 from chronosops.silences import SilenceService
-from chronosops.storage import Database, metadata
+from chronosops.storage import Database, Liveness, metadata, process_name
 
 __all__ = [
     "Services",
@@ -86,6 +89,8 @@ class Services:
     changes: ChangeService
     reasoning: ReasoningService
     pipeline: IngestPipeline
+    jobs: JobService
+    runner: JobRunner
     details: IncidentDetails
     intake: SourceIntake
     lifecycle: IncidentLifecycle
@@ -93,6 +98,7 @@ class Services:
     silences: SilenceService
     silencing: Silencing
     metrics: OperatorMetrics
+    once: Once
     verifier: TokenVerifier
     webhooks: WebhookVerifier
     limiter: RateLimiter
@@ -106,6 +112,8 @@ class Services:
     async def aclose(self) -> None:
         if self._owns_http:
             await self.http.aclose()
+        if self.incidents.liveness is not None:
+            self.incidents.liveness.close()
         await self.database.dispose()
 
 
@@ -123,8 +131,18 @@ def build_services(
     http = http or httpx.AsyncClient(headers={"User-Agent": USER_AGENT}, timeout=10.0)
     database = Database(settings.database_url)
     audit = AuditLog(chain_id=settings.audit_chain_id, clock=clock, ids=ids)
+    name = process_name()
+    liveness = Liveness(
+        name=name,
+        database_url=None
+        if database.is_sqlite
+        else "postgresql://" + settings.database_url.split("://", 1)[1],
+    )
     incidents = IncidentService(
-        clock=clock, ids=ids, idempotency_ttl=timedelta(hours=settings.idempotency_ttl_hours)
+        clock=clock,
+        ids=ids,
+        idempotency_ttl=timedelta(hours=settings.idempotency_ttl_hours),
+        liveness=liveness,
     )
     collectors_config = settings.collectors()
     settings_caps = {**DEFAULT_ITEM_CAPS, **settings.collectors_item_caps}
@@ -144,8 +162,20 @@ def build_services(
     lifecycle = IncidentLifecycle(database=database, incidents=incidents, audit=audit)
     silences = SilenceService(clock=clock, ids=ids)
     metrics = OperatorMetrics()
+    jobs = JobService(
+        clock=clock,
+        ids=ids,
+        owner=name,
+        policy=JobPolicy(
+            max_attempts=settings.job_max_attempts,
+            backoff_seconds=settings.job_backoff_seconds,
+            stale_after=timedelta(seconds=settings.job_stale_seconds),
+        ),
+        procrastinate=settings.uses_procrastinate,
+    )
     pipeline = IngestPipeline(
         database=database,
+        jobs=jobs,
         incidents=incidents,
         evidence=evidence,
         gatherer=EvidenceGatherer(
@@ -165,6 +195,23 @@ def build_services(
         silences=silences,
         metrics=metrics,
     )
+    intake = SourceIntake(
+        database=database,
+        incidents=incidents,
+        audit=audit,
+        pipeline=pipeline,
+        jobs=jobs,
+        lifecycle=lifecycle,
+        clock=clock,
+    )
+    runner = JobRunner(
+        database=database,
+        jobs=jobs,
+        pipeline=pipeline,
+        intake=intake,
+        concurrency=settings.job_concurrency,
+        poll_seconds=settings.job_poll_seconds,
+    )
     return Services(
         settings=settings,
         clock=clock,
@@ -177,14 +224,13 @@ def build_services(
         changes=changes,
         reasoning=reasoning,
         pipeline=pipeline,
+        jobs=jobs,
+        runner=runner,
         details=IncidentDetails(incidents=incidents, evidence=evidence, reasoning=reasoning),
-        intake=SourceIntake(
+        intake=intake,
+        once=Once(
             database=database,
             incidents=incidents,
-            audit=audit,
-            pipeline=pipeline,
-            lifecycle=lifecycle,
-            clock=clock,
             replay_window=timedelta(hours=settings.webhook_replay_window_hours),
         ),
         lifecycle=lifecycle,

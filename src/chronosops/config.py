@@ -136,6 +136,12 @@ class Settings(BaseSettings):
     webhook_replay_window_hours: int = Field(
         default=24, ge=1, le=24 * 30, description="how long a delivery is remembered as seen"
     )
+    webhook_job_events: int = Field(
+        default=20,
+        ge=0,
+        le=100_000,
+        description="a delivery with more events than this is stored as a job and answered 202",
+    )
 
     # pipeline
     analyze_on_ingest: bool = True
@@ -174,6 +180,26 @@ class Settings(BaseSettings):
     )
     audit_chain_id: str = "chronosops"
     idempotency_ttl_hours: int = Field(default=24, ge=1)
+
+    # background jobs (docs/operations.md, "Jobs")
+    job_runner: Literal["auto", "in-process", "procrastinate"] = Field(
+        default="auto",
+        description="who runs jobs: auto = in-process on SQLite, `chronosops worker` "
+        "(Procrastinate) on PostgreSQL",
+    )
+    job_max_attempts: int = Field(default=3, ge=1, le=50)
+    job_backoff_seconds: float = Field(default=5.0, ge=0, le=3600)
+    job_stale_seconds: float = Field(
+        default=30.0, gt=0, le=3600, description="a running job silent this long is taken over"
+    )
+    job_concurrency: int = Field(default=4, ge=1, le=256, description="jobs run at once per runner")
+    job_poll_seconds: float = Field(default=0.5, gt=0, le=60)
+
+    @property
+    def uses_procrastinate(self) -> bool:
+        if self.job_runner == "auto":
+            return not self.database_url.startswith("sqlite")
+        return self.job_runner == "procrastinate"
 
     @field_validator("collectors_item_caps")
     @classmethod

@@ -52,13 +52,28 @@ async def _bundle(client: httpx.AsyncClient, headers: dict[str, str], bundle_id:
     return (await client.get(f"/v1/evidence-bundles/{bundle_id}", headers=headers)).json()
 
 
+async def _ingest_collected(
+    client: httpx.AsyncClient, services: Services, body: Any, headers: dict[str, str]
+) -> dict[str, Any]:
+    """Ingest a request that needs collection: 202 at once, then the job's outcome."""
+    response = await client.post("/v1/incidents/ingest", json=body, headers=headers)
+    assert response.status_code == 202
+    await services.runner.drain()
+    incident = (await client.get(response.headers["Location"], headers=headers)).json()
+    return {
+        "status": incident["status"],
+        "evidenceBundleId": incident["latestBundleId"],
+        "analysisId": incident["latestAnalysisId"],
+    }
+
+
 async def test_an_incident_without_evidence_gets_what_the_collectors_find_in_its_window(
     client: httpx.AsyncClient, services: Services, analyst: dict[str, str]
 ) -> None:
     logs = ScriptedCollector("logs", _pool_errors)
     metrics = ScriptedCollector("metrics", _latency)
     _use(services, logs, metrics)
-    created = (await client.post("/v1/incidents/ingest", json=request(), headers=analyst)).json()
+    created = await _ingest_collected(client, services, request(), analyst)
     assert created["status"] == "analyzed"
 
     query = logs.queries[0]
@@ -91,9 +106,7 @@ async def test_a_failing_or_slow_collector_is_noted_and_the_ingest_still_succeed
         ScriptedCollector("slow", _latency, delay=5, timeout_seconds=0.2),
         ScriptedCollector("down", lambda q: CollectorUnavailableError("loki failed (HTTP 502)")),
     )
-    response = await client.post("/v1/incidents/ingest", json=request(), headers=analyst)
-    assert response.status_code == 201
-    created = response.json()
+    created = await _ingest_collected(client, services, request(), analyst)
     assert created["status"] == "analyzed"
     bundle = await _bundle(client, analyst, created["evidenceBundleId"])
     notes = {n["source"]: (n["status"], n["detail"]) for n in bundle["collection"]}
@@ -123,9 +136,7 @@ async def test_evidence_lite_skips_the_collectors_unless_collection_is_forced(
     forced_request = example("example_2_with_evidence")
     forced_request["sourceRef"] = "incident-2024-002-forced"
     forced_request["collectionContext"] = {"forceCollect": True}
-    forced = (
-        await client.post("/v1/incidents/ingest", json=forced_request, headers=analyst)
-    ).json()
+    forced = await _ingest_collected(client, services, forced_request, analyst)
     assert len(metrics.queries) == 1
     bundle = await _bundle(client, analyst, forced["evidenceBundleId"])
     assert bundle["sources"] == ["evidenceLite", "metrics"]

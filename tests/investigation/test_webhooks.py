@@ -1,4 +1,5 @@
-"""How a delivery is named and answered: delivery ids, status codes, the summary line."""
+"""How a delivery is named and answered: delivery ids, status codes (decided at the web edge),
+the summary line."""
 
 from __future__ import annotations
 
@@ -8,10 +9,10 @@ from chronosops.investigation.webhooks import (
     EventResult,
     Outcome,
     delivery_id_of,
-    status_code_of,
     summarise,
 )
 from chronosops.sources import SourceEvent, registry
+from chronosops.web.api.webhooks import delivery_status
 
 
 def result(outcome: Outcome) -> EventResult:
@@ -40,10 +41,10 @@ def test_an_over_long_delivery_id_is_hashed_to_a_bounded_key() -> None:
 
 
 def test_created_wins_then_matched_then_untouched() -> None:
-    assert status_code_of([result("unmatched"), result("created")]) == 201
-    assert status_code_of([result("unmatched"), result("resolved")]) == 200
-    assert status_code_of([result("unmatched"), result("recorded")]) == 202
-    assert status_code_of([]) == 202
+    assert delivery_status([result("unmatched"), result("created")]) == 201
+    assert delivery_status([result("unmatched"), result("resolved")]) == 200
+    assert delivery_status([result("unmatched"), result("recorded")]) == 202
+    assert delivery_status([]) == 202
 
 
 def test_the_summary_counts_each_outcome() -> None:

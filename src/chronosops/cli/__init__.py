@@ -5,7 +5,18 @@ from __future__ import annotations
 
 import typer
 
-from chronosops.cli import audit, bench, db, demo, imports, incidents, serve, sign_in, tokens
+from chronosops.cli import (
+    audit,
+    bench,
+    db,
+    demo,
+    imports,
+    incidents,
+    serve,
+    sign_in,
+    tokens,
+    worker,
+)
 
 app = typer.Typer(
     name="chronosops",
@@ -19,6 +30,7 @@ app.command("token")(tokens.token)
 app.command("sign-in-link")(sign_in.sign_in_link)
 app.command("ingest")(incidents.ingest)
 app.command("demo")(demo.demo)
+app.command("worker")(worker.worker)
 app.add_typer(db.app, name="db")
 app.add_typer(bench.app, name="bench")
 app.add_typer(incidents.app, name="incidents")

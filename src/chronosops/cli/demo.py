@@ -96,7 +96,7 @@ async def _run(
                         scenario_id=scenario_id,
                         incident_id=response.incident_id,
                         status=response.status,
-                        http_status=run.outcome.http_status,
+                        http_status=201 if run.outcome.created else 200,
                         top=top,
                         confidence=confidence,
                         culprit=culprit,

@@ -52,7 +52,10 @@ async def _ingest_all(services: Services, items: list[Any]) -> int:
                 continue
             outcome = await services.pipeline.ingest(request, principal=CLI_PRINCIPAL)
             out.print_json(
-                data={"httpStatus": outcome.http_status, **outcome.response.model_dump(mode="json")}
+                data={
+                    "httpStatus": 201 if outcome.created else 200,
+                    **outcome.response.model_dump(mode="json"),
+                }
             )
             failures += outcome.response.status == "failed"
     finally:

@@ -44,7 +44,7 @@ from chronosops.incidents.tables import (
     IncidentNote,
     WebhookDelivery,
 )
-from chronosops.storage import encode_cursor
+from chronosops.storage import Liveness, encode_cursor
 
 # Two writers racing for the same reference can both lose a round only if a third keeps
 # opening new occurrences; a few rounds settle every realistic race.
@@ -160,15 +160,40 @@ def to_summary(incident: Incident) -> IncidentSummary:
 
 
 class IncidentService:
-    def __init__(self, *, clock: Clock, ids: IdFactory, idempotency_ttl: timedelta) -> None:
+    def __init__(
+        self,
+        *,
+        clock: Clock,
+        ids: IdFactory,
+        idempotency_ttl: timedelta,
+        liveness: Liveness | None = None,
+    ) -> None:
+        # Tells whether the process holding a claim died; without it a claim waits out its age.
+        self.liveness = liveness
         self.clock = clock
         self.ids = ids
         self.idempotency_ttl = idempotency_ttl
 
+    def new_id(self) -> str:
+        return self.ids.new()
+
+    def preview(self, request: IngestIncidentRequest, *, incident_id: str) -> IncidentRead:
+        """The incident ``request`` would open as ``incident_id``, before anything is stored
+        (what its evidence and analysis are computed from outside the transaction)."""
+        return to_read(self._new_incident(request, occurrence=1, by=None, incident_id=incident_id))
+
     async def register(
-        self, session: AsyncSession, request: IngestIncidentRequest, *, by: str | None
+        self,
+        session: AsyncSession,
+        request: IngestIncidentRequest,
+        *,
+        by: str | None,
+        incident_id: str | None = None,
     ) -> Registration:
-        """Store the incident once: open a new one, or match the open one with the same ref."""
+        """Store the incident once: open a new one, or match the open one with the same ref.
+
+        A new incident takes ``incident_id`` when given (the id of its `preview`).
+        """
         repository = IncidentRepository(session)
         for _ in range(_REGISTER_ATTEMPTS):
             latest = await repository.latest_for_ref(request.source_type, request.source_ref)
@@ -178,7 +203,10 @@ class IncidentService:
                     await repository.flush()
                 return Registration(incident=to_read(latest), created=False, changes=changes)
             incident = self._new_incident(
-                request, occurrence=latest.occurrence + 1 if latest else 1, by=by
+                request,
+                occurrence=latest.occurrence + 1 if latest else 1,
+                by=by,
+                incident_id=incident_id,
             )
             if await repository.insert(incident):
                 return Registration(incident=to_read(incident), created=True)
@@ -188,7 +216,12 @@ class IncidentService:
         )
 
     def _new_incident(
-        self, request: IngestIncidentRequest, *, occurrence: int, by: str | None
+        self,
+        request: IngestIncidentRequest,
+        *,
+        occurrence: int,
+        by: str | None,
+        incident_id: str | None = None,
     ) -> Incident:
         now = self.clock.now()
         metadata = request.metadata
@@ -196,7 +229,7 @@ class IncidentService:
         # A full record of an incident that is already over arrives resolved.
         over = request.timeline.end is not None or request.timeline.resolved_at is not None
         return Incident(
-            id=self.ids.new(),
+            id=incident_id or self.ids.new(),
             source_type=request.source_type,
             source_ref=request.source_ref,
             occurrence=occurrence,
@@ -340,7 +373,9 @@ class IncidentService:
                     return IdempotencyClaim(
                         fresh=False, status_code=record.status_code, response=record.response
                     )
-                if record.created_at >= now - _STALE_PROCESSING:
+                if record.created_at >= now - _STALE_PROCESSING and not await self._holder_dead(
+                    session, record.owner
+                ):
                     raise IdempotencyKeyInFlightError(key)
                 await repository.delete_idempotency(subject, key)
             claimed = await repository.insert_idempotency(
@@ -350,11 +385,26 @@ class IncidentService:
                     request_hash=request_hash,
                     state="processing",
                     created_at=now,
+                    owner=self._owner,
                 )
             )
             if claimed:
                 return IdempotencyClaim(fresh=True)
         raise IdempotencyKeyInFlightError(key)
+
+    @property
+    def _owner(self) -> str | None:
+        return self.liveness.name if self.liveness is not None else None
+
+    async def _holder_dead(self, session: AsyncSession, holder: str | None) -> bool:
+        if self.liveness is None:
+            return False
+        return await self.liveness.is_dead(session, holder)
+
+    async def start_claiming(self) -> None:
+        """Make this process's claims known alive to others (call before the first claim)."""
+        if self.liveness is not None:
+            await self.liveness.ensure_started()
 
     async def complete_idempotency_key(
         self,
@@ -568,7 +618,9 @@ class IncidentService:
                         status_code=seen.status_code,
                         response=seen.response,
                     )
-                if seen.received_at >= now - _STALE_PROCESSING:
+                if seen.received_at >= now - _STALE_PROCESSING and not await self._holder_dead(
+                    session, seen.owner
+                ):
                     raise DeliveryInFlightError(source)
                 await repository.delete_delivery(seen.id)
             row = WebhookDelivery(
@@ -578,6 +630,7 @@ class IncidentService:
                 body_sha256=body_sha256,
                 state="processing",
                 received_at=now,
+                owner=self._owner,
             )
             if await repository.insert_delivery(row):
                 return DeliveryClaim(fresh=True, delivery_id=row.id)

@@ -96,6 +96,8 @@ class IdempotencyRecord(TableBase):
     response: Mapped[dict[str, Any] | None] = mapped_column(JSONValue)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
     completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # The process handling it ("host:pid:token"); a claim held by a dead one is taken over.
+    owner: Mapped[str | None] = mapped_column(String(128))
 
 
 class WebhookDelivery(TableBase):
@@ -122,6 +124,7 @@ class WebhookDelivery(TableBase):
     response: Mapped[dict[str, Any] | None] = mapped_column(JSONValue)
     received_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
     completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    owner: Mapped[str | None] = mapped_column(String(128))
 
 
 class IncidentNote(TableBase):

@@ -5,36 +5,45 @@ from chronosops.investigation.collection import EvidenceGatherer, Gathered
 from chronosops.investigation.detail import IncidentDetail, IncidentDetails
 from chronosops.investigation.ingest import (
     ANALYZED_MESSAGE,
+    AnalysisMode,
     AnalysisOutcome,
     IngestOutcome,
     IngestPipeline,
     context_of,
     window_of,
 )
+from chronosops.investigation.jobs import JobBusyError, JobRunner, RunResult
 from chronosops.investigation.lifecycle import IncidentLifecycle
+from chronosops.investigation.once import Answer, Delivery, IdempotencyKey, Once
 from chronosops.investigation.scenarios import ScenarioRun, run_scenario
 from chronosops.investigation.silencing import Silencing
 from chronosops.investigation.timeline import IncidentTimelines, Timeline, TimelineEntry
 from chronosops.investigation.webhooks import (
     EventResult,
-    Receipt,
     SourceIntake,
     delivery_id_headers,
 )
 
 __all__ = [
     "ANALYZED_MESSAGE",
+    "AnalysisMode",
     "AnalysisOutcome",
+    "Answer",
+    "Delivery",
     "EventResult",
     "EvidenceGatherer",
     "Gathered",
+    "IdempotencyKey",
     "IncidentDetail",
     "IncidentDetails",
     "IncidentLifecycle",
     "IncidentTimelines",
     "IngestOutcome",
     "IngestPipeline",
-    "Receipt",
+    "JobBusyError",
+    "JobRunner",
+    "Once",
+    "RunResult",
     "ScenarioRun",
     "Silencing",
     "SourceIntake",

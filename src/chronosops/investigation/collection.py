@@ -142,6 +142,18 @@ class EvidenceGatherer:
         if self.scenarios_enabled and self._names_scenario(request.source_type, request.source_ref):
             scenario_options(request)
 
+    def needs_collection(self, request: IngestIncidentRequest) -> bool:
+        """Whether gathering this request's evidence queries backends (and so may take seconds).
+
+        Supplied evidence, a demo scenario's generated telemetry and the recorded changes are
+        read at once; only the configured collectors wait on the network.
+        """
+        if request.has_evidence and not request.collection.force_collect:
+            return False
+        if self._names_scenario(request.source_type, request.source_ref):
+            return False
+        return self.evidence.collectors_configured
+
     @staticmethod
     def _names_scenario(source_type: str, source_ref: str) -> bool:
         return source_type == SCENARIO_SOURCE_TYPE and scenario_id_of(source_ref) is not None

@@ -1,16 +1,22 @@
-"""The ingest pipeline: store the incident, freeze its evidence, analyse it.
+"""The ingest pipeline: store the incident with its analysis job, freeze its evidence, analyse it.
 
-Each stage is its own transaction, in order, so that a 2xx always means the incident is
-durably stored, and a failure after that leaves it stored with status ``failed`` and the
-reason, never an orphan behind a 500 (DESIGN.md §5).
+The incident and the job that will analyse it are written in one transaction, so a 2xx always
+means both are durable: whatever happens to this process afterwards, a runner finds the job
+(DESIGN.md §5). When the analysis can finish at once (evidence supplied, nothing to collect) the
+request runs the job itself, holding it under this process's name; otherwise it answers at once
+and a runner (in-process on SQLite, `chronosops worker` on PostgreSQL) does the work. Storing the
+analysis and marking the job done are one transaction, guarded by the owner, so an incident is
+analysed exactly once per job even when a runner presumed dead comes back.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,13 +32,28 @@ from chronosops.core.windows import TimeWindow, incident_window
 from chronosops.evidence import BundleDraft, CollectionNote, EvidenceService
 from chronosops.incidents import IncidentRead, IncidentService
 from chronosops.investigation.collection import EvidenceGatherer
-from chronosops.reasoning import AnalysisRead, ReasoningService
-from chronosops.silences import IncidentFacts, SilenceService
+from chronosops.jobs import JobRead, JobService
+from chronosops.reasoning import AnalysisRead, Reasoning, ReasoningService
+from chronosops.silences import IncidentFacts, SilenceRead, SilenceService
 from chronosops.storage import Database
 
 log = structlog.get_logger(__name__)
 
 ANALYZED_MESSAGE = "Incident ingested and analyzed successfully"
+QUEUED_MESSAGE = (
+    "Incident stored; its evidence is collected and analysed in the background: "
+    "GET /v1/incidents/{id} shows where the work stands"
+)
+ANALYZE_JOB = "analyze"
+REANALYZE_JOB = "reanalyze"
+
+# inline: analyse in this call whatever it takes (CLI, console); auto: in this call only when
+# it can finish at once; background: always leave it to a runner (webhooks, Prefer: respond-async).
+AnalysisMode = Literal["inline", "auto", "background"]
+
+
+class JobLostError(Exception):
+    """Another runner took this job over (this one was presumed dead); its work is dropped."""
 
 
 @dataclass(frozen=True)
@@ -41,10 +62,21 @@ class IngestOutcome:
     created: bool
     # For a repeat of an open incident: what it changed (a later end / resolvedAt), if anything.
     changes: Mapping[str, Any] = field(default_factory=dict)
+    # The job that analyses the incident when that work was left to a runner.
+    queued_job: str | None = None
 
-    @property
-    def http_status(self) -> int:
-        return 201 if self.created else 200
+
+@dataclass(frozen=True)
+class Ahead:
+    """What an ingest computed before its transaction: the evidence and the analysis."""
+
+    incident: IncidentRead
+    window: TimeWindow
+    draft: BundleDraft
+    request: AnalysisInput
+    reasoning: Reasoning
+    notes: list[CollectionNote] = field(default_factory=list)
+    seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -85,10 +117,12 @@ class IngestPipeline:
         gatherer: EvidenceGatherer,
         reasoning: ReasoningService,
         audit: AuditLog,
+        jobs: JobService,
         analyze_on_ingest: bool,
         silences: SilenceService | None = None,
         metrics: OperatorMetrics | None = None,
     ) -> None:
+        self.jobs = jobs
         self.database = database
         self.incidents = incidents
         self.evidence = evidence
@@ -100,14 +134,58 @@ class IngestPipeline:
         self.metrics = metrics or OperatorMetrics()
 
     async def ingest(
-        self, request: IngestIncidentRequest, *, principal: Principal
+        self,
+        request: IngestIncidentRequest,
+        *,
+        principal: Principal,
+        mode: AnalysisMode = "inline",
     ) -> IngestOutcome:
         # A request whose evidence could never be gathered is refused before anything is stored.
         self.gatherer.check(request)
+        inline = mode == "inline" or (
+            mode == "auto" and not self.gatherer.needs_collection(request)
+        )
+        # When nothing waits on a backend, the evidence and the analysis are computed first,
+        # outside any transaction, and stored with the incident in one short transaction.
+        ahead = (
+            await self._analyse_ahead(request)
+            if inline and self.analyze_on_ingest and not self.gatherer.needs_collection(request)
+            else None
+        )
+        job: JobRead | None = None
+        rerun: JobRead | None = None
+        stored: AnalysisRead | None = None
         silenced: str | None = None
         async with self.database.unit_of_work() as session:
-            registration = await self.incidents.register(session, request, by=principal.subject)
+            registration = await self.incidents.register(
+                session,
+                request,
+                by=principal.subject,
+                incident_id=ahead.incident.id if ahead else None,
+            )
             incident = registration.incident
+            silence = (
+                await self._matching_silence(session, incident) if registration.created else None
+            )
+            if registration.created and self.analyze_on_ingest and silence is None:
+                job = await self.jobs.enqueue(
+                    session,
+                    kind=ANALYZE_JOB,
+                    incident_id=incident.id,
+                    payload={},
+                    by=principal.subject,
+                    hold=inline and ahead is None,
+                    done=ahead is not None,
+                )
+            elif (
+                not registration.created
+                and self.analyze_on_ingest
+                and incident.status != ("analyzed")
+            ):
+                # A client's retry of an incident whose analysis failed or never finished.
+                rerun = await self.jobs.rerun_for_incident(
+                    session, incident.id, kind=ANALYZE_JOB, by=principal.subject
+                )
             if registration.created:
                 await self.audit.record(
                     session,
@@ -126,7 +204,20 @@ class IngestPipeline:
                         "severity": incident.severity,
                     },
                 )
-                silenced = await self._silence(session, incident, principal=principal)
+                if silence is not None:
+                    silenced = await self._record_silence(
+                        session, incident, silence, principal=principal
+                    )
+                if ahead is not None and job is not None:
+                    stored = await self._store_analysis(
+                        session,
+                        incident,
+                        ahead.draft,
+                        ahead.request,
+                        ahead.reasoning,
+                        window=ahead.window,
+                        principal=principal,
+                    )
             elif registration.changes:
                 await self.audit.record(
                     session,
@@ -142,16 +233,18 @@ class IngestPipeline:
             self.metrics.ingested(incident.source_type, "duplicate")
             bound.info("incident.duplicate", changes=sorted(registration.changes))
             changed = ", ".join(sorted(registration.changes))
+            message = f"Duplicate of incident {incident.id} (same sourceType and sourceRef); " + (
+                f"updated {changed}" if changed else "nothing changed"
+            )
+            if rerun is not None:
+                message += f"; its analysis is {rerun.state} (job {rerun.id})"
             return IngestOutcome(
                 response=IngestIncidentResponse(
                     incident_id=incident.id,
                     evidence_bundle_id=incident.latest_bundle_id,
                     analysis_id=incident.latest_analysis_id,
                     status=incident.status,
-                    message=(
-                        f"Duplicate of incident {incident.id} (same sourceType and sourceRef); "
-                        + (f"updated {changed}" if changed else "nothing changed")
-                    ),
+                    message=message,
                 ),
                 created=False,
                 changes=registration.changes,
@@ -164,7 +257,7 @@ class IngestPipeline:
                 IngestIncidentResponse(incident_id=incident.id, status="created", message=silenced),
                 created=True,
             )
-        if not self.analyze_on_ingest:
+        if job is None:
             reason = (
                 "Analysis on ingest is switched off (CHRONOSOPS_ANALYZE_ON_INGEST=false); "
                 f"POST /v1/incidents/{incident.id}/reanalyze to analyse it"
@@ -176,20 +269,51 @@ class IngestPipeline:
                 IngestIncidentResponse(incident_id=incident.id, status="created", message=reason),
                 created=True,
             )
-        started = time.perf_counter()
+        if stored is not None and ahead is not None:
+            # Counted only once stored: a duplicate's or a silenced incident's is thrown away.
+            self._count_collection(ahead.notes)
+            self.metrics.analysed(
+                "inconclusive" if stored.inconclusive else "conclusive", ahead.seconds
+            )
+            self.metrics.ingested(incident.source_type, "analyzed")
+            return IngestOutcome(
+                IngestIncidentResponse(
+                    incident_id=incident.id,
+                    evidence_bundle_id=ahead.draft.bundle_id,
+                    analysis_id=stored.analysis_id,
+                    status="analyzed",
+                    message=ANALYZED_MESSAGE,
+                ),
+                created=True,
+            )
+        if not inline:
+            self.metrics.ingested(incident.source_type, "deferred")
+            return IngestOutcome(
+                IngestIncidentResponse(
+                    incident_id=incident.id,
+                    status="created",
+                    message=QUEUED_MESSAGE.format(id=incident.id),
+                ),
+                created=True,
+                queued_job=job.id,
+            )
         try:
-            gathered = await self.gatherer.gather(incident, request, window=window_of(incident))
-            for note in gathered.notes:
-                self.metrics.collected(note.source, note.status)
-            outcome = await self.analyze(
-                incident, gathered.artifacts, principal=principal, collection=gathered.notes
+            outcome = await self.run_analysis(job, incident, request, principal=principal)
+        except JobLostError:
+            self.metrics.ingested(incident.source_type, "deferred")
+            return IngestOutcome(
+                IngestIncidentResponse(
+                    incident_id=incident.id,
+                    status="created",
+                    message=QUEUED_MESSAGE.format(id=incident.id),
+                ),
+                created=True,
+                queued_job=job.id,
             )
         except Exception as error:  # noqa: BLE001 — any failure after storing is recorded, not raised
-            self.metrics.analysed("failed", time.perf_counter() - started)
             self.metrics.ingested(incident.source_type, "analysis_failed")
             reason = f"{type(error).__name__}: {error}"
             bound.exception("incident.analysis_failed")
-            await self._mark_failed(incident.id, reason, principal=principal)
             return IngestOutcome(
                 IngestIncidentResponse(
                     incident_id=incident.id,
@@ -198,10 +322,6 @@ class IngestPipeline:
                 ),
                 created=True,
             )
-        self.metrics.analysed(
-            "inconclusive" if outcome.analysis.inconclusive else "conclusive",
-            time.perf_counter() - started,
-        )
         self.metrics.ingested(incident.source_type, "analyzed")
         return IngestOutcome(
             IngestIncidentResponse(
@@ -214,14 +334,81 @@ class IngestPipeline:
             created=True,
         )
 
-    async def _silence(
-        self, session: AsyncSession, incident: IncidentRead, *, principal: Principal
-    ) -> str | None:
-        """Hold a new incident back from analysis when an active silence matches it.
+    async def _analyse_ahead(self, request: IngestIncidentRequest) -> Ahead | None:
+        """Evidence and analysis for the incident ``request`` would open; None if that fails
+        (the usual path then records the failure on the stored incident)."""
+        started = time.perf_counter()
+        try:
+            incident = self.incidents.preview(request, incident_id=self.incidents.new_id())
+            window = window_of(incident)
+            gathered = await self.gatherer.gather(incident, request, window=window)
+            draft = self.evidence.seal(gathered.artifacts, collection=gathered.notes)
+            analysis_input, reasoning = await self._reason(incident, draft, window=window)
+        except Exception:  # the failure is met again, and recorded, on the stored incident
+            log.info("incident.analyse_ahead_failed", exc_info=True)
+            return None
+        return Ahead(
+            incident,
+            window,
+            draft,
+            analysis_input,
+            reasoning,
+            notes=list(gathered.notes),
+            seconds=time.perf_counter() - started,
+        )
 
-        It is still stored and audited; the reason says which silence, so it reads as
-        silenced everywhere it is shown. Returns that reason, or None.
+    async def run_analysis(
+        self,
+        job: JobRead,
+        incident: IncidentRead,
+        request: IngestIncidentRequest | None,
+        *,
+        principal: Principal,
+    ) -> AnalysisOutcome:
+        """Run an analyze job this process holds: gather, analyse, store with the job done.
+
+        A failure is recorded on the job (queued again after a backoff, or failed for good) and
+        on the incident (``failed`` with the reason), then raised. `JobLostError` means another
+        runner took the job over; nothing was stored by this one.
         """
+        started = time.perf_counter()
+        try:
+            async with self._heartbeat(job.id):
+                if request is None:
+                    async with self.database.unit_of_work(write=False) as session:
+                        request = await self.incidents.stored_request(session, incident.id)
+                gathered = await self.gatherer.gather(incident, request, window=window_of(incident))
+                self._count_collection(gathered.notes)
+                outcome = await self.analyze(
+                    incident,
+                    gathered.artifacts,
+                    principal=principal,
+                    collection=gathered.notes,
+                    job_id=job.id,
+                )
+                self.metrics.analysed(
+                    "inconclusive" if outcome.analysis.inconclusive else "conclusive",
+                    time.perf_counter() - started,
+                )
+                return outcome
+        except JobLostError:
+            log.warning("job.lost", job_id=job.id, incident_id=incident.id)
+            raise
+        except Exception as error:
+            self.metrics.analysed("failed", time.perf_counter() - started)
+            await self._job_failed(
+                job, incident.id, f"{type(error).__name__}: {error}", principal=principal
+            )
+            raise
+
+    def _count_collection(self, notes: list[CollectionNote]) -> None:
+        for note in notes:
+            self.metrics.collected(note.source, note.status)
+
+    async def _matching_silence(
+        self, session: AsyncSession, incident: IncidentRead
+    ) -> SilenceRead | None:
+        """The active silence that holds this new incident back from analysis, if any."""
         if self.silences is None:
             return None
         facts = IncidentFacts(
@@ -230,9 +417,21 @@ class IngestPipeline:
             environment=incident.metadata.environment,
             tags=incident.metadata.tags,
         )
-        silence = await self.silences.matching(session, facts)
-        if silence is None:
-            return None
+        return await self.silences.matching(session, facts)
+
+    async def _record_silence(
+        self,
+        session: AsyncSession,
+        incident: IncidentRead,
+        silence: SilenceRead,
+        *,
+        principal: Principal,
+    ) -> str:
+        """Mark the incident silenced and audit it; the reason names the silence.
+
+        It is still stored and audited (no analysis job is enqueued), and reads as silenced
+        everywhere it is shown.
+        """
         reason = (
             f"Silenced by silence {silence.id} ({silence.comment}) until "
             f"{format_instant(silence.ends_at)}: stored and audited, not analysed; "
@@ -255,6 +454,26 @@ class IngestPipeline:
         )
         return reason
 
+    @asynccontextmanager
+    async def _heartbeat(self, job_id: str) -> AsyncIterator[None]:
+        """Say this process is alive on the job while the block runs (a dead one stops saying it)."""
+        interval = self.jobs.policy.stale_after.total_seconds() / 3
+
+        async def beat() -> None:
+            while True:
+                await asyncio.sleep(interval)
+                with suppress(Exception):
+                    async with self.database.unit_of_work() as session:
+                        await self.jobs.heartbeat(session, job_id)
+
+        task = asyncio.create_task(beat())
+        try:
+            yield
+        finally:
+            task.cancel()
+            with suppress(asyncio.CancelledError):
+                await task
+
     async def analyze(
         self,
         incident: IncidentRead,
@@ -262,11 +481,14 @@ class IngestPipeline:
         *,
         principal: Principal,
         collection: list[CollectionNote] | None = None,
+        job_id: str | None = None,
     ) -> AnalysisOutcome:
         """Seal the artifacts into a bundle, reason over it, store both, mark the incident analysed."""
         window = window_of(incident)
         draft = self.evidence.seal(artifacts, collection=collection or [])
-        return await self.analyze_bundle(incident, draft, window=window, principal=principal)
+        return await self.analyze_bundle(
+            incident, draft, window=window, principal=principal, job_id=job_id
+        )
 
     async def analyze_bundle(
         self,
@@ -275,7 +497,27 @@ class IngestPipeline:
         *,
         window: TimeWindow,
         principal: Principal,
+        job_id: str | None = None,
     ) -> AnalysisOutcome:
+        request, reasoning = await self._reason(incident, draft, window=window)
+        async with self.database.unit_of_work() as session:
+            # First, so that a runner that lost its job stores nothing (the rollback undoes all).
+            if job_id is not None and not await self.jobs.succeed(session, job_id):
+                raise JobLostError(job_id)
+            analysis = await self._store_analysis(
+                session,
+                incident,
+                draft,
+                request,
+                reasoning,
+                window=window,
+                principal=principal,
+            )
+        return AnalysisOutcome(bundle_id=draft.bundle_id, analysis=analysis)
+
+    async def _reason(
+        self, incident: IncidentRead, draft: BundleDraft, *, window: TimeWindow
+    ) -> tuple[AnalysisInput, Reasoning]:
         request = AnalysisInput(
             context=context_of(incident, window),
             artifacts=list(draft.artifacts),
@@ -284,100 +526,126 @@ class IngestPipeline:
                 for note in draft.content.get("collection", [])
             ],
         )
-        reasoning = await self.reasoning.reason(request)
-        async with self.database.unit_of_work() as session:
-            stored = await self.evidence.store(
-                session, draft, incident_id=incident.id, window=window, by=principal.subject
-            )
-            analysis, traces = await self.reasoning.store(
-                session,
-                incident_id=incident.id,
-                bundle_id=draft.bundle_id,
-                request=request,
-                reasoning=reasoning,
-                by=principal.subject,
-            )
-            await self.incidents.set_status(
-                session,
-                incident.id,
-                "analyzed",
-                bundle_id=draft.bundle_id,
-                analysis_id=analysis.analysis_id,
-            )
-            # Audit last: appending takes the chain's lock until commit, so everything else in
-            # this transaction happens before it, not while other ingests wait.
-            if stored.inserted or stored.attached:
-                await self.audit.record(
-                    session,
-                    event_type=(
-                        EventType.EVIDENCE_BUNDLE_CREATED
-                        if stored.inserted
-                        else EventType.EVIDENCE_BUNDLE_ATTACHED
-                    ),
-                    entity_type=EntityType.EVIDENCE_BUNDLE,
-                    entity_id=draft.bundle_id,
-                    entity_ref=draft.digest,
-                    incident_id=incident.id,
-                    actor=principal.subject,
-                    payload={
-                        "bundleId": draft.bundle_id,
-                        "incidentId": incident.id,
-                        "artifactCount": len(draft.artifacts),
-                        "sources": draft.sources,
-                        "synthetic": draft.synthetic,
-                        "window": window.to_json(),
-                    },
-                )
+        return request, await self.reasoning.reason(request)
+
+    async def _store_analysis(
+        self,
+        session: AsyncSession,
+        incident: IncidentRead,
+        draft: BundleDraft,
+        request: AnalysisInput,
+        reasoning: Reasoning,
+        *,
+        window: TimeWindow,
+        principal: Principal,
+    ) -> AnalysisRead:
+        """Bundle, analysis, the incident's status and their audit events, in the caller's
+        transaction (audit last: appending holds the chain's lock until commit)."""
+        stored = await self.evidence.store(
+            session, draft, incident_id=incident.id, window=window, by=principal.subject
+        )
+        analysis, traces = await self.reasoning.store(
+            session,
+            incident_id=incident.id,
+            bundle_id=draft.bundle_id,
+            request=request,
+            reasoning=reasoning,
+            by=principal.subject,
+        )
+        await self.incidents.set_status(
+            session,
+            incident.id,
+            "analyzed",
+            bundle_id=draft.bundle_id,
+            analysis_id=analysis.analysis_id,
+        )
+        # Audit last: appending takes the chain's lock until commit, so everything else in
+        # this transaction happens before it, not while other ingests wait.
+        if stored.inserted or stored.attached:
             await self.audit.record(
                 session,
-                event_type=EventType.ANALYSIS_CREATED,
-                entity_type=EntityType.INCIDENT_ANALYSIS,
-                entity_id=analysis.analysis_id,
+                event_type=(
+                    EventType.EVIDENCE_BUNDLE_CREATED
+                    if stored.inserted
+                    else EventType.EVIDENCE_BUNDLE_ATTACHED
+                ),
+                entity_type=EntityType.EVIDENCE_BUNDLE,
+                entity_id=draft.bundle_id,
+                entity_ref=draft.digest,
                 incident_id=incident.id,
                 actor=principal.subject,
                 payload={
-                    "analysisId": analysis.analysis_id,
-                    "incidentId": incident.id,
                     "bundleId": draft.bundle_id,
-                    "reasoner": analysis.reasoner,
-                    "topHypothesisId": analysis.top_hypothesis_id,
-                    "overallConfidence": analysis.overall_confidence,
-                    "inconclusive": analysis.inconclusive,
-                    "completenessScore": analysis.completeness_score,
+                    "incidentId": incident.id,
+                    "artifactCount": len(draft.artifacts),
+                    "sources": draft.sources,
+                    "synthetic": draft.synthetic,
+                    "window": window.to_json(),
                 },
             )
-            for trace in traces:
-                await self.audit.record(
-                    session,
-                    event_type=EventType.PROMPT_TRACE_CREATED,
-                    entity_type=EntityType.PROMPT_TRACE,
-                    entity_id=trace.trace_id,
-                    entity_ref=trace.prompt_hash,
-                    incident_id=incident.id,
-                    actor=principal.subject,
-                    payload={
-                        "promptTraceId": trace.trace_id,
-                        "analysisId": analysis.analysis_id,
-                        "incidentId": incident.id,
-                        "provider": trace.provider,
-                        "model": trace.model,
-                        "promptVersion": trace.prompt_version,
-                        "attempt": trace.attempt,
-                        "status": trace.status,
-                        "promptHash": trace.prompt_hash,
-                        "requestHash": trace.request_hash,
-                        "responseHash": trace.response_hash,
-                        "inputTokens": trace.input_tokens,
-                        "outputTokens": trace.output_tokens,
-                        "costUsd": trace.cost_usd,
-                    },
-                )
-        return AnalysisOutcome(bundle_id=draft.bundle_id, analysis=analysis)
+        await self.audit.record(
+            session,
+            event_type=EventType.ANALYSIS_CREATED,
+            entity_type=EntityType.INCIDENT_ANALYSIS,
+            entity_id=analysis.analysis_id,
+            incident_id=incident.id,
+            actor=principal.subject,
+            payload={
+                "analysisId": analysis.analysis_id,
+                "incidentId": incident.id,
+                "bundleId": draft.bundle_id,
+                "reasoner": analysis.reasoner,
+                "topHypothesisId": analysis.top_hypothesis_id,
+                "overallConfidence": analysis.overall_confidence,
+                "inconclusive": analysis.inconclusive,
+                "completenessScore": analysis.completeness_score,
+            },
+        )
+        for trace in traces:
+            await self.audit.record(
+                session,
+                event_type=EventType.PROMPT_TRACE_CREATED,
+                entity_type=EntityType.PROMPT_TRACE,
+                entity_id=trace.trace_id,
+                entity_ref=trace.prompt_hash,
+                incident_id=incident.id,
+                actor=principal.subject,
+                payload={
+                    "promptTraceId": trace.trace_id,
+                    "analysisId": analysis.analysis_id,
+                    "incidentId": incident.id,
+                    "provider": trace.provider,
+                    "model": trace.model,
+                    "promptVersion": trace.prompt_version,
+                    "attempt": trace.attempt,
+                    "status": trace.status,
+                    "promptHash": trace.prompt_hash,
+                    "requestHash": trace.request_hash,
+                    "responseHash": trace.response_hash,
+                    "inputTokens": trace.input_tokens,
+                    "outputTokens": trace.output_tokens,
+                    "costUsd": trace.cost_usd,
+                },
+            )
+        return analysis
 
-    async def _mark_failed(self, incident_id: str, reason: str, *, principal: Principal) -> None:
+    async def _job_failed(
+        self, job: JobRead, incident_id: str, reason: str, *, principal: Principal
+    ) -> None:
         try:
             async with self.database.unit_of_work() as session:
-                await self.incidents.set_status(session, incident_id, "failed", reason=reason)
+                after = await self.jobs.fail(session, job.id, reason)
+                if after is None:
+                    return
+                note = (
+                    f"; retrying after {after.run_after.isoformat()} "
+                    f"(attempt {after.attempts} of {after.max_attempts})"
+                    if after.state == "queued"
+                    else ""
+                )
+                await self.incidents.set_status(
+                    session, incident_id, "failed", reason=reason + note
+                )
                 await self.audit.record(
                     session,
                     event_type=EventType.INCIDENT_FAILED,
@@ -385,12 +653,20 @@ class IngestPipeline:
                     entity_id=incident_id,
                     incident_id=incident_id,
                     actor=principal.subject,
-                    payload={"incidentId": incident_id, "reason": reason[:2000]},
+                    payload={
+                        "incidentId": incident_id,
+                        "reason": reason[:2000],
+                        "jobId": job.id,
+                        "attempt": after.attempts,
+                        "final": after.state == "failed",
+                    },
                 )
         except Exception:
             log.exception("incident.mark_failed_failed", incident_id=incident_id)
 
-    async def reanalyze(self, incident_id: str, *, principal: Principal) -> AnalysisOutcome:
+    async def reanalyze(
+        self, incident_id: str, *, principal: Principal, job_id: str | None = None
+    ) -> AnalysisOutcome:
         """Run the reasoner again on the incident's stored evidence and keep a new analysis."""
         async with self.database.unit_of_work(write=False) as session:
             incident = await self.incidents.get(session, incident_id)
@@ -403,5 +679,17 @@ class IngestPipeline:
             gathered = await self.gatherer.gather(incident, request, window=window_of(incident))
             draft = self.evidence.seal(gathered.artifacts, collection=gathered.notes)
         return await self.analyze_bundle(
-            incident, draft, window=window_of(incident), principal=principal
+            incident, draft, window=window_of(incident), principal=principal, job_id=job_id
         )
+
+    async def queue_reanalysis(self, incident_id: str, *, principal: Principal) -> JobRead:
+        """Leave a reanalysis to a runner (``Prefer: respond-async``)."""
+        async with self.database.unit_of_work() as session:
+            await self.incidents.get(session, incident_id)
+            return await self.jobs.enqueue(
+                session,
+                kind=REANALYZE_JOB,
+                incident_id=incident_id,
+                payload={},
+                by=principal.subject,
+            )

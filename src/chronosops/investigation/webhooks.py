@@ -1,21 +1,22 @@
 """What a vendor's delivery does: normalised events applied to incidents, each delivery once.
 
-`SourceIntake.receive` is the use case behind ``POST /v1/webhooks/{source}``:
+``POST /v1/webhooks/{source}`` is, in order:
 
-1. the source normalises the payload (a `SourcePayloadError` is a 400, nothing stored);
-2. the delivery is claimed by its delivery id or body hash: one seen within the replay window
-   gets the answer it got the first time, without a second ingest;
-3. each event is applied: a trigger or a full acknowledge goes through `IngestPipeline.ingest`
-   exactly like ``POST /v1/incidents/ingest`` (validation, dedup, evidence, analysis); a
-   resolve ends the open incident with that reference through the incidents service, audited;
-   a resolve for an unknown reference is audited as unmatched and changes nothing; an event
+1. the source normalises the payload (`SourceIntake.normalize`; a `SourcePayloadError` is a
+   400, nothing stored);
+2. the delivery (`SourceIntake.delivery`: its delivery id or body hash) is done once through
+   `Once`: one seen within the replay window gets the answer it got the first time;
+3. each event is applied (`SourceIntake.apply`): a trigger or a full acknowledge goes through
+   `IngestPipeline.ingest` like ``POST /v1/incidents/ingest`` (validation, dedup), with the
+   evidence and analysis left to a runner, so the vendor is answered as soon as the incidents
+   are stored; a resolve ends the open incident with that reference, audited; a resolve for an
+   unknown reference is audited as unmatched and changes nothing; an event
    carrying a lifecycle move (someone acknowledged, unacknowledged or reopened it in the
    vendor's tool) applies the same transition as ``POST /v1/incidents/{id}/acknowledge``,
-   audited with the vendor's actor (``webhook:<source>/<actor>``);
-4. the answer is stored with the delivery. If applying fails, the claim is released, so the
-   vendor's retry runs again rather than being told it succeeded.
+   audited with the vendor's actor (``webhook:<source>/<actor>``).
 
-`SourceIntake.apply` (steps 3 alone) also serves ``chronosops import google-cloud-status``.
+`SourceIntake.apply` also serves ``chronosops import google-cloud-status`` and the console,
+which analyse in the call (``mode="inline"``).
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any, Literal
 
 import structlog
@@ -32,11 +33,13 @@ import structlog
 from chronosops.audit import AuditLog, EntityType, EventType
 from chronosops.auth import Principal
 from chronosops.core.clock import Clock
-from chronosops.core.timestamps import format_instant
+from chronosops.core.timestamps import format_instant, parse_instant
 from chronosops.incidents import IncidentService
-from chronosops.investigation.ingest import IngestPipeline
+from chronosops.investigation.ingest import AnalysisMode, IngestPipeline, JobLostError
 from chronosops.investigation.lifecycle import IncidentLifecycle
-from chronosops.sources import Normalization, Source, SourceEvent
+from chronosops.investigation.once import Delivery
+from chronosops.jobs import JobRead, JobService
+from chronosops.sources import Normalization, Source, SourceEvent, registry
 from chronosops.storage import Database
 
 log = structlog.get_logger(__name__)
@@ -47,6 +50,11 @@ Outcome = Literal[
 # Generic delivery-id headers honoured for every source, after the source's own.
 GENERIC_DELIVERY_HEADERS = ("X-Webhook-Id", "Idempotency-Key")
 DELIVERY_ID_MAX = 256
+DELIVERY_JOB = "delivery"
+# Never stored with a deferred delivery.
+CREDENTIAL_HEADERS = frozenset(
+    {"authorization", "cookie", "x-pagerduty-signature", "proxy-authorization"}
+)
 
 
 @dataclass(frozen=True)
@@ -71,26 +79,6 @@ class EventResult:
             "analysisId": self.analysis_id,
             "message": self.message,
         }
-
-
-@dataclass(frozen=True)
-class Receipt:
-    """The answer to one delivery: its status code and body, and whether it is a replay."""
-
-    status_code: int
-    body: dict[str, Any]
-    replayed: bool = False
-    results: Sequence[EventResult] = field(default_factory=tuple)
-
-
-def status_code_of(results: Sequence[EventResult]) -> int:
-    """201 when an incident was opened, 200 when one was matched, 202 when none was touched."""
-    outcomes = {result.outcome for result in results}
-    if "created" in outcomes:
-        return 201
-    if outcomes & {"updated", "unchanged", "resolved", "already-resolved"}:
-        return 200
-    return 202
 
 
 def summarise(results: Sequence[EventResult]) -> str:
@@ -144,53 +132,110 @@ class SourceIntake:
         audit: AuditLog,
         pipeline: IngestPipeline,
         lifecycle: IncidentLifecycle,
+        jobs: JobService,
         clock: Clock,
-        replay_window: timedelta,
     ) -> None:
+        self.jobs = jobs
         self.database = database
         self.incidents = incidents
         self.audit = audit
         self.pipeline = pipeline
         self.lifecycle = lifecycle
         self.clock = clock
-        self.replay_window = replay_window
 
-    def normalize(self, source: Source, body: Any, *, headers: Mapping[str, str]) -> Normalization:
-        return source.parse(body, headers=headers, received_at=self.clock.now())
-
-    async def receive(
+    def normalize(
         self,
         source: Source,
+        body: Any,
+        *,
+        headers: Mapping[str, str],
+        received_at: datetime | None = None,
+    ) -> Normalization:
+        return source.parse(body, headers=headers, received_at=received_at or self.clock.now())
+
+    async def defer(
+        self,
+        source: Source,
+        body: Any,
+        *,
+        headers: Mapping[str, str],
+        received_at: datetime,
+        principal: Principal,
+        delivery: str | None,
+    ) -> JobRead:
+        """Store a large delivery as a job that applies it: answered at once, applied by a runner.
+
+        The job keeps the parsed body, the headers the source reads (never credentials) and the
+        time it arrived, so the runner normalises it exactly as it was normalised here.
+        """
+        kept = {
+            name: value for name, value in headers.items() if name.lower() not in CREDENTIAL_HEADERS
+        }
+        async with self.database.unit_of_work() as session:
+            return await self.jobs.enqueue(
+                session,
+                kind=DELIVERY_JOB,
+                incident_id=None,
+                payload={
+                    "source": source.kind,
+                    "body": body,
+                    "headers": kept,
+                    "receivedAt": format_instant(received_at),
+                    "delivery": delivery,
+                    "subject": principal.subject,
+                },
+                by=principal.subject,
+            )
+
+    async def run_deferred(self, job: JobRead) -> list[EventResult]:
+        """Apply a stored delivery (a job's): every alert becomes an incident with its own job.
+
+        Applying again after a crash is safe: incidents already stored are found, not repeated.
+        """
+        payload = job.payload
+        source = registry.get(payload["source"])
+        normalization = self.normalize(
+            source,
+            payload["body"],
+            headers=payload["headers"],
+            received_at=parse_instant(payload["receivedAt"]),
+        )
+        principal = Principal(subject=payload["subject"], roles=frozenset(), issuer="webhook")
+        results = await self.apply(
+            normalization, principal=principal, delivery=payload["delivery"], mode="background"
+        )
+        async with self.database.unit_of_work() as session:
+            if not await self.jobs.succeed(session, job.id):
+                raise JobLostError(job.id)
+        return results
+
+    def delivery(
+        self,
+        source: Source,
+        normalization: Normalization,
         *,
         headers: Mapping[str, str],
         raw_body: bytes,
-        body: Any,
-        principal: Principal,
-    ) -> Receipt:
-        normalization = self.normalize(source, body, headers=headers)
-        delivery_id = delivery_id_of(source, headers)
-        async with self.database.unit_of_work() as session:
-            claim = await self.incidents.claim_delivery(
-                session,
-                source=source.kind,
-                delivery_id=delivery_id,
-                body_sha256=hashlib.sha256(raw_body).hexdigest(),
-                window=self.replay_window,
-            )
-        if not claim.fresh:
-            log.info("webhook.replayed", source=source.kind, delivery=claim.delivery_id)
-            body_out = {**(claim.response or {}), "replayed": True}
-            return Receipt(status_code=claim.status_code or 200, body=body_out, replayed=True)
-        try:
-            results = await self.apply(
-                normalization, principal=principal, delivery=claim.delivery_id
-            )
-        except BaseException:
-            async with self.database.unit_of_work() as session:
-                await self.incidents.release_delivery(session, claim.delivery_id)
-            raise
-        status_code = status_code_of(results)
-        response = {
+    ) -> Delivery:
+        """What makes a delivery the same on a retry: its delivery id, else its body."""
+        return Delivery(
+            source=source.kind,
+            delivery_id=delivery_id_of(source, headers),
+            body_sha256=hashlib.sha256(raw_body).hexdigest(),
+            shape=normalization.shape,
+        )
+
+    def answer_body(
+        self,
+        source: Source,
+        normalization: Normalization,
+        results: Sequence[EventResult],
+        *,
+        delivery_id: str | None,
+    ) -> dict[str, Any]:
+        for note in normalization.notes:
+            log.warning("webhook.note", source=source.kind, code=note.code, note=note.message)
+        return {
             "source": source.kind,
             "shape": normalization.shape,
             "deliveryId": delivery_id,
@@ -199,31 +244,27 @@ class SourceIntake:
             "events": [result.to_json() for result in results],
             "notes": [note.to_json() for note in normalization.notes],
         }
-        async with self.database.unit_of_work() as session:
-            await self.incidents.complete_delivery(
-                session,
-                claim.delivery_id,
-                shape=normalization.shape,
-                status_code=status_code,
-                response=response,
-            )
-        for note in normalization.notes:
-            log.warning("webhook.note", source=source.kind, code=note.code, note=note.message)
-        return Receipt(status_code=status_code, body=response, results=results)
 
     async def apply(
-        self, normalization: Normalization, *, principal: Principal, delivery: str | None = None
+        self,
+        normalization: Normalization,
+        *,
+        principal: Principal,
+        delivery: str | None = None,
+        mode: AnalysisMode = "inline",
     ) -> list[EventResult]:
         """Apply each event in order (a batch is as many incidents as it has alerts)."""
         results = []
         for event in normalization.events:
-            results.append(await self._apply(event, principal=principal, delivery=delivery))
+            results.append(
+                await self._apply(event, principal=principal, delivery=delivery, mode=mode)
+            )
         return results
 
     async def _apply(
-        self, event: SourceEvent, *, principal: Principal, delivery: str | None
+        self, event: SourceEvent, *, principal: Principal, delivery: str | None, mode: AnalysisMode
     ) -> EventResult:
-        result = await self._apply_action(event, principal=principal, delivery=delivery)
+        result = await self._apply_action(event, principal=principal, delivery=delivery, mode=mode)
         if event.lifecycle is None or result.incident_id is None:
             return result
         change = await self.lifecycle.transition(
@@ -245,10 +286,10 @@ class SourceIntake:
         )
 
     async def _apply_action(
-        self, event: SourceEvent, *, principal: Principal, delivery: str | None
+        self, event: SourceEvent, *, principal: Principal, delivery: str | None, mode: AnalysisMode
     ) -> EventResult:
         if event.request is not None:
-            outcome = await self.pipeline.ingest(event.request, principal=principal)
+            outcome = await self.pipeline.ingest(event.request, principal=principal, mode=mode)
             response = outcome.response
             kind: Outcome = (
                 "created" if outcome.created else "updated" if outcome.changes else "unchanged"

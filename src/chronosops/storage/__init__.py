@@ -4,10 +4,12 @@ from chronosops.storage.base import JSONValue, TableBase, UtcDateTime, metadata
 from chronosops.storage.cursors import decode_cursor, encode_cursor
 from chronosops.storage.database import Database, is_unique_violation
 from chronosops.storage.inserts import add_unless_taken, insert_or_ignore, insert_row
+from chronosops.storage.liveness import Liveness, process_name
 
 __all__ = [
     "Database",
     "JSONValue",
+    "Liveness",
     "TableBase",
     "UtcDateTime",
     "add_unless_taken",
@@ -17,4 +19,5 @@ __all__ = [
     "insert_row",
     "is_unique_violation",
     "metadata",
+    "process_name",
 ]

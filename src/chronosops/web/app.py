@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -21,6 +22,7 @@ from chronosops.web.api import (
     changes,
     evidence,
     incidents,
+    jobs,
     lifecycle,
     notes,
     scenarios,
@@ -72,9 +74,19 @@ def create_app(services: Services, *, owns_services: bool = False) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Without a `chronosops worker` (the embedded SQLite default), this process runs the jobs.
+        stop = asyncio.Event()
+        runner = (
+            None
+            if services.settings.uses_procrastinate
+            else asyncio.create_task(services.runner.loop(stop))
+        )
         try:
             yield
         finally:
+            stop.set()
+            if runner is not None:
+                await runner
             if owns_services:
                 await services.aclose()
 
@@ -103,6 +115,7 @@ def create_app(services: Services, *, owns_services: bool = False) -> FastAPI:
         sources,
         webhooks,
         audit,
+        jobs,
     ):
         app.include_router(module.router)
     pages.install(app)

@@ -1,7 +1,7 @@
 """incident lifecycle and ownership: triggered / acknowledged / resolved, who and when, assignee
 
 Revision ID: 0011
-Revises: 0006
+Revises: 0009 (0006 before the jobs branch was merged)
 Create Date: 2026-12-04
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from chronosops.storage.base import UtcDateTime
 
 revision = "0011"
-down_revision = "0006"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 

@@ -22,6 +22,7 @@ from chronosops.core.ingest_request import (
 )
 from chronosops.core.timestamps import parse_instant
 from chronosops.incidents import IncidentFilter, IncidentStatus, Lifecycle
+from chronosops.investigation import AnalysisMode, Answer, IdempotencyKey, IngestOutcome
 from chronosops.web.bodies import read_json
 from chronosops.web.deps import Analyst, ReadSession, ServicesDep, Viewer, remember_incident
 from chronosops.web.errors import INVALID_BODY, field_errors_from_pydantic
@@ -61,9 +62,36 @@ def _request_hash(body: Any) -> str:
         return sha256_hex(json.dumps(body, sort_keys=True, separators=(",", ":")).encode())
 
 
-def _response(status: int, body: dict[str, Any], *, replayed: bool = False) -> JSONResponse:
-    headers = {"Idempotent-Replayed": "true"} if replayed else None
-    return JSONResponse(body, status_code=status, headers=headers)
+def ingest_status(outcome: IngestOutcome) -> int:
+    """The guide's codes: 201 stored (and analysed), 202 stored with the work left to a runner,
+    200 a duplicate of an open incident."""
+    if not outcome.created:
+        return 200
+    return 202 if outcome.queued_job is not None else 201
+
+
+def wants_async(prefer: str | None) -> bool:
+    """``Prefer: respond-async`` (RFC 7240), among other preferences or alone."""
+    if not prefer:
+        return False
+    return any(
+        part.split("=", 1)[0].strip().lower() == "respond-async"
+        for token in prefer.split(",")
+        for part in token.split(";")[:1]
+    )
+
+
+def _response(
+    status: int, body: dict[str, Any], *, replayed: bool = False, asked_async: bool = False
+) -> JSONResponse:
+    headers: dict[str, str] = {}
+    if replayed:
+        headers["Idempotent-Replayed"] = "true"
+    if status == 202 and body.get("incidentId"):
+        headers["Location"] = f"/v1/incidents/{body['incidentId']}"
+        if asked_async:
+            headers["Preference-Applied"] = "respond-async"
+    return JSONResponse(body, status_code=status, headers=headers or None)
 
 
 async def ingest_with_key(
@@ -73,35 +101,23 @@ async def ingest_with_key(
     principal: Principal,
     key: str | None,
     request_hash: str,
+    mode: AnalysisMode = "auto",
 ) -> JSONResponse:
     """Ingest, honouring an Idempotency-Key: the first response is stored and replayed."""
+    asked_async = mode == "background"
+
+    async def work(_record: str | None) -> Answer:
+        outcome = await services.pipeline.ingest(request, principal=principal, mode=mode)
+        return Answer(ingest_status(outcome), outcome.response.model_dump(mode="json"))
+
     if key is None:
-        outcome = await services.pipeline.ingest(request, principal=principal)
-        return _response(outcome.http_status, outcome.response.model_dump(mode="json"))
-    async with services.database.unit_of_work() as session:
-        claim = await services.incidents.claim_idempotency_key(
-            session, subject=principal.subject, key=key, request_hash=request_hash
-        )
-    if not claim.fresh:
-        return _response(claim.status_code or 200, claim.response or {}, replayed=True)
-    try:
-        outcome = await services.pipeline.ingest(request, principal=principal)
-    except BaseException:
-        async with services.database.unit_of_work() as session:
-            await services.incidents.release_idempotency_key(
-                session, subject=principal.subject, key=key
-            )
-        raise
-    body = outcome.response.model_dump(mode="json")
-    async with services.database.unit_of_work() as session:
-        await services.incidents.complete_idempotency_key(
-            session,
-            subject=principal.subject,
-            key=key,
-            status_code=outcome.http_status,
-            response=body,
-        )
-    return _response(outcome.http_status, body)
+        answer = await work(None)
+    else:
+        claim = IdempotencyKey(subject=principal.subject, key=key, request_hash=request_hash)
+        answer = await services.once.run(claim, work)
+    return _response(
+        answer.status_code, answer.body, replayed=answer.replayed, asked_async=asked_async
+    )
 
 
 @router.post(
@@ -112,6 +128,12 @@ async def ingest_with_key(
     responses={
         200: {"model": IngestIncidentResponse, "description": "Duplicate of an open incident"},
         201: {"model": IngestIncidentResponse, "description": "Incident stored (and analysed)"},
+        202: {
+            "model": IngestIncidentResponse,
+            "description": "Incident stored; evidence collection and analysis follow in the "
+            "background (`Location` names the incident). Answered when collection is needed "
+            "or the client sends `Prefer: respond-async`",
+        },
         **ERROR_RESPONSES,
     },
     openapi_extra={
@@ -137,6 +159,14 @@ async def ingest(
             description="Same key and body: the first response again. Same key, other body: 422.",
         ),
     ] = None,
+    prefer: Annotated[
+        str | None,
+        Header(
+            alias="Prefer",
+            max_length=256,
+            description="`respond-async`: answer 202 once stored, analyse in the background",
+        ),
+    ] = None,
 ) -> JSONResponse:
     body = await parse_json_body(request)
     ingest_request = validate_ingest(body)
@@ -146,6 +176,7 @@ async def ingest(
         principal=principal,
         key=idempotency_key,
         request_hash=_request_hash(body),
+        mode="background" if wants_async(prefer) else "auto",
     )
     return response
 
@@ -229,6 +260,27 @@ async def get_incident(
     )
     body["analyses"] = [a.model_dump(mode="json") for a in detail.analyses]
     body["evidenceBundles"] = [b.model_dump(mode="json") for b in detail.bundles]
+    job = await services.jobs.latest(session, incident_id)
+    # Where the work stands: the latest job on the incident (state, attempts, last error).
+    body["job"] = (
+        job.model_dump(
+            mode="json",
+            by_alias=True,
+            include={
+                "id",
+                "kind",
+                "state",
+                "attempts",
+                "max_attempts",
+                "run_after",
+                "last_error",
+                "updated_at",
+                "finished_at",
+            },
+        )
+        if job is not None
+        else None
+    )
     if detail.source_payload_visible:
         body["sourcePayload"] = detail.source_payload
     return body

@@ -32,7 +32,7 @@ from chronosops.scenarios import (
     get_scenario,
     render,
 )
-from chronosops.web.api.incidents import ERROR_RESPONSES, parse_json_body
+from chronosops.web.api.incidents import ERROR_RESPONSES, ingest_status, parse_json_body
 from chronosops.web.deps import Analyst, ServicesDep
 from chronosops.web.errors import INVALID_BODY, field_errors_from_pydantic
 
@@ -221,4 +221,4 @@ async def analyze_scenario(
             },
         }
     )
-    return JSONResponse(response, status_code=run.outcome.http_status)
+    return JSONResponse(response, status_code=ingest_status(run.outcome))

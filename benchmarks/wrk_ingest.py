@@ -1,0 +1,323 @@
+"""Ingest throughput with a load generator that is not the bottleneck: ``wrk``, pinned apart.
+
+The server under test runs on CPU 0 (``taskset``), wrk (one thread, 16 connections, a new
+``sourceRef`` per request from a Lua counter) on CPU 1. In the same run the floor app
+(`benchmarks.floor_app`) is measured the same way, and each ChronosOps row is printed with its
+ratio to the floor. Rows: SQLite and PostgreSQL (``--database-url``), the guide's Example 2
+answered synchronously and with ``Prefer: respond-async``; then one 1,000-alert Alertmanager
+delivery, timed; and the server's resident memory.
+
+    python -m benchmarks.wrk_ingest [--database-url postgresql+psycopg://…] [--seconds 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from benchmarks.ingest import resident_mib, token_for
+from chronosops.auth import Role
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE_2 = ROOT / "tests" / "fixtures" / "guide" / "example_2_with_evidence.json"
+ALERTMANAGER = ROOT / "tests" / "sources" / "payloads" / "alertmanager" / "firing.json"
+SERVER_CPU = "0"
+CLIENT_CPU = "1"
+
+LUA = """
+counter = 0
+local prefix = "%(prefix)s-" .. tostring(math.random(1, 1000000000)) .. "-"
+local head = %(head)s
+local tail = %(tail)s
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+%(headers)s
+request = function()
+  counter = counter + 1
+  return wrk.format(nil, nil, nil, head .. prefix .. counter .. tail)
+end
+"""
+
+
+@dataclass
+class Row:
+    target: str
+    rate: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+    rss_mib: float | None
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def lua_string(text: str) -> str:
+    return json.dumps(text)  # a JSON string is a valid Lua string literal here (no \\u escapes)
+
+
+def script(path: Path, *, prefix: str, headers: dict[str, str]) -> Path:
+    body = json.loads(EXAMPLE_2.read_text())
+    body["sourceRef"] = "@@REF@@"
+    text = json.dumps(body, separators=(",", ":"))
+    head, tail = text.split("@@REF@@")
+    lines = "\n".join(f"wrk.headers[{lua_string(k)}] = {lua_string(v)}" for k, v in headers.items())
+    path.write_text(
+        LUA
+        % {"prefix": prefix, "head": lua_string(head), "tail": lua_string(tail), "headers": lines}
+    )
+    return path
+
+
+def _ms(value: str) -> float:
+    found = re.fullmatch(r"([\d.]+)(us|ms|s|m)", value.strip())
+    if found is None:
+        raise ValueError(f"not a wrk duration: {value!r}")
+    number, unit = found.groups()
+    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}[unit]
+
+
+def wrk(url: str, lua: Path, seconds: int, connections: int) -> tuple[float, float, float, int]:
+    result = subprocess.run(
+        [
+            "taskset",
+            "-c",
+            CLIENT_CPU,
+            "wrk",
+            "-t1",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--latency",
+            "-s",
+            str(lua),
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    out = result.stdout
+    if "Requests/sec" not in out or "99%" not in out:
+        raise RuntimeError(f"unexpected wrk output:\n{out}\n{result.stderr}")
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"^\s+50%\s+(\S+)", out, re.MULTILINE).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"^\s+99%\s+(\S+)", out, re.MULTILINE).group(1))  # type: ignore[union-attr]
+    errors_match = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    socket_errors = re.search(r"Socket errors:.*?timeout (\d+)", out)
+    errors = int(errors_match.group(1)) if errors_match else 0
+    errors += int(socket_errors.group(1)) if socket_errors else 0
+    return rate, p50, p99, errors
+
+
+def wait_ready(url: str, path: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited ({process.returncode})")
+        try:
+            httpx.get(url + path, timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.2)
+    raise RuntimeError("the server did not start")
+
+
+def start(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        ["taskset", "-c", SERVER_CPU, sys.executable, *args],
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def floor_row(work: Path, seconds: int, connections: int) -> Row:
+    port = free_port()
+    env = {**os.environ, "FLOOR_DATABASE": str(work / "floor.db"), "PYTHONPATH": str(ROOT)}
+    process = start(
+        [
+            "-m",
+            "uvicorn",
+            "benchmarks.floor_app:app",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        env,
+        work,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_ready(url, "/docs", process)
+        lua = script(work / "floor.lua", prefix="floor", headers={})
+        wrk(url + "/floor", lua, 2, connections)  # warm-up
+        rate, p50, p99, errors = wrk(url + "/floor", lua, seconds, connections)
+        return Row(
+            "floor (validate, hash, insert one row)",
+            rate,
+            p50,
+            p99,
+            errors,
+            resident_mib(process.pid),
+        )
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def chronosops_rows(
+    work: Path, database_url: str, label: str, seconds: int, connections: int
+) -> list[Row]:
+    port = free_port()
+    secret = secrets.token_hex(32)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHRONOSOPS_")}
+    env["PYTHONPATH"] = str(ROOT)
+    process = start(
+        [
+            "-m",
+            "benchmarks.bench_server",
+            "--port",
+            str(port),
+            "--database-url",
+            database_url,
+            "--secret",
+            secret,
+        ],
+        env,
+        work,
+    )
+    rows = []
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_ready(url, "/v1/health", process)
+        auth = {"Authorization": f"Bearer {token_for(secret)}"}
+        run = secrets.token_hex(3)
+        for mode, extra in (("sync", {}), ("respond-async", {"Prefer": "respond-async"})):
+            lua = script(
+                work / f"{mode}.lua", prefix=f"{label}-{mode}-{run}", headers={**auth, **extra}
+            )
+            wrk(url + "/v1/incidents/ingest", lua, 2, connections)  # warm-up
+            rate, p50, p99, errors = wrk(url + "/v1/incidents/ingest", lua, seconds, connections)
+            rows.append(Row(f"{label} {mode}", rate, p50, p99, errors, resident_mib(process.pid)))
+            drained(url, secret)
+        rows.append(delivery_row(url, secret, label, process.pid))
+        drained(url, secret)
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+    return rows
+
+
+def drained(url: str, secret: str, limit_seconds: float = 600) -> None:
+    """Wait until the jobs the last run left behind are done, so each row starts from rest."""
+    headers = {"Authorization": f"Bearer {token_for(secret, Role.ADMIN)}"}
+    deadline = time.monotonic() + limit_seconds
+    while time.monotonic() < deadline:
+        counts = httpx.get(f"{url}/v1/jobs?limit=1", headers=headers, timeout=30).json()["counts"]
+        if not counts.get("queued") and not counts.get("running"):
+            return
+        time.sleep(1)
+    print("warning: jobs still pending after the wait", file=sys.stderr)
+
+
+def delivery_row(url: str, secret: str, label: str, pid: int) -> Row:
+    """One Alertmanager delivery of 1,000 alerts through the webhook, timed end to end."""
+    payload: dict[str, Any] = json.loads(ALERTMANAGER.read_text())
+    template = payload["alerts"][0]
+    run = secrets.token_hex(4)
+    payload["alerts"] = [
+        {
+            **template,
+            "fingerprint": f"{run}{index:08x}",
+            "labels": {**template["labels"], "instance": f"host-{index}"},
+        }
+        for index in range(1000)
+    ]
+    started = time.perf_counter()
+    response = httpx.post(
+        f"{url}/v1/webhooks/alertmanager",
+        json=payload,
+        timeout=120,
+        headers={"Authorization": f"Bearer {secret}"},
+    )
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    if response.status_code >= 300:
+        print(f"delivery answered {response.status_code}: {response.text[:300]}", file=sys.stderr)
+    errors = 0 if response.status_code < 300 else 1
+    return Row(
+        f"{label} 1,000-alert delivery",
+        1000 / (elapsed_ms / 1000),
+        elapsed_ms,
+        elapsed_ms,
+        errors,
+        resident_mib(pid),
+    )
+
+
+def table(rows: list[Row], floor: Row) -> str:
+    lines = [
+        "| target | req/s | × floor | p50 ms | p99 ms | errors | server RSS MiB |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in [floor, *rows]:
+        ratio = "" if row is floor or "delivery" in row.target else f"{row.rate / floor.rate:.2f}×"
+        rate = f"{row.rate:,.0f}" if "delivery" not in row.target else f"{row.rate:,.0f} alerts/s"
+        rss = f"{row.rss_mib:.0f}" if row.rss_mib is not None else "?"
+        lines.append(
+            f"| {row.target} | {rate} | {ratio} | {row.p50_ms:.1f} | {row.p99_ms:.1f} | "
+            f"{row.errors} | {rss} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--database-url",
+        action="append",
+        default=[],
+        help="a PostgreSQL URL to measure beside the embedded SQLite",
+    )
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=16)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None or shutil.which("taskset") is None:
+        sys.exit("needs wrk and taskset (apt-get install wrk util-linux)")
+    with tempfile.TemporaryDirectory(prefix="chronosops-wrk-") as directory:
+        work = Path(directory)
+        floor = floor_row(work, args.seconds, args.connections)
+        rows = chronosops_rows(
+            work, f"sqlite:///{work}/bench.db", "SQLite", args.seconds, args.connections
+        )
+        for url in args.database_url:
+            rows += chronosops_rows(work, url, "PostgreSQL", args.seconds, args.connections)
+    print(
+        f"wrk -t1 -c{args.connections} -d{args.seconds}s, server on CPU {SERVER_CPU}, "
+        f"wrk on CPU {CLIENT_CPU}; the guide's Example 2 with a new sourceRef per request"
+    )
+    print(table(rows, floor))
+
+
+if __name__ == "__main__":
+    main()

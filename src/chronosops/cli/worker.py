@@ -1,0 +1,33 @@
+"""``chronosops worker``: run the background jobs (collection, analysis, re-analysis)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from rich.console import Console
+
+from chronosops.bootstrap import Services
+from chronosops.cli.settings import require_runnable, resolve_migrated, services_for
+from chronosops.worker import run_worker
+
+out = Console(stderr=True)
+
+
+def worker() -> None:
+    """Run jobs until stopped: a Procrastinate worker on PostgreSQL, the jobs table on SQLite."""
+    settings = resolve_migrated()
+    require_runnable(settings)
+    services = services_for(settings)
+    kind = "the jobs table (SQLite)" if settings.is_sqlite else "Procrastinate (PostgreSQL)"
+    out.print(
+        f"[bold green]ChronosOps worker[/bold green] {services.jobs.owner}: {kind}, "
+        f"{settings.job_concurrency} at once"
+    )
+    asyncio.run(_run(services))
+
+
+async def _run(services: Services) -> None:
+    try:
+        await run_worker(services)
+    finally:
+        await services.aclose()

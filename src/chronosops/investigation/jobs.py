@@ -1,0 +1,171 @@
+"""Running jobs: one job by id (what a Procrastinate worker calls), or every due job in a loop
+(the in-process runner of the embedded SQLite default, and `chronosops worker` on SQLite).
+
+Both paths claim the job row first; the claim is the only way to run a job, so a job runs at
+most once at a time whoever asks, and a job whose runner died (its heartbeat went stale) is
+taken over by the next runner that looks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import suppress
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+
+from chronosops.auth import Principal
+from chronosops.incidents import IncidentNotFoundError
+from chronosops.investigation.ingest import (
+    ANALYZE_JOB,
+    REANALYZE_JOB,
+    IngestPipeline,
+    JobLostError,
+)
+from chronosops.investigation.webhooks import DELIVERY_JOB, SourceIntake
+from chronosops.jobs import JobRead, JobService
+from chronosops.storage import Database
+
+log = structlog.get_logger(__name__)
+
+
+class JobBusyError(Exception):
+    """The job is running in a live process; ask again later (a Procrastinate retry)."""
+
+
+@dataclass(frozen=True)
+class RunResult:
+    job_id: str
+    state: str
+
+
+class JobRunner:
+    def __init__(
+        self,
+        *,
+        database: Database,
+        jobs: JobService,
+        pipeline: IngestPipeline,
+        intake: SourceIntake,
+        concurrency: int,
+        poll_seconds: float,
+    ) -> None:
+        self.database = database
+        self.jobs = jobs
+        self.pipeline = pipeline
+        self.intake = intake
+        self.concurrency = concurrency
+        self.poll_seconds = poll_seconds
+
+    async def run(self, job_id: str) -> RunResult | None:
+        """Claim and run one job; None when there was nothing to do (done, or not ours)."""
+        async with self.database.unit_of_work() as session:
+            job = await self.jobs.claim(session, job_id)
+            current = None if job is not None else await self.jobs.find(session, job_id)
+        if job is None:
+            if current is not None and current.state == "running":
+                raise JobBusyError(job_id)
+            return None
+        return await self.execute(job)
+
+    async def execute(self, job: JobRead) -> RunResult:
+        """Run a job this process holds and report the state it ended in."""
+        principal = Principal(subject=job.created_by, roles=frozenset(), issuer="system")
+        bound = log.bind(job_id=job.id, kind=job.kind, incident_id=job.incident_id)
+        bound.info("job.started", attempt=job.attempts)
+        try:
+            if job.kind == DELIVERY_JOB:
+                await self._deliver(job)
+                return await self._finished(job, bound)
+            if job.incident_id is None:
+                raise ValueError(f"a {job.kind} job needs an incident")
+            async with self.database.unit_of_work(write=False) as session:
+                incident = await self.pipeline.incidents.get(session, job.incident_id)
+            if job.kind == ANALYZE_JOB:
+                await self.pipeline.run_analysis(job, incident, None, principal=principal)
+            elif job.kind == REANALYZE_JOB:
+                await self._reanalyze(job, principal)
+            else:
+                raise ValueError(f"unknown job kind {job.kind!r}")
+        except JobLostError:
+            return RunResult(job.id, "lost")
+        except IncidentNotFoundError as error:
+            await self._fail(job, str(error))
+        except Exception:  # noqa: BLE001 — recorded on the job (and incident) by the pipeline
+            bound.exception("job.failed")
+        return await self._finished(job, bound)
+
+    async def _finished(self, job: JobRead, bound: Any) -> RunResult:
+        async with self.database.unit_of_work(write=False) as session:
+            after = await self.jobs.get(session, job.id)
+        bound.info("job.finished", state=after.state)
+        return RunResult(job.id, after.state)
+
+    async def _deliver(self, job: JobRead) -> None:
+        try:
+            await self.intake.run_deferred(job)
+        except JobLostError:
+            raise
+        except Exception as error:
+            await self._fail(job, f"{type(error).__name__}: {error}")
+            raise
+
+    async def _reanalyze(self, job: JobRead, principal: Principal) -> None:
+        assert job.incident_id is not None
+        try:
+            await self.pipeline.reanalyze(job.incident_id, principal=principal, job_id=job.id)
+        except JobLostError:
+            raise
+        except Exception as error:
+            await self._fail(job, f"{type(error).__name__}: {error}")
+            raise
+
+    async def _fail(self, job: JobRead, reason: str) -> None:
+        async with self.database.unit_of_work() as session:
+            await self.jobs.fail(session, job.id, reason)
+
+    async def run_due(self) -> int:
+        """Run the jobs due now, up to the concurrency at once; how many ran."""
+        async with self.database.unit_of_work(write=False) as session:
+            due = await self.jobs.due(session, limit=self.concurrency)
+        if not due:
+            return 0
+        results = await asyncio.gather(
+            *(self._run_quietly(job_id) for job_id in due), return_exceptions=False
+        )
+        return sum(1 for result in results if result is not None)
+
+    async def _run_quietly(self, job_id: str) -> RunResult | None:
+        try:
+            return await self.run(job_id)
+        except JobBusyError:
+            return None
+        except Exception:  # one broken job must not stop the others
+            log.exception("job.run_failed", job_id=job_id)
+            return None
+
+    async def drain(self, *, rounds: int = 100) -> int:
+        """Run due jobs until none is left (bounded): for tests and one-shot commands."""
+        total = 0
+        for _ in range(rounds):
+            ran = await self.run_due()
+            if not ran:
+                break
+            total += ran
+        return total
+
+    async def loop(self, stop: asyncio.Event) -> None:
+        """Run due jobs until ``stop`` is set; between rounds wait a poll interval."""
+        log.info("jobs.loop_started", owner=self.jobs.owner, concurrency=self.concurrency)
+        while not stop.is_set():
+            try:
+                ran = await self.run_due()
+            except Exception:  # a database hiccup: wait and look again
+                log.exception("jobs.loop_error")
+                ran = 0
+            if ran:
+                continue
+            with suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=self.poll_seconds)
+        log.info("jobs.loop_stopped")

@@ -1,0 +1,100 @@
+"""Procrastinate around the jobs table, and the worker loop for either database.
+
+A Procrastinate job carries only the id of a row in ``job``; the row says what to do and is
+claimed before anything runs (`JobRunner.run`). Procrastinate brings the wake-up (LISTEN/NOTIFY),
+one job at a time per incident (its ``lock``, set when the API defers) and worker heartbeats; the
+row brings exactly-once storage and the retry policy shared with SQLite.
+
+Two sweeps keep a crash from leaving work behind: rows whose runner stopped heartbeating are
+queued again (and a Procrastinate job deferred for each), and Procrastinate jobs left ``doing``
+by a dead worker are retried, which frees their incident's lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from contextlib import suppress
+
+import procrastinate
+import structlog
+from procrastinate import PsycopgConnector, RetryStrategy
+
+from chronosops.bootstrap import Services
+from chronosops.investigation import JobBusyError
+from chronosops.jobs import PROCRASTINATE_QUEUE, PROCRASTINATE_TASK
+
+log = structlog.get_logger(__name__)
+
+PROCRASTINATE_SCHEMA = "procrastinate"
+
+
+def libpq_url(url: str) -> str:
+    """A SQLAlchemy PostgreSQL URL as libpq takes it (``postgresql://``, no ``+driver``)."""
+    return "postgresql://" + url.split("://", 1)[1]
+
+
+def build_queue(services: Services) -> procrastinate.App:
+    """The Procrastinate app: one task, which runs a row of the jobs table by id."""
+    connector = PsycopgConnector(
+        conninfo=libpq_url(services.settings.database_url),
+        kwargs={"options": f"-c search_path={PROCRASTINATE_SCHEMA}"},
+        min_size=1,
+        max_size=max(2, services.settings.job_concurrency + 1),
+    )
+    app = procrastinate.App(connector=connector)
+
+    @app.task(
+        name=PROCRASTINATE_TASK,
+        queue=PROCRASTINATE_QUEUE,
+        # Only "someone else is running it": the row's own policy retries failed work.
+        retry=RetryStrategy(max_attempts=1000, exponential_wait=2, retry_exceptions={JobBusyError}),
+    )
+    async def run_job(job_id: str) -> None:
+        await services.runner.run(job_id)
+
+    return app
+
+
+async def _sweep(services: Services, app: procrastinate.App, stop: asyncio.Event) -> None:
+    interval = max(1.0, services.settings.job_stale_seconds / 3)
+    while not stop.is_set():
+        try:
+            async with services.database.unit_of_work() as session:
+                taken = await services.jobs.requeue_stale(session)
+            if taken:
+                log.warning("jobs.taken_over", jobs=list(taken))
+            for stalled in await app.job_manager.get_stalled_jobs():
+                log.warning("jobs.stalled_retried", procrastinate_job=stalled.id)
+                await app.job_manager.retry_job(stalled)
+        except Exception:  # a database hiccup: look again next round
+            log.exception("jobs.sweep_failed")
+        with suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=interval)
+
+
+async def run_worker(services: Services) -> None:
+    """Run jobs until SIGINT/SIGTERM: Procrastinate on PostgreSQL, the jobs table on SQLite."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    if services.database.is_sqlite:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        await services.runner.loop(stop)
+        return
+    app = build_queue(services)
+    async with app.open_async():
+        sweeper = asyncio.create_task(_sweep(services, app, stop))
+        try:
+            await app.run_worker_async(
+                queues=[PROCRASTINATE_QUEUE],
+                concurrency=services.settings.job_concurrency,
+                name=services.jobs.owner,
+                delete_jobs="successful",
+                install_signal_handlers=True,
+                stalled_worker_timeout=services.settings.job_stale_seconds,
+                update_heartbeat_interval=max(1.0, services.settings.job_stale_seconds / 3),
+            )
+        finally:
+            stop.set()
+            await sweeper
