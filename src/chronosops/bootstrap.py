@@ -48,11 +48,13 @@ from chronosops.investigation import (
     IncidentTimelines,
     IngestPipeline,
     JobRunner,
+    Notifier,
     Once,
     Silencing,
     SourceIntake,
 )
 from chronosops.jobs import JobPolicy, JobService
+from chronosops.notifications import NotificationService, load_notifications
 from chronosops.reasoning import (
     BuiltinReasoner,
     GeminiClient,
@@ -98,6 +100,7 @@ class Services:
     silences: SilenceService
     silencing: Silencing
     metrics: OperatorMetrics
+    notifications: NotificationService
     once: Once
     verifier: TokenVerifier
     webhooks: WebhookVerifier
@@ -159,7 +162,6 @@ def build_services(
     sessions = SessionCodec(
         _session_key(settings), clock=clock, ttl=timedelta(minutes=console.session_ttl_minutes)
     )
-    lifecycle = IncidentLifecycle(database=database, incidents=incidents, audit=audit)
     silences = SilenceService(clock=clock, ids=ids)
     metrics = OperatorMetrics()
     jobs = JobService(
@@ -172,6 +174,22 @@ def build_services(
             stale_after=timedelta(seconds=settings.job_stale_seconds),
         ),
         procrastinate=settings.uses_procrastinate,
+    )
+    notifications = NotificationService(
+        clock=clock,
+        ids=ids,
+        config=load_notifications(settings.notifications_file),
+        http=http,
+    )
+    notifier = Notifier(
+        database=database,
+        notifications=notifications,
+        jobs=jobs,
+        public_url=settings.base_url,
+        metrics=metrics,
+    )
+    lifecycle = IncidentLifecycle(
+        database=database, incidents=incidents, audit=audit, notifier=notifier
     )
     pipeline = IngestPipeline(
         database=database,
@@ -194,6 +212,7 @@ def build_services(
         analyze_on_ingest=settings.analyze_on_ingest,
         silences=silences,
         metrics=metrics,
+        notifier=notifier,
     )
     intake = SourceIntake(
         database=database,
@@ -211,6 +230,7 @@ def build_services(
         intake=intake,
         concurrency=settings.job_concurrency,
         poll_seconds=settings.job_poll_seconds,
+        notifier=notifier,
     )
     return Services(
         settings=settings,
@@ -244,6 +264,7 @@ def build_services(
         silences=silences,
         silencing=Silencing(database=database, silences=silences, audit=audit),
         metrics=metrics,
+        notifications=notifications,
         verifier=verifier,
         webhooks=WebhookVerifier(settings.webhooks),
         limiter=RateLimiter(settings.limits),

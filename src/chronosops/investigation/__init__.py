@@ -14,6 +14,7 @@ from chronosops.investigation.ingest import (
 )
 from chronosops.investigation.jobs import JobBusyError, JobRunner, RunResult
 from chronosops.investigation.lifecycle import IncidentLifecycle
+from chronosops.investigation.notify import NOTIFY_JOB, Notifier
 from chronosops.investigation.once import Answer, Delivery, IdempotencyKey, Once
 from chronosops.investigation.scenarios import ScenarioRun, run_scenario
 from chronosops.investigation.silencing import Silencing
@@ -26,6 +27,7 @@ from chronosops.investigation.webhooks import (
 
 __all__ = [
     "ANALYZED_MESSAGE",
+    "NOTIFY_JOB",
     "AnalysisMode",
     "AnalysisOutcome",
     "Answer",
@@ -42,6 +44,7 @@ __all__ = [
     "IngestPipeline",
     "JobBusyError",
     "JobRunner",
+    "Notifier",
     "Once",
     "RunResult",
     "ScenarioRun",

@@ -32,6 +32,7 @@ from chronosops.core.windows import TimeWindow, incident_window
 from chronosops.evidence import BundleDraft, CollectionNote, EvidenceService
 from chronosops.incidents import IncidentRead, IncidentService
 from chronosops.investigation.collection import EvidenceGatherer
+from chronosops.investigation.notify import Notifier
 from chronosops.jobs import JobRead, JobService
 from chronosops.reasoning import AnalysisRead, Reasoning, ReasoningService
 from chronosops.silences import IncidentFacts, SilenceRead, SilenceService
@@ -121,6 +122,7 @@ class IngestPipeline:
         analyze_on_ingest: bool,
         silences: SilenceService | None = None,
         metrics: OperatorMetrics | None = None,
+        notifier: Notifier | None = None,
     ) -> None:
         self.jobs = jobs
         self.database = database
@@ -132,6 +134,7 @@ class IngestPipeline:
         self.analyze_on_ingest = analyze_on_ingest
         self.silences = silences
         self.metrics = metrics or OperatorMetrics()
+        self.notifier = notifier
 
     async def ingest(
         self,
@@ -207,6 +210,10 @@ class IngestPipeline:
                 if silence is not None:
                     silenced = await self._record_silence(
                         session, incident, silence, principal=principal
+                    )
+                elif self.notifier is not None:
+                    await self.notifier.emit(
+                        session, "incident.created", incident, by=principal.subject
                     )
                 if ahead is not None and job is not None:
                     stored = await self._store_analysis(
@@ -401,6 +408,15 @@ class IngestPipeline:
             )
             raise
 
+    async def _previous_top(self, session: AsyncSession, incident: IncidentRead) -> str | None:
+        """The top hypothesis of the incident's analysis before this one, if it had one."""
+        if self.notifier is None or incident.latest_analysis_id is None:
+            return None
+        current = await self.incidents.get(session, incident.id)
+        if current.latest_analysis_id is None:
+            return None
+        return (await self.reasoning.get(session, current.latest_analysis_id)).top_hypothesis_id
+
     def _count_collection(self, notes: list[CollectionNote]) -> None:
         for note in notes:
             self.metrics.collected(note.source, note.status)
@@ -541,6 +557,7 @@ class IngestPipeline:
     ) -> AnalysisRead:
         """Bundle, analysis, the incident's status and their audit events, in the caller's
         transaction (audit last: appending holds the chain's lock until commit)."""
+        previous_top = await self._previous_top(session, incident)
         stored = await self.evidence.store(
             session, draft, incident_id=incident.id, window=window, by=principal.subject
         )
@@ -559,6 +576,15 @@ class IngestPipeline:
             bundle_id=draft.bundle_id,
             analysis_id=analysis.analysis_id,
         )
+        if self.notifier is not None:
+            changed = previous_top is not None and previous_top != analysis.top_hypothesis_id
+            await self.notifier.emit(
+                session,
+                "analysis.top_changed" if changed else "analysis.completed",
+                incident,
+                by=principal.subject,
+                analysis=analysis,
+            )
         # Audit last: appending takes the chain's lock until commit, so everything else in
         # this transaction happens before it, not while other ingests wait.
         if stored.inserted or stored.attached:

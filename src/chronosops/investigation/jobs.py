@@ -23,6 +23,7 @@ from chronosops.investigation.ingest import (
     IngestPipeline,
     JobLostError,
 )
+from chronosops.investigation.notify import NOTIFY_JOB, Notifier
 from chronosops.investigation.webhooks import DELIVERY_JOB, SourceIntake
 from chronosops.jobs import JobRead, JobService
 from chronosops.storage import Database
@@ -50,6 +51,7 @@ class JobRunner:
         intake: SourceIntake,
         concurrency: int,
         poll_seconds: float,
+        notifier: Notifier | None = None,
     ) -> None:
         self.database = database
         self.jobs = jobs
@@ -57,6 +59,7 @@ class JobRunner:
         self.intake = intake
         self.concurrency = concurrency
         self.poll_seconds = poll_seconds
+        self.notifier = notifier
 
     async def run(self, job_id: str) -> RunResult | None:
         """Claim and run one job; None when there was nothing to do (done, or not ours)."""
@@ -77,6 +80,9 @@ class JobRunner:
         try:
             if job.kind == DELIVERY_JOB:
                 await self._deliver(job)
+                return await self._finished(job, bound)
+            if job.kind == NOTIFY_JOB:
+                await self._notify(job)
                 return await self._finished(job, bound)
             if job.incident_id is None:
                 raise ValueError(f"a {job.kind} job needs an incident")
@@ -107,6 +113,15 @@ class JobRunner:
             await self.intake.run_deferred(job)
         except JobLostError:
             raise
+        except Exception as error:
+            await self._fail(job, f"{type(error).__name__}: {error}")
+            raise
+
+    async def _notify(self, job: JobRead) -> None:
+        if self.notifier is None:
+            raise ValueError("notifications are not configured in this process")
+        try:
+            await self.notifier.run(job)
         except Exception as error:
             await self._fail(job, f"{type(error).__name__}: {error}")
             raise

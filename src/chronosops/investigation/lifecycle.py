@@ -14,6 +14,7 @@ import structlog
 from chronosops.audit import AuditLog, EntityType, EventType
 from chronosops.core.canonical import sha256_hex
 from chronosops.incidents import IncidentService, LifecycleChange, NoteRead, Transition
+from chronosops.investigation.notify import Notifier
 from chronosops.storage import Database
 
 log = structlog.get_logger(__name__)
@@ -27,10 +28,18 @@ TRANSITION_EVENTS: dict[Transition, EventType] = {
 
 
 class IncidentLifecycle:
-    def __init__(self, *, database: Database, incidents: IncidentService, audit: AuditLog) -> None:
+    def __init__(
+        self,
+        *,
+        database: Database,
+        incidents: IncidentService,
+        audit: AuditLog,
+        notifier: Notifier | None = None,
+    ) -> None:
         self.database = database
         self.incidents = incidents
         self.audit = audit
+        self.notifier = notifier
 
     async def transition(
         self,
@@ -56,6 +65,19 @@ class IncidentLifecycle:
                 }
                 if delivery is not None:
                     payload["delivery"] = delivery
+                if self.notifier is not None:
+                    await self.notifier.emit(
+                        session,
+                        "lifecycle.changed",
+                        change.incident,
+                        by=by,
+                        lifecycle={
+                            "state": change.incident.lifecycle.state,
+                            "transition": transition,
+                            "by": by,
+                            "via": via,
+                        },
+                    )
                 await self.audit.record(
                     session,
                     event_type=TRANSITION_EVENTS[transition],

@@ -1,4 +1,5 @@
-"""Notes on an incident, and its timeline: everything that happened to it, in time order."""
+"""Notes on an incident, its timeline (everything that happened to it, in time order) and its
+notification delivery log."""
 
 from __future__ import annotations
 
@@ -88,3 +89,20 @@ async def timeline(
     remember_incident(request, incident_id)
     built = await services.timelines.build(session, incident_id)
     return built.to_json()
+
+
+@router.get(
+    "/v1/incidents/{incident_id}/notifications",
+    summary="The incident's notification deliveries (the delivery log), oldest first",
+)
+async def notifications(
+    incident_id: str,
+    request: Request,
+    _principal: Viewer,
+    services: ServicesDep,
+    session: ReadSession,
+) -> dict[str, Any]:
+    remember_incident(request, incident_id)
+    await services.incidents.get(session, incident_id)
+    found = await services.notifications.for_incident(session, incident_id)
+    return {"items": [delivery.model_dump(mode="json") for delivery in found]}

@@ -191,6 +191,7 @@ async def incident_detail(
         audit_events = await services.audit.events_for_incident(session, incident_id)
         traces = await services.reasoning.traces_for_incident(session, incident_id)
         story = await services.timelines.build(session, incident_id)
+        deliveries = await services.notifications.for_incident(session, incident_id)
     incident = detail.incident
     link = next((b for b in detail.bundles if b.bundle_id == bundle_id), None)
     window = (
@@ -209,6 +210,7 @@ async def incident_detail(
         "audit_events": audit_events,
         "traces": traces,
         "story": story.entries,
+        "deliveries": deliveries,
         "notice": _notice(request),
     }
     return render(request, "incident/detail.html", context, user=user)

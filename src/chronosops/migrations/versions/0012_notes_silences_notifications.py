@@ -1,4 +1,5 @@
-"""responders' notes on incidents; silences (maintenance windows) and the incidents they silenced
+"""responders' notes on incidents; silences (maintenance windows) and the incidents they
+silenced; the notification delivery log (outbox)
 
 Revision ID: 0012
 Revises: 0011
@@ -19,6 +20,34 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.create_table(
+        "notification_delivery",
+        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column("incident_id", sa.String(length=32), nullable=False),
+        sa.Column("receiver", sa.String(length=64), nullable=False),
+        sa.Column("receiver_type", sa.String(length=16), nullable=False),
+        sa.Column("event", sa.String(length=32), nullable=False),
+        sa.Column("message", JSONValue, nullable=False),
+        sa.Column("state", sa.String(length=16), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("status_code", sa.Integer(), nullable=True),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("created_at", UtcDateTime(), nullable=False),
+        sa.Column("sent_at", UtcDateTime(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["incident_id"],
+            ["incident.id"],
+            name=op.f("fk_notification_delivery_incident_id_incident"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_notification_delivery")),
+    )
+    with op.batch_alter_table("notification_delivery", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_notification_delivery_incident_id_created_at_id"),
+            ["incident_id", "created_at", "id"],
+            unique=False,
+        )
     op.create_table(
         "silence",
         sa.Column("id", sa.String(length=32), nullable=False),
@@ -63,6 +92,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("notification_delivery", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_notification_delivery_incident_id_created_at_id"))
+    op.drop_table("notification_delivery")
     with op.batch_alter_table("incident", schema=None) as batch_op:
         batch_op.drop_column("silence_id")
     with op.batch_alter_table("silence", schema=None) as batch_op:
