@@ -231,6 +231,7 @@ def build_services(
         concurrency=settings.job_concurrency,
         poll_seconds=settings.job_poll_seconds,
         notifier=notifier,
+        metrics=metrics,
     )
     return Services(
         settings=settings,

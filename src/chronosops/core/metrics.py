@@ -21,6 +21,8 @@ INGEST_OUTCOMES = frozenset({"duplicate", "silenced", "analyzed", "analysis_fail
 ANALYSIS_OUTCOMES = frozenset({"conclusive", "inconclusive", "failed"})
 COLLECTION_STATUSES = frozenset({"ok", "empty", "timeout", "error", "skipped"})
 DELIVERY_OUTCOMES = frozenset({"sent", "failed", "retrying", "gave_up"})
+JOB_KINDS = frozenset({"analyze", "reanalyze", "delivery", "notify"})
+JOB_STATES = frozenset({"queued", "running", "succeeded", "failed", "lost"})
 
 
 class BoundedNames:
@@ -91,10 +93,28 @@ class OperatorMetrics:
             ["receiver", "outcome"],
             registry=self.registry,
         )
-        self.notification_backlog = Gauge(
-            "chronosops_notifications_pending",
-            "Notifications waiting to be delivered.",
+        self.job_queue = Gauge(
+            "chronosops_jobs",
+            "Jobs by state (queued, running, failed for good), read when scraped.",
+            ["state"],
             registry=self.registry,
+        )
+        self.job_seconds = Histogram(
+            "chronosops_job_duration_seconds",
+            "How long one run of a job took, by kind and the state it ended in.",
+            ["kind", "state"],
+            registry=self.registry,
+            buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+        )
+
+    def jobs_in(self, counts: dict[str, int]) -> None:
+        """Set the queue from one count per job state (read at scrape time)."""
+        for state in ("queued", "running", "failed"):
+            self.job_queue.labels(state).set(counts.get(state, 0))
+
+    def job_ran(self, kind: str, state: str, seconds: float) -> None:
+        self.job_seconds.labels(_closed(kind, JOB_KINDS), _closed(state, JOB_STATES)).observe(
+            seconds
         )
 
     def ingested(self, source_type: str, outcome: str) -> None:

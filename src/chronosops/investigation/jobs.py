@@ -9,6 +9,7 @@ taken over by the next runner that looks.
 from __future__ import annotations
 
 import asyncio
+import time
 from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 import structlog
 
 from chronosops.auth import Principal
+from chronosops.core.metrics import OperatorMetrics
 from chronosops.incidents import IncidentNotFoundError
 from chronosops.investigation.ingest import (
     ANALYZE_JOB,
@@ -52,6 +54,7 @@ class JobRunner:
         concurrency: int,
         poll_seconds: float,
         notifier: Notifier | None = None,
+        metrics: OperatorMetrics | None = None,
     ) -> None:
         self.database = database
         self.jobs = jobs
@@ -60,6 +63,8 @@ class JobRunner:
         self.concurrency = concurrency
         self.poll_seconds = poll_seconds
         self.notifier = notifier
+        self.metrics = metrics
+        self._started: dict[str, float] = {}
 
     async def run(self, job_id: str) -> RunResult | None:
         """Claim and run one job; None when there was nothing to do (done, or not ours)."""
@@ -77,6 +82,7 @@ class JobRunner:
         principal = Principal(subject=job.created_by, roles=frozenset(), issuer="system")
         bound = log.bind(job_id=job.id, kind=job.kind, incident_id=job.incident_id)
         bound.info("job.started", attempt=job.attempts)
+        self._started[job.id] = time.perf_counter()
         try:
             if job.kind == DELIVERY_JOB:
                 await self._deliver(job)
@@ -95,6 +101,7 @@ class JobRunner:
             else:
                 raise ValueError(f"unknown job kind {job.kind!r}")
         except JobLostError:
+            self._started.pop(job.id, None)
             return RunResult(job.id, "lost")
         except IncidentNotFoundError as error:
             await self._fail(job, str(error))
@@ -106,6 +113,10 @@ class JobRunner:
         async with self.database.unit_of_work(write=False) as session:
             after = await self.jobs.get(session, job.id)
         bound.info("job.finished", state=after.state)
+        if self.metrics is not None:
+            started = self._started.pop(job.id, None)
+            if started is not None:
+                self.metrics.job_ran(job.kind, after.state, time.perf_counter() - started)
         return RunResult(job.id, after.state)
 
     async def _deliver(self, job: JobRead) -> None:

@@ -147,6 +147,10 @@ async def test_a_failing_receiver_never_blocks_ingest_and_is_retried_then_given_
     metrics = (await http.get("/metrics")).text
     assert 'chronosops_notifications_total{outcome="gave_up",receiver="broken"} 1.0' in metrics
     assert 'chronosops_notifications_total{outcome="sent",receiver="pager"} 1.0' in metrics
+    # the broken receiver's job: two runs requeued, the last one failed for good
+    assert 'chronosops_job_duration_seconds_count{kind="notify",state="queued"} 2.0' in metrics
+    assert 'chronosops_job_duration_seconds_count{kind="notify",state="failed"} 1.0' in metrics
+    assert 'chronosops_jobs{state="failed"} 1.0' in metrics
 
 
 async def test_silenced_incidents_are_not_notified(
