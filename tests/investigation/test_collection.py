@@ -335,6 +335,6 @@ async def test_the_hops_setting_reaches_the_collectors(
     client, built = await client_with(collectors_neighbour_hops=0, collectors_max_neighbours=3)
     metrics = ScriptedCollector("metrics", _latency)
     _use(built, metrics)
-    await client.post("/v1/incidents/ingest", json=request(sourceRef="no-hops"), headers=analyst)
+    await _ingest_collected(client, built, request(sourceRef="no-hops"), analyst)
     (query,) = metrics.queries
     assert (query.hops, query.max_neighbours) == (0, 3)
