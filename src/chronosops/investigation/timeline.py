@@ -159,10 +159,11 @@ def _from_note(note: NoteRead) -> TimelineEntry:
     )
 
 
-def _from_analysis(analysis: AnalysisSummary) -> TimelineEntry:
+def _from_analysis(analysis: AnalysisSummary, recorded_at: datetime | None) -> TimelineEntry:
     verdict = "inconclusive" if analysis.inconclusive else analysis.top_hypothesis_id
     return TimelineEntry(
-        at=analysis.created_at,
+        # When it was audited (with its evidence), so it reads after the evidence it used.
+        at=recorded_at or analysis.created_at,
         kind="analysis",
         title=f"Analysis: {verdict} ({analysis.overall_confidence:.0%})",
         actor=analysis.created_by,
@@ -227,7 +228,13 @@ class IncidentTimelines:
     async def build(self, session: AsyncSession, incident_id: str) -> Timeline:
         incident = await self.incidents.get(session, incident_id)
         entries = _incident_times(incident)
-        for event in await self.audit.events_for_incident(session, incident_id):
+        events = await self.audit.events_for_incident(session, incident_id)
+        analysed_at = {
+            str(event.payload.get("analysisId")): event.occurred_at
+            for event in events
+            if event.event_type == EventType.ANALYSIS_CREATED
+        }
+        for event in events:
             entry = _from_audit(event)
             if entry is not None:
                 entries.append(entry)
@@ -235,7 +242,7 @@ class IncidentTimelines:
             _from_note(note) for note in await self.incidents.notes(session, incident_id)
         )
         entries.extend(
-            _from_analysis(analysis)
+            _from_analysis(analysis, analysed_at.get(analysis.analysis_id))
             for analysis in await self.reasoning.for_incident(session, incident_id)
         )
         seen: set[str] = set()

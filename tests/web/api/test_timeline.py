@@ -125,6 +125,8 @@ async def test_the_timeline_merges_alert_change_evidence_analysis_lifecycle_and_
     assert titles[-1] == "Resolved (via api)"
     note = next(entry for entry in entries if entry["kind"] == "note")
     assert note["detail"]["body"] == "Looking at the deploy"
+    # an analysis reads after the evidence it was made from
+    assert kinds.index("evidence") < kinds.index("analysis")
     analysis = next(entry for entry in entries if entry["kind"] == "analysis")
     assert analysis["ref"] is not None
     assert analysis["title"].startswith("Analysis: ")
