@@ -6,6 +6,7 @@ or notified; it carries ``silenceId`` and a status reason naming the silence (do
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -26,7 +27,7 @@ SILENCE_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def validate_silence(body: Any, *, now: Any) -> SilenceCreate:
+def validate_silence(body: Any, *, now: datetime) -> SilenceCreate:
     """A silence to store, or a 400 naming each bad field."""
     if not isinstance(body, dict):
         raise InvalidInputError(INVALID_BODY, [FieldError("", "the body must be a JSON object")])

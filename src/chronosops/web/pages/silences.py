@@ -71,7 +71,7 @@ def _labels(text: str) -> dict[str, str] | None:
     return labels or None
 
 
-def _body(form: dict[str, str], now: Any) -> dict[str, Any]:
+def _body(form: dict[str, str]) -> dict[str, Any]:
     matchers: dict[str, Any] = {
         key: form[key].strip()
         for key in ("service", "environment", "source")
@@ -111,7 +111,7 @@ async def create_silence(
 ) -> Response:
     now = services.clock.now()
     try:
-        body = _body(form, now)
+        body = _body(form)
         hours = body.pop("hours")
         start = _instant(body["startsAt"]) if "startsAt" in body else now
         body["endsAt"] = format_instant(start + timedelta(hours=hours))
