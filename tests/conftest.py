@@ -3,4 +3,5 @@ pytest_plugins = [
     "tests.fixtures.app",
     "tests.fixtures.console",
     "tests.fixtures.webhooks",
+    "tests.fixtures.receivers",
 ]

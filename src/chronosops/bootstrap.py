@@ -34,6 +34,7 @@ from chronosops.collectors import Collector, CollectorConfigError, CollectorSpec
 from chronosops.config import CollectorsConfig, ConfigurationError, Settings
 from chronosops.core.clock import Clock, SystemClock
 from chronosops.core.ids import Cuid2Factory, IdFactory
+from chronosops.core.metrics import OperatorMetrics
 from chronosops.evidence import (
     DEFAULT_ITEM_CAPS,
     CollectionPolicy,
@@ -47,13 +48,18 @@ from chronosops.investigation import (
     Gate,
     IncidentDetails,
     IncidentExports,
+    IncidentLifecycle,
+    IncidentTimelines,
     IngestPipeline,
     Investigations,
     JobRunner,
+    Notifier,
     Once,
+    Silencing,
     SourceIntake,
 )
 from chronosops.jobs import JobPolicy, JobService
+from chronosops.notifications import NotificationService, load_notifications
 from chronosops.postmortem import PostmortemService
 from chronosops.reasoning import (
     BuiltinReasoner,
@@ -63,6 +69,7 @@ from chronosops.reasoning import (
     Reasoner,
     ReasoningService,
 )
+from chronosops.silences import SilenceService
 from chronosops.storage import Database, Liveness, metadata, process_name
 
 __all__ = [
@@ -98,6 +105,12 @@ class Services:
     exports: IncidentExports
     investigations: Investigations
     intake: SourceIntake
+    lifecycle: IncidentLifecycle
+    timelines: IncidentTimelines
+    silences: SilenceService
+    silencing: Silencing
+    metrics: OperatorMetrics
+    notifications: NotificationService
     once: Once
     verifier: TokenVerifier
     webhooks: WebhookVerifier
@@ -165,6 +178,8 @@ def build_services(
     sessions = SessionCodec(
         _session_key(settings), clock=clock, ttl=timedelta(minutes=console.session_ttl_minutes)
     )
+    silences = SilenceService(clock=clock, ids=ids)
+    metrics = OperatorMetrics()
     jobs = JobService(
         clock=clock,
         ids=ids,
@@ -176,6 +191,22 @@ def build_services(
         ),
         procrastinate=settings.uses_procrastinate,
         liveness=liveness,
+    )
+    notifications = NotificationService(
+        clock=clock,
+        ids=ids,
+        config=load_notifications(settings.notifications_file),
+        http=http,
+    )
+    notifier = Notifier(
+        database=database,
+        notifications=notifications,
+        jobs=jobs,
+        public_url=settings.base_url,
+        metrics=metrics,
+    )
+    lifecycle = IncidentLifecycle(
+        database=database, incidents=incidents, audit=audit, notifier=notifier
     )
     pipeline = IngestPipeline(
         database=database,
@@ -198,6 +229,9 @@ def build_services(
         analyze_on_ingest=settings.analyze_on_ingest,
         postmortems=postmortems,
         signal_rules=signal_rules(settings.analysis_signals),
+        silences=silences,
+        metrics=metrics,
+        notifier=notifier,
     )
     intake = SourceIntake(
         database=database,
@@ -205,6 +239,7 @@ def build_services(
         audit=audit,
         pipeline=pipeline,
         jobs=jobs,
+        lifecycle=lifecycle,
         clock=clock,
     )
     investigations = Investigations(
@@ -227,6 +262,8 @@ def build_services(
         concurrency=settings.job_concurrency,
         poll_seconds=settings.job_poll_seconds,
         investigations=investigations,
+        notifier=notifier,
+        metrics=metrics,
     )
     exports = IncidentExports(
         incidents=incidents,
@@ -261,6 +298,18 @@ def build_services(
             incidents=incidents,
             replay_window=timedelta(hours=settings.webhook_replay_window_hours),
         ),
+        lifecycle=lifecycle,
+        timelines=IncidentTimelines(
+            database=database,
+            incidents=incidents,
+            evidence=evidence,
+            reasoning=reasoning,
+            audit=audit,
+        ),
+        silences=silences,
+        silencing=Silencing(database=database, silences=silences, audit=audit),
+        metrics=metrics,
+        notifications=notifications,
         verifier=verifier,
         webhooks=WebhookVerifier(settings.webhooks),
         limiter=RateLimiter(settings.limits),

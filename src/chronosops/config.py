@@ -180,6 +180,10 @@ class Settings(BaseSettings):
     collectors_file: Path | None = Field(
         default=None, description="TOML or YAML file naming the collector instances"
     )
+    notifications_file: Path | None = Field(
+        default=None,
+        description="YAML or JSON file of notification receivers and rules (docs/operations.md)",
+    )
     collectors_allow: str = Field(
         default="*", description="comma-separated instance names or backend kinds; * = all"
     )

@@ -18,9 +18,9 @@ from chronosops.bootstrap import Services
 from chronosops.cli.errors import fail, failures_reported
 from chronosops.cli.settings import resolve_migrated, services_for
 from chronosops.core.ingest_request import IngestIncidentRequest
-from chronosops.incidents import IncidentFilter
+from chronosops.incidents import LIFECYCLE_STATES, IncidentFilter, LifecycleChange, Transition
 
-app = typer.Typer(help="Read incidents.", no_args_is_help=True)
+app = typer.Typer(help="Read and work incidents.", no_args_is_help=True)
 out = Console()
 err = Console(stderr=True)
 
@@ -88,25 +88,41 @@ def list_incidents(
     severity: str | None = typer.Option(None),
     status: str | None = typer.Option(None),
     service: str | None = typer.Option(None),
+    lifecycle: str | None = typer.Option(None, help="triggered, acknowledged or resolved"),
+    assignee: str | None = typer.Option(None, help="exactly this assignee; - for unassigned"),
     q: str | None = typer.Option(None, help="title contains"),
     as_json: bool = typer.Option(
         False, "--json", help="one JSON object per line instead of a table"
     ),
 ) -> None:
     """The newest incidents, as a table or as JSON lines."""
-    filters = IncidentFilter(severity=severity, status=status, service=service, title_contains=q)
+    if lifecycle is not None and lifecycle not in LIFECYCLE_STATES:
+        fail(f"--lifecycle must be one of {', '.join(LIFECYCLE_STATES)}")
+    filters = IncidentFilter(
+        severity=severity,
+        status=status,
+        service=service,
+        title_contains=q,
+        lifecycle=lifecycle,
+        assignee=assignee if assignee != "-" else None,
+        unassigned=assignee == "-",
+    )
     items = asyncio.run(_list(services_for(resolve_migrated()), filters, limit))
     if as_json:
         for item in items:
             typer.echo(json.dumps(item.model_dump(mode="json")))
         return
-    table = Table("id", "created", "severity", "status", "source", "service", "title")
+    table = Table(
+        "id", "created", "severity", "status", "lifecycle", "assignee", "source", "service", "title"
+    )
     for item in items:
         table.add_row(
             item.id,
             item.created_at.strftime("%Y-%m-%d %H:%M"),
             item.severity or "-",
             item.status,
+            item.lifecycle,
+            item.assignee or "-",
             item.source_type,
             item.service or "-",
             item.title[:60],
@@ -128,3 +144,66 @@ def show(incident_id: str) -> None:
     """One incident with its latest analysis, as JSON."""
     detail = asyncio.run(_show(services_for(resolve_migrated()), incident_id))
     out.print_json(data=detail)
+
+
+BY_HELP = "who is doing this, as recorded in the incident and its audit log"
+
+
+async def _work(
+    services: Services,
+    incident_id: str,
+    transition: Transition | None,
+    values: dict[str, Any],
+    by: str,
+) -> LifecycleChange:
+    try:
+        if transition is not None:
+            return await services.lifecycle.transition(incident_id, transition, by=by, via="cli")
+        return await services.lifecycle.edit(incident_id, values, by=by, via="cli")
+    finally:
+        await services.aclose()
+
+
+def _run(incident_id: str, by: str, *, transition: Transition | None = None, **values: Any) -> None:
+    # An unknown incident or a refused transition is an AppError: the CLI's error table
+    # reports it (exit 1).
+    change = asyncio.run(
+        _work(services_for(resolve_migrated()), incident_id, transition, values, by)
+    )
+    incident = change.incident
+    state = incident.lifecycle.state
+    if change.changed:
+        out.print(f"{incident.id}: {state}, assignee {incident.assignee or '-'}")
+    else:
+        out.print(f"{incident.id}: unchanged ({state}, assignee {incident.assignee or '-'})")
+
+
+@app.command("ack")
+def acknowledge(incident_id: str, by: str = typer.Option("cli", "--by", help=BY_HELP)) -> None:
+    """Acknowledge an incident (triggered -> acknowledged)."""
+    _run(incident_id, by, transition="acknowledge")
+
+
+@app.command("resolve")
+def resolve(incident_id: str, by: str = typer.Option("cli", "--by", help=BY_HELP)) -> None:
+    """Resolve an incident (triggered or acknowledged -> resolved)."""
+    _run(incident_id, by, transition="resolve")
+
+
+@app.command("reopen")
+def reopen(incident_id: str, by: str = typer.Option("cli", "--by", help=BY_HELP)) -> None:
+    """Reopen a resolved incident (resolved -> triggered)."""
+    _run(incident_id, by, transition="reopen")
+
+
+@app.command("assign")
+def assign(
+    incident_id: str,
+    assignee: str = typer.Argument(..., help="who owns it; - to unassign"),
+    by: str = typer.Option("cli", "--by", help=BY_HELP),
+) -> None:
+    """Set (or with -, clear) the incident's assignee."""
+    name = assignee.strip()
+    if name != "-" and not 1 <= len(name) <= 256:
+        fail("the assignee must be 1 to 256 characters, or - to unassign")
+    _run(incident_id, by, assignee=None if name == "-" else name)

@@ -6,9 +6,11 @@ from chronosops.incidents.errors import (
     IdempotencyKeyInFlightError,
     IdempotencyKeyReusedError,
     IncidentNotFoundError,
+    LifecycleTransitionError,
 )
 from chronosops.incidents.schemas import (
     INCIDENT_STATUSES,
+    LIFECYCLE_STATES,
     DeliveryClaim,
     DeliveryRead,
     IdempotencyClaim,
@@ -17,14 +19,19 @@ from chronosops.incidents.schemas import (
     IncidentRead,
     IncidentStatus,
     IncidentSummary,
+    Lifecycle,
+    LifecycleChange,
+    NoteRead,
     Registration,
     Resolution,
     ResolutionOutcome,
+    Transition,
 )
 from chronosops.incidents.service import IncidentService
 
 __all__ = [
     "INCIDENT_STATUSES",
+    "LIFECYCLE_STATES",
     "DeliveryClaim",
     "DeliveryInFlightError",
     "DeliveryRead",
@@ -38,7 +45,12 @@ __all__ = [
     "IncidentService",
     "IncidentStatus",
     "IncidentSummary",
+    "Lifecycle",
+    "LifecycleChange",
+    "LifecycleTransitionError",
+    "NoteRead",
     "Registration",
     "Resolution",
     "ResolutionOutcome",
+    "Transition",
 ]

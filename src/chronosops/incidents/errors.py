@@ -39,3 +39,16 @@ class DeliveryInFlightError(ConflictError):
         super().__init__(
             f"The same {source} delivery is still being processed; retry in a few seconds"
         )
+
+
+class LifecycleTransitionError(ConflictError):
+    """The transition does not apply in the incident's current state (e.g. acknowledge a resolved one)."""
+
+    code = "invalid-lifecycle-transition"
+
+    def __init__(self, incident_id: str, transition: str, state: str) -> None:
+        super().__init__(
+            f"Cannot {transition} incident {incident_id}: it is {state}"
+            + ("; reopen it first" if state == "resolved" else "")
+        )
+        self.state = state

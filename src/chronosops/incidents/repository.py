@@ -8,7 +8,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from chronosops.core.canonical import sha256_hex
 from chronosops.incidents.schemas import IncidentFilter
-from chronosops.incidents.tables import IdempotencyRecord, Incident, WebhookDelivery
+from chronosops.incidents.tables import (
+    IdempotencyRecord,
+    Incident,
+    IncidentNote,
+    WebhookDelivery,
+)
 from chronosops.storage import (
     add_unless_taken,
     decode_cursor,
@@ -76,8 +81,14 @@ class IncidentRepository:
                 Incident.title.ilike(f"%{_escape_like(filters.title_contains)}%", escape="\\")
             )
         if filters.resolved is not None:
-            is_resolved = or_(Incident.end_at.is_not(None), Incident.resolved_at.is_not(None))
+            is_resolved = Incident.lifecycle == "resolved"
             query = query.where(is_resolved if filters.resolved else ~is_resolved)
+        if filters.lifecycle:
+            query = query.where(Incident.lifecycle == filters.lifecycle)
+        if filters.unassigned:
+            query = query.where(Incident.assignee.is_(None))
+        elif filters.assignee:
+            query = query.where(Incident.assignee == filters.assignee)
         if cursor:
             created_at, incident_id = decode_cursor(cursor)
             query = query.where(
@@ -136,3 +147,16 @@ class IncidentRepository:
             query = query.where(WebhookDelivery.source == source)
         query = query.order_by(WebhookDelivery.received_at.desc(), WebhookDelivery.id.desc())
         return list(await self.session.scalars(query.limit(limit)))
+
+    async def add_note(self, note: IncidentNote) -> None:
+        self.session.add(note)
+        await self.session.flush()
+
+    async def notes(self, incident_id: str) -> list[IncidentNote]:
+        return list(
+            await self.session.scalars(
+                select(IncidentNote)
+                .where(IncidentNote.incident_id == incident_id)
+                .order_by(IncidentNote.created_at, IncidentNote.id)
+            )
+        )

@@ -12,6 +12,11 @@ from chronosops.core.timestamps import Instant
 IncidentStatus = Literal["created", "analyzed", "failed"]
 INCIDENT_STATUSES: tuple[str, ...] = get_args(IncidentStatus)
 
+# Where people are with the incident; separate from the pipeline's ``IncidentStatus``.
+Lifecycle = Literal["triggered", "acknowledged", "resolved"]
+LIFECYCLE_STATES: tuple[str, ...] = get_args(Lifecycle)
+Transition = Literal["acknowledge", "unacknowledge", "resolve", "reopen"]
+
 
 class CamelModel(BaseModel):
     model_config = ConfigDict(
@@ -35,6 +40,15 @@ class MetadataRead(CamelModel):
     custom_fields: dict[str, Any] | None
 
 
+class LifecycleRead(CamelModel):
+    state: Lifecycle
+    changed_at: Instant | None
+    acknowledged_at: Instant | None
+    acknowledged_by: str | None
+    resolved_at: Instant | None
+    resolved_by: str | None
+
+
 class CollectionRead(CamelModel):
     window_minutes_before: int
     window_minutes_after: int
@@ -49,6 +63,9 @@ class IncidentSummary(CamelModel):
     title: str
     severity: str | None
     status: IncidentStatus
+    lifecycle: Lifecycle
+    assignee: str | None
+    silence_id: str | None
     service: str | None
     is_resolved: bool
     start: Instant
@@ -67,6 +84,9 @@ class IncidentRead(CamelModel):
     severity: str | None
     status: IncidentStatus
     status_reason: str | None
+    lifecycle: LifecycleRead
+    assignee: str | None
+    silence_id: str | None
     is_resolved: bool
     timeline: TimelineRead
     metadata: MetadataRead
@@ -76,6 +96,15 @@ class IncidentRead(CamelModel):
     created_at: Instant
     updated_at: Instant
     created_by: str | None
+
+
+class NoteRead(CamelModel):
+    id: str
+    incident_id: str
+    body: str
+    body_html: str
+    author: str
+    created_at: Instant
 
 
 @dataclass(frozen=True)
@@ -88,6 +117,10 @@ class IncidentFilter:
     started_before: datetime | None = None
     title_contains: str | None = None
     resolved: bool | None = None
+    lifecycle: str | None = None
+    assignee: str | None = None
+    # True: only incidents nobody is assigned to (``assignee`` is then ignored).
+    unassigned: bool = False
 
 
 @dataclass(frozen=True)
@@ -103,6 +136,21 @@ class Registration:
     incident: IncidentRead
     created: bool
     changes: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LifecycleChange:
+    """What a transition or an edit did: the incident after it, and each field's from/to.
+
+    ``changes`` is empty when the incident was already where the request wanted it.
+    """
+
+    incident: IncidentRead
+    changes: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.changes)
 
 
 @dataclass(frozen=True)

@@ -9,12 +9,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from chronosops.core.clock import Clock
 from chronosops.core.ids import IdFactory
 from chronosops.core.ingest_request import IngestIncidentRequest
+from chronosops.core.safe_markdown import render_markdown
 from chronosops.core.timestamps import format_instant
 from chronosops.incidents.errors import (
     DeliveryInFlightError,
     IdempotencyKeyInFlightError,
     IdempotencyKeyReusedError,
     IncidentNotFoundError,
+    LifecycleTransitionError,
 )
 from chronosops.incidents.repository import IncidentRepository, subject_hash
 from chronosops.incidents.schemas import (
@@ -27,12 +29,21 @@ from chronosops.incidents.schemas import (
     IncidentRead,
     IncidentStatus,
     IncidentSummary,
+    LifecycleChange,
+    LifecycleRead,
     MetadataRead,
+    NoteRead,
     Registration,
     Resolution,
     TimelineRead,
+    Transition,
 )
-from chronosops.incidents.tables import IdempotencyRecord, Incident, WebhookDelivery
+from chronosops.incidents.tables import (
+    IdempotencyRecord,
+    Incident,
+    IncidentNote,
+    WebhookDelivery,
+)
 from chronosops.storage import Liveness, encode_cursor
 
 # Two writers racing for the same reference can both lose a round only if a third keeps
@@ -58,13 +69,31 @@ def to_delivery_read(delivery: WebhookDelivery) -> DeliveryRead:
 
 
 def _is_resolved(incident: Incident) -> bool:
-    return incident.end_at is not None or incident.resolved_at is not None
+    return incident.lifecycle == "resolved"
 
 
 def _opens_new_occurrence(latest: Incident, request: IngestIncidentRequest) -> bool:
-    """A report starting after the latest incident was over is a new incident."""
+    """A report starting after the latest incident was over is a new incident.
+
+    A reopened incident is not over, whatever end its vendor once reported: it takes the reports.
+    """
     over_at = latest.resolved_at or latest.end_at
-    return over_at is not None and request.timeline.start > over_at
+    return _is_resolved(latest) and over_at is not None and request.timeline.start > over_at
+
+
+def _lifecycle_read(incident: Incident) -> LifecycleRead:
+    return LifecycleRead(
+        state=incident.lifecycle,  # type: ignore[arg-type]
+        changed_at=incident.lifecycle_changed_at,
+        acknowledged_at=incident.acknowledged_at,
+        acknowledged_by=incident.acknowledged_by,
+        resolved_at=incident.resolved_at if _is_resolved(incident) else None,
+        resolved_by=incident.resolved_by,
+    )
+
+
+def _instant(value: datetime | None) -> str | None:
+    return format_instant(value) if value is not None else None
 
 
 def to_read(incident: Incident) -> IncidentRead:
@@ -78,6 +107,9 @@ def to_read(incident: Incident) -> IncidentRead:
         severity=incident.severity,
         status=incident.status,  # type: ignore[arg-type]
         status_reason=incident.status_reason,
+        lifecycle=_lifecycle_read(incident),
+        assignee=incident.assignee,
+        silence_id=incident.silence_id,
         is_resolved=_is_resolved(incident),
         timeline=TimelineRead(
             start=incident.start_at,
@@ -115,6 +147,9 @@ def to_summary(incident: Incident) -> IncidentSummary:
         title=incident.title,
         severity=incident.severity,
         status=incident.status,  # type: ignore[arg-type]
+        lifecycle=incident.lifecycle,  # type: ignore[arg-type]
+        assignee=incident.assignee,
+        silence_id=incident.silence_id,
         service=incident.service,
         is_resolved=_is_resolved(incident),
         start=incident.start_at,
@@ -191,6 +226,8 @@ class IncidentService:
         now = self.clock.now()
         metadata = request.metadata
         collection = request.collection
+        # A full record of an incident that is already over arrives resolved.
+        over = request.timeline.end is not None or request.timeline.resolved_at is not None
         return Incident(
             id=incident_id or self.ids.new(),
             source_type=request.source_type,
@@ -204,6 +241,9 @@ class IncidentService:
             end_at=request.timeline.end,
             detected_at=request.timeline.detected_at,
             resolved_at=request.timeline.resolved_at,
+            lifecycle="resolved" if over else "triggered",
+            lifecycle_changed_at=now if over else None,
+            resolved_by=by if over else None,
             service=metadata.service if metadata else None,
             region=metadata.region if metadata else None,
             environment=metadata.environment if metadata else None,
@@ -239,6 +279,10 @@ class IncidentService:
             }
         if changes:
             incident.updated_at = self.clock.now()
+            # A reported end resolves it; the end / resolvedAt changes already say so.
+            if incident.lifecycle != "resolved":
+                incident.lifecycle = "resolved"
+                incident.lifecycle_changed_at = incident.updated_at
         return changes
 
     async def set_status(
@@ -261,6 +305,14 @@ class IncidentService:
             values["latest_bundle_id"] = bundle_id
         if analysis_id is not None:
             values["latest_analysis_id"] = analysis_id
+        if not await IncidentRepository(session).update(incident_id, values):
+            raise IncidentNotFoundError(incident_id)
+
+    async def mark_silenced(
+        self, session: AsyncSession, incident_id: str, silence_id: str, *, reason: str
+    ) -> None:
+        """Record that a silence held the incident back from analysis (and notification)."""
+        values = {"silence_id": silence_id, "status_reason": reason, "updated_at": self.clock.now()}
         if not await IncidentRepository(session).update(incident_id, values):
             raise IncidentNotFoundError(incident_id)
 
@@ -384,8 +436,132 @@ class IncidentService:
         latest = await IncidentRepository(session).latest_for_ref(source_type, source_ref)
         return to_read(latest) if latest is not None else None
 
+    async def transition(
+        self,
+        session: AsyncSession,
+        incident_id: str,
+        transition: Transition,
+        *,
+        by: str,
+        strict: bool = True,
+    ) -> LifecycleChange:
+        """Move the incident along its lifecycle, recording who and when.
+
+        Asking for the state it is already in changes nothing (an empty ``changes``). A
+        transition that does not apply (acknowledge a resolved incident, reopen an open one)
+        raises `LifecycleTransitionError` when ``strict``, and otherwise changes nothing: a
+        vendor's late acknowledge must not fail its delivery.
+        """
+        incident = await self._row(session, incident_id)
+        now = self.clock.now()
+        state = incident.lifecycle
+        before = {
+            "lifecycle": state,
+            "acknowledgedBy": incident.acknowledged_by,
+            "acknowledgedAt": _instant(incident.acknowledged_at),
+            "resolvedBy": incident.resolved_by,
+            "resolvedAt": _instant(incident.resolved_at),
+        }
+        if transition == "acknowledge":
+            if state == "resolved":
+                return self._refuse(incident, transition, strict=strict)
+            if state == "triggered":
+                incident.lifecycle = "acknowledged"
+                incident.acknowledged_at = now
+                incident.acknowledged_by = by
+        elif transition == "unacknowledge":
+            if state == "resolved":
+                return self._refuse(incident, transition, strict=strict)
+            if state == "acknowledged":
+                incident.lifecycle = "triggered"
+                incident.acknowledged_at = None
+                incident.acknowledged_by = None
+        elif transition == "resolve":
+            if state != "resolved":
+                incident.lifecycle = "resolved"
+                incident.resolved_at = incident.resolved_at or now
+                incident.resolved_by = by
+        elif transition == "reopen":
+            if state != "resolved":
+                return self._refuse(incident, transition, strict=strict)
+            incident.lifecycle = "triggered"
+            incident.resolved_at = None
+            incident.resolved_by = None
+            incident.acknowledged_at = None
+            incident.acknowledged_by = None
+        after = {
+            "lifecycle": incident.lifecycle,
+            "acknowledgedBy": incident.acknowledged_by,
+            "acknowledgedAt": _instant(incident.acknowledged_at),
+            "resolvedBy": incident.resolved_by,
+            "resolvedAt": _instant(incident.resolved_at),
+        }
+        changes = {
+            name: {"from": before[name], "to": after[name]}
+            for name in before
+            if before[name] != after[name]
+        }
+        if changes:
+            incident.lifecycle_changed_at = now
+            incident.updated_at = now
+            await session.flush()
+        return LifecycleChange(incident=to_read(incident), changes=changes)
+
+    @staticmethod
+    def _refuse(incident: Incident, transition: str, *, strict: bool) -> LifecycleChange:
+        if strict:
+            raise LifecycleTransitionError(incident.id, transition, incident.lifecycle)
+        return LifecycleChange(incident=to_read(incident))
+
+    async def edit(
+        self, session: AsyncSession, incident_id: str, values: dict[str, Any]
+    ) -> LifecycleChange:
+        """Set the assignee, severity and/or title (already validated); report what changed."""
+        incident = await self._row(session, incident_id)
+        changes: dict[str, dict[str, Any]] = {}
+        for name, column in (
+            ("assignee", "assignee"),
+            ("severity", "severity"),
+            ("title", "title"),
+        ):
+            if name not in values:
+                continue
+            current = getattr(incident, column)
+            if current != values[name]:
+                changes[name] = {"from": current, "to": values[name]}
+                setattr(incident, column, values[name])
+        if changes:
+            incident.updated_at = self.clock.now()
+            await session.flush()
+        return LifecycleChange(incident=to_read(incident), changes=changes)
+
+    async def add_note(
+        self, session: AsyncSession, incident_id: str, body: str, *, author: str
+    ) -> NoteRead:
+        """Keep a responder's note (Markdown, already validated) on the incident."""
+        await self._row(session, incident_id)
+        note = IncidentNote(
+            id=self.ids.new(),
+            incident_id=incident_id,
+            body=body,
+            author=author[:256],
+            created_at=self.clock.now(),
+        )
+        await IncidentRepository(session).add_note(note)
+        return to_note_read(note)
+
+    async def notes(self, session: AsyncSession, incident_id: str) -> Sequence[NoteRead]:
+        """The incident's notes, oldest first."""
+        return [to_note_read(row) for row in await IncidentRepository(session).notes(incident_id)]
+
     async def resolve(
-        self, session: AsyncSession, *, source_type: str, source_ref: str, at: datetime
+        self,
+        session: AsyncSession,
+        *,
+        source_type: str,
+        source_ref: str,
+        at: datetime,
+        by: str | None = None,
     ) -> Resolution:
         """End the open incident with this reference at ``at``; never open one.
 
@@ -401,7 +577,9 @@ class IncidentService:
         over = latest.start_at if clamped else at
         latest.end_at = over
         latest.resolved_at = over
-        latest.updated_at = self.clock.now()
+        latest.lifecycle = "resolved"
+        latest.resolved_by = by
+        latest.updated_at = latest.lifecycle_changed_at = self.clock.now()
         await session.flush()
         change = {"from": None, "to": format_instant(over)}
         return Resolution(
@@ -486,6 +664,17 @@ class IncidentService:
     ) -> Sequence[DeliveryRead]:
         rows = await IncidentRepository(session).recent_deliveries(source=source, limit=limit)
         return [to_delivery_read(row) for row in rows]
+
+
+def to_note_read(note: IncidentNote) -> NoteRead:
+    return NoteRead(
+        id=note.id,
+        incident_id=note.incident_id,
+        body=note.body,
+        body_html=render_markdown(note.body),
+        author=note.author,
+        created_at=note.created_at,
+    )
 
 
 def _drop_nulls(value: Any, *, keep: set[str]) -> Any:

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from chronosops.storage import JSONValue, TableBase, UtcDateTime
@@ -30,6 +30,8 @@ class Incident(TableBase):
         Index(None, "status", "created_at", "id"),
         Index(None, "source_type", "created_at", "id"),
         Index(None, "service", "created_at", "id"),
+        Index(None, "lifecycle", "created_at", "id"),
+        Index(None, "assignee", "created_at", "id"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -60,6 +62,17 @@ class Incident(TableBase):
     # The validated request without its raw payload: what a replay re-runs.
     request: Mapped[dict[str, Any]] = mapped_column(JSONValue)
     source_payload: Mapped[Any | None] = mapped_column(JSONValue)
+
+    # Where people are with the incident, apart from where the pipeline is (``status``):
+    # triggered -> acknowledged -> resolved, and reopened back to triggered.
+    lifecycle: Mapped[str] = mapped_column(String(16), default="triggered")
+    lifecycle_changed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(256))
+    resolved_by: Mapped[str | None] = mapped_column(String(256))
+    assignee: Mapped[str | None] = mapped_column(String(256))
+    # The silence that matched when the incident opened: stored and audited, not analysed.
+    silence_id: Mapped[str | None] = mapped_column(String(32))
 
     latest_bundle_id: Mapped[str | None] = mapped_column(String(80))
     latest_analysis_id: Mapped[str | None] = mapped_column(String(40))
@@ -112,3 +125,18 @@ class WebhookDelivery(TableBase):
     received_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
     completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     owner: Mapped[str | None] = mapped_column(String(128))
+
+
+class IncidentNote(TableBase):
+    """A responder's note on an incident, kept as the Markdown they typed (rendered on read)."""
+
+    __tablename__ = "incident_note"
+    __table_args__ = (Index(None, "incident_id", "created_at", "id"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    incident_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("incident.id", ondelete="CASCADE")
+    )
+    body: Mapped[str] = mapped_column(Text)
+    author: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -22,6 +22,7 @@ from chronosops.investigation.ingest import (
     window_of,
 )
 from chronosops.investigation.jobs import JobBusyError, JobRunner, RunResult
+from chronosops.investigation.lifecycle import IncidentLifecycle
 from chronosops.investigation.loop import (
     Gate,
     InvestigateRequest,
@@ -30,8 +31,11 @@ from chronosops.investigation.loop import (
     InvestigationRunningError,
     Investigations,
 )
+from chronosops.investigation.notify import NOTIFY_JOB, Notifier
 from chronosops.investigation.once import Answer, Delivery, IdempotencyKey, Once
 from chronosops.investigation.scenarios import ScenarioRun, run_scenario
+from chronosops.investigation.silencing import Silencing
+from chronosops.investigation.timeline import IncidentTimelines, Timeline, TimelineEntry
 from chronosops.investigation.webhooks import (
     EventResult,
     SourceIntake,
@@ -40,6 +44,7 @@ from chronosops.investigation.webhooks import (
 
 __all__ = [
     "ANALYZED_MESSAGE",
+    "NOTIFY_JOB",
     "AnalysisMode",
     "AnalysisOutcome",
     "Answer",
@@ -54,6 +59,8 @@ __all__ = [
     "IncidentDetail",
     "IncidentDetails",
     "IncidentExports",
+    "IncidentLifecycle",
+    "IncidentTimelines",
     "IngestOutcome",
     "IngestPipeline",
     "InvestigateRequest",
@@ -63,10 +70,14 @@ __all__ = [
     "Investigations",
     "JobBusyError",
     "JobRunner",
+    "Notifier",
     "Once",
     "RunResult",
     "ScenarioRun",
+    "Silencing",
     "SourceIntake",
+    "Timeline",
+    "TimelineEntry",
     "UnreadableExportError",
     "context_of",
     "delivery_id_headers",

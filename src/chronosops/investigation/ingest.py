@@ -12,6 +12,7 @@ analysed exactly once per job even when a runner presumed dead comes back.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
@@ -26,14 +27,18 @@ from chronosops.audit import AuditLog, EntityType, EventType
 from chronosops.auth import Principal
 from chronosops.core.artifacts import Artifact
 from chronosops.core.ingest_request import IngestIncidentRequest, IngestIncidentResponse
+from chronosops.core.metrics import OperatorMetrics
+from chronosops.core.timestamps import format_instant
 from chronosops.core.windows import TimeWindow, incident_window
 from chronosops.evidence import BundleDraft, CollectionNote, EvidenceService
 from chronosops.incidents import IncidentRead, IncidentService
 from chronosops.investigation.collection import EvidenceGatherer
+from chronosops.investigation.notify import Notifier
 from chronosops.investigation.postmortems import audit_postmortem, postmortem_source
 from chronosops.jobs import JobRead, JobService
 from chronosops.postmortem import PostmortemService
 from chronosops.reasoning import AnalysisRead, Reasoning, ReasoningService
+from chronosops.silences import IncidentFacts, SilenceRead, SilenceService
 from chronosops.storage import Database
 
 log = structlog.get_logger(__name__)
@@ -74,6 +79,8 @@ class Ahead:
     draft: BundleDraft
     request: AnalysisInput
     reasoning: Reasoning
+    notes: list[CollectionNote] = field(default_factory=list)
+    seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -118,6 +125,9 @@ class IngestPipeline:
         analyze_on_ingest: bool,
         postmortems: PostmortemService,
         signal_rules: list[SignalRuleInput] | None = None,
+        silences: SilenceService | None = None,
+        metrics: OperatorMetrics | None = None,
+        notifier: Notifier | None = None,
     ) -> None:
         self.jobs = jobs
         self.database = database
@@ -129,6 +139,9 @@ class IngestPipeline:
         self.analyze_on_ingest = analyze_on_ingest
         self.postmortems = postmortems
         self.signal_rules = list(signal_rules or [])
+        self.silences = silences
+        self.metrics = metrics or OperatorMetrics()
+        self.notifier = notifier
 
     async def ingest(
         self,
@@ -152,6 +165,7 @@ class IngestPipeline:
         job: JobRead | None = None
         rerun: JobRead | None = None
         stored: AnalysisRead | None = None
+        silenced: str | None = None
         async with self.database.unit_of_work() as session:
             registration = await self.incidents.register(
                 session,
@@ -160,7 +174,10 @@ class IngestPipeline:
                 incident_id=ahead.incident.id if ahead else None,
             )
             incident = registration.incident
-            if registration.created and self.analyze_on_ingest:
+            silence = (
+                await self._matching_silence(session, incident) if registration.created else None
+            )
+            if registration.created and self.analyze_on_ingest and silence is None:
                 job = await self.jobs.enqueue(
                     session,
                     kind=ANALYZE_JOB,
@@ -197,6 +214,14 @@ class IngestPipeline:
                         "severity": incident.severity,
                     },
                 )
+                if silence is not None:
+                    silenced = await self._record_silence(
+                        session, incident, silence, principal=principal
+                    )
+                elif self.notifier is not None:
+                    await self.notifier.emit(
+                        session, "incident.created", incident, by=principal.subject
+                    )
                 if ahead is not None and job is not None:
                     stored = await self._store_analysis(
                         session,
@@ -219,6 +244,7 @@ class IngestPipeline:
                 )
         bound = log.bind(incident_id=incident.id)
         if not registration.created:
+            self.metrics.ingested(incident.source_type, "duplicate")
             bound.info("incident.duplicate", changes=sorted(registration.changes))
             changed = ", ".join(sorted(registration.changes))
             message = f"Duplicate of incident {incident.id} (same sourceType and sourceRef); " + (
@@ -238,6 +264,13 @@ class IngestPipeline:
                 changes=registration.changes,
             )
         bound.info("incident.created", source_type=incident.source_type)
+        if silenced is not None:
+            self.metrics.ingested(incident.source_type, "silenced")
+            bound.info("incident.silenced")
+            return IngestOutcome(
+                IngestIncidentResponse(incident_id=incident.id, status="created", message=silenced),
+                created=True,
+            )
         if job is None:
             reason = (
                 "Analysis on ingest is switched off (CHRONOSOPS_ANALYZE_ON_INGEST=false); "
@@ -245,11 +278,18 @@ class IngestPipeline:
             )
             async with self.database.unit_of_work() as session:
                 await self.incidents.set_status(session, incident.id, "created", reason=reason)
+            self.metrics.ingested(incident.source_type, "deferred")
             return IngestOutcome(
                 IngestIncidentResponse(incident_id=incident.id, status="created", message=reason),
                 created=True,
             )
         if stored is not None and ahead is not None:
+            # Counted only once stored: a duplicate's or a silenced incident's is thrown away.
+            self._count_collection(ahead.notes)
+            self.metrics.analysed(
+                "inconclusive" if stored.inconclusive else "conclusive", ahead.seconds
+            )
+            self.metrics.ingested(incident.source_type, "analyzed")
             return IngestOutcome(
                 IngestIncidentResponse(
                     incident_id=incident.id,
@@ -261,6 +301,7 @@ class IngestPipeline:
                 created=True,
             )
         if not inline:
+            self.metrics.ingested(incident.source_type, "deferred")
             return IngestOutcome(
                 IngestIncidentResponse(
                     incident_id=incident.id,
@@ -273,6 +314,7 @@ class IngestPipeline:
         try:
             outcome = await self.run_analysis(job, incident, request, principal=principal)
         except JobLostError:
+            self.metrics.ingested(incident.source_type, "deferred")
             return IngestOutcome(
                 IngestIncidentResponse(
                     incident_id=incident.id,
@@ -283,6 +325,7 @@ class IngestPipeline:
                 queued_job=job.id,
             )
         except Exception as error:  # noqa: BLE001 — any failure after storing is recorded, not raised
+            self.metrics.ingested(incident.source_type, "analysis_failed")
             reason = f"{type(error).__name__}: {error}"
             bound.exception("incident.analysis_failed")
             return IngestOutcome(
@@ -293,6 +336,7 @@ class IngestPipeline:
                 ),
                 created=True,
             )
+        self.metrics.ingested(incident.source_type, "analyzed")
         return IngestOutcome(
             IngestIncidentResponse(
                 incident_id=incident.id,
@@ -307,6 +351,7 @@ class IngestPipeline:
     async def _analyse_ahead(self, request: IngestIncidentRequest) -> Ahead | None:
         """Evidence and analysis for the incident ``request`` would open; None if that fails
         (the usual path then records the failure on the stored incident)."""
+        started = time.perf_counter()
         try:
             incident = self.incidents.preview(request, incident_id=self.incidents.new_id())
             window = window_of(incident)
@@ -316,7 +361,15 @@ class IngestPipeline:
         except Exception:  # the failure is met again, and recorded, on the stored incident
             log.info("incident.analyse_ahead_failed", exc_info=True)
             return None
-        return Ahead(incident, window, draft, analysis_input, reasoning)
+        return Ahead(
+            incident,
+            window,
+            draft,
+            analysis_input,
+            reasoning,
+            notes=list(gathered.notes),
+            seconds=time.perf_counter() - started,
+        )
 
     async def run_analysis(
         self,
@@ -332,27 +385,97 @@ class IngestPipeline:
         on the incident (``failed`` with the reason), then raised. `JobLostError` means another
         runner took the job over; nothing was stored by this one.
         """
+        started = time.perf_counter()
         try:
             async with self._heartbeat(job.id):
                 if request is None:
                     async with self.database.unit_of_work(write=False) as session:
                         request = await self.incidents.stored_request(session, incident.id)
                 gathered = await self.gatherer.gather(incident, request, window=window_of(incident))
-                return await self.analyze(
+                self._count_collection(gathered.notes)
+                outcome = await self.analyze(
                     incident,
                     gathered.artifacts,
                     principal=principal,
                     collection=gathered.notes,
                     job_id=job.id,
                 )
+                self.metrics.analysed(
+                    "inconclusive" if outcome.analysis.inconclusive else "conclusive",
+                    time.perf_counter() - started,
+                )
+                return outcome
         except JobLostError:
             log.warning("job.lost", job_id=job.id, incident_id=incident.id)
             raise
         except Exception as error:
+            self.metrics.analysed("failed", time.perf_counter() - started)
             await self._job_failed(
                 job, incident.id, f"{type(error).__name__}: {error}", principal=principal
             )
             raise
+
+    async def _previous_top(self, session: AsyncSession, incident: IncidentRead) -> str | None:
+        """The top hypothesis of the incident's analysis before this one, if it had one."""
+        if self.notifier is None or incident.latest_analysis_id is None:
+            return None
+        current = await self.incidents.get(session, incident.id)
+        if current.latest_analysis_id is None:
+            return None
+        return (await self.reasoning.get(session, current.latest_analysis_id)).top_hypothesis_id
+
+    def _count_collection(self, notes: list[CollectionNote]) -> None:
+        for note in notes:
+            self.metrics.collected(note.source, note.status)
+
+    async def _matching_silence(
+        self, session: AsyncSession, incident: IncidentRead
+    ) -> SilenceRead | None:
+        """The active silence that holds this new incident back from analysis, if any."""
+        if self.silences is None:
+            return None
+        facts = IncidentFacts(
+            source_type=incident.source_type,
+            service=incident.metadata.service,
+            environment=incident.metadata.environment,
+            tags=incident.metadata.tags,
+        )
+        return await self.silences.matching(session, facts)
+
+    async def _record_silence(
+        self,
+        session: AsyncSession,
+        incident: IncidentRead,
+        silence: SilenceRead,
+        *,
+        principal: Principal,
+    ) -> str:
+        """Mark the incident silenced and audit it; the reason names the silence.
+
+        It is still stored and audited (no analysis job is enqueued), and reads as silenced
+        everywhere it is shown.
+        """
+        reason = (
+            f"Silenced by silence {silence.id} ({silence.comment}) until "
+            f"{format_instant(silence.ends_at)}: stored and audited, not analysed; "
+            f"POST /v1/incidents/{incident.id}/reanalyze to analyse it anyway"
+        )
+        await self.incidents.mark_silenced(session, incident.id, silence.id, reason=reason)
+        await self.audit.record(
+            session,
+            event_type=EventType.INCIDENT_SILENCED,
+            entity_type=EntityType.INCIDENT,
+            entity_id=incident.id,
+            incident_id=incident.id,
+            actor=principal.subject,
+            payload={
+                "incidentId": incident.id,
+                "silenceId": silence.id,
+                "comment": silence.comment,
+                "endsAt": format_instant(silence.ends_at),
+            },
+        )
+        return reason
 
     @asynccontextmanager
     async def _heartbeat(self, job_id: str) -> AsyncIterator[None]:
@@ -443,6 +566,7 @@ class IngestPipeline:
     ) -> AnalysisRead:
         """Bundle, analysis, the incident's status and their audit events, in the caller's
         transaction (audit last: appending holds the chain's lock until commit)."""
+        previous_top = await self._previous_top(session, incident)
         stored = await self.evidence.store(
             session, draft, incident_id=incident.id, window=window, by=principal.subject
         )
@@ -464,6 +588,15 @@ class IngestPipeline:
             bundle_id=draft.bundle_id,
             analysis_id=analysis.analysis_id,
         )
+        if self.notifier is not None:
+            changed = previous_top is not None and previous_top != analysis.top_hypothesis_id
+            await self.notifier.emit(
+                session,
+                "analysis.top_changed" if changed else "analysis.completed",
+                incident,
+                by=principal.subject,
+                analysis=analysis,
+            )
         # Audit last: appending takes the chain's lock until commit, so everything else in
         # this transaction happens before it, not while other ingests wait.
         if stored.inserted or stored.attached:

@@ -9,6 +9,7 @@ taken over by the next runner that looks.
 from __future__ import annotations
 
 import asyncio
+import time
 from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 import structlog
 
 from chronosops.auth import Principal
+from chronosops.core.metrics import OperatorMetrics
 from chronosops.incidents import IncidentNotFoundError
 from chronosops.investigation.ingest import (
     ANALYZE_JOB,
@@ -24,6 +26,7 @@ from chronosops.investigation.ingest import (
     JobLostError,
 )
 from chronosops.investigation.loop import INVESTIGATE_JOB, Investigations
+from chronosops.investigation.notify import NOTIFY_JOB, Notifier
 from chronosops.investigation.webhooks import DELIVERY_JOB, SourceIntake
 from chronosops.jobs import JobRead, JobService
 from chronosops.storage import Database
@@ -52,6 +55,8 @@ class JobRunner:
         concurrency: int,
         investigations: Investigations | None = None,
         poll_seconds: float,
+        notifier: Notifier | None = None,
+        metrics: OperatorMetrics | None = None,
     ) -> None:
         self.database = database
         self.jobs = jobs
@@ -60,6 +65,9 @@ class JobRunner:
         self.investigations = investigations
         self.concurrency = concurrency
         self.poll_seconds = poll_seconds
+        self.notifier = notifier
+        self.metrics = metrics
+        self._started: dict[str, float] = {}
 
     async def run(self, job_id: str) -> RunResult | None:
         """Claim and run one job; None when there was nothing to do (done, or not ours)."""
@@ -77,12 +85,15 @@ class JobRunner:
         principal = Principal(subject=job.created_by, roles=frozenset(), issuer="system")
         bound = log.bind(job_id=job.id, kind=job.kind, incident_id=job.incident_id)
         bound.info("job.started", attempt=job.attempts)
+        self._started[job.id] = time.perf_counter()
         try:
             if job.kind == DELIVERY_JOB:
                 await self._deliver(job)
                 return await self._finished(job, bound)
             if job.kind == INVESTIGATE_JOB and self.investigations is not None:
                 await self.investigations.run(job)
+            if job.kind == NOTIFY_JOB:
+                await self._notify(job)
                 return await self._finished(job, bound)
             if job.incident_id is None:
                 raise ValueError(f"a {job.kind} job needs an incident")
@@ -95,6 +106,7 @@ class JobRunner:
             else:
                 raise ValueError(f"unknown job kind {job.kind!r}")
         except JobLostError:
+            self._started.pop(job.id, None)
             return RunResult(job.id, "lost")
         except IncidentNotFoundError as error:
             await self._fail(job, str(error))
@@ -106,6 +118,10 @@ class JobRunner:
         async with self.database.unit_of_work(write=False) as session:
             after = await self.jobs.get(session, job.id)
         bound.info("job.finished", state=after.state)
+        if self.metrics is not None:
+            started = self._started.pop(job.id, None)
+            if started is not None:
+                self.metrics.job_ran(job.kind, after.state, time.perf_counter() - started)
         return RunResult(job.id, after.state)
 
     async def _deliver(self, job: JobRead) -> None:
@@ -113,6 +129,15 @@ class JobRunner:
             await self.intake.run_deferred(job)
         except JobLostError:
             raise
+        except Exception as error:
+            await self._fail(job, f"{type(error).__name__}: {error}")
+            raise
+
+    async def _notify(self, job: JobRead) -> None:
+        if self.notifier is None:
+            raise ValueError("notifications are not configured in this process")
+        try:
+            await self.notifier.run(job)
         except Exception as error:
             await self._fail(job, f"{type(error).__name__}: {error}")
             raise

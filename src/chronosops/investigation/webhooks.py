@@ -10,7 +10,10 @@
    `IngestPipeline.ingest` like ``POST /v1/incidents/ingest`` (validation, dedup), with the
    evidence and analysis left to a runner, so the vendor is answered as soon as the incidents
    are stored; a resolve ends the open incident with that reference, audited; a resolve for an
-   unknown reference is audited as unmatched and changes nothing.
+   unknown reference is audited as unmatched and changes nothing; an event
+   carrying a lifecycle move (someone acknowledged, unacknowledged or reopened it in the
+   vendor's tool) applies the same transition as ``POST /v1/incidents/{id}/acknowledge``,
+   audited with the vendor's actor (``webhook:<source>/<actor>``).
 
 `SourceIntake.apply` also serves ``chronosops import google-cloud-status`` and the console,
 which analyse in the call (``mode="inline"``).
@@ -21,7 +24,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Literal
 
@@ -33,6 +36,7 @@ from chronosops.core.clock import Clock
 from chronosops.core.timestamps import format_instant, parse_instant
 from chronosops.incidents import IncidentService
 from chronosops.investigation.ingest import AnalysisMode, IngestPipeline, JobLostError
+from chronosops.investigation.lifecycle import IncidentLifecycle
 from chronosops.investigation.once import Delivery
 from chronosops.jobs import JobRead, JobService
 from chronosops.sources import Normalization, Source, SourceEvent, registry
@@ -62,6 +66,7 @@ class EventResult:
     status: str | None = None
     evidence_bundle_id: str | None = None
     analysis_id: str | None = None
+    incident_lifecycle: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -69,6 +74,7 @@ class EventResult:
             "outcome": self.outcome,
             "incidentId": self.incident_id,
             "status": self.status,
+            "incidentLifecycle": self.incident_lifecycle,
             "evidenceBundleId": self.evidence_bundle_id,
             "analysisId": self.analysis_id,
             "message": self.message,
@@ -108,6 +114,15 @@ def delivery_id_of(source: Source, headers: Mapping[str, str]) -> str | None:
     return None
 
 
+def actor_of(event: SourceEvent, principal: Principal) -> str:
+    """Who moved the incident: the vendor's user under the source's identity, never bare.
+
+    A PagerDuty user named ``alice`` is ``webhook:pagerduty/alice``, so it cannot be mistaken
+    for a ChronosOps principal with the same name.
+    """
+    return f"{principal.subject}/{event.actor}" if event.actor else principal.subject
+
+
 class SourceIntake:
     def __init__(
         self,
@@ -116,6 +131,7 @@ class SourceIntake:
         incidents: IncidentService,
         audit: AuditLog,
         pipeline: IngestPipeline,
+        lifecycle: IncidentLifecycle,
         jobs: JobService,
         clock: Clock,
     ) -> None:
@@ -124,6 +140,7 @@ class SourceIntake:
         self.incidents = incidents
         self.audit = audit
         self.pipeline = pipeline
+        self.lifecycle = lifecycle
         self.clock = clock
 
     def normalize(
@@ -247,6 +264,30 @@ class SourceIntake:
     async def _apply(
         self, event: SourceEvent, *, principal: Principal, delivery: str | None, mode: AnalysisMode
     ) -> EventResult:
+        result = await self._apply_action(event, principal=principal, delivery=delivery, mode=mode)
+        if event.lifecycle is None or result.incident_id is None:
+            return result
+        change = await self.lifecycle.transition(
+            result.incident_id,
+            event.lifecycle,
+            by=actor_of(event, principal),
+            via=event.summary,
+            strict=False,
+            delivery=delivery,
+        )
+        if not change.changed:
+            return replace(result, incident_lifecycle=change.incident.lifecycle.state)
+        return replace(
+            result,
+            outcome="updated" if result.outcome == "unchanged" else result.outcome,
+            message=f"{result.message}; {change.incident.lifecycle.state} "
+            f"by {actor_of(event, principal)}",
+            incident_lifecycle=change.incident.lifecycle.state,
+        )
+
+    async def _apply_action(
+        self, event: SourceEvent, *, principal: Principal, delivery: str | None, mode: AnalysisMode
+    ) -> EventResult:
         if event.request is not None:
             outcome = await self.pipeline.ingest(event.request, principal=principal, mode=mode)
             response = outcome.response
@@ -279,6 +320,7 @@ class SourceIntake:
             message=f"{event.summary}: recorded; the incident is unchanged",
             incident_id=known.id,
             status=known.status,
+            incident_lifecycle=known.lifecycle.state,
         )
 
     async def _resolve(
@@ -291,6 +333,7 @@ class SourceIntake:
                 source_type=event.source_type,
                 source_ref=event.source_ref,
                 at=event.resolved_at,
+                by=actor_of(event, principal),
             )
             incident = resolution.incident
             if resolution.outcome == "resolved" and incident is not None:
@@ -353,4 +396,5 @@ class SourceIntake:
             status=incident.status,
             evidence_bundle_id=incident.latest_bundle_id,
             analysis_id=incident.latest_analysis_id,
+            incident_lifecycle=incident.lifecycle.state,
         )

@@ -7,6 +7,7 @@ settings, no HTTP framework. `registry` lists the built-in sources.
 from chronosops.sources import registry
 from chronosops.sources.base import (
     Action,
+    LifecycleMove,
     Normalization,
     Note,
     Shape,
@@ -24,6 +25,7 @@ __all__ = [
     "GOOGLE_CLOUD_STATUS_FEED_URL",
     "NORMALIZATION_FIELD",
     "Action",
+    "LifecycleMove",
     "Normalization",
     "Note",
     "Shape",

@@ -18,6 +18,11 @@ Grafana speaks of several). Each event says what happened to the incident:
 - ``ignore``: the payload concerns the reference but not the incident's life (a note, a tag, a
   ping); recorded, nothing changes.
 
+An event may also carry a ``lifecycle`` move that people made in the vendor's tool
+(``acknowledge``, ``unacknowledge``, ``reopen``) and the ``actor`` who made it (or who resolved
+it); ChronosOps applies the same lifecycle transition its own API would. An ``acknowledge``
+action without one (PagerDuty's escalated, reassigned…) only keeps the incident open.
+
 What normalisation had to bend (a defaulted severity, a truncated title, alerts the vendor left
 out of a batch) is reported as `Note` values, so it can be shown and recorded.
 """
@@ -36,6 +41,7 @@ from chronosops.core.ingest_request import IngestIncidentRequest, SourceType
 from chronosops.core.timestamps import format_instant
 
 Action = Literal["trigger", "acknowledge", "resolve", "ignore"]
+LifecycleMove = Literal["acknowledge", "unacknowledge", "reopen"]
 
 NoteCode = Literal[
     "event-ignored",
@@ -77,6 +83,8 @@ class SourceEvent:
     request: IngestIncidentRequest | None = None
     resolved_at: datetime | None = None
     notes: tuple[Note, ...] = ()
+    lifecycle: LifecycleMove | None = None
+    actor: str | None = None
 
     def __post_init__(self) -> None:
         if self.action == "trigger" and self.request is None:
@@ -91,6 +99,8 @@ class SourceEvent:
             "sourceRef": self.source_ref,
             "summary": self.summary,
             "resolvedAt": format_instant(self.resolved_at) if self.resolved_at else None,
+            "lifecycle": self.lifecycle,
+            "actor": self.actor,
             "notes": [note.to_json() for note in self.notes],
         }
 

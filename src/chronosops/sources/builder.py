@@ -35,7 +35,14 @@ from chronosops.core.ingest_request import (
     SourceType,
 )
 from chronosops.core.timestamps import format_instant
-from chronosops.sources.base import Action, Note, NoteCode, SourceEvent, SourcePayloadError
+from chronosops.sources.base import (
+    Action,
+    LifecycleMove,
+    Note,
+    NoteCode,
+    SourceEvent,
+    SourcePayloadError,
+)
 from chronosops.sources.fields import flat_text, text
 from chronosops.sources.instants import read_instant
 
@@ -148,6 +155,8 @@ class RequestBuilder:
         *,
         request: IngestIncidentRequest | None = None,
         resolved_at: datetime | None = None,
+        lifecycle: LifecycleMove | None = None,
+        actor: str | None = None,
     ) -> SourceEvent:
         """The event for this builder's incident, with the notes gathered so far.
 
@@ -161,6 +170,8 @@ class RequestBuilder:
             request=request,
             resolved_at=resolved_at,
             notes=tuple(self.notes),
+            lifecycle=lifecycle,
+            actor=clip(actor, METADATA_TEXT_MAX) if actor else None,
         )
 
     def clip(self, value: str | None, limit: int, path: str) -> str | None:

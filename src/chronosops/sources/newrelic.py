@@ -126,6 +126,7 @@ def _event(
             ref,
             f"New Relic issue {upper or 'notification'}",
             request=request,
+            lifecycle="acknowledge" if upper == "ACKNOWLEDGED" else None,
         ),
     )
 

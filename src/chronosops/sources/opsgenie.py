@@ -16,6 +16,7 @@ from typing import Any
 from chronosops.core.ingest_request import Severity
 from chronosops.sources.base import (
     Action,
+    LifecycleMove,
     Normalization,
     Shape,
     Source,
@@ -53,6 +54,17 @@ _LIVE = {
     "updatemessage",
     "updatedescription",
 }
+
+
+# The actions that are someone moving the alert along its lifecycle.
+_LIFECYCLE: dict[str, LifecycleMove] = {
+    "acknowledge": "acknowledge",
+    "unacknowledge": "unacknowledge",
+}
+
+
+def _key(word: str) -> str:
+    return word.replace("_", "").replace("-", "").lower()
 
 
 def _action(word: str) -> Action:
@@ -102,6 +114,8 @@ class OpsgenieSource(Source):
             derive_from=alert,
         )
         summary = f"Opsgenie {word}"
+        # Opsgenie names who acted in alert.username ("System" for automatic changes).
+        actor = text(alert.get("username"))
         if action == "resolve":
             closed = builder.instant(alert.get("updatedAt"), "alert.updatedAt")
             if closed is None:
@@ -110,7 +124,9 @@ class OpsgenieSource(Source):
                     "no updatedAt on the closed alert; used the time ChronosOps received it",
                     "alert.updatedAt",
                 )
-            event = builder.event("resolve", ref, summary, resolved_at=closed or received_at)
+            event = builder.event(
+                "resolve", ref, summary, resolved_at=closed or received_at, actor=actor
+            )
             return Normalization.of("alert-webhook", event)
         if action == "ignore":
             event = SourceEvent(
@@ -157,5 +173,12 @@ class OpsgenieSource(Source):
             },
             source_payload=dict(body),
         )
-        event = builder.event(action, ref, summary, request=request)
+        event = builder.event(
+            action,
+            ref,
+            summary,
+            request=request,
+            lifecycle=_LIFECYCLE.get(_key(word)),
+            actor=actor,
+        )
         return Normalization.of("alert-webhook", event)

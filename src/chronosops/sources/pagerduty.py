@@ -18,6 +18,7 @@ from typing import Any
 
 from chronosops.core.ingest_request import Severity
 from chronosops.sources.base import (
+    LifecycleMove,
     Normalization,
     Note,
     Shape,
@@ -58,6 +59,12 @@ _V3_ACTIONS = {
     "incident.reassigned": "acknowledge",
     "incident.delegated": "acknowledge",
     "incident.priority_updated": "acknowledge",
+}
+# The V3 event types that are someone moving the incident along its lifecycle.
+_V3_LIFECYCLE: dict[str, LifecycleMove] = {
+    "incident.acknowledged": "acknowledge",
+    "incident.unacknowledged": "unacknowledge",
+    "incident.reopened": "reopen",
 }
 
 
@@ -139,11 +146,19 @@ def _v3(body: Mapping[str, Any], received_at: datetime) -> Normalization:
         first_text(data.get("id")), "event.data.id", derive_from=data.get("incident_key") or data
     )
     occurred = builder.first_instant((event.get("occurred_at"), "event.occurred_at"))
+    # Who did it: the agent of the event (a user, or a service for automatic changes).
+    actor = first_text(at(event, "agent", "summary"), at(event, "agent", "id"))
     if action == "resolve":
         resolved_at = occurred or _received(builder, received_at, "event.occurred_at")
         return Normalization.of(
             "v3-webhook",
-            builder.event("resolve", ref, "PagerDuty incident.resolved", resolved_at=resolved_at),
+            builder.event(
+                "resolve",
+                ref,
+                "PagerDuty incident.resolved",
+                resolved_at=resolved_at,
+                actor=actor,
+            ),
         )
     if event_type == "incident.reopened":
         # A reopened incident starts again now; after a resolve it is the next occurrence.
@@ -200,6 +215,8 @@ def _v3(body: Mapping[str, Any], received_at: datetime) -> Normalization:
             ref,
             f"PagerDuty {event_type}",
             request=request,
+            lifecycle=_V3_LIFECYCLE.get(event_type),
+            actor=actor,
         ),
     )
 
@@ -240,6 +257,7 @@ def _events_v2(body: Mapping[str, Any], received_at: datetime) -> Normalization:
                 source_type="PAGERDUTY",
                 source_ref=ref,
                 summary="PagerDuty Events API v2 acknowledge",
+                lifecycle="acknowledge",
             ),
         )
     if not payload:

@@ -21,7 +21,7 @@ from chronosops.core.ingest_request import (
     SourceType,
 )
 from chronosops.core.timestamps import parse_instant
-from chronosops.incidents import IncidentFilter, IncidentStatus
+from chronosops.incidents import IncidentFilter, IncidentStatus, Lifecycle
 from chronosops.investigation import AnalysisMode, Answer, IdempotencyKey, IngestOutcome
 from chronosops.web.bodies import read_json
 from chronosops.web.deps import Analyst, ReadSession, ServicesDep, Viewer, remember_incident
@@ -210,6 +210,13 @@ async def list_incidents(
         str | None, Query(max_length=200, description="title contains (case-insensitive)")
     ] = None,
     resolved: Annotated[bool | None, Query()] = None,
+    lifecycle: Annotated[
+        Lifecycle | None, Query(description="triggered, acknowledged or resolved")
+    ] = None,
+    assignee: Annotated[
+        str | None,
+        Query(max_length=256, description="exactly this assignee; `-` for unassigned ones"),
+    ] = None,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> dict[str, Any]:
@@ -222,6 +229,9 @@ async def list_incidents(
         started_before=query_instant("startedBefore", started_before),
         title_contains=q or None,
         resolved=resolved,
+        lifecycle=lifecycle,
+        assignee=assignee if assignee != "-" else None,
+        unassigned=assignee == "-",
     )
     page = await services.incidents.list(session, filters, cursor=cursor, limit=limit)
     return {

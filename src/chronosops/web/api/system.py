@@ -91,7 +91,11 @@ async def whoami(principal: AnyToken) -> dict[str, Any]:
 
 
 @router.get("/metrics", include_in_schema=False)
-async def metrics(request: Request) -> Response:
-    return Response(
-        generate_latest(request.app.state.metrics_registry), media_type=CONTENT_TYPE_LATEST
+async def metrics(request: Request, services: ServicesDep) -> Response:
+    """HTTP metrics (the middleware's registry) and the operator metrics (docs/operations.md)."""
+    async with services.database.unit_of_work(write=False) as session:
+        services.metrics.jobs_in(await services.jobs.counts(session))
+    body = generate_latest(request.app.state.metrics_registry) + generate_latest(
+        services.metrics.registry
     )
+    return Response(body, media_type=CONTENT_TYPE_LATEST)

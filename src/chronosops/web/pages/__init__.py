@@ -18,10 +18,12 @@ from chronosops.web.pages import (
     incidents,
     investigations,
     jobs,
+    lifecycle,
     new_incident,
     review,
     scenarios,
     sign_in,
+    silences,
     sources,
 )
 from chronosops.web.pages.rendering import STATIC_DIR
@@ -32,8 +34,10 @@ SCREENS = (
     review,
     investigations,
     incident,
+    lifecycle,
     new_incident,
     scenarios,
+    silences,
     sources,
     audit,
     jobs,

@@ -192,6 +192,8 @@ async def incident_detail(
         traces = await services.reasoning.traces_for_incident(session, incident_id)
         postmortems = await services.postmortems.for_incident(session, incident_id)
         investigations = await services.investigations.for_incident(session, incident_id)
+        story = await services.timelines.build(session, incident_id)
+        deliveries = await services.notifications.for_incident(session, incident_id)
     incident = detail.incident
     link = next((b for b in detail.bundles if b.bundle_id == bundle_id), None)
     window = (
@@ -212,6 +214,8 @@ async def incident_detail(
         "postmortems": postmortems,
         "investigations": investigations,
         "refresh_seconds": 3,
+        "story": story.entries,
+        "deliveries": deliveries,
         "notice": _notice(request),
     }
     return render(request, "incident/detail.html", context, user=user)
@@ -221,6 +225,11 @@ def _notice(request: Request) -> str | None:
     return {
         "created": "Incident ingested.",
         "duplicate": "This report matched an incident that was already open; nothing new was stored.",
+        "acknowledged": "Acknowledged: you are on it.",
+        "resolved": "Resolved.",
+        "reopened": "Reopened: the incident is triggered again.",
+        "assigned": "Assignee changed.",
+        "noted": "Note added.",
         "reanalyzed": "Re-analysed from the stored evidence: the diagnosis below is the new analysis.",
         "scenario": "Scenario analysed. Its evidence is synthetic; compare the diagnosis with the "
         "scenario's known root cause.",

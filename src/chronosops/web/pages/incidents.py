@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from chronosops.core.errors import FieldError
 from chronosops.core.ingest_request import SEVERITIES, SOURCE_TYPES
-from chronosops.incidents import INCIDENT_STATUSES, IncidentFilter
+from chronosops.incidents import INCIDENT_STATUSES, LIFECYCLE_STATES, IncidentFilter
 from chronosops.web.deps import ServicesDep
 from chronosops.web.pages.rendering import render
 from chronosops.web.pages.session import PageRoute, ViewerPage, is_htmx
@@ -33,11 +33,22 @@ class ListQuery:
     service: str = ""
     q: str = ""
     cursor: str = ""
+    lifecycle: str = ""
+    assignee: str = ""
     problems: list[FieldError] = field(default_factory=list)
 
     @classmethod
     def parse(
-        cls, *, severity: str, status: str, source: str, service: str, q: str, cursor: str
+        cls,
+        *,
+        severity: str,
+        status: str,
+        source: str,
+        service: str,
+        q: str,
+        cursor: str,
+        lifecycle: str = "",
+        assignee: str = "",
     ) -> ListQuery:
         problems: list[FieldError] = []
 
@@ -56,6 +67,8 @@ class ListQuery:
             service=service.strip(),
             q=q.strip(),
             cursor=cursor,
+            lifecycle=pick("lifecycle", lifecycle, LIFECYCLE_STATES),
+            assignee=assignee.strip(),
             problems=problems,
         )
 
@@ -67,11 +80,16 @@ class ListQuery:
             source_type=self.source or None,
             service=self.service or None,
             title_contains=self.q or None,
+            lifecycle=self.lifecycle or None,
+            assignee=self.assignee if self.assignee not in ("", "-") else None,
+            unassigned=self.assignee == "-",
         )
 
     @property
     def is_filtered(self) -> bool:
-        return any((self.severity, self.status, self.source, self.service, self.q))
+        return any(
+            (self.severity, self.status, self.source, self.service, self.q, self.lifecycle)
+        ) or bool(self.assignee)
 
     def query_string(self, *, cursor: str | None = None) -> str:
         values = {
@@ -80,6 +98,8 @@ class ListQuery:
             "source": self.source,
             "service": self.service,
             "q": self.q,
+            "lifecycle": self.lifecycle,
+            "assignee": self.assignee,
             "cursor": cursor if cursor is not None else self.cursor,
         }
         return urlencode({k: v for k, v in values.items() if v})
@@ -99,9 +119,18 @@ async def incident_list(
     service: Text = "",
     q: Annotated[str, Query(max_length=200)] = "",
     cursor: Annotated[str, Query(max_length=512)] = "",
+    lifecycle: Text = "",
+    assignee: Text = "",
 ) -> Response:
     query = ListQuery.parse(
-        severity=severity, status=status, source=source, service=service, q=q, cursor=cursor
+        severity=severity,
+        status=status,
+        source=source,
+        service=service,
+        q=q,
+        cursor=cursor,
+        lifecycle=lifecycle,
+        assignee=assignee,
     )
     async with services.database.unit_of_work(write=False) as session:
         page = await services.incidents.list(
@@ -115,6 +144,7 @@ async def incident_list(
         "refresh_seconds": services.settings.console.refresh_seconds,
         "severities": SEVERITIES,
         "statuses": INCIDENT_STATUSES,
+        "lifecycles": LIFECYCLE_STATES,
         "sources": SOURCE_TYPES,
     }
     if is_htmx(request) and request.headers.get("hx-target") == RESULTS_TARGET:

@@ -60,6 +60,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("/new", "New incident", WRITE_ROLES),
     NavItem("/scenarios", "Scenarios", READ_ROLES),
     NavItem("/sources", "Sources", READ_ROLES),
+    NavItem("/silences", "Silences", READ_ROLES),
     NavItem("/audit", "Audit", ADMIN_ROLES),
     NavItem("/jobs", "Jobs", ADMIN_ROLES),
 )

@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from chronosops.silences.tables import Silence
+
+
+class SilenceRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, silence: Silence) -> None:
+        self.session.add(silence)
+        await self.session.flush()
+
+    async def get(self, silence_id: str) -> Silence | None:
+        return await self.session.get(Silence, silence_id)
+
+    async def active_at(self, now: datetime) -> list[Silence]:
+        return list(
+            await self.session.scalars(
+                select(Silence)
+                .where(
+                    Silence.starts_at <= now,
+                    Silence.ends_at > now,
+                    Silence.expired_at.is_(None),
+                )
+                .order_by(Silence.created_at, Silence.id)
+            )
+        )
+
+    async def recent(self, *, include_expired: bool, now: datetime, limit: int) -> list[Silence]:
+        query = select(Silence)
+        if not include_expired:
+            query = query.where(Silence.ends_at > now, Silence.expired_at.is_(None))
+        query = query.order_by(Silence.created_at.desc(), Silence.id.desc()).limit(limit)
+        return list(await self.session.scalars(query))
