@@ -318,7 +318,7 @@ def workers(database_url: str, tmp_path: Path) -> Iterator[Workers]:
     if not database_url.startswith("postgresql"):
         pytest.skip("several workers need PostgreSQL (CHRONOSOPS_TEST_DATABASE_URL)")
     port = free_port()
-    secret = "w" * 40
+    secret = "w-7f3a9c1e5b2d8046a1c9e3f7b5d20e8c46a1b3"
     supervisor = subprocess.Popen(
         [sys.executable, "-m", "chronosops", "serve", "--workers", "2", "--port", str(port)],
         cwd=tmp_path,
