@@ -194,17 +194,18 @@ def test_audit_checkpoint_signs_the_head_and_verify_then_catches_deleted_last_ev
     assert runner.invoke(app, ["ingest", "-"], input=json.dumps(request())).exit_code == 0
     signed = runner.invoke(app, ["audit", "checkpoint"])
     assert signed.exit_code == 0, signed.output
-    assert "checkpoint: seq 3" in signed.stdout
+    # Ingest, bundle, analysis and its postmortem: four events.
+    assert "checkpoint: seq 4" in signed.stdout
     verified = runner.invoke(app, ["audit", "verify", "--quiet"])
     assert verified.exit_code == 0, verified.output
-    assert "matched the signed head at seq 3" in verified.stdout
+    assert "matched the signed head at seq 4" in verified.stdout
     engine = sqlalchemy.create_engine(sync_url(env))
     with engine.begin() as connection:
-        connection.execute(sqlalchemy.text("DELETE FROM audit_event WHERE seq = 3"))
+        connection.execute(sqlalchemy.text("DELETE FROM audit_event WHERE seq = 4"))
     engine.dispose()
     result = runner.invoke(app, ["audit", "verify", "--quiet"])
     assert result.exit_code == 1
-    assert "FAILED at seq 3" in result.stderr
+    assert "FAILED at seq 4" in result.stderr
     assert "the last 1 events were deleted" in result.stderr
 
 
