@@ -99,9 +99,7 @@ async def _investigated(
     session = (
         await client.get(f"/v1/investigations/{started.json()['sessionId']}", headers=analyst)
     ).json()
-    final = (
-        await client.get(f"/v1/analyses/{session['bestAnalysisId']}", headers=analyst)
-    ).json()
+    final = (await client.get(f"/v1/analyses/{session['bestAnalysisId']}", headers=analyst)).json()
     return first, session, final, client
 
 
@@ -127,22 +125,18 @@ async def test_the_iteration_records_show_the_neighbourhood_was_collected(
     analyst: dict[str, str],
     tmp_path: Path,
 ) -> None:
-    _, session, final, client = await _investigated(prometheus, client_with, analyst, tmp_path)
+    _, session, _, client = await _investigated(prometheus, client_with, analyst, tmp_path)
     first = session["iterations"][0]
     assert first["requests"][0]["kind"] == "METRICS"
     approved = {d["kind"]: d for d in first["decisions"] if d["approved"]}
     assert approved["METRICS"]["collectors"] == ["prometheus"]
     # What no configured collector provides is refused, with the reason.
-    assert all(
-        d["code"] == "NO_ALLOWED_COLLECTOR" for d in first["decisions"] if not d["approved"]
-    )
+    assert all(d["code"] == "NO_ALLOWED_COLLECTOR" for d in first["decisions"] if not d["approved"])
     note = next(n for n in first["collection"] if n["source"] == "prometheus-prod")
     assert "orders-api (callee)" in note["detail"]
     assert first["confidenceAfter"] > first["confidenceBefore"]
     assert first["completenessAfter"] > first["completenessBefore"]
-    bundle = (
-        await client.get(f"/v1/evidence-bundles/{first['bundleId']}", headers=analyst)
-    ).json()
+    bundle = (await client.get(f"/v1/evidence-bundles/{first['bundleId']}", headers=analyst)).json()
     series = [a for a in bundle["artifacts"] if a["kind"] == "metric_series"]
     assert {a["service"] for a in series} == CHAIN
     assert {a["source"] for a in bundle["artifacts"]} == {"evidenceLite", "prometheus-prod"}
