@@ -14,8 +14,10 @@ import httpx
 import pytest
 
 from chronosops.auth import Role
+from chronosops.bootstrap import Services
 from chronosops.postmortem import InvalidProseError, check_prose
 from tests.fixtures.app import ClientFactory, bearer
+from tests.fixtures.console import sign_in_with_link
 from tests.fixtures.guide import example
 from tests.reasoning.model_server import ModelServer, gemini_answer, model_server
 from tests.reasoning.test_second_opinion import GOOD, LOG_REF
@@ -38,7 +40,7 @@ def prose(*, refs: list[str] | None = None) -> dict[str, Any]:
 
 async def served(
     client_with: ClientFactory, server: ModelServer, **overrides: Any
-) -> tuple[httpx.AsyncClient, dict[str, str]]:
+) -> tuple[httpx.AsyncClient, dict[str, str], Services]:
     client, services = await client_with(
         reasoner="gemini",
         gemini_api_key="test-gemini-key",
@@ -51,7 +53,7 @@ async def served(
     token = services.issuer.mint(
         subject="analyst", roles=[Role.ANALYST, Role.VIEWER], ttl=timedelta(hours=1)
     )
-    return client, bearer(token)
+    return client, bearer(token), services
 
 
 async def postmortem(client: httpx.AsyncClient, headers: dict[str, str]) -> dict[str, Any]:
@@ -73,7 +75,7 @@ async def test_the_models_prose_is_used_when_it_cites_only_the_bundles_evidence(
 ) -> None:
     with model_server() as server:
         server.then(gemini_answer(GOOD), gemini_answer(prose()))
-        client, headers = await served(client_with, server, llm_postmortem_prose=True)
+        client, headers, _ = await served(client_with, server, llm_postmortem_prose=True)
         document = await postmortem(client, headers)
     content = document["content"]
     assert content["executiveSummary"] == SUMMARY
@@ -92,12 +94,29 @@ async def test_the_models_prose_is_used_when_it_cites_only_the_bundles_evidence(
     assert LOG_REF in brief["contents"][0]["parts"][0]["text"]
 
 
+async def test_the_console_page_says_the_model_wrote_the_prose_and_shows_its_narrative(
+    client_with: ClientFactory,
+) -> None:
+    with model_server() as server:
+        server.then(gemini_answer(GOOD), gemini_answer(prose()))
+        client, headers, services = await served(client_with, server, llm_postmortem_prose=True)
+        document = await postmortem(client, headers)
+    await sign_in_with_link(client, services, Role.VIEWER)
+    page = await client.get(
+        f"/incidents/{document['incidentId']}/postmortems/{document['postmortemId']}"
+    )
+    assert page.status_code == 200
+    assert SUMMARY in page.text
+    assert "Every connection of the pool was held" in page.text
+    assert "written by gemini gemini-2.5-flash, checked to cite only evidence" in page.text
+
+
 async def test_prose_citing_evidence_outside_the_bundle_leaves_the_deterministic_prose(
     client_with: ClientFactory,
 ) -> None:
     with model_server() as server:
         server.then(gemini_answer(GOOD), gemini_answer(prose(refs=[LOG_REF, "log:invented"])))
-        client, headers = await served(client_with, server, llm_postmortem_prose=True)
+        client, headers, _ = await served(client_with, server, llm_postmortem_prose=True)
         document = await postmortem(client, headers)
     content = document["content"]
     assert content["executiveSummary"] != SUMMARY
@@ -115,7 +134,7 @@ async def test_a_failing_model_leaves_the_deterministic_prose_and_says_why(
     with model_server() as server:
         # The second opinion is answered; the prose request meets the server's 500.
         server.then(gemini_answer(GOOD))
-        client, headers = await served(client_with, server, llm_postmortem_prose=True)
+        client, headers, _ = await served(client_with, server, llm_postmortem_prose=True)
         document = await postmortem(client, headers)
     content = document["content"]
     assert content["prose"]["writer"] == "built-in"
@@ -128,7 +147,7 @@ async def test_without_the_setting_the_model_is_not_asked_for_prose(
 ) -> None:
     with model_server() as server:
         server.then(gemini_answer(GOOD), gemini_answer(prose()))
-        client, headers = await served(client_with, server)
+        client, headers, _ = await served(client_with, server)
         document = await postmortem(client, headers)
     assert "prose" not in document["content"]
     assert document["content"]["executiveSummary"] != SUMMARY
