@@ -53,6 +53,7 @@ from chronosops.investigation import (
     IngestPipeline,
     Investigations,
     JobRunner,
+    ModelProseWriter,
     Notifier,
     Once,
     Silencing,
@@ -65,6 +66,7 @@ from chronosops.reasoning import (
     BuiltinReasoner,
     GeminiClient,
     LanguageModelReasoner,
+    ModelClient,
     OpenAICompatibleClient,
     Reasoner,
     ReasoningService,
@@ -171,7 +173,7 @@ def build_services(
     reasoning = ReasoningService(
         reasoner=reasoner or build_reasoner(settings, http), clock=clock, ids=ids
     )
-    postmortems = PostmortemService(clock=clock, ids=ids)
+    postmortems = PostmortemService(clock=clock, ids=ids, prose=build_prose_writer(settings, http))
     auth = settings.auth
     console = settings.console
     verifier = TokenVerifier(auth, http=http)
@@ -404,23 +406,43 @@ def build_collectors(
     return CollectorRunner(collectors, policy)
 
 
-def build_reasoner(settings: Settings, http: httpx.AsyncClient) -> Reasoner:
-    """The configured reasoner: the built-in engine, alone or with a language model beside it."""
+def build_model_client(settings: Settings, http: httpx.AsyncClient) -> ModelClient | None:
+    """The configured language model's client, if one is configured."""
     llm = settings.llm
     if llm.provider == "gemini" and llm.gemini_api_key:
-        client = GeminiClient(
+        return GeminiClient(
             api_key=llm.gemini_api_key, model=llm.gemini_model, base_url=llm.gemini_base_url
         )
-        return LanguageModelReasoner(client, settings=llm)
     if llm.provider == "openai" and llm.openai_base_url and llm.openai_model:
-        openai = OpenAICompatibleClient(
+        return OpenAICompatibleClient(
             base_url=llm.openai_base_url,
             model=llm.openai_model,
             api_key=llm.openai_api_key,
             http=http,
         )
-        return LanguageModelReasoner(openai, settings=llm)
-    return BuiltinReasoner()
+    return None
+
+
+def build_reasoner(settings: Settings, http: httpx.AsyncClient) -> Reasoner:
+    """The configured reasoner: the built-in engine, alone or with a language model beside it."""
+    client = build_model_client(settings, http)
+    if client is None:
+        return BuiltinReasoner()
+    return LanguageModelReasoner(client, settings=settings.llm)
+
+
+def build_prose_writer(settings: Settings, http: httpx.AsyncClient) -> ModelProseWriter | None:
+    """The language model that writes the postmortem prose, when one is configured and asked to."""
+    client = build_model_client(settings, http)
+    if client is None or not settings.llm_postmortem_prose:
+        return None
+    llm = settings.llm
+    return ModelProseWriter(
+        client,
+        timeout_seconds=llm.timeout_seconds,
+        max_retries=llm.max_retries,
+        max_output_tokens=llm.max_output_tokens,
+    )
 
 
 def configure_logging(settings: Settings) -> None:

@@ -138,6 +138,10 @@ class Settings(BaseSettings):
     openai_model: str | None = None
     llm_timeout_seconds: float = Field(default=30.0, gt=0, le=300)
     llm_max_retries: int = Field(default=2, ge=0, le=5)
+    llm_postmortem_prose: bool = Field(
+        default=False,
+        description="let the configured language model write the postmortem prose (checked)",
+    )
     llm_max_prompt_chars: int = Field(default=40_000, ge=2_000)
     llm_max_output_tokens: int = Field(default=2_048, ge=256)
     llm_price_input_per_mtok: float = Field(

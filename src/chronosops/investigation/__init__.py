@@ -33,6 +33,7 @@ from chronosops.investigation.loop import (
 )
 from chronosops.investigation.notify import NOTIFY_JOB, Notifier
 from chronosops.investigation.once import Answer, Delivery, IdempotencyKey, Once
+from chronosops.investigation.postmortem_prose import ModelProseWriter
 from chronosops.investigation.scenarios import ScenarioRun, run_scenario
 from chronosops.investigation.silencing import Silencing
 from chronosops.investigation.timeline import IncidentTimelines, Timeline, TimelineEntry
@@ -70,6 +71,7 @@ __all__ = [
     "Investigations",
     "JobBusyError",
     "JobRunner",
+    "ModelProseWriter",
     "Notifier",
     "Once",
     "RunResult",

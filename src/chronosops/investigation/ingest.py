@@ -34,9 +34,13 @@ from chronosops.evidence import BundleDraft, CollectionNote, EvidenceService
 from chronosops.incidents import IncidentRead, IncidentService
 from chronosops.investigation.collection import EvidenceGatherer
 from chronosops.investigation.notify import Notifier
-from chronosops.investigation.postmortems import audit_postmortem, postmortem_source
+from chronosops.investigation.postmortems import (
+    audit_postmortem,
+    postmortem_source,
+    provisional_source,
+)
 from chronosops.jobs import JobRead, JobService
-from chronosops.postmortem import PostmortemService
+from chronosops.postmortem import PostmortemService, Prose
 from chronosops.reasoning import AnalysisRead, Reasoning, ReasoningService
 from chronosops.silences import IncidentFacts, SilenceRead, SilenceService
 from chronosops.storage import Database
@@ -81,6 +85,7 @@ class Ahead:
     reasoning: Reasoning
     notes: list[CollectionNote] = field(default_factory=list)
     seconds: float = 0.0
+    prose: Prose | None = None
 
 
 @dataclass(frozen=True)
@@ -231,6 +236,7 @@ class IngestPipeline:
                         ahead.reasoning,
                         window=ahead.window,
                         principal=principal,
+                        prose=ahead.prose,
                     )
             elif registration.changes:
                 await self.audit.record(
@@ -358,6 +364,7 @@ class IngestPipeline:
             gathered = await self.gatherer.gather(incident, request, window=window)
             draft = self.evidence.seal(gathered.artifacts, collection=gathered.notes)
             analysis_input, reasoning = await self._reason(incident, draft, window=window)
+            prose = await self._prose(incident, draft, reasoning)
         except Exception:  # the failure is met again, and recorded, on the stored incident
             log.info("incident.analyse_ahead_failed", exc_info=True)
             return None
@@ -369,6 +376,7 @@ class IngestPipeline:
             reasoning,
             notes=list(gathered.notes),
             seconds=time.perf_counter() - started,
+            prose=prose,
         )
 
     async def run_analysis(
@@ -524,6 +532,7 @@ class IngestPipeline:
         job_id: str | None = None,
     ) -> AnalysisOutcome:
         request, reasoning = await self._reason(incident, draft, window=window)
+        prose = await self._prose(incident, draft, reasoning)
         async with self.database.unit_of_work() as session:
             # First, so that a runner that lost its job stores nothing (the rollback undoes all).
             if job_id is not None and not await self.jobs.succeed(session, job_id):
@@ -536,6 +545,7 @@ class IngestPipeline:
                 reasoning,
                 window=window,
                 principal=principal,
+                prose=prose,
             )
         return AnalysisOutcome(bundle_id=draft.bundle_id, analysis=analysis)
 
@@ -553,6 +563,17 @@ class IngestPipeline:
         )
         return request, await self.reasoning.reason(request)
 
+    async def _prose(
+        self, incident: IncidentRead, draft: BundleDraft, reasoning: Reasoning
+    ) -> Prose | None:
+        """The postmortem prose a language model writes, when one is configured to: asked
+        here, before the transaction that stores the analysis, never inside it."""
+        return await self.postmortems.write_prose(
+            provisional_source(
+                incident, reasoning.result, draft, analysed_at=self.postmortems.clock.now()
+            )
+        )
+
     async def _store_analysis(
         self,
         session: AsyncSession,
@@ -563,6 +584,7 @@ class IngestPipeline:
         *,
         window: TimeWindow,
         principal: Principal,
+        prose: Prose | None = None,
     ) -> AnalysisRead:
         """Bundle, analysis, the incident's status and their audit events, in the caller's
         transaction (audit last: appending holds the chain's lock until commit)."""
@@ -579,7 +601,10 @@ class IngestPipeline:
             by=principal.subject,
         )
         postmortem = await self.postmortems.draft(
-            session, postmortem_source(incident, analysis, draft), by=principal.subject
+            session,
+            postmortem_source(incident, analysis, draft),
+            by=principal.subject,
+            prose=prose,
         )
         await self.incidents.set_status(
             session,

@@ -538,7 +538,10 @@ class Investigations:
         approved = [d for d in decisions if d["approved"]]
         notes: list[CollectionNote] = []
         new: list[Artifact] = []
+        gatherer = self.pipeline.gatherer
         for decision in approved:
+            # The neighbourhood too, as at ingest: a weak diagnosis of the alerting service is
+            # most often strengthened by what its callees were doing.
             result = await self.evidence.collect(
                 CollectorQuery(
                     window=window,
@@ -547,6 +550,9 @@ class Investigations:
                     region=incident.metadata.region,
                     environment=incident.metadata.environment,
                     max_items=decision["maxItems"],
+                    graph=gatherer.graph,
+                    hops=gatherer.neighbour_hops,
+                    max_neighbours=gatherer.max_neighbours,
                 ),
                 backends=frozenset(decision["collectors"]),
             )

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chronosops.audit import AuditLog, EntityType, EventType
@@ -29,6 +32,31 @@ def postmortem_source(
         engine_version=analysis.engine_version,
         bundle_id=draft.bundle_id,
         result=analysis.result,
+        artifacts=list(draft.content.get("artifacts", [])),
+        collection=list(draft.content.get("collection", [])),
+    )
+
+
+def provisional_source(
+    incident: IncidentRead, result: Any, draft: BundleDraft, *, analysed_at: datetime
+) -> PostmortemSource:
+    """The source of the postmortem an analysis not yet stored will have: what a language
+    model is shown to write its prose, before the transaction that stores the analysis."""
+    return PostmortemSource(
+        incident_id=incident.id,
+        title=incident.title,
+        severity=incident.severity,
+        source_type=incident.source_type,
+        source_ref=incident.source_ref,
+        service=incident.metadata.service,
+        started_at=incident.timeline.start,
+        ended_at=incident.timeline.end or incident.timeline.resolved_at,
+        analysis_id="pending",
+        analysed_at=analysed_at,
+        reasoner="pending",
+        engine_version=result.engine_version,
+        bundle_id=draft.bundle_id,
+        result=result.model_dump(mode="json"),
         artifacts=list(draft.content.get("artifacts", [])),
         collection=list(draft.content.get("collection", [])),
     )

@@ -23,6 +23,20 @@ def _statements(lines: list[str], items: list[dict[str, Any]], empty: str) -> No
     lines.append("")
 
 
+def _prose_note(prose: dict[str, Any] | None) -> list[str]:
+    """Who wrote the prose, when a language model was asked to."""
+    if not prose:
+        return []
+    if prose["writer"] == "model":
+        refs = sorted({r for refs in prose["evidenceRefs"].values() for r in refs})
+        return [
+            f"_Summary, impact and root-cause prose written by {prose['provider']} "
+            f"{prose['model']}, checked to cite only evidence in the bundle ({_refs(refs)})._",
+            "",
+        ]
+    return [f"_Prose from the built-in generator: {prose['failure']}._", ""]
+
+
 def render_markdown(content: dict[str, Any]) -> str:
     origin = content["generatedFrom"]
     root = content["rootCause"]
@@ -46,6 +60,7 @@ def render_markdown(content: dict[str, Any]) -> str:
         "",
         content["executiveSummary"],
         "",
+        *_prose_note(content.get("prose")),
         "## Impact",
         "",
         f"- Severity: {impact['severity'] or 'unrated'}",
@@ -72,7 +87,11 @@ def render_markdown(content: dict[str, Any]) -> str:
         + (f", on {root['culpritService']}" if root["culpritService"] else "")
         + (" (inconclusive)" if root["inconclusive"] else ""),
         "",
-        root["rationale"],
+        *(
+            [root["narrative"], "", f"The engine's rationale: {root['rationale']}"]
+            if root.get("narrative")
+            else [root["rationale"]]
+        ),
         "",
         f"Evidence: {_refs(root['evidenceRefs'])}",
         "",

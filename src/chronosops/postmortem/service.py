@@ -11,6 +11,7 @@ from chronosops.core.ids import IdFactory
 from chronosops.postmortem.drafting import draft_postmortem
 from chronosops.postmortem.errors import PostmortemNotFoundError
 from chronosops.postmortem.markdown import render_markdown
+from chronosops.postmortem.prose import Prose, ProseWriter, with_prose
 from chronosops.postmortem.repository import PostmortemRepository
 from chronosops.postmortem.schemas import (
     GENERATOR_VERSION,
@@ -51,19 +52,35 @@ def _read(row: Postmortem) -> PostmortemRead:
 
 
 class PostmortemService:
-    def __init__(self, *, clock: Clock, ids: IdFactory) -> None:
+    def __init__(self, *, clock: Clock, ids: IdFactory, prose: ProseWriter | None = None) -> None:
         self.clock = clock
         self.ids = ids
+        self.prose = prose
+
+    async def write_prose(self, source: PostmortemSource) -> Prose | None:
+        """The language model's checked prose for the postmortem of ``source``; None when no
+        model is configured to write it."""
+        if self.prose is None:
+            return None
+        evidence_ids = frozenset(str(a["artifactId"]) for a in source.artifacts)
+        return await self.prose.write(draft_postmortem(source), evidence_ids)
 
     async def draft(
-        self, session: AsyncSession, source: PostmortemSource, *, by: str | None
+        self,
+        session: AsyncSession,
+        source: PostmortemSource,
+        *,
+        by: str | None,
+        prose: Prose | None = None,
     ) -> Drafted:
-        """The postmortem of this analysis: drafted as the incident's next version, once."""
+        """The postmortem of this analysis: drafted as the incident's next version, once;
+        with a language model's checked prose when it wrote some (asked before the caller's
+        transaction, so that no model call holds it open)."""
         repository = PostmortemRepository(session)
         existing = await repository.for_analysis(source.analysis_id)
         if existing is not None:
             return Drafted(_read(existing), created=False)
-        content = draft_postmortem(source)
+        content = with_prose(draft_postmortem(source), prose, source.artifacts)
         row = Postmortem(
             id=f"{POSTMORTEM_PREFIX}{self.ids.new()}",
             incident_id=source.incident_id,

@@ -6,7 +6,13 @@ is kept as a prompt trace.
 """
 
 from chronosops.reasoning.errors import AnalysisNotFoundError, PromptTraceNotFoundError
-from chronosops.reasoning.models import GeminiClient, ModelClient, OpenAICompatibleClient
+from chronosops.reasoning.models import (
+    GeminiClient,
+    ModelCall,
+    ModelCallError,
+    ModelClient,
+    OpenAICompatibleClient,
+)
 from chronosops.reasoning.reasoners import BuiltinReasoner, Reasoner
 from chronosops.reasoning.schemas import (
     AnalysisRead,
@@ -26,6 +32,8 @@ __all__ = [
     "BuiltinReasoner",
     "GeminiClient",
     "LanguageModelReasoner",
+    "ModelCall",
+    "ModelCallError",
     "ModelClient",
     "OpenAICompatibleClient",
     "PromptTraceDraft",
