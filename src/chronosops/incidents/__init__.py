@@ -14,6 +14,7 @@ from chronosops.incidents.schemas import (
     DeliveryClaim,
     DeliveryRead,
     IdempotencyClaim,
+    IncidentAlertRead,
     IncidentFilter,
     IncidentPage,
     IncidentRead,
@@ -27,9 +28,13 @@ from chronosops.incidents.schemas import (
     ResolutionOutcome,
     Transition,
 )
+from chronosops.incidents.alerts import AlertGrouping, JoinTarget
 from chronosops.incidents.service import IncidentService
 
 __all__ = [
+    "AlertGrouping",
+    "IncidentAlertRead",
+    "JoinTarget",
     "INCIDENT_STATUSES",
     "LIFECYCLE_STATES",
     "DeliveryClaim",

@@ -122,6 +122,17 @@ def _from_audit(event: AuditEventRead) -> TimelineEntry | None:
             detail={"sourceRef": payload.get("sourceRef"), "occurrence": payload.get("occurrence")},
             **common,
         )
+    if kind == EventType.INCIDENT_ALERT_JOINED:
+        return TimelineEntry(
+            kind="alert",
+            title=f"Alert joined: {payload.get('title', payload.get('sourceRef'))}",
+            detail={
+                "sourceType": payload.get("sourceType"),
+                "sourceRef": payload.get("sourceRef"),
+                "joinedBy": payload.get("joinedBy"),
+            },
+            **common,
+        )
     if kind == EventType.INCIDENT_UPDATED:
         changes = payload.get("changes", {})
         edited = "via" in payload
