@@ -166,8 +166,7 @@ class IngestPipeline:
             if joined is not None:
                 return joined
         outcome = await self._ingest_alone(request, principal=principal, mode=mode)
-        if not outcome.created and outcome.response.alert is None:
-            return outcome
+        # Here the alert is its incident's own reference: the one that opened it.
         return replace(
             outcome, response=outcome.response.model_copy(update={"alert": "opened"})
         )
