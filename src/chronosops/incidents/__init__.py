@@ -1,6 +1,7 @@
 """Incidents: stored exactly once per source reference and occurrence, read back with filters,
 resolved by reference, and the vendor deliveries already seen."""
 
+from chronosops.incidents.alerts import AlertGrouping, JoinTarget
 from chronosops.incidents.errors import (
     DeliveryInFlightError,
     IdempotencyKeyInFlightError,
@@ -28,21 +29,19 @@ from chronosops.incidents.schemas import (
     ResolutionOutcome,
     Transition,
 )
-from chronosops.incidents.alerts import AlertGrouping, JoinTarget
 from chronosops.incidents.service import IncidentService
 
 __all__ = [
-    "AlertGrouping",
-    "IncidentAlertRead",
-    "JoinTarget",
     "INCIDENT_STATUSES",
     "LIFECYCLE_STATES",
+    "AlertGrouping",
     "DeliveryClaim",
     "DeliveryInFlightError",
     "DeliveryRead",
     "IdempotencyClaim",
     "IdempotencyKeyInFlightError",
     "IdempotencyKeyReusedError",
+    "IncidentAlertRead",
     "IncidentFilter",
     "IncidentNotFoundError",
     "IncidentPage",
@@ -50,6 +49,7 @@ __all__ = [
     "IncidentService",
     "IncidentStatus",
     "IncidentSummary",
+    "JoinTarget",
     "Lifecycle",
     "LifecycleChange",
     "LifecycleTransitionError",

@@ -167,9 +167,7 @@ class IngestPipeline:
                 return joined
         outcome = await self._ingest_alone(request, principal=principal, mode=mode)
         # Here the alert is its incident's own reference: the one that opened it.
-        return replace(
-            outcome, response=outcome.response.model_copy(update={"alert": "opened"})
-        )
+        return replace(outcome, response=outcome.response.model_copy(update={"alert": "opened"}))
 
     async def _join(
         self, request: IngestIncidentRequest, grouping: AlertGrouping, *, principal: Principal
@@ -205,9 +203,7 @@ class IngestPipeline:
             if target is None:
                 return None
             incident = await self.incidents.get(session, target.incident_id)
-            await grouping.add(
-                session, incident.id, request, role="joined", reason=target.reason
-            )
+            await grouping.add(session, incident.id, request, role="joined", reason=target.reason)
             await self.audit.record(
                 session,
                 event_type=EventType.INCIDENT_ALERT_JOINED,
@@ -229,8 +225,10 @@ class IngestPipeline:
                 rerun = await self._schedule_reanalysis(session, incident.id, principal=principal)
         self.metrics.ingested(incident.source_type, "joined")
         log.info("incident.alert_joined", incident_id=incident.id, by=target.reason)
-        reason = "same groupKey" if target.reason == "groupKey" else (
-            "same service and environment within the window"
+        reason = (
+            "same groupKey"
+            if target.reason == "groupKey"
+            else ("same service and environment within the window")
         )
         message = f"Joined open incident {incident.id} ({reason})"
         if rerun is not None:

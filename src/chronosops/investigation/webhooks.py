@@ -45,7 +45,14 @@ from chronosops.storage import Database
 log = structlog.get_logger(__name__)
 
 Outcome = Literal[
-    "created", "joined", "updated", "unchanged", "resolved", "already-resolved", "unmatched", "recorded"
+    "created",
+    "joined",
+    "updated",
+    "unchanged",
+    "resolved",
+    "already-resolved",
+    "unmatched",
+    "recorded",
 ]
 # Generic delivery-id headers honoured for every source, after the source's own.
 GENERIC_DELIVERY_HEADERS = ("X-Webhook-Id", "Idempotency-Key")

@@ -110,9 +110,7 @@ async def test_an_alertmanager_group_opens_one_incident_that_holds_every_alert(
     assert [event["alert"] for event in body["events"]] == ["opened", "joined"]
     stored = await incidents_of(hooks, viewer, "ALERTMANAGER")
     assert [item["sourceRef"] for item in stored] == [payload["alerts"][0]["fingerprint"]]
-    alerts = await hooks.http.get(
-        f"/v1/incidents/{stored[0]['id']}/alerts", headers=viewer
-    )
+    alerts = await hooks.http.get(f"/v1/incidents/{stored[0]['id']}/alerts", headers=viewer)
     assert sorted(alert["sourceRef"] for alert in alerts.json()["items"]) == sorted(
         alert["fingerprint"] for alert in payload["alerts"]
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import zlib
 from typing import Any
 
 from sqlalchemy import func, select
@@ -36,15 +37,15 @@ async def incidents(hooks: Hooks, headers: dict[str, str]) -> list[dict[str, Any
     return items
 
 
-def alert_group(size: int, *, group_key: str = "{}:{alertname=\"HighErrorRate\"}") -> dict[str, Any]:
+def alert_group(size: int, *, group_key: str = '{}:{alertname="HighErrorRate"}') -> dict[str, Any]:
     """An Alertmanager notification of ``size`` firing alerts that share one groupKey."""
-    payload = copy.deepcopy(load("alertmanager", "firing"))
+    payload: dict[str, Any] = copy.deepcopy(load("alertmanager", "firing"))
     template = payload["alerts"][0]
     payload["groupKey"] = group_key
     payload["alerts"] = []
     for number in range(size):
         alert = copy.deepcopy(template)
-        alert["fingerprint"] = f"{abs(hash(group_key)) % 10**6:06d}{number:010x}"
+        alert["fingerprint"] = f"{zlib.crc32(group_key.encode()):08x}{number:08x}"
         alert["labels"] = {**alert["labels"], "instance": f"10.0.{number // 250}.{number % 250}"}
         payload["alerts"].append(alert)
     return payload
