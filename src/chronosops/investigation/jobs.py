@@ -92,6 +92,7 @@ class JobRunner:
                 return await self._finished(job, bound)
             if job.kind == INVESTIGATE_JOB and self.investigations is not None:
                 await self.investigations.run(job)
+                return await self._finished(job, bound)
             if job.kind == NOTIFY_JOB:
                 await self._notify(job)
                 return await self._finished(job, bound)
