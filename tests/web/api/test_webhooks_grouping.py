@@ -67,6 +67,11 @@ async def test_a_group_of_two_alerts_opens_one_incident_analysed_once(
     alerts = (await hooks.http.get(f"/v1/incidents/{only['id']}/alerts", headers=viewer)).json()
     assert alerts["count"] == 2
     assert [alert["role"] for alert in alerts["items"]] == ["opened", "joined"]
+    detail = (await hooks.http.get(f"/v1/incidents/{only['id']}", headers=viewer)).json()
+    assert detail["alertCount"] == 2
+    assert [alert["sourceRef"] for alert in detail["alerts"]] == [
+        event["sourceRef"] for event in events
+    ]
     assert alerts["items"][1]["joinedBy"] == "groupKey"
     timeline = (await hooks.http.get(f"/v1/incidents/{only['id']}/timeline", headers=viewer)).json()
     titles = [entry["title"] for entry in timeline["entries"]]
