@@ -41,7 +41,7 @@ from chronosops.evidence import (
     CollectorRunner,
     EvidenceService,
 )
-from chronosops.incidents import IncidentService
+from chronosops.incidents import AlertGrouping, IncidentService
 from chronosops.investigation import (
     EvidenceGatherer,
     Explanations,
@@ -234,6 +234,18 @@ def build_services(
         silences=silences,
         metrics=metrics,
         notifier=notifier,
+        grouping=AlertGrouping(
+            clock=clock,
+            ids=ids,
+            windows={
+                source: timedelta(seconds=seconds)
+                for source, seconds in settings.alert_grouping_windows.items()
+                if seconds > 0
+            },
+        )
+        if settings.alert_grouping
+        else None,
+        regroup_delay=timedelta(seconds=settings.alert_grouping_reanalysis_delay_seconds),
     )
     intake = SourceIntake(
         database=database,

@@ -173,6 +173,23 @@ class Settings(BaseSettings):
         description="a delivery with more events than this is stored as a job and answered 202",
     )
 
+    # alert grouping (docs/operations.md "Alert grouping")
+    alert_grouping: bool = Field(
+        default=True,
+        description="alerts of one Alertmanager/Grafana group (groupKey) join one open incident",
+    )
+    alert_grouping_windows: dict[str, int] = Field(
+        default_factory=dict,
+        description="per sourceType, seconds within which an alert joins the open incident of "
+        'the same service and environment, e.g. {"ALERTMANAGER": 600}; default off',
+    )
+    alert_grouping_reanalysis_delay_seconds: float = Field(
+        default=30,
+        ge=0,
+        le=3600,
+        description="how long an incident's re-analysis waits after an alert joins it (debounce)",
+    )
+
     # pipeline
     analyze_on_ingest: bool = True
     scenarios_enabled: bool = Field(

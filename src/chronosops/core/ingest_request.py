@@ -199,3 +199,5 @@ class IngestIncidentResponse(ContractModel):
     analysis_id: str | None = None
     status: IngestStatus
     message: str | None = None
+    # Whether this alert opened the incident or joined one already open (alert grouping).
+    alert: Literal["opened", "joined"] | None = None

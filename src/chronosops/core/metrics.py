@@ -17,7 +17,9 @@ MAX_NAMES = 50
 OTHER = "other"
 _NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 
-INGEST_OUTCOMES = frozenset({"duplicate", "silenced", "analyzed", "analysis_failed", "deferred"})
+INGEST_OUTCOMES = frozenset(
+    {"duplicate", "joined", "silenced", "analyzed", "analysis_failed", "deferred"}
+)
 ANALYSIS_OUTCOMES = frozenset({"conclusive", "inconclusive", "failed"})
 COLLECTION_STATUSES = frozenset({"ok", "empty", "timeout", "error", "skipped"})
 DELIVERY_OUTCOMES = frozenset({"sent", "failed", "retrying", "gave_up"})

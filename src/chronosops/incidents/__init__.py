@@ -1,6 +1,7 @@
 """Incidents: stored exactly once per source reference and occurrence, read back with filters,
 resolved by reference, and the vendor deliveries already seen."""
 
+from chronosops.incidents.alerts import AlertGrouping, JoinTarget
 from chronosops.incidents.errors import (
     DeliveryInFlightError,
     IdempotencyKeyInFlightError,
@@ -14,6 +15,7 @@ from chronosops.incidents.schemas import (
     DeliveryClaim,
     DeliveryRead,
     IdempotencyClaim,
+    IncidentAlertRead,
     IncidentFilter,
     IncidentPage,
     IncidentRead,
@@ -32,12 +34,14 @@ from chronosops.incidents.service import IncidentService
 __all__ = [
     "INCIDENT_STATUSES",
     "LIFECYCLE_STATES",
+    "AlertGrouping",
     "DeliveryClaim",
     "DeliveryInFlightError",
     "DeliveryRead",
     "IdempotencyClaim",
     "IdempotencyKeyInFlightError",
     "IdempotencyKeyReusedError",
+    "IncidentAlertRead",
     "IncidentFilter",
     "IncidentNotFoundError",
     "IncidentPage",
@@ -45,6 +49,7 @@ __all__ = [
     "IncidentService",
     "IncidentStatus",
     "IncidentSummary",
+    "JoinTarget",
     "Lifecycle",
     "LifecycleChange",
     "LifecycleTransitionError",

@@ -107,6 +107,20 @@ class NoteRead(CamelModel):
     created_at: Instant
 
 
+class IncidentAlertRead(CamelModel):
+    """One alert an incident holds: the one that opened it or one that joined it."""
+
+    source_type: str
+    source_ref: str
+    group_key: str | None
+    role: str
+    joined_by: str | None
+    title: str
+    start: Instant
+    resolved_at: Instant | None
+    received_at: Instant
+
+
 @dataclass(frozen=True)
 class IncidentFilter:
     source_type: str | None = None

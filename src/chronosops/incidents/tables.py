@@ -140,3 +140,34 @@ class IncidentNote(TableBase):
     body: Mapped[str] = mapped_column(Text)
     author: Mapped[str] = mapped_column(String(256))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class IncidentAlert(TableBase):
+    """One alert an incident holds: the one that opened it, and every one that joined it.
+
+    Each alert keeps its own (source_type, source_ref), so a repeat of a joined alert is found
+    as that alert again, never as a new incident; ``group_key`` is the vendor's group
+    (Alertmanager / Grafana ``groupKey``) that later alerts of the same group join by.
+    """
+
+    __tablename__ = "incident_alert"
+    __table_args__ = (
+        UniqueConstraint("incident_id", "source_type", "source_ref"),
+        Index(None, "source_type", "source_ref"),
+        Index(None, "source_type", "group_key"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    incident_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("incident.id", ondelete="CASCADE"), index=True
+    )
+    source_type: Mapped[str] = mapped_column(String(32))
+    source_ref: Mapped[str] = mapped_column(String(512))
+    group_key: Mapped[str | None] = mapped_column(String(512))
+    role: Mapped[str] = mapped_column(String(16))  # opened | joined
+    # Why it joined: "groupKey" or "window" (same service and environment); None for the opener.
+    joined_by: Mapped[str | None] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(String(500))
+    start_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)

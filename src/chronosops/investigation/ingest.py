@@ -15,7 +15,8 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from typing import Any, Literal
 
 import structlog
@@ -31,7 +32,7 @@ from chronosops.core.metrics import OperatorMetrics
 from chronosops.core.timestamps import format_instant
 from chronosops.core.windows import TimeWindow, incident_window
 from chronosops.evidence import BundleDraft, CollectionNote, EvidenceService
-from chronosops.incidents import IncidentRead, IncidentService
+from chronosops.incidents import AlertGrouping, IncidentRead, IncidentService
 from chronosops.investigation.collection import EvidenceGatherer
 from chronosops.investigation.notify import Notifier
 from chronosops.investigation.postmortems import (
@@ -72,6 +73,8 @@ class IngestOutcome:
     changes: Mapping[str, Any] = field(default_factory=dict)
     # The job that analyses the incident when that work was left to a runner.
     queued_job: str | None = None
+    # The alert joined an open incident just now (grouping) rather than opening one.
+    joined: bool = False
 
 
 @dataclass(frozen=True)
@@ -133,7 +136,13 @@ class IngestPipeline:
         silences: SilenceService | None = None,
         metrics: OperatorMetrics | None = None,
         notifier: Notifier | None = None,
+        grouping: AlertGrouping | None = None,
+        regroup_delay: timedelta = timedelta(seconds=30),
     ) -> None:
+        self.grouping = grouping
+        # How long an incident's re-analysis waits after an alert joins it, so that a storm
+        # of joining alerts coalesces into one re-analysis instead of one each.
+        self.regroup_delay = regroup_delay
         self.jobs = jobs
         self.database = database
         self.incidents = incidents
@@ -149,6 +158,121 @@ class IngestPipeline:
         self.notifier = notifier
 
     async def ingest(
+        self,
+        request: IngestIncidentRequest,
+        *,
+        principal: Principal,
+        mode: AnalysisMode = "inline",
+    ) -> IngestOutcome:
+        """Open an incident for the alert, or join it to the open incident of its group."""
+        if self.grouping is not None:
+            self.gatherer.check(request)
+            joined = await self._join(request, self.grouping, principal=principal)
+            if joined is not None:
+                return joined
+        outcome = await self._ingest_alone(request, principal=principal, mode=mode)
+        # Here the alert is its incident's own reference: the one that opened it.
+        return replace(outcome, response=outcome.response.model_copy(update={"alert": "opened"}))
+
+    async def _join(
+        self, request: IngestIncidentRequest, grouping: AlertGrouping, *, principal: Principal
+    ) -> IngestOutcome | None:
+        """Join the alert to the open incident of its group; None when it opens its own.
+
+        A repeat of an alert that joined is answered as that incident's duplicate, so
+        idempotency stays per (sourceType, sourceRef) whether an alert opened or joined.
+        """
+        async with self.database.unit_of_work() as session:
+            own = await self.incidents.find(session, request.source_type, request.source_ref)
+            if own is not None and own.lifecycle.state != "resolved":
+                return None
+            repeat = await grouping.joined_incident(
+                session, request.source_type, request.source_ref
+            )
+            if repeat is not None:
+                incident = await self.incidents.get(session, repeat)
+                self.metrics.ingested(incident.source_type, "duplicate")
+                return IngestOutcome(
+                    response=IngestIncidentResponse(
+                        incident_id=incident.id,
+                        evidence_bundle_id=incident.latest_bundle_id,
+                        analysis_id=incident.latest_analysis_id,
+                        status=incident.status,
+                        message=f"Repeat of an alert that joined incident {incident.id} "
+                        "(same sourceType and sourceRef); nothing changed",
+                        alert="joined",
+                    ),
+                    created=False,
+                )
+            target = await grouping.target(session, request)
+            if target is None:
+                return None
+            incident = await self.incidents.get(session, target.incident_id)
+            await grouping.add(session, incident.id, request, role="joined", reason=target.reason)
+            await self.audit.record(
+                session,
+                event_type=EventType.INCIDENT_ALERT_JOINED,
+                entity_type=EntityType.INCIDENT,
+                entity_id=incident.id,
+                entity_ref=f"{request.source_type}:{request.source_ref}",
+                incident_id=incident.id,
+                actor=principal.subject,
+                payload={
+                    "incidentId": incident.id,
+                    "sourceType": request.source_type,
+                    "sourceRef": request.source_ref,
+                    "title": request.title,
+                    "joinedBy": target.reason,
+                },
+            )
+            rerun = None
+            if self.analyze_on_ingest and incident.silence_id is None:
+                rerun = await self._schedule_reanalysis(session, incident.id, principal=principal)
+        self.metrics.ingested(incident.source_type, "joined")
+        log.info("incident.alert_joined", incident_id=incident.id, by=target.reason)
+        reason = (
+            "same groupKey"
+            if target.reason == "groupKey"
+            else ("same service and environment within the window")
+        )
+        message = f"Joined open incident {incident.id} ({reason})"
+        if rerun is not None:
+            message += f"; its analysis runs again (job {rerun.id}, {rerun.state})"
+        return IngestOutcome(
+            response=IngestIncidentResponse(
+                incident_id=incident.id,
+                evidence_bundle_id=incident.latest_bundle_id,
+                analysis_id=incident.latest_analysis_id,
+                status=incident.status,
+                message=message,
+                alert="joined",
+            ),
+            created=False,
+            queued_job=rerun.id if rerun is not None else None,
+            joined=True,
+        )
+
+    async def _schedule_reanalysis(
+        self, session: AsyncSession, incident_id: str, *, principal: Principal
+    ) -> JobRead:
+        """Analyse the incident again a little later, once for every alert that joins by then.
+
+        A queued analysis has not gathered its evidence yet, so it already covers the new
+        alert: it is reused (coalesced). Otherwise one is queued `regroup_delay` from now.
+        """
+        pending = await self.jobs.latest_row(session, incident_id, kind=ANALYZE_JOB)
+        if pending is not None and pending.state == "queued":
+            return JobRead.model_validate(pending, from_attributes=True)
+        return await self.jobs.enqueue(
+            session,
+            kind=ANALYZE_JOB,
+            incident_id=incident_id,
+            payload={"reason": "alert-joined"},
+            by=principal.subject,
+            delay=self.regroup_delay,
+        )
+
+    async def _ingest_alone(
         self,
         request: IngestIncidentRequest,
         *,
@@ -179,6 +303,8 @@ class IngestPipeline:
                 incident_id=ahead.incident.id if ahead else None,
             )
             incident = registration.incident
+            if registration.created and self.grouping is not None:
+                await self.grouping.add(session, incident.id, request, role="opened")
             silence = (
                 await self._matching_silence(session, incident) if registration.created else None
             )

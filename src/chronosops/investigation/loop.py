@@ -737,6 +737,31 @@ class Investigations:
                 "finishedAt": format_instant(now),
             },
         )
+        notifier = self.pipeline.notifier
+        if notifier is not None:
+            # Sent in the transaction that finishes the session, like every notification.
+            incident = await self.incidents.get(session, row.incident_id)
+            best = (
+                await self.reasoning.get(session, row.best_analysis_id)
+                if row.best_analysis_id
+                else None
+            )
+            await notifier.emit(
+                session,
+                "investigation.finished",
+                incident,
+                by=actor or "system",
+                analysis=best,
+                investigation={
+                    "sessionId": row.id,
+                    "status": status,
+                    "stopCode": code,
+                    "reason": row.reason,
+                    "iterations": row.current_iteration,
+                    "initialConfidence": row.initial_confidence,
+                    "bestConfidence": row.best_confidence,
+                },
+            )
 
     async def _audit(
         self,

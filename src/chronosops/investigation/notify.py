@@ -68,6 +68,7 @@ class Notifier:
         by: str,
         analysis: AnalysisRead | None = None,
         lifecycle: dict[str, Any] | None = None,
+        investigation: dict[str, Any] | None = None,
     ) -> int:
         """Store and enqueue the deliveries this event calls for; how many."""
         if incident.silence_id is not None or not self.notifications.config.rules:
@@ -93,6 +94,8 @@ class Notifier:
             message["analysis"] = _analysis_facts(analysis)
         if lifecycle is not None:
             message["lifecycle"] = lifecycle
+        if investigation is not None:
+            message["investigation"] = investigation
         planned = await self.notifications.plan(
             session,
             event,

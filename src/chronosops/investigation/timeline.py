@@ -25,7 +25,9 @@ from chronosops.reasoning import AnalysisSummary, ReasoningService
 from chronosops.storage import Database
 
 _CHANGE = TypeAdapter(ChangeEvent)
-EntryKind = Literal["alert", "lifecycle", "note", "change", "evidence", "analysis", "update"]
+EntryKind = Literal[
+    "alert", "lifecycle", "note", "change", "evidence", "analysis", "investigation", "update"
+]
 
 # Ties at the same instant read in cause-and-effect order: the alert, then what people and the
 # pipeline did about it.
@@ -34,9 +36,10 @@ _ORDER: dict[str, int] = {
     "change": 1,
     "evidence": 2,
     "analysis": 3,
-    "lifecycle": 4,
-    "update": 5,
-    "note": 6,
+    "investigation": 4,
+    "lifecycle": 5,
+    "update": 6,
+    "note": 7,
 }
 _LIFECYCLE_TITLES = {
     EventType.INCIDENT_ACKNOWLEDGED: "Acknowledged",
@@ -122,6 +125,19 @@ def _from_audit(event: AuditEventRead) -> TimelineEntry | None:
             detail={"sourceRef": payload.get("sourceRef"), "occurrence": payload.get("occurrence")},
             **common,
         )
+    if event.entity_type == EntityType.INVESTIGATION_SESSION:
+        return _investigation_entry(EventType(kind), payload, event.entity_id, common)
+    if kind == EventType.INCIDENT_ALERT_JOINED:
+        return TimelineEntry(
+            kind="alert",
+            title=f"Alert joined: {payload.get('title', payload.get('sourceRef'))}",
+            detail={
+                "sourceType": payload.get("sourceType"),
+                "sourceRef": payload.get("sourceRef"),
+                "joinedBy": payload.get("joinedBy"),
+            },
+            **common,
+        )
     if kind == EventType.INCIDENT_UPDATED:
         changes = payload.get("changes", {})
         edited = "via" in payload
@@ -146,6 +162,29 @@ def _from_audit(event: AuditEventRead) -> TimelineEntry | None:
             **common,
         )
     return TimelineEntry(kind="update", title=kind.replace("_", " ").capitalize(), **common)
+
+
+def _investigation_entry(
+    kind: EventType, payload: dict[str, Any], session_id: str, common: dict[str, Any]
+) -> TimelineEntry:
+    """An investigation's start, iterations, cancel request and end, the session id in detail."""
+    if kind == EventType.INVESTIGATION_FINISHED:
+        title = f"Investigation {payload.get('status', 'finished')}: {payload.get('stopCode')}"
+        best = payload.get("bestConfidence")
+        if isinstance(best, int | float):
+            title += f" (best confidence {best:.0%})"
+    elif kind == EventType.INVESTIGATION_ITERATION_RECORDED:
+        title = f"Investigation iteration {payload.get('iteration', '')}".rstrip()
+    elif kind == EventType.INVESTIGATION_CANCEL_REQUESTED:
+        title = "Investigation cancel requested"
+    else:
+        title = "Investigation started"
+    return TimelineEntry(
+        kind="investigation",
+        title=title,
+        detail={"sessionId": session_id, **payload},
+        **{**common, "ref": session_id},
+    )
 
 
 def _from_note(note: NoteRead) -> TimelineEntry:

@@ -45,7 +45,14 @@ from chronosops.storage import Database
 log = structlog.get_logger(__name__)
 
 Outcome = Literal[
-    "created", "updated", "unchanged", "resolved", "already-resolved", "unmatched", "recorded"
+    "created",
+    "joined",
+    "updated",
+    "unchanged",
+    "resolved",
+    "already-resolved",
+    "unmatched",
+    "recorded",
 ]
 # Generic delivery-id headers honoured for every source, after the source's own.
 GENERIC_DELIVERY_HEADERS = ("X-Webhook-Id", "Idempotency-Key")
@@ -67,11 +74,14 @@ class EventResult:
     evidence_bundle_id: str | None = None
     analysis_id: str | None = None
     incident_lifecycle: str | None = None
+    # Whether the alert opened its incident or joined one already open (alert grouping).
+    alert: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
             **self.event.to_json(),
             "outcome": self.outcome,
+            "alert": self.alert,
             "incidentId": self.incident_id,
             "status": self.status,
             "incidentLifecycle": self.incident_lifecycle,
@@ -87,6 +97,7 @@ def summarise(results: Sequence[EventResult]) -> str:
     counts = Counter(result.outcome for result in results)
     words = {
         "created": "incident(s) created",
+        "joined": "joined an open incident",
         "updated": "incident(s) updated",
         "unchanged": "already known, unchanged",
         "resolved": "resolved",
@@ -292,7 +303,13 @@ class SourceIntake:
             outcome = await self.pipeline.ingest(event.request, principal=principal, mode=mode)
             response = outcome.response
             kind: Outcome = (
-                "created" if outcome.created else "updated" if outcome.changes else "unchanged"
+                "created"
+                if outcome.created
+                else "joined"
+                if outcome.joined
+                else "updated"
+                if outcome.changes
+                else "unchanged"
             )
             return EventResult(
                 event=event,
@@ -302,6 +319,7 @@ class SourceIntake:
                 status=response.status,
                 evidence_bundle_id=response.evidence_bundle_id,
                 analysis_id=response.analysis_id,
+                alert=response.alert,
             )
         if event.action == "resolve":
             return await self._resolve(event, principal=principal, delivery=delivery)
@@ -327,11 +345,35 @@ class SourceIntake:
         self, event: SourceEvent, *, principal: Principal, delivery: str | None
     ) -> EventResult:
         assert event.resolved_at is not None  # guaranteed by SourceEvent for a resolve
+        source_ref = event.source_ref
+        grouping = self.pipeline.grouping
+        if grouping is not None:
+            # An alert of a grouped incident resolves itself; the incident resolves with the
+            # last of its alerts still firing.
+            async with self.database.unit_of_work() as session:
+                held = await grouping.resolve_alert(
+                    session, event.source_type, event.source_ref, at=event.resolved_at
+                )
+                holder = await self.incidents.get(session, held[0]) if held else None
+            if held is not None and holder is not None:
+                if held[1] > 0:
+                    return EventResult(
+                        event=event,
+                        outcome="updated",
+                        message=f"Alert resolved; {held[1]} alert(s) of incident {holder.id} "
+                        "still firing, so the incident stays open",
+                        incident_id=holder.id,
+                        status=holder.status,
+                        evidence_bundle_id=holder.latest_bundle_id,
+                        analysis_id=holder.latest_analysis_id,
+                        incident_lifecycle=holder.lifecycle.state,
+                    )
+                source_ref = holder.source_ref
         async with self.database.unit_of_work() as session:
             resolution = await self.incidents.resolve(
                 session,
                 source_type=event.source_type,
-                source_ref=event.source_ref,
+                source_ref=source_ref,
                 at=event.resolved_at,
                 by=actor_of(event, principal),
             )

@@ -84,6 +84,7 @@ class JobService:
         by: str,
         hold: bool = False,
         done: bool = False,
+        delay: timedelta | None = None,
     ) -> JobRead:
         """Add a job; with ``hold`` it is already running here (the caller runs it at once);
         with ``done`` its work is being stored in this same transaction."""
@@ -98,7 +99,8 @@ class JobService:
             "state": "succeeded" if done else "running" if hold else "queued",
             "attempts": 1 if hold or done else 0,
             "max_attempts": self.policy.max_attempts,
-            "run_after": now,
+            # A delayed job (a debounced re-analysis) is not due before its time.
+            "run_after": now + delay if delay and not hold and not done else now,
             "owner": self.owner if hold else None,
             "heartbeat_at": now if hold else None,
             "last_error": None,
@@ -109,7 +111,7 @@ class JobService:
         }
         await insert_row(session, Job, values)
         if not hold and not done:
-            await self._wake(session, values["id"], incident_id, now)
+            await self._wake(session, values["id"], incident_id, values["run_after"])
         return JobRead.model_validate(values)
 
     async def _wake(

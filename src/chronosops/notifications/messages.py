@@ -46,6 +46,15 @@ def _facts(message: dict[str, Any]) -> list[tuple[str, str]]:
     actor = message.get("lifecycle", {}).get("by")
     if actor:
         facts.append(("By", actor))
+    investigation = message.get("investigation")
+    if investigation:
+        facts.append(
+            (
+                "Investigation",
+                f"{investigation.get('status')} ({investigation.get('stopCode')}) after "
+                f"{investigation.get('iterations', 0)} iteration(s)",
+            )
+        )
     return facts
 
 

@@ -7,7 +7,8 @@ import pytest
 
 from tests.fixtures.guide import EXAMPLES, example, request
 
-RESPONSE_KEYS = {"incidentId", "evidenceBundleId", "analysisId", "status", "message"}
+# The guide's keys, plus ``alert`` (opened / joined: alert grouping, docs/operations.md).
+RESPONSE_KEYS = {"incidentId", "evidenceBundleId", "analysisId", "status", "message", "alert"}
 
 
 @pytest.mark.parametrize("name", EXAMPLES)
@@ -18,6 +19,7 @@ async def test_every_guide_example_is_stored_and_analysed(
     assert response.status_code == 201, response.text
     body = response.json()
     assert set(body) == RESPONSE_KEYS
+    assert body["alert"] == "opened"
     assert body["status"] == "analyzed"
     assert body["message"] == "Incident ingested and analyzed successfully"
     assert body["evidenceBundleId"].startswith("bundle-")

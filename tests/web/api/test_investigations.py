@@ -220,3 +220,19 @@ async def test_thin_evidence_is_completed_from_the_metrics_prometheus_holds(
     assert first["completenessAfter"] > first["completenessBefore"]
     bundle = (await client.get(f"/v1/evidence-bundles/{first['bundleId']}", headers=analyst)).json()
     assert {a["source"] for a in bundle["artifacts"]} == {"evidenceLite", "prometheus-prod"}
+
+
+async def test_the_incident_timeline_shows_the_investigation_from_start_to_end(
+    client: httpx.AsyncClient, analyst: dict[str, str], services: Services
+) -> None:
+    incident_id = await thin_incident(client, analyst)
+    session_id = (await start(client, analyst, incident_id)).json()["sessionId"]
+    await services.runner.drain()
+    timeline = (await client.get(f"/v1/incidents/{incident_id}/timeline", headers=analyst)).json()
+    entries = [entry for entry in timeline["entries"] if entry["kind"] == "investigation"]
+    assert [entry["title"] for entry in entries][:2] == [
+        "Investigation started",
+        "Investigation iteration 1",
+    ]
+    assert entries[-1]["title"].startswith("Investigation stopped: ALL_REJECTED")
+    assert {entry["ref"] for entry in entries} == {session_id}

@@ -185,7 +185,10 @@ async def test_ingest_through_the_pipeline_in_background_mode_leaves_a_queued_jo
 async def test_a_large_delivery_is_answered_202_and_its_job_stores_every_incident(
     client_with: ClientFactory, admin: dict[str, str]
 ) -> None:
-    client, services = await client_with(webhook_job_events=1, **webhook_settings())
+    # Grouping off, so each alert is its own incident and every one must be stored.
+    client, services = await client_with(
+        webhook_job_events=1, alert_grouping=False, **webhook_settings()
+    )
     payload = load("alertmanager", "firing")
     response = await client.post(
         "/v1/webhooks/alertmanager",

@@ -210,3 +210,22 @@ async def test_the_incident_page_shows_its_delivery_log(
     assert 'id="notifications"' in page
     assert "delivery-failed" in page
     assert "broken answered 500" in page
+
+
+async def test_a_finished_investigation_is_notified_with_how_it_ended(
+    client_with: ClientFactory, tmp_path: Path, receivers: Receivers
+) -> None:
+    body = config(receivers)
+    body["rules"] = [{"receivers": ["pager"], "events": ["investigation.finished"]}]
+    http, services, analyst = await start(client_with, tmp_path, body)
+    incident_id = (await http.post(INGEST, json=checkout_incident(), headers=analyst)).json()[
+        "incidentId"
+    ]
+    started = await http.post(f"/v1/incidents/{incident_id}/investigate", json={}, headers=analyst)
+    assert started.status_code == 202, started.text
+    await services.runner.drain()
+    hooks = [hook.json for hook in receivers.at("/hook")]
+    assert [hook["event"] for hook in hooks] == ["investigation.finished"]
+    assert hooks[0]["incident"]["id"] == incident_id
+    assert hooks[0]["investigation"]["sessionId"] == started.json()["sessionId"]
+    assert hooks[0]["investigation"]["status"] in ("stopped", "completed", "failed")

@@ -81,16 +81,24 @@ async def test_a_vendor_incident_opens_and_is_resolved_by_its_own_closing_payloa
     event = closed.json()["events"][0]
     assert event["outcome"] in ("resolved", "updated")
     assert event["incidentId"] == first["incidentId"]
+    if kind == "grafana":
+        # Both firing alerts share a groupKey, so they are one incident: it resolves with
+        # the last of them, not with the first.
+        assert (await incident(hooks, viewer, first["incidentId"]))["isResolved"] is False
+        last = copy.deepcopy(load(kind, ending))
+        last["alerts"][0]["fingerprint"] = load(kind, opening)["alerts"][1]["fingerprint"]
+        assert (await hooks.post(kind, last)).json()["events"][0]["outcome"] == "resolved"
 
     stored = await incident(hooks, viewer, first["incidentId"])
     assert stored["sourceType"] == source_type
     assert stored["isResolved"] is True
     if ended_at is not None:
         assert stored["timeline"]["end"] == ended_at
-    assert len(await incidents_of(hooks, viewer, source_type)) == len(opened.json()["events"])
+    opened_ids = {event["incidentId"] for event in opened.json()["events"]}
+    assert len(await incidents_of(hooks, viewer, source_type)) == len(opened_ids)
 
 
-async def test_an_alertmanager_batch_opens_one_incident_per_alert_keyed_by_fingerprint(
+async def test_an_alertmanager_group_opens_one_incident_that_holds_every_alert(
     hooks: Hooks, viewer: dict[str, str]
 ) -> None:
     payload = load("alertmanager", "firing")
@@ -98,9 +106,12 @@ async def test_an_alertmanager_batch_opens_one_incident_per_alert_keyed_by_finge
     assert response.status_code == 201, response.text
     body = response.json()
     assert body["shape"] == "webhook-v4"
-    assert [event["outcome"] for event in body["events"]] == ["created", "created"]
+    assert [event["outcome"] for event in body["events"]] == ["created", "joined"]
+    assert [event["alert"] for event in body["events"]] == ["opened", "joined"]
     stored = await incidents_of(hooks, viewer, "ALERTMANAGER")
-    assert sorted(item["sourceRef"] for item in stored) == sorted(
+    assert [item["sourceRef"] for item in stored] == [payload["alerts"][0]["fingerprint"]]
+    alerts = await hooks.http.get(f"/v1/incidents/{stored[0]['id']}/alerts", headers=viewer)
+    assert sorted(alert["sourceRef"] for alert in alerts.json()["items"]) == sorted(
         alert["fingerprint"] for alert in payload["alerts"]
     )
     detail = await incident(hooks, viewer, body["events"][0]["incidentId"])
@@ -116,16 +127,17 @@ async def test_an_alertmanager_batch_opens_one_incident_per_alert_keyed_by_finge
     assert detail["metadata"]["customFields"]["annotations"]["runbook_url"].startswith("https://")
 
 
-async def test_a_mixed_batch_resolves_one_alert_and_keeps_the_other_open(
+async def test_a_mixed_batch_resolves_one_alert_and_keeps_the_incident_open_for_the_other(
     hooks: Hooks, viewer: dict[str, str]
 ) -> None:
     await hooks.post("alertmanager", load("alertmanager", "firing"))
     response = await hooks.post("alertmanager", load("alertmanager", "mixed_batch"))
     assert response.status_code == 200
-    assert [event["outcome"] for event in response.json()["events"]] == ["resolved", "unchanged"]
-    stored = {item["sourceRef"]: item for item in await incidents_of(hooks, viewer, "ALERTMANAGER")}
-    assert stored["8b8daca1a81d1a6e"]["isResolved"] is True
-    assert stored["d6639225a78bc65d"]["isResolved"] is False
+    assert [event["outcome"] for event in response.json()["events"]] == ["updated", "unchanged"]
+    assert [event["alert"] for event in response.json()["events"]] == [None, "joined"]
+    (stored,) = await incidents_of(hooks, viewer, "ALERTMANAGER")
+    assert stored["sourceRef"] == "8b8daca1a81d1a6e"
+    assert stored["isResolved"] is False
 
 
 async def test_a_resolve_is_audited_and_the_chain_still_verifies(
@@ -169,7 +181,8 @@ async def test_a_retried_delivery_is_answered_again_without_a_second_ingest(
     assert again.headers["X-ChronosOps-Replayed"] == "true"
     assert again.json()["replayed"] is True
     assert again.json()["events"] == first.json()["events"]
-    assert len(await incidents_of(hooks, viewer, "GRAFANA")) == 2
+    # Two alerts of one group: one incident.
+    assert len(await incidents_of(hooks, viewer, "GRAFANA")) == 1
     assert await audit_types(hooks) == audit_before
 
 
@@ -246,7 +259,7 @@ async def test_alertmanager_authenticates_with_its_token_as_bearer_or_basic_pass
     )
     assert response.status_code == status, response.text
     stored = await incidents_of(hooks, viewer, "ALERTMANAGER")
-    assert len(stored) == (2 if status == 201 else 0)
+    assert len(stored) == (1 if status == 201 else 0)
     if status == 401:
         assert response.headers["WWW-Authenticate"].startswith("Bearer")
 
@@ -322,15 +335,16 @@ async def test_events_api_senders_authenticate_with_the_routing_key_which_is_nev
     assert (await http.post("/v1/webhooks/pagerduty", content=encode(wrong))).status_code == 401
 
 
-async def test_the_raw_payload_is_kept_as_the_source_payload_one_alert_per_incident(
+async def test_the_raw_payload_is_kept_as_the_source_payload_of_the_alert_that_opened_it(
     hooks: Hooks, admin: dict[str, str], viewer: dict[str, str]
 ) -> None:
     payload = load("alertmanager", "firing")
     body = (await hooks.post("alertmanager", payload)).json()
     second = body["events"][1]["incidentId"]
+    assert second == body["events"][0]["incidentId"]
     stored = await incident(hooks, admin, second)
     assert stored["sourcePayload"]["groupKey"] == payload["groupKey"]
-    assert stored["sourcePayload"]["alerts"] == [payload["alerts"][1]]
+    assert stored["sourcePayload"]["alerts"] == [payload["alerts"][0]]
     assert "sourcePayload" not in await incident(hooks, viewer, second)
 
 

@@ -260,6 +260,11 @@ async def get_incident(
     )
     body["analyses"] = [a.model_dump(mode="json") for a in detail.analyses]
     body["evidenceBundles"] = [b.model_dump(mode="json") for b in detail.bundles]
+    # The alerts it holds (alert grouping): the first 20 here, all of them under /alerts.
+    grouping = services.pipeline.grouping
+    held = await grouping.of_incident(session, incident_id, limit=20) if grouping else []
+    body["alertCount"] = await grouping.count(session, incident_id) if grouping else 0
+    body["alerts"] = [alert.model_dump(mode="json", by_alias=True) for alert in held]
     job = await services.jobs.latest(session, incident_id)
     # Where the work stands: the latest job on the incident (state, attempts, last error).
     body["job"] = (

@@ -1,5 +1,5 @@
-"""Notes on an incident, its timeline (everything that happened to it, in time order) and its
-notification delivery log."""
+"""Notes on an incident, its timeline (everything that happened to it, in time order), the
+alerts it holds (grouping) and its notification delivery log."""
 
 from __future__ import annotations
 
@@ -89,6 +89,29 @@ async def timeline(
     remember_incident(request, incident_id)
     built = await services.timelines.build(session, incident_id)
     return built.to_json()
+
+
+@router.get(
+    "/v1/incidents/{incident_id}/alerts",
+    summary="The alerts the incident holds: the one that opened it, then those that joined",
+)
+async def alerts(
+    incident_id: str,
+    request: Request,
+    _principal: Viewer,
+    services: ServicesDep,
+    session: ReadSession,
+) -> dict[str, Any]:
+    remember_incident(request, incident_id)
+    await services.incidents.get(session, incident_id)
+    grouping = services.pipeline.grouping
+    if grouping is None:
+        return {"count": 0, "items": []}
+    found = await grouping.of_incident(session, incident_id)
+    return {
+        "count": await grouping.count(session, incident_id),
+        "items": [alert.model_dump(mode="json", by_alias=True) for alert in found],
+    }
 
 
 @router.get(

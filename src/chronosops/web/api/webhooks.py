@@ -141,7 +141,7 @@ def delivery_status(results: Sequence[EventResult]) -> int:
     outcomes = {result.outcome for result in results}
     if "created" in outcomes:
         return 201
-    if outcomes & {"updated", "unchanged", "resolved", "already-resolved"}:
+    if outcomes & {"joined", "updated", "unchanged", "resolved", "already-resolved"}:
         return 200
     return 202
 

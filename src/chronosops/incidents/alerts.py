@@ -1,0 +1,203 @@
+"""The alerts an incident holds, and which open incident a new alert joins.
+
+An alert joins the open incident that already holds an alert of its vendor group
+(Alertmanager / Grafana ``groupKey``) or, where a source's window rule is on, the open
+incident of the same service and environment that started within the window. Idempotency
+stays per (sourceType, sourceRef): every alert, joined or not, keeps its own record here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from chronosops.core.clock import Clock
+from chronosops.core.ids import IdFactory
+from chronosops.core.ingest_request import IngestIncidentRequest
+from chronosops.incidents.schemas import IncidentAlertRead
+from chronosops.incidents.tables import Incident, IncidentAlert
+
+AlertRole = Literal["opened", "joined"]
+JoinReason = Literal["groupKey", "window"]
+
+
+def group_key_of(request: IngestIncidentRequest) -> str | None:
+    """The vendor's group of the alert (set by the Alertmanager and Grafana sources)."""
+    custom = request.metadata.custom_fields if request.metadata else None
+    value = (custom or {}).get("groupKey")
+    return value[:512] if isinstance(value, str) and value else None
+
+
+@dataclass(frozen=True)
+class JoinTarget:
+    incident_id: str
+    reason: JoinReason
+
+
+def to_alert_read(row: IncidentAlert) -> IncidentAlertRead:
+    return IncidentAlertRead(
+        source_type=row.source_type,
+        source_ref=row.source_ref,
+        group_key=row.group_key,
+        role=row.role,
+        joined_by=row.joined_by,
+        title=row.title,
+        start=row.start_at,
+        resolved_at=row.resolved_at,
+        received_at=row.created_at,
+    )
+
+
+class AlertGrouping:
+    def __init__(
+        self, *, clock: Clock, ids: IdFactory, windows: dict[str, timedelta] | None = None
+    ) -> None:
+        self.clock = clock
+        self.ids = ids
+        # Per source type: how far back an open incident of the same service and environment
+        # is joined; a source not named here never joins by window.
+        self.windows = dict(windows or {})
+
+    async def joined_incident(
+        self,
+        session: AsyncSession,
+        source_type: str,
+        source_ref: str,
+        *,
+        roles: tuple[AlertRole, ...] = ("joined",),
+    ) -> str | None:
+        """The open incident this reference joined (not opened), if any: a repeat finds it."""
+        rows = await session.execute(
+            select(IncidentAlert.incident_id)
+            .join(Incident, Incident.id == IncidentAlert.incident_id)
+            .where(
+                IncidentAlert.source_type == source_type,
+                IncidentAlert.source_ref == source_ref,
+                IncidentAlert.role.in_(roles),
+                Incident.lifecycle != "resolved",
+            )
+            .order_by(IncidentAlert.created_at.desc())
+            .limit(1)
+        )
+        return rows.scalar_one_or_none()
+
+    async def target(
+        self, session: AsyncSession, request: IngestIncidentRequest
+    ) -> JoinTarget | None:
+        """The open incident a new alert joins, or None when it opens its own."""
+        group_key = group_key_of(request)
+        if group_key is not None:
+            rows = await session.execute(
+                select(IncidentAlert.incident_id)
+                .join(Incident, Incident.id == IncidentAlert.incident_id)
+                .where(
+                    IncidentAlert.source_type == request.source_type,
+                    IncidentAlert.group_key == group_key,
+                    Incident.lifecycle != "resolved",
+                )
+                .order_by(IncidentAlert.created_at.desc())
+                .limit(1)
+            )
+            found = rows.scalar_one_or_none()
+            if found is not None:
+                return JoinTarget(found, "groupKey")
+        window = self.windows.get(request.source_type)
+        metadata = request.metadata
+        if not window or metadata is None or not metadata.service or not metadata.environment:
+            return None
+        since = request.timeline.start - window
+        rows = await session.execute(
+            select(Incident.id)
+            .where(
+                Incident.service == metadata.service,
+                Incident.environment == metadata.environment,
+                Incident.lifecycle != "resolved",
+                Incident.start_at >= since,
+                Incident.start_at <= request.timeline.start + window,
+            )
+            .order_by(Incident.created_at.desc(), Incident.id.desc())
+            .limit(1)
+        )
+        found = rows.scalar_one_or_none()
+        return JoinTarget(found, "window") if found is not None else None
+
+    async def add(
+        self,
+        session: AsyncSession,
+        incident_id: str,
+        request: IngestIncidentRequest,
+        *,
+        role: AlertRole,
+        reason: JoinReason | None = None,
+    ) -> IncidentAlertRead:
+        row = IncidentAlert(
+            id=self.ids.new(),
+            incident_id=incident_id,
+            source_type=request.source_type,
+            source_ref=request.source_ref,
+            group_key=group_key_of(request),
+            role=role,
+            joined_by=reason,
+            title=request.title[:500],
+            start_at=request.timeline.start,
+            resolved_at=request.timeline.resolved_at or request.timeline.end,
+            created_at=self.clock.now(),
+        )
+        session.add(row)
+        await session.flush()
+        return to_alert_read(row)
+
+    async def resolve_alert(
+        self, session: AsyncSession, source_type: str, source_ref: str, *, at: datetime
+    ) -> tuple[str, int] | None:
+        """Mark an alert of an open incident resolved; (the incident, how many still fire).
+
+        None when no open incident holds the reference (an incident stored before grouping,
+        or none at all): it is then resolved by its own reference as before.
+        """
+        incident_id = await self.joined_incident(
+            session, source_type, source_ref, roles=("opened", "joined")
+        )
+        if incident_id is None:
+            return None
+        rows = await session.scalars(
+            select(IncidentAlert).where(
+                IncidentAlert.incident_id == incident_id,
+                IncidentAlert.source_type == source_type,
+                IncidentAlert.source_ref == source_ref,
+            )
+        )
+        for row in rows:
+            if row.resolved_at is None:
+                row.resolved_at = at
+        await session.flush()
+        firing = await session.scalar(
+            select(func.count())
+            .select_from(IncidentAlert)
+            .where(IncidentAlert.incident_id == incident_id, IncidentAlert.resolved_at.is_(None))
+        )
+        return incident_id, int(firing or 0)
+
+    async def of_incident(
+        self, session: AsyncSession, incident_id: str, *, limit: int = 1000
+    ) -> Sequence[IncidentAlertRead]:
+        rows = await session.scalars(
+            select(IncidentAlert)
+            .where(IncidentAlert.incident_id == incident_id)
+            .order_by(IncidentAlert.created_at, IncidentAlert.id)
+            .limit(limit)
+        )
+        return [to_alert_read(row) for row in rows]
+
+    async def count(self, session: AsyncSession, incident_id: str) -> int:
+        value = await session.scalar(
+            select(func.count())
+            .select_from(IncidentAlert)
+            .where(IncidentAlert.incident_id == incident_id)
+        )
+        return int(value or 0)

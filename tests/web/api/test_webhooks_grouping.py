@@ -1,0 +1,200 @@
+"""Alerts of one group join one incident, analysed once, and every alert is still counted once."""
+
+from __future__ import annotations
+
+import copy
+import zlib
+from typing import Any
+
+from sqlalchemy import func, select
+
+from chronosops.jobs.tables import Job
+from chronosops.reasoning.tables import Analysis
+from tests.fixtures.app import ClientFactory
+from tests.fixtures.webhooks import Hooks, webhook_settings
+from tests.sources.payloads import load
+
+
+async def grouped_hooks(client_with: ClientFactory, **overrides: Any) -> Hooks:
+    http, services = await client_with(**webhook_settings(**overrides))
+    return Hooks(http=http, services=services)
+
+
+async def count(hooks: Hooks, table: Any, incident_id: str) -> int:
+    async with hooks.services.database.unit_of_work(write=False) as session:
+        value = await session.scalar(
+            select(func.count()).select_from(table).where(table.incident_id == incident_id)
+        )
+    return int(value or 0)
+
+
+async def incidents(hooks: Hooks, headers: dict[str, str]) -> list[dict[str, Any]]:
+    response = await hooks.http.get(
+        "/v1/incidents?sourceType=ALERTMANAGER&limit=200", headers=headers
+    )
+    assert response.status_code == 200, response.text
+    items: list[dict[str, Any]] = response.json()["items"]
+    return items
+
+
+def alert_group(size: int, *, group_key: str = '{}:{alertname="HighErrorRate"}') -> dict[str, Any]:
+    """An Alertmanager notification of ``size`` firing alerts that share one groupKey."""
+    payload: dict[str, Any] = copy.deepcopy(load("alertmanager", "firing"))
+    template = payload["alerts"][0]
+    payload["groupKey"] = group_key
+    payload["alerts"] = []
+    for number in range(size):
+        alert = copy.deepcopy(template)
+        alert["fingerprint"] = f"{zlib.crc32(group_key.encode()):08x}{number:08x}"
+        alert["labels"] = {**alert["labels"], "instance": f"10.0.{number // 250}.{number % 250}"}
+        payload["alerts"].append(alert)
+    return payload
+
+
+async def test_a_group_of_two_alerts_opens_one_incident_analysed_once(
+    hooks: Hooks, viewer: dict[str, str]
+) -> None:
+    response = await hooks.post("alertmanager", load("alertmanager", "firing"))
+    assert response.status_code == 201, response.text
+    events = response.json()["events"]
+    assert [event["alert"] for event in events] == ["opened", "joined"]
+    assert events[0]["incidentId"] == events[1]["incidentId"]
+    assert "joined an open incident" in response.json()["message"]
+    await hooks.services.runner.drain()
+    (only,) = await incidents(hooks, viewer)
+    assert only["status"] == "analyzed"
+    assert await count(hooks, Analysis, only["id"]) == 1
+    alerts = (await hooks.http.get(f"/v1/incidents/{only['id']}/alerts", headers=viewer)).json()
+    assert alerts["count"] == 2
+    assert [alert["role"] for alert in alerts["items"]] == ["opened", "joined"]
+    detail = (await hooks.http.get(f"/v1/incidents/{only['id']}", headers=viewer)).json()
+    assert detail["alertCount"] == 2
+    assert [alert["sourceRef"] for alert in detail["alerts"]] == [
+        event["sourceRef"] for event in events
+    ]
+    assert alerts["items"][1]["joinedBy"] == "groupKey"
+    timeline = (await hooks.http.get(f"/v1/incidents/{only['id']}/timeline", headers=viewer)).json()
+    titles = [entry["title"] for entry in timeline["entries"]]
+    assert any(title.startswith("Alert joined: ") for title in titles), titles
+
+
+async def test_a_group_of_a_thousand_alerts_opens_one_incident(
+    hooks: Hooks, viewer: dict[str, str]
+) -> None:
+    response = await hooks.post("alertmanager", alert_group(1000))
+    # A delivery this large is stored as a job and applied by a runner.
+    assert response.status_code == 202, response.text
+    await hooks.services.runner.drain()
+    (only,) = await incidents(hooks, viewer)
+    alerts = (await hooks.http.get(f"/v1/incidents/{only['id']}/alerts", headers=viewer)).json()
+    assert alerts["count"] == 1000
+    assert only["status"] == "analyzed"
+    assert await count(hooks, Analysis, only["id"]) == 1
+
+
+async def test_a_repeat_of_a_grouped_delivery_opens_nothing_and_adds_no_alert(
+    hooks: Hooks, viewer: dict[str, str]
+) -> None:
+    payload = load("alertmanager", "firing")
+    first = (await hooks.post("alertmanager", payload)).json()
+    # The same alerts in another delivery (another receiver, so another body): idempotent per
+    # (sourceType, sourceRef), not only per delivery.
+    again_body = {**copy.deepcopy(payload), "receiver": "another-receiver"}
+    again = await hooks.post("alertmanager", again_body)
+    assert again.status_code == 200, again.text
+    events = again.json()["events"]
+    assert [event["outcome"] for event in events] == ["unchanged", "unchanged"]
+    assert [event["alert"] for event in events] == ["opened", "joined"]
+    assert {event["incidentId"] for event in events} == {first["events"][0]["incidentId"]}
+    (only,) = await incidents(hooks, viewer)
+    alerts = (await hooks.http.get(f"/v1/incidents/{only['id']}/alerts", headers=viewer)).json()
+    assert alerts["count"] == 2
+
+
+async def test_without_the_window_rule_two_groups_of_one_service_are_two_incidents(
+    hooks: Hooks, viewer: dict[str, str]
+) -> None:
+    await hooks.post("alertmanager", alert_group(1, group_key="group-a"))
+    answer = await hooks.post("alertmanager", alert_group(1, group_key="group-b"))
+    assert answer.json()["events"][0]["alert"] == "opened"
+    assert len(await incidents(hooks, viewer)) == 2
+
+
+async def test_with_the_window_rule_an_alert_of_the_same_service_and_environment_joins(
+    client_with: ClientFactory, viewer: dict[str, str]
+) -> None:
+    hooks = await grouped_hooks(client_with, alert_grouping_windows={"ALERTMANAGER": 600})
+    await hooks.post("alertmanager", alert_group(1, group_key="group-a"))
+    answer = await hooks.post("alertmanager", alert_group(1, group_key="group-b"))
+    event = answer.json()["events"][0]
+    assert (event["outcome"], event["alert"]) == ("joined", "joined")
+    (only,) = await incidents(hooks, viewer)
+    alerts = (await hooks.http.get(f"/v1/incidents/{only['id']}/alerts", headers=viewer)).json()
+    assert [alert["joinedBy"] for alert in alerts["items"]] == [None, "window"]
+
+
+async def test_the_window_rule_is_per_source(
+    client_with: ClientFactory, viewer: dict[str, str]
+) -> None:
+    hooks = await grouped_hooks(client_with, alert_grouping_windows={"GRAFANA": 600})
+    await hooks.post("alertmanager", alert_group(1, group_key="group-a"))
+    answer = await hooks.post("alertmanager", alert_group(1, group_key="group-b"))
+    assert answer.json()["events"][0]["alert"] == "opened"
+    assert len(await incidents(hooks, viewer)) == 2
+
+
+async def test_alerts_joining_an_analysed_incident_coalesce_into_one_delayed_reanalysis(
+    client_with: ClientFactory, viewer: dict[str, str]
+) -> None:
+    hooks = await grouped_hooks(client_with, alert_grouping_reanalysis_delay_seconds=300)
+    group = alert_group(3)
+    opener = {**group, "alerts": group["alerts"][:1]}
+    await hooks.post("alertmanager", opener)
+    await hooks.services.runner.drain()
+    (only,) = await incidents(hooks, viewer)
+    assert await count(hooks, Analysis, only["id"]) == 1
+    for alert in group["alerts"][1:]:
+        joined = await hooks.post("alertmanager", {**group, "alerts": [alert]})
+        # A delivery that only joins an incident matched one: 200, not "nothing touched".
+        assert joined.status_code == 200, joined.text
+        assert joined.json()["events"][0]["outcome"] == "joined"
+    async with hooks.services.database.unit_of_work(write=False) as session:
+        queued = list(
+            await session.execute(
+                select(Job.run_after, Job.created_at).where(
+                    Job.incident_id == only["id"], Job.state == "queued"
+                )
+            )
+        )
+    # One re-analysis for both joins, and not before the debounce delay.
+    assert len(queued) == 1
+    assert queued[0].run_after > queued[0].created_at
+    await hooks.services.runner.drain()
+    assert await count(hooks, Analysis, only["id"]) == 1
+
+
+async def test_the_ingest_endpoint_says_the_incident_was_opened(
+    hooks: Hooks, analyst: dict[str, str]
+) -> None:
+    body = {
+        "sourceType": "ALERTMANAGER",
+        "sourceRef": "ingest-opened-1",
+        "title": "Checkout errors",
+        "timeline": {"start": "2024-03-12T08:00:00Z"},
+    }
+    response = await hooks.http.post("/v1/incidents/ingest", json=body, headers=analyst)
+    assert response.status_code in (200, 201, 202), response.text
+    assert response.json()["alert"] == "opened"
+
+
+async def test_an_alert_joining_an_analysed_incident_has_it_analysed_again_after_the_delay(
+    client_with: ClientFactory, viewer: dict[str, str]
+) -> None:
+    hooks = await grouped_hooks(client_with, alert_grouping_reanalysis_delay_seconds=0)
+    group = alert_group(2)
+    await hooks.post("alertmanager", {**group, "alerts": group["alerts"][:1]})
+    await hooks.services.runner.drain()
+    await hooks.post("alertmanager", {**group, "alerts": group["alerts"][1:]})
+    await hooks.services.runner.drain()
+    (only,) = await incidents(hooks, viewer)
+    assert await count(hooks, Analysis, only["id"]) == 2
