@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,8 @@ from typer.testing import CliRunner
 from chronosops.cli import app
 from chronosops.scenarios import SCENARIOS
 from tests.cli.test_commands import env  # noqa: F401 — the fixture, shared
+from tests.collectors.prometheus_server import PROMETHEUS
+from tests.collectors.prometheus_server import available as prometheus_available
 
 runner = CliRunner()
 
@@ -93,3 +96,41 @@ def test_commands_refuse_a_broken_collectors_file_with_a_message(
     message = " ".join(result.output.split())
     assert "collector dd: credential(s) api_key, app_key required for datadog" in message
     assert "Traceback" not in result.output
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("env")
+@pytest.mark.skipif(not prometheus_available(), reason="needs /usr/bin/prometheus and promtool")
+def test_demo_investigate_turns_a_thin_report_into_the_known_root_cause(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The user's own collectors are not the demo's: it configures its Prometheus alone.
+    monkeypatch.setenv("CHRONOSOPS_COLLECTORS_ALLOW", "loki")
+    monkeypatch.setenv("PATH", f"{Path(PROMETHEUS).parent}:{os.environ['PATH']}")
+    result = runner.invoke(
+        app, ["demo", "--investigate", "--json", "--confidence-target", "0.9"]
+    )
+    assert result.exit_code == 0, result.output
+    [row] = _rows(result.stdout)
+    assert row["scenarioId"] == "feature-flag-regression"
+    assert row["matches"] is True
+    assert row["final"]["culpritService"] == "pricing-service"
+    assert row["final"]["confidence"] >= 0.9 > row["first"]["confidence"]
+    assert (row["status"], row["stopCode"]) == ("completed", "TARGET_REACHED")
+    [iteration] = row["iterations"]
+    assert {d["kind"]: d["code"] for d in iteration["decisions"]}["METRICS"] == "APPROVED"
+
+    shown = json.loads(runner.invoke(app, ["incidents", "show", row["incidentId"]]).stdout)
+    assert shown["incident"]["latestAnalysisId"] == row["final"]["analysisId"]
+
+
+@pytest.mark.usefixtures("env")
+def test_demo_investigate_without_prometheus_on_path_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    result = runner.invoke(app, ["demo", "memory-leak", "--investigate"])
+    assert result.exit_code == 2
+    message = " ".join(result.output.split())
+    assert "prometheus and promtool not found on PATH" in message
+    assert "hint: install Prometheus" in message

@@ -13,12 +13,19 @@ from rich.progress import Progress
 from rich.table import Table
 
 from chronosops.bootstrap import Services
+from chronosops.cli.demo_investigation import investigate_scenario, print_demo
 from chronosops.cli.errors import fail, failures_reported
 from chronosops.cli.incidents import CLI_PRINCIPAL
+from chronosops.cli.local_prometheus import find_programs
 from chronosops.cli.settings import resolve_migrated, services_for
+from chronosops.config import Settings
 from chronosops.core.ingest_request import MAX_WINDOW_MINUTES, MIN_WINDOW_MINUTES
-from chronosops.investigation import run_scenario
+from chronosops.investigation import InvestigateRequest, run_scenario
 from chronosops.scenarios import BY_ID, FIELD_BY_ID, MAX_VARIANT, SCENARIOS, GenerationOptions
+
+# Its report names checkout-api; the fault is a flag on pricing-service, which only the
+# neighbourhood's metrics show.
+DEFAULT_INVESTIGATION_SCENARIO = "feature-flag-regression"
 
 out = Console()
 err = Console(stderr=True)
@@ -111,6 +118,29 @@ async def _run(
     return rows
 
 
+def _investigations(
+    settings: Settings,
+    scenario_ids: list[str],
+    options: GenerationOptions,
+    body: InvestigateRequest,
+    *,
+    as_json: bool,
+) -> None:
+    programs = find_programs()
+    demos = []
+    for scenario_id in scenario_ids:
+        if not as_json:
+            err.print(f"Investigating {scenario_id} against a local Prometheus …")
+        ran = investigate_scenario(settings, programs, scenario_id, options, body)
+        demos.append(ran)
+        if as_json:
+            typer.echo(json.dumps(ran.to_json()))
+        else:
+            print_demo(ran)
+    if any(ran.session.status == "failed" for ran in demos):
+        failures_reported()
+
+
 def demo(
     scenario_ids: list[str] | None = typer.Argument(
         None, help="scenario ids to run (all of them when none are given)"
@@ -130,8 +160,26 @@ def demo(
     ),
     list_only: bool = typer.Option(False, "--list", help="list the scenarios and exit"),
     as_json: bool = typer.Option(False, "--json", help="one JSON object per line"),
+    investigate: bool = typer.Option(
+        False,
+        "--investigate",
+        help=(
+            "report each scenario with thin evidence (alert and changes; logs and traces "
+            "dropped), backfill its metrics into a local Prometheus (prometheus and promtool "
+            f"on PATH) and investigate it; default scenario {DEFAULT_INVESTIGATION_SCENARIO}"
+        ),
+    ),
+    max_iterations: int = typer.Option(
+        5, min=1, max=10, help="with --investigate: the investigation's maxIterations"
+    ),
+    confidence_target: float = typer.Option(
+        0.8, min=0.5, max=0.99, help="with --investigate: the investigation's confidenceTarget"
+    ),
 ) -> None:
-    """Create and analyse demo incidents from the scenario library (synthetic evidence)."""
+    """Create and analyse demo incidents from the scenario library (synthetic evidence).
+
+    With --investigate, show the investigation loop instead: thin evidence first, then the
+    metrics an investigation fetches from Prometheus, compared with the known root cause."""
     if list_only:
         table = Table("scenario", "title", "known root cause", "culprit")
         for scenario in SCENARIOS:
@@ -143,7 +191,10 @@ def demo(
             )
         out.print(table)
         return
-    chosen = list(scenario_ids or [s.id for s in SCENARIOS])
+    if investigate:
+        chosen = list(scenario_ids or [DEFAULT_INVESTIGATION_SCENARIO])
+    else:
+        chosen = list(scenario_ids or [s.id for s in SCENARIOS])
     # Field scenarios run when named; "all" is the demo library.
     unknown = [s for s in chosen if s not in BY_ID and s not in FIELD_BY_ID]
     if unknown:
@@ -157,6 +208,15 @@ def demo(
     options = GenerationOptions(
         seed=seed, variant=variant, minutes_before=window_before, minutes_after=window_after
     )
+    if investigate:
+        _investigations(
+            settings,
+            chosen,
+            options,
+            InvestigateRequest(max_iterations=max_iterations, confidence_target=confidence_target),
+            as_json=as_json,
+        )
+        return
     rows = asyncio.run(_run(services_for(settings), chosen, options, fresh=fresh, quiet=as_json))
     if as_json:
         for row in rows:

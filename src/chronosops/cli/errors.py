@@ -39,6 +39,12 @@ class SchemaBehindError(ConfigurationError):
     code = "schema-behind"
 
 
+class MissingProgramError(UsageError):
+    """A program the command runs (``prometheus``, ``promtool``) is not on PATH."""
+
+    code = "missing-program"
+
+
 class ReportedFailuresError(AppError):
     """The command ran and has already printed what failed (an ingest item, an audit event)."""
 
@@ -63,6 +69,12 @@ EXIT_CODES: tuple[ExitKind, ...] = (
         ConfigurationError,
         2,
         "settings are CHRONOSOPS_* environment variables; docs/configuration.md describes each",
+    ),
+    ExitKind(
+        MissingProgramError,
+        2,
+        "install Prometheus (`apt install prometheus` brings prometheus and promtool, or unpack "
+        "the release from prometheus.io) and put both on PATH",
     ),
     ExitKind(UsageError, 2, "`chronosops COMMAND --help` describes the arguments"),
     ExitKind(
