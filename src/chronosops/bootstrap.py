@@ -454,6 +454,8 @@ def build_prose_writer(settings: Settings, http: httpx.AsyncClient) -> ModelPros
         timeout_seconds=llm.timeout_seconds,
         max_retries=llm.max_retries,
         max_output_tokens=llm.max_output_tokens,
+        price_input_per_mtok=llm.price_input_per_mtok,
+        price_output_per_mtok=llm.price_output_per_mtok,
     )
 
 

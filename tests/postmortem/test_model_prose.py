@@ -16,6 +16,7 @@ import pytest
 from chronosops.auth import Role
 from chronosops.bootstrap import Services
 from chronosops.postmortem import InvalidProseError, check_prose
+from chronosops.reasoning import prompt_hash
 from tests.fixtures.app import ClientFactory, bearer
 from tests.fixtures.console import sign_in_with_link
 from tests.fixtures.guide import example
@@ -152,6 +153,103 @@ async def test_without_the_setting_the_model_is_not_asked_for_prose(
     assert "prose" not in document["content"]
     assert document["content"]["executiveSummary"] != SUMMARY
     assert len(server.received) == 1
+
+
+async def _traces(
+    client: httpx.AsyncClient, headers: dict[str, str], incident_id: str
+) -> list[dict[str, Any]]:
+    listed: list[dict[str, Any]] = (
+        await client.get(f"/v1/incidents/{incident_id}/prompt-traces", headers=headers)
+    ).json()
+    return listed
+
+
+async def test_the_prose_call_is_a_prompt_trace_of_the_analysis_audited_and_exported(
+    client_with: ClientFactory,
+) -> None:
+    with model_server() as server:
+        server.then(
+            gemini_answer(GOOD), gemini_answer(prose(), prompt_tokens=2410, output_tokens=188)
+        )
+        client, headers, services = await served(
+            client_with,
+            server,
+            llm_postmortem_prose=True,
+            llm_price_input_per_mtok=0.3,
+            llm_price_output_per_mtok=2.5,
+        )
+        document = await postmortem(client, headers)
+    assert services.issuer is not None
+    admin = bearer(
+        services.issuer.mint(subject="admin", roles=[Role.ADMIN], ttl=timedelta(hours=1))
+    )
+    incident_id = document["incidentId"]
+    traces = await _traces(client, headers, incident_id)
+    assert sorted(t["promptVersion"] for t in traces) == ["postmortem-1", "v2"]
+    [trace] = [t for t in traces if t["promptVersion"] == "postmortem-1"]
+    assert (trace["status"], trace["attempt"], trace["error"]) == ("ok", 1, None)
+    assert trace["analysisId"] == document["analysisId"]
+    assert (trace["inputTokens"], trace["outputTokens"]) == (2410, 188)
+    assert trace["costUsd"] == pytest.approx(2410 / 1e6 * 0.3 + 188 / 1e6 * 2.5)
+    assert "userPrompt" not in trace
+
+    full = (await client.get(f"/v1/prompt-traces/{trace['traceId']}", headers=admin)).json()
+    assert prompt_hash(full["systemPrompt"], full["userPrompt"]) == trace["promptHash"]
+    assert full["systemPrompt"].startswith("You write the prose of an incident postmortem")
+    assert LOG_REF in full["userPrompt"]
+    # What the model answered, verbatim: Gemini's body as recorded, our passages its text.
+    assert json.loads(full["responseText"])["executiveSummary"]["text"] == SUMMARY
+    assert full["responseJson"]["modelVersion"] == "gemini-2.5-flash"
+    # And what was sent: the prompt the model server received.
+    sent = server.received[1].body
+    assert sent["systemInstruction"]["parts"][0]["text"] == full["systemPrompt"]
+    assert sent["contents"][0]["parts"][0]["text"] == full["userPrompt"]
+
+    events = (await client.get(f"/v1/incidents/{incident_id}/audit-events", headers=headers)).json()
+    audited = {
+        e["entityId"]: e["payload"] for e in events if e["eventType"] == "PROMPT_TRACE_CREATED"
+    }
+    assert audited[trace["traceId"]]["promptVersion"] == "postmortem-1"
+    assert audited[trace["traceId"]]["promptHash"] == trace["promptHash"]
+    verified = (await client.get(f"/v1/incidents/{incident_id}/verify", headers=headers)).json()
+    assert verified["ok"] is True
+
+    exported = (await client.get(f"/v1/incidents/{incident_id}/export", headers=admin)).json()
+    [kept] = [t for t in exported["promptTraces"] if t["traceId"] == trace["traceId"]]
+    assert kept["userPrompt"] == full["userPrompt"]
+    assert kept["responseText"] == full["responseText"]
+    # An analyst's export names the call by its hashes only.
+    redacted = (await client.get(f"/v1/incidents/{incident_id}/export", headers=headers)).json()
+    [summary] = [t for t in redacted["promptTraces"] if t["traceId"] == trace["traceId"]]
+    assert summary["promptHash"] == trace["promptHash"]
+    assert "userPrompt" not in summary and "responseText" not in summary
+
+
+async def test_a_refused_prose_answer_is_traced_as_invalid_with_the_reason(
+    client_with: ClientFactory,
+) -> None:
+    with model_server() as server:
+        server.then(gemini_answer(GOOD), gemini_answer(prose(refs=[LOG_REF, "log:invented"])))
+        client, headers, _ = await served(client_with, server, llm_postmortem_prose=True)
+        document = await postmortem(client, headers)
+    traces = await _traces(client, headers, document["incidentId"])
+    [trace] = [t for t in traces if t["promptVersion"] == "postmortem-1"]
+    assert trace["status"] == "invalid"
+    assert "'log:invented'" in trace["error"]
+    assert trace["responseHash"] is not None
+
+
+async def test_a_failed_prose_call_is_traced_as_an_error(client_with: ClientFactory) -> None:
+    with model_server() as server:
+        # The prose request meets the server's 500: no answer, but the call is on record.
+        server.then(gemini_answer(GOOD))
+        client, headers, _ = await served(client_with, server, llm_postmortem_prose=True)
+        document = await postmortem(client, headers)
+    traces = await _traces(client, headers, document["incidentId"])
+    [trace] = [t for t in traces if t["promptVersion"] == "postmortem-1"]
+    assert trace["status"] == "error"
+    assert trace["error"].startswith("attempt 1:")
+    assert trace["outputTokens"] == 0
 
 
 @pytest.mark.parametrize(

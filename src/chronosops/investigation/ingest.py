@@ -726,6 +726,13 @@ class IngestPipeline:
             reasoning=reasoning,
             by=principal.subject,
         )
+        if prose is not None and prose.traces:
+            traces += await self.reasoning.store_traces(
+                session,
+                analysis_id_=analysis.analysis_id,
+                incident_id=incident.id,
+                drafts=prose.traces,
+            )
         postmortem = await self.postmortems.draft(
             session,
             postmortem_source(incident, analysis, draft),

@@ -65,6 +65,9 @@ class Prose:
     passages: dict[str, dict[str, Any]] = field(default_factory=dict)
     failure: str | None = None
     attempts: int = 0
+    # One per call to the model (`reasoning.PromptTraceDraft`, typed loosely so this package
+    # stays free of the reasoning one): stored as prompt traces beside the analysis.
+    traces: tuple[Any, ...] = ()
 
 
 class ProseWriter(Protocol):

@@ -11,6 +11,7 @@ from chronosops.reasoning.models import (
     ModelCall,
     ModelCallError,
     ModelClient,
+    ModelReply,
     OpenAICompatibleClient,
 )
 from chronosops.reasoning.reasoners import BuiltinReasoner, Reasoner
@@ -35,6 +36,7 @@ __all__ = [
     "ModelCall",
     "ModelCallError",
     "ModelClient",
+    "ModelReply",
     "OpenAICompatibleClient",
     "PromptTraceDraft",
     "PromptTraceNotFoundError",

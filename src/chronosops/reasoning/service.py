@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -149,6 +150,20 @@ class ReasoningService:
         return AnalysisRead.model_validate(
             {**_summary_fields_of(row), "request": row["request"], "result": row["result"]}
         ), traces
+
+    async def store_traces(
+        self,
+        session: AsyncSession,
+        *,
+        analysis_id_: str,
+        incident_id: str,
+        drafts: Sequence[PromptTraceDraft],
+    ) -> list[PromptTraceSummary]:
+        """Model calls made for a stored analysis after it was reasoned (the postmortem's prose);
+        the caller audits them as it audits the reasoner's."""
+        repository = AnalysisRepository(session)
+        owner = {"id": analysis_id_, "incident_id": incident_id}
+        return [await self._store_trace(repository, owner, draft) for draft in drafts]
 
     async def _store_trace(
         self, repository: AnalysisRepository, analysis: dict[str, Any], draft: PromptTraceDraft
