@@ -107,11 +107,9 @@ def test_demo_investigate_turns_a_thin_report_into_the_known_root_cause(
     # The user's own collectors are not the demo's: it configures its Prometheus alone.
     monkeypatch.setenv("CHRONOSOPS_COLLECTORS_ALLOW", "loki")
     monkeypatch.setenv("PATH", f"{Path(PROMETHEUS).parent}:{os.environ['PATH']}")
-    result = runner.invoke(
-        app, ["demo", "--investigate", "--json", "--confidence-target", "0.9"]
-    )
+    result = runner.invoke(app, ["demo", "--investigate", "--json", "--confidence-target", "0.9"])
     assert result.exit_code == 0, result.output
-    [row] = _rows(result.stdout)
+    [row] = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
     assert row["scenarioId"] == "feature-flag-regression"
     assert row["matches"] is True
     assert row["final"]["culpritService"] == "pricing-service"

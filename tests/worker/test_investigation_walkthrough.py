@@ -122,9 +122,9 @@ def test_a_thin_incident_is_investigated_by_the_worker_and_its_record_taken_away
         final_id = session["bestAnalysisId"]
         final = http.get(f"/v1/analyses/{final_id}").json()
         assert final["result"]["culpritService"] == scenario.truth.culprit_service
-        assert [s["sessionId"] for s in http.get(f"/v1/incidents/{incident_id}/investigations").json()] == [
-            session["sessionId"]
-        ]
+        assert [
+            s["sessionId"] for s in http.get(f"/v1/incidents/{incident_id}/investigations").json()
+        ] == [session["sessionId"]]
 
         # A postmortem per analysis, the newest drafted from the investigation's analysis.
         postmortems = http.get(f"/v1/incidents/{incident_id}/postmortems").json()
@@ -137,9 +137,10 @@ def test_a_thin_incident_is_investigated_by_the_worker_and_its_record_taken_away
         assert document["content"]["rootCause"]["hypothesisId"] == scenario.truth.hypothesis_id
         markdown = http.get(f"/v1/postmortems/{newest}.md")
         assert markdown.headers["content-type"].startswith("text/markdown")
-        assert markdown.text == http.get(
-            f"/v1/postmortems/{newest}", headers={"Accept": "text/markdown"}
-        ).text
+        assert (
+            markdown.text
+            == http.get(f"/v1/postmortems/{newest}", headers={"Accept": "text/markdown"}).text
+        )
         assert scenario.truth.culprit_service in markdown.text
 
         compared = http.get(f"/v1/analyses/{first_id}/compare/{final_id}").json()

@@ -29,13 +29,13 @@ from chronosops.config import Settings
 from chronosops.core.ingest_request import IngestIncidentRequest
 from chronosops.investigation import InvestigateRequest, InvestigationRead
 from chronosops.reasoning import AnalysisRead
-from chronosops.scenarios import GeneratedIncident, GenerationOptions, generate
+from chronosops.scenarios import EvidenceKind, GeneratedIncident, GenerationOptions, generate
 from chronosops.scenarios.openmetrics import openmetrics, prometheus_queries
 from chronosops.scenarios.thin_report import thin_report
 
 COLLECTOR = "prometheus-demo"
 # Logs and traces are dropped for good; metrics are generated to be backfilled, never sent.
-THIN_DROP = frozenset({"logs", "traces"})
+THIN_DROP: frozenset[EvidenceKind] = frozenset({"logs", "traces"})
 POLL_SECONDS = 0.2
 WAIT_SECONDS = 120.0
 

@@ -129,7 +129,9 @@ class ModelProseWriter:
             except ModelCallError as error:
                 failure = f"attempt {attempt}: {error}"
                 traces.append(
-                    self._trace(call, attempt, None, error=failure, response_json=error.response_json)
+                    self._trace(
+                        call, attempt, None, error=failure, response_json=error.response_json
+                    )
                 )
                 if not error.retryable:
                     break
