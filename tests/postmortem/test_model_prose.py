@@ -110,6 +110,11 @@ async def test_the_console_page_says_the_model_wrote_the_prose_and_shows_its_nar
     assert SUMMARY in page.text
     assert "Every connection of the pool was held" in page.text
     assert "written by gemini gemini-2.5-flash, checked to cite only evidence" in page.text
+    # The incident page lists the prose call beside the second opinion's, each named for what.
+    incident = await client.get(f"/incidents/{document['incidentId']}")
+    calls = incident.text.split('id="model-calls"', 1)[1]
+    assert calls.count("<td>postmortem prose</td>") == 1
+    assert calls.count("<td>second opinion</td>") == 1
 
 
 async def test_prose_citing_evidence_outside_the_bundle_leaves_the_deterministic_prose(
