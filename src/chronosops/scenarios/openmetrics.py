@@ -45,8 +45,7 @@ def _series(incident: GeneratedIncident) -> Iterator[MetricSeries]:
 
 
 def _minutes(incident: GeneratedIncident) -> list[datetime]:
-    stamps = sorted({point.ts for series in _series(incident) for point in series.points})
-    return stamps
+    return sorted({point.ts for series in _series(incident) for point in series.points})
 
 
 def openmetrics(incident: GeneratedIncident) -> str:
