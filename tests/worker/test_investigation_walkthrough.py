@@ -2,7 +2,8 @@
 real processes, a real Prometheus holding a scenario's metrics. A thin report is investigated
 (the worker runs the job), the postmortem read as JSON and Markdown, the first and the final
 analysis compared, the graph drawn as SVG, and the export taken away as a zip and verified
-offline with ``chronosops verify-export`` (and written by ``chronosops export`` too)."""
+offline with ``chronosops verify-export`` (and written by ``chronosops export`` too). And a
+worker killed in the middle of an investigation: the next one finishes it."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ import yaml
 from chronosops.scenarios import GeneratedIncident, GenerationOptions, generate
 from chronosops.scenarios.openmetrics import openmetrics, prometheus_queries
 from chronosops.scenarios.thin_report import thin_report
+from tests.collectors.local_servers import silent_server
 from tests.collectors.prometheus_server import PrometheusServer, available, running_prometheus
 from tests.fixtures.database import on_postgres
 from tests.worker.test_crash import Cluster, cluster, token
@@ -168,3 +170,51 @@ def test_a_thin_incident_is_investigated_by_the_worker_and_its_record_taken_away
     by_cli = _cli(processes, "export", incident_id, "-o", str(written))
     assert by_cli.returncode == 0, by_cli.stderr
     assert _cli(processes, "verify-export", str(written)).returncode == 0
+
+
+def test_an_investigation_whose_worker_is_killed_is_finished_by_the_next_worker(
+    database_url: str, tmp_path: Path, scenario: GeneratedIncident
+) -> None:
+    analyst = {"Authorization": f"Bearer {token('CHRONOSOPS_ANALYST')}"}
+    admin = {"Authorization": f"Bearer {token('CHRONOSOPS_ADMIN')}"}
+    collectors = tmp_path / "collectors.toml"
+    with silent_server() as endpoint, cluster(database_url, tmp_path) as running:
+        # A Prometheus that never answers holds the worker inside iteration 1 long enough to
+        # kill it there.
+        collectors.write_text(
+            f'[[collectors]]\nname = "prom"\nbackend = "prometheus"\nendpoint = "{endpoint}"\n'
+        )
+        running.env |= {
+            "CHRONOSOPS_COLLECTORS_FILE": str(collectors),
+            "CHRONOSOPS_COLLECTORS_TIMEOUT_SECONDS": "4",
+            "CHRONOSOPS_COLLECTORS_BUDGET_SECONDS": "4",
+        }
+        running.start()
+        with httpx.Client(base_url=running.url, headers=analyst, timeout=30) as http:
+            created = http.post(
+                "/v1/incidents/ingest", json=thin_report(scenario, source_ref="crash-demo")
+            )
+            incident_id = created.json()["incidentId"]
+            session_id = http.post(f"/v1/incidents/{incident_id}/investigate", json={}).json()[
+                "sessionId"
+            ]
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                jobs = http.get(
+                    "/v1/jobs", params={"incidentId": incident_id}, headers=admin
+                ).json()["items"]
+                if any(j["kind"] == "investigate" and j["state"] == "running" for j in jobs):
+                    break
+                time.sleep(0.1)
+            else:
+                raise AssertionError("the worker never started the investigation")
+            running.kill("worker")
+            assert http.get(f"/v1/investigations/{session_id}").json()["status"] == "running"
+            running.start()
+            session = _finished(http, session_id)
+            verified = http.get(f"/v1/incidents/{incident_id}/verify").json()
+    # The next worker took the job over and ran iteration 1 again; nothing came back.
+    assert (session["status"], session["stopCode"]) == ("stopped", "NO_PROGRESS")
+    assert [i["iteration"] for i in session["iterations"]] == [1]
+    assert session["iterations"][0]["collection"][0]["status"] == "timeout"
+    assert verified["ok"] is True
