@@ -31,7 +31,6 @@ from chronosops.investigation.ingest import (
 )
 from chronosops.jobs import JobRead
 
-
 # Jobs that analyse the incident: one queued and not started will analyse what is stored by
 # the time it runs, so it covers a reanalysis asked for meanwhile.
 ANALYSES = (ANALYZE_JOB, REANALYZE_JOB)
