@@ -10,6 +10,7 @@ The Dockerfile installs the package from pyproject.toml under the same constrain
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 import shutil
@@ -64,12 +65,18 @@ def test_compose_runs_the_api_the_worker_postgresql_and_redis_with_monitoring_op
 
 
 @pytest.mark.parametrize("name", ["api", "worker", "migrate"])
-def test_every_setting_compose_passes_is_read_and_accepted_by_the_app(name: str) -> None:
+def test_every_setting_compose_passes_is_read_and_accepted_by_the_app(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     services = compose()["services"]
     env = environment_of(services[name], {"CHRONOSOPS_JWT_SECRET": secrets.token_hex(32)})
     read = {f"CHRONOSOPS_{field.upper()}" for field in Settings.model_fields}
     assert set(env) <= read
-    settings = Settings(**{key.removeprefix("CHRONOSOPS_").lower(): v for key, v in env.items()})
+    for key in [key for key in os.environ if key.startswith("CHRONOSOPS_")]:
+        monkeypatch.delenv(key)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    settings = Settings()
     # PostgreSQL and Redis are the compose services of those names, with the postgres user.
     database = urlsplit(settings.database_url)
     assert (database.scheme, database.hostname) == ("postgresql+psycopg", "postgres")
