@@ -342,7 +342,7 @@ def build_services(
         sign_in_links=SignInLinks(
             clock=clock, ttl=timedelta(minutes=console.sign_in_link_ttl_minutes)
         ),
-        sign_outs=SignOuts(clock=clock),
+        sign_outs=SignOuts(clock=clock, shared=shared),
         oidc_login=(
             OidcLogin(
                 console.oidc_login,
