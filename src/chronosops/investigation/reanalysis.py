@@ -4,8 +4,9 @@
 analysis) when the incident has a sealed bundle and no other work of it is pending: running the
 reasoner over stored evidence finishes at once. It is left to a ``reanalyze`` job (``202``)
 when the client sends ``Prefer: respond-async``, when the incident never got a bundle and its
-evidence must be collected from backends (which may wait), or when a job of the incident is
-running (one piece of work at a time per incident: the re-analysis runs after it). An analysis
+evidence must be collected from backends (which may wait), or when an analysis, re-analysis or
+investigation of the incident is running (one at a time per incident: the re-analysis runs
+after it; a notification being sent does not count). An analysis
 or re-analysis already queued and not started covers the request: it is reused. A job is
 retried with backoff and, once failed, listed and retryable like every other.
 
@@ -29,6 +30,7 @@ from chronosops.investigation.ingest import (
     IngestPipeline,
     JobLostError,
 )
+from chronosops.investigation.loop import INVESTIGATE_JOB
 from chronosops.jobs import JobRead
 
 # Jobs that analyse the incident: one queued and not started will analyse what is stored by
@@ -49,7 +51,9 @@ async def reanalyze_or_queue(
 ) -> Reanalysis:
     async with pipeline.database.unit_of_work() as session:
         incident = await pipeline.incidents.get(session, incident_id)
-        running = await pipeline.jobs.pending(session, incident_id, states=("running",))
+        running = await pipeline.jobs.pending(
+            session, incident_id, kinds=(*ANALYSES, INVESTIGATE_JOB), states=("running",)
+        )
         queued = await pipeline.jobs.pending(
             session, incident_id, kinds=ANALYSES, states=("queued",)
         )
