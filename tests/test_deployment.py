@@ -15,14 +15,17 @@ import re
 import secrets
 import shutil
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+import redis
 import yaml
 
 from chronosops.config import Settings
+from tests.fixtures.processes import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 # "${NAME:?message}" or "${NAME:-default}": what compose substitutes from the shell.
@@ -56,6 +59,9 @@ def test_compose_runs_the_api_the_worker_postgresql_and_redis_with_monitoring_op
         assert "redis" in services[name]["depends_on"]
     assert services["postgres"]["image"].startswith("postgres:")
     assert services["redis"]["image"].startswith("redis:")
+    # Redis only holds copies and counters: it may evict rather than refuse writes.
+    redis = services["redis"]["command"]
+    assert redis[redis.index("--maxmemory-policy") + 1] == "volatile-lru"
     for name in ("prometheus", "alertmanager"):
         assert services[name]["profiles"] == ["monitoring"]
     assert not {name for name, s in services.items() if "profiles" in s} - {
@@ -128,3 +134,32 @@ def test_the_dockerfile_installs_the_package_from_pyproject_under_the_constraint
     assert "CHRONOSOPS_HOST=0.0.0.0" in dockerfile
     read = {f"CHRONOSOPS_{field.upper()}" for field in Settings.model_fields}
     assert set(re.findall(r"CHRONOSOPS_[A-Z_]+", dockerfile)) <= read
+
+
+def test_redis_starts_with_the_command_compose_gives_it() -> None:
+    executable = shutil.which("redis-server")
+    assert executable is not None, "redis-server is installed here"
+    command = compose()["services"]["redis"]["command"]
+    assert command[0] == "redis-server"
+    port = free_port()
+    server = subprocess.Popen(
+        [executable, *command[1:], "--port", str(port), "--save", ""],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        client = redis.Redis(port=port, socket_connect_timeout=1)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                assert client.config_get("maxmemory-policy") == {"maxmemory-policy": "volatile-lru"}
+                assert client.config_get("maxmemory") == {"maxmemory": str(256 * 1024 * 1024)}
+                break
+            except redis.exceptions.ConnectionError:
+                assert server.poll() is None, "redis-server refused the arguments"
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+        client.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
