@@ -3,8 +3,9 @@ ends analysed exactly once, none stays ``created``, and the audit chain verifies
 
 Real processes on the suite's database: ``chronosops serve`` and ``chronosops worker`` (on
 SQLite the server runs jobs too, and the worker shares the file). Clients keep sending new
-incidents, half of them ``Prefer: respond-async``; a request cut off by the kill is sent again,
-as a client would. The rounds kill the server, the worker, then both with ``kill -9`` while
+incidents, half of them ``Prefer: respond-async``, a third with an ``Idempotency-Key``; a
+request cut off by the kill is sent again, as a client would. The processes share a Redis, as
+deployed. The rounds kill the server, the worker, then both with ``kill -9`` while
 requests are in flight, and restarts what it killed.
 """
 
@@ -29,6 +30,7 @@ import jwt
 import pytest
 
 from tests.fixtures.guide import request
+from tests.fixtures.shared_state import SharedRedis
 
 pytestmark = pytest.mark.slow
 
@@ -57,7 +59,7 @@ def token(*roles: str) -> str:
     return jwt.encode(claims, SECRET, algorithm="HS256")
 
 
-def environment(database_url: str) -> dict[str, str]:
+def environment(database_url: str, redis: SharedRedis) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHRONOSOPS_")}
     env.update(
         {
@@ -70,6 +72,9 @@ def environment(database_url: str) -> dict[str, str]:
             "CHRONOSOPS_JOB_STALE_SECONDS": "1",
             "CHRONOSOPS_JOB_BACKOFF_SECONDS": "0.2",
             "CHRONOSOPS_JOB_POLL_SECONDS": "0.1",
+            # As deployed (compose.yaml): answers kept for repeats are copied to Redis.
+            "CHRONOSOPS_REDIS_URL": redis.url,
+            "CHRONOSOPS_REDIS_KEY_PREFIX": redis.prefix,
         }
     )
     return env
@@ -78,8 +83,8 @@ def environment(database_url: str) -> dict[str, str]:
 class Cluster:
     """The API (and on PostgreSQL a worker) as processes that the test can kill and restart."""
 
-    def __init__(self, database_url: str, cwd: Path) -> None:
-        self.env = environment(database_url)
+    def __init__(self, database_url: str, cwd: Path, redis: SharedRedis) -> None:
+        self.env = environment(database_url, redis)
         self.cwd = cwd
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -132,8 +137,8 @@ class Cluster:
 
 
 @contextmanager
-def cluster(database_url: str, cwd: Path) -> Iterator[Cluster]:
-    running = Cluster(database_url, cwd)
+def cluster(database_url: str, cwd: Path, redis: SharedRedis) -> Iterator[Cluster]:
+    running = Cluster(database_url, cwd, redis)
     try:
         yield running
     finally:
@@ -153,8 +158,12 @@ class Load:
 
     def send(self, ref: str, http: httpx.Client) -> bool:
         headers = dict(self.headers)
-        if int(ref.rsplit("-", 1)[1]) % 2:
+        number = int(ref.rsplit("-", 1)[1])
+        if number % 2:
             headers["Prefer"] = "respond-async"
+        if number % 3 == 0:
+            # A claim the killed process held is taken over by the resend at once.
+            headers["Idempotency-Key"] = f"key-{ref}"
         try:
             response = http.post(
                 f"{self.url}/v1/incidents/ingest",
@@ -164,7 +173,7 @@ class Load:
             )
         except httpx.TransportError:
             return False
-        if response.status_code >= 500:
+        if response.status_code >= 500 or response.status_code == 409:
             return False
         assert response.status_code in (200, 201, 202), response.text
         with self.lock:
@@ -225,8 +234,10 @@ def all_incidents(url: str, headers: dict[str, str]) -> list[dict[str, Any]]:
                 return items
 
 
-def test_killing_the_processes_mid_load_loses_nothing(database_url: str, tmp_path: Path) -> None:
-    with cluster(database_url, tmp_path) as running:
+def test_killing_the_processes_mid_load_loses_nothing(
+    database_url: str, tmp_path: Path, shared_redis: SharedRedis
+) -> None:
+    with cluster(database_url, tmp_path, shared_redis) as running:
         load = Load(running.url)
         accepted_before_kills = []
         for victim in VICTIMS:
