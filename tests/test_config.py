@@ -261,8 +261,7 @@ def test_every_setting_is_documented_in_the_configuration_guide() -> None:
 
 def test_a_redis_url_must_name_a_redis_scheme_and_an_empty_one_means_none() -> None:
     assert Settings(jwt_secret=SecretStr(TEST_SECRET), redis_url="").redis_url is None
-    assert Settings(
-        jwt_secret=TEST_SECRET, redis_url="redis://cache:6379/2"
-    ).limits.storage_url == ("redis://cache:6379/2")
+    shared = Settings(jwt_secret=SecretStr(TEST_SECRET), redis_url="redis://cache:6379/2")
+    assert shared.limits.storage_url == "redis://cache:6379/2"
     with pytest.raises(ValidationError, match="redis://"):
         Settings(jwt_secret=SecretStr(TEST_SECRET), redis_url="http://cache:6379")
