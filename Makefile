@@ -59,6 +59,10 @@ bench: $(STAMP) ## benchmarks as tables: ingest under wrk beside a floor app (BE
 bench-console: $(STAMP) ## benchmark: the console's incident list with 100k incidents, as a table
 	$(BIN)/python -m benchmarks.console
 
+.PHONY: bench-shared
+bench-shared: $(STAMP) ## benchmark: rate-limit checks and replayed deliveries with and without Redis (BENCH_REDIS_URL, default db 5; BENCH_DATABASE_URL for PostgreSQL)
+	$(BIN)/python -m benchmarks.shared_state $(if $(BENCH_DATABASE_URL),--database-url $(BENCH_DATABASE_URL)) $(if $(BENCH_REDIS_URL),--redis-url $(BENCH_REDIS_URL))
+
 .PHONY: check
 check: lint types imports test ## everything CI runs
 

@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.fixtures.console",
     "tests.fixtures.webhooks",
     "tests.fixtures.receivers",
+    "tests.fixtures.shared_state",
 ]

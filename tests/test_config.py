@@ -249,3 +249,19 @@ def test_jobs_run_in_process_on_sqlite_and_in_workers_on_postgresql_by_default()
     sqlite = Settings(database_url="sqlite:///x.db", jwt_secret=TEST_SECRET)  # type: ignore[arg-type]
     postgres = Settings(database_url="postgresql+psycopg://h/d", jwt_secret=TEST_SECRET)  # type: ignore[arg-type]
     assert (sqlite.uses_procrastinate, postgres.uses_procrastinate) == (False, True)
+
+
+def test_every_setting_is_documented_in_the_configuration_guide() -> None:
+    guide = (Path(__file__).resolve().parent.parent / "docs" / "configuration.md").read_text()
+    missing = [
+        name for name in Settings.model_fields if f"`CHRONOSOPS_{name.upper()}`" not in guide
+    ]
+    assert missing == []
+
+
+def test_a_redis_url_must_name_a_redis_scheme_and_an_empty_one_means_none() -> None:
+    assert Settings(jwt_secret=SecretStr(TEST_SECRET), redis_url="").redis_url is None
+    shared = Settings(jwt_secret=SecretStr(TEST_SECRET), redis_url="redis://cache:6379/2")
+    assert shared.limits.storage_url == "redis://cache:6379/2"
+    with pytest.raises(ValidationError, match="redis://"):
+        Settings(jwt_secret=SecretStr(TEST_SECRET), redis_url="http://cache:6379")

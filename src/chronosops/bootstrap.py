@@ -72,7 +72,7 @@ from chronosops.reasoning import (
     ReasoningService,
 )
 from chronosops.silences import SilenceService
-from chronosops.storage import Database, Liveness, metadata, process_name
+from chronosops.storage import Database, Liveness, SharedState, metadata, process_name
 
 __all__ = [
     "Services",
@@ -122,6 +122,8 @@ class Services:
     sign_outs: SignOuts
     oidc_login: OidcLogin | None = None
     issuer: LocalTokenIssuer | None = None
+    # Redis, when CHRONOSOPS_REDIS_URL shares rate limits and replay caches between processes.
+    shared: SharedState | None = None
     _owns_http: bool = field(default=True, repr=False)
 
     async def aclose(self) -> None:
@@ -129,6 +131,8 @@ class Services:
             await self.http.aclose()
         if self.incidents.liveness is not None:
             self.incidents.liveness.close()
+        if self.shared is not None:
+            await self.shared.close()
         await self.database.dispose()
 
 
@@ -145,6 +149,11 @@ def build_services(
     owns_http = http is None
     http = http or httpx.AsyncClient(headers={"User-Agent": USER_AGENT}, timeout=10.0)
     database = Database(settings.database)
+    shared = (
+        SharedState(settings.redis_url, key_prefix=settings.redis_key_prefix)
+        if settings.redis_url
+        else None
+    )
     audit = AuditLog(
         chain_id=settings.audit_chain_id,
         clock=clock,
@@ -311,6 +320,7 @@ def build_services(
             database=database,
             incidents=incidents,
             replay_window=timedelta(hours=settings.webhook_replay_window_hours),
+            shared=shared,
         ),
         lifecycle=lifecycle,
         timelines=IncidentTimelines(
@@ -327,11 +337,12 @@ def build_services(
         verifier=verifier,
         webhooks=WebhookVerifier(settings.webhooks),
         limiter=RateLimiter(settings.limits),
+        shared=shared,
         sessions=sessions,
         sign_in_links=SignInLinks(
             clock=clock, ttl=timedelta(minutes=console.sign_in_link_ttl_minutes)
         ),
-        sign_outs=SignOuts(clock=clock),
+        sign_outs=SignOuts(clock=clock, shared=shared),
         oidc_login=(
             OidcLogin(
                 console.oidc_login,

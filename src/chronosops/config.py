@@ -123,6 +123,12 @@ class Settings(BaseSettings):
     rate_limit_storage_url: str = Field(
         default="memory://", description="memory:// or redis://host:6379 to share limits"
     )
+    # N API processes behave as one: rate limits and replayed answers live in Redis.
+    redis_url: str | None = Field(
+        default=None,
+        description="redis://host:6379/0 to share rate limits and replay caches between processes",
+    )
+    redis_key_prefix: str = Field(default="chronosops", min_length=1, max_length=100)
 
     # reasoning: the built-in engine always runs; a language model can add a checked second opinion
     reasoner: Literal["builtin", "gemini", "openai"] = "builtin"
@@ -287,6 +293,15 @@ class Settings(BaseSettings):
             raise ValueError("every cap must be at least 1")
         return value
 
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
     @field_validator("analysis_signals")
     @classmethod
     def _patterns_compile(cls, value: dict[str, str]) -> dict[str, str]:
@@ -420,7 +435,10 @@ class Settings(BaseSettings):
             enabled=self.rate_limit_enabled,
             ingest=self.rate_limit_ingest,
             read=self.rate_limit_read,
-            storage_url=self.rate_limit_storage_url,
+            storage_url=self.rate_limit_storage_url
+            if self.rate_limit_storage_url != "memory://" or self.redis_url is None
+            else self.redis_url,
+            key_prefix=f"{self.redis_key_prefix}:limits",
         )
 
     @property
@@ -650,6 +668,8 @@ class LimitSettings:
     ingest: str
     read: str
     storage_url: str
+    # Names the counters in a shared store (several deployments can share one Redis).
+    key_prefix: str = "chronosops:limits"
 
 
 class CollectorInstance(BaseModel):

@@ -8,16 +8,18 @@ import sys
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import delete
 
 from chronosops.bootstrap import Services
 from chronosops.core.canonical import content_hash
 from chronosops.incidents import DeliveryInFlightError, IdempotencyKeyInFlightError
 from chronosops.incidents.repository import subject_hash
 from chronosops.incidents.tables import IdempotencyRecord, WebhookDelivery
-from chronosops.investigation import Answer, Delivery, IdempotencyKey
-from chronosops.storage import Liveness
+from chronosops.investigation import Answer, Delivery, IdempotencyKey, Once
+from chronosops.storage import Liveness, SharedState
 from chronosops.storage.liveness import HOST, process_name
 from tests.fixtures.database import POSTGRES_URL
+from tests.fixtures.shared_state import SharedRedis
 
 KEY = IdempotencyKey(subject="analyst", key="k-1", request_hash=content_hash({"a": 1}))
 DELIVERY = Delivery(source="grafana", delivery_id="d-1", body_sha256="0" * 64, shape="x")
@@ -115,3 +117,38 @@ async def test_failed_work_releases_its_claim_for_the_retry(services: Services) 
     with pytest.raises(RuntimeError):
         await services.once.run(DELIVERY, broken)
     assert (await services.once.run(DELIVERY, answer)).replayed is False
+
+
+async def test_with_redis_a_kept_answer_is_replayed_from_its_copy_without_the_database(
+    services: Services, shared_redis: SharedRedis
+) -> None:
+    shared = SharedState(shared_redis.url, key_prefix=shared_redis.prefix)
+    once = Once(
+        database=services.database,
+        incidents=services.incidents,
+        replay_window=timedelta(hours=1),
+        shared=shared,
+    )
+    runs: list[str | None] = []
+
+    async def work(record: str | None) -> Answer:
+        runs.append(record)
+        return Answer(status_code=201, body={"n": len(runs)})
+
+    try:
+        for claim in (KEY, DELIVERY):
+            assert await once.run(claim, work) == Answer(201, {"n": len(runs)})
+        # The database forgets both: only the copies in Redis can answer now.
+        async with services.database.unit_of_work() as session:
+            await session.execute(delete(IdempotencyRecord))
+            await session.execute(delete(WebhookDelivery))
+        assert await once.run(KEY, work) == Answer(201, {"n": 1}, replayed=True)
+        # The same delivery by its body alone (a vendor without delivery ids).
+        by_body = Delivery(source="grafana", delivery_id=None, body_sha256="0" * 64, shape="x")
+        assert await once.run(by_body, work) == Answer(201, {"n": 2}, replayed=True)
+        assert len(runs) == 2
+        # A key reused with another body is not answered from the copy.
+        other = IdempotencyKey(subject="analyst", key="k-1", request_hash=content_hash({"a": 2}))
+        assert (await once.run(other, work)).replayed is False
+    finally:
+        await shared.close()

@@ -28,6 +28,7 @@ from chronosops.scenarios.thin_report import thin_report
 from tests.collectors.local_servers import silent_server
 from tests.collectors.prometheus_server import PrometheusServer, available, running_prometheus
 from tests.fixtures.database import on_postgres
+from tests.fixtures.shared_state import SharedRedis
 from tests.worker.test_crash import Cluster, cluster, token
 
 pytestmark = [
@@ -57,7 +58,11 @@ def prometheus(
 
 @pytest.fixture
 def processes(
-    database_url: str, tmp_path: Path, prometheus: PrometheusServer, scenario: GeneratedIncident
+    database_url: str,
+    tmp_path: Path,
+    prometheus: PrometheusServer,
+    scenario: GeneratedIncident,
+    shared_redis: SharedRedis,
 ) -> Iterator[Cluster]:
     collectors = tmp_path / "collectors.yaml"
     collectors.write_text(
@@ -77,7 +82,7 @@ def processes(
             }
         )
     )
-    with cluster(database_url, tmp_path) as running:
+    with cluster(database_url, tmp_path, shared_redis) as running:
         running.env["CHRONOSOPS_COLLECTORS_FILE"] = str(collectors)
         running.start()
         assert running.worker is not None
@@ -173,12 +178,12 @@ def test_a_thin_incident_is_investigated_by_the_worker_and_its_record_taken_away
 
 
 def test_an_investigation_whose_worker_is_killed_is_finished_by_the_next_worker(
-    database_url: str, tmp_path: Path, scenario: GeneratedIncident
+    database_url: str, tmp_path: Path, scenario: GeneratedIncident, shared_redis: SharedRedis
 ) -> None:
     analyst = {"Authorization": f"Bearer {token('CHRONOSOPS_ANALYST')}"}
     admin = {"Authorization": f"Bearer {token('CHRONOSOPS_ADMIN')}"}
     collectors = tmp_path / "collectors.toml"
-    with silent_server() as endpoint, cluster(database_url, tmp_path) as running:
+    with silent_server() as endpoint, cluster(database_url, tmp_path, shared_redis) as running:
         # A Prometheus that never answers holds the worker inside iteration 1 long enough to
         # kill it there.
         collectors.write_text(

@@ -2,22 +2,31 @@
 
 Two buckets per principal: ``ingest`` for writes and ``read`` for everything else. A 429 says
 which limit was hit and when to retry, so a client (or an operator) can tell them apart.
+
+The counters live in the process (``memory://``) or in Redis (``CHRONOSOPS_REDIS_URL``, or
+``CHRONOSOPS_RATE_LIMIT_STORAGE_URL=redis://…``), where every API process counts against the
+same window. A Redis that does not answer lets the request through (logged): the limits
+protect the service, and refusing every ingest while Redis is down would be the outage.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from typing import Literal
+from typing import Any, Literal
 
 import limits
+import structlog
 from limits.aio.strategies import MovingWindowRateLimiter
+from limits.errors import StorageError
 from limits.storage import storage_from_string
+from redis.exceptions import RedisError
 
 from chronosops.config import ConfigurationError, LimitSettings
 from chronosops.core.errors import RateLimitedError
 
 LimitGroup = Literal["ingest", "read"]
+log = structlog.get_logger(__name__)
 
 
 def _parse(name: str, text: str) -> limits.RateLimitItem:
@@ -33,6 +42,20 @@ def _async_storage_url(url: str) -> str:
     return url if url.startswith("async+") else f"async+{url}"
 
 
+def _storage(settings: LimitSettings) -> Any:
+    url = _async_storage_url(settings.storage_url)
+    if url.startswith(("async+redis://", "async+rediss://", "async+unix://")):
+        # redis-py, the client the replay caches use too (limits defaults to coredis).
+        return storage_from_string(
+            url,
+            implementation="redispy",
+            key_prefix=settings.key_prefix,
+            socket_timeout=0.5,
+            socket_connect_timeout=0.5,
+        )
+    return storage_from_string(url)
+
+
 class RateLimiter:
     def __init__(self, settings: LimitSettings) -> None:
         self.enabled = settings.enabled
@@ -40,9 +63,7 @@ class RateLimiter:
             "ingest": _parse("CHRONOSOPS_RATE_LIMIT_INGEST", settings.ingest),
             "read": _parse("CHRONOSOPS_RATE_LIMIT_READ", settings.read),
         }
-        self._strategy = MovingWindowRateLimiter(
-            storage_from_string(_async_storage_url(settings.storage_url))
-        )
+        self._strategy = MovingWindowRateLimiter(_storage(settings))
 
     def describe(self, group: LimitGroup) -> str:
         return str(self._limits[group])
@@ -57,9 +78,13 @@ class RateLimiter:
         if not self.enabled or cost < 1:
             return
         item = self._limits[group]
-        if await self._strategy.hit(item, group, subject, cost=min(cost, item.amount)):
+        try:
+            if await self._strategy.hit(item, group, subject, cost=min(cost, item.amount)):
+                return
+            stats = await self._strategy.get_window_stats(item, group, subject)
+        except (StorageError, RedisError, OSError) as error:
+            log.warning("rate_limit.storage_failed", group=group, error=str(error))
             return
-        stats = await self._strategy.get_window_stats(item, group, subject)
         retry_after = max(1, math.ceil(stats.reset_time - time.time()))
         raise RateLimitedError(
             f"Rate limit exceeded: {group} limit of {item} per principal; retry after "

@@ -34,6 +34,7 @@ from chronosops.investigation.loop import (
 from chronosops.investigation.notify import NOTIFY_JOB, Notifier
 from chronosops.investigation.once import Answer, Delivery, IdempotencyKey, Once
 from chronosops.investigation.postmortem_prose import ModelProseWriter
+from chronosops.investigation.reanalysis import Reanalysis, reanalyze_or_queue
 from chronosops.investigation.scenarios import ScenarioRun, run_scenario
 from chronosops.investigation.silencing import Silencing
 from chronosops.investigation.timeline import IncidentTimelines, Timeline, TimelineEntry
@@ -74,6 +75,7 @@ __all__ = [
     "ModelProseWriter",
     "Notifier",
     "Once",
+    "Reanalysis",
     "RunResult",
     "ScenarioRun",
     "Silencing",
@@ -85,6 +87,7 @@ __all__ = [
     "delivery_id_headers",
     "export_zip",
     "read_export",
+    "reanalyze_or_queue",
     "run_scenario",
     "verify_export",
     "window_of",

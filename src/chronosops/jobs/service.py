@@ -345,6 +345,22 @@ class JobService:
         rows = await session.execute(query.order_by(Job.created_at.desc(), Job.id.desc()).limit(1))
         return rows.scalar_one_or_none()
 
+    async def pending(
+        self,
+        session: AsyncSession,
+        incident_id: str,
+        *,
+        kinds: Sequence[str] = (),
+        states: Sequence[str] = ("queued", "running"),
+    ) -> JobRead | None:
+        """The incident's oldest job still to finish (queued or running), if any."""
+        query = select(Job).where(Job.incident_id == incident_id, Job.state.in_(states))
+        if kinds:
+            query = query.where(Job.kind.in_(kinds))
+        rows = await session.execute(query.order_by(Job.created_at, Job.id).limit(1))
+        row = rows.scalar_one_or_none()
+        return to_read(row) if row is not None else None
+
     async def latest(self, session: AsyncSession, incident_id: str) -> JobRead | None:
         row = await self.latest_row(session, incident_id)
         return to_read(row) if row is not None else None

@@ -6,12 +6,14 @@ from chronosops.storage.database import Database, is_unique_violation
 from chronosops.storage.failures import DatabaseUnavailableError
 from chronosops.storage.inserts import add_unless_taken, insert_or_ignore, insert_row
 from chronosops.storage.liveness import Liveness, process_name
+from chronosops.storage.shared_state import SharedState
 
 __all__ = [
     "Database",
     "DatabaseUnavailableError",
     "JSONValue",
     "Liveness",
+    "SharedState",
     "TableBase",
     "UtcDateTime",
     "add_unless_taken",

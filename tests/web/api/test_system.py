@@ -10,6 +10,7 @@ import httpx
 from chronosops import migrations
 from chronosops.core.ingest_request import IngestIncidentRequest
 from tests.fixtures.app import ClientFactory
+from tests.fixtures.shared_state import SharedRedis
 from tests.fixtures.silent_server import hung_database_url, silent_server
 
 
@@ -131,3 +132,16 @@ async def test_an_api_read_on_a_database_that_never_answers_is_a_503_with_retry_
     assert response.status_code == 503
     assert response.json()["code"] == "database-unavailable"
     assert int(response.headers["retry-after"]) >= 1
+
+
+async def test_health_reports_the_shared_redis_when_one_is_configured(
+    client: httpx.AsyncClient, client_with: ClientFactory, shared_redis: SharedRedis
+) -> None:
+    assert "redis" not in (await client.get("/v1/health")).json()
+    shared, _ = await client_with(redis_url=shared_redis.url, redis_key_prefix=shared_redis.prefix)
+    assert (await shared.get("/v1/health")).json()["redis"] == "connected"
+    # Nothing listens on port 1: reported, and the process stays live and ready.
+    gone, _ = await client_with(redis_url="redis://127.0.0.1:1/0")
+    health = await gone.get("/v1/health")
+    assert (health.status_code, health.json()["redis"]) == (200, "disconnected")
+    assert (await gone.get("/v1/ready")).status_code == 200

@@ -123,6 +123,26 @@ async def test_analysts_reanalyse_and_see_the_new_analysis_first(
     assert after.count('<tr aria-current="true"') == 1
 
 
+async def test_a_reanalysis_asked_while_the_incident_is_being_analysed_is_queued_and_said_so(
+    client: httpx.AsyncClient, services: Services, analyst: dict[str, str], sign_in: SignIn
+) -> None:
+    incident = await ingest(client, analyst, checkout_incident())
+    async with services.database.unit_of_work() as session:
+        await services.jobs.enqueue(
+            session, kind="analyze", incident_id=incident, payload={}, by="test", hold=True
+        )
+    csrf = await sign_in(Role.ANALYST)
+    response = await client.post(f"/incidents/{incident}/reanalyze", data={"csrf_token": csrf})
+    assert response.status_code == 303
+    assert response.headers["location"] == (
+        f"/incidents/{incident}?done=reanalysis-queued#diagnosis"
+    )
+    after = (await client.get(response.headers["location"])).text
+    assert "Re-analysis queued" in after
+    api = (await client.get(f"/v1/incidents/{incident}", headers=analyst)).json()
+    assert len(api["analyses"]) == 1
+
+
 @pytest.mark.parametrize("token", [None, "forged", "other-session"])
 async def test_reanalyse_without_this_sessions_form_token_changes_nothing(
     client: httpx.AsyncClient,

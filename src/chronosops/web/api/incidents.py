@@ -22,7 +22,13 @@ from chronosops.core.ingest_request import (
 )
 from chronosops.core.timestamps import parse_instant
 from chronosops.incidents import IncidentFilter, IncidentStatus, Lifecycle
-from chronosops.investigation import AnalysisMode, Answer, IdempotencyKey, IngestOutcome
+from chronosops.investigation import (
+    AnalysisMode,
+    Answer,
+    IdempotencyKey,
+    IngestOutcome,
+    reanalyze_or_queue,
+)
 from chronosops.web.bodies import read_json
 from chronosops.web.deps import Analyst, ReadSession, ServicesDep, Viewer, remember_incident
 from chronosops.web.errors import INVALID_BODY, field_errors_from_pydantic
@@ -330,17 +336,46 @@ async def incident_audit_events(
     summary="Analyse the incident's stored evidence again and keep a new analysis",
     status_code=201,
     response_model=IngestIncidentResponse,
-    responses={404: {"description": "Unknown incident"}},
+    responses={
+        201: {"model": IngestIncidentResponse, "description": "Re-analysed in the request"},
+        202: {
+            "model": IngestIncidentResponse,
+            "description": "Left to a `reanalyze` job (`Location` names the incident): the "
+            "client sent `Prefer: respond-async`, the incident has no stored evidence yet, or "
+            "other work of the incident is pending",
+        },
+        404: {"description": "Unknown incident"},
+    },
 )
 async def reanalyze(
-    incident_id: str, request: Request, principal: Analyst, services: ServicesDep
-) -> IngestIncidentResponse:
+    incident_id: str,
+    request: Request,
+    principal: Analyst,
+    services: ServicesDep,
+    prefer: Annotated[str | None, Header()] = None,
+) -> JSONResponse:
     remember_incident(request, incident_id)
-    outcome = await services.pipeline.reanalyze(incident_id, principal=principal)
-    return IngestIncidentResponse(
+    asked_async = wants_async(prefer)
+    done = await reanalyze_or_queue(
+        services.pipeline, incident_id, principal=principal, asked_async=asked_async
+    )
+    if done.outcome is None:
+        assert done.job is not None
+        queued = IngestIncidentResponse(
+            incident_id=incident_id,
+            evidence_bundle_id=done.incident.latest_bundle_id,
+            status=done.incident.status,
+            message=f"Re-analysis queued as job {done.job.id}; GET /v1/incidents/{incident_id} "
+            "shows where it stands",
+        )
+        return _response(
+            202, queued.model_dump(mode="json", by_alias=True), asked_async=asked_async
+        )
+    analysed = IngestIncidentResponse(
         incident_id=incident_id,
-        evidence_bundle_id=outcome.bundle_id,
-        analysis_id=outcome.analysis.analysis_id,
+        evidence_bundle_id=done.outcome.bundle_id,
+        analysis_id=done.outcome.analysis.analysis_id,
         status="analyzed",
         message="Incident re-analysed from its stored evidence",
     )
+    return _response(201, analysed.model_dump(mode="json", by_alias=True))

@@ -32,6 +32,9 @@ async def health(services: ServicesDep) -> dict[str, Any]:
     except DatabaseUnavailableError as error:
         body.update(database="disconnected", databaseError=error.message)
         log.warning("probe.database_unavailable", detail=error.detail or error.message)
+    if services.shared is not None:
+        # Reported, not required: without Redis requests are served from the database.
+        body["redis"] = "connected" if await services.shared.ping() else "disconnected"
     body["time"] = format_instant(services.clock.now())
     return body
 

@@ -23,6 +23,7 @@ from chronosops.core.artifacts import (
 from chronosops.core.windows import TimeWindow, incident_window
 from chronosops.evidence import BundleRead
 from chronosops.incidents import IncidentRead
+from chronosops.investigation import reanalyze_or_queue
 from chronosops.reasoning import AnalysisNotFoundError, AnalysisRead, PromptTraceNotFoundError
 from chronosops.web.deps import ServicesDep, remember_incident
 from chronosops.web.pages.charts import Chart, metric_chart
@@ -231,6 +232,8 @@ def _notice(request: Request) -> str | None:
         "assigned": "Assignee changed.",
         "noted": "Note added.",
         "reanalyzed": "Re-analysed from the stored evidence: the diagnosis below is the new analysis.",
+        "reanalysis-queued": "Re-analysis queued: it runs after the incident's pending work "
+        "(or once its evidence is collected); this page shows the new diagnosis when it is done.",
         "scenario": "Scenario analysed. Its evidence is synthetic; compare the diagnosis with the "
         "scenario's known root cause.",
     }.get(request.query_params.get("done", ""))
@@ -262,8 +265,16 @@ async def reanalyze(
     _form: CheckedForm,
 ) -> Response:
     remember_incident(request, incident_id)
-    outcome = await services.pipeline.reanalyze(incident_id, principal=user.principal)
+    done = await reanalyze_or_queue(
+        services.pipeline, incident_id, principal=user.principal, asked_async=False
+    )
+    if done.outcome is None:
+        assert done.job is not None
+        log.info("console.reanalysis_queued", incident_id=incident_id, job_id=done.job.id)
+        return RedirectResponse(
+            f"/incidents/{incident_id}?done=reanalysis-queued#diagnosis", status_code=303
+        )
     log.info(
-        "console.reanalyzed", incident_id=incident_id, analysis_id=outcome.analysis.analysis_id
+        "console.reanalyzed", incident_id=incident_id, analysis_id=done.outcome.analysis.analysis_id
     )
     return RedirectResponse(f"/incidents/{incident_id}?done=reanalyzed#diagnosis", status_code=303)

@@ -129,6 +129,8 @@ async def live_session(request: Request, services: Services) -> ConsoleSession |
     if session is None:
         return None
     if services.sign_outs.recently_live(session.session_id):
+        if await services.sign_outs.announced(session.session_id):
+            return None
         return session
     async with services.database.unit_of_work(write=False) as db:
         if await services.sign_outs.is_signed_out(db, session.session_id):

@@ -253,6 +253,7 @@ async def sign_out(
             actor=console.principal.subject,
             payload={},
         )
+    await services.sign_outs.announce(console)
     response = RedirectResponse("/sign-in?signed_out=1", status_code=303)
     clear_session_cookie(response, request)
     log.info("console.signed_out", principal=user.principal.log_subject)
