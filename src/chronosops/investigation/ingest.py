@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
@@ -32,7 +32,7 @@ from chronosops.core.metrics import OperatorMetrics
 from chronosops.core.timestamps import format_instant
 from chronosops.core.windows import TimeWindow, incident_window
 from chronosops.evidence import BundleDraft, CollectionNote, EvidenceService
-from chronosops.incidents import AlertGrouping, IncidentRead, IncidentService
+from chronosops.incidents import AlertGrouping, GroupRaceError, IncidentRead, IncidentService
 from chronosops.investigation.collection import EvidenceGatherer
 from chronosops.investigation.notify import Notifier
 from chronosops.investigation.postmortems import (
@@ -55,6 +55,9 @@ QUEUED_MESSAGE = (
 )
 ANALYZE_JOB = "analyze"
 REANALYZE_JOB = "reanalyze"
+# An alert that loses a race for its group joins the winner on the next attempt; a third
+# attempt covers the winner being resolved in between (the alert then opens anew).
+GROUP_RACE_ATTEMPTS = 3
 
 # inline: analyse in this call whatever it takes (CLI, console); auto: in this call only when
 # it can finish at once; background: always leave it to a runner (webhooks, Prefer: respond-async).
@@ -165,14 +168,32 @@ class IngestPipeline:
         mode: AnalysisMode = "inline",
     ) -> IngestOutcome:
         """Open an incident for the alert, or join it to the open incident of its group."""
-        if self.grouping is not None:
-            self.gatherer.check(request)
-            joined = await self._join(request, self.grouping, principal=principal)
-            if joined is not None:
-                return joined
-        outcome = await self._ingest_alone(request, principal=principal, mode=mode)
-        # Here the alert is its incident's own reference: the one that opened it.
-        return replace(outcome, response=outcome.response.model_copy(update={"alert": "opened"}))
+        if self.grouping is None:
+            outcome = await self._ingest_alone(request, principal=principal, mode=mode)
+            return replace(
+                outcome, response=outcome.response.model_copy(update={"alert": "opened"})
+            )
+        self.gatherer.check(request)
+        for _ in range(GROUP_RACE_ATTEMPTS):
+            try:
+                joined = await self._join(request, self.grouping, principal=principal)
+                if joined is not None:
+                    return joined
+                outcome = await self._ingest_alone(request, principal=principal, mode=mode)
+            except GroupRaceError:
+                # A concurrent delivery of the group stored its incident first (the lookup
+                # above ran before it committed): everything here was rolled back, and asked
+                # again the alert joins that incident.
+                log.info("incident.group_race", source_ref=request.source_ref)
+                continue
+            # Here the alert is its incident's own reference: the one that opened it.
+            return replace(
+                outcome, response=outcome.response.model_copy(update={"alert": "opened"})
+            )
+        raise RuntimeError(
+            f"could not open or join the group of {request.source_type}/{request.source_ref} "
+            f"after {GROUP_RACE_ATTEMPTS} attempts"
+        )
 
     async def _join(
         self, request: IngestIncidentRequest, grouping: AlertGrouping, *, principal: Principal
@@ -522,10 +543,14 @@ class IngestPipeline:
         started = time.perf_counter()
         try:
             async with self._heartbeat(job.id):
+                joined: Sequence[IngestIncidentRequest] = ()
                 if request is None:
                     async with self.database.unit_of_work(write=False) as session:
                         request = await self.incidents.stored_request(session, incident.id)
-                gathered = await self.gatherer.gather(incident, request, window=window_of(incident))
+                        joined = await self._joined_alerts(session, incident.id)
+                gathered = await self.gatherer.gather(
+                    incident, request, window=window_of(incident), joined=joined
+                )
                 self._count_collection(gathered.notes)
                 outcome = await self.analyze(
                     incident,
@@ -548,6 +573,14 @@ class IngestPipeline:
                 job, incident.id, f"{type(error).__name__}: {error}", principal=principal
             )
             raise
+
+    async def _joined_alerts(
+        self, session: AsyncSession, incident_id: str
+    ) -> Sequence[IngestIncidentRequest]:
+        """The requests of the alerts that joined the incident: part of its evidence."""
+        if self.grouping is None:
+            return ()
+        return await self.grouping.joined_requests(session, incident_id)
 
     async def _previous_top(self, session: AsyncSession, incident: IncidentRead) -> str | None:
         """The top hypothesis of the incident's analysis before this one, if it had one."""
@@ -865,8 +898,11 @@ class IngestPipeline:
             else:
                 # Never analysed (switched off, or failed before sealing): start from the request.
                 request = await self.incidents.stored_request(session, incident_id)
+                joined = await self._joined_alerts(session, incident_id)
         if incident.latest_bundle_id is None:
-            gathered = await self.gatherer.gather(incident, request, window=window_of(incident))
+            gathered = await self.gatherer.gather(
+                incident, request, window=window_of(incident), joined=joined
+            )
             draft = self.evidence.seal(gathered.artifacts, collection=gathered.notes)
         return await self.analyze_bundle(
             incident, draft, window=window_of(incident), principal=principal, job_id=job_id
