@@ -58,6 +58,7 @@ def to_alert_read(row: IncidentAlert) -> IncidentAlertRead:
         start=row.start_at,
         resolved_at=row.resolved_at,
         received_at=row.created_at,
+        silence_id=row.silence_id,
     )
 
 
@@ -142,6 +143,7 @@ class AlertGrouping:
         *,
         role: AlertRole,
         reason: JoinReason | None = None,
+        silence_id: str | None = None,
     ) -> IncidentAlertRead:
         """Record the alert on the incident; the opener of a group also claims the group.
 
@@ -162,6 +164,7 @@ class AlertGrouping:
             start_at=request.timeline.start,
             resolved_at=request.timeline.resolved_at or request.timeline.end,
             created_at=self.clock.now(),
+            silence_id=silence_id,
             # The opener's request is the incident's own; a joined alert's is kept here for
             # the incident's next analysis.
             request=(
@@ -191,13 +194,15 @@ class AlertGrouping:
     async def joined_requests(
         self, session: AsyncSession, incident_id: str
     ) -> Sequence[IngestIncidentRequest]:
-        """The requests of the alerts that joined the incident, in the order they joined."""
+        """The requests of the alerts that joined the incident, in the order they joined;
+        an alert a silence held back is not evidence."""
         rows = await session.scalars(
             select(IncidentAlert.request)
             .where(
                 IncidentAlert.incident_id == incident_id,
                 IncidentAlert.role == "joined",
                 IncidentAlert.request.is_not(None),
+                IncidentAlert.silence_id.is_(None),
             )
             .order_by(IncidentAlert.created_at, IncidentAlert.id)
         )

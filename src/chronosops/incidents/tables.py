@@ -191,3 +191,5 @@ class IncidentAlert(TableBase):
     # annotations and service go into the incident's next analysis. None for the opener, whose
     # request the incident itself keeps.
     request: Mapped[dict[str, Any] | None] = mapped_column(JSONValue)
+    # The silence the alert matched when it arrived: stored and shown, never analysed.
+    silence_id: Mapped[str | None] = mapped_column(String(32))

@@ -100,6 +100,17 @@ class AnalysisOutcome:
     analysis: AnalysisRead
 
 
+def facts_of(alert: IncidentRead | IngestIncidentRequest) -> IncidentFacts:
+    """What a silence is matched against: a new incident, or an alert that joins one."""
+    metadata = alert.metadata
+    return IncidentFacts(
+        source_type=alert.source_type,
+        service=metadata.service if metadata else None,
+        environment=metadata.environment if metadata else None,
+        tags=metadata.tags if metadata else None,
+    )
+
+
 def window_of(incident: IncidentRead) -> TimeWindow:
     return incident_window(
         start=incident.timeline.start,
@@ -229,7 +240,15 @@ class IngestPipeline:
             if target is None:
                 return None
             incident = await self.incidents.get(session, target.incident_id)
-            await grouping.add(session, incident.id, request, role="joined", reason=target.reason)
+            silence = await self._matching_silence(session, facts_of(request))
+            await grouping.add(
+                session,
+                incident.id,
+                request,
+                role="joined",
+                reason=target.reason,
+                silence_id=silence.id if silence else None,
+            )
             await self.audit.record(
                 session,
                 event_type=EventType.INCIDENT_ALERT_JOINED,
@@ -244,10 +263,11 @@ class IngestPipeline:
                     "sourceRef": request.source_ref,
                     "title": request.title,
                     "joinedBy": target.reason,
+                    "silenceId": silence.id if silence else None,
                 },
             )
             rerun = None
-            if self.analyze_on_ingest and incident.silence_id is None:
+            if self.analyze_on_ingest and incident.silence_id is None and silence is None:
                 rerun = await self._schedule_reanalysis(session, incident.id, principal=principal)
         self.metrics.ingested(incident.source_type, "joined")
         log.info("incident.alert_joined", incident_id=incident.id, by=target.reason)
@@ -257,6 +277,11 @@ class IngestPipeline:
             else ("same service and environment within the window")
         )
         message = f"Joined open incident {incident.id} ({reason})"
+        if silence is not None:
+            message += (
+                f"; silenced by silence {silence.id} ({silence.comment}): stored and shown, "
+                "not analysed"
+            )
         if rerun is not None:
             message += f"; its analysis runs again (job {rerun.id}, {rerun.state})"
         return IngestOutcome(
@@ -324,11 +349,19 @@ class IngestPipeline:
                 incident_id=ahead.incident.id if ahead else None,
             )
             incident = registration.incident
-            if registration.created and self.grouping is not None:
-                await self.grouping.add(session, incident.id, request, role="opened")
             silence = (
-                await self._matching_silence(session, incident) if registration.created else None
+                await self._matching_silence(session, facts_of(incident))
+                if registration.created
+                else None
             )
+            if registration.created and self.grouping is not None:
+                await self.grouping.add(
+                    session,
+                    incident.id,
+                    request,
+                    role="opened",
+                    silence_id=silence.id if silence else None,
+                )
             if registration.created and self.analyze_on_ingest and silence is None:
                 job = await self.jobs.enqueue(
                     session,
@@ -596,17 +629,11 @@ class IngestPipeline:
             self.metrics.collected(note.source, note.status)
 
     async def _matching_silence(
-        self, session: AsyncSession, incident: IncidentRead
+        self, session: AsyncSession, facts: IncidentFacts
     ) -> SilenceRead | None:
-        """The active silence that holds this new incident back from analysis, if any."""
+        """The active silence that holds this new incident (or alert) back, if any."""
         if self.silences is None:
             return None
-        facts = IncidentFacts(
-            source_type=incident.source_type,
-            service=incident.metadata.service,
-            environment=incident.metadata.environment,
-            tags=incident.metadata.tags,
-        )
         return await self.silences.matching(session, facts)
 
     async def _record_silence(

@@ -298,3 +298,29 @@ async def test_reopening_an_incident_whose_group_reopened_elsewhere_leaves_the_g
     third = await hooks.post("alertmanager", {**group, "alerts": group["alerts"][2:]})
     assert third.json()["events"][0]["incidentId"] == newer
     assert third.json()["events"][0]["alert"] == "joined"
+
+
+async def test_a_joined_alert_a_silence_matches_is_kept_and_shown_but_not_analysed(
+    client_with: ClientFactory, analyst: dict[str, str], viewer: dict[str, str]
+) -> None:
+    hooks = await grouped_hooks(client_with, alert_grouping_reanalysis_delay_seconds=0)
+    opener = grouped_report("checkout-2", service="checkout", evidence={})
+    opened = await hooks.http.post("/v1/incidents/ingest", json=opener, headers=analyst)
+    await hooks.services.runner.drain()
+    incident_id = opened.json()["incidentId"]
+    silence = {
+        "matchers": {"service": "payments"},
+        "startsAt": "2020-01-01T00:00:00Z",
+        "endsAt": "2099-01-01T00:00:00Z",
+        "comment": "payments maintenance",
+    }
+    made = await hooks.http.post("/v1/silences", json=silence, headers=analyst)
+    assert made.status_code == 201, made.text
+    joining = grouped_report("payments-2", service="payments", evidence={})
+    joined = (await hooks.http.post("/v1/incidents/ingest", json=joining, headers=analyst)).json()
+    assert joined["alert"] == "joined"
+    assert "silenced by silence" in joined["message"]
+    await hooks.services.runner.drain()
+    assert await count(hooks, Analysis, incident_id) == 1
+    alerts = (await hooks.http.get(f"/v1/incidents/{incident_id}/alerts", headers=viewer)).json()
+    assert [alert["silenceId"] for alert in alerts["items"]] == [None, made.json()["id"]]

@@ -23,6 +23,12 @@ OPEN_GROUP_WHERE = sa.text("group_key IS NOT NULL AND lifecycle <> 'resolved'")
 def upgrade() -> None:
     op.add_column("incident", sa.Column("group_key", sa.String(length=512), nullable=True))
     op.add_column("incident_alert", sa.Column("request", JSONValue, nullable=True))
+    op.add_column("incident_alert", sa.Column("silence_id", sa.String(length=32), nullable=True))
+    # An incident's opener was silenced with its incident.
+    op.execute(
+        "UPDATE incident_alert SET silence_id = (SELECT i.silence_id FROM incident i "
+        "WHERE i.id = incident_alert.incident_id) WHERE role = 'opened'"
+    )
     _claim_open_groups()
     op.create_index(
         "uq_incident_open_group_key",
@@ -64,4 +70,5 @@ def downgrade() -> None:
         batch_op.drop_index("uq_incident_open_group_key")
         batch_op.drop_column("group_key")
     with op.batch_alter_table("incident_alert", schema=None) as batch_op:
+        batch_op.drop_column("silence_id")
         batch_op.drop_column("request")
