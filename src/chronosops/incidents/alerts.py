@@ -79,21 +79,26 @@ class AlertGrouping:
         source_ref: str,
         *,
         roles: tuple[AlertRole, ...] = ("joined",),
+        open_only: bool = True,
     ) -> str | None:
-        """The open incident this reference joined (not opened), if any: a repeat finds it."""
-        rows = await session.execute(
+        """The open incident this reference joined (not opened), if any: a repeat finds it.
+
+        With ``open_only`` false, the newest incident holding it, open or resolved.
+        """
+        query = (
             select(IncidentAlert.incident_id)
             .join(Incident, Incident.id == IncidentAlert.incident_id)
             .where(
                 IncidentAlert.source_type == source_type,
                 IncidentAlert.source_ref == source_ref,
                 IncidentAlert.role.in_(roles),
-                Incident.lifecycle != "resolved",
             )
             .order_by(IncidentAlert.created_at.desc())
             .limit(1)
         )
-        return rows.scalar_one_or_none()
+        if open_only:
+            query = query.where(Incident.lifecycle != "resolved")
+        return (await session.execute(query)).scalar_one_or_none()
 
     async def target(
         self, session: AsyncSession, request: IngestIncidentRequest
@@ -211,13 +216,14 @@ class AlertGrouping:
     async def resolve_alert(
         self, session: AsyncSession, source_type: str, source_ref: str, *, at: datetime
     ) -> tuple[str, int] | None:
-        """Mark an alert of an open incident resolved; (the incident, how many still fire).
+        """Mark an alert resolved; (the incident holding it, how many of its alerts still fire).
 
-        None when no open incident holds the reference (an incident stored before grouping,
-        or none at all): it is then resolved by its own reference as before.
+        The incident is the newest that holds the reference, open or already resolved (by a
+        person, before the vendor said so). None when none holds it (an incident stored before
+        grouping, or none at all): it is then resolved by its own reference as before.
         """
         incident_id = await self.joined_incident(
-            session, source_type, source_ref, roles=("opened", "joined")
+            session, source_type, source_ref, roles=("opened", "joined"), open_only=False
         )
         if incident_id is None:
             return None

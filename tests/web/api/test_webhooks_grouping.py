@@ -324,3 +324,24 @@ async def test_a_joined_alert_a_silence_matches_is_kept_and_shown_but_not_analys
     assert await count(hooks, Analysis, incident_id) == 1
     alerts = (await hooks.http.get(f"/v1/incidents/{incident_id}/alerts", headers=viewer)).json()
     assert [alert["silenceId"] for alert in alerts["items"]] == [None, made.json()["id"]]
+
+
+async def test_the_vendors_resolve_after_a_person_resolved_answers_for_that_incident(
+    hooks: Hooks, analyst: dict[str, str], viewer: dict[str, str]
+) -> None:
+    group = alert_group(2, group_key="resolved-by-hand")
+    opened = (await hooks.post("alertmanager", group)).json()
+    incident_id = opened["events"][0]["incidentId"]
+    resolved = await hooks.http.post(f"/v1/incidents/{incident_id}/resolve", headers=analyst)
+    assert resolved.status_code == 200, resolved.text
+    ended = copy.deepcopy(group)
+    ended["status"] = "resolved"
+    for alert in ended["alerts"]:
+        alert["status"] = "resolved"
+        alert["endsAt"] = "2024-03-12T09:00:00Z"
+    answer = await hooks.post("alertmanager", ended)
+    events = answer.json()["events"]
+    assert [event["outcome"] for event in events] == ["already-resolved", "already-resolved"]
+    assert {event["incidentId"] for event in events} == {incident_id}
+    alerts = (await hooks.http.get(f"/v1/incidents/{incident_id}/alerts", headers=viewer)).json()
+    assert [alert["resolvedAt"] for alert in alerts["items"]] == ["2024-03-12T09:00:00.000Z"] * 2
