@@ -324,6 +324,10 @@ async def test_a_joined_alert_a_silence_matches_is_kept_and_shown_but_not_analys
     assert await count(hooks, Analysis, incident_id) == 1
     alerts = (await hooks.http.get(f"/v1/incidents/{incident_id}/alerts", headers=viewer)).json()
     assert [alert["silenceId"] for alert in alerts["items"]] == [None, made.json()["id"]]
+    timeline = (
+        await hooks.http.get(f"/v1/incidents/{incident_id}/timeline", headers=viewer)
+    ).json()
+    assert "Alert joined: payments errors (silenced)" in [e["title"] for e in timeline["entries"]]
 
 
 async def test_the_vendors_resolve_after_a_person_resolved_answers_for_that_incident(
