@@ -197,7 +197,7 @@ class AlertGrouping:
         return to_alert_read(row)
 
     async def joined_requests(
-        self, session: AsyncSession, incident_id: str
+        self, session: AsyncSession, incident_id: str, *, limit: int
     ) -> Sequence[IngestIncidentRequest]:
         """The requests of the alerts that joined the incident, in the order they joined;
         an alert a silence held back is not evidence."""
@@ -210,6 +210,7 @@ class AlertGrouping:
                 IncidentAlert.silence_id.is_(None),
             )
             .order_by(IncidentAlert.created_at, IncidentAlert.id)
+            .limit(limit)
         )
         return [IngestIncidentRequest.model_validate(data) for data in rows]
 

@@ -77,6 +77,9 @@ def sent_topology(request: IngestIncidentRequest) -> list[tuple[str, str]]:
 
 
 JOINED_ALERTS_SOURCE = "joinedAlerts"
+# How many joined alerts an analysis takes as evidence (the first to join): a storm of 1,000
+# alerts of one group says little more than its first hundred, and the bundle stays readable.
+JOINED_EVIDENCE_MAX = 100
 ALERT_EVENT = "alert"
 
 
@@ -244,7 +247,12 @@ class EvidenceGatherer:
                 source=JOINED_ALERTS_SOURCE,
                 status="ok",
                 detail=f"{len(artifacts)} artifact(s) from the {len(joined)} alert(s) that "
-                "joined the incident (each alert, and its evidenceLite)",
+                "joined the incident (each alert, and its evidenceLite)"
+                + (
+                    f"; at most the first {len(joined)} joined alerts are evidence"
+                    if len(joined) >= JOINED_EVIDENCE_MAX
+                    else ""
+                ),
                 items=len(artifacts),
             ),
         )

@@ -33,7 +33,7 @@ from chronosops.core.timestamps import format_instant
 from chronosops.core.windows import TimeWindow, incident_window
 from chronosops.evidence import BundleDraft, CollectionNote, EvidenceService
 from chronosops.incidents import AlertGrouping, GroupRaceError, IncidentRead, IncidentService
-from chronosops.investigation.collection import EvidenceGatherer
+from chronosops.investigation.collection import JOINED_EVIDENCE_MAX, EvidenceGatherer
 from chronosops.investigation.notify import Notifier
 from chronosops.investigation.postmortems import (
     audit_postmortem,
@@ -613,7 +613,7 @@ class IngestPipeline:
         """The requests of the alerts that joined the incident: part of its evidence."""
         if self.grouping is None:
             return ()
-        return await self.grouping.joined_requests(session, incident_id)
+        return await self.grouping.joined_requests(session, incident_id, limit=JOINED_EVIDENCE_MAX)
 
     async def _previous_top(self, session: AsyncSession, incident: IncidentRead) -> str | None:
         """The top hypothesis of the incident's analysis before this one, if it had one."""

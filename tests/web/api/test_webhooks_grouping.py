@@ -90,6 +90,12 @@ async def test_a_group_of_a_thousand_alerts_opens_one_incident(
     assert alerts["count"] == 1000
     assert only["status"] == "analyzed"
     assert await count(hooks, Analysis, only["id"]) == 1
+    # The first hundred joined alerts are evidence; the bundle says the rest were left out.
+    bundle = (
+        await hooks.http.get(f"/v1/evidence-bundles/{only['latestBundleId']}", headers=viewer)
+    ).json()
+    assert [a.get("eventType") for a in bundle["artifacts"]].count("alert") == 100
+    assert any("at most the first 100" in note["detail"] for note in bundle["collection"])
 
 
 async def test_a_repeat_of_a_grouped_delivery_opens_nothing_and_adds_no_alert(
