@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import column, create_engine, insert, inspect, table, text
 
 from chronosops import migrations
 from chronosops.bootstrap import metadata
+from chronosops.storage.base import JSONValue, UtcDateTime
 from chronosops.storage.database import sync_url
 from tests.fixtures.database import POSTGRES_URL
 
@@ -34,3 +36,86 @@ def test_migrations_go_down_to_nothing_and_up_again(tmp_path: Path) -> None:
         inspect(engine).get_table_names()
     )
     engine.dispose()
+
+
+def test_0014_gives_each_open_group_to_its_newest_open_incident(tmp_path: Path) -> None:
+    """Two open incidents of one group (the race 0014 closes) migrate without a clash."""
+    url = POSTGRES_URL or f"sqlite:///{tmp_path}/groups.db"
+    if POSTGRES_URL:
+        migrations.downgrade(url, "base")
+    migrations.upgrade(url, "0013")
+    incident = table(
+        "incident",
+        *(
+            column(name)
+            for name in (
+                "id",
+                "source_type",
+                "source_ref",
+                "occurrence",
+                "title",
+                "status",
+                "window_minutes_before",
+                "window_minutes_after",
+                "force_collect",
+                "lifecycle",
+            )
+        ),
+        column("request", JSONValue),
+        column("start_at", UtcDateTime()),
+        column("created_at", UtcDateTime()),
+        column("updated_at", UtcDateTime()),
+    )
+    alert = table(
+        "incident_alert",
+        *(
+            column(name)
+            for name in ("id", "incident_id", "source_type", "source_ref", "group_key", "role")
+        ),
+        column("title"),
+        column("start_at", UtcDateTime()),
+        column("created_at", UtcDateTime()),
+    )
+    engine = create_engine(sync_url(url))
+    with engine.begin() as connection:
+        for number, (name, lifecycle) in enumerate(
+            [("older", "triggered"), ("newer", "acknowledged"), ("closed", "resolved")]
+        ):
+            at = datetime(2026, 1, 1, 10, number, tzinfo=UTC)
+            connection.execute(
+                insert(incident).values(
+                    id=name,
+                    source_type="ALERTMANAGER",
+                    source_ref=f"ref-{name}",
+                    occurrence=1,
+                    title=name,
+                    status="analyzed",
+                    window_minutes_before=15,
+                    window_minutes_after=15,
+                    force_collect=False,
+                    request={},
+                    lifecycle=lifecycle,
+                    start_at=at,
+                    created_at=at,
+                    updated_at=at,
+                )
+            )
+            connection.execute(
+                insert(alert).values(
+                    id=f"alert-{name}",
+                    incident_id=name,
+                    source_type="ALERTMANAGER",
+                    source_ref=f"ref-{name}",
+                    group_key="one-group",
+                    role="opened",
+                    title=name,
+                    start_at=at,
+                    created_at=at,
+                )
+            )
+    migrations.upgrade(url)
+    with engine.connect() as connection:
+        rows = connection.execute(text("SELECT id, group_key FROM incident")).all()
+        held: dict[str, str | None] = {row[0]: row[1] for row in rows}
+    engine.dispose()
+    assert held == {"older": None, "newer": "one-group", "closed": None}

@@ -1,7 +1,7 @@
 """Incidents: stored exactly once per source reference and occurrence, read back with filters,
 resolved by reference, and the vendor deliveries already seen."""
 
-from chronosops.incidents.alerts import AlertGrouping, JoinTarget
+from chronosops.incidents.alerts import AlertGrouping, GroupRaceError, JoinTarget
 from chronosops.incidents.errors import (
     DeliveryInFlightError,
     IdempotencyKeyInFlightError,
@@ -38,6 +38,7 @@ __all__ = [
     "DeliveryClaim",
     "DeliveryInFlightError",
     "DeliveryRead",
+    "GroupRaceError",
     "IdempotencyClaim",
     "IdempotencyKeyInFlightError",
     "IdempotencyKeyReusedError",

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chronosops.core.clock import Clock
@@ -21,6 +22,7 @@ from chronosops.core.ids import IdFactory
 from chronosops.core.ingest_request import IngestIncidentRequest
 from chronosops.incidents.schemas import IncidentAlertRead
 from chronosops.incidents.tables import Incident, IncidentAlert
+from chronosops.storage import is_unique_violation
 
 AlertRole = Literal["opened", "joined"]
 JoinReason = Literal["groupKey", "window"]
@@ -31,6 +33,12 @@ def group_key_of(request: IngestIncidentRequest) -> str | None:
     custom = request.metadata.custom_fields if request.metadata else None
     value = (custom or {}).get("groupKey")
     return value[:512] if isinstance(value, str) and value else None
+
+
+class GroupRaceError(Exception):
+    """A concurrent delivery got there first: it opened the open incident of this alert's
+    group, or joined this very alert to it. The caller's transaction is rolled back; asked
+    again, the alert joins (or repeats into) the incident that delivery stored."""
 
 
 @dataclass(frozen=True)
@@ -50,6 +58,7 @@ def to_alert_read(row: IncidentAlert) -> IncidentAlertRead:
         start=row.start_at,
         resolved_at=row.resolved_at,
         received_at=row.created_at,
+        silence_id=row.silence_id,
     )
 
 
@@ -70,21 +79,26 @@ class AlertGrouping:
         source_ref: str,
         *,
         roles: tuple[AlertRole, ...] = ("joined",),
+        open_only: bool = True,
     ) -> str | None:
-        """The open incident this reference joined (not opened), if any: a repeat finds it."""
-        rows = await session.execute(
+        """The open incident this reference joined (not opened), if any: a repeat finds it.
+
+        With ``open_only`` false, the newest incident holding it, open or resolved.
+        """
+        query = (
             select(IncidentAlert.incident_id)
             .join(Incident, Incident.id == IncidentAlert.incident_id)
             .where(
                 IncidentAlert.source_type == source_type,
                 IncidentAlert.source_ref == source_ref,
                 IncidentAlert.role.in_(roles),
-                Incident.lifecycle != "resolved",
             )
             .order_by(IncidentAlert.created_at.desc())
             .limit(1)
         )
-        return rows.scalar_one_or_none()
+        if open_only:
+            query = query.where(Incident.lifecycle != "resolved")
+        return (await session.execute(query)).scalar_one_or_none()
 
     async def target(
         self, session: AsyncSession, request: IngestIncidentRequest
@@ -134,34 +148,83 @@ class AlertGrouping:
         *,
         role: AlertRole,
         reason: JoinReason | None = None,
+        silence_id: str | None = None,
     ) -> IncidentAlertRead:
+        """Record the alert on the incident; the opener of a group also claims the group.
+
+        Raises `GroupRaceError` when a concurrent delivery already holds the group open (the
+        unique index on open groups) or already joined this alert: the database decides, not
+        the lookup `target` made before this transaction.
+        """
+        group_key = group_key_of(request)
         row = IncidentAlert(
             id=self.ids.new(),
             incident_id=incident_id,
             source_type=request.source_type,
             source_ref=request.source_ref,
-            group_key=group_key_of(request),
+            group_key=group_key,
             role=role,
             joined_by=reason,
             title=request.title[:500],
             start_at=request.timeline.start,
             resolved_at=request.timeline.resolved_at or request.timeline.end,
             created_at=self.clock.now(),
+            silence_id=silence_id,
+            # The opener's request is the incident's own; a joined alert's is kept here for
+            # the incident's next analysis.
+            request=(
+                request.model_dump(mode="json", exclude={"source_payload"}, exclude_none=True)
+                if role == "joined"
+                else None
+            ),
         )
-        session.add(row)
-        await session.flush()
+        try:
+            if role == "opened" and group_key is not None:
+                await session.execute(
+                    update(Incident)
+                    .where(Incident.id == incident_id)
+                    .values(group_key=group_key)
+                    .execution_options(synchronize_session=False)
+                )
+            session.add(row)
+            await session.flush()
+        except IntegrityError as error:
+            if not is_unique_violation(error):
+                raise
+            raise GroupRaceError(
+                f"{request.source_type}:{group_key or request.source_ref}"
+            ) from error
         return to_alert_read(row)
+
+    async def joined_requests(
+        self, session: AsyncSession, incident_id: str, *, limit: int
+    ) -> Sequence[IngestIncidentRequest]:
+        """The requests of the alerts that joined the incident, in the order they joined;
+        an alert a silence held back is not evidence."""
+        rows = await session.scalars(
+            select(IncidentAlert.request)
+            .where(
+                IncidentAlert.incident_id == incident_id,
+                IncidentAlert.role == "joined",
+                IncidentAlert.request.is_not(None),
+                IncidentAlert.silence_id.is_(None),
+            )
+            .order_by(IncidentAlert.created_at, IncidentAlert.id)
+            .limit(limit)
+        )
+        return [IngestIncidentRequest.model_validate(data) for data in rows]
 
     async def resolve_alert(
         self, session: AsyncSession, source_type: str, source_ref: str, *, at: datetime
     ) -> tuple[str, int] | None:
-        """Mark an alert of an open incident resolved; (the incident, how many still fire).
+        """Mark an alert resolved; (the incident holding it, how many of its alerts still fire).
 
-        None when no open incident holds the reference (an incident stored before grouping,
-        or none at all): it is then resolved by its own reference as before.
+        The incident is the newest that holds the reference, open or already resolved (by a
+        person, before the vendor said so). None when none holds it (an incident stored before
+        grouping, or none at all): it is then resolved by its own reference as before.
         """
         incident_id = await self.joined_incident(
-            session, source_type, source_ref, roles=("opened", "joined")
+            session, source_type, source_ref, roles=("opened", "joined"), open_only=False
         )
         if incident_id is None:
             return None

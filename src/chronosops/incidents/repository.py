@@ -57,6 +57,18 @@ class IncidentRepository:
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
+    async def group_held_elsewhere(self, incident: Incident) -> bool:
+        """Whether another open incident holds this incident's vendor group."""
+        holder = await self.session.scalar(
+            select(Incident.id).where(
+                Incident.source_type == incident.source_type,
+                Incident.group_key == incident.group_key,
+                Incident.lifecycle != "resolved",
+                Incident.id != incident.id,
+            )
+        )
+        return holder is not None
+
     async def flush(self) -> None:
         await self.session.flush()
 

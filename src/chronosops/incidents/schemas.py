@@ -119,6 +119,8 @@ class IncidentAlertRead(CamelModel):
     start: Instant
     resolved_at: Instant | None
     received_at: Instant
+    # The silence the alert matched when it arrived (stored, not analysed), if any.
+    silence_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -484,6 +484,12 @@ class IncidentService:
         elif transition == "reopen":
             if state != "resolved":
                 return self._refuse(incident, transition, strict=strict)
+            if incident.group_key is not None and await IncidentRepository(
+                session
+            ).group_held_elsewhere(incident):
+                # A newer incident holds the group open: its alerts keep joining that one,
+                # and this one reopens without the group (one open incident per group).
+                incident.group_key = None
             incident.lifecycle = "triggered"
             incident.resolved_at = None
             incident.resolved_by = None

@@ -3,10 +3,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from chronosops.storage import JSONValue, TableBase, UtcDateTime
+
+OPEN_GROUP_INDEX = "uq_incident_open_group_key"
+OPEN_GROUP_WHERE = text("group_key IS NOT NULL AND lifecycle <> 'resolved'")
 
 
 class Incident(TableBase):
@@ -32,6 +35,16 @@ class Incident(TableBase):
         Index(None, "service", "created_at", "id"),
         Index(None, "lifecycle", "created_at", "id"),
         Index(None, "assignee", "created_at", "id"),
+        # One open incident per vendor group: of concurrent deliveries of one group, only one
+        # can open an incident; the others meet this index and join the one that did.
+        Index(
+            OPEN_GROUP_INDEX,
+            "source_type",
+            "group_key",
+            unique=True,
+            sqlite_where=OPEN_GROUP_WHERE,
+            postgresql_where=OPEN_GROUP_WHERE,
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -73,6 +86,9 @@ class Incident(TableBase):
     assignee: Mapped[str | None] = mapped_column(String(256))
     # The silence that matched when the incident opened: stored and audited, not analysed.
     silence_id: Mapped[str | None] = mapped_column(String(32))
+    # The vendor group (Alertmanager / Grafana groupKey) this incident was opened for; while it
+    # is open no other incident can hold the same group (OPEN_GROUP_INDEX).
+    group_key: Mapped[str | None] = mapped_column(String(512))
 
     latest_bundle_id: Mapped[str | None] = mapped_column(String(80))
     latest_analysis_id: Mapped[str | None] = mapped_column(String(40))
@@ -171,3 +187,9 @@ class IncidentAlert(TableBase):
     start_at: Mapped[datetime] = mapped_column(UtcDateTime)
     resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # A joined alert's validated request (without its raw payload): its evidenceLite, labels,
+    # annotations and service go into the incident's next analysis. None for the opener, whose
+    # request the incident itself keeps.
+    request: Mapped[dict[str, Any] | None] = mapped_column(JSONValue)
+    # The silence the alert matched when it arrived: stored and shown, never analysed.
+    silence_id: Mapped[str | None] = mapped_column(String(32))

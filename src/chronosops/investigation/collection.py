@@ -4,6 +4,9 @@ One place decides where evidence comes from, so every door (ingest, analyze, rea
 gets the same rules:
 
 - ``evidenceLite`` in the request is always used;
+- so is every alert that joined the incident (alert grouping): the alert itself (its title,
+  service, environment, labels and annotations) as an ``alert`` event, and its evidenceLite;
+  the services those alerts name are looked up for recorded changes too;
 - without it (or with ``forceCollect``, or when it holds only ``topology`` events, which say
   where to look rather than what happened), a ``SCENARIO`` incident whose ``sourceRef`` names a
   scenario gets that scenario's synthetic telemetry, and nothing from real backends (a demo
@@ -28,7 +31,7 @@ from chronosops.changes import SOURCE as CHANGES_SOURCE
 from chronosops.changes import ChangeService
 from chronosops.collectors import CollectorQuery
 from chronosops.core.artifacts import Artifact, LogTemplate, MetricSeries, SpanGroup
-from chronosops.core.ingest_request import IngestIncidentRequest
+from chronosops.core.ingest_request import ChangeOrEvent, EvidenceLite, IngestIncidentRequest
 from chronosops.core.timestamps import format_instant
 from chronosops.core.topology import TOPOLOGY_EVENT, ServiceGraph, edges_from_events
 from chronosops.core.windows import TimeWindow
@@ -71,6 +74,42 @@ def sent_topology(request: IngestIncidentRequest) -> list[tuple[str, str]]:
     """The call edges sent with the incident: its evidenceLite's ``topology`` events."""
     events = request.evidence_lite.events if request.evidence_lite else None
     return edges_from_events((event.type, event.metadata) for event in events or [])
+
+
+JOINED_ALERTS_SOURCE = "joinedAlerts"
+# How many joined alerts an analysis takes as evidence (the first to join): a storm of 1,000
+# alerts of one group says little more than its first hundred, and the bundle stays readable.
+JOINED_EVIDENCE_MAX = 100
+ALERT_EVENT = "alert"
+
+
+def with_alert_event(request: IngestIncidentRequest) -> IngestIncidentRequest:
+    """A joined alert's request with the alert itself added to its evidenceLite as an event,
+    so what the alert says (not only what it carries) is evidence of the incident."""
+    metadata = request.metadata
+    custom = (metadata.custom_fields if metadata else None) or {}
+    facts = {
+        "sourceType": request.source_type,
+        "sourceRef": request.source_ref,
+        "severity": request.severity,
+        "service": metadata.service if metadata else None,
+        "environment": metadata.environment if metadata else None,
+        "region": metadata.region if metadata else None,
+        "labels": metadata.tags if metadata else None,
+        "annotations": custom.get("annotations"),
+        "description": request.description,
+    }
+    event = ChangeOrEvent.model_validate(
+        {
+            "type": ALERT_EVENT,
+            "description": request.title,
+            "timestamp": format_instant(request.timeline.start),
+            "metadata": {key: value for key, value in facts.items() if value},
+        }
+    )
+    lite = request.evidence_lite or EvidenceLite()
+    events = [*(lite.events or []), event]
+    return request.model_copy(update={"evidence_lite": lite.model_copy(update={"events": events})})
 
 
 def observed_in(request: IngestIncidentRequest) -> bool:
@@ -160,8 +199,14 @@ class EvidenceGatherer:
         return source_type == SCENARIO_SOURCE_TYPE and scenario_id_of(source_ref) is not None
 
     async def gather(
-        self, incident: IncidentRead, request: IngestIncidentRequest, *, window: TimeWindow
+        self,
+        incident: IncidentRead,
+        request: IngestIncidentRequest,
+        *,
+        window: TimeWindow,
+        joined: Sequence[IngestIncidentRequest] = (),
     ) -> Gathered:
+        """The incident's evidence; ``joined`` are the requests of the alerts that joined it."""
         gathered = Gathered()
         if request.has_evidence:
             lite = await self._lite(request)
@@ -174,15 +219,43 @@ class EvidenceGatherer:
                     items=len(lite),
                 ),
             )
+        if joined:
+            await self._joined(joined, gathered)
         if observed_in(request) and not incident.collection_context.force_collect:
             return gathered
         if self._names_scenario(incident.source_type, incident.source_ref):
             self._scenario(incident, gathered)
             return gathered
-        graph = self.graph.merged(sent_topology(request))
+        graph = self.graph.merged(
+            sent_topology(request), *(sent_topology(alert) for alert in joined)
+        )
         await self._collect(incident, window, gathered, graph)
-        await self._changes(incident, window, gathered, graph)
+        named = {alert.metadata.service for alert in joined if alert.metadata}
+        await self._changes(
+            incident, window, gathered, graph, also={name for name in named if name}
+        )
         return gathered
+
+    async def _joined(self, joined: Sequence[IngestIncidentRequest], gathered: Gathered) -> None:
+        """Each joined alert as an ``alert`` event, with its evidenceLite."""
+        artifacts: list[Artifact] = []
+        for alert in joined:
+            artifacts.extend(await self._lite(with_alert_event(alert)))
+        gathered.add(
+            artifacts,
+            CollectionNote(
+                source=JOINED_ALERTS_SOURCE,
+                status="ok",
+                detail=f"{len(artifacts)} artifact(s) from the {len(joined)} alert(s) that "
+                "joined the incident (each alert, and its evidenceLite)"
+                + (
+                    f"; at most the first {len(joined)} joined alerts are evidence"
+                    if len(joined) >= JOINED_EVIDENCE_MAX
+                    else ""
+                ),
+                items=len(artifacts),
+            ),
+        )
 
     async def _lite(self, request: IngestIncidentRequest) -> list[Artifact]:
         """evidenceLite as artifacts, its log lines mined against the templates remembered for
@@ -229,9 +302,17 @@ class EvidenceGatherer:
         return found
 
     async def _changes(
-        self, incident: IncidentRead, window: TimeWindow, gathered: Gathered, graph: ServiceGraph
+        self,
+        incident: IncidentRead,
+        window: TimeWindow,
+        gathered: Gathered,
+        graph: ServiceGraph,
+        *,
+        also: set[str] | None = None,
     ) -> None:
         services = self.suspects(incident.metadata.service, gathered.artifacts, graph)
+        if services is not None and also:
+            services |= also
         span = TimeWindow(start=window.start - self.changes_lookback, end=window.end)
         async with self.database.unit_of_work(write=False) as session:
             found = await self.changes.evidence(

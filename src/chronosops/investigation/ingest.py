@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
@@ -32,8 +32,8 @@ from chronosops.core.metrics import OperatorMetrics
 from chronosops.core.timestamps import format_instant
 from chronosops.core.windows import TimeWindow, incident_window
 from chronosops.evidence import BundleDraft, CollectionNote, EvidenceService
-from chronosops.incidents import AlertGrouping, IncidentRead, IncidentService
-from chronosops.investigation.collection import EvidenceGatherer
+from chronosops.incidents import AlertGrouping, GroupRaceError, IncidentRead, IncidentService
+from chronosops.investigation.collection import JOINED_EVIDENCE_MAX, EvidenceGatherer
 from chronosops.investigation.notify import Notifier
 from chronosops.investigation.postmortems import (
     audit_postmortem,
@@ -55,6 +55,9 @@ QUEUED_MESSAGE = (
 )
 ANALYZE_JOB = "analyze"
 REANALYZE_JOB = "reanalyze"
+# An alert that loses a race for its group joins the winner on the next attempt; a third
+# attempt covers the winner being resolved in between (the alert then opens anew).
+GROUP_RACE_ATTEMPTS = 3
 
 # inline: analyse in this call whatever it takes (CLI, console); auto: in this call only when
 # it can finish at once; background: always leave it to a runner (webhooks, Prefer: respond-async).
@@ -95,6 +98,17 @@ class Ahead:
 class AnalysisOutcome:
     bundle_id: str
     analysis: AnalysisRead
+
+
+def facts_of(alert: IncidentRead | IngestIncidentRequest) -> IncidentFacts:
+    """What a silence is matched against: a new incident, or an alert that joins one."""
+    metadata = alert.metadata
+    return IncidentFacts(
+        source_type=alert.source_type,
+        service=metadata.service if metadata else None,
+        environment=metadata.environment if metadata else None,
+        tags=metadata.tags if metadata else None,
+    )
 
 
 def window_of(incident: IncidentRead) -> TimeWindow:
@@ -165,14 +179,32 @@ class IngestPipeline:
         mode: AnalysisMode = "inline",
     ) -> IngestOutcome:
         """Open an incident for the alert, or join it to the open incident of its group."""
-        if self.grouping is not None:
-            self.gatherer.check(request)
-            joined = await self._join(request, self.grouping, principal=principal)
-            if joined is not None:
-                return joined
-        outcome = await self._ingest_alone(request, principal=principal, mode=mode)
-        # Here the alert is its incident's own reference: the one that opened it.
-        return replace(outcome, response=outcome.response.model_copy(update={"alert": "opened"}))
+        if self.grouping is None:
+            outcome = await self._ingest_alone(request, principal=principal, mode=mode)
+            return replace(
+                outcome, response=outcome.response.model_copy(update={"alert": "opened"})
+            )
+        self.gatherer.check(request)
+        for _ in range(GROUP_RACE_ATTEMPTS):
+            try:
+                joined = await self._join(request, self.grouping, principal=principal)
+                if joined is not None:
+                    return joined
+                outcome = await self._ingest_alone(request, principal=principal, mode=mode)
+            except GroupRaceError:
+                # A concurrent delivery of the group stored its incident first (the lookup
+                # above ran before it committed): everything here was rolled back, and asked
+                # again the alert joins that incident.
+                log.info("incident.group_race", source_ref=request.source_ref)
+                continue
+            # Here the alert is its incident's own reference: the one that opened it.
+            return replace(
+                outcome, response=outcome.response.model_copy(update={"alert": "opened"})
+            )
+        raise RuntimeError(
+            f"could not open or join the group of {request.source_type}/{request.source_ref} "
+            f"after {GROUP_RACE_ATTEMPTS} attempts"
+        )
 
     async def _join(
         self, request: IngestIncidentRequest, grouping: AlertGrouping, *, principal: Principal
@@ -208,7 +240,15 @@ class IngestPipeline:
             if target is None:
                 return None
             incident = await self.incidents.get(session, target.incident_id)
-            await grouping.add(session, incident.id, request, role="joined", reason=target.reason)
+            silence = await self._matching_silence(session, facts_of(request))
+            await grouping.add(
+                session,
+                incident.id,
+                request,
+                role="joined",
+                reason=target.reason,
+                silence_id=silence.id if silence else None,
+            )
             await self.audit.record(
                 session,
                 event_type=EventType.INCIDENT_ALERT_JOINED,
@@ -223,10 +263,11 @@ class IngestPipeline:
                     "sourceRef": request.source_ref,
                     "title": request.title,
                     "joinedBy": target.reason,
+                    "silenceId": silence.id if silence else None,
                 },
             )
             rerun = None
-            if self.analyze_on_ingest and incident.silence_id is None:
+            if self.analyze_on_ingest and incident.silence_id is None and silence is None:
                 rerun = await self._schedule_reanalysis(session, incident.id, principal=principal)
         self.metrics.ingested(incident.source_type, "joined")
         log.info("incident.alert_joined", incident_id=incident.id, by=target.reason)
@@ -236,6 +277,11 @@ class IngestPipeline:
             else ("same service and environment within the window")
         )
         message = f"Joined open incident {incident.id} ({reason})"
+        if silence is not None:
+            message += (
+                f"; silenced by silence {silence.id} ({silence.comment}): stored and shown, "
+                "not analysed"
+            )
         if rerun is not None:
             message += f"; its analysis runs again (job {rerun.id}, {rerun.state})"
         return IngestOutcome(
@@ -303,11 +349,19 @@ class IngestPipeline:
                 incident_id=ahead.incident.id if ahead else None,
             )
             incident = registration.incident
-            if registration.created and self.grouping is not None:
-                await self.grouping.add(session, incident.id, request, role="opened")
             silence = (
-                await self._matching_silence(session, incident) if registration.created else None
+                await self._matching_silence(session, facts_of(incident))
+                if registration.created
+                else None
             )
+            if registration.created and self.grouping is not None:
+                await self.grouping.add(
+                    session,
+                    incident.id,
+                    request,
+                    role="opened",
+                    silence_id=silence.id if silence else None,
+                )
             if registration.created and self.analyze_on_ingest and silence is None:
                 job = await self.jobs.enqueue(
                     session,
@@ -522,10 +576,14 @@ class IngestPipeline:
         started = time.perf_counter()
         try:
             async with self._heartbeat(job.id):
+                joined: Sequence[IngestIncidentRequest] = ()
                 if request is None:
                     async with self.database.unit_of_work(write=False) as session:
                         request = await self.incidents.stored_request(session, incident.id)
-                gathered = await self.gatherer.gather(incident, request, window=window_of(incident))
+                        joined = await self._joined_alerts(session, incident.id)
+                gathered = await self.gatherer.gather(
+                    incident, request, window=window_of(incident), joined=joined
+                )
                 self._count_collection(gathered.notes)
                 outcome = await self.analyze(
                     incident,
@@ -549,6 +607,14 @@ class IngestPipeline:
             )
             raise
 
+    async def _joined_alerts(
+        self, session: AsyncSession, incident_id: str
+    ) -> Sequence[IngestIncidentRequest]:
+        """The requests of the alerts that joined the incident: part of its evidence."""
+        if self.grouping is None:
+            return ()
+        return await self.grouping.joined_requests(session, incident_id, limit=JOINED_EVIDENCE_MAX)
+
     async def _previous_top(self, session: AsyncSession, incident: IncidentRead) -> str | None:
         """The top hypothesis of the incident's analysis before this one, if it had one."""
         if self.notifier is None or incident.latest_analysis_id is None:
@@ -563,17 +629,11 @@ class IngestPipeline:
             self.metrics.collected(note.source, note.status)
 
     async def _matching_silence(
-        self, session: AsyncSession, incident: IncidentRead
+        self, session: AsyncSession, facts: IncidentFacts
     ) -> SilenceRead | None:
-        """The active silence that holds this new incident back from analysis, if any."""
+        """The active silence that holds this new incident (or alert) back, if any."""
         if self.silences is None:
             return None
-        facts = IncidentFacts(
-            source_type=incident.source_type,
-            service=incident.metadata.service,
-            environment=incident.metadata.environment,
-            tags=incident.metadata.tags,
-        )
         return await self.silences.matching(session, facts)
 
     async def _record_silence(
@@ -872,8 +932,11 @@ class IngestPipeline:
             else:
                 # Never analysed (switched off, or failed before sealing): start from the request.
                 request = await self.incidents.stored_request(session, incident_id)
+                joined = await self._joined_alerts(session, incident_id)
         if incident.latest_bundle_id is None:
-            gathered = await self.gatherer.gather(incident, request, window=window_of(incident))
+            gathered = await self.gatherer.gather(
+                incident, request, window=window_of(incident), joined=joined
+            )
             draft = self.evidence.seal(gathered.artifacts, collection=gathered.notes)
         return await self.analyze_bundle(
             incident, draft, window=window_of(incident), principal=principal, job_id=job_id

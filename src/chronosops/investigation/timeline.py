@@ -130,11 +130,13 @@ def _from_audit(event: AuditEventRead) -> TimelineEntry | None:
     if kind == EventType.INCIDENT_ALERT_JOINED:
         return TimelineEntry(
             kind="alert",
-            title=f"Alert joined: {payload.get('title', payload.get('sourceRef'))}",
+            title=f"Alert joined: {payload.get('title', payload.get('sourceRef'))}"
+            + (" (silenced)" if payload.get("silenceId") else ""),
             detail={
                 "sourceType": payload.get("sourceType"),
                 "sourceRef": payload.get("sourceRef"),
                 "joinedBy": payload.get("joinedBy"),
+                "silenceId": payload.get("silenceId"),
             },
             **common,
         )

@@ -356,7 +356,9 @@ class SourceIntake:
                 )
                 holder = await self.incidents.get(session, held[0]) if held else None
             if held is not None and holder is not None:
-                if held[1] > 0:
+                # An incident someone resolved already stays resolved: the vendor's resolve
+                # of any of its alerts is then answered as that incident's, not "unmatched".
+                if held[1] > 0 and holder.lifecycle.state != "resolved":
                     return EventResult(
                         event=event,
                         outcome="updated",

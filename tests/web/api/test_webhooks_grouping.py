@@ -90,6 +90,12 @@ async def test_a_group_of_a_thousand_alerts_opens_one_incident(
     assert alerts["count"] == 1000
     assert only["status"] == "analyzed"
     assert await count(hooks, Analysis, only["id"]) == 1
+    # The first hundred joined alerts are evidence; the bundle says the rest were left out.
+    bundle = (
+        await hooks.http.get(f"/v1/evidence-bundles/{only['latestBundleId']}", headers=viewer)
+    ).json()
+    assert [a.get("eventType") for a in bundle["artifacts"]].count("alert") == 100
+    assert any("at most the first 100" in note["detail"] for note in bundle["collection"])
 
 
 async def test_a_repeat_of_a_grouped_delivery_opens_nothing_and_adds_no_alert(
@@ -198,3 +204,154 @@ async def test_an_alert_joining_an_analysed_incident_has_it_analysed_again_after
     await hooks.services.runner.drain()
     (only,) = await incidents(hooks, viewer)
     assert await count(hooks, Analysis, only["id"]) == 2
+
+
+def grouped_report(source_ref: str, *, service: str, evidence: dict[str, Any]) -> dict[str, Any]:
+    """An alert of group "checkout-errors" reported through the ingest endpoint."""
+    return {
+        "sourceType": "ALERTMANAGER",
+        "sourceRef": source_ref,
+        "title": f"{service} errors",
+        "timeline": {"start": "2024-03-12T08:00:00Z"},
+        "metadata": {
+            "service": service,
+            "environment": "prod",
+            "tags": {"alertname": "HighErrorRate", "service": service},
+            "customFields": {
+                "groupKey": "checkout-errors",
+                "annotations": {"runbook": f"https://runbooks.example/{service}"},
+            },
+        },
+        "evidenceLite": evidence,
+    }
+
+
+async def test_a_joined_alerts_evidence_is_part_of_the_incidents_next_analysis(
+    client_with: ClientFactory, analyst: dict[str, str], viewer: dict[str, str]
+) -> None:
+    hooks = await grouped_hooks(client_with, alert_grouping_reanalysis_delay_seconds=0)
+    opener = grouped_report(
+        "checkout-1",
+        service="checkout",
+        evidence={
+            "logs": [
+                {
+                    "message": "upstream payments returned 503",
+                    "level": "error",
+                    "timestamp": "2024-03-12T08:00:05Z",
+                }
+            ]
+        },
+    )
+    opened = await hooks.http.post("/v1/incidents/ingest", json=opener, headers=analyst)
+    assert opened.status_code in (200, 201, 202), opened.text
+    await hooks.services.runner.drain()
+    incident_id = opened.json()["incidentId"]
+    first = (await hooks.http.get(f"/v1/incidents/{incident_id}", headers=viewer)).json()
+    joining = grouped_report(
+        "payments-1",
+        service="payments",
+        evidence={
+            "logs": [
+                {
+                    "message": "connection pool exhausted after 30000 ms",
+                    "level": "error",
+                    "timestamp": "2024-03-12T08:00:02Z",
+                    "service": "payments",
+                }
+            ]
+        },
+    )
+    joined = await hooks.http.post("/v1/incidents/ingest", json=joining, headers=analyst)
+    assert joined.json()["alert"] == "joined", joined.text
+    await hooks.services.runner.drain()
+    second = (await hooks.http.get(f"/v1/incidents/{incident_id}", headers=viewer)).json()
+    # A new analysis over a new bundle: the bundle's id is its content's hash, and the
+    # content now holds the joined alert and what it carried.
+    assert second["latestAnalysisId"] != first["latestAnalysisId"]
+    assert second["latestBundleId"] != first["latestBundleId"]
+    bundle = (
+        await hooks.http.get(f"/v1/evidence-bundles/{second['latestBundleId']}", headers=viewer)
+    ).json()
+    (alert,) = [a for a in bundle["artifacts"] if a.get("eventType") == "alert"]
+    assert alert["metadata"]["sourceRef"] == "payments-1"
+    assert alert["metadata"]["service"] == "payments"
+    assert alert["metadata"]["annotations"] == {"runbook": "https://runbooks.example/payments"}
+    assert any("joined the incident" in note["detail"] for note in bundle["collection"])
+    # The opener's evidence stays; the joined alert's log line is mined beside it.
+    mined = str([a for a in bundle["artifacts"] if a["kind"] == "log_template"])
+    assert "connection pool exhausted" in mined
+    assert "upstream payments returned 503" in mined
+    analysis = (
+        await hooks.http.get(f"/v1/analyses/{second['latestAnalysisId']}", headers=viewer)
+    ).json()
+    assert analysis["request"]["bundleId"] == second["latestBundleId"]
+
+
+async def test_reopening_an_incident_whose_group_reopened_elsewhere_leaves_the_group_there(
+    hooks: Hooks, analyst: dict[str, str], viewer: dict[str, str]
+) -> None:
+    group = alert_group(3, group_key="reopened-group")
+    first = await hooks.post("alertmanager", {**group, "alerts": group["alerts"][:1]})
+    older = first.json()["events"][0]["incidentId"]
+    resolved = await hooks.http.post(f"/v1/incidents/{older}/resolve", headers=analyst)
+    assert resolved.status_code == 200, resolved.text
+    second = await hooks.post("alertmanager", {**group, "alerts": group["alerts"][1:2]})
+    newer = second.json()["events"][0]["incidentId"]
+    assert newer != older
+    reopened = await hooks.http.post(f"/v1/incidents/{older}/reopen", headers=analyst)
+    assert reopened.status_code == 200, reopened.text
+    third = await hooks.post("alertmanager", {**group, "alerts": group["alerts"][2:]})
+    assert third.json()["events"][0]["incidentId"] == newer
+    assert third.json()["events"][0]["alert"] == "joined"
+
+
+async def test_a_joined_alert_a_silence_matches_is_kept_and_shown_but_not_analysed(
+    client_with: ClientFactory, analyst: dict[str, str], viewer: dict[str, str]
+) -> None:
+    hooks = await grouped_hooks(client_with, alert_grouping_reanalysis_delay_seconds=0)
+    opener = grouped_report("checkout-2", service="checkout", evidence={})
+    opened = await hooks.http.post("/v1/incidents/ingest", json=opener, headers=analyst)
+    await hooks.services.runner.drain()
+    incident_id = opened.json()["incidentId"]
+    silence = {
+        "matchers": {"service": "payments"},
+        "startsAt": "2020-01-01T00:00:00Z",
+        "endsAt": "2099-01-01T00:00:00Z",
+        "comment": "payments maintenance",
+    }
+    made = await hooks.http.post("/v1/silences", json=silence, headers=analyst)
+    assert made.status_code == 201, made.text
+    joining = grouped_report("payments-2", service="payments", evidence={})
+    joined = (await hooks.http.post("/v1/incidents/ingest", json=joining, headers=analyst)).json()
+    assert joined["alert"] == "joined"
+    assert "silenced by silence" in joined["message"]
+    await hooks.services.runner.drain()
+    assert await count(hooks, Analysis, incident_id) == 1
+    alerts = (await hooks.http.get(f"/v1/incidents/{incident_id}/alerts", headers=viewer)).json()
+    assert [alert["silenceId"] for alert in alerts["items"]] == [None, made.json()["id"]]
+    timeline = (
+        await hooks.http.get(f"/v1/incidents/{incident_id}/timeline", headers=viewer)
+    ).json()
+    assert "Alert joined: payments errors (silenced)" in [e["title"] for e in timeline["entries"]]
+
+
+async def test_the_vendors_resolve_after_a_person_resolved_answers_for_that_incident(
+    hooks: Hooks, analyst: dict[str, str], viewer: dict[str, str]
+) -> None:
+    group = alert_group(2, group_key="resolved-by-hand")
+    opened = (await hooks.post("alertmanager", group)).json()
+    incident_id = opened["events"][0]["incidentId"]
+    resolved = await hooks.http.post(f"/v1/incidents/{incident_id}/resolve", headers=analyst)
+    assert resolved.status_code == 200, resolved.text
+    ended = copy.deepcopy(group)
+    ended["status"] = "resolved"
+    for alert in ended["alerts"]:
+        alert["status"] = "resolved"
+        alert["endsAt"] = "2024-03-12T09:00:00Z"
+    answer = await hooks.post("alertmanager", ended)
+    events = answer.json()["events"]
+    assert [event["outcome"] for event in events] == ["already-resolved", "already-resolved"]
+    assert {event["incidentId"] for event in events} == {incident_id}
+    alerts = (await hooks.http.get(f"/v1/incidents/{incident_id}/alerts", headers=viewer)).json()
+    assert [alert["resolvedAt"] for alert in alerts["items"]] == ["2024-03-12T09:00:00.000Z"] * 2

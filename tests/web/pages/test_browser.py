@@ -25,10 +25,12 @@ from chronosops.config import Settings
 from chronosops.core.clock import SystemClock
 from chronosops.core.ids import Cuid2Factory
 from chronosops.scenarios import SCENARIOS
+from tests.fixtures.app import make_settings
 from tests.fixtures.console import checkout_incident
 from tests.fixtures.guide import example, request
 from tests.fixtures.live_server import LiveServer, live_server
-from tests.sources.payloads import raw
+from tests.fixtures.webhooks import TOKENS, webhook_settings
+from tests.sources.payloads import load, raw
 
 if TYPE_CHECKING:
     from playwright._impl._api_structures import SetCookieParam
@@ -463,3 +465,59 @@ def test_an_analyst_starts_an_investigation_and_watches_the_gate_decide(
     shoot(page, "14-investigation")
     assert watch.problems == []
     context.close()
+
+
+def test_a_viewer_reads_the_alerts_an_incident_holds_opened_joined_and_silenced(
+    browser: Browser, database_url: str
+) -> None:
+    settings = make_settings(database_url, console_refresh_seconds=2, **webhook_settings())
+    group = load("alertmanager", "firing")
+    # The opener's summary is hostile: it is shown as text, like every other value.
+    group["alerts"][0]["annotations"]["summary"] = HOSTILE_TITLE
+    third = json.loads(json.dumps(group["alerts"][1]))
+    third["fingerprint"] = "0f0f0f0f0f0f0f0f"
+    third["labels"] = {**third["labels"], "service": "payments", "instance": "10.0.9.9:8080"}
+    third["annotations"]["summary"] = "payments errors during maintenance"
+    hook = {"Authorization": f"Bearer {TOKENS['alertmanager']}"}
+    with live_server(settings) as server:
+        delivered = httpx.post(f"{server.url}/v1/webhooks/alertmanager", json=group, headers=hook)
+        assert delivered.status_code == 201, delivered.text
+        incident = delivered.json()["events"][0]["incidentId"]
+        silence = httpx.post(
+            f"{server.url}/v1/silences",
+            json={
+                "matchers": {"service": "payments"},
+                "endsAt": "2099-01-01T00:00:00Z",
+                "comment": "payments maintenance",
+            },
+            headers=bearer(settings, Role.ANALYST),
+        )
+        assert silence.status_code == 201, silence.text
+        joined = httpx.post(
+            f"{server.url}/v1/webhooks/alertmanager",
+            json={**group, "alerts": [third]},
+            headers=hook,
+        )
+        assert joined.json()["events"][0]["incidentId"] == incident, joined.text
+        context = browser.new_context(viewport=LAPTOP)
+        page = context.new_page()
+        watch = PageWatch(page)
+        page.goto(sign_in_link(server, Role.VIEWER, sub="vera"))
+        page.goto(f"{server.url}/incidents/{incident}")
+        page.get_by_role("link", name="Alerts (3)").click()
+        rows = page.locator("table.alerts tbody tr")
+        expect(rows).to_have_count(3)
+        expect(rows.nth(0)).to_contain_text("opened")
+        expect(rows.nth(0)).to_contain_text(HOSTILE_TITLE)
+        expect(rows.nth(0)).to_contain_text("8b8daca1a81d1a6e")
+        expect(rows.nth(1)).to_contain_text("joined by groupKey")
+        expect(rows.nth(1)).to_contain_text("firing")
+        expect(rows.nth(2)).to_contain_text("payments errors during maintenance")
+        silenced = rows.nth(2).get_by_role("link", name="silenced")
+        expect(silenced).to_have_attribute("href", f"/silences#silence-{silence.json()['id']}")
+        expect(rows.nth(1).get_by_role("link", name="silenced")).to_have_count(0)
+        shoot(page, "15-incident-alerts")
+        assert page.evaluate("window.__owned") is None
+        assert page.locator("img[src='x']").count() == 0
+        assert watch.problems == []
+        context.close()

@@ -38,6 +38,9 @@ from chronosops.web.pages.session import (
 
 log = structlog.get_logger("chronosops.console")
 
+# The alerts the page lists; an incident of a large group lists the rest under the API.
+ALERTS_SHOWN = 200
+
 router = APIRouter(route_class=PageRoute)
 
 ARTIFACT = TypeAdapter[Artifact](Artifact)
@@ -195,6 +198,11 @@ async def incident_detail(
         investigations = await services.investigations.for_incident(session, incident_id)
         story = await services.timelines.build(session, incident_id)
         deliveries = await services.notifications.for_incident(session, incident_id)
+        grouping = services.pipeline.grouping
+        alerts = (
+            await grouping.of_incident(session, incident_id, limit=ALERTS_SHOWN) if grouping else []
+        )
+        alert_count = await grouping.count(session, incident_id) if grouping else 0
     incident = detail.incident
     link = next((b for b in detail.bundles if b.bundle_id == bundle_id), None)
     window = (
@@ -217,6 +225,8 @@ async def incident_detail(
         "refresh_seconds": 3,
         "story": story.entries,
         "deliveries": deliveries,
+        "alerts": alerts,
+        "alert_count": alert_count,
         "notice": _notice(request),
     }
     return render(request, "incident/detail.html", context, user=user)
