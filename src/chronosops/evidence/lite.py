@@ -142,14 +142,51 @@ def log_services(lite: EvidenceLite, *, default_service: str | None) -> set[str]
     return {line.service or default_service or "" for line in lite.logs or []}
 
 
+# Clocks of one host round a span's start to the millisecond (and two hosts disagree by about
+# as much): a child may seem to start or end this much outside its parent.
+ENCLOSURE_SLACK_MS = 0.5
+
+
+def enclosing_parents(spans: Sequence[TraceSpan]) -> dict[str, TraceSpan]:
+    """Span id → its parent, inferred where no span of a trace names one: the innermost span of
+    the same trace that started no later and ended no earlier (a call runs inside its caller's
+    span). Traces whose spans carry ``parentSpanId`` are left to it; spans without a duration
+    enclose nothing. Linear after sorting: a stack of the open spans per trace."""
+    by_trace: dict[str, list[TraceSpan]] = defaultdict(list)
+    for span in spans:
+        by_trace[span.trace_id].append(span)
+    found: dict[str, TraceSpan] = {}
+    for members in by_trace.values():
+        if len(members) < 2 or any(m.parent_span_id for m in members):
+            continue
+        timed = [
+            (m.timestamp.timestamp() * 1000, float(m.duration or 0.0), m)
+            for m in members
+            if m.duration is not None
+        ]
+        # Earlier first; of two starting together, the longer one is the caller.
+        timed.sort(key=lambda item: (item[0], -item[1], item[2].span_id))
+        open_spans: list[tuple[float, TraceSpan]] = []  # (end, span), innermost last
+        for start, duration, span in timed:
+            end = start + duration
+            while open_spans and open_spans[-1][0] < end - ENCLOSURE_SLACK_MS:
+                open_spans.pop()
+            if open_spans:
+                found[span.span_id] = open_spans[-1][1]
+            open_spans.append((end, span))
+    return found
+
+
 def span_artifacts(spans: Sequence[TraceSpan]) -> list[SpanGroup]:
     """Spans per service and operation (server side), with per-minute counts, failures and p95.
 
     Where spans say who called whom (``parentSpanId`` across services, or a client span's
     ``peerService``), the calls also become caller→callee edge groups: what the caller saw of
-    its callee. Spans without those fields give server groups only, as before.
+    its callee. Where a trace names no parents at all, each span's parent is inferred as the
+    innermost span of the trace that encloses it in time (`enclosing_parents`).
     """
     by_id = {span.span_id: span for span in spans}
+    inferred = enclosing_parents(spans)
     server: list[RawSpan] = []
     calls: list[RawSpan] = []
     for span in spans:
@@ -158,7 +195,9 @@ def span_artifacts(spans: Sequence[TraceSpan]) -> list[SpanGroup]:
                 calls.append(_raw(span, service=span.service, peer=span.peer_service))
             continue
         server.append(_raw(span, service=span.service))
-        parent = by_id.get(span.parent_span_id) if span.parent_span_id else None
+        parent = (
+            by_id.get(span.parent_span_id) if span.parent_span_id else inferred.get(span.span_id)
+        )
         if parent is not None and parent.service != span.service:
             # The callee's server span under the caller's span: the call, as the callee served it.
             calls.append(_raw(span, service=parent.service, peer=span.service))
