@@ -192,7 +192,7 @@ def _family(suspect: Suspect) -> str:
         kinds.get("availability", 0.0),
         kinds.get("errors", 0.0),
     )
-    own_latency = max(kinds.get("latency", 0.0), kinds.get("span_latency", 0.0))
+    own_latency = kinds.get("latency", 0.0)
     edge_latency = kinds.get("edge_latency", 0.0)
     if cpu >= 0.5 and cpu >= code:
         return "CAPACITY_SATURATION"

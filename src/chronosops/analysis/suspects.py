@@ -321,6 +321,7 @@ def _span_evidence(spans: Sequence[SpanGroup], cut: Cut, suspects: dict[str, Sus
             suspects.setdefault(service, Suspect(service)).note(
                 "span_latency", strength_of(z), refs[service][0]
             )
+    _operation_latency(spans, cut, suspects)
     for service, (n0, e0, n1, e1) in errors.items():
         if n1 >= 5 and e1 / n1 - (e0 / n0 if n0 else 0.0) >= 0.02:
             # Wilson-style: a rise that could be two unlucky requests is not a rise.
@@ -329,6 +330,44 @@ def _span_evidence(spans: Sequence[SpanGroup], cut: Cut, suspects: dict[str, Sus
             suspects.setdefault(service, Suspect(service)).note(
                 "error_ratio", strength_of(rise / spread), refs[service][0]
             )
+
+
+# Minute buckets a span group needs on each side of the fault's start to compare operations.
+OPERATION_MIN_SPANS = 3
+OPERATION_FLOOR_MS = 1.0
+OPERATION_RELATIVE = 0.25
+MINUTE = timedelta(minutes=1)
+
+
+def _operation_latency(spans: Sequence[SpanGroup], cut: Cut, suspects: dict[str, Suspect]) -> None:
+    """Per operation: its typical minute after the fault's start against the whole minutes
+    before it, with no guard gap. Traces are often kept for a minute or two either side of an
+    alert only, where the per-service reading above finds no baseline; an operation (not the
+    service's mix of fast and slow ones) is compared with itself, weighed by how many spans
+    back it."""
+    for group in spans:
+        if group.peer_service:
+            continue
+        before = [
+            b
+            for b in group.histogram
+            if b.ts + MINUTE <= cut.fault_start and b.p95_ms is not None and b.count >= 1
+        ]
+        after = [
+            b
+            for b in group.histogram
+            if b.ts >= cut.fault_start and b.p95_ms is not None and b.count >= 1
+        ]
+        n0, n1 = sum(b.count for b in before), sum(b.count for b in after)
+        if n0 < OPERATION_MIN_SPANS or n1 < OPERATION_MIN_SPANS:
+            continue
+        base = median([b.p95_ms for b in before if b.p95_ms is not None])
+        now = median([b.p95_ms for b in after if b.p95_ms is not None])
+        z = (now - base) / max(OPERATION_RELATIVE * base, OPERATION_FLOOR_MS)
+        weight = min(1.0, math.sqrt(min(n0, n1) / 10))
+        suspects.setdefault(group.service, Suspect(group.service)).note(
+            "span_latency", weight * strength_of(z), group.artifact_id
+        )
 
 
 def topology_of(artifacts: Sequence[Artifact]) -> set[tuple[str, str]]:
