@@ -167,3 +167,31 @@ def test_an_edge_slower_from_one_caller_only_points_at_that_callers_side() -> No
     request = analysis_input(metrics=metrics)
     found = {s.service: s for s in rank_suspects(request.artifacts, request.context)}
     assert found["checkout"].kinds["edge_latency"] > found["currency"].kinds["edge_latency"]
+
+
+def spans_of(service: str, operation: str, minutes: list[float], ms: float) -> list[dict[str, Any]]:
+    return [
+        {
+            "traceId": f"{service}-{minute}",
+            "spanId": f"{service}-{minute}-s",
+            "service": service,
+            "operation": operation,
+            "duration": ms,
+            "timestamp": at(minute),
+        }
+        for minute in minutes
+    ]
+
+
+def test_an_operation_slower_after_the_faults_start_counts_with_only_a_minute_of_baseline() -> None:
+    # Traces kept for a minute either side of the fault (which starts a minute before the
+    # alert): the operation went from 2 ms to 15 ms; its neighbour stayed as fast.
+    before = [-2 + i / 10 for i in range(10)]  # the whole minute before the fault's start
+    after = [-1 + i / 10 for i in range(10)] + [i / 10 for i in range(10)]
+    traces = spans_of("travel", "GET /trips", before, 2.0)
+    traces += spans_of("travel", "GET /trips", after, 15.0)
+    traces += spans_of("seat", "GET /seats", before + after, 3.0)
+    kinds = suspect_kinds(traces=traces)
+    assert kinds["travel"]["span_latency"] >= 0.5
+    assert kinds.get("seat", {}).get("span_latency", 0.0) == 0.0
+    assert ranked(traces=traces)[0] == "travel"

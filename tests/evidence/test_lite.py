@@ -176,3 +176,55 @@ def test_spans_with_parents_across_services_become_caller_to_callee_groups() -> 
     assert edges[("frontend", "cart")].error_count == 1
     servers = {g.service for g in groups if not g.peer_service}
     assert servers == {"frontend", "checkout"}
+
+
+def timed_span(
+    span_id: str, service: str, start_ms: float, duration: float, *, trace: str = "t1"
+) -> dict[str, object]:
+    return {
+        "traceId": trace,
+        "spanId": span_id,
+        "service": service,
+        "operation": f"{service} op",
+        "duration": duration,
+        "timestamp": f"2024-03-01T12:00:00.{int(start_ms * 1000):06d}Z",
+    }
+
+
+def edge_groups(traces: list[dict[str, object]]) -> set[tuple[str, str | None]]:
+    from chronosops.core.ingest_request import EvidenceLite
+    from chronosops.evidence.lite import artifacts_from_lite
+
+    lite = EvidenceLite.model_validate({"traces": traces})
+    return {
+        (a.service, a.peer_service)
+        for a in artifacts_from_lite(lite, default_service=None)
+        if isinstance(a, SpanGroup) and a.peer_service
+    }
+
+
+def test_spans_without_parents_take_the_innermost_span_enclosing_them_as_parent() -> None:
+    # gateway [0, 100] ⊃ orders [5, 60] ⊃ stock [10, 30]; payments [65, 95] inside gateway only.
+    traces = [
+        timed_span("g", "gateway", 0, 100),
+        timed_span("o", "orders", 5, 55),
+        timed_span("s", "stock", 10, 20),
+        timed_span("p", "payments", 65, 30),
+        # Another trace at the same time encloses nothing of this one.
+        timed_span("x", "search", 0, 200, trace="t2"),
+    ]
+    assert edge_groups(traces) == {
+        ("gateway", "orders"),
+        ("orders", "stock"),
+        ("gateway", "payments"),
+    }
+
+
+def test_a_trace_that_names_its_parents_is_not_inferred_by_time() -> None:
+    traces = [
+        timed_span("g", "gateway", 0, 100),
+        {**timed_span("o", "orders", 5, 55), "parentSpanId": "g"},
+        {**timed_span("s", "stock", 10, 20), "parentSpanId": "g"},
+    ]
+    # stock lies inside orders in time, but the trace says gateway called it.
+    assert edge_groups(traces) == {("gateway", "orders"), ("gateway", "stock")}
