@@ -361,8 +361,9 @@ def _operation_latency(spans: Sequence[SpanGroup], cut: Cut, suspects: dict[str,
         n0, n1 = sum(b.count for b in before), sum(b.count for b in after)
         if n0 < OPERATION_MIN_SPANS or n1 < OPERATION_MIN_SPANS:
             continue
-        base = median([b.p95_ms for b in before if b.p95_ms is not None])
-        now = median([b.p95_ms for b in after if b.p95_ms is not None])
+        # The minutes' medians: a typical call, not the tail one slow call makes in a minute.
+        base = median([b.p50_ms or b.p95_ms or 0.0 for b in before])
+        now = median([b.p50_ms or b.p95_ms or 0.0 for b in after])
         z = (now - base) / max(OPERATION_RELATIVE * base, OPERATION_FLOOR_MS)
         weight = min(1.0, math.sqrt(min(n0, n1) / 10))
         suspects.setdefault(group.service, Suspect(group.service)).note(

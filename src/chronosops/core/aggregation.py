@@ -277,7 +277,11 @@ def span_groups(
             assert stats is not None
             histogram.append(
                 SpanBucket(
-                    ts=minute, count=stats.count, error_count=stats.error_count, p95_ms=stats.p95_ms
+                    ts=minute,
+                    count=stats.count,
+                    error_count=stats.error_count,
+                    p95_ms=stats.p95_ms,
+                    p50_ms=stats.p50_ms,
                 )
             )
         baseline = incident = None

@@ -105,6 +105,19 @@ class SpanBucket(ArtifactModel):
     count: int
     error_count: int
     p95_ms: float | None = None
+    p50_ms: float | None = Field(
+        default=None, description="the minute's median: what a typical call took, tail aside"
+    )
+
+    @model_serializer(mode="wrap")
+    def _omit_absent_median(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Added after bundles were first sealed: left out while absent (same id on re-seal).
+        data: dict[str, Any] = handler(self)
+        if data.get("p50Ms", 0) is None:
+            del data["p50Ms"]
+        if data.get("p50_ms", 0) is None:
+            del data["p50_ms"]
+        return data
 
 
 # Fields added after bundles were first sealed: left out of the dump while absent, so that a
