@@ -9,6 +9,7 @@ evidence always yields the same ids and the same bundle.
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import replace
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -187,6 +188,15 @@ def span_artifacts(spans: Sequence[TraceSpan]) -> list[SpanGroup]:
     """
     by_id = {span.span_id: span for span in spans}
     inferred = enclosing_parents(spans)
+    # Per span, the services its children run in: a span whose children all run in one other
+    # service is a call to it (a client span, whatever its kind says).
+    children: dict[str, set[str]] = defaultdict(set)
+    for span in spans:
+        parent_id = span.parent_span_id or (
+            inferred[span.span_id].span_id if span.span_id in inferred else None
+        )
+        if parent_id:
+            children[parent_id].add(span.service)
     server: list[RawSpan] = []
     calls: list[RawSpan] = []
     for span in spans:
@@ -199,8 +209,13 @@ def span_artifacts(spans: Sequence[TraceSpan]) -> list[SpanGroup]:
             by_id.get(span.parent_span_id) if span.parent_span_id else inferred.get(span.span_id)
         )
         if parent is not None and parent.service != span.service:
-            # The callee's server span under the caller's span: the call, as the callee served it.
-            calls.append(_raw(span, service=parent.service, peer=span.service))
+            # The callee's server span under the caller's span: the call. Where the caller's
+            # span wraps calls to this callee and nothing else (a client span), its duration is
+            # how long the caller waited, network included; otherwise the callee's own.
+            call = _raw(span, service=parent.service, peer=span.service)
+            if children[parent.span_id] == {span.service} and parent.duration is not None:
+                call = replace(call, duration_ms=parent.duration)
+            calls.append(call)
     groups = span_groups(server, id_prefix="span", source=SOURCE)
     groups += span_groups(
         [
