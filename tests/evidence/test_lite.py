@@ -228,3 +228,23 @@ def test_a_trace_that_names_its_parents_is_not_inferred_by_time() -> None:
     ]
     # stock lies inside orders in time, but the trace says gateway called it.
     assert edge_groups(traces) == {("gateway", "orders"), ("gateway", "stock")}
+
+
+def test_a_call_through_a_client_span_lasts_as_long_as_the_caller_waited() -> None:
+    from chronosops.core.ingest_request import EvidenceLite
+    from chronosops.evidence.lite import artifacts_from_lite
+
+    # web serves [0, 400]; its client span [10, 310] wraps email's server span [12, 14]: the
+    # call took 300 ms for web, 2 ms of them in email.
+    traces = [
+        timed_span("w", "web", 0, 400),
+        {**timed_span("c", "web", 10, 300), "operation": "EmailService/Send"},
+        timed_span("e", "email", 12, 2),
+    ]
+    lite = EvidenceLite.model_validate({"traces": traces})
+    calls = [
+        a
+        for a in artifacts_from_lite(lite, default_service=None)
+        if isinstance(a, SpanGroup) and a.peer_service == "email"
+    ]
+    assert [(c.service, c.p50_ms) for c in calls] == [("web", 300)]

@@ -9,8 +9,8 @@ evidence always yields the same ids and the same bundle.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import replace
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from chronosops.core.aggregation import (
