@@ -248,3 +248,23 @@ def test_a_call_through_a_client_span_lasts_as_long_as_the_caller_waited() -> No
         if isinstance(a, SpanGroup) and a.peer_service == "email"
     ]
     assert [(c.service, c.p50_ms) for c in calls] == [("web", 300)]
+
+
+def test_a_span_keeps_its_own_time_its_duration_less_its_childrens() -> None:
+    from chronosops.core.ingest_request import EvidenceLite
+    from chronosops.evidence.lite import artifacts_from_lite
+
+    # web serves [0, 400] and calls email through its client span [10, 310]; web's own code
+    # took 100 ms. The client span's extra time is the call's, not web's own code.
+    traces = [
+        timed_span("w", "web", 0, 400),
+        {**timed_span("c", "web", 10, 300), "operation": "EmailService/Send"},
+        timed_span("e", "email", 12, 2),
+    ]
+    lite = EvidenceLite.model_validate({"traces": traces})
+    own = {
+        a.operation: a.histogram[0].own_p50_ms
+        for a in artifacts_from_lite(lite, default_service=None)
+        if isinstance(a, SpanGroup) and not a.peer_service
+    }
+    assert own == {"web op": 100, "EmailService/Send": None, "email op": 2}

@@ -338,6 +338,9 @@ OPERATION_MIN_SPANS = 3
 OPERATION_FLOOR_MS = 1.0
 OPERATION_RELATIVE = 0.25
 MINUTE = timedelta(minutes=1)
+# One call more than a service takes part in divides its slowed calls: one slowed call of one is
+# weaker evidence than three of three, and a leaf sharing the culprit's one call ties with it.
+CALL_SHARE_PRIOR = 1.0
 
 
 @dataclass(frozen=True)
@@ -362,7 +365,7 @@ class GroupMove:
         return min(1.0, math.sqrt(self.support / 10))
 
 
-def group_move(group: SpanGroup, cut: Cut) -> GroupMove | None:
+def group_move(group: SpanGroup, cut: Cut, *, own: bool = False) -> GroupMove | None:
     """Whole minutes before the fault's start against the minutes from it on, with no guard gap:
     traces are often kept for only a minute or two either side of an alert. The minutes'
     medians: a typical call, not the tail one slow call makes in a minute."""
@@ -371,6 +374,15 @@ def group_move(group: SpanGroup, cut: Cut) -> GroupMove | None:
     n0, n1 = sum(b.count for b in before), sum(b.count for b in after)
     if n0 < OPERATION_MIN_SPANS or n1 < OPERATION_MIN_SPANS:
         return None
+    if own:
+        # Own time, where the spans' parents were known: what the operation's own code took.
+        if any(b.own_p50_ms is None for b in before + after):
+            return None
+        return GroupMove(
+            before_ms=median([b.own_p50_ms or 0.0 for b in before]),
+            after_ms=median([b.own_p50_ms or 0.0 for b in after]),
+            support=min(n0, n1),
+        )
     return GroupMove(
         before_ms=median([b.p50_ms or b.p95_ms or 0.0 for b in before]),
         after_ms=median([b.p50_ms or b.p95_ms or 0.0 for b in after]),
@@ -393,9 +405,12 @@ def _operation_latency(spans: Sequence[SpanGroup], cut: Cut, suspects: dict[str,
     for group in spans:
         if group.peer_service:
             continue
-        move = group_move(group, cut)
+        own_move = group_move(group, cut, own=True)
+        move = own_move or group_move(group, cut)
         if move is not None:
-            own = move.added_ms - waited.get(group.service, 0.0)
+            # Own time where parents are known; else the duration less the most a call of the
+            # service added.
+            own = move.added_ms if own_move else move.added_ms - waited.get(group.service, 0.0)
             suspects.setdefault(group.service, Suspect(group.service)).note(
                 "span_latency", move.weight * strength_of(move.z(own)), group.artifact_id
             )
@@ -429,7 +444,7 @@ def _call_waits(spans: Sequence[SpanGroup], cut: Cut, suspects: dict[str, Suspec
             if strength > 0:
                 refs[service].append(group.artifact_id)
     for service, strengths in waits.items():
-        share = sum(strengths) / (len(strengths) + 1)
+        share = sum(strengths) / (len(strengths) + CALL_SHARE_PRIOR)
         if share > 0 and refs[service]:
             suspects.setdefault(service, Suspect(service)).note(
                 "edge_latency", share, refs[service][0]

@@ -191,12 +191,14 @@ def span_artifacts(spans: Sequence[TraceSpan]) -> list[SpanGroup]:
     # Per span, the services its children run in: a span whose children all run in one other
     # service is a call to it (a client span, whatever its kind says).
     children: dict[str, set[str]] = defaultdict(set)
+    waited: dict[str, float] = defaultdict(float)  # span id → its children's time
     for span in spans:
         parent_id = span.parent_span_id or (
             inferred[span.span_id].span_id if span.span_id in inferred else None
         )
         if parent_id:
             children[parent_id].add(span.service)
+            waited[parent_id] += float(span.duration or 0.0)
     server: list[RawSpan] = []
     calls: list[RawSpan] = []
     for span in spans:
@@ -204,7 +206,20 @@ def span_artifacts(spans: Sequence[TraceSpan]) -> list[SpanGroup]:
             if span.peer_service and span.peer_service != span.service:
                 calls.append(_raw(span, service=span.service, peer=span.peer_service))
             continue
-        server.append(_raw(span, service=span.service))
+        own = None
+        known = bool(span.parent_span_id) or span.span_id in inferred or span.span_id in waited
+        calls_out = children.get(span.span_id, set()) - {span.service}
+        if (
+            span.duration is not None
+            and known
+            and not (calls_out and len(children[span.span_id]) == 1)
+        ):
+            # Its duration less its children's: the time it spent in its own code (children
+            # running in parallel can add up to more than it took: none, then). A span wrapping
+            # calls to one other service only is a client span: what it adds is time between
+            # the two (the network), read from the call's edge group instead.
+            own = max(0.0, float(span.duration) - waited.get(span.span_id, 0.0))
+        server.append(replace(_raw(span, service=span.service), own_ms=own))
         parent = (
             by_id.get(span.parent_span_id) if span.parent_span_id else inferred.get(span.span_id)
         )
