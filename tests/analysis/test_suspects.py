@@ -4,10 +4,12 @@ and caller-side symptoms."""
 from __future__ import annotations
 
 import math
+from datetime import datetime, timedelta
 from typing import Any
 
 from chronosops.analysis.suspects import deviation, log_key, rank_suspects, strength_of
-from tests.analysis.builders import analysis_input, at, logs, series
+from chronosops.core.timestamps import format_instant
+from tests.analysis.builders import ONSET, analysis_input, at, logs, series
 
 
 def edge(name: str, caller: str, callee: str, before: float, after: float) -> list[dict[str, Any]]:
@@ -167,3 +169,94 @@ def test_an_edge_slower_from_one_caller_only_points_at_that_callers_side() -> No
     request = analysis_input(metrics=metrics)
     found = {s.service: s for s in rank_suspects(request.artifacts, request.context)}
     assert found["checkout"].kinds["edge_latency"] > found["currency"].kinds["edge_latency"]
+
+
+def spans_of(service: str, operation: str, minutes: list[float], ms: float) -> list[dict[str, Any]]:
+    return [
+        {
+            "traceId": f"{service}-{minute}",
+            "spanId": f"{service}-{minute}-s",
+            "service": service,
+            "operation": operation,
+            "duration": ms,
+            "timestamp": at(minute),
+        }
+        for minute in minutes
+    ]
+
+
+def test_an_operation_slower_after_the_faults_start_counts_with_only_a_minute_of_baseline() -> None:
+    # Traces kept for a minute either side of the fault (which starts a minute before the
+    # alert): the operation went from 2 ms to 15 ms; its neighbour stayed as fast.
+    before = [-2 + i / 10 for i in range(10)]  # the whole minute before the fault's start
+    after = [-1 + i / 10 for i in range(10)] + [i / 10 for i in range(10)]
+    traces = spans_of("travel", "GET /trips", before, 2.0)
+    traces += spans_of("travel", "GET /trips", after, 15.0)
+    traces += spans_of("seat", "GET /seats", before + after, 3.0)
+    kinds = suspect_kinds(traces=traces)
+    assert kinds["travel"]["span_latency"] >= 0.5
+    assert kinds.get("seat", {}).get("span_latency", 0.0) == 0.0
+    assert ranked(traces=traces)[0] == "travel"
+
+
+def calls(
+    caller: str, callee: str, minutes: list[float], wait_ms: float, serve_ms: float, tag: str
+) -> list[dict[str, Any]]:
+    """One trace per minute mark: the caller's server span, its client span, the callee's span."""
+    found: list[dict[str, Any]] = []
+    for index, minute in enumerate(minutes):
+        trace = f"{tag}-{index}"
+        start = ONSET + timedelta(minutes=minute)
+
+        def stamp(offset_ms: float, start: datetime = start) -> str:
+            return format_instant(start + timedelta(milliseconds=offset_ms))
+
+        found += [
+            {
+                "traceId": trace,
+                "spanId": f"{trace}-s",
+                "service": caller,
+                "operation": "GET /",
+                "duration": wait_ms + 4,
+                "timestamp": stamp(0),
+            },
+            {
+                "traceId": trace,
+                "spanId": f"{trace}-c",
+                "service": caller,
+                "operation": f"call {callee}",
+                "duration": wait_ms,
+                "timestamp": stamp(2),
+            },
+            {
+                "traceId": trace,
+                "spanId": f"{trace}-e",
+                "service": callee,
+                "operation": "serve",
+                "duration": serve_ms,
+                "timestamp": stamp(3),
+            },
+        ]
+    return found
+
+
+BEFORE = [-2 + i / 10 for i in range(10)]
+AFTER = [-1 + i / 10 for i in range(10)] + [i / 10 for i in range(10)]
+
+
+def test_calls_waited_on_longer_while_the_callee_serves_as_fast_point_at_the_shared_end() -> None:
+    # web waits 5 → 300 ms on email, which still serves in 1 ms; web's calls to cart are calm.
+    traces = calls("web", "email", BEFORE, 5, 1, "e0") + calls("web", "email", AFTER, 300, 1, "e1")
+    traces += calls("web", "cart", BEFORE + AFTER, 5, 1, "c")
+    traces += calls("api", "email", BEFORE, 5, 1, "a0") + calls("api", "email", AFTER, 300, 1, "a1")
+    kinds = suspect_kinds(traces=traces)
+    assert kinds["email"]["edge_latency"] > kinds["web"]["edge_latency"]
+    assert kinds["email"]["edge_latency"] >= 0.4
+    assert ranked(traces=traces)[0] == "email"
+
+
+def test_a_callers_time_spent_waiting_on_its_callee_is_not_its_own() -> None:
+    traces = calls("web", "email", BEFORE, 5, 1, "e0") + calls("web", "email", AFTER, 300, 1, "e1")
+    kinds = suspect_kinds(traces=traces)
+    # web's own operation took 295 ms longer, all of it waiting on email.
+    assert kinds["web"].get("span_latency", 0.0) == 0.0

@@ -176,3 +176,95 @@ def test_spans_with_parents_across_services_become_caller_to_callee_groups() -> 
     assert edges[("frontend", "cart")].error_count == 1
     servers = {g.service for g in groups if not g.peer_service}
     assert servers == {"frontend", "checkout"}
+
+
+def timed_span(
+    span_id: str, service: str, start_ms: float, duration: float, *, trace: str = "t1"
+) -> dict[str, object]:
+    return {
+        "traceId": trace,
+        "spanId": span_id,
+        "service": service,
+        "operation": f"{service} op",
+        "duration": duration,
+        "timestamp": f"2024-03-01T12:00:00.{int(start_ms * 1000):06d}Z",
+    }
+
+
+def edge_groups(traces: list[dict[str, object]]) -> set[tuple[str, str | None]]:
+    from chronosops.core.ingest_request import EvidenceLite
+    from chronosops.evidence.lite import artifacts_from_lite
+
+    lite = EvidenceLite.model_validate({"traces": traces})
+    return {
+        (a.service, a.peer_service)
+        for a in artifacts_from_lite(lite, default_service=None)
+        if isinstance(a, SpanGroup) and a.peer_service
+    }
+
+
+def test_spans_without_parents_take_the_innermost_span_enclosing_them_as_parent() -> None:
+    # gateway [0, 100] ⊃ orders [5, 60] ⊃ stock [10, 30]; payments [65, 95] inside gateway only.
+    traces = [
+        timed_span("g", "gateway", 0, 100),
+        timed_span("o", "orders", 5, 55),
+        timed_span("s", "stock", 10, 20),
+        timed_span("p", "payments", 65, 30),
+        # Another trace at the same time encloses nothing of this one.
+        timed_span("x", "search", 0, 200, trace="t2"),
+    ]
+    assert edge_groups(traces) == {
+        ("gateway", "orders"),
+        ("orders", "stock"),
+        ("gateway", "payments"),
+    }
+
+
+def test_a_trace_that_names_its_parents_is_not_inferred_by_time() -> None:
+    traces = [
+        timed_span("g", "gateway", 0, 100),
+        {**timed_span("o", "orders", 5, 55), "parentSpanId": "g"},
+        {**timed_span("s", "stock", 10, 20), "parentSpanId": "g"},
+    ]
+    # stock lies inside orders in time, but the trace says gateway called it.
+    assert edge_groups(traces) == {("gateway", "orders"), ("gateway", "stock")}
+
+
+def test_a_call_through_a_client_span_lasts_as_long_as_the_caller_waited() -> None:
+    from chronosops.core.ingest_request import EvidenceLite
+    from chronosops.evidence.lite import artifacts_from_lite
+
+    # web serves [0, 400]; its client span [10, 310] wraps email's server span [12, 14]: the
+    # call took 300 ms for web, 2 ms of them in email.
+    traces = [
+        timed_span("w", "web", 0, 400),
+        {**timed_span("c", "web", 10, 300), "operation": "EmailService/Send"},
+        timed_span("e", "email", 12, 2),
+    ]
+    lite = EvidenceLite.model_validate({"traces": traces})
+    calls = [
+        a
+        for a in artifacts_from_lite(lite, default_service=None)
+        if isinstance(a, SpanGroup) and a.peer_service == "email"
+    ]
+    assert [(c.service, c.p50_ms) for c in calls] == [("web", 300)]
+
+
+def test_a_span_keeps_its_own_time_its_duration_less_its_childrens() -> None:
+    from chronosops.core.ingest_request import EvidenceLite
+    from chronosops.evidence.lite import artifacts_from_lite
+
+    # web serves [0, 400] and calls email through its client span [10, 310]; web's own code
+    # took 100 ms. The client span's extra time is the call's, not web's own code.
+    traces = [
+        timed_span("w", "web", 0, 400),
+        {**timed_span("c", "web", 10, 300), "operation": "EmailService/Send"},
+        timed_span("e", "email", 12, 2),
+    ]
+    lite = EvidenceLite.model_validate({"traces": traces})
+    own = {
+        a.operation: a.histogram[0].own_p50_ms
+        for a in artifacts_from_lite(lite, default_service=None)
+        if isinstance(a, SpanGroup) and not a.peer_service
+    }
+    assert own == {"web op": 100, "EmailService/Send": None, "email op": 2}

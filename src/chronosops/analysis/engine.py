@@ -42,7 +42,7 @@ from chronosops.analysis.signals import DEFAULT_TABLE, SignalRule, SignalTable
 from chronosops.analysis.suspects import Suspect, rank_suspects
 
 ENGINE = "builtin"
-ENGINE_VERSION = "3.1"  # 3.1: new error templates, clear suspect leads; 3.0: signal table, suspects
+ENGINE_VERSION = "3.2"  # 3.2: call graph from span time enclosure, per-operation own time, slow calls; 3.1: new error templates, clear suspect leads
 MAX_HYPOTHESES = 6
 
 # Calibration: confidences are softmax(score / TEMPERATURE) over the candidates and UNKNOWN.
@@ -192,7 +192,7 @@ def _family(suspect: Suspect) -> str:
         kinds.get("availability", 0.0),
         kinds.get("errors", 0.0),
     )
-    own_latency = max(kinds.get("latency", 0.0), kinds.get("span_latency", 0.0))
+    own_latency = kinds.get("latency", 0.0)
     edge_latency = kinds.get("edge_latency", 0.0)
     if cpu >= 0.5 and cpu >= code:
         return "CAPACITY_SATURATION"

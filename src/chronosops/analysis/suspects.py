@@ -321,6 +321,8 @@ def _span_evidence(spans: Sequence[SpanGroup], cut: Cut, suspects: dict[str, Sus
             suspects.setdefault(service, Suspect(service)).note(
                 "span_latency", strength_of(z), refs[service][0]
             )
+    _operation_latency(spans, cut, suspects)
+    _call_waits(spans, cut, suspects)
     for service, (n0, e0, n1, e1) in errors.items():
         if n1 >= 5 and e1 / n1 - (e0 / n0 if n0 else 0.0) >= 0.02:
             # Wilson-style: a rise that could be two unlucky requests is not a rise.
@@ -328,6 +330,124 @@ def _span_evidence(spans: Sequence[SpanGroup], cut: Cut, suspects: dict[str, Sus
             spread = math.sqrt(max(rise * (1 - rise), 0.01) / n1)
             suspects.setdefault(service, Suspect(service)).note(
                 "error_ratio", strength_of(rise / spread), refs[service][0]
+            )
+
+
+# Minute buckets a span group needs on each side of the fault's start to compare operations.
+OPERATION_MIN_SPANS = 3
+OPERATION_FLOOR_MS = 1.0
+OPERATION_RELATIVE = 0.25
+MINUTE = timedelta(minutes=1)
+# One call more than a service takes part in divides its slowed calls: one slowed call of one is
+# weaker evidence than three of three, and a leaf sharing the culprit's one call ties with it.
+CALL_SHARE_PRIOR = 1.0
+
+
+@dataclass(frozen=True)
+class GroupMove:
+    """A span group's typical minute (the minutes' median durations) before the fault's start
+    and after it."""
+
+    before_ms: float
+    after_ms: float
+    support: int  # spans on the thinner side
+
+    @property
+    def added_ms(self) -> float:
+        return self.after_ms - self.before_ms
+
+    def z(self, added_ms: float | None = None) -> float:
+        added = self.added_ms if added_ms is None else added_ms
+        return added / max(OPERATION_RELATIVE * self.before_ms, OPERATION_FLOOR_MS)
+
+    @property
+    def weight(self) -> float:
+        return min(1.0, math.sqrt(self.support / 10))
+
+
+def group_move(group: SpanGroup, cut: Cut, *, own: bool = False) -> GroupMove | None:
+    """Whole minutes before the fault's start against the minutes from it on, with no guard gap:
+    traces are often kept for only a minute or two either side of an alert. The minutes'
+    medians: a typical call, not the tail one slow call makes in a minute."""
+    before = [b for b in group.histogram if b.ts + MINUTE <= cut.fault_start and b.count]
+    after = [b for b in group.histogram if b.ts >= cut.fault_start and b.count]
+    n0, n1 = sum(b.count for b in before), sum(b.count for b in after)
+    if n0 < OPERATION_MIN_SPANS or n1 < OPERATION_MIN_SPANS:
+        return None
+    if own:
+        # Own time, where the spans' parents were known: what the operation's own code took.
+        if any(b.own_p50_ms is None for b in before + after):
+            return None
+        return GroupMove(
+            before_ms=median([b.own_p50_ms or 0.0 for b in before]),
+            after_ms=median([b.own_p50_ms or 0.0 for b in after]),
+            support=min(n0, n1),
+        )
+    return GroupMove(
+        before_ms=median([b.p50_ms or b.p95_ms or 0.0 for b in before]),
+        after_ms=median([b.p50_ms or b.p95_ms or 0.0 for b in after]),
+        support=min(n0, n1),
+    )
+
+
+def _operation_latency(spans: Sequence[SpanGroup], cut: Cut, suspects: dict[str, Suspect]) -> None:
+    """Per operation: its typical minute after the fault's start against before it, weighed by
+    how many spans back it. An operation (not the service's mix of fast and slow ones) is
+    compared with itself, where the per-service reading above finds no baseline. Time the
+    service spent waiting longer on its own calls is taken off first (CIRCA: a caller's latency
+    that its callees explain is not its own)."""
+    waited: dict[str, float] = defaultdict(float)  # service → most time a call of it added
+    for group in spans:
+        if group.peer_service and group.peer_service != group.service:
+            move = group_move(group, cut)
+            if move is not None:
+                waited[group.service] = max(waited[group.service], move.added_ms)
+    for group in spans:
+        if group.peer_service:
+            continue
+        own_move = group_move(group, cut, own=True)
+        move = own_move or group_move(group, cut)
+        if move is not None:
+            # Own time where parents are known; else the duration less the most a call of the
+            # service added.
+            own = move.added_ms if own_move else move.added_ms - waited.get(group.service, 0.0)
+            suspects.setdefault(group.service, Suspect(group.service)).note(
+                "span_latency", move.weight * strength_of(move.z(own)), group.artifact_id
+            )
+
+
+def _call_waits(spans: Sequence[SpanGroup], cut: Cut, suspects: dict[str, Suspect]) -> None:
+    """Calls whose callers wait longer while the callee serves as fast as before: the time is
+    lost between them (the network, a proxy, a queue). A service at one end of every such call
+    it takes part in is where the path is slow: its score is the sum over its slowed calls over
+    one more than the calls it takes part in, so a service sharing one slow call with the
+    culprit among many calm ones stays behind it."""
+    served: dict[str, float] = defaultdict(float)  # service → most time its own ops added
+    for group in spans:
+        if not group.peer_service:
+            move = group_move(group, cut)
+            if move is not None and move.weight >= 0.5:
+                served[group.service] = max(served[group.service], move.added_ms)
+    waits: dict[str, list[float]] = defaultdict(list)
+    refs: dict[str, list[str]] = defaultdict(list)
+    for group in spans:
+        callee = group.peer_service
+        if not callee or callee == group.service:
+            continue
+        move = group_move(group, cut)
+        if move is None:
+            continue
+        lost = move.added_ms - max(0.0, served.get(callee, 0.0))
+        strength = move.weight * strength_of(move.z(lost))
+        for service in (group.service, callee):
+            waits[service].append(strength)
+            if strength > 0:
+                refs[service].append(group.artifact_id)
+    for service, strengths in waits.items():
+        share = sum(strengths) / (len(strengths) + CALL_SHARE_PRIOR)
+        if share > 0 and refs[service]:
+            suspects.setdefault(service, Suspect(service)).note(
+                "edge_latency", share, refs[service][0]
             )
 
 

@@ -227,6 +227,8 @@ class RawSpan:
     is_error: bool = False
     trace_id: str | None = None
     peer_service: str | None = None  # set on client spans: the service called
+    # Its duration less its children's (known where parents are): time spent in its own code.
+    own_ms: float | None = None
 
 
 def span_stats(spans: Sequence[RawSpan]) -> SpanStats | None:
@@ -240,6 +242,11 @@ def span_stats(spans: Sequence[RawSpan]) -> SpanStats | None:
         p95_ms=round(quantile(durations, 0.95), 3) if durations else None,
         max_ms=round(max(durations), 3) if durations else None,
     )
+
+
+def _own_median(spans: Sequence[RawSpan]) -> float | None:
+    own = [s.own_ms for s in spans if s.own_ms is not None]
+    return round(quantile(own, 0.5), 3) if own else None
 
 
 def span_groups(
@@ -277,7 +284,12 @@ def span_groups(
             assert stats is not None
             histogram.append(
                 SpanBucket(
-                    ts=minute, count=stats.count, error_count=stats.error_count, p95_ms=stats.p95_ms
+                    ts=minute,
+                    count=stats.count,
+                    error_count=stats.error_count,
+                    p95_ms=stats.p95_ms,
+                    p50_ms=stats.p50_ms,
+                    own_p50_ms=_own_median(bucket),
                 )
             )
         baseline = incident = None

@@ -105,6 +105,23 @@ class SpanBucket(ArtifactModel):
     count: int
     error_count: int
     p95_ms: float | None = None
+    p50_ms: float | None = Field(
+        default=None, description="the minute's median: what a typical call took, tail aside"
+    )
+    own_p50_ms: float | None = Field(
+        default=None,
+        description="the minute's median own time (duration less the span's children), where "
+        "parents are known",
+    )
+
+    @model_serializer(mode="wrap")
+    def _omit_absent_medians(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Added after bundles were first sealed: left out while absent (same id on re-seal).
+        data: dict[str, Any] = handler(self)
+        for key in ("p50Ms", "p50_ms", "ownP50Ms", "own_p50_ms"):
+            if key in data and data[key] is None:
+                del data[key]
+        return data
 
 
 # Fields added after bundles were first sealed: left out of the dump while absent, so that a
