@@ -260,3 +260,36 @@ def test_a_callers_time_spent_waiting_on_its_callee_is_not_its_own() -> None:
     kinds = suspect_kinds(traces=traces)
     # web's own operation took 295 ms longer, all of it waiting on email.
     assert kinds["web"].get("span_latency", 0.0) == 0.0
+
+
+def inbound(
+    name: str, caller: str, callee: str, before: float, after: float
+) -> list[dict[str, Any]]:
+    points = series(name, before, after, service=callee)
+    for point in points:
+        point["labels"] = {"service": callee, "source_service": caller}
+    return points
+
+
+def test_two_callers_waiting_longer_on_a_service_say_more_than_one() -> None:
+    metrics = edge("outbound_request_latency_p50_seconds", "checkout", "currency", 0.01, 0.05)
+    metrics += edge("outbound_request_latency_p50_seconds", "frontend", "currency", 0.01, 0.05)
+    metrics += edge("outbound_request_latency_p50_seconds", "checkout", "email", 0.01, 0.05)
+    found = suspect_kinds(metrics=metrics)
+    assert found["currency"]["edge_latency"] > found["email"]["edge_latency"]
+
+
+def test_a_call_the_callee_serves_as_slowly_as_the_caller_waits_lost_no_time_between_them() -> None:
+    metrics = edge("outbound_request_latency_p50_seconds", "checkout", "currency", 0.01, 0.05)
+    metrics += edge("outbound_request_latency_p50_seconds", "frontend", "currency", 0.01, 0.05)
+    slow_between = suspect_kinds(
+        metrics=metrics
+        + inbound("inbound_request_latency_p50_seconds", "checkout", "currency", 0.01, 0.01)
+        + inbound("inbound_request_latency_p50_seconds", "frontend", "currency", 0.01, 0.01)
+    )
+    slow_inside = suspect_kinds(
+        metrics=metrics
+        + inbound("inbound_request_latency_p50_seconds", "checkout", "currency", 0.01, 0.05)
+        + inbound("inbound_request_latency_p50_seconds", "frontend", "currency", 0.01, 0.05)
+    )
+    assert slow_between["currency"]["edge_latency"] > slow_inside["currency"]["edge_latency"]
