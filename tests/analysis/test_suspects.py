@@ -7,7 +7,13 @@ import math
 from datetime import datetime, timedelta
 from typing import Any
 
-from chronosops.analysis.suspects import deviation, log_key, rank_suspects, strength_of
+from chronosops.analysis.suspects import (
+    deviation,
+    latest_regime,
+    log_key,
+    rank_suspects,
+    strength_of,
+)
 from chronosops.core.timestamps import format_instant
 from tests.analysis.builders import ONSET, analysis_input, at, logs, series
 
@@ -293,3 +299,26 @@ def test_a_call_the_callee_serves_as_slowly_as_the_caller_waits_lost_no_time_bet
         + inbound("inbound_request_latency_p50_seconds", "frontend", "currency", 0.01, 0.05)
     )
     assert slow_between["currency"]["edge_latency"] > slow_inside["currency"]["edge_latency"]
+
+
+def test_a_baseline_reaching_back_into_an_earlier_fault_is_read_from_its_latest_regime() -> None:
+    def seconds(minute: int) -> float:
+        if minute < -7:
+            return 2.0  # the previous incident, still in the window
+        return 0.01 if minute < 0 else 0.05
+
+    metrics = [
+        {
+            "name": "server_latency_p90_seconds",
+            "value": seconds(minute) * (1 + 0.02 * ((minute % 3) - 1)),
+            "timestamp": at(minute),
+            "labels": {"service": "currency"},
+        }
+        for minute in range(-15, 15)
+    ]
+    assert suspect_kinds(metrics=metrics)["currency"].get("latency", 0.0) > 0.3
+
+
+def test_a_calm_baseline_with_one_spike_keeps_all_its_points() -> None:
+    baseline = [1.0, 1.02, 0.98, 5.0, 1.0, 0.99, 1.01, 1.0]
+    assert latest_regime(baseline, floor=0.01, relative=0.05) == baseline

@@ -164,11 +164,37 @@ def _series_evidence(
         return None
     relative = 0.2 if kind == "latency" else 0.05
     floor = unit_floor(series.name, kind)
+    before = latest_regime(before, floor=floor, relative=relative)
     weight = 1.0
     if len(before) < MIN_BASELINE:
         relative, floor, weight = max(relative, 0.25), 2 * floor, WEAK_SUPPORT
     z = deviation(before, after, floor=floor, relative=relative)
     return kind, z, weight
+
+
+# How many of the later stretch's spreads an earlier stretch of the baseline must sit away to be
+# another regime (an earlier fault, its recovery), and the points each side needs.
+REGIME_SHIFT = 5.0
+REGIME_MIN_HEAD = 2
+
+
+def latest_regime(before: list[float], *, floor: float, relative: float) -> list[float]:
+    """The baseline since its own last level shift: a window reaching back into an earlier
+    fault (or its recovery) compares the incident with that fault, and its spread drowns the
+    incident. Split where the earlier part's median sits furthest from the later part's, in
+    the later part's spreads; at REGIME_SHIFT or more, only the later part is the baseline
+    (it keeps MIN_BASELINE points at least)."""
+    if len(before) < MIN_BASELINE + REGIME_MIN_HEAD:
+        return before
+    best, split = 0.0, 0
+    for k in range(REGIME_MIN_HEAD, len(before) - MIN_BASELINE + 1):
+        tail = before[k:]
+        centre = median(tail)
+        scale = max(MAD_SCALE * mad(tail), relative * abs(centre), floor)
+        shift = abs(median(before[:k]) - centre) / scale
+        if shift > best:
+            best, split = shift, k
+    return before[split:] if best >= REGIME_SHIFT else before
 
 
 def _directional(kind: str, z: float) -> float:
