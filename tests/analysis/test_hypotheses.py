@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from chronosops.analysis import AnalysisResult, analyze
+from tests.analysis.builders import analysis_input, at
 from tests.analysis.topology_builders import Incident, level
 
 
@@ -247,3 +250,38 @@ def test_without_logs_a_surge_with_errors_keeps_a_rate_limiter_as_the_runner_up(
 def test_logs_without_429s_rule_the_rate_limiter_out() -> None:
     incident = surge_with_errors().log("api", "request timed out after 30s waiting for a worker")
     assert "RATE_LIMIT_THROTTLING" not in [h.id for h in verdict(incident).hypotheses]
+
+
+def stepped(
+    name: str, service: str, before: float, after: float, step: int
+) -> list[dict[str, Any]]:
+    """A metric at ``before`` until ``step`` minutes from the onset, at ``after`` from then on."""
+    return [
+        {
+            "name": name,
+            "value": (before if minute < step else after) * (1 + 0.02 * ((minute % 3) - 1)),
+            "timestamp": at(minute),
+            "labels": {"service": service},
+        }
+        for minute in range(-15, 15)
+    ]
+
+
+def surge_after_heat(cpu_step: int) -> AnalysisResult:
+    metrics = stepped("requests_per_second", "api", 100, 220, 0)
+    metrics += stepped("cpu_utilization", "api", 0.3, 0.95, cpu_step)
+    return analyze(analysis_input(service="api", metrics=metrics))
+
+
+def saturated_by_traffic(result: AnalysisResult) -> bool:
+    return any(
+        "traffic rose" in reason
+        for h in result.hypotheses
+        if h.id == "CAPACITY_SATURATION"
+        for reason in [h.rationale]
+    )
+
+
+def test_traffic_rising_reads_as_saturation_only_when_the_cpu_heated_with_it_or_after() -> None:
+    assert saturated_by_traffic(surge_after_heat(cpu_step=0))
+    assert not saturated_by_traffic(surge_after_heat(cpu_step=-8))

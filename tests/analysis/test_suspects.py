@@ -7,7 +7,13 @@ import math
 from datetime import datetime, timedelta
 from typing import Any
 
-from chronosops.analysis.suspects import deviation, log_key, rank_suspects, strength_of
+from chronosops.analysis.suspects import (
+    deviation,
+    latest_regime,
+    log_key,
+    rank_suspects,
+    strength_of,
+)
 from chronosops.core.timestamps import format_instant
 from tests.analysis.builders import ONSET, analysis_input, at, logs, series
 
@@ -260,3 +266,59 @@ def test_a_callers_time_spent_waiting_on_its_callee_is_not_its_own() -> None:
     kinds = suspect_kinds(traces=traces)
     # web's own operation took 295 ms longer, all of it waiting on email.
     assert kinds["web"].get("span_latency", 0.0) == 0.0
+
+
+def inbound(
+    name: str, caller: str, callee: str, before: float, after: float
+) -> list[dict[str, Any]]:
+    points = series(name, before, after, service=callee)
+    for point in points:
+        point["labels"] = {"service": callee, "source_service": caller}
+    return points
+
+
+def test_two_callers_waiting_longer_on_a_service_say_more_than_one() -> None:
+    metrics = edge("outbound_request_latency_p50_seconds", "checkout", "currency", 0.01, 0.05)
+    metrics += edge("outbound_request_latency_p50_seconds", "frontend", "currency", 0.01, 0.05)
+    metrics += edge("outbound_request_latency_p50_seconds", "checkout", "email", 0.01, 0.05)
+    found = suspect_kinds(metrics=metrics)
+    assert found["currency"]["edge_latency"] > found["email"]["edge_latency"]
+
+
+def test_a_call_the_callee_serves_as_slowly_as_the_caller_waits_lost_no_time_between_them() -> None:
+    metrics = edge("outbound_request_latency_p50_seconds", "checkout", "currency", 0.01, 0.05)
+    metrics += edge("outbound_request_latency_p50_seconds", "frontend", "currency", 0.01, 0.05)
+    slow_between = suspect_kinds(
+        metrics=metrics
+        + inbound("inbound_request_latency_p50_seconds", "checkout", "currency", 0.01, 0.01)
+        + inbound("inbound_request_latency_p50_seconds", "frontend", "currency", 0.01, 0.01)
+    )
+    slow_inside = suspect_kinds(
+        metrics=metrics
+        + inbound("inbound_request_latency_p50_seconds", "checkout", "currency", 0.01, 0.05)
+        + inbound("inbound_request_latency_p50_seconds", "frontend", "currency", 0.01, 0.05)
+    )
+    assert slow_between["currency"]["edge_latency"] > slow_inside["currency"]["edge_latency"]
+
+
+def test_a_baseline_reaching_back_into_an_earlier_fault_is_read_from_its_latest_regime() -> None:
+    def seconds(minute: int) -> float:
+        if minute < -7:
+            return 2.0  # the previous incident, still in the window
+        return 0.01 if minute < 0 else 0.05
+
+    metrics = [
+        {
+            "name": "server_latency_p90_seconds",
+            "value": seconds(minute) * (1 + 0.02 * ((minute % 3) - 1)),
+            "timestamp": at(minute),
+            "labels": {"service": "currency"},
+        }
+        for minute in range(-15, 15)
+    ]
+    assert suspect_kinds(metrics=metrics)["currency"].get("latency", 0.0) > 0.3
+
+
+def test_a_calm_baseline_with_one_spike_keeps_all_its_points() -> None:
+    baseline = [1.0, 1.02, 0.98, 5.0, 1.0, 0.99, 1.01, 1.0]
+    assert latest_regime(baseline, floor=0.01, relative=0.05) == baseline

@@ -164,11 +164,37 @@ def _series_evidence(
         return None
     relative = 0.2 if kind == "latency" else 0.05
     floor = unit_floor(series.name, kind)
+    before = latest_regime(before, floor=floor, relative=relative)
     weight = 1.0
     if len(before) < MIN_BASELINE:
         relative, floor, weight = max(relative, 0.25), 2 * floor, WEAK_SUPPORT
     z = deviation(before, after, floor=floor, relative=relative)
     return kind, z, weight
+
+
+# How many of the later stretch's spreads an earlier stretch of the baseline must sit away to be
+# another regime (an earlier fault, its recovery), and the points each side needs.
+REGIME_SHIFT = 5.0
+REGIME_MIN_HEAD = 2
+
+
+def latest_regime(before: list[float], *, floor: float, relative: float) -> list[float]:
+    """The baseline since its own last level shift: a window reaching back into an earlier
+    fault (or its recovery) compares the incident with that fault, and its spread drowns the
+    incident. Split where the earlier part's median sits furthest from the later part's, in
+    the later part's spreads; at REGIME_SHIFT or more, only the later part is the baseline
+    (it keeps MIN_BASELINE points at least)."""
+    if len(before) < MIN_BASELINE + REGIME_MIN_HEAD:
+        return before
+    best, split = 0.0, 0
+    for k in range(REGIME_MIN_HEAD, len(before) - MIN_BASELINE + 1):
+        tail = before[k:]
+        centre = median(tail)
+        scale = max(MAD_SCALE * mad(tail), relative * abs(centre), floor)
+        shift = abs(median(before[:k]) - centre) / scale
+        if shift > best:
+            best, split = shift, k
+    return before[split:] if best >= REGIME_SHIFT else before
 
 
 def _directional(kind: str, z: float) -> float:
@@ -485,6 +511,57 @@ def _calm_callers(
     return found
 
 
+# Spreads at which one edge's move stops adding to the combined evidence (strength_of is
+# certain at 30): one wildly slow edge must not stand for all of a service's calls.
+EDGE_Z_CAP = 30.0
+
+
+def _path_latency(
+    edge_moves: dict[tuple[str, str], list[tuple[float, float, str, bool]]],
+    traffic: dict[str, float],
+    suspects: dict[str, Suspect],
+) -> None:
+    """A slow network at a service slows every call into and out of it, and no other call:
+    per service, the latency moves of every call edge it is an end of (edge metrics labelled
+    with a peer, either side's view, averaged per edge) combined as independent evidence
+    (Stouffer: the weighted sum of their z over the root of the summed squared weights, signed,
+    so calm edges count against). A service at the end of every slowed edge outscores a
+    neighbour that shares one slowed edge among many calm ones; a leaf with one caller
+    counts that one edge; two callers agreeing count more than one. Where both ends measure a
+    call, its move is the caller's wait beyond the callee's own (the time lost between them);
+    an edge whose series never saw a call says nothing."""
+    per_edge: dict[tuple[str, str], tuple[float, float, str]] = {}
+    for (caller, callee), views in edge_moves.items():
+        if not caller or caller == callee:
+            continue
+        caller_view = [min(EDGE_Z_CAP, v[0]) for v in views if v[3]]
+        callee_view = [min(EDGE_Z_CAP, v[0]) for v in views if not v[3]]
+        if caller_view and callee_view:
+            # Both ends measure the call: what the caller waited beyond what the callee took
+            # to serve was lost between them.
+            z = max(caller_view) - max(0.0, max(callee_view))
+        else:
+            z = max(caller_view or callee_view)
+        z = max(-EDGE_Z_CAP, z)
+        weight = min(v[1] for v in views) * support(callee, traffic)
+        ref = max(views, key=lambda v: v[0])[2]
+        per_edge[(caller, callee)] = (z, weight, ref)
+    ends: dict[str, list[tuple[float, float, str]]] = defaultdict(list)
+    for (caller, callee), move in per_edge.items():
+        ends[caller].append(move)
+        ends[callee].append(move)
+    for service, moves in ends.items():
+        total_weight = math.sqrt(sum(w * w for _, w, _ in moves))
+        if total_weight <= 0:
+            continue
+        combined = sum(z * w for z, w, _ in moves) / total_weight
+        if combined > 0:
+            ref = max(moves, key=lambda m: m[0] * m[1])[2]
+            suspects.setdefault(service, Suspect(service)).note(
+                "edge_latency", strength_of(combined), ref
+            )
+
+
 def rank_suspects(
     artifacts: Sequence[Artifact],
     context: IncidentContext,
@@ -500,11 +577,19 @@ def rank_suspects(
     suspects: dict[str, Suspect] = {}
     graph: set[tuple[str, str]] = set(edges or ()) | topology_of(artifacts)
     calm = _calm_callers(series, table, cut)
+    edge_moves: dict[tuple[str, str], list[tuple[float, float, str, bool]]] = defaultdict(list)
     for item in series:
         found = _series_evidence(item, table, cut)
         if found is None or item.service is None:
             continue
         kind, z, weight = found
+        if kind == "latency":
+            callee = peer_of(item.labels)
+            caller = next((item.labels[k] for k in SOURCE_LABELS if item.labels.get(k)), None)
+            if (callee or caller) and any(p.value for p in item.points):
+                # Caller's view (labelled with the callee) or the callee's (with its caller).
+                edge = (item.service, callee) if callee else (caller or "", item.service)
+                edge_moves[edge].append((z, weight, item.artifact_id, bool(callee)))
         strength = weight * strength_of(_directional(kind, z))
         peer = peer_of(item.labels)
         source = next((item.labels[k] for k in SOURCE_LABELS if item.labels.get(k)), None)
@@ -535,6 +620,7 @@ def rank_suspects(
         suspects.setdefault(item.service, Suspect(item.service)).note(
             kind, strength, item.artifact_id
         )
+    _path_latency(edge_moves, traffic, suspects)
     _span_evidence(spans, cut, suspects)
     for group in spans:
         if group.peer_service:

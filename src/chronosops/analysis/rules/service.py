@@ -3,13 +3,15 @@ certificates and credentials, a dependency failing on its own."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from chronosops.analysis.catalog import HypothesisId
 from chronosops.analysis.localisation import (
     DNS_NAME,
     Localization,
     dns_service,
 )
-from chronosops.analysis.observations import Observations
+from chronosops.analysis.observations import Observations, Shift
 from chronosops.analysis.scoring import (
     AFFECTED,
     Candidate,
@@ -118,7 +120,10 @@ def mechanisms(obs: Observations, where: Localization, service: str) -> list[Can
     worker_logs = logs_with(obs, service, "worker_saturation")
     cpu_hot = cpu is not None and cpu.z >= 4 and (cpu.after >= 0.75 or cpu.delta >= 0.3)
     traffic_up = traffic is not None and traffic.z >= 4 and traffic.factor >= 1.5
-    if (cpu_hot or worker_logs) and traffic_up:
+    # A CPU that was hot before the traffic rose was not heated by it (an earlier fault's tail,
+    # a recovery surge after it): the surge cannot be read as the saturation's cause.
+    heated = cpu_hot and moved_with(cpu, traffic)
+    if (heated or worker_logs) and traffic_up:
         candidate = Candidate(HypothesisId.CAPACITY_SATURATION, most_saturated(obs, service))
         refs = merged_refs(
             [cpu.artifact_id] if cpu else [],
@@ -263,6 +268,20 @@ def mechanisms(obs: Observations, where: Localization, service: str) -> list[Can
             )
         found.append(candidate)
     return found
+
+
+# How long before the traffic rose a resource may be seen moving and still count as moved by
+# it: change points on one-minute series land a point or so apart.
+CAUSE_SLACK = timedelta(minutes=1)
+
+
+def moved_with(resource: Shift | None, traffic: Shift | None) -> bool:
+    """Whether a resource moved together with the traffic or after it (a cause comes first)."""
+    if resource is None or traffic is None:
+        return True
+    if resource.changed_at is None or traffic.changed_at is None:
+        return True
+    return resource.changed_at >= traffic.changed_at - CAUSE_SLACK
 
 
 def most_saturated(obs: Observations, service: str) -> str:
