@@ -254,6 +254,12 @@ class Database:
             )
         return writer
 
+    def group_commits(self) -> tuple[int, int]:
+        """(commits, units they held) of this process's SQLite writers so far: how well the
+        writes were grouped. (0, 0) on PostgreSQL."""
+        writers = list(self._writers.values())
+        return sum(w.commits for w in writers), sum(w.committed_units for w in writers)
+
     def _writer_lock(self) -> asyncio.Lock:
         """One lock per event loop (a CLI command and a test each run their own loop)."""
         loop = asyncio.get_running_loop()
