@@ -22,6 +22,7 @@ postgres_only = pytest.mark.skipif(
     not on_postgres(), reason="needs CHRONOSOPS_TEST_DATABASE_URL (PostgreSQL)"
 )
 sqlite_only = pytest.mark.skipif(on_postgres(), reason="SQLite's busy timeout")
+group_commit = pytest.mark.skipif(on_postgres(), reason="the group-commit writer is SQLite's")
 
 
 @pytest.fixture
@@ -173,7 +174,7 @@ async def _tags(database: Database) -> list[str]:
         return [row[0] for row in rows]
 
 
-@sqlite_only
+@group_commit
 async def test_units_queued_together_share_one_commit_in_the_order_they_queued(
     open_databases: list[Database], database_url: str
 ) -> None:
@@ -197,7 +198,7 @@ async def test_units_queued_together_share_one_commit_in_the_order_they_queued(
     assert commits < 5
 
 
-@sqlite_only
+@group_commit
 async def test_a_failing_unit_rolls_back_alone_and_the_rest_of_its_commit_is_kept(
     open_databases: list[Database], database_url: str
 ) -> None:
@@ -229,7 +230,7 @@ async def test_a_failing_unit_rolls_back_alone_and_the_rest_of_its_commit_is_kep
     assert (commits, units) == (1, 3)
 
 
-@sqlite_only
+@group_commit
 async def test_a_unit_that_gives_up_while_queued_does_not_stall_the_writer(
     open_databases: list[Database], database_url: str
 ) -> None:
