@@ -112,6 +112,14 @@ class AuditRepository:
     async def insert(self, values: dict[str, Any]) -> None:
         await insert_row(self.session, AuditEvent, values)
 
+    async def insert_many(self, rows: list[dict[str, Any]]) -> None:
+        """Insert events in one statement (executemany: one batch on PostgreSQL)."""
+        if len(rows) == 1:
+            await insert_row(self.session, AuditEvent, rows[0])
+        elif rows:
+            # Core, not the ORM bulk path (which splits the rows by the keys that are None).
+            await self.session.execute(insert(AuditEvent.__table__), rows)
+
     async def for_incident(self, incident_id: str) -> list[AuditEvent]:
         rows = await self.session.scalars(
             select(AuditEvent)

@@ -2,7 +2,7 @@
 
 from chronosops.storage.base import JSONValue, TableBase, UtcDateTime, metadata
 from chronosops.storage.cursors import decode_cursor, encode_cursor
-from chronosops.storage.database import Database, is_unique_violation
+from chronosops.storage.database import Database, before_commit, is_unique_violation
 from chronosops.storage.failures import DatabaseUnavailableError
 from chronosops.storage.inserts import add_unless_taken, insert_or_ignore, insert_row
 from chronosops.storage.liveness import Liveness, process_name
@@ -15,6 +15,7 @@ __all__ = [
     "TableBase",
     "UtcDateTime",
     "add_unless_taken",
+    "before_commit",
     "decode_cursor",
     "encode_cursor",
     "insert_or_ignore",

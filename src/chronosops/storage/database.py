@@ -18,7 +18,7 @@ import asyncio
 import collections
 import contextlib
 import weakref
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -44,6 +44,8 @@ from chronosops.storage.failures import (
 
 T = TypeVar("T")
 APPLICATION_NAME = "chronosops"
+# session.info key: writes a service left for the end of its transaction (`before_commit`).
+_BEFORE_COMMIT = "chronosops.before_commit"
 # How many units one commit may hold at most: enough to drain a burst, few enough that a unit
 # queued behind them does not wait long for its turn.
 GROUP_COMMIT_MAX_UNITS = 64
@@ -98,6 +100,25 @@ def connect_args(limits: DatabaseSettings, *, statements: bool = True) -> dict[s
         milliseconds = round(limits.statement_timeout_seconds * 1000)
         arguments["options"] = f"-c statement_timeout={milliseconds}"
     return arguments
+
+
+def before_commit(
+    session: AsyncSession, key: str, hook: Callable[[AsyncSession], Awaitable[None]]
+) -> None:
+    """Run ``hook`` once, just before this unit of work commits (not if it rolls back).
+
+    For writes that serialise every writer (the audit chain's lock): left to the end, the lock
+    is held for a few statements instead of the whole transaction.
+    """
+    session.info.setdefault(_BEFORE_COMMIT, {}).setdefault(key, hook)
+
+
+async def run_before_commit(session: AsyncSession) -> None:
+    hooks: dict[str, Callable[[AsyncSession], Awaitable[None]]] = session.info.pop(
+        _BEFORE_COMMIT, {}
+    )
+    for hook in hooks.values():
+        await hook(session)
 
 
 def sqlite_path(url: str) -> str | None:
@@ -236,6 +257,7 @@ class Database:
             try:
                 yield session
                 if write:
+                    await run_before_commit(session)
                     await session.commit()
                 else:
                     await session.rollback()
@@ -358,6 +380,7 @@ class GroupCommitWriter:
         kept = False
         try:
             yield session
+            await run_before_commit(session)
             await session.commit()
             kept = True
         except BaseException:
