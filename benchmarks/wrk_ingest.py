@@ -32,7 +32,7 @@ from typing import Any
 
 import httpx
 
-from benchmarks.ingest import resident_mib, token_for
+from benchmarks.ingest import processes_of, resident_mib, token_for
 from chronosops.auth import Role
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -75,6 +75,36 @@ class Row:
     rss_mib: float | None
     # The floor's rate measured just before this row (the ratio's denominator).
     floor_rate: float | None = None
+    # CPU seconds the server's processes spent per request (not PostgreSQL's own).
+    cpu_ms: float | None = None
+    floor_cpu_ms: float | None = None
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of ``pid`` and its children (uvicorn's workers, the job worker)."""
+    total = 0
+    for process in processes_of(pid):
+        try:
+            fields = Path(f"/proc/{process}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def measured(
+    pids: list[int], url: str, lua: Path, seconds: int, connections: int
+) -> tuple[float, float, float, int, float]:
+    """wrk's rate, p50, p99 and errors, and the CPU milliseconds ``pids`` spent per request.
+
+    CPU per request is the fair comparison on a shared machine: the rate depends on how much of
+    its core a server gets, which depends on everything else running (and a server with more
+    runnable threads gets more of a contended core), its CPU per request does not.
+    """
+    before = sum(cpu_seconds(pid) for pid in pids)
+    rate, p50, p99, errors = wrk(url, lua, seconds, connections)
+    spent = sum(cpu_seconds(pid) for pid in pids) - before
+    return rate, p50, p99, errors, spent * 1000 / max(1.0, rate * seconds)
 
 
 def free_port() -> int:
@@ -202,7 +232,9 @@ class Floor:
         self.rows: list[Row] = []
 
     def measure(self) -> Row:
-        rate, p50, p99, errors = wrk(self.url + "/floor", self.lua, self.seconds, self.connections)
+        rate, p50, p99, errors, cpu_ms = measured(
+            [self.process.pid], self.url + "/floor", self.lua, self.seconds, self.connections
+        )
         row = Row(
             "floor (validate, hash, insert one row)",
             rate,
@@ -210,6 +242,7 @@ class Floor:
             p99,
             errors,
             resident_mib(self.process.pid),
+            cpu_ms=cpu_ms,
         )
         self.rows.append(row)
         return row
@@ -332,8 +365,11 @@ def chronosops_rows(
             )
             wrk(url + "/v1/incidents/ingest", lua, 2, connections)  # warm-up
             drained(url, secret)
-            floor_rate = floor.measure().rate
-            rate, p50, p99, errors = wrk(url + "/v1/incidents/ingest", lua, seconds, connections)
+            floor_row = floor.measure()
+            pids = [process.pid] + ([worker.pid] if worker is not None else [])
+            rate, p50, p99, errors, cpu_ms = measured(
+                pids, url + "/v1/incidents/ingest", lua, seconds, connections
+            )
             rows.append(
                 Row(
                     f"{label} {mode}",
@@ -342,7 +378,9 @@ def chronosops_rows(
                     p99,
                     errors,
                     resident_mib(process.pid),
-                    floor_rate=floor_rate,
+                    floor_rate=floor_row.rate,
+                    cpu_ms=cpu_ms,
+                    floor_cpu_ms=floor_row.cpu_ms,
                 )
             )
             drained(url, secret)
@@ -415,17 +453,22 @@ def delivery_row(url: str, secret: str, label: str, pid: int) -> Row:
 
 def table(rows: list[Row], floors: list[Row]) -> str:
     lines = [
-        "| target | req/s | floor req/s just before | × floor | p50 ms | p99 ms | errors "
-        "| server RSS MiB |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| target | req/s | floor req/s just before | × floor | server CPU ms/req "
+        "| × floor by CPU | p50 ms | p99 ms | errors | server RSS MiB |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in [*floors[:1], *rows]:
         ratio = f"{row.rate / row.floor_rate:.2f}×" if row.floor_rate else ""
         floor_rate = f"{row.floor_rate:,.0f}" if row.floor_rate else ""
+        cpu = f"{row.cpu_ms:.2f}" if row.cpu_ms is not None else ""
+        cpu_ratio = (
+            f"{row.floor_cpu_ms / row.cpu_ms:.3f}×" if row.floor_cpu_ms and row.cpu_ms else ""
+        )
         rate = f"{row.rate:,.0f}" if "delivery" not in row.target else f"{row.rate:,.0f} alerts/s"
         rss = f"{row.rss_mib:.0f}" if row.rss_mib is not None else "?"
         lines.append(
-            f"| {row.target} | {rate} | {floor_rate} | {ratio} | {row.p50_ms:.1f} | "
+            f"| {row.target} | {rate} | {floor_rate} | {ratio} | {cpu} | {cpu_ratio} "
+            f"| {row.p50_ms:.1f} | "
             f"{row.p99_ms:.1f} | {row.errors} | {rss} |"
         )
     return "\n".join(lines)

@@ -16,7 +16,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chronosops.audit.tables import AuditCheckpoint, AuditCheckpointIncident, AuditEvent
-from chronosops.storage import insert_row
+from chronosops.storage import insert_row, insert_rows
 
 
 def _head_links_statement() -> CompoundSelect[str, int | None, str]:
@@ -114,11 +114,7 @@ class AuditRepository:
 
     async def insert_many(self, rows: list[dict[str, Any]]) -> None:
         """Insert events in one statement (executemany: one batch on PostgreSQL)."""
-        if len(rows) == 1:
-            await insert_row(self.session, AuditEvent, rows[0])
-        elif rows:
-            # Core, not the ORM bulk path (which splits the rows by the keys that are None).
-            await self.session.execute(insert(AuditEvent.__table__), rows)
+        await insert_rows(self.session, AuditEvent, rows)
 
     async def for_incident(self, incident_id: str) -> list[AuditEvent]:
         rows = await self.session.scalars(

@@ -129,8 +129,8 @@ class AuditLog:
             await repository.lock_chain(self.chain_id)
             first_incident = pending[0]["incident_id"]
             if first_incident is not None:
-                heads[chain_key], heads[("incident", first_incident)] = (
-                    await repository.head_links(self.chain_id, first_incident)
+                heads[chain_key], heads[("incident", first_incident)] = await repository.head_links(
+                    self.chain_id, first_incident
                 )
             else:
                 heads[chain_key] = await repository.head_link(self.chain_id)

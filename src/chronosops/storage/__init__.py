@@ -4,7 +4,12 @@ from chronosops.storage.base import JSONValue, TableBase, UtcDateTime, metadata
 from chronosops.storage.cursors import decode_cursor, encode_cursor
 from chronosops.storage.database import Database, before_commit, is_unique_violation
 from chronosops.storage.failures import DatabaseUnavailableError
-from chronosops.storage.inserts import add_unless_taken, insert_or_ignore, insert_row
+from chronosops.storage.inserts import (
+    add_unless_taken,
+    insert_or_ignore,
+    insert_row,
+    insert_rows,
+)
 from chronosops.storage.liveness import Liveness, process_name
 
 __all__ = [
@@ -20,6 +25,7 @@ __all__ = [
     "encode_cursor",
     "insert_or_ignore",
     "insert_row",
+    "insert_rows",
     "is_unique_violation",
     "metadata",
     "process_name",

@@ -186,9 +186,9 @@ class Database:
         self._writer_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
             weakref.WeakKeyDictionary()
         )
-        self._writers: weakref.WeakKeyDictionary[
-            asyncio.AbstractEventLoop, GroupCommitWriter
-        ] = weakref.WeakKeyDictionary()
+        self._writers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, GroupCommitWriter] = (
+            weakref.WeakKeyDictionary()
+        )
         self.writer_engine: AsyncEngine | None = None
         path = sqlite_path(self.url) if self.dialect == "sqlite" else None
         if path is not None:
