@@ -55,15 +55,6 @@ request = function()
 end
 """
 
-# Appended to the script of a memory run: wrk stops once this many answers came back.
-STOP_AFTER = """
-answered = 0
-response = function(status, headers, body)
-  answered = answered + 1
-  if answered >= %(limit)d then wrk.thread:stop() end
-end
-"""
-
 
 @dataclass
 class Row:
@@ -118,9 +109,7 @@ def lua_string(text: str) -> str:
     return json.dumps(text)  # a JSON string is a valid Lua string literal here (no \\u escapes)
 
 
-def script(
-    path: Path, *, prefix: str, headers: dict[str, str], stop_after: int | None = None
-) -> Path:
+def script(path: Path, *, prefix: str, headers: dict[str, str]) -> Path:
     body = json.loads(EXAMPLE_2.read_text())
     body["sourceRef"] = "@@REF@@"
     text = json.dumps(body, separators=(",", ":"))
@@ -132,8 +121,6 @@ def script(
         "tail": lua_string(tail),
         "headers": lines,
     }
-    if stop_after is not None:
-        text += STOP_AFTER % {"limit": stop_after}
     path.write_text(text)
     return path
 
@@ -271,22 +258,19 @@ def memory_run(
     every: int,
     connections: int,
 ) -> list[MemorySample]:
-    """Ingest ``total`` incidents synchronously, sampling the server's RSS every ``every``."""
+    """Ingest about ``total`` incidents synchronously, sampling the server's RSS about every
+    ``every``. wrk cannot stop after a number of requests (its main thread sleeps for the
+    duration), so each chunk runs for the time ``every`` took at the last chunk's rate."""
     samples = [MemorySample(0, resident_mib(pid), 0.0, 0)]
     done = 0
+    rate = 50.0  # a first guess; each chunk measures it again
     run = secrets.token_hex(3)
     while done < total:
-        chunk = min(every, total - done)
-        lua = script(
-            work / "memory.lua",
-            prefix=f"{label}-memory-{run}-{done}",
-            headers=auth,
-            stop_after=chunk,
-        )
-        started = time.perf_counter()
-        _rate, _p50, _p99, errors = wrk(url + "/v1/incidents/ingest", lua, 36_000, connections)
-        done += chunk
-        samples.append(MemorySample(done, resident_mib(pid), time.perf_counter() - started, errors))
+        seconds = max(5, round(min(every, total - done) / rate))
+        lua = script(work / "memory.lua", prefix=f"{label}-memory-{run}-{done}", headers=auth)
+        rate, _p50, _p99, errors = wrk(url + "/v1/incidents/ingest", lua, seconds, connections)
+        done += round(rate * seconds)
+        samples.append(MemorySample(done, resident_mib(pid), float(seconds), errors))
         print(f"  {label}: {done:,} ingests, server RSS {samples[-1].rss_mib} MiB", file=sys.stderr)
     return samples
 
