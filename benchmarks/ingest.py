@@ -60,7 +60,7 @@ class Result:
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def _processes(pid: int) -> list[int]:
+def processes_of(pid: int) -> list[int]:
     """``pid`` and its children: uvicorn's supervisor and its worker processes."""
     found = [pid]
     for stat in Path("/proc").glob("[0-9]*/stat"):
@@ -76,7 +76,7 @@ def resident_mib(pid: int, field: str = "VmRSS") -> float | None:
     """Resident memory (or, with ``VmHWM``, peaks) of the server's processes, in MiB, summed;
     None off Linux."""
     total = 0
-    for process in _processes(pid):
+    for process in processes_of(pid):
         try:
             status = Path(f"/proc/{process}/status").read_text()
         except OSError:

@@ -5,9 +5,12 @@ The server under test runs on CPU 0 (``taskset``), wrk (one thread, 16 connectio
 (`benchmarks.floor_app`) is measured the same way, and each ChronosOps row is printed with its
 ratio to the floor. Rows: SQLite and PostgreSQL (``--database-url``), the guide's Example 2
 answered synchronously and with ``Prefer: respond-async``; then one 1,000-alert Alertmanager
-delivery, timed; and the server's resident memory.
+delivery, timed; and the server's resident memory. With ``--memory-ingests N`` it then keeps
+ingesting (synchronously) and samples the server's resident memory every ``--memory-every``
+ingests, to show whether it stays flat.
 
     python -m benchmarks.wrk_ingest [--database-url postgresql+psycopg://…] [--seconds 10]
+        [--memory-ingests 100000 [--memory-every 10000]]
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from typing import Any
 
 import httpx
 
-from benchmarks.ingest import resident_mib, token_for
+from benchmarks.ingest import processes_of, resident_mib, token_for
 from chronosops.auth import Role
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -61,6 +64,38 @@ class Row:
     p99_ms: float
     errors: int
     rss_mib: float | None
+    # The floor's rate measured just before this row (the ratio's denominator).
+    floor_rate: float | None = None
+    # CPU seconds the server's processes spent per request (not PostgreSQL's own).
+    cpu_ms: float | None = None
+    floor_cpu_ms: float | None = None
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of ``pid`` and its children (uvicorn's workers, the job worker)."""
+    total = 0
+    for process in processes_of(pid):
+        try:
+            fields = Path(f"/proc/{process}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def measured(
+    pids: list[int], url: str, lua: Path, seconds: int, connections: int
+) -> tuple[float, float, float, int, float]:
+    """wrk's rate, p50, p99 and errors, and the CPU milliseconds ``pids`` spent per request.
+
+    CPU per request is the fair comparison on a shared machine: the rate depends on how much of
+    its core a server gets, which depends on everything else running (and a server with more
+    runnable threads gets more of a contended core), its CPU per request does not.
+    """
+    before = sum(cpu_seconds(pid) for pid in pids)
+    rate, p50, p99, errors = wrk(url, lua, seconds, connections)
+    spent = sum(cpu_seconds(pid) for pid in pids) - before
+    return rate, p50, p99, errors, spent * 1000 / max(1.0, rate * seconds)
 
 
 def free_port() -> int:
@@ -80,10 +115,13 @@ def script(path: Path, *, prefix: str, headers: dict[str, str]) -> Path:
     text = json.dumps(body, separators=(",", ":"))
     head, tail = text.split("@@REF@@")
     lines = "\n".join(f"wrk.headers[{lua_string(k)}] = {lua_string(v)}" for k, v in headers.items())
-    path.write_text(
-        LUA
-        % {"prefix": prefix, "head": lua_string(head), "tail": lua_string(tail), "headers": lines}
-    )
+    text = LUA % {
+        "prefix": prefix,
+        "head": lua_string(head),
+        "tail": lua_string(tail),
+        "headers": lines,
+    }
+    path.write_text(text)
     return path
 
 
@@ -150,44 +188,120 @@ def start(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen[b
     )
 
 
-def floor_row(work: Path, seconds: int, connections: int) -> Row:
-    port = free_port()
-    env = {**os.environ, "FLOOR_DATABASE": str(work / "floor.db"), "PYTHONPATH": str(ROOT)}
-    process = start(
-        [
-            "-m",
-            "uvicorn",
-            "benchmarks.floor_app:app",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ],
-        env,
-        work,
-    )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        wait_ready(url, "/docs", process)
-        lua = script(work / "floor.lua", prefix="floor", headers={})
-        wrk(url + "/floor", lua, 2, connections)  # warm-up
-        rate, p50, p99, errors = wrk(url + "/floor", lua, seconds, connections)
-        return Row(
+class Floor:
+    """The floor app, kept running for the whole benchmark and measured again right before
+    each ChronosOps row: on a machine shared with other work, the load changes within minutes,
+    and a ratio is only fair between two measurements taken under the same load."""
+
+    def __init__(self, work: Path, seconds: int, connections: int) -> None:
+        self.seconds = seconds
+        self.connections = connections
+        port = free_port()
+        env = {**os.environ, "FLOOR_DATABASE": str(work / "floor.db"), "PYTHONPATH": str(ROOT)}
+        self.process = start(
+            [
+                "-m",
+                "uvicorn",
+                "benchmarks.floor_app:app",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ],
+            env,
+            work,
+        )
+        self.url = f"http://127.0.0.1:{port}"
+        wait_ready(self.url, "/docs", self.process)
+        self.lua = script(work / "floor.lua", prefix="floor", headers={})
+        wrk(self.url + "/floor", self.lua, 2, connections)  # warm-up
+        self.rows: list[Row] = []
+
+    def measure(self) -> Row:
+        rate, p50, p99, errors, cpu_ms = measured(
+            [self.process.pid], self.url + "/floor", self.lua, self.seconds, self.connections
+        )
+        row = Row(
             "floor (validate, hash, insert one row)",
             rate,
             p50,
             p99,
             errors,
-            resident_mib(process.pid),
+            resident_mib(self.process.pid),
+            cpu_ms=cpu_ms,
         )
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
+        self.rows.append(row)
+        return row
+
+    def close(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=20)
+
+
+@dataclass
+class MemorySample:
+    ingests: int
+    rss_mib: float | None
+    seconds: float
+    errors: int
+
+
+def memory_run(
+    url: str,
+    work: Path,
+    auth: dict[str, str],
+    pid: int,
+    *,
+    label: str,
+    total: int,
+    every: int,
+    connections: int,
+) -> list[MemorySample]:
+    """Ingest about ``total`` incidents synchronously, sampling the server's RSS about every
+    ``every``. wrk cannot stop after a number of requests (its main thread sleeps for the
+    duration), so each chunk runs for the time ``every`` took at the last chunk's rate."""
+    samples = [MemorySample(0, resident_mib(pid), 0.0, 0)]
+    done = 0
+    rate = 50.0  # a first guess; each chunk measures it again
+    run = secrets.token_hex(3)
+    while done < total:
+        seconds = max(5, round(min(every, total - done) / rate))
+        lua = script(work / "memory.lua", prefix=f"{label}-memory-{run}-{done}", headers=auth)
+        rate, _p50, _p99, errors = wrk(url + "/v1/incidents/ingest", lua, seconds, connections)
+        done += round(rate * seconds)
+        samples.append(MemorySample(done, resident_mib(pid), float(seconds), errors))
+        print(f"  {label}: {done:,} ingests, server RSS {samples[-1].rss_mib} MiB", file=sys.stderr)
+    return samples
+
+
+def memory_table(label: str, samples: list[MemorySample]) -> str:
+    lines = [
+        f"| {label}: ingests so far | server RSS MiB | req/s in the last chunk | errors |",
+        "|---:|---:|---:|---:|",
+    ]
+    for previous, sample in zip([None, *samples], samples, strict=False):
+        rate = (
+            f"{(sample.ingests - previous.ingests) / sample.seconds:,.0f}"
+            if previous is not None and sample.seconds
+            else ""
+        )
+        rss = f"{sample.rss_mib:.0f}" if sample.rss_mib is not None else "?"
+        lines.append(f"| {sample.ingests:,} | {rss} | {rate} | {sample.errors} |")
+    return "\n".join(lines)
 
 
 def chronosops_rows(
-    work: Path, database_url: str, label: str, seconds: int, connections: int
+    floor: Floor,
+    work: Path,
+    database_url: str,
+    label: str,
+    seconds: int,
+    connections: int,
+    *,
+    memory_ingests: int = 0,
+    memory_every: int = 10_000,
+    memory: dict[str, list[MemorySample]] | None = None,
 ) -> list[Row]:
     port = free_port()
     secret = secrets.token_hex(32)
@@ -234,11 +348,39 @@ def chronosops_rows(
                 work / f"{mode}.lua", prefix=f"{label}-{mode}-{run}", headers={**auth, **extra}
             )
             wrk(url + "/v1/incidents/ingest", lua, 2, connections)  # warm-up
-            rate, p50, p99, errors = wrk(url + "/v1/incidents/ingest", lua, seconds, connections)
-            rows.append(Row(f"{label} {mode}", rate, p50, p99, errors, resident_mib(process.pid)))
+            drained(url, secret)
+            floor_row = floor.measure()
+            pids = [process.pid] + ([worker.pid] if worker is not None else [])
+            rate, p50, p99, errors, cpu_ms = measured(
+                pids, url + "/v1/incidents/ingest", lua, seconds, connections
+            )
+            rows.append(
+                Row(
+                    f"{label} {mode}",
+                    rate,
+                    p50,
+                    p99,
+                    errors,
+                    resident_mib(process.pid),
+                    floor_rate=floor_row.rate,
+                    cpu_ms=cpu_ms,
+                    floor_cpu_ms=floor_row.cpu_ms,
+                )
+            )
             drained(url, secret)
         rows.append(delivery_row(url, secret, label, process.pid))
         drained(url, secret)
+        if memory_ingests and memory is not None:
+            memory[label] = memory_run(
+                url,
+                work,
+                auth,
+                process.pid,
+                label=label,
+                total=memory_ingests,
+                every=memory_every,
+                connections=connections,
+            )
     finally:
         for running in (process, worker):
             if running is not None:
@@ -293,18 +435,25 @@ def delivery_row(url: str, secret: str, label: str, pid: int) -> Row:
     )
 
 
-def table(rows: list[Row], floor: Row) -> str:
+def table(rows: list[Row], floors: list[Row]) -> str:
     lines = [
-        "| target | req/s | × floor | p50 ms | p99 ms | errors | server RSS MiB |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| target | req/s | floor req/s just before | × floor | server CPU ms/req "
+        "| × floor by CPU | p50 ms | p99 ms | errors | server RSS MiB |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for row in [floor, *rows]:
-        ratio = "" if row is floor or "delivery" in row.target else f"{row.rate / floor.rate:.2f}×"
+    for row in [*floors[:1], *rows]:
+        ratio = f"{row.rate / row.floor_rate:.2f}×" if row.floor_rate else ""
+        floor_rate = f"{row.floor_rate:,.0f}" if row.floor_rate else ""
+        cpu = f"{row.cpu_ms:.2f}" if row.cpu_ms is not None else ""
+        cpu_ratio = (
+            f"{row.floor_cpu_ms / row.cpu_ms:.3f}×" if row.floor_cpu_ms and row.cpu_ms else ""
+        )
         rate = f"{row.rate:,.0f}" if "delivery" not in row.target else f"{row.rate:,.0f} alerts/s"
         rss = f"{row.rss_mib:.0f}" if row.rss_mib is not None else "?"
         lines.append(
-            f"| {row.target} | {rate} | {ratio} | {row.p50_ms:.1f} | {row.p99_ms:.1f} | "
-            f"{row.errors} | {rss} |"
+            f"| {row.target} | {rate} | {floor_rate} | {ratio} | {cpu} | {cpu_ratio} "
+            f"| {row.p50_ms:.1f} | "
+            f"{row.p99_ms:.1f} | {row.errors} | {rss} |"
         )
     return "\n".join(lines)
 
@@ -319,22 +468,56 @@ def main() -> None:
     )
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument(
+        "--memory-ingests",
+        type=int,
+        default=0,
+        help="then ingest this many more (sync) and sample the server's memory (0: skip)",
+    )
+    parser.add_argument("--memory-every", type=int, default=10_000)
+    parser.add_argument(
+        "--skip-sqlite", action="store_true", help="measure only the --database-url rows"
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None or shutil.which("taskset") is None:
         sys.exit("needs wrk and taskset (apt-get install wrk util-linux)")
     with tempfile.TemporaryDirectory(prefix="chronosops-wrk-") as directory:
         work = Path(directory)
-        floor = floor_row(work, args.seconds, args.connections)
-        rows = chronosops_rows(
-            work, f"sqlite:///{work}/bench.db", "SQLite", args.seconds, args.connections
-        )
-        for url in args.database_url:
-            rows += chronosops_rows(work, url, "PostgreSQL", args.seconds, args.connections)
+        floor = Floor(work, args.seconds, args.connections)
+        try:
+            memory: dict[str, list[MemorySample]] = {}
+            options: dict[str, Any] = {
+                "memory_ingests": args.memory_ingests,
+                "memory_every": args.memory_every,
+                "memory": memory,
+            }
+            rows = (
+                []
+                if args.skip_sqlite
+                else chronosops_rows(
+                    floor,
+                    work,
+                    f"sqlite:///{work}/bench.db",
+                    "SQLite",
+                    args.seconds,
+                    args.connections,
+                    **options,
+                )
+            )
+            for url in args.database_url:
+                rows += chronosops_rows(
+                    floor, work, url, "PostgreSQL", args.seconds, args.connections, **options
+                )
+        finally:
+            floor.close()
     print(
         f"wrk -t1 -c{args.connections} -d{args.seconds}s, server on CPU {SERVER_CPU}, "
         f"wrk on CPU {CLIENT_CPU}; the guide's Example 2 with a new sourceRef per request"
     )
-    print(table(rows, floor))
+    print(table(rows, floor.rows))
+    for label, samples in memory.items():
+        print()
+        print(memory_table(label, samples))
 
 
 if __name__ == "__main__":

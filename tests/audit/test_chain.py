@@ -116,3 +116,29 @@ async def test_concurrent_ingests_append_a_gapless_chain(
     assert seqs == list(range(1, 41))  # created, bundle, analysis, postmortem for each
     for response in responses:
         assert (await verify(client, analyst, response.json()["incidentId"]))["ok"] is True
+
+
+async def test_concurrent_ingests_and_their_repeats_are_stored_once_and_the_chain_verifies(
+    client: httpx.AsyncClient,
+    analyst: dict[str, str],
+    admin: dict[str, str],
+    services: Services,
+) -> None:
+    """On SQLite these share group commits; on PostgreSQL they race on the unique slot."""
+    refs = [f"burst-{index}" for index in range(12)]
+    bodies = [example("example_2_with_evidence") | {"sourceRef": ref} for ref in refs * 2]
+    answers = await asyncio.gather(
+        *(client.post(INGEST, json=body, headers=analyst) for body in bodies)
+    )
+    assert sorted(answer.status_code for answer in answers) == [200] * 12 + [201] * 12
+    by_ref: dict[str, set[str]] = {}
+    for body, answer in zip(bodies, answers, strict=True):
+        by_ref.setdefault(body["sourceRef"], set()).add(answer.json()["incidentId"])
+    assert all(len(ids) == 1 for ids in by_ref.values())
+    async with services.database.unit_of_work(write=False) as session:
+        stored = await session.scalar(
+            text("SELECT count(*) FROM incident WHERE source_ref LIKE 'burst-%'")
+        )
+    assert stored == 12
+    chain = (await client.get("/v1/audit/verify", headers=admin)).json()
+    assert chain["ok"] is True, chain

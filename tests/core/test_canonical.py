@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+import rfc8785
+from hypothesis import given
+from hypothesis import strategies as st
 
 from chronosops.core.canonical import canonical_json, content_hash, sha256_hex
 
@@ -62,3 +67,29 @@ def test_the_reference_prompt_hash_is_plain_sha256_of_the_joined_text() -> None:
 def test_key_order_does_not_change_the_hash() -> None:
     assert content_hash({"a": 1, "b": [1, 2]}) == content_hash({"b": [1, 2], "a": 1})
     assert content_hash({"b": [1, 2]}) != content_hash({"b": [2, 1]})
+
+
+_KEYS = st.text(max_size=6)
+_SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**53) + 1, max_value=2**53 - 1)
+    | st.text(max_size=12)
+    | st.floats(allow_nan=False, allow_infinity=False)
+)
+_DOCUMENTS = st.recursive(
+    _SCALARS,
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(_KEYS, children, max_size=4),
+    max_leaves=20,
+)
+
+
+@given(_DOCUMENTS)
+def test_canonical_json_agrees_with_the_reference_encoder_byte_for_byte(value: Any) -> None:
+    """The fast path (json's C encoder, for documents without floats) must never differ."""
+    assert canonical_json(value) == rfc8785.dumps(value)
+
+
+def test_keys_beyond_the_basic_plane_sort_by_utf16_code_units() -> None:
+    value = {"\ue000": 1, "\U0001f600": 2}
+    assert canonical_json(value) == '{"\U0001f600":2,"\ue000":1}'.encode()

@@ -22,6 +22,7 @@ postgres_only = pytest.mark.skipif(
     not on_postgres(), reason="needs CHRONOSOPS_TEST_DATABASE_URL (PostgreSQL)"
 )
 sqlite_only = pytest.mark.skipif(on_postgres(), reason="SQLite's busy timeout")
+group_commit = pytest.mark.skipif(on_postgres(), reason="the group-commit writer is SQLite's")
 
 
 @pytest.fixture
@@ -156,3 +157,105 @@ async def test_a_writer_queued_behind_this_process_writer_waits_at_most_the_busy
             async with asyncio.timeout(40), database.unit_of_work() as session:
                 await session.execute(text("SELECT 1"))
         assert time.monotonic() - started < 2
+
+
+# The group-commit writer (SQLite): units queued at once share one commit, each in its own
+# savepoint, in the order they queued.
+
+
+async def _sequence_table(database: Database) -> None:
+    async with database.unit_of_work() as session:
+        await session.execute(text("CREATE TABLE seq_probe (seq INTEGER PRIMARY KEY, tag TEXT)"))
+
+
+async def _tags(database: Database) -> list[str]:
+    async with database.unit_of_work(write=False) as session:
+        rows = await session.execute(text("SELECT tag FROM seq_probe ORDER BY seq"))
+        return [row[0] for row in rows]
+
+
+@group_commit
+async def test_units_queued_together_share_one_commit_in_the_order_they_queued(
+    open_databases: list[Database], database_url: str
+) -> None:
+    database = _database(open_databases, database_url)
+    await _sequence_table(database)
+    before = database.group_commits()
+
+    async def append(tag: str) -> None:
+        async with database.unit_of_work() as session:
+            # Each unit sees the ones before it: the next number follows the last one kept.
+            last = await session.scalar(text("SELECT coalesce(max(seq), 0) FROM seq_probe"))
+            await session.execute(
+                text("INSERT INTO seq_probe VALUES (:seq, :tag)"), {"seq": last + 1, "tag": tag}
+            )
+
+    tags = [f"unit-{index}" for index in range(20)]
+    await asyncio.gather(*(append(tag) for tag in tags))
+    assert await _tags(database) == tags
+    commits, units = (a - b for a, b in zip(database.group_commits(), before, strict=True))
+    assert units == 20
+    assert commits < 5
+
+
+@group_commit
+async def test_a_failing_unit_rolls_back_alone_and_the_rest_of_its_commit_is_kept(
+    open_databases: list[Database], database_url: str
+) -> None:
+    database = _database(open_databases, database_url)
+    await _sequence_table(database)
+
+    async def insert(seq: int, tag: str, *, fail: bool = False) -> None:
+        async with database.unit_of_work() as session:
+            await session.execute(
+                text("INSERT INTO seq_probe VALUES (:seq, :tag)"), {"seq": seq, "tag": tag}
+            )
+            if fail:
+                raise ValueError(f"{tag} gives up after writing")
+
+    before = database.group_commits()
+    results = await asyncio.gather(
+        insert(1, "first"),
+        insert(1, "same key as first"),
+        insert(2, "second"),
+        insert(3, "written then abandoned", fail=True),
+        insert(4, "fourth"),
+        return_exceptions=True,
+    )
+    assert isinstance(results[1], sqlalchemy.exc.IntegrityError)
+    assert isinstance(results[3], ValueError)
+    assert [results[i] for i in (0, 2, 4)] == [None, None, None]
+    assert await _tags(database) == ["first", "second", "fourth"]
+    commits, units = (a - b for a, b in zip(database.group_commits(), before, strict=True))
+    assert (commits, units) == (1, 3)
+
+
+@group_commit
+async def test_a_unit_that_gives_up_while_queued_does_not_stall_the_writer(
+    open_databases: list[Database], database_url: str
+) -> None:
+    database = _database(open_databases, database_url)
+    await _sequence_table(database)
+    release = asyncio.Event()
+
+    async def holder() -> None:
+        async with database.unit_of_work() as session:
+            await session.execute(text("INSERT INTO seq_probe VALUES (1, 'holder')"))
+            await release.wait()
+
+    async def queued(seq: int, tag: str) -> None:
+        async with database.unit_of_work() as session:
+            await session.execute(
+                text("INSERT INTO seq_probe VALUES (:seq, :tag)"), {"seq": seq, "tag": tag}
+            )
+
+    holding = asyncio.create_task(holder())
+    await asyncio.sleep(0.05)
+    waiting = asyncio.create_task(queued(2, "cancelled while queued"))
+    await asyncio.sleep(0.05)
+    waiting.cancel()
+    release.set()
+    await holding
+    async with asyncio.timeout(5):
+        await queued(3, "after")
+    assert await _tags(database) == ["holder", "after"]

@@ -16,7 +16,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chronosops.audit.tables import AuditCheckpoint, AuditCheckpointIncident, AuditEvent
-from chronosops.storage import insert_row
+from chronosops.storage import insert_row, insert_rows
 
 
 def _head_links_statement() -> CompoundSelect[str, int | None, str]:
@@ -111,6 +111,10 @@ class AuditRepository:
 
     async def insert(self, values: dict[str, Any]) -> None:
         await insert_row(self.session, AuditEvent, values)
+
+    async def insert_many(self, rows: list[dict[str, Any]]) -> None:
+        """Insert events in one statement (executemany: one batch on PostgreSQL)."""
+        await insert_rows(self.session, AuditEvent, rows)
 
     async def for_incident(self, incident_id: str) -> list[AuditEvent]:
         rows = await self.session.scalars(

@@ -35,6 +35,7 @@ from chronosops.core.canonical import content_hash
 from chronosops.core.clock import Clock
 from chronosops.core.errors import ConflictError, DisabledError, FieldError, InvalidInputError
 from chronosops.core.ids import IdFactory
+from chronosops.storage import before_commit
 
 
 def _event_hash(event: AuditEvent) -> str:
@@ -88,57 +89,81 @@ class AuditLog:
         incident_id: str | None = None,
         entity_ref: str | None = None,
         actor: str | None = None,
-    ) -> AuditEventRead:
+    ) -> None:
         """Append one event in the caller's transaction (it commits or rolls back with it).
 
-        The chain is locked once per transaction and its head remembered in the session, so a
-        transaction that records several events reads the head once.
+        The event waits in the session and is appended, with the others of the transaction and
+        in the order they were recorded, just before the commit (`before_commit`): the chain is
+        locked and its head read once, and the events go in as one batched insert. So the
+        chain's lock, which every writer of every process waits for, is held for those last few
+        statements, not for the whole transaction.
         """
+        pending: list[dict[str, Any]] = session.info.setdefault(self._pending_key, [])
+        pending.append(
+            {
+                "chain_id": self.chain_id,
+                "incident_id": incident_id,
+                "event_type": event_type,
+                "entity_type": entity_type,
+                "entity_id": entity_id,
+                "entity_ref": entity_ref,
+                "actor": actor,
+                "occurred_at": self.clock.now(),
+                "payload": payload,
+            }
+        )
+        before_commit(session, self._pending_key, self._append_pending)
+
+    @property
+    def _pending_key(self) -> str:
+        return f"chronosops.audit.pending.{self.chain_id}"
+
+    async def _append_pending(self, session: AsyncSession) -> None:
+        pending: list[dict[str, Any]] = session.info.pop(self._pending_key, [])
+        if not pending:
+            return
         repository = AuditRepository(session)
         heads: dict[tuple[str, str], tuple[int, str] | None] = session.info.setdefault(_HEADS, {})
         chain_key = ("chain", self.chain_id)
-        incident_key = ("incident", incident_id or "")
         if chain_key not in heads:
             await repository.lock_chain(self.chain_id)
-            if incident_id is not None:
-                heads[chain_key], heads[incident_key] = await repository.head_links(
-                    self.chain_id, incident_id
+            first_incident = pending[0]["incident_id"]
+            if first_incident is not None:
+                heads[chain_key], heads[("incident", first_incident)] = await repository.head_links(
+                    self.chain_id, first_incident
                 )
             else:
                 heads[chain_key] = await repository.head_link(self.chain_id)
-        head = heads[chain_key]
-        incident_seq: int | None = None
-        incident_prev: str | None = None
-        if incident_id is not None:
-            if incident_key not in heads:
-                heads[incident_key] = await repository.incident_head_link(incident_id)
-            incident_head = heads[incident_key]
-            incident_seq = incident_head[0] + 1 if incident_head else 1
-            incident_prev = incident_head[1] if incident_head else GENESIS
-        values: dict[str, Any] = {
-            "id": self.ids.new(),
-            "chain_id": self.chain_id,
-            "seq": head[0] + 1 if head else 1,
-            "prev_hash": head[1] if head else GENESIS,
-            "incident_id": incident_id,
-            "incident_seq": incident_seq,
-            "incident_prev_hash": incident_prev,
-            "event_type": event_type,
-            "entity_type": entity_type,
-            "entity_id": entity_id,
-            "entity_ref": entity_ref,
-            "actor": actor,
-            "occurred_at": self.clock.now(),
-            "payload": payload,
-        }
-        values["hash"] = content_hash(hash_input(**{k: v for k, v in values.items() if k != "id"}))
-        await repository.insert(values)
-        heads[chain_key] = (values["seq"], values["hash"])
-        if incident_id is not None and incident_seq is not None:
-            heads[incident_key] = (incident_seq, values["hash"])
-        if self._checkpoint_due(values["seq"], values["occurred_at"]):
-            await self._write_checkpoint(repository, values["seq"], values["hash"])
-        return AuditEventRead.model_validate(values)
+        rows: list[dict[str, Any]] = []
+        for event in pending:
+            head = heads[chain_key]
+            incident_id = event["incident_id"]
+            incident_key = ("incident", incident_id or "")
+            values: dict[str, Any] = {
+                **event,
+                "seq": head[0] + 1 if head else 1,
+                "prev_hash": head[1] if head else GENESIS,
+                "incident_seq": None,
+                "incident_prev_hash": None,
+            }
+            if incident_id is not None:
+                if incident_key not in heads:
+                    heads[incident_key] = await repository.incident_head_link(incident_id)
+                incident_head = heads[incident_key]
+                values["incident_seq"] = incident_head[0] + 1 if incident_head else 1
+                values["incident_prev_hash"] = incident_head[1] if incident_head else GENESIS
+            values["hash"] = content_hash(hash_input(**values))
+            values["id"] = self.ids.new()
+            rows.append(values)
+            heads[chain_key] = (values["seq"], values["hash"])
+            if incident_id is not None:
+                heads[incident_key] = (values["incident_seq"], values["hash"])
+            if self._checkpoint_due(values["seq"], values["occurred_at"]):
+                # A checkpoint signs the head as it stands after this event: write up to here.
+                await repository.insert_many(rows)
+                rows = []
+                await self._write_checkpoint(repository, values["seq"], values["hash"])
+        await repository.insert_many(rows)
 
     def _checkpoint_due(self, seq: int, now: datetime) -> bool:
         policy = self.checkpoints

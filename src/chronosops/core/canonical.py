@@ -8,6 +8,7 @@ numbers printed the way ECMAScript prints them (``1`` not ``1.0``, ``0.00005`` n
 from __future__ import annotations
 
 import hashlib
+import json
 from typing import Any
 
 import rfc8785
@@ -19,8 +20,48 @@ HASH_ALGORITHM = "sha256"
 MAX_SAFE_INTEGER = 2**53 - 1
 
 
+# For documents json's C encoder already writes as RFC 8785 does (see `_plain`): many times
+# faster than rfc8785's pure-Python encoder, and every audit event and bundle is hashed.
+_PLAIN_ENCODER = json.JSONEncoder(
+    ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False
+)
+
+
+def _plain(value: Any) -> bool:
+    """True when ``json.dumps`` writes ``value`` byte for byte as RFC 8785 does: no floats
+    (ECMAScript prints them differently), integers a double holds exactly, only str, int,
+    bool, None, lists, tuples and dicts, and dict keys within the Basic Multilingual Plane
+    (RFC 8785 sorts keys by UTF-16 code units, which orders the same as code points there).
+    Escaping agrees: both escape only ``"``, ``\\`` and control characters, the same way."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is str or kind is bool or item is None:
+            continue
+        if kind is int:
+            if -MAX_SAFE_INTEGER <= item <= MAX_SAFE_INTEGER:
+                continue
+            return False
+        if kind is dict:
+            for key in item:
+                if type(key) is not str or (not key.isascii() and max(key) > "\uffff"):
+                    return False
+            stack.extend(item.values())
+        elif kind is list or kind is tuple:
+            stack.extend(item)
+        else:
+            return False
+    return True
+
+
 def canonical_json(value: Any) -> bytes:
     """The RFC 8785 serialisation of a JSON-compatible value."""
+    if _plain(value):
+        try:
+            return _PLAIN_ENCODER.encode(value).encode("utf-8")
+        except UnicodeEncodeError:
+            pass  # a lone surrogate: let rfc8785 say what it makes of it
     return rfc8785.dumps(value)
 
 

@@ -69,16 +69,27 @@ class EvidenceService:
         return await EvidenceRepository(session).log_templates(services)
 
     async def remember_templates(
-        self, session: AsyncSession, artifacts: Sequence[Artifact]
+        self,
+        session: AsyncSession,
+        artifacts: Sequence[Artifact],
+        *,
+        known: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
-        """Keep each service's templates (those remembered, then the new) for its next evidence."""
+        """Keep each service's templates (those remembered, then the new) for its next evidence.
+
+        ``known``: what this transaction already read (`known_templates`) for every service of
+        the request the artifacts come from, so it is not read again.
+        """
         found: dict[str, list[str]] = {}
         for artifact in artifacts:
             if isinstance(artifact, LogTemplate):
                 service = artifact.services[0] if artifact.services else ""
                 found.setdefault(service, []).append(artifact.template)
+        if not found:
+            return
         repository = EvidenceRepository(session)
-        known = await repository.log_templates(found)
+        if known is None:
+            known = await repository.log_templates(found)
         now = self.clock.now()
         for service, templates in sorted(found.items()):
             before = known.get(service, [])

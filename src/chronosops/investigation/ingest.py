@@ -417,6 +417,7 @@ class IngestPipeline:
                         window=ahead.window,
                         principal=principal,
                         prose=ahead.prose,
+                        new_incident=True,
                     )
             elif registration.changes:
                 await self.audit.record(
@@ -771,9 +772,12 @@ class IngestPipeline:
         window: TimeWindow,
         principal: Principal,
         prose: Prose | None = None,
+        new_incident: bool = False,
     ) -> AnalysisRead:
         """Bundle, analysis, the incident's status and their audit events, in the caller's
-        transaction (audit last: appending holds the chain's lock until commit)."""
+        transaction (audit last: appending holds the chain's lock until commit).
+
+        ``new_incident``: opened in this transaction (it has no earlier postmortem)."""
         previous_top = await self._previous_top(session, incident)
         stored = await self.evidence.store(
             session, draft, incident_id=incident.id, window=window, by=principal.subject
@@ -798,6 +802,7 @@ class IngestPipeline:
             postmortem_source(incident, analysis, draft),
             by=principal.subject,
             prose=prose,
+            new_incident=new_incident,
         )
         await self.incidents.set_status(
             session,

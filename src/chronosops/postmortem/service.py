@@ -72,12 +72,17 @@ class PostmortemService:
         *,
         by: str | None,
         prose: Prose | None = None,
+        new_incident: bool = False,
     ) -> Drafted:
         """The postmortem of this analysis: drafted as the incident's next version, once;
         with a language model's checked prose when it wrote some (asked before the caller's
-        transaction, so that no model call holds it open)."""
+        transaction, so that no model call holds it open).
+
+        ``new_incident``: the incident was opened in this very transaction, so it has no
+        postmortem yet and this one is its first version (nothing to read first).
+        """
         repository = PostmortemRepository(session)
-        existing = await repository.for_analysis(source.analysis_id)
+        existing = None if new_incident else await repository.for_analysis(source.analysis_id)
         if existing is not None:
             return Drafted(_read(existing), created=False)
         content = with_prose(draft_postmortem(source), prose, source.artifacts)
@@ -86,7 +91,7 @@ class PostmortemService:
             incident_id=source.incident_id,
             analysis_id=source.analysis_id,
             bundle_id=source.bundle_id,
-            version=await repository.latest_version(source.incident_id) + 1,
+            version=1 if new_incident else await repository.latest_version(source.incident_id) + 1,
             generator_version=GENERATOR_VERSION,
             content=content,
             markdown=render_markdown(content),

@@ -2,9 +2,14 @@
 
 from chronosops.storage.base import JSONValue, TableBase, UtcDateTime, metadata
 from chronosops.storage.cursors import decode_cursor, encode_cursor
-from chronosops.storage.database import Database, is_unique_violation
+from chronosops.storage.database import Database, before_commit, is_unique_violation
 from chronosops.storage.failures import DatabaseUnavailableError
-from chronosops.storage.inserts import add_unless_taken, insert_or_ignore, insert_row
+from chronosops.storage.inserts import (
+    add_unless_taken,
+    insert_or_ignore,
+    insert_row,
+    insert_rows,
+)
 from chronosops.storage.liveness import Liveness, process_name
 from chronosops.storage.shared_state import SharedState
 
@@ -17,10 +22,12 @@ __all__ = [
     "TableBase",
     "UtcDateTime",
     "add_unless_taken",
+    "before_commit",
     "decode_cursor",
     "encode_cursor",
     "insert_or_ignore",
     "insert_row",
+    "insert_rows",
     "is_unique_violation",
     "metadata",
     "process_name",

@@ -47,6 +47,19 @@ async def insert_row(
     await session.execute(_plain_insert(model), values)
 
 
+async def insert_rows(
+    session: AsyncSession, model: type[DeclarativeBase], rows: list[dict[str, Any]]
+) -> None:
+    """Insert rows with one statement (executemany: the driver batches them).
+
+    Core, not the ORM's bulk insert, which splits the rows by which keys hold None.
+    """
+    if len(rows) == 1:
+        await session.execute(_plain_insert(model), rows[0])
+    elif rows:
+        await session.execute(_plain_insert(model), rows)
+
+
 async def insert_or_ignore(
     session: AsyncSession, model: type[DeclarativeBase], values: dict[str, Any]
 ) -> bool:

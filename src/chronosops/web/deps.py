@@ -15,7 +15,9 @@ from chronosops.core.errors import AuthenticationError, PermissionDeniedError
 FORBIDDEN = "Forbidden: missing required role"
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
+    # async, though it awaits nothing: FastAPI runs a plain def dependency on a worker thread,
+    # a hop there and back on every request (and, on a busy core, a wait to be scheduled again).
     services: Services = request.app.state.services
     return services
 

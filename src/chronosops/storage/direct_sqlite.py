@@ -1,0 +1,178 @@
+"""An aiosqlite-shaped connection that runs each sqlite3 call at once, on the event loop.
+
+aiosqlite sends every statement to a thread of its own and wakes the event loop when it is
+done: a short ingest transaction of ~20 statements paid ~20 thread hops, and while one writer
+waited on its hops, every other writer queued behind SQLite's lock. SQLite statements of an
+ingest take microseconds and, in WAL mode with ``synchronous=NORMAL``, a commit does not wait
+on the disk; run in place they cost less than the hop. SQLAlchemy's aiosqlite dialect accepts
+this object (``async_creator``) because it has the same coroutine methods; they simply never
+suspend, except to wait, without blocking the loop, while another process holds the write lock.
+
+Only the writer connection is direct: readers stay on aiosqlite's threads, where a long
+console query cannot stall the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+# SQLite's own busy handler sleeps inside the call, which here would stop the event loop; the
+# connection fails at once instead, and `_patiently` waits with asyncio until this deadline.
+_BUSY_SLEEPS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05)
+
+
+def _is_busy(error: sqlite3.OperationalError) -> bool:
+    message = str(error).lower()
+    return "locked" in message or "busy" in message
+
+
+async def _patiently(call: Callable[[], Any], busy_timeout: float) -> Any:
+    """Run ``call``; while another process holds the lock, retry until ``busy_timeout``."""
+    deadline: float | None = None
+    attempt = 0
+    while True:
+        try:
+            return call()
+        except sqlite3.OperationalError as error:
+            if not _is_busy(error):
+                raise
+            now = time.monotonic()
+            deadline = deadline if deadline is not None else now + busy_timeout
+            if now >= deadline:
+                raise
+            await asyncio.sleep(_BUSY_SLEEPS[min(attempt, len(_BUSY_SLEEPS) - 1)])
+            attempt += 1
+
+
+class DirectCursor:
+    def __init__(self, cursor: sqlite3.Cursor, busy_timeout: float) -> None:
+        self._cursor = cursor
+        self._busy_timeout = busy_timeout
+
+    async def __aenter__(self) -> DirectCursor:
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        self._cursor.close()
+
+    async def execute(self, sql: str, parameters: Sequence[Any] | None = None) -> DirectCursor:
+        cursor = self._cursor
+        if parameters is None:
+            await _patiently(lambda: cursor.execute(sql), self._busy_timeout)
+        else:
+            await _patiently(lambda: cursor.execute(sql, parameters), self._busy_timeout)
+        return self
+
+    async def executemany(self, sql: str, parameters: Iterable[Sequence[Any]]) -> DirectCursor:
+        rows = list(parameters)
+        await _patiently(lambda: self._cursor.executemany(sql, rows), self._busy_timeout)
+        return self
+
+    async def fetchone(self) -> Any:
+        return self._cursor.fetchone()
+
+    async def fetchmany(self, size: int | None = None) -> list[Any]:
+        return self._cursor.fetchmany(size if size is not None else self._cursor.arraysize)
+
+    async def fetchall(self) -> list[Any]:
+        return self._cursor.fetchall()
+
+    async def close(self) -> None:
+        self._cursor.close()
+
+    @property
+    def description(self) -> Any:
+        return self._cursor.description
+
+    @property
+    def rowcount(self) -> int:
+        return self._cursor.rowcount
+
+    @property
+    def lastrowid(self) -> int | None:
+        return self._cursor.lastrowid
+
+    @property
+    def arraysize(self) -> int:
+        return self._cursor.arraysize
+
+    @arraysize.setter
+    def arraysize(self, value: int) -> None:
+        self._cursor.arraysize = value
+
+
+class _Immediately:
+    """Stands in for aiosqlite's queue to its thread: SQLAlchemy sets the isolation level by
+    putting a call on it and awaiting the future."""
+
+    def put_nowait(self, item: tuple[asyncio.Future[Any], Callable[[], Any]]) -> None:
+        future, function = item
+        try:
+            future.set_result(function())
+        except Exception as error:  # noqa: BLE001 — handed to the awaiting caller
+            future.set_exception(error)
+
+
+class DirectConnection:
+    """The subset of ``aiosqlite.Connection`` that SQLAlchemy's aiosqlite dialect uses."""
+
+    def __init__(self, connection: sqlite3.Connection, busy_timeout: float) -> None:
+        self._conn: sqlite3.Connection | None = connection
+        self._busy_timeout = busy_timeout
+        self._tx = _Immediately()
+
+    @property
+    def _connection(self) -> sqlite3.Connection | None:
+        return self._conn
+
+    def _open(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise ValueError("Connection closed")
+        return self._conn
+
+    def cursor(self) -> DirectCursor:
+        return DirectCursor(self._open().cursor(), self._busy_timeout)
+
+    async def commit(self) -> None:
+        connection = self._open()
+        await _patiently(connection.commit, self._busy_timeout)
+
+    async def rollback(self) -> None:
+        self._open().rollback()
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def stop(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    async def create_function(self, *args: Any, **kwargs: Any) -> None:
+        self._open().create_function(*args, **kwargs)
+
+    @property
+    def isolation_level(self) -> str | None:
+        return self._open().isolation_level
+
+    @isolation_level.setter
+    def isolation_level(self, value: Any) -> None:
+        self._open().isolation_level = value
+
+
+def direct_creator(path: str, busy_timeout: float) -> Callable[[], Any]:
+    """An ``async_creator`` for `create_async_engine`: one direct connection to ``path``."""
+
+    async def create() -> DirectConnection:
+        # The loop's thread is the only one that touches it, but SQLAlchemy may close a
+        # connection from another (garbage collection), hence check_same_thread=False.
+        connection = sqlite3.connect(path, timeout=0, check_same_thread=False)
+        return DirectConnection(connection, busy_timeout)
+
+    return create
