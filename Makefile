@@ -4,6 +4,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
 PYTEST_ARGS ?=
+# Test processes (pytest-xdist): `auto` is one per CPU; 0 runs the suite in this process.
+PYTEST_WORKERS ?= auto
 
 .DEFAULT_GOAL := help
 
@@ -27,8 +29,8 @@ run: $(STAMP) ## serve on http://127.0.0.1:8080 with the embedded SQLite under .
 	$(BIN)/chronosops serve --embedded
 
 .PHONY: test
-test: $(STAMP) ## run the test suite (PostgreSQL too when CHRONOSOPS_TEST_DATABASE_URL is set)
-	$(BIN)/pytest $(PYTEST_ARGS)
+test: $(STAMP) ## run the test suite in parallel (on PostgreSQL when CHRONOSOPS_TEST_DATABASE_URL is set)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 .PHONY: lint
 lint: $(STAMP) ## ruff: lint and formatting

@@ -54,7 +54,10 @@ def test_bench_analysis_refuses_an_unknown_suite_naming_the_option() -> None:
 
 
 def test_bench_logs_refuses_a_missing_dataset_folder_naming_the_option(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["bench", "logs", "--dataset", str(tmp_path / "nowhere")])
+    # Wide enough that the path (longer under pytest-xdist) is not wrapped inside the box.
+    result = runner.invoke(
+        app, ["bench", "logs", "--dataset", str(tmp_path / "nowhere")], env={"COLUMNS": "300"}
+    )
     assert result.exit_code == 2
     assert "--dataset" in result.output
     assert "nowhere" in result.output

@@ -43,6 +43,9 @@ def test_a_dash_reads_standard_input_and_the_service_is_part_of_the_id() -> None
 
 
 def test_a_missing_file_is_a_usage_error_naming_it(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["logs", "templates", str(tmp_path / "nope.log")])
+    # Wide enough that the path (longer under pytest-xdist) is not wrapped inside the box.
+    result = runner.invoke(
+        app, ["logs", "templates", str(tmp_path / "nope.log")], env={"COLUMNS": "300"}
+    )
     assert result.exit_code == 2
     assert "nope.log" in result.output
