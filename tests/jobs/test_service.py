@@ -149,3 +149,16 @@ async def test_a_second_job_of_an_incident_waits_while_the_first_runs(
     async with database.unit_of_work(write=False) as session:
         due = await jobs.due(session, limit=10)
     assert list(due) == [other]
+
+
+async def test_of_two_due_jobs_of_one_incident_only_the_older_is_handed_out(
+    database: Database, clock: FrozenClock
+) -> None:
+    jobs = runner(clock, "a")
+    older = await queued(database, jobs, "inc-1")
+    clock.advance(timedelta(milliseconds=1))
+    await queued(database, jobs, "inc-1")
+    other = await queued(database, jobs, "inc-2")
+    async with database.unit_of_work(write=False) as session:
+        due = await jobs.due(session, limit=10)
+    assert list(due) == [older, other]

@@ -212,7 +212,7 @@ class JobService:
             .scalar_subquery()
         )
         rows = await session.execute(
-            select(Job.id)
+            select(Job.id, Job.incident_id)
             .where(
                 or_(
                     and_(Job.state == "queued", Job.run_after <= now),
@@ -220,10 +220,21 @@ class JobService:
                 ),
                 or_(Job.incident_id.is_(None), Job.incident_id.not_in(busy)),
             )
-            .order_by(Job.run_after, Job.id)
-            .limit(limit)
+            .order_by(Job.run_after, Job.created_at, Job.id)
+            .limit(limit * 4)
         )
-        due = list(rows.scalars())
+        due: list[str] = []
+        taken: set[str] = set()
+        for job_id, incident_id in rows.all():
+            # Two due jobs of one incident would run side by side (a "new incident" message
+            # racing its "diagnosis ready"); the later one waits for the next poll.
+            if incident_id is not None:
+                if incident_id in taken:
+                    continue
+                taken.add(incident_id)
+            due.append(job_id)
+            if len(due) == limit:
+                break
         for orphan in await self._orphans(session, limit=limit):
             if orphan not in due and len(due) < limit:
                 due.append(orphan)
