@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import zlib
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -137,6 +138,25 @@ async def test_with_the_window_rule_an_alert_of_the_same_service_and_environment
     (only,) = await incidents(hooks, viewer)
     alerts = (await hooks.http.get(f"/v1/incidents/{only['id']}/alerts", headers=viewer)).json()
     assert [alert["joinedBy"] for alert in alerts["items"]] == [None, "window"]
+
+
+async def test_an_alert_outside_the_window_opens_its_own_incident_and_holds_the_pair(
+    client_with: ClientFactory, viewer: dict[str, str]
+) -> None:
+    hooks = await grouped_hooks(client_with, alert_grouping_windows={"ALERTMANAGER": 600})
+    await hooks.post("alertmanager", alert_group(1, group_key="group-a"))
+    later = alert_group(1, group_key="group-b")
+    starts = datetime.fromisoformat(later["alerts"][0]["startsAt"].replace("Z", "+00:00"))
+    later["alerts"][0]["startsAt"] = (starts + timedelta(hours=2)).isoformat()
+    opened = (await hooks.post("alertmanager", later)).json()["events"][0]
+    assert opened["alert"] == "opened"
+    # The newer incident took the service and environment over: an alert near its start
+    # joins it, not the older one.
+    nearby = alert_group(1, group_key="group-c")
+    nearby["alerts"][0]["startsAt"] = (starts + timedelta(hours=2, minutes=1)).isoformat()
+    joined = (await hooks.post("alertmanager", nearby)).json()["events"][0]
+    assert (joined["alert"], joined["incidentId"]) == ("joined", opened["incidentId"])
+    assert len(await incidents(hooks, viewer)) == 2
 
 
 async def test_the_window_rule_is_per_source(
@@ -304,6 +324,26 @@ async def test_reopening_an_incident_whose_group_reopened_elsewhere_leaves_the_g
     third = await hooks.post("alertmanager", {**group, "alerts": group["alerts"][2:]})
     assert third.json()["events"][0]["incidentId"] == newer
     assert third.json()["events"][0]["alert"] == "joined"
+
+
+async def test_reopening_an_incident_whose_service_a_newer_incident_holds_leaves_it_there(
+    client_with: ClientFactory, analyst: dict[str, str]
+) -> None:
+    hooks = await grouped_hooks(client_with, alert_grouping_windows={"ALERTMANAGER": 600})
+    first = await hooks.post("alertmanager", alert_group(1, group_key="window-a"))
+    older = first.json()["events"][0]["incidentId"]
+    resolved = await hooks.http.post(f"/v1/incidents/{older}/resolve", headers=analyst)
+    assert resolved.status_code == 200, resolved.text
+    second = await hooks.post("alertmanager", alert_group(1, group_key="window-b"))
+    newer = second.json()["events"][0]["incidentId"]
+    assert newer != older
+    reopened = await hooks.http.post(f"/v1/incidents/{older}/reopen", headers=analyst)
+    assert reopened.status_code == 200, reopened.text
+    third = await hooks.post("alertmanager", alert_group(1, group_key="window-c"))
+    assert (third.json()["events"][0]["alert"], third.json()["events"][0]["incidentId"]) == (
+        "joined",
+        newer,
+    )
 
 
 async def test_a_joined_alert_a_silence_matches_is_kept_and_shown_but_not_analysed(
