@@ -42,7 +42,7 @@ from chronosops.analysis.signals import DEFAULT_TABLE, SignalRule, SignalTable
 from chronosops.analysis.suspects import Suspect, rank_suspects
 
 ENGINE = "builtin"
-ENGINE_VERSION = "3.3"  # 3.3: slow paths from every call edge of a service, baselines from their latest regime, a surge heats the CPU only after it; 3.2: call graph from span time enclosure, per-operation own time, slow calls; 3.1: new error templates, clear suspect leads
+ENGINE_VERSION = "3.4"  # 3.4: change events' targets and named peers in the call graph, config changes on a failing service's callee; 3.3: slow paths from every call edge of a service, baselines from their latest regime, a surge heats the CPU only after it; 3.2: call graph from span time enclosure, per-operation own time, slow calls; 3.1: new error templates, clear suspect leads
 MAX_HYPOTHESES = 6
 
 # Calibration: confidences are softmax(score / TEMPERATURE) over the candidates and UNKNOWN.
@@ -322,7 +322,7 @@ def analyze(request: AnalysisInput) -> AnalysisResult:
         if request.signal_rules
         else DEFAULT_TABLE
     )
-    graph = set(obs.edges) | obs.log_edges
+    graph = set(obs.edges) | obs.log_edges | obs.change_edges
     suspects = rank_suspects(request.artifacts, context, table=table, edges=graph)
     if max((c.score for c in ranked), default=0.0) < DECISIVE_SCORE:
         # The rules that read specific mechanisms found nothing decisive: the services whose own

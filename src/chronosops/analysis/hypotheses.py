@@ -15,7 +15,7 @@ from chronosops.analysis.localisation import (
 )
 from chronosops.analysis.observations import Observations
 from chronosops.analysis.rules.certificates import certificate_candidates
-from chronosops.analysis.rules.changes import change_candidates
+from chronosops.analysis.rules.changes import change_candidates, neighbour_change_candidates
 from chronosops.analysis.rules.database import database_candidates
 from chronosops.analysis.rules.edges import edge_candidates
 from chronosops.analysis.rules.providers import provider_candidates
@@ -65,6 +65,7 @@ def candidates(obs: Observations, where: Localization) -> list[Candidate]:
             # Not where the symptoms point, but its own evidence still counts, for less.
             found += service_candidates(obs, where, service, 0.6)
     found += change_candidates(obs, where)
+    found += neighbour_change_candidates(obs, where)
     found += database_candidates(obs, where)
     found += certificate_candidates(obs, where)
     found += provider_candidates(obs, where)

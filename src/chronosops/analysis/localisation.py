@@ -115,7 +115,7 @@ class Localization:
 def localize(obs: Observations) -> Localization:
     services = sorted(obs.services)
     health = {service: health_of(obs, service) for service in services}
-    edges = sorted(set(obs.edges) | obs.log_edges)
+    edges = sorted(set(obs.edges) | obs.log_edges | obs.change_edges)
     faults = {edge: edge_fault(obs, *edge) for edge in edges}
 
     def incoming(service: str) -> float:

@@ -30,6 +30,7 @@ from chronosops.core.artifacts import (
     ProviderStatus,
     SpanGroup,
 )
+from chronosops.core.topology import edges_from_change
 
 # Metric families by name, most specific first.
 FAMILIES: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -562,17 +563,22 @@ class Observations:
     changes: list[Change]
     provider_incidents: list[ProviderStatus]
     exports: set[str]  # services that publish their own telemetry (metrics or server spans)
+    # Caller → callee edges that change events name (a rotated credential's consumers, the
+    # peer a changed setting points at): structure only, they carry no measurement.
+    change_edges: set[tuple[str, str]] = field(default_factory=set)
     _by_service: dict[str, list[LogFinding]] | None = field(default=None, repr=False)
     _indexed: int = field(default=-1, repr=False)
 
     def callees(self, service: str) -> list[str]:
         found = {callee for caller, callee in self.edges if caller == service}
         found |= {callee for caller, callee in self.log_edges if caller == service}
+        found |= {callee for caller, callee in self.change_edges if caller == service}
         return sorted(found)
 
     def callers(self, service: str) -> list[str]:
         found = {caller for caller, callee in self.edges if callee == service}
         found |= {caller for caller, callee in self.log_edges if callee == service}
+        found |= {caller for caller, callee in self.change_edges if callee == service}
         return sorted(found)
 
     def logs_of(self, service: str) -> list[LogFinding]:
@@ -723,7 +729,10 @@ def observe(artifacts: Sequence[Artifact], context: IncidentContext) -> Observat
 
     services: set[str] = set(shifts) | set(server)
     services |= {caller for caller, _ in edges} | {callee for _, callee in edges}
+    # A change's target is a node of the graph, and the peers it names are edges to it.
     services |= {c.service for c in changes if c.service}
+    change_edges = {edge for c in changes for edge in edges_from_change(c.service, c.metadata)}
+    services |= {name for edge in change_edges for name in edge}
     for template in templates:
         services |= set(template.services)
     if context.service:
@@ -793,6 +802,7 @@ def observe(artifacts: Sequence[Artifact], context: IncidentContext) -> Observat
         ],
         provider_incidents=providers,
         exports=exports,
+        change_edges=change_edges,
     )
 
 

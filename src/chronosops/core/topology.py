@@ -126,3 +126,44 @@ def edges_from_events(
         if caller and callee and caller != callee:
             edges.append((caller, callee))
     return edges
+
+
+# Who a change's target is called by, as a change event may name them (a rotated database
+# credential lists the applications that use it).
+CONSUMER_KEYS = ("consumers", "callers", "clients", "usedBy", "used_by", "dependents")
+# The peers a change's target calls, as a change event may name them (narrower than
+# CALLEE_KEYS: on a change, "server" or "destination" name where it was rolled out).
+CHANGE_PEER_KEYS = (
+    "peerService",
+    "peer_service",
+    "peer.service",
+    "callee",
+    "dependsOn",
+    "depends_on",
+)
+
+
+def _names(metadata: Mapping[str, Any], keys: Sequence[str]) -> list[str]:
+    """Every service name under ``keys``: a string, or a list of strings."""
+    found: list[str] = []
+    for key in keys:
+        value = metadata.get(key)
+        for item in value if isinstance(value, list) else [value]:
+            name = item.strip() if isinstance(item, str) else ""
+            if name and len(name) <= NAME_MAX and name not in found:
+                found.append(name)
+    return found
+
+
+def edges_from_change(
+    service: str | None, metadata: Mapping[str, Any] | None
+) -> list[tuple[str, str]]:
+    """Call edges a change event names about its target ``service``: the peers it calls
+    (``peerService``, ``dependsOn``… — a credential or endpoint for that peer changed) and
+    the services that call it (``consumers``, ``callers``, ``usedBy``… — a database whose
+    password was rotated). A change without a target, or naming nothing, adds no edge."""
+    if not service or not metadata:
+        return []
+    edges = [(service, peer) for peer in _names(metadata, CHANGE_PEER_KEYS) if peer != service]
+    edges += [(caller, service) for caller in _names(metadata, CONSUMER_KEYS) if caller != service]
+    return edges

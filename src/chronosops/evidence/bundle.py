@@ -63,6 +63,24 @@ class BundleDraft:
     def synthetic(self) -> bool:
         return bool(self.content["synthetic"])
 
+    @property
+    def collection(self) -> list[CollectionNote]:
+        """What each evidence source did for this bundle, as sealed in it."""
+        return collection_notes(self.content)
+
+
+def collection_notes(content: dict[str, Any]) -> list[CollectionNote]:
+    """A bundle content's collection notes, typed again."""
+    return [
+        CollectionNote(
+            source=note["source"],
+            status=note["status"],
+            detail=note["detail"],
+            items=note.get("items", 0),
+        )
+        for note in content.get("collection", [])
+    ]
+
 
 def _order(artifact: Artifact) -> tuple[int, str]:
     kind = artifact.kind

@@ -12,7 +12,13 @@ from chronosops.core.ingest_request import IngestIncidentRequest
 from chronosops.core.log_mining import remembered
 from chronosops.core.redaction import redact_keys
 from chronosops.core.windows import TimeWindow
-from chronosops.evidence.bundle import BundleDraft, CollectionNote, artifacts_of, seal
+from chronosops.evidence.bundle import (
+    BundleDraft,
+    CollectionNote,
+    artifacts_of,
+    collection_notes,
+    seal,
+)
 from chronosops.evidence.collection import CollectionPolicy, CollectionResult, CollectorRunner
 from chronosops.evidence.errors import BundleNotFoundError, BundleTamperedError
 from chronosops.evidence.lite import artifacts_from_lite, log_services
@@ -166,16 +172,7 @@ class EvidenceService:
         bundle = await EvidenceRepository(session).get(bundle_id)
         if bundle is None:
             raise BundleNotFoundError(bundle_id)
-        collection = [
-            CollectionNote(
-                source=note["source"],
-                status=note["status"],
-                detail=note["detail"],
-                items=note.get("items", 0),
-            )
-            for note in bundle.content.get("collection", [])
-        ]
-        draft = seal(artifacts_of(bundle.content), collection=collection)
+        draft = seal(artifacts_of(bundle.content), collection=collection_notes(bundle.content))
         if draft.bundle_id != bundle.id:
             raise BundleTamperedError(bundle.id, draft.bundle_id)
         return draft

@@ -35,6 +35,15 @@ def group_key_of(request: IngestIncidentRequest) -> str | None:
     return value[:512] if isinstance(value, str) and value else None
 
 
+def window_key_of(request: IngestIncidentRequest) -> str | None:
+    """The service and environment the window rule groups by, as one key (the service's
+    length first, so no pair of names can spell another's key)."""
+    metadata = request.metadata
+    if metadata is None or not metadata.service or not metadata.environment:
+        return None
+    return f"{len(metadata.service)}:{metadata.service}/{metadata.environment}"[:600]
+
+
 class GroupRaceError(Exception):
     """A concurrent delivery got there first: it opened the open incident of this alert's
     group, or joined this very alert to it. The caller's transaction is rolled back; asked
@@ -153,7 +162,8 @@ class AlertGrouping:
         """Record the alert on the incident; the opener of a group also claims the group.
 
         Raises `GroupRaceError` when a concurrent delivery already holds the group open (the
-        unique index on open groups) or already joined this alert: the database decides, not
+        unique index on open groups), or the service and environment under a window rule (the
+        unique index on open windows), or already joined this alert: the database decides, not
         the lookup `target` made before this transaction.
         """
         group_key = group_key_of(request)
@@ -186,6 +196,8 @@ class AlertGrouping:
                     .values(group_key=group_key)
                     .execution_options(synchronize_session=False)
                 )
+            if role == "opened":
+                await self._claim_window(session, incident_id, request)
             session.add(row)
             await session.flush()
         except IntegrityError as error:
@@ -195,6 +207,40 @@ class AlertGrouping:
                 f"{request.source_type}:{group_key or request.source_ref}"
             ) from error
         return to_alert_read(row)
+
+    async def _claim_window(
+        self, session: AsyncSession, incident_id: str, request: IngestIncidentRequest
+    ) -> None:
+        """The opener of an incident under a source's window rule holds its service and
+        environment, so that a concurrent alert of the same pair meets the unique index and
+        joins instead of opening a second incident (as the groupKey path does).
+
+        An open holder whose start lies outside this alert's window gives the claim up: the
+        rule would not join this alert to it. One inside the window is never taken over: this
+        alert's lookup ran before that holder committed, and it must join it.
+        """
+        window = self.windows.get(request.source_type)
+        key = window_key_of(request)
+        if not window or key is None:
+            return
+        start = request.timeline.start
+        await session.execute(
+            update(Incident)
+            .where(
+                Incident.window_key == key,
+                Incident.lifecycle != "resolved",
+                Incident.id != incident_id,
+                (Incident.start_at < start - window) | (Incident.start_at > start + window),
+            )
+            .values(window_key=None)
+            .execution_options(synchronize_session=False)
+        )
+        await session.execute(
+            update(Incident)
+            .where(Incident.id == incident_id)
+            .values(window_key=key)
+            .execution_options(synchronize_session=False)
+        )
 
     async def joined_requests(
         self, session: AsyncSession, incident_id: str, *, limit: int

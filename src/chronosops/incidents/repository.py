@@ -69,6 +69,17 @@ class IncidentRepository:
         )
         return holder is not None
 
+    async def window_held_elsewhere(self, incident: Incident) -> bool:
+        """Whether another open incident holds this incident's service and environment."""
+        holder = await self.session.scalar(
+            select(Incident.id).where(
+                Incident.window_key == incident.window_key,
+                Incident.lifecycle != "resolved",
+                Incident.id != incident.id,
+            )
+        )
+        return holder is not None
+
     async def flush(self) -> None:
         await self.session.flush()
 

@@ -490,6 +490,10 @@ class IncidentService:
                 # A newer incident holds the group open: its alerts keep joining that one,
                 # and this one reopens without the group (one open incident per group).
                 incident.group_key = None
+            if incident.window_key is not None and await IncidentRepository(
+                session
+            ).window_held_elsewhere(incident):
+                incident.window_key = None  # likewise for the window rule's service/environment
             incident.lifecycle = "triggered"
             incident.resolved_at = None
             incident.resolved_by = None

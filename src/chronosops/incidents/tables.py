@@ -10,6 +10,8 @@ from chronosops.storage import JSONValue, TableBase, UtcDateTime
 
 OPEN_GROUP_INDEX = "uq_incident_open_group_key"
 OPEN_GROUP_WHERE = text("group_key IS NOT NULL AND lifecycle <> 'resolved'")
+OPEN_WINDOW_INDEX = "uq_incident_open_window_key"
+OPEN_WINDOW_WHERE = text("window_key IS NOT NULL AND lifecycle <> 'resolved'")
 
 
 class Incident(TableBase):
@@ -44,6 +46,15 @@ class Incident(TableBase):
             unique=True,
             sqlite_where=OPEN_GROUP_WHERE,
             postgresql_where=OPEN_GROUP_WHERE,
+        ),
+        # One open incident per service and environment opened under a source's window rule:
+        # of alerts arriving at once, only one opens; the others join it (the same mechanism).
+        Index(
+            OPEN_WINDOW_INDEX,
+            "window_key",
+            unique=True,
+            sqlite_where=OPEN_WINDOW_WHERE,
+            postgresql_where=OPEN_WINDOW_WHERE,
         ),
     )
 
@@ -89,6 +100,9 @@ class Incident(TableBase):
     # The vendor group (Alertmanager / Grafana groupKey) this incident was opened for; while it
     # is open no other incident can hold the same group (OPEN_GROUP_INDEX).
     group_key: Mapped[str | None] = mapped_column(String(512))
+    # The service and environment this incident holds for the window rule (set when a source
+    # with a window opened it); while it is open no other incident holds them (OPEN_WINDOW_INDEX).
+    window_key: Mapped[str | None] = mapped_column(String(600))
 
     latest_bundle_id: Mapped[str | None] = mapped_column(String(80))
     latest_analysis_id: Mapped[str | None] = mapped_column(String(40))

@@ -35,7 +35,7 @@ from chronosops.core.ingest_request import ChangeOrEvent, EvidenceLite, IngestIn
 from chronosops.core.timestamps import format_instant
 from chronosops.core.topology import TOPOLOGY_EVENT, ServiceGraph, edges_from_events
 from chronosops.core.windows import TimeWindow
-from chronosops.evidence import CollectionNote, EvidenceService
+from chronosops.evidence import BundleDraft, CollectionNote, EvidenceService
 from chronosops.incidents import IncidentRead
 from chronosops.scenarios import GenerationOptions, generate, options_from_fields, scenario_id_of
 from chronosops.storage import Database
@@ -243,6 +243,26 @@ class EvidenceGatherer:
             incident, window, gathered, graph, also={name for name in named if name}
         )
         return gathered
+
+    async def with_joined(
+        self, draft: BundleDraft, joined: Sequence[IngestIncidentRequest]
+    ) -> Gathered | None:
+        """A sealed bundle's evidence with the joined alerts' evidence added as `gather` adds
+        it (for a reanalysis of stored evidence); None when the bundle already holds all of it,
+        so the same evidence keeps the same bundle."""
+        fresh = Gathered()
+        if joined:
+            await self._joined(joined, fresh)
+        held = {artifact.artifact_id for artifact in draft.artifacts}
+        if all(artifact.artifact_id in held for artifact in fresh.artifacts):
+            return None
+        merged = Gathered(
+            artifacts=list(draft.artifacts),
+            # The joined alerts' note is written again, for all of them.
+            notes=[note for note in draft.collection if note.source != JOINED_ALERTS_SOURCE],
+        )
+        merged.add(fresh.artifacts, *fresh.notes)
+        return merged
 
     async def _joined(self, joined: Sequence[IngestIncidentRequest], gathered: Gathered) -> None:
         """Each joined alert as an ``alert`` event, with its evidenceLite."""

@@ -929,20 +929,28 @@ class IngestPipeline:
     async def reanalyze(
         self, incident_id: str, *, principal: Principal, job_id: str | None = None
     ) -> AnalysisOutcome:
-        """Run the reasoner again on the incident's stored evidence and keep a new analysis."""
+        """Run the reasoner again on the incident's stored evidence and keep a new analysis.
+
+        Alerts that joined the incident since its bundle was sealed are evidence too, merged
+        as the analysis an alert's joining schedules merges them: a new bundle when they add
+        something, the same bundle when they do not."""
         async with self.database.unit_of_work(write=False) as session:
             incident = await self.incidents.get(session, incident_id)
+            joined = await self._joined_alerts(session, incident_id)
             if incident.latest_bundle_id is not None:
                 draft = await self.evidence.draft(session, incident.latest_bundle_id)
             else:
                 # Never analysed (switched off, or failed before sealing): start from the request.
                 request = await self.incidents.stored_request(session, incident_id)
-                joined = await self._joined_alerts(session, incident_id)
         if incident.latest_bundle_id is None:
             gathered = await self.gatherer.gather(
                 incident, request, window=window_of(incident), joined=joined
             )
             draft = self.evidence.seal(gathered.artifacts, collection=gathered.notes)
+        elif joined:
+            merged = await self.gatherer.with_joined(draft, joined)
+            if merged is not None:
+                draft = self.evidence.seal(merged.artifacts, collection=merged.notes)
         return await self.analyze_bundle(
             incident, draft, window=window_of(incident), principal=principal, job_id=job_id
         )

@@ -10,6 +10,11 @@ after it; a notification being sent does not count). An analysis
 or re-analysis already queued and not started covers the request: it is reused. A job is
 retried with backoff and, once failed, listed and retryable like every other.
 
+Alerts that joined the incident after its bundle was sealed are part of the evidence: their
+evidence is merged into the stored bundle the way the analysis an alert's joining schedules
+merges it (`EvidenceGatherer.with_joined`), giving a new content-addressed bundle when it adds
+something. The debounced analysis still queued for them is taken and done by this request.
+
 An analysis queued for later does not make the caller wait for it when the stored evidence is
 all it needs (a retry after a failure): the request claims it, as a runner would, and does its
 work now.
@@ -65,11 +70,9 @@ async def reanalyze_or_queue(
             if pipeline.gatherer.needs_collection(request):
                 job = queued or await _enqueue(pipeline, session, incident_id, principal=principal)
                 return Reanalysis(incident=incident, job=job)
-        elif queued is not None and queued.kind == ANALYZE_JOB:
-            # An analysis to come (an alert joined) gathers the evidence again: it covers this.
-            return Reanalysis(incident=incident, job=queued)
-        # A reanalysis queued for later (a retry after a failure) is done here and now: taken
-        # as a runner takes it, so no runner runs it too.
+        # A job queued for later is done here and now: a retry after a failure, or the analysis
+        # an alert's joining scheduled (debounced) — the reanalysis takes in the joined alerts'
+        # evidence as it would. Taken as a runner takes it, so no runner runs it too.
         held = await pipeline.jobs.claim(session, queued.id) if queued is not None else None
         if queued is not None and held is None:
             return Reanalysis(incident=incident, job=queued)

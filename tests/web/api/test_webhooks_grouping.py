@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import zlib
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -137,6 +138,25 @@ async def test_with_the_window_rule_an_alert_of_the_same_service_and_environment
     (only,) = await incidents(hooks, viewer)
     alerts = (await hooks.http.get(f"/v1/incidents/{only['id']}/alerts", headers=viewer)).json()
     assert [alert["joinedBy"] for alert in alerts["items"]] == [None, "window"]
+
+
+async def test_an_alert_outside_the_window_opens_its_own_incident_and_holds_the_pair(
+    client_with: ClientFactory, viewer: dict[str, str]
+) -> None:
+    hooks = await grouped_hooks(client_with, alert_grouping_windows={"ALERTMANAGER": 600})
+    await hooks.post("alertmanager", alert_group(1, group_key="group-a"))
+    later = alert_group(1, group_key="group-b")
+    starts = datetime.fromisoformat(later["alerts"][0]["startsAt"].replace("Z", "+00:00"))
+    later["alerts"][0]["startsAt"] = (starts + timedelta(hours=2)).isoformat()
+    opened = (await hooks.post("alertmanager", later)).json()["events"][0]
+    assert opened["alert"] == "opened"
+    # The newer incident took the service and environment over: an alert near its start
+    # joins it, not the older one.
+    nearby = alert_group(1, group_key="group-c")
+    nearby["alerts"][0]["startsAt"] = (starts + timedelta(hours=2, minutes=1)).isoformat()
+    joined = (await hooks.post("alertmanager", nearby)).json()["events"][0]
+    assert (joined["alert"], joined["incidentId"]) == ("joined", opened["incidentId"])
+    assert len(await incidents(hooks, viewer)) == 2
 
 
 async def test_the_window_rule_is_per_source(
@@ -306,6 +326,26 @@ async def test_reopening_an_incident_whose_group_reopened_elsewhere_leaves_the_g
     assert third.json()["events"][0]["alert"] == "joined"
 
 
+async def test_reopening_an_incident_whose_service_a_newer_incident_holds_leaves_it_there(
+    client_with: ClientFactory, analyst: dict[str, str]
+) -> None:
+    hooks = await grouped_hooks(client_with, alert_grouping_windows={"ALERTMANAGER": 600})
+    first = await hooks.post("alertmanager", alert_group(1, group_key="window-a"))
+    older = first.json()["events"][0]["incidentId"]
+    resolved = await hooks.http.post(f"/v1/incidents/{older}/resolve", headers=analyst)
+    assert resolved.status_code == 200, resolved.text
+    second = await hooks.post("alertmanager", alert_group(1, group_key="window-b"))
+    newer = second.json()["events"][0]["incidentId"]
+    assert newer != older
+    reopened = await hooks.http.post(f"/v1/incidents/{older}/reopen", headers=analyst)
+    assert reopened.status_code == 200, reopened.text
+    third = await hooks.post("alertmanager", alert_group(1, group_key="window-c"))
+    assert (third.json()["events"][0]["alert"], third.json()["events"][0]["incidentId"]) == (
+        "joined",
+        newer,
+    )
+
+
 async def test_a_joined_alert_a_silence_matches_is_kept_and_shown_but_not_analysed(
     client_with: ClientFactory, analyst: dict[str, str], viewer: dict[str, str]
 ) -> None:
@@ -355,3 +395,69 @@ async def test_the_vendors_resolve_after_a_person_resolved_answers_for_that_inci
     assert {event["incidentId"] for event in events} == {incident_id}
     alerts = (await hooks.http.get(f"/v1/incidents/{incident_id}/alerts", headers=viewer)).json()
     assert [alert["resolvedAt"] for alert in alerts["items"]] == ["2024-03-12T09:00:00.000Z"] * 2
+
+
+async def test_a_manual_reanalysis_takes_in_the_alerts_that_joined_before_the_debounce_ran(
+    client_with: ClientFactory, analyst: dict[str, str], viewer: dict[str, str]
+) -> None:
+    hooks = await grouped_hooks(client_with, alert_grouping_reanalysis_delay_seconds=3600)
+    opener = grouped_report(
+        "checkout-1",
+        service="checkout",
+        evidence={
+            "logs": [
+                {
+                    "message": "upstream payments returned 503",
+                    "level": "error",
+                    "timestamp": "2024-03-12T08:00:05Z",
+                }
+            ]
+        },
+    )
+    opened = await hooks.http.post("/v1/incidents/ingest", json=opener, headers=analyst)
+    assert opened.status_code in (200, 201, 202), opened.text
+    await hooks.services.runner.drain()
+    incident_id = opened.json()["incidentId"]
+    first = (await hooks.http.get(f"/v1/incidents/{incident_id}", headers=viewer)).json()
+    joining = grouped_report(
+        "payments-1",
+        service="payments",
+        evidence={
+            "logs": [
+                {
+                    "message": "connection pool exhausted after 30000 ms",
+                    "level": "error",
+                    "timestamp": "2024-03-12T08:00:02Z",
+                    "service": "payments",
+                }
+            ]
+        },
+    )
+    joined = await hooks.http.post("/v1/incidents/ingest", json=joining, headers=analyst)
+    assert joined.json()["alert"] == "joined", joined.text
+    # The debounced analysis waits an hour; the reanalysis asked for now takes the alert in.
+    answer = await hooks.http.post(f"/v1/incidents/{incident_id}/reanalyze", headers=analyst)
+    assert answer.status_code == 201, answer.text
+    second = (await hooks.http.get(f"/v1/incidents/{incident_id}", headers=viewer)).json()
+    assert second["latestBundleId"] != first["latestBundleId"]
+    bundle = (
+        await hooks.http.get(f"/v1/evidence-bundles/{second['latestBundleId']}", headers=viewer)
+    ).json()
+    (alert,) = [a for a in bundle["artifacts"] if a.get("eventType") == "alert"]
+    assert alert["metadata"]["sourceRef"] == "payments-1"
+    mined = str([a for a in bundle["artifacts"] if a["kind"] == "log_template"])
+    assert "connection pool exhausted" in mined
+    assert "upstream payments returned 503" in mined
+    assert sum("joined the incident" in note["detail"] for note in bundle["collection"]) == 1
+    # The debounced analysis was done by the request: nothing is left queued for later.
+    async with hooks.services.database.unit_of_work(write=False) as session:
+        states = list(
+            await session.scalars(select(Job.state).where(Job.incident_id == incident_id))
+        )
+    assert "queued" not in states
+    # Nothing new joined since: the next reanalysis keeps the same content-addressed bundle.
+    again = await hooks.http.post(f"/v1/incidents/{incident_id}/reanalyze", headers=analyst)
+    assert again.status_code == 201, again.text
+    third = (await hooks.http.get(f"/v1/incidents/{incident_id}", headers=viewer)).json()
+    assert third["latestBundleId"] == second["latestBundleId"]
+    assert third["latestAnalysisId"] != second["latestAnalysisId"]

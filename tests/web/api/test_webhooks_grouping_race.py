@@ -105,3 +105,30 @@ def test_concurrent_deliveries_of_one_group_open_one_incident_that_every_alert_j
         (alert["sourceRef"], alert["role"]) for alert in alerts["items"]
     }
     assert [answer.status_code for answer in answers].count(201) == 1
+
+
+def test_concurrent_alerts_of_one_service_and_environment_under_the_window_rule_open_one_incident(
+    database_url: str,
+) -> None:
+    settings = make_settings(
+        database_url, **webhook_settings(alert_grouping_windows={"ALERTMANAGER": 600})
+    )
+    # Each its own group (no groupKey to share): only the window rule puts them together.
+    bodies = [alert_group(1, group_key=f"window-race-{number}") for number in range(ALERTS)]
+    with servers(settings, SERVERS) as running:
+        answers = deliver_at_once([server.url for server in running], bodies)
+        assert {answer.status_code for answer in answers} <= {200, 201}, [
+            answer.text for answer in answers if answer.status_code >= 300
+        ]
+        events = [answer.json()["events"][0] for answer in answers]
+        headers = {"Authorization": f"Bearer {viewer_token(settings)}"}
+        with httpx.Client(base_url=running[0].url, headers=headers, timeout=30) as http:
+            listed = http.get("/v1/incidents?sourceType=ALERTMANAGER&limit=200").json()["items"]
+            (only,) = listed
+            alerts = http.get(f"/v1/incidents/{only['id']}/alerts").json()
+    assert {event["incidentId"] for event in events} == {only["id"]}
+    assert alerts["count"] == ALERTS
+    assert [alert["role"] for alert in alerts["items"]].count("opened") == 1
+    assert {alert["joinedBy"] for alert in alerts["items"] if alert["role"] == "joined"} == {
+        "window"
+    }

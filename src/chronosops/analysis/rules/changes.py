@@ -9,6 +9,7 @@ from chronosops.analysis.localisation import (
 )
 from chronosops.analysis.observations import LogFinding, Observations
 from chronosops.analysis.scoring import (
+    AFFECTED,
     CODE,
     Candidate,
     change_weight,
@@ -104,4 +105,59 @@ def change_candidates(obs: Observations, where: Localization) -> list[Candidate]
                 health.refs or tuple(own_refs),
             )
             found.append(candidate)
+    return found
+
+
+# Log categories of a caller failing the way a changed credential or setting on its peer makes
+# it fail: refused logins, bad certificates, a setting it cannot read.
+SETTING_CATEGORIES = ("auth", "tls", "config_error")
+# How much of a caller's own failure an edge known only from a change event carries: the change
+# names the dependency, but no span or log line measures the calls.
+NAMED_EDGE_SHARE = 0.8
+
+
+def neighbour_change_candidates(obs: Observations, where: Localization) -> list[Candidate]:
+    """A config change on a callee of a failing service, just before the onset: a rotated
+    credential or a pushed setting on a neighbour breaks its callers while the neighbour itself
+    may look healthy. The link is the calls' own failure where spans or log lines measure it,
+    else (an edge only the change event names) most of the caller's own failure."""
+    found: list[Candidate] = []
+    for caller in sorted(obs.services):
+        own = where.health.get(caller)
+        own_strength = own.strength if own is not None else 0.0
+        for callee in obs.callees(caller):
+            changes = recent_changes(obs, callee, ("config", "feature_flag"))
+            if not changes:
+                continue
+            fault = where.faults.get((caller, callee))
+            link = fault.strength if fault is not None else 0.0
+            refs = list(fault.refs) if fault is not None else []
+            if (caller, callee) in obs.change_edges and own_strength > link:
+                link, refs = NAMED_EDGE_SHARE * own_strength, list(own.refs if own else ())
+            if link < AFFECTED:
+                continue
+            words = [
+                f
+                for category in SETTING_CATEGORIES
+                for f in logs_with(obs, caller, category, own=False)
+                if not f.mentions or callee in f.mentions
+            ]
+            for change in changes:
+                candidate = Candidate(HypothesisId.CONFIG_REGRESSION, callee, change=change)
+                when = change.lead_minutes(obs.onset)
+                candidate.add(
+                    2.0 * change_weight(change, obs.onset) * link,
+                    f"{change.change_type.replace('_', ' ')} change on {callee} {when:.0f} min "
+                    f"before the onset: {change.description}",
+                    [change.artifact_id],
+                )
+                candidate.add(0.6 * link, f"{caller}'s calls to {callee} fail right after it", refs)
+                if words:
+                    candidate.add(
+                        0.6 * link,
+                        f"{caller} fails as a changed credential or setting on {callee} would "
+                        "make it fail",
+                        [f.artifact_id for f in words],
+                    )
+                found.append(candidate)
     return found
