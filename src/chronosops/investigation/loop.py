@@ -700,8 +700,17 @@ class Investigations:
     ) -> None:
         async with self.database.unit_of_work() as session:
             row = await session.get(InvestigationSession, session_id, with_for_update=True)
-            if row is not None and row.status == RUNNING:
-                await self._finish(session, row, status, code, reason, actor=principal.subject)
+            if row is None or row.status != RUNNING:
+                return
+            if row.cancel_requested and status not in ("completed", "failed"):
+                # The cancel came while an iteration ran: the person asked to stop, so the
+                # session says so, not the reason the iteration would have given.
+                status, code, reason = (
+                    "cancelled",
+                    "CANCELLED",
+                    f"cancelled on request (the running iteration ended: {code})",
+                )
+            await self._finish(session, row, status, code, reason, actor=principal.subject)
 
     async def _finish(
         self,

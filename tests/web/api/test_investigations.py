@@ -10,6 +10,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 
+from chronosops.auth.principals import Principal
 from chronosops.bootstrap import Services
 from tests.collectors.prometheus_server import PrometheusServer, available, running_prometheus
 from tests.fixtures.app import ClientFactory
@@ -163,6 +164,20 @@ async def test_a_cancelled_session_stops_before_its_next_iteration(
     await services.runner.drain()
     found = await investigation(client, analyst, session_id)
     assert (found["status"], found["iterations"]) == ("cancelled", [])
+
+
+async def test_a_cancel_that_arrives_during_an_iteration_ends_the_session_cancelled(
+    client: httpx.AsyncClient, analyst: dict[str, str], services: Services
+) -> None:
+    incident_id = await thin_incident(client, analyst)
+    session_id = (await start(client, analyst, incident_id)).json()["sessionId"]
+    await client.post(f"/v1/investigations/{session_id}/cancel", headers=analyst)
+    # The iteration that was running when the cancel came ends with a reason of its own.
+    worker = Principal(subject="worker", roles=frozenset(), issuer="system")
+    await services.investigations._stop(session_id, "stopped", "NO_PROGRESS", "nothing new", worker)
+    found = await investigation(client, analyst, session_id)
+    assert (found["status"], found["stopCode"]) == ("cancelled", "CANCELLED")
+    assert "NO_PROGRESS" in found["reason"]
 
 
 async def test_a_session_whose_job_is_gone_is_closed_at_start(
