@@ -20,49 +20,64 @@ HASH_ALGORITHM = "sha256"
 MAX_SAFE_INTEGER = 2**53 - 1
 
 
-# For documents json's C encoder already writes as RFC 8785 does (see `_plain`): many times
-# faster than rfc8785's pure-Python encoder, and every audit event and bundle is hashed.
+# For documents json's C encoder already writes as RFC 8785 does (see `_plain_form`): many
+# times faster than rfc8785's pure-Python encoder, and every audit event and bundle is hashed.
 _PLAIN_ENCODER = json.JSONEncoder(
     ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False
 )
+# Python's repr of a float with a fraction is ECMAScript's between these bounds: both print
+# the shortest digits that round-trip, in positional notation (Python switches to an exponent
+# below 1e-4 and from 1e16, ECMAScript below 1e-6 and from 1e21).
+_POSITIONAL_MIN = 1e-4
+_POSITIONAL_MAX = 1e16
 
 
-def _plain(value: Any) -> bool:
-    """True when ``json.dumps`` writes ``value`` byte for byte as RFC 8785 does: no floats
-    (ECMAScript prints them differently), integers a double holds exactly, only str, int,
-    bool, None, lists, tuples and dicts, and dict keys within the Basic Multilingual Plane
+class _NotPlainError(Exception):
+    """The document holds something json's encoder would write differently from RFC 8785."""
+
+
+def _plain_form(value: Any) -> Any:
+    """``value`` as ``json.dumps`` writes byte for byte as RFC 8785 does, or `_NotPlainError`.
+
+    Floats with a fraction within the positional range print alike; a whole float within
+    ±2^53 becomes the int ECMAScript prints for it (``1`` not ``1.0``); any other float
+    (``5e-05``, ``1e+16``) is left to rfc8785. Integers a double holds exactly; only str, int,
+    float, bool, None, lists, tuples and dicts; dict keys within the Basic Multilingual Plane
     (RFC 8785 sorts keys by UTF-16 code units, which orders the same as code points there).
-    Escaping agrees: both escape only ``"``, ``\\`` and control characters, the same way."""
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        kind = type(item)
-        if kind is str or kind is bool or item is None:
-            continue
-        if kind is int:
-            if -MAX_SAFE_INTEGER <= item <= MAX_SAFE_INTEGER:
-                continue
-            return False
-        if kind is dict:
-            for key in item:
-                if type(key) is not str or (not key.isascii() and max(key) > "\uffff"):
-                    return False
-            stack.extend(item.values())
-        elif kind is list or kind is tuple:
-            stack.extend(item)
-        else:
-            return False
-    return True
+    Escaping agrees: both escape only ``"``, ``\\`` and control characters, the same way.
+    """
+    kind = type(value)
+    if kind is str or kind is bool or value is None:
+        return value
+    if kind is int:
+        if -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+            return value
+        raise _NotPlainError
+    if kind is float:
+        if value.is_integer():
+            if -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+                return int(value)
+        elif _POSITIONAL_MIN <= abs(value) < _POSITIONAL_MAX:
+            return value
+        raise _NotPlainError  # also NaN and the infinities, which rfc8785 refuses
+    if kind is dict:
+        for key in value:
+            if type(key) is not str or (not key.isascii() and max(key) > "\uffff"):
+                raise _NotPlainError
+        return {key: _plain_form(child) for key, child in value.items()}
+    if kind is list or kind is tuple:
+        return [_plain_form(child) for child in value]
+    raise _NotPlainError
 
 
 def canonical_json(value: Any) -> bytes:
     """The RFC 8785 serialisation of a JSON-compatible value."""
-    if _plain(value):
-        try:
-            return _PLAIN_ENCODER.encode(value).encode("utf-8")
-        except UnicodeEncodeError:
-            pass  # a lone surrogate: let rfc8785 say what it makes of it
-    return rfc8785.dumps(value)
+    try:
+        return _PLAIN_ENCODER.encode(_plain_form(value)).encode("utf-8")
+    except (_NotPlainError, UnicodeEncodeError):
+        # Something json writes differently, or a lone surrogate: rfc8785 says what it makes
+        # of it.
+        return rfc8785.dumps(value)
 
 
 def sha256_hex(data: bytes) -> str:
