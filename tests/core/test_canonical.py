@@ -130,3 +130,14 @@ def test_floats_print_as_ecmascript_prints_them(number: float) -> None:
 @given(st.lists(st.floats(allow_nan=False, allow_infinity=False), max_size=8))
 def test_any_list_of_floats_agrees_with_the_reference_encoder(value: list[float]) -> None:
     assert canonical_json(value) == rfc8785.dumps(value)
+
+
+def test_a_str_enum_is_written_as_the_string_it_holds() -> None:
+    from chronosops.audit.schemas import EventType
+
+    value = {"eventType": EventType.INCIDENT_CREATED, "n": 0.25}
+    assert (
+        canonical_json(value)
+        == rfc8785.dumps(value)
+        == b'{"eventType":"INCIDENT_CREATED","n":0.25}'
+    )

@@ -67,6 +67,9 @@ def _plain_form(value: Any) -> Any:
         return {key: _plain_form(child) for key, child in value.items()}
     if kind is list or kind is tuple:
         return [_plain_form(child) for child in value]
+    if isinstance(value, str):
+        # A StrEnum (an audit event's type): both encoders write the string it holds.
+        return str.__str__(value)
     raise _NotPlainError
 
 
