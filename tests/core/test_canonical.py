@@ -9,6 +9,7 @@ import rfc8785
 from hypothesis import given
 from hypothesis import strategies as st
 
+from chronosops.audit.schemas import EventType
 from chronosops.core.canonical import canonical_json, content_hash, sha256_hex
 
 
@@ -123,7 +124,7 @@ def test_keys_beyond_the_basic_plane_sort_by_utf16_code_units() -> None:
 def test_floats_print_as_ecmascript_prints_them(number: float) -> None:
     """Fractions in positional range take the fast path, whole floats become ints there,
     everything else goes to the reference encoder: the bytes never differ."""
-    value = {"n": number, "l": [number, {"m": -number}]}
+    value: dict[str, Any] = {"n": number, "l": [number, {"m": -number}]}
     assert canonical_json(value) == rfc8785.dumps(value)
 
 
@@ -133,9 +134,7 @@ def test_any_list_of_floats_agrees_with_the_reference_encoder(value: list[float]
 
 
 def test_a_str_enum_is_written_as_the_string_it_holds() -> None:
-    from chronosops.audit.schemas import EventType
-
-    value = {"eventType": EventType.INCIDENT_CREATED, "n": 0.25}
+    value: dict[str, Any] = {"eventType": EventType.INCIDENT_CREATED, "n": 0.25}
     assert (
         canonical_json(value)
         == rfc8785.dumps(value)
