@@ -20,7 +20,7 @@ HASH_ALGORITHM = "sha256"
 MAX_SAFE_INTEGER = 2**53 - 1
 
 
-# For documents json's C encoder already writes as RFC 8785 does (see `_plain_form`): many
+# For documents json's C encoder already writes as RFC 8785 does (see `_whole_floats`): many
 # times faster than rfc8785's pure-Python encoder, and every audit event and bundle is hashed.
 _PLAIN_ENCODER = json.JSONEncoder(
     ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False
@@ -36,47 +36,66 @@ class _NotPlainError(Exception):
     """The document holds something json's encoder would write differently from RFC 8785."""
 
 
-def _plain_form(value: Any) -> Any:
-    """``value`` as ``json.dumps`` writes byte for byte as RFC 8785 does, or `_NotPlainError`.
+def _whole_floats(value: Any) -> bool:
+    """Whether ``value``, which json's encoder writes as RFC 8785 does once its whole floats
+    are ints, holds any; `_NotPlainError` when json would write it differently however.
 
-    Floats with a fraction within the positional range print alike; a whole float within
-    ±2^53 becomes the int ECMAScript prints for it (``1`` not ``1.0``); any other float
-    (``5e-05``, ``1e+16``) is left to rfc8785. Integers a double holds exactly; only str, int,
-    float, bool, None, lists, tuples and dicts; dict keys within the Basic Multilingual Plane
-    (RFC 8785 sorts keys by UTF-16 code units, which orders the same as code points there).
-    Escaping agrees: both escape only ``"``, ``\\`` and control characters, the same way.
+    What json writes alike: str (and str subclasses such as a StrEnum, written as the string
+    they hold, as rfc8785 does), integers a double holds exactly, bool, None, floats with a
+    fraction within the positional range, lists, tuples, and dicts with keys within the Basic
+    Multilingual Plane (RFC 8785 sorts keys by UTF-16 code units, which orders the same as code
+    points there). Escaping agrees: both escape only ``"``, ``\\`` and control characters, the
+    same way. A whole float within ±2^53 prints as an int in ECMAScript (``1`` not ``1.0``);
+    any other float (``5e-05``, ``1e+16``, NaN) is left to rfc8785.
     """
+    whole = False
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is str or kind is bool or item is None:
+            continue
+        if kind is int:
+            if -MAX_SAFE_INTEGER <= item <= MAX_SAFE_INTEGER:
+                continue
+            raise _NotPlainError
+        if kind is float:
+            if item.is_integer():
+                if -MAX_SAFE_INTEGER <= item <= MAX_SAFE_INTEGER:
+                    whole = True
+                    continue
+            elif _POSITIONAL_MIN <= abs(item) < _POSITIONAL_MAX:
+                continue
+            raise _NotPlainError
+        if kind is dict:
+            for key in item:
+                if not isinstance(key, str) or (not key.isascii() and max(key) > "\uffff"):
+                    raise _NotPlainError
+            stack.extend(item.values())
+        elif kind is list or kind is tuple:
+            stack.extend(item)
+        elif not isinstance(item, str):
+            raise _NotPlainError
+    return whole
+
+
+def _with_int_floats(value: Any) -> Any:
+    """A copy of ``value`` (checked by `_whole_floats`) with its whole floats as ints."""
     kind = type(value)
-    if kind is str or kind is bool or value is None:
-        return value
-    if kind is int:
-        if -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
-            return value
-        raise _NotPlainError
     if kind is float:
-        if value.is_integer():
-            if -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
-                return int(value)
-        elif _POSITIONAL_MIN <= abs(value) < _POSITIONAL_MAX:
-            return value
-        raise _NotPlainError  # also NaN and the infinities, which rfc8785 refuses
+        return int(value) if value.is_integer() else value
     if kind is dict:
-        for key in value:
-            if type(key) is not str or (not key.isascii() and max(key) > "\uffff"):
-                raise _NotPlainError
-        return {key: _plain_form(child) for key, child in value.items()}
+        return {key: _with_int_floats(child) for key, child in value.items()}
     if kind is list or kind is tuple:
-        return [_plain_form(child) for child in value]
-    if isinstance(value, str):
-        # A StrEnum (an audit event's type): both encoders write the string it holds.
-        return str.__str__(value)
-    raise _NotPlainError
+        return [_with_int_floats(child) for child in value]
+    return value
 
 
 def canonical_json(value: Any) -> bytes:
     """The RFC 8785 serialisation of a JSON-compatible value."""
     try:
-        return _PLAIN_ENCODER.encode(_plain_form(value)).encode("utf-8")
+        plain = _with_int_floats(value) if _whole_floats(value) else value
+        return _PLAIN_ENCODER.encode(plain).encode("utf-8")
     except (_NotPlainError, UnicodeEncodeError):
         # Something json writes differently, or a lone surrogate: rfc8785 says what it makes
         # of it.
