@@ -33,7 +33,7 @@ from chronosops.changes import ChangeService
 from chronosops.collectors import Collector, CollectorConfigError, CollectorSpec, registry
 from chronosops.config import CollectorsConfig, ConfigurationError, Settings
 from chronosops.core.clock import Clock, SystemClock
-from chronosops.core.ids import Cuid2Factory, IdFactory
+from chronosops.core.ids import IdFactory, RandomIds
 from chronosops.core.metrics import OperatorMetrics
 from chronosops.evidence import (
     DEFAULT_ITEM_CAPS,
@@ -145,7 +145,7 @@ def build_services(
     http: httpx.AsyncClient | None = None,
 ) -> Services:
     clock = clock or SystemClock()
-    ids = ids or Cuid2Factory()
+    ids = ids or RandomIds()
     owns_http = http is None
     http = http or httpx.AsyncClient(headers={"User-Agent": USER_AGENT}, timeout=10.0)
     database = Database(settings.database)

@@ -9,6 +9,7 @@ import rfc8785
 from hypothesis import given
 from hypothesis import strategies as st
 
+from chronosops.audit.schemas import EventType
 from chronosops.core.canonical import canonical_json, content_hash, sha256_hex
 
 
@@ -93,3 +94,49 @@ def test_canonical_json_agrees_with_the_reference_encoder_byte_for_byte(value: A
 def test_keys_beyond_the_basic_plane_sort_by_utf16_code_units() -> None:
     value = {"\ue000": 1, "\U0001f600": 2}
     assert canonical_json(value) == '{"\U0001f600":2,"\ue000":1}'.encode()
+
+
+@pytest.mark.parametrize(
+    "number",
+    [
+        0.0,
+        -0.0,
+        1.0,
+        -3.0,
+        0.5,
+        0.72,
+        1e-4,
+        9.99e-5,
+        5e-05,
+        1e-7,
+        123.456,
+        1e15 + 0.5,
+        1e16,
+        1e21,
+        2.0**53,
+        2.0**53 + 2,
+        2.0**60,
+        1.7976931348623157e308,
+        5e-324,
+        0.1 + 0.2,
+    ],
+)
+def test_floats_print_as_ecmascript_prints_them(number: float) -> None:
+    """Fractions in positional range take the fast path, whole floats become ints there,
+    everything else goes to the reference encoder: the bytes never differ."""
+    value: dict[str, Any] = {"n": number, "l": [number, {"m": -number}]}
+    assert canonical_json(value) == rfc8785.dumps(value)
+
+
+@given(st.lists(st.floats(allow_nan=False, allow_infinity=False), max_size=8))
+def test_any_list_of_floats_agrees_with_the_reference_encoder(value: list[float]) -> None:
+    assert canonical_json(value) == rfc8785.dumps(value)
+
+
+def test_a_str_enum_is_written_as_the_string_it_holds() -> None:
+    value: dict[str, Any] = {"eventType": EventType.INCIDENT_CREATED, "n": 0.25}
+    assert (
+        canonical_json(value)
+        == rfc8785.dumps(value)
+        == b'{"eventType":"INCIDENT_CREATED","n":0.25}'
+    )

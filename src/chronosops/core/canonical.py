@@ -20,19 +20,35 @@ HASH_ALGORITHM = "sha256"
 MAX_SAFE_INTEGER = 2**53 - 1
 
 
-# For documents json's C encoder already writes as RFC 8785 does (see `_plain`): many times
-# faster than rfc8785's pure-Python encoder, and every audit event and bundle is hashed.
+# For documents json's C encoder already writes as RFC 8785 does (see `_whole_floats`): many
+# times faster than rfc8785's pure-Python encoder, and every audit event and bundle is hashed.
 _PLAIN_ENCODER = json.JSONEncoder(
     ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False
 )
+# Python's repr of a float with a fraction is ECMAScript's between these bounds: both print
+# the shortest digits that round-trip, in positional notation (Python switches to an exponent
+# below 1e-4 and from 1e16, ECMAScript below 1e-6 and from 1e21).
+_POSITIONAL_MIN = 1e-4
+_POSITIONAL_MAX = 1e16
 
 
-def _plain(value: Any) -> bool:
-    """True when ``json.dumps`` writes ``value`` byte for byte as RFC 8785 does: no floats
-    (ECMAScript prints them differently), integers a double holds exactly, only str, int,
-    bool, None, lists, tuples and dicts, and dict keys within the Basic Multilingual Plane
-    (RFC 8785 sorts keys by UTF-16 code units, which orders the same as code points there).
-    Escaping agrees: both escape only ``"``, ``\\`` and control characters, the same way."""
+class _NotPlainError(Exception):
+    """The document holds something json's encoder would write differently from RFC 8785."""
+
+
+def _whole_floats(value: Any) -> bool:
+    """Whether ``value``, which json's encoder writes as RFC 8785 does once its whole floats
+    are ints, holds any; `_NotPlainError` when json would write it differently however.
+
+    What json writes alike: str (and str subclasses such as a StrEnum, written as the string
+    they hold, as rfc8785 does), integers a double holds exactly, bool, None, floats with a
+    fraction within the positional range, lists, tuples, and dicts with keys within the Basic
+    Multilingual Plane (RFC 8785 sorts keys by UTF-16 code units, which orders the same as code
+    points there). Escaping agrees: both escape only ``"``, ``\\`` and control characters, the
+    same way. A whole float within ±2^53 prints as an int in ECMAScript (``1`` not ``1.0``);
+    any other float (``5e-05``, ``1e+16``, NaN) is left to rfc8785.
+    """
+    whole = False
     stack = [value]
     while stack:
         item = stack.pop()
@@ -42,27 +58,48 @@ def _plain(value: Any) -> bool:
         if kind is int:
             if -MAX_SAFE_INTEGER <= item <= MAX_SAFE_INTEGER:
                 continue
-            return False
+            raise _NotPlainError
+        if kind is float:
+            if item.is_integer():
+                if -MAX_SAFE_INTEGER <= item <= MAX_SAFE_INTEGER:
+                    whole = True
+                    continue
+            elif _POSITIONAL_MIN <= abs(item) < _POSITIONAL_MAX:
+                continue
+            raise _NotPlainError
         if kind is dict:
             for key in item:
-                if type(key) is not str or (not key.isascii() and max(key) > "\uffff"):
-                    return False
+                if not isinstance(key, str) or (not key.isascii() and max(key) > "\uffff"):
+                    raise _NotPlainError
             stack.extend(item.values())
         elif kind is list or kind is tuple:
             stack.extend(item)
-        else:
-            return False
-    return True
+        elif not isinstance(item, str):
+            raise _NotPlainError
+    return whole
+
+
+def _with_int_floats(value: Any) -> Any:
+    """A copy of ``value`` (checked by `_whole_floats`) with its whole floats as ints."""
+    kind = type(value)
+    if kind is float:
+        return int(value) if value.is_integer() else value
+    if kind is dict:
+        return {key: _with_int_floats(child) for key, child in value.items()}
+    if kind is list or kind is tuple:
+        return [_with_int_floats(child) for child in value]
+    return value
 
 
 def canonical_json(value: Any) -> bytes:
     """The RFC 8785 serialisation of a JSON-compatible value."""
-    if _plain(value):
-        try:
-            return _PLAIN_ENCODER.encode(value).encode("utf-8")
-        except UnicodeEncodeError:
-            pass  # a lone surrogate: let rfc8785 say what it makes of it
-    return rfc8785.dumps(value)
+    try:
+        plain = _with_int_floats(value) if _whole_floats(value) else value
+        return _PLAIN_ENCODER.encode(plain).encode("utf-8")
+    except (_NotPlainError, UnicodeEncodeError):
+        # Something json writes differently, or a lone surrogate: rfc8785 says what it makes
+        # of it.
+        return rfc8785.dumps(value)
 
 
 def sha256_hex(data: bytes) -> str:

@@ -44,6 +44,14 @@ class IncidentRepository:
             .limit(1)
         )
 
+    async def latest_lifecycle(self, source_type: str, source_ref: str) -> str | None:
+        return await self.session.scalar(
+            select(Incident.lifecycle)
+            .where(Incident.source_type == source_type, Incident.source_ref == source_ref)
+            .order_by(Incident.occurrence.desc())
+            .limit(1)
+        )
+
     async def insert(self, incident: Incident) -> bool:
         """Insert, or return False if the (sourceType, sourceRef, occurrence) slot is taken."""
         values = {

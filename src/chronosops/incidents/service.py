@@ -436,6 +436,13 @@ class IncidentService:
         latest = await IncidentRepository(session).latest_for_ref(source_type, source_ref)
         return to_read(latest) if latest is not None else None
 
+    async def latest_lifecycle(
+        self, session: AsyncSession, source_type: str, source_ref: str
+    ) -> str | None:
+        """The lifecycle state of the latest incident for a source reference (None: there is
+        none): one column, where `find` loads and converts the whole row."""
+        return await IncidentRepository(session).latest_lifecycle(source_type, source_ref)
+
     async def transition(
         self,
         session: AsyncSession,

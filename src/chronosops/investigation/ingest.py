@@ -215,8 +215,10 @@ class IngestPipeline:
         idempotency stays per (sourceType, sourceRef) whether an alert opened or joined.
         """
         async with self.database.unit_of_work() as session:
-            own = await self.incidents.find(session, request.source_type, request.source_ref)
-            if own is not None and own.lifecycle.state != "resolved":
+            own = await self.incidents.latest_lifecycle(
+                session, request.source_type, request.source_ref
+            )
+            if own is not None and own != "resolved":
                 return None
             repeat = await grouping.joined_incident(
                 session, request.source_type, request.source_ref
