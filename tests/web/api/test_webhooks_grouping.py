@@ -246,10 +246,13 @@ def grouped_report(source_ref: str, *, service: str, evidence: dict[str, Any]) -
     }
 
 
-async def test_a_joined_alerts_evidence_is_part_of_the_incidents_next_analysis(
-    client_with: ClientFactory, analyst: dict[str, str], viewer: dict[str, str]
-) -> None:
-    hooks = await grouped_hooks(client_with, alert_grouping_reanalysis_delay_seconds=0)
+async def open_then_join(
+    hooks: Hooks, analyst: dict[str, str], viewer: dict[str, str]
+) -> tuple[str, dict[str, Any]]:
+    """A checkout alert opens the incident (analysed), then a payments alert of its group joins.
+
+    Returns the incident id and the incident as it read before the join.
+    """
     opener = grouped_report(
         "checkout-1",
         service="checkout",
@@ -284,6 +287,14 @@ async def test_a_joined_alerts_evidence_is_part_of_the_incidents_next_analysis(
     )
     joined = await hooks.http.post("/v1/incidents/ingest", json=joining, headers=analyst)
     assert joined.json()["alert"] == "joined", joined.text
+    return incident_id, first
+
+
+async def test_a_joined_alerts_evidence_is_part_of_the_incidents_next_analysis(
+    client_with: ClientFactory, analyst: dict[str, str], viewer: dict[str, str]
+) -> None:
+    hooks = await grouped_hooks(client_with, alert_grouping_reanalysis_delay_seconds=0)
+    incident_id, first = await open_then_join(hooks, analyst, viewer)
     await hooks.services.runner.drain()
     second = (await hooks.http.get(f"/v1/incidents/{incident_id}", headers=viewer)).json()
     # A new analysis over a new bundle: the bundle's id is its content's hash, and the
@@ -401,40 +412,7 @@ async def test_a_manual_reanalysis_takes_in_the_alerts_that_joined_before_the_de
     client_with: ClientFactory, analyst: dict[str, str], viewer: dict[str, str]
 ) -> None:
     hooks = await grouped_hooks(client_with, alert_grouping_reanalysis_delay_seconds=3600)
-    opener = grouped_report(
-        "checkout-1",
-        service="checkout",
-        evidence={
-            "logs": [
-                {
-                    "message": "upstream payments returned 503",
-                    "level": "error",
-                    "timestamp": "2024-03-12T08:00:05Z",
-                }
-            ]
-        },
-    )
-    opened = await hooks.http.post("/v1/incidents/ingest", json=opener, headers=analyst)
-    assert opened.status_code in (200, 201, 202), opened.text
-    await hooks.services.runner.drain()
-    incident_id = opened.json()["incidentId"]
-    first = (await hooks.http.get(f"/v1/incidents/{incident_id}", headers=viewer)).json()
-    joining = grouped_report(
-        "payments-1",
-        service="payments",
-        evidence={
-            "logs": [
-                {
-                    "message": "connection pool exhausted after 30000 ms",
-                    "level": "error",
-                    "timestamp": "2024-03-12T08:00:02Z",
-                    "service": "payments",
-                }
-            ]
-        },
-    )
-    joined = await hooks.http.post("/v1/incidents/ingest", json=joining, headers=analyst)
-    assert joined.json()["alert"] == "joined", joined.text
+    incident_id, first = await open_then_join(hooks, analyst, viewer)
     # The debounced analysis waits an hour; the reanalysis asked for now takes the alert in.
     answer = await hooks.http.post(f"/v1/incidents/{incident_id}/reanalyze", headers=analyst)
     assert answer.status_code == 201, answer.text
