@@ -72,7 +72,12 @@ def keep_alive(server: LiveServer, viewer: dict[str, str]) -> Iterator[KeepAlive
 
 
 def _server_backends(admin_db: sqlalchemy.Engine, *, waiting_on_lock: bool = False) -> set[int]:
-    query = "SELECT pid FROM pg_stat_activity WHERE application_name = :name"
+    # Test workers share one PostgreSQL server, each with its own database: only this
+    # worker's server may be touched, or another worker's test loses its connections.
+    query = (
+        "SELECT pid FROM pg_stat_activity"
+        " WHERE application_name = :name AND datname = current_database()"
+    )
     if waiting_on_lock:
         query += " AND wait_event_type = 'Lock'"
     with admin_db.connect() as connection:
