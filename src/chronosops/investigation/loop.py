@@ -41,7 +41,12 @@ from chronosops.investigation.ingest import IngestPipeline, window_of
 from chronosops.investigation.sessions import RUNNING, InvestigationIteration, InvestigationSession
 from chronosops.jobs import JobRead, JobService
 from chronosops.reasoning import AnalysisRead, ReasoningService
-from chronosops.storage import Database, insert_row, is_unique_violation
+from chronosops.storage import (
+    Database,
+    DatabaseUnavailableError,
+    insert_row,
+    is_unique_violation,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -416,8 +421,14 @@ class Investigations:
         session_id = str(job.payload.get("sessionId"))
         principal = Principal(subject=job.created_by, roles=frozenset(), issuer="system")
         heartbeat = asyncio.create_task(self._beat(job.id))
+        interrupted: str | None = None
         try:
             await self._run(session_id, principal)
+        except DatabaseUnavailableError as error:
+            # What the iterations committed stays; the job runs again after its backoff and
+            # picks the session up where it stopped, rather than failing it for a blip.
+            log.warning("investigation.interrupted", session_id=session_id, error=str(error))
+            interrupted = f"{type(error).__name__}: {error}"
         except Exception as error:
             log.exception("investigation.failed", session_id=session_id)
             async with self.database.unit_of_work() as session:
@@ -436,7 +447,18 @@ class Investigations:
             with suppress(asyncio.CancelledError):
                 await heartbeat
             async with self.database.unit_of_work() as session:
-                await self.jobs.succeed(session, job.id)
+                if interrupted is None:
+                    await self.jobs.succeed(session, job.id)
+                else:
+                    retried = await self.jobs.fail(session, job.id, interrupted)
+                    if retried is not None and retried.state == "failed":
+                        row = await session.get(
+                            InvestigationSession, session_id, with_for_update=True
+                        )
+                        if row is not None and row.status == RUNNING:
+                            await self._finish(
+                                session, row, "failed", "FAILED", interrupted, actor="system"
+                            )
 
     async def _beat(self, job_id: str) -> None:
         interval = self.jobs.policy.stale_after.total_seconds() / 3

@@ -12,6 +12,7 @@ from sqlalchemy import text
 
 from chronosops.auth.principals import Principal
 from chronosops.bootstrap import Services
+from chronosops.storage import DatabaseUnavailableError
 from tests.collectors.prometheus_server import PrometheusServer, available, running_prometheus
 from tests.fixtures.app import ClientFactory
 from tests.fixtures.guide import request
@@ -190,6 +191,40 @@ async def test_a_session_whose_job_is_gone_is_closed_at_start(
     assert await services.investigations.recover() == [session_id]
     found = await investigation(client, analyst, session_id)
     assert (found["status"], found["stopCode"]) == ("failed", "RECOVERED")
+
+
+async def test_a_database_lost_mid_run_requeues_the_job_and_the_rerun_finishes_the_session(
+    client: httpx.AsyncClient,
+    analyst: dict[str, str],
+    services: Services,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    incident_id = await thin_incident(client, analyst)
+    session_id = (await start(client, analyst, incident_id)).json()["sessionId"]
+    loop = services.investigations
+    real_run = loop._run
+
+    async def lost(session_id: str, principal: Principal) -> None:
+        raise DatabaseUnavailableError("the database connection was lost", connection_lost=True)
+
+    monkeypatch.setattr(loop, "_run", lost)
+    await services.runner.drain()
+    found = await investigation(client, analyst, session_id)
+    assert found["status"] == "running"
+    async with services.database.unit_of_work() as session:
+        state, error = (
+            await session.execute(
+                text("SELECT state, last_error FROM job WHERE kind = 'investigate'")
+            )
+        ).one()
+        assert state == "queued"
+        assert "connection was lost" in error
+        # Its backoff over, the job is due again.
+        await session.execute(text("UPDATE job SET run_after = created_at"))
+    monkeypatch.setattr(loop, "_run", real_run)
+    await services.runner.drain()
+    found = await investigation(client, analyst, session_id)
+    assert found["status"] == "stopped"
 
 
 async def test_the_export_holds_the_investigations(
