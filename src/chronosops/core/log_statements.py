@@ -35,13 +35,12 @@ STATEMENT_INPUT_MAX = 512
 # helper logged from several operations is left out (its rate would follow their mix).
 PLACEMENT_SHARE = 0.8
 
+# Read on the lower-cased line (a case-sensitive literal prefix is found fastest).
 _TRACE = re.compile(
-    r"(?<![\w])trace[_\-.]?id[\"']?\s{0,3}[:=]\s{0,3}[\"']?([0-9a-f]{16,32})(?![0-9a-f])",
-    re.IGNORECASE,
+    r"(?<![\w])trace[_\-.]?id[\"']?\s{0,3}[:=]\s{0,3}[\"']?([0-9a-f]{16,32})(?![0-9a-f])"
 )
 _SPAN = re.compile(
-    r"(?<![\w])span[_\-.]?id[\"']?\s{0,3}[:=]\s{0,3}[\"']?([0-9a-f]{8,16})(?![0-9a-f])",
-    re.IGNORECASE,
+    r"(?<![\w])span[_\-.]?id[\"']?\s{0,3}[:=]\s{0,3}[\"']?([0-9a-f]{8,16})(?![0-9a-f])"
 )
 # Where the logger prints the line of code: kept, it is the statement's best name.
 _CODE_LOCATION = re.compile(
@@ -57,12 +56,6 @@ _VALUE = re.compile(
 _HAS_DIGIT = re.compile(r"\d").search
 
 
-def _word(word: str) -> str:
-    if _HAS_DIGIT(word) is None or _CODE_LOCATION.fullmatch(word):
-        return word
-    return _VALUE.sub("#", word)
-
-
 @dataclass(frozen=True)
 class TraceContext:
     trace_id: str
@@ -70,14 +63,25 @@ class TraceContext:
 
 
 def _words(text: str) -> str:
-    words = text.lower().split()[:STATEMENT_WORDS]
-    return " ".join([_word(word) for word in words]) or "<empty>"
+    """The first words of a lower-cased text, values masked, a code location kept."""
+    words = text.split()[:STATEMENT_WORDS]
+    return (
+        " ".join(
+            [
+                word
+                if _HAS_DIGIT(word) is None or _CODE_LOCATION.fullmatch(word)
+                else _VALUE.sub("#", word)
+                for word in words
+            ]
+        )
+        or "<empty>"
+    )
 
 
 def placed_statement(message: str) -> tuple[TraceContext, str] | None:
     """The trace context a line names (both ids) and its statement: the first words without
     the trace context, values masked, a code location kept. None without trace context."""
-    head = message[:STATEMENT_INPUT_MAX]
+    head = message[:STATEMENT_INPUT_MAX].lower()
     trace = _TRACE.search(head)
     if trace is None:
         return None
@@ -86,7 +90,7 @@ def placed_statement(message: str) -> tuple[TraceContext, str] | None:
         return None
     first, second = sorted((trace.span(), span.span()))
     text = f"{head[: first[0]]} {head[first[1] : second[0]]} {head[second[1] :]}"
-    context = TraceContext(trace.group(1).lower(), span.group(1).lower())
+    context = TraceContext(trace.group(1), span.group(1))
     return context, _words(text)
 
 
@@ -100,16 +104,7 @@ def statement_of(message: str) -> str:
     """The statement a line comes from: its first words without trace context, values masked,
     a code location kept."""
     found = placed_statement(message)
-    return found[1] if found else _words(message[:STATEMENT_INPUT_MAX])
-
-
-@dataclass(frozen=True)
-class PlacedLine:
-    ts: datetime
-    service: str
-    statement: str
-    level: str
-    span_id: str
+    return found[1] if found else _words(message[:STATEMENT_INPUT_MAX].lower())
 
 
 def log_statements(
@@ -128,8 +123,10 @@ def log_statements(
     evidence (traces sampled apart from logs) still count, since the span id says which call
     they came from.
     """
-    placed: list[PlacedLine] = []
     redacted: dict[str, str] = {}  # a statement's words as read → as kept (secrets masked)
+    # (service, statement) → span id → when it first logged it; and lines per level.
+    spans_of: dict[tuple[str, str], dict[str, datetime]] = defaultdict(dict)
+    levels_of: dict[tuple[str, str], Counter[str | None]] = defaultdict(Counter)
     for line in lines:
         found = placed_statement(line.message)
         if found is None:
@@ -138,36 +135,27 @@ def log_statements(
         statement = redacted.get(words)
         if statement is None:
             statement = redacted[words] = redact_text(words)
-        placed.append(
-            PlacedLine(
-                ts=line.ts,
-                service=line.service or default_service or "",
-                statement=statement,
-                level=normalise_level(line.level),
-                span_id=context.span_id,
-            )
-        )
-    by_statement: dict[tuple[str, str], list[PlacedLine]] = defaultdict(list)
-    for item in placed:
-        by_statement[(item.service, item.statement)].append(item)
+        key = (line.service or default_service or "", statement)
+        seen = spans_of[key]
+        if context.span_id not in seen or line.ts < seen[context.span_id]:
+            seen[context.span_id] = line.ts
+        levels_of[key][line.level] += 1
     artifacts: list[LogStatement] = []
-    for (service, statement), members in sorted(by_statement.items()):
+    for (service, statement), first_seen in sorted(spans_of.items()):
         where = Counter(
-            operations[m.span_id][1]
-            for m in members
-            if m.span_id in operations and operations[m.span_id][0] == service
+            operations[span_id][1]
+            for span_id in first_seen
+            if span_id in operations and operations[span_id][0] == service
         )
         if not where:
             continue
         (operation, inside), *_ = sorted(where.items(), key=lambda item: (-item[1], item[0]))
         if inside < PLACEMENT_SHARE * sum(where.values()):
             continue
-        first_seen: dict[str, datetime] = {}
-        for member in members:
-            if member.span_id not in first_seen or member.ts < first_seen[member.span_id]:
-                first_seen[member.span_id] = member.ts
         per_minute: Counter[datetime] = Counter(minute_of(ts) for ts in first_seen.values())
-        levels = Counter(m.level for m in members)
+        levels: Counter[str] = Counter()
+        for level, lines_at in levels_of[(service, statement)].items():
+            levels[normalise_level(level)] += lines_at
         artifacts.append(
             LogStatement(
                 artifact_id=bounded_id(
@@ -176,7 +164,7 @@ def log_statements(
                 title=f"{service} {operation}: {statement}"[:200],
                 summary=(
                     f"logged by {len(first_seen)} span{'s' if len(first_seen) != 1 else ''} "
-                    f"of {operation} ({len(members)} line{'s' if len(members) != 1 else ''})"
+                    f"of {operation} ({levels.total()} line{'s' if levels.total() != 1 else ''})"
                 ),
                 source=source,
                 service=service,
