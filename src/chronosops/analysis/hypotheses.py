@@ -16,6 +16,7 @@ from chronosops.analysis.localisation import (
 from chronosops.analysis.observations import Observations
 from chronosops.analysis.rules.certificates import certificate_candidates
 from chronosops.analysis.rules.changes import change_candidates, neighbour_change_candidates
+from chronosops.analysis.rules.code_paths import code_path_candidates
 from chronosops.analysis.rules.database import database_candidates
 from chronosops.analysis.rules.edges import edge_candidates
 from chronosops.analysis.rules.providers import provider_candidates
@@ -69,6 +70,7 @@ def candidates(obs: Observations, where: Localization) -> list[Candidate]:
     found += database_candidates(obs, where)
     found += certificate_candidates(obs, where)
     found += provider_candidates(obs, where)
+    found += code_path_candidates(obs, where)
     # "A dependency is down" is what remains when nothing more specific explains its failure.
     specific: dict[str | None, float] = {}
     for candidate in found:

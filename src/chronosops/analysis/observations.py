@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from chronosops.analysis.code_paths import VanishedPath, vanished_paths
 from chronosops.analysis.models import IncidentContext
 from chronosops.analysis.signals import unit_floor
 from chronosops.analysis.signatures import extra_patterns
@@ -566,6 +567,8 @@ class Observations:
     # Caller → callee edges that change events name (a rotated credential's consumers, the
     # peer a changed setting points at): structure only, they carry no measurement.
     change_edges: set[tuple[str, str]] = field(default_factory=set)
+    # Log statements an operation reached on its calls before the fault and not after.
+    code_paths: list[VanishedPath] = field(default_factory=list)
     _by_service: dict[str, list[LogFinding]] | None = field(default=None, repr=False)
     _indexed: int = field(default=-1, repr=False)
 
@@ -803,6 +806,7 @@ def observe(artifacts: Sequence[Artifact], context: IncidentContext) -> Observat
         provider_incidents=providers,
         exports=exports,
         change_edges=change_edges,
+        code_paths=vanished_paths(artifacts, context.onset),
     )
 
 

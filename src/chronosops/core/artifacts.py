@@ -164,6 +164,27 @@ class SpanGroup(ArtifactBase):
         return data
 
 
+class LogStatement(ArtifactBase):
+    """One log statement of a service, placed in the span operation that logs it.
+
+    Lines that carry their trace context (``TraceID: … SpanID: …``, ``trace_id=… span_id=…``)
+    say which span logged them; a statement's lines mostly sit in one operation (a handler, a
+    method). Counted per span (a loop logging it ten times in one call counts once), per minute,
+    so that what an operation does can be compared before and after a fault however often the
+    operation itself is called (`analysis.code_paths`).
+    """
+
+    kind: Literal["log_statement"] = "log_statement"
+    service: str
+    operation: str = Field(description="the span operation its lines are logged in")
+    statement: str = Field(description="the line's first words, values masked")
+    levels: dict[str, int] = Field(description="lines per level")
+    spans: int = Field(description="distinct spans that logged it")
+    histogram: list[SeriesPoint] = Field(
+        default_factory=list, description="spans that logged it, per minute (ts = its start)"
+    )
+
+
 ChangeType = Literal["deploy", "rollback", "config", "feature_flag", "infrastructure"]
 CHANGE_TYPES: tuple[str, ...] = get_args(ChangeType)
 
@@ -215,7 +236,13 @@ class ProviderStatus(ArtifactBase):
 
 
 Artifact = Annotated[
-    MetricSeries | LogTemplate | SpanGroup | ChangeEvent | OtherEvent | ProviderStatus,
+    MetricSeries
+    | LogTemplate
+    | SpanGroup
+    | ChangeEvent
+    | OtherEvent
+    | ProviderStatus
+    | LogStatement,
     Field(discriminator="kind"),
 ]
 ARTIFACT_KINDS: tuple[str, ...] = (
@@ -225,6 +252,7 @@ ARTIFACT_KINDS: tuple[str, ...] = (
     "change_event",
     "event",
     "provider_status",
+    "log_statement",
 )
 
 ERROR_LEVELS = frozenset({"ERROR", "CRITICAL", "FATAL", "ALERT", "EMERGENCY"})

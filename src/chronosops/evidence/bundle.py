@@ -25,6 +25,7 @@ KIND_ORDER = (
     "change_event",
     "event",
     "provider_status",
+    "log_statement",
 )
 
 ARTIFACTS = TypeAdapter(list[Artifact])

@@ -26,6 +26,7 @@ from chronosops.core.artifacts import (
     Artifact,
     ChangeEvent,
     ChangeType,
+    LogStatement,
     LogTemplate,
     MetricSeries,
     OtherEvent,
@@ -40,6 +41,7 @@ from chronosops.core.ingest_request import (
     MetricPoint,
     TraceSpan,
 )
+from chronosops.core.log_statements import log_statements
 from chronosops.core.redaction import redact_labels, redact_text
 from chronosops.core.timestamps import format_instant
 
@@ -135,6 +137,28 @@ def _raw(span: TraceSpan, *, service: str, peer: str | None = None) -> RawSpan:
         is_error=span.failed,
         trace_id=span.trace_id,
         peer_service=peer,
+    )
+
+
+def statement_artifacts(
+    lines: Sequence[LogLine], spans: Sequence[TraceSpan], *, default_service: str | None
+) -> list[LogStatement]:
+    """Log statements placed in the span operations that logged them, where lines carry their
+    trace context and the spans are sent too (`core.log_statements`)."""
+    if not lines or not spans:
+        return []
+    operations = {span.span_id.lower(): (span.service, span.operation) for span in spans}
+    return log_statements(
+        (
+            RawLogLine(
+                ts=line.timestamp, message=line.message, level=line.level, service=line.service
+            )
+            for line in lines
+        ),
+        operations,
+        id_prefix="statement",
+        source=SOURCE,
+        default_service=default_service,
     )
 
 
@@ -325,5 +349,6 @@ def artifacts_from_lite(
         *metric_artifacts(lite.metrics or [], default_service=default_service),
         *log_artifacts(lite.logs or [], default_service=default_service, known=known_templates),
         *span_artifacts(lite.traces or []),
+        *statement_artifacts(lite.logs or [], lite.traces or [], default_service=default_service),
         *event_artifacts(lite.events or [], default_service=default_service),
     ]

@@ -133,8 +133,10 @@ def evidence_view(
             changes.append(artifact)
         elif isinstance(artifact, ProviderStatus):
             provider_statuses.append(artifact)
-        else:
+        elif isinstance(artifact, OtherEvent):
             events.append(artifact)
+        # Log statements (per operation) back the analysis's code-path reasons; they are cited
+        # by title, and the templates above already show the lines themselves.
     cited = _cited(analysis)
     metrics.sort(key=lambda m: (-cited.get(m.artifact_id, 0), m.name, m.artifact_id))
     logs.sort(key=lambda t: (-cited.get(t.artifact_id, 0), -t.error_count, -t.count))

@@ -1,0 +1,163 @@
+"""Code paths that stopped running, read per operation so that a traffic shift does not count."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chronosops.analysis import analyze
+from chronosops.analysis.code_paths import vanished_paths
+from chronosops.analysis.statistics import fisher_exact
+from tests.analysis.builders import analysis_input, at
+
+SERVICE = "ts-price-service"
+QUERY = "PriceController.query"
+LIST = "PriceController.list"
+
+
+Statement = tuple[str, str, str]  # code location, text, level
+
+
+def _request(
+    number: int, minute: float, operation: str, statements: list[Statement]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """One traced call: the gateway's span around the service's, and the lines it logged."""
+    trace = f"{number:032x}"
+    outer, inner = f"{2 * number:016x}", f"{2 * number + 1:016x}"
+    spans = [
+        {
+            "traceId": trace,
+            "spanId": outer,
+            "service": "ts-gateway-service",
+            "operation": "/api",
+            "duration": 20.0,
+            "timestamp": at(minute),
+        },
+        {
+            "traceId": trace,
+            "spanId": inner,
+            "service": SERVICE,
+            "operation": operation,
+            "duration": 10.0,
+            "timestamp": at(minute + 0.0001),
+        },
+    ]
+    lines = [
+        {
+            "message": f"{location} TraceID: {trace} SpanID: {inner} {text} {number}",
+            "level": level,
+            "timestamp": at(minute + 0.0002),
+            "service": SERVICE,
+        }
+        for location, text, level in statements
+    ]
+    return spans, lines
+
+
+def _traffic(
+    calls: dict[str, tuple[int, int]],
+    statements: dict[str, list[Statement]],
+    after: dict[str, list[Statement]] | None = None,
+) -> dict[str, list[dict[str, Any]]]:
+    """Per operation, calls a minute before and after the fault (12:00 less a minute), five
+    minutes each side; each call logs its statements (``after`` replaces them after the fault)."""
+    spans: list[dict[str, Any]] = []
+    lines: list[dict[str, Any]] = []
+    number = 1
+    for minute in range(-6, 4):
+        for operation, (before_calls, after_calls) in sorted(calls.items()):
+            faulty = minute >= -1
+            count = after_calls if faulty else before_calls
+            logged = (after or {}).get(operation, statements[operation]) if faulty else None
+            for index in range(count):
+                found_spans, found_lines = _request(
+                    number,
+                    minute + index / (count + 1),
+                    operation,
+                    logged if logged is not None else statements[operation],
+                )
+                spans += found_spans
+                lines += found_lines
+                number += 1
+    return {"traces": spans, "logs": lines}
+
+
+QUERY_LOGS: list[Statement] = [
+    ("p.c.PriceController#46", "[query][query price]", "INFO"),
+    ("p.s.PriceImpl#52", "[query][price found]", "INFO"),
+]
+LIST_LOGS: list[Statement] = [("p.c.PriceController#80", "[list][list prices]", "INFO")]
+
+
+def test_a_shift_of_the_traffic_between_operations_does_not_read_as_a_vanished_path() -> None:
+    request = analysis_input(
+        service=SERVICE,
+        **_traffic({QUERY: (6, 1), LIST: (3, 12)}, {QUERY: QUERY_LOGS, LIST: LIST_LOGS}),
+    )
+
+    assert vanished_paths(request.artifacts, request.context.onset) == []
+
+
+def test_an_operation_that_stops_reaching_a_statement_is_a_vanished_code_path() -> None:
+    request = analysis_input(
+        service=SERVICE,
+        **_traffic(
+            {QUERY: (6, 6), LIST: (3, 3)},
+            {QUERY: QUERY_LOGS, LIST: LIST_LOGS},
+            after={QUERY: QUERY_LOGS[:1]},
+        ),
+    )
+
+    paths = vanished_paths(request.artifacts, request.context.onset)
+
+    assert [(p.service, p.operation, p.statement) for p in paths] == [
+        (SERVICE, QUERY, "p.s.priceimpl#52 [query][price found] #")
+    ]
+    assert paths[0].logged_before == 30
+    assert paths[0].calls_after == 30
+    assert paths[0].strength == 1.0
+
+
+def test_a_vanished_code_path_names_a_code_fault_at_its_service() -> None:
+    request = analysis_input(
+        service="ts-gateway-service",
+        **_traffic(
+            {QUERY: (6, 6), LIST: (3, 3)},
+            {QUERY: QUERY_LOGS, LIST: LIST_LOGS},
+            after={QUERY: QUERY_LOGS[:1]},
+        ),
+    )
+
+    result = analyze(request)
+
+    assert result.hypotheses[0].id == "DEPLOY_BUG"
+    assert result.culprit_service == SERVICE
+    assert "stopped logging" in result.hypotheses[0].rationale
+
+
+def test_an_error_that_stops_is_a_recovery_not_a_vanished_code_path() -> None:
+    failing: list[Statement] = [
+        ("p.c.PriceController#46", "[query][query price]", "INFO"),
+        ("p.s.PriceImpl#60", "[query][price missing]", "ERROR"),
+    ]
+    request = analysis_input(
+        service=SERVICE,
+        **_traffic({QUERY: (6, 6)}, {QUERY: failing}, after={QUERY: failing[:1]}),
+    )
+
+    assert vanished_paths(request.artifacts, request.context.onset) == []
+
+
+def test_statements_of_an_operation_no_longer_called_are_traffic_not_a_vanished_path() -> None:
+    request = analysis_input(
+        service=SERVICE,
+        **_traffic({QUERY: (6, 0), LIST: (3, 9)}, {QUERY: QUERY_LOGS, LIST: LIST_LOGS}),
+    )
+
+    assert vanished_paths(request.artifacts, request.context.onset) == []
+
+
+def test_fishers_exact_test_gives_the_two_sided_p_value_of_a_two_by_two_table() -> None:
+    assert abs(fisher_exact(14, 17, 0, 13) - 0.0034450157) < 1e-9
+    assert abs(fisher_exact(8, 2, 1, 5) - 0.0349650350) < 1e-9
+    assert fisher_exact(3, 5, 1, 4) > 0.99
+    assert fisher_exact(0, 0, 0, 0) == 1.0

@@ -1,0 +1,104 @@
+"""Log statements: what a line says without its values, placed in the operation that logged it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from chronosops.core.aggregation import RawLogLine
+from chronosops.core.log_statements import log_statements, placed_statement, statement_of
+
+T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
+TRACE = "2f182d58875095cc70b2a50fdda3e7cd"
+
+
+def _line(span: str, text: str, *, second: float = 0, level: str = "INFO") -> RawLogLine:
+    return RawLogLine(
+        ts=T0 + timedelta(seconds=second),
+        message=f"f.m.s.BasicServiceImpl#418 TraceID: {TRACE} SpanID: {span} {text}",
+        level=level,
+        service="ts-basic-service",
+    )
+
+
+def test_a_statement_keeps_the_code_location_and_masks_values_and_trace_context() -> None:
+    assert (
+        statement_of(
+            "f.m.s.BasicServiceImpl#418 TraceID: 05ed0b24e98c02dae94d092f663cd626 "
+            "SpanID: 3d4c6d61e5c81a67 [getRoutes][Get Route By Ids][Success]"
+        )
+        == "f.m.s.basicserviceimpl#418 [getroutes][get route by ids][success]"
+    )
+    assert statement_of("at handler.py:52 order 1234 failed for user abc123") == (
+        "at handler.py:52 order # failed for"
+    )
+    assert statement_of("trip Z1234 of 92708982-77af-4318-be25-57ccb0ff69ad took 12ms") == (
+        "trip # of # took #"
+    )
+
+
+def test_a_line_is_placed_only_when_it_names_both_its_trace_and_its_span() -> None:
+    found = placed_statement(
+        "trace_id=0af7651916cd43dd8448eb211c80319c span_id=b7ad6b7169203331 GET /cart 200"
+    )
+    assert found is not None
+    context, statement = found
+    assert (context.trace_id, context.span_id, statement) == (
+        "0af7651916cd43dd8448eb211c80319c",
+        "b7ad6b7169203331",
+        "get /cart #",
+    )
+    assert placed_statement(f"TraceID: {TRACE} without a span") is None
+    assert placed_statement("no trace context at all") is None
+
+
+def test_a_statement_is_counted_once_per_span_per_minute_in_the_operation_that_logged_it() -> None:
+    operations = {
+        "00000000000000a1": ("ts-basic-service", "BasicController.queryForTravels"),
+        "00000000000000a2": ("ts-basic-service", "BasicController.queryForTravels"),
+    }
+    lines = [
+        # A loop logs it twice in one call: one span.
+        _line("00000000000000a1", "[getRoutes][Success]", second=1),
+        _line("00000000000000a1", "[getRoutes][Success]", second=2),
+        _line("00000000000000a2", "[getRoutes][Success]", second=70),
+        # A span not in the evidence (its trace was not sampled) still counts once.
+        _line("00000000000000ff", "[getRoutes][Success]", second=75),
+    ]
+
+    (found,) = log_statements(lines, operations, id_prefix="statement", source="test")
+
+    assert (found.service, found.operation) == (
+        "ts-basic-service",
+        "BasicController.queryForTravels",
+    )
+    assert found.statement == "f.m.s.basicserviceimpl#418 [getroutes][success]"
+    assert found.spans == 3
+    assert [(p.ts, p.value) for p in found.histogram] == [
+        (T0, 1.0),
+        (T0 + timedelta(minutes=1), 2.0),
+    ]
+    assert found.levels == {"INFO": 4}
+
+
+def test_a_statement_logged_from_several_operations_alike_is_left_out() -> None:
+    operations = {
+        "00000000000000a1": ("ts-basic-service", "BasicController.queryForTravel"),
+        "00000000000000a2": ("ts-basic-service", "BasicController.queryForTravels"),
+    }
+    lines = [_line("00000000000000a1", "[check][ok]"), _line("00000000000000a2", "[check][ok]")]
+
+    assert log_statements(lines, operations, id_prefix="statement", source="test") == []
+
+
+def test_lines_whose_spans_belong_to_another_service_place_no_statement() -> None:
+    operations = {"00000000000000a1": ("ts-route-service", "RouteController.queryById")}
+
+    assert (
+        log_statements(
+            [_line("00000000000000a1", "[getRoutes][Success]")],
+            operations,
+            id_prefix="statement",
+            source="test",
+        )
+        == []
+    )
