@@ -516,27 +516,74 @@ def _calm_callers(
 EDGE_Z_CAP = 30.0
 
 
+def _edge_gaps(
+    series: Sequence[MetricSeries], table: SignalTable, cut: Cut
+) -> dict[tuple[str, str], float]:
+    """Per call edge measured from both ends (the caller's view labelled with the callee, the
+    callee's labelled with the caller): the robust move of the time lost between them, minute
+    by minute (MicroRank / ε-Diagnosis's client-against-server reading). The caller's wait less
+    the callee's own time in the same minute cancels whatever both ends saw alike — the callee
+    serving slower or faster, an earlier fault's tail in the baseline — and leaves the network,
+    the proxies and the queues between them. Scaled by the gap's own spread, a fifth of the
+    callee's level (a proxy's share of a slow call) or the kind's unit floor."""
+    caller_views: dict[tuple[str, str], dict[datetime, float]] = {}
+    callee_views: dict[tuple[str, str], tuple[dict[datetime, float], float]] = {}
+    for item in series:
+        if item.service is None or table.kind_of(item.name) != "latency":
+            continue
+        callee = peer_of(item.labels)
+        caller = next((item.labels[k] for k in SOURCE_LABELS if item.labels.get(k)), None)
+        values = {p.ts: p.value for p in item.points if p.value > 0}
+        if callee:
+            caller_views[(item.service, callee)] = values
+        elif caller:
+            callee_views[(caller, item.service)] = (values, unit_floor(item.name, "latency"))
+    found: dict[tuple[str, str], float] = {}
+    for edge, waited in caller_views.items():
+        if edge not in callee_views or edge[0] == edge[1]:
+            continue
+        served, floor = callee_views[edge]
+        minutes = sorted(set(waited) & set(served))
+        before = [waited[t] - served[t] for t in minutes if t < cut.baseline_end]
+        after = [waited[t] - served[t] for t in minutes if t >= cut.fault_start]
+        if len(before) < MIN_BASELINE - 1 or len(after) < 2:
+            continue
+        level = median([served[t] for t in minutes if t < cut.baseline_end])
+        scale = max(MAD_SCALE * mad(before), EDGE_GAP_RELATIVE * level, floor)
+        found[edge] = (median(after) - median(before)) / scale
+    return found
+
+
+# A gap between the two ends' views of a call moves by this share of the callee's own time
+# before it counts as one spread (the proxies' and the network's part of a call).
+EDGE_GAP_RELATIVE = 0.2
+
+
 def _path_latency(
     edge_moves: dict[tuple[str, str], list[tuple[float, float, str, bool]]],
+    gaps: dict[tuple[str, str], float],
     traffic: dict[str, float],
     suspects: dict[str, Suspect],
 ) -> None:
-    """A slow network at a service slows every call into and out of it, and no other call:
-    per service, the latency moves of every call edge it is an end of (edge metrics labelled
-    with a peer, either side's view, averaged per edge) combined as independent evidence
-    (Stouffer: the weighted sum of their z over the root of the summed squared weights, signed,
-    so calm edges count against). A service at the end of every slowed edge outscores a
-    neighbour that shares one slowed edge among many calm ones; a leaf with one caller
-    counts that one edge; two callers agreeing count more than one. Where both ends measure a
-    call, its move is the caller's wait beyond the callee's own (the time lost between them);
-    an edge whose series never saw a call says nothing."""
+    """A slow network at a service slows the calls through it in one direction at least — all
+    the calls into it, or all the calls out of it — and no other call. Per service and per
+    direction, the latency moves of its call edges (edge metrics labelled with a peer) are
+    combined as independent evidence (Stouffer: the weighted sum of their z over the root of
+    the summed squared weights, signed, so calm edges count against), and the service keeps its
+    stronger direction. A callee whose every caller waits longer outscores a caller that waits
+    longer on that one callee and as before on all the others; two callers agreeing count more
+    than one. Where both ends measure a call, its move is the gap between them, minute by
+    minute (`_edge_gaps`); else the one view there is; an edge whose series never saw a call
+    says nothing."""
     per_edge: dict[tuple[str, str], tuple[float, float, str]] = {}
     for (caller, callee), views in edge_moves.items():
         if not caller or caller == callee:
             continue
         caller_view = [min(EDGE_Z_CAP, v[0]) for v in views if v[3]]
         callee_view = [min(EDGE_Z_CAP, v[0]) for v in views if not v[3]]
-        if caller_view and callee_view:
+        if (caller, callee) in gaps:
+            z = min(EDGE_Z_CAP, gaps[(caller, callee)])
+        elif caller_view and callee_view:
             # Both ends measure the call: what the caller waited beyond what the callee took
             # to serve was lost between them.
             z = max(caller_view) - max(0.0, max(callee_view))
@@ -546,20 +593,23 @@ def _path_latency(
         weight = min(v[1] for v in views) * support(callee, traffic)
         ref = max(views, key=lambda v: v[0])[2]
         per_edge[(caller, callee)] = (z, weight, ref)
-    ends: dict[str, list[tuple[float, float, str]]] = defaultdict(list)
+    ends: dict[tuple[str, bool], list[tuple[float, float, str]]] = defaultdict(list)
     for (caller, callee), move in per_edge.items():
-        ends[caller].append(move)
-        ends[callee].append(move)
-    for service, moves in ends.items():
+        ends[(caller, False)].append(move)  # its calls out
+        ends[(callee, True)].append(move)  # the calls into it
+    best: dict[str, tuple[float, str]] = {}
+    for (service, _), moves in ends.items():
         total_weight = math.sqrt(sum(w * w for _, w, _ in moves))
         if total_weight <= 0:
             continue
         combined = sum(z * w for z, w, _ in moves) / total_weight
-        if combined > 0:
-            ref = max(moves, key=lambda m: m[0] * m[1])[2]
-            suspects.setdefault(service, Suspect(service)).note(
-                "edge_latency", strength_of(combined), ref
-            )
+        ref = max(moves, key=lambda m: m[0] * m[1])[2]
+        if combined > best.get(service, (0.0, ""))[0]:
+            best[service] = (combined, ref)
+    for service, (combined, ref) in best.items():
+        suspects.setdefault(service, Suspect(service)).note(
+            "edge_latency", strength_of(combined), ref
+        )
 
 
 def rank_suspects(
@@ -620,7 +670,7 @@ def rank_suspects(
         suspects.setdefault(item.service, Suspect(item.service)).note(
             kind, strength, item.artifact_id
         )
-    _path_latency(edge_moves, traffic, suspects)
+    _path_latency(edge_moves, _edge_gaps(series, table, cut), traffic, suspects)
     _span_evidence(spans, cut, suspects)
     for group in spans:
         if group.peer_service:
