@@ -184,7 +184,8 @@ CLEAR_LEAD_RATIO = 4.0
 def _family(suspect: Suspect) -> str:
     """The cause family a suspect's own signals point to."""
     kinds = suspect.kinds
-    cpu = max(kinds.get("cpu", 0.0), kinds.get("saturation", 0.0), kinds.get("memory", 0.0))
+    heat = max(kinds.get("cpu", 0.0), kinds.get("saturation", 0.0))
+    footprint = kinds.get("memory", 0.0)
     code = max(
         kinds.get("log_errors", 0.0),
         kinds.get("log_new_errors", 0.0),
@@ -194,7 +195,10 @@ def _family(suspect: Suspect) -> str:
     )
     own_latency = kinds.get("latency", 0.0)
     edge_latency = kinds.get("edge_latency", 0.0)
-    if cpu >= 0.5 and cpu >= code:
+    if heat >= 0.5 and heat >= code:
+        return "CAPACITY_SATURATION"
+    if footprint >= 0.5 and footprint >= code and own_latency >= 0.25:
+        # Memory grew and the service got slower: memory pressure.
         return "CAPACITY_SATURATION"
     if code >= max(0.3, own_latency, edge_latency):
         return "DEPLOY_BUG"
@@ -205,8 +209,17 @@ def _family(suspect: Suspect) -> str:
     if own_latency >= 0.25:
         # The service itself got slower to serve, with nothing failing: starved of CPU or workers.
         return "CAPACITY_SATURATION"
+    if footprint >= FOOTPRINT_CHANGE:
+        # Its memory stepped while it ran no hotter and no slower: something new runs in it (a
+        # code path, a leak starting), not a resource running out.
+        return "DEPLOY_BUG"
     leading = suspect.leading_kind()
     return FAMILY_OF_KIND.get(leading or "", "DEPLOY_BUG")
+
+
+# A memory step (0–1 strength) that, with no heat or slowdown beside it, reads as a change inside
+# the service rather than saturation.
+FOOTPRINT_CHANGE = 0.3
 
 
 # How much a family read from generic signals can be trusted: a hot CPU names saturation; a

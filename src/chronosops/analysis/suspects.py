@@ -164,12 +164,21 @@ def _series_evidence(
         return None
     relative = 0.2 if kind == "latency" else 0.05
     floor = unit_floor(series.name, kind)
+    if kind == "memory":
+        # A container's footprint is flat between collections: a step of a point from a flat
+        # baseline is the process changing (new code running, a leak), not noise.
+        relative, floor = FOOTPRINT_RELATIVE, FOOTPRINT_FLOOR * floor
     before = latest_regime(before, floor=floor, relative=relative)
     weight = 1.0
     if len(before) < MIN_BASELINE:
         relative, floor, weight = max(relative, 0.25), 2 * floor, WEAK_SUPPORT
     z = deviation(before, after, floor=floor, relative=relative)
     return kind, z, weight
+
+
+# Memory is read against a fiftieth of its level and a tenth of the kind's unit floor.
+FOOTPRINT_RELATIVE = 0.02
+FOOTPRINT_FLOOR = 0.1
 
 
 # How many of the later stretch's spreads an earlier stretch of the baseline must sit away to be
