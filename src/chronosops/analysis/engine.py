@@ -165,6 +165,7 @@ FAMILY_OF_KIND = {
     "log_errors": "DEPLOY_BUG",
     "log_vanished": "DEPLOY_BUG",
     "log_new_errors": "DEPLOY_BUG",
+    "calls_vanished": "DEPLOY_BUG",
     "circuit_open": "DOWNSTREAM_OUTAGE",
     "cache_hit": "CACHE_MISS_STORM",
     "traffic": "CAPACITY_SATURATION",
@@ -192,6 +193,7 @@ def _family(suspect: Suspect) -> str:
         kinds.get("error_ratio", 0.0),
         kinds.get("availability", 0.0),
         kinds.get("errors", 0.0),
+        kinds.get("calls_vanished", 0.0),
     )
     own_latency = kinds.get("latency", 0.0)
     edge_latency = kinds.get("edge_latency", 0.0)
@@ -237,7 +239,11 @@ NEW_ERRORS_MIN = 0.4
 
 
 def _specificity(family: str, suspect: Suspect) -> float:
-    if family == "DEPLOY_BUG" and suspect.kinds.get("log_new_errors", 0.0) >= NEW_ERRORS_MIN:
+    if family == "DEPLOY_BUG" and max(
+        suspect.kinds.get("log_new_errors", 0.0), suspect.kinds.get("calls_vanished", 0.0)
+    ) >= NEW_ERRORS_MIN:
+        # New error templates, or calls every request made that stopped while the requests
+        # kept coming: the service's own code path changed.
         return NEW_ERRORS_SPECIFICITY
     return FAMILY_SPECIFICITY.get(family, 0.6)
 

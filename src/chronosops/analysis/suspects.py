@@ -63,6 +63,7 @@ KIND_WEIGHT: dict[str, float] = {
     "log_errors": 0.9,
     "log_vanished": 0.5,
     "log_new_errors": 1.0,
+    "calls_vanished": 1.0,
 }
 # Lines an error template needs after the onset, with none before it, to count as new (Nezha:
 # a pattern needs support; one stray line is noise).
@@ -621,6 +622,78 @@ def _path_latency(
         )
 
 
+# Calls to a callee count as part of every request of its caller when they ran at this share of
+# the caller's own rate at least; they vanished when they fell to this share of their rate.
+FANOUT_SHARE = 0.25
+VANISHED_SHARE = 0.25
+# A caller whose own requests kept at least this share of their rate kept being asked.
+HELD_SHARE = 0.5
+
+
+def _request_rates(
+    series: Sequence[MetricSeries], table: SignalTable, cut: Cut
+) -> dict[str, tuple[list[float], list[float], str]]:
+    """Per service, its own request-rate series (not an edge's): baseline and fault values."""
+    found: dict[str, tuple[list[float], list[float], str]] = {}
+    for item in series:
+        if item.service is None or table.kind_of(item.name) != "traffic" or peer_of(item.labels):
+            continue
+        if any(item.labels.get(k) for k in SOURCE_LABELS):
+            continue
+        if "per_second" not in item.name and "rps" not in item.name.lower():
+            continue
+        before = [p.value for p in item.points if p.ts < cut.baseline_end]
+        after = [p.value for p in item.points if p.ts >= cut.fault_start]
+        if len(before) >= MIN_BASELINE and len(after) >= 2 and item.service not in found:
+            found[item.service] = (before, after, item.artifact_id)
+    return found
+
+
+def _calls_vanished(
+    series: Sequence[MetricSeries],
+    table: SignalTable,
+    cut: Cut,
+    graph: set[tuple[str, str]],
+    suspects: dict[str, Suspect],
+) -> None:
+    """A service that keeps being asked while the calls each of its requests used to make
+    stopped runs another code path: an exception that ends the request before its later calls,
+    a value its follow-up depends on coming back wrong. Read on callees the service alone calls
+    (a callee another service calls too could have lost that one's calls), which were called
+    in every baseline minute at a good share of the caller's own rate (a path every request
+    takes, not a rare one the traffic mix may skip) and whose calls fell to a small share of
+    that. The strength is the calls missing against the ones expected (a Poisson z), combined
+    over the vanished callees (Stouffer); a callee that crashed would lose its calls as well,
+    but would show it in its own signals, which rank it as they always did."""
+    rates = _request_rates(series, table, cut)
+    callers: dict[str, set[str]] = defaultdict(set)
+    for caller, callee in graph:
+        if caller != callee:
+            callers[callee].add(caller)
+    found: dict[str, list[tuple[float, str]]] = defaultdict(list)
+    for callee, by in callers.items():
+        if len(by) != 1 or callee not in rates:
+            continue
+        caller = next(iter(by))
+        if caller not in rates:
+            continue
+        asked_before, asked_after, _ = rates[caller]
+        before, after, ref = rates[callee]
+        level, asked = median(before), median(asked_before)
+        if min(before) <= 0 or asked <= 0 or level < FANOUT_SHARE * asked:
+            continue
+        if median(asked_after) < HELD_SHARE * asked or median(after) > VANISHED_SHARE * level:
+            continue
+        expected = level * 60 * len(after)
+        missing = expected - sum(after) * 60
+        found[caller].append((missing / math.sqrt(expected), ref))
+    for service, moves in found.items():
+        combined = sum(min(EDGE_Z_CAP, z) for z, _ in moves) / math.sqrt(len(moves))
+        suspect = suspects.setdefault(service, Suspect(service))
+        for _, ref in moves:
+            suspect.note("calls_vanished", strength_of(combined), ref)
+
+
 def rank_suspects(
     artifacts: Sequence[Artifact],
     context: IncidentContext,
@@ -684,6 +757,7 @@ def rank_suspects(
     for group in spans:
         if group.peer_service:
             graph.add((group.service, group.peer_service))
+    _calls_vanished(series, table, cut, graph, suspects)
     templates = [a for a in artifacts if isinstance(a, LogTemplate)]
     _log_evidence(templates, cut, suspects)
     _new_error_templates(templates, cut, suspects)
@@ -692,7 +766,16 @@ def rank_suspects(
 
 
 # Kinds a caller's callees cannot explain: its own resources and its own failures.
-OWN_KINDS = ("cpu", "memory", "saturation", "restarts", "gc", "log_errors", "log_new_errors")
+OWN_KINDS = (
+    "cpu",
+    "memory",
+    "saturation",
+    "restarts",
+    "gc",
+    "log_errors",
+    "log_new_errors",
+    "calls_vanished",
+)
 
 
 def own_resources(suspect: Suspect) -> float:
