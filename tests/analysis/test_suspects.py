@@ -428,3 +428,54 @@ def test_memory_that_swings_with_collections_and_traffic_is_no_step() -> None:
     metrics += series("requests_per_second", 10, 14, service="catalog")
     found = suspect_kinds(metrics=metrics)
     assert found.get("catalog", {}).get("memory", 0.0) < 0.1
+
+
+def rate(service: str, before: float, after: float) -> list[dict[str, Any]]:
+    return series("requests_per_second", before, after, service=service)
+
+
+def checkout_calling(
+    payment_after: float,
+    email_after: float,
+    *,
+    checkout_after: float = 0.4,
+    currency_after: float = 20,
+) -> list[dict[str, Any]]:
+    """checkout calls payment and email on every request, and currency, which frontend calls too."""
+    calm = 0.005
+    metrics = rate("checkout", 0.4, checkout_after)
+    metrics += rate("payment", 0.4, payment_after) + rate("email", 0.4, email_after)
+    metrics += rate("currency", 20, currency_after) + rate("frontend", 8, 8)
+    for caller, callee in (
+        ("frontend", "checkout"),
+        ("frontend", "currency"),
+        ("checkout", "currency"),
+        ("checkout", "payment"),
+        ("checkout", "email"),
+    ):
+        metrics += edge("outbound_request_latency_p50_seconds", caller, callee, calm, calm)
+    return metrics
+
+
+def test_calls_every_request_made_that_stopped_while_requests_kept_coming_point_at_the_caller() -> (
+    None
+):
+    from chronosops.analysis import analyze
+
+    metrics = checkout_calling(payment_after=0.0, email_after=0.0)
+    found = suspect_kinds(metrics=metrics)
+    assert found["checkout"]["calls_vanished"] > 0.5
+    result = analyze(analysis_input(service="frontend", metrics=metrics))
+    assert result.suspects[0] == "checkout"
+    assert result.hypotheses[0].id == "DEPLOY_BUG"
+
+
+def test_a_plain_traffic_drop_at_the_caller_is_no_vanished_call() -> None:
+    metrics = checkout_calling(payment_after=0.05, email_after=0.05, checkout_after=0.05)
+    assert "calls_vanished" not in suspect_kinds(metrics=metrics).get("checkout", {})
+
+
+def test_a_callee_another_service_calls_too_is_not_read_for_vanished_calls() -> None:
+    # The shared callee loses its calls; the ones only checkout makes go on.
+    metrics = checkout_calling(payment_after=0.4, email_after=0.4, currency_after=0.5)
+    assert "calls_vanished" not in suspect_kinds(metrics=metrics).get("checkout", {})
