@@ -166,6 +166,7 @@ FAMILY_OF_KIND = {
     "log_vanished": "DEPLOY_BUG",
     "log_new_errors": "DEPLOY_BUG",
     "calls_vanished": "DEPLOY_BUG",
+    "span_cut_short": "DEPLOY_BUG",
     "circuit_open": "DOWNSTREAM_OUTAGE",
     "cache_hit": "CACHE_MISS_STORM",
     "traffic": "CAPACITY_SATURATION",
@@ -194,6 +195,7 @@ def _family(suspect: Suspect) -> str:
         kinds.get("availability", 0.0),
         kinds.get("errors", 0.0),
         kinds.get("calls_vanished", 0.0),
+        kinds.get("span_cut_short", 0.0),
     )
     own_latency = kinds.get("latency", 0.0)
     edge_latency = kinds.get("edge_latency", 0.0)
@@ -236,11 +238,14 @@ FAMILY_SPECIFICITY = {
 # failing (Nezha's new log patterns): more telling of a code fault than errors rising.
 NEW_ERRORS_SPECIFICITY = 0.9
 NEW_ERRORS_MIN = 0.4
+# Evidence that the service's own code path changed: new error templates, calls every request
+# made that stopped, operations cut short.
+OWN_CODE_PATH_KINDS = ("log_new_errors", "calls_vanished", "span_cut_short")
 
 
 def _specificity(family: str, suspect: Suspect) -> float:
     if family == "DEPLOY_BUG" and max(
-        suspect.kinds.get("log_new_errors", 0.0), suspect.kinds.get("calls_vanished", 0.0)
+        suspect.kinds.get(kind, 0.0) for kind in OWN_CODE_PATH_KINDS
     ) >= NEW_ERRORS_MIN:
         # New error templates, or calls every request made that stopped while the requests
         # kept coming: the service's own code path changed.

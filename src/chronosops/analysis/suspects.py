@@ -64,6 +64,7 @@ KIND_WEIGHT: dict[str, float] = {
     "log_vanished": 0.5,
     "log_new_errors": 1.0,
     "calls_vanished": 1.0,
+    "span_cut_short": 0.9,
 }
 # Lines an error template needs after the onset, with none before it, to count as new (Nezha:
 # a pattern needs support; one stray line is noise).
@@ -358,6 +359,7 @@ def _span_evidence(spans: Sequence[SpanGroup], cut: Cut, suspects: dict[str, Sus
                 "span_latency", strength_of(z), refs[service][0]
             )
     _operation_latency(spans, cut, suspects)
+    _operations_cut_short(spans, cut, suspects)
     _call_waits(spans, cut, suspects)
     for service, (n0, e0, n1, e1) in errors.items():
         if n1 >= 5 and e1 / n1 - (e0 / n0 if n0 else 0.0) >= 0.02:
@@ -450,6 +452,37 @@ def _operation_latency(spans: Sequence[SpanGroup], cut: Cut, suspects: dict[str,
             suspects.setdefault(group.service, Suspect(group.service)).note(
                 "span_latency", move.weight * strength_of(move.z(own)), group.artifact_id
             )
+
+
+# An operation that took this long at least before the fault can be cut short measurably; one
+# that now takes this share of its time or less was.
+CUT_SHORT_FLOOR_MS = 5.0
+CUT_SHORT_SHARE = 0.25
+
+
+def _operations_cut_short(
+    spans: Sequence[SpanGroup], cut: Cut, suspects: dict[str, Suspect]
+) -> None:
+    """An operation whose typical call became many times shorter no longer does what it did:
+    it returns or throws before the work and the calls it used to make (a wrong early return,
+    an exception). Read on the service's own operations (not its client spans), as a ratio so a
+    call four times shorter says as much as one four times longer (in the latency reading's
+    spreads of a quarter of the baseline), weighed by the spans that back it. A caller that
+    gives up after a failing call is cut short too; the callee cut short as well is deeper on
+    the graph and stays ahead of it."""
+    for group in spans:
+        if group.peer_service:
+            continue
+        move = group_move(group, cut)
+        if move is None or move.before_ms < CUT_SHORT_FLOOR_MS:
+            continue
+        if move.after_ms > CUT_SHORT_SHARE * move.before_ms:
+            continue
+        factor = move.before_ms / max(move.after_ms, OPERATION_FLOOR_MS / 10)
+        z = (factor - 1) / OPERATION_RELATIVE
+        suspects.setdefault(group.service, Suspect(group.service)).note(
+            "span_cut_short", move.weight * strength_of(z), group.artifact_id
+        )
 
 
 def _call_waits(spans: Sequence[SpanGroup], cut: Cut, suspects: dict[str, Suspect]) -> None:
@@ -775,6 +808,7 @@ OWN_KINDS = (
     "log_errors",
     "log_new_errors",
     "calls_vanished",
+    "span_cut_short",
 )
 
 
