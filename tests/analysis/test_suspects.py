@@ -479,3 +479,26 @@ def test_a_callee_another_service_calls_too_is_not_read_for_vanished_calls() -> 
     # The shared callee loses its calls; the ones only checkout makes go on.
     metrics = checkout_calling(payment_after=0.4, email_after=0.4, currency_after=0.5)
     assert "calls_vanished" not in suspect_kinds(metrics=metrics).get("checkout", {})
+
+
+def test_an_operation_cut_to_a_fraction_of_its_time_reads_as_its_services_code_path() -> None:
+    from chronosops.analysis.engine import _family
+
+    traces = spans_of("web", "GET /product", BEFORE, 120.0) + spans_of("web", "GET /product", AFTER, 1.0)
+    traces += spans_of("catalog", "GetProduct", BEFORE + AFTER, 3.0)
+    request = analysis_input(traces=traces)
+    leader = rank_suspects(request.artifacts, request.context)[0]
+    assert leader.service == "web"
+    assert leader.kinds["span_cut_short"] >= 0.5
+    assert _family(leader) == "DEPLOY_BUG"
+
+
+def test_a_fast_operations_wobble_is_not_cut_short() -> None:
+    traces = spans_of("web", "GET /health", BEFORE, 2.0) + spans_of("web", "GET /health", AFTER, 0.4)
+    assert "span_cut_short" not in suspect_kinds(traces=traces).get("web", {})
+
+
+def test_an_operation_twice_as_fast_under_more_traffic_is_not_cut_short() -> None:
+    more = AFTER + [minute + 0.05 for minute in AFTER]
+    traces = spans_of("web", "GET /product", BEFORE, 40.0) + spans_of("web", "GET /product", more, 20.0)
+    assert "span_cut_short" not in suspect_kinds(traces=traces).get("web", {})
