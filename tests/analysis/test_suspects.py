@@ -391,7 +391,7 @@ def test_a_callee_whose_only_caller_waits_longer_outranks_the_caller_calm_on_its
     edges += [("frontend", callee) for callee in ("cart", "ads", "catalog", "currency")]
     edges += [("checkout", callee) for callee in ("payment", "email", "shipping", "currency")]
     moves = {edge: [(0.0, 1.0, f"metric:{edge[1]}", True)] for edge in edges}
-    gaps = {edge: 0.0 for edge in edges}
+    gaps = dict.fromkeys(edges, 0.0)
     gaps[("frontend", "checkout")] = 10.0
     found: dict[str, Suspect] = {}
     _path_latency(moves, gaps, {}, found)
@@ -484,7 +484,9 @@ def test_a_callee_another_service_calls_too_is_not_read_for_vanished_calls() -> 
 def test_an_operation_cut_to_a_fraction_of_its_time_reads_as_its_services_code_path() -> None:
     from chronosops.analysis.engine import _family
 
-    traces = spans_of("web", "GET /product", BEFORE, 120.0) + spans_of("web", "GET /product", AFTER, 1.0)
+    traces = spans_of("web", "GET /product", BEFORE, 120.0) + spans_of(
+        "web", "GET /product", AFTER, 1.0
+    )
     traces += spans_of("catalog", "GetProduct", BEFORE + AFTER, 3.0)
     request = analysis_input(traces=traces)
     leader = rank_suspects(request.artifacts, request.context)[0]
@@ -494,11 +496,15 @@ def test_an_operation_cut_to_a_fraction_of_its_time_reads_as_its_services_code_p
 
 
 def test_a_fast_operations_wobble_is_not_cut_short() -> None:
-    traces = spans_of("web", "GET /health", BEFORE, 2.0) + spans_of("web", "GET /health", AFTER, 0.4)
+    traces = spans_of("web", "GET /health", BEFORE, 2.0) + spans_of(
+        "web", "GET /health", AFTER, 0.4
+    )
     assert "span_cut_short" not in suspect_kinds(traces=traces).get("web", {})
 
 
 def test_an_operation_twice_as_fast_under_more_traffic_is_not_cut_short() -> None:
     more = AFTER + [minute + 0.05 for minute in AFTER]
-    traces = spans_of("web", "GET /product", BEFORE, 40.0) + spans_of("web", "GET /product", more, 20.0)
+    traces = spans_of("web", "GET /product", BEFORE, 40.0) + spans_of(
+        "web", "GET /product", more, 20.0
+    )
     assert "span_cut_short" not in suspect_kinds(traces=traces).get("web", {})

@@ -244,9 +244,10 @@ OWN_CODE_PATH_KINDS = ("log_new_errors", "calls_vanished", "span_cut_short")
 
 
 def _specificity(family: str, suspect: Suspect) -> float:
-    if family == "DEPLOY_BUG" and max(
-        suspect.kinds.get(kind, 0.0) for kind in OWN_CODE_PATH_KINDS
-    ) >= NEW_ERRORS_MIN:
+    if (
+        family == "DEPLOY_BUG"
+        and max(suspect.kinds.get(kind, 0.0) for kind in OWN_CODE_PATH_KINDS) >= NEW_ERRORS_MIN
+    ):
         # New error templates, or calls every request made that stopped while the requests
         # kept coming: the service's own code path changed.
         return NEW_ERRORS_SPECIFICITY
