@@ -240,7 +240,7 @@ NEW_ERRORS_SPECIFICITY = 0.9
 NEW_ERRORS_MIN = 0.4
 # Evidence that the service's own code path changed: new error templates, calls every request
 # made that stopped, operations cut short.
-OWN_CODE_PATH_KINDS = ("log_new_errors", "calls_vanished", "span_cut_short")
+OWN_CODE_PATH_KINDS = ("log_new_errors", "calls_vanished")
 
 
 def _specificity(family: str, suspect: Suspect) -> float:
