@@ -11,7 +11,11 @@ never reads as infinitely far off), with the lessons of the RCA literature:
 - logs: error lines in excess of the baseline and templates that vanished, per service,
   normalised by the total volume (sampling changes the volume, not the mix);
 - callee over caller: where a call graph is known (edges from span peers, edge metrics,
-  topology events), an anomalous service whose callee is as anomalous steps aside for it.
+  topology events), an anomalous service whose callee is as anomalous steps aside for it;
+- a call measured from both ends is read on the gap between them, minute by minute, and a
+  service's calls per direction (a slow network slows the calls through it one way at least);
+- code faults without logs: calls each request made that stopped while the requests kept
+  coming, and operations cut to a fraction of their time, are the service's own code path.
 
 The ranking names a culprit and a cause family when the rules that read specific mechanisms
 (`hypotheses`) have nothing decisive; it is also what the culprits after the first come from.
