@@ -7,13 +7,19 @@ import math
 from datetime import datetime, timedelta
 from typing import Any
 
+from chronosops.analysis.signals import DEFAULT_TABLE
 from chronosops.analysis.suspects import (
+    Cut,
+    Suspect,
+    _edge_gaps,
+    _path_latency,
     deviation,
     latest_regime,
     log_key,
     rank_suspects,
     strength_of,
 )
+from chronosops.core.artifacts import MetricSeries
 from chronosops.core.timestamps import format_instant
 from tests.analysis.builders import ONSET, analysis_input, at, logs, series
 
@@ -322,3 +328,183 @@ def test_a_baseline_reaching_back_into_an_earlier_fault_is_read_from_its_latest_
 def test_a_calm_baseline_with_one_spike_keeps_all_its_points() -> None:
     baseline = [1.0, 1.02, 0.98, 5.0, 1.0, 0.99, 1.01, 1.0]
     assert latest_regime(baseline, floor=0.01, relative=0.05) == baseline
+
+
+def flat(name: str, values: dict[int, float], labels: dict[str, str]) -> list[dict[str, Any]]:
+    """A metric at the given value per minute (no jitter), from 15 minutes before the onset."""
+    return [
+        {"name": name, "value": value, "timestamp": at(minute), "labels": dict(labels)}
+        for minute, value in sorted(values.items())
+    ]
+
+
+def both_views(
+    caller: str, callee: str, waited: dict[int, float], served: dict[int, float]
+) -> list[dict[str, Any]]:
+    """One call edge seen from both ends: the caller's wait and the callee's own time."""
+    return flat(
+        "outbound_request_latency_p50_seconds",
+        waited,
+        {"service": caller, "destination_service": callee},
+    ) + flat(
+        "inbound_request_latency_p50_seconds",
+        served,
+        {"service": callee, "source_service": caller},
+    )
+
+
+def earlier_fault_then(after: float) -> dict[int, float]:
+    """0.2 s a call, 2 s during an earlier fault that ended four minutes before the onset."""
+    return {
+        minute: 2.0 if -9 <= minute <= -5 else (0.2 + 0.01 * (minute % 3) if minute < 0 else after)
+        for minute in range(-15, 5)
+    }
+
+
+def gaps_of(metrics: list[dict[str, Any]]) -> dict[tuple[str, str], float]:
+    request = analysis_input(metrics=metrics)
+    series_only = [a for a in request.artifacts if isinstance(a, MetricSeries)]
+    return _edge_gaps(series_only, DEFAULT_TABLE, Cut.around(request.context.onset))
+
+
+def test_a_gap_between_the_callers_wait_and_the_callees_own_time_survives_an_earlier_fault() -> (
+    None
+):
+    # Both views carry the earlier fault (the callee was slow then); only the caller's grows at
+    # the onset. Each view alone has too short a calm stretch to read; the gap needs none.
+    metrics = both_views("frontend", "checkout", earlier_fault_then(0.5), earlier_fault_then(0.2))
+    assert gaps_of(metrics)[("frontend", "checkout")] > 5
+
+
+def test_more_traffic_slowing_both_ends_alike_opens_no_gap() -> None:
+    waited = {m: (0.01 if m < 0 else 0.03) + 0.001 * (m % 3) for m in range(-15, 5)}
+    served = {minute: value - 0.002 for minute, value in waited.items()}
+    metrics = both_views("frontend", "checkout", waited, served)
+    metrics += series("requests_per_second", 10, 20, service="checkout")
+    assert abs(gaps_of(metrics)[("frontend", "checkout")]) < 1
+
+
+def test_a_callee_whose_only_caller_waits_longer_outranks_the_caller_calm_on_its_other_calls() -> (
+    None
+):
+    edges = [("frontend", "checkout")]
+    edges += [("frontend", callee) for callee in ("cart", "ads", "catalog", "currency")]
+    edges += [("checkout", callee) for callee in ("payment", "email", "shipping", "currency")]
+    moves = {edge: [(0.0, 1.0, f"metric:{edge[1]}", True)] for edge in edges}
+    gaps = dict.fromkeys(edges, 0.0)
+    gaps[("frontend", "checkout")] = 10.0
+    found: dict[str, Suspect] = {}
+    _path_latency(moves, gaps, {}, found)
+    assert found["checkout"].kinds["edge_latency"] > 1.2 * found["frontend"].kinds["edge_latency"]
+
+
+def footprint(before: float, after: float) -> dict[int, float]:
+    return {minute: before if minute < 0 else after for minute in range(-15, 5)}
+
+
+def test_a_memory_step_from_a_flat_footprint_reads_as_a_change_inside_the_service() -> None:
+    from chronosops.analysis.engine import _family
+
+    metrics = flat("memory_usage_percent", footprint(15.6, 16.6), {"service": "catalog"})
+    request = analysis_input(metrics=metrics)
+    suspect = rank_suspects(request.artifacts, request.context)[0]
+    assert suspect.service == "catalog"
+    assert suspect.kinds["memory"] >= 0.3
+    assert _family(suspect) == "DEPLOY_BUG"
+
+
+def test_a_memory_step_beside_a_hot_cpu_still_reads_as_saturation() -> None:
+    from chronosops.analysis.engine import _family
+
+    metrics = flat("memory_usage_percent", footprint(15.6, 18.0), {"service": "catalog"})
+    metrics += series("cpu_usage_percent", 20, 95, service="catalog")
+    request = analysis_input(metrics=metrics)
+    assert _family(rank_suspects(request.artifacts, request.context)[0]) == "CAPACITY_SATURATION"
+
+
+def test_memory_that_swings_with_collections_and_traffic_is_no_step() -> None:
+    sawtooth = {minute: 15.0 + 1.5 * (minute % 4) for minute in range(-15, 5)}
+    metrics = flat("memory_usage_percent", sawtooth, {"service": "catalog"})
+    metrics += series("requests_per_second", 10, 14, service="catalog")
+    found = suspect_kinds(metrics=metrics)
+    assert found.get("catalog", {}).get("memory", 0.0) < 0.1
+
+
+def rate(service: str, before: float, after: float) -> list[dict[str, Any]]:
+    return series("requests_per_second", before, after, service=service)
+
+
+def checkout_calling(
+    payment_after: float,
+    email_after: float,
+    *,
+    checkout_after: float = 0.4,
+    currency_after: float = 20,
+) -> list[dict[str, Any]]:
+    """checkout calls payment and email on every request, and currency, which frontend calls too."""
+    calm = 0.005
+    metrics = rate("checkout", 0.4, checkout_after)
+    metrics += rate("payment", 0.4, payment_after) + rate("email", 0.4, email_after)
+    metrics += rate("currency", 20, currency_after) + rate("frontend", 8, 8)
+    for caller, callee in (
+        ("frontend", "checkout"),
+        ("frontend", "currency"),
+        ("checkout", "currency"),
+        ("checkout", "payment"),
+        ("checkout", "email"),
+    ):
+        metrics += edge("outbound_request_latency_p50_seconds", caller, callee, calm, calm)
+    return metrics
+
+
+def test_calls_every_request_made_that_stopped_while_requests_kept_coming_point_at_the_caller() -> (
+    None
+):
+    from chronosops.analysis import analyze
+
+    metrics = checkout_calling(payment_after=0.0, email_after=0.0)
+    found = suspect_kinds(metrics=metrics)
+    assert found["checkout"]["calls_vanished"] > 0.5
+    result = analyze(analysis_input(service="frontend", metrics=metrics))
+    assert result.suspects[0] == "checkout"
+    assert result.hypotheses[0].id == "DEPLOY_BUG"
+
+
+def test_a_plain_traffic_drop_at_the_caller_is_no_vanished_call() -> None:
+    metrics = checkout_calling(payment_after=0.05, email_after=0.05, checkout_after=0.05)
+    assert "calls_vanished" not in suspect_kinds(metrics=metrics).get("checkout", {})
+
+
+def test_a_callee_another_service_calls_too_is_not_read_for_vanished_calls() -> None:
+    # The shared callee loses its calls; the ones only checkout makes go on.
+    metrics = checkout_calling(payment_after=0.4, email_after=0.4, currency_after=0.5)
+    assert "calls_vanished" not in suspect_kinds(metrics=metrics).get("checkout", {})
+
+
+def test_an_operation_cut_to_a_fraction_of_its_time_reads_as_its_services_code_path() -> None:
+    from chronosops.analysis.engine import _family
+
+    traces = spans_of("web", "GET /product", BEFORE, 120.0) + spans_of(
+        "web", "GET /product", AFTER, 1.0
+    )
+    traces += spans_of("catalog", "GetProduct", BEFORE + AFTER, 3.0)
+    request = analysis_input(traces=traces)
+    leader = rank_suspects(request.artifacts, request.context)[0]
+    assert leader.service == "web"
+    assert leader.kinds["span_cut_short"] >= 0.5
+    assert _family(leader) == "DEPLOY_BUG"
+
+
+def test_a_fast_operations_wobble_is_not_cut_short() -> None:
+    traces = spans_of("web", "GET /health", BEFORE, 2.0) + spans_of(
+        "web", "GET /health", AFTER, 0.4
+    )
+    assert "span_cut_short" not in suspect_kinds(traces=traces).get("web", {})
+
+
+def test_an_operation_twice_as_fast_under_more_traffic_is_not_cut_short() -> None:
+    more = AFTER + [minute + 0.05 for minute in AFTER]
+    traces = spans_of("web", "GET /product", BEFORE, 40.0) + spans_of(
+        "web", "GET /product", more, 20.0
+    )
+    assert "span_cut_short" not in suspect_kinds(traces=traces).get("web", {})

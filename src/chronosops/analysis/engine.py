@@ -42,7 +42,7 @@ from chronosops.analysis.signals import DEFAULT_TABLE, SignalRule, SignalTable
 from chronosops.analysis.suspects import Suspect, rank_suspects
 
 ENGINE = "builtin"
-ENGINE_VERSION = "3.5"  # 3.5: code paths that stopped running (log statements per operation); 3.4: change events' targets and named peers in the call graph, config changes on a failing service's callee; 3.3: slow paths from every call edge of a service, baselines from their latest regime, a surge heats the CPU only after it; 3.2: call graph from span time enclosure, per-operation own time, slow calls; 3.1: new error templates, clear suspect leads
+ENGINE_VERSION = "3.5"  # 3.5: code paths that stopped running (log statements per operation), the gap between both ends of a call edge per direction, a memory step as a change inside the service, calls that vanished, operations cut short; 3.4: change events' targets and named peers in the call graph, config changes on a failing service's callee; 3.3: slow paths from every call edge of a service, baselines from their latest regime, a surge heats the CPU only after it; 3.2: call graph from span time enclosure, per-operation own time, slow calls; 3.1: new error templates, clear suspect leads
 MAX_HYPOTHESES = 6
 
 # Calibration: confidences are softmax(score / TEMPERATURE) over the candidates and UNKNOWN.
@@ -165,6 +165,8 @@ FAMILY_OF_KIND = {
     "log_errors": "DEPLOY_BUG",
     "log_vanished": "DEPLOY_BUG",
     "log_new_errors": "DEPLOY_BUG",
+    "calls_vanished": "DEPLOY_BUG",
+    "span_cut_short": "DEPLOY_BUG",
     "circuit_open": "DOWNSTREAM_OUTAGE",
     "cache_hit": "CACHE_MISS_STORM",
     "traffic": "CAPACITY_SATURATION",
@@ -184,17 +186,23 @@ CLEAR_LEAD_RATIO = 4.0
 def _family(suspect: Suspect) -> str:
     """The cause family a suspect's own signals point to."""
     kinds = suspect.kinds
-    cpu = max(kinds.get("cpu", 0.0), kinds.get("saturation", 0.0), kinds.get("memory", 0.0))
+    heat = max(kinds.get("cpu", 0.0), kinds.get("saturation", 0.0))
+    footprint = kinds.get("memory", 0.0)
     code = max(
         kinds.get("log_errors", 0.0),
         kinds.get("log_new_errors", 0.0),
         kinds.get("error_ratio", 0.0),
         kinds.get("availability", 0.0),
         kinds.get("errors", 0.0),
+        kinds.get("calls_vanished", 0.0),
+        kinds.get("span_cut_short", 0.0),
     )
     own_latency = kinds.get("latency", 0.0)
     edge_latency = kinds.get("edge_latency", 0.0)
-    if cpu >= 0.5 and cpu >= code:
+    if heat >= 0.5 and heat >= code:
+        return "CAPACITY_SATURATION"
+    if footprint >= 0.5 and footprint >= code and own_latency >= 0.25:
+        # Memory grew and the service got slower: memory pressure.
         return "CAPACITY_SATURATION"
     if code >= max(0.3, own_latency, edge_latency):
         return "DEPLOY_BUG"
@@ -205,8 +213,17 @@ def _family(suspect: Suspect) -> str:
     if own_latency >= 0.25:
         # The service itself got slower to serve, with nothing failing: starved of CPU or workers.
         return "CAPACITY_SATURATION"
+    if footprint >= FOOTPRINT_CHANGE:
+        # Its memory stepped while it ran no hotter and no slower: something new runs in it (a
+        # code path, a leak starting), not a resource running out.
+        return "DEPLOY_BUG"
     leading = suspect.leading_kind()
     return FAMILY_OF_KIND.get(leading or "", "DEPLOY_BUG")
+
+
+# A memory step (0–1 strength) that, with no heat or slowdown beside it, reads as a change inside
+# the service rather than saturation.
+FOOTPRINT_CHANGE = 0.3
 
 
 # How much a family read from generic signals can be trusted: a hot CPU names saturation; a
@@ -221,10 +238,18 @@ FAMILY_SPECIFICITY = {
 # failing (Nezha's new log patterns): more telling of a code fault than errors rising.
 NEW_ERRORS_SPECIFICITY = 0.9
 NEW_ERRORS_MIN = 0.4
+# Evidence that the service's own code path changed: new error templates, calls every request
+# made that stopped, operations cut short.
+OWN_CODE_PATH_KINDS = ("log_new_errors", "calls_vanished")
 
 
 def _specificity(family: str, suspect: Suspect) -> float:
-    if family == "DEPLOY_BUG" and suspect.kinds.get("log_new_errors", 0.0) >= NEW_ERRORS_MIN:
+    if (
+        family == "DEPLOY_BUG"
+        and max(suspect.kinds.get(kind, 0.0) for kind in OWN_CODE_PATH_KINDS) >= NEW_ERRORS_MIN
+    ):
+        # New error templates, or calls every request made that stopped while the requests
+        # kept coming: the service's own code path changed.
         return NEW_ERRORS_SPECIFICITY
     return FAMILY_SPECIFICITY.get(family, 0.6)
 

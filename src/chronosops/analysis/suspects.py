@@ -11,7 +11,11 @@ never reads as infinitely far off), with the lessons of the RCA literature:
 - logs: error lines in excess of the baseline and templates that vanished, per service,
   normalised by the total volume (sampling changes the volume, not the mix);
 - callee over caller: where a call graph is known (edges from span peers, edge metrics,
-  topology events), an anomalous service whose callee is as anomalous steps aside for it.
+  topology events), an anomalous service whose callee is as anomalous steps aside for it;
+- a call measured from both ends is read on the gap between them, minute by minute, and a
+  service's calls per direction (a slow network slows the calls through it one way at least);
+- code faults without logs: calls each request made that stopped while the requests kept
+  coming, and operations cut to a fraction of their time, are the service's own code path.
 
 The ranking names a culprit and a cause family when the rules that read specific mechanisms
 (`hypotheses`) have nothing decisive; it is also what the culprits after the first come from.
@@ -63,6 +67,8 @@ KIND_WEIGHT: dict[str, float] = {
     "log_errors": 0.9,
     "log_vanished": 0.5,
     "log_new_errors": 1.0,
+    "calls_vanished": 1.0,
+    "span_cut_short": 0.9,
 }
 # Lines an error template needs after the onset, with none before it, to count as new (Nezha:
 # a pattern needs support; one stray line is noise).
@@ -164,12 +170,21 @@ def _series_evidence(
         return None
     relative = 0.2 if kind == "latency" else 0.05
     floor = unit_floor(series.name, kind)
+    if kind == "memory":
+        # A container's footprint is flat between collections: a step of a point from a flat
+        # baseline is the process changing (new code running, a leak), not noise.
+        relative, floor = FOOTPRINT_RELATIVE, FOOTPRINT_FLOOR * floor
     before = latest_regime(before, floor=floor, relative=relative)
     weight = 1.0
     if len(before) < MIN_BASELINE:
         relative, floor, weight = max(relative, 0.25), 2 * floor, WEAK_SUPPORT
     z = deviation(before, after, floor=floor, relative=relative)
     return kind, z, weight
+
+
+# Memory is read against a fiftieth of its level and a tenth of the kind's unit floor.
+FOOTPRINT_RELATIVE = 0.02
+FOOTPRINT_FLOOR = 0.1
 
 
 # How many of the later stretch's spreads an earlier stretch of the baseline must sit away to be
@@ -348,6 +363,7 @@ def _span_evidence(spans: Sequence[SpanGroup], cut: Cut, suspects: dict[str, Sus
                 "span_latency", strength_of(z), refs[service][0]
             )
     _operation_latency(spans, cut, suspects)
+    _operations_cut_short(spans, cut, suspects)
     _call_waits(spans, cut, suspects)
     for service, (n0, e0, n1, e1) in errors.items():
         if n1 >= 5 and e1 / n1 - (e0 / n0 if n0 else 0.0) >= 0.02:
@@ -442,6 +458,37 @@ def _operation_latency(spans: Sequence[SpanGroup], cut: Cut, suspects: dict[str,
             )
 
 
+# An operation that took this long at least before the fault can be cut short measurably; one
+# that now takes this share of its time or less was.
+CUT_SHORT_FLOOR_MS = 5.0
+CUT_SHORT_SHARE = 0.25
+
+
+def _operations_cut_short(
+    spans: Sequence[SpanGroup], cut: Cut, suspects: dict[str, Suspect]
+) -> None:
+    """An operation whose typical call became many times shorter no longer does what it did:
+    it returns or throws before the work and the calls it used to make (a wrong early return,
+    an exception). Read on the service's own operations (not its client spans), as a ratio so a
+    call four times shorter says as much as one four times longer (in the latency reading's
+    spreads of a quarter of the baseline), weighed by the spans that back it. A caller that
+    gives up after a failing call is cut short too; the callee cut short as well is deeper on
+    the graph and stays ahead of it."""
+    for group in spans:
+        if group.peer_service:
+            continue
+        move = group_move(group, cut)
+        if move is None or move.before_ms < CUT_SHORT_FLOOR_MS:
+            continue
+        if move.after_ms > CUT_SHORT_SHARE * move.before_ms:
+            continue
+        factor = move.before_ms / max(move.after_ms, OPERATION_FLOOR_MS / 10)
+        z = (factor - 1) / OPERATION_RELATIVE
+        suspects.setdefault(group.service, Suspect(group.service)).note(
+            "span_cut_short", move.weight * strength_of(z), group.artifact_id
+        )
+
+
 def _call_waits(spans: Sequence[SpanGroup], cut: Cut, suspects: dict[str, Suspect]) -> None:
     """Calls whose callers wait longer while the callee serves as fast as before: the time is
     lost between them (the network, a proxy, a queue). A service at one end of every such call
@@ -516,27 +563,74 @@ def _calm_callers(
 EDGE_Z_CAP = 30.0
 
 
+def _edge_gaps(
+    series: Sequence[MetricSeries], table: SignalTable, cut: Cut
+) -> dict[tuple[str, str], float]:
+    """Per call edge measured from both ends (the caller's view labelled with the callee, the
+    callee's labelled with the caller): the robust move of the time lost between them, minute
+    by minute (MicroRank / ε-Diagnosis's client-against-server reading). The caller's wait less
+    the callee's own time in the same minute cancels whatever both ends saw alike — the callee
+    serving slower or faster, an earlier fault's tail in the baseline — and leaves the network,
+    the proxies and the queues between them. Scaled by the gap's own spread, a fifth of the
+    callee's level (a proxy's share of a slow call) or the kind's unit floor."""
+    caller_views: dict[tuple[str, str], dict[datetime, float]] = {}
+    callee_views: dict[tuple[str, str], tuple[dict[datetime, float], float]] = {}
+    for item in series:
+        if item.service is None or table.kind_of(item.name) != "latency":
+            continue
+        callee = peer_of(item.labels)
+        caller = next((item.labels[k] for k in SOURCE_LABELS if item.labels.get(k)), None)
+        values = {p.ts: p.value for p in item.points if p.value > 0}
+        if callee:
+            caller_views[(item.service, callee)] = values
+        elif caller:
+            callee_views[(caller, item.service)] = (values, unit_floor(item.name, "latency"))
+    found: dict[tuple[str, str], float] = {}
+    for edge, waited in caller_views.items():
+        if edge not in callee_views or edge[0] == edge[1]:
+            continue
+        served, floor = callee_views[edge]
+        minutes = sorted(set(waited) & set(served))
+        before = [waited[t] - served[t] for t in minutes if t < cut.baseline_end]
+        after = [waited[t] - served[t] for t in minutes if t >= cut.fault_start]
+        if len(before) < MIN_BASELINE - 1 or len(after) < 2:
+            continue
+        level = median([served[t] for t in minutes if t < cut.baseline_end])
+        scale = max(MAD_SCALE * mad(before), EDGE_GAP_RELATIVE * level, floor)
+        found[edge] = (median(after) - median(before)) / scale
+    return found
+
+
+# A gap between the two ends' views of a call moves by this share of the callee's own time
+# before it counts as one spread (the proxies' and the network's part of a call).
+EDGE_GAP_RELATIVE = 0.2
+
+
 def _path_latency(
     edge_moves: dict[tuple[str, str], list[tuple[float, float, str, bool]]],
+    gaps: dict[tuple[str, str], float],
     traffic: dict[str, float],
     suspects: dict[str, Suspect],
 ) -> None:
-    """A slow network at a service slows every call into and out of it, and no other call:
-    per service, the latency moves of every call edge it is an end of (edge metrics labelled
-    with a peer, either side's view, averaged per edge) combined as independent evidence
-    (Stouffer: the weighted sum of their z over the root of the summed squared weights, signed,
-    so calm edges count against). A service at the end of every slowed edge outscores a
-    neighbour that shares one slowed edge among many calm ones; a leaf with one caller
-    counts that one edge; two callers agreeing count more than one. Where both ends measure a
-    call, its move is the caller's wait beyond the callee's own (the time lost between them);
-    an edge whose series never saw a call says nothing."""
+    """A slow network at a service slows the calls through it in one direction at least — all
+    the calls into it, or all the calls out of it — and no other call. Per service and per
+    direction, the latency moves of its call edges (edge metrics labelled with a peer) are
+    combined as independent evidence (Stouffer: the weighted sum of their z over the root of
+    the summed squared weights, signed, so calm edges count against), and the service keeps its
+    stronger direction. A callee whose every caller waits longer outscores a caller that waits
+    longer on that one callee and as before on all the others; two callers agreeing count more
+    than one. Where both ends measure a call, its move is the gap between them, minute by
+    minute (`_edge_gaps`); else the one view there is; an edge whose series never saw a call
+    says nothing."""
     per_edge: dict[tuple[str, str], tuple[float, float, str]] = {}
     for (caller, callee), views in edge_moves.items():
         if not caller or caller == callee:
             continue
         caller_view = [min(EDGE_Z_CAP, v[0]) for v in views if v[3]]
         callee_view = [min(EDGE_Z_CAP, v[0]) for v in views if not v[3]]
-        if caller_view and callee_view:
+        if (caller, callee) in gaps:
+            z = min(EDGE_Z_CAP, gaps[(caller, callee)])
+        elif caller_view and callee_view:
             # Both ends measure the call: what the caller waited beyond what the callee took
             # to serve was lost between them.
             z = max(caller_view) - max(0.0, max(callee_view))
@@ -546,20 +640,95 @@ def _path_latency(
         weight = min(v[1] for v in views) * support(callee, traffic)
         ref = max(views, key=lambda v: v[0])[2]
         per_edge[(caller, callee)] = (z, weight, ref)
-    ends: dict[str, list[tuple[float, float, str]]] = defaultdict(list)
+    ends: dict[tuple[str, bool], list[tuple[float, float, str]]] = defaultdict(list)
     for (caller, callee), move in per_edge.items():
-        ends[caller].append(move)
-        ends[callee].append(move)
-    for service, moves in ends.items():
+        ends[(caller, False)].append(move)  # its calls out
+        ends[(callee, True)].append(move)  # the calls into it
+    best: dict[str, tuple[float, str]] = {}
+    for (service, _), moves in ends.items():
         total_weight = math.sqrt(sum(w * w for _, w, _ in moves))
         if total_weight <= 0:
             continue
         combined = sum(z * w for z, w, _ in moves) / total_weight
-        if combined > 0:
-            ref = max(moves, key=lambda m: m[0] * m[1])[2]
-            suspects.setdefault(service, Suspect(service)).note(
-                "edge_latency", strength_of(combined), ref
-            )
+        ref = max(moves, key=lambda m: m[0] * m[1])[2]
+        if combined > best.get(service, (0.0, ""))[0]:
+            best[service] = (combined, ref)
+    for service, (combined, ref) in best.items():
+        suspects.setdefault(service, Suspect(service)).note(
+            "edge_latency", strength_of(combined), ref
+        )
+
+
+# Calls to a callee count as part of every request of its caller when they ran at this share of
+# the caller's own rate at least; they vanished when they fell to this share of their rate.
+FANOUT_SHARE = 0.25
+VANISHED_SHARE = 0.25
+# A caller whose own requests kept at least this share of their rate kept being asked.
+HELD_SHARE = 0.5
+
+
+def _request_rates(
+    series: Sequence[MetricSeries], table: SignalTable, cut: Cut
+) -> dict[str, tuple[list[float], list[float], str]]:
+    """Per service, its own request-rate series (not an edge's): baseline and fault values."""
+    found: dict[str, tuple[list[float], list[float], str]] = {}
+    for item in series:
+        if item.service is None or table.kind_of(item.name) != "traffic" or peer_of(item.labels):
+            continue
+        if any(item.labels.get(k) for k in SOURCE_LABELS):
+            continue
+        if "per_second" not in item.name and "rps" not in item.name.lower():
+            continue
+        before = [p.value for p in item.points if p.ts < cut.baseline_end]
+        after = [p.value for p in item.points if p.ts >= cut.fault_start]
+        if len(before) >= MIN_BASELINE and len(after) >= 2 and item.service not in found:
+            found[item.service] = (before, after, item.artifact_id)
+    return found
+
+
+def _calls_vanished(
+    series: Sequence[MetricSeries],
+    table: SignalTable,
+    cut: Cut,
+    graph: set[tuple[str, str]],
+    suspects: dict[str, Suspect],
+) -> None:
+    """A service that keeps being asked while the calls each of its requests used to make
+    stopped runs another code path: an exception that ends the request before its later calls,
+    a value its follow-up depends on coming back wrong. Read on callees the service alone calls
+    (a callee another service calls too could have lost that one's calls), which were called
+    in every baseline minute at a good share of the caller's own rate (a path every request
+    takes, not a rare one the traffic mix may skip) and whose calls fell to a small share of
+    that. The strength is the calls missing against the ones expected (a Poisson z), combined
+    over the vanished callees (Stouffer); a callee that crashed would lose its calls as well,
+    but would show it in its own signals, which rank it as they always did."""
+    rates = _request_rates(series, table, cut)
+    callers: dict[str, set[str]] = defaultdict(set)
+    for caller, callee in graph:
+        if caller != callee:
+            callers[callee].add(caller)
+    found: dict[str, list[tuple[float, str]]] = defaultdict(list)
+    for callee, by in callers.items():
+        if len(by) != 1 or callee not in rates:
+            continue
+        caller = next(iter(by))
+        if caller not in rates:
+            continue
+        asked_before, asked_after, _ = rates[caller]
+        before, after, ref = rates[callee]
+        level, asked = median(before), median(asked_before)
+        if min(before) <= 0 or asked <= 0 or level < FANOUT_SHARE * asked:
+            continue
+        if median(asked_after) < HELD_SHARE * asked or median(after) > VANISHED_SHARE * level:
+            continue
+        expected = level * 60 * len(after)
+        missing = expected - sum(after) * 60
+        found[caller].append((missing / math.sqrt(expected), ref))
+    for service, moves in found.items():
+        combined = sum(min(EDGE_Z_CAP, z) for z, _ in moves) / math.sqrt(len(moves))
+        suspect = suspects.setdefault(service, Suspect(service))
+        for _, ref in moves:
+            suspect.note("calls_vanished", strength_of(combined), ref)
 
 
 def rank_suspects(
@@ -620,11 +789,12 @@ def rank_suspects(
         suspects.setdefault(item.service, Suspect(item.service)).note(
             kind, strength, item.artifact_id
         )
-    _path_latency(edge_moves, traffic, suspects)
+    _path_latency(edge_moves, _edge_gaps(series, table, cut), traffic, suspects)
     _span_evidence(spans, cut, suspects)
     for group in spans:
         if group.peer_service:
             graph.add((group.service, group.peer_service))
+    _calls_vanished(series, table, cut, graph, suspects)
     templates = [a for a in artifacts if isinstance(a, LogTemplate)]
     _log_evidence(templates, cut, suspects)
     _new_error_templates(templates, cut, suspects)
@@ -633,7 +803,17 @@ def rank_suspects(
 
 
 # Kinds a caller's callees cannot explain: its own resources and its own failures.
-OWN_KINDS = ("cpu", "memory", "saturation", "restarts", "gc", "log_errors", "log_new_errors")
+OWN_KINDS = (
+    "cpu",
+    "memory",
+    "saturation",
+    "restarts",
+    "gc",
+    "log_errors",
+    "log_new_errors",
+    "calls_vanished",
+    "span_cut_short",
+)
 
 
 def own_resources(suspect: Suspect) -> float:
