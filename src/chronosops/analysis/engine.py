@@ -202,8 +202,10 @@ def _family(suspect: Suspect) -> str:
         # Its callers wait longer while the service itself serves as fast as before: the path
         # between them is slow.
         return "NETWORK_DNS_ISSUE"
-    if own_latency >= 0.25:
-        # The service itself got slower to serve, with nothing failing: starved of CPU or workers.
+    if own_latency >= 0.25 and not suspect.own_time_calm:
+        # The service itself got slower to serve, with nothing failing: starved of CPU or
+        # workers. Not where its spans show its own operations serving as fast as before: the
+        # percentile then carries its callees' time or a tail of a few calls.
         return "CAPACITY_SATURATION"
     leading = suspect.leading_kind()
     return FAMILY_OF_KIND.get(leading or "", "DEPLOY_BUG")
