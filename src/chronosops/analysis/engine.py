@@ -42,7 +42,7 @@ from chronosops.analysis.signals import DEFAULT_TABLE, SignalRule, SignalTable
 from chronosops.analysis.suspects import Suspect, rank_suspects
 
 ENGINE = "builtin"
-ENGINE_VERSION = "3.5"  # 3.5: code paths that stopped running (log statements per operation), the gap between both ends of a call edge per direction, a memory step as a change inside the service, calls that vanished, operations cut short; 3.4: change events' targets and named peers in the call graph, config changes on a failing service's callee; 3.3: slow paths from every call edge of a service, baselines from their latest regime, a surge heats the CPU only after it; 3.2: call graph from span time enclosure, per-operation own time, slow calls; 3.1: new error templates, clear suspect leads
+ENGINE_VERSION = "3.6"  # 3.6: saturation read against load (CPU beyond its requests, own time measured by spans); 3.5: code paths that stopped running (log statements per operation), the gap between both ends of a call edge per direction, a memory step as a change inside the service, calls that vanished, operations cut short; 3.4: change events' targets and named peers in the call graph, config changes on a failing service's callee; 3.3: slow paths from every call edge of a service, baselines from their latest regime, a surge heats the CPU only after it; 3.2: call graph from span time enclosure, per-operation own time, slow calls; 3.1: new error templates, clear suspect leads
 MAX_HYPOTHESES = 6
 
 # Calibration: confidences are softmax(score / TEMPERATURE) over the candidates and UNKNOWN.
@@ -210,8 +210,10 @@ def _family(suspect: Suspect) -> str:
         # Its callers wait longer while the service itself serves as fast as before: the path
         # between them is slow.
         return "NETWORK_DNS_ISSUE"
-    if own_latency >= 0.25:
-        # The service itself got slower to serve, with nothing failing: starved of CPU or workers.
+    if own_latency >= 0.25 and not suspect.own_time_calm:
+        # The service itself got slower to serve, with nothing failing: starved of CPU or
+        # workers. Not where its spans show its own operations serving as fast as before: the
+        # percentile then carries its callees' time or a tail of a few calls.
         return "CAPACITY_SATURATION"
     if footprint >= FOOTPRINT_CHANGE:
         # Its memory stepped while it ran no hotter and no slower: something new runs in it (a

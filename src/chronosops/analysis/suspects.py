@@ -86,6 +86,8 @@ class Suspect:
     # How much anomaly of its callers its own anomaly explains (CIRCA: a caller's latency and
     # errors follow from its callee's), summed over anomalous callers.
     explains: float = 0.0
+    # Its spans measure its own time and it did not get slower (see `_read_against_load`).
+    own_time_calm: bool = False
     refs: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
 
     def note(self, kind: str, strength: float, ref: str) -> None:
@@ -336,6 +338,94 @@ def _new_error_templates(
         suspect = suspects.setdefault(service, Suspect(service))
         for ref in refs[service]:
             suspect.note("log_new_errors", strength_of(z), ref)
+
+
+# --- Saturation read against load (engine 3.6) ----------------------------------------------
+# A service is saturated when its CPU rises beyond what its own request rate explains and its
+# own time gets slower. CPU that rises in proportion to its requests is load; a latency
+# percentile its own operations do not show is its callees' time or a tail of a few calls.
+
+# Spans (on the thinner side, summed over its operations) a service's own time needs to speak.
+CALM_OWN_SUPPORT = 10
+# An operation's own time moved by less than this (in a quarter of its baseline or 1 ms) is
+# unmoved.
+CALM_OWN_Z = 1.0
+# What is left of a service's latency percentiles when its own operations serve as fast as
+# before: the percentile still says its callers waited, not that it is the cause.
+UNSHOWN_LATENCY_SHARE = 0.5
+
+
+def _read_against_load(
+    series: Sequence[MetricSeries],
+    spans: Sequence[SpanGroup],
+    table: SignalTable,
+    cut: Cut,
+    suspects: dict[str, Suspect],
+) -> None:
+    """CPU strength becomes the CPU beyond the load the service's requests explain; latency
+    percentiles of a service whose measured own time did not move count for less, and the
+    service is marked so its family is not read as saturation from them."""
+    for service, strength in cpu_beyond_load(series, table, cut).items():
+        suspect = suspects.get(service)
+        if suspect is not None and "cpu" in suspect.kinds:
+            suspect.kinds["cpu"] = min(suspect.kinds["cpu"], strength)
+    for service in own_time_calm(spans, cut):
+        suspect = suspects.get(service)
+        if suspect is None:
+            continue
+        suspect.own_time_calm = True
+        if "latency" in suspect.kinds:
+            suspect.kinds["latency"] *= UNSHOWN_LATENCY_SHARE
+
+
+def own_time_calm(spans: Sequence[SpanGroup], cut: Cut) -> set[str]:
+    """Services whose spans measure their own time (well-supported operations, parents known)
+    and whose every such operation serves as fast as before the fault."""
+    moves: dict[str, list[GroupMove]] = defaultdict(list)
+    for group in spans:
+        if group.peer_service:
+            continue
+        move = group_move(group, cut, own=True)
+        if move is not None:
+            moves[group.service].append(move)
+    return {
+        service
+        for service, found in moves.items()
+        if sum(m.support for m in found) >= CALM_OWN_SUPPORT
+        and max(m.z() for m in found) < CALM_OWN_Z
+    }
+
+
+def cpu_beyond_load(
+    series: Sequence[MetricSeries], table: SignalTable, cut: Cut
+) -> dict[str, float]:
+    """Per service whose request rate rose: the strength (0-1) of its CPU rise beyond the CPU
+    its baseline spends per request would spend on the requests after the fault's start."""
+    rates: dict[str, float] = {}
+    for item in series:
+        if item.service is None or peer_of(item.labels) or table.kind_of(item.name) != "traffic":
+            continue
+        before = [p.value for p in item.points if p.ts < cut.baseline_end]
+        after = [p.value for p in item.points if p.ts >= cut.fault_start]
+        if len(before) >= MIN_BASELINE and after and median(before) > 0:
+            rates[item.service] = max(rates.get(item.service, 0.0), median(after) / median(before))
+    found: dict[str, float] = {}
+    for item in series:
+        ratio = rates.get(item.service or "")
+        if ratio is None or ratio <= 1.0 or peer_of(item.labels):
+            continue
+        if table.kind_of(item.name) != "cpu":
+            continue
+        before = [p.value for p in item.points if p.ts < cut.baseline_end]
+        after = [p.value for p in item.points if p.ts >= cut.fault_start]
+        if len(before) < MIN_BASELINE or len(after) < 2:
+            continue
+        centre = median(before)
+        scale = max(MAD_SCALE * mad(before), 0.05 * abs(centre), unit_floor(item.name, "cpu"))
+        beyond = (median(after) - centre * ratio) / scale
+        service = item.service or ""
+        found[service] = max(found.get(service, 0.0), strength_of(beyond))
+    return found
 
 
 def _span_evidence(spans: Sequence[SpanGroup], cut: Cut, suspects: dict[str, Suspect]) -> None:
@@ -798,6 +888,7 @@ def rank_suspects(
     templates = [a for a in artifacts if isinstance(a, LogTemplate)]
     _log_evidence(templates, cut, suspects)
     _new_error_templates(templates, cut, suspects)
+    _read_against_load(series, spans, table, cut, suspects)
     ranked = sorted(suspects.values(), key=lambda s: (-s.score, s.service))
     return _callee_first(ranked, graph)
 
@@ -857,4 +948,11 @@ def _callee_first(ranked: list[Suspect], graph: set[tuple[str, str]]) -> list[Su
     return order
 
 
-__all__ = ["Suspect", "log_key", "rank_suspects", "strength_of"]
+__all__ = [
+    "Suspect",
+    "cpu_beyond_load",
+    "log_key",
+    "own_time_calm",
+    "rank_suspects",
+    "strength_of",
+]
