@@ -41,6 +41,7 @@ from chronosops.storage.failures import (
     printable_url,
     translated,
 )
+from chronosops.storage.postgres import check_connections_on_checkout
 
 T = TypeVar("T")
 APPLICATION_NAME = "chronosops"
@@ -178,10 +179,11 @@ class Database:
                     echo=echo,
                     pool_size=pool_size,
                     max_overflow=pool_size,
-                    pool_pre_ping=True,
                     pool_timeout=self.limits.pool_timeout_seconds,
                     connect_args=connect_args(self.limits),
                 )
+                # A look at the socket on checkout instead of a pre-ping round trip.
+                check_connections_on_checkout(self.engine)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._writer_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
             weakref.WeakKeyDictionary()
