@@ -8,6 +8,8 @@ module cuts both:
   every checkout), a pooled connection is checked by looking at its socket: an idle connection
   has nothing to read, so a readable socket means the server sent something unasked (the
   ``FATAL`` of a terminated backend, a restart's end of file) and the connection is replaced.
+- **Writes that wait, then go out together** (below): a transaction's statements leave in a
+  few multi-statement queries instead of one round trip each.
 """
 
 from __future__ import annotations
@@ -39,8 +41,10 @@ def socket_says_gone(driver_connection: Any) -> bool:
         fd = pgconn.socket
     except Exception:  # noqa: BLE001 — no socket left: as broken as it gets
         return True
-    readable, _, failed = select.select([fd], [], [fd], 0)
-    return bool(readable or failed)
+    # poll, not select: a busy server's descriptors may be numbered past select's limit.
+    poller = select.poll()
+    poller.register(fd, select.POLLIN | select.POLLPRI | select.POLLERR | select.POLLHUP)
+    return bool(poller.poll(0))
 
 
 def check_connections_on_checkout(engine: AsyncEngine) -> None:
@@ -60,8 +64,9 @@ def check_connections_on_checkout(engine: AsyncEngine) -> None:
 #
 # A write whose answer nobody reads (a plain INSERT, the chain's advisory lock) waits in the
 # connection's info instead of going out at once; it goes out with the next statement whose
-# answer is needed, in one psycopg pipeline: one round trip for all of them, in the order they
-# were issued. Any statement SQLAlchemy sends on the connection first sends what waits (the
+# answer is needed, bound client-side into one multi-statement query: one send and one answer
+# for all of them, in the order they were issued (a psycopg pipeline would still flush each
+# statement on its own). Any statement SQLAlchemy sends on the connection first sends what waits (the
 # ``before_cursor_execute`` hook), and so does a commit, so a transaction sees its own writes
 # exactly as if each had gone out at once; a rollback drops them. A failure of a waiting write
 # surfaces at the statement or commit that sent it, as the SQLAlchemy error it would have been.
