@@ -16,7 +16,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chronosops.audit.tables import AuditCheckpoint, AuditCheckpointIncident, AuditEvent
-from chronosops.storage import insert_row, insert_rows
+from chronosops.storage import insert_row, insert_rows, postgres
 
 
 def _head_links_statement() -> CompoundSelect[str, int | None, str]:
@@ -43,6 +43,7 @@ def _head_links_statement() -> CompoundSelect[str, int | None, str]:
 
 
 _HEAD_LINKS = _head_links_statement()
+_LOCK_CHAIN = text("SELECT pg_advisory_xact_lock(:key)")
 
 
 class AuditRepository:
@@ -57,16 +58,24 @@ class AuditRepository:
         """
         if self.session.get_bind().dialect.name == "postgresql":
             key = int.from_bytes(hashlib.sha256(chain_id.encode()).digest()[:8], "big", signed=True)
-            await self.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+            # Sent with the head read that follows it (one round trip): the server still runs
+            # them in order, and the read's snapshot is taken once the lock is held.
+            if not await postgres.defer(self.session, _LOCK_CHAIN, [{"key": key}]):
+                await self.session.execute(_LOCK_CHAIN, {"key": key})
 
     async def head_links(
         self, chain_id: str, incident_id: str
     ) -> tuple[tuple[int, str] | None, tuple[int, str] | None]:
         """The chain's and the incident's last (seq, hash), in one round trip."""
-        rows = await self.session.execute(
-            _HEAD_LINKS, {"chain_id": chain_id, "incident_id": incident_id}
+        values = {"chain_id": chain_id, "incident_id": incident_id}
+        rows = (
+            await postgres.fetch(self.session, _HEAD_LINKS, values)
+            if postgres.is_postgres(self.session)
+            else None
         )
-        found = {which: (seq or 0, digest) for which, seq, digest in rows.all()}
+        if rows is None:
+            rows = [tuple(row) for row in await self.session.execute(_HEAD_LINKS, values)]
+        found = {which: (seq or 0, digest) for which, seq, digest in rows}
         return found.get("chain"), found.get("incident")
 
     async def head_link(self, chain_id: str) -> tuple[int, str] | None:

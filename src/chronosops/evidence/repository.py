@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chronosops.evidence.tables import EvidenceBundle, IncidentEvidence, LogTemplateState
-from chronosops.storage import insert_or_ignore
+from chronosops.storage import insert_each_or_ignore, insert_or_ignore
 
 
 class EvidenceRepository:
@@ -25,6 +25,15 @@ class EvidenceRepository:
         addressing): the loser carries on with the winner's row.
         """
         return await insert_or_ignore(self.session, EvidenceBundle, bundle)
+
+    async def insert_and_link(
+        self, bundle: dict[str, Any], link: dict[str, Any]
+    ) -> tuple[bool, bool]:
+        """`insert_if_absent` then `link`, in one round trip on PostgreSQL."""
+        inserted, linked = await insert_each_or_ignore(
+            self.session, [(EvidenceBundle, bundle), (IncidentEvidence, link)]
+        )
+        return inserted, linked
 
     async def link(self, link: dict[str, Any]) -> bool:
         """Attach a bundle to an incident; False when it already was."""

@@ -86,22 +86,21 @@ class EvidenceService:
         ``known``: what this transaction already read (`known_templates`) for every service of
         the request the artifacts come from, so it is not read again.
         """
-        found: dict[str, list[str]] = {}
-        for artifact in artifacts:
-            if isinstance(artifact, LogTemplate):
-                service = artifact.services[0] if artifact.services else ""
-                found.setdefault(service, []).append(artifact.template)
+        found = _templates_by_service(artifacts)
         if not found:
             return
         repository = EvidenceRepository(session)
         if known is None:
             known = await repository.log_templates(found)
         now = self.clock.now()
-        for service, templates in sorted(found.items()):
-            before = known.get(service, [])
-            kept = remembered(before, templates)
-            if kept != before:
-                await repository.remember_log_templates(service, kept, at=now)
+        for service, kept in _template_changes(found, known).items():
+            await repository.remember_log_templates(service, kept, at=now)
+
+    @staticmethod
+    def new_templates(artifacts: Sequence[Artifact], *, known: Mapping[str, Sequence[str]]) -> bool:
+        """Whether `remember_templates` would write anything, given what was read (``known``,
+        for every service of the request)."""
+        return bool(_template_changes(_templates_by_service(artifacts), known))
 
     def seal(
         self, artifacts: Sequence[Artifact], *, collection: Sequence[CollectionNote] = ()
@@ -120,7 +119,7 @@ class EvidenceService:
         """Store the bundle once (content-addressed) and attach it to the incident."""
         repository = EvidenceRepository(session)
         now = self.clock.now()
-        inserted = await repository.insert_if_absent(
+        inserted, attached = await repository.insert_and_link(
             {
                 "id": draft.bundle_id,
                 "hash_algo": draft.content["hashAlgo"],
@@ -131,9 +130,7 @@ class EvidenceService:
                 "synthetic": draft.synthetic,
                 "created_at": now,
                 "created_by": by,
-            }
-        )
-        attached = await repository.link(
+            },
             {
                 "incident_id": incident_id,
                 "bundle_id": draft.bundle_id,
@@ -141,7 +138,7 @@ class EvidenceService:
                 "window_end": window.end,
                 "attached_at": now,
                 "attached_by": by,
-            }
+            },
         )
         return StoredBundle(bundle_id=draft.bundle_id, inserted=inserted, attached=attached)
 
@@ -204,3 +201,25 @@ class EvidenceService:
                 )
             )
         return reads
+
+
+def _templates_by_service(artifacts: Sequence[Artifact]) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for artifact in artifacts:
+        if isinstance(artifact, LogTemplate):
+            service = artifact.services[0] if artifact.services else ""
+            found.setdefault(service, []).append(artifact.template)
+    return found
+
+
+def _template_changes(
+    found: Mapping[str, list[str]], known: Mapping[str, Sequence[str]]
+) -> dict[str, list[str]]:
+    """Per service whose remembered templates change: what to remember now."""
+    changes: dict[str, list[str]] = {}
+    for service, templates in sorted(found.items()):
+        before = known.get(service, [])
+        kept = remembered(before, templates)
+        if kept != before:
+            changes[service] = kept
+    return changes

@@ -3,8 +3,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import and_, bindparam, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.util import identity_key
 
 from chronosops.core.canonical import sha256_hex
 from chronosops.incidents.schemas import IncidentFilter
@@ -18,7 +19,11 @@ from chronosops.storage import (
     add_unless_taken,
     decode_cursor,
     insert_or_ignore,
+    postgres,
 )
+
+# Built once: on PostgreSQL an update goes out with the writes waiting before it.
+_UPDATE_ONE = update(Incident).where(Incident.id == bindparam("target_id")).returning(Incident.id)
 
 
 def subject_hash(subject: str) -> str:
@@ -60,6 +65,16 @@ class IncidentRepository:
         return await insert_or_ignore(self.session, Incident, values)
 
     async def update(self, incident_id: str, values: dict[str, Any]) -> bool:
+        if postgres.is_postgres(self.session) and (
+            identity_key(Incident, incident_id) not in self.session.identity_map
+        ):
+            # Nothing of this incident is loaded in the session to keep in step: the UPDATE
+            # goes out with the writes waiting before it, in one round trip.
+            rows = await postgres.fetch(
+                self.session, _UPDATE_ONE, {**values, "target_id": incident_id}
+            )
+            if rows is not None:
+                return bool(rows)
         result = await self.session.execute(
             update(Incident).where(Incident.id == incident_id).values(**values)
         )

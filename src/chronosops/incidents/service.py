@@ -189,14 +189,22 @@ class IncidentService:
         *,
         by: str | None,
         incident_id: str | None = None,
+        unseen: bool = False,
     ) -> Registration:
         """Store the incident once: open a new one, or match the open one with the same ref.
 
         A new incident takes ``incident_id`` when given (the id of its `preview`).
+        ``unseen``: the caller read just before that no incident has this reference, so the
+        first occurrence is tried at once; if one was stored since, the unique key refuses it
+        and the reference is read as usual.
         """
         repository = IncidentRepository(session)
-        for _ in range(_REGISTER_ATTEMPTS):
-            latest = await repository.latest_for_ref(request.source_type, request.source_ref)
+        for attempt in range(_REGISTER_ATTEMPTS):
+            latest = (
+                None
+                if unseen and attempt == 0
+                else await repository.latest_for_ref(request.source_type, request.source_ref)
+            )
             if latest is not None and not _opens_new_occurrence(latest, request):
                 changes = self._apply_updates(latest, request)
                 if changes:

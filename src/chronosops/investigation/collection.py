@@ -292,6 +292,16 @@ class EvidenceGatherer:
         services = self.evidence.log_services(request)
         if not services:
             return self.evidence.artifacts_from_request(request)
+        if _log_lines(request) <= INLINE_MINING_LINES and not self.database.is_sqlite:
+            # PostgreSQL: the read alone (one round trip, no transaction); a write only when
+            # the lines brought a template not remembered yet.
+            async with self.database.reads() as session:
+                known = await self.evidence.known_templates(session, services)
+            artifacts = self.evidence.artifacts_from_request(request, known_templates=known)
+            if self.evidence.new_templates(artifacts, known=known):
+                async with self.database.unit_of_work() as session:
+                    await self.evidence.remember_templates(session, artifacts, known=known)
+            return artifacts
         if _log_lines(request) <= INLINE_MINING_LINES:
             # A few lines mine in less time than a hop to a thread and back: read, mine and
             # remember in one short write.

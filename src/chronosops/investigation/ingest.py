@@ -81,6 +81,16 @@ class IngestOutcome:
 
 
 @dataclass(frozen=True)
+class Opens:
+    """The alert opens an incident of its own rather than joining one.
+
+    ``unseen``: a read just before found no incident with its reference, so storing it need
+    not read first (the unique key still decides if one was stored since)."""
+
+    unseen: bool = False
+
+
+@dataclass(frozen=True)
 class Ahead:
     """What an ingest computed before its transaction: the evidence and the analysis."""
 
@@ -188,9 +198,11 @@ class IngestPipeline:
         for _ in range(GROUP_RACE_ATTEMPTS):
             try:
                 joined = await self._join(request, self.grouping, principal=principal)
-                if joined is not None:
+                if isinstance(joined, IngestOutcome):
                     return joined
-                outcome = await self._ingest_alone(request, principal=principal, mode=mode)
+                outcome = await self._ingest_alone(
+                    request, principal=principal, mode=mode, unseen=joined.unseen
+                )
             except GroupRaceError:
                 # A concurrent delivery of the group stored its incident first (the lookup
                 # above ran before it committed): everything here was rolled back, and asked
@@ -208,18 +220,22 @@ class IngestPipeline:
 
     async def _join(
         self, request: IngestIncidentRequest, grouping: AlertGrouping, *, principal: Principal
-    ) -> IngestOutcome | None:
-        """Join the alert to the open incident of its group; None when it opens its own.
+    ) -> IngestOutcome | Opens:
+        """Join the alert to the open incident of its group; `Opens` when it opens its own.
 
         A repeat of an alert that joined is answered as that incident's duplicate, so
         idempotency stays per (sourceType, sourceRef) whether an alert opened or joined.
         """
+        if not self.database.is_sqlite:
+            check = await self._may_join(request, grouping)
+            if isinstance(check, Opens):
+                return check
         async with self.database.unit_of_work() as session:
             own = await self.incidents.latest_lifecycle(
                 session, request.source_type, request.source_ref
             )
             if own is not None and own != "resolved":
-                return None
+                return Opens()
             repeat = await grouping.joined_incident(
                 session, request.source_type, request.source_ref
             )
@@ -240,7 +256,7 @@ class IngestPipeline:
                 )
             target = await grouping.target(session, request)
             if target is None:
-                return None
+                return Opens()
             incident = await self.incidents.get(session, target.incident_id)
             silence = await self._matching_silence(session, facts_of(request))
             await grouping.add(
@@ -300,6 +316,28 @@ class IngestPipeline:
             joined=True,
         )
 
+    async def _may_join(
+        self, request: IngestIncidentRequest, grouping: AlertGrouping
+    ) -> Opens | None:
+        """`Opens` when the alert cannot join an incident, read without a transaction
+        (PostgreSQL); None when it could.
+
+        Most alerts open their own incident: for those this costs two or three reads and no
+        ``BEGIN``/``COMMIT``. When one could join, the transaction that joins it reads again
+        (under READ COMMITTED it would see nothing more stable than these reads anyway).
+        """
+        async with self.database.reads() as session:
+            own = await self.incidents.latest_lifecycle(
+                session, request.source_type, request.source_ref
+            )
+            if own is not None and own != "resolved":
+                return Opens()
+            if await grouping.joined_incident(session, request.source_type, request.source_ref):
+                return None
+            if await grouping.target(session, request) is not None:
+                return None
+            return Opens(unseen=own is None)
+
     async def _schedule_reanalysis(
         self, session: AsyncSession, incident_id: str, *, principal: Principal
     ) -> JobRead:
@@ -326,6 +364,7 @@ class IngestPipeline:
         *,
         principal: Principal,
         mode: AnalysisMode = "inline",
+        unseen: bool = False,
     ) -> IngestOutcome:
         # A request whose evidence could never be gathered is refused before anything is stored.
         self.gatherer.check(request)
@@ -349,6 +388,7 @@ class IngestPipeline:
                 request,
                 by=principal.subject,
                 incident_id=ahead.incident.id if ahead else None,
+                unseen=unseen,
             )
             incident = registration.incident
             silence = (

@@ -22,7 +22,7 @@ from chronosops.core.ids import IdFactory
 from chronosops.jobs.errors import JobNotFoundError, JobNotRetryableError
 from chronosops.jobs.schemas import JobRead
 from chronosops.jobs.tables import Job
-from chronosops.storage import Liveness, insert_row
+from chronosops.storage import Liveness, insert_row, postgres
 
 PROCRASTINATE_TASK = "chronosops.run_job"
 PROCRASTINATE_QUEUE = "chronosops"
@@ -119,17 +119,17 @@ class JobService:
     ) -> None:
         if not self.procrastinate:
             return
-        await session.execute(
-            _DEFER,
-            {
-                "queue": PROCRASTINATE_QUEUE,
-                "task": PROCRASTINATE_TASK,
-                # One job at a time per incident: Procrastinate runs jobs sharing a lock in order.
-                "lock": f"incident:{incident_id}" if incident_id else None,
-                "args": json.dumps({"job_id": job_id}),
-                "scheduled_at": at,
-            },
-        )
+        values = {
+            "queue": PROCRASTINATE_QUEUE,
+            "task": PROCRASTINATE_TASK,
+            # One job at a time per incident: Procrastinate runs jobs sharing a lock in order.
+            "lock": f"incident:{incident_id}" if incident_id else None,
+            "args": json.dumps({"job_id": job_id}),
+            "scheduled_at": at,
+        }
+        # Its id is not read: on PostgreSQL it goes out with the transaction's next statement.
+        if not (postgres.is_postgres(session) and await postgres.defer(session, _DEFER, [values])):
+            await session.execute(_DEFER, values)
 
     def _claimable(self, now: datetime) -> Any:
         return or_(

@@ -6,6 +6,7 @@ from chronosops.storage.database import Database, before_commit, is_unique_viola
 from chronosops.storage.failures import DatabaseUnavailableError
 from chronosops.storage.inserts import (
     add_unless_taken,
+    insert_each_or_ignore,
     insert_or_ignore,
     insert_row,
     insert_rows,
@@ -25,6 +26,7 @@ __all__ = [
     "before_commit",
     "decode_cursor",
     "encode_cursor",
+    "insert_each_or_ignore",
     "insert_or_ignore",
     "insert_row",
     "insert_rows",

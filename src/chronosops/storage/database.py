@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from chronosops.config import ConfigurationError, DatabaseSettings
+from chronosops.storage import postgres
 from chronosops.storage.direct_sqlite import direct_creator
 from chronosops.storage.failures import (
     URL_SETTING,
@@ -178,10 +179,12 @@ class Database:
                     echo=echo,
                     pool_size=pool_size,
                     max_overflow=pool_size,
-                    pool_pre_ping=True,
                     pool_timeout=self.limits.pool_timeout_seconds,
                     connect_args=connect_args(self.limits),
                 )
+                # A look at the socket on checkout instead of a pre-ping round trip.
+                postgres.check_connections_on_checkout(self.engine)
+                postgres.send_waiting_first(self.engine)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._writer_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
             weakref.WeakKeyDictionary()
@@ -230,6 +233,23 @@ class Database:
                 yield session
 
     @asynccontextmanager
+    async def reads(self) -> AsyncIterator[AsyncSession]:
+        """A session for a few reads that need no snapshot in common (a check before a write).
+
+        On PostgreSQL its connection is in autocommit: each read is one round trip, with no
+        ``BEGIN`` or ``COMMIT`` around it. Elsewhere it is a read-only unit of work.
+        """
+        if self.is_sqlite:
+            async with self.unit_of_work(write=False) as session:
+                yield session
+            return
+        with translated(self.limits):
+            async with self.engine.connect() as connection:
+                await connection.execution_options(isolation_level="AUTOCOMMIT")
+                async with AsyncSession(bind=connection, expire_on_commit=False) as session:
+                    yield session
+
+    @asynccontextmanager
     async def _queued_writer(self) -> AsyncIterator[None]:
         lock = self._writer_lock()
         try:
@@ -258,6 +278,9 @@ class Database:
                 yield session
                 if write:
                     await run_before_commit(session)
+                    if not self.is_sqlite:
+                        # The writes still waiting and the COMMIT in one round trip.
+                        await postgres.commit(session)
                     await session.commit()
                 else:
                     await session.rollback()

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase
 
+from chronosops.storage import postgres
 from chronosops.storage.database import is_unique_violation
 
 
@@ -43,8 +44,14 @@ def _insert_unless_taken(model: type[DeclarativeBase], dialect: str) -> Insert:
 async def insert_row(
     session: AsyncSession, model: type[DeclarativeBase], values: dict[str, Any]
 ) -> None:
-    """Insert one row; a unique-key clash raises IntegrityError as usual."""
-    await session.execute(_plain_insert(model), values)
+    """Insert one row; a unique-key clash raises IntegrityError as usual.
+
+    On PostgreSQL the row waits to go out with the transaction's next statement or its commit
+    (`postgres.defer`), where such an error then surfaces."""
+    statement = _plain_insert(model)
+    if postgres.is_postgres(session) and await postgres.defer(session, statement, [values]):
+        return
+    await session.execute(statement, values)
 
 
 async def insert_rows(
@@ -54,6 +61,9 @@ async def insert_rows(
 
     Core, not the ORM's bulk insert, which splits the rows by which keys hold None.
     """
+    statement = _plain_insert(model)
+    if rows and postgres.is_postgres(session) and await postgres.defer(session, statement, rows):
+        return
     if len(rows) == 1:
         await session.execute(_plain_insert(model), rows[0])
     elif rows:
@@ -68,7 +78,13 @@ async def insert_or_ignore(
     One statement, no savepoint, no read before: concurrent writers of the same key cannot both
     win, and the loser learns it from the empty RETURNING.
     """
-    statement = _insert_unless_taken(model, session.get_bind().dialect.name)
+    dialect = session.get_bind().dialect.name
+    statement = _insert_unless_taken(model, dialect)
+    if dialect == "postgresql":
+        # With the writes waiting before it, in one round trip.
+        rows = await postgres.fetch(session, statement, values)
+        if rows is not None:
+            return bool(rows)
     result = await session.execute(statement, values)
     return result.first() is not None
 
@@ -88,3 +104,17 @@ async def add_unless_taken(session: AsyncSession, row: DeclarativeBase) -> bool:
             raise
         return False
     return True
+
+
+async def insert_each_or_ignore(
+    session: AsyncSession, rows: list[tuple[type[DeclarativeBase], dict[str, Any]]]
+) -> list[bool]:
+    """`insert_or_ignore` for each (model, values) in order; on PostgreSQL in one round trip."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        found = await postgres.fetch_each(
+            session, [(_insert_unless_taken(model, dialect), values) for model, values in rows]
+        )
+        if found is not None:
+            return [bool(answer) for answer in found]
+    return [await insert_or_ignore(session, model, values) for model, values in rows]

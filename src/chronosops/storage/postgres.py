@@ -1,0 +1,349 @@
+"""PostgreSQL's write path: fewer round trips per transaction.
+
+Each statement sent through SQLAlchemy waits for its answer before the next one goes, and
+costs the event loop a wake-up and the ORM/Core its per-statement work. On PostgreSQL this
+module cuts both:
+
+- **Checkout without a ping.** Instead of the pool's pre-ping (a ``SELECT 1`` round trip on
+  every checkout), a pooled connection is checked by looking at its socket: an idle connection
+  has nothing to read, so a readable socket means the server sent something unasked (the
+  ``FATAL`` of a terminated backend, a restart's end of file) and the connection is replaced.
+- **Writes that wait, then go out together** (below): a transaction's statements leave in a
+  few multi-statement queries instead of one round trip each.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import select
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from psycopg import AsyncClientCursor
+from sqlalchemy import Connection, Dialect, event
+from sqlalchemy.exc import DBAPIError, InvalidatePoolError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.sql.base import Executable
+from sqlalchemy.util import await_only
+
+
+def socket_says_gone(driver_connection: Any) -> bool:
+    """Whether an idle psycopg connection is broken, known without a round trip.
+
+    An idle connection's socket has nothing to read; anything there was sent unasked: the error
+    a terminated backend leaves, or the end of file of a server that went away.
+    """
+    pgconn = driver_connection.pgconn
+    if driver_connection.closed or pgconn.status != 0:  # 0: CONNECTION_OK
+        return True
+    try:
+        fd = pgconn.socket
+    except Exception:  # noqa: BLE001 — no socket left: as broken as it gets
+        return True
+    # poll, not select: a busy server's descriptors may be numbered past select's limit.
+    poller = select.poll()
+    poller.register(fd, select.POLLIN | select.POLLPRI | select.POLLERR | select.POLLHUP)
+    return bool(poller.poll(0))
+
+
+def check_connections_on_checkout(engine: AsyncEngine) -> None:
+    """Replace a pooled connection the server has dropped before it is handed out.
+
+    A dropped connection usually means the server restarted or an operator ended every
+    backend: the pool's other idle connections are replaced too (as a failed pre-ping does).
+    """
+
+    @event.listens_for(engine.sync_engine.pool, "checkout")
+    def _check(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        if socket_says_gone(dbapi_connection.driver_connection):
+            raise InvalidatePoolError("the server closed this pooled connection")
+
+
+# --- Statements sent together -----------------------------------------------------------------
+#
+# A write whose answer nobody reads (a plain INSERT, the chain's advisory lock) waits in the
+# connection's info instead of going out at once; it goes out with the next statement whose
+# answer is needed, bound client-side into one multi-statement query: one send and one answer
+# for all of them, in the order they were issued (a psycopg pipeline would still flush each
+# statement on its own). Any statement SQLAlchemy sends on the connection first sends what waits (the
+# ``before_cursor_execute`` hook), and so does a commit, so a transaction sees its own writes
+# exactly as if each had gone out at once; a rollback drops them. A failure of a waiting write
+# surfaces at the statement or commit that sent it, as the SQLAlchemy error it would have been.
+
+_WAITING = "chronosops.postgres.waiting"
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """A Core statement rendered once for psycopg: its SQL and how to bind a row's values."""
+
+    sql: str
+    names: tuple[str, ...]
+    defaults: Mapping[str, Any]
+    processors: Mapping[str, Callable[[Any], Any]]
+
+    def bind(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        params = {name: values.get(name, self.defaults.get(name)) for name in self.names}
+        for name, process in self.processors.items():
+            params[name] = process(params[name])
+        return params
+
+
+@dataclass
+class _Waiting:
+    """What waits to be sent on one connection: (sql, params, many) in issue order."""
+
+    statements: list[tuple[str, Any, bool]] = field(default_factory=list)
+
+
+# Rendered statements, by the statement's identity and the value keys. Only statements built
+# once (module-level) come here, so it stays small; past the cap, nothing more is kept.
+_compiled: dict[tuple[int, tuple[str, ...]], tuple[Executable, Compiled | None]] = {}
+_COMPILED_MAX = 512
+
+
+def compiled(statement: Executable, keys: Iterable[str], dialect: Dialect) -> Compiled | None:
+    """``statement`` rendered for the values ``keys``; None when a value would need
+    SQLAlchemy's execution to fill in (a Python-side default that is not a constant)."""
+    names = tuple(keys)
+    cache_key = (id(statement), names)
+    cached = _compiled.get(cache_key)
+    if cached is not None and cached[0] is statement:
+        return cached[1]
+    rendered = statement.compile(dialect=dialect, column_keys=list(names))  # type: ignore[attr-defined]
+    table = getattr(statement, "table", None)
+    defaults: dict[str, Any] = {}
+    usable = not getattr(rendered, "escaped_bind_names", None)
+    for name in rendered.binds:
+        if name in names:
+            continue
+        # An INSERT renders the columns with a Python-side default too.
+        column = table.c.get(name) if table is not None else None
+        default = column.default if column is not None else None
+        if default is not None and default.is_scalar:
+            defaults[name] = default.arg
+        elif column is None and rendered.binds[name].value is not None:
+            defaults[name] = rendered.binds[name].value  # a literal of the statement
+        else:
+            usable = False
+    found = (
+        Compiled(
+            sql=rendered.string,
+            names=tuple(rendered.binds),
+            defaults=defaults,
+            processors=dict(getattr(rendered, "_bind_processors", {})),
+        )
+        if usable
+        else None
+    )
+    if len(_compiled) < _COMPILED_MAX:
+        _compiled[cache_key] = (statement, found)
+    return found
+
+
+def is_postgres(session: AsyncSession) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+async def _connection(session: AsyncSession) -> tuple[AsyncConnection, Connection, Any]:
+    """The session's connection (its transaction begun), SQLAlchemy's sync side of it, and
+    psycopg's own connection under both."""
+    connection = await session.connection()
+    sync = connection.sync_connection
+    assert sync is not None
+    return connection, sync, sync.connection.driver_connection
+
+
+def _waiting(connection: Connection) -> _Waiting:
+    waiting: _Waiting | None = connection.info.get(_WAITING)
+    if waiting is None:
+        waiting = connection.info[_WAITING] = _Waiting()
+    return waiting
+
+
+async def defer(session: AsyncSession, statement: Executable, rows: list[dict[str, Any]]) -> bool:
+    """Queue ``statement`` for each of ``rows`` (one executemany for several) on the session's
+    PostgreSQL connection, to go out with the next statement that needs an answer.
+
+    False when it cannot be queued (the caller executes it through SQLAlchemy instead)."""
+    if not rows:
+        return True
+    connection, sync, _ = await _connection(session)
+    rendered = compiled(statement, rows[0].keys(), connection.dialect)
+    if rendered is None or any(row.keys() != rows[0].keys() for row in rows[1:]):
+        return False
+    waiting = _waiting(sync)
+    if len(rows) == 1:
+        waiting.statements.append((rendered.sql, rendered.bind(rows[0]), False))
+    else:
+        waiting.statements.append((rendered.sql, [rendered.bind(row) for row in rows], True))
+    return True
+
+
+async def fetch(
+    session: AsyncSession, statement: Executable, values: dict[str, Any]
+) -> list[tuple[Any, ...]] | None:
+    """Run ``statement`` after whatever waits, in one round trip; its rows as plain tuples
+    (no result processing: for columns psycopg already returns as wanted).
+
+    None when the statement cannot be rendered here (the caller runs it through SQLAlchemy).
+    """
+    found = await fetch_each(session, [(statement, values)])
+    return found[0] if found is not None else None
+
+
+async def fetch_each(
+    session: AsyncSession, statements: list[tuple[Executable, dict[str, Any]]]
+) -> list[list[tuple[Any, ...]]] | None:
+    """Run ``statements`` in order after whatever waits, in one round trip; the rows of each.
+
+    None when one cannot be rendered here (nothing was sent: the caller runs them through
+    SQLAlchemy)."""
+    connection, sync, driver = await _connection(session)
+    rendered: list[tuple[str, dict[str, Any]]] = []
+    for statement, values in statements:
+        found = compiled(statement, values.keys(), connection.dialect)
+        if found is None:
+            return None
+        rendered.append((found.sql, found.bind(values)))
+    waiting = _waiting(sync)
+    before, waiting.statements = waiting.statements, []
+    return await _send(connection, driver, before, answering=rendered, commit=False)
+
+
+async def commit(session: AsyncSession) -> None:
+    """Send what waits and COMMIT in one round trip, when the session has nothing of the
+    ORM's own left to flush; SQLAlchemy's commit that follows then has nothing to send."""
+    if session.new or session.dirty or session.deleted or not session.in_transaction():
+        return
+    connection, sync, driver = await _connection(session)
+    waiting: _Waiting | None = sync.info.get(_WAITING)
+    if waiting is None or not waiting.statements:
+        return
+    statements, waiting.statements = waiting.statements, []
+    await _send(connection, driver, statements, answering=[], commit=True)
+
+
+def _script(cursor: Any, statements: list[tuple[str, Any, bool]]) -> list[str]:
+    """Each statement with its values bound in (psycopg's client-side binding, which quotes
+    every value), so that all of them go out as one query: one send, one wake-up of the
+    server, however many statements."""
+    parts: list[str] = []
+    for sql, params, many in statements:
+        if many:
+            parts.extend(cursor.mogrify(sql, row) for row in params)
+        else:
+            parts.append(cursor.mogrify(sql, params))
+    return parts
+
+
+async def _send(
+    connection: AsyncConnection,
+    driver: Any,
+    statements: list[tuple[str, Any, bool]],
+    *,
+    answering: list[tuple[str, dict[str, Any]]],
+    commit: bool,
+) -> list[list[tuple[Any, ...]]]:
+    """``statements`` (their answers unread), then ``answering`` (the rows of each returned),
+    then COMMIT if asked, as one query."""
+    script = ""
+    try:
+        cursor = AsyncClientCursor(driver)
+        parts = _script(cursor, statements)
+        parts.extend(cursor.mogrify(sql, params) for sql, params in answering)
+        if commit:
+            parts.append("COMMIT")
+        script = ";\n".join(parts)
+        # Without parameters, psycopg sends the text as it is (a % in a value stays a %).
+        await cursor.execute(script)
+        if not answering:
+            return []
+        for _ in range(len(parts) - len(answering) - commit):
+            cursor.nextset()
+        answers = [list(await cursor.fetchall())]
+        for _ in answering[1:]:
+            cursor.nextset()
+            answers.append(list(await cursor.fetchall()))
+        return answers
+    except Exception as error:
+        raise await _as_sqlalchemy_error(connection, error, script) from error
+
+
+async def _as_sqlalchemy_error(
+    connection: AsyncConnection, error: Exception, script: str
+) -> Exception:
+    """The error SQLAlchemy would have raised for it (so `translated` and callers that catch
+    IntegrityError see what they expect); a lost connection is invalidated."""
+    dialect = connection.dialect
+    base = dialect.loaded_dbapi.Error
+    if not isinstance(error, base):
+        return error
+    dbapi_connection = connection.sync_connection.connection.dbapi_connection  # type: ignore[union-attr]
+    lost = dialect.is_disconnect(error, dbapi_connection, None)
+    if lost:
+        with contextlib.suppress(Exception):
+            await connection.invalidate(error)
+    return DBAPIError.instance(
+        script[:2000], None, error, base, connection_invalidated=lost, dialect=dialect
+    )
+
+
+async def _send_waiting(connection: Connection) -> None:
+    waiting: _Waiting | None = connection.info.get(_WAITING)
+    if waiting is None or not waiting.statements:
+        return
+    statements, waiting.statements = waiting.statements, []
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    cursor = AsyncClientCursor(driver)
+    await cursor.execute(";\n".join(_script(cursor, statements)))
+
+
+def _waiting_if_any(connection: Connection) -> _Waiting | None:
+    """What waits on a live connection. An invalidated one has nothing left to send (its
+    record's info is cleared before it connects again) and must not be touched: asking it
+    for its info would try to reconnect inside the failed transaction."""
+    if connection.invalidated or connection.closed:
+        return None
+    waiting: _Waiting | None = connection.info.get(_WAITING)
+    return waiting
+
+
+def send_waiting_first(engine: AsyncEngine) -> None:
+    """Whatever SQLAlchemy sends on a connection, its commit included, goes after the writes
+    waiting on it; a rollback drops them."""
+    sync_engine = engine.sync_engine
+
+    def _send_first(connection: Connection, *_args: Any) -> None:
+        waiting = _waiting_if_any(connection)
+        if waiting is None or not waiting.statements:
+            return
+        dialect = connection.dialect
+        try:
+            # SQLAlchemy's own code runs in a greenlet here: wait for the driver inline.
+            await_only(_send_waiting(connection))
+        except dialect.loaded_dbapi.Error as error:
+            dbapi_connection = connection.connection.dbapi_connection
+            lost = dialect.is_disconnect(error, dbapi_connection, None)
+            if lost:
+                connection.invalidate(error)
+            raise DBAPIError.instance(
+                None, None, error, dialect.loaded_dbapi.Error, connection_invalidated=lost
+            ) from error
+
+    def _drop(connection: Connection) -> None:
+        waiting = _waiting_if_any(connection)
+        if waiting is not None:
+            waiting.statements.clear()
+
+    def _drop_on_reset(_dbapi_connection: Any, record: Any, _reset_state: Any) -> None:
+        waiting: _Waiting | None = record.info.get(_WAITING)
+        if waiting is not None:
+            waiting.statements.clear()
+
+    event.listen(sync_engine, "before_cursor_execute", _send_first)
+    event.listen(sync_engine, "commit", _send_first)
+    event.listen(sync_engine, "rollback", _drop)
+    event.listen(sync_engine.pool, "reset", _drop_on_reset)

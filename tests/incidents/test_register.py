@@ -1,0 +1,67 @@
+"""Registering a reference that a read just before found unstored: the unique key decides."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+from chronosops.auth import SYSTEM_PRINCIPAL
+from chronosops.bootstrap import Services
+from chronosops.core.ingest_request import IngestIncidentRequest
+from chronosops.incidents import Registration
+
+START = datetime(2024, 3, 12, 8, 0, tzinfo=UTC)
+
+
+def alert(ref: str, start: datetime = START, **timeline: datetime) -> IngestIncidentRequest:
+    return IngestIncidentRequest.model_validate(
+        {
+            "sourceType": "OPSGENIE",
+            "sourceRef": ref,
+            "title": "t",
+            "timeline": {"start": start, **timeline},
+        }
+    )
+
+
+async def register_unseen(services: Services, request: IngestIncidentRequest) -> Registration:
+    async with services.database.unit_of_work() as session:
+        return await services.incidents.register(
+            session, request, by="test", incident_id=services.incidents.new_id(), unseen=True
+        )
+
+
+async def test_an_unseen_reference_opens_its_first_occurrence(services: Services) -> None:
+    registration = await register_unseen(services, alert("a-1"))
+    assert registration.created
+    assert registration.incident.occurrence == 1
+
+
+async def test_a_reference_stored_since_the_read_is_matched_not_opened_twice(
+    services: Services,
+) -> None:
+    first = await services.pipeline.ingest(alert("a-1"), principal=SYSTEM_PRINCIPAL)
+    registration = await register_unseen(services, alert("a-1"))
+    assert not registration.created
+    assert registration.incident.id == first.response.incident_id
+
+
+async def test_a_reference_whose_incident_ended_since_the_read_opens_the_next_occurrence(
+    services: Services,
+) -> None:
+    await services.pipeline.ingest(
+        alert("a-1", end=START + timedelta(minutes=5)), principal=SYSTEM_PRINCIPAL
+    )
+    registration = await register_unseen(services, alert("a-1", START + timedelta(hours=1)))
+    assert registration.created
+    assert registration.incident.occurrence == 2
+
+
+async def test_of_concurrent_first_alerts_of_one_reference_one_opens_and_the_rest_match_it(
+    services: Services,
+) -> None:
+    outcomes = await asyncio.gather(
+        *(services.pipeline.ingest(alert("a-1"), principal=SYSTEM_PRINCIPAL) for _ in range(6))
+    )
+    assert sorted(outcome.created for outcome in outcomes) == [False] * 5 + [True]
+    assert len({outcome.response.incident_id for outcome in outcomes}) == 1

@@ -1,0 +1,55 @@
+"""On PostgreSQL a synchronous ingest writes in one short transaction: its checks before that
+run without one, and its writes leave in a few sends, not one round trip each."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import Connection, event
+
+from chronosops.auth import SYSTEM_PRINCIPAL
+from chronosops.bootstrap import Services
+from chronosops.core.ingest_request import IngestIncidentRequest
+from tests.fixtures.database import on_postgres
+from tests.fixtures.guide import example
+
+pytestmark = pytest.mark.skipif(
+    not on_postgres(), reason="needs CHRONOSOPS_TEST_DATABASE_URL (PostgreSQL)"
+)
+
+
+def example_2(ref: str) -> IngestIncidentRequest:
+    return IngestIncidentRequest.model_validate(
+        {**example("example_2_with_evidence"), "sourceRef": ref}
+    )
+
+
+async def test_an_analysed_ingest_is_one_transaction_of_few_statements(services: Services) -> None:
+    await services.pipeline.ingest(example_2("warm-up"), principal=SYSTEM_PRINCIPAL)
+    transactions: list[str] = []
+    through_sqlalchemy: list[str] = []
+    engine = services.database.engine.sync_engine
+
+    @event.listens_for(engine, "commit")
+    def _commit(connection: Connection) -> None:
+        transactions.append(connection.get_execution_options().get("isolation_level", "default"))
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _sent(_c: object, _cur: object, statement: str, *_args: object) -> None:
+        through_sqlalchemy.append(" ".join(statement.split()))
+
+    outcome = await services.pipeline.ingest(example_2("alert-1"), principal=SYSTEM_PRINCIPAL)
+    assert outcome.response.status == "analyzed"
+    # The checks before the write read in autocommit: only the write is a transaction.
+    assert [level for level in transactions if level != "AUTOCOMMIT"] == ["default"]
+    # The writes whose answers are not read never went out one by one through SQLAlchemy:
+    # they left together with the statements that needed an answer, and with the COMMIT.
+    batched = ("INSERT INTO job", "INSERT INTO analysis", "INSERT INTO postmortem", "audit_event")
+    assert not [s for s in through_sqlalchemy if any(b in s for b in batched)], through_sqlalchemy
+    assert len(through_sqlalchemy) <= 5, through_sqlalchemy
+
+
+async def test_a_repeat_of_the_reference_is_the_same_incident(services: Services) -> None:
+    first = await services.pipeline.ingest(example_2("alert-1"), principal=SYSTEM_PRINCIPAL)
+    again = await services.pipeline.ingest(example_2("alert-1"), principal=SYSTEM_PRINCIPAL)
+    assert not again.created
+    assert again.response.incident_id == first.response.incident_id

@@ -1,0 +1,262 @@
+"""PostgreSQL's write path: pooled connections checked without a round trip, and writes
+that wait to go out with the transaction's next statement (or its commit) in one send."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import sqlalchemy
+from sqlalchemy import event, func, select, text
+from sqlalchemy.exc import IntegrityError
+
+from chronosops.bootstrap import Services
+from chronosops.config import DatabaseSettings
+from chronosops.evidence.tables import EvidenceBundle, IncidentEvidence
+from chronosops.incidents.tables import Incident
+from chronosops.storage import Database, insert_or_ignore, insert_row, insert_rows
+from chronosops.storage.database import sync_url
+from tests.fixtures.database import POSTGRES_URL, on_postgres
+
+pytestmark = pytest.mark.skipif(
+    not on_postgres(), reason="needs CHRONOSOPS_TEST_DATABASE_URL (PostgreSQL)"
+)
+
+
+@pytest.fixture
+async def database() -> AsyncIterator[Database]:
+    assert POSTGRES_URL is not None
+    opened = Database(DatabaseSettings(url=POSTGRES_URL), pool_size=2)
+    yield opened
+    await opened.dispose()
+
+
+async def _backend_pid(database: Database) -> int:
+    async with database.unit_of_work(write=False) as session:
+        return int(await session.scalar(text("SELECT pg_backend_pid()")) or 0)
+
+
+async def test_a_pooled_connection_is_handed_out_again_without_a_ping(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = await _backend_pid(database)
+    pings: list[object] = []
+
+    def counted_ping(connection: object) -> bool:
+        pings.append(connection)
+        return True
+
+    monkeypatch.setattr(database.engine.sync_engine.dialect, "do_ping", counted_ping)
+    assert await _backend_pid(database) == first, "the same connection, not a new one"
+    assert pings == []
+
+
+async def test_a_connection_whose_backend_was_terminated_is_replaced_before_it_is_used(
+    database: Database,
+) -> None:
+    dead = await _backend_pid(database)
+    admin = sqlalchemy.create_engine(sync_url(database.url), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text("SELECT pg_terminate_backend(:pid, 5000)"), {"pid": dead})
+    finally:
+        admin.dispose()
+    # The write runs on a fresh connection at once: no error, no retry by the caller.
+    async with database.unit_of_work() as session:
+        fresh = int(await session.scalar(text("SELECT pg_backend_pid()")) or 0)
+    assert fresh != dead
+
+
+# --- Writes that wait for the next statement --------------------------------------------------
+
+
+def bundle(bundle_id: str, **changes: Any) -> dict[str, Any]:
+    return {
+        "id": bundle_id,
+        "hash_algo": "sha256",
+        "hash_input_version": "2",
+        "content": {"artifacts": []},
+        "sources": [],
+        "artifact_count": 0,
+        "synthetic": False,
+        "created_at": datetime(2026, 1, 1, tzinfo=UTC),
+        "created_by": "first",
+        **changes,
+    }
+
+
+def link(incident_bundle: str) -> dict[str, Any]:
+    return {
+        "incident_id": "incident-1",
+        "bundle_id": incident_bundle,
+        "window_start": datetime(2026, 1, 1, tzinfo=UTC),
+        "window_end": datetime(2026, 1, 1, 1, tzinfo=UTC),
+        "attached_at": datetime(2026, 1, 1, tzinfo=UTC),
+        "attached_by": None,
+    }
+
+
+def counted_round_trips(database: Database) -> list[str]:
+    """The statements SQLAlchemy itself sends (what waits goes out through psycopg)."""
+    sent: list[str] = []
+
+    @event.listens_for(database.engine.sync_engine, "before_cursor_execute")
+    def _sent(_c: object, _cur: object, statement: str, *_args: object) -> None:
+        sent.append(statement)
+
+    return sent
+
+
+async def stored(services: Services, bundle_id: str) -> dict[str, Any] | None:
+    """The stored bundle's columns (read while its transaction is open)."""
+    async with services.database.unit_of_work(write=False) as session:
+        row = await session.get(EvidenceBundle, bundle_id)
+        if row is None:
+            return None
+        return {"created_by": row.created_by, "content": row.content, "at": row.created_at}
+
+
+async def test_a_waiting_insert_is_seen_by_the_next_statement_of_its_transaction(
+    services: Services,
+) -> None:
+    async with services.database.unit_of_work() as session:
+        await insert_row(session, EvidenceBundle, bundle("bundle-a"))
+        count = await session.scalar(select(func.count()).select_from(EvidenceBundle))
+    assert count == 1
+
+
+async def test_waiting_inserts_go_out_with_the_commit_and_not_through_sqlalchemy(
+    services: Services,
+) -> None:
+    sent = counted_round_trips(services.database)
+    async with services.database.unit_of_work() as session:
+        await insert_rows(session, EvidenceBundle, [bundle("bundle-a"), bundle("bundle-b")])
+        await insert_row(session, EvidenceBundle, bundle("bundle-c"))
+    assert sent == []
+    assert [
+        await stored(services, b) is not None for b in ("bundle-a", "bundle-b", "bundle-c")
+    ] == [
+        True,
+        True,
+        True,
+    ]
+
+
+async def test_values_are_stored_exactly_as_given_quotes_percents_json_and_nulls_included(
+    services: Services,
+) -> None:
+    awkward = "it's 95% of %(x)s; DROP TABLE incident; -- \\ 'quoted' \u00e9\u20ac"
+    content = {"artifacts": [{"text": awkward, "n": 1.5, "none": None, "list": [1, "%s"]}]}
+    async with services.database.unit_of_work() as session:
+        await insert_row(
+            session, EvidenceBundle, bundle("bundle-a", created_by=awkward, content=content)
+        )
+        # The next one goes out with the waiting one, in the same send.
+        assert await insert_or_ignore(session, EvidenceBundle, bundle("bundle-b", created_by=None))
+    first = await stored(services, "bundle-a")
+    second = await stored(services, "bundle-b")
+    assert first == {"created_by": awkward, "content": content, "at": bundle("x")["created_at"]}
+    assert second is not None
+    assert second["created_by"] is None
+
+
+async def test_a_rolled_back_transaction_drops_its_waiting_inserts(services: Services) -> None:
+
+    async def give_up() -> None:
+        async with services.database.unit_of_work() as session:
+            await insert_row(session, EvidenceBundle, bundle("bundle-a"))
+            raise RuntimeError("the caller gave up")
+
+    with pytest.raises(RuntimeError):
+        await give_up()
+    # The next transaction, on the same pooled connection, does not send them either.
+    async with services.database.unit_of_work() as session:
+        await insert_row(session, EvidenceBundle, bundle("bundle-b"))
+    assert await stored(services, "bundle-a") is None
+    assert await stored(services, "bundle-b") is not None
+
+
+async def test_a_waiting_insert_that_breaks_a_key_fails_its_commit_with_an_integrity_error(
+    services: Services,
+) -> None:
+    async with services.database.unit_of_work() as session:
+        await insert_row(session, EvidenceBundle, bundle("bundle-a"))
+
+    async def write_both() -> None:
+        async with services.database.unit_of_work() as session:
+            await insert_row(session, EvidenceBundle, bundle("bundle-b"))
+            await insert_row(session, EvidenceBundle, bundle("bundle-a", created_by="second"))
+
+    with pytest.raises(IntegrityError):
+        await write_both()
+    assert await stored(services, "bundle-b") is None, "the whole transaction rolled back"
+    kept = await stored(services, "bundle-a")
+    assert kept is not None
+    assert kept["created_by"] == "first"
+
+
+async def test_a_waiting_insert_that_breaks_a_key_fails_the_statement_that_sends_it(
+    services: Services,
+) -> None:
+    async with services.database.unit_of_work() as session:
+        await insert_row(session, EvidenceBundle, bundle("bundle-a"))
+    async with services.database.unit_of_work() as session:
+        await insert_row(session, EvidenceBundle, bundle("bundle-a"))
+        with pytest.raises(IntegrityError):
+            await session.execute(select(EvidenceBundle.id))
+        await session.rollback()
+
+
+async def test_waiting_inserts_keep_their_order_for_the_keys_that_refer_to_earlier_ones(
+    services: Services,
+) -> None:
+    async with services.database.unit_of_work() as session:
+        await insert_row(session, Incident, incident_row("incident-1"))
+        await insert_row(session, EvidenceBundle, bundle("bundle-a"))
+        await insert_row(session, IncidentEvidence, link("bundle-a"))
+    async with services.database.unit_of_work(write=False) as session:
+        links = await session.scalar(select(func.count()).select_from(IncidentEvidence))
+    assert links == 1
+
+
+def incident_row(incident_id: str) -> dict[str, Any]:
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    return {
+        "id": incident_id,
+        "source_type": "CUSTOM",
+        "source_ref": incident_id,
+        "title": "a title",
+        "status": "created",
+        "start_at": at,
+        "window_minutes_before": 30,
+        "window_minutes_after": 10,
+        "force_collect": False,
+        "request": {},
+        "created_at": at,
+        "updated_at": at,
+    }
+
+
+async def test_a_waiting_insert_takes_the_columns_constant_defaults(services: Services) -> None:
+    async with services.database.unit_of_work() as session:
+        await insert_row(session, Incident, incident_row("incident-1"))
+    async with services.database.unit_of_work(write=False) as session:
+        row = (
+            await session.execute(
+                select(Incident.occurrence, Incident.lifecycle).where(Incident.id == "incident-1")
+            )
+        ).one()
+    assert tuple(row) == (1, "triggered")
+
+
+async def test_reads_outside_a_unit_of_work_each_run_on_their_own(database: Database) -> None:
+    async with database.reads() as session:
+        first = await session.scalar(text("SELECT pg_current_xact_id()::text"))
+        second = await session.scalar(text("SELECT pg_current_xact_id()::text"))
+    async with database.unit_of_work(write=False) as session:
+        third = await session.scalar(text("SELECT pg_current_xact_id()::text"))
+        fourth = await session.scalar(text("SELECT pg_current_xact_id()::text"))
+    assert first != second, "no transaction holds the reads together"
+    assert third == fourth, "a unit of work still is one transaction"
