@@ -34,7 +34,8 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from chronosops.config import ConfigurationError, DatabaseSettings
-from chronosops.storage.direct_sqlite import direct_creator
+from chronosops.storage.direct_inserts import DIRECT_WRITER, DirectWriter
+from chronosops.storage.direct_sqlite import DirectConnection, direct_creator
 from chronosops.storage.failures import (
     URL_SETTING,
     DatabaseUnavailableError,
@@ -362,6 +363,8 @@ class GroupCommitWriter:
         self._max_units = max_units
         self._queue: collections.deque[_Turn] = collections.deque()
         self._task: asyncio.Task[None] | None = None
+        # Inserts of the units go straight to the open transaction's sqlite3 connection.
+        self._direct = DirectWriter(engine.dialect)
         # Counted for tests and the benchmark: how many commits, holding how many units.
         self.commits = 0
         self.committed_units = 0
@@ -377,6 +380,7 @@ class GroupCommitWriter:
         session = AsyncSession(
             bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
         )
+        session.info[DIRECT_WRITER] = self._direct
         kept = False
         try:
             yield session
@@ -432,6 +436,10 @@ class GroupCommitWriter:
         async with self._engine.connect() as connection:
             await connection.execution_options(sqlite_begin="IMMEDIATE")
             await connection.begin()
+            driver = (await connection.get_raw_connection()).driver_connection
+            self._direct.connection = (
+                driver.raw() if isinstance(driver, DirectConnection) else None
+            )
             held: list[_Turn] = []
             try:
                 while self._queue and len(held) < self._max_units:
@@ -444,8 +452,10 @@ class GroupCommitWriter:
                     if not self._queue:
                         # Let units that are ready to queue join this commit.
                         await asyncio.sleep(0)
+                self._direct.connection = None
                 await connection.commit()
             except BaseException as error:
+                self._direct.connection = None
                 with suppress_errors():
                     await connection.rollback()
                 for turn in held:

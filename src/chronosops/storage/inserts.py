@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase
 
 from chronosops.storage.database import is_unique_violation
+from chronosops.storage.direct_inserts import direct_writer
 
 
 def _table_of(model: type[DeclarativeBase]) -> Table:
@@ -44,7 +45,12 @@ async def insert_row(
     session: AsyncSession, model: type[DeclarativeBase], values: dict[str, Any]
 ) -> None:
     """Insert one row; a unique-key clash raises IntegrityError as usual."""
-    await session.execute(_plain_insert(model), values)
+    statement = _plain_insert(model)
+    writer = await direct_writer(session)
+    if writer is not None and (prepared := writer.prepared(statement, tuple(values))):
+        writer.execute(prepared, values)
+        return
+    await session.execute(statement, values)
 
 
 async def insert_rows(
@@ -54,10 +60,22 @@ async def insert_rows(
 
     Core, not the ORM's bulk insert, which splits the rows by which keys hold None.
     """
+    if not rows:
+        return
+    statement = _plain_insert(model)
+    keys = tuple(rows[0])
+    writer = await direct_writer(session)
+    if (
+        writer is not None
+        and (prepared := writer.prepared(statement, keys))
+        and all(tuple(row) == keys for row in rows)
+    ):
+        writer.executemany(prepared, rows)
+        return
     if len(rows) == 1:
-        await session.execute(_plain_insert(model), rows[0])
-    elif rows:
-        await session.execute(_plain_insert(model), rows)
+        await session.execute(statement, rows[0])
+    else:
+        await session.execute(statement, rows)
 
 
 async def insert_or_ignore(
@@ -69,6 +87,13 @@ async def insert_or_ignore(
     win, and the loser learns it from the empty RETURNING.
     """
     statement = _insert_unless_taken(model, session.get_bind().dialect.name)
+    writer = await direct_writer(session)
+    if writer is not None and (prepared := writer.prepared(statement, tuple(values))):
+        cursor = writer.execute(prepared, values)
+        # Read to the end (and close): a RETURNING statement left open is still in progress.
+        taken = cursor.fetchall()
+        cursor.close()
+        return bool(taken)
     result = await session.execute(statement, values)
     return result.first() is not None
 
