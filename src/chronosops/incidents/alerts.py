@@ -22,7 +22,7 @@ from chronosops.core.ids import IdFactory
 from chronosops.core.ingest_request import IngestIncidentRequest
 from chronosops.incidents.schemas import IncidentAlertRead
 from chronosops.incidents.tables import Incident, IncidentAlert
-from chronosops.storage import is_unique_violation
+from chronosops.storage import insert_row, is_unique_violation
 
 AlertRole = Literal["opened", "joined"]
 JoinReason = Literal["groupKey", "window"]
@@ -109,6 +109,20 @@ class AlertGrouping:
             query = query.where(Incident.lifecycle != "resolved")
         return (await session.execute(query)).scalar_one_or_none()
 
+    def may_join(self, request: IngestIncidentRequest) -> bool:
+        """Whether any open incident could take this alert: it has a vendor group, or its
+        source's window rule is on and it names a service and environment. When not,
+        `target` answers None without asking the database."""
+        if group_key_of(request) is not None:
+            return True
+        metadata = request.metadata
+        return bool(
+            self.windows.get(request.source_type)
+            and metadata is not None
+            and metadata.service
+            and metadata.environment
+        )
+
     async def target(
         self, session: AsyncSession, request: IngestIncidentRequest
     ) -> JoinTarget | None:
@@ -167,27 +181,27 @@ class AlertGrouping:
         the lookup `target` made before this transaction.
         """
         group_key = group_key_of(request)
-        row = IncidentAlert(
-            id=self.ids.new(),
-            incident_id=incident_id,
-            source_type=request.source_type,
-            source_ref=request.source_ref,
-            group_key=group_key,
-            role=role,
-            joined_by=reason,
-            title=request.title[:500],
-            start_at=request.timeline.start,
-            resolved_at=request.timeline.resolved_at or request.timeline.end,
-            created_at=self.clock.now(),
-            silence_id=silence_id,
+        values = {
+            "id": self.ids.new(),
+            "incident_id": incident_id,
+            "source_type": request.source_type,
+            "source_ref": request.source_ref,
+            "group_key": group_key,
+            "role": role,
+            "joined_by": reason,
+            "title": request.title[:500],
+            "start_at": request.timeline.start,
+            "resolved_at": request.timeline.resolved_at or request.timeline.end,
+            "created_at": self.clock.now(),
+            "silence_id": silence_id,
             # The opener's request is the incident's own; a joined alert's is kept here for
             # the incident's next analysis.
-            request=(
+            "request": (
                 request.model_dump(mode="json", exclude={"source_payload"}, exclude_none=True)
                 if role == "joined"
                 else None
             ),
-        )
+        }
         try:
             if role == "opened" and group_key is not None:
                 await session.execute(
@@ -198,15 +212,26 @@ class AlertGrouping:
                 )
             if role == "opened":
                 await self._claim_window(session, incident_id, request)
-            session.add(row)
-            await session.flush()
+            # A Core insert (straight to SQLite's writer connection there), not an ORM flush.
+            await insert_row(session, IncidentAlert, values)
         except IntegrityError as error:
             if not is_unique_violation(error):
                 raise
             raise GroupRaceError(
                 f"{request.source_type}:{group_key or request.source_ref}"
             ) from error
-        return to_alert_read(row)
+        return IncidentAlertRead(
+            source_type=request.source_type,
+            source_ref=request.source_ref,
+            group_key=group_key,
+            role=role,
+            joined_by=reason,
+            title=values["title"],
+            start=values["start_at"],
+            resolved_at=values["resolved_at"],
+            received_at=values["created_at"],
+            silence_id=silence_id,
+        )
 
     async def _claim_window(
         self, session: AsyncSession, incident_id: str, request: IngestIncidentRequest

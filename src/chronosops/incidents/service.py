@@ -189,14 +189,22 @@ class IncidentService:
         *,
         by: str | None,
         incident_id: str | None = None,
+        fresh: bool = False,
     ) -> Registration:
         """Store the incident once: open a new one, or match the open one with the same ref.
 
-        A new incident takes ``incident_id`` when given (the id of its `preview`).
+        A new incident takes ``incident_id`` when given (the id of its `preview`). ``fresh``:
+        the caller found no incident of this reference in this transaction just now, so the
+        first attempt inserts without looking again (a concurrent insert of the same
+        reference still loses on the unique key, and the next attempt looks).
         """
         repository = IncidentRepository(session)
-        for _ in range(_REGISTER_ATTEMPTS):
-            latest = await repository.latest_for_ref(request.source_type, request.source_ref)
+        for attempt in range(_REGISTER_ATTEMPTS):
+            latest = (
+                None
+                if fresh and attempt == 0
+                else await repository.latest_for_ref(request.source_type, request.source_ref)
+            )
             if latest is not None and not _opens_new_occurrence(latest, request):
                 changes = self._apply_updates(latest, request)
                 if changes:
