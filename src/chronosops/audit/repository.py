@@ -16,7 +16,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chronosops.audit.tables import AuditCheckpoint, AuditCheckpointIncident, AuditEvent
-from chronosops.storage import insert_row, insert_rows
+from chronosops.storage import insert_row, insert_rows, run_prepared
 
 
 def _head_links_statement() -> CompoundSelect[str, int | None, str]:
@@ -63,10 +63,10 @@ class AuditRepository:
         self, chain_id: str, incident_id: str
     ) -> tuple[tuple[int, str] | None, tuple[int, str] | None]:
         """The chain's and the incident's last (seq, hash), in one round trip."""
-        rows = await self.session.execute(
-            _HEAD_LINKS, {"chain_id": chain_id, "incident_id": incident_id}
+        ran = await run_prepared(
+            self.session, _HEAD_LINKS, {"chain_id": chain_id, "incident_id": incident_id}
         )
-        found = {which: (seq or 0, digest) for which, seq, digest in rows.all()}
+        found = {which: (seq or 0, digest) for which, seq, digest in ran.rows}
         return found.get("chain"), found.get("incident")
 
     async def head_link(self, chain_id: str) -> tuple[int, str] | None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,7 +22,7 @@ from chronosops.core.ids import IdFactory
 from chronosops.core.ingest_request import IngestIncidentRequest
 from chronosops.incidents.schemas import IncidentAlertRead
 from chronosops.incidents.tables import Incident, IncidentAlert
-from chronosops.storage import insert_row, is_unique_violation
+from chronosops.storage import insert_row, is_unique_violation, run_prepared
 
 AlertRole = Literal["opened", "joined"]
 JoinReason = Literal["groupKey", "window"]
@@ -42,6 +42,22 @@ def window_key_of(request: IngestIncidentRequest) -> str | None:
     if metadata is None or not metadata.service or not metadata.environment:
         return None
     return f"{len(metadata.service)}:{metadata.service}/{metadata.environment}"[:600]
+
+
+# The check every new alert's ingest makes (is it a repeat of a joined alert?), built once
+# with named parameters: run straight on SQLite's writer connection in its units.
+_OPEN_JOINED = (
+    select(IncidentAlert.incident_id)
+    .join(Incident, Incident.id == IncidentAlert.incident_id)
+    .where(
+        IncidentAlert.source_type == bindparam("source_type"),
+        IncidentAlert.source_ref == bindparam("source_ref"),
+        IncidentAlert.role == "joined",
+        Incident.lifecycle != "resolved",
+    )
+    .order_by(IncidentAlert.created_at.desc())
+    .limit(1)
+)
 
 
 class GroupRaceError(Exception):
@@ -94,6 +110,11 @@ class AlertGrouping:
 
         With ``open_only`` false, the newest incident holding it, open or resolved.
         """
+        if roles == ("joined",) and open_only:
+            ran = await run_prepared(
+                session, _OPEN_JOINED, {"source_type": source_type, "source_ref": source_ref}
+            )
+            return ran.rows[0][0] if ran.rows else None
         query = (
             select(IncidentAlert.incident_id)
             .join(Incident, Incident.id == IncidentAlert.incident_id)

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import Update, and_, bindparam, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chronosops.core.canonical import sha256_hex
@@ -18,7 +19,30 @@ from chronosops.storage import (
     add_unless_taken,
     decode_cursor,
     insert_or_ignore,
+    run_prepared,
 )
+
+# Built once, with named parameters: run straight on SQLite's writer connection in its units.
+_LATEST_LIFECYCLE = (
+    select(Incident.lifecycle)
+    .where(
+        Incident.source_type == bindparam("source_type"),
+        Incident.source_ref == bindparam("source_ref"),
+    )
+    .order_by(Incident.occurrence.desc())
+    .limit(1)
+)
+
+
+@cache
+def _update_statement(keys: tuple[str, ...]) -> Update:
+    """``UPDATE incident SET <keys> WHERE id = :incident_id_``, built once per set of columns."""
+    table = Incident.__table__
+    return (
+        update(table)
+        .where(table.c.id == bindparam("incident_id_"))
+        .values({key: bindparam(key) for key in keys})
+    )
 
 
 def subject_hash(subject: str) -> str:
@@ -45,12 +69,10 @@ class IncidentRepository:
         )
 
     async def latest_lifecycle(self, source_type: str, source_ref: str) -> str | None:
-        return await self.session.scalar(
-            select(Incident.lifecycle)
-            .where(Incident.source_type == source_type, Incident.source_ref == source_ref)
-            .order_by(Incident.occurrence.desc())
-            .limit(1)
+        ran = await run_prepared(
+            self.session, _LATEST_LIFECYCLE, {"source_type": source_type, "source_ref": source_ref}
         )
+        return ran.rows[0][0] if ran.rows else None
 
     async def insert(self, incident: Incident) -> bool:
         """Insert, or return False if the (sourceType, sourceRef, occurrence) slot is taken."""
@@ -60,6 +82,14 @@ class IncidentRepository:
         return await insert_or_ignore(self.session, Incident, values)
 
     async def update(self, incident_id: str, values: dict[str, Any]) -> bool:
+        if not any(isinstance(row, Incident) for row in self.session.identity_map.values()):
+            # No incident loaded in this session to keep in step: a plain UPDATE, built once.
+            ran = await run_prepared(
+                self.session,
+                _update_statement(tuple(values)),
+                {**values, "incident_id_": incident_id},
+            )
+            return bool(ran.rowcount)
         result = await self.session.execute(
             update(Incident).where(Incident.id == incident_id).values(**values)
         )

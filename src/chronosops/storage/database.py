@@ -34,7 +34,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from chronosops.config import ConfigurationError, DatabaseSettings
-from chronosops.storage.direct_inserts import DIRECT_WRITER, DirectWriter
+from chronosops.storage.direct_statements import DIRECT_WRITER, DirectWriter
 from chronosops.storage.direct_sqlite import DirectConnection, direct_creator
 from chronosops.storage.failures import (
     URL_SETTING,
@@ -437,9 +437,7 @@ class GroupCommitWriter:
             await connection.execution_options(sqlite_begin="IMMEDIATE")
             await connection.begin()
             driver = (await connection.get_raw_connection()).driver_connection
-            self._direct.connection = (
-                driver.raw() if isinstance(driver, DirectConnection) else None
-            )
+            self._direct.connection = driver.raw() if isinstance(driver, DirectConnection) else None
             held: list[_Turn] = []
             try:
                 while self._queue and len(held) < self._max_units:

@@ -135,7 +135,7 @@ class DirectConnection:
         return self._conn
 
     def raw(self) -> sqlite3.Connection:
-        """The sqlite3 connection itself (`direct_inserts` runs prepared inserts on it)."""
+        """The sqlite3 connection itself (`direct_statements` runs prepared statements on it)."""
         return self._open()
 
     def cursor(self) -> DirectCursor:

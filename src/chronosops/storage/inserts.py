@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase
 
 from chronosops.storage.database import is_unique_violation
-from chronosops.storage.direct_inserts import direct_writer
+from chronosops.storage.direct_statements import direct_writer
 
 
 def _table_of(model: type[DeclarativeBase]) -> Table:

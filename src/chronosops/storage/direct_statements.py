@@ -1,4 +1,4 @@
-"""Inserts run straight on the SQLite writer's own ``sqlite3`` connection, compiled once.
+"""Statements run straight on the SQLite writer's own ``sqlite3`` connection, compiled once.
 
 Through SQLAlchemy a single-row insert costs ~100–200 µs of CPU on top of SQLite's few
 microseconds: the execution context, the compiled-cache lookup, parameter processing, the
@@ -8,6 +8,9 @@ asyncio adaptation. The writer's connection is a plain ``sqlite3.Connection`` on
 the statement once for the set of columns given (its SQL, the order of its parameters and each
 column type's bind processor, ``UtcDateTime`` and ``JSONValue`` included), and each call only
 converts the values and runs it. The rows are byte for byte what the Core insert would write.
+The same holds for the few other statements of an ingest that are built once with named
+parameters (`run_prepared`: the reads and the status update of the ingest's transaction),
+whose rows come back through each column type's result processor.
 
 Only the writer's units use it (their session carries `DirectWriter` in ``session.info``);
 readers, PostgreSQL and any other session keep the ordinary path. Errors come back as
@@ -18,10 +21,10 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Insert
+from sqlalchemy import Executable, Insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,12 +38,18 @@ class Prepared:
     sql: str
     # (column key, its bind processor or None) in the order of the SQL's ``?``.
     parameters: tuple[tuple[str, Callable[[Any], Any] | None], ...]
+    # Each result column's processor (None: the value as SQLite gives it); () for no rows.
+    results: tuple[Callable[[Any], Any] | None, ...] = ()
+
+    # Values the statement holds itself (a LIMIT, a literal), by parameter name.
+    constants: dict[str, Any] = field(default_factory=dict)
 
     def row(self, values: dict[str, Any]) -> tuple[Any, ...]:
+        constants = self.constants
         return tuple(
             value if process is None else process(value)
             for key, process in self.parameters
-            for value in (values[key],)
+            for value in ((values[key] if key in values else constants[key]),)
         )
 
 
@@ -58,6 +67,36 @@ def prepare(statement: Insert, keys: Sequence[str], dialect: Dialect) -> Prepare
     return Prepared(compiled.string, tuple((name, processors.get(name)) for name in names))
 
 
+def prepare_statement(statement: Executable, dialect: Dialect) -> Prepared | None:
+    """A statement built once with named parameters (``bindparam``), compiled for
+    ``dialect``; None when it needs more than its parameters per execution (an expanding
+    ``IN``, a literal rendered per call, a Python-side default)."""
+    compiled = statement.compile(dialect=dialect)
+    if (
+        compiled.positiontup is None
+        or getattr(compiled, "insert_prefetch", None)
+        or getattr(compiled, "update_prefetch", None)
+        or getattr(compiled, "literal_execute_params", None)
+        or getattr(compiled, "post_compile_params", None)
+    ):
+        return None
+    processors = compiled._bind_processors
+    results = tuple(
+        column.type._cached_result_processor(dialect, None) for column in compiled._result_columns
+    )
+    constants = {
+        name: compiled.binds[name].effective_value
+        for name in compiled.positiontup
+        if not compiled.binds[name].required
+    }
+    return Prepared(
+        compiled.string,
+        tuple((name, processors.get(name)) for name in compiled.positiontup),
+        results,
+        constants,
+    )
+
+
 class DirectWriter:
     """The writer's ``sqlite3`` connection and the inserts prepared for its dialect.
 
@@ -67,7 +106,7 @@ class DirectWriter:
     def __init__(self, dialect: Dialect) -> None:
         self.dialect = dialect
         self.connection: sqlite3.Connection | None = None
-        self._prepared: dict[tuple[Insert, tuple[str, ...]], Prepared | None] = {}
+        self._prepared: dict[tuple[Executable, tuple[str, ...]], Prepared | None] = {}
 
     def prepared(self, statement: Insert, keys: tuple[str, ...]) -> Prepared | None:
         key = (statement, keys)
@@ -75,6 +114,14 @@ class DirectWriter:
             return self._prepared[key]
         except KeyError:
             found = self._prepared[key] = prepare(statement, keys, self.dialect)
+            return found
+
+    def statement(self, statement: Executable) -> Prepared | None:
+        key = (statement, ())
+        try:
+            return self._prepared[key]
+        except KeyError:
+            found = self._prepared[key] = prepare_statement(statement, self.dialect)
             return found
 
     def execute(self, prepared: Prepared, values: dict[str, Any]) -> sqlite3.Cursor:
@@ -103,3 +150,46 @@ async def direct_writer(session: AsyncSession) -> DirectWriter | None:
     # SQLAlchemy, so that a rollback of this unit undoes these rows too.
     await session.connection()
     return writer
+
+
+@dataclass(frozen=True, slots=True)
+class Ran:
+    """What a statement run by `run_prepared` gave: its rows (result-processed) and its
+    row count."""
+
+    rows: list[tuple[Any, ...]]
+    rowcount: int
+
+
+async def run_prepared(
+    session: AsyncSession, statement: Executable, parameters: dict[str, Any]
+) -> Ran:
+    """Run ``statement`` (built once, its parameters named with ``bindparam``): on the
+    writer's direct connection when the session is one of its units, else through the
+    session as usual. Either way the same SQL, the same values, the same rows."""
+    writer = await direct_writer(session)
+    prepared = writer.statement(statement) if writer is not None else None
+    if writer is None or prepared is None:
+        result = await session.execute(statement, parameters)
+        # A SELECT through the ORM session answers a buffered Result; a DML statement a
+        # CursorResult, which says whether it has rows and how many it changed.
+        if getattr(result, "returns_rows", True):
+            rows = [tuple(row) for row in result.all()]
+            return Ran(rows, len(rows))
+        return Ran([], int(getattr(result, "rowcount", 0)))
+    cursor = writer.execute(prepared, parameters)
+    try:
+        raw = cursor.fetchall() if prepared.results else []
+        rowcount = cursor.rowcount
+    finally:
+        cursor.close()
+    processors = prepared.results
+    if any(processors):
+        raw = [
+            tuple(
+                value if process is None else process(value)
+                for process, value in zip(processors, row, strict=True)
+            )
+            for row in raw
+        ]
+    return Ran(raw, rowcount if not prepared.results else len(raw))
