@@ -85,10 +85,13 @@ async def test_rows_read_past_sqlalchemy_come_back_through_the_column_types(
 async def test_a_unit_that_fails_after_inserting_past_sqlalchemy_leaves_nothing(
     services: Services,
 ) -> None:
-    with pytest.raises(RuntimeError):
+    async def insert_then_fail() -> None:
         async with services.database.unit_of_work() as session:
             await insert_row(session, EvidenceBundle, bundle("rolled-back"))
             raise RuntimeError("after the insert")
+
+    with pytest.raises(RuntimeError):
+        await insert_then_fail()
     async with services.database.unit_of_work() as session:
         await insert_row(session, EvidenceBundle, bundle("kept"))
     assert await stored(services, "rolled-back") is None
@@ -100,8 +103,12 @@ async def test_a_taken_key_past_sqlalchemy_raises_sqlalchemys_integrity_error(
 ) -> None:
     async with services.database.unit_of_work() as session:
         await insert_row(session, EvidenceBundle, bundle("taken"))
-    with pytest.raises(IntegrityError):
+
+    async def insert_again() -> None:
         async with services.database.unit_of_work() as session:
             await insert_row(session, EvidenceBundle, bundle("taken"))
+
+    with pytest.raises(IntegrityError):
+        await insert_again()
     async with services.database.unit_of_work() as session:
         assert await insert_or_ignore(session, EvidenceBundle, bundle("taken")) is False

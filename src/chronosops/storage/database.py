@@ -34,8 +34,8 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from chronosops.config import ConfigurationError, DatabaseSettings
-from chronosops.storage.direct_statements import DIRECT_WRITER, DirectWriter
 from chronosops.storage.direct_sqlite import DirectConnection, direct_creator
+from chronosops.storage.direct_statements import DIRECT_WRITER, DirectWriter
 from chronosops.storage.failures import (
     URL_SETTING,
     DatabaseUnavailableError,
