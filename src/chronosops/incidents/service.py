@@ -180,7 +180,11 @@ class IncidentService:
     def preview(self, request: IngestIncidentRequest, *, incident_id: str) -> IncidentRead:
         """The incident ``request`` would open as ``incident_id``, before anything is stored
         (what its evidence and analysis are computed from outside the transaction)."""
-        return to_read(self._new_incident(request, occurrence=1, by=None, incident_id=incident_id))
+        return to_read(
+            self._new_incident(
+                request, occurrence=1, by=None, incident_id=incident_id, stored=False
+            )
+        )
 
     async def register(
         self,
@@ -230,7 +234,10 @@ class IncidentService:
         occurrence: int,
         by: str | None,
         incident_id: str | None = None,
+        stored: bool = True,
     ) -> Incident:
+        """The row of a new incident; ``stored=False`` for a preview that is never written,
+        which leaves out the stored copy of the request (a dump of it all, evidence included)."""
         now = self.clock.now()
         metadata = request.metadata
         collection = request.collection
@@ -261,7 +268,9 @@ class IncidentService:
             window_minutes_before=collection.window_minutes_before,
             window_minutes_after=collection.window_minutes_after,
             force_collect=collection.force_collect,
-            request=request.model_dump(mode="json", exclude={"source_payload"}),
+            request=(
+                request.model_dump(mode="json", exclude={"source_payload"}) if stored else None
+            ),
             source_payload=request.source_payload,
             created_at=now,
             updated_at=now,

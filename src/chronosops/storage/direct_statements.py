@@ -31,6 +31,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 # session.info key: the unit runs on the group-commit writer's direct connection.
 DIRECT_WRITER = "chronosops.direct_writer"
+# session.info key: the session transaction whose savepoint `direct_writer` made sure of.
+_BEGUN = "chronosops.direct_writer.begun"
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,8 +149,12 @@ async def direct_writer(session: AsyncSession) -> DirectWriter | None:
     if writer is None or writer.connection is None:
         return None
     # The session's savepoint is opened on its first statement: begin it before writing past
-    # SQLAlchemy, so that a rollback of this unit undoes these rows too.
-    await session.connection()
+    # SQLAlchemy, so that a rollback of this unit undoes these rows too. Asked once per
+    # transaction of the session (each ask is a greenlet round trip).
+    transaction = session.sync_session.get_transaction()
+    if transaction is None or session.info.get(_BEGUN) is not transaction:
+        await session.connection()
+        session.info[_BEGUN] = session.sync_session.get_transaction()
     return writer
 
 
