@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -45,6 +46,9 @@ from chronosops.incidents.tables import (
     WebhookDelivery,
 )
 from chronosops.storage import Liveness, encode_cursor
+
+# Every column of a new incident's row, unset (None) until `_new_incident` fills it in.
+_BLANK_INCIDENT: dict[str, Any] = {column.key: None for column in Incident.__table__.columns}
 
 # Two writers racing for the same reference can both lose a round only if a third keeps
 # opening new occurrences; a few rounds settle every realistic race.
@@ -243,7 +247,10 @@ class IncidentService:
         collection = request.collection
         # A full record of an incident that is already over arrives resolved.
         over = request.timeline.end is not None or request.timeline.resolved_at is not None
-        return Incident(
+        # Not an ORM instance: the row is only read (its preview, and the values inserted by
+        # a Core statement), and building a mapped object costs a tracked set per column.
+        fresh = SimpleNamespace(**_BLANK_INCIDENT)
+        fresh.__dict__.update(
             id=incident_id or self.ids.new(),
             source_type=request.source_type,
             source_ref=request.source_ref,
@@ -276,6 +283,7 @@ class IncidentService:
             updated_at=now,
             created_by=by,
         )
+        return cast(Incident, fresh)
 
     def _apply_updates(
         self, incident: Incident, request: IngestIncidentRequest
