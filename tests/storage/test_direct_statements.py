@@ -5,10 +5,10 @@ still undoes it."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any
+from typing import Any, cast
 
 import pytest
-from sqlalchemy import bindparam, insert, select, text
+from sqlalchemy import Table, bindparam, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
 from chronosops.bootstrap import Services
@@ -60,7 +60,7 @@ async def test_a_row_inserted_past_sqlalchemy_is_stored_as_sqlalchemy_stores_it(
         assert await insert_or_ignore(session, EvidenceBundle, bundle("direct")) is True
         await insert_row(session, EvidenceBundle, bundle("direct-2"))
         # The ordinary path, for comparison: a Core insert through the session.
-        await session.execute(insert(EvidenceBundle.__table__), bundle("through-core"))
+        await session.execute(insert(cast(Table, EvidenceBundle.__table__)), bundle("through-core"))
     through_core = await stored(services, "through-core")
     assert through_core is not None
     assert await stored(services, "direct") == through_core

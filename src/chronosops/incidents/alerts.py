@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -202,7 +202,7 @@ class AlertGrouping:
         the lookup `target` made before this transaction.
         """
         group_key = group_key_of(request)
-        values = {
+        values: dict[str, Any] = {
             "id": self.ids.new(),
             "incident_id": incident_id,
             "source_type": request.source_type,

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Update, and_, bindparam, delete, or_, select, update
+from sqlalchemy import Table, Update, and_, bindparam, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chronosops.core.canonical import sha256_hex
@@ -37,7 +37,7 @@ _LATEST_LIFECYCLE = (
 @cache
 def _update_statement(keys: tuple[str, ...]) -> Update:
     """``UPDATE incident SET <keys> WHERE id = :incident_id_``, built once per set of columns."""
-    table = Incident.__table__
+    table = cast(Table, Incident.__table__)
     return (
         update(table)
         .where(table.c.id == bindparam("incident_id_"))

@@ -22,12 +22,14 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Executable, Insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import SQLCompiler
 
 # session.info key: the unit runs on the group-commit writer's direct connection.
 DIRECT_WRITER = "chronosops.direct_writer"
@@ -60,29 +62,49 @@ def prepare(statement: Insert, keys: Sequence[str], dialect: Dialect) -> Prepare
     anything per execution (a Python-side default of a column not given), or its parameters
     are not the plain column values."""
     compiled = statement.compile(dialect=dialect, column_keys=list(keys))
+    assert isinstance(compiled, SQLCompiler)
     if compiled.insert_prefetch or compiled.positiontup is None:
         return None
     names = list(compiled.positiontup)
-    if sorted(names) != sorted(keys):
+    parameters = _plain_parameters(compiled, names)
+    if sorted(names) != sorted(keys) or parameters is None:
         return None
-    processors = compiled._bind_processors
-    return Prepared(compiled.string, tuple((name, processors.get(name)) for name in names))
+    return Prepared(compiled.string, parameters)
+
+
+def _plain_parameters(
+    compiled: SQLCompiler, names: Sequence[str]
+) -> tuple[tuple[str, Callable[[Any], Any] | None], ...] | None:
+    """Each parameter with its bind processor; None when one takes a tuple of them."""
+    found: list[tuple[str, Callable[[Any], Any] | None]] = []
+    for name in names:
+        process = compiled._bind_processors.get(name)
+        if process is not None and not callable(process):
+            return None
+        found.append((name, process))
+    return tuple(found)
 
 
 def prepare_statement(statement: Executable, dialect: Dialect) -> Prepared | None:
     """A statement built once with named parameters (``bindparam``), compiled for
     ``dialect``; None when it needs more than its parameters per execution (an expanding
     ``IN``, a literal rendered per call, a Python-side default)."""
-    compiled = statement.compile(dialect=dialect)
+    compiled = cast(ClauseElement, statement).compile(dialect=dialect)
+    assert isinstance(compiled, SQLCompiler)
+    parameters = (
+        _plain_parameters(compiled, compiled.positiontup)
+        if compiled.positiontup is not None
+        else None
+    )
     if (
-        compiled.positiontup is None
+        parameters is None
+        or compiled.positiontup is None
         or getattr(compiled, "insert_prefetch", None)
         or getattr(compiled, "update_prefetch", None)
         or getattr(compiled, "literal_execute_params", None)
         or getattr(compiled, "post_compile_params", None)
     ):
         return None
-    processors = compiled._bind_processors
     results = tuple(
         column.type._cached_result_processor(dialect, None) for column in compiled._result_columns
     )
@@ -91,12 +113,7 @@ def prepare_statement(statement: Executable, dialect: Dialect) -> Prepared | Non
         for name in compiled.positiontup
         if not compiled.binds[name].required
     }
-    return Prepared(
-        compiled.string,
-        tuple((name, processors.get(name)) for name in compiled.positiontup),
-        results,
-        constants,
-    )
+    return Prepared(compiled.string, parameters, results, constants)
 
 
 class DirectWriter:
