@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from chronosops.bootstrap import Services
 from chronosops.evidence.tables import EvidenceBundle
-from chronosops.storage import insert_or_ignore, insert_row, run_prepared
+from chronosops.storage import add_unless_taken, insert_or_ignore, insert_row, run_prepared
 from chronosops.storage.direct_statements import DIRECT_WRITER
 from tests.fixtures.database import on_postgres
 
@@ -112,3 +112,18 @@ async def test_a_taken_key_past_sqlalchemy_raises_sqlalchemys_integrity_error(
         await insert_again()
     async with services.database.unit_of_work() as session:
         assert await insert_or_ignore(session, EvidenceBundle, bundle("taken")) is False
+
+
+async def test_a_nested_savepoint_that_loses_its_key_keeps_the_rest_of_the_unit(
+    services: Services,
+) -> None:
+    """The writer's savepoints run as plain SQL on its connection: a nested one (an ORM row
+    that loses its key) rolls back alone, and its unit's other rows are committed."""
+    async with services.database.unit_of_work() as session:
+        await insert_row(session, EvidenceBundle, bundle("first"))
+    async with services.database.unit_of_work() as session:
+        await insert_row(session, EvidenceBundle, bundle("beside"))
+        assert await add_unless_taken(session, EvidenceBundle(**bundle("first"))) is False
+        assert await add_unless_taken(session, EvidenceBundle(**bundle("second"))) is True
+    for kept in ("first", "beside", "second"):
+        assert await stored(services, kept) is not None
