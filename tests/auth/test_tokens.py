@@ -226,3 +226,37 @@ async def test_local_tokens_are_refused_when_no_secret_is_configured(
         verifier = TokenVerifier(settings, http=http)
         with pytest.raises(AuthenticationError, match="locally signed tokens are not accepted"):
             await verifier.verify(local_token())
+
+
+async def test_a_token_verified_once_is_answered_from_memory_until_it_expires(
+    verifier: TokenVerifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    decoded: list[str] = []
+    real_decode = jwt.decode
+
+    def counting_decode(token: str, *args: object, **kwargs: object) -> object:
+        decoded.append(token)
+        return real_decode(token, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(jwt, "decode", counting_decode)
+    token = local_token(exp=int(time.time()) + 30)
+    first = await verifier.verify(token)
+    assert await verifier.verify(token) is first
+    assert len(decoded) == 1
+    # Past the token's expiry (by the verifier's clock) the memory no longer answers: the
+    # signature and claims are checked again, which refuse an expired token.
+    later = time.time() + 31
+    monkeypatch.setattr("chronosops.auth.tokens.time.time", lambda: later)
+    await verifier.verify(token)
+    assert len(decoded) == 2
+
+
+async def test_a_remembered_token_with_another_signature_is_still_refused(
+    verifier: TokenVerifier,
+) -> None:
+    token = local_token()
+    await verifier.verify(token)
+    head, body, _signature = token.split(".")
+    forged = jwt.encode(json.loads(base64.urlsafe_b64decode(body + "==")), "x" * 32)
+    with pytest.raises(AuthenticationError, match="signature"):
+        await verifier.verify(f"{head}.{body}.{forged.split('.')[2]}")

@@ -16,7 +16,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chronosops.audit.tables import AuditCheckpoint, AuditCheckpointIncident, AuditEvent
-from chronosops.storage import insert_row, insert_rows, postgres
+from chronosops.storage import insert_row, insert_rows, postgres, run_prepared
 
 
 def _head_links_statement() -> CompoundSelect[str, int | None, str]:
@@ -74,7 +74,7 @@ class AuditRepository:
             else None
         )
         if rows is None:
-            rows = [tuple(row) for row in await self.session.execute(_HEAD_LINKS, values)]
+            rows = (await run_prepared(self.session, _HEAD_LINKS, values)).rows
         found = {which: (seq or 0, digest) for which, seq, digest in rows}
         return found.get("chain"), found.get("incident")
 

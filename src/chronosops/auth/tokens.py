@@ -8,7 +8,10 @@ HMAC secret.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import time
+from collections import OrderedDict
 from datetime import timedelta
 from typing import Any
 
@@ -26,6 +29,12 @@ OIDC_ALGORITHMS = ("RS256", "ES256")
 # A kid we have never seen triggers a refetch, but not more often than this, so that a flood of
 # forged tokens cannot turn into a flood of requests to the identity provider.
 JWKS_MIN_REFETCH_SECONDS = 6.0
+# Verified tokens remembered (by their SHA-256), so that a client sending the same token on
+# every request pays the signature check and claim parsing once: each for at most this long
+# (a key removed from the JWKS, or a changed setting, is noticed within it), never past the
+# token's own expiry, and this many at most (the least recently used go first).
+VERIFIED_TTL_SECONDS = 60.0
+VERIFIED_MAX_TOKENS = 4096
 
 
 class LocalTokenIssuer:
@@ -112,9 +121,20 @@ class JwksCache:
 
 
 class TokenVerifier:
-    def __init__(self, settings: AuthSettings, *, http: httpx.AsyncClient | None = None) -> None:
+    def __init__(
+        self,
+        settings: AuthSettings,
+        *,
+        http: httpx.AsyncClient | None = None,
+        remember_seconds: float = VERIFIED_TTL_SECONDS,
+        remember_max: int = VERIFIED_MAX_TOKENS,
+    ) -> None:
         self._settings = settings
         self._jwks: JwksCache | None = None
+        self._remember_seconds = remember_seconds
+        self._remember_max = remember_max
+        # sha256(token) -> (the token, its principal, until when (time.time()) it stands).
+        self._verified: OrderedDict[bytes, tuple[str, Principal, float]] = OrderedDict()
         if settings.oidc_jwks_url and settings.oidc_issuer:
             if http is None:
                 raise ValueError("OIDC verification needs an HTTP client for the JWKS")
@@ -127,6 +147,35 @@ class TokenVerifier:
         return self._jwks
 
     async def verify(self, token: str) -> Principal:
+        """The principal of a valid token; `AuthenticationError` saying why otherwise.
+
+        Bearer tokens are never revoked before their expiry (signing out ends a console
+        session, a cookie, not a token), so a token verified moments ago is still valid until
+        its ``exp``: it is answered from memory, looked up by its hash and compared in constant
+        time, so the lookup says nothing about the bytes of a token it holds."""
+        digest = hashlib.sha256(token.encode()).digest()
+        remembered = self._verified.get(digest)
+        if remembered is not None:
+            known, principal, until = remembered
+            if time.time() < until and hmac.compare_digest(known, token):
+                self._verified.move_to_end(digest)
+                return principal
+            del self._verified[digest]
+        principal = await self._verify(token)
+        self._remember(digest, token, principal)
+        return principal
+
+    def _remember(self, digest: bytes, token: str, principal: Principal) -> None:
+        expires = principal.claims.get("exp")
+        if self._remember_max <= 0 or not isinstance(expires, int | float):
+            return
+        until = min(float(expires), time.time() + self._remember_seconds)
+        self._verified[digest] = (token, principal, until)
+        self._verified.move_to_end(digest)
+        while len(self._verified) > self._remember_max:
+            self._verified.popitem(last=False)
+
+    async def _verify(self, token: str) -> Principal:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,7 +22,7 @@ from chronosops.core.ids import IdFactory
 from chronosops.core.ingest_request import IngestIncidentRequest
 from chronosops.incidents.schemas import IncidentAlertRead
 from chronosops.incidents.tables import Incident, IncidentAlert
-from chronosops.storage import is_unique_violation
+from chronosops.storage import insert_row, is_unique_violation, run_prepared
 
 AlertRole = Literal["opened", "joined"]
 JoinReason = Literal["groupKey", "window"]
@@ -42,6 +42,22 @@ def window_key_of(request: IngestIncidentRequest) -> str | None:
     if metadata is None or not metadata.service or not metadata.environment:
         return None
     return f"{len(metadata.service)}:{metadata.service}/{metadata.environment}"[:600]
+
+
+# The check every new alert's ingest makes (is it a repeat of a joined alert?), built once
+# with named parameters: run straight on SQLite's writer connection in its units.
+_OPEN_JOINED = (
+    select(IncidentAlert.incident_id)
+    .join(Incident, Incident.id == IncidentAlert.incident_id)
+    .where(
+        IncidentAlert.source_type == bindparam("source_type"),
+        IncidentAlert.source_ref == bindparam("source_ref"),
+        IncidentAlert.role == "joined",
+        Incident.lifecycle != "resolved",
+    )
+    .order_by(IncidentAlert.created_at.desc())
+    .limit(1)
+)
 
 
 class GroupRaceError(Exception):
@@ -94,6 +110,11 @@ class AlertGrouping:
 
         With ``open_only`` false, the newest incident holding it, open or resolved.
         """
+        if roles == ("joined",) and open_only:
+            ran = await run_prepared(
+                session, _OPEN_JOINED, {"source_type": source_type, "source_ref": source_ref}
+            )
+            return ran.rows[0][0] if ran.rows else None
         query = (
             select(IncidentAlert.incident_id)
             .join(Incident, Incident.id == IncidentAlert.incident_id)
@@ -108,6 +129,20 @@ class AlertGrouping:
         if open_only:
             query = query.where(Incident.lifecycle != "resolved")
         return (await session.execute(query)).scalar_one_or_none()
+
+    def may_join(self, request: IngestIncidentRequest) -> bool:
+        """Whether any open incident could take this alert: it has a vendor group, or its
+        source's window rule is on and it names a service and environment. When not,
+        `target` answers None without asking the database."""
+        if group_key_of(request) is not None:
+            return True
+        metadata = request.metadata
+        return bool(
+            self.windows.get(request.source_type)
+            and metadata is not None
+            and metadata.service
+            and metadata.environment
+        )
 
     async def target(
         self, session: AsyncSession, request: IngestIncidentRequest
@@ -167,27 +202,27 @@ class AlertGrouping:
         the lookup `target` made before this transaction.
         """
         group_key = group_key_of(request)
-        row = IncidentAlert(
-            id=self.ids.new(),
-            incident_id=incident_id,
-            source_type=request.source_type,
-            source_ref=request.source_ref,
-            group_key=group_key,
-            role=role,
-            joined_by=reason,
-            title=request.title[:500],
-            start_at=request.timeline.start,
-            resolved_at=request.timeline.resolved_at or request.timeline.end,
-            created_at=self.clock.now(),
-            silence_id=silence_id,
+        values: dict[str, Any] = {
+            "id": self.ids.new(),
+            "incident_id": incident_id,
+            "source_type": request.source_type,
+            "source_ref": request.source_ref,
+            "group_key": group_key,
+            "role": role,
+            "joined_by": reason,
+            "title": request.title[:500],
+            "start_at": request.timeline.start,
+            "resolved_at": request.timeline.resolved_at or request.timeline.end,
+            "created_at": self.clock.now(),
+            "silence_id": silence_id,
             # The opener's request is the incident's own; a joined alert's is kept here for
             # the incident's next analysis.
-            request=(
+            "request": (
                 request.model_dump(mode="json", exclude={"source_payload"}, exclude_none=True)
                 if role == "joined"
                 else None
             ),
-        )
+        }
         try:
             if role == "opened" and group_key is not None:
                 await session.execute(
@@ -198,15 +233,26 @@ class AlertGrouping:
                 )
             if role == "opened":
                 await self._claim_window(session, incident_id, request)
-            session.add(row)
-            await session.flush()
+            # A Core insert (straight to SQLite's writer connection there), not an ORM flush.
+            await insert_row(session, IncidentAlert, values)
         except IntegrityError as error:
             if not is_unique_violation(error):
                 raise
             raise GroupRaceError(
                 f"{request.source_type}:{group_key or request.source_ref}"
             ) from error
-        return to_alert_read(row)
+        return IncidentAlertRead(
+            source_type=request.source_type,
+            source_ref=request.source_ref,
+            group_key=group_key,
+            role=role,
+            joined_by=reason,
+            title=values["title"],
+            start=values["start_at"],
+            resolved_at=values["resolved_at"],
+            received_at=values["created_at"],
+            silence_id=silence_id,
+        )
 
     async def _claim_window(
         self, session: AsyncSession, incident_id: str, request: IngestIncidentRequest

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from functools import cache
+from typing import Any, cast
 
-from sqlalchemy import and_, bindparam, delete, or_, select, update
+from sqlalchemy import Table, Update, and_, bindparam, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.util import identity_key
 
@@ -20,10 +21,33 @@ from chronosops.storage import (
     decode_cursor,
     insert_or_ignore,
     postgres,
+    run_prepared,
 )
 
 # Built once: on PostgreSQL an update goes out with the writes waiting before it.
 _UPDATE_ONE = update(Incident).where(Incident.id == bindparam("target_id")).returning(Incident.id)
+
+# Built once, with named parameters: run straight on SQLite's writer connection in its units.
+_LATEST_LIFECYCLE = (
+    select(Incident.lifecycle)
+    .where(
+        Incident.source_type == bindparam("source_type"),
+        Incident.source_ref == bindparam("source_ref"),
+    )
+    .order_by(Incident.occurrence.desc())
+    .limit(1)
+)
+
+
+@cache
+def _update_statement(keys: tuple[str, ...]) -> Update:
+    """``UPDATE incident SET <keys> WHERE id = :incident_id_``, built once per set of columns."""
+    table = cast(Table, Incident.__table__)
+    return (
+        update(table)
+        .where(table.c.id == bindparam("incident_id_"))
+        .values({key: bindparam(key) for key in keys})
+    )
 
 
 def subject_hash(subject: str) -> str:
@@ -50,12 +74,10 @@ class IncidentRepository:
         )
 
     async def latest_lifecycle(self, source_type: str, source_ref: str) -> str | None:
-        return await self.session.scalar(
-            select(Incident.lifecycle)
-            .where(Incident.source_type == source_type, Incident.source_ref == source_ref)
-            .order_by(Incident.occurrence.desc())
-            .limit(1)
+        ran = await run_prepared(
+            self.session, _LATEST_LIFECYCLE, {"source_type": source_type, "source_ref": source_ref}
         )
+        return ran.rows[0][0] if ran.rows else None
 
     async def insert(self, incident: Incident) -> bool:
         """Insert, or return False if the (sourceType, sourceRef, occurrence) slot is taken."""
@@ -75,6 +97,14 @@ class IncidentRepository:
             )
             if rows is not None:
                 return bool(rows)
+        if not any(isinstance(row, Incident) for row in self.session.identity_map.values()):
+            # No incident loaded in this session to keep in step: a plain UPDATE, built once.
+            ran = await run_prepared(
+                self.session,
+                _update_statement(tuple(values)),
+                {**values, "incident_id_": incident_id},
+            )
+            return bool(ran.rowcount)
         result = await self.session.execute(
             update(Incident).where(Incident.id == incident_id).values(**values)
         )

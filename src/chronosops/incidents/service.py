@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -45,6 +46,9 @@ from chronosops.incidents.tables import (
     WebhookDelivery,
 )
 from chronosops.storage import Liveness, encode_cursor
+
+# Every column of a new incident's row, unset (None) until `_new_incident` fills it in.
+_BLANK_INCIDENT: dict[str, Any] = {column.key: None for column in Incident.__table__.columns}
 
 # Two writers racing for the same reference can both lose a round only if a third keeps
 # opening new occurrences; a few rounds settle every realistic race.
@@ -180,7 +184,11 @@ class IncidentService:
     def preview(self, request: IngestIncidentRequest, *, incident_id: str) -> IncidentRead:
         """The incident ``request`` would open as ``incident_id``, before anything is stored
         (what its evidence and analysis are computed from outside the transaction)."""
-        return to_read(self._new_incident(request, occurrence=1, by=None, incident_id=incident_id))
+        return to_read(
+            self._new_incident(
+                request, occurrence=1, by=None, incident_id=incident_id, stored=False
+            )
+        )
 
     async def register(
         self,
@@ -230,13 +238,19 @@ class IncidentService:
         occurrence: int,
         by: str | None,
         incident_id: str | None = None,
+        stored: bool = True,
     ) -> Incident:
+        """The row of a new incident; ``stored=False`` for a preview that is never written,
+        which leaves out the stored copy of the request (a dump of it all, evidence included)."""
         now = self.clock.now()
         metadata = request.metadata
         collection = request.collection
         # A full record of an incident that is already over arrives resolved.
         over = request.timeline.end is not None or request.timeline.resolved_at is not None
-        return Incident(
+        # Not an ORM instance: the row is only read (its preview, and the values inserted by
+        # a Core statement), and building a mapped object costs a tracked set per column.
+        fresh = SimpleNamespace(**_BLANK_INCIDENT)
+        fresh.__dict__.update(
             id=incident_id or self.ids.new(),
             source_type=request.source_type,
             source_ref=request.source_ref,
@@ -261,12 +275,15 @@ class IncidentService:
             window_minutes_before=collection.window_minutes_before,
             window_minutes_after=collection.window_minutes_after,
             force_collect=collection.force_collect,
-            request=request.model_dump(mode="json", exclude={"source_payload"}),
+            request=(
+                request.model_dump(mode="json", exclude={"source_payload"}) if stored else None
+            ),
             source_payload=request.source_payload,
             created_at=now,
             updated_at=now,
             created_by=by,
         )
+        return cast(Incident, fresh)
 
     def _apply_updates(
         self, incident: Incident, request: IngestIncidentRequest

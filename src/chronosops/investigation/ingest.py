@@ -197,12 +197,22 @@ class IngestPipeline:
         self.gatherer.check(request)
         for _ in range(GROUP_RACE_ATTEMPTS):
             try:
-                joined = await self._join(request, self.grouping, principal=principal)
-                if isinstance(joined, IngestOutcome):
-                    return joined
-                outcome = await self._ingest_alone(
-                    request, principal=principal, mode=mode, unseen=joined.unseen
-                )
+                if self.grouping.may_join(request):
+                    joined = await self._join(request, self.grouping, principal=principal)
+                    if isinstance(joined, IngestOutcome):
+                        return joined
+                    outcome = await self._ingest_alone(
+                        request, principal=principal, mode=mode, unseen=joined.unseen
+                    )
+                else:
+                    # No group or window can take the alert: only a repeat of an alert that
+                    # joined an incident (when it could) would not open one, and the ingest's
+                    # own transaction asks that, instead of a check of its own before it.
+                    outcome = await self._ingest_alone(
+                        request, principal=principal, mode=mode, grouping=self.grouping
+                    )
+                    if outcome.response.alert == "joined":
+                        return outcome
             except GroupRaceError:
                 # A concurrent delivery of the group stored its incident first (the lookup
                 # above ran before it committed): everything here was rolled back, and asked
@@ -236,24 +246,9 @@ class IngestPipeline:
             )
             if own is not None and own != "resolved":
                 return Opens()
-            repeat = await grouping.joined_incident(
-                session, request.source_type, request.source_ref
-            )
+            repeat = await self._repeat_of_joined(session, request, grouping)
             if repeat is not None:
-                incident = await self.incidents.get(session, repeat)
-                self.metrics.ingested(incident.source_type, "duplicate")
-                return IngestOutcome(
-                    response=IngestIncidentResponse(
-                        incident_id=incident.id,
-                        evidence_bundle_id=incident.latest_bundle_id,
-                        analysis_id=incident.latest_analysis_id,
-                        status=incident.status,
-                        message=f"Repeat of an alert that joined incident {incident.id} "
-                        "(same sourceType and sourceRef); nothing changed",
-                        alert="joined",
-                    ),
-                    created=False,
-                )
+                return repeat
             target = await grouping.target(session, request)
             if target is None:
                 return Opens()
@@ -338,6 +333,28 @@ class IngestPipeline:
                 return None
             return Opens(unseen=own is None)
 
+    async def _repeat_of_joined(
+        self, session: AsyncSession, request: IngestIncidentRequest, grouping: AlertGrouping
+    ) -> IngestOutcome | None:
+        """The answer to a repeat of an alert that joined an open incident; None otherwise."""
+        repeat = await grouping.joined_incident(session, request.source_type, request.source_ref)
+        if repeat is None:
+            return None
+        incident = await self.incidents.get(session, repeat)
+        self.metrics.ingested(incident.source_type, "duplicate")
+        return IngestOutcome(
+            response=IngestIncidentResponse(
+                incident_id=incident.id,
+                evidence_bundle_id=incident.latest_bundle_id,
+                analysis_id=incident.latest_analysis_id,
+                status=incident.status,
+                message=f"Repeat of an alert that joined incident {incident.id} "
+                "(same sourceType and sourceRef); nothing changed",
+                alert="joined",
+            ),
+            created=False,
+        )
+
     async def _schedule_reanalysis(
         self, session: AsyncSession, incident_id: str, *, principal: Principal
     ) -> JobRead:
@@ -365,7 +382,13 @@ class IngestPipeline:
         principal: Principal,
         mode: AnalysisMode = "inline",
         unseen: bool = False,
+        grouping: AlertGrouping | None = None,
     ) -> IngestOutcome:
+        """Open the alert's incident, or match its open one (same sourceType and sourceRef).
+
+        ``grouping``: first answer a repeat of an alert that joined an open incident, as
+        `_join` does, in this transaction (for an alert that no group or window can take).
+        """
         # A request whose evidence could never be gathered is refused before anything is stored.
         self.gatherer.check(request)
         inline = mode == "inline" or (
@@ -383,12 +406,23 @@ class IngestPipeline:
         stored: AnalysisRead | None = None
         silenced: str | None = None
         async with self.database.unit_of_work() as session:
+            fresh = False
+            if grouping is not None:
+                own = await self.incidents.latest_lifecycle(
+                    session, request.source_type, request.source_ref
+                )
+                if own is None or own == "resolved":
+                    repeat = await self._repeat_of_joined(session, request, grouping)
+                    if repeat is not None:
+                        return repeat
+                # No incident of this reference yet: register need not look for one again.
+                fresh = own is None
             registration = await self.incidents.register(
                 session,
                 request,
                 by=principal.subject,
                 incident_id=ahead.incident.id if ahead else None,
-                unseen=unseen,
+                unseen=unseen or fresh,
             )
             incident = registration.incident
             silence = (

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -86,22 +87,25 @@ class PostmortemService:
         if existing is not None:
             return Drafted(_read(existing), created=False)
         content = with_prose(draft_postmortem(source), prose, source.artifacts)
-        row = Postmortem(
-            id=f"{POSTMORTEM_PREFIX}{self.ids.new()}",
-            incident_id=source.incident_id,
-            analysis_id=source.analysis_id,
-            bundle_id=source.bundle_id,
-            version=1 if new_incident else await repository.latest_version(source.incident_id) + 1,
-            generator_version=GENERATOR_VERSION,
-            content=content,
-            markdown=render_markdown(content),
-            content_hash=content_hash(content),
-            headline=content["headline"],
-            created_at=self.clock.now(),
-            created_by=by,
-        )
-        await repository.insert({c.key: getattr(row, c.key) for c in Postmortem.__table__.columns})
-        return Drafted(_read(row), created=True)
+        # Plain values, not a mapped object: inserted by a Core statement and read back here.
+        values: dict[str, Any] = {
+            "id": f"{POSTMORTEM_PREFIX}{self.ids.new()}",
+            "incident_id": source.incident_id,
+            "analysis_id": source.analysis_id,
+            "bundle_id": source.bundle_id,
+            "version": 1
+            if new_incident
+            else await repository.latest_version(source.incident_id) + 1,
+            "generator_version": GENERATOR_VERSION,
+            "content": content,
+            "markdown": render_markdown(content),
+            "content_hash": content_hash(content),
+            "headline": content["headline"],
+            "created_at": self.clock.now(),
+            "created_by": by,
+        }
+        await repository.insert(values)
+        return Drafted(_read(cast(Postmortem, SimpleNamespace(**values))), created=True)
 
     async def get(self, session: AsyncSession, postmortem_id: str) -> PostmortemRead:
         row = await PostmortemRepository(session).get(postmortem_id)

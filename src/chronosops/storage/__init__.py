@@ -3,6 +3,7 @@
 from chronosops.storage.base import JSONValue, TableBase, UtcDateTime, metadata
 from chronosops.storage.cursors import decode_cursor, encode_cursor
 from chronosops.storage.database import Database, before_commit, is_unique_violation
+from chronosops.storage.direct_statements import run_prepared
 from chronosops.storage.failures import DatabaseUnavailableError
 from chronosops.storage.inserts import (
     add_unless_taken,
@@ -33,4 +34,5 @@ __all__ = [
     "is_unique_violation",
     "metadata",
     "process_name",
+    "run_prepared",
 ]

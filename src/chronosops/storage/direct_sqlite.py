@@ -134,6 +134,10 @@ class DirectConnection:
             raise ValueError("Connection closed")
         return self._conn
 
+    def raw(self) -> sqlite3.Connection:
+        """The sqlite3 connection itself (`direct_statements` runs prepared statements on it)."""
+        return self._open()
+
     def cursor(self) -> DirectCursor:
         return DirectCursor(self._open().cursor(), self._busy_timeout)
 

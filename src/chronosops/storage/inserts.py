@@ -18,6 +18,7 @@ from sqlalchemy.orm import DeclarativeBase
 
 from chronosops.storage import postgres
 from chronosops.storage.database import is_unique_violation
+from chronosops.storage.direct_statements import direct_writer
 
 
 def _table_of(model: type[DeclarativeBase]) -> Table:
@@ -47,9 +48,14 @@ async def insert_row(
     """Insert one row; a unique-key clash raises IntegrityError as usual.
 
     On PostgreSQL the row waits to go out with the transaction's next statement or its commit
-    (`postgres.defer`), where such an error then surfaces."""
+    (`postgres.defer`), where such an error then surfaces; in a unit of SQLite's writer it runs
+    straight on the writer's connection."""
     statement = _plain_insert(model)
     if postgres.is_postgres(session) and await postgres.defer(session, statement, [values]):
+        return
+    writer = await direct_writer(session)
+    if writer is not None and (prepared := writer.prepared(statement, tuple(values))):
+        writer.execute(prepared, values)
         return
     await session.execute(statement, values)
 
@@ -61,13 +67,24 @@ async def insert_rows(
 
     Core, not the ORM's bulk insert, which splits the rows by which keys hold None.
     """
+    if not rows:
+        return
     statement = _plain_insert(model)
-    if rows and postgres.is_postgres(session) and await postgres.defer(session, statement, rows):
+    if postgres.is_postgres(session) and await postgres.defer(session, statement, rows):
+        return
+    keys = tuple(rows[0])
+    writer = await direct_writer(session)
+    if (
+        writer is not None
+        and (prepared := writer.prepared(statement, keys))
+        and all(tuple(row) == keys for row in rows)
+    ):
+        writer.executemany(prepared, rows)
         return
     if len(rows) == 1:
-        await session.execute(_plain_insert(model), rows[0])
-    elif rows:
-        await session.execute(_plain_insert(model), rows)
+        await session.execute(statement, rows[0])
+    else:
+        await session.execute(statement, rows)
 
 
 async def insert_or_ignore(
@@ -85,6 +102,13 @@ async def insert_or_ignore(
         rows = await postgres.fetch(session, statement, values)
         if rows is not None:
             return bool(rows)
+    writer = await direct_writer(session)
+    if writer is not None and (prepared := writer.prepared(statement, tuple(values))):
+        cursor = writer.execute(prepared, values)
+        # Read to the end (and close): a RETURNING statement left open is still in progress.
+        taken = cursor.fetchall()
+        cursor.close()
+        return bool(taken)
     result = await session.execute(statement, values)
     return result.first() is not None
 

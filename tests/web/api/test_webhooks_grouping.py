@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from chronosops.core.ingest_request import IngestIncidentRequest
 from chronosops.jobs.tables import Job
 from chronosops.reasoning.tables import Analysis
 from tests.fixtures.app import ClientFactory
@@ -439,3 +440,25 @@ async def test_a_manual_reanalysis_takes_in_the_alerts_that_joined_before_the_de
     third = (await hooks.http.get(f"/v1/incidents/{incident_id}", headers=viewer)).json()
     assert third["latestBundleId"] == second["latestBundleId"]
     assert third["latestAnalysisId"] != second["latestAnalysisId"]
+
+
+async def test_a_repeat_of_a_joined_alert_without_its_group_is_still_the_joined_alert(
+    client_with: ClientFactory, analyst: dict[str, str], viewer: dict[str, str]
+) -> None:
+    """Without a groupKey no group can take the alert, so the ingest asks whether it repeats
+    a joined alert in its own transaction: it still answers the joined incident, storing
+    nothing new."""
+    hooks = await grouped_hooks(client_with)
+    incident_id, _first = await open_then_join(hooks, analyst, viewer)
+    repeat = grouped_report("payments-1", service="payments", evidence={})
+    del repeat["metadata"]["customFields"]["groupKey"]
+    grouping = hooks.services.pipeline.grouping
+    assert grouping is not None
+    assert not grouping.may_join(IngestIncidentRequest.model_validate(repeat))
+    response = await hooks.http.post("/v1/incidents/ingest", json=repeat, headers=analyst)
+    assert response.status_code == 200, response.text
+    assert (response.json()["alert"], response.json()["incidentId"]) == ("joined", incident_id)
+    assert "Repeat of an alert that joined" in response.json()["message"]
+    assert len(await incidents(hooks, viewer)) == 1
+    alerts = (await hooks.http.get(f"/v1/incidents/{incident_id}/alerts", headers=viewer)).json()
+    assert alerts["count"] == 2

@@ -1,0 +1,129 @@
+"""SQLite's writer runs an ingest's hot statements straight on its sqlite3 connection: what it
+stores and reads back is what SQLAlchemy would have stored and read, and a unit's rollback
+still undoes it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any, cast
+
+import pytest
+from sqlalchemy import Table, bindparam, insert, select, text
+from sqlalchemy.exc import IntegrityError
+
+from chronosops.bootstrap import Services
+from chronosops.evidence.tables import EvidenceBundle
+from chronosops.storage import add_unless_taken, insert_or_ignore, insert_row, run_prepared
+from chronosops.storage.direct_statements import DIRECT_WRITER
+from tests.fixtures.database import on_postgres
+
+BUNDLE_BY_ID = select(EvidenceBundle.created_at, EvidenceBundle.content).where(
+    EvidenceBundle.id == bindparam("bundle_id")
+)
+
+
+def bundle(bundle_id: str) -> dict[str, Any]:
+    return {
+        "id": bundle_id,
+        "hash_algo": "sha256",
+        "hash_input_version": "2",
+        "content": {"artifacts": [{"value": 1.5, "none": None}], "é": "ü"},
+        "sources": ["logs"],
+        "artifact_count": 1,
+        "synthetic": True,
+        # Not UTC: stored as UTC, as UtcDateTime converts it.
+        "created_at": datetime(2026, 1, 1, 12, 30, 1, 123456, tzinfo=timezone(timedelta(hours=2))),
+        "created_by": None,
+    }
+
+
+async def stored(services: Services, bundle_id: str) -> tuple[Any, ...] | None:
+    async with services.database.unit_of_work(write=False) as session:
+        row = (
+            await session.execute(
+                text("SELECT * FROM evidence_bundle WHERE id = :id"), {"id": bundle_id}
+            )
+        ).first()
+    return tuple(row)[1:] if row is not None else None
+
+
+async def test_the_writers_units_go_straight_to_sqlite(services: Services) -> None:
+    async with services.database.unit_of_work() as session:
+        direct = session.info.get(DIRECT_WRITER)
+    assert (direct is None) == on_postgres()
+
+
+async def test_a_row_inserted_past_sqlalchemy_is_stored_as_sqlalchemy_stores_it(
+    services: Services,
+) -> None:
+    async with services.database.unit_of_work() as session:
+        assert await insert_or_ignore(session, EvidenceBundle, bundle("direct")) is True
+        await insert_row(session, EvidenceBundle, bundle("direct-2"))
+        # The ordinary path, for comparison: a Core insert through the session.
+        await session.execute(insert(cast(Table, EvidenceBundle.__table__)), bundle("through-core"))
+    through_core = await stored(services, "through-core")
+    assert through_core is not None
+    assert await stored(services, "direct") == through_core
+    assert await stored(services, "direct-2") == through_core
+
+
+async def test_rows_read_past_sqlalchemy_come_back_through_the_column_types(
+    services: Services,
+) -> None:
+    async with services.database.unit_of_work() as session:
+        await insert_row(session, EvidenceBundle, bundle("read-me"))
+        in_writer = await run_prepared(session, BUNDLE_BY_ID, {"bundle_id": "read-me"})
+    async with services.database.unit_of_work(write=False) as session:
+        in_reader = await run_prepared(session, BUNDLE_BY_ID, {"bundle_id": "read-me"})
+    expected = (
+        datetime(2026, 1, 1, 10, 30, 1, 123456, tzinfo=UTC),
+        {"artifacts": [{"value": 1.5, "none": None}], "é": "ü"},
+    )
+    assert in_writer.rows == in_reader.rows == [expected]
+
+
+async def test_a_unit_that_fails_after_inserting_past_sqlalchemy_leaves_nothing(
+    services: Services,
+) -> None:
+    async def insert_then_fail() -> None:
+        async with services.database.unit_of_work() as session:
+            await insert_row(session, EvidenceBundle, bundle("rolled-back"))
+            raise RuntimeError("after the insert")
+
+    with pytest.raises(RuntimeError):
+        await insert_then_fail()
+    async with services.database.unit_of_work() as session:
+        await insert_row(session, EvidenceBundle, bundle("kept"))
+    assert await stored(services, "rolled-back") is None
+    assert await stored(services, "kept") is not None
+
+
+async def test_a_taken_key_past_sqlalchemy_raises_sqlalchemys_integrity_error(
+    services: Services,
+) -> None:
+    async with services.database.unit_of_work() as session:
+        await insert_row(session, EvidenceBundle, bundle("taken"))
+
+    async def insert_again() -> None:
+        async with services.database.unit_of_work() as session:
+            await insert_row(session, EvidenceBundle, bundle("taken"))
+
+    with pytest.raises(IntegrityError):
+        await insert_again()
+    async with services.database.unit_of_work() as session:
+        assert await insert_or_ignore(session, EvidenceBundle, bundle("taken")) is False
+
+
+async def test_a_nested_savepoint_that_loses_its_key_keeps_the_rest_of_the_unit(
+    services: Services,
+) -> None:
+    """The writer's savepoints run as plain SQL on its connection: a nested one (an ORM row
+    that loses its key) rolls back alone, and its unit's other rows are committed."""
+    async with services.database.unit_of_work() as session:
+        await insert_row(session, EvidenceBundle, bundle("first"))
+    async with services.database.unit_of_work() as session:
+        await insert_row(session, EvidenceBundle, bundle("beside"))
+        assert await add_unless_taken(session, EvidenceBundle(**bundle("first"))) is False
+        assert await add_unless_taken(session, EvidenceBundle(**bundle("second"))) is True
+    for kept in ("first", "beside", "second"):
+        assert await stored(services, kept) is not None
