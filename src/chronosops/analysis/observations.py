@@ -31,6 +31,7 @@ from chronosops.core.artifacts import (
     ProviderStatus,
     SpanGroup,
 )
+from chronosops.core.required_literals import matches
 from chronosops.core.topology import edges_from_change
 
 # Metric families by name, most specific first.
@@ -750,10 +751,11 @@ def observe(artifacts: Sequence[Artifact], context: IncidentContext) -> Observat
             text[:PATTERN_INPUT_MAX]
             for text in [template.template, *(e.message.lower() for e in template.examples)]
         ]
-        # One search per category over all the texts at once (none of the patterns spans lines).
+        # One search per category over all the texts at once (none of the patterns spans lines),
+        # skipped where the text holds none of the phrases a match needs (`core.required_literals`).
         joined = "\n".join(texts)
         categories = frozenset(
-            category for category, pattern in LOG_CATEGORIES if pattern.search(joined)
+            category for category, pattern in LOG_CATEGORIES if matches(pattern, joined)
         )
         mentions = frozenset(_mentions(texts, services, named) - set(template.services))
         before_rate, after_rate = _minute_rates(
