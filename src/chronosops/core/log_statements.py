@@ -84,6 +84,10 @@ def placed_statement(message: str) -> tuple[TraceContext, str] | None:
     """The trace context a line names (both ids) and its statement: the first words without
     the trace context, values masked, a code location kept. None without trace context."""
     head = message[:STATEMENT_INPUT_MAX].lower()
+    # Both patterns open with a look-behind (every position is a start): a line without their
+    # words is not scanned.
+    if "trace" not in head or "span" not in head:
+        return None
     trace = _TRACE.search(head)
     if trace is None:
         return None
