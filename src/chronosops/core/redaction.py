@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 REDACTED = "[REDACTED]"
@@ -113,6 +114,8 @@ def redact_text(text: str) -> str:
     return text
 
 
+# Label and field names repeat on every point of a series: each is read once.
+@lru_cache(maxsize=1024)
 def is_sensitive_key(key: str) -> bool:
     """Whether a key's name says its value is a secret (``password``, ``api_key``, ``token`` …)."""
     return _SENSITIVE_KEY.search(key[:256]) is not None

@@ -17,7 +17,7 @@ import re
 import re._constants as sre_constants  # type: ignore[import-not-found,unused-ignore]
 import re._parser as sre_parser  # type: ignore[import-not-found,unused-ignore]
 from collections.abc import Iterable
-from functools import cache
+from functools import lru_cache
 from typing import Any
 
 # What the parser calls the codes read below (private modules of ``re``, stable since 3.11).
@@ -94,7 +94,7 @@ def _of_item(code: Any, argument: Any) -> frozenset[str] | None:
     return None
 
 
-@cache
+@lru_cache(maxsize=256)
 def required_literals(pattern: re.Pattern[str]) -> frozenset[str] | None:
     """Strings one of which every match of ``pattern`` holds, or None when no such set is known."""
     if pattern.flags & re.IGNORECASE or not isinstance(pattern.pattern, str):
