@@ -31,6 +31,7 @@ from chronosops.core.artifacts import (
     ProviderStatus,
     SpanGroup,
 )
+from chronosops.core.required_literals import matches, may_match
 from chronosops.core.topology import edges_from_change
 
 # Metric families by name, most specific first.
@@ -638,12 +639,16 @@ def _mentions(
         if named is not None:
             found.update(match.group(1) for match in named.finditer(text))
         for peer_pattern in _PEER_PATTERNS:
+            if not may_match(peer_pattern, text):
+                continue
             for match in peer_pattern.finditer(text):
                 name = match.group(1).split(".")[0]
                 # A bare word ("get", "the") is not a service name; hyphenated hostnames are.
                 if name in names or "-" in name:
                     found.add(name)
         for peer_pattern in _NAMED_PEER_PATTERNS:
+            if not may_match(peer_pattern, text):
+                continue
             for match in peer_pattern.finditer(text):
                 name = _host_name(match.group(1)) if "." in match.group(1) else match.group(1)
                 if (
@@ -750,10 +755,11 @@ def observe(artifacts: Sequence[Artifact], context: IncidentContext) -> Observat
             text[:PATTERN_INPUT_MAX]
             for text in [template.template, *(e.message.lower() for e in template.examples)]
         ]
-        # One search per category over all the texts at once (none of the patterns spans lines).
+        # One search per category over all the texts at once (none of the patterns spans lines),
+        # skipped where the text holds none of the phrases a match needs (`core.required_literals`).
         joined = "\n".join(texts)
         categories = frozenset(
-            category for category, pattern in LOG_CATEGORIES if pattern.search(joined)
+            category for category, pattern in LOG_CATEGORIES if matches(pattern, joined)
         )
         mentions = frozenset(_mentions(texts, services, named) - set(template.services))
         before_rate, after_rate = _minute_rates(

@@ -126,6 +126,16 @@ _MASKS: tuple[tuple[str, tuple[str, ...], re.Pattern[str]], ...] = (
     ),
 )
 _NEEDS = frozenset(need for _, needs, _ in _MASKS for need in needs) - {"0"}
+# Where a mask's ``needs`` are too common to rule much out (most log lines hold ":", "." and "-"),
+# a shape that every match of it holds, starting with a literal so that it is found at the speed
+# of a substring search: a line without it is not scanned by the mask (whose leading look-behind
+# makes every position a start). Keyed by the mask's pattern.
+_HINTS: dict[re.Pattern[str], re.Pattern[str]] = {
+    _MASKS[3][2]: re.compile(r"-\d\d-\d\d[t ]\d\d:"),  # an ISO 8601 date and hour
+    _MASKS[5][2]: re.compile(r"-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-"),  # a UUID's middle
+    # An IPv4 address's last three parts, or two colons of an IPv6 address.
+    _MASKS[6][2]: re.compile(r"\.\d{1,3}\.\d{1,3}\.\d|:[0-9a-f]{0,4}:"),
+}
 _DIGIT = re.compile(r"[0-9]")
 _SPACES = re.compile(r"\s+")
 # A word of the message, not a key=value pair, a path or a number: letters, then maybe a full stop.
@@ -144,7 +154,9 @@ def mask(message: str) -> str:
         present.add("0")
     for placeholder, needs, pattern in _MASKS:
         if present.intersection(needs):
-            text = pattern.sub(placeholder, text)
+            hint = _HINTS.get(pattern)
+            if hint is None or hint.search(text):
+                text = pattern.sub(placeholder, text)
     return _SPACES.sub(" ", text).strip()
 
 

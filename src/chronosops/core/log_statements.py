@@ -84,10 +84,16 @@ def placed_statement(message: str) -> tuple[TraceContext, str] | None:
     """The trace context a line names (both ids) and its statement: the first words without
     the trace context, values masked, a code location kept. None without trace context."""
     head = message[:STATEMENT_INPUT_MAX].lower()
-    trace = _TRACE.search(head)
+    # Both patterns open with a look-behind (every position is a start), then their word: a
+    # line without the word is not scanned, and a search starts at its first occurrence (the
+    # look-behind still sees the character before it), where the leftmost match starts at best.
+    trace_at, span_at = head.find("trace"), head.find("span")
+    if trace_at < 0 or span_at < 0:
+        return None
+    trace = _TRACE.search(head, trace_at)
     if trace is None:
         return None
-    span = _SPAN.search(head)
+    span = _SPAN.search(head, span_at)
     if span is None:
         return None
     first, second = sorted((trace.span(), span.span()))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 REDACTED = "[REDACTED]"
@@ -67,6 +68,21 @@ _TEXT_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     ),
 )
 
+# Per pattern above, literals one of which every match holds (and whether they are matched
+# case-insensitively): a text without any of them is left to the next pattern unscanned.
+_TEXT_NEEDS: tuple[tuple[tuple[str, ...], bool], ...] = (
+    (("bearer",), True),
+    (("eyJ",), False),
+    (("pass", "pwd", "secret", "api", "token", "access"), True),
+    (("://",), False),
+    (("AKIA", "ASIA"), False),
+    (("_live_", "_test_"), False),
+    (("ghp_", "gho_", "ghu_", "ghs_", "ghr_"), False),
+    (("xox",), False),
+    (("-----BEGIN ",), False),
+    (("@",), False),
+)
+
 
 def redact_text(text: str) -> str:
     """Mask bearer tokens, JWTs, key=value secrets, URL passwords, cloud keys and emails.
@@ -81,11 +97,25 @@ def redact_text(text: str) -> str:
             words = kept.rsplit(None, 1)
             kept = words[0] + " " if len(words) == 2 else ""
         text = kept + TRUNCATED
-    for pattern, replacement in _TEXT_PATTERNS:
-        text = pattern.sub(replacement, text)
+    ascii_only = text.isascii()
+    lowered = text.lower()
+    for (pattern, replacement), (needs, folded) in zip(_TEXT_PATTERNS, _TEXT_NEEDS, strict=True):
+        # A pattern that cannot match is not run: most lines hold none of the literals, and a
+        # scan that starts with a look-behind is slow. Case-insensitive needs are looked for in
+        # the lower-cased text, which is exact for ASCII only (``(?i)s`` also matches ``ſ``).
+        if folded:
+            if ascii_only and not any(need in lowered for need in needs):
+                continue
+        elif not any(need in text for need in needs):
+            continue
+        replaced = pattern.sub(replacement, text)
+        if replaced != text:
+            text, lowered = replaced, replaced.lower()
     return text
 
 
+# Label and field names repeat on every point of a series: each is read once.
+@lru_cache(maxsize=1024)
 def is_sensitive_key(key: str) -> bool:
     """Whether a key's name says its value is a secret (``password``, ``api_key``, ``token`` …)."""
     return _SENSITIVE_KEY.search(key[:256]) is not None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, PlainSerializer
@@ -21,6 +22,9 @@ _STRICT_ISO = re.compile(
 ISO_RULE = "must be an ISO 8601 date-time with a zone, e.g. 2024-01-15T10:00:00Z"
 
 
+# Evidence repeats its instants (every series of a scrape shares one): each is parsed once.
+# A datetime is immutable, so sharing one between callers is safe; a rejected text is not kept.
+@lru_cache(maxsize=4096)
 def parse_instant(text: str) -> datetime:
     """Parse a strict ISO 8601 instant into an aware UTC datetime, or raise ValueError."""
     match = _STRICT_ISO.match(text)

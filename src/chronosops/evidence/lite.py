@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from typing import Any
 
 from chronosops.core.aggregation import (
@@ -128,15 +127,23 @@ def log_artifacts(
     )
 
 
-def _raw(span: TraceSpan, *, service: str, peer: str | None = None) -> RawSpan:
+def _raw(
+    span: TraceSpan,
+    *,
+    service: str,
+    peer: str | None = None,
+    duration_ms: float | None = None,
+    own_ms: float | None = None,
+) -> RawSpan:
     return RawSpan(
         ts=span.timestamp,
         service=service,
         operation=span.operation,
-        duration_ms=span.duration,
+        duration_ms=span.duration if duration_ms is None else duration_ms,
         is_error=span.failed,
         trace_id=span.trace_id,
         peer_service=peer,
+        own_ms=own_ms,
     )
 
 
@@ -243,7 +250,7 @@ def span_artifacts(spans: Sequence[TraceSpan]) -> list[SpanGroup]:
             # calls to one other service only is a client span: what it adds is time between
             # the two (the network), read from the call's edge group instead.
             own = max(0.0, float(span.duration) - waited.get(span.span_id, 0.0))
-        server.append(replace(_raw(span, service=span.service), own_ms=own))
+        server.append(_raw(span, service=span.service, own_ms=own))
         parent = (
             by_id.get(span.parent_span_id) if span.parent_span_id else inferred.get(span.span_id)
         )
@@ -251,10 +258,14 @@ def span_artifacts(spans: Sequence[TraceSpan]) -> list[SpanGroup]:
             # The callee's server span under the caller's span: the call. Where the caller's
             # span wraps calls to this callee and nothing else (a client span), its duration is
             # how long the caller waited, network included; otherwise the callee's own.
-            call = _raw(span, service=parent.service, peer=span.service)
-            if children[parent.span_id] == {span.service} and parent.duration is not None:
-                call = replace(call, duration_ms=parent.duration)
-            calls.append(call)
+            waited_for = (
+                parent.duration
+                if children[parent.span_id] == {span.service} and parent.duration is not None
+                else None
+            )
+            calls.append(
+                _raw(span, service=parent.service, peer=span.service, duration_ms=waited_for)
+            )
     groups = span_groups(server, id_prefix="span", source=SOURCE)
     groups += span_groups(
         [
