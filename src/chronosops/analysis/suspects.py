@@ -794,7 +794,9 @@ def _calls_vanished(
     but would show it in its own signals, which rank it as they always did."""
     rates = _request_rates(series, table, cut)
     callers: dict[str, set[str]] = defaultdict(set)
-    for caller, callee in graph:
+    # Sorted: the graph is a set, and the evidence each suspect notes must come out in the same
+    # order in every process (string hashing differs between runs).
+    for caller, callee in sorted(graph):
         if caller != callee:
             callers[callee].add(caller)
     found: dict[str, list[tuple[float, str]]] = defaultdict(list)
@@ -922,14 +924,14 @@ def _callee_first(ranked: list[Suspect], graph: set[tuple[str, str]]) -> list[Su
         callers = {caller for caller, callee in graph if callee == suspect.service}
         suspect.explains = sum(
             score[c]
-            for c in callers
+            for c in sorted(callers)
             if c in score and score[c] >= 0.3 and suspect.score >= 0.5 * score[c]
         )
     order = list(ranked)
     for _ in range(len(order)):
         moved = False
         for index, suspect in enumerate(order):
-            callees = [c for caller, c in graph if caller == suspect.service and c in score]
+            callees = [c for caller, c in sorted(graph) if caller == suspect.service and c in score]
             deeper = [
                 c
                 for c in callees
