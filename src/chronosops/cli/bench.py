@@ -14,6 +14,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from chronosops.cli.errors import fail
+from chronosops.core.heap import freeze_startup_objects
 from chronosops.investigation.benchmark import BenchmarkReport, run_benchmark, run_load
 from chronosops.investigation.loghub import SYSTEMS, DatasetMissingError, find_loghub, run_loghub
 from chronosops.scenarios import CONVENTIONS, SUITES, Conventions, SuiteName, suite_size
@@ -281,6 +282,8 @@ def nezha(
         DatasetMissingError as NezhaDatasetMissingError,
     )
 
+    # As `serve` and `worker` do once started, so the times are those a running service sees.
+    freeze_startup_objects()
     try:
         folder = dataset if dataset is not None else find_dataset(Path.cwd())
         with Progress(console=Console(stderr=True), transient=True) as progress:

@@ -18,6 +18,7 @@ from chronosops.cli.settings import migrate_or_refuse, require_runnable, resolve
 from chronosops.cli.sign_in import ALL_ROLES, issue_link, link_url
 from chronosops.cli.workers import die_with_supervisor, supervise
 from chronosops.config import ConfigurationError
+from chronosops.core.heap import freeze_startup_objects
 from chronosops.storage.failures import printable_url
 from chronosops.web.app import create_app
 
@@ -115,6 +116,7 @@ def serve(
         )
         return
     app = create_app(services, owns_services=True)
+    freeze_startup_objects()
     uvicorn.run(
         app,
         host=settings.host,
@@ -129,7 +131,9 @@ def worker_app() -> FastAPI:
     """One worker's app (uvicorn calls this in each process that `serve --workers N` starts)."""
     die_with_supervisor()
     settings = resolve()
-    return create_app(services_for(settings), owns_services=True)
+    app = create_app(services_for(settings), owns_services=True)
+    freeze_startup_objects()
+    return app
 
 
 async def _first_link(services: Services) -> IssuedLink:
