@@ -209,6 +209,17 @@ async def test_a_waiting_insert_that_breaks_a_key_fails_the_statement_that_sends
         await session.rollback()
 
 
+async def test_an_insert_whose_clash_the_caller_answers_fails_at_once_not_later(
+    services: Services,
+) -> None:
+    async with services.database.unit_of_work() as session:
+        await insert_row(session, EvidenceBundle, bundle("bundle-a"))
+    async with services.database.unit_of_work() as session:
+        with pytest.raises(IntegrityError):
+            await insert_row(session, EvidenceBundle, bundle("bundle-a"), clash_here=True)
+        await session.rollback()
+
+
 async def test_waiting_inserts_keep_their_order_for_the_keys_that_refer_to_earlier_ones(
     services: Services,
 ) -> None:

@@ -233,8 +233,9 @@ class AlertGrouping:
                 )
             if role == "opened":
                 await self._claim_window(session, incident_id, request)
-            # A Core insert (straight to SQLite's writer connection there), not an ORM flush.
-            await insert_row(session, IncidentAlert, values)
+            # A Core insert (straight to SQLite's writer connection there), not an ORM flush;
+            # sent at once, so that a clash is this race's answer and not a later statement's.
+            await insert_row(session, IncidentAlert, values, clash_here=True)
         except IntegrityError as error:
             if not is_unique_violation(error):
                 raise

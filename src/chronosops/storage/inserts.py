@@ -43,15 +43,24 @@ def _insert_unless_taken(model: type[DeclarativeBase], dialect: str) -> Insert:
 
 
 async def insert_row(
-    session: AsyncSession, model: type[DeclarativeBase], values: dict[str, Any]
+    session: AsyncSession,
+    model: type[DeclarativeBase],
+    values: dict[str, Any],
+    *,
+    clash_here: bool = False,
 ) -> None:
     """Insert one row; a unique-key clash raises IntegrityError as usual.
 
     On PostgreSQL the row waits to go out with the transaction's next statement or its commit
-    (`postgres.defer`), where such an error then surfaces; in a unit of SQLite's writer it runs
-    straight on the writer's connection."""
+    (`postgres.defer`), where such an error then surfaces — unless ``clash_here``: the caller
+    turns a clash into an answer of its own, so the row goes out now. In a unit of SQLite's
+    writer it runs straight on the writer's connection."""
     statement = _plain_insert(model)
-    if postgres.is_postgres(session) and await postgres.defer(session, statement, [values]):
+    if (
+        not clash_here
+        and postgres.is_postgres(session)
+        and await postgres.defer(session, statement, [values])
+    ):
         return
     writer = await direct_writer(session)
     if writer is not None and (prepared := writer.prepared(statement, tuple(values))):
