@@ -1,5 +1,6 @@
 """With a collector that never answers, ingests, vendor webhooks and re-analyses still answer
-within a second: collection runs in a job, not in the request."""
+long before its timeout: collection runs in a job, not in the request. (How fast they answer is
+measured by `make bench`, not here: a timed test on a shared machine fails on its load.)"""
 
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ from tests.fixtures.live_server import live_server
 from tests.fixtures.webhooks import TOKENS, webhook_settings
 from tests.sources.payloads import load
 
-ANSWER_WITHIN_SECONDS = 1.0
+# The collector gives up after COLLECTOR_SECONDS; an answer well inside it did not wait for it.
+COLLECTOR_SECONDS = 10
+ANSWER_WITHIN_SECONDS = 4.0
 
 
 def test_ingests_and_webhooks_answer_at_once_while_the_collector_hangs(
@@ -32,8 +35,8 @@ def test_ingests_and_webhooks_answer_at_once_while_the_collector_hangs(
         settings = make_settings(
             database_url,
             collectors_file=str(collectors),
-            collectors_timeout_seconds=3,
-            collectors_budget_seconds=3,
+            collectors_timeout_seconds=COLLECTOR_SECONDS,
+            collectors_budget_seconds=COLLECTOR_SECONDS,
             **webhook_settings(),
         )
         issuer = build_services(settings).issuer
@@ -45,7 +48,7 @@ def test_ingests_and_webhooks_answer_at_once_while_the_collector_hangs(
                 "/v1/incidents/ingest",
                 json=request(),
                 headers={"Authorization": f"Bearer {token}"},
-                timeout=10,
+                timeout=2 * COLLECTOR_SECONDS,
             )
             ingest_seconds = time.monotonic() - started
             started = time.monotonic()
@@ -53,14 +56,14 @@ def test_ingests_and_webhooks_answer_at_once_while_the_collector_hangs(
                 "/v1/webhooks/alertmanager",
                 json=load("alertmanager", "firing"),
                 headers={"Authorization": f"Bearer {TOKENS['alertmanager']}"},
-                timeout=10,
+                timeout=2 * COLLECTOR_SECONDS,
             )
             hook_seconds = time.monotonic() - started
             started = time.monotonic()
             again = http.post(
                 f"/v1/incidents/{ingest.json()['incidentId']}/reanalyze",
                 headers={"Authorization": f"Bearer {token}"},
-                timeout=10,
+                timeout=2 * COLLECTOR_SECONDS,
             )
             again_seconds = time.monotonic() - started
     assert (ingest.status_code, hook.status_code, again.status_code) == (202, 201, 202)
