@@ -51,8 +51,9 @@ imports: $(STAMP) ## import-linter: the layer contracts of DESIGN.md
 	$(BIN)/lint-imports
 
 .PHONY: bench
-bench: $(STAMP) ## benchmarks as tables: ingest under wrk beside a floor app (BENCH_DATABASE_URL adds PostgreSQL, BENCH_MEMORY_INGESTS=N samples memory over N more ingests), analysis, log templates (Loghub-2k), real incidents (Nezha)
+bench: $(STAMP) ## benchmarks as tables: ingest under wrk beside a floor app (BENCH_DATABASE_URL adds PostgreSQL, BENCH_MEMORY_INGESTS=N samples memory over N more ingests), answers while a collector hangs, analysis, log templates (Loghub-2k), real incidents (Nezha)
 	$(BIN)/python -m benchmarks.wrk_ingest $(if $(BENCH_DATABASE_URL),--database-url $(BENCH_DATABASE_URL)) $(if $(BENCH_MEMORY_INGESTS),--memory-ingests $(BENCH_MEMORY_INGESTS))
+	$(BIN)/python -m benchmarks.hanging_collector $(if $(BENCH_DATABASE_URL),--database-url $(BENCH_DATABASE_URL))
 	$(BIN)/chronosops bench analysis
 	$(BIN)/chronosops bench logs
 	$(BIN)/chronosops bench nezha
