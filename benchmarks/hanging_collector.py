@@ -15,51 +15,22 @@ import argparse
 import json
 import os
 import secrets
-import socket
 import statistics
 import tempfile
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+
+# The test suite's hung backend: the same behaviour the hanging-collector test checks.
+from tests.collectors.local_servers import silent_server
 
 from benchmarks.ingest import token_for
 from benchmarks.wrk_ingest import ALERTMANAGER, ROOT, free_port, start, wait_ready
 
 EXAMPLE_1 = ROOT / "tests" / "fixtures" / "guide" / "example_1_simple.json"
 COLLECTOR_SECONDS = 10
-
-
-@contextmanager
-def silent_endpoint() -> Iterator[str]:
-    """A TCP port that accepts connections and never answers (a hung backend)."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(128)
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        listener.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                held.append(listener.accept()[0])
-            except TimeoutError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
-    finally:
-        stop.set()
-        thread.join()
-        for connection in held:
-            connection.close()
-        listener.close()
 
 
 def timed(send: Callable[[], httpx.Response], n: int) -> tuple[list[float], dict[int, int]]:
@@ -88,7 +59,7 @@ def measure(database_url: str, requests: int, work: Path) -> list[str]:
     secret = secrets.token_hex(32)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    with silent_endpoint() as endpoint:
+    with silent_server() as endpoint:
         collectors = work / "collectors.toml"
         collectors.write_text(
             f'[[collectors]]\nname = "hung"\nbackend = "prometheus"\nendpoint = "{endpoint}"\n'

@@ -16,6 +16,7 @@ from chronosops.evidence.tables import EvidenceBundle
 from chronosops.storage import add_unless_taken, insert_or_ignore, insert_row, run_prepared
 from chronosops.storage.direct_statements import DIRECT_WRITER
 from tests.fixtures.database import on_postgres
+from tests.fixtures.rows import bundle_row
 
 BUNDLE_BY_ID = select(EvidenceBundle.created_at, EvidenceBundle.content).where(
     EvidenceBundle.id == bindparam("bundle_id")
@@ -23,18 +24,16 @@ BUNDLE_BY_ID = select(EvidenceBundle.created_at, EvidenceBundle.content).where(
 
 
 def bundle(bundle_id: str) -> dict[str, Any]:
-    return {
-        "id": bundle_id,
-        "hash_algo": "sha256",
-        "hash_input_version": "2",
-        "content": {"artifacts": [{"value": 1.5, "none": None}], "é": "ü"},
-        "sources": ["logs"],
-        "artifact_count": 1,
-        "synthetic": True,
+    return bundle_row(
+        bundle_id,
+        content={"artifacts": [{"value": 1.5, "none": None}], "é": "ü"},
+        sources=["logs"],
+        artifact_count=1,
+        synthetic=True,
         # Not UTC: stored as UTC, as UtcDateTime converts it.
-        "created_at": datetime(2026, 1, 1, 12, 30, 1, 123456, tzinfo=timezone(timedelta(hours=2))),
-        "created_by": None,
-    }
+        created_at=datetime(2026, 1, 1, 12, 30, 1, 123456, tzinfo=timezone(timedelta(hours=2))),
+        created_by=None,
+    )
 
 
 async def stored(services: Services, bundle_id: str) -> tuple[Any, ...] | None:

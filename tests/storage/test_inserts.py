@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -11,6 +10,7 @@ from sqlalchemy import func, select
 from chronosops.bootstrap import Services
 from chronosops.evidence.tables import EvidenceBundle
 from chronosops.storage import insert_or_ignore
+from tests.fixtures.rows import bundle_row
 
 
 async def created_by(services: Services, bundle_id: str) -> str | None:
@@ -21,17 +21,7 @@ async def created_by(services: Services, bundle_id: str) -> str | None:
 
 
 def bundle(bundle_id: str, *, by: str = "first") -> dict[str, Any]:
-    return {
-        "id": bundle_id,
-        "hash_algo": "sha256",
-        "hash_input_version": "2",
-        "content": {"artifacts": []},
-        "sources": [],
-        "artifact_count": 0,
-        "synthetic": False,
-        "created_at": datetime(2026, 1, 1, tzinfo=UTC),
-        "created_by": by,
-    }
+    return bundle_row(bundle_id, created_by=by)
 
 
 async def test_a_new_key_is_inserted_and_reported_as_inserted(services: Services) -> None:

@@ -19,6 +19,7 @@ from chronosops.incidents.tables import Incident
 from chronosops.storage import Database, insert_or_ignore, insert_row, insert_rows
 from chronosops.storage.database import sync_url
 from tests.fixtures.database import POSTGRES_URL, on_postgres
+from tests.fixtures.rows import bundle_row as bundle
 
 pytestmark = pytest.mark.skipif(
     not on_postgres(), reason="needs CHRONOSOPS_TEST_DATABASE_URL (PostgreSQL)"
@@ -70,21 +71,6 @@ async def test_a_connection_whose_backend_was_terminated_is_replaced_before_it_i
 
 
 # --- Writes that wait for the next statement --------------------------------------------------
-
-
-def bundle(bundle_id: str, **changes: Any) -> dict[str, Any]:
-    return {
-        "id": bundle_id,
-        "hash_algo": "sha256",
-        "hash_input_version": "2",
-        "content": {"artifacts": []},
-        "sources": [],
-        "artifact_count": 0,
-        "synthetic": False,
-        "created_at": datetime(2026, 1, 1, tzinfo=UTC),
-        "created_by": "first",
-        **changes,
-    }
 
 
 def link(incident_bundle: str) -> dict[str, Any]:

@@ -297,18 +297,8 @@ class IngestPipeline:
             )
         if rerun is not None:
             message += f"; its analysis runs again (job {rerun.id}, {rerun.state})"
-        return IngestOutcome(
-            response=IngestIncidentResponse(
-                incident_id=incident.id,
-                evidence_bundle_id=incident.latest_bundle_id,
-                analysis_id=incident.latest_analysis_id,
-                status=incident.status,
-                message=message,
-                alert="joined",
-            ),
-            created=False,
-            queued_job=rerun.id if rerun is not None else None,
-            joined=True,
+        return _joined_answer(
+            incident, message, queued_job=rerun.id if rerun is not None else None, joined=True
         )
 
     async def _may_join(
@@ -342,17 +332,10 @@ class IngestPipeline:
             return None
         incident = await self.incidents.get(session, repeat)
         self.metrics.ingested(incident.source_type, "duplicate")
-        return IngestOutcome(
-            response=IngestIncidentResponse(
-                incident_id=incident.id,
-                evidence_bundle_id=incident.latest_bundle_id,
-                analysis_id=incident.latest_analysis_id,
-                status=incident.status,
-                message=f"Repeat of an alert that joined incident {incident.id} "
-                "(same sourceType and sourceRef); nothing changed",
-                alert="joined",
-            ),
-            created=False,
+        return _joined_answer(
+            incident,
+            f"Repeat of an alert that joined incident {incident.id} "
+            "(same sourceType and sourceRef); nothing changed",
         )
 
     async def _schedule_reanalysis(
@@ -1042,3 +1025,22 @@ class IngestPipeline:
                 payload={},
                 by=principal.subject,
             )
+
+
+def _joined_answer(
+    incident: IncidentRead, message: str, *, queued_job: str | None = None, joined: bool = False
+) -> IngestOutcome:
+    """The answer to an alert that joined ``incident`` (now, or by an earlier delivery)."""
+    return IngestOutcome(
+        response=IngestIncidentResponse(
+            incident_id=incident.id,
+            evidence_bundle_id=incident.latest_bundle_id,
+            analysis_id=incident.latest_analysis_id,
+            status=incident.status,
+            message=message,
+            alert="joined",
+        ),
+        created=False,
+        queued_job=queued_job,
+        joined=joined,
+    )
