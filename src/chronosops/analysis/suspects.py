@@ -163,7 +163,7 @@ def _series_evidence(
     the previous incident): a relative change against a wider floor, weighed down (weak
     support). Fewer: nothing.
     """
-    kind = table.kind_of(series.name)
+    kind = table.kind_of(series.name, series.labels)
     if kind is None:
         return None
     before = [p.value for p in series.points if p.ts < cut.baseline_end]
@@ -229,7 +229,11 @@ def _traffic_of(
     """Baseline requests per second per service: from a rate series, else from its spans."""
     found: dict[str, float] = {}
     for item in series:
-        if item.service is None or table.kind_of(item.name) != "traffic" or peer_of(item.labels):
+        if (
+            item.service is None
+            or table.kind_of(item.name, item.labels) != "traffic"
+            or peer_of(item.labels)
+        ):
             continue
         before = [p.value for p in item.points if p.ts < cut.baseline_end]
         if before and ("per_second" in item.name or "rps" in item.name.lower()):
@@ -403,7 +407,11 @@ def cpu_beyond_load(
     its baseline spends per request would spend on the requests after the fault's start."""
     rates: dict[str, float] = {}
     for item in series:
-        if item.service is None or peer_of(item.labels) or table.kind_of(item.name) != "traffic":
+        if (
+            item.service is None
+            or peer_of(item.labels)
+            or table.kind_of(item.name, item.labels) != "traffic"
+        ):
             continue
         before = [p.value for p in item.points if p.ts < cut.baseline_end]
         after = [p.value for p in item.points if p.ts >= cut.fault_start]
@@ -414,7 +422,7 @@ def cpu_beyond_load(
         ratio = rates.get(item.service or "")
         if ratio is None or ratio <= 1.0 or peer_of(item.labels):
             continue
-        if table.kind_of(item.name) != "cpu":
+        if table.kind_of(item.name, item.labels) != "cpu":
             continue
         before = [p.value for p in item.points if p.ts < cut.baseline_end]
         after = [p.value for p in item.points if p.ts >= cut.fault_start]
@@ -666,7 +674,7 @@ def _edge_gaps(
     caller_views: dict[tuple[str, str], dict[datetime, float]] = {}
     callee_views: dict[tuple[str, str], tuple[dict[datetime, float], float]] = {}
     for item in series:
-        if item.service is None or table.kind_of(item.name) != "latency":
+        if item.service is None or table.kind_of(item.name, item.labels) != "latency":
             continue
         callee = peer_of(item.labels)
         caller = next((item.labels[k] for k in SOURCE_LABELS if item.labels.get(k)), None)
@@ -763,7 +771,11 @@ def _request_rates(
     """Per service, its own request-rate series (not an edge's): baseline and fault values."""
     found: dict[str, tuple[list[float], list[float], str]] = {}
     for item in series:
-        if item.service is None or table.kind_of(item.name) != "traffic" or peer_of(item.labels):
+        if (
+            item.service is None
+            or table.kind_of(item.name, item.labels) != "traffic"
+            or peer_of(item.labels)
+        ):
             continue
         if any(item.labels.get(k) for k in SOURCE_LABELS):
             continue
