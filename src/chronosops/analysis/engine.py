@@ -42,7 +42,7 @@ from chronosops.analysis.signals import DEFAULT_TABLE, SignalRule, SignalTable
 from chronosops.analysis.suspects import Suspect, rank_suspects
 
 ENGINE = "builtin"
-ENGINE_VERSION = "3.6"  # 3.6: saturation read against load (CPU beyond its requests, own time measured by spans); 3.5: code paths that stopped running (log statements per operation), the gap between both ends of a call edge per direction, a memory step as a change inside the service, calls that vanished, operations cut short; 3.4: change events' targets and named peers in the call graph, config changes on a failing service's callee; 3.3: slow paths from every call edge of a service, baselines from their latest regime, a surge heats the CPU only after it; 3.2: call graph from span time enclosure, per-operation own time, slow calls; 3.1: new error templates, clear suspect leads
+ENGINE_VERSION = "3.7"  # 3.7: new error templates read with logs reaching half a minute before the fault (not the metrics' baseline end); 3.6: saturation read against load (CPU beyond its requests, own time measured by spans); 3.5: code paths that stopped running (log statements per operation), the gap between both ends of a call edge per direction, a memory step as a change inside the service, calls that vanished, operations cut short; 3.4: change events' targets and named peers in the call graph, config changes on a failing service's callee; 3.3: slow paths from every call edge of a service, baselines from their latest regime, a surge heats the CPU only after it; 3.2: call graph from span time enclosure, per-operation own time, slow calls; 3.1: new error templates, clear suspect leads
 MAX_HYPOTHESES = 6
 
 # Calibration: confidences are softmax(score / TEMPERATURE) over the candidates and UNKNOWN.
