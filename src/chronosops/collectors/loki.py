@@ -190,10 +190,12 @@ class LokiCollector(Collector):
                 level_label = next((labels[k] for k in LEVEL_LABELS if k in labels), None)
                 stream_service = next((labels[k] for k in SERVICE_LABELS if k in labels), service)
                 stream_identity = repr(sorted(labels.items()))
+                stream_trace = _first(labels, TRACE_KEYS)
+                stream_span = _first(labels, SPAN_KEYS)
                 for stamp, text, *extra in values:
                     nanoseconds = int(stamp)
                     message = redact_text(str(text))
-                    context = {**labels, **_metadata(extra)}
+                    metadata = _metadata(extra)
                     entries.append(
                         _Entry(
                             nanoseconds=nanoseconds,
@@ -205,8 +207,8 @@ class LokiCollector(Collector):
                                 message=message,
                                 level=normalise_level(level_label or level_in(message)),
                                 service=stream_service,
-                                trace_id=_first(context, TRACE_KEYS),
-                                span_id=_first(context, SPAN_KEYS),
+                                trace_id=_first(metadata, TRACE_KEYS) or stream_trace,
+                                span_id=_first(metadata, SPAN_KEYS) or stream_span,
                             ),
                         )
                     )
@@ -225,8 +227,9 @@ def _metadata(extra: list[Any]) -> dict[str, str]:
     return {str(k): str(v) for k, v in metadata.items()} if isinstance(metadata, dict) else {}
 
 
-def _first(context: dict[str, str], keys: tuple[str, ...]) -> str | None:
-    return next((hex_id(context[key]) for key in keys if context.get(key)), None)
+def _first(found: dict[str, str], keys: tuple[str, ...]) -> str | None:
+    """The first of ``keys`` that ``found`` holds, as a hex id."""
+    return next((hex_id(found[key]) for key in keys if found.get(key)), None)
 
 
 __all__ = ["LokiCollector"]
