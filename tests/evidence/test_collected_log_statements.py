@@ -15,6 +15,8 @@ import httpx
 from pydantic import SecretStr
 
 from chronosops.analysis.code_paths import vanished_paths
+from chronosops.analysis.engine import analyze
+from chronosops.analysis.models import AnalysisInput, IncidentContext, RankedHypothesis
 from chronosops.collectors import Collector, CollectorQuery, CollectorSpec, registry
 from chronosops.core.artifacts import Artifact, LogStatement, LogTemplate, SpanGroup
 from chronosops.core.clock import FrozenClock
@@ -149,6 +151,19 @@ def reading(artifacts: Sequence[Artifact]) -> list[tuple[Any, ...]]:
     ]
 
 
+def diagnosis(artifacts: Sequence[Artifact]) -> RankedHypothesis:
+    """The engine's first hypothesis on the bundle."""
+    context = IncidentContext(
+        source_type="CUSTOM",
+        title="orders failing",
+        service=incident.SERVICE,
+        onset=incident.ONSET,
+        window_start=incident.WINDOW.start,
+        window_end=incident.WINDOW.end,
+    )
+    return analyze(AnalysisInput(context=context, artifacts=list(artifacts))).hypotheses[0]
+
+
 SPANS, LINES = incident.observations()
 STOPPED = (
     incident.SERVICE,
@@ -227,6 +242,26 @@ async def test_lines_naming_their_span_in_the_text_are_placed_as_sent_ones() -> 
     )
 
 
+async def test_the_engine_names_the_stopped_code_path_from_collected_evidence_as_from_sent() -> (
+    None
+):
+    got = diagnosis(
+        await collected(
+            google_cloud(logs=incident.cloud_logging(LINES), traces=incident.cloud_trace(SPANS))
+        )
+    )
+    expected = diagnosis(sent("fields"))
+    assert (got.id, got.culprit_service, got.confidence, got.rationale) == (
+        expected.id,
+        expected.culprit_service,
+        expected.confidence,
+        expected.rationale,
+    )
+    assert got.id == "DEPLOY_BUG"
+    assert "stopped logging" in got.rationale
+    assert got.evidence_refs[0].startswith("statement:gcp:ts-order-service:GET /api/v1/orders:")
+
+
 async def test_records_without_ids_still_become_templates_and_place_nothing() -> None:
     result = await CollectorRunner(
         [
@@ -243,6 +278,8 @@ async def test_records_without_ids_still_become_templates_and_place_nothing() ->
     assert any(isinstance(a, SpanGroup) for a in result.artifacts)
     (note,) = result.notes
     assert "log_statement" not in note.detail
+    # Still analysed, from the templates, without a code path to cite.
+    assert "stopped logging" not in diagnosis(result.artifacts).rationale
 
 
 async def test_lines_without_any_spans_place_nothing() -> None:
