@@ -4,13 +4,13 @@ A log line that carries its trace context says which span logged it: in a field 
 (an OpenTelemetry log record's ids, Cloud Logging's ``spanId``, Loki structured metadata,
 Datadog's ``dd.span_id``: `RawLogLine.span_id`, filled by whoever read the record) or in its
 text (Logback/MDC ``TraceID: … SpanID: …``, ``trace_id=… span_id=…``). The field wins where
-both are there. Grouped by *statement* (the line's first
-words with values masked, the code location kept where the logger prints one: ``Impl#418``,
-``handler.py:52``) and placed in the operation of that span, the lines tell what an operation
-does each time it runs: which statements it reaches. A code fault changes that (an exception
-skips the rest of a method, a wrong return value sends the caller down another branch) while
-a shift of the traffic between operations does not, because each statement is read against
-the calls of its own operation (`analysis.code_paths`).
+both are there. Grouped by *statement* (the line's first words with values masked, the code
+location kept where the logger prints one: ``Impl#418``, ``handler.py:52``) and placed in the
+operation of that span, the lines tell what an operation does each time it runs: which
+statements it reaches. A code fault changes that (an exception skips the rest of a method, a
+wrong return value sends the caller down another branch) while a shift of the traffic between
+operations does not, because each statement is read against the calls of its own operation
+(`analysis.code_paths`).
 
 Templates (`core.log_mining`) group lines for reading; they are too coarse here: lines that
 share a long prefix (``logger#<num> traceid: <hex> spanid: <hex>``) join one template however
