@@ -90,7 +90,8 @@ def observations() -> tuple[list[Span], list[Line]]:
                         Line(
                             step + timedelta(milliseconds=20),
                             "INFO",
-                            f"[queryOrders][Step 2] found {index % 9 + 1} orders, building response",
+                            f"[queryOrders][Step 2] found {index % 9 + 1} orders, "
+                            "building response",
                             span,
                         )
                     )

@@ -75,6 +75,16 @@ def loki(body: dict[str, Any]) -> Collector:
     return _collector("loki", "loki", {LOKI: body}, "http://loki.internal:3100", line_filter="")
 
 
+LOGS_NRQL = (
+    "SELECT timestamp, message, level, service.name, trace.id, span.id FROM Log "
+    "WHERE service.name IN ($services) $since LIMIT 5000"
+)
+SPANS_NRQL = (
+    "SELECT timestamp, name, duration.ms, service.name, error, otel.status_code, trace.id, id "
+    "FROM Span WHERE service.name IN ($services) $since LIMIT 5000"
+)
+
+
 def newrelic(*, logs: dict[str, Any] | None, spans: dict[str, Any] | None) -> Collector:
     def by_event_type(request: httpx.Request) -> httpx.Response:
         nrql = Replay.body(request)["variables"]["nrql"]
@@ -90,16 +100,9 @@ def newrelic(*, logs: dict[str, Any] | None, spans: dict[str, Any] | None) -> Co
         account_id=1234567,
         metrics_nrql=None,
         deployments_nrql=None,
-        logs_nrql=(
-            "SELECT timestamp, message, level, service.name, trace.id, span.id FROM Log "
-            "WHERE service.name IN ($services) $since LIMIT 5000"
-        )
-        if logs
-        else None,
-        spans_nrql=None
-        if spans is None
-        else "SELECT timestamp, name, duration.ms, service.name, error, otel.status_code, trace.id, id "
-        "FROM Span WHERE service.name IN ($services) $since LIMIT 5000",
+        # Every level, as for the other backends.
+        logs_nrql=LOGS_NRQL if logs else None,
+        spans_nrql=SPANS_NRQL if spans else None,
     )
 
 
