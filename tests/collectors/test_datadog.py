@@ -513,3 +513,16 @@ async def test_dotted_and_underscored_service_names_are_queried_as_they_are() ->
     assert Replay.body(logs)["filter"]["query"].startswith("service:payments.api_v2-eu ")
     (events,) = replay.sent("GET", "/api/v1/events")
     assert events.url.params["tags"] == "service:payments.api_v2-eu"
+
+
+async def test_logs_keep_the_trace_context_the_tracer_injected_in_hex() -> None:
+    replay = Replay({LOGS: recording("datadog", "logs_trace_context")})
+    collected = await datadog(replay, metrics={}, events=False).collect(QUERY)
+    # dd.span_id 7520375221958401123 (nested under dd, or flat) is the span 685dbd6b727adc63;
+    # dd.trace_id holds the trace id's lower 64 bits. OpenTelemetry logs keep their hex ids.
+    assert [(line.trace_id, line.span_id) for line in collected.lines] == [
+        ("a3ce929d0e0e4736", "685dbd6b727adc63"),
+        ("a3ce929d0e0e4736", "685dbd6b727adc63"),
+        ("5bf92f3577b34da6a3ce929d0e0e4737", "00f067aa0ba902b7"),
+        (None, None),
+    ]

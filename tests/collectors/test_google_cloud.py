@@ -22,7 +22,7 @@ from chronosops.collectors import (
     registry,
 )
 from chronosops.collectors.google_cloud import GoogleCloudCollector
-from chronosops.core.artifacts import LogTemplate, MetricSeries, SpanGroup
+from chronosops.core.artifacts import LogStatement, LogTemplate, MetricSeries, SpanGroup
 from chronosops.core.clock import FrozenClock
 from chronosops.core.topology import ServiceGraph
 from chronosops.core.windows import TimeWindow
@@ -516,3 +516,43 @@ async def test_a_plain_service_name_fills_every_filter() -> None:
     assert 'resource.labels.service_name="payments.api_v2-eu"' in series.url.params["filter"]
     (traces, *_) = replay.sent("GET", f"/v1/projects/{PROJECT}/traces")
     assert traces.url.params["filter"] == "service.name:payments.api_v2-eu"
+
+
+async def test_log_entries_keep_their_trace_context_and_spans_their_ids_in_hex() -> None:
+    replay = Replay(
+        {
+            ENTRIES: recording("google_cloud", "entries_trace_context"),
+            TRACES: recording("google_cloud", "traces"),
+        }
+    )
+    collected = await google(replay, metrics={}).collect(QUERY)
+    trace = "4bf92f3577b34da6a3ce929d0e0e4736"
+    assert [(line.trace_id, line.span_id) for line in collected.lines] == [
+        (trace, "685dbd6b727adc63"),  # ``trace`` as projects/P/traces/ID, upper-case
+        (trace, "685dbd6b727adc63"),  # ``trace`` as the bare id
+        (None, None),
+    ]
+    # Trace v1 writes span ids in decimal (7520375221958401123); the entries name them in hex.
+    assert [span.span_id for span in collected.spans] == [
+        "685dbd6b727adc63",
+        f"{7520375221958401124:016x}",
+        f"{1520375221958401999:016x}",
+    ]
+
+
+async def test_the_runner_places_each_entry_in_the_span_that_logged_it() -> None:
+    replay = Replay(
+        {
+            ENTRIES: recording("google_cloud", "entries_trace_context"),
+            TRACES: recording("google_cloud", "traces"),
+        }
+    )
+    result = await CollectorRunner([google(replay, metrics={})], CollectionPolicy()).run(QUERY)
+    statements = [a for a in result.artifacts if isinstance(a, LogStatement)]
+    assert [(s.service, s.operation, s.statement, s.spans) for s in statements] == [
+        ("payment-service", "POST /payments", "[queryorders][step #] account # querying orders", 1),
+        ("payment-service", "POST /payments", "[queryorders][step #] found # orders, building", 1),
+    ]
+    assert {s.source for s in statements} == {"gcp"}
+    (note,) = result.notes
+    assert "2 log_statement" in note.detail

@@ -289,3 +289,19 @@ async def test_the_neighbourhood_is_one_stream_selector_and_each_line_keeps_its_
     )
     assert alone.requests[0].url.params["query"] == '{app="web-frontend"}'
     assert "the selector names $service only: read for web-frontend only" in narrow.notes
+
+
+async def test_structured_metadata_and_trace_labels_name_the_span_of_each_line() -> None:
+    replay = Replay({f"GET {PATH}": recording("loki", "query_range_trace_context")})
+    collected = await loki(replay).collect(QUERY)
+    context = {line.message[:22]: (line.trace_id, line.span_id) for line in collected.lines}
+    assert context == {
+        # categorised (``structuredMetadata``), and attached uncategorised, upper-case
+        "[queryOrders][Step 2] ": ("4bf92f3577b34da6a3ce929d0e0e4736", "685dbd6b727adc63"),
+        "[queryOrders][Step 1] ": ("4bf92f3577b34da6a3ce929d0e0e4736", "685dbd6b727adc63"),
+        # merged into the stream's labels, as Loki answers without the categorize flag
+        "[queryOrders] query fa": ("5bf92f3577b34da6a3ce929d0e0e4737", "00f067aa0ba902b7"),
+        "HikariPool-1 - pool ne": (None, None),
+    }
+    templates = [a for a in collected.artifacts if isinstance(a, LogTemplate)]
+    assert sum(t.count for t in templates) == 4

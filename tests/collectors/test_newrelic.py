@@ -179,3 +179,23 @@ async def test_every_default_query_asks_for_the_neighbourhood_and_a_service_only
     assert "appName = 'web-frontend'" in Replay.body(alone.requests[0])["variables"]["nrql"]
     assert "metrics_nrql names $service only: asked for web-frontend only" in collected.notes
     assert {a.service for a in collected.artifacts} == {"web-frontend"}  # type: ignore[union-attr]
+
+
+async def test_logs_in_context_and_spans_keep_their_span_ids() -> None:
+    replay = Replay({"POST /graphql": by_event_type})
+    collected = await newrelic(replay).collect(QUERY)
+    assert [span.span_id for span in collected.spans] == [
+        "685dbd6b727adc63",
+        "1f2e3d4c5b6a7988",
+        "00f067aa0ba902b7",
+        "3a4b5c6d7e8f9012",
+        "9a8b7c6d5e4f3021",
+    ]
+    assert [(line.trace_id, line.span_id) for line in collected.lines] == [
+        (None, None),
+        ("6bf92f3577b34da6a3ce929d0e0e4738", "00f067aa0ba902b7"),
+        (None, None),
+    ]
+    sent = [Replay.body(r)["variables"]["nrql"] for r in replay.sent("POST", "/graphql")]
+    assert any("FROM Log" in nrql and "trace.id, span.id" in nrql for nrql in sent)
+    assert any("FROM Span" in nrql and "trace.id, id " in nrql for nrql in sent)

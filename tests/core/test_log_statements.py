@@ -4,8 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from chronosops.core.aggregation import RawLogLine
-from chronosops.core.log_statements import log_statements, placed_statement, statement_of
+from chronosops.core.aggregation import RawLogLine, RawSpan
+from chronosops.core.log_statements import (
+    line_statement,
+    log_statements,
+    placed_statement,
+    statement_of,
+    statements_of,
+)
 
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 TRACE = "2f182d58875095cc70b2a50fdda3e7cd"
@@ -97,6 +103,69 @@ def test_lines_whose_spans_belong_to_another_service_place_no_statement() -> Non
         log_statements(
             [_line("00000000000000a1", "[getRoutes][Success]")],
             operations,
+            id_prefix="statement",
+            source="test",
+        )
+        == []
+    )
+
+
+def _record(span: str | None, text: str, *, second: float = 0) -> RawLogLine:
+    """A line whose record carries its span id in a field (the text names none)."""
+    return RawLogLine(
+        ts=T0 + timedelta(seconds=second),
+        message=text,
+        level="INFO",
+        service="ts-basic-service",
+        trace_id=TRACE if span else None,
+        span_id=span,
+    )
+
+
+def _span(span_id: str | None, operation: str) -> RawSpan:
+    return RawSpan(
+        ts=T0,
+        service="ts-basic-service",
+        operation=operation,
+        duration_ms=12.0,
+        span_id=span_id,
+    )
+
+
+def test_a_record_that_names_its_span_in_a_field_is_placed_like_one_that_writes_it() -> None:
+    spans = [_span("3d4c6d61e5c81a67", "queryForTravel"), _span("5e6f", "other")]
+    by_field = statements_of(
+        [_record("3d4c6d61e5c81a67", "f.m.s.BasicServiceImpl#418 [getRoutes][Success]")],
+        spans,
+        id_prefix="statement",
+        source="test",
+    )
+    by_text = statements_of(
+        [_line("3d4c6d61e5c81a67", "[getRoutes][Success]")],
+        spans,
+        id_prefix="statement",
+        source="test",
+    )
+    assert [(s.operation, s.statement, s.spans) for s in by_field] == [
+        ("queryForTravel", "f.m.s.basicserviceimpl#418 [getroutes][success]", 1)
+    ]
+    assert by_field == by_text
+
+
+def test_the_field_wins_over_the_text_and_the_text_context_stays_out_of_the_words() -> None:
+    line = _line("aaaaaaaaaaaaaaaa", "[getRoutes][Success]")
+    record = RawLogLine(
+        ts=line.ts, message=line.message, level="INFO", service=line.service, span_id="bbbb"
+    )
+    assert line_statement(record) == ("bbbb", "f.m.s.basicserviceimpl#418 [getroutes][success]")
+    assert line_statement(_record(None, "no context here")) is None
+
+
+def test_spans_without_ids_place_nothing() -> None:
+    assert (
+        statements_of(
+            [_record("3d4c6d61e5c81a67", "[getRoutes][Success]")],
+            [_span(None, "queryForTravel")],
             id_prefix="statement",
             source="test",
         )

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import pytest
+from pydantic import ValidationError
+
 from chronosops.core import aggregation
 from chronosops.core.aggregation import ID_MAX, metric_series
-from chronosops.core.artifacts import ChangeEvent, LogTemplate, MetricSeries, OtherEvent, SpanGroup
+from chronosops.core.artifacts import (
+    ChangeEvent,
+    LogStatement,
+    LogTemplate,
+    MetricSeries,
+    OtherEvent,
+    SpanGroup,
+)
 from chronosops.core.ingest_request import EvidenceLite
 from chronosops.evidence import lite as evidence_lite
 from chronosops.evidence.lite import artifacts_from_lite
@@ -268,3 +278,54 @@ def test_a_span_keeps_its_own_time_its_duration_less_its_childrens() -> None:
         if isinstance(a, SpanGroup) and not a.peer_service
     }
     assert own == {"web op": 100, "EmailService/Send": None, "email op": 2}
+
+
+def _traced(log_context: dict[str, str], message: str) -> list[LogStatement]:
+    lite = EvidenceLite.model_validate(
+        {
+            "traces": [
+                {
+                    "traceId": "4bf92f3577b34da6a3ce929d0e0e4736",
+                    "spanId": "685DBD6B727ADC63",
+                    "service": "orders",
+                    "operation": "GET /orders",
+                    "duration": 41.5,
+                    "timestamp": "2024-01-15T10:00:00Z",
+                }
+            ],
+            "logs": [
+                {
+                    "timestamp": "2024-01-15T10:00:00.010Z",
+                    "level": "INFO",
+                    "service": "orders",
+                    "message": message,
+                    **log_context,
+                }
+            ],
+        }
+    )
+    return [
+        a for a in artifacts_from_lite(lite, default_service=None) if isinstance(a, LogStatement)
+    ]
+
+
+def test_a_log_line_names_its_span_in_span_id_or_in_its_text_alike() -> None:
+    by_field = _traced(
+        {"traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "spanId": "685dbd6b727adc63"},
+        "found 3 orders, building response",
+    )
+    by_text = _traced(
+        {},
+        "found 3 orders, building response TraceID: 4bf92f3577b34da6a3ce929d0e0e4736 "
+        "SpanID: 685dbd6b727adc63",
+    )
+    assert [(s.operation, s.statement, s.spans) for s in by_field] == [
+        ("GET /orders", "found # orders, building response", 1)
+    ]
+    assert by_field == by_text
+    assert _traced({}, "found 3 orders, building response") == []
+
+
+def test_a_log_line_refuses_trace_context_under_any_other_name() -> None:
+    with pytest.raises(ValidationError):
+        _traced({"span_id": "685dbd6b727adc63"}, "found 3 orders")

@@ -34,7 +34,7 @@ from typing import Any, ClassVar
 import httpx
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
-from chronosops.core.aggregation import RawLogLine, log_templates
+from chronosops.core.aggregation import RawLogLine, RawSpan, log_templates
 from chronosops.core.artifacts import ERROR_LEVELS, Artifact, LogTemplate, MetricSeries
 from chronosops.core.clock import Clock
 from chronosops.core.errors import AppError, UpstreamError
@@ -96,6 +96,12 @@ class Collected:
     artifacts: list[Artifact] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # The log lines and spans read, as they were read: the evidence layer places the lines in
+    # the spans that logged them (log statements, `core.log_statements.statements_of`) across
+    # questions and collectors, since the lines of one backend may belong to the spans of
+    # another. Bounded by the collector's own budgets.
+    lines: list[RawLogLine] = field(default_factory=list)
+    spans: list[RawSpan] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -261,6 +267,8 @@ class Collector(ABC):
                 raise answer
             elif isinstance(answer, Collected):
                 collected.artifacts.extend(answer.artifacts)
+                collected.lines.extend(answer.lines)
+                collected.spans.extend(answer.spans)
                 collected.problems.extend(f"{label}: {problem}" for problem in answer.problems)
                 collected.notes.extend(f"{label}: {note}" for note in answer.notes)
             else:

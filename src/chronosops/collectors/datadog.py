@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 from urllib.parse import quote
@@ -34,6 +35,7 @@ from chronosops.core.artifacts import Artifact, ChangeEvent, OtherEvent, normali
 from chronosops.core.canonical import content_hash
 from chronosops.core.redaction import redact_text
 from chronosops.core.timestamps import format_instant
+from chronosops.core.trace_context import hex_id, hex_of_decimal
 
 
 class MetricQuery(BaseModel):
@@ -175,7 +177,9 @@ class DatadogCollector(Collector):
             asks.append(("events", self._events(query, service)))
         answered = await self.ask_all(asks)
         artifacts, cut = self.nearest_first(answered.artifacts, services, query.max_items)
-        return Collected(
+        # ``replace`` keeps the lines read, for the evidence layer to place in spans.
+        return replace(
+            answered,
             artifacts=artifacts,
             problems=[*collected.problems, *answered.problems],
             notes=[*collected.notes, *answered.notes, *cut],
@@ -336,12 +340,15 @@ class DatadogCollector(Collector):
         for entry in body["data"]:
             try:
                 attributes = entry["attributes"]
+                trace_id, span_id = _trace_context(attributes.get("attributes"))
                 lines.append(
                     RawLogLine(
                         ts=parse_time(attributes["timestamp"]),
                         message=redact_text(str(attributes.get("message") or "")),
                         level=normalise_level(str(attributes.get("status") or "")),
                         service=str(attributes.get("service") or service),
+                        trace_id=trace_id,
+                        span_id=span_id,
                     )
                 )
             except (KeyError, TypeError, ValueError):
@@ -421,6 +428,25 @@ def _labels(scope: str, tag_set: Any) -> dict[str, str]:
         if value:
             labels[key] = value
     return labels
+
+
+def _trace_context(custom: Any) -> tuple[str | None, str | None]:
+    """The (trace id, span id) a log's own attributes carry, in hex: Datadog's tracers inject
+    ``dd.trace_id``/``dd.span_id`` in decimal (nested under ``dd``, or flat where a pipeline
+    flattened them); OpenTelemetry logs keep ``otel.trace_id``/``otel.span_id`` (or bare
+    ``trace_id``/``span_id``) in hex. (None, None) without either."""
+    if not isinstance(custom, dict):
+        return None, None
+    nested = custom.get("dd")
+    dd = nested if isinstance(nested, dict) else {}
+    span = hex_of_decimal(dd.get("span_id", custom.get("dd.span_id")))
+    if span is not None:
+        return hex_of_decimal(dd.get("trace_id", custom.get("dd.trace_id"))), span
+    nested_otel = custom.get("otel")
+    otel = nested_otel if isinstance(nested_otel, dict) else {}
+    span = hex_id(otel.get("span_id", custom.get("otel.span_id", custom.get("span_id"))))
+    trace = hex_id(otel.get("trace_id", custom.get("otel.trace_id", custom.get("trace_id"))))
+    return trace, span
 
 
 def _after(body: dict[str, Any]) -> str | None:

@@ -19,6 +19,7 @@ import asyncio
 import json
 import math
 import re
+from dataclasses import replace
 from typing import Any, ClassVar
 
 import google.auth
@@ -52,6 +53,7 @@ from chronosops.core.artifacts import Artifact, normalise_level
 from chronosops.core.clock import Clock
 from chronosops.core.redaction import redact_text
 from chronosops.core.timestamps import format_instant
+from chronosops.core.trace_context import hex_id, hex_of_decimal
 
 SCOPES = ("https://www.googleapis.com/auth/cloud-platform.read-only",)
 MONITORING = "https://monitoring.googleapis.com"
@@ -292,9 +294,8 @@ class GoogleCloudCollector(Collector):
             questions.append(("traces", self._traces(query, service)))
         answered = await self.ask_all(questions)
         artifacts, cut = self.nearest_first(answered.artifacts, services, query.max_items)
-        return Collected(
-            artifacts=artifacts, problems=answered.problems, notes=[*notes, *answered.notes, *cut]
-        )
+        # ``replace`` keeps the lines and spans read, for the evidence layer to place.
+        return replace(answered, artifacts=artifacts, notes=[*notes, *answered.notes, *cut])
 
     async def _metric(
         self, name: str, metric: MonitoringQuery, query: CollectorQuery, services: list[str]
@@ -440,6 +441,11 @@ class GoogleCloudCollector(Collector):
                             severity if severity and severity != "DEFAULT" else level_in(message)
                         ),
                         service=str(labels.get("service_name") or service),
+                        # The trace context Cloud Logging keeps beside the payload (set by the
+                        # OpenTelemetry and Cloud Run integrations): ``spanId`` is hex, as the
+                        # spans' ids once read from Cloud Trace (`_trace_spans`).
+                        trace_id=_trace_of(entry.get("trace")),
+                        span_id=hex_id(entry.get("spanId")),
                     )
                 )
             except (AttributeError, KeyError, TypeError, ValueError):
@@ -484,7 +490,10 @@ class GoogleCloudCollector(Collector):
             onset=query.onset,
         )
         return Collected(
-            artifacts=[*groups[: query.max_items]], problems=paged.problems, notes=paged.notes
+            artifacts=[*groups[: query.max_items]],
+            problems=paged.problems,
+            notes=paged.notes,
+            spans=[span for trace in paged.items for span in trace],
         )
 
     def _trace_spans(self, body: dict[str, Any], service: str) -> list[list[RawSpan]]:
@@ -508,12 +517,19 @@ class GoogleCloudCollector(Collector):
                             duration_ms=round((ended - started).total_seconds() * 1000, 3),
                             is_error=_span_failed(labels),
                             trace_id=trace_id,
+                            # Trace v1 writes a span id as a decimal uint64; logs name it in hex.
+                            span_id=hex_of_decimal(span.get("spanId")),
                         )
                     )
             except (AttributeError, KeyError, TypeError, ValueError):
                 raise self.malformed("traces: a span without start and end times") from None
             found.append(spans)
         return found
+
+
+def _trace_of(value: Any) -> str | None:
+    """The trace id of an entry's ``trace`` (``projects/P/traces/ID``, or the bare id)."""
+    return hex_id(value.rsplit("/traces/", 1)[-1]) if isinstance(value, str) else None
 
 
 def _next_token(body: dict[str, Any]) -> str | None:

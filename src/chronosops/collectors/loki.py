@@ -31,9 +31,16 @@ from chronosops.collectors.paging import Budget, Page, log_pages
 from chronosops.core.aggregation import RawLogLine
 from chronosops.core.artifacts import normalise_level
 from chronosops.core.redaction import redact_text
+from chronosops.core.trace_context import hex_id
 
 LEVEL_LABELS = ("level", "detected_level", "severity", "lvl")
 SERVICE_LABELS = ("service_name", "service", "app", "job", "container")
+# Where a line's trace context sits: structured metadata (Loki 3, from the OpenTelemetry
+# receiver, which writes ``trace_id``/``span_id``), or a stream label of the same name. Without
+# the ``categorize-labels`` response flag Loki merges structured metadata into the stream's
+# labels; with it, each value carries it as a third element.
+TRACE_KEYS = ("trace_id", "traceId", "traceID")
+SPAN_KEYS = ("span_id", "spanId", "spanID")
 PAGE_CAP = 5000  # Loki's default max_entries_limit_per_query: a larger limit is refused
 
 
@@ -183,9 +190,12 @@ class LokiCollector(Collector):
                 level_label = next((labels[k] for k in LEVEL_LABELS if k in labels), None)
                 stream_service = next((labels[k] for k in SERVICE_LABELS if k in labels), service)
                 stream_identity = repr(sorted(labels.items()))
-                for stamp, text in values:
+                stream_trace = _first(labels, TRACE_KEYS)
+                stream_span = _first(labels, SPAN_KEYS)
+                for stamp, text, *extra in values:
                     nanoseconds = int(stamp)
                     message = redact_text(str(text))
+                    metadata = _metadata(extra)
                     entries.append(
                         _Entry(
                             nanoseconds=nanoseconds,
@@ -197,12 +207,29 @@ class LokiCollector(Collector):
                                 message=message,
                                 level=normalise_level(level_label or level_in(message)),
                                 service=stream_service,
+                                trace_id=_first(metadata, TRACE_KEYS) or stream_trace,
+                                span_id=_first(metadata, SPAN_KEYS) or stream_span,
                             ),
                         )
                     )
             except (AttributeError, KeyError, TypeError, ValueError):
                 raise self.malformed("a stream without [timestamp, line] values") from None
         return entries
+
+
+def _metadata(extra: list[Any]) -> dict[str, str]:
+    """A value's structured metadata: ``{"structuredMetadata": {…}, "parsed": {…}}`` with the
+    ``categorize-labels`` flag, a plain object from a Loki that attaches it uncategorised."""
+    if not extra or not isinstance(extra[0], dict):
+        return {}
+    found = extra[0]
+    metadata = found.get("structuredMetadata", found)
+    return {str(k): str(v) for k, v in metadata.items()} if isinstance(metadata, dict) else {}
+
+
+def _first(found: dict[str, str], keys: tuple[str, ...]) -> str | None:
+    """The first of ``keys`` that ``found`` holds, as a hex id."""
+    return next((hex_id(found[key]) for key in keys if found.get(key)), None)
 
 
 __all__ = ["LokiCollector"]

@@ -7,6 +7,7 @@ their ``errorClass`` / ``error_code`` (bad key → auth, timeout, too many reque
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
 
@@ -33,6 +34,7 @@ from chronosops.core.aggregation import (
 from chronosops.core.artifacts import Artifact, ChangeEvent, normalise_level
 from chronosops.core.redaction import redact_text
 from chronosops.core.timestamps import format_instant
+from chronosops.core.trace_context import hex_id
 
 GRAPHQL = """query ChronosOpsNrql($accountId: Int!, $nrql: Nrql!) {
   actor { account(id: $accountId) { nrql(query: $nrql, timeout: 30) { results } } }
@@ -54,12 +56,13 @@ DEFAULT_METRICS_NRQL = (
     "TIMESERIES 1 minute"
 )
 DEFAULT_LOGS_NRQL = (
-    "SELECT timestamp, message, level, service.name FROM Log WHERE service.name IN ($services) "
+    "SELECT timestamp, message, level, service.name, trace.id, span.id FROM Log "
+    "WHERE service.name IN ($services) "
     "AND level IN ('ERROR', 'error', 'WARN', 'warn', 'WARNING', 'CRITICAL', 'FATAL') "
     "$since LIMIT 2000"
 )
 DEFAULT_SPANS_NRQL = (
-    "SELECT timestamp, name, duration.ms, service.name, error, otel.status_code, trace.id "
+    "SELECT timestamp, name, duration.ms, service.name, error, otel.status_code, trace.id, id "
     "FROM Span WHERE service.name IN ($services) $since LIMIT 2000"
 )
 DEFAULT_DEPLOYMENTS_NRQL = (
@@ -187,11 +190,8 @@ class NewRelicCollector(Collector):
                 questions.append((label, self._deployments(nrql, service)))
         answered = await self.ask_all(questions)
         artifacts, cut = self.nearest_first(answered.artifacts, services, query.max_items)
-        return Collected(
-            artifacts=artifacts,
-            problems=answered.problems,
-            notes=[*notes, *answered.notes, *cut],
-        )
+        # ``replace`` keeps the lines and spans read, for the evidence layer to place.
+        return replace(answered, artifacts=artifacts, notes=[*notes, *answered.notes, *cut])
 
     async def _metrics(self, nrql: str, services: list[str]) -> list[Artifact]:
         """TIMESERIES rows, one series per value and service; a FACET row names its service
@@ -230,7 +230,7 @@ class NewRelicCollector(Collector):
                 artifacts.append(built)
         return artifacts
 
-    async def _logs(self, nrql: str, service: str, query: CollectorQuery) -> list[Artifact]:
+    async def _logs(self, nrql: str, service: str, query: CollectorQuery) -> Collected:
         lines: list[RawLogLine] = []
         for row in await self.run(nrql):
             try:
@@ -242,13 +242,16 @@ class NewRelicCollector(Collector):
                         message=message,
                         level=normalise_level(str(level) if level else None),
                         service=str(row.get("service.name") or service),
+                        # Logs in context: the agent or the OpenTelemetry exporter sets these.
+                        trace_id=hex_id(row.get("trace.id")),
+                        span_id=hex_id(row.get("span.id")),
                     )
                 )
             except (KeyError, TypeError, ValueError):
                 raise self.malformed("a Log row without timestamp") from None
-        return self.templates_of(lines, query, service)
+        return Collected(artifacts=self.templates_of(lines, query, service), lines=lines)
 
-    async def _spans(self, nrql: str, service: str, query: CollectorQuery) -> list[Artifact]:
+    async def _spans(self, nrql: str, service: str, query: CollectorQuery) -> Collected:
         spans: list[RawSpan] = []
         for row in await self.run(nrql):
             try:
@@ -262,6 +265,7 @@ class NewRelicCollector(Collector):
                         duration_ms=float(duration) if duration is not None else None,
                         is_error=row.get("error") is True or status == "ERROR",
                         trace_id=str(row["trace.id"]) if row.get("trace.id") else None,
+                        span_id=hex_id(row.get("id")),
                     )
                 )
             except (KeyError, TypeError, ValueError):
@@ -269,7 +273,7 @@ class NewRelicCollector(Collector):
         groups = span_groups(
             spans, id_prefix=f"span:{self.name}", source=self.source, onset=query.onset
         )
-        return [*groups[: query.max_items]]
+        return Collected(artifacts=[*groups[: query.max_items]], spans=spans)
 
     async def _deployments(self, nrql: str, service: str) -> list[Artifact]:
         artifacts: list[Artifact] = []

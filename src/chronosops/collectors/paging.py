@@ -164,4 +164,5 @@ async def log_pages(
         artifacts=collector.templates_of(paged.items, query, service),
         problems=[prefix + problem for problem in paged.problems],
         notes=[prefix + note for note in paged.notes],
+        lines=paged.items,
     )

@@ -135,12 +135,21 @@ def metric_series(
 
 @dataclass(frozen=True)
 class RawLogLine:
-    """One log line as a backend returned it (already redacted when it must be)."""
+    """One log line as a backend returned it (already redacted when it must be).
+
+    ``trace_id``/``span_id``: the trace context the backend attached to the record (Cloud
+    Logging's ``trace``/``spanId``, Loki structured metadata, Datadog's ``dd.span_id``, an
+    OpenTelemetry log record's ids), lower-case hex, the span id as its trace backend writes it.
+    None when the record carries none; the message text may still name it
+    (`core.log_statements`).
+    """
 
     ts: datetime
     message: str
     level: str | None = None
     service: str | None = None
+    trace_id: str | None = None
+    span_id: str | None = None
 
 
 def log_templates(
@@ -229,6 +238,8 @@ class RawSpan:
     peer_service: str | None = None  # set on client spans: the service called
     # Its duration less its children's (known where parents are): time spent in its own code.
     own_ms: float | None = None
+    # Lower-case hex, as the log lines of the span name it: what places them in its operation.
+    span_id: str | None = None
 
 
 def span_stats(spans: Sequence[RawSpan]) -> SpanStats | None:

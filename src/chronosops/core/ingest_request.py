@@ -118,6 +118,11 @@ class LogLine(ContractModel):
     level: Text | None = None
     timestamp: Instant
     service: OptText = None
+    # A documented extension of the guide (docs/api.md): the trace context of the record, as
+    # an OpenTelemetry log record carries it, so the line can be placed in the span (one of
+    # ``traces``) that logged it. A span id written in the message text does the same.
+    trace_id: OptText = None
+    span_id: OptText = None
 
 
 SpanKind = Literal["server", "client", "internal", "producer", "consumer"]

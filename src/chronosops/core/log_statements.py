@@ -1,13 +1,16 @@
 """Log statements placed in the span operations that log them.
 
-A log line that carries its trace context (Logback/MDC ``TraceID: … SpanID: …``, OpenTelemetry
-``trace_id=… span_id=…``) says which span logged it. Grouped by *statement* (the line's first
-words with values masked, the code location kept where the logger prints one: ``Impl#418``,
-``handler.py:52``) and placed in the operation of that span, the lines tell what an operation
-does each time it runs: which statements it reaches. A code fault changes that (an exception
-skips the rest of a method, a wrong return value sends the caller down another branch) while
-a shift of the traffic between operations does not, because each statement is read against
-the calls of its own operation (`analysis.code_paths`).
+A log line that carries its trace context says which span logged it: in a field of the record
+(an OpenTelemetry log record's ids, Cloud Logging's ``spanId``, Loki structured metadata,
+Datadog's ``dd.span_id``: `RawLogLine.span_id`, filled by whoever read the record) or in its
+text (Logback/MDC ``TraceID: … SpanID: …``, ``trace_id=… span_id=…``). The field wins where
+both are there. Grouped by *statement* (the line's first words with values masked, the code
+location kept where the logger prints one: ``Impl#418``, ``handler.py:52``) and placed in the
+operation of that span, the lines tell what an operation does each time it runs: which
+statements it reaches. A code fault changes that (an exception skips the rest of a method, a
+wrong return value sends the caller down another branch) while a shift of the traffic between
+operations does not, because each statement is read against the calls of its own operation
+(`analysis.code_paths`).
 
 Templates (`core.log_mining`) group lines for reading; they are too coarse here: lines that
 share a long prefix (``logger#<num> traceid: <hex> spanid: <hex>``) join one template however
@@ -24,7 +27,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from chronosops.core.aggregation import RawLogLine, bounded_id, minute_of
+from chronosops.core.aggregation import RawLogLine, RawSpan, bounded_id, minute_of
 from chronosops.core.artifacts import LogStatement, SeriesPoint, normalise_level
 from chronosops.core.redaction import redact_text
 
@@ -109,6 +112,41 @@ def statement_of(message: str) -> str:
     return found[1] if found else _words(message[:STATEMENT_INPUT_MAX].lower())
 
 
+def line_statement(line: RawLogLine) -> tuple[str, str] | None:
+    """The span that logged a line (its record's span id, else the one its text names) and the
+    line's statement (trace context left out of the words either way). None without either."""
+    found = placed_statement(line.message)
+    if line.span_id:
+        words = found[1] if found else _words(line.message[:STATEMENT_INPUT_MAX].lower())
+        return line.span_id, words
+    return (found[0].span_id, found[1]) if found else None
+
+
+def span_operations(spans: Iterable[RawSpan]) -> dict[str, tuple[str, str]]:
+    """Span id → (service, operation) of the spans that have one; of two spans sharing an id,
+    the later one."""
+    return {span.span_id: (span.service, span.operation) for span in spans if span.span_id}
+
+
+def statements_of(
+    lines: Iterable[RawLogLine],
+    spans: Iterable[RawSpan],
+    *,
+    id_prefix: str,
+    source: str,
+    default_service: str | None = None,
+) -> list[LogStatement]:
+    """Statements of the lines, placed in the operations of the spans that logged them: the
+    one way evidence sent with an incident (`evidence.lite`) and collected evidence
+    (`evidence.collection`) build them."""
+    operations = span_operations(spans)
+    if not operations:
+        return []
+    return log_statements(
+        lines, operations, id_prefix=id_prefix, source=source, default_service=default_service
+    )
+
+
 def log_statements(
     lines: Iterable[RawLogLine],
     operations: Mapping[str, tuple[str, str]],
@@ -130,17 +168,17 @@ def log_statements(
     spans_of: dict[tuple[str, str], dict[str, datetime]] = defaultdict(dict)
     levels_of: dict[tuple[str, str], Counter[str | None]] = defaultdict(Counter)
     for line in lines:
-        found = placed_statement(line.message)
+        found = line_statement(line)
         if found is None:
             continue
-        context, words = found
+        span_id, words = found
         statement = redacted.get(words)
         if statement is None:
             statement = redacted[words] = redact_text(words)
         key = (line.service or default_service or "", statement)
         seen = spans_of[key]
-        if context.span_id not in seen or line.ts < seen[context.span_id]:
-            seen[context.span_id] = line.ts
+        if span_id not in seen or line.ts < seen[span_id]:
+            seen[span_id] = line.ts
         levels_of[key][line.level] += 1
     artifacts: list[LogStatement] = []
     for (service, statement), first_seen in sorted(spans_of.items()):

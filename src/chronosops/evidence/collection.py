@@ -7,7 +7,11 @@ Policy, applied here and not left to each adapter:
 - each collector has its own timeout, and all of them together a total budget; a slow one is
   cancelled and noted (``timeout after 10 s``), the others keep what they found;
 - each kind of artifact is capped; what is left out is noted;
-- log text (templates, examples) and event descriptions are redacted before they are stored.
+- log text (templates, examples) and event descriptions are redacted before they are stored;
+- the log lines every collector read are placed in the spans every collector read (log
+  statements, `core.log_statements.statements_of`, the same code path as evidence sent with the
+  incident): a Loki line names the Cloud Trace span that logged it as well as a Cloud Logging
+  line does.
 
 Every collector leaves one `CollectionNote` (``ok``, ``empty``, ``timeout``, ``error`` or
 ``skipped``), and nothing a collector does can fail the ingest.
@@ -25,20 +29,24 @@ from datetime import timedelta
 import structlog
 
 from chronosops.collectors import (
+    Collected,
     Collector,
     CollectorError,
     CollectorNotApplicableError,
     CollectorQuery,
     CollectorTimeoutError,
 )
+from chronosops.core.aggregation import RawLogLine, RawSpan
 from chronosops.core.artifacts import (
     Artifact,
     ChangeEvent,
     LogExample,
+    LogStatement,
     LogTemplate,
     OtherEvent,
     ProviderStatus,
 )
+from chronosops.core.log_statements import statements_of
 from chronosops.core.redaction import redact_text
 from chronosops.core.windows import TimeWindow
 from chronosops.evidence.bundle import CollectionNote
@@ -53,6 +61,9 @@ DEFAULT_ITEM_CAPS: Mapping[str, int] = {
     "change_event": 100,
     "event": 50,
     "provider_status": 20,
+    # A statement is one line of code logged inside one operation: a bundle of real traffic
+    # holds some dozens per service, and the code-path reading needs each of them.
+    "log_statement": 200,
 }
 
 
@@ -173,8 +184,11 @@ class CollectorRunner:
         if not runnable:
             return result
         budget_ends = asyncio.get_running_loop().time() + self.policy.budget_seconds
+        read = {collector.name: Collected() for collector in runnable}
         tasks = {
-            collector.name: asyncio.create_task(self._one(collector, query, budget_ends))
+            collector.name: asyncio.create_task(
+                self._one(collector, query, budget_ends, read[collector.name])
+            )
             for collector in runnable
         }
         _, pending = await asyncio.wait(tasks.values(), timeout=self.policy.budget_seconds)
@@ -200,11 +214,53 @@ class CollectorRunner:
             kept = self._capped(artifacts, note)
             result.artifacts.extend(kept[0])
             result.notes.append(kept[1])
+        # Only what finished: a collector cancelled over the budget brought nothing.
+        finished = [c.name for c in runnable if tasks[c.name] not in pending]
+        self._place_lines(
+            result,
+            {name: read[name].lines for name in finished if read[name].lines},
+            [span for name in finished for span in read[name].spans],
+        )
         return result
 
+    def _place_lines(
+        self,
+        result: CollectionResult,
+        lines: Mapping[str, Sequence[RawLogLine]],
+        spans: Sequence[RawSpan],
+    ) -> None:
+        """Log statements of each collector's lines, placed in the spans all collectors read;
+        the most telling (logged by the most spans) kept under the cap, counted in the note of
+        the collector whose lines they are."""
+        if not spans:
+            return
+        for name, read in lines.items():
+            statements = statements_of(read, spans, id_prefix=f"statement:{name}", source=name)
+            if not statements:
+                continue
+            cap = self.policy.cap("log_statement")
+            statements.sort(key=lambda s: (-s.spans, s.artifact_id))
+            kept: list[LogStatement] = statements[:cap]
+            result.artifacts.extend(kept)
+            detail = f"; {len(kept)} log_statement (its lines placed in the spans read)"
+            if len(statements) > cap:
+                detail += (
+                    f"; capped: {len(statements) - cap} more log_statement left out (cap {cap})"
+                )
+            for index, note in enumerate(result.notes):
+                if note.source == name:
+                    result.notes[index] = CollectionNote(
+                        source=note.source,
+                        status=note.status,
+                        detail=note.detail + detail,
+                        items=(note.items or 0) + len(kept),
+                    )
+
     async def _one(
-        self, collector: Collector, query: CollectorQuery, budget_ends: float
+        self, collector: Collector, query: CollectorQuery, budget_ends: float, read: Collected
     ) -> tuple[list[Artifact], CollectionNote]:
+        """What one collector found (redacted) and its note; the lines and spans it read are
+        kept in ``read``."""
         timeout = collector.timeout_seconds or self.policy.timeout_seconds
         bound = log.bind(collector=collector.name, backend=collector.kind)
         # A collector that pages stops before this, so the pages it read are not cancelled.
@@ -235,6 +291,7 @@ class CollectorRunner:
                 status="error",
                 detail=f"internal error in the {collector.kind} collector ({type(error).__name__})",
             )
+        read.lines, read.spans = collected.lines, collected.spans
         artifacts = [redact_artifact(a) for a in collected.artifacts]
         problems = [redact_text(problem) for problem in collected.problems]
         notes = [redact_text(note) for note in collected.notes]

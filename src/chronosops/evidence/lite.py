@@ -40,9 +40,10 @@ from chronosops.core.ingest_request import (
     MetricPoint,
     TraceSpan,
 )
-from chronosops.core.log_statements import log_statements
+from chronosops.core.log_statements import statements_of
 from chronosops.core.redaction import redact_labels, redact_text
 from chronosops.core.timestamps import format_instant
+from chronosops.core.trace_context import hex_id
 
 SOURCE = "evidenceLite"
 EXAMPLES_PER_TEMPLATE = 5
@@ -151,18 +152,33 @@ def statement_artifacts(
     lines: Sequence[LogLine], spans: Sequence[TraceSpan], *, default_service: str | None
 ) -> list[LogStatement]:
     """Log statements placed in the span operations that logged them, where lines carry their
-    trace context and the spans are sent too (`core.log_statements`)."""
+    trace context (``spanId``, or in the text) and the spans are sent too: the same code path
+    as collected evidence (`core.log_statements.statements_of`)."""
     if not lines or not spans:
         return []
-    operations = {span.span_id.lower(): (span.service, span.operation) for span in spans}
-    return log_statements(
+    return statements_of(
         (
             RawLogLine(
-                ts=line.timestamp, message=line.message, level=line.level, service=line.service
+                ts=line.timestamp,
+                message=line.message,
+                level=line.level,
+                service=line.service,
+                trace_id=hex_id(line.trace_id),
+                span_id=hex_id(line.span_id),
             )
             for line in lines
         ),
-        operations,
+        (
+            RawSpan(
+                ts=span.timestamp,
+                service=span.service,
+                operation=span.operation,
+                duration_ms=span.duration,
+                trace_id=span.trace_id,
+                span_id=hex_id(span.span_id),
+            )
+            for span in spans
+        ),
         id_prefix="statement",
         source=SOURCE,
         default_service=default_service,
