@@ -75,6 +75,35 @@ def test_a_healthy_callee_that_several_callers_lose_at_once_is_where_the_network
     assert top(verdict(incident)) == ("NETWORK_DNS_ISSUE", "inventory")
 
 
+def orders_refused_by_its_database() -> Incident:
+    """orders' queries on its open connections still succeed (the spans are clean), but every
+    new connection is refused a login: only the log lines tell."""
+    return (
+        Incident("orders")
+        .health("orders", errors=level(0.001, 0.5))
+        .spans("orders", "POST /orders", error_share=level(0, 0.5))
+        .spans("orders", "orders-db INSERT", peer="orders-db", ms=level(4, 4))
+        .log(
+            "orders",
+            'connection to server at "orders-db" (10.0.0.7), port 5432 failed: '
+            'FATAL:  password authentication failed for user "app_rw"',
+        )
+    )
+
+
+def test_a_database_refusing_logins_after_its_password_rotated_is_named_with_the_rotation() -> None:
+    incident = orders_refused_by_its_database().change(
+        "orders-db", "config", 3, description="Rotate password of role app_rw"
+    )
+    assert top(verdict(incident)) == ("CONFIG_REGRESSION", "orders-db")
+
+
+def test_a_database_refusing_logins_is_a_credential_out_of_step_not_an_identity_provider() -> None:
+    result = verdict(orders_refused_by_its_database())
+    assert top(result) == ("CONFIG_REGRESSION", "orders-db")
+    assert "AUTH_OIDC_ISSUE" not in [h.id for h in result.hypotheses[:1]]
+
+
 def test_a_pool_drained_by_a_slow_third_party_blames_the_third_party() -> None:
     incident = (
         Incident("checkout")

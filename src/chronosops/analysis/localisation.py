@@ -75,6 +75,12 @@ class EdgeFault:
         return max(self.errors, self.latency)
 
 
+# How much a new error line naming a callee counts where spans of the calls show nothing.
+NEW_ERROR_EDGE_SHARE = 0.8
+# Log categories of a connection that never opened.
+UNOPENED_CATEGORIES = frozenset({"db_credentials", "auth", "tls", "dns", "refused"})
+
+
 def edge_fault(obs: Observations, caller: str, callee: str) -> EdgeFault:
     spans = obs.edges.get((caller, callee))
     errors = span_error_strength(spans)
@@ -88,6 +94,14 @@ def edge_fault(obs: Observations, caller: str, callee: str) -> EdgeFault:
             categories |= finding.categories
     if spans is None:
         errors = max(errors, logs)  # without traces, the caller's words are the evidence
+    else:
+        # Spans measure the calls that were made; a new error naming the callee that says a
+        # connection was never made (a refused login, a failed handshake or lookup) is calls
+        # that never became a span.
+        fresh, _ = log_strength(
+            f for f in mentioned if f.is_new and f.is_error and f.categories & UNOPENED_CATEGORIES
+        )
+        errors = max(errors, NEW_ERROR_EDGE_SHARE * fresh)
     refs.extend(log_refs)
     return EdgeFault(caller, callee, errors, latency, frozenset(categories), tuple(refs))
 

@@ -30,7 +30,17 @@ def edge_candidates(obs: Observations, where: Localization) -> list[Candidate]:
         callee_exports = callee in obs.exports
         callee_failing = callee_health is not None and callee_health.strength >= AFFECTED
         text = f"calls from {caller} to {callee} fail or slow down"
-        if "tls" in cats or "auth" in cats:
+        if "db_credentials" in cats:
+            # A database refusing its caller's login is a credential out of step (a rotated
+            # password), configuration rather than an identity provider failing.
+            candidate = Candidate(HypothesisId.CONFIG_REGRESSION, callee)
+            candidate.add(
+                2.0 * fault.strength,
+                f"{callee} refuses {caller}'s credentials (a rotated or wrong secret)",
+                fault.refs,
+            )
+            found.append(candidate)
+        elif "tls" in cats or "auth" in cats:
             candidate = Candidate(HypothesisId.AUTH_OIDC_ISSUE, callee)
             candidate.add(
                 2.0 * fault.strength,
