@@ -232,6 +232,25 @@ def test_a_third_party_throttling_us_blames_our_sender() -> None:
     assert top(verdict(incident)) == ("RATE_LIMIT_THROTTLING", "notifier")
 
 
+def test_slow_queries_the_callers_orm_logs_blame_the_caller_that_deployed() -> None:
+    # Only the application's ORM says the queries are slow, naming a database whose name says
+    # nothing of what it is; the application logging them does not make it a database.
+    incident = (
+        Incident("checkout")
+        .health("checkout", latency=level(200, 1200))
+        .spans("checkout", "GET /orders", ms=level(200, 1200))
+        .spans("checkout", "warehouse-main SELECT", peer="warehouse-main", ms=level(12, 480))
+        .log(
+            "checkout",
+            'Order Load (480.2ms)  SELECT "orders".* FROM "orders" ORDER BY "orders"."created_at" '
+            "DESC [host warehouse-main]",
+            level_="WARN",
+        )
+        .change("checkout", "deploy", 3, version_from="1.8.2", version_to="1.8.3")
+    )
+    assert top(verdict(incident)) == ("DB_QUERY_REGRESSION", "checkout")
+
+
 def test_slow_queries_after_a_callers_deploy_blame_that_caller() -> None:
     incident = (
         Incident("checkout")

@@ -117,6 +117,10 @@ def test_unit_floors_follow_the_unit_in_the_name() -> None:
         ),
         ("Net::ReadTimeout with #<TCPSocket:(closed)>", "timeout"),
         ("botocore.errorfactory.ThrottlingException: Rate exceeded", "rate_limited"),
+        ('Order Load (312.4ms)  SELECT "orders".* FROM "orders" ORDER BY created_at', "db_slow"),
+        ("Executed DbCommand (412ms) [Parameters=[]] SELECT o.* FROM orders AS o", "db_slow"),
+        ("SLOW SQL >= 200ms [412.3ms] [rows:10] SELECT * FROM orders", "db_slow"),
+        ('query is slow (412ms) on pg-main: SELECT * FROM "orders"', "db_slow"),
     ],
 )
 def test_the_signature_library_reads_failures_of_many_languages(line: str, category: str) -> None:
@@ -124,6 +128,13 @@ def test_the_signature_library_reads_failures_of_many_languages(line: str, categ
 
     found = {name for name, pattern in LOG_CATEGORIES if pattern.search(line.lower())}
     assert category in found
+
+
+def test_an_orms_ordinary_per_statement_line_is_not_a_slow_query() -> None:
+    from chronosops.analysis.observations import LOG_CATEGORIES
+
+    line = 'order load (0.4ms)  select "orders".* from "orders" where "orders"."id" = $1'
+    assert "db_slow" not in {name for name, pattern in LOG_CATEGORIES if pattern.search(line)}
 
 
 def test_a_database_refusing_a_rotated_password_is_configuration_not_identity() -> None:

@@ -22,7 +22,8 @@ from chronosops.analysis.scoring import (
 )
 
 DATABASE_NAME = re.compile(
-    r"(^|[-_.])(db|database|postgres|postgresql|mysql|mariadb|mongo|mongodb|sql|redis|cassandra|dynamo)([-_.]|$|\d)"
+    r"(^|[-_.])(db|database|postgres|postgresql|pg|aurora|rds|mysql|mariadb|mssql|sqlserver|oracle"
+    r"|cockroachdb|clickhouse|mongo|mongodb|sql|redis|cassandra|dynamo)([-_.]|$|\d)"
 )
 
 DNS_NAME = re.compile(r"(^|[-_.])(dns|coredns|kube-dns|resolver|bind)([-_.]|$)")
@@ -111,7 +112,11 @@ def is_database(obs: Observations, service: str) -> bool:
         return True
     if obs.shift(service, "db_connections") is not None:
         return True
-    return any("db_slow" in f.categories for f in obs.logs_of(service))
+    # Its own slow-statement lines; an application's ORM logging a slow query names the
+    # database it asked, and that does not make the application a database.
+    if any("db_slow" in f.categories and not f.mentions for f in obs.logs_of(service)):
+        return True
+    return any("db_slow" in f.categories and service in f.mentions for f in obs.logs)
 
 
 @dataclass

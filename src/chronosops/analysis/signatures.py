@@ -16,6 +16,7 @@ its examples). The categories and what they stand for:
 | `db_credentials` | the database refused the service's credentials (a rotated or wrong password is configuration, not identity) | `password authentication failed for user`, `Access denied for user`, `Login failed for user`, `ORA-01017` |
 | `rate_limited` | a limiter answered 429 / throttled | `Too Many Requests`, `ThrottlingException`, `RESOURCE_EXHAUSTED`, `SlowDown` |
 | `circuit_open` | a circuit breaker is open | resilience4j `CallNotPermittedException`, Polly `BrokenCircuitException`, `gobreaker`, `Circuitbox::OpenCircuitError`, Hystrix short-circuited |
+| `db_slow` | a query ran slow (ORMs print the statement with its time) | `Slow query`, GORM `SLOW SQL >= 200ms`, `query is slow`, ActiveRecord `Order Load (312.4ms)  SELECT`, EF Core `Executed DbCommand (412ms)`, MySQL `Query_time:` |
 | `code_bug` | the code itself failed | `NullPointerException`, `nil pointer dereference`, `NullReferenceException`, `NoMethodError`, `Cannot read properties of undefined`, `ClassCastException` |
 """
 
@@ -82,6 +83,13 @@ SIGNATURES: tuple[tuple[str, str], ...] = (
         "circuit_open",
         r"callnotpermittedexception|brokencircuitexception|gobreaker|circuitbox::opencircuiterror"
         r"|short-circuited|hystrixruntimeexception.*short|breaker (is )?open|circuit.*\bopen\b",
+    ),
+    (
+        "db_slow",
+        # An ORM's timed statement counts from 100 ms (three digits): below that it is the
+        # ordinary per-query line ActiveRecord and EF Core print for every statement.
+        r"slow sql|slow (sql )?query|query is slow|slowquery|query_time:"
+        r"|\b[a-z]+ load \(\d{3,}(\.\d+)? ?ms\)|executed dbcommand \(\d{3,}(\.\d+)? ?ms\)",
     ),
     (
         "code_bug",
