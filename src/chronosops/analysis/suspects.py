@@ -701,7 +701,7 @@ def _path_latency(
     gaps: dict[tuple[str, str], float],
     traffic: dict[str, float],
     suspects: dict[str, Suspect],
-) -> None:
+) -> dict[tuple[str, str], tuple[float, float]]:
     """A slow network at a service slows the calls through it in one direction at least — all
     the calls into it, or all the calls out of it — and no other call. Per service and per
     direction, the latency moves of its call edges (edge metrics labelled with a peer) are
@@ -711,7 +711,8 @@ def _path_latency(
     longer on that one callee and as before on all the others; two callers agreeing count more
     than one. Where both ends measure a call, its move is the gap between them, minute by
     minute (`_edge_gaps`); else the one view there is; an edge whose series never saw a call
-    says nothing."""
+    says nothing. Each slowed edge counts at the end its other edges agree with
+    (`_edge_attribution`); the shares are returned for the edge metrics' own readings."""
     per_edge: dict[tuple[str, str], tuple[float, float, str]] = {}
     for (caller, callee), views in edge_moves.items():
         if not caller or caller == callee:
@@ -730,10 +731,12 @@ def _path_latency(
         weight = min(v[1] for v in views) * support(callee, traffic)
         ref = max(views, key=lambda v: v[0])[2]
         per_edge[(caller, callee)] = (z, weight, ref)
+    shares = _edge_attribution({edge: move[0] for edge, move in per_edge.items()})
     ends: dict[tuple[str, bool], list[tuple[float, float, str]]] = defaultdict(list)
-    for (caller, callee), move in per_edge.items():
-        ends[(caller, False)].append(move)  # its calls out
-        ends[(callee, True)].append(move)  # the calls into it
+    for (caller, callee), (z, weight, ref) in per_edge.items():
+        caller_share, callee_share = shares.get((caller, callee), (1.0, 1.0))
+        ends[(caller, False)].append((z * caller_share, weight, ref))  # its calls out
+        ends[(callee, True)].append((z * callee_share, weight, ref))  # the calls into it
     best: dict[str, tuple[float, str]] = {}
     for (service, _), moves in ends.items():
         total_weight = math.sqrt(sum(w * w for _, w, _ in moves))
@@ -747,6 +750,44 @@ def _path_latency(
         suspects.setdefault(service, Suspect(service)).note(
             "edge_latency", strength_of(combined), ref
         )
+    return shares
+
+
+# What a slowed edge's other end must show of its own before it takes the edge from this end: a
+# prior for "the other edges say nothing", as a share of full strength.
+ATTRIBUTION_PRIOR = 0.1
+# What an end with no other measured edge counts as: as likely slowed as not.
+ATTRIBUTION_UNSEEN = 0.5
+
+
+def _edge_attribution(
+    moves: dict[tuple[str, str], float],
+) -> dict[tuple[str, str], tuple[float, float]]:
+    """Per slowed call edge, how much of its move each end keeps (caller, callee), 0–1: the end
+    whose other edges moved too is where the trouble is (explaining away, as ε-Diagnosis and
+    MicroRank read the node common to the anomalous calls). A callee all of whose callers wait
+    longer takes the edge from a caller whose other calls are calm, and the caller keeps little
+    of it; with nothing to tell the ends apart, both keep all of it."""
+    touching: dict[str, list[tuple[tuple[str, str], float]]] = defaultdict(list)
+    for edge, z in moves.items():
+        level = strength_of(max(0.0, z))
+        touching[edge[0]].append((edge, level))
+        touching[edge[1]].append((edge, level))
+
+    def others(service: str, edge: tuple[str, str]) -> float:
+        found = [level for other, level in touching[service] if other != edge]
+        # Calm edges are evidence against an end; an end with no other edge has none either way.
+        return sum(found) / len(found) if found else ATTRIBUTION_UNSEEN
+
+    shares: dict[tuple[str, str], tuple[float, float]] = {}
+    for edge, z in moves.items():
+        if z <= 0:
+            continue
+        at_caller = others(edge[0], edge) + ATTRIBUTION_PRIOR
+        at_callee = others(edge[1], edge) + ATTRIBUTION_PRIOR
+        total = at_caller + at_callee
+        shares[edge] = (min(1.0, 2 * at_caller / total), min(1.0, 2 * at_callee / total))
+    return shares
 
 
 # Calls to a callee count as part of every request of its caller when they ran at this share of
@@ -839,6 +880,8 @@ def rank_suspects(
     graph: set[tuple[str, str]] = set(edges or ()) | topology_of(artifacts)
     calm = _calm_callers(series, table, cut)
     edge_moves: dict[tuple[str, str], list[tuple[float, float, str, bool]]] = defaultdict(list)
+    # Edge latency read from a caller's view, noted once the edges' attribution is known.
+    pending: list[tuple[str, str, float, float, float, str]] = []
     for item in series:
         found = _series_evidence(item, table, cut)
         if found is None or item.service is None:
@@ -868,6 +911,11 @@ def rank_suspects(
                 # Another caller reaches the callee as fast as before: the slow part is this
                 # caller's side of the path (its pod's network), not the callee.
                 callee_share, caller_share = 0.5, 1.0
+            if kind == "latency":
+                pending.append(
+                    (item.service, peer, strength, caller_share, callee_share, item.artifact_id)
+                )
+                continue
             suspects.setdefault(peer, Suspect(peer)).note(
                 edge_kind, callee_share * strength, item.artifact_id
             )
@@ -881,7 +929,16 @@ def rank_suspects(
         suspects.setdefault(item.service, Suspect(item.service)).note(
             kind, strength, item.artifact_id
         )
-    _path_latency(edge_moves, _edge_gaps(series, table, cut), traffic, suspects)
+    shares = _path_latency(edge_moves, _edge_gaps(series, table, cut), traffic, suspects)
+    for caller, callee, strength, caller_share, callee_share, ref in pending:
+        # Both ends of a slowed call keep the part of it their other calls agree with.
+        kept_by_caller, kept_by_callee = shares.get((caller, callee), (1.0, 1.0))
+        suspects.setdefault(callee, Suspect(callee)).note(
+            "edge_latency", callee_share * kept_by_callee * strength, ref
+        )
+        suspects.setdefault(caller, Suspect(caller)).note(
+            "edge_latency", caller_share * kept_by_caller * strength, ref
+        )
     _span_evidence(spans, cut, suspects)
     for group in spans:
         if group.peer_service:
