@@ -551,3 +551,32 @@ def test_an_operation_twice_as_fast_under_more_traffic_is_not_cut_short() -> Non
         "web", "GET /product", more, 20.0
     )
     assert "span_cut_short" not in suspect_kinds(traces=traces).get("web", {})
+
+
+def test_a_tail_that_slowed_while_the_typical_request_did_not_reads_as_a_code_path() -> None:
+    from chronosops.analysis.engine import _family
+
+    metrics = (
+        series("server_latency_p90_seconds", 0.035, 0.7, service="ads")
+        + series("server_latency_p50_seconds", 0.014, 0.015, service="ads")
+        + series("requests_per_second", 5, 5, service="ads")
+    )
+    request = analysis_input(metrics=metrics)
+    suspect = rank_suspects(request.artifacts, request.context)[0]
+    assert suspect.service == "ads"
+    assert suspect.median_calm
+    assert _family(suspect) == "DEPLOY_BUG"
+
+
+def test_a_tail_and_a_median_that_slowed_together_still_read_as_saturation() -> None:
+    from chronosops.analysis.engine import _family
+
+    metrics = (
+        series("server_latency_p90_seconds", 0.035, 0.7, service="ads")
+        + series("server_latency_p50_seconds", 0.014, 0.3, service="ads")
+        + series("requests_per_second", 5, 5, service="ads")
+    )
+    request = analysis_input(metrics=metrics)
+    suspect = rank_suspects(request.artifacts, request.context)[0]
+    assert not suspect.median_calm
+    assert _family(suspect) == "CAPACITY_SATURATION"

@@ -88,6 +88,9 @@ class Suspect:
     explains: float = 0.0
     # Its spans measure its own time and it did not get slower (see `_read_against_load`).
     own_time_calm: bool = False
+    # Its typical call (a median latency of its own) is as fast as before while its tail moved:
+    # some of its requests take a slower path, not all of them queueing (see `_median_calm`).
+    median_calm: bool = False
     refs: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
 
     def note(self, kind: str, strength: float, ref: str) -> None:
@@ -948,8 +951,31 @@ def rank_suspects(
     _log_evidence(templates, cut, suspects)
     _new_error_templates(templates, cut, suspects)
     _read_against_load(series, spans, table, cut, suspects)
+    for service in _median_calm(series, table, cut):
+        if service in suspects:
+            suspects[service].median_calm = True
     ranked = sorted(suspects.values(), key=lambda s: (-s.score, s.service))
     return _callee_first(ranked, graph)
+
+
+_MEDIAN = re.compile(r"(?:^|[^a-z0-9])(?:p50|median|quantile_0?\.5)(?:[^0-9]|$)", re.IGNORECASE)
+
+
+def _median_calm(series: Sequence[MetricSeries], table: SignalTable, cut: Cut) -> set[str]:
+    """Services whose own median latency (a p50 series of their own, or their own view of the
+    calls into them, labelled with the caller) did not move at the onset, read on every such
+    series with a full baseline. Saturation — a CPU, a pool, a queue running out — slows every
+    request, the typical one included; a tail that moves while the median holds is a share of
+    the requests taking another, slower path (an exception's handling, a retry, a branch)."""
+    moved: dict[str, float] = {}
+    for item in series:
+        if item.service is None or peer_of(item.labels) or not _MEDIAN.search(item.name):
+            continue
+        found = _series_evidence(item, table, cut)
+        if found is None or found[0] != "latency" or found[2] < 1.0:
+            continue
+        moved[item.service] = max(moved.get(item.service, -math.inf), found[1])
+    return {service for service, z in moved.items() if z < CALM_EDGE_Z}
 
 
 # Kinds a caller's callees cannot explain: its own resources and its own failures.
