@@ -56,6 +56,25 @@ def test_calls_failing_to_a_healthy_quieter_callee_are_a_network_problem_at_the_
     assert top(verdict(incident)) == ("NETWORK_DNS_ISSUE", "web")
 
 
+def test_a_healthy_callee_that_several_callers_lose_at_once_is_where_the_network_fails() -> None:
+    # web and orders both lose their calls to inventory, while orders still reaches its
+    # database: the common factor is inventory's side of the network (its nodes, its zone).
+    incident = (
+        web_calling("inventory")
+        .health("orders", errors=level(0.001, 0.4))
+        .spans("orders", "POST /checkout", error_share=level(0, 0.4))
+        .spans(
+            "orders", "inventory POST /reservations", peer="inventory", error_share=level(0, 0.5)
+        )
+        .spans("orders", "orders-db INSERT", peer="orders-db")
+        .health("inventory", traffic=level(100, 40))
+        .spans("inventory", "GET /data", per_minute=6)
+        .log("web", "dial tcp 10.0.3.4:8080: i/o timeout (calling inventory)")
+        .log("orders", "connect timed out after 2000ms calling inventory")
+    )
+    assert top(verdict(incident)) == ("NETWORK_DNS_ISSUE", "inventory")
+
+
 def test_a_pool_drained_by_a_slow_third_party_blames_the_third_party() -> None:
     incident = (
         Incident("checkout")

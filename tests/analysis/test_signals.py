@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chronosops.analysis.signals import SignalRule, SignalTable, peer_of, unit_floor
+from chronosops.analysis.signals import SignalRule, SignalTable, outcome_of, peer_of, unit_floor
 
 TABLE = SignalTable()
 
@@ -38,6 +38,39 @@ TABLE = SignalTable()
 )
 def test_the_table_reads_each_convention(name: str, kind: str) -> None:
     assert TABLE.kind_of(name) == kind
+
+
+@pytest.mark.parametrize(
+    ("labels", "kind"),
+    [
+        ({"status": "5xx"}, "errors"),  # the field's own convention
+        ({"code": "503"}, "errors"),  # Prometheus client libraries
+        ({"http.response.status_code": "500"}, "errors"),  # OpenTelemetry
+        ({"outcome": "SERVER_ERROR"}, "errors"),  # Micrometer
+        ({"grpc_code": "Unavailable"}, "errors"),
+        ({"grpc_code": "14"}, "errors"),
+        ({"error": "true"}, "errors"),
+        ({"success": "false"}, "errors"),
+        ({"code": "429"}, "errors"),
+        ({"status": "all"}, "traffic"),
+        ({"code": "200"}, "traffic"),
+        ({"outcome": "SUCCESS"}, "traffic"),
+        ({"grpc_code": "0"}, "traffic"),
+        ({"status": "2"}, "traffic"),  # a bare small number is a gRPC code only under a gRPC label
+        ({"service": "orders"}, "traffic"),
+        ({}, "traffic"),
+    ],
+)
+def test_a_request_count_kept_to_failed_requests_counts_errors_not_traffic(
+    labels: dict[str, str], kind: str
+) -> None:
+    assert TABLE.kind_of("http_requests_total", labels) == kind
+
+
+def test_outcome_labels_tell_throttled_from_failed_requests() -> None:
+    assert outcome_of({"code": "429"}) == "throttled"
+    assert outcome_of({"status_code": "502"}) == "failed"
+    assert outcome_of({"status_code": "204"}) is None
 
 
 def test_an_operators_row_is_tried_before_the_built_in_ones() -> None:
@@ -130,6 +163,28 @@ def test_a_third_party_named_by_a_breaker_or_a_url_is_the_failing_dependency(
         )
     )
     assert (result.hypotheses[0].id, result.culprit_service) == ("DOWNSTREAM_OUTAGE", "stripe")
+
+
+@pytest.mark.parametrize(
+    ("text", "known", "named"),
+    [
+        ("post https://legacy-billing.example.com/soap/billing: 503", set(), "legacy-billing"),
+        ("get https://rates.example.org/v2/rates timed out", set(), "rates"),
+        ("get https://carrier-rates.partner.io/v2/rates timed out", set(), "carrier-rates"),
+        ("post https://api.stripe.com/v1/charges failed", set(), "stripe"),
+        ("500 on get http://catalog_svc:8080/quote", set(), "catalog_svc"),
+        ("get http://orders.prod.svc.cluster.local:8080/orders", set(), "orders"),
+        ("get https://fx.bank.com/rates failed", {"fx"}, "fx"),
+    ],
+)
+def test_a_url_names_the_service_behind_it_not_its_domain(
+    text: str, known: set[str], named: str
+) -> None:
+    from chronosops.analysis.observations import _mentions
+
+    found = _mentions([text], known)
+    assert named in found
+    assert not found & {"example", "partner", "catalog", "svc", "bank"}
 
 
 def test_temporarily_unavailable_names_no_service() -> None:

@@ -154,6 +154,27 @@ def test_an_error_template_first_logged_after_the_onset_is_new_and_one_logged_be
     assert "log_new_errors" not in kinds["orders"]
 
 
+def new_error_kinds_with_logs_from(start: float) -> dict[str, dict[str, float]]:
+    """Steady lines from ``start`` minutes (the fault starts a minute before the onset) and an
+    error template first logged after the onset."""
+    background = logs("GET /items served in {i} ms", 30, level="INFO", start=start, service="web")
+    new = logs("[queryForTravel][catch price exception] trip {i}", 3, start=0.5, service="basic")
+    return suspect_kinds(logs=background + new)
+
+
+def test_logs_reaching_under_a_minute_before_the_faults_start_still_show_a_template_is_new() -> (
+    None
+):
+    # 48 s of logs before the fault's start: short of the metrics' guard gap, enough to have
+    # shown a statement logged before.
+    assert new_error_kinds_with_logs_from(-1.8)["basic"]["log_new_errors"] > 0.4
+
+
+def test_logs_that_begin_just_before_the_faults_start_cannot_tell_a_template_is_new() -> None:
+    # 12 s of logs before the fault's start: the window merely shows its first lines.
+    assert "log_new_errors" not in new_error_kinds_with_logs_from(-1.2).get("basic", {})
+
+
 def test_a_new_error_naming_another_service_is_not_the_loggers_own_fault() -> None:
     background = logs("GET /items served in {i} ms", 40, level="INFO", start=-10, service="web")
     background += logs("price lookup took {i} ms", 40, level="INFO", start=-10, service="pricing")

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 
 from chronosops.analysis.code_paths import VanishedPath, vanished_paths
 from chronosops.analysis.models import IncidentContext
-from chronosops.analysis.signals import unit_floor
+from chronosops.analysis.signals import outcome_of, unit_floor
 from chronosops.analysis.signatures import extra_patterns
 from chronosops.analysis.statistics import MAD_SCALE, mad, median
 from chronosops.core.artifacts import (
@@ -182,7 +182,8 @@ _NAMED_PEER_PATTERNS = (
     re.compile(
         r"breaker (?:for |on )?['\"]?([a-z0-9][a-z0-9_.-]*?)(?:-client)?['\"]? (?:is )?open"
     ),
-    re.compile(r"https?://([a-z0-9][a-z0-9.-]*[a-z0-9])"),
+    # Underscores too: compose and Swarm service names carry them (``http://catalog_svc:8080``).
+    re.compile(r"https?://([a-z0-9][a-z0-9_.-]*[a-z0-9])"),
     re.compile(r"\b([a-z0-9][a-z0-9-]*) (?:is )?(?:unavailable|unreachable)\b"),
 )
 _NOT_A_PEER = frozenset(
@@ -202,19 +203,37 @@ _NOT_A_PEER = frozenset(
 )
 
 
-def _host_name(host: str) -> str:
-    """The service a host names: the first label inside a cluster, the registrable name
-    outside one (``api.stripe.com`` → ``stripe``)."""
+# Documentation and test domains (RFC 2606 / RFC 6761): never a service's own name, so the label
+# in front of them is the name (``legacy-billing.example.com`` → ``legacy-billing``).
+_PLACEHOLDER_DOMAINS = frozenset({"example", "test", "invalid", "localhost"})
+# A first label that says what kind of endpoint a host is, not whose it is.
+_GENERIC_HOST_LABELS = frozenset(
+    {"api", "www", "hooks", "auth", "login", "rest", "app", "gateway", "edge", "cdn"}
+)
+
+
+def _host_name(host: str, known: set[str] | frozenset[str] = frozenset()) -> str:
+    """The service a host names.
+
+    Inside a cluster (``orders.prod.svc.cluster.local``) and wherever the first label is a
+    service the evidence already knows, the first label. Outside one, the organisation's name
+    (``api.stripe.com`` → ``stripe``) unless the first label is itself a specific name (hyphenated,
+    ``carrier-rates.partner.io``) or the domain is a placeholder (``example.com``).
+    """
     labels = [part for part in host.split(".") if part]
-    if len(labels) <= 1 or labels[-1] in ("local", "internal", "svc", "cluster"):
-        return labels[0] if labels else host
-    if len(labels) >= 3 and labels[0] in ("api", "www", "hooks", "auth", "login"):
-        return labels[-2]
-    return (
-        labels[0]
-        if len(labels) == 2 and labels[1] not in ("com", "net", "io", "org", "dev")
-        else labels[-2]
-    )
+    if not labels:
+        return host
+    first = labels[0]
+    if len(labels) == 1 or first in known or labels[-1] in ("local", "internal", "svc", "cluster"):
+        return first
+    registrable = labels[-2]
+    if len(labels) == 2 and labels[1] not in ("com", "net", "io", "org", "dev"):
+        return first
+    if registrable in _PLACEHOLDER_DOMAINS or (
+        len(labels) >= 3 and first not in _GENERIC_HOST_LABELS and ("-" in first or "_" in first)
+    ):
+        return first
+    return registrable
 
 
 MIN_POINTS = 4
@@ -650,7 +669,8 @@ def _mentions(
             if not may_match(peer_pattern, text):
                 continue
             for match in peer_pattern.finditer(text):
-                name = _host_name(match.group(1)) if "." in match.group(1) else match.group(1)
+                found_name = match.group(1)
+                name = _host_name(found_name, names) if "." in found_name else found_name
                 if (
                     name
                     and name not in _NOT_A_PEER
@@ -716,6 +736,10 @@ def observe(artifacts: Sequence[Artifact], context: IncidentContext) -> Observat
         family = metric_family(item.name)
         if family is None:
             continue
+        if family == "traffic":
+            # A request count kept to failed or throttled requests is an error count.
+            outcome = outcome_of(item.labels)
+            family = {"failed": "errors", "throttled": "throttled"}.get(outcome or "", family)
         shift = series_shift(item, family, context.onset)
         if shift is not None:
             all_shifts.append(shift if shift.service else _with_service(shift, context.service))

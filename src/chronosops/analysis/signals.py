@@ -163,6 +163,60 @@ SOURCE_LABELS: tuple[str, ...] = (
 )
 
 
+# Labels that say how a counted request ended: Prometheus `code`/`status`, OTel
+# `http.response.status_code` and `error.type`, Micrometer `outcome`, gRPC `grpc_code`.
+OUTCOME_LABELS: tuple[str, ...] = (
+    "code",
+    "status",
+    "status_code",
+    "http_status",
+    "http_code",
+    "response_code",
+    "http.status_code",
+    "http.response.status_code",
+    "http_response_status_code",
+    "outcome",
+    "result",
+    "grpc_code",
+    "grpc.status_code",
+    "rpc.grpc.status_code",
+    "error",
+    "error.type",
+    "success",
+)
+_FAILED_OUTCOME = re.compile(
+    r"^(5\d\d|5xx|error|errors|failed|failure|fail|server_error|true|exception|timeout"
+    r"|unavailable|internal|deadline_exceeded|aborted|data_loss|unimplemented"
+    r"|resource_exhausted|2|4|8|10|13|14|15)$"
+)
+_THROTTLED_OUTCOME = re.compile(r"^(429|throttled|rate_limited|too_many_requests)$")
+# gRPC's numeric codes above (2 UNKNOWN, 4 DEADLINE_EXCEEDED, 8 RESOURCE_EXHAUSTED, 10 ABORTED,
+# 13 INTERNAL, 14 UNAVAILABLE, 15 DATA_LOSS) only count under a gRPC label.
+_GRPC_LABELS = frozenset({"grpc_code", "grpc.status_code", "rpc.grpc.status_code"})
+
+
+def outcome_of(labels: dict[str, str]) -> str | None:
+    """``"failed"`` or ``"throttled"`` when a series' labels count only requests that ended so
+    (``http_requests_total{status="5xx"}``), else None: all requests, or the successful ones."""
+    for key in OUTCOME_LABELS:
+        value = labels.get(key)
+        if not value:
+            continue
+        lowered = value.strip().lower()
+        if key == "success":
+            return "failed" if lowered == "false" else None
+        if key in ("error", "error.type"):
+            return None if lowered in ("false", "none", "") else "failed"
+        if _THROTTLED_OUTCOME.match(lowered):
+            return "throttled"
+        if lowered.isdigit() and len(lowered) <= 2 and key not in _GRPC_LABELS:
+            continue
+        if _FAILED_OUTCOME.match(lowered):
+            return "failed"
+        return None
+    return None
+
+
 class SignalTable:
     """The built-in rows with an operator's rows tried first."""
 
@@ -171,7 +225,15 @@ class SignalTable:
         self.rows = [(re.compile(pattern), kind) for pattern, kind in rows]
         self._cache: dict[str, str | None] = {}
 
-    def kind_of(self, name: str) -> str | None:
+    def kind_of(self, name: str, labels: dict[str, str] | None = None) -> str | None:
+        """The kind of signal a series carries: its name's row, except that a request count
+        whose labels keep only failed (or throttled) requests counts errors, not traffic."""
+        kind = self._kind_of_name(name)
+        if kind == "traffic" and labels and outcome_of(labels) is not None:
+            return "errors"
+        return kind
+
+    def _kind_of_name(self, name: str) -> str | None:
         lowered = name.lower()
         if lowered in self._cache:
             return self._cache[lowered]

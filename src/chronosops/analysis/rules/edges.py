@@ -21,6 +21,7 @@ from chronosops.analysis.scoring import (
 def edge_candidates(obs: Observations, where: Localization) -> list[Candidate]:
     """Failing calls: how they fail names the mechanism, and whose fault it is."""
     found: list[Candidate] = []
+    unreachable = _unreachable_from(obs, where)
     for fault in where.faults.values():
         if fault.strength < AFFECTED:
             continue
@@ -75,7 +76,9 @@ def edge_candidates(obs: Observations, where: Localization) -> list[Candidate]:
             and (quiet_callee or fault.latency >= 0.5)
         ):
             # Calls fail or hang while the callee is healthy and hears less: the path between them.
-            candidate = Candidate(HypothesisId.NETWORK_DNS_ISSUE, caller)
+            candidate = Candidate(
+                HypothesisId.NETWORK_DNS_ISSUE, _path_end(caller, callee, unreachable)
+            )
             candidate.add(
                 1.5 * fault.strength,
                 f"{caller}'s calls to a healthy {callee} fail or hang",
@@ -90,7 +93,9 @@ def edge_candidates(obs: Observations, where: Localization) -> list[Candidate]:
             and not callee_failing
             and not cats & {"dns", "tls", "auth", "rate_limited"}
         ):
-            candidate = Candidate(HypothesisId.NETWORK_DNS_ISSUE, caller)
+            candidate = Candidate(
+                HypothesisId.NETWORK_DNS_ISSUE, _path_end(caller, callee, unreachable)
+            )
             weight = (
                 2.0
                 if (callee_health is not None and callee_health.quiet)
@@ -137,3 +142,27 @@ def edge_candidates(obs: Observations, where: Localization) -> list[Candidate]:
                 )
             found.append(candidate)
     return found
+
+
+def _network_fault(cats: frozenset[str] | set[str]) -> bool:
+    return not cats or (
+        bool(cats & {"timeout", "refused"}) and not cats & {"dns", "tls", "auth", "rate_limited"}
+    )
+
+
+def _unreachable_from(obs: Observations, where: Localization) -> dict[str, set[str]]:
+    """Per healthy callee, the callers whose calls to it fail the way a lost network path does."""
+    found: dict[str, set[str]] = {}
+    for fault in where.faults.values():
+        if fault.strength < AFFECTED or not _network_fault(fault.categories):
+            continue
+        health = where.health.get(fault.callee)
+        if fault.callee in obs.exports and not (health is not None and health.strength >= AFFECTED):
+            found.setdefault(fault.callee, set()).add(fault.caller)
+    return found
+
+
+def _path_end(caller: str, callee: str, unreachable: dict[str, set[str]]) -> str:
+    """Whose side of a lost path to name: the callee when several callers lose it at once (the
+    common factor is its network: its nodes, its zone), else the caller, whose own path it is."""
+    return callee if len(unreachable.get(callee, ())) >= 2 else caller
