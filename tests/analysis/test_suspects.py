@@ -601,3 +601,13 @@ def test_a_tail_and_a_median_that_slowed_together_still_read_as_saturation() -> 
     suspect = rank_suspects(request.artifacts, request.context)[0]
     assert not suspect.median_calm
     assert _family(suspect) == "CAPACITY_SATURATION"
+
+
+def test_the_callees_own_view_of_calls_into_it_counts_as_its_median() -> None:
+    inbound = series("inbound_request_latency_p50_seconds", 0.014, 0.015, service="ads")
+    for point in inbound:
+        point["labels"] = {"service": "ads", "source_service": "frontend"}
+    metrics = inbound + series("server_latency_p90_seconds", 0.035, 0.7, service="ads")
+    request = analysis_input(metrics=metrics)
+    found = {s.service: s for s in rank_suspects(request.artifacts, request.context)}
+    assert found["ads"].median_calm
