@@ -11,6 +11,7 @@ from chronosops.analysis.signals import DEFAULT_TABLE
 from chronosops.analysis.suspects import (
     Cut,
     Suspect,
+    _edge_attribution,
     _edge_gaps,
     _path_latency,
     deviation,
@@ -419,6 +420,48 @@ def test_a_callee_whose_only_caller_waits_longer_outranks_the_caller_calm_on_its
     assert found["checkout"].kinds["edge_latency"] > 1.2 * found["frontend"].kinds["edge_latency"]
 
 
+def test_a_callee_every_caller_waits_on_takes_the_slowed_call_from_a_caller_calm_elsewhere() -> (
+    None
+):
+    # A network delay at catalog: all three of its callers wait longer on it, and checkout's
+    # other calls are as fast as before. The common end explains the call away from checkout.
+    moves = {
+        ("frontend", "catalog"): 12.0,
+        ("recommendation", "catalog"): 10.0,
+        ("checkout", "catalog"): 11.0,
+        ("checkout", "cart"): 0.0,
+        ("checkout", "payment"): -0.5,
+        ("checkout", "email"): 0.2,
+    }
+    caller_share, callee_share = _edge_attribution(moves)[("checkout", "catalog")]
+    assert callee_share == 1.0
+    assert caller_share < 0.3
+
+
+def test_a_slowed_call_with_nothing_to_tell_its_ends_apart_stays_with_both() -> None:
+    assert _edge_attribution({("frontend", "checkout"): 6.0}) == {
+        ("frontend", "checkout"): (1.0, 1.0)
+    }
+
+
+def test_a_leaf_callee_keeps_its_only_call_from_a_caller_whose_other_calls_are_calm() -> None:
+    # email has no other edge to speak for or against it; checkout's other calls are calm.
+    moves = {("checkout", "email"): 20.0, ("checkout", "cart"): 0.0, ("checkout", "payment"): 0.0}
+    caller_share, callee_share = _edge_attribution(moves)[("checkout", "email")]
+    assert callee_share == 1.0
+    assert caller_share < 0.5
+
+
+def test_a_caller_calm_on_its_other_calls_gets_little_of_the_callees_slowed_edge_metric() -> None:
+    metrics = edge("outbound_request_latency_p50_seconds", "checkout", "email", 0.005, 0.5)
+    for callee in ("cart", "payment", "shipping"):
+        metrics += edge("outbound_request_latency_p50_seconds", "checkout", callee, 0.005, 0.005)
+    request = analysis_input(metrics=metrics)
+    found = {s.service: s for s in rank_suspects(request.artifacts, request.context)}
+    assert found["email"].kinds["edge_latency"] > 0.9
+    assert found["checkout"].kinds["edge_latency"] < 0.5 * found["email"].kinds["edge_latency"]
+
+
 def footprint(before: float, after: float) -> dict[int, float]:
     return {minute: before if minute < 0 else after for minute in range(-15, 5)}
 
@@ -529,3 +572,42 @@ def test_an_operation_twice_as_fast_under_more_traffic_is_not_cut_short() -> Non
         "web", "GET /product", more, 20.0
     )
     assert "span_cut_short" not in suspect_kinds(traces=traces).get("web", {})
+
+
+def test_a_tail_that_slowed_while_the_typical_request_did_not_reads_as_a_code_path() -> None:
+    from chronosops.analysis.engine import _family
+
+    metrics = (
+        series("server_latency_p90_seconds", 0.035, 0.7, service="ads")
+        + series("server_latency_p50_seconds", 0.014, 0.015, service="ads")
+        + series("requests_per_second", 5, 5, service="ads")
+    )
+    request = analysis_input(metrics=metrics)
+    suspect = rank_suspects(request.artifacts, request.context)[0]
+    assert suspect.service == "ads"
+    assert suspect.median_calm
+    assert _family(suspect) == "DEPLOY_BUG"
+
+
+def test_a_tail_and_a_median_that_slowed_together_still_read_as_saturation() -> None:
+    from chronosops.analysis.engine import _family
+
+    metrics = (
+        series("server_latency_p90_seconds", 0.035, 0.7, service="ads")
+        + series("server_latency_p50_seconds", 0.014, 0.3, service="ads")
+        + series("requests_per_second", 5, 5, service="ads")
+    )
+    request = analysis_input(metrics=metrics)
+    suspect = rank_suspects(request.artifacts, request.context)[0]
+    assert not suspect.median_calm
+    assert _family(suspect) == "CAPACITY_SATURATION"
+
+
+def test_the_callees_own_view_of_calls_into_it_counts_as_its_median() -> None:
+    inbound = series("inbound_request_latency_p50_seconds", 0.014, 0.015, service="ads")
+    for point in inbound:
+        point["labels"] = {"service": "ads", "source_service": "frontend"}
+    metrics = inbound + series("server_latency_p90_seconds", 0.035, 0.7, service="ads")
+    request = analysis_input(metrics=metrics)
+    found = {s.service: s for s in rank_suspects(request.artifacts, request.context)}
+    assert found["ads"].median_calm

@@ -42,7 +42,7 @@ from chronosops.analysis.signals import DEFAULT_TABLE, SignalRule, SignalTable
 from chronosops.analysis.suspects import Suspect, rank_suspects
 
 ENGINE = "builtin"
-ENGINE_VERSION = "3.7"  # 3.7: new error templates read with logs reaching half a minute before the fault (not the metrics' baseline end); 3.6: saturation read against load (CPU beyond its requests, own time measured by spans); 3.5: code paths that stopped running (log statements per operation), the gap between both ends of a call edge per direction, a memory step as a change inside the service, calls that vanished, operations cut short; 3.4: change events' targets and named peers in the call graph, config changes on a failing service's callee; 3.3: slow paths from every call edge of a service, baselines from their latest regime, a surge heats the CPU only after it; 3.2: call graph from span time enclosure, per-operation own time, slow calls; 3.1: new error templates, clear suspect leads
+ENGINE_VERSION = "3.8"  # 3.8: a slowed call edge counts at the end its other edges agree with, a tail that moved while the median held reads as a code path; 3.7: new error templates read with logs reaching half a minute before the fault (not the metrics' baseline end); 3.6: saturation read against load (CPU beyond its requests, own time measured by spans); 3.5: code paths that stopped running (log statements per operation), the gap between both ends of a call edge per direction, a memory step as a change inside the service, calls that vanished, operations cut short; 3.4: change events' targets and named peers in the call graph, config changes on a failing service's callee; 3.3: slow paths from every call edge of a service, baselines from their latest regime, a surge heats the CPU only after it; 3.2: call graph from span time enclosure, per-operation own time, slow calls; 3.1: new error templates, clear suspect leads
 MAX_HYPOTHESES = 6
 
 # Calibration: confidences are softmax(score / TEMPERATURE) over the candidates and UNKNOWN.
@@ -210,6 +210,10 @@ def _family(suspect: Suspect) -> str:
         # Its callers wait longer while the service itself serves as fast as before: the path
         # between them is slow.
         return "NETWORK_DNS_ISSUE"
+    if own_latency >= 0.25 and suspect.median_calm and heat < CALM_HEAT:
+        # Its tail got slower while its typical request is as fast as before: a share of its
+        # requests takes another, slower path (a code path), not every request queueing.
+        return "DEPLOY_BUG"
     if own_latency >= 0.25 and not suspect.own_time_calm:
         # The service itself got slower to serve, with nothing failing: starved of CPU or
         # workers. Not where its spans show its own operations serving as fast as before: the
@@ -221,6 +225,10 @@ def _family(suspect: Suspect) -> str:
         return "DEPLOY_BUG"
     leading = suspect.leading_kind()
     return FAMILY_OF_KIND.get(leading or "", "DEPLOY_BUG")
+
+
+# CPU or saturation strength below which a service ran no hotter.
+CALM_HEAT = 0.2
 
 
 # A memory step (0–1 strength) that, with no heat or slowdown beside it, reads as a change inside

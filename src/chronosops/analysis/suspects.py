@@ -95,6 +95,9 @@ class Suspect:
     explains: float = 0.0
     # Its spans measure its own time and it did not get slower (see `_read_against_load`).
     own_time_calm: bool = False
+    # Its typical call (a median latency of its own) is as fast as before while its tail moved:
+    # some of its requests take a slower path, not all of them queueing (see `_median_calm`).
+    median_calm: bool = False
     refs: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
 
     def note(self, kind: str, strength: float, ref: str) -> None:
@@ -717,7 +720,7 @@ def _path_latency(
     gaps: dict[tuple[str, str], float],
     traffic: dict[str, float],
     suspects: dict[str, Suspect],
-) -> None:
+) -> dict[tuple[str, str], tuple[float, float]]:
     """A slow network at a service slows the calls through it in one direction at least — all
     the calls into it, or all the calls out of it — and no other call. Per service and per
     direction, the latency moves of its call edges (edge metrics labelled with a peer) are
@@ -727,7 +730,8 @@ def _path_latency(
     longer on that one callee and as before on all the others; two callers agreeing count more
     than one. Where both ends measure a call, its move is the gap between them, minute by
     minute (`_edge_gaps`); else the one view there is; an edge whose series never saw a call
-    says nothing."""
+    says nothing. Each slowed edge counts at the end its other edges agree with
+    (`_edge_attribution`); the shares are returned for the edge metrics' own readings."""
     per_edge: dict[tuple[str, str], tuple[float, float, str]] = {}
     for (caller, callee), views in edge_moves.items():
         if not caller or caller == callee:
@@ -746,10 +750,12 @@ def _path_latency(
         weight = min(v[1] for v in views) * support(callee, traffic)
         ref = max(views, key=lambda v: v[0])[2]
         per_edge[(caller, callee)] = (z, weight, ref)
+    shares = _edge_attribution({edge: move[0] for edge, move in per_edge.items()})
     ends: dict[tuple[str, bool], list[tuple[float, float, str]]] = defaultdict(list)
-    for (caller, callee), move in per_edge.items():
-        ends[(caller, False)].append(move)  # its calls out
-        ends[(callee, True)].append(move)  # the calls into it
+    for (caller, callee), (z, weight, ref) in per_edge.items():
+        caller_share, callee_share = shares.get((caller, callee), (1.0, 1.0))
+        ends[(caller, False)].append((z * caller_share, weight, ref))  # its calls out
+        ends[(callee, True)].append((z * callee_share, weight, ref))  # the calls into it
     best: dict[str, tuple[float, str]] = {}
     for (service, _), moves in ends.items():
         total_weight = math.sqrt(sum(w * w for _, w, _ in moves))
@@ -763,6 +769,44 @@ def _path_latency(
         suspects.setdefault(service, Suspect(service)).note(
             "edge_latency", strength_of(combined), ref
         )
+    return shares
+
+
+# What a slowed edge's other end must show of its own before it takes the edge from this end: a
+# prior for "the other edges say nothing", as a share of full strength.
+ATTRIBUTION_PRIOR = 0.1
+# What an end with no other measured edge counts as: as likely slowed as not.
+ATTRIBUTION_UNSEEN = 0.5
+
+
+def _edge_attribution(
+    moves: dict[tuple[str, str], float],
+) -> dict[tuple[str, str], tuple[float, float]]:
+    """Per slowed call edge, how much of its move each end keeps (caller, callee), 0–1: the end
+    whose other edges moved too is where the trouble is (explaining away, as ε-Diagnosis and
+    MicroRank read the node common to the anomalous calls). A callee all of whose callers wait
+    longer takes the edge from a caller whose other calls are calm, and the caller keeps little
+    of it; with nothing to tell the ends apart, both keep all of it."""
+    touching: dict[str, list[tuple[tuple[str, str], float]]] = defaultdict(list)
+    for edge, z in moves.items():
+        level = strength_of(max(0.0, z))
+        touching[edge[0]].append((edge, level))
+        touching[edge[1]].append((edge, level))
+
+    def others(service: str, edge: tuple[str, str]) -> float:
+        found = [level for other, level in touching[service] if other != edge]
+        # Calm edges are evidence against an end; an end with no other edge has none either way.
+        return sum(found) / len(found) if found else ATTRIBUTION_UNSEEN
+
+    shares: dict[tuple[str, str], tuple[float, float]] = {}
+    for edge, z in moves.items():
+        if z <= 0:
+            continue
+        at_caller = others(edge[0], edge) + ATTRIBUTION_PRIOR
+        at_callee = others(edge[1], edge) + ATTRIBUTION_PRIOR
+        total = at_caller + at_callee
+        shares[edge] = (min(1.0, 2 * at_caller / total), min(1.0, 2 * at_callee / total))
+    return shares
 
 
 # Calls to a callee count as part of every request of its caller when they ran at this share of
@@ -859,6 +903,8 @@ def rank_suspects(
     graph: set[tuple[str, str]] = set(edges or ()) | topology_of(artifacts)
     calm = _calm_callers(series, table, cut)
     edge_moves: dict[tuple[str, str], list[tuple[float, float, str, bool]]] = defaultdict(list)
+    # Edge latency read from a caller's view, noted once the edges' attribution is known.
+    pending: list[tuple[str, str, float, float, float, str]] = []
     for item in series:
         found = _series_evidence(item, table, cut)
         if found is None or item.service is None:
@@ -888,6 +934,11 @@ def rank_suspects(
                 # Another caller reaches the callee as fast as before: the slow part is this
                 # caller's side of the path (its pod's network), not the callee.
                 callee_share, caller_share = 0.5, 1.0
+            if kind == "latency":
+                pending.append(
+                    (item.service, peer, strength, caller_share, callee_share, item.artifact_id)
+                )
+                continue
             suspects.setdefault(peer, Suspect(peer)).note(
                 edge_kind, callee_share * strength, item.artifact_id
             )
@@ -901,7 +952,16 @@ def rank_suspects(
         suspects.setdefault(item.service, Suspect(item.service)).note(
             kind, strength, item.artifact_id
         )
-    _path_latency(edge_moves, _edge_gaps(series, table, cut), traffic, suspects)
+    shares = _path_latency(edge_moves, _edge_gaps(series, table, cut), traffic, suspects)
+    for caller, callee, strength, caller_share, callee_share, ref in pending:
+        # Both ends of a slowed call keep the part of it their other calls agree with.
+        kept_by_caller, kept_by_callee = shares.get((caller, callee), (1.0, 1.0))
+        suspects.setdefault(callee, Suspect(callee)).note(
+            "edge_latency", callee_share * kept_by_callee * strength, ref
+        )
+        suspects.setdefault(caller, Suspect(caller)).note(
+            "edge_latency", caller_share * kept_by_caller * strength, ref
+        )
     _span_evidence(spans, cut, suspects)
     for group in spans:
         if group.peer_service:
@@ -911,8 +971,31 @@ def rank_suspects(
     _log_evidence(templates, cut, suspects)
     _new_error_templates(templates, cut, suspects)
     _read_against_load(series, spans, table, cut, suspects)
+    for service in _median_calm(series, table, cut):
+        if service in suspects:
+            suspects[service].median_calm = True
     ranked = sorted(suspects.values(), key=lambda s: (-s.score, s.service))
     return _callee_first(ranked, graph)
+
+
+_MEDIAN = re.compile(r"(?:^|[^a-z0-9])(?:p50|median|quantile_0?\.5)(?:[^0-9]|$)", re.IGNORECASE)
+
+
+def _median_calm(series: Sequence[MetricSeries], table: SignalTable, cut: Cut) -> set[str]:
+    """Services whose own median latency (a p50 series of their own, or their own view of the
+    calls into them, labelled with the caller) did not move at the onset, read on every such
+    series with a full baseline. Saturation — a CPU, a pool, a queue running out — slows every
+    request, the typical one included; a tail that moves while the median holds is a share of
+    the requests taking another, slower path (an exception's handling, a retry, a branch)."""
+    moved: dict[str, float] = {}
+    for item in series:
+        if item.service is None or peer_of(item.labels) or not _MEDIAN.search(item.name):
+            continue
+        found = _series_evidence(item, table, cut)
+        if found is None or found[0] != "latency" or found[2] < 1.0:
+            continue
+        moved[item.service] = max(moved.get(item.service, -math.inf), found[1])
+    return {service for service, z in moved.items() if z < CALM_EDGE_Z}
 
 
 # Kinds a caller's callees cannot explain: its own resources and its own failures.
