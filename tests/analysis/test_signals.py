@@ -117,6 +117,10 @@ def test_unit_floors_follow_the_unit_in_the_name() -> None:
         ),
         ("Net::ReadTimeout with #<TCPSocket:(closed)>", "timeout"),
         ("botocore.errorfactory.ThrottlingException: Rate exceeded", "rate_limited"),
+        (
+            "rpc error: code = ResourceExhausted desc = maps: quota exhausted, retry after 30s",
+            "rate_limited",
+        ),
         ('Order Load (312.4ms)  SELECT "orders".* FROM "orders" ORDER BY created_at', "db_slow"),
         ("Executed DbCommand (412ms) [Parameters=[]] SELECT o.* FROM orders AS o", "db_slow"),
         ("SLOW SQL >= 200ms [412.3ms] [rows:10] SELECT * FROM orders", "db_slow"),

@@ -14,7 +14,7 @@ its examples). The categories and what they stand for:
 | `tls` | a certificate or handshake failed | `SSLHandshakeException`, `x509:`, `CERT_HAS_EXPIRED`, `certificate verify failed` |
 | `auth` | a token or identity check failed (OIDC, JWT, 401/403) | `ExpiredJwtException`, `invalid_grant`, `SecurityTokenExpiredException` |
 | `db_credentials` | the database refused the service's credentials (a rotated or wrong password is configuration, not identity) | `password authentication failed for user`, `Access denied for user`, `Login failed for user`, `ORA-01017` |
-| `rate_limited` | a limiter answered 429 / throttled | `Too Many Requests`, `ThrottlingException`, `RESOURCE_EXHAUSTED`, `SlowDown` |
+| `rate_limited` | a limiter answered 429 / throttled | `Too Many Requests`, `ThrottlingException`, `RESOURCE_EXHAUSTED` (gRPC Go: `code = ResourceExhausted`), `quota exhausted`, `SlowDown` |
 | `circuit_open` | a circuit breaker is open | resilience4j `CallNotPermittedException`, Polly `BrokenCircuitException`, `gobreaker`, `Circuitbox::OpenCircuitError`, Hystrix short-circuited |
 | `db_slow` | a query ran slow (ORMs print the statement with its time) | `Slow query`, GORM `SLOW SQL >= 200ms`, `query is slow`, ActiveRecord `Order Load (312.4ms)  SELECT`, EF Core `Executed DbCommand (412ms)`, MySQL `Query_time:` |
 | `code_bug` | the code itself failed | `NullPointerException`, `nil pointer dereference`, `NullReferenceException`, `NoMethodError`, `Cannot read properties of undefined`, `ClassCastException` |
@@ -77,7 +77,8 @@ SIGNATURES: tuple[tuple[str, str], ...] = (
     (
         "rate_limited",
         r"throttlingexception|requestlimitexceeded|rate exceeded|slowdown|resource_exhausted"
-        r"|toomanyrequests",
+        r"|toomanyrequests|code = resourceexhausted|quota (exhausted|exceeded)"
+        r"|usage limit exceeded|requests per (second|minute) exceeded",
     ),
     (
         "circuit_open",
