@@ -251,6 +251,24 @@ def test_slow_queries_the_callers_orm_logs_blame_the_caller_that_deployed() -> N
     assert top(verdict(incident)) == ("DB_QUERY_REGRESSION", "checkout")
 
 
+def test_a_pool_timeout_wrapped_in_an_exception_class_is_not_new_code_failing() -> None:
+    # .NET reports an exhausted pool as an InvalidOperationException; right after a deploy that
+    # must still read as the pool running dry, not as the deploy's code throwing.
+    incident = (
+        Incident("profile-api")
+        .health("profile-api", latency=level(100, 2000), errors=level(0.001, 0.4))
+        .metric("profile-api", "db_pool_pending_requests", level(0, 80))
+        .log(
+            "profile-api",
+            "System.InvalidOperationException: Timeout expired. The timeout period elapsed prior "
+            "to obtaining a connection from the pool.",
+        )
+        .change("profile-api", "deploy", 2, version_from="1.2.0", version_to="1.2.1")
+    )
+    result = verdict(incident)
+    assert top(result) == ("CAPACITY_SATURATION", "profile-api")
+
+
 def test_slow_queries_after_a_callers_deploy_blame_that_caller() -> None:
     incident = (
         Incident("checkout")

@@ -18,6 +18,25 @@ from chronosops.analysis.scoring import (
     recent_changes,
 )
 
+# Log categories that name a mechanism. A line in one of them is that mechanism's evidence even
+# when an exception class carries it (.NET's `InvalidOperationException: Timeout expired …
+# obtaining a connection from the pool`, Java's `SocketTimeoutException`), not new code failing.
+MECHANISMS = frozenset(
+    {
+        "pool_exhausted",
+        "timeout",
+        "refused",
+        "dns",
+        "tls",
+        "auth",
+        "db_credentials",
+        "rate_limited",
+        "circuit_open",
+        "oom",
+        "worker_saturation",
+    }
+)
+
 
 def change_candidates(obs: Observations, where: Localization) -> list[Candidate]:
     """A deploy or config change on a service where the fault lives, just before the onset."""
@@ -30,7 +49,9 @@ def change_candidates(obs: Observations, where: Localization) -> list[Candidate]
 
     for service in sorted(where.origins):
         health = where.health[service]
-        own_bug_logs = logs_with(obs, service, "code_bug")
+        own_bug_logs = [
+            f for f in logs_with(obs, service, "code_bug") if not f.categories & MECHANISMS
+        ]
         own_config_logs = logs_with(obs, service, "config_error")
         if not recent_changes(obs, service, ("deploy", "config", "feature_flag")):
             # No recorded change, yet the service's own code or config fails loudly from the onset.
