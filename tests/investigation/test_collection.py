@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+from sqlalchemy import create_engine, text
 
 from chronosops.bootstrap import Services
 from chronosops.collectors import CollectorQuery, CollectorUnavailableError
@@ -13,6 +14,7 @@ from chronosops.core.aggregation import RawLogLine, log_templates, metric_series
 from chronosops.core.artifacts import Artifact
 from chronosops.core.windows import TimeWindow
 from chronosops.evidence import CollectionPolicy, CollectorRunner
+from chronosops.storage.database import sync_url
 from tests.collectors.scripted import ScriptedCollector
 from tests.fixtures.guide import example, request
 from tests.fixtures.jobs import ingest_and_run
@@ -386,6 +388,48 @@ async def test_a_later_incident_of_the_service_shares_the_template_ids_mined_bef
     assert templates[0]["template"] == "cache node <*> unreachable, retrying"
     assert templates[1]["template"] == templates[0]["template"]
     assert templates[1]["artifactId"] == templates[0]["artifactId"]
+
+
+async def test_templates_another_process_changed_are_read_again_not_taken_from_memory(
+    client: httpx.AsyncClient, services: Services, analyst: dict[str, str]
+) -> None:
+    await client.post(
+        "/v1/incidents/ingest",
+        json=_with_logs("baseline", "alpha", "beta", "gamma", "delta"),
+        headers=analyst,
+    )
+    # Another process forgets the service's templates (through a connection of its own).
+    other = create_engine(sync_url(services.database.url))
+    with other.begin() as connection:
+        connection.execute(
+            text("UPDATE log_template_state SET templates = :none WHERE service = :service"),
+            {"none": "[]", "service": "database-service"},
+        )
+    other.dispose()
+    created = (
+        await client.post(
+            "/v1/incidents/ingest", json=_with_logs("incident", "omega"), headers=analyst
+        )
+    ).json()
+    bundle = await _bundle(client, analyst, created["evidenceBundleId"])
+    (template,) = [a for a in bundle["artifacts"] if a["kind"] == "log_template"]
+    # Mined against nothing remembered, the line is its own template, not the widened one.
+    assert template["template"] == "cache node omega unreachable, retrying"
+
+
+async def test_lines_whose_templates_are_remembered_need_no_write_of_their_own(
+    client: httpx.AsyncClient, services: Services, analyst: dict[str, str]
+) -> None:
+    await client.post("/v1/incidents/ingest", json=_with_logs("first", "alpha"), headers=analyst)
+    before = services.database.group_commits()
+    second = await client.post(
+        "/v1/incidents/ingest", json=_with_logs("second", "alpha"), headers=analyst
+    )
+    assert second.json()["status"] == "analyzed"
+    _, units = (a - b for a, b in zip(services.database.group_commits(), before, strict=True))
+    if services.database.writer_engine is not None:
+        # SQLite's group-commit writer: the ingest's own unit only, no templates unit before it.
+        assert units == 1
 
 
 def _node_errors(nodes: list[str]) -> Any:

@@ -175,6 +175,35 @@ async def _tags(database: Database) -> list[str]:
 
 
 @group_commit
+async def test_the_change_token_moves_when_another_connection_commits_not_for_this_writer(
+    open_databases: list[Database], database_url: str
+) -> None:
+    database = _database(open_databases, database_url)
+    assert database.change_token() is None  # nothing written by this process yet
+    await _sequence_table(database)
+    first = database.change_token()
+    assert first is not None
+    async with database.unit_of_work() as session:
+        await session.execute(text("INSERT INTO seq_probe VALUES (1, 'ours')"))
+    assert database.change_token() == first
+    other = sqlite3.connect(database_url.removeprefix("sqlite:///"))
+    with other:
+        other.execute("INSERT INTO seq_probe VALUES (2, 'another process')")
+    other.close()
+    assert database.change_token() != first
+
+
+@postgres_only
+async def test_postgresql_gives_no_change_token_so_nothing_read_is_kept(
+    open_databases: list[Database], database_url: str
+) -> None:
+    database = _database(open_databases, database_url)
+    async with database.unit_of_work() as session:
+        await session.execute(text("SELECT 1"))
+    assert database.change_token() is None
+
+
+@group_commit
 async def test_units_queued_together_share_one_commit_in_the_order_they_queued(
     open_databases: list[Database], database_url: str
 ) -> None:

@@ -9,14 +9,14 @@ from typing import Any
 
 import pytest
 import sqlalchemy
-from sqlalchemy import event, func, select, text
+from sqlalchemy import bindparam, event, func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from chronosops.bootstrap import Services
 from chronosops.config import DatabaseSettings
 from chronosops.evidence.tables import EvidenceBundle, IncidentEvidence
 from chronosops.incidents.tables import Incident
-from chronosops.storage import Database, insert_or_ignore, insert_row, insert_rows
+from chronosops.storage import Database, insert_or_ignore, insert_row, insert_rows, run_prepared
 from chronosops.storage.database import sync_url
 from tests.fixtures.database import POSTGRES_URL, on_postgres
 from tests.fixtures.rows import bundle_row as bundle
@@ -257,3 +257,39 @@ async def test_reads_outside_a_unit_of_work_each_run_on_their_own(database: Data
         fourth = await session.scalar(text("SELECT pg_current_xact_id()::text"))
     assert first != second, "no transaction holds the reads together"
     assert third == fourth, "a unit of work still is one transaction"
+
+
+# --- Reads built once, sent by the connection itself -------------------------------------------
+
+_IDS_BY = select(EvidenceBundle.id).where(EvidenceBundle.created_by == bindparam("by"))
+_CREATED_BY = select(EvidenceBundle.created_at).where(EvidenceBundle.created_by == bindparam("by"))
+
+
+def selects_sent(sent: list[str], column: str) -> list[str]:
+    return [s for s in sent if s.lstrip().startswith("SELECT") and column in s.split("FROM")[0]]
+
+
+async def test_a_read_of_plain_columns_goes_out_with_the_waiting_writes_not_through_sqlalchemy(
+    services: Services,
+) -> None:
+    sent = counted_round_trips(services.database)
+    async with services.database.unit_of_work() as session:
+        await insert_row(session, EvidenceBundle, bundle("bundle-a"))
+        ran = await run_prepared(session, _IDS_BY, {"by": "first"})
+    # The waiting insert went out first (the read sees it), in one send of psycopg's own.
+    assert ran.rows == [("bundle-a",)]
+    assert ran.rowcount == 1
+    assert selects_sent(sent, "evidence_bundle.id") == []
+
+
+async def test_a_read_whose_columns_sqlalchemy_converts_still_goes_through_it(
+    services: Services,
+) -> None:
+    sent = counted_round_trips(services.database)
+    async with services.database.unit_of_work() as session:
+        await insert_row(session, EvidenceBundle, bundle("bundle-a"))
+        ran = await run_prepared(session, _CREATED_BY, {"by": "first"})
+    # UtcDateTime hands back an aware UTC instant, as every other read of the column does.
+    assert ran.rows == [(datetime(2026, 1, 1, tzinfo=UTC),)]
+    assert ran.rows[0][0].tzinfo is UTC
+    assert len(selects_sent(sent, "evidence_bundle.created_at")) == 1

@@ -24,12 +24,15 @@ from chronosops.evidence.errors import BundleNotFoundError, BundleTamperedError
 from chronosops.evidence.lite import artifacts_from_lite, log_services
 from chronosops.evidence.repository import EvidenceRepository
 from chronosops.evidence.schemas import BundleRead, IncidentBundleRead, StoredBundle
+from chronosops.evidence.template_memory import TemplateMemory
 
 
 class EvidenceService:
     def __init__(self, *, clock: Clock, runner: CollectorRunner | None = None) -> None:
         self.clock = clock
         self.runner = runner or CollectorRunner([], CollectionPolicy())
+        # The remembered log templates as this process last read or wrote them.
+        self.template_memory = TemplateMemory()
 
     @property
     def collectors_configured(self) -> bool:
@@ -80,21 +83,26 @@ class EvidenceService:
         artifacts: Sequence[Artifact],
         *,
         known: Mapping[str, Sequence[str]] | None = None,
-    ) -> None:
-        """Keep each service's templates (those remembered, then the new) for its next evidence.
+    ) -> dict[str, list[str]]:
+        """Keep each service's templates (those remembered, then the new) for its next evidence;
+        answer what is remembered now for the services of ``known`` and of the artifacts.
 
         ``known``: what this transaction already read (`known_templates`) for every service of
         the request the artifacts come from, so it is not read again.
         """
         found = _templates_by_service(artifacts)
         if not found:
-            return
+            return {service: list(kept) for service, kept in (known or {}).items()}
         repository = EvidenceRepository(session)
         if known is None:
             known = await repository.log_templates(found)
         now = self.clock.now()
-        for service, kept in _template_changes(found, known).items():
+        changes = _template_changes(found, known)
+        if changes:
+            self.template_memory.wrote(changes)
+        for service, kept in changes.items():
             await repository.remember_log_templates(service, kept, at=now)
+        return {**{service: list(kept) for service, kept in known.items()}, **changes}
 
     @staticmethod
     def new_templates(artifacts: Sequence[Artifact], *, known: Mapping[str, Sequence[str]]) -> bool:

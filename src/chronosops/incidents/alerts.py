@@ -58,6 +58,30 @@ _OPEN_JOINED = (
     .order_by(IncidentAlert.created_at.desc())
     .limit(1)
 )
+# What an ingest of an alert no group can take asks first, in one statement: the lifecycle of
+# the latest incident of its reference (opened by it), and the open incident it joined, if any.
+_REFERENCE = select(
+    select(Incident.lifecycle)
+    .where(
+        Incident.source_type == bindparam("source_type"),
+        Incident.source_ref == bindparam("source_ref"),
+    )
+    .order_by(Incident.occurrence.desc())
+    .limit(1)
+    .scalar_subquery()
+    .label("own"),
+    _OPEN_JOINED.scalar_subquery().label("joined"),
+)
+
+
+@dataclass(frozen=True)
+class ReferenceState:
+    """Where an alert's (sourceType, sourceRef) stands before its ingest."""
+
+    # The lifecycle of the latest incident it opened; None when it opened none.
+    own: str | None
+    # The open incident it joined, if any.
+    joined: str | None
 
 
 class GroupRaceError(Exception):
@@ -129,6 +153,17 @@ class AlertGrouping:
         if open_only:
             query = query.where(Incident.lifecycle != "resolved")
         return (await session.execute(query)).scalar_one_or_none()
+
+    async def reference_state(
+        self, session: AsyncSession, source_type: str, source_ref: str
+    ) -> ReferenceState:
+        """`IncidentService.latest_lifecycle` and `joined_incident` of a reference, read in one
+        statement (one round trip on PostgreSQL, one snapshot)."""
+        ran = await run_prepared(
+            session, _REFERENCE, {"source_type": source_type, "source_ref": source_ref}
+        )
+        own, joined = ran.rows[0]
+        return ReferenceState(own=own, joined=joined)
 
     def may_join(self, request: IngestIncidentRequest) -> bool:
         """Whether any open incident could take this alert: it has a vendor group, or its
@@ -233,9 +268,12 @@ class AlertGrouping:
                 )
             if role == "opened":
                 await self._claim_window(session, incident_id, request)
-            # A Core insert (straight to SQLite's writer connection there), not an ORM flush;
-            # sent at once, so that a clash is this race's answer and not a later statement's.
-            await insert_row(session, IncidentAlert, values, clash_here=True)
+            # A Core insert (straight to SQLite's writer connection there), not an ORM flush.
+            # A joining alert's is sent at once, so that a clash is this race's answer and not
+            # a later statement's; an opener's cannot clash (its incident is new in this
+            # transaction, and the group and window claims above went out already), so on
+            # PostgreSQL it waits to go out with the transaction's next statement.
+            await insert_row(session, IncidentAlert, values, clash_here=role == "joined")
         except IntegrityError as error:
             if not is_unique_violation(error):
                 raise

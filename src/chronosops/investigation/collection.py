@@ -303,12 +303,24 @@ class EvidenceGatherer:
                     await self.evidence.remember_templates(session, artifacts, known=known)
             return artifacts
         if _log_lines(request) <= INLINE_MINING_LINES:
+            # SQLite: mined against this process's copy of the templates when nothing can have
+            # changed them since, and done when the lines bring no new one (most ingests).
+            memory = self.evidence.template_memory
+            copy = memory.known(services, self.database.change_token())
+            if copy is not None:
+                artifacts = self.evidence.artifacts_from_request(request, known_templates=copy)
+                if not self.evidence.new_templates(artifacts, known=copy):
+                    return artifacts
             # A few lines mine in less time than a hop to a thread and back: read, mine and
             # remember in one short write.
             async with self.database.unit_of_work() as session:
                 known = await self.evidence.known_templates(session, services)
                 artifacts = self.evidence.artifacts_from_request(request, known_templates=known)
-                await self.evidence.remember_templates(session, artifacts, known=known)
+                now = await self.evidence.remember_templates(session, artifacts, known=known)
+                # Read in the unit, which holds the file's write lock: no other process's
+                # commit can come between the read above and this token.
+                token, generation = self.database.change_token(), memory.generation
+            memory.keep(now, token=token, generation=generation)
             return artifacts
         async with self.database.unit_of_work(write=False) as session:
             known = await self.evidence.known_templates(session, services)

@@ -241,14 +241,11 @@ class IngestPipeline:
             if isinstance(check, Opens):
                 return check
         async with self.database.unit_of_work() as session:
-            own = await self.incidents.latest_lifecycle(
-                session, request.source_type, request.source_ref
-            )
-            if own is not None and own != "resolved":
+            state = await grouping.reference_state(session, request.source_type, request.source_ref)
+            if state.own is not None and state.own != "resolved":
                 return Opens()
-            repeat = await self._repeat_of_joined(session, request, grouping)
-            if repeat is not None:
-                return repeat
+            if state.joined is not None:
+                return await self._repeat_answer(session, state.joined)
             target = await grouping.target(session, request)
             if target is None:
                 return Opens()
@@ -307,30 +304,23 @@ class IngestPipeline:
         """`Opens` when the alert cannot join an incident, read without a transaction
         (PostgreSQL); None when it could.
 
-        Most alerts open their own incident: for those this costs two or three reads and no
+        Most alerts open their own incident: for those this costs one or two reads and no
         ``BEGIN``/``COMMIT``. When one could join, the transaction that joins it reads again
         (under READ COMMITTED it would see nothing more stable than these reads anyway).
         """
         async with self.database.reads() as session:
-            own = await self.incidents.latest_lifecycle(
-                session, request.source_type, request.source_ref
-            )
-            if own is not None and own != "resolved":
+            state = await grouping.reference_state(session, request.source_type, request.source_ref)
+            if state.own is not None and state.own != "resolved":
                 return Opens()
-            if await grouping.joined_incident(session, request.source_type, request.source_ref):
+            if state.joined is not None:
                 return None
             if await grouping.target(session, request) is not None:
                 return None
-            return Opens(unseen=own is None)
+            return Opens(unseen=state.own is None)
 
-    async def _repeat_of_joined(
-        self, session: AsyncSession, request: IngestIncidentRequest, grouping: AlertGrouping
-    ) -> IngestOutcome | None:
-        """The answer to a repeat of an alert that joined an open incident; None otherwise."""
-        repeat = await grouping.joined_incident(session, request.source_type, request.source_ref)
-        if repeat is None:
-            return None
-        incident = await self.incidents.get(session, repeat)
+    async def _repeat_answer(self, session: AsyncSession, incident_id: str) -> IngestOutcome:
+        """The answer to a repeat of an alert that joined the open incident ``incident_id``."""
+        incident = await self.incidents.get(session, incident_id)
         self.metrics.ingested(incident.source_type, "duplicate")
         return _joined_answer(
             incident,
@@ -391,15 +381,15 @@ class IngestPipeline:
         async with self.database.unit_of_work() as session:
             fresh = False
             if grouping is not None:
-                own = await self.incidents.latest_lifecycle(
+                # Both questions in one statement: its own latest incident, and an open one
+                # it joined (which answers only when it has no open incident of its own).
+                state = await grouping.reference_state(
                     session, request.source_type, request.source_ref
                 )
-                if own is None or own == "resolved":
-                    repeat = await self._repeat_of_joined(session, request, grouping)
-                    if repeat is not None:
-                        return repeat
+                if (state.own is None or state.own == "resolved") and state.joined is not None:
+                    return await self._repeat_answer(session, state.joined)
                 # No incident of this reference yet: register need not look for one again.
-                fresh = own is None
+                fresh = state.own is None
             registration = await self.incidents.register(
                 session,
                 request,

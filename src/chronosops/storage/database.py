@@ -339,6 +339,19 @@ class Database:
             )
         return writer
 
+    def change_token(self) -> object | None:
+        """Something that stays equal while no other connection commits to the SQLite file
+        (this process's own writes go through its writer and do not move it); None when it
+        cannot tell (PostgreSQL, an in-memory database, nothing written yet in this process).
+
+        For copies this process keeps of what it read in a write unit (see
+        `evidence.template_memory`): equal tokens mean no other process changed anything.
+        """
+        if self.writer_engine is None:
+            return None
+        writer = self._writers.get(asyncio.get_running_loop())
+        return writer.change_token() if writer is not None else None
+
     def group_commits(self) -> tuple[int, int]:
         """(commits, units they held) of this process's SQLite writers so far: how well the
         writes were grouped. (0, 0) on PostgreSQL."""
@@ -430,6 +443,8 @@ class GroupCommitWriter:
         # Counted for tests and the benchmark: how many commits, holding how many units.
         self.commits = 0
         self.committed_units = 0
+        # The connection of the last transaction: asked for SQLite's `data_version` between them.
+        self._raw: sqlite3.Connection | None = None
 
     @asynccontextmanager
     async def unit(self) -> AsyncIterator[AsyncSession]:
@@ -500,6 +515,7 @@ class GroupCommitWriter:
             await connection.begin()
             driver = (await connection.get_raw_connection()).driver_connection
             self._direct.connection = driver.raw() if isinstance(driver, DirectConnection) else None
+            self._raw = self._direct.connection
             held: list[_Turn] = []
             try:
                 while self._queue and len(held) < self._max_units:
@@ -528,6 +544,20 @@ class GroupCommitWriter:
             self.committed_units += len(held)
             for turn in held:
                 turn.committed.set_result(None)
+
+    def change_token(self) -> tuple[sqlite3.Connection, int] | None:
+        """(the writer's connection, its ``PRAGMA data_version``): the version moves whenever
+        another connection commits to the file, never for this connection's own commits; a
+        new connection (after a reconnect) makes a new token. None before the first
+        transaction or once the connection is closed."""
+        raw = self._raw
+        if raw is None:
+            return None
+        try:
+            (version,) = raw.execute("PRAGMA data_version").fetchone()
+        except sqlite3.Error:
+            return None
+        return raw, int(version)
 
     async def close(self) -> None:
         if self._task is not None and not self._task.done():

@@ -106,10 +106,12 @@ async def ingest_with_key(
     *,
     principal: Principal,
     key: str | None,
-    request_hash: str,
+    request_hash: str | None,
     mode: AnalysisMode = "auto",
 ) -> JSONResponse:
-    """Ingest, honouring an Idempotency-Key: the first response is stored and replayed."""
+    """Ingest, honouring an Idempotency-Key: the first response is stored and replayed.
+
+    ``request_hash``: the body's hash, which a key is checked against (None without a key)."""
     asked_async = mode == "background"
 
     async def work(_record: str | None) -> Answer:
@@ -119,6 +121,7 @@ async def ingest_with_key(
     if key is None:
         answer = await work(None)
     else:
+        assert request_hash is not None, "a key is checked against the body's hash"
         claim = IdempotencyKey(subject=principal.subject, key=key, request_hash=request_hash)
         answer = await services.once.run(claim, work)
     return _response(
@@ -181,7 +184,8 @@ async def ingest(
         ingest_request,
         principal=principal,
         key=idempotency_key,
-        request_hash=_request_hash(body),
+        # Hashed only for a key to check it against: canonical JSON of the whole body is not free.
+        request_hash=_request_hash(body) if idempotency_key is not None else None,
         mode="background" if wants_async(prefer) else "auto",
     )
     return response
