@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from chronosops.core.clock import Clock
 from chronosops.core.ids import IdFactory
 from chronosops.core.ingest_request import IngestIncidentRequest
+from chronosops.incidents.repository import LATEST_LIFECYCLE
 from chronosops.incidents.schemas import IncidentAlertRead
 from chronosops.incidents.tables import Incident, IncidentAlert
 from chronosops.storage import insert_row, is_unique_violation, run_prepared
@@ -61,15 +62,7 @@ _OPEN_JOINED = (
 # What an ingest of an alert no group can take asks first, in one statement: the lifecycle of
 # the latest incident of its reference (opened by it), and the open incident it joined, if any.
 _REFERENCE = select(
-    select(Incident.lifecycle)
-    .where(
-        Incident.source_type == bindparam("source_type"),
-        Incident.source_ref == bindparam("source_ref"),
-    )
-    .order_by(Incident.occurrence.desc())
-    .limit(1)
-    .scalar_subquery()
-    .label("own"),
+    LATEST_LIFECYCLE.scalar_subquery().label("own"),
     _OPEN_JOINED.scalar_subquery().label("joined"),
 )
 

@@ -27,8 +27,9 @@ from chronosops.storage import (
 # Built once: on PostgreSQL an update goes out with the writes waiting before it.
 _UPDATE_ONE = update(Incident).where(Incident.id == bindparam("target_id")).returning(Incident.id)
 
-# Built once, with named parameters: run straight on SQLite's writer connection in its units.
-_LATEST_LIFECYCLE = (
+# Built once, with named parameters: run straight on SQLite's writer connection in its units
+# (and the first half of the alert grouping's reference-state read).
+LATEST_LIFECYCLE = (
     select(Incident.lifecycle)
     .where(
         Incident.source_type == bindparam("source_type"),
@@ -75,7 +76,7 @@ class IncidentRepository:
 
     async def latest_lifecycle(self, source_type: str, source_ref: str) -> str | None:
         ran = await run_prepared(
-            self.session, _LATEST_LIFECYCLE, {"source_type": source_type, "source_ref": source_ref}
+            self.session, LATEST_LIFECYCLE, {"source_type": source_type, "source_ref": source_ref}
         )
         return ran.rows[0][0] if ran.rows else None
 
