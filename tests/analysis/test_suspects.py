@@ -197,6 +197,62 @@ def test_a_new_error_template_with_nothing_else_moving_names_a_code_fault_at_its
     assert result.hypotheses[0].id == "DEPLOY_BUG"
 
 
+def errors_before_and_after(
+    message: str, before: int, after: int, *, service: str
+) -> list[dict[str, Any]]:
+    """Steady lines at "web" on both sides, and ``message`` logged ``before`` times before the
+    fault's start and ``after`` times after the onset at ``service``."""
+    lines = logs("GET /items served in {i} ms", 40, level="INFO", start=-10, service="web")
+    lines += logs("GET /items served in {i} ms", 40, level="INFO", start=0.5, service="web")
+    if before:
+        lines += logs(message, before, start=-6, service=service)
+    if after:
+        lines += logs(message, after, start=0.5, service=service)
+    return lines
+
+
+def test_a_service_failing_before_and_after_the_fault_with_most_of_the_errors_is_a_lead() -> None:
+    failing = errors_before_and_after("no contacts for id {i}", 6, 8, service="contacts")
+    ambient = errors_before_and_after("food store {i} is null", 2, 2, service="food")
+    request = analysis_input(logs=failing + ambient[80:])
+    suspects = rank_suspects(request.artifacts, request.context)
+    assert suspects[0].service == "contacts"
+    assert suspects[0].kinds["log_errors_persistent"] > 0.5
+    assert "log_errors_persistent" not in {s.service: s.kinds for s in suspects}.get("food", {})
+
+
+def test_errors_that_begin_after_the_fault_are_a_change_not_a_persistent_state() -> None:
+    kinds = suspect_kinds(
+        logs=errors_before_and_after("no contacts for id {i}", 0, 8, service="contacts")
+    )
+    assert "log_errors_persistent" not in kinds["contacts"]
+
+
+def test_errors_that_fade_after_the_fault_are_a_recovery_not_a_persistent_state() -> None:
+    kinds = suspect_kinds(
+        logs=errors_before_and_after("no contacts for id {i}", 12, 2, service="contacts")
+    )
+    assert "log_errors_persistent" not in kinds.get("contacts", {})
+
+
+def test_persistent_errors_naming_another_service_are_that_peers_not_the_loggers() -> None:
+    lines = errors_before_and_after(
+        "call {i} failed: no instances available for pricing", 6, 8, service="travel"
+    )
+    lines += logs("price lookup took {i} ms", 40, level="INFO", start=-10, service="pricing")
+    kinds = suspect_kinds(logs=lines)
+    assert "log_errors_persistent" not in kinds.get("travel", {})
+
+
+def test_persistent_errors_alone_rank_their_service_first_without_naming_it() -> None:
+    from chronosops.analysis import analyze
+
+    lines = errors_before_and_after("no contacts for id {i}", 6, 8, service="contacts")
+    result = analyze(analysis_input(service="web", logs=lines))
+    assert result.suspects[0] == "contacts"
+    assert result.culprit_service is None  # a state is a lead, not a named cause
+
+
 def test_an_edge_slower_from_one_caller_only_points_at_that_callers_side() -> None:
     metrics = edge("outbound_request_latency_p50_seconds", "checkout", "currency", 0.01, 0.3)
     metrics += edge("outbound_request_latency_p50_seconds", "frontend", "currency", 0.01, 0.01)

@@ -42,7 +42,7 @@ from chronosops.analysis.signals import DEFAULT_TABLE, SignalRule, SignalTable
 from chronosops.analysis.suspects import Suspect, rank_suspects
 
 ENGINE = "builtin"
-ENGINE_VERSION = "3.8"  # 3.8: a slowed call edge counts at the end its other edges agree with, a tail that moved while the median held reads as a code path, URL hosts name the service behind them, failed-outcome request counts are errors, a callee lost by several callers is the network fault's side, a database refusing a login is its configuration, ORM slow statements name their database, mechanism lines are not a deploy's code errors; 3.7: new error templates read with logs reaching half a minute before the fault (not the metrics' baseline end); 3.6: saturation read against load (CPU beyond its requests, own time measured by spans); 3.5: code paths that stopped running (log statements per operation), the gap between both ends of a call edge per direction, a memory step as a change inside the service, calls that vanished, operations cut short; 3.4: change events' targets and named peers in the call graph, config changes on a failing service's callee; 3.3: slow paths from every call edge of a service, baselines from their latest regime, a surge heats the CPU only after it; 3.2: call graph from span time enclosure, per-operation own time, slow calls; 3.1: new error templates, clear suspect leads
+ENGINE_VERSION = "3.9"  # 3.9: a service logging most of the bundle's own errors on both sides of the fault, not fading, is a lead (a failure already in force is a state, not a change); 3.8: a slowed call edge counts at the end its other edges agree with, a tail that moved while the median held reads as a code path, URL hosts name the service behind them, failed-outcome request counts are errors, a callee lost by several callers is the network fault's side, a database refusing a login is its configuration, ORM slow statements name their database, mechanism lines are not a deploy's code errors; 3.7: new error templates read with logs reaching half a minute before the fault (not the metrics' baseline end); 3.6: saturation read against load (CPU beyond its requests, own time measured by spans); 3.5: code paths that stopped running (log statements per operation), the gap between both ends of a call edge per direction, a memory step as a change inside the service, calls that vanished, operations cut short; 3.4: change events' targets and named peers in the call graph, config changes on a failing service's callee; 3.3: slow paths from every call edge of a service, baselines from their latest regime, a surge heats the CPU only after it; 3.2: call graph from span time enclosure, per-operation own time, slow calls; 3.1: new error templates, clear suspect leads
 MAX_HYPOTHESES = 6
 
 # Calibration: confidences are softmax(score / TEMPERATURE) over the candidates and UNKNOWN.
@@ -191,6 +191,7 @@ def _family(suspect: Suspect) -> str:
     code = max(
         kinds.get("log_errors", 0.0),
         kinds.get("log_new_errors", 0.0),
+        kinds.get("log_errors_persistent", 0.0),
         kinds.get("error_ratio", 0.0),
         kinds.get("availability", 0.0),
         kinds.get("errors", 0.0),

@@ -69,6 +69,7 @@ KIND_WEIGHT: dict[str, float] = {
     "log_new_errors": 1.0,
     "calls_vanished": 1.0,
     "span_cut_short": 0.9,
+    "log_errors_persistent": 0.6,
 }
 # Lines an error template needs after the onset, with none before it, to count as new (Nezha:
 # a pattern needs support; one stray line is noise).
@@ -353,6 +354,57 @@ def _new_error_templates(
         suspect = suspects.setdefault(service, Suspect(service))
         for ref in refs[service]:
             suspect.note("log_new_errors", strength_of(z), ref)
+
+
+# A service's own errors on both sides of the fault, at least this many lines a side, and at
+# least this share of the bundle's own error lines (lines naming another service left out).
+PERSISTENT_ERROR_LINES = 2
+PERSISTENT_ERROR_SHARE = 0.5
+# Its rate after the fault at least this share of its rate before (volume-scaled).
+PERSISTENT_HOLD = 0.5
+
+
+def _persistent_errors(
+    templates: Sequence[LogTemplate], cut: Cut, suspects: dict[str, Suspect]
+) -> None:
+    """A service that logs its own errors before the fault and after it, and logs most of the
+    errors there are: a failure already under way when the window opens (a bad release or a
+    broken input minutes earlier, an earlier fault at the same service still in force) shows as
+    a state, not a change, so the readings of change above cannot see it. A lead, not a proof:
+    business errors ("not found", a rejected request) look the same, so it weighs less than
+    errors that rose, and it never fires where the baseline is clean."""
+    known = {service.lower() for t in templates for service in t.services or []}
+    half = timedelta(seconds=30)
+    own: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
+    refs: dict[str, list[str]] = defaultdict(list)
+    volume = [0.0, 0.0]
+    for template in templates:
+        for point in template.histogram:
+            volume[0 if point.ts + half < cut.fault_start else 1] += point.value
+        if template.error_count * 2 < template.count:
+            continue
+        # Drain masks a name that varies ("no instances available for <*>"): the examples
+        # keep it.
+        text = " ".join([template.template, *(e.message for e in template.examples)]).lower()
+        for service in template.services or []:
+            if any(peer in text for peer in known if peer != service.lower()):
+                continue  # a call that failed on a peer, not this service's own failure
+            for point in template.histogram:
+                own[service][0 if point.ts + half < cut.fault_start else 1] += point.value
+            refs[service].append(template.artifact_id)
+    if volume[0] <= 0 or volume[1] <= 0:
+        return
+    scale = volume[1] / volume[0]  # sampling changes the volume, not the mix
+    total = sum(before + after for before, after in own.values())
+    for service, (before, after) in own.items():
+        share = (before + after) / total if total else 0.0
+        if min(before, after) < PERSISTENT_ERROR_LINES or share < PERSISTENT_ERROR_SHARE:
+            continue
+        if after < PERSISTENT_HOLD * before * scale:
+            continue  # fading: an earlier failure ending, not one in force
+        suspect = suspects.setdefault(service, Suspect(service))
+        for ref in refs[service]:
+            suspect.note("log_errors_persistent", share, ref)
 
 
 # --- Saturation read against load (engine 3.6) ----------------------------------------------
@@ -970,6 +1022,7 @@ def rank_suspects(
     templates = [a for a in artifacts if isinstance(a, LogTemplate)]
     _log_evidence(templates, cut, suspects)
     _new_error_templates(templates, cut, suspects)
+    _persistent_errors(templates, cut, suspects)
     _read_against_load(series, spans, table, cut, suspects)
     for service in _median_calm(series, table, cut):
         if service in suspects:
@@ -1007,6 +1060,7 @@ OWN_KINDS = (
     "gc",
     "log_errors",
     "log_new_errors",
+    "log_errors_persistent",
     "calls_vanished",
     "span_cut_short",
 )
