@@ -235,6 +235,13 @@ def test_errors_that_fade_after_the_fault_are_a_recovery_not_a_persistent_state(
     assert "log_errors_persistent" not in kinds.get("contacts", {})
 
 
+def test_errors_that_surge_after_the_fault_are_a_change_not_a_persistent_state() -> None:
+    lines = errors_before_and_after("no contacts for id {i}", 3, 60, service="contacts")
+    kinds = suspect_kinds(logs=lines)
+    assert "log_errors_persistent" not in kinds["contacts"]
+    assert kinds["contacts"]["log_errors"] > 0.5  # read as the change it is
+
+
 def test_persistent_errors_naming_another_service_are_that_peers_not_the_loggers() -> None:
     lines = errors_before_and_after(
         "call {i} failed: no instances available for pricing", 6, 8, service="travel"
