@@ -183,6 +183,29 @@ def test_a_new_error_naming_another_service_is_not_the_loggers_own_fault() -> No
     assert "log_new_errors" not in kinds.get("travel", {})
 
 
+# More peers than a few plain words: Drain masks the name where they stand.
+PEERS = ("ts-pricing", "ts-billing", "ts-seats", "ts-routes")
+
+
+def test_a_new_error_whose_template_masks_the_peer_it_names_is_not_the_loggers_own_fault() -> None:
+    background = logs("GET /items served in {i} ms", 40, level="INFO", start=-10, service="web")
+    for peer in PEERS:
+        background += logs("lookup took {i} ms", 40, level="INFO", start=-10, service=peer)
+    # One statement naming four peers: the template masks the name ("<*>"), the examples keep it.
+    failing = [
+        line
+        for peer in PEERS
+        for line in logs(
+            "request {i} processing failed; nested exception is java.lang.IllegalStateException:"
+            f" No instances available for {peer} with root cause",
+            2,
+            service="travel",
+        )
+    ]
+    kinds = suspect_kinds(logs=background + failing)
+    assert "log_new_errors" not in kinds.get("travel", {})
+
+
 def test_a_new_error_template_with_nothing_else_moving_names_a_code_fault_at_its_service() -> None:
     from chronosops.analysis import analyze
 

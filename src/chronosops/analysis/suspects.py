@@ -339,7 +339,9 @@ def _new_error_templates(
         errors = template.error_count
         if template.first_seen < cut.fault_start or errors < NEW_ERROR_SUPPORT:
             continue
-        text = template.template.lower()
+        # Drain masks a name that varies ("no instances available for <*>"): the examples
+        # keep it.
+        text = " ".join([template.template, *(e.message for e in template.examples)]).lower()
         for service in template.services or []:
             if any(peer in text for peer in known if peer != service.lower()):
                 # "no instances available for ts-basic-service": a call that failed on a
