@@ -697,3 +697,56 @@ def test_the_callees_own_view_of_calls_into_it_counts_as_its_median() -> None:
     request = analysis_input(metrics=metrics)
     found = {s.service: s for s in rank_suspects(request.artifacts, request.context)}
     assert found["ads"].median_calm
+
+
+def test_a_callees_own_view_slower_than_its_caller_waits_is_not_the_callee_slowing() -> None:
+    # checkout calls currency a few times a minute: currency's own p50 of those calls jumps
+    # tenfold while checkout waits on them as long as before. A callee cannot serve a call
+    # slower than its caller waits for it; the percentile is over too few calls.
+    calm = {minute: 0.004 + 0.0002 * (minute % 3) for minute in range(-15, 5)}
+    jumped = {minute: value if minute < 0 else 0.05 for minute, value in calm.items()}
+    metrics = both_views("checkout", "currency", calm, jumped)
+    assert suspect_kinds(metrics=metrics).get("currency", {}).get("edge_latency", 0.0) < 0.3
+
+
+def test_a_callee_serving_slower_as_its_caller_waits_longer_keeps_its_own_view() -> None:
+    calm = {minute: 0.004 + 0.0002 * (minute % 3) for minute in range(-15, 5)}
+    waited = {minute: value if minute < 0 else 0.052 for minute, value in calm.items()}
+    served = {minute: value if minute < 0 else 0.05 for minute, value in calm.items()}
+    metrics = both_views("checkout", "currency", waited, served)
+    assert suspect_kinds(metrics=metrics)["currency"]["edge_latency"] > 0.5
+
+
+def success_rate(service: str, before: float, after: float) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": "success_rate_percent",
+            "value": before if minute < 0 else after,
+            "timestamp": at(minute),
+            "labels": {"service": service},
+        }
+        for minute in range(-15, 5)
+    ]
+
+
+def explains(metrics: list[dict[str, Any]]) -> dict[str, float]:
+    request = analysis_input(metrics=metrics)
+    return {s.service: s.explains for s in rank_suspects(request.artifacts, request.context)}
+
+
+def test_a_caller_failing_a_few_percent_of_requests_is_a_symptom_its_broken_callee_explains() -> (
+    None
+):
+    # checkout stopped calling payment and email (an exception ends its requests early) and
+    # frontend, its caller, fails 3% of its requests: a symptom checkout's fault explains,
+    # though 100% → 97% barely moves frontend's own ranking (a twentieth of the rate's level).
+    metrics = checkout_calling(payment_after=0.0, email_after=0.0)
+    assert explains(metrics)["checkout"] < 0.3
+    metrics += success_rate("frontend", 100.0, 97.0)
+    assert explains(metrics)["checkout"] >= 0.3
+
+
+def test_a_success_rate_that_holds_is_no_symptom_to_explain() -> None:
+    metrics = checkout_calling(payment_after=0.0, email_after=0.0)
+    metrics += success_rate("frontend", 100.0, 99.9)
+    assert explains(metrics)["checkout"] < 0.3

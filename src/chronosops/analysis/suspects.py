@@ -710,11 +710,12 @@ def topology_of(artifacts: Sequence[Artifact]) -> set[tuple[str, str]]:
 CALM_EDGE_Z = 1.0
 
 
-def _calm_callers(
+def _caller_waits(
     series: Sequence[MetricSeries], table: SignalTable, cut: Cut
-) -> dict[str, set[str]]:
-    """Callee → callers whose edge latency to it did not move (measured, well supported)."""
-    found: dict[str, set[str]] = defaultdict(set)
+) -> dict[tuple[str, str], float]:
+    """(caller, callee) → the move (robust z) of the caller's own view of its wait on the
+    callee (an edge metric labelled with the callee), on edges measured with a full baseline."""
+    found: dict[tuple[str, str], float] = {}
     for item in series:
         peer = peer_of(item.labels)
         if not peer or item.service is None:
@@ -722,8 +723,17 @@ def _calm_callers(
         evidence = _series_evidence(item, table, cut)
         if evidence is None or evidence[0] != "latency" or evidence[2] < 1.0:
             continue
-        if evidence[1] < CALM_EDGE_Z:
-            found[peer].add(item.service)
+        edge = (item.service, peer)
+        found[edge] = max(found.get(edge, -math.inf), evidence[1])
+    return found
+
+
+def _calm_callers(waited: dict[tuple[str, str], float]) -> dict[str, set[str]]:
+    """Callee → callers whose edge latency to it did not move (measured, well supported)."""
+    found: dict[str, set[str]] = defaultdict(set)
+    for (caller, callee), z in waited.items():
+        if z < CALM_EDGE_Z:
+            found[callee].add(caller)
     return found
 
 
@@ -961,7 +971,8 @@ def rank_suspects(
     traffic = _traffic_of(series, spans, table, cut)
     suspects: dict[str, Suspect] = {}
     graph: set[tuple[str, str]] = set(edges or ()) | topology_of(artifacts)
-    calm = _calm_callers(series, table, cut)
+    waited = _caller_waits(series, table, cut)
+    calm = _calm_callers(waited)
     edge_moves: dict[tuple[str, str], list[tuple[float, float, str, bool]]] = defaultdict(list)
     # Edge latency read from a caller's view, noted once the edges' attribution is known.
     pending: list[tuple[str, str, float, float, float, str]] = []
@@ -970,6 +981,12 @@ def rank_suspects(
         if found is None or item.service is None:
             continue
         kind, z, weight = found
+        source = next((item.labels[k] for k in SOURCE_LABELS if item.labels.get(k)), None)
+        if kind == "latency" and source and (source, item.service) in waited:
+            # A callee cannot serve a call slower than its caller waits for it: where the
+            # caller's view of the same edge moved less, the callee's own view is a percentile
+            # over too few calls, not a slower service.
+            z = min(z, waited[(source, item.service)])
         if kind == "latency":
             callee = peer_of(item.labels)
             caller = next((item.labels[k] for k in SOURCE_LABELS if item.labels.get(k)), None)
@@ -979,7 +996,6 @@ def rank_suspects(
                 edge_moves[edge].append((z, weight, item.artifact_id, bool(callee)))
         strength = weight * strength_of(_directional(kind, z))
         peer = peer_of(item.labels)
-        source = next((item.labels[k] for k in SOURCE_LABELS if item.labels.get(k)), None)
         if kind in ("latency", "errors", "error_ratio"):
             # A near-idle service's percentiles swing on a handful of calls.
             strength *= support(peer or item.service, traffic)
@@ -1036,7 +1052,30 @@ def rank_suspects(
         if service in suspects:
             suspects[service].median_calm = True
     ranked = sorted(suspects.values(), key=lambda s: (-s.score, s.service))
-    return _callee_first(ranked, graph)
+    return _callee_first(ranked, graph, _failing(series, table, cut))
+
+
+def _failing(series: Sequence[MetricSeries], table: SignalTable, cut: Cut) -> dict[str, float]:
+    """Per service with a success-rate series: how far its failures (the complement) rose, on
+    an error ratio's floor. A success rate read on its own level (a twentieth of it) hides 3%
+    of requests failing at a 100% baseline; as the failure share it is a plain rise."""
+    found: dict[str, float] = {}
+    for item in series:
+        if item.service is None or peer_of(item.labels):
+            continue
+        if table.kind_of(item.name, item.labels) != "availability":
+            continue
+        before = [p.value for p in item.points if p.ts < cut.baseline_end]
+        after = [p.value for p in item.points if p.ts >= cut.fault_start]
+        if len(before) < MIN_BASELINE or len(after) < 2:
+            continue
+        full = 100.0 if max(before + after) > 1.0 else 1.0
+        floor = unit_floor("percent" if full > 1 else "ratio", "error_ratio")
+        z = deviation(
+            [full - v for v in before], [full - v for v in after], floor=floor, relative=0.05
+        )
+        found[item.service] = max(found.get(item.service, 0.0), strength_of(z))
+    return found
 
 
 _MEDIAN = re.compile(r"(?:^|[^a-z0-9])(?:p50|median|quantile_0?\.5)(?:[^0-9]|$)", re.IGNORECASE)
@@ -1078,19 +1117,26 @@ def own_resources(suspect: Suspect) -> float:
     return max((suspect.kinds.get(kind, 0.0) for kind in OWN_KINDS), default=0.0)
 
 
-def _callee_first(ranked: list[Suspect], graph: set[tuple[str, str]]) -> list[Suspect]:
+def _callee_first(
+    ranked: list[Suspect], graph: set[tuple[str, str]], failing: dict[str, float] | None = None
+) -> list[Suspect]:
     """A caller whose callee is about as anomalous moves behind it (PetShop traversal), unless
-    the caller shows trouble of its own the callee cannot explain (a hot CPU, its own errors)."""
+    the caller shows trouble of its own the callee cannot explain (a hot CPU, its own errors).
+    What a service explains counts its callers' anomaly and their failing requests (`_failing`)
+    alike: a caller that fails requests because its callee broke is a symptom of the callee,
+    however little its own signals rank it."""
     if not graph:
         return ranked
+    failing = failing or {}
     score = {s.service: s.score for s in ranked}
     by_name = {s.service: s for s in ranked}
     for suspect in ranked:
         callers = {caller for caller, callee in graph if callee == suspect.service}
+        symptom = {c: max(score.get(c, 0.0), failing.get(c, 0.0)) for c in callers}
         suspect.explains = sum(
-            score[c]
-            for c in sorted(callers)
-            if c in score and score[c] >= 0.3 and suspect.score >= 0.5 * score[c]
+            symptom[c]
+            for c in sorted(symptom)
+            if symptom[c] >= 0.3 and suspect.score >= 0.5 * symptom[c]
         )
     order = list(ranked)
     for _ in range(len(order)):
