@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from chronosops.analysis import analyze
+from chronosops.analysis.catalog import HypothesisId
+from chronosops.analysis.engine import SUSPECT_LEAD, decided_family
+from chronosops.analysis.scoring import Candidate
 from tests.analysis.builders import analysis_input, at, logs, series
 
 
@@ -117,3 +120,75 @@ def test_new_errors_with_unknown_still_likely_leave_unknown_first() -> None:
     result = analyze(analysis_input(service="web", logs=lines))
     assert result.hypotheses[0].id == "UNKNOWN"
     assert result.suspects[0] == "pricing"
+
+
+def _suspect(family: str, service: str, score: float) -> Candidate:
+    candidate = Candidate(family, service)
+    candidate.add(score, f"{service}'s own signals moved most", tag=SUSPECT_LEAD)
+    return candidate
+
+
+def test_a_cause_family_spread_over_several_services_is_decided_without_a_culprit() -> None:
+    # Three services fail alike: each alone is no clear culprit, together they say "a code fault".
+    ranked = [
+        _suspect(HypothesisId.DEPLOY_BUG, "pricing", 0.9),
+        _suspect(HypothesisId.DEPLOY_BUG, "quotes", 0.85),
+        _suspect(HypothesisId.DEPLOY_BUG, "tax", 0.8),
+        _suspect(HypothesisId.CAPACITY_SATURATION, "web", 0.3),
+    ]
+    family = decided_family(ranked, unknown_score=0.5)
+    assert family is not None
+    assert family.hypothesis_id == HypothesisId.DEPLOY_BUG
+    assert family.probability >= 3 * family.unknown
+    assert [name for name, _ in family.services] == ["pricing", "quotes", "tax"]
+    assert abs(sum(family.marginals.values()) + family.unknown - 1) < 1e-9
+
+
+def test_a_cause_family_split_with_another_leaves_unknown_first() -> None:
+    ranked = [
+        _suspect(HypothesisId.DEPLOY_BUG, "pricing", 0.9),
+        _suspect(HypothesisId.CAPACITY_SATURATION, "quotes", 0.9),
+        _suspect(HypothesisId.NETWORK_DNS_ISSUE, "tax", 0.85),
+    ]
+    assert decided_family(ranked, unknown_score=0.5) is None
+
+
+def test_a_cause_family_not_clearly_ahead_of_unknown_is_not_decided() -> None:
+    ranked = [
+        _suspect(HypothesisId.DEPLOY_BUG, "pricing", 0.8),
+        _suspect(HypothesisId.DEPLOY_BUG, "quotes", 0.7),
+    ]
+    # A majority, but not three times what is left for "none of these" (evidence half missing).
+    family = decided_family(ranked, unknown_score=0.8)
+    assert family is None
+
+
+def _hot(*services: str, cpu: float) -> list[dict[str, object]]:
+    return [p for service in services for p in series("cpu_usage", 0.2, cpu, service=service)]
+
+
+def test_services_running_hot_alike_give_saturation_first_with_no_culprit_named() -> None:
+    result = analyze(
+        analysis_input(service="web", metrics=_hot("pricing", "quotes", "tax", cpu=0.5))
+    )
+    top = result.hypotheses[0]
+    assert top.id == "CAPACITY_SATURATION"
+    assert top.culprit_service is None
+    assert result.culprit_service is None
+    assert not result.inconclusive
+    assert "pricing" in top.rationale
+    assert "no one service is clear" in top.rationale
+    assert result.hypotheses[1].id == "UNKNOWN"
+    assert len({h.id for h in result.hypotheses}) == len(result.hypotheses)
+    assert 0.99 <= sum(h.confidence for h in result.hypotheses) <= 1.0001
+    titles = [a.title for a in result.recommended_actions]
+    assert titles[0].startswith("Find which of pricing")
+    assert not any("the affected service" in title for title in titles)
+    assert result.suspects[0] == "pricing"
+
+
+def test_a_clearly_hot_service_is_still_named_as_the_culprit() -> None:
+    result = analyze(analysis_input(service="web", metrics=_hot("pricing", cpu=0.9)))
+    assert result.hypotheses[0].id == "CAPACITY_SATURATION"
+    assert result.culprit_service == "pricing"
+    assert result.recommended_actions[0].title == "Add capacity to pricing"

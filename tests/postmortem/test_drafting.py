@@ -77,3 +77,25 @@ def test_the_timeline_is_in_time_order() -> None:
 
 def test_a_model_narrative_is_absent_without_a_language_model() -> None:
     assert "modelNarrative" not in draft_postmortem(source())
+
+
+def test_a_cause_family_without_a_culprit_is_drafted_as_such() -> None:
+    from tests.analysis.builders import analysis_input, series
+
+    metrics = [
+        point
+        for service in ("pricing", "quotes", "tax")
+        for point in series("cpu_usage", 0.2, 0.5, service=service)
+    ]
+    result = analyze(analysis_input(service="web", metrics=metrics))
+    assert result.culprit_service is None
+    assert not result.inconclusive
+    content = draft_postmortem(source(result=result.model_dump(mode="json")))
+    assert content["rootCause"]["hypothesisId"] == "CAPACITY_SATURATION"
+    assert content["rootCause"]["culpritService"] is None
+    assert "a service the evidence did not single out" in content["executiveSummary"]
+    assert "inconclusive" not in content["executiveSummary"]
+    assert "(inconclusive)" not in render_markdown(content)
+    assert any(
+        "the kind of fault but not the service" in str(item) for item in content["whatWentBadly"]
+    )

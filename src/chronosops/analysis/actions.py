@@ -8,6 +8,7 @@ a change with a version is on record (``title_with_change``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from chronosops.analysis.catalog import HypothesisId
@@ -22,6 +23,9 @@ class ActionTemplate:
     steps: tuple[str, ...]
     priority: Priority
     title_with_change: str | None = None  # used when the cause's change names its versions
+    # Whether the step acts on the culprit: left out when the cause family is known and the
+    # service at fault is not (a rollback of "the affected service" would guess one).
+    needs_culprit: bool = True
 
 
 ACTIONS: dict[str, tuple[ActionTemplate, ...]] = {
@@ -44,6 +48,7 @@ ACTIONS: dict[str, tuple[ActionTemplate, ...]] = {
                 "Add a test that reproduces the failure before re-shipping.",
             ),
             "P1",
+            needs_culprit=False,
         ),
     ),
     HypothesisId.CONFIG_REGRESSION: (
@@ -75,6 +80,7 @@ ACTIONS: dict[str, tuple[ActionTemplate, ...]] = {
                 "Compare resource use per request before and after the onset.",
             ),
             "P1",
+            needs_culprit=False,
         ),
     ),
     HypothesisId.DOWNSTREAM_OUTAGE: (
@@ -158,13 +164,30 @@ ACTIONS: dict[str, tuple[ActionTemplate, ...]] = {
 }
 
 
+# When the family is known and the culprit is not, the first step is finding it among the
+# candidates the evidence left.
+LOCATE = ActionTemplate(
+    "locate",
+    "Find which of {candidates} is at fault",
+    (
+        "Compare each candidate's own errors, latency and resource use with its baseline at the onset;"
+        " the one that moved first and explains its callers is the place to act.",
+        "List what changed on each (deploys, config, scaling, network) in the hour before the onset.",
+    ),
+    "P0",
+)
+
+
 def actions_for(
     hypothesis_id: str,
     *,
     culprit: str | None,
     change: Change | None,
     refs: list[str],
+    candidates: Sequence[tuple[str, float]] | None = None,
 ) -> list[RecommendedAction]:
+    """The family's steps for its culprit. With ``candidates`` (the family is decided but not the
+    service), a step to find the culprit among them and the steps that need no culprit."""
     service = culprit or "the affected service"
     values = {
         "service": service,
@@ -172,8 +195,11 @@ def actions_for(
         "version_to": change.version_to if change else "",
         "version_from": (change.version_from if change else None) or "the previous version",
         "change": f"'{change.description}'" if change else "the latest config or flag change",
+        "candidates": ", ".join(name for name, _ in candidates or ()) or "the affected services",
     }
     templates = ACTIONS.get(hypothesis_id, ACTIONS[HypothesisId.UNKNOWN])
+    if candidates is not None and hypothesis_id != HypothesisId.UNKNOWN:
+        templates = (LOCATE, *(t for t in templates if not t.needs_culprit))
     return [
         RecommendedAction(
             id=f"{hypothesis_id.lower()}-{template.key}",

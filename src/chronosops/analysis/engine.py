@@ -7,13 +7,16 @@ The steps: `observations.observe` (what changed, where, when) → `localisation.
 the fault lives in the call graph) → `hypotheses.candidates` (what kind of fault, whose: the
 rules in `analysis.rules`) → when no rule is decisive, `suspects.rank_suspects` (which
 services' own signals moved most) → a ranking whose confidences are a softmax over candidate
-scores against UNKNOWN, whose weight grows as evidence shrinks.
+scores against UNKNOWN, whose weight grows as evidence shrinks. The cause family is decided
+apart from the culprit: a family that clearly holds the probability summed over its services
+ranks first without a culprit when no one service is clear (`decided_family`).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from chronosops.analysis.actions import actions_for
 from chronosops.analysis.catalog import BY_ID, UNKNOWN
@@ -31,6 +34,7 @@ from chronosops.analysis.hypotheses import (
 from chronosops.analysis.models import (
     AnalysisInput,
     AnalysisResult,
+    Completeness,
     Explainability,
     Factor,
     PrimarySignal,
@@ -42,7 +46,7 @@ from chronosops.analysis.signals import DEFAULT_TABLE, SignalRule, SignalTable
 from chronosops.analysis.suspects import Suspect, rank_suspects
 
 ENGINE = "builtin"
-ENGINE_VERSION = "3.9"  # 3.9: a callee's own view of a call edge moves no more than its caller's wait on it, a caller's failing requests are a symptom its callee explains, a caller hanging on healthy callees while its CPU runs hot beyond its load is starved (saturation), not its network, a service logging most of the bundle's own errors on both sides of the fault, neither fading nor surging, is a lead (a failure already in force is a state, not a change), a new error template whose examples name a peer is that peer's failure; 3.8: a slowed call edge counts at the end its other edges agree with, a tail that moved while the median held reads as a code path, URL hosts name the service behind them, failed-outcome request counts are errors, a callee lost by several callers is the network fault's side, a database refusing a login is its configuration, ORM slow statements name their database, mechanism lines are not a deploy's code errors; 3.7: new error templates read with logs reaching half a minute before the fault (not the metrics' baseline end); 3.6: saturation read against load (CPU beyond its requests, own time measured by spans); 3.5: code paths that stopped running (log statements per operation), the gap between both ends of a call edge per direction, a memory step as a change inside the service, calls that vanished, operations cut short; 3.4: change events' targets and named peers in the call graph, config changes on a failing service's callee; 3.3: slow paths from every call edge of a service, baselines from their latest regime, a surge heats the CPU only after it; 3.2: call graph from span time enclosure, per-operation own time, slow calls; 3.1: new error templates, clear suspect leads
+ENGINE_VERSION = "3.10"  # 3.10: the cause family is decided apart from the culprit (its probability summed over the services it could be at; named first, with no culprit, when it holds a majority and three times what is left for UNKNOWN); 3.9: a callee's own view of a call edge moves no more than its caller's wait on it, a caller's failing requests are a symptom its callee explains, a caller hanging on healthy callees while its CPU runs hot beyond its load is starved (saturation), not its network, a service logging most of the bundle's own errors on both sides of the fault, neither fading nor surging, is a lead (a failure already in force is a state, not a change), a new error template whose examples name a peer is that peer's failure; 3.8: a slowed call edge counts at the end its other edges agree with, a tail that moved while the median held reads as a code path, URL hosts name the service behind them, failed-outcome request counts are errors, a callee lost by several callers is the network fault's side, a database refusing a login is its configuration, ORM slow statements name their database, mechanism lines are not a deploy's code errors; 3.7: new error templates read with logs reaching half a minute before the fault (not the metrics' baseline end); 3.6: saturation read against load (CPU beyond its requests, own time measured by spans); 3.5: code paths that stopped running (log statements per operation), the gap between both ends of a call edge per direction, a memory step as a change inside the service, calls that vanished, operations cut short; 3.4: change events' targets and named peers in the call graph, config changes on a failing service's callee; 3.3: slow paths from every call edge of a service, baselines from their latest regime, a surge heats the CPU only after it; 3.2: call graph from span time enclosure, per-operation own time, slow calls; 3.1: new error templates, clear suspect leads
 MAX_HYPOTHESES = 6
 
 # Calibration: confidences are softmax(score / TEMPERATURE) over the candidates and UNKNOWN.
@@ -318,6 +322,137 @@ def is_decisive(leader: Candidate, chance: float, unknown_chance: float) -> bool
     )
 
 
+# The cause family is decided apart from the culprit (engine 3.10). "A code fault, somewhere among
+# these three services" is an answer an on-call engineer can act on (look for the deploy, not the
+# network) even when no one service is clear; an UNKNOWN first would hide it. The family's
+# probability is the sum over its candidates (marginalised over which service); it is named when
+# it holds a majority of the probability, so it outweighs every other family and UNKNOWN
+# together, and at least three times what is left for UNKNOWN: odds of 3:1 are where Kass and
+# Raftery's scale of evidence starts calling it positive rather than "barely worth a mention".
+# The culprit keeps its own, stricter rule (`is_decisive`: four times UNKNOWN), so a family can
+# be decided where no service is, never the other way round.
+FAMILY_MAJORITY = 0.5
+FAMILY_ODDS = 3.0
+
+
+@dataclass(frozen=True)
+class Family:
+    """A cause family decided without a culprit, with the marginal probabilities it came from."""
+
+    hypothesis_id: str
+    probability: float
+    unknown: float
+    marginals: dict[str, float]  # every family's summed probability
+    services: list[tuple[str, float]]  # the family's candidate services, likeliest first
+    refs: list[str]
+    lead: Candidate  # the family's likeliest (service) candidate, for its reasons
+
+
+def _softmax(scores: Sequence[float], unknown_score: float) -> list[float]:
+    """Probabilities of the scores and, last, of UNKNOWN."""
+    every = [*scores, unknown_score]
+    top = max(every)
+    weights = [math.exp((s - top) / TEMPERATURE) for s in every]
+    total = sum(weights)
+    return [w / total for w in weights]
+
+
+def decided_family(ranked: Sequence[Candidate], unknown_score: float) -> Family | None:
+    """The cause family that holds most of the probability over every (family, service)
+    candidate and UNKNOWN, when it does so clearly; None otherwise."""
+    distinct: dict[tuple[str, str | None], Candidate] = {}
+    for candidate in sorted(ranked, key=lambda c: (-c.score, c.hypothesis_id, c.culprit or "")):
+        distinct.setdefault((candidate.hypothesis_id, candidate.culprit), candidate)
+    if not distinct:
+        return None
+    every = list(distinct.values())
+    probability = _softmax([c.score for c in every], unknown_score)
+    unknown = probability[-1]
+    marginals: dict[str, float] = {}
+    for candidate, chance in zip(every, probability, strict=False):
+        marginals[candidate.hypothesis_id] = marginals.get(candidate.hypothesis_id, 0.0) + chance
+    family, mass = max(marginals.items(), key=lambda item: (item[1], item[0]))
+    if mass < FAMILY_MAJORITY or mass < FAMILY_ODDS * unknown:
+        return None
+    members = [
+        (c, chance)
+        for c, chance in zip(every, probability, strict=False)
+        if c.hypothesis_id == family
+    ]
+    refs: list[str] = []
+    for candidate, _ in members:
+        refs += [ref for ref in candidate.refs[:10] if ref not in refs]
+    return Family(
+        hypothesis_id=family,
+        probability=mass,
+        unknown=unknown,
+        marginals=marginals,
+        services=[(c.culprit, chance) for c, chance in members if c.culprit],
+        refs=refs[:20],
+        lead=members[0][0],
+    )
+
+
+def _listed(services: Sequence[tuple[str, float]]) -> str:
+    return ", ".join(f"{name} ({chance:.2f})" for name, chance in services) or "none named"
+
+
+def _unknown(rank: int, chance: float, evidence: Completeness, why: str) -> RankedHypothesis:
+    missing = ", ".join(m.need for m in evidence.missing)
+    return RankedHypothesis(
+        id=UNKNOWN,
+        rank=rank,
+        title=BY_ID[UNKNOWN].title,
+        confidence=round(chance, 4),
+        rationale=f"Evidence completeness is {evidence.score}/100; {why}"
+        + (f" Missing: {missing}." if missing else ""),
+    )
+
+
+def _family_first(
+    family: Family, hypotheses: Sequence[RankedHypothesis], evidence: Completeness
+) -> list[RankedHypothesis]:
+    """The decided family first, with no culprit; then UNKNOWN; then the other families, each
+    with its best culprit. Confidences are the families' marginals (summed over their services),
+    so they sum to at most one as before."""
+    title = BY_ID[family.hypothesis_id].title
+    first = RankedHypothesis(
+        id=family.hypothesis_id,
+        rank=1,
+        title=title,
+        confidence=round(family.probability, 4),
+        rationale=(
+            f"{title}: the evidence points to this kind of fault ({family.probability:.2f} summed "
+            f"over the services it could be at), but no one service is clear; candidates: "
+            f"{_listed(family.services)}. The likeliest: {_rationale(family.lead)}"
+        ),
+        evidence_refs=family.refs,
+    )
+    rest = sorted(
+        (h for h in hypotheses if h.id not in (UNKNOWN, family.hypothesis_id)),
+        key=lambda h: (-family.marginals.get(h.id, 0.0), h.rank),
+    )
+    found = [
+        first,
+        _unknown(
+            2,
+            family.unknown,
+            evidence,
+            "the kind of fault is clear, the service at fault is not.",
+        ),
+    ]
+    for rank, hypothesis in enumerate(rest, start=3):
+        found.append(
+            hypothesis.model_copy(
+                update={
+                    "rank": rank,
+                    "confidence": round(family.marginals.get(hypothesis.id, 0.0), 4),
+                }
+            )
+        )
+    return found
+
+
 def _suspect_order(
     culprit: str | None, hypotheses: Sequence[RankedHypothesis], suspects: Sequence[Suspect]
 ) -> list[str]:
@@ -373,16 +508,13 @@ def analyze(request: AnalysisInput) -> AnalysisResult:
         best.setdefault(candidate.hypothesis_id, candidate)
     leaders = sorted(best.values(), key=lambda c: (-c.score, c.hypothesis_id))[: MAX_HYPOTHESES - 1]
     unknown_score = UNKNOWN_SCORE + UNKNOWN_PER_MISSING * (1 - evidence.score / 100)
-    scores = [c.score for c in leaders] + [unknown_score]
-    top = max(scores)
-    weights = [math.exp((s - top) / TEMPERATURE) for s in scores]
-    total = sum(weights)
-    probability = {c.hypothesis_id: w / total for c, w in zip(leaders, weights, strict=False)}
-    probability[UNKNOWN] = weights[-1] / total
+    probability = _softmax([c.score for c in leaders], unknown_score)
+    chance = {c.hypothesis_id: p for c, p in zip(leaders, probability, strict=False)}
+    chance[UNKNOWN] = probability[-1]
 
     leader = leaders[0] if leaders else None
     decisive = leader is not None and is_decisive(
-        leader, probability[leader.hypothesis_id], probability[UNKNOWN]
+        leader, chance[leader.hypothesis_id], chance[UNKNOWN]
     )
     order: list[Candidate | None] = list(leaders)
     if decisive:
@@ -393,7 +525,6 @@ def analyze(request: AnalysisInput) -> AnalysisResult:
     hypotheses: list[RankedHypothesis] = []
     for rank, entry in enumerate(order, start=1):
         if entry is None:
-            missing = ", ".join(m.need for m in evidence.missing)
             if leader is None:
                 why = "no evidence points at any cause."
             elif decisive:
@@ -404,32 +535,28 @@ def analyze(request: AnalysisInput) -> AnalysisResult:
                     f"{leader.score:.2f}; naming a cause needs at least {DECISIVE_SCORE} and more "
                     "weight than the uncertainty left by missing evidence."
                 )
-            hypotheses.append(
-                RankedHypothesis(
-                    id=UNKNOWN,
-                    rank=rank,
-                    title=BY_ID[UNKNOWN].title,
-                    confidence=round(probability[UNKNOWN], 4),
-                    rationale=f"Evidence completeness is {evidence.score}/100; {why}"
-                    + (f" Missing: {missing}." if missing else ""),
-                )
-            )
+            hypotheses.append(_unknown(rank, chance[UNKNOWN], evidence, why))
             continue
         hypotheses.append(
             RankedHypothesis(
                 id=entry.hypothesis_id,
                 rank=rank,
                 title=BY_ID[entry.hypothesis_id].title,
-                confidence=round(probability[entry.hypothesis_id], 4),
+                confidence=round(chance[entry.hypothesis_id], 4),
                 rationale=_rationale(entry),
                 culprit_service=entry.culprit,
                 evidence_refs=entry.refs[:20],
             )
         )
+    # The culprits in rank order come from the per-service reading, whichever answer leads.
+    suspect_order = _suspect_order(
+        leader.culprit if decisive and leader else None, hypotheses, suspects
+    )
+    family = None if decisive else decided_family(ranked, unknown_score)
 
     if decisive and leader is not None:
         culprit_service = leader.culprit
-        overall = round(probability[leader.hypothesis_id], 4)
+        overall = round(chance[leader.hypothesis_id], 4)
         actions = actions_for(
             leader.hypothesis_id,
             culprit=leader.culprit,
@@ -440,9 +567,27 @@ def analyze(request: AnalysisInput) -> AnalysisResult:
             f"Likely {BY_ID[leader.hypothesis_id].title.lower()} at {culprit_service or 'the affected service'} "
             f"(confidence {overall:.2f}). {_rationale(leader)}"
         )
+    elif family is not None:
+        culprit_service = None
+        hypotheses = _family_first(family, hypotheses, evidence)
+        # The answer's confidence stays that of its likeliest cause at one place, as for an
+        # inconclusive one: a family without a culprit does not finish an investigation.
+        overall = round(max((chance[c.hypothesis_id] for c in leaders), default=0.0), 4)
+        actions = actions_for(
+            family.hypothesis_id,
+            culprit=None,
+            change=None,
+            refs=hypotheses[0].evidence_refs[:10],
+            candidates=family.services,
+        ) + actions_for(UNKNOWN, culprit=context.service, change=None, refs=[])
+        summary = (
+            f"Likely {BY_ID[family.hypothesis_id].title.lower()} "
+            f"(confidence {hypotheses[0].confidence:.2f}); "
+            f"which service is not clear: {_listed(family.services)}."
+        )
     else:
         culprit_service = None
-        overall = round(max((probability[c.hypothesis_id] for c in leaders), default=0.0), 4)
+        overall = round(max((chance[c.hypothesis_id] for c in leaders), default=0.0), 4)
         actions = actions_for(UNKNOWN, culprit=context.service, change=None, refs=[])
         if leader is not None:
             actions += actions_for(
@@ -496,7 +641,7 @@ def analyze(request: AnalysisInput) -> AnalysisResult:
         engine=ENGINE,
         engine_version=ENGINE_VERSION,
         summary=summary,
-        inconclusive=not decisive,
+        inconclusive=not decisive and family is None,
         overall_confidence=overall,
         culprit_service=culprit_service,
         hypotheses=hypotheses,
@@ -504,7 +649,7 @@ def analyze(request: AnalysisInput) -> AnalysisResult:
         explainability=explainability,
         signals=signals,
         completeness=evidence,
-        suspects=_suspect_order(culprit_service, hypotheses, suspects),
+        suspects=suspect_order,
     )
 
 

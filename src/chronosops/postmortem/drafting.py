@@ -114,7 +114,11 @@ def draft_postmortem(source: PostmortemSource) -> dict[str, Any]:
             f"at {_pct(top.confidence)}% confidence. "
             if result.inconclusive
             else f"Most likely root cause: {top.title} ({_pct(top.confidence)}% confidence"
-            + (f", on {result.culprit_service}" if result.culprit_service else "")
+            + (
+                f", on {result.culprit_service}"
+                if result.culprit_service
+                else ", on a service the evidence did not single out"
+            )
             + "). "
         )
         + f"Based on {len(artifacts)} evidence artifact(s), completeness "
@@ -342,6 +346,14 @@ def _went_badly(
             _statement(
                 "The evidence did not single out a cause: the analysis is inconclusive.",
                 [],
+            )
+        )
+    if not result.inconclusive and result.culprit_service is None:
+        found.append(
+            _statement(
+                "The evidence named the kind of fault but not the service at fault: "
+                + result.hypotheses[0].rationale[:300],
+                refs.keep(result.hypotheses[0].evidence_refs),
             )
         )
     for missing in result.completeness.missing:
