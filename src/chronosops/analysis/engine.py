@@ -412,8 +412,8 @@ def _unknown(rank: int, chance: float, evidence: Completeness, why: str) -> Rank
 def _family_first(
     family: Family, hypotheses: Sequence[RankedHypothesis], evidence: Completeness
 ) -> list[RankedHypothesis]:
-    """The decided family first, with no culprit; then UNKNOWN; then the other families, each
-    with its best culprit. Confidences are the families' marginals (summed over their services),
+    """The decided family first, with no culprit; then UNKNOWN and the other families (each with
+    its best culprit) by probability. Confidences are the families' marginals (summed over their services),
     so they sum to at most one as before."""
     title = BY_ID[family.hypothesis_id].title
     first = RankedHypothesis(
@@ -428,28 +428,19 @@ def _family_first(
         ),
         evidence_refs=family.refs,
     )
-    rest = sorted(
-        (h for h in hypotheses if h.id not in (UNKNOWN, family.hypothesis_id)),
-        key=lambda h: (-family.marginals.get(h.id, 0.0), h.rank),
+    unknown = _unknown(
+        0, family.unknown, evidence, "the kind of fault is clear, the service at fault is not."
     )
-    found = [
-        first,
-        _unknown(
-            2,
-            family.unknown,
-            evidence,
-            "the kind of fault is clear, the service at fault is not.",
-        ),
+    others = [
+        h.model_copy(update={"confidence": round(family.marginals.get(h.id, 0.0), 4)})
+        for h in hypotheses
+        if h.id not in (UNKNOWN, family.hypothesis_id)
     ]
-    for rank, hypothesis in enumerate(rest, start=3):
-        found.append(
-            hypothesis.model_copy(
-                update={
-                    "rank": rank,
-                    "confidence": round(family.marginals.get(hypothesis.id, 0.0), 4),
-                }
-            )
-        )
+    # After the family, the alternatives in the order of their probability, UNKNOWN among them.
+    rest = sorted([unknown, *others], key=lambda h: (-h.confidence, h.id == UNKNOWN, h.rank))
+    found = [first]
+    for rank, hypothesis in enumerate(rest, start=2):
+        found.append(hypothesis.model_copy(update={"rank": rank}))
     return found
 
 
