@@ -862,6 +862,7 @@ class IngestPipeline:
             "analyzed",
             bundle_id=draft.bundle_id,
             analysis_id=analysis.analysis_id,
+            inserted_here=new_incident,
         )
         if self.notifier is not None:
             changed = previous_top is not None and previous_top != analysis.top_hypothesis_id
