@@ -370,3 +370,29 @@ def saturated_by_traffic(result: AnalysisResult) -> bool:
 def test_traffic_rising_reads_as_saturation_only_when_the_cpu_heated_with_it_or_after() -> None:
     assert saturated_by_traffic(surge_after_heat(cpu_step=0))
     assert not saturated_by_traffic(surge_after_heat(cpu_step=-8))
+
+
+def web_waiting_longer_on_a_healthy_orders(*, web_cpu: Any) -> Incident:
+    """web's calls to orders take eight times longer while orders serves as fast as before and
+    hears less (web sends less); web's own requests drop a little."""
+    return (
+        Incident("web")
+        .health("web", latency=level(100, 600), traffic=level(100, 60))
+        .metric("web", "cpu_usage_percent", web_cpu)
+        .spans("web", "GET /home", ms=level(50, 400))
+        .spans("web", "orders GET /data", peer="orders", ms=level(10, 80))
+        .health("orders", traffic=level(100, 60))
+        .spans("orders", "GET /data", ms=level(8, 8))
+    )
+
+
+def test_a_caller_whose_cpu_ran_hot_beyond_its_load_hangs_on_its_calls_because_it_is_starved() -> (
+    None
+):
+    incident = web_waiting_longer_on_a_healthy_orders(web_cpu=level(25, 85))
+    assert top(verdict(incident)) == ("CAPACITY_SATURATION", "web")
+
+
+def test_a_caller_hanging_on_a_healthy_callee_with_its_cpu_as_before_is_its_network() -> None:
+    incident = web_waiting_longer_on_a_healthy_orders(web_cpu=level(25, 25))
+    assert top(verdict(incident)) == ("NETWORK_DNS_ISSUE", "web")

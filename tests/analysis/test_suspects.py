@@ -183,6 +183,29 @@ def test_a_new_error_naming_another_service_is_not_the_loggers_own_fault() -> No
     assert "log_new_errors" not in kinds.get("travel", {})
 
 
+# More peers than a few plain words: Drain masks the name where they stand.
+PEERS = ("ts-pricing", "ts-billing", "ts-seats", "ts-routes")
+
+
+def test_a_new_error_whose_template_masks_the_peer_it_names_is_not_the_loggers_own_fault() -> None:
+    background = logs("GET /items served in {i} ms", 40, level="INFO", start=-10, service="web")
+    for peer in PEERS:
+        background += logs("lookup took {i} ms", 40, level="INFO", start=-10, service=peer)
+    # One statement naming four peers: the template masks the name ("<*>"), the examples keep it.
+    failing = [
+        line
+        for peer in PEERS
+        for line in logs(
+            "request {i} processing failed; nested exception is java.lang.IllegalStateException:"
+            f" No instances available for {peer} with root cause",
+            2,
+            service="travel",
+        )
+    ]
+    kinds = suspect_kinds(logs=background + failing)
+    assert "log_new_errors" not in kinds.get("travel", {})
+
+
 def test_a_new_error_template_with_nothing_else_moving_names_a_code_fault_at_its_service() -> None:
     from chronosops.analysis import analyze
 
@@ -195,6 +218,69 @@ def test_a_new_error_template_with_nothing_else_moving_names_a_code_fault_at_its
     assert result.suspects[0] == "pricing"
     assert result.culprit_service == "pricing"
     assert result.hypotheses[0].id == "DEPLOY_BUG"
+
+
+def errors_before_and_after(
+    message: str, before: int, after: int, *, service: str
+) -> list[dict[str, Any]]:
+    """Steady lines at "web" on both sides, and ``message`` logged ``before`` times before the
+    fault's start and ``after`` times after the onset at ``service``."""
+    lines = logs("GET /items served in {i} ms", 40, level="INFO", start=-10, service="web")
+    lines += logs("GET /items served in {i} ms", 40, level="INFO", start=0.5, service="web")
+    if before:
+        lines += logs(message, before, start=-6, service=service)
+    if after:
+        lines += logs(message, after, start=0.5, service=service)
+    return lines
+
+
+def test_a_service_failing_before_and_after_the_fault_with_most_of_the_errors_is_a_lead() -> None:
+    failing = errors_before_and_after("no contacts for id {i}", 6, 8, service="contacts")
+    ambient = errors_before_and_after("food store {i} is null", 2, 2, service="food")
+    request = analysis_input(logs=failing + ambient[80:])
+    suspects = rank_suspects(request.artifacts, request.context)
+    assert suspects[0].service == "contacts"
+    assert suspects[0].kinds["log_errors_persistent"] > 0.5
+    assert "log_errors_persistent" not in {s.service: s.kinds for s in suspects}.get("food", {})
+
+
+def test_errors_that_begin_after_the_fault_are_a_change_not_a_persistent_state() -> None:
+    kinds = suspect_kinds(
+        logs=errors_before_and_after("no contacts for id {i}", 0, 8, service="contacts")
+    )
+    assert "log_errors_persistent" not in kinds["contacts"]
+
+
+def test_errors_that_fade_after_the_fault_are_a_recovery_not_a_persistent_state() -> None:
+    kinds = suspect_kinds(
+        logs=errors_before_and_after("no contacts for id {i}", 12, 2, service="contacts")
+    )
+    assert "log_errors_persistent" not in kinds.get("contacts", {})
+
+
+def test_errors_that_surge_after_the_fault_are_a_change_not_a_persistent_state() -> None:
+    lines = errors_before_and_after("no contacts for id {i}", 3, 60, service="contacts")
+    kinds = suspect_kinds(logs=lines)
+    assert "log_errors_persistent" not in kinds["contacts"]
+    assert kinds["contacts"]["log_errors"] > 0.5  # read as the change it is
+
+
+def test_persistent_errors_naming_another_service_are_that_peers_not_the_loggers() -> None:
+    lines = errors_before_and_after(
+        "call {i} failed: no instances available for pricing", 6, 8, service="travel"
+    )
+    lines += logs("price lookup took {i} ms", 40, level="INFO", start=-10, service="pricing")
+    kinds = suspect_kinds(logs=lines)
+    assert "log_errors_persistent" not in kinds.get("travel", {})
+
+
+def test_persistent_errors_alone_rank_their_service_first_without_naming_it() -> None:
+    from chronosops.analysis import analyze
+
+    lines = errors_before_and_after("no contacts for id {i}", 6, 8, service="contacts")
+    result = analyze(analysis_input(service="web", logs=lines))
+    assert result.suspects[0] == "contacts"
+    assert result.culprit_service is None  # a state is a lead, not a named cause
 
 
 def test_an_edge_slower_from_one_caller_only_points_at_that_callers_side() -> None:
@@ -611,3 +697,56 @@ def test_the_callees_own_view_of_calls_into_it_counts_as_its_median() -> None:
     request = analysis_input(metrics=metrics)
     found = {s.service: s for s in rank_suspects(request.artifacts, request.context)}
     assert found["ads"].median_calm
+
+
+def test_a_callees_own_view_slower_than_its_caller_waits_is_not_the_callee_slowing() -> None:
+    # checkout calls currency a few times a minute: currency's own p50 of those calls jumps
+    # tenfold while checkout waits on them as long as before. A callee cannot serve a call
+    # slower than its caller waits for it; the percentile is over too few calls.
+    calm = {minute: 0.004 + 0.0002 * (minute % 3) for minute in range(-15, 5)}
+    jumped = {minute: value if minute < 0 else 0.05 for minute, value in calm.items()}
+    metrics = both_views("checkout", "currency", calm, jumped)
+    assert suspect_kinds(metrics=metrics).get("currency", {}).get("edge_latency", 0.0) < 0.3
+
+
+def test_a_callee_serving_slower_as_its_caller_waits_longer_keeps_its_own_view() -> None:
+    calm = {minute: 0.004 + 0.0002 * (minute % 3) for minute in range(-15, 5)}
+    waited = {minute: value if minute < 0 else 0.052 for minute, value in calm.items()}
+    served = {minute: value if minute < 0 else 0.05 for minute, value in calm.items()}
+    metrics = both_views("checkout", "currency", waited, served)
+    assert suspect_kinds(metrics=metrics)["currency"]["edge_latency"] > 0.5
+
+
+def success_rate(service: str, before: float, after: float) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": "success_rate_percent",
+            "value": before if minute < 0 else after,
+            "timestamp": at(minute),
+            "labels": {"service": service},
+        }
+        for minute in range(-15, 5)
+    ]
+
+
+def explains(metrics: list[dict[str, Any]]) -> dict[str, float]:
+    request = analysis_input(metrics=metrics)
+    return {s.service: s.explains for s in rank_suspects(request.artifacts, request.context)}
+
+
+def test_a_caller_failing_a_few_percent_of_requests_is_a_symptom_its_broken_callee_explains() -> (
+    None
+):
+    # checkout stopped calling payment and email (an exception ends its requests early) and
+    # frontend, its caller, fails 3% of its requests: a symptom checkout's fault explains,
+    # though 100% → 97% barely moves frontend's own ranking (a twentieth of the rate's level).
+    metrics = checkout_calling(payment_after=0.0, email_after=0.0)
+    assert explains(metrics)["checkout"] < 0.3
+    metrics += success_rate("frontend", 100.0, 97.0)
+    assert explains(metrics)["checkout"] >= 0.3
+
+
+def test_a_success_rate_that_holds_is_no_symptom_to_explain() -> None:
+    metrics = checkout_calling(payment_after=0.0, email_after=0.0)
+    metrics += success_rate("frontend", 100.0, 99.9)
+    assert explains(metrics)["checkout"] < 0.3

@@ -69,6 +69,7 @@ KIND_WEIGHT: dict[str, float] = {
     "log_new_errors": 1.0,
     "calls_vanished": 1.0,
     "span_cut_short": 0.9,
+    "log_errors_persistent": 0.6,
 }
 # Lines an error template needs after the onset, with none before it, to count as new (Nezha:
 # a pattern needs support; one stray line is noise).
@@ -338,7 +339,9 @@ def _new_error_templates(
         errors = template.error_count
         if template.first_seen < cut.fault_start or errors < NEW_ERROR_SUPPORT:
             continue
-        text = template.template.lower()
+        # Drain masks a name that varies ("no instances available for <*>"): the examples
+        # keep it.
+        text = " ".join([template.template, *(e.message for e in template.examples)]).lower()
         for service in template.services or []:
             if any(peer in text for peer in known if peer != service.lower()):
                 # "no instances available for ts-basic-service": a call that failed on a
@@ -353,6 +356,63 @@ def _new_error_templates(
         suspect = suspects.setdefault(service, Suspect(service))
         for ref in refs[service]:
             suspect.note("log_new_errors", strength_of(z), ref)
+
+
+# A service's own errors on both sides of the fault, at least this many lines a side, and at
+# least this share of the bundle's own error lines (lines naming another service left out).
+PERSISTENT_ERROR_LINES = 2
+PERSISTENT_ERROR_SHARE = 0.5
+# Its rate after the fault between these multiples of its rate before (scaled by the bundle's
+# other lines): below, an earlier failure fading; above, a change the readings of change see.
+# On the tuned Nezha TrainTicket cases a ceiling of 3 to 10 gives the same rows (2 loses one).
+PERSISTENT_HOLD = 0.5
+PERSISTENT_SURGE = 4.0
+
+
+def _persistent_errors(
+    templates: Sequence[LogTemplate], cut: Cut, suspects: dict[str, Suspect]
+) -> None:
+    """A service that logs its own errors before the fault and after it, and logs most of the
+    errors there are: a failure already under way when the window opens (a bad release or a
+    broken input minutes earlier, an earlier fault at the same service still in force) shows as
+    a state, not a change, so the readings of change above cannot see it. A lead, not a proof:
+    business errors ("not found", a rejected request) look the same, so it weighs less than
+    errors that rose, and it never fires where the baseline is clean."""
+    known = {service.lower() for t in templates for service in t.services or []}
+    half = timedelta(seconds=30)
+    own: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
+    refs: dict[str, list[str]] = defaultdict(list)
+    volume = [0.0, 0.0]
+    for template in templates:
+        if template.error_count * 2 < template.count:
+            # The bundle's other lines measure its volume (a flood of errors would not).
+            for point in template.histogram:
+                volume[0 if point.ts + half < cut.fault_start else 1] += point.value
+            continue
+        # Drain masks a name that varies ("no instances available for <*>"): the examples
+        # keep it.
+        text = " ".join([template.template, *(e.message for e in template.examples)]).lower()
+        for service in template.services or []:
+            if any(peer in text for peer in known if peer != service.lower()):
+                continue  # a call that failed on a peer, not this service's own failure
+            for point in template.histogram:
+                own[service][0 if point.ts + half < cut.fault_start else 1] += point.value
+            refs[service].append(template.artifact_id)
+    if volume[0] <= 0 or volume[1] <= 0:
+        return
+    scale = volume[1] / volume[0]  # sampling changes the volume, not the mix
+    total = sum(before + after for before, after in own.values())
+    for service, (before, after) in own.items():
+        share = (before + after) / total if total else 0.0
+        if min(before, after) < PERSISTENT_ERROR_LINES or share < PERSISTENT_ERROR_SHARE:
+            continue
+        if after < PERSISTENT_HOLD * before * scale:
+            continue  # fading: an earlier failure ending, not one in force
+        if after > PERSISTENT_SURGE * before * scale:
+            continue  # surging: a change, read by the readings of change
+        suspect = suspects.setdefault(service, Suspect(service))
+        for ref in refs[service]:
+            suspect.note("log_errors_persistent", share, ref)
 
 
 # --- Saturation read against load (engine 3.6) ----------------------------------------------
@@ -650,11 +710,12 @@ def topology_of(artifacts: Sequence[Artifact]) -> set[tuple[str, str]]:
 CALM_EDGE_Z = 1.0
 
 
-def _calm_callers(
+def _caller_waits(
     series: Sequence[MetricSeries], table: SignalTable, cut: Cut
-) -> dict[str, set[str]]:
-    """Callee → callers whose edge latency to it did not move (measured, well supported)."""
-    found: dict[str, set[str]] = defaultdict(set)
+) -> dict[tuple[str, str], float]:
+    """(caller, callee) → the move (robust z) of the caller's own view of its wait on the
+    callee (an edge metric labelled with the callee), on edges measured with a full baseline."""
+    found: dict[tuple[str, str], float] = {}
     for item in series:
         peer = peer_of(item.labels)
         if not peer or item.service is None:
@@ -662,8 +723,17 @@ def _calm_callers(
         evidence = _series_evidence(item, table, cut)
         if evidence is None or evidence[0] != "latency" or evidence[2] < 1.0:
             continue
-        if evidence[1] < CALM_EDGE_Z:
-            found[peer].add(item.service)
+        edge = (item.service, peer)
+        found[edge] = max(found.get(edge, -math.inf), evidence[1])
+    return found
+
+
+def _calm_callers(waited: dict[tuple[str, str], float]) -> dict[str, set[str]]:
+    """Callee → callers whose edge latency to it did not move (measured, well supported)."""
+    found: dict[str, set[str]] = defaultdict(set)
+    for (caller, callee), z in waited.items():
+        if z < CALM_EDGE_Z:
+            found[callee].add(caller)
     return found
 
 
@@ -901,7 +971,8 @@ def rank_suspects(
     traffic = _traffic_of(series, spans, table, cut)
     suspects: dict[str, Suspect] = {}
     graph: set[tuple[str, str]] = set(edges or ()) | topology_of(artifacts)
-    calm = _calm_callers(series, table, cut)
+    waited = _caller_waits(series, table, cut)
+    calm = _calm_callers(waited)
     edge_moves: dict[tuple[str, str], list[tuple[float, float, str, bool]]] = defaultdict(list)
     # Edge latency read from a caller's view, noted once the edges' attribution is known.
     pending: list[tuple[str, str, float, float, float, str]] = []
@@ -910,6 +981,12 @@ def rank_suspects(
         if found is None or item.service is None:
             continue
         kind, z, weight = found
+        source = next((item.labels[k] for k in SOURCE_LABELS if item.labels.get(k)), None)
+        if kind == "latency" and source and (source, item.service) in waited:
+            # A callee cannot serve a call slower than its caller waits for it: where the
+            # caller's view of the same edge moved less, the callee's own view is a percentile
+            # over too few calls, not a slower service.
+            z = min(z, waited[(source, item.service)])
         if kind == "latency":
             callee = peer_of(item.labels)
             caller = next((item.labels[k] for k in SOURCE_LABELS if item.labels.get(k)), None)
@@ -919,7 +996,6 @@ def rank_suspects(
                 edge_moves[edge].append((z, weight, item.artifact_id, bool(callee)))
         strength = weight * strength_of(_directional(kind, z))
         peer = peer_of(item.labels)
-        source = next((item.labels[k] for k in SOURCE_LABELS if item.labels.get(k)), None)
         if kind in ("latency", "errors", "error_ratio"):
             # A near-idle service's percentiles swing on a handful of calls.
             strength *= support(peer or item.service, traffic)
@@ -970,12 +1046,36 @@ def rank_suspects(
     templates = [a for a in artifacts if isinstance(a, LogTemplate)]
     _log_evidence(templates, cut, suspects)
     _new_error_templates(templates, cut, suspects)
+    _persistent_errors(templates, cut, suspects)
     _read_against_load(series, spans, table, cut, suspects)
     for service in _median_calm(series, table, cut):
         if service in suspects:
             suspects[service].median_calm = True
     ranked = sorted(suspects.values(), key=lambda s: (-s.score, s.service))
-    return _callee_first(ranked, graph)
+    return _callee_first(ranked, graph, _failing(series, table, cut))
+
+
+def _failing(series: Sequence[MetricSeries], table: SignalTable, cut: Cut) -> dict[str, float]:
+    """Per service with a success-rate series: how far its failures (the complement) rose, on
+    an error ratio's floor. A success rate read on its own level (a twentieth of it) hides 3%
+    of requests failing at a 100% baseline; as the failure share it is a plain rise."""
+    found: dict[str, float] = {}
+    for item in series:
+        if item.service is None or peer_of(item.labels):
+            continue
+        if table.kind_of(item.name, item.labels) != "availability":
+            continue
+        before = [p.value for p in item.points if p.ts < cut.baseline_end]
+        after = [p.value for p in item.points if p.ts >= cut.fault_start]
+        if len(before) < MIN_BASELINE or len(after) < 2:
+            continue
+        full = 100.0 if max(before + after) > 1.0 else 1.0
+        floor = unit_floor("percent" if full > 1 else "ratio", "error_ratio")
+        z = deviation(
+            [full - v for v in before], [full - v for v in after], floor=floor, relative=0.05
+        )
+        found[item.service] = max(found.get(item.service, 0.0), strength_of(z))
+    return found
 
 
 _MEDIAN = re.compile(r"(?:^|[^a-z0-9])(?:p50|median|quantile_0?\.5)(?:[^0-9]|$)", re.IGNORECASE)
@@ -1007,6 +1107,7 @@ OWN_KINDS = (
     "gc",
     "log_errors",
     "log_new_errors",
+    "log_errors_persistent",
     "calls_vanished",
     "span_cut_short",
 )
@@ -1016,19 +1117,26 @@ def own_resources(suspect: Suspect) -> float:
     return max((suspect.kinds.get(kind, 0.0) for kind in OWN_KINDS), default=0.0)
 
 
-def _callee_first(ranked: list[Suspect], graph: set[tuple[str, str]]) -> list[Suspect]:
+def _callee_first(
+    ranked: list[Suspect], graph: set[tuple[str, str]], failing: dict[str, float] | None = None
+) -> list[Suspect]:
     """A caller whose callee is about as anomalous moves behind it (PetShop traversal), unless
-    the caller shows trouble of its own the callee cannot explain (a hot CPU, its own errors)."""
+    the caller shows trouble of its own the callee cannot explain (a hot CPU, its own errors).
+    What a service explains counts its callers' anomaly and their failing requests (`_failing`)
+    alike: a caller that fails requests because its callee broke is a symptom of the callee,
+    however little its own signals rank it."""
     if not graph:
         return ranked
+    failing = failing or {}
     score = {s.service: s.score for s in ranked}
     by_name = {s.service: s for s in ranked}
     for suspect in ranked:
         callers = {caller for caller, callee in graph if callee == suspect.service}
+        symptom = {c: max(score.get(c, 0.0), failing.get(c, 0.0)) for c in callers}
         suspect.explains = sum(
-            score[c]
-            for c in sorted(callers)
-            if c in score and score[c] >= 0.3 and suspect.score >= 0.5 * score[c]
+            symptom[c]
+            for c in sorted(symptom)
+            if symptom[c] >= 0.3 and suspect.score >= 0.5 * symptom[c]
         )
     order = list(ranked)
     for _ in range(len(order)):

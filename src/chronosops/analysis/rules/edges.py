@@ -3,6 +3,8 @@ healthy services, lookups of one name failing (DNS)."""
 
 from __future__ import annotations
 
+import math
+
 from chronosops.analysis.catalog import HypothesisId
 from chronosops.analysis.localisation import (
     Localization,
@@ -86,12 +88,16 @@ def edge_candidates(obs: Observations, where: Localization) -> list[Candidate]:
             and (quiet_callee or fault.latency >= 0.5)
         ):
             # Calls fail or hang while the callee is healthy and hears less: the path between them.
+            end = _path_end(caller, callee, unreachable)
+            starved = end == caller and _starved(obs, caller)
             candidate = Candidate(
-                HypothesisId.NETWORK_DNS_ISSUE, _path_end(caller, callee, unreachable)
+                HypothesisId.CAPACITY_SATURATION if starved else HypothesisId.NETWORK_DNS_ISSUE,
+                end,
             )
             candidate.add(
                 1.5 * fault.strength,
-                f"{caller}'s calls to a healthy {callee} fail or hang",
+                f"{caller}'s calls to a healthy {callee} fail or hang"
+                + (f" while {caller}'s CPU runs hot beyond its load" if starved else ""),
                 fault.refs,
             )
             if quiet_callee:
@@ -152,6 +158,23 @@ def edge_candidates(obs: Observations, where: Localization) -> list[Candidate]:
                 )
             found.append(candidate)
     return found
+
+
+# How many times its baseline a caller's CPU must run, beyond its own traffic's change, for its
+# slow calls to read as the caller starved rather than its network.
+STARVED_CPU_FACTOR = 1.5
+
+
+def _starved(obs: Observations, caller: str) -> bool:
+    """A caller whose CPU ran far hotter at the onset while its own traffic did not grow as
+    much is starved (a CPU hog, contention on its node): every call it makes takes longer to
+    send and to read, whatever the path to its callee. Its calls hang because it does."""
+    cpu = obs.shift(caller, "cpu")
+    if cpu is None or cpu.z < 4 or not math.isfinite(cpu.factor):
+        return False
+    traffic = obs.shift(caller, "traffic")
+    load = traffic.factor if traffic is not None and math.isfinite(traffic.factor) else 1.0
+    return cpu.factor >= STARVED_CPU_FACTOR * max(1.0, load)
 
 
 def _network_fault(cats: frozenset[str] | set[str]) -> bool:
