@@ -3,12 +3,15 @@ run without one, and its writes leave in a few sends, not one round trip each.""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from sqlalchemy import Connection, event
 
 from chronosops.auth import SYSTEM_PRINCIPAL
 from chronosops.bootstrap import Services
 from chronosops.core.ingest_request import IngestIncidentRequest
+from chronosops.storage import postgres
 from tests.fixtures.database import on_postgres
 from tests.fixtures.guide import example
 
@@ -61,3 +64,25 @@ async def test_a_repeat_of_the_reference_is_the_same_incident(services: Services
     again = await services.pipeline.ingest(example_2("alert-1"), principal=SYSTEM_PRINCIPAL)
     assert not again.created
     assert again.response.incident_id == first.response.incident_id
+
+
+async def test_the_analysed_incidents_status_goes_out_with_the_chains_lock_not_alone(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await services.pipeline.ingest(example_2("warm-up"), principal=SYSTEM_PRINCIPAL)
+    sends: list[list[str]] = []
+    send = postgres._send
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        statements, answering = args[2], kwargs["answering"]
+        sends.append([" ".join(sql.split()[:3]) for sql, *_ in [*statements, *answering]])
+        return await send(*args, **kwargs)
+
+    monkeypatch.setattr(postgres, "_send", counted)
+    outcome = await services.pipeline.ingest(example_2("alert-1"), principal=SYSTEM_PRINCIPAL)
+    assert outcome.response.status == "analyzed"
+    # The incident was inserted by this very transaction: its status needs no answer of its
+    # own, and leaves with the analysis, the postmortem and the chain's lock.
+    (with_lock,) = [s for s in sends if any("pg_advisory_xact_lock" in part for part in s)]
+    assert any(part.startswith("UPDATE incident") for part in with_lock), sends
+    assert not [s for s in sends if s and s[-1].startswith("UPDATE incident")], sends

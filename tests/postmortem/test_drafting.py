@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from chronosops.analysis import AnalysisInput, IncidentContext, analyze
+from chronosops.analysis import AnalysisInput, AnalysisResult, IncidentContext, analyze
 from chronosops.evidence.bundle import seal
 from chronosops.postmortem import PostmortemSource
 from chronosops.postmortem.drafting import draft_postmortem
@@ -99,3 +99,16 @@ def test_a_cause_family_without_a_culprit_is_drafted_as_such() -> None:
     assert any(
         "the kind of fault but not the service" in str(item) for item in content["whatWentBadly"]
     )
+
+
+def test_a_source_holding_the_engines_answer_drafts_the_postmortem_its_dump_drafts() -> None:
+    dumped = source()
+    parsed = AnalysisResult.model_validate(dumped.result)
+    assert draft_postmortem(source(parsed=parsed)) == draft_postmortem(dumped)
+
+
+def test_the_engines_answer_at_hand_is_read_as_it_is_not_validated_from_the_dump_again() -> None:
+    parsed = AnalysisResult.model_validate(source().result)
+    # A dump that could not be validated: only the model at hand can have drafted this.
+    content = draft_postmortem(source(parsed=parsed, result={"not": "an analysis"}))
+    assert content["rootCause"]["hypothesisId"] == parsed.hypotheses[0].id

@@ -9,12 +9,14 @@ from typing import Any, cast
 
 import pytest
 from sqlalchemy import Table, bindparam, insert, select, text
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import IntegrityError
 
 from chronosops.bootstrap import Services
 from chronosops.evidence.tables import EvidenceBundle
 from chronosops.storage import add_unless_taken, insert_or_ignore, insert_row, run_prepared
-from chronosops.storage.direct_statements import DIRECT_WRITER
+from chronosops.storage.base import UtcDateTime
+from chronosops.storage.direct_statements import DIRECT_WRITER, DirectWriter, sqlite_utc_text
 from tests.fixtures.database import on_postgres
 from tests.fixtures.rows import bundle_row
 
@@ -126,3 +128,26 @@ async def test_a_nested_savepoint_that_loses_its_key_keeps_the_rest_of_the_unit(
         assert await add_unless_taken(session, EvidenceBundle(**bundle("second"))) is True
     for kept in ("first", "beside", "second"):
         assert await stored(services, kept) is not None
+
+
+@pytest.mark.parametrize(
+    "instant",
+    [
+        datetime(2026, 1, 1, 12, 30, 1, 123456, tzinfo=timezone(timedelta(hours=2))),
+        datetime(2026, 1, 1, 12, 30, 1, tzinfo=UTC),
+        datetime(2026, 1, 1, 12, 30, 1, 7),  # noqa: DTZ001 — naive is taken as UTC
+        datetime(999, 12, 31, 23, 59, 59, 999999, tzinfo=timezone(timedelta(hours=-5))),
+        None,
+    ],
+)
+def test_a_utc_instant_is_bound_on_sqlite_in_one_step_as_sqlalchemy_binds_it(
+    instant: datetime | None,
+) -> None:
+    dialect = sqlite.dialect()
+    through_sqlalchemy = UtcDateTime()._cached_bind_processor(dialect)
+    assert through_sqlalchemy is not None
+    writer = DirectWriter(dialect)
+    prepared = writer.prepared(insert(cast(Table, EvidenceBundle.__table__)), ("id", "created_at"))
+    assert prepared is not None
+    assert dict(prepared.parameters)["created_at"] is sqlite_utc_text
+    assert prepared.row({"id": "b", "created_at": instant}) == ("b", through_sqlalchemy(instant))

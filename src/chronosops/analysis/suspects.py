@@ -164,6 +164,13 @@ class Cut:
             baseline_end=onset - timedelta(minutes=2), fault_start=onset - timedelta(minutes=1)
         )
 
+    def sides(self, series: MetricSeries) -> tuple[list[float], list[float]]:
+        """The series' values before the baseline's end and from the fault's start; the guard
+        gap between them belongs to neither (its points may hold the fault or not)."""
+        before = [p.value for p in series.points if p.ts < self.baseline_end]
+        after = [p.value for p in series.points if p.ts >= self.fault_start]
+        return before, after
+
 
 def _series_evidence(
     series: MetricSeries, table: SignalTable, cut: Cut
@@ -177,8 +184,7 @@ def _series_evidence(
     kind = table.kind_of(series.name, series.labels)
     if kind is None:
         return None
-    before = [p.value for p in series.points if p.ts < cut.baseline_end]
-    after = [p.value for p in series.points if p.ts >= cut.fault_start]
+    before, after = cut.sides(series)
     if len(before) < MIN_WEAK_BASELINE or len(after) < 2:
         return None
     relative = 0.2 if kind == "latency" else 0.05
@@ -484,8 +490,7 @@ def cpu_beyond_load(
             or table.kind_of(item.name, item.labels) != "traffic"
         ):
             continue
-        before = [p.value for p in item.points if p.ts < cut.baseline_end]
-        after = [p.value for p in item.points if p.ts >= cut.fault_start]
+        before, after = cut.sides(item)
         if len(before) >= MIN_BASELINE and after and median(before) > 0:
             rates[item.service] = max(rates.get(item.service, 0.0), median(after) / median(before))
     found: dict[str, float] = {}
@@ -495,8 +500,7 @@ def cpu_beyond_load(
             continue
         if table.kind_of(item.name, item.labels) != "cpu":
             continue
-        before = [p.value for p in item.points if p.ts < cut.baseline_end]
-        after = [p.value for p in item.points if p.ts >= cut.fault_start]
+        before, after = cut.sides(item)
         if len(before) < MIN_BASELINE or len(after) < 2:
             continue
         centre = median(before)
@@ -903,8 +907,7 @@ def _request_rates(
             continue
         if "per_second" not in item.name and "rps" not in item.name.lower():
             continue
-        before = [p.value for p in item.points if p.ts < cut.baseline_end]
-        after = [p.value for p in item.points if p.ts >= cut.fault_start]
+        before, after = cut.sides(item)
         if len(before) >= MIN_BASELINE and len(after) >= 2 and item.service not in found:
             found[item.service] = (before, after, item.artifact_id)
     return found
@@ -1065,8 +1068,7 @@ def _failing(series: Sequence[MetricSeries], table: SignalTable, cut: Cut) -> di
             continue
         if table.kind_of(item.name, item.labels) != "availability":
             continue
-        before = [p.value for p in item.points if p.ts < cut.baseline_end]
-        after = [p.value for p in item.points if p.ts >= cut.fault_start]
+        before, after = cut.sides(item)
         if len(before) < MIN_BASELINE or len(after) < 2:
             continue
         full = 100.0 if max(before + after) > 1.0 else 1.0

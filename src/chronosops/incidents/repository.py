@@ -26,6 +26,8 @@ from chronosops.storage import (
 
 # Built once: on PostgreSQL an update goes out with the writes waiting before it.
 _UPDATE_ONE = update(Incident).where(Incident.id == bindparam("target_id")).returning(Incident.id)
+# The same UPDATE with no answer to wait for: for an incident this transaction inserted.
+_UPDATE_OWN = update(Incident).where(Incident.id == bindparam("target_id"))
 
 # Built once, with named parameters: run straight on SQLite's writer connection in its units
 # (and the first half of the alert grouping's reference-state read).
@@ -87,10 +89,22 @@ class IncidentRepository:
         }
         return await insert_or_ignore(self.session, Incident, values)
 
-    async def update(self, incident_id: str, values: dict[str, Any]) -> bool:
+    async def update(
+        self, incident_id: str, values: dict[str, Any], *, inserted_here: bool = False
+    ) -> bool:
+        """Update the incident's columns; False when there is no such incident.
+
+        ``inserted_here``: this transaction inserted the incident, so it is there (nobody else
+        sees it before the commit): on PostgreSQL the UPDATE then waits and goes out with the
+        transaction's next statement that needs an answer, instead of a round trip of its own
+        to be told what is already known."""
         if postgres.is_postgres(self.session) and (
             identity_key(Incident, incident_id) not in self.session.identity_map
         ):
+            if inserted_here and await postgres.defer(
+                self.session, _UPDATE_OWN, [{**values, "target_id": incident_id}]
+            ):
+                return True
             # Nothing of this incident is loaded in the session to keep in step: the UPDATE
             # goes out with the writes waiting before it, in one round trip.
             rows = await postgres.fetch(

@@ -804,6 +804,9 @@ class IngestPipeline:
     ) -> Prose | None:
         """The postmortem prose a language model writes, when one is configured to: asked
         here, before the transaction that stores the analysis, never inside it."""
+        if not self.postmortems.writes_prose:
+            # The provisional source (the analysis dumped to JSON) is only for a model to read.
+            return None
         return await self.postmortems.write_prose(
             provisional_source(
                 incident, reasoning.result, draft, analysed_at=self.postmortems.clock.now()
@@ -848,7 +851,7 @@ class IngestPipeline:
             )
         postmortem = await self.postmortems.draft(
             session,
-            postmortem_source(incident, analysis, draft),
+            postmortem_source(incident, analysis, draft, parsed=reasoning.result),
             by=principal.subject,
             prose=prose,
             new_incident=new_incident,
@@ -859,6 +862,7 @@ class IngestPipeline:
             "analyzed",
             bundle_id=draft.bundle_id,
             analysis_id=analysis.analysis_id,
+            inserted_here=new_incident,
         )
         if self.notifier is not None:
             changed = previous_top is not None and previous_top != analysis.top_hypothesis_id

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from chronosops.analysis import AnalysisResult
 from chronosops.audit import AuditLog, EntityType, EventType
 from chronosops.evidence import BundleDraft
 from chronosops.incidents import IncidentRead
@@ -15,8 +15,13 @@ from chronosops.reasoning import AnalysisRead
 
 
 def postmortem_source(
-    incident: IncidentRead, analysis: AnalysisRead, draft: BundleDraft
+    incident: IncidentRead,
+    analysis: AnalysisRead,
+    draft: BundleDraft,
+    *,
+    parsed: AnalysisResult | None = None,
 ) -> PostmortemSource:
+    """``parsed``: the engine's answer ``analysis.result`` was dumped from, when at hand."""
     return PostmortemSource(
         incident_id=incident.id,
         title=incident.title,
@@ -34,11 +39,12 @@ def postmortem_source(
         result=analysis.result,
         artifacts=list(draft.content.get("artifacts", [])),
         collection=list(draft.content.get("collection", [])),
+        parsed=parsed,
     )
 
 
 def provisional_source(
-    incident: IncidentRead, result: Any, draft: BundleDraft, *, analysed_at: datetime
+    incident: IncidentRead, result: AnalysisResult, draft: BundleDraft, *, analysed_at: datetime
 ) -> PostmortemSource:
     """The source of the postmortem an analysis not yet stored will have: what a language
     model is shown to write its prose, before the transaction that stores the analysis."""
@@ -59,6 +65,7 @@ def provisional_source(
         result=result.model_dump(mode="json"),
         artifacts=list(draft.content.get("artifacts", [])),
         collection=list(draft.content.get("collection", [])),
+        parsed=result,
     )
 
 

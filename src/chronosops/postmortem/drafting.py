@@ -60,7 +60,9 @@ def _statement(text: str, refs: list[str]) -> dict[str, Any]:
 
 def draft_postmortem(source: PostmortemSource) -> dict[str, Any]:
     """The postmortem's JSON content."""
-    result = AnalysisResult.model_validate(source.result)
+    result = (
+        source.parsed if source.parsed is not None else AnalysisResult.model_validate(source.result)
+    )
     artifacts = source.artifacts
     by_id = {str(a["artifactId"]): a for a in artifacts}
     refs = _Refs(artifacts)

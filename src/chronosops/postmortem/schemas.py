@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
+from chronosops.analysis import AnalysisResult
 from chronosops.core.timestamps import Instant
 
 GENERATOR_VERSION = "1"
@@ -42,6 +43,9 @@ class PostmortemSource:
     result: dict[str, Any]
     artifacts: list[dict[str, Any]]
     collection: list[dict[str, Any]]
+    # The engine's answer that ``result`` was dumped from, when the caller holds it: drafting
+    # then reads it as it is instead of validating the dump back into the same model.
+    parsed: AnalysisResult | None = None
 
 
 class PostmortemSummary(CamelModel):

@@ -58,6 +58,11 @@ class PostmortemService:
         self.ids = ids
         self.prose = prose
 
+    @property
+    def writes_prose(self) -> bool:
+        """Whether a language model is configured to write the postmortems' prose."""
+        return self.prose is not None
+
     async def write_prose(self, source: PostmortemSource) -> Prose | None:
         """The language model's checked prose for the postmortem of ``source``; None when no
         model is configured to write it."""

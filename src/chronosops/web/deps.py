@@ -38,13 +38,14 @@ def _remember(request: Request, key: str, value: str) -> None:
     request.scope.setdefault("state", {})[key] = value
 
 
-async def authenticated(request: Request, services: ServicesDep) -> Principal:
+async def authenticated(request: Request) -> Principal:
     header = request.headers.get("authorization")
     if not header:
         raise AuthenticationError("Missing bearer token: send 'Authorization: Bearer <token>'")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise AuthenticationError("The Authorization header must be 'Bearer <token>'")
+    services: Services = request.app.state.services
     principal = await services.verifier.verify(token.strip())
     _remember(request, "principal", principal.log_subject)
     return principal
@@ -52,12 +53,15 @@ async def authenticated(request: Request, services: ServicesDep) -> Principal:
 
 def require(
     roles: tuple[Role, ...], limit: LimitGroup
-) -> Callable[[Principal, Services], Awaitable[Principal]]:
-    async def dependency(
-        principal: Annotated[Principal, Depends(authenticated)], services: ServicesDep
-    ) -> Principal:
+) -> Callable[[Request], Awaitable[Principal]]:
+    # One dependency that takes the request alone, calling `authenticated` itself rather than
+    # depending on it and on the services: FastAPI resolves each declared sub-dependency per
+    # request (a few tens of µs each), and every JSON route has one of these.
+    async def dependency(request: Request) -> Principal:
+        principal = await authenticated(request)
         if not principal.has_any(roles):
             raise PermissionDeniedError(FORBIDDEN, [role.value for role in roles])
+        services: Services = request.app.state.services
         await services.limiter.hit(limit, principal.subject)
         return principal
 
