@@ -14,6 +14,7 @@ from chronosops.core.ingest_request import IngestIncidentRequest
 from chronosops.storage import postgres
 from tests.fixtures.database import on_postgres
 from tests.fixtures.guide import example
+from tests.fixtures.psycopg_sends import record_sends
 
 pytestmark = pytest.mark.skipif(
     not on_postgres(), reason="needs CHRONOSOPS_TEST_DATABASE_URL (PostgreSQL)"
@@ -86,3 +87,39 @@ async def test_the_analysed_incidents_status_goes_out_with_the_chains_lock_not_a
     (with_lock,) = [s for s in sends if any("pg_advisory_xact_lock" in part for part in s)]
     assert any(part.startswith("UPDATE incident") for part in with_lock), sends
     assert not [s for s in sends if s and s[-1].startswith("UPDATE incident")], sends
+
+
+async def test_an_analysed_ingest_is_six_round_trips_its_begin_and_silence_read_sent_with_others(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await services.pipeline.ingest(example_2("warm-up"), principal=SYSTEM_PRINCIPAL)
+    sends = record_sends(monkeypatch)
+    outcome = await services.pipeline.ingest(example_2("alert-1"), principal=SYSTEM_PRINCIPAL)
+    assert outcome.response.status == "analyzed"
+    tables = [[_table(part) for part in send] for send in sends]
+    assert tables == [
+        ["log_template_state"],  # the remembered templates, before the transaction
+        # The transaction's BEGIN, whether a silence is active, the reference's state.
+        ["BEGIN", "silence", "incident"],
+        ["incident"],  # the incident itself: whether its slot was free decides the rest
+        ["incident_alert", "job", "evidence_bundle", "incident_evidence"],
+        ["analysis", "postmortem", "incident", "pg_advisory_xact_lock", "audit head"],
+        ["audit_event"] * 4 + ["COMMIT"],
+    ], sends
+
+
+def _table(words: str) -> str:
+    """What a statement of a send is about, from its first three words."""
+    verb, *rest = words.split()
+    if verb in ("BEGIN", "COMMIT"):
+        return verb
+    if verb == "INSERT":
+        return rest[1]
+    if verb == "UPDATE":
+        return rest[0]
+    if "pg_advisory_xact_lock" in words:
+        return "pg_advisory_xact_lock"
+    if "anon_1" in words:
+        return "audit head"
+    column = rest[1] if rest[0] == "(SELECT" else rest[0]  # the reference's state: subqueries
+    return column.split(".")[0]

@@ -9,16 +9,24 @@ from typing import Any
 
 import pytest
 import sqlalchemy
-from sqlalchemy import bindparam, event, func, select, text
+from sqlalchemy import String, bindparam, event, func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from chronosops.bootstrap import Services
 from chronosops.config import DatabaseSettings
 from chronosops.evidence.tables import EvidenceBundle, IncidentEvidence
 from chronosops.incidents.tables import Incident
-from chronosops.storage import Database, insert_or_ignore, insert_row, insert_rows, run_prepared
+from chronosops.storage import (
+    Database,
+    insert_or_ignore,
+    insert_row,
+    insert_rows,
+    postgres,
+    run_prepared,
+)
 from chronosops.storage.database import sync_url
 from tests.fixtures.database import POSTGRES_URL, on_postgres
+from tests.fixtures.psycopg_sends import record_sends
 from tests.fixtures.rows import bundle_row as bundle
 
 pytestmark = pytest.mark.skipif(
@@ -293,3 +301,84 @@ async def test_a_read_whose_columns_sqlalchemy_converts_still_goes_through_it(
     assert ran.rows == [(datetime(2026, 1, 1, tzinfo=UTC),)]
     assert ran.rows[0][0].tzinfo is UTC
     assert len(selects_sent(sent, "evidence_bundle.created_at")) == 1
+
+
+# --- A transaction's BEGIN, and reads asked ahead -------------------------------------------
+
+
+async def test_a_transactions_begin_goes_out_with_its_first_statement_not_alone(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await _backend_pid(services.database)  # connected (and introduced) before counting
+    sends = record_sends(monkeypatch)
+    async with services.database.unit_of_work() as session:
+        await insert_row(session, EvidenceBundle, bundle("bundle-a"))
+        assert await insert_or_ignore(session, EvidenceBundle, bundle("bundle-b"))
+        await insert_row(session, EvidenceBundle, bundle("bundle-c"))
+    assert [[part.split()[0] for part in send] for send in sends] == [
+        ["BEGIN", "INSERT", "INSERT"],
+        ["INSERT", "COMMIT"],
+    ]
+    assert [await stored(services, b) is not None for b in ("bundle-a", "bundle-b")] == [True] * 2
+
+
+async def test_a_transaction_begun_in_its_first_send_is_one_transaction_at_its_isolation_level(
+    services: Services,
+) -> None:
+    level_and_id = select(
+        func.current_setting("transaction_isolation"), func.pg_current_xact_id().cast(String)
+    )
+    async with services.database.unit_of_work() as session:
+        first = await run_prepared(session, level_and_id, {})
+        await insert_row(session, EvidenceBundle, bundle("bundle-a"))
+        second = await session.execute(level_and_id)
+    assert first.rows[0][0] == "read committed"
+    assert tuple(second.one()) == first.rows[0], "the same transaction throughout"
+
+
+async def test_a_transaction_whose_first_send_fails_rolls_back_and_its_connection_serves_again(
+    services: Services,
+) -> None:
+    async def link_to_nothing() -> None:
+        async with services.database.unit_of_work() as session:
+            await insert_row(session, EvidenceBundle, bundle("bundle-a"))
+            # No such incident: the foreign key refuses it, in the send that begins.
+            await insert_or_ignore(session, IncidentEvidence, link("bundle-a"))
+
+    with pytest.raises(IntegrityError):
+        await link_to_nothing()
+    assert await stored(services, "bundle-a") is None
+    async with services.database.unit_of_work() as session:
+        assert await insert_or_ignore(session, EvidenceBundle, bundle("bundle-a"))
+    assert await stored(services, "bundle-a") is not None
+
+
+async def test_a_read_asked_ahead_goes_out_with_the_next_statement_that_needs_an_answer(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with services.database.unit_of_work() as session:
+        await insert_row(session, EvidenceBundle, bundle("bundle-a"))
+    await _backend_pid(services.database)
+    sends = record_sends(monkeypatch)
+    async with services.database.unit_of_work() as session:
+        assert await postgres.read_ahead(session, "mine", _IDS_BY, {"by": "first"})
+        assert await postgres.answer_ahead(session, "mine") is None, "not sent yet"
+        assert await insert_or_ignore(session, EvidenceBundle, bundle("bundle-b"))
+        # Asked before the insert went out: the new row is not in its answer.
+        assert await postgres.answer_ahead(session, "mine") == [("bundle-a",)]
+        assert await postgres.answer_ahead(session, "mine") is None, "answered once"
+    assert [[part.split()[0] for part in send] for send in sends] == [
+        ["BEGIN", "SELECT", "INSERT"],
+        ["COMMIT"],
+    ]
+
+
+async def test_a_read_asked_ahead_and_never_taken_ends_with_its_transaction(
+    services: Services,
+) -> None:
+    async with services.database.unit_of_work() as session:
+        await postgres.read_ahead(session, "mine", _IDS_BY, {"by": "first"})
+        await insert_or_ignore(session, EvidenceBundle, bundle("bundle-a"))
+    async with services.database.unit_of_work() as session:
+        await insert_or_ignore(session, EvidenceBundle, bundle("bundle-b"))
+        assert await postgres.answer_ahead(session, "mine") is None

@@ -380,6 +380,11 @@ class IngestPipeline:
         silenced: str | None = None
         async with self.database.unit_of_work() as session:
             fresh = False
+            if self.silences is not None:
+                # A new incident asks whether a silence holds it back: on PostgreSQL the
+                # question goes out with the transaction's first read, not alone after the
+                # insert (a silence made meanwhile races the ingest either way).
+                await self.silences.ask_ahead(session)
             if grouping is not None:
                 # Both questions in one statement: its own latest incident, and an open one
                 # it joined (which answers only when it has no open incident of its own).

@@ -98,6 +98,12 @@ class SilenceService:
         await session.flush()
         return self._read(silence)
 
+    async def ask_ahead(self, session: AsyncSession) -> None:
+        """Ask now whether any silence is active, for a `matching` later in this transaction
+        (on PostgreSQL with its next statement that needs an answer; see
+        `SilenceRepository.ask_ahead`)."""
+        await SilenceRepository(session).ask_ahead(self.clock.now())
+
     async def matching(self, session: AsyncSession, facts: IncidentFacts) -> SilenceRead | None:
         """The oldest silence active now that matches the incident, if any."""
         for silence in await SilenceRepository(session).active_at(self.clock.now()):

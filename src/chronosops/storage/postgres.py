@@ -20,7 +20,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from psycopg import AsyncClientCursor
+from psycopg import AsyncClientCursor, IsolationLevel
+from psycopg.pq import TransactionStatus
 from sqlalchemy import Connection, Dialect, event
 from sqlalchemy.exc import DBAPIError, InvalidatePoolError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
@@ -70,6 +71,10 @@ def check_connections_on_checkout(engine: AsyncEngine) -> None:
 # ``before_cursor_execute`` hook), and so does a commit, so a transaction sees its own writes
 # exactly as if each had gone out at once; a rollback drops them. A failure of a waiting write
 # surfaces at the statement or commit that sent it, as the SQLAlchemy error it would have been.
+#
+# The first such send of a transaction carries its BEGIN too (psycopg would send it alone, a
+# round trip before the first statement), and a read the transaction will need whatever it
+# writes (whether a silence is active) can be asked ahead, to ride in the next send.
 
 _WAITING = "chronosops.postgres.waiting"
 
@@ -92,9 +97,17 @@ class Compiled:
 
 @dataclass
 class _Waiting:
-    """What waits to be sent on one connection: (sql, params, many) in issue order."""
+    """What waits to be sent on one connection: (sql, params, many) in issue order; and the
+    reads asked ahead (`read_ahead`), then their rows once they went out, by their key."""
 
     statements: list[tuple[str, Any, bool]] = field(default_factory=list)
+    reads: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+    answers: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)
+
+    def clear(self) -> None:
+        self.statements.clear()
+        self.reads.clear()
+        self.answers.clear()
 
 
 # Rendered statements, by the statement's identity and the value keys. Only statements built
@@ -209,7 +222,44 @@ async def fetch_each(
         rendered.append((found.sql, found.bind(values)))
     waiting = _waiting(sync)
     before, waiting.statements = waiting.statements, []
-    return await _send(connection, driver, before, answering=rendered, commit=False)
+    ahead, waiting.reads = waiting.reads, []
+    answers = await _send(
+        connection,
+        driver,
+        before,
+        answering=[(sql, params) for _, sql, params in ahead] + rendered,
+        commit=False,
+    )
+    for (key, _, _), rows in zip(ahead, answers, strict=False):
+        waiting.answers[key] = rows
+    return answers[len(ahead) :]
+
+
+async def read_ahead(
+    session: AsyncSession, key: str, statement: Executable, values: dict[str, Any]
+) -> bool:
+    """Ask ``statement`` now, to go out with the next statement of this transaction whose
+    answer is needed (in its round trip, after the writes waiting before it); its rows are
+    then `answer_ahead(session, key)`.
+
+    For a read the transaction will probably need, whose answer does not depend on what the
+    transaction writes before it is read. False when it cannot be queued."""
+    connection, sync, _ = await _connection(session)
+    rendered = compiled(statement, values.keys(), connection.dialect)
+    if rendered is None:
+        return False
+    _waiting(sync).reads.append((key, rendered.sql, rendered.bind(values)))
+    return True
+
+
+async def answer_ahead(session: AsyncSession, key: str) -> list[tuple[Any, ...]] | None:
+    """The rows of the read asked ahead as ``key``, once (None when it has not gone out: it
+    was not asked, or nothing needing an answer was sent since)."""
+    if not session.in_transaction():
+        return None
+    _, sync, _ = await _connection(session)
+    waiting: _Waiting | None = sync.info.get(_WAITING)
+    return waiting.answers.pop(key, None) if waiting is not None else None
 
 
 async def commit(session: AsyncSession) -> None:
@@ -251,13 +301,25 @@ async def _send(
     script = ""
     try:
         cursor = AsyncClientCursor(driver)
-        parts = _script(cursor, statements)
+        begin = _begin_command(driver)
+        parts = [begin] if begin else []
+        parts.extend(_script(cursor, statements))
         parts.extend(cursor.mogrify(sql, params) for sql, params in answering)
         if commit:
             parts.append("COMMIT")
         script = ";\n".join(parts)
-        # Without parameters, psycopg sends the text as it is (a % in a value stays a %).
-        await cursor.execute(script)
+        if begin:
+            # psycopg would send its BEGIN alone first, a round trip of its own: the script
+            # begins the transaction itself (a BEGIN in a multi-statement query opens a block
+            # that outlives the query), so psycopg is told, for this one send, not to.
+            driver._autocommit = True
+            try:
+                await cursor.execute(script)
+            finally:
+                driver._autocommit = False
+        else:
+            # Without parameters, psycopg sends the text as it is (a % in a value stays a %).
+            await cursor.execute(script)
         if not answering:
             return []
         for _ in range(len(parts) - len(answering) - commit):
@@ -269,6 +331,23 @@ async def _send(
         return answers
     except Exception as error:
         raise await _as_sqlalchemy_error(connection, error, script) from error
+
+
+def _begin_command(driver: Any) -> str | None:
+    """The BEGIN psycopg would send before the next statement (its isolation level, read-only
+    and deferrable modes spelt as psycopg spells them); None when it would send none."""
+    if driver.autocommit or driver.pgconn.transaction_status != TransactionStatus.IDLE:
+        return None
+    parts = ["BEGIN"]
+    if driver.isolation_level is not None:
+        parts.append(
+            "ISOLATION LEVEL " + IsolationLevel(driver.isolation_level).name.replace("_", " ")
+        )
+    if driver.read_only is not None:
+        parts.append("READ ONLY" if driver.read_only else "READ WRITE")
+    if driver.deferrable is not None:
+        parts.append("DEFERRABLE" if driver.deferrable else "NOT DEFERRABLE")
+    return " ".join(parts)
 
 
 async def _as_sqlalchemy_error(
@@ -336,14 +415,22 @@ def send_waiting_first(engine: AsyncEngine) -> None:
     def _drop(connection: Connection) -> None:
         waiting = _waiting_if_any(connection)
         if waiting is not None:
-            waiting.statements.clear()
+            waiting.clear()
 
     def _drop_on_reset(_dbapi_connection: Any, record: Any, _reset_state: Any) -> None:
         waiting: _Waiting | None = record.info.get(_WAITING)
         if waiting is not None:
-            waiting.statements.clear()
+            waiting.clear()
+
+    def _forget_reads(connection: Connection) -> None:
+        # Reads asked ahead belong to the transaction that asked: none outlives its commit.
+        waiting = _waiting_if_any(connection)
+        if waiting is not None:
+            waiting.reads.clear()
+            waiting.answers.clear()
 
     event.listen(sync_engine, "before_cursor_execute", _send_first)
     event.listen(sync_engine, "commit", _send_first)
+    event.listen(sync_engine, "commit", _forget_reads)
     event.listen(sync_engine, "rollback", _drop)
     event.listen(sync_engine.pool, "reset", _drop_on_reset)
