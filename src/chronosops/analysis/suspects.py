@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -170,6 +170,22 @@ class Cut:
         before = [p.value for p in series.points if p.ts < self.baseline_end]
         after = [p.value for p in series.points if p.ts >= self.fault_start]
         return before, after
+
+
+def _own_sides(
+    series: Sequence[MetricSeries], table: SignalTable, cut: Cut, kind: str
+) -> Iterator[tuple[str, MetricSeries, list[float], list[float]]]:
+    """A service's own series of one signal kind (not a call edge's, which a peer label marks),
+    by service, with both sides of the cut, where both have the support a robust reading
+    needs."""
+    for item in series:
+        if item.service is None or peer_of(item.labels):
+            continue
+        if table.kind_of(item.name, item.labels) != kind:
+            continue
+        before, after = cut.sides(item)
+        if len(before) >= MIN_BASELINE and len(after) >= 2:
+            yield item.service, item, before, after
 
 
 def _series_evidence(
@@ -494,19 +510,13 @@ def cpu_beyond_load(
         if len(before) >= MIN_BASELINE and after and median(before) > 0:
             rates[item.service] = max(rates.get(item.service, 0.0), median(after) / median(before))
     found: dict[str, float] = {}
-    for item in series:
-        ratio = rates.get(item.service or "")
-        if ratio is None or ratio <= 1.0 or peer_of(item.labels):
-            continue
-        if table.kind_of(item.name, item.labels) != "cpu":
-            continue
-        before, after = cut.sides(item)
-        if len(before) < MIN_BASELINE or len(after) < 2:
+    for service, item, before, after in _own_sides(series, table, cut, "cpu"):
+        ratio = rates.get(service)
+        if ratio is None or ratio <= 1.0:
             continue
         centre = median(before)
         scale = max(MAD_SCALE * mad(before), 0.05 * abs(centre), unit_floor(item.name, "cpu"))
         beyond = (median(after) - centre * ratio) / scale
-        service = item.service or ""
         found[service] = max(found.get(service, 0.0), strength_of(beyond))
     return found
 
@@ -1063,20 +1073,13 @@ def _failing(series: Sequence[MetricSeries], table: SignalTable, cut: Cut) -> di
     an error ratio's floor. A success rate read on its own level (a twentieth of it) hides 3%
     of requests failing at a 100% baseline; as the failure share it is a plain rise."""
     found: dict[str, float] = {}
-    for item in series:
-        if item.service is None or peer_of(item.labels):
-            continue
-        if table.kind_of(item.name, item.labels) != "availability":
-            continue
-        before, after = cut.sides(item)
-        if len(before) < MIN_BASELINE or len(after) < 2:
-            continue
+    for service, _item, before, after in _own_sides(series, table, cut, "availability"):
         full = 100.0 if max(before + after) > 1.0 else 1.0
         floor = unit_floor("percent" if full > 1 else "ratio", "error_ratio")
         z = deviation(
             [full - v for v in before], [full - v for v in after], floor=floor, relative=0.05
         )
-        found[item.service] = max(found.get(item.service, 0.0), strength_of(z))
+        found[service] = max(found.get(service, 0.0), strength_of(z))
     return found
 
 
