@@ -3,6 +3,8 @@
 The floor route only reads and parses the JSON body, so comparing it with the real ingest
 route in the same run shows what ChronosOps adds on top of FastAPI + uvicorn. With
 ``--workers N`` uvicorn runs N processes on the port, as ``chronosops serve --workers N`` does.
+It serves on the event loop and HTTP parser `chronosops serve` uses (``--loop``/``--http``
+choose others, to measure the difference).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from fastapi import FastAPI, Request
 
 from chronosops import migrations
 from chronosops.bootstrap import build_services, configure_logging
+from chronosops.cli.server_stack import server_stack
 from chronosops.config import Settings
 from chronosops.web.app import create_app
 
@@ -49,6 +52,8 @@ def main() -> None:
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--secret", default=secrets.token_hex(32))
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--loop", default=server_stack().loop)
+    parser.add_argument("--http", default=server_stack().http)
     args = parser.parse_args()
     migrations.upgrade(args.database_url)
     os.environ["BENCH_DATABASE_URL"] = args.database_url
@@ -61,6 +66,8 @@ def main() -> None:
         port=args.port,
         log_level="warning",
         access_log=False,
+        loop=args.loop,
+        http=args.http,
     )
 
 

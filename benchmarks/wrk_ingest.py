@@ -7,10 +7,12 @@ ratio to the floor. Rows: SQLite and PostgreSQL (``--database-url``), the guide'
 answered synchronously and with ``Prefer: respond-async``; then one 1,000-alert Alertmanager
 delivery, timed; and the server's resident memory. With ``--memory-ingests N`` it then keeps
 ingesting (synchronously) and samples the server's resident memory every ``--memory-every``
-ingests, to show whether it stays flat.
+ingests, to show whether it stays flat. Both servers run on the event loop and HTTP parser
+`chronosops serve` uses (uvloop and httptools); ``--server-stack pure-python`` runs both on
+asyncio and h11 instead, to measure what the C stack is worth.
 
     python -m benchmarks.wrk_ingest [--database-url postgresql+psycopg://…] [--seconds 10]
-        [--memory-ingests 100000 [--memory-every 10000]]
+        [--memory-ingests 100000 [--memory-every 10000]] [--server-stack pure-python]
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ import httpx
 
 from benchmarks.ingest import processes_of, resident_mib, token_for
 from chronosops.auth import Role
+from chronosops.cli.server_stack import PURE_PYTHON, ServerStack, server_stack
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_2 = ROOT / "tests" / "fixtures" / "guide" / "example_2_with_evidence.json"
@@ -193,7 +196,7 @@ class Floor:
     each ChronosOps row: on a machine shared with other work, the load changes within minutes,
     and a ratio is only fair between two measurements taken under the same load."""
 
-    def __init__(self, work: Path, seconds: int, connections: int) -> None:
+    def __init__(self, work: Path, seconds: int, connections: int, stack: ServerStack) -> None:
         self.seconds = seconds
         self.connections = connections
         port = free_port()
@@ -208,6 +211,7 @@ class Floor:
                 "--log-level",
                 "warning",
                 "--no-access-log",
+                *stack.arguments(),
             ],
             env,
             work,
@@ -299,6 +303,7 @@ def chronosops_rows(
     seconds: int,
     connections: int,
     *,
+    stack: ServerStack,
     memory_ingests: int = 0,
     memory_every: int = 10_000,
     memory: dict[str, list[MemorySample]] | None = None,
@@ -317,6 +322,7 @@ def chronosops_rows(
             database_url,
             "--secret",
             secret,
+            *stack.arguments(),
         ],
         env,
         work,
@@ -478,15 +484,23 @@ def main() -> None:
     parser.add_argument(
         "--skip-sqlite", action="store_true", help="measure only the --database-url rows"
     )
+    parser.add_argument(
+        "--server-stack",
+        choices=["default", "pure-python"],
+        default="default",
+        help="default: what `chronosops serve` uses; pure-python: asyncio and h11 for both servers",
+    )
     args = parser.parse_args()
+    stack = PURE_PYTHON if args.server_stack == "pure-python" else server_stack()
     if shutil.which("wrk") is None or shutil.which("taskset") is None:
         sys.exit("needs wrk and taskset (apt-get install wrk util-linux)")
     with tempfile.TemporaryDirectory(prefix="chronosops-wrk-") as directory:
         work = Path(directory)
-        floor = Floor(work, args.seconds, args.connections)
+        floor = Floor(work, args.seconds, args.connections, stack)
         try:
             memory: dict[str, list[MemorySample]] = {}
             options: dict[str, Any] = {
+                "stack": stack,
                 "memory_ingests": args.memory_ingests,
                 "memory_every": args.memory_every,
                 "memory": memory,
@@ -512,7 +526,8 @@ def main() -> None:
             floor.close()
     print(
         f"wrk -t1 -c{args.connections} -d{args.seconds}s, server on CPU {SERVER_CPU}, "
-        f"wrk on CPU {CLIENT_CPU}; the guide's Example 2 with a new sourceRef per request"
+        f"wrk on CPU {CLIENT_CPU}; the guide's Example 2 with a new sourceRef per request; "
+        f"both servers on {stack.loop} and {stack.http}"
     )
     print(table(rows, floor.rows))
     for label, samples in memory.items():

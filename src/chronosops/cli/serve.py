@@ -14,6 +14,7 @@ from rich.console import Console
 from chronosops.auth import IssuedLink, Role
 from chronosops.bootstrap import Services
 from chronosops.cli.errors import fail
+from chronosops.cli.server_stack import server_stack
 from chronosops.cli.settings import migrate_or_refuse, require_runnable, resolve, services_for
 from chronosops.cli.sign_in import ALL_ROLES, issue_link, link_url
 from chronosops.cli.workers import die_with_supervisor, supervise
@@ -68,6 +69,7 @@ def serve(
             kind=ConfigurationError,
         )
     migrate_or_refuse(settings)
+    stack = server_stack()
     services = services_for(settings)
     base_url = settings.base_url
     out.print(
@@ -112,6 +114,8 @@ def serve(
                 log_level="warning",
                 access_log=False,
                 server_header=False,
+                loop=stack.loop,
+                http=stack.http,
             )
         )
         return
@@ -124,6 +128,8 @@ def serve(
         log_level="warning",
         access_log=False,
         server_header=False,
+        loop=stack.loop,
+        http=stack.http,
     )
 
 
