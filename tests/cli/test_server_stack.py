@@ -53,7 +53,7 @@ def test_serve_hands_the_stack_to_uvicorn(
     monkeypatch.setattr(module, "installed", lambda name: name != "uvloop")
     calls: list[dict[str, Any]] = []
     monkeypatch.setattr(serve_module, "create_app", lambda *_args, **_kwargs: "app")
-    monkeypatch.setattr(serve_module, "freeze_startup_objects", lambda: 0)
+    monkeypatch.setattr(serve_module, "settle_long_running_heap", lambda: 0)
     monkeypatch.setattr(uvicorn, "run", lambda _app, **options: calls.append(options))
     result = CliRunner().invoke(app, ["serve", "--port", "8099"])
     assert result.exit_code == 0, result.output

@@ -8,7 +8,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from chronosops.core.heap import freeze_startup_objects
+from chronosops.core.heap import (
+    YOUNG_COLLECTION_THRESHOLD,
+    freeze_startup_objects,
+    settle_long_running_heap,
+)
 
 
 class Node:
@@ -18,9 +22,11 @@ class Node:
 
 @pytest.fixture(autouse=True)
 def thawed() -> Iterator[None]:
+    thresholds = gc.get_threshold()
     gc.unfreeze()
     yield
     gc.unfreeze()
+    gc.set_threshold(*thresholds)
 
 
 def test_objects_alive_at_startup_are_frozen() -> None:
@@ -37,3 +43,15 @@ def test_a_cycle_already_unreachable_is_collected_not_frozen() -> None:
     del first, second
     freeze_startup_objects()
     assert gone() is None
+
+
+def test_a_settled_process_collects_its_young_objects_less_often_and_the_older_alike() -> None:
+    gc.set_threshold(700, 10, 10)
+    settle_long_running_heap()
+    assert gc.get_threshold() == (YOUNG_COLLECTION_THRESHOLD, 10, 10)
+
+
+def test_a_settled_process_has_frozen_its_startup_objects() -> None:
+    kept = [[n] for n in range(1_000)]
+    assert settle_long_running_heap() >= len(kept)
+    assert gc.get_freeze_count() >= len(kept)

@@ -19,7 +19,7 @@ from chronosops.cli.settings import migrate_or_refuse, require_runnable, resolve
 from chronosops.cli.sign_in import ALL_ROLES, issue_link, link_url
 from chronosops.cli.workers import die_with_supervisor, supervise
 from chronosops.config import ConfigurationError
-from chronosops.core.heap import freeze_startup_objects
+from chronosops.core.heap import settle_long_running_heap
 from chronosops.storage.failures import printable_url
 from chronosops.web.app import create_app
 
@@ -120,7 +120,7 @@ def serve(
         )
         return
     app = create_app(services, owns_services=True)
-    freeze_startup_objects()
+    settle_long_running_heap()
     uvicorn.run(
         app,
         host=settings.host,
@@ -138,7 +138,7 @@ def worker_app() -> FastAPI:
     die_with_supervisor()
     settings = resolve()
     app = create_app(services_for(settings), owns_services=True)
-    freeze_startup_objects()
+    settle_long_running_heap()
     return app
 
 

@@ -8,7 +8,7 @@ from rich.console import Console
 
 from chronosops.bootstrap import Services
 from chronosops.cli.settings import require_runnable, resolve_migrated, services_for
-from chronosops.core.heap import freeze_startup_objects
+from chronosops.core.heap import settle_long_running_heap
 from chronosops.worker import run_worker
 
 out = Console(stderr=True)
@@ -28,7 +28,7 @@ def worker() -> None:
 
 
 async def _run(services: Services) -> None:
-    freeze_startup_objects()
+    settle_long_running_heap()
     try:
         await run_worker(services)
     finally:
