@@ -7,14 +7,17 @@ import sqlite3
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack
+from pathlib import Path
 
 import pytest
 import sqlalchemy
 from sqlalchemy import text
+from structlog.testing import capture_logs
 
 from chronosops.config import DatabaseSettings
 from chronosops.storage import Database, DatabaseUnavailableError
 from chronosops.storage.database import sync_url
+from chronosops.storage.direct_sqlite import BackgroundCheckpoints
 from tests.fixtures.database import on_postgres
 from tests.fixtures.silent_server import hung_database_url, silent_server
 
@@ -288,3 +291,72 @@ async def test_a_unit_that_gives_up_while_queued_does_not_stall_the_writer(
     async with asyncio.timeout(5):
         await queued(3, "after")
     assert await _tags(database) == ["holder", "after"]
+
+
+# Checkpoints (SQLite): the writer's commits leave the WAL to a checkpoint on a thread.
+
+
+BLOB = b"x" * 200_000
+
+
+def _bytes_in_the_database_file(path: str) -> int:
+    """Pages reach the database file only by a checkpoint; until then they are in the WAL."""
+    return Path(path).stat().st_size
+
+
+@group_commit
+async def test_the_writer_commits_without_checkpointing_and_a_thread_checkpoints_after_it(
+    open_databases: list[Database], database_url: str
+) -> None:
+    path = database_url.removeprefix("sqlite:///")
+    database = _database(open_databases, database_url)
+    await _sequence_table(database)
+    checkpoints = database._writer().checkpoints
+    assert checkpoints is not None
+    await checkpoints.close()  # waits for the checkpoint the commit started
+    before = _bytes_in_the_database_file(path)
+    async with database.unit_of_work() as session:
+        assert await session.scalar(text("PRAGMA wal_autocheckpoint")) == 0
+        await session.execute(text("INSERT INTO seq_probe VALUES (1, :tag)"), {"tag": BLOB})
+        # The writer's own commit copies nothing into the database file.
+    assert _bytes_in_the_database_file(path) == before
+    # An interval later, the next commit's checkpoint copies it on a thread.
+    checkpoints._last -= 3600
+    async with database.unit_of_work() as session:
+        await session.execute(text("INSERT INTO seq_probe VALUES (2, 'next')"))
+    await checkpoints.close()
+    assert _bytes_in_the_database_file(path) > before + len(BLOB) // 2
+
+
+async def test_a_checkpoint_runs_after_a_commit_at_most_once_an_interval(tmp_path: Path) -> None:
+    path = str(tmp_path / "db.sqlite")
+    setup = sqlite3.connect(path, isolation_level=None)
+    setup.execute("PRAGMA journal_mode=WAL")
+    setup.execute("PRAGMA wal_autocheckpoint=0")
+    setup.execute("CREATE TABLE t (b BLOB)")
+    checkpoints = BackgroundCheckpoints(path, interval=3600)
+    setup.execute("INSERT INTO t VALUES (?)", (BLOB,))
+    checkpoints.after_commit()
+    await checkpoints.close()
+    assert checkpoints.runs == 1
+    copied = _bytes_in_the_database_file(path)
+    assert copied > len(BLOB) // 2
+    setup.execute("INSERT INTO t VALUES (?)", (BLOB,))
+    checkpoints.after_commit()
+    await checkpoints.close()
+    assert checkpoints.runs == 1  # within the interval: not again
+    assert _bytes_in_the_database_file(path) == copied
+    setup.close()
+
+
+async def test_a_checkpoint_that_fails_is_logged_and_the_next_commit_tries_again(
+    tmp_path: Path,
+) -> None:
+    checkpoints = BackgroundCheckpoints(str(tmp_path / "missing" / "db.sqlite"), interval=0)
+    with capture_logs() as logs:
+        checkpoints.after_commit()
+        await checkpoints.close()
+        checkpoints.after_commit()
+        await checkpoints.close()
+    assert checkpoints.runs == 0
+    assert [entry["event"] for entry in logs] == ["sqlite_checkpoint_failed"] * 2

@@ -36,7 +36,11 @@ from sqlalchemy.ext.asyncio import (
 
 from chronosops.config import ConfigurationError, DatabaseSettings
 from chronosops.storage import postgres
-from chronosops.storage.direct_sqlite import DirectConnection, direct_creator
+from chronosops.storage.direct_sqlite import (
+    BackgroundCheckpoints,
+    DirectConnection,
+    direct_creator,
+)
 from chronosops.storage.direct_statements import DIRECT_WRITER, DirectWriter
 from chronosops.storage.failures import (
     URL_SETTING,
@@ -445,6 +449,8 @@ class GroupCommitWriter:
         self.committed_units = 0
         # The connection of the last transaction: asked for SQLite's `data_version` between them.
         self._raw: sqlite3.Connection | None = None
+        path = engine.url.database
+        self.checkpoints = BackgroundCheckpoints(path) if path else None
 
     @asynccontextmanager
     async def unit(self) -> AsyncIterator[AsyncSession]:
@@ -542,6 +548,8 @@ class GroupCommitWriter:
                 raise
             self.commits += 1
             self.committed_units += len(held)
+            if self.checkpoints is not None:
+                self.checkpoints.after_commit()
             for turn in held:
                 turn.committed.set_result(None)
 
@@ -563,6 +571,8 @@ class GroupCommitWriter:
         if self._task is not None and not self._task.done():
             with suppress_errors():
                 await asyncio.wait_for(asyncio.shield(self._task), timeout=self._wait_seconds)
+        if self.checkpoints is not None:
+            await self.checkpoints.close()
 
 
 def suppress_errors() -> contextlib.suppress:

@@ -9,16 +9,22 @@ this object (``async_creator``) because it has the same coroutine methods; they 
 suspend, except to wait, without blocking the loop, while another process holds the write lock.
 
 Only the writer connection is direct: readers stay on aiosqlite's threads, where a long
-console query cannot stall the loop.
+console query cannot stall the loop. For the same reason the writer's connection never
+checkpoints the WAL itself: `BackgroundCheckpoints` does, on a thread.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
+
+import structlog
+
+log = structlog.get_logger(__name__)
 
 # SQLite's own busy handler sleeps inside the call, which here would stop the event loop; the
 # connection fails at once instead, and `_patiently` waits with asyncio until this deadline.
@@ -177,6 +183,63 @@ def direct_creator(path: str, busy_timeout: float) -> Callable[[], Any]:
         # The loop's thread is the only one that touches it, but SQLAlchemy may close a
         # connection from another (garbage collection), hence check_same_thread=False.
         connection = sqlite3.connect(path, timeout=0, check_same_thread=False)
+        connection.execute("PRAGMA wal_autocheckpoint=0")
         return DirectConnection(connection, busy_timeout)
 
     return create
+
+
+# How often the WAL is checkpointed at most while writes keep coming: ~3,000 pages of WAL
+# (~12 MB) between checkpoints at the benchmark's rate.
+CHECKPOINT_INTERVAL_SECONDS = 1.0
+
+
+class BackgroundCheckpoints:
+    """Checkpoints the WAL of ``path`` on a thread of the loop's executor, after a commit, at
+    most once an interval.
+
+    SQLite's own checkpoint (``wal_autocheckpoint``, every 1,000 pages) runs inside the commit
+    that crosses the mark, and the writer's calls run on the event loop: copying the pages into
+    the database and syncing it stalled every request of the process, 20-75 ms under load, in one
+    commit of three under wrk (docs/benchmarks.md). On a thread it overlaps the loop's work:
+    sqlite3 releases the GIL around it. It is PASSIVE: it never waits for, nor blocks, readers
+    or the writer, and copies what it can; the next one copies the rest.
+    """
+
+    def __init__(self, path: str, *, interval: float = CHECKPOINT_INTERVAL_SECONDS) -> None:
+        self._path = path
+        self._interval = interval
+        self._last = float("-inf")
+        self._running: asyncio.Future[None] | None = None
+        self._connection: sqlite3.Connection | None = None
+        # Counted for tests: checkpoints run.
+        self.runs = 0
+
+    def after_commit(self) -> None:
+        if self._running is not None and not self._running.done():
+            return
+        now = time.monotonic()
+        if now - self._last < self._interval:
+            return
+        self._last = now
+        self._running = asyncio.get_running_loop().run_in_executor(None, self._checkpoint)
+
+    def _checkpoint(self) -> None:
+        try:
+            if self._connection is None:
+                self._connection = sqlite3.connect(
+                    self._path, timeout=0, check_same_thread=False, isolation_level=None
+                )
+            self._connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            self.runs += 1
+        except sqlite3.Error as error:
+            # The next commit's checkpoint tries again; until then the WAL only grows.
+            log.warning("sqlite_checkpoint_failed", error=str(error), path=self._path)
+
+    async def close(self) -> None:
+        if self._running is not None:
+            with contextlib.suppress(Exception):
+                await self._running
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
