@@ -25,7 +25,8 @@ def freeze_startup_objects() -> int:
 # by reference counting moments later. At CPython's default of 700 net allocations, the young
 # generation was collected ~100 times a second under load (the middle one ~10), each time
 # walking objects that would be gone anyway: over the same ~3,000 ingests, 10,000 took the young
-# collections 1,373 -> 24 and the time paused in collections 590 -> 110 ms (docs/benchmarks.md).
+# collections 1,116-1,373 -> 24 and the time paused in collections ~450-530 -> 110 ms
+# (docs/benchmarks.md, seventh pass).
 # The young generation holds at most this many objects more before a collection: a few MB.
 YOUNG_COLLECTION_THRESHOLD = 10_000
 
