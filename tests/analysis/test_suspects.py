@@ -750,3 +750,40 @@ def test_a_success_rate_that_holds_is_no_symptom_to_explain() -> None:
     metrics = checkout_calling(payment_after=0.0, email_after=0.0)
     metrics += success_rate("frontend", 100.0, 99.9)
     assert explains(metrics)["checkout"] < 0.3
+
+
+def test_calls_spending_long_outside_their_callee_point_at_it_with_no_traces_before_the_fault() -> (
+    None
+):
+    # Traces kept only from the fault on: web's and api's calls to email wait 300 ms while email
+    # serves in 1 ms; web's calls to cart and shop's to stock lose 4 ms as every call does.
+    traces = calls("web", "email", AFTER, 300, 1, "e") + calls("api", "email", AFTER, 300, 1, "a")
+    traces += calls("web", "cart", AFTER, 5, 1, "c") + calls("shop", "stock", AFTER, 5, 1, "s")
+    kinds = suspect_kinds(traces=traces)
+    assert kinds["email"]["edge_latency"] >= 0.9
+    assert kinds["web"]["edge_latency"] < 0.5 * kinds["email"]["edge_latency"]
+    assert "edge_latency" not in kinds.get("cart", {})
+    assert ranked(traces=traces)[0] == "email"
+
+
+def test_a_call_that_spent_as_long_outside_its_callee_before_the_fault_is_not_read() -> None:
+    # A slow path all along (another region, a proxy): 300 ms before the fault and after it.
+    traces = calls("web", "email", BEFORE + AFTER, 300, 1, "e")
+    traces += calls("web", "cart", BEFORE + AFTER, 5, 1, "c")
+    traces += calls("shop", "stock", BEFORE + AFTER, 5, 1, "s")
+    kinds = suspect_kinds(traces=traces)
+    assert "edge_latency" not in kinds.get("email", {})
+
+
+def test_a_few_milliseconds_more_outside_the_callee_are_the_meshs_jitter() -> None:
+    traces = calls("web", "email", AFTER, 12, 1, "e") + calls("web", "cart", AFTER, 5, 1, "c")
+    traces += calls("shop", "stock", AFTER, 5, 1, "s")
+    kinds = suspect_kinds(traces=traces)
+    assert "edge_latency" not in kinds.get("email", {})
+
+
+def test_calls_too_few_to_give_a_typical_time_outside_the_callee_are_not_read() -> None:
+    traces = calls("web", "email", AFTER[:4], 300, 1, "e") + calls("web", "cart", AFTER, 5, 1, "c")
+    traces += calls("shop", "stock", AFTER, 5, 1, "s")
+    kinds = suspect_kinds(traces=traces)
+    assert "edge_latency" not in kinds.get("email", {})

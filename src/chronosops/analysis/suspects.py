@@ -40,7 +40,14 @@ from chronosops.analysis.signals import (
     unit_floor,
 )
 from chronosops.analysis.statistics import MAD_SCALE, mad, median
-from chronosops.core.artifacts import Artifact, LogTemplate, MetricSeries, OtherEvent, SpanGroup
+from chronosops.core.artifacts import (
+    Artifact,
+    LogTemplate,
+    MetricSeries,
+    OtherEvent,
+    SpanBucket,
+    SpanGroup,
+)
 
 MIN_BASELINE = 4
 MIN_WEAK_BASELINE = 2  # two or three points: a relative change, weighed down
@@ -548,6 +555,7 @@ def _span_evidence(spans: Sequence[SpanGroup], cut: Cut, suspects: dict[str, Sus
     _operation_latency(spans, cut, suspects)
     _operations_cut_short(spans, cut, suspects)
     _call_waits(spans, cut, suspects)
+    _call_gaps(spans, cut, suspects)
     for service, (n0, e0, n1, e1) in errors.items():
         if n1 >= 5 and e1 / n1 - (e0 / n0 if n0 else 0.0) >= 0.02:
             # Wilson-style: a rise that could be two unlucky requests is not a rise.
@@ -705,6 +713,88 @@ def _call_waits(spans: Sequence[SpanGroup], cut: Cut, suspects: dict[str, Suspec
             suspects.setdefault(service, Suspect(service)).note(
                 "edge_latency", share, refs[service][0]
             )
+
+
+# Calls an edge needs on a side for its time outside the callee to be read there, and the
+# least time that counts as one spread of it (a few milliseconds of serialisation and the
+# mesh's proxies are every call's).
+GAP_MIN_CALLS = 5
+GAP_FLOOR_MS = 5.0
+# Spreads a gap must grow by to be read: the mesh's own jitter moves a few milliseconds.
+GAP_MIN_Z = 3.0
+
+
+def _outside_sides(group: SpanGroup, cut: Cut) -> tuple[float | None, float, int] | None:
+    """An edge group's typical time outside the callee (the minutes' medians of the per-call
+    gap) before the fault's start, where it has the calls, and from it on; and the calls after."""
+    before = [
+        b
+        for b in group.histogram
+        if b.ts + MINUTE <= cut.fault_start and b.count and b.own_p50_ms is not None
+    ]
+    after = [
+        b
+        for b in group.histogram
+        if b.ts >= cut.fault_start and b.count and b.own_p50_ms is not None
+    ]
+    calls = sum(b.count for b in after)
+    if calls < GAP_MIN_CALLS:
+        return None
+    was = _typical_call(before) if sum(b.count for b in before) >= GAP_MIN_CALLS else None
+    return was, _typical_call(after), calls
+
+
+def _typical_call(buckets: Sequence[SpanBucket]) -> float:
+    """The minutes' medians weighed by their calls: a minute of one slow call is one call."""
+    ordered = sorted(buckets, key=lambda b: b.own_p50_ms or 0.0)
+    half, seen = sum(b.count for b in ordered) / 2, 0
+    for bucket in ordered:
+        seen += bucket.count
+        if seen >= half:
+            return bucket.own_p50_ms or 0.0
+    return 0.0
+
+
+def _call_gaps(spans: Sequence[SpanGroup], cut: Cut, suspects: dict[str, Suspect]) -> None:
+    """The time a call spends outside its callee's own span — the caller's wait less what the
+    callee took, call by call — is the path between them: the network, the proxies, the
+    callee's accept queue. It is a few milliseconds on every edge of a healthy mesh, and grows
+    on the edges of a slow network (a delayed pod's every call) or of a callee too starved to
+    pick its requests up (its span starts late). Read per edge against the edge's own calls
+    before the fault where the traces reach back, else against the other edges' calls in the
+    same minutes (traces are often kept only from an alert on), in spreads of the reference
+    itself (a call twice as long outside the callee is one spread), weighed by the calls that
+    back it. Each slowed edge counts at the end its other edges agree with
+    (`_edge_attribution`), as the edge metrics do; whether it is the network or the callee's
+    CPU is for that service's own signals to say (a hot CPU names saturation first)."""
+    sides: dict[tuple[str, str], tuple[float | None, float, int, str]] = {}
+    for group in spans:
+        callee = group.peer_service
+        if not callee or callee == group.service:
+            continue
+        found = _outside_sides(group, cut)
+        if found is not None:
+            sides[(group.service, callee)] = (*found, group.artifact_id)
+    moves: dict[tuple[str, str], float] = {}
+    for edge, (was, now, _, _) in sides.items():
+        others = [other[1] for key, other in sides.items() if key != edge]
+        reference = was if was is not None else median(others) if others else None
+        if reference is None:
+            continue
+        moves[edge] = (now - reference) / max(reference, GAP_FLOOR_MS)
+    shares = _edge_attribution(moves)
+    for edge, z in moves.items():
+        if z < GAP_MIN_Z:
+            continue
+        calls, ref = sides[edge][2], sides[edge][3]
+        strength = min(1.0, math.sqrt(calls / 10)) * strength_of(z)
+        kept_by_caller, kept_by_callee = shares.get(edge, (1.0, 1.0))
+        suspects.setdefault(edge[1], Suspect(edge[1])).note(
+            "edge_latency", kept_by_callee * strength, ref
+        )
+        suspects.setdefault(edge[0], Suspect(edge[0])).note(
+            "edge_latency", kept_by_caller * strength, ref
+        )
 
 
 def topology_of(artifacts: Sequence[Artifact]) -> set[tuple[str, str]]:

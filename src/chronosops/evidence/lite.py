@@ -279,8 +279,21 @@ def span_artifacts(spans: Sequence[TraceSpan]) -> list[SpanGroup]:
                 if children[parent.span_id] == {span.service} and parent.duration is not None
                 else None
             )
+            # The call's time outside the callee's own span (the caller's wait less what the
+            # callee took): the network, proxies and queues between the two ends, per call.
+            outside = (
+                max(0.0, waited_for - float(span.duration))
+                if waited_for is not None and span.duration is not None
+                else None
+            )
             calls.append(
-                _raw(span, service=parent.service, peer=span.service, duration_ms=waited_for)
+                _raw(
+                    span,
+                    service=parent.service,
+                    peer=span.service,
+                    duration_ms=waited_for,
+                    own_ms=outside,
+                )
             )
     groups = span_groups(server, id_prefix="span", source=SOURCE)
     groups += span_groups(
@@ -293,6 +306,7 @@ def span_artifacts(spans: Sequence[TraceSpan]) -> list[SpanGroup]:
                 is_error=c.is_error,
                 trace_id=c.trace_id,
                 peer_service=c.peer_service,
+                own_ms=c.own_ms,
             )
             for c in calls
         ],
