@@ -787,3 +787,14 @@ def test_calls_too_few_to_give_a_typical_time_outside_the_callee_are_not_read() 
     traces += calls("shop", "stock", AFTER, 5, 1, "s")
     kinds = suspect_kinds(traces=traces)
     assert "edge_latency" not in kinds.get("email", {})
+
+
+def test_calls_of_a_caller_starved_of_cpu_spend_their_time_outside_the_callee_at_the_caller() -> (
+    None
+):
+    # web's CPU went 30% → 95%: it reads email's replies late, though email answered in 1 ms.
+    traces = calls("web", "email", AFTER, 300, 1, "e") + calls("web", "cart", AFTER, 5, 1, "c")
+    traces += calls("shop", "stock", AFTER, 5, 1, "s")
+    hot = suspect_kinds(traces=traces, metrics=series("cpu_usage_percent", 30, 95, service="web"))
+    assert hot["web"]["edge_latency"] >= 0.9
+    assert "edge_latency" not in hot.get("email", {})

@@ -722,6 +722,8 @@ GAP_MIN_CALLS = 5
 GAP_FLOOR_MS = 5.0
 # Spreads a gap must grow by to be read: the mesh's own jitter moves a few milliseconds.
 GAP_MIN_Z = 3.0
+# A caller whose CPU moved this much (0-1, the family rule's heat bar) is starved.
+HOT_CALLER = 0.5
 
 
 def _outside_sides(group: SpanGroup, cut: Cut) -> tuple[float | None, float, int] | None:
@@ -789,6 +791,10 @@ def _call_gaps(spans: Sequence[SpanGroup], cut: Cut, suspects: dict[str, Suspect
         calls, ref = sides[edge][2], sides[edge][3]
         strength = min(1.0, math.sqrt(calls / 10)) * strength_of(z)
         kept_by_caller, kept_by_callee = shares.get(edge, (1.0, 1.0))
+        caller = suspects.get(edge[0])
+        if caller is not None and caller.kinds.get("cpu", 0.0) >= HOT_CALLER:
+            # A caller starved of CPU reads its replies late whatever the path: the time is its.
+            kept_by_caller, kept_by_callee = 1.0, 0.0
         suspects.setdefault(edge[1], Suspect(edge[1])).note(
             "edge_latency", kept_by_callee * strength, ref
         )
