@@ -219,6 +219,14 @@ def test_an_error_template_that_began_in_the_guard_gap_after_a_telling_silence_i
     assert kinds["contacts"]["log_new_errors"] > 0.4
 
 
+def test_an_error_template_that_began_in_the_guard_gap_names_a_code_fault_at_its_service() -> None:
+    from chronosops.analysis import analyze
+
+    result = analyze(analysis_input(service="web", logs=errors_from(-1.5, 30)))
+    assert result.culprit_service == "contacts"
+    assert result.hypotheses[0].id == "DEPLOY_BUG"
+
+
 def test_an_error_template_too_sparse_for_its_silence_to_tell_stays_out() -> None:
     # Two lines in five and a half minutes: two minutes without one says nothing.
     kinds = suspect_kinds(logs=errors_from(-1.5, 2, every=3.0, logs_from=-3.5))
