@@ -41,6 +41,7 @@ from chronosops.analysis.signals import (
 )
 from chronosops.analysis.statistics import MAD_SCALE, mad, median
 from chronosops.core.artifacts import (
+    ERROR_LEVELS,
     Artifact,
     LogTemplate,
     MetricSeries,
@@ -351,6 +352,39 @@ def _log_evidence(templates: Sequence[LogTemplate], cut: Cut, suspects: dict[str
             )
 
 
+def first_error_seen(template: LogTemplate) -> datetime:
+    """When the template first logged at an error level. Its examples keep the error lines
+    first, in time order; a template without error examples falls back to its first line."""
+    return min(
+        (e.ts for e in template.examples if e.level in ERROR_LEVELS), default=template.first_seen
+    )
+
+
+# How many lines, at the rate an error template has logged since its first, its silence before
+# that must have held for the silence to be telling: P(none) = exp(-expected) <= 0.01. On the
+# tuned Nezha TrainTicket cases any value from 3 to 6 gives the same rows (2 names wrong
+# services: chronic errors of two or three lines that happen to begin in the gap; 10 loses one).
+GUARD_SILENCE_EXPECTED = -math.log(0.01)
+
+
+def _began_in_guard_gap(
+    template: LogTemplate, first: datetime, earliest: datetime, latest: datetime, cut: Cut
+) -> bool:
+    """An error template that began in the guard gap (between the baseline's end and the fault's
+    start, where the fault may already be: code faults act before the moment they are reported
+    or labelled), after a stretch of logs it was silent in that its own rate since makes
+    telling, and that still logs after the fault's start. A change point read from the template
+    itself, not from the cut: a template that merely shows its first lines early, or a blip that
+    stopped before the fault, stays out."""
+    if first < cut.baseline_end or template.last_seen < cut.fault_start:
+        return False
+    since = (latest - first).total_seconds()
+    silence = (first - earliest).total_seconds()
+    if since <= 0:
+        return False
+    return template.error_count / since * silence >= GUARD_SILENCE_EXPECTED
+
+
 def _new_error_templates(
     templates: Sequence[LogTemplate], cut: Cut, suspects: dict[str, Suspect]
 ) -> None:
@@ -358,15 +392,24 @@ def _new_error_templates(
     new patterns): a code path that started failing. Only when the logs reach at least
     ``NEW_ERROR_BASELINE`` before the fault's start, so a template is new rather than merely the
     first the window shows; warnings stay out (business warnings come and go with the traffic
-    mix)."""
+    mix). Newness is read at the error level: a statement logged at a lower level before and at
+    error level after (a code path now treated as failing) is new as an error. A template that
+    began in the guard gap counts when its silence before is telling (``_began_in_guard_gap``)."""
     if not templates or min(t.first_seen for t in templates) > cut.fault_start - NEW_ERROR_BASELINE:
         return
     known = {service.lower() for t in templates for service in t.services or []}
+    earliest = min(t.first_seen for t in templates)
+    latest = max(t.last_seen for t in templates)
     found: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])  # lines, templates
     refs: dict[str, list[str]] = defaultdict(list)
     for template in templates:
         errors = template.error_count
-        if template.first_seen < cut.fault_start or errors < NEW_ERROR_SUPPORT:
+        if errors < NEW_ERROR_SUPPORT:
+            continue
+        first = first_error_seen(template)
+        if first < cut.fault_start and not _began_in_guard_gap(
+            template, first, earliest, latest, cut
+        ):
             continue
         # Drain masks a name that varies ("no instances available for <*>"): the examples
         # keep it.
