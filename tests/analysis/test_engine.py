@@ -7,6 +7,7 @@ from chronosops.analysis.catalog import HypothesisId
 from chronosops.analysis.engine import SUSPECT_LEAD, decided_family
 from chronosops.analysis.scoring import Candidate
 from tests.analysis.builders import analysis_input, at, logs, series
+from tests.analysis.test_suspects import AFTER, calls
 
 
 def deploy(
@@ -192,3 +193,13 @@ def test_a_clearly_hot_service_is_still_named_as_the_culprit() -> None:
     assert result.hypotheses[0].id == "CAPACITY_SATURATION"
     assert result.culprit_service == "pricing"
     assert result.recommended_actions[0].title == "Add capacity to pricing"
+
+
+def test_traces_alone_name_a_slow_network_into_the_service_its_calls_wait_outside_of() -> None:
+    # No metrics, traces only from the fault on: every call into email waits 300 ms while email
+    # serves in 1 ms, and every other call loses the mesh's usual 4 ms.
+    traces = calls("web", "email", AFTER, 300, 1, "e") + calls("api", "email", AFTER, 300, 1, "a")
+    traces += calls("web", "cart", AFTER, 5, 1, "c") + calls("shop", "stock", AFTER, 5, 1, "s")
+    result = analyze(analysis_input(service="web", traces=traces))
+    top = result.hypotheses[0]
+    assert (top.id, top.culprit_service) == (HypothesisId.NETWORK_DNS_ISSUE, "email")

@@ -175,6 +175,74 @@ def test_logs_that_begin_just_before_the_faults_start_cannot_tell_a_template_is_
     assert "log_new_errors" not in new_error_kinds_with_logs_from(-1.2).get("basic", {})
 
 
+def test_a_statement_logged_as_info_before_the_fault_and_as_error_after_is_a_new_error() -> None:
+    background = logs("GET /items served in {i} ms", 40, level="INFO", start=-10, service="web")
+    quiet = logs("[verifyCode][code not found] id {i}", 6, level="INFO", start=-6, service="codes")
+    loud = logs("[verifyCode][code not found] id {i}", 4, start=0.5, service="codes")
+    kinds = suspect_kinds(logs=background + quiet + loud)
+    assert kinds["codes"]["log_new_errors"] > 0.4
+
+
+def test_a_statement_logged_as_error_on_both_sides_is_not_new() -> None:
+    background = logs("GET /items served in {i} ms", 40, level="INFO", start=-10, service="web")
+    before = logs("[verifyCode][code not found] id {i}", 6, start=-6, service="codes")
+    after = logs("[verifyCode][code not found] id {i}", 4, start=0.5, service="codes")
+    kinds = suspect_kinds(logs=background + before + after)
+    assert "log_new_errors" not in kinds.get("codes", {})
+
+
+def errors_from(
+    start: float, count: int, *, every: float = 0.1, logs_from: float = -10
+) -> list[dict[str, Any]]:
+    """Steady lines at "web" from ``logs_from`` minutes to four after the onset, and an error
+    template at "contacts" logged ``count`` times from ``start`` minutes, every ``every``."""
+    steady = round((4 - logs_from) * 10)
+    lines = logs(
+        "GET /items served in {i} ms", steady, level="INFO", start=logs_from, service="web"
+    )
+    lines += [
+        {
+            "message": f"[findContactsById][no contacts according to id] id {i}",
+            "level": "ERROR",
+            "timestamp": at(start + i * every),
+            "service": "contacts",
+        }
+        for i in range(count)
+    ]
+    return lines
+
+
+def test_an_error_template_that_began_in_the_guard_gap_after_a_telling_silence_is_new() -> None:
+    # The fault starts a minute before the onset; its first line 30 s before that, after eight
+    # minutes of logs it was silent in, and it keeps failing after.
+    kinds = suspect_kinds(logs=errors_from(-1.5, 30))
+    assert kinds["contacts"]["log_new_errors"] > 0.4
+
+
+def test_an_error_template_that_began_in_the_guard_gap_names_a_code_fault_at_its_service() -> None:
+    from chronosops.analysis import analyze
+
+    result = analyze(analysis_input(service="web", logs=errors_from(-1.5, 30)))
+    assert result.culprit_service == "contacts"
+    assert result.hypotheses[0].id == "DEPLOY_BUG"
+
+
+def test_an_error_template_too_sparse_for_its_silence_to_tell_stays_out() -> None:
+    # Two lines in five and a half minutes: two minutes without one says nothing.
+    kinds = suspect_kinds(logs=errors_from(-1.5, 2, every=3.0, logs_from=-3.5))
+    assert "log_new_errors" not in kinds.get("contacts", {})
+
+
+def test_an_error_template_that_began_before_the_guard_gap_is_not_new() -> None:
+    kinds = suspect_kinds(logs=errors_from(-2.5, 40))
+    assert "log_new_errors" not in kinds.get("contacts", {})
+
+
+def test_an_error_burst_in_the_guard_gap_that_stopped_before_the_fault_is_not_new() -> None:
+    kinds = suspect_kinds(logs=errors_from(-1.9, 8))
+    assert "log_new_errors" not in kinds.get("contacts", {})
+
+
 def test_a_new_error_naming_another_service_is_not_the_loggers_own_fault() -> None:
     background = logs("GET /items served in {i} ms", 40, level="INFO", start=-10, service="web")
     background += logs("price lookup took {i} ms", 40, level="INFO", start=-10, service="pricing")
@@ -750,3 +818,51 @@ def test_a_success_rate_that_holds_is_no_symptom_to_explain() -> None:
     metrics = checkout_calling(payment_after=0.0, email_after=0.0)
     metrics += success_rate("frontend", 100.0, 99.9)
     assert explains(metrics)["checkout"] < 0.3
+
+
+def test_calls_spending_long_outside_their_callee_point_at_it_with_no_traces_before_the_fault() -> (
+    None
+):
+    # Traces kept only from the fault on: web's and api's calls to email wait 300 ms while email
+    # serves in 1 ms; web's calls to cart and shop's to stock lose 4 ms as every call does.
+    traces = calls("web", "email", AFTER, 300, 1, "e") + calls("api", "email", AFTER, 300, 1, "a")
+    traces += calls("web", "cart", AFTER, 5, 1, "c") + calls("shop", "stock", AFTER, 5, 1, "s")
+    kinds = suspect_kinds(traces=traces)
+    assert kinds["email"]["edge_latency"] >= 0.9
+    assert kinds["web"]["edge_latency"] < 0.5 * kinds["email"]["edge_latency"]
+    assert "edge_latency" not in kinds.get("cart", {})
+    assert ranked(traces=traces)[0] == "email"
+
+
+def test_a_call_that_spent_as_long_outside_its_callee_before_the_fault_is_not_read() -> None:
+    # A slow path all along (another region, a proxy): 300 ms before the fault and after it.
+    traces = calls("web", "email", BEFORE + AFTER, 300, 1, "e")
+    traces += calls("web", "cart", BEFORE + AFTER, 5, 1, "c")
+    traces += calls("shop", "stock", BEFORE + AFTER, 5, 1, "s")
+    kinds = suspect_kinds(traces=traces)
+    assert "edge_latency" not in kinds.get("email", {})
+
+
+def test_a_few_milliseconds_more_outside_the_callee_are_the_meshs_jitter() -> None:
+    traces = calls("web", "email", AFTER, 12, 1, "e") + calls("web", "cart", AFTER, 5, 1, "c")
+    traces += calls("shop", "stock", AFTER, 5, 1, "s")
+    kinds = suspect_kinds(traces=traces)
+    assert "edge_latency" not in kinds.get("email", {})
+
+
+def test_calls_too_few_to_give_a_typical_time_outside_the_callee_are_not_read() -> None:
+    traces = calls("web", "email", AFTER[:4], 300, 1, "e") + calls("web", "cart", AFTER, 5, 1, "c")
+    traces += calls("shop", "stock", AFTER, 5, 1, "s")
+    kinds = suspect_kinds(traces=traces)
+    assert "edge_latency" not in kinds.get("email", {})
+
+
+def test_calls_of_a_caller_starved_of_cpu_spend_their_time_outside_the_callee_at_the_caller() -> (
+    None
+):
+    # web's CPU went 30% → 95%: it reads email's replies late, though email answered in 1 ms.
+    traces = calls("web", "email", AFTER, 300, 1, "e") + calls("web", "cart", AFTER, 5, 1, "c")
+    traces += calls("shop", "stock", AFTER, 5, 1, "s")
+    hot = suspect_kinds(traces=traces, metrics=series("cpu_usage_percent", 30, 95, service="web"))
+    assert hot["web"]["edge_latency"] >= 0.9
+    assert "edge_latency" not in hot.get("email", {})

@@ -556,3 +556,34 @@ async def test_the_runner_places_each_entry_in_the_span_that_logged_it() -> None
     assert {s.source for s in statements} == {"gcp"}
     (note,) = result.notes
     assert "2 log_statement" in note.detail
+
+
+# -- the call graph ----------------------------------------------------------------------------
+
+
+async def test_a_traced_call_becomes_a_caller_to_callee_group_with_its_time_outside_the_callee() -> (
+    None
+):
+    # web-frontend's RPC_CLIENT span wraps payment-service's RPC_SERVER span (parentSpanId):
+    # the caller waited 130 ms for 92.4 ms of callee before the onset, 5300 ms for 5012 after.
+    replay = Replay(
+        {
+            SERIES: recording("google_cloud", "timeseries_empty"),
+            ENTRIES: recording("google_cloud", "entries"),
+            TRACES: recording("google_cloud", "traces_call_graph"),
+        }
+    )
+    collected = await google(replay, metrics=ONE_METRIC).collect(QUERY)
+    groups = {g.artifact_id: g for g in collected.artifacts if isinstance(g, SpanGroup)}
+    call = groups["span:gcp:web-frontend:→payment-service"]
+    assert (call.service, call.peer_service, call.count, call.error_count) == (
+        "web-frontend",
+        "payment-service",
+        2,
+        1,
+    )
+    assert [b.p50_ms for b in call.histogram] == [130, 5300]
+    assert [b.own_p50_ms for b in call.histogram] == pytest.approx([37.6, 288])
+    # The caller's own code is its span less the call it waited on.
+    checkout = groups["span:gcp:web-frontend:GET /checkout"]
+    assert [b.own_p50_ms for b in checkout.histogram] == pytest.approx([10, 100])

@@ -198,4 +198,36 @@ async def test_logs_in_context_and_spans_keep_their_span_ids() -> None:
     ]
     sent = [Replay.body(r)["variables"]["nrql"] for r in replay.sent("POST", "/graphql")]
     assert any("FROM Log" in nrql and "trace.id, span.id" in nrql for nrql in sent)
-    assert any("FROM Span" in nrql and "trace.id, id " in nrql for nrql in sent)
+    assert any(
+        "FROM Span" in nrql and "trace.id, id, parent.id, span.kind" in nrql for nrql in sent
+    )
+
+
+def with_call_graph(request: httpx.Request) -> httpx.Response:
+    if "FROM Span" in Replay.body(request)["variables"]["nrql"]:
+        return respond(recording("newrelic", "spans_call_graph"))
+    return by_event_type(request)
+
+
+async def test_a_traced_call_becomes_a_caller_to_callee_group_with_its_time_outside_the_callee() -> (
+    None
+):
+    # web-frontend's client span (parent.id) wraps payment-service's server span: the caller
+    # waited 130 ms for 92.4 ms of callee before the onset, 5300 ms for 5012 ms after.
+    collected = await newrelic(Replay({"POST /graphql": with_call_graph})).collect(QUERY)
+    groups = {g.artifact_id: g for g in collected.artifacts if isinstance(g, SpanGroup)}
+    call = groups["span:newrelic:web-frontend:→payment-service"]
+    assert (call.service, call.peer_service, call.count, call.error_count) == (
+        "web-frontend",
+        "payment-service",
+        2,
+        1,
+    )
+    assert [b.p50_ms for b in call.histogram] == [130, 5300]
+    assert [b.own_p50_ms for b in call.histogram] == pytest.approx([37.6, 288])
+    assert call.baseline is not None
+    assert call.incident is not None
+    assert (call.baseline.p95_ms, call.incident.p95_ms) == (130, 5300)
+    # The caller's own code is its span less the call it waited on.
+    checkout = groups["span:newrelic:web-frontend:GET /checkout"]
+    assert [b.own_p50_ms for b in checkout.histogram] == pytest.approx([10, 100])

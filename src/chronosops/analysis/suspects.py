@@ -40,7 +40,15 @@ from chronosops.analysis.signals import (
     unit_floor,
 )
 from chronosops.analysis.statistics import MAD_SCALE, mad, median
-from chronosops.core.artifacts import Artifact, LogTemplate, MetricSeries, OtherEvent, SpanGroup
+from chronosops.core.artifacts import (
+    ERROR_LEVELS,
+    Artifact,
+    LogTemplate,
+    MetricSeries,
+    OtherEvent,
+    SpanBucket,
+    SpanGroup,
+)
 
 MIN_BASELINE = 4
 MIN_WEAK_BASELINE = 2  # two or three points: a relative change, weighed down
@@ -344,6 +352,39 @@ def _log_evidence(templates: Sequence[LogTemplate], cut: Cut, suspects: dict[str
             )
 
 
+def first_error_seen(template: LogTemplate) -> datetime:
+    """When the template first logged at an error level. Its examples keep the error lines
+    first, in time order; a template without error examples falls back to its first line."""
+    return min(
+        (e.ts for e in template.examples if e.level in ERROR_LEVELS), default=template.first_seen
+    )
+
+
+# How many lines, at the rate an error template has logged since its first, its silence before
+# that must have held for the silence to be telling: P(none) = exp(-expected) <= 0.01. On the
+# tuned Nezha TrainTicket cases any value from 3 to 6 gives the same rows (2 names wrong
+# services: chronic errors of two or three lines that happen to begin in the gap; 10 loses one).
+GUARD_SILENCE_EXPECTED = -math.log(0.01)
+
+
+def _began_in_guard_gap(
+    template: LogTemplate, first: datetime, earliest: datetime, latest: datetime, cut: Cut
+) -> bool:
+    """An error template that began in the guard gap (between the baseline's end and the fault's
+    start, where the fault may already be: code faults act before the moment they are reported
+    or labelled), after a stretch of logs it was silent in that its own rate since makes
+    telling, and that still logs after the fault's start. A change point read from the template
+    itself, not from the cut: a template that merely shows its first lines early, or a blip that
+    stopped before the fault, stays out."""
+    if first < cut.baseline_end or template.last_seen < cut.fault_start:
+        return False
+    since = (latest - first).total_seconds()
+    silence = (first - earliest).total_seconds()
+    if since <= 0:
+        return False
+    return template.error_count / since * silence >= GUARD_SILENCE_EXPECTED
+
+
 def _new_error_templates(
     templates: Sequence[LogTemplate], cut: Cut, suspects: dict[str, Suspect]
 ) -> None:
@@ -351,15 +392,24 @@ def _new_error_templates(
     new patterns): a code path that started failing. Only when the logs reach at least
     ``NEW_ERROR_BASELINE`` before the fault's start, so a template is new rather than merely the
     first the window shows; warnings stay out (business warnings come and go with the traffic
-    mix)."""
+    mix). Newness is read at the error level: a statement logged at a lower level before and at
+    error level after (a code path now treated as failing) is new as an error. A template that
+    began in the guard gap counts when its silence before is telling (``_began_in_guard_gap``)."""
     if not templates or min(t.first_seen for t in templates) > cut.fault_start - NEW_ERROR_BASELINE:
         return
     known = {service.lower() for t in templates for service in t.services or []}
+    earliest = min(t.first_seen for t in templates)
+    latest = max(t.last_seen for t in templates)
     found: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])  # lines, templates
     refs: dict[str, list[str]] = defaultdict(list)
     for template in templates:
         errors = template.error_count
-        if template.first_seen < cut.fault_start or errors < NEW_ERROR_SUPPORT:
+        if errors < NEW_ERROR_SUPPORT:
+            continue
+        first = first_error_seen(template)
+        if first < cut.fault_start and not _began_in_guard_gap(
+            template, first, earliest, latest, cut
+        ):
             continue
         # Drain masks a name that varies ("no instances available for <*>"): the examples
         # keep it.
@@ -548,6 +598,7 @@ def _span_evidence(spans: Sequence[SpanGroup], cut: Cut, suspects: dict[str, Sus
     _operation_latency(spans, cut, suspects)
     _operations_cut_short(spans, cut, suspects)
     _call_waits(spans, cut, suspects)
+    _call_gaps(spans, cut, suspects)
     for service, (n0, e0, n1, e1) in errors.items():
         if n1 >= 5 and e1 / n1 - (e0 / n0 if n0 else 0.0) >= 0.02:
             # Wilson-style: a rise that could be two unlucky requests is not a rise.
@@ -705,6 +756,94 @@ def _call_waits(spans: Sequence[SpanGroup], cut: Cut, suspects: dict[str, Suspec
             suspects.setdefault(service, Suspect(service)).note(
                 "edge_latency", share, refs[service][0]
             )
+
+
+# Calls an edge needs on a side for its time outside the callee to be read there, and the
+# least time that counts as one spread of it (a few milliseconds of serialisation and the
+# mesh's proxies are every call's).
+GAP_MIN_CALLS = 5
+GAP_FLOOR_MS = 5.0
+# Spreads a gap must grow by to be read: the mesh's own jitter moves a few milliseconds.
+GAP_MIN_Z = 3.0
+# A caller whose CPU moved this much (0-1, the family rule's heat bar) is starved.
+HOT_CALLER = 0.5
+
+
+def _outside_sides(group: SpanGroup, cut: Cut) -> tuple[float | None, float, int] | None:
+    """An edge group's typical time outside the callee (the minutes' medians of the per-call
+    gap) before the fault's start, where it has the calls, and from it on; and the calls after."""
+    before = [
+        b
+        for b in group.histogram
+        if b.ts + MINUTE <= cut.fault_start and b.count and b.own_p50_ms is not None
+    ]
+    after = [
+        b
+        for b in group.histogram
+        if b.ts >= cut.fault_start and b.count and b.own_p50_ms is not None
+    ]
+    calls = sum(b.count for b in after)
+    if calls < GAP_MIN_CALLS:
+        return None
+    was = _typical_call(before) if sum(b.count for b in before) >= GAP_MIN_CALLS else None
+    return was, _typical_call(after), calls
+
+
+def _typical_call(buckets: Sequence[SpanBucket]) -> float:
+    """The minutes' medians weighed by their calls: a minute of one slow call is one call."""
+    ordered = sorted(buckets, key=lambda b: b.own_p50_ms or 0.0)
+    half, seen = sum(b.count for b in ordered) / 2, 0
+    for bucket in ordered:
+        seen += bucket.count
+        if seen >= half:
+            return bucket.own_p50_ms or 0.0
+    return 0.0
+
+
+def _call_gaps(spans: Sequence[SpanGroup], cut: Cut, suspects: dict[str, Suspect]) -> None:
+    """The time a call spends outside its callee's own span — the caller's wait less what the
+    callee took, call by call — is the path between them: the network, the proxies, the
+    callee's accept queue. It is a few milliseconds on every edge of a healthy mesh, and grows
+    on the edges of a slow network (a delayed pod's every call) or of a callee too starved to
+    pick its requests up (its span starts late). Read per edge against the edge's own calls
+    before the fault where the traces reach back, else against the other edges' calls in the
+    same minutes (traces are often kept only from an alert on), in spreads of the reference
+    itself (a call twice as long outside the callee is one spread), weighed by the calls that
+    back it. Each slowed edge counts at the end its other edges agree with
+    (`_edge_attribution`), as the edge metrics do; whether it is the network or the callee's
+    CPU is for that service's own signals to say (a hot CPU names saturation first)."""
+    sides: dict[tuple[str, str], tuple[float | None, float, int, str]] = {}
+    for group in spans:
+        callee = group.peer_service
+        if not callee or callee == group.service:
+            continue
+        found = _outside_sides(group, cut)
+        if found is not None:
+            sides[(group.service, callee)] = (*found, group.artifact_id)
+    moves: dict[tuple[str, str], float] = {}
+    for edge, (was, now, _, _) in sides.items():
+        others = [other[1] for key, other in sides.items() if key != edge]
+        reference = was if was is not None else median(others) if others else None
+        if reference is None:
+            continue
+        moves[edge] = (now - reference) / max(reference, GAP_FLOOR_MS)
+    shares = _edge_attribution(moves)
+    for edge, z in moves.items():
+        if z < GAP_MIN_Z:
+            continue
+        calls, ref = sides[edge][2], sides[edge][3]
+        strength = min(1.0, math.sqrt(calls / 10)) * strength_of(z)
+        kept_by_caller, kept_by_callee = shares.get(edge, (1.0, 1.0))
+        caller = suspects.get(edge[0])
+        if caller is not None and caller.kinds.get("cpu", 0.0) >= HOT_CALLER:
+            # A caller starved of CPU reads its replies late whatever the path: the time is its.
+            kept_by_caller, kept_by_callee = 1.0, 0.0
+        suspects.setdefault(edge[1], Suspect(edge[1])).note(
+            "edge_latency", kept_by_callee * strength, ref
+        )
+        suspects.setdefault(edge[0], Suspect(edge[0])).note(
+            "edge_latency", kept_by_caller * strength, ref
+        )
 
 
 def topology_of(artifacts: Sequence[Artifact]) -> set[tuple[str, str]]:

@@ -47,9 +47,9 @@ from chronosops.core.aggregation import (
     RawLogLine,
     RawSpan,
     metric_series,
-    span_groups,
 )
 from chronosops.core.artifacts import Artifact, normalise_level
+from chronosops.core.call_graph import call_groups, span_kind
 from chronosops.core.clock import Clock
 from chronosops.core.redaction import redact_text
 from chronosops.core.timestamps import format_instant
@@ -483,7 +483,7 @@ class GoogleCloudCollector(Collector):
             ),
             deadline=query.deadline,
         )
-        groups = span_groups(
+        groups = call_groups(
             [span for trace in paged.items for span in trace],
             id_prefix=f"span:{self.name}",
             source=self.source,
@@ -519,6 +519,12 @@ class GoogleCloudCollector(Collector):
                             trace_id=trace_id,
                             # Trace v1 writes a span id as a decimal uint64; logs name it in hex.
                             span_id=hex_of_decimal(span.get("spanId")),
+                            # The call graph: the caller's span (hex, as ``span_id``), the
+                            # kind (RPC_SERVER, RPC_CLIENT or unspecified) and, where the
+                            # instrumentation names it, the service a client span called.
+                            parent_span_id=hex_of_decimal(span.get("parentSpanId")),
+                            kind=span_kind(span.get("kind")),
+                            peer_service=labels.get("peer.service") or None,
                         )
                     )
             except (AttributeError, KeyError, TypeError, ValueError):

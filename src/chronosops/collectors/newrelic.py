@@ -29,9 +29,9 @@ from chronosops.core.aggregation import (
     RawLogLine,
     RawSpan,
     metric_series,
-    span_groups,
 )
 from chronosops.core.artifacts import Artifact, ChangeEvent, normalise_level
+from chronosops.core.call_graph import call_groups, span_kind
 from chronosops.core.redaction import redact_text
 from chronosops.core.timestamps import format_instant
 from chronosops.core.trace_context import hex_id
@@ -62,7 +62,8 @@ DEFAULT_LOGS_NRQL = (
     "$since LIMIT 2000"
 )
 DEFAULT_SPANS_NRQL = (
-    "SELECT timestamp, name, duration.ms, service.name, error, otel.status_code, trace.id, id "
+    "SELECT timestamp, name, duration.ms, service.name, error, otel.status_code, trace.id, id, "
+    "parent.id, span.kind, peer.service "
     "FROM Span WHERE service.name IN ($services) $since LIMIT 2000"
 )
 DEFAULT_DEPLOYMENTS_NRQL = (
@@ -86,6 +87,11 @@ def _nrql_string(value: str) -> str:
 
 def _epoch_ms(value: Any) -> datetime:
     return datetime.fromtimestamp(float(value) / 1000, UTC)
+
+
+def _text(value: Any) -> str | None:
+    """An attribute that names something (a service): trimmed text, None when absent."""
+    return value.strip() or None if isinstance(value, str) else None
 
 
 def _number(value: Any) -> float | None:
@@ -266,11 +272,15 @@ class NewRelicCollector(Collector):
                         is_error=row.get("error") is True or status == "ERROR",
                         trace_id=str(row["trace.id"]) if row.get("trace.id") else None,
                         span_id=hex_id(row.get("id")),
+                        # The call graph, as the agent or the OpenTelemetry exporter writes it.
+                        parent_span_id=hex_id(row.get("parent.id")),
+                        kind=span_kind(row.get("span.kind")),
+                        peer_service=_text(row.get("peer.service")),
                     )
                 )
             except (KeyError, TypeError, ValueError):
                 raise self.malformed("a Span row without timestamp") from None
-        groups = span_groups(
+        groups = call_groups(
             spans, id_prefix=f"span:{self.name}", source=self.source, onset=query.onset
         )
         return Collected(artifacts=[*groups[: query.max_items]], spans=spans)

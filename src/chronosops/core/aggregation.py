@@ -240,6 +240,10 @@ class RawSpan:
     own_ms: float | None = None
     # Lower-case hex, as the log lines of the span name it: what places them in its operation.
     span_id: str | None = None
+    # The call graph (`core.call_graph`): the caller's span id, spelled as ``span_id`` is, and
+    # the OpenTelemetry kind in lower case ("server", "client", …; None when not written).
+    parent_span_id: str | None = None
+    kind: str | None = None
 
 
 def span_stats(spans: Sequence[RawSpan]) -> SpanStats | None:

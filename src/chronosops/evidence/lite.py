@@ -19,7 +19,6 @@ from chronosops.core.aggregation import (
     label_text,
     log_templates,
     series_stats,
-    span_groups,
 )
 from chronosops.core.artifacts import (
     Artifact,
@@ -32,6 +31,7 @@ from chronosops.core.artifacts import (
     SeriesPoint,
     SpanGroup,
 )
+from chronosops.core.call_graph import call_groups
 from chronosops.core.canonical import content_hash
 from chronosops.core.ingest_request import (
     ChangeOrEvent,
@@ -128,26 +128,6 @@ def log_artifacts(
     )
 
 
-def _raw(
-    span: TraceSpan,
-    *,
-    service: str,
-    peer: str | None = None,
-    duration_ms: float | None = None,
-    own_ms: float | None = None,
-) -> RawSpan:
-    return RawSpan(
-        ts=span.timestamp,
-        service=service,
-        operation=span.operation,
-        duration_ms=span.duration if duration_ms is None else duration_ms,
-        is_error=span.failed,
-        trace_id=span.trace_id,
-        peer_service=peer,
-        own_ms=own_ms,
-    )
-
-
 def statement_artifacts(
     lines: Sequence[LogLine], spans: Sequence[TraceSpan], *, default_service: str | None
 ) -> list[LogStatement]:
@@ -190,116 +170,29 @@ def log_services(lite: EvidenceLite, *, default_service: str | None) -> set[str]
     return {line.service or default_service or "" for line in lite.logs or []}
 
 
-# Clocks of one host round a span's start to the millisecond (and two hosts disagree by about
-# as much): a child may seem to start or end this much outside its parent.
-ENCLOSURE_SLACK_MS = 0.5
-
-
-def enclosing_parents(spans: Sequence[TraceSpan]) -> dict[str, TraceSpan]:
-    """Span id → its parent, inferred where no span of a trace names one: the innermost span of
-    the same trace that started no later and ended no earlier (a call runs inside its caller's
-    span). Traces whose spans carry ``parentSpanId`` are left to it; spans without a duration
-    enclose nothing. Linear after sorting: a stack of the open spans per trace."""
-    by_trace: dict[str, list[TraceSpan]] = defaultdict(list)
-    for span in spans:
-        by_trace[span.trace_id].append(span)
-    found: dict[str, TraceSpan] = {}
-    for members in by_trace.values():
-        if len(members) < 2 or any(m.parent_span_id for m in members):
-            continue
-        timed = [
-            (m.timestamp.timestamp() * 1000, float(m.duration or 0.0), m)
-            for m in members
-            if m.duration is not None
-        ]
-        # Earlier first; of two starting together, the longer one is the caller.
-        timed.sort(key=lambda item: (item[0], -item[1], item[2].span_id))
-        open_spans: list[tuple[float, TraceSpan]] = []  # (end, span), innermost last
-        for start, duration, span in timed:
-            end = start + duration
-            while open_spans and open_spans[-1][0] < end - ENCLOSURE_SLACK_MS:
-                open_spans.pop()
-            if open_spans:
-                found[span.span_id] = open_spans[-1][1]
-            open_spans.append((end, span))
-    return found
-
-
 def span_artifacts(spans: Sequence[TraceSpan]) -> list[SpanGroup]:
-    """Spans per service and operation (server side), with per-minute counts, failures and p95.
-
-    Where spans say who called whom (``parentSpanId`` across services, or a client span's
-    ``peerService``), the calls also become caller→callee edge groups: what the caller saw of
-    its callee. Where a trace names no parents at all, each span's parent is inferred as the
-    innermost span of the trace that encloses it in time (`enclosing_parents`).
-    """
-    by_id = {span.span_id: span for span in spans}
-    inferred = enclosing_parents(spans)
-    # Per span, the services its children run in: a span whose children all run in one other
-    # service is a call to it (a client span, whatever its kind says).
-    children: dict[str, set[str]] = defaultdict(set)
-    waited: dict[str, float] = defaultdict(float)  # span id → its children's time
-    for span in spans:
-        parent_id = span.parent_span_id or (
-            inferred[span.span_id].span_id if span.span_id in inferred else None
-        )
-        if parent_id:
-            children[parent_id].add(span.service)
-            waited[parent_id] += float(span.duration or 0.0)
-    server: list[RawSpan] = []
-    calls: list[RawSpan] = []
-    for span in spans:
-        if span.kind == "client" or (span.kind is None and span.peer_service):
-            if span.peer_service and span.peer_service != span.service:
-                calls.append(_raw(span, service=span.service, peer=span.peer_service))
-            continue
-        own = None
-        known = bool(span.parent_span_id) or span.span_id in inferred or span.span_id in waited
-        calls_out = children.get(span.span_id, set()) - {span.service}
-        if (
-            span.duration is not None
-            and known
-            and not (calls_out and len(children[span.span_id]) == 1)
-        ):
-            # Its duration less its children's: the time it spent in its own code (children
-            # running in parallel can add up to more than it took: none, then). A span wrapping
-            # calls to one other service only is a client span: what it adds is time between
-            # the two (the network), read from the call's edge group instead.
-            own = max(0.0, float(span.duration) - waited.get(span.span_id, 0.0))
-        server.append(_raw(span, service=span.service, own_ms=own))
-        parent = (
-            by_id.get(span.parent_span_id) if span.parent_span_id else inferred.get(span.span_id)
-        )
-        if parent is not None and parent.service != span.service:
-            # The callee's server span under the caller's span: the call. Where the caller's
-            # span wraps calls to this callee and nothing else (a client span), its duration is
-            # how long the caller waited, network included; otherwise the callee's own.
-            waited_for = (
-                parent.duration
-                if children[parent.span_id] == {span.service} and parent.duration is not None
-                else None
-            )
-            calls.append(
-                _raw(span, service=parent.service, peer=span.service, duration_ms=waited_for)
-            )
-    groups = span_groups(server, id_prefix="span", source=SOURCE)
-    groups += span_groups(
+    """Spans per service and operation (server side) and the caller→callee calls they hold:
+    the same code path as spans a collector reads (`core.call_graph.call_groups`), so the same
+    spans give the same groups whichever way they came."""
+    return call_groups(
         [
             RawSpan(
-                ts=c.ts,
-                service=c.service,
-                operation=f"→{c.peer_service}",
-                duration_ms=c.duration_ms,
-                is_error=c.is_error,
-                trace_id=c.trace_id,
-                peer_service=c.peer_service,
+                ts=span.timestamp,
+                service=span.service,
+                operation=span.operation,
+                duration_ms=span.duration,
+                is_error=span.failed,
+                trace_id=span.trace_id,
+                span_id=span.span_id,
+                parent_span_id=span.parent_span_id,
+                kind=span.kind,
+                peer_service=span.peer_service,
             )
-            for c in calls
+            for span in spans
         ],
         id_prefix="span",
         source=SOURCE,
     )
-    return groups
 
 
 def _text(metadata: dict[str, Any], *keys: str) -> str | None:
