@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -47,3 +48,20 @@ def test_instants_render_in_utc_with_milliseconds() -> None:
     assert (
         format_instant(parse_instant("2024-01-15T12:00:00.5+02:00")) == "2024-01-15T10:00:00.500Z"
     )
+
+
+def test_the_same_instant_at_another_offset_renders_the_same_after_either() -> None:
+    utc = datetime(2024, 1, 15, 10, 0, 0, 250000, tzinfo=UTC)
+    plus_two = datetime(2024, 1, 15, 12, 0, 0, 250000, tzinfo=timezone(timedelta(hours=2)))
+    naive = datetime(2024, 1, 15, 10, 0, 0, 250000)  # noqa: DTZ001 — naive is taken as UTC
+    assert [format_instant(v) for v in (plus_two, utc, naive)] == ["2024-01-15T10:00:00.250Z"] * 3
+
+
+def test_an_ambiguous_wall_time_renders_each_of_its_two_instants() -> None:
+    # 02:30 on the night clocks go back happens twice in Berlin; the two compare equal.
+    berlin = ZoneInfo("Europe/Berlin")
+    first = datetime(2024, 10, 27, 2, 30, tzinfo=berlin)
+    second = first.replace(fold=1)
+    assert first == second
+    assert format_instant(first) == "2024-10-27T00:30:00.000Z"
+    assert format_instant(second) == "2024-10-27T01:30:00.000Z"

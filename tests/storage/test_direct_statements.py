@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, cast
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import Table, bindparam, insert, select, text
@@ -151,3 +152,28 @@ def test_a_utc_instant_is_bound_on_sqlite_in_one_step_as_sqlalchemy_binds_it(
     assert prepared is not None
     assert dict(prepared.parameters)["created_at"] is sqlite_utc_text
     assert prepared.row({"id": "b", "created_at": instant}) == ("b", through_sqlalchemy(instant))
+
+
+def test_each_of_an_ambiguous_wall_times_instants_is_bound_as_its_own_utc_text() -> None:
+    # 02:30 on the night clocks go back happens twice in Berlin; the two compare equal.
+    first = datetime(2024, 10, 27, 2, 30, tzinfo=ZoneInfo("Europe/Berlin"))
+    second = first.replace(fold=1)
+    through_sqlalchemy = UtcDateTime()._cached_bind_processor(sqlite.dialect())
+    assert through_sqlalchemy is not None
+    assert first == second
+    assert [sqlite_utc_text(first), sqlite_utc_text(second)] == [
+        "2024-10-27 00:30:00.000000",
+        "2024-10-27 01:30:00.000000",
+    ]
+    assert [sqlite_utc_text(first), sqlite_utc_text(second)] == [
+        through_sqlalchemy(first),
+        through_sqlalchemy(second),
+    ]
+
+
+def test_the_same_instant_at_another_offset_is_bound_as_the_same_utc_text_after_either() -> None:
+    utc = datetime(2024, 1, 15, 10, 0, tzinfo=UTC)
+    plus_two = datetime(2024, 1, 15, 12, 0, tzinfo=timezone(timedelta(hours=2)))
+    assert [sqlite_utc_text(plus_two), sqlite_utc_text(utc)] == ["2024-01-15 10:00:00.000000"] * 2
+    naive = datetime(2024, 1, 15, 12, 0)  # noqa: DTZ001 — naive is taken as UTC
+    assert sqlite_utc_text(naive) == "2024-01-15 12:00:00.000000"
