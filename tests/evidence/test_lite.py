@@ -240,44 +240,33 @@ def test_a_trace_that_names_its_parents_is_not_inferred_by_time() -> None:
     assert edge_groups(traces) == {("gateway", "orders"), ("gateway", "stock")}
 
 
-def test_a_call_through_a_client_span_lasts_as_long_as_the_caller_waited() -> None:
+def _web_calls_to_email() -> list[SpanGroup]:
     from chronosops.core.ingest_request import EvidenceLite
     from chronosops.evidence.lite import artifacts_from_lite
 
-    # web serves [0, 400]; its client span [10, 310] wraps email's server span [12, 14]: the
-    # call took 300 ms for web, 2 ms of them in email.
+    # web serves [0, 400]; its client span [10, 310] wraps email's server span [12, 14].
     traces = [
         timed_span("w", "web", 0, 400),
         {**timed_span("c", "web", 10, 300), "operation": "EmailService/Send"},
         timed_span("e", "email", 12, 2),
     ]
     lite = EvidenceLite.model_validate({"traces": traces})
-    calls = [
+    return [
         a
         for a in artifacts_from_lite(lite, default_service=None)
         if isinstance(a, SpanGroup) and a.peer_service == "email"
     ]
-    assert [(c.service, c.p50_ms) for c in calls] == [("web", 300)]
+
+
+def test_a_call_through_a_client_span_lasts_as_long_as_the_caller_waited() -> None:
+    # The call took 300 ms for web, 2 ms of them in email.
+    assert [(c.service, c.p50_ms) for c in _web_calls_to_email()] == [("web", 300)]
 
 
 def test_a_call_keeps_the_time_it_spent_outside_its_callee_as_its_own() -> None:
-    from chronosops.core.ingest_request import EvidenceLite
-    from chronosops.evidence.lite import artifacts_from_lite
-
-    # web's client span [10, 310] wraps email's server span [12, 14]: 298 ms of the call were
-    # spent between the two ends (the network, proxies, email's accept queue).
-    traces = [
-        timed_span("w", "web", 0, 400),
-        {**timed_span("c", "web", 10, 300), "operation": "EmailService/Send"},
-        timed_span("e", "email", 12, 2),
-    ]
-    lite = EvidenceLite.model_validate({"traces": traces})
-    calls = [
-        a
-        for a in artifacts_from_lite(lite, default_service=None)
-        if isinstance(a, SpanGroup) and a.peer_service == "email"
-    ]
-    assert [c.histogram[0].own_p50_ms for c in calls] == [298]
+    # 298 ms of the call were spent between the two ends (the network, proxies, email's accept
+    # queue).
+    assert [c.histogram[0].own_p50_ms for c in _web_calls_to_email()] == [298]
 
 
 def test_a_call_with_no_client_span_has_no_time_outside_its_callee() -> None:
