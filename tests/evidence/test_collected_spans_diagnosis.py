@@ -1,5 +1,5 @@
-"""An incident without evidence whose spans Cloud Trace collects is diagnosed as the same spans
-sent with it are: same leading hypothesis, same culprit, about the same confidence.
+"""An incident without evidence whose spans Cloud Trace or New Relic collects is diagnosed as the
+same spans sent with it are: same leading hypothesis, same culprit, about the same confidence.
 
 The spans: web-frontend → orders-api → inventory-api, a trace every 30 s from 09:46. From 10:00
 (the incident's start) either inventory-api's own handler takes 600 ms instead of 20 ms, or
@@ -9,14 +9,19 @@ web-frontend, the top of the chain, so the culprit must come from the spans belo
 
 The same answer is replayed through the real Google Cloud collector (Trace v1 ``traces.list``:
 decimal span ids, RPC_SERVER/RPC_CLIENT, the client's target in ``/http/url``) into an ingest
-without evidence, and sent as ``evidenceLite.traces`` with another. The collector splits its
-groups at the onset and evidenceLite does not: the diagnosis must not depend on that.
+without evidence, and sent as ``evidenceLite.traces`` with another. The same spans are also
+answered as New Relic ``Span`` rows (NRQL over NerdGraph: hex ids, ``parent.id``, lower-case
+``span.kind``, epoch-millisecond timestamps) to the real New Relic collector, whose NRQL asks by
+``service.name`` for the configured neighbourhood. The collector splits its groups at the onset
+and evidenceLite does not: the diagnosis must not depend on that.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 import pytest
@@ -34,6 +39,7 @@ from tests.fixtures.guide import request
 ONSET = datetime(2024, 1, 15, 10, 0, tzinfo=UTC)
 FIRST = datetime(2024, 1, 15, 9, 46, tzinfo=UTC)
 PROJECT = "acme-shop-prod"
+NEW_RELIC_ACCOUNT = 1234567
 CALLEE = "inventory-api"
 # The groups are the same either way (tests/evidence/test_collected_spans.py) but for the
 # collector's onset split, which the engine reads only where a group has no per-minute
@@ -165,9 +171,18 @@ def _incident(source_ref: str, **changes: Any) -> dict[str, Any]:
     )
 
 
-def _use_cloud_trace(services: Services, answer: dict[str, Any]) -> Replay:
-    replay = Replay({f"GET /v1/projects/{PROJECT}/traces": answer})
+def _collect_with(services: Services, replay: Replay, spec: CollectorSpec) -> Replay:
     collector = registry.build(
+        spec, http=replay.client(), clock=FrozenClock(ONSET + timedelta(hours=1))
+    )
+    services.evidence.runner = CollectorRunner([collector], CollectionPolicy())
+    return replay
+
+
+def _use_cloud_trace(services: Services, answer: dict[str, Any]) -> Replay:
+    return _collect_with(
+        services,
+        Replay({f"GET /v1/projects/{PROJECT}/traces": answer}),
         CollectorSpec(
             name="gcp",
             backend="google-cloud",
@@ -175,11 +190,97 @@ def _use_cloud_trace(services: Services, answer: dict[str, Any]) -> Replay:
             options={"project_id": PROJECT, "metrics": {}, "logs_filter": None},
             credentials={"access_token": SecretStr("ya29.static-token")},
         ),
-        http=replay.client(),
-        clock=FrozenClock(ONSET + timedelta(hours=1)),
     )
-    services.evidence.runner = CollectorRunner([collector], CollectionPolicy())
-    return replay
+
+
+def _asked_cloud_trace(replay: Replay) -> None:
+    # Once, about the alerting service: Cloud Trace answers its traces whole.
+    [asked] = replay.sent("GET", f"/v1/projects/{PROJECT}/traces")
+    assert asked.url.params["filter"] == "service.name:web-frontend"
+
+
+def newrelic_rows(sent: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The sent spans as New Relic ``Span`` rows with the attributes the default NRQL selects."""
+    return [
+        {
+            "timestamp": round(parse_time(span["timestamp"]).timestamp() * 1000),
+            "name": span["operation"],
+            "duration.ms": span["duration"],
+            "service.name": span["service"],
+            "error": span["error"],
+            "otel.status_code": "ERROR" if span["error"] else "UNSET",
+            "trace.id": span["traceId"],
+            "id": span["spanId"],
+            "parent.id": span.get("parentSpanId"),
+            "span.kind": span["kind"],
+            "peer.service": None,
+        }
+        for span in sent
+    ]
+
+
+def _nerdgraph(rows: list[dict[str, Any]]) -> Callable[[httpx.Request], httpx.Response]:
+    """NerdGraph as it answers the collector's NRQL: the ``Span`` rows of the services and window
+    asked about, no rows for the other event types."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        nrql = Replay.body(request)["variables"]["nrql"]
+        results: list[dict[str, Any]] = []
+        if "FROM Span" in nrql:
+            named = re.search(r"service\.name IN \(([^)]*)\)", nrql)
+            since = re.search(r"SINCE (\d+) UNTIL (\d+)", nrql)
+            assert named is not None, nrql
+            assert since is not None, nrql
+            asked = set(re.findall(r"'([^']*)'", named.group(1)))
+            start, end = int(since.group(1)), int(since.group(2))
+            results = [
+                row
+                for row in rows
+                if row["service.name"] in asked and start <= row["timestamp"] < end
+            ]
+        body = {"data": {"actor": {"account": {"nrql": {"results": results}}}}}
+        return httpx.Response(200, json=body)
+
+    return answer
+
+
+def _use_newrelic(services: Services, answer: dict[str, Any]) -> Replay:
+    # New Relic is asked by service, not by trace: the spans below the alerting service come
+    # only from the neighbourhood the collectors file's topology names.
+    services.pipeline.gatherer.topology = {"web-frontend": ["orders-api"], "orders-api": [CALLEE]}
+    return _collect_with(
+        services,
+        Replay({"POST /graphql": _nerdgraph(newrelic_rows(sent_spans(answer)))}),
+        CollectorSpec(
+            name="newrelic",
+            backend="newrelic",
+            endpoint=None,
+            options={"account_id": NEW_RELIC_ACCOUNT},
+            credentials={"api_key": SecretStr("NRAK-TESTKEY0123456789ABCDEFGHIJ")},
+        ),
+    )
+
+
+def _asked_newrelic(replay: Replay) -> None:
+    spans = [
+        nrql
+        for sent in replay.sent("POST", "/graphql")
+        if "FROM Span" in (nrql := Replay.body(sent)["variables"]["nrql"])
+    ]
+    assert len(spans) == 1
+    assert f"service.name IN ('web-frontend', 'orders-api', '{CALLEE}')" in spans[0]
+
+
+class Backend(NamedTuple):
+    """A collector as the test configures it, and a check of what it was asked."""
+
+    name: str
+    use: Callable[[Services, dict[str, Any]], Replay]
+    asked: Callable[[Replay], None]
+
+
+CLOUD_TRACE = Backend("gcp", _use_cloud_trace, _asked_cloud_trace)
+NEW_RELIC = Backend("newrelic", _use_newrelic, _asked_newrelic)
 
 
 async def _diagnosis(
@@ -204,17 +305,19 @@ async def _diagnosis(
     ],
     ids=["the-callee-is-slow", "the-network-into-the-callee-is-slow"],
 )
+@pytest.mark.parametrize("backend", [CLOUD_TRACE, NEW_RELIC], ids=["cloud-trace", "new-relic"])
 async def test_collected_spans_give_the_same_diagnosis_as_the_same_spans_sent(
     client: httpx.AsyncClient,
     services: Services,
     analyst: dict[str, str],
+    backend: Backend,
     chain: Chain,
     network_to_callee_ms: float,
     hypothesis: str,
     culprit: str,
 ) -> None:
     answer = cloud_trace_answer(chain, network_to_callee_ms)
-    replay = _use_cloud_trace(services, answer)
+    replay = backend.use(services, answer)
 
     collected_ingest = await client.post(
         "/v1/incidents/ingest", json=_incident("chain-collected"), headers=analyst
@@ -231,11 +334,9 @@ async def test_collected_spans_give_the_same_diagnosis_as_the_same_spans_sent(
     assert sent_ingest.status_code == 201, sent_ingest.text
     sent = await _diagnosis(client, analyst, sent_ingest)
 
-    # The collector asked Cloud Trace once, about the alerting service, and nothing was asked
-    # for the sent incident.
-    [asked] = replay.sent("GET", f"/v1/projects/{PROJECT}/traces")
-    assert asked.url.params["filter"] == "service.name:web-frontend"
-    assert collected["bundle"]["sources"] == ["gcp"]
+    # The collector asked its backend once for spans, and nothing was asked for the sent incident.
+    backend.asked(replay)
+    assert collected["bundle"]["sources"] == [backend.name]
     assert sent["bundle"]["sources"] == ["evidenceLite"]
 
     leading = {
