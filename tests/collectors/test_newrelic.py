@@ -203,6 +203,20 @@ async def test_logs_in_context_and_spans_keep_their_span_ids() -> None:
     )
 
 
+async def test_the_default_spans_query_asks_for_whole_traces_through_the_alerting_service() -> None:
+    # By trace, not by service: the spans of the services a trace calls come back with it, as
+    # Cloud Trace answers, even where no topology names them.
+    replay = Replay({"POST /graphql": by_event_type})
+    await newrelic(replay, metrics_nrql=None, logs_nrql=None, deployments_nrql=None).collect(QUERY)
+    (sent,) = replay.requests
+    nrql = Replay.body(sent)["variables"]["nrql"]
+    assert (
+        "FROM Span WHERE trace.id IN (SELECT uniques(trace.id) FROM Span "
+        "WHERE service.name IN ('payment-service')) SINCE "
+    ) in nrql
+    assert nrql.endswith(" LIMIT 2000")
+
+
 def with_call_graph(request: httpx.Request) -> httpx.Response:
     if "FROM Span" in Replay.body(request)["variables"]["nrql"]:
         return respond(recording("newrelic", "spans_call_graph"))

@@ -11,9 +11,10 @@ The same answer is replayed through the real Google Cloud collector (Trace v1 ``
 decimal span ids, RPC_SERVER/RPC_CLIENT, the client's target in ``/http/url``) into an ingest
 without evidence, and sent as ``evidenceLite.traces`` with another. The same spans are also
 answered as New Relic ``Span`` rows (NRQL over NerdGraph: hex ids, ``parent.id``, lower-case
-``span.kind``, epoch-millisecond timestamps) to the real New Relic collector, whose NRQL asks by
-``service.name`` for the configured neighbourhood. The collector splits its groups at the onset
-and evidenceLite does not: the diagnosis must not depend on that.
+``span.kind``, epoch-millisecond timestamps) to the real New Relic collector, whose NRQL asks for
+the whole traces through the alerting service (a ``uniques(trace.id)`` subquery), with no
+topology configured. The collector splits its groups at the onset and evidenceLite does not: the
+diagnosis must not depend on that.
 """
 
 from __future__ import annotations
@@ -221,7 +222,8 @@ def newrelic_rows(sent: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _nerdgraph(rows: list[dict[str, Any]]) -> Callable[[httpx.Request], httpx.Response]:
     """NerdGraph as it answers the collector's NRQL: the ``Span`` rows of the services and window
-    asked about, no rows for the other event types."""
+    asked about, or, asked by ``trace.id IN (SELECT uniques(trace.id) …)``, every row of the
+    traces those services are in; no rows for the other event types."""
 
     def answer(request: httpx.Request) -> httpx.Response:
         nrql = Replay.body(request)["variables"]["nrql"]
@@ -233,11 +235,22 @@ def _nerdgraph(rows: list[dict[str, Any]]) -> Callable[[httpx.Request], httpx.Re
             assert since is not None, nrql
             asked = set(re.findall(r"'([^']*)'", named.group(1)))
             start, end = int(since.group(1)), int(since.group(2))
+            # The subquery runs over the outer query's window.
             results = [
                 row
                 for row in rows
                 if row["service.name"] in asked and start <= row["timestamp"] < end
             ]
+            if "trace.id IN (SELECT uniques(trace.id) FROM Span WHERE service.name IN (" in nrql:
+                traces = {row["trace.id"] for row in results}
+                results = [
+                    row
+                    for row in rows
+                    if row["trace.id"] in traces and start <= row["timestamp"] < end
+                ]
+            limit = re.search(r"LIMIT (\d+)$", nrql)
+            if limit is not None:
+                results = results[: int(limit.group(1))]
         body = {"data": {"actor": {"account": {"nrql": {"results": results}}}}}
         return httpx.Response(200, json=body)
 
@@ -245,9 +258,8 @@ def _nerdgraph(rows: list[dict[str, Any]]) -> Callable[[httpx.Request], httpx.Re
 
 
 def _use_newrelic(services: Services, answer: dict[str, Any]) -> Replay:
-    # New Relic is asked by service, not by trace: the spans below the alerting service come
-    # only from the neighbourhood the collectors file's topology names.
-    services.pipeline.gatherer.topology = {"web-frontend": ["orders-api"], "orders-api": [CALLEE]}
+    # No topology: the spans below the alerting service come with the traces it is in.
+    assert not services.pipeline.gatherer.topology
     return _collect_with(
         services,
         Replay({"POST /graphql": _nerdgraph(newrelic_rows(sent_spans(answer)))}),
@@ -268,7 +280,10 @@ def _asked_newrelic(replay: Replay) -> None:
         if "FROM Span" in (nrql := Replay.body(sent)["variables"]["nrql"])
     ]
     assert len(spans) == 1
-    assert f"service.name IN ('web-frontend', 'orders-api', '{CALLEE}')" in spans[0]
+    assert (
+        "WHERE trace.id IN (SELECT uniques(trace.id) FROM Span "
+        "WHERE service.name IN ('web-frontend'))"
+    ) in spans[0]
 
 
 class Backend(NamedTuple):

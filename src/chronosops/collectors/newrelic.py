@@ -61,10 +61,15 @@ DEFAULT_LOGS_NRQL = (
     "AND level IN ('ERROR', 'error', 'WARN', 'warn', 'WARNING', 'CRITICAL', 'FATAL') "
     "$since LIMIT 2000"
 )
+# Whole traces, as Cloud Trace answers them: every span of a trace that passes through the
+# neighbourhood, so the services it calls are read even where no topology names them. The
+# ``uniques`` subquery runs over the outer query's window (docs.newrelic.com, "Use subqueries
+# for linking multiple queries"); LIMIT still caps the spans read.
 DEFAULT_SPANS_NRQL = (
     "SELECT timestamp, name, duration.ms, service.name, error, otel.status_code, trace.id, id, "
     "parent.id, span.kind, peer.service "
-    "FROM Span WHERE service.name IN ($services) $since LIMIT 2000"
+    "FROM Span WHERE trace.id IN "
+    "(SELECT uniques(trace.id) FROM Span WHERE service.name IN ($services)) $since LIMIT 2000"
 )
 DEFAULT_DEPLOYMENTS_NRQL = (
     "SELECT timestamp, appName, revision, description, user, changelog, deploymentType "
