@@ -29,6 +29,7 @@ from chronosops.core.windows import TimeWindow
 from chronosops.evidence import CollectionPolicy, CollectorRunner
 from tests.collectors.local_servers import answering_server
 from tests.collectors.replay import Replay, by_cursor, recording
+from tests.collectors.traced_calls import assert_web_frontend_calls_payment
 
 ONSET = datetime(2024, 1, 15, 10, 0, tzinfo=UTC)
 WINDOW = TimeWindow(ONSET - timedelta(minutes=15), ONSET + timedelta(minutes=75))
@@ -574,16 +575,4 @@ async def test_a_traced_call_becomes_a_caller_to_callee_group_with_its_time_outs
         }
     )
     collected = await google(replay, metrics=ONE_METRIC).collect(QUERY)
-    groups = {g.artifact_id: g for g in collected.artifacts if isinstance(g, SpanGroup)}
-    call = groups["span:gcp:web-frontend:→payment-service"]
-    assert (call.service, call.peer_service, call.count, call.error_count) == (
-        "web-frontend",
-        "payment-service",
-        2,
-        1,
-    )
-    assert [b.p50_ms for b in call.histogram] == [130, 5300]
-    assert [b.own_p50_ms for b in call.histogram] == pytest.approx([37.6, 288])
-    # The caller's own code is its span less the call it waited on.
-    checkout = groups["span:gcp:web-frontend:GET /checkout"]
-    assert [b.own_p50_ms for b in checkout.histogram] == pytest.approx([10, 100])
+    assert_web_frontend_calls_payment(collected.artifacts, source="gcp")

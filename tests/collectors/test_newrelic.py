@@ -22,6 +22,7 @@ from chronosops.core.clock import FrozenClock
 from chronosops.core.topology import ServiceGraph
 from chronosops.core.windows import TimeWindow
 from tests.collectors.replay import Replay, recording, respond
+from tests.collectors.traced_calls import assert_web_frontend_calls_payment
 
 ONSET = datetime(2024, 1, 15, 10, 0, tzinfo=UTC)
 WINDOW = TimeWindow(ONSET - timedelta(minutes=15), ONSET + timedelta(minutes=75))
@@ -229,19 +230,7 @@ async def test_a_traced_call_becomes_a_caller_to_callee_group_with_its_time_outs
     # web-frontend's client span (parent.id) wraps payment-service's server span: the caller
     # waited 130 ms for 92.4 ms of callee before the onset, 5300 ms for 5012 ms after.
     collected = await newrelic(Replay({"POST /graphql": with_call_graph})).collect(QUERY)
-    groups = {g.artifact_id: g for g in collected.artifacts if isinstance(g, SpanGroup)}
-    call = groups["span:newrelic:web-frontend:→payment-service"]
-    assert (call.service, call.peer_service, call.count, call.error_count) == (
-        "web-frontend",
-        "payment-service",
-        2,
-        1,
-    )
-    assert [b.p50_ms for b in call.histogram] == [130, 5300]
-    assert [b.own_p50_ms for b in call.histogram] == pytest.approx([37.6, 288])
+    call = assert_web_frontend_calls_payment(collected.artifacts, source="newrelic")
     assert call.baseline is not None
     assert call.incident is not None
     assert (call.baseline.p95_ms, call.incident.p95_ms) == (130, 5300)
-    # The caller's own code is its span less the call it waited on.
-    checkout = groups["span:newrelic:web-frontend:GET /checkout"]
-    assert [b.own_p50_ms for b in checkout.histogram] == pytest.approx([10, 100])
