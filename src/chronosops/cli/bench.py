@@ -309,6 +309,11 @@ def nezha(
         f"p99 {report.p99_ms:.0f} ms, max {report.max_ms:.0f} ms; the largest body "
         f"({report.largest_bytes / 1e6:.1f} MB) took {report.largest_ms:.0f} ms"
     )
+    if history:
+        timing += (
+            "; with history: each case read against the log statements of the tuned cases of "
+            "its system before it"
+        )
     if as_json:
         typer.echo(json.dumps(asdict(report), indent=2, default=str))
         return
