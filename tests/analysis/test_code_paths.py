@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
-from chronosops.analysis import analyze
-from chronosops.analysis.code_paths import vanished_paths
+from chronosops.analysis import AnalysisInput, analyze
+from chronosops.analysis.code_paths import (
+    HISTORY_MIN_INCIDENTS,
+    missing_paths,
+    statement_history,
+    vanished_paths,
+)
+from chronosops.analysis.models import StatementHistory
 from chronosops.analysis.statistics import fisher_exact
 from tests.analysis.builders import analysis_input, at
 
@@ -161,3 +168,84 @@ def test_fishers_exact_test_gives_the_two_sided_p_value_of_a_two_by_two_table() 
     assert abs(fisher_exact(8, 2, 1, 5) - 0.0349650350) < 1e-9
     assert fisher_exact(3, 5, 1, 4) > 0.99
     assert fisher_exact(0, 0, 0, 0) == 1.0
+
+
+# A code path broken before the evidence begins, read against the service's earlier incidents.
+
+
+def _incident(query_logs: list[Statement], calls: tuple[int, int] = (6, 6)) -> AnalysisInput:
+    return analysis_input(
+        service="ts-gateway-service",
+        **_traffic({QUERY: calls, LIST: (3, 3)}, {QUERY: query_logs, LIST: LIST_LOGS}),
+    )
+
+
+def _history(incidents: int) -> list[StatementHistory]:
+    return statement_history([_incident(QUERY_LOGS).artifacts for _ in range(incidents)])
+
+
+def test_the_history_keeps_each_statements_share_of_its_services_lines_per_incident() -> None:
+    history = {h.statement: h for h in _history(2)}
+
+    found = history["p.s.priceimpl#52 [query][price found] #"]
+    # Per incident: 60 query calls log two statements each, 30 list calls one: 60 of 150 lines.
+    assert found.shares == [0.4, 0.4]
+    assert found.operation == QUERY
+    assert found.service == SERVICE
+
+
+def test_a_statement_earlier_incidents_always_logged_and_this_one_never_does_is_missing() -> None:
+    broken = _incident(QUERY_LOGS[:1])  # the method throws before its second statement
+
+    paths = missing_paths(broken.artifacts, _history(HISTORY_MIN_INCIDENTS))
+
+    assert [(p.service, p.operation, p.statement) for p in paths] == [
+        (SERVICE, QUERY, "p.s.priceimpl#52 [query][price found] #")
+    ]
+    assert paths[0].lines == 90
+    assert paths[0].calls == 60
+    # P(no line | 40% of 90 expected) = e^-36, times the 3 statements read.
+    assert math.isclose(paths[0].p_value, 3 * math.exp(-0.4 * 90), rel_tol=1e-6)
+    assert paths[0].strength == 1.0
+
+
+def test_a_missing_statement_names_a_code_fault_at_its_service() -> None:
+    broken = _incident(QUERY_LOGS[:1])
+    request = broken.model_copy(update={"statement_history": _history(HISTORY_MIN_INCIDENTS)})
+
+    result = analyze(request)
+
+    assert result.hypotheses[0].id == "DEPLOY_BUG"
+    assert result.culprit_service == SERVICE
+    assert "never logged" in result.hypotheses[0].rationale
+    # Without the history the same evidence shows no change inside the window.
+    assert analyze(broken).culprit_service != SERVICE
+
+
+def test_a_history_of_fewer_incidents_than_needed_says_nothing() -> None:
+    broken = _incident(QUERY_LOGS[:1])
+
+    assert missing_paths(broken.artifacts, _history(HISTORY_MIN_INCIDENTS - 1)) == []
+
+
+def test_statements_of_an_operation_not_called_now_are_traffic_not_a_missing_path() -> None:
+    quiet = _incident(QUERY_LOGS, calls=(0, 0))
+
+    assert missing_paths(quiet.artifacts, _history(HISTORY_MIN_INCIDENTS)) == []
+
+
+def test_a_statement_still_logged_at_a_lower_share_is_not_missing() -> None:
+    fewer = _incident(QUERY_LOGS, calls=(1, 1))
+
+    assert missing_paths(fewer.artifacts, _history(HISTORY_MIN_INCIDENTS)) == []
+
+
+def test_error_statements_stay_out_of_the_history() -> None:
+    failing: list[Statement] = [
+        *QUERY_LOGS,
+        ("p.s.PriceImpl#60", "[query][price missing]", "ERROR"),
+    ]
+    history = statement_history([_incident(failing).artifacts] * HISTORY_MIN_INCIDENTS)
+
+    assert not any("price missing" in h.statement for h in history)
+    assert missing_paths(_incident(QUERY_LOGS).artifacts, history) == []

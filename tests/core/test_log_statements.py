@@ -86,28 +86,32 @@ def test_a_statement_is_counted_once_per_span_per_minute_in_the_operation_that_l
     assert found.levels == {"INFO": 4}
 
 
-def test_a_statement_logged_from_several_operations_alike_is_left_out() -> None:
+def test_a_statement_logged_from_several_operations_alike_is_kept_in_none_of_them() -> None:
     operations = {
         "00000000000000a1": ("ts-basic-service", "BasicController.queryForTravel"),
         "00000000000000a2": ("ts-basic-service", "BasicController.queryForTravels"),
     }
     lines = [_line("00000000000000a1", "[check][ok]"), _line("00000000000000a2", "[check][ok]")]
 
-    assert log_statements(lines, operations, id_prefix="statement", source="test") == []
+    (found,) = log_statements(lines, operations, id_prefix="statement", source="test")
+
+    # Its share of the service's lines still counts (`analysis.code_paths.statement_history`);
+    # no operation reads it as a path of its own.
+    assert (found.operation, found.spans, found.levels) == ("", 2, {"INFO": 2})
+    assert "(no one operation)" in found.title
 
 
-def test_lines_whose_spans_belong_to_another_service_place_no_statement() -> None:
+def test_lines_whose_spans_belong_to_another_service_place_no_statement_in_an_operation() -> None:
     operations = {"00000000000000a1": ("ts-route-service", "RouteController.queryById")}
 
-    assert (
-        log_statements(
-            [_line("00000000000000a1", "[getRoutes][Success]")],
-            operations,
-            id_prefix="statement",
-            source="test",
-        )
-        == []
+    (found,) = log_statements(
+        [_line("00000000000000a1", "[getRoutes][Success]")],
+        operations,
+        id_prefix="statement",
+        source="test",
     )
+
+    assert (found.service, found.operation) == ("ts-basic-service", "")
 
 
 def _record(span: str | None, text: str, *, second: float = 0) -> RawLogLine:

@@ -6,8 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from chronosops.investigation import nezha_benchmark
 from chronosops.investigation.nezha_benchmark import (
+    CaseOutcome,
     DatasetMissingError,
+    NezhaCase,
     analyse,
     find_dataset,
     is_held_out,
@@ -46,7 +49,7 @@ def test_a_missing_dataset_is_a_clear_error(tmp_path: Path) -> None:
 def test_the_engine_names_the_injected_culprit_and_family(source_ref: str) -> None:
     assert DATASET is not None
     case = next(c for c in load_cases(DATASET) if c.source_ref == source_ref)
-    outcome = analyse(case)
+    outcome, _ = analyse(case)
     culprit, family = NAMED[source_ref]
     assert outcome.answered == f"{family}@{culprit}"
     assert outcome.culprit_top1
@@ -62,3 +65,51 @@ def test_the_report_keeps_tuned_and_held_out_apart() -> None:
     assert {row["system"] for row in report.rows} == {"OnlineBoutique"}
     assert all(not case.held_out for case in report.tuned_cases)
     assert report.p99_ms >= report.p50_ms > 0
+
+
+def test_with_history_each_case_remembers_only_the_earlier_tuned_cases_of_its_system(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    refs = [f"x-{n}" for n in range(12)]
+    held_out = [ref for ref in refs if is_held_out(ref)]
+    assert held_out  # the hash holds some out, not all
+    assert len(held_out) < len(refs)
+    cases = [
+        NezhaCase(
+            path=tmp_path / ref,
+            system="S" if index % 2 else "T",
+            source_ref=ref,
+            culprit="a",
+            fault_type="exception",
+            hypothesis="DEPLOY_BUG",
+            acceptable=(),
+        )
+        for index, ref in enumerate(reversed(refs))  # listed out of time order
+    ]
+    remembered: dict[str, list[str]] = {}
+
+    def fake_analyse(case: NezhaCase, history: object) -> tuple[CaseOutcome, list[str]]:
+        remembered[case.source_ref] = list(history)  # type: ignore[call-overload]
+        outcome = CaseOutcome(
+            case.source_ref, case.system, case.fault_type, case.held_out,
+            True, True, True, True, "", "", 1.0, 1,
+        )  # fmt: skip
+        return outcome, [case.source_ref]
+
+    monkeypatch.setattr(nezha_benchmark, "load_cases", lambda _: cases)
+    monkeypatch.setattr(nezha_benchmark, "analyse", fake_analyse)
+    # The history handed on is the list of earlier incidents' statements, as remembered.
+    monkeypatch.setattr(
+        nezha_benchmark, "statement_history", lambda incidents: [i[0] for i in incidents]
+    )
+
+    run_nezha(tmp_path, history=True)
+
+    for case in cases:
+        earlier = sorted(
+            c.source_ref
+            for c in cases
+            if c.system == case.system and c.source_ref < case.source_ref and not c.held_out
+        )
+        assert remembered[case.source_ref] == earlier
+    assert not any(ref in seen for seen in remembered.values() for ref in held_out)

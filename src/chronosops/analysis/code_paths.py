@@ -10,6 +10,17 @@ method whose exception skips the rest of it, or that returns a value its caller 
 on, stops reaching a statement it reached on every call before, while the operation itself
 keeps being called.
 
+A code path broken for longer than the evidence reaches back leaves no change inside it: the
+operation never reaches the statement, before the fault's start or after. Read against the
+service's *earlier incidents* (`StatementHistory`, how much of the service's logging each
+statement was each time), it shows: a statement that was a steady share of the service's lines
+in earlier incidents, whose operation keeps running now, and that this incident's lines never
+hold is a code path that stopped (`missing_paths`). Measured on the tuned Nezha TrainTicket
+cases with the history of the earlier tuned cases only, the statement the injected fault skips
+(`TravelServiceImpl#457`, `#372`, `PriceController#46`) is absent from the whole window in three
+exception cases where the fault was in force before it began, and no other service's statement
+is missing in any of the 21 (the four CPU faults included).
+
 Only the vanishing direction is read. Measured on the tuned Nezha TrainTicket cases, a statement
 *appearing* under an operation is the traffic's content as often as a fault (trips found or
 not, trains whose number starts with another letter: the same handler walks another branch for
@@ -25,7 +36,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from chronosops.analysis.statistics import fisher_exact
+from chronosops.analysis.models import StatementHistory
+from chronosops.analysis.statistics import fisher_exact, median
 from chronosops.core.artifacts import ERROR_LEVELS, WARN_LEVELS, Artifact, LogStatement, SpanGroup
 
 MINUTE = timedelta(minutes=1)
@@ -129,4 +141,144 @@ def vanished_paths(artifacts: Sequence[Artifact], onset: datetime) -> list[Vanis
     return sorted(found, key=lambda path: (path.p_value, path.service, path.statement))
 
 
-__all__ = ["VanishedPath", "vanished_paths"]
+# A service's statements are read against its history only where it logged this many lines in
+# its spans (in this incident, and in each earlier one that counts): fewer, and shares swing.
+HISTORY_MIN_LINES = 20
+# Earlier incidents of the service a statement's usual share is read from (its median).
+HISTORY_MIN_INCIDENTS = 5
+
+
+def _own_lines(statements: Sequence[LogStatement]) -> dict[str, int]:
+    lines: dict[str, int] = defaultdict(int)
+    for statement in statements:
+        lines[statement.service] += sum(statement.levels.values())
+    return lines
+
+
+def _is_path(statement: LogStatement) -> bool:
+    """A statement of the code's usual path: error and warning lines report trouble, which
+    comes and goes (an earlier fault ending is a recovery, not a path that stopped)."""
+    return not any(level in ERROR_LEVELS or level in WARN_LEVELS for level in statement.levels)
+
+
+def statement_history(incidents: Sequence[Sequence[Artifact]]) -> list[StatementHistory]:
+    """Each service's statements over earlier incidents: per incident in which the service
+    logged ``HISTORY_MIN_LINES`` lines in its spans or more, the share of them each statement
+    held (0 where it logged none), whichever operations its lines were placed in; with the
+    operation that logged most of them."""
+    shares: dict[tuple[str, str], dict[int, float]] = defaultdict(dict)
+    where: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    counted: dict[str, list[int]] = defaultdict(list)
+    for index, artifacts in enumerate(incidents):
+        statements = [a for a in artifacts if isinstance(a, LogStatement)]
+        lines = _own_lines(statements)
+        for service, total in sorted(lines.items()):
+            if total >= HISTORY_MIN_LINES:
+                counted[service].append(index)
+        for statement in statements:
+            total = lines[statement.service]
+            if total < HISTORY_MIN_LINES or not _is_path(statement):
+                continue
+            key = (statement.service, statement.statement)
+            own = sum(statement.levels.values())
+            shares[key][index] = shares[key].get(index, 0.0) + own / total
+            if statement.operation:
+                where[key][statement.operation] += own
+    return [
+        StatementHistory(
+            service=service,
+            operation=min(where[(service, text)].items(), key=lambda item: (-item[1], item[0]))[0],
+            statement=text,
+            shares=[round(seen.get(index, 0.0), 6) for index in counted[service]],
+        )
+        for (service, text), seen in sorted(shares.items())
+        # Only statements seen in an operation: whether that operation still runs is the test.
+        if where[(service, text)]
+    ]
+
+
+@dataclass(frozen=True)
+class MissingPath:
+    """A statement that was a steady share of its service's lines in earlier incidents, whose
+    operation keeps running, and that this incident never logs."""
+
+    service: str
+    operation: str
+    statement: str
+    usual_share: float  # median over the earlier incidents
+    incidents: int  # earlier incidents it is read from
+    lines: int  # the service's lines in its spans, this incident
+    calls: int  # calls of the operation, this incident
+    p_value: float  # P(none | the usual share), times the statements read (Bonferroni)
+    refs: tuple[str, ...]  # the operation's span group
+
+    @property
+    def strength(self) -> float:
+        return min(1.0, -math.log10(max(self.p_value, 1e-12)) / FULL_STRENGTH_LOG_P)
+
+    def describe(self) -> str:
+        return (
+            f"{self.operation} on {self.service} ran {self.calls} times and never logged "
+            f"“{self.statement}”: in {self.incidents} earlier incidents it was "
+            f"{self.usual_share:.0%} of the service's lines, "
+            f"{self.usual_share * self.lines:.0f} of these {self.lines} (p = {self.p_value:.2g})"
+        )
+
+
+def missing_paths(
+    artifacts: Sequence[Artifact], history: Sequence[StatementHistory]
+) -> list[MissingPath]:
+    """Statements the service's earlier incidents always showed that this incident's lines
+    never hold while their operation runs, strongest first. Each is read as a Poisson count
+    (expected: the usual share times the service's lines now), Bonferroni over every statement
+    read in the incident."""
+    if not history:
+        return []
+    statements = [a for a in artifacts if isinstance(a, LogStatement)]
+    lines = _own_lines(statements)
+    logged: dict[tuple[str, str], int] = defaultdict(int)
+    for statement in statements:
+        logged[(statement.service, statement.statement)] += sum(statement.levels.values())
+    calls: dict[tuple[str, str], int] = defaultdict(int)
+    groups: dict[tuple[str, str], str] = {}
+    for group in artifacts:
+        if isinstance(group, SpanGroup) and not group.peer_service:
+            key2 = (group.service, group.operation)
+            calls[key2] += sum(bucket.count for bucket in group.histogram)
+            groups.setdefault(key2, group.artifact_id)
+    read: list[tuple[StatementHistory, float]] = []
+    for past in history:
+        if (
+            len(past.shares) < HISTORY_MIN_INCIDENTS
+            or lines.get(past.service, 0) < HISTORY_MIN_LINES
+        ):
+            continue
+        if calls.get((past.service, past.operation), 0) < MIN_CALLS:
+            continue
+        usual = median(past.shares)
+        if usual > 0:
+            read.append((past, usual))
+    found: list[MissingPath] = []
+    for past, usual in read:
+        if logged.get((past.service, past.statement), 0):
+            continue
+        p_value = min(1.0, math.exp(-usual * lines[past.service]) * len(read))
+        if p_value > SIGNIFICANCE:
+            continue
+        found.append(
+            MissingPath(
+                service=past.service,
+                operation=past.operation,
+                statement=past.statement,
+                usual_share=usual,
+                incidents=len(past.shares),
+                lines=lines[past.service],
+                calls=calls[(past.service, past.operation)],
+                p_value=p_value,
+                refs=(groups[(past.service, past.operation)],),
+            )
+        )
+    return sorted(found, key=lambda path: (path.p_value, path.service, path.statement))
+
+
+__all__ = ["MissingPath", "VanishedPath", "missing_paths", "statement_history", "vanished_paths"]

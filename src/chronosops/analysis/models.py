@@ -43,9 +43,25 @@ class SignalRuleInput(AnalysisModel):
     kind: str
 
 
+class StatementHistory(AnalysisModel):
+    """How much of a service's logging one of its statements was in earlier incidents: the
+    statement's lines over the lines of every statement the service logged in its spans, one
+    share per earlier incident in which the service logged enough to count (0 where the
+    statement was absent). Built by `analysis.code_paths.statement_history`."""
+
+    service: str
+    operation: str = Field(description="the span operation its lines are logged in")
+    statement: str
+    shares: list[float] = Field(description="one per earlier incident of the service")
+
+
 class AnalysisInput(AnalysisModel):
     context: IncidentContext
     artifacts: list[Artifact]
+    statement_history: list[StatementHistory] = Field(
+        default_factory=list,
+        description="log statements' shares in earlier incidents of the same services (optional)",
+    )
     signal_rules: list[SignalRuleInput] = Field(
         default_factory=list,
         description="extra metric-name rows tried before the built-in signal table",

@@ -17,8 +17,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from chronosops.analysis.code_paths import VanishedPath, vanished_paths
-from chronosops.analysis.models import IncidentContext
+from chronosops.analysis.code_paths import MissingPath, VanishedPath, missing_paths, vanished_paths
+from chronosops.analysis.models import IncidentContext, StatementHistory
 from chronosops.analysis.signals import outcome_of, unit_floor
 from chronosops.analysis.signatures import extra_patterns
 from chronosops.analysis.statistics import MAD_SCALE, mad, median
@@ -589,6 +589,8 @@ class Observations:
     change_edges: set[tuple[str, str]] = field(default_factory=set)
     # Log statements an operation reached on its calls before the fault and not after.
     code_paths: list[VanishedPath] = field(default_factory=list)
+    # Log statements the services' earlier incidents always showed, never logged in this one.
+    missing_paths: list[MissingPath] = field(default_factory=list)
     _by_service: dict[str, list[LogFinding]] | None = field(default=None, repr=False)
     _indexed: int = field(default=-1, repr=False)
 
@@ -724,7 +726,11 @@ def _estimate_onset(
     return min(candidates) if candidates else context.onset
 
 
-def observe(artifacts: Sequence[Artifact], context: IncidentContext) -> Observations:
+def observe(
+    artifacts: Sequence[Artifact],
+    context: IncidentContext,
+    history: Sequence[StatementHistory] = (),
+) -> Observations:
     series = [a for a in artifacts if isinstance(a, MetricSeries)]
     templates = [a for a in artifacts if isinstance(a, LogTemplate)]
     spans = [a for a in artifacts if isinstance(a, SpanGroup)]
@@ -837,6 +843,7 @@ def observe(artifacts: Sequence[Artifact], context: IncidentContext) -> Observat
         exports=exports,
         change_edges=change_edges,
         code_paths=vanished_paths(artifacts, context.onset),
+        missing_paths=missing_paths(artifacts, history),
     )
 
 

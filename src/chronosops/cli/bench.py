@@ -267,6 +267,12 @@ def nezha(
     cases: bool = typer.Option(
         False, "--cases", help="also list each tuned case's answer (held-out cases never)"
     ),
+    history: bool = typer.Option(
+        False,
+        "--history",
+        help="analyse in time order, each case with the log statements of the tuned cases of "
+        "its system before it (a deployment's memory of earlier incidents)",
+    ),
     as_json: bool = typer.Option(False, "--json", help="print the report as JSON"),
     markdown: bool = typer.Option(
         False, "--markdown", help="print the table as Markdown (for docs/benchmarks.md)"
@@ -293,6 +299,7 @@ def nezha(
                 limit=limit,
                 systems=system,
                 progress=lambda done, total: progress.update(task, completed=done, total=total),
+                history=history,
             )
     except NezhaDatasetMissingError as error:
         typer.echo(f"error: {error}", err=True)
@@ -302,6 +309,11 @@ def nezha(
         f"p99 {report.p99_ms:.0f} ms, max {report.max_ms:.0f} ms; the largest body "
         f"({report.largest_bytes / 1e6:.1f} MB) took {report.largest_ms:.0f} ms"
     )
+    if history:
+        timing += (
+            "; with history: each case read against the log statements of the tuned cases of "
+            "its system before it"
+        )
     if as_json:
         typer.echo(json.dumps(asdict(report), indent=2, default=str))
         return

@@ -176,7 +176,9 @@ class LogStatement(ArtifactBase):
 
     kind: Literal["log_statement"] = "log_statement"
     service: str
-    operation: str = Field(description="the span operation its lines are logged in")
+    operation: str = Field(
+        description="the span operation its lines are logged in; empty when not one operation"
+    )
     statement: str = Field(description="the line's first words, values masked")
     levels: dict[str, int] = Field(description="lines per level")
     spans: int = Field(description="distinct spans that logged it")

@@ -158,10 +158,12 @@ def log_statements(
     """Statements of the lines that carry trace context, each placed in the operation of the
     spans that logged it (``operations``: span id → (service, operation)).
 
-    A statement is kept when the spans known to have logged it belong to one operation of the
-    same service (at least ``PLACEMENT_SHARE`` of them); its lines in spans that are not in the
-    evidence (traces sampled apart from logs) still count, since the span id says which call
-    they came from.
+    A statement is placed in an operation when the spans known to have logged it belong to one
+    operation of the same service (at least ``PLACEMENT_SHARE`` of them); its lines in spans that
+    are not in the evidence (traces sampled apart from logs) still count, since the span id says
+    which call they came from. A statement that cannot be placed (none of its spans were sent,
+    or several operations log it) is kept with no operation: how much of its service's logging
+    it is still counts (`analysis.code_paths.statement_history`).
     """
     redacted: dict[str, str] = {}  # a statement's words as read → as kept (secrets masked)
     # (service, statement) → span id → when it first logged it; and lines per level.
@@ -187,11 +189,11 @@ def log_statements(
             for span_id in first_seen
             if span_id in operations and operations[span_id][0] == service
         )
-        if not where:
-            continue
-        (operation, inside), *_ = sorted(where.items(), key=lambda item: (-item[1], item[0]))
-        if inside < PLACEMENT_SHARE * sum(where.values()):
-            continue
+        operation = ""  # not placed: its spans are not among those sent, or it is a helper's
+        if where:
+            (most, inside), *_ = sorted(where.items(), key=lambda item: (-item[1], item[0]))
+            if inside >= PLACEMENT_SHARE * sum(where.values()):
+                operation = most
         per_minute: Counter[datetime] = Counter(minute_of(ts) for ts in first_seen.values())
         levels: Counter[str] = Counter()
         for level, lines_at in levels_of[(service, statement)].items():
@@ -201,10 +203,11 @@ def log_statements(
                 artifact_id=bounded_id(
                     id_prefix, f"{service}:{operation}:{statement}", [service, statement]
                 ),
-                title=f"{service} {operation}: {statement}"[:200],
+                title=f"{service} {operation or '(no one operation)'}: {statement}"[:200],
                 summary=(
                     f"logged by {len(first_seen)} span{'s' if len(first_seen) != 1 else ''} "
-                    f"of {operation} ({levels.total()} line{'s' if levels.total() != 1 else ''})"
+                    + (f"of {operation} " if operation else "")
+                    + f"({levels.total()} line{'s' if levels.total() != 1 else ''})"
                 ),
                 source=source,
                 service=service,

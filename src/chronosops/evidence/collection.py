@@ -230,8 +230,8 @@ class CollectorRunner:
         spans: Sequence[RawSpan],
     ) -> None:
         """Log statements of each collector's lines, placed in the spans all collectors read;
-        the most telling (logged by the most spans) kept under the cap, counted in the note of
-        the collector whose lines they are."""
+        the most telling (placed in an operation, then logged by the most spans) kept under the
+        cap, counted in the note of the collector whose lines they are."""
         if not spans:
             return
         for name, read in lines.items():
@@ -239,7 +239,8 @@ class CollectorRunner:
             if not statements:
                 continue
             cap = self.policy.cap("log_statement")
-            statements.sort(key=lambda s: (-s.spans, s.artifact_id))
+            # Placed in an operation first: those are what the code-path readings compare.
+            statements.sort(key=lambda s: (not s.operation, -s.spans, s.artifact_id))
             kept: list[LogStatement] = statements[:cap]
             result.artifacts.extend(kept)
             detail = f"; {len(kept)} log_statement (its lines placed in the spans read)"

@@ -24,6 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from chronosops.analysis import AnalysisInput, AnalysisResult, IncidentContext, analyze
+from chronosops.analysis.code_paths import statement_history
+from chronosops.analysis.models import StatementHistory
+from chronosops.core.artifacts import Artifact, LogStatement
 from chronosops.core.ingest_request import IngestIncidentRequest
 from chronosops.core.windows import incident_window
 from chronosops.evidence.lite import artifacts_from_lite
@@ -179,12 +182,19 @@ def score(case: NezhaCase, result: AnalysisResult, milliseconds: float, size: in
     )
 
 
-def analyse(case: NezhaCase) -> CaseOutcome:
+def analyse(
+    case: NezhaCase, history: Sequence[StatementHistory] = ()
+) -> tuple[CaseOutcome, list[Artifact]]:
+    """The case scored, and its log statements (what a history of earlier incidents keeps)."""
     body = case.body()
     # CPU time of this process: what one core spends, whatever else the machine is running.
     started = time.process_time()
-    result = analyze(request_of(body))
-    return score(case, result, (time.process_time() - started) * 1000, len(body))
+    request = request_of(body)
+    if history:
+        request = request.model_copy(update={"statement_history": list(history)})
+    result = analyze(request)
+    outcome = score(case, result, (time.process_time() - started) * 1000, len(body))
+    return outcome, [a for a in request.artifacts if isinstance(a, LogStatement)]
 
 
 @dataclass
@@ -235,16 +245,28 @@ def run_nezha(
     limit: int | None = None,
     systems: Sequence[str] = (),
     progress: Callable[[int, int], None] | None = None,
+    history: bool = False,
 ) -> NezhaReport:
+    """Every case analysed on its own; with ``history``, in time order per system, each with the
+    log statements of the *tuned* cases of its system analysed before it (as a deployment
+    remembers earlier incidents; held-out cases are never remembered, so no held-out bundle
+    reaches another case's analysis)."""
     cases = load_cases(dataset)
     if systems:
         wanted = {s.lower() for s in systems}
         cases = [c for c in cases if c.system.lower() in wanted]
     if limit is not None:
         cases = cases[:limit]
+    if history:
+        cases = sorted(cases, key=lambda c: (c.system, c.source_ref))
     outcomes: list[CaseOutcome] = []
+    earlier: dict[str, list[list[Artifact]]] = defaultdict(list)
     for index, case in _iterate(cases):
-        outcomes.append(analyse(case))
+        past = statement_history(earlier[case.system]) if history else []
+        outcome, statements = analyse(case, past)
+        outcomes.append(outcome)
+        if history and not case.held_out:
+            earlier[case.system].append(statements)
         if progress is not None:
             progress(index, len(cases))
     groups: dict[tuple[str, str, str], Tally] = defaultdict(Tally)

@@ -6,6 +6,9 @@ now gets sends it down another branch. That is a code fault of the service the o
 in (`DEPLOY_BUG`; in the Nezha data, faults injected into a running method). Where the service
 calls another that lost a code path too, the callee's fault explains the caller's changed
 branch, so the caller counts for less (the deepest change is where the divergence starts).
+A statement the service's earlier incidents always showed and this one never logs while its
+operation runs (`code_paths.missing_paths`) is the same evidence for a path broken since before
+the window began.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from chronosops.analysis.catalog import HypothesisId
-from chronosops.analysis.code_paths import VanishedPath
+from chronosops.analysis.code_paths import MissingPath, VanishedPath
 from chronosops.analysis.localisation import Localization
 from chronosops.analysis.observations import Observations
 from chronosops.analysis.scoring import CODE, Candidate
@@ -29,8 +32,9 @@ EXPLAINED_CALLER_SHARE = 0.5
 def code_path_candidates(obs: Observations, where: Localization) -> list[Candidate]:
     """A code fault at each service whose operations stopped reaching statements they reached."""
     del where  # the paths are read per service; the call graph comes from the observations
-    by_service: dict[str, list[VanishedPath]] = defaultdict(list)
-    for path in obs.code_paths:
+    by_service: dict[str, list[VanishedPath | MissingPath]] = defaultdict(list)
+    paths_read: list[VanishedPath | MissingPath] = [*obs.code_paths, *obs.missing_paths]
+    for path in paths_read:
         by_service[path.service].append(path)
     found: list[Candidate] = []
     for service, paths in sorted(by_service.items()):
