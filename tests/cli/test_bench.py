@@ -91,3 +91,11 @@ def test_bench_nezha_scores_two_cases_beside_nezhas_figures() -> None:
     assert rows[0].startswith("| system | part | fault | n | AS@1 | AS@3")
     assert any(row.startswith("| OnlineBoutique | all | **all faults** | 2 |") for row in rows)
     assert "TrainTicket AS@1 86.7%" in result.stdout
+
+
+def test_bench_analysis_with_history_says_where_the_code_path_readings_fired() -> None:
+    result = runner.invoke(
+        app, ["bench", "analysis", "--size", "4", "--history", "5", "--no-load", "--markdown"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "with 5 earlier days, a missing path fired at the culprit in" in result.stdout

@@ -104,3 +104,31 @@ def test_asking_for_the_held_out_part_scores_only_held_out_cases() -> None:
     )
     assert report.size == expected > 0
     assert set(report.per_part) == {"held-out"}
+
+
+def test_history_reads_each_traced_incident_against_its_systems_fault_free_days() -> None:
+    from chronosops.investigation.benchmark import earlier_incidents
+
+    traced = generate("network-partition", GenerationOptions(variant=0))
+    untraced = generate("cache-miss-storm", GenerationOptions(variant=0))
+    history = earlier_incidents(traced, 5)
+    assert history
+    assert all(len(past.shares) == 5 for past in history)
+    assert earlier_incidents(untraced, 5) == []
+    assert earlier_incidents(traced, 0) == []
+    assert request_of(traced, history).statement_history == history
+
+
+def test_a_benchmark_with_history_counts_where_the_code_path_readings_fired() -> None:
+    incidents = [
+        generate("network-partition", GenerationOptions(variant=0)),
+        generate("cache-miss-storm", GenerationOptions(variant=0)),
+    ]
+    report = run_benchmark(len(incidents), incidents=incidents, history=5)
+    assert report.history == 5
+    assert report.overall["with_statements"] == 1
+    for key in ("vanished_right", "vanished_wrong", "missing_right", "missing_wrong"):
+        assert report.overall[key] in (0, 1)
+    plain = run_benchmark(len(incidents), incidents=incidents)
+    assert plain.history == 0
+    assert plain.overall["missing_right"] == plain.overall["missing_wrong"] == 0

@@ -40,6 +40,22 @@ COLUMNS = (
 )
 
 
+def code_path_line(report: BenchmarkReport) -> str:
+    """Where the code-path readings fired (`analysis.code_paths`): at the culprit or elsewhere."""
+    row = report.overall
+    line = (
+        f"code paths: {row.get('with_statements', 0)} of {report.size} incidents carry log "
+        f"statements; a vanished path fired at the culprit in {row.get('vanished_right', 0)}, "
+        f"at another service in {row.get('vanished_wrong', 0)}"
+    )
+    if report.history:
+        line += (
+            f"; with {report.history} earlier days, a missing path fired at the culprit in "
+            f"{row.get('missing_right', 0)}, at another service in {row.get('missing_wrong', 0)}"
+        )
+    return line
+
+
 def _cell(value: float | int | None, template: str) -> str:
     return "–" if value is None else template.format(value)
 
@@ -73,6 +89,14 @@ def analysis(
     ),
     seed: int = typer.Option(0, help="suite seed; the published numbers use 0 and 1"),
     load: bool = typer.Option(True, help="also time bundles of 10k log lines and 200 series"),
+    history: int = typer.Option(
+        0,
+        "--history",
+        min=0,
+        help="read each incident against N fault-free days of its system as its earlier "
+        "incidents (the log statements' history of engine 3.13; only systems that log with "
+        "trace context have statements); prints where the code-path readings fired",
+    ),
     as_json: bool = typer.Option(False, "--json", help="print the report as JSON"),
     markdown: bool = typer.Option(
         False, "--markdown", help="print the tables as Markdown (for docs/benchmarks.md)"
@@ -101,6 +125,7 @@ def analysis(
             conventions=chosen,
             part="tuned" if part == "tuned" else "held-out" if part == "held-out" else "all",
             progress=lambda done, total: progress.update(task, completed=done, total=total),
+            history=history,
         )
         load_report = None
         if load:
@@ -127,6 +152,7 @@ def analysis(
                 + " | ".join(_cell(row.get(key), fmt) for key, _, fmt in COLUMNS)
                 + " |"
             )
+        typer.echo(f"\n{code_path_line(report)}.")
         if load_report is not None:
             typer.echo(
                 f"\nLarge bundles ({load_report.series} series, {load_report.log_lines:,} log lines, "
@@ -153,6 +179,7 @@ def analysis(
         end_section=True,
     )
     out.print(table)
+    out.print(code_path_line(report))
     if load_report is not None:
         out.print(
             f"\nlarge bundles ({load_report.series} series, {load_report.log_lines:,} log lines; "

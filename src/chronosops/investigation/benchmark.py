@@ -25,13 +25,16 @@ from chronosops.analysis import (
     IncidentContext,
     analyze,
 )
+from chronosops.analysis.code_paths import missing_paths, statement_history, vanished_paths
+from chronosops.analysis.models import StatementHistory
 from chronosops.core.aggregation import RawLogLine, log_templates, metric_series
-from chronosops.core.artifacts import Artifact, LogTemplate, MetricSeries
+from chronosops.core.artifacts import Artifact, LogStatement, LogTemplate, MetricSeries
 from chronosops.scenarios import (
     Conventions,
     GeneratedIncident,
     SuiteName,
     benchmark_suite,
+    generate,
     is_held_out,
 )
 
@@ -50,6 +53,14 @@ class Outcome:
     brier: float
     milliseconds: float
     held_out: bool = False  # in the part of the suite nobody tunes on
+    # The code-path readings (`analysis.code_paths`), where the incident has log statements:
+    # a path that vanished inside the window, or one missing against the history; at the
+    # culprit service, or at another.
+    statements: bool = False
+    vanished_right: bool = False
+    vanished_wrong: bool = False
+    missing_right: bool = False
+    missing_wrong: bool = False
 
 
 @dataclass
@@ -82,6 +93,11 @@ class Tally:
             "brier": sum(o.brier for o in self.outcomes) / len(self.outcomes),
             "p50_ms": self.quantile(0.5),
             "p99_ms": self.quantile(0.99),
+            "with_statements": sum(o.statements for o in self.outcomes),
+            "vanished_right": sum(o.vanished_right for o in self.outcomes),
+            "vanished_wrong": sum(o.vanished_wrong for o in self.outcomes),
+            "missing_right": sum(o.missing_right for o in self.outcomes),
+            "missing_wrong": sum(o.missing_wrong for o in self.outcomes),
         }
 
 
@@ -95,9 +111,12 @@ class BenchmarkReport:
     conventions: str = "native"
     # "tuned" and "held-out" rows: the part one may tune on, and the part one must not.
     per_part: dict[str, dict[str, float | int | None]] = field(default_factory=dict)
+    history: int = 0  # fault-free days of each system read as its earlier incidents
 
 
-def request_of(incident: GeneratedIncident) -> AnalysisInput:
+def request_of(
+    incident: GeneratedIncident, history: Sequence[StatementHistory] = ()
+) -> AnalysisInput:
     return AnalysisInput(
         context=IncidentContext(
             source_type="SCENARIO",
@@ -110,7 +129,39 @@ def request_of(incident: GeneratedIncident) -> AnalysisInput:
             window_end=incident.window.end,
         ),
         artifacts=list(incident.artifacts),
+        statement_history=list(history),
     )
+
+
+def earlier_incidents(incident: GeneratedIncident, days: int) -> list[StatementHistory]:
+    """The log statements of ``days`` other days of the incident's system without its fault
+    (same services, conventions and instrumentation; `scenarios.generate` ``without_fault``),
+    as a deployment remembers its earlier incidents. Empty where the system logs without trace
+    context (no statements to remember)."""
+    if days <= 0 or not any(isinstance(a, LogStatement) for a in incident.artifacts):
+        return []
+    return statement_history(
+        [
+            generate(incident.scenario_id, incident.options, without_fault=day).artifacts
+            for day in range(1, days + 1)
+        ]
+    )
+
+
+def _code_paths(
+    incident: GeneratedIncident, history: Sequence[StatementHistory]
+) -> dict[str, bool]:
+    """Where the code-path readings fire in this incident: at its culprit, or elsewhere."""
+    culprit = incident.truth.culprit_service
+    vanished = {p.service for p in vanished_paths(incident.artifacts, incident.start)}
+    missing = {p.service for p in missing_paths(incident.artifacts, history)}
+    return {
+        "statements": any(isinstance(a, LogStatement) for a in incident.artifacts),
+        "vanished_right": culprit in vanished,
+        "vanished_wrong": bool(vanished - {culprit}),
+        "missing_right": culprit in missing,
+        "missing_wrong": bool(missing - {culprit}),
+    }
 
 
 def brier(result: AnalysisResult, truth: str) -> float:
@@ -119,7 +170,12 @@ def brier(result: AnalysisResult, truth: str) -> float:
     return sum((confidence.get(h, 0.0) - (1.0 if h == truth else 0.0)) ** 2 for h in CATALOG_IDS)
 
 
-def score(incident: GeneratedIncident, result: AnalysisResult, milliseconds: float) -> Outcome:
+def score(
+    incident: GeneratedIncident,
+    result: AnalysisResult,
+    milliseconds: float,
+    history: Sequence[StatementHistory] = (),
+) -> Outcome:
     truth = incident.truth
     ranked = [h for h in result.hypotheses if h.id != UNKNOWN]
     top = result.hypotheses[0]
@@ -141,6 +197,7 @@ def score(incident: GeneratedIncident, result: AnalysisResult, milliseconds: flo
         brier=brier(result, truth.hypothesis_id),
         milliseconds=milliseconds,
         held_out=is_held_out(incident.scenario_id, incident.options),
+        **_code_paths(incident, history),
     )
 
 
@@ -153,8 +210,11 @@ def run_benchmark(
     suite_name: SuiteName = "default",
     conventions: Conventions = "native",
     part: Literal["all", "tuned", "held-out"] = "all",
+    history: int = 0,
 ) -> BenchmarkReport:
-    """Score the engine on a suite; ``part`` keeps only the tuned or only the held-out cases."""
+    """Score the engine on a suite; ``part`` keeps only the tuned or only the held-out cases;
+    ``history``: each incident analysed with the log statements of that many fault-free days
+    of its system (`earlier_incidents`)."""
     suite = (
         list(incidents)
         if incidents is not None
@@ -167,10 +227,11 @@ def run_benchmark(
     per_scenario: dict[str, Tally] = defaultdict(Tally)
     per_part: dict[str, Tally] = defaultdict(Tally)
     for index, incident in enumerate(suite, start=1):
-        request = request_of(incident)
+        past = earlier_incidents(incident, history)
+        request = request_of(incident, past)
         started = time.perf_counter()
         result = analyze(request)
-        outcome = score(incident, result, (time.perf_counter() - started) * 1000)
+        outcome = score(incident, result, (time.perf_counter() - started) * 1000, past)
         overall.outcomes.append(outcome)
         per_scenario[incident.scenario_id].outcomes.append(outcome)
         per_part["held-out" if outcome.held_out else "tuned"].outcomes.append(outcome)
@@ -184,6 +245,7 @@ def run_benchmark(
         suite=suite_name,
         conventions="mixed" if suite_name == "field" else conventions,
         per_part={k: per_part[k].row() for k in ("tuned", "held-out") if k in per_part},
+        history=history,
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import re
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -73,15 +74,36 @@ def real_onset(scenario: Scenario, options: GenerationOptions, start: datetime) 
     return start + timedelta(seconds=round(offset * 60))
 
 
+def fault_free(scenario: Scenario) -> Scenario:
+    """The scenario's system on a day without its fault: no effects, no changes, none of the
+    lines the fault writes from its onset on (lines driven by what the simulation says happens
+    stay: without the fault they are what the system usually writes)."""
+    return replace(
+        scenario,
+        effects=(),
+        changes=(),
+        logs=tuple(rule for rule in scenario.logs if rule.driver != "after_onset"),
+    )
+
+
 def generate(
-    scenario_id: str, options: GenerationOptions | None = None, *, with_telemetry: bool = True
+    scenario_id: str,
+    options: GenerationOptions | None = None,
+    *,
+    with_telemetry: bool = True,
+    without_fault: int = 0,
 ) -> GeneratedIncident:
     """The incident ``scenario_id`` describes, as ``options`` vary it; same options, same bytes.
 
     ``with_telemetry=False`` skips the simulation: the incident's description and ground truth
-    (without the red herrings only the telemetry reveals), cheaply.
+    (without the red herrings only the telemetry reveals), cheaply. ``without_fault=k`` (1, 2, …):
+    the same system (names, conventions, instrumentation) and window with the fault left out
+    (`fault_free`) on its k-th other day, its own random draws: the evidence of an ordinary day
+    (the history of earlier incidents, `investigation.benchmark`).
     """
     scenario = get_scenario(scenario_id)
+    if without_fault:
+        scenario = fault_free(scenario)
     options = options or GenerationOptions()
     topology = (
         variant_topology(
@@ -103,7 +125,7 @@ def generate(
         minutes_before=options.minutes_before,
         minutes_after=options.minutes_after,
     )
-    seed = _seed(scenario, options)
+    seed = _seed(scenario, options) + (f"/day{without_fault}" if without_fault else "")
     began = onset + timedelta(minutes=min([0.0, *(e.shape.start for e in scenario.effects)]))
     if not with_telemetry:
         return GeneratedIncident(
@@ -147,6 +169,8 @@ def generate(
         artifacts += telemetry.metrics()
     if "logs" not in options.drop:
         artifacts += telemetry.logs()
+        if "traces" not in options.drop:
+            artifacts += telemetry.statements()
     if "traces" not in options.drop:
         artifacts += telemetry.spans()
     if "changes" not in options.drop:

@@ -18,10 +18,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 
-from chronosops.core.aggregation import RawSpan, log_template, metric_series, span_groups
+from chronosops.core.aggregation import (
+    RawSpan,
+    bounded_id,
+    log_template,
+    metric_series,
+    span_groups,
+)
 from chronosops.core.artifacts import (
     ChangeEvent,
     LogExample,
+    LogStatement,
     LogTemplate,
     MetricSeries,
     SeriesPoint,
@@ -29,6 +36,8 @@ from chronosops.core.artifacts import (
     normalise_level,
 )
 from chronosops.core.canonical import content_hash
+from chronosops.core.log_statements import statement_of
+from chronosops.core.redaction import redact_text
 from chronosops.core.timestamps import format_instant
 from chronosops.scenarios.conventions import BREAKER, Signal, Style, derive, native_style
 from chronosops.scenarios.model import (
@@ -52,6 +61,12 @@ MAX_ERROR_SPANS = 10
 SLOW_LOG_SAMPLING = 0.05  # slow-request warnings are rate-limited by the services
 CHANGE_LOOKBACK = timedelta(minutes=180)
 IDLE_RPS = 0.01
+# Systems whose services log with their trace context (OpenTelemetry-instrumented loggers put
+# the span's ids on every record): their lines are also read as log statements placed in the
+# operations that logged them (`core.log_statements`), and their operations log an info line on
+# each call that completes (sampled: high-volume services keep a share of their info lines).
+TRACE_CONTEXT_SHARE = 0.5
+PATH_LOG_SAMPLING = 0.05
 
 _PLACEHOLDER = re.compile(r"\{([a-z]+)(?::([a-z0-9_]+))?\}")
 
@@ -86,6 +101,7 @@ class _LogSource:
     values: Callable[[int, ServiceFrame, random.Random], dict[str, str]] = field(
         default_factory=lambda: _no_values
     )
+    operation: str = ""  # the operation whose calls log it, where one does
 
 
 def _no_values(index: int, frame: ServiceFrame, rng: random.Random) -> dict[str, str]:
@@ -137,6 +153,18 @@ def _steady_rate(start: int, per_second: float, index: int, frame: ServiceFrame)
     return per_second if index >= start else 0.0
 
 
+def _completed_rate(op: str, index: int, frame: ServiceFrame) -> float:
+    ops = frame.ops[op]
+    return ops.rps * (1.0 - ops.error_ratio) * PATH_LOG_SAMPLING
+
+
+def carries_trace_context(topology: Topology) -> bool:
+    """Whether this system's services log with their trace context: a property of the system
+    (its instrumentation), the same in every incident of it."""
+    system = "|".join(sorted(node.name for node in topology.services))
+    return stream(system, "trace-context").random() < TRACE_CONTEXT_SHARE
+
+
 class Telemetry:
     def __init__(
         self,
@@ -162,6 +190,9 @@ class Telemetry:
         self.source = source
         self.culprit = scenario.culprit
         self.red_herrings: list[str] = []
+        self.trace_context = carries_trace_context(topology)
+        # What `logs` wrote, per source: lines per minute and one message (for `statements`).
+        self._written: list[tuple[_LogSource, list[int], str]] = []
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -344,6 +375,11 @@ class Telemetry:
         templates: dict[str, _TemplateAccumulator] = {}
         for source in self._log_sources(rng):
             self._emit(source, rng, templates)
+        if self.trace_context:
+            # Their own stream: the other lines stay as they were.
+            paths = stream(self.seed, "paths")
+            for source in self._path_sources():
+                self._emit(source, paths, templates)
         artifacts: list[LogTemplate] = []
         for template, acc in sorted(templates.items()):
             count = sum(acc.per_minute.values())
@@ -403,6 +439,7 @@ class Telemetry:
                 )
             )
         assert template is not None
+        self._written.append((source, counts, examples[0].message))
         acc = templates.setdefault(template, _TemplateAccumulator(template))
         acc.services.add(node.name)
         for index, count in enumerate(counts):
@@ -454,6 +491,7 @@ class Telemetry:
                     pattern=pattern,
                     rate=partial(self._driver_rate, rule),
                     values=partial(self._rule_values, rule),
+                    operation=rule.operation or "",
                 )
             )
         sources += self._generic_sources() if self.style.native else self._styled_sources()
@@ -495,6 +533,7 @@ class Telemetry:
                         .replace("{path}", path or "/"),
                         rate=partial(_slow_rate, op.name),
                         values=partial(_slow_values, op.name),
+                        operation=op.name,
                     )
                 )
             for event, rate, values in (
@@ -556,6 +595,7 @@ class Telemetry:
                             pattern=f"slow request: {op.name} took {{ms}}ms",
                             rate=partial(_slow_rate, op.name),
                             values=partial(_slow_values, op.name),
+                            operation=op.name,
                         )
                     )
                 sources.append(
@@ -646,7 +686,14 @@ class Telemetry:
                 }
 
             sources.append(
-                _LogSource(service=node.key, level=level, pattern=pattern, rate=rate, values=values)
+                _LogSource(
+                    service=node.key,
+                    level=level,
+                    pattern=pattern,
+                    rate=rate,
+                    values=values,
+                    operation=op_name,
+                )
             )
         return sources
 
@@ -773,6 +820,71 @@ class Telemetry:
                 )
             )
         return found
+
+    def _path_sources(self) -> list[_LogSource]:
+        """An info line per completed call of each operation (sampled): the step a request
+        reaches when it succeeds, which a failed call skips."""
+        return [
+            _LogSource(
+                service=node.key,
+                level="INFO",
+                pattern=f"completed {op.name} in {{ms}}ms",
+                rate=partial(_completed_rate, op.name),
+                operation=op.name,
+            )
+            for node in self._app_services()
+            for op in node.operations
+        ]
+
+    def statements(self) -> list[LogStatement]:
+        """The lines `logs` wrote, read as log statements placed in the operations that logged
+        them, when this system logs with its trace context (none otherwise): what
+        `core.log_statements` makes of records carrying their span's ids, as evidence sent with
+        an incident does. Each line is written in its own call of its source's operation (a
+        service-wide line: one operation of the service, the same every time), so a statement's
+        spans are its lines; built from the counts, not line by line (a suite writes millions)."""
+        if not self.trace_context:
+            return []
+        found: dict[tuple[str, str], tuple[str, dict[datetime, int], dict[str, int]]] = {}
+        for source, counts, message in self._written:
+            node = self.topology.node(source.service)
+            if node.kind not in APP_KINDS or not node.operations:
+                continue
+            operation = (
+                source.operation
+                or node.operations[
+                    int(content_hash(source.pattern)[:8], 16) % len(node.operations)
+                ].name
+            )
+            statement = redact_text(statement_of(message))
+            _, per_minute, levels = found.setdefault(
+                (node.name, statement), (operation, defaultdict(int), defaultdict(int))
+            )
+            for index, count in enumerate(counts):
+                if count:
+                    per_minute[self.run.minutes[index]] += count
+            levels[normalise_level(source.level)] += sum(counts)
+        artifacts: list[LogStatement] = []
+        for (service, statement), (operation, per_minute, levels) in sorted(found.items()):
+            spans = sum(per_minute.values())
+            artifacts.append(
+                LogStatement(
+                    artifact_id=bounded_id(
+                        "statement", f"{service}:{operation}:{statement}", [service, statement]
+                    ),
+                    title=f"{service} {operation}: {statement}"[:200],
+                    summary=f"logged by {spans} spans of {operation} ({spans} lines)",
+                    source=self.source,
+                    synthetic=True,
+                    service=service,
+                    operation=operation,
+                    statement=statement,
+                    levels=dict(sorted(levels.items())),
+                    spans=spans,
+                    histogram=[SeriesPoint(ts=m, value=n) for m, n in sorted(per_minute.items())],
+                )
+            )
+        return artifacts
 
     # -- spans -----------------------------------------------------------------------------
 
