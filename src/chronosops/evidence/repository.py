@@ -1,13 +1,18 @@
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Executable, bindparam, delete, insert, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from chronosops.evidence.tables import EvidenceBundle, IncidentEvidence, LogTemplateState
+from chronosops.evidence.tables import (
+    EvidenceBundle,
+    IncidentEvidence,
+    LogTemplateState,
+    StatementHistoryRow,
+)
 from chronosops.storage import insert_each_or_ignore, insert_or_ignore, run_prepared
 
 # The remembered templates of one service (the usual evidenceLite names one), built once with
@@ -87,3 +92,71 @@ class EvidenceRepository:
         else:
             row.templates = list(templates)
             row.updated_at = at
+
+    async def record_statement_history(
+        self,
+        incident_id: str,
+        records: Mapping[str, Mapping[str, Any]],
+        *,
+        onset: datetime,
+        at: datetime,
+        replace: bool,
+    ) -> None:
+        """Keep the incident's statement records (service → `statement_lines` record);
+        ``replace``: drop what an earlier analysis of it kept first, so it counts once."""
+        if replace:
+            await self.session.execute(
+                delete(StatementHistoryRow).where(StatementHistoryRow.incident_id == incident_id)
+            )
+        if not records:
+            return
+        await self.session.execute(
+            insert(StatementHistoryRow),
+            [
+                {
+                    "incident_id": incident_id,
+                    "service": service,
+                    "onset": onset,
+                    "lines": int(record["lines"]),
+                    "statements": dict(record["statements"]),
+                    "recorded_at": at,
+                }
+                for service, record in sorted(records.items())
+            ],
+        )
+
+    async def statement_history(
+        self, services: Collection[str], *, excluding: str, onset: datetime, limit: int
+    ) -> list[tuple[str, str, int, dict[str, Any]]]:
+        """Per service, the records of its latest ``limit`` incidents that began no later than
+        ``onset``, ``excluding`` one incident: (incident id, service, lines, statements), latest
+        first per service. One statement; each service's part reads at most ``limit`` rows of
+        the (service, onset) index."""
+        if not services or limit <= 0:
+            return []
+        columns = (
+            StatementHistoryRow.incident_id,
+            StatementHistoryRow.service,
+            StatementHistoryRow.lines,
+            StatementHistoryRow.statements,
+        )
+        parts = [
+            select(*columns)
+            .where(
+                StatementHistoryRow.service == service,
+                StatementHistoryRow.onset <= onset,
+                StatementHistoryRow.incident_id != excluding,
+            )
+            .order_by(StatementHistoryRow.onset.desc(), StatementHistoryRow.incident_id.desc())
+            .limit(limit)
+            for service in sorted(services)
+        ]
+        # Each part LIMITed on its own: SQLite wants them as subqueries inside the UNION.
+        statement: Executable = (
+            parts[0] if len(parts) == 1 else union_all(*(select(part.subquery()) for part in parts))
+        )
+        rows = await self.session.execute(statement)
+        return [
+            (incident_id, service, lines, dict(statements))
+            for incident_id, service, lines, statements in rows
+        ]
