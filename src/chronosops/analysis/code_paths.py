@@ -194,29 +194,31 @@ def statement_lines(artifacts: Sequence[Artifact]) -> dict[str, ServiceStatement
 def history_of(records: Sequence[tuple[str, ServiceStatements]]) -> list[StatementHistory]:
     """The services' statements over earlier incidents, from `statement_lines` records: one
     ``(service, record)`` per earlier incident in which the service logged enough to count. Each
-    statement's share of its service's lines per such incident (0 where it logged none), with
-    the operation that logged most of its lines."""
-    shares: dict[tuple[str, str], dict[int, float]] = defaultdict(dict)
+    statement's share of its service's lines per such incident (0 where it logged none; the
+    incidents that held it first, then those that did not), with the operation that logged most
+    of its lines."""
+    shares: dict[tuple[str, str], list[float]] = defaultdict(list)
     where: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    counted: dict[str, list[int]] = defaultdict(list)
-    for index, (service, record) in enumerate(records):
+    counted: dict[str, int] = defaultdict(int)
+    for service, record in records:
         total = int(record.get("lines", 0))
         if total < HISTORY_MIN_LINES:
             continue
-        counted[service].append(index)
+        counted[service] += 1
+        # A record holds each statement once (its lines per operation), so one share each.
         for text, operations in record.get("statements", {}).items():
             key = (service, text)
-            own = sum(operations.values())
-            shares[key][index] = shares[key].get(index, 0.0) + own / total
+            shares[key].append(round(sum(operations.values()) / total, 6))
+            placed = where[key]
             for operation, count in operations.items():
                 if operation:
-                    where[key][operation] += count
+                    placed[operation] += count
     return [
         StatementHistory(
             service=service,
             operation=min(where[(service, text)].items(), key=lambda item: (-item[1], item[0]))[0],
             statement=text,
-            shares=[round(seen.get(index, 0.0), 6) for index in counted[service]],
+            shares=seen + [0.0] * (counted[service] - len(seen)),
         )
         for (service, text), seen in sorted(shares.items())
         # Only statements seen in an operation: whether that operation still runs is the test.

@@ -4,7 +4,7 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Executable, bindparam, delete, insert, select, union_all
+from sqlalchemy import Executable, Integer, bindparam, delete, insert, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chronosops.evidence.tables import (
@@ -20,6 +20,42 @@ from chronosops.storage import insert_each_or_ignore, insert_or_ignore, run_prep
 _TEMPLATES_OF_ONE = select(LogTemplateState.service, LogTemplateState.templates).where(
     LogTemplateState.service == bindparam("service")
 )
+
+_HISTORY_STATEMENTS: dict[int, Executable] = {}
+# Statements kept built for bundles of up to this many services (one per count).
+_HISTORY_STATEMENTS_KEPT = 64
+
+
+def _history_statement(services: int) -> Executable:
+    """Per service (``service_0`` …), its latest ``limit`` rows that began by ``onset``, but
+    ``excluding``'s: built once per number of services, as building it costs more than running
+    it."""
+    statement = _HISTORY_STATEMENTS.get(services)
+    if statement is not None:
+        return statement
+    parts = [
+        select(
+            StatementHistoryRow.incident_id,
+            StatementHistoryRow.service,
+            StatementHistoryRow.lines,
+            StatementHistoryRow.statements,
+        )
+        .where(
+            StatementHistoryRow.service == bindparam(f"service_{index}"),
+            StatementHistoryRow.onset <= bindparam("onset"),
+            StatementHistoryRow.incident_id != bindparam("excluding"),
+        )
+        .order_by(StatementHistoryRow.onset.desc(), StatementHistoryRow.incident_id.desc())
+        .limit(bindparam("limit", type_=Integer))
+        for index in range(services)
+    ]
+    # Each part LIMITed on its own: SQLite wants them as subqueries inside the UNION.
+    statement = (
+        parts[0] if services == 1 else union_all(*(select(part.subquery()) for part in parts))
+    )
+    if services <= _HISTORY_STATEMENTS_KEPT:
+        _HISTORY_STATEMENTS[services] = statement
+    return statement
 
 
 class EvidenceRepository:
@@ -134,28 +170,11 @@ class EvidenceRepository:
         the (service, onset) index."""
         if not services or limit <= 0:
             return []
-        columns = (
-            StatementHistoryRow.incident_id,
-            StatementHistoryRow.service,
-            StatementHistoryRow.lines,
-            StatementHistoryRow.statements,
-        )
-        parts = [
-            select(*columns)
-            .where(
-                StatementHistoryRow.service == service,
-                StatementHistoryRow.onset <= onset,
-                StatementHistoryRow.incident_id != excluding,
-            )
-            .order_by(StatementHistoryRow.onset.desc(), StatementHistoryRow.incident_id.desc())
-            .limit(limit)
-            for service in sorted(services)
-        ]
-        # Each part LIMITed on its own: SQLite wants them as subqueries inside the UNION.
-        statement: Executable = (
-            parts[0] if len(parts) == 1 else union_all(*(select(part.subquery()) for part in parts))
-        )
-        rows = await self.session.execute(statement)
+        named = sorted(services)
+        params: dict[str, Any] = {"onset": onset, "excluding": excluding, "limit": limit}
+        params.update({f"service_{index}": service for index, service in enumerate(named)})
+        statement = _history_statement(len(named))
+        rows = await self.session.execute(statement, params)
         return [
             (incident_id, service, lines, dict(statements))
             for incident_id, service, lines, statements in rows
