@@ -4,7 +4,7 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Executable, Integer, bindparam, delete, insert, select, union_all
+from sqlalchemy import Executable, Integer, bindparam, delete, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chronosops.evidence.tables import (
@@ -13,7 +13,12 @@ from chronosops.evidence.tables import (
     LogTemplateState,
     StatementHistoryRow,
 )
-from chronosops.storage import insert_each_or_ignore, insert_or_ignore, run_prepared
+from chronosops.storage import (
+    insert_each_or_ignore,
+    insert_or_ignore,
+    insert_rows,
+    run_prepared,
+)
 
 # The remembered templates of one service (the usual evidenceLite names one), built once with
 # a named parameter: straight on SQLite's writer connection in its units.
@@ -146,8 +151,11 @@ class EvidenceRepository:
             )
         if not records:
             return
-        await self.session.execute(
-            insert(StatementHistoryRow),
+        # On PostgreSQL the rows go out with the transaction's next statement or its commit; in
+        # a unit of SQLite's writer, straight on the writer's connection.
+        await insert_rows(
+            self.session,
+            StatementHistoryRow,
             [
                 {
                     "incident_id": incident_id,
