@@ -40,6 +40,8 @@ def bench_app() -> FastAPI:
         log_level="WARNING",
         # The webhook benchmark (a 1,000-alert Alertmanager delivery) signs with the same secret.
         webhook_alertmanager_token=os.environ["BENCH_SECRET"],
+        # "worker": this process runs no jobs, a `chronosops worker` beside it does.
+        job_runner=os.environ.get("BENCH_JOB_RUNNER", "auto"),
     )
     configure_logging(settings)
     app = create_app(build_services(settings), owns_services=True)
@@ -58,10 +60,17 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--loop", default=server_stack().loop)
     parser.add_argument("--http", default=server_stack().http)
+    parser.add_argument(
+        "--job-runner",
+        default="auto",
+        choices=["auto", "worker"],
+        help="worker: leave every job to a `chronosops worker` process (also on SQLite)",
+    )
     args = parser.parse_args()
     migrations.upgrade(args.database_url)
     os.environ["BENCH_DATABASE_URL"] = args.database_url
     os.environ["BENCH_SECRET"] = args.secret
+    os.environ["BENCH_JOB_RUNNER"] = args.job_runner
     uvicorn.run(
         "benchmarks.bench_server:bench_app",
         factory=True,

@@ -5,7 +5,10 @@ The server under test runs on CPU 0 (``taskset``), wrk (one thread, 16 connectio
 (`benchmarks.floor_app`) is measured the same way, and each ChronosOps row is printed with its
 ratio to the floor. Rows: SQLite and PostgreSQL (``--database-url``), the guide's Example 2
 answered synchronously and with ``Prefer: respond-async``; then one 1,000-alert Alertmanager
-delivery, timed; and the server's resident memory. With ``--memory-ingests N`` it then keeps
+delivery, timed; and the server's resident memory. Then ``respond-async`` once more with the
+jobs in a `chronosops worker` on CPU 1 (the API started with ``CHRONOSOPS_JOB_RUNNER=worker``,
+on SQLite too), printed as two rows of one wrk run: the API process alone, and the API plus
+the worker until it has analysed every incident of the run. With ``--memory-ingests N`` it then keeps
 ingesting (synchronously) and samples the server's resident memory every ``--memory-every``
 ingests, to show whether it stays flat. Both servers run on the event loop and HTTP parser
 `chronosops serve` uses (uvloop and httptools); ``--server-stack pure-python`` runs both on
@@ -28,7 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +49,10 @@ CLIENT_CPU = "1"
 
 LUA = """
 counter = 0
-local prefix = "%(prefix)s-" .. tostring(math.random(1, 1000000000)) .. "-"
+-- wrk's math.random is not seeded: without the clock, every run of one script would send the
+-- same sourceRefs again (duplicates, not new incidents).
+math.randomseed(os.time())
+local prefix = "%(prefix)s-" .. tostring(os.time()) .. "-" .. tostring(math.random(1, 1000000000)) .. "-"
 local head = %(head)s
 local tail = %(tail)s
 wrk.method = "POST"
@@ -181,9 +187,11 @@ def wait_ready(url: str, path: str, process: subprocess.Popen[bytes]) -> None:
     raise RuntimeError("the server did not start")
 
 
-def start(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen[bytes]:
+def start(
+    args: list[str], env: dict[str, str], cwd: Path, cpu: str = SERVER_CPU
+) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        ["taskset", "-c", SERVER_CPU, sys.executable, *args],
+        ["taskset", "-c", cpu, sys.executable, *args],
         env=env,
         cwd=cwd,
         stdout=subprocess.DEVNULL,
@@ -350,10 +358,15 @@ def chronosops_rows(
         auth = {"Authorization": f"Bearer {token_for(secret)}"}
         run = secrets.token_hex(3)
         for mode, extra in (("sync", {}), ("respond-async", {"Prefer": "respond-async"})):
+            warm = script(
+                work / f"{mode}-warm.lua",
+                prefix=f"{label}-{mode}-{run}-warm",
+                headers={**auth, **extra},
+            )
             lua = script(
                 work / f"{mode}.lua", prefix=f"{label}-{mode}-{run}", headers={**auth, **extra}
             )
-            wrk(url + "/v1/incidents/ingest", lua, 2, connections)  # warm-up
+            wrk(url + "/v1/incidents/ingest", warm, 2, connections)  # warm-up
             drained(url, secret)
             floor_row = floor.measure()
             pids = [process.pid] + ([worker.pid] if worker is not None else [])
@@ -393,6 +406,104 @@ def chronosops_rows(
                 running.terminate()
                 running.wait(timeout=60)
     return rows
+
+
+def split_rows(
+    floor: Floor,
+    work: Path,
+    database_url: str,
+    label: str,
+    seconds: int,
+    connections: int,
+    *,
+    stack: ServerStack,
+) -> list[Row]:
+    """``Prefer: respond-async`` with the jobs in a `chronosops worker` on the other core.
+
+    The API process (``CHRONOSOPS_JOB_RUNNER=worker``: it runs no job itself, on SQLite too)
+    is on the server's CPU, the worker on the client's, so the API's CPU per accepted ingest
+    is read apart from the analysis. Two rows from one wrk run: the API process alone, and the
+    API plus the worker's CPU until it has analysed every incident of the run (its backlog
+    included, which the rows above do not wait for)."""
+    port = free_port()
+    secret = secrets.token_hex(32)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHRONOSOPS_")}
+    env["PYTHONPATH"] = str(ROOT)
+    if database_url.startswith("sqlite"):
+        # A database of its own: the rows above leave theirs full of analysed incidents.
+        database_url = f"sqlite:///{work}/bench-split.db"
+    process = start(
+        [
+            "-m",
+            "benchmarks.bench_server",
+            "--port",
+            str(port),
+            "--database-url",
+            database_url,
+            "--secret",
+            secret,
+            "--job-runner",
+            "worker",
+            *stack.arguments(),
+        ],
+        env,
+        work,
+    )
+    worker = None
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_ready(url, "/v1/health", process)
+        worker = start(
+            ["-m", "chronosops", "worker"],
+            {
+                **env,
+                "CHRONOSOPS_DATABASE_URL": database_url,
+                "CHRONOSOPS_JWT_SECRET": secret,
+                "CHRONOSOPS_LOG_LEVEL": "WARNING",
+                "CHRONOSOPS_JOB_RUNNER": "worker",
+            },
+            work,
+            cpu=CLIENT_CPU,
+        )
+        headers = {"Authorization": f"Bearer {token_for(secret)}", "Prefer": "respond-async"}
+        run = secrets.token_hex(3)
+        warm = script(work / "split-warm.lua", prefix=f"{label}-split-{run}-warm", headers=headers)
+        lua = script(work / "split.lua", prefix=f"{label}-split-{run}", headers=headers)
+        wrk(url + "/v1/incidents/ingest", warm, 2, connections)  # warm-up
+        drained(url, secret)
+        floor_row = floor.measure()
+        api_before = cpu_seconds(process.pid)
+        worker_before = cpu_seconds(worker.pid)
+        rate, p50, p99, errors = wrk(url + "/v1/incidents/ingest", lua, seconds, connections)
+        api_spent = cpu_seconds(process.pid) - api_before
+        drained(url, secret)
+        worker_spent = cpu_seconds(worker.pid) - worker_before
+        requests = max(1.0, rate * seconds)
+        api_only = Row(
+            f"{label} respond-async, API process only (jobs in a worker on CPU {CLIENT_CPU})",
+            rate,
+            p50,
+            p99,
+            errors,
+            resident_mib(process.pid),
+            floor_rate=floor_row.rate,
+            cpu_ms=api_spent * 1000 / requests,
+            floor_cpu_ms=floor_row.cpu_ms,
+        )
+        return [
+            api_only,
+            replace(
+                api_only,
+                target=f"{label} respond-async, API + worker "
+                "(the worker's CPU until its backlog is done)",
+                cpu_ms=(api_spent + worker_spent) * 1000 / requests,
+            ),
+        ]
+    finally:
+        for running in (process, worker):
+            if running is not None:
+                running.terminate()
+                running.wait(timeout=60)
 
 
 def drained(url: str, secret: str, limit_seconds: float = 600) -> None:
@@ -518,9 +629,22 @@ def main() -> None:
                     **options,
                 )
             )
+            if not args.skip_sqlite:
+                rows += split_rows(
+                    floor,
+                    work,
+                    f"sqlite:///{work}/bench.db",
+                    "SQLite",
+                    args.seconds,
+                    args.connections,
+                    stack=stack,
+                )
             for url in args.database_url:
                 rows += chronosops_rows(
                     floor, work, url, "PostgreSQL", args.seconds, args.connections, **options
+                )
+                rows += split_rows(
+                    floor, work, url, "PostgreSQL", args.seconds, args.connections, stack=stack
                 )
         finally:
             floor.close()

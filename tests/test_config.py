@@ -249,6 +249,25 @@ def test_jobs_run_in_process_on_sqlite_and_in_workers_on_postgresql_by_default()
     sqlite = Settings(database_url="sqlite:///x.db", jwt_secret=TEST_SECRET)  # type: ignore[arg-type]
     postgres = Settings(database_url="postgresql+psycopg://h/d", jwt_secret=TEST_SECRET)  # type: ignore[arg-type]
     assert (sqlite.uses_procrastinate, postgres.uses_procrastinate) == (False, True)
+    assert (sqlite.api_runs_jobs, postgres.api_runs_jobs) == (True, False)
+
+
+def test_a_worker_job_runner_leaves_every_job_to_workers_on_either_database() -> None:
+    sqlite = Settings(database_url="sqlite:///x.db", jwt_secret=TEST_SECRET, job_runner="worker")  # type: ignore[arg-type]
+    postgres = Settings(
+        database_url="postgresql+psycopg://h/d",
+        jwt_secret=TEST_SECRET,  # type: ignore[arg-type]
+        job_runner="worker",
+    )
+    # On SQLite the workers poll the jobs table; on PostgreSQL Procrastinate wakes them.
+    assert (sqlite.uses_procrastinate, postgres.uses_procrastinate) == (False, True)
+    assert (sqlite.api_runs_jobs, postgres.api_runs_jobs) == (False, False)
+    in_process = Settings(
+        database_url="postgresql+psycopg://h/d",
+        jwt_secret=TEST_SECRET,  # type: ignore[arg-type]
+        job_runner="in-process",
+    )
+    assert (in_process.uses_procrastinate, in_process.api_runs_jobs) == (False, True)
 
 
 def test_every_setting_is_documented_in_the_configuration_guide() -> None:

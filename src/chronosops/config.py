@@ -268,10 +268,11 @@ class Settings(BaseSettings):
     idempotency_ttl_hours: int = Field(default=24, ge=1)
 
     # background jobs (docs/operations.md, "Jobs")
-    job_runner: Literal["auto", "in-process", "procrastinate"] = Field(
+    job_runner: Literal["auto", "in-process", "procrastinate", "worker"] = Field(
         default="auto",
         description="who runs jobs: auto = in-process on SQLite, `chronosops worker` "
-        "(Procrastinate) on PostgreSQL",
+        "(Procrastinate) on PostgreSQL; worker = only `chronosops worker` processes, the API none "
+        "(on SQLite they poll the jobs table)",
     )
     job_max_attempts: int = Field(default=3, ge=1, le=50)
     job_backoff_seconds: float = Field(default=5.0, ge=0, le=3600)
@@ -289,9 +290,14 @@ class Settings(BaseSettings):
 
     @property
     def uses_procrastinate(self) -> bool:
-        if self.job_runner == "auto":
+        if self.job_runner in ("auto", "worker"):
             return not self.database_url.startswith("sqlite")
         return self.job_runner == "procrastinate"
+
+    @property
+    def api_runs_jobs(self) -> bool:
+        """Whether the API process runs jobs itself (an in-process runner started with it)."""
+        return not self.uses_procrastinate and self.job_runner != "worker"
 
     @field_validator("collectors_item_caps")
     @classmethod

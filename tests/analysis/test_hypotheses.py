@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from chronosops.analysis import AnalysisResult, analyze
 from tests.analysis.builders import analysis_input, at
 from tests.analysis.topology_builders import Incident, level
@@ -370,6 +372,30 @@ def saturated_by_traffic(result: AnalysisResult) -> bool:
 def test_traffic_rising_reads_as_saturation_only_when_the_cpu_heated_with_it_or_after() -> None:
     assert saturated_by_traffic(surge_after_heat(cpu_step=0))
     assert not saturated_by_traffic(surge_after_heat(cpu_step=-8))
+
+
+def test_a_cpu_that_heated_minutes_after_the_traffic_rose_was_not_heated_by_it() -> None:
+    # More requests load a process from the minute they arrive; a CPU that ran at its old level
+    # through four minutes of the surge and then heated was heated by something else.
+    assert saturated_by_traffic(surge_after_heat(cpu_step=1))
+    assert not saturated_by_traffic(surge_after_heat(cpu_step=4))
+
+
+def surge_with_cpu_percent(
+    before: float, after: float, name: str = "cpu_usage_percent"
+) -> AnalysisResult:
+    metrics = stepped("requests_per_second", "api", 100, 220, 0)
+    metrics += stepped(name, "api", before, after, 0)
+    return analyze(analysis_input(service="api", metrics=metrics))
+
+
+@pytest.mark.parametrize("name", ["cpu_usage_percent", "CPUUtilization", "cpu_utilization"])
+def test_a_cpu_in_percent_reads_as_saturated_by_a_surge_only_near_its_limit(name: str) -> None:
+    # 20% → 40% with twice the traffic is load, far from the limit; 30% → 95% is saturation. Read
+    # as a 0-1 share, any percent series was "75% busy" at 0.75%. The unit comes from the name
+    # where it says one, else from the values (a utilisation above 1 is no share).
+    assert not saturated_by_traffic(surge_with_cpu_percent(20, 40, name))
+    assert saturated_by_traffic(surge_with_cpu_percent(30, 95, name))
 
 
 def web_waiting_longer_on_a_healthy_orders(*, web_cpu: Any) -> Incident:

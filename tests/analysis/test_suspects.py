@@ -14,13 +14,15 @@ from chronosops.analysis.suspects import (
     _edge_attribution,
     _edge_gaps,
     _path_latency,
+    client_spans,
     deviation,
     latest_regime,
     log_key,
     rank_suspects,
     strength_of,
 )
-from chronosops.core.artifacts import MetricSeries
+from chronosops.analysis.units import normalise
+from chronosops.core.artifacts import MetricSeries, SpanGroup
 from chronosops.core.timestamps import format_instant
 from tests.analysis.builders import ONSET, analysis_input, at, logs, series
 
@@ -799,7 +801,9 @@ def success_rate(service: str, before: float, after: float) -> list[dict[str, An
 
 def explains(metrics: list[dict[str, Any]]) -> dict[str, float]:
     request = analysis_input(metrics=metrics)
-    return {s.service: s.explains for s in rank_suspects(request.artifacts, request.context)}
+    # The ranking reads series in their kind's unit, as the engine hands them over.
+    artifacts = normalise(request.artifacts, DEFAULT_TABLE)
+    return {s.service: s.explains for s in rank_suspects(artifacts, request.context)}
 
 
 def test_a_caller_failing_a_few_percent_of_requests_is_a_symptom_its_broken_callee_explains() -> (
@@ -866,3 +870,73 @@ def test_calls_of_a_caller_starved_of_cpu_spend_their_time_outside_the_callee_at
     hot = suspect_kinds(traces=traces, metrics=series("cpu_usage_percent", 30, 95, service="web"))
     assert hot["web"]["edge_latency"] >= 0.9
     assert "edge_latency" not in hot.get("email", {})
+
+
+def wrapped_calls(
+    caller: str, callee: str, minutes: list[float], wait_ms: float, tag: str
+) -> list[dict[str, Any]]:
+    """One trace per minute mark: the caller's 100 ms request, inside it a client span waiting
+    ``wait_ms`` on the callee, and the callee's span a millisecond shorter."""
+    found: list[dict[str, Any]] = []
+    for index, minute in enumerate(minutes):
+        trace = f"{tag}-{index}"
+        start = ONSET + timedelta(minutes=minute)
+
+        def stamp(offset_ms: float, start: datetime = start) -> str:
+            return format_instant(start + timedelta(milliseconds=offset_ms))
+
+        found += [
+            {"traceId": trace, "spanId": f"{trace}-s", "service": caller,
+             "operation": "GET /", "duration": 100.0, "timestamp": stamp(0)},
+            {"traceId": trace, "spanId": f"{trace}-c", "service": caller,
+             "operation": f"{callee}/Get", "duration": wait_ms, "timestamp": stamp(2)},
+            {"traceId": trace, "spanId": f"{trace}-e", "service": callee,
+             "operation": f"{callee}/Get", "duration": wait_ms - 1, "timestamp": stamp(2.5)},
+        ]  # fmt: skip
+    return found
+
+
+def test_a_span_that_only_waits_on_one_callee_is_the_callers_client_span() -> None:
+    traces = wrapped_calls("web", "email", BEFORE + AFTER, 60, "w")
+    request = analysis_input(traces=traces)
+    spans = [a for a in request.artifacts if isinstance(a, SpanGroup)]
+    waits = {(g.service, g.operation) for g in spans if g.artifact_id in client_spans(spans)}
+    assert waits == {("web", "email/Get")}
+
+
+def test_a_callee_answering_sooner_does_not_cut_its_callers_code_path_short() -> None:
+    # web's request takes 100 ms throughout; its wait on email falls 60 → 5 ms (email answers
+    # sooner). web's own code path did not change: nothing of it was cut short.
+    traces = wrapped_calls("web", "email", BEFORE, 60, "w0")
+    traces += wrapped_calls("web", "email", AFTER, 5, "w1")
+    kinds = suspect_kinds(traces=traces)
+    assert kinds.get("web", {}).get("span_cut_short", 0.0) == 0.0
+
+
+def test_a_busy_callers_calm_calls_outweigh_a_quiet_callers_calm_call() -> None:
+    # web's calls to ship slowed; checkout's few calls a minute to ship did not move, and web's
+    # many calls to cart did not either. The better-supported calm says web's side is fine.
+    metrics = edge("outbound_request_latency_p50_seconds", "web", "ship", 0.005, 0.7)
+    metrics += edge("outbound_request_latency_p50_seconds", "checkout", "ship", 0.005, 0.005)
+    metrics += edge("outbound_request_latency_p50_seconds", "web", "cart", 0.005, 0.005)
+    metrics += (
+        rate("web", 10, 10) + rate("cart", 20, 20) + rate("ship", 3, 3) + rate("checkout", 0.1, 0.1)
+    )
+    found = suspect_kinds(metrics=metrics)
+    assert found["ship"]["edge_latency"] >= found["web"]["edge_latency"]
+
+
+def test_a_busy_other_callers_calm_call_still_points_at_a_quiet_callers_side() -> None:
+    # The converse: checkout's few calls to currency slowed while web's many calls to it, and
+    # checkout's own few other calls, did not move: checkout's side of the path.
+    metrics = edge("outbound_request_latency_p50_seconds", "checkout", "currency", 0.005, 0.7)
+    metrics += edge("outbound_request_latency_p50_seconds", "web", "currency", 0.005, 0.005)
+    metrics += edge("outbound_request_latency_p50_seconds", "checkout", "cart", 0.005, 0.005)
+    metrics += (
+        rate("web", 10, 10)
+        + rate("cart", 20, 20)
+        + rate("currency", 30, 30)
+        + rate("checkout", 0.1, 0.1)
+    )
+    found = suspect_kinds(metrics=metrics)
+    assert found["checkout"]["edge_latency"] > found["currency"]["edge_latency"]

@@ -212,7 +212,7 @@ def _series_evidence(
     if len(before) < MIN_WEAK_BASELINE or len(after) < 2:
         return None
     relative = 0.2 if kind == "latency" else 0.05
-    floor = unit_floor(series.name, kind)
+    floor = unit_floor(series.name, kind, series.unit)
     if kind == "memory":
         # A container's footprint is flat between collections: a step of a point from a flat
         # baseline is the process changing (new code running, a leak), not noise.
@@ -565,10 +565,32 @@ def cpu_beyond_load(
         if ratio is None or ratio <= 1.0:
             continue
         centre = median(before)
-        scale = max(MAD_SCALE * mad(before), 0.05 * abs(centre), unit_floor(item.name, "cpu"))
+        scale = max(
+            MAD_SCALE * mad(before), 0.05 * abs(centre), unit_floor(item.name, "cpu", item.unit)
+        )
         beyond = (median(after) - centre * ratio) / scale
         found[service] = max(found.get(service, 0.0), strength_of(beyond))
     return found
+
+
+def client_spans(spans: Sequence[SpanGroup]) -> set[str]:
+    """Span groups (by artifact id) that are a caller's client spans although nothing marks
+    them so: operations that never had any own time (none, or none left after their calls)
+    while another operation of the same service did. Where the traces give parents (sent, or
+    inferred from time enclosure), a span wrapping calls to one other service only gets no own
+    time (`core.call_graph`): its duration is the wait on that callee, network included, read
+    on the caller→callee edge group. Counted as the caller's own operation, a slow callee reads
+    as a slow caller, and a callee answering sooner as the caller's code path cut short."""
+    timed: set[str] = set()  # services with an operation that took time of its own
+    untimed: dict[str, list[str]] = defaultdict(list)
+    for group in spans:
+        if group.peer_service or not group.histogram:
+            continue
+        if any((bucket.own_p50_ms or 0.0) > 0 for bucket in group.histogram):
+            timed.add(group.service)
+        else:
+            untimed[group.service].append(group.artifact_id)
+    return {ref for service, refs in untimed.items() if service in timed for ref in refs}
 
 
 def _span_evidence(spans: Sequence[SpanGroup], cut: Cut, suspects: dict[str, Suspect]) -> None:
@@ -576,12 +598,15 @@ def _span_evidence(spans: Sequence[SpanGroup], cut: Cut, suspects: dict[str, Sus
     minutes: dict[str, dict[datetime, list[float]]] = defaultdict(lambda: defaultdict(list))
     errors: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     refs: dict[str, list[str]] = defaultdict(list)
+    waits = client_spans(spans)
     for group in spans:
         if group.peer_service:
             continue
         refs[group.service].append(group.artifact_id)
+        # A client span's time is what it waited on its callee: read on the call's edge.
+        own = group.artifact_id not in waits
         for bucket in group.histogram:
-            if bucket.p95_ms is not None and bucket.count >= 2:
+            if own and bucket.p95_ms is not None and bucket.count >= 2:
                 minutes[group.service][bucket.ts].append(bucket.p95_ms)
             side = 0 if bucket.ts < cut.baseline_end else 2 if bucket.ts >= cut.fault_start else -1
             if side >= 0:
@@ -707,9 +732,11 @@ def _operations_cut_short(
     call four times shorter says as much as one four times longer (in the latency reading's
     spreads of a quarter of the baseline), weighed by the spans that back it. A caller that
     gives up after a failing call is cut short too; the callee cut short as well is deeper on
-    the graph and stays ahead of it."""
+    the graph and stays ahead of it. A client span (`client_spans`) is not the service's own
+    code: a call that became shorter is its callee answering sooner."""
+    waits = client_spans(spans)
     for group in spans:
-        if group.peer_service:
+        if group.peer_service or group.artifact_id in waits:
             continue
         move = group_move(group, cut)
         if move is None or move.before_ms < CUT_SHORT_FLOOR_MS:
@@ -881,6 +908,41 @@ def _caller_waits(
     return found
 
 
+# How much better supported the calm at the callee's end must be than the calm at the caller's.
+CALM_MARGIN = 1.0
+
+
+def _caller_side(
+    waited: dict[tuple[str, str], float],
+    calm: dict[str, set[str]],
+    traffic: dict[str, float],
+    caller: str,
+    callee: str,
+) -> bool:
+    """Whether a slowed call edge is the caller's side of the path: another caller reaches the
+    callee as fast as before, on more calls than the caller's other calls that kept their pace
+    (if any). Both ends can look calm elsewhere — the callee to its other callers, the caller on
+    its other calls — and a calm edge says as much as the calls it carries: an edge is as busy
+    as its quieter end allows, so the better-supported calm wins (a handful of calls a minute
+    whose median did not move is weak evidence that the callee is fine)."""
+
+    def carried(source: str, target: str) -> float:
+        return min(support(source, traffic), support(target, traffic))
+
+    at_callee = max((carried(c, callee) for c in calm.get(callee, set()) - {caller}), default=0.0)
+    if at_callee <= 0:
+        return False
+    at_caller = max(
+        (
+            carried(caller, target)
+            for (source, target), z in waited.items()
+            if source == caller and target != callee and z < CALM_EDGE_Z
+        ),
+        default=0.0,
+    )
+    return at_callee > CALM_MARGIN * at_caller
+
+
 def _calm_callers(waited: dict[tuple[str, str], float]) -> dict[str, set[str]]:
     """Callee → callers whose edge latency to it did not move (measured, well supported)."""
     found: dict[str, set[str]] = defaultdict(set)
@@ -916,7 +978,10 @@ def _edge_gaps(
         if callee:
             caller_views[(item.service, callee)] = values
         elif caller:
-            callee_views[(caller, item.service)] = (values, unit_floor(item.name, "latency"))
+            callee_views[(caller, item.service)] = (
+                values,
+                unit_floor(item.name, "latency", item.unit),
+            )
     found: dict[tuple[str, str], float] = {}
     for edge, waited in caller_views.items():
         if edge not in callee_views or edge[0] == edge[1]:
@@ -1116,7 +1181,8 @@ def rank_suspects(
     table: SignalTable = DEFAULT_TABLE,
     edges: set[tuple[str, str]] | None = None,
 ) -> list[Suspect]:
-    """Services by how much their own signals moved at the onset, strongest first."""
+    """Services by how much their own signals moved at the onset, strongest first. Metric
+    series are read in their kind's unit (`units.normalise`, as `engine.analyze` hands them)."""
     cut = Cut.around(context.onset)
     series = [a for a in artifacts if isinstance(a, MetricSeries)]
     spans = [a for a in artifacts if isinstance(a, SpanGroup)]
@@ -1158,7 +1224,7 @@ def rank_suspects(
             # An edge metric: the callee's own trouble as much as the caller's.
             edge_kind = "edge_latency" if kind == "latency" else kind
             callee_share, caller_share = 1.0, 0.5
-            if kind == "latency" and calm.get(peer, set()) - {item.service}:
+            if kind == "latency" and _caller_side(waited, calm, traffic, item.service, peer):
                 # Another caller reaches the callee as fast as before: the slow part is this
                 # caller's side of the path (its pod's network), not the callee.
                 callee_share, caller_share = 0.5, 1.0
@@ -1213,10 +1279,10 @@ def _failing(series: Sequence[MetricSeries], table: SignalTable, cut: Cut) -> di
     of requests failing at a 100% baseline; as the failure share it is a plain rise."""
     found: dict[str, float] = {}
     for service, _item, before, after in _own_sides(series, table, cut, "availability"):
-        full = 100.0 if max(before + after) > 1.0 else 1.0
-        floor = unit_floor("percent" if full > 1 else "ratio", "error_ratio")
+        # A share (`units.normalise` read a success rate in percent as a hundredth).
+        floor = unit_floor("ratio", "error_ratio")
         z = deviation(
-            [full - v for v in before], [full - v for v in after], floor=floor, relative=0.05
+            [1.0 - v for v in before], [1.0 - v for v in after], floor=floor, relative=0.05
         )
         found[service] = max(found.get(service, 0.0), strength_of(z))
     return found

@@ -143,6 +143,14 @@ def context_of(incident: IncidentRead, window: TimeWindow) -> IncidentContext:
     )
 
 
+@dataclass(frozen=True)
+class StoredEvidence:
+    """An incident's stored request and the requests of the alerts that joined it."""
+
+    request: IngestIncidentRequest
+    joined: Sequence[IngestIncidentRequest]
+
+
 class IngestPipeline:
     def __init__(
         self,
@@ -621,21 +629,27 @@ class IngestPipeline:
         request: IngestIncidentRequest | None,
         *,
         principal: Principal,
+        stored: StoredEvidence | Exception | None = None,
     ) -> AnalysisOutcome:
         """Run an analyze job this process holds: gather, analyse, store with the job done.
 
-        A failure is recorded on the job (queued again after a backoff, or failed for good) and
-        on the incident (``failed`` with the reason), then raised. `JobLostError` means another
-        runner took the job over; nothing was stored by this one.
+        Without ``request`` the incident's stored request and joined alerts are its evidence:
+        ``stored`` when the caller read them already (or the error reading them raised), else
+        read here. A failure is recorded on the job (queued again after a backoff, or failed
+        for good) and on the incident (``failed`` with the reason), then raised.
+        `JobLostError` means another runner took the job over; nothing was stored by this one.
         """
         started = time.perf_counter()
         try:
             async with self._heartbeat(job.id):
                 joined: Sequence[IngestIncidentRequest] = ()
                 if request is None:
-                    async with self.database.unit_of_work(write=False) as session:
-                        request = await self.incidents.stored_request(session, incident.id)
-                        joined = await self._joined_alerts(session, incident.id)
+                    if isinstance(stored, Exception):
+                        raise stored
+                    if stored is None:
+                        async with self.database.unit_of_work(write=False) as session:
+                            stored = await self.stored_evidence(session, incident.id)
+                    request, joined = stored.request, stored.joined
                 gathered = await self.gatherer.gather(
                     incident, request, window=window_of(incident), joined=joined
                 )
@@ -661,6 +675,13 @@ class IngestPipeline:
                 job, incident.id, f"{type(error).__name__}: {error}", principal=principal
             )
             raise
+
+    async def stored_evidence(self, session: AsyncSession, incident_id: str) -> StoredEvidence:
+        """What an analyze job analyses: the incident's stored request and the joined alerts'."""
+        return StoredEvidence(
+            request=await self.incidents.stored_request(session, incident_id),
+            joined=await self._joined_alerts(session, incident_id),
+        )
 
     async def _joined_alerts(
         self, session: AsyncSession, incident_id: str

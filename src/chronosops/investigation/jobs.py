@@ -24,6 +24,7 @@ from chronosops.investigation.ingest import (
     REANALYZE_JOB,
     IngestPipeline,
     JobLostError,
+    StoredEvidence,
 )
 from chronosops.investigation.loop import INVESTIGATE_JOB, Investigations
 from chronosops.investigation.notify import NOTIFY_JOB, Notifier
@@ -98,10 +99,22 @@ class JobRunner:
                 return await self._finished(job, bound)
             if job.incident_id is None:
                 raise ValueError(f"a {job.kind} job needs an incident")
+            stored: StoredEvidence | Exception | None = None
             async with self.database.unit_of_work(write=False) as session:
                 incident = await self.pipeline.incidents.get(session, job.incident_id)
+                if job.kind == ANALYZE_JOB:
+                    # The stored request and joined alerts in the same read (the incident is
+                    # in the session already); a failure is the analysis's, recorded by it.
+                    try:
+                        stored = await self.pipeline.stored_evidence(session, incident.id)
+                    except Exception as error:  # noqa: BLE001 — raised again in run_analysis
+                        stored = error
             if job.kind == ANALYZE_JOB:
-                await self.pipeline.run_analysis(job, incident, None, principal=principal)
+                await self.pipeline.run_analysis(
+                    job, incident, None, principal=principal, stored=stored
+                )
+                # Stored in the transaction that marked the job succeeded, under its owner.
+                return await self._finished(job, bound, state="succeeded")
             elif job.kind == REANALYZE_JOB:
                 await self._reanalyze(job, principal)
             else:
@@ -115,15 +128,17 @@ class JobRunner:
             bound.exception("job.failed")
         return await self._finished(job, bound)
 
-    async def _finished(self, job: JobRead, bound: Any) -> RunResult:
-        async with self.database.unit_of_work(write=False) as session:
-            after = await self.jobs.get(session, job.id)
-        bound.info("job.finished", state=after.state)
+    async def _finished(self, job: JobRead, bound: Any, *, state: str | None = None) -> RunResult:
+        """The job's outcome; ``state`` when this runner knows it (it committed it), else read."""
+        if state is None:
+            async with self.database.unit_of_work(write=False) as session:
+                state = (await self.jobs.get(session, job.id)).state
+        bound.info("job.finished", state=state)
         if self.metrics is not None:
             started = self._started.pop(job.id, None)
             if started is not None:
-                self.metrics.job_ran(job.kind, after.state, time.perf_counter() - started)
-        return RunResult(job.id, after.state)
+                self.metrics.job_ran(job.kind, state, time.perf_counter() - started)
+        return RunResult(job.id, state)
 
     async def _deliver(self, job: JobRead) -> None:
         try:

@@ -85,9 +85,9 @@ def create_app(services: Services, *, owns_services: bool = False) -> FastAPI:
         # Sessions a crash left running with no job to carry them on are closed first.
         await services.investigations.recover()
         runner = (
-            None
-            if services.settings.uses_procrastinate
-            else asyncio.create_task(services.runner.loop(stop))
+            asyncio.create_task(services.runner.loop(stop))
+            if services.settings.api_runs_jobs
+            else None
         )
         try:
             yield

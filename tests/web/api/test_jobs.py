@@ -243,3 +243,47 @@ async def test_a_job_held_by_a_process_known_dead_is_taken_over_at_once(
         )
     await services.runner.drain()
     assert len(await analyses_of(client, registration.incident.id, analyst)) == 1
+
+
+async def test_a_job_that_stored_its_analysis_reports_it_succeeded(services: Services) -> None:
+    outcome = await services.pipeline.ingest(
+        IngestIncidentRequest.model_validate(request()),
+        principal=SYSTEM_PRINCIPAL,
+        mode="background",
+    )
+    assert outcome.queued_job is not None
+    result = await services.runner.run(outcome.queued_job)
+    async with services.database.unit_of_work(write=False) as session:
+        stored = await services.jobs.get(session, outcome.queued_job)
+        incident = await services.incidents.get(session, outcome.response.incident_id)
+    assert result is not None
+    assert (result.state, stored.state, incident.status) == ("succeeded", "succeeded", "analyzed")
+
+
+async def test_a_job_whose_stored_request_cannot_be_read_fails_on_the_job_and_the_incident(
+    client_with: ClientFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _client, services = await client_with(job_max_attempts=1)
+    outcome = await services.pipeline.ingest(
+        IngestIncidentRequest.model_validate(request()),
+        principal=SYSTEM_PRINCIPAL,
+        mode="background",
+    )
+
+    async def unreadable(*_args: Any, **_kwargs: Any) -> Any:
+        raise ValueError("unreadable request")
+
+    # Read with the incident, before the analysis starts: still recorded as the analysis's failure.
+    monkeypatch.setattr(services.pipeline.incidents, "stored_request", unreadable)
+    assert outcome.queued_job is not None
+    result = await services.runner.run(outcome.queued_job)
+    async with services.database.unit_of_work(write=False) as session:
+        job = await services.jobs.get(session, outcome.queued_job)
+        incident = await services.incidents.get(session, outcome.response.incident_id)
+    assert result is not None
+    assert (result.state, job.state, job.last_error) == (
+        "failed",
+        "failed",
+        "ValueError: unreadable request",
+    )
+    assert incident.status == "failed"

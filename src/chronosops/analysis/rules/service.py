@@ -275,13 +275,20 @@ def mechanisms(obs: Observations, where: Localization, service: str) -> list[Can
 CAUSE_SLACK = timedelta(minutes=1)
 
 
+# How long after the traffic rose a resource may be seen moving and still count as moved by it:
+# more requests load a process from the minute they arrive, so a CPU that heats minutes after a
+# surge it had been serving at its old level was heated by something else.
+CAUSE_LAG = timedelta(minutes=2)
+
+
 def moved_with(resource: Shift | None, traffic: Shift | None) -> bool:
-    """Whether a resource moved together with the traffic or after it (a cause comes first)."""
+    """Whether a resource moved together with the traffic or just after it (a cause comes first,
+    and more requests load a process from the minute they arrive)."""
     if resource is None or traffic is None:
         return True
     if resource.changed_at is None or traffic.changed_at is None:
         return True
-    return resource.changed_at >= traffic.changed_at - CAUSE_SLACK
+    return traffic.changed_at - CAUSE_SLACK <= resource.changed_at <= traffic.changed_at + CAUSE_LAG
 
 
 def most_saturated(obs: Observations, service: str) -> str:
