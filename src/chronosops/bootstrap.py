@@ -176,7 +176,9 @@ def build_services(
     collectors_config = settings.collectors()
     settings_caps = {**DEFAULT_ITEM_CAPS, **settings.collectors_item_caps}
     evidence = EvidenceService(
-        clock=clock, runner=build_collectors(settings, collectors_config, http, clock)
+        clock=clock,
+        runner=build_collectors(settings, collectors_config, http, clock),
+        history_incidents=settings.analysis_history_incidents if settings.analysis_history else 0,
     )
     changes = ChangeService(clock=clock, ids=ids)
     reasoning = ReasoningService(

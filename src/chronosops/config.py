@@ -235,6 +235,18 @@ class Settings(BaseSettings):
     changes_lookback_minutes: int = Field(
         default=120, ge=0, le=1440, description="how far before the window changes still count"
     )
+    # engine 3.13's statement history (docs/analysis.md "Engine 3.13")
+    analysis_history: bool = Field(
+        default=True,
+        description="keep each analysed incident's log statements and read a code path that "
+        "stopped against the same services' earlier incidents",
+    )
+    analysis_history_incidents: int = Field(
+        default=20,
+        ge=1,
+        le=1000,
+        description="earlier incidents per service an analysis reads (at least 5 to ever name one)",
+    )
     analysis_signals: dict[str, str] = Field(
         default_factory=dict,
         description='extra rows for the signal table, metric-name regex → kind, e.g. {"^shop_slowness$": "latency"}',

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
 from chronosops.analysis import AnalysisInput, analyze
 from chronosops.analysis.code_paths import (
     HISTORY_MIN_INCIDENTS,
+    history_of,
     missing_paths,
     statement_history,
+    statement_lines,
     vanished_paths,
 )
 from chronosops.analysis.models import StatementHistory
@@ -249,3 +252,35 @@ def test_error_statements_stay_out_of_the_history() -> None:
 
     assert not any("price missing" in h.statement for h in history)
     assert missing_paths(_incident(QUERY_LOGS).artifacts, history) == []
+
+
+def test_what_is_kept_of_an_incident_reads_back_as_the_same_history_after_json() -> None:
+    incidents = [_incident(QUERY_LOGS).artifacts, _incident(QUERY_LOGS[:1]).artifacts]
+    kept = [json.loads(json.dumps(statement_lines(artifacts))) for artifacts in incidents]
+
+    history = history_of([(service, record) for rows in kept for service, record in rows.items()])
+
+    assert history == statement_history(incidents)
+    found = {h.statement: h for h in history}["p.s.priceimpl#52 [query][price found] #"]
+    # Logged in the first incident (60 of its 150 lines), absent from the second.
+    assert sorted(found.shares) == [0.0, 0.4]
+    assert kept[0] == {
+        SERVICE: {
+            "lines": 150,
+            "statements": {
+                "p.c.pricecontroller#46 [query][query price] #": {QUERY: 60},
+                "p.s.priceimpl#52 [query][price found] #": {QUERY: 60},
+                "p.c.pricecontroller#80 [list][list prices] #": {LIST: 30},
+            },
+        }
+    }
+
+
+def test_a_service_that_logs_too_little_is_not_kept() -> None:
+    # Ten calls of one line each: fewer than the 20 lines a share is read from.
+    quiet = analysis_input(
+        service="ts-gateway-service", **_traffic({QUERY: (1, 1)}, {QUERY: QUERY_LOGS[:1]})
+    )
+
+    assert statement_lines(quiet.artifacts) == {}
+    assert SERVICE in statement_lines(_incident(QUERY_LOGS).artifacts)

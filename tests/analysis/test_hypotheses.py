@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from chronosops.analysis import AnalysisResult, analyze
 from tests.analysis.builders import analysis_input, at
 from tests.analysis.topology_builders import Incident, level
@@ -379,17 +381,21 @@ def test_a_cpu_that_heated_minutes_after_the_traffic_rose_was_not_heated_by_it()
     assert not saturated_by_traffic(surge_after_heat(cpu_step=4))
 
 
-def surge_with_cpu_percent(before: float, after: float) -> AnalysisResult:
+def surge_with_cpu_percent(
+    before: float, after: float, name: str = "cpu_usage_percent"
+) -> AnalysisResult:
     metrics = stepped("requests_per_second", "api", 100, 220, 0)
-    metrics += stepped("cpu_usage_percent", "api", before, after, 0)
+    metrics += stepped(name, "api", before, after, 0)
     return analyze(analysis_input(service="api", metrics=metrics))
 
 
-def test_a_cpu_in_percent_reads_as_saturated_by_a_surge_only_near_its_limit() -> None:
+@pytest.mark.parametrize("name", ["cpu_usage_percent", "CPUUtilization", "cpu_utilization"])
+def test_a_cpu_in_percent_reads_as_saturated_by_a_surge_only_near_its_limit(name: str) -> None:
     # 20% → 40% with twice the traffic is load, far from the limit; 30% → 95% is saturation. Read
-    # as a 0-1 share, any percent series was "75% busy" at 0.75%.
-    assert not saturated_by_traffic(surge_with_cpu_percent(20, 40))
-    assert saturated_by_traffic(surge_with_cpu_percent(30, 95))
+    # as a 0-1 share, any percent series was "75% busy" at 0.75%. The unit comes from the name
+    # where it says one, else from the values (a utilisation above 1 is no share).
+    assert not saturated_by_traffic(surge_with_cpu_percent(20, 40, name))
+    assert saturated_by_traffic(surge_with_cpu_percent(30, 95, name))
 
 
 def web_waiting_longer_on_a_healthy_orders(*, web_cpu: Any) -> Incident:

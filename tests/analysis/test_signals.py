@@ -85,11 +85,17 @@ def test_a_label_naming_the_other_end_makes_an_edge_metric() -> None:
     assert peer_of({"service": "checkout"}) is None
 
 
-def test_unit_floors_follow_the_unit_in_the_name() -> None:
+def test_latency_floors_follow_the_unit_in_the_name_or_the_series() -> None:
     assert unit_floor("latency_ms", "latency") == 5.0
     assert unit_floor("http_request_duration_seconds", "latency") == 0.005
-    assert unit_floor("cpu_usage_percent", "cpu") == 2.0
-    assert unit_floor("cpu_utilisation", "cpu") == 0.02
+    assert unit_floor("http.server.duration", "latency", "ms") == 5.0
+    assert unit_floor("redis_commands_latencies_p95_usec", "latency") == 5000.0
+
+
+def test_bounded_kinds_have_their_floor_in_a_share_whatever_the_name() -> None:
+    # `units.normalise` has read a percent series as a share before any floor is taken.
+    assert unit_floor("cpu_usage_percent", "cpu") == unit_floor("cpu_utilisation", "cpu") == 0.02
+    assert unit_floor("error_percent", "error_ratio") == 0.005
 
 
 @pytest.mark.parametrize(

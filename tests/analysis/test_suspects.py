@@ -21,6 +21,7 @@ from chronosops.analysis.suspects import (
     rank_suspects,
     strength_of,
 )
+from chronosops.analysis.units import normalise
 from chronosops.core.artifacts import MetricSeries, SpanGroup
 from chronosops.core.timestamps import format_instant
 from tests.analysis.builders import ONSET, analysis_input, at, logs, series
@@ -800,7 +801,9 @@ def success_rate(service: str, before: float, after: float) -> list[dict[str, An
 
 def explains(metrics: list[dict[str, Any]]) -> dict[str, float]:
     request = analysis_input(metrics=metrics)
-    return {s.service: s.explains for s in rank_suspects(request.artifacts, request.context)}
+    # The ranking reads series in their kind's unit, as the engine hands them over.
+    artifacts = normalise(request.artifacts, DEFAULT_TABLE)
+    return {s.service: s.explains for s in rank_suspects(artifacts, request.context)}
 
 
 def test_a_caller_failing_a_few_percent_of_requests_is_a_symptom_its_broken_callee_explains() -> (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -88,22 +89,20 @@ def test_with_history_each_case_remembers_only_the_earlier_tuned_cases_of_its_sy
     ]
     remembered: dict[str, list[str]] = {}
 
-    def fake_analyse(case: NezhaCase, history: object) -> tuple[CaseOutcome, list[str]]:
-        remembered[case.source_ref] = list(history)  # type: ignore[call-overload]
+    def fake_analyse(case: NezhaCase, history: object) -> tuple[CaseOutcome, dict[str, Any]]:
+        # Each case's record names it; the history handed on says which were remembered.
+        remembered[case.source_ref] = sorted(h.statement for h in history)  # type: ignore[attr-defined]
         outcome = CaseOutcome(
             case.source_ref, case.system, case.fault_type, case.held_out,
             True, True, True, True, "", "", 1.0, 1,
         )  # fmt: skip
-        return outcome, [case.source_ref]
+        record = {"lines": 20, "statements": {case.source_ref: {"op": 20}}}
+        return outcome, {"svc": record}
 
     monkeypatch.setattr(nezha_benchmark, "load_cases", lambda _: cases)
     monkeypatch.setattr(nezha_benchmark, "analyse", fake_analyse)
-    # The history handed on is the list of earlier incidents' statements, as remembered.
-    monkeypatch.setattr(
-        nezha_benchmark, "statement_history", lambda incidents: [i[0] for i in incidents]
-    )
 
-    run_nezha(tmp_path, history=True)
+    run_nezha(tmp_path, history=True, history_incidents=3)
 
     for case in cases:
         earlier = sorted(
@@ -111,5 +110,6 @@ def test_with_history_each_case_remembers_only_the_earlier_tuned_cases_of_its_sy
             for c in cases
             if c.system == case.system and c.source_ref < case.source_ref and not c.held_out
         )
-        assert remembered[case.source_ref] == earlier
+        # The latest three, as the service reads its table.
+        assert remembered[case.source_ref] == sorted(earlier[-3:])
     assert not any(ref in seen for seen in remembered.values() for ref in held_out)

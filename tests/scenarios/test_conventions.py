@@ -160,3 +160,54 @@ def test_an_unknown_convention_is_refused_naming_the_field() -> None:
 
 def test_a_field_scenario_is_found_from_a_scenario_source_ref() -> None:
     assert scenario_id_of("field-rotated-db-credential:run-7") == "field-rotated-db-credential"
+
+
+def test_mixed_conventions_vary_units_without_changing_the_names_drawn_before() -> None:
+    topology = get_scenario("cpu-saturation").topology
+    styles = [choose_style(f"cpu-saturation/{n}", topology, vary_units=True) for n in range(40)]
+    units = {
+        (signal, metric.name, metric.unit) for style in styles for signal, metric in style.units
+    }
+    # CPU and the error ratio in percent, said by the name, by the unit or by neither; latency in ms.
+    assert ("cpu", "CPUUtilization", "") in units
+    assert ("cpu", "docker.cpu.usage", "percent") in units
+    assert ("errors", "http_requests_error_percent", "%") in units
+    assert ("latency", "http.server.duration", "ms") in units
+    for n, style in enumerate(styles):
+        plain = choose_style(f"cpu-saturation/{n}", topology)
+        assert plain.units == ()
+        assert (plain.languages, plain.app_dialects, plain.infra) == (
+            style.languages,
+            style.app_dialects,
+            style.infra,
+        )
+
+
+def test_a_cpu_in_percent_carries_the_same_utilisation_a_hundredfold() -> None:
+    for seed in range(40):
+        incident = mixed("cpu-saturation", seed)
+        style = style_of(get_scenario("cpu-saturation"), incident.topology, incident.options)
+        if dict(style.units).get("cpu") is None:
+            continue
+        house = generate("cpu-saturation", GenerationOptions(seed=seed))
+        node = next(
+            n for n in incident.topology.services if n.kind not in ("database", "cache", "dns")
+        )
+        cpu = dict(style.units)["cpu"]
+        native = next(
+            a
+            for a in house.artifacts
+            if isinstance(a, MetricSeries)
+            and a.service == node.name
+            and a.name == "cpu_utilization"
+        )
+        renamed = next(
+            a
+            for a in incident.artifacts
+            if isinstance(a, MetricSeries) and a.service == node.name and a.name == cpu.name
+        )
+        assert renamed.unit == (cpu.unit or None)
+        for mine, theirs in zip(renamed.points, native.points, strict=True):
+            assert mine.value == pytest.approx(theirs.value * 100, rel=1e-4, abs=1e-4)
+        return
+    raise AssertionError("no seed drew a CPU in percent")

@@ -35,6 +35,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from chronosops.analysis.models import StatementHistory
 from chronosops.analysis.statistics import fisher_exact, median
@@ -161,40 +162,82 @@ def _is_path(statement: LogStatement) -> bool:
     return not any(level in ERROR_LEVELS or level in WARN_LEVELS for level in statement.levels)
 
 
-def statement_history(incidents: Sequence[Sequence[Artifact]]) -> list[StatementHistory]:
-    """Each service's statements over earlier incidents: per incident in which the service
-    logged ``HISTORY_MIN_LINES`` lines in its spans or more, the share of them each statement
-    held (0 where it logged none), whichever operations its lines were placed in; with the
-    operation that logged most of them."""
-    shares: dict[tuple[str, str], dict[int, float]] = defaultdict(dict)
+# One incident's record of a service's logging, as kept between incidents: the lines it logged
+# in its spans, and per usual-path statement the lines of it per operation ("" where the
+# statement was not placed in one operation). Plain data, so that it can be stored as JSON.
+ServiceStatements = dict[str, Any]
+
+
+def statement_lines(artifacts: Sequence[Artifact]) -> dict[str, ServiceStatements]:
+    """What an incident's history keeps of it: for each service that logged
+    ``HISTORY_MIN_LINES`` lines in its spans or more, ``{"lines": n, "statements": {statement:
+    {operation: lines}}}`` over its usual-path statements (`statement_history` reads these)."""
+    statements = [a for a in artifacts if isinstance(a, LogStatement)]
+    if not statements:
+        return {}
+    lines = _own_lines(statements)
+    kept: dict[str, ServiceStatements] = {}
+    for statement in statements:
+        total = lines[statement.service]
+        if total < HISTORY_MIN_LINES:
+            continue
+        record = kept.setdefault(statement.service, {"lines": total, "statements": {}})
+        if not _is_path(statement):
+            continue
+        where = record["statements"].setdefault(statement.statement, {})
+        where[statement.operation] = where.get(statement.operation, 0) + sum(
+            statement.levels.values()
+        )
+    return dict(sorted(kept.items()))
+
+
+def history_of(records: Sequence[tuple[str, ServiceStatements]]) -> list[StatementHistory]:
+    """The services' statements over earlier incidents, from `statement_lines` records: one
+    ``(service, record)`` per earlier incident in which the service logged enough to count. Each
+    statement's share of its service's lines per such incident (0 where it logged none; the
+    incidents that held it first, then those that did not), with the operation that logged most
+    of its lines."""
+    shares: dict[tuple[str, str], list[float]] = defaultdict(list)
     where: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    counted: dict[str, list[int]] = defaultdict(list)
-    for index, artifacts in enumerate(incidents):
-        statements = [a for a in artifacts if isinstance(a, LogStatement)]
-        lines = _own_lines(statements)
-        for service, total in sorted(lines.items()):
-            if total >= HISTORY_MIN_LINES:
-                counted[service].append(index)
-        for statement in statements:
-            total = lines[statement.service]
-            if total < HISTORY_MIN_LINES or not _is_path(statement):
-                continue
-            key = (statement.service, statement.statement)
-            own = sum(statement.levels.values())
-            shares[key][index] = shares[key].get(index, 0.0) + own / total
-            if statement.operation:
-                where[key][statement.operation] += own
+    counted: dict[str, int] = defaultdict(int)
+    for service, record in records:
+        total = int(record.get("lines", 0))
+        if total < HISTORY_MIN_LINES:
+            continue
+        counted[service] += 1
+        # A record holds each statement once (its lines per operation), so one share each.
+        for text, operations in record.get("statements", {}).items():
+            key = (service, text)
+            shares[key].append(round(sum(operations.values()) / total, 6))
+            placed = where[key]
+            for operation, count in operations.items():
+                if operation:
+                    placed[operation] += count
     return [
         StatementHistory(
             service=service,
             operation=min(where[(service, text)].items(), key=lambda item: (-item[1], item[0]))[0],
             statement=text,
-            shares=[round(seen.get(index, 0.0), 6) for index in counted[service]],
+            shares=seen + [0.0] * (counted[service] - len(seen)),
         )
         for (service, text), seen in sorted(shares.items())
         # Only statements seen in an operation: whether that operation still runs is the test.
         if where[(service, text)]
     ]
+
+
+def statement_history(incidents: Sequence[Sequence[Artifact]]) -> list[StatementHistory]:
+    """Each service's statements over earlier incidents (each given by its artifacts): per
+    incident in which the service logged ``HISTORY_MIN_LINES`` lines in its spans or more, the
+    share of them each statement held (0 where it logged none), whichever operations its lines
+    were placed in; with the operation that logged most of them."""
+    return history_of(
+        [
+            (service, record)
+            for artifacts in incidents
+            for service, record in statement_lines(artifacts).items()
+        ]
+    )
 
 
 @dataclass(frozen=True)
@@ -281,4 +324,15 @@ def missing_paths(
     return sorted(found, key=lambda path: (path.p_value, path.service, path.statement))
 
 
-__all__ = ["MissingPath", "VanishedPath", "missing_paths", "statement_history", "vanished_paths"]
+__all__ = [
+    "HISTORY_MIN_INCIDENTS",
+    "HISTORY_MIN_LINES",
+    "MissingPath",
+    "ServiceStatements",
+    "VanishedPath",
+    "history_of",
+    "missing_paths",
+    "statement_history",
+    "statement_lines",
+    "vanished_paths",
+]

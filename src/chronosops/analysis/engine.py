@@ -44,9 +44,10 @@ from chronosops.analysis.models import (
 from chronosops.analysis.observations import Observations, observe
 from chronosops.analysis.signals import DEFAULT_TABLE, SignalRule, SignalTable
 from chronosops.analysis.suspects import Suspect, rank_suspects
+from chronosops.analysis.units import normalise
 
 ENGINE = "builtin"
-ENGINE_VERSION = "3.14"  # 3.14: a CPU series in percent is read as a share of its limit before the surge rule calls it hot, and a surge heats a CPU from the minute it arrives (the resource moves within two minutes of the traffic); a span that only waits on one callee is its caller's client span, not its own code (out of its own p95 and of operations cut short); a slowed call is the caller's side of the path only where another caller's calm is better supported than the caller's own calm calls; 3.13: with a history of earlier incidents (`AnalysisInput.statement_history`), a log statement that was a steady share of its service's lines in them and that this incident never logs while its operation runs is a code path that stopped (a code fault at that service), read as a Poisson count with Bonferroni over the statements read; statements that cannot be placed in one operation are kept with none; 3.12: the time a call spends outside its callee (the caller's wait less the callee's own span, call by call) read per edge against its calls before the fault or, with no traces before it, against the other edges' calls; 3.11: an error template is new from its first error-level line (a statement logged at info before and at error after), and one that began in the guard gap before the fault's start counts when its silence before, at its rate since, is telling (P(none) <= 1%) and it still logs after; 3.10: the cause family is decided apart from the culprit (its probability summed over the services it could be at; named first, with no culprit, when it holds a majority and three times what is left for UNKNOWN); 3.9: a callee's own view of a call edge moves no more than its caller's wait on it, a caller's failing requests are a symptom its callee explains, a caller hanging on healthy callees while its CPU runs hot beyond its load is starved (saturation), not its network, a service logging most of the bundle's own errors on both sides of the fault, neither fading nor surging, is a lead (a failure already in force is a state, not a change), a new error template whose examples name a peer is that peer's failure; 3.8: a slowed call edge counts at the end its other edges agree with, a tail that moved while the median held reads as a code path, URL hosts name the service behind them, failed-outcome request counts are errors, a callee lost by several callers is the network fault's side, a database refusing a login is its configuration, ORM slow statements name their database, mechanism lines are not a deploy's code errors; 3.7: new error templates read with logs reaching half a minute before the fault (not the metrics' baseline end); 3.6: saturation read against load (CPU beyond its requests, own time measured by spans); 3.5: code paths that stopped running (log statements per operation), the gap between both ends of a call edge per direction, a memory step as a change inside the service, calls that vanished, operations cut short; 3.4: change events' targets and named peers in the call graph, config changes on a failing service's callee; 3.3: slow paths from every call edge of a service, baselines from their latest regime, a surge heats the CPU only after it; 3.2: call graph from span time enclosure, per-operation own time, slow calls; 3.1: new error templates, clear suspect leads
+ENGINE_VERSION = "3.15"  # 3.15: units are a property of the signal, read once where a series becomes one (`units.normalise`): CPU, memory and pool utilisation, error ratios, success rates and hit ratios in percent (by the series' unit, its name, or values above 1 on a kind that cannot exceed 1 as a share) are read as 0-1 shares by every rule, and latency floors follow the series' unit (ms, s, us); 3.14: a CPU series in percent is read as a share of its limit before the surge rule calls it hot, and a surge heats a CPU from the minute it arrives (the resource moves within two minutes of the traffic); a span that only waits on one callee is its caller's client span, not its own code (out of its own p95 and of operations cut short); a slowed call is the caller's side of the path only where another caller's calm is better supported than the caller's own calm calls; 3.13: with a history of earlier incidents (`AnalysisInput.statement_history`), a log statement that was a steady share of its service's lines in them and that this incident never logs while its operation runs is a code path that stopped (a code fault at that service), read as a Poisson count with Bonferroni over the statements read; statements that cannot be placed in one operation are kept with none; 3.12: the time a call spends outside its callee (the caller's wait less the callee's own span, call by call) read per edge against its calls before the fault or, with no traces before it, against the other edges' calls; 3.11: an error template is new from its first error-level line (a statement logged at info before and at error after), and one that began in the guard gap before the fault's start counts when its silence before, at its rate since, is telling (P(none) <= 1%) and it still logs after; 3.10: the cause family is decided apart from the culprit (its probability summed over the services it could be at; named first, with no culprit, when it holds a majority and three times what is left for UNKNOWN); 3.9: a callee's own view of a call edge moves no more than its caller's wait on it, a caller's failing requests are a symptom its callee explains, a caller hanging on healthy callees while its CPU runs hot beyond its load is starved (saturation), not its network, a service logging most of the bundle's own errors on both sides of the fault, neither fading nor surging, is a lead (a failure already in force is a state, not a change), a new error template whose examples name a peer is that peer's failure; 3.8: a slowed call edge counts at the end its other edges agree with, a tail that moved while the median held reads as a code path, URL hosts name the service behind them, failed-outcome request counts are errors, a callee lost by several callers is the network fault's side, a database refusing a login is its configuration, ORM slow statements name their database, mechanism lines are not a deploy's code errors; 3.7: new error templates read with logs reaching half a minute before the fault (not the metrics' baseline end); 3.6: saturation read against load (CPU beyond its requests, own time measured by spans); 3.5: code paths that stopped running (log statements per operation), the gap between both ends of a call edge per direction, a memory step as a change inside the service, calls that vanished, operations cut short; 3.4: change events' targets and named peers in the call graph, config changes on a failing service's callee; 3.3: slow paths from every call edge of a service, baselines from their latest regime, a surge heats the CPU only after it; 3.2: call graph from span time enclosure, per-operation own time, slow calls; 3.1: new error templates, clear suspect leads
 MAX_HYPOTHESES = 6
 
 # Calibration: confidences are softmax(score / TEMPERATURE) over the candidates and UNKNOWN.
@@ -469,7 +470,15 @@ def _rationale(candidate: Candidate) -> str:
 
 def analyze(request: AnalysisInput) -> AnalysisResult:
     context = request.context
-    obs = observe(request.artifacts, context, request.statement_history)
+    table = (
+        SignalTable([SignalRule(r.pattern, r.kind) for r in request.signal_rules])
+        if request.signal_rules
+        else DEFAULT_TABLE
+    )
+    # Units are a property of the signal: every series in its kind's unit before any rule reads
+    # a level (`units`).
+    artifacts = normalise(request.artifacts, table)
+    obs = observe(artifacts, context, request.statement_history)
     where = localize(obs)
     primary = _primary_signal(obs, where)
     evidence = completeness(
@@ -479,13 +488,8 @@ def analyze(request: AnalysisInput) -> AnalysisResult:
         notes=request.collection_notes,
     )
     ranked = candidates(obs, where)
-    table = (
-        SignalTable([SignalRule(r.pattern, r.kind) for r in request.signal_rules])
-        if request.signal_rules
-        else DEFAULT_TABLE
-    )
     graph = set(obs.edges) | obs.log_edges | obs.change_edges
-    suspects = rank_suspects(request.artifacts, context, table=table, edges=graph)
+    suspects = rank_suspects(artifacts, context, table=table, edges=graph)
     if max((c.score for c in ranked), default=0.0) < DECISIVE_SCORE:
         # The rules that read specific mechanisms found nothing decisive: the services whose own
         # signals moved most, and the kind of signal that moved, speak instead.
@@ -646,7 +650,7 @@ def analyze(request: AnalysisInput) -> AnalysisResult:
 
 def onset_of(request: AnalysisInput) -> str:
     """The onset the engine estimates (for benchmark reports)."""
-    return observe(request.artifacts, request.context).onset.isoformat()
+    return observe(normalise(request.artifacts, DEFAULT_TABLE), request.context).onset.isoformat()
 
 
 __all__: Sequence[str] = ["ENGINE", "ENGINE_VERSION", "analyze", "onset_of"]

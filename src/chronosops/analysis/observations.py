@@ -291,7 +291,7 @@ _FLOOR_KIND = {
 }
 
 
-def family_floor(name: str, family: str) -> float:
+def family_floor(name: str, family: str, unit: str | None = None) -> float:
     """The smallest change worth a z-score in this family, so a flat or zero baseline is
     scaled by a unit floor instead of 1e-9 (which read a near-idle series waking up as
     "traffic rose inf×")."""
@@ -303,7 +303,7 @@ def family_floor(name: str, family: str) -> float:
     if family == "traffic":
         return 0.2
     kind = _FLOOR_KIND.get(family)
-    return unit_floor(name, kind) if kind else 1e-9
+    return unit_floor(name, kind, unit) if kind else 1e-9
 
 
 def metric_family(name: str) -> str | None:
@@ -344,7 +344,9 @@ def pulse_shift(series: MetricSeries, family: str, reported_onset: datetime) -> 
     values = [p.value for p in points]
     base = _baseline(values, [p.ts for p in points], reported_onset)
     centre = median(base)
-    scale = max(MAD_SCALE * mad(base), abs(centre) * 0.02, family_floor(series.name, family))
+    scale = max(
+        MAD_SCALE * mad(base), abs(centre) * 0.02, family_floor(series.name, family, series.unit)
+    )
     threshold = max(4 * scale, abs(centre) * 0.25)
     high = [i for i, v in enumerate(values) if v - centre > threshold]
     low = [i for i, v in enumerate(values) if centre - v > threshold]
@@ -363,7 +365,7 @@ def pulse_shift(series: MetricSeries, family: str, reported_onset: datetime) -> 
         peak=max(segment),
         trough=min(segment),
         z=(after - centre) / scale,
-        floor=family_floor(series.name, family),
+        floor=family_floor(series.name, family, series.unit),
         changed_at=points[run[0]].ts,
         first=values[0],
         last=values[-1],
@@ -400,7 +402,9 @@ def step_shift(series: MetricSeries, family: str, reported_onset: datetime) -> S
             return None
     before, after = values[:k], values[k:]
     centre = median(before)
-    scale = max(MAD_SCALE * mad(before), abs(centre) * 0.02, family_floor(series.name, family))
+    scale = max(
+        MAD_SCALE * mad(before), abs(centre) * 0.02, family_floor(series.name, family, series.unit)
+    )
     after_median = median(after)
     z = (after_median - centre) / scale
     # Walk back from the change point to where the series first left its baseline (a ramp's foot).
@@ -428,7 +432,7 @@ def step_shift(series: MetricSeries, family: str, reported_onset: datetime) -> S
         peak=max(after),
         trough=min(after),
         z=z,
-        floor=family_floor(series.name, family),
+        floor=family_floor(series.name, family, series.unit),
         changed_at=points[start].ts,
         first=values[0],
         last=values[-1],

@@ -253,19 +253,20 @@ def peer_of(labels: dict[str, str]) -> str | None:
     return None
 
 
-def unit_floor(name: str, kind: str) -> float:
-    """The smallest change of this kind worth a look, in the series' own unit."""
-    lowered = name.lower()
+def unit_floor(name: str, kind: str, unit: str | None = None) -> float:
+    """The smallest change of this kind worth a look, in the kind's unit (`analysis.units`:
+    bounded kinds as 0-1 shares, latency in its own ``unit`` or its name's)."""
     if kind == "latency":
-        if lowered.endswith(("_ms", "_milliseconds")) or "millis" in lowered:
-            return 5.0
-        return 0.005  # seconds: 5 ms
+        from chronosops.analysis.units import latency_unit
+
+        scale = {"ms": 1.0, "us": 1000.0}.get(latency_unit(name, unit), 0.001)
+        return 5.0 * scale  # 5 ms
     if kind == "error_ratio":
         # half a point of errors: below it a ratio's wobble, above it a real rise
-        return 0.5 if "percent" in lowered or "pct" in lowered else 0.005
+        return 0.005
     if kind in ("cpu", "memory", "availability", "cache_hit", "saturation"):
-        # percent or a 0-1 ratio: two points either way
-        return 2.0 if "percent" in lowered or "pct" in lowered else 0.02
+        # two points of a share either way
+        return 0.02
     if kind in ("errors", "restarts", "circuit_open", "gc"):
         return 1.0
     return 1e-6

@@ -212,7 +212,7 @@ def _series_evidence(
     if len(before) < MIN_WEAK_BASELINE or len(after) < 2:
         return None
     relative = 0.2 if kind == "latency" else 0.05
-    floor = unit_floor(series.name, kind)
+    floor = unit_floor(series.name, kind, series.unit)
     if kind == "memory":
         # A container's footprint is flat between collections: a step of a point from a flat
         # baseline is the process changing (new code running, a leak), not noise.
@@ -565,7 +565,9 @@ def cpu_beyond_load(
         if ratio is None or ratio <= 1.0:
             continue
         centre = median(before)
-        scale = max(MAD_SCALE * mad(before), 0.05 * abs(centre), unit_floor(item.name, "cpu"))
+        scale = max(
+            MAD_SCALE * mad(before), 0.05 * abs(centre), unit_floor(item.name, "cpu", item.unit)
+        )
         beyond = (median(after) - centre * ratio) / scale
         found[service] = max(found.get(service, 0.0), strength_of(beyond))
     return found
@@ -976,7 +978,10 @@ def _edge_gaps(
         if callee:
             caller_views[(item.service, callee)] = values
         elif caller:
-            callee_views[(caller, item.service)] = (values, unit_floor(item.name, "latency"))
+            callee_views[(caller, item.service)] = (
+                values,
+                unit_floor(item.name, "latency", item.unit),
+            )
     found: dict[tuple[str, str], float] = {}
     for edge, waited in caller_views.items():
         if edge not in callee_views or edge[0] == edge[1]:
@@ -1176,7 +1181,8 @@ def rank_suspects(
     table: SignalTable = DEFAULT_TABLE,
     edges: set[tuple[str, str]] | None = None,
 ) -> list[Suspect]:
-    """Services by how much their own signals moved at the onset, strongest first."""
+    """Services by how much their own signals moved at the onset, strongest first. Metric
+    series are read in their kind's unit (`units.normalise`, as `engine.analyze` hands them)."""
     cut = Cut.around(context.onset)
     series = [a for a in artifacts if isinstance(a, MetricSeries)]
     spans = [a for a in artifacts if isinstance(a, SpanGroup)]
@@ -1273,10 +1279,10 @@ def _failing(series: Sequence[MetricSeries], table: SignalTable, cut: Cut) -> di
     of requests failing at a 100% baseline; as the failure share it is a plain rise."""
     found: dict[str, float] = {}
     for service, _item, before, after in _own_sides(series, table, cut, "availability"):
-        full = 100.0 if max(before + after) > 1.0 else 1.0
-        floor = unit_floor("percent" if full > 1 else "ratio", "error_ratio")
+        # A share (`units.normalise` read a success rate in percent as a hundredth).
+        floor = unit_floor("ratio", "error_ratio")
         z = deviation(
-            [full - v for v in before], [full - v for v in after], floor=floor, relative=0.05
+            [1.0 - v for v in before], [1.0 - v for v in after], floor=floor, relative=0.05
         )
         found[service] = max(found.get(service, 0.0), strength_of(z))
     return found

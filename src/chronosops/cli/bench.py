@@ -295,10 +295,18 @@ def nezha(
         False, "--cases", help="also list each tuned case's answer (held-out cases never)"
     ),
     history: bool = typer.Option(
-        False,
-        "--history",
-        help="analyse in time order, each case with the log statements of the tuned cases of "
-        "its system before it (a deployment's memory of earlier incidents)",
+        True,
+        "--history/--no-history",
+        help="as the service analyses them (CHRONOSOPS_ANALYSIS_HISTORY on, the default): in "
+        "time order, each case read against the log statements of the latest tuned cases of its "
+        "services before it (held-out cases are never remembered); --no-history: each case "
+        "alone",
+    ),
+    history_incidents: int = typer.Option(
+        20,
+        "--history-incidents",
+        min=1,
+        help="earlier incidents per service read (CHRONOSOPS_ANALYSIS_HISTORY_INCIDENTS)",
     ),
     as_json: bool = typer.Option(False, "--json", help="print the report as JSON"),
     markdown: bool = typer.Option(
@@ -327,6 +335,7 @@ def nezha(
                 systems=system,
                 progress=lambda done, total: progress.update(task, completed=done, total=total),
                 history=history,
+                history_incidents=history_incidents,
             )
     except NezhaDatasetMissingError as error:
         typer.echo(f"error: {error}", err=True)
@@ -336,11 +345,15 @@ def nezha(
         f"p99 {report.p99_ms:.0f} ms, max {report.max_ms:.0f} ms; the largest body "
         f"({report.largest_bytes / 1e6:.1f} MB) took {report.largest_ms:.0f} ms"
     )
-    if history:
-        timing += (
-            "; with history: each case read against the log statements of the tuned cases of "
-            "its system before it"
+    timing += (
+        (
+            "; as the service runs (statement history on): each case read against the log "
+            f"statements of the latest {history_incidents} tuned cases of each of its services "
+            "before it (held-out cases never remembered)"
         )
+        if history
+        else "; each case alone (--no-history: as with CHRONOSOPS_ANALYSIS_HISTORY=false)"
+    )
     if as_json:
         typer.echo(json.dumps(asdict(report), indent=2, default=str))
         return

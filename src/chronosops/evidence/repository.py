@@ -1,20 +1,66 @@
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Executable, Integer, bindparam, delete, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from chronosops.evidence.tables import EvidenceBundle, IncidentEvidence, LogTemplateState
-from chronosops.storage import insert_each_or_ignore, insert_or_ignore, run_prepared
+from chronosops.evidence.tables import (
+    EvidenceBundle,
+    IncidentEvidence,
+    LogTemplateState,
+    StatementHistoryRow,
+)
+from chronosops.storage import (
+    insert_each_or_ignore,
+    insert_or_ignore,
+    insert_rows,
+    run_prepared,
+)
 
 # The remembered templates of one service (the usual evidenceLite names one), built once with
 # a named parameter: straight on SQLite's writer connection in its units.
 _TEMPLATES_OF_ONE = select(LogTemplateState.service, LogTemplateState.templates).where(
     LogTemplateState.service == bindparam("service")
 )
+
+_HISTORY_STATEMENTS: dict[int, Executable] = {}
+# Statements kept built for bundles of up to this many services (one per count).
+_HISTORY_STATEMENTS_KEPT = 64
+
+
+def _history_statement(services: int) -> Executable:
+    """Per service (``service_0`` …), its latest ``limit`` rows that began by ``onset``, but
+    ``excluding``'s: built once per number of services, as building it costs more than running
+    it."""
+    statement = _HISTORY_STATEMENTS.get(services)
+    if statement is not None:
+        return statement
+    parts = [
+        select(
+            StatementHistoryRow.incident_id,
+            StatementHistoryRow.service,
+            StatementHistoryRow.lines,
+            StatementHistoryRow.statements,
+        )
+        .where(
+            StatementHistoryRow.service == bindparam(f"service_{index}"),
+            StatementHistoryRow.onset <= bindparam("onset"),
+            StatementHistoryRow.incident_id != bindparam("excluding"),
+        )
+        .order_by(StatementHistoryRow.onset.desc(), StatementHistoryRow.incident_id.desc())
+        .limit(bindparam("limit", type_=Integer))
+        for index in range(services)
+    ]
+    # Each part LIMITed on its own: SQLite wants them as subqueries inside the UNION.
+    statement = (
+        parts[0] if services == 1 else union_all(*(select(part.subquery()) for part in parts))
+    )
+    if services <= _HISTORY_STATEMENTS_KEPT:
+        _HISTORY_STATEMENTS[services] = statement
+    return statement
 
 
 class EvidenceRepository:
@@ -87,3 +133,57 @@ class EvidenceRepository:
         else:
             row.templates = list(templates)
             row.updated_at = at
+
+    async def record_statement_history(
+        self,
+        incident_id: str,
+        records: Mapping[str, Mapping[str, Any]],
+        *,
+        onset: datetime,
+        at: datetime,
+        replace: bool,
+    ) -> None:
+        """Keep the incident's statement records (service → `statement_lines` record);
+        ``replace``: drop what an earlier analysis of it kept first, so it counts once."""
+        if replace:
+            await self.session.execute(
+                delete(StatementHistoryRow).where(StatementHistoryRow.incident_id == incident_id)
+            )
+        if not records:
+            return
+        # On PostgreSQL the rows go out with the transaction's next statement or its commit; in
+        # a unit of SQLite's writer, straight on the writer's connection.
+        await insert_rows(
+            self.session,
+            StatementHistoryRow,
+            [
+                {
+                    "incident_id": incident_id,
+                    "service": service,
+                    "onset": onset,
+                    "lines": int(record["lines"]),
+                    "statements": dict(record["statements"]),
+                    "recorded_at": at,
+                }
+                for service, record in sorted(records.items())
+            ],
+        )
+
+    async def statement_history(
+        self, services: Collection[str], *, excluding: str, onset: datetime, limit: int
+    ) -> list[tuple[str, str, int, dict[str, Any]]]:
+        """Per service, the records of its latest ``limit`` incidents that began no later than
+        ``onset``, ``excluding`` one incident: (incident id, service, lines, statements), latest
+        first per service. One statement; each service's part reads at most ``limit`` rows of
+        the (service, onset) index."""
+        if not services or limit <= 0:
+            return []
+        named = sorted(services)
+        params: dict[str, Any] = {"onset": onset, "excluding": excluding, "limit": limit}
+        params.update({f"service_{index}": service for index, service in enumerate(named)})
+        statement = _history_statement(len(named))
+        rows = await self.session.execute(statement, params)
+        return [
+            (incident_id, service, lines, dict(statements))
+            for incident_id, service, lines, statements in rows
+        ]

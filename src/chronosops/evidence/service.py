@@ -1,10 +1,13 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from chronosops.analysis.code_paths import history_of, statement_lines
+from chronosops.analysis.models import StatementHistory
 from chronosops.collectors import CollectorQuery
 from chronosops.core.artifacts import Artifact, LogTemplate
 from chronosops.core.clock import Clock
@@ -26,10 +29,21 @@ from chronosops.evidence.repository import EvidenceRepository
 from chronosops.evidence.schemas import BundleRead, IncidentBundleRead, StoredBundle
 from chronosops.evidence.template_memory import TemplateMemory
 
+# Earlier incidents of each service whose log statements an analysis reads (engine 3.13).
+DEFAULT_HISTORY_INCIDENTS = 20
+
 
 class EvidenceService:
-    def __init__(self, *, clock: Clock, runner: CollectorRunner | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        clock: Clock,
+        runner: CollectorRunner | None = None,
+        history_incidents: int = DEFAULT_HISTORY_INCIDENTS,
+    ) -> None:
         self.clock = clock
+        # 0: no statement history is kept or read (CHRONOSOPS_ANALYSIS_HISTORY=false).
+        self.history_incidents = history_incidents
         self.runner = runner or CollectorRunner([], CollectionPolicy())
         # The remembered log templates as this process last read or wrote them.
         self.template_memory = TemplateMemory()
@@ -109,6 +123,57 @@ class EvidenceService:
         """Whether `remember_templates` would write anything, given what was read (``known``,
         for every service of the request)."""
         return bool(_template_changes(_templates_by_service(artifacts), known))
+
+    def history_services(self, artifacts: Sequence[Artifact]) -> list[str]:
+        """The services whose statements an analysis of these artifacts reads against their
+        earlier incidents: those that logged enough lines in their spans (none when the
+        history is switched off or the artifacts hold no log statement)."""
+        if self.history_incidents <= 0:
+            return []
+        return list(statement_lines(artifacts))
+
+    async def statement_history(
+        self,
+        session: AsyncSession,
+        services: Collection[str],
+        *,
+        incident_id: str,
+        onset: datetime,
+    ) -> list[StatementHistory]:
+        """The statements of these services over their latest earlier incidents (at most
+        ``history_incidents`` each, begun no later than ``onset``, the incident itself left
+        out), as `analysis.code_paths.missing_paths` reads them."""
+        if self.history_incidents <= 0 or not services:
+            return []
+        rows = await EvidenceRepository(session).statement_history(
+            services, excluding=incident_id, onset=onset, limit=self.history_incidents
+        )
+        return history_of(
+            [
+                (service, {"lines": lines, "statements": statements})
+                for _, service, lines, statements in rows
+            ]
+        )
+
+    async def remember_statements(
+        self,
+        session: AsyncSession,
+        artifacts: Sequence[Artifact],
+        *,
+        incident_id: str,
+        onset: datetime,
+        replace: bool,
+    ) -> None:
+        """Keep what the next incidents read of this one's log statements, in the caller's
+        transaction; ``replace`` drops what an earlier analysis of the incident kept."""
+        if self.history_incidents <= 0:
+            return
+        records = statement_lines(artifacts)
+        if not records and not replace:
+            return
+        await EvidenceRepository(session).record_statement_history(
+            incident_id, records, onset=onset, at=self.clock.now(), replace=replace
+        )
 
     def seal(
         self, artifacts: Sequence[Artifact], *, collection: Sequence[CollectionNote] = ()

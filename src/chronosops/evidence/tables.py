@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from chronosops.storage import JSONValue, TableBase, UtcDateTime
@@ -55,3 +55,24 @@ class LogTemplateState(TableBase):
     service: Mapped[str] = mapped_column(String(256), primary_key=True)
     templates: Mapped[list[str]] = mapped_column(JSONValue)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class StatementHistoryRow(TableBase):
+    """What the next incidents of a service read of this one's logging (engine 3.13's missing
+    code paths): per analysed incident and service that logged enough lines in its spans, the
+    lines of each usual-path statement per operation (`analysis.code_paths.statement_lines`).
+    An incident's rows are replaced when it is analysed again, so it counts once."""
+
+    __tablename__ = "statement_history"
+
+    incident_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("incident.id", ondelete="CASCADE"), primary_key=True
+    )
+    service: Mapped[str] = mapped_column(String(256), primary_key=True)
+    # The incident's onset: "earlier incidents" are those that began before it.
+    onset: Mapped[datetime] = mapped_column(UtcDateTime)
+    lines: Mapped[int] = mapped_column(Integer)
+    statements: Mapped[dict[str, Any]] = mapped_column(JSONValue)
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+    __table_args__ = (Index(None, "service", "onset"),)

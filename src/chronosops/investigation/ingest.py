@@ -23,7 +23,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chronosops.analysis import AnalysisInput, IncidentContext
-from chronosops.analysis.models import SignalRuleInput
+from chronosops.analysis.models import SignalRuleInput, StatementHistory
 from chronosops.audit import AuditLog, EntityType, EventType
 from chronosops.auth import Principal
 from chronosops.core.artifacts import Artifact
@@ -817,6 +817,7 @@ class IngestPipeline:
         request = AnalysisInput(
             context=context_of(incident, window),
             artifacts=list(draft.artifacts),
+            statement_history=await self._statement_history(incident, draft),
             signal_rules=self.signal_rules,
             collection_notes=[
                 f"{note['source']}: {note['status']} — {note['detail']}"
@@ -824,6 +825,19 @@ class IngestPipeline:
             ],
         )
         return request, await self.reasoning.reason(request)
+
+    async def _statement_history(
+        self, incident: IncidentRead, draft: BundleDraft
+    ) -> list[StatementHistory]:
+        """The log statements of the bundle's services over their earlier incidents (engine
+        3.13's missing code paths): one read, and none when the bundle logs too little."""
+        services = self.evidence.history_services(draft.artifacts)
+        if not services:
+            return []
+        async with self.database.reads() as session:
+            return await self.evidence.statement_history(
+                session, services, incident_id=incident.id, onset=incident.timeline.start
+            )
 
     async def _prose(
         self, incident: IncidentRead, draft: BundleDraft, reasoning: Reasoning
@@ -867,6 +881,15 @@ class IngestPipeline:
             request=request,
             reasoning=reasoning,
             by=principal.subject,
+        )
+        # What the service's next incidents read of this one (an incident analysed again
+        # replaces what its earlier analysis kept).
+        await self.evidence.remember_statements(
+            session,
+            draft.artifacts,
+            incident_id=incident.id,
+            onset=incident.timeline.start,
+            replace=not new_incident,
         )
         if prose is not None and prose.traces:
             traces += await self.reasoning.store_traces(

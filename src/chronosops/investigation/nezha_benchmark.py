@@ -24,12 +24,12 @@ from pathlib import Path
 from typing import Any
 
 from chronosops.analysis import AnalysisInput, AnalysisResult, IncidentContext, analyze
-from chronosops.analysis.code_paths import statement_history
+from chronosops.analysis.code_paths import ServiceStatements, history_of, statement_lines
 from chronosops.analysis.models import StatementHistory
-from chronosops.core.artifacts import Artifact, LogStatement
 from chronosops.core.ingest_request import IngestIncidentRequest
 from chronosops.core.windows import incident_window
 from chronosops.evidence.lite import artifacts_from_lite
+from chronosops.evidence.service import DEFAULT_HISTORY_INCIDENTS
 
 # Nezha's own service-level figures (paper Table 3): AS@1, AS@3.
 PUBLISHED = {"TrainTicket": (0.8667, 0.9778), "OnlineBoutique": (0.9286, 0.9643)}
@@ -184,8 +184,9 @@ def score(case: NezhaCase, result: AnalysisResult, milliseconds: float, size: in
 
 def analyse(
     case: NezhaCase, history: Sequence[StatementHistory] = ()
-) -> tuple[CaseOutcome, list[Artifact]]:
-    """The case scored, and its log statements (what a history of earlier incidents keeps)."""
+) -> tuple[CaseOutcome, dict[str, ServiceStatements]]:
+    """The case scored, and what the service keeps of its log statements for later incidents
+    (`analysis.code_paths.statement_lines`, as stored in the ``statement_history`` table)."""
     body = case.body()
     # CPU time of this process: what one core spends, whatever else the machine is running.
     started = time.process_time()
@@ -194,7 +195,23 @@ def analyse(
         request = request.model_copy(update={"statement_history": list(history)})
     result = analyze(request)
     outcome = score(case, result, (time.process_time() - started) * 1000, len(body))
-    return outcome, [a for a in request.artifacts if isinstance(a, LogStatement)]
+    return outcome, statement_lines(request.artifacts)
+
+
+def remembered(
+    earlier: Sequence[dict[str, ServiceStatements]], limit: int
+) -> list[StatementHistory]:
+    """The history the service reads for the next incident: per service, the records of its
+    latest ``limit`` incidents (``earlier`` in time order), as
+    `EvidenceService.statement_history` reads them from the table."""
+    taken: dict[str, int] = defaultdict(int)
+    rows: list[tuple[str, ServiceStatements]] = []
+    for records in reversed(earlier):
+        for service, record in records.items():
+            if taken[service] < limit:
+                taken[service] += 1
+                rows.append((service, record))
+    return history_of(rows)
 
 
 @dataclass
@@ -246,11 +263,13 @@ def run_nezha(
     systems: Sequence[str] = (),
     progress: Callable[[int, int], None] | None = None,
     history: bool = False,
+    history_incidents: int = DEFAULT_HISTORY_INCIDENTS,
 ) -> NezhaReport:
-    """Every case analysed on its own; with ``history``, in time order per system, each with the
-    log statements of the *tuned* cases of its system analysed before it (as a deployment
-    remembers earlier incidents; held-out cases are never remembered, so no held-out bundle
-    reaches another case's analysis)."""
+    """Every case analysed on its own; with ``history``, as the service analyses them (its
+    statement history on, the default): in time order per system, each read against the log
+    statements of the latest ``history_incidents`` *tuned* cases of each of its services before
+    it (held-out cases are never remembered, so no held-out bundle reaches another case's
+    analysis)."""
     cases = load_cases(dataset)
     if systems:
         wanted = {s.lower() for s in systems}
@@ -260,13 +279,13 @@ def run_nezha(
     if history:
         cases = sorted(cases, key=lambda c: (c.system, c.source_ref))
     outcomes: list[CaseOutcome] = []
-    earlier: dict[str, list[list[Artifact]]] = defaultdict(list)
+    earlier: dict[str, list[dict[str, ServiceStatements]]] = defaultdict(list)
     for index, case in _iterate(cases):
-        past = statement_history(earlier[case.system]) if history else []
-        outcome, statements = analyse(case, past)
+        past = remembered(earlier[case.system], history_incidents) if history else []
+        outcome, records = analyse(case, past)
         outcomes.append(outcome)
         if history and not case.held_out:
-            earlier[case.system].append(statements)
+            earlier[case.system].append(records)
         if progress is not None:
             progress(index, len(cases))
     groups: dict[tuple[str, str, str], Tally] = defaultdict(Tally)

@@ -302,6 +302,33 @@ DNS_DIALECT: tuple[str, dict[Signal, MetricName]] = (
 
 BREAKER = _m("resilience4j_circuitbreaker_state", "state", state="open")
 
+# Units vary with the exporter as much as names do: a CPU or an error ratio in percent (Docker
+# and Datadog's `docker.cpu.usage`, CloudWatch's `CPUUtilization`, dashboards' `*_percent`), a
+# latency in milliseconds (OpenTelemetry's older `http.server.duration`). Each incident of the
+# default suite in mixed conventions draws one option per signal (``None``: the dialect's own);
+# some say their unit in the name, some only in the series' unit, some nowhere (the values
+# must tell).
+UNIT_VARIANTS: dict[Signal, tuple[MetricName | None, ...]] = {
+    "cpu": (
+        None,
+        None,
+        _m("cpu_usage_percent", "", "scale", 100.0),
+        _m("docker.cpu.usage", "percent", "scale", 100.0),
+        _m("CPUUtilization", "", "scale", 100.0),
+    ),
+    "errors": (
+        None,
+        None,
+        _m("http_requests_error_percent", "%", "scale", 100.0),
+        _m("error_rate_pct", "", "scale", 100.0),
+    ),
+    "latency": (
+        None,
+        _m("http.server.duration", "ms", quantile="0.95"),
+        _m("http_request_duration_milliseconds", "", quantile="0.95"),
+    ),
+}
+
 # How spans name the calls a service makes: "peer" is the house style (`target GET /x`, with
 # peer.service), "otel" names the call by its route and carries peer.service, "url" names it by
 # its URL and carries no peer (older instrumentations).
@@ -318,6 +345,9 @@ class Style:
     infra: str  # INFRA_DIALECTS key
     database: str  # DATABASE_DIALECTS key
     spans: SpanStyle
+    # Signals exported in another unit than the dialect's (`UNIT_VARIANTS`), on every
+    # application service.
+    units: tuple[tuple[Signal, MetricName], ...] = ()
 
     def language(self, key: str) -> Language:
         return self.languages.get(key, "go")
@@ -334,7 +364,7 @@ class Style:
             return DNS_DIALECT
         label, app = APP_DIALECTS[self.app_dialects[node.key]]
         _, infra = INFRA_DIALECTS[self.infra]
-        return label, {**app, **infra}
+        return label, {**app, **infra, **dict(self.units)}
 
     def labels(self, node: ServiceNode, metric: MetricName) -> dict[str, str]:
         if self.native:
@@ -367,8 +397,9 @@ def native_style(topology: Topology) -> Style:
     )
 
 
-def choose_style(seed: str, topology: Topology) -> Style:
-    """A mixed style drawn from ``seed``: each service its own language and exporter."""
+def choose_style(seed: str, topology: Topology, *, vary_units: bool = False) -> Style:
+    """A mixed style drawn from ``seed``: each service its own language and exporter, and with
+    ``vary_units`` some signals in another unit (drawn apart, so the names stay the same)."""
     rng = random.Random(f"{seed}/style")
     languages: dict[str, Language] = {}
     dialects: dict[str, str] = {}
@@ -383,7 +414,18 @@ def choose_style(seed: str, topology: Topology) -> Style:
         infra=rng.choice(sorted(INFRA_DIALECTS)),
         database=rng.choice(sorted(DATABASE_DIALECTS)),
         spans=rng.choice(("otel", "otel", "url")),
+        units=_choose_units(seed) if vary_units else (),
     )
+
+
+def _choose_units(seed: str) -> tuple[tuple[Signal, MetricName], ...]:
+    rng = random.Random(f"{seed}/units")
+    found: list[tuple[Signal, MetricName]] = []
+    for signal, options in UNIT_VARIANTS.items():
+        choice = rng.choice(options)
+        if choice is not None:
+            found.append((signal, choice))
+    return tuple(found)
 
 
 def derive(

@@ -52,7 +52,10 @@ def style_of(scenario: Scenario, topology: Topology, options: GenerationOptions)
     """The naming conventions of this incident: the house style, or a mix the seed draws."""
     if options.conventions == "native" and scenario.family == "default":
         return native_style(topology)
-    return choose_style(f"{scenario.id}/{options.seed}", topology)
+    # Units vary in the default suite's mixed conventions; the field library keeps its own.
+    return choose_style(
+        f"{scenario.id}/{options.seed}", topology, vary_units=scenario.family == "default"
+    )
 
 
 def render(text: str, topology: Topology) -> str:

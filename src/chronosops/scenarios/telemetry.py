@@ -316,7 +316,7 @@ class Telemetry:
                 source=self.source,
                 labels=self.style.labels(node, metric),
                 service=node.name,
-                unit=metric.unit,
+                unit=metric.unit or None,
                 synthetic=True,
             )
             if built is not None:

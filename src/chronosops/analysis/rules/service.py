@@ -118,11 +118,7 @@ def mechanisms(obs: Observations, where: Localization, service: str) -> list[Can
     cpu = shifts.get("cpu")
     traffic = shifts.get("traffic")
     worker_logs = logs_with(obs, service, "worker_saturation")
-    cpu_hot = (
-        cpu is not None
-        and cpu.z >= 4
-        and (busy_share(cpu, cpu.after) >= 0.75 or busy_share(cpu, cpu.delta) >= 0.3)
-    )
+    cpu_hot = cpu is not None and cpu.z >= 4 and (cpu.after >= 0.75 or cpu.delta >= 0.3)
     traffic_up = traffic is not None and traffic.z >= 4 and traffic.factor >= 1.5
     # A CPU that was hot before the traffic rose was not heated by it (an earlier fault's tail,
     # a recovery surge after it): the surge cannot be read as the saturation's cause.
@@ -134,7 +130,7 @@ def mechanisms(obs: Observations, where: Localization, service: str) -> list[Can
             [traffic.artifact_id] if traffic else [],
             [f.artifact_id for f in worker_logs],
         )
-        hot = busy_share(cpu, cpu.after) if cpu is not None else 0.0
+        hot = cpu.after if cpu is not None else 0.0
         saturation = 1.6 + (0.4 if worker_logs else 0.0) + (0.4 if hot >= 0.85 else 0.0)
         candidate.add(
             saturation,
@@ -272,14 +268,6 @@ def mechanisms(obs: Observations, where: Localization, service: str) -> list[Can
             )
         found.append(candidate)
     return found
-
-
-def busy_share(shift: Shift, value: float) -> float:
-    """A utilisation in the 0-1 share the level tests read: a series named in percent (CPU 87,
-    not 0.87) is a hundredth of its value. Read as a share, any CPU series in percent was
-    "75% busy" at 0.75%, so every CPU that moved with a surge read as saturated by it."""
-    lowered = shift.name.lower()
-    return value / 100 if "percent" in lowered or "pct" in lowered else value
 
 
 # How long before the traffic rose a resource may be seen moving and still count as moved by

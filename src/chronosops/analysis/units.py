@@ -1,0 +1,130 @@
+"""Units, read once where a metric series becomes a signal.
+
+Rules test levels and steps of a signal against constants ("a CPU 75% busy", "errors up a
+point"), and those constants mean one thing only in one unit. So every series is brought to its
+kind's unit before anything reads it (`normalise`), and the rules read that unit only:
+
+- bounded kinds (CPU, memory and pool/disk utilisation, error ratio, availability / success
+  rate, cache hit ratio) as a **0–1 share**: a series in percent is a hundredth of its value;
+- latency keeps its values (only its ratios are tested) but carries its unit (``s``, ``ms``,
+  ``us``) for the smallest change that counts (`signals.unit_floor`).
+
+Where the unit comes from, first that says anything:
+
+1. the series' own unit (OpenTelemetry's ``unit``, OpenMetrics' ``# UNIT``, a collector's):
+   ``%``/``percent`` is percent; ``1``/``ratio``/``fraction`` is a share; ``ms``, ``s``, ``us``
+   for latency; any other unit (cores, nanocores, bytes) is not a share and is left alone;
+2. the name: ``percent``, ``pct``, ``percentage`` is percent; ``_ms``, ``_milliseconds``,
+   ``millis`` and ``_us``, ``_usec``, ``_microseconds`` for latency (else seconds);
+3. the values, for a kind that cannot exceed one as a share (an error ratio, a success rate, a
+   hit ratio, a CPU utilisation whose name says nothing of cores or seconds): a series that
+   goes above 1.05 (a CPU above 1.5, which overshoots its limit between samples) and stays
+   within 100 is in percent.
+
+Limits: a percent series that never reaches 1% in the whole window (a near-idle CPU, a clean
+error ratio) is indistinguishable from a share by its values and stays as sent; a CPU in cores
+(``container_cpu_usage_seconds_total``) has no limit to be a share of and is left in cores.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from chronosops.analysis.signals import SignalTable
+from chronosops.core.artifacts import Artifact, MetricSeries, SeriesPoint
+
+# Kinds whose level is a share of a limit, so a percent series is read as a hundredth.
+BOUNDED_KINDS = frozenset(
+    {"cpu", "memory", "saturation", "error_ratio", "availability", "cache_hit"}
+)
+# Kinds that cannot exceed one as a share: their values alone tell percent from share.
+RATIO_KINDS = frozenset({"error_ratio", "availability", "cache_hit", "cpu"})
+
+# The most a share reaches and stays one: a ratio of requests reads a little above 1 only by
+# rounding; a CPU's share of its limit overshoots it between throttling periods and samples
+# (1.02, 1.1), never by half again. Above these, the series is in percent.
+RATIO_SHARE_MAX = 1.05
+CPU_SHARE_MAX = 1.5
+
+PERCENT_UNITS = frozenset({"%", "percent", "pct", "percentage", "percent_"})
+SHARE_UNITS = frozenset({"1", "ratio", "fraction", "share", "{ratio}"})
+_PERCENT_NAME = re.compile(r"percent|pct")
+# A CPU counted in cores (seconds of CPU per second), nanocores or load: not a share of a limit.
+_NOT_SHARE_CPU = re.compile(r"seconds|cores?\b|_cores|nanocore|load|throttl|_total$|count")
+
+MILLIS_UNITS = frozenset({"ms", "millisecond", "milliseconds", "msec"})
+MICROS_UNITS = frozenset({"us", "µs", "usec", "microsecond", "microseconds"})
+SECONDS_UNITS = frozenset({"s", "sec", "second", "seconds"})
+_MILLIS_NAME = re.compile(r"_ms$|_ms_|millis|_milliseconds")
+_MICROS_NAME = re.compile(r"_us$|_usec|_microseconds|micros")
+
+
+def share_scale(name: str, kind: str | None, unit: str | None, values: Sequence[float]) -> float:
+    """What to multiply a series by to read it as a 0–1 share (1.0: already one, or not a
+    bounded kind)."""
+    if kind not in BOUNDED_KINDS:
+        return 1.0
+    hint = (unit or "").strip().lower()
+    if hint in PERCENT_UNITS:
+        return 0.01
+    if hint:
+        # A share, or a unit that is not one (cores, bytes): either way not percent.
+        return 1.0
+    lowered = name.lower()
+    if _PERCENT_NAME.search(lowered):
+        return 0.01
+    if kind not in RATIO_KINDS or (kind == "cpu" and _NOT_SHARE_CPU.search(lowered)):
+        return 1.0
+    top = max(values, default=0.0)
+    return 0.01 if (CPU_SHARE_MAX if kind == "cpu" else RATIO_SHARE_MAX) < top <= 100.0 else 1.0
+
+
+def latency_unit(name: str, unit: str | None) -> str:
+    """``s``, ``ms`` or ``us``: the series' own unit, else its name's, else seconds."""
+    hint = (unit or "").strip().lower()
+    if hint in MILLIS_UNITS:
+        return "ms"
+    if hint in MICROS_UNITS:
+        return "us"
+    if hint in SECONDS_UNITS:
+        return "s"
+    lowered = name.lower()
+    if _MILLIS_NAME.search(lowered):
+        return "ms"
+    if _MICROS_NAME.search(lowered):
+        return "us"
+    return "s"
+
+
+def normalise_series(series: MetricSeries, table: SignalTable) -> MetricSeries:
+    """The series in its kind's unit, with ``unit`` saying which."""
+    kind = table.kind_of(series.name, series.labels)
+    if kind == "latency":
+        unit = latency_unit(series.name, series.unit)
+        return series if unit == series.unit else series.model_copy(update={"unit": unit})
+    scale = share_scale(series.name, kind, series.unit, [p.value for p in series.points])
+    if scale == 1.0:
+        return series
+    stats = series.stats.model_copy(
+        update={
+            key: value * scale
+            for key, value in series.stats.model_dump().items()
+            if key != "count" and isinstance(value, int | float)
+        }
+    )
+    return series.model_copy(
+        update={
+            "points": [SeriesPoint(ts=p.ts, value=p.value * scale) for p in series.points],
+            "stats": stats,
+            "unit": "1",
+        }
+    )
+
+
+def normalise(artifacts: Sequence[Artifact], table: SignalTable) -> list[Artifact]:
+    """Every metric series in its kind's unit; other artifacts as they are."""
+    return [
+        normalise_series(item, table) if isinstance(item, MetricSeries) else item
+        for item in artifacts
+    ]

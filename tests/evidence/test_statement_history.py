@@ -1,0 +1,105 @@
+"""The statement history kept between incidents (engine 3.13): each analysed incident's log
+statements per service, stored and read back on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import httpx
+
+from chronosops.analysis.code_paths import history_of
+from chronosops.bootstrap import Services
+from chronosops.evidence.repository import EvidenceRepository
+from tests.fixtures.guide import request
+
+INGEST = "/v1/incidents/ingest"
+DAY = datetime(2024, 1, 15, 12, 0, tzinfo=UTC)
+
+
+def _record(found: int, other: int = 30) -> dict[str, object]:
+    return {
+        "lines": found + other,
+        "statements": {
+            "price found #": {"PriceController.query": found},
+            "list prices": {"PriceController.list": other},
+        },
+    }
+
+
+async def _incidents(client: httpx.AsyncClient, headers: dict[str, str], count: int) -> list[str]:
+    ids = []
+    for number in range(count):
+        answer = await client.post(INGEST, json=request(sourceRef=f"h-{number}"), headers=headers)
+        assert answer.status_code == 201
+        ids.append(answer.json()["incidentId"])
+    return ids
+
+
+async def test_statement_records_round_trip_latest_first_per_service_and_bounded(
+    client: httpx.AsyncClient, services: Services, analyst: dict[str, str]
+) -> None:
+    ids = await _incidents(client, analyst, 4)
+    async with services.database.unit_of_work() as session:
+        repository = EvidenceRepository(session)
+        for day, incident_id in enumerate(ids):
+            await repository.record_statement_history(
+                incident_id,
+                {"price": _record(10 + day), "cart": _record(5)},
+                onset=DAY + timedelta(days=day),
+                at=DAY,
+                replace=False,
+            )
+    async with services.database.unit_of_work(write=False) as session:
+        rows = await EvidenceRepository(session).statement_history(
+            {"price", "cart", "unknown"}, excluding=ids[3], onset=DAY + timedelta(days=3), limit=2
+        )
+    # The incident itself is left out; per service, the latest two before it.
+    assert [(incident, service) for incident, service, _, _ in rows] == [
+        (ids[2], "cart"),
+        (ids[1], "cart"),
+        (ids[2], "price"),
+        (ids[1], "price"),
+    ]
+    price = [(lines, statements) for _, service, lines, statements in rows if service == "price"]
+    assert price[0] == (42, _record(12)["statements"])
+
+
+async def test_incidents_that_began_later_are_not_earlier_incidents(
+    client: httpx.AsyncClient, services: Services, analyst: dict[str, str]
+) -> None:
+    first, later = await _incidents(client, analyst, 2)
+    async with services.database.unit_of_work() as session:
+        repository = EvidenceRepository(session)
+        await repository.record_statement_history(
+            first, {"price": _record(10)}, onset=DAY, at=DAY, replace=False
+        )
+        await repository.record_statement_history(
+            later, {"price": _record(10)}, onset=DAY + timedelta(hours=1), at=DAY, replace=False
+        )
+    async with services.database.unit_of_work(write=False) as session:
+        rows = await EvidenceRepository(session).statement_history(
+            {"price"}, excluding="other", onset=DAY + timedelta(minutes=30), limit=20
+        )
+    assert [incident for incident, *_ in rows] == [first]
+
+
+async def test_recording_an_incident_again_replaces_its_rows(
+    client: httpx.AsyncClient, services: Services, analyst: dict[str, str]
+) -> None:
+    (incident_id,) = await _incidents(client, analyst, 1)
+    for found, replace in ((10, False), (20, True), (30, True)):
+        async with services.database.unit_of_work() as session:
+            await EvidenceRepository(session).record_statement_history(
+                incident_id, {"price": _record(found)}, onset=DAY, at=DAY, replace=replace
+            )
+    async with services.database.unit_of_work(write=False) as session:
+        rows = await EvidenceRepository(session).statement_history(
+            {"price"}, excluding="other", onset=DAY, limit=20
+        )
+    assert [(incident, lines) for incident, _, lines, _ in rows] == [(incident_id, 60)]
+    (history,) = [
+        h
+        for h in history_of([(s, {"lines": n, "statements": st}) for _, s, n, st in rows])
+        if h.statement == "price found #"
+    ]
+    assert history.shares == [0.5]
