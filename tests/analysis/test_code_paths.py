@@ -16,7 +16,8 @@ from chronosops.analysis.code_paths import (
     vanished_paths,
 )
 from chronosops.analysis.models import StatementHistory
-from chronosops.analysis.statistics import fisher_exact
+from chronosops.analysis.statistics import fisher_exact, median
+from chronosops.core.artifacts import LogStatement
 from tests.analysis.builders import analysis_input, at
 
 SERVICE = "ts-price-service"
@@ -272,6 +273,7 @@ def test_what_is_kept_of_an_incident_reads_back_as_the_same_history_after_json()
                 "p.s.priceimpl#52 [query][price found] #": {QUERY: 60},
                 "p.c.pricecontroller#80 [list][list prices] #": {LIST: 30},
             },
+            "calls": {LIST: 30, QUERY: 60},
         }
     }
 
@@ -284,3 +286,92 @@ def test_a_service_that_logs_too_little_is_not_kept() -> None:
 
     assert statement_lines(quiet.artifacts) == {}
     assert SERVICE in statement_lines(_incident(QUERY_LOGS).artifacts)
+
+
+# A victim flooding with error lines about its callee: every usual statement's share of the
+# service's lines falls, so the share alone would expect lines the service never owed.
+
+CACHE_MISS: Statement = ("p.s.PriceImpl#57", "[query][price loaded from db]", "INFO")
+LOOKUP_FAILED: Statement = ("p.s.PriceImpl#64", "[query][rate lookup failed]", "ERROR")
+
+
+def _with_cache(calls: tuple[int, int], every: int, extra: list[Statement]) -> AnalysisInput:
+    """Query calls that log one line each, and the cache miss on one call in ``every`` (none
+    when ``every`` is 0), each call also logging ``extra``; the list operation as usual."""
+    spans: list[dict[str, Any]] = []
+    lines: list[dict[str, Any]] = []
+    number = 1
+    for minute in range(-6, 4):
+        count = calls[1] if minute >= -1 else calls[0]
+        for index in range(count):
+            logged = [QUERY_LOGS[0], *extra]
+            if every and number % every == 0:
+                logged.append(CACHE_MISS)
+            found_spans, found_lines = _request(number, minute + index / (count + 1), QUERY, logged)
+            spans += found_spans
+            lines += found_lines
+            number += 1
+        for index in range(3):
+            found_spans, found_lines = _request(number, minute + 0.05 + index / 4, LIST, LIST_LOGS)
+            spans += found_spans
+            lines += found_lines
+            number += 1
+    return analysis_input(service="ts-gateway-service", traces=spans, logs=lines)
+
+
+def _cache_history() -> list[StatementHistory]:
+    return statement_history(
+        [_with_cache((6, 6), 10, []).artifacts for _ in range(HISTORY_MIN_INCIDENTS)]
+    )
+
+
+def test_the_history_keeps_each_statements_lines_per_call_of_its_operations() -> None:
+    miss = {h.statement: h for h in _cache_history()}[
+        "p.s.priceimpl#57 [query][price loaded from db] #"
+    ]
+
+    # Per incident: 6 of its 96 lines, on 6 of its operation's 60 calls.
+    assert miss.operations == [QUERY]
+    assert miss.shares == [0.0625] * HISTORY_MIN_INCIDENTS
+    assert miss.per_call == [0.1] * HISTORY_MIN_INCIDENTS
+
+
+def test_a_victim_flooding_with_errors_does_not_owe_a_rare_statement_its_share_would_expect() -> (
+    None
+):
+    # The victim's query calls fail on its callee and log ten error lines each; on 20 calls the
+    # one-in-ten cache miss is absent by chance (2 expected, P(none) = e^-2).
+    victim = _with_cache((2, 2), 0, [LOOKUP_FAILED] * 10)
+    history = _cache_history()
+    miss = {h.statement: h for h in history}["p.s.priceimpl#57 [query][price loaded from db] #"]
+    service_lines = sum(
+        sum(a.levels.values())
+        for a in victim.artifacts
+        if isinstance(a, LogStatement) and a.service == SERVICE
+    )
+    # The share alone expects 6.25% of its 250 lines (16 where 2 were owed): e^-16 is tiny.
+    assert math.exp(-median(miss.shares) * service_lines) * 3 < 1e-4
+
+    assert missing_paths(victim.artifacts, history) == []
+    # Records kept before calls were (no per-call rates) still read the share alone.
+    without_calls = [h.model_copy(update={"per_call": []}) for h in history]
+    assert [p.statement for p in missing_paths(victim.artifacts, without_calls)] == [
+        "p.s.priceimpl#57 [query][price loaded from db] #"
+    ]
+
+
+def test_a_step_skipped_on_every_call_is_found_while_the_service_floods_with_errors() -> None:
+    history = statement_history([_incident(QUERY_LOGS).artifacts] * HISTORY_MIN_INCIDENTS)
+    failing: list[Statement] = [QUERY_LOGS[0], *[LOOKUP_FAILED] * 10]
+    broken = analysis_input(
+        service="ts-gateway-service",
+        **_traffic({QUERY: (6, 6), LIST: (3, 3)}, {QUERY: failing, LIST: LIST_LOGS}),
+    )
+
+    paths = missing_paths(broken.artifacts, history)
+
+    assert [(p.service, p.statement) for p in paths] == [
+        (SERVICE, "p.s.priceimpl#52 [query][price found] #")
+    ]
+    # Its one line per call over 60 calls, and 40% of 690 lines: both make the absence certain.
+    assert paths[0].p_value < 1e-12

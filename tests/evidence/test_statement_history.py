@@ -23,6 +23,7 @@ def _record(found: int, other: int = 30) -> dict[str, object]:
             "price found #": {"PriceController.query": found},
             "list prices": {"PriceController.list": other},
         },
+        "calls": {"PriceController.query": found, "PriceController.list": other},
     }
 
 
@@ -54,14 +55,18 @@ async def test_statement_records_round_trip_latest_first_per_service_and_bounded
             {"price", "cart", "unknown"}, excluding=ids[3], onset=DAY + timedelta(days=3), limit=2
         )
     # The incident itself is left out; per service, the latest two before it.
-    assert [(incident, service) for incident, service, _, _ in rows] == [
+    assert [(incident, service) for incident, service, *_ in rows] == [
         (ids[2], "cart"),
         (ids[1], "cart"),
         (ids[2], "price"),
         (ids[1], "price"),
     ]
-    price = [(lines, statements) for _, service, lines, statements in rows if service == "price"]
-    assert price[0] == (42, _record(12)["statements"])
+    price = [
+        (lines, statements, calls)
+        for _, service, lines, statements, calls in rows
+        if service == "price"
+    ]
+    assert price[0] == (42, _record(12)["statements"], _record(12)["calls"])
 
 
 async def test_incidents_that_began_later_are_not_earlier_incidents(
@@ -96,10 +101,31 @@ async def test_recording_an_incident_again_replaces_its_rows(
         rows = await EvidenceRepository(session).statement_history(
             {"price"}, excluding="other", onset=DAY, limit=20
         )
-    assert [(incident, lines) for incident, _, lines, _ in rows] == [(incident_id, 60)]
+    assert [(incident, lines) for incident, _, lines, *_ in rows] == [(incident_id, 60)]
     (history,) = [
         h
-        for h in history_of([(s, {"lines": n, "statements": st}) for _, s, n, st in rows])
+        for h in history_of(
+            [(s, {"lines": n, "statements": st, "calls": c}) for _, s, n, st, c in rows]
+        )
         if h.statement == "price found #"
     ]
     assert history.shares == [0.5]
+    assert history.per_call == [1.0]  # its 30 lines over its operation's 30 calls
+
+
+async def test_rows_kept_before_calls_were_read_without_calls(
+    client: httpx.AsyncClient, services: Services, analyst: dict[str, str]
+) -> None:
+    (incident_id,) = await _incidents(client, analyst, 1)
+    old = {"lines": 40, "statements": _record(10)["statements"]}
+    async with services.database.unit_of_work() as session:
+        await EvidenceRepository(session).record_statement_history(
+            incident_id, {"price": old}, onset=DAY, at=DAY, replace=False
+        )
+    async with services.database.unit_of_work(write=False) as session:
+        rows = await EvidenceRepository(session).statement_history(
+            {"price"}, excluding="other", onset=DAY, limit=20
+        )
+    assert [(lines, statements, calls) for *_, lines, statements, calls in rows] == [
+        (40, old["statements"], None)
+    ]

@@ -168,26 +168,42 @@ def _is_path(statement: LogStatement) -> bool:
 ServiceStatements = dict[str, Any]
 
 
+def _own_calls(artifacts: Sequence[Artifact]) -> dict[tuple[str, str], int]:
+    """Calls of each (service, operation) in its own spans (not its clients' view of a peer)."""
+    calls: dict[tuple[str, str], int] = defaultdict(int)
+    for group in artifacts:
+        if isinstance(group, SpanGroup) and not group.peer_service:
+            calls[(group.service, group.operation)] += sum(
+                bucket.count for bucket in group.histogram
+            )
+    return calls
+
+
 def statement_lines(artifacts: Sequence[Artifact]) -> dict[str, ServiceStatements]:
     """What an incident's history keeps of it: for each service that logged
     ``HISTORY_MIN_LINES`` lines in its spans or more, ``{"lines": n, "statements": {statement:
-    {operation: lines}}}`` over its usual-path statements (`statement_history` reads these)."""
+    {operation: lines}}, "calls": {operation: calls}}`` over its usual-path statements, with the
+    calls of each operation one of them was placed in (`statement_history` reads these)."""
     statements = [a for a in artifacts if isinstance(a, LogStatement)]
     if not statements:
         return {}
     lines = _own_lines(statements)
+    calls = _own_calls(artifacts)
     kept: dict[str, ServiceStatements] = {}
     for statement in statements:
         total = lines[statement.service]
         if total < HISTORY_MIN_LINES:
             continue
-        record = kept.setdefault(statement.service, {"lines": total, "statements": {}})
+        record = kept.setdefault(statement.service, {"lines": total, "statements": {}, "calls": {}})
         if not _is_path(statement):
             continue
         where = record["statements"].setdefault(statement.statement, {})
         where[statement.operation] = where.get(statement.operation, 0) + sum(
             statement.levels.values()
         )
+    for (service, operation), ran in sorted(calls.items()):
+        if service in kept and ran:
+            kept[service]["calls"][operation] = ran
     return dict(sorted(kept.items()))
 
 
@@ -196,15 +212,18 @@ def history_of(records: Sequence[tuple[str, ServiceStatements]]) -> list[Stateme
     ``(service, record)`` per earlier incident in which the service logged enough to count. Each
     statement's share of its service's lines per such incident (0 where it logged none; the
     incidents that held it first, then those that did not), with the operation that logged most
-    of its lines."""
+    of its lines; and, from the records that keep their operations' calls, its lines per call of
+    that operation in each incident in which the operation ran (0 where it logged none)."""
     shares: dict[tuple[str, str], list[float]] = defaultdict(list)
     where: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
     counted: dict[str, int] = defaultdict(int)
+    kept: list[tuple[str, ServiceStatements]] = []
     for service, record in records:
         total = int(record.get("lines", 0))
         if total < HISTORY_MIN_LINES:
             continue
         counted[service] += 1
+        kept.append((service, record))
         # A record holds each statement once (its lines per operation), so one share each.
         for text, operations in record.get("statements", {}).items():
             key = (service, text)
@@ -213,16 +232,35 @@ def history_of(records: Sequence[tuple[str, ServiceStatements]]) -> list[Stateme
             for operation, count in operations.items():
                 if operation:
                     placed[operation] += count
+    main = {
+        key: min(placed.items(), key=lambda item: (-item[1], item[0]))[0]
+        for key, placed in where.items()
+        if placed
+    }
+    per_call: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for service, record in kept:
+        calls = record.get("calls")
+        if not isinstance(calls, dict):
+            continue  # kept before calls were: the per-service reading alone
+        statements = record.get("statements", {})
+        for (owner, text), placed in where.items():
+            ran = sum(int(calls.get(operation, 0)) for operation in placed)
+            if owner != service or not placed or ran < MIN_CALLS:
+                continue
+            logged = sum(statements.get(text, {}).values())
+            per_call[(owner, text)].append(round(logged / ran, 6))
     return [
         StatementHistory(
             service=service,
-            operation=min(where[(service, text)].items(), key=lambda item: (-item[1], item[0]))[0],
+            operation=main[(service, text)],
             statement=text,
             shares=seen + [0.0] * (counted[service] - len(seen)),
+            per_call=per_call.get((service, text), []),
+            operations=sorted(where[(service, text)]),
         )
         for (service, text), seen in sorted(shares.items())
         # Only statements seen in an operation: whether that operation still runs is the test.
-        if where[(service, text)]
+        if (service, text) in main
     ]
 
 
@@ -306,6 +344,12 @@ def missing_paths(
         if logged.get((past.service, past.statement), 0):
             continue
         p_value = min(1.0, math.exp(-usual * lines[past.service]) * len(read))
+        if len(past.per_call) >= HISTORY_MIN_INCIDENTS:
+            # Its lines per call of the operations that logged it, times their calls now: a
+            # service flooding with other lines (errors of its calls to a failing dependency)
+            # inflates the first expectation, not this one; both must make the absence telling.
+            ran = sum(calls.get((past.service, operation), 0) for operation in past.operations)
+            p_value = max(p_value, min(1.0, math.exp(-median(past.per_call) * ran) * len(read)))
         if p_value > SIGNIFICANCE:
             continue
         found.append(

@@ -53,6 +53,15 @@ class StatementHistory(AnalysisModel):
     operation: str = Field(description="the span operation its lines are logged in")
     statement: str
     shares: list[float] = Field(description="one per earlier incident of the service")
+    per_call: list[float] = Field(
+        default_factory=list,
+        description="its lines per call of the operations it was logged in (`operations`), one "
+        "per earlier incident whose record holds their calls and in which they ran (none for "
+        "records kept without calls)",
+    )
+    operations: list[str] = Field(
+        default_factory=list, description="every operation its lines were logged in before"
+    )
 
 
 class AnalysisInput(AnalysisModel):

@@ -31,6 +31,29 @@ _HISTORY_STATEMENTS: dict[int, Executable] = {}
 _HISTORY_STATEMENTS_KEPT = 64
 
 
+# The ``statements`` JSON of a history row: a record's statements ({statement: {operation:
+# lines}}) as rows before the operations' calls were kept; since, {"v": 2, "statements": …,
+# "calls": {operation: calls}}. An old row's values are all objects, so an integer "v" tells them
+# apart with no migration.
+_RECORD_VERSION = 2
+
+
+def _stored(record: Mapping[str, Any]) -> dict[str, Any]:
+    if "calls" not in record:
+        return dict(record["statements"])
+    return {
+        "v": _RECORD_VERSION,
+        "statements": dict(record["statements"]),
+        "calls": dict(record["calls"]),
+    }
+
+
+def _read(stored: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, int] | None]:
+    if isinstance(stored.get("v"), int):
+        return dict(stored.get("statements", {})), dict(stored.get("calls", {}))
+    return dict(stored), None
+
+
 def _history_statement(services: int) -> Executable:
     """Per service (``service_0`` …), its latest ``limit`` rows that began by ``onset``, but
     ``excluding``'s: built once per number of services, as building it costs more than running
@@ -162,7 +185,7 @@ class EvidenceRepository:
                     "service": service,
                     "onset": onset,
                     "lines": int(record["lines"]),
-                    "statements": dict(record["statements"]),
+                    "statements": _stored(record),
                     "recorded_at": at,
                 }
                 for service, record in sorted(records.items())
@@ -171,10 +194,10 @@ class EvidenceRepository:
 
     async def statement_history(
         self, services: Collection[str], *, excluding: str, onset: datetime, limit: int
-    ) -> list[tuple[str, str, int, dict[str, Any]]]:
+    ) -> list[tuple[str, str, int, dict[str, Any], dict[str, int] | None]]:
         """Per service, the records of its latest ``limit`` incidents that began no later than
-        ``onset``, ``excluding`` one incident: (incident id, service, lines, statements), latest
-        first per service. One statement; each service's part reads at most ``limit`` rows of
+        ``onset``, ``excluding`` one incident: (incident id, service, lines, statements, calls
+        per operation or None for rows kept before calls were), latest first per service. One statement; each service's part reads at most ``limit`` rows of
         the (service, onset) index."""
         if not services or limit <= 0:
             return []
@@ -184,6 +207,6 @@ class EvidenceRepository:
         statement = _history_statement(len(named))
         rows = await self.session.execute(statement, params)
         return [
-            (incident_id, service, lines, dict(statements))
-            for incident_id, service, lines, statements in rows
+            (incident_id, service, lines, *_read(stored))
+            for incident_id, service, lines, stored in rows
         ]

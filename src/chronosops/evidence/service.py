@@ -150,8 +150,12 @@ class EvidenceService:
         )
         return history_of(
             [
-                (service, {"lines": lines, "statements": statements})
-                for _, service, lines, statements in rows
+                (
+                    service,
+                    {"lines": lines, "statements": statements}
+                    | ({} if calls is None else {"calls": calls}),
+                )
+                for _, service, lines, statements, calls in rows
             ]
         )
 
