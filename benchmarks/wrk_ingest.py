@@ -199,6 +199,22 @@ def start(
     )
 
 
+def start_bench_server(
+    work: Path, database_url: str, stack: ServerStack, *options: str
+) -> tuple[subprocess.Popen[bytes], int, str, dict[str, str]]:
+    """ChronosOps's bench server on the server's CPU, with a fresh secret and none of the
+    caller's CHRONOSOPS_ settings: the process, its port, its secret and its environment."""
+    port = free_port()
+    secret = secrets.token_hex(32)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHRONOSOPS_")}
+    env["PYTHONPATH"] = str(ROOT)
+    arguments = ["--port", str(port), "--database-url", database_url, "--secret", secret]
+    process = start(
+        ["-m", "benchmarks.bench_server", *arguments, *options, *stack.arguments()], env, work
+    )
+    return process, port, secret, env
+
+
 class Floor:
     """The floor app, kept running for the whole benchmark and measured again right before
     each ChronosOps row: on a machine shared with other work, the load changes within minutes,
@@ -316,25 +332,7 @@ def chronosops_rows(
     memory_every: int = 10_000,
     memory: dict[str, list[MemorySample]] | None = None,
 ) -> list[Row]:
-    port = free_port()
-    secret = secrets.token_hex(32)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CHRONOSOPS_")}
-    env["PYTHONPATH"] = str(ROOT)
-    process = start(
-        [
-            "-m",
-            "benchmarks.bench_server",
-            "--port",
-            str(port),
-            "--database-url",
-            database_url,
-            "--secret",
-            secret,
-            *stack.arguments(),
-        ],
-        env,
-        work,
-    )
+    process, port, secret, env = start_bench_server(work, database_url, stack)
     worker = None
     rows = []
     try:
@@ -425,29 +423,11 @@ def split_rows(
     is read apart from the analysis. Two rows from one wrk run: the API process alone, and the
     API plus the worker's CPU until it has analysed every incident of the run (its backlog
     included, which the rows above do not wait for)."""
-    port = free_port()
-    secret = secrets.token_hex(32)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CHRONOSOPS_")}
-    env["PYTHONPATH"] = str(ROOT)
     if database_url.startswith("sqlite"):
         # A database of its own: the rows above leave theirs full of analysed incidents.
         database_url = f"sqlite:///{work}/bench-split.db"
-    process = start(
-        [
-            "-m",
-            "benchmarks.bench_server",
-            "--port",
-            str(port),
-            "--database-url",
-            database_url,
-            "--secret",
-            secret,
-            "--job-runner",
-            "worker",
-            *stack.arguments(),
-        ],
-        env,
-        work,
+    process, port, secret, env = start_bench_server(
+        work, database_url, stack, "--job-runner", "worker"
     )
     worker = None
     try:
