@@ -59,6 +59,11 @@ SIGNIFICANCE = 0.05
 FULL_STRENGTH_LOG_P = 2.0
 
 
+def strength_of(p_value: float) -> float:
+    """0–1 from a p-value: full strength at ``FULL_STRENGTH_LOG_P`` orders of magnitude."""
+    return min(1.0, -math.log10(max(p_value, 1e-12)) / FULL_STRENGTH_LOG_P)
+
+
 @dataclass(frozen=True)
 class VanishedPath:
     """A statement an operation logged on its calls before the fault and on none after."""
@@ -75,7 +80,7 @@ class VanishedPath:
     @property
     def strength(self) -> float:
         """0–1: how unlikely the vanishing is if the operation still did what it did before."""
-        return min(1.0, -math.log10(max(self.p_value, 1e-12)) / FULL_STRENGTH_LOG_P)
+        return strength_of(self.p_value)
 
     def describe(self) -> str:
         return (
@@ -295,7 +300,7 @@ class MissingPath:
 
     @property
     def strength(self) -> float:
-        return min(1.0, -math.log10(max(self.p_value, 1e-12)) / FULL_STRENGTH_LOG_P)
+        return strength_of(self.p_value)
 
     def describe(self) -> str:
         return (
