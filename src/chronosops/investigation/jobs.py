@@ -15,10 +15,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from chronosops.auth import Principal
 from chronosops.core.metrics import OperatorMetrics
-from chronosops.incidents import IncidentNotFoundError
+from chronosops.incidents import IncidentNotFoundError, IncidentRead
 from chronosops.investigation.ingest import (
     ANALYZE_JOB,
     REANALYZE_JOB,
@@ -37,6 +39,14 @@ log = structlog.get_logger(__name__)
 
 class JobBusyError(Exception):
     """The job is running in a live process; ask again later (a Procrastinate retry)."""
+
+
+@dataclass(frozen=True)
+class Ready:
+    """An analyze job's incident and its stored evidence (or why either could not be read)."""
+
+    incident: IncidentRead | IncidentNotFoundError
+    stored: StoredEvidence | Exception | None
 
 
 @dataclass(frozen=True)
@@ -72,17 +82,70 @@ class JobRunner:
 
     async def run(self, job_id: str) -> RunResult | None:
         """Claim and run one job; None when there was nothing to do (done, or not ours)."""
+        ready: Ready | None = None
         async with self.database.unit_of_work() as session:
             job = await self.jobs.claim(session, job_id)
+            if job is not None:
+                ready = await self._read_for(session, job)
             current = None if job is not None else await self.jobs.find(session, job_id)
         if job is None:
             if current is not None and current.state == "running":
                 raise JobBusyError(job_id)
             return None
-        return await self.execute(job)
+        return await self.execute(job, ready=ready)
 
-    async def execute(self, job: JobRead) -> RunResult:
-        """Run a job this process holds and report the state it ended in."""
+    async def _read_for(self, session: AsyncSession, job: JobRead) -> Ready | None:
+        """What an analyze job analyses, read in the transaction that claimed it: on SQLite
+        on the writer's own connection (no read transaction through a thread of its own), on
+        PostgreSQL in the claim's transaction. None for other kinds, or when the database
+        failed the read (then made apart, as before, so that its failure is the analysis's):
+        on PostgreSQL in a savepoint, since a failed statement would abort the claim too."""
+        if job.kind != ANALYZE_JOB or job.incident_id is None:
+            return None
+        try:
+            if self.database.is_sqlite:
+                return await self._read(session, job.incident_id, evidence=True)
+            async with session.begin_nested():
+                return await self._read(session, job.incident_id, evidence=True)
+        except SQLAlchemyError:
+            log.info("job.read_apart", job_id=job.id, exc_info=True)
+            return None
+
+    async def _read(self, session: AsyncSession, incident_id: str, *, evidence: bool) -> Ready:
+        """The incident (or that it is gone) and, with ``evidence``, its stored request and
+        joined alerts (or the error reading them: the analysis's failure, recorded by it)."""
+        try:
+            incident = await self.pipeline.incidents.get(session, incident_id)
+        except IncidentNotFoundError as error:
+            return Ready(error, None)
+        if not evidence:
+            return Ready(incident, None)
+        stored: StoredEvidence | Exception
+        try:
+            stored = await self.pipeline.stored_evidence(session, incident.id)
+        except SQLAlchemyError:
+            raise
+        except Exception as error:  # noqa: BLE001 — raised again in run_analysis
+            stored = error
+        return Ready(incident, stored)
+
+    async def _read_apart(self, session: AsyncSession, job: JobRead) -> Ready:
+        """The reads of `_read` in a read transaction of their own, failing as they did
+        before they joined the claim: the incident's read raises, the evidence's is kept."""
+        assert job.incident_id is not None
+        if job.kind != ANALYZE_JOB:
+            return await self._read(session, job.incident_id, evidence=False)
+        incident = await self.pipeline.incidents.get(session, job.incident_id)
+        stored: StoredEvidence | Exception
+        try:
+            stored = await self.pipeline.stored_evidence(session, incident.id)
+        except Exception as error:  # noqa: BLE001 — raised again in run_analysis
+            stored = error
+        return Ready(incident, stored)
+
+    async def execute(self, job: JobRead, *, ready: Ready | None = None) -> RunResult:
+        """Run a job this process holds and report the state it ended in; ``ready``: what
+        an analyze job analyses, when it was read with the claim."""
         principal = Principal(subject=job.created_by, roles=frozenset(), issuer="system")
         bound = log.bind(job_id=job.id, kind=job.kind, incident_id=job.incident_id)
         bound.info("job.started", attempt=job.attempts)
@@ -99,16 +162,12 @@ class JobRunner:
                 return await self._finished(job, bound)
             if job.incident_id is None:
                 raise ValueError(f"a {job.kind} job needs an incident")
-            stored: StoredEvidence | Exception | None = None
-            async with self.database.unit_of_work(write=False) as session:
-                incident = await self.pipeline.incidents.get(session, job.incident_id)
-                if job.kind == ANALYZE_JOB:
-                    # The stored request and joined alerts in the same read (the incident is
-                    # in the session already); a failure is the analysis's, recorded by it.
-                    try:
-                        stored = await self.pipeline.stored_evidence(session, incident.id)
-                    except Exception as error:  # noqa: BLE001 — raised again in run_analysis
-                        stored = error
+            if ready is None:
+                async with self.database.unit_of_work(write=False) as session:
+                    ready = await self._read_apart(session, job)
+            if isinstance(ready.incident, IncidentNotFoundError):
+                raise ready.incident
+            incident, stored = ready.incident, ready.stored
             if job.kind == ANALYZE_JOB:
                 await self.pipeline.run_analysis(
                     job, incident, None, principal=principal, stored=stored

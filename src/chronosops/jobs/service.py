@@ -12,9 +12,9 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, func, or_, select, text, update
+from sqlalchemy import Table, and_, bindparam, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chronosops.core.clock import Clock
@@ -22,7 +22,7 @@ from chronosops.core.ids import IdFactory
 from chronosops.jobs.errors import JobNotFoundError, JobNotRetryableError
 from chronosops.jobs.schemas import JobRead
 from chronosops.jobs.tables import Job
-from chronosops.storage import Liveness, insert_row, postgres
+from chronosops.storage import Liveness, insert_row, postgres, run_prepared
 
 PROCRASTINATE_TASK = "chronosops.run_job"
 PROCRASTINATE_QUEUE = "chronosops"
@@ -35,6 +35,47 @@ _DEFER = text(
     "AS id"
 )
 ERROR_MAX = 4000
+
+# The statements every job runs, built once against the table (Core, not the ORM's bulk
+# UPDATE, which evaluates its WHERE against the session's objects on every call): on the
+# SQLite writer they run straight on its connection, compiled once (`run_prepared`).
+_JOBS = cast(Table, Job.__table__)
+_CLAIM = (
+    update(_JOBS)
+    .where(
+        _JOBS.c.id == bindparam("job_id"),
+        or_(
+            _JOBS.c.state == "queued",
+            and_(_JOBS.c.state == "running", _JOBS.c.heartbeat_at < bindparam("stale_before")),
+        ),
+    )
+    .values(
+        state="running",
+        owner=bindparam("owner"),
+        heartbeat_at=bindparam("now"),
+        attempts=_JOBS.c.attempts + 1,
+        updated_at=bindparam("now"),
+    )
+    .returning(*_JOBS.c)
+)
+_JOB_KEYS = tuple(column.key for column in _JOBS.c)
+_OWNED = and_(
+    _JOBS.c.id == bindparam("job_id"),
+    _JOBS.c.owner == bindparam("owner"),
+    _JOBS.c.state == "running",
+)
+_HEARTBEAT = update(_JOBS).where(_OWNED).values(heartbeat_at=bindparam("now")).returning(_JOBS.c.id)
+_SUCCEED = (
+    update(_JOBS)
+    .where(_OWNED)
+    .values(
+        state="succeeded",
+        finished_at=bindparam("now"),
+        updated_at=bindparam("now"),
+        last_error=None,
+    )
+    .returning(_JOBS.c.id)
+)
 
 
 def to_read(row: Job) -> JobRead:
@@ -131,12 +172,6 @@ class JobService:
         if not (postgres.is_postgres(session) and await postgres.defer(session, _DEFER, [values])):
             await session.execute(_DEFER, values)
 
-    def _claimable(self, now: datetime) -> Any:
-        return or_(
-            Job.state == "queued",
-            and_(Job.state == "running", Job.heartbeat_at < now - self.policy.stale_after),
-        )
-
     async def _alive(self) -> None:
         """Before holding a job: make this process known alive to the others."""
         if self.liveness is not None:
@@ -151,6 +186,19 @@ class JobService:
         """Take the job for this process, if it is queued or its runner died; else None."""
         await self._alive()
         now = self.clock.now()
+        taken = await run_prepared(
+            session,
+            _CLAIM,
+            {
+                "job_id": job_id,
+                "stale_before": now - self.policy.stale_after,
+                "owner": self.owner,
+                "now": now,
+            },
+        )
+        if taken.rows:
+            # The row as the claim left it: no second read.
+            return JobRead.model_validate(dict(zip(_JOB_KEYS, taken.rows[0], strict=True)))
         taking = update(Job).values(
             state="running",
             owner=self.owner,
@@ -158,23 +206,19 @@ class JobService:
             attempts=Job.attempts + 1,
             updated_at=now,
         )
+        holder = await session.scalar(
+            select(Job.owner).where(Job.id == job_id, Job.state == "running")
+        )
+        if holder is None or not await self._dead(session, holder):
+            return None
+        # Its runner is gone (known at once, not after the stale limit): take it over.
         result = await session.execute(
-            taking.where(Job.id == job_id, self._claimable(now)).returning(Job.id)
+            taking.where(Job.id == job_id, Job.state == "running", Job.owner == holder).returning(
+                Job.id
+            )
         )
         if result.first() is None:
-            holder = await session.scalar(
-                select(Job.owner).where(Job.id == job_id, Job.state == "running")
-            )
-            if holder is None or not await self._dead(session, holder):
-                return None
-            # Its runner is gone (known at once, not after the stale limit): take it over.
-            result = await session.execute(
-                taking.where(
-                    Job.id == job_id, Job.state == "running", Job.owner == holder
-                ).returning(Job.id)
-            )
-            if result.first() is None:
-                return None
+            return None
         return await self.get(session, job_id)
 
     async def _orphans(self, session: AsyncSession, *, limit: int) -> list[str]:
@@ -263,25 +307,13 @@ class JobService:
         return [job_id for job_id, _ in rows]
 
     async def heartbeat(self, session: AsyncSession, job_id: str) -> bool:
-        now = self.clock.now()
-        result = await session.execute(
-            update(Job)
-            .where(Job.id == job_id, Job.owner == self.owner, Job.state == "running")
-            .values(heartbeat_at=now)
-            .returning(Job.id)
-        )
-        return result.first() is not None
+        values = {"job_id": job_id, "owner": self.owner, "now": self.clock.now()}
+        return bool((await run_prepared(session, _HEARTBEAT, values)).rows)
 
     async def succeed(self, session: AsyncSession, job_id: str) -> bool:
         """Mark the job done, if this process still owns it (False: another runner took it)."""
-        now = self.clock.now()
-        result = await session.execute(
-            update(Job)
-            .where(Job.id == job_id, Job.owner == self.owner, Job.state == "running")
-            .values(state="succeeded", finished_at=now, updated_at=now, last_error=None)
-            .returning(Job.id)
-        )
-        return result.first() is not None
+        values = {"job_id": job_id, "owner": self.owner, "now": self.clock.now()}
+        return bool((await run_prepared(session, _SUCCEED, values)).rows)
 
     async def fail(self, session: AsyncSession, job_id: str, error: str) -> JobRead | None:
         """Record a failed attempt: queued again after a backoff, or failed for good.
