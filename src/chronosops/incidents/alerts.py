@@ -47,6 +47,19 @@ def window_key_of(request: IngestIncidentRequest) -> str | None:
 
 # The check every new alert's ingest makes (is it a repeat of a joined alert?), built once
 # with named parameters: run straight on SQLite's writer connection in its units.
+# Built once (an analyze job asks it for every incident): on SQLite's writer straight on its
+# connection.
+_JOINED_REQUESTS = (
+    select(IncidentAlert.request)
+    .where(
+        IncidentAlert.incident_id == bindparam("incident_id"),
+        IncidentAlert.role == "joined",
+        IncidentAlert.request.is_not(None),
+        IncidentAlert.silence_id.is_(None),
+    )
+    .order_by(IncidentAlert.created_at, IncidentAlert.id)
+    .limit(bindparam("limit"))
+)
 _OPEN_JOINED = (
     select(IncidentAlert.incident_id)
     .join(Incident, Incident.id == IncidentAlert.incident_id)
@@ -325,18 +338,10 @@ class AlertGrouping:
     ) -> Sequence[IngestIncidentRequest]:
         """The requests of the alerts that joined the incident, in the order they joined;
         an alert a silence held back is not evidence."""
-        rows = await session.scalars(
-            select(IncidentAlert.request)
-            .where(
-                IncidentAlert.incident_id == incident_id,
-                IncidentAlert.role == "joined",
-                IncidentAlert.request.is_not(None),
-                IncidentAlert.silence_id.is_(None),
-            )
-            .order_by(IncidentAlert.created_at, IncidentAlert.id)
-            .limit(limit)
+        ran = await run_prepared(
+            session, _JOINED_REQUESTS, {"incident_id": incident_id, "limit": limit}
         )
-        return [IngestIncidentRequest.model_validate(data) for data in rows]
+        return [IngestIncidentRequest.model_validate(data) for (data,) in ran.rows]
 
     async def resolve_alert(
         self, session: AsyncSession, source_type: str, source_ref: str, *, at: datetime

@@ -2,9 +2,10 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import cache
+from types import SimpleNamespace
 from typing import Any, cast
 
-from sqlalchemy import Table, Update, and_, bindparam, delete, or_, select, update
+from sqlalchemy import Table, Update, and_, bindparam, delete, inspect, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.util import identity_key
 
@@ -42,6 +43,19 @@ LATEST_LIFECYCLE = (
 )
 
 
+# The whole row by id, built once against the table: for a caller that only reads the row
+# (a job's incident), without the ORM's get (its identity map, loading and statement per call).
+_ATTRIBUTES = tuple(
+    (attribute.key, attribute.columns[0]) for attribute in inspect(Incident).column_attrs
+)
+_ROW_BY_ID = select(*(column for _, column in _ATTRIBUTES)).where(
+    cast(Table, Incident.__table__).c.id == bindparam("incident_id")
+)
+_LATEST_ANALYSIS = select(Incident.latest_analysis_id).where(
+    Incident.id == bindparam("incident_id")
+)
+
+
 @cache
 def _update_statement(keys: tuple[str, ...]) -> Update:
     """``UPDATE incident SET <keys> WHERE id = :incident_id_``, built once per set of columns."""
@@ -67,6 +81,19 @@ class IncidentRepository:
 
     async def get(self, incident_id: str) -> Incident | None:
         return await self.session.get(Incident, incident_id)
+
+    async def read_only(self, incident_id: str) -> Incident | None:
+        """The incident's row as a plain object with the mapped attributes, not in the
+        session: for reading, never for changing."""
+        ran = await run_prepared(self.session, _ROW_BY_ID, {"incident_id": incident_id})
+        if not ran.rows:
+            return None
+        keys = (key for key, _ in _ATTRIBUTES)
+        return cast(Incident, SimpleNamespace(**dict(zip(keys, ran.rows[0], strict=True))))
+
+    async def never_analysed(self, incident_id: str) -> bool:
+        ran = await run_prepared(self.session, _LATEST_ANALYSIS, {"incident_id": incident_id})
+        return bool(ran.rows) and ran.rows[0][0] is None
 
     async def latest_for_ref(self, source_type: str, source_ref: str) -> Incident | None:
         return await self.session.scalar(

@@ -356,14 +356,31 @@ class IncidentService:
     async def get(self, session: AsyncSession, incident_id: str) -> IncidentRead:
         return to_read(await self._row(session, incident_id))
 
+    async def read_only(
+        self, session: AsyncSession, incident_id: str
+    ) -> tuple[IncidentRead, Incident]:
+        """The incident and its row as read (for `stored_request`), by one statement built
+        once: for a reader that changes nothing through the session (a job's first read)."""
+        row = await IncidentRepository(session).read_only(incident_id)
+        if row is None:
+            raise IncidentNotFoundError(incident_id)
+        return to_read(row), row
+
     async def source_payload(self, session: AsyncSession, incident_id: str) -> Any:
         return (await self._row(session, incident_id)).source_payload
 
+    async def never_analysed(self, session: AsyncSession, incident_id: str) -> bool:
+        """No analysis of the incident is stored (as this transaction sees it): then it has
+        no postmortem and no remembered statements either, since those are stored with an
+        analysis, in its transaction."""
+        return await IncidentRepository(session).never_analysed(incident_id)
+
     async def stored_request(
-        self, session: AsyncSession, incident_id: str
+        self, session: AsyncSession, incident_id: str, *, row: Incident | None = None
     ) -> IngestIncidentRequest:
-        """The request as it was validated at ingest (with the latest end/resolvedAt applied)."""
-        incident = await self._row(session, incident_id)
+        """The request as it was validated at ingest (with the latest end/resolvedAt applied);
+        ``row``: the incident's row, when the caller read it already (`read_only`)."""
+        incident = row if row is not None else await self._row(session, incident_id)
         data = dict(incident.request)
         timeline = dict(data["timeline"])
         timeline["end"] = format_instant(incident.end_at) if incident.end_at else None

@@ -32,7 +32,9 @@ from chronosops.core.metrics import OperatorMetrics
 from chronosops.core.timestamps import format_instant
 from chronosops.core.windows import TimeWindow, incident_window
 from chronosops.evidence import BundleDraft, CollectionNote, EvidenceService
+from chronosops.evidence.lite import SOURCE as LITE_SOURCE
 from chronosops.incidents import AlertGrouping, GroupRaceError, IncidentRead, IncidentService
+from chronosops.incidents.tables import Incident
 from chronosops.investigation.collection import JOINED_EVIDENCE_MAX, EvidenceGatherer
 from chronosops.investigation.notify import Notifier
 from chronosops.investigation.postmortems import (
@@ -676,10 +678,13 @@ class IngestPipeline:
             )
             raise
 
-    async def stored_evidence(self, session: AsyncSession, incident_id: str) -> StoredEvidence:
-        """What an analyze job analyses: the incident's stored request and the joined alerts'."""
+    async def stored_evidence(
+        self, session: AsyncSession, incident_id: str, *, row: Incident | None = None
+    ) -> StoredEvidence:
+        """What an analyze job analyses: the incident's stored request and the joined alerts'
+        (``row``: the incident's, when the caller read it already)."""
         return StoredEvidence(
-            request=await self.incidents.stored_request(session, incident_id),
+            request=await self.incidents.stored_request(session, incident_id, row=row),
             joined=await self._joined_alerts(session, incident_id),
         )
 
@@ -778,8 +783,16 @@ class IngestPipeline:
     ) -> AnalysisOutcome:
         """Seal the artifacts into a bundle, reason over it, store both, mark the incident analysed."""
         window = window_of(incident)
-        # Canonicalising and hashing a large bundle is CPU work: off the event loop.
-        draft = await asyncio.to_thread(self.evidence.seal, artifacts, collection=collection or [])
+        notes = collection or []
+        if all(note.source == LITE_SOURCE for note in notes):
+            # Only the request's own evidenceLite: a bundle no larger than the request body,
+            # which a synchronous ingest seals on the loop too; a hop to a thread and back
+            # costs more than sealing it.
+            draft = self.evidence.seal(artifacts, collection=notes)
+        else:
+            # Collected or joined evidence can be large: canonicalising and hashing it is
+            # CPU work, off the event loop.
+            draft = await asyncio.to_thread(self.evidence.seal, artifacts, collection=notes)
         return await self.analyze_bundle(
             incident, draft, window=window, principal=principal, job_id=job_id
         )
@@ -799,6 +812,11 @@ class IngestPipeline:
             # First, so that a runner that lost its job stores nothing (the rollback undoes all).
             if job_id is not None and not await self.jobs.succeed(session, job_id):
                 raise JobLostError(job_id)
+            # A first analysis (an accepted incident's job) has no earlier postmortem or
+            # statements to look up or replace; asked again here, where it counts.
+            first = incident.latest_analysis_id is None and await self.incidents.never_analysed(
+                session, incident.id
+            )
             analysis = await self._store_analysis(
                 session,
                 incident,
@@ -808,6 +826,7 @@ class IngestPipeline:
                 window=window,
                 principal=principal,
                 prose=prose,
+                first_analysis=first,
             )
         return AnalysisOutcome(bundle_id=draft.bundle_id, analysis=analysis)
 
@@ -865,11 +884,14 @@ class IngestPipeline:
         principal: Principal,
         prose: Prose | None = None,
         new_incident: bool = False,
+        first_analysis: bool = False,
     ) -> AnalysisRead:
         """Bundle, analysis, the incident's status and their audit events, in the caller's
         transaction (audit last: appending holds the chain's lock until commit).
 
-        ``new_incident``: opened in this transaction (it has no earlier postmortem)."""
+        ``new_incident``: opened in this transaction (it has no earlier postmortem);
+        ``first_analysis``: stored earlier but never analysed (no earlier postmortem either)."""
+        unanalysed = new_incident or first_analysis
         previous_top = await self._previous_top(session, incident)
         stored = await self.evidence.store(
             session, draft, incident_id=incident.id, window=window, by=principal.subject
@@ -889,7 +911,7 @@ class IngestPipeline:
             draft.artifacts,
             incident_id=incident.id,
             onset=incident.timeline.start,
-            replace=not new_incident,
+            replace=not unanalysed,
         )
         if prose is not None and prose.traces:
             traces += await self.reasoning.store_traces(
@@ -903,7 +925,7 @@ class IngestPipeline:
             postmortem_source(incident, analysis, draft, parsed=reasoning.result),
             by=principal.subject,
             prose=prose,
-            new_incident=new_incident,
+            new_incident=unanalysed,
         )
         await self.incidents.set_status(
             session,

@@ -115,14 +115,14 @@ class JobRunner:
         """The incident (or that it is gone) and, with ``evidence``, its stored request and
         joined alerts (or the error reading them: the analysis's failure, recorded by it)."""
         try:
-            incident = await self.pipeline.incidents.get(session, incident_id)
+            incident, row = await self.pipeline.incidents.read_only(session, incident_id)
         except IncidentNotFoundError as error:
             return Ready(error, None)
         if not evidence:
             return Ready(incident, None)
         stored: StoredEvidence | Exception
         try:
-            stored = await self.pipeline.stored_evidence(session, incident.id)
+            stored = await self.pipeline.stored_evidence(session, incident.id, row=row)
         except SQLAlchemyError:
             raise
         except Exception as error:  # noqa: BLE001 — raised again in run_analysis

@@ -84,8 +84,8 @@ class PostmortemService:
         with a language model's checked prose when it wrote some (asked before the caller's
         transaction, so that no model call holds it open).
 
-        ``new_incident``: the incident was opened in this very transaction, so it has no
-        postmortem yet and this one is its first version (nothing to read first).
+        ``new_incident``: the incident has no postmortem yet (opened in this very transaction,
+        or never analysed), so this one is its first version (nothing to read first).
         """
         repository = PostmortemRepository(session)
         existing = None if new_incident else await repository.for_analysis(source.analysis_id)
