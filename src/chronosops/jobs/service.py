@@ -51,27 +51,27 @@ _CLAIM = (
     )
     .values(
         state="running",
-        owner=bindparam("owner"),
-        heartbeat_at=bindparam("now"),
+        owner=bindparam("runner"),
+        heartbeat_at=bindparam("at"),
         attempts=_JOBS.c.attempts + 1,
-        updated_at=bindparam("now"),
+        updated_at=bindparam("at"),
     )
     .returning(*_JOBS.c)
 )
 _JOB_KEYS = tuple(column.key for column in _JOBS.c)
 _OWNED = and_(
     _JOBS.c.id == bindparam("job_id"),
-    _JOBS.c.owner == bindparam("owner"),
+    _JOBS.c.owner == bindparam("runner"),
     _JOBS.c.state == "running",
 )
-_HEARTBEAT = update(_JOBS).where(_OWNED).values(heartbeat_at=bindparam("now")).returning(_JOBS.c.id)
+_HEARTBEAT = update(_JOBS).where(_OWNED).values(heartbeat_at=bindparam("at")).returning(_JOBS.c.id)
 _SUCCEED = (
     update(_JOBS)
     .where(_OWNED)
     .values(
         state="succeeded",
-        finished_at=bindparam("now"),
-        updated_at=bindparam("now"),
+        finished_at=bindparam("at"),
+        updated_at=bindparam("at"),
         last_error=None,
     )
     .returning(_JOBS.c.id)
@@ -192,8 +192,8 @@ class JobService:
             {
                 "job_id": job_id,
                 "stale_before": now - self.policy.stale_after,
-                "owner": self.owner,
-                "now": now,
+                "runner": self.owner,
+                "at": now,
             },
         )
         if taken.rows:
@@ -307,12 +307,12 @@ class JobService:
         return [job_id for job_id, _ in rows]
 
     async def heartbeat(self, session: AsyncSession, job_id: str) -> bool:
-        values = {"job_id": job_id, "owner": self.owner, "now": self.clock.now()}
+        values = {"job_id": job_id, "runner": self.owner, "at": self.clock.now()}
         return bool((await run_prepared(session, _HEARTBEAT, values)).rows)
 
     async def succeed(self, session: AsyncSession, job_id: str) -> bool:
         """Mark the job done, if this process still owns it (False: another runner took it)."""
-        values = {"job_id": job_id, "owner": self.owner, "now": self.clock.now()}
+        values = {"job_id": job_id, "runner": self.owner, "at": self.clock.now()}
         return bool((await run_prepared(session, _SUCCEED, values)).rows)
 
     async def fail(self, session: AsyncSession, job_id: str, error: str) -> JobRead | None:
