@@ -79,6 +79,8 @@ class JobRunner:
         self.notifier = notifier
         self.metrics = metrics
         self._started: dict[str, float] = {}
+        # The last poll found jobs: look for the next in the unit that claims them.
+        self._backlog = False
 
     async def run(self, job_id: str) -> RunResult | None:
         """Claim and run one job; None when there was nothing to do (done, or not ours)."""
@@ -232,23 +234,43 @@ class JobRunner:
             await self.jobs.fail(session, job.id, reason)
 
     async def run_due(self) -> int:
-        """Run the jobs due now, up to the concurrency at once; how many ran."""
-        async with self.database.unit_of_work(write=False) as session:
-            due = await self.jobs.due(session, limit=self.concurrency)
-        if not due:
-            return 0
+        """Run the jobs due now, up to the concurrency at once; how many ran.
+
+        The due jobs are claimed, and an analyze job's evidence read, in one write unit for
+        them all (one transaction, not one each). While a backlog lasts the due jobs are
+        found in that unit too; an idle runner looks in a read transaction first, so that
+        polling an empty queue never takes the write lock."""
+        if not self._backlog:
+            async with self.database.unit_of_work(write=False) as session:
+                if not await self.jobs.due(session, limit=self.concurrency):
+                    return 0
+        try:
+            claimed = await self._claim_due()
+        except Exception:  # a database hiccup: look again next round
+            self._backlog = False
+            raise
+        self._backlog = bool(claimed)
         results = await asyncio.gather(
-            *(self._run_quietly(job_id) for job_id in due), return_exceptions=False
+            *(self._execute_quietly(job, ready) for job, ready in claimed),
+            return_exceptions=False,
         )
         return sum(1 for result in results if result is not None)
 
-    async def _run_quietly(self, job_id: str) -> RunResult | None:
+    async def _claim_due(self) -> list[tuple[JobRead, Ready | None]]:
+        claimed: list[tuple[JobRead, Ready | None]] = []
+        async with self.database.unit_of_work() as session:
+            for job_id in await self.jobs.due(session, limit=self.concurrency):
+                # Not claimed: another runner took it first (or it is busy in a live one).
+                job = await self.jobs.claim(session, job_id)
+                if job is not None:
+                    claimed.append((job, await self._read_for(session, job)))
+        return claimed
+
+    async def _execute_quietly(self, job: JobRead, ready: Ready | None) -> RunResult | None:
         try:
-            return await self.run(job_id)
-        except JobBusyError:
-            return None
+            return await self.execute(job, ready=ready)
         except Exception:  # one broken job must not stop the others
-            log.exception("job.run_failed", job_id=job_id)
+            log.exception("job.run_failed", job_id=job.id)
             return None
 
     async def drain(self, *, rounds: int = 100) -> int:

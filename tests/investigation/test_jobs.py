@@ -1,0 +1,101 @@
+"""The job runner: a poll claims its due jobs (and reads an analyze job's evidence) in one
+transaction, an idle poll writes nothing, and a job whose incident was analysed meanwhile
+still stores the next postmortem version, not a second first one."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+
+from chronosops.auth import SYSTEM_PRINCIPAL
+from chronosops.bootstrap import Services
+from chronosops.core.ingest_request import IngestIncidentRequest
+from tests.fixtures.guide import request
+
+
+async def queued(services: Services, count: int) -> list[tuple[str, str]]:
+    """(incident id, job id) of ``count`` accepted incidents whose analysis is queued."""
+    found = []
+    for number in range(count):
+        body = request()
+        body["sourceRef"] = f"{body['sourceRef']}-{number}"
+        outcome = await services.pipeline.ingest(
+            IngestIncidentRequest.model_validate(body),
+            principal=SYSTEM_PRINCIPAL,
+            mode="background",
+        )
+        assert outcome.queued_job is not None
+        found.append((outcome.response.incident_id, outcome.queued_job))
+    return found
+
+
+def count_write_units(services: Services, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """A list that grows by one for each write unit of work opened from now on."""
+    opened: list[int] = []
+    original = services.database.unit_of_work
+
+    @asynccontextmanager
+    async def counting(*, write: bool = True) -> AsyncIterator[Any]:
+        if write:
+            opened.append(1)
+        async with original(write=write) as session:
+            yield session
+
+    monkeypatch.setattr(services.database, "unit_of_work", counting)
+    return opened
+
+
+async def test_a_poll_claims_its_due_jobs_in_one_transaction(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    incidents = await queued(services, 3)
+    writes = count_write_units(services, monkeypatch)
+
+    assert await services.runner.run_due() == 3
+
+    # One unit claims the three (and reads their evidence), then one stores each analysis.
+    assert len(writes) == 1 + 3
+    async with services.database.unit_of_work(write=False) as session:
+        for incident_id, job_id in incidents:
+            assert (await services.jobs.get(session, job_id)).state == "succeeded"
+            assert (await services.incidents.get(session, incident_id)).status == "analyzed"
+
+
+async def test_a_poll_of_an_empty_queue_writes_nothing(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writes = count_write_units(services, monkeypatch)
+
+    assert await services.runner.run_due() == 0
+    assert writes == []
+
+
+async def test_a_job_whose_incident_was_analysed_after_its_claim_stores_the_next_postmortem(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    [(incident_id, job_id)] = await queued(services, 1)
+    gather = services.pipeline.gatherer.gather
+    interrupted: list[str] = []
+
+    async def reanalysed_meanwhile(*args: Any, **kwargs: Any) -> Any:
+        # The job claimed the incident unanalysed; an analysis in a request lands before
+        # the job stores its own.
+        if not interrupted:
+            interrupted.append(incident_id)
+            await services.pipeline.reanalyze(incident_id, principal=SYSTEM_PRINCIPAL)
+        return await gather(*args, **kwargs)
+
+    monkeypatch.setattr(services.pipeline.gatherer, "gather", reanalysed_meanwhile)
+    result = await services.runner.run(job_id)
+
+    assert interrupted == [incident_id]
+    assert result is not None
+    assert result.state == "succeeded"
+    async with services.database.unit_of_work(write=False) as session:
+        versions = [
+            p.version for p in await services.postmortems.for_incident(session, incident_id)
+        ]
+    assert sorted(versions) == [1, 2]
