@@ -4,24 +4,35 @@ still stores the next postmortem version, not a second first one."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from chronosops.auth import SYSTEM_PRINCIPAL
 from chronosops.bootstrap import Services
 from chronosops.core.ingest_request import IngestIncidentRequest
-from tests.fixtures.guide import request
+from chronosops.investigation.ingest import SEAL_ON_LOOP_ITEMS
+from tests.fixtures.guide import example
 
 
-async def queued(services: Services, count: int) -> list[tuple[str, str]]:
-    """(incident id, job id) of ``count`` accepted incidents whose analysis is queued."""
+async def queued(
+    services: Services, count: int, *, metric_points: int = 1
+) -> list[tuple[str, str]]:
+    """(incident id, job id) of ``count`` accepted incidents (the guide's Example 2) whose
+    analysis is queued, each with ``metric_points`` points of its metric in its evidenceLite."""
     found = []
     for number in range(count):
-        body = request()
-        body["sourceRef"] = f"{body['sourceRef']}-{number}"
+        body = example("example_2_with_evidence")
+        body["sourceRef"] = f"{body['sourceRef']}-{number}-{metric_points}"
+        point = body["evidenceLite"]["metrics"][0]
+        body["evidenceLite"]["metrics"] = [
+            {**point, "timestamp": f"2024-01-15T11:{second // 60:02d}:{second % 60:02d}Z"}
+            for second in range(metric_points)
+        ]
         outcome = await services.pipeline.ingest(
             IngestIncidentRequest.model_validate(body),
             principal=SYSTEM_PRINCIPAL,
@@ -52,12 +63,18 @@ async def test_a_poll_claims_its_due_jobs_in_one_transaction(
     services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     incidents = await queued(services, 3)
-    writes = count_write_units(services, monkeypatch)
+    claim = services.jobs.claim
+    claimed_in: list[AsyncSession] = []
 
+    async def watched(session: AsyncSession, job_id: str) -> Any:
+        claimed_in.append(session)
+        return await claim(session, job_id)
+
+    monkeypatch.setattr(services.jobs, "claim", watched)
     assert await services.runner.run_due() == 3
 
-    # One unit claims the three (and reads their evidence), then one stores each analysis.
-    assert len(writes) == 1 + 3
+    assert len(claimed_in) == 3
+    assert len(set(map(id, claimed_in))) == 1
     async with services.database.unit_of_work(write=False) as session:
         for incident_id, job_id in incidents:
             assert (await services.jobs.get(session, job_id)).state == "succeeded"
@@ -99,3 +116,25 @@ async def test_a_job_whose_incident_was_analysed_after_its_claim_stores_the_next
             p.version for p in await services.postmortems.for_incident(session, incident_id)
         ]
     assert sorted(versions) == [1, 2]
+
+
+async def test_a_job_seals_a_small_evidence_lite_on_the_loop_and_a_large_one_on_a_thread(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    [(_, small)] = await queued(services, 1, metric_points=SEAL_ON_LOOP_ITEMS - 1)
+    [(_, large)] = await queued(services, 1, metric_points=SEAL_ON_LOOP_ITEMS + 1)
+    to_thread = asyncio.to_thread
+    sealed_on_threads: list[str] = []
+
+    async def watched(function: Any, /, *args: Any, **kwargs: Any) -> Any:
+        if function == services.evidence.seal:
+            sealed_on_threads.append(current)
+        return await to_thread(function, *args, **kwargs)
+
+    monkeypatch.setattr(asyncio, "to_thread", watched)
+    for current in (small, large):
+        result = await services.runner.run(current)
+        assert result is not None
+        assert result.state == "succeeded"
+
+    assert sealed_on_threads == [large]

@@ -60,6 +60,19 @@ REANALYZE_JOB = "reanalyze"
 # An alert that loses a race for its group joins the winner on the next attempt; a third
 # attempt covers the winner being resolved in between (the alert then opens anew).
 GROUP_RACE_ATTEMPTS = 3
+# A job seals on the event loop the evidence of a request with at most this many evidenceLite
+# items (metric points, log lines, spans, events), as a synchronous ingest does: below it, the
+# hop to a thread and back costs more than the sealing. Larger bundles go to a thread, where
+# the other requests of the process keep being answered meanwhile.
+SEAL_ON_LOOP_ITEMS = 50
+
+
+def evidence_items(request: IngestIncidentRequest) -> int:
+    lite = request.evidence_lite
+    if lite is None:
+        return 0
+    return sum(len(items or []) for items in (lite.metrics, lite.logs, lite.traces, lite.events))
+
 
 # inline: analyse in this call whatever it takes (CLI, console); auto: in this call only when
 # it can finish at once; background: always leave it to a runner (webhooks, Prefer: respond-async).
@@ -662,6 +675,7 @@ class IngestPipeline:
                     principal=principal,
                     collection=gathered.notes,
                     job_id=job.id,
+                    small=evidence_items(request) <= SEAL_ON_LOOP_ITEMS,
                 )
                 self.metrics.analysed(
                     "inconclusive" if outcome.analysis.inconclusive else "conclusive",
@@ -780,13 +794,15 @@ class IngestPipeline:
         principal: Principal,
         collection: list[CollectionNote] | None = None,
         job_id: str | None = None,
+        small: bool = False,
     ) -> AnalysisOutcome:
-        """Seal the artifacts into a bundle, reason over it, store both, mark the incident analysed."""
+        """Seal the artifacts into a bundle, reason over it, store both, mark the incident analysed.
+
+        ``small``: the request's evidenceLite is small (`SEAL_ON_LOOP_ITEMS`)."""
         window = window_of(incident)
         notes = collection or []
-        if all(note.source == LITE_SOURCE for note in notes):
-            # Only the request's own evidenceLite: a bundle no larger than the request body,
-            # which a synchronous ingest seals on the loop too; a hop to a thread and back
+        if small and all(note.source == LITE_SOURCE for note in notes):
+            # Only a small evidenceLite of the request's own: a hop to a thread and back
             # costs more than sealing it.
             draft = self.evidence.seal(artifacts, collection=notes)
         else:
