@@ -58,6 +58,31 @@ _CLAIM = (
     )
     .returning(*_JOBS.c)
 )
+# Due now: queued and due, or running with a stale heartbeat; none of an incident that has a
+# job running in a live runner (one at a time per incident); oldest first.
+_DUE = (
+    select(_JOBS.c.id, _JOBS.c.incident_id)
+    .where(
+        or_(
+            and_(_JOBS.c.state == "queued", _JOBS.c.run_after <= bindparam("at")),
+            and_(_JOBS.c.state == "running", _JOBS.c.heartbeat_at < bindparam("stale_before")),
+        ),
+        or_(
+            _JOBS.c.incident_id.is_(None),
+            _JOBS.c.incident_id.not_in(
+                select(_JOBS.c.incident_id)
+                .where(
+                    _JOBS.c.state == "running",
+                    _JOBS.c.heartbeat_at >= bindparam("stale_before"),
+                    _JOBS.c.incident_id.is_not(None),
+                )
+                .scalar_subquery()
+            ),
+        ),
+    )
+    .order_by(_JOBS.c.run_after, _JOBS.c.created_at, _JOBS.c.id)
+    .limit(bindparam("rows"))
+)
 _JOB_KEYS = tuple(column.key for column in _JOBS.c)
 _OWNED = and_(
     _JOBS.c.id == bindparam("job_id"),
@@ -246,30 +271,14 @@ class JobService:
         A job is left out while another job of the same incident is running (one at a time).
         """
         now = self.clock.now()
-        busy = (
-            select(Job.incident_id)
-            .where(
-                Job.state == "running",
-                Job.heartbeat_at >= now - self.policy.stale_after,
-                Job.incident_id.is_not(None),
-            )
-            .scalar_subquery()
-        )
-        rows = await session.execute(
-            select(Job.id, Job.incident_id)
-            .where(
-                or_(
-                    and_(Job.state == "queued", Job.run_after <= now),
-                    and_(Job.state == "running", Job.heartbeat_at < now - self.policy.stale_after),
-                ),
-                or_(Job.incident_id.is_(None), Job.incident_id.not_in(busy)),
-            )
-            .order_by(Job.run_after, Job.created_at, Job.id)
-            .limit(limit * 4)
+        rows = await run_prepared(
+            session,
+            _DUE,
+            {"at": now, "stale_before": now - self.policy.stale_after, "rows": limit * 4},
         )
         due: list[str] = []
         taken: set[str] = set()
-        for job_id, incident_id in rows.all():
+        for job_id, incident_id in rows.rows:
             # Two due jobs of one incident would run side by side (a "new incident" message
             # racing its "diagnosis ready"); the later one waits for the next poll.
             if incident_id is not None:
