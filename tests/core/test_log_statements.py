@@ -175,3 +175,44 @@ def test_spans_without_ids_place_nothing() -> None:
         )
         == []
     )
+
+
+def test_a_statement_keeps_when_each_span_logged_it_and_what_the_same_spans_logged() -> None:
+    operations = {
+        f"00000000000000a{n}": ("ts-basic-service", "BasicController.queryForTravels")
+        for n in range(1, 4)
+    }
+    lines = [
+        _line("00000000000000a1", "[query][start]", second=1),
+        _line("00000000000000a1", "[query][done]", second=1.5),
+        _line("00000000000000a2", "[query][start]", second=30),
+        _line("00000000000000a2", "[query][done]", second=30.2),
+        # A loop in one span: one span, at its first line.
+        _line("00000000000000a3", "[query][start]", second=61),
+        _line("00000000000000a3", "[query][start]", second=62),
+    ]
+
+    done, start = log_statements(lines, operations, id_prefix="statement", source="test")
+
+    assert start.first_seen == T0 + timedelta(seconds=1)
+    assert start.span_offsets_ms == [0, 29000, 60000]
+    assert start.co_spans == {"f.m.s.basicserviceimpl#418 [query][done]": 2}
+    assert done.span_offsets_ms == [0, 28700]
+    assert done.co_spans == {"f.m.s.basicserviceimpl#418 [query][start]": 2}
+
+
+def test_a_statement_sealed_before_it_kept_span_times_serialises_as_it_did() -> None:
+    (found,) = log_statements(
+        [_line("00000000000000a1", "[check][ok]")],
+        {"00000000000000a1": ("ts-basic-service", "BasicController.check")},
+        id_prefix="statement",
+        source="test",
+    )
+    old = found.model_copy(update={"first_seen": None, "span_offsets_ms": [], "co_spans": {}})
+
+    dumped = old.model_dump(mode="json", by_alias=True)
+
+    assert not {"firstSeen", "spanOffsetsMs", "coSpans"} & set(dumped)
+    # A single span shares nothing: no pairs are kept.
+    assert found.co_spans == {}
+    assert "firstSeen" in found.model_dump(mode="json", by_alias=True)
