@@ -422,14 +422,14 @@ def run_at_end(spans: int, together: int, after: int) -> float:
 
 
 def stopped_paths(artifacts: Sequence[Artifact], onset: datetime) -> list[StoppedPath]:
-    """Usual-path statements that stopped at some instant from the fault's start on, while a
+    """Usual-path statements that stopped at some instant from the fault's start on, while the
     statement they followed in the same spans kept being logged, strongest first.
 
     The instant is the statement's own last span, not the incident's start: a fault can take
     effect part-way through the window (the Nezha injection taking hold half a minute after its
     label). The test is exact for that choice: if B followed A at one rate throughout, the spans
     that logged both are a random draw of A's spans, and the chance that the last ``after`` of
-    A's spans hold none of them is hypergeometric; Bonferroni over every (A, B) pair read."""
+    A's spans hold none of them is hypergeometric; Bonferroni over the statements read."""
     statements = {
         (a.service, a.statement): a
         for a in artifacts
@@ -443,26 +443,34 @@ def stopped_paths(artifacts: Sequence[Artifact], onset: datetime) -> list[Stoppe
         last = stopped.first_seen + timedelta(milliseconds=stopped.span_offsets_ms[-1])
         if last < fault_start:
             continue
-        for other, together in sorted(stopped.co_spans.items()):
-            followed = statements.get((service, other))
-            if (
-                followed is None
-                or followed.first_seen is None
-                or together < MIN_LOGGED_BEFORE
-                or together < FOLLOWS_SHARE * len(stopped.span_offsets_ms)
-            ):
-                continue
-            spans = len(followed.span_offsets_ms)
-            later = sum(
-                1
-                for offset in followed.span_offsets_ms
-                if followed.first_seen + timedelta(milliseconds=offset) > last
-            )
-            # The span that logged it last may log the other line a moment later (times are
-            # each statement's own): that one is not a call that went on without it. Nor can
-            # more spans come after than those that never logged it.
-            after = min(later - 1, spans - together)
-            read.append((run_at_end(spans, together, after), stopped, followed, spans, after, last))
+        # The statement it follows is chosen before the run is looked at: the one that shares
+        # most of its spans (then the one logged by most spans, then by name), so each
+        # statement is one test and Bonferroni counts statements, not pairs.
+        shared = [
+            (together, len(followed.span_offsets_ms), other, followed)
+            for other, together in stopped.co_spans.items()
+            if (followed := statements.get((service, other))) is not None
+            and followed.first_seen is not None
+            and together >= MIN_LOGGED_BEFORE
+            and together >= FOLLOWS_SHARE * len(stopped.span_offsets_ms)
+        ]
+        if not shared:
+            continue
+        together, spans, _, followed = max(shared, key=lambda item: (item[0], item[1], item[2]))
+        first = followed.first_seen
+        if first is None:  # kept out above; the checker does not follow the comprehension
+            continue
+        later = sum(
+            1
+            for offset in followed.span_offsets_ms
+            if first + timedelta(milliseconds=offset) > last
+        )
+        # The span that logged it last may log the other line a moment later (times are each
+        # statement's own): that one is not a call that went on without it. Nor can more spans
+        # come after than those that never logged it.
+        after = min(later - 1, spans - together)
+        p_run = run_at_end(spans, together, after) if after > 0 else 1.0
+        read.append((p_run, stopped, followed, spans, after, last))
     found: dict[tuple[str, str], StoppedPath] = {}
     for p_run, stopped, followed, spans, after, last in read:
         p_value = min(1.0, p_run * len(read))
