@@ -216,3 +216,18 @@ def test_a_statement_sealed_before_it_kept_span_times_serialises_as_it_did() -> 
     # A single span shares nothing: no pairs are kept.
     assert found.co_spans == {}
     assert "firstSeen" in found.model_dump(mode="json", by_alias=True)
+
+
+def test_only_statements_logged_in_at_least_half_of_a_statements_spans_are_kept_with_it() -> None:
+    spans = [f"00000000000000b{n}" for n in range(5)]
+    operations = dict.fromkeys(spans, ("ts-basic-service", "BasicController.queryForTravels"))
+    lines = [_line(span, "[query][start]", second=n) for n, span in enumerate(spans)]
+    # A branch two of the five calls take.
+    lines += [_line(span, "[query][branch]", second=n + 0.5) for n, span in enumerate(spans[:2])]
+
+    branch, start = log_statements(lines, operations, id_prefix="statement", source="test")
+
+    # Every span of the branch logged the start: what it follows is kept.
+    assert branch.co_spans == {"f.m.s.basicserviceimpl#418 [query][start]": 2}
+    # Two of five spans of the start logged the branch: too few to say what follows it.
+    assert start.co_spans == {}

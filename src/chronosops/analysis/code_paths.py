@@ -376,7 +376,7 @@ def missing_paths(
 # A statement B is read against a statement A of the same service when at least this share of
 # B's spans logged A too: B is a step of the requests that log A (the same handler, a later line
 # of the same method), so A's spans are the calls that could have reached B.
-FOLLOWS_SHARE = 0.8
+FOLLOWS_SHARE = 0.8  # at least `core.log_statements.CO_SPANS_SHARE`: pairs below it are not kept
 
 
 @dataclass(frozen=True)

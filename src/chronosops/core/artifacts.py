@@ -197,7 +197,7 @@ class LogStatement(ArtifactBase):
     co_spans: dict[str, int] = Field(
         default_factory=dict,
         description="other statements of the service logged in the same spans: how many of "
-        "its spans logged each (pairs sharing fewer than two spans left out)",
+        "its spans logged each (those in at least half of its spans, and two or more)",
     )
 
     @model_serializer(mode="wrap")
