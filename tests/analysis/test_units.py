@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from chronosops.analysis.engine import analyze
 from chronosops.analysis.observations import observe
 from chronosops.analysis.scoring import error_strength
 from chronosops.analysis.signals import DEFAULT_TABLE
@@ -108,3 +109,14 @@ def test_an_error_ratio_in_percent_rising_half_a_point_is_no_error_signal() -> N
     )
     assert read is not None
     assert error_strength(read) == 1.0
+
+
+def test_a_cpu_sent_in_percent_is_read_in_percent_however_small_its_values() -> None:
+    # 0.3% -> 0.95% busy: by its values alone a share going to 95% (the documented limit);
+    # the point's own ``unit`` says otherwise, so no saturation is read into it.
+    points = series("cpu_utilization", 0.3, 0.95, service="api")
+    unsaid = analyze(analysis_input(service="api", metrics=points))
+    said = analyze(analysis_input(service="api", metrics=[{**p, "unit": "%"} for p in points]))
+    assert unsaid.hypotheses[0].id == "CAPACITY_SATURATION"
+    assert said.hypotheses[0].id == "UNKNOWN"
+    assert all(h.id != "CAPACITY_SATURATION" or h.confidence < 0.1 for h in said.hypotheses)

@@ -31,6 +31,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from chronosops.analysis.counters import as_rate, is_counter
 from chronosops.analysis.signals import SignalTable
 from chronosops.core.artifacts import Artifact, MetricSeries, SeriesPoint
 
@@ -98,8 +99,11 @@ def latency_unit(name: str, unit: str | None) -> str:
 
 
 def normalise_series(series: MetricSeries, table: SignalTable) -> MetricSeries:
-    """The series in its kind's unit, with ``unit`` saying which."""
+    """The series in its kind's unit, with ``unit`` saying which; a cumulative counter as its
+    per-second rate (`counters`)."""
     kind = table.kind_of(series.name, series.labels)
+    if is_counter(series.name, kind, [p.value for p in series.points], series.unit):
+        return as_rate(series)
     if kind == "latency":
         unit = latency_unit(series.name, series.unit)
         return series if unit == series.unit else series.model_copy(update={"unit": unit})

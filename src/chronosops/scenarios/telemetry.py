@@ -39,7 +39,15 @@ from chronosops.core.canonical import content_hash
 from chronosops.core.log_statements import statement_of
 from chronosops.core.redaction import redact_text
 from chronosops.core.timestamps import format_instant
-from chronosops.scenarios.conventions import BREAKER, Signal, Style, derive, native_style
+from chronosops.scenarios.conventions import (
+    BREAKER,
+    Signal,
+    Style,
+    derive,
+    hash_text,
+    native_style,
+    scraped,
+)
 from chronosops.scenarios.model import (
     ChangeSpec,
     FailureMode,
@@ -309,12 +317,17 @@ class Telemetry:
             exported = derive(metric, values, rates, cpus)
             if not self.style.native:
                 exported = [round(v, 6) for v in exported]
+            labels = self.style.labels(node, metric)
+            if self.style.scraped:
+                counter = scraped(metric, exported, start=float(1000 + hash_text(node.name) % 9000))
+                if counter is not None:
+                    metric, exported = counter
             built = metric_series(
                 id_prefix="metric",
                 name=metric.name,
                 points=zip(self.run.minutes, exported, strict=True),
                 source=self.source,
-                labels=self.style.labels(node, metric),
+                labels=labels,
                 service=node.name,
                 unit=metric.unit or None,
                 synthetic=True,
