@@ -42,6 +42,7 @@ Signal = Literal[
     "cert_expiry",  # days until the serving certificate expires
     "busy_threads",  # requests in flight (Little's law); how runtimes show saturation
     "breaker_open",  # 1 while a circuit breaker towards a dependency is open
+    "cpu_limit",  # the container's CPU limit, cores
 ]
 
 # How a value is derived from the native one.
@@ -232,6 +233,10 @@ INFRA_DIALECTS: dict[str, tuple[str, dict[Signal, MetricName]]] = {
                 "container_memory_working_set_bytes", "bytes", "scale", MIB, namespace="prod"
             ),
             "restarts": _m("kube_pod_container_status_restarts_total", "count", namespace="prod"),
+            # kube-state-metrics beside cAdvisor: what a CPU in cores is a share of
+            "cpu_limit": _m(
+                "kube_pod_container_resource_limits", "core", namespace="prod", resource="cpu"
+            ),
         },
     ),
     "datadog": (
@@ -240,6 +245,7 @@ INFRA_DIALECTS: dict[str, tuple[str, dict[Signal, MetricName]]] = {
             "cpu": _m("kubernetes.cpu.usage.total", "nanocore", "nanocores"),
             "memory": _m("kubernetes.memory.working_set", "byte", "scale", MIB),
             "restarts": _m("kubernetes.containers.restarts", "restart"),
+            "cpu_limit": _m("kubernetes.cpu.limits", "core"),
         },
     ),
     "otel-k8s": (

@@ -41,6 +41,7 @@ from chronosops.core.redaction import redact_text
 from chronosops.core.timestamps import format_instant
 from chronosops.scenarios.conventions import (
     BREAKER,
+    CPU_LIMIT_CORES,
     Signal,
     Style,
     derive,
@@ -276,6 +277,8 @@ class Telemetry:
             series["traffic"] = [round(jitter(f.rps), 2) for f in frames]
             if node.kind != "dns":
                 series["cpu"] = [round(min(jitter(f.cpu), 1.0), 3) for f in frames]
+                # Only exporters in cores name a limit (`conventions.INFRA_DIALECTS`).
+                series["cpu_limit"] = [CPU_LIMIT_CORES] * len(frames)
             if node.kind in APP_KINDS:
                 series["memory"] = [
                     round(f.memory_mb * (1 + rng.gauss(0.0, 0.005)), 1) for f in frames
