@@ -11,8 +11,10 @@ from chronosops.analysis.code_paths import (
     HISTORY_MIN_INCIDENTS,
     history_of,
     missing_paths,
+    run_at_end,
     statement_history,
     statement_lines,
+    stopped_paths,
     vanished_paths,
 )
 from chronosops.analysis.models import StatementHistory
@@ -375,3 +377,82 @@ def test_a_step_skipped_on_every_call_is_found_while_the_service_floods_with_err
     ]
     # Its one line per call over 60 calls, and 40% of 690 lines: both make the absence certain.
     assert paths[0].p_value < 1e-12
+
+
+def _stops_at(
+    minute: float, *, every: int = 1, calls: int = 6, first: int = -6, last: int = 4
+) -> AnalysisInput:
+    """QUERY runs ``calls`` times a minute throughout; every ``every``-th call also reaches
+    ``#52`` until ``minute`` (the fault's start is a minute before the onset, at -1)."""
+    spans: list[dict[str, Any]] = []
+    lines: list[dict[str, Any]] = []
+    number = 1
+    for whole in range(first, last):
+        for index in range(calls):
+            at_minute = whole + index / (calls + 1)
+            reached = at_minute < minute and number % every == 0
+            found_spans, found_lines = _request(
+                number, at_minute, QUERY, QUERY_LOGS if reached else QUERY_LOGS[:1]
+            )
+            spans += found_spans
+            lines += found_lines
+            number += 1
+    return analysis_input(service="ts-gateway-service", traces=spans, logs=lines)
+
+
+def test_a_statement_that_stops_following_another_part_way_through_the_window_is_a_stopped_path() -> (
+    None
+):
+    # The fault takes hold half a minute after its start: the minute split sees the statement
+    # on both sides, the run of calls without it since its last line does not.
+    request = _stops_at(-0.5)
+
+    assert vanished_paths(request.artifacts, request.context.onset) == []
+    (path,) = stopped_paths(request.artifacts, request.context.onset)
+
+    assert (path.service, path.statement, path.follows) == (
+        SERVICE,
+        "p.s.priceimpl#52 [query][price found] #",
+        "p.c.pricecontroller#46 [query][query price] #",
+    )
+    assert (path.together, path.spans) == (34, 60)
+    # 26 calls came after its last line; the engine does not count the first of them, which
+    # may be the same span logging the other line a moment later.
+    assert path.after == 25
+    assert path.p_value < 1e-6
+
+
+def test_a_statement_stopped_part_way_through_names_a_code_fault_at_its_service() -> None:
+    result = analyze(_stops_at(-0.5))
+
+    assert result.hypotheses[0].id == "DEPLOY_BUG"
+    assert result.culprit_service == SERVICE
+    assert "statement_stopped" in result.hypotheses[0].rationale
+
+
+def test_a_statement_that_stopped_before_the_faults_start_is_not_read() -> None:
+    request = _stops_at(-3.5)
+
+    assert stopped_paths(request.artifacts, request.context.onset) == []
+
+
+def test_a_branch_taken_on_some_calls_throughout_is_not_a_stopped_path() -> None:
+    # Every third call reaches it, to the end of the window: its last line is among the last
+    # calls, so no run without it is telling.
+    request = _stops_at(10.0, every=3)
+
+    assert stopped_paths(request.artifacts, request.context.onset) == []
+
+
+def test_a_short_run_without_the_statement_is_chance_once_every_pair_read_counts() -> None:
+    # The statement misses the last two calls only: a run that short is what one rate gives.
+    request = _stops_at(3.6)
+
+    assert stopped_paths(request.artifacts, request.context.onset) == []
+
+
+def test_the_run_at_the_end_is_the_hypergeometric_chance_of_no_shared_span_among_the_last() -> None:
+    # 3 of 6 spans shared; none among the last 3: C(3,3) / C(6,3) = 1/20.
+    assert math.isclose(run_at_end(6, 3, 3), 0.05)
+    assert run_at_end(6, 3, 0) == 1.0
+    assert run_at_end(6, 4, 3) == 0.0

@@ -334,6 +334,19 @@ def test_without_logs_a_surge_with_errors_keeps_a_rate_limiter_as_the_runner_up(
     assert first.confidence <= 0.9  # and the leader is not sure: the metrics cannot tell
 
 
+def test_without_logs_a_surge_failing_at_once_while_its_latency_holds_is_a_limiter_first() -> None:
+    # An overload slows before it fails; a limiter answers at once.
+    incident = (
+        Incident("api")
+        .health("api", traffic=level(150, 900), errors=level(0.001, 0.4), latency=level(30, 31))
+        .metric("api", "cpu_utilization", level(0.3, 0.95))
+    )
+    first, second = verdict(incident).hypotheses[:2]
+    assert (first.id, first.culprit_service) == ("RATE_LIMIT_THROTTLING", "api")
+    assert (second.id, second.culprit_service) == ("CAPACITY_SATURATION", "api")
+    assert first.confidence <= 0.9  # still metrics alone: the other stays a live alternative
+
+
 def test_logs_without_429s_rule_the_rate_limiter_out() -> None:
     incident = surge_with_errors().log("api", "request timed out after 30s waiting for a worker")
     assert "RATE_LIMIT_THROTTLING" not in [h.id for h in verdict(incident).hypotheses]

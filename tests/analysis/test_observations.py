@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from chronosops.analysis.observations import LOG_CATEGORIES, change_point, observe
+from tests.analysis.builders import analysis_input, series
 from tests.analysis.topology_builders import ONSET, Incident, at, level
 
 
@@ -81,3 +82,22 @@ def test_client_spans_become_edges_and_log_lines_name_the_services_they_call() -
     assert ("web", "payments-api") in obs.log_edges
     assert "get" not in obs.services  # a bare word after "calling" is not a service
     assert obs.onset == ONSET
+
+
+def test_a_latency_histograms_count_is_read_as_requests_and_its_failures_as_errors() -> None:
+    from chronosops.analysis.observations import metric_family
+
+    assert metric_family("http_server_requests_seconds_count") == "traffic"
+    assert metric_family("http.server.request.duration.count") == "traffic"
+    assert metric_family("http_request_duration_seconds") == "latency"
+    # A failed outcome makes the same count an error count (observe's outcome labels).
+    request = analysis_input(
+        service="api",
+        metrics=[
+            {**p, "labels": {"service": "api", "outcome": "SERVER_ERROR"}}
+            for p in series("http_server_requests_seconds_count", 0.2, 9.0, service="api")
+        ],
+    )
+    obs = observe(request.artifacts, request.context)
+    assert obs.shift("api", "errors") is not None
+    assert obs.shift("api", "latency") is None

@@ -34,6 +34,12 @@ TABLE = SignalTable()
         ("success_rate_percent", "availability"),
         ("cache_hit_ratio", "cache_hit"),
         ("error_ratio", "error_ratio"),
+        # a latency histogram's count is its requests, not time
+        ("http_server_requests_seconds_count", "traffic"),  # Micrometer
+        ("http.server.request.duration.count", "traffic"),  # OpenTelemetry
+        ("http_request_duration_seconds_count", "traffic"),  # Prometheus client
+        ("jvm_gc_collection_seconds_count", "gc"),  # ... but a collector's pauses are no requests
+        ("jvm_gc_pause_seconds_count", "gc"),
     ],
 )
 def test_the_table_reads_each_convention(name: str, kind: str) -> None:
@@ -213,3 +219,12 @@ def test_temporarily_unavailable_names_no_service() -> None:
 
     assert _mentions(["resource temporarily unavailable"], set()) == set()
     assert _mentions(["ledger-db unavailable, retrying"], set()) == {"ledger-db"}
+
+
+def test_a_latency_histograms_count_of_failed_requests_counts_errors() -> None:
+    assert TABLE.kind_of("http_server_requests_seconds_count", {"outcome": "SERVER_ERROR"}) == (
+        "errors"
+    )
+    assert TABLE.kind_of("http.server.request.duration.count", {"error.type": "timeout"}) == (
+        "errors"
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from chronosops.analysis.engine import analyze
 from chronosops.analysis.observations import observe
 from chronosops.analysis.scoring import error_strength
 from chronosops.analysis.signals import DEFAULT_TABLE
@@ -108,3 +109,69 @@ def test_an_error_ratio_in_percent_rising_half_a_point_is_no_error_signal() -> N
     )
     assert read is not None
     assert error_strength(read) == 1.0
+
+
+def test_a_cpu_sent_in_percent_is_read_in_percent_however_small_its_values() -> None:
+    # 0.3% -> 0.95% busy: by its values alone a share going to 95% (the documented limit);
+    # the point's own ``unit`` says otherwise, so no saturation is read into it.
+    points = series("cpu_utilization", 0.3, 0.95, service="api")
+    unsaid = analyze(analysis_input(service="api", metrics=points))
+    said = analyze(analysis_input(service="api", metrics=[{**p, "unit": "%"} for p in points]))
+    assert unsaid.hypotheses[0].id == "CAPACITY_SATURATION"
+    assert said.hypotheses[0].id == "UNKNOWN"
+    assert all(h.id != "CAPACITY_SATURATION" or h.confidence < 0.1 for h in said.hypotheses)
+
+
+def _with_labels(points: list[dict[str, object]], **labels: str) -> list[dict[str, object]]:
+    return [{**p, "labels": {"service": "api", **labels}} for p in points]
+
+
+@pytest.mark.parametrize(
+    ("usage", "usage_unit", "limit_name", "limit_labels", "limit", "limit_unit"),
+    [
+        ("kubernetes.cpu.usage.total", "nanocore", "kubernetes.cpu.limits", {}, 2.0, "core"),
+        (
+            "container_cpu_usage_cores",
+            "cores",
+            "kube_pod_container_resource_limits",
+            {"resource": "cpu"},
+            2.0,
+            "core",
+        ),
+        ("container_cpu_usage_cores", "cores", "k8s.container.cpu_limit", {}, 2000.0, "millicores"),
+    ],
+)
+def test_a_cpu_in_cores_is_a_share_of_the_limit_the_bundle_states(
+    usage: str,
+    usage_unit: str,
+    limit_name: str,
+    limit_labels: dict[str, str],
+    limit: float,
+    limit_unit: str,
+) -> None:
+    scale = 1e9 if usage_unit == "nanocore" else 1.0
+    metrics = [
+        {**p, "unit": usage_unit} for p in series(usage, 0.6 * scale, 1.6 * scale, service="api")
+    ]
+    metrics += [
+        {**p, "unit": limit_unit}
+        for p in _with_labels(series(limit_name, limit, limit, service="api"), **limit_labels)
+    ]
+    read = normalise(analysis_input(service="api", metrics=metrics).artifacts, DEFAULT_TABLE)
+    (cpu,) = [a for a in read if isinstance(a, MetricSeries)]  # the limit is not a signal
+    assert cpu.name == usage
+    assert cpu.unit == "1"
+    assert cpu.stats.max == pytest.approx(0.816)
+    assert cpu.points[0].value == pytest.approx(0.294)
+
+
+def test_without_a_stated_limit_a_cpu_in_cores_stays_in_cores() -> None:
+    metrics = [
+        {**p, "unit": "cores"} for p in series("container_cpu_usage_cores", 0.6, 1.6, service="api")
+    ]
+    # Another service's limit is not this one's.
+    metrics += series("kubernetes.cpu.limits", 2, 2, service="db")
+    read = normalise(analysis_input(service="api", metrics=metrics).artifacts, DEFAULT_TABLE)
+    (cpu,) = [a for a in read if isinstance(a, MetricSeries) and a.service == "api"]
+    assert cpu.unit == "cores"
+    assert cpu.stats.max == pytest.approx(1.632)

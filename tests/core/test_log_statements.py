@@ -175,3 +175,59 @@ def test_spans_without_ids_place_nothing() -> None:
         )
         == []
     )
+
+
+def test_a_statement_keeps_when_each_span_logged_it_and_what_the_same_spans_logged() -> None:
+    operations = {
+        f"00000000000000a{n}": ("ts-basic-service", "BasicController.queryForTravels")
+        for n in range(1, 4)
+    }
+    lines = [
+        _line("00000000000000a1", "[query][start]", second=1),
+        _line("00000000000000a1", "[query][done]", second=1.5),
+        _line("00000000000000a2", "[query][start]", second=30),
+        _line("00000000000000a2", "[query][done]", second=30.2),
+        # A loop in one span: one span, at its first line.
+        _line("00000000000000a3", "[query][start]", second=61),
+        _line("00000000000000a3", "[query][start]", second=62),
+    ]
+
+    done, start = log_statements(lines, operations, id_prefix="statement", source="test")
+
+    assert start.first_seen == T0 + timedelta(seconds=1)
+    assert start.span_offsets_ms == [0, 29000, 60000]
+    assert start.co_spans == {"f.m.s.basicserviceimpl#418 [query][done]": 2}
+    assert done.span_offsets_ms == [0, 28700]
+    assert done.co_spans == {"f.m.s.basicserviceimpl#418 [query][start]": 2}
+
+
+def test_a_statement_sealed_before_it_kept_span_times_serialises_as_it_did() -> None:
+    (found,) = log_statements(
+        [_line("00000000000000a1", "[check][ok]")],
+        {"00000000000000a1": ("ts-basic-service", "BasicController.check")},
+        id_prefix="statement",
+        source="test",
+    )
+    old = found.model_copy(update={"first_seen": None, "span_offsets_ms": [], "co_spans": {}})
+
+    dumped = old.model_dump(mode="json", by_alias=True)
+
+    assert not {"firstSeen", "spanOffsetsMs", "coSpans"} & set(dumped)
+    # A single span shares nothing: no pairs are kept.
+    assert found.co_spans == {}
+    assert "firstSeen" in found.model_dump(mode="json", by_alias=True)
+
+
+def test_only_statements_logged_in_at_least_half_of_a_statements_spans_are_kept_with_it() -> None:
+    spans = [f"00000000000000b{n}" for n in range(5)]
+    operations = dict.fromkeys(spans, ("ts-basic-service", "BasicController.queryForTravels"))
+    lines = [_line(span, "[query][start]", second=n) for n, span in enumerate(spans)]
+    # A branch two of the five calls take.
+    lines += [_line(span, "[query][branch]", second=n + 0.5) for n, span in enumerate(spans[:2])]
+
+    branch, start = log_statements(lines, operations, id_prefix="statement", source="test")
+
+    # Every span of the branch logged the start: what it follows is kept.
+    assert branch.co_spans == {"f.m.s.basicserviceimpl#418 [query][start]": 2}
+    # Two of five spans of the start logged the branch: too few to say what follows it.
+    assert start.co_spans == {}

@@ -148,6 +148,35 @@ def test_long_metric_ids_follow_the_one_rule_every_producer_uses() -> None:
     assert len(series.artifact_id) <= ID_MAX
 
 
+def test_a_points_unit_becomes_its_series_unit_and_another_unit_another_series() -> None:
+    point = {"name": "cpu", "timestamp": "2024-01-15T10:00:00Z", "labels": {"pod": "a"}}
+    artifacts = convert(
+        metrics=[
+            {**point, "value": 0.4, "unit": "%"},
+            {**point, "value": 0.5, "timestamp": "2024-01-15T10:01:00Z", "unit": "%"},
+            {**point, "value": 0.004, "unit": "1"},
+            {**point, "value": 0.7},
+        ]
+    )
+    by_unit = {a.unit: a for a in artifacts if isinstance(a, MetricSeries)}
+    assert set(by_unit) == {"%", "1", None}
+    assert [p.value for p in by_unit["%"].points] == [0.4, 0.5]
+    assert len({a.artifact_id for a in by_unit.values()}) == 3
+    # A series sent without a unit keeps the id it had before units could be sent.
+    assert by_unit[None].artifact_id == "metric:cpu{pod=a}"
+    assert by_unit["%"].artifact_id == "metric:cpu{pod=a} [%]"
+
+
+def test_a_metric_unit_is_a_short_string() -> None:
+    point = {"name": "cpu", "value": 1, "timestamp": "2024-01-15T10:00:00Z"}
+    with pytest.raises(ValidationError, match="unit"):
+        EvidenceLite.model_validate({"metrics": [{**point, "unit": "x" * 33}]})
+    with pytest.raises(ValidationError, match="unit"):
+        EvidenceLite.model_validate({"metrics": [{**point, "unit": 100}]})
+    with pytest.raises(ValidationError, match="unit"):
+        EvidenceLite.model_validate({"metrics": [{**point, "unit": None}]})
+
+
 def test_the_statistics_and_id_rules_are_the_ones_every_producer_shares() -> None:
     # Copies drift (one had already lost the guard for long prefixes): there is one of each.
     assert evidence_lite.series_stats is aggregation.series_stats  # type: ignore[attr-defined]

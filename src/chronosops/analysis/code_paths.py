@@ -373,15 +373,139 @@ def missing_paths(
     return sorted(found, key=lambda path: (path.p_value, path.service, path.statement))
 
 
+# A statement B is read against a statement A of the same service when at least this share of
+# B's spans logged A too: B is a step of the requests that log A (the same handler, a later line
+# of the same method), so A's spans are the calls that could have reached B.
+FOLLOWS_SHARE = 0.8  # at least `core.log_statements.CO_SPANS_SHARE`: pairs below it are not kept
+
+
+@dataclass(frozen=True)
+class StoppedPath:
+    """A statement that followed another in the same spans and stopped part-way through the
+    window, while the other kept being logged."""
+
+    service: str
+    statement: str  # the one that stopped
+    follows: str  # the one it followed, still logged
+    together: int  # spans that logged both, up to the stop
+    spans: int  # spans that logged the one it followed
+    after: int  # of those, after the stop
+    stopped_at: datetime  # its last span
+    p_value: float  # the run at the end, times the pairs read (Bonferroni)
+    refs: tuple[str, ...]  # the statement, then the one it followed
+
+    @property
+    def strength(self) -> float:
+        return strength_of(self.p_value)
+
+    def describe(self) -> str:
+        return (
+            f"“{self.statement}” on {self.service} stopped at {self.stopped_at:%H:%M:%S}: "
+            f"{self.together} spans logged it after “{self.follows}” before then, none of the "
+            f"{self.after} that logged that line since (p = {self.p_value:.2g})"
+        )
+
+
+def run_at_end(spans: int, together: int, after: int) -> float:
+    """P(none of ``together`` spans, drawn at random from ``spans``, among the last ``after``):
+    the hypergeometric chance of a run this long with no line, if the statement followed the
+    other at one rate throughout."""
+    if spans - after < together:
+        return 0.0
+    log_c = math.lgamma
+    return math.exp(
+        log_c(spans - after + 1)
+        - log_c(spans - after - together + 1)
+        - log_c(spans + 1)
+        + log_c(spans - together + 1)
+    )
+
+
+def stopped_paths(artifacts: Sequence[Artifact], onset: datetime) -> list[StoppedPath]:
+    """Usual-path statements that stopped at some instant from the fault's start on, while the
+    statement they followed in the same spans kept being logged, strongest first.
+
+    The instant is the statement's own last span, not the incident's start: a fault can take
+    effect part-way through the window (the Nezha injection taking hold half a minute after its
+    label). The test is exact for that choice: if B followed A at one rate throughout, the spans
+    that logged both are a random draw of A's spans, and the chance that the last ``after`` of
+    A's spans hold none of them is hypergeometric; Bonferroni over the statements read."""
+    statements = {
+        (a.service, a.statement): a
+        for a in artifacts
+        if isinstance(a, LogStatement) and a.first_seen is not None and _is_path(a)
+    }
+    fault_start = onset - FAULT_LEAD
+    read: list[tuple[float, LogStatement, LogStatement, int, int, datetime]] = []
+    for (service, _), stopped in sorted(statements.items()):
+        if stopped.first_seen is None or len(stopped.span_offsets_ms) < MIN_LOGGED_BEFORE:
+            continue
+        last = stopped.first_seen + timedelta(milliseconds=stopped.span_offsets_ms[-1])
+        if last < fault_start:
+            continue
+        # The statement it follows is chosen before the run is looked at: the one that shares
+        # most of its spans (then the one logged by most spans, then by name), so each
+        # statement is one test and Bonferroni counts statements, not pairs.
+        shared = [
+            (together, len(followed.span_offsets_ms), other, followed)
+            for other, together in stopped.co_spans.items()
+            if (followed := statements.get((service, other))) is not None
+            and followed.first_seen is not None
+            and together >= MIN_LOGGED_BEFORE
+            and together >= FOLLOWS_SHARE * len(stopped.span_offsets_ms)
+        ]
+        if not shared:
+            continue
+        together, spans, _, followed = max(shared, key=lambda item: (item[0], item[1], item[2]))
+        first = followed.first_seen
+        if first is None:  # kept out above; the checker does not follow the comprehension
+            continue
+        later = sum(
+            1
+            for offset in followed.span_offsets_ms
+            if first + timedelta(milliseconds=offset) > last
+        )
+        # The span that logged it last may log the other line a moment later (times are each
+        # statement's own): that one is not a call that went on without it. Nor can more spans
+        # come after than those that never logged it.
+        after = min(later - 1, spans - together)
+        p_run = run_at_end(spans, together, after) if after > 0 else 1.0
+        read.append((p_run, stopped, followed, spans, after, last))
+    found: dict[tuple[str, str], StoppedPath] = {}
+    for p_run, stopped, followed, spans, after, last in read:
+        p_value = min(1.0, p_run * len(read))
+        if p_value > SIGNIFICANCE or after <= 0:
+            continue
+        key = (stopped.service, stopped.statement)
+        if key in found and found[key].p_value <= p_value:
+            continue
+        found[key] = StoppedPath(
+            service=stopped.service,
+            statement=stopped.statement,
+            follows=followed.statement,
+            together=stopped.co_spans[followed.statement],
+            spans=spans,
+            after=after,
+            stopped_at=last,
+            p_value=p_value,
+            refs=(stopped.artifact_id, followed.artifact_id),
+        )
+    return sorted(found.values(), key=lambda path: (path.p_value, path.service, path.statement))
+
+
 __all__ = [
+    "FOLLOWS_SHARE",
     "HISTORY_MIN_INCIDENTS",
     "HISTORY_MIN_LINES",
     "MissingPath",
     "ServiceStatements",
+    "StoppedPath",
     "VanishedPath",
     "history_of",
     "missing_paths",
+    "run_at_end",
     "statement_history",
     "statement_lines",
+    "stopped_paths",
     "vanished_paths",
 ]

@@ -71,6 +71,11 @@ class AnalysisInput(AnalysisModel):
         default_factory=list,
         description="log statements' shares in earlier incidents of the same services (optional)",
     )
+    history_incidents: list[str] = Field(
+        default_factory=list,
+        description="the earlier incidents `statement_history` was read from, for the stored "
+        "analysis to say what it was compared with (the engine does not read it)",
+    )
     signal_rules: list[SignalRuleInput] = Field(
         default_factory=list,
         description="extra metric-name rows tried before the built-in signal table",

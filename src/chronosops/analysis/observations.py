@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 
 from chronosops.analysis.code_paths import MissingPath, VanishedPath, missing_paths, vanished_paths
 from chronosops.analysis.models import IncidentContext, StatementHistory
-from chronosops.analysis.signals import outcome_of, unit_floor
+from chronosops.analysis.signals import HISTOGRAM_COUNT, outcome_of, unit_floor
 from chronosops.analysis.signatures import extra_patterns
 from chronosops.analysis.statistics import MAD_SCALE, mad, median
 from chronosops.core.artifacts import (
@@ -42,6 +42,8 @@ FAMILIES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("pool_pending", re.compile(r"pool.*(pending|waiting|queue)|connections?_(pending|waiting)")),
     ("pool_in_use", re.compile(r"pool.*(in_use|inuse|active|used|busy)|pool_active")),
     ("restarts", re.compile(r"restart|oom|crash")),
+    # a latency histogram's count is its requests (failed ones: errors, by their labels)
+    ("traffic", re.compile(HISTOGRAM_COUNT)),
     ("latency", re.compile(r"latenc|duration|response_?time|p9[059]|p50|elapsed|_ms$|_seconds")),
     ("errors", re.compile(r"error|5xx|fail|exception|fault|status_5")),
     ("cpu", re.compile(r"cpu")),
@@ -262,6 +264,9 @@ class Shift:
     trend: float = 0.0  # start of the window to its end, in baseline spreads (slow drifts)
     resets: int = 0  # sudden falls of more than a third: a process restarting, a pool recycling
     floor: float = 0.0  # the smallest change that counts, in the series' unit
+    # An error series that counts failures (per sample or per second), not a share of
+    # requests: its levels mean nothing against a ratio's points (`scoring.error_strength`).
+    counts: bool = False
 
     @property
     def factor(self) -> float:
@@ -291,15 +296,21 @@ _FLOOR_KIND = {
 }
 
 
+_RATIO_NAME = re.compile(r"ratio|rate|percent|pct")
+
+
+def counts_errors(name: str, family: str) -> bool:
+    """Whether an error series counts failures rather than giving their share of requests."""
+    return family == "errors" and not _RATIO_NAME.search(name.lower())
+
+
 def family_floor(name: str, family: str, unit: str | None = None) -> float:
     """The smallest change worth a z-score in this family, so a flat or zero baseline is
     scaled by a unit floor instead of 1e-9 (which read a near-idle series waking up as
     "traffic rose inf×")."""
     if family == "errors":
         lowered = name.lower()
-        return unit_floor(
-            name, "error_ratio" if re.search(r"ratio|rate|percent|pct", lowered) else "errors"
-        )
+        return unit_floor(name, "errors" if counts_errors(lowered, family) else "error_ratio", unit)
     if family == "traffic":
         return 0.2
     kind = _FLOOR_KIND.get(family)
@@ -366,6 +377,7 @@ def pulse_shift(series: MetricSeries, family: str, reported_onset: datetime) -> 
         trough=min(segment),
         z=(after - centre) / scale,
         floor=family_floor(series.name, family, series.unit),
+        counts=counts_errors(series.name, family),
         changed_at=points[run[0]].ts,
         first=values[0],
         last=values[-1],
@@ -433,6 +445,7 @@ def step_shift(series: MetricSeries, family: str, reported_onset: datetime) -> S
         trough=min(after),
         z=z,
         floor=family_floor(series.name, family, series.unit),
+        counts=counts_errors(series.name, family),
         changed_at=points[start].ts,
         first=values[0],
         last=values[-1],

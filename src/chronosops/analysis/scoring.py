@@ -96,11 +96,38 @@ def log2_strength(factor: float, full_at: float = 4.0) -> float:
 def error_strength(shift: Shift | None) -> float:
     if shift is None:
         return 0.0
+    if shift.counts:
+        return _error_count_strength(shift)
     level = min(1.0, max(0.0, shift.delta) / 0.1) if shift.delta >= 0.01 and shift.z >= 4 else 0.0
     # Bursts (crash loops, failovers) barely move a median but are plain in the peak.
     burst = (
         0.6 * min(1.0, (shift.peak - shift.before) / 0.2)
         if shift.peak - shift.before >= 0.05
+        else 0.0
+    )
+    return max(level, burst)
+
+
+# A count of failures rising by half again is a change; fourfold is decisive, as for latency.
+ERROR_COUNT_MIN_FACTOR = 1.5
+# A burst of failures: the peak at three times the baseline and three floors above it.
+ERROR_COUNT_BURST_FACTOR = 3.0
+
+
+def _error_count_strength(shift: Shift) -> float:
+    """A count of failures read by how many times it multiplied, as latency is: a share's
+    points (a rise of 0.01, full at 0.1) mean nothing for 0.36 -> 0.37 errors a second."""
+    floor = max(shift.floor, 1e-9)
+    level = (
+        log2_strength(shift.factor)
+        if shift.factor >= ERROR_COUNT_MIN_FACTOR and shift.delta >= floor and shift.z >= 4
+        else 0.0
+    )
+    rise = shift.peak - shift.before
+    burst_factor = shift.peak / shift.before if shift.before > 0 else math.inf
+    burst = (
+        0.6 * log2_strength(burst_factor, full_at=8.0)
+        if burst_factor >= ERROR_COUNT_BURST_FACTOR and rise >= 3 * floor
         else 0.0
     )
     return max(level, burst)

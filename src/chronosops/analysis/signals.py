@@ -64,6 +64,12 @@ class SignalRule:
         return re.compile(self.pattern)
 
 
+# A latency histogram's (or summary's) count of observations: requests, not time.
+# (A garbage collector's pauses are counted the same way, and are not requests.)
+HISTOGRAM_COUNT = (
+    r"^(?!.*gc[_.]).*(latenc|duration|response_?time|_seconds|_milliseconds).*[_.]count$"
+)
+
 # (pattern, kind). Read top to bottom; the first match wins.
 SIGNAL_TABLE: tuple[tuple[str, str], ...] = (
     # resilience4j, Hystrix, Polly, generic breakers
@@ -78,7 +84,7 @@ SIGNAL_TABLE: tuple[tuple[str, str], ...] = (
     ),
     # garbage collection: JVM (Micrometer jvm_gc_pause), Go, .NET, Node, Python
     (
-        r"jvm_gc_pause|gc_pause|gc_duration|go_gc_duration|gc_collections|gc_time|dotnet_gc|nodejs_gc|python_gc",
+        r"jvm_gc_pause|gc_pause|gc_duration|go_gc_duration|gc_collections?|gc_time|dotnet_gc|nodejs_gc|python_gc",
         "gc",
     ),
     # pools, threads, queues: HikariCP, pgbouncer, Tomcat/Jetty/Undertow, executors, Go, Node
@@ -124,6 +130,10 @@ SIGNAL_TABLE: tuple[tuple[str, str], ...] = (
         r"trace\..*\.errors|errors?_total|_errors?\b|5xx|exceptions?_total|failures?_total|failed|\bfail|fault|status_5",
         "errors",
     ),
+    # a latency histogram's or summary's count is its requests (Micrometer
+    # http_server_requests_seconds_count, OTel http.server.request.duration.count): traffic,
+    # or errors where its labels keep failed requests only (`kind_of`)
+    (HISTOGRAM_COUNT, "traffic"),
     # latency: OTel semconv (http.server.request.duration, rpc.server.duration), Prometheus
     # (http_request_duration_seconds), Micrometer (http_server_requests_seconds), Datadog
     # (trace.http.request.duration), gRPC, Envoy/Istio
@@ -268,5 +278,7 @@ def unit_floor(name: str, kind: str, unit: str | None = None) -> float:
         # two points of a share either way
         return 0.02
     if kind in ("errors", "restarts", "circuit_open", "gc"):
-        return 1.0
+        # one event: per sample as sent, or one a minute for a counter read as its rate per
+        # second (`analysis.counters`)
+        return 1.0 / 60 if (unit or "").endswith("/s") else 1.0
     return 1e-6

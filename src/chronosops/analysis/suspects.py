@@ -30,6 +30,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from chronosops.analysis.code_paths import stopped_paths
 from chronosops.analysis.models import IncidentContext
 from chronosops.analysis.signals import (
     DEFAULT_TABLE,
@@ -76,6 +77,10 @@ KIND_WEIGHT: dict[str, float] = {
     "log_vanished": 0.5,
     "log_new_errors": 1.0,
     "calls_vanished": 1.0,
+    # A statement that followed another in the same spans stopped part-way through the window
+    # while the other went on (`code_paths.stopped_paths`): like a call every request made that
+    # stopped, the service's own code took another path.
+    "statement_stopped": 1.0,
     "span_cut_short": 0.9,
     "log_errors_persistent": 0.6,
 }
@@ -1265,6 +1270,10 @@ def rank_suspects(
     _log_evidence(templates, cut, suspects)
     _new_error_templates(templates, cut, suspects)
     _persistent_errors(templates, cut, suspects)
+    for path in stopped_paths(artifacts, context.onset):
+        suspects.setdefault(path.service, Suspect(path.service)).note(
+            "statement_stopped", path.strength, path.refs[0]
+        )
     _read_against_load(series, spans, table, cut, suspects)
     for service in _median_calm(series, table, cut):
         if service in suspects:
@@ -1319,6 +1328,7 @@ OWN_KINDS = (
     "log_new_errors",
     "log_errors_persistent",
     "calls_vanished",
+    "statement_stopped",
     "span_cut_short",
 )
 

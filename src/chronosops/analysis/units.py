@@ -31,7 +31,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from chronosops.analysis.counters import as_rate, is_counter
 from chronosops.analysis.signals import SignalTable
+from chronosops.core.aggregation import series_stats
 from chronosops.core.artifacts import Artifact, MetricSeries, SeriesPoint
 
 # Kinds whose level is a share of a limit, so a percent series is read as a hundredth.
@@ -98,8 +100,11 @@ def latency_unit(name: str, unit: str | None) -> str:
 
 
 def normalise_series(series: MetricSeries, table: SignalTable) -> MetricSeries:
-    """The series in its kind's unit, with ``unit`` saying which."""
+    """The series in its kind's unit, with ``unit`` saying which; a cumulative counter as its
+    per-second rate (`counters`)."""
     kind = table.kind_of(series.name, series.labels)
+    if is_counter(series.name, kind, [p.value for p in series.points], series.unit):
+        return as_rate(series)
     if kind == "latency":
         unit = latency_unit(series.name, series.unit)
         return series if unit == series.unit else series.model_copy(update={"unit": unit})
@@ -122,9 +127,82 @@ def normalise_series(series: MetricSeries, table: SignalTable) -> MetricSeries:
     )
 
 
+# A container's CPU limit, as kube-state-metrics (`kube_pod_container_resource_limits` with
+# `resource="cpu"`), OpenTelemetry's k8s receiver (`k8s.container.cpu_limit`) and Datadog
+# (`kubernetes.cpu.limits`) export it, in cores.
+_CPU_LIMIT_NAME = re.compile(r"cpu[_.]?limits?\b|cpu_limit|limits?[_.]cpu")
+_RESOURCE_LIMITS_NAME = re.compile(r"resource_limits?$")
+# A CPU counted in cores, by its unit or name, and how many cores one of its values is.
+_NANOCORES = re.compile(r"nanocore")
+_MILLICORES = re.compile(r"millicore|\bm$")
+_CORES_NAME = re.compile(r"seconds_total|_cores?\b|nanocore|kubernetes\.cpu\.usage")
+
+
+def cpu_limit_cores(series: MetricSeries) -> float | None:
+    """The CPU limit a series states, in cores (``None``: the series states none)."""
+    lowered = series.name.lower()
+    is_limit = bool(_CPU_LIMIT_NAME.search(lowered)) or (
+        bool(_RESOURCE_LIMITS_NAME.search(lowered)) and series.labels.get("resource") == "cpu"
+    )
+    if not is_limit or not series.points:
+        return None
+    values = sorted(p.value for p in series.points)
+    limit = values[len(values) // 2] * _cores_per_value(series)
+    return limit if limit > 0 else None
+
+
+def _cores_per_value(series: MetricSeries) -> float:
+    text = f"{series.name} {series.unit or ''}".lower()
+    if _NANOCORES.search(text):
+        return 1e-9
+    if _MILLICORES.search((series.unit or "").lower()) or "millicore" in text:
+        return 1e-3
+    return 1.0
+
+
+def _in_cores(series: MetricSeries) -> bool:
+    unit = (series.unit or "").strip().lower()
+    if unit in PERCENT_UNITS or unit in SHARE_UNITS:
+        return False
+    return unit in {"cores", "core", "nanocore", "nanocores", "millicores", "s/s", "/s"} or bool(
+        _CORES_NAME.search(series.name.lower())
+    )
+
+
 def normalise(artifacts: Sequence[Artifact], table: SignalTable) -> list[Artifact]:
-    """Every metric series in its kind's unit; other artifacts as they are."""
-    return [
-        normalise_series(item, table) if isinstance(item, MetricSeries) else item
-        for item in artifacts
-    ]
+    """Every metric series in its kind's unit; other artifacts as they are. A CPU in cores
+    becomes a share of its container's limit where the bundle states the limit for its service,
+    and the limit series itself is left out (a flat CPU level is no signal, and read as one it
+    would compete with the usage)."""
+    limits: dict[str | None, float] = {}
+    for item in artifacts:
+        if isinstance(item, MetricSeries):
+            limit = cpu_limit_cores(item)
+            if limit is not None:
+                limits.setdefault(item.service, limit)
+    found: list[Artifact] = []
+    for item in artifacts:
+        if not isinstance(item, MetricSeries):
+            found.append(item)
+            continue
+        if limits and cpu_limit_cores(item) is not None:
+            continue
+        limit = limits.get(item.service)
+        if limit is not None and table.kind_of(item.name, item.labels) == "cpu" and _in_cores(item):
+            found.append(_share_of_limit(normalise_series(item, table), item, limit))
+        else:
+            found.append(normalise_series(item, table))
+    return found
+
+
+def _share_of_limit(read: MetricSeries, sent: MetricSeries, limit: float) -> MetricSeries:
+    """A CPU in cores (``read``: a counter already a rate) as a share of ``limit`` cores."""
+    scale = _cores_per_value(sent) / limit
+    points = [SeriesPoint(ts=p.ts, value=p.value * scale) for p in read.points]
+    return read.model_copy(
+        update={
+            "points": points,
+            "stats": series_stats([p.value for p in points]),
+            "unit": "1",
+        }
+    )

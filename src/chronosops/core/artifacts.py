@@ -185,6 +185,31 @@ class LogStatement(ArtifactBase):
     histogram: list[SeriesPoint] = Field(
         default_factory=list, description="spans that logged it, per minute (ts = its start)"
     )
+    # When each span logged it, and which other statements the same spans logged: what follows
+    # what inside a request, read where the minute histogram is too coarse (a code path that
+    # stops part-way through the window, `analysis.code_paths.stopped_paths`). Added after
+    # bundles were first sealed: left out while empty (same id on re-seal).
+    first_seen: Instant | None = Field(default=None, description="when its first span logged it")
+    span_offsets_ms: list[int] = Field(
+        default_factory=list,
+        description="each span's first line of it, in ms after first_seen, in order",
+    )
+    co_spans: dict[str, int] = Field(
+        default_factory=dict,
+        description="other statements of the service logged in the same spans: how many of "
+        "its spans logged each (those in at least half of its spans, and two or more)",
+    )
+
+    @model_serializer(mode="wrap")
+    def _omit_absent_timing(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        for key in ("firstSeen", "first_seen"):
+            if key in data and data[key] is None:
+                del data[key]
+        for key in ("spanOffsetsMs", "span_offsets_ms", "coSpans", "co_spans"):
+            if key in data and not data[key]:
+                del data[key]
+        return data
 
 
 ChangeType = Literal["deploy", "rollback", "config", "feature_flag", "infrastructure"]

@@ -58,6 +58,7 @@ NotNull = BeforeValidator(_not_null)
 OptText = Annotated[Text | None, NotNull]
 # Not in the guide: ChronosOps indexes these, so it bounds them (documented in docs/api.md).
 METADATA_TEXT_MAX = 256
+METRIC_UNIT_MAX = 32
 OptName = Annotated[
     Annotated[str, Field(strict=True, max_length=METADATA_TEXT_MAX)] | None, NotNull
 ]
@@ -111,6 +112,12 @@ class MetricPoint(ContractModel):
     value: Number
     timestamp: Instant
     labels: Annotated[dict[str, Text] | None, NotNull] = None
+    # A documented extension of the guide (docs/api.md): the value's unit, as OpenTelemetry
+    # and OpenMetrics carry it. A CPU in percent that never reaches 1% cannot be told from a
+    # share by its values, so only the sender can say which it is.
+    unit: Annotated[
+        Annotated[str, Field(strict=True, max_length=METRIC_UNIT_MAX)] | None, NotNull
+    ] = None
 
 
 class LogLine(ContractModel):

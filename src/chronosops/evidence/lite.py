@@ -72,22 +72,30 @@ _CHANGE_TYPES: dict[str, ChangeType] = {
 def metric_artifacts(
     points: Sequence[MetricPoint], *, default_service: str | None
 ) -> list[MetricSeries]:
-    groups: dict[tuple[str, tuple[tuple[str, str], ...]], list[MetricPoint]] = defaultdict(list)
+    groups: dict[tuple[str, tuple[tuple[str, str], ...], str], list[MetricPoint]] = defaultdict(
+        list
+    )
     for point in points:
         # Redacted before grouping: ids, titles and labels never carry a secret-named label's
         # value, and the bundle is content-addressed over this redacted form.
         labels = redact_labels(point.labels or {})
-        groups[(point.name, tuple(sorted(labels.items())))].append(point)
+        # Points in another unit are another series: one series is read in one unit.
+        groups[(point.name, tuple(sorted(labels.items())), point.unit or "")].append(point)
     artifacts: list[MetricSeries] = []
-    for (name, label_items), members in sorted(groups.items()):
+    for (name, label_items, unit), members in sorted(groups.items()):
         labels = dict(label_items)
         members = sorted(members, key=lambda p: p.timestamp)
         values = [p.value for p in members]
         stats = series_stats(values)
         readable = f"{name}{{{label_text(labels)}}}" if labels else name
+        if unit:
+            readable = f"{readable} [{unit}]"
         artifacts.append(
             MetricSeries(
-                artifact_id=bounded_id("metric", readable, [name, labels]),
+                # A series without a unit keeps the id it had before units could be sent.
+                artifact_id=bounded_id(
+                    "metric", readable, [name, labels, unit] if unit else [name, labels]
+                ),
                 title=readable[:200],
                 summary=(
                     f"{stats.count} point{'s' if stats.count != 1 else ''}, "
@@ -99,6 +107,7 @@ def metric_artifacts(
                 service=labels.get("service") or default_service,
                 points=[SeriesPoint(ts=p.timestamp, value=p.value) for p in members],
                 stats=stats,
+                unit=unit or None,
             )
         )
     return artifacts

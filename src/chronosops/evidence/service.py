@@ -139,16 +139,17 @@ class EvidenceService:
         *,
         incident_id: str,
         onset: datetime,
-    ) -> list[StatementHistory]:
+    ) -> tuple[list[StatementHistory], list[str]]:
         """The statements of these services over their latest earlier incidents (at most
         ``history_incidents`` each, begun no later than ``onset``, the incident itself left
-        out), as `analysis.code_paths.missing_paths` reads them."""
+        out), as `analysis.code_paths.missing_paths` reads them; and those incidents' ids,
+        sorted, so the stored analysis can say what it was compared with."""
         if self.history_incidents <= 0 or not services:
-            return []
+            return [], []
         rows = await EvidenceRepository(session).statement_history(
             services, excluding=incident_id, onset=onset, limit=self.history_incidents
         )
-        return history_of(
+        history = history_of(
             [
                 (
                     service,
@@ -158,6 +159,7 @@ class EvidenceService:
                 for _, service, lines, statements, calls in rows
             ]
         )
+        return history, sorted({incident for incident, *_ in rows})
 
     async def remember_statements(
         self,

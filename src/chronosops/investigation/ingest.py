@@ -849,10 +849,12 @@ class IngestPipeline:
     async def _reason(
         self, incident: IncidentRead, draft: BundleDraft, *, window: TimeWindow
     ) -> tuple[AnalysisInput, Reasoning]:
+        history, compared_with = await self._statement_history(incident, draft)
         request = AnalysisInput(
             context=context_of(incident, window),
             artifacts=list(draft.artifacts),
-            statement_history=await self._statement_history(incident, draft),
+            statement_history=history,
+            history_incidents=compared_with,
             signal_rules=self.signal_rules,
             collection_notes=[
                 f"{note['source']}: {note['status']} — {note['detail']}"
@@ -863,12 +865,13 @@ class IngestPipeline:
 
     async def _statement_history(
         self, incident: IncidentRead, draft: BundleDraft
-    ) -> list[StatementHistory]:
+    ) -> tuple[list[StatementHistory], list[str]]:
         """The log statements of the bundle's services over their earlier incidents (engine
-        3.13's missing code paths): one read, and none when the bundle logs too little."""
+        3.13's missing code paths) and those incidents: one read, and none when the bundle
+        logs too little."""
         services = self.evidence.history_services(draft.artifacts)
         if not services:
-            return []
+            return [], []
         async with self.database.reads() as session:
             return await self.evidence.statement_history(
                 session, services, incident_id=incident.id, onset=incident.timeline.start

@@ -134,6 +134,14 @@ class ReasoningService:
                 "reasoner": self.reasoner.name,
                 "bundleId": bundle_id,
                 "context": request.context.model_dump(mode="json"),
+                # Only with a history: the statement history changes as incidents arrive, so
+                # an analysis says which ones it was read against (analyses without one keep
+                # the request they always had).
+                **(
+                    {"historyIncidents": list(request.history_incidents)}
+                    if request.history_incidents
+                    else {}
+                ),
             },
             "result": result.model_dump(mode="json"),
             "overall_confidence": result.overall_confidence,

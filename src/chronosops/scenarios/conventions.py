@@ -42,6 +42,7 @@ Signal = Literal[
     "cert_expiry",  # days until the serving certificate expires
     "busy_threads",  # requests in flight (Little's law); how runtimes show saturation
     "breaker_open",  # 1 while a circuit breaker towards a dependency is open
+    "cpu_limit",  # the container's CPU limit, cores
 ]
 
 # How a value is derived from the native one.
@@ -232,6 +233,10 @@ INFRA_DIALECTS: dict[str, tuple[str, dict[Signal, MetricName]]] = {
                 "container_memory_working_set_bytes", "bytes", "scale", MIB, namespace="prod"
             ),
             "restarts": _m("kube_pod_container_status_restarts_total", "count", namespace="prod"),
+            # kube-state-metrics beside cAdvisor: what a CPU in cores is a share of
+            "cpu_limit": _m(
+                "kube_pod_container_resource_limits", "core", namespace="prod", resource="cpu"
+            ),
         },
     ),
     "datadog": (
@@ -240,6 +245,7 @@ INFRA_DIALECTS: dict[str, tuple[str, dict[Signal, MetricName]]] = {
             "cpu": _m("kubernetes.cpu.usage.total", "nanocore", "nanocores"),
             "memory": _m("kubernetes.memory.working_set", "byte", "scale", MIB),
             "restarts": _m("kubernetes.containers.restarts", "restart"),
+            "cpu_limit": _m("kubernetes.cpu.limits", "core"),
         },
     ),
     "otel-k8s": (
@@ -348,6 +354,8 @@ class Style:
     # Signals exported in another unit than the dialect's (`UNIT_VARIANTS`), on every
     # application service.
     units: tuple[tuple[Signal, MetricName], ...] = ()
+    # Counters sent as scraped, without ``rate()``: cumulative counts (`scraped`).
+    scraped: bool = False
 
     def language(self, key: str) -> Language:
         return self.languages.get(key, "go")
@@ -415,6 +423,8 @@ def choose_style(seed: str, topology: Topology, *, vary_units: bool = False) -> 
         database=rng.choice(sorted(DATABASE_DIALECTS)),
         spans=rng.choice(("otel", "otel", "url")),
         units=_choose_units(seed) if vary_units else (),
+        # Drawn apart too, so every other choice of the incident stays what it was.
+        scraped=vary_units and random.Random(f"{seed}/scrape").random() < SCRAPED_SHARE,
     )
 
 
@@ -426,6 +436,34 @@ def _choose_units(seed: str) -> tuple[tuple[Signal, MetricName], ...]:
         if choice is not None:
             found.append((signal, choice))
     return tuple(found)
+
+
+# The share of mixed-convention incidents whose counters arrive as scraped.
+SCRAPED_SHARE = 1 / 3
+# Names that are counters where they are exported (Prometheus' ``_total``, a histogram's
+# ``_count``, OpenTelemetry's ``.count`` sum): a raw scrape gives their running count.
+_COUNTER_SUFFIXES = ("_total", "_count", ".count")
+
+
+def scraped(
+    metric: MetricName, values: list[float], *, start: float
+) -> tuple[MetricName, list[float]] | None:
+    """A per-second rate (requests, errors, CPU seconds) as its counter is scraped once a
+    minute: the running count from ``start``, in the counted unit; ``None`` for a metric that
+    is no counter where it is exported."""
+    if not metric.name.endswith(_COUNTER_SUFFIXES):
+        return None
+    if metric.transform == "cores":
+        unit = "s"
+    elif "/" in metric.unit:
+        unit = metric.unit.split("/", 1)[0].strip() or "1"
+    else:
+        return None
+    running, counted = start, []
+    for value in values:
+        running += value * 60.0
+        counted.append(round(running, 1))
+    return MetricName(metric.name, unit, metric.transform, metric.scale, metric.labels), counted
 
 
 def derive(

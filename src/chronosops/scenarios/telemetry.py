@@ -39,7 +39,16 @@ from chronosops.core.canonical import content_hash
 from chronosops.core.log_statements import statement_of
 from chronosops.core.redaction import redact_text
 from chronosops.core.timestamps import format_instant
-from chronosops.scenarios.conventions import BREAKER, Signal, Style, derive, native_style
+from chronosops.scenarios.conventions import (
+    BREAKER,
+    CPU_LIMIT_CORES,
+    Signal,
+    Style,
+    derive,
+    hash_text,
+    native_style,
+    scraped,
+)
 from chronosops.scenarios.model import (
     ChangeSpec,
     FailureMode,
@@ -268,6 +277,8 @@ class Telemetry:
             series["traffic"] = [round(jitter(f.rps), 2) for f in frames]
             if node.kind != "dns":
                 series["cpu"] = [round(min(jitter(f.cpu), 1.0), 3) for f in frames]
+                # Only exporters in cores name a limit (`conventions.INFRA_DIALECTS`).
+                series["cpu_limit"] = [CPU_LIMIT_CORES] * len(frames)
             if node.kind in APP_KINDS:
                 series["memory"] = [
                     round(f.memory_mb * (1 + rng.gauss(0.0, 0.005)), 1) for f in frames
@@ -309,12 +320,17 @@ class Telemetry:
             exported = derive(metric, values, rates, cpus)
             if not self.style.native:
                 exported = [round(v, 6) for v in exported]
+            labels = self.style.labels(node, metric)
+            if self.style.scraped:
+                counter = scraped(metric, exported, start=float(1000 + hash_text(node.name) % 9000))
+                if counter is not None:
+                    metric, exported = counter
             built = metric_series(
                 id_prefix="metric",
                 name=metric.name,
                 points=zip(self.run.minutes, exported, strict=True),
                 source=self.source,
-                labels=self.style.labels(node, metric),
+                labels=labels,
                 service=node.name,
                 unit=metric.unit or None,
                 synthetic=True,

@@ -80,6 +80,24 @@ async def test_example_2_evidence_becomes_artifacts_the_analysis_cites(
         assert set(hypothesis["evidenceRefs"]) <= artifact_ids
 
 
+async def test_metric_units_sent_with_the_evidence_reach_the_bundle_and_the_reading(
+    client: httpx.AsyncClient, analyst: dict[str, str]
+) -> None:
+    body = example("example_2_with_evidence")
+    for point in body["evidenceLite"]["metrics"]:
+        point["unit"] = "%"
+    created = (await client.post("/v1/incidents/ingest", json=body, headers=analyst)).json()
+    bundle = (
+        await client.get(f"/v1/evidence-bundles/{created['evidenceBundleId']}", headers=analyst)
+    ).json()
+    series = [a for a in bundle["artifacts"] if a["kind"] == "metric_series"]
+    assert series
+    assert {a["unit"] for a in series} == {"%"}
+    analysis = (await client.get(f"/v1/analyses/{created['analysisId']}", headers=analyst)).json()
+    # Example 2's CPU is in percent (45 -> 95): saying so keeps the reading it had.
+    assert analysis["result"]["hypotheses"][0]["id"] == "CAPACITY_SATURATION"
+
+
 async def test_timestamps_with_offsets_are_stored_in_utc(
     client: httpx.AsyncClient, analyst: dict[str, str]
 ) -> None:

@@ -149,6 +149,21 @@ async def test_an_end_before_the_start_is_rejected(
             },
             "evidenceLite.metrics[0].value",
         ),
+        (
+            {
+                "evidenceLite": {
+                    "metrics": [
+                        {
+                            "name": "x",
+                            "value": 1,
+                            "timestamp": "2024-01-15T10:00:00Z",
+                            "unit": "percent of the pod's limit, sampled",
+                        }
+                    ]
+                }
+            },
+            "evidenceLite.metrics[0].unit",
+        ),
         ({"evidenceLite": {"logs": [{"message": "x"}]}}, "evidenceLite.logs[0].timestamp"),
         (
             {

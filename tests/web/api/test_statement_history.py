@@ -95,8 +95,13 @@ async def _ingest(client: httpx.AsyncClient, body: dict[str, Any], headers: dict
 
 
 async def _result(client: httpx.AsyncClient, answer: Any, headers: dict[str, str]) -> Any:
+    return (await _analysis(client, answer, headers))["result"]
+
+
+async def _analysis(client: httpx.AsyncClient, answer: Any, headers: dict[str, str]) -> Any:
     analysis = await client.get(f"/v1/analyses/{answer['analysisId']}", headers=headers)
-    return analysis.json()["result"]
+    assert analysis.status_code == 200, analysis.text
+    return analysis.json()
 
 
 async def _broken_after(
@@ -180,3 +185,17 @@ async def test_the_analysis_reads_only_incidents_that_began_before_it(
 
     result = await _result(client, again.json(), analyst)
     assert result["culpritService"] != SERVICE or result["hypotheses"][0]["id"] != "DEPLOY_BUG"
+
+
+async def test_an_analysis_says_which_earlier_incidents_it_was_read_against(
+    client: httpx.AsyncClient, analyst: dict[str, str]
+) -> None:
+    earlier = [await _ingest(client, _incident(day), analyst) for day in range(EARLIER)]
+    broken = await _ingest(client, _incident(EARLIER, query_logs=QUERY_LOGS[:1]), analyst)
+
+    first = await _analysis(client, earlier[0], analyst)
+    last = await _analysis(client, broken, analyst)
+
+    # The first incident had nothing before it; the broken one was read against all five.
+    assert "historyIncidents" not in first["request"]
+    assert last["request"]["historyIncidents"] == sorted(a["incidentId"] for a in earlier)

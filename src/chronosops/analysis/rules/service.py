@@ -24,6 +24,9 @@ from chronosops.analysis.scoring import (
 # How much of a surge's saturation score the rate-limit alternative gets when no logs can tell
 # them apart (see `mechanisms`): enough to be a real second, not enough to take first place.
 LIMITER_SHARE = 0.8
+# ... and when the service's latency held through the surge (below this factor), more than it.
+LIMITER_HELD_SHARE = 1.25
+LATENCY_HELD_FACTOR = 1.3
 
 
 def service_candidates(
@@ -147,10 +150,14 @@ def mechanisms(obs: Observations, where: Localization, service: str) -> list[Can
             and errors.delta >= 0.05
         ):
             # Without logs, a limiter rejecting the surge (429s) and an overload failing under
-            # it look the same in the metrics: keep the limiter as a live alternative.
+            # it look alike in the metrics: keep the limiter as a live alternative. An overload
+            # slows before it fails (requests queue for the CPU); a limiter answers at once, so
+            # failing faster while the latency holds puts the limiter first.
+            latency = shifts.get("latency")
+            held = latency is not None and latency.factor < LATENCY_HELD_FACTOR
             limiter = Candidate(HypothesisId.RATE_LIMIT_THROTTLING, service)
             limiter.add(
-                LIMITER_SHARE * saturation,
+                (LIMITER_HELD_SHARE if held else LIMITER_SHARE) * saturation,
                 f"{service}'s errors rose with its traffic ({traffic.factor:.1f}×); with no logs "
                 "to show 429s or timeouts, a rate limiter is as likely as overload",
                 merged_refs([errors.artifact_id], [traffic.artifact_id]),
