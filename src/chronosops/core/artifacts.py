@@ -117,11 +117,15 @@ class SpanBucket(ArtifactModel):
     @model_serializer(mode="wrap")
     def _omit_absent_medians(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         # Added after bundles were first sealed: left out while absent (same id on re-seal).
-        data: dict[str, Any] = handler(self)
-        for key in ("p50Ms", "p50_ms", "ownP50Ms", "own_p50_ms"):
-            if key in data and data[key] is None:
-                del data[key]
-        return data
+        return _without_absent(handler(self), ("p50Ms", "p50_ms", "ownP50Ms", "own_p50_ms"))
+
+
+def _without_absent(data: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    """``data`` without those of ``keys`` that are None or empty (by alias or by name)."""
+    for key in keys:
+        if key in data and (data[key] is None or data[key] in ([], {})):
+            del data[key]
+    return data
 
 
 # Fields added after bundles were first sealed: left out of the dump while absent, so that a
@@ -202,14 +206,10 @@ class LogStatement(ArtifactBase):
 
     @model_serializer(mode="wrap")
     def _omit_absent_timing(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        data: dict[str, Any] = handler(self)
-        for key in ("firstSeen", "first_seen"):
-            if key in data and data[key] is None:
-                del data[key]
-        for key in ("spanOffsetsMs", "span_offsets_ms", "coSpans", "co_spans"):
-            if key in data and not data[key]:
-                del data[key]
-        return data
+        return _without_absent(
+            handler(self),
+            ("firstSeen", "first_seen", "spanOffsetsMs", "span_offsets_ms", "coSpans", "co_spans"),
+        )
 
 
 ChangeType = Literal["deploy", "rollback", "config", "feature_flag", "infrastructure"]
