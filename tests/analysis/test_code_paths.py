@@ -145,6 +145,9 @@ def test_a_vanished_code_path_names_a_code_fault_at_its_service() -> None:
     assert result.hypotheses[0].id == "DEPLOY_BUG"
     assert result.culprit_service == SERVICE
     assert "stopped logging" in result.hypotheses[0].rationale
+    (signal,) = [s for s in result.signals if s.kind == "code_path_vanished"]
+    assert signal.service == SERVICE
+    assert "stopped logging" in signal.description
 
 
 def test_an_error_that_stops_is_a_recovery_not_a_vanished_code_path() -> None:
@@ -224,6 +227,7 @@ def test_a_missing_statement_names_a_code_fault_at_its_service() -> None:
     assert result.hypotheses[0].id == "DEPLOY_BUG"
     assert result.culprit_service == SERVICE
     assert "never logged" in result.hypotheses[0].rationale
+    assert [s.service for s in result.signals if s.kind == "code_path_missing"] == [SERVICE]
     # Without the history the same evidence shows no change inside the window.
     assert analyze(broken).culprit_service != SERVICE
 
@@ -428,6 +432,11 @@ def test_a_statement_stopped_part_way_through_names_a_code_fault_at_its_service(
     assert result.hypotheses[0].id == "DEPLOY_BUG"
     assert result.culprit_service == SERVICE
     assert "statement_stopped" in result.hypotheses[0].rationale
+    # The suspects' ranking names only the kind; the signal says what stopped, and when.
+    (signal,) = [s for s in result.signals if s.kind == "code_path_stopped"]
+    assert signal.service == SERVICE
+    assert signal.at is not None
+    assert "stopped at" in signal.description
 
 
 def test_a_statement_that_stopped_before_the_faults_start_is_not_read() -> None:

@@ -30,7 +30,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from chronosops.analysis.code_paths import stopped_paths
+from chronosops.analysis.code_paths import StoppedPath, stopped_paths
 from chronosops.analysis.models import IncidentContext
 from chronosops.analysis.signals import (
     DEFAULT_TABLE,
@@ -1185,9 +1185,11 @@ def rank_suspects(
     *,
     table: SignalTable = DEFAULT_TABLE,
     edges: set[tuple[str, str]] | None = None,
+    stopped: Sequence[StoppedPath] | None = None,
 ) -> list[Suspect]:
     """Services by how much their own signals moved at the onset, strongest first. Metric
-    series are read in their kind's unit (`units.normalise`, as `engine.analyze` hands them)."""
+    series are read in their kind's unit (`units.normalise`, as `engine.analyze` hands them);
+    ``stopped``: the statements that stopped part-way through, when the caller read them."""
     cut = Cut.around(context.onset)
     series = [a for a in artifacts if isinstance(a, MetricSeries)]
     spans = [a for a in artifacts if isinstance(a, SpanGroup)]
@@ -1270,7 +1272,7 @@ def rank_suspects(
     _log_evidence(templates, cut, suspects)
     _new_error_templates(templates, cut, suspects)
     _persistent_errors(templates, cut, suspects)
-    for path in stopped_paths(artifacts, context.onset):
+    for path in stopped_paths(artifacts, context.onset) if stopped is None else stopped:
         suspects.setdefault(path.service, Suspect(path.service)).note(
             "statement_stopped", path.strength, path.refs[0]
         )
