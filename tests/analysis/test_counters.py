@@ -9,6 +9,8 @@ import pytest
 
 from chronosops.analysis.counters import as_rate, is_counter
 from chronosops.analysis.engine import analyze
+from chronosops.analysis.observations import observe
+from chronosops.analysis.scoring import error_strength
 from chronosops.analysis.signals import DEFAULT_TABLE
 from chronosops.analysis.units import normalise_series
 from chronosops.core.artifacts import MetricSeries
@@ -138,9 +140,6 @@ def test_a_counter_that_counts_faster_reads_as_the_same_counts_sent_per_minute()
 
 
 def test_a_count_of_failures_is_read_by_how_many_times_it_multiplied() -> None:
-    from chronosops.analysis.observations import observe
-    from chronosops.analysis.scoring import error_strength
-
     def strength(before: float, after: float) -> float:
         request = analysis_input(
             service="api", metrics=series("http_server_errors", before, after, service="api")

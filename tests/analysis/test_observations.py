@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from chronosops.analysis.observations import LOG_CATEGORIES, change_point, observe
+from chronosops.analysis.observations import (
+    LOG_CATEGORIES,
+    change_point,
+    metric_family,
+    observe,
+)
 from tests.analysis.builders import analysis_input, series
 from tests.analysis.topology_builders import ONSET, Incident, at, level
 
@@ -85,8 +90,6 @@ def test_client_spans_become_edges_and_log_lines_name_the_services_they_call() -
 
 
 def test_a_latency_histograms_count_is_read_as_requests_and_its_failures_as_errors() -> None:
-    from chronosops.analysis.observations import metric_family
-
     assert metric_family("http_server_requests_seconds_count") == "traffic"
     assert metric_family("http.server.request.duration.count") == "traffic"
     assert metric_family("http_request_duration_seconds") == "latency"

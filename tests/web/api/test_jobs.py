@@ -14,6 +14,7 @@ from chronosops.analysis import AnalysisInput
 from chronosops.auth import SYSTEM_PRINCIPAL
 from chronosops.bootstrap import Services
 from chronosops.core.ingest_request import IngestIncidentRequest
+from chronosops.investigation.ingest import IngestOutcome
 from chronosops.jobs import JobService
 from chronosops.reasoning import BuiltinReasoner, Reasoning
 from chronosops.web.api.incidents import wants_async
@@ -245,18 +246,30 @@ async def test_a_job_held_by_a_process_known_dead_is_taken_over_at_once(
     assert len(await analyses_of(client, registration.incident.id, analyst)) == 1
 
 
-async def test_a_job_that_stored_its_analysis_reports_it_succeeded(services: Services) -> None:
+async def _queued(services: Services) -> IngestOutcome:
+    """The guide's basic request accepted with its analysis left to a job."""
     outcome = await services.pipeline.ingest(
         IngestIncidentRequest.model_validate(request()),
         principal=SYSTEM_PRINCIPAL,
         mode="background",
     )
     assert outcome.queued_job is not None
+    return outcome
+
+
+async def _run_queued(services: Services, outcome: IngestOutcome) -> tuple[Any, Any, Any]:
+    """Run the outcome's job; the runner's result, then the job and incident as stored."""
+    assert outcome.queued_job is not None
     result = await services.runner.run(outcome.queued_job)
     async with services.database.unit_of_work(write=False) as session:
-        stored = await services.jobs.get(session, outcome.queued_job)
+        job = await services.jobs.get(session, outcome.queued_job)
         incident = await services.incidents.get(session, outcome.response.incident_id)
     assert result is not None
+    return result, job, incident
+
+
+async def test_a_job_that_stored_its_analysis_reports_it_succeeded(services: Services) -> None:
+    result, stored, incident = await _run_queued(services, await _queued(services))
     assert (result.state, stored.state, incident.status) == ("succeeded", "succeeded", "analyzed")
 
 
@@ -264,23 +277,14 @@ async def test_a_job_whose_stored_request_cannot_be_read_fails_on_the_job_and_th
     client_with: ClientFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _client, services = await client_with(job_max_attempts=1)
-    outcome = await services.pipeline.ingest(
-        IngestIncidentRequest.model_validate(request()),
-        principal=SYSTEM_PRINCIPAL,
-        mode="background",
-    )
+    outcome = await _queued(services)
 
     async def unreadable(*_args: Any, **_kwargs: Any) -> Any:
         raise ValueError("unreadable request")
 
     # Read with the incident, before the analysis starts: still recorded as the analysis's failure.
     monkeypatch.setattr(services.pipeline.incidents, "stored_request", unreadable)
-    assert outcome.queued_job is not None
-    result = await services.runner.run(outcome.queued_job)
-    async with services.database.unit_of_work(write=False) as session:
-        job = await services.jobs.get(session, outcome.queued_job)
-        incident = await services.incidents.get(session, outcome.response.incident_id)
-    assert result is not None
+    result, job, incident = await _run_queued(services, outcome)
     assert (result.state, job.state, job.last_error) == (
         "failed",
         "failed",
