@@ -251,3 +251,12 @@ def test_a_stated_limit_goes_before_the_quota() -> None:
     )
     (cpu,) = read(usage + limit + cgroup(150_000.0))
     assert cpu.stats.max == pytest.approx(0.7)
+
+
+def test_an_analysis_of_a_surge_at_the_usual_speed_names_no_latency_rise() -> None:
+    points = counter("http_request_duration_seconds_count", 600, 1800) + counter(
+        "http_request_duration_seconds_sum", 60, 180
+    )
+    result = analyze(analysis_input(service="api", metrics=points))
+    assert not [s for s in result.signals if s.kind.startswith("latency")]
+    assert [s for s in result.signals if s.kind.startswith("traffic")]
