@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from chronosops.analysis.signals import DEFAULT_TABLE
+from chronosops.analysis.units import normalise
 from chronosops.core.artifacts import LogTemplate, MetricSeries
 from chronosops.core.errors import InvalidInputError
 from chronosops.evidence.bundle import seal
@@ -18,6 +20,8 @@ from chronosops.scenarios import (
 )
 from chronosops.scenarios.conventions import (
     APP_DIALECTS,
+    CPU_LIMIT_CORES,
+    FORM_SHARES,
     LANGUAGE_DIALECTS,
     LANGUAGES,
     NATIVE,
@@ -211,3 +215,68 @@ def test_a_cpu_in_percent_carries_the_same_utilisation_a_hundredfold() -> None:
             assert mine.value == pytest.approx(theirs.value * 100, rel=1e-4, abs=1e-4)
         return
     raise AssertionError("no seed drew a CPU in percent")
+
+
+def incident_with_form(form: str, scenario_id: str = "latency-spike") -> GeneratedIncident:
+    for seed in range(60):
+        incident = mixed(scenario_id, seed)
+        style = style_of(get_scenario(scenario_id), incident.topology, incident.options)
+        if form in style.forms:
+            return incident
+    raise AssertionError(f"no seed drew the {form} form")
+
+
+def test_exporter_forms_are_drawn_apart_with_their_stated_shares() -> None:
+    topology = get_scenario("cpu-saturation").topology
+    seeds = [f"cpu-saturation/{n}" for n in range(300)]
+    styles = [choose_style(seed, topology, vary_units=True) for seed in seeds]
+    for form, share in FORM_SHARES.items():
+        drawn = sum(form in style.forms for style in styles) / len(styles)
+        assert abs(drawn - share) < 0.08
+    for seed, style in zip(seeds, styles, strict=True):
+        # Every other choice is the one drawn without the forms; the field library has none.
+        plain = choose_style(seed, topology)
+        assert plain.forms == frozenset()
+        assert (plain.languages, plain.app_dialects, plain.infra, plain.spans) == (
+            style.languages,
+            style.app_dialects,
+            style.infra,
+            style.spans,
+        )
+
+
+def test_a_latency_histograms_sum_over_its_count_is_a_mean_below_the_p95() -> None:
+    incident = incident_with_form("histogram")
+    read = normalise(list(incident.artifacts), DEFAULT_TABLE)
+    means = [a for a in read if isinstance(a, MetricSeries) and a.name.endswith(":mean_latency")]
+    assert means
+    for mean in means:
+        assert DEFAULT_TABLE.kind_of(mean.name) == "latency"
+        assert 0.0 < mean.stats.median < 5.0  # seconds per request
+    assert not [
+        a for a in read if isinstance(a, MetricSeries) and a.name.endswith(("_sum", ".sum"))
+    ]
+
+
+def test_requests_counted_by_outcome_add_up_to_the_requests() -> None:
+    incident = incident_with_form("outcomes", "bad-deploy-error-spike")
+    read = normalise(list(incident.artifacts), DEFAULT_TABLE)
+    ratios = [a for a in read if isinstance(a, MetricSeries) and a.name.endswith(":error_ratio")]
+    assert ratios
+    for ratio in ratios:
+        assert 0.0 <= ratio.stats.min <= ratio.stats.max <= 1.0
+
+
+def test_a_cgroup_quota_over_its_period_is_the_containers_two_cores() -> None:
+    incident = incident_with_form("cgroup", "cpu-saturation")
+    sent = [a for a in incident.artifacts if isinstance(a, MetricSeries)]
+    quotas = [a for a in sent if a.name == "container_spec_cpu_quota"]
+    periods = [a for a in sent if a.name == "container_spec_cpu_period"]
+    assert quotas
+    assert len(quotas) == len(periods)
+    assert quotas[0].stats.median / periods[0].stats.median == CPU_LIMIT_CORES
+    read = normalise(list(incident.artifacts), DEFAULT_TABLE)
+    cpus = [a for a in read if isinstance(a, MetricSeries) and a.name.startswith("container_cpu")]
+    assert cpus
+    assert all(a.unit == "1" and a.stats.max <= 1.0 for a in cpus)
+    assert not [a for a in read if isinstance(a, MetricSeries) and "cpu_quota" in a.name]

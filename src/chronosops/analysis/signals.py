@@ -72,6 +72,9 @@ HISTOGRAM_COUNT = (
 
 # (pattern, kind). Read top to bottom; the first match wins.
 SIGNAL_TABLE: tuple[tuple[str, str], ...] = (
+    # read from a pair of series (`analysis.pairs`), named as recording rules are
+    (r":mean_latency$", "latency"),
+    (r":error_ratio$", "error_ratio"),
     # resilience4j, Hystrix, Polly, generic breakers
     (r"circuit.?breaker.*state|circuitbreaker_state|breaker.*open|circuit_open", "circuit_open"),
     # availability and success rates (down is bad)

@@ -32,6 +32,7 @@ import re
 from collections.abc import Sequence
 
 from chronosops.analysis.counters import as_rate, is_counter
+from chronosops.analysis.pairs import pair
 from chronosops.analysis.signals import SignalTable
 from chronosops.core.aggregation import series_stats
 from chronosops.core.artifacts import Artifact, MetricSeries, SeriesPoint
@@ -170,16 +171,23 @@ def _in_cores(series: MetricSeries) -> bool:
 
 
 def normalise(artifacts: Sequence[Artifact], table: SignalTable) -> list[Artifact]:
-    """Every metric series in its kind's unit; other artifacts as they are. A CPU in cores
-    becomes a share of its container's limit where the bundle states the limit for its service,
-    and the limit series itself is left out (a flat CPU level is no signal, and read as one it
+    """Every metric series in its kind's unit; other artifacts as they are; pairs of series as
+    the signal they carry (`pairs.pair`). A CPU in cores becomes a share of its container's
+    limit where the bundle states the limit for its service (a limit series, or a cgroup quota
+    over its period), and the limit series itself is left out (a flat CPU level is no signal, and read as one it
     would compete with the usage)."""
+    # Pairs first (`pairs`): a histogram's sum and count, failures beside requests, a cgroup's
+    # quota and period; what is left is read series by series.
+    paired = pair(artifacts, table)
+    artifacts = paired.artifacts
     limits: dict[str | None, float] = {}
     for item in artifacts:
         if isinstance(item, MetricSeries):
             limit = cpu_limit_cores(item)
             if limit is not None:
                 limits.setdefault(item.service, limit)
+    for service, limit in paired.cpu_limits.items():
+        limits.setdefault(service, limit)
     found: list[Artifact] = []
     for item in artifacts:
         if not isinstance(item, MetricSeries):

@@ -18,6 +18,7 @@ give the same names.
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
 from typing import Literal, get_args
@@ -43,6 +44,12 @@ Signal = Literal[
     "busy_threads",  # requests in flight (Little's law); how runtimes show saturation
     "breaker_open",  # 1 while a circuit breaker towards a dependency is open
     "cpu_limit",  # the container's CPU limit, cores
+    # Only in an exporter form (`FORMS`): the same signals sent as pairs of series.
+    "latency_sum",  # mean latency, ms: a histogram's sum counts it times the requests
+    "latency_count",  # requests per second a histogram timed
+    "successes",  # error ratio: requests that did not fail, counted apart from the failures
+    "cpu_quota",  # the container's CPU limit, cores: its cgroup quota per period
+    "cpu_period",  # 1: the cgroup's period
 ]
 
 # How a value is derived from the native one.
@@ -54,6 +61,8 @@ Transform = Literal[
     "nanocores",  # Datadog's kubernetes.cpu.usage.total
     "lag",  # event-loop lag in seconds, growing as the CPU fills
     "queue",  # requests in flight beyond the workers' count: a queue length
+    "busy",  # seconds of requests per second: mean latency (ms) × request rate / 1000
+    "successes",  # requests per second that did not fail: (1 − error ratio) × request rate
 ]
 
 CPU_LIMIT_CORES = 2.0
@@ -335,6 +344,73 @@ UNIT_VARIANTS: dict[Signal, tuple[MetricName | None, ...]] = {
     ),
 }
 
+# Exporter forms: the same signal sent as two series, as real exporters do, instead of the
+# one series a dialect exports by default. Each incident of the default suite in mixed
+# conventions draws each form with its share, from a seed stream of its own (so every other
+# choice of the incident stays what it was, and with every share at 0 the suite is the one
+# generated before the forms existed).
+Form = Literal["histogram", "outcomes", "cgroup"]
+FORM_SHARES: dict[Form, float] = {
+    # latency as a histogram's `_sum` and `_count` instead of a p95 (`HISTOGRAM_FORMS`)
+    "histogram": 1 / 3,
+    # requests counted by outcome, successes apart from failures, with no series of them all
+    # (`OUTCOME_FORMS`): the requests are the outcomes' sum
+    "outcomes": 1 / 3,
+    # cAdvisor's cgroup CPU quota and period instead of kube-state-metrics' limit
+    "cgroup": 1 / 3,
+}
+
+# A latency histogram per dialect: its sum (seconds per second as a rate) and its count.
+# Datadog's agent reports percentiles, not sums.
+HISTOGRAM_FORMS: dict[str, tuple[MetricName, MetricName]] = {
+    "micrometer": (
+        _m("http_server_requests_seconds_sum", "s/s", "busy", outcome="ALL"),
+        _m("http_server_requests_seconds_count", "1/s", outcome="ALL"),
+    ),
+    "otel": (
+        _m("http.server.request.duration.sum", "s/s", "busy"),
+        _m("http.server.request.duration.count", "{request}/s"),
+    ),
+    "prometheus-go": (
+        _m("http_request_duration_seconds_sum", "seconds/s", "busy"),
+        _m("http_request_duration_seconds_count", "requests/s"),
+    ),
+    "prometheus-python": (
+        _m("http_request_duration_seconds_sum", "seconds/s", "busy"),
+        _m("http_request_duration_seconds_count", "requests/s"),
+    ),
+    "prom-client": (
+        _m("http_request_duration_seconds_sum", "seconds/s", "busy", route="*"),
+        _m("http_request_duration_seconds_count", "requests/s", route="*"),
+    ),
+    "yabeda": (
+        _m("rails_request_duration_seconds_sum", "seconds/s", "busy"),
+        _m("rails_request_duration_seconds_count", "requests/s"),
+    ),
+}
+# The successful requests per dialect that labels its request counter by outcome; the failures
+# stay the dialect's own error series (Datadog and prom-client name them apart already).
+OUTCOME_FORMS: dict[str, MetricName] = {
+    "micrometer": _m("http_server_requests_seconds_count", "1/s", "successes", outcome="SUCCESS"),
+    "otel": _m(
+        "http.server.request.duration.count",
+        "{request}/s",
+        "successes",
+        dotted={"http.response.status_code": "200"},
+    ),
+    "prometheus-go": _m("http_requests_total", "requests/s", "successes", code="200"),
+    "prometheus-python": _m("http_requests_total", "requests/s", "successes", status="2xx"),
+    "yabeda": _m("rails_requests_total", "requests/s", "successes", status="200"),
+}
+# cAdvisor's cgroup limit: microseconds of CPU per period; quota / period is the limit in cores.
+CGROUP_PERIOD_US = 100_000.0
+CGROUP_FORM: dict[Signal, MetricName] = {
+    "cpu_quota": _m("container_spec_cpu_quota", "us", "scale", CGROUP_PERIOD_US, namespace="prod"),
+    "cpu_period": _m(
+        "container_spec_cpu_period", "us", "scale", CGROUP_PERIOD_US, namespace="prod"
+    ),
+}
+
 # How spans name the calls a service makes: "peer" is the house style (`target GET /x`, with
 # peer.service), "otel" names the call by its route and carries peer.service, "url" names it by
 # its URL and carries no peer (older instrumentations).
@@ -356,6 +432,8 @@ class Style:
     units: tuple[tuple[Signal, MetricName], ...] = ()
     # Counters sent as scraped, without ``rate()``: cumulative counts (`scraped`).
     scraped: bool = False
+    # Signals sent as pairs of series (`FORMS`).
+    forms: frozenset[Form] = frozenset()
 
     def language(self, key: str) -> Language:
         return self.languages.get(key, "go")
@@ -370,15 +448,30 @@ class Style:
             return CACHE_DIALECT
         if node.kind == "dns":
             return DNS_DIALECT
-        label, app = APP_DIALECTS[self.app_dialects[node.key]]
+        dialect = self.app_dialects[node.key]
+        label, app = APP_DIALECTS[dialect]
         _, infra = INFRA_DIALECTS[self.infra]
-        return label, {**app, **infra, **dict(self.units)}
+        names = {**app, **infra, **dict(self.units)}
+        if "outcomes" in self.forms and dialect in OUTCOME_FORMS:
+            del names["traffic"]
+            names["successes"] = OUTCOME_FORMS[dialect]
+        if "histogram" in self.forms and dialect in HISTOGRAM_FORMS:
+            del names["latency"]
+            total, count = HISTOGRAM_FORMS[dialect]
+            names["latency_sum"] = total
+            traffic = names.get("traffic")
+            if traffic is None or (traffic.name, traffic.labels) != (count.name, count.labels):
+                names["latency_count"] = count
+        if "cgroup" in self.forms and "cpu_limit" in infra and self.infra == "cadvisor":
+            del names["cpu_limit"]
+            names.update(CGROUP_FORM)
+        return label, names
 
     def labels(self, node: ServiceNode, metric: MetricName) -> dict[str, str]:
         if self.native:
             return {"service": node.name}
         key, _ = self.names(node)
-        if metric in INFRA_DIALECTS[self.infra][1].values():
+        if metric in INFRA_DIALECTS[self.infra][1].values() or metric in CGROUP_FORM.values():
             key = INFRA_DIALECTS[self.infra][0]
         found = {key: node.name, **dict(metric.labels)}
         if key == "container":
@@ -425,6 +518,15 @@ def choose_style(seed: str, topology: Topology, *, vary_units: bool = False) -> 
         units=_choose_units(seed) if vary_units else (),
         # Drawn apart too, so every other choice of the incident stays what it was.
         scraped=vary_units and random.Random(f"{seed}/scrape").random() < SCRAPED_SHARE,
+        forms=_choose_forms(seed) if vary_units else frozenset(),
+    )
+
+
+def _choose_forms(seed: str) -> frozenset[Form]:
+    return frozenset(
+        form
+        for form, share in FORM_SHARES.items()
+        if random.Random(f"{seed}/forms/{form}").random() < share
     )
 
 
@@ -442,7 +544,7 @@ def _choose_units(seed: str) -> tuple[tuple[Signal, MetricName], ...]:
 SCRAPED_SHARE = 1 / 3
 # Names that are counters where they are exported (Prometheus' ``_total``, a histogram's
 # ``_count``, OpenTelemetry's ``.count`` sum): a raw scrape gives their running count.
-_COUNTER_SUFFIXES = ("_total", "_count", ".count")
+_COUNTER_SUFFIXES = ("_total", "_count", ".count", "_sum", ".sum")
 
 
 def scraped(
@@ -478,6 +580,15 @@ def derive(
         return [v * r for v, r in zip(values, rates, strict=True)]
     if metric.transform == "cores":
         return [v * CPU_LIMIT_CORES for v in values]
+    if metric.transform == "busy":
+        # No requests, no time spent on them.
+        return [
+            0.0 if math.isnan(v) else v * r / 1000.0 for v, r in zip(values, rates, strict=True)
+        ]
+    if metric.transform == "successes":
+        return [
+            r * (1.0 - (0.0 if math.isnan(v) else v)) for v, r in zip(values, rates, strict=True)
+        ]
     if metric.transform == "nanocores":
         return [v * CPU_LIMIT_CORES * 1e9 for v in values]
     if metric.transform == "lag":

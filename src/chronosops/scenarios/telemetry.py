@@ -301,9 +301,28 @@ class Telemetry:
             if not self.style.native and node.kind in APP_KINDS:
                 # Requests in flight, by Little's law: what thread pools and event loops show.
                 series["busy_threads"] = [round(f.rps * f.p50_ms / 1000.0, 2) for f in frames]
+            self._add_forms(series, frames)
             artifacts += self._named_series(node, series)
             artifacts += self._breaker_series(node)
         return artifacts
+
+    def _add_forms(self, series: dict[Signal, list[float]], frames: list[ServiceFrame]) -> None:
+        """The values the style's exporter forms (`conventions.FORM_SHARES`) send, from the
+        signals already drawn (no new random draws, so the rest of the incident is unchanged)."""
+        forms = self.style.forms
+        if "histogram" in forms and "latency" in series:
+            # A latency's mean over its p95, for the lognormal a frame's requests take:
+            # median·exp(σ²/2) against the p95 the frame reports.
+            series["latency_sum"] = [
+                p95 * f.p50_ms * math.exp(f.sigma**2 / 2) / f.p95_ms if f.p95_ms > 0 else p95
+                for p95, f in zip(series["latency"], frames, strict=True)
+            ]
+            series["latency_count"] = series["traffic"]
+        if "outcomes" in forms:
+            series["successes"] = series["errors"]
+        if "cgroup" in forms and "cpu_limit" in series:
+            series["cpu_quota"] = series["cpu_limit"]
+            series["cpu_period"] = [1.0] * len(frames)
 
     def _named_series(
         self, node: ServiceNode, series: dict[Signal, list[float]]
