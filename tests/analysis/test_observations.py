@@ -8,6 +8,7 @@ from chronosops.analysis.observations import (
     metric_family,
     observe,
 )
+from chronosops.analysis.signals import SignalRule, SignalTable
 from tests.analysis.builders import analysis_input, series
 from tests.analysis.topology_builders import ONSET, Incident, at, level
 
@@ -104,3 +105,24 @@ def test_a_latency_histograms_count_is_read_as_requests_and_its_failures_as_erro
     obs = observe(request.artifacts, request.context)
     assert obs.shift("api", "errors") is not None
     assert obs.shift("api", "latency") is None
+
+
+def test_a_cpu_counted_in_seconds_is_read_as_a_cpu_not_a_latency() -> None:
+    assert metric_family("container_cpu_usage_seconds_total") == "cpu"
+    assert metric_family("process_cpu_seconds_total") == "cpu"
+    assert metric_family("container_memory_working_set_bytes") == "memory"
+    # A latency in seconds stays a latency.
+    assert metric_family("http_server_requests_seconds_max") == "latency"
+
+
+def test_an_operators_own_row_decides_the_family_the_rules_read() -> None:
+    table = SignalTable([SignalRule(r"^shop_checkout_slowness$", "latency")])
+    assert metric_family("shop_checkout_slowness") is None
+    assert metric_family("shop_checkout_slowness", table) == "latency"
+    request = (
+        Incident("api").metric("api", "shop_checkout_slowness", level(100, 900, start=-6)).request()
+    )
+    assert observe(request.artifacts, request.context).shift("api", "latency") is None
+    shift = observe(request.artifacts, request.context, table=table).shift("api", "latency")
+    assert shift is not None
+    assert round(shift.after) == 900

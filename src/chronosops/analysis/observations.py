@@ -19,7 +19,13 @@ from datetime import datetime, timedelta
 
 from chronosops.analysis.code_paths import MissingPath, VanishedPath, missing_paths, vanished_paths
 from chronosops.analysis.models import IncidentContext, StatementHistory
-from chronosops.analysis.signals import HISTOGRAM_COUNT, outcome_of, unit_floor
+from chronosops.analysis.signals import (
+    DEFAULT_TABLE,
+    HISTOGRAM_COUNT,
+    SignalTable,
+    outcome_of,
+    unit_floor,
+)
 from chronosops.analysis.signatures import extra_patterns
 from chronosops.analysis.statistics import MAD_SCALE, mad, median
 from chronosops.core.artifacts import (
@@ -320,7 +326,32 @@ def family_floor(name: str, family: str, unit: str | None = None) -> float:
     return unit_floor(name, kind, unit) if kind else 1e-9
 
 
-def metric_family(name: str) -> str | None:
+# The signal table's kinds the rules read as a family of their own. Where the table says a
+# series is a CPU or a memory, the rules read it so, whatever its name shares with another
+# family (cAdvisor's `container_cpu_usage_seconds_total` has a latency's `_seconds`).
+RESOURCE_FAMILIES = {"cpu": "cpu", "memory": "memory"}
+# An operator's own rows (`SignalTable.extra`) reach the rules too: their kind, as a family.
+KIND_FAMILIES = {
+    **RESOURCE_FAMILIES,
+    "latency": "latency",
+    "error_ratio": "errors",
+    "errors": "errors",
+    "traffic": "traffic",
+    "saturation": "saturation",
+    "restarts": "restarts",
+    "cache_hit": "cache_hit",
+}
+
+
+def metric_family(name: str, table: SignalTable = DEFAULT_TABLE) -> str | None:
+    """The family the rules read a series as: an operator's row first, then the signal table
+    where it names a resource, then the families' own patterns."""
+    operator_kind = table.operator_kind_of(name)
+    if operator_kind in KIND_FAMILIES:
+        return KIND_FAMILIES[operator_kind]
+    kind = table.kind_of(name)
+    if kind in RESOURCE_FAMILIES:
+        return RESOURCE_FAMILIES[kind]
     lowered = name[:PATTERN_INPUT_MAX].lower()
     for family, pattern in FAMILIES:
         if pattern.search(lowered):
@@ -750,6 +781,7 @@ def observe(
     artifacts: Sequence[Artifact],
     context: IncidentContext,
     history: Sequence[StatementHistory] = (),
+    table: SignalTable = DEFAULT_TABLE,
 ) -> Observations:
     series = [a for a in artifacts if isinstance(a, MetricSeries)]
     templates = [a for a in artifacts if isinstance(a, LogTemplate)]
@@ -759,7 +791,7 @@ def observe(
 
     all_shifts: list[Shift] = []
     for item in series:
-        family = metric_family(item.name)
+        family = metric_family(item.name, table)
         if family is None:
             continue
         if family == "traffic":

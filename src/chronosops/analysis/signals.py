@@ -236,7 +236,15 @@ class SignalTable:
     def __init__(self, extra: Sequence[SignalRule] = ()) -> None:
         rows = [(rule.pattern, rule.kind) for rule in extra] + list(SIGNAL_TABLE)
         self.rows = [(re.compile(pattern), kind) for pattern, kind in rows]
+        self.extra = self.rows[: len(extra)]
         self._cache: dict[str, str | None] = {}
+
+    def operator_kind_of(self, name: str) -> str | None:
+        """The kind an operator's own row gives the name; None when none of theirs matches."""
+        if not self.extra:
+            return None
+        lowered = name.lower()
+        return next((kind for pattern, kind in self.extra if pattern.search(lowered)), None)
 
     def kind_of(self, name: str, labels: dict[str, str] | None = None) -> str | None:
         """The kind of signal a series carries: its name's row, except that a request count
