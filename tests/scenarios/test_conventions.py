@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from datetime import UTC, datetime
 
 import pytest
@@ -20,6 +21,7 @@ from chronosops.scenarios import (
 )
 from chronosops.scenarios.conventions import (
     APP_DIALECTS,
+    BUCKET_FORMS,
     CPU_LIMIT_CORES,
     FORM_SHARES,
     LANGUAGE_DIALECTS,
@@ -280,3 +282,72 @@ def test_a_cgroup_quota_over_its_period_is_the_containers_two_cores() -> None:
     assert cpus
     assert all(a.unit == "1" and a.stats.max <= 1.0 for a in cpus)
     assert not [a for a in read if isinstance(a, MetricSeries) and "cpu_quota" in a.name]
+
+
+def test_a_latency_histograms_buckets_read_into_the_bucket_of_the_p95_the_gauge_sends() -> None:
+    incident = incident_with_form("buckets")
+    style = style_of(get_scenario("latency-spike"), incident.topology, incident.options)
+    house = generate("latency-spike", GenerationOptions(seed=incident.options.seed))
+    gauges = {
+        a.service: {p.ts: p.value / 1000 for p in a.points}
+        for a in house.artifacts
+        if isinstance(a, MetricSeries) and a.name == "latency_p95_ms"
+    }
+    bounds = {
+        n.name: BUCKET_FORMS[style.app_dialects[n.key]][1]
+        for n in incident.topology.services
+        if n.key in style.app_dialects and style.app_dialects[n.key] in BUCKET_FORMS
+    }
+    read = normalise(list(incident.artifacts), DEFAULT_TABLE)
+    quantiles = [a for a in read if isinstance(a, MetricSeries) and a.name.endswith(":p95_latency")]
+    assert quantiles
+    compared = 0
+    for quantile in quantiles:
+        assert DEFAULT_TABLE.kind_of(quantile.name) == "latency"
+        assert quantile.unit == "s"
+        service = str(quantile.service)
+        for point in quantile.points:
+            gauge = gauges[service].get(point.ts)
+            if gauge is None or gauge != gauge:
+                continue
+            # Linear inside a bucket, as Prometheus reads it: the gauge's bucket, not its value.
+            assert bisect_left(bounds[service], point.value - 1e-9) == bisect_left(
+                bounds[service], gauge
+            )
+            compared += 1
+    assert compared > 20
+    assert not [
+        a for a in read if isinstance(a, MetricSeries) and a.name.endswith(("_bucket", "_sum"))
+    ]
+
+
+def test_buckets_sent_alone_carry_the_requests_in_their_infinite_bucket() -> None:
+    for seed in range(80):
+        incident = mixed("traffic-surge-saturation", seed)
+        style = style_of(get_scenario(incident.scenario_id), incident.topology, incident.options)
+        if "buckets" not in style.forms or "histogram" in style.forms:
+            continue
+        micrometer = [
+            n for n in incident.topology.services if style.app_dialects.get(n.key) == "micrometer"
+        ]
+        if not micrometer:
+            continue
+        name = micrometer[0].name
+        sent = [a for a in incident.artifacts if isinstance(a, MetricSeries) and a.service == name]
+        # No count of every request was sent: only the buckets and the failures' count.
+        assert not [a for a in sent if a.labels.get("outcome") == "ALL" and "le" not in a.labels]
+        read = [
+            a
+            for a in normalise(list(incident.artifacts), DEFAULT_TABLE)
+            if isinstance(a, MetricSeries) and a.service == name
+        ]
+        requests = [
+            a
+            for a in read
+            if a.name == "http_server_requests_seconds_count" and a.labels.get("outcome") == "ALL"
+        ]
+        assert len(requests) == 1
+        assert DEFAULT_TABLE.kind_of(requests[0].name, requests[0].labels) == "traffic"
+        assert requests[0].stats.median > 0
+        return
+    raise AssertionError("no seed drew the buckets alone on a Micrometer service")

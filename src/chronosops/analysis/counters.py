@@ -61,19 +61,29 @@ def is_counter(
     falling but by a reset, rising in more than one step."""
     if kind in _LEVEL_KINDS or len(values) < MIN_POINTS:
         return False
-    if unit and _RATE_UNIT.search(unit.strip().lower()):
+    if is_rate_unit(unit):
         return False
     lowered = name.lower()
     if not (_TOTAL_NAME.search(lowered) or (kind in _PART_KINDS and _PART_NAME.search(lowered))):
         return False
-    rises = 0
+    return only_grows(values, rises=2)
+
+
+def is_rate_unit(unit: str | None) -> bool:
+    """Whether ``unit`` says its series was read through ``rate()`` (or is a level) already."""
+    return bool(unit and _RATE_UNIT.search(unit.strip().lower()))
+
+
+def only_grows(values: Sequence[float], *, rises: int = 0) -> bool:
+    """Whether ``values`` never fall but by a reset, rising in at least ``rises`` steps."""
+    counted = 0
     for before, after in pairwise(values):
         if after > before:
-            rises += 1
+            counted += 1
         elif after < before and after >= before * RESET_SHARE:
             # A fall that is no reset: a rate or a gauge that moves both ways.
             return False
-    return rises >= 2
+    return counted >= rises
 
 
 def as_rate(series: MetricSeries) -> MetricSeries:

@@ -42,8 +42,8 @@ from chronosops.core.topology import edges_from_change
 
 # Metric families by name, most specific first.
 FAMILIES: tuple[tuple[str, re.Pattern[str]], ...] = (
-    # read from a pair of series (`analysis.pairs`)
-    ("latency", re.compile(r":mean_latency$")),
+    # read from a pair of series (`analysis.pairs`) or a histogram's buckets (`analysis.buckets`)
+    ("latency", re.compile(r":mean_latency$|:p\d{2,3}_latency$")),
     ("errors", re.compile(r":error_ratio$")),
     ("cert_expiry", re.compile(r"cert.*expir|expiry_days|ssl_.*expir")),
     ("cache_hit", re.compile(r"cache.*hit|hit_?ratio")),

@@ -74,6 +74,7 @@ HISTOGRAM_COUNT = (
 SIGNAL_TABLE: tuple[tuple[str, str], ...] = (
     # read from a pair of series (`analysis.pairs`), named as recording rules are
     (r":mean_latency$", "latency"),
+    (r":p\d{2,3}_latency$", "latency"),  # a histogram's buckets read into a quantile
     (r":error_ratio$", "error_ratio"),
     # resilience4j, Hystrix, Polly, generic breakers
     (r"circuit.?breaker.*state|circuitbreaker_state|breaker.*open|circuit_open", "circuit_open"),

@@ -349,7 +349,7 @@ UNIT_VARIANTS: dict[Signal, tuple[MetricName | None, ...]] = {
 # conventions draws each form with its share, from a seed stream of its own (so every other
 # choice of the incident stays what it was, and with every share at 0 the suite is the one
 # generated before the forms existed).
-Form = Literal["histogram", "outcomes", "cgroup"]
+Form = Literal["histogram", "outcomes", "cgroup", "buckets"]
 FORM_SHARES: dict[Form, float] = {
     # latency as a histogram's `_sum` and `_count` instead of a p95 (`HISTOGRAM_FORMS`)
     "histogram": 1 / 3,
@@ -358,6 +358,11 @@ FORM_SHARES: dict[Form, float] = {
     "outcomes": 1 / 3,
     # cAdvisor's cgroup CPU quota and period instead of kube-state-metrics' limit
     "cgroup": 1 / 3,
+    # latency as a histogram's buckets instead of a p95 (`BUCKET_FORMS`); drawn with
+    # "histogram", the buckets beside the sum and count (the whole Prometheus histogram),
+    # alone, the buckets only (the +Inf bucket is then the requests, where the dialect's
+    # requests were the histogram's count)
+    "buckets": 1 / 3,
 }
 
 # A latency histogram per dialect: its sum (seconds per second as a rate) and its count.
@@ -388,6 +393,34 @@ HISTOGRAM_FORMS: dict[str, tuple[MetricName, MetricName]] = {
         _m("rails_request_duration_seconds_count", "requests/s"),
     ),
 }
+# A latency histogram per dialect as its buckets: the bucket series (counts per second at or
+# under each bound, cumulative over the bounds; a ``le`` label is added per bound) and the
+# bounds, in seconds, each stack's defaults. OpenTelemetry's explicit-bucket histogram is
+# read as exported to Prometheus. Datadog's agent reports percentiles, not buckets.
+PROMETHEUS_BOUNDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+BUCKET_FORMS: dict[str, tuple[MetricName, tuple[float, ...]]] = {
+    # Micrometer with service-level objectives configured (its percentile histogram has ~70)
+    "micrometer": (
+        _m("http_server_requests_seconds_bucket", "1/s", outcome="ALL"),
+        (0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0),
+    ),
+    # the semantic conventions' advice for http.server.request.duration
+    "otel": (
+        _m("http_server_request_duration_seconds_bucket", "1/s"),
+        (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0),
+    ),
+    "prometheus-go": (_m("http_request_duration_seconds_bucket", "1/s"), PROMETHEUS_BOUNDS),
+    "prometheus-python": (_m("http_request_duration_seconds_bucket", "1/s"), PROMETHEUS_BOUNDS),
+    "prom-client": (
+        _m("http_request_duration_seconds_bucket", "1/s", route="*"),
+        PROMETHEUS_BOUNDS,
+    ),
+    # yabeda-rails' long-running request buckets
+    "yabeda": (
+        _m("rails_request_duration_seconds_bucket", "1/s"),
+        (*PROMETHEUS_BOUNDS, 30.0, 60.0),
+    ),
+}
 # The successful requests per dialect that labels its request counter by outcome; the failures
 # stay the dialect's own error series (Datadog and prom-client name them apart already).
 OUTCOME_FORMS: dict[str, MetricName] = {
@@ -415,6 +448,8 @@ CGROUP_FORM: dict[Signal, MetricName] = {
 # peer.service), "otel" names the call by its route and carries peer.service, "url" names it by
 # its URL and carries no peer (older instrumentations).
 SpanStyle = Literal["peer", "otel", "url"]
+# Nodes whose names come from their own exporter, not an application dialect (`Style.names`).
+NON_APP_KINDS = frozenset({"database", "cache", "dns"})
 
 
 @dataclass(frozen=True)
@@ -462,10 +497,28 @@ class Style:
             traffic = names.get("traffic")
             if traffic is None or (traffic.name, traffic.labels) != (count.name, count.labels):
                 names["latency_count"] = count
+        if "buckets" in self.forms and dialect in BUCKET_FORMS:
+            names.pop("latency", None)
+            bucket, _ = BUCKET_FORMS[dialect]
+            traffic = names.get("traffic")
+            if (
+                "histogram" not in self.forms
+                and traffic is not None
+                and (traffic.name, traffic.labels)
+                == (bucket.name.removesuffix("_bucket") + "_count", bucket.labels)
+            ):
+                # Buckets only: the +Inf bucket is the histogram's count, the requests.
+                del names["traffic"]
         if "cgroup" in self.forms and "cpu_limit" in infra and self.infra == "cadvisor":
             del names["cpu_limit"]
             names.update(CGROUP_FORM)
         return label, names
+
+    def buckets(self, node: ServiceNode) -> tuple[MetricName, tuple[float, ...]] | None:
+        """The bucket series and bounds ``node`` sends its latency as, if the buckets form."""
+        if self.native or "buckets" not in self.forms or node.kind in NON_APP_KINDS:
+            return None
+        return BUCKET_FORMS.get(self.app_dialects.get(node.key, ""))
 
     def labels(self, node: ServiceNode, metric: MetricName) -> dict[str, str]:
         if self.native:
@@ -544,7 +597,7 @@ def _choose_units(seed: str) -> tuple[tuple[Signal, MetricName], ...]:
 SCRAPED_SHARE = 1 / 3
 # Names that are counters where they are exported (Prometheus' ``_total``, a histogram's
 # ``_count``, OpenTelemetry's ``.count`` sum): a raw scrape gives their running count.
-_COUNTER_SUFFIXES = ("_total", "_count", ".count", "_sum", ".sum")
+_COUNTER_SUFFIXES = ("_total", "_count", ".count", "_sum", ".sum", "_bucket")
 
 
 def scraped(

@@ -42,6 +42,7 @@ from chronosops.core.timestamps import format_instant
 from chronosops.scenarios.conventions import (
     BREAKER,
     CPU_LIMIT_CORES,
+    MetricName,
     Signal,
     Style,
     derive,
@@ -63,6 +64,9 @@ from chronosops.scenarios.phrasebook import Peer, call_failure, own
 from chronosops.scenarios.simulation import CallFrame, Run, ServiceFrame
 
 APP_KINDS = ("edge", "api", "worker")
+# The standard normal's 95th percentile, as `simulation.p95_of` places a frame's p95.
+P95_Z = 1.645
+SQRT2 = math.sqrt(2.0)
 EXAMPLES_PER_TEMPLATE = 5
 SPANS_PER_MINUTE = 6.0  # sampled successful spans per operation and minute at baseline
 MAX_OK_SPANS = 14
@@ -303,6 +307,7 @@ class Telemetry:
                 series["busy_threads"] = [round(f.rps * f.p50_ms / 1000.0, 2) for f in frames]
             self._add_forms(series, frames)
             artifacts += self._named_series(node, series)
+            artifacts += self._bucket_series(node, series, frames)
             artifacts += self._breaker_series(node)
         return artifacts
 
@@ -357,6 +362,55 @@ class Telemetry:
             if built is not None:
                 built_all.append(built)
         return built_all
+
+    def _bucket_series(
+        self, node: ServiceNode, series: dict[Signal, list[float]], frames: list[ServiceFrame]
+    ) -> list[MetricSeries]:
+        """The latency as a histogram's buckets (`conventions.BUCKET_FORMS`), from the signals
+        already drawn: each minute's requests spread over the bounds by the log-normal the frame
+        takes (its sigma), placed so that its p95 is the p95 the gauge would have sent."""
+        form = self.style.buckets(node)
+        if form is None or "latency" not in series:
+            return []
+        metric, bounds = form
+        shares: list[list[float]] = []
+        for p95_ms, frame in zip(series["latency"], frames, strict=True):
+            p95 = frame.p95_ms if math.isnan(p95_ms) else p95_ms
+            sigma = max(frame.sigma, 1e-6)
+            median = max(p95, 1e-3) / math.exp(P95_Z * sigma)
+            shares.append(
+                [
+                    0.5 * math.erfc(-(math.log(b * 1000.0) - math.log(median)) / sigma / SQRT2)
+                    for b in bounds
+                ]
+            )
+        found: list[MetricSeries] = []
+        for index, bound in enumerate((*bounds, math.inf)):
+            le = "+Inf" if math.isinf(bound) else f"{bound:g}"
+            named = MetricName(
+                metric.name, metric.unit, labels=tuple(sorted((*metric.labels, ("le", le))))
+            )
+            values = [
+                round(rps * (1.0 if math.isinf(bound) else share[index]), 6)
+                for rps, share in zip(series["traffic"], shares, strict=True)
+            ]
+            if self.style.scraped:
+                counter = scraped(named, values, start=float(1000 + hash_text(node.name) % 9000))
+                if counter is not None:
+                    named, values = counter
+            built = metric_series(
+                id_prefix="metric",
+                name=named.name,
+                points=zip(self.run.minutes, values, strict=True),
+                source=self.source,
+                labels=self.style.labels(node, named),
+                service=node.name,
+                unit=named.unit or None,
+                synthetic=True,
+            )
+            if built is not None:
+                found.append(built)
+        return found
 
     def _breaker_series(self, node: ServiceNode) -> list[MetricSeries]:
         """resilience4j's breaker state, on Micrometer services calling a third party."""
