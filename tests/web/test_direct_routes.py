@@ -6,8 +6,12 @@ import httpx
 import pytest
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 
+from chronosops.web.api import incidents
+from chronosops.web.deps import analyst as analyst_check
 from chronosops.web.direct_routes import DirectRoutes, serve_directly
+from chronosops.web.parameters import storable_parameters
 from tests.fixtures.guide import example, request
 
 INGEST = "/v1/incidents/ingest"
@@ -116,3 +120,11 @@ async def test_other_methods_and_a_trailing_slash_are_still_the_routers(
     assert read.json()["code"] == "incident-not-found"
     # The direct path would have answered the empty body with a 400.
     assert slash.status_code in (307, 404, 405)
+
+
+def test_the_direct_ingest_runs_every_check_its_fastapi_route_declares(app: FastAPI) -> None:
+    # A dependency added to the route or to the app must be added to `ingest_directly` too:
+    # this names the ones it runs, and fails when the declared set grows.
+    route = next(r for r in incidents.router.routes if isinstance(r, APIRoute) and r.path == INGEST)
+    assert [d.call for d in route.dependant.dependencies] == [analyst_check]
+    assert [d.dependency for d in app.router.dependencies] == [storable_parameters]
