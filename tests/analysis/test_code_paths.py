@@ -31,7 +31,7 @@ Statement = tuple[str, str, str]  # code location, text, level
 
 
 def _request(
-    number: int, minute: float, operation: str, statements: list[Statement]
+    number: int, minute: float, operation: str, statements: list[Statement], *, failed: bool = False
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """One traced call: the gateway's span around the service's, and the lines it logged."""
     trace = f"{number:032x}"
@@ -52,6 +52,7 @@ def _request(
             "operation": operation,
             "duration": 10.0,
             "timestamp": at(minute + 0.0001),
+            **({"status": "error"} if failed else {}),
         },
     ]
     lines = [
@@ -70,6 +71,8 @@ def _traffic(
     calls: dict[str, tuple[int, int]],
     statements: dict[str, list[Statement]],
     after: dict[str, list[Statement]] | None = None,
+    *,
+    failing_after: bool = False,
 ) -> dict[str, list[dict[str, Any]]]:
     """Per operation, calls a minute before and after the fault (12:00 less a minute), five
     minutes each side; each call logs its statements (``after`` replaces them after the fault)."""
@@ -87,6 +90,7 @@ def _traffic(
                     minute + index / (count + 1),
                     operation,
                     logged if logged is not None else statements[operation],
+                    failed=faulty and failing_after,
                 )
                 spans += found_spans
                 lines += found_lines
@@ -128,6 +132,22 @@ def test_an_operation_that_stops_reaching_a_statement_is_a_vanished_code_path() 
     assert paths[0].logged_before == 30
     assert paths[0].calls_after == 30
     assert paths[0].strength == 1.0
+
+
+def test_a_path_that_only_failed_calls_skip_is_their_failure_not_a_vanished_path() -> None:
+    # After the fault every call of the query fails (its span says so) and skips the rest of
+    # its path: read against the calls that did not fail, none is left to have skipped it.
+    request = analysis_input(
+        service=SERVICE,
+        **_traffic(
+            {QUERY: (6, 6), LIST: (3, 3)},
+            {QUERY: QUERY_LOGS, LIST: LIST_LOGS},
+            after={QUERY: QUERY_LOGS[:1]},
+            failing_after=True,
+        ),
+    )
+
+    assert vanished_paths(request.artifacts, request.context.onset) == []
 
 
 def test_a_vanished_code_path_names_a_code_fault_at_its_service() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -77,3 +78,83 @@ def test_a_client_span_to_no_traced_service_stays_an_operation_of_its_service() 
     )
     own = {g.operation: g.histogram[0].own_p50_ms for g in groups}
     assert own == {"POST /orders": 40, "INSERT orders": None}
+
+
+def test_a_client_span_naming_its_peer_and_the_callees_span_under_it_are_one_call() -> None:
+    # OpenTelemetry's usual shape: web's client span names api as its peer, and api's server
+    # span is its child. One call, read once: what web waited, and the 20 ms outside api.
+    client = replace(
+        span("web", "GET /items", 50, 220, span_id="b", parent="a", kind="client"),
+        peer_service="api",
+    )
+    groups = call_groups(
+        [
+            span("web", "GET /", 0, 300, span_id="a", kind="server"),
+            client,
+            span("api", "GET /items", 60, 200, span_id="c", parent="b", kind="server"),
+        ],
+        id_prefix="span",
+        source="test",
+    )
+    (call,) = [g for g in groups if g.peer_service == "api"]
+    assert (call.operation, call.count, call.p50_ms) == ("→api", 1, 220)
+    assert call.histogram[0].own_p50_ms == 20
+
+
+def test_a_call_its_client_saw_fail_is_a_failed_call_though_the_callee_finished() -> None:
+    # web gave up on api after 100 ms (its client span failed); api's own span ran on, fine.
+    timed_out = RawSpan(
+        ts=T0 + timedelta(milliseconds=10),
+        service="web",
+        operation="GET /items",
+        duration_ms=100,
+        is_error=True,
+        trace_id="t1",
+        span_id="b",
+        parent_span_id="a",
+        kind="client",
+    )
+    groups = call_groups(
+        [
+            span("web", "GET /", 0, 120, span_id="a", kind="server"),
+            timed_out,
+            span("api", "GET /items", 15, 400, span_id="c", parent="b", kind="server"),
+        ],
+        id_prefix="span",
+        source="test",
+    )
+    call = next(g for g in groups if g.operation == "→api")
+    assert call.error_count == 1
+    assert next(g for g in groups if g.service == "api").error_count == 0
+
+
+def test_a_call_lost_on_the_way_is_a_call_to_the_service_its_call_site_reaches() -> None:
+    # Two calls from the same client operation (named by URL, no peer): one reached api, the
+    # other was lost in the network (no api span). Both are web's calls to api.
+    lost = RawSpan(
+        ts=T0 + timedelta(seconds=2),
+        service="web",
+        operation="GET http://api:8080/items",
+        duration_ms=3000,
+        is_error=True,
+        trace_id="t2",
+        span_id="e",
+        parent_span_id="d",
+        kind="client",
+    )
+    groups = call_groups(
+        [
+            span("web", "GET /", 0, 300, span_id="a", kind="server"),
+            span(
+                "web", "GET http://api:8080/items", 50, 220, span_id="b", parent="a", kind="client"
+            ),
+            span("api", "GET /items", 60, 200, span_id="c", parent="b", kind="server"),
+            span("web", "GET /", 2000, 3010, span_id="d", kind="server", trace="t2"),
+            lost,
+        ],
+        id_prefix="span",
+        source="test",
+    )
+    call = next(g for g in groups if g.operation == "→api")
+    assert (call.count, call.error_count) == (2, 1)
+    assert {g.operation for g in groups if g.service == "web" and not g.peer_service} == {"GET /"}

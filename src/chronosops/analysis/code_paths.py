@@ -110,7 +110,12 @@ def vanished_paths(artifacts: Sequence[Artifact], onset: datetime) -> list[Vanis
     for group in artifacts:
         if isinstance(group, SpanGroup) and not group.peer_service:
             key = (group.service, group.operation)
-            calls[key] += [(bucket.ts, float(bucket.count)) for bucket in group.histogram]
+            # The calls that did not fail: a failed call skips the rest of its path whatever
+            # made it fail (a callee's outage, a pool's timeout), and its failure is read as
+            # one; where spans carry no status every call counts.
+            calls[key] += [
+                (bucket.ts, float(bucket.count - bucket.error_count)) for bucket in group.histogram
+            ]
             groups.setdefault(key, group.artifact_id)
     found: list[VanishedPath] = []
     for statement in statements:

@@ -109,15 +109,30 @@ def call_groups(
         if parent_id:
             children[parent_id].add(span.service)
             waited[parent_id] += float(span.duration_ms or 0.0)
+    # A client span's call site (its service and operation) → the services its callees' spans
+    # ran in: a call at the same site whose callee left no span (lost on the way, refused) went
+    # to the same service.
+    sites: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for key, span in zip(keys, spans, strict=True):
+        if _is_client(span) and key in children:
+            sites[(span.service, span.operation)] |= children[key] - {span.service}
     server: list[RawSpan] = []
     calls: list[RawSpan] = []
     for key, span in zip(keys, spans, strict=True):
-        if span.kind == "client" or (span.kind is None and span.peer_service):
-            if span.peer_service and span.peer_service != span.service:
-                calls.append(_edge(span, caller=span.service, callee=span.peer_service))
+        if _is_client(span):
+            if children.get(key, set()) - {span.service}:
+                # Its callee's spans are in the traces: the callee's span under it is the call
+                # (counted once, whether or not the client names its peer).
+                continue
+            callee = span.peer_service
+            if not callee:
+                reached = sites.get((span.service, span.operation), set())
+                callee = next(iter(reached)) if len(reached) == 1 else None
+            if callee and callee != span.service:
+                calls.append(_edge(span, caller=span.service, callee=callee))
                 continue
             if key in children:
-                continue  # its callee's spans are in the traces: their edge group is the call
+                continue
             # A call to what no span of these traces runs in and no peer names (a database, a
             # cache): its only record, kept among its service's operations. What it took is
             # the call's, not code of the service's own (no own time).
@@ -151,15 +166,18 @@ def call_groups(
                 if waited_for is not None and span.duration_ms is not None
                 else None
             )
-            calls.append(
-                _edge(
-                    span,
-                    caller=parent.service,
-                    callee=span.service,
-                    duration_ms=waited_for,
-                    own_ms=outside,
-                )
+            edge = _edge(
+                span,
+                caller=parent.service,
+                callee=span.service,
+                duration_ms=waited_for,
+                own_ms=outside,
             )
+            if waited_for is not None and parent.is_error and not span.is_error:
+                # What the caller saw of the call: its client span failed (a timeout the
+                # callee never knew of) though the callee's own span did not.
+                edge = replace(edge, is_error=True)
+            calls.append(edge)
     groups = span_groups(
         server, id_prefix=id_prefix, source=source, onset=onset, synthetic=synthetic
     )
@@ -167,6 +185,10 @@ def call_groups(
         calls, id_prefix=id_prefix, source=source, onset=onset, synthetic=synthetic
     )
     return groups
+
+
+def _is_client(span: RawSpan) -> bool:
+    return span.kind == "client" or (span.kind is None and bool(span.peer_service))
 
 
 def _plain(span: RawSpan, *, own_ms: float | None) -> RawSpan:

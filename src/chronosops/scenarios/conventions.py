@@ -349,7 +349,7 @@ UNIT_VARIANTS: dict[Signal, tuple[MetricName | None, ...]] = {
 # conventions draws each form with its share, from a seed stream of its own (so every other
 # choice of the incident stays what it was, and with every share at 0 the suite is the one
 # generated before the forms existed).
-Form = Literal["histogram", "outcomes", "cgroup", "buckets"]
+Form = Literal["histogram", "outcomes", "cgroup", "joined", "buckets"]
 FORM_SHARES: dict[Form, float] = {
     # latency as a histogram's `_sum` and `_count` instead of a p95 (`HISTOGRAM_FORMS`)
     "histogram": 1 / 3,
@@ -358,6 +358,10 @@ FORM_SHARES: dict[Form, float] = {
     "outcomes": 1 / 3,
     # cAdvisor's cgroup CPU quota and period instead of kube-state-metrics' limit
     "cgroup": 1 / 3,
+    # requests followed through the call graph as whole traces (parents, kinds, status up the
+    # call path; log lines in the spans that wrote them) instead of spans drawn one by one
+    # (`scenarios.joined_traces`)
+    "joined": 1 / 3,
     # latency as a histogram's buckets instead of a p95 (`BUCKET_FORMS`); drawn with
     # "histogram", the buckets beside the sum and count (the whole Prometheus histogram),
     # alone, the buckets only (the +Inf bucket is then the requests, where the dialect's

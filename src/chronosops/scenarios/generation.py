@@ -10,7 +10,7 @@ from typing import Any
 
 from chronosops.core.artifacts import Artifact
 from chronosops.core.errors import FieldError, InvalidInputError, NotFoundError
-from chronosops.core.windows import incident_window
+from chronosops.core.windows import TimeWindow, incident_window
 from chronosops.scenarios.conventions import Style, choose_style, native_style
 from chronosops.scenarios.field import FIELD_BY_ID, FIELD_BYSTANDERS, FIELD_NAME_POOLS
 from chronosops.scenarios.library import BY_ID
@@ -108,17 +108,7 @@ def generate(
     if without_fault:
         scenario = fault_free(scenario)
     options = options or GenerationOptions()
-    topology = (
-        variant_topology(
-            scenario.id,
-            scenario.topology,
-            options.variant,
-            pools=FIELD_NAME_POOLS,
-            bystander_names=FIELD_BYSTANDERS,
-        )
-        if scenario.family == "field"
-        else variant_topology(scenario.id, scenario.topology, options.variant)
-    )
+    topology = _topology(scenario, options)
     start = options.start or scenario.onset
     end = options.end or start + timedelta(minutes=scenario.duration_minutes)
     onset = real_onset(scenario, options, start)
@@ -146,26 +136,8 @@ def generate(
             truth=_truth(scenario, topology, began, ()),
             topology=topology,
         )
-    run = simulate(
-        scenario,
-        topology,
-        onset=onset,
-        start=window.start.replace(second=0, microsecond=0),
-        end=window.end,
-        rng=random.Random(f"{seed}/simulation"),
-        noise=options.noise,
-    )
-    source = f"scenario:{scenario.id}"
-    telemetry = Telemetry(
-        scenario,
-        topology,
-        run,
-        onset=onset,
-        reported_start=start,
-        seed=seed,
-        noise=options.noise,
-        source=source,
-        style=style_of(scenario, topology, options),
+    telemetry = _telemetry(
+        scenario, topology, options, onset=onset, start=start, window=window, seed=seed
     )
     artifacts: list[Artifact] = []
     if "metrics" not in options.drop:
@@ -194,6 +166,79 @@ def generate(
         truth=truth,
         topology=topology,
         artifacts=tuple(artifacts),
+    )
+
+
+def telemetry_of(scenario_id: str, options: GenerationOptions | None = None) -> Telemetry:
+    """The telemetry `generate` reads ``scenario_id``'s incident from, before it becomes
+    artifacts: what a test needs to see beneath them (the joined traces' spans)."""
+    scenario = get_scenario(scenario_id)
+    options = options or GenerationOptions()
+    topology = _topology(scenario, options)
+    start = options.start or scenario.onset
+    end = options.end or start + timedelta(minutes=scenario.duration_minutes)
+    window = incident_window(
+        start=start,
+        end=end,
+        minutes_before=options.minutes_before,
+        minutes_after=options.minutes_after,
+    )
+    onset = real_onset(scenario, options, start)
+    return _telemetry(
+        scenario,
+        topology,
+        options,
+        onset=onset,
+        start=start,
+        window=window,
+        seed=_seed(scenario, options),
+    )
+
+
+def _topology(scenario: Scenario, options: GenerationOptions) -> Topology:
+    return (
+        variant_topology(
+            scenario.id,
+            scenario.topology,
+            options.variant,
+            pools=FIELD_NAME_POOLS,
+            bystander_names=FIELD_BYSTANDERS,
+        )
+        if scenario.family == "field"
+        else variant_topology(scenario.id, scenario.topology, options.variant)
+    )
+
+
+def _telemetry(
+    scenario: Scenario,
+    topology: Topology,
+    options: GenerationOptions,
+    *,
+    onset: datetime,
+    start: datetime,
+    window: TimeWindow,
+    seed: str,
+) -> Telemetry:
+    run = simulate(
+        scenario,
+        topology,
+        onset=onset,
+        start=window.start.replace(second=0, microsecond=0),
+        end=window.end,
+        rng=random.Random(f"{seed}/simulation"),
+        noise=options.noise,
+    )
+    source = f"scenario:{scenario.id}"
+    return Telemetry(
+        scenario,
+        topology,
+        run,
+        onset=onset,
+        reported_start=start,
+        seed=seed,
+        noise=options.noise,
+        source=source,
+        style=style_of(scenario, topology, options),
     )
 
 

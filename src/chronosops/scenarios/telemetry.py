@@ -19,10 +19,12 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from chronosops.core.aggregation import (
+    RawLogLine,
     RawSpan,
     bounded_id,
     log_template,
     metric_series,
+    minute_of,
     span_groups,
 )
 from chronosops.core.artifacts import (
@@ -35,8 +37,9 @@ from chronosops.core.artifacts import (
     SpanGroup,
     normalise_level,
 )
+from chronosops.core.call_graph import call_groups
 from chronosops.core.canonical import content_hash
-from chronosops.core.log_statements import statement_of
+from chronosops.core.log_statements import log_statements, span_operations, statement_of
 from chronosops.core.redaction import redact_text
 from chronosops.core.timestamps import format_instant
 from chronosops.scenarios.conventions import (
@@ -50,6 +53,7 @@ from chronosops.scenarios.conventions import (
     native_style,
     scraped,
 )
+from chronosops.scenarios.joined_traces import JoinedTraces
 from chronosops.scenarios.model import (
     ChangeSpec,
     FailureMode,
@@ -61,7 +65,7 @@ from chronosops.scenarios.model import (
     Topology,
 )
 from chronosops.scenarios.phrasebook import Peer, call_failure, own
-from chronosops.scenarios.simulation import CallFrame, Run, ServiceFrame
+from chronosops.scenarios.simulation import CallFrame, OpFrame, Run, ServiceFrame
 
 APP_KINDS = ("edge", "api", "worker")
 # The standard normal's 95th percentile, as `simulation.p95_of` places a frame's p95.
@@ -115,6 +119,7 @@ class _LogSource:
         default_factory=lambda: _no_values
     )
     operation: str = ""  # the operation whose calls log it, where one does
+    peer: str = ""  # key of the service whose failing calls it reports, where it does
 
 
 def _no_values(index: int, frame: ServiceFrame, rng: random.Random) -> dict[str, str]:
@@ -206,6 +211,7 @@ class Telemetry:
         self.trace_context = carries_trace_context(topology)
         # What `logs` wrote, per source: lines per minute and one message (for `statements`).
         self._written: list[tuple[_LogSource, list[int], str]] = []
+        self._traces: JoinedTraces | None = None
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -782,6 +788,7 @@ class Telemetry:
                     rate=rate,
                     values=values,
                     operation=op_name,
+                    peer=target_key,
                 )
             )
         return sources
@@ -934,17 +941,14 @@ class Telemetry:
         spans are its lines; built from the counts, not line by line (a suite writes millions)."""
         if not self.trace_context:
             return []
+        if "joined" in self.style.forms:
+            return self._joined_statements()
         found: dict[tuple[str, str], tuple[str, dict[datetime, int], dict[str, int]]] = {}
         for source, counts, message in self._written:
             node = self.topology.node(source.service)
             if node.kind not in APP_KINDS or not node.operations:
                 continue
-            operation = (
-                source.operation
-                or node.operations[
-                    int(content_hash(source.pattern)[:8], 16) % len(node.operations)
-                ].name
-            )
+            operation = source.operation or self._operation_of(node, source.pattern)
             statement = redact_text(statement_of(message))
             _, per_minute, levels = found.setdefault(
                 (node.name, statement), (operation, defaultdict(int), defaultdict(int))
@@ -975,9 +979,108 @@ class Telemetry:
             )
         return artifacts
 
+    def _joined_statements(self) -> list[LogStatement]:
+        """In the joined-traces form: the lines the sampled requests wrote, each carrying the
+        ids of the span that wrote it, read as `core.log_statements` reads such records. A
+        source writes in a sampled call of its operation with the chance its rate gives each
+        call of the kind it concerns (a failed call to the peer it names, a call that failed
+        of its own for its other errors, a completed call for the completion line, any call
+        otherwise); the lines of requests no trace sampled are in the templates only, as a
+        collector that reads the lines of the traces it has would find them."""
+        traces = self._joined_traces()
+        rng = stream(self.seed, "joined/lines")
+        by_op: dict[tuple[str, str, int], list[RawSpan]] = defaultdict(list)
+        first = self.run.minutes[0]
+        for span in traces.server_spans:
+            index = int((minute_of(span.ts) - first).total_seconds() // 60)
+            by_op[(span.service, span.operation, index)].append(span)
+        lines: list[RawLogLine] = []
+        for source, counts, message in self._written:
+            node = self.topology.node(source.service)
+            if node.kind not in APP_KINDS or not node.operations:
+                continue
+            operation = source.operation or self._operation_of(node, source.pattern)
+            level = normalise_level(source.level)
+            for index, count in enumerate(counts):
+                spans = by_op.get((node.name, operation, index))
+                if not count or not spans:
+                    continue
+                op = self.run.frames[index][node.key].ops[operation]
+                kind, share = self._line_kind(source, level, node.key, op, traces)
+                chance = min(1.0, count / max(op.rps * 60.0 * share, 1.0))
+                for span in spans:
+                    if not kind(span) or rng.random() >= chance:
+                        continue
+                    lines.append(
+                        RawLogLine(
+                            ts=span.ts
+                            + timedelta(milliseconds=(span.duration_ms or 0.0) * rng.random()),
+                            message=message,
+                            level=level,
+                            service=node.name,
+                            trace_id=span.trace_id,
+                            span_id=span.span_id,
+                        )
+                    )
+        return [
+            statement.model_copy(update={"synthetic": True})
+            for statement in log_statements(
+                lines,
+                span_operations(traces.server_spans),
+                id_prefix="statement",
+                source=self.source,
+            )
+        ]
+
+    def _line_kind(
+        self, source: _LogSource, level: str, key: str, op: OpFrame, traces: JoinedTraces
+    ) -> tuple[Callable[[RawSpan], bool], float]:
+        """Which sampled calls of its operation a source's lines belong in, and the share of
+        the operation's calls that are of that kind."""
+        if source.peer:
+            call = next((c for c in op.calls if c.target == source.peer), None)
+            share = call.rps / op.rps * call.error_ratio if call and op.rps > 0 else 0.0
+            return (
+                lambda span: source.peer in traces.failed_calls.get(span.span_id or "", ()),
+                share,
+            )
+        if level in ("ERROR", "CRITICAL"):
+            return (
+                lambda span: (span.span_id or "") in traces.own_failures,
+                traces.own_share(key, op),
+            )
+        if source.pattern.startswith("completed "):
+            return (lambda span: not span.is_error), 1.0 - op.error_ratio
+        return (lambda span: True), 1.0
+
+    def _operation_of(self, node: ServiceNode, pattern: str) -> str:
+        # A service-wide line: one operation of the service, the same every time.
+        return node.operations[int(content_hash(pattern)[:8], 16) % len(node.operations)].name
+
     # -- spans -----------------------------------------------------------------------------
 
+    def joined_spans(self) -> list[RawSpan]:
+        """The sampled requests of the joined-traces form, followed through the call graph
+        (`joined_traces`; drawn once, from a stream of their own)."""
+        return self._joined_traces().spans()
+
+    def _joined_traces(self) -> JoinedTraces:
+        if self._traces is None:
+            self._traces = JoinedTraces(
+                self.topology, self.run, stream(self.seed, "joined"), self._client_span_name
+            )
+        return self._traces
+
     def spans(self) -> list[SpanGroup]:
+        if "joined" in self.style.forms:
+            # Read as spans sent with an incident are (`core.call_graph`): the same groups.
+            return call_groups(
+                self.joined_spans(),
+                id_prefix="span",
+                source=self.source,
+                onset=self.reported_start,
+                synthetic=True,
+            )
         rng = stream(self.seed, "spans")
         raw: list[RawSpan] = []
         first = self.run.frames[0]

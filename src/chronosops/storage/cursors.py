@@ -10,11 +10,16 @@ import base64
 from datetime import datetime
 
 from chronosops.core.errors import FieldError, InvalidInputError
-from chronosops.core.timestamps import format_instant, parse_instant
+from chronosops.core.timestamps import ensure_utc, parse_instant
 
 
 def encode_cursor(instant: datetime, row_id: str) -> str:
-    raw = f"{format_instant(instant)}|{row_id}"
+    # To the microsecond, as the rows hold it: at the API's milliseconds, a row of the next page
+    # created in the same millisecond as the last row shown, but after it, fell before the
+    # cursor's instant and was never listed.
+    raw = (
+        f"{ensure_utc(instant).isoformat(timespec='microseconds').replace('+00:00', 'Z')}|{row_id}"
+    )
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 

@@ -69,8 +69,10 @@ def require(
 
 
 AnyToken = Annotated[Principal, Depends(authenticated)]
+# The analyst's check is also called directly, by the ingest route's direct path (`direct_routes`).
+analyst = require(WRITE_ROLES, "ingest")
 Viewer = Annotated[Principal, Depends(require(READ_ROLES, "read"))]
-Analyst = Annotated[Principal, Depends(require(WRITE_ROLES, "ingest"))]
+Analyst = Annotated[Principal, Depends(analyst)]
 Admin = Annotated[Principal, Depends(require(ADMIN_ROLES, "read"))]
 
 

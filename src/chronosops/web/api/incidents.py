@@ -30,8 +30,16 @@ from chronosops.investigation import (
     reanalyze_or_queue,
 )
 from chronosops.web.bodies import read_json
-from chronosops.web.deps import Analyst, ReadSession, ServicesDep, Viewer, remember_incident
+from chronosops.web.deps import (
+    Analyst,
+    ReadSession,
+    ServicesDep,
+    Viewer,
+    analyst,
+    remember_incident,
+)
 from chronosops.web.errors import INVALID_BODY, field_errors_from_pydantic
+from chronosops.web.parameters import storable_parameters
 
 router = APIRouter(tags=["incidents"])
 
@@ -205,6 +213,12 @@ async def ingest_with_key(
     },
 )
 async def ingest(request: Request, principal: Analyst) -> JSONResponse:
+    return await answer_ingest(request, principal)
+
+
+async def answer_ingest(request: Request, principal: Principal) -> JSONResponse:
+    """The ingest route's work once its caller is known: served by the FastAPI route above and,
+    for an exact ``POST /v1/incidents/ingest``, by `web.direct_routes`."""
     services: Services = request.app.state.services
     idempotency_key, prefer = ingest_headers(request)
     body = await parse_json_body(request)
@@ -219,6 +233,13 @@ async def ingest(request: Request, principal: Analyst) -> JSONResponse:
         mode="background" if wants_async(prefer) else "auto",
     )
     return response
+
+
+async def ingest_directly(request: Request) -> JSONResponse:
+    """The ingest route with the checks FastAPI runs before it, in its order (the app-wide
+    parameter check, then the analyst's): for `web.direct_routes`."""
+    await storable_parameters(request)
+    return await answer_ingest(request, await analyst(request))
 
 
 def query_instant(name: str, text: str | None) -> Any:
