@@ -18,8 +18,8 @@ before any rule reads it (`as_rates`), as ``rate()`` would have made it:
 - the rate of a step is its increase over the seconds between the two samples, stamped at
   the later one (the first sample has no rate).
 
-Not converted: a latency histogram's ``_count``/``_sum`` (their ratio is the mean latency, not
-yet derived); restart and OOM-kill counts (``kube_pod_container_status_restarts_total``): the
+Not converted here: a latency histogram's ``_count``/``_sum`` pair and its ``_bucket`` series,
+which `analysis.pairs` and `analysis.buckets` read first (as the mean latency and a p95); restart and OOM-kill counts (``kube_pod_container_status_restarts_total``): the
 restart rules read the count itself, where one more restart after the onset is the signal; and
 a counter whose name says nothing of it (a plain ``errors`` that only grows), which values
 alone cannot tell from a rate that rose throughout.
