@@ -347,6 +347,64 @@ def test_without_logs_a_surge_failing_at_once_while_its_latency_holds_is_a_limit
     assert first.confidence <= 0.9  # still metrics alone: the other stays a live alternative
 
 
+def surge_past_a_calm_peer(api_cpu: float = 0.95) -> Incident:
+    """The surge reaches `api` (reported, failing) and `search`, which runs at its CPU limit,
+    slows and does not fail."""
+    return (
+        Incident("api")
+        .health("api", traffic=level(150, 900), errors=level(0.001, 0.4), latency=level(30, 400))
+        .metric("api", "cpu_utilization", level(0.3, api_cpu))
+        .health(
+            "search", traffic=level(150, 900), errors=level(0.001, 0.001), latency=level(20, 600)
+        )
+        .metric("search", "cpu_utilization", level(0.3, 0.99))
+    )
+
+
+def test_without_logs_a_surge_failing_where_a_peer_at_its_limit_does_not_is_a_limiter_first() -> (
+    None
+):
+    # Running at the limit did not fail `search`'s requests, so it is not what fails `api`'s.
+    first, second = verdict(surge_past_a_calm_peer()).hypotheses[:2]
+    assert (first.id, first.culprit_service) == ("RATE_LIMIT_THROTTLING", "api")
+    assert (second.id, second.culprit_service) == ("CAPACITY_SATURATION", "api")
+    assert "search ran at its CPU limit" in first.rationale
+
+
+def test_saturation_that_fails_no_one_does_not_answer_an_alert_about_failures() -> None:
+    # `search` runs hotter than `api`, but only `api`'s failures are what the alert reports.
+    result = verdict(surge_past_a_calm_peer(api_cpu=0.8))
+    assert top(result) == ("RATE_LIMIT_THROTTLING", "api")
+    saturation = next(h for h in result.hypotheses if h.id == "CAPACITY_SATURATION")
+    assert saturation.culprit_service == "api"
+
+
+def test_a_saturated_callee_still_explains_the_failures_of_callers_whose_calls_to_it_slow() -> None:
+    incident = (
+        Incident("web")
+        .health("web", traffic=level(150, 900), errors=level(0.001, 0.4))
+        .spans("web", "GET /home", error_share=level(0, 0.4))
+        .spans("web", "search GET /q", peer="search", ms=level(20, 900))
+        .health("search", traffic=level(150, 900), latency=level(20, 900))
+        .metric("search", "cpu_utilization", level(0.3, 0.99))
+    )
+    assert top(verdict(incident)) == ("CAPACITY_SATURATION", "search")
+
+
+def test_where_the_alert_reports_slowness_a_saturated_peer_that_does_not_fail_is_still_the_answer() -> (
+    None
+):
+    # No call graph: `catalog`'s slowness may be what times `web`'s requests out.
+    incident = (
+        Incident("web")
+        .health("web", traffic=level(200, 650), errors=level(0.002, 0.06), latency=level(100, 3000))
+        .metric("web", "cpu_utilization", level(0.25, 0.76))
+        .health("catalog", traffic=level(200, 650), latency=level(90, 2500))
+        .metric("catalog", "cpu_utilization", level(0.33, 0.99))
+    )
+    assert top(verdict(incident)) == ("CAPACITY_SATURATION", "catalog")
+
+
 def test_logs_without_429s_rule_the_rate_limiter_out() -> None:
     incident = surge_with_errors().log("api", "request timed out after 30s waiting for a worker")
     assert "RATE_LIMIT_THROTTLING" not in [h.id for h in verdict(incident).hypotheses]

@@ -27,6 +27,12 @@ LIMITER_SHARE = 0.8
 # ... and when the service's latency held through the surge (below this factor), more than it.
 LIMITER_HELD_SHARE = 1.25
 LATENCY_HELD_FACTOR = 1.3
+# A CPU this close to its limit is running at it (the surge rule's own "hot" bar for its extra
+# weight): a service there that does not fail shows what running at the limit does to a request.
+AT_LIMIT = 0.85
+# What saturation that explains none of the incident's failures keeps of its weight when the
+# alert is about failures: what a service off the fault's path keeps (see `hypotheses`).
+BYSTANDER_SHARE = 0.6
 
 
 def service_candidates(
@@ -134,12 +140,18 @@ def mechanisms(obs: Observations, where: Localization, service: str) -> list[Can
             [f.artifact_id for f in worker_logs],
         )
         hot = cpu.after if cpu is not None else 0.0
-        saturation = 1.6 + (0.4 if worker_logs else 0.0) + (0.4 if hot >= 0.85 else 0.0)
+        saturation = 1.6 + (0.4 if worker_logs else 0.0) + (0.4 if hot >= AT_LIMIT else 0.0)
         candidate.add(
             saturation,
             f"traffic rose {traffic.factor:.1f}× and saturated {service}" if traffic else "",
             refs,
         )
+        if explains_no_failure(obs, where, candidate.culprit or service):
+            candidate.discount(
+                (1 - BYSTANDER_SHARE) * saturation,
+                f"the alert is about failures, and {candidate.culprit} neither fails nor is "
+                "called by a service that does",
+            )
         found.append(candidate)
         errors = shifts.get("errors")
         if (
@@ -153,13 +165,21 @@ def mechanisms(obs: Observations, where: Localization, service: str) -> list[Can
             # it look alike in the metrics: keep the limiter as a live alternative. An overload
             # slows before it fails (requests queue for the CPU); a limiter answers at once, so
             # failing faster while the latency holds puts the limiter first.
+            # Where another service ran at its limit under the same surge without failing,
+            # running at the limit is not what fails requests here: the failures are a refusal.
             latency = shifts.get("latency")
             held = latency is not None and latency.factor < LATENCY_HELD_FACTOR
+            calm_peer = peer_at_limit_without_failing(obs, where, service)
             limiter = Candidate(HypothesisId.RATE_LIMIT_THROTTLING, service)
             limiter.add(
-                (LIMITER_HELD_SHARE if held else LIMITER_SHARE) * saturation,
+                (LIMITER_HELD_SHARE if held or calm_peer else LIMITER_SHARE) * saturation,
                 f"{service}'s errors rose with its traffic ({traffic.factor:.1f}×); with no logs "
-                "to show 429s or timeouts, a rate limiter is as likely as overload",
+                "to show 429s or timeouts, a rate limiter is as likely as overload"
+                + (
+                    f", and {calm_peer} ran at its CPU limit under the same surge without failing"
+                    if calm_peer
+                    else ""
+                ),
                 merged_refs([errors.artifact_id], [traffic.artifact_id]),
             )
             found.append(limiter)
@@ -296,6 +316,70 @@ def moved_with(resource: Shift | None, traffic: Shift | None) -> bool:
     if resource.changed_at is None or traffic.changed_at is None:
         return True
     return traffic.changed_at - CAUSE_SLACK <= resource.changed_at <= traffic.changed_at + CAUSE_LAG
+
+
+def surged_at_limit(obs: Observations, service: str) -> bool:
+    """Whether the surge reached the service and its CPU ran at its limit with it."""
+    traffic = obs.shift(service, "traffic")
+    cpu = obs.shift(service, "cpu")
+    return (
+        traffic is not None
+        and traffic.z >= 4
+        and traffic.factor >= 1.5
+        and cpu is not None
+        and cpu.z >= 4
+        and cpu.after >= AT_LIMIT
+        and moved_with(cpu, traffic)
+    )
+
+
+def alert_about_failures(obs: Observations, where: Localization) -> bool:
+    """Whether the reported service's own symptom is failing requests more than slow ones (as
+    `engine._primary_signal` reads it): where the alert reports slowness, a saturated service
+    is what it reports."""
+    reported = where.health.get(obs.context.service or "")
+    return reported is not None and reported.errors >= max(AFFECTED, reported.latency)
+
+
+def peer_at_limit_without_failing(obs: Observations, where: Localization, service: str) -> str:
+    """Another service the surge drove to its CPU limit whose own errors held, if any, where the
+    alert is about failures. A callee of the service is no peer: its slowness may be what fails
+    the service's requests (timeouts)."""
+    if not alert_about_failures(obs, where):
+        return ""
+    callees = set(obs.callees(service))
+    for name in sorted(obs.services):
+        if name in callees:
+            continue
+        health = where.health.get(name)
+        if (
+            name != service
+            and health is not None
+            and health.errors < AFFECTED
+            and surged_at_limit(obs, name)
+        ):
+            return name
+    return ""
+
+
+def explains_no_failure(obs: Observations, where: Localization, service: str) -> bool:
+    """Whether the alert reports failures that a saturated ``service`` cannot explain: it does
+    not fail itself, and no failing service calls it (a slow callee fails its callers by their
+    timeouts, a service no failing one calls fails nobody)."""
+    own = where.health.get(service)
+    if not alert_about_failures(obs, where) or own is None or own.errors >= AFFECTED:
+        return False
+    return not any(failing_through(where, caller, service) for caller in obs.callers(service))
+
+
+def failing_through(where: Localization, caller: str, callee: str) -> bool:
+    """Whether a failing caller's failures may come from its calls to ``callee``: its calls
+    there failed or slowed, or they are not measured (a call known from logs or changes)."""
+    health = where.health.get(caller)
+    if health is None or health.errors < AFFECTED:
+        return False
+    fault = where.faults.get((caller, callee))
+    return fault is None or fault.errors >= AFFECTED or fault.latency >= AFFECTED
 
 
 def most_saturated(obs: Observations, service: str) -> str:
