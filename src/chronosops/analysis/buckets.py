@@ -41,6 +41,7 @@ from datetime import datetime
 
 from chronosops.analysis.counters import MIN_POINTS as COUNTER_POINTS
 from chronosops.analysis.counters import as_rate, is_rate_unit, only_grows
+from chronosops.analysis.pairs import series_key, with_replacements
 from chronosops.analysis.signals import SignalTable
 from chronosops.core.aggregation import series_stats
 from chronosops.core.artifacts import Artifact, MetricSeries, SeriesPoint
@@ -92,7 +93,7 @@ def read_buckets(artifacts: Sequence[Artifact], table: SignalTable) -> list[Arti
     groups = _groups(metrics, table)
     if not groups:
         return list(artifacts)
-    sent = {(m.name.lower(), _key(m)): m for m in metrics}
+    sent = {(m.name.lower(), series_key(m)): m for m in metrics}
     replaced: dict[str, MetricSeries | None] = {}
     for key, group in groups.items():
         _, labels_key = key
@@ -111,20 +112,7 @@ def read_buckets(artifacts: Sequence[Artifact], table: SignalTable) -> list[Arti
         total = sent.get((group.row.total.format(base=group.base, sep=group.sep), labels_key))
         if total is not None:
             replaced[total.artifact_id] = None
-    found: list[Artifact] = []
-    for item in artifacts:
-        if isinstance(item, MetricSeries) and item.artifact_id in replaced:
-            substitute = replaced[item.artifact_id]
-            if substitute is not None:
-                found.append(substitute)
-        else:
-            found.append(item)
-    return found
-
-
-def _key(series: MetricSeries, drop: str | None = None) -> tuple[object, ...]:
-    labels = tuple(sorted((k, v) for k, v in series.labels.items() if k != drop))
-    return (series.service, labels)
+    return with_replacements(artifacts, replaced)
 
 
 def _groups(
@@ -142,7 +130,7 @@ def _groups(
             base, sep = match.group("base"), match.group("sep")
             if bound is None or table.kind_of(base) != "latency":
                 break
-            key = (f"{base}{sep}", _key(series, row.bound_label))
+            key = (f"{base}{sep}", series_key(series, frozenset({row.bound_label})))
             group = groups.setdefault(key, _Group(base, sep, row, []))
             group.buckets.append((bound, series))
             break

@@ -110,6 +110,14 @@ def pair(artifacts: Sequence[Artifact], table: SignalTable) -> Paired:
     limits: dict[str | None, float] = {}
     _pair_by_name(metrics, table, replaced, limits)
     _pair_by_outcome([m for m in metrics if m.artifact_id not in replaced], table, replaced)
+    return Paired(with_replacements(artifacts, replaced), limits)
+
+
+def with_replacements(
+    artifacts: Sequence[Artifact], replaced: dict[str, MetricSeries | None]
+) -> list[Artifact]:
+    """The bundle in its order, each series in ``replaced`` (by artifact id) swapped for its
+    replacement, or left out where that is None (`buckets` uses it too)."""
     found: list[Artifact] = []
     for item in artifacts:
         if isinstance(item, MetricSeries) and item.artifact_id in replaced:
@@ -118,10 +126,11 @@ def pair(artifacts: Sequence[Artifact], table: SignalTable) -> Paired:
                 found.append(substitute)
         else:
             found.append(item)
-    return Paired(found, limits)
+    return found
 
 
-def _key(series: MetricSeries, drop: frozenset[str] = frozenset()) -> tuple[object, ...]:
+def series_key(series: MetricSeries, drop: frozenset[str] = frozenset()) -> tuple[object, ...]:
+    """A series' service and labels (less ``drop``): what two series of one signal share."""
     labels = tuple(sorted((k, v) for k, v in series.labels.items() if k not in drop))
     return (series.service, labels)
 
@@ -133,7 +142,7 @@ def _pair_by_name(
     limits: dict[str | None, float],
 ) -> None:
     by_name: dict[tuple[str, tuple[object, ...]], MetricSeries] = {
-        (m.name.lower(), _key(m)): m for m in metrics
+        (m.name.lower(), series_key(m)): m for m in metrics
     }
     rows = [(re.compile(row.numerator), row) for row in NAME_PAIRS]
     for numerator in metrics:
@@ -145,7 +154,7 @@ def _pair_by_name(
             groups = {k: v or "" for k, v in match.groupdict().items()}
             if row.base_kind is not None and table.kind_of(groups["base"]) != row.base_kind:
                 break
-            partner = by_name.get((row.denominator.format(**groups), _key(numerator)))
+            partner = by_name.get((row.denominator.format(**groups), series_key(numerator)))
             if row.kind == "cpu_limit":
                 # Configuration, not a signal, whether or not it states a limit.
                 replaced[numerator.artifact_id] = None
@@ -175,7 +184,7 @@ def _pair_by_outcome(
     for item in metrics:
         if table.kind_of(item.name) != "traffic":
             continue
-        groups[(item.name, *_key(item, outcome_keys))].append(item)
+        groups[(item.name, *series_key(item, outcome_keys))].append(item)
     for members in groups.values():
         failed = [m for m in members if outcome_of(m.labels) == "failed"]
         rest = [m for m in members if outcome_of(m.labels) != "failed"]
