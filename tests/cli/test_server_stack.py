@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from chronosops.cli import app
 from chronosops.cli import serve as serve_module
 from chronosops.cli import server_stack as module
-from chronosops.cli.server_stack import PURE_PYTHON, ServerStack, server_stack
+from chronosops.cli.server_stack import PURE_PYTHON, ServerStack, event_loop_factory, server_stack
 from tests.fixtures.app import TEST_SECRET
 
 
@@ -38,6 +38,23 @@ def test_the_stack_is_given_to_the_uvicorn_command_as_its_options() -> None:
         "--http",
         "httptools",
     ]
+
+
+def test_the_worker_runs_its_jobs_on_uvloop_where_installed() -> None:
+    factory = event_loop_factory()
+    assert factory is not None
+    loop = factory()
+    try:
+        assert type(loop).__module__.startswith("uvloop")
+    finally:
+        loop.close()
+
+
+def test_without_uvloop_the_worker_runs_on_asyncio_s_own_loop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(module, "installed", lambda name: name != "uvloop")
+    assert event_loop_factory() is None
 
 
 def test_a_module_is_installed_when_it_can_be_found() -> None:

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import asyncio
 from contextlib import suppress
+from typing import Any
 
+import psycopg
 import pytest
 
 from chronosops.auth import SYSTEM_PRINCIPAL
 from chronosops.bootstrap import Services
 from chronosops.core.ingest_request import IngestIncidentRequest
 from chronosops.worker import run_worker
-from chronosops.worker.queue import libpq_url
+from chronosops.worker.queue import build_queue, check_without_round_trip, libpq_url
 from tests.fixtures.database import on_postgres
 from tests.fixtures.guide import request
 
@@ -47,3 +49,50 @@ async def test_a_worker_analyses_an_incident_accepted_in_the_background(
 
 def test_the_queue_connects_with_libpq_urls() -> None:
     assert libpq_url("postgresql+psycopg://u@h:5432/d") == "postgresql://u@h:5432/d"
+
+
+async def test_the_queue_lends_its_connections_without_a_query_first(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    checks: list[object] = []
+    lend = psycopg.AsyncConnection.execute
+
+    async def counted(self: psycopg.AsyncConnection[Any], query: Any, *args: Any, **kw: Any) -> Any:
+        checks.append(query)
+        return await lend(self, query, *args, **kw)
+
+    app = build_queue(services)
+    async with app.open_async():
+        monkeypatch.setattr(psycopg.AsyncConnection, "execute", counted)
+        for _ in range(3):
+            await app.job_manager.list_jobs_async()
+    # Procrastinate's own pool check sends an empty query before every statement.
+    assert checks == []
+
+
+async def test_a_connection_the_server_dropped_is_replaced_before_the_queue_uses_it(
+    services: Services,
+) -> None:
+    app = build_queue(services)
+    async with app.open_async():
+        pool = app.connector.pool  # type: ignore[attr-defined]
+        async with pool.connection() as connection:
+            dropped = connection.info.backend_pid
+        async with await psycopg.AsyncConnection.connect(
+            libpq_url(services.settings.database_url), autocommit=True
+        ) as admin:
+            await admin.execute("SELECT pg_terminate_backend(%s)", [dropped])
+        await asyncio.sleep(0.2)  # the backend's goodbye reaches the socket
+        assert await app.job_manager.list_jobs_async() is not None
+        async with pool.connection() as connection:
+            assert connection.info.backend_pid != dropped
+
+
+async def test_a_live_connection_passes_the_socket_check_and_a_closed_one_fails_it(
+    services: Services,
+) -> None:
+    connection = await psycopg.AsyncConnection.connect(libpq_url(services.settings.database_url))
+    await check_without_round_trip(connection)
+    await connection.close()
+    with pytest.raises(psycopg.OperationalError):
+        await check_without_round_trip(connection)

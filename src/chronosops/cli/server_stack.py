@@ -9,7 +9,10 @@ none for Windows) still serves, on the pure-Python part it lacks.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
+from importlib import import_module
 from importlib.util import find_spec
 
 
@@ -36,3 +39,12 @@ def server_stack() -> ServerStack:
         loop="uvloop" if installed("uvloop") else PURE_PYTHON.loop,
         http="httptools" if installed("httptools") else PURE_PYTHON.http,
     )
+
+
+def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """The event loop of `server_stack` for a process that runs its own loop (the worker):
+    uvloop's where installed; None, asyncio's default, where not."""
+    if server_stack().loop != "uvloop":
+        return None
+    factory: Callable[[], asyncio.AbstractEventLoop] = import_module("uvloop").new_event_loop
+    return factory

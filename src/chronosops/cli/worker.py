@@ -7,6 +7,7 @@ import asyncio
 from rich.console import Console
 
 from chronosops.bootstrap import Services
+from chronosops.cli.server_stack import event_loop_factory
 from chronosops.cli.settings import require_runnable, resolve_migrated, services_for
 from chronosops.core.heap import settle_long_running_heap
 from chronosops.worker import run_worker
@@ -24,7 +25,9 @@ def worker() -> None:
         f"[bold green]ChronosOps worker[/bold green] {services.jobs.owner}: {kind}, "
         f"{settings.job_concurrency} at once"
     )
-    asyncio.run(_run(services))
+    # The loop `serve` runs on: a job's many round trips each cost a wake-up of it.
+    with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+        runner.run(_run(services))
 
 
 async def _run(services: Services) -> None:

@@ -15,14 +15,18 @@ from __future__ import annotations
 import asyncio
 import signal
 from contextlib import suppress
+from typing import Any
 
 import procrastinate
+import psycopg
+import psycopg_pool
 import structlog
 from procrastinate import PsycopgConnector, RetryStrategy
 
 from chronosops.bootstrap import Services
 from chronosops.investigation import JobBusyError
 from chronosops.jobs import PROCRASTINATE_QUEUE, PROCRASTINATE_TASK
+from chronosops.storage.postgres import socket_says_gone
 
 log = structlog.get_logger(__name__)
 
@@ -34,6 +38,24 @@ def libpq_url(url: str) -> str:
     return "postgresql://" + url.split("://", 1)[1]
 
 
+async def check_without_round_trip(connection: psycopg.AsyncConnection[Any]) -> None:
+    """The pool's check of a connection before it is lent: its socket, not a query.
+
+    Procrastinate's pool would send an empty query (one round trip) before each of its
+    statements, two a job (fetch, finish); an idle connection that the server dropped has
+    something to read on its socket (the API's pool checks the same way)."""
+    if socket_says_gone(connection):
+        # Closed, so that the pool replaces it: a connection handed back still "OK" to libpq
+        # (it has not read the server's goodbye) would be lent, and fail the check, again.
+        await connection.close()
+        raise psycopg.OperationalError("the server closed this pooled connection")
+
+
+def checked_by_socket(**options: Any) -> psycopg_pool.AsyncConnectionPool[Any]:
+    """Procrastinate's pool, with `check_without_round_trip` in place of its own check."""
+    return psycopg_pool.AsyncConnectionPool(**{**options, "check": check_without_round_trip})
+
+
 def build_queue(services: Services) -> procrastinate.App:
     """The Procrastinate app: one task, which runs a row of the jobs table by id."""
     connector = PsycopgConnector(
@@ -41,6 +63,7 @@ def build_queue(services: Services) -> procrastinate.App:
         kwargs={"options": f"-c search_path={PROCRASTINATE_SCHEMA}"},
         min_size=1,
         max_size=max(2, services.settings.job_concurrency + 1),
+        pool_factory=checked_by_socket,
     )
     app = procrastinate.App(connector=connector)
 
