@@ -6,6 +6,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chronosops.analysis import AnalysisInput, IncidentContext
+from chronosops.analysis.observations import observe
+from chronosops.analysis.signals import DEFAULT_TABLE
+from chronosops.analysis.units import normalise
 from chronosops.core.ingest_request import EvidenceLite
 from chronosops.core.timestamps import format_instant
 from chronosops.evidence.lite import artifacts_from_lite
@@ -63,3 +66,14 @@ def analysis_input(*, service: str = "checkout", **lite: Any) -> AnalysisInput:
     return AnalysisInput(
         context=context, artifacts=artifacts_from_lite(evidence, default_service=service)
     )
+
+
+def latency_after_and_before(points: list[dict[str, Any]]) -> tuple[float, float]:
+    """The latency an incident of ``points`` at "api" shows after its change and before, as the
+    rules read it (units, pairs and buckets applied)."""
+    request = analysis_input(service="api", metrics=points)
+    shift = observe(normalise(request.artifacts, DEFAULT_TABLE), request.context).shift(
+        "api", "latency"
+    )
+    assert shift is not None
+    return shift.after, shift.before

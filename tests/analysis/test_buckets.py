@@ -10,11 +10,10 @@ import pytest
 
 from chronosops.analysis.buckets import histogram_quantile, read_buckets
 from chronosops.analysis.engine import analyze
-from chronosops.analysis.observations import observe
 from chronosops.analysis.signals import DEFAULT_TABLE
 from chronosops.analysis.units import normalise
 from chronosops.core.artifacts import MetricSeries
-from tests.analysis.builders import analysis_input, at
+from tests.analysis.builders import analysis_input, at, latency_after_and_before
 
 # The Prometheus client libraries' default bounds, in seconds.
 BOUNDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, math.inf)
@@ -69,15 +68,6 @@ def histogram(
 def read(points: list[dict[str, Any]]) -> list[MetricSeries]:
     artifacts = analysis_input(service="api", metrics=points).artifacts
     return [a for a in normalise(artifacts, DEFAULT_TABLE) if isinstance(a, MetricSeries)]
-
-
-def latency_after_and_before(points: list[dict[str, Any]]) -> tuple[float, float]:
-    request = analysis_input(service="api", metrics=points)
-    shift = observe(normalise(request.artifacts, DEFAULT_TABLE), request.context).shift(
-        "api", "latency"
-    )
-    assert shift is not None
-    return shift.after, shift.before
 
 
 # -- histogram_quantile ------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from chronosops.analysis.observations import observe
 from chronosops.analysis.signals import DEFAULT_TABLE
 from chronosops.analysis.units import normalise
 from chronosops.core.artifacts import MetricSeries
-from tests.analysis.builders import analysis_input, at, series
+from tests.analysis.builders import analysis_input, at, latency_after_and_before, series
 
 
 def counter(
@@ -70,15 +70,6 @@ def test_a_histograms_sum_over_its_count_is_the_mean_latency(base: str, sep: str
     assert latency.stats.max == pytest.approx(0.1)
     # The count stays the requests.
     assert found["traffic"].stats.max == pytest.approx(30.0)
-
-
-def latency_after_and_before(points: list[dict[str, Any]]) -> tuple[float, float]:
-    request = analysis_input(service="api", metrics=points)
-    shift = observe(normalise(request.artifacts, DEFAULT_TABLE), request.context).shift(
-        "api", "latency"
-    )
-    assert shift is not None
-    return shift.after, shift.before
 
 
 def test_a_surge_at_the_usual_speed_is_no_latency_rise_where_the_sum_alone_was_one() -> None:

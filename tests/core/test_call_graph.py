@@ -23,12 +23,14 @@ def span(
     parent: str | None = None,
     kind: str | None = None,
     trace: str = "t1",
+    failed: bool = False,
 ) -> RawSpan:
     return RawSpan(
         ts=T0 + timedelta(milliseconds=start_ms),
         service=service,
         operation=operation,
         duration_ms=duration_ms,
+        is_error=failed,
         trace_id=trace,
         span_id=span_id,
         parent_span_id=parent,
@@ -103,16 +105,8 @@ def test_a_client_span_naming_its_peer_and_the_callees_span_under_it_are_one_cal
 
 def test_a_call_its_client_saw_fail_is_a_failed_call_though_the_callee_finished() -> None:
     # web gave up on api after 100 ms (its client span failed); api's own span ran on, fine.
-    timed_out = RawSpan(
-        ts=T0 + timedelta(milliseconds=10),
-        service="web",
-        operation="GET /items",
-        duration_ms=100,
-        is_error=True,
-        trace_id="t1",
-        span_id="b",
-        parent_span_id="a",
-        kind="client",
+    timed_out = span(
+        "web", "GET /items", 10, 100, span_id="b", parent="a", kind="client", failed=True
     )
     groups = call_groups(
         [
@@ -131,16 +125,16 @@ def test_a_call_its_client_saw_fail_is_a_failed_call_though_the_callee_finished(
 def test_a_call_lost_on_the_way_is_a_call_to_the_service_its_call_site_reaches() -> None:
     # Two calls from the same client operation (named by URL, no peer): one reached api, the
     # other was lost in the network (no api span). Both are web's calls to api.
-    lost = RawSpan(
-        ts=T0 + timedelta(seconds=2),
-        service="web",
-        operation="GET http://api:8080/items",
-        duration_ms=3000,
-        is_error=True,
-        trace_id="t2",
+    lost = span(
+        "web",
+        "GET http://api:8080/items",
+        2000,
+        3000,
         span_id="e",
-        parent_span_id="d",
+        parent="d",
         kind="client",
+        trace="t2",
+        failed=True,
     )
     groups = call_groups(
         [
