@@ -228,18 +228,7 @@ class JoinedTraces:
                 client.duration_ms = self._failed_call_ms(call, client.duration_ms)
         operation, peer = self.client_name(target, call.operation)
         into.spans.append(
-            RawSpan(
-                ts=start,
-                service=node.name,
-                operation=operation,
-                duration_ms=round(client.duration_ms, 2),
-                is_error=client.failed,
-                trace_id=trace.trace_id,
-                peer_service=peer,
-                span_id=span_id,
-                parent_span_id=parent,
-                kind="client",
-            )
+            self._span(node, operation, start, client, span_id, parent, trace, "client", peer)
         )
         return client
 
@@ -263,6 +252,7 @@ class JoinedTraces:
         parent: str | None,
         trace: _Trace,
         kind: str,
+        peer: str | None = None,
     ) -> RawSpan:
         return RawSpan(
             ts=start,
@@ -271,6 +261,7 @@ class JoinedTraces:
             duration_ms=round(built.duration_ms, 2),
             is_error=built.failed,
             trace_id=trace.trace_id,
+            peer_service=peer,
             span_id=span_id,
             parent_span_id=parent,
             kind=kind,
