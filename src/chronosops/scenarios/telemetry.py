@@ -350,24 +350,35 @@ class Telemetry:
             exported = derive(metric, values, rates, cpus)
             if not self.style.native:
                 exported = [round(v, 6) for v in exported]
-            labels = self.style.labels(node, metric)
-            if self.style.scraped:
-                counter = scraped(metric, exported, start=float(1000 + hash_text(node.name) % 9000))
-                if counter is not None:
-                    metric, exported = counter
-            built = metric_series(
-                id_prefix="metric",
-                name=metric.name,
-                points=zip(self.run.minutes, exported, strict=True),
-                source=self.source,
-                labels=labels,
-                service=node.name,
-                unit=metric.unit or None,
-                synthetic=True,
-            )
+            built = self._exported(node, metric, exported, self.style.labels(node, metric))
             if built is not None:
                 built_all.append(built)
         return built_all
+
+    def _exported(
+        self,
+        node: ServiceNode,
+        metric: MetricName,
+        values: list[float],
+        labels: dict[str, str] | None = None,
+    ) -> MetricSeries | None:
+        """One series as the node's exporter sends it: as a cumulative counter where the style
+        scrapes (`conventions.scraped`), labelled by ``labels`` or by the style for the metric
+        sent."""
+        if self.style.scraped:
+            counter = scraped(metric, values, start=float(1000 + hash_text(node.name) % 9000))
+            if counter is not None:
+                metric, values = counter
+        return metric_series(
+            id_prefix="metric",
+            name=metric.name,
+            points=zip(self.run.minutes, values, strict=True),
+            source=self.source,
+            labels=labels if labels is not None else self.style.labels(node, metric),
+            service=node.name,
+            unit=metric.unit or None,
+            synthetic=True,
+        )
 
     def _bucket_series(
         self, node: ServiceNode, series: dict[Signal, list[float]], frames: list[ServiceFrame]
@@ -400,20 +411,7 @@ class Telemetry:
                 round(rps * (1.0 if math.isinf(bound) else share[index]), 6)
                 for rps, share in zip(series["traffic"], shares, strict=True)
             ]
-            if self.style.scraped:
-                counter = scraped(named, values, start=float(1000 + hash_text(node.name) % 9000))
-                if counter is not None:
-                    named, values = counter
-            built = metric_series(
-                id_prefix="metric",
-                name=named.name,
-                points=zip(self.run.minutes, values, strict=True),
-                source=self.source,
-                labels=self.style.labels(node, named),
-                service=node.name,
-                unit=named.unit or None,
-                synthetic=True,
-            )
+            built = self._exported(node, named, values)
             if built is not None:
                 found.append(built)
         return found
