@@ -485,3 +485,30 @@ def test_the_run_at_the_end_is_the_hypergeometric_chance_of_no_shared_span_among
     assert math.isclose(run_at_end(6, 3, 3), 0.05)
     assert run_at_end(6, 3, 0) == 1.0
     assert run_at_end(6, 4, 3) == 0.0
+
+
+def _skipped_step(since_before_window: bool) -> str:
+    from chronosops.scenarios.code_faults import PATH_SCENARIOS
+
+    return next(
+        s.id
+        for s in PATH_SCENARIOS
+        if s.id.startswith("path-return-")
+        and s.skipped is not None
+        and (s.skipped.since < 0) == since_before_window
+    )
+
+
+def test_a_step_a_wrong_return_skipped_since_before_the_window_is_missing_at_its_service() -> None:
+    from chronosops.scenarios import GenerationOptions, generate
+
+    options = GenerationOptions(seed=3, noise=0.1)
+    scenario_id = _skipped_step(since_before_window=True)
+    incident = generate(scenario_id, options)
+    history = statement_history(
+        [generate(scenario_id, options, without_fault=day).artifacts for day in range(1, 6)]
+    )
+
+    paths = missing_paths(incident.artifacts, history)
+
+    assert {p.service for p in paths} == {incident.truth.culprit_service}

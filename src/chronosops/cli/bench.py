@@ -46,7 +46,8 @@ def code_path_line(report: BenchmarkReport) -> str:
     line = (
         f"code paths: {row.get('with_statements', 0)} of {report.size} incidents carry log "
         f"statements; a vanished path fired at the culprit in {row.get('vanished_right', 0)}, "
-        f"at another service in {row.get('vanished_wrong', 0)}"
+        f"at another service in {row.get('vanished_wrong', 0)}; a stopped path at the culprit "
+        f"in {row.get('stopped_right', 0)}, at another service in {row.get('stopped_wrong', 0)}"
     )
     if report.history:
         line += (
@@ -64,7 +65,7 @@ def _rows(report: BenchmarkReport) -> list[tuple[str, dict[str, float | int | No
     """Per-scenario rows; suites in mixed conventions (the field suite, or the default one when
     asked) add their tuned and held-out parts before the total."""
     rows = list(report.per_scenario.items())
-    if report.conventions == "mixed":
+    if report.conventions == "mixed" or report.suite == "paths":
         rows += [(f"*{part}*", row) for part, row in report.per_part.items()]
     return rows
 
@@ -78,7 +79,8 @@ def analysis(
     ),
     suite: str = typer.Option(
         "default",
-        help="default: the demo library; field: incidents in other conventions, with a held-out part",
+        help="default: the demo library; field: incidents in other conventions, with a held-out "
+        "part; paths: code faults that skip a usual step, on both libraries' systems",
     ),
     conventions: str = typer.Option(
         "native",
@@ -114,7 +116,9 @@ def analysis(
     ]
     if problems:
         fail("; ".join(problems))
-    suite_name: SuiteName = "field" if suite == "field" else "default"
+    suite_name: SuiteName = (
+        "field" if suite == "field" else "paths" if suite == "paths" else "default"
+    )
     chosen: Conventions = "mixed" if conventions == "mixed" else "native"
     with Progress(console=Console(stderr=True), transient=True) as progress:
         task = progress.add_task("generating and analysing incidents", total=None)

@@ -25,7 +25,12 @@ from chronosops.analysis import (
     IncidentContext,
     analyze,
 )
-from chronosops.analysis.code_paths import missing_paths, statement_history, vanished_paths
+from chronosops.analysis.code_paths import (
+    missing_paths,
+    statement_history,
+    stopped_paths,
+    vanished_paths,
+)
 from chronosops.analysis.models import StatementHistory
 from chronosops.core.aggregation import RawLogLine, log_templates, metric_series
 from chronosops.core.artifacts import Artifact, LogStatement, LogTemplate, MetricSeries
@@ -54,13 +59,15 @@ class Outcome:
     milliseconds: float
     held_out: bool = False  # in the part of the suite nobody tunes on
     # The code-path readings (`analysis.code_paths`), where the incident has log statements:
-    # a path that vanished inside the window, or one missing against the history; at the
-    # culprit service, or at another.
+    # a path that vanished inside the window, one missing against the history, or one that
+    # stopped following another part-way through; at the culprit service, or at another.
     statements: bool = False
     vanished_right: bool = False
     vanished_wrong: bool = False
     missing_right: bool = False
     missing_wrong: bool = False
+    stopped_right: bool = False
+    stopped_wrong: bool = False
 
 
 @dataclass
@@ -98,6 +105,8 @@ class Tally:
             "vanished_wrong": sum(o.vanished_wrong for o in self.outcomes),
             "missing_right": sum(o.missing_right for o in self.outcomes),
             "missing_wrong": sum(o.missing_wrong for o in self.outcomes),
+            "stopped_right": sum(o.stopped_right for o in self.outcomes),
+            "stopped_wrong": sum(o.stopped_wrong for o in self.outcomes),
         }
 
 
@@ -155,12 +164,15 @@ def _code_paths(
     culprit = incident.truth.culprit_service
     vanished = {p.service for p in vanished_paths(incident.artifacts, incident.start)}
     missing = {p.service for p in missing_paths(incident.artifacts, history)}
+    stopped = {p.service for p in stopped_paths(incident.artifacts, incident.start)}
     return {
         "statements": any(isinstance(a, LogStatement) for a in incident.artifacts),
         "vanished_right": culprit in vanished,
         "vanished_wrong": bool(vanished - {culprit}),
         "missing_right": culprit in missing,
         "missing_wrong": bool(missing - {culprit}),
+        "stopped_right": culprit in stopped,
+        "stopped_wrong": bool(stopped - {culprit}),
     }
 
 

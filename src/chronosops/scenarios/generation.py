@@ -11,6 +11,7 @@ from typing import Any
 from chronosops.core.artifacts import Artifact
 from chronosops.core.errors import FieldError, InvalidInputError, NotFoundError
 from chronosops.core.windows import TimeWindow, incident_window
+from chronosops.scenarios.code_faults import PATH_BY_ID
 from chronosops.scenarios.conventions import Style, choose_style, native_style
 from chronosops.scenarios.field import FIELD_BY_ID, FIELD_BYSTANDERS, FIELD_NAME_POOLS
 from chronosops.scenarios.library import BY_ID
@@ -38,7 +39,7 @@ class UnknownScenarioError(NotFoundError):
         self.scenario_id = scenario_id
 
 
-ALL_BY_ID: dict[str, Scenario] = {**BY_ID, **FIELD_BY_ID}
+ALL_BY_ID: dict[str, Scenario] = {**BY_ID, **FIELD_BY_ID, **PATH_BY_ID}
 
 
 def get_scenario(scenario_id: str) -> Scenario:
@@ -80,11 +81,12 @@ def real_onset(scenario: Scenario, options: GenerationOptions, start: datetime) 
 def fault_free(scenario: Scenario) -> Scenario:
     """The scenario's system on a day without its fault: no effects, no changes, none of the
     lines the fault writes from its onset on (lines driven by what the simulation says happens
-    stay: without the fault they are what the system usually writes)."""
+    stay: without the fault they are what the system usually writes), no step skipped."""
     return replace(
         scenario,
         effects=(),
         changes=(),
+        skipped=None,
         logs=tuple(rule for rule in scenario.logs if rule.driver != "after_onset"),
     )
 

@@ -221,6 +221,16 @@ Category = Literal["latency", "errors", "saturation", "availability"]
 
 
 @dataclass(frozen=True)
+class SkippedStep:
+    """A usual step of one operation that a code fault skips on every call from the onset on:
+    the line it logs stops while the operation keeps being called (`code_faults`)."""
+
+    service: str  # key
+    operation: str
+    since: float = 0.0  # minutes relative to the real onset (negative: in force before it)
+
+
+@dataclass(frozen=True)
 class Scenario:
     id: str
     title: str
@@ -242,6 +252,10 @@ class Scenario:
     explanation: str = ""
     hard_case: bool = False
     family: Family = "default"  # field scenarios are always written in mixed conventions
+    # Its services log a line at a usual step of each operation (with their trace context), and
+    # the fault skips the step ``skipped`` names (`code_faults`); both off in the libraries.
+    steps: bool = False
+    skipped: SkippedStep | None = None
 
 
 @dataclass(frozen=True)

@@ -324,6 +324,15 @@ OWN: dict[str, dict[Language, tuple[str, str]]] = {
         ),
         "ruby": ("ERROR", "NoMethodError: undefined method `lines' for nil:NilClass"),
     },
+    # What a caller writes about a wrong value it got back (`code_faults`' wrong returns).
+    "bad_result": {
+        "java": ("WARN", "Unexpected empty response from {peer}; returning 502 to the client"),
+        "go": ("WARN", "unexpected empty result from {peer}: no items for request {id}"),
+        "python": ("WARN", "Got an empty result from {peer} for request {id}; responding 502"),
+        "node": ("WARN", "empty payload from {peer}, sending 502 for request {id}"),
+        "dotnet": ("WARN", "Empty response body from {peer}; returning BadGateway"),
+        "ruby": ("WARN", "Blank result from {peer} for request {id}, rendering 502"),
+    },
     "config_invalid": {
         "java": (
             "ERROR",

@@ -4,8 +4,10 @@ Every scenario appears in every variant, at several noise levels and timing jitt
 whole kinds of evidence missing. A suite is a pure function of its name, ``count`` and
 ``seed``, so a benchmark result can name the suite it was measured on.
 
-Two suites: ``default`` (the demo library, in the house conventions unless asked for mixed
-ones) and ``field`` (the field library, always in mixed conventions). A third of every
+Three suites: ``default`` (the demo library, in the house conventions unless asked for mixed
+ones), ``field`` (the field library, always in mixed conventions) and ``paths`` (both
+libraries' systems with a code fault that skips a usual step, `code_faults`; the field systems
+in mixed conventions, the others as asked). A third of every
 scenario's rounds are *held out* (`is_held_out`): reported separately, and not to be looked at
 while tuning the engine.
 """
@@ -16,6 +18,7 @@ import hashlib
 from datetime import timedelta
 from typing import Literal, get_args
 
+from chronosops.scenarios.code_faults import PATH_SCENARIOS, PREFIX
 from chronosops.scenarios.field import FIELD_SCENARIOS
 from chronosops.scenarios.generation import generate
 from chronosops.scenarios.library import SCENARIOS
@@ -28,7 +31,7 @@ from chronosops.scenarios.model import (
     Scenario,
 )
 
-SuiteName = Literal["default", "field"]
+SuiteName = Literal["default", "field", "paths"]
 SUITES: tuple[SuiteName, ...] = get_args(SuiteName)
 
 NOISE_LEVELS = (0.1, 0.3, 0.55, 0.8)
@@ -49,11 +52,17 @@ DROPS: tuple[frozenset[EvidenceKind], ...] = (
 )
 DEFAULT_SUITE_SIZE = 216  # twelve rounds of the eighteen scenarios
 FIELD_SUITE_SIZE = 156  # twelve rounds of the thirteen field scenarios
+# Three rounds of the code faults that skip a step (`code_faults`): one of them held out each.
+PATHS_SUITE_SIZE = 3 * len(PATH_SCENARIOS)
 HELD_OUT_SHARE = 3  # one round in this many is held out
 
 
+def _library(suite: SuiteName) -> tuple[Scenario, ...]:
+    return {"default": SCENARIOS, "field": FIELD_SCENARIOS, "paths": PATH_SCENARIOS}[suite]
+
+
 def suite_size(suite: SuiteName) -> int:
-    return FIELD_SUITE_SIZE if suite == "field" else DEFAULT_SUITE_SIZE
+    return {"default": DEFAULT_SUITE_SIZE, "field": FIELD_SUITE_SIZE}.get(suite, PATHS_SUITE_SIZE)
 
 
 SEED_STRIDE = 100_000  # a suite case's generation seed: suite seed × this + its index
@@ -73,7 +82,13 @@ def is_held_out(scenario_id: str, options: GenerationOptions) -> bool:
     versions, unlike ``hash()``) and the suite seed. A function of the case alone: its scenario
     and its generation seed, nothing the engine or the run decides.
     """
-    library = FIELD_SCENARIOS if scenario_id.startswith("field-") else SCENARIOS
+    library = (
+        PATH_SCENARIOS
+        if scenario_id.startswith(PREFIX)
+        else FIELD_SCENARIOS
+        if scenario_id.startswith("field-")
+        else SCENARIOS
+    )
     suite_seed, index = divmod(options.seed, SEED_STRIDE)
     round_ = index // len(library)
     offset = hashlib.sha256(scenario_id.encode()).digest()[0]
@@ -88,7 +103,7 @@ def suite_options(
     conventions: Conventions = "native",
 ) -> tuple[str, GenerationOptions]:
     """The scenario and options of incident ``index`` of the suite."""
-    library: tuple[Scenario, ...] = FIELD_SCENARIOS if suite == "field" else SCENARIOS
+    library = _library(suite)
     scenario = library[index % len(library)]
     round_ = index // len(library)
     options = GenerationOptions(

@@ -120,6 +120,7 @@ class _LogSource:
     )
     operation: str = ""  # the operation whose calls log it, where one does
     peer: str = ""  # key of the service whose failing calls it reports, where it does
+    path: bool = False  # a line of the usual path: written by calls that complete
 
 
 def _no_values(index: int, frame: ServiceFrame, rng: random.Random) -> dict[str, str]:
@@ -176,6 +177,26 @@ def _completed_rate(op: str, index: int, frame: ServiceFrame) -> float:
     return ops.rps * (1.0 - ops.error_ratio) * PATH_LOG_SAMPLING
 
 
+# A usual step of an operation, as its service logs it (`code_faults`): one per operation, the
+# phrase chosen by the service and operation, ``{thing}`` what the operation works on.
+STEP_PHRASES = (
+    "loaded {thing} {{id}} from the store",
+    "validated {thing} request {{id}}",
+    "applied rules to {thing} {{id}}",
+    "wrote {thing} {{id}} to the outbox",
+    "resolved {thing} {{id}} from the cache",
+    "enriched {thing} {{id}} with defaults",
+)
+
+
+def step_pattern(service: str, operation: str) -> str:
+    """The line ``service`` logs at the usual step of ``operation``."""
+    words = [w for w in re.split(r"[^a-z]+", operation.lower()) if w]
+    thing = words[-1] if words else "request"
+    phrase = STEP_PHRASES[int(content_hash(f"{service}:{operation}")[:8], 16) % len(STEP_PHRASES)]
+    return phrase.format(thing=thing)
+
+
 def carries_trace_context(topology: Topology) -> bool:
     """Whether this system's services log with their trace context: a property of the system
     (its instrumentation), the same in every incident of it."""
@@ -208,7 +229,8 @@ class Telemetry:
         self.source = source
         self.culprit = scenario.culprit
         self.red_herrings: list[str] = []
-        self.trace_context = carries_trace_context(topology)
+        # A system whose steps are logged (`code_faults`) logs them with its trace context.
+        self.trace_context = carries_trace_context(topology) or scenario.steps
         # What `logs` wrote, per source: lines per minute and one message (for `statements`).
         self._written: list[tuple[_LogSource, list[int], str]] = []
         self._traces: JoinedTraces | None = None
@@ -473,6 +495,10 @@ class Telemetry:
             paths = stream(self.seed, "paths")
             for source in self._path_sources():
                 self._emit(source, paths, templates)
+        if self.scenario.steps:
+            steps = stream(self.seed, "paths/steps")
+            for source in self._step_sources():
+                self._emit(source, steps, templates)
         artifacts: list[LogTemplate] = []
         for template, acc in sorted(templates.items()):
             count = sum(acc.per_minute.values())
@@ -930,6 +956,32 @@ class Telemetry:
             for op in node.operations
         ]
 
+    def _step_rate(self, key: str, op: str, index: int, frame: ServiceFrame) -> float:
+        """Completed calls reach the step, but none from the fault's start on where it skips it."""
+        skipped = self.scenario.skipped
+        if (
+            skipped is not None
+            and (skipped.service, skipped.operation) == (key, op)
+            and self._minutes_since_onset(index) >= skipped.since
+        ):
+            return 0.0
+        return _completed_rate(op, index, frame)
+
+    def _step_sources(self) -> list[_LogSource]:
+        """An info line at a usual step of each operation, sampled as the completion lines are."""
+        return [
+            _LogSource(
+                service=node.key,
+                level="INFO",
+                pattern=step_pattern(node.name, op.name),
+                rate=partial(self._step_rate, node.key, op.name),
+                operation=op.name,
+                path=True,
+            )
+            for node in self._app_services()
+            for op in node.operations
+        ]
+
     def statements(self) -> list[LogStatement]:
         """The lines `logs` wrote, read as log statements placed in the operations that logged
         them, when this system logs with its trace context (none otherwise): what
@@ -993,12 +1045,18 @@ class Telemetry:
             index = int((minute_of(span.ts) - first).total_seconds() // 60)
             by_op[(span.service, span.operation, index)].append(span)
         lines: list[RawLogLine] = []
+        # Where steps are logged (`code_faults`), a sampled call that keeps its usual-path lines
+        # keeps them all: its step and its completion line are in the same span, as one
+        # request's logging is kept or not (one draw per span, from a stream of their own).
+        kept = stream(self.seed, "joined/paths") if self.scenario.steps else None
+        draws: dict[str, float] = {}
         for source, counts, message in self._written:
             node = self.topology.node(source.service)
             if node.kind not in APP_KINDS or not node.operations:
                 continue
             operation = source.operation or self._operation_of(node, source.pattern)
             level = normalise_level(source.level)
+            usual = kept is not None and (source.path or source.pattern.startswith("completed "))
             for index, count in enumerate(counts):
                 spans = by_op.get((node.name, operation, index))
                 if not count or not spans:
@@ -1007,7 +1065,15 @@ class Telemetry:
                 kind, share = self._line_kind(source, level, node.key, op, traces)
                 chance = min(1.0, count / max(op.rps * 60.0 * share, 1.0))
                 for span in spans:
-                    if not kind(span) or rng.random() >= chance:
+                    if not kind(span):
+                        continue
+                    if usual and kept is not None:
+                        key = span.span_id or ""
+                        if key not in draws:
+                            draws[key] = kept.random()
+                        if draws[key] >= chance:
+                            continue
+                    elif rng.random() >= chance:
                         continue
                     lines.append(
                         RawLogLine(
@@ -1047,7 +1113,7 @@ class Telemetry:
                 lambda span: (span.span_id or "") in traces.own_failures,
                 traces.own_share(key, op),
             )
-        if source.pattern.startswith("completed "):
+        if source.path or source.pattern.startswith("completed "):
             return (lambda span: not span.is_error), 1.0 - op.error_ratio
         return (lambda span: True), 1.0
 
