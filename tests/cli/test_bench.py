@@ -99,3 +99,14 @@ def test_bench_analysis_with_history_says_where_the_code_path_readings_fired() -
     )
     assert result.exit_code == 0, result.output
     assert "with 5 earlier days, a missing path fired at the culprit in" in result.stdout
+
+
+def test_bench_analysis_of_the_paths_suite_reports_its_parts_and_the_stopped_paths() -> None:
+    result = runner.invoke(
+        app, ["bench", "analysis", "--suite", "paths", "--size", "6", "--no-load", "--markdown"]
+    )
+    assert result.exit_code == 0, result.output
+    rows = [line.split(" | ")[0] for line in result.stdout.splitlines() if line.startswith("| ")]
+    assert rows[1].startswith("| path-")
+    assert rows[-3:] == ["| *tuned*", "| *held-out*", "| **overall**"]
+    assert "a stopped path at the culprit in" in result.stdout
