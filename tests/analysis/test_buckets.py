@@ -182,6 +182,32 @@ def test_a_count_that_was_sent_stays_the_requests_and_the_sum_gives_way_to_the_q
     ]
 
 
+def test_an_opentelemetry_count_beside_its_buckets_exported_to_prometheus_is_the_one_requests() -> (
+    None
+):
+    # An OpenTelemetry service sends its dotted count and sum beside the buckets its
+    # Prometheus exporter renamed (dots as underscores, the unit appended).
+    shares = shares_below(0.08)
+    points = histogram(
+        shares, shares, base="http_server_request_duration_seconds", cumulative=False
+    )
+    for name, per_second in (("count", 10.0), ("sum", 0.6)):
+        points += [
+            {
+                "name": f"http.server.request.duration.{name}",
+                "value": per_second,
+                "timestamp": at(minute),
+                "labels": {"service": "api"},
+            }
+            for minute in range(-15, 15)
+        ]
+    found = read(points)
+    requests = [s for s in found if DEFAULT_TABLE.kind_of(s.name, s.labels) == "traffic"]
+    assert [s.name for s in requests] == ["http.server.request.duration.count"]
+    latencies = [s.name for s in found if DEFAULT_TABLE.kind_of(s.name, s.labels) == "latency"]
+    assert latencies == ["http_server_request_duration_seconds:p95_latency"]
+
+
 def test_buckets_split_by_outcome_give_the_requests_failures_are_read_over() -> None:
     # Micrometer: buckets of every request (outcome ALL) and the failures' count beside them.
     shares = shares_below(0.08)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from chronosops.analysis.observations import (
     LOG_CATEGORIES,
     change_point,
@@ -113,6 +115,16 @@ def test_a_cpu_counted_in_seconds_is_read_as_a_cpu_not_a_latency() -> None:
     assert metric_family("container_memory_working_set_bytes") == "memory"
     # A latency in seconds stays a latency.
     assert metric_family("http_server_requests_seconds_max") == "latency"
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["envoy_http_downstream_rq_total", "envoy_cluster_upstream_rq", "envoy_cluster_upstream_rq_xx"],
+)
+def test_envoys_request_counters_are_the_rules_traffic(name: str) -> None:
+    # Beside its failures counted apart (`pairs`), a surge through an Envoy sidecar is read as
+    # the traffic it is, or the surge rule never sees the service's requests rise.
+    assert metric_family(name) == "traffic"
 
 
 def test_an_operators_own_row_decides_the_family_the_rules_read() -> None:

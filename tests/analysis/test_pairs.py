@@ -184,6 +184,47 @@ def test_datadogs_errors_are_read_over_its_hits() -> None:
     assert found["traffic"].name == "trace.http.request.hits"
 
 
+@pytest.mark.parametrize(
+    ("failures", "requests"),
+    [
+        ("http_requests_failed_total", "http_requests_total"),
+        ("http_errors_total", "http_requests_total"),
+        ("api_request_errors_total", "api_requests_total"),
+        ("http_failed_requests_total", "http_requests_total"),
+        ("jobs_failures_total", "jobs_total"),
+        # Envoy's listener and cluster stats, as scraped (no `_total` on the failures)
+        ("envoy_http_downstream_rq_5xx", "envoy_http_downstream_rq_total"),
+        ("envoy_cluster_upstream_rq_5xx", "envoy_cluster_upstream_rq_total"),
+        # AWS load balancers (CloudWatch)
+        ("HTTPCode_Target_5XX_Count", "RequestCount"),
+    ],
+)
+def test_failures_named_apart_are_read_over_the_requests_counted_beside_them(
+    failures: str, requests: str
+) -> None:
+    # A surge failing at the usual 1%: read as counts, the failures rose threefold.
+    found = kinds(read(counter(failures, 6, 18) + counter(requests, 600, 1800)))
+    assert found["error_ratio"].name.endswith(":error_ratio")
+    assert found["error_ratio"].stats.min == pytest.approx(0.01)
+    assert found["error_ratio"].stats.max == pytest.approx(0.01)
+    assert "errors" not in found
+    assert found["traffic"].name == requests
+
+
+def test_dotted_failures_are_read_over_the_requests_counted_beside_them() -> None:
+    points = series("checkout.requests.errors", 0.1, 1.0, service="api") + series(
+        "checkout.requests.count", 10, 10, service="api"
+    )
+    found = kinds(read(points))
+    assert found["error_ratio"].stats.max == pytest.approx(0.1, rel=0.05)
+
+
+def test_a_surge_failing_at_the_usual_share_named_apart_is_no_error_rise() -> None:
+    points = counter("http_request_errors_total", 6, 60) + counter("http_requests_total", 600, 6000)
+    result = analyze(analysis_input(service="api", metrics=points))
+    assert not [s for s in result.signals if s.kind.startswith("errors")]
+
+
 def test_failures_of_another_service_are_not_read_over_these_requests() -> None:
     points = counter("http_requests_total", 100, 100) + [
         {**p, "labels": {"service": "db", "code": "500"}}

@@ -79,6 +79,34 @@ def test_outcome_labels_tell_throttled_from_failed_requests() -> None:
     assert outcome_of({"status_code": "204"}) is None
 
 
+@pytest.mark.parametrize(
+    ("labels", "outcome"),
+    [
+        ({"classification": "failure"}, "failed"),  # Linkerd
+        ({"classification": "success"}, None),
+        ({"envoy_response_code": "503"}, "failed"),  # Envoy
+        ({"envoy_response_code_class": "5"}, "failed"),
+        ({"envoy_response_code_class": "2"}, None),
+        ({"http.status_class": "5xx"}, "failed"),  # Datadog
+        ({"grpc_server_status": "UNAVAILABLE"}, "failed"),  # OpenCensus
+        ({"grpc_client_status": "OK"}, None),
+    ],
+)
+def test_the_meshes_and_views_outcome_labels_say_how_requests_ended(
+    labels: dict[str, str], outcome: str | None
+) -> None:
+    assert outcome_of(labels) == outcome
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["envoy_cluster_upstream_rq", "envoy_cluster_upstream_rq_xx", "envoy_http_downstream_rq_total"],
+)
+def test_envoys_request_counters_are_traffic(name: str) -> None:
+    assert TABLE.kind_of(name) == "traffic"
+    assert TABLE.kind_of(name, {"envoy_response_code_class": "5"}) == "errors"
+
+
 def test_an_operators_row_is_tried_before_the_built_in_ones() -> None:
     table = SignalTable([SignalRule(r"^shop_checkout_slowness$", "latency")])
     assert table.kind_of("shop_checkout_slowness") == "latency"

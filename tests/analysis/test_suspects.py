@@ -7,6 +7,8 @@ import math
 from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
+
 from chronosops.analysis.signals import DEFAULT_TABLE
 from chronosops.analysis.suspects import (
     Cut,
@@ -743,6 +745,41 @@ def test_a_tail_that_slowed_while_the_typical_request_did_not_reads_as_a_code_pa
     assert suspect.service == "ads"
     assert suspect.median_calm
     assert _family(suspect) == "DEPLOY_BUG"
+
+
+@pytest.mark.parametrize(
+    ("tail", "median"),
+    [
+        # a Prometheus summary's quantiles, by their label
+        (
+            ("rpc_duration_seconds", {"quantile": "0.99"}),
+            ("rpc_duration_seconds", {"quantile": "0.5"}),
+        ),
+        # Datadog's percentiles as queried
+        (
+            ("trace.grpc.server.duration.by.service.95p", {}),
+            ("trace.grpc.server.duration.by.service.50p", {}),
+        ),
+    ],
+)
+def test_a_summarys_median_is_read_as_the_median_whichever_way_it_is_named(
+    tail: tuple[str, dict[str, str]], median: tuple[str, dict[str, str]]
+) -> None:
+    def labelled(name: str, labels: dict[str, str], before: float, after: float) -> list[Any]:
+        return [
+            {**p, "labels": {**p["labels"], **labels}}
+            for p in series(name, before, after, service="ads")
+        ]
+
+    metrics = (
+        labelled(*tail, 0.035, 0.7)
+        + labelled(*median, 0.014, 0.015)
+        + series("requests_per_second", 5, 5, service="ads")
+    )
+    request = analysis_input(metrics=metrics)
+    suspect = rank_suspects(request.artifacts, request.context)[0]
+    assert suspect.service == "ads"
+    assert suspect.median_calm
 
 
 def test_a_tail_and_a_median_that_slowed_together_still_read_as_saturation() -> None:

@@ -26,6 +26,12 @@ buckets:
 - the histogram's ``<base>_sum`` of the same labels is no longer read into a mean
   (`pairs`): the quantile is the better witness of a tail, and one histogram is one latency.
 
+The count and sum may come under the histogram's other name (`same_histogram`): an
+OpenTelemetry service sends ``http.server.request.duration.count`` beside its buckets exported
+to Prometheus as ``http_server_request_duration_seconds_bucket`` (dots as underscores, the
+unit appended, label keys likewise). Such a count is the requests as a count under the bucket
+name is: the +Inf bucket leaves rather than count the requests a second time (engine 3.26).
+
 Only bases the signal table reads as latency are read: a garbage collector's pause buckets
 (``jvm_gc_pause_seconds_bucket``) are not requests. A group needs a +Inf bucket and one finite
 bound, and `MIN_POINTS` intervals with requests, or it is left as sent.
@@ -77,6 +83,13 @@ MIN_POINTS = 3
 
 _INFINITE = frozenset({"+inf", "inf", "+infinity", "infinity"})
 
+# What tells one histogram's names apart across conventions: OpenTelemetry's dots where
+# Prometheus has underscores, and the unit Prometheus exporters append to the base.
+_SEPARATORS = re.compile(r"[.]")
+_PART = re.compile(
+    r"^(?P<base>.*?)(?:_seconds|_milliseconds|_microseconds|_ms|_us)?_(?P<part>count|sum)$"
+)
+
 
 @dataclass
 class _Group:
@@ -94,6 +107,7 @@ def read_buckets(artifacts: Sequence[Artifact], table: SignalTable) -> list[Arti
     if not groups:
         return list(artifacts)
     sent = {(m.name.lower(), series_key(m)): m for m in metrics}
+    alike = {same_histogram(m.name, m): m for m in metrics if _PART.match(_plain(m.name))}
     replaced: dict[str, MetricSeries | None] = {}
     for key, group in groups.items():
         _, labels_key = key
@@ -107,12 +121,37 @@ def read_buckets(artifacts: Sequence[Artifact], table: SignalTable) -> list[Arti
             replaced[series.artifact_id] = None
         replaced[buckets[0][1].artifact_id] = quantile
         count = group.row.count.format(base=group.base, sep=group.sep)
+        infinite = buckets[-1][1]
         if (count, labels_key) not in sent:
-            replaced[buckets[-1][1].artifact_id] = _as_count(buckets[-1][1], count, group.row)
-        total = sent.get((group.row.total.format(base=group.base, sep=group.sep), labels_key))
+            # Sent under the histogram's other name, the requests are in the bundle already:
+            # the +Inf bucket would count them a second time.
+            elsewhere = same_histogram(count, infinite, group.row.bound_label) in alike
+            replaced[infinite.artifact_id] = (
+                None if elsewhere else _as_count(infinite, count, group.row)
+            )
+        total_name = group.row.total.format(base=group.base, sep=group.sep)
+        total = sent.get((total_name, labels_key)) or alike.get(
+            same_histogram(total_name, infinite, group.row.bound_label)
+        )
         if total is not None:
             replaced[total.artifact_id] = None
     return with_replacements(artifacts, replaced)
+
+
+def _plain(name: str) -> str:
+    return _SEPARATORS.sub("_", name.lower())
+
+
+def same_histogram(
+    name: str, series: MetricSeries, drop: str | None = None
+) -> tuple[str, str, tuple[object, ...]]:
+    """What a histogram's count or sum (``name``, with ``series``' service and labels less
+    ``drop``) is called in every convention: dots as underscores, no unit before the part."""
+    plain = _plain(name)
+    match = _PART.match(plain)
+    base, part = (match.group("base"), match.group("part")) if match else (plain, "")
+    labels = tuple(sorted((_plain(k), v) for k, v in series.labels.items() if k != drop))
+    return (base, part, (series.service, labels))
 
 
 def _groups(

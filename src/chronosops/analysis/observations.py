@@ -59,7 +59,13 @@ FAMILIES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("memory", re.compile(r"memory|mem_|heap|working_set|rss")),
     ("db_connections", re.compile(r"db_connections|connections_active|active_connections")),
     ("throttled", re.compile(r"throttl|429|rate_limited")),
-    ("traffic", re.compile(r"rps|qps|request|throughput|traffic|rate$")),
+    # Envoy counts requests as `rq` (`envoy_http_downstream_rq_total`, `..._rq_xx`)
+    (
+        "traffic",
+        re.compile(
+            r"rps|qps|request|throughput|traffic|rate$|(?:^|[_.])rq(?:[_.](?:total|completed|xx))?$"
+        ),
+    ),
     ("saturation", re.compile(r"pool|connection|thread|queue|saturat|utili[sz]|load|disk|fd")),
 )
 

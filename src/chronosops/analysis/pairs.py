@@ -51,11 +51,13 @@ PairKind = Literal["latency", "error_ratio", "cpu_limit"]
 @dataclass(frozen=True)
 class NamePair:
     """Two series named apart, read as one: ``numerator`` (a pattern on the lower-cased name
-    with a ``base`` group, and a ``sep`` group where the convention's separator varies) over the
-    series named ``denominator`` (a template of those groups)."""
+    with a ``base`` group, and ``sep`` or ``noun`` groups where the convention varies) over the
+    first series the bundle holds of those named by ``denominators`` (templates of the groups:
+    the same failures are counted beside ``http_requests_total`` by one exporter and beside
+    ``http_total`` by another)."""
 
     numerator: str
-    denominator: str
+    denominators: tuple[str, ...]
     kind: PairKind
     # The kind the signal table must give the base name (``None``: any), so that only a
     # latency histogram's sum is read as time: a garbage collector's pause sum stays GC.
@@ -65,17 +67,43 @@ class NamePair:
 # Read top to bottom; the first row whose numerator matches a name decides its partner.
 NAME_PAIRS: tuple[NamePair, ...] = (
     # a latency histogram or summary: Prometheus, Micrometer, OpenTelemetry
-    NamePair(r"^(?P<base>.+)(?P<sep>[_.])sum$", "{base}{sep}count", "latency", "latency"),
-    # failures named apart from the requests: Datadog APM, and the `<x>_errors_total` /
-    # `<x>_total` and `<x>_errors_per_second` / `<x>_per_second` pairs of hand-written exporters
-    NamePair(r"^(?P<base>trace\..+)\.errors$", "{base}.hits", "error_ratio"),
-    NamePair(r"^(?P<base>.+)_(errors|failures|failed)_total$", "{base}_total", "error_ratio"),
+    NamePair(r"^(?P<base>.+)(?P<sep>[_.])sum$", ("{base}{sep}count",), "latency", "latency"),
+    # Datadog APM: the spans' total time over their count (`trace.<span>.duration` is the time
+    # the interval's spans took together, `.hits` how many there were)
+    NamePair(r"^(?P<base>trace\..+)\.duration$", ("{base}.hits",), "latency"),
+    # failures named apart from the requests: Datadog APM, and the pairs of hand-written
+    # exporters: `<x>_errors_total` beside `<x>_total` or `<x>_requests_total`,
+    # `<x>_request_errors_total` beside `<x>_requests_total`, `<x>_failed_requests_total`
+    # beside `<x>_requests_total`, `<x>_errors_per_second` beside `<x>_per_second`
+    NamePair(r"^(?P<base>trace\..+)\.errors$", ("{base}.hits",), "error_ratio"),
     NamePair(
-        r"^(?P<base>.+)_(errors|failures|failed)_per_second$", "{base}_per_second", "error_ratio"
+        r"^(?P<base>.+)_(errors|failures|failed)_total$",
+        ("{base}_total", "{base}s_total", "{base}_requests_total", "{base}_calls_total"),
+        "error_ratio",
     ),
+    NamePair(
+        r"^(?P<base>.+)_(failed|errored|error|failing)_(?P<noun>[a-z]+)_total$",
+        ("{base}_{noun}_total",),
+        "error_ratio",
+    ),
+    NamePair(
+        r"^(?P<base>.+)_(errors|failures|failed)_per_second$",
+        ("{base}_per_second", "{base}s_per_second", "{base}_requests_per_second"),
+        "error_ratio",
+    ),
+    # StatsD and dotted exporters: `<x>.errors` beside `<x>.requests` (or hits, calls, count)
+    NamePair(
+        r"^(?P<base>.+)\.(errors|failures|failed)$",
+        ("{base}.requests", "{base}.hits", "{base}.calls", "{base}.count", "{base}.total"),
+        "error_ratio",
+    ),
+    # Envoy's per-cluster and listener stats: `upstream_rq_5xx` beside `upstream_rq_total`
+    NamePair(r"^(?P<base>.+[_.]rq)(?P<sep>[_.])5xx$", ("{base}{sep}total",), "error_ratio"),
+    # AWS load balancers (CloudWatch): `HTTPCode_Target_5XX_Count` beside `RequestCount`
+    NamePair(r"^(?P<base>httpcode_(target|elb))_5xx_count$", ("requestcount",), "error_ratio"),
     # a container's cgroup CPU quota over its period (cAdvisor), in cores
     NamePair(
-        r"^(?P<base>.*cpu)_quota(?P<sep>_us|_microseconds|)$", "{base}_period{sep}", "cpu_limit"
+        r"^(?P<base>.*cpu)_quota(?P<sep>_us|_microseconds|)$", ("{base}_period{sep}",), "cpu_limit"
     ),
 )
 
@@ -154,7 +182,15 @@ def _pair_by_name(
             groups = {k: v or "" for k, v in match.groupdict().items()}
             if row.base_kind is not None and table.kind_of(groups["base"]) != row.base_kind:
                 break
-            partner = by_name.get((row.denominator.format(**groups), series_key(numerator)))
+            partner = next(
+                (
+                    found
+                    for template in row.denominators
+                    if (found := by_name.get((template.format(**groups), series_key(numerator))))
+                    is not None
+                ),
+                None,
+            )
             if row.kind == "cpu_limit":
                 # Configuration, not a signal, whether or not it states a limit.
                 replaced[numerator.artifact_id] = None

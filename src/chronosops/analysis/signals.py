@@ -147,7 +147,10 @@ SIGNAL_TABLE: tuple[tuple[str, str], ...] = (
     ),
     # traffic: request counts and rates
     (r"throttl|429|rate_limited", "errors"),
-    (r"requests?|rps|qps|throughput|traffic|hits|calls|_total$|ops", "traffic"),
+    (
+        r"requests?|rps|qps|throughput|traffic|hits|calls|_total$|ops|(?:^|[_.])rq(?:[_.](?:total|completed|xx))?$",
+        "traffic",
+    ),
 )
 
 # Labels that name the other end of a call edge.
@@ -197,6 +200,16 @@ OUTCOME_LABELS: tuple[str, ...] = (
     "error",
     "error.type",
     "success",
+    # Linkerd (`response_total{classification="failure"}`), Envoy
+    # (`envoy_cluster_upstream_rq{envoy_response_code="503"}`, `_rq_xx` by class), OpenCensus
+    # gRPC views, Datadog's status class
+    "classification",
+    "envoy_response_code",
+    "envoy_response_code_class",
+    "grpc_server_status",
+    "grpc_client_status",
+    "http.status_class",
+    "http_status_class",
 )
 _FAILED_OUTCOME = re.compile(
     r"^(5\d\d|5xx|error|errors|failed|failure|fail|server_error|true|exception|timeout"
@@ -206,7 +219,17 @@ _FAILED_OUTCOME = re.compile(
 _THROTTLED_OUTCOME = re.compile(r"^(429|throttled|rate_limited|too_many_requests)$")
 # gRPC's numeric codes above (2 UNKNOWN, 4 DEADLINE_EXCEEDED, 8 RESOURCE_EXHAUSTED, 10 ABORTED,
 # 13 INTERNAL, 14 UNAVAILABLE, 15 DATA_LOSS) only count under a gRPC label.
-_GRPC_LABELS = frozenset({"grpc_code", "grpc.status_code", "rpc.grpc.status_code"})
+_GRPC_LABELS = frozenset(
+    {
+        "grpc_code",
+        "grpc.status_code",
+        "rpc.grpc.status_code",
+        "grpc_server_status",
+        "grpc_client_status",
+    }
+)
+# Labels that hold a status class by its first digit alone (Envoy's ``"5"`` is ``5xx``).
+_CLASS_LABELS = frozenset({"envoy_response_code_class", "http.status_class", "http_status_class"})
 
 
 def outcome_of(labels: dict[str, str]) -> str | None:
@@ -217,6 +240,8 @@ def outcome_of(labels: dict[str, str]) -> str | None:
         if not value:
             continue
         lowered = value.strip().lower()
+        if key in _CLASS_LABELS and lowered.isdigit():
+            lowered = f"{lowered}xx"
         if key == "success":
             return "failed" if lowered == "false" else None
         if key in ("error", "error.type"):

@@ -32,6 +32,7 @@ from datetime import datetime, timedelta
 
 from chronosops.analysis.code_paths import StoppedPath, stopped_paths
 from chronosops.analysis.models import IncidentContext
+from chronosops.analysis.quantiles import is_median
 from chronosops.analysis.signals import (
     DEFAULT_TABLE,
     KIND_DIRECTION,
@@ -1310,7 +1311,9 @@ def _median_calm(series: Sequence[MetricSeries], table: SignalTable, cut: Cut) -
     the requests taking another, slower path (an exception's handling, a retry, a branch)."""
     moved: dict[str, float] = {}
     for item in series:
-        if item.service is None or peer_of(item.labels) or not _MEDIAN.search(item.name):
+        if item.service is None or peer_of(item.labels):
+            continue
+        if not (_MEDIAN.search(item.name) or is_median(item)):
             continue
         found = _series_evidence(item, table, cut)
         if found is None or found[0] != "latency" or found[2] < 1.0:

@@ -34,6 +34,7 @@ from collections.abc import Sequence
 from chronosops.analysis.buckets import read_buckets
 from chronosops.analysis.counters import as_rate, is_counter
 from chronosops.analysis.pairs import pair
+from chronosops.analysis.quantiles import read_statistics
 from chronosops.analysis.signals import SignalTable
 from chronosops.core.aggregation import series_stats
 from chronosops.core.artifacts import Artifact, MetricSeries, SeriesPoint
@@ -177,10 +178,12 @@ def normalise(artifacts: Sequence[Artifact], table: SignalTable) -> list[Artifac
     limit where the bundle states the limit for its service (a limit series, or a cgroup quota
     over its period), and the limit series itself is left out (a flat CPU level is no signal, and read as one it
     would compete with the usage)."""
-    # A histogram's buckets first (`buckets`): their quantile and count are what the pairs
-    # and counters below read. Then pairs (`pairs`): a histogram's sum and count, failures
-    # beside requests, a cgroup's quota and period; what is left is read series by series.
-    paired = pair(read_buckets(artifacts, table), table)
+    # A distribution's statistics first (`quantiles`): one of a summary's quantiles is its
+    # latency, and its sum gives way. Then a histogram's buckets (`buckets`): their quantile
+    # and count are what the pairs and counters below read. Then pairs (`pairs`): a
+    # histogram's sum and count, failures beside requests, a cgroup's quota and period; what
+    # is left is read series by series.
+    paired = pair(read_buckets(read_statistics(artifacts, table), table), table)
     artifacts = paired.artifacts
     limits: dict[str | None, float] = {}
     for item in artifacts:

@@ -349,7 +349,7 @@ UNIT_VARIANTS: dict[Signal, tuple[MetricName | None, ...]] = {
 # conventions draws each form with its share, from a seed stream of its own (so every other
 # choice of the incident stays what it was, and with every share at 0 the suite is the one
 # generated before the forms existed).
-Form = Literal["histogram", "outcomes", "cgroup", "joined", "buckets"]
+Form = Literal["histogram", "outcomes", "cgroup", "joined", "buckets", "failures", "summary"]
 FORM_SHARES: dict[Form, float] = {
     # latency as a histogram's `_sum` and `_count` instead of a p95 (`HISTOGRAM_FORMS`)
     "histogram": 1 / 3,
@@ -367,6 +367,12 @@ FORM_SHARES: dict[Form, float] = {
     # alone, the buckets only (the +Inf bucket is then the requests, where the dialect's
     # requests were the histogram's count)
     "buckets": 1 / 3,
+    # failures counted by a counter of their own, named apart from the requests' counter
+    # (`FAILURE_FORMS`), instead of one counter split by an outcome label
+    "failures": 1 / 3,
+    # latency as a summary's quantiles (and Micrometer's max, Datadog's other percentiles)
+    # instead of one p95 (`SUMMARY_FORMS`), where no histogram form took the latency
+    "summary": 1 / 3,
 }
 
 # A latency histogram per dialect: its sum (seconds per second as a rate) and its count.
@@ -439,6 +445,77 @@ OUTCOME_FORMS: dict[str, MetricName] = {
     "prometheus-python": _m("http_requests_total", "requests/s", "successes", status="2xx"),
     "yabeda": _m("rails_requests_total", "requests/s", "successes", status="200"),
 }
+# Failures counted apart from the requests, per dialect whose exporters do so: hand-written
+# Prometheus counters (`<x>_request_errors_total`, `<x>_failed_requests_total`,
+# `<x>_errors_total` beside `<x>_requests_total`), and Envoy's inbound sidecar stats for the
+# stacks that run in a mesh (`envoy_http_downstream_rq_5xx` beside `_rq_total`). The errors
+# first, the requests second. Datadog names its errors apart already.
+_ENVOY_INBOUND = "ingress_http"  # the listener's `envoy_http_conn_manager_prefix`
+FAILURE_FORMS: dict[str, tuple[MetricName, MetricName]] = {
+    "micrometer": (
+        _m(
+            "envoy_http_downstream_rq_5xx",
+            "1/s",
+            "error_rate",
+            envoy_http_conn_manager_prefix=_ENVOY_INBOUND,
+        ),
+        _m("envoy_http_downstream_rq_total", "1/s", envoy_http_conn_manager_prefix=_ENVOY_INBOUND),
+    ),
+    "otel": (
+        _m(
+            "envoy_http_downstream_rq_5xx",
+            "1/s",
+            "error_rate",
+            envoy_http_conn_manager_prefix=_ENVOY_INBOUND,
+        ),
+        _m("envoy_http_downstream_rq_total", "1/s", envoy_http_conn_manager_prefix=_ENVOY_INBOUND),
+    ),
+    "prometheus-go": (
+        _m("http_request_errors_total", "requests/s", "error_rate"),
+        _m("http_requests_total", "requests/s"),
+    ),
+    "prometheus-python": (
+        _m("http_failed_requests_total", "requests/s", "error_rate"),
+        _m("http_requests_total", "requests/s"),
+    ),
+    "prom-client": (
+        _m("http_errors_total", "1/s", "error_rate", route="*"),
+        _m("http_requests_total", "1/s", route="*"),
+    ),
+    "yabeda": (
+        _m("rails_request_errors_total", "requests/s", "error_rate"),
+        _m("rails_requests_total", "requests/s"),
+    ),
+}
+# A latency as a summary, per dialect whose client exports one: the series per quantile (a
+# ``quantile`` label, or the quantile in the name with ``{q}``), the quantiles, and the name of
+# the slowest request of the minute where the stack sends it. Micrometer publishes the
+# percentiles it is asked for and its max; client_golang's summary objectives were 0.5, 0.9
+# and 0.99; prom-client's default percentiles; Datadog's per-service percentiles (100p is the
+# max). The Python client's summary exports no quantiles, OpenTelemetry has none.
+SUMMARY_FORMS: dict[str, tuple[MetricName, tuple[float, ...], MetricName | None]] = {
+    "micrometer": (
+        _m("http_server_requests_seconds", "s", "scale", 0.001),
+        (0.5, 0.95, 0.99),
+        _m("http_server_requests_seconds_max", "s", "scale", 0.001),
+    ),
+    "prometheus-go": (
+        _m("http_request_duration_seconds", "seconds", "scale", 0.001),
+        (0.5, 0.9, 0.99),
+        None,
+    ),
+    "prom-client": (
+        _m("http_request_duration_seconds", "seconds", "scale", 0.001, route="*"),
+        (0.01, 0.05, 0.5, 0.9, 0.95, 0.99, 0.999),
+        None,
+    ),
+    "datadog": (
+        _m("trace.http.request.duration.by.service.{q}p", "second", "scale", 0.001),
+        (0.5, 0.75, 0.9, 0.95, 0.99),
+        _m("trace.http.request.duration.by.service.100p", "second", "scale", 0.001),
+    ),
+}
+
 # cAdvisor's cgroup limit: microseconds of CPU per period; quota / period is the limit in cores.
 CGROUP_PERIOD_US = 100_000.0
 CGROUP_FORM: dict[Signal, MetricName] = {
@@ -494,6 +571,9 @@ class Style:
         if "outcomes" in self.forms and dialect in OUTCOME_FORMS:
             del names["traffic"]
             names["successes"] = OUTCOME_FORMS[dialect]
+        if "failures" in self.forms and dialect in FAILURE_FORMS:
+            names["errors"], names["traffic"] = FAILURE_FORMS[dialect]
+            names.pop("successes", None)
         if "histogram" in self.forms and dialect in HISTOGRAM_FORMS:
             del names["latency"]
             total, count = HISTOGRAM_FORMS[dialect]
@@ -513,6 +593,9 @@ class Style:
             ):
                 # Buckets only: the +Inf bucket is the histogram's count, the requests.
                 del names["traffic"]
+        if "summary" in self.forms and dialect in SUMMARY_FORMS and "latency" in names:
+            # The quantiles are sent by `summary` in place of the one p95.
+            del names["latency"]
         if "cgroup" in self.forms and "cpu_limit" in infra and self.infra == "cadvisor":
             del names["cpu_limit"]
             names.update(CGROUP_FORM)
@@ -523,6 +606,21 @@ class Style:
         if self.native or "buckets" not in self.forms or node.kind in NON_APP_KINDS:
             return None
         return BUCKET_FORMS.get(self.app_dialects.get(node.key, ""))
+
+    def summary(
+        self, node: ServiceNode
+    ) -> tuple[MetricName, tuple[float, ...], MetricName | None] | None:
+        """The quantile series, quantiles and max ``node`` sends its latency as, if the summary
+        form took its latency (no histogram form did)."""
+        if self.native or "summary" not in self.forms or node.kind in NON_APP_KINDS:
+            return None
+        dialect = self.app_dialects.get(node.key, "")
+        if dialect not in SUMMARY_FORMS:
+            return None
+        taken = ("histogram" in self.forms and dialect in HISTOGRAM_FORMS) or (
+            "buckets" in self.forms and dialect in BUCKET_FORMS
+        )
+        return None if taken else SUMMARY_FORMS[dialect]
 
     def labels(self, node: ServiceNode, metric: MetricName) -> dict[str, str]:
         if self.native:
@@ -601,7 +699,7 @@ def _choose_units(seed: str) -> tuple[tuple[Signal, MetricName], ...]:
 SCRAPED_SHARE = 1 / 3
 # Names that are counters where they are exported (Prometheus' ``_total``, a histogram's
 # ``_count``, OpenTelemetry's ``.count`` sum): a raw scrape gives their running count.
-_COUNTER_SUFFIXES = ("_total", "_count", ".count", "_sum", ".sum", "_bucket")
+_COUNTER_SUFFIXES = ("_total", "_count", ".count", "_sum", ".sum", "_bucket", "_5xx")
 
 
 def scraped(

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
+from statistics import NormalDist
 
 from chronosops.core.aggregation import (
     RawLogLine,
@@ -70,6 +71,26 @@ from chronosops.scenarios.simulation import CallFrame, OpFrame, Run, ServiceFram
 APP_KINDS = ("edge", "api", "worker")
 # The standard normal's 95th percentile, as `simulation.p95_of` places a frame's p95.
 P95_Z = 1.645
+
+
+def _quantile_name(metric: MetricName, q: float) -> MetricName:
+    """A summary's series for quantile ``q``: the quantile in its name where the name has a
+    place for it (``{q}``, in percent), else in a ``quantile`` label."""
+    if "{q}" in metric.name:
+        return MetricName(
+            metric.name.replace("{q}", f"{q * 100:g}"),
+            metric.unit,
+            scale=metric.scale,
+            labels=metric.labels,
+        )
+    return MetricName(
+        metric.name,
+        metric.unit,
+        scale=metric.scale,
+        labels=tuple(sorted((*metric.labels, ("quantile", f"{q:g}")))),
+    )
+
+
 SQRT2 = math.sqrt(2.0)
 EXAMPLES_PER_TEMPLATE = 5
 SPANS_PER_MINUTE = 6.0  # sampled successful spans per operation and minute at baseline
@@ -336,6 +357,7 @@ class Telemetry:
             self._add_forms(series, frames)
             artifacts += self._named_series(node, series)
             artifacts += self._bucket_series(node, series, frames)
+            artifacts += self._summary_series(node, series, frames)
             artifacts += self._breaker_series(node)
         return artifacts
 
@@ -434,6 +456,47 @@ class Telemetry:
                 for rps, share in zip(series["traffic"], shares, strict=True)
             ]
             built = self._exported(node, named, values)
+            if built is not None:
+                found.append(built)
+        return found
+
+    def _summary_series(
+        self, node: ServiceNode, series: dict[Signal, list[float]], frames: list[ServiceFrame]
+    ) -> list[MetricSeries]:
+        """The latency as a summary's quantiles (`conventions.SUMMARY_FORMS`), from the signals
+        already drawn: each minute's quantiles of the log-normal the frame takes (its sigma),
+        placed so that its p95 is the p95 the gauge would have sent; the max as the slowest of
+        the minute's requests (the quantile one request in the minute's count exceeds)."""
+        form = self.style.summary(node)
+        if form is None or "latency" not in series:
+            return []
+        metric, quantiles, slowest = form
+        spread = [
+            (p95_ms / math.exp(P95_Z * max(frame.sigma, 1e-6)), max(frame.sigma, 1e-6))
+            for p95_ms, frame in zip(series["latency"], frames, strict=True)
+        ]
+        sent: list[tuple[MetricName, list[float]]] = [
+            (
+                _quantile_name(metric, q),
+                [median * math.exp(NormalDist().inv_cdf(q) * sigma) for median, sigma in spread],
+            )
+            for q in quantiles
+        ]
+        if slowest is not None:
+            # The slowest of n requests sits near the quantile 1 - 1/n.
+            counts = [max(2.0, rps * 60.0) for rps in series["traffic"]]
+            sent.append(
+                (
+                    slowest,
+                    [
+                        median * math.exp(NormalDist().inv_cdf(1.0 - 1.0 / n) * sigma)
+                        for (median, sigma), n in zip(spread, counts, strict=True)
+                    ],
+                )
+            )
+        found: list[MetricSeries] = []
+        for named, values in sent:
+            built = self._exported(node, named, [round(v * named.scale, 6) for v in values])
             if built is not None:
                 found.append(built)
         return found
