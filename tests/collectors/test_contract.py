@@ -134,7 +134,7 @@ CASES = [
     Case(
         kind="datadog",
         endpoint=None,
-        options={"metrics": {"latency": {"query": "avg:trace.http.request.duration{$scope}"}}},
+        options={"metrics": {"latency": {"query": "p95:trace.http.request{$scope}"}}},
         credentials={"api_key": "dd-api", "app_key": "dd-app"},
         routes=("GET /api/v1/query", "POST /api/v2/logs/events/search", "GET /api/v1/events"),
         empty={

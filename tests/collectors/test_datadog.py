@@ -10,6 +10,10 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from chronosops.analysis import IncidentContext
+from chronosops.analysis.observations import Observations, metric_family, observe
+from chronosops.analysis.signals import DEFAULT_TABLE
+from chronosops.analysis.units import normalise
 from chronosops.collectors import (
     CollectorConfigError,
     CollectorNotApplicableError,
@@ -18,13 +22,13 @@ from chronosops.collectors import (
     CollectorSpec,
     registry,
 )
-from chronosops.collectors.datadog import DatadogCollector
+from chronosops.collectors.datadog import DEFAULT_METRICS, DatadogCollector
 from chronosops.core.artifacts import ChangeEvent, LogTemplate, MetricSeries, OtherEvent
 from chronosops.core.clock import FrozenClock
 from chronosops.core.topology import ServiceGraph
 from chronosops.core.windows import TimeWindow
 from chronosops.evidence import CollectionPolicy, CollectorRunner
-from tests.collectors.replay import Replay, by_cursor, recording
+from tests.collectors.replay import Replay, by_cursor, recording, respond
 
 ONSET = datetime(2024, 1, 15, 10, 0, tzinfo=UTC)
 WINDOW = TimeWindow(ONSET - timedelta(minutes=15), ONSET + timedelta(minutes=75))
@@ -63,16 +67,11 @@ def full() -> Replay:
 async def test_metrics_logs_and_events_become_artifacts() -> None:
     collected = await datadog(
         full(),
-        metrics={
-            "latency_avg_ms": {
-                "query": "avg:trace.http.request.duration{$scope}*1000",
-                "unit": "ms",
-            }
-        },
+        metrics={"latency_p95_ms": {"query": "p95:trace.http.request{$scope}*1000", "unit": "ms"}},
     ).collect(QUERY)
     assert collected.problems == []
     series = [a for a in collected.artifacts if isinstance(a, MetricSeries)]
-    assert [s.name for s in series] == ["latency_avg_ms"]
+    assert [s.name for s in series] == ["latency_p95_ms"]
     assert [p.value for p in series[0].points] == [84.2, 91.7, 860.3, 1410.9]
     assert series[0].labels == {"env": "production", "service": "payment-service"}
     assert series[0].unit == "ms"
@@ -102,7 +101,7 @@ async def test_requests_carry_keys_scope_window_and_filters() -> None:
     assert first.url.params["from"] == "1705311900"
     assert first.url.params["to"] == "1705317300"
     assert first.url.params["query"] == (
-        "avg:trace.http.request.duration{service:payment-service,env:production} by {service}*1000"
+        "p95:trace.http.request{service:payment-service,env:production} by {service}*1000"
     )
     (logs,) = replay.sent("POST", "/api/v2/logs/events/search")
     body = Replay.body(logs)
@@ -377,8 +376,8 @@ async def test_the_service_map_names_the_neighbours_and_one_query_groups_them_by
     collected = await datadog(
         replay,
         metrics={
-            "latency_avg_ms": {
-                "query": "avg:trace.http.request.duration{$scope} by {service}*1000",
+            "latency_p95_ms": {
+                "query": "p95:trace.http.request{$scope} by {service}*1000",
                 "unit": "ms",
             }
         },
@@ -390,7 +389,7 @@ async def test_the_service_map_names_the_neighbours_and_one_query_groups_them_by
     assert maps[0].url.params["start"] == "1705311900"
     (metric,) = replay.sent("GET", "/api/v1/query")
     assert metric.url.params["query"] == (
-        "avg:trace.http.request.duration{service IN (web-frontend, orders-api, inventory-api) "
+        "p95:trace.http.request{service IN (web-frontend, orders-api, inventory-api) "
         "AND env:production} by {service}*1000"
     )
     (logs,) = replay.sent("POST", "/api/v2/logs/events/search")
@@ -418,13 +417,13 @@ async def test_the_service_map_names_the_neighbours_and_one_query_groups_them_by
 async def test_a_template_without_by_service_is_asked_for_the_alerting_service_only() -> None:
     replay = chain()
     collected = await datadog(
-        replay, metrics={"latency_avg_ms": {"query": "avg:trace.http.request.duration{$scope}"}}
+        replay, metrics={"latency_p95_ms": {"query": "p95:trace.http.request{$scope}"}}
     ).collect(CHAIN_QUERY)
     (metric,) = replay.sent("GET", "/api/v1/query")
-    assert metric.url.params["query"] == (
-        "avg:trace.http.request.duration{service:web-frontend,env:production}"
+    assert (
+        metric.url.params["query"] == "p95:trace.http.request{service:web-frontend,env:production}"
     )
-    assert "metric latency_avg_ms does not group by {service}: asked for web-frontend only" in (
+    assert "metric latency_p95_ms does not group by {service}: asked for web-frontend only" in (
         collected.notes
     )
 
@@ -526,3 +525,121 @@ async def test_logs_keep_the_trace_context_the_tracer_injected_in_hex() -> None:
         ("5bf92f3577b34da6a3ce929d0e0e4737", "00f067aa0ba902b7"),
         (None, None),
     ]
+
+
+# -- the latency the default records, as the engine reads it ---------------------------------
+
+SURGE_CONTEXT = IncidentContext(
+    source_type="DATADOG",
+    title="payment-service alert",
+    service="payment-service",
+    environment="production",
+    onset=ONSET,
+    window_start=WINDOW.start,
+    window_end=WINDOW.end,
+)
+
+
+def by_metric(**answers: str) -> Replay:
+    """Datadog answering each metric query by what it asks for: the first of ``answers``
+    (a recording's name under the text the query holds) found in it, else no series."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        asked = request.url.params["query"]
+        name = next((n for text, n in answers.items() if text in asked), "query_empty")
+        return respond(recording("datadog", name))
+
+    return Replay(
+        {
+            METRICS: answer,
+            LOGS: recording("datadog", "logs_empty"),
+            EVENTS: recording("datadog", "events_empty"),
+        }
+    )
+
+
+def read_by_engine(artifacts: list[Any]) -> Observations:
+    return observe(normalise(artifacts, DEFAULT_TABLE), SURGE_CONTEXT)
+
+
+# The text each recording answers: the distribution's p95, the legacy total-time gauge, hits.
+P95, TOTAL, HITS = "p95:trace.http.request{", "trace.http.request.duration{", ".hits{"
+
+
+async def test_a_traffic_surge_at_the_usual_speed_is_not_read_as_a_slowdown() -> None:
+    # Requests triple at the onset, each as fast as before. The legacy gauge
+    # trace.http.request.duration (the spans' total time) triples with them: recorded as a
+    # latency, as the former default did, it read as a threefold slowdown.
+    replay = by_metric(
+        **{P95: "query_p95_steady", TOTAL: "query_duration_total", HITS: "query_hits_tripled"}
+    )
+    collected = await datadog(replay).collect(QUERY)
+    assert collected.problems == []
+    seen = read_by_engine(collected.artifacts)
+    latency = seen.shift("payment-service", "latency")
+    assert latency is not None
+    assert 0.9 < latency.factor < 1.1  # the total time read 3.0
+    assert latency.name == "latency_p95_ms"
+    traffic = seen.shift("payment-service", "traffic")
+    assert traffic is not None
+    assert traffic.factor > 2.5
+
+
+async def test_a_slowdown_is_read_as_a_latency_rise_in_milliseconds() -> None:
+    replay = by_metric(**{P95: "query_p95_slowdown", HITS: "query_hits_steady"})
+    collected = await datadog(replay).collect(QUERY)
+    read = normalise(collected.artifacts, DEFAULT_TABLE)
+    (latency,) = [a for a in read if isinstance(a, MetricSeries) and a.name == "latency_p95_ms"]
+    assert latency.unit == "ms"
+    shift = read_by_engine(collected.artifacts).shift("payment-service", "latency")
+    assert shift is not None
+    assert 170 < shift.before < 195
+    assert shift.factor > 4
+
+
+@pytest.mark.parametrize(
+    ("name", "family"),
+    [
+        ("latency_p95_ms", "latency"),
+        ("request_rate", "traffic"),
+        ("error_rate", "errors"),
+        ("cpu_usage", "cpu"),
+        ("memory_usage", "memory"),
+    ],
+)
+def test_each_default_query_is_recorded_under_a_name_the_engine_reads_as_its_kind(
+    name: str, family: str
+) -> None:
+    assert name in DEFAULT_METRICS
+    assert metric_family(name) == family
+
+
+def test_the_default_latency_is_a_percentile_of_the_distribution_not_the_total_time() -> None:
+    latency = DEFAULT_METRICS["latency_p95_ms"]
+    assert latency.query.startswith("p95:trace.http.request{$scope}")
+    assert ".duration" not in latency.query
+    assert latency.unit == "ms"
+    assert set(DEFAULT_METRICS) == {
+        "latency_p95_ms",
+        "request_rate",
+        "error_rate",
+        "cpu_usage",
+        "memory_usage",
+    }
+
+
+async def test_an_operator_keeps_the_former_name_with_a_query_of_their_own() -> None:
+    # An operator whose rules or dashboards name latency_avg_ms sets it, and the queries beside
+    # it, in full: the collector sends what they wrote and records it under their name.
+    replay = full()
+    mean = "avg:trace.http.request{$scope} by {service}*1000"
+    collected = await datadog(
+        replay, metrics={"latency_avg_ms": {"query": mean, "unit": "ms"}}
+    ).collect(QUERY)
+    (sent,) = replay.sent("GET", "/api/v1/query")
+    assert sent.url.params["query"] == (
+        "avg:trace.http.request{service:payment-service,env:production} by {service}*1000"
+    )
+    (series,) = [a for a in collected.artifacts if isinstance(a, MetricSeries)]
+    assert (series.name, series.unit) == ("latency_avg_ms", "ms")
+    assert metric_family(series.name) == "latency"
