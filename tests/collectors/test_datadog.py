@@ -12,8 +12,9 @@ from pydantic import SecretStr
 
 from chronosops.analysis import IncidentContext
 from chronosops.analysis.observations import Observations, metric_family, observe
+from chronosops.analysis.scoring import error_strength
 from chronosops.analysis.signals import DEFAULT_TABLE
-from chronosops.analysis.units import normalise
+from chronosops.analysis.units import SHARE_UNITS, normalise, share_scale
 from chronosops.collectors import (
     CollectorConfigError,
     CollectorNotApplicableError,
@@ -602,7 +603,7 @@ async def test_a_slowdown_is_read_as_a_latency_rise_in_milliseconds() -> None:
     [
         ("latency_p95_ms", "latency"),
         ("request_rate", "traffic"),
-        ("error_rate", "errors"),
+        ("error_ratio", "errors"),
         ("cpu_usage", "cpu"),
         ("memory_usage", "memory"),
     ],
@@ -622,7 +623,7 @@ def test_the_default_latency_is_a_percentile_of_the_distribution_not_the_total_t
     assert set(DEFAULT_METRICS) == {
         "latency_p95_ms",
         "request_rate",
-        "error_rate",
+        "error_ratio",
         "cpu_usage",
         "memory_usage",
     }
@@ -643,3 +644,133 @@ async def test_an_operator_keeps_the_former_name_with_a_query_of_their_own() -> 
     (series,) = [a for a in collected.artifacts if isinstance(a, MetricSeries)]
     assert (series.name, series.unit) == ("latency_avg_ms", "ms")
     assert metric_family(series.name) == "latency"
+
+
+# -- the errors the default records, as the engine reads it ----------------------------------
+
+# What each recording answers, tried in this order: Datadog's ratio of the two counts (the
+# formula divides by the hits), the errors alone per second (the former default), the hits.
+RATIO, ERRORS_PER_SECOND = " / sum:trace.http.request.hits{", "sum:trace.http.request.errors{"
+
+
+async def test_a_traffic_surge_failing_at_the_usual_share_is_not_read_as_an_error_rise() -> None:
+    # Requests triple at the onset and 1% of them fail, before and after. The errors per
+    # second triple with them: recorded under a name the engine reads as an error ratio, as
+    # the former default did, 0.42 -> 1.27 errors a second read as a share going from 42% to
+    # 127% of requests.
+    replay = by_metric(
+        **{
+            RATIO: "query_error_ratio_surge",
+            ERRORS_PER_SECOND: "query_errors_per_second_tripled",
+            HITS: "query_hits_tripled",
+        }
+    )
+    collected = await datadog(replay).collect(QUERY)
+    assert collected.problems == []
+    seen = read_by_engine(collected.artifacts)
+    errors = seen.shift("payment-service", "errors")
+    assert errors is not None
+    assert not errors.counts
+    assert 0.005 < errors.before < 0.02
+    assert errors.peak <= 1.0
+    assert 0.8 < errors.factor < 1.25
+    assert error_strength(errors) == 0.0
+    traffic = seen.shift("payment-service", "traffic")
+    assert traffic is not None
+    assert traffic.factor > 2.5
+
+
+async def test_a_rising_share_of_failures_is_read_as_an_error_ratio_from_zero_to_one() -> None:
+    replay = by_metric(
+        **{
+            RATIO: "query_error_ratio_rising",
+            ERRORS_PER_SECOND: "query_errors_per_second_tripled",
+            HITS: "query_hits_steady",
+        }
+    )
+    collected = await datadog(replay).collect(QUERY)
+    read = normalise(collected.artifacts, DEFAULT_TABLE)
+    (ratio,) = [
+        a
+        for a in read
+        if isinstance(a, MetricSeries) and DEFAULT_TABLE.kind_of(a.name) == "error_ratio"
+    ]
+    assert ratio.unit == "1"
+    assert max(p.value for p in ratio.points) == pytest.approx(0.1242)  # as Datadog sent it
+    errors = read_by_engine(collected.artifacts).shift("payment-service", "errors")
+    assert errors is not None
+    assert 0.009 < errors.before < 0.011
+    assert 0.11 < errors.after < 0.13
+    assert error_strength(errors) == 1.0
+
+
+def test_every_default_the_engine_reads_as_a_share_is_recorded_in_a_share() -> None:
+    # A count a second under a name read as an error ratio is taken for the share itself
+    # (5 errors a second: 500% of requests); without a unit, for a percentage (5%).
+    ratios = {n: m for n, m in DEFAULT_METRICS.items() if DEFAULT_TABLE.kind_of(n) == "error_ratio"}
+    assert list(ratios) == ["error_ratio"]
+    for name, metric in ratios.items():
+        assert metric.unit in SHARE_UNITS
+        assert share_scale(name, "error_ratio", metric.unit, [0.004, 0.12]) == 1.0
+
+
+def test_the_default_error_ratio_is_datadogs_ratio_of_errors_to_hits_per_service() -> None:
+    ratio = DEFAULT_METRICS["error_ratio"]
+    errors, _, hits = ratio.query.partition(" / ")
+    # Each side grouped by service, so Datadog divides a service's errors by its own hits
+    # (an ungrouped side would divide by every service's hits together); counts per interval,
+    # so the ratio is of the requests of that interval.
+    assert errors == "sum:trace.http.request.errors{$scope} by {service}.as_count()"
+    assert hits == "sum:trace.http.request.hits{$scope} by {service}.as_count()"
+    assert ratio.unit == "1"
+
+
+async def test_the_ratios_two_queries_are_both_scoped_to_the_neighbourhood() -> None:
+    replay = chain(**{METRICS: by_metric(**{RATIO: "query_error_ratio_surge"}).routes[METRICS]})
+    await datadog(replay, metrics={"error_ratio": DEFAULT_METRICS["error_ratio"]}).collect(
+        CHAIN_QUERY
+    )
+    (sent,) = replay.sent("GET", "/api/v1/query")
+    scope = "{service IN (web-frontend, orders-api, inventory-api) AND env:production}"
+    assert sent.url.params["query"] == (
+        f"sum:trace.http.request.errors{scope} by {{service}}.as_count() / "
+        f"sum:trace.http.request.hits{scope} by {{service}}.as_count()"
+    )
+
+
+async def test_an_operator_keeps_the_name_error_rate_with_the_ratio_behind_it() -> None:
+    replay = by_metric(**{RATIO: "query_error_ratio_rising"})
+    ratio = DEFAULT_METRICS["error_ratio"]
+    collected = await datadog(
+        replay, metrics={"error_rate": {"query": ratio.query, "unit": "1"}}
+    ).collect(QUERY)
+    errors = read_by_engine(collected.artifacts).shift("payment-service", "errors")
+    assert errors is not None
+    assert errors.name == "error_rate"
+    assert 0.11 < errors.after < 0.13
+
+
+async def test_errors_per_second_kept_under_datadogs_names_are_paired_with_the_hits() -> None:
+    # An operator who wants the counts themselves records them under Datadog's own names:
+    # the engine reads trace.<span>.errors beside trace.<span>.hits as the share that failed.
+    replay = by_metric(
+        **{ERRORS_PER_SECOND: "query_errors_per_second_tripled", HITS: "query_hits_tripled"}
+    )
+    collected = await datadog(
+        replay,
+        metrics={
+            "trace.http.request.errors": {
+                "query": "sum:trace.http.request.errors{$scope} by {service}.as_rate()",
+                "unit": "err/s",
+            },
+            "trace.http.request.hits": {
+                "query": "sum:trace.http.request.hits{$scope} by {service}.as_rate()",
+                "unit": "req/s",
+            },
+        },
+    ).collect(QUERY)
+    errors = read_by_engine(collected.artifacts).shift("payment-service", "errors")
+    assert errors is not None
+    assert errors.name == "trace.http.request:error_ratio"
+    assert 0.005 < errors.before < 0.02
+    assert 0.8 < errors.factor < 1.25

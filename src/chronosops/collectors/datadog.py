@@ -52,6 +52,12 @@ class MetricQuery(BaseModel):
 # p95 the engine reads every latency at. Not ``trace.<span>.duration``: Datadog's legacy gauge
 # of the total time an interval's spans took together, which rises with traffic as much as
 # with slowness (a surge of requests as fast as ever read as a slowdown).
+#
+# Errors are Datadog's own ratio of a service's failed spans to its spans, each side counted
+# per interval and grouped by service (so a service's errors are divided by its own hits),
+# recorded as a share in 0-1. Not ``trace.<span>.errors`` per second under ``error_rate``: the
+# engine reads that name as an error ratio, so 5 errors a second was taken for 500% of
+# requests, and a surge of traffic failing at the usual share for a rising one.
 DEFAULT_METRICS: dict[str, MetricQuery] = {
     "latency_p95_ms": MetricQuery(
         query="p95:trace.http.request{$scope} by {service}*1000", unit="ms"
@@ -59,8 +65,10 @@ DEFAULT_METRICS: dict[str, MetricQuery] = {
     "request_rate": MetricQuery(
         query="sum:trace.http.request.hits{$scope} by {service}.as_rate()", unit="req/s"
     ),
-    "error_rate": MetricQuery(
-        query="sum:trace.http.request.errors{$scope} by {service}.as_rate()", unit="err/s"
+    "error_ratio": MetricQuery(
+        query="sum:trace.http.request.errors{$scope} by {service}.as_count() / "
+        "sum:trace.http.request.hits{$scope} by {service}.as_count()",
+        unit="1",
     ),
     "cpu_usage": MetricQuery(
         query="avg:container.cpu.usage{$scope} by {service}", unit="nanocores"
