@@ -7,7 +7,7 @@ from chronosops.analysis.catalog import HypothesisId
 from chronosops.analysis.engine import SUSPECT_LEAD, decided_family
 from chronosops.analysis.scoring import Candidate
 from tests.analysis.builders import analysis_input, at, logs, series
-from tests.analysis.test_suspects import AFTER, calls
+from tests.analysis.suspects.builders import AFTER, calls
 
 
 def deploy(

@@ -1,22 +1,21 @@
 """Saturation read against load: CPU that rises in proportion to a service's requests is load,
-and a latency percentile the service's own operations do not show is not its saturation."""
+a latency percentile the service's own operations do not show is not its saturation, and a
+tail that moved while the median held is a slower path."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from chronosops.analysis.engine import suspect_candidates
 from chronosops.analysis.signals import DEFAULT_TABLE
-from chronosops.analysis.suspects import (
-    Cut,
-    Suspect,
-    cpu_beyond_load,
-    own_time_calm,
-    rank_suspects,
-)
+from chronosops.analysis.suspects import Suspect, rank_suspects
+from chronosops.analysis.suspects.cut import Cut
+from chronosops.analysis.suspects.load import cpu_beyond_load, own_time_calm
 from chronosops.core.artifacts import MetricSeries, SpanGroup
 from tests.analysis.builders import ONSET, analysis_input, series
-from tests.analysis.test_suspects import AFTER, BEFORE, calls
+from tests.analysis.suspects.builders import AFTER, BEFORE, calls
 
 
 def cpu_and_traffic(
@@ -107,3 +106,77 @@ def test_cpu_beyond_the_load_with_its_own_time_slower_names_saturation() -> None
     found = suspects_of(metrics=metrics, traces=traces)
     assert not found["cart"].own_time_calm
     assert family(found["cart"]) == "CAPACITY_SATURATION"
+
+
+def test_a_tail_that_slowed_while_the_typical_request_did_not_reads_as_a_code_path() -> None:
+    from chronosops.analysis.engine import _family
+
+    metrics = (
+        series("server_latency_p90_seconds", 0.035, 0.7, service="ads")
+        + series("server_latency_p50_seconds", 0.014, 0.015, service="ads")
+        + series("requests_per_second", 5, 5, service="ads")
+    )
+    request = analysis_input(metrics=metrics)
+    suspect = rank_suspects(request.artifacts, request.context)[0]
+    assert suspect.service == "ads"
+    assert suspect.median_calm
+    assert _family(suspect) == "DEPLOY_BUG"
+
+
+@pytest.mark.parametrize(
+    ("tail", "median"),
+    [
+        # a Prometheus summary's quantiles, by their label
+        (
+            ("rpc_duration_seconds", {"quantile": "0.99"}),
+            ("rpc_duration_seconds", {"quantile": "0.5"}),
+        ),
+        # Datadog's percentiles as queried
+        (
+            ("trace.grpc.server.duration.by.service.95p", {}),
+            ("trace.grpc.server.duration.by.service.50p", {}),
+        ),
+    ],
+)
+def test_a_summarys_median_is_read_as_the_median_whichever_way_it_is_named(
+    tail: tuple[str, dict[str, str]], median: tuple[str, dict[str, str]]
+) -> None:
+    def labelled(name: str, labels: dict[str, str], before: float, after: float) -> list[Any]:
+        return [
+            {**p, "labels": {**p["labels"], **labels}}
+            for p in series(name, before, after, service="ads")
+        ]
+
+    metrics = (
+        labelled(*tail, 0.035, 0.7)
+        + labelled(*median, 0.014, 0.015)
+        + series("requests_per_second", 5, 5, service="ads")
+    )
+    request = analysis_input(metrics=metrics)
+    suspect = rank_suspects(request.artifacts, request.context)[0]
+    assert suspect.service == "ads"
+    assert suspect.median_calm
+
+
+def test_a_tail_and_a_median_that_slowed_together_still_read_as_saturation() -> None:
+    from chronosops.analysis.engine import _family
+
+    metrics = (
+        series("server_latency_p90_seconds", 0.035, 0.7, service="ads")
+        + series("server_latency_p50_seconds", 0.014, 0.3, service="ads")
+        + series("requests_per_second", 5, 5, service="ads")
+    )
+    request = analysis_input(metrics=metrics)
+    suspect = rank_suspects(request.artifacts, request.context)[0]
+    assert not suspect.median_calm
+    assert _family(suspect) == "CAPACITY_SATURATION"
+
+
+def test_the_callees_own_view_of_calls_into_it_counts_as_its_median() -> None:
+    inbound = series("inbound_request_latency_p50_seconds", 0.014, 0.015, service="ads")
+    for point in inbound:
+        point["labels"] = {"service": "ads", "source_service": "frontend"}
+    metrics = inbound + series("server_latency_p90_seconds", 0.035, 0.7, service="ads")
+    request = analysis_input(metrics=metrics)
+    found = {s.service: s for s in rank_suspects(request.artifacts, request.context)}
+    assert found["ads"].median_calm

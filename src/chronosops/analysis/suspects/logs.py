@@ -1,0 +1,216 @@
+"""Log readings: error lines in excess of the baseline and templates that vanished, new error
+templates (including those that began in the guard gap), and errors that persist across the
+fault."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from chronosops.analysis.suspects.cut import Cut, strength_of
+from chronosops.analysis.suspects.suspect import Suspect
+from chronosops.core.artifacts import ERROR_LEVELS, LogTemplate
+
+# Lines an error template needs after the onset, with none before it, to count as new (Nezha:
+# a pattern needs support; one stray line is noise).
+NEW_ERROR_SUPPORT = 2
+# How far before the fault's start the logs must reach for a template to count as new rather
+# than merely the first the window shows. Logs are read up to the fault's start, not to the
+# metrics' baseline end a minute earlier: that guard gap keeps a slow metric's lag out of its
+# baseline, and asking logs to reach past it dropped this reading from bundles whose logs begin
+# 50–59 s before the fault (6 of 21 tuned Nezha TrainTicket cases; any value from 0 to 45 s
+# gives the same results there).
+NEW_ERROR_BASELINE = timedelta(seconds=30)
+
+_VOLATILE = re.compile(
+    r"\b[0-9a-f]{6,}\b|\b\S*\d\S*\b|\[[^\]]*[:=][^\]]*\]|\"[^\"]*\"|'[^']*'", re.IGNORECASE
+)
+
+
+def log_key(template: str) -> str:
+    """A coarser template: ids, numbers and bracketed or quoted values masked away."""
+    return _VOLATILE.sub("<v>", template.lower())[:160]
+
+
+def log_evidence(templates: Sequence[LogTemplate], cut: Cut, suspects: dict[str, Suspect]) -> None:
+    groups: dict[tuple[str, str, bool], list[float]] = defaultdict(lambda: [0.0, 0.0])
+    refs: dict[tuple[str, str, bool], list[str]] = defaultdict(list)
+    total = [0.0, 0.0]
+    half = timedelta(seconds=30)
+    for template in templates:
+        error = template.error_count * 2 >= template.count or any(
+            level in ("WARN", "WARNING") for level in template.levels
+        )
+        for service in template.services or []:
+            key = (service, log_key(template.template), error)
+            refs[key].append(template.artifact_id)
+            for point in template.histogram:
+                side = 0 if point.ts + half < cut.fault_start else 1
+                groups[key][side] += point.value
+                total[side] += point.value
+    if total[0] <= 0 or total[1] <= 0:
+        return
+    scale = total[1] / total[0]
+    excess: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])  # extra errors, expected
+    vanished: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])  # missing, expected
+    for (service, _, error), (before, after) in groups.items():
+        expected = before * scale
+        if error:
+            excess[service][0] += max(0.0, after - expected)
+            excess[service][1] += expected
+        elif expected >= 4 and after == 0:
+            vanished[service][0] += expected
+        if not error:
+            vanished[service][1] += expected
+    for service, (extra, expected) in excess.items():
+        z = extra / math.sqrt(expected + 1.0)
+        if extra >= 3:
+            key_refs = [r for (s, _, e), rs in refs.items() if s == service and e for r in rs]
+            suspects.setdefault(service, Suspect(service)).note(
+                "log_errors", strength_of(z), key_refs[0] if key_refs else f"logs:{service}"
+            )
+    for service, (missing, expected) in vanished.items():
+        z = missing / math.sqrt(max(expected - missing, 0.0) + 1.0)
+        if missing >= 4:
+            key_refs = [r for (s, _, e), rs in refs.items() if s == service and not e for r in rs]
+            suspects.setdefault(service, Suspect(service)).note(
+                "log_vanished", strength_of(z), key_refs[0] if key_refs else f"logs:{service}"
+            )
+
+
+def first_error_seen(template: LogTemplate) -> datetime:
+    """When the template first logged at an error level. Its examples keep the error lines
+    first, in time order; a template without error examples falls back to its first line."""
+    return min(
+        (e.ts for e in template.examples if e.level in ERROR_LEVELS), default=template.first_seen
+    )
+
+
+# How many lines, at the rate an error template has logged since its first, its silence before
+# that must have held for the silence to be telling: P(none) = exp(-expected) <= 0.01. On the
+# tuned Nezha TrainTicket cases any value from 3 to 6 gives the same rows (2 names wrong
+# services: chronic errors of two or three lines that happen to begin in the gap; 10 loses one).
+GUARD_SILENCE_EXPECTED = -math.log(0.01)
+
+
+def _began_in_guard_gap(
+    template: LogTemplate, first: datetime, earliest: datetime, latest: datetime, cut: Cut
+) -> bool:
+    """An error template that began in the guard gap (between the baseline's end and the fault's
+    start, where the fault may already be: code faults act before the moment they are reported
+    or labelled), after a stretch of logs it was silent in that its own rate since makes
+    telling, and that still logs after the fault's start. A change point read from the template
+    itself, not from the cut: a template that merely shows its first lines early, or a blip that
+    stopped before the fault, stays out."""
+    if first < cut.baseline_end or template.last_seen < cut.fault_start:
+        return False
+    since = (latest - first).total_seconds()
+    silence = (first - earliest).total_seconds()
+    if since <= 0:
+        return False
+    return template.error_count / since * silence >= GUARD_SILENCE_EXPECTED
+
+
+def new_error_templates(
+    templates: Sequence[LogTemplate], cut: Cut, suspects: dict[str, Suspect]
+) -> None:
+    """Error-level templates a service never logged before the fault and logs after it (Nezha's
+    new patterns): a code path that started failing. Only when the logs reach at least
+    ``NEW_ERROR_BASELINE`` before the fault's start, so a template is new rather than merely the
+    first the window shows; warnings stay out (business warnings come and go with the traffic
+    mix). Newness is read at the error level: a statement logged at a lower level before and at
+    error level after (a code path now treated as failing) is new as an error. A template that
+    began in the guard gap counts when its silence before is telling (``_began_in_guard_gap``)."""
+    if not templates or min(t.first_seen for t in templates) > cut.fault_start - NEW_ERROR_BASELINE:
+        return
+    known = {service.lower() for t in templates for service in t.services or []}
+    earliest = min(t.first_seen for t in templates)
+    latest = max(t.last_seen for t in templates)
+    found: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])  # lines, templates
+    refs: dict[str, list[str]] = defaultdict(list)
+    for template in templates:
+        errors = template.error_count
+        if errors < NEW_ERROR_SUPPORT:
+            continue
+        first = first_error_seen(template)
+        if first < cut.fault_start and not _began_in_guard_gap(
+            template, first, earliest, latest, cut
+        ):
+            continue
+        # Drain masks a name that varies ("no instances available for <*>"): the examples
+        # keep it.
+        text = " ".join([template.template, *(e.message for e in template.examples)]).lower()
+        for service in template.services or []:
+            if any(peer in text for peer in known if peer != service.lower()):
+                # "no instances available for ts-basic-service": a call that failed on a
+                # peer is the peer's trouble as much as this service's, not its own code path.
+                continue
+            found[service][0] += errors
+            found[service][1] += 1
+            refs[service].append(template.artifact_id)
+    for service, (lines, count) in found.items():
+        # Distinct new failures say more than one failure repeated.
+        z = 3.0 * lines * math.sqrt(count)
+        suspect = suspects.setdefault(service, Suspect(service))
+        for ref in refs[service]:
+            suspect.note("log_new_errors", strength_of(z), ref)
+
+
+# A service's own errors on both sides of the fault, at least this many lines a side, and at
+# least this share of the bundle's own error lines (lines naming another service left out).
+PERSISTENT_ERROR_LINES = 2
+PERSISTENT_ERROR_SHARE = 0.5
+# Its rate after the fault between these multiples of its rate before (scaled by the bundle's
+# other lines): below, an earlier failure fading; above, a change the readings of change see.
+# On the tuned Nezha TrainTicket cases a ceiling of 3 to 10 gives the same rows (2 loses one).
+PERSISTENT_HOLD = 0.5
+PERSISTENT_SURGE = 4.0
+
+
+def persistent_errors(
+    templates: Sequence[LogTemplate], cut: Cut, suspects: dict[str, Suspect]
+) -> None:
+    """A service that logs its own errors before the fault and after it, and logs most of the
+    errors there are: a failure already under way when the window opens (a bad release or a
+    broken input minutes earlier, an earlier fault at the same service still in force) shows as
+    a state, not a change, so the readings of change above cannot see it. A lead, not a proof:
+    business errors ("not found", a rejected request) look the same, so it weighs less than
+    errors that rose, and it never fires where the baseline is clean."""
+    known = {service.lower() for t in templates for service in t.services or []}
+    half = timedelta(seconds=30)
+    own: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
+    refs: dict[str, list[str]] = defaultdict(list)
+    volume = [0.0, 0.0]
+    for template in templates:
+        if template.error_count * 2 < template.count:
+            # The bundle's other lines measure its volume (a flood of errors would not).
+            for point in template.histogram:
+                volume[0 if point.ts + half < cut.fault_start else 1] += point.value
+            continue
+        # Drain masks a name that varies ("no instances available for <*>"): the examples
+        # keep it.
+        text = " ".join([template.template, *(e.message for e in template.examples)]).lower()
+        for service in template.services or []:
+            if any(peer in text for peer in known if peer != service.lower()):
+                continue  # a call that failed on a peer, not this service's own failure
+            for point in template.histogram:
+                own[service][0 if point.ts + half < cut.fault_start else 1] += point.value
+            refs[service].append(template.artifact_id)
+    if volume[0] <= 0 or volume[1] <= 0:
+        return
+    scale = volume[1] / volume[0]  # sampling changes the volume, not the mix
+    total = sum(before + after for before, after in own.values())
+    for service, (before, after) in own.items():
+        share = (before + after) / total if total else 0.0
+        if min(before, after) < PERSISTENT_ERROR_LINES or share < PERSISTENT_ERROR_SHARE:
+            continue
+        if after < PERSISTENT_HOLD * before * scale:
+            continue  # fading: an earlier failure ending, not one in force
+        if after > PERSISTENT_SURGE * before * scale:
+            continue  # surging: a change, read by the readings of change
+        suspect = suspects.setdefault(service, Suspect(service))
+        for ref in refs[service]:
+            suspect.note("log_errors_persistent", share, ref)

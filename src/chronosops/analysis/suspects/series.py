@@ -1,0 +1,98 @@
+"""A metric series read against its baseline: the deviation of one series in its kind's
+direction, with its baseline taken from its latest regime."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+from chronosops.analysis.signals import KIND_DIRECTION, SignalTable, peer_of, unit_floor
+from chronosops.analysis.statistics import MAD_SCALE, mad, median
+from chronosops.analysis.suspects.cut import MIN_BASELINE, Cut, deviation
+from chronosops.core.artifacts import MetricSeries
+
+MIN_WEAK_BASELINE = 2  # two or three points: a relative change, weighed down
+WEAK_SUPPORT = 0.7
+
+
+def own_sides(
+    series: Sequence[MetricSeries], table: SignalTable, cut: Cut, kind: str
+) -> Iterator[tuple[str, MetricSeries, list[float], list[float]]]:
+    """A service's own series of one signal kind (not a call edge's, which a peer label marks),
+    by service, with both sides of the cut, where both have the support a robust reading
+    needs."""
+    for item in series:
+        if item.service is None or peer_of(item.labels):
+            continue
+        if table.kind_of(item.name, item.labels) != kind:
+            continue
+        before, after = cut.sides(item)
+        if len(before) >= MIN_BASELINE and len(after) >= 2:
+            yield item.service, item, before, after
+
+
+def series_evidence(
+    series: MetricSeries, table: SignalTable, cut: Cut
+) -> tuple[str, float, float] | None:
+    """(kind, signed deviation, weight) of one series, or None.
+
+    Four baseline points or more: the robust deviation. Two or three (a window cut short by
+    the previous incident): a relative change against a wider floor, weighed down (weak
+    support). Fewer: nothing.
+    """
+    kind = table.kind_of(series.name, series.labels)
+    if kind is None:
+        return None
+    before, after = cut.sides(series)
+    if len(before) < MIN_WEAK_BASELINE or len(after) < 2:
+        return None
+    relative = 0.2 if kind == "latency" else 0.05
+    floor = unit_floor(series.name, kind, series.unit)
+    if kind == "memory":
+        # A container's footprint is flat between collections: a step of a point from a flat
+        # baseline is the process changing (new code running, a leak), not noise.
+        relative, floor = FOOTPRINT_RELATIVE, FOOTPRINT_FLOOR * floor
+    before = latest_regime(before, floor=floor, relative=relative)
+    weight = 1.0
+    if len(before) < MIN_BASELINE:
+        relative, floor, weight = max(relative, 0.25), 2 * floor, WEAK_SUPPORT
+    z = deviation(before, after, floor=floor, relative=relative)
+    return kind, z, weight
+
+
+# Memory is read against a fiftieth of its level and a tenth of the kind's unit floor.
+FOOTPRINT_RELATIVE = 0.02
+FOOTPRINT_FLOOR = 0.1
+
+
+# How many of the later stretch's spreads an earlier stretch of the baseline must sit away to be
+# another regime (an earlier fault, its recovery), and the points each side needs.
+REGIME_SHIFT = 5.0
+REGIME_MIN_HEAD = 2
+
+
+def latest_regime(before: list[float], *, floor: float, relative: float) -> list[float]:
+    """The baseline since its own last level shift: a window reaching back into an earlier
+    fault (or its recovery) compares the incident with that fault, and its spread drowns the
+    incident. Split where the earlier part's median sits furthest from the later part's, in
+    the later part's spreads; at REGIME_SHIFT or more, only the later part is the baseline
+    (it keeps MIN_BASELINE points at least)."""
+    if len(before) < MIN_BASELINE + REGIME_MIN_HEAD:
+        return before
+    best, split = 0.0, 0
+    for k in range(REGIME_MIN_HEAD, len(before) - MIN_BASELINE + 1):
+        tail = before[k:]
+        centre = median(tail)
+        scale = max(MAD_SCALE * mad(tail), relative * abs(centre), floor)
+        shift = abs(median(before[:k]) - centre) / scale
+        if shift > best:
+            best, split = shift, k
+    return before[split:] if best >= REGIME_SHIFT else before
+
+
+def directional(kind: str, z: float) -> float:
+    direction = KIND_DIRECTION.get(kind, "up")
+    if direction == "up":
+        return max(0.0, z)
+    if direction == "down":
+        return max(0.0, -z)
+    return abs(z)

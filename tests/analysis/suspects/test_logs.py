@@ -1,0 +1,234 @@
+"""Log readings: error lines in excess of the baseline, new error templates (those that began in
+the guard gap too) and errors that persist on both sides of the fault."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chronosops.analysis.suspects import rank_suspects
+from chronosops.analysis.suspects.logs import log_key
+from tests.analysis.builders import analysis_input, at, logs
+from tests.analysis.suspects.builders import ranked, suspect_kinds
+
+
+def test_error_lines_in_excess_of_the_baseline_point_at_their_service() -> None:
+    background = logs("GET /items served in {i} ms", 40, level="INFO", start=-10, service="web")
+    background += logs("GET /items served in {i} ms", 40, level="INFO", start=0.5, service="web")
+    failures = logs("order {i} failed: price lookup threw", 30, start=0.5, service="pricing")
+    order = ranked(logs=background + failures)
+    assert order[0] == "pricing"
+
+
+def test_the_log_key_masks_ids_numbers_and_bracketed_values() -> None:
+    one = log_key("c.s.Impl#232 SpanID: 7de994d6484b9912 [refund][amount: 18.00]")
+    other = log_key("c.s.Impl#232 SpanID: 1f4daf024add3e61 [refund][amount: 3.50]")
+    assert one == other
+
+
+def test_an_error_template_first_logged_after_the_onset_is_new_and_one_logged_before_is_not() -> (
+    None
+):
+    background = logs("GET /items served in {i} ms", 40, level="INFO", start=-10, service="web")
+    steady = logs("seat {i} not found", 20, start=-10, service="orders")
+    steady += logs("seat {i} not found", 20, start=0.5, service="orders")
+    new = logs("[queryForTravel][catch price exception] trip {i}", 3, start=0.5, service="basic")
+    kinds = suspect_kinds(logs=background + steady + new)
+    assert kinds["basic"]["log_new_errors"] > 0.4
+    assert "log_new_errors" not in kinds["orders"]
+
+
+def new_error_kinds_with_logs_from(start: float) -> dict[str, dict[str, float]]:
+    """Steady lines from ``start`` minutes (the fault starts a minute before the onset) and an
+    error template first logged after the onset."""
+    background = logs("GET /items served in {i} ms", 30, level="INFO", start=start, service="web")
+    new = logs("[queryForTravel][catch price exception] trip {i}", 3, start=0.5, service="basic")
+    return suspect_kinds(logs=background + new)
+
+
+def test_logs_reaching_under_a_minute_before_the_faults_start_still_show_a_template_is_new() -> (
+    None
+):
+    # 48 s of logs before the fault's start: short of the metrics' guard gap, enough to have
+    # shown a statement logged before.
+    assert new_error_kinds_with_logs_from(-1.8)["basic"]["log_new_errors"] > 0.4
+
+
+def test_logs_that_begin_just_before_the_faults_start_cannot_tell_a_template_is_new() -> None:
+    # 12 s of logs before the fault's start: the window merely shows its first lines.
+    assert "log_new_errors" not in new_error_kinds_with_logs_from(-1.2).get("basic", {})
+
+
+def test_a_statement_logged_as_info_before_the_fault_and_as_error_after_is_a_new_error() -> None:
+    background = logs("GET /items served in {i} ms", 40, level="INFO", start=-10, service="web")
+    quiet = logs("[verifyCode][code not found] id {i}", 6, level="INFO", start=-6, service="codes")
+    loud = logs("[verifyCode][code not found] id {i}", 4, start=0.5, service="codes")
+    kinds = suspect_kinds(logs=background + quiet + loud)
+    assert kinds["codes"]["log_new_errors"] > 0.4
+
+
+def test_a_statement_logged_as_error_on_both_sides_is_not_new() -> None:
+    background = logs("GET /items served in {i} ms", 40, level="INFO", start=-10, service="web")
+    before = logs("[verifyCode][code not found] id {i}", 6, start=-6, service="codes")
+    after = logs("[verifyCode][code not found] id {i}", 4, start=0.5, service="codes")
+    kinds = suspect_kinds(logs=background + before + after)
+    assert "log_new_errors" not in kinds.get("codes", {})
+
+
+def errors_from(
+    start: float, count: int, *, every: float = 0.1, logs_from: float = -10
+) -> list[dict[str, Any]]:
+    """Steady lines at "web" from ``logs_from`` minutes to four after the onset, and an error
+    template at "contacts" logged ``count`` times from ``start`` minutes, every ``every``."""
+    steady = round((4 - logs_from) * 10)
+    lines = logs(
+        "GET /items served in {i} ms", steady, level="INFO", start=logs_from, service="web"
+    )
+    lines += [
+        {
+            "message": f"[findContactsById][no contacts according to id] id {i}",
+            "level": "ERROR",
+            "timestamp": at(start + i * every),
+            "service": "contacts",
+        }
+        for i in range(count)
+    ]
+    return lines
+
+
+def test_an_error_template_that_began_in_the_guard_gap_after_a_telling_silence_is_new() -> None:
+    # The fault starts a minute before the onset; its first line 30 s before that, after eight
+    # minutes of logs it was silent in, and it keeps failing after.
+    kinds = suspect_kinds(logs=errors_from(-1.5, 30))
+    assert kinds["contacts"]["log_new_errors"] > 0.4
+
+
+def test_an_error_template_that_began_in_the_guard_gap_names_a_code_fault_at_its_service() -> None:
+    from chronosops.analysis import analyze
+
+    result = analyze(analysis_input(service="web", logs=errors_from(-1.5, 30)))
+    assert result.culprit_service == "contacts"
+    assert result.hypotheses[0].id == "DEPLOY_BUG"
+
+
+def test_an_error_template_too_sparse_for_its_silence_to_tell_stays_out() -> None:
+    # Two lines in five and a half minutes: two minutes without one says nothing.
+    kinds = suspect_kinds(logs=errors_from(-1.5, 2, every=3.0, logs_from=-3.5))
+    assert "log_new_errors" not in kinds.get("contacts", {})
+
+
+def test_an_error_template_that_began_before_the_guard_gap_is_not_new() -> None:
+    kinds = suspect_kinds(logs=errors_from(-2.5, 40))
+    assert "log_new_errors" not in kinds.get("contacts", {})
+
+
+def test_an_error_burst_in_the_guard_gap_that_stopped_before_the_fault_is_not_new() -> None:
+    kinds = suspect_kinds(logs=errors_from(-1.9, 8))
+    assert "log_new_errors" not in kinds.get("contacts", {})
+
+
+def test_a_new_error_naming_another_service_is_not_the_loggers_own_fault() -> None:
+    background = logs("GET /items served in {i} ms", 40, level="INFO", start=-10, service="web")
+    background += logs("price lookup took {i} ms", 40, level="INFO", start=-10, service="pricing")
+    failing = logs("call {i} failed: no instances available for pricing", 5, service="travel")
+    kinds = suspect_kinds(logs=background + failing)
+    assert "log_new_errors" not in kinds.get("travel", {})
+
+
+# More peers than a few plain words: Drain masks the name where they stand.
+PEERS = ("ts-pricing", "ts-billing", "ts-seats", "ts-routes")
+
+
+def test_a_new_error_whose_template_masks_the_peer_it_names_is_not_the_loggers_own_fault() -> None:
+    background = logs("GET /items served in {i} ms", 40, level="INFO", start=-10, service="web")
+    for peer in PEERS:
+        background += logs("lookup took {i} ms", 40, level="INFO", start=-10, service=peer)
+    # One statement naming four peers: the template masks the name ("<*>"), the examples keep it.
+    failing = [
+        line
+        for peer in PEERS
+        for line in logs(
+            "request {i} processing failed; nested exception is java.lang.IllegalStateException:"
+            f" No instances available for {peer} with root cause",
+            2,
+            service="travel",
+        )
+    ]
+    kinds = suspect_kinds(logs=background + failing)
+    assert "log_new_errors" not in kinds.get("travel", {})
+
+
+def test_a_new_error_template_with_nothing_else_moving_names_a_code_fault_at_its_service() -> None:
+    from chronosops.analysis import analyze
+
+    lines = logs("GET /items served in {i} ms", 60, level="INFO", start=-10, service="web")
+    lines += logs("GET /items served in {i} ms", 60, level="INFO", start=0.5, service="web")
+    lines += logs("price {i} computed", 60, level="INFO", start=-10, service="pricing")
+    lines += logs("price {i} computed", 60, level="INFO", start=0.5, service="pricing")
+    lines += logs("[computePrice][rule table empty] trip {i}", 12, start=0.5, service="pricing")
+    result = analyze(analysis_input(service="web", logs=lines))
+    assert result.suspects[0] == "pricing"
+    assert result.culprit_service == "pricing"
+    assert result.hypotheses[0].id == "DEPLOY_BUG"
+
+
+def errors_before_and_after(
+    message: str, before: int, after: int, *, service: str
+) -> list[dict[str, Any]]:
+    """Steady lines at "web" on both sides, and ``message`` logged ``before`` times before the
+    fault's start and ``after`` times after the onset at ``service``."""
+    lines = logs("GET /items served in {i} ms", 40, level="INFO", start=-10, service="web")
+    lines += logs("GET /items served in {i} ms", 40, level="INFO", start=0.5, service="web")
+    if before:
+        lines += logs(message, before, start=-6, service=service)
+    if after:
+        lines += logs(message, after, start=0.5, service=service)
+    return lines
+
+
+def test_a_service_failing_before_and_after_the_fault_with_most_of_the_errors_is_a_lead() -> None:
+    failing = errors_before_and_after("no contacts for id {i}", 6, 8, service="contacts")
+    ambient = errors_before_and_after("food store {i} is null", 2, 2, service="food")
+    request = analysis_input(logs=failing + ambient[80:])
+    suspects = rank_suspects(request.artifacts, request.context)
+    assert suspects[0].service == "contacts"
+    assert suspects[0].kinds["log_errors_persistent"] > 0.5
+    assert "log_errors_persistent" not in {s.service: s.kinds for s in suspects}.get("food", {})
+
+
+def test_errors_that_begin_after_the_fault_are_a_change_not_a_persistent_state() -> None:
+    kinds = suspect_kinds(
+        logs=errors_before_and_after("no contacts for id {i}", 0, 8, service="contacts")
+    )
+    assert "log_errors_persistent" not in kinds["contacts"]
+
+
+def test_errors_that_fade_after_the_fault_are_a_recovery_not_a_persistent_state() -> None:
+    kinds = suspect_kinds(
+        logs=errors_before_and_after("no contacts for id {i}", 12, 2, service="contacts")
+    )
+    assert "log_errors_persistent" not in kinds.get("contacts", {})
+
+
+def test_errors_that_surge_after_the_fault_are_a_change_not_a_persistent_state() -> None:
+    lines = errors_before_and_after("no contacts for id {i}", 3, 60, service="contacts")
+    kinds = suspect_kinds(logs=lines)
+    assert "log_errors_persistent" not in kinds["contacts"]
+    assert kinds["contacts"]["log_errors"] > 0.5  # read as the change it is
+
+
+def test_persistent_errors_naming_another_service_are_that_peers_not_the_loggers() -> None:
+    lines = errors_before_and_after(
+        "call {i} failed: no instances available for pricing", 6, 8, service="travel"
+    )
+    lines += logs("price lookup took {i} ms", 40, level="INFO", start=-10, service="pricing")
+    kinds = suspect_kinds(logs=lines)
+    assert "log_errors_persistent" not in kinds.get("travel", {})
+
+
+def test_persistent_errors_alone_rank_their_service_first_without_naming_it() -> None:
+    from chronosops.analysis import analyze
+
+    lines = errors_before_and_after("no contacts for id {i}", 6, 8, service="contacts")
+    result = analyze(analysis_input(service="web", logs=lines))
+    assert result.suspects[0] == "contacts"
+    assert result.culprit_service is None  # a state is a lead, not a named cause

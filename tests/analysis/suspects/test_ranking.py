@@ -1,0 +1,100 @@
+"""Services ranked by how far their own signals moved, callee before caller: robust to zero
+baselines, idle services and caller-side symptoms."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chronosops.analysis.signals import DEFAULT_TABLE
+from chronosops.analysis.suspects import rank_suspects
+from chronosops.analysis.units import normalise
+from tests.analysis.builders import analysis_input, at, series
+from tests.analysis.suspects.builders import checkout_calling, edge, ranked
+
+
+def test_the_service_whose_cpu_jumped_leads() -> None:
+    order = ranked(
+        metrics=series("cpu_usage_percent", 20, 95, service="cart")
+        + series("cpu_usage_percent", 30, 31, service="checkout")
+    )
+    assert order[0] == "cart"
+
+
+def test_an_edge_metric_is_credited_to_the_callee_and_the_callee_comes_first() -> None:
+    order = ranked(
+        metrics=edge("outbound_request_latency_p50_seconds", "frontend", "email", 0.01, 0.5)
+        + series("server_latency_p90_seconds", 0.05, 0.6, service="frontend")
+    )
+    assert order.index("email") < order.index("frontend")
+
+
+def test_a_topology_event_puts_the_callee_before_its_caller() -> None:
+    metrics = series("server_latency_p90_seconds", 0.05, 0.8, service="gateway")
+    metrics += series("server_latency_p90_seconds", 0.02, 0.5, service="ledger")
+    alone = ranked(metrics=metrics)
+    assert alone[0] == "gateway"
+    with_graph = ranked(
+        metrics=metrics,
+        events=[
+            {
+                "type": "topology",
+                "description": "gateway calls ledger",
+                "timestamp": at(-20),
+                "metadata": {"service": "gateway", "peerService": "ledger"},
+            }
+        ],
+    )
+    assert with_graph[0] == "ledger"
+
+
+def test_metrics_alone_name_the_culprit_and_family_when_they_point_to_one() -> None:
+    from chronosops.analysis import analyze
+
+    metrics = series("cpu_usage_percent", 20, 97, service="inventory")
+    metrics += series("server_latency_p90_seconds", 0.02, 0.4, service="inventory")
+    metrics += series("requests_per_second", 30, 30, service="inventory")
+    metrics += series("server_latency_p90_seconds", 0.05, 0.5, service="frontend")
+    metrics += series("requests_per_second", 40, 40, service="frontend")
+    metrics += series("cpu_usage_percent", 30, 31, service="frontend")
+    metrics += edge("outbound_request_latency_p50_seconds", "frontend", "inventory", 0.02, 0.4)
+    result = analyze(analysis_input(service="frontend", metrics=metrics))
+    assert result.culprit_service == "inventory"
+    assert result.hypotheses[0].id == "CAPACITY_SATURATION"
+    assert result.suspects[0] == "inventory"
+
+
+def success_rate(service: str, before: float, after: float) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": "success_rate_percent",
+            "value": before if minute < 0 else after,
+            "timestamp": at(minute),
+            "labels": {"service": service},
+        }
+        for minute in range(-15, 5)
+    ]
+
+
+def explains(metrics: list[dict[str, Any]]) -> dict[str, float]:
+    request = analysis_input(metrics=metrics)
+    # The ranking reads series in their kind's unit, as the engine hands them over.
+    artifacts = normalise(request.artifacts, DEFAULT_TABLE)
+    return {s.service: s.explains for s in rank_suspects(artifacts, request.context)}
+
+
+def test_a_caller_failing_a_few_percent_of_requests_is_a_symptom_its_broken_callee_explains() -> (
+    None
+):
+    # checkout stopped calling payment and email (an exception ends its requests early) and
+    # frontend, its caller, fails 3% of its requests: a symptom checkout's fault explains,
+    # though 100% → 97% barely moves frontend's own ranking (a twentieth of the rate's level).
+    metrics = checkout_calling(payment_after=0.0, email_after=0.0)
+    assert explains(metrics)["checkout"] < 0.3
+    metrics += success_rate("frontend", 100.0, 97.0)
+    assert explains(metrics)["checkout"] >= 0.3
+
+
+def test_a_success_rate_that_holds_is_no_symptom_to_explain() -> None:
+    metrics = checkout_calling(payment_after=0.0, email_after=0.0)
+    metrics += success_rate("frontend", 100.0, 99.9)
+    assert explains(metrics)["checkout"] < 0.3
