@@ -3,8 +3,8 @@ prefixed where the guide names a prefix."""
 
 from __future__ import annotations
 
-import base64
 import os
+import time
 from typing import Protocol
 
 from cuid2 import Cuid
@@ -28,22 +28,49 @@ class Cuid2Factory:
 
 
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
+# Base32 digits in ASCII order, so that the text of a number sorts as the number does.
+_SORTED_DIGITS = "234567abcdefghijklmnopqrstuvwxyz"
+# Every pair of digits: ten bits a lookup.
+_PAIRS = tuple(high + low for high in _SORTED_DIGITS for low in _SORTED_DIGITS)
 
 
 class RandomIds:
-    """The ids a server hands out: a letter and 24 base32 characters from the OS's random
-    source (124 random bits), in the shape of a CUID2.
+    """The ids a server hands out, in the shape of a CUID2 (a letter, then 24 of [a-z0-9]):
+    the millisecond clock in the first 9 characters, then 80 random bits from the OS's
+    random source in the other 16.
 
     A CUID2 hashes a timestamp, a counter, a fingerprint and random bits with SHA3 and encodes
     the result in base36 digit by digit, ~20 µs an id and ~9 ids an ingest; the ids are row
-    keys and references, never ordered or parsed, so the OS's random bits alone make them as
-    unique and unguessable, in ~1 µs.
+    keys and references, never parsed. Purely random keys (as these were until 2026-12-06)
+    land each new row, and each row that refers to it, on a random page of every B-tree that
+    indexes an id: an ingest dirtied ~37 pages of SQLite, written to the WAL at every commit.
+    Ids that begin with the clock go in at the right-hand edge, where the rows of the same
+    group commit share their pages (docs/benchmarks.md, 2026-12-06 — perf13). Within one
+    millisecond the random bits alone tell ids apart; a clock set back only costs that
+    locality, never uniqueness. The time an id was made is readable from it; every record
+    with an id shows its creation time anyway, and no secret is an id.
     """
 
     def new(self) -> str:
-        raw = os.urandom(16)
-        # 15 bytes make 24 base32 characters exactly (no padding); the 16th picks the letter.
-        return _LETTERS[raw[15] % 26] + base64.b32encode(raw[:15]).decode("ascii").lower()
+        now = time.time_ns() // 1_000_000
+        noise = int.from_bytes(os.urandom(10))
+        pairs = _PAIRS
+        # The first letter holds the clock's bits above 40 (1 until 2039, 25 in the year 2878).
+        return (
+            _LETTERS[(now >> 40) % 26]
+            + pairs[(now >> 30) & 1023]
+            + pairs[(now >> 20) & 1023]
+            + pairs[(now >> 10) & 1023]
+            + pairs[now & 1023]
+            + pairs[noise >> 70]
+            + pairs[(noise >> 60) & 1023]
+            + pairs[(noise >> 50) & 1023]
+            + pairs[(noise >> 40) & 1023]
+            + pairs[(noise >> 30) & 1023]
+            + pairs[(noise >> 20) & 1023]
+            + pairs[(noise >> 10) & 1023]
+            + pairs[noise & 1023]
+        )
 
 
 class SequentialIds:
