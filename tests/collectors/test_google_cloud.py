@@ -13,6 +13,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import SecretStr
 
+from chronosops.analysis import IncidentContext
+from chronosops.analysis.observations import Observations, observe
+from chronosops.analysis.scoring import error_strength
+from chronosops.analysis.signals import DEFAULT_TABLE
+from chronosops.analysis.units import SHARE_UNITS, normalise, share_scale
 from chronosops.collectors import (
     CollectorAuthError,
     CollectorConfigError,
@@ -21,14 +26,14 @@ from chronosops.collectors import (
     CollectorSpec,
     registry,
 )
-from chronosops.collectors.google_cloud import GoogleCloudCollector
+from chronosops.collectors.google_cloud import DEFAULT_METRICS, GoogleCloudCollector
 from chronosops.core.artifacts import LogStatement, LogTemplate, MetricSeries, SpanGroup
 from chronosops.core.clock import FrozenClock
 from chronosops.core.topology import ServiceGraph
 from chronosops.core.windows import TimeWindow
 from chronosops.evidence import CollectionPolicy, CollectorRunner
 from tests.collectors.local_servers import answering_server
-from tests.collectors.replay import Replay, by_cursor, recording
+from tests.collectors.replay import Replay, by_cursor, recording, respond
 from tests.collectors.traced_calls import assert_web_frontend_calls_payment
 
 ONSET = datetime(2024, 1, 15, 10, 0, tzinfo=UTC)
@@ -576,3 +581,200 @@ async def test_a_traced_call_becomes_a_caller_to_callee_group_with_its_time_outs
     )
     collected = await google(replay, metrics=ONE_METRIC).collect(QUERY)
     assert_web_frontend_calls_payment(collected.artifacts, source="gcp")
+
+
+# -- the errors the default records, as the engine reads it ----------------------------------
+
+SURGE_CONTEXT = IncidentContext(
+    source_type="GOOGLE_CLOUD",
+    title="payment-service alert",
+    service="payment-service",
+    onset=ONSET,
+    window_start=WINDOW.start,
+    window_end=WINDOW.end,
+)
+# What each recording answers, tried in this order: the 5xx part of the request count, then
+# the request count itself; any other filter (latency, CPU, memory) finds no series.
+FIVE_XX, REQUESTS = 'metric.labels.response_code_class="5xx"', "run.googleapis.com/request_count"
+
+
+def by_filter(**answers: str) -> Replay:
+    """Monitoring answering each timeSeries.list by its filter: the first of ``answers`` (a
+    recording's name under the text the filter holds) found in it, else no series."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        asked = request.url.params["filter"]
+        name = next((n for text, n in answers.items() if text in asked), "timeseries_empty")
+        return respond(recording("google_cloud", name))
+
+    return Replay({SERIES: answer})
+
+
+def collector(replay: Replay, **options: Any) -> GoogleCloudCollector:
+    return google(replay, logs_filter=None, trace_filter=None, **options)
+
+
+def read_by_engine(artifacts: list[Any]) -> Observations:
+    return observe(normalise(artifacts, DEFAULT_TABLE), SURGE_CONTEXT)
+
+
+async def test_a_traffic_surge_failing_at_the_usual_share_is_not_read_as_an_error_rise() -> None:
+    # Requests triple at the onset and 1% of them answer 5xx, before and after. The 5xx rate
+    # triples with them: recorded under a name the engine reads as an error ratio, as the
+    # former default did, 0.39 -> 1.17 errors a second read as a share going from 39% to 117%.
+    replay = by_filter(
+        **{FIVE_XX: "timeseries_5xx_tripled", REQUESTS: "timeseries_requests_tripled"}
+    )
+    collected = await collector(replay).collect(QUERY)
+    assert collected.problems == []
+    seen = read_by_engine(collected.artifacts)
+    errors = seen.shift("payment-service", "errors")
+    assert errors is not None
+    assert not errors.counts
+    assert 0.005 < errors.before < 0.02
+    assert errors.peak <= 1.0
+    assert 0.8 < errors.factor < 1.25
+    assert error_strength(errors) == 0.0
+    traffic = seen.shift("payment-service", "traffic")
+    assert traffic is not None
+    assert traffic.factor > 2.5
+
+
+async def test_a_rising_share_of_5xx_is_read_as_an_error_ratio_from_zero_to_one() -> None:
+    # Before the onset Monitoring aligns a 5xx point only in the two minutes that had one
+    # (1 of 2,400 requests); the minutes without are no 5xx, the baseline the rise is read from.
+    replay = by_filter(**{FIVE_XX: "timeseries_5xx_rising", REQUESTS: "timeseries_requests_steady"})
+    collected = await collector(replay).collect(QUERY)
+    read = normalise(collected.artifacts, DEFAULT_TABLE)
+    (ratio,) = [
+        a
+        for a in read
+        if isinstance(a, MetricSeries) and DEFAULT_TABLE.kind_of(a.name) == "error_ratio"
+    ]
+    assert ratio.unit == "1"
+    assert len(ratio.points) == 30  # a point for every minute the requests were counted
+    assert max(p.value for p in ratio.points) == pytest.approx(0.128)
+    assert sum(1 for p in ratio.points if p.value == 0.0) == 13
+    errors = read_by_engine(collected.artifacts).shift("payment-service", "errors")
+    assert errors is not None
+    assert errors.before < 0.001
+    assert 0.11 < errors.after < 0.13
+    assert error_strength(errors) == 1.0
+
+
+async def test_a_window_without_any_5xx_is_an_error_ratio_of_zero() -> None:
+    # Monitoring answers a filter that matched no 5xx with no series at all.
+    replay = by_filter(**{FIVE_XX: "timeseries_empty", REQUESTS: "timeseries_requests_steady"})
+    collected = await collector(replay).collect(QUERY)
+    (ratio,) = [
+        a for a in collected.artifacts if isinstance(a, MetricSeries) and a.name == "error_ratio"
+    ]
+    assert [p.value for p in ratio.points] == [0.0] * 30
+
+
+async def test_the_ratio_asks_for_both_parts_aligned_and_summed_alike() -> None:
+    replay = by_filter(**{FIVE_XX: "timeseries_5xx_rising", REQUESTS: "timeseries_requests_steady"})
+    await collector(replay, metrics={"error_ratio": DEFAULT_METRICS["error_ratio"]}).collect(QUERY)
+    failed, every = replay.sent("GET", f"/v3/projects/{PROJECT}/timeSeries")
+    assert failed.url.params["filter"] == (
+        'metric.type="run.googleapis.com/request_count" AND '
+        'metric.labels.response_code_class="5xx" AND resource.type="cloud_run_revision" AND '
+        'resource.labels.service_name="payment-service"'
+    )
+    assert every.url.params["filter"] == (
+        'metric.type="run.googleapis.com/request_count" AND resource.type="cloud_run_revision" '
+        'AND resource.labels.service_name="payment-service"'
+    )
+    for sent in (failed, every):
+        assert sent.url.params["aggregation.perSeriesAligner"] == "ALIGN_RATE"
+        assert sent.url.params["aggregation.crossSeriesReducer"] == "REDUCE_SUM"
+        assert sent.url.params["aggregation.alignmentPeriod"] == "60s"
+
+
+async def test_each_neighbour_s_5xx_are_divided_by_its_own_requests() -> None:
+    replay = by_filter(
+        **{FIVE_XX: "timeseries_5xx_by_service", REQUESTS: "timeseries_requests_by_service"}
+    )
+    collected = await collector(
+        replay, metrics={"error_ratio": DEFAULT_METRICS["error_ratio"]}
+    ).collect(CHAIN_QUERY)
+    for sent in replay.sent("GET", f"/v3/projects/{PROJECT}/timeSeries"):
+        assert sent.url.params["aggregation.groupByFields"] == "resource.labels.service_name"
+    ratios = {
+        a.service: [p.value for p in a.points]
+        for a in collected.artifacts
+        if isinstance(a, MetricSeries)
+    }
+    assert ratios == {
+        "web-frontend": [0.01, 0.0, 0.1],
+        "orders-api": [0.01, 0.1, 0.25],
+        "inventory-api": [0.0, 0.0, 0.0],  # no 5xx series at all: none failed
+    }
+
+
+async def test_a_5xx_answer_read_in_part_is_not_taken_for_minutes_without_5xx() -> None:
+    first = recording("google_cloud", "timeseries_5xx_rising")
+    pages: dict[str | None, dict[str, Any] | BaseException] = {
+        None: {
+            **first,
+            "body": {**first["body"], "nextPageToken": "more"},
+        },
+        "more": recording("google_cloud", "unavailable"),
+    }
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if FIVE_XX in request.url.params["filter"]:
+            return by_cursor(query_token, pages)(request)
+        return respond(recording("google_cloud", "timeseries_requests_steady"))
+
+    collected = await collector(
+        Replay({SERIES: answer}), metrics={"error_ratio": DEFAULT_METRICS["error_ratio"]}
+    ).collect(QUERY)
+    assert collected.problems[0].startswith("metric error_ratio: page 2 failed")
+    (ratio,) = [a for a in collected.artifacts if isinstance(a, MetricSeries)]
+    assert len(ratio.points) == 17  # only the minutes the 5xx page had
+    assert min(p.value for p in ratio.points) > 0.0
+
+
+async def test_a_refused_denominator_fails_the_ratio_not_the_other_metrics() -> None:
+    replay = by_filter(
+        **{
+            FIVE_XX: "timeseries_5xx_rising",
+            REQUESTS: "permission_denied",
+            "request_latencies": "timeseries",
+        }
+    )
+    metrics = {**ONE_METRIC, "error_ratio": DEFAULT_METRICS["error_ratio"]}
+    collected = await collector(replay, metrics=metrics).collect(QUERY)
+    (problem,) = collected.problems
+    assert problem.startswith("metric error_ratio: google-cloud refused the credentials (HTTP 403)")
+    assert [a.name for a in collected.artifacts if isinstance(a, MetricSeries)] == [
+        "latency_p95_ms"
+    ]
+
+
+def test_every_default_the_engine_reads_as_a_share_is_recorded_in_a_share() -> None:
+    # A count a second under a name read as an error ratio is taken for the share itself
+    # (5 errors a second: 500% of requests); without a unit, for a percentage (5%).
+    ratios = {n: m for n, m in DEFAULT_METRICS.items() if DEFAULT_TABLE.kind_of(n) == "error_ratio"}
+    assert list(ratios) == ["error_ratio"]
+    for name, metric in ratios.items():
+        assert metric.unit in SHARE_UNITS
+        assert metric.denominator is not None
+        assert share_scale(name, "error_ratio", metric.unit, [0.004, 0.12]) == 1.0
+
+
+def test_a_ratio_without_a_reducer_is_refused() -> None:
+    unreduced = {"filter": 'metric.type="a"', "denominator": 'metric.type="b"', "reducer": None}
+    with pytest.raises(CollectorConfigError, match="needs a reducer"):
+        google(Replay({}), metrics={"error_ratio": unreduced})
+
+
+async def test_an_operator_keeps_the_name_error_rate_with_the_ratio_behind_it() -> None:
+    replay = by_filter(**{FIVE_XX: "timeseries_5xx_rising", REQUESTS: "timeseries_requests_steady"})
+    ratio = DEFAULT_METRICS["error_ratio"].model_dump()
+    collected = await collector(replay, metrics={"error_rate": ratio}).collect(QUERY)
+    errors = read_by_engine(collected.artifacts).shift("payment-service", "errors")
+    assert errors is not None
+    assert errors.name == "error_rate"
+    assert 0.11 < errors.after < 0.13

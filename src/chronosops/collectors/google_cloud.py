@@ -10,7 +10,9 @@ All three APIs page with ``pageSize`` and answer a ``nextPageToken`` while more 
 (at most 1,000 entries a page) and traces are followed up to ``logs_max_entries`` and
 ``max_traces``. For time series with the FULL view ``pageSize`` counts *points*, not series, so
 it is sized to hold ``max_items`` series over the whole window, and a further page (a series
-split across pages is merged back) is followed when Monitoring still sends one.
+split across pages is merged back) is followed when Monitoring still sends one. A metric with
+a ``denominator`` (the default error ratio: 5xx requests over requests) is asked as both parts
+and recorded as their ratio, service by service.
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ import asyncio
 import json
 import math
 import re
-from dataclasses import replace
-from typing import Any, ClassVar
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any, ClassVar, Self
 
 import google.auth
 import google.auth.exceptions
@@ -28,7 +31,7 @@ import google.auth.transport.requests
 import httpx
 from google.auth.credentials import Credentials
 from google.oauth2 import service_account
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from chronosops.collectors.base import (
     Collected,
@@ -95,11 +98,33 @@ class MonitoringQuery(BaseModel):
         default="resource.labels.service_name",
         pattern=r"^(resource|metric)\.labels\.[a-zA-Z_][a-zA-Z0-9_]*$",
     )
+    # Monitoring's timeSeries.list answers series, never a ratio of two: a share (of requests
+    # that failed) is asked as its two parts, aligned and reduced alike, and divided here.
+    denominator: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=2000,
+        description="a filter whose series divide this one's, service by service and instant "
+        "by instant: the series recorded is the ratio",
+    )
+
+    @model_validator(mode="after")
+    def _one_total_per_service(self) -> Self:
+        if self.denominator is not None and self.reducer is None:
+            # Unreduced, each side is one series per revision or label set: no one pairing.
+            raise ValueError("a metric with a denominator needs a reducer (REDUCE_SUM)")
+        return self
 
 
 # ``$services`` is the right-hand side that matches the neighbourhood: ``"a"`` for one service,
 # ``monitoring.regex.full_match("a|b")`` for several.
 _RUN = 'resource.type="cloud_run_revision" AND resource.labels.service_name=$services'
+_REQUESTS = f'metric.type="run.googleapis.com/request_count" AND {_RUN}'
+# Errors are the share of a service's requests that answered 5xx: its 5xx request rate over
+# its request rate, both ALIGN_RATE summed per service, recorded in 0-1. Not the 5xx rate
+# alone under ``error_rate``: the engine reads that name as an error ratio, so 5 errors a
+# second was taken for 500% of requests, and a surge of traffic failing at the usual share
+# for a rising one.
 DEFAULT_METRICS: dict[str, MonitoringQuery] = {
     "latency_p95_ms": MonitoringQuery(
         filter=f'metric.type="run.googleapis.com/request_latencies" AND {_RUN}',
@@ -107,18 +132,15 @@ DEFAULT_METRICS: dict[str, MonitoringQuery] = {
         reducer="REDUCE_MAX",
         unit="ms",
     ),
-    "request_rate": MonitoringQuery(
-        filter=f'metric.type="run.googleapis.com/request_count" AND {_RUN}',
-        aligner="ALIGN_RATE",
-        unit="req/s",
-    ),
-    "error_rate": MonitoringQuery(
+    "request_rate": MonitoringQuery(filter=_REQUESTS, aligner="ALIGN_RATE", unit="req/s"),
+    "error_ratio": MonitoringQuery(
         filter=(
             'metric.type="run.googleapis.com/request_count" AND '
             f'metric.labels.response_code_class="5xx" AND {_RUN}'
         ),
+        denominator=_REQUESTS,
         aligner="ALIGN_RATE",
-        unit="err/s",
+        unit="1",
     ),
     "cpu_utilization": MonitoringQuery(
         filter=f'metric.type="run.googleapis.com/container/cpu/utilizations" AND {_RUN}',
@@ -283,7 +305,8 @@ class GoogleCloudCollector(Collector):
         services = [n.service for n in around]
         questions: list[tuple[str, Any]] = []
         for name, metric in self.settings.metrics.items():
-            grouped = "$services" in metric.filter
+            filters = [metric.filter, *([metric.denominator] if metric.denominator else [])]
+            grouped = all("$services" in f for f in filters)
             if len(services) > 1 and not grouped:
                 notes.append(f"metric {name} names $service only: asked for {service} only")
             asked = services if grouped else [service]
@@ -300,12 +323,56 @@ class GoogleCloudCollector(Collector):
     async def _metric(
         self, name: str, metric: MonitoringQuery, query: CollectorQuery, services: list[str]
     ) -> Collected:
+        if metric.denominator is None:
+            read = await self._series(name, metric.filter, metric, query, services)
+            found = read.found
+        else:
+            # Both parts asked to the end before either failure is raised: no call left behind.
+            parts = await asyncio.gather(
+                self._series(name, metric.filter, metric, query, services),
+                self._series(name, metric.denominator, metric, query, services),
+                return_exceptions=True,
+            )
+            failed = next((p for p in parts if isinstance(p, BaseException)), None)
+            if failed is not None:
+                raise failed
+            above, below = (p for p in parts if isinstance(p, _Read))
+            found = _ratios(above, below)
+            read = _Read(
+                found,
+                [*above.problems, *(f"denominator: {p}" for p in below.problems)],
+                [*above.notes, *(f"denominator: {n}" for n in below.notes)],
+            )
+        artifacts: list[Artifact] = []
+        for owner, labels, points in found:
+            built = metric_series(
+                id_prefix=f"metric:{self.name}",
+                name=name,
+                points=points,
+                source=self.source,
+                labels=labels,
+                service=owner,
+                unit=metric.unit,
+            )
+            if built is not None:
+                artifacts.append(built)
+        return Collected(artifacts=artifacts, problems=read.problems, notes=read.notes)
+
+    async def _series(
+        self,
+        name: str,
+        wanted: str,
+        metric: MonitoringQuery,
+        query: CollectorQuery,
+        services: list[str],
+    ) -> _Read:
+        """The series one filter answers, each with the service it is of and its labels."""
         service = services[0]
         per_series = (
             math.ceil(query.window.duration.total_seconds() / self.settings.alignment_seconds) + 1
         )
         params = {
-            "filter": metric.filter.replace("$services", monitoring_any(services)).replace(
+            "filter": wanted.replace("$services", monitoring_any(services)).replace(
                 "$service", service
             ),
             "interval.startTime": format_instant(query.window.start),
@@ -339,7 +406,7 @@ class GoogleCloudCollector(Collector):
             ),
             deadline=query.deadline,
         )
-        artifacts: list[Artifact] = []
+        found: list[_Found] = []
         for series in _merged(paged.items)[: query.max_items]:
             try:
                 labels = {
@@ -361,18 +428,14 @@ class GoogleCloudCollector(Collector):
             owner = labels.get(owner_key) if len(services) > 1 else service
             if owner not in services:
                 continue  # not one of the services asked about
-            built = metric_series(
-                id_prefix=f"metric:{self.name}",
-                name=name,
-                points=[(at, value) for at, value in points if value is not None],
-                source=self.source,
-                labels={k: v for k, v in labels.items() if k not in ("project_id",)},
-                service=owner,
-                unit=metric.unit,
+            found.append(
+                (
+                    owner,
+                    {k: v for k, v in labels.items() if k not in ("project_id",)},
+                    [(at, value) for at, value in points if value is not None],
+                )
             )
-            if built is not None:
-                artifacts.append(built)
-        return Collected(artifacts=artifacts, problems=paged.problems, notes=paged.notes)
+        return _Read(found, paged.problems, paged.notes)
 
     async def _logs(self, query: CollectorQuery, services: list[str]) -> Collected:
         assert self.settings.logs_filter is not None
@@ -542,6 +605,41 @@ def _next_token(body: dict[str, Any]) -> str | None:
     """``nextPageToken``; Google leaves it out (or empty) on the last page."""
     token = body.get("nextPageToken")
     return token if isinstance(token, str) and token else None
+
+
+# A series read: the service it is of, its labels, its (instant, value) points.
+_Found = tuple[str, dict[str, str], list[tuple[datetime, float]]]
+
+
+@dataclass
+class _Read:
+    found: list[_Found]
+    problems: list[str]
+    notes: list[str]
+
+
+def _ratios(above: _Read, below: _Read) -> list[_Found]:
+    """Each service's series over its denominator's, at the denominator's instants above zero.
+
+    An instant the numerator has no point at counts zero: Monitoring aligns nothing where
+    nothing was counted (a minute without a 5xx has no 5xx point, a window without one no
+    series), and those minutes are the baseline a rise is measured from. Unless the numerator
+    was read in part (a page failed): then its missing points may be lost, not zero.
+    """
+    complete = not above.problems
+    tops = {owner: dict(points) for owner, _, points in above.found}
+    ratios: list[_Found] = []
+    for owner, labels, points in below.found:
+        top = tops.get(owner, {} if complete else None)
+        if top is None:
+            continue
+        ratio = [
+            (at, top.get(at, 0.0) / total)
+            for at, total in points
+            if total > 0 and (complete or at in top)
+        ]
+        ratios.append((owner, labels, ratio))
+    return ratios
 
 
 def _merged(chunks: list[dict[str, Any]]) -> list[dict[str, Any]]:
