@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import SecretStr
 
 from chronosops.analysis import IncidentContext
-from chronosops.analysis.observations import Observations, observe
+from chronosops.analysis.observations import Observations
 from chronosops.analysis.scoring import error_strength
 from chronosops.analysis.signals import DEFAULT_TABLE
 from chronosops.analysis.units import SHARE_UNITS, normalise, share_scale
@@ -32,6 +32,8 @@ from chronosops.core.clock import FrozenClock
 from chronosops.core.topology import ServiceGraph
 from chronosops.core.windows import TimeWindow
 from chronosops.evidence import CollectionPolicy, CollectorRunner
+from tests.collectors import engine_reading
+from tests.collectors.engine_reading import assert_surge_at_the_usual_share_is_no_error_rise
 from tests.collectors.local_servers import answering_server
 from tests.collectors.replay import Replay, by_cursor, recording, respond
 from tests.collectors.traced_calls import assert_web_frontend_calls_payment
@@ -615,7 +617,7 @@ def collector(replay: Replay, **options: Any) -> GoogleCloudCollector:
 
 
 def read_by_engine(artifacts: list[Any]) -> Observations:
-    return observe(normalise(artifacts, DEFAULT_TABLE), SURGE_CONTEXT)
+    return engine_reading.read_by_engine(artifacts, SURGE_CONTEXT)
 
 
 async def test_a_traffic_surge_failing_at_the_usual_share_is_not_read_as_an_error_rise() -> None:
@@ -627,17 +629,9 @@ async def test_a_traffic_surge_failing_at_the_usual_share_is_not_read_as_an_erro
     )
     collected = await collector(replay).collect(QUERY)
     assert collected.problems == []
-    seen = read_by_engine(collected.artifacts)
-    errors = seen.shift("payment-service", "errors")
-    assert errors is not None
-    assert not errors.counts
-    assert 0.005 < errors.before < 0.02
-    assert errors.peak <= 1.0
-    assert 0.8 < errors.factor < 1.25
-    assert error_strength(errors) == 0.0
-    traffic = seen.shift("payment-service", "traffic")
-    assert traffic is not None
-    assert traffic.factor > 2.5
+    assert_surge_at_the_usual_share_is_no_error_rise(
+        collected.artifacts, SURGE_CONTEXT, "payment-service"
+    )
 
 
 async def test_a_rising_share_of_5xx_is_read_as_an_error_ratio_from_zero_to_one() -> None:
