@@ -451,25 +451,18 @@ OUTCOME_FORMS: dict[str, MetricName] = {
 # stacks that run in a mesh (`envoy_http_downstream_rq_5xx` beside `_rq_total`). The errors
 # first, the requests second. Datadog names its errors apart already.
 _ENVOY_INBOUND = "ingress_http"  # the listener's `envoy_http_conn_manager_prefix`
+_ENVOY_FAILURES = (
+    _m(
+        "envoy_http_downstream_rq_5xx",
+        "1/s",
+        "error_rate",
+        envoy_http_conn_manager_prefix=_ENVOY_INBOUND,
+    ),
+    _m("envoy_http_downstream_rq_total", "1/s", envoy_http_conn_manager_prefix=_ENVOY_INBOUND),
+)
 FAILURE_FORMS: dict[str, tuple[MetricName, MetricName]] = {
-    "micrometer": (
-        _m(
-            "envoy_http_downstream_rq_5xx",
-            "1/s",
-            "error_rate",
-            envoy_http_conn_manager_prefix=_ENVOY_INBOUND,
-        ),
-        _m("envoy_http_downstream_rq_total", "1/s", envoy_http_conn_manager_prefix=_ENVOY_INBOUND),
-    ),
-    "otel": (
-        _m(
-            "envoy_http_downstream_rq_5xx",
-            "1/s",
-            "error_rate",
-            envoy_http_conn_manager_prefix=_ENVOY_INBOUND,
-        ),
-        _m("envoy_http_downstream_rq_total", "1/s", envoy_http_conn_manager_prefix=_ENVOY_INBOUND),
-    ),
+    "micrometer": _ENVOY_FAILURES,
+    "otel": _ENVOY_FAILURES,
     "prometheus-go": (
         _m("http_request_errors_total", "requests/s", "error_rate"),
         _m("http_requests_total", "requests/s"),
