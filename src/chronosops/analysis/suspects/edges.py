@@ -14,7 +14,7 @@ from chronosops.analysis.statistics import MAD_SCALE, mad, median
 from chronosops.analysis.suspects.cut import MIN_BASELINE, Cut, strength_of
 from chronosops.analysis.suspects.series import series_evidence
 from chronosops.analysis.suspects.suspect import Suspect
-from chronosops.analysis.suspects.traffic import support
+from chronosops.analysis.suspects.traffic import own_request_rate, support
 from chronosops.core.artifacts import Artifact, MetricSeries, OtherEvent
 
 
@@ -256,15 +256,9 @@ def _request_rates(
     """Per service, its own request-rate series (not an edge's): baseline and fault values."""
     found: dict[str, tuple[list[float], list[float], str]] = {}
     for item in series:
-        if (
-            item.service is None
-            or table.kind_of(item.name, item.labels) != "traffic"
-            or peer_of(item.labels)
-        ):
+        if item.service is None or not own_request_rate(item, table):
             continue
         if any(item.labels.get(k) for k in SOURCE_LABELS):
-            continue
-        if "per_second" not in item.name and "rps" not in item.name.lower():
             continue
         before, after = cut.sides(item)
         if len(before) >= MIN_BASELINE and len(after) >= 2 and item.service not in found:

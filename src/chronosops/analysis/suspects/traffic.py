@@ -16,20 +16,27 @@ from chronosops.core.artifacts import MetricSeries, SpanGroup
 LOW_TRAFFIC_RPS = 0.5
 
 
+def own_request_rate(item: MetricSeries, table: SignalTable) -> bool:
+    """A service's own requests per second: a traffic series of a service, not of a call
+    edge (no peer label), named as a rate (a count or a byte rate says less about load)."""
+    return (
+        item.service is not None
+        and table.kind_of(item.name, item.labels) == "traffic"
+        and not peer_of(item.labels)
+        and ("per_second" in item.name or "rps" in item.name.lower())
+    )
+
+
 def traffic_of(
     series: Sequence[MetricSeries], spans: Sequence[SpanGroup], table: SignalTable, cut: Cut
 ) -> dict[str, float]:
     """Baseline requests per second per service: from a rate series, else from its spans."""
     found: dict[str, float] = {}
     for item in series:
-        if (
-            item.service is None
-            or table.kind_of(item.name, item.labels) != "traffic"
-            or peer_of(item.labels)
-        ):
+        if item.service is None or not own_request_rate(item, table):
             continue
         before = [p.value for p in item.points if p.ts < cut.baseline_end]
-        if before and ("per_second" in item.name or "rps" in item.name.lower()):
+        if before:
             found[item.service] = max(found.get(item.service, 0.0), median(before))
     counted: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])  # spans, minutes
     for group in spans:
