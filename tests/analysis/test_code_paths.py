@@ -427,11 +427,10 @@ def _stops_at(
 def test_a_statement_that_stops_following_another_part_way_through_the_window_is_a_stopped_path() -> (
     None
 ):
-    # The fault takes hold half a minute after its start: the minute split sees the statement
-    # on both sides, the run of calls without it since its last line does not.
+    # The fault takes hold half a minute after its start: the fixed minute split sees the
+    # statement on both sides, the run of calls without it since its last line does not.
     request = _stops_at(-0.5)
 
-    assert vanished_paths(request.artifacts, request.context.onset) == []
     (path,) = stopped_paths(request.artifacts, request.context.onset)
 
     assert (path.service, path.statement, path.follows) == (
@@ -446,13 +445,78 @@ def test_a_statement_that_stops_following_another_part_way_through_the_window_is
     assert path.p_value < 1e-6
 
 
+def test_a_statement_still_logged_after_the_faults_start_is_read_at_its_own_last_minute() -> None:
+    # Still logged in the minute before the reported start (the fixed split's first "after"
+    # minute), it stops then: its lines before that minute against the calls after it.
+    request = _stops_at(-0.5)
+
+    (path,) = vanished_paths(request.artifacts, request.context.onset)
+
+    assert (path.service, path.statement) == (SERVICE, "p.s.priceimpl#52 [query][price found] #")
+    assert path.stopped_at is not None
+    assert path.stopped_at.minute == 59
+    # Minutes -6 to -2 before it (30 calls, 30 lines), minutes 0 to 3 after it (24 calls).
+    assert (path.logged_before, path.calls_before, path.calls_after) == (30, 30, 24)
+    # The one statement read at its stop: no correction for others.
+    assert math.isclose(path.p_value, fisher_exact(30, 30, 0, 24))
+    assert "before 11:59" in path.describe()
+
+
+def test_a_step_that_stops_at_the_alerts_own_minute_names_a_code_fault_at_its_service() -> None:
+    result = analyze(_stops_at(0.0))
+
+    assert result.hypotheses[0].id == "DEPLOY_BUG"
+    assert result.culprit_service == SERVICE
+    (signal,) = [s for s in result.signals if s.kind == "code_path_vanished"]
+    assert signal.service == SERVICE
+    # Read at its own stop, the signal says when.
+    assert signal.at is not None
+
+
+def test_a_stop_long_after_the_reported_start_is_not_read_as_the_faults() -> None:
+    # Eight minutes after the alert: whatever stopped it, it is not what the alert is about.
+    request = _stops_at(8.0, last=12)
+
+    assert vanished_paths(request.artifacts, request.context.onset) == []
+    # The same stop within the bound is read.
+    assert vanished_paths(_stops_at(4.0, last=12).artifacts, request.context.onset) != []
+
+
+def test_a_late_stop_while_the_operations_other_lines_change_their_mix_is_its_input() -> None:
+    # From the alert's minute on the calls carry other input: the branch that logged #70 on
+    # half of them logs it on one in six, the other branch (#75) takes the rest, and #52 is
+    # no longer reached. The handler walks other branches for other requests (a caller
+    # upstream changed what it sends), not a code path of its own that stopped.
+    spans: list[dict[str, Any]] = []
+    lines: list[dict[str, Any]] = []
+    for number in range(1, 121):
+        minute = -6 + (number - 1) / 12
+        changed = minute >= 0
+        branch = number % 6 == 0 if changed else number % 2 == 0
+        logged: list[Statement] = [QUERY_LOGS[0]]
+        if not changed:
+            logged.append(QUERY_LOGS[1])
+        logged.append(
+            ("p.s.PriceImpl#70", "[query][cached price]", "INFO")
+            if branch
+            else ("p.s.PriceImpl#75", "[query][priced anew]", "INFO")
+        )
+        found_spans, found_lines = _request(number, minute, QUERY, logged)
+        spans += found_spans
+        lines += found_lines
+    request = analysis_input(service="ts-gateway-service", traces=spans, logs=lines)
+
+    assert vanished_paths(request.artifacts, request.context.onset) == []
+
+
 def test_a_statement_stopped_part_way_through_names_a_code_fault_at_its_service() -> None:
     result = analyze(_stops_at(-0.5))
 
     assert result.hypotheses[0].id == "DEPLOY_BUG"
     assert result.culprit_service == SERVICE
-    assert "statement_stopped" in result.hypotheses[0].rationale
-    # The suspects' ranking names only the kind; the signal says what stopped, and when.
+    # Read at its own last minute it is a vanished path too, which names the cause; the
+    # stopped path's signal says what it followed, and when it stopped.
+    assert "stopped logging" in result.hypotheses[0].rationale
     (signal,) = [s for s in result.signals if s.kind == "code_path_stopped"]
     assert signal.service == SERVICE
     assert signal.at is not None

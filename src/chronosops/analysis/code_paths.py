@@ -33,12 +33,12 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from chronosops.analysis.models import StatementHistory
-from chronosops.analysis.statistics import fisher_exact, median
+from chronosops.analysis.statistics import fisher_exact, homogeneity, median
 from chronosops.core.artifacts import ERROR_LEVELS, WARN_LEVELS, Artifact, LogStatement, SpanGroup
 
 MINUTE = timedelta(minutes=1)
@@ -76,6 +76,9 @@ class VanishedPath:
     calls_after: int
     p_value: float
     refs: tuple[str, ...]  # the statement, then the operation's span group
+    # Where it went on past the fault's start: the minute it was logged last (its stop read
+    # there, `LateStop`); None where it stopped by the fault's start.
+    stopped_at: datetime | None = None
 
     @property
     def strength(self) -> float:
@@ -83,9 +86,10 @@ class VanishedPath:
         return strength_of(self.p_value)
 
     def describe(self) -> str:
+        since = "the fault" if self.stopped_at is None else f"{self.stopped_at:%H:%M}"
         return (
             f"{self.operation} on {self.service} stopped logging “{self.statement}”: "
-            f"{self.logged_before} of its {self.calls_before} calls did before the fault, none "
+            f"{self.logged_before} of its {self.calls_before} calls did before {since}, none "
             f"of {self.calls_after} after (p = {self.p_value:.2g})"
         )
 
@@ -98,9 +102,59 @@ def _split(points: Sequence[tuple[datetime, float]], fault_start: datetime) -> t
     return round(before), round(after)
 
 
+def _around(points: Sequence[tuple[datetime, float]], minute: datetime) -> tuple[int, int]:
+    """The minutes before ``minute``, and those after it (``minute`` itself, where the stop
+    fell part-way through, is left out)."""
+    before = sum(value for ts, value in points if ts < minute)
+    after = sum(value for ts, value in points if ts > minute)
+    return round(before), round(after)
+
+
+# A statement that went on past the fault's start and stopped later (a fault that took hold at
+# the reported start or after it) is read only where the operation's other usual statements that
+# went on after its stop kept the mix they had before it (Pearson's chi-square over them, before
+# against after, at this level): where that mix moved, what the operation was asked changed (a
+# caller upstream began failing and sends other requests, and the handler walks other branches
+# for them), not its own code. Measured on the tuned Nezha TrainTicket cases: the statements of
+# `ts-seat-service` that stop within a minute of an upstream exception have their operation's
+# other lines move with them (p 0.001–0.008); the culprit's own stops keep theirs (p ≥ 0.67).
+INPUT_SHIFT_SIGNIFICANCE = 0.05
+# Lines a statement needs on the two sides together to weigh in that mix.
+MIN_MIX_LINES = 5
+# The latest a stop is read, after the reported start: a fault is noticed within minutes of
+# taking hold, and a sparse statement's last line long after it is a gap of chance (a completion
+# line logged on a twentieth of the calls fell silent for the last 13 minutes of a tuned mixed
+# incident, p 0.04, at a service the fault never reached).
+LATE_STOP_WITHIN = timedelta(minutes=5)
+
+
+def _kept_mix(
+    points: dict[tuple[str, str], list[tuple[datetime, float]]],
+    statement: LogStatement,
+    stop: datetime,
+) -> bool:
+    """Whether the operation's other usual statements still logged after ``stop`` kept their
+    shares of its lines (one, or none, cannot say otherwise)."""
+    rows: list[tuple[float, float]] = []
+    for (text, operation), histogram in points.items():
+        if operation != statement.operation or text == statement.statement:
+            continue
+        before, after = _around(histogram, stop)
+        if after > 0 and before + after >= MIN_MIX_LINES:
+            rows.append((before, after))
+    return homogeneity(rows) > INPUT_SHIFT_SIGNIFICANCE
+
+
 def vanished_paths(artifacts: Sequence[Artifact], onset: datetime) -> list[VanishedPath]:
     """Statements whose operation kept being called after the fault but stopped reaching them,
-    strongest first."""
+    strongest first.
+
+    Most are read against a fixed split a minute before the reported start (`FAULT_LEAD`). A
+    statement still logged after that split and stopped by ``LATE_STOP_WITHIN`` after the reported
+    start is read at its own last minute instead: its lines
+    before that minute against the calls since, where the operation kept its other statements'
+    mix (`INPUT_SHIFT_SIGNIFICANCE`); the chance that a statement logged at one rate leaves a
+    run that long at the end is one test per statement, Bonferroni over those so read."""
     statements = [a for a in artifacts if isinstance(a, LogStatement)]
     if not statements:
         return []
@@ -117,38 +171,53 @@ def vanished_paths(artifacts: Sequence[Artifact], onset: datetime) -> list[Vanis
                 (bucket.ts, float(bucket.count - bucket.error_count)) for bucket in group.histogram
             ]
             groups.setdefault(key, group.artifact_id)
-    found: list[VanishedPath] = []
+    usual: dict[str, dict[tuple[str, str], list[tuple[datetime, float]]]] = defaultdict(dict)
     for statement in statements:
-        if any(level in ERROR_LEVELS or level in WARN_LEVELS for level in statement.levels):
+        if _is_path(statement):
+            usual[statement.service][(statement.statement, statement.operation)] = [
+                (p.ts, p.value) for p in statement.histogram
+            ]
+    found: list[VanishedPath] = []
+    late: list[tuple[VanishedPath, bool]] = []  # each read at its stop, and whether it counts
+    for statement in statements:
+        if not _is_path(statement):
             continue
         key = (statement.service, statement.operation)
         if key not in calls:
             continue
-        logged_before, logged_after = _split(
-            [(p.ts, p.value) for p in statement.histogram], fault_start
-        )
+        points = [(p.ts, p.value) for p in statement.histogram]
+        logged_before, logged_after = _split(points, fault_start)
         calls_before, calls_after = _split(calls[key], fault_start)
-        if (
-            logged_after
-            or logged_before < MIN_LOGGED_BEFORE
-            or min(calls_before, calls_after) < MIN_CALLS
-        ):
+        stop: datetime | None = None
+        if logged_after:
+            stop = max(ts for ts, value in points if value > 0)
+            if stop > onset + LATE_STOP_WITHIN:
+                continue
+            logged_before, _ = _around(points, stop)
+            calls_before, calls_after = _around(calls[key], stop)
+        if logged_before < MIN_LOGGED_BEFORE or min(calls_before, calls_after) < MIN_CALLS:
             continue
         p_value = fisher_exact(logged_before, calls_before, 0, calls_after)
-        if p_value > SIGNIFICANCE:
-            continue
-        found.append(
-            VanishedPath(
-                service=statement.service,
-                operation=statement.operation,
-                statement=statement.statement,
-                logged_before=logged_before,
-                calls_before=calls_before,
-                calls_after=calls_after,
-                p_value=p_value,
-                refs=(statement.artifact_id, groups[key]),
-            )
+        path = VanishedPath(
+            service=statement.service,
+            operation=statement.operation,
+            statement=statement.statement,
+            logged_before=logged_before,
+            calls_before=calls_before,
+            calls_after=calls_after,
+            p_value=p_value,
+            refs=(statement.artifact_id, groups[key]),
+            stopped_at=stop,
         )
+        if stop is None:
+            if p_value <= SIGNIFICANCE:
+                found.append(path)
+        else:
+            late.append((path, _kept_mix(usual[statement.service], statement, stop)))
+    for path, own_code in late:
+        p_value = min(1.0, path.p_value * len(late))
+        if own_code and p_value <= SIGNIFICANCE:
+            found.append(replace(path, p_value=p_value))
     return sorted(found, key=lambda path: (path.p_value, path.service, path.statement))
 
 
@@ -502,6 +571,8 @@ __all__ = [
     "FOLLOWS_SHARE",
     "HISTORY_MIN_INCIDENTS",
     "HISTORY_MIN_LINES",
+    "INPUT_SHIFT_SIGNIFICANCE",
+    "LATE_STOP_WITHIN",
     "MissingPath",
     "ServiceStatements",
     "StoppedPath",

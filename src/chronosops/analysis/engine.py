@@ -50,7 +50,7 @@ from chronosops.analysis.units import normalise
 ENGINE = "builtin"
 # Stored with every analysis, so a re-run on another engine says so; what each version
 # changed is listed in docs/analysis.md, "Engine versions" (newest first).
-ENGINE_VERSION = "3.26"
+ENGINE_VERSION = "3.27"
 MAX_HYPOTHESES = 6
 
 # Calibration: confidences are softmax(score / TEMPERATURE) over the candidates and UNKNOWN.
@@ -106,7 +106,7 @@ def _signals(
                     description=path.describe(),
                     strength=round(path.strength, 4),
                     service=path.service,
-                    at=path.stopped_at if isinstance(path, StoppedPath) else None,
+                    at=path.stopped_at if isinstance(path, StoppedPath | VanishedPath) else None,
                     evidence_refs=list(path.refs),
                 )
             )

@@ -7,7 +7,17 @@ from collections.abc import Sequence
 
 from chronosops.core.aggregation import quantile
 
-__all__ = ["MAD_SCALE", "fisher_exact", "mad", "median", "quantile", "ratio", "robust_z"]
+__all__ = [
+    "MAD_SCALE",
+    "chi_square_sf",
+    "fisher_exact",
+    "homogeneity",
+    "mad",
+    "median",
+    "quantile",
+    "ratio",
+    "robust_z",
+]
 
 # Scale factor that makes the MAD a consistent estimator of the standard deviation.
 MAD_SCALE = 1.4826
@@ -76,3 +86,56 @@ def fisher_exact(a: int, b: int, c: int, d: int) -> float:
 
 def _log_choose(n: int, k: int) -> float:
     return math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
+
+
+def chi_square_sf(statistic: float, dof: int) -> float:
+    """P(X >= ``statistic``) for a chi-square variable with ``dof`` degrees of freedom: the
+    regularised upper incomplete gamma Q(dof/2, statistic/2), by its series below a + 1 and its
+    continued fraction above (Numerical Recipes' gammq)."""
+    if dof <= 0 or statistic <= 0:
+        return 1.0
+    a, x = dof / 2, statistic / 2
+    log_front = -x + a * math.log(x) - math.lgamma(a)
+    if x < a + 1:
+        term = total = 1 / a
+        for n in range(1, 1000):
+            term *= x / (a + n)
+            total += term
+            if abs(term) < abs(total) * 1e-14:
+                break
+        return min(1.0, max(0.0, 1 - math.exp(log_front) * total))
+    tiny = 1e-300
+    b = x + 1 - a
+    c, d = 1 / tiny, 1 / b
+    h = d
+    for n in range(1, 1000):
+        an = -n * (n - a)
+        b += 2
+        d = an * d + b
+        d = tiny if abs(d) < tiny else d
+        c = b + an / c
+        c = tiny if abs(c) < tiny else c
+        d = 1 / d
+        step = d * c
+        h *= step
+        if abs(step - 1) < 1e-14:
+            break
+    return min(1.0, max(0.0, math.exp(log_front) * h))
+
+
+def homogeneity(rows: Sequence[tuple[float, float]]) -> float:
+    """Pearson's chi-square test that ``rows`` of (count before, count after) split between the
+    two sides in one proportion: the p-value (1.0 with fewer than two non-empty rows or an empty
+    side)."""
+    rows = [row for row in rows if row[0] + row[1] > 0]
+    before = sum(row[0] for row in rows)
+    after = sum(row[1] for row in rows)
+    if len(rows) < 2 or before <= 0 or after <= 0:
+        return 1.0
+    share = after / (before + after)
+    statistic = 0.0
+    for count_before, count_after in rows:
+        total = count_before + count_after
+        statistic += (count_after - total * share) ** 2 / (total * share)
+        statistic += (count_before - total * (1 - share)) ** 2 / (total * (1 - share))
+    return chi_square_sf(statistic, len(rows) - 1)
