@@ -16,6 +16,7 @@ from chronosops.bootstrap import Services
 from chronosops.config import DatabaseSettings
 from chronosops.evidence.tables import EvidenceBundle, IncidentEvidence
 from chronosops.incidents.tables import Incident
+from chronosops.reasoning.tables import Analysis
 from chronosops.storage import (
     Database,
     insert_or_ignore,
@@ -329,6 +330,19 @@ async def test_an_update_with_a_fixed_value_goes_out_by_itself_and_answers_in_ut
     assert missed.rows == []
     assert (await stored(services, "bundle-a") or {})["created_by"] == "renamed"
     assert [s for s in sent if s.lstrip().startswith("UPDATE")] == []
+
+
+async def test_an_update_answering_a_float_is_left_to_sqlalchemy(services: Services) -> None:
+    # psycopg's float processor depends on the type the server names for the column.
+    statement = (
+        sqlalchemy.update(Analysis)
+        .where(Analysis.id == bindparam("analysis"))
+        .values(inconclusive=True)
+        .returning(Analysis.overall_confidence)
+    )
+    dialect = services.database.engine.dialect
+    assert postgres.compiled(statement, ["analysis"], dialect) is None
+    assert postgres.compiled(_RENAMED, ["bundle", "at"], dialect) is not None
 
 
 # --- A transaction's BEGIN, and reads asked ahead -------------------------------------------

@@ -165,7 +165,8 @@ def compiled(statement: Executable, keys: Iterable[str], dialect: Dialect) -> Co
             names=tuple(rendered.binds),
             defaults=defaults,
             processors=dict(getattr(rendered, "_bind_processors", {})),
-            results=_result_processors(rendered, dialect),
+            # As before for a statement whose processors cannot be known here: rows as sent.
+            results=_result_processors(rendered, dialect) or (),
         )
         if usable
         else None
@@ -175,12 +176,18 @@ def compiled(statement: Executable, keys: Iterable[str], dialect: Dialect) -> Co
     return found
 
 
-def _result_processors(rendered: Any, dialect: Dialect) -> tuple[Callable[[Any], Any] | None, ...]:
-    """Each result column's processor, as SQLAlchemy's execution would apply it."""
-    return tuple(
-        column.type._cached_result_processor(dialect, None)
-        for column in getattr(rendered, "_result_columns", ())
-    )
+def _result_processors(
+    rendered: Any, dialect: Dialect
+) -> tuple[Callable[[Any], Any] | None, ...] | None:
+    """Each result column's processor, as SQLAlchemy's execution would apply it; None when
+    one depends on what the server says the column's type is (a numeric's, without it)."""
+    try:
+        return tuple(
+            column.type._cached_result_processor(dialect, None)
+            for column in getattr(rendered, "_result_columns", ())
+        )
+    except Exception:  # noqa: BLE001 — then SQLAlchemy's execution processes its rows
+        return None
 
 
 def _update_compiled(rendered: Any, names: tuple[str, ...], dialect: Dialect) -> Compiled | None:
@@ -198,14 +205,15 @@ def _update_compiled(rendered: Any, names: tuple[str, ...], dialect: Dialect) ->
         if bind.required or bind.callable is not None:
             return None
         defaults[name] = bind.value
-    if set(names) - set(by_name) or getattr(rendered, "update_prefetch", None):
+    results = _result_processors(rendered, dialect)
+    if set(names) - set(by_name) or getattr(rendered, "update_prefetch", None) or results is None:
         return None
     return Compiled(
         sql=rendered.string,
         names=tuple(by_name),
         defaults=defaults,
         processors=dict(getattr(rendered, "_bind_processors", {})),
-        results=_result_processors(rendered, dialect),
+        results=results,
     )
 
 
