@@ -10,13 +10,16 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chronosops.auth import SYSTEM_PRINCIPAL
 from chronosops.bootstrap import Services
 from chronosops.core.ingest_request import IngestIncidentRequest
 from chronosops.investigation.ingest import SEAL_ON_LOOP_ITEMS
+from tests.fixtures.database import on_postgres
 from tests.fixtures.guide import example
+from tests.fixtures.psycopg_sends import record_sends
 
 
 async def queued(
@@ -138,3 +141,59 @@ async def test_a_job_seals_a_small_evidence_lite_on_the_loop_and_a_large_one_on_
         assert result.state == "succeeded"
 
     assert sealed_on_threads == [large]
+
+
+async def test_a_job_whose_reads_with_its_claim_fail_is_claimed_once_and_read_apart(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    [(incident_id, job_id)] = await queued(services, 1)
+    read_only = services.pipeline.incidents.read_only
+    failed: list[str] = []
+
+    async def failing_once(session: AsyncSession, wanted: str) -> Any:
+        if not failed:
+            failed.append(wanted)
+            # As the database would fail it (a cancelled statement, a lost backend).
+            await session.execute(text("SELECT * FROM no_such_table"))
+        return await read_only(session, wanted)
+
+    monkeypatch.setattr(services.pipeline.incidents, "read_only", failing_once)
+    result = await services.runner.run(job_id)
+
+    assert failed == [incident_id]
+    assert result is not None
+    assert result.state == "succeeded"
+    async with services.database.unit_of_work(write=False) as session:
+        job = await services.jobs.get(session, job_id)
+        assert (await services.incidents.get(session, incident_id)).status == "analyzed"
+    # The claim made with the failed reads was rolled back (on PostgreSQL) or kept without
+    # them (on SQLite): either way one attempt, not two.
+    assert job.attempts == 1
+
+
+@pytest.mark.skipif(not on_postgres(), reason="PostgreSQL's round trips")
+async def test_an_analyze_job_on_postgresql_is_nine_round_trips_its_claim_and_finish_carrying_reads(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await services.runner.run((await queued(services, 1))[0][1])  # warm-up
+    [(_, job_id)] = await queued(services, 1, metric_points=2)
+    sends = record_sends(monkeypatch)
+    result = await services.runner.run(job_id)
+
+    assert result is not None
+    assert result.state == "succeeded"
+    assert [[" ".join(part.split()[:2]) for part in send] for send in sends] == [
+        # The claim with its transaction's BEGIN (no savepoint around the reads after it).
+        ["BEGIN ISOLATION", "UPDATE job"],
+        # The job's incident, its joined alerts asked ahead to go with it.
+        ["SELECT incident_alert.request", "SELECT incident.id,"],
+        ["COMMIT"],
+        ["SELECT log_template_state.service,"],  # the remembered templates
+        # The storing transaction's BEGIN, whether the incident was ever analysed, the finish
+        # guarded by the job's owner: one round trip.
+        ["BEGIN ISOLATION", "SELECT incident.latest_analysis_id", "UPDATE job"],
+        ["INSERT INTO", "INSERT INTO"],  # the bundle (content-addressed) and its link
+        ["INSERT INTO", "INSERT INTO", "UPDATE incident"],
+        ["SELECT pg_advisory_xact_lock(3690534549688360092)", "SELECT anon_1.which,"],
+        ["INSERT INTO"] * 3 + ["COMMIT"],
+    ], sends

@@ -16,6 +16,7 @@ from chronosops.bootstrap import Services
 from chronosops.config import DatabaseSettings
 from chronosops.evidence.tables import EvidenceBundle, IncidentEvidence
 from chronosops.incidents.tables import Incident
+from chronosops.reasoning.tables import Analysis
 from chronosops.storage import (
     Database,
     insert_or_ignore,
@@ -290,17 +291,58 @@ async def test_a_read_of_plain_columns_goes_out_with_the_waiting_writes_not_thro
     assert selects_sent(sent, "evidence_bundle.id") == []
 
 
-async def test_a_read_whose_columns_sqlalchemy_converts_still_goes_through_it(
+async def test_a_read_of_utc_instants_goes_out_by_itself_and_hands_them_back_in_utc(
     services: Services,
 ) -> None:
     sent = counted_round_trips(services.database)
     async with services.database.unit_of_work() as session:
+        # The server hands instants back in the session's time zone, not necessarily UTC.
+        await session.execute(text("SET LOCAL TIME ZONE 'Asia/Kolkata'"))
         await insert_row(session, EvidenceBundle, bundle("bundle-a"))
         ran = await run_prepared(session, _CREATED_BY, {"by": "first"})
-    # UtcDateTime hands back an aware UTC instant, as every other read of the column does.
+    # UtcDateTime's processing applied, as every other read of the column hands it back.
     assert ran.rows == [(datetime(2026, 1, 1, tzinfo=UTC),)]
     assert ran.rows[0][0].tzinfo is UTC
-    assert len(selects_sent(sent, "evidence_bundle.created_at")) == 1
+    assert selects_sent(sent, "evidence_bundle.created_at") == []
+
+
+_RENAMED = (
+    sqlalchemy.update(EvidenceBundle)
+    .where(EvidenceBundle.id == bindparam("bundle"))
+    .values(created_by="renamed", created_at=bindparam("at"))
+    .returning(EvidenceBundle.id, EvidenceBundle.created_at)
+)
+
+
+async def test_an_update_with_a_fixed_value_goes_out_by_itself_and_answers_in_utc(
+    services: Services,
+) -> None:
+    sent = counted_round_trips(services.database)
+    moved = datetime(2026, 2, 1, tzinfo=UTC)
+    async with services.database.unit_of_work() as session:
+        await session.execute(text("SET LOCAL TIME ZONE 'Asia/Kolkata'"))
+        await insert_row(session, EvidenceBundle, bundle("bundle-a"))
+        ran = await run_prepared(session, _RENAMED, {"bundle": "bundle-a", "at": moved})
+        missed = await run_prepared(session, _RENAMED, {"bundle": "bundle-b", "at": moved})
+    # The value the statement fixes (SET created_by='renamed') is sent with it.
+    assert ran.rows == [("bundle-a", moved)]
+    assert ran.rows[0][1].tzinfo is UTC
+    assert missed.rows == []
+    assert (await stored(services, "bundle-a") or {})["created_by"] == "renamed"
+    assert [s for s in sent if s.lstrip().startswith("UPDATE")] == []
+
+
+async def test_an_update_answering_a_float_is_left_to_sqlalchemy(services: Services) -> None:
+    # psycopg's float processor depends on the type the server names for the column.
+    statement = (
+        sqlalchemy.update(Analysis)
+        .where(Analysis.id == bindparam("analysis"))
+        .values(inconclusive=True)
+        .returning(Analysis.overall_confidence)
+    )
+    dialect = services.database.engine.dialect
+    assert postgres.compiled(statement, ["analysis"], dialect) is None
+    assert postgres.compiled(_RENAMED, ["bundle", "at"], dialect) is not None
 
 
 # --- A transaction's BEGIN, and reads asked ahead -------------------------------------------

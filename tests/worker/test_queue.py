@@ -70,6 +70,22 @@ async def test_the_queue_lends_its_connections_without_a_query_first(
     assert checks == []
 
 
+async def test_the_queues_statements_go_out_without_a_transaction_around_each(
+    services: Services,
+) -> None:
+    app = build_queue(services)
+    async with app.open_async():
+        pool = app.connector.pool  # type: ignore[attr-defined]
+        async with pool.connection() as connection:
+            await connection.execute("SELECT 1")
+            # Inside a transaction psycopg opened (a BEGIN before the first statement, a
+            # COMMIT when the connection goes back: a round trip each), a later statement
+            # would start after its transaction did.
+            cursor = await connection.execute("SELECT now() = statement_timestamp()")
+            alone = await cursor.fetchone()
+    assert alone == (True,)
+
+
 async def test_a_connection_the_server_dropped_is_replaced_before_the_queue_uses_it(
     services: Services,
 ) -> None:

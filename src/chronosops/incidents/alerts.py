@@ -23,7 +23,7 @@ from chronosops.core.ingest_request import IngestIncidentRequest
 from chronosops.incidents.repository import LATEST_LIFECYCLE
 from chronosops.incidents.schemas import IncidentAlertRead
 from chronosops.incidents.tables import Incident, IncidentAlert
-from chronosops.storage import insert_row, is_unique_violation, run_prepared
+from chronosops.storage import insert_row, is_unique_violation, postgres, run_prepared
 
 AlertRole = Literal["opened", "joined"]
 JoinReason = Literal["groupKey", "window"]
@@ -60,6 +60,8 @@ _JOINED_REQUESTS = (
     .order_by(IncidentAlert.created_at, IncidentAlert.id)
     .limit(bindparam("limit"))
 )
+# `postgres.read_ahead` key of `_JOINED_REQUESTS` asked ahead, then "<incident id>:<limit>".
+_JOINED_AHEAD = "incidents.joined_requests:"
 _OPEN_JOINED = (
     select(IncidentAlert.incident_id)
     .join(Incident, Incident.id == IncidentAlert.incident_id)
@@ -333,15 +335,32 @@ class AlertGrouping:
             .execution_options(synchronize_session=False)
         )
 
+    async def ask_joined_ahead(
+        self, session: AsyncSession, incident_id: str, *, limit: int
+    ) -> None:
+        """On PostgreSQL, ask `joined_requests` with the transaction's next statement that
+        needs an answer (a job's read of its incident), rather than in a round trip of its own."""
+        if postgres.is_postgres(session):
+            await postgres.read_ahead(
+                session,
+                f"{_JOINED_AHEAD}{incident_id}:{limit}",
+                _JOINED_REQUESTS,
+                {"incident_id": incident_id, "limit": limit},
+            )
+
     async def joined_requests(
         self, session: AsyncSession, incident_id: str, *, limit: int
     ) -> Sequence[IngestIncidentRequest]:
         """The requests of the alerts that joined the incident, in the order they joined;
         an alert a silence held back is not evidence."""
-        ran = await run_prepared(
-            session, _JOINED_REQUESTS, {"incident_id": incident_id, "limit": limit}
-        )
-        return [IngestIncidentRequest.model_validate(data) for (data,) in ran.rows]
+        rows = await postgres.answer_ahead(session, f"{_JOINED_AHEAD}{incident_id}:{limit}")
+        if rows is None:
+            rows = (
+                await run_prepared(
+                    session, _JOINED_REQUESTS, {"incident_id": incident_id, "limit": limit}
+                )
+            ).rows
+        return [IngestIncidentRequest.model_validate(data) for (data,) in rows]
 
     async def resolve_alert(
         self, session: AsyncSession, source_type: str, source_ref: str, *, at: datetime

@@ -54,6 +54,8 @@ _ROW_BY_ID = select(*(column for _, column in _ATTRIBUTES)).where(
 _LATEST_ANALYSIS = select(Incident.latest_analysis_id).where(
     Incident.id == bindparam("incident_id")
 )
+# `postgres.read_ahead` key of `_LATEST_ANALYSIS` asked ahead, followed by the incident's id.
+_NEVER_ANALYSED_AHEAD = "incidents.never_analysed:"
 
 
 @cache
@@ -91,9 +93,24 @@ class IncidentRepository:
         keys = (key for key, _ in _ATTRIBUTES)
         return cast(Incident, SimpleNamespace(**dict(zip(keys, ran.rows[0], strict=True))))
 
+    async def ask_never_analysed_ahead(self, incident_id: str) -> None:
+        """On PostgreSQL, ask `never_analysed` with the transaction's next statement that
+        needs an answer (a job's finish), rather than in a round trip of its own."""
+        if postgres.is_postgres(self.session):
+            await postgres.read_ahead(
+                self.session,
+                f"{_NEVER_ANALYSED_AHEAD}{incident_id}",
+                _LATEST_ANALYSIS,
+                {"incident_id": incident_id},
+            )
+
     async def never_analysed(self, incident_id: str) -> bool:
-        ran = await run_prepared(self.session, _LATEST_ANALYSIS, {"incident_id": incident_id})
-        return bool(ran.rows) and ran.rows[0][0] is None
+        rows = await postgres.answer_ahead(self.session, f"{_NEVER_ANALYSED_AHEAD}{incident_id}")
+        if rows is None:
+            rows = (
+                await run_prepared(self.session, _LATEST_ANALYSIS, {"incident_id": incident_id})
+            ).rows
+        return bool(rows) and rows[0][0] is None
 
     async def latest_for_ref(self, source_type: str, source_ref: str) -> Incident | None:
         return await self.session.scalar(

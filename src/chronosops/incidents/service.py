@@ -369,6 +369,11 @@ class IncidentService:
     async def source_payload(self, session: AsyncSession, incident_id: str) -> Any:
         return (await self._row(session, incident_id)).source_payload
 
+    async def ask_never_analysed_ahead(self, session: AsyncSession, incident_id: str) -> None:
+        """Ask `never_analysed` now, to go out (on PostgreSQL) with the transaction's next
+        statement that needs an answer; `never_analysed` then uses that answer."""
+        await IncidentRepository(session).ask_never_analysed_ahead(incident_id)
+
     async def never_analysed(self, session: AsyncSession, incident_id: str) -> bool:
         """No analysis of the incident is stored (as this transaction sees it): then it has
         no postmortem and no remembered statements either, since those are stored with an

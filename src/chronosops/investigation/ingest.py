@@ -702,6 +702,12 @@ class IngestPipeline:
             joined=await self._joined_alerts(session, incident_id),
         )
 
+    async def ask_evidence_ahead(self, session: AsyncSession, incident_id: str) -> None:
+        """Ask the part of `stored_evidence` that is a read of its own (the joined alerts)
+        now, to go out with the transaction's next statement that needs an answer."""
+        if self.grouping is not None:
+            await self.grouping.ask_joined_ahead(session, incident_id, limit=JOINED_EVIDENCE_MAX)
+
     async def _joined_alerts(
         self, session: AsyncSession, incident_id: str
     ) -> Sequence[IngestIncidentRequest]:
@@ -825,6 +831,10 @@ class IngestPipeline:
         request, reasoning = await self._reason(incident, draft, window=window)
         prose = await self._prose(incident, draft, reasoning)
         async with self.database.unit_of_work() as session:
+            if job_id is not None and incident.latest_analysis_id is None:
+                # The question below, sent with the job's finish (one round trip for both);
+                # in this same transaction, so it counts as much there as after it.
+                await self.incidents.ask_never_analysed_ahead(session, incident.id)
             # First, so that a runner that lost its job stores nothing (the rollback undoes all).
             if job_id is not None and not await self.jobs.succeed(session, job_id):
                 raise JobLostError(job_id)

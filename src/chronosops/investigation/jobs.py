@@ -41,6 +41,10 @@ class JobBusyError(Exception):
     """The job is running in a live process; ask again later (a Procrastinate retry)."""
 
 
+class _ReadsFailedError(Exception):
+    """The database failed the reads made with a claim, which are rolled back with it."""
+
+
 @dataclass(frozen=True)
 class Ready:
     """An analyze job's incident and its stored evidence (or why either could not be read)."""
@@ -84,29 +88,51 @@ class JobRunner:
 
     async def run(self, job_id: str) -> RunResult | None:
         """Claim and run one job; None when there was nothing to do (done, or not ours)."""
-        ready: Ready | None = None
-        async with self.database.unit_of_work() as session:
-            job = await self.jobs.claim(session, job_id)
-            if job is not None:
-                ready = await self._read_for(session, job)
-            current = None if job is not None else await self.jobs.find(session, job_id)
+        try:
+            job, ready, current = await self._claim_one(job_id, reads=True)
+        except _ReadsFailedError:
+            # Rolled back with the claim: claimed again alone, and read apart (where a
+            # failure is the analysis's, recorded on the job and the incident).
+            job, ready, current = await self._claim_one(job_id, reads=False)
         if job is None:
             if current is not None and current.state == "running":
                 raise JobBusyError(job_id)
             return None
         return await self.execute(job, ready=ready)
 
-    async def _read_for(self, session: AsyncSession, job: JobRead) -> Ready | None:
+    async def _claim_one(
+        self, job_id: str, *, reads: bool
+    ) -> tuple[JobRead | None, Ready | None, JobRead | None]:
+        """The job as claimed (None: not ours), what it analyses when read with the claim,
+        and the job as it stands when the claim failed."""
+        ready: Ready | None = None
+        async with self.database.unit_of_work() as session:
+            job = await self.jobs.claim(session, job_id)
+            if job is not None and reads:
+                ready = await self._read_for(session, job, alone=True)
+            current = None if job is not None else await self.jobs.find(session, job_id)
+        return job, ready, current
+
+    async def _read_for(
+        self, session: AsyncSession, job: JobRead, *, alone: bool = False
+    ) -> Ready | None:
         """What an analyze job analyses, read in the transaction that claimed it: on SQLite
         on the writer's own connection (no read transaction through a thread of its own), on
         PostgreSQL in the claim's transaction. None for other kinds, or when the database
-        failed the read (then made apart, as before, so that its failure is the analysis's):
-        on PostgreSQL in a savepoint, since a failed statement would abort the claim too."""
+        failed the read (then made apart, as before, so that its failure is the analysis's).
+        On PostgreSQL a failed statement aborts the claim too: with ``alone`` (the unit
+        claims this one job) `_ReadsFailedError` rolls the unit back, for the caller to claim
+        again without the reads; else the reads are made in a savepoint (two round trips)."""
         if job.kind != ANALYZE_JOB or job.incident_id is None:
             return None
         try:
             if self.database.is_sqlite:
                 return await self._read(session, job.incident_id, evidence=True)
+            if alone:
+                try:
+                    return await self._read(session, job.incident_id, evidence=True)
+                except SQLAlchemyError as error:
+                    raise _ReadsFailedError(job.id) from error
             async with session.begin_nested():
                 return await self._read(session, job.incident_id, evidence=True)
         except SQLAlchemyError:
@@ -116,6 +142,9 @@ class JobRunner:
     async def _read(self, session: AsyncSession, incident_id: str, *, evidence: bool) -> Ready:
         """The incident (or that it is gone) and, with ``evidence``, its stored request and
         joined alerts (or the error reading them: the analysis's failure, recorded by it)."""
+        if evidence:
+            # With the incident's read: one round trip for both on PostgreSQL.
+            await self.pipeline.ask_evidence_ahead(session, incident_id)
         try:
             incident, row = await self.pipeline.incidents.read_only(session, incident_id)
         except IncidentNotFoundError as error:

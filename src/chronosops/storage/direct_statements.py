@@ -28,7 +28,7 @@ from datetime import UTC, datetime, timezone
 from functools import lru_cache
 from typing import Any, cast
 
-from sqlalchemy import Executable, Insert, Select
+from sqlalchemy import Executable, Insert, Select, Update
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -219,7 +219,8 @@ async def direct_writer(session: AsyncSession) -> DirectWriter | None:
 
 
 # Per SELECT built once: whether each of its columns comes back from psycopg as SQLAlchemy would
-# hand it over (no result processor: strings, numbers, booleans), so its rows need no processing.
+# hand it over (no result processor: strings, numbers, booleans, JSON) or needs only a UTC
+# instant's, which `postgres.fetch` applies.
 _PLAIN_ROWS: dict[Executable, bool] = {}
 
 
@@ -227,12 +228,20 @@ def _rows_as_sent(statement: Executable, session: AsyncSession) -> bool:
     plain = _PLAIN_ROWS.get(statement)
     if plain is None:
         dialect = session.get_bind().dialect
+        # An UPDATE … RETURNING (a job's claim, heartbeat, finish): `postgres.fetch` applies
+        # its columns' result processors itself, and its rows are its answer.
+        plain = isinstance(statement, Update) and bool(statement._returning)
+        if plain:
+            _PLAIN_ROWS[statement] = plain
+            return plain
         plain = isinstance(statement, Select)
         if isinstance(statement, Select):
             compiled = statement.compile(dialect=dialect)
             assert isinstance(compiled, SQLCompiler)
+            # A UTC instant's processor is applied by `postgres.fetch` as SQLAlchemy would.
             plain = all(
-                column.type._cached_result_processor(dialect, None) is None
+                isinstance(column.type, UtcDateTime)
+                or column.type._cached_result_processor(dialect, None) is None
                 for column in compiled._result_columns
             )
         _PLAIN_ROWS[statement] = plain
@@ -258,9 +267,10 @@ async def run_prepared(
     writer = await direct_writer(session)
     prepared = writer.statement(statement) if writer is not None else None
     if writer is None and postgres.is_postgres(session) and _rows_as_sent(statement, session):
-        # PostgreSQL: a read whose columns psycopg already returns as SQLAlchemy would goes
-        # out as one statement of the connection's own (with the writes waiting before it),
-        # not through SQLAlchemy's execution, which costs more than the round trip's own CPU.
+        # PostgreSQL: a read whose columns psycopg already returns as SQLAlchemy would (or an
+        # UPDATE … RETURNING) goes out as one statement of the connection's own (with the
+        # writes waiting before it, and the transaction's BEGIN), not through SQLAlchemy's
+        # execution, which costs more than the round trip's own CPU.
         rows = await postgres.fetch(session, statement, parameters)
         if rows is not None:
             return Ran(rows, len(rows))

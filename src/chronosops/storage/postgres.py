@@ -87,6 +87,20 @@ class Compiled:
     names: tuple[str, ...]
     defaults: Mapping[str, Any]
     processors: Mapping[str, Callable[[Any], Any]]
+    # Each result column's processor (None: the value as psycopg gives it).
+    results: tuple[Callable[[Any], Any] | None, ...] = ()
+
+    def processed(self, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        """``rows`` as SQLAlchemy would hand them over (each column's result processor)."""
+        if not any(self.results):
+            return rows
+        return [
+            tuple(
+                value if process is None or value is None else process(value)
+                for process, value in zip(self.results, row, strict=True)
+            )
+            for row in rows
+        ]
 
     def bind(self, values: Mapping[str, Any]) -> dict[str, Any]:
         params = {name: values.get(name, self.defaults.get(name)) for name in self.names}
@@ -101,7 +115,7 @@ class _Waiting:
     reads asked ahead (`read_ahead`), then their rows once they went out, by their key."""
 
     statements: list[tuple[str, Any, bool]] = field(default_factory=list)
-    reads: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+    reads: list[tuple[str, Compiled, dict[str, Any]]] = field(default_factory=list)
     answers: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)
 
     def clear(self) -> None:
@@ -125,6 +139,11 @@ def compiled(statement: Executable, keys: Iterable[str], dialect: Dialect) -> Co
     if cached is not None and cached[0] is statement:
         return cached[1]
     rendered = statement.compile(dialect=dialect, column_keys=list(names))  # type: ignore[attr-defined]
+    if getattr(statement, "is_update", False):
+        found = _update_compiled(rendered, names, dialect)
+        if len(_compiled) < _COMPILED_MAX:
+            _compiled[cache_key] = (statement, found)
+        return found
     table = getattr(statement, "table", None)
     defaults: dict[str, Any] = {}
     usable = not getattr(rendered, "escaped_bind_names", None)
@@ -146,6 +165,8 @@ def compiled(statement: Executable, keys: Iterable[str], dialect: Dialect) -> Co
             names=tuple(rendered.binds),
             defaults=defaults,
             processors=dict(getattr(rendered, "_bind_processors", {})),
+            # As before for a statement whose processors cannot be known here: rows as sent.
+            results=_result_processors(rendered, dialect) or (),
         )
         if usable
         else None
@@ -153,6 +174,47 @@ def compiled(statement: Executable, keys: Iterable[str], dialect: Dialect) -> Co
     if len(_compiled) < _COMPILED_MAX:
         _compiled[cache_key] = (statement, found)
     return found
+
+
+def _result_processors(
+    rendered: Any, dialect: Dialect
+) -> tuple[Callable[[Any], Any] | None, ...] | None:
+    """Each result column's processor, as SQLAlchemy's execution would apply it; None when
+    one depends on what the server says the column's type is (a numeric's, without it)."""
+    try:
+        return tuple(
+            column.type._cached_result_processor(dialect, None)
+            for column in getattr(rendered, "_result_columns", ())
+        )
+    except Exception:  # noqa: BLE001 — then SQLAlchemy's execution processes its rows
+        return None
+
+
+def _update_compiled(rendered: Any, names: tuple[str, ...], dialect: Dialect) -> Compiled | None:
+    """An UPDATE rendered for psycopg: its parameters are the SQL's own bind names (its
+    ``binds`` also holds anonymous keys no value maps to), and a value the statement fixes
+    (``SET state='running'``, a ``WHERE`` literal, a ``NULL``) is a constant of it. None when
+    a value would be computed per execution (an ``onupdate`` default, a callable)."""
+    if getattr(rendered, "escaped_bind_names", None):
+        return None
+    defaults: dict[str, Any] = {}
+    by_name = {name: bind for bind, name in rendered.bind_names.items()}
+    for name, bind in by_name.items():
+        if name in names:
+            continue
+        if bind.required or bind.callable is not None:
+            return None
+        defaults[name] = bind.value
+    results = _result_processors(rendered, dialect)
+    if set(names) - set(by_name) or getattr(rendered, "update_prefetch", None) or results is None:
+        return None
+    return Compiled(
+        sql=rendered.string,
+        names=tuple(by_name),
+        defaults=defaults,
+        processors=dict(getattr(rendered, "_bind_processors", {})),
+        results=results,
+    )
 
 
 def is_postgres(session: AsyncSession) -> bool:
@@ -215,11 +277,13 @@ async def fetch_each(
     SQLAlchemy)."""
     connection, sync, driver = await _connection(session)
     rendered: list[tuple[str, dict[str, Any]]] = []
+    forms: list[Compiled] = []
     for statement, values in statements:
         found = compiled(statement, values.keys(), connection.dialect)
         if found is None:
             return None
         rendered.append((found.sql, found.bind(values)))
+        forms.append(found)
     waiting = _waiting(sync)
     before, waiting.statements = waiting.statements, []
     ahead, waiting.reads = waiting.reads, []
@@ -227,12 +291,12 @@ async def fetch_each(
         connection,
         driver,
         before,
-        answering=[(sql, params) for _, sql, params in ahead] + rendered,
+        answering=[(form.sql, params) for _, form, params in ahead] + rendered,
         commit=False,
     )
-    for (key, _, _), rows in zip(ahead, answers, strict=False):
-        waiting.answers[key] = rows
-    return answers[len(ahead) :]
+    for (key, form, _), rows in zip(ahead, answers, strict=False):
+        waiting.answers[key] = form.processed(rows)
+    return [form.processed(rows) for form, rows in zip(forms, answers[len(ahead) :], strict=True)]
 
 
 async def read_ahead(
@@ -248,7 +312,7 @@ async def read_ahead(
     rendered = compiled(statement, values.keys(), connection.dialect)
     if rendered is None:
         return False
-    _waiting(sync).reads.append((key, rendered.sql, rendered.bind(values)))
+    _waiting(sync).reads.append((key, rendered, rendered.bind(values)))
     return True
 
 

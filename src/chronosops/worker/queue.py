@@ -51,9 +51,23 @@ async def check_without_round_trip(connection: psycopg.AsyncConnection[Any]) -> 
         raise psycopg.OperationalError("the server closed this pooled connection")
 
 
+async def each_statement_its_own_transaction(connection: psycopg.AsyncConnection[Any]) -> None:
+    """A pooled connection in autocommit: Procrastinate lends a connection for one statement
+    (a call of one of its functions: fetch a job, finish it, its heartbeat) and gives it back,
+    which otherwise costs a ``BEGIN`` and a ``COMMIT``, a round trip each, around every one."""
+    await connection.set_autocommit(True)
+
+
 def checked_by_socket(**options: Any) -> psycopg_pool.AsyncConnectionPool[Any]:
-    """Procrastinate's pool, with `check_without_round_trip` in place of its own check."""
-    return psycopg_pool.AsyncConnectionPool(**{**options, "check": check_without_round_trip})
+    """Procrastinate's pool, with `check_without_round_trip` in place of its own check and
+    its connections in autocommit (`each_statement_its_own_transaction`)."""
+    return psycopg_pool.AsyncConnectionPool(
+        **{
+            **options,
+            "check": check_without_round_trip,
+            "configure": each_statement_its_own_transaction,
+        }
+    )
 
 
 def build_queue(services: Services) -> procrastinate.App:
