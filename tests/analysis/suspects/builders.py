@@ -29,9 +29,20 @@ def suspect_kinds(**lite: Any) -> dict[str, dict[str, float]]:
 
 
 def calls(
-    caller: str, callee: str, minutes: list[float], wait_ms: float, serve_ms: float, tag: str
+    caller: str,
+    callee: str,
+    minutes: list[float],
+    wait_ms: float,
+    serve_ms: float,
+    tag: str,
+    *,
+    request_ms: float | None = None,
+    client_operation: str | None = None,
+    callee_operation: str = "serve",
+    callee_at_ms: float = 3,
 ) -> list[dict[str, Any]]:
-    """One trace per minute mark: the caller's server span, its client span, the callee's span."""
+    """One trace per minute mark: the caller's server span (``request_ms``, by default the wait
+    and 4 ms of its own), its client span waiting ``wait_ms``, the callee's span."""
     found: list[dict[str, Any]] = []
     for index, minute in enumerate(minutes):
         trace = f"{tag}-{index}"
@@ -46,14 +57,14 @@ def calls(
                 "spanId": f"{trace}-s",
                 "service": caller,
                 "operation": "GET /",
-                "duration": wait_ms + 4,
+                "duration": wait_ms + 4 if request_ms is None else request_ms,
                 "timestamp": stamp(0),
             },
             {
                 "traceId": trace,
                 "spanId": f"{trace}-c",
                 "service": caller,
-                "operation": f"call {callee}",
+                "operation": client_operation or f"call {callee}",
                 "duration": wait_ms,
                 "timestamp": stamp(2),
             },
@@ -61,9 +72,9 @@ def calls(
                 "traceId": trace,
                 "spanId": f"{trace}-e",
                 "service": callee,
-                "operation": "serve",
+                "operation": callee_operation,
                 "duration": serve_ms,
-                "timestamp": stamp(3),
+                "timestamp": stamp(callee_at_ms),
             },
         ]
     return found

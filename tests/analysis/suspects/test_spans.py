@@ -3,14 +3,12 @@ call spends outside its callee, and client spans."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
 from typing import Any
 
 from chronosops.analysis.suspects import rank_suspects
 from chronosops.analysis.suspects.spans import client_spans
 from chronosops.core.artifacts import SpanGroup
-from chronosops.core.timestamps import format_instant
-from tests.analysis.builders import ONSET, analysis_input, at, series
+from tests.analysis.builders import analysis_input, at, series
 from tests.analysis.suspects.builders import AFTER, BEFORE, calls, ranked, suspect_kinds
 
 
@@ -142,23 +140,19 @@ def wrapped_calls(
 ) -> list[dict[str, Any]]:
     """One trace per minute mark: the caller's 100 ms request, inside it a client span waiting
     ``wait_ms`` on the callee, and the callee's span a millisecond shorter."""
-    found: list[dict[str, Any]] = []
-    for index, minute in enumerate(minutes):
-        trace = f"{tag}-{index}"
-        start = ONSET + timedelta(minutes=minute)
-
-        def stamp(offset_ms: float, start: datetime = start) -> str:
-            return format_instant(start + timedelta(milliseconds=offset_ms))
-
-        found += [
-            {"traceId": trace, "spanId": f"{trace}-s", "service": caller,
-             "operation": "GET /", "duration": 100.0, "timestamp": stamp(0)},
-            {"traceId": trace, "spanId": f"{trace}-c", "service": caller,
-             "operation": f"{callee}/Get", "duration": wait_ms, "timestamp": stamp(2)},
-            {"traceId": trace, "spanId": f"{trace}-e", "service": callee,
-             "operation": f"{callee}/Get", "duration": wait_ms - 1, "timestamp": stamp(2.5)},
-        ]  # fmt: skip
-    return found
+    operation = f"{callee}/Get"
+    return calls(
+        caller,
+        callee,
+        minutes,
+        wait_ms,
+        wait_ms - 1,
+        tag,
+        request_ms=100.0,
+        client_operation=operation,
+        callee_operation=operation,
+        callee_at_ms=2.5,
+    )
 
 
 def test_a_span_that_only_waits_on_one_callee_is_the_callers_client_span() -> None:
