@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import parse_qsl
 
 import httpx
 
@@ -118,6 +119,12 @@ UNRELATED_EDGES = (("search-api", "search-index"),)
 PER_MINUTE = 600
 
 
+def _chain_answers(service: str, at: datetime) -> dict[str, int]:
+    """Requests answered that minute by status: orders-api fails a quarter from the onset."""
+    errors = PER_MINUTE // 4 if service == "orders-api" and at >= ONSET else 1
+    return {"200": PER_MINUTE - errors, "500": errors}
+
+
 def _chain_latency_edge(service: str, failing: bool) -> float:
     """The upper bound of the bucket every request of that minute falls in."""
     if service == "orders-api":
@@ -127,7 +134,19 @@ def _chain_latency_edge(service: str, failing: bool) -> float:
     return 0.05
 
 
-def chain_openmetrics() -> str:
+# How each service of a polyglot fleet exports its requests: the histogram's name, the
+# factor from seconds to its unit, its status label, and the separate request counter a
+# Prometheus client library keeps (OpenTelemetry counts requests in the histogram's _count).
+INSTRUMENTATIONS = {
+    "prometheus-client": ("http_request_duration_seconds", 1, None, "http_requests"),
+    "opentelemetry": ("http_server_request_duration_seconds", 1, "http_response_status_code", None),
+    "opentelemetry-ms": ("http_server_duration_milliseconds", 1000, "http_status_code", None),
+}
+
+
+def chain_openmetrics(instrumented: dict[str, str] | None = None) -> str:
+    """The chain; ``instrumented`` names the `INSTRUMENTATIONS` entry of each service (a
+    Prometheus client library where not named)."""
     lines: list[str] = []
     times = minutes()
     services = (*CHAIN, "search-api")
@@ -136,35 +155,42 @@ def chain_openmetrics() -> str:
         pairs = {"service": service, "env": "production", **extra}
         return ",".join(f'{k}="{v}"' for k, v in pairs.items())
 
-    lines += ["# TYPE http_requests counter"]
-    for service in services:
-        for code in ("200", "500"):
-            total = 0
-            for at in times:
-                failing = service == "orders-api" and at >= ONSET
-                errors = PER_MINUTE // 4 if failing else 1
-                total += (PER_MINUTE - errors) if code == "200" else errors
-                lines.append(
-                    f"http_requests_total{{{labels(service, code=code)}}} {total} {int(at.timestamp())}"
-                )
-    lines += ["# TYPE http_request_duration_seconds histogram"]
-    for service in services:
-        counts = dict.fromkeys(BUCKETS, 0)
-        count = 0
-        for at in times:
-            edge = _chain_latency_edge(service, at >= ONSET)
-            for bound in BUCKETS:
-                if bound == "+Inf" or float(bound) >= edge:
-                    counts[bound] += PER_MINUTE
-            count += PER_MINUTE
-            stamp = int(at.timestamp())
-            for bound in BUCKETS:
-                lines.append(
-                    f"http_request_duration_seconds_bucket{{{labels(service, le=bound)}}} {counts[bound]} {stamp}"
-                )
-            lines.append(
-                f"http_request_duration_seconds_count{{{labels(service)}}} {count} {stamp}"
-            )
+    for kind, (histogram, scale, status_label, counter) in INSTRUMENTATIONS.items():
+        own = [s for s in services if (instrumented or {}).get(s, "prometheus-client") == kind]
+        if not own:
+            continue
+        if counter is not None:
+            lines += [f"# TYPE {counter} counter"]
+            for service in own:
+                for code in ("200", "500"):
+                    total = 0
+                    for at in times:
+                        total += _chain_answers(service, at)[code]
+                        lines.append(
+                            f"{counter}_total{{{labels(service, code=code)}}} {total} {int(at.timestamp())}"
+                        )
+        lines += [f"# TYPE {histogram} histogram"]
+        for service in own:
+            codes = ("200", "500") if status_label else ("",)
+            for code in codes:
+                extra = {status_label: code} if status_label else {}
+                counts = dict.fromkeys(BUCKETS, 0)
+                count = 0
+                for at in times:
+                    answers = _chain_answers(service, at)
+                    served = answers[code] if code else sum(answers.values())
+                    edge = _chain_latency_edge(service, at >= ONSET)
+                    for bound in BUCKETS:
+                        if bound == "+Inf" or float(bound) >= edge:
+                            counts[bound] += served
+                    count += served
+                    stamp = int(at.timestamp())
+                    for bound in BUCKETS:
+                        le = bound if bound == "+Inf" else f"{float(bound) * scale:g}"
+                        lines.append(
+                            f"{histogram}_bucket{{{labels(service, **extra, le=le)}}} {counts[bound]} {stamp}"
+                        )
+                    lines.append(f"{histogram}_count{{{labels(service, **extra)}}} {count} {stamp}")
     lines += ["# TYPE container_cpu_usage_seconds counter"]
     for service in services:
         used = 0.0
@@ -186,6 +212,13 @@ def chain_openmetrics() -> str:
             )
     lines.append("# EOF")
     return "\n".join(lines) + "\n"
+
+
+def asked(sent: httpx.Request) -> dict[str, str]:
+    """What a request asked Prometheus: the form of a POSTed range query, else the URL's."""
+    if sent.method == "POST":
+        return dict(parse_qsl(sent.content.decode()))
+    return dict(sent.url.params)
 
 
 def free_port() -> int:

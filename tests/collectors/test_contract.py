@@ -86,9 +86,9 @@ CASES = [
         endpoint="http://prometheus.internal:9090",
         options=PROM_ONE_QUERY,
         credentials={"bearer_token": "prom-token"},
-        routes=("GET /api/v1/query_range",),
+        routes=("POST /api/v1/query_range",),
         empty={
-            "GET /api/v1/query_range": {
+            "POST /api/v1/query_range": {
                 "status": 200,
                 "body": {"status": "success", "data": {"resultType": "matrix", "result": []}},
             }

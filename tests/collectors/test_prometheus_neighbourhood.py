@@ -26,6 +26,7 @@ from chronosops.core.windows import TimeWindow
 from tests.collectors.prometheus_server import (
     ONSET,
     PrometheusServer,
+    asked,
     available,
     chain_openmetrics,
     running_prometheus,
@@ -150,7 +151,7 @@ async def test_one_query_per_template_asks_for_the_whole_neighbourhood(
     )
     await collector.collect(_query())
     graph = [r.url.params["query"] for r in seen if r.url.path == "/api/v1/query"]
-    ranges = [r.url.params["query"] for r in seen if r.url.path == "/api/v1/query_range"]
+    ranges = [asked(r)["query"] for r in seen if r.url.path == "/api/v1/query_range"]
     # Two hops of the service graph, each asking both edge metrics.
     assert len(graph) == 4
     assert graph[0] == (
@@ -249,7 +250,7 @@ async def test_a_neighbour_name_cannot_widen_the_selector(prometheus: Prometheus
     )
     collected = await collector.collect(_query(graph=graph))
     assert {s for s, _ in _services(collected.artifacts)} == {"web-frontend"}
-    assert seen[0].url.params["query"] == (
+    assert asked(seen[0])["query"] == (
         'sum by (service) (rate(http_requests_total{service=~"web-frontend|\\\\.\\\\*\\"\\\\}\\\\) or vector\\\\(1\\\\) #",env="production"}[5m]))'
     )
 

@@ -342,6 +342,7 @@ class Collector(ABC):
         *,
         params: Mapping[str, Any] | None = None,
         json_body: Any = None,
+        form: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         """Send one request; every failure leaves as a `CollectorError`."""
@@ -351,6 +352,7 @@ class Collector(ABC):
                 url,
                 params=params,
                 json=json_body,
+                data=form,
                 headers=headers,
                 timeout=self.timeout_seconds if self.timeout_seconds else httpx.USE_CLIENT_DEFAULT,
             )
@@ -412,6 +414,11 @@ class Collector(ABC):
         return self.json_of(
             await self.request("POST", url, params=params, json_body=body, headers=headers)
         )
+
+    async def post_form(
+        self, url: str, form: Mapping[str, str], *, headers: Mapping[str, str] | None = None
+    ) -> Any:
+        return self.json_of(await self.request("POST", url, form=form, headers=headers))
 
     def templates_of(
         self, lines: Sequence[RawLogLine], query: CollectorQuery, service: str

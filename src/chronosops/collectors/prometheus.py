@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import math
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
 
@@ -38,25 +39,80 @@ class PromQuery(BaseModel):
     unit: str | None = None
 
 
-# ``$group`` is the service label: every default groups by it, so one query answers for the
-# whole neighbourhood and each series names the service it belongs to.
-_HISTOGRAM = (
-    "1000 * histogram_quantile({q}, sum by (le, $group) "
-    "(rate(http_request_duration_seconds_bucket{{$selector}}[$rate_window])))"
+@dataclass(frozen=True)
+class HttpInstrumentation:
+    """How one instrumentation names a server's request-duration histogram, and its 5xx."""
+
+    histogram: str  # without the _bucket/_count suffix
+    to_ms: str  # the factor that turns the histogram's unit into milliseconds
+    requests: str  # the counter of every request
+    failed: str  # the matcher that keeps the 5xx answers
+
+
+# One fleet often runs all three: services on a Prometheus client library, services on
+# OpenTelemetry's stable HTTP conventions (1.23+), and services still on the experimental ones
+# (milliseconds, ``http_status_code``). Each default query reads a service through the first of
+# these it has, so no one of them is silently missing from the bundle.
+HTTP_INSTRUMENTATIONS: tuple[HttpInstrumentation, ...] = (
+    HttpInstrumentation(
+        histogram="http_request_duration_seconds",
+        to_ms="1000",
+        requests="http_requests_total",
+        failed='code=~"5.."',
+    ),
+    HttpInstrumentation(
+        histogram="http_server_request_duration_seconds",
+        to_ms="1000",
+        requests="http_server_request_duration_seconds_count",
+        failed='http_response_status_code=~"5.."',
+    ),
+    HttpInstrumentation(
+        histogram="http_server_duration_milliseconds",
+        to_ms="1",
+        requests="http_server_duration_milliseconds_count",
+        failed='http_status_code=~"5.."',
+    ),
 )
-_REQUESTS = "sum by ($group) (rate(http_requests_total{$selector}[$rate_window]))"
-_ERRORS = 'sum by ($group) (rate(http_requests_total{$selector,code=~"5.."}[$rate_window]))'
-DEFAULT_QUERIES: dict[str, PromQuery] = {
-    "latency_p50_ms": PromQuery(query=_HISTOGRAM.format(q="0.5"), unit="ms"),
-    "latency_p95_ms": PromQuery(query=_HISTOGRAM.format(q="0.95"), unit="ms"),
-    "latency_p99_ms": PromQuery(query=_HISTOGRAM.format(q="0.99"), unit="ms"),
+
+
+# ``$group`` is the service label: every default groups by it, so one query answers for the
+# whole neighbourhood and each series names the service it belongs to. ``or`` keeps, service by
+# service, the first instrumentation that answers (its left side wins on equal label sets).
+def _first_of(parts: list[str]) -> str:
+    return " or ".join(f"({part})" for part in parts)
+
+
+def _latency(quantile: str) -> str:
+    return _first_of(
+        [
+            f"{http.to_ms} * histogram_quantile({quantile}, sum by (le, $group) "
+            f"(rate({http.histogram}_bucket{{$selector}}[$rate_window])))"
+            for http in HTTP_INSTRUMENTATIONS
+        ]
+    )
+
+
+def _requests(http: HttpInstrumentation) -> str:
+    return f"sum by ($group) (rate({http.requests}{{$selector}}[$rate_window]))"
+
+
+def _error_ratio(http: HttpInstrumentation) -> str:
+    errors = f"sum by ($group) (rate({http.requests}{{$selector,{http.failed}}}[$rate_window]))"
     # A service without a single 5xx has no error series at all; ``or … * 0`` makes that a
     # ratio of 0 rather than no evidence.
+    return f"({errors} or {_requests(http)} * 0) / {_requests(http)}"
+
+
+DEFAULT_QUERIES: dict[str, PromQuery] = {
+    "latency_p50_ms": PromQuery(query=_latency("0.5"), unit="ms"),
+    "latency_p95_ms": PromQuery(query=_latency("0.95"), unit="ms"),
+    "latency_p99_ms": PromQuery(query=_latency("0.99"), unit="ms"),
     "error_ratio": PromQuery(
-        query=f"({_ERRORS} or {_REQUESTS} * 0) / {_REQUESTS}",
-        unit="ratio",
+        query=_first_of([_error_ratio(http) for http in HTTP_INSTRUMENTATIONS]), unit="ratio"
     ),
-    "request_rate": PromQuery(query=_REQUESTS, unit="req/s"),
+    "request_rate": PromQuery(
+        query=_first_of([_requests(http) for http in HTTP_INSTRUMENTATIONS]), unit="req/s"
+    ),
     "cpu_cores": PromQuery(
         query="sum by ($group) (rate(container_cpu_usage_seconds_total{$selector}[$rate_window]))",
         unit="cores",
@@ -383,8 +439,10 @@ class PrometheusCollector(Collector):
             "end": f"{query.window.end.timestamp():.3f}",
             "step": f"{self.settings.step_seconds}s",
         }
-        return await self.get_json(
-            f"{self.endpoint}/api/v1/query_range", params=params, headers=self.bearer_or_basic()
+        # In the body, not the URL: a neighbourhood's selector, repeated in each instrumentation's
+        # alternative, can outgrow the URL limits of proxies in front of Prometheus.
+        return await self.post_form(
+            f"{self.endpoint}/api/v1/query_range", params, headers=self.bearer_or_basic()
         )
 
     def _artifact(
