@@ -138,6 +138,31 @@ def test_a_pool_exhausted_with_a_healthy_database_is_saturation_of_the_service()
     assert top(verdict(incident)) == ("CAPACITY_SATURATION", "inventory")
 
 
+@pytest.mark.parametrize(
+    ("in_use", "pending"),
+    [
+        ("db_pool_connections_in_use", "db_pool_pending_requests"),
+        ("db.client.connection.count", "db.client.connection.pending_requests"),  # OpenTelemetry
+        ("go_sql_in_use_connections", "go_sql_wait_count"),  # Go's database/sql
+        ("hikaricp_connections_active", "hikaricp_connections_pending"),  # HikariCP
+    ],
+)
+def test_a_pool_exhausted_is_saturation_whichever_library_names_its_metrics(
+    in_use: str, pending: str
+) -> None:
+    """Metrics only: no log line says the pool ran dry, and requests waiting for a connection
+    are not more traffic (read as such, they made failures without a hotter CPU a throttling)."""
+    incident = (
+        web_calling("inventory")
+        .health("inventory", latency=level(50, 7000), errors=level(0.001, 0.5))
+        .metric("inventory", in_use, level(2, 20))
+        .metric("inventory", pending, level(0, 15))
+        .spans("inventory", "POST /reserve", ms=level(50, 5000), error_share=level(0, 0.5))
+        .spans("inventory", "inventory-db SELECT", peer="inventory-db", ms=level(10, 10))
+    )
+    assert top(verdict(incident)) == ("CAPACITY_SATURATION", "inventory")
+
+
 def test_a_deploy_that_flushed_the_cache_is_a_cache_miss_storm_not_a_code_bug() -> None:
     incident = (
         Incident("catalog")

@@ -138,3 +138,34 @@ def test_an_operators_own_row_decides_the_family_the_rules_read() -> None:
     shift = observe(request.artifacts, request.context, table=table).shift("api", "latency")
     assert shift is not None
     assert round(shift.after) == 900
+
+
+@pytest.mark.parametrize(
+    ("name", "family"),
+    [
+        # a client's database pool: requests waiting for a connection ...
+        ("db.client.connection.pending_requests", "pool_pending"),
+        ("hikaricp_connections_pending", "pool_pending"),
+        ("go_sql_wait_count", "pool_pending"),
+        ("pg_pool_waiting_count", "pool_pending"),
+        # ... and connections checked out
+        ("db.client.connection.count", "pool_in_use"),
+        ("db_client_connections_usage", "pool_in_use"),
+        ("db_connections_in_use", "pool_in_use"),  # the Prometheus collector's default query
+        ("hikaricp_connections_active", "pool_in_use"),
+        ("go_sql_in_use_connections", "pool_in_use"),
+        ("sqlalchemy_pool_checkedout", "pool_in_use"),
+        # a runtime's own threads, queue and backlog wait for the service, not for a database
+        ("dotnet.thread_pool.queue.length", "saturation"),
+        ("gunicorn_requests_backlog", "saturation"),
+        ("puma.backlog", "saturation"),
+        ("go_goroutines", "saturation"),
+        ("nodejs_eventloop_lag_seconds", "saturation"),
+        # a database server's own sessions make it a database, a client's pool does not
+        ("pg_stat_activity_count", "db_connections"),
+        ("mysql_global_status_threads_connected", "db_connections"),
+        ("pg_stat_database_xact_rollback_rate", "errors"),
+    ],
+)
+def test_pools_runtimes_and_database_servers_are_told_apart_by_name(name: str, family: str) -> None:
+    assert metric_family(name) == family

@@ -30,6 +30,22 @@ TABLE = SignalTable()
         ("hikaricp_connections_pending", "saturation"),
         ("pgbouncer_pools_client_waiting_connections", "saturation"),
         ("executor_queued_tasks", "saturation"),
+        # a client's database pool: OpenTelemetry, Go's database/sql, SQLAlchemy, ActiveRecord
+        ("db.client.connection.pending_requests", "saturation"),
+        ("db.client.connection.count", "saturation"),
+        ("db_client_connections_usage", "saturation"),
+        ("go_sql_wait_count", "saturation"),
+        ("go_sql_in_use_connections", "saturation"),
+        ("sqlalchemy_pool_checkedout", "saturation"),
+        ("activerecord_connection_pool_busy", "saturation"),
+        # a database server's own sessions
+        ("pg_stat_activity_count", "saturation"),
+        ("mysql_global_status_threads_connected", "saturation"),
+        # restarts as Datadog's and OpenTelemetry's Kubernetes receivers name them
+        ("kubernetes.containers.restarts", "restarts"),
+        ("k8s.container.restarts", "restarts"),
+        # failures named in the middle of the name are still failures, not requests
+        ("http_requests_errors_per_second", "errors"),
         ("resilience4j_circuitbreaker_state", "circuit_open"),
         ("success_rate_percent", "availability"),
         ("cache_hit_ratio", "cache_hit"),

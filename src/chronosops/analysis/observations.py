@@ -48,16 +48,38 @@ FAMILIES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("cert_expiry", re.compile(r"cert.*expir|expiry_days|ssl_.*expir")),
     ("cache_hit", re.compile(r"cache.*hit|hit_?ratio")),
     ("cache_miss", re.compile(r"cache.*miss|miss_?(ratio|rate|total)")),
-    ("pool_pending", re.compile(r"pool.*(pending|waiting|queue)|connections?_(pending|waiting)")),
-    ("pool_in_use", re.compile(r"pool.*(in_use|inuse|active|used|busy)|pool_active")),
+    # A runtime's threads, executors, event loop and request backlog: work waiting for the
+    # service itself, not for a database connection (`dotnet.thread_pool.queue.length`).
+    ("saturation", re.compile(r"thread_?pool|executor|goroutines|event_?loop|backlog")),
+    # A client's database connection pool, by the pool libraries' and OpenTelemetry's names
+    # (`db.client.connection.pending_requests`, Go's `go_sql_wait_count`, `hikaricp_*`).
+    (
+        "pool_pending",
+        re.compile(
+            r"pool.*(pending|waiting|queue|waiters)|connections?[_.](pending|waiting)|sql_wait_(count|duration)"
+        ),
+    ),
+    (
+        "pool_in_use",
+        re.compile(
+            r"pool.*(in_use|inuse|active|used|busy|checked_?out)|pool_active|hikaricp_connections_(active|usage)"
+            r"|sql_in_use_connections|db[_.]client[_.]connections?[_.](count|usage)|db_connections_in_use"
+        ),
+    ),
     ("restarts", re.compile(r"restart|oom|crash")),
     # a latency histogram's count is its requests (failed ones: errors, by their labels)
     ("traffic", re.compile(HISTOGRAM_COUNT)),
     ("latency", re.compile(r"latenc|duration|response_?time|p9[059]|p50|elapsed|_ms$|_seconds")),
-    ("errors", re.compile(r"error|5xx|fail|exception|fault|status_5")),
+    ("errors", re.compile(r"error|5xx|fail|exception|fault|status_5|xact_rollback")),
     ("cpu", re.compile(r"cpu")),
     ("memory", re.compile(r"memory|mem_|heap|working_set|rss")),
-    ("db_connections", re.compile(r"db_connections|connections_active|active_connections")),
+    # A database server's own sessions (postgres_exporter, mysqld_exporter), not a client's pool.
+    (
+        "db_connections",
+        re.compile(
+            r"db_connections|connections_active|active_connections|pg_stat_activity_count|numbackends|threads_connected"
+        ),
+    ),
     ("throttled", re.compile(r"throttl|429|rate_limited")),
     # Envoy counts requests as `rq` (`envoy_http_downstream_rq_total`, `..._rq_xx`)
     (
@@ -759,6 +781,25 @@ def _span_onsets(spans: Sequence[SpanGroup], context: IncidentContext) -> list[d
     return found
 
 
+# Families whose clear step marks when the fault began. Work waiting (a pool's pending
+# requests, a request backlog, a thread pool's queue) builds at the fault's first minute as
+# surely as latency does; a backlog was read as traffic before engine 3.28, and so marked it.
+ONSET_FAMILIES = frozenset(
+    {
+        "latency",
+        "errors",
+        "traffic",
+        "pool_in_use",
+        "pool_pending",
+        "saturation",
+        "cpu",
+        "memory",
+        "cache_hit",
+        "restarts",
+    }
+)
+
+
 def _estimate_onset(
     shifts: list[Shift], spans: Sequence[SpanGroup], context: IncidentContext
 ) -> datetime:
@@ -775,8 +816,7 @@ def _estimate_onset(
         s.changed_at
         for s in shifts
         if s.changed_at is not None
-        and s.family
-        in ("latency", "errors", "traffic", "pool_in_use", "cpu", "memory", "cache_hit", "restarts")
+        and s.family in ONSET_FAMILIES
         and abs(s.z) >= 6
         and earliest_allowed <= s.changed_at <= context.onset + timedelta(minutes=20)
     ]

@@ -83,7 +83,7 @@ SIGNAL_TABLE: tuple[tuple[str, str], ...] = (
     (r"cache.*hit|hit_?ratio|hitrate", "cache_hit"),
     # restarts and kills: kube-state-metrics, cAdvisor
     (
-        r"restarts?_total|container_restarts|restart_count|oom_?kill|terminated_reason.*oom|crashloop",
+        r"restarts?_total|containers?[_.]restarts|restart_count|oom_?kill|terminated_reason.*oom|crashloop",
         "restarts",
     ),
     # garbage collection: JVM (Micrometer jvm_gc_pause), Go, .NET, Node, Python
@@ -94,7 +94,16 @@ SIGNAL_TABLE: tuple[tuple[str, str], ...] = (
     # pools, threads, queues: HikariCP, pgbouncer, Tomcat/Jetty/Undertow, executors, Go, Node
     (r"hikaricp_connections_(pending|active|timeout)|hikaricp_.*(pending|timeout)", "saturation"),
     (r"pgbouncer_pools_(client_waiting|cl_waiting)|pgbouncer.*wait", "saturation"),
-    (r"(db|jdbc|r2dbc)?_?pool.*(pending|waiting|active|in_?use|usage|util)", "saturation"),
+    (
+        r"(db|jdbc|r2dbc)?_?pool.*(pending|waiting|waiters|active|in_?use|usage|util|busy|checked_?out)",
+        "saturation",
+    ),
+    # OpenTelemetry's database client pool (`db.client.connection.count`, `.pending_requests`,
+    # `.timeouts`), Go's database/sql stats, a database server's own sessions
+    (
+        r"db[_.]client[_.]connections?[_.]|go_sql_(in_use|wait|open)|pg_stat_activity_count|numbackends|threads_connected",
+        "saturation",
+    ),
     (
         r"executor_(active|queued|queue_remaining|pool_size)|thread_?pool.*(active|queue|reject)|tomcat_threads_busy|jetty_threads_busy|undertow.*busy",
         "saturation",
@@ -131,7 +140,7 @@ SIGNAL_TABLE: tuple[tuple[str, str], ...] = (
         "error_ratio",
     ),
     (
-        r"trace\..*\.errors|errors?_total|_errors?\b|5xx|exceptions?_total|failures?_total|failed|\bfail|fault|status_5",
+        r"trace\..*\.errors|errors?_total|[_.]errors?(?:[_.]|\b)|5xx|exceptions?_total|failures?_total|failed|\bfail|fault|status_5",
         "errors",
     ),
     # a latency histogram's or summary's count is its requests (Micrometer
