@@ -181,6 +181,14 @@ def test_bounded_kinds_have_their_floor_in_a_share_whatever_the_name() -> None:
         ("Executed DbCommand (412ms) [Parameters=[]] SELECT o.* FROM orders AS o", "db_slow"),
         ("SLOW SQL >= 200ms [412.3ms] [rows:10] SELECT * FROM orders", "db_slow"),
         ('query is slow (412ms) on pg-main: SELECT * FROM "orders"', "db_slow"),
+        ("pgxpool: acquire connection: context deadline exceeded (12 waiting)", "pool_exhausted"),
+        (
+            "KnexTimeoutError: Knex: Timeout acquiring a connection. The pool is probably full.",
+            "pool_exhausted",
+        ),
+        ("[CRITICAL] WORKER TIMEOUT (pid:4312)", "worker_saturation"),
+        ("Cache 'products' miss for key product:81, loading from pg-main", "cache_miss"),
+        ("Cache read: product/81 (miss) fetching from pg-main", "cache_miss"),
     ],
 )
 def test_the_signature_library_reads_failures_of_many_languages(line: str, category: str) -> None:
@@ -272,3 +280,18 @@ def test_a_latency_histograms_count_of_failed_requests_counts_errors() -> None:
     assert TABLE.kind_of("http.server.request.duration.count", {"error.type": "timeout"}) == (
         "errors"
     )
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "cache hit for key product:81",
+        "Cache 'products' loaded. Missing keys are fetched on demand",
+        "worker timeout set to 30s",
+    ],
+)
+def test_lines_that_only_share_words_with_a_signature_are_not_read_as_it(line: str) -> None:
+    from chronosops.analysis.observations import LOG_CATEGORIES
+
+    found = {name for name, pattern in LOG_CATEGORIES if pattern.search(line.lower())}
+    assert not found & {"cache_miss", "worker_saturation"}

@@ -140,6 +140,8 @@ LOG_CATEGORIES: tuple[tuple[str, re.Pattern[str]], ...] = (
         "cache_miss",
         re.compile(
             r"cache miss|cache_miss|missed cache|cache (evict|invalidat|flush|stampede|cold)|cold cache|miss ratio"
+            # Spring's and Rails' cache logging name the cache or key between the two words
+            r"|\bcache\b[^.]{0,40}\bmiss\b"
         ),
     ),
     (

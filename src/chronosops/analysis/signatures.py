@@ -7,8 +7,8 @@ its examples). The categories and what they stand for:
 |---|---|---|
 | `timeout` | a call ran out of time | `SocketTimeoutException`, `context deadline exceeded`, `ETIMEDOUT`, `TaskCanceledException`, `Net::ReadTimeout` |
 | `refused` | a connection was refused or reset | `ConnectException: Connection refused`, `ECONNREFUSED`, `ECONNRESET`, `Errno::ECONNREFUSED` |
-| `pool_exhausted` | a connection pool ran dry | HikariCP `Connection is not available`, SQLAlchemy `QueuePool limit`, `ActiveRecord::ConnectionTimeoutError`, ADO.NET pool timeout |
-| `worker_saturation` | threads or workers rejected work, or the server shed load | `RejectedExecutionException`, `server overloaded`, `load shedding`, `EMFILE` |
+| `pool_exhausted` | a connection pool ran dry | HikariCP `Connection is not available`, SQLAlchemy `QueuePool limit`, `ActiveRecord::ConnectionTimeoutError`, ADO.NET pool timeout, pgx `pgxpool: acquire connection`, Knex `Timeout acquiring a connection` |
+| `worker_saturation` | threads or workers rejected work, or the server shed load | `RejectedExecutionException`, `server overloaded`, `load shedding`, `EMFILE`, Gunicorn `WORKER TIMEOUT (pid:…)` |
 | `oom` | memory ran out | `java.lang.OutOfMemoryError`, `runtime: out of memory`, `MemoryError`, `JavaScript heap out of memory`, `NoMemoryError` |
 | `dns` | a name did not resolve | `UnknownHostException`, `no such host`, `ENOTFOUND`, `EAI_AGAIN`, `Name or service not known` |
 | `tls` | a certificate or handshake failed | `SSLHandshakeException`, `x509:`, `CERT_HAS_EXPIRED`, `certificate verify failed` |
@@ -40,13 +40,19 @@ SIGNATURES: tuple[tuple[str, str], ...] = (
         r"connection is not available, request timed out|hikaripool.*(timeout|not available)"
         r"|queuepool limit|sqlalchemy\.exc\.timeouterror|activerecord::connectiontimeouterror"
         r"|timeout period elapsed prior to obtaining a connection|too many clients already"
-        r"|unable to acquire (a )?(jdbc )?connection|pool.*(wait|acquire) timeout",
+        r"|unable to acquire (a )?(jdbc )?connection|pool.*(wait|acquire) timeout"
+        # Go pgx, Node Knex / Sequelize / node-postgres, Prisma
+        r"|pgxpool.*acquire|acquire connection: context deadline exceeded"
+        r"|timeout acquiring a connection|pool is probably full|connectionacquiretimeouterror"
+        r"|timeout exceeded when trying to connect|timed out fetching a new connection",
     ),
     (
         "worker_saturation",
         r"rejectedexecutionexception|esrejectedexecutionexception|server (is )?overloaded"
         r"|too busy|load ?shedding|shedding load|overloaded, rejecting|emfile|too many open files"
-        r"|thread ?pool.*(full|reject)|queue capacity|backpressure",
+        r"|thread ?pool.*(full|reject)|queue capacity|backpressure"
+        # Gunicorn killing a worker that held a request past its timeout; uWSGI's full backlog
+        r"|worker timeout \(pid|listen queue of socket .* full",
     ),
     (
         "oom",
