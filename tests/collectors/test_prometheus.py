@@ -25,6 +25,7 @@ from chronosops.core.clock import FrozenClock
 from chronosops.core.timestamps import parse_instant
 from chronosops.core.windows import TimeWindow
 from chronosops.evidence import CollectionPolicy, CollectorRunner
+from tests.collectors.chain import collectors_file
 from tests.collectors.local_servers import answering_server, silent_server
 from tests.collectors.prometheus_server import (
     BASIC_AUTH_PASSWORD,
@@ -92,23 +93,12 @@ async def test_an_incident_without_evidence_gets_the_series_prometheus_holds(
     analyst: dict[str, str],
     tmp_path: Path,
 ) -> None:
-    config = tmp_path / "collectors.toml"
-    config.write_text(
-        f"""
-[[collectors]]
-name = "prometheus-prod"
-backend = "prometheus"
-endpoint = "{prometheus.url}"
-
-[collectors.options]
-labels = {{ environment = "env" }}
-
-[collectors.options.extra_queries.memory_mib]
-query = '{MEMORY_MIB}'
-unit = "MiB"
-"""
+    config = collectors_file(
+        tmp_path,
+        prometheus.url,
+        f"[collectors.options.extra_queries.memory_mib]\nquery = '{MEMORY_MIB}'\nunit = \"MiB\"",
     )
-    client, built = await client_with(collectors_file=str(config))
+    client, built = await client_with(collectors_file=config)
     created = await ingest_and_run(client, built, request(), analyst)
     assert created["status"] == "analyzed"
     bundle = (

@@ -8,7 +8,6 @@ from 10:00, web-frontend slow because it waits on it. The alert names web-fronte
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +15,18 @@ import httpx
 import pytest
 
 from chronosops.bootstrap import Services
-from chronosops.collectors import CollectorQuery, CollectorSpec, registry
-from chronosops.collectors.prometheus import PrometheusCollector
-from chronosops.core.artifacts import MetricSeries
-from chronosops.core.clock import FrozenClock
 from chronosops.core.timestamps import format_instant
 from chronosops.core.topology import ServiceGraph
-from chronosops.core.windows import TimeWindow
+from tests.collectors.chain import (
+    CHAIN,
+    assert_chain_figures,
+    before_after,
+    chain_collector,
+    chain_query,
+    collectors_file,
+    frontend_alert,
+    series_by_service,
+)
 from tests.collectors.prometheus_server import (
     ONSET,
     PrometheusServer,
@@ -31,16 +35,12 @@ from tests.collectors.prometheus_server import (
     chain_openmetrics,
     running_prometheus,
 )
-from tests.fixtures.guide import request
 from tests.fixtures.jobs import ingest_and_run
 
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(not available(), reason="needs /usr/bin/prometheus and promtool"),
 ]
-
-WINDOW = TimeWindow(ONSET - timedelta(minutes=30), ONSET + timedelta(minutes=30))
-CHAIN = {"web-frontend", "orders-api", "inventory-api"}
 
 
 @pytest.fixture(scope="module")
@@ -51,77 +51,14 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrometheusS
         yield server
 
 
-def _collector(
-    url: str, http: httpx.AsyncClient | None = None, **options: Any
-) -> PrometheusCollector:
-    collector = registry.build(
-        CollectorSpec(
-            name="prom",
-            backend="prometheus",
-            endpoint=url,
-            options={"labels": {"environment": "env"}, **options},
-            credentials={},
-        ),
-        http=http or httpx.AsyncClient(),
-        clock=FrozenClock(ONSET),
-    )
-    assert isinstance(collector, PrometheusCollector)
-    return collector
-
-
-def _query(**fields: Any) -> CollectorQuery:
-    values: dict[str, Any] = {
-        "window": WINDOW,
-        "onset": ONSET,
-        "service": "web-frontend",
-        "environment": "production",
-        "hops": 2,
-    }
-    values.update(fields)
-    return CollectorQuery(**values)
-
-
-def _services(artifacts: list[Any]) -> dict[tuple[str, str], MetricSeries]:
-    return {(a.service, a.name): a for a in artifacts if isinstance(a, MetricSeries) and a.service}
-
-
-def _before_after(series: MetricSeries) -> tuple[float, float]:
-    before = next(p.value for p in series.points if p.ts == ONSET - timedelta(minutes=15))
-    after = next(p.value for p in series.points if p.ts == ONSET + timedelta(minutes=15))
-    return before, after
-
-
 async def test_the_service_graph_brings_callees_two_hops_deep_each_under_its_own_name(
     prometheus: PrometheusServer,
 ) -> None:
-    collected = await _collector(prometheus.url).collect(_query())
-    series = _services(collected.artifacts)
+    collected = await chain_collector(prometheus.url).collect(chain_query())
+    series = series_by_service(collected.artifacts)
     assert {service for service, _ in series} == CHAIN
     # Every series is the one of the service it is recorded under, not a sum across them.
-    assert _before_after(series[("orders-api", "error_ratio")]) == (
-        pytest.approx(1 / 600),
-        pytest.approx(0.25),
-    )
-    assert _before_after(series[("web-frontend", "error_ratio")]) == (
-        pytest.approx(1 / 600),
-        pytest.approx(1 / 600),
-    )
-    assert _before_after(series[("orders-api", "latency_p95_ms")]) == (
-        pytest.approx(97.5),
-        pytest.approx(975.0),
-    )
-    assert _before_after(series[("web-frontend", "latency_p95_ms")]) == (
-        pytest.approx(242.5),
-        pytest.approx(2425.0),
-    )
-    assert _before_after(series[("inventory-api", "latency_p95_ms")]) == (
-        pytest.approx(47.5),
-        pytest.approx(47.5),
-    )
-    assert _before_after(series[("orders-api", "cpu_cores")]) == (
-        pytest.approx(0.4),
-        pytest.approx(1.9),
-    )
+    assert_chain_figures(series)
     assert all(a.labels["service"] == a.service for a in series.values())
     assert len({a.artifact_id for a in collected.artifacts}) == len(collected.artifacts)
     # Nearest first: the alerting service's series lead.
@@ -140,7 +77,7 @@ async def test_one_query_per_template_asks_for_the_whole_neighbourhood(
     async def record(sent: httpx.Request) -> None:
         seen.append(sent)
 
-    collector = _collector(
+    collector = chain_collector(
         prometheus.url,
         httpx.AsyncClient(event_hooks={"request": [record]}),
         queries={
@@ -149,7 +86,7 @@ async def test_one_query_per_template_asks_for_the_whole_neighbourhood(
             }
         },
     )
-    await collector.collect(_query())
+    await collector.collect(chain_query())
     graph = [r.url.params["query"] for r in seen if r.url.path == "/api/v1/query"]
     ranges = [asked(r)["query"] for r in seen if r.url.path == "/api/v1/query_range"]
     # Two hops of the service graph, each asking both edge metrics.
@@ -166,16 +103,16 @@ async def test_one_query_per_template_asks_for_the_whole_neighbourhood(
 async def test_one_hop_stops_at_the_callee_and_none_asks_the_service_alone(
     prometheus: PrometheusServer,
 ) -> None:
-    one = await _collector(prometheus.url).collect(_query(hops=1))
-    assert {s for s, _ in _services(one.artifacts)} == {"web-frontend", "orders-api"}
-    alone = await _collector(prometheus.url).collect(_query(hops=0))
-    assert {s for s, _ in _services(alone.artifacts)} == {"web-frontend"}
+    one = await chain_collector(prometheus.url).collect(chain_query(hops=1))
+    assert {s for s, _ in series_by_service(one.artifacts)} == {"web-frontend", "orders-api"}
+    alone = await chain_collector(prometheus.url).collect(chain_query(hops=0))
+    assert {s for s, _ in series_by_service(alone.artifacts)} == {"web-frontend"}
     assert alone.notes == []
 
 
 async def test_callers_are_neighbours_too(prometheus: PrometheusServer) -> None:
-    collected = await _collector(prometheus.url).collect(_query(service="inventory-api"))
-    assert {s for s, _ in _services(collected.artifacts)} == CHAIN
+    collected = await chain_collector(prometheus.url).collect(chain_query(service="inventory-api"))
+    assert {s for s, _ in series_by_service(collected.artifacts)} == CHAIN
     assert collected.notes == [
         "neighbourhood of inventory-api: orders-api (caller), web-frontend (caller, 2 hops)"
     ]
@@ -187,8 +124,10 @@ async def test_a_known_graph_is_enough_without_service_graph_metrics(
     graph = ServiceGraph.from_mapping(
         {"web-frontend": ["orders-api"], "orders-api": ["search-api"]}
     )
-    collected = await _collector(prometheus.url, service_graph=[]).collect(_query(graph=graph))
-    assert {s for s, _ in _services(collected.artifacts)} == {
+    collected = await chain_collector(prometheus.url, service_graph=[]).collect(
+        chain_query(graph=graph)
+    )
+    assert {s for s, _ in series_by_service(collected.artifacts)} == {
         "web-frontend",
         "orders-api",
         "search-api",
@@ -198,13 +137,13 @@ async def test_a_known_graph_is_enough_without_service_graph_metrics(
 async def test_the_neighbour_and_series_budgets_keep_the_nearest(
     prometheus: PrometheusServer,
 ) -> None:
-    few = await _collector(prometheus.url).collect(_query(max_neighbours=1))
-    assert {s for s, _ in _services(few.artifacts)} == {"web-frontend", "orders-api"}
+    few = await chain_collector(prometheus.url).collect(chain_query(max_neighbours=1))
+    assert {s for s, _ in series_by_service(few.artifacts)} == {"web-frontend", "orders-api"}
     assert (
         few.notes[-1]
         == "1 more neighbour(s) within 2 hop(s) left out (at most 1, the nearest first)"
     )
-    capped = await _collector(prometheus.url).collect(_query(max_items=8))
+    capped = await chain_collector(prometheus.url).collect(chain_query(max_items=8))
     assert len(capped.artifacts) == 8
     kept = [a.service for a in capped.artifacts]  # type: ignore[union-attr]
     assert kept == sorted(kept, key=["web-frontend", "orders-api", "inventory-api"].index)  # type: ignore[arg-type]
@@ -215,17 +154,17 @@ async def test_the_neighbour_and_series_budgets_keep_the_nearest(
 async def test_a_template_that_sums_the_services_together_is_asked_once_per_service(
     prometheus: PrometheusServer,
 ) -> None:
-    collector = _collector(
+    collector = chain_collector(
         prometheus.url,
         queries={
             "request_rate": {"query": "sum(rate(http_requests_total{$selector}[$rate_window]))"}
         },
     )
-    collected = await collector.collect(_query())
-    series = _services(collected.artifacts)
+    collected = await collector.collect(chain_query())
+    series = series_by_service(collected.artifacts)
     assert set(series) == {(s, "request_rate") for s in CHAIN}
     assert all(
-        _before_after(s) == (pytest.approx(10.0), pytest.approx(10.0)) for s in series.values()
+        before_after(s) == (pytest.approx(10.0), pytest.approx(10.0)) for s in series.values()
     )
     assert len({a.artifact_id for a in collected.artifacts}) == 3
     assert any("does not keep the service label" in note for note in collected.notes)
@@ -238,7 +177,7 @@ async def test_a_neighbour_name_cannot_widen_the_selector(prometheus: Prometheus
         seen.append(sent)
 
     graph = ServiceGraph.of([("web-frontend", '.*"}) or vector(1) #')])
-    collector = _collector(
+    collector = chain_collector(
         prometheus.url,
         httpx.AsyncClient(event_hooks={"request": [record]}),
         service_graph=[],
@@ -248,8 +187,8 @@ async def test_a_neighbour_name_cannot_widen_the_selector(prometheus: Prometheus
             }
         },
     )
-    collected = await collector.collect(_query(graph=graph))
-    assert {s for s, _ in _services(collected.artifacts)} == {"web-frontend"}
+    collected = await collector.collect(chain_query(graph=graph))
+    assert {s for s, _ in series_by_service(collected.artifacts)} == {"web-frontend"}
     assert asked(seen[0])["query"] == (
         'sum by (service) (rate(http_requests_total{service=~"web-frontend|\\\\.\\\\*\\"\\\\}\\\\) or vector\\\\(1\\\\) #",env="production"}[5m]))'
     )
@@ -276,43 +215,15 @@ async def _diagnoses(
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """An alert on web-frontend without evidence, collected through the real HTTP ingest; then
     the same series sent as evidenceLite. The two analyses, and the first one's bundle."""
-    config = tmp_path / "collectors.toml"
-    config.write_text(
-        f"""
-[[collectors]]
-name = "prometheus-prod"
-backend = "prometheus"
-endpoint = "{url}"
-
-[collectors.options]
-labels = {{ environment = "env" }}
-"""
-    )
-    client, built = await client_with(collectors_file=str(config))
-    timeline = {
-        "start": format_instant(ONSET),
-        "end": format_instant(ONSET + timedelta(minutes=30)),
-    }
-    alert = request(
-        sourceRef="chain-alert",
-        title="web-frontend is slow",
-        timeline=timeline,
-        metadata={"service": "web-frontend", "environment": "production"},
-    )
-    created = await ingest_and_run(client, built, alert, analyst)
+    client, built = await client_with(collectors_file=collectors_file(tmp_path, url))
+    created = await ingest_and_run(client, built, frontend_alert("chain-alert"), analyst)
     assert created["status"] == "analyzed", created
     bundle = (
         await client.get(f"/v1/evidence-bundles/{created['evidenceBundleId']}", headers=analyst)
     ).json()
     collected = (await client.get(f"/v1/analyses/{created['analysisId']}", headers=analyst)).json()
     series = [a for a in bundle["artifacts"] if a["kind"] == "metric_series"]
-    sent = request(
-        sourceRef="chain-alert-with-evidence",
-        title="web-frontend is slow",
-        timeline=timeline,
-        metadata={"service": "web-frontend", "environment": "production"},
-        evidenceLite=_as_evidence_lite(series),
-    )
+    sent = frontend_alert("chain-alert-with-evidence", evidenceLite=_as_evidence_lite(series))
     direct = await ingest_and_run(client, built, sent, analyst)
     assert direct["status"] == "analyzed", direct
     answered = (await client.get(f"/v1/analyses/{direct['analysisId']}", headers=analyst)).json()
@@ -359,34 +270,7 @@ async def test_an_alert_without_evidence_names_the_culprit_behind_the_alerting_s
 
 
 def _config(tmp_path: Path, url: str, topology: str = "") -> str:
-    config = tmp_path / "collectors.toml"
-    config.write_text(
-        f"""
-[[collectors]]
-name = "prometheus-prod"
-backend = "prometheus"
-endpoint = "{url}"
-
-[collectors.options]
-labels = {{ environment = "env" }}
-service_graph = []
-{topology}
-"""
-    )
-    return str(config)
-
-
-def _alert(source_ref: str, **fields: Any) -> dict[str, Any]:
-    return request(
-        sourceRef=source_ref,
-        title="web-frontend is slow",
-        timeline={
-            "start": format_instant(ONSET),
-            "end": format_instant(ONSET + timedelta(minutes=30)),
-        },
-        metadata={"service": "web-frontend", "environment": "production"},
-        **fields,
-    )
+    return collectors_file(tmp_path, url, f"service_graph = []\n{topology}")
 
 
 async def _collected_services(
@@ -406,14 +290,14 @@ async def test_the_configured_topology_names_the_neighbours_and_the_hops_setting
     topology = '[topology]\n"web-frontend" = ["orders-api"]\n"orders-api" = ["inventory-api"]\n'
     config = _config(tmp_path, prometheus.url, topology)
     client = await client_with(collectors_file=config)
-    assert await _collected_services(client, analyst, _alert("configured")) == CHAIN
+    assert await _collected_services(client, analyst, frontend_alert("configured")) == CHAIN
     near = await client_with(collectors_file=config, collectors_neighbour_hops=1)
-    assert await _collected_services(near, analyst, _alert("configured-one-hop")) == {
+    assert await _collected_services(near, analyst, frontend_alert("configured-one-hop")) == {
         "web-frontend",
         "orders-api",
     }
     alone = await client_with(collectors_file=config, collectors_neighbour_hops=0)
-    assert await _collected_services(alone, analyst, _alert("configured-no-hop")) == {
+    assert await _collected_services(alone, analyst, frontend_alert("configured-no-hop")) == {
         "web-frontend"
     }
 
@@ -432,18 +316,20 @@ async def test_topology_events_sent_with_an_alert_name_the_neighbours_and_still_
         }
         for caller, callee in edges
     ]
-    body = _alert("sent-topology", evidenceLite={"events": events})
+    body = frontend_alert("sent-topology", evidenceLite={"events": events})
     assert await _collected_services(client, analyst, body) == CHAIN
     # Without the events, and without a configured topology or service-graph metrics, the
     # alerting service is all there is to ask about.
-    assert await _collected_services(client, analyst, _alert("no-topology")) == {"web-frontend"}
+    assert await _collected_services(client, analyst, frontend_alert("no-topology")) == {
+        "web-frontend"
+    }
 
 
 async def test_services_configured_on_their_own_are_asked_alone_with_their_own_selector(
     prometheus: PrometheusServer,
 ) -> None:
     summed = {"query": "sum(rate(http_requests_total{$selector}[$rate_window]))"}
-    collector = _collector(
+    collector = chain_collector(
         prometheus.url,
         queries={},
         services={
@@ -453,8 +339,8 @@ async def test_services_configured_on_their_own_are_asked_alone_with_their_own_s
         service_graph=[],
     )
     graph = ServiceGraph.of([("web-frontend", "orders"), ("orders", "stock")])
-    collected = await collector.collect(_query(graph=graph))
-    series = _services(collected.artifacts)
+    collected = await collector.collect(chain_query(graph=graph))
+    series = series_by_service(collected.artifacts)
     assert set(series) == {("orders", "request_rate"), ("stock", "request_rate")}
     assert all(s.labels == {} for s in series.values())
     assert len({a.artifact_id for a in collected.artifacts}) == 2
