@@ -57,8 +57,12 @@ class Prepared:
     constants: dict[str, Any] = field(default_factory=dict)
     # The values in the SQL's order, taken in one C call, and the places that need converting:
     # some 200 values an ingest, where a Python step per value showed.
-    _take: Callable[[dict[str, Any]], tuple[Any, ...]] = field(init=False, repr=False)
-    _convert: tuple[tuple[int, Callable[[Any], Any]], ...] = field(init=False, repr=False)
+    _take: Callable[[dict[str, Any]], tuple[Any, ...]] = field(
+        init=False, repr=False, compare=False
+    )
+    _convert: tuple[tuple[int, Callable[[Any], Any]], ...] = field(
+        init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         keys = [key for key, _ in self.parameters]
