@@ -12,12 +12,14 @@ from pathlib import Path
 import pytest
 import sqlalchemy
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 from structlog.testing import capture_logs
 
 from chronosops.config import DatabaseSettings
 from chronosops.storage import Database, DatabaseUnavailableError
 from chronosops.storage.database import sync_url
 from chronosops.storage.direct_sqlite import BackgroundCheckpoints
+from chronosops.storage.direct_statements import direct_writer
 from tests.fixtures.database import on_postgres
 from tests.fixtures.silent_server import hung_database_url, silent_server
 
@@ -360,3 +362,83 @@ async def test_a_checkpoint_that_fails_is_logged_and_the_next_commit_tries_again
         await checkpoints.close()
     assert checkpoints.runs == 0
     assert [entry["event"] for entry in logs] == ["sqlite_checkpoint_failed"] * 2
+
+
+async def _straight(session: AsyncSession) -> sqlite3.Connection:
+    """The writer's own sqlite3 connection, as a unit's statements past SQLAlchemy use it."""
+    writer = await direct_writer(session)
+    assert writer is not None
+    assert writer.connection is not None
+    return writer.connection
+
+
+@group_commit
+async def test_a_unit_written_straight_to_sqlite_never_begins_sqlalchemys_transaction(
+    open_databases: list[Database], database_url: str
+) -> None:
+    database = _database(open_databases, database_url)
+    await _sequence_table(database)
+    async with database.unit_of_work() as session:
+        (await _straight(session)).execute("INSERT INTO seq_probe VALUES (1, 'straight')")
+        assert not session.sync_session.in_transaction()
+    assert await _tags(database) == ["straight"]
+
+
+@group_commit
+async def test_a_failing_unit_undoes_its_straight_and_its_session_writes_and_keeps_the_others(
+    open_databases: list[Database], database_url: str
+) -> None:
+    database = _database(open_databases, database_url)
+    await _sequence_table(database)
+
+    async def unit(seq: int, tag: str, *, fail: bool = False) -> None:
+        async with database.unit_of_work() as session:
+            (await _straight(session)).execute("INSERT INTO seq_probe VALUES (?, ?)", (seq, tag))
+            await session.execute(
+                text("INSERT INTO seq_probe VALUES (:seq, :tag)"),
+                {"seq": seq + 100, "tag": f"{tag} via the session"},
+            )
+            if fail:
+                raise ValueError(f"{tag} gives up after writing both ways")
+
+    results = await asyncio.gather(
+        unit(1, "first"), unit(2, "abandoned", fail=True), unit(3, "third"), return_exceptions=True
+    )
+    assert isinstance(results[1], ValueError)
+    assert await _tags(database) == [
+        "first",
+        "third",
+        "first via the session",
+        "third via the session",
+    ]
+
+
+@group_commit
+async def test_a_unit_that_cannot_be_undone_fails_its_whole_commit_rather_than_keep_a_part(
+    open_databases: list[Database], database_url: str
+) -> None:
+    database = _database(open_databases, database_url)
+    await _sequence_table(database)
+    held = asyncio.Event()
+
+    async def kept_before() -> None:
+        async with database.unit_of_work() as session:
+            await session.execute(text("INSERT INTO seq_probe VALUES (1, 'before')"))
+            held.set()
+
+    async def breaks_its_savepoint() -> None:
+        await held.wait()
+        async with database.unit_of_work() as session:
+            straight = await _straight(session)
+            straight.execute("INSERT INTO seq_probe VALUES (2, 'half')")
+            # Its savepoint is gone, so rolling the unit back to it cannot work.
+            straight.execute("RELEASE SAVEPOINT chronosops_unit")
+            raise ValueError("gives up")
+
+    results = await asyncio.gather(kept_before(), breaks_its_savepoint(), return_exceptions=True)
+    assert isinstance(results[1], ValueError)
+    assert isinstance(results[0], sqlalchemy.exc.DBAPIError)  # its commit failed: not kept
+    assert await _tags(database) == []
+    async with database.unit_of_work() as session:
+        await session.execute(text("INSERT INTO seq_probe VALUES (3, 'after')"))
+    assert await _tags(database) == ["after"]

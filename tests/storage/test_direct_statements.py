@@ -177,3 +177,43 @@ def test_the_same_instant_at_another_offset_is_bound_as_the_same_utc_text_after_
     assert [sqlite_utc_text(plus_two), sqlite_utc_text(utc)] == ["2024-01-15 10:00:00.000000"] * 2
     naive = datetime(2024, 1, 15, 12, 0)  # noqa: DTZ001 — naive is taken as UTC
     assert sqlite_utc_text(naive) == "2024-01-15 12:00:00.000000"
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        {"nested": {"list": [1, 2.5, None, True, 'é\n"\\']}, "emoji": "\U0001f600", "big": 1e300},
+        [{"b": 1, "a": 2}, [], {}],
+        {},
+        [],
+        {"not a number": float("nan"), "too big": float("inf")},
+    ],
+)
+def test_a_json_value_is_bound_on_sqlite_as_the_text_sqlalchemy_binds(document: Any) -> None:
+    dialect = sqlite.dialect()
+    writer = DirectWriter(dialect)
+    prepared = writer.prepared(insert(cast(Table, EvidenceBundle.__table__)), ("id", "content"))
+    assert prepared is not None
+    through_sqlalchemy = cast(
+        Table, EvidenceBundle.__table__
+    ).c.content.type._cached_bind_processor(dialect)
+    assert through_sqlalchemy is not None
+    assert prepared.row({"id": "b", "content": document}) == ("b", through_sqlalchemy(document))
+
+
+def test_a_json_value_json_cannot_write_fails_as_json_does_and_the_next_one_is_written() -> None:
+    writer = DirectWriter(sqlite.dialect())
+    prepared = writer.prepared(insert(cast(Table, EvidenceBundle.__table__)), ("id", "content"))
+    assert prepared is not None
+    shared = {"kept": [1, 2]}
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        prepared.row({"id": "b", "content": {"shared": shared, "bad": object()}})
+    # The same containers again: nothing of the failed walk is taken for a cycle.
+    assert prepared.row({"id": "b", "content": {"shared": shared}}) == (
+        "b",
+        '{"shared": {"kept": [1, 2]}}',
+    )
+    cycle: dict[str, Any] = {}
+    cycle["self"] = cycle
+    with pytest.raises(ValueError, match="Circular reference"):
+        prepared.row({"id": "b", "content": cycle})

@@ -463,10 +463,63 @@ class GroupCommitWriter:
         session = AsyncSession(
             bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
         )
+        raw = self._direct.connection
+        if raw is None:
+            # Not on a direct connection (never so today): SQLAlchemy's savepoint throughout.
+            async with self._session_unit(session, turn):
+                yield session
+            await turn.committed
+            return
+        # The unit's own savepoint, plain SQL on the sqlite3 connection: every statement of
+        # the unit, direct or through the session, is inside it. The session begins a
+        # transaction (a savepoint nested in this one) only if something goes through it;
+        # most units never do, and skip its begin, commit and close (~9% of a `respond-async`
+        # ingest's CPU, docs/benchmarks.md, fifteenth pass).
         session.info[DIRECT_WRITER] = self._direct
-        kept = False
+        try:
+            _run_plain(raw, _UNIT_SAVEPOINT)
+        except BaseException:
+            turn.finished.set_result(False)  # nothing of this unit was written
+            raise
+        kept = used = False
+        undo_failed: Exception | None = None
         try:
             yield session
+            await run_before_commit(session)
+            used = _session_in_use(session)
+            if used:
+                await session.commit()
+            _run_plain(raw, _UNIT_RELEASE)
+            kept = True
+        except BaseException:
+            used = used or _session_in_use(session)
+            if used:
+                with suppress_errors():
+                    await session.rollback()
+            try:
+                _run_plain(raw, _UNIT_ROLLBACK)
+                _run_plain(raw, _UNIT_RELEASE)
+            except Exception as error:  # noqa: BLE001 — handed to the writer, see below
+                undo_failed = error
+            raise
+        finally:
+            if used:
+                with suppress_errors():
+                    await session.close()
+            if undo_failed is not None:
+                # The unit could not be undone: fail the whole commit (`_one_commit` rolls the
+                # transaction back) rather than commit a part of it.
+                turn.finished.set_exception(undo_failed)
+            else:
+                turn.finished.set_result(kept)
+        await turn.committed
+
+    @asynccontextmanager
+    async def _session_unit(self, session: AsyncSession, turn: _Turn) -> AsyncIterator[None]:
+        """A unit in SQLAlchemy's own savepoint (a connection that is not direct)."""
+        kept = False
+        try:
+            yield
             await run_before_commit(session)
             await session.commit()
             kept = True
@@ -478,7 +531,6 @@ class GroupCommitWriter:
             with suppress_errors():
                 await session.close()
             turn.finished.set_result(kept)
-        await turn.committed
 
     async def _wait_for_turn(self, turn: _Turn) -> AsyncConnection:
         try:
@@ -573,6 +625,24 @@ class GroupCommitWriter:
                 await asyncio.wait_for(asyncio.shield(self._task), timeout=self._wait_seconds)
         if self.checkpoints is not None:
             await self.checkpoints.close()
+
+
+_UNIT_SAVEPOINT = "SAVEPOINT chronosops_unit"
+_UNIT_ROLLBACK = "ROLLBACK TO SAVEPOINT chronosops_unit"
+_UNIT_RELEASE = "RELEASE SAVEPOINT chronosops_unit"
+
+
+def _run_plain(raw: sqlite3.Connection, sql: str) -> None:
+    try:
+        raw.execute(sql)
+    except sqlite3.Error as error:
+        raise DBAPIError.instance(sql, (), error, sqlite3.Error) from error
+
+
+def _session_in_use(session: AsyncSession) -> bool:
+    """Whether the unit's session began a transaction or holds objects to flush."""
+    sync = session.sync_session
+    return sync.in_transaction() or bool(sync.new) or bool(sync.deleted)
 
 
 def suppress_errors() -> contextlib.suppress:
