@@ -518,3 +518,33 @@ def test_a_caller_whose_cpu_ran_hot_beyond_its_load_hangs_on_its_calls_because_i
 def test_a_caller_hanging_on_a_healthy_callee_with_its_cpu_as_before_is_its_network() -> None:
     incident = web_waiting_longer_on_a_healthy_orders(web_cpu=level(25, 25))
     assert top(verdict(incident)) == ("NETWORK_DNS_ISSUE", "web")
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "dial tcp 10.0.3.4:8080: connect: no route to host",
+        "java.net.NoRouteToHostException: No route to host (Host unreachable)",
+        "Errno::ECONNREFUSED: Failed to open TCP connection to 10.0.3.4:8080",
+    ],
+)
+def test_failures_its_own_logs_put_on_the_way_out_are_the_services_network_not_its_code(
+    line: str,
+) -> None:
+    """Nothing names the service it calls: only its errors, and lines saying the connections
+    were never made. Generic errors would read as its code; these read as its network path."""
+    incident = (
+        Incident("web")
+        .health("web", errors=level(0.001, 0.5), latency=level(80, 600))
+        .log("web", line)
+    )
+    assert top(verdict(incident)) == ("NETWORK_DNS_ISSUE", "web")
+
+
+def test_generic_new_errors_of_a_service_still_read_as_its_code() -> None:
+    incident = (
+        Incident("web")
+        .health("web", errors=level(0.001, 0.5), latency=level(80, 600))
+        .log("web", "java.lang.IllegalStateException: order total is negative")
+    )
+    assert top(verdict(incident)) == ("DEPLOY_BUG", "web")

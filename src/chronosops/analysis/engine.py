@@ -15,8 +15,10 @@ ranks first without a culprit when no one service is clear (`decided_family`).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from chronosops.analysis.actions import actions_for
 from chronosops.analysis.catalog import BY_ID, UNKNOWN
@@ -42,7 +44,7 @@ from chronosops.analysis.models import (
     RankedHypothesis,
     Signal,
 )
-from chronosops.analysis.observations import Observations, observe
+from chronosops.analysis.observations import LogFinding, Observations, observe
 from chronosops.analysis.signals import DEFAULT_TABLE, SignalRule, SignalTable
 from chronosops.analysis.suspects import Suspect, rank_suspects
 from chronosops.analysis.units import normalise
@@ -212,7 +214,40 @@ CLEAR_LEAD_PROBABILITY = 0.5
 CLEAR_LEAD_RATIO = 4.0
 
 
-def _family(suspect: Suspect) -> str:
+# Error lines that say a connection was never made (refused, reset, no route, a name that did
+# not resolve): the service's calls fail on the way out, not in its code. Read line by line: a
+# Java `NoRouteToHostException` is an exception too, and still a connection never made.
+UNOPENED_LOG_CATEGORIES = frozenset({"refused", "dns"})
+NO_LOG_CATEGORIES: Mapping[str, frozenset[str]] = MappingProxyType({})
+
+
+def _what_a_line_says(categories: frozenset[str]) -> str:
+    if categories & UNOPENED_LOG_CATEGORIES:
+        return "unopened"
+    if categories == {"timeout"}:
+        return "timeout"
+    return "other"
+
+
+def rising_error_categories(logs: Sequence[LogFinding]) -> dict[str, frozenset[str]]:
+    """Per service, what each of its error lines that began or rose at the onset says
+    happened: a connection never made (``unopened``), a call out of time, or anything else."""
+    said: dict[str, set[str]] = defaultdict(set)
+    for finding in logs:
+        if not finding.is_error or not (finding.is_new or finding.burst >= 2):
+            continue
+        for service in finding.services:
+            said[service].add(_what_a_line_says(finding.categories))
+    return {service: frozenset(found) for service, found in said.items()}
+
+
+def _logs_say_unopened(said: frozenset[str]) -> bool:
+    return "unopened" in said and said <= {"unopened", "timeout"}
+
+
+def _family(
+    suspect: Suspect, error_log_categories: Mapping[str, frozenset[str]] = NO_LOG_CATEGORIES
+) -> str:
     """The cause family a suspect's own signals point to."""
     kinds = suspect.kinds
     heat = max(kinds.get("cpu", 0.0), kinds.get("saturation", 0.0))
@@ -236,7 +271,10 @@ def _family(suspect: Suspect) -> str:
         # Memory grew and the service got slower: memory pressure.
         return "CAPACITY_SATURATION"
     if code >= max(0.3, own_latency, edge_latency):
-        return "DEPLOY_BUG"
+        # Failures its own logs put on the way out ("no route to host", "connection refused")
+        # are its network path, not its code; a callee that is down is the edge rules' to name.
+        said = error_log_categories.get(suspect.service, frozenset())
+        return "NETWORK_DNS_ISSUE" if _logs_say_unopened(said) else "DEPLOY_BUG"
     if edge_latency >= 0.3 and own_latency < 0.25 * edge_latency:
         # Its callers wait longer while the service itself serves as fast as before: the path
         # between them is slow.
@@ -295,15 +333,19 @@ def _specificity(family: str, suspect: Suspect) -> float:
     return FAMILY_SPECIFICITY.get(family, 0.6)
 
 
-def suspect_candidates(suspects: Sequence[Suspect]) -> list[Candidate]:
-    """Candidates from the ranking of services by how much their own signals moved."""
+def suspect_candidates(
+    suspects: Sequence[Suspect],
+    error_log_categories: Mapping[str, frozenset[str]] = NO_LOG_CATEGORIES,
+) -> list[Candidate]:
+    """Candidates from the ranking of services by how much their own signals moved
+    (``error_log_categories``: `rising_error_categories`)."""
     found: list[Candidate] = []
     # Standing clear of the others only means something when there are others.
     contenders = [s for s in suspects if s.score >= 0.1]
     for index, suspect in enumerate(suspects[:3]):
         runner_up = suspects[index + 1].score if index + 1 < len(suspects) else 0.0
         margin = max(0.0, suspect.score - runner_up) if index == 0 and len(contenders) >= 2 else 0.0
-        family = _family(suspect)
+        family = _family(suspect, error_log_categories)
         specificity = _specificity(family, suspect)
         candidate = Candidate(family, suspect.service)
         kinds = ", ".join(sorted(suspect.kinds, key=lambda k: -suspect.kinds[k])[:3])
@@ -520,7 +562,11 @@ def analyze(request: AnalysisInput) -> AnalysisResult:
         # The rules that read specific mechanisms found nothing decisive: the services whose own
         # signals moved most, and the kind of signal that moved, speak instead.
         ranked = sorted(
-            [*ranked, *suspect_candidates(suspects)], key=lambda c: (-c.score, c.hypothesis_id)
+            [
+                *ranked,
+                *suspect_candidates(suspects, rising_error_categories(obs.logs)),
+            ],
+            key=lambda c: (-c.score, c.hypothesis_id),
         )
 
     # One entry per hypothesis: its best culprit. Probabilities over those and UNKNOWN.
