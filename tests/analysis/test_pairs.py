@@ -292,3 +292,103 @@ def test_an_analysis_of_a_surge_at_the_usual_speed_names_no_latency_rise() -> No
     result = analyze(analysis_input(service="api", metrics=points))
     assert not [s for s in result.signals if s.kind.startswith("latency")]
     assert [s for s in result.signals if s.kind.startswith("traffic")]
+
+
+# -- failures over failures and successes --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("failures", "successes"),
+    [
+        ("jobs_failed_total", "jobs_succeeded_total"),
+        # yabeda-sidekiq
+        ("sidekiq_jobs_failed_total", "sidekiq_jobs_success_total"),
+        # celery-exporter
+        ("celery_task_failed_total", "celery_task_succeeded_total"),
+        # BullMQ-style queues
+        ("queue_jobs_failed_total", "queue_jobs_completed_total"),
+        ("rpc_failures_total", "rpc_successes_total"),
+        ("payments_failed_charges_total", "payments_successful_charges_total"),
+    ],
+)
+def test_failures_counted_beside_the_successes_are_read_over_both(
+    failures: str, successes: str
+) -> None:
+    # A surge failing at the usual 1%: 6 of 600 a minute, then 18 of 1,800.
+    found = kinds(read(counter(failures, 6, 18) + counter(successes, 594, 1782)))
+    ratio = found["error_ratio"]
+    assert ratio.name.endswith(":error_ratio")
+    # failed / (failed + succeeded), not failed / succeeded
+    assert ratio.stats.min == pytest.approx(0.01)
+    assert ratio.stats.max == pytest.approx(0.01)
+    assert "errors" not in found
+    # Both together are the requests: 10 a second, then 30.
+    assert found["traffic"].name.endswith(":traffic")
+    assert found["traffic"].stats.min == pytest.approx(10.0)
+    assert found["traffic"].stats.max == pytest.approx(30.0)
+
+
+def test_dotted_failures_are_read_over_the_failures_and_the_successes() -> None:
+    points = series("app.jobs.failed", 1.0, 5.0, service="api") + series(
+        "app.jobs.succeeded", 9.0, 5.0, service="api"
+    )
+    found = kinds(read(points))
+    assert found["error_ratio"].stats.min == pytest.approx(0.1, rel=0.05)
+    assert found["error_ratio"].stats.max == pytest.approx(0.5, rel=0.05)
+    assert found["traffic"].stats.max == pytest.approx(10.0, rel=0.05)
+
+
+def test_a_count_of_every_outcome_goes_before_the_successes() -> None:
+    # Sidekiq's processed jobs count the failed ones too: the share is failed over processed.
+    points = (
+        counter("sidekiq_failed_jobs_total", 10, 10)
+        + counter("sidekiq_processed_jobs_total", 100, 100)
+        + counter("sidekiq_jobs_success_total", 90, 90)
+    )
+    assert kinds(read(points))["error_ratio"].stats.max == pytest.approx(0.1)
+
+
+def test_failures_rising_as_the_successes_fall_are_an_error_rise_at_steady_traffic() -> None:
+    points = counter("jobs_failed_total", 6, 300) + counter("jobs_succeeded_total", 594, 300)
+    request = analysis_input(service="api", metrics=points)
+    artifacts = normalise(request.artifacts, DEFAULT_TABLE)
+    errors = observe(artifacts, request.context).shift("api", "errors")
+    assert errors is not None
+    assert errors.before == pytest.approx(0.01)
+    assert errors.after == pytest.approx(0.5)
+    # The requests held: the successes halving is no fall of traffic.
+    traffic = observe(artifacts, request.context).shift("api", "traffic")
+    assert traffic is None or traffic.after == pytest.approx(traffic.before, rel=0.05)
+
+
+def test_a_surge_failing_at_the_usual_share_beside_the_successes_is_no_error_rise() -> None:
+    points = counter("jobs_failed_total", 6, 60) + counter("jobs_succeeded_total", 594, 5940)
+    result = analyze(analysis_input(service="api", metrics=points))
+    assert not [s for s in result.signals if s.kind.startswith("errors")]
+    assert [s for s in result.signals if s.kind.startswith("traffic")]
+
+
+def test_successes_of_another_service_are_not_read_with_these_failures() -> None:
+    points = counter("jobs_failed_total", 6, 60) + [
+        {**p, "labels": {"service": "db"}} for p in counter("jobs_succeeded_total", 594, 594)
+    ]
+    assert not [s for s in read(points) if s.name.endswith(":error_ratio")]
+
+
+@pytest.mark.parametrize(
+    ("name", "failed", "other"),
+    [
+        ("resilience4j_circuitbreaker_calls_seconds_count", "failed", "successful"),
+        ("resilience4j_retry_calls_total", "failed_with_retry", "successful_without_retry"),
+    ],
+)
+def test_resilience4js_calls_by_kind_are_read_as_failures_over_every_call(
+    name: str, failed: str, other: str
+) -> None:
+    points = labelled(counter(name, 5, 50), kind=failed, name="backend") + labelled(
+        counter(name, 95, 50), kind=other, name="backend"
+    )
+    found = kinds(read(points))
+    assert found["error_ratio"].stats.min == pytest.approx(0.05)
+    assert found["error_ratio"].stats.max == pytest.approx(0.5)
+    assert found["traffic"].stats.max == pytest.approx(100 / 60)

@@ -198,6 +198,42 @@ def test_the_signature_library_reads_failures_of_many_languages(line: str, categ
     assert category in found
 
 
+@pytest.mark.parametrize(
+    "line",
+    [
+        "RangeError: Invalid rounding mode 'HALF_AWAY' from PRICING_ROUNDING_MODE",
+        'invalid value "eu-west-9" read from storage_region',
+        "java.lang.IllegalArgumentException: Could not resolve placeholder 'payments.url' in value",
+        "Failed to bind properties under 'spring.datasource' to javax.sql.DataSource",
+        "Microsoft.Extensions.Options.OptionsValidationException: MaxRetries must be positive",
+        "django.core.exceptions.ImproperlyConfigured: The SECRET_KEY setting must not be empty.",
+        "1 validation error for Settings database_url field required",
+        "envconfig.Process: assigning TIMEOUT to Timeout: converting 'ten' to type time.Duration",
+        "environment variable STRIPE_KEY is not set",
+    ],
+)
+def test_a_service_rejecting_its_own_configuration_logs_a_configuration_error(line: str) -> None:
+    from chronosops.analysis.observations import LOG_CATEGORIES
+
+    found = [name for name, pattern in LOG_CATEGORIES if pattern.search(line.lower())]
+    assert "config_error" in found
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "invalid token from auth_service",  # no value named: an identity failure, not a setting
+        "RangeError: Maximum call stack size exceeded",
+        "ValueError: invalid literal for int() with base 10: 'abc'",
+    ],
+)
+def test_a_rejected_value_not_read_from_a_setting_is_no_configuration_error(line: str) -> None:
+    from chronosops.analysis.observations import LOG_CATEGORIES
+
+    found = [name for name, pattern in LOG_CATEGORIES if pattern.search(line.lower())]
+    assert "config_error" not in found
+
+
 def test_an_orms_ordinary_per_statement_line_is_not_a_slow_query() -> None:
     from chronosops.analysis.observations import LOG_CATEGORIES
 
@@ -295,3 +331,17 @@ def test_lines_that_only_share_words_with_a_signature_are_not_read_as_it(line: s
 
     found = {name for name, pattern in LOG_CATEGORIES if pattern.search(line.lower())}
     assert not found & {"cache_miss", "worker_saturation"}
+
+
+def test_resilience4js_kind_of_call_is_its_outcome() -> None:
+    assert outcome_of({"kind": "failed"}) == "failed"
+    assert outcome_of({"kind": "failed_without_retry"}) == "failed"
+    assert outcome_of({"kind": "not_permitted"}) == "throttled"
+    assert outcome_of({"kind": "successful"}) is None
+
+
+def test_a_kind_that_names_no_outcome_leaves_the_other_labels_to_say_it() -> None:
+    # a span kind, a message kind: no outcome, and no failure read into "internal" or "error"
+    assert outcome_of({"kind": "internal"}) is None
+    assert outcome_of({"kind": "error"}) is None
+    assert outcome_of({"kind": "server", "code": "500"}) == "failed"

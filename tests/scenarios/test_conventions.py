@@ -29,6 +29,8 @@ from chronosops.scenarios.conventions import (
     LANGUAGE_DIALECTS,
     LANGUAGES,
     NATIVE,
+    NON_APP_KINDS,
+    SUCCESS_FORMS,
     choose_style,
 )
 from chronosops.scenarios.generation import get_scenario, style_of
@@ -395,6 +397,53 @@ def test_failures_counted_apart_read_back_as_the_error_ratio_the_gauge_sends() -
             assert point.value == pytest.approx(gauge, abs=2e-4, rel=0.1)
             compared += 1
     assert compared > 20
+
+
+def test_failures_counted_beside_the_successes_read_back_as_the_gauges_ratio_and_requests() -> None:
+    for seed in range(60):
+        incident = mixed("bad-deploy-error-spike", seed)
+        style = style_of(get_scenario(incident.scenario_id), incident.topology, incident.options)
+        if "successes" in style.forms and "failures" not in style.forms:
+            break
+    else:
+        raise AssertionError("no seed drew the successes form alone")
+    beside = {
+        n.name
+        for n in incident.topology.services
+        if style.app_dialects.get(n.key) in SUCCESS_FORMS and n.kind not in NON_APP_KINDS
+    }
+    assert beside
+    # Each pair's reading keeps the id of the series it replaced: the failures', the successes'.
+    keys = {n.name: n.key for n in incident.topology.services}
+    sent = {
+        a.artifact_id: index
+        for a in incident.artifacts
+        if isinstance(a, MetricSeries)
+        if a.service in beside
+        for index, metric in enumerate(SUCCESS_FORMS[style.app_dialects[keys[str(a.service)]]])
+        if a.name == metric.name and all(a.labels.get(k) == v for k, v in metric.labels)
+    }
+    read = [
+        a
+        for a in normalise(list(incident.artifacts), DEFAULT_TABLE)
+        if isinstance(a, MetricSeries) and a.artifact_id in sent
+    ]
+    compared = 0
+    for index, (signal, gauge_name) in enumerate(
+        (("error_ratio", "error_ratio"), ("traffic", "request_rate"))
+    ):
+        gauges = house_gauges(incident, gauge_name)
+        for service in beside:
+            (found,) = [a for a in read if a.service == service and sent[a.artifact_id] == index]
+            assert DEFAULT_TABLE.kind_of(found.name) == signal
+            for point in found.points:
+                gauge = gauges[service].get(point.ts)
+                if gauge is None or gauge != gauge:
+                    continue
+                # failed / (failed + succeeded): the share of every request, not of the successes
+                assert point.value == pytest.approx(gauge, abs=2e-4, rel=0.1)
+                compared += 1
+    assert compared > 40
 
 
 def test_a_summary_reads_back_as_the_p95_the_gauge_sends_and_its_median() -> None:

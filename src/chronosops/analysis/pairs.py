@@ -14,6 +14,13 @@ Exporters often send a signal as two series, neither of which is the signal:
   Micrometer's ``outcome``), or named apart (Datadog ``trace.http.request.errors`` beside
   ``trace.http.request.hits``). Their ratio is the share of requests that failed: a surge of
   traffic failing at the usual share multiplies the failures, not the share;
+- the failures beside the *successes*, as job, queue and RPC libraries count them
+  (``jobs_failed_total`` beside ``jobs_succeeded_total``, yabeda-sidekiq's
+  ``sidekiq_jobs_failed_total`` beside ``_success_total``, celery-exporter's
+  ``celery_task_failed_total`` beside ``_succeeded_total``, BullMQ's failed beside completed,
+  dotted ``.failed`` beside ``.succeeded``): neither counts every request, so the share that
+  failed is the failures over both, and both together are the requests (the successes alone
+  fall as the failures rise);
 - a container's CPU limit as its cgroup quota and period (cAdvisor's
   ``container_spec_cpu_quota``/``container_spec_cpu_period``, in microseconds of CPU per period):
   quota over period is the limit in cores, a quota of -1 (or none) no limit.
@@ -21,7 +28,8 @@ Exporters often send a signal as two series, neither of which is the signal:
 `pair` reads the pairs it finds by the rows of `NAME_PAIRS` (by name) and by the outcome labels
 of `signals.OUTCOME_LABELS` (by labels), and replaces them with the signal: the mean latency
 (``<base>:mean_latency``, latency) in place of the sum, the failure share
-(``<counter>:error_ratio``, an error ratio) in place of the failure counts, and the CPU limit in
+(``<counter>:error_ratio``, an error ratio) in place of the failure counts, the requests
+(``<base>:traffic``) in place of the successes where they were counted apart, and the CPU limit in
 cores for `units.normalise` (the quota and period are configuration, never signals). A derived
 series keeps the id of the series it replaces, so what the analysis cites is in the bundle.
 
@@ -41,7 +49,7 @@ from itertools import pairwise
 from typing import Literal
 
 from chronosops.analysis.counters import RESET_SHARE, as_rate, is_counter
-from chronosops.analysis.signals import OUTCOME_LABELS, SignalTable, outcome_of
+from chronosops.analysis.signals import OUTCOME_LABELS, SignalTable, outcome_of, states_outcome
 from chronosops.core.aggregation import series_stats
 from chronosops.core.artifacts import Artifact, MetricSeries, SeriesPoint
 
@@ -62,6 +70,20 @@ class NamePair:
     # The kind the signal table must give the base name (``None``: any), so that only a
     # latency histogram's sum is read as time: a garbage collector's pause sum stays GC.
     base_kind: str | None = None
+    # Templates of the series that count the *other* outcomes (the successes), tried where
+    # none of ``denominators`` (every outcome) is in the bundle: the total is both together.
+    others: tuple[str, ...] = ()
+
+
+# How the libraries that count failures beside the successes name the successes. "completed"
+# is a success where it is counted beside "failed" (BullMQ, Temporal, Kubernetes jobs); where
+# a stack counts the failed among the completed, failures over both is f/(f+n), which rises
+# and falls with the true share f/n and is near it while failures are few.
+SUCCESS_WORDS = ("succeeded", "success", "successes", "successful", "completed", "ok")
+
+
+def _successes(before: str, after: str) -> tuple[str, ...]:
+    return tuple(f"{before}{word}{after}" for word in SUCCESS_WORDS)
 
 
 # Read top to bottom; the first row whose numerator matches a name decides its partner.
@@ -76,26 +98,42 @@ NAME_PAIRS: tuple[NamePair, ...] = (
     # `<x>_request_errors_total` beside `<x>_requests_total`, `<x>_failed_requests_total`
     # beside `<x>_requests_total`, `<x>_errors_per_second` beside `<x>_per_second`
     NamePair(r"^(?P<base>trace\..+)\.errors$", ("{base}.hits",), "error_ratio"),
+    # ... and beside the successes (job, queue and RPC libraries: `jobs_failed_total` beside
+    # `jobs_succeeded_total`, yabeda-sidekiq's `_failed_total` beside `_success_total`,
+    # celery-exporter's `celery_task_failed_total` beside `_succeeded_total`, BullMQ's failed
+    # beside completed), or beside the processed ones (Sidekiq's and asynq's processed count
+    # the failed too)
     NamePair(
         r"^(?P<base>.+)_(errors|failures|failed)_total$",
-        ("{base}_total", "{base}s_total", "{base}_requests_total", "{base}_calls_total"),
+        (
+            "{base}_total",
+            "{base}s_total",
+            "{base}_requests_total",
+            "{base}_calls_total",
+            "{base}_processed_total",
+        ),
         "error_ratio",
+        others=_successes("{base}_", "_total"),
     ),
     NamePair(
         r"^(?P<base>.+)_(failed|errored|error|failing)_(?P<noun>[a-z]+)_total$",
-        ("{base}_{noun}_total",),
+        ("{base}_{noun}_total", "{base}_processed_{noun}_total"),
         "error_ratio",
+        others=_successes("{base}_", "_{noun}_total"),
     ),
     NamePair(
         r"^(?P<base>.+)_(errors|failures|failed)_per_second$",
         ("{base}_per_second", "{base}s_per_second", "{base}_requests_per_second"),
         "error_ratio",
+        others=_successes("{base}_", "_per_second"),
     ),
-    # StatsD and dotted exporters: `<x>.errors` beside `<x>.requests` (or hits, calls, count)
+    # StatsD and dotted exporters: `<x>.errors` beside `<x>.requests` (or hits, calls, count),
+    # `<x>.failed` beside `<x>.succeeded`
     NamePair(
         r"^(?P<base>.+)\.(errors|failures|failed)$",
         ("{base}.requests", "{base}.hits", "{base}.calls", "{base}.count", "{base}.total"),
         "error_ratio",
+        others=_successes("{base}.", ""),
     ),
     # Envoy's per-cluster and listener stats: `upstream_rq_5xx` beside `upstream_rq_total`
     NamePair(r"^(?P<base>.+[_.]rq)(?P<sep>[_.])5xx$", ("{base}{sep}total",), "error_ratio"),
@@ -118,6 +156,7 @@ ALL_OUTCOMES = frozenset({"all", "any", "*", "total", ""})
 # `observations.FAMILIES` read as their kinds.
 MEAN_SUFFIX = ":mean_latency"
 RATIO_SUFFIX = ":error_ratio"
+TRAFFIC_SUFFIX = ":traffic"
 # At least this many points of a derived series, or the pair is read as its parts.
 MIN_POINTS = 3
 
@@ -200,15 +239,43 @@ def _pair_by_name(
                     if limit is not None:
                         limits.setdefault(numerator.service, limit)
                 break
-            if partner is None:
+            if partner is not None:
+                derived = _ratio_series(numerator, [numerator], [partner], row.kind, groups["base"])
+                if derived is not None:
+                    replaced[numerator.artifact_id] = derived
                 break
-            derived = _ratio_series(numerator, [numerator], [partner], row.kind, groups["base"])
-            if derived is not None:
-                replaced[numerator.artifact_id] = derived
+            successes = next(
+                (
+                    found
+                    for template in row.others
+                    if (found := by_name.get((template.format(**groups), series_key(numerator))))
+                    is not None
+                    and found.artifact_id not in replaced
+                ),
+                None,
+            )
+            if successes is not None:
+                _pair_with_successes(numerator, successes, groups["base"], replaced)
             break
     for item in metrics:
         if item.artifact_id not in replaced and CONFIG_ONLY.search(item.name.lower()):
             replaced[item.artifact_id] = None
+
+
+def _pair_with_successes(
+    failures: MetricSeries,
+    successes: MetricSeries,
+    base: str,
+    replaced: dict[str, MetricSeries | None],
+) -> None:
+    """Failures counted beside the successes: the failures over both, and both as the
+    requests (``<base>:traffic``, under the successes' id)."""
+    ratio = _ratio_series(failures, [failures], [failures, successes], "error_ratio", base)
+    traffic = _summed(successes, [failures, successes], frozenset())
+    if ratio is None or traffic is None:
+        return
+    replaced[failures.artifact_id] = ratio
+    replaced[successes.artifact_id] = traffic.model_copy(update={"name": f"{base}{TRAFFIC_SUFFIX}"})
 
 
 def _pair_by_outcome(
@@ -250,7 +317,11 @@ def _pair_by_outcome(
 
 
 def _counts_every_outcome(series: MetricSeries, outcome_keys: frozenset[str]) -> bool:
-    values = [v.strip().lower() for k, v in series.labels.items() if k in outcome_keys]
+    values = [
+        v.strip().lower()
+        for k, v in series.labels.items()
+        if k in outcome_keys and states_outcome(k, v)
+    ]
     return all(v in ALL_OUTCOMES for v in values)
 
 

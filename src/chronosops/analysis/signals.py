@@ -219,6 +219,10 @@ OUTCOME_LABELS: tuple[str, ...] = (
     "grpc_client_status",
     "http.status_class",
     "http_status_class",
+    # resilience4j through Micrometer (`resilience4j_circuitbreaker_calls_seconds_count`,
+    # `resilience4j_retry_calls_total`, `resilience4j_timelimiter_calls_total`): read only for
+    # the values it gives there (`_KIND_OUTCOMES`), a `kind` elsewhere says nothing of outcomes
+    "kind",
 )
 _FAILED_OUTCOME = re.compile(
     r"^(5\d\d|5xx|error|errors|failed|failure|fail|server_error|true|exception|timeout"
@@ -237,6 +241,23 @@ _GRPC_LABELS = frozenset(
         "grpc_client_status",
     }
 )
+# resilience4j's `kind` of call: failed (with or without a retry) or timed out, refused by an
+# open breaker or a full bulkhead (as throttled), or successful (with or without a retry) or
+# ignored; any other value is no outcome (the label is tried as the next one).
+_KIND_FAILED = re.compile(r"^(failed|failed_with_retry|failed_without_retry|timeout)$")
+_KIND_REFUSED = re.compile(r"^(not_permitted|rejected)$")
+_KIND_OTHER = re.compile(r"^(successful|successful_with_retry|successful_without_retry|ignored)$")
+
+
+def states_outcome(key: str, value: str) -> bool:
+    """Whether a label among `OUTCOME_LABELS` says how requests ended here: always, but for a
+    `kind` whose value is none of resilience4j's."""
+    if key != "kind":
+        return True
+    lowered = value.strip().lower()
+    return any(p.match(lowered) for p in (_KIND_FAILED, _KIND_REFUSED, _KIND_OTHER))
+
+
 # Labels that hold a status class by its first digit alone (Envoy's ``"5"`` is ``5xx``).
 _CLASS_LABELS = frozenset({"envoy_response_code_class", "http.status_class", "http_status_class"})
 
@@ -251,6 +272,14 @@ def outcome_of(labels: dict[str, str]) -> str | None:
         lowered = value.strip().lower()
         if key in _CLASS_LABELS and lowered.isdigit():
             lowered = f"{lowered}xx"
+        if key == "kind":
+            if _KIND_FAILED.match(lowered):
+                return "failed"
+            if _KIND_REFUSED.match(lowered):
+                return "throttled"
+            if _KIND_OTHER.match(lowered):
+                return None
+            continue
         if key == "success":
             return "failed" if lowered == "false" else None
         if key in ("error", "error.type"):

@@ -17,6 +17,7 @@ its examples). The categories and what they stand for:
 | `rate_limited` | a limiter answered 429 / throttled | `Too Many Requests`, `ThrottlingException`, `RESOURCE_EXHAUSTED` (gRPC Go: `code = ResourceExhausted`), `quota exhausted`, `SlowDown` |
 | `circuit_open` | a circuit breaker is open | resilience4j `CallNotPermittedException`, Polly `BrokenCircuitException`, `gobreaker`, `Circuitbox::OpenCircuitError`, Hystrix short-circuited |
 | `db_slow` | a query ran slow (ORMs print the statement with its time) | `Slow query`, GORM `SLOW SQL >= 200ms`, `query is slow`, ActiveRecord `Order Load (312.4ms)  SELECT`, EF Core `Executed DbCommand (412ms)`, MySQL `Query_time:` |
+| `config_error` | the service rejects its own configuration | Spring `Could not resolve placeholder`, `Failed to bind properties`, .NET `OptionsValidationException`, Django `ImproperlyConfigured`, an unset environment variable, a value rejected by the setting it was read from (`Invalid rounding mode 'HALF_AWAY' from PRICING_ROUNDING_MODE`) |
 | `code_bug` | the code itself failed | `NullPointerException`, `nil pointer dereference`, `NullReferenceException`, `NoMethodError`, `Cannot read properties of undefined`, `ClassCastException` |
 """
 
@@ -97,6 +98,17 @@ SIGNATURES: tuple[tuple[str, str], ...] = (
         # ordinary per-query line ActiveRecord and EF Core print for every statement.
         r"slow sql|slow (sql )?query|query is slow|slowquery|query_time:"
         r"|\b[a-z]+ load \(\d{3,}(\.\d+)? ?ms\)|executed dbcommand \(\d{3,}(\.\d+)? ?ms\)",
+    ),
+    (
+        "config_error",
+        # Spring's unresolved placeholder and failed binding, .NET's options validation,
+        # Django's ImproperlyConfigured, pydantic-settings' and Go envconfig's rejections, an
+        # unset environment variable, and a value rejected by the setting it was read from
+        # (`Invalid rounding mode 'HALF_AWAY' from PRICING_ROUNDING_MODE`)
+        r"could not resolve placeholder|failed to bind properties|bindvalidationexception"
+        r"|optionsvalidationexception|improperlyconfigured|validation errors? for settings"
+        r"|envconfig[.:]|(environment variable|env var) \S+ (is )?(not set|missing|required|empty)"
+        r"|invalid [a-z]+( [a-z]+)? \S+ (read )?from [a-z][a-z0-9]*(_[a-z0-9]+)+\b",
     ),
     (
         "code_bug",

@@ -349,7 +349,9 @@ UNIT_VARIANTS: dict[Signal, tuple[MetricName | None, ...]] = {
 # conventions draws each form with its share, from a seed stream of its own (so every other
 # choice of the incident stays what it was, and with every share at 0 the suite is the one
 # generated before the forms existed).
-Form = Literal["histogram", "outcomes", "cgroup", "joined", "buckets", "failures", "summary"]
+Form = Literal[
+    "histogram", "outcomes", "cgroup", "joined", "buckets", "failures", "summary", "successes"
+]
 FORM_SHARES: dict[Form, float] = {
     # latency as a histogram's `_sum` and `_count` instead of a p95 (`HISTOGRAM_FORMS`)
     "histogram": 1 / 3,
@@ -373,6 +375,9 @@ FORM_SHARES: dict[Form, float] = {
     # latency as a summary's quantiles (and Micrometer's max, Datadog's other percentiles)
     # instead of one p95 (`SUMMARY_FORMS`), where no histogram form took the latency
     "summary": 1 / 3,
+    # failures counted beside the successes (`SUCCESS_FORMS`), by name or by resilience4j's
+    # `kind`, with no series of every request, where no *failures* form took the failures
+    "successes": 1 / 3,
 }
 
 # A latency histogram per dialect: its sum (seconds per second as a rate) and its count.
@@ -480,6 +485,49 @@ FAILURE_FORMS: dict[str, tuple[MetricName, MetricName]] = {
         _m("rails_requests_total", "requests/s"),
     ),
 }
+# Failures counted beside the successes, as job, queue and RPC libraries count them, per
+# dialect: a Go worker's own counters, celery-exporter's task counters for Python, a BullMQ
+# queue's failed and completed jobs for Node, yabeda-sidekiq's for Rails, dotted OpenTelemetry
+# instruments of one's own for .NET, and resilience4j's calls by `kind` (through Micrometer) for
+# Java. The failures first, the successes second; no series counts them together.
+SUCCESS_FORMS: dict[str, tuple[MetricName, MetricName]] = {
+    "micrometer": (
+        _m(
+            "resilience4j_circuitbreaker_calls_seconds_count",
+            "1/s",
+            "error_rate",
+            dotted={"name": "inbound"},  # the breaker's name (`name` is this helper's)
+            kind="failed",
+        ),
+        _m(
+            "resilience4j_circuitbreaker_calls_seconds_count",
+            "1/s",
+            "successes",
+            dotted={"name": "inbound"},
+            kind="successful",
+        ),
+    ),
+    "otel": (
+        _m("app.jobs.failed", "{job}/s", "error_rate"),
+        _m("app.jobs.succeeded", "{job}/s", "successes"),
+    ),
+    "prometheus-go": (
+        _m("worker_jobs_failed_total", "jobs/s", "error_rate"),
+        _m("worker_jobs_succeeded_total", "jobs/s", "successes"),
+    ),
+    "prometheus-python": (
+        _m("celery_task_failed_total", "tasks/s", "error_rate"),
+        _m("celery_task_succeeded_total", "tasks/s", "successes"),
+    ),
+    "prom-client": (
+        _m("queue_jobs_failed_total", "1/s", "error_rate"),
+        _m("queue_jobs_completed_total", "1/s", "successes"),
+    ),
+    "yabeda": (
+        _m("sidekiq_jobs_failed_total", "jobs/s", "error_rate"),
+        _m("sidekiq_jobs_success_total", "jobs/s", "successes"),
+    ),
+}
 # A latency as a summary, per dialect whose client exports one: the series per quantile (a
 # ``quantile`` label, or the quantile in the name with ``{q}``), the quantiles, and the name of
 # the slowest request of the minute where the stack sends it. Micrometer publishes the
@@ -567,6 +615,9 @@ class Style:
         if "failures" in self.forms and dialect in FAILURE_FORMS:
             names["errors"], names["traffic"] = FAILURE_FORMS[dialect]
             names.pop("successes", None)
+        elif "successes" in self.forms and dialect in SUCCESS_FORMS:
+            names.pop("traffic", None)
+            names["errors"], names["successes"] = SUCCESS_FORMS[dialect]
         if "histogram" in self.forms and dialect in HISTOGRAM_FORMS:
             del names["latency"]
             total, count = HISTOGRAM_FORMS[dialect]

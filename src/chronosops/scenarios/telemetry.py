@@ -373,7 +373,7 @@ class Telemetry:
                 for p95, f in zip(series["latency"], frames, strict=True)
             ]
             series["latency_count"] = series["traffic"]
-        if "outcomes" in forms:
+        if "outcomes" in forms or "successes" in forms:
             series["successes"] = series["errors"]
         if "cgroup" in forms and "cpu_limit" in series:
             series["cpu_quota"] = series["cpu_limit"]
