@@ -122,11 +122,14 @@ class _Waiting:
     statements: list[tuple[str, Any, bool]] = field(default_factory=list)
     reads: list[tuple[str, Compiled, dict[str, Any]]] = field(default_factory=list)
     answers: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)
+    # `commit_with_next`: the next send that needs an answer ends with COMMIT.
+    commit_next: bool = False
 
     def clear(self) -> None:
         self.statements.clear()
         self.reads.clear()
         self.answers.clear()
+        self.commit_next = False
 
 
 # Rendered statements, by the statement's identity and the value keys. Only statements built
@@ -312,12 +315,13 @@ async def fetch_each(
     waiting = _waiting(sync)
     before, waiting.statements = waiting.statements, []
     ahead, waiting.reads = waiting.reads, []
+    commit, waiting.commit_next = waiting.commit_next, False
     answers = await _send(
         connection,
         driver,
         before,
         answering=[(form.sql, params) for _, form, params in ahead] + rendered,
-        commit=False,
+        commit=commit,
     )
     for (key, form, _), rows in zip(ahead, answers, strict=False):
         waiting.answers[key] = form.processed(rows)
@@ -349,6 +353,18 @@ async def answer_ahead(session: AsyncSession, key: str) -> list[tuple[Any, ...]]
     _, sync, _ = await _connection(session)
     waiting: _Waiting | None = sync.info.get(_WAITING)
     return waiting.answers.pop(key, None) if waiting is not None else None
+
+
+async def commit_with_next(session: AsyncSession) -> bool:
+    """End the transaction with its next statement that needs an answer: that send carries
+    the COMMIT (one round trip fewer), and what the unit does after it runs in a transaction
+    of its own, which its commit ends. For a unit whose last statement it is (a job's claim,
+    its reads asked ahead). False on another database (nothing changes)."""
+    if not is_postgres(session):
+        return False
+    _, sync, _ = await _connection(session)
+    _waiting(sync).commit_next = True
+    return True
 
 
 async def commit(session: AsyncSession) -> None:
@@ -617,11 +633,13 @@ def send_waiting_first(engine: AsyncEngine) -> None:
             waiting.clear()
 
     def _forget_reads(connection: Connection) -> None:
-        # Reads asked ahead belong to the transaction that asked: none outlives its commit.
+        # Reads asked ahead belong to the transaction that asked: none outlives its commit,
+        # nor a commit asked of a next send that never came.
         waiting = _waiting_if_any(connection)
         if waiting is not None:
             waiting.reads.clear()
             waiting.answers.clear()
+            waiting.commit_next = False
 
     event.listen(sync_engine, "before_cursor_execute", _send_first)
     event.listen(sync_engine, "commit", _send_first)
