@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
+import sqlalchemy
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,6 +18,7 @@ from chronosops.auth import SYSTEM_PRINCIPAL
 from chronosops.bootstrap import Services
 from chronosops.core.ingest_request import IngestIncidentRequest
 from chronosops.investigation.ingest import SEAL_ON_LOOP_ITEMS
+from chronosops.storage import postgres
 from tests.fixtures.database import on_postgres
 from tests.fixtures.guide import example
 from tests.fixtures.psycopg_sends import record_sends
@@ -197,3 +199,76 @@ async def test_an_analyze_job_on_postgresql_is_nine_round_trips_its_claim_and_fi
         ["SELECT pg_advisory_xact_lock(3690534549688360092)", "SELECT anon_1.which,"],
         ["INSERT INTO"] * 3 + ["COMMIT"],
     ], sends
+
+
+@pytest.mark.skipif(not on_postgres(), reason="PostgreSQL's round trips")
+async def test_an_analyze_job_run_with_its_incident_claims_reads_and_commits_in_one_round_trip(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await services.runner.run((await queued(services, 1))[0][1])  # warm-up
+    [(incident_id, job_id)] = await queued(services, 1, metric_points=2)
+    sends = record_sends(monkeypatch)
+    result = await services.runner.run(job_id, incident_id=incident_id)
+
+    assert result is not None
+    assert result.state == "succeeded"
+    assert [[" ".join(part.split()[:2]) for part in send] for send in sends][:2] == [
+        # The incident and its joined alerts asked ahead of the claim, the COMMIT after it.
+        [
+            "BEGIN ISOLATION",
+            "SELECT incident.id,",
+            "SELECT incident_alert.request",
+            "UPDATE job",
+            "COMMIT",
+        ],
+        ["SELECT log_template_state.service,"],  # the remembered templates
+    ], sends
+    assert len(sends) == 7, "the storing unit as before"
+    async with services.database.unit_of_work(write=False) as session:
+        job = await services.jobs.get(session, job_id)
+        assert (await services.incidents.get(session, incident_id)).status == "analyzed"
+    assert job.attempts == 1
+
+
+@pytest.mark.skipif(not on_postgres(), reason="reads asked ahead of the claim")
+async def test_a_job_whose_reads_asked_ahead_fail_the_claim_is_claimed_once_and_read_apart(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    [(incident_id, job_id)] = await queued(services, 1)
+    ask = services.pipeline.incidents.ask_read_only_ahead
+    failed: list[str] = []
+
+    async def failing_once(session: AsyncSession, wanted: str) -> bool:
+        if not failed:
+            failed.append(wanted)
+            # As the database would fail it (a cancelled statement, a lost backend).
+            missing: sqlalchemy.Select[Any] = sqlalchemy.select(sqlalchemy.column("x")).select_from(
+                sqlalchemy.table("no_such_table")
+            )
+            return await postgres.read_ahead(session, "missing", missing, {})
+        return await ask(session, wanted)
+
+    monkeypatch.setattr(services.pipeline.incidents, "ask_read_only_ahead", failing_once)
+    result = await services.runner.run(job_id, incident_id=incident_id)
+
+    assert failed == [incident_id]
+    assert result is not None
+    assert result.state == "succeeded"
+    async with services.database.unit_of_work(write=False) as session:
+        job = await services.jobs.get(session, job_id)
+    # The claim that carried the failed reads was rolled back with them: one attempt.
+    assert job.attempts == 1
+
+
+@pytest.mark.skipif(not on_postgres(), reason="reads asked ahead of the claim")
+async def test_a_job_run_with_another_incidents_id_is_read_apart_and_analyses_its_own(
+    services: Services,
+) -> None:
+    [(incident_id, job_id), (other_id, _)] = await queued(services, 2)
+    result = await services.runner.run(job_id, incident_id=other_id)
+
+    assert result is not None
+    assert result.state == "succeeded"
+    async with services.database.unit_of_work(write=False) as session:
+        assert (await services.incidents.get(session, incident_id)).status == "analyzed"
+        assert (await services.incidents.get(session, other_id)).status == "created"

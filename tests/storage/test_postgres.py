@@ -3,15 +3,21 @@ that wait to go out with the transaction's next statement (or its commit) in one
 
 from __future__ import annotations
 
+import math
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
+import psycopg
 import pytest
 import sqlalchemy
+from psycopg import AsyncClientCursor
+from psycopg.types.json import Jsonb
 from sqlalchemy import String, bindparam, event, func, select, text
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from chronosops.audit import EventType
 from chronosops.bootstrap import Services
 from chronosops.config import DatabaseSettings
 from chronosops.evidence.tables import EvidenceBundle, IncidentEvidence
@@ -424,3 +430,141 @@ async def test_a_read_asked_ahead_and_never_taken_ends_with_its_transaction(
     async with services.database.unit_of_work() as session:
         await insert_or_ignore(session, EvidenceBundle, bundle("bundle-b"))
         assert await postgres.answer_ahead(session, "mine") is None
+
+
+# --- Values bound into a script's text ---------------------------------------------------------
+
+_AWKWARD_VALUES: list[Any] = [
+    None,
+    True,
+    False,
+    0,
+    -42,
+    2**63 - 1,
+    -(2**63),
+    2**70,
+    1.5,
+    -0.25,
+    float("nan"),
+    "",
+    "it's",
+    "''",
+    "back\\slash \\' and \\\\",
+    "95% of %(x)s and %s",
+    "line\nbreak\ttab -- not a comment /* nor this */ ;",
+    "\u00e9\u20ac\U0001f600",
+    datetime(2026, 12, 6, 15, 4, 5, 123456, tzinfo=UTC),
+    datetime(2026, 12, 6, 15, 4, 5, tzinfo=UTC),
+    datetime(2026, 12, 6, 15, 4, 5, tzinfo=timezone(timedelta(hours=5, minutes=30))),
+    datetime(2026, 12, 6, 15, 4, 5, tzinfo=UTC).replace(tzinfo=None),  # a naive instant
+    Jsonb({"text": 'it\'s a \\ "quote" \u00e9', "n": -1.5, "none": None, "list": [1, "%s"]}),
+    Jsonb(None),
+    Jsonb([]),
+    Jsonb("it's"),
+    EventType.INCIDENT_CREATED,
+]
+
+
+async def _driver(session: Any) -> Any:
+    connection = await session.connection()
+    return connection.sync_connection.connection.driver_connection
+
+
+@pytest.mark.parametrize("value", _AWKWARD_VALUES, ids=repr)
+async def test_a_value_bound_into_the_text_reads_back_as_psycopgs_own_binding_of_it(
+    database: Database, value: Any
+) -> None:
+    async with database.unit_of_work(write=False) as session:
+        driver = await _driver(session)
+        ours = postgres._Literals(driver).bound("SELECT %(v)s, %(v)s IS NULL", {"v": value})
+        theirs = AsyncClientCursor(driver).mogrify("SELECT %(v)s, %(v)s IS NULL", {"v": value})
+        cursor = driver.cursor()
+        await cursor.execute(ours)
+        read_ours = await cursor.fetchone()
+        await cursor.execute(theirs)
+        read_theirs = await cursor.fetchone()
+    if isinstance(value, float) and math.isnan(value):
+        assert math.isnan(read_ours[0])
+        assert math.isnan(read_theirs[0])
+    else:
+        assert read_ours == read_theirs
+    assert read_ours[1] is (value is None)
+
+
+async def test_a_text_with_a_nul_is_refused_as_psycopg_refuses_it(database: Database) -> None:
+    async with database.unit_of_work(write=False) as session:
+        driver = await _driver(session)
+        with pytest.raises(psycopg.DataError, match="NUL"):
+            postgres._Literals(driver).bound("SELECT %(v)s", {"v": "a\x00b"})
+
+
+async def test_a_percent_the_statement_writes_itself_is_sent_as_one_percent(
+    database: Database,
+) -> None:
+    async with database.unit_of_work(write=False) as session:
+        driver = await _driver(session)
+        sql = postgres._Literals(driver).bound("SELECT 7 %% 4, %(v)s", {"v": "%%"})
+        cursor = driver.cursor()
+        await cursor.execute(sql)
+        assert await cursor.fetchone() == (3, "%%")
+
+
+async def test_without_standard_conforming_strings_values_are_left_to_psycopg(
+    database: Database,
+) -> None:
+    value = "back\\slash 'quoted'"
+    async with database.unit_of_work(write=False) as session:
+        driver = await _driver(session)
+        cursor = driver.cursor()
+        await cursor.execute("SET standard_conforming_strings = off")
+        try:
+            literals = postgres._Literals(driver)
+            assert not literals.plain
+            sql = literals.bound("SELECT %(v)s", {"v": value})
+            assert sql == AsyncClientCursor(driver).mogrify("SELECT %(v)s", {"v": value})
+            await cursor.execute(sql)
+            assert await cursor.fetchone() == (value,)
+        finally:
+            await cursor.execute("SET standard_conforming_strings = on")
+
+
+# --- The session's connection, asked once a transaction ------------------------------------------
+
+
+async def test_a_transactions_statements_ask_sqlalchemy_for_its_connection_once(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[object] = []
+    connection = AsyncSession.connection
+
+    async def counted(self: AsyncSession, *args: Any, **kwargs: Any) -> Any:
+        asked.append(self)
+        return await connection(self, *args, **kwargs)
+
+    monkeypatch.setattr(AsyncSession, "connection", counted)
+    async with services.database.unit_of_work() as session:
+        await insert_row(session, EvidenceBundle, bundle("bundle-a"))
+        assert await insert_or_ignore(session, EvidenceBundle, bundle("bundle-b"))
+        assert await postgres.fetch(session, _IDS_BY, {"by": "first"}) is not None
+    assert len(asked) == 1
+    # The next transaction of the same session asks again: it may hold another connection.
+    async with services.database.unit_of_work() as session:
+        await insert_row(session, EvidenceBundle, bundle("bundle-c"))
+        await session.commit()
+        assert await insert_or_ignore(session, EvidenceBundle, bundle("bundle-d"))
+    assert len(asked) == 3
+    assert await stored(services, "bundle-d") is not None
+
+
+async def test_after_a_failed_statement_rolls_back_the_session_writes_on_a_fresh_transaction(
+    services: Services,
+) -> None:
+    async with services.database.unit_of_work() as session:
+        await insert_row(session, EvidenceBundle, bundle("bundle-a"))
+    async with services.database.unit_of_work() as session:
+        await insert_row(session, EvidenceBundle, bundle("bundle-a"))
+        with pytest.raises(IntegrityError):
+            await postgres.fetch(session, _IDS_BY, {"by": "first"})
+        await session.rollback()
+        assert await insert_or_ignore(session, EvidenceBundle, bundle("bundle-b"))
+    assert await stored(services, "bundle-b") is not None

@@ -9,6 +9,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from sqlalchemy import text
 
 from chronosops.auth import SYSTEM_PRINCIPAL
 from chronosops.bootstrap import Services
@@ -112,3 +113,19 @@ async def test_a_live_connection_passes_the_socket_check_and_a_closed_one_fails_
     await connection.close()
     with pytest.raises(psycopg.OperationalError):
         await check_without_round_trip(connection)
+
+
+async def test_the_job_deferred_with_an_incident_carries_the_incidents_id_for_its_claim(
+    services: Services,
+) -> None:
+    outcome = await services.pipeline.ingest(
+        IngestIncidentRequest.model_validate(request()),
+        principal=SYSTEM_PRINCIPAL,
+        mode="background",
+    )
+    async with services.database.unit_of_work(write=False) as session:
+        args = await session.scalar(
+            text("SELECT args FROM procrastinate.procrastinate_jobs WHERE args->>'job_id' = :id"),
+            {"id": outcome.queued_job},
+        )
+    assert args == {"job_id": outcome.queued_job, "incident_id": outcome.response.incident_id}

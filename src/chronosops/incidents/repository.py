@@ -56,6 +56,8 @@ _LATEST_ANALYSIS = select(Incident.latest_analysis_id).where(
 )
 # `postgres.read_ahead` key of `_LATEST_ANALYSIS` asked ahead, followed by the incident's id.
 _NEVER_ANALYSED_AHEAD = "incidents.never_analysed:"
+# `postgres.read_ahead` key of `_ROW_BY_ID` asked ahead, followed by the incident's id.
+_ROW_AHEAD = "incidents.row:"
 
 
 @cache
@@ -87,11 +89,20 @@ class IncidentRepository:
     async def read_only(self, incident_id: str) -> Incident | None:
         """The incident's row as a plain object with the mapped attributes, not in the
         session: for reading, never for changing."""
-        ran = await run_prepared(self.session, _ROW_BY_ID, {"incident_id": incident_id})
-        if not ran.rows:
+        rows = await postgres.answer_ahead(self.session, f"{_ROW_AHEAD}{incident_id}")
+        if rows is None:
+            rows = (await run_prepared(self.session, _ROW_BY_ID, {"incident_id": incident_id})).rows
+        if not rows:
             return None
         keys = (key for key, _ in _ATTRIBUTES)
-        return cast(Incident, SimpleNamespace(**dict(zip(keys, ran.rows[0], strict=True))))
+        return cast(Incident, SimpleNamespace(**dict(zip(keys, rows[0], strict=True))))
+
+    async def ask_read_only_ahead(self, incident_id: str) -> bool:
+        """On PostgreSQL, ask `read_only` with the transaction's next statement that needs
+        an answer (a job's claim); False elsewhere."""
+        return postgres.is_postgres(self.session) and await postgres.read_ahead(
+            self.session, f"{_ROW_AHEAD}{incident_id}", _ROW_BY_ID, {"incident_id": incident_id}
+        )
 
     async def ask_never_analysed_ahead(self, incident_id: str) -> None:
         """On PostgreSQL, ask `never_analysed` with the transaction's next statement that

@@ -366,6 +366,11 @@ class IncidentService:
             raise IncidentNotFoundError(incident_id)
         return to_read(row), row
 
+    async def ask_read_only_ahead(self, session: AsyncSession, incident_id: str) -> bool:
+        """Ask `read_only`'s statement now, to go out with the transaction's next statement
+        that needs an answer (PostgreSQL); False when it will be read when asked."""
+        return await IncidentRepository(session).ask_read_only_ahead(incident_id)
+
     async def source_payload(self, session: AsyncSession, incident_id: str) -> Any:
         return (await self._row(session, incident_id)).source_payload
 

@@ -32,7 +32,7 @@ from chronosops.investigation.loop import INVESTIGATE_JOB, Investigations
 from chronosops.investigation.notify import NOTIFY_JOB, Notifier
 from chronosops.investigation.webhooks import DELIVERY_JOB, SourceIntake
 from chronosops.jobs import JobRead, JobService
-from chronosops.storage import Database
+from chronosops.storage import Database, postgres
 
 log = structlog.get_logger(__name__)
 
@@ -86,10 +86,14 @@ class JobRunner:
         # The last poll found jobs: look for the next in the unit that claims them.
         self._backlog = False
 
-    async def run(self, job_id: str) -> RunResult | None:
-        """Claim and run one job; None when there was nothing to do (done, or not ours)."""
+    async def run(self, job_id: str, *, incident_id: str | None = None) -> RunResult | None:
+        """Claim and run one job; None when there was nothing to do (done, or not ours).
+
+        ``incident_id``: the job's incident, when the caller knows it (Procrastinate's job
+        carries it): on PostgreSQL its reads are then asked ahead of the claim, and the claim,
+        the reads and the COMMIT are one round trip."""
         try:
-            job, ready, current = await self._claim_one(job_id, reads=True)
+            job, ready, current = await self._claim_one(job_id, reads=True, incident_id=incident_id)
         except _ReadsFailedError:
             # Rolled back with the claim: claimed again alone, and read apart (where a
             # failure is the analysis's, recorded on the job and the incident).
@@ -101,17 +105,54 @@ class JobRunner:
         return await self.execute(job, ready=ready)
 
     async def _claim_one(
-        self, job_id: str, *, reads: bool
+        self, job_id: str, *, reads: bool, incident_id: str | None = None
     ) -> tuple[JobRead | None, Ready | None, JobRead | None]:
         """The job as claimed (None: not ours), what it analyses when read with the claim,
         and the job as it stands when the claim failed."""
         ready: Ready | None = None
         async with self.database.unit_of_work() as session:
-            job = await self.jobs.claim(session, job_id)
-            if job is not None and reads:
+            ahead = (
+                reads and incident_id is not None and await self._ask_ahead(session, incident_id)
+            )
+            try:
+                job = await self.jobs.claim(session, job_id)
+            except SQLAlchemyError as error:
+                if not ahead:
+                    raise
+                # The reads asked ahead failed the claim's send: claimed again alone.
+                raise _ReadsFailedError(job_id) from error
+            if job is not None and ahead:
+                ready = await self._answered(session, job, incident_id)
+            elif job is not None and reads:
                 ready = await self._read_for(session, job, alone=True)
             current = None if job is not None else await self.jobs.find(session, job_id)
         return job, ready, current
+
+    async def _ask_ahead(self, session: AsyncSession, incident_id: str) -> bool:
+        """On PostgreSQL: an analyze job's reads (the incident, its joined alerts) asked to
+        go out with the claim, and the claim's send to end the transaction. The reads come
+        first in that send; nothing the claim writes is theirs to see (the job's row), so
+        they read what they would have read after it."""
+        if self.database.is_sqlite or not await self.pipeline.incidents.ask_read_only_ahead(
+            session, incident_id
+        ):
+            return False
+        await self.pipeline.ask_evidence_ahead(session, incident_id)
+        return await postgres.commit_with_next(session)
+
+    async def _answered(
+        self, session: AsyncSession, job: JobRead, incident_id: str | None
+    ) -> Ready | None:
+        """What the reads asked ahead of the claim answered; None (read apart, as after a
+        failed read) when the job is not the analysis of that incident, or the reads fail.
+        The claim is committed by now: a failure here must not claim it again."""
+        if job.kind != ANALYZE_JOB or incident_id is None or job.incident_id != incident_id:
+            return None
+        try:
+            return await self._read(session, incident_id, evidence=True, asked=True)
+        except SQLAlchemyError:
+            log.info("job.read_apart", job_id=job.id, exc_info=True)
+            return None
 
     async def _read_for(
         self, session: AsyncSession, job: JobRead, *, alone: bool = False
@@ -139,10 +180,13 @@ class JobRunner:
             log.info("job.read_apart", job_id=job.id, exc_info=True)
             return None
 
-    async def _read(self, session: AsyncSession, incident_id: str, *, evidence: bool) -> Ready:
+    async def _read(
+        self, session: AsyncSession, incident_id: str, *, evidence: bool, asked: bool = False
+    ) -> Ready:
         """The incident (or that it is gone) and, with ``evidence``, its stored request and
-        joined alerts (or the error reading them: the analysis's failure, recorded by it)."""
-        if evidence:
+        joined alerts (or the error reading them: the analysis's failure, recorded by it);
+        ``asked``: both were asked ahead already."""
+        if evidence and not asked:
             # With the incident's read: one round trip for both on PostgreSQL.
             await self.pipeline.ask_evidence_ahead(session, incident_id)
         try:

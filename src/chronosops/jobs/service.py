@@ -190,7 +190,11 @@ class JobService:
             "task": PROCRASTINATE_TASK,
             # One job at a time per incident: Procrastinate runs jobs sharing a lock in order.
             "lock": f"incident:{incident_id}" if incident_id else None,
-            "args": json.dumps({"job_id": job_id}),
+            "args": json.dumps(
+                {"job_id": job_id, "incident_id": incident_id}
+                if incident_id
+                else {"job_id": job_id}
+            ),
             "scheduled_at": at,
         }
         # Its id is not read: on PostgreSQL it goes out with the transaction's next statement.

@@ -88,8 +88,10 @@ def build_queue(services: Services) -> procrastinate.App:
         # re-deferred by the sweep): the row's own policy retries failed work.
         retry=RetryStrategy(max_attempts=300, wait=2, retry_exceptions={JobBusyError}),
     )
-    async def run_job(job_id: str) -> None:
-        await services.runner.run(job_id)
+    async def run_job(job_id: str, incident_id: str | None = None) -> None:
+        # The incident's id (in the arguments of jobs deferred since it was added) lets the
+        # claim carry the job's reads.
+        await services.runner.run(job_id, incident_id=incident_id)
 
     return app
 
