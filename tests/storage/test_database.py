@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
+import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack
@@ -348,6 +350,25 @@ async def test_a_checkpoint_runs_after_a_commit_at_most_once_an_interval(tmp_pat
     await checkpoints.close()
     assert checkpoints.runs == 1  # within the interval: not again
     assert _bytes_in_the_database_file(path) == copied
+    setup.close()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a thread's own nice value")
+async def test_a_checkpoint_runs_at_a_lower_priority_than_the_loop_and_leaves_the_loops_alone(
+    tmp_path: Path,
+) -> None:
+    path = str(tmp_path / "db.sqlite")
+    setup = sqlite3.connect(path, isolation_level=None)
+    setup.execute("PRAGMA journal_mode=WAL")
+    setup.execute("CREATE TABLE t (b BLOB)")
+    loops_niceness = os.getpriority(os.PRIO_PROCESS, 0)
+    checkpoints = BackgroundCheckpoints(path, interval=0)
+    setup.execute("INSERT INTO t VALUES (?)", (BLOB,))
+    checkpoints.after_commit()
+    await checkpoints.close()
+    assert checkpoints.runs == 1
+    assert checkpoints.niceness == max(loops_niceness, 10)
+    assert os.getpriority(os.PRIO_PROCESS, 0) == loops_niceness
     setup.close()
 
 

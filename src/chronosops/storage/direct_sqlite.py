@@ -17,9 +17,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import sqlite3
+import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import structlog
@@ -190,20 +194,43 @@ def direct_creator(path: str, busy_timeout: float) -> Callable[[], Any]:
 
 
 # How often the WAL is checkpointed at most while writes keep coming: ~3,000 pages of WAL
-# (~12 MB) between checkpoints at the benchmark's rate.
+# (~12 MB) between checkpoints at the benchmark's rate. (Under sustained load a PASSIVE
+# checkpoint never catches up, so the WAL file itself grows until a lull: docs/benchmarks.md,
+# seventeenth pass.)
 CHECKPOINT_INTERVAL_SECONDS = 1.0
+
+# The checkpoint thread's nice value (Linux): a tenth or so of the loop's share of a contended
+# core. A checkpoint takes 11-25 ms of CPU once a second; at the loop's priority, in a process
+# on one core, it took half the core for ~50 ms from the batch of ingests in flight and set
+# their p99 (c=16, wrk: 56-58 -> 44-46 ms; docs/benchmarks.md, seventeenth pass). Not 19:
+# with a busy process on the core, p99 went 121-129 -> 192-226 ms (likely the loop handing the
+# GIL to a starved thread and waiting for it to run); at 10 it was as good as without.
+CHECKPOINT_NICENESS = 10
+
+
+def _lower_this_threads_priority() -> None:
+    # Only Linux gives each thread its own nice value under its native id; elsewhere the same
+    # call would name a process.
+    if not sys.platform.startswith("linux"):
+        return
+    thread = threading.get_native_id()
+    with contextlib.suppress(OSError):
+        current = os.getpriority(os.PRIO_PROCESS, thread)
+        os.setpriority(os.PRIO_PROCESS, thread, max(current, CHECKPOINT_NICENESS))
 
 
 class BackgroundCheckpoints:
-    """Checkpoints the WAL of ``path`` on a thread of the loop's executor, after a commit, at
-    most once an interval.
+    """Checkpoints the WAL of ``path`` on a thread of its own, after a commit, at most once an
+    interval.
 
     SQLite's own checkpoint (``wal_autocheckpoint``, every 1,000 pages) runs inside the commit
     that crosses the mark, and the writer's calls run on the event loop: copying the pages into
     the database and syncing it stalled every request of the process, 20-75 ms under load, in one
     commit of three under wrk (docs/benchmarks.md). On a thread it overlaps the loop's work:
     sqlite3 releases the GIL around it. It is PASSIVE: it never waits for, nor blocks, readers
-    or the writer, and copies what it can; the next one copies the rest.
+    or the writer, and copies what it can; the next one copies the rest. Its thread is its own,
+    at a lower priority (`CHECKPOINT_NICENESS`), so that it does not share the core evenly
+    with the loop.
     """
 
     def __init__(self, path: str, *, interval: float = CHECKPOINT_INTERVAL_SECONDS) -> None:
@@ -212,8 +239,10 @@ class BackgroundCheckpoints:
         self._last = float("-inf")
         self._running: asyncio.Future[None] | None = None
         self._connection: sqlite3.Connection | None = None
-        # Counted for tests: checkpoints run.
+        self._thread: ThreadPoolExecutor | None = None
+        # Counted for tests: checkpoints run, and the nice value the last one ran at (Linux).
         self.runs = 0
+        self.niceness: int | None = None
 
     def after_commit(self) -> None:
         if self._running is not None and not self._running.done():
@@ -222,7 +251,13 @@ class BackgroundCheckpoints:
         if now - self._last < self._interval:
             return
         self._last = now
-        self._running = asyncio.get_running_loop().run_in_executor(None, self._checkpoint)
+        if self._thread is None:
+            self._thread = ThreadPoolExecutor(
+                max_workers=1,
+                thread_name_prefix="sqlite-checkpoint",
+                initializer=_lower_this_threads_priority,
+            )
+        self._running = asyncio.get_running_loop().run_in_executor(self._thread, self._checkpoint)
 
     def _checkpoint(self) -> None:
         try:
@@ -232,6 +267,8 @@ class BackgroundCheckpoints:
                 )
             self._connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
             self.runs += 1
+            if sys.platform.startswith("linux"):
+                self.niceness = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
         except sqlite3.Error as error:
             # The next commit's checkpoint tries again; until then the WAL only grows.
             log.warning("sqlite_checkpoint_failed", error=str(error), path=self._path)
@@ -243,3 +280,6 @@ class BackgroundCheckpoints:
         if self._connection is not None:
             self._connection.close()
             self._connection = None
+        if self._thread is not None:
+            self._thread.shutdown(wait=False)
+            self._thread = None
