@@ -8,22 +8,40 @@ service, ``search-api``, stays healthy throughout, so a query that leaks across 
 (the Tempo service-graph metric says who calls whom). From 10:00 orders-api is slow, fails a
 quarter of its requests and burns its CPU; web-frontend, which waits on it, is slow too; the
 inventory-api behind it stays healthy, as does search-api, which nothing in the chain calls.
+
+`chain_exposition`: the same chain with some services' latency in native histograms, which
+promtool cannot backfill (OpenMetrics has no native histograms before 2.0). It is handed to a
+Prometheus run with ``--enable-feature=native-histograms`` by a scrape target on loopback that
+serves the whole history, timestamped, in one protobuf scrape (`scraped_prometheus`).
 """
 
 from __future__ import annotations
 
+import math
 import shutil
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qsl
 
 import httpx
+
+from tests.collectors.protobuf_exposition import (
+    CONTENT_TYPE,
+    HISTOGRAM,
+    UNTYPED,
+    Family,
+    NativeHistogram,
+    exposition,
+    untyped_from_openmetrics,
+)
 
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
@@ -214,6 +232,62 @@ def chain_openmetrics(instrumented: dict[str, str] | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
+# A native histogram's buckets have powers of two for bounds (schema 0: bucket i holds
+# (2^(i-1), 2^i]); a request the classic chain puts in (0.05, 0.1] takes 75 ms here and falls
+# in (0.0625, 0.125], bucket -3.
+NATIVE_SECONDS = {0.05: 0.04, 0.1: 0.075, 0.25: 0.2, 1.0: 0.75, 2.5: 3.0}
+
+
+def _native_bucket(seconds: float) -> int:
+    return math.ceil(math.log2(seconds))
+
+
+def chain_exposition(native: dict[str, str], instrumented: dict[str, str] | None = None) -> bytes:
+    """The chain (`chain_openmetrics`) as one protobuf scrape, the services of ``native``
+    exporting their latency as native histograms (no ``_bucket``, no ``_count``) under the
+    `INSTRUMENTATIONS` entry named, one histogram per status code where it has a status label.
+    A service also in ``instrumented`` exports its classic histogram beside the native one."""
+    kinds = {**dict.fromkeys(native, "native"), **(instrumented or {})}
+    families = untyped_from_openmetrics(chain_openmetrics(kinds))
+    for kind in sorted(set(native.values())):
+        histogram, scale, status_label, counter = INSTRUMENTATIONS[kind]
+        family = Family(histogram, HISTOGRAM)
+        for service in sorted(s for s, k in native.items() if k == kind):
+            codes = ("200", "500") if status_label else ("",)
+            if counter is not None:
+                family_counter = Family(f"{counter}_total", UNTYPED)
+                for code in ("200", "500"):
+                    total = 0
+                    for at in minutes():
+                        total += _chain_answers(service, at)[code]
+                        family_counter.add(
+                            {"service": service, "env": "production", "code": code},
+                            float(total),
+                            int(at.timestamp()) * 1000,
+                        )
+                families.append(family_counter)
+            for code in codes:
+                labels = {"service": service, "env": "production"}
+                if status_label:
+                    labels[status_label] = code
+                buckets: dict[int, int] = {}
+                total_seconds = 0.0
+                for at in minutes():
+                    answers = _chain_answers(service, at)
+                    served = answers[code] if code else sum(answers.values())
+                    seconds = NATIVE_SECONDS[_chain_latency_edge(service, at >= ONSET)]
+                    index = _native_bucket(seconds * scale)
+                    buckets[index] = buckets.get(index, 0) + served
+                    total_seconds += served * seconds
+                    family.add(
+                        labels,
+                        NativeHistogram(dict(buckets), total_seconds * scale),
+                        int(at.timestamp()) * 1000,
+                    )
+        families.append(family)
+    return exposition(families)
+
+
 def asked(sent: httpx.Request) -> dict[str, str]:
     """What a request asked Prometheus: the form of a POSTed range query, else the URL's."""
     if sent.method == "POST":
@@ -251,6 +325,76 @@ def running_prometheus(
     )
     config = workdir / "prometheus.yml"
     config.write_text("global:\n  scrape_interval: 1h\n")
+    with _serving(workdir, config, tsdb, basic_auth=basic_auth) as server:
+        yield server
+
+
+@contextmanager
+def scraped_prometheus(workdir: Path, body: bytes) -> Iterator[PrometheusServer]:
+    """A Prometheus with native histograms on, fed ``body`` (a protobuf exposition whose
+    samples carry their own timestamps) by one scrape of a target on loopback.
+
+    The TSDB starts empty, so the first sample sets where the head begins and the whole history
+    is accepted in that one scrape; later scrapes get an empty answer (their samples would be
+    out of bounds anyway). Ready once the samples can be queried at the data's end.
+    """
+    workdir.mkdir(parents=True, exist_ok=True)
+    served: list[bool] = []
+
+    class Target(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            answer = b"" if served else body
+            served.append(True)
+            self.send_response(200)
+            self.send_header("Content-Type", CONTENT_TYPE)
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    target = ThreadingHTTPServer(("127.0.0.1", 0), Target)
+    thread = threading.Thread(target=target.serve_forever, daemon=True)
+    thread.start()
+    config = workdir / "prometheus.yml"
+    config.write_text(
+        "global:\n  scrape_interval: 2s\n  scrape_timeout: 2s\n"
+        "scrape_configs:\n  - job_name: exposition\n    honor_labels: true\n"
+        f"    static_configs:\n      - targets: ['127.0.0.1:{target.server_address[1]}']\n"
+    )
+    try:
+        with _serving(workdir, config, workdir / "tsdb", features=("native-histograms",)) as server:
+            deadline = time.monotonic() + 30
+            while not _has_data(server.url):
+                if time.monotonic() > deadline:
+                    raise RuntimeError("prometheus did not scrape the exposition in 30 s")
+                time.sleep(0.2)
+            yield server
+    finally:
+        target.shutdown()
+        target.server_close()
+        thread.join(timeout=5)
+
+
+def _has_data(url: str) -> bool:
+    answer = httpx.post(
+        f"{url}/api/v1/query",
+        data={"query": 'count({__name__!=""})', "time": f"{DATA_END.timestamp():.0f}"},
+        timeout=5,
+    ).json()
+    return bool(answer.get("data", {}).get("result"))
+
+
+@contextmanager
+def _serving(
+    workdir: Path,
+    config: Path,
+    tsdb: Path,
+    *,
+    basic_auth: bool = False,
+    features: tuple[str, ...] = (),
+) -> Iterator[PrometheusServer]:
     port = free_port()
     arguments = [
         PROMETHEUS,
@@ -258,6 +402,7 @@ def running_prometheus(
         f"--storage.tsdb.path={tsdb}",
         "--storage.tsdb.retention.time=100y",
         f"--web.listen-address=127.0.0.1:{port}",
+        *(f"--enable-feature={feature}" for feature in features),
     ]
     if basic_auth:
         web = workdir / "web.yml"

@@ -3,8 +3,8 @@
 Each query is a template; ``$selector`` becomes the label matchers that find the incident's
 service (``service="checkout-api",env="production"``), ``$service`` its name, ``$rate_window``
 the rate window. The defaults ask for the RED metrics and saturation of the usual
-instrumentation (OpenTelemetry / Prometheus client histograms, cAdvisor); every query can be
-replaced, extended, or overridden for one service.
+instrumentation (OpenTelemetry / Prometheus client histograms, classic or native, cAdvisor);
+every query can be replaced, extended, or overridden for one service.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
@@ -82,37 +83,68 @@ def _first_of(parts: list[str]) -> str:
     return " or ".join(f"({part})" for part in parts)
 
 
-def _latency(quantile: str) -> str:
-    return _first_of(
-        [
-            f"{http.to_ms} * histogram_quantile({quantile}, sum by (le, $group) "
-            f"(rate({http.histogram}_bucket{{$selector}}[$rate_window])))"
+# Each instrumentation is read twice over: first as a classic histogram (``_bucket``/``_count``
+# series, and a client library's own request counter), then as a native one: the histogram's
+# bare name holding one sparse histogram per sample, which is what a Prometheus client library
+# with native buckets, or an OpenTelemetry exponential histogram, becomes once Prometheus scrapes
+# it as a native histogram. A native histogram has no ``_bucket`` or ``_count`` series, so the
+# classic alternatives find nothing of it; ``histogram_quantile`` and ``histogram_count`` read it
+# (Prometheus 2.40+ with ``--enable-feature=native-histograms``).
+def _latency(quantile: str, native: bool) -> str:
+    parts = [
+        f"{http.to_ms} * histogram_quantile({quantile}, sum by (le, $group) "
+        f"(rate({http.histogram}_bucket{{$selector}}[$rate_window])))"
+        for http in HTTP_INSTRUMENTATIONS
+    ]
+    if native:
+        parts += [
+            f"{http.to_ms} * histogram_quantile({quantile}, sum by ($group) "
+            f"(rate({http.histogram}{{$selector}}[$rate_window])))"
             for http in HTTP_INSTRUMENTATIONS
         ]
-    )
+    return _first_of(parts)
 
 
-def _requests(http: HttpInstrumentation) -> str:
-    return f"sum by ($group) (rate({http.requests}{{$selector}}[$rate_window]))"
+def _requests(http: HttpInstrumentation, failed: bool = False) -> str:
+    matchers = f"$selector,{http.failed}" if failed else "$selector"
+    return f"sum by ($group) (rate({http.requests}{{{matchers}}}[$rate_window]))"
 
 
-def _error_ratio(http: HttpInstrumentation) -> str:
-    errors = f"sum by ($group) (rate({http.requests}{{$selector,{http.failed}}}[$rate_window]))"
+def _native_requests(http: HttpInstrumentation, failed: bool = False) -> str:
+    matchers = f"$selector,{http.failed}" if failed else "$selector"
+    return f"sum by ($group) (histogram_count(rate({http.histogram}{{{matchers}}}[$rate_window])))"
+
+
+def _error_ratio(requests: Callable[..., str], http: HttpInstrumentation) -> str:
     # A service without a single 5xx has no error series at all; ``or … * 0`` makes that a
     # ratio of 0 rather than no evidence.
-    return f"({errors} or {_requests(http)} * 0) / {_requests(http)}"
+    every = requests(http)
+    return f"({requests(http, failed=True)} or {every} * 0) / {every}"
+
+
+def http_queries(*, native: bool = True) -> dict[str, PromQuery]:
+    """The default HTTP queries; ``native=False`` leaves out the native-histogram alternatives
+    (the defaults before 2026-12-06, kept to measure what those cost)."""
+    readers: list[Callable[..., str]] = [_requests, _native_requests] if native else [_requests]
+    return {
+        "latency_p50_ms": PromQuery(query=_latency("0.5", native), unit="ms"),
+        "latency_p95_ms": PromQuery(query=_latency("0.95", native), unit="ms"),
+        "latency_p99_ms": PromQuery(query=_latency("0.99", native), unit="ms"),
+        "error_ratio": PromQuery(
+            query=_first_of(
+                [_error_ratio(read, http) for read in readers for http in HTTP_INSTRUMENTATIONS]
+            ),
+            unit="ratio",
+        ),
+        "request_rate": PromQuery(
+            query=_first_of([read(http) for read in readers for http in HTTP_INSTRUMENTATIONS]),
+            unit="req/s",
+        ),
+    }
 
 
 DEFAULT_QUERIES: dict[str, PromQuery] = {
-    "latency_p50_ms": PromQuery(query=_latency("0.5"), unit="ms"),
-    "latency_p95_ms": PromQuery(query=_latency("0.95"), unit="ms"),
-    "latency_p99_ms": PromQuery(query=_latency("0.99"), unit="ms"),
-    "error_ratio": PromQuery(
-        query=_first_of([_error_ratio(http) for http in HTTP_INSTRUMENTATIONS]), unit="ratio"
-    ),
-    "request_rate": PromQuery(
-        query=_first_of([_requests(http) for http in HTTP_INSTRUMENTATIONS]), unit="req/s"
-    ),
+    **http_queries(),
     "cpu_cores": PromQuery(
         query="sum by ($group) (rate(container_cpu_usage_seconds_total{$selector}[$rate_window]))",
         unit="cores",
