@@ -5,8 +5,9 @@ The chain of `test_prometheus_neighbourhood` (web-frontend → orders-api → in
 orders-api failing from 10:00), but orders-api is instrumented with OpenTelemetry and exported
 to Prometheus as a native histogram (an exponential histogram becomes one), so it has no
 ``_bucket`` and no ``_count`` series: only ``histogram_quantile`` and ``histogram_count`` over
-the histogram's bare name read its latency and its requests. The others keep a Prometheus
-client library's classic histograms. Native histograms cannot be backfilled with promtool; a
+the histogram's bare name read its latency and its requests. web-frontend, the alerting
+service, is native too, on OpenTelemetry's experimental conventions (milliseconds,
+``http_status_code``); inventory-api keeps a Prometheus client library's classic histograms. Native histograms cannot be backfilled with promtool; a
 Prometheus with ``--enable-feature=native-histograms`` scrapes the history in protobuf
 (`prometheus_server.scraped_prometheus`).
 """
@@ -43,16 +44,23 @@ pytestmark = [
 
 # orders-api: native only. search-api: both (a client library exposing its classic buckets
 # beside native ones); nothing in the chain calls it, it is asked about on its own.
-NATIVE = {"orders-api": "opentelemetry", "search-api": "opentelemetry"}
+NATIVE = {
+    "orders-api": "opentelemetry",
+    "web-frontend": "opentelemetry-ms",
+    "search-api": "opentelemetry",
+}
 CLASSIC = {"search-api": "prometheus-client"}
 
 # Native buckets have powers of two for bounds, and Prometheus 2.42 interpolates linearly inside
 # one: orders-api's 75 ms requests fall in (62.5, 125] ms, where the classic chain's fall in
-# (50, 100]; its 750 ms ones in (500, 1000] either way. The rest is as in the classic chain.
+# (50, 100]; its 750 ms ones in (500, 1000] either way. web-frontend's histogram counts
+# milliseconds: its 200 ms requests fall in (128, 256], its 3 s ones in (2048, 4096] (the classic
+# chain's in (100, 250] and (1000, 2500]). The rest is as in the classic chain.
 NATIVE_FIGURES = {
     **CHAIN_FIGURES,
     ("orders-api", "latency_p95_ms"): (62.5 + 62.5 * 0.95, 975.0),
     ("orders-api", "latency_p50_ms"): (62.5 + 62.5 * 0.5, 750.0),
+    ("web-frontend", "latency_p95_ms"): (128 + 128 * 0.95, 2048 + 2048 * 0.95),
     ("orders-api", "request_rate"): (10.0, 10.0),
     ("web-frontend", "request_rate"): (10.0, 10.0),
 }
@@ -113,3 +121,5 @@ async def test_an_alert_on_the_frontend_names_the_native_service_behind_it(
         "metric:prometheus-prod:error_ratio{service=orders-api}",
         "metric:prometheus-prod:latency_p95_ms{service=orders-api}",
     } <= set(result["hypotheses"][0]["evidenceRefs"])
+    # The alert's own service, native too, is read: its slowness is among the signals.
+    assert "web-frontend" in {signal["service"] for signal in result["signals"]}
