@@ -93,6 +93,35 @@ def test_bench_nezha_scores_two_cases_beside_nezhas_figures() -> None:
     assert "TrainTicket AS@1 86.7%" in result.stdout
 
 
+@pytest.mark.parametrize("evidence", ["metric", "metrics,,logs", "metrics,metrics", ""])
+def test_bench_nezha_refuses_an_evidence_kind_it_does_not_know(
+    evidence: str, tmp_path: Path
+) -> None:
+    # Refused before the dataset is looked for: the folder given here does not hold one.
+    result = runner.invoke(
+        app, ["bench", "nezha", "--evidence", evidence, "--dataset", str(tmp_path)]
+    )
+    assert result.exit_code == 2
+    assert "--evidence" in result.output
+    assert "metrics, logs, traces, events" in result.output
+
+
+def test_bench_nezha_with_metrics_only_says_so() -> None:
+    from chronosops.investigation.nezha_benchmark import DatasetMissingError, find_dataset
+
+    try:
+        find_dataset()
+    except DatasetMissingError:
+        pytest.skip("the Nezha dataset is not present")
+    result = runner.invoke(
+        app, ["bench", "nezha", "--limit", "1", "--evidence", "metrics", "--markdown"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "evidence kept: metrics only" in result.stdout
+    plain = runner.invoke(app, ["bench", "nezha", "--limit", "1", "--markdown"])
+    assert "evidence kept" not in plain.stdout
+
+
 def test_bench_analysis_with_history_says_where_the_code_path_readings_fired() -> None:
     result = runner.invoke(
         app, ["bench", "analysis", "--size", "4", "--history", "5", "--no-load", "--markdown"]

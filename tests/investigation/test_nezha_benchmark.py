@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from chronosops.core.artifacts import LogTemplate, MetricSeries, SpanGroup
 from chronosops.investigation import nezha_benchmark
 from chronosops.investigation.nezha_benchmark import (
+    EVIDENCE_KINDS,
     CaseOutcome,
     DatasetMissingError,
+    EvidenceChoiceError,
     NezhaCase,
     analyse,
+    evidence_label,
     find_dataset,
     is_held_out,
     load_cases,
+    parse_evidence,
+    request_of,
     run_nezha,
 )
 
@@ -89,7 +96,9 @@ def test_with_history_each_case_remembers_only_the_earlier_tuned_cases_of_its_sy
     ]
     remembered: dict[str, list[str]] = {}
 
-    def fake_analyse(case: NezhaCase, history: object) -> tuple[CaseOutcome, dict[str, Any]]:
+    def fake_analyse(
+        case: NezhaCase, history: object, evidence: object = None
+    ) -> tuple[CaseOutcome, dict[str, Any]]:
         # Each case's record names it; the history handed on says which were remembered.
         remembered[case.source_ref] = sorted(h.statement for h in history)  # type: ignore[attr-defined]
         outcome = CaseOutcome(
@@ -113,3 +122,92 @@ def test_with_history_each_case_remembers_only_the_earlier_tuned_cases_of_its_sy
         # The latest three, as the service reads its table.
         assert remembered[case.source_ref] == sorted(earlier[-3:])
     assert not any(ref in seen for seen in remembered.values() for ref in held_out)
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        ("all", set(EVIDENCE_KINDS)),
+        ("metrics", {"metrics"}),
+        ("metrics,logs", {"metrics", "logs"}),
+        (" Metrics , traces ", {"metrics", "traces"}),
+        ("metrics,logs,traces,events", set(EVIDENCE_KINDS)),
+    ],
+)
+def test_evidence_kinds_are_all_or_a_list_of_kinds(text: str, kept: set[str]) -> None:
+    assert parse_evidence(text) == kept
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("", "expected 'all'"),
+        ("metric", "'metric'"),
+        ("metrics,,logs", "expected 'all'"),
+        ("metrics,spans", "'spans'"),
+        ("all,metrics", "'all'"),
+        ("metrics,metrics", "named twice"),
+    ],
+)
+def test_an_unknown_or_empty_evidence_kind_is_refused_clearly(text: str, said: str) -> None:
+    with pytest.raises(EvidenceChoiceError, match=said):
+        parse_evidence(text)
+
+
+def test_the_evidence_label_lists_the_kinds_in_a_fixed_order() -> None:
+    assert evidence_label(parse_evidence("traces,metrics")) == "metrics,traces"
+    assert evidence_label(parse_evidence("metrics,logs,traces,events")) == "all"
+
+
+def _body() -> bytes:
+    at = "2026-01-01T10:0{}:00Z"
+    return json.dumps(
+        {
+            "sourceType": "CUSTOM",
+            "sourceRef": "x-1",
+            "title": "checkout slow",
+            "timeline": {"start": at.format(5)},
+            "metadata": {"service": "checkout"},
+            "evidenceLite": {
+                "metrics": [
+                    {"name": "cpu_usage", "value": 0.1 * n, "timestamp": at.format(n)}
+                    for n in range(8)
+                ],
+                "logs": [{"message": "timeout calling cart", "timestamp": at.format(6)}],
+                "traces": [
+                    {
+                        "traceId": "t",
+                        "spanId": "s",
+                        "service": "cart",
+                        "operation": "get",
+                        "duration": 12,
+                        "timestamp": at.format(6),
+                    }
+                ],
+                "events": [{"type": "deploy", "description": "v2", "timestamp": at.format(4)}],
+            },
+        }
+    ).encode()
+
+
+def _kinds(evidence: frozenset[str]) -> set[type]:
+    return {type(a) for a in request_of(_body(), evidence).artifacts}
+
+
+def test_only_the_kept_kinds_of_evidence_reach_the_engine() -> None:
+    every = _kinds(parse_evidence("all"))
+    assert {MetricSeries, LogTemplate, SpanGroup} <= every
+    assert _kinds(parse_evidence("metrics")) == {MetricSeries}
+    assert _kinds(parse_evidence("metrics,traces")) == {MetricSeries, SpanGroup}
+    with_logs = _kinds(parse_evidence("metrics,logs"))
+    assert LogTemplate in with_logs
+    assert SpanGroup not in with_logs
+    assert len(every) > len(_kinds(parse_evidence("metrics,logs,traces")))  # the deploy
+
+
+@needs_dataset
+def test_the_report_says_which_evidence_it_kept() -> None:
+    assert DATASET is not None
+    report = run_nezha(DATASET, limit=1, evidence=parse_evidence("metrics"))
+    assert report.evidence == "metrics"
+    assert run_nezha(DATASET, limit=1).evidence == "all"

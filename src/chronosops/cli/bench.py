@@ -312,6 +312,14 @@ def nezha(
         min=1,
         help="earlier incidents per service read (CHRONOSOPS_ANALYSIS_HISTORY_INCIDENTS)",
     ),
+    evidence: str = typer.Option(
+        "all",
+        "--evidence",
+        metavar="KINDS",
+        help="the kinds of each case's evidence kept: 'all' (the default) or a comma-separated "
+        "list of metrics, logs, traces, events; the others are removed before the analysis "
+        "('metrics': what an alert whose collectors fetch only metrics gives the engine)",
+    ),
     as_json: bool = typer.Option(False, "--json", help="print the report as JSON"),
     markdown: bool = typer.Option(
         False, "--markdown", help="print the table as Markdown (for docs/benchmarks.md)"
@@ -320,13 +328,20 @@ def nezha(
     """Analyse the Nezha real fault-injection incidents and score culprit and hypothesis."""
     from chronosops.investigation.nezha_benchmark import (
         PUBLISHED,
+        EvidenceChoiceError,
         find_dataset,
+        parse_evidence,
         run_nezha,
     )
     from chronosops.investigation.nezha_benchmark import (
         DatasetMissingError as NezhaDatasetMissingError,
     )
 
+    try:
+        kept = parse_evidence(evidence)
+    except EvidenceChoiceError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from error
     # As `serve` and `worker` do once started, so the times are those a running service sees.
     freeze_startup_objects()
     try:
@@ -340,6 +355,7 @@ def nezha(
                 progress=lambda done, total: progress.update(task, completed=done, total=total),
                 history=history,
                 history_incidents=history_incidents,
+                evidence=kept,
             )
     except NezhaDatasetMissingError as error:
         typer.echo(f"error: {error}", err=True)
@@ -358,6 +374,8 @@ def nezha(
         if history
         else "; each case alone (--no-history: as with CHRONOSOPS_ANALYSIS_HISTORY=false)"
     )
+    if report.evidence != "all":
+        timing += f"; evidence kept: {report.evidence} only (the other kinds removed)"
     if as_json:
         typer.echo(json.dumps(asdict(report), indent=2, default=str))
         return

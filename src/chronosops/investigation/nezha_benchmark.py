@@ -8,6 +8,11 @@ share of incidents whose true culprit is among the first k distinct culprits ran
 
 A quarter of the cases, chosen by a hash of their `sourceRef`, is held out: tuning never looks
 at them one by one, and the report keeps them apart.
+
+``evidence`` keeps only some kinds of each case's evidence (``metrics`` alone: what an alert
+whose collectors fetch only metrics hands the engine), removing the others from
+``evidenceLite`` before the artifacts are built; the statement history remembered for later
+cases is then also built from what was kept.
 """
 
 from __future__ import annotations
@@ -36,8 +41,37 @@ PUBLISHED = {"TrainTicket": (0.8667, 0.9778), "OnlineBoutique": (0.9286, 0.9643)
 DATASET_ENV_HINT = "pass --dataset DIR (the folder holding expected.jsonl and cases/)"
 
 
+EVIDENCE_KINDS = ("metrics", "logs", "traces", "events")
+
+
 class DatasetMissingError(Exception):
     """The Nezha folder is not where it was looked for."""
+
+
+class EvidenceChoiceError(ValueError):
+    """An ``--evidence`` value that names no kind, or a kind that does not exist."""
+
+
+def parse_evidence(text: str) -> frozenset[str]:
+    """``all`` or a comma-separated list of evidence kinds to keep (``metrics``,
+    ``metrics,logs``, ...); anything else is refused with the kinds that exist."""
+    words = [w.strip().lower() for w in text.split(",")]
+    if words == ["all"]:
+        return frozenset(EVIDENCE_KINDS)
+    unknown = [w for w in words if w not in EVIDENCE_KINDS]
+    expected = "expected 'all' or a comma-separated list of " + ", ".join(EVIDENCE_KINDS)
+    if not text.strip() or unknown or any(not w for w in words):
+        named = ", ".join(repr(w) for w in unknown) if unknown else repr(text)
+        raise EvidenceChoiceError(f"--evidence {named}: {expected}")
+    if len(set(words)) != len(words):
+        raise EvidenceChoiceError(f"--evidence {text!r}: a kind is named twice; {expected}")
+    return frozenset(words)
+
+
+def evidence_label(kept: frozenset[str]) -> str:
+    if kept == frozenset(EVIDENCE_KINDS):
+        return "all"
+    return ",".join(k for k in EVIDENCE_KINDS if k in kept)
 
 
 def is_held_out(source_ref: str) -> bool:
@@ -102,9 +136,15 @@ def load_cases(dataset: Path) -> list[NezhaCase]:
     return cases
 
 
-def request_of(body: bytes) -> AnalysisInput:
-    """What an ingest of this body hands the engine (no collectors: the evidence is attached)."""
+def request_of(body: bytes, evidence: frozenset[str] = frozenset(EVIDENCE_KINDS)) -> AnalysisInput:
+    """What an ingest of this body hands the engine (no collectors: the evidence is attached),
+    with only the ``evidence`` kinds kept."""
     request = IngestIncidentRequest.model_validate_json(body)
+    dropped = {kind: None for kind in EVIDENCE_KINDS if kind not in evidence}
+    if dropped and request.evidence_lite is not None:
+        request = request.model_copy(
+            update={"evidence_lite": request.evidence_lite.model_copy(update=dropped)}
+        )
     metadata = request.metadata
     service = metadata.service if metadata else None
     window = incident_window(
@@ -183,14 +223,16 @@ def score(case: NezhaCase, result: AnalysisResult, milliseconds: float, size: in
 
 
 def analyse(
-    case: NezhaCase, history: Sequence[StatementHistory] = ()
+    case: NezhaCase,
+    history: Sequence[StatementHistory] = (),
+    evidence: frozenset[str] = frozenset(EVIDENCE_KINDS),
 ) -> tuple[CaseOutcome, dict[str, ServiceStatements]]:
     """The case scored, and what the service keeps of its log statements for later incidents
     (`analysis.code_paths.statement_lines`, as stored in the ``statement_history`` table)."""
     body = case.body()
     # CPU time of this process: what one core spends, whatever else the machine is running.
     started = time.process_time()
-    request = request_of(body)
+    request = request_of(body, evidence)
     if history:
         request = request.model_copy(update={"statement_history": list(history)})
     result = analyze(request)
@@ -250,6 +292,7 @@ class NezhaReport:
     largest_bytes: int
     largest_ms: float
     tuned_cases: list[CaseOutcome]  # per case, tuned part only: held-out cases stay aggregate
+    evidence: str = "all"  # the kinds of evidence kept (`evidence_label`)
 
 
 def _iterate(cases: Sequence[NezhaCase]) -> Iterator[tuple[int, NezhaCase]]:
@@ -264,6 +307,7 @@ def run_nezha(
     progress: Callable[[int, int], None] | None = None,
     history: bool = False,
     history_incidents: int = DEFAULT_HISTORY_INCIDENTS,
+    evidence: frozenset[str] = frozenset(EVIDENCE_KINDS),
 ) -> NezhaReport:
     """Every case analysed on its own; with ``history``, as the service analyses them (its
     statement history on, the default): in time order per system, each read against the log
@@ -282,7 +326,7 @@ def run_nezha(
     earlier: dict[str, list[dict[str, ServiceStatements]]] = defaultdict(list)
     for index, case in _iterate(cases):
         past = remembered(earlier[case.system], history_incidents) if history else []
-        outcome, records = analyse(case, past)
+        outcome, records = analyse(case, past, evidence)
         outcomes.append(outcome)
         if history and not case.held_out:
             earlier[case.system].append(records)
@@ -318,4 +362,5 @@ def run_nezha(
         largest_bytes=largest.body_bytes if largest else 0,
         largest_ms=largest.milliseconds if largest else 0.0,
         tuned_cases=[o for o in outcomes if not o.held_out],
+        evidence=evidence_label(evidence),
     )
