@@ -394,6 +394,49 @@ async def test_under_sustained_writes_the_writer_starts_the_wal_over_past_its_li
     assert rows == written // 20_000
 
 
+@group_commit
+async def test_a_reader_on_an_older_snapshot_holds_the_restart_back_briefly_and_fails_no_write(
+    open_databases: list[Database], database_url: str
+) -> None:
+    path = database_url.removeprefix("sqlite:///")
+    database = _database(open_databases, database_url, wal_limit_bytes=1)
+    await _sequence_table(database)
+    checkpoints = database._writer().checkpoints
+    assert checkpoints is not None
+
+    async def write(seq: int) -> float:
+        started = time.monotonic()
+        async with database.unit_of_work() as session:
+            await session.execute(text("INSERT INTO seq_probe VALUES (:seq, 'x')"), {"seq": seq})
+        return time.monotonic() - started
+
+    async def checkpoint_now() -> None:
+        await checkpoints.close()  # the one the last commit may have started
+        checkpoints._last -= 3600
+        await write(seq=100 + checkpoints.runs)
+        await checkpoints.close()
+        assert checkpoints.restart_due()
+
+    await write(1)
+    reader = sqlite3.connect(path, isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM seq_probe").fetchone()  # holds this snapshot
+    await write(2)
+    await checkpoint_now()
+    # The restart waits for the reader about RESTART_READER_WAIT_SECONDS, then the write goes on.
+    assert await write(3) < 1.0
+    assert checkpoints.restarts == 0
+    assert checkpoints.restarts_held_back >= 1
+    held_back = checkpoints.restarts_held_back
+    reader.execute("COMMIT")
+    reader.close()
+    await checkpoint_now()
+    await write(4)
+    assert checkpoints.restarts >= 1
+    assert checkpoints.restarts_held_back == held_back
+    assert await _tags(database) == ["x"] * 6
+
+
 async def test_a_checkpoint_runs_after_a_commit_at_most_once_an_interval(tmp_path: Path) -> None:
     path = str(tmp_path / "db.sqlite")
     setup = sqlite3.connect(path, isolation_level=None)
