@@ -73,6 +73,12 @@ class Settings(BaseSettings):
     database_probe_timeout_seconds: float = Field(
         default=1.0, gt=0, le=30, description="/v1/ready and /v1/health: longest database wait"
     )
+    database_wal_limit_mb: float = Field(
+        default=64.0,
+        ge=0,
+        le=65536,
+        description="SQLite: past this size the writer starts the WAL over; 0 = no limit",
+    )
 
     # serving
     host: str = "127.0.0.1"
@@ -391,6 +397,7 @@ class Settings(BaseSettings):
             statement_timeout_seconds=self.database_statement_timeout_seconds,
             busy_timeout_seconds=self.database_busy_timeout_seconds,
             probe_timeout_seconds=self.database_probe_timeout_seconds,
+            wal_limit_bytes=round(self.database_wal_limit_mb * 1024 * 1024),
         )
 
     @property
@@ -604,6 +611,8 @@ class DatabaseSettings:
     statement_timeout_seconds: float = 30.0
     busy_timeout_seconds: float = 30.0
     probe_timeout_seconds: float = 1.0
+    # SQLite: the WAL's size past which the writer starts it over (0: no limit).
+    wal_limit_bytes: int = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy
@@ -40,7 +41,7 @@ async def open_databases() -> AsyncIterator[list[Database]]:
         await database.dispose()
 
 
-def _database(opened: list[Database], url: str, **limits: float) -> Database:
+def _database(opened: list[Database], url: str, **limits: Any) -> Database:
     database = Database(DatabaseSettings(url=url, **limits), pool_size=1)
     opened.append(database)
     return database
@@ -330,6 +331,110 @@ async def test_the_writer_commits_without_checkpointing_and_a_thread_checkpoints
         await session.execute(text("INSERT INTO seq_probe VALUES (2, 'next')"))
     await checkpoints.close()
     assert _bytes_in_the_database_file(path) > before + len(BLOB) // 2
+
+
+WAL_LIMIT = 1024 * 1024
+
+
+async def _sustained_writes(
+    database: Database, path: str, *, total: int, writers: int = 8
+) -> tuple[int, int]:
+    """Units of ~20 KB from ``writers`` tasks, back to back until ``total`` bytes are written,
+    through the real writer (group commits, its checkpoints): (bytes written, the largest the
+    WAL file got)."""
+    payload = "y" * 20_000
+    written = peak = 0
+    give_up = time.monotonic() + 60
+    sequence = iter(range(10**9))
+
+    def going() -> bool:
+        return written < total and time.monotonic() < give_up
+
+    async def write() -> None:
+        nonlocal written
+        while going():
+            async with database.unit_of_work() as session:
+                await session.execute(
+                    text("INSERT INTO seq_probe VALUES (:seq, :tag)"),
+                    {"seq": next(sequence), "tag": payload},
+                )
+            written += len(payload)
+
+    async def watch() -> None:
+        nonlocal peak
+        while going():
+            peak = max(peak, os.path.getsize(path + "-wal"))  # noqa: ASYNC240 — a stat, µs
+            await asyncio.sleep(0.005)
+
+    await asyncio.gather(watch(), *(write() for _ in range(writers)))
+    return written, peak
+
+
+@group_commit
+async def test_under_sustained_writes_the_writer_starts_the_wal_over_past_its_limit(
+    open_databases: list[Database], database_url: str
+) -> None:
+    # A PASSIVE checkpoint copies what was committed when it began; with commits coming all
+    # the while it never finds the WAL fully copied, and SQLite never starts it over: on main
+    # the WAL file here grew by every byte written (24 MB), against a limit of 1 MB.
+    path = database_url.removeprefix("sqlite:///")
+    database = _database(open_databases, database_url, wal_limit_bytes=WAL_LIMIT)
+    await _sequence_table(database)
+    checkpoints = database._writer().checkpoints
+    assert checkpoints is not None
+    checkpoints._interval = 0.1
+    written, peak = await _sustained_writes(database, path, total=24 * WAL_LIMIT)
+    assert written >= 24 * WAL_LIMIT
+    assert checkpoints.restarts >= 3
+    # The limit, plus what was committed between the checkpoint that found it passed and the
+    # restart (a checkpoint interval and the checkpoint's own time: ~1-4 MB here).
+    assert peak < 8 * WAL_LIMIT
+    async with database.unit_of_work(write=False) as session:
+        rows = await session.scalar(text("SELECT count(*) FROM seq_probe"))
+    assert rows == written // 20_000
+
+
+@group_commit
+async def test_a_reader_on_an_older_snapshot_holds_the_restart_back_briefly_and_fails_no_write(
+    open_databases: list[Database], database_url: str
+) -> None:
+    path = database_url.removeprefix("sqlite:///")
+    database = _database(open_databases, database_url, wal_limit_bytes=1)
+    await _sequence_table(database)
+    checkpoints = database._writer().checkpoints
+    assert checkpoints is not None
+
+    async def write(seq: int) -> float:
+        started = time.monotonic()
+        async with database.unit_of_work() as session:
+            await session.execute(text("INSERT INTO seq_probe VALUES (:seq, 'x')"), {"seq": seq})
+        return time.monotonic() - started
+
+    async def checkpoint_now() -> None:
+        await checkpoints.close()  # the one the last commit may have started
+        checkpoints._last -= 3600
+        await write(seq=100 + checkpoints.runs)
+        await checkpoints.close()
+        assert checkpoints.restart_due()
+
+    await write(1)
+    reader = sqlite3.connect(path, isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM seq_probe").fetchone()  # holds this snapshot
+    await write(2)
+    await checkpoint_now()
+    # The restart waits for the reader about RESTART_READER_WAIT_SECONDS, then the write goes on.
+    assert await write(3) < 1.0
+    assert checkpoints.restarts == 0
+    assert checkpoints.restarts_held_back >= 1
+    held_back = checkpoints.restarts_held_back
+    reader.execute("COMMIT")
+    reader.close()
+    await checkpoint_now()
+    await write(4)
+    assert checkpoints.restarts >= 1
+    assert checkpoints.restarts_held_back == held_back
+    assert await _tags(database) == ["x"] * 6
 
 
 async def test_a_checkpoint_runs_after_a_commit_at_most_once_an_interval(tmp_path: Path) -> None:

@@ -246,7 +246,11 @@ class Database:
                 pool_size=1,
                 max_overflow=0,
                 pool_timeout=self.limits.pool_timeout_seconds,
-                async_creator=direct_creator(path, self.limits.busy_timeout_seconds),
+                async_creator=direct_creator(
+                    path,
+                    self.limits.busy_timeout_seconds,
+                    wal_limit_bytes=self.limits.wal_limit_bytes,
+                ),
             )
             _configure_sqlite(self.writer_engine, 0)
             _savepoints_in_place(self.writer_engine)
@@ -339,7 +343,9 @@ class Database:
         writer = self._writers.get(loop)
         if writer is None:
             writer = self._writers[loop] = GroupCommitWriter(
-                self.writer_engine, wait_seconds=self.limits.busy_timeout_seconds
+                self.writer_engine,
+                wait_seconds=self.limits.busy_timeout_seconds,
+                wal_limit_bytes=self.limits.wal_limit_bytes,
             )
         return writer
 
@@ -436,6 +442,7 @@ class GroupCommitWriter:
         *,
         wait_seconds: float,
         max_units: int = GROUP_COMMIT_MAX_UNITS,
+        wal_limit_bytes: int = 0,
     ) -> None:
         self._engine = engine
         self._wait_seconds = wait_seconds
@@ -450,7 +457,9 @@ class GroupCommitWriter:
         # The connection of the last transaction: asked for SQLite's `data_version` between them.
         self._raw: sqlite3.Connection | None = None
         path = engine.url.database
-        self.checkpoints = BackgroundCheckpoints(path) if path else None
+        self.checkpoints = (
+            BackgroundCheckpoints(path, wal_limit_bytes=wal_limit_bytes) if path else None
+        )
 
     @asynccontextmanager
     async def unit(self) -> AsyncIterator[AsyncSession]:
@@ -560,6 +569,10 @@ class GroupCommitWriter:
     async def _run(self) -> None:
         while self._queue:
             try:
+                if self.checkpoints is not None and self.checkpoints.restart_due():
+                    # Between two transactions, so that no commit comes in while it copies
+                    # the rest of the WAL; the units queued meanwhile join the next commit.
+                    await self.checkpoints.restart()
                 await self._one_commit()
             except Exception as error:  # noqa: BLE001 — handed to every unit still waiting
                 while self._queue:

@@ -10,7 +10,8 @@ suspend, except to wait, without blocking the loop, while another process holds 
 
 Only the writer connection is direct: readers stay on aiosqlite's threads, where a long
 console query cannot stall the loop. For the same reason the writer's connection never
-checkpoints the WAL itself: `BackgroundCheckpoints` does, on a thread.
+checkpoints the WAL itself: `BackgroundCheckpoints` does, on a thread, and starts the WAL over
+between two of the writer's transactions once it has grown past its limit.
 """
 
 from __future__ import annotations
@@ -180,14 +181,23 @@ class DirectConnection:
         self._open().isolation_level = value
 
 
-def direct_creator(path: str, busy_timeout: float) -> Callable[[], Any]:
-    """An ``async_creator`` for `create_async_engine`: one direct connection to ``path``."""
+def direct_creator(
+    path: str, busy_timeout: float, *, wal_limit_bytes: int = 0
+) -> Callable[[], Any]:
+    """An ``async_creator`` for `create_async_engine`: one direct connection to ``path``.
+
+    With ``wal_limit_bytes``, its first commit after the WAL was started over truncates the
+    file to that size (SQLite's ``journal_size_limit``): a WAL that once grew past it (a long
+    read held its restart back) does not keep that size on disk for good.
+    """
 
     async def create() -> DirectConnection:
         # The loop's thread is the only one that touches it, but SQLAlchemy may close a
         # connection from another (garbage collection), hence check_same_thread=False.
         connection = sqlite3.connect(path, timeout=0, check_same_thread=False)
         connection.execute("PRAGMA wal_autocheckpoint=0")
+        if wal_limit_bytes > 0:
+            connection.execute(f"PRAGMA journal_size_limit={int(wal_limit_bytes)}")
         return DirectConnection(connection, busy_timeout)
 
     return create
@@ -195,9 +205,14 @@ def direct_creator(path: str, busy_timeout: float) -> Callable[[], Any]:
 
 # How often the WAL is checkpointed at most while writes keep coming: ~3,000 pages of WAL
 # (~12 MB) between checkpoints at the benchmark's rate. (Under sustained load a PASSIVE
-# checkpoint never catches up, so the WAL file itself grows until a lull: docs/benchmarks.md,
-# seventeenth pass.)
+# checkpoint never catches up, so without `BackgroundCheckpoints.restart` the WAL file itself
+# grew until a lull: docs/benchmarks.md, seventeenth and eighteenth passes.)
 CHECKPOINT_INTERVAL_SECONDS = 1.0
+
+# How long the restart waits for readers still on an older snapshot (SQLite's busy handler,
+# on the restart's thread) while the writer waits for it. Past it the restart gives up for
+# now (the frames it could copy are copied) and is tried again after the next checkpoint.
+RESTART_READER_WAIT_SECONDS = 0.05
 
 # The checkpoint thread's nice value (Linux): a tenth or so of the loop's share of a contended
 # core. A checkpoint takes 11-25 ms of CPU once a second; at the loop's priority, in a process
@@ -221,7 +236,8 @@ def _lower_this_threads_priority() -> None:
 
 class BackgroundCheckpoints:
     """Checkpoints the WAL of ``path`` on a thread of its own, after a commit, at most once an
-    interval.
+    interval; and, once the WAL has grown past ``wal_limit_bytes``, starts it over between two
+    of the writer's transactions (`restart`).
 
     SQLite's own checkpoint (``wal_autocheckpoint``, every 1,000 pages) runs inside the commit
     that crosses the mark, and the writer's calls run on the event loop: copying the pages into
@@ -231,18 +247,47 @@ class BackgroundCheckpoints:
     or the writer, and copies what it can; the next one copies the rest. Its thread is its own,
     at a lower priority (`CHECKPOINT_NICENESS`), so that it does not share the core evenly
     with the loop.
+
+    A PASSIVE checkpoint copies the frames that were in the WAL when it began. Under sustained
+    writes more are committed while it copies, so it never finds the WAL fully copied, and
+    SQLite starts the WAL over only when it is (at the next write after a checkpoint that
+    copied everything, once no reader is left on the old frames): the file grew by the whole
+    write rate until a lull (685 MB in 50 s of back-to-back ingests; docs/benchmarks.md,
+    eighteenth pass). So when a checkpoint finds more than the limit in the WAL, `restart_due`
+    says so, and the writer, before its next transaction, awaits `restart`: a RESTART
+    checkpoint on another thread, at the loop's priority. No commit can come in while it
+    runs, so it copies the little the PASSIVE one left (what was committed while it ran),
+    syncs, and waits up to `RESTART_READER_WAIT_SECONDS` for readers of older frames; the next
+    write then starts the WAL from its beginning.
     """
 
-    def __init__(self, path: str, *, interval: float = CHECKPOINT_INTERVAL_SECONDS) -> None:
+    def __init__(
+        self,
+        path: str,
+        *,
+        interval: float = CHECKPOINT_INTERVAL_SECONDS,
+        wal_limit_bytes: int = 0,
+        reader_wait: float = RESTART_READER_WAIT_SECONDS,
+    ) -> None:
         self._path = path
         self._interval = interval
+        self._wal_limit_bytes = wal_limit_bytes
+        self._reader_wait = reader_wait
         self._last = float("-inf")
         self._running: asyncio.Future[None] | None = None
         self._connection: sqlite3.Connection | None = None
         self._thread: ThreadPoolExecutor | None = None
-        # Counted for tests: checkpoints run, and the nice value the last one ran at (Linux).
+        self._restart_connection: sqlite3.Connection | None = None
+        self._restart_thread: ThreadPoolExecutor | None = None
+        # The bytes of WAL the last checkpoint found (its frames, with their headers).
+        self._wal_bytes = 0
+        self._page_size: int | None = None
+        # Counted for tests: checkpoints run, and the nice value the last one ran at (Linux);
+        # restarts taken, and those that readers held back.
         self.runs = 0
         self.niceness: int | None = None
+        self.restarts = 0
+        self.restarts_held_back = 0
 
     def after_commit(self) -> None:
         if self._running is not None and not self._running.done():
@@ -265,7 +310,13 @@ class BackgroundCheckpoints:
                 self._connection = sqlite3.connect(
                     self._path, timeout=0, check_same_thread=False, isolation_level=None
                 )
-            self._connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            _busy, frames, _copied = self._connection.execute(
+                "PRAGMA wal_checkpoint(PASSIVE)"
+            ).fetchone()
+            if self._page_size is None:
+                (self._page_size,) = self._connection.execute("PRAGMA page_size").fetchone()
+            # SQLite's WAL format: a 32-byte header, then each page behind 24 bytes of its own.
+            self._wal_bytes = 32 + frames * (self._page_size + 24) if frames > 0 else 0
             self.runs += 1
             if sys.platform.startswith("linux"):
                 self.niceness = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
@@ -273,13 +324,67 @@ class BackgroundCheckpoints:
             # The next commit's checkpoint tries again; until then the WAL only grows.
             log.warning("sqlite_checkpoint_failed", error=str(error), path=self._path)
 
+    def restart_due(self) -> bool:
+        """Whether the last checkpoint found the WAL past its limit (and none is running)."""
+        if self._wal_limit_bytes <= 0 or self._wal_bytes <= self._wal_limit_bytes:
+            return False
+        return self._running is None or self._running.done()
+
+    async def restart(self) -> None:
+        """Copy the rest of the WAL and have the next write start it over. The caller (the
+        writer, between two transactions) commits nothing until this returns."""
+        # Once per checkpoint that found the WAL too large: if readers hold it back, the
+        # next checkpoint (at most an interval later) measures again and asks again.
+        self._wal_bytes = 0
+        if self._restart_thread is None:
+            # At the loop's priority: the writer waits for it (`CHECKPOINT_NICENESS` would
+            # leave it a tenth of the core while the loop has requests to parse).
+            self._restart_thread = ThreadPoolExecutor(
+                max_workers=1, thread_name_prefix="sqlite-wal-restart"
+            )
+        started = time.monotonic()
+        try:
+            await asyncio.get_running_loop().run_in_executor(self._restart_thread, self._restart)
+        except Exception as error:  # noqa: BLE001 — never the writer's units' failure
+            log.warning("sqlite_wal_restart_failed", error=str(error), path=self._path)
+            return
+        log.debug(
+            "sqlite_wal_restart",
+            path=self._path,
+            waited_ms=round((time.monotonic() - started) * 1000, 1),
+            held_back=self.restarts_held_back,
+        )
+
+    def _restart(self) -> None:
+        try:
+            if self._restart_connection is None:
+                self._restart_connection = sqlite3.connect(
+                    self._path,
+                    timeout=self._reader_wait,
+                    check_same_thread=False,
+                    isolation_level=None,
+                )
+            busy, _frames, _copied = self._restart_connection.execute(
+                "PRAGMA wal_checkpoint(RESTART)"
+            ).fetchone()
+        except sqlite3.Error as error:
+            log.warning("sqlite_wal_restart_failed", error=str(error), path=self._path)
+            return
+        if busy:
+            # A reader kept an older snapshot past the wait (or another process wrote).
+            self.restarts_held_back += 1
+        else:
+            self.restarts += 1
+
     async def close(self) -> None:
         if self._running is not None:
             with contextlib.suppress(Exception):
                 await self._running
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
-        if self._thread is not None:
-            self._thread.shutdown(wait=False)
-            self._thread = None
+        for connection in (self._connection, self._restart_connection):
+            if connection is not None:
+                connection.close()
+        self._connection = self._restart_connection = None
+        for thread in (self._thread, self._restart_thread):
+            if thread is not None:
+                thread.shutdown(wait=False)
+        self._thread = self._restart_thread = None
