@@ -139,3 +139,27 @@ def test_bench_analysis_of_the_paths_suite_reports_its_parts_and_the_stopped_pat
     assert rows[1].startswith("| path-")
     assert rows[-3:] == ["| *tuned*", "| *held-out*", "| **overall**"]
     assert "a stopped path at the culprit in" in result.stdout
+
+
+@pytest.mark.parametrize("evidence", ["metric", "metrics,,logs", "metrics,metrics", "", "spans"])
+def test_bench_analysis_refuses_an_evidence_kind_it_does_not_know(evidence: str) -> None:
+    result = runner.invoke(
+        app, ["bench", "analysis", "--size", "1", "--no-load", "--evidence", evidence]
+    )
+    assert result.exit_code == 2
+    assert "--evidence" in result.output
+    assert "expected 'all' or a comma-separated list of metrics, logs, traces, events" in (
+        result.output
+    )
+
+
+def test_bench_analysis_with_metrics_only_says_so() -> None:
+    args = ["bench", "analysis", "--size", "4", "--no-load"]
+    result = runner.invoke(app, [*args, "--evidence", "metrics", "--markdown"])
+    assert result.exit_code == 0, result.output
+    assert "Evidence kept: metrics only (the other kinds removed)." in result.stdout
+    assert "0 of 4 incidents carry log statements" in result.stdout
+    as_json = runner.invoke(app, [*args, "--evidence", "traces, Metrics", "--json"])
+    assert json.loads(as_json.stdout)["suite"]["evidence"] == "metrics,traces"
+    plain = runner.invoke(app, [*args, "--markdown"])
+    assert "Evidence kept" not in plain.stdout

@@ -132,3 +132,62 @@ def test_a_benchmark_with_history_counts_where_the_code_path_readings_fired() ->
     plain = run_benchmark(len(incidents), incidents=incidents)
     assert plain.history == 0
     assert plain.overall["missing_right"] == plain.overall["missing_wrong"] == 0
+
+
+@pytest.mark.parametrize(
+    ("kinds", "expected"),
+    [
+        ("all", {"metric_series", "log_template", "span_group", "log_statement", "change_event"}),
+        ("metrics", {"metric_series"}),
+        ("metrics,logs", {"metric_series", "log_template"}),
+        ("metrics,traces", {"metric_series", "span_group"}),
+        ("logs,traces", {"log_template", "span_group", "log_statement"}),
+        ("events", {"change_event"}),
+    ],
+)
+def test_the_evidence_filter_keeps_exactly_the_kinds_asked(kinds: str, expected: set[str]) -> None:
+    from chronosops.core.evidence_kinds import parse_evidence
+    from chronosops.investigation.benchmark import with_evidence
+
+    incident = generate("network-partition", GenerationOptions(variant=0))
+    every = incident.counts()
+    assert {"metric_series", "log_template", "span_group", "log_statement"} <= set(every)
+    kept = with_evidence(incident, parse_evidence(kinds)).counts()
+    assert set(kept) == expected & set(every)
+    # Every artifact of a kept kind stays; the incident itself is not changed.
+    assert all(kept[kind] == every[kind] for kind in kept)
+    assert incident.counts() == every
+
+
+def test_every_kind_of_artifact_belongs_to_a_kind_of_evidence() -> None:
+    from typing import get_args
+
+    from chronosops.core.artifacts import Artifact
+    from chronosops.core.evidence_kinds import EVIDENCE_KINDS, evidence_kinds_of
+
+    classes = get_args(get_args(Artifact)[0])
+    assert len(classes) == 7
+    for cls in classes:
+        sample = cls.model_construct()
+        assert evidence_kinds_of(sample) <= set(EVIDENCE_KINDS)
+
+
+def test_a_benchmark_on_metrics_alone_analyses_no_other_evidence() -> None:
+    from chronosops.core.evidence_kinds import parse_evidence
+    from chronosops.investigation.benchmark import earlier_incidents, with_evidence
+
+    incidents = [
+        generate("network-partition", GenerationOptions(variant=0)),
+        generate("cache-miss-storm", GenerationOptions(variant=0)),
+    ]
+    metrics = parse_evidence("metrics")
+    report = run_benchmark(len(incidents), incidents=incidents, history=5, evidence=metrics)
+    assert report.evidence == "metrics"
+    assert report.overall["with_statements"] == 0
+    assert report.overall["missing_right"] == report.overall["missing_wrong"] == 0
+    assert earlier_incidents(with_evidence(incidents[0], metrics), 5, metrics) == []
+    # The fault-free days are filtered too: without traces they hold no statements.
+    assert earlier_incidents(incidents[0], 5, parse_evidence("metrics,logs")) == []
+    everything = run_benchmark(len(incidents), incidents=incidents, history=5)
+    assert everything.evidence == "all"
+    assert everything.overall["with_statements"] == 1

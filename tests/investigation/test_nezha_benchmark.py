@@ -9,19 +9,21 @@ from typing import Any
 import pytest
 
 from chronosops.core.artifacts import LogTemplate, MetricSeries, SpanGroup
+from chronosops.core.evidence_kinds import (
+    EVIDENCE_KINDS,
+    EvidenceChoiceError,
+    evidence_label,
+    parse_evidence,
+)
 from chronosops.investigation import nezha_benchmark
 from chronosops.investigation.nezha_benchmark import (
-    EVIDENCE_KINDS,
     CaseOutcome,
     DatasetMissingError,
-    EvidenceChoiceError,
     NezhaCase,
     analyse,
-    evidence_label,
     find_dataset,
     is_held_out,
     load_cases,
-    parse_evidence,
     request_of,
     run_nezha,
 )

@@ -14,6 +14,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from chronosops.cli.errors import fail
+from chronosops.core.evidence_kinds import EVIDENCE_KINDS, EvidenceChoiceError, parse_evidence
 from chronosops.core.heap import freeze_startup_objects
 from chronosops.investigation.benchmark import BenchmarkReport, run_benchmark, run_load
 from chronosops.investigation.loghub import SYSTEMS, DatasetMissingError, find_loghub, run_loghub
@@ -55,6 +56,29 @@ def code_path_line(report: BenchmarkReport) -> str:
             f"{row.get('missing_right', 0)}, at another service in {row.get('missing_wrong', 0)}"
         )
     return line
+
+
+EVIDENCE_HELP = (
+    "'all' (the default) or a comma-separated list of " + ", ".join(EVIDENCE_KINDS) + "; the "
+    "others are removed before the analysis ('metrics': what an alert whose collectors fetch "
+    "only metrics gives the engine)"
+)
+
+
+def evidence_or_exit(text: str) -> frozenset[str]:
+    """The ``--evidence`` kinds kept; a value naming no kind ends the command with code 2."""
+    try:
+        return parse_evidence(text)
+    except EvidenceChoiceError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from error
+
+
+def evidence_note(report: BenchmarkReport) -> str:
+    """What the report was measured on, when not all the evidence was kept."""
+    if report.evidence == "all":
+        return ""
+    return f"evidence kept: {report.evidence} only (the other kinds removed)"
 
 
 def _cell(value: float | int | None, template: str) -> str:
@@ -99,12 +123,20 @@ def analysis(
         "incidents (the log statements' history of engine 3.13; only systems that log with "
         "trace context have statements); prints where the code-path readings fired",
     ),
+    evidence: str = typer.Option(
+        "all",
+        "--evidence",
+        metavar="KINDS",
+        help="the kinds of each incident's evidence kept: " + EVIDENCE_HELP + "; a log "
+        "statement is kept only with both logs and traces, topology with events",
+    ),
     as_json: bool = typer.Option(False, "--json", help="print the report as JSON"),
     markdown: bool = typer.Option(
         False, "--markdown", help="print the tables as Markdown (for docs/benchmarks.md)"
     ),
 ) -> None:
     """Analyse a generated suite of demo incidents with known causes and print the scores."""
+    kept = evidence_or_exit(evidence)
     problems = [
         f"--{name} must be one of {', '.join(allowed)}"
         for name, value, allowed in (
@@ -130,6 +162,7 @@ def analysis(
             part="tuned" if part == "tuned" else "held-out" if part == "held-out" else "all",
             progress=lambda done, total: progress.update(task, completed=done, total=total),
             history=history,
+            evidence=kept,
         )
         load_report = None
         if load:
@@ -157,6 +190,8 @@ def analysis(
                 + " |"
             )
         typer.echo(f"\n{code_path_line(report)}.")
+        if note := evidence_note(report):
+            typer.echo(f"\n{note.capitalize()}.")
         if load_report is not None:
             typer.echo(
                 f"\nLarge bundles ({load_report.series} series, {load_report.log_lines:,} log lines, "
@@ -184,6 +219,8 @@ def analysis(
     )
     out.print(table)
     out.print(code_path_line(report))
+    if note := evidence_note(report):
+        out.print(note)
     if load_report is not None:
         out.print(
             f"\nlarge bundles ({load_report.series} series, {load_report.log_lines:,} log lines; "
@@ -316,9 +353,7 @@ def nezha(
         "all",
         "--evidence",
         metavar="KINDS",
-        help="the kinds of each case's evidence kept: 'all' (the default) or a comma-separated "
-        "list of metrics, logs, traces, events; the others are removed before the analysis "
-        "('metrics': what an alert whose collectors fetch only metrics gives the engine)",
+        help="the kinds of each case's evidence kept: " + EVIDENCE_HELP,
     ),
     as_json: bool = typer.Option(False, "--json", help="print the report as JSON"),
     markdown: bool = typer.Option(
@@ -328,20 +363,14 @@ def nezha(
     """Analyse the Nezha real fault-injection incidents and score culprit and hypothesis."""
     from chronosops.investigation.nezha_benchmark import (
         PUBLISHED,
-        EvidenceChoiceError,
         find_dataset,
-        parse_evidence,
         run_nezha,
     )
     from chronosops.investigation.nezha_benchmark import (
         DatasetMissingError as NezhaDatasetMissingError,
     )
 
-    try:
-        kept = parse_evidence(evidence)
-    except EvidenceChoiceError as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(2) from error
+    kept = evidence_or_exit(evidence)
     # As `serve` and `worker` do once started, so the times are those a running service sees.
     freeze_startup_objects()
     try:

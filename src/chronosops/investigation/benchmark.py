@@ -4,6 +4,11 @@
 accuracy for the hypothesis and for the culprit service, how often it declined to answer (and
 how right it would have been), calibration (multi-class Brier score) and analysis time. The
 suite is a pure function of its size and seed, so a result names what it was measured on.
+
+``evidence`` keeps only some kinds of each incident's evidence (`core.evidence_kinds`, the
+grammar of ``bench nezha --evidence``): the incidents carry their artifacts already built, so
+the others are removed from them, and from the fault-free days read as their history, before
+the analysis.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import time
 import tracemalloc
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Literal
 
@@ -34,6 +39,7 @@ from chronosops.analysis.code_paths import (
 from chronosops.analysis.models import StatementHistory
 from chronosops.core.aggregation import RawLogLine, log_templates, metric_series
 from chronosops.core.artifacts import Artifact, LogStatement, LogTemplate, MetricSeries
+from chronosops.core.evidence_kinds import ALL_EVIDENCE, evidence_label, keep_evidence
 from chronosops.scenarios import (
     Conventions,
     GeneratedIncident,
@@ -121,6 +127,7 @@ class BenchmarkReport:
     # "tuned" and "held-out" rows: the part one may tune on, and the part one must not.
     per_part: dict[str, dict[str, float | int | None]] = field(default_factory=dict)
     history: int = 0  # fault-free days of each system read as its earlier incidents
+    evidence: str = "all"  # the kinds of evidence kept (`core.evidence_kinds.evidence_label`)
 
 
 def request_of(
@@ -142,16 +149,28 @@ def request_of(
     )
 
 
-def earlier_incidents(incident: GeneratedIncident, days: int) -> list[StatementHistory]:
+def with_evidence(incident: GeneratedIncident, kept: frozenset[str]) -> GeneratedIncident:
+    """The incident with only the artifacts built from the ``kept`` kinds of evidence."""
+    if kept == ALL_EVIDENCE:
+        return incident
+    return replace(incident, artifacts=tuple(keep_evidence(incident.artifacts, kept)))
+
+
+def earlier_incidents(
+    incident: GeneratedIncident, days: int, evidence: frozenset[str] = ALL_EVIDENCE
+) -> list[StatementHistory]:
     """The log statements of ``days`` other days of the incident's system without its fault
     (same services, conventions and instrumentation; `scenarios.generate` ``without_fault``),
-    as a deployment remembers its earlier incidents. Empty where the system logs without trace
-    context (no statements to remember)."""
+    as a deployment remembers its earlier incidents, built from the ``evidence`` kept. Empty
+    where the system logs without trace context (no statements to remember)."""
     if days <= 0 or not any(isinstance(a, LogStatement) for a in incident.artifacts):
         return []
     return statement_history(
         [
-            generate(incident.scenario_id, incident.options, without_fault=day).artifacts
+            keep_evidence(
+                generate(incident.scenario_id, incident.options, without_fault=day).artifacts,
+                evidence,
+            )
             for day in range(1, days + 1)
         ]
     )
@@ -223,10 +242,12 @@ def run_benchmark(
     conventions: Conventions = "native",
     part: Literal["all", "tuned", "held-out"] = "all",
     history: int = 0,
+    evidence: frozenset[str] = ALL_EVIDENCE,
 ) -> BenchmarkReport:
     """Score the engine on a suite; ``part`` keeps only the tuned or only the held-out cases;
     ``history``: each incident analysed with the log statements of that many fault-free days
-    of its system (`earlier_incidents`)."""
+    of its system (`earlier_incidents`); ``evidence``: only those kinds of each incident's
+    evidence kept (`with_evidence`)."""
     suite = (
         list(incidents)
         if incidents is not None
@@ -238,8 +259,9 @@ def run_benchmark(
     overall = Tally()
     per_scenario: dict[str, Tally] = defaultdict(Tally)
     per_part: dict[str, Tally] = defaultdict(Tally)
-    for index, incident in enumerate(suite, start=1):
-        past = earlier_incidents(incident, history)
+    for index, generated in enumerate(suite, start=1):
+        incident = with_evidence(generated, evidence)
+        past = earlier_incidents(incident, history, evidence)
         request = request_of(incident, past)
         started = time.perf_counter()
         result = analyze(request)
@@ -258,6 +280,7 @@ def run_benchmark(
         conventions="mixed" if suite_name == "field" else conventions,
         per_part={k: per_part[k].row() for k in ("tuned", "held-out") if k in per_part},
         history=history,
+        evidence=evidence_label(evidence),
     )
 
 

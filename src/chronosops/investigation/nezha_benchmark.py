@@ -31,6 +31,7 @@ from typing import Any
 from chronosops.analysis import AnalysisInput, AnalysisResult, IncidentContext, analyze
 from chronosops.analysis.code_paths import ServiceStatements, history_of, statement_lines
 from chronosops.analysis.models import StatementHistory
+from chronosops.core.evidence_kinds import EVIDENCE_KINDS, evidence_label
 from chronosops.core.ingest_request import IngestIncidentRequest
 from chronosops.core.windows import incident_window
 from chronosops.evidence.lite import artifacts_from_lite
@@ -41,37 +42,8 @@ PUBLISHED = {"TrainTicket": (0.8667, 0.9778), "OnlineBoutique": (0.9286, 0.9643)
 DATASET_ENV_HINT = "pass --dataset DIR (the folder holding expected.jsonl and cases/)"
 
 
-EVIDENCE_KINDS = ("metrics", "logs", "traces", "events")
-
-
 class DatasetMissingError(Exception):
     """The Nezha folder is not where it was looked for."""
-
-
-class EvidenceChoiceError(ValueError):
-    """An ``--evidence`` value that names no kind, or a kind that does not exist."""
-
-
-def parse_evidence(text: str) -> frozenset[str]:
-    """``all`` or a comma-separated list of evidence kinds to keep (``metrics``,
-    ``metrics,logs``, ...); anything else is refused with the kinds that exist."""
-    words = [w.strip().lower() for w in text.split(",")]
-    if words == ["all"]:
-        return frozenset(EVIDENCE_KINDS)
-    unknown = [w for w in words if w not in EVIDENCE_KINDS]
-    expected = "expected 'all' or a comma-separated list of " + ", ".join(EVIDENCE_KINDS)
-    if not text.strip() or unknown or any(not w for w in words):
-        named = ", ".join(repr(w) for w in unknown) if unknown else repr(text)
-        raise EvidenceChoiceError(f"--evidence {named}: {expected}")
-    if len(set(words)) != len(words):
-        raise EvidenceChoiceError(f"--evidence {text!r}: a kind is named twice; {expected}")
-    return frozenset(words)
-
-
-def evidence_label(kept: frozenset[str]) -> str:
-    if kept == frozenset(EVIDENCE_KINDS):
-        return "all"
-    return ",".join(k for k in EVIDENCE_KINDS if k in kept)
 
 
 def is_held_out(source_ref: str) -> bool:
