@@ -45,3 +45,18 @@ def test_timeouts_and_errors_count_as_collector_failures() -> None:
     text = generate_latest(metrics.registry).decode()
     assert 'chronosops_collector_failures_total{backend="prometheus"} 2.0' in text
     assert 'chronosops_collector_calls_total{backend="prometheus",status="timeout"} 1.0' in text
+
+
+def test_a_labelled_child_is_made_once_and_counts_as_labels_would() -> None:
+    from prometheus_client import CollectorRegistry, Counter
+
+    from chronosops.core.metrics import Children
+
+    registry = CollectorRegistry()
+    counter = Counter("things_total", "Things.", ["kind"], registry=registry)
+    children = Children(counter)
+    assert children("a") is children("a") is counter.labels("a")
+    children("a").inc()
+    children("b").inc(2)
+    assert registry.get_sample_value("things_total", {"kind": "a"}) == 1
+    assert registry.get_sample_value("things_total", {"kind": "b"}) == 2

@@ -65,6 +65,41 @@ def _fits(value: dict[Any, Any] | list[Any], depth: int, max_depth: int) -> bool
     return True
 
 
+def plainly_storable(raw: bytes) -> bool:
+    """Whether the JSON text ``raw`` can only parse to a document `unstorable` finds nothing in,
+    save for a number beyond a double (`finite_float` says that while parsing), told from its
+    bytes: no ``walk`` of the parsed document is needed then (a sixth of a small ingest's
+    parsing, docs/benchmarks.md, nineteenth pass). False says only "walk it".
+
+    - A NUL character: in JSON text, only the escape ``\\u0000`` spells one (a raw control
+      character in a string is malformed); a NUL byte is how UTF-16 and UTF-32 texts look.
+    - A lone surrogate: an escape ``\\ud800``-``\\udfff``, or its bytes in UTF-8 (which
+      ``json.loads`` decodes with ``surrogatepass``): ASCII text has neither.
+    - Too deep a nesting: no deeper than its count of ``{`` and ``[``, in strings or not.
+    """
+    return (
+        raw.isascii()
+        and b"\x00" not in raw
+        and b"\\u0000" not in raw
+        and b"\\ud" not in raw
+        and b"\\uD" not in raw
+        and raw.count(b"{") + raw.count(b"[") <= MAX_DEPTH
+    )
+
+
+class NotFiniteError(Exception):
+    """A number in a JSON text that a double cannot hold (``1e400``); raised by `finite_float`."""
+
+
+def finite_float(text: str) -> float:
+    """``json.loads``'s ``parse_float`` for a text `plainly_storable` vouched for: the one
+    problem its bytes cannot tell, a number beyond a double, stops the parse."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise NotFiniteError(text)
+    return value
+
+
 def unstorable(document: Any, *, max_depth: int = MAX_DEPTH) -> FieldError | None:
     """The first place that cannot be stored (a NUL character, too deep a nesting), or None."""
     # Nearly every document is fine: it is first walked without naming places (a fifth of the

@@ -26,6 +26,8 @@ from chronosops.storage import (
 )
 
 # Built once: on PostgreSQL an update goes out with the writes waiting before it.
+# The incident's columns, named once: `Table.columns` builds a new list on every iteration.
+_COLUMN_KEYS = tuple(column.key for column in Incident.__table__.columns)
 _UPDATE_ONE = update(Incident).where(Incident.id == bindparam("target_id")).returning(Incident.id)
 # The same UPDATE with no answer to wait for: for an incident this transaction inserted.
 _UPDATE_OWN = update(Incident).where(Incident.id == bindparam("target_id"))
@@ -139,9 +141,7 @@ class IncidentRepository:
 
     async def insert(self, incident: Incident) -> bool:
         """Insert, or return False if the (sourceType, sourceRef, occurrence) slot is taken."""
-        values = {
-            column.key: getattr(incident, column.key) for column in Incident.__table__.columns
-        }
+        values = {key: getattr(incident, key) for key in _COLUMN_KEYS}
         return await insert_or_ignore(self.session, Incident, values)
 
     async def update(

@@ -8,7 +8,12 @@ from typing import Any
 from fastapi import Request
 
 from chronosops.core.errors import FieldError, InvalidInputError
-from chronosops.core.storable import unstorable
+from chronosops.core.storable import (
+    NotFiniteError,
+    finite_float,
+    plainly_storable,
+    unstorable,
+)
 from chronosops.web.errors import UnsupportedMediaTypeError
 
 MALFORMED = "Malformed JSON body"
@@ -46,8 +51,22 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def parse_json(raw: bytes) -> Any:
     """The document in ``raw``, or `InvalidInputError` saying what is wrong with it."""
+    # Most bodies are small and plain: their bytes say there is nothing `unstorable` would
+    # find, but for a number beyond a double, which stops the parse. The others are walked.
+    plain = plainly_storable(raw)
     try:
-        document = json.loads(raw, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
+        try:
+            document = json.loads(
+                raw,
+                parse_constant=_reject_constant,
+                object_pairs_hook=_unique_keys,
+                parse_float=finite_float if plain else None,
+            )
+        except NotFiniteError:
+            plain = False
+            document = json.loads(
+                raw, parse_constant=_reject_constant, object_pairs_hook=_unique_keys
+            )
     except DuplicateKeyError as exc:
         raise InvalidInputError(
             f"Duplicate key {exc.key!r} in the JSON body",
@@ -57,7 +76,7 @@ def parse_json(raw: bytes) -> Any:
         raise InvalidInputError(MALFORMED, [FieldError("", "nested too deeply")]) from None
     except (json.JSONDecodeError, UnicodeDecodeError, ValueError) as exc:
         raise InvalidInputError(MALFORMED, [FieldError("", f"not valid JSON: {exc}")]) from None
-    problem = unstorable(document)
+    problem = None if plain else unstorable(document)
     if problem is not None:
         raise InvalidInputError("Invalid request body", [problem])
     return document

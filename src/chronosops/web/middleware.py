@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 import time
-import uuid
 from typing import Any
 
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from chronosops.core.metrics import Children
 
 log = structlog.get_logger("chronosops.http")
 
@@ -46,6 +48,9 @@ class HttpMetrics:
             registry=registry,
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
         )
+        # Method and route from fixed sets (`metric_labels`), a status code from HTTP's.
+        self.requests_by = Children(self.requests)
+        self.latency_by = Children(self.latency)
 
 
 def _request_id(scope: Scope) -> str:
@@ -54,7 +59,9 @@ def _request_id(scope: Scope) -> str:
             text = str(value.decode("latin-1"))[:128]
             if text and all(c in _REQUEST_ID_OK for c in text):
                 return text
-    return uuid.uuid4().hex
+    # 32 hex digits of the OS's random source, as ``uuid.uuid4().hex`` wrote less its version
+    # digit, without building a UUID object (~1 µs against ~5, on every request).
+    return os.urandom(16).hex()
 
 
 class RequestContextMiddleware:
@@ -89,8 +96,8 @@ class RequestContextMiddleware:
             elapsed = time.perf_counter() - started
             method_label, template = metric_labels(scope)
             method = scope.get("method", "")
-            self.metrics.requests.labels(method_label, template, str(status)).inc()
-            self.metrics.latency.labels(method_label, template).observe(elapsed)
+            self.metrics.requests_by(method_label, template, str(status)).inc()
+            self.metrics.latency_by(method_label, template).observe(elapsed)
             state = scope.get("state", {})
             fields: dict[str, Any] = {
                 "method": method,
