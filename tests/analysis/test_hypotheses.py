@@ -548,3 +548,39 @@ def test_generic_new_errors_of_a_service_still_read_as_its_code() -> None:
         .log("web", "java.lang.IllegalStateException: order total is negative")
     )
     assert top(verdict(incident)) == ("DEPLOY_BUG", "web")
+
+
+def test_a_surge_blames_the_callee_whose_work_queues_even_where_its_cpu_stays_cooler() -> None:
+    # catalog-api's executor queue fills (a thread pool at its size) while its CPU is cooler
+    # than web's: queued work is saturation as much as a CPU at its limit.
+    incident = (
+        web_calling("catalog-api")
+        .health("web", traffic=level(200, 600), latency=level(100, 2500))
+        .health("catalog-api", traffic=level(200, 600), latency=level(80, 2100))
+        .metric("web", "cpu_utilization", level(0.25, 0.85))
+        .metric("catalog-api", "cpu_utilization", level(0.3, 0.5))
+        .metric("catalog-api", "executor_queued_tasks", level(0, 400))
+        .spans("catalog-api", "GET /listings", ms=level(80, 2100))
+    )
+    assert top(verdict(incident)) == ("CAPACITY_SATURATION", "catalog-api")
+
+
+def test_a_sender_throttled_by_a_third_party_is_over_its_quota_even_while_it_runs_hot() -> None:
+    # notify's sends tripled; the SMS provider answers the excess with 429. notify's CPU, and
+    # that of the audit service its surge reaches (slower, failing none of its calls), heated
+    # with the sends: the quota is the mechanism, the heat follows.
+    incident = (
+        Incident("notify")
+        .health("notify", traffic=level(40, 130), errors=level(0.001, 0.4))
+        .metric("notify", "cpu_utilization", level(0.3, 0.95))
+        .spans("notify", "send notification", error_share=level(0, 0.4))
+        .spans("notify", "audit GET /v1/audit", peer="audit", ms=level(20, 300))
+        .health("audit", traffic=level(40, 130), latency=level(20, 300))
+        .metric("audit", "cpu_utilization", level(0.4, 1.0))
+        .log(
+            "notify",
+            "twilio-api answered POST /Messages.json with status 429 (too many requests)",
+            level_="WARN",
+        )
+    )
+    assert top(verdict(incident)) == ("RATE_LIMIT_THROTTLING", "notify")

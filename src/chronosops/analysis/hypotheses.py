@@ -20,7 +20,7 @@ from chronosops.analysis.rules.code_paths import code_path_candidates
 from chronosops.analysis.rules.database import database_candidates
 from chronosops.analysis.rules.edges import edge_candidates
 from chronosops.analysis.rules.providers import provider_candidates
-from chronosops.analysis.rules.service import service_candidates
+from chronosops.analysis.rules.service import service_candidates, throttled_by
 from chronosops.analysis.scoring import (
     AFFECTED,
     CODE,
@@ -116,6 +116,7 @@ def candidates(obs: Observations, where: Localization) -> list[Candidate]:
             for other in found
         ):
             candidate.discount(0.8, "the pressure follows from cache misses")
+    settle_throttled_senders(obs, where, found)
     # Keep the best candidate per (hypothesis, culprit).
     best: dict[tuple[str, str | None], Candidate] = {}
     for candidate in found:
@@ -123,6 +124,49 @@ def candidates(obs: Observations, where: Localization) -> list[Candidate]:
         if key not in best or candidate.score > best[key].score:
             best[key] = candidate
     return sorted(best.values(), key=lambda c: (-c.score, c.hypothesis_id, c.culprit or ""))
+
+
+# What saturation read at a throttled sender, or at a callee of it that fails none of its
+# calls, keeps of its weight (see `settle_throttled_senders`).
+THROTTLED_SHARE = 0.5
+
+
+def settle_throttled_senders(
+    obs: Observations, where: Localization, found: list[Candidate]
+) -> None:
+    """A service that fails while a peer answers its calls with 429 / throttling is over a
+    quota: the refusals are what fails its requests. A sender over a quota also runs hot (it
+    sends more, retries, queues the refused work), and so do the callees its surge reaches; that
+    heat is a consequence, not the mechanism of the failures. Saturation at the sender, or at a
+    callee that fails none of its calls, keeps THROTTLED_SHARE of its weight."""
+    for sender in sorted(obs.services):
+        health = where.health.get(sender)
+        peer = throttled_by(where, sender)
+        if not peer or health is None or health.errors < AFFECTED:
+            continue
+        consequences = {sender} | {
+            callee for callee in obs.callees(sender) if not _fails_calls(where, sender, callee)
+        }
+        for candidate in found:
+            if (
+                candidate.hypothesis_id == HypothesisId.CAPACITY_SATURATION
+                and candidate.culprit in consequences
+                and candidate.score > 0
+            ):
+                candidate.discount(
+                    (1 - THROTTLED_SHARE) * candidate.score,
+                    f"{peer} answers {sender} with 429 / throttling: {sender} is over a quota, "
+                    f"and {candidate.culprit}'s heat follows from its sends",
+                )
+
+
+def _fails_calls(where: Localization, caller: str, callee: str) -> bool:
+    """Whether the callee fails: its own errors rose, or its caller's calls to it fail."""
+    own = where.health.get(callee)
+    fault = where.faults.get((caller, callee))
+    return (own is not None and own.errors >= AFFECTED) or (
+        fault is not None and fault.errors >= AFFECTED
+    )
 
 
 __all__ = [

@@ -318,6 +318,14 @@ def moved_with(resource: Shift | None, traffic: Shift | None) -> bool:
     return traffic.changed_at - CAUSE_SLACK <= resource.changed_at <= traffic.changed_at + CAUSE_LAG
 
 
+def throttled_by(where: Localization, service: str) -> str:
+    """A peer that answers the service's calls with 429 / throttling, if any."""
+    for (caller, callee), fault in sorted(where.faults.items()):
+        if caller == service and "rate_limited" in fault.categories and fault.strength >= AFFECTED:
+            return callee
+    return ""
+
+
 def surged_at_limit(obs: Observations, service: str) -> bool:
     """Whether the surge reached the service and its CPU ran at its limit with it."""
     traffic = obs.shift(service, "traffic")
@@ -382,11 +390,38 @@ def failing_through(where: Localization, caller: str, callee: str) -> bool:
     return fault is None or fault.errors >= AFFECTED or fault.latency >= AFFECTED
 
 
+# The signal table's saturation kinds, as the observations' families: work waiting for the
+# runtime (threads, executors, event loop, request backlog) and for a connection from a pool.
+WAITING_FAMILIES = ("saturation", "pool_pending")
+# How much waiting work (queued requests, tasks, pending connection requests) reads as half
+# saturated: a level of Q waiting items reads Q / (Q + QUEUE_HALF), so a few stragglers stay
+# low and a queue of hundreds reads as a service at its limit, on the same 0-1 scale as a CPU's
+# share of its limit.
+QUEUE_HALF = 10.0
+
+
+def saturation_level(obs: Observations, service: str) -> float:
+    """How saturated a service ran, 0-1, from every saturation kind it reports: its CPU's share
+    of its limit, and the work waiting for it (runtime backlog, pool pending) read on the same
+    scale. A kind counts where it moved (z >= 4); the level is the highest of them, so a service
+    that saturates on its queue or pool while its CPU stays cool reads as saturated too."""
+    level = -1.0
+    cpu = obs.shift(service, "cpu")
+    if cpu is not None and cpu.z >= 4:
+        level = max(level, cpu.after)
+    for family in WAITING_FAMILIES:
+        waiting = obs.shift(service, family)
+        if waiting is not None and waiting.z >= 4 and waiting.delta > 0:
+            level = max(level, waiting.delta / (waiting.delta + QUEUE_HALF))
+    return level
+
+
 def most_saturated(obs: Observations, service: str) -> str:
-    """Along the service and its callees, the one whose CPU ran hottest."""
-    best, best_cpu = service, -1.0
+    """Along the service and its callees, the one that ran most saturated (`saturation_level`);
+    the service itself where none moved."""
+    best, best_level = service, -1.0
     for name in [service, *obs.callees(service)]:
-        cpu = obs.shift(name, "cpu")
-        if cpu is not None and cpu.after > best_cpu and cpu.z >= 4:
-            best, best_cpu = name, cpu.after
+        level = saturation_level(obs, name)
+        if level >= 0 and level > best_level:
+            best, best_level = name, level
     return best
