@@ -19,6 +19,7 @@ from chronosops.core.timestamps import format_instant
 from chronosops.core.windows import TimeWindow
 from tests.collectors.prometheus_server import ONSET
 from tests.fixtures.guide import request
+from tests.fixtures.jobs import ingest_and_run
 
 WINDOW = TimeWindow(ONSET - timedelta(minutes=30), ONSET + timedelta(minutes=30))
 CHAIN = {"web-frontend", "orders-api", "inventory-api"}
@@ -115,3 +116,20 @@ def frontend_alert(source_ref: str, **fields: Any) -> dict[str, Any]:
         metadata={"service": "web-frontend", "environment": "production"},
         **fields,
     )
+
+
+async def assert_frontend_alert_names_orders_api(
+    client: httpx.AsyncClient, built: Any, analyst: dict[str, str], source_ref: str
+) -> None:
+    """An alert on web-frontend sent without evidence: the collected bundle names orders-api
+    from its failures and slowness (not its CPU alone), and the frontend's own slowness is read."""
+    created = await ingest_and_run(client, built, frontend_alert(source_ref), analyst)
+    assert created["status"] == "analyzed", created
+    analysis = (await client.get(f"/v1/analyses/{created['analysisId']}", headers=analyst)).json()
+    result = analysis["result"]
+    assert result["culpritService"] == "orders-api"
+    assert {
+        "metric:prometheus-prod:error_ratio{service=orders-api}",
+        "metric:prometheus-prod:latency_p95_ms{service=orders-api}",
+    } <= set(result["hypotheses"][0]["evidenceRefs"])
+    assert "web-frontend" in {signal["service"] for signal in result["signals"]}

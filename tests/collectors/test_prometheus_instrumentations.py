@@ -17,11 +17,11 @@ import pytest
 
 from tests.collectors.chain import (
     assert_chain_figures,
+    assert_frontend_alert_names_orders_api,
     before_after,
     chain_collector,
     chain_query,
     collectors_file,
-    frontend_alert,
     series_by_service,
 )
 from tests.collectors.prometheus_server import (
@@ -30,7 +30,6 @@ from tests.collectors.prometheus_server import (
     chain_openmetrics,
     running_prometheus,
 )
-from tests.fixtures.jobs import ingest_and_run
 
 pytestmark = [
     pytest.mark.slow,
@@ -74,16 +73,6 @@ async def test_an_alert_on_the_frontend_names_the_service_behind_it(
     prometheus: PrometheusServer, client_with: Any, analyst: dict[str, str], tmp_path: Path
 ) -> None:
     client, built = await client_with(collectors_file=collectors_file(tmp_path, prometheus.url))
-    alert = frontend_alert("fleet-alert")
-    created = await ingest_and_run(client, built, alert, analyst)
-    assert created["status"] == "analyzed", created
-    analysis = (await client.get(f"/v1/analyses/{created['analysisId']}", headers=analyst)).json()
-    result = analysis["result"]
-    assert result["culpritService"] == "orders-api"
-    # Named from its failures and slowness as well as its CPU, and the frontend's slowness is
-    # read too: none of which the client-library names alone would have brought.
-    assert {
-        "metric:prometheus-prod:error_ratio{service=orders-api}",
-        "metric:prometheus-prod:latency_p95_ms{service=orders-api}",
-    } <= set(result["hypotheses"][0]["evidenceRefs"])
-    assert "web-frontend" in {signal["service"] for signal in result["signals"]}
+    # Named from its failures and slowness as well as its CPU: none of which the client-library
+    # names alone would have brought.
+    await assert_frontend_alert_names_orders_api(client, built, analyst, "fleet-alert")

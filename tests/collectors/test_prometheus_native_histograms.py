@@ -22,11 +22,11 @@ import pytest
 
 from tests.collectors.chain import (
     CHAIN_FIGURES,
+    assert_frontend_alert_names_orders_api,
     before_after,
     chain_collector,
     chain_query,
     collectors_file,
-    frontend_alert,
     series_by_service,
 )
 from tests.collectors.prometheus_server import (
@@ -35,7 +35,6 @@ from tests.collectors.prometheus_server import (
     chain_exposition,
     scraped_prometheus,
 )
-from tests.fixtures.jobs import ingest_and_run
 
 pytestmark = [
     pytest.mark.slow,
@@ -112,14 +111,5 @@ async def test_an_alert_on_the_frontend_names_the_native_service_behind_it(
     prometheus: PrometheusServer, client_with: Any, analyst: dict[str, str], tmp_path: Path
 ) -> None:
     client, built = await client_with(collectors_file=collectors_file(tmp_path, prometheus.url))
-    created = await ingest_and_run(client, built, frontend_alert("native-alert"), analyst)
-    assert created["status"] == "analyzed", created
-    analysis = (await client.get(f"/v1/analyses/{created['analysisId']}", headers=analyst)).json()
-    result = analysis["result"]
-    assert result["culpritService"] == "orders-api"
-    assert {
-        "metric:prometheus-prod:error_ratio{service=orders-api}",
-        "metric:prometheus-prod:latency_p95_ms{service=orders-api}",
-    } <= set(result["hypotheses"][0]["evidenceRefs"])
-    # The alert's own service, native too, is read: its slowness is among the signals.
-    assert "web-frontend" in {signal["service"] for signal in result["signals"]}
+    # The alert's own service, native too, is read beside the culprit.
+    await assert_frontend_alert_names_orders_api(client, built, analyst, "native-alert")
