@@ -125,17 +125,22 @@ _MASKS: tuple[tuple[str, tuple[str, ...], re.Pattern[str]], ...] = (
         re.compile(r"(?<![a-z0-9])[-+]?\d(?:[\d.,:]{0,62}\d)?(?:[a-z%]{1,4})?(?![a-z0-9])"),
     ),
 )
-_NEEDS = frozenset(need for _, needs, _ in _MASKS for need in needs) - {"0"}
 # Where a mask's ``needs`` are too common to rule much out (most log lines hold ":", "." and "-"),
 # a shape that every match of it holds, starting with a literal so that it is found at the speed
 # of a substring search: a line without it is not scanned by the mask (whose leading look-behind
-# makes every position a start). Keyed by the mask's pattern.
-_HINTS: dict[re.Pattern[str], re.Pattern[str]] = {
-    _MASKS[3][2]: re.compile(r"-\d\d-\d\d[t ]\d\d:"),  # an ISO 8601 date and hour
-    _MASKS[5][2]: re.compile(r"-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-"),  # a UUID's middle
+# makes every position a start). Keyed by the mask's place in ``_MASKS``.
+_HINTS: dict[int, re.Pattern[str]] = {
+    3: re.compile(r"-\d\d-\d\d[t ]\d\d:"),  # an ISO 8601 date and hour
+    5: re.compile(r"-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-"),  # a UUID's middle
     # An IPv4 address's last three parts, or two colons of an IPv6 address.
-    _MASKS[6][2]: re.compile(r"\.\d{1,3}\.\d{1,3}\.\d|:[0-9a-f]{0,4}:"),
+    6: re.compile(r"\.\d{1,3}\.\d{1,3}\.\d|:[0-9a-f]{0,4}:"),
 }
+# Each mask with its hint, read in one pass. The hint used to be found by the pattern in a dict,
+# and a compiled pattern hashes its whole compiled code on every lookup.
+_STEPS: tuple[tuple[str, tuple[str, ...], re.Pattern[str], re.Pattern[str] | None], ...] = tuple(
+    (placeholder, needs, pattern, _HINTS.get(index))
+    for index, (placeholder, needs, pattern) in enumerate(_MASKS)
+)
 _DIGIT = re.compile(r"[0-9]")
 _SPACES = re.compile(r"\s+")
 # A word of the message, not a key=value pair, a path or a number: letters, then maybe a full stop.
@@ -149,14 +154,23 @@ def _is_parameter(token: str) -> bool:
 def mask(message: str) -> str:
     """The message with variable values replaced by placeholders, lower-cased and trimmed."""
     text = message[:LINE_MAX].lower()
-    present = {need for need in _NEEDS if need in text}
-    if _DIGIT.search(text):
-        present.add("0")
-    for placeholder, needs, pattern in _MASKS:
-        if present.intersection(needs):
-            hint = _HINTS.get(pattern)
-            if hint is None or hint.search(text):
-                text = pattern.sub(placeholder, text)
+    # The needs are looked for in the line as it came (a placeholder holds none of them), each
+    # once, and only when a mask asks: the twelve month names only for the syslog time.
+    original = text
+    present: dict[str, bool] = {}
+    for placeholder, needs, pattern, hint in _STEPS:
+        for need in needs:
+            held = present.get(need)
+            if held is None:
+                held = present[need] = (
+                    _DIGIT.search(original) is not None if need == "0" else need in original
+                )
+            if held:
+                break
+        else:
+            continue
+        if hint is None or hint.search(text):
+            text = pattern.sub(placeholder, text)
     return _SPACES.sub(" ", text).strip()
 
 
