@@ -11,6 +11,7 @@ from chronosops.core import log_mining
 from chronosops.core.log_mining import (
     LINE_MAX,
     TemplateMiner,
+    WordMasks,
     mask,
     mine,
     remembered,
@@ -186,3 +187,55 @@ def test_the_gates_skip_only_masks_that_could_not_have_matched() -> None:
         parts = [rng.choice(pieces) for _ in range(rng.randint(1, 8))]
         line = "".join(rng.choice(["", " ", "=", ":", "/", "-", ".", ","]) + p for p in parts)
         assert mask(line) == _every_mask_everywhere(line), line
+
+
+_TIME_PIECES = [
+    "2024-01-15 10:00:05",
+    "2024-01-15t10:00",
+    "Fri Jun 17 07:07:00 2005",
+    "Jun  3",
+    "jun. 3, 2005",
+    "Mon, Jan 2",
+    "sunday march 12 10:30",
+    "dec 31 23:59:59.123",
+    "mar",
+    "summary 12",
+    "friday",
+    "17",
+    "07:07",
+    ",",
+    "0x1f",
+    "abc123",
+    "٣",
+    "ΑΣ",
+    "4bf92f3577b34da6",
+    "/a/b",
+    '"x 1"',
+    "'2:3'",
+    "-7",
+    "",
+]
+
+
+def test_a_line_masks_chunk_by_chunk_as_it_masks_whole() -> None:
+    # Lines built so that times written with spaces, and near misses of them, fall across the
+    # cuts between words: each distinct chunk masked once must give the line's own masking.
+    rng = random.Random(4)
+    masks = WordMasks()
+    for _ in range(4000):
+        parts = [rng.choice(_TIME_PIECES) for _ in range(rng.randint(1, 7))]
+        gaps = [rng.choice([" ", " ", "  ", "   ", "\t", " \n", ""]) for _ in parts]
+        line = rng.choice(["", " "]) + "".join(g + p for g, p in zip(gaps, parts, strict=True))
+        assert masks.mask(line) == mask(line), line
+
+
+def test_mining_masks_each_distinct_word_once() -> None:
+    # 1,000 lines that differ only in a span id: two words of theirs are new to the masks each
+    # time, the rest were masked with the first line.
+    masks = WordMasks()
+    lines = [
+        f"svc#12 SpanID: {index:016x} [getRoute][route is: Route(id={index})]"
+        for index in range(1000)
+    ]
+    assert [masks.mask(line) for line in lines] == [mask(line) for line in lines]
+    assert len(masks._chunks) <= 2 * len(lines) + 10
