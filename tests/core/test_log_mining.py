@@ -238,4 +238,4 @@ def test_mining_masks_each_distinct_word_once() -> None:
         for index in range(1000)
     ]
     assert [masks.mask(line) for line in lines] == [mask(line) for line in lines]
-    assert len(masks._chunks) <= 2 * len(lines) + 10
+    assert len(masks._masked_chunks) <= 2 * len(lines) + 10

@@ -240,7 +240,7 @@ class WordMasks:
     space between two), so each distinct chunk is masked once.
     """
 
-    _chunks: dict[tuple[str, bool], str] = field(default_factory=dict, repr=False)
+    _masked_chunks: dict[tuple[str, bool], str] = field(default_factory=dict, repr=False)
 
     def mask(self, message: str) -> str:
         text = message[:LINE_MAX].lower()
@@ -248,7 +248,7 @@ class WordMasks:
         # "0" is read from the whole line, as `mask` reads it: a chunk without an ASCII digit is
         # still read for numbers (of another script, which ``\d`` matches) when the line has one.
         digits = _DIGIT.search(text) is not None
-        known = self._chunks
+        known = self._masked_chunks
         masked: list[str] = []
         for chunk in _chunks(text) if spaced else text.split():
             key = (chunk, digits)
