@@ -6,7 +6,7 @@ import re
 import pytest
 
 from chronosops.analysis.observations import LOG_CATEGORIES
-from chronosops.core.required_literals import matches, required_literals
+from chronosops.core.required_literals import matches, may_match, required_literals
 
 
 def test_an_alternation_of_phrases_requires_one_of_its_phrases() -> None:
@@ -61,3 +61,15 @@ def test_every_log_category_matches_exactly_what_its_pattern_matches(
     rng = random.Random(category)
     for text in _texts(pattern, rng):
         assert matches(pattern, text) == (pattern.search(text) is not None), (category, text)
+
+
+def test_a_pattern_compiled_anew_is_gated_by_its_own_literals_not_a_former_patterns() -> None:
+    # The gate is found by the pattern's identity: a pattern freed and another compiled in its
+    # place (possibly at the same address) must not inherit its strings.
+    for round_ in range(600):
+        word = f"needle{round_}"
+        pattern = re.compile(rf"(?:{word}|haystack{round_})\d")
+        assert may_match(pattern, f"a {word}7")
+        assert matches(pattern, f"a {word}7")
+        assert not may_match(pattern, "needle haystack 7")
+        del pattern

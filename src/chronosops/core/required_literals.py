@@ -112,9 +112,28 @@ def required_literals(pattern: re.Pattern[str]) -> frozenset[str] | None:
     return frozenset(s for s in strings if not any(o != s and o in s for o in strings))
 
 
+# Pattern → its required strings, looked up by identity: hashing a compiled pattern hashes its
+# whole compiled code (~1.3 µs for a log category's, asked ~13,000 times by a 3 MB bundle's
+# analysis). The pattern is kept in the entry, so its id cannot be reused while it is there.
+_BY_IDENTITY: dict[int, tuple[re.Pattern[str], tuple[str, ...] | None]] = {}
+_BY_IDENTITY_MAX = 256
+
+
+def _gate(pattern: re.Pattern[str]) -> tuple[str, ...] | None:
+    entry = _BY_IDENTITY.get(id(pattern))
+    if entry is not None and entry[0] is pattern:
+        return entry[1]
+    strings = required_literals(pattern)
+    gate = None if strings is None else tuple(sorted(strings))
+    if len(_BY_IDENTITY) >= _BY_IDENTITY_MAX:
+        _BY_IDENTITY.clear()
+    _BY_IDENTITY[id(pattern)] = (pattern, gate)
+    return gate
+
+
 def may_match(pattern: re.Pattern[str], text: str) -> bool:
     """False only when ``pattern`` cannot match ``text``: it holds none of the required strings."""
-    strings = required_literals(pattern)
+    strings = _gate(pattern)
     if strings is None:
         return True
     # A loop, not any() over a generator: the engine asks this ~40 times an ingest, mostly of
