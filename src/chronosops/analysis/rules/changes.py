@@ -43,10 +43,12 @@ MECHANISMS = frozenset(
 )
 
 
-# A change shows once the new version or setting serves: a rolling update of a few pods and a
-# change point read from one-minute samples take a few minutes. A service whose own errors or
-# latency began later than that ran the change healthy first.
-ROLLOUT_MINUTES = 5.0
+# A change shows once the new version or setting serves: a rolling update replaces pods over
+# several minutes (surge and readiness per batch), and a change point read from one-minute
+# samples of a ramp lands a minute or two late. A service whose own errors or latency began
+# later than that ran the change healthy first. (5 minutes was measured too tight: a release
+# that fails 2–6 minutes after its deploy, as the paths suite's do, read as untied.)
+ROLLOUT_MINUTES = 10.0
 # What is left of a change's weight when nothing ties it to the symptom: its service regressed
 # well after it (or before it), and no line of its own code or configuration failing, nor a CPU
 # that rose without traffic, says the change is what broke. A change in the window is common
