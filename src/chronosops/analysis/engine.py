@@ -7,7 +7,8 @@ The steps: `observations.observe` (what changed, where, when) → `localisation.
 the fault lives in the call graph) → `hypotheses.candidates` (what kind of fault, whose: the
 rules in `analysis.rules`) → when no rule is decisive, `suspects.rank_suspects` (which
 services' own signals moved most) → a ranking whose confidences are a softmax over candidate
-scores against UNKNOWN, whose weight grows as evidence shrinks. The cause family is decided
+scores against UNKNOWN, whose weight grows as evidence shrinks, stated at a temperature that
+rises as the kinds that tell a cause apart go missing (`completeness.reach`). The cause family is decided
 apart from the culprit: a family that clearly holds the probability summed over its services
 ranks first without a culprit when no one service is clear (`decided_family`).
 """
