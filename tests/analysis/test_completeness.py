@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from chronosops.analysis import completeness
+from chronosops.analysis.models import Completeness, EvidenceNeed
 from tests.analysis.builders import analysis_input, logs, series
 
 
@@ -30,3 +31,16 @@ def test_google_cloud_incidents_also_want_the_provider_status() -> None:
         ("METRICS", "P0"),
         ("TRACES", "P0"),
     ]
+
+
+def test_reach_counts_the_kinds_that_tell_a_cause_apart_and_not_traces() -> None:
+    from chronosops.analysis.completeness import reach
+
+    def reach_of(*present: EvidenceNeed) -> float:
+        return reach(Completeness(score=0, present=list(present), missing=[]))
+
+    assert reach_of("METRICS") == 1 / 3
+    assert reach_of("METRICS", "TRACES") == 1 / 3
+    assert reach_of("METRICS", "LOGS") == 2 / 3
+    assert reach_of("METRICS", "DEPLOYS") == reach_of("METRICS", "CONFIG") == 2 / 3
+    assert reach_of("METRICS", "LOGS", "DEPLOYS", "CONFIG", "TRACES") == 1.0

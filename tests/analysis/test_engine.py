@@ -203,3 +203,37 @@ def test_traces_alone_name_a_slow_network_into_the_service_its_calls_wait_outsid
     result = analyze(analysis_input(service="web", traces=traces))
     top = result.hypotheses[0]
     assert (top.id, top.culprit_service) == (HypothesisId.NETWORK_DNS_ISSUE, "email")
+
+
+def test_a_reading_from_the_metrics_alone_is_stated_less_surely_than_with_logs() -> None:
+    # A hot CPU and a slower service read as saturation; without the logs or change events that
+    # tell a deploy, a slow query or a throttled partner apart, it is one reading of several.
+    metrics = series("cpu_usage", 0.3, 0.95) + series("p95_latency_ms", 120, 900)
+    alone = analyze(analysis_input(metrics=metrics))
+    assert alone.hypotheses[0].id == "CAPACITY_SATURATION"
+    assert alone.hypotheses[0].culprit_service == "checkout"
+    assert alone.overall_confidence < 0.75
+    with_logs = analyze(
+        analysis_input(
+            metrics=metrics,
+            logs=logs("request handling slow: worker threads busy (CPU {i})", 20, level="WARN"),
+        )
+    )
+    assert with_logs.hypotheses[0].id == "CAPACITY_SATURATION"
+    assert with_logs.overall_confidence > alone.overall_confidence
+
+
+def test_missing_evidence_lowers_the_stated_confidence_but_not_which_cause_is_named() -> None:
+    # A pool exhausted shows in its metrics alone; the metrics still name it, stated less surely.
+    metrics = series("db_pool_in_use", 20, 100) + series("p95_latency_ms", 120, 900)
+    alone = analyze(analysis_input(metrics=metrics))
+    told = analyze(
+        analysis_input(
+            metrics=metrics,
+            logs=logs("could not obtain connection: pool exhausted after 30000 ms", 40),
+        )
+    )
+    assert not alone.inconclusive
+    assert alone.hypotheses[0].id == told.hypotheses[0].id == "CAPACITY_SATURATION"
+    assert alone.overall_confidence < 0.7 < 0.95 < told.overall_confidence
+    assert 0.9999 <= sum(h.confidence for h in alone.hypotheses) <= 1.0001

@@ -48,6 +48,38 @@ def test_a_failing_dependency_is_blamed_not_the_caller_or_its_innocent_deploy() 
     assert not result.inconclusive
 
 
+@pytest.mark.parametrize("change_type", ["deploy", "config"])
+def test_a_change_the_service_ran_healthy_for_minutes_before_failing_is_not_named(
+    change_type: str,
+) -> None:
+    # Its errors began at the onset, twelve minutes after the change rolled out, and no log line
+    # or CPU ties the change to them: a change in the window, not the cause.
+    incident = (
+        Incident("web")
+        .health("web", errors=level(0.001, 0.3))
+        .change("web", change_type, 12, version_from="1.4", version_to="1.5")
+    )
+    result = verdict(incident)
+    assert result.inconclusive
+    assert result.hypotheses[0].id == "UNKNOWN"
+
+
+@pytest.mark.parametrize(
+    ("change_type", "named"), [("deploy", "DEPLOY_BUG"), ("config", "CONFIG_REGRESSION")]
+)
+def test_a_change_the_service_failed_from_as_it_rolled_out_is_still_named(
+    change_type: str, named: str
+) -> None:
+    incident = (
+        Incident("web")
+        .health("web", errors=level(0.001, 0.3))
+        .change("web", change_type, 2, version_from="1.4", version_to="1.5")
+    )
+    result = verdict(incident)
+    assert top(result) == (named, "web")
+    assert not result.inconclusive
+
+
 def test_calls_failing_to_a_healthy_quieter_callee_are_a_network_problem_at_the_caller() -> None:
     incident = (
         web_calling("orders")

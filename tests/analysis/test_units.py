@@ -119,7 +119,10 @@ def test_a_cpu_sent_in_percent_is_read_in_percent_however_small_its_values() -> 
     said = analyze(analysis_input(service="api", metrics=[{**p, "unit": "%"} for p in points]))
     assert unsaid.hypotheses[0].id == "CAPACITY_SATURATION"
     assert said.hypotheses[0].id == "UNKNOWN"
-    assert all(h.id != "CAPACITY_SATURATION" or h.confidence < 0.1 for h in said.hypotheses)
+    # Stated at the metrics-alone temperature (engine 3.31) an unread candidate keeps some
+    # probability; it holds well under half of what the same values read as a share get.
+    read = next(h.confidence for h in unsaid.hypotheses if h.id == "CAPACITY_SATURATION")
+    assert all(h.id != "CAPACITY_SATURATION" or h.confidence < 0.5 * read for h in said.hypotheses)
 
 
 def _with_labels(points: list[dict[str, object]], **labels: str) -> list[dict[str, object]]:

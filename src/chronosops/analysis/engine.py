@@ -7,7 +7,8 @@ The steps: `observations.observe` (what changed, where, when) → `localisation.
 the fault lives in the call graph) → `hypotheses.candidates` (what kind of fault, whose: the
 rules in `analysis.rules`) → when no rule is decisive, `suspects.rank_suspects` (which
 services' own signals moved most) → a ranking whose confidences are a softmax over candidate
-scores against UNKNOWN, whose weight grows as evidence shrinks. The cause family is decided
+scores against UNKNOWN, whose weight grows as evidence shrinks, stated at a temperature that
+rises as the kinds that tell a cause apart go missing (`completeness.reach`). The cause family is decided
 apart from the culprit: a family that clearly holds the probability summed over its services
 ranks first without a culprit when no one service is clear (`decided_family`).
 """
@@ -23,7 +24,7 @@ from types import MappingProxyType
 from chronosops.analysis.actions import actions_for
 from chronosops.analysis.catalog import BY_ID, UNKNOWN
 from chronosops.analysis.code_paths import MissingPath, StoppedPath, VanishedPath, stopped_paths
-from chronosops.analysis.completeness import completeness
+from chronosops.analysis.completeness import completeness, reach
 from chronosops.analysis.hypotheses import (
     AFFECTED,
     Candidate,
@@ -52,13 +53,20 @@ from chronosops.analysis.units import normalise
 ENGINE = "builtin"
 # Stored with every analysis, so a re-run on another engine says so; what each version
 # changed is listed in docs/analysis.md, "Engine versions" (newest first).
-ENGINE_VERSION = "3.30"
+ENGINE_VERSION = "3.31"
 MAX_HYPOTHESES = 6
 
 # Calibration: confidences are softmax(score / TEMPERATURE) over the candidates and UNKNOWN.
 # Chosen on benchmark suite seed 0 for the lowest expected calibration error (stated confidence
 # matching accuracy), checked on seed 1: see docs/benchmarks.md.
 TEMPERATURE = 0.25
+# The temperature the confidences are stated at rises as the kinds of evidence that tell a cause
+# apart go missing (`completeness.reach`): TEMPERATURE / reach, so the metrics alone state them
+# at three times the temperature. A reading from the metrics alone (saturation, a slow path) is
+# the visible face of several causes (a deploy, a slow query, a throttled partner, lost
+# packets) that only the missing logs or change events tell apart; its stated confidence must
+# say so. Which answer leads, and whether one is named, are decided at TEMPERATURE: the
+# ranking reads the evidence there is, the stated confidence what it could not see.
 UNKNOWN_SCORE = 0.5  # what "none of these" scores with complete evidence
 UNKNOWN_PER_MISSING = 0.6  # added as completeness falls to zero
 DECISIVE_SCORE = 1.2  # a cause needs at least this much evidence to be named
@@ -416,18 +424,23 @@ class Family:
     lead: Candidate  # the family's likeliest (service) candidate, for its reasons
 
 
-def _softmax(scores: Sequence[float], unknown_score: float) -> list[float]:
+def _softmax(
+    scores: Sequence[float], unknown_score: float, temperature: float = TEMPERATURE
+) -> list[float]:
     """Probabilities of the scores and, last, of UNKNOWN."""
     every = [*scores, unknown_score]
     top = max(every)
-    weights = [math.exp((s - top) / TEMPERATURE) for s in every]
+    weights = [math.exp((s - top) / temperature) for s in every]
     total = sum(weights)
     return [w / total for w in weights]
 
 
-def decided_family(ranked: Sequence[Candidate], unknown_score: float) -> Family | None:
+def decided_family(
+    ranked: Sequence[Candidate], unknown_score: float, stated_temperature: float = TEMPERATURE
+) -> Family | None:
     """The cause family that holds most of the probability over every (family, service)
-    candidate and UNKNOWN, when it does so clearly; None otherwise."""
+    candidate and UNKNOWN, when it does so clearly; None otherwise. Decided at TEMPERATURE; its
+    probabilities are stated at ``stated_temperature``."""
     distinct: dict[tuple[str, str | None], Candidate] = {}
     for candidate in sorted(ranked, key=lambda c: (-c.score, c.hypothesis_id, c.culprit or "")):
         distinct.setdefault((candidate.hypothesis_id, candidate.culprit), candidate)
@@ -442,6 +455,15 @@ def decided_family(ranked: Sequence[Candidate], unknown_score: float) -> Family 
     family, mass = max(marginals.items(), key=lambda item: (item[1], item[0]))
     if mass < FAMILY_MAJORITY or mass < FAMILY_ODDS * unknown:
         return None
+    if stated_temperature != TEMPERATURE:
+        probability = _softmax([c.score for c in every], unknown_score, stated_temperature)
+        unknown = probability[-1]
+        marginals = {}
+        for candidate, chance in zip(every, probability, strict=False):
+            marginals[candidate.hypothesis_id] = (
+                marginals.get(candidate.hypothesis_id, 0.0) + chance
+            )
+        mass = marginals[family]
     members = [
         (c, chance)
         for c, chance in zip(every, probability, strict=False)
@@ -576,13 +598,19 @@ def analyze(request: AnalysisInput) -> AnalysisResult:
     leaders = sorted(best.values(), key=lambda c: (-c.score, c.hypothesis_id))[: MAX_HYPOTHESES - 1]
     unknown_score = UNKNOWN_SCORE + UNKNOWN_PER_MISSING * (1 - evidence.score / 100)
     probability = _softmax([c.score for c in leaders], unknown_score)
-    chance = {c.hypothesis_id: p for c, p in zip(leaders, probability, strict=False)}
-    chance[UNKNOWN] = probability[-1]
+    decided = {c.hypothesis_id: p for c, p in zip(leaders, probability, strict=False)}
+    decided[UNKNOWN] = probability[-1]
 
     leader = leaders[0] if leaders else None
     decisive = leader is not None and is_decisive(
-        leader, chance[leader.hypothesis_id], chance[UNKNOWN]
+        leader, decided[leader.hypothesis_id], decided[UNKNOWN]
     )
+    # Stated: the same scores at the temperature the missing evidence leaves (same order).
+    # (Traces alone, or nothing, state no more surely than the metrics alone: one kind of three.)
+    stated_temperature = TEMPERATURE / max(reach(evidence), 1 / 3)
+    stated = _softmax([c.score for c in leaders], unknown_score, stated_temperature)
+    chance = {c.hypothesis_id: p for c, p in zip(leaders, stated, strict=False)}
+    chance[UNKNOWN] = stated[-1]
     order: list[Candidate | None] = list(leaders)
     if decisive:
         order.append(None)
@@ -619,7 +647,7 @@ def analyze(request: AnalysisInput) -> AnalysisResult:
     suspect_order = _suspect_order(
         leader.culprit if decisive and leader else None, hypotheses, suspects
     )
-    family = None if decisive else decided_family(ranked, unknown_score)
+    family = None if decisive else decided_family(ranked, unknown_score, stated_temperature)
 
     if decisive and leader is not None:
         culprit_service = leader.culprit

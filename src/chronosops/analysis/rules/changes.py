@@ -3,16 +3,21 @@ before the onset, paired with a regression of the changed service's own behaviou
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from chronosops.analysis.catalog import HypothesisId
 from chronosops.analysis.localisation import (
     Localization,
 )
-from chronosops.analysis.observations import LogFinding, Observations
+from chronosops.analysis.observations import Change, LogFinding, Observations
 from chronosops.analysis.scoring import (
     AFFECTED,
+    CHANGE_GRACE_MINUTES,
     CODE,
     Candidate,
     change_weight,
+    error_strength,
+    latency_strength,
     log_strength,
     logs_with,
     recent_changes,
@@ -36,6 +41,52 @@ MECHANISMS = frozenset(
         "worker_saturation",
     }
 )
+
+
+# A change shows once the new version or setting serves: a rolling update replaces pods over
+# several minutes (surge and readiness per batch), and a change point read from one-minute
+# samples of a ramp lands a minute or two late. A service whose own errors or latency began
+# later than that ran the change healthy first. (5 minutes was measured too tight: a release
+# that fails 2–6 minutes after its deploy, as the paths suite's do, read as untied.)
+ROLLOUT_MINUTES = 10.0
+# What is left of a change's weight when nothing ties it to the symptom: its service regressed
+# well after it (or before it), and no line of its own code or configuration failing, nor a CPU
+# that rose without traffic, says the change is what broke. A change in the window is common
+# (several a day per service) and most are innocent; on timing alone it is a weak suspect.
+UNTIED_SHARE = 0.5
+
+
+def regression_start(obs: Observations, service: str) -> datetime | None:
+    """When the service's own errors or latency began to move, where its metrics time it."""
+    starts = [
+        shift.changed_at
+        for shift, strength in (
+            (obs.shift(service, "errors"), error_strength),
+            (obs.shift(service, "latency"), latency_strength),
+        )
+        if shift is not None and shift.changed_at is not None and strength(shift) >= AFFECTED
+    ]
+    return min(starts, default=None)
+
+
+def ran_healthy_after(change: Change, began: datetime | None) -> bool:
+    """Whether the changed service's regression began too long after the change (or before it)
+    for the change to have caused it; False when no metric times the regression."""
+    if began is None:
+        return False
+    return not (
+        change.at - timedelta(minutes=CHANGE_GRACE_MINUTES)
+        <= began
+        <= change.at + timedelta(minutes=ROLLOUT_MINUTES)
+    )
+
+
+def _untie(candidate: Candidate, change_term: float, service: str, began: datetime) -> None:
+    candidate.discount(
+        (1 - UNTIED_SHARE) * change_term,
+        f"{service}'s own errors or latency began at {began:%H:%M}, not as the change rolled out, "
+        "and nothing else ties the change to them",
+    )
 
 
 def change_candidates(obs: Observations, where: Localization) -> list[Candidate]:
@@ -78,14 +129,20 @@ def change_candidates(obs: Observations, where: Localization) -> list[Candidate]
         cpu_regression = cpu is not None and cpu.z >= 4 and cpu.delta >= 0.2 and not traffic_up
         own_errors, own_refs = log_strength(f for f in obs.logs_of(service) if not f.mentions)
         regression = max(health.strength, own_errors)
+        began = regression_start(obs, service)
         for change in recent_changes(obs, service, ("config", "feature_flag")):
             candidate = Candidate(HypothesisId.CONFIG_REGRESSION, service, change=change)
             when = change.lead_minutes(obs.onset)
+            change_term = 2.0 * change_weight(change, obs.onset) * max(regression, 0.5)
             candidate.add(
-                2.0 * change_weight(change, obs.onset) * max(regression, 0.5),
+                change_term,
                 f"{change.change_type.replace('_', ' ')} change on {service} {when:.0f} min before the onset: {change.description}",
                 [change.artifact_id],
             )
+            if began is not None and not own_config_logs and ran_healthy_after(change, began):
+                _untie(candidate, change_term, service, began)
+                found.append(candidate)
+                continue
             candidate.add(
                 0.6 * regression,
                 f"{service} regressed right after it",
@@ -101,11 +158,21 @@ def change_candidates(obs: Observations, where: Localization) -> list[Candidate]
         for change in recent_changes(obs, service, ("deploy",)):
             candidate = Candidate(HypothesisId.DEPLOY_BUG, service, change=change)
             when = change.lead_minutes(obs.onset)
+            change_term = 1.3 * change_weight(change, obs.onset) * max(regression, 0.4)
             candidate.add(
-                1.3 * change_weight(change, obs.onset) * max(regression, 0.4),
+                change_term,
                 f"deploy {change.version_from or '?'} → {change.version_to or '?'} of {service} {when:.0f} min before the onset",
                 [change.artifact_id],
             )
+            if (
+                began is not None
+                and not own_bug_logs
+                and not cpu_regression
+                and ran_healthy_after(change, began)
+            ):
+                _untie(candidate, change_term, service, began)
+                found.append(candidate)
+                continue
             if own_bug_logs:
                 candidate.add(
                     0.9,
