@@ -36,7 +36,7 @@ from chronosops.core.canonical import canonical_json, content_hash
 from chronosops.core.clock import Clock
 from chronosops.core.errors import ConflictError, DisabledError, FieldError, InvalidInputError
 from chronosops.core.ids import IdFactory
-from chronosops.storage import before_commit
+from chronosops.storage import before_commit, postgres
 
 
 def _event_hash(event: AuditEvent) -> str:
@@ -168,7 +168,7 @@ class AuditLog:
         repository = AuditRepository(session)
         heads: dict[tuple[str, str], tuple[int, str] | None] = session.info.setdefault(_HEADS, {})
         chain_key = ("chain", self.chain_id)
-        if chain_key not in heads and self.checkpoints is None:
+        if chain_key not in heads and self.checkpoints is None and postgres.is_postgres(session):
             # PostgreSQL: the server links and hashes them after the lock, in the same send as
             # the COMMIT, so the lock that every writer waits for is held for no round trip.
             # (A checkpoint signs a head it must know: then they are linked here.)
