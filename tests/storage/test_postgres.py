@@ -12,9 +12,10 @@ import psycopg
 import pytest
 import sqlalchemy
 from psycopg import AsyncClientCursor
+from psycopg.pq import TransactionStatus
 from psycopg.types.json import Jsonb
 from sqlalchemy import String, bindparam, event, func, select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chronosops.audit import EventType
@@ -531,7 +532,7 @@ async def test_without_standard_conforming_strings_values_are_left_to_psycopg(
 # --- The session's connection, asked once a transaction ------------------------------------------
 
 
-async def test_a_transactions_statements_ask_sqlalchemy_for_its_connection_once(
+async def test_a_units_statements_never_ask_sqlalchemy_for_a_connection_across_its_commits(
     services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     asked: list[object] = []
@@ -546,14 +547,87 @@ async def test_a_transactions_statements_ask_sqlalchemy_for_its_connection_once(
         await insert_row(session, EvidenceBundle, bundle("bundle-a"))
         assert await insert_or_ignore(session, EvidenceBundle, bundle("bundle-b"))
         assert await postgres.fetch(session, _IDS_BY, {"by": "first"}) is not None
-    assert len(asked) == 1
-    # The next transaction of the same session asks again: it may hold another connection.
-    async with services.database.unit_of_work() as session:
-        await insert_row(session, EvidenceBundle, bundle("bundle-c"))
+        # A commit in the middle ends the unit's own transaction; the next statement begins
+        # another on the same connection.
         await session.commit()
-        assert await insert_or_ignore(session, EvidenceBundle, bundle("bundle-d"))
-    assert len(asked) == 3
-    assert await stored(services, "bundle-d") is not None
+        assert await insert_or_ignore(session, EvidenceBundle, bundle("bundle-c"))
+    assert asked == []
+    assert [await stored(services, b) is not None for b in ("bundle-a", "bundle-c")] == [True] * 2
+
+
+async def test_a_transaction_outside_a_unit_asks_sqlalchemy_for_its_connection_once(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[object] = []
+    connection = AsyncSession.connection
+
+    async def counted(self: AsyncSession, *args: Any, **kwargs: Any) -> Any:
+        asked.append(self)
+        return await connection(self, *args, **kwargs)
+
+    monkeypatch.setattr(AsyncSession, "connection", counted)
+    async with services.database.unit_of_work(write=False) as session:
+        assert await postgres.fetch(session, _IDS_BY, {"by": "first"}) is not None
+        assert await postgres.fetch(session, _IDS_BY, {"by": "second"}) is not None
+    assert len(asked) == 1
+
+
+async def test_a_unit_whose_statement_failed_and_was_caught_does_not_commit(
+    services: Services,
+) -> None:
+    async with services.database.unit_of_work() as session:
+        await insert_row(session, EvidenceBundle, bundle("bundle-a"))
+
+    async def caught_and_went_on() -> None:
+        async with services.database.unit_of_work() as session:
+            await insert_row(session, EvidenceBundle, bundle("bundle-b"))
+            await insert_row(session, EvidenceBundle, bundle("bundle-a"))
+            with pytest.raises(IntegrityError):
+                await postgres.fetch(session, _IDS_BY, {"by": "first"})
+
+    with pytest.raises(DBAPIError):
+        await caught_and_went_on()
+    # PostgreSQL would have answered the COMMIT with a silent ROLLBACK: the unit says so.
+    assert await stored(services, "bundle-b") is None
+
+
+async def test_a_unit_that_goes_through_the_session_commits_its_own_sends_with_it(
+    services: Services,
+) -> None:
+    async with services.database.unit_of_work() as session:
+        await insert_row(session, EvidenceBundle, bundle("bundle-a"))
+        # Through SQLAlchemy's execution: what waits goes out first, in the same transaction.
+        await session.execute(sqlalchemy.text("SELECT 1"))
+        await insert_row(session, EvidenceBundle, bundle("bundle-b"))
+    assert [await stored(services, b) is not None for b in ("bundle-a", "bundle-b")] == [True] * 2
+
+    async def failing() -> None:
+        async with services.database.unit_of_work() as session:
+            await insert_row(session, EvidenceBundle, bundle("bundle-c"))
+            await session.execute(sqlalchemy.text("SELECT 1"))
+            await insert_row(session, EvidenceBundle, bundle("bundle-d"))
+            raise RuntimeError("the block fails")
+
+    with pytest.raises(RuntimeError):
+        await failing()
+    assert [await stored(services, b) for b in ("bundle-c", "bundle-d")] == [None, None]
+
+
+async def test_reads_outside_a_transaction_leave_the_pooled_connection_as_they_found_it(
+    services: Services,
+) -> None:
+    async with services.database.reads() as session:
+        rows = await postgres.fetch(session, sqlalchemy.select(sqlalchemy.text("1")), {})
+        assert rows == [(1,)]
+        # Each read is a transaction of its own: nothing is left open between them.
+        raw = (await session.connection()).sync_connection
+        assert raw is not None
+        driver = raw.connection.driver_connection
+        assert driver is not None
+        assert driver.pgconn.transaction_status == TransactionStatus.IDLE
+    # Back in the pool as a unit of work expects it: psycopg begins its transactions again.
+    assert driver.autocommit is False
+    assert driver.pgconn.transaction_status == TransactionStatus.IDLE
 
 
 async def test_after_a_failed_statement_rolls_back_the_session_writes_on_a_fresh_transaction(

@@ -45,6 +45,60 @@ def _head_links_statement() -> CompoundSelect[str, int | None, str]:
 _HEAD_LINKS = _head_links_statement()
 _LOCK_CHAIN = text("SELECT pg_advisory_xact_lock(:key)")
 
+# PostgreSQL: an event whose links and hash the server fills in from the chain's head as it
+# stands when the statement runs (after the chain's lock, and after the events before it in
+# the same send). The hash is SHA-256 of the event's canonical JSON, which the caller wrote
+# with the links left out: ``t0 … tN`` are its pieces around them, in the text's order.
+_CHAIN_HEAD = (
+    "(SELECT COALESCE(h.seq, 0) + 1 AS seq, COALESCE(h.hash, :genesis) AS prev"
+    " FROM (SELECT 1) AS one LEFT JOIN LATERAL (SELECT seq, hash FROM audit_event"
+    " WHERE chain_id = :chain_id ORDER BY seq DESC LIMIT 1) AS h ON true) AS c"
+)
+_INCIDENT_HEAD = (
+    "(SELECT COALESCE(h.incident_seq, 0) + 1 AS seq, COALESCE(h.hash, :genesis) AS prev"
+    " FROM (SELECT 1) AS one LEFT JOIN LATERAL (SELECT incident_seq, hash FROM audit_event"
+    " WHERE incident_id = :incident_id ORDER BY incident_seq DESC LIMIT 1) AS h ON true) AS i"
+)
+# The links as the canonical JSON writes them (sorted keys): incidentPrevHash, incidentSeq,
+# prevHash, seq; an event without an incident has only the last two (its are null).
+CHAINED_LINKS = ("incidentPrevHash", "incidentSeq", "prevHash", "seq")
+_LINK_SQL = {
+    "incidentPrevHash": "i.prev",
+    "incidentSeq": "CAST(i.seq AS TEXT)",
+    "prevHash": "c.prev",
+    "seq": "CAST(c.seq AS TEXT)",
+}
+
+
+def _chained_statement(links: tuple[str, ...]) -> Any:
+    pieces = [f"CAST(:t{n} AS TEXT)" for n in range(len(links) + 1)]
+    hashed = " || ".join(
+        part for n, link in enumerate(links) for part in (pieces[n], _LINK_SQL[link])
+    )
+    hashed += " || " + pieces[-1]
+    with_incident = "incidentSeq" in links
+    sql = (
+        "INSERT INTO audit_event (id, chain_id, seq, prev_hash, incident_id, incident_seq,"
+        " incident_prev_hash, hash, event_type, entity_type, entity_id, entity_ref, actor,"
+        " occurred_at, payload)"
+        " SELECT :id, :chain_id, c.seq, c.prev, :incident_id, "
+        + ("i.seq, i.prev" if with_incident else "NULL, NULL")
+        + f", encode(sha256(convert_to({hashed}, 'UTF8')), 'hex'),"
+        " :event_type, :entity_type, :entity_id, :entity_ref, :actor, :occurred_at, :payload"
+        " FROM " + _CHAIN_HEAD + (", " + _INCIDENT_HEAD if with_incident else "")
+    )
+    columns = AuditEvent.__table__.c
+    return text(sql).bindparams(
+        bindparam("occurred_at", type_=columns.occurred_at.type),
+        bindparam("payload", type_=columns.payload.type),
+    )
+
+
+_CHAINED = {
+    CHAINED_LINKS: _chained_statement(CHAINED_LINKS),
+    CHAINED_LINKS[2:]: _chained_statement(CHAINED_LINKS[2:]),
+}
+
 
 class AuditRepository:
     def __init__(self, session: AsyncSession) -> None:
@@ -120,6 +174,30 @@ class AuditRepository:
 
     async def insert(self, values: dict[str, Any]) -> None:
         await insert_row(self.session, AuditEvent, values)
+
+    async def append_chained(
+        self, chain_id: str, rows: list[tuple[tuple[str, ...], dict[str, Any]]]
+    ) -> bool:
+        """PostgreSQL: lock the chain, then append events, each linked and hashed by the
+        server (see `_CHAINED`), in order, all to go out with the transaction's next send;
+        each row is (its links in the order its hash text holds them, its values). False when
+        this cannot be done here (the caller links them itself): nothing is queued then."""
+        if not postgres.is_postgres(self.session) or any(
+            links not in _CHAINED for links, _ in rows
+        ):
+            return False
+        statements = [(_CHAINED[links], values) for links, values in rows]
+        dialect = self.session.get_bind().dialect
+        if any(
+            postgres.compiled(statement, values.keys(), dialect) is None
+            for statement, values in statements
+        ):
+            return False
+        await self.lock_chain(chain_id)
+        for statement, values in statements:
+            queued = await postgres.defer(self.session, statement, [values])
+            assert queued, "rendered just above"
+        return True
 
     async def insert_many(self, rows: list[dict[str, Any]]) -> None:
         """Insert events in one statement (executemany: one batch on PostgreSQL)."""

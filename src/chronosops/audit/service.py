@@ -9,6 +9,7 @@ many incidents interleave, the defect of the earlier implementation (reference s
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,7 +18,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chronosops.audit.checkpoints import CheckpointPolicy, same_signature
-from chronosops.audit.repository import AuditRepository
+from chronosops.audit.repository import CHAINED_LINKS, AuditRepository
 from chronosops.audit.schemas import (
     GENESIS,
     AuditEventPage,
@@ -31,11 +32,11 @@ from chronosops.audit.schemas import (
     hash_input,
 )
 from chronosops.audit.tables import AuditCheckpoint, AuditCheckpointIncident, AuditEvent
-from chronosops.core.canonical import content_hash
+from chronosops.core.canonical import canonical_json, content_hash
 from chronosops.core.clock import Clock
 from chronosops.core.errors import ConflictError, DisabledError, FieldError, InvalidInputError
 from chronosops.core.ids import IdFactory
-from chronosops.storage import before_commit
+from chronosops.storage import before_commit, postgres
 
 
 def _event_hash(event: AuditEvent) -> str:
@@ -56,6 +57,48 @@ def _event_hash(event: AuditEvent) -> str:
             payload=event.payload,
         )
     )
+
+
+# Stand-ins for an event's links in the canonical JSON its hash covers, where the server puts
+# the real ones (`_linked_by_server`): each must occur exactly once in the text.
+_SEQ_STAND_IN = 7_777_777_777_777_001
+_PREV_STAND_IN = "chronosops:chain-prev:5f0d"
+_INCIDENT_SEQ_STAND_IN = 7_777_777_777_777_002
+_INCIDENT_PREV_STAND_IN = "chronosops:chain-incident-prev:5f0d"
+_STAND_INS: dict[str, int | str] = {
+    "seq": _SEQ_STAND_IN,
+    "prevHash": _PREV_STAND_IN,
+    "incidentSeq": _INCIDENT_SEQ_STAND_IN,
+    "incidentPrevHash": _INCIDENT_PREV_STAND_IN,
+}
+_STAND_IN_TEXT = re.compile("|".join(re.escape(str(value)) for value in _STAND_INS.values()))
+_LINK_OF = {str(value): link for link, value in _STAND_INS.items()}
+
+
+def _linked_by_server(
+    event: dict[str, Any], event_id: str
+) -> tuple[tuple[str, ...], dict[str, Any]] | None:
+    """The event's values for `AuditRepository.append_chained`: its canonical JSON cut where
+    its links go (``t0 … tN``) and the links in that order; None when its text cannot be cut
+    so (a payload holding a stand-in's text), and the caller links it itself."""
+    has_incident = event["incident_id"] is not None
+    text = canonical_json(
+        hash_input(
+            **event,
+            seq=_SEQ_STAND_IN,
+            prev_hash=_PREV_STAND_IN,
+            incident_seq=_INCIDENT_SEQ_STAND_IN if has_incident else None,
+            incident_prev_hash=_INCIDENT_PREV_STAND_IN if has_incident else None,
+        )
+    ).decode("utf-8")
+    cut = _STAND_IN_TEXT.split(text)
+    links = tuple(_LINK_OF[found] for found in _STAND_IN_TEXT.findall(text))
+    expected = CHAINED_LINKS if has_incident else CHAINED_LINKS[2:]
+    if links != expected:
+        return None
+    values = {**event, "id": event_id, "genesis": GENESIS}
+    values.update({f"t{n}": piece for n, piece in enumerate(cut)})
+    return links, values
 
 
 # Where a transaction keeps the heads it has read (session.info lives as long as the session).
@@ -125,6 +168,15 @@ class AuditLog:
         repository = AuditRepository(session)
         heads: dict[tuple[str, str], tuple[int, str] | None] = session.info.setdefault(_HEADS, {})
         chain_key = ("chain", self.chain_id)
+        if chain_key not in heads and self.checkpoints is None and postgres.is_postgres(session):
+            # PostgreSQL: the server links and hashes them after the lock, in the same send as
+            # the COMMIT, so the lock that every writer waits for is held for no round trip.
+            # (A checkpoint signs a head it must know: then they are linked here.)
+            chained = [_linked_by_server(event, self.ids.new()) for event in pending]
+            if all(row is not None for row in chained) and await repository.append_chained(
+                self.chain_id, [row for row in chained if row is not None]
+            ):
+                return
         if chain_key not in heads:
             await repository.lock_chain(self.chain_id)
             first_incident = pending[0]["incident_id"]

@@ -277,6 +277,12 @@ class Database:
                 async with self._queued_writer(), self._transaction(write=True) as session:
                     yield session
                 return
+            if write:
+                # PostgreSQL: the unit's own transaction on its connection, carried by its
+                # sends; SQLAlchemy's session transaction only if a statement goes through it.
+                async with postgres.unit(self.engine, before_commit=run_before_commit) as session:
+                    yield session
+                return
             async with self._transaction(write=write) as session:
                 yield session
 
@@ -292,10 +298,10 @@ class Database:
                 yield session
             return
         with translated(self.limits):
-            async with self.engine.connect() as connection:
-                await connection.execution_options(isolation_level="AUTOCOMMIT")
-                async with AsyncSession(bind=connection, expire_on_commit=False) as session:
-                    yield session
+            async with postgres.unit(
+                self.engine, before_commit=run_before_commit, write=False
+            ) as session:
+                yield session
 
     @asynccontextmanager
     async def _queued_writer(self) -> AsyncIterator[None]:

@@ -18,14 +18,16 @@ import contextlib
 import json
 import re
 import select
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from psycopg import AsyncClientCursor, IsolationLevel
+from psycopg import AsyncClientCursor, IsolationLevel, errors, generators
 from psycopg.adapt import Transformer
-from psycopg.pq import TransactionStatus
+from psycopg.pq import ExecStatus, TransactionStatus
+from psycopg.pq.abc import PGresult
 from psycopg.types.json import Jsonb
 from sqlalchemy import Connection, Dialect, event
 from sqlalchemy.exc import DBAPIError, InvalidatePoolError
@@ -237,9 +239,13 @@ async def _connection(session: AsyncSession) -> tuple[AsyncConnection, Connectio
     """The session's connection (its transaction begun), SQLAlchemy's sync side of it, and
     psycopg's own connection under both.
 
-    Asked for every statement sent here; through `AsyncSession.connection` each ask is a
-    greenlet hop and a new proxy object (~10% of a worker's job outside its round trips), so
-    the answer is kept for the rest of the transaction, which keeps its connection."""
+    In a `unit` the unit's connection, as it is: the transaction is the unit's own, begun by
+    the first send. Otherwise through `AsyncSession.connection`, where each ask is a greenlet
+    hop and a new proxy object (~10% of a worker's job outside its round trips), so the
+    answer is kept for the rest of the transaction, which keeps its connection."""
+    own: _Unit | None = session.info.get(_UNIT)
+    if own is not None:
+        return own.connection, own.sync, own.driver
     transaction = session.sync_session.get_transaction()
     kept = session.info.get(_CONNECTION)
     if (
@@ -256,6 +262,132 @@ async def _connection(session: AsyncSession) -> tuple[AsyncConnection, Connectio
     driver = sync.connection.driver_connection
     session.info[_CONNECTION] = (session.sync_session.get_transaction(), connection, sync, driver)
     return connection, sync, driver
+
+
+# session.info key: the session is a `unit`'s (its connection, which the unit's own sends use).
+_UNIT = "chronosops.postgres.unit"
+
+
+@dataclass(frozen=True, slots=True)
+class _Unit:
+    connection: AsyncConnection
+    sync: Connection
+    driver: Any
+
+
+def _session_in_use(session: AsyncSession) -> bool:
+    """Whether a statement went through the session (it began a transaction of SQLAlchemy's
+    on the unit's connection) or it holds ORM objects to flush."""
+    sync = session.sync_session
+    return sync.in_transaction() or bool(sync.new) or bool(sync.deleted) or bool(sync.dirty)
+
+
+class UnitSession(AsyncSession):
+    """A `unit`'s session: its commit and rollback end the unit's own transaction too (the
+    statements sent here), whether or not one went through the session."""
+
+    async def commit(self) -> None:
+        own: _Unit | None = self.info.get(_UNIT)
+        if own is None:
+            await super().commit()
+            return
+        if not _session_in_use(self):
+            await _finish(own.connection, own.sync, own.driver, commit=True)
+            return
+        # What waits and the COMMIT in one send when the ORM has nothing to flush; the
+        # session's commit then ends its own bookkeeping (psycopg sends nothing more).
+        await _commit_waiting(self)
+        await super().commit()
+
+    async def rollback(self) -> None:
+        own: _Unit | None = self.info.get(_UNIT)
+        if own is not None and not _session_in_use(self):
+            await _finish(own.connection, own.sync, own.driver, commit=False)
+            return
+        await super().rollback()
+        if own is not None:
+            await _finish(own.connection, own.sync, own.driver, commit=False)
+
+
+@asynccontextmanager
+async def unit(
+    engine: AsyncEngine,
+    *,
+    before_commit: Callable[[AsyncSession], Awaitable[None]],
+    write: bool = True,
+) -> AsyncIterator[AsyncSession]:
+    """A unit of work on one pooled connection, without SQLAlchemy's session transaction
+    unless a statement goes through the session.
+
+    The statements sent here (`defer`, `fetch`, `read_ahead`) carry the transaction's BEGIN
+    in their first send and its COMMIT in the last; a session's begin, commit and close, and
+    the connection's isolation level set and reset around a read, each cost greenlet hops and
+    SQLAlchemy's bookkeeping, as much CPU as the unit's own round trips. A statement that
+    does go through the session (the ORM, a statement `compiled` cannot render) begins
+    SQLAlchemy's transaction on the same connection (psycopg sends no second BEGIN inside
+    ours), and the unit then commits and closes the session as before. ``write=False``:
+    every statement is a transaction of its own (autocommit, for reads that share no
+    snapshot).
+    """
+    async with engine.connect() as connection:
+        sync = connection.sync_connection
+        assert sync is not None
+        driver: Any = sync.connection.driver_connection
+        session = UnitSession(bind=connection, expire_on_commit=False)
+        session.info[_UNIT] = _Unit(connection, sync, driver)
+        if not write:
+            # psycopg then begins nothing, for the sends here or SQLAlchemy's; restored
+            # below, before the connection goes back to the pool.
+            driver._autocommit = True
+        try:
+            yield session
+            if write:
+                await before_commit(session)
+                await session.commit()
+            else:
+                await session.rollback()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await session.rollback()
+            raise
+        finally:
+            if not write and not driver.closed:
+                driver._autocommit = False
+            if _session_in_use(session) or session.sync_session.identity_map:
+                with contextlib.suppress(Exception):
+                    await session.close()
+
+
+async def _finish(
+    connection: AsyncConnection, sync: Connection, driver: Any, *, commit: bool
+) -> None:
+    """End a `unit`'s own transaction: what waits and the COMMIT in one send (``commit``), or
+    a rollback (what waits is dropped)."""
+    waiting = _waiting_if_any(sync)
+    if not commit:
+        if waiting is not None:
+            waiting.clear()
+        if not driver.closed and driver.pgconn.transaction_status != TransactionStatus.IDLE:
+            await driver.rollback()
+        return
+    statements: list[tuple[str, Any, bool]] = []
+    if waiting is not None:
+        statements, waiting.statements = waiting.statements, []
+        waiting.reads.clear()
+        waiting.answers.clear()
+        waiting.commit_next = False
+    if driver.pgconn.transaction_status == TransactionStatus.INERROR:
+        # A statement of the unit failed and its error was caught: a COMMIT would end the
+        # transaction as a rollback without a word, so the unit fails instead.
+        error = errors.InFailedSqlTransaction("the unit's transaction failed earlier")
+        raise await _as_sqlalchemy_error(connection, error, "COMMIT") from error
+    if statements:
+        await _send(connection, driver, statements, answering=[], commit=True)
+    elif driver.pgconn.transaction_status != TransactionStatus.IDLE:
+        try:
+            await driver.commit()
+        except Exception as error:
+            raise await _as_sqlalchemy_error(connection, error, "COMMIT") from error
 
 
 def _waiting(connection: Connection) -> _Waiting:
@@ -348,7 +480,7 @@ async def read_ahead(
 async def answer_ahead(session: AsyncSession, key: str) -> list[tuple[Any, ...]] | None:
     """The rows of the read asked ahead as ``key``, once (None when it has not gone out: it
     was not asked, or nothing needing an answer was sent since)."""
-    if not session.in_transaction():
+    if _UNIT not in session.info and not session.in_transaction():
         return None
     _, sync, _ = await _connection(session)
     waiting: _Waiting | None = sync.info.get(_WAITING)
@@ -370,6 +502,10 @@ async def commit_with_next(session: AsyncSession) -> bool:
 async def commit(session: AsyncSession) -> None:
     """Send what waits and COMMIT in one round trip, when the session has nothing of the
     ORM's own left to flush; SQLAlchemy's commit that follows then has nothing to send."""
+    await _commit_waiting(session)
+
+
+async def _commit_waiting(session: AsyncSession) -> None:
     if session.new or session.dirty or session.deleted or not session.in_transaction():
         return
     connection, sync, driver = await _connection(session)
@@ -509,7 +645,6 @@ async def _send(
     then COMMIT if asked, as one query."""
     script = ""
     try:
-        cursor = AsyncClientCursor(driver)
         begin = _begin_command(driver)
         parts = [begin] if begin else []
         parts.extend(
@@ -518,29 +653,38 @@ async def _send(
         if commit:
             parts.append("COMMIT")
         script = ";\n".join(parts)
-        if begin:
-            # psycopg would send its BEGIN alone first, a round trip of its own: the script
-            # begins the transaction itself (a BEGIN in a multi-statement query opens a block
-            # that outlives the query), so psycopg is told, for this one send, not to.
-            driver._autocommit = True
-            try:
-                await cursor.execute(script)
-            finally:
-                driver._autocommit = False
-        else:
-            # Without parameters, psycopg sends the text as it is (a % in a value stays a %).
-            await cursor.execute(script)
+        results = await _run(driver, script)
         if not answering:
             return []
-        for _ in range(len(parts) - len(answering) - commit):
-            cursor.nextset()
-        answers = [list(await cursor.fetchall())]
-        for _ in answering[1:]:
-            cursor.nextset()
-            answers.append(list(await cursor.fetchall()))
-        return answers
+        first = len(parts) - len(answering) - commit
+        return [_rows(driver, result) for result in results[first : first + len(answering)]]
     except Exception as error:
         raise await _as_sqlalchemy_error(connection, error, script) from error
+
+
+async def _run(driver: Any, script: str) -> list[PGresult]:
+    """Send ``script`` (bound already: sent as it is, a % stays a %) and wait for every
+    result, as psycopg's cursor would, without the cursor: its prepared-statement
+    bookkeeping, row maker and result-set walk cost more in Python than the round trip."""
+    pgconn = driver.pgconn
+    encoding = driver.info.encoding
+    # BEGIN is the script's own (`_begin_command`), where a cursor would send it alone first.
+    pgconn.send_query(script.encode(encoding))
+    results: list[PGresult] = await driver.wait(generators.execute(pgconn))
+    for result in results:
+        if result.status == ExecStatus.FATAL_ERROR:
+            raise errors.error_from_result(result, encoding=encoding)
+    return results
+
+
+def _rows(driver: Any, result: PGresult) -> list[tuple[Any, ...]]:
+    """A result's rows as tuples, each value loaded as psycopg's cursor loads it."""
+    if not result.ntuples:
+        return []
+    loader = Transformer.from_context(driver)
+    loader.set_pgresult(result)
+    rows: list[tuple[Any, ...]] = loader.load_rows(0, result.ntuples, tuple)
+    return rows
 
 
 def _begin_command(driver: Any) -> str | None:
@@ -586,8 +730,11 @@ async def _send_waiting(connection: Connection) -> None:
     statements, waiting.statements = waiting.statements, []
     driver = connection.connection.driver_connection
     assert driver is not None
-    cursor = AsyncClientCursor(driver)
-    await cursor.execute(";\n".join(_script(driver, statements)))
+    begin = _begin_command(driver)
+    await _run(
+        driver,
+        ";\n".join([begin, *_script(driver, statements)] if begin else _script(driver, statements)),
+    )
 
 
 def _waiting_if_any(connection: Connection) -> _Waiting | None:
