@@ -187,6 +187,7 @@ def test_the_same_instant_at_another_offset_is_bound_as_the_same_utc_text_after_
         {},
         [],
         {"not a number": float("nan"), "too big": float("inf")},
+        None,
     ],
 )
 def test_a_json_value_is_bound_on_sqlite_as_the_text_sqlalchemy_binds(document: Any) -> None:

@@ -179,6 +179,11 @@ class CollectionContext(ContractModel):
     force_collect: Annotated[bool, Field(strict=True)] = False
 
 
+# The collection context of a request that names none; frozen, so one instance serves every
+# such request (an ingest asks for it up to three times, ~0.6 µs each to build).
+_DEFAULT_COLLECTION = CollectionContext()
+
+
 class IngestIncidentRequest(ContractModel):
     source_type: SourceType
     source_ref: Annotated[str, Field(strict=True, min_length=1, max_length=SOURCE_REF_MAX)]
@@ -193,7 +198,7 @@ class IngestIncidentRequest(ContractModel):
 
     @property
     def collection(self) -> CollectionContext:
-        return self.collection_context or CollectionContext()
+        return self.collection_context or _DEFAULT_COLLECTION
 
     @property
     def has_evidence(self) -> bool:

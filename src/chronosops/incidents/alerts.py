@@ -236,8 +236,12 @@ class AlertGrouping:
         role: AlertRole,
         reason: JoinReason | None = None,
         silence_id: str | None = None,
-    ) -> IncidentAlertRead:
+    ) -> None:
         """Record the alert on the incident; the opener of a group also claims the group.
+
+        Nothing is returned: the ingest answers from the incident, and the incident's alerts
+        are read back (`of_incident`) where they are shown; building a read model of a row just
+        written cost every ingest its validation.
 
         Raises `GroupRaceError` when a concurrent delivery already holds the group open (the
         unique index on open groups), or the service and environment under a window rule (the
@@ -288,18 +292,6 @@ class AlertGrouping:
             raise GroupRaceError(
                 f"{request.source_type}:{group_key or request.source_ref}"
             ) from error
-        return IncidentAlertRead(
-            source_type=request.source_type,
-            source_ref=request.source_ref,
-            group_key=group_key,
-            role=role,
-            joined_by=reason,
-            title=values["title"],
-            start=values["start_at"],
-            resolved_at=values["resolved_at"],
-            received_at=values["created_at"],
-            silence_id=silence_id,
-        )
 
     async def _claim_window(
         self, session: AsyncSession, incident_id: str, request: IngestIncidentRequest

