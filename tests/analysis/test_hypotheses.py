@@ -48,18 +48,25 @@ def test_a_failing_dependency_is_blamed_not_the_caller_or_its_innocent_deploy() 
     assert not result.inconclusive
 
 
+def failing_after_a_change(
+    service: str, change_type: str, *, minutes_before_onset: int
+) -> Incident:
+    """The service's errors rising at the onset, its deploy or config change that many minutes
+    before it, and nothing else tying the two."""
+    return (
+        Incident(service)
+        .health(service, errors=level(0.001, 0.3))
+        .change(service, change_type, minutes_before_onset, version_from="1.4", version_to="1.5")
+    )
+
+
 @pytest.mark.parametrize("change_type", ["deploy", "config"])
 def test_a_change_the_service_ran_healthy_for_minutes_before_failing_is_not_named(
     change_type: str,
 ) -> None:
     # Its errors began at the onset, twelve minutes after the change rolled out, and no log line
     # or CPU ties the change to them: a change in the window, not the cause.
-    incident = (
-        Incident("web")
-        .health("web", errors=level(0.001, 0.3))
-        .change("web", change_type, 12, version_from="1.4", version_to="1.5")
-    )
-    result = verdict(incident)
+    result = verdict(failing_after_a_change("web", change_type, minutes_before_onset=12))
     assert result.inconclusive
     assert result.hypotheses[0].id == "UNKNOWN"
 
@@ -70,12 +77,7 @@ def test_a_change_the_service_ran_healthy_for_minutes_before_failing_is_not_name
 def test_a_change_the_service_failed_from_as_it_rolled_out_is_still_named(
     change_type: str, named: str
 ) -> None:
-    incident = (
-        Incident("web")
-        .health("web", errors=level(0.001, 0.3))
-        .change("web", change_type, 2, version_from="1.4", version_to="1.5")
-    )
-    result = verdict(incident)
+    result = verdict(failing_after_a_change("web", change_type, minutes_before_onset=2))
     assert top(result) == (named, "web")
     assert not result.inconclusive
 

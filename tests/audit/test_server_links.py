@@ -12,10 +12,9 @@ import pytest
 from chronosops.audit import AuditLog, EntityType, EventType
 from chronosops.audit import service as audit_service
 from chronosops.audit.repository import AuditRepository
-from chronosops.audit.schemas import GENESIS, hash_input
+from chronosops.audit.schemas import GENESIS
 from chronosops.audit.tables import AuditEvent
 from chronosops.bootstrap import Services
-from chronosops.core.canonical import content_hash
 from tests.fixtures.database import on_postgres
 from tests.fixtures.psycopg_sends import record_sends
 
@@ -59,26 +58,6 @@ async def stored_events(services: Services, incident_id: str | None = None) -> l
         return [SimpleNamespace(**{c.key: getattr(row, c.key) for c in columns}) for row in rows]
 
 
-def python_hash(event: Any) -> str:
-    return content_hash(
-        hash_input(
-            chain_id=event.chain_id,
-            seq=event.seq,
-            prev_hash=event.prev_hash,
-            incident_id=event.incident_id,
-            incident_seq=event.incident_seq,
-            incident_prev_hash=event.incident_prev_hash,
-            event_type=event.event_type,
-            entity_type=event.entity_type,
-            entity_id=event.entity_id,
-            entity_ref=event.entity_ref,
-            actor=event.actor,
-            occurred_at=event.occurred_at,
-            payload=event.payload,
-        )
-    )
-
-
 async def test_events_the_server_links_hash_as_verification_does_from_an_empty_chain(
     services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -94,7 +73,7 @@ async def test_events_the_server_links_hash_as_verification_does_from_an_empty_c
     assert [event.seq for event in events] == list(range(1, len(PAYLOADS) + 1))
     assert events[0].prev_hash == GENESIS
     assert [event.prev_hash for event in events[1:]] == [event.hash for event in events[:-1]]
-    assert [event.hash for event in events] == [python_hash(event) for event in events]
+    assert [event.hash for event in events] == [audit_service.event_hash(event) for event in events]
     incident = await stored_events(services, "incident-a")
     assert [event.incident_seq for event in incident] == [1, 2]
     assert incident[0].incident_prev_hash == GENESIS

@@ -532,9 +532,8 @@ async def test_without_standard_conforming_strings_values_are_left_to_psycopg(
 # --- The session's connection, asked once a transaction ------------------------------------------
 
 
-async def test_a_units_statements_never_ask_sqlalchemy_for_a_connection_across_its_commits(
-    services: Services, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def connections_asked_for(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """The sessions that ask SQLAlchemy for a connection from now on, one entry per ask."""
     asked: list[object] = []
     connection = AsyncSession.connection
 
@@ -543,6 +542,13 @@ async def test_a_units_statements_never_ask_sqlalchemy_for_a_connection_across_i
         return await connection(self, *args, **kwargs)
 
     monkeypatch.setattr(AsyncSession, "connection", counted)
+    return asked
+
+
+async def test_a_units_statements_never_ask_sqlalchemy_for_a_connection_across_its_commits(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked = connections_asked_for(monkeypatch)
     async with services.database.unit_of_work() as session:
         await insert_row(session, EvidenceBundle, bundle("bundle-a"))
         assert await insert_or_ignore(session, EvidenceBundle, bundle("bundle-b"))
@@ -558,14 +564,7 @@ async def test_a_units_statements_never_ask_sqlalchemy_for_a_connection_across_i
 async def test_a_transaction_outside_a_unit_asks_sqlalchemy_for_its_connection_once(
     services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    asked: list[object] = []
-    connection = AsyncSession.connection
-
-    async def counted(self: AsyncSession, *args: Any, **kwargs: Any) -> Any:
-        asked.append(self)
-        return await connection(self, *args, **kwargs)
-
-    monkeypatch.setattr(AsyncSession, "connection", counted)
+    asked = connections_asked_for(monkeypatch)
     async with services.database.unit_of_work(write=False) as session:
         assert await postgres.fetch(session, _IDS_BY, {"by": "first"}) is not None
         assert await postgres.fetch(session, _IDS_BY, {"by": "second"}) is not None

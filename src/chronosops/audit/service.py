@@ -39,7 +39,8 @@ from chronosops.core.ids import IdFactory
 from chronosops.storage import before_commit, postgres
 
 
-def _event_hash(event: AuditEvent) -> str:
+def event_hash(event: AuditEvent) -> str:
+    """The hash verification recomputes for a stored event (its fields, canonically)."""
     return content_hash(
         hash_input(
             chain_id=event.chain_id,
@@ -553,7 +554,7 @@ class AuditLog:
                 f"incident link broken: prevHash {str(event.incident_prev_hash)[:16]} does not "
                 f"match the previous event's hash {previous_hash[:16]}"
             )
-        recomputed = _event_hash(event)
+        recomputed = event_hash(event)
         if recomputed != event.hash:
             return (
                 f"hash mismatch: stored {event.hash[:16]}, recomputed {recomputed[:16]} "
@@ -626,7 +627,7 @@ def _check_in_chain(
             f"global link broken: prevHash {event.prev_hash[:16]} does not match the previous "
             f"event's hash {previous_hash[:16]}"
         )
-    recomputed = _event_hash(event)
+    recomputed = event_hash(event)
     if recomputed != event.hash:
         return (
             f"hash mismatch: stored {event.hash[:16]}, recomputed {recomputed[:16]} "
