@@ -64,7 +64,10 @@ def analysis_input(*, service: str = "checkout", **lite: Any) -> AnalysisInput:
         window_end=ONSET + timedelta(minutes=15),
     )
     return AnalysisInput(
-        context=context, artifacts=artifacts_from_lite(evidence, default_service=service)
+        context=context,
+        artifacts=artifacts_from_lite(evidence, default_service=service),
+        # As a bundle sealed from this evidenceLite says: the kinds declared read and empty.
+        coverage=list(evidence.read_empty or []),
     )
 
 

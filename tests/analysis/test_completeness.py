@@ -44,3 +44,29 @@ def test_reach_counts_the_kinds_that_tell_a_cause_apart_and_not_traces() -> None
     assert reach_of("METRICS", "LOGS") == 2 / 3
     assert reach_of("METRICS", "DEPLOYS") == reach_of("METRICS", "CONFIG") == 2 / 3
     assert reach_of("METRICS", "LOGS", "DEPLOYS", "CONFIG", "TRACES") == 1.0
+
+
+def test_kinds_read_and_found_empty_are_neither_present_nor_missing_and_keep_the_score() -> None:
+    request = analysis_input(metrics=series("error_rate", 0.01, 0.2), readEmpty=["deploys"])
+    result = completeness(
+        request.artifacts,
+        source_type="CUSTOM",
+        primary_signal="ERRORS",
+        coverage=[*request.coverage, "metrics"],
+    )
+    assert result.present == ["METRICS"]
+    assert result.read_empty == ["DEPLOYS"]
+    assert result.score == 25
+    assert "DEPLOYS" not in [m.need for m in result.missing]
+    assert "CONFIG" in [m.need for m in result.missing]
+
+
+def test_reach_counts_a_change_feed_read_and_found_empty_as_seen() -> None:
+    from chronosops.analysis.completeness import reach
+
+    metrics_alone = Completeness(score=25, present=["METRICS"], missing=[])
+    nothing_deployed = Completeness(
+        score=25, present=["METRICS"], missing=[], read_empty=["DEPLOYS"]
+    )
+    assert reach(metrics_alone) == 1 / 3
+    assert reach(nothing_deployed) == 2 / 3

@@ -5,6 +5,7 @@ from __future__ import annotations
 from chronosops.analysis import analyze
 from chronosops.analysis.catalog import HypothesisId
 from chronosops.analysis.engine import SUSPECT_LEAD, decided_family
+from chronosops.analysis.models import AnalysisResult
 from chronosops.analysis.scoring import Candidate
 from tests.analysis.builders import analysis_input, at, logs, series
 from tests.analysis.suspects.builders import AFTER, calls
@@ -237,3 +238,22 @@ def test_missing_evidence_lowers_the_stated_confidence_but_not_which_cause_is_na
     assert alone.hypotheses[0].id == told.hypotheses[0].id == "CAPACITY_SATURATION"
     assert alone.overall_confidence < 0.7 < 0.95 < told.overall_confidence
     assert 0.9999 <= sum(h.confidence for h in alone.hypotheses) <= 1.0001
+
+
+def test_a_change_feed_read_and_found_empty_states_the_same_ranking_more_surely() -> None:
+    # Saturation read from the metrics alone could be a deploy's regression; a deploy and
+    # config feed read over the window with nothing in it rules that out, and only that.
+    metrics = series("cpu_usage", 0.3, 0.95) + series("p95_latency_ms", 120, 900)
+    unread = analyze(analysis_input(metrics=metrics))
+    nothing_changed = analyze(analysis_input(metrics=metrics, readEmpty=["deploys", "config"]))
+
+    def ranking(result: AnalysisResult) -> list[tuple[str, str | None]]:
+        return [(h.id, h.culprit_service) for h in result.hypotheses]
+
+    assert ranking(nothing_changed) == ranking(unread)
+    assert nothing_changed.suspects == unread.suspects
+    assert nothing_changed.inconclusive == unread.inconclusive
+    assert nothing_changed.completeness.score == unread.completeness.score
+    assert nothing_changed.hypotheses[0].id == "CAPACITY_SATURATION"
+    assert nothing_changed.overall_confidence > unread.overall_confidence
+    assert nothing_changed.completeness.read_empty == ["DEPLOYS", "CONFIG"]

@@ -23,7 +23,7 @@ from chronosops.collectors import (
     CollectorUnavailableError,
     registry,
 )
-from chronosops.core.aggregation import RawLogLine
+from chronosops.core.aggregation import RawLogLine, metric_series
 from chronosops.core.clock import FrozenClock
 from chronosops.core.windows import TimeWindow
 from tests.collectors.scripted import NOW
@@ -203,3 +203,58 @@ def test_lines_are_mined_against_the_templates_remembered_for_the_service() -> N
     )
     assert [a.title for a in alone] == ["cache node omega unreachable"]
     assert [a.title for a in remembered] == ["cache node <*> unreachable"]
+
+
+class AskingCollector(Collector):
+    """Asks ``answers`` (label → what the question answers) with each label's kind."""
+
+    kind = "asking"
+
+    def __init__(self, answers: dict[str, Any], kinds: dict[str, Any]) -> None:
+        super().__init__(
+            CollectorSpec("asking-1", "asking", "https://asking.example", {}, {}),
+            http=httpx.AsyncClient(transport=httpx.MockTransport(_answer(200))),
+            clock=FrozenClock(NOW),
+        )
+        self.answers, self.kinds = answers, kinds
+
+    async def collect(self, query: CollectorQuery) -> Collected:
+        async def ask(answer: Any) -> Any:
+            if isinstance(answer, Exception):
+                raise answer
+            return answer
+
+        return await self.ask_all(
+            [(label, ask(answer)) for label, answer in self.answers.items()], kinds=self.kinds
+        )
+
+
+async def test_a_kind_is_read_when_every_question_of_it_was_answered_even_empty() -> None:
+    query = CollectorQuery(window=TimeWindow(start=NOW, end=NOW), onset=NOW)
+    kinds = {"metric a": "metrics", "metric b": "metrics", "logs": "logs", "events": "deploys"}
+    everything_empty = AskingCollector(
+        {"metric a": [], "metric b": [], "logs": Collected(), "events": []}, kinds
+    )
+    assert (await everything_empty.collect(query)).read == {"metrics", "logs", "deploys"}
+
+
+async def test_a_kind_one_of_whose_questions_failed_or_was_cut_short_is_not_read() -> None:
+    query = CollectorQuery(window=TimeWindow(start=NOW, end=NOW), onset=NOW)
+    kinds = {"metric a": "metrics", "metric b": "metrics", "logs": "logs", "events": "deploys"}
+    series = metric_series(
+        id_prefix="metric:asking-1", name="latency", points=[(NOW, 1.0)], source="asking-1"
+    )
+    assert series is not None
+    found = await AskingCollector(
+        {
+            "metric a": [series],
+            "metric b": CollectorUnavailableError("prometheus failed (HTTP 502)"),
+            "logs": Collected(problems=["page 2 failed, kept the first 1 page"]),
+            "events": [],
+        },
+        kinds,
+    ).collect(query)
+    # The series that came back are evidence still; only the kinds' silence is not.
+    assert found.artifacts == [series]
+    assert found.read == {"deploys"}
+    assert len(found.problems) == 2

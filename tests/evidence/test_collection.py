@@ -14,6 +14,7 @@ from chronosops.collectors import (
     CollectorNotApplicableError,
     CollectorQuery,
     CollectorRateLimitedError,
+    CollectorUnavailableError,
 )
 from chronosops.core.aggregation import RawLogLine, log_templates, metric_series
 from chronosops.core.artifacts import Artifact, ChangeEvent, MetricSeries
@@ -264,3 +265,24 @@ async def test_each_collector_is_told_when_its_timeout_or_the_budget_ends() -> N
     assert asked_default.deadline is not None
     assert before + 3 <= asked_own.deadline <= after + 3
     assert before + 8 <= asked_default.deadline <= after + 8  # the budget, not the 60 s timeout
+
+
+async def test_each_note_says_which_kinds_its_collector_read_found_or_not() -> None:
+    collectors = [
+        ScriptedCollector(
+            "found", lambda q: Collected(artifacts=_series("found"), read={"metrics"})
+        ),
+        ScriptedCollector("nothing", lambda q: Collected(read={"deploys", "logs"})),
+        ScriptedCollector(
+            "slow", lambda q: Collected(read={"traces"}), delay=5, timeout_seconds=0.2
+        ),
+        ScriptedCollector("down", lambda q: CollectorUnavailableError("loki failed (HTTP 502)")),
+    ]
+    result = await CollectorRunner(collectors, CollectionPolicy()).run(QUERY)
+    read = {note.source: (note.status, note.read) for note in result.notes}
+    assert read == {
+        "found": ("ok", ("metrics",)),
+        "nothing": ("empty", ("logs", "deploys")),
+        "slow": ("timeout", ()),
+        "down": ("error", ()),
+    }

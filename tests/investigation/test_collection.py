@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import create_engine, text
 
 from chronosops.bootstrap import Services
@@ -15,7 +18,14 @@ from chronosops.core.artifacts import Artifact
 from chronosops.core.windows import TimeWindow
 from chronosops.evidence import CollectionPolicy, CollectorRunner
 from chronosops.storage.database import sync_url
+from tests.collectors.prometheus_server import (
+    PrometheusServer,
+    available,
+    openmetrics,
+    running_prometheus,
+)
 from tests.collectors.scripted import ScriptedCollector
+from tests.fixtures.app import ClientFactory
 from tests.fixtures.guide import example, request
 from tests.fixtures.jobs import ingest_and_run
 
@@ -157,7 +167,8 @@ async def test_without_collectors_the_bundle_says_none_are_configured(
             "status": "empty",
             "detail": (
                 "no recorded changes for payment-service, "
-                "2024-01-15T07:45:00.000Z to 2024-01-15T11:15:00.000Z"
+                "2024-01-15T07:45:00.000Z to 2024-01-15T11:15:00.000Z; none was ever "
+                "recorded (POST /v1/changes), so no change feed is read"
             ),
             "items": 0,
         },
@@ -469,3 +480,81 @@ async def test_collected_logs_share_template_ids_with_the_service_s_earlier_inci
         ids.append([a["artifactId"] for a in bundle["artifacts"] if a["kind"] == "log_template"])
     assert ids[0] == ids[1]
     assert len(ids[0]) == 1
+
+
+@pytest.fixture(scope="module")
+def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrometheusServer]:
+    with running_prometheus(
+        tmp_path_factory.mktemp("prometheus-coverage"), data_set=openmetrics()
+    ) as server:
+        yield server
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not available(), reason="needs /usr/bin/prometheus and promtool")
+async def test_a_change_feed_read_and_found_empty_is_sealed_and_states_the_diagnosis_more_surely(
+    prometheus: PrometheusServer,
+    client_with: ClientFactory,
+    analyst: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    # A real Prometheus (payment-service slow and failing from 10:00) read for an alert that
+    # sent no evidence; the changes ChronosOps records are read for its window too.
+    config = tmp_path / "collectors.toml"
+    config.write_text(
+        f'[[collectors]]\nname = "prometheus-prod"\nbackend = "prometheus"\n'
+        f'endpoint = "{prometheus.url}"\n\n[collectors.options]\n'
+        'labels = { environment = "env" }\n'
+    )
+    client, services = await client_with(collectors_file=str(config))
+
+    # No change was ever recorded: no feed reports here, so an empty window says nothing.
+    unread = await _ingest_collected(client, services, request(sourceRef="unread"), analyst)
+    # A deploy feed reports (days before, another service): now an empty window is read.
+    recorded = await client.post(
+        "/v1/changes",
+        json={
+            "type": "deploy",
+            "service": "search-api",
+            "environment": "production",
+            "summary": "search ranking tweak",
+            "timestamp": "2024-01-10T09:00:00Z",
+        },
+        headers=analyst,
+    )
+    assert recorded.status_code == 201, recorded.text
+    read = await _ingest_collected(client, services, request(sourceRef="read-empty"), analyst)
+
+    bundles = {
+        way: await _bundle(client, analyst, found["evidenceBundleId"])
+        for way, found in (("unread", unread), ("read", read))
+    }
+    notes = {way: {n["source"]: n for n in b["collection"]} for way, b in bundles.items()}
+    assert notes["unread"]["prometheus-prod"]["read"] == ["metrics"]
+    assert "read" not in notes["unread"]["changes"]
+    assert bundles["unread"]["coverage"] == ["metrics"]
+    assert (notes["read"]["changes"]["status"], notes["read"]["changes"]["read"]) == (
+        "empty",
+        ["deploys", "config"],
+    )
+    assert bundles["read"]["coverage"] == ["metrics", "deploys", "config"]
+    # The same series came back both times; only what was read differs.
+    assert bundles["read"]["artifacts"] == bundles["unread"]["artifacts"]
+    assert {a["kind"] for a in bundles["read"]["artifacts"]} == {"metric_series"}
+
+    analyses = {
+        way: (await client.get(f"/v1/analyses/{found['analysisId']}", headers=analyst)).json()[
+            "result"
+        ]
+        for way, found in (("unread", unread), ("read", read))
+    }
+    ranked = {
+        way: [(h["id"], h["culpritService"]) for h in result["hypotheses"]]
+        for way, result in analyses.items()
+    }
+    assert ranked["read"] == ranked["unread"]
+    assert analyses["read"]["suspects"] == analyses["unread"]["suspects"]
+    assert ranked["read"][0] != ("UNKNOWN", None)
+    assert analyses["read"]["completeness"]["readEmpty"] == ["DEPLOYS", "CONFIG"]
+    assert analyses["read"]["completeness"]["score"] == analyses["unread"]["completeness"]["score"]
+    assert analyses["read"]["overallConfidence"] > analyses["unread"]["overallConfidence"]

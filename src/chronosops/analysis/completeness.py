@@ -16,6 +16,7 @@ from chronosops.analysis.models import (
     Priority,
 )
 from chronosops.core.artifacts import Artifact, ChangeEvent, LogTemplate, MetricSeries, SpanGroup
+from chronosops.core.evidence_kinds import ReadKind
 
 WEIGHTS: dict[EvidenceNeed, int] = {
     "METRICS": 25,
@@ -75,11 +76,22 @@ CAUSE_KINDS: tuple[frozenset[EvidenceNeed], ...] = (
 )
 
 
+_READ_NEED: dict[ReadKind, EvidenceNeed] = {
+    "metrics": "METRICS",
+    "logs": "LOGS",
+    "traces": "TRACES",
+    "deploys": "DEPLOYS",
+    "config": "CONFIG",
+}
+
+
 def reach(evidence: Completeness) -> float:
-    """The share of the kinds that tell a cause apart that the evidence holds (0–1): what the
-    present evidence could have overturned of a reading. The rest could still overturn it."""
-    present = set(evidence.present)
-    return sum(1 for kind in CAUSE_KINDS if kind & present) / len(CAUSE_KINDS)
+    """The share of the kinds that tell a cause apart that the evidence holds or was read and
+    found empty (0–1): what the evidence could have overturned of a reading. The rest could
+    still overturn it. A change feed read with nothing in it has had its say (nothing
+    changed) as much as one that named a change (engine 3.34)."""
+    seen = set(evidence.present) | set(evidence.read_empty)
+    return sum(1 for kind in CAUSE_KINDS if kind & seen) / len(CAUSE_KINDS)
 
 
 def completeness(
@@ -88,8 +100,12 @@ def completeness(
     source_type: str,
     primary_signal: PrimarySignal,
     notes: Sequence[str] = (),
+    coverage: Sequence[ReadKind] = (),
 ) -> Completeness:
+    """``coverage``: the kinds read over the window, found or not; those read and found empty
+    are neither present (the score stays what the artifacts hold) nor missing."""
     present = present_needs(artifacts)
+    empty = {_READ_NEED[kind] for kind in coverage} - present
     counted = set(_ORDER) if source_type == "GOOGLE_CLOUD" else set(_ORDER) - {"GOOGLE_STATUS"}
     score = sum(WEIGHTS[need] for need in present & counted)
 
@@ -105,7 +121,7 @@ def completeness(
 
     best: dict[EvidenceNeed, Priority] = {}
     for need, priority in wanted:
-        if need in present:
+        if need in present or need in empty:
             continue
         if need not in best or _RANK[priority] < _RANK[best[need]]:
             best[need] = priority
@@ -118,4 +134,5 @@ def completeness(
         present=[need for need in _ORDER if need in present & counted],
         missing=missing,
         notes=list(notes),
+        read_empty=[need for need in _ORDER if need in empty],
     )

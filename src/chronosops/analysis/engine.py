@@ -53,7 +53,7 @@ from chronosops.analysis.units import normalise
 ENGINE = "builtin"
 # Stored with every analysis, so a re-run on another engine says so; what each version
 # changed is listed in docs/analysis.md, "Engine versions" (newest first).
-ENGINE_VERSION = "3.31"
+ENGINE_VERSION = "3.34"
 MAX_HYPOTHESES = 6
 
 # Calibration: confidences are softmax(score / TEMPERATURE) over the candidates and UNKNOWN.
@@ -66,7 +66,9 @@ TEMPERATURE = 0.25
 # the visible face of several causes (a deploy, a slow query, a throttled partner, lost
 # packets) that only the missing logs or change events tell apart; its stated confidence must
 # say so. Which answer leads, and whether one is named, are decided at TEMPERATURE: the
-# ranking reads the evidence there is, the stated confidence what it could not see.
+# ranking reads the evidence there is, the stated confidence what it could not see. A kind read
+# and found empty (the change feed read, nothing deployed: `AnalysisInput.coverage`) was seen
+# (engine 3.34).
 UNKNOWN_SCORE = 0.5  # what "none of these" scores with complete evidence
 UNKNOWN_PER_MISSING = 0.6  # added as completeness falls to zero
 DECISIVE_SCORE = 1.2  # a cause needs at least this much evidence to be named
@@ -575,6 +577,7 @@ def analyze(request: AnalysisInput) -> AnalysisResult:
         source_type=context.source_type,
         primary_signal=primary,
         notes=request.collection_notes,
+        coverage=request.coverage,
     )
     ranked = candidates(obs, where)
     graph = set(obs.edges) | obs.log_edges | obs.change_edges

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from chronosops.core.artifacts import Artifact
+from chronosops.core.evidence_kinds import ReadKind
 from chronosops.core.timestamps import Instant
 
 PrimarySignal = Literal["LATENCY", "ERRORS", "UNKNOWN"]
@@ -84,6 +85,11 @@ class AnalysisInput(AnalysisModel):
         default_factory=list,
         description="what gathering the evidence did: sources that failed, timed out or were synthetic",
     )
+    coverage: list[ReadKind] = Field(
+        default_factory=list,
+        description="the kinds of evidence read over the window, found or not (the bundle's "
+        "coverage): a kind read and found empty is known not to have happened",
+    )
 
 
 class Signal(AnalysisModel):
@@ -109,6 +115,12 @@ class Completeness(AnalysisModel):
     present: list[EvidenceNeed]
     missing: list[MissingEvidence]
     notes: list[str] = Field(default_factory=list)
+    read_empty: list[EvidenceNeed] = Field(
+        default_factory=list,
+        description="kinds read over the window that held nothing (no deploy, say): neither "
+        "present nor missing. They do not raise the score (which weighs UNKNOWN), and count "
+        "in the reach of the stated confidence (engine 3.34)",
+    )
 
 
 class RankedHypothesis(AnalysisModel):

@@ -50,6 +50,13 @@ class ChangeRepository:
         rows = list(await self.session.scalars(query.limit(limit + 1)))
         return rows[:limit], len(rows) > limit
 
+    async def any_recorded(self) -> bool:
+        """Whether any change was ever recorded (one indexed row, however many there are)."""
+        first = await self.session.scalar(
+            select(ChangeRecord.id).order_by(ChangeRecord.occurred_at, ChangeRecord.id).limit(1)
+        )
+        return first is not None
+
     async def in_window(
         self,
         *,

@@ -140,3 +140,9 @@ class ChangeService:
             limit=limit,
         )
         return [to_artifact(row) for row in rows]
+
+    async def connected(self, session: AsyncSession) -> bool:
+        """Whether a change feed reports here: some change was ever recorded. Until one is, an
+        empty window says nothing of what changed (no CI/CD posts to ``/v1/changes``), so the
+        feed is not counted as read."""
+        return await ChangeRepository(session).any_recorded()

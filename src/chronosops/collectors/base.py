@@ -16,7 +16,9 @@ Whatever goes wrong talking to the backend leaves it as one of these errors::
 The evidence runner turns each into a collection note; none of them ever fails an ingest. A
 collector that asks several questions and gets only some answers returns what it got, with the
 failures as ``problems`` (`Collected`); one that answered but not completely (a budget cut its
-pages, say) says so in ``notes``.
+pages, say) says so in ``notes``. Each kind of evidence it read over the window — every question
+of that kind answered, whether or not anything came back — is in ``read``: an empty answer then
+says the kind was looked at and nothing was there (a bundle's coverage, docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from chronosops.core.aggregation import RawLogLine, RawSpan, log_templates
 from chronosops.core.artifacts import ERROR_LEVELS, Artifact, LogTemplate, MetricSeries
 from chronosops.core.clock import Clock
 from chronosops.core.errors import AppError, UpstreamError
+from chronosops.core.evidence_kinds import ReadKind
 from chronosops.core.redaction import redact_text
 from chronosops.core.topology import Neighbour, ServiceGraph, neighbourhood
 from chronosops.core.windows import TimeWindow
@@ -102,6 +105,10 @@ class Collected:
     # another. Bounded by the collector's own budgets.
     lines: list[RawLogLine] = field(default_factory=list)
     spans: list[RawSpan] = field(default_factory=list)
+    # The kinds of evidence read over the window, found or not: every question of the kind
+    # answered without a problem. A kind one of whose questions failed is not read: its
+    # silence would say "nothing there" where it only says "not asked to the end".
+    read: set[ReadKind] = field(default_factory=set)
 
 
 @dataclass(frozen=True)
@@ -247,7 +254,10 @@ class Collector(ABC):
         """
 
     async def ask_all(
-        self, questions: Sequence[tuple[str, Awaitable[list[Artifact] | Collected]]]
+        self,
+        questions: Sequence[tuple[str, Awaitable[list[Artifact] | Collected]]],
+        *,
+        kinds: Mapping[str, ReadKind] | None = None,
     ) -> Collected:
         """Ask several questions at once; keep the answers, note the failures.
 
@@ -255,14 +265,21 @@ class Collector(ABC):
         pages); its problems and notes are labelled like a failure is. When nothing at all was
         answered, the first failure is raised: it says more about the backend (credentials
         refused, unreachable) than an empty result would.
+
+        ``kinds`` names the kind of evidence each question (by label) reads: a kind is
+        ``read`` when every question of it was answered without a problem, found or not.
         """
         answers = await asyncio.gather(*(ask for _, ask in questions), return_exceptions=True)
         collected = Collected()
         errors: list[CollectorError] = []
+        answered: set[ReadKind] = set()
+        unanswered: set[ReadKind] = set()
         for (label, _), answer in zip(questions, answers, strict=True):
+            kind = (kinds or {}).get(label)
             if isinstance(answer, CollectorError):
                 errors.append(answer)
                 collected.problems.append(f"{label}: {answer.message}")
+                unanswered.update([kind] if kind else [])
             elif isinstance(answer, BaseException):
                 raise answer
             elif isinstance(answer, Collected):
@@ -271,10 +288,16 @@ class Collector(ABC):
                 collected.spans.extend(answer.spans)
                 collected.problems.extend(f"{label}: {problem}" for problem in answer.problems)
                 collected.notes.extend(f"{label}: {note}" for note in answer.notes)
+                if answer.problems:
+                    unanswered.update([kind] if kind else [])
+                else:
+                    answered.update([kind] if kind else [], answer.read)
             else:
                 collected.artifacts.extend(answer)
+                answered.update([kind] if kind else [])
         if errors and not collected.artifacts:
             raise errors[0]
+        collected.read = answered - unanswered
         return collected
 
     def around(

@@ -188,7 +188,13 @@ class DatadogCollector(Collector):
         asks.append(("logs", self._logs(query, services)))
         if self.settings.events:
             asks.append(("events", self._events(query, service)))
-        answered = await self.ask_all(asks)
+        answered = await self.ask_all(
+            asks,
+            kinds={
+                label: "logs" if label == "logs" else "deploys" if label == "events" else "metrics"
+                for label, _ in asks
+            },
+        )
         artifacts, cut = self.nearest_first(answered.artifacts, services, query.max_items)
         # ``replace`` keeps the lines read, for the evidence layer to place in spans.
         return replace(

@@ -315,7 +315,13 @@ class GoogleCloudCollector(Collector):
             questions.append(("logs", self._logs(query, services)))
         if self.settings.trace_filter:
             questions.append(("traces", self._traces(query, service)))
-        answered = await self.ask_all(questions)
+        answered = await self.ask_all(
+            questions,
+            kinds={
+                label: "logs" if label == "logs" else "traces" if label == "traces" else "metrics"
+                for label, _ in questions
+            },
+        )
         artifacts, cut = self.nearest_first(answered.artifacts, services, query.max_items)
         # ``replace`` keeps the lines and spans read, for the evidence layer to place.
         return replace(answered, artifacts=artifacts, notes=[*notes, *answered.notes, *cut])

@@ -199,7 +199,15 @@ class NewRelicCollector(Collector):
                 questions.append((label, self._spans(nrql, service, query)))
             else:
                 questions.append((label, self._deployments(nrql, service)))
-        answered = await self.ask_all(questions)
+        answered = await self.ask_all(
+            questions,
+            kinds={
+                "metrics": "metrics",
+                "logs": "logs",
+                "spans": "traces",
+                "deployments": "deploys",
+            },
+        )
         artifacts, cut = self.nearest_first(answered.artifacts, services, query.max_items)
         # ``replace`` keeps the lines and spans read, for the evidence layer to place.
         return replace(answered, artifacts=artifacts, notes=[*notes, *answered.notes, *cut])

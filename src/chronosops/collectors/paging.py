@@ -165,4 +165,7 @@ async def log_pages(
         problems=[prefix + problem for problem in paged.problems],
         notes=[prefix + note for note in paged.notes],
         lines=paged.items,
+        # Read over the window when no page failed (a budget that cut the pages still read
+        # the newest lines; a failed page leaves the rest unread).
+        read=set() if paged.problems else {"logs"},
     )

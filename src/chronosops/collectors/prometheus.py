@@ -310,7 +310,8 @@ class PrometheusCollector(Collector):
                 (f"{label}{name}", self._one(name, promql, query, service, services[0]))
                 for name, promql in self.queries_for(service).items()
             ]
-        answered = await self.ask_all(questions)
+        answered = await self.ask_all(questions, kinds={label: "metrics" for label, _ in questions})
+        collected.read = answered.read
         collected.problems.extend(answered.problems)
         collected.notes.extend(answered.notes)
         artifacts, cut = self.nearest_first(answered.artifacts, services, query.max_items)

@@ -214,6 +214,31 @@ class LogStatement(ArtifactBase):
 
 ChangeType = Literal["deploy", "rollback", "config", "feature_flag", "infrastructure"]
 CHANGE_TYPES: tuple[str, ...] = get_args(ChangeType)
+# How an evidenceLite event's ``type`` (case and surrounding spaces ignored) names a change;
+# any other type is a plain event.
+CHANGE_EVENT_TYPES: dict[str, ChangeType] = {
+    "deploy": "deploy",
+    "deployment": "deploy",
+    "release": "deploy",
+    "rollout": "deploy",
+    "rollback": "rollback",
+    "config": "config",
+    "config_change": "config",
+    "configuration": "config",
+    "config-change": "config",
+    "feature_flag": "feature_flag",
+    "feature-flag": "feature_flag",
+    "flag": "feature_flag",
+    "flag_change": "feature_flag",
+    "infrastructure": "infrastructure",
+    "infra": "infrastructure",
+    "scaling": "infrastructure",
+}
+
+
+def change_type_of(event_type: str) -> ChangeType | None:
+    """The change an event ``type`` names (``Deployment`` → deploy), None for a plain event."""
+    return CHANGE_EVENT_TYPES.get(event_type.strip().lower())
 
 
 class ChangeEvent(ArtifactBase):

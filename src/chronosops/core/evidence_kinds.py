@@ -12,6 +12,7 @@ it is kept only when both are.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Literal, get_args
 
 from chronosops.core.artifacts import (
     Artifact,
@@ -25,6 +26,28 @@ from chronosops.core.artifacts import (
 )
 
 EVIDENCE_KINDS = ("metrics", "logs", "traces", "events")
+
+# The kinds of evidence a source can say it *read* over an incident's window, found or not
+# (a bundle's ``coverage``): what came back says what happened; what was read and came back
+# empty says what did not. Changes are two kinds, as feeds keep them apart: deploys
+# (and rollbacks) and configuration (settings, feature flags, infrastructure).
+ReadKind = Literal["metrics", "logs", "traces", "deploys", "config"]
+READ_KINDS: tuple[ReadKind, ...] = get_args(ReadKind)
+
+
+def read_kind_of(change_type: str) -> ReadKind:
+    """Which feed a change belongs to: a deploy or rollback to ``deploys``, anything else
+    (config, feature flag, infrastructure) to ``config``."""
+    return "deploys" if change_type in ("deploy", "rollback") else "config"
+
+
+def read_kinds(kinds: Iterable[str]) -> list[ReadKind]:
+    """``kinds`` that are read kinds, each once, in `READ_KINDS` order (a bundle's coverage
+    is the same list however its sources named it)."""
+    wanted = set(kinds)
+    return [kind for kind in READ_KINDS if kind in wanted]
+
+
 ALL_EVIDENCE: frozenset[str] = frozenset(EVIDENCE_KINDS)
 
 

@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal, get_args
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic.alias_generators import to_camel
 
+from chronosops.core.artifacts import change_type_of
+from chronosops.core.evidence_kinds import ReadKind, read_kind_of
 from chronosops.core.timestamps import Instant
 
 # The guide's six values, plus the alert routers ChronosOps reads natively (docs/sources.md), so
@@ -167,9 +169,43 @@ class EvidenceLite(ContractModel):
     logs: Annotated[list[LogLine] | None, NotNull] = None
     traces: Annotated[list[TraceSpan] | None, NotNull] = None
     events: Annotated[list[ChangeOrEvent] | None, NotNull] = None
+    # A documented extension of the guide (docs/api.md): the kinds of evidence the sender read
+    # over the incident's window and found nothing in ("deploys": the deploy log was read, and
+    # nothing was deployed). What was not sent may have been read or not; this says which.
+    read_empty: Annotated[list[ReadKind] | None, NotNull] = None
+
+    @field_validator("read_empty")
+    @classmethod
+    def _empty_as_declared(
+        cls, value: list[ReadKind] | None, info: ValidationInfo
+    ) -> list[ReadKind] | None:
+        if value is None:
+            return value
+        if len(set(value)) != len(value):
+            raise ValueError("names a kind twice; list each kind read and found empty once")
+        sent: dict[str, int] = {
+            "metrics": len(info.data.get("metrics") or []),
+            "logs": len(info.data.get("logs") or []),
+            "traces": len(info.data.get("traces") or []),
+        }
+        for event in info.data.get("events") or []:
+            change = change_type_of(event.type)
+            if change is not None:
+                kind = read_kind_of(change)
+                sent[kind] = sent.get(kind, 0) + 1
+        found = [f"{kind!r} ({sent[kind]} sent)" for kind in value if sent.get(kind)]
+        if found:
+            raise ValueError(
+                "lists kinds read and found empty, but evidence of "
+                + ", ".join(found)
+                + " is sent too; leave a kind with evidence out"
+            )
+        return value
 
     @property
     def is_empty(self) -> bool:
+        """Nothing observed: kinds declared read and found empty say what did not happen,
+        not what did, so a request with only those is still collected for."""
         return not (self.metrics or self.logs or self.traces or self.events)
 
 

@@ -3,6 +3,11 @@
 The hash covers the evidence and nothing about when or by whom it was gathered
 (``hashInputVersion`` v2), so identical evidence always gets the same ``bundle-<sha256>`` id and
 is stored once, however many incidents cite it.
+
+Besides what came back (``artifacts``), a bundle says what was *read*: each collection note's
+``read`` lists the kinds of evidence its source read over the window, found or not, and
+``coverage`` is their union in `READ_KINDS` order. Both are left out when empty, so a bundle
+whose sources read nothing to say so hashes as it did before coverage existed.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from pydantic import TypeAdapter
 
 from chronosops.core.artifacts import Artifact
 from chronosops.core.canonical import HASH_ALGORITHM, content_hash
+from chronosops.core.evidence_kinds import ReadKind, read_kinds
 from chronosops.core.ids import bundle_id
 
 HASH_INPUT_VERSION = "v2"
@@ -39,14 +45,21 @@ class CollectionNote:
     status: str
     detail: str
     items: int = 0
+    # The kinds of evidence the source read over the window, found or not (`READ_KINDS`
+    # order): a kind read and found empty says nothing of it happened, where a kind not read
+    # says nothing at all.
+    read: tuple[ReadKind, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        note: dict[str, Any] = {
             "source": self.source,
             "status": self.status,
             "detail": self.detail,
             "items": self.items,
         }
+        if self.read:
+            note["read"] = read_kinds(self.read)
+        return note
 
 
 @dataclass(frozen=True)
@@ -69,6 +82,11 @@ class BundleDraft:
         """What each evidence source did for this bundle, as sealed in it."""
         return collection_notes(self.content)
 
+    @property
+    def coverage(self) -> list[ReadKind]:
+        """The kinds of evidence its sources read over the window, found or not."""
+        return read_kinds(self.content.get("coverage", []))
+
 
 def collection_notes(content: dict[str, Any]) -> list[CollectionNote]:
     """A bundle content's collection notes, typed again."""
@@ -78,6 +96,7 @@ def collection_notes(content: dict[str, Any]) -> list[CollectionNote]:
             status=note["status"],
             detail=note["detail"],
             items=note.get("items", 0),
+            read=tuple(read_kinds(note.get("read", []))),
         )
         for note in content.get("collection", [])
     ]
@@ -104,6 +123,9 @@ def seal(
         "artifacts": ARTIFACTS.dump_python(ordered, mode="json", by_alias=True),
         "collection": [note.to_json() for note in sorted(collection, key=lambda n: n.source)],
     }
+    coverage = read_kinds(kind for note in collection for kind in note.read)
+    if coverage:
+        content["coverage"] = coverage
     digest = content_hash(content)
     return BundleDraft(
         bundle_id=bundle_id(digest), digest=digest, content=content, artifacts=tuple(ordered)

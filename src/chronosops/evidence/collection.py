@@ -14,7 +14,10 @@ Policy, applied here and not left to each adapter:
   line does.
 
 Every collector leaves one `CollectionNote` (``ok``, ``empty``, ``timeout``, ``error`` or
-``skipped``), and nothing a collector does can fail the ingest.
+``skipped``), and nothing a collector does can fail the ingest. A note of a collector that
+answered (``ok``, ``empty``, or ``error`` for some questions only) lists in ``read`` the kinds of
+evidence it read over the window, found or not (`Collected.read`); one that timed out, failed
+or was skipped reads nothing.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ from chronosops.core.artifacts import (
     OtherEvent,
     ProviderStatus,
 )
+from chronosops.core.evidence_kinds import read_kinds
 from chronosops.core.log_statements import statements_of
 from chronosops.core.redaction import redact_text
 from chronosops.core.windows import TimeWindow
@@ -250,11 +254,8 @@ class CollectorRunner:
                 )
             for index, note in enumerate(result.notes):
                 if note.source == name:
-                    result.notes[index] = CollectionNote(
-                        source=note.source,
-                        status=note.status,
-                        detail=note.detail + detail,
-                        items=(note.items or 0) + len(kept),
+                    result.notes[index] = dataclasses.replace(
+                        note, detail=note.detail + detail, items=(note.items or 0) + len(kept)
                     )
 
     async def _one(
@@ -293,6 +294,7 @@ class CollectorRunner:
                 detail=f"internal error in the {collector.kind} collector ({type(error).__name__})",
             )
         read.lines, read.spans = collected.lines, collected.spans
+        kinds = tuple(read_kinds(collected.read))
         artifacts = [redact_artifact(a) for a in collected.artifacts]
         problems = [redact_text(problem) for problem in collected.problems]
         notes = [redact_text(note) for note in collected.notes]
@@ -302,10 +304,16 @@ class CollectorRunner:
             bound.info("collector.empty", problems=len(problems))
             if problems:
                 return [], CollectionNote(
-                    source=collector.name, status="error", detail="; ".join(problems) + remarks
+                    source=collector.name,
+                    status="error",
+                    detail="; ".join(problems) + remarks,
+                    read=kinds,
                 )
             return [], CollectionNote(
-                source=collector.name, status="empty", detail="no data for the window" + remarks
+                source=collector.name,
+                status="empty",
+                detail="no data for the window" + remarks,
+                read=kinds,
             )
         bound.info("collector.done", items=len(artifacts), problems=len(problems))
         return artifacts, CollectionNote(
@@ -313,6 +321,7 @@ class CollectorRunner:
             status="ok",
             detail=_summary(artifacts) + remarks + trouble,
             items=len(artifacts),
+            read=kinds,
         )
 
     def _capped(
@@ -337,6 +346,4 @@ class CollectorRunner:
                 for kind, n in sorted(cut.items())
             )
         )
-        return kept, CollectionNote(
-            source=note.source, status=note.status, detail=detail, items=len(kept)
-        )
+        return kept, dataclasses.replace(note, detail=detail, items=len(kept))

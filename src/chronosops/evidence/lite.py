@@ -23,13 +23,13 @@ from chronosops.core.aggregation import (
 from chronosops.core.artifacts import (
     Artifact,
     ChangeEvent,
-    ChangeType,
     LogStatement,
     LogTemplate,
     MetricSeries,
     OtherEvent,
     SeriesPoint,
     SpanGroup,
+    change_type_of,
 )
 from chronosops.core.call_graph import call_groups
 from chronosops.core.canonical import content_hash
@@ -48,25 +48,6 @@ from chronosops.core.trace_context import hex_id
 SOURCE = "evidenceLite"
 EXAMPLES_PER_TEMPLATE = 5
 TRACE_IDS_PER_GROUP = 5
-
-_CHANGE_TYPES: dict[str, ChangeType] = {
-    "deploy": "deploy",
-    "deployment": "deploy",
-    "release": "deploy",
-    "rollout": "deploy",
-    "rollback": "rollback",
-    "config": "config",
-    "config_change": "config",
-    "configuration": "config",
-    "config-change": "config",
-    "feature_flag": "feature_flag",
-    "feature-flag": "feature_flag",
-    "flag": "feature_flag",
-    "flag_change": "feature_flag",
-    "infrastructure": "infrastructure",
-    "infra": "infrastructure",
-    "scaling": "infrastructure",
-}
 
 
 def metric_artifacts(
@@ -219,7 +200,7 @@ def event_artifacts(
     for event in sorted(events, key=lambda e: (e.timestamp, e.type, e.description)):
         metadata = dict(event.metadata or {})
         identity = content_hash(event.model_dump(mode="json"))[:16]
-        change_type = _CHANGE_TYPES.get(event.type.strip().lower())
+        change_type = change_type_of(event.type)
         if change_type is None:
             artifacts.append(
                 OtherEvent(

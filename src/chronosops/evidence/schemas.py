@@ -24,6 +24,7 @@ class BundleRead(CamelModel):
     artifact_count: int
     artifacts: list[dict[str, Any]]
     collection: list[dict[str, Any]]
+    coverage: list[str]
     created_at: Instant
     created_by: str | None
     incident_ids: list[str]

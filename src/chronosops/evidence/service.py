@@ -237,6 +237,7 @@ class EvidenceService:
             artifact_count=bundle.artifact_count,
             artifacts=redact_keys(artifacts) if redact else artifacts,
             collection=bundle.content.get("collection", []),
+            coverage=bundle.content.get("coverage", []),
             created_at=bundle.created_at,
             created_by=bundle.created_by,
             incident_ids=await repository.incidents_citing(bundle.id),

@@ -31,6 +31,7 @@ from chronosops.changes import SOURCE as CHANGES_SOURCE
 from chronosops.changes import ChangeService
 from chronosops.collectors import CollectorQuery
 from chronosops.core.artifacts import Artifact, LogTemplate, MetricSeries, SpanGroup
+from chronosops.core.evidence_kinds import ReadKind, read_kinds
 from chronosops.core.ingest_request import ChangeOrEvent, EvidenceLite, IngestIncidentRequest
 from chronosops.core.timestamps import format_instant
 from chronosops.core.topology import TOPOLOGY_EVENT, ServiceGraph, edges_from_events
@@ -41,6 +42,8 @@ from chronosops.scenarios import GenerationOptions, generate, options_from_field
 from chronosops.storage import Database
 
 SCENARIO_SOURCE_TYPE = "SCENARIO"
+# What reading the recorded changes covers: CI/CD posts deploys and configuration changes alike.
+CHANGE_KINDS: tuple[ReadKind, ...] = ("deploys", "config")
 DEPENDENCY_HOPS = 2
 # Up to this many evidenceLite log lines are mined on the event loop (measured: tens of
 # microseconds a line, less than the hop to a worker thread and back); more go to a thread.
@@ -216,6 +219,11 @@ class EvidenceGatherer:
     ) -> Gathered:
         """The incident's evidence; ``joined`` are the requests of the alerts that joined it."""
         gathered = Gathered()
+        # Kinds the sender read over the window and found empty (evidenceLite.readEmpty).
+        declared = (
+            read_kinds(request.evidence_lite.read_empty or []) if request.evidence_lite else []
+        )
+        said = f"; read and found empty by the sender: {', '.join(declared)}" if declared else ""
         if request.has_evidence:
             lite = await self._lite(request)
             gathered.add(
@@ -223,9 +231,19 @@ class EvidenceGatherer:
                 CollectionNote(
                     source="evidenceLite",
                     status="ok",
-                    detail=f"{len(lite)} artifact(s) from the request's evidenceLite",
+                    detail=f"{len(lite)} artifact(s) from the request's evidenceLite" + said,
                     items=len(lite),
+                    read=tuple(declared),
                 ),
+            )
+        elif declared:
+            gathered.notes.append(
+                CollectionNote(
+                    source="evidenceLite",
+                    status="empty",
+                    detail="no evidence in the request's evidenceLite" + said,
+                    read=tuple(declared),
+                )
             )
         if joined:
             await self._joined(joined, gathered)
@@ -380,6 +398,9 @@ class EvidenceGatherer:
                 environment=incident.metadata.environment,
                 limit=self.max_changes,
             )
+            # The recorded changes are one feed of deploys and configuration alike: read over
+            # the window when something reports here at all (a change was ever recorded).
+            connected = bool(found) or await self.changes.connected(session)
         scope = ", ".join(sorted(services)) if services is not None else "every service"
         when = f"{format_instant(span.start)} to {format_instant(span.end)}"
         gathered.add(
@@ -391,8 +412,14 @@ class EvidenceGatherer:
                     f"{len(found)} change(s) for {scope}, {when}"
                     if found
                     else f"no recorded changes for {scope}, {when}"
+                    + (
+                        ""
+                        if connected
+                        else "; none was ever recorded (POST /v1/changes), so no change feed is read"
+                    )
                 ),
                 items=len(found),
+                read=CHANGE_KINDS if connected else (),
             ),
         )
 

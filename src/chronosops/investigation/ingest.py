@@ -870,6 +870,7 @@ class IngestPipeline:
                 f"{note['source']}: {note['status']} — {note['detail']}"
                 for note in draft.content.get("collection", [])
             ],
+            coverage=draft.coverage,
         )
         return request, await self.reasoning.reason(request)
 

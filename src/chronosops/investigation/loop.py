@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -32,6 +32,7 @@ from chronosops.collectors import CollectorQuery
 from chronosops.core.artifacts import Artifact
 from chronosops.core.clock import Clock
 from chronosops.core.errors import ConflictError, NotFoundError
+from chronosops.core.evidence_kinds import ReadKind, read_kinds
 from chronosops.core.ids import IdFactory
 from chronosops.core.timestamps import Instant, format_instant
 from chronosops.core.windows import TimeWindow
@@ -70,6 +71,15 @@ NEED_ARTIFACT = {
     "GOOGLE_STATUS": "provider_status",
     "DEPLOYS": "change_event",
     "CONFIG": "change_event",
+}
+# The kind of evidence a request reads (a bundle's coverage): only the artifacts of the kind
+# asked for are kept, so a collector's note says it read that kind and no other.
+NEED_READ: dict[str, ReadKind] = {
+    "METRICS": "metrics",
+    "LOGS": "logs",
+    "TRACES": "traces",
+    "DEPLOYS": "deploys",
+    "CONFIG": "config",
 }
 
 
@@ -580,7 +590,11 @@ class Investigations:
             )
             wanted = NEED_ARTIFACT[decision["kind"]]
             new += [a for a in result.artifacts if a.kind == wanted]
-            notes += result.notes
+            reads = NEED_READ.get(decision["kind"])
+            notes += [
+                replace(note, read=tuple(k for k in note.read if k == reads))
+                for note in result.notes
+            ]
         outcome = _Outcome()
         stored: AnalysisRead | None = None
         bundle_id = analysis.bundle_id
@@ -609,17 +623,11 @@ class Investigations:
                 a.artifact_id: a for a in (previous.artifacts if previous else ())
             }
             merged |= {a.artifact_id: a for a in new}
-            old_notes = {
-                n_["source"]: n_
-                for n_ in (previous.content.get("collection", []) if previous else [])
-            }
-            note_map = {
-                src: CollectionNote(
-                    source=src, status=v["status"], detail=v["detail"], items=v.get("items", 0)
-                )
-                for src, v in old_notes.items()
-            }
-            note_map |= {note.source: note for note in notes}
+            note_map = {note.source: note for note in (previous.collection if previous else [])}
+            for note in notes:
+                # What the source read before still holds: its artifacts are still merged in.
+                before = note_map[note.source].read if note.source in note_map else ()
+                note_map[note.source] = replace(note, read=tuple(read_kinds([*before, *note.read])))
             draft = self.evidence.seal(list(merged.values()), collection=list(note_map.values()))
             if not new or (previous is not None and draft.bundle_id == previous.bundle_id):
                 text, outcome.stop = (

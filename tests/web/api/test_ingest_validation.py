@@ -337,3 +337,63 @@ async def test_a_body_nested_too_deeply_is_a_400_not_a_recursion_error(
             INGEST, content=payload, headers={**analyst, "Content-Type": "application/json"}
         )
         assert response.status_code == 400, response.text
+
+
+DEPLOY = {"type": "deployment", "description": "v2", "timestamp": "2024-01-15T09:58:00Z"}
+
+
+@pytest.mark.parametrize(
+    ("read_empty", "events", "path", "rule"),
+    [
+        (["deploy"], None, "evidenceLite.readEmpty[0]", "'metrics', 'logs', 'traces', 'deploys'"),
+        (["logs", "logs"], None, "evidenceLite.readEmpty", "names a kind twice"),
+        ("deploys", None, "evidenceLite.readEmpty", "valid list"),
+        (None, None, "evidenceLite.readEmpty", "must not be null"),
+        (["config", "deploys"], [DEPLOY], "evidenceLite.readEmpty", "'deploys' (1 sent)"),
+    ],
+    ids=["an-unknown-kind", "a-kind-twice", "not-a-list", "null", "a-kind-sent-too"],
+)
+async def test_kinds_declared_read_and_empty_are_refused_naming_the_field_and_the_rule(
+    read_empty: Any,
+    events: Any,
+    path: str,
+    rule: str,
+    client: httpx.AsyncClient,
+    analyst: dict[str, str],
+) -> None:
+    lite: dict[str, Any] = {"readEmpty": read_empty} | ({"events": events} if events else {})
+    response = await post(client, analyst, request(evidenceLite=lite))
+    assert response.status_code == 400, response.text
+    errors = {error["path"]: error["message"] for error in response.json()["errors"]}
+    assert rule in errors[path]
+
+
+async def test_kinds_declared_read_and_empty_are_sealed_into_the_bundle_as_its_coverage(
+    client: httpx.AsyncClient, analyst: dict[str, str]
+) -> None:
+    lite = {
+        "metrics": [
+            {"name": "latency_p95_ms", "value": 120.0, "timestamp": "2024-01-15T09:50:00Z"},
+            {"name": "latency_p95_ms", "value": 900.0, "timestamp": "2024-01-15T10:05:00Z"},
+        ],
+        "readEmpty": ["config", "deploys"],
+    }
+    response = await post(client, analyst, request(evidenceLite=lite))
+    assert response.status_code == 201, response.text
+    bundle_id = response.json()["evidenceBundleId"]
+    bundle = (await client.get(f"/v1/evidence-bundles/{bundle_id}", headers=analyst)).json()
+    assert bundle["coverage"] == ["deploys", "config"]
+    (note,) = bundle["collection"]
+    assert (note["source"], note["read"]) == ("evidenceLite", ["deploys", "config"])
+    analysis_id = response.json()["analysisId"]
+    analysis = (await client.get(f"/v1/analyses/{analysis_id}", headers=analyst)).json()
+    assert analysis["result"]["completeness"]["readEmpty"] == ["DEPLOYS", "CONFIG"]
+
+
+async def test_an_unknown_field_beside_the_declaration_is_still_refused_by_name(
+    client: httpx.AsyncClient, analyst: dict[str, str]
+) -> None:
+    lite = {"readEmpty": ["deploys"], "readEmptyKinds": ["config"]}
+    response = await post(client, analyst, request(evidenceLite=lite))
+    assert response.status_code == 400
+    assert "evidenceLite.readEmptyKinds" in paths(response)
