@@ -234,3 +234,25 @@ async def test_a_traced_call_becomes_a_caller_to_callee_group_with_its_time_outs
     assert call.baseline is not None
     assert call.incident is not None
     assert (call.baseline.p95_ms, call.incident.p95_ms) == (130, 5300)
+
+
+async def test_each_kind_answered_is_read_even_when_nothing_came_back() -> None:
+    def no_deployments(request: httpx.Request) -> httpx.Response:
+        if "FROM Deployment" in Replay.body(request)["variables"]["nrql"]:
+            return respond(recording("newrelic", "empty"))
+        return by_event_type(request)
+
+    collected = await newrelic(Replay({"POST /graphql": no_deployments})).collect(QUERY)
+    assert not [a for a in collected.artifacts if isinstance(a, ChangeEvent)]
+    assert collected.read == {"metrics", "logs", "traces", "deploys"}
+
+
+async def test_a_kind_whose_query_failed_is_not_read() -> None:
+    def deployments_time_out(request: httpx.Request) -> httpx.Response:
+        if "FROM Deployment" in Replay.body(request)["variables"]["nrql"]:
+            return respond(recording("newrelic", "nrql_timeout"))
+        return by_event_type(request)
+
+    collected = await newrelic(Replay({"POST /graphql": deployments_time_out})).collect(QUERY)
+    assert collected.problems
+    assert collected.read == {"metrics", "logs", "traces"}

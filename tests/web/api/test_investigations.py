@@ -270,6 +270,10 @@ async def test_thin_evidence_is_completed_from_the_metrics_prometheus_holds(
     assert first["completenessAfter"] > first["completenessBefore"]
     bundle = (await client.get(f"/v1/evidence-bundles/{first['bundleId']}", headers=analyst)).json()
     assert {a["source"] for a in bundle["artifacts"]} == {"evidenceLite", "prometheus-prod"}
+    # What the investigation read is sealed with it: the metrics it asked Prometheus for.
+    assert bundle["coverage"] == ["metrics"]
+    (note,) = [n for n in bundle["collection"] if n["source"] == "prometheus-prod"]
+    assert note["read"] == ["metrics"]
 
 
 async def test_the_incident_timeline_shows_the_investigation_from_start_to_end(
