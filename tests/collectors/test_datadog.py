@@ -139,6 +139,8 @@ async def test_an_api_the_keys_may_not_use_is_a_problem_not_a_failure() -> None:
         "some queries failed: logs: datadog refused the credentials (HTTP 403)"
         in result.notes[0].detail
     )
+    # The events came back empty (no deploy) and count as read; the refused logs do not.
+    assert result.notes[0].read == ("metrics", "deploys")
 
 
 async def test_rate_limiting_everywhere_is_a_rate_limited_error_with_its_reset() -> None:
@@ -293,6 +295,8 @@ async def test_a_later_page_that_fails_keeps_the_lines_of_the_pages_before_it(
     (note,) = result.notes
     assert note.status == "ok"
     assert "some queries failed: logs: page 3 failed, kept the first 2 pages" in note.detail
+    # Lines were kept, but the logs were not read to the end: their silence says nothing.
+    assert "logs" not in note.read
 
 
 async def test_a_first_page_that_fails_is_a_failed_question_as_before() -> None:

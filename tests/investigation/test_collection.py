@@ -482,6 +482,24 @@ async def test_collected_logs_share_template_ids_with_the_service_s_earlier_inci
     assert len(ids[0]) == 1
 
 
+async def test_an_alert_that_only_says_what_it_read_empty_is_collected_for_and_keeps_its_word(
+    client: httpx.AsyncClient, services: Services, analyst: dict[str, str]
+) -> None:
+    _use(services, ScriptedCollector("metrics", _latency))
+    body = request(evidenceLite={"readEmpty": ["deploys", "config"]})
+    created = await _ingest_collected(client, services, body, analyst)
+    assert created["status"] == "analyzed"
+    bundle = await _bundle(client, analyst, created["evidenceBundleId"])
+    notes = {n["source"]: n for n in bundle["collection"]}
+    assert (notes["evidenceLite"]["status"], notes["evidenceLite"]["read"]) == (
+        "empty",
+        ["deploys", "config"],
+    )
+    assert notes["metrics"]["status"] == "ok"
+    # A scripted collector says nothing of what it read; the sender's word is the coverage.
+    assert bundle["coverage"] == ["deploys", "config"]
+
+
 @pytest.fixture(scope="module")
 def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrometheusServer]:
     with running_prometheus(
