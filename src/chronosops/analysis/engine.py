@@ -53,7 +53,7 @@ from chronosops.analysis.units import normalise
 ENGINE = "builtin"
 # Stored with every analysis, so a re-run on another engine says so; what each version
 # changed is listed in docs/analysis.md, "Engine versions" (newest first).
-ENGINE_VERSION = "3.34"
+ENGINE_VERSION = "3.35"
 MAX_HYPOTHESES = 6
 
 # Calibration: confidences are softmax(score / TEMPERATURE) over the candidates and UNKNOWN.
@@ -208,6 +208,7 @@ FAMILY_OF_KIND = {
     "calls_vanished": "DEPLOY_BUG",
     "statement_stopped": "DEPLOY_BUG",
     "span_cut_short": "DEPLOY_BUG",
+    "requests_cut_short": "DEPLOY_BUG",
     "circuit_open": "DOWNSTREAM_OUTAGE",
     "cache_hit": "CACHE_MISS_STORM",
     "traffic": "CAPACITY_SATURATION",
@@ -272,6 +273,7 @@ def _family(
         kinds.get("calls_vanished", 0.0),
         kinds.get("statement_stopped", 0.0),
         kinds.get("span_cut_short", 0.0),
+        kinds.get("requests_cut_short", 0.0),
     )
     own_latency = kinds.get("latency", 0.0)
     edge_latency = kinds.get("edge_latency", 0.0)
@@ -328,8 +330,13 @@ FAMILY_SPECIFICITY = {
 NEW_ERRORS_SPECIFICITY = 0.9
 NEW_ERRORS_MIN = 0.4
 # Evidence that the service's own code path changed: new error templates, calls every request
-# made that stopped, operations cut short.
-OWN_CODE_PATH_KINDS = ("log_new_errors", "calls_vanished", "statement_stopped")
+# made that stopped, requests that now stop at the service.
+OWN_CODE_PATH_KINDS = (
+    "log_new_errors",
+    "calls_vanished",
+    "statement_stopped",
+    "requests_cut_short",
+)
 
 
 def _specificity(family: str, suspect: Suspect) -> float:

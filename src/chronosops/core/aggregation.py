@@ -244,6 +244,10 @@ class RawSpan:
     # the OpenTelemetry kind in lower case ("server", "client", …; None when not written).
     parent_span_id: str | None = None
     kind: str | None = None
+    # Set by `core.call_graph`: the span is its trace's root (the request as it entered), and
+    # the span is where a request cut short ended (`call_graph.cut_short_ends`).
+    is_root: bool = False
+    ends_cut_short: bool = False
 
 
 def span_stats(spans: Sequence[RawSpan]) -> SpanStats | None:
@@ -305,6 +309,8 @@ def span_groups(
                     p95_ms=stats.p95_ms,
                     p50_ms=stats.p50_ms,
                     own_p50_ms=_own_median(bucket),
+                    traces=sum(1 for s in bucket if s.is_root) or None,
+                    cut_short=sum(1 for s in bucket if s.ends_cut_short) or None,
                 )
             )
         baseline = incident = None

@@ -113,11 +113,32 @@ class SpanBucket(ArtifactModel):
         description="the minute's median own time (duration less the span's children), where "
         "parents are known",
     )
+    traces: int | None = Field(
+        default=None,
+        description="traces whose root span is of this group and started in the minute",
+    )
+    cut_short: int | None = Field(
+        default=None,
+        description="requests cut short whose last call ended in a span of this group in the "
+        "minute: far fewer spans than the requests of the same entry operation that went on "
+        "past this service (`core.call_graph.cut_short_ends`)",
+    )
 
     @model_serializer(mode="wrap")
     def _omit_absent_medians(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         # Added after bundles were first sealed: left out while absent (same id on re-seal).
-        return _without_absent(handler(self), ("p50Ms", "p50_ms", "ownP50Ms", "own_p50_ms"))
+        return _without_absent(
+            handler(self),
+            (
+                "p50Ms",
+                "p50_ms",
+                "ownP50Ms",
+                "own_p50_ms",
+                "traces",
+                "cut_short",
+                "cutShort",
+            ),
+        )
 
 
 def _without_absent(data: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:

@@ -12,9 +12,10 @@ no parents at all, they are inferred from time enclosure (`enclosing_parents`).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
+from statistics import median
 
 from chronosops.core.aggregation import RawSpan, span_groups
 from chronosops.core.artifacts import SpanGroup
@@ -100,6 +101,7 @@ def call_groups(
             return span.parent_span_id
         return key_of[id(inferred[key])] if key in inferred else None
 
+    roots, cut = cut_short_ends(spans, keys, parent_key)
     # Per span, the services its children run in: a span whose children all run in one other
     # service is a call to it (a client span, whatever its kind says).
     children: dict[str, set[str]] = defaultdict(set)
@@ -136,7 +138,7 @@ def call_groups(
             # A call to what no span of these traces runs in and no peer names (a database, a
             # cache): its only record, kept among its service's operations. What it took is
             # the call's, not code of the service's own (no own time).
-            server.append(_plain(span, own_ms=None))
+            server.append(_marked(_plain(span, own_ms=None), key, roots, cut))
             continue
         own = None
         known = bool(span.parent_span_id) or key in inferred or key in waited
@@ -147,7 +149,7 @@ def call_groups(
             # calls to one other service only is a client span: what it adds is time between
             # the two (the network), read from the call's edge group instead.
             own = max(0.0, float(span.duration_ms) - waited.get(key, 0.0))
-        server.append(_plain(span, own_ms=own))
+        server.append(_marked(_plain(span, own_ms=own), key, roots, cut))
         parent = by_id.get(span.parent_span_id) if span.parent_span_id else inferred.get(key)
         if parent is not None and parent.service != span.service:
             parent_id = key_of[id(parent)]
@@ -187,6 +189,89 @@ def call_groups(
     return groups
 
 
+# A request is cut short at a service when its last call ended there and it holds at most this
+# share of the spans of the requests of the same entry operation that went on past that service
+# (their median, from at least CUT_SHORT_MIN_REFERENCE of them in the evidence).
+CUT_SHORT_SPAN_SHARE = 0.25
+CUT_SHORT_MIN_REFERENCE = 5
+
+
+def cut_short_ends(
+    spans: Sequence[RawSpan],
+    keys: Sequence[str],
+    parent_key: Callable[[str, RawSpan], str | None],
+) -> tuple[set[str], set[str]]:
+    """Span keys of each trace's root (traces with one root in the evidence), and of the spans
+    where a request was cut short: the trace's *last call* — followed from the root down
+    through the child that ended last — ended in a completed span of another service than the
+    entry's (not a call that reached no span), and the request holds at most
+    `CUT_SHORT_SPAN_SHARE` of the spans of the requests of the same entry operation that
+    reached that service and went on to other calls after it. A handler that gives up on a
+    callee's answer (an exception, a value it cannot use) returns an error at once: its request
+    stops right after the call, far shorter than the requests the same answer used to let go
+    on, and the callee is the deepest point of it."""
+    by_trace: dict[str, list[tuple[str, RawSpan]]] = defaultdict(list)
+    for key, span in zip(keys, spans, strict=True):
+        if span.trace_id:
+            by_trace[span.trace_id].append((key, span))
+    roots: set[str] = set()
+    candidates: list[tuple[tuple[str, str, str], int, str]] = []  # (entry, callee), size, key
+    went_on: dict[tuple[str, str, str], list[int]] = defaultdict(list)
+    for members in by_trace.values():
+        present = {key for key, _ in members}
+        kids: dict[str, list[tuple[str, RawSpan]]] = defaultdict(list)
+        tops = []
+        for key, span in members:
+            parent = parent_key(key, span)
+            if parent is not None and parent in present:
+                kids[parent].append((key, span))
+            else:
+                tops.append((key, span))
+        if len(tops) != 1:
+            continue
+        root_key, root = tops[0]
+        roots.add(root_key)
+        entry = (root.service, root.operation)
+        end = {key: _start_ms(span) + float(span.duration_ms or 0.0) for key, span in members}
+        first_end: dict[str, float] = {}
+        for key, span in members:
+            if span.service != root.service:
+                first_end[span.service] = min(first_end.get(span.service, end[key]), end[key])
+        latest = sorted(
+            ((_start_ms(span), span.service) for key, span in members if key != root_key),
+            reverse=True,
+        )
+        for service, ended in first_end.items():
+            later = next((start for start, other in latest if other != service), None)
+            if later is not None and later > ended:
+                went_on[(*entry, service)].append(len(members))
+        deepest_key, deepest = root_key, root
+        while kids.get(deepest_key):
+            deepest_key, deepest = max(
+                kids[deepest_key], key=lambda item: (end[item[0]], _start_ms(item[1]), item[0])
+            )
+        if deepest.service != root.service and not _is_client(deepest):
+            candidates.append(((*entry, deepest.service), len(members), deepest_key))
+    cut: set[str] = set()
+    for reach, size, key in candidates:
+        reference = went_on.get(reach, [])
+        if len(reference) >= CUT_SHORT_MIN_REFERENCE and size <= CUT_SHORT_SPAN_SHARE * median(
+            reference
+        ):
+            cut.add(key)
+    return roots, cut
+
+
+def _start_ms(span: RawSpan) -> float:
+    return span.ts.timestamp() * 1000
+
+
+def _marked(span: RawSpan, key: str, roots: set[str], cut: set[str]) -> RawSpan:
+    if key in roots or key in cut:
+        return replace(span, is_root=key in roots, ends_cut_short=key in cut)
+    return span
+
+
 def _is_client(span: RawSpan) -> bool:
     return span.kind == "client" or (span.kind is None and bool(span.peer_service))
 
@@ -221,4 +306,12 @@ def _edge(
     )
 
 
-__all__ = ["ENCLOSURE_SLACK_MS", "call_groups", "enclosing_parents", "span_kind"]
+__all__ = [
+    "CUT_SHORT_MIN_REFERENCE",
+    "CUT_SHORT_SPAN_SHARE",
+    "ENCLOSURE_SLACK_MS",
+    "call_groups",
+    "cut_short_ends",
+    "enclosing_parents",
+    "span_kind",
+]

@@ -166,6 +166,7 @@ OWN_KINDS = (
     "calls_vanished",
     "statement_stopped",
     "span_cut_short",
+    "requests_cut_short",
 )
 
 

@@ -66,6 +66,7 @@ def span_evidence(spans: Sequence[SpanGroup], cut: Cut, suspects: dict[str, Susp
             )
     _operation_latency(spans, cut, suspects)
     _operations_cut_short(spans, cut, suspects)
+    _requests_cut_short(spans, cut, suspects)
     _call_waits(spans, cut, suspects)
     _call_gaps(spans, cut, suspects)
     for service, (n0, e0, n1, e1) in errors.items():
@@ -191,6 +192,54 @@ def _operations_cut_short(
         z = (factor - 1) / OPERATION_RELATIVE
         suspects.setdefault(group.service, Suspect(group.service)).note(
             "span_cut_short", move.weight * strength_of(z), group.artifact_id
+        )
+
+
+# Requests cut short at one service (`core.call_graph.cut_short_ends`): read where at least this
+# many traces began from the fault's start on and at least this share of them were cut short
+# there — most of the requests now stop at that service — and at most half that share before.
+CUT_SHORT_MIN_TRACES = 20
+CUT_SHORT_MAJORITY = 0.5
+
+
+def _requests_cut_short(spans: Sequence[SpanGroup], cut: Cut, suspects: dict[str, Suspect]) -> None:
+    """Most requests now stop right after a call to one service, far shorter than the requests
+    of their entry operation that used to go on past it: the handlers give up on that service's
+    answer (an exception, a value they cannot use) and return. The service is the deepest point
+    of the cut requests, its span completed (a call that reached no span is not counted), so
+    its own code answered them: a code fault's evidence, like calls that vanished. Read on the
+    share of all traces that began after the fault's start, against the share before where
+    there were traces before (a service some requests end at in any minute, a cart emptied,
+    stays below the majority)."""
+    traces = [0, 0]
+    ended: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    refs: dict[str, str] = {}
+    for group in spans:
+        if group.peer_service:
+            continue
+        for bucket in group.histogram:
+            side = (
+                0
+                if bucket.ts + MINUTE <= cut.fault_start
+                else 1
+                if bucket.ts >= cut.fault_start
+                else -1
+            )
+            if side < 0:
+                continue
+            traces[side] += bucket.traces or 0
+            if bucket.cut_short:
+                ended[group.service][side] += bucket.cut_short
+                refs.setdefault(group.service, group.artifact_id)
+    if traces[1] < CUT_SHORT_MIN_TRACES:
+        return
+    for service, (k0, k1) in ended.items():
+        share = k1 / traces[1]
+        before = k0 / traces[0] if traces[0] else 0.0
+        if share < CUT_SHORT_MAJORITY or before > share / 2:
+            continue
+        suspects.setdefault(service, Suspect(service)).note(
+            "requests_cut_short", min(1.0, (share - before) / CUT_SHORT_MAJORITY), refs[service]
         )
 
 

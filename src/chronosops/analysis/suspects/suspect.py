@@ -32,6 +32,9 @@ KIND_WEIGHT: dict[str, float] = {
     # stopped, the service's own code took another path.
     "statement_stopped": 1.0,
     "span_cut_short": 0.9,
+    # Most requests stop right after a call to the service, far shorter than before: their
+    # handlers gave up on its answer (`spans._requests_cut_short`).
+    "requests_cut_short": 1.0,
     "log_errors_persistent": 0.6,
 }
 
