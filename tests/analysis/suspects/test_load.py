@@ -14,7 +14,7 @@ from chronosops.analysis.suspects import Suspect, rank_suspects
 from chronosops.analysis.suspects.cut import Cut
 from chronosops.analysis.suspects.load import cpu_beyond_load, own_time_calm
 from chronosops.core.artifacts import MetricSeries, SpanGroup
-from tests.analysis.builders import ONSET, analysis_input, series
+from tests.analysis.builders import ONSET, analysis_input, at, series
 from tests.analysis.suspects.builders import AFTER, BEFORE, calls
 
 
@@ -180,3 +180,31 @@ def test_the_callees_own_view_of_calls_into_it_counts_as_its_median() -> None:
     request = analysis_input(metrics=metrics)
     found = {s.service: s for s in rank_suspects(request.artifacts, request.context)}
     assert found["ads"].median_calm
+
+
+def stepped(
+    name: str, levels: list[tuple[int, int, float]], service: str = "cart"
+) -> list[dict[str, Any]]:
+    """A series at each (first minute, last minute, level) stretch, with a little jitter."""
+    return [
+        {
+            "name": name,
+            "value": round(level * (1 + 0.02 * ((minute % 3) - 1)), 6),
+            "timestamp": at(minute),
+            "labels": {"service": service},
+        }
+        for first, last, level in levels
+        for minute in range(first, last + 1)
+    ]
+
+
+def test_cpu_against_load_reads_both_baselines_from_their_latest_regime() -> None:
+    # An earlier CPU hog fills the first seven minutes of the window (CPU 95%, the service's
+    # requests down to 1/s with it); the service then runs at 8% and 6/s, and at the onset its
+    # CPU jumps to 60% at about the same traffic. Read against the whole window, the requests
+    # "rose" sixfold and the CPU "fell" from 95%; read from the latest regime, as every series
+    # is, the CPU rose sevenfold beyond its load.
+    metrics = stepped("cpu_usage_percent", [(-15, -9, 95.0), (-8, -1, 8.0), (0, 14, 60.0)])
+    metrics += stepped("requests_per_second", [(-15, -9, 1.0), (-8, -1, 6.0), (0, 14, 6.3)])
+    assert beyond_load(metrics)["cart"] >= 0.8
+    assert suspects_of(metrics=metrics)["cart"].kinds["cpu"] >= 0.8

@@ -62,3 +62,30 @@ def test_memory_that_swings_with_collections_and_traffic_is_no_step() -> None:
     metrics += series("requests_per_second", 10, 14, service="catalog")
     found = suspect_kinds(metrics=metrics)
     assert found.get("catalog", {}).get("memory", 0.0) < 0.1
+
+
+def short_window(name: str, before: list[float], after: list[float]) -> list[dict[str, object]]:
+    """A window cut short by the previous incident: two or three baseline minutes (the cut's
+    guard gap is the minute before the fault's), then the fault's minutes from −1 on."""
+    first = -2 - len(before)
+    minutes = [*range(first, first + len(before)), *range(-1, -1 + len(after))]
+    return [
+        {"name": name, "value": value, "timestamp": at(minute), "labels": {"service": "web"}}
+        for minute, value in zip(minutes, [*before, *after], strict=True)
+    ]
+
+
+def test_a_short_baseline_reads_a_steady_step_on_the_spread_both_sides_show() -> None:
+    # Two baseline minutes of CPU near 27%, then 80–104% for five minutes (Nezha's frontend
+    # CPU contention `…035354`): the pooled spread (about two points, under the short
+    # baseline's floor of four) makes it a step of 14 floors, where a quarter of the level made
+    # it 8 (strength 0.38 after the weak baseline's 0.7; now 0.50).
+    metrics = short_window("cpu_usage_percent", [26.7, 28.6], [80.5, 81.3, 100.2, 82.7, 104.5])
+    assert suspect_kinds(metrics=metrics)["web"]["cpu"] >= 0.45
+
+
+def test_a_short_baseline_does_not_read_noise_on_the_fault_side_as_a_step() -> None:
+    # The same two baseline minutes, then a CPU that swings around a slightly higher level:
+    # the swings widen the pooled spread, and the move stays a hint.
+    metrics = short_window("cpu_usage_percent", [26.7, 28.6], [20.0, 45.0, 31.0, 50.0, 24.0])
+    assert suspect_kinds(metrics=metrics).get("web", {}).get("cpu", 0.0) < 0.3

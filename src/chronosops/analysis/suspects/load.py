@@ -18,7 +18,7 @@ from chronosops.analysis.signals import SignalTable, peer_of, unit_floor
 from chronosops.analysis.statistics import MAD_SCALE, mad, median
 from chronosops.analysis.suspects.cut import MIN_BASELINE, Cut, strength_of
 from chronosops.analysis.suspects.edges import CALM_EDGE_Z
-from chronosops.analysis.suspects.series import own_sides, series_evidence
+from chronosops.analysis.suspects.series import latest_regime, own_sides, series_evidence
 from chronosops.analysis.suspects.spans import GroupMove, group_move
 from chronosops.analysis.suspects.suspect import Suspect
 from chronosops.core.artifacts import MetricSeries, SpanGroup
@@ -31,6 +31,9 @@ CALM_OWN_Z = 1.0
 # What is left of a service's latency percentiles when its own operations serve as fast as
 # before: the percentile still says its callers waited, not that it is the cause.
 UNSHOWN_LATENCY_SHARE = 0.5
+# A CPU's and a request rate's spread is at least this share of their level (as
+# `series.series_evidence` reads them).
+RELATIVE = 0.05
 
 
 def read_against_load(
@@ -88,17 +91,26 @@ def cpu_beyond_load(
         ):
             continue
         before, after = cut.sides(item)
-        if len(before) >= MIN_BASELINE and after and median(before) > 0:
-            rates[item.service] = max(rates.get(item.service, 0.0), median(after) / median(before))
+        if len(before) >= MIN_BASELINE and after:
+            # Both baselines from their latest regime, as `series.series_evidence` reads every
+            # series (engine 3.33): a window reaching back into an earlier fault (a CPU hog
+            # minutes before, its callers' traffic dipping with it) would read this incident's
+            # CPU against that fault's and its spread.
+            before = latest_regime(
+                before, floor=unit_floor(item.name, "traffic", item.unit), relative=RELATIVE
+            )
+            if median(before) > 0:
+                rise = median(after) / median(before)
+                rates[item.service] = max(rates.get(item.service, 0.0), rise)
     found: dict[str, float] = {}
     for service, item, before, after in own_sides(series, table, cut, "cpu"):
         ratio = rates.get(service)
         if ratio is None or ratio <= 1.0:
             continue
+        floor = unit_floor(item.name, "cpu", item.unit)
+        before = latest_regime(before, floor=floor, relative=RELATIVE)
         centre = median(before)
-        scale = max(
-            MAD_SCALE * mad(before), 0.05 * abs(centre), unit_floor(item.name, "cpu", item.unit)
-        )
+        scale = max(MAD_SCALE * mad(before), RELATIVE * abs(centre), floor)
         beyond = (median(after) - centre * ratio) / scale
         found[service] = max(found.get(service, 0.0), strength_of(beyond))
     return found

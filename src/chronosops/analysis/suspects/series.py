@@ -10,7 +10,7 @@ from chronosops.analysis.statistics import MAD_SCALE, mad, median
 from chronosops.analysis.suspects.cut import MIN_BASELINE, Cut, deviation
 from chronosops.core.artifacts import MetricSeries
 
-MIN_WEAK_BASELINE = 2  # two or three points: a relative change, weighed down
+MIN_WEAK_BASELINE = 2  # two or three points: read on a pooled spread, weighed down
 WEAK_SUPPORT = 0.7
 
 
@@ -36,8 +36,8 @@ def series_evidence(
     """(kind, signed deviation, weight) of one series, or None.
 
     Four baseline points or more: the robust deviation. Two or three (a window cut short by
-    the previous incident): a relative change against a wider floor, weighed down (weak
-    support). Fewer: nothing.
+    the previous incident): the deviation on both sides' pooled spread against a wider floor,
+    weighed down (weak support; `pooled_deviation`). Fewer: nothing.
     """
     kind = table.kind_of(series.name, series.labels)
     if kind is None:
@@ -52,11 +52,28 @@ def series_evidence(
         # baseline is the process changing (new code running, a leak), not noise.
         relative, floor = FOOTPRINT_RELATIVE, FOOTPRINT_FLOOR * floor
     before = latest_regime(before, floor=floor, relative=relative)
-    weight = 1.0
     if len(before) < MIN_BASELINE:
-        relative, floor, weight = max(relative, 0.25), 2 * floor, WEAK_SUPPORT
-    z = deviation(before, after, floor=floor, relative=relative)
-    return kind, z, weight
+        return (
+            kind,
+            pooled_deviation(before, after, floor=2 * floor, relative=relative),
+            WEAK_SUPPORT,
+        )
+    return kind, deviation(before, after, floor=floor, relative=relative), 1.0
+
+
+def pooled_deviation(
+    before: Sequence[float], after: Sequence[float], *, floor: float, relative: float
+) -> float:
+    """The move of a series whose baseline is too short to show its own spread (two or three
+    points: a window cut short by the previous incident), scaled by the spread both sides show
+    around their own medians (engine 3.33), as a two-sample test pools its variances where one
+    sample alone cannot give one. A fault that steps a level leaves each side about as steady
+    as before; one that only adds noise widens the pooled spread with it. Before 3.33 the scale
+    was a quarter of the level, whatever the series: a CPU tripling read as eight spreads."""
+    centre, level = median(before), median(after)
+    spread = median([abs(v - centre) for v in before] + [abs(v - level) for v in after])
+    scale = max(MAD_SCALE * spread, relative * abs(centre), floor)
+    return (level - centre) / scale
 
 
 # Memory is read against a fiftieth of its level and a tenth of the kind's unit floor.
