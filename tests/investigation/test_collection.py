@@ -9,9 +9,11 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 
 from chronosops.bootstrap import Services
+from chronosops.changes import ChangeCreate
+from chronosops.changes.repository import ChangeRepository
 from chronosops.collectors import CollectorQuery, CollectorUnavailableError
 from chronosops.core.aggregation import RawLogLine, log_templates, metric_series
 from chronosops.core.artifacts import Artifact
@@ -179,6 +181,96 @@ async def test_without_collectors_the_bundle_says_none_are_configured(
             "items": 0,
         },
     ]
+
+
+@pytest.mark.parametrize(
+    ("recorded", "read"),
+    [
+        (["deploy"], ["deploys"]),
+        (["rollback"], ["deploys"]),
+        (["config"], ["config"]),
+        (["feature_flag"], ["config"]),
+        (["infrastructure"], ["config"]),
+        (["infrastructure", "rollback"], ["deploys", "config"]),
+    ],
+)
+async def test_the_recorded_changes_read_each_kind_only_once_a_change_of_it_was_recorded(
+    client: httpx.AsyncClient, analyst: dict[str, str], recorded: list[str], read: list[str]
+) -> None:
+    # Changes of another service, days before: none in the window, but the feeds report.
+    for number, change_type in enumerate(recorded):
+        body = _change(f"c{number}", "search-api", "2024-01-10T09:00:00Z", type=change_type)
+        assert (await client.post("/v1/changes", json=body, headers=analyst)).status_code == 201
+    created = (await client.post("/v1/incidents/ingest", json=request(), headers=analyst)).json()
+    bundle = await _bundle(client, analyst, created["evidenceBundleId"])
+    note = next(n for n in bundle["collection"] if n["source"] == "changes")
+    assert (note["status"], note["read"]) == ("empty", read)
+    assert bundle["coverage"] == read
+    unread = sorted({"deploys", "config"} - set(read))
+    if not unread:
+        assert "not read" not in note["detail"]
+    else:
+        assert note["detail"].endswith(f"so the {unread[0]} feed is not read")
+    analysis = (await client.get(f"/v1/analyses/{created['analysisId']}", headers=analyst)).json()
+    assert analysis["result"]["completeness"]["readEmpty"] == [kind.upper() for kind in read]
+
+
+async def test_a_change_found_in_the_window_reads_its_kind_and_not_the_other(
+    client: httpx.AsyncClient, services: Services, analyst: dict[str, str]
+) -> None:
+    body = _change("own-deploy", "payment-service", "2024-01-15T09:55:00Z")
+    assert (await client.post("/v1/changes", json=body, headers=analyst)).status_code == 201
+    created = (await client.post("/v1/incidents/ingest", json=request(), headers=analyst)).json()
+    bundle = await _bundle(client, analyst, created["evidenceBundleId"])
+    note = next(n for n in bundle["collection"] if n["source"] == "changes")
+    assert (note["status"], note["items"], note["read"]) == ("ok", 1, ["deploys"])
+    assert note["detail"].endswith("so the config feed is not read")
+    assert bundle["coverage"] == ["deploys"]
+
+
+async def test_a_change_feed_seen_reporting_is_not_asked_about_again(
+    services: Services, analyst: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    changes = services.changes
+    asked: list[list[str]] = []
+    kinds_recorded = ChangeRepository.kinds_recorded
+
+    async def counted(self: ChangeRepository, kinds: Any) -> Any:
+        asked.append(list(kinds))
+        return await kinds_recorded(self, kinds)
+
+    monkeypatch.setattr(ChangeRepository, "kinds_recorded", counted)
+    database = services.database
+    sent: list[str] = []
+
+    @event.listens_for(database.engine.sync_engine, "before_cursor_execute")
+    def _sent(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if "EXISTS" in statement:
+            sent.append(statement)
+
+    async with database.unit_of_work(write=False) as session:
+        assert await changes.feeds(session) == set()
+    async with database.unit_of_work() as session:
+        await changes.record(
+            session,
+            ChangeCreate.model_validate(_change("d", "search-api", "2024-01-10T09:00:00Z")),
+            by=None,
+        )
+    for _ in range(2):
+        async with database.unit_of_work(write=False) as session:
+            assert await changes.feeds(session) == {"deploys"}
+    # Changes are never deleted: deploys, once seen, are not asked about again; config is.
+    assert asked == [["deploys", "config"], ["deploys", "config"], ["config"]]
+    async with database.unit_of_work(write=False) as session:
+        assert await changes.feeds(session, found={"config"}) == {"deploys", "config"}
+        assert await changes.feeds(session) == {"deploys", "config"}
+    assert len(asked) == 3
+    # The types are in the SQL itself: PostgreSQL plans each probe for them through the
+    # change_type index, never a generic plan for bound values that scans the table.
+    assert len(sent) == 3
+    assert "IN ('deploy', 'rollback')" in sent[0]
+    assert "IN ('config', 'feature_flag', 'infrastructure')" in sent[-1]
+    event.remove(database.engine.sync_engine, "before_cursor_execute", _sent)
 
 
 async def test_reanalysing_an_incident_that_never_got_evidence_collects_it_then(
@@ -528,29 +620,42 @@ async def test_a_change_feed_read_and_found_empty_is_sealed_and_states_the_diagn
 
     # No change was ever recorded: no feed reports here, so an empty window says nothing.
     unread = await _ingest_collected(client, services, request(sourceRef="unread"), analyst)
-    # A deploy feed reports (days before, another service): now an empty window is read.
-    recorded = await client.post(
-        "/v1/changes",
-        json={
-            "type": "deploy",
-            "service": "search-api",
-            "environment": "production",
-            "summary": "search ranking tweak",
-            "timestamp": "2024-01-10T09:00:00Z",
-        },
-        headers=analyst,
-    )
-    assert recorded.status_code == 201, recorded.text
+    # A deploy feed reports (days before, another service): now an empty window is read for
+    # deploys, and for deploys only: that feed says nothing of configuration.
+    for change_type, summary in (("deploy", "search ranking tweak"), ("feature_flag", "new cart")):
+        recorded = await client.post(
+            "/v1/changes",
+            json={
+                "type": change_type,
+                "service": "search-api",
+                "environment": "production",
+                "summary": summary,
+                "timestamp": "2024-01-10T09:00:00Z",
+            },
+            headers=analyst,
+        )
+        assert recorded.status_code == 201, recorded.text
+        if change_type == "deploy":
+            deploys = await _ingest_collected(
+                client, services, request(sourceRef="deploys-read"), analyst
+            )
+    # A flag feed reports too: now both kinds of change are read.
     read = await _ingest_collected(client, services, request(sourceRef="read-empty"), analyst)
 
     bundles = {
         way: await _bundle(client, analyst, found["evidenceBundleId"])
-        for way, found in (("unread", unread), ("read", read))
+        for way, found in (("unread", unread), ("deploys", deploys), ("read", read))
     }
     notes = {way: {n["source"]: n for n in b["collection"]} for way, b in bundles.items()}
     assert notes["unread"]["prometheus-prod"]["read"] == ["metrics"]
     assert "read" not in notes["unread"]["changes"]
     assert bundles["unread"]["coverage"] == ["metrics"]
+    assert notes["deploys"]["changes"]["read"] == ["deploys"]
+    assert notes["deploys"]["changes"]["detail"].endswith(
+        "; no config, feature-flag or infrastructure change was ever recorded "
+        "(POST /v1/changes), so the config feed is not read"
+    )
+    assert bundles["deploys"]["coverage"] == ["metrics", "deploys"]
     assert (notes["read"]["changes"]["status"], notes["read"]["changes"]["read"]) == (
         "empty",
         ["deploys", "config"],
@@ -574,5 +679,9 @@ async def test_a_change_feed_read_and_found_empty_is_sealed_and_states_the_diagn
     assert analyses["read"]["suspects"] == analyses["unread"]["suspects"]
     assert ranked["read"][0] != ("UNKNOWN", None)
     assert analyses["read"]["completeness"]["readEmpty"] == ["DEPLOYS", "CONFIG"]
+    deploys_only = (
+        await client.get(f"/v1/analyses/{deploys['analysisId']}", headers=analyst)
+    ).json()["result"]
+    assert deploys_only["completeness"]["readEmpty"] == ["DEPLOYS"]
     assert analyses["read"]["completeness"]["score"] == analyses["unread"]["completeness"]["score"]
     assert analyses["read"]["overallConfidence"] > analyses["unread"]["overallConfidence"]

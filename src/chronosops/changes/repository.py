@@ -3,11 +3,12 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, bindparam, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chronosops.changes.schemas import ChangeFilter
 from chronosops.changes.tables import ChangeRecord
+from chronosops.core.evidence_kinds import ReadKind, change_types_of
 from chronosops.storage import add_unless_taken, decode_cursor
 
 
@@ -50,12 +51,35 @@ class ChangeRepository:
         rows = list(await self.session.scalars(query.limit(limit + 1)))
         return rows[:limit], len(rows) > limit
 
-    async def any_recorded(self) -> bool:
-        """Whether any change was ever recorded (one indexed row, however many there are)."""
-        first = await self.session.scalar(
-            select(ChangeRecord.id).order_by(ChangeRecord.occurred_at, ChangeRecord.id).limit(1)
-        )
-        return first is not None
+    async def kinds_recorded(self, kinds: Collection[ReadKind]) -> set[ReadKind]:
+        """Which of ``kinds`` (``deploys``, ``config``) some change of was ever recorded: one
+        statement, one probe of the ``change_type`` index per kind, however many rows there
+        are (a table of a million deploys and no config change answers as fast as an empty
+        one)."""
+        if not kinds:
+            return set()
+        ordered = list(kinds)
+        # The types are written into the SQL, not bound: PostgreSQL's generic plan for a
+        # prepared ``IN ($1, $2)`` (psycopg prepares a statement on its fifth run) cannot
+        # tell a type with no rows from one with all of them and scans the table (measured:
+        # 40 ms over 200,000 deploys, against 0.04 ms through the index).
+        probes = [
+            exists()
+            .where(
+                ChangeRecord.change_type.in_(
+                    bindparam(
+                        f"types_{kind}",
+                        change_types_of(kind),
+                        expanding=True,
+                        literal_execute=True,
+                    )
+                )
+            )
+            .label(kind)
+            for kind in ordered
+        ]
+        row = (await self.session.execute(select(*probes))).one()
+        return {kind for kind, found in zip(ordered, row, strict=True) if found}
 
     async def in_window(
         self,

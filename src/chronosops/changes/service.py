@@ -18,6 +18,7 @@ from chronosops.changes.tables import ChangeRecord
 from chronosops.core.artifacts import ChangeEvent, ChangeType
 from chronosops.core.canonical import content_hash
 from chronosops.core.clock import Clock
+from chronosops.core.evidence_kinds import CHANGE_READ_KINDS, ReadKind
 from chronosops.core.ids import IdFactory
 from chronosops.core.timestamps import format_instant
 from chronosops.core.windows import TimeWindow
@@ -72,6 +73,8 @@ class ChangeService:
     def __init__(self, *, clock: Clock, ids: IdFactory) -> None:
         self.clock = clock
         self.ids = ids
+        # The change feeds seen reporting (`feeds`): only ever grows.
+        self._feeds: set[ReadKind] = set()
 
     async def record(
         self, session: AsyncSession, change: ChangeCreate, *, by: str | None
@@ -141,8 +144,22 @@ class ChangeService:
         )
         return [to_artifact(row) for row in rows]
 
-    async def connected(self, session: AsyncSession) -> bool:
-        """Whether a change feed reports here: some change was ever recorded. Until one is, an
-        empty window says nothing of what changed (no CI/CD posts to ``/v1/changes``), so the
-        feed is not counted as read."""
-        return await ChangeRepository(session).any_recorded()
+    async def feeds(
+        self, session: AsyncSession, *, found: Collection[ReadKind] = ()
+    ) -> set[ReadKind]:
+        """The change feeds that report here: ``deploys`` once a deploy or rollback was ever
+        recorded, ``config`` once a config, feature-flag or infrastructure change was. Until a
+        feed of a kind reports, an empty window says nothing of what changed of that kind (a
+        CI/CD that posts only deploys to ``/v1/changes`` has said nothing of configuration),
+        so that kind is not counted as read.
+
+        ``found`` are kinds already known to report (changes of them in the window). Changes
+        are never deleted, so a kind once seen keeps reporting: it is remembered and not asked
+        again; a kind not seen yet is asked each time (one statement for all of them)."""
+        known = self._feeds | set(found)
+        unknown = [kind for kind in CHANGE_READ_KINDS if kind not in known]
+        if unknown:
+            known |= await ChangeRepository(session).kinds_recorded(unknown)
+        # Only what a committed row (or the caller's found changes) showed is remembered.
+        self._feeds |= known
+        return {kind for kind in CHANGE_READ_KINDS if kind in known}

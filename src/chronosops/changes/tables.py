@@ -21,6 +21,8 @@ class ChangeRecord(TableBase):
     __table_args__ = (
         Index(None, "service", "occurred_at"),
         Index(None, "occurred_at", "id"),
+        # Whether a feed of a kind ever reported (`ChangeRepository.kinds_recorded`): a probe.
+        Index(None, "change_type"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from typing import Literal, get_args
 
 from chronosops.core.artifacts import (
+    CHANGE_TYPES,
     Artifact,
     ChangeEvent,
     LogStatement,
@@ -39,6 +40,16 @@ def read_kind_of(change_type: str) -> ReadKind:
     """Which feed a change belongs to: a deploy or rollback to ``deploys``, anything else
     (config, feature flag, infrastructure) to ``config``."""
     return "deploys" if change_type in ("deploy", "rollback") else "config"
+
+
+# The read kinds changes fall into, and which change types each covers.
+CHANGE_READ_KINDS: tuple[ReadKind, ...] = ("deploys", "config")
+
+
+def change_types_of(kind: ReadKind) -> tuple[str, ...]:
+    """The change types a feed of ``kind`` reports (`read_kind_of` turned around):
+    ``deploys`` → deploy, rollback; ``config`` → config, feature_flag, infrastructure."""
+    return tuple(change for change in CHANGE_TYPES if read_kind_of(change) == kind)
 
 
 def read_kinds(kinds: Iterable[str]) -> list[ReadKind]:

@@ -31,7 +31,7 @@ from chronosops.changes import SOURCE as CHANGES_SOURCE
 from chronosops.changes import ChangeService
 from chronosops.collectors import CollectorQuery
 from chronosops.core.artifacts import Artifact, LogTemplate, MetricSeries, SpanGroup
-from chronosops.core.evidence_kinds import ReadKind, read_kinds
+from chronosops.core.evidence_kinds import CHANGE_READ_KINDS, ReadKind, read_kind_of, read_kinds
 from chronosops.core.ingest_request import ChangeOrEvent, EvidenceLite, IngestIncidentRequest
 from chronosops.core.timestamps import format_instant
 from chronosops.core.topology import TOPOLOGY_EVENT, ServiceGraph, edges_from_events
@@ -42,8 +42,11 @@ from chronosops.scenarios import GenerationOptions, generate, options_from_field
 from chronosops.storage import Database
 
 SCENARIO_SOURCE_TYPE = "SCENARIO"
-# What reading the recorded changes covers: CI/CD posts deploys and configuration changes alike.
-CHANGE_KINDS: tuple[ReadKind, ...] = ("deploys", "config")
+# How the recorded changes' note names a change feed that never reported.
+_FEED_NAMES: dict[ReadKind, str] = {
+    "deploys": "deploy or rollback",
+    "config": "config, feature-flag or infrastructure",
+}
 DEPENDENCY_HOPS = 2
 # Up to this many evidenceLite log lines are mined on the event loop (measured: tens of
 # microseconds a line, less than the hop to a worker thread and back); more go to a thread.
@@ -272,7 +275,18 @@ class EvidenceGatherer:
         if joined:
             await self._joined(joined, fresh)
         held = {artifact.artifact_id for artifact in draft.artifacts}
-        if all(artifact.artifact_id in held for artifact in fresh.artifacts):
+        # What the joined alerts declared read and found empty counts as their evidence does:
+        # a bundle whose joined alerts' note lacks some of it (sealed before coverage existed)
+        # is sealed again with it.
+        said = {
+            kind
+            for note in draft.collection
+            if note.source == JOINED_ALERTS_SOURCE
+            for kind in note.read
+        }
+        if all(artifact.artifact_id in held for artifact in fresh.artifacts) and all(
+            kind in said for note in fresh.notes for kind in note.read
+        ):
             return None
         merged = Gathered(
             artifacts=list(draft.artifacts),
@@ -283,10 +297,18 @@ class EvidenceGatherer:
         return merged
 
     async def _joined(self, joined: Sequence[IngestIncidentRequest], gathered: Gathered) -> None:
-        """Each joined alert as an ``alert`` event, with its evidenceLite."""
+        """Each joined alert as an ``alert`` event, with its evidenceLite; the kinds the
+        alerts' senders declared read and found empty (``evidenceLite.readEmpty``) are what
+        the note read, as the incident's own request's are its ``evidenceLite`` note's."""
         artifacts: list[Artifact] = []
         for alert in joined:
             artifacts.extend(await self._lite(with_alert_event(alert)))
+        declared = read_kinds(
+            kind
+            for alert in joined
+            if alert.evidence_lite
+            for kind in alert.evidence_lite.read_empty or []
+        )
         gathered.add(
             artifacts,
             CollectionNote(
@@ -298,8 +320,14 @@ class EvidenceGatherer:
                     f"; at most the first {len(joined)} joined alerts are evidence"
                     if len(joined) >= JOINED_EVIDENCE_MAX
                     else ""
+                )
+                + (
+                    f"; read and found empty by their senders: {', '.join(declared)}"
+                    if declared
+                    else ""
                 ),
                 items=len(artifacts),
+                read=tuple(declared),
             ),
         )
 
@@ -398,28 +426,35 @@ class EvidenceGatherer:
                 environment=incident.metadata.environment,
                 limit=self.max_changes,
             )
-            # The recorded changes are one feed of deploys and configuration alike: read over
-            # the window when something reports here at all (a change was ever recorded).
-            connected = bool(found) or await self.changes.connected(session)
+            # Deploys and configuration are two feeds: each is read over the window when a
+            # change of its kind was ever recorded (a CI/CD reporting only deploys has said
+            # nothing of configuration).
+            feeds = await self.changes.feeds(
+                session, found={read_kind_of(change.change_type) for change in found}
+            )
         scope = ", ".join(sorted(services)) if services is not None else "every service"
         when = f"{format_instant(span.start)} to {format_instant(span.end)}"
+        detail = (
+            f"{len(found)} change(s) for {scope}, {when}"
+            if found
+            else f"no recorded changes for {scope}, {when}"
+        )
+        unread = [kind for kind in CHANGE_READ_KINDS if kind not in feeds]
+        if len(unread) == len(CHANGE_READ_KINDS):
+            detail += "; none was ever recorded (POST /v1/changes), so no change feed is read"
+        elif unread:
+            detail += (
+                f"; no {_FEED_NAMES[unread[0]]} change was ever recorded (POST /v1/changes), "
+                f"so the {unread[0]} feed is not read"
+            )
         gathered.add(
             found,
             CollectionNote(
                 source=CHANGES_SOURCE,
                 status="ok" if found else "empty",
-                detail=(
-                    f"{len(found)} change(s) for {scope}, {when}"
-                    if found
-                    else f"no recorded changes for {scope}, {when}"
-                    + (
-                        ""
-                        if connected
-                        else "; none was ever recorded (POST /v1/changes), so no change feed is read"
-                    )
-                ),
+                detail=detail,
                 items=len(found),
-                read=CHANGE_KINDS if connected else (),
+                read=tuple(read_kinds(feeds)),
             ),
         )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import zlib
 from datetime import datetime, timedelta
 from typing import Any
@@ -462,3 +463,89 @@ async def test_a_repeat_of_a_joined_alert_without_its_group_is_still_the_joined_
     assert len(await incidents(hooks, viewer)) == 1
     alerts = (await hooks.http.get(f"/v1/incidents/{incident_id}/alerts", headers=viewer)).json()
     assert alerts["count"] == 2
+
+
+async def test_what_a_joined_alert_read_and_found_empty_is_carried_into_the_bundle(
+    client_with: ClientFactory, analyst: dict[str, str], viewer: dict[str, str]
+) -> None:
+    hooks = await grouped_hooks(client_with, alert_grouping_reanalysis_delay_seconds=0)
+    opener = grouped_report(
+        "checkout-3",
+        service="checkout",
+        evidence={
+            "logs": [
+                {
+                    "message": "upstream payments returned 503",
+                    "level": "error",
+                    "timestamp": "2024-03-12T08:00:05Z",
+                }
+            ]
+        },
+    )
+    opened = await hooks.http.post("/v1/incidents/ingest", json=opener, headers=analyst)
+    await hooks.services.runner.drain()
+    incident_id = opened.json()["incidentId"]
+    # Two alerts of the group join: one read the deploy log, the other the deploy log and the
+    # config history; both found nothing there.
+    for source_ref, kinds in (("payments-3", ["deploys"]), ("payments-4", ["config", "deploys"])):
+        joining = grouped_report(source_ref, service="payments", evidence={"readEmpty": kinds})
+        joined = await hooks.http.post("/v1/incidents/ingest", json=joining, headers=analyst)
+        assert joined.json()["alert"] == "joined", joined.text
+    await hooks.services.runner.drain()
+    incident = (await hooks.http.get(f"/v1/incidents/{incident_id}", headers=viewer)).json()
+    bundle = (
+        await hooks.http.get(f"/v1/evidence-bundles/{incident['latestBundleId']}", headers=viewer)
+    ).json()
+    notes = {note["source"]: note for note in bundle["collection"]}
+    assert notes["joinedAlerts"]["read"] == ["deploys", "config"]
+    assert notes["joinedAlerts"]["detail"].endswith(
+        "; read and found empty by their senders: deploys, config"
+    )
+    # The opener declared nothing: its note reads nothing; the bundle's coverage is the union.
+    assert "read" not in notes["evidenceLite"]
+    assert bundle["coverage"] == ["deploys", "config"]
+    analysis = (
+        await hooks.http.get(f"/v1/analyses/{incident['latestAnalysisId']}", headers=viewer)
+    ).json()
+    assert analysis["result"]["completeness"]["readEmpty"] == ["DEPLOYS", "CONFIG"]
+
+
+async def test_a_manual_reanalysis_carries_what_joined_alerts_read_and_found_empty(
+    client_with: ClientFactory, analyst: dict[str, str], viewer: dict[str, str]
+) -> None:
+    hooks = await grouped_hooks(client_with, alert_grouping_reanalysis_delay_seconds=3600)
+    incident_id, _first = await open_then_join(hooks, analyst, viewer)
+    joining = grouped_report("payments-5", service="payments", evidence={"readEmpty": ["config"]})
+    joined = await hooks.http.post("/v1/incidents/ingest", json=joining, headers=analyst)
+    assert joined.json()["alert"] == "joined", joined.text
+    answer = await hooks.http.post(f"/v1/incidents/{incident_id}/reanalyze", headers=analyst)
+    assert answer.status_code == 201, answer.text
+    second = (await hooks.http.get(f"/v1/incidents/{incident_id}", headers=viewer)).json()
+    bundle = (
+        await hooks.http.get(f"/v1/evidence-bundles/{second['latestBundleId']}", headers=viewer)
+    ).json()
+    (note,) = [note for note in bundle["collection"] if note["source"] == "joinedAlerts"]
+    assert note["read"] == ["config"]
+    assert bundle["coverage"] == ["config"]
+
+    # Nothing new joined: the same bundle. A bundle whose joined alerts' note lacks the
+    # declaration (sealed before coverage existed) is sealed again with it.
+    services = hooks.services
+    async with services.database.unit_of_work(write=False) as session:
+        draft = await services.evidence.draft(session, second["latestBundleId"])
+        joined_requests = await services.pipeline.stored_evidence(session, incident_id)
+    gatherer = services.pipeline.gatherer
+    assert await gatherer.with_joined(draft, joined_requests.joined) is None
+    older = services.evidence.seal(
+        list(draft.artifacts),
+        collection=[dataclasses.replace(note, read=()) for note in draft.collection],
+    )
+    assert "coverage" not in older.content
+    merged = await gatherer.with_joined(older, joined_requests.joined)
+    assert merged is not None
+    again = services.evidence.seal(merged.artifacts, collection=merged.notes)
+    assert [note.read for note in again.collection if note.source == "joinedAlerts"] == [
+        ("config",)
+    ]
+    assert again.coverage == ["config"]
+    assert {a.artifact_id for a in again.artifacts} == {a.artifact_id for a in draft.artifacts}
