@@ -293,7 +293,9 @@ class EvidenceGatherer:
             # The joined alerts' note is written again, for all of them.
             notes=[note for note in draft.collection if note.source != JOINED_ALERTS_SOURCE],
         )
-        merged.add(fresh.artifacts, *fresh.notes)
+        # Artifacts the bundle already holds are not offered again: `Gathered.add` would note
+        # them as left out, which reads as if some evidence had been dropped.
+        merged.add([a for a in fresh.artifacts if a.artifact_id not in held], *fresh.notes)
         return merged
 
     async def _joined(self, joined: Sequence[IngestIncidentRequest], gathered: Gathered) -> None:

@@ -549,3 +549,4 @@ async def test_a_manual_reanalysis_carries_what_joined_alerts_read_and_found_emp
     ]
     assert again.coverage == ["config"]
     assert {a.artifact_id for a in again.artifacts} == {a.artifact_id for a in draft.artifacts}
+    assert "merge" not in {note.source for note in again.collection}
