@@ -248,15 +248,10 @@ def grouped_report(source_ref: str, *, service: str, evidence: dict[str, Any]) -
     }
 
 
-async def open_then_join(
-    hooks: Hooks, analyst: dict[str, str], viewer: dict[str, str]
-) -> tuple[str, dict[str, Any]]:
-    """A checkout alert opens the incident (analysed), then a payments alert of its group joins.
-
-    Returns the incident id and the incident as it read before the join.
-    """
-    opener = grouped_report(
-        "checkout-1",
+def checkout_report(source_ref: str) -> dict[str, Any]:
+    """A checkout alert of the group, with one error line that names payments."""
+    return grouped_report(
+        source_ref,
         service="checkout",
         evidence={
             "logs": [
@@ -268,6 +263,16 @@ async def open_then_join(
             ]
         },
     )
+
+
+async def open_then_join(
+    hooks: Hooks, analyst: dict[str, str], viewer: dict[str, str]
+) -> tuple[str, dict[str, Any]]:
+    """A checkout alert opens the incident (analysed), then a payments alert of its group joins.
+
+    Returns the incident id and the incident as it read before the join.
+    """
+    opener = checkout_report("checkout-1")
     opened = await hooks.http.post("/v1/incidents/ingest", json=opener, headers=analyst)
     assert opened.status_code in (200, 201, 202), opened.text
     await hooks.services.runner.drain()
@@ -469,19 +474,7 @@ async def test_what_a_joined_alert_read_and_found_empty_is_carried_into_the_bund
     client_with: ClientFactory, analyst: dict[str, str], viewer: dict[str, str]
 ) -> None:
     hooks = await grouped_hooks(client_with, alert_grouping_reanalysis_delay_seconds=0)
-    opener = grouped_report(
-        "checkout-3",
-        service="checkout",
-        evidence={
-            "logs": [
-                {
-                    "message": "upstream payments returned 503",
-                    "level": "error",
-                    "timestamp": "2024-03-12T08:00:05Z",
-                }
-            ]
-        },
-    )
+    opener = checkout_report("checkout-3")
     opened = await hooks.http.post("/v1/incidents/ingest", json=opener, headers=analyst)
     await hooks.services.runner.drain()
     incident_id = opened.json()["incidentId"]
