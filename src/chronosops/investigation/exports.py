@@ -83,6 +83,8 @@ class IncidentExports:
                         "synthetic": bundle.synthetic,
                         "artifacts": bundle.artifacts,
                         "collection": bundle.collection,
+                        # Sealed only when some source said what it read (`evidence.bundle`).
+                        **({"coverage": bundle.coverage} if bundle.coverage else {}),
                     },
                 }
             )

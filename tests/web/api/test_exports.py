@@ -102,6 +102,20 @@ async def test_an_untouched_export_verifies_offline(
     assert (result.ok, result.bundles_verified, result.events_verified) == (True, 1, 6)
 
 
+async def test_a_bundle_that_says_what_was_read_exports_with_it_and_verifies(
+    client: httpx.AsyncClient, analyst: dict[str, str]
+) -> None:
+    evidence = {"logs": SECRET_LOGS["logs"], "readEmpty": ["deploys", "config"]}
+    response = await client.post(
+        INGEST, json=request(sourceRef="coverage-export", evidenceLite=evidence), headers=analyst
+    )
+    assert response.status_code == 201, response.text
+    document = await exported(client, analyst, response.json()["incidentId"])
+    assert document["bundles"][0]["content"]["coverage"] == ["deploys", "config"]
+    result = verify_export(document)
+    assert (result.ok, result.bundles_verified) == (True, 1), result.problems
+
+
 async def test_an_edited_artifact_fails_offline_verification(
     client: httpx.AsyncClient, analyst: dict[str, str]
 ) -> None:
