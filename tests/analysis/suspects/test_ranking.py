@@ -98,3 +98,25 @@ def test_a_success_rate_that_holds_is_no_symptom_to_explain() -> None:
     metrics = checkout_calling(payment_after=0.0, email_after=0.0)
     metrics += success_rate("frontend", 100.0, 99.9)
     assert explains(metrics)["checkout"] < 0.3
+
+
+def frontend_failing_while_catalog_slows(catalog_success_after: float | None) -> list[str]:
+    # frontend fails 60% of its requests; its calls to catalog went 10 ms → 100 ms, about as
+    # anomalous as frontend itself.
+    metrics = success_rate("frontend", 100.0, 40.0)
+    metrics += edge("outbound_request_latency_p50_seconds", "frontend", "catalog", 0.010, 0.1)
+    if catalog_success_after is not None:
+        metrics += success_rate("catalog", 100.0, catalog_success_after)
+    request = analysis_input(metrics=metrics)
+    artifacts = normalise(request.artifacts, DEFAULT_TABLE)
+    return [s.service for s in rank_suspects(artifacts, request.context)]
+
+
+def test_a_caller_failing_its_requests_stays_ahead_of_a_callee_that_is_only_slower() -> None:
+    # Latency adds up along a call, failures do not: a slower callee that fails nothing does
+    # not explain the requests its caller fails.
+    assert frontend_failing_while_catalog_slows(None)[0] == "frontend"
+
+
+def test_a_callee_that_fails_too_still_comes_before_its_failing_caller() -> None:
+    assert frontend_failing_while_catalog_slows(30.0)[0] == "catalog"

@@ -167,6 +167,13 @@ OWN_KINDS = (
     "statement_stopped",
     "span_cut_short",
     "requests_cut_short",
+    # Its own success rate fell (engine 3.36): the requests it failed, as much its own as its
+    # error lines. Latency adds up along a call (a caller's time holds its callees'), so a
+    # callee about as slow explains a slow caller; failures do not add up that way. A callee
+    # that is only slower, or busier on the wire, makes its caller fail only past a timeout,
+    # and its own failures then show in its own signals. Read on the success rate's own scale
+    # (a twentieth of its level), so only a plain drop holds a caller ahead.
+    "availability",
 )
 
 
