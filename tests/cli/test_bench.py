@@ -163,3 +163,40 @@ def test_bench_analysis_with_metrics_only_says_so() -> None:
     assert json.loads(as_json.stdout)["suite"]["evidence"] == "metrics,traces"
     plain = runner.invoke(app, [*args, "--markdown"])
     assert "Evidence kept" not in plain.stdout
+
+
+@pytest.mark.parametrize("kinds", ["deploy", "deploys,deploys", "events"])
+def test_bench_analysis_refuses_a_read_empty_kind_it_does_not_know(kinds: str) -> None:
+    result = runner.invoke(
+        app, ["bench", "analysis", "--size", "1", "--no-load", "--read-empty", kinds]
+    )
+    assert result.exit_code == 2
+    assert "--read-empty" in result.output
+    assert "metrics, logs, traces, deploys, config" in result.output
+
+
+def test_bench_analysis_prints_the_named_answers_calibration_and_what_was_said_read() -> None:
+    args = ["bench", "analysis", "--size", "4", "--no-load", "--markdown"]
+    said = runner.invoke(app, [*args, "--read-empty", "config,deploys"])
+    assert said.exit_code == 0, said.output
+    assert "each bundle said it read deploys,config and found it empty" in said.stdout
+    for words in ("named, right", "Brier", "ECE"):
+        assert words in said.stdout
+    plain = runner.invoke(app, args)
+    assert "stated confidence of named answers:" in plain.stdout
+    assert "said it read" not in plain.stdout
+
+
+def test_bench_nezha_with_the_change_feed_said_read_reports_the_calibration() -> None:
+    from chronosops.investigation.nezha_benchmark import DatasetMissingError, find_dataset
+
+    try:
+        find_dataset()
+    except DatasetMissingError:
+        pytest.skip("the Nezha dataset is not present")
+    result = runner.invoke(
+        app, ["bench", "nezha", "--limit", "2", "--markdown", "--read-empty", "deploys,config"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "each bundle said it read deploys,config" in result.stdout
+    assert "OnlineBoutique" in result.stdout.split("stated confidence of named answers")[1]

@@ -99,7 +99,7 @@ def test_with_history_each_case_remembers_only_the_earlier_tuned_cases_of_its_sy
     remembered: dict[str, list[str]] = {}
 
     def fake_analyse(
-        case: NezhaCase, history: object, evidence: object = None
+        case: NezhaCase, history: object, evidence: object = None, read_empty: object = ()
     ) -> tuple[CaseOutcome, dict[str, Any]]:
         # Each case's record names it; the history handed on says which were remembered.
         remembered[case.source_ref] = sorted(h.statement for h in history)  # type: ignore[attr-defined]
@@ -213,3 +213,31 @@ def test_the_report_says_which_evidence_it_kept() -> None:
     report = run_nezha(DATASET, limit=1, evidence=parse_evidence("metrics"))
     assert report.evidence == "metrics"
     assert run_nezha(DATASET, limit=1).evidence == "all"
+
+
+@needs_dataset
+def test_a_case_said_to_have_read_an_empty_change_feed_moves_only_its_stated_confidence() -> None:
+    assert DATASET is not None
+    source_ref = "nezha-trainticket-2023-01-29-133154"  # a tuned case, named right
+    case = next(c for c in load_cases(DATASET) if c.source_ref == source_ref)
+    plain, _ = analyse(case)
+    said, _ = analyse(case, read_empty=["deploys", "config"])
+    assert (said.answered, said.culprit_top1, said.hypothesis_top1) == (
+        plain.answered,
+        plain.culprit_top1,
+        plain.hypothesis_top1,
+    )
+    assert said.stated.named
+    assert plain.stated.named
+    # Nothing changed: a deploy can no longer overturn the reading (engine 3.34's *reach*).
+    assert said.stated.confidence > plain.stated.confidence
+
+
+@needs_dataset
+def test_the_report_scores_the_named_answers_stated_confidence_per_system_and_part() -> None:
+    assert DATASET is not None
+    report = run_nezha(DATASET, limit=2, read_empty=["deploys", "config"])
+    assert report.read_empty == "deploys,config"
+    assert set(report.calibration) <= {"OnlineBoutique tuned", "OnlineBoutique held-out"}
+    for row in report.calibration.values():
+        assert set(row) == {"named", "right", "stated", "brier", "ece"}

@@ -14,9 +14,17 @@ from rich.progress import Progress
 from rich.table import Table
 
 from chronosops.cli.errors import fail
-from chronosops.core.evidence_kinds import EVIDENCE_KINDS, EvidenceChoiceError, parse_evidence
+from chronosops.core.evidence_kinds import (
+    EVIDENCE_KINDS,
+    READ_KINDS,
+    EvidenceChoiceError,
+    ReadKind,
+    parse_evidence,
+    read_kinds,
+)
 from chronosops.core.heap import freeze_startup_objects
 from chronosops.investigation.benchmark import BenchmarkReport, run_benchmark, run_load
+from chronosops.investigation.calibration import calibration_line
 from chronosops.investigation.loghub import SYSTEMS, DatasetMissingError, find_loghub, run_loghub
 from chronosops.scenarios import CONVENTIONS, SUITES, Conventions, SuiteName, suite_size
 
@@ -72,6 +80,40 @@ def evidence_or_exit(text: str) -> frozenset[str]:
     except EvidenceChoiceError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from error
+
+
+READ_EMPTY_HELP = (
+    "a comma-separated list of " + ", ".join(READ_KINDS) + ": each bundle says it read these "
+    "kinds over its window (its coverage; e.g. 'deploys,config': the change feed was read and "
+    "nothing changed); the named answers' stated confidence, Brier and ECE are printed"
+)
+
+
+def read_empty_or_exit(text: str) -> list[ReadKind]:
+    """The ``--read-empty`` kinds; an unknown or repeated kind ends the command with code 2."""
+    if not text:
+        return []
+    words = [w.strip().lower() for w in text.split(",")]
+    unknown = [w for w in words if w not in READ_KINDS]
+    if unknown or len(set(words)) != len(words):
+        typer.echo(
+            f"error: --read-empty {text!r}: expected a comma-separated list of "
+            + ", ".join(READ_KINDS)
+            + ", each once",
+            err=True,
+        )
+        raise typer.Exit(2)
+    return read_kinds(words)
+
+
+def calibration_lines(
+    calibration: dict[str, dict[str, float | int | None]], read_empty: str
+) -> list[str]:
+    """The named answers' calibration per part, and what the bundles said they read."""
+    said = f" (each bundle said it read {read_empty} and found it empty)" if read_empty else ""
+    return [f"stated confidence of named answers{said}:"] + [
+        "  " + calibration_line(part, row) for part, row in calibration.items()
+    ]
 
 
 def evidence_note(report: BenchmarkReport) -> str:
@@ -130,6 +172,13 @@ def analysis(
         help="the kinds of each incident's evidence kept: " + EVIDENCE_HELP + "; a log "
         "statement is kept only with both logs and traces, topology with events",
     ),
+    read_empty: str = typer.Option(
+        "",
+        "--read-empty",
+        metavar="KINDS",
+        help=READ_EMPTY_HELP + "; said only where true: a change feed where the events are "
+        "kept and the generator did not drop the incident's changes, another kind where kept",
+    ),
     as_json: bool = typer.Option(False, "--json", help="print the report as JSON"),
     markdown: bool = typer.Option(
         False, "--markdown", help="print the tables as Markdown (for docs/benchmarks.md)"
@@ -137,6 +186,7 @@ def analysis(
 ) -> None:
     """Analyse a generated suite of demo incidents with known causes and print the scores."""
     kept = evidence_or_exit(evidence)
+    said_read = read_empty_or_exit(read_empty)
     problems = [
         f"--{name} must be one of {', '.join(allowed)}"
         for name, value, allowed in (
@@ -163,6 +213,7 @@ def analysis(
             progress=lambda done, total: progress.update(task, completed=done, total=total),
             history=history,
             evidence=kept,
+            read_empty=said_read,
         )
         load_report = None
         if load:
@@ -192,6 +243,7 @@ def analysis(
         typer.echo(f"\n{code_path_line(report)}.")
         if note := evidence_note(report):
             typer.echo(f"\n{note.capitalize()}.")
+        typer.echo("\n" + "\n".join(calibration_lines(report.calibration, report.read_empty)))
         if load_report is not None:
             typer.echo(
                 f"\nLarge bundles ({load_report.series} series, {load_report.log_lines:,} log lines, "
@@ -221,6 +273,8 @@ def analysis(
     out.print(code_path_line(report))
     if note := evidence_note(report):
         out.print(note)
+    for line in calibration_lines(report.calibration, report.read_empty):
+        out.print(line, highlight=False)
     if load_report is not None:
         out.print(
             f"\nlarge bundles ({load_report.series} series, {load_report.log_lines:,} log lines; "
@@ -355,6 +409,13 @@ def nezha(
         metavar="KINDS",
         help="the kinds of each case's evidence kept: " + EVIDENCE_HELP,
     ),
+    read_empty: str = typer.Option(
+        "",
+        "--read-empty",
+        metavar="KINDS",
+        help=READ_EMPTY_HELP + " (true of 'deploys,config': nothing was deployed or "
+        "reconfigured in the Nezha experiments)",
+    ),
     as_json: bool = typer.Option(False, "--json", help="print the report as JSON"),
     markdown: bool = typer.Option(
         False, "--markdown", help="print the table as Markdown (for docs/benchmarks.md)"
@@ -371,6 +432,7 @@ def nezha(
     )
 
     kept = evidence_or_exit(evidence)
+    said_read = read_empty_or_exit(read_empty)
     # As `serve` and `worker` do once started, so the times are those a running service sees.
     freeze_startup_objects()
     try:
@@ -385,6 +447,7 @@ def nezha(
                 history=history,
                 history_incidents=history_incidents,
                 evidence=kept,
+                read_empty=said_read,
             )
     except NezhaDatasetMissingError as error:
         typer.echo(f"error: {error}", err=True)
@@ -426,6 +489,7 @@ def nezha(
                 + " |"
             )
         typer.echo(f"\nNezha (FSE'23) reports: {published}.\n\n{timing}.")
+        typer.echo("\n" + "\n".join(calibration_lines(report.calibration, report.read_empty)))
         return
     table = Table(title=f"built-in analysis on the Nezha incidents ({report.dataset})")
     for header in ("system", "part", "fault"):
@@ -447,6 +511,8 @@ def nezha(
     out.print(table)
     out.print(f"Nezha (FSE'23) reports: {published}.")
     out.print(timing)
+    for line in calibration_lines(report.calibration, report.read_empty):
+        out.print(line, highlight=False)
     if cases:
         for outcome in report.tuned_cases:
             mark = "ok " if outcome.culprit_top1 else ("@3 " if outcome.culprit_top3 else "-- ")

@@ -39,7 +39,8 @@ from chronosops.analysis.code_paths import (
 from chronosops.analysis.models import StatementHistory
 from chronosops.core.aggregation import RawLogLine, log_templates, metric_series
 from chronosops.core.artifacts import Artifact, LogStatement, LogTemplate, MetricSeries
-from chronosops.core.evidence_kinds import ALL_EVIDENCE, evidence_label, keep_evidence
+from chronosops.core.evidence_kinds import ALL_EVIDENCE, ReadKind, evidence_label, keep_evidence
+from chronosops.investigation.calibration import NOT_NAMED, Stated, calibration, stated
 from chronosops.scenarios import (
     Conventions,
     GeneratedIncident,
@@ -74,6 +75,7 @@ class Outcome:
     missing_wrong: bool = False
     stopped_right: bool = False
     stopped_wrong: bool = False
+    stated: Stated = NOT_NAMED
 
 
 @dataclass
@@ -128,10 +130,32 @@ class BenchmarkReport:
     per_part: dict[str, dict[str, float | int | None]] = field(default_factory=dict)
     history: int = 0  # fault-free days of each system read as its earlier incidents
     evidence: str = "all"  # the kinds of evidence kept (`core.evidence_kinds.evidence_label`)
+    # Named answers' stated confidence against how often they were right
+    # (`investigation.calibration`), per part (tuned, held-out).
+    calibration: dict[str, dict[str, float | int | None]] = field(default_factory=dict)
+    read_empty: str = ""  # the kinds said read where they were (`read_coverage`)
+
+
+def read_coverage(
+    incident: GeneratedIncident, evidence: frozenset[str], read_empty: Sequence[ReadKind]
+) -> list[ReadKind]:
+    """The ``read_empty`` kinds the incident may truthfully say it read over its window: a
+    change feed only where its events are kept and the generator did not drop its changes
+    (else a deploy that caused the incident could be missing from a feed said to be read);
+    metrics, logs and traces only where kept and not dropped."""
+    changes = "events" in evidence and "changes" not in incident.options.drop
+    return [
+        kind
+        for kind in read_empty
+        if (changes if kind in ("deploys", "config") else kind in evidence)
+        and kind not in incident.options.drop
+    ]
 
 
 def request_of(
-    incident: GeneratedIncident, history: Sequence[StatementHistory] = ()
+    incident: GeneratedIncident,
+    history: Sequence[StatementHistory] = (),
+    coverage: Sequence[ReadKind] = (),
 ) -> AnalysisInput:
     return AnalysisInput(
         context=IncidentContext(
@@ -146,6 +170,7 @@ def request_of(
         ),
         artifacts=list(incident.artifacts),
         statement_history=list(history),
+        coverage=list(coverage),
     )
 
 
@@ -229,6 +254,10 @@ def score(
         milliseconds=milliseconds,
         held_out=is_held_out(incident.scenario_id, incident.options),
         **_code_paths(incident, history),
+        stated=stated(
+            result,
+            top.id == truth.hypothesis_id and result.culprit_service == truth.culprit_service,
+        ),
     )
 
 
@@ -243,11 +272,13 @@ def run_benchmark(
     part: Literal["all", "tuned", "held-out"] = "all",
     history: int = 0,
     evidence: frozenset[str] = ALL_EVIDENCE,
+    read_empty: Sequence[ReadKind] = (),
 ) -> BenchmarkReport:
     """Score the engine on a suite; ``part`` keeps only the tuned or only the held-out cases;
     ``history``: each incident analysed with the log statements of that many fault-free days
     of its system (`earlier_incidents`); ``evidence``: only those kinds of each incident's
-    evidence kept (`with_evidence`)."""
+    evidence kept (`with_evidence`); ``read_empty``: kinds each incident says it read over its
+    window, where it truthfully may (`read_coverage`)."""
     suite = (
         list(incidents)
         if incidents is not None
@@ -262,7 +293,7 @@ def run_benchmark(
     for index, generated in enumerate(suite, start=1):
         incident = with_evidence(generated, evidence)
         past = earlier_incidents(incident, history, evidence)
-        request = request_of(incident, past)
+        request = request_of(incident, past, read_coverage(generated, evidence, read_empty))
         started = time.perf_counter()
         result = analyze(request)
         outcome = score(incident, result, (time.perf_counter() - started) * 1000, past)
@@ -281,6 +312,12 @@ def run_benchmark(
         per_part={k: per_part[k].row() for k in ("tuned", "held-out") if k in per_part},
         history=history,
         evidence=evidence_label(evidence),
+        calibration={
+            k: calibration([o.stated for o in per_part[k].outcomes])
+            for k in ("tuned", "held-out")
+            if k in per_part
+        },
+        read_empty=",".join(read_empty),
     )
 
 

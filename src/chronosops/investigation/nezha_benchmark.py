@@ -31,11 +31,12 @@ from typing import Any
 from chronosops.analysis import AnalysisInput, AnalysisResult, IncidentContext, analyze
 from chronosops.analysis.code_paths import ServiceStatements, history_of, statement_lines
 from chronosops.analysis.models import StatementHistory
-from chronosops.core.evidence_kinds import EVIDENCE_KINDS, evidence_label
+from chronosops.core.evidence_kinds import EVIDENCE_KINDS, ReadKind, evidence_label
 from chronosops.core.ingest_request import IngestIncidentRequest
 from chronosops.core.windows import incident_window
 from chronosops.evidence.lite import artifacts_from_lite
 from chronosops.evidence.service import DEFAULT_HISTORY_INCIDENTS
+from chronosops.investigation.calibration import NOT_NAMED, Stated, calibration, stated
 
 # Nezha's own service-level figures (paper Table 3): AS@1, AS@3.
 PUBLISHED = {"TrainTicket": (0.8667, 0.9778), "OnlineBoutique": (0.9286, 0.9643)}
@@ -172,18 +173,20 @@ class CaseOutcome:
     expected: str  # the same for the truth
     milliseconds: float  # evidenceLite → artifacts → analysis, CPU time
     body_bytes: int
+    stated: Stated = NOT_NAMED
 
 
 def score(case: NezhaCase, result: AnalysisResult, milliseconds: float, size: int) -> CaseOutcome:
     culprits = ranked_culprits(result)
     right = {case.hypothesis, *case.acceptable}
     top = result.hypotheses[0]
+    culprit_top1 = bool(culprits) and culprits[0] == case.culprit
     return CaseOutcome(
         source_ref=case.source_ref,
         system=case.system,
         fault_type=case.fault_type,
         held_out=case.held_out,
-        culprit_top1=bool(culprits) and culprits[0] == case.culprit,
+        culprit_top1=culprit_top1,
         culprit_top3=case.culprit in culprits[:3],
         hypothesis_top1=top.id in right,
         hypothesis_top3=any(h.id in right for h in result.hypotheses[:3]),
@@ -191,6 +194,7 @@ def score(case: NezhaCase, result: AnalysisResult, milliseconds: float, size: in
         expected=f"{case.hypothesis}@{case.culprit}",
         milliseconds=milliseconds,
         body_bytes=size,
+        stated=stated(result, culprit_top1 and top.id in right),
     )
 
 
@@ -198,15 +202,20 @@ def analyse(
     case: NezhaCase,
     history: Sequence[StatementHistory] = (),
     evidence: frozenset[str] = frozenset(EVIDENCE_KINDS),
+    read_empty: Sequence[ReadKind] = (),
 ) -> tuple[CaseOutcome, dict[str, ServiceStatements]]:
     """The case scored, and what the service keeps of its log statements for later incidents
-    (`analysis.code_paths.statement_lines`, as stored in the ``statement_history`` table)."""
+    (`analysis.code_paths.statement_lines`, as stored in the ``statement_history`` table).
+    ``read_empty``: kinds the bundle says were read over the window (its ``coverage``), as a
+    sender's ``evidenceLite.readEmpty`` or a collector that asked would record them."""
     body = case.body()
     # CPU time of this process: what one core spends, whatever else the machine is running.
     started = time.process_time()
     request = request_of(body, evidence)
     if history:
         request = request.model_copy(update={"statement_history": list(history)})
+    if read_empty:
+        request = request.model_copy(update={"coverage": list(read_empty)})
     result = analyze(request)
     outcome = score(case, result, (time.process_time() - started) * 1000, len(body))
     return outcome, statement_lines(request.artifacts)
@@ -265,6 +274,10 @@ class NezhaReport:
     largest_ms: float
     tuned_cases: list[CaseOutcome]  # per case, tuned part only: held-out cases stay aggregate
     evidence: str = "all"  # the kinds of evidence kept (`evidence_label`)
+    # Named answers' stated confidence against how often they were right
+    # (`investigation.calibration`), per "system part" (tuned, held-out).
+    calibration: dict[str, dict[str, float | int | None]] = field(default_factory=dict)
+    read_empty: str = ""  # the kinds each bundle said it read and found empty, if any
 
 
 def _iterate(cases: Sequence[NezhaCase]) -> Iterator[tuple[int, NezhaCase]]:
@@ -280,6 +293,7 @@ def run_nezha(
     history: bool = False,
     history_incidents: int = DEFAULT_HISTORY_INCIDENTS,
     evidence: frozenset[str] = frozenset(EVIDENCE_KINDS),
+    read_empty: Sequence[ReadKind] = (),
 ) -> NezhaReport:
     """Every case analysed on its own; with ``history``, as the service analyses them (its
     statement history on, the default): in time order per system, each read against the log
@@ -298,7 +312,7 @@ def run_nezha(
     earlier: dict[str, list[dict[str, ServiceStatements]]] = defaultdict(list)
     for index, case in _iterate(cases):
         past = remembered(earlier[case.system], history_incidents) if history else []
-        outcome, records = analyse(case, past, evidence)
+        outcome, records = analyse(case, past, evidence, read_empty)
         outcomes.append(outcome)
         if history and not case.held_out:
             earlier[case.system].append(records)
@@ -323,6 +337,10 @@ def run_nezha(
             ),
         )
     ]
+    answers: dict[str, list[Stated]] = defaultdict(list)
+    for outcome in outcomes:
+        part = "held-out" if outcome.held_out else "tuned"
+        answers[f"{outcome.system} {part}"].append(outcome.stated)
     times = [o.milliseconds for o in outcomes]
     largest = max(outcomes, key=lambda o: o.body_bytes, default=None)
     return NezhaReport(
@@ -335,4 +353,9 @@ def run_nezha(
         largest_ms=largest.milliseconds if largest else 0.0,
         tuned_cases=[o for o in outcomes if not o.held_out],
         evidence=evidence_label(evidence),
+        calibration={
+            key: calibration(answers[key])
+            for key in sorted(answers, key=lambda k: (k.split()[0], k.endswith("held-out")))
+        },
+        read_empty=",".join(read_empty),
     )
