@@ -15,6 +15,15 @@ from chronosops.scenarios import FIELD_SCENARIOS, SCENARIOS
 runner = CliRunner()
 
 
+def skip_without_the_nezha_dataset() -> None:
+    from chronosops.investigation.nezha_benchmark import DatasetMissingError, find_dataset
+
+    try:
+        find_dataset()
+    except DatasetMissingError:
+        pytest.skip("the Nezha dataset is not present")
+
+
 def test_bench_analysis_prints_a_row_per_scenario_and_an_overall_row() -> None:
     result = runner.invoke(
         app, ["bench", "analysis", "--size", str(len(SCENARIOS)), "--no-load", "--markdown"]
@@ -79,12 +88,7 @@ def test_bench_nezha_refuses_a_missing_dataset_folder(tmp_path: Path) -> None:
 
 
 def test_bench_nezha_scores_two_cases_beside_nezhas_figures() -> None:
-    from chronosops.investigation.nezha_benchmark import DatasetMissingError, find_dataset
-
-    try:
-        find_dataset()
-    except DatasetMissingError:
-        pytest.skip("the Nezha dataset is not present")
+    skip_without_the_nezha_dataset()
     result = runner.invoke(app, ["bench", "nezha", "--limit", "2", "--markdown"])
     assert result.exit_code == 0, result.output
     rows = [line for line in result.stdout.splitlines() if line.startswith("| ")]
@@ -107,12 +111,7 @@ def test_bench_nezha_refuses_an_evidence_kind_it_does_not_know(
 
 
 def test_bench_nezha_with_metrics_only_says_so() -> None:
-    from chronosops.investigation.nezha_benchmark import DatasetMissingError, find_dataset
-
-    try:
-        find_dataset()
-    except DatasetMissingError:
-        pytest.skip("the Nezha dataset is not present")
+    skip_without_the_nezha_dataset()
     result = runner.invoke(
         app, ["bench", "nezha", "--limit", "1", "--evidence", "metrics", "--markdown"]
     )
@@ -188,12 +187,7 @@ def test_bench_analysis_prints_the_named_answers_calibration_and_what_was_said_r
 
 
 def test_bench_nezha_with_the_change_feed_said_read_reports_the_calibration() -> None:
-    from chronosops.investigation.nezha_benchmark import DatasetMissingError, find_dataset
-
-    try:
-        find_dataset()
-    except DatasetMissingError:
-        pytest.skip("the Nezha dataset is not present")
+    skip_without_the_nezha_dataset()
     result = runner.invoke(
         app, ["bench", "nezha", "--limit", "2", "--markdown", "--read-empty", "deploys,config"]
     )
