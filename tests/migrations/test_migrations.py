@@ -119,3 +119,31 @@ def test_0014_gives_each_open_group_to_its_newest_open_incident(tmp_path: Path) 
         held: dict[str, str | None] = {row[0]: row[1] for row in rows}
     engine.dispose()
     assert held == {"older": None, "newer": "one-group", "closed": None}
+
+
+def test_lookups_by_incident_use_the_unique_indexes_that_lead_with_it(tmp_path: Path) -> None:
+    """0018 dropped the single-column incident indexes of the audit events and the alerts: the
+    lookups by incident must still be index searches, through the unique constraints."""
+    url = f"sqlite:///{tmp_path}/plans.db"
+    migrations.upgrade(url)
+    engine = create_engine(sync_url(url))
+    lookups = {
+        "SELECT incident_seq, hash FROM audit_event WHERE incident_id = 'i'"
+        " ORDER BY incident_seq DESC LIMIT 1": "audit_event",
+        "SELECT id FROM audit_event WHERE incident_id = 'i' ORDER BY incident_seq": "audit_event",
+        "SELECT id FROM incident_alert WHERE incident_id = 'i'": "incident_alert",
+    }
+    with engine.connect() as connection:
+        for statement, table_name in lookups.items():
+            plan = " ".join(
+                str(row[-1]) for row in connection.execute(text(f"EXPLAIN QUERY PLAN {statement}"))
+            )
+            assert f"SEARCH {table_name} USING" in plan, (statement, plan)
+            assert "(incident_id=?)" in plan, (statement, plan)
+        indexed = {
+            table_name: {index["name"] for index in inspect(connection).get_indexes(table_name)}
+            for table_name in ("audit_event", "incident_alert")
+        }
+    engine.dispose()
+    assert "ix_audit_event_incident_id" not in indexed["audit_event"]
+    assert "ix_incident_alert_incident_id" not in indexed["incident_alert"]

@@ -24,7 +24,9 @@ class AuditEvent(TableBase):
     seq: Mapped[int] = mapped_column(Integer)
     prev_hash: Mapped[str] = mapped_column(String(64))
     # The incident's own sub-chain, so one incident verifies without walking every event.
-    incident_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    # No index of its own: the unique (incident_id, incident_seq) one serves every lookup by
+    # incident, and a second index cost each event's insert (migration 0018).
+    incident_id: Mapped[str | None] = mapped_column(String(32))
     incident_seq: Mapped[int | None] = mapped_column(Integer)
     incident_prev_hash: Mapped[str | None] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))

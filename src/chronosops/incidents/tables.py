@@ -188,8 +188,10 @@ class IncidentAlert(TableBase):
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    # No index of its own: the unique (incident_id, source_type, source_ref) one serves the
+    # lookups by incident and the cascade, and a second index cost each ingest (migration 0018).
     incident_id: Mapped[str] = mapped_column(
-        String(32), ForeignKey("incident.id", ondelete="CASCADE"), index=True
+        String(32), ForeignKey("incident.id", ondelete="CASCADE")
     )
     source_type: Mapped[str] = mapped_column(String(32))
     source_ref: Mapped[str] = mapped_column(String(512))
