@@ -387,8 +387,11 @@ async def test_under_sustained_writes_the_writer_starts_the_wal_over_past_its_li
     assert written >= 24 * WAL_LIMIT
     assert checkpoints.restarts >= 3
     # The limit, plus what was committed between the checkpoint that found it passed and the
-    # restart (a checkpoint interval and the checkpoint's own time: ~1-4 MB here).
-    assert peak < 8 * WAL_LIMIT
+    # restart (a checkpoint interval and the checkpoint's own time: ~1-4 MB on a quiet machine;
+    # the checkpoint thread runs at nice 10, so with every core busy it comes late and the WAL
+    # reached 9.7 MB). Bounded all the same: never the 24 MB a WAL that is never started over
+    # grows to, which is what this guards.
+    assert peak < 12 * WAL_LIMIT
     async with database.unit_of_work(write=False) as session:
         rows = await session.scalar(text("SELECT count(*) FROM seq_probe"))
     assert rows == written // 20_000
