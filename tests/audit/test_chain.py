@@ -8,6 +8,7 @@ import httpx
 from sqlalchemy import text, update
 
 from chronosops.bootstrap import Services, metadata
+from tests.fixtures.database import on_postgres
 from tests.fixtures.guide import example, request
 
 INGEST = "/v1/incidents/ingest"
@@ -142,3 +143,57 @@ async def test_concurrent_ingests_and_their_repeats_are_stored_once_and_the_chai
     assert stored == 12
     chain = (await client.get("/v1/audit/verify", headers=admin)).json()
     assert chain["ok"] is True, chain
+
+
+async def test_units_sharing_a_commit_link_their_events_in_the_order_they_ran_and_a_failed_one_leaves_no_gap(
+    client: httpx.AsyncClient, admin: dict[str, str], services: Services
+) -> None:
+    """On SQLite these units share one group commit, whose events are linked in one pass."""
+
+    async def unit(number: int, *, fail: bool = False) -> None:
+        async with services.database.unit_of_work() as session:
+            for step in range(2):
+                await services.audit.record(
+                    session,
+                    event_type="INCIDENT_UPDATED",
+                    entity_type="INCIDENT",
+                    entity_id=f"grouped-{number}",
+                    payload={"unit": number, "step": step},
+                    incident_id=f"grouped-{number % 2}",
+                )
+            if fail:
+                raise ValueError("gives up after recording")
+
+    results = await asyncio.gather(
+        *(unit(number, fail=number in (2, 5)) for number in range(8)), return_exceptions=True
+    )
+    assert [isinstance(result, ValueError) for result in results] == [
+        number in (2, 5) for number in range(8)
+    ]
+    async with services.database.unit_of_work(write=False) as session:
+        rows = (
+            await session.execute(
+                text(
+                    "SELECT seq, entity_id, incident_id, incident_seq FROM audit_event"
+                    " WHERE entity_id LIKE 'grouped-%' ORDER BY seq"
+                )
+            )
+        ).all()
+    kept = [f"grouped-{n}" for n in (0, 1, 3, 4, 6, 7)]
+    units = [row[1] for row in rows]
+    # Each kept unit's two events side by side, the failed units' nowhere; on SQLite's group
+    # commit in the order the units ran (PostgreSQL's units race for the chain's lock).
+    assert units[::2] == units[1::2]
+    if on_postgres():
+        assert sorted(units[::2]) == kept
+    else:
+        assert units[::2] == kept
+    assert [row[0] for row in rows] == list(range(rows[0][0], rows[0][0] + 12))
+    # Each incident's sub-chain is gapless too: units 0, 4, 6 and 1, 3, 7 kept, two events each.
+    for incident in ("grouped-0", "grouped-1"):
+        assert [row[3] for row in rows if row[2] == incident] == [1, 2, 3, 4, 5, 6]
+    chain = (await client.get("/v1/audit/verify", headers=admin)).json()
+    assert chain["ok"] is True, chain
+    for incident in ("grouped-0", "grouped-1"):
+        async with services.database.unit_of_work(write=False) as session:
+            assert (await services.audit.verify_incident(session, incident)).ok

@@ -3,6 +3,7 @@ events and recomputing every hash no longer verifies as intact."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -223,6 +224,25 @@ async def test_deleting_checkpoints_with_the_events_shows_as_a_missing_checkpoin
     result = await verify_chain(client, admin)
     assert result["ok"] is False
     assert "a checkpoint was due at seq 6" in result["firstFailure"]["reason"]
+
+
+async def test_units_sharing_a_commit_are_checkpointed_where_due_and_verify(
+    client_with: ClientFactory,
+) -> None:
+    """On SQLite the seven units share group commits whose events are linked in one pass: the
+    checkpoints due inside a group are still written at their seq."""
+    client, services = await client_with(
+        audit_checkpoint_key=KEY,
+        audit_checkpoint_every_events=3,
+        audit_checkpoint_interval_minutes=0,
+    )
+    await asyncio.gather(*(record(services, "inc-a") for _ in range(7)))
+    async with services.database.unit_of_work() as session:
+        seqs = (await session.scalars(select(checkpoints_table.c.seq))).all()
+    assert sorted(seqs) == [3, 6]
+    result = await verify_chain(client, _admin(services))
+    assert (result["ok"], result["checkpointStatus"]) == (True, "MATCHED")
+    assert (await verify_incident(services, "inc-a"))["checkpointStatus"] == "MATCHED"
 
 
 async def test_the_first_append_of_a_process_writes_a_checkpoint_when_an_interval_is_set(

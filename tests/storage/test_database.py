@@ -20,7 +20,7 @@ from structlog.testing import capture_logs
 
 from chronosops.config import DatabaseSettings
 from chronosops.storage import Database, DatabaseUnavailableError
-from chronosops.storage.database import sync_url
+from chronosops.storage.database import at_group_commit, sync_url
 from chronosops.storage.direct_sqlite import BackgroundCheckpoints
 from chronosops.storage.direct_statements import direct_writer
 from tests.fixtures.database import on_postgres
@@ -571,3 +571,78 @@ async def test_a_unit_that_cannot_be_undone_fails_its_whole_commit_rather_than_k
     async with database.unit_of_work() as session:
         await session.execute(text("INSERT INTO seq_probe VALUES (3, 'after')"))
     assert await _tags(database) == ["after"]
+
+
+@group_commit
+async def test_what_kept_units_leave_for_their_commit_is_handed_over_once_in_the_order_they_ran(
+    open_databases: list[Database], database_url: str
+) -> None:
+    database = _database(open_databases, database_url)
+    await _sequence_table(database)
+    handed: list[list[str]] = []
+
+    async def write_them(session: AsyncSession, items: list[Any]) -> None:
+        handed.append(list(items))
+        for seq, tag in enumerate(items, start=1):
+            await session.execute(
+                text("INSERT INTO seq_probe VALUES (:seq, :tag)"), {"seq": seq, "tag": tag}
+            )
+
+    async def unit(tag: str, *, fail: bool = False) -> None:
+        async with database.unit_of_work() as session:
+            left = at_group_commit(session, "probe", write_them)
+            assert left is not None
+            left.extend([f"{tag}.1", f"{tag}.2"])
+            if fail:
+                raise ValueError(f"{tag} gives up after leaving its items")
+
+    before = database.group_commits()
+    results = await asyncio.gather(
+        unit("a"), unit("b", fail=True), unit("c"), unit("d"), return_exceptions=True
+    )
+    assert isinstance(results[1], ValueError)
+    assert database.group_commits()[0] - before[0] == 1
+    assert handed == [["a.1", "a.2", "c.1", "c.2", "d.1", "d.2"]]
+    assert await _tags(database) == ["a.1", "a.2", "c.1", "c.2", "d.1", "d.2"]
+
+
+@group_commit
+async def test_a_hook_failing_at_the_commit_fails_every_unit_of_it_and_keeps_none_of_them(
+    open_databases: list[Database], database_url: str
+) -> None:
+    database = _database(open_databases, database_url)
+    await _sequence_table(database)
+
+    async def refuse(_session: AsyncSession, _items: list[Any]) -> None:
+        raise ValueError("cannot write what the units left")
+
+    async def unit(seq: int) -> None:
+        async with database.unit_of_work() as session:
+            await session.execute(
+                text("INSERT INTO seq_probe VALUES (:seq, :tag)"), {"seq": seq, "tag": str(seq)}
+            )
+            left = at_group_commit(session, "probe", refuse)
+            assert left is not None
+            left.append(seq)
+
+    results = await asyncio.gather(unit(1), unit(2), return_exceptions=True)
+    assert all(isinstance(result, ValueError) for result in results)
+    assert await _tags(database) == []
+    async with database.unit_of_work() as session:  # the writer goes on with the next commit
+        await session.execute(text("INSERT INTO seq_probe VALUES (3, 'after')"))
+    assert await _tags(database) == ["after"]
+
+
+async def test_outside_the_group_commit_writer_nothing_is_left_for_a_group(
+    open_databases: list[Database], database_url: str
+) -> None:
+    database = _database(open_databases, database_url)
+
+    async def never(_session: AsyncSession, _items: list[Any]) -> None:
+        raise AssertionError("not a unit of a group")
+
+    async with database.unit_of_work(write=False) as session:
+        assert at_group_commit(session, "probe", never) is None
+    if on_postgres():
+        async with database.unit_of_work() as session:
+            assert at_group_commit(session, "probe", never) is None

@@ -43,6 +43,19 @@ def _head_links_statement() -> CompoundSelect[str, int | None, str]:
 
 
 _HEAD_LINKS = _head_links_statement()
+# Built once too (`run_prepared`): on the group-commit writer a group links many incidents.
+_CHAIN_HEAD_LINK = (
+    select(AuditEvent.seq, AuditEvent.hash)
+    .where(AuditEvent.chain_id == bindparam("chain_id"))
+    .order_by(AuditEvent.seq.desc())
+    .limit(1)
+)
+_INCIDENT_HEAD_LINK = (
+    select(AuditEvent.incident_seq, AuditEvent.hash)
+    .where(AuditEvent.incident_id == bindparam("incident_id"))
+    .order_by(AuditEvent.incident_seq.desc())
+    .limit(1)
+)
 _LOCK_CHAIN = text("SELECT pg_advisory_xact_lock(:key)")
 
 # PostgreSQL: an event whose links and hash the server fills in from the chain's head as it
@@ -134,27 +147,15 @@ class AuditRepository:
 
     async def head_link(self, chain_id: str) -> tuple[int, str] | None:
         """(seq, hash) of the chain's last event."""
-        row = (
-            await self.session.execute(
-                select(AuditEvent.seq, AuditEvent.hash)
-                .where(AuditEvent.chain_id == chain_id)
-                .order_by(AuditEvent.seq.desc())
-                .limit(1)
-            )
-        ).first()
-        return (row[0], row[1]) if row else None
+        rows = (await run_prepared(self.session, _CHAIN_HEAD_LINK, {"chain_id": chain_id})).rows
+        return (rows[0][0], rows[0][1]) if rows else None
 
     async def incident_head_link(self, incident_id: str) -> tuple[int, str] | None:
         """(incidentSeq, hash) of the incident's last event."""
-        row = (
-            await self.session.execute(
-                select(AuditEvent.incident_seq, AuditEvent.hash)
-                .where(AuditEvent.incident_id == incident_id)
-                .order_by(AuditEvent.incident_seq.desc())
-                .limit(1)
-            )
-        ).first()
-        return (row[0] or 0, row[1]) if row else None
+        rows = (
+            await run_prepared(self.session, _INCIDENT_HEAD_LINK, {"incident_id": incident_id})
+        ).rows
+        return (rows[0][0] or 0, rows[0][1]) if rows else None
 
     async def head(self, chain_id: str) -> AuditEvent | None:
         return await self.session.scalar(

@@ -2,7 +2,12 @@
 
 from chronosops.storage.base import JSONValue, TableBase, UtcDateTime, metadata
 from chronosops.storage.cursors import decode_cursor, encode_cursor
-from chronosops.storage.database import Database, before_commit, is_unique_violation
+from chronosops.storage.database import (
+    Database,
+    at_group_commit,
+    before_commit,
+    is_unique_violation,
+)
 from chronosops.storage.direct_statements import run_prepared
 from chronosops.storage.failures import DatabaseUnavailableError
 from chronosops.storage.inserts import (
@@ -24,6 +29,7 @@ __all__ = [
     "TableBase",
     "UtcDateTime",
     "add_unless_taken",
+    "at_group_commit",
     "before_commit",
     "decode_cursor",
     "encode_cursor",

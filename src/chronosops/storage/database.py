@@ -53,6 +53,9 @@ T = TypeVar("T")
 APPLICATION_NAME = "chronosops"
 # session.info key: writes a service left for the end of its transaction (`before_commit`).
 _BEFORE_COMMIT = "chronosops.before_commit"
+# session.info key, set only in a unit of SQLite's group-commit writer: what the unit leaves for
+# its group's commit (`at_group_commit`), by key: (the hook, the unit's items).
+_AT_GROUP_COMMIT = "chronosops.at_group_commit"
 # How many units one commit may hold at most: enough to drain a burst, few enough that a unit
 # queued behind them does not wait long for its turn.
 GROUP_COMMIT_MAX_UNITS = 64
@@ -118,6 +121,25 @@ def before_commit(
     is held for a few statements instead of the whole transaction.
     """
     session.info.setdefault(_BEFORE_COMMIT, {}).setdefault(key, hook)
+
+
+GroupHook = Callable[[AsyncSession, list[Any]], Awaitable[None]]
+
+
+def at_group_commit(session: AsyncSession, key: str, hook: GroupHook) -> list[Any] | None:
+    """In a unit of SQLite's group-commit writer: the unit's list of items for ``key``, which
+    the writer hands, with those of every other kept unit of its group in the order the units
+    ran, to ``hook`` once, just before the group's ``COMMIT`` (the items of a unit that rolled
+    back are dropped with it). None anywhere else: the caller then uses `before_commit`.
+
+    For writes that link each unit to the one before (the audit chain): done once a group,
+    the chain's head is read once and the rows go in as one insert, instead of once a unit.
+    A failing hook fails the whole group's commit, so no unit commits without its items.
+    """
+    hooks: dict[str, tuple[GroupHook, list[Any]]] | None = session.info.get(_AT_GROUP_COMMIT)
+    if hooks is None:
+        return None
+    return hooks.setdefault(key, (hook, []))[1]
 
 
 async def run_before_commit(session: AsyncSession) -> None:
@@ -457,6 +479,8 @@ class GroupCommitWriter:
         self._task: asyncio.Task[None] | None = None
         # Inserts of the units go straight to the open transaction's sqlite3 connection.
         self._direct = DirectWriter(engine.dialect)
+        # What the kept units of the open transaction left for its commit (`at_group_commit`).
+        self._at_commit: dict[str, tuple[GroupHook, list[Any]]] = {}
         # Counted for tests and the benchmark: how many commits, holding how many units.
         self.commits = 0
         self.committed_units = 0
@@ -491,6 +515,8 @@ class GroupCommitWriter:
         # most units never do, and skip its begin, commit and close (~9% of a `respond-async`
         # ingest's CPU, docs/benchmarks.md, fifteenth pass).
         session.info[DIRECT_WRITER] = self._direct
+        at_commit: dict[str, tuple[GroupHook, list[Any]]] = {}
+        session.info[_AT_GROUP_COMMIT] = at_commit
         try:
             _run_plain(raw, _UNIT_SAVEPOINT)
         except BaseException:
@@ -506,6 +532,9 @@ class GroupCommitWriter:
                 await session.commit()
             _run_plain(raw, _UNIT_RELEASE)
             kept = True
+            # Kept: its items join the group's, after those of the units before it.
+            for key, (hook, items) in at_commit.items():
+                self._at_commit.setdefault(key, (hook, []))[1].extend(items)
         except BaseException:
             used = used or _session_in_use(session)
             if used:
@@ -594,6 +623,7 @@ class GroupCommitWriter:
             self._direct.connection = driver.raw() if isinstance(driver, DirectConnection) else None
             self._raw = self._direct.connection
             held: list[_Turn] = []
+            self._at_commit = {}
             try:
                 while self._queue and len(held) < self._max_units:
                     turn = self._queue.popleft()
@@ -605,9 +635,11 @@ class GroupCommitWriter:
                     if not self._queue:
                         # Let units that are ready to queue join this commit.
                         await asyncio.sleep(0)
+                await self._run_at_commit(connection)
                 self._direct.connection = None
                 await connection.commit()
             except BaseException as error:
+                self._at_commit = {}
                 self._direct.connection = None
                 with suppress_errors():
                     await connection.rollback()
@@ -623,6 +655,26 @@ class GroupCommitWriter:
                 self.checkpoints.after_commit()
             for turn in held:
                 turn.committed.set_result(None)
+
+    async def _run_at_commit(self, connection: AsyncConnection) -> None:
+        """The group's hooks (`at_group_commit`), each once with every kept unit's items, in
+        the transaction, after the last unit and before the ``COMMIT``."""
+        at_commit, self._at_commit = self._at_commit, {}
+        if not at_commit:
+            return
+        session = AsyncSession(
+            bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+        )
+        session.info[DIRECT_WRITER] = self._direct
+        try:
+            for hook, items in at_commit.values():
+                if items:
+                    await hook(session, items)
+            if _session_in_use(session):
+                await session.commit()
+        finally:
+            with suppress_errors():
+                await session.close()
 
     def change_token(self) -> tuple[sqlite3.Connection, int] | None:
         """(the writer's connection, its ``PRAGMA data_version``): the version moves whenever
