@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from chronosops.analysis import analyze
 from chronosops.analysis.catalog import HypothesisId
-from chronosops.analysis.engine import SUSPECT_LEAD, decided_family
+from chronosops.analysis.engine import SUSPECT_LEAD, culprit_shares, decided_family
 from chronosops.analysis.models import AnalysisResult
 from chronosops.analysis.scoring import Candidate
 from tests.analysis.builders import analysis_input, at, logs, series
@@ -257,3 +259,53 @@ def test_a_change_feed_read_and_found_empty_states_the_same_ranking_more_surely(
     assert nothing_changed.hypotheses[0].id == "CAPACITY_SATURATION"
     assert nothing_changed.overall_confidence > unread.overall_confidence
     assert nothing_changed.completeness.read_empty == ["DEPLOYS", "CONFIG"]
+
+
+def _cpu_at(levels: dict[str, float]) -> list[dict[str, object]]:
+    return [
+        p for service, cpu in levels.items() for p in series("cpu_usage", 0.2, cpu, service=service)
+    ]
+
+
+def test_a_second_service_the_family_reads_at_lowers_the_answer_and_not_the_family() -> None:
+    # Saturation at pricing either way; quotes running almost as hot is a second place the same
+    # family could be: "saturation" is as likely, "saturation at pricing" less so.
+    alone = analyze(analysis_input(service="web", metrics=_cpu_at({"pricing": 0.95})))
+    shared = analyze(
+        analysis_input(service="web", metrics=_cpu_at({"pricing": 0.95, "quotes": 0.9}))
+    )
+    for result in (alone, shared):
+        assert (result.hypotheses[0].id, result.culprit_service) == (
+            "CAPACITY_SATURATION",
+            "pricing",
+        )
+        assert not result.inconclusive
+    assert shared.hypotheses[0].confidence == alone.hypotheses[0].confidence
+    assert alone.overall_confidence == alone.hypotheses[0].confidence
+    assert shared.overall_confidence < 0.9 * shared.hypotheses[0].confidence
+
+
+def test_an_empty_change_feed_lifts_the_family_and_leaves_the_culprits_share() -> None:
+    # The feed says nothing changed: that speaks to which kind of fault, not to where it is.
+    metrics = _cpu_at({"pricing": 0.95, "quotes": 0.9})
+    unread = analyze(analysis_input(service="web", metrics=metrics))
+    read = analyze(analysis_input(service="web", metrics=metrics, readEmpty=["deploys", "config"]))
+    assert read.hypotheses[0].confidence > unread.hypotheses[0].confidence
+    share_unread = unread.overall_confidence / unread.hypotheses[0].confidence
+    share_read = read.overall_confidence / read.hypotheses[0].confidence
+    assert share_unread < 0.9
+    assert abs(share_read - share_unread) < 1e-3
+
+
+def test_a_culprits_share_is_its_weight_among_the_services_its_family_reads_at() -> None:
+    ranked = [
+        _suspect(HypothesisId.RATE_LIMIT_THROTTLING, "edge", 2.5),
+        _suspect(HypothesisId.RATE_LIMIT_THROTTLING, "search", 2.0),
+        _suspect(HypothesisId.RATE_LIMIT_THROTTLING, "edge", 1.0),  # a weaker reading, same place
+        _suspect(HypothesisId.CAPACITY_SATURATION, "search", 1.5),
+    ]
+    share = culprit_shares(ranked)
+    # At the ranking's temperature (0.25) a gap of 0.5 is odds of e^2 ≈ 7.4 to one.
+    assert share[(HypothesisId.RATE_LIMIT_THROTTLING, "edge")] == pytest.approx(0.881, abs=1e-3)
+    assert share[(HypothesisId.RATE_LIMIT_THROTTLING, "search")] == pytest.approx(0.119, abs=1e-3)
+    assert share[(HypothesisId.CAPACITY_SATURATION, "search")] == 1.0

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from chronosops.analysis import analyze
 from chronosops.core.evidence_kinds import ReadKind
 from chronosops.investigation.benchmark import read_coverage, request_of, run_benchmark
-from chronosops.investigation.calibration import Stated, calibration
+from chronosops.investigation.calibration import Stated, calibration, stated
 from chronosops.scenarios import GenerationOptions, generate
+from tests.analysis.builders import analysis_input, series
 
 
 def test_only_named_answers_are_scored_and_brier_is_the_mean_squared_gap() -> None:
@@ -67,3 +69,15 @@ def test_a_benchmark_told_the_feed_was_read_reports_the_named_answers_calibratio
     # Only stated confidences may move: every ranking measure is the same.
     for key in ("hypothesis_top1", "culprit_top1", "inconclusive"):
         assert said.overall[key] == plain.overall[key]
+
+
+def test_a_named_answer_is_scored_at_the_answers_confidence_not_its_familys() -> None:
+    metrics = [
+        p
+        for service, cpu in {"pricing": 0.95, "quotes": 0.9}.items()
+        for p in series("cpu_usage", 0.2, cpu, service=service)
+    ]
+    result = analyze(analysis_input(service="web", metrics=metrics))
+    answer = stated(result, right=True)
+    assert answer.named
+    assert answer.confidence == result.overall_confidence < result.hypotheses[0].confidence

@@ -53,7 +53,7 @@ from chronosops.analysis.units import normalise
 ENGINE = "builtin"
 # Stored with every analysis, so a re-run on another engine says so; what each version
 # changed is listed in docs/analysis.md, "Engine versions" (newest first).
-ENGINE_VERSION = "3.36"
+ENGINE_VERSION = "3.37"
 MAX_HYPOTHESES = 6
 
 # Calibration: confidences are softmax(score / TEMPERATURE) over the candidates and UNKNOWN.
@@ -68,7 +68,8 @@ TEMPERATURE = 0.25
 # say so. Which answer leads, and whether one is named, are decided at TEMPERATURE: the
 # ranking reads the evidence there is, the stated confidence what it could not see. A kind read
 # and found empty (the change feed read, nothing deployed: `AnalysisInput.coverage`) was seen
-# (engine 3.34).
+# (engine 3.34). That temperature acts on the cause family only: a named answer's confidence is
+# its family's times its culprit's share of that family at TEMPERATURE (`culprit_shares`, 3.37).
 UNKNOWN_SCORE = 0.5  # what "none of these" scores with complete evidence
 UNKNOWN_PER_MISSING = 0.6  # added as completeness falls to zero
 DECISIVE_SCORE = 1.2  # a cause needs at least this much evidence to be named
@@ -444,6 +445,31 @@ def _softmax(
     return [w / total for w in weights]
 
 
+def culprit_shares(ranked: Sequence[Candidate]) -> dict[tuple[str, str | None], float]:
+    """Each (family, service) candidate's share of its family, at TEMPERATURE (engine 3.37).
+
+    A named answer says two things: which kind of fault, and where. The family's probability
+    is stated at the missing evidence's temperature (`completeness.reach`), because what the
+    missing kinds could overturn is the *kind* of fault: a change feed read and found empty
+    rules out a deploy, and says nothing about which of two services that both read as
+    saturated is the one at fault. Where is told by how decisively the evidence there is puts
+    the family at this service rather than at another it reads at; the same scores at the
+    ranking's own temperature say that, whatever else is missing. A family read at one
+    service only has a share of one."""
+    best: dict[tuple[str, str | None], float] = {}
+    for c in ranked:
+        key = (c.hypothesis_id, c.culprit)
+        best[key] = max(best.get(key, c.score), c.score)
+    top: dict[str, float] = {}
+    for (family, _), score in best.items():
+        top[family] = max(top.get(family, score), score)
+    weight = {k: math.exp((s - top[k[0]]) / TEMPERATURE) for k, s in best.items()}
+    total: dict[str, float] = {}
+    for (family, _), w in weight.items():
+        total[family] = total.get(family, 0.0) + w
+    return {k: w / total[k[0]] for k, w in weight.items()}
+
+
 def decided_family(
     ranked: Sequence[Candidate], unknown_score: float, stated_temperature: float = TEMPERATURE
 ) -> Family | None:
@@ -661,7 +687,13 @@ def analyze(request: AnalysisInput) -> AnalysisResult:
 
     if decisive and leader is not None:
         culprit_service = leader.culprit
-        overall = round(chance[leader.hypothesis_id], 4)
+        # A named answer is a family *and* a service: its confidence is the family's (stated
+        # at the missing evidence's temperature) times the service's share of that family.
+        overall = round(
+            chance[leader.hypothesis_id]
+            * culprit_shares(ranked)[(leader.hypothesis_id, leader.culprit)],
+            4,
+        )
         actions = actions_for(
             leader.hypothesis_id,
             culprit=leader.culprit,

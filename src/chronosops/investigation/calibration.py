@@ -21,7 +21,7 @@ ECE_BINS = 10
 @dataclass(frozen=True)
 class Stated:
     """One answer as a forecast: whether it named a cause and a culprit, whether it was right,
-    and the confidence it stated for its first answer."""
+    and the confidence it stated for its answer."""
 
     named: bool
     right: bool
@@ -33,10 +33,13 @@ NOT_NAMED = Stated(named=False, right=False, confidence=0.0)
 
 
 def stated(result: AnalysisResult, right: bool) -> Stated:
-    """``right``: the first hypothesis and the culprit named are the truth."""
+    """``right``: the first hypothesis and the culprit named are the truth. A named answer
+    states the answer's confidence (its family's times its culprit's share of that family,
+    engine 3.37); the first hypothesis's own is its family's."""
     top = result.hypotheses[0]
     named = not result.inconclusive and result.culprit_service is not None
-    return Stated(named=named, right=named and right, confidence=top.confidence)
+    confidence = result.overall_confidence if named else top.confidence
+    return Stated(named=named, right=named and right, confidence=confidence)
 
 
 def calibration(answers: Sequence[Stated]) -> dict[str, float | int | None]:
