@@ -383,15 +383,17 @@ async def test_under_sustained_writes_the_writer_starts_the_wal_over_past_its_li
     checkpoints = database._writer().checkpoints
     assert checkpoints is not None
     checkpoints._interval = 0.1
-    written, peak = await _sustained_writes(database, path, total=24 * WAL_LIMIT)
-    assert written >= 24 * WAL_LIMIT
-    assert checkpoints.restarts >= 3
+    # Enough that, even with every core busy (the checkpoint thread runs at nice 10 and comes
+    # late), the WAL is started over more than once.
+    total = 48 * WAL_LIMIT
+    written, peak = await _sustained_writes(database, path, total=total)
+    assert written >= total
+    assert checkpoints.restarts >= 2
     # The limit, plus what was committed between the checkpoint that found it passed and the
-    # restart (a checkpoint interval and the checkpoint's own time: ~1-4 MB on a quiet machine;
-    # the checkpoint thread runs at nice 10, so with every core busy it comes late and the WAL
-    # reached 9.7 MB). Bounded all the same: never the 24 MB a WAL that is never started over
-    # grows to, which is what this guards.
-    assert peak < 12 * WAL_LIMIT
+    # restart: a checkpoint interval and the checkpoint's own time, ~1-4 MB on a quiet machine,
+    # 9.7 MB seen with every core busy. Bounded all the same: never the whole of what was
+    # written, which a WAL that is never started over grows to.
+    assert peak < total // 2
     async with database.unit_of_work(write=False) as session:
         rows = await session.scalar(text("SELECT count(*) FROM seq_probe"))
     assert rows == written // 20_000
