@@ -11,6 +11,13 @@ Two failures of uvicorn's own supervisor are closed here:
   clients that had sent a request got no answer. The supervisor now stops listening before it
   tells the workers to stop, as the single-process server does; new clients are refused (and
   can retry elsewhere), clients already inside get their answer.
+
+And one of its settings is raised: uvicorn kills a worker that does not answer its supervisor's
+ping within ``timeout_worker_healthcheck`` (5 s) and starts another. A spawned worker answers only
+once it has imported the parent's ``__main__`` (the ``chronosops`` command, ~5 s of CPU), so on
+a busy or CPU-limited host no worker ever answered in time: ``serve --workers 2`` killed and
+respawned both forever and never served (first seen in the compose deployment on 2 busy cores,
+2026-12-07). Workers now get ``WORKER_START_SECONDS`` to answer.
 """
 
 from __future__ import annotations
@@ -28,6 +35,9 @@ from uvicorn.supervisors.multiprocess import Multiprocess
 
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 PARENT_POLL_SECONDS = 0.5
+# How long a worker may take to answer its supervisor's ping, its start-up imports included
+# (uvicorn's default is 5 s); a worker silent longer is presumed hung and replaced.
+WORKER_START_SECONDS = 120
 
 
 def die_with_supervisor() -> None:
@@ -79,6 +89,8 @@ class DrainingSupervisor(Multiprocess):
 
 def supervise(config: Config) -> None:
     """Run ``config.workers`` worker processes on one listening socket until told to stop."""
+    # Set as an attribute: older uvicorn releases (pyproject allows >=0.30) lack the argument.
+    config.timeout_worker_healthcheck = max(config.timeout_worker_healthcheck, WORKER_START_SECONDS)
     listening = config.bind_socket()
     try:
         DrainingSupervisor(config, sockets=[listening]).run()
