@@ -1,5 +1,8 @@
 # ChronosOps, built from the same pyproject.toml and constraints.txt as `make install`.
-FROM python:3.11-slim AS build
+# PYTHON_IMAGE names another Python 3.11 base (a mirror, or deploy/no-hub's stand-in for a host
+# that cannot pull from Docker Hub); the default is the public image.
+ARG PYTHON_IMAGE=python:3.11-slim
+FROM ${PYTHON_IMAGE} AS build
 WORKDIR /src
 COPY pyproject.toml constraints.txt README.md ./
 COPY src ./src
@@ -7,7 +10,7 @@ RUN python -m venv /opt/chronosops \
     && /opt/chronosops/bin/pip install --no-cache-dir --upgrade pip \
     && /opt/chronosops/bin/pip install --no-cache-dir -c constraints.txt .
 
-FROM python:3.11-slim
+FROM ${PYTHON_IMAGE}
 COPY --from=build /opt/chronosops /opt/chronosops
 ENV PATH=/opt/chronosops/bin:$PATH \
     PYTHONUNBUFFERED=1 \

@@ -29,7 +29,7 @@ from tests.fixtures.processes import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 # "${NAME:?message}" or "${NAME:-default}": what compose substitutes from the shell.
-SUBSTITUTION = re.compile(r"\$\{(?P<name>[A-Z0-9_]+)(?::[?-][^}]*)?\}")
+SUBSTITUTION = re.compile(r"\$\{(?P<name>[A-Z0-9_]+)(?::(?P<op>[?-])(?P<default>[^}]*))?\}")
 
 
 def compose() -> dict[str, Any]:
@@ -37,12 +37,21 @@ def compose() -> dict[str, Any]:
     return document
 
 
+def substitute(value: str, shell: dict[str, str]) -> str:
+    """``value`` as compose reads it from a shell with ``shell`` exported (and nothing else)."""
+
+    def one(match: re.Match[str]) -> str:
+        if match["name"] in shell:
+            return shell[match["name"]]
+        assert match["op"] == "-", f"compose refuses to start without {match['name']}"
+        return match["default"]
+
+    return SUBSTITUTION.sub(one, value)
+
+
 def environment_of(service: dict[str, Any], shell: dict[str, str]) -> dict[str, str]:
     raw = service.get("environment", {})
-    return {
-        name: SUBSTITUTION.sub(lambda m: shell[m["name"]], str(value))
-        for name, value in raw.items()
-    }
+    return {name: substitute(str(value), shell) for name, value in raw.items()}
 
 
 def test_compose_runs_the_api_the_worker_postgresql_and_redis_with_monitoring_optional() -> None:
@@ -57,8 +66,10 @@ def test_compose_runs_the_api_the_worker_postgresql_and_redis_with_monitoring_op
             "service_completed_successfully"
         )
         assert "redis" in services[name]["depends_on"]
-    assert services["postgres"]["image"].startswith("postgres:")
-    assert services["redis"]["image"].startswith("redis:")
+    # The public images unless the shell names others (deploy/no-hub's stand-ins, a mirror).
+    assert substitute(services["postgres"]["image"], {}) == "postgres:16"
+    assert substitute(services["redis"]["image"], {}) == "redis:7"
+    assert substitute(services["postgres"]["image"], {"POSTGRES_IMAGE": "x/pg:15"}) == "x/pg:15"
     # Redis only holds copies and counters: it may evict rather than refuse writes.
     redis = services["redis"]["command"]
     assert redis[redis.index("--maxmemory-policy") + 1] == "volatile-lru"
@@ -102,19 +113,34 @@ def test_prometheus_scrapes_the_api_and_alertmanager_posts_to_its_webhook(
     tmp_path: Path,
 ) -> None:
     configs = compose()["configs"]
-    prometheus = yaml.safe_load(configs["prometheus"]["content"])
-    alertmanager = yaml.safe_load(configs["alertmanager"]["content"])
+    token = secrets.token_hex(32)
+    shell = {"CHRONOSOPS_WEBHOOK_ALERTMANAGER_TOKEN": token}
+    prometheus_yml = substitute(configs["prometheus"]["content"], shell)
+    alertmanager_yml = substitute(configs["alertmanager"]["content"], shell)
+    prometheus = yaml.safe_load(prometheus_yml)
+    alertmanager = yaml.safe_load(alertmanager_yml)
     assert prometheus["scrape_configs"][0]["static_configs"][0]["targets"] == ["api:8080"]
-    hook = alertmanager["receivers"][0]["webhook_configs"][0]["url"]
-    assert hook == "http://api:8080/v1/webhooks/alertmanager"
-    assert compose()["services"]["api"]["ports"] == ["8080:8080"]
+    hook = alertmanager["receivers"][0]["webhook_configs"][0]
+    assert hook["url"] == "http://api:8080/v1/webhooks/alertmanager"
+    # Alertmanager sends the token the API is given: without it the API answers 404 (switched off).
+    assert hook["http_config"]["authorization"]["credentials"] == token
+    api = compose()["services"]["api"]
+    assert (
+        environment_of(api, {**shell, "CHRONOSOPS_JWT_SECRET": token})[
+            "CHRONOSOPS_WEBHOOK_ALERTMANAGER_TOKEN"
+        ]
+        == token
+    )
+    assert api["ports"] == ["8080:8080"]
     for tool, args, content in (
-        ("promtool", ["check", "config"], configs["prometheus"]["content"]),
-        ("amtool", ["check-config"], configs["alertmanager"]["content"]),
+        ("promtool", ["check", "config"], prometheus_yml),
+        ("amtool", ["check-config"], alertmanager_yml),
+        # Unset, the monitoring profile still starts (the API refuses the deliveries).
+        ("amtool", ["check-config"], substitute(configs["alertmanager"]["content"], {})),
     ):
         executable = shutil.which(tool)
         assert executable is not None, f"{tool} is installed with prometheus/alertmanager"
-        path = tmp_path / f"{tool}.yml"
+        path = tmp_path / f"{tool}-{secrets.token_hex(4)}.yml"
         path.write_text(content)
         checked = subprocess.run(
             [executable, *args, str(path)], capture_output=True, text=True, timeout=60
@@ -130,6 +156,11 @@ def test_the_dockerfile_installs_the_package_from_pyproject_under_the_constraint
     assert {"pyproject.toml", "constraints.txt", "README.md", "src"} <= sources
     assert re.search(r"pip install [^\n]*-c constraints\.txt \.(\s|$)", dockerfile)
     assert 'CMD ["chronosops", "serve"]' in dockerfile
+    # Both stages start from PYTHON_IMAGE, the public image unless compose passes another.
+    assert "ARG PYTHON_IMAGE=python:3.11-slim" in dockerfile
+    assert re.findall(r"^FROM (\S+)", dockerfile, flags=re.MULTILINE) == ["${PYTHON_IMAGE}"] * 2
+    build = compose()["services"]["api"]["build"]
+    assert substitute(build["args"]["PYTHON_IMAGE"], {}) == "python:3.11-slim"
     assert "CHRONOSOPS_PORT=8080" in dockerfile
     assert "CHRONOSOPS_HOST=0.0.0.0" in dockerfile
     read = {f"CHRONOSOPS_{field.upper()}" for field in Settings.model_fields}
