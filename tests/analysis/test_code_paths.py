@@ -576,3 +576,27 @@ def test_a_step_a_wrong_return_skipped_since_before_the_window_is_missing_at_its
     paths = missing_paths(incident.artifacts, history)
 
     assert {p.service for p in paths} == {incident.truth.culprit_service}
+
+
+def test_logs_that_end_before_the_spans_do_not_make_every_statement_stop() -> None:
+    # The log pipeline delivered the lines up to the fault's minute only; the spans go on three
+    # minutes more. Those calls were made where no log was collected: nothing stopped.
+    traffic = _traffic({QUERY: (6, 6), LIST: (3, 3)}, {QUERY: QUERY_LOGS, LIST: LIST_LOGS})
+    cut = at(-0.5)
+    traffic["logs"] = [line for line in traffic["logs"] if line["timestamp"] < cut]
+    request = analysis_input(service=SERVICE, **traffic)
+
+    assert vanished_paths(request.artifacts, request.context.onset) == []
+    assert "DEPLOY_BUG" not in [h.id for h in analyze(request).hypotheses[:1]]
+
+
+def test_the_history_counts_an_operations_calls_over_the_minutes_its_logs_cover() -> None:
+    traffic = _traffic({QUERY: (6, 6), LIST: (3, 3)}, {QUERY: QUERY_LOGS, LIST: LIST_LOGS})
+    cut = at(-0.5)
+    traffic["logs"] = [line for line in traffic["logs"] if line["timestamp"] < cut]
+    request = analysis_input(service=SERVICE, **traffic)
+
+    kept = statement_lines(request.artifacts)
+    # Minutes -6 to -1 hold logs, the last one in part while its spans go on: it is left out
+    # with the minutes after it, leaving 5 minutes of 6 query calls.
+    assert kept[SERVICE]["calls"][QUERY] == 30
