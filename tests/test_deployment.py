@@ -155,6 +155,13 @@ def test_the_dockerfile_installs_the_package_from_pyproject_under_the_constraint
     # pyproject names README.md as the readme; the build needs it beside the sources.
     assert {"pyproject.toml", "constraints.txt", "README.md", "src"} <= sources
     assert re.search(r"pip install [^\n]*-c constraints\.txt \.(\s|$)", dockerfile)
+    # The dependencies are installed in a layer before the sources are copied, so a change to
+    # src/ does not download them again.
+    dependencies = re.search(
+        r"pip install [^\n]*-c constraints\.txt -r dependencies\.txt", dockerfile
+    )
+    assert dependencies is not None
+    assert dependencies.start() < dockerfile.index("COPY src ./src")
     assert 'CMD ["chronosops", "serve"]' in dockerfile
     # Both stages start from PYTHON_IMAGE, the public image unless compose passes another.
     assert "ARG PYTHON_IMAGE=python:3.11-slim" in dockerfile
