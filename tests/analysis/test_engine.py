@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from chronosops.analysis import analyze
 from chronosops.analysis.catalog import HypothesisId
-from chronosops.analysis.engine import SUSPECT_LEAD, culprit_shares, decided_family
+from chronosops.analysis.engine import SUSPECT_LEAD, culprit_shares, decided_family, explained_by
 from chronosops.analysis.models import AnalysisResult
+from chronosops.analysis.observations import Change
 from chronosops.analysis.scoring import Candidate
+from chronosops.analysis.suspects import Suspect
 from tests.analysis.builders import analysis_input, at, logs, series
-from tests.analysis.suspects.builders import AFTER, calls
+from tests.analysis.suspects.builders import AFTER, calls, edge
 
 
 def deploy(
@@ -309,3 +313,66 @@ def test_a_culprits_share_is_its_weight_among_the_services_its_family_reads_at()
     assert share[(HypothesisId.RATE_LIMIT_THROTTLING, "edge")] == pytest.approx(0.881, abs=1e-3)
     assert share[(HypothesisId.RATE_LIMIT_THROTTLING, "search")] == pytest.approx(0.119, abs=1e-3)
     assert share[(HypothesisId.CAPACITY_SATURATION, "search")] == 1.0
+
+
+def test_a_caller_the_culprit_explains_does_not_split_its_share() -> None:
+    ranked = [
+        _suspect(HypothesisId.CAPACITY_SATURATION, "inventory", 2.0),
+        _suspect(HypothesisId.CAPACITY_SATURATION, "frontend", 1.5),
+        _suspect(HypothesisId.CAPACITY_SATURATION, "search", 1.5),
+    ]
+    key = (HypothesisId.CAPACITY_SATURATION, "inventory")
+    alone = culprit_shares(ranked)[key]
+    # frontend's slowness is inventory's, propagated: only search (unconnected) is a rival.
+    explained = culprit_shares(ranked, {"inventory": frozenset({"frontend"})})[key]
+    assert alone == pytest.approx(1 / (1 + 2 * 2.718281828**-2), abs=1e-3)
+    assert explained == pytest.approx(1 / (1 + 2.718281828**-2), abs=1e-3)
+    # A change of frontend's own is evidence the callee does not explain: it stays a rival.
+    changed = Candidate(HypothesisId.CAPACITY_SATURATION, "frontend")
+    changed.add(1.5, "frontend scaled down")
+    changed.change = Change(
+        "c1", "frontend", "scale", datetime(2026, 1, 1, tzinfo=UTC), "scaled down", None, None
+    )
+    with_change = culprit_shares(
+        [*ranked[:1], changed, ranked[2]], {"inventory": frozenset({"frontend"})}
+    )
+    assert with_change[key] == pytest.approx(alone, abs=1e-9)
+
+
+def test_the_services_a_culprit_explains_are_its_callers_up_the_graph() -> None:
+    db = Suspect("db", explained_callers=frozenset({"orders"}))
+    orders = Suspect("orders", explained_callers=frozenset({"web"}))
+    web = Suspect("web")
+    cache = Suspect("cache", explained_callers=frozenset({"db"}))  # db calls cache
+    suspects = [db, orders, web, cache]
+    assert explained_by("db", suspects) == {"orders", "web"}
+    assert explained_by("orders", suspects) == {"web"}
+    # The culprit's callee is no symptom of it, and its callers are not the callee's to claim
+    # past the culprit's own explanation: cache explains db, db explains orders and web.
+    assert "cache" not in explained_by("db", suspects)
+    assert explained_by("cache", suspects) == {"db", "orders", "web"}
+
+
+def _inventory_hot(caller_edge: tuple[str, str]) -> AnalysisResult:
+    metrics = series("cpu_usage_percent", 20, 97, service="inventory")
+    metrics += series("server_latency_p90_seconds", 0.02, 0.4, service="inventory")
+    metrics += series("requests_per_second", 30, 30, service="inventory")
+    metrics += series("server_latency_p90_seconds", 0.05, 0.5, service="frontend")
+    metrics += series("requests_per_second", 40, 40, service="frontend")
+    metrics += series("cpu_usage_percent", 30, 31, service="frontend")
+    metrics += edge("outbound_request_latency_p50_seconds", *caller_edge, 0.02, 0.4)
+    return analyze(analysis_input(service="frontend", metrics=metrics))
+
+
+def test_a_slow_caller_of_the_saturated_service_leaves_the_answer_its_familys_confidence() -> None:
+    # frontend waits on inventory, whose CPU is pinned: frontend's latency is inventory's.
+    caller = _inventory_hot(("frontend", "inventory"))
+    # inventory calling frontend instead: frontend is a slow callee, a rival for "where".
+    callee = _inventory_hot(("inventory", "frontend"))
+    for result in (caller, callee):
+        assert (result.hypotheses[0].id, result.culprit_service) == (
+            "CAPACITY_SATURATION",
+            "inventory",
+        )
+    assert caller.overall_confidence == caller.hypotheses[0].confidence
+    assert callee.overall_confidence < 0.95 * callee.hypotheses[0].confidence

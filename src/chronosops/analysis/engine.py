@@ -35,6 +35,7 @@ from chronosops.analysis.hypotheses import (
     latency_strength,
     localize,
 )
+from chronosops.analysis.localisation import amplifies
 from chronosops.analysis.models import (
     AnalysisInput,
     AnalysisResult,
@@ -53,7 +54,7 @@ from chronosops.analysis.units import normalise
 ENGINE = "builtin"
 # Stored with every analysis, so a re-run on another engine says so; what each version
 # changed is listed in docs/analysis.md, "Engine versions" (newest first).
-ENGINE_VERSION = "3.38"
+ENGINE_VERSION = "3.39"
 MAX_HYPOTHESES = 6
 
 # Calibration: confidences are softmax(score / TEMPERATURE) over the candidates and UNKNOWN.
@@ -69,7 +70,8 @@ TEMPERATURE = 0.25
 # ranking reads the evidence there is, the stated confidence what it could not see. A kind read
 # and found empty (the change feed read, nothing deployed: `AnalysisInput.coverage`) was seen
 # (engine 3.34). That temperature acts on the cause family only: a named answer's confidence is
-# its family's times its culprit's share of that family at TEMPERATURE (`culprit_shares`, 3.37).
+# its family's times its culprit's share of that family at TEMPERATURE (`culprit_shares`, 3.37),
+# where its callers whose anomaly its own explains are no rivals (`explained_by`, 3.39).
 UNKNOWN_SCORE = 0.5  # what "none of these" scores with complete evidence
 UNKNOWN_PER_MISSING = 0.6  # added as completeness falls to zero
 DECISIVE_SCORE = 1.2  # a cause needs at least this much evidence to be named
@@ -445,7 +447,33 @@ def _softmax(
     return [w / total for w in weights]
 
 
-def culprit_shares(ranked: Sequence[Candidate]) -> dict[tuple[str, str | None], float]:
+def explained_by(
+    leader: str, suspects: Sequence[Suspect], obs: Observations | None = None
+) -> frozenset[str]:
+    """The services whose anomaly ``leader``'s explains (engine 3.39): its callers, directly or
+    transitively, whose own signals are what its own would propagate up the call graph
+    (`Suspect.explained_callers`: anomalous, at most twice as anomalous as the service they call,
+    with no trouble of their own that service cannot explain). A caller that sends its callee
+    far more work than it receives (`localisation.amplifies`) is the cause of the callee's
+    trouble, not its symptom: the path stops there."""
+    callers = {s.service: s.explained_callers for s in suspects}
+    found: set[str] = set()
+    frontier = [leader]
+    while frontier:
+        service = frontier.pop()
+        for caller in sorted(callers.get(service, frozenset())):
+            if caller == leader or caller in found:
+                continue
+            if obs is not None and amplifies(obs, caller, service):
+                continue
+            found.add(caller)
+            frontier.append(caller)
+    return frozenset(found)
+
+
+def culprit_shares(
+    ranked: Sequence[Candidate], explained: Mapping[str, frozenset[str]] | None = None
+) -> dict[tuple[str, str | None], float]:
     """Each (family, service) candidate's share of its family, at TEMPERATURE (engine 3.37).
 
     A named answer says two things: which kind of fault, and where. The family's probability
@@ -455,19 +483,36 @@ def culprit_shares(ranked: Sequence[Candidate]) -> dict[tuple[str, str | None], 
     saturated is the one at fault. Where is told by how decisively the evidence there is puts
     the family at this service rather than at another it reads at; the same scores at the
     ranking's own temperature say that, whatever else is missing. A family read at one
-    service only has a share of one."""
+    service only has a share of one.
+
+    ``explained``: service → the services whose anomaly its own explains (`explained_by`,
+    engine 3.39). Those are not rivals for its share: the family reads at them because the
+    fault's symptoms travel up the call graph, and a reading that follows from this service's
+    is no evidence that the fault is elsewhere. A rival that is not its caller (its callee, or
+    unconnected), a caller with trouble of its own, or one with a change of its own still
+    splits the share."""
     best: dict[tuple[str, str | None], float] = {}
+    changed: set[tuple[str, str | None]] = set()
     for c in ranked:
         key = (c.hypothesis_id, c.culprit)
         best[key] = max(best.get(key, c.score), c.score)
+        if c.change is not None:
+            changed.add(key)
     top: dict[str, float] = {}
     for (family, _), score in best.items():
         top[family] = max(top.get(family, score), score)
     weight = {k: math.exp((s - top[k[0]]) / TEMPERATURE) for k, s in best.items()}
-    total: dict[str, float] = {}
-    for (family, _), w in weight.items():
-        total[family] = total.get(family, 0.0) + w
-    return {k: w / total[k[0]] for k, w in weight.items()}
+    shares: dict[tuple[str, str | None], float] = {}
+    for key, w in weight.items():
+        family, service = key
+        followers = (explained or {}).get(service or "", frozenset())
+        total = sum(
+            other
+            for (f, s), other in weight.items()
+            if f == family and ((f, s) == key or s not in followers or (f, s) in changed)
+        )
+        shares[key] = w / total
+    return shares
 
 
 def decided_family(
@@ -691,7 +736,12 @@ def analyze(request: AnalysisInput) -> AnalysisResult:
         # at the missing evidence's temperature) times the service's share of that family.
         overall = round(
             chance[leader.hypothesis_id]
-            * culprit_shares(ranked)[(leader.hypothesis_id, leader.culprit)],
+            * culprit_shares(
+                ranked,
+                {leader.culprit: explained_by(leader.culprit, suspects, obs)}
+                if leader.culprit
+                else None,
+            )[(leader.hypothesis_id, leader.culprit)],
             4,
         )
         actions = actions_for(

@@ -120,3 +120,20 @@ def test_a_caller_failing_its_requests_stays_ahead_of_a_callee_that_is_only_slow
 
 def test_a_callee_that_fails_too_still_comes_before_its_failing_caller() -> None:
     assert frontend_failing_while_catalog_slows(30.0)[0] == "catalog"
+
+
+def _explained(metrics: list[dict[str, Any]]) -> dict[str, frozenset[str]]:
+    request = analysis_input(metrics=metrics)
+    artifacts = normalise(request.artifacts, DEFAULT_TABLE)
+    return {s.service: s.explained_callers for s in rank_suspects(artifacts, request.context)}
+
+
+def test_a_callee_explains_a_caller_that_is_only_slower_not_one_with_a_hot_cpu() -> None:
+    metrics = series("cpu_usage_percent", 20, 97, service="inventory")
+    metrics += series("server_latency_p90_seconds", 0.02, 0.4, service="inventory")
+    metrics += series("server_latency_p90_seconds", 0.05, 0.5, service="frontend")
+    metrics += edge("outbound_request_latency_p50_seconds", "frontend", "inventory", 0.02, 0.4)
+    assert _explained(metrics)["inventory"] == {"frontend"}
+    # frontend's own CPU pinned too: trouble of its own that inventory cannot explain.
+    hot = metrics + series("cpu_usage_percent", 20, 97, service="frontend")
+    assert _explained(hot)["inventory"] == frozenset()

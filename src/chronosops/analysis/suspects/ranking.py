@@ -197,10 +197,16 @@ def _callee_first(
     for suspect in ranked:
         callers = {caller for caller, callee in graph if callee == suspect.service}
         symptom = {c: max(score.get(c, 0.0), failing.get(c, 0.0)) for c in callers}
-        suspect.explains = sum(
-            symptom[c]
-            for c in sorted(symptom)
-            if symptom[c] >= 0.3 and suspect.score >= 0.5 * symptom[c]
+        explained = [
+            c for c in sorted(symptom) if symptom[c] >= 0.3 and suspect.score >= 0.5 * symptom[c]
+        ]
+        suspect.explains = sum(symptom[c] for c in explained)
+        # The same callers, less those with trouble of their own it cannot explain (as a caller
+        # steps aside for its callee below): their signals are its own, propagated.
+        suspect.explained_callers = frozenset(
+            c
+            for c in explained
+            if c not in by_name or own_resources(by_name[c]) < max(0.3, own_resources(suspect))
         )
     order = list(ranked)
     for _ in range(len(order)):

@@ -46,6 +46,11 @@ class Suspect:
     # How much anomaly of its callers its own anomaly explains (CIRCA: a caller's latency and
     # errors follow from its callee's), summed over anomalous callers.
     explains: float = 0.0
+    # The callers whose anomaly its own explains, one by one (engine 3.39): anomalous callers
+    # (at least 0.3) no more than twice as anomalous as it is, with no trouble of their own it
+    # cannot explain (`ranking.own_resources`). What a named answer's share of its family leaves
+    # out (`engine.culprit_shares`).
+    explained_callers: frozenset[str] = frozenset()
     # Its spans measure its own time and it did not get slower (see `load.read_against_load`).
     own_time_calm: bool = False
     # Its typical call (a median latency of its own) is as fast as before while its tail moved:
