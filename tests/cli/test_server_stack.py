@@ -12,6 +12,7 @@ from chronosops.cli import app
 from chronosops.cli import serve as serve_module
 from chronosops.cli import server_stack as module
 from chronosops.cli.server_stack import PURE_PYTHON, ServerStack, event_loop_factory, server_stack
+from chronosops.web import app as web_app
 from tests.fixtures.app import TEST_SECRET
 
 
@@ -69,7 +70,7 @@ def test_serve_hands_the_stack_to_uvicorn(
     monkeypatch.setenv("CHRONOSOPS_JWT_SECRET", TEST_SECRET)
     monkeypatch.setattr(module, "installed", lambda name: name != "uvloop")
     calls: list[dict[str, Any]] = []
-    monkeypatch.setattr(serve_module, "create_app", lambda *_args, **_kwargs: "app")
+    monkeypatch.setattr(web_app, "create_app", lambda *_args, **_kwargs: "app")
     monkeypatch.setattr(serve_module, "settle_long_running_heap", lambda: 0)
     monkeypatch.setattr(uvicorn, "run", lambda _app, **options: calls.append(options))
     result = CliRunner().invoke(app, ["serve", "--port", "8099"])

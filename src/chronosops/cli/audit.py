@@ -4,15 +4,18 @@ compare it with the latest signed checkpoint; ``audit checkpoint`` signs the hea
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.progress import Progress
 
-from chronosops.audit import ChainVerification, CheckpointRead
 from chronosops.cli.errors import fail, failures_reported
 from chronosops.cli.settings import resolve_migrated, services_for
 from chronosops.config import ConfigurationError, Settings
+
+if TYPE_CHECKING:
+    from chronosops.audit import ChainVerification, CheckpointRead
 
 app = typer.Typer(help="Check the tamper-evident audit log.", no_args_is_help=True)
 out = Console()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -23,10 +24,12 @@ from chronosops.core.evidence_kinds import (
     read_kinds,
 )
 from chronosops.core.heap import freeze_startup_objects
-from chronosops.investigation.benchmark import BenchmarkReport, run_benchmark, run_load
-from chronosops.investigation.calibration import calibration_line
-from chronosops.investigation.loghub import SYSTEMS, DatasetMissingError, find_loghub, run_loghub
-from chronosops.scenarios import CONVENTIONS, SUITES, Conventions, SuiteName, suite_size
+
+# The engine, the scenarios and the datasets load in the command that runs them: every other
+# command (`chronosops --help` included) would otherwise pay for them at start-up.
+if TYPE_CHECKING:
+    from chronosops.investigation.benchmark import BenchmarkReport
+    from chronosops.scenarios import Conventions, SuiteName
 
 PARTS = ("all", "tuned", "held-out")
 
@@ -110,6 +113,8 @@ def calibration_lines(
     calibration: dict[str, dict[str, float | int | None]], read_empty: str
 ) -> list[str]:
     """The named answers' calibration per part, and what the bundles said they read."""
+    from chronosops.investigation.calibration import calibration_line
+
     said = f" (each bundle said it read {read_empty} and found it empty)" if read_empty else ""
     return [f"stated confidence of named answers{said}:"] + [
         "  " + calibration_line(part, row) for part, row in calibration.items()
@@ -185,6 +190,9 @@ def analysis(
     ),
 ) -> None:
     """Analyse a generated suite of demo incidents with known causes and print the scores."""
+    from chronosops.investigation.benchmark import run_benchmark, run_load
+    from chronosops.scenarios import CONVENTIONS, SUITES, suite_size
+
     kept = evidence_or_exit(evidence)
     said_read = read_empty_or_exit(read_empty)
     problems = [
@@ -286,6 +294,8 @@ def analysis(
 
 
 def _default_loghub() -> Path | None:
+    from chronosops.investigation.loghub import find_loghub
+
     # The repository's sibling ``shared/`` (or any parent's), then the current directory's.
     repo = Path(__file__).resolve().parents[3]
     return find_loghub(repo, Path.cwd())
@@ -307,6 +317,8 @@ def logs(
     ),
 ) -> None:
     """Mine the templates of Loghub-2k's 16 systems and print grouping accuracy beside Drain's."""
+    from chronosops.investigation.loghub import SYSTEMS, DatasetMissingError, run_loghub
+
     root = dataset or _default_loghub()
     if root is None or not root.is_dir():
         where = str(root) if root else "shared/datasets/loghub-2k beside the repository"

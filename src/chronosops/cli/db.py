@@ -5,7 +5,6 @@ from __future__ import annotations
 import typer
 from rich.console import Console
 
-from chronosops import migrations
 from chronosops.cli.settings import resolve
 
 app = typer.Typer(help="Database schema migrations (Alembic).", no_args_is_help=True)
@@ -15,6 +14,8 @@ out = Console()
 @app.command("upgrade")
 def upgrade(revision: str = typer.Argument("head", help="target revision")) -> None:
     """Apply migrations up to REVISION (default: the latest)."""
+    from chronosops import migrations  # Alembic: loaded on use, not at start-up
+
     settings = resolve()
     migrations.upgrade(settings.database, revision)
     out.print(f"database at revision {migrations.current_revision(settings.database)}")
@@ -23,6 +24,8 @@ def upgrade(revision: str = typer.Argument("head", help="target revision")) -> N
 @app.command("current")
 def current() -> None:
     """Print the database's revision and the latest one this version knows."""
+    from chronosops import migrations  # Alembic: loaded on use, not at start-up
+
     settings = resolve()
     out.print(
         f"current: {migrations.current_revision(settings.database)}  "
@@ -35,5 +38,7 @@ def revision(
     message: str = typer.Option(..., "--message", "-m", help="what the revision does"),
 ) -> None:
     """Autogenerate a revision from the difference between the tables and the database."""
+    from chronosops import migrations  # Alembic: loaded on use, not at start-up
+
     settings = resolve()
     migrations.revision(settings.database, message)

@@ -5,23 +5,24 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from chronosops.bootstrap import Services
-from chronosops.cli.demo_investigation import investigate_scenario, print_demo
 from chronosops.cli.errors import fail, failures_reported
-from chronosops.cli.incidents import CLI_PRINCIPAL
+from chronosops.cli.incidents import cli_principal
 from chronosops.cli.local_prometheus import find_programs
 from chronosops.cli.settings import resolve_migrated, services_for
 from chronosops.config import Settings
 from chronosops.core.ingest_request import MAX_WINDOW_MINUTES, MIN_WINDOW_MINUTES
-from chronosops.investigation import InvestigateRequest, run_scenario
 from chronosops.scenarios import BY_ID, FIELD_BY_ID, MAX_VARIANT, SCENARIOS, GenerationOptions
+
+if TYPE_CHECKING:
+    from chronosops.bootstrap import Services
+    from chronosops.investigation import InvestigateRequest
 
 # Its report names checkout-api; the fault is a flag on pricing-service, which only the
 # neighbourhood's metrics show.
@@ -70,6 +71,8 @@ async def _run(
     fresh: bool,
     quiet: bool,
 ) -> list[DemoRow]:
+    from chronosops.investigation import run_scenario  # on use, not at start-up
+
     rows: list[DemoRow] = []
     try:
         with Progress(console=err, transient=True, disable=quiet) as progress:
@@ -89,7 +92,7 @@ async def _run(
                     scenario_id,
                     options,
                     source_ref=f"{scenario_id}:{suffix}",
-                    principal=CLI_PRINCIPAL,
+                    principal=cli_principal(),
                 )
                 response = run.outcome.response
                 top = confidence = culprit = None
@@ -126,6 +129,9 @@ def _investigations(
     *,
     as_json: bool,
 ) -> None:
+    # The investigation loop and the application: on use, not at the CLI's start-up.
+    from chronosops.cli.demo_investigation import investigate_scenario, print_demo
+
     programs = find_programs()
     demos = []
     for scenario_id in scenario_ids:
@@ -209,6 +215,8 @@ def demo(
         seed=seed, variant=variant, minutes_before=window_before, minutes_after=window_after
     )
     if investigate:
+        from chronosops.investigation import InvestigateRequest  # on use, not at start-up
+
         _investigations(
             settings,
             chosen,

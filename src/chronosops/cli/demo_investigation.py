@@ -22,7 +22,7 @@ from rich.table import Table
 
 from chronosops.bootstrap import Services
 from chronosops.cli.errors import fail
-from chronosops.cli.incidents import CLI_PRINCIPAL
+from chronosops.cli.incidents import cli_principal
 from chronosops.cli.local_prometheus import Programs, running_prometheus
 from chronosops.cli.settings import services_for
 from chronosops.config import Settings
@@ -155,13 +155,13 @@ async def _investigate(
         request = IngestIncidentRequest.model_validate(
             thin_report(incident, source_ref=f"thin:{incident.scenario_id}:{services.ids.new()}")
         )
-        outcome = await services.pipeline.ingest(request, principal=CLI_PRINCIPAL)
+        outcome = await services.pipeline.ingest(request, principal=cli_principal())
         analysis_id = outcome.response.analysis_id
         if analysis_id is None:
             fail(f"the thin report of {incident.scenario_id} was not analysed")
         first = await _analysis(services, analysis_id)
         started = await services.investigations.start(
-            outcome.response.incident_id, body, principal=CLI_PRINCIPAL
+            outcome.response.incident_id, body, principal=cli_principal()
         )
         session = await _finished(services, started.session_id)
         final = await _analysis(services, session.best_analysis_id or analysis_id)

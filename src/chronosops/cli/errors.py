@@ -11,18 +11,17 @@ unavailable (try again later); 4 a remote service failed.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
 from rich.text import Text
-from sqlalchemy.exc import SQLAlchemyError
 
 from chronosops.config import ConfigurationError
 from chronosops.core.errors import AppError, InvalidInputError, NotFoundError, UpstreamError
-from chronosops.storage import DatabaseUnavailableError
-from chronosops.storage.failures import URL_SETTING, bad_url, unavailable
 
 err = Console(stderr=True, soft_wrap=True, highlight=False)
 
@@ -61,49 +60,64 @@ class ExitKind:
     hint: str | None
 
 
-# The first row whose kind the error is an instance of wins: subclasses before their parents.
-EXIT_CODES: tuple[ExitKind, ...] = (
-    ExitKind(ReportedFailuresError, 1, None),
-    ExitKind(SchemaBehindError, 2, "run `chronosops db upgrade` (once per release), then retry"),
-    ExitKind(
-        ConfigurationError,
-        2,
-        "settings are CHRONOSOPS_* environment variables; docs/configuration.md describes each",
-    ),
-    ExitKind(
-        MissingProgramError,
-        2,
-        "install Prometheus (`apt install prometheus` brings prometheus and promtool, or unpack "
-        "the release from prometheus.io) and put both on PATH",
-    ),
-    ExitKind(UsageError, 2, "`chronosops COMMAND --help` describes the arguments"),
-    ExitKind(
-        DatabaseUnavailableError,
-        3,
-        f"is the database {URL_SETTING} names running and reachable from here? "
-        "`chronosops db current` tries to connect",
-    ),
-    ExitKind(UpstreamError, 4, "the remote service failed; try again later"),
-    ExitKind(NotFoundError, 1, None),
-    ExitKind(InvalidInputError, 1, None),
-    ExitKind(AppError, 1, None),
-)
+@cache
+def exit_codes() -> tuple[ExitKind, ...]:
+    """The table; the first row whose kind the error is an instance of wins: subclasses before
+    their parents. Built on first use: the storage errors import SQLAlchemy, which every command
+    would otherwise pay for at start-up, `--help` included."""
+    from chronosops.storage.failures import URL_SETTING, DatabaseUnavailableError
+
+    return (
+        ExitKind(ReportedFailuresError, 1, None),
+        ExitKind(
+            SchemaBehindError, 2, "run `chronosops db upgrade` (once per release), then retry"
+        ),
+        ExitKind(
+            ConfigurationError,
+            2,
+            "settings are CHRONOSOPS_* environment variables; docs/configuration.md describes each",
+        ),
+        ExitKind(
+            MissingProgramError,
+            2,
+            "install Prometheus (`apt install prometheus` brings prometheus and promtool, or "
+            "unpack the release from prometheus.io) and put both on PATH",
+        ),
+        ExitKind(UsageError, 2, "`chronosops COMMAND --help` describes the arguments"),
+        ExitKind(
+            DatabaseUnavailableError,
+            3,
+            f"is the database {URL_SETTING} names running and reachable from here? "
+            "`chronosops db current` tries to connect",
+        ),
+        ExitKind(UpstreamError, 4, "the remote service failed; try again later"),
+        ExitKind(NotFoundError, 1, None),
+        ExitKind(InvalidInputError, 1, None),
+        ExitKind(AppError, 1, None),
+    )
 
 
 def exit_kind(error: AppError) -> ExitKind:
-    return next(row for row in EXIT_CODES if isinstance(error, row.kind))
+    return next(row for row in exit_codes() if isinstance(error, row.kind))
 
 
 def known_error(error: BaseException) -> AppError | None:
     """The application error a failure stands for, or None for a bug (which keeps its traceback)."""
     if isinstance(error, AppError):
         return error
-    if isinstance(error, SQLAlchemyError):
-        return bad_url(error) or unavailable(error)
-    return None
+    # An SQLAlchemy error exists only once SQLAlchemy is loaded: `--help` (click's exit) and
+    # the commands that never touch the database must not import it just to find out.
+    loaded = sys.modules.get("sqlalchemy.exc")
+    if loaded is None or not isinstance(error, loaded.SQLAlchemyError):
+        return None
+    from chronosops.storage.failures import bad_url, unavailable
+
+    return bad_url(error) or unavailable(error)
 
 
 def message_of(error: AppError) -> str:
+    from chronosops.storage.failures import URL_SETTING, DatabaseUnavailableError
+
     if isinstance(error, DatabaseUnavailableError):
         where = f"{URL_SETTING}={error.url}" if error.url else URL_SETTING
         return f"{where}: {error.detail or error.message}"

@@ -13,11 +13,10 @@ import typer
 from rich.console import Console
 
 from chronosops.cli.errors import fail, failures_reported
-from chronosops.cli.incidents import CLI_PRINCIPAL
+from chronosops.cli.incidents import cli_principal
 from chronosops.cli.settings import resolve_migrated, services_for
 from chronosops.config import Settings
 from chronosops.core.errors import AppError
-from chronosops.investigation import UnreadableExportError, export_zip, read_export, verify_export
 
 out = Console()
 err = Console(stderr=True)
@@ -31,7 +30,7 @@ async def _export(settings: Settings, incident_id: str) -> dict[str, Any]:
                 session,
                 incident_id,
                 admin=True,  # the operator at the server's own database sees what an admin sees
-                by=CLI_PRINCIPAL.subject,
+                by=cli_principal().subject,
                 at=services.clock.now(),
             )
     finally:
@@ -45,6 +44,8 @@ def export(
     ),
 ) -> None:
     """Export an incident's record: bundles, analyses, postmortems, traces, audit events."""
+    from chronosops.investigation import export_zip  # the application: on use, not at start-up
+
     try:
         document = asyncio.run(_export(resolve_migrated(), incident_id))
     except AppError as error:
@@ -63,6 +64,9 @@ def verify(
     file: Path = typer.Argument(..., help="an export (.json or .zip)", exists=True, dir_okay=False),
 ) -> None:
     """Re-hash an export's bundles, postmortems and audit events; exit 1 if any fails, 2 if unreadable."""
+    # The application: on use, not at start-up.
+    from chronosops.investigation import UnreadableExportError, read_export, verify_export
+
     try:
         document = read_export(file.read_bytes())
     except UnreadableExportError as error:

@@ -12,21 +12,22 @@ import json
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from chronosops import __version__
-from chronosops.bootstrap import Services, build_services
 from chronosops.cli.errors import fail, failures_reported
-from chronosops.cli.incidents import CLI_PRINCIPAL
-from chronosops.cli.settings import resolve_migrated
+from chronosops.cli.incidents import cli_principal
+from chronosops.cli.settings import resolve_migrated, services_for
 from chronosops.core.errors import AppError, InvalidInputError
 from chronosops.core.storable import unstorable
 from chronosops.sources import GOOGLE_CLOUD_STATUS_FEED_URL, Normalization, registry
+
+if TYPE_CHECKING:
+    from chronosops.bootstrap import Services
 
 app = typer.Typer(help="Import incidents from a source's feed.", no_args_is_help=True)
 out = Console()
@@ -38,6 +39,8 @@ MAX_FEED_BYTES = 64 * 1024 * 1024  # the public feed is a few MB; this bounds a 
 
 def _read(location: str) -> bytes:
     if location.startswith(("http://", "https://")):
+        import httpx  # only a URL needs it; not a start-up import
+
         try:
             with (
                 httpx.Client(
@@ -92,7 +95,7 @@ async def _import(services: Services, normalization: Normalization) -> Counter[s
             for event in normalization.events:
                 single = Normalization(shape=normalization.shape, events=(event,))
                 try:
-                    (result,) = await services.intake.apply(single, principal=CLI_PRINCIPAL)
+                    (result,) = await services.intake.apply(single, principal=cli_principal())
                 except AppError as exc:
                     outcomes["failed"] += 1
                     err.print(f"[red]{event.source_ref}:[/red] {exc.message}")
@@ -122,7 +125,7 @@ def google_cloud_status(
     if limit is not None and isinstance(document, list):
         document = document[:limit]
     source = registry.get("google-cloud-status")
-    services = build_services(settings)
+    services = services_for(settings)
     try:
         normalization = source.parse(document, headers={}, received_at=services.clock.now())
     except InvalidInputError as exc:

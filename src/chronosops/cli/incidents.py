@@ -5,28 +5,34 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from chronosops.auth import Principal, Role
-from chronosops.bootstrap import Services
 from chronosops.cli.errors import fail, failures_reported
 from chronosops.cli.settings import resolve_migrated, services_for
-from chronosops.core.ingest_request import IngestIncidentRequest
-from chronosops.incidents import LIFECYCLE_STATES, IncidentFilter, LifecycleChange, Transition
+
+if TYPE_CHECKING:
+    from chronosops.auth import Principal
+    from chronosops.bootstrap import Services
+    from chronosops.incidents import IncidentFilter, LifecycleChange, Transition
 
 app = typer.Typer(help="Read and work incidents.", no_args_is_help=True)
 out = Console()
 err = Console(stderr=True)
 
-CLI_PRINCIPAL = Principal(
-    subject="cli", roles=frozenset({Role.ANALYST, Role.ADMIN}), issuer="system"
-)
+
+@cache
+def cli_principal() -> Principal:
+    # Built on first use: the auth package (SQLAlchemy and more) is not a start-up import.
+    from chronosops.auth import Principal, Role
+
+    return Principal(subject="cli", roles=frozenset({Role.ANALYST, Role.ADMIN}), issuer="system")
 
 
 def _load(source: str) -> list[Any]:
@@ -39,6 +45,8 @@ def _load(source: str) -> list[Any]:
 
 
 async def _ingest_all(services: Services, items: list[Any]) -> int:
+    from chronosops.core.ingest_request import IngestIncidentRequest
+
     failures = 0
     try:
         for index, item in enumerate(items):
@@ -50,7 +58,7 @@ async def _ingest_all(services: Services, items: list[Any]) -> int:
                     path = ".".join(str(part) for part in error["loc"])
                     err.print(f"[red]item {index}:[/red] {path}: {error['msg']}")
                 continue
-            outcome = await services.pipeline.ingest(request, principal=CLI_PRINCIPAL)
+            outcome = await services.pipeline.ingest(request, principal=cli_principal())
             out.print_json(
                 data={
                     "httpStatus": 201 if outcome.created else 200,
@@ -96,6 +104,8 @@ def list_incidents(
     ),
 ) -> None:
     """The newest incidents, as a table or as JSON lines."""
+    from chronosops.incidents import LIFECYCLE_STATES, IncidentFilter  # on use: SQLAlchemy
+
     if lifecycle is not None and lifecycle not in LIFECYCLE_STATES:
         fail(f"--lifecycle must be one of {', '.join(LIFECYCLE_STATES)}")
     filters = IncidentFilter(

@@ -12,8 +12,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-
 from chronosops.cli.errors import MissingProgramError, fail
 
 READY_SECONDS = 30.0
@@ -97,6 +95,8 @@ def running_prometheus(programs: Programs, workdir: Path, data: str) -> Iterator
 
 
 def _wait_ready(process: subprocess.Popen[bytes], url: str, log_path: Path) -> None:
+    import httpx  # only the investigating demo polls: not a start-up import
+
     deadline = time.monotonic() + READY_SECONDS
     while True:
         if process.poll() is not None:

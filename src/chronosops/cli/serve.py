@@ -5,23 +5,23 @@ from __future__ import annotations
 import asyncio
 import shlex
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import typer
-import uvicorn
-from fastapi import FastAPI
 from rich.console import Console
 
-from chronosops.auth import IssuedLink, Role
-from chronosops.bootstrap import Services
 from chronosops.cli.errors import fail
 from chronosops.cli.server_stack import server_stack
 from chronosops.cli.settings import migrate_or_refuse, require_runnable, resolve, services_for
-from chronosops.cli.sign_in import ALL_ROLES, issue_link, link_url
-from chronosops.cli.workers import die_with_supervisor, supervise
+from chronosops.cli.sign_in import all_roles, issue_link, link_url
 from chronosops.config import ConfigurationError
 from chronosops.core.heap import settle_long_running_heap
-from chronosops.storage.failures import printable_url
-from chronosops.web.app import create_app
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from chronosops.auth import IssuedLink
+    from chronosops.bootstrap import Services
 
 out = Console(stderr=True)
 
@@ -52,6 +52,15 @@ def serve(
     ),
 ) -> None:
     """Serve the API (and migrate the embedded SQLite database first)."""
+    # The server and the application load here, not with the CLI: every other command would
+    # pay for them at start-up.
+    import uvicorn
+
+    from chronosops.auth import Role
+    from chronosops.cli.workers import supervise
+    from chronosops.storage.failures import printable_url
+    from chronosops.web.app import create_app
+
     overrides: dict[str, object] = {}
     if host:
         overrides["host"] = host
@@ -135,6 +144,9 @@ def serve(
 
 def worker_app() -> FastAPI:
     """One worker's app (uvicorn calls this in each process that `serve --workers N` starts)."""
+    from chronosops.cli.workers import die_with_supervisor
+    from chronosops.web.app import create_app
+
     die_with_supervisor()
     settings = resolve()
     app = create_app(services_for(settings), owns_services=True)
@@ -144,7 +156,7 @@ def worker_app() -> FastAPI:
 
 async def _first_link(services: Services) -> IssuedLink:
     try:
-        return await issue_link(services, subject="local-admin", roles=list(ALL_ROLES))
+        return await issue_link(services, subject="local-admin", roles=all_roles())
     finally:
         # The server runs on its own event loop; connections made on this one cannot follow.
         await services.database.dispose()

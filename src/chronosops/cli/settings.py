@@ -5,14 +5,16 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 from rich.console import Console
 
-from chronosops import migrations
-from chronosops.bootstrap import Services, build_services, configure_logging
 from chronosops.cli.errors import SchemaBehindError, fail
 from chronosops.config import ConfigurationError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from chronosops.bootstrap import Services
 
 err = Console(stderr=True)
 
@@ -58,6 +60,9 @@ def resolve(*, generate_embedded_secret: bool = False, **overrides: object) -> S
         settings = load_settings(**overrides)
     except ValidationError as exc:
         fail(_settings_problems(exc), kind=ConfigurationError)
+    # Imported here, not at the top: the wiring costs a second of start-up `--help` need not pay.
+    from chronosops.bootstrap import configure_logging
+
     # Logs go to stderr, so stdout stays machine-readable (`TOKEN=$(chronosops token …)`).
     configure_logging(settings)
     if settings.audit_checkpoint_key is None:
@@ -105,6 +110,8 @@ def migrate_or_refuse(settings: Settings) -> None:
     A database that cannot be reached raises `DatabaseUnavailableError`, a URL that names no
     database `ConfigurationError`: the error table reports either in one line.
     """
+    from chronosops import migrations  # Alembic and SQLAlchemy: only for commands that migrate
+
     if settings.is_sqlite:
         migrations.upgrade(settings.database)
         return
@@ -123,4 +130,6 @@ def require_runnable(settings: Settings) -> None:
 
 def services_for(settings: Settings) -> Services:
     """The wired services; `ConfigurationError` when the configuration cannot work."""
+    from chronosops.bootstrap import build_services  # the whole application: only when used
+
     return build_services(settings)

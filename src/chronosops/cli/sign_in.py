@@ -4,20 +4,27 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import typer
 
-from chronosops.audit import EntityType, EventType
-from chronosops.auth import IssuedLink, Role, parse_role
-from chronosops.bootstrap import Services
 from chronosops.cli.durations import parse_duration
 from chronosops.cli.errors import fail
 from chronosops.cli.settings import resolve_migrated, services_for
 from chronosops.config import Settings
-from chronosops.core.timestamps import format_instant
+
+if TYPE_CHECKING:
+    from chronosops.auth import IssuedLink, Role
+    from chronosops.bootstrap import Services
 
 LINK_PATH = "/sign-in/link"
-ALL_ROLES = (Role.ADMIN, Role.ANALYST, Role.VIEWER)
+
+
+def all_roles() -> list[Role]:
+    # Roles come with the auth package (SQLAlchemy and more): loaded on use, not at start-up.
+    from chronosops.auth import Role
+
+    return [Role.ADMIN, Role.ANALYST, Role.VIEWER]
 
 
 def link_url(settings: Settings, token: str) -> str:
@@ -31,6 +38,9 @@ async def issue_link(
     roles: list[Role],
     ttl: timedelta | None = None,
 ) -> IssuedLink:
+    from chronosops.audit import EntityType, EventType
+    from chronosops.core.timestamps import format_instant
+
     async with services.database.unit_of_work() as session:
         issued = await services.sign_in_links.issue(session, subject=subject, roles=roles, ttl=ttl)
         await services.audit.record(
@@ -73,6 +83,8 @@ def sign_in_link(
     ),
 ) -> None:
     """Print a one-time console sign-in link (works once, for CHRONOSOPS_SIGN_IN_LINK_TTL_MINUTES)."""
+    from chronosops.auth import parse_role
+
     settings = resolve_migrated()
     try:
         roles = [parse_role(name) for name in role]

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
-from chronosops.auth import LocalTokenIssuer, Role, parse_role
 from chronosops.cli.durations import parse_duration
 from chronosops.cli.errors import fail
 from chronosops.cli.settings import resolve
-from chronosops.core.clock import SystemClock
-from chronosops.core.ids import Cuid2Factory
+
+if TYPE_CHECKING:
+    from chronosops.auth import Role
 
 
 def mint(role_names: list[str], subject: str, ttl: str) -> str:
+    # The auth package brings SQLAlchemy: loaded when a token is minted, not at start-up.
+    from chronosops.auth import LocalTokenIssuer, parse_role
+    from chronosops.core.clock import SystemClock
+    from chronosops.core.ids import Cuid2Factory
+
     settings = resolve()
     auth = settings.auth
     if not auth.jwt_secret:

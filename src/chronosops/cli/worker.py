@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 
-from chronosops.bootstrap import Services
 from chronosops.cli.server_stack import event_loop_factory
 from chronosops.cli.settings import require_runnable, resolve_migrated, services_for
 from chronosops.core.heap import settle_long_running_heap
-from chronosops.worker import run_worker
+
+if TYPE_CHECKING:
+    from chronosops.bootstrap import Services
 
 out = Console(stderr=True)
 
@@ -31,6 +33,8 @@ def worker() -> None:
 
 
 async def _run(services: Services) -> None:
+    from chronosops.worker import run_worker  # the job runners: loaded here, not at start-up
+
     settle_long_running_heap()
     try:
         await run_worker(services)
