@@ -14,7 +14,7 @@ from chronosops.analysis.observations import Change
 from chronosops.analysis.scoring import Candidate
 from chronosops.analysis.suspects import Suspect
 from tests.analysis.builders import analysis_input, at, logs, series
-from tests.analysis.suspects.builders import AFTER, calls, edge
+from tests.analysis.suspects.builders import AFTER, calls, inventory_saturated
 
 
 def deploy(
@@ -354,13 +354,7 @@ def test_the_services_a_culprit_explains_are_its_callers_up_the_graph() -> None:
 
 
 def _inventory_hot(caller_edge: tuple[str, str]) -> AnalysisResult:
-    metrics = series("cpu_usage_percent", 20, 97, service="inventory")
-    metrics += series("server_latency_p90_seconds", 0.02, 0.4, service="inventory")
-    metrics += series("requests_per_second", 30, 30, service="inventory")
-    metrics += series("server_latency_p90_seconds", 0.05, 0.5, service="frontend")
-    metrics += series("requests_per_second", 40, 40, service="frontend")
-    metrics += series("cpu_usage_percent", 30, 31, service="frontend")
-    metrics += edge("outbound_request_latency_p50_seconds", *caller_edge, 0.02, 0.4)
+    metrics = inventory_saturated(*caller_edge)
     return analyze(analysis_input(service="frontend", metrics=metrics))
 
 

@@ -18,6 +18,18 @@ def edge(name: str, caller: str, callee: str, before: float, after: float) -> li
     return points
 
 
+def inventory_saturated(caller: str, callee: str) -> list[dict[str, Any]]:
+    """inventory's CPU pinned and its latency up, frontend slower at steady traffic, and an edge
+    metric saying ``caller`` waits on ``callee``."""
+    metrics = series("cpu_usage_percent", 20, 97, service="inventory")
+    metrics += series("server_latency_p90_seconds", 0.02, 0.4, service="inventory")
+    metrics += series("requests_per_second", 30, 30, service="inventory")
+    metrics += series("server_latency_p90_seconds", 0.05, 0.5, service="frontend")
+    metrics += series("requests_per_second", 40, 40, service="frontend")
+    metrics += series("cpu_usage_percent", 30, 31, service="frontend")
+    return metrics + edge("outbound_request_latency_p50_seconds", caller, callee, 0.02, 0.4)
+
+
 def ranked(**lite: Any) -> list[str]:
     request = analysis_input(**lite)
     return [s.service for s in rank_suspects(request.artifacts, request.context)]

@@ -9,7 +9,7 @@ from chronosops.analysis.signals import DEFAULT_TABLE
 from chronosops.analysis.suspects import rank_suspects
 from chronosops.analysis.units import normalise
 from tests.analysis.builders import analysis_input, at, series
-from tests.analysis.suspects.builders import checkout_calling, edge, ranked
+from tests.analysis.suspects.builders import checkout_calling, edge, inventory_saturated, ranked
 
 
 def test_the_service_whose_cpu_jumped_leads() -> None:
@@ -50,13 +50,7 @@ def test_a_topology_event_puts_the_callee_before_its_caller() -> None:
 def test_metrics_alone_name_the_culprit_and_family_when_they_point_to_one() -> None:
     from chronosops.analysis import analyze
 
-    metrics = series("cpu_usage_percent", 20, 97, service="inventory")
-    metrics += series("server_latency_p90_seconds", 0.02, 0.4, service="inventory")
-    metrics += series("requests_per_second", 30, 30, service="inventory")
-    metrics += series("server_latency_p90_seconds", 0.05, 0.5, service="frontend")
-    metrics += series("requests_per_second", 40, 40, service="frontend")
-    metrics += series("cpu_usage_percent", 30, 31, service="frontend")
-    metrics += edge("outbound_request_latency_p50_seconds", "frontend", "inventory", 0.02, 0.4)
+    metrics = inventory_saturated("frontend", "inventory")
     result = analyze(analysis_input(service="frontend", metrics=metrics))
     assert result.culprit_service == "inventory"
     assert result.hypotheses[0].id == "CAPACITY_SATURATION"
