@@ -6,14 +6,11 @@ receives its collaborators. `web`, `cli` and the tests call `build_services`.
 
 from __future__ import annotations
 
-import logging
 import secrets
-import sys
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 import httpx
-import structlog
 
 from chronosops import __version__
 from chronosops.analysis.models import SignalRuleInput
@@ -79,7 +76,6 @@ __all__ = [
     "build_collectors",
     "build_reasoner",
     "build_services",
-    "configure_logging",
     "metadata",
 ]
 
@@ -385,16 +381,6 @@ def _session_key(settings: Settings) -> bytes:
     return secrets.token_bytes(32)
 
 
-class _CurrentStderr:
-    """Whatever ``sys.stderr`` is at the moment of writing (test runners swap it)."""
-
-    def write(self, text: str) -> int:
-        return sys.stderr.write(text)
-
-    def flush(self) -> None:
-        sys.stderr.flush()
-
-
 def build_collectors(
     settings: Settings, config: CollectorsConfig, http: httpx.AsyncClient, clock: Clock
 ) -> CollectorRunner:
@@ -469,30 +455,6 @@ def build_prose_writer(settings: Settings, http: httpx.AsyncClient) -> ModelPros
         max_output_tokens=llm.max_output_tokens,
         price_input_per_mtok=llm.price_input_per_mtok,
         price_output_per_mtok=llm.price_output_per_mtok,
-    )
-
-
-def configure_logging(settings: Settings) -> None:
-    """Structured logs on stderr: JSON lines in production, readable lines on a terminal."""
-    level = getattr(logging, settings.log_level)
-    renderer: structlog.types.Processor = (
-        structlog.processors.JSONRenderer()
-        if settings.log_format == "json"
-        else structlog.dev.ConsoleRenderer(
-            colors=False, exception_formatter=structlog.dev.plain_traceback
-        )
-    )
-    structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info,
-            renderer,
-        ],
-        wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(file=_CurrentStderr()),  # type: ignore[arg-type]
-        cache_logger_on_first_use=True,
     )
 
 

@@ -12,6 +12,7 @@ from rich.console import Console
 
 from chronosops.cli.errors import SchemaBehindError, fail
 from chronosops.config import ConfigurationError, Settings, load_settings
+from chronosops.core.log_output import configure_logging
 
 if TYPE_CHECKING:
     from chronosops.bootstrap import Services
@@ -60,11 +61,8 @@ def resolve(*, generate_embedded_secret: bool = False, **overrides: object) -> S
         settings = load_settings(**overrides)
     except ValidationError as exc:
         fail(_settings_problems(exc), kind=ConfigurationError)
-    # Imported here, not at the top: the wiring costs a second of start-up `--help` need not pay.
-    from chronosops.bootstrap import configure_logging
-
     # Logs go to stderr, so stdout stays machine-readable (`TOKEN=$(chronosops token …)`).
-    configure_logging(settings)
+    configure_logging(settings.log_level, settings.log_format)
     if settings.audit_checkpoint_key is None:
         key = _embedded_secret(
             embedded_secret_path(settings, EMBEDDED_CHECKPOINT_KEY_FILE),
