@@ -80,3 +80,54 @@ def latency_after_and_before(points: list[dict[str, Any]]) -> tuple[float, float
     )
     assert shift is not None
     return shift.after, shift.before
+
+
+ADS = "adservice"
+BY_CATEGORY = "AdService/getAdsByCategory"
+RANDOM = "AdService/getRandomAds"
+
+
+def ads_traffic(
+    random_every: int, *, requests_a_minute: int = 8
+) -> dict[str, list[dict[str, Any]]]:
+    """The frontend asking the ad service for ads, every request, for 30 minutes; the ad
+    service picks random ads on one request in ``random_every`` (never when 0), ads by category
+    on the others. No status, no log line: only which spans there are."""
+    spans: list[dict[str, Any]] = []
+    number = 0
+    for minute in range(-15, 15):
+        for index in range(requests_a_minute):
+            number += 1
+            trace = f"{number:032x}"
+            start = minute + index / (requests_a_minute + 1)
+            root, ads, pick = (f"{3 * number + k:016x}" for k in range(3))
+            random = bool(random_every) and number % random_every == 0
+            spans += [
+                {
+                    "traceId": trace,
+                    "spanId": root,
+                    "service": "frontend",
+                    "operation": "GET /product",
+                    "duration": 30.0,
+                    "timestamp": at(start),
+                },
+                {
+                    "traceId": trace,
+                    "spanId": ads,
+                    "parentSpanId": root,
+                    "service": ADS,
+                    "operation": "AdService/GetAds",
+                    "duration": 10.0,
+                    "timestamp": at(start + 0.00005),
+                },
+                {
+                    "traceId": trace,
+                    "spanId": pick,
+                    "parentSpanId": ads,
+                    "service": ADS,
+                    "operation": RANDOM if random else BY_CATEGORY,
+                    "duration": 5.0,
+                    "timestamp": at(start + 0.0001),
+                },
+            ]
+    return {"traces": spans}

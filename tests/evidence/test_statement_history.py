@@ -10,6 +10,7 @@ import httpx
 from chronosops.analysis.code_paths import history_of
 from chronosops.bootstrap import Services
 from chronosops.evidence.repository import EvidenceRepository
+from tests.analysis.builders import ADS, RANDOM, ads_traffic, analysis_input
 from tests.fixtures.guide import request
 
 INGEST = "/v1/incidents/ingest"
@@ -129,3 +130,28 @@ async def test_rows_kept_before_calls_were_read_without_calls(
     assert [(lines, statements, calls) for *_, lines, statements, calls in rows] == [
         (40, old["statements"], None)
     ]
+
+
+async def test_a_service_with_spans_and_no_logs_is_kept_and_read_back_as_its_operations_mix(
+    client: httpx.AsyncClient, services: Services, analyst: dict[str, str]
+) -> None:
+    first, later = await _incidents(client, analyst, 2)
+    artifacts = analysis_input(service="frontend", **ads_traffic(4)).artifacts
+    evidence = services.evidence
+    async with services.database.unit_of_work() as session:
+        await evidence.remember_statements(
+            session, artifacts, incident_id=first, onset=DAY, replace=True
+        )
+    async with services.database.unit_of_work(write=False) as session:
+        statements, operations, compared_with = await evidence.statement_history(
+            session,
+            evidence.history_services(artifacts),
+            incident_id=later,
+            onset=DAY + timedelta(hours=1),
+        )
+    # No statement to read (it logged nothing), and its operations' shares of its spans.
+    assert statements == []
+    assert compared_with == [first]
+    shares = {(h.service, h.operation): h.shares for h in operations}
+    assert shares[(ADS, RANDOM)] == [0.125]
+    assert shares[("frontend", "GET /product")] == [1.0]

@@ -97,17 +97,27 @@ def test_with_history_each_case_remembers_only_the_earlier_tuned_cases_of_its_sy
         for index, ref in enumerate(reversed(refs))  # listed out of time order
     ]
     remembered: dict[str, list[str]] = {}
+    mixes: dict[str, list[str]] = {}
 
     def fake_analyse(
-        case: NezhaCase, history: object, evidence: object = None, read_empty: object = ()
+        case: NezhaCase,
+        history: object,
+        evidence: object = None,
+        read_empty: object = (),
+        operations: object = (),
     ) -> tuple[CaseOutcome, dict[str, Any]]:
         # Each case's record names it; the history handed on says which were remembered.
         remembered[case.source_ref] = sorted(h.statement for h in history)  # type: ignore[attr-defined]
+        mixes[case.source_ref] = sorted(h.operation for h in operations)  # type: ignore[attr-defined]
         outcome = CaseOutcome(
             case.source_ref, case.system, case.fault_type, case.held_out,
             True, True, True, True, "", "", 1.0, 1,
         )  # fmt: skip
-        record = {"lines": 20, "statements": {case.source_ref: {"op": 20}}}
+        record = {
+            "lines": 20,
+            "statements": {case.source_ref: {"op": 20}},
+            "calls": {case.source_ref: 20},
+        }
         return outcome, {"svc": record}
 
     monkeypatch.setattr(nezha_benchmark, "load_cases", lambda _: cases)
@@ -121,8 +131,9 @@ def test_with_history_each_case_remembers_only_the_earlier_tuned_cases_of_its_sy
             for c in cases
             if c.system == case.system and c.source_ref < case.source_ref and not c.held_out
         )
-        # The latest three, as the service reads its table.
+        # The latest three, as the service reads its table; the operations' mix from the same.
         assert remembered[case.source_ref] == sorted(earlier[-3:])
+        assert mixes[case.source_ref] == sorted(earlier[-3:])
     assert not any(ref in seen for seen in remembered.values() for ref in held_out)
 
 

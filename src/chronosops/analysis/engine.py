@@ -47,6 +47,7 @@ from chronosops.analysis.models import (
     Signal,
 )
 from chronosops.analysis.observations import LogFinding, Observations, observe
+from chronosops.analysis.operation_mix import FallenOperation, fallen_operations
 from chronosops.analysis.signals import DEFAULT_TABLE, SignalRule, SignalTable
 from chronosops.analysis.suspects import Suspect, rank_suspects
 from chronosops.analysis.units import normalise
@@ -54,7 +55,7 @@ from chronosops.analysis.units import normalise
 ENGINE = "builtin"
 # Stored with every analysis, so a re-run on another engine says so; what each version
 # changed is listed in docs/analysis.md, "Engine versions" (newest first).
-ENGINE_VERSION = "3.39"
+ENGINE_VERSION = "3.42"
 MAX_HYPOTHESES = 6
 
 # Calibration: confidences are softmax(score / TEMPERATURE) over the candidates and UNKNOWN.
@@ -103,15 +104,20 @@ def _factor(obs: Observations, family: str) -> float:
 
 
 def _signals(
-    obs: Observations, where: Localization, stopped: Sequence[StoppedPath] = ()
+    obs: Observations,
+    where: Localization,
+    stopped: Sequence[StoppedPath] = (),
+    fallen: Sequence[FallenOperation] = (),
 ) -> list[Signal]:
-    """What the evidence shows, strongest first, for people to read (and cite)."""
+    """What the evidence shows, strongest first, for people to read (and cite); ``fallen``:
+    the operation-mix shifts the suspects ranking kept as their service's own."""
     found: list[Signal] = []
     # Code paths that stopped: the only trace some code faults leave, so people must see them.
-    paths: list[tuple[str, VanishedPath | MissingPath | StoppedPath]] = [
+    paths: list[tuple[str, VanishedPath | MissingPath | StoppedPath | FallenOperation]] = [
         *(("code_path_vanished", p) for p in obs.code_paths),
         *(("code_path_missing", p) for p in obs.missing_paths),
         *(("code_path_stopped", p) for p in stopped),
+        *(("operation_mix_fell", p) for p in fallen),
     ]
     for kind, path in paths:
         if path.strength >= AFFECTED:
@@ -210,6 +216,7 @@ FAMILY_OF_KIND = {
     "log_new_errors": "DEPLOY_BUG",
     "calls_vanished": "DEPLOY_BUG",
     "statement_stopped": "DEPLOY_BUG",
+    "operation_mix": "DEPLOY_BUG",
     "span_cut_short": "DEPLOY_BUG",
     "requests_cut_short": "DEPLOY_BUG",
     "circuit_open": "DOWNSTREAM_OUTAGE",
@@ -275,6 +282,7 @@ def _family(
         kinds.get("errors", 0.0),
         kinds.get("calls_vanished", 0.0),
         kinds.get("statement_stopped", 0.0),
+        kinds.get("operation_mix", 0.0),
         kinds.get("span_cut_short", 0.0),
         kinds.get("requests_cut_short", 0.0),
     )
@@ -338,6 +346,7 @@ OWN_CODE_PATH_KINDS = (
     "log_new_errors",
     "calls_vanished",
     "statement_stopped",
+    "operation_mix",
     "requests_cut_short",
 )
 
@@ -660,7 +669,10 @@ def analyze(request: AnalysisInput) -> AnalysisResult:
     ranked = candidates(obs, where)
     graph = set(obs.edges) | obs.log_edges | obs.change_edges
     stopped = stopped_paths(artifacts, context.onset)
-    suspects = rank_suspects(artifacts, context, table=table, edges=graph, stopped=stopped)
+    fallen = fallen_operations(artifacts, request.operation_history)
+    suspects = rank_suspects(
+        artifacts, context, table=table, edges=graph, stopped=stopped, fallen=fallen
+    )
     if max((c.score for c in ranked), default=0.0) < DECISIVE_SCORE:
         # The rules that read specific mechanisms found nothing decisive: the services whose own
         # signals moved most, and the kind of signal that moved, speak instead.
@@ -789,7 +801,8 @@ def analyze(request: AnalysisInput) -> AnalysisResult:
             else "."
         )
 
-    signals = _signals(obs, where, stopped)
+    own_mix = {s.service for s in suspects if s.kinds.get("operation_mix")}
+    signals = _signals(obs, where, stopped, [f for f in fallen if f.service in own_mix])
     factors = (
         [
             Factor(

@@ -65,12 +65,27 @@ class StatementHistory(AnalysisModel):
     )
 
 
+class OperationHistory(AnalysisModel):
+    """How much of a service's own spans one of its operations was in earlier incidents: one
+    share per earlier incident whose record holds the service's calls (0 where the operation did
+    not run). Built by `analysis.operation_mix.operation_history_of`."""
+
+    service: str
+    operation: str
+    shares: list[float] = Field(description="one per earlier incident of the service")
+
+
 class AnalysisInput(AnalysisModel):
     context: IncidentContext
     artifacts: list[Artifact]
     statement_history: list[StatementHistory] = Field(
         default_factory=list,
         description="log statements' shares in earlier incidents of the same services (optional)",
+    )
+    operation_history: list[OperationHistory] = Field(
+        default_factory=list,
+        description="span operations' shares of their service's spans in earlier incidents "
+        "(optional)",
     )
     history_incidents: list[str] = Field(
         default_factory=list,

@@ -472,8 +472,8 @@ def nezha(
     timing += (
         (
             "; as the service runs (statement history on): each case read against the log "
-            f"statements of the latest {history_incidents} tuned cases of each of its services "
-            "before it (held-out cases never remembered)"
+            f"statements and span operation mix of the latest {history_incidents} tuned cases "
+            "of each of its services before it (held-out cases never remembered)"
         )
         if history
         else "; each case alone (--no-history: as with CHRONOSOPS_ANALYSIS_HISTORY=false)"

@@ -6,8 +6,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from chronosops.analysis.code_paths import history_of, statement_lines
-from chronosops.analysis.models import StatementHistory
+from chronosops.analysis.code_paths import history_of
+from chronosops.analysis.models import OperationHistory, StatementHistory
+from chronosops.analysis.operation_mix import operation_history_of, remembered_records
 from chronosops.collectors import CollectorQuery
 from chronosops.core.artifacts import Artifact, LogTemplate
 from chronosops.core.clock import Clock
@@ -125,12 +126,12 @@ class EvidenceService:
         return bool(_template_changes(_templates_by_service(artifacts), known))
 
     def history_services(self, artifacts: Sequence[Artifact]) -> list[str]:
-        """The services whose statements an analysis of these artifacts reads against their
-        earlier incidents: those that logged enough lines in their spans (none when the
-        history is switched off or the artifacts hold no log statement)."""
+        """The services an analysis of these artifacts reads against their earlier incidents:
+        those that logged enough lines in their spans (their statements) and those with spans
+        of their own (their operations' mix); none when the history is switched off."""
         if self.history_incidents <= 0:
             return []
-        return list(statement_lines(artifacts))
+        return list(remembered_records(artifacts))
 
     async def statement_history(
         self,
@@ -139,27 +140,30 @@ class EvidenceService:
         *,
         incident_id: str,
         onset: datetime,
-    ) -> tuple[list[StatementHistory], list[str]]:
+    ) -> tuple[list[StatementHistory], list[OperationHistory], list[str]]:
         """The statements of these services over their latest earlier incidents (at most
         ``history_incidents`` each, begun no later than ``onset``, the incident itself left
-        out), as `analysis.code_paths.missing_paths` reads them; and those incidents' ids,
-        sorted, so the stored analysis can say what it was compared with."""
+        out), as `analysis.code_paths.missing_paths` reads them; their operations' mix, as
+        `analysis.operation_mix.fallen_operations` reads it; and those incidents' ids, sorted,
+        so the stored analysis can say what it was compared with."""
         if self.history_incidents <= 0 or not services:
-            return [], []
+            return [], [], []
         rows = await EvidenceRepository(session).statement_history(
             services, excluding=incident_id, onset=onset, limit=self.history_incidents
         )
-        history = history_of(
-            [
-                (
-                    service,
-                    {"lines": lines, "statements": statements}
-                    | ({} if calls is None else {"calls": calls}),
-                )
-                for _, service, lines, statements, calls in rows
-            ]
+        records = [
+            (
+                service,
+                {"lines": lines, "statements": statements}
+                | ({} if calls is None else {"calls": calls}),
+            )
+            for _, service, lines, statements, calls in rows
+        ]
+        return (
+            history_of(records),
+            operation_history_of(records),
+            sorted({incident for incident, *_ in rows}),
         )
-        return history, sorted({incident for incident, *_ in rows})
 
     async def remember_statements(
         self,
@@ -170,11 +174,12 @@ class EvidenceService:
         onset: datetime,
         replace: bool,
     ) -> None:
-        """Keep what the next incidents read of this one's log statements, in the caller's
-        transaction; ``replace`` drops what an earlier analysis of the incident kept."""
+        """Keep what the next incidents read of this one (its log statements and its services'
+        operation calls), in the caller's transaction; ``replace`` drops what an earlier
+        analysis of the incident kept."""
         if self.history_incidents <= 0:
             return
-        records = statement_lines(artifacts)
+        records = remembered_records(artifacts)
         if not records and not replace:
             return
         await EvidenceRepository(session).record_statement_history(

@@ -23,7 +23,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chronosops.analysis import AnalysisInput, IncidentContext
-from chronosops.analysis.models import SignalRuleInput, StatementHistory
+from chronosops.analysis.models import OperationHistory, SignalRuleInput, StatementHistory
 from chronosops.audit import AuditLog, EntityType, EventType
 from chronosops.auth import Principal
 from chronosops.core.artifacts import Artifact
@@ -859,11 +859,12 @@ class IngestPipeline:
     async def _reason(
         self, incident: IncidentRead, draft: BundleDraft, *, window: TimeWindow
     ) -> tuple[AnalysisInput, Reasoning]:
-        history, compared_with = await self._statement_history(incident, draft)
+        history, operations, compared_with = await self._statement_history(incident, draft)
         request = AnalysisInput(
             context=context_of(incident, window),
             artifacts=list(draft.artifacts),
             statement_history=history,
+            operation_history=operations,
             history_incidents=compared_with,
             signal_rules=self.signal_rules,
             collection_notes=[
@@ -876,13 +877,13 @@ class IngestPipeline:
 
     async def _statement_history(
         self, incident: IncidentRead, draft: BundleDraft
-    ) -> tuple[list[StatementHistory], list[str]]:
+    ) -> tuple[list[StatementHistory], list[OperationHistory], list[str]]:
         """The log statements of the bundle's services over their earlier incidents (engine
-        3.13's missing code paths) and those incidents: one read, and none when the bundle
-        logs too little."""
+        3.13's missing code paths), their operations' mix (3.42) and those incidents: one read,
+        and none when the bundle holds neither statements nor spans."""
         services = self.evidence.history_services(draft.artifacts)
         if not services:
-            return [], []
+            return [], [], []
         async with self.database.reads() as session:
             return await self.evidence.statement_history(
                 session, services, incident_id=incident.id, onset=incident.timeline.start

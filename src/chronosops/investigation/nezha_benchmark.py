@@ -29,8 +29,9 @@ from pathlib import Path
 from typing import Any
 
 from chronosops.analysis import AnalysisInput, AnalysisResult, IncidentContext, analyze
-from chronosops.analysis.code_paths import ServiceStatements, history_of, statement_lines
-from chronosops.analysis.models import StatementHistory
+from chronosops.analysis.code_paths import ServiceStatements, history_of
+from chronosops.analysis.models import OperationHistory, StatementHistory
+from chronosops.analysis.operation_mix import operation_history_of, remembered_records
 from chronosops.core.evidence_kinds import EVIDENCE_KINDS, ReadKind, evidence_label
 from chronosops.core.ingest_request import IngestIncidentRequest
 from chronosops.core.windows import incident_window
@@ -203,9 +204,11 @@ def analyse(
     history: Sequence[StatementHistory] = (),
     evidence: frozenset[str] = frozenset(EVIDENCE_KINDS),
     read_empty: Sequence[ReadKind] = (),
+    operations: Sequence[OperationHistory] = (),
 ) -> tuple[CaseOutcome, dict[str, ServiceStatements]]:
-    """The case scored, and what the service keeps of its log statements for later incidents
-    (`analysis.code_paths.statement_lines`, as stored in the ``statement_history`` table).
+    """The case scored, and what the service keeps of it for later incidents (its log
+    statements and its operations' calls, `analysis.operation_mix.remembered_records`, as
+    stored in the ``statement_history`` table); ``operations``: the operation mix history.
     ``read_empty``: kinds the bundle says were read over the window (its ``coverage``), as a
     sender's ``evidenceLite.readEmpty`` or a collector that asked would record them."""
     body = case.body()
@@ -214,19 +217,20 @@ def analyse(
     request = request_of(body, evidence)
     if history:
         request = request.model_copy(update={"statement_history": list(history)})
+    if operations:
+        request = request.model_copy(update={"operation_history": list(operations)})
     if read_empty:
         request = request.model_copy(update={"coverage": list(read_empty)})
     result = analyze(request)
     outcome = score(case, result, (time.process_time() - started) * 1000, len(body))
-    return outcome, statement_lines(request.artifacts)
+    return outcome, remembered_records(request.artifacts)
 
 
-def remembered(
+def _latest(
     earlier: Sequence[dict[str, ServiceStatements]], limit: int
-) -> list[StatementHistory]:
-    """The history the service reads for the next incident: per service, the records of its
-    latest ``limit`` incidents (``earlier`` in time order), as
-    `EvidenceService.statement_history` reads them from the table."""
+) -> list[tuple[str, ServiceStatements]]:
+    """Per service, the records of its latest ``limit`` incidents (``earlier`` in time order),
+    as `EvidenceService.statement_history` reads them from the table."""
     taken: dict[str, int] = defaultdict(int)
     rows: list[tuple[str, ServiceStatements]] = []
     for records in reversed(earlier):
@@ -234,7 +238,21 @@ def remembered(
             if taken[service] < limit:
                 taken[service] += 1
                 rows.append((service, record))
-    return history_of(rows)
+    return rows
+
+
+def remembered(
+    earlier: Sequence[dict[str, ServiceStatements]], limit: int
+) -> list[StatementHistory]:
+    """The statement history the service reads for the next incident."""
+    return history_of(_latest(earlier, limit))
+
+
+def remembered_operations(
+    earlier: Sequence[dict[str, ServiceStatements]], limit: int
+) -> list[OperationHistory]:
+    """The operation mix history the service reads for the next incident."""
+    return operation_history_of(_latest(earlier, limit))
 
 
 @dataclass
@@ -312,7 +330,8 @@ def run_nezha(
     earlier: dict[str, list[dict[str, ServiceStatements]]] = defaultdict(list)
     for index, case in _iterate(cases):
         past = remembered(earlier[case.system], history_incidents) if history else []
-        outcome, records = analyse(case, past, evidence, read_empty)
+        mixes = remembered_operations(earlier[case.system], history_incidents) if history else []
+        outcome, records = analyse(case, past, evidence, read_empty, mixes)
         outcomes.append(outcome)
         if history and not case.held_out:
             earlier[case.system].append(records)

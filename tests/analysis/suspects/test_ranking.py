@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from chronosops.analysis.operation_mix import FallenOperation
 from chronosops.analysis.signals import DEFAULT_TABLE
-from chronosops.analysis.suspects import rank_suspects
+from chronosops.analysis.suspects import Suspect, rank_suspects
+from chronosops.analysis.suspects.ranking import own_mix_shifts
 from chronosops.analysis.units import normalise
 from tests.analysis.builders import analysis_input, at, series
 from tests.analysis.suspects.builders import checkout_calling, edge, inventory_saturated, ranked
@@ -131,3 +133,45 @@ def test_a_callee_explains_a_caller_that_is_only_slower_not_one_with_a_hot_cpu()
     # frontend's own CPU pinned too: trouble of its own that inventory cannot explain.
     hot = metrics + series("cpu_usage_percent", 20, 97, service="frontend")
     assert _explained(hot)["inventory"] == frozenset()
+
+
+def _fallen(service: str) -> FallenOperation:
+    return FallenOperation(
+        service=service,
+        operation="Ads/getRandom",
+        calls=0,
+        spans=400,
+        usual_share=0.1,
+        low_share=0.08,
+        incidents=10,
+        p_value=1e-9,
+        refs=(f"span:{service}",),
+    )
+
+
+def test_an_operation_mix_that_fell_at_a_service_alone_is_its_own() -> None:
+    graph = {("frontend", "ads"), ("frontend", "catalog")}
+
+    kept = own_mix_shifts([_fallen("ads")], graph, {})
+
+    assert [f.service for f in kept] == ["ads"]
+
+
+def test_an_operation_mix_that_fell_below_a_caller_whose_mix_fell_too_is_the_callers() -> None:
+    # The frontend's handler stops early: every service it calls gets another mix of requests.
+    graph = {("frontend", "ads"), ("frontend", "catalog")}
+
+    kept = own_mix_shifts([_fallen("frontend"), _fallen("ads")], graph, {})
+
+    assert [f.service for f in kept] == ["frontend"]
+
+
+def test_an_operation_mix_that_fell_above_requests_cut_short_is_the_cut_services() -> None:
+    # Requests now end at the catalog (an exception there): the frontend skips what came next.
+    graph = {("frontend", "ads"), ("frontend", "checkout"), ("checkout", "catalog")}
+    catalog = Suspect("catalog")
+    catalog.note("requests_cut_short", 0.9, "span:catalog")
+
+    kept = own_mix_shifts([_fallen("frontend"), _fallen("ads")], graph, {"catalog": catalog})
+
+    assert kept == []

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from chronosops.analysis.code_paths import StoppedPath, stopped_paths
 from chronosops.analysis.models import IncidentContext
+from chronosops.analysis.operation_mix import FallenOperation
 from chronosops.analysis.signals import (
     DEFAULT_TABLE,
     SOURCE_LABELS,
@@ -40,10 +41,13 @@ def rank_suspects(
     table: SignalTable = DEFAULT_TABLE,
     edges: set[tuple[str, str]] | None = None,
     stopped: Sequence[StoppedPath] | None = None,
+    fallen: Sequence[FallenOperation] = (),
 ) -> list[Suspect]:
     """Services by how much their own signals moved at the onset, strongest first. Metric
     series are read in their kind's unit (`units.normalise`, as `engine.analyze` hands them);
-    ``stopped``: the statements that stopped part-way through, when the caller read them."""
+    ``stopped``: the statements that stopped part-way through, when the caller read them;
+    ``fallen``: operations whose share of their service's spans fell against its earlier
+    incidents (`operation_mix.fallen_operations`)."""
     cut = Cut.around(context.onset)
     series = [a for a in artifacts if isinstance(a, MetricSeries)]
     spans = [a for a in artifacts if isinstance(a, SpanGroup)]
@@ -130,12 +134,56 @@ def rank_suspects(
         suspects.setdefault(path.service, Suspect(path.service)).note(
             "statement_stopped", path.strength, path.refs[0]
         )
+    for fallen_operation in own_mix_shifts(fallen, graph, suspects):
+        suspects.setdefault(fallen_operation.service, Suspect(fallen_operation.service)).note(
+            "operation_mix", fallen_operation.strength, fallen_operation.refs[0]
+        )
     read_against_load(series, spans, table, cut, suspects)
     for service in median_calm(series, table, cut):
         if service in suspects:
             suspects[service].median_calm = True
     ranked = sorted(suspects.values(), key=lambda s: (-s.score, s.service))
     return _callee_first(ranked, graph, _failing(series, table, cut))
+
+
+def own_mix_shifts(
+    fallen: Sequence[FallenOperation],
+    graph: set[tuple[str, str]],
+    suspects: dict[str, Suspect],
+) -> list[FallenOperation]:
+    """The operation-mix shifts that are the service's own code path: not where a caller's mix
+    shifted too (the requests it is sent changed: a caller whose handler now stops early, or
+    asks for other things, hands every service below it another mix), nor where requests are
+    cut short at a service it reaches (its handlers give up on that answer and skip their later
+    calls, `spans._requests_cut_short`). Measured on the tuned Nezha OnlineBoutique cases: in a
+    product-catalog exception the mix falls at the frontend, which calls the catalog whose
+    requests end short, and at three services the frontend calls, and at neither adservice code
+    fault's caller."""
+    shifted = {f.service for f in fallen}
+    callees: dict[str, set[str]] = defaultdict(set)
+    for caller, callee in graph:
+        if caller != callee:
+            callees[caller].add(callee)
+    cut_short = {
+        service for service, suspect in suspects.items() if suspect.kinds.get("requests_cut_short")
+    }
+    kept: list[FallenOperation] = []
+    for found in fallen:
+        callers = {caller for caller, below in callees.items() if found.service in below}
+        if callers & shifted:
+            continue
+        reached: set[str] = set()
+        frontier = set(callees.get(found.service, ()))
+        while frontier:
+            service = frontier.pop()
+            if service in reached or service == found.service:
+                continue
+            reached.add(service)
+            frontier |= callees.get(service, set())
+        if reached & cut_short:
+            continue
+        kept.append(found)
+    return kept
 
 
 def _failing(series: Sequence[MetricSeries], table: SignalTable, cut: Cut) -> dict[str, float]:
@@ -165,6 +213,7 @@ OWN_KINDS = (
     "log_errors_persistent",
     "calls_vanished",
     "statement_stopped",
+    "operation_mix",
     "span_cut_short",
     "requests_cut_short",
     # Its own success rate fell (engine 3.36): the requests it failed, as much its own as its

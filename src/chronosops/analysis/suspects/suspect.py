@@ -31,6 +31,9 @@ KIND_WEIGHT: dict[str, float] = {
     # while the other went on (`code_paths.stopped_paths`): like a call every request made that
     # stopped, the service's own code took another path.
     "statement_stopped": 1.0,
+    # An operation's share of the service's spans fell far below its earlier incidents'
+    # (`operation_mix`): its handler skips calls it used to make, like a statement that stopped.
+    "operation_mix": 1.0,
     "span_cut_short": 0.9,
     # Most requests stop right after a call to the service, far shorter than before: their
     # handlers gave up on its answer (`spans._requests_cut_short`).
