@@ -1,4 +1,4 @@
-"""The mix of a service's own operations read against its earlier incidents (engine 3.42): a
+"""The mix of a service's own operations read against its earlier incidents (engine 3.40): a
 handler that returns early skips the calls it used to make, and no span or log line says so."""
 
 from __future__ import annotations

@@ -34,7 +34,7 @@ _HISTORY_STATEMENTS_KEPT = 64
 # The ``statements`` JSON of a history row: a record's statements ({statement: {operation:
 # lines}}) as rows before the operations' calls were kept; since, {"v": 2, "statements": …,
 # "calls": {operation: calls}}. An old row's values are all objects, so an integer "v" tells them
-# apart with no migration. Since engine 3.42 a service with spans of its own but too few lines for
+# apart with no migration. Since engine 3.40 a service with spans of its own but too few lines for
 # its statements to be read is kept too, as the same record with no statements (``lines`` as
 # counted): its operations' calls are what `analysis.operation_mix` reads of it.
 _RECORD_VERSION = 2

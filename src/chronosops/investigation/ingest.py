@@ -879,7 +879,7 @@ class IngestPipeline:
         self, incident: IncidentRead, draft: BundleDraft
     ) -> tuple[list[StatementHistory], list[OperationHistory], list[str]]:
         """The log statements of the bundle's services over their earlier incidents (engine
-        3.13's missing code paths), their operations' mix (3.42) and those incidents: one read,
+        3.13's missing code paths), their operations' mix (3.40) and those incidents: one read,
         and none when the bundle holds neither statements nor spans."""
         services = self.evidence.history_services(draft.artifacts)
         if not services:

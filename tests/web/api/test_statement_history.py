@@ -133,7 +133,7 @@ async def test_a_statement_every_earlier_incident_logged_and_this_one_never_does
     assert result["culpritService"] == SERVICE
     assert "never logged" in result["hypotheses"][0]["rationale"]
     # Two rows per analysed incident: the price service's statements, and the gateway's
-    # operation calls (engine 3.42: it logs nothing of its own, its spans' mix is kept).
+    # operation calls (engine 3.40: it logs nothing of its own, its spans' mix is kept).
     assert await _rows(services) == 2 * (EARLIER + 1)
 
 
