@@ -194,3 +194,34 @@ def test_bench_nezha_with_the_change_feed_said_read_reports_the_calibration() ->
     assert result.exit_code == 0, result.output
     assert "each bundle said it read deploys,config" in result.stdout
     assert "OnlineBoutique" in result.stdout.split("stated confidence of named answers")[1]
+
+
+def test_bench_nezha_help_names_every_perturbation_transform() -> None:
+    from chronosops.cli.bench import PERTURB_HELP
+    from chronosops.investigation.perturbations import TRANSFORMS
+
+    assert all(name in PERTURB_HELP for name in TRANSFORMS)
+
+
+def test_bench_nezha_refuses_a_transform_it_does_not_know(tmp_path: Path) -> None:
+    result = runner.invoke(
+        app,
+        ["bench", "nezha", "--perturb", "1", "--transform", "logs-cut", "--dataset", str(tmp_path)],
+    )
+    assert result.exit_code == 2
+    assert "unknown transform logs-cut" in result.output
+
+
+def test_bench_nezha_with_perturb_prints_the_scores_over_the_variants(tmp_path: Path) -> None:
+    from tests.investigation.test_nezha_benchmark import _dataset
+
+    dataset = _dataset(tmp_path, ["x-1", "x-2"])
+    result = runner.invoke(
+        app,
+        ["bench", "nezha", "--dataset", str(dataset), "--perturb", "2", "--markdown"],
+    )
+    assert result.exit_code == 0, result.output
+    assert "robustness: 2 seeded variant(s) per case" in result.stdout
+    rows = [line for line in result.stdout.splitlines() if line.startswith("| S |")]
+    assert any(row.startswith("| S | tuned | perturbed | 4 |") for row in rows)
+    assert "tuned cases right on their own body, wrong on a variant" in result.stdout

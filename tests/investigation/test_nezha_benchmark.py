@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from chronosops.investigation.nezha_benchmark import (
     request_of,
     run_nezha,
 )
+from chronosops.investigation.perturbations import TRANSFORMS
 
 try:
     DATASET: Path | None = find_dataset()
@@ -252,3 +254,88 @@ def test_the_report_scores_the_named_answers_stated_confidence_per_system_and_pa
     assert set(report.calibration) <= {"OnlineBoutique tuned", "OnlineBoutique held-out"}
     for row in report.calibration.values():
         assert set(row) == {"named", "right", "stated", "brier", "ece"}
+
+
+def _dataset(tmp_path: Path, refs: list[str]) -> Path:
+    """A Nezha folder of one-body cases, the body of `test_perturbations`."""
+    from tests.investigation.test_perturbations import body
+
+    (tmp_path / "cases").mkdir()
+    rows = []
+    for ref in refs:
+        with gzip.open(tmp_path / "cases" / f"{ref}.json.gz", "wb") as handle:
+            handle.write(json.dumps({**body(), "sourceRef": ref}).encode())
+        rows.append(
+            {
+                "file": f"cases/{ref}.json.gz",
+                "system": "S",
+                "sourceRef": ref,
+                "culprit_service": "cart",
+                "fault_type": "exception",
+                "hypothesis": "DEPLOY_BUG",
+            }
+        )
+    (tmp_path / "expected.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
+    return tmp_path
+
+
+def test_perturbed_variants_are_scored_apart_and_the_tuned_cases_they_break_are_listed(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    refs = [f"x-{n}" for n in range(12)]
+    held_out = [ref for ref in refs if is_held_out(ref)]
+    dataset = _dataset(tmp_path, refs)
+    seen: list[bytes | None] = []
+
+    def fake_analyse(
+        case: NezhaCase,
+        history: object,
+        evidence: object = None,
+        read_empty: object = (),
+        operations: object = (),
+        body: bytes | None = None,
+    ) -> tuple[CaseOutcome, dict[str, Any]]:
+        # Right only while every span is there: sampling the traces breaks it, nothing else.
+        seen.append(body)
+        spans = json.loads(body or case.body())["evidenceLite"]["traces"]
+        right = len(spans) == 80
+        answered = "DEPLOY_BUG@cart" if right else "UNKNOWN@-"
+        outcome = CaseOutcome(
+            case.source_ref, case.system, case.fault_type, case.held_out,
+            right, right, right, right, answered, "DEPLOY_BUG@cart", 1.0, 1,
+        )  # fmt: skip
+        return outcome, {}
+
+    monkeypatch.setattr(nezha_benchmark, "analyse", fake_analyse)
+    report = run_nezha(dataset, perturb=len(TRANSFORMS))
+
+    assert len(seen) == len(refs) * (1 + len(TRANSFORMS))
+    # The scores of the bodies as given are not moved by their variants.
+    assert all(row["culprit_top1"] == 1.0 for row in report.rows)
+    perturbation = report.perturbation
+    assert perturbation is not None
+    rows = {(r["part"], r["variant"]): r for r in perturbation.rows}
+    assert rows[("tuned", "original")]["culprit_top1"] == 1.0
+    assert rows[("tuned", "traces-sampled")]["culprit_top1"] == 0.0
+    assert rows[("tuned", "traces-sampled")]["held"] == 0.0
+    assert rows[("tuned", "logs-lag")]["held"] == 1.0
+    perturbed = rows[("tuned", "perturbed")]
+    assert perturbed["incidents"] == (len(refs) - len(held_out)) * len(TRANSFORMS)
+    assert perturbed["culprit_top1"] == pytest.approx(1 - 1 / len(TRANSFORMS))
+    assert rows[("held-out", "perturbed")]["incidents"] == len(held_out) * len(TRANSFORMS)
+    # Only tuned cases are listed, each with the transform that broke it.
+    assert sorted(b.source_ref for b in perturbation.broken) == sorted(set(refs) - set(held_out))
+    assert {b.transform for b in perturbation.broken} == {"traces-sampled"}
+    assert all(b.answered == "UNKNOWN@-" for b in perturbation.broken)
+
+
+def test_without_perturb_no_variant_is_analysed(tmp_path: Path) -> None:
+    report = run_nezha(_dataset(tmp_path, ["x-1"]), limit=1)
+    assert report.perturbation is None
+
+
+def test_the_engine_reads_every_variant_of_a_small_body(tmp_path: Path) -> None:
+    report = run_nezha(_dataset(tmp_path, ["x-1", "x-2"]), perturb=3, history=True)
+    assert report.perturbation is not None
+    perturbed = [r for r in report.perturbation.rows if r["variant"] == "perturbed"]
+    assert sum(r["incidents"] for r in perturbed) == 6

@@ -29,6 +29,7 @@ from chronosops.core.heap import freeze_startup_objects
 # command (`chronosops --help` included) would otherwise pay for them at start-up.
 if TYPE_CHECKING:
     from chronosops.investigation.benchmark import BenchmarkReport
+    from chronosops.investigation.nezha_benchmark import PerturbationReport
     from chronosops.scenarios import Conventions, SuiteName
 
 PARTS = ("all", "tuned", "held-out")
@@ -378,6 +379,85 @@ def logs(
     out.print(table)
 
 
+# The names of `investigation.perturbations.TRANSFORMS` (not imported: the engine loads only in
+# the command that runs it); a test holds the two together.
+PERTURB_HELP = (
+    "traces-sampled (whole traces, 50%), logs-thinned (50% of the lines), logs-lag (the logs' "
+    "last 30 s cut), onset-earlier / onset-later (timeline.start -/+60 s), baseline-short "
+    "(evidence from 5-6 min before the onset), metric-kind-missing (one signal kind's series "
+    "dropped)"
+)
+PERTURB_COLUMNS = (
+    ("incidents", "n", "{}"),
+    ("culprit_top1", "AS@1", "{:.1%}"),
+    ("culprit_top3", "AS@3", "{:.1%}"),
+    ("hypothesis_top1", "hyp@1", "{:.1%}"),
+    ("held", "held", "{:.1%}"),
+)
+PERTURB_NOTE = (
+    "n: analyses (cases × variants); held: of the variants of cases right on their own body "
+    "(culprit and family first), the share still right"
+)
+
+
+def _perturbation_title(report: PerturbationReport) -> str:
+    return (
+        f"robustness: {report.per_case} seeded variant(s) per case ({', '.join(report.transforms)})"
+    )
+
+
+def _broken_lines(report: PerturbationReport) -> list[str]:
+    lines = [
+        f"tuned cases right on their own body, wrong on a variant ({len(report.broken)} variants):"
+    ]
+    lines += [
+        f"  {b.source_ref} {b.fault_type:15} {b.transform:20} {b.detail}: {b.expected} → "
+        f"{b.answered}"
+        for b in report.broken
+    ]
+    return lines
+
+
+def print_perturbation(report: PerturbationReport) -> None:
+    table = Table(title=_perturbation_title(report))
+    for header in ("system", "part", "variant"):
+        table.add_column(header)
+    for _, header, _ in PERTURB_COLUMNS:
+        table.add_column(header, justify="right")
+    previous = None
+    for row in report.rows:
+        key = (row["system"], row["part"])
+        if previous is not None and key != previous:
+            table.add_section()
+        previous = key
+        table.add_row(
+            row["system"],
+            row["part"],
+            row["variant"],
+            *(_cell(row[k], fmt) for k, _, fmt in PERTURB_COLUMNS),
+        )
+    out.print(table)
+    out.print(PERTURB_NOTE, highlight=False)
+    for line in _broken_lines(report):
+        out.print(line, highlight=False)
+
+
+def perturbation_markdown(report: PerturbationReport) -> list[str]:
+    lines = [
+        _perturbation_title(report) + ":",
+        "",
+        "| system | part | variant | " + " | ".join(h for _, h, _ in PERTURB_COLUMNS) + " |",
+        "|---|---|---|" + "---:|" * len(PERTURB_COLUMNS),
+    ]
+    lines += [
+        f"| {row['system']} | {row['part']} | {row['variant']} | "
+        + " | ".join(_cell(row[k], fmt) for k, _, fmt in PERTURB_COLUMNS)
+        + " |"
+        for row in report.rows
+    ]
+    return [*lines, "", PERTURB_NOTE + ".", "", *_broken_lines(report)]
+
+
 NEZHA_COLUMNS = (
     ("incidents", "n", "{}"),
     ("culprit_top1", "AS@1", "{:.1%}"),
@@ -428,6 +508,22 @@ def nezha(
         help=READ_EMPTY_HELP + " (true of 'deploys,config': nothing was deployed or "
         "reconfigured in the Nezha experiments)",
     ),
+    perturb: int = typer.Option(
+        0,
+        "--perturb",
+        min=0,
+        metavar="N",
+        help="also analyse N seeded variants of each case's body, one transform each, taken in "
+        "turn (N=7: each transform once): " + PERTURB_HELP + "; prints the scores per system "
+        "and part over the variants (held-out only as aggregate rows) and the tuned cases "
+        "right on their own body and wrong on a variant, with the transform that broke them",
+    ),
+    transform: list[str] = typer.Option(
+        [],
+        "--transform",
+        metavar="NAME",
+        help="with --perturb, only this transform; repeat for more",
+    ),
     as_json: bool = typer.Option(False, "--json", help="print the report as JSON"),
     markdown: bool = typer.Option(
         False, "--markdown", help="print the table as Markdown (for docs/benchmarks.md)"
@@ -442,9 +538,15 @@ def nezha(
     from chronosops.investigation.nezha_benchmark import (
         DatasetMissingError as NezhaDatasetMissingError,
     )
+    from chronosops.investigation.perturbations import UnknownTransformError, parse_transforms
 
     kept = evidence_or_exit(evidence)
     said_read = read_empty_or_exit(read_empty)
+    try:
+        transforms = parse_transforms(transform)
+    except UnknownTransformError as error:
+        typer.echo(f"error: --transform: {error}", err=True)
+        raise typer.Exit(2) from error
     # As `serve` and `worker` do once started, so the times are those a running service sees.
     freeze_startup_objects()
     try:
@@ -460,6 +562,8 @@ def nezha(
                 history_incidents=history_incidents,
                 evidence=kept,
                 read_empty=said_read,
+                perturb=perturb,
+                transforms=transforms,
             )
     except NezhaDatasetMissingError as error:
         typer.echo(f"error: {error}", err=True)
@@ -502,6 +606,8 @@ def nezha(
             )
         typer.echo(f"\nNezha (FSE'23) reports: {published}.\n\n{timing}.")
         typer.echo("\n" + "\n".join(calibration_lines(report.calibration, report.read_empty)))
+        if report.perturbation is not None:
+            typer.echo("\n" + "\n".join(perturbation_markdown(report.perturbation)))
         return
     table = Table(title=f"built-in analysis on the Nezha incidents ({report.dataset})")
     for header in ("system", "part", "fault"):
@@ -525,6 +631,8 @@ def nezha(
     out.print(timing)
     for line in calibration_lines(report.calibration, report.read_empty):
         out.print(line, highlight=False)
+    if report.perturbation is not None:
+        print_perturbation(report.perturbation)
     if cases:
         for outcome in report.tuned_cases:
             mark = "ok " if outcome.culprit_top1 else ("@3 " if outcome.culprit_top3 else "-- ")

@@ -9,6 +9,11 @@ share of incidents whose true culprit is among the first k distinct culprits ran
 A quarter of the cases, chosen by a hash of their `sourceRef`, is held out: tuning never looks
 at them one by one, and the report keeps them apart.
 
+``perturb`` also analyses seeded variants of each body (`investigation.perturbations`: traces
+sampled, logs thinned or lagging, the onset moved, a shorter baseline, a metric kind missing) and
+reports how the scores hold over them, and which tuned cases a transform turns from right to
+wrong.
+
 ``evidence`` keeps only some kinds of each case's evidence (``metrics`` alone: what an alert
 whose collectors fetch only metrics hands the engine), removing the others from
 ``evidenceLite`` before the artifacts are built; the statement history remembered for later
@@ -38,6 +43,7 @@ from chronosops.core.windows import incident_window
 from chronosops.evidence.lite import artifacts_from_lite
 from chronosops.evidence.service import DEFAULT_HISTORY_INCIDENTS
 from chronosops.investigation.calibration import NOT_NAMED, Stated, calibration, stated
+from chronosops.investigation.perturbations import TRANSFORMS, variants
 
 # Nezha's own service-level figures (paper Table 3): AS@1, AS@3.
 PUBLISHED = {"TrainTicket": (0.8667, 0.9778), "OnlineBoutique": (0.9286, 0.9643)}
@@ -205,13 +211,16 @@ def analyse(
     evidence: frozenset[str] = frozenset(EVIDENCE_KINDS),
     read_empty: Sequence[ReadKind] = (),
     operations: Sequence[OperationHistory] = (),
+    body: bytes | None = None,
 ) -> tuple[CaseOutcome, dict[str, ServiceStatements]]:
     """The case scored, and what the service keeps of it for later incidents (its log
     statements and its operations' calls, `analysis.operation_mix.remembered_records`, as
     stored in the ``statement_history`` table); ``operations``: the operation mix history.
     ``read_empty``: kinds the bundle says were read over the window (its ``coverage``), as a
-    sender's ``evidenceLite.readEmpty`` or a collector that asked would record them."""
-    body = case.body()
+    sender's ``evidenceLite.readEmpty`` or a collector that asked would record them. ``body``:
+    another body for the case (a variant of its own), scored against the case's truth."""
+    if body is None:
+        body = case.body()
     # CPU time of this process: what one core spends, whatever else the machine is running.
     started = time.process_time()
     request = request_of(body, evidence)
@@ -296,6 +305,88 @@ class NezhaReport:
     # (`investigation.calibration`), per "system part" (tuned, held-out).
     calibration: dict[str, dict[str, float | int | None]] = field(default_factory=dict)
     read_empty: str = ""  # the kinds each bundle said it read and found empty, if any
+    perturbation: PerturbationReport | None = None  # with ``perturb``: scores over the variants
+
+
+@dataclass(frozen=True)
+class Broken:
+    """A tuned case right on its own body (culprit and family first) and wrong on a variant."""
+
+    source_ref: str
+    system: str
+    fault_type: str
+    transform: str
+    detail: str  # what the variant's draw did
+    expected: str
+    answered: str  # on the variant; on the original it was `expected`
+
+
+@dataclass(frozen=True)
+class PerturbationReport:
+    per_case: int  # variants per case
+    transforms: list[str]
+    # system, part (tuned / held-out), variant ("original", "perturbed": every variant, or one
+    # transform), incidents (analyses), the scores, and "held": of the variants of cases right
+    # on their own body, the share still right.
+    rows: list[dict[str, Any]]
+    broken: list[Broken]  # tuned cases only; held-out cases stay aggregate
+
+
+@dataclass
+class _Variants:
+    outcomes: list[tuple[str, str, CaseOutcome, CaseOutcome]] = field(default_factory=list)
+
+    def add(self, transform: str, detail: str, original: CaseOutcome, outcome: CaseOutcome) -> None:
+        self.outcomes.append((transform, detail, original, outcome))
+
+
+def _right(outcome: CaseOutcome) -> bool:
+    return outcome.culprit_top1 and outcome.hypothesis_top1
+
+
+def _perturbation_report(
+    originals: Sequence[CaseOutcome], found: _Variants, per_case: int, transforms: Sequence[str]
+) -> PerturbationReport:
+    groups: dict[tuple[str, str, str], list[tuple[CaseOutcome, CaseOutcome]]] = defaultdict(list)
+    for outcome in originals:
+        part = "held-out" if outcome.held_out else "tuned"
+        groups[(outcome.system, part, "original")].append((outcome, outcome))
+    for transform, _, original, outcome in found.outcomes:
+        part = "held-out" if original.held_out else "tuned"
+        groups[(original.system, part, "perturbed")].append((original, outcome))
+        groups[(original.system, part, transform)].append((original, outcome))
+    order = {name: n for n, name in enumerate(("original", "perturbed", *TRANSFORMS))}
+    rows: list[dict[str, Any]] = []
+    for (system, part, variant), pairs in sorted(
+        groups.items(), key=lambda item: (item[0][0], item[0][1] != "tuned", order[item[0][2]])
+    ):
+        tally = Tally([outcome for _, outcome in pairs])
+        stable = [_right(outcome) for original, outcome in pairs if _right(original)]
+        row = tally.row()
+        del row["hypothesis_top3"]
+        rows.append(
+            {
+                "system": system,
+                "part": part,
+                "variant": variant,
+                **row,
+                "held": sum(stable) / len(stable) if stable else None,
+            }
+        )
+    broken = [
+        Broken(
+            source_ref=original.source_ref,
+            system=original.system,
+            fault_type=original.fault_type,
+            transform=transform,
+            detail=detail,
+            expected=original.expected,
+            answered=outcome.answered,
+        )
+        for transform, detail, original, outcome in found.outcomes
+        if not original.held_out and _right(original) and not _right(outcome)
+    ]
+    return PerturbationReport(per_case, list(transforms), rows, broken)
 
 
 def _iterate(cases: Sequence[NezhaCase]) -> Iterator[tuple[int, NezhaCase]]:
@@ -312,12 +403,19 @@ def run_nezha(
     history_incidents: int = DEFAULT_HISTORY_INCIDENTS,
     evidence: frozenset[str] = frozenset(EVIDENCE_KINDS),
     read_empty: Sequence[ReadKind] = (),
+    perturb: int = 0,
+    transforms: Sequence[str] = tuple(TRANSFORMS),
 ) -> NezhaReport:
     """Every case analysed on its own; with ``history``, as the service analyses them (its
     statement history on, the default): in time order per system, each read against the log
     statements of the latest ``history_incidents`` *tuned* cases of each of its services before
     it (held-out cases are never remembered, so no held-out bundle reaches another case's
-    analysis)."""
+    analysis).
+
+    ``perturb``: also ``perturb`` seeded variants of each case's body (`perturbations.variants`
+    over ``transforms``), each read against the same history as the case itself (what earlier
+    incidents left in the table does not depend on how this one was collected) and never
+    remembered; the scores above stay those of the bodies as given."""
     cases = load_cases(dataset)
     if systems:
         wanted = {s.lower() for s in systems}
@@ -328,11 +426,18 @@ def run_nezha(
         cases = sorted(cases, key=lambda c: (c.system, c.source_ref))
     outcomes: list[CaseOutcome] = []
     earlier: dict[str, list[dict[str, ServiceStatements]]] = defaultdict(list)
+    found = _Variants()
     for index, case in _iterate(cases):
         past = remembered(earlier[case.system], history_incidents) if history else []
         mixes = remembered_operations(earlier[case.system], history_incidents) if history else []
         outcome, records = analyse(case, past, evidence, read_empty, mixes)
         outcomes.append(outcome)
+        if perturb:
+            document = json.loads(case.body())
+            for variant in variants(document, case.source_ref, perturb, transforms):
+                body = json.dumps(variant.document).encode()
+                changed, _ = analyse(case, past, evidence, read_empty, mixes, body=body)
+                found.add(variant.transform, variant.detail, outcome, changed)
         if history and not case.held_out:
             earlier[case.system].append(records)
         if progress is not None:
@@ -377,4 +482,7 @@ def run_nezha(
             for key in sorted(answers, key=lambda k: (k.split()[0], k.endswith("held-out")))
         },
         read_empty=",".join(read_empty),
+        perturbation=(
+            _perturbation_report(outcomes, found, perturb, transforms) if perturb else None
+        ),
     )
