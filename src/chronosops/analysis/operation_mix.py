@@ -178,46 +178,57 @@ class _Reading:
     incidents: int
 
 
-def _spread(deviations: Sequence[Sequence[float]]) -> list[list[float]]:
-    """The earlier incidents' deviations' second moments about the usual mix."""
-    size = len(deviations[0])
-    divisor = max(1, len(deviations) - 1)
-    return [
-        [sum(d[j] * d[k] for d in deviations) / divisor for k in range(size)] for j in range(size)
-    ]
+@dataclass(frozen=True)
+class _Spread:
+    """The traces of the spread's covariance and of its square, read through the earlier
+    incidents' Gram matrix (their deviations' dot products), which is as large as there are
+    incidents and not operations."""
+
+    trace: float
+    square: float
+
+    @staticmethod
+    def of(gram: Sequence[Sequence[float]], members: Sequence[int]) -> _Spread:
+        divisor = max(1, len(members) - 1)
+        return _Spread(
+            trace=sum(gram[i][i] for i in members) / divisor,
+            square=sum(gram[i][k] ** 2 for i in members for k in members) / divisor**2,
+        )
+
+    def scaled_chi_square(self, noise: float, size: int) -> tuple[float, float]:
+        """Satterthwaite's scale and degrees of freedom for the sum of squared deviations whose
+        covariance is the spread plus ``noise`` times the multinomial's (the usual mix's square
+        roots are the spread's null direction, so their traces add)."""
+        trace = self.trace + noise * (size - 1)
+        square = self.square + 2 * noise * self.trace + noise * noise * (size - 1)
+        if trace <= 0 or square <= 0:
+            return 0.0, 0.0
+        return square / trace, trace * trace / square
 
 
-def _scaled_chi_square(spread: Sequence[Sequence[float]], noise: float) -> tuple[float, float]:
-    """Satterthwaite's scale and degrees of freedom for the sum of squared deviations whose
-    covariance is ``spread`` plus ``noise`` times the multinomial's (the usual mix's square
-    roots are the spread's null direction, so their traces add)."""
-    size = len(spread)
-    trace = sum(spread[j][j] for j in range(size))
-    square = sum(value * value for row in spread for value in row)
-    trace_all = trace + noise * (size - 1)
-    square_all = square + 2 * noise * trace + noise * noise * (size - 1)
-    if trace_all <= 0 or square_all <= 0:
-        return 0.0, 0.0
-    return square_all / trace_all, trace_all * trace_all / square_all
-
-
-def _strayed(deviation: Sequence[float], earlier: Sequence[Sequence[float]]) -> float:
-    """How far one earlier incident's mix lies from the others': the same test as an incident's,
-    two-sided, against the spread of every earlier incident but this one (so its own distance
-    does not widen what it is read against)."""
-    others = len(earlier) - 1
-    if others < 2:
-        return 1.0
-    size = len(deviation)
-    total = _spread(earlier)  # (others) times the second moments, as divided by len - 1
-    moments = [
-        [(total[j][k] * others - deviation[j] * deviation[k]) / (others - 1) for k in range(size)]
-        for j in range(size)
-    ]
-    scale, freedom = _scaled_chi_square(moments, 0.0)
-    if freedom <= 0:
-        return 0.0 if _sum_sq(deviation) > 0 else 1.0
-    return f_sf(_sum_sq(deviation) / (scale * freedom), freedom, (others - 1) * freedom)
+def _strayed(gram: Sequence[Sequence[float]]) -> list[float]:
+    """How far each earlier incident's mix lies from the others': the same test as an
+    incident's, two-sided, against the spread of every earlier incident but that one (its own
+    term taken out of the traces), so its own distance does not widen what it is read against."""
+    divisor = len(gram) - 2
+    if divisor < 1:
+        return [1.0] * len(gram)
+    trace = sum(gram[i][i] for i in range(len(gram)))
+    rows = [sum(value * value for value in row) for row in gram]
+    square = sum(rows)
+    found: list[float] = []
+    for i, row in enumerate(rows):
+        distance = gram[i][i]
+        others = _Spread(
+            trace=(trace - distance) / divisor,
+            square=(square - 2 * row + distance * distance) / divisor**2,
+        )
+        scale, freedom = others.scaled_chi_square(0.0, 0)
+        if freedom <= 0:
+            found.append(0.0 if distance > 0 else 1.0)
+        else:
+            found.append(f_sf(distance / (scale * freedom), freedom, divisor * freedom))
+    return found
 
 
 def _sum_sq(values: Sequence[float]) -> float:
@@ -264,14 +275,19 @@ def read_mix(now: dict[str, int], mix: _Mix) -> _Reading | None:
             earlier.append(deviation_of([incident[j] / ran for j in kept]))
     if len(earlier) < HISTORY_MIN_INCIDENTS:
         return None
-    usual_enough = [d for d in earlier if _strayed(d, earlier) > OUTLIER_LEVEL]
+    gram = [[0.0] * len(earlier) for _ in earlier]
+    for i, a in enumerate(earlier):
+        for k in range(i, len(earlier)):
+            gram[i][k] = gram[k][i] = sum(x * y for x, y in zip(a, earlier[k], strict=True))
+    strayed = _strayed(gram)
+    usual_enough = [i for i in range(len(earlier)) if strayed[i] > OUTLIER_LEVEL]
     if len(usual_enough) < HISTORY_MIN_INCIDENTS:
-        usual_enough = earlier
-    spread = _spread(usual_enough)
-    _, spread_freedom = _scaled_chi_square(spread, 0.0)
+        usual_enough = list(range(len(earlier)))
+    spread = _Spread.of(gram, usual_enough)
+    _, spread_freedom = spread.scaled_chi_square(0.0, len(kept))
     sizes = [size for size in mix.spans if size > 0]
     own_noise = 1 / spans - (sum(1 / size for size in sizes) / len(sizes) if sizes else 0.0)
-    scale, freedom = _scaled_chi_square(spread, max(0.0, own_noise))
+    scale, freedom = spread.scaled_chi_square(max(0.0, own_noise), len(kept))
     if freedom <= 0 or spread_freedom <= 0:
         return None
     shares = [now.get(mix.operations[j], 0) / spans for j in kept]
