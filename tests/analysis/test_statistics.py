@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from chronosops.analysis.statistics import chi_square_sf, homogeneity
+from chronosops.analysis.statistics import chi_square_sf, f_sf, homogeneity
 
 
 def test_the_chi_square_tail_matches_the_tables_five_percent_points() -> None:
@@ -35,3 +35,10 @@ def test_one_row_or_an_empty_side_cannot_show_a_change_of_mix() -> None:
     assert homogeneity([(40, 12)]) == 1.0
     assert homogeneity([(40, 0), (20, 0)]) == 1.0
     assert homogeneity([(40, 12), (0, 0)]) == 1.0
+
+
+def test_the_f_tail_matches_its_closed_forms_and_the_chi_square_with_a_long_denominator() -> None:
+    # F(2, d): P(X >= x) = (1 + 2x/d)^(-d/2); F(1, 5) at its 5% point.
+    assert math.isclose(f_sf(3.0, 2, 10), 1.6**-5, rel_tol=1e-9)
+    assert math.isclose(f_sf(6.608, 1, 5), 0.05, rel_tol=1e-3)
+    assert math.isclose(f_sf(7.815 / 3, 3, 1e7), chi_square_sf(7.815, 3), rel_tol=1e-3)

@@ -73,6 +73,11 @@ class OperationHistory(AnalysisModel):
     service: str
     operation: str
     shares: list[float] = Field(description="one per earlier incident of the service")
+    spans: list[int] = Field(
+        default_factory=list,
+        description="the service's own spans in each of those incidents (optional: where "
+        "given, the test leaves out the sampling noise the earlier shares already hold)",
+    )
 
 
 class AnalysisInput(AnalysisModel):

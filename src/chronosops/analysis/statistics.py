@@ -88,7 +88,7 @@ def _log_choose(n: int, k: int) -> float:
     return math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
 
 
-def chi_square_sf(statistic: float, dof: int) -> float:
+def chi_square_sf(statistic: float, dof: float) -> float:
     """P(X >= ``statistic``) for a chi-square variable with ``dof`` degrees of freedom: the
     regularised upper incomplete gamma Q(dof/2, statistic/2), by its series below a + 1 and its
     continued fraction above (Numerical Recipes' gammq)."""
@@ -121,6 +121,46 @@ def chi_square_sf(statistic: float, dof: int) -> float:
         if abs(step - 1) < 1e-14:
             break
     return min(1.0, max(0.0, math.exp(log_front) * h))
+
+
+def f_sf(statistic: float, dof_num: float, dof_den: float) -> float:
+    """P(X >= ``statistic``) for an F variable: the regularised incomplete beta
+    I(x; dof_den/2, dof_num/2) at x = dof_den / (dof_den + dof_num * statistic), by its continued
+    fraction (Numerical Recipes' betai)."""
+    if dof_num <= 0 or dof_den <= 0:
+        return 1.0
+    if statistic <= 0:
+        return 1.0
+    a, b = dof_den / 2, dof_num / 2
+    x = dof_den / (dof_den + dof_num * statistic)
+    if x <= 0:
+        return 0.0
+    log_front = (
+        math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
+    )
+    if x < (a + 1) / (a + b + 2):
+        return min(1.0, max(0.0, math.exp(log_front) * _beta_fraction(a, b, x) / a))
+    return min(1.0, max(0.0, 1 - math.exp(log_front) * _beta_fraction(b, a, 1 - x) / b))
+
+
+def _beta_fraction(a: float, b: float, x: float) -> float:
+    tiny = 1e-300
+    c, d = 1.0, 1 - (a + b) * x / (a + 1)
+    d = 1 / (tiny if abs(d) < tiny else d)
+    h = d
+    for m in range(1, 1000):
+        for an in (
+            m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m)),
+            -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1)),
+        ):
+            d = 1 + an * d
+            d = 1 / (tiny if abs(d) < tiny else d)
+            c = 1 + an / c
+            c = tiny if abs(c) < tiny else c
+            h *= d * c
+        if abs(d * c - 1) < 1e-14:
+            break
+    return h
 
 
 def homogeneity(rows: Sequence[tuple[float, float]]) -> float:

@@ -142,7 +142,6 @@ def _fallen(service: str) -> FallenOperation:
         calls=0,
         spans=400,
         usual_share=0.1,
-        low_share=0.08,
         incidents=10,
         p_value=1e-9,
         refs=(f"span:{service}",),
