@@ -169,3 +169,28 @@ def test_an_operators_own_row_decides_the_family_the_rules_read() -> None:
 )
 def test_pools_runtimes_and_database_servers_are_told_apart_by_name(name: str, family: str) -> None:
     assert metric_family(name) == family
+
+
+def test_a_recovery_from_the_fault_before_does_not_mark_the_onset() -> None:
+    # The latency coming down at -7 is the previous incident ending; the errors rise at -4.
+    request = (
+        Incident("api")
+        .metric("api", "error_ratio", level(0.001, 0.3, start=-4))
+        .metric("db", "latency_p95_ms", level(50, 5, start=-7))
+        .request()
+    )
+    assert observe(request.artifacts, request.context).onset == at(-4)
+
+
+def test_a_p95_over_fewer_calls_than_a_p95_needs_is_not_read_against_the_baseline() -> None:
+    def calls(per_minute: int, minutes: int) -> Incident:
+        rate = lambda m: 6 if m < 0 else (per_minute if m < minutes else 0)  # noqa: E731
+        return Incident("api").spans("api", "GET /", ms=level(50, 500), per_minute=rate)
+
+    def server_slowdown(incident: Incident) -> float:
+        request = incident.request()
+        return observe(request.artifacts, request.context).server["api"].latency_factor
+
+    assert server_slowdown(calls(5, minutes=2)) == 1.0  # 10 calls: their p95 is the slowest
+    assert server_slowdown(calls(8, minutes=3)) > 5  # 24 calls
+    assert server_slowdown(calls(2, minutes=5)) > 5  # a median over 5 minutes of slow calls

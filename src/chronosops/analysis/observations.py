@@ -35,6 +35,7 @@ from chronosops.core.artifacts import (
     LogTemplate,
     MetricSeries,
     ProviderStatus,
+    SpanBucket,
     SpanGroup,
 )
 from chronosops.core.required_literals import matches, may_match
@@ -516,6 +517,21 @@ def step_shift(series: MetricSeries, family: str, reported_onset: datetime) -> S
     )
 
 
+# What a side of the onset must hold before its typical minute's p95 is read against the other
+# side's: 1 / (1 - 0.95) = 20 calls (under that, the 95th percentile is the slowest call
+# itself: one slow call in a thin minute read as the operation slowing down, and a callee was
+# named an outage on the ten calls one caller made to it in the minute after the onset), or
+# 3 minutes of calls (the fewest whose median one slow minute cannot move).
+PERCENTILE_MIN_CALLS = 20
+PERCENTILE_MIN_MINUTES = 3
+
+
+def _supported(buckets: Sequence[SpanBucket], p95s: Sequence[float]) -> bool:
+    return bool(p95s) and (
+        sum(b.count for b in buckets) >= PERCENTILE_MIN_CALLS or len(p95s) >= PERCENTILE_MIN_MINUTES
+    )
+
+
 @dataclass
 class SpanTotals:
     """Spans of one service (server side) or one edge (client side), before and after the onset."""
@@ -543,12 +559,12 @@ class SpanTotals:
             self.base_errors += sum(b.error_count for b in before)
             self.inc_count += sum(b.count for b in after)
             self.inc_errors += sum(b.error_count for b in after)
-            # A typical minute's p95 on each side: robust to one slow minute.
+            # A typical minute's p95 on each side: robust to one slow minute. Compared only
+            # where both sides hold the support for a typical reading (`_supported`).
             before_p95 = [b.p95_ms for b in before if b.p95_ms is not None]
             after_p95 = [b.p95_ms for b in after if b.p95_ms is not None]
-            if before_p95:
+            if _supported(before, before_p95) and _supported(after, after_p95):
                 self.base_p95 = max(self.base_p95, median(before_p95))
-            if after_p95:
                 self.inc_p95 = max(self.inc_p95, median(after_p95))
             failing = [b.ts for b in after if b.error_count]
             if failing and (self.first_error_at is None or failing[0] < self.first_error_at):
@@ -802,6 +818,27 @@ ONSET_FAMILIES = frozenset(
 )
 
 
+# The direction in which each onset family gets worse (traffic: either way). A step the other
+# way is a recovery, often from the incident before this one in the same window: it marks when
+# that one ended, not when this one began.
+_WORSE = {
+    "latency": 1,
+    "errors": 1,
+    "pool_in_use": 1,
+    "pool_pending": 1,
+    "saturation": 1,
+    "cpu": 1,
+    "memory": 1,
+    "restarts": 1,
+    "cache_hit": -1,
+}
+
+
+def _worsened(shift: Shift) -> bool:
+    direction = _WORSE.get(shift.family)
+    return direction is None or direction * (shift.after - shift.before) > 0
+
+
 def _estimate_onset(
     shifts: list[Shift], spans: Sequence[SpanGroup], context: IncidentContext
 ) -> datetime:
@@ -820,6 +857,7 @@ def _estimate_onset(
         if s.changed_at is not None
         and s.family in ONSET_FAMILIES
         and abs(s.z) >= 6
+        and _worsened(s)
         and earliest_allowed <= s.changed_at <= context.onset + timedelta(minutes=20)
     ]
     return min(candidates) if candidates else context.onset

@@ -17,6 +17,7 @@ from chronosops.analysis.scoring import (
     AFFECTED,
     Candidate,
     Health,
+    span_error_strength,
 )
 
 
@@ -30,7 +31,13 @@ def edge_candidates(obs: Observations, where: Localization) -> list[Candidate]:
         caller, callee, cats = fault.caller, fault.callee, fault.categories
         callee_health = where.health.get(callee)
         callee_exports = callee in obs.exports
-        callee_failing = callee_health is not None and callee_health.strength >= AFFECTED
+        callee_failing = (
+            callee_health is not None
+            and callee_health.strength >= AFFECTED
+            and not (
+                fault.errors < AFFECTED and not cats and not _own_time_explains(obs, caller, callee)
+            )
+        )
         text = f"calls from {caller} to {callee} fail or slow down"
         if "db_credentials" in cats:
             # A database refusing its caller's login is a credential out of step (a rotated
@@ -143,7 +150,12 @@ def edge_candidates(obs: Observations, where: Localization) -> list[Candidate]:
             and (callee_failing or not callee_exports)
             and (callee in where.origins or not callee_exports)
         ):
-            candidate = Candidate(HypothesisId.DOWNSTREAM_OUTAGE, callee)
+            if callee_exports and _starved(obs, callee):
+                # The callee ran far hotter than its load at the onset: it serves its callers
+                # slowly because it is starved, a saturation at the callee, not an outage.
+                candidate = Candidate(HypothesisId.CAPACITY_SATURATION, callee)
+            else:
+                candidate = Candidate(HypothesisId.DOWNSTREAM_OUTAGE, callee)
             weight = 1.3 if callee_exports else 1.7
             candidate.add(
                 weight * fault.strength,
@@ -175,6 +187,27 @@ def _starved(obs: Observations, caller: str) -> bool:
     traffic = obs.shift(caller, "traffic")
     load = traffic.factor if traffic is not None and math.isfinite(traffic.factor) else 1.0
     return cpu.factor >= STARVED_CPU_FACTOR * max(1.0, load)
+
+
+# The share of the time a caller's calls gained that the callee's own server spans must have
+# gained too for the callee to be where the time went ("about as much", as localisation reads
+# a callee explaining its caller).
+OWN_TIME_SHARE = 0.5
+
+
+def _own_time_explains(obs: Observations, caller: str, callee: str) -> bool:
+    """Whether the callee's own server spans, read on enough calls on both sides of the onset,
+    gained about as much time as the caller's calls to it (or failed more): the time its caller
+    waits longer is spent in the callee. Where they gained far less, it was spent outside it,
+    on the caller's side or on the path, whatever else its metrics say. Without such spans,
+    nothing says otherwise."""
+    server = obs.server.get(callee)
+    edge = obs.edges.get((caller, callee))
+    if server is None or server.base_p95 <= 0 or edge is None or edge.base_p95 <= 0:
+        return True
+    if span_error_strength(server) >= AFFECTED:
+        return True
+    return server.latency_added_ms >= OWN_TIME_SHARE * edge.latency_added_ms
 
 
 def _network_fault(cats: frozenset[str] | set[str]) -> bool:
