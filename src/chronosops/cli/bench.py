@@ -5,9 +5,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -418,14 +419,21 @@ def _broken_lines(report: PerturbationReport) -> list[str]:
     return lines
 
 
-def print_perturbation(report: PerturbationReport) -> None:
-    table = Table(title=_perturbation_title(report))
-    for header in ("system", "part", "variant"):
+def _system_part_table(
+    title: str,
+    third: tuple[str, str],
+    columns: Sequence[tuple[str, str, str]],
+    rows: Sequence[dict[str, Any]],
+) -> Table:
+    """Rows per system and part, one section each: ``third`` is the (key, header) of the
+    column that tells a section's rows apart, ``columns`` the scores' (key, header, format)."""
+    table = Table(title=title)
+    for header in ("system", "part", third[1]):
         table.add_column(header)
-    for _, header, _ in PERTURB_COLUMNS:
+    for _, header, _ in columns:
         table.add_column(header, justify="right")
     previous = None
-    for row in report.rows:
+    for row in rows:
         key = (row["system"], row["part"])
         if previous is not None and key != previous:
             table.add_section()
@@ -433,10 +441,18 @@ def print_perturbation(report: PerturbationReport) -> None:
         table.add_row(
             row["system"],
             row["part"],
-            row["variant"],
-            *(_cell(row[k], fmt) for k, _, fmt in PERTURB_COLUMNS),
+            row[third[0]],
+            *(_cell(row[k], fmt) for k, _, fmt in columns),
         )
-    out.print(table)
+    return table
+
+
+def print_perturbation(report: PerturbationReport) -> None:
+    out.print(
+        _system_part_table(
+            _perturbation_title(report), ("variant", "variant"), PERTURB_COLUMNS, report.rows
+        )
+    )
     out.print(PERTURB_NOTE, highlight=False)
     for line in _broken_lines(report):
         out.print(line, highlight=False)
@@ -609,24 +625,14 @@ def nezha(
         if report.perturbation is not None:
             typer.echo("\n" + "\n".join(perturbation_markdown(report.perturbation)))
         return
-    table = Table(title=f"built-in analysis on the Nezha incidents ({report.dataset})")
-    for header in ("system", "part", "fault"):
-        table.add_column(header)
-    for _, header, _ in NEZHA_COLUMNS:
-        table.add_column(header, justify="right")
-    previous = None
-    for row in report.rows:
-        key = (row["system"], row["part"])
-        if previous is not None and key != previous:
-            table.add_section()
-        previous = key
-        table.add_row(
-            row["system"],
-            row["part"],
-            row["fault_type"],
-            *(_cell(row[k], fmt) for k, _, fmt in NEZHA_COLUMNS),
+    out.print(
+        _system_part_table(
+            f"built-in analysis on the Nezha incidents ({report.dataset})",
+            ("fault_type", "fault"),
+            NEZHA_COLUMNS,
+            report.rows,
         )
-    out.print(table)
+    )
     out.print(f"Nezha (FSE'23) reports: {published}.")
     out.print(timing)
     for line in calibration_lines(report.calibration, report.read_empty):
