@@ -19,10 +19,11 @@ import uvicorn
 from fastapi import FastAPI, Request
 
 from chronosops import migrations
-from chronosops.bootstrap import build_services, configure_logging
+from chronosops.bootstrap import build_services
 from chronosops.cli.server_stack import server_stack
 from chronosops.config import Settings
 from chronosops.core.heap import settle_long_running_heap
+from chronosops.core.log_output import configure_logging
 from chronosops.web.app import create_app
 
 
@@ -43,7 +44,7 @@ def bench_app() -> FastAPI:
         # "worker": this process runs no jobs, a `chronosops worker` beside it does.
         job_runner=os.environ.get("BENCH_JOB_RUNNER", "auto"),
     )
-    configure_logging(settings)
+    configure_logging(settings.log_level, settings.log_format)
     app = create_app(build_services(settings), owns_services=True)
     app.post("/bench/floor")(floor)
     # As `chronosops serve` does: without it, each full collection walked every start-up object

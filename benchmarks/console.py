@@ -27,9 +27,10 @@ from sqlalchemy import create_engine, insert, text
 
 from chronosops import migrations
 from chronosops.auth import Role
-from chronosops.bootstrap import build_services, configure_logging
+from chronosops.bootstrap import build_services
 from chronosops.config import Settings
 from chronosops.core.ingest_request import SEVERITIES, SOURCE_TYPES
+from chronosops.core.log_output import configure_logging
 from chronosops.incidents.tables import Incident
 from chronosops.storage.database import sync_url
 from chronosops.web.app import create_app
@@ -116,7 +117,7 @@ async def measure(database_url: str, runs: int) -> list[tuple[str, float, float,
         rate_limit_enabled=False,
         log_level="WARNING",
     )
-    configure_logging(settings)
+    configure_logging(settings.log_level, settings.log_format)
     services = build_services(settings)
     app = create_app(services, owns_services=True)
     results = []

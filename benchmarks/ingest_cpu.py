@@ -33,9 +33,10 @@ import uvloop
 
 from benchmarks.ingest import EXAMPLE_2, token_for
 from chronosops import migrations
-from chronosops.bootstrap import build_services, configure_logging
+from chronosops.bootstrap import build_services
 from chronosops.config import Settings
 from chronosops.core.heap import settle_long_running_heap
+from chronosops.core.log_output import configure_logging
 from chronosops.web.app import create_app
 
 Message = MutableMapping[str, Any]
@@ -176,7 +177,7 @@ def main() -> None:
         log_level="WARNING",
         job_runner=args.job_runner,
     )
-    configure_logging(settings)
+    configure_logging(settings.log_level, settings.log_format)
     app = create_app(build_services(settings), owns_services=True)
     target = InProcess(app, token_for(secret), respond_async=args.mode == "async")
     run: Callable[[], Awaitable[list[float]]] = lambda: measure(  # noqa: E731

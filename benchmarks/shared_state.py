@@ -25,8 +25,9 @@ import redis
 
 from chronosops import migrations
 from chronosops.auth.rate_limits import RateLimiter
-from chronosops.bootstrap import build_services, configure_logging
+from chronosops.bootstrap import build_services
 from chronosops.config import LimitSettings, Settings
+from chronosops.core.log_output import configure_logging
 from chronosops.web.app import create_app
 
 TOKEN = "alertmanager-" + secrets.token_hex(24)
@@ -112,7 +113,7 @@ async def main() -> None:
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/5")
     parser.add_argument("--runs", type=int, default=500)
     args = parser.parse_args()
-    configure_logging(Settings(log_level="ERROR", jwt_secret=secrets.token_hex(32)))
+    configure_logging("ERROR", "json")
     redis.Redis.from_url(args.redis_url).ping()
     with tempfile.TemporaryDirectory() as scratch:
         url = args.database_url or f"sqlite:///{Path(scratch) / 'bench.db'}"
