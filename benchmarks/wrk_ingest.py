@@ -174,11 +174,18 @@ def wrk(url: str, lua: Path, seconds: int, connections: int) -> tuple[float, flo
     return rate, p50, p99, errors
 
 
+# Where each started process writes its stderr, by pid: a server that exits before it answers
+# says why (an import that moved, a port taken) instead of an exit code alone.
+STDERR_FILES: dict[int, Path] = {}
+
+
 def wait_ready(url: str, path: str, process: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"the server exited ({process.returncode})")
+            stderr = STDERR_FILES.get(process.pid)
+            tail = stderr.read_text()[-3000:] if stderr is not None and stderr.exists() else ""
+            raise RuntimeError(f"the server exited ({process.returncode}):\n{tail}")
         try:
             httpx.get(url + path, timeout=1)
             return
@@ -190,13 +197,18 @@ def wait_ready(url: str, path: str, process: subprocess.Popen[bytes]) -> None:
 def start(
     args: list[str], env: dict[str, str], cwd: Path, cpu: str = SERVER_CPU
 ) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        ["taskset", "-c", cpu, sys.executable, *args],
-        env=env,
-        cwd=cwd,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    name = next((a for a in args if not a.startswith("-")), "process").replace(".", "-")
+    stderr = cwd / f"{name}-{len(STDERR_FILES)}.stderr"
+    with stderr.open("wb") as sink:
+        process = subprocess.Popen(
+            ["taskset", "-c", cpu, sys.executable, *args],
+            env=env,
+            cwd=cwd,
+            stdout=subprocess.DEVNULL,
+            stderr=sink,
+        )
+    STDERR_FILES[process.pid] = stderr
+    return process
 
 
 def start_bench_server(
