@@ -47,6 +47,7 @@ from chronosops.analysis.models import (
     Signal,
 )
 from chronosops.analysis.observations import LogFinding, Observations, observe
+from chronosops.analysis.onset import anchored_onset
 from chronosops.analysis.operation_mix import FallenOperation, fallen_operations
 from chronosops.analysis.signals import DEFAULT_TABLE, SignalRule, SignalTable
 from chronosops.analysis.suspects import Suspect, rank_suspects
@@ -55,7 +56,7 @@ from chronosops.analysis.units import normalise
 ENGINE = "builtin"
 # Stored with every analysis, so a re-run on another engine says so; what each version
 # changed is listed in docs/analysis.md, "Engine versions" (newest first).
-ENGINE_VERSION = "3.42"
+ENGINE_VERSION = "3.44"
 MAX_HYPOTHESES = 6
 
 # Calibration: confidences are softmax(score / TEMPERATURE) over the candidates and UNKNOWN.
@@ -656,6 +657,10 @@ def analyze(request: AnalysisInput) -> AnalysisResult:
     # Units are a property of the signal: every series in its kind's unit before any rule reads
     # a level (`units`).
     artifacts = normalise(request.artifacts, table)
+    # The reported start where the evidence agrees with it, else where the fault shows (`onset`).
+    onset = anchored_onset(artifacts, context.onset, table)
+    if onset != context.onset:
+        context = context.model_copy(update={"onset": onset})
     obs = observe(artifacts, context, request.statement_history, table)
     where = localize(obs)
     primary = _primary_signal(obs, where)
@@ -855,7 +860,10 @@ def analyze(request: AnalysisInput) -> AnalysisResult:
 
 def onset_of(request: AnalysisInput) -> str:
     """The onset the engine estimates (for benchmark reports)."""
-    return observe(normalise(request.artifacts, DEFAULT_TABLE), request.context).onset.isoformat()
+    artifacts = normalise(request.artifacts, DEFAULT_TABLE)
+    context = request.context
+    context = context.model_copy(update={"onset": anchored_onset(artifacts, context.onset)})
+    return observe(artifacts, context).onset.isoformat()
 
 
 __all__: Sequence[str] = ["ENGINE", "ENGINE_VERSION", "analyze", "onset_of"]
