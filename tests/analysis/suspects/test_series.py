@@ -89,3 +89,57 @@ def test_a_short_baseline_does_not_read_noise_on_the_fault_side_as_a_step() -> N
     # the swings widen the pooled spread, and the move stays a hint.
     metrics = short_window("cpu_usage_percent", [26.7, 28.6], [20.0, 45.0, 31.0, 50.0, 24.0])
     assert suspect_kinds(metrics=metrics).get("web", {}).get("cpu", 0.0) < 0.3
+
+
+def test_an_earlier_fault_that_ended_two_minutes_before_the_baselines_end_is_split_off() -> None:
+    # Nezha's shipping CPU hog `…155624`: the same service's earlier hog (CPU ~100%) fills the
+    # window until two minutes before the cut's baseline ends, then the CPU idles near 3%, and
+    # at the fault it runs at 80–89% on the same traffic. A latest regime of four points would
+    # reach back into the earlier hog (its median half-way up), and the CPU read 0.2 spreads.
+    cpu = {m: 95.0 + (m % 3) for m in range(-15, -4)}
+    cpu |= {-4: 3.0, -3: 3.5, -2: 3.2}
+    cpu |= {m: 85.0 + 2 * (m % 2) for m in range(-1, 5)}
+    requests = {m: 2.5 + 0.05 * (m % 2) for m in range(-15, -1)}
+    requests |= {m: 2.55 + 0.05 * (m % 2) for m in range(-1, 5)}
+    metrics = flat("cpu_usage_percent", cpu, {"service": "shipping"})
+    metrics += flat("requests_per_second", requests, {"service": "shipping"})
+    assert suspect_kinds(metrics=metrics)["shipping"].get("cpu", 0.0) >= 0.5
+
+
+def test_a_calm_baseline_whose_last_two_points_dip_keeps_all_its_points() -> None:
+    baseline = [1.0, 1.02, 0.98, 1.0, 0.99, 1.01, 1.0, 0.9, 0.92]
+    assert latest_regime(baseline, floor=0.01, relative=0.05) == baseline
+
+
+def test_a_short_latest_regime_is_taken_only_where_no_four_point_one_is_found() -> None:
+    # An earlier fault ending four points before the end: the four calm points are the regime,
+    # not the last two of them.
+    baseline = [2.0, 2.1, 1.9, 2.0, 0.1, 0.11, 0.1, 0.09]
+    assert latest_regime(baseline, floor=0.01, relative=0.05) == [0.1, 0.11, 0.1, 0.09]
+    assert latest_regime([2.0, 2.1, 1.9, 2.0, 2.05, 0.1, 0.11], floor=0.01, relative=0.05) == [
+        0.1,
+        0.11,
+    ]
+    # Three calm points: the four-point regime holds one of the fault's, and is taken.
+    assert latest_regime([2.0, 2.1, 1.9, 2.0, 0.1, 0.11, 0.1], floor=0.01, relative=0.05) == [
+        2.0,
+        0.1,
+        0.11,
+        0.1,
+    ]
+
+
+def test_a_noisy_baseline_whose_last_two_points_sit_low_keeps_all_its_points() -> None:
+    # TrainTicket's ts-basic-service p90 (`…095804`) swings between ~0.08 s and ~0.8 s minute
+    # to minute; its last two baseline minutes both low are no step out of an earlier fault.
+    baseline = [0.55, 0.073, 0.091, 0.392, 0.8, 0.39, 0.775, 0.0788, 0.0875]
+    assert latest_regime(baseline, floor=0.001, relative=0.2) == baseline
+
+
+def test_a_latency_getting_worse_over_its_last_baseline_points_keeps_all_its_points() -> None:
+    # A gradual degradation builds up before the alert: its last points step up, not down out
+    # of an earlier fault, and reading the incident against them would hide it.
+    building_up = [0.1, 0.11, 0.1, 0.1, 0.105, 0.1, 0.1, 2.0, 2.1]
+    assert latest_regime(building_up, floor=0.001, relative=0.2, worse="up") == building_up
+    recovered = [0.1, 0.11, 0.1, 0.1, 0.105, 2.0, 2.1, 0.1, 0.11]
+    assert latest_regime(recovered, floor=0.001, relative=0.2, worse="up") == [0.1, 0.11]

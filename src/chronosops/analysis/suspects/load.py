@@ -18,7 +18,12 @@ from chronosops.analysis.signals import SignalTable, peer_of, unit_floor
 from chronosops.analysis.statistics import MAD_SCALE, mad, median
 from chronosops.analysis.suspects.cut import MIN_BASELINE, Cut, strength_of
 from chronosops.analysis.suspects.edges import CALM_EDGE_Z
-from chronosops.analysis.suspects.series import latest_regime, own_sides, series_evidence
+from chronosops.analysis.suspects.series import (
+    latest_regime,
+    own_sides,
+    pooled_scale,
+    series_evidence,
+)
 from chronosops.analysis.suspects.spans import GroupMove, group_move
 from chronosops.analysis.suspects.suspect import Suspect
 from chronosops.core.artifacts import MetricSeries, SpanGroup
@@ -108,9 +113,14 @@ def cpu_beyond_load(
         if ratio is None or ratio <= 1.0:
             continue
         floor = unit_floor(item.name, "cpu", item.unit)
-        before = latest_regime(before, floor=floor, relative=RELATIVE)
+        before = latest_regime(before, floor=floor, relative=RELATIVE, worse="up")
         centre = median(before)
-        scale = max(MAD_SCALE * mad(before), RELATIVE * abs(centre), floor)
+        if len(before) < MIN_BASELINE:
+            # An earlier fault ended two or three points before the baseline's end: read on
+            # both sides' pooled spread, as `series_evidence` reads that CPU (engine 3.43).
+            scale = pooled_scale(before, after, floor=2 * floor, relative=RELATIVE)
+        else:
+            scale = max(MAD_SCALE * mad(before), RELATIVE * abs(centre), floor)
         beyond = (median(after) - centre * ratio) / scale
         found[service] = max(found.get(service, 0.0), strength_of(beyond))
     return found

@@ -51,7 +51,9 @@ def series_evidence(
         # A container's footprint is flat between collections: a step of a point from a flat
         # baseline is the process changing (new code running, a leak), not noise.
         relative, floor = FOOTPRINT_RELATIVE, FOOTPRINT_FLOOR * floor
-    before = latest_regime(before, floor=floor, relative=relative)
+    before = latest_regime(
+        before, floor=floor, relative=relative, worse=KIND_DIRECTION.get(kind, "up")
+    )
     if len(before) < MIN_BASELINE:
         return (
             kind,
@@ -70,10 +72,18 @@ def pooled_deviation(
     sample alone cannot give one. A fault that steps a level leaves each side about as steady
     as before; one that only adds noise widens the pooled spread with it. Before 3.33 the scale
     was a quarter of the level, whatever the series: a CPU tripling read as eight spreads."""
+    return (median(after) - median(before)) / pooled_scale(
+        before, after, floor=floor, relative=relative
+    )
+
+
+def pooled_scale(
+    before: Sequence[float], after: Sequence[float], *, floor: float, relative: float
+) -> float:
+    """`pooled_deviation`'s scale: the spread both sides show around their own medians."""
     centre, level = median(before), median(after)
     spread = median([abs(v - centre) for v in before] + [abs(v - level) for v in after])
-    scale = max(MAD_SCALE * spread, relative * abs(centre), floor)
-    return (level - centre) / scale
+    return max(MAD_SCALE * spread, relative * abs(centre), floor)
 
 
 # Memory is read against a fiftieth of its level and a tenth of the kind's unit floor.
@@ -87,23 +97,51 @@ REGIME_SHIFT = 5.0
 REGIME_MIN_HEAD = 2
 
 
-def latest_regime(before: list[float], *, floor: float, relative: float) -> list[float]:
+def latest_regime(
+    before: list[float], *, floor: float, relative: float, worse: str = "both"
+) -> list[float]:
     """The baseline since its own last level shift: a window reaching back into an earlier
     fault (or its recovery) compares the incident with that fault, and its spread drowns the
     incident. Split where the earlier part's median sits furthest from the later part's, in
     the later part's spreads; at REGIME_SHIFT or more, only the later part is the baseline
-    (it keeps MIN_BASELINE points at least)."""
-    if len(before) < MIN_BASELINE + REGIME_MIN_HEAD:
+    (it keeps MIN_BASELINE points at least).
+
+    Where no such split is found, an earlier fault may have ended only two points before the
+    baseline's end (engine 3.43; with three, the four-point regime holds one point of it and
+    its median is already the later level): those two points are the only ones that show the
+    service as it ran before this incident. Two points cannot show their own spread, so they
+    are read against the two points just before them, on the spread both pairs show around
+    their own medians (`pooled_scale`, relative to the later pair's level), and split off at
+    REGIME_SHIFT of that: a step, not a noisy series whose last two points happen to be low.
+    The step must come down from worse (``worse``: the kind's bad direction,
+    `signals.KIND_DIRECTION`): a fault that ended is a recovery, while a series getting worse
+    over its last points is this incident building up (a gradual degradation), not a regime to
+    read it against (3.42's onset reads the same way). `series_evidence` then reads the short
+    baseline as it reads a window the previous incident cut short (3.33)."""
+    if len(before) < 2 * MIN_WEAK_BASELINE:
         return before
-    best, split = 0.0, 0
-    for k in range(REGIME_MIN_HEAD, len(before) - MIN_BASELINE + 1):
-        tail = before[k:]
-        centre = median(tail)
-        scale = max(MAD_SCALE * mad(tail), relative * abs(centre), floor)
-        shift = abs(median(before[:k]) - centre) / scale
-        if shift > best:
-            best, split = shift, k
-    return before[split:] if best >= REGIME_SHIFT else before
+    if len(before) >= MIN_BASELINE + REGIME_MIN_HEAD:
+        best, split = 0.0, 0
+        for k in range(REGIME_MIN_HEAD, len(before) - MIN_BASELINE + 1):
+            tail = before[k:]
+            centre = median(tail)
+            scale = max(MAD_SCALE * mad(tail), relative * abs(centre), floor)
+            shift = abs(median(before[:k]) - centre) / scale
+            if shift > best:
+                best, split = shift, k
+        if best >= REGIME_SHIFT:
+            return before[split:]
+    tail, previous = (
+        before[-MIN_WEAK_BASELINE:],
+        before[-2 * MIN_WEAK_BASELINE : -MIN_WEAK_BASELINE],
+    )
+    step = median(previous) - median(tail)
+    if worse == "up":
+        step = max(0.0, step)
+    elif worse == "down":
+        step = max(0.0, -step)
+    scale = pooled_scale(tail, previous, floor=floor, relative=relative)
+    return tail if abs(step) / scale >= REGIME_SHIFT else before
 
 
 def directional(kind: str, z: float) -> float:
