@@ -152,3 +152,29 @@ async def test_a_unit_that_fails_after_its_events_leaves_the_chain_as_it_was(
     assert [(event.seq, event.payload["n"]) for event in events] == [(1, 1), (2, 3)]
     async with services.database.unit_of_work(write=False) as session:
         assert (await services.audit.verify_chain(session)).ok
+
+
+def test_no_stand_ins_text_holds_or_overlaps_another_so_each_is_found_apart() -> None:
+    texts = list(audit_service._LINK_OF)
+    for a in texts:
+        for b in texts:
+            assert a == b or a not in b
+            assert not any(a[-n:] == b[:n] for n in range(1, min(len(a), len(b))))
+
+
+@pytest.mark.parametrize(
+    "payload",
+    ["plain", "chronosops:chain-prev:5f0d", "7777777777777001", "x7777777777777002y", ""],
+)
+def test_an_events_text_is_cut_at_its_links_as_one_scan_for_them_all_would(payload: str) -> None:
+    import re
+
+    scan = re.compile("|".join(re.escape(value) for value in audit_service._LINK_OF))
+    stand_ins = list(audit_service._LINK_OF)
+    text = f'{{"a":"{stand_ins[3]}","b":{stand_ins[2]},"p":"{payload}","c":"{stand_ins[1]}","d":{stand_ins[0]}}}'
+    found = audit_service._cut_at_stand_ins(text)
+    links = tuple(audit_service._LINK_OF[value] for value in scan.findall(text))
+    if len(set(links)) < len(links):  # a stand-in twice: left to the client
+        assert found is None
+    else:
+        assert found == (links, scan.split(text))

@@ -65,3 +65,28 @@ def test_an_ambiguous_wall_time_renders_each_of_its_two_instants() -> None:
     assert first == second
     assert format_instant(first) == "2024-10-27T00:30:00.000Z"
     assert format_instant(second) == "2024-10-27T01:30:00.000Z"
+
+
+def _as_before(value: datetime) -> str:
+    """What `format_instant` printed before it printed the date and the time apart."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        datetime(2024, 1, 15, 10, 0, tzinfo=UTC),
+        datetime(2024, 1, 15, 10, 0, 0, 999999, tzinfo=UTC),  # milliseconds cut, not rounded
+        datetime(2024, 1, 15, 10, 0, 0, 1500, tzinfo=UTC).replace(tzinfo=None),  # naive: UTC
+        datetime(1, 1, 1, 0, 0, tzinfo=UTC),  # the year printed in four digits
+        datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+        datetime(2024, 1, 15, 5, 30, tzinfo=timezone(-timedelta(hours=4, minutes=30))),
+        datetime(2024, 3, 31, 2, 30, tzinfo=ZoneInfo("Europe/Berlin")),  # a gap
+        datetime(2024, 10, 27, 2, 30, fold=1, tzinfo=ZoneInfo("Europe/Berlin")),
+    ],
+    ids=repr,
+)
+def test_an_instant_renders_as_its_utc_isoformat_with_a_z(value: datetime) -> None:
+    assert format_instant(value) == _as_before(value)

@@ -218,3 +218,49 @@ def test_a_json_value_json_cannot_write_fails_as_json_does_and_the_next_one_is_w
     cycle["self"] = cycle
     with pytest.raises(ValueError, match="Circular reference"):
         prepared.row({"id": "b", "content": cycle})
+
+
+def _utc_text_as_before(value: datetime) -> str:
+    """What `sqlite_utc_text` bound before it printed the date and the time apart."""
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value.isoformat(" ", "microseconds")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        datetime(2024, 1, 15, 10, 0, tzinfo=UTC),
+        datetime(2024, 1, 15, 10, 0, 0, 7, tzinfo=UTC).replace(tzinfo=None),
+        datetime(1, 1, 1, 0, 0, tzinfo=UTC),
+        datetime(2024, 1, 15, 5, 30, 0, 250, tzinfo=timezone(-timedelta(hours=4, minutes=30))),
+        datetime(2024, 10, 27, 2, 30, fold=1, tzinfo=ZoneInfo("Europe/Berlin")),
+    ],
+    ids=repr,
+)
+def test_an_instant_is_bound_as_its_naive_utc_isoformat(value: datetime) -> None:
+    assert sqlite_utc_text(value) == _utc_text_as_before(value)
+
+
+def test_none_a_bool_and_bytes_are_bound_by_sqlite3_as_they_were_without_adaptation() -> None:
+    # `direct_sqlite` registers adapters for them (the adaptation protocol formatted an
+    # AttributeError for each); what SQLite stores is what it stored without them.
+    import sqlite3
+
+    import chronosops.storage.direct_sqlite  # noqa: F401
+
+    for kind in (type(None), bool, bytes):
+        assert (kind, sqlite3.PrepareProtocol) in sqlite3.adapters
+    connection = sqlite3.connect(":memory:")
+    connection.execute("CREATE TABLE t (a, b, c, d)")
+    connection.execute("INSERT INTO t VALUES (?, ?, ?, ?)", (None, True, False, b"\x00x"))
+    connection.executemany(
+        "INSERT INTO t VALUES (:a, :b, :c, :d)", [{"a": None, "b": 1, "c": 0, "d": b""}]
+    )
+    rows = connection.execute(
+        "SELECT a, typeof(a), b, typeof(b), c, typeof(c), d, typeof(d) FROM t"
+    ).fetchall()
+    assert rows == [
+        (None, "null", 1, "integer", 0, "integer", b"\x00x", "blob"),
+        (None, "null", 1, "integer", 0, "integer", b"", "blob"),
+    ]

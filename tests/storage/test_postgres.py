@@ -18,7 +18,7 @@ from sqlalchemy import String, bindparam, event, func, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from chronosops.audit import EventType
+from chronosops.audit import EntityType, EventType
 from chronosops.bootstrap import Services
 from chronosops.config import DatabaseSettings
 from chronosops.evidence.tables import EvidenceBundle, IncidentEvidence
@@ -490,6 +490,21 @@ async def test_a_value_bound_into_the_text_reads_back_as_psycopgs_own_binding_of
     else:
         assert read_ours == read_theirs
     assert read_ours[1] is (value is None)
+
+
+async def test_an_enum_members_literal_is_psycopgs_and_is_asked_once(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with database.unit_of_work(write=False) as session:
+        driver = await _driver(session)
+        expected = AsyncClientCursor(driver).mogrify("SELECT %(v)s", {"v": EntityType.INCIDENT})
+        assert postgres._Literals(driver).bound("SELECT %(v)s", {"v": EntityType.INCIDENT}) == (
+            expected
+        )
+        monkeypatch.setattr(postgres, "Transformer", None)  # no adapter is asked again
+        assert postgres._Literals(driver).bound("SELECT %(v)s", {"v": EntityType.INCIDENT}) == (
+            expected
+        )
 
 
 async def test_a_text_with_a_nul_is_refused_as_psycopg_refuses_it(database: Database) -> None:
