@@ -134,6 +134,28 @@ def test_an_operation_that_stops_reaching_a_statement_is_a_vanished_code_path() 
     assert paths[0].strength == 1.0
 
 
+def test_calls_the_sampled_traces_did_not_send_count_where_their_lines_name_them() -> None:
+    # Traces sampled apart from the logs: every other call's trace is dropped, its lines kept.
+    # A statement logged on every call is read against every call its lines name, not against
+    # the calls sent alone (where it "did" on twice as many calls as there were).
+    evidence = _traffic(
+        {QUERY: (6, 6), LIST: (3, 3)},
+        {QUERY: QUERY_LOGS, LIST: LIST_LOGS},
+        after={QUERY: QUERY_LOGS[:1]},
+    )
+    sent = [span for span in evidence["traces"] if int(span["traceId"], 16) % 2 == 0]
+    request = analysis_input(service=SERVICE, traces=sent, logs=evidence["logs"])
+
+    paths = vanished_paths(request.artifacts, request.context.onset)
+
+    assert [(p.operation, p.statement) for p in paths] == [
+        (QUERY, "p.s.priceimpl#52 [query][price found] #")
+    ]
+    assert paths[0].logged_before == 30
+    assert paths[0].calls_before == 30
+    assert paths[0].calls_after == 30
+
+
 def test_a_path_that_only_failed_calls_skip_is_their_failure_not_a_vanished_path() -> None:
     # After the fault every call of the query fails (its span says so) and skips the rest of
     # its path: read against the calls that did not fail, none is left to have skipped it.
@@ -250,6 +272,22 @@ def test_a_missing_statement_names_a_code_fault_at_its_service() -> None:
     assert [s.service for s in result.signals if s.kind == "code_path_missing"] == [SERVICE]
     # Without the history the same evidence shows no change inside the window.
     assert analyze(broken).culprit_service != SERVICE
+
+
+def test_a_missing_statement_is_read_from_the_lines_there_are_when_the_logs_were_thinned() -> None:
+    # A sampled log pipeline kept one line in five: 18 of the service's 90 lines, fewer than the
+    # 20 an earlier incident needs to count, yet 40% of 18 expected and none logged is telling.
+    evidence = _traffic({QUERY: (6, 6), LIST: (3, 3)}, {QUERY: QUERY_LOGS[:1], LIST: LIST_LOGS})
+    thinned = analysis_input(
+        service="ts-gateway-service", traces=evidence["traces"], logs=evidence["logs"][::5]
+    )
+
+    paths = missing_paths(thinned.artifacts, _history(HISTORY_MIN_INCIDENTS))
+
+    assert [(p.operation, p.statement, p.lines) for p in paths] == [
+        (QUERY, "p.s.priceimpl#52 [query][price found] #", 18)
+    ]
+    assert paths[0].p_value <= 0.05
 
 
 def test_a_history_of_fewer_incidents_than_needed_says_nothing() -> None:
