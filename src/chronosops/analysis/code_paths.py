@@ -478,7 +478,10 @@ def missing_paths(
             groups.setdefault(key2, group.artifact_id)
     read: list[tuple[StatementHistory, float]] = []
     for past in history:
-        if len(past.shares) < HISTORY_MIN_INCIDENTS or not lines.get(past.service, 0):
+        if (
+            len(past.shares) < HISTORY_MIN_INCIDENTS
+            or lines.get(past.service, 0) < HISTORY_MIN_LINES
+        ):
             continue
         if calls.get((past.service, past.operation), 0) < MIN_CALLS:
             continue
