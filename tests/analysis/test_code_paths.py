@@ -134,6 +134,28 @@ def test_an_operation_that_stops_reaching_a_statement_is_a_vanished_code_path() 
     assert paths[0].strength == 1.0
 
 
+def test_calls_the_sampled_traces_did_not_send_count_where_their_lines_name_them() -> None:
+    # Traces sampled apart from the logs: every other call's trace is dropped, its lines kept.
+    # A statement logged on every call is read against every call its lines name, not against
+    # the calls sent alone (where it "did" on twice as many calls as there were).
+    evidence = _traffic(
+        {QUERY: (6, 6), LIST: (3, 3)},
+        {QUERY: QUERY_LOGS, LIST: LIST_LOGS},
+        after={QUERY: QUERY_LOGS[:1]},
+    )
+    sent = [span for span in evidence["traces"] if int(span["traceId"], 16) % 2 == 0]
+    request = analysis_input(service=SERVICE, traces=sent, logs=evidence["logs"])
+
+    paths = vanished_paths(request.artifacts, request.context.onset)
+
+    assert [(p.operation, p.statement) for p in paths] == [
+        (QUERY, "p.s.priceimpl#52 [query][price found] #")
+    ]
+    assert paths[0].logged_before == 30
+    assert paths[0].calls_before == 30
+    assert paths[0].calls_after == 30
+
+
 def test_a_path_that_only_failed_calls_skip_is_their_failure_not_a_vanished_path() -> None:
     # After the fault every call of the query fails (its span says so) and skips the rest of
     # its path: read against the calls that did not fail, none is left to have skipped it.

@@ -84,6 +84,24 @@ def test_a_statement_is_counted_once_per_span_per_minute_in_the_operation_that_l
         (T0 + timedelta(minutes=1), 2.0),
     ]
     assert found.levels == {"INFO": 4}
+    # The unsampled span is kept apart as well: a call of its operation the traces never sent.
+    assert [(p.ts, p.value) for p in found.unsent] == [(T0 + timedelta(minutes=1), 1.0)]
+
+
+def test_a_statement_whose_spans_were_all_sent_keeps_no_unsent_spans_and_serialises_without_them() -> (
+    None
+):
+    operations = {"00000000000000a1": ("ts-basic-service", "BasicController.queryForTravels")}
+
+    (found,) = log_statements(
+        [_line("00000000000000a1", "[getRoutes][Success]")],
+        operations,
+        id_prefix="statement",
+        source="test",
+    )
+
+    assert found.unsent == []
+    assert "unsent" not in found.model_dump(by_alias=True)
 
 
 def test_a_statement_logged_from_several_operations_alike_is_kept_in_none_of_them() -> None:

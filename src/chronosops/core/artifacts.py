@@ -224,12 +224,29 @@ class LogStatement(ArtifactBase):
         description="other statements of the service logged in the same spans: how many of "
         "its spans logged each (those in at least half of its spans, and two or more)",
     )
+    # Its spans that the spans sent do not hold, per minute (traces sampled apart from logs: the
+    # line names a call the traces never showed). Calls of its operation all the same, known from
+    # the logs alone (`analysis.code_paths.vanished_paths` counts them among the operation's
+    # calls). Added after bundles were first sealed: left out while empty.
+    unsent: list[SeriesPoint] = Field(
+        default_factory=list,
+        description="spans that logged it that are not among the spans sent, per minute "
+        "(empty: all are)",
+    )
 
     @model_serializer(mode="wrap")
     def _omit_absent_timing(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         return _without_absent(
             handler(self),
-            ("firstSeen", "first_seen", "spanOffsetsMs", "span_offsets_ms", "coSpans", "co_spans"),
+            (
+                "firstSeen",
+                "first_seen",
+                "spanOffsetsMs",
+                "span_offsets_ms",
+                "coSpans",
+                "co_spans",
+                "unsent",
+            ),
         )
 
 

@@ -168,7 +168,8 @@ def log_statements(
     A statement is placed in an operation when the spans known to have logged it belong to one
     operation of the same service (at least ``PLACEMENT_SHARE`` of them); its lines in spans that
     are not in the evidence (traces sampled apart from logs) still count, since the span id says
-    which call they came from. A statement that cannot be placed (none of its spans were sent,
+    which call they came from; they are kept apart too (`LogStatement.unsent`): calls of its operation the
+    traces did not send, for the readings that divide a statement's spans by those calls. A statement that cannot be placed (none of its spans were sent,
     or several operations log it) is kept with no operation: how much of its service's logging
     it is still counts (`analysis.code_paths.statement_history`).
     """
@@ -214,6 +215,10 @@ def log_statements(
             if inside >= PLACEMENT_SHARE * sum(where.values()):
                 operation = most
         per_minute: Counter[datetime] = Counter(minute_of(ts) for ts in first_seen.values())
+        # Its spans that the spans sent do not hold (traces sampled apart from the logs).
+        unsent: Counter[datetime] = Counter(
+            minute_of(ts) for span_id, ts in first_seen.items() if span_id not in operations
+        )
         starts = sorted(first_seen.values())
         levels: Counter[str] = Counter()
         for level, lines_at in levels_of[(service, statement)].items():
@@ -243,6 +248,7 @@ def log_statements(
                     for other, count in sorted(shared[(service, statement)].items())
                     if count >= CO_SPANS_MIN and count >= CO_SPANS_SHARE * len(first_seen)
                 },
+                unsent=[SeriesPoint(ts=m, value=n) for m, n in sorted(unsent.items())],
             )
         )
     return artifacts
