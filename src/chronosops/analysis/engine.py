@@ -861,8 +861,8 @@ def analyze(request: AnalysisInput) -> AnalysisResult:
 def onset_of(request: AnalysisInput) -> str:
     """The onset the engine estimates (for benchmark reports)."""
     artifacts = normalise(request.artifacts, DEFAULT_TABLE)
-    context = request.context
-    context = context.model_copy(update={"onset": anchored_onset(artifacts, context.onset)})
+    onset = anchored_onset(artifacts, request.context.onset)
+    context = request.context.model_copy(update={"onset": onset})
     return observe(artifacts, context).onset.isoformat()
 
 

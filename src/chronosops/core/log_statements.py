@@ -168,10 +168,11 @@ def log_statements(
     A statement is placed in an operation when the spans known to have logged it belong to one
     operation of the same service (at least ``PLACEMENT_SHARE`` of them); its lines in spans that
     are not in the evidence (traces sampled apart from logs) still count, since the span id says
-    which call they came from; they are kept apart too (`LogStatement.unsent`): calls of its operation the
-    traces did not send, for the readings that divide a statement's spans by those calls. A statement that cannot be placed (none of its spans were sent,
-    or several operations log it) is kept with no operation: how much of its service's logging
-    it is still counts (`analysis.code_paths.statement_history`).
+    which call they came from. They are kept apart too (`LogStatement.unsent`): calls of its
+    operation the traces did not send, for the readings that divide a statement's spans by those
+    calls. A statement that cannot be placed (none of its spans were sent, or several operations
+    log it) is kept with no operation: how much of its service's logging it is still counts
+    (`analysis.code_paths.statement_history`).
     """
     redacted: dict[str, str] = {}  # a statement's words as read → as kept (secrets masked)
     # (service, statement) → span id → when it first logged it; and lines per level.

@@ -107,7 +107,7 @@ def latest_regime(
     (it keeps MIN_BASELINE points at least).
 
     Where no such split is found, an earlier fault may have ended only two points before the
-    baseline's end (engine 3.43; with three, the four-point regime holds one point of it and
+    baseline's end (engine 3.45; with three, the four-point regime holds one point of it and
     its median is already the later level): those two points are the only ones that show the
     service as it ran before this incident. Two points cannot show their own spread, so they
     are read against the two points just before them, on the spread both pairs show around
