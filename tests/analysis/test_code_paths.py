@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from datetime import timedelta
 from typing import Any
 
 from chronosops.analysis import AnalysisInput, analyze
@@ -504,11 +505,10 @@ def test_a_stop_long_after_the_reported_start_is_not_read_as_the_faults() -> Non
     assert vanished_paths(_stops_at(4.0, last=12).artifacts, request.context.onset) != []
 
 
-def test_a_late_stop_while_the_operations_other_lines_change_their_mix_is_its_input() -> None:
-    # From the alert's minute on the calls carry other input: the branch that logged #70 on
-    # half of them logs it on one in six, the other branch (#75) takes the rest, and #52 is
-    # no longer reached. The handler walks other branches for other requests (a caller
-    # upstream changed what it sends), not a code path of its own that stopped.
+def _input_shift() -> AnalysisInput:
+    """From the alert's minute on the calls carry other input: the branch that logged #70 on
+    half of them logs it on one in six, the other branch (#75) takes the rest, and #52 is no
+    longer reached."""
     spans: list[dict[str, Any]] = []
     lines: list[dict[str, Any]] = []
     for number in range(1, 121):
@@ -526,7 +526,13 @@ def test_a_late_stop_while_the_operations_other_lines_change_their_mix_is_its_in
         found_spans, found_lines = _request(number, minute, QUERY, logged)
         spans += found_spans
         lines += found_lines
-    request = analysis_input(service="ts-gateway-service", traces=spans, logs=lines)
+    return analysis_input(service="ts-gateway-service", traces=spans, logs=lines)
+
+
+def test_a_late_stop_while_the_operations_other_lines_change_their_mix_is_its_input() -> None:
+    # The handler walks other branches for other requests (a caller upstream changed what it
+    # sends), not a code path of its own that stopped.
+    request = _input_shift()
 
     assert vanished_paths(request.artifacts, request.context.onset) == []
 
@@ -546,9 +552,49 @@ def test_a_statement_stopped_part_way_through_names_a_code_fault_at_its_service(
 
 
 def test_a_statement_that_stopped_before_the_faults_start_is_not_read() -> None:
+    # Two and a half minutes before the fault's start: earlier than a report a minute late
+    # would put it.
     request = _stops_at(-3.5)
 
     assert stopped_paths(request.artifacts, request.context.onset) == []
+
+
+def test_a_stop_at_the_fault_is_read_with_the_report_a_minute_late() -> None:
+    # Reported a minute late, the fault's start (a minute before the report) falls after the
+    # stop: the stop is still within what the report's lateness allows.
+    request = _stops_at(-0.5)
+    late = request.context.onset + timedelta(minutes=1)
+
+    (path,) = stopped_paths(request.artifacts, late)
+    assert path.statement == "p.s.priceimpl#52 [query][price found] #"
+    assert path.stopped_at == stopped_paths(request.artifacts, request.context.onset)[0].stopped_at
+
+
+def test_a_vanished_path_reads_the_same_with_the_report_a_minute_late() -> None:
+    # A minute late, the split counts the fault's first minute as before it; read at its
+    # stop, the statement reads as it does with the report on time.
+    request = _stops_at(-0.5, last=2)
+    late = request.context.onset + timedelta(minutes=1)
+
+    (on_time,) = vanished_paths(request.artifacts, request.context.onset)
+    (path,) = vanished_paths(request.artifacts, late)
+
+    assert (path.logged_before, path.calls_before, path.calls_after) == (
+        on_time.logged_before,
+        on_time.calls_before,
+        on_time.calls_after,
+    )
+    # Read at the split or at the stop, the better of the two: Bonferroni over both.
+    assert math.isclose(path.p_value, 2 * fisher_exact(30, 30, 0, 12))
+
+
+def test_a_stop_a_late_report_puts_before_its_split_is_input_where_the_mix_changed() -> None:
+    # As the input shift above, reported a minute late: #52's last line falls before the split,
+    # which alone would read it as vanished; read at its stop, the mix says the input changed.
+    request = _input_shift()
+    late = request.context.onset + timedelta(minutes=1)
+
+    assert vanished_paths(request.artifacts, late) == []
 
 
 def test_a_branch_taken_on_some_calls_throughout_is_not_a_stopped_path() -> None:

@@ -38,6 +38,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from chronosops.analysis.models import StatementHistory
+from chronosops.analysis.onset import PRIOR_MINUTES
 from chronosops.analysis.statistics import fisher_exact, homogeneity, median
 from chronosops.core.artifacts import (
     ERROR_LEVELS,
@@ -172,6 +173,10 @@ MIN_MIX_LINES = 5
 # line logged on a twentieth of the calls fell silent for the last 13 minutes of a tuned mixed
 # incident, p 0.04, at a service the fault never reached).
 LATE_STOP_WITHIN = timedelta(minutes=5)
+# How far before the split a stop is still read where it fell: the reported start may be late by
+# this much (the anchor's own prior, `onset.PRIOR_MINUTES`), which puts the fault's first
+# minute, and often all the logs after it, on the split's "before" side.
+REPORT_UNCERTAINTY = timedelta(minutes=PRIOR_MINUTES)
 
 
 def _kept_mix(
@@ -191,6 +196,14 @@ def _kept_mix(
     return homogeneity(rows) > INPUT_SHIFT_SIGNIFICANCE
 
 
+def _p_vanished(logged_before: int, calls_before: int, calls_after: int) -> float:
+    """Fisher's p for a statement logged on ``logged_before`` of ``calls_before`` calls and on
+    none of ``calls_after`` (1 where either side is too thin to read)."""
+    if logged_before < MIN_LOGGED_BEFORE or min(calls_before, calls_after) < MIN_CALLS:
+        return 1.0
+    return fisher_exact(logged_before, calls_before, 0, calls_after)
+
+
 def vanished_paths(artifacts: Sequence[Artifact], onset: datetime) -> list[VanishedPath]:
     """Statements whose operation kept being called after the fault but stopped reaching them,
     strongest first.
@@ -200,7 +213,14 @@ def vanished_paths(artifacts: Sequence[Artifact], onset: datetime) -> list[Vanis
     start is read at its own last minute instead: its lines
     before that minute against the calls since, where the operation kept its other statements'
     mix (`INPUT_SHIFT_SIGNIFICANCE`); the chance that a statement logged at one rate leaves a
-    run that long at the end is one test per statement, Bonferroni over those so read."""
+    run that long at the end is one test per statement, Bonferroni over those so read.
+
+    A statement whose last line falls within ``REPORT_UNCERTAINTY`` before the split is read
+    both at the split and at its own last minute, the better kept at twice its p-value, and
+    only where the operation kept its other statements' mix: a report a minute late moves the
+    split past the fault's first minute, and read at the split alone the statement would then
+    say nothing (too few calls after it inside the logs' reach) or, where an upstream input
+    changed, read a bystander's branch as a code path that stopped."""
     statements = [a for a in artifacts if isinstance(a, LogStatement)]
     if not statements:
         return []
@@ -254,13 +274,32 @@ def vanished_paths(artifacts: Sequence[Artifact], onset: datetime) -> list[Vanis
         points = [(p.ts, p.value) for p in statement.histogram if _covered(p.ts, reach)]
         logged_before, logged_after = _split(points, fault_start)
         calls_before, calls_after = _split(calls[key], fault_start)
+        last = max((ts for ts, value in points if value > 0), default=None)
         stop: datetime | None = None
+        # Stopped in the minute before the split or earlier, within what a late report would
+        # move the split by: the same evidence as a stop after it, read the same way.
+        early = (
+            not logged_after
+            and last is not None
+            and last + MINUTE > fault_start - REPORT_UNCERTAINTY
+        )
+        at_split = False
         if logged_after:
-            stop = max(ts for ts, value in points if value > 0)
-            if stop > onset + LATE_STOP_WITHIN:
+            stop = last
+            if stop is None or stop > onset + LATE_STOP_WITHIN:
                 continue
             logged_before, _ = _around(points, stop)
             calls_before, calls_after = _around(calls[key], stop)
+        elif early and last is not None:
+            # Read at the split and at the stop, the better of the two (Bonferroni below): the
+            # split says nothing where too few calls follow it inside the logs' reach, or where
+            # the calls between the stop and the split count as before.
+            stop = last
+            at_stop = (_around(points, stop)[0], *_around(calls[key], stop))
+            if _p_vanished(*at_stop) < _p_vanished(logged_before, calls_before, calls_after):
+                logged_before, calls_before, calls_after = at_stop
+            else:
+                at_split = True
         if logged_before < MIN_LOGGED_BEFORE or min(calls_before, calls_after) < MIN_CALLS:
             continue
         p_value = fisher_exact(logged_before, calls_before, 0, calls_after)
@@ -273,11 +312,17 @@ def vanished_paths(artifacts: Sequence[Artifact], onset: datetime) -> list[Vanis
             calls_after=calls_after,
             p_value=p_value,
             refs=(statement.artifact_id, groups[key]),
-            stopped_at=stop,
+            stopped_at=stop if stop is not None and not at_split else None,
         )
         if stop is None:
             if p_value <= SIGNIFICANCE:
                 found.append(path)
+        elif early:
+            # Two readings, the better kept: Bonferroni over both; and only where the
+            # operation's other statements kept their mix (as for a late stop).
+            p_value = min(1.0, p_value * 2)
+            if p_value <= SIGNIFICANCE and _kept_mix(usual[statement.service], statement, stop):
+                found.append(replace(path, p_value=p_value))
         else:
             late.append((path, _kept_mix(usual[statement.service], statement, stop)))
     for path, own_code in late:
@@ -585,7 +630,8 @@ def stopped_paths(artifacts: Sequence[Artifact], onset: datetime) -> list[Stoppe
         if stopped.first_seen is None or len(stopped.span_offsets_ms) < MIN_LOGGED_BEFORE:
             continue
         last = stopped.first_seen + timedelta(milliseconds=stopped.span_offsets_ms[-1])
-        if last < fault_start:
+        if last < fault_start - REPORT_UNCERTAINTY:
+            # Stopped before the fault, even were the report late by as much as it may be.
             continue
         # The statement it follows is chosen before the run is looked at: the one that shares
         # most of its spans (then the one logged by most spans, then by name), so each

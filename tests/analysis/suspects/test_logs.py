@@ -116,9 +116,18 @@ def test_an_error_template_too_sparse_for_its_silence_to_tell_stays_out() -> Non
     assert "log_new_errors" not in kinds.get("contacts", {})
 
 
-def test_an_error_template_that_began_before_the_guard_gap_is_not_new() -> None:
-    kinds = suspect_kinds(logs=errors_from(-2.5, 40))
+def test_an_error_template_that_began_before_a_late_reports_window_is_not_new() -> None:
+    # Began a minute and a half before the guard gap: earlier than a report a minute late
+    # would put the fault.
+    kinds = suspect_kinds(logs=errors_from(-3.5, 40))
     assert "log_new_errors" not in kinds.get("contacts", {})
+
+
+def test_an_error_template_that_began_a_minute_before_a_late_reports_guard_gap_is_new() -> None:
+    # The report a minute late puts the fault's own first minute before the guard gap: the
+    # template's first line, after seven minutes of logs it was silent in, still marks it.
+    kinds = suspect_kinds(logs=errors_from(-2.5, 40))
+    assert kinds["contacts"]["log_new_errors"] > 0.4
 
 
 def test_an_error_burst_in_the_guard_gap_that_stopped_before_the_fault_is_not_new() -> None:

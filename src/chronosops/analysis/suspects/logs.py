@@ -10,6 +10,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+from chronosops.analysis.onset import PRIOR_MINUTES
 from chronosops.analysis.suspects.cut import Cut, strength_of
 from chronosops.analysis.suspects.suspect import Suspect
 from chronosops.core.artifacts import ERROR_LEVELS, LogTemplate
@@ -94,6 +95,11 @@ def first_error_seen(template: LogTemplate) -> datetime:
 # tuned Nezha TrainTicket cases any value from 3 to 6 gives the same rows (2 names wrong
 # services: chronic errors of two or three lines that happen to begin in the gap; 10 loses one).
 GUARD_SILENCE_EXPECTED = -math.log(0.01)
+# How much earlier than the guard gap a template that began after a telling silence is still
+# read as new: the reported start may be late by this much (the anchor's own prior,
+# `onset.PRIOR_MINUTES`), and with logs of a few minutes around it the template's own change
+# point is the better clue to where the fault began.
+REPORT_UNCERTAINTY = timedelta(minutes=PRIOR_MINUTES)
 
 
 def _began_in_guard_gap(
@@ -105,7 +111,7 @@ def _began_in_guard_gap(
     telling, and that still logs after the fault's start. A change point read from the template
     itself, not from the cut: a template that merely shows its first lines early, or a blip that
     stopped before the fault, stays out."""
-    if first < cut.baseline_end or template.last_seen < cut.fault_start:
+    if first < cut.baseline_end - REPORT_UNCERTAINTY or template.last_seen < cut.fault_start:
         return False
     since = (latest - first).total_seconds()
     silence = (first - earliest).total_seconds()
