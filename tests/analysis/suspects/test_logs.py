@@ -37,11 +37,15 @@ def test_an_error_template_first_logged_after_the_onset_is_new_and_one_logged_be
     assert "log_new_errors" not in kinds["orders"]
 
 
-def new_error_kinds_with_logs_from(start: float) -> dict[str, dict[str, float]]:
+def new_error_kinds_with_logs_from(
+    start: float, new_from: float = 0.5
+) -> dict[str, dict[str, float]]:
     """Steady lines from ``start`` minutes (the fault starts a minute before the onset) and an
-    error template first logged after the onset."""
+    error template first logged from ``new_from`` minutes (after the onset by default)."""
     background = logs("GET /items served in {i} ms", 30, level="INFO", start=start, service="web")
-    new = logs("[queryForTravel][catch price exception] trip {i}", 3, start=0.5, service="basic")
+    new = logs(
+        "[queryForTravel][catch price exception] trip {i}", 3, start=new_from, service="basic"
+    )
     return suspect_kinds(logs=background + new)
 
 
@@ -54,8 +58,19 @@ def test_logs_reaching_under_a_minute_before_the_faults_start_still_show_a_templ
 
 
 def test_logs_that_begin_just_before_the_faults_start_cannot_tell_a_template_is_new() -> None:
-    # 12 s of logs before the fault's start: the window merely shows its first lines.
-    assert "log_new_errors" not in new_error_kinds_with_logs_from(-1.2).get("basic", {})
+    # 12 s of logs before the fault's start, the template from half a minute after it: the
+    # window merely shows its first lines.
+    kinds = new_error_kinds_with_logs_from(-1.2, new_from=-0.5)
+    assert "log_new_errors" not in kinds.get("basic", {})
+
+
+def test_logs_that_begin_late_show_a_template_new_from_the_latest_start_an_early_report_allows() -> (
+    None
+):
+    # The same 12 s of logs before the fault's start, and a template from a minute and a half
+    # after it: were the report a minute early, the fault would start a minute later, and the
+    # logs reach 72 s before that.
+    assert new_error_kinds_with_logs_from(-1.2)["basic"]["log_new_errors"] > 0.4
 
 
 def test_a_statement_logged_as_info_before_the_fault_and_as_error_after_is_a_new_error() -> None:

@@ -126,12 +126,21 @@ def new_error_templates(
     """Error-level templates a service never logged before the fault and logs after it (Nezha's
     new patterns): a code path that started failing. Only when the logs reach at least
     ``NEW_ERROR_BASELINE`` before the fault's start, so a template is new rather than merely the
-    first the window shows; warnings stay out (business warnings come and go with the traffic
+    first the window shows (where they do not, before the latest start a report early by
+    ``REPORT_UNCERTAINTY`` allows, and new from there); warnings stay out (business warnings come and go with the traffic
     mix). Newness is read at the error level: a statement logged at a lower level before and at
     error level after (a code path now treated as failing) is new as an error. A template that
     began in the guard gap counts when its silence before is telling (``_began_in_guard_gap``)."""
-    if not templates or min(t.first_seen for t in templates) > cut.fault_start - NEW_ERROR_BASELINE:
+    if not templates:
         return
+    # New from the fault's start; where the logs begin too late to show what came before it,
+    # from the latest start a report early by ``REPORT_UNCERTAINTY`` allows (an alert that
+    # fires a minute early is read against the logs its collector fetched for it).
+    start = cut.fault_start
+    if min(t.first_seen for t in templates) > start - NEW_ERROR_BASELINE:
+        start += REPORT_UNCERTAINTY
+        if min(t.first_seen for t in templates) > start - NEW_ERROR_BASELINE:
+            return
     known = {service.lower() for t in templates for service in t.services or []}
     earliest = min(t.first_seen for t in templates)
     latest = max(t.last_seen for t in templates)
@@ -142,9 +151,7 @@ def new_error_templates(
         if errors < NEW_ERROR_SUPPORT:
             continue
         first = first_error_seen(template)
-        if first < cut.fault_start and not _began_in_guard_gap(
-            template, first, earliest, latest, cut
-        ):
+        if first < start and not _began_in_guard_gap(template, first, earliest, latest, cut):
             continue
         # Drain masks a name that varies ("no instances available for <*>"): the examples
         # keep it.
