@@ -127,8 +127,8 @@ def new_error_templates(
     new patterns): a code path that started failing. Only when the logs reach at least
     ``NEW_ERROR_BASELINE`` before the fault's start, so a template is new rather than merely the
     first the window shows (where they do not, before the latest start a report early by
-    ``REPORT_UNCERTAINTY`` allows, and new from there); warnings stay out (business warnings come and go with the traffic
-    mix). Newness is read at the error level: a statement logged at a lower level before and at
+    ``REPORT_UNCERTAINTY`` allows, and new from there); warnings stay out (business warnings
+    come and go with the traffic mix). Newness is read at the error level: a statement logged at a lower level before and at
     error level after (a code path now treated as failing) is new as an error. A template that
     began in the guard gap counts when its silence before is telling (``_began_in_guard_gap``)."""
     if not templates:
