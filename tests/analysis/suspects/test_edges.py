@@ -10,7 +10,7 @@ from chronosops.analysis.suspects import Suspect, rank_suspects
 from chronosops.analysis.suspects.cut import Cut
 from chronosops.analysis.suspects.edges import edge_attribution, edge_gaps, path_latency
 from chronosops.core.artifacts import MetricSeries
-from tests.analysis.builders import analysis_input, series
+from tests.analysis.builders import analysis_input, at, series
 from tests.analysis.suspects.builders import checkout_calling, edge, flat, rate, suspect_kinds
 
 
@@ -182,6 +182,24 @@ def test_calls_every_request_made_that_stopped_while_requests_kept_coming_point_
     result = analyze(analysis_input(service="frontend", metrics=metrics))
     assert result.suspects[0] == "checkout"
     assert result.hypotheses[0].id == "DEPLOY_BUG"
+
+
+def since(metrics: list[dict[str, Any]], minute: int) -> list[dict[str, Any]]:
+    """The points from ``minute`` (before the onset) on: a shorter look-back."""
+    return [m for m in metrics if m["timestamp"] >= at(minute)]
+
+
+def test_calls_that_vanished_are_read_on_a_three_point_baseline_weighed_down() -> None:
+    # A five-minute look-back leaves three points before the cut's guard gap: enough for the
+    # level the missing calls are counted against, weaker than a full baseline.
+    full = suspect_kinds(metrics=checkout_calling(payment_after=0.0, email_after=0.0))
+    short = suspect_kinds(metrics=since(checkout_calling(payment_after=0.0, email_after=0.0), -5))
+    assert 0.0 < short["checkout"]["calls_vanished"] < full["checkout"]["calls_vanished"]
+
+
+def test_calls_that_vanished_are_not_read_on_a_single_baseline_point() -> None:
+    metrics = since(checkout_calling(payment_after=0.0, email_after=0.0), -3)
+    assert "calls_vanished" not in suspect_kinds(metrics=metrics).get("checkout", {})
 
 
 def test_a_plain_traffic_drop_at_the_caller_is_no_vanished_call() -> None:

@@ -12,7 +12,11 @@ from datetime import datetime
 from chronosops.analysis.signals import SOURCE_LABELS, SignalTable, peer_of, unit_floor
 from chronosops.analysis.statistics import MAD_SCALE, mad, median
 from chronosops.analysis.suspects.cut import MIN_BASELINE, Cut, strength_of
-from chronosops.analysis.suspects.series import series_evidence
+from chronosops.analysis.suspects.series import (
+    MIN_WEAK_BASELINE,
+    WEAK_SUPPORT,
+    series_evidence,
+)
 from chronosops.analysis.suspects.suspect import Suspect
 from chronosops.analysis.suspects.traffic import own_request_rate, support
 from chronosops.core.artifacts import Artifact, MetricSeries, OtherEvent
@@ -253,7 +257,10 @@ HELD_SHARE = 0.5
 def _request_rates(
     series: Sequence[MetricSeries], table: SignalTable, cut: Cut
 ) -> dict[str, tuple[list[float], list[float], str]]:
-    """Per service, its own request-rate series (not an edge's): baseline and fault values."""
+    """Per service, its own request-rate series (not an edge's): baseline and fault values,
+    from two baseline points on (`series.MIN_WEAK_BASELINE`). `calls_vanished` reads a level
+    and counts against it, not a spread: two or three points give a level, as a window the
+    previous incident cut short does to `series_evidence`, which reads them weighed down."""
     found: dict[str, tuple[list[float], list[float], str]] = {}
     for item in series:
         if item.service is None or not own_request_rate(item, table):
@@ -261,7 +268,7 @@ def _request_rates(
         if any(item.labels.get(k) for k in SOURCE_LABELS):
             continue
         before, after = cut.sides(item)
-        if len(before) >= MIN_BASELINE and len(after) >= 2 and item.service not in found:
+        if len(before) >= MIN_WEAK_BASELINE and len(after) >= 2 and item.service not in found:
             found[item.service] = (before, after, item.artifact_id)
     return found
 
@@ -281,7 +288,14 @@ def calls_vanished(
     takes, not a rare one the traffic mix may skip) and whose calls fell to a small share of
     that. The strength is the calls missing against the ones expected (a Poisson z), combined
     over the vanished callees (Stouffer); a callee that crashed would lose its calls as well,
-    but would show it in its own signals, which rank it as they always did."""
+    but would show it in its own signals, which rank it as they always did.
+
+    A baseline of two or three points (a shorter look-back, or one an earlier incident cut
+    short) still gives the level the calls are counted against, but fewer points say less about
+    whether a callee was called in every minute: the reading is weighed down as `series_evidence`
+    weighs such a baseline (`series.WEAK_SUPPORT`, engine 3.48). Before, it was not read at all
+    under four points, and a code fault read from its vanished calls on a ten-minute baseline
+    fell out of the ranking when five minutes were collected."""
     rates = _request_rates(series, table, cut)
     callers: dict[str, set[str]] = defaultdict(set)
     # Sorted: the graph is a set, and the evidence each suspect notes must come out in the same
@@ -290,6 +304,7 @@ def calls_vanished(
         if caller != callee:
             callers[callee].add(caller)
     found: dict[str, list[tuple[float, str]]] = defaultdict(list)
+    weights: dict[str, float] = {}
     for callee, by in callers.items():
         if len(by) != 1 or callee not in rates:
             continue
@@ -306,8 +321,10 @@ def calls_vanished(
         expected = level * 60 * len(after)
         missing = expected - sum(after) * 60
         found[caller].append((missing / math.sqrt(expected), ref))
+        short = min(len(before), len(asked_before)) < MIN_BASELINE
+        weights[caller] = min(weights.get(caller, 1.0), WEAK_SUPPORT if short else 1.0)
     for service, moves in found.items():
         combined = sum(min(EDGE_Z_CAP, z) for z, _ in moves) / math.sqrt(len(moves))
         suspect = suspects.setdefault(service, Suspect(service))
         for _, ref in moves:
-            suspect.note("calls_vanished", strength_of(combined), ref)
+            suspect.note("calls_vanished", weights[service] * strength_of(combined), ref)
