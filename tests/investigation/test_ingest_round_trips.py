@@ -82,7 +82,7 @@ async def test_the_analysed_incidents_status_goes_out_with_the_chains_lock_not_a
     send = postgres._send
 
     async def counted(*args: Any, **kwargs: Any) -> Any:
-        statements, answering = args[2], kwargs["answering"]
+        statements, answering = args[1], kwargs["answering"]
         sends.append([" ".join(sql.split()[:3]) for sql, *_ in [*statements, *answering]])
         return await send(*args, **kwargs)
 
