@@ -96,7 +96,7 @@ async def test_the_analysed_incidents_status_goes_out_with_the_chains_lock_not_a
     assert not [s for s in sends if s and s[-1].startswith("UPDATE incident")], sends
 
 
-async def test_an_analysed_ingest_is_five_round_trips_its_begin_and_silence_read_sent_with_others(
+async def test_an_analysed_ingest_is_four_round_trips_its_begin_silence_read_and_insert_sent_together(
     services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await services.pipeline.ingest(example_2("warm-up"), principal=SYSTEM_PRINCIPAL)
@@ -106,9 +106,10 @@ async def test_an_analysed_ingest_is_five_round_trips_its_begin_and_silence_read
     tables = [[_table(part) for part in send] for send in sends]
     assert tables == [
         ["log_template_state"],  # the remembered templates, before the transaction
-        # The transaction's BEGIN, whether a silence is active, the reference's state.
-        ["BEGIN", "silence", "incident"],
-        ["incident"],  # the incident itself: whether its slot was free decides the rest
+        # The transaction's BEGIN, whether a silence is active, the reference's state, and
+        # the incident itself, inserted where the reference has none and joined none: whether
+        # it was decides the rest.
+        ["BEGIN", "silence", "incident", "incident"],
         ["incident_alert", "job", "evidence_bundle", "incident_evidence"],
         # The chain's lock, then its events, each linked to the head and hashed by the
         # server, and the COMMIT: the lock is held for no round trip.

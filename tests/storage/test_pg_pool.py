@@ -124,6 +124,24 @@ async def test_a_lent_connection_whose_backend_was_terminated_is_replaced_before
     assert await _pid(database) != dead
 
 
+async def test_a_connection_lost_under_a_unit_is_a_503_that_says_so_and_is_never_lent_again(
+    database: Database,
+) -> None:
+    async def lost_midway() -> None:
+        async with database.unit_of_work() as session:
+            rows = await postgres.fetch(session, _PID, {})
+            assert rows is not None
+            await asyncio.to_thread(_terminate, database, int(rows[0][0]))
+            await postgres.fetch(session, _PID, {})
+
+    with pytest.raises(DatabaseUnavailableError) as lost:
+        await lost_midway()
+    assert lost.value.connection_lost
+    assert database.lender is not None
+    assert (database.lender.pool.idle, database.lender.pool.size) == (0, 0)
+    assert await _pid(database) > 0
+
+
 async def test_a_unit_waits_for_a_connection_given_back_and_past_the_pool_timeout_is_a_503(
     database: Database,
 ) -> None:
