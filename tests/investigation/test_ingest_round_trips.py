@@ -134,3 +134,22 @@ def _table(words: str) -> str:
         return "audit head"
     column = rest[1] if rest[0] == "(SELECT" else rest[0]  # the reference's state: subqueries
     return column.split(".")[0]
+
+
+async def test_a_respond_async_ingest_of_a_new_reference_is_two_round_trips(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await services.pipeline.ingest(
+        example_2("warm-up"), principal=SYSTEM_PRINCIPAL, mode="background"
+    )
+    sends = record_sends(monkeypatch)
+    outcome = await services.pipeline.ingest(
+        example_2("alert-1"), principal=SYSTEM_PRINCIPAL, mode="background"
+    )
+    assert outcome.created
+    tables = [[_table(part) for part in send] for send in sends]
+    # The incident's insert rides with BEGIN and the two reads; its answer decides the
+    # second send, which ends with the COMMIT.
+    assert tables[0] == ["BEGIN", "silence", "incident", "incident"], sends
+    assert len(tables) == 2, sends
+    assert tables[1][-1] == "COMMIT", sends
