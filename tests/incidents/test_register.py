@@ -57,6 +57,24 @@ async def test_a_reference_whose_incident_ended_since_the_read_opens_the_next_oc
     assert registration.incident.occurrence == 2
 
 
+async def test_an_ingest_of_a_reference_whose_incident_ended_opens_its_next_occurrence(
+    services: Services,
+) -> None:
+    # On PostgreSQL the ingest sends its first occurrence's insert with the reference's
+    # state; the first occurrence's slot is taken, so the next one is opened as before.
+    first = await services.pipeline.ingest(
+        alert("a-1", end=START + timedelta(minutes=5)), principal=SYSTEM_PRINCIPAL
+    )
+    again = await services.pipeline.ingest(
+        alert("a-1", START + timedelta(hours=1)), principal=SYSTEM_PRINCIPAL
+    )
+    assert again.created
+    assert again.response.incident_id != first.response.incident_id
+    async with services.database.unit_of_work(write=False) as session:
+        stored = await services.incidents.get(session, again.response.incident_id)
+    assert stored.occurrence == 2
+
+
 async def test_of_concurrent_first_alerts_of_one_reference_one_opens_and_the_rest_match_it(
     services: Services,
 ) -> None:

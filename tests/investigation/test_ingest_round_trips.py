@@ -82,7 +82,7 @@ async def test_the_analysed_incidents_status_goes_out_with_the_chains_lock_not_a
     send = postgres._send
 
     async def counted(*args: Any, **kwargs: Any) -> Any:
-        statements, answering = args[2], kwargs["answering"]
+        statements, answering = args[1], kwargs["answering"]
         sends.append([" ".join(sql.split()[:3]) for sql, *_ in [*statements, *answering]])
         return await send(*args, **kwargs)
 
@@ -96,7 +96,7 @@ async def test_the_analysed_incidents_status_goes_out_with_the_chains_lock_not_a
     assert not [s for s in sends if s and s[-1].startswith("UPDATE incident")], sends
 
 
-async def test_an_analysed_ingest_is_five_round_trips_its_begin_and_silence_read_sent_with_others(
+async def test_an_analysed_ingest_is_four_round_trips_its_begin_silence_read_and_insert_sent_together(
     services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await services.pipeline.ingest(example_2("warm-up"), principal=SYSTEM_PRINCIPAL)
@@ -106,9 +106,10 @@ async def test_an_analysed_ingest_is_five_round_trips_its_begin_and_silence_read
     tables = [[_table(part) for part in send] for send in sends]
     assert tables == [
         ["log_template_state"],  # the remembered templates, before the transaction
-        # The transaction's BEGIN, whether a silence is active, the reference's state.
-        ["BEGIN", "silence", "incident"],
-        ["incident"],  # the incident itself: whether its slot was free decides the rest
+        # The transaction's BEGIN, whether a silence is active, the reference's state, and
+        # the incident itself, inserted where the reference has none and joined none: whether
+        # it was decides the rest.
+        ["BEGIN", "silence", "incident", "incident"],
         ["incident_alert", "job", "evidence_bundle", "incident_evidence"],
         # The chain's lock, then its events, each linked to the head and hashed by the
         # server, and the COMMIT: the lock is held for no round trip.
@@ -133,3 +134,22 @@ def _table(words: str) -> str:
         return "audit head"
     column = rest[1] if rest[0] == "(SELECT" else rest[0]  # the reference's state: subqueries
     return column.split(".")[0]
+
+
+async def test_a_respond_async_ingest_of_a_new_reference_is_two_round_trips(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await services.pipeline.ingest(
+        example_2("warm-up"), principal=SYSTEM_PRINCIPAL, mode="background"
+    )
+    sends = record_sends(monkeypatch)
+    outcome = await services.pipeline.ingest(
+        example_2("alert-1"), principal=SYSTEM_PRINCIPAL, mode="background"
+    )
+    assert outcome.created
+    tables = [[_table(part) for part in send] for send in sends]
+    # The incident's insert rides with BEGIN and the two reads; its answer decides the
+    # second send, which ends with the COMMIT.
+    assert tables[0] == ["BEGIN", "silence", "incident", "incident"], sends
+    assert len(tables) == 2, sends
+    assert tables[1][-1] == "COMMIT", sends

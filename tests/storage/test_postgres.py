@@ -359,6 +359,8 @@ async def test_a_transactions_begin_goes_out_with_its_first_statement_not_alone(
     services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await _backend_pid(services.database)  # connected (and introduced) before counting
+    async with services.database.unit_of_work():
+        pass  # the write units' pool too
     sends = record_sends(monkeypatch)
     async with services.database.unit_of_work() as session:
         await insert_row(session, EvidenceBundle, bundle("bundle-a"))

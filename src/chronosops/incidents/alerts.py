@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import bindparam, func, select, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -79,6 +80,27 @@ _OPEN_JOINED = (
 _REFERENCE = select(
     LATEST_LIFECYCLE.scalar_subquery().label("own"),
     _OPEN_JOINED.scalar_subquery().label("joined"),
+)
+
+
+# The first occurrence of a reference, inserted unless the reference joined an open incident
+# (the same question as `_OPEN_JOINED`, asked as the insert runs) or an incident of it holds
+# the slot (its first occurrence's unique key: the reference opened one before). Sent with
+# `_REFERENCE` on PostgreSQL (`AlertGrouping.reference_state_opening`).
+_OPEN_FIRST = (
+    postgresql.insert(Incident)
+    .from_select(
+        list(Incident.__table__.columns),
+        select(
+            *(
+                # The reference's own parameters are `_OPEN_JOINED`'s: one value for both.
+                bindparam(column.key, type_=column.type)
+                for column in Incident.__table__.columns
+            )
+        ).where(_OPEN_JOINED.scalar_subquery().is_(None)),
+    )
+    .on_conflict_do_nothing()
+    .returning(Incident.id)
 )
 
 
@@ -172,6 +194,29 @@ class AlertGrouping:
         )
         own, joined = ran.rows[0]
         return ReferenceState(own=own, joined=joined)
+
+    async def reference_state_opening(
+        self, session: AsyncSession, request: IngestIncidentRequest, values: dict[str, Any]
+    ) -> tuple[ReferenceState, bool] | None:
+        """`reference_state`, and in the same round trip the reference's first occurrence
+        inserted from ``values`` (an incident's columns) when it has no incident and joined no
+        open one; whether that insert took place. None where it cannot be sent so (another
+        database: nothing was sent).
+
+        For the ingest whose next question would be that insert (most are: a reference seen
+        for the first time): one round trip fewer. The insert reads whether the reference
+        joined an open incident as it runs, and its unique key says whether the reference
+        opened one; under READ COMMITTED that is no older than the state read before it in
+        the same send. When it took place, the state read is of no further use: the insert's
+        own reading is the one the ingest acts on. When it did not, nothing was written."""
+        if not postgres.is_postgres(session):
+            return None
+        reference = {"source_type": request.source_type, "source_ref": request.source_ref}
+        found = await postgres.fetch_each(session, [(_REFERENCE, reference), (_OPEN_FIRST, values)])
+        if found is None:
+            return None
+        ((own, joined),) = found[0]
+        return ReferenceState(own=own, joined=joined), bool(found[1])
 
     def may_join(self, request: IngestIncidentRequest) -> bool:
         """Whether any open incident could take this alert: it has a vendor group, or its

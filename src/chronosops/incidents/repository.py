@@ -141,8 +141,12 @@ class IncidentRepository:
 
     async def insert(self, incident: Incident) -> bool:
         """Insert, or return False if the (sourceType, sourceRef, occurrence) slot is taken."""
-        values = {key: getattr(incident, key) for key in _COLUMN_KEYS}
-        return await insert_or_ignore(self.session, Incident, values)
+        return await insert_or_ignore(self.session, Incident, self.values_of(incident))
+
+    @staticmethod
+    def values_of(incident: Incident) -> dict[str, Any]:
+        """The incident's row as an insert's values, one per column."""
+        return {key: getattr(incident, key) for key in _COLUMN_KEYS}
 
     async def update(
         self, incident_id: str, values: dict[str, Any], *, inserted_here: bool = False

@@ -231,6 +231,20 @@ class IncidentService:
             f"{_REGISTER_ATTEMPTS} attempts"
         )
 
+    def first_occurrence(
+        self, request: IngestIncidentRequest, *, by: str | None, incident_id: str | None = None
+    ) -> tuple[Incident, dict[str, Any]]:
+        """The row `register` would insert for a reference seen for the first time, and its
+        columns' values: for an insert sent ahead of the question whether it is
+        (`AlertGrouping.reference_state_opening`); `opened` reads it once inserted."""
+        incident = self._new_incident(request, occurrence=1, by=by, incident_id=incident_id)
+        return incident, IncidentRepository.values_of(incident)
+
+    @staticmethod
+    def opened(incident: Incident) -> Registration:
+        """The registration of ``incident`` (`first_occurrence`), inserted by this transaction."""
+        return Registration(incident=to_read(incident), created=True)
+
     def _new_incident(
         self,
         request: IngestIncidentRequest,

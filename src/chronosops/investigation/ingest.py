@@ -33,7 +33,13 @@ from chronosops.core.timestamps import format_instant
 from chronosops.core.windows import TimeWindow, incident_window
 from chronosops.evidence import BundleDraft, CollectionNote, EvidenceService
 from chronosops.evidence.lite import SOURCE as LITE_SOURCE
-from chronosops.incidents import AlertGrouping, GroupRaceError, IncidentRead, IncidentService
+from chronosops.incidents import (
+    AlertGrouping,
+    GroupRaceError,
+    IncidentRead,
+    IncidentService,
+    Registration,
+)
 from chronosops.incidents.tables import Incident
 from chronosops.investigation.collection import JOINED_EVIDENCE_MAX, EvidenceGatherer
 from chronosops.investigation.notify import Notifier
@@ -408,23 +414,43 @@ class IngestPipeline:
                 # question goes out with the transaction's first read, not alone after the
                 # insert (a silence made meanwhile races the ingest either way).
                 await self.silences.ask_ahead(session)
+            registration: Registration | None = None
             if grouping is not None:
                 # Both questions in one statement: its own latest incident, and an open one
                 # it joined (which answers only when it has no open incident of its own).
-                state = await grouping.reference_state(
-                    session, request.source_type, request.source_ref
+                # On PostgreSQL the insert of its first occurrence goes with them, taking
+                # place only where the reference has neither (one round trip fewer).
+                both = None
+                if not self.database.is_sqlite:
+                    first, values = self.incidents.first_occurrence(
+                        request,
+                        by=principal.subject,
+                        incident_id=ahead.incident.id if ahead else None,
+                    )
+                    both = await grouping.reference_state_opening(session, request, values)
+                if both is not None and both[1]:
+                    registration = self.incidents.opened(first)
+                else:
+                    state = (
+                        both[0]
+                        if both is not None
+                        else await grouping.reference_state(
+                            session, request.source_type, request.source_ref
+                        )
+                    )
+                    if (state.own is None or state.own == "resolved") and state.joined is not None:
+                        return await self._repeat_answer(session, state.joined)
+                    # No incident of this reference yet: register need not look for one
+                    # again — unless the insert sent with the state found its slot taken.
+                    fresh = state.own is None and both is None
+            if registration is None:
+                registration = await self.incidents.register(
+                    session,
+                    request,
+                    by=principal.subject,
+                    incident_id=ahead.incident.id if ahead else None,
+                    unseen=unseen or fresh,
                 )
-                if (state.own is None or state.own == "resolved") and state.joined is not None:
-                    return await self._repeat_answer(session, state.joined)
-                # No incident of this reference yet: register need not look for one again.
-                fresh = state.own is None
-            registration = await self.incidents.register(
-                session,
-                request,
-                by=principal.subject,
-                incident_id=ahead.incident.id if ahead else None,
-                unseen=unseen or fresh,
-            )
             incident = registration.incident
             silence = (
                 await self._matching_silence(session, facts_of(incident))

@@ -48,6 +48,7 @@ from chronosops.storage.failures import (
     printable_url,
     translated,
 )
+from chronosops.storage.pg_pool import ConnectionPool
 
 T = TypeVar("T")
 APPLICATION_NAME = "chronosops"
@@ -223,6 +224,7 @@ class Database:
         pool_size: int = 10,
     ) -> None:
         self.limits = url if isinstance(url, DatabaseSettings) else DatabaseSettings(url=url)
+        self.lender: postgres.Lender | None = None
         self.url = async_url(self.limits.url)
         self.dialect = "sqlite" if self.url.startswith("sqlite") else "postgresql"
         ensure_sqlite_directory(self.url)
@@ -250,6 +252,20 @@ class Database:
                 # A look at the socket on checkout instead of a pre-ping round trip.
                 postgres.check_connections_on_checkout(self.engine)
                 postgres.send_waiting_first(self.engine)
+                # Units of work on psycopg's connections, lent without SQLAlchemy's pool
+                # (`storage.pg_pool`), sized as SQLAlchemy's.
+                connect = postgres.connector(self.engine, connect_args(self.limits))
+                self.lender = postgres.Lender(
+                    self.url,
+                    ConnectionPool(
+                        connect,
+                        check=postgres.socket_says_gone,
+                        keep=pool_size,
+                        most=2 * pool_size,
+                        wait_seconds=self.limits.pool_timeout_seconds,
+                    ),
+                    connect,
+                )
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._writer_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
             weakref.WeakKeyDictionary()
@@ -302,7 +318,7 @@ class Database:
             if write:
                 # PostgreSQL: the unit's own transaction on its connection, carried by its
                 # sends; SQLAlchemy's session transaction only if a statement goes through it.
-                async with postgres.unit(self.engine, before_commit=run_before_commit) as session:
+                async with self._unit(write=True) as session:
                     yield session
                 return
             async with self._transaction(write=write) as session:
@@ -320,10 +336,15 @@ class Database:
                 yield session
             return
         with translated(self.limits):
-            async with postgres.unit(
-                self.engine, before_commit=run_before_commit, write=False
-            ) as session:
+            async with self._unit(write=False) as session:
                 yield session
+
+    def _unit(self, *, write: bool) -> contextlib.AbstractAsyncContextManager[AsyncSession]:
+        if self.lender is not None:
+            return self.lender.unit(
+                self.engine.sync_engine.dialect, before_commit=run_before_commit, write=write
+            )
+        return postgres.unit(self.engine, before_commit=run_before_commit, write=write)
 
     @asynccontextmanager
     async def _queued_writer(self) -> AsyncIterator[None]:
@@ -437,6 +458,8 @@ class Database:
             await writer.close()
         if self.writer_engine is not None:
             await self.writer_engine.dispose()
+        if self.lender is not None:
+            await self.lender.dispose()
         await self.engine.dispose()
 
 

@@ -14,10 +14,13 @@ module cuts both:
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import contextvars
 import json
 import re
 import select
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -25,16 +28,32 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
-from psycopg import AsyncClientCursor, IsolationLevel, errors, generators
+from psycopg import (
+    AsyncClientCursor,
+    IsolationLevel,
+    errors,
+    generators,
+)
+from psycopg import (
+    AsyncConnection as PsycopgConnection,
+)
 from psycopg.adapt import Transformer
 from psycopg.pq import ExecStatus, TransactionStatus
 from psycopg.pq.abc import PGresult
 from psycopg.types.json import Jsonb
 from sqlalchemy import Connection, Dialect, event
+from sqlalchemy.dialects.postgresql import psycopg as sa_psycopg
 from sqlalchemy.exc import DBAPIError, InvalidatePoolError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
+from sqlalchemy.pool import NullPool
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.util import await_only
+
+from chronosops.storage.pg_pool import ConnectionPool
+
+# What SQLAlchemy's psycopg dialect logs the server's notices with (None: a version that
+# logs none, and neither do `pg_pool`'s connections).
+_LOG_NOTICES: Callable[[Any], None] | None = getattr(sa_psycopg, "_log_notices", None)
 
 
 def socket_says_gone(driver_connection: Any) -> bool:
@@ -232,13 +251,25 @@ def is_postgres(session: AsyncSession) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-# session.info key: (the session's root transaction, its connection as `_connection` answers).
+@dataclass(slots=True)
+class _Line:
+    """Where a session's own statements go: psycopg's connection under it, the dialect that
+    renders them, the dict that keeps what waits (`_Waiting`), and SQLAlchemy's connection
+    when the line is one of SQLAlchemy's pool (None: a connection of `pg_pool`'s)."""
+
+    dialect: Dialect
+    info: dict[Any, Any]
+    driver: Any
+    connection: AsyncConnection | None = None
+    sync: Connection | None = None
+
+
+# session.info key: (the session's root transaction, its line as `_connection` answers).
 _CONNECTION = "chronosops.postgres.connection"
 
 
-async def _connection(session: AsyncSession) -> tuple[AsyncConnection, Connection, Any]:
-    """The session's connection (its transaction begun), SQLAlchemy's sync side of it, and
-    psycopg's own connection under both.
+async def _connection(session: AsyncSession) -> _Line:
+    """Where the session's statements go, its transaction begun.
 
     In a `unit` the unit's connection, as it is: the transaction is the unit's own, begun by
     the first send. Otherwise through `AsyncSession.connection`, where each ask is a greenlet
@@ -246,7 +277,7 @@ async def _connection(session: AsyncSession) -> tuple[AsyncConnection, Connectio
     answer is kept for the rest of the transaction, which keeps its connection."""
     own: _Unit | None = session.info.get(_UNIT)
     if own is not None:
-        return own.connection, own.sync, own.driver
+        return own.line
     transaction = session.sync_session.get_transaction()
     kept = session.info.get(_CONNECTION)
     if (
@@ -254,15 +285,20 @@ async def _connection(session: AsyncSession) -> tuple[AsyncConnection, Connectio
         and transaction is not None
         and kept[0] is transaction
         and transaction.is_active
-        and not kept[2].invalidated
+        and not kept[1].sync.invalidated
     ):
-        return kept[1], kept[2], kept[3]
+        line: _Line = kept[1]
+        return line
     connection = await session.connection()
     sync = connection.sync_connection
     assert sync is not None
-    driver = sync.connection.driver_connection
-    session.info[_CONNECTION] = (session.sync_session.get_transaction(), connection, sync, driver)
-    return connection, sync, driver
+    line = _sqlalchemy_line(connection, sync)
+    session.info[_CONNECTION] = (session.sync_session.get_transaction(), line)
+    return line
+
+
+def _sqlalchemy_line(connection: AsyncConnection, sync: Connection) -> _Line:
+    return _Line(connection.dialect, sync.info, sync.connection.driver_connection, connection, sync)
 
 
 # session.info key: the session is a `unit`'s (its connection, which the unit's own sends use).
@@ -271,9 +307,7 @@ _UNIT = "chronosops.postgres.unit"
 
 @dataclass(frozen=True, slots=True)
 class _Unit:
-    connection: AsyncConnection
-    sync: Connection
-    driver: Any
+    line: _Line
 
 
 def _session_in_use(session: AsyncSession) -> bool:
@@ -293,7 +327,7 @@ class UnitSession(AsyncSession):
             await super().commit()
             return
         if not _session_in_use(self):
-            await _finish(own.connection, own.sync, own.driver, commit=True)
+            await _finish(own.line, commit=True)
             return
         # What waits and the COMMIT in one send when the ORM has nothing to flush; the
         # session's commit then ends its own bookkeeping (psycopg sends nothing more).
@@ -303,11 +337,11 @@ class UnitSession(AsyncSession):
     async def rollback(self) -> None:
         own: _Unit | None = self.info.get(_UNIT)
         if own is not None and not _session_in_use(self):
-            await _finish(own.connection, own.sync, own.driver, commit=False)
+            await _finish(own.line, commit=False)
             return
         await super().rollback()
         if own is not None:
-            await _finish(own.connection, own.sync, own.driver, commit=False)
+            await _finish(own.line, commit=False)
 
 
 @asynccontextmanager
@@ -317,8 +351,154 @@ async def unit(
     before_commit: Callable[[AsyncSession], Awaitable[None]],
     write: bool = True,
 ) -> AsyncIterator[AsyncSession]:
-    """A unit of work on one pooled connection, without SQLAlchemy's session transaction
-    unless a statement goes through the session.
+    """A unit of work on one connection of SQLAlchemy's pool, without SQLAlchemy's session
+    transaction unless a statement goes through the session (see `_unit_on`).
+
+    `lent_unit` is the same unit on a connection of `pg_pool`'s, without SQLAlchemy's pool.
+    """
+    async with engine.connect() as connection:
+        sync = connection.sync_connection
+        assert sync is not None
+        session = UnitSession(bind=connection, expire_on_commit=False)
+        async with _unit_on(
+            session, _sqlalchemy_line(connection, sync), before_commit=before_commit, write=write
+        ):
+            yield session
+
+
+def connector(engine: AsyncEngine, arguments: dict[str, Any]) -> Callable[[], Awaitable[Any]]:
+    """Open a psycopg connection as ``engine``'s dialect would (its URL's arguments, its
+    adapters, its notice handler) with ``arguments`` (the timeouts, the application name)."""
+    dialect = engine.sync_engine.dialect
+    positional, options = dialect.create_connect_args(engine.sync_engine.url)
+    options = {**options, **arguments}
+
+    async def connect() -> PsycopgConnection[Any]:
+        connection: PsycopgConnection[Any] = await PsycopgConnection.connect(*positional, **options)
+        if _LOG_NOTICES is not None:
+            connection.add_notice_handler(_LOG_NOTICES)
+        return connection
+
+    return connect
+
+
+# The unit whose connection of `pg_pool`'s SQLAlchemy may borrow (`_LentPool`), if any.
+_LENT: contextvars.ContextVar[_Line | None] = contextvars.ContextVar(
+    "chronosops.postgres.lent", default=None
+)
+# psycopg connections of `pg_pool`'s: SQLAlchemy borrows them, never closes them.
+_POOLED: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+class Lender:
+    """Units of work on connections of `pg_pool`'s, and SQLAlchemy's way onto them.
+
+    A statement that goes through a unit's session (the ORM, a statement `compiled` cannot
+    render) runs on the unit's own connection, in its transaction, through ``engine``: an
+    engine of SQLAlchemy's whose pool lends the connection of the unit that asks
+    (`_LentPool`), never opens one of its own for it, and closes none of them.
+    """
+
+    def __init__(
+        self, url: str, pool: ConnectionPool, connect: Callable[[], Awaitable[Any]]
+    ) -> None:
+        self.pool = pool
+
+        async def lent_or_new() -> Any:
+            line = _LENT.get()
+            return line.driver if line is not None else await connect()
+
+        self.engine = create_async_engine(
+            url,
+            poolclass=_LentPool,
+            async_creator=lent_or_new,
+            # The unit's transaction is the unit's to end: no rollback when SQLAlchemy is done.
+            pool_reset_on_return=None,
+        )
+        send_waiting_first(self.engine)
+        self._ready = False
+        self._readying: asyncio.Lock | None = None
+
+    @asynccontextmanager
+    async def unit(
+        self,
+        dialect: Dialect,
+        *,
+        before_commit: Callable[[AsyncSession], Awaitable[None]],
+        write: bool = True,
+    ) -> AsyncIterator[AsyncSession]:
+        """`unit` on a connection of `pg_pool`'s."""
+        if not self._ready:
+            await self.ready()
+        driver = await self.pool.get()
+        _POOLED.add(driver)
+        line = _Line(dialect, {}, driver)
+        lent = _LENT.set(line)
+        try:
+            session = UnitSession(bind=self.engine, expire_on_commit=False)
+            async with _unit_on(session, line, before_commit=before_commit, write=write):
+                yield session
+        finally:
+            _LENT.reset(lent)
+            if not driver.closed and driver.pgconn.transaction_status != TransactionStatus.IDLE:
+                # Left in a transaction (a cancelled unit): never lent again.
+                driver.pgconn.finish()
+            self.pool.put(driver)
+
+    async def ready(self) -> None:
+        """Let SQLAlchemy's engine make its first connection — where it asks the server about
+        itself and rolls back — on a connection of its own, before any unit's transaction."""
+        if self._readying is None:
+            self._readying = asyncio.Lock()
+        # One first connection, however many units start at once: the others wait for it.
+        async with self._readying:
+            if self._ready:
+                return
+            lent = _LENT.set(None)
+            try:
+                async with self.engine.connect():
+                    pass
+            finally:
+                _LENT.reset(lent)
+            self._ready = True
+
+    async def dispose(self) -> None:
+        await self.pool.dispose()
+        await self.engine.dispose()
+
+
+class _LentPool(NullPool):
+    """SQLAlchemy's pool of `Lender.engine`: each checkout is the connection of the unit that
+    asks (its `_Waiting` shared, so SQLAlchemy's statements send the unit's first)."""
+
+    def _do_get(self) -> Any:
+        record = self._create_connection()
+        line = _LENT.get()
+        if line is not None:
+            record.info[_WAITING] = _waiting(line)
+        return record
+
+    def _close_connection(self, connection: Any, *, terminate: bool = False) -> None:
+        driver = getattr(connection, "driver_connection", None)
+        if driver is not None and driver in _POOLED:
+            # The unit's: it goes back to `pg_pool` when the unit ends. SQLAlchemy's dialect
+            # added its notice handler when it took it; one is enough.
+            if _LOG_NOTICES is not None:
+                with contextlib.suppress(ValueError):
+                    driver.remove_notice_handler(_LOG_NOTICES)
+            return
+        super()._close_connection(connection, terminate=terminate)
+
+
+@asynccontextmanager
+async def _unit_on(
+    session: AsyncSession,
+    line: _Line,
+    *,
+    before_commit: Callable[[AsyncSession], Awaitable[None]],
+    write: bool,
+) -> AsyncIterator[None]:
+    """The unit's transaction on ``line``, its session ``session``.
 
     The statements sent here (`defer`, `fetch`, `read_ahead`) carry the transaction's BEGIN
     in their first send and its COMMIT in the last; a session's begin, commit and close, and
@@ -330,41 +510,36 @@ async def unit(
     every statement is a transaction of its own (autocommit, for reads that share no
     snapshot).
     """
-    async with engine.connect() as connection:
-        sync = connection.sync_connection
-        assert sync is not None
-        driver: Any = sync.connection.driver_connection
-        session = UnitSession(bind=connection, expire_on_commit=False)
-        session.info[_UNIT] = _Unit(connection, sync, driver)
-        if not write:
-            # psycopg then begins nothing, for the sends here or SQLAlchemy's; restored
-            # below, before the connection goes back to the pool.
-            driver._autocommit = True
-        try:
-            yield session
-            if write:
-                await before_commit(session)
-                await session.commit()
-            else:
-                await session.rollback()
-        except BaseException:
+    driver = line.driver
+    session.info[_UNIT] = _Unit(line)
+    if not write:
+        # psycopg then begins nothing, for the sends here or SQLAlchemy's; restored
+        # below, before the connection goes back to the pool.
+        driver._autocommit = True
+    try:
+        yield
+        if write:
+            await before_commit(session)
+            await session.commit()
+        else:
+            await session.rollback()
+    except BaseException:
+        with contextlib.suppress(Exception):
+            await session.rollback()
+        raise
+    finally:
+        if not write and not driver.closed:
+            driver._autocommit = False
+        if _session_in_use(session) or session.sync_session.identity_map:
             with contextlib.suppress(Exception):
-                await session.rollback()
-            raise
-        finally:
-            if not write and not driver.closed:
-                driver._autocommit = False
-            if _session_in_use(session) or session.sync_session.identity_map:
-                with contextlib.suppress(Exception):
-                    await session.close()
+                await session.close()
 
 
-async def _finish(
-    connection: AsyncConnection, sync: Connection, driver: Any, *, commit: bool
-) -> None:
+async def _finish(line: _Line, *, commit: bool) -> None:
     """End a `unit`'s own transaction: what waits and the COMMIT in one send (``commit``), or
     a rollback (what waits is dropped)."""
-    waiting = _waiting_if_any(sync)
+    driver = line.driver
+    waiting = _line_waiting(line)
     if not commit:
         if waiting is not None:
             waiting.clear()
@@ -381,20 +556,30 @@ async def _finish(
         # A statement of the unit failed and its error was caught: a COMMIT would end the
         # transaction as a rollback without a word, so the unit fails instead.
         error = errors.InFailedSqlTransaction("the unit's transaction failed earlier")
-        raise await _as_sqlalchemy_error(connection, error, "COMMIT") from error
+        raise await _as_sqlalchemy_error(line, error, "COMMIT") from error
     if statements:
-        await _send(connection, driver, statements, answering=[], commit=True)
+        await _send(line, statements, answering=[], commit=True)
     elif driver.pgconn.transaction_status != TransactionStatus.IDLE:
         try:
             await driver.commit()
         except Exception as error:
-            raise await _as_sqlalchemy_error(connection, error, "COMMIT") from error
+            raise await _as_sqlalchemy_error(line, error, "COMMIT") from error
 
 
-def _waiting(connection: Connection) -> _Waiting:
-    waiting: _Waiting | None = connection.info.get(_WAITING)
+def _line_waiting(line: _Line) -> _Waiting | None:
+    """What waits on a live line (see `_waiting_if_any`)."""
+    if line.sync is not None:
+        return _waiting_if_any(line.sync)
+    if line.driver.closed:
+        return None
+    waiting: _Waiting | None = line.info.get(_WAITING)
+    return waiting
+
+
+def _waiting(line: _Line) -> _Waiting:
+    waiting: _Waiting | None = line.info.get(_WAITING)
     if waiting is None:
-        waiting = connection.info[_WAITING] = _Waiting()
+        waiting = line.info[_WAITING] = _Waiting()
     return waiting
 
 
@@ -405,11 +590,11 @@ async def defer(session: AsyncSession, statement: Executable, rows: list[dict[st
     False when it cannot be queued (the caller executes it through SQLAlchemy instead)."""
     if not rows:
         return True
-    connection, sync, _ = await _connection(session)
-    rendered = compiled(statement, rows[0].keys(), connection.dialect)
+    line = await _connection(session)
+    rendered = compiled(statement, rows[0].keys(), line.dialect)
     if rendered is None or any(row.keys() != rows[0].keys() for row in rows[1:]):
         return False
-    waiting = _waiting(sync)
+    waiting = _waiting(line)
     if len(rows) == 1:
         waiting.statements.append((rendered.sql, rendered.bind(rows[0]), False))
     else:
@@ -436,22 +621,21 @@ async def fetch_each(
 
     None when one cannot be rendered here (nothing was sent: the caller runs them through
     SQLAlchemy)."""
-    connection, sync, driver = await _connection(session)
+    line = await _connection(session)
     rendered: list[tuple[str, dict[str, Any]]] = []
     forms: list[Compiled] = []
     for statement, values in statements:
-        found = compiled(statement, values.keys(), connection.dialect)
+        found = compiled(statement, values.keys(), line.dialect)
         if found is None:
             return None
         rendered.append((found.sql, found.bind(values)))
         forms.append(found)
-    waiting = _waiting(sync)
+    waiting = _waiting(line)
     before, waiting.statements = waiting.statements, []
     ahead, waiting.reads = waiting.reads, []
     commit, waiting.commit_next = waiting.commit_next, False
     answers = await _send(
-        connection,
-        driver,
+        line,
         before,
         answering=[(form.sql, params) for _, form, params in ahead] + rendered,
         commit=commit,
@@ -470,11 +654,11 @@ async def read_ahead(
 
     For a read the transaction will probably need, whose answer does not depend on what the
     transaction writes before it is read. False when it cannot be queued."""
-    connection, sync, _ = await _connection(session)
-    rendered = compiled(statement, values.keys(), connection.dialect)
+    line = await _connection(session)
+    rendered = compiled(statement, values.keys(), line.dialect)
     if rendered is None:
         return False
-    _waiting(sync).reads.append((key, rendered, rendered.bind(values)))
+    _waiting(line).reads.append((key, rendered, rendered.bind(values)))
     return True
 
 
@@ -483,8 +667,8 @@ async def answer_ahead(session: AsyncSession, key: str) -> list[tuple[Any, ...]]
     was not asked, or nothing needing an answer was sent since)."""
     if _UNIT not in session.info and not session.in_transaction():
         return None
-    _, sync, _ = await _connection(session)
-    waiting: _Waiting | None = sync.info.get(_WAITING)
+    line = await _connection(session)
+    waiting: _Waiting | None = line.info.get(_WAITING)
     return waiting.answers.pop(key, None) if waiting is not None else None
 
 
@@ -495,8 +679,7 @@ async def commit_with_next(session: AsyncSession) -> bool:
     its reads asked ahead). False on another database (nothing changes)."""
     if not is_postgres(session):
         return False
-    _, sync, _ = await _connection(session)
-    _waiting(sync).commit_next = True
+    _waiting(await _connection(session)).commit_next = True
     return True
 
 
@@ -509,12 +692,12 @@ async def commit(session: AsyncSession) -> None:
 async def _commit_waiting(session: AsyncSession) -> None:
     if session.new or session.dirty or session.deleted or not session.in_transaction():
         return
-    connection, sync, driver = await _connection(session)
-    waiting: _Waiting | None = sync.info.get(_WAITING)
+    line = await _connection(session)
+    waiting: _Waiting | None = line.info.get(_WAITING)
     if waiting is None or not waiting.statements:
         return
     statements, waiting.statements = waiting.statements, []
-    await _send(connection, driver, statements, answering=[], commit=True)
+    await _send(line, statements, answering=[], commit=True)
 
 
 def _script(driver: Any, statements: list[tuple[str, Any, bool]]) -> list[str]:
@@ -649,8 +832,7 @@ _ENUM_LITERALS_MAX = 1024
 
 
 async def _send(
-    connection: AsyncConnection,
-    driver: Any,
+    line: _Line,
     statements: list[tuple[str, Any, bool]],
     *,
     answering: list[tuple[str, dict[str, Any]]],
@@ -659,6 +841,7 @@ async def _send(
     """``statements`` (their answers unread), then ``answering`` (the rows of each returned),
     then COMMIT if asked, as one query."""
     script = ""
+    driver = line.driver
     try:
         begin = _begin_command(driver)
         parts = [begin] if begin else []
@@ -674,7 +857,7 @@ async def _send(
         first = len(parts) - len(answering) - commit
         return [_rows(driver, result) for result in results[first : first + len(answering)]]
     except Exception as error:
-        raise await _as_sqlalchemy_error(connection, error, script) from error
+        raise await _as_sqlalchemy_error(line, error, script) from error
 
 
 async def _run(driver: Any, script: str) -> list[PGresult]:
@@ -719,20 +902,21 @@ def _begin_command(driver: Any) -> str | None:
     return " ".join(parts)
 
 
-async def _as_sqlalchemy_error(
-    connection: AsyncConnection, error: Exception, script: str
-) -> Exception:
+async def _as_sqlalchemy_error(line: _Line, error: Exception, script: str) -> Exception:
     """The error SQLAlchemy would have raised for it (so `translated` and callers that catch
-    IntegrityError see what they expect); a lost connection is invalidated."""
-    dialect = connection.dialect
+    IntegrityError see what they expect); a lost connection is invalidated (one of `pg_pool`'s
+    is closed when it goes back)."""
+    dialect = line.dialect
     base = dialect.loaded_dbapi.Error
     if not isinstance(error, base):
         return error
-    dbapi_connection = connection.sync_connection.connection.dbapi_connection  # type: ignore[union-attr]
-    lost = dialect.is_disconnect(error, dbapi_connection, None)
-    if lost:
-        with contextlib.suppress(Exception):
-            await connection.invalidate(error)
+    if line.connection is not None and line.sync is not None:
+        lost = dialect.is_disconnect(error, line.sync.connection.dbapi_connection, None)
+        if lost:
+            with contextlib.suppress(Exception):
+                await line.connection.invalidate(error)
+    else:
+        lost = bool(line.driver.closed or line.driver.broken)
     return DBAPIError.instance(
         script[:2000], None, error, base, connection_invalidated=lost, dialect=dialect
     )
