@@ -146,6 +146,10 @@ def bad_url(error: BaseException) -> ConfigurationError | None:
     return None
 
 
+# What `translated` reads for a known failure; any other error goes through it unchanged.
+TRANSLATED_ERRORS = (DBAPIError, PoolTimeoutError, ArgumentError)
+
+
 @contextmanager
 def translated(limits: DatabaseSettings | None = None, *, opening: bool = False) -> Iterator[None]:
     """Raise a URL or availability failure as the application error it is.
@@ -162,7 +166,7 @@ def translated(limits: DatabaseSettings | None = None, *, opening: bool = False)
             f"{URL_SETTING} names a database this build has no driver for ({error}); "
             "use sqlite:///path or postgresql+psycopg://user@host:5432/name"
         ) from None
-    except (DBAPIError, PoolTimeoutError, ArgumentError) as error:
+    except TRANSLATED_ERRORS as error:
         known = bad_url(error) or unavailable(error, limits)
         if known is None:
             raise
