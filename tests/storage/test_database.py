@@ -207,16 +207,18 @@ async def test_a_locked_database_met_inside_a_write_units_block_is_answered_as_u
     locked = sqlalchemy.exc.OperationalError(
         "INSERT INTO seq_probe", {}, sqlite3.OperationalError("database is locked")
     )
-    with pytest.raises(DatabaseUnavailableError) as caught:
+
+    async def failing(seq: int, error: Exception) -> None:
         async with database.unit_of_work() as session:
-            await session.execute(text("INSERT INTO seq_probe VALUES (1, 'undone')"))
-            raise locked
+            await session.execute(text(f"INSERT INTO seq_probe VALUES ({seq}, 'undone')"))
+            raise error
+
+    with pytest.raises(DatabaseUnavailableError) as caught:
+        await failing(1, locked)
     assert caught.value.__cause__ is locked
     # Any other error goes on as itself; both units are undone, and the writer goes on.
     with pytest.raises(ValueError, match="not a database error"):
-        async with database.unit_of_work() as session:
-            await session.execute(text("INSERT INTO seq_probe VALUES (2, 'undone')"))
-            raise ValueError("not a database error")
+        await failing(2, ValueError("not a database error"))
     async with database.unit_of_work() as session:
         await session.execute(text("INSERT INTO seq_probe VALUES (3, 'kept')"))
     assert await _tags(database) == ["kept"]
