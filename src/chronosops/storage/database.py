@@ -49,6 +49,7 @@ from chronosops.storage.failures import (
     DatabaseUnavailableError,
     printable_url,
     translated,
+    translation,
 )
 
 T = TypeVar("T")
@@ -664,9 +665,12 @@ class _WriterUnit:
         self._unit: _Unit | None = None
 
     async def __aenter__(self) -> AsyncSession:
-        with translated(self._database.limits):
+        try:
             self._unit = _Unit(self._database._writer())
             return await self._unit.__aenter__()
+        except TRANSLATED_ERRORS as error:
+            self._raise_translated(error)
+            raise
 
     async def __aexit__(
         self,
@@ -675,11 +679,22 @@ class _WriterUnit:
         traceback: TracebackType | None,
     ) -> None:
         assert self._unit is not None, "entered first"
-        with translated(self._database.limits):
+        try:
             await self._unit.__aexit__(kind, error, traceback)
-            if isinstance(error, TRANSLATED_ERRORS):
-                # The block's own failure is read as `translated` reads every other.
-                raise error
+        except TRANSLATED_ERRORS as failure:
+            self._raise_translated(failure)
+            raise
+        if error is not None:
+            # The block's own failure is read as `translated` reads every other.
+            self._raise_translated(error)
+
+    def _raise_translated(self, error: BaseException) -> None:
+        """`translated`'s answer to ``error``: its application error, raised from it; nothing
+        when it lets ``error`` go on as it is. (A ``with translated(…)`` in each of
+        ``__aenter__`` and ``__aexit__`` is a generator's context manager twice a unit.)"""
+        known = translation(error, self._database.limits)
+        if known is not None:
+            raise known from error
 
 
 class _Unit:

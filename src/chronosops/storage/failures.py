@@ -167,9 +167,17 @@ def translated(limits: DatabaseSettings | None = None, *, opening: bool = False)
             "use sqlite:///path or postgresql+psycopg://user@host:5432/name"
         ) from None
     except TRANSLATED_ERRORS as error:
-        known = bad_url(error) or unavailable(error, limits)
+        known = translation(error, limits)
         if known is None:
             raise
-        if isinstance(known, DatabaseUnavailableError) and limits and not known.url:
-            known.url = printable_url(limits.url)
         raise known from error
+
+
+def translation(error: BaseException, limits: DatabaseSettings | None) -> Exception | None:
+    """What `translated` raises for ``error`` (from it), or None when it lets it go on."""
+    if not isinstance(error, TRANSLATED_ERRORS):
+        return None
+    known = bad_url(error) or unavailable(error, limits)
+    if isinstance(known, DatabaseUnavailableError) and limits and not known.url:
+        known.url = printable_url(limits.url)
+    return known
