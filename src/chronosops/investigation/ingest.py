@@ -468,6 +468,7 @@ class IngestPipeline:
                     entity_ref=f"{row.source_type}:{row.source_ref}",
                     incident_id=row.id,
                     actor=principal.subject,
+                    first_of_incident=True,
                     payload={
                         "incidentId": row.id,
                         "sourceType": row.source_type,
