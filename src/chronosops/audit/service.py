@@ -168,7 +168,8 @@ class AuditLog:
         ``first_of_incident``: the caller inserted the incident in this transaction, so no
         event of it can come before this one, and its sub-chain's head is not read. (Wrongly
         said, the event would repeat the incident's first ``incidentSeq``, which the unique key
-        on (incident, incidentSeq) refuses: the transaction fails, nothing is linked wrongly.)
+        on (incident, incidentSeq) refuses: the transaction fails, nothing is linked wrongly.
+        Where PostgreSQL's server links the events, it reads the heads itself.)
 
         The event waits in the session and is appended, with the others of the transaction and
         in the order they were recorded, just before the commit (`before_commit`): the chain is
