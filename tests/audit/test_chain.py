@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 
 import httpx
+import pytest
 from sqlalchemy import text, update
 
+from chronosops.audit.repository import AuditRepository
 from chronosops.bootstrap import Services, metadata
 from tests.fixtures.database import on_postgres
 from tests.fixtures.guide import example, request
@@ -197,3 +199,80 @@ async def test_units_sharing_a_commit_link_their_events_in_the_order_they_ran_an
     for incident in ("grouped-0", "grouped-1"):
         async with services.database.unit_of_work(write=False) as session:
             assert (await services.audit.verify_incident(session, incident)).ok
+
+
+async def test_an_incidents_first_event_marked_so_is_linked_without_reading_its_head(
+    client: httpx.AsyncClient,
+    admin: dict[str, str],
+    services: Services,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    heads_read: list[str] = []
+    original = AuditRepository.incident_head_link
+
+    async def watched(self: AuditRepository, incident_id: str) -> tuple[int, str] | None:
+        heads_read.append(incident_id)
+        return await original(self, incident_id)
+
+    async def opened(number: int) -> None:
+        async with services.database.unit_of_work() as session:
+            for step in range(2):
+                await services.audit.record(
+                    session,
+                    event_type="INCIDENT_CREATED" if step == 0 else "INCIDENT_UPDATED",
+                    entity_type="INCIDENT",
+                    entity_id=f"fresh-{number}",
+                    payload={"step": step},
+                    incident_id=f"fresh-{number}",
+                    first_of_incident=step == 0,
+                )
+
+    monkeypatch.setattr(AuditRepository, "incident_head_link", watched)
+    await asyncio.gather(*(opened(number) for number in range(6)))
+    assert not any(incident.startswith("fresh-") for incident in heads_read)
+    async with services.database.unit_of_work(write=False) as session:
+        rows = (
+            await session.execute(
+                text(
+                    "SELECT incident_id, incident_seq FROM audit_event"
+                    " WHERE incident_id LIKE 'fresh-%' ORDER BY seq"
+                )
+            )
+        ).all()
+    for number in range(6):
+        assert [row[1] for row in rows if row[0] == f"fresh-{number}"] == [1, 2]
+    assert (await client.get("/v1/audit/verify", headers=admin)).json()["ok"] is True
+    for number in range(6):
+        async with services.database.unit_of_work(write=False) as session:
+            assert (await services.audit.verify_incident(session, f"fresh-{number}")).ok
+
+
+async def test_an_event_wrongly_marked_first_of_its_incident_fails_or_is_linked_rightly(
+    services: Services,
+) -> None:
+    async def record(first: bool) -> None:
+        async with services.database.unit_of_work() as session:
+            # Another incident's event first: the first event of a pass has its incident's head
+            # read with the chain's anyway.
+            for incident in ("other", "marked"):
+                await services.audit.record(
+                    session,
+                    event_type="INCIDENT_UPDATED",
+                    entity_type="INCIDENT",
+                    entity_id=incident,
+                    payload={},
+                    incident_id=incident,
+                    first_of_incident=first and incident == "marked",
+                )
+
+    await record(first=True)
+    failed = False
+    try:
+        await record(first=True)  # not the first
+    except Exception:  # noqa: BLE001 — the database's refusal, whichever driver's
+        failed = True
+    # Linked here (SQLite), the event repeats seq 1 and the unique key refuses it; PostgreSQL's
+    # server links the events from the chain itself and never reads the mark.
+    assert failed is not on_postgres()
+    async with services.database.unit_of_work(write=False) as session:
+        assert (await services.audit.verify_incident(session, "marked")).ok

@@ -83,3 +83,39 @@ async def test_of_concurrent_first_alerts_of_one_reference_one_opens_and_the_res
     )
     assert sorted(outcome.created for outcome in outcomes) == [False] * 5 + [True]
     assert len({outcome.response.incident_id for outcome in outcomes}) == 1
+
+
+async def test_a_new_incident_read_when_first_asked_is_the_incident_as_stored(
+    services: Services,
+) -> None:
+    request = IngestIncidentRequest.model_validate(
+        {
+            "sourceType": "CUSTOM",
+            "sourceRef": "a-lazy",
+            "title": "t",
+            "severity": "high",
+            "timeline": {"start": START, "detectedAt": START + timedelta(minutes=1)},
+            "metadata": {"service": "api", "environment": "prod", "tags": {"team": "core"}},
+        }
+    )
+    registration = await register_unseen(services, request)
+    assert registration.created
+    assert registration.row.id == registration.incident.id
+    async with services.database.unit_of_work(write=False) as session:
+        stored = await services.incidents.get(session, registration.row.id)
+    assert registration.incident == stored
+    assert registration.incident is registration.incident  # built once
+
+
+async def test_a_matched_incident_is_read_as_it_was_when_registered(services: Services) -> None:
+    await services.pipeline.ingest(alert("a-2"), principal=SYSTEM_PRINCIPAL)
+    later_end = START + timedelta(minutes=9)
+    async with services.database.unit_of_work() as session:
+        registration = await services.incidents.register(
+            session, alert("a-2", end=later_end), by="test"
+        )
+        registration.row.title = "changed after registering"
+    assert not registration.created
+    assert registration.changes["end"]["to"] == "2024-03-12T08:09:00.000Z"
+    assert registration.incident.title == "t"
+    assert registration.incident.timeline.end == later_end

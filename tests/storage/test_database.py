@@ -182,6 +182,48 @@ async def _tags(database: Database) -> list[str]:
         return [row[0] for row in rows]
 
 
+@sqlite_only
+async def test_a_writer_that_gave_up_in_the_queue_leaves_the_writer_serving_the_next_units(
+    open_databases: list[Database], database_url: str
+) -> None:
+    database = _database(open_databases, database_url, busy_timeout_seconds=0.2)
+    await _sequence_table(database)
+    async with database.unit_of_work() as holder:
+        await holder.execute(text("INSERT INTO seq_probe VALUES (1, 'holder')"))
+        with pytest.raises(DatabaseUnavailableError, match="writers are queued"):
+            async with asyncio.timeout(40), database.unit_of_work() as session:
+                await session.execute(text("INSERT INTO seq_probe VALUES (2, 'gave up')"))
+    async with asyncio.timeout(5), database.unit_of_work() as session:
+        await session.execute(text("INSERT INTO seq_probe VALUES (3, 'after')"))
+    assert await _tags(database) == ["holder", "after"]
+
+
+@group_commit
+async def test_a_locked_database_met_inside_a_write_units_block_is_answered_as_unavailable(
+    open_databases: list[Database], database_url: str
+) -> None:
+    database = _database(open_databases, database_url)
+    await _sequence_table(database)
+    locked = sqlalchemy.exc.OperationalError(
+        "INSERT INTO seq_probe", {}, sqlite3.OperationalError("database is locked")
+    )
+
+    async def failing(seq: int, error: Exception) -> None:
+        async with database.unit_of_work() as session:
+            await session.execute(text(f"INSERT INTO seq_probe VALUES ({seq}, 'undone')"))
+            raise error
+
+    with pytest.raises(DatabaseUnavailableError) as caught:
+        await failing(1, locked)
+    assert caught.value.__cause__ is locked
+    # Any other error goes on as itself; both units are undone, and the writer goes on.
+    with pytest.raises(ValueError, match="not a database error"):
+        await failing(2, ValueError("not a database error"))
+    async with database.unit_of_work() as session:
+        await session.execute(text("INSERT INTO seq_probe VALUES (3, 'kept')"))
+    assert await _tags(database) == ["kept"]
+
+
 @group_commit
 async def test_the_change_token_moves_when_another_connection_commits_not_for_this_writer(
     open_databases: list[Database], database_url: str

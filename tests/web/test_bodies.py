@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from chronosops.core.errors import InvalidInputError
 from chronosops.core.storable import MAX_DEPTH, plainly_storable
+from chronosops.web import bodies
 from chronosops.web.bodies import parse_json
 
 EXAMPLE_2 = (
@@ -82,3 +84,42 @@ def test_the_ingest_answer_is_written_as_starlette_writes_json() -> None:
     assert IngestAnswer(body, status_code=202).body == JSONResponse(body, status_code=202).body
     with pytest.raises(ValueError, match="JSON compliant"):
         IngestAnswer({"x": float("nan")})
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"a": 1, "b": [1.5, 2e3, "x"], "c": {"d": null, "e": true}}',
+        '\ufeff{"a": "b"}'.encode("utf-8"),
+        '{"a": "\u00e9\u4e2d"}'.encode("utf-16"),
+        '{"a": "\u00e9"}'.encode("utf-32-le"),
+        b'{"a": "\\ud800"}',
+        b'{"a": 1e400}',
+        b'{"a": 1',
+        b'{"a": NaN}',
+        b'{"a": 1, "a": 2}',
+        b"\xff\xfe\x00",
+    ],
+)
+def test_a_body_parses_to_what_json_loads_reads_or_is_refused_as_it_refuses(raw: bytes) -> None:
+    def loads() -> Any:
+        return json.loads(
+            raw, parse_constant=bodies._reject_constant, object_pairs_hook=bodies._unique_keys
+        )
+
+    reason: str | None = None
+    try:
+        expected = loads()
+    except (ValueError, UnicodeDecodeError) as error:
+        reason = str(error)
+    if reason is not None:
+        with pytest.raises(InvalidInputError) as refused:
+            bodies.parse_json(raw)
+        # The same reason as json's (a duplicate key is named in the refusal's own words).
+        assert reason in refused.value.errors[0].message or b'"a": 1, "a"' in raw
+        return
+    if "1e400" in raw.decode("latin-1") or "ud800" in raw.decode("latin-1"):
+        with pytest.raises(InvalidInputError):  # what storage cannot hold, as before
+            bodies.parse_json(raw)
+        return
+    assert bodies.parse_json(raw) == expected

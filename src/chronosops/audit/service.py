@@ -130,6 +130,8 @@ def _linked_by_server(
 
 # Where a transaction keeps the heads it has read (session.info lives as long as the session).
 _HEADS = "chronosops.audit.heads"
+# An event's mark, taken off before it is linked: its incident was inserted in this transaction.
+_FIRST_OF_INCIDENT = "chronosops.audit.first_of_incident"
 
 
 class AuditLog:
@@ -159,8 +161,15 @@ class AuditLog:
         incident_id: str | None = None,
         entity_ref: str | None = None,
         actor: str | None = None,
+        first_of_incident: bool = False,
     ) -> None:
         """Append one event in the caller's transaction (it commits or rolls back with it).
+
+        ``first_of_incident``: the caller inserted the incident in this transaction, so no
+        event of it can come before this one, and its sub-chain's head is not read. (Wrongly
+        said, the event would repeat the incident's first ``incidentSeq``, which the unique key
+        on (incident, incidentSeq) refuses: the transaction fails, nothing is linked wrongly.
+        Where PostgreSQL's server links the events, it reads the heads itself.)
 
         The event waits in the session and is appended, with the others of the transaction and
         in the order they were recorded, just before the commit (`before_commit`): the chain is
@@ -171,7 +180,7 @@ class AuditLog:
         unit's events in the order the units ran (`at_group_commit`): the commit order, as
         before, with one head read and one insert a group instead of one a unit.
         """
-        event = {
+        event: dict[str, Any] = {
             "chain_id": self.chain_id,
             "incident_id": incident_id,
             "event_type": event_type,
@@ -184,6 +193,8 @@ class AuditLog:
         }
         # SQLite's group-commit writer: linked with every other kept unit's events of the
         # group in one pass before its COMMIT (one head read, one insert a group, not a unit).
+        if first_of_incident and incident_id is not None:
+            event[_FIRST_OF_INCIDENT] = True
         grouped = at_group_commit(session, self._pending_key, self._append)
         if grouped is not None:
             grouped.append(event)
@@ -206,6 +217,10 @@ class AuditLog:
             return
         repository = AuditRepository(session)
         heads: dict[tuple[str, str], tuple[int, str] | None] = session.info.setdefault(_HEADS, {})
+        for event in pending:
+            if event.pop(_FIRST_OF_INCIDENT, False):
+                # Inserted in this transaction: its sub-chain starts here (see `record`).
+                heads.setdefault(("incident", event["incident_id"]), None)
         chain_key = ("chain", self.chain_id)
         if chain_key not in heads and self.checkpoints is None and postgres.is_postgres(session):
             # PostgreSQL: the server links and hashes them after the lock, in the same send as

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, get_args
@@ -145,13 +146,36 @@ class IncidentPage:
     next_cursor: str | None
 
 
-@dataclass(frozen=True)
 class Registration:
-    """What ingesting a request did: opened an incident, or matched (and maybe updated) one."""
+    """What ingesting a request did: opened an incident, or matched (and maybe updated) one.
 
-    incident: IncidentRead
-    created: bool
-    changes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    ``row``: the incident as stored. ``incident``, its read model, is built from it (by
+    ``read``) when first asked: a new incident's `respond-async` ingest needs only the row's
+    id, reference, title and severity, and building the read model with its four nested
+    models was ~3% of that ingest's CPU (docs/benchmarks.md, twenty-seventh pass)."""
+
+    __slots__ = ("_incident", "_read", "changes", "created", "row")
+
+    def __init__(
+        self,
+        row: Any,
+        *,
+        created: bool,
+        read: Callable[[Any], IncidentRead],
+        changes: dict[str, dict[str, Any]] | None = None,
+        incident: IncidentRead | None = None,
+    ) -> None:
+        self.row = row
+        self.created = created
+        self.changes: dict[str, dict[str, Any]] = changes if changes is not None else {}
+        self._read = read
+        self._incident = incident
+
+    @property
+    def incident(self) -> IncidentRead:
+        if self._incident is None:
+            self._incident = self._read(self.row)
+        return self._incident
 
 
 @dataclass(frozen=True)

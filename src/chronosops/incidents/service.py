@@ -217,7 +217,10 @@ class IncidentService:
                 changes = self._apply_updates(latest, request)
                 if changes:
                     await repository.flush()
-                return Registration(incident=to_read(latest), created=False, changes=changes)
+                # Read now: the row may change with the rest of the transaction.
+                return Registration(
+                    latest, created=False, read=to_read, changes=changes, incident=to_read(latest)
+                )
             incident = self._new_incident(
                 request,
                 occurrence=latest.occurrence + 1 if latest else 1,
@@ -225,7 +228,9 @@ class IncidentService:
                 incident_id=incident_id,
             )
             if await repository.insert(incident):
-                return Registration(incident=to_read(incident), created=True)
+                # A new row is never changed in place (its updates are statements of their
+                # own), so its read model can wait until someone asks for it.
+                return Registration(incident, created=True, read=to_read)
         raise RuntimeError(
             f"could not register {request.source_type}/{request.source_ref} after "
             f"{_REGISTER_ATTEMPTS} attempts"
@@ -243,7 +248,7 @@ class IncidentService:
     @staticmethod
     def opened(incident: Incident) -> Registration:
         """The registration of ``incident`` (`first_occurrence`), inserted by this transaction."""
-        return Registration(incident=to_read(incident), created=True)
+        return Registration(incident, created=True, read=to_read)
 
     def _new_incident(
         self,

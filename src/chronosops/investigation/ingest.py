@@ -15,7 +15,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Literal
 
@@ -219,10 +219,7 @@ class IngestPipeline:
     ) -> IngestOutcome:
         """Open an incident for the alert, or join it to the open incident of its group."""
         if self.grouping is None:
-            outcome = await self._ingest_alone(request, principal=principal, mode=mode)
-            return replace(
-                outcome, response=outcome.response.model_copy(update={"alert": "opened"})
-            )
+            return await self._ingest_alone(request, principal=principal, mode=mode)
         self.gatherer.check(request)
         for _ in range(GROUP_RACE_ATTEMPTS):
             try:
@@ -248,10 +245,8 @@ class IngestPipeline:
                 # again the alert joins that incident.
                 log.info("incident.group_race", source_ref=request.source_ref)
                 continue
-            # Here the alert is its incident's own reference: the one that opened it.
-            return replace(
-                outcome, response=outcome.response.model_copy(update={"alert": "opened"})
-            )
+            # Here the alert is its incident's own reference: `_ingest_alone` answered so.
+            return outcome
         raise RuntimeError(
             f"could not open or join the group of {request.source_type}/{request.source_ref} "
             f"after {GROUP_RACE_ATTEMPTS} attempts"
@@ -390,6 +385,9 @@ class IngestPipeline:
 
         ``grouping``: first answer a repeat of an alert that joined an open incident, as
         `_join` does, in this transaction (for an alert that no group or window can take).
+        Every other answer is to the incident's own reference, so it says ``alert: opened``
+        as it is built (a `model_copy` to set it afterwards cost ~2% of a `respond-async`
+        ingest's CPU, docs/benchmarks.md, twenty-seventh pass).
         """
         # A request whose evidence could never be gathered is refused before anything is stored.
         self.gatherer.check(request)
@@ -451,16 +449,19 @@ class IngestPipeline:
                     incident_id=ahead.incident.id if ahead else None,
                     unseen=unseen or fresh,
                 )
-            incident = registration.incident
+            # The incident as stored: for a new one, its read model is built only if something
+            # below needs it (`Registration.incident`).
+            row = registration.row
+            # A new incident's facts are its request's (its row was made from them).
             silence = (
-                await self._matching_silence(session, facts_of(incident))
+                await self._matching_silence(session, facts_of(request))
                 if registration.created
                 else None
             )
             if registration.created and self.grouping is not None:
                 await self.grouping.add(
                     session,
-                    incident.id,
+                    row.id,
                     request,
                     role="opened",
                     silence_id=silence.id if silence else None,
@@ -469,7 +470,7 @@ class IngestPipeline:
                 job = await self.jobs.enqueue(
                     session,
                     kind=ANALYZE_JOB,
-                    incident_id=incident.id,
+                    incident_id=row.id,
                     payload={},
                     by=principal.subject,
                     hold=inline and ahead is None,
@@ -478,42 +479,43 @@ class IngestPipeline:
             elif (
                 not registration.created
                 and self.analyze_on_ingest
-                and incident.status != ("analyzed")
+                and registration.incident.status != ("analyzed")
             ):
                 # A client's retry of an incident whose analysis failed or never finished.
                 rerun = await self.jobs.rerun_for_incident(
-                    session, incident.id, kind=ANALYZE_JOB, by=principal.subject
+                    session, row.id, kind=ANALYZE_JOB, by=principal.subject
                 )
             if registration.created:
                 await self.audit.record(
                     session,
                     event_type=EventType.INCIDENT_CREATED,
                     entity_type=EntityType.INCIDENT,
-                    entity_id=incident.id,
-                    entity_ref=f"{incident.source_type}:{incident.source_ref}",
-                    incident_id=incident.id,
+                    entity_id=row.id,
+                    entity_ref=f"{row.source_type}:{row.source_ref}",
+                    incident_id=row.id,
                     actor=principal.subject,
+                    first_of_incident=True,
                     payload={
-                        "incidentId": incident.id,
-                        "sourceType": incident.source_type,
-                        "sourceRef": incident.source_ref,
-                        "occurrence": incident.occurrence,
-                        "title": incident.title,
-                        "severity": incident.severity,
+                        "incidentId": row.id,
+                        "sourceType": row.source_type,
+                        "sourceRef": row.source_ref,
+                        "occurrence": row.occurrence,
+                        "title": row.title,
+                        "severity": row.severity,
                     },
                 )
                 if silence is not None:
                     silenced = await self._record_silence(
-                        session, incident, silence, principal=principal
+                        session, registration.incident, silence, principal=principal
                     )
-                elif self.notifier is not None:
+                elif self.notifier is not None and self.notifier.has_rules:
                     await self.notifier.emit(
-                        session, "incident.created", incident, by=principal.subject
+                        session, "incident.created", registration.incident, by=principal.subject
                     )
                 if ahead is not None and job is not None:
                     stored = await self._store_analysis(
                         session,
-                        incident,
+                        registration.incident,
                         ahead.draft,
                         ahead.request,
                         ahead.reasoning,
@@ -527,15 +529,21 @@ class IngestPipeline:
                     session,
                     event_type=EventType.INCIDENT_UPDATED,
                     entity_type=EntityType.INCIDENT,
-                    entity_id=incident.id,
-                    incident_id=incident.id,
+                    entity_id=row.id,
+                    incident_id=row.id,
                     actor=principal.subject,
-                    payload={"incidentId": incident.id, "changes": registration.changes},
+                    payload={"incidentId": row.id, "changes": registration.changes},
                 )
-        bound = log.bind(incident_id=incident.id)
+        # The incident's id is passed to each line rather than bound once: a bound logger is
+        # built even when its level is off.
         if not registration.created:
+            incident = registration.incident
             self.metrics.ingested(incident.source_type, "duplicate")
-            bound.info("incident.duplicate", changes=sorted(registration.changes))
+            log.info(
+                "incident.duplicate",
+                incident_id=incident.id,
+                changes=sorted(registration.changes),
+            )
             changed = ", ".join(sorted(registration.changes))
             message = f"Duplicate of incident {incident.id} (same sourceType and sourceRef); " + (
                 f"updated {changed}" if changed else "nothing changed"
@@ -549,28 +557,33 @@ class IngestPipeline:
                     analysis_id=incident.latest_analysis_id,
                     status=incident.status,
                     message=message,
+                    alert="opened",
                 ),
                 created=False,
                 changes=registration.changes,
             )
-        bound.info("incident.created", source_type=incident.source_type)
+        log.info("incident.created", incident_id=row.id, source_type=row.source_type)
         if silenced is not None:
-            self.metrics.ingested(incident.source_type, "silenced")
-            bound.info("incident.silenced")
+            self.metrics.ingested(row.source_type, "silenced")
+            log.info("incident.silenced", incident_id=row.id)
             return IngestOutcome(
-                IngestIncidentResponse(incident_id=incident.id, status="created", message=silenced),
+                IngestIncidentResponse(
+                    incident_id=row.id, status="created", message=silenced, alert="opened"
+                ),
                 created=True,
             )
         if job is None:
             reason = (
                 "Analysis on ingest is switched off (CHRONOSOPS_ANALYZE_ON_INGEST=false); "
-                f"POST /v1/incidents/{incident.id}/reanalyze to analyse it"
+                f"POST /v1/incidents/{row.id}/reanalyze to analyse it"
             )
             async with self.database.unit_of_work() as session:
-                await self.incidents.set_status(session, incident.id, "created", reason=reason)
-            self.metrics.ingested(incident.source_type, "deferred")
+                await self.incidents.set_status(session, row.id, "created", reason=reason)
+            self.metrics.ingested(row.source_type, "deferred")
             return IngestOutcome(
-                IngestIncidentResponse(incident_id=incident.id, status="created", message=reason),
+                IngestIncidentResponse(
+                    incident_id=row.id, status="created", message=reason, alert="opened"
+                ),
                 created=True,
             )
         if stored is not None and ahead is not None:
@@ -579,61 +592,68 @@ class IngestPipeline:
             self.metrics.analysed(
                 "inconclusive" if stored.inconclusive else "conclusive", ahead.seconds
             )
-            self.metrics.ingested(incident.source_type, "analyzed")
+            self.metrics.ingested(row.source_type, "analyzed")
             return IngestOutcome(
                 IngestIncidentResponse(
-                    incident_id=incident.id,
+                    incident_id=row.id,
                     evidence_bundle_id=ahead.draft.bundle_id,
                     analysis_id=stored.analysis_id,
                     status="analyzed",
                     message=ANALYZED_MESSAGE,
+                    alert="opened",
                 ),
                 created=True,
             )
         if not inline:
-            self.metrics.ingested(incident.source_type, "deferred")
+            self.metrics.ingested(row.source_type, "deferred")
             return IngestOutcome(
                 IngestIncidentResponse(
-                    incident_id=incident.id,
+                    incident_id=row.id,
                     status="created",
-                    message=QUEUED_MESSAGE.format(id=incident.id),
+                    message=QUEUED_MESSAGE.format(id=row.id),
+                    alert="opened",
                 ),
                 created=True,
                 queued_job=job.id,
             )
         try:
-            outcome = await self.run_analysis(job, incident, request, principal=principal)
+            outcome = await self.run_analysis(
+                job, registration.incident, request, principal=principal
+            )
         except JobLostError:
-            self.metrics.ingested(incident.source_type, "deferred")
+            self.metrics.ingested(row.source_type, "deferred")
             return IngestOutcome(
                 IngestIncidentResponse(
-                    incident_id=incident.id,
+                    incident_id=row.id,
                     status="created",
-                    message=QUEUED_MESSAGE.format(id=incident.id),
+                    message=QUEUED_MESSAGE.format(id=row.id),
+                    alert="opened",
                 ),
                 created=True,
                 queued_job=job.id,
             )
-        except Exception as error:  # noqa: BLE001 — any failure after storing is recorded, not raised
-            self.metrics.ingested(incident.source_type, "analysis_failed")
+        except Exception as error:  # any failure after storing is recorded, not raised
+            self.metrics.ingested(row.source_type, "analysis_failed")
             reason = f"{type(error).__name__}: {error}"
-            bound.exception("incident.analysis_failed")
+            log.exception("incident.analysis_failed", incident_id=row.id)
             return IngestOutcome(
                 IngestIncidentResponse(
-                    incident_id=incident.id,
+                    incident_id=row.id,
                     status="failed",
                     message=f"Incident stored, but evidence or analysis failed: {reason}",
+                    alert="opened",
                 ),
                 created=True,
             )
-        self.metrics.ingested(incident.source_type, "analyzed")
+        self.metrics.ingested(row.source_type, "analyzed")
         return IngestOutcome(
             IngestIncidentResponse(
-                incident_id=incident.id,
+                incident_id=row.id,
                 evidence_bundle_id=outcome.bundle_id,
                 analysis_id=outcome.analysis.analysis_id,
                 status="analyzed",
                 message=ANALYZED_MESSAGE,
+                alert="opened",
             ),
             created=True,
         )

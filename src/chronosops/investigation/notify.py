@@ -59,6 +59,12 @@ class Notifier:
         self.public_url = public_url.rstrip("/")
         self.metrics = metrics
 
+    @property
+    def has_rules(self) -> bool:
+        """Whether any event can be notified: without rules `emit` does nothing, and its caller
+        need not build the incident's read model for it."""
+        return bool(self.notifications.config.rules)
+
     async def emit(
         self,
         session: AsyncSession,

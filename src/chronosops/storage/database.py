@@ -20,8 +20,9 @@ import contextlib
 import sqlite3
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
+from types import TracebackType
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, event, text
@@ -43,10 +44,12 @@ from chronosops.storage.direct_sqlite import (
 )
 from chronosops.storage.direct_statements import DIRECT_WRITER, DirectWriter
 from chronosops.storage.failures import (
+    TRANSLATED_ERRORS,
     URL_SETTING,
     DatabaseUnavailableError,
     printable_url,
     translated,
+    translation,
 )
 from chronosops.storage.pg_pool import ConnectionPool
 
@@ -300,17 +303,19 @@ class Database:
     def is_sqlite(self) -> bool:
         return self.dialect == "sqlite"
 
-    @asynccontextmanager
-    async def unit_of_work(self, *, write: bool = True) -> AsyncIterator[AsyncSession]:
+    def unit_of_work(self, *, write: bool = True) -> AbstractAsyncContextManager[AsyncSession]:
         """A session in one transaction: committed if the block succeeds, rolled back if not.
 
         Raises `DatabaseUnavailableError` when the database cannot serve it now.
         """
+        if self.writer_engine is not None and write:
+            return _WriterUnit(self)
+        return self._unit_elsewhere(write=write)
+
+    @asynccontextmanager
+    async def _unit_elsewhere(self, *, write: bool) -> AsyncIterator[AsyncSession]:
+        """`unit_of_work` anywhere but on SQLite's group-commit writer."""
         with translated(self.limits):
-            if self.writer_engine is not None and write:
-                async with self._writer().unit() as session:
-                    yield session
-                return
             if self.is_sqlite and write:
                 # SQLite has one writer at a time. Queueing writers of this process here, in
                 # order, beats SQLite's busy handler, which polls with growing sleeps and serves
@@ -517,72 +522,9 @@ class GroupCommitWriter:
             BackgroundCheckpoints(path, wal_limit_bytes=wal_limit_bytes) if path else None
         )
 
-    @asynccontextmanager
-    async def unit(self) -> AsyncIterator[AsyncSession]:
-        loop = asyncio.get_running_loop()
-        turn = _Turn(loop)
-        self._queue.append(turn)
-        if self._task is None or self._task.done():
-            self._task = loop.create_task(self._run())
-        connection = await self._wait_for_turn(turn)
-        session = AsyncSession(
-            bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
-        )
-        raw = self._direct.connection
-        if raw is None:
-            # Not on a direct connection (never so today): SQLAlchemy's savepoint throughout.
-            async with self._session_unit(session, turn):
-                yield session
-            await turn.committed
-            return
-        # The unit's own savepoint, plain SQL on the sqlite3 connection: every statement of
-        # the unit, direct or through the session, is inside it. The session begins a
-        # transaction (a savepoint nested in this one) only if something goes through it;
-        # most units never do, and skip its begin, commit and close (~9% of a `respond-async`
-        # ingest's CPU, docs/benchmarks.md, fifteenth pass).
-        session.info[DIRECT_WRITER] = self._direct
-        at_commit: dict[str, tuple[GroupHook, list[Any]]] = {}
-        session.info[_AT_GROUP_COMMIT] = at_commit
-        try:
-            _run_plain(raw, _UNIT_SAVEPOINT)
-        except BaseException:
-            turn.finished.set_result(False)  # nothing of this unit was written
-            raise
-        kept = used = False
-        undo_failed: Exception | None = None
-        try:
-            yield session
-            await run_before_commit(session)
-            used = _session_in_use(session)
-            if used:
-                await session.commit()
-            _run_plain(raw, _UNIT_RELEASE)
-            kept = True
-            # Kept: its items join the group's, after those of the units before it.
-            for key, (hook, items) in at_commit.items():
-                self._at_commit.setdefault(key, (hook, []))[1].extend(items)
-        except BaseException:
-            used = used or _session_in_use(session)
-            if used:
-                with suppress_errors():
-                    await session.rollback()
-            try:
-                _run_plain(raw, _UNIT_ROLLBACK)
-                _run_plain(raw, _UNIT_RELEASE)
-            except Exception as error:  # noqa: BLE001 — handed to the writer, see below
-                undo_failed = error
-            raise
-        finally:
-            if used:
-                with suppress_errors():
-                    await session.close()
-            if undo_failed is not None:
-                # The unit could not be undone: fail the whole commit (`_one_commit` rolls the
-                # transaction back) rather than commit a part of it.
-                turn.finished.set_exception(undo_failed)
-            else:
-                turn.finished.set_result(kept)
-        await turn.committed
+    def unit(self) -> AbstractAsyncContextManager[AsyncSession]:
+        """One write unit: its turn, its savepoint, and its wait for the commit that holds it."""
+        return _Unit(self)
 
     @asynccontextmanager
     async def _session_unit(self, session: AsyncSession, turn: _Turn) -> AsyncIterator[None]:
@@ -603,29 +545,41 @@ class GroupCommitWriter:
             turn.finished.set_result(kept)
 
     async def _wait_for_turn(self, turn: _Turn) -> AsyncConnection:
+        # The writer's own BEGIN waits up to the busy timeout for another process's lock and
+        # then fails this turn with that reason; queueing behind this process's units gets as
+        # long again before it gives up (`_give_up`). A timer on the loop rather than
+        # `asyncio.timeout` around a shielded wait: the same bound, for one timer handle a unit.
+        timer = asyncio.get_running_loop().call_later(2 * self._wait_seconds, self._give_up, turn)
         try:
-            # The writer's own BEGIN waits up to the busy timeout for another process's lock and
-            # then fails this turn with that reason; queueing behind this process's units gets
-            # as long again before it gives up.
-            async with asyncio.timeout(2 * self._wait_seconds):
-                return await asyncio.shield(turn.granted)
-        except BaseException as error:
+            return await turn.granted
+        except BaseException:
             if turn in self._queue:
                 self._queue.remove(turn)
-            elif turn.granted.done() and not turn.granted.cancelled():
-                if turn.granted.exception() is None:
-                    # Given the turn just as this unit gave up: hand it straight back.
-                    turn.finished.set_result(False)
-            else:
-                turn.granted.cancel()
-            if isinstance(error, TimeoutError):
-                raise DatabaseUnavailableError(
-                    "Database unavailable: too many writers are queued; retry shortly",
-                    detail="waited longer than CHRONOSOPS_DATABASE_BUSY_TIMEOUT_SECONDS="
-                    f"{self._wait_seconds:g} for this process's writer",
-                    retry_after_seconds=2,
-                ) from None
+            elif (
+                turn.granted.done()
+                and not turn.granted.cancelled()
+                and turn.granted.exception() is None
+            ):
+                # Given the turn just as this unit was cancelled: hand it straight back.
+                turn.finished.set_result(False)
             raise
+        finally:
+            timer.cancel()
+
+    def _give_up(self, turn: _Turn) -> None:
+        """A unit that queued too long for its turn fails with why (unless its turn came)."""
+        if turn.granted.done():
+            return
+        if turn in self._queue:
+            self._queue.remove(turn)
+        turn.granted.set_exception(
+            DatabaseUnavailableError(
+                "Database unavailable: too many writers are queued; retry shortly",
+                detail="waited longer than CHRONOSOPS_DATABASE_BUSY_TIMEOUT_SECONDS="
+                f"{self._wait_seconds:g} for this process's writer",
+                retry_after_seconds=2,
+            )
+        )
 
     async def _run(self) -> None:
         while self._queue:
@@ -722,6 +676,156 @@ class GroupCommitWriter:
                 await asyncio.wait_for(asyncio.shield(self._task), timeout=self._wait_seconds)
         if self.checkpoints is not None:
             await self.checkpoints.close()
+
+
+class _WriterUnit:
+    """`Database.unit_of_work` on SQLite's group-commit writer: the writer's `_Unit` inside
+    `translated`, written as a class. As two nested ``asynccontextmanager``s, each unit built
+    two async generators, and the event loop tracked each in a weak set until it was collected
+    (~3–4% of a `respond-async` ingest's CPU, docs/benchmarks.md, twenty-seventh pass)."""
+
+    __slots__ = ("_database", "_unit")
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+        self._unit: _Unit | None = None
+
+    async def __aenter__(self) -> AsyncSession:
+        try:
+            self._unit = _Unit(self._database._writer())
+            return await self._unit.__aenter__()
+        except TRANSLATED_ERRORS as error:
+            self._raise_translated(error)
+            raise
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        assert self._unit is not None, "entered first"
+        try:
+            await self._unit.__aexit__(kind, error, traceback)
+        except TRANSLATED_ERRORS as failure:
+            self._raise_translated(failure)
+            raise
+        if error is not None:
+            # The block's own failure is read as `translated` reads every other.
+            self._raise_translated(error)
+
+    def _raise_translated(self, error: BaseException) -> None:
+        """`translated`'s answer to ``error``: its application error, raised from it; nothing
+        when it lets ``error`` go on as it is. (A ``with translated(…)`` in each of
+        ``__aenter__`` and ``__aexit__`` is a generator's context manager twice a unit.)"""
+        known = translation(error, self._database.limits)
+        if known is not None:
+            raise known from error
+
+
+class _Unit:
+    """One unit of `GroupCommitWriter` (`GroupCommitWriter.unit`).
+
+    It waits for its turn and runs its block in a savepoint of the open transaction (plain SQL
+    on the sqlite3 connection: every statement of the unit, direct or through the session, is
+    inside it). The session begins a transaction (a savepoint nested in this one) only if
+    something goes through it; most units never do, and skip its begin, commit and close (~9%
+    of a `respond-async` ingest's CPU, docs/benchmarks.md, fifteenth pass). The block's
+    failure rolls back the savepoint alone; success releases it, and the unit returns once the
+    commit holding it is done."""
+
+    __slots__ = ("_at_commit", "_fallback", "_raw", "_session", "_turn", "_writer")
+
+    def __init__(self, writer: GroupCommitWriter) -> None:
+        self._writer = writer
+        self._fallback: AbstractAsyncContextManager[None] | None = None
+        self._raw: sqlite3.Connection | None = None
+        self._at_commit: dict[str, tuple[GroupHook, list[Any]]] = {}
+
+    async def __aenter__(self) -> AsyncSession:
+        writer = self._writer
+        loop = asyncio.get_running_loop()
+        turn = self._turn = _Turn(loop)
+        writer._queue.append(turn)
+        if writer._task is None or writer._task.done():
+            writer._task = loop.create_task(writer._run())
+        connection = await writer._wait_for_turn(turn)
+        session = self._session = AsyncSession(
+            bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+        )
+        raw = self._raw = writer._direct.connection
+        if raw is None:
+            # Not on a direct connection (never so today): SQLAlchemy's savepoint throughout.
+            self._fallback = writer._session_unit(session, turn)
+            await self._fallback.__aenter__()
+            return session
+        session.info[DIRECT_WRITER] = writer._direct
+        session.info[_AT_GROUP_COMMIT] = self._at_commit
+        try:
+            _run_plain(raw, _UNIT_SAVEPOINT)
+        except BaseException:
+            turn.finished.set_result(False)  # nothing of this unit was written
+            raise
+        return session
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        turn, raw = self._turn, self._raw
+        if self._fallback is not None:
+            # Raises what the unit's commit raised; returns (False) when the block's error goes on.
+            await self._fallback.__aexit__(kind, error, traceback)
+            if error is None:
+                await turn.committed
+            return
+        assert raw is not None, "a direct unit"
+        session = self._session
+        failure = error
+        kept = used = False
+        undo_failed: Exception | None = None
+        try:
+            if failure is None:
+                try:
+                    await run_before_commit(session)
+                    used = _session_in_use(session)
+                    if used:
+                        await session.commit()
+                    _run_plain(raw, _UNIT_RELEASE)
+                    kept = True
+                    # Kept: its items join the group's, after those of the units before it.
+                    group = self._writer._at_commit
+                    for key, (hook, items) in self._at_commit.items():
+                        group.setdefault(key, (hook, []))[1].extend(items)
+                except BaseException as caught:  # noqa: BLE001 — undone below, then raised
+                    failure = caught
+            if failure is not None:
+                used = used or _session_in_use(session)
+                if used:
+                    with suppress_errors():
+                        await session.rollback()
+                try:
+                    _run_plain(raw, _UNIT_ROLLBACK)
+                    _run_plain(raw, _UNIT_RELEASE)
+                except Exception as caught:  # noqa: BLE001 — handed to the writer, see below
+                    undo_failed = caught
+        finally:
+            if used:
+                with suppress_errors():
+                    await session.close()
+            if undo_failed is not None:
+                # The unit could not be undone: fail the whole commit (`_one_commit` rolls the
+                # transaction back) rather than commit a part of it.
+                turn.finished.set_exception(undo_failed)
+            else:
+                turn.finished.set_result(kept)
+        if failure is not None:
+            if failure is error:
+                return  # the block's own error goes on
+            raise failure
+        await turn.committed
 
 
 _UNIT_SAVEPOINT = "SAVEPOINT chronosops_unit"

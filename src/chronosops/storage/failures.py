@@ -146,6 +146,10 @@ def bad_url(error: BaseException) -> ConfigurationError | None:
     return None
 
 
+# What `translated` reads for a known failure; any other error goes through it unchanged.
+TRANSLATED_ERRORS = (DBAPIError, PoolTimeoutError, ArgumentError)
+
+
 @contextmanager
 def translated(limits: DatabaseSettings | None = None, *, opening: bool = False) -> Iterator[None]:
     """Raise a URL or availability failure as the application error it is.
@@ -162,10 +166,18 @@ def translated(limits: DatabaseSettings | None = None, *, opening: bool = False)
             f"{URL_SETTING} names a database this build has no driver for ({error}); "
             "use sqlite:///path or postgresql+psycopg://user@host:5432/name"
         ) from None
-    except (DBAPIError, PoolTimeoutError, ArgumentError) as error:
-        known = bad_url(error) or unavailable(error, limits)
+    except TRANSLATED_ERRORS as error:
+        known = translation(error, limits)
         if known is None:
             raise
-        if isinstance(known, DatabaseUnavailableError) and limits and not known.url:
-            known.url = printable_url(limits.url)
         raise known from error
+
+
+def translation(error: BaseException, limits: DatabaseSettings | None) -> Exception | None:
+    """What `translated` raises for ``error`` (from it), or None when it lets it go on."""
+    if not isinstance(error, TRANSLATED_ERRORS):
+        return None
+    known = bad_url(error) or unavailable(error, limits)
+    if isinstance(known, DatabaseUnavailableError) and limits and not known.url:
+        known.url = printable_url(limits.url)
+    return known

@@ -56,15 +56,17 @@ async def insert_row(
     turns a clash into an answer of its own, so the row goes out now. In a unit of SQLite's
     writer it runs straight on the writer's connection."""
     statement = _plain_insert(model)
+    # The writer's unit first: a look at the session's info, where asking for PostgreSQL
+    # resolves the session's bind.
+    writer = await direct_writer(session)
+    if writer is not None and (prepared := writer.prepared(statement, tuple(values))):
+        writer.execute(prepared, values)
+        return
     if (
         not clash_here
         and postgres.is_postgres(session)
         and await postgres.defer(session, statement, [values])
     ):
-        return
-    writer = await direct_writer(session)
-    if writer is not None and (prepared := writer.prepared(statement, tuple(values))):
-        writer.execute(prepared, values)
         return
     await session.execute(statement, values)
 
@@ -79,8 +81,6 @@ async def insert_rows(
     if not rows:
         return
     statement = _plain_insert(model)
-    if postgres.is_postgres(session) and await postgres.defer(session, statement, rows):
-        return
     keys = tuple(rows[0])
     writer = await direct_writer(session)
     if (
@@ -89,6 +89,8 @@ async def insert_rows(
         and all(tuple(row) == keys for row in rows)
     ):
         writer.executemany(prepared, rows)
+        return
+    if postgres.is_postgres(session) and await postgres.defer(session, statement, rows):
         return
     if len(rows) == 1:
         await session.execute(statement, rows[0])
@@ -104,20 +106,24 @@ async def insert_or_ignore(
     One statement, no savepoint, no read before: concurrent writers of the same key cannot both
     win, and the loser learns it from the empty RETURNING.
     """
-    dialect = session.get_bind().dialect.name
-    statement = _insert_unless_taken(model, dialect)
-    if dialect == "postgresql":
-        # With the writes waiting before it, in one round trip.
-        rows = await postgres.fetch(session, statement, values)
-        if rows is not None:
-            return bool(rows)
+    # The writer's unit first: only SQLite has one (`insert_row`).
     writer = await direct_writer(session)
-    if writer is not None and (prepared := writer.prepared(statement, tuple(values))):
-        cursor = writer.execute(prepared, values)
-        # Read to the end (and close): a RETURNING statement left open is still in progress.
-        taken = cursor.fetchall()
-        cursor.close()
-        return bool(taken)
+    if writer is not None:
+        statement = _insert_unless_taken(model, "sqlite")
+        if prepared := writer.prepared(statement, tuple(values)):
+            cursor = writer.execute(prepared, values)
+            # Read to the end (and close): a RETURNING statement left open is still in progress.
+            taken = cursor.fetchall()
+            cursor.close()
+            return bool(taken)
+    else:
+        dialect = session.get_bind().dialect.name
+        statement = _insert_unless_taken(model, dialect)
+        if dialect == "postgresql":
+            # With the writes waiting before it, in one round trip.
+            rows = await postgres.fetch(session, statement, values)
+            if rows is not None:
+                return bool(rows)
     result = await session.execute(statement, values)
     return result.first() is not None
 

@@ -49,6 +49,19 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return document
 
 
+# ``json.loads`` with these arguments, its decoders made once: it builds one (and its scanner)
+# on every call that passes any.
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
+_PLAIN_DECODER = json.JSONDecoder(
+    parse_constant=_reject_constant, object_pairs_hook=_unique_keys, parse_float=finite_float
+)
+
+
+def _loads(raw: bytes, decoder: json.JSONDecoder) -> Any:
+    """``json.loads(raw, …)`` with ``decoder``'s arguments: the text decoded as it decodes bytes."""
+    return decoder.decode(raw.decode(json.detect_encoding(raw), "surrogatepass"))
+
+
 def parse_json(raw: bytes) -> Any:
     """The document in ``raw``, or `InvalidInputError` saying what is wrong with it."""
     # Most bodies are small and plain: their bytes say there is nothing `unstorable` would
@@ -56,17 +69,10 @@ def parse_json(raw: bytes) -> Any:
     plain = plainly_storable(raw)
     try:
         try:
-            document = json.loads(
-                raw,
-                parse_constant=_reject_constant,
-                object_pairs_hook=_unique_keys,
-                parse_float=finite_float if plain else None,
-            )
+            document = _loads(raw, _PLAIN_DECODER if plain else _DECODER)
         except NotFiniteError:
             plain = False
-            document = json.loads(
-                raw, parse_constant=_reject_constant, object_pairs_hook=_unique_keys
-            )
+            document = _loads(raw, _DECODER)
     except DuplicateKeyError as exc:
         raise InvalidInputError(
             f"Duplicate key {exc.key!r} in the JSON body",
