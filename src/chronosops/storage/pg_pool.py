@@ -68,10 +68,12 @@ class ConnectionPool:
             if not self._gone(connection):
                 return connection
             # The server dropped it: it restarted, or an operator ended the backends, and the
-            # other idle ones went with it.
+            # other idle ones went with it. Their slots are free again.
             self._close(connection)
+            self._open -= 1
             while self._idle:
                 self._close(self._idle.pop())
+                self._open -= 1
         if self._open < self._most:
             self._open += 1
             return await self._new()
