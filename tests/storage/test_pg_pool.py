@@ -10,15 +10,13 @@ import time
 from collections.abc import AsyncIterator
 
 import pytest
-import sqlalchemy
 from psycopg.pq import TransactionStatus
 from sqlalchemy import event, func, select, text
 
 from chronosops.config import DatabaseSettings
 from chronosops.evidence.tables import EvidenceBundle
 from chronosops.storage import Database, DatabaseUnavailableError, insert_row, postgres
-from chronosops.storage.database import sync_url
-from tests.fixtures.database import POSTGRES_URL, on_postgres
+from tests.fixtures.database import POSTGRES_URL, on_postgres, terminate_backend
 from tests.fixtures.rows import bundle_row as bundle
 
 pytestmark = pytest.mark.skipif(
@@ -52,12 +50,7 @@ async def _pid(database: Database) -> int:
 
 
 def _terminate(database: Database, pid: int) -> None:
-    admin = sqlalchemy.create_engine(sync_url(database.url), isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text("SELECT pg_terminate_backend(:pid, 5000)"), {"pid": pid})
-    finally:
-        admin.dispose()
+    terminate_backend(database.url, pid)
 
 
 async def test_a_write_unit_takes_no_connection_from_sqlalchemys_pool(database: Database) -> None:

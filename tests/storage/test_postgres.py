@@ -32,8 +32,7 @@ from chronosops.storage import (
     postgres,
     run_prepared,
 )
-from chronosops.storage.database import sync_url
-from tests.fixtures.database import POSTGRES_URL, on_postgres
+from tests.fixtures.database import POSTGRES_URL, on_postgres, terminate_backend
 from tests.fixtures.psycopg_sends import record_sends
 from tests.fixtures.rows import bundle_row as bundle
 
@@ -74,12 +73,7 @@ async def test_a_connection_whose_backend_was_terminated_is_replaced_before_it_i
     database: Database,
 ) -> None:
     dead = await _backend_pid(database)
-    admin = sqlalchemy.create_engine(sync_url(database.url), isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text("SELECT pg_terminate_backend(:pid, 5000)"), {"pid": dead})
-    finally:
-        admin.dispose()
+    terminate_backend(database.url, dead)
     # The write runs on a fresh connection at once: no error, no retry by the caller.
     async with database.unit_of_work() as session:
         fresh = int(await session.scalar(text("SELECT pg_backend_pid()")) or 0)
