@@ -8,14 +8,17 @@ answered synchronously and with ``Prefer: respond-async``; then one 1,000-alert 
 delivery, timed; and the server's resident memory. Then ``respond-async`` once more with the
 jobs in a `chronosops worker` on CPU 1 (the API started with ``CHRONOSOPS_JOB_RUNNER=worker``,
 on SQLite too), printed as two rows of one wrk run: the API process alone, and the API plus
-the worker until it has analysed every incident of the run. With ``--memory-ingests N`` it then keeps
-ingesting (synchronously) and samples the server's resident memory every ``--memory-every``
-ingests, to show whether it stays flat. Both servers run on the event loop and HTTP parser
+the worker until it has analysed every incident of the run, with the backlog the worker had
+when the load stopped and the rate at which it then finished it (jobs/s); ``--split-only``
+measures only these. With ``--memory-ingests N`` it then keeps ingesting (synchronously) and
+samples the server's resident memory every ``--memory-every`` ingests, to show whether it
+stays flat. Both servers run on the event loop and HTTP parser
 `chronosops serve` uses (uvloop and httptools); ``--server-stack pure-python`` runs both on
 asyncio and h11 instead, to measure what the C stack is worth.
 
     python -m benchmarks.wrk_ingest [--database-url postgresql+psycopg://…] [--seconds 10]
         [--memory-ingests 100000 [--memory-every 10000]] [--server-stack pure-python]
+        [--split-only] [--skip-sqlite]
 """
 
 from __future__ import annotations
@@ -65,6 +68,28 @@ end
 """
 
 
+@dataclass(frozen=True)
+class Drain:
+    """A worker's backlog after the load stopped, and the time it took to finish it."""
+
+    backlog: int
+    seconds: float
+    # Still queued or running when the wait ran out (0: drained).
+    left: int = 0
+
+    @property
+    def rate(self) -> float:
+        return (self.backlog - self.left) / self.seconds if self.seconds > 0 else 0.0
+
+    def __str__(self) -> str:
+        if self.left:
+            return (
+                f"{self.backlog:,}: **{self.left:,} left** after {self.seconds:.0f} s "
+                f"({self.rate:,.1f} jobs/s)"
+            )
+        return f"{self.backlog:,} in {self.seconds:.1f} s: {self.rate:,.0f} jobs/s"
+
+
 @dataclass
 class Row:
     target: str
@@ -78,6 +103,9 @@ class Row:
     # CPU seconds the server's processes spent per request (not PostgreSQL's own).
     cpu_ms: float | None = None
     floor_cpu_ms: float | None = None
+    # The split rows: jobs left to do when the load stopped, and how fast the worker then
+    # finished them (a backlog the worker cannot finish in the wait is marked, not hidden).
+    drain: Drain | None = None
 
 
 def cpu_seconds(pid: int) -> float:
@@ -468,7 +496,7 @@ def split_rows(
         worker_before = cpu_seconds(worker.pid)
         rate, p50, p99, errors = wrk(url + "/v1/incidents/ingest", lua, seconds, connections)
         api_spent = cpu_seconds(process.pid) - api_before
-        drained(url, secret)
+        drain = drained(url, secret)
         worker_spent = cpu_seconds(worker.pid) - worker_before
         requests = max(1.0, rate * seconds)
         api_only = Row(
@@ -489,6 +517,7 @@ def split_rows(
                 target=f"{label} respond-async, API + worker "
                 "(the worker's CPU until its backlog is done)",
                 cpu_ms=(api_spent + worker_spent) * 1000 / requests,
+                drain=drain,
             ),
         ]
     finally:
@@ -498,16 +527,25 @@ def split_rows(
                 running.wait(timeout=60)
 
 
-def drained(url: str, secret: str, limit_seconds: float = 600) -> None:
-    """Wait until the jobs the last run left behind are done, so each row starts from rest."""
+def drained(url: str, secret: str, limit_seconds: float = 600) -> Drain:
+    """Wait until the jobs the last run left behind are done, so each row starts from rest;
+    what was left and how long it took (at most ``limit_seconds``, then what is still left)."""
     headers = {"Authorization": f"Bearer {token_for(secret, Role.ADMIN)}"}
-    deadline = time.monotonic() + limit_seconds
-    while time.monotonic() < deadline:
+    started = time.monotonic()
+    backlog: int | None = None
+    while True:
         counts = httpx.get(f"{url}/v1/jobs?limit=1", headers=headers, timeout=30).json()["counts"]
-        if not counts.get("queued") and not counts.get("running"):
-            return
-        time.sleep(1)
-    print("warning: jobs still pending after the wait", file=sys.stderr)
+        pending = counts.get("queued", 0) + counts.get("running", 0)
+        if backlog is None:
+            backlog = pending
+        elapsed = time.monotonic() - started
+        if not pending:
+            return Drain(backlog, elapsed)
+        if elapsed >= limit_seconds:
+            print("warning: jobs still pending after the wait", file=sys.stderr)
+            return Drain(backlog, elapsed, left=pending)
+        # Finer than the drain of a small backlog, coarse enough not to load the API.
+        time.sleep(0.25)
 
 
 def delivery_row(url: str, secret: str, label: str, pid: int) -> Row:
@@ -547,8 +585,9 @@ def delivery_row(url: str, secret: str, label: str, pid: int) -> Row:
 def table(rows: list[Row], floors: list[Row]) -> str:
     lines = [
         "| target | req/s | floor req/s just before | × floor | server CPU ms/req "
-        "| × floor by CPU | p50 ms | p99 ms | errors | server RSS MiB |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| × floor by CPU | p50 ms | p99 ms | errors | server RSS MiB "
+        "| worker's backlog after the load: drained in |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for row in [*floors[:1], *rows]:
         ratio = f"{row.rate / row.floor_rate:.2f}×" if row.floor_rate else ""
@@ -559,10 +598,11 @@ def table(rows: list[Row], floors: list[Row]) -> str:
         )
         rate = f"{row.rate:,.0f}" if "delivery" not in row.target else f"{row.rate:,.0f} alerts/s"
         rss = f"{row.rss_mib:.0f}" if row.rss_mib is not None else "?"
+        drain = str(row.drain) if row.drain is not None else ""
         lines.append(
             f"| {row.target} | {rate} | {floor_rate} | {ratio} | {cpu} | {cpu_ratio} "
             f"| {row.p50_ms:.1f} | "
-            f"{row.p99_ms:.1f} | {row.errors} | {rss} |"
+            f"{row.p99_ms:.1f} | {row.errors} | {rss} | {drain} |"
         )
     return "\n".join(lines)
 
@@ -588,6 +628,11 @@ def main() -> None:
         "--skip-sqlite", action="store_true", help="measure only the --database-url rows"
     )
     parser.add_argument(
+        "--split-only",
+        action="store_true",
+        help="measure only the rows with the jobs in a `chronosops worker` (and their drain)",
+    )
+    parser.add_argument(
         "--server-stack",
         choices=["default", "pure-python"],
         default="default",
@@ -610,7 +655,7 @@ def main() -> None:
             }
             rows = (
                 []
-                if args.skip_sqlite
+                if args.skip_sqlite or args.split_only
                 else chronosops_rows(
                     floor,
                     work,
@@ -632,9 +677,10 @@ def main() -> None:
                     stack=stack,
                 )
             for url in args.database_url:
-                rows += chronosops_rows(
-                    floor, work, url, "PostgreSQL", args.seconds, args.connections, **options
-                )
+                if not args.split_only:
+                    rows += chronosops_rows(
+                        floor, work, url, "PostgreSQL", args.seconds, args.connections, **options
+                    )
                 rows += split_rows(
                     floor, work, url, "PostgreSQL", args.seconds, args.connections, stack=stack
                 )
