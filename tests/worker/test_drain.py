@@ -57,6 +57,8 @@ async def pages_one_fetch_reads(services: Services) -> int:
     function's own statements): work, not time, so a busy machine cannot move it."""
     async with services.database.unit_of_work() as session:
         worker = await session.scalar(_REGISTER)
+        # The first fetch also plans the function's statements (catalog reads); the second
+        # costs what every later fetch of a worker costs.
         await session.execute(_FETCH_PLAN, {"queue": PROCRASTINATE_QUEUE, "worker": worker})
         plan: Any = await session.scalar(
             _FETCH_PLAN, {"queue": PROCRASTINATE_QUEUE, "worker": worker}
