@@ -35,7 +35,7 @@ from chronosops.analysis.hypotheses import (
     latency_strength,
     localize,
 )
-from chronosops.analysis.localisation import amplifies
+from chronosops.analysis.localisation import amplifies, starved_of_cpu
 from chronosops.analysis.models import (
     AnalysisInput,
     AnalysisResult,
@@ -56,7 +56,7 @@ from chronosops.analysis.units import normalise
 ENGINE = "builtin"
 # Stored with every analysis, so a re-run on another engine says so; what each version
 # changed is listed in docs/analysis.md, "Engine versions" (newest first).
-ENGINE_VERSION = "3.48"
+ENGINE_VERSION = "3.49"
 MAX_HYPOTHESES = 6
 
 # Calibration: confidences are softmax(score / TEMPERATURE) over the candidates and UNKNOWN.
@@ -676,7 +676,13 @@ def analyze(request: AnalysisInput) -> AnalysisResult:
     stopped = stopped_paths(artifacts, context.onset)
     fallen = fallen_operations(artifacts, request.operation_history)
     suspects = rank_suspects(
-        artifacts, context, table=table, edges=graph, stopped=stopped, fallen=fallen
+        artifacts,
+        context,
+        table=table,
+        edges=graph,
+        stopped=stopped,
+        fallen=fallen,
+        starved=frozenset(service for service in obs.services if starved_of_cpu(obs, service)),
     )
     if max((c.score for c in ranked), default=0.0) < DECISIVE_SCORE:
         # The rules that read specific mechanisms found nothing decisive: the services whose own

@@ -7,6 +7,7 @@ the services (or call edges) where the fault lives — the deepest failing point
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -86,6 +87,10 @@ def edge_fault(obs: Observations, caller: str, callee: str) -> EdgeFault:
     spans = obs.edges.get((caller, callee))
     errors = span_error_strength(spans)
     latency = span_latency_strength(spans)
+    if spans is not None and spans.typical_calm:
+        # The calls' p95 rose while their typical one took no longer: a share of the calls (a
+        # retry, a pause, another branch), not the path or the callee slowing every call.
+        latency = 0.0
     refs = list(spans.artifact_ids) if spans is not None and (errors or latency) else []
     mentioned = [f for f in obs.logs_of(caller) if callee in f.mentions]
     logs, log_refs = log_strength(mentioned)
@@ -195,6 +200,25 @@ def amplifies(obs: Observations, caller: str, callee: str) -> bool:
         return False
     caller_growth = traffic_growth(obs, caller) or 1.0
     return callee_growth >= 1.8 * caller_growth
+
+
+# How many times its baseline a caller's CPU must run, beyond its own traffic's change, for its
+# slow calls to read as the caller starved rather than its network.
+STARVED_CPU_FACTOR = 1.5
+
+
+def starved_of_cpu(obs: Observations, caller: str) -> bool:
+    """A service whose CPU ran far hotter at the onset while its own traffic did not grow as
+    much is starved (a CPU hog, contention on its node): every call it makes takes longer to
+    send and to read, whatever the path to its callee, and it picks its own requests up late.
+    Its calls hang because it does. The one reading of a starved service: the edge rules' and
+    the span call gaps' (`suspects.spans`)."""
+    cpu = obs.shift(caller, "cpu")
+    if cpu is None or cpu.z < 4 or not math.isfinite(cpu.factor):
+        return False
+    traffic = obs.shift(caller, "traffic")
+    load = traffic.factor if traffic is not None and math.isfinite(traffic.factor) else 1.0
+    return cpu.factor >= STARVED_CPU_FACTOR * max(1.0, load)
 
 
 def dns_service(obs: Observations) -> str | None:

@@ -532,6 +532,14 @@ def _supported(buckets: Sequence[SpanBucket], p95s: Sequence[float]) -> bool:
     )
 
 
+# An operation's own typical time is read in spreads of a quarter of its level, at least a
+# millisecond, and moved by less than one spread is unmoved (`suspects.spans.GroupMove`,
+# `suspects.load.CALM_OWN_Z`): the same reading for a call's typical minute.
+TYPICAL_RELATIVE = 0.25
+TYPICAL_FLOOR_MS = 1.0
+TYPICAL_CALM_Z = 1.0
+
+
 @dataclass
 class SpanTotals:
     """Spans of one service (server side) or one edge (client side), before and after the onset."""
@@ -543,6 +551,9 @@ class SpanTotals:
     inc_errors: int = 0
     base_p95: float = 0.0
     inc_p95: float = 0.0
+    # A typical minute's median call on each side, where the p95s are compared (0: unknown).
+    base_p50: float = 0.0
+    inc_p50: float = 0.0
     first_error_at: datetime | None = None
     base_minutes: set[datetime] = field(default_factory=set)
     inc_minutes: set[datetime] = field(default_factory=set)
@@ -566,6 +577,11 @@ class SpanTotals:
             if _supported(before, before_p95) and _supported(after, after_p95):
                 self.base_p95 = max(self.base_p95, median(before_p95))
                 self.inc_p95 = max(self.inc_p95, median(after_p95))
+                before_p50 = [b.p50_ms for b in before if b.p50_ms is not None]
+                after_p50 = [b.p50_ms for b in after if b.p50_ms is not None]
+                if before_p50 and after_p50:
+                    self.base_p50 = max(self.base_p50, median(before_p50))
+                    self.inc_p50 = max(self.inc_p50, median(after_p50))
             failing = [b.ts for b in after if b.error_count]
             if failing and (self.first_error_at is None or failing[0] < self.first_error_at):
                 self.first_error_at = failing[0]
@@ -614,6 +630,16 @@ class SpanTotals:
     @property
     def latency_added_ms(self) -> float:
         return max(0.0, self.inc_p95 - self.base_p95)
+
+    @property
+    def typical_calm(self) -> bool:
+        """The typical call (the minutes' median) took no longer after the onset, read as an
+        operation's own time is (`TYPICAL_RELATIVE` of its level, at least `TYPICAL_FLOOR_MS`):
+        a p95 that rose while it held is a share of the calls, not every call slowed."""
+        if self.base_p50 <= 0 or self.inc_p50 <= 0:
+            return False
+        scale = max(TYPICAL_RELATIVE * self.base_p50, TYPICAL_FLOOR_MS)
+        return (self.inc_p50 - self.base_p50) / scale < TYPICAL_CALM_Z
 
     @property
     def went_quiet(self) -> bool:

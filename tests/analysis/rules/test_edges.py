@@ -44,3 +44,29 @@ def test_a_slow_callee_starved_of_cpu_is_saturated_not_out() -> None:
     )
     assert (HypothesisId.CAPACITY_SATURATION, "cart") in found
     assert (HypothesisId.DOWNSTREAM_OUTAGE, "cart") not in found
+
+
+PATH_OR_OUTAGE = {HypothesisId.NETWORK_DNS_ISSUE, HypothesisId.DOWNSTREAM_OUTAGE}
+
+
+def a_few_calls_slower() -> Incident:
+    """web's 20 calls a minute to cart take 50 ms throughout; from the onset 2 more a minute
+    take 800 ms: the minutes' p95 rises sixteenfold while the typical call is as fast."""
+    return (
+        Incident("web")
+        .spans("web", "GET /", ms=level(60, 60))
+        .spans("web", "GetCart", peer="cart", ms=level(50, 50), per_minute=20)
+        .spans("web", "GetCart", peer="cart", ms=level(800, 800), per_minute=level(0, 2))
+        .spans("cart", "GetCart", ms=level(5, 5))
+    )
+
+
+def test_calls_whose_typical_one_is_as_fast_as_before_are_not_a_path_that_hangs() -> None:
+    # A tail of a few calls (retries, a pause) is not the path between them slowed: a slow
+    # network or proxy delays every call, the typical one too.
+    found = named(a_few_calls_slower())
+    assert not {culprit for hypothesis, culprit in found if hypothesis in PATH_OR_OUTAGE}
+
+
+def test_calls_that_all_slowed_towards_a_healthy_callee_are_a_path_that_hangs() -> None:
+    assert (HypothesisId.NETWORK_DNS_ISSUE, "web") in named(slower_calls(callee_ms=5))

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from chronosops.analysis.localisation import starved_of_cpu
+from chronosops.analysis.observations import observe
 from chronosops.analysis.suspects import rank_suspects
 from chronosops.analysis.suspects.spans import client_spans
 from chronosops.core.artifacts import SpanGroup
@@ -130,9 +132,33 @@ def test_calls_of_a_caller_starved_of_cpu_spend_their_time_outside_the_callee_at
     # web's CPU went 30% → 95%: it reads email's replies late, though email answered in 1 ms.
     traces = calls("web", "email", AFTER, 300, 1, "e") + calls("web", "cart", AFTER, 5, 1, "c")
     traces += calls("shop", "stock", AFTER, 5, 1, "s")
-    hot = suspect_kinds(traces=traces, metrics=series("cpu_usage_percent", 30, 95, service="web"))
+    hot = kinds_as_the_engine_reads(traces, series("cpu_usage_percent", 30, 95, service="web"))
     assert hot["web"]["edge_latency"] >= 0.9
     assert "edge_latency" not in hot.get("email", {})
+
+
+def test_a_caller_whose_cpu_rose_with_its_load_is_not_starved_and_its_slow_calls_are_the_paths() -> (
+    None
+):
+    # web's CPU tripled with its requests: it is busier, not starved (the edge rules' reading,
+    # `localisation.starved_of_cpu`); the time outside email is on the path, shared by both ends.
+    traces = calls("web", "email", AFTER, 300, 1, "e") + calls("web", "cart", AFTER, 5, 1, "c")
+    traces += calls("shop", "stock", AFTER, 5, 1, "s")
+    metrics = series("cpu_usage_percent", 30, 90, service="web")
+    metrics += series("requests_per_second", 10, 30, service="web")
+    busy = kinds_as_the_engine_reads(traces, metrics)
+    assert busy["email"]["edge_latency"] > 0
+
+
+def kinds_as_the_engine_reads(
+    traces: list[dict[str, Any]], metrics: list[dict[str, Any]]
+) -> dict[str, dict[str, float]]:
+    """The suspects' readings with the services starved of CPU read as the engine reads them."""
+    request = analysis_input(traces=traces, metrics=metrics)
+    obs = observe(request.artifacts, request.context)
+    starved = frozenset(s for s in obs.services if starved_of_cpu(obs, s))
+    found = rank_suspects(request.artifacts, request.context, starved=starved)
+    return {s.service: s.kinds for s in found}
 
 
 def wrapped_calls(

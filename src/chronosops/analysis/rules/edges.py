@@ -3,12 +3,11 @@ healthy services, lookups of one name failing (DNS)."""
 
 from __future__ import annotations
 
-import math
-
 from chronosops.analysis.catalog import HypothesisId
 from chronosops.analysis.localisation import (
     Localization,
     dns_service,
+    starved_of_cpu,
     traffic_dropped,
     traffic_growth,
 )
@@ -96,7 +95,7 @@ def edge_candidates(obs: Observations, where: Localization) -> list[Candidate]:
         ):
             # Calls fail or hang while the callee is healthy and hears less: the path between them.
             end = _path_end(caller, callee, unreachable)
-            starved = end == caller and _starved(obs, caller)
+            starved = end == caller and starved_of_cpu(obs, caller)
             candidate = Candidate(
                 HypothesisId.CAPACITY_SATURATION if starved else HypothesisId.NETWORK_DNS_ISSUE,
                 end,
@@ -150,7 +149,7 @@ def edge_candidates(obs: Observations, where: Localization) -> list[Candidate]:
             and (callee_failing or not callee_exports)
             and (callee in where.origins or not callee_exports)
         ):
-            if callee_exports and _starved(obs, callee):
+            if callee_exports and starved_of_cpu(obs, callee):
                 # The callee ran far hotter than its load at the onset: it serves its callers
                 # slowly because it is starved, a saturation at the callee, not an outage.
                 candidate = Candidate(HypothesisId.CAPACITY_SATURATION, callee)
@@ -170,23 +169,6 @@ def edge_candidates(obs: Observations, where: Localization) -> list[Candidate]:
                 )
             found.append(candidate)
     return found
-
-
-# How many times its baseline a caller's CPU must run, beyond its own traffic's change, for its
-# slow calls to read as the caller starved rather than its network.
-STARVED_CPU_FACTOR = 1.5
-
-
-def _starved(obs: Observations, caller: str) -> bool:
-    """A caller whose CPU ran far hotter at the onset while its own traffic did not grow as
-    much is starved (a CPU hog, contention on its node): every call it makes takes longer to
-    send and to read, whatever the path to its callee. Its calls hang because it does."""
-    cpu = obs.shift(caller, "cpu")
-    if cpu is None or cpu.z < 4 or not math.isfinite(cpu.factor):
-        return False
-    traffic = obs.shift(caller, "traffic")
-    load = traffic.factor if traffic is not None and math.isfinite(traffic.factor) else 1.0
-    return cpu.factor >= STARVED_CPU_FACTOR * max(1.0, load)
 
 
 # The share of the time a caller's calls gained that the callee's own server spans must have

@@ -42,12 +42,15 @@ def rank_suspects(
     edges: set[tuple[str, str]] | None = None,
     stopped: Sequence[StoppedPath] | None = None,
     fallen: Sequence[FallenOperation] = (),
+    starved: frozenset[str] = frozenset(),
 ) -> list[Suspect]:
     """Services by how much their own signals moved at the onset, strongest first. Metric
     series are read in their kind's unit (`units.normalise`, as `engine.analyze` hands them);
     ``stopped``: the statements that stopped part-way through, when the caller read them;
     ``fallen``: operations whose share of their service's spans fell against its earlier
-    incidents (`operation_mix.fallen_operations`)."""
+    incidents (`operation_mix.fallen_operations`); ``starved``: the services starved of CPU
+    (`localisation.starved_of_cpu`, as the edge rules read them), whose calls' time outside
+    their callees is their own."""
     cut = Cut.around(context.onset)
     series = [a for a in artifacts if isinstance(a, MetricSeries)]
     spans = [a for a in artifacts if isinstance(a, SpanGroup)]
@@ -121,7 +124,7 @@ def rank_suspects(
         suspects.setdefault(caller, Suspect(caller)).note(
             "edge_latency", caller_share * kept_by_caller * strength, ref
         )
-    span_evidence(spans, cut, suspects)
+    span_evidence(spans, cut, suspects, starved)
     for group in spans:
         if group.peer_service:
             graph.add((group.service, group.peer_service))

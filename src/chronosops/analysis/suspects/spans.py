@@ -37,8 +37,14 @@ def client_spans(spans: Sequence[SpanGroup]) -> set[str]:
     return {ref for service, refs in untimed.items() if service in timed for ref in refs}
 
 
-def span_evidence(spans: Sequence[SpanGroup], cut: Cut, suspects: dict[str, Suspect]) -> None:
-    """Per service: the typical minute's p95 after the cut against before, and failures."""
+def span_evidence(
+    spans: Sequence[SpanGroup],
+    cut: Cut,
+    suspects: dict[str, Suspect],
+    starved: frozenset[str] = frozenset(),
+) -> None:
+    """Per service: the typical minute's p95 after the cut against before, and failures.
+    ``starved``: the services starved of CPU (`localisation.starved_of_cpu`)."""
     minutes: dict[str, dict[datetime, list[float]]] = defaultdict(lambda: defaultdict(list))
     errors: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     refs: dict[str, list[str]] = defaultdict(list)
@@ -68,7 +74,7 @@ def span_evidence(spans: Sequence[SpanGroup], cut: Cut, suspects: dict[str, Susp
     _operations_cut_short(spans, cut, suspects)
     _requests_cut_short(spans, cut, suspects)
     _call_waits(spans, cut, suspects)
-    _call_gaps(spans, cut, suspects)
+    _call_gaps(spans, cut, suspects, starved)
     for service, (n0, e0, n1, e1) in errors.items():
         if n1 >= 5 and e1 / n1 - (e0 / n0 if n0 else 0.0) >= 0.02:
             # Wilson-style: a rise that could be two unlucky requests is not a rise.
@@ -285,8 +291,6 @@ GAP_MIN_CALLS = 5
 GAP_FLOOR_MS = 5.0
 # Spreads a gap must grow by to be read: the mesh's own jitter moves a few milliseconds.
 GAP_MIN_Z = 3.0
-# A caller whose CPU moved this much (0-1, the family rule's heat bar) is starved.
-HOT_CALLER = 0.5
 
 
 def _outside_sides(group: SpanGroup, cut: Cut) -> tuple[float | None, float, int] | None:
@@ -320,7 +324,12 @@ def _typical_call(buckets: Sequence[SpanBucket]) -> float:
     return 0.0
 
 
-def _call_gaps(spans: Sequence[SpanGroup], cut: Cut, suspects: dict[str, Suspect]) -> None:
+def _call_gaps(
+    spans: Sequence[SpanGroup],
+    cut: Cut,
+    suspects: dict[str, Suspect],
+    starved: frozenset[str] = frozenset(),
+) -> None:
     """The time a call spends outside its callee's own span — the caller's wait less what the
     callee took, call by call — is the path between them: the network, the proxies, the
     callee's accept queue. It is a few milliseconds on every edge of a healthy mesh, and grows
@@ -354,8 +363,7 @@ def _call_gaps(spans: Sequence[SpanGroup], cut: Cut, suspects: dict[str, Suspect
         calls, ref = sides[edge][2], sides[edge][3]
         strength = min(1.0, math.sqrt(calls / 10)) * strength_of(z)
         kept_by_caller, kept_by_callee = shares.get(edge, (1.0, 1.0))
-        caller = suspects.get(edge[0])
-        if caller is not None and caller.kinds.get("cpu", 0.0) >= HOT_CALLER:
+        if edge[0] in starved:
             # A caller starved of CPU reads its replies late whatever the path: the time is its.
             kept_by_caller, kept_by_callee = 1.0, 0.0
         suspects.setdefault(edge[1], Suspect(edge[1])).note(
