@@ -1,8 +1,9 @@
-"""This process's copy of the remembered templates is used only while nothing can have changed."""
+"""This process's copy of the remembered templates is used only while nothing can have changed,
+or (PostgreSQL) as a guess the ingest's transaction checks."""
 
 from __future__ import annotations
 
-from chronosops.evidence.template_memory import TemplateMemory
+from chronosops.evidence.template_memory import CheckedCopy, TemplateCheck, TemplateMemory
 
 TOKEN = ("connection", 7)
 
@@ -53,3 +54,20 @@ def test_a_copy_under_a_new_token_replaces_everything_kept_under_the_old_one() -
     assert memory.known({"api"}, ("connection", 9)) is None
     memory.forget()
     assert memory.known({"db"}, ("connection", 9)) is None
+
+
+def test_a_checked_copy_answers_only_for_services_it_read_and_says_which_had_none() -> None:
+    copy = CheckedCopy()
+    copy.keep({"db", "cache"}, {"db": ["pool <*> exhausted"]})
+    assert copy.known({"db"}) == {"db": ["pool <*> exhausted"]}
+    # Read and found without templates: answered as the read answers it (left out).
+    assert copy.known({"db", "cache"}) == {"db": ["pool <*> exhausted"]}
+    assert copy.known({"db", "api"}) is None
+    copy.forget({"db"})
+    assert copy.known({"db"}) is None
+
+
+def test_a_template_check_notes_what_each_service_was_mined_against() -> None:
+    check = TemplateCheck()
+    check.mined_against({"db", "cache"}, {"db": ["a"]})
+    assert check.used == {"db": ["a"], "cache": None}

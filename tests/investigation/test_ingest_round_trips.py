@@ -96,7 +96,7 @@ async def test_the_analysed_incidents_status_goes_out_with_the_chains_lock_not_a
     assert not [s for s in sends if s and s[-1].startswith("UPDATE incident")], sends
 
 
-async def test_an_analysed_ingest_is_four_round_trips_its_begin_silence_read_and_insert_sent_together(
+async def test_an_analysed_ingest_is_two_round_trips_its_begin_reads_insert_and_bundle_sent_together(
     services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await services.pipeline.ingest(example_2("warm-up"), principal=SYSTEM_PRINCIPAL)
@@ -105,15 +105,20 @@ async def test_an_analysed_ingest_is_four_round_trips_its_begin_silence_read_and
     assert outcome.response.status == "analyzed"
     tables = [[_table(part) for part in send] for send in sends]
     assert tables == [
-        ["log_template_state"],  # the remembered templates, before the transaction
-        # The transaction's BEGIN, whether a silence is active, the reference's state, and
-        # the incident itself, inserted where the reference has none and joined none: whether
-        # it was decides the rest.
-        ["BEGIN", "silence", "incident", "incident"],
-        ["incident_alert", "job", "evidence_bundle", "incident_evidence"],
-        # The chain's lock, then its events, each linked to the head and hashed by the
-        # server, and the COMMIT: the lock is held for no round trip.
-        ["analysis", "postmortem", "incident", "pg_advisory_xact_lock"]
+        # The transaction's BEGIN, whether a silence is active, the remembered templates the
+        # log line was mined against (from this process's copy: read again here, not before),
+        # the reference's state, and the incident itself, inserted where the reference has
+        # none and joined none: whether it was decides the rest. Then its evidence bundle
+        # and the bundle's link, taking place only where the incident was inserted: whether
+        # the bundle was new decides its audit event.
+        [
+            *("BEGIN", "silence", "log_template_state", "incident", "incident"),
+            *("evidence_bundle", "incident_evidence"),
+        ],
+        # The alert and the job, the analysis, the chain's lock, then its events, each linked
+        # to the head and hashed by the server, and the COMMIT: the lock is held for no round
+        # trip.
+        ["incident_alert", "job", "analysis", "postmortem", "incident", "pg_advisory_xact_lock"]
         + ["audit_event"] * 4
         + ["COMMIT"],
     ], sends

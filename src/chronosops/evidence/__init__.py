@@ -10,6 +10,7 @@ from chronosops.evidence.collection import (
 from chronosops.evidence.errors import BundleNotFoundError, BundleTamperedError
 from chronosops.evidence.schemas import BundleRead, IncidentBundleRead, StoredBundle
 from chronosops.evidence.service import EvidenceService
+from chronosops.evidence.template_memory import StaleTemplatesError, TemplateCheck
 
 __all__ = [
     "DEFAULT_ITEM_CAPS",
@@ -24,6 +25,8 @@ __all__ = [
     "CollectorRunner",
     "EvidenceService",
     "IncidentBundleRead",
+    "StaleTemplatesError",
     "StoredBundle",
+    "TemplateCheck",
     "artifacts_of",
 ]

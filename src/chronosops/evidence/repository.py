@@ -4,7 +4,18 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Executable, Integer, bindparam, delete, select, union_all
+from sqlalchemy import (
+    Executable,
+    Integer,
+    bindparam,
+    column,
+    delete,
+    exists,
+    select,
+    table,
+    union_all,
+)
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chronosops.evidence.tables import (
@@ -17,6 +28,7 @@ from chronosops.storage import (
     insert_each_or_ignore,
     insert_or_ignore,
     insert_rows,
+    postgres,
     run_prepared,
 )
 
@@ -25,6 +37,34 @@ from chronosops.storage import (
 _TEMPLATES_OF_ONE = select(LogTemplateState.service, LogTemplateState.templates).where(
     LogTemplateState.service == bindparam("service")
 )
+
+# The incident a bundle is stored for, by name only (another domain's table).
+_INCIDENT = table("incident", column("id"))
+
+
+def _if_opened(model: type[EvidenceBundle] | type[IncidentEvidence]) -> Executable:
+    """`insert_or_ignore`'s insert of a row of ``model``, taking place only where the incident
+    ``opened_id`` exists when it runs (PostgreSQL)."""
+    table_ = model.__table__
+    columns = list(table_.columns)
+    return (
+        postgresql.insert(model)
+        .from_select(
+            columns,
+            select(*(bindparam(c.key, type_=c.type) for c in columns)).where(
+                exists().where(_INCIDENT.c.id == bindparam("opened_id"))
+            ),
+        )
+        .on_conflict_do_nothing()
+        .returning(*table_.primary_key)
+    )
+
+
+_BUNDLE_IF_OPENED = _if_opened(EvidenceBundle)
+_LINK_IF_OPENED = _if_opened(IncidentEvidence)
+
+# The key of a service's templates asked ahead (`ask_templates_ahead`), the service appended.
+_TEMPLATES_AHEAD = "evidence.templates:"
 
 _HISTORY_STATEMENTS: dict[int, Executable] = {}
 # Statements kept built for bundles of up to this many services (one per count).
@@ -112,6 +152,29 @@ class EvidenceRepository:
         )
         return inserted, linked
 
+    @staticmethod
+    def insert_and_link_if_opened(
+        bundle: dict[str, Any], link: dict[str, Any]
+    ) -> list[tuple[Executable, dict[str, Any]]]:
+        """`insert_and_link` as two statements that take place only where the link's incident
+        exists when they run, for a caller to send with the statement that may insert it
+        (their answers read as `insert_and_link`'s). Both or neither: an incident a
+        transaction inserted cannot vanish under it, nor appear from elsewhere (a new id)."""
+        opened = {"opened_id": link["incident_id"]}
+        return [(_BUNDLE_IF_OPENED, bundle | opened), (_LINK_IF_OPENED, link | opened)]
+
+    async def unlink(self, bundle_id: str, incident_id: str, *, inserted: bool) -> None:
+        """Undo `insert_and_link` in the transaction that made it (``inserted``: the bundle
+        row too, which no other transaction can have seen yet)."""
+        await self.session.execute(
+            delete(IncidentEvidence).where(
+                IncidentEvidence.incident_id == incident_id,
+                IncidentEvidence.bundle_id == bundle_id,
+            )
+        )
+        if inserted:
+            await self.session.execute(delete(EvidenceBundle).where(EvidenceBundle.id == bundle_id))
+
     async def link(self, link: dict[str, Any]) -> bool:
         """Attach a bundle to an incident; False when it already was."""
         return await insert_or_ignore(self.session, IncidentEvidence, link)
@@ -144,6 +207,29 @@ class EvidenceRepository:
             select(LogTemplateState).where(LogTemplateState.service.in_(sorted(services)))
         )
         return {row.service: list(row.templates) for row in rows}
+
+    async def ask_templates_ahead(self, services: Collection[str]) -> None:
+        """PostgreSQL: ask each service's templates with the transaction's next statement that
+        needs an answer (`postgres.read_ahead`); `templates_read_ahead` reads the answers."""
+        for service in services:
+            await postgres.read_ahead(
+                self.session, _TEMPLATES_AHEAD + service, _TEMPLATES_OF_ONE, {"service": service}
+            )
+
+    async def templates_read_ahead(self, services: Collection[str]) -> dict[str, list[str]]:
+        """The templates of these services as asked ahead in this transaction; those whose
+        answer has not come (not asked, or nothing was sent since) are read now."""
+        found: dict[str, list[str]] = {}
+        missing: list[str] = []
+        for service in services:
+            rows = await postgres.answer_ahead(self.session, _TEMPLATES_AHEAD + service)
+            if rows is None:
+                missing.append(service)
+            elif rows:
+                found[service] = list(rows[0][1])
+        if missing:
+            found.update(await self.log_templates(missing))
+        return found
 
     async def remember_log_templates(
         self, service: str, templates: Sequence[str], *, at: datetime

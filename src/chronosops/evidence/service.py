@@ -4,6 +4,7 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Executable
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chronosops.analysis.code_paths import history_of
@@ -28,7 +29,7 @@ from chronosops.evidence.errors import BundleNotFoundError, BundleTamperedError
 from chronosops.evidence.lite import artifacts_from_lite, log_services
 from chronosops.evidence.repository import EvidenceRepository
 from chronosops.evidence.schemas import BundleRead, IncidentBundleRead, StoredBundle
-from chronosops.evidence.template_memory import TemplateMemory
+from chronosops.evidence.template_memory import CheckedCopy, TemplateMemory
 
 # Earlier incidents of each service whose log statements an analysis reads (engine 3.13).
 DEFAULT_HISTORY_INCIDENTS = 20
@@ -48,6 +49,8 @@ class EvidenceService:
         self.runner = runner or CollectorRunner([], CollectionPolicy())
         # The remembered log templates as this process last read or wrote them.
         self.template_memory = TemplateMemory()
+        # PostgreSQL: the same, as a guess the ingest's transaction checks (`CheckedCopy`).
+        self.template_copy = CheckedCopy()
 
     @property
     def collectors_configured(self) -> bool:
@@ -91,6 +94,23 @@ class EvidenceService:
     ) -> dict[str, list[str]]:
         """The templates mined for these services before, to mine their new lines against."""
         return await EvidenceRepository(session).log_templates(services)
+
+    async def ask_templates_ahead(self, session: AsyncSession, services: Collection[str]) -> None:
+        """PostgreSQL: read these services' templates with the transaction's next statement
+        that needs an answer, for `templates_unchanged` (no round trip of its own)."""
+        await EvidenceRepository(session).ask_templates_ahead(services)
+
+    async def templates_unchanged(
+        self, session: AsyncSession, used: Mapping[str, Sequence[str] | None]
+    ) -> bool:
+        """Whether the templates remembered for these services are, as this transaction reads
+        them, the ones ``used`` (``None``: none remembered)."""
+        now = await EvidenceRepository(session).templates_read_ahead(used.keys())
+        return all(
+            (list(now[service]) if service in now else None)
+            == (list(kept) if kept is not None else None)
+            for service, kept in used.items()
+        )
 
     async def remember_templates(
         self,
@@ -201,9 +221,48 @@ class EvidenceService:
         by: str | None,
     ) -> StoredBundle:
         """Store the bundle once (content-addressed) and attach it to the incident."""
-        repository = EvidenceRepository(session)
+        inserted, attached = await EvidenceRepository(session).insert_and_link(
+            *self._rows(draft, incident_id=incident_id, window=window, by=by)
+        )
+        return StoredBundle(bundle_id=draft.bundle_id, inserted=inserted, attached=attached)
+
+    def store_if_opened(
+        self, draft: BundleDraft, *, incident_id: str, window: TimeWindow, by: str | None
+    ) -> list[tuple[Executable, dict[str, Any]]]:
+        """PostgreSQL: `store` as statements that take place only where the incident
+        ``incident_id`` exists when they run, to go out with the statement that may insert it
+        (one round trip fewer for a synchronous ingest); `stored_if_opened` reads their
+        answers."""
+        return EvidenceRepository.insert_and_link_if_opened(
+            *self._rows(draft, incident_id=incident_id, window=window, by=by)
+        )
+
+    @staticmethod
+    def stored_if_opened(
+        draft: BundleDraft, answers: Sequence[Sequence[Any]]
+    ) -> StoredBundle | None:
+        """What `store_if_opened`'s statements did, as `store` answers it; None when they did
+        nothing (the incident was not there: the caller stores the bundle itself, if at all)."""
+        inserted, attached = (bool(rows) for rows in answers)
+        if not attached:
+            return None
+        return StoredBundle(bundle_id=draft.bundle_id, inserted=inserted, attached=attached)
+
+    async def unstore(
+        self, session: AsyncSession, stored: StoredBundle, *, incident_id: str
+    ) -> None:
+        """Undo `store_if_opened` in its transaction, for an incident whose analysis is not
+        stored after all (a silence holds it back)."""
+        await EvidenceRepository(session).unlink(
+            stored.bundle_id, incident_id, inserted=stored.inserted
+        )
+
+    def _rows(
+        self, draft: BundleDraft, *, incident_id: str, window: TimeWindow, by: str | None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The bundle's row and its link to the incident, as `store` writes them."""
         now = self.clock.now()
-        inserted, attached = await repository.insert_and_link(
+        return (
             {
                 "id": draft.bundle_id,
                 "hash_algo": draft.content["hashAlgo"],
@@ -224,7 +283,6 @@ class EvidenceService:
                 "attached_by": by,
             },
         )
-        return StoredBundle(bundle_id=draft.bundle_id, inserted=inserted, attached=attached)
 
     async def get(self, session: AsyncSession, bundle_id: str, *, redact: bool) -> BundleRead:
         repository = EvidenceRepository(session)

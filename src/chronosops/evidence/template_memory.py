@@ -68,3 +68,70 @@ class TemplateMemory:
     def forget(self) -> None:
         self._templates.clear()
         self._token = None
+
+
+# Services whose templates a `CheckedCopy` holds at most (a process sees few; past this the
+# copy starts over rather than grow without bound).
+CHECKED_COPY_SERVICES = 4096
+
+
+class CheckedCopy:
+    """PostgreSQL: this process's copy of the remembered log templates, to mine an ingest's
+    lines against without the read (a round trip and a connection's turn of its own, ~5% of a
+    synchronous ingest's CPU; docs/benchmarks.md, twenty-eighth pass) — only where the
+    ingest's own transaction reads them again and finds them unchanged (`TemplateCheck`).
+
+    PostgreSQL has no cheap token that says nothing changed (SQLite's ``data_version``), so
+    the copy is never trusted: it is a guess the transaction that stores the mined evidence
+    checks, as of that transaction, before anything is kept. A wrong guess costs the ingest
+    one more attempt (after a fresh read), never a different result. ``None`` for a service
+    says none were remembered for it when it was read.
+    """
+
+    def __init__(self) -> None:
+        self._templates: dict[str, tuple[str, ...] | None] = {}
+
+    def known(self, services: Collection[str]) -> dict[str, list[str]] | None:
+        """The copy for these services as `EvidenceService.known_templates` would answer it
+        (services with none left out); None when it does not hold them all."""
+        templates = self._templates
+        if not all(service in templates for service in services):
+            return None
+        return {
+            service: list(kept) for service in services if (kept := templates[service]) is not None
+        }
+
+    def keep(self, services: Collection[str], templates: Mapping[str, Sequence[str]]) -> None:
+        """What a read (or a committed write) found for these services."""
+        if len(self._templates) + len(services) > CHECKED_COPY_SERVICES:
+            self._templates.clear()
+        for service in services:
+            kept = templates.get(service)
+            self._templates[service] = tuple(kept) if kept is not None else None
+
+    def forget(self, services: Collection[str]) -> None:
+        for service in services:
+            self._templates.pop(service, None)
+
+
+class TemplateCheck:
+    """The templates an ingest's lines were mined against from a `CheckedCopy`, by service
+    (``None``: none remembered), which its transaction must find unchanged before it stores
+    anything mined from them."""
+
+    def __init__(self) -> None:
+        self.used: dict[str, list[str] | None] = {}
+
+    def mined_against(self, services: Collection[str], known: Mapping[str, Sequence[str]]) -> None:
+        for service in services:
+            kept = known.get(service)
+            self.used[service] = list(kept) if kept is not None else None
+
+
+class StaleTemplatesError(Exception):
+    """The templates an ingest mined against changed before its transaction: nothing of that
+    attempt is kept, and it is made again after a fresh read."""
+
+    def __init__(self, services: Collection[str]) -> None:
+        super().__init__(f"the remembered log templates of {sorted(services)} changed")
+        self.services = list(services)

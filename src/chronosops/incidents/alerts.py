@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import Executable, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -196,8 +196,12 @@ class AlertGrouping:
         return ReferenceState(own=own, joined=joined)
 
     async def reference_state_opening(
-        self, session: AsyncSession, request: IngestIncidentRequest, values: dict[str, Any]
-    ) -> tuple[ReferenceState, bool] | None:
+        self,
+        session: AsyncSession,
+        request: IngestIncidentRequest,
+        values: dict[str, Any],
+        then: Sequence[tuple[Executable, dict[str, Any]]] = (),
+    ) -> tuple[ReferenceState, bool, list[list[tuple[Any, ...]]]] | None:
         """`reference_state`, and in the same round trip the reference's first occurrence
         inserted from ``values`` (an incident's columns) when it has no incident and joined no
         open one; whether that insert took place. None where it cannot be sent so (another
@@ -208,15 +212,21 @@ class AlertGrouping:
         joined an open incident as it runs, and its unique key says whether the reference
         opened one; under READ COMMITTED that is no older than the state read before it in
         the same send. When it took place, the state read is of no further use: the insert's
-        own reading is the one the ingest acts on. When it did not, nothing was written."""
+        own reading is the one the ingest acts on. When it did not, nothing was written.
+
+        ``then``: statements sent after the insert in the same round trip (their rows are the
+        third item), which must take place only where it did
+        (`EvidenceService.store_if_opened`)."""
         if not postgres.is_postgres(session):
             return None
         reference = {"source_type": request.source_type, "source_ref": request.source_ref}
-        found = await postgres.fetch_each(session, [(_REFERENCE, reference), (_OPEN_FIRST, values)])
+        found = await postgres.fetch_each(
+            session, [(_REFERENCE, reference), (_OPEN_FIRST, values), *then]
+        )
         if found is None:
             return None
         ((own, joined),) = found[0]
-        return ReferenceState(own=own, joined=joined), bool(found[1])
+        return ReferenceState(own=own, joined=joined), bool(found[1]), found[2:]
 
     def may_join(self, request: IngestIncidentRequest) -> bool:
         """Whether any open incident could take this alert: it has a vendor group, or its

@@ -36,7 +36,7 @@ from chronosops.core.ingest_request import ChangeOrEvent, EvidenceLite, IngestIn
 from chronosops.core.timestamps import format_instant
 from chronosops.core.topology import TOPOLOGY_EVENT, ServiceGraph, edges_from_events
 from chronosops.core.windows import TimeWindow
-from chronosops.evidence import BundleDraft, CollectionNote, EvidenceService
+from chronosops.evidence import BundleDraft, CollectionNote, EvidenceService, TemplateCheck
 from chronosops.incidents import IncidentRead
 from chronosops.scenarios import GenerationOptions, generate, options_from_fields, scenario_id_of
 from chronosops.storage import Database
@@ -219,8 +219,13 @@ class EvidenceGatherer:
         *,
         window: TimeWindow,
         joined: Sequence[IngestIncidentRequest] = (),
+        check: TemplateCheck | None = None,
     ) -> Gathered:
-        """The incident's evidence; ``joined`` are the requests of the alerts that joined it."""
+        """The incident's evidence; ``joined`` are the requests of the alerts that joined it.
+
+        ``check``: the caller's transaction checks the templates noted there before it keeps
+        anything mined from them, so the request's lines may be mined against this process's
+        copy of them (PostgreSQL; `CheckedCopy`)."""
         gathered = Gathered()
         # Kinds the sender read over the window and found empty (evidenceLite.readEmpty).
         declared = (
@@ -228,7 +233,7 @@ class EvidenceGatherer:
         )
         said = f"; read and found empty by the sender: {', '.join(declared)}" if declared else ""
         if request.has_evidence:
-            lite = await self._lite(request)
+            lite = await self._lite(request, check)
             gathered.add(
                 lite,
                 CollectionNote(
@@ -333,7 +338,9 @@ class EvidenceGatherer:
             ),
         )
 
-    async def _lite(self, request: IngestIncidentRequest) -> list[Artifact]:
+    async def _lite(
+        self, request: IngestIncidentRequest, check: TemplateCheck | None = None
+    ) -> list[Artifact]:
         """evidenceLite as artifacts, its log lines mined against the templates remembered for
         their services (so baselines and incidents share template ids), which then take in the
         new ones."""
@@ -341,14 +348,26 @@ class EvidenceGatherer:
         if not services:
             return self.evidence.artifacts_from_request(request)
         if _log_lines(request) <= INLINE_MINING_LINES and not self.database.is_sqlite:
+            copies = self.evidence.template_copy
+            copy = copies.known(services) if check is not None else None
+            if check is not None and copy is not None:
+                # Mined against the copy, which the caller's transaction checks; only when the
+                # lines bring no new template (a write must start from a fresh read).
+                artifacts = self.evidence.artifacts_from_request(request, known_templates=copy)
+                if not self.evidence.new_templates(artifacts, known=copy):
+                    check.mined_against(services, copy)
+                    return artifacts
             # PostgreSQL: the read alone (one round trip, no transaction); a write only when
             # the lines brought a template not remembered yet.
             async with self.database.reads() as session:
                 known = await self.evidence.known_templates(session, services)
+            copies.keep(services, known)
             artifacts = self.evidence.artifacts_from_request(request, known_templates=known)
             if self.evidence.new_templates(artifacts, known=known):
+                copies.forget(services)
                 async with self.database.unit_of_work() as session:
-                    await self.evidence.remember_templates(session, artifacts, known=known)
+                    now = await self.evidence.remember_templates(session, artifacts, known=known)
+                copies.keep(services, now)
             return artifacts
         if _log_lines(request) <= INLINE_MINING_LINES:
             # SQLite: mined against this process's copy of the templates when nothing can have

@@ -31,7 +31,14 @@ from chronosops.core.ingest_request import IngestIncidentRequest, IngestIncident
 from chronosops.core.metrics import OperatorMetrics
 from chronosops.core.timestamps import format_instant
 from chronosops.core.windows import TimeWindow, incident_window
-from chronosops.evidence import BundleDraft, CollectionNote, EvidenceService
+from chronosops.evidence import (
+    BundleDraft,
+    CollectionNote,
+    EvidenceService,
+    StaleTemplatesError,
+    StoredBundle,
+    TemplateCheck,
+)
 from chronosops.evidence.lite import SOURCE as LITE_SOURCE
 from chronosops.incidents import (
     AlertGrouping,
@@ -123,6 +130,9 @@ class Ahead:
     notes: list[CollectionNote] = field(default_factory=list)
     seconds: float = 0.0
     prose: Prose | None = None
+    # The copy of the remembered templates its log lines were mined against, if any: the
+    # transaction that stores it checks them first.
+    check: TemplateCheck = field(default_factory=TemplateCheck)
 
 
 @dataclass(frozen=True)
@@ -381,6 +391,29 @@ class IngestPipeline:
         unseen: bool = False,
         grouping: AlertGrouping | None = None,
     ) -> IngestOutcome:
+        """`_ingest_attempt`, made once more (its templates read afresh) when the templates its
+        lines were mined against from this process's copy changed before its transaction:
+        that attempt rolled back, nothing of it was kept."""
+        try:
+            return await self._ingest_attempt(
+                request, principal=principal, mode=mode, unseen=unseen, grouping=grouping
+            )
+        except StaleTemplatesError as stale:
+            log.info("incident.templates_changed", services=stale.services)
+            self.evidence.template_copy.forget(stale.services)
+            return await self._ingest_attempt(
+                request, principal=principal, mode=mode, unseen=unseen, grouping=grouping
+            )
+
+    async def _ingest_attempt(
+        self,
+        request: IngestIncidentRequest,
+        *,
+        principal: Principal,
+        mode: AnalysisMode = "inline",
+        unseen: bool = False,
+        grouping: AlertGrouping | None = None,
+    ) -> IngestOutcome:
         """Open the alert's incident, or match its open one (same sourceType and sourceRef).
 
         ``grouping``: first answer a repeat of an alert that joined an open incident, as
@@ -405,6 +438,8 @@ class IngestPipeline:
         rerun: JobRead | None = None
         stored: AnalysisRead | None = None
         silenced: str | None = None
+        # The bundle stored with the incident's insert, in its round trip (PostgreSQL).
+        stored_ahead: StoredBundle | None = None
         async with self.database.unit_of_work() as session:
             fresh = False
             if self.silences is not None:
@@ -412,6 +447,9 @@ class IngestPipeline:
                 # question goes out with the transaction's first read, not alone after the
                 # insert (a silence made meanwhile races the ingest either way).
                 await self.silences.ask_ahead(session)
+            if ahead is not None and ahead.check.used:
+                # The templates the evidence was mined against, read again with the same send.
+                await self.evidence.ask_templates_ahead(session, ahead.check.used)
             registration: Registration | None = None
             if grouping is not None:
                 # Both questions in one statement: its own latest incident, and an open one
@@ -425,9 +463,23 @@ class IngestPipeline:
                         by=principal.subject,
                         incident_id=ahead.incident.id if ahead else None,
                     )
-                    both = await grouping.reference_state_opening(session, request, values)
+                    # With an analysis ahead, its bundle is stored and linked in the same
+                    # send, where the insert took place (one round trip fewer).
+                    then = (
+                        self.evidence.store_if_opened(
+                            ahead.draft,
+                            incident_id=ahead.incident.id,
+                            window=ahead.window,
+                            by=principal.subject,
+                        )
+                        if ahead is not None
+                        else []
+                    )
+                    both = await grouping.reference_state_opening(session, request, values, then)
                 if both is not None and both[1]:
                     registration = self.incidents.opened(first)
+                    if ahead is not None:
+                        stored_ahead = self.evidence.stored_if_opened(ahead.draft, both[2])
                 else:
                     state = (
                         both[0]
@@ -505,6 +557,9 @@ class IngestPipeline:
                     },
                 )
                 if silence is not None:
+                    if stored_ahead is not None:
+                        # Its analysis is held back, so is its bundle (stored with the insert).
+                        await self.evidence.unstore(session, stored_ahead, incident_id=row.id)
                     silenced = await self._record_silence(
                         session, registration.incident, silence, principal=principal
                     )
@@ -513,6 +568,12 @@ class IngestPipeline:
                         session, "incident.created", registration.incident, by=principal.subject
                     )
                 if ahead is not None and job is not None:
+                    if ahead.check.used and not await self.evidence.templates_unchanged(
+                        session, ahead.check.used
+                    ):
+                        # Mined against templates another process changed since this one
+                        # read them: roll back, and mine again against what is remembered now.
+                        raise StaleTemplatesError(ahead.check.used)
                     stored = await self._store_analysis(
                         session,
                         registration.incident,
@@ -523,6 +584,7 @@ class IngestPipeline:
                         principal=principal,
                         prose=ahead.prose,
                         new_incident=True,
+                        stored=stored_ahead,
                     )
             elif registration.changes:
                 await self.audit.record(
@@ -665,7 +727,8 @@ class IngestPipeline:
         try:
             incident = self.incidents.preview(request, incident_id=self.incidents.new_id())
             window = window_of(incident)
-            gathered = await self.gatherer.gather(incident, request, window=window)
+            check = TemplateCheck()
+            gathered = await self.gatherer.gather(incident, request, window=window, check=check)
             draft = self.evidence.seal(gathered.artifacts, collection=gathered.notes)
             analysis_input, reasoning = await self._reason(incident, draft, window=window)
             prose = await self._prose(incident, draft, reasoning)
@@ -681,6 +744,7 @@ class IngestPipeline:
             notes=list(gathered.notes),
             seconds=time.perf_counter() - started,
             prose=prose,
+            check=check,
         )
 
     async def run_analysis(
@@ -962,17 +1026,20 @@ class IngestPipeline:
         prose: Prose | None = None,
         new_incident: bool = False,
         first_analysis: bool = False,
+        stored: StoredBundle | None = None,
     ) -> AnalysisRead:
         """Bundle, analysis, the incident's status and their audit events, in the caller's
         transaction (audit last: appending holds the chain's lock until commit).
 
         ``new_incident``: opened in this transaction (it has no earlier postmortem);
-        ``first_analysis``: stored earlier but never analysed (no earlier postmortem either)."""
+        ``first_analysis``: stored earlier but never analysed (no earlier postmortem either);
+        ``stored``: the bundle, stored and linked in this transaction already."""
         unanalysed = new_incident or first_analysis
         previous_top = await self._previous_top(session, incident)
-        stored = await self.evidence.store(
-            session, draft, incident_id=incident.id, window=window, by=principal.subject
-        )
+        if stored is None:
+            stored = await self.evidence.store(
+                session, draft, incident_id=incident.id, window=window, by=principal.subject
+            )
         analysis, traces = await self.reasoning.store(
             session,
             incident_id=incident.id,

@@ -6,8 +6,11 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import func, select
 
-from tests.fixtures.guide import request
+from chronosops.bootstrap import Services
+from chronosops.evidence.tables import EvidenceBundle, IncidentEvidence
+from tests.fixtures.guide import example, request
 from tests.fixtures.webhooks import Hooks
 from tests.sources.payloads import load
 
@@ -173,3 +176,29 @@ async def test_a_vendor_alert_matching_a_silence_by_source_is_silenced(
     event = response.json()["events"][0]
     assert event["status"] == "created"
     assert "Silenced by silence" in event["message"]
+
+
+async def test_a_silenced_alert_keeps_none_of_the_evidence_analysed_ahead_of_its_transaction(
+    client: httpx.AsyncClient, analyst: dict[str, str], services: Services
+) -> None:
+    # Example 2 carries evidence, so it is analysed before its transaction; on PostgreSQL its
+    # bundle goes out with the incident's insert, before the silence is matched.
+    matchers = {"service": "database-service", "environment": "production"}
+    created = await client.post("/v1/silences", json=silence(matchers=matchers), headers=analyst)
+    assert created.status_code == 201, created.text
+
+    response = await client.post(
+        INGEST, json={**example("example_2_with_evidence"), "sourceRef": "s-2"}, headers=analyst
+    )
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["status"] == "created"
+    assert body["evidenceBundleId"] is None
+    async with services.database.unit_of_work(write=False) as session:
+        links = await session.scalar(select(func.count()).select_from(IncidentEvidence))
+        bundles = await session.scalar(select(func.count()).select_from(EvidenceBundle))
+    assert (links, bundles) == (0, 0)
+    events = (
+        await client.get(f"/v1/incidents/{body['incidentId']}/audit-events", headers=analyst)
+    ).json()
+    assert [e["eventType"] for e in events] == ["INCIDENT_CREATED", "INCIDENT_SILENCED"]

@@ -1,0 +1,104 @@
+"""On PostgreSQL an ingest mines its log lines against this process's copy of the remembered
+templates, and its transaction reads them again: when another process changed them meanwhile,
+nothing of that attempt is kept and the ingest is made again against what is remembered now."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from chronosops.audit.tables import AuditEvent
+from chronosops.auth import SYSTEM_PRINCIPAL
+from chronosops.bootstrap import Services
+from chronosops.core.artifacts import LogTemplate
+from chronosops.core.ingest_request import IngestIncidentRequest
+from chronosops.evidence.repository import EvidenceRepository
+from chronosops.incidents.tables import Incident
+from tests.fixtures.database import on_postgres
+from tests.fixtures.guide import example
+from tests.fixtures.psycopg_sends import record_sends
+
+pytestmark = pytest.mark.skipif(
+    not on_postgres(), reason="needs CHRONOSOPS_TEST_DATABASE_URL (PostgreSQL)"
+)
+
+SERVICE = "database-service"
+
+
+def example_2(ref: str) -> IngestIncidentRequest:
+    return IngestIncidentRequest.model_validate(
+        {**example("example_2_with_evidence"), "sourceRef": ref}
+    )
+
+
+async def _templates_of_bundle(services: Services, bundle_id: str) -> list[str]:
+    async with services.database.unit_of_work(write=False) as session:
+        draft = await services.evidence.draft(session, bundle_id)
+    return [a.template for a in draft.artifacts if isinstance(a, LogTemplate)]
+
+
+async def _remembered_elsewhere(services: Services, templates: list[str]) -> None:
+    """What another process's ingest would write: this process's copy does not see it."""
+    async with services.database.unit_of_work() as session:
+        await EvidenceRepository(session).remember_log_templates(
+            SERVICE, templates, at=services.clock.now()
+        )
+
+
+async def test_templates_changed_by_another_process_are_the_ones_the_next_ingest_mines_against(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = await services.pipeline.ingest(example_2("alert-1"), principal=SYSTEM_PRINCIPAL)
+    assert first.response.evidence_bundle_id is not None
+    assert await _templates_of_bundle(services, first.response.evidence_bundle_id) == [
+        "connection pool exhausted"
+    ]
+    await _remembered_elsewhere(services, ["connection pool <*>"])
+
+    sends = record_sends(monkeypatch)
+    again = await services.pipeline.ingest(example_2("alert-2"), principal=SYSTEM_PRINCIPAL)
+
+    assert again.response.status == "analyzed"
+    assert again.response.evidence_bundle_id is not None
+    assert await _templates_of_bundle(services, again.response.evidence_bundle_id) == [
+        "connection pool <*>"
+    ]
+    # The attempt mined against the copy rolled back before writing anything but its
+    # incident; the next one read the templates first, then wrote.
+    assert [send[0].split()[0] for send in sends[:4]] == ["BEGIN", "ROLLBACK", "SELECT", "BEGIN"]
+    assert sends[2] == ["SELECT log_template_state.service, log_template_state.templates"]
+    async with services.database.unit_of_work(write=False) as session:
+        stored = await session.scalar(
+            select(func.count()).select_from(Incident).where(Incident.source_ref == "alert-2")
+        )
+        events = list(
+            await session.scalars(
+                select(AuditEvent.event_type)
+                .where(AuditEvent.incident_id == again.response.incident_id)
+                .order_by(AuditEvent.seq)
+            )
+        )
+        verified = await services.audit.verify_chain(session)
+    assert stored == 1
+    assert [str(e) for e in events] == [
+        "INCIDENT_CREATED",
+        "EVIDENCE_BUNDLE_CREATED",
+        "ANALYSIS_CREATED",
+        "POSTMORTEM_CREATED",
+    ]
+    assert verified.ok
+
+
+async def test_the_copy_is_kept_again_after_a_fresh_read_so_the_third_ingest_reads_nothing_first(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await services.pipeline.ingest(example_2("alert-1"), principal=SYSTEM_PRINCIPAL)
+    await _remembered_elsewhere(services, ["connection pool <*>"])
+    await services.pipeline.ingest(example_2("alert-2"), principal=SYSTEM_PRINCIPAL)
+
+    sends = record_sends(monkeypatch)
+    third = await services.pipeline.ingest(example_2("alert-3"), principal=SYSTEM_PRINCIPAL)
+
+    assert third.response.status == "analyzed"
+    assert sends[0][0].startswith("BEGIN"), sends
+    assert len(sends) == 2, sends
