@@ -93,7 +93,7 @@ def test_a_short_baseline_does_not_read_noise_on_the_fault_side_as_a_step() -> N
 
 def test_a_short_baseline_reads_a_cpu_pinned_from_idle_on_each_sides_own_level() -> None:
     # Nezha's food-service CPU contention `…144957` with 5 min of evidence before the alert:
-    # three idle minutes near 0.9%, then the injection's minute and three pinned ones. The
+    # three idle minutes near 1%, then the injection's minute and three pinned ones. The
     # pinned minutes wobble by points (85–100%), which as they stand set the pooled spread
     # and read the hundredfold step as eight spreads (0.38); each side on its own level, it
     # is a plain step.
