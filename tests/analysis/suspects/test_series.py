@@ -91,6 +91,25 @@ def test_a_short_baseline_does_not_read_noise_on_the_fault_side_as_a_step() -> N
     assert suspect_kinds(metrics=metrics).get("web", {}).get("cpu", 0.0) < 0.3
 
 
+def test_a_short_baseline_reads_a_cpu_pinned_from_idle_on_each_sides_own_level() -> None:
+    # Nezha's food-service CPU contention `…144957` with 5 min of evidence before the alert:
+    # three idle minutes near 1%, then the injection's minute and three pinned ones. The
+    # pinned minutes wobble by points (85–100%), which as they stand set the pooled spread
+    # and read the hundredfold step as eight spreads (0.38); each side on its own level, it
+    # is a plain step.
+    metrics = short_window("cpu_usage_percent", [0.95, 0.91, 0.94], [1.21, 99.9, 99.9, 85.5])
+    assert suspect_kinds(metrics=metrics)["web"]["cpu"] >= 0.55
+
+
+def test_a_short_baseline_on_each_sides_level_leaves_a_latency_spike_on_its_pooled_spread() -> None:
+    # The proportional reading is the CPU's: an idle service's latency tail swinging on a
+    # few calls keeps the spread both sides show as they stand.
+    metrics = short_window(
+        "server_latency_p99_seconds", [0.005, 0.0049, 0.005], [0.4, 0.005, 0.3, 0.005]
+    )
+    assert suspect_kinds(metrics=metrics).get("web", {}).get("latency", 0.0) < 0.3
+
+
 def test_an_earlier_fault_that_ended_two_minutes_before_the_baselines_end_is_split_off() -> None:
     # Nezha's shipping CPU hog `…155624`: the same service's earlier hog (CPU ~100%) fills the
     # window until two minutes before the cut's baseline ends, then the CPU idles near 3%, and

@@ -118,7 +118,9 @@ def cpu_beyond_load(
         if len(before) < MIN_BASELINE:
             # An earlier fault ended two or three points before the baseline's end: read on
             # both sides' pooled spread, as `series_evidence` reads that CPU (engine 3.45).
-            scale = pooled_scale(before, after, floor=2 * floor, relative=RELATIVE)
+            scale = pooled_scale(
+                before, after, floor=2 * floor, relative=RELATIVE, proportional=True
+            )
         else:
             scale = max(MAD_SCALE * mad(before), RELATIVE * abs(centre), floor)
         beyond = (median(after) - centre * ratio) / scale

@@ -57,14 +57,25 @@ def series_evidence(
     if len(before) < MIN_BASELINE:
         return (
             kind,
-            pooled_deviation(before, after, floor=2 * floor, relative=relative),
+            pooled_deviation(
+                before,
+                after,
+                floor=2 * floor,
+                relative=relative,
+                proportional=kind in PROPORTIONAL_KINDS,
+            ),
             WEAK_SUPPORT,
         )
     return kind, deviation(before, after, floor=floor, relative=relative), 1.0
 
 
 def pooled_deviation(
-    before: Sequence[float], after: Sequence[float], *, floor: float, relative: float
+    before: Sequence[float],
+    after: Sequence[float],
+    *,
+    floor: float,
+    relative: float,
+    proportional: bool = False,
 ) -> float:
     """The move of a series whose baseline is too short to show its own spread (two or three
     points: a window cut short by the previous incident), scaled by the spread both sides show
@@ -73,16 +84,37 @@ def pooled_deviation(
     as before; one that only adds noise widens the pooled spread with it. Before 3.33 the scale
     was a quarter of the level, whatever the series: a CPU tripling read as eight spreads."""
     return (median(after) - median(before)) / pooled_scale(
-        before, after, floor=floor, relative=relative
+        before, after, floor=floor, relative=relative, proportional=proportional
     )
 
 
+# Kinds whose wobble grows with their level (engine 3.50): a CPU share is the work done in the
+# minute, and a container pinned at its limit wobbles by points where it wobbled by hundredths
+# idle. Pooling the two sides' spreads as they stand lets the busier side's set the scale of
+# the step between them: a CPU from 1% to 90-100% read as eight spreads on a short baseline.
+PROPORTIONAL_KINDS = frozenset({"cpu"})
+
+
 def pooled_scale(
-    before: Sequence[float], after: Sequence[float], *, floor: float, relative: float
+    before: Sequence[float],
+    after: Sequence[float],
+    *,
+    floor: float,
+    relative: float,
+    proportional: bool = False,
 ) -> float:
-    """`pooled_deviation`'s scale: the spread both sides show around their own medians."""
+    """`pooled_deviation`'s scale: the spread both sides show around their own medians.
+
+    ``proportional`` (`PROPORTIONAL_KINDS`): each side's spread as a share of its own level,
+    pooled, and read at the baseline's level, as a spread read on a log scale is."""
     centre, level = median(before), median(after)
-    spread = median([abs(v - centre) for v in before] + [abs(v - level) for v in after])
+    if proportional and centre > 0 and level > 0:
+        shares = [abs(v - centre) / centre for v in before] + [
+            abs(v - level) / level for v in after
+        ]
+        spread = median(shares) * centre
+    else:
+        spread = median([abs(v - centre) for v in before] + [abs(v - level) for v in after])
     return max(MAD_SCALE * spread, relative * abs(centre), floor)
 
 
