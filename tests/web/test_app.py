@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from contextlib import suppress
 
 from chronosops.auth import SYSTEM_PRINCIPAL
 from chronosops.bootstrap import Services, build_services
 from chronosops.core.ingest_request import IngestIncidentRequest
 from chronosops.web.app import create_app
-from chronosops.worker import run_worker
 from tests.fixtures.app import make_settings
 from tests.fixtures.guide import request
+from tests.fixtures.jobs import worker_running
 
 
 async def state_of(services: Services, incident_id: str) -> tuple[str, str | None]:
@@ -44,16 +43,11 @@ async def test_an_api_told_to_leave_jobs_to_workers_runs_none_and_a_worker_analy
             await asyncio.sleep(0.5)
             assert await state_of(services, incident_id) == ("created", "queued")
             # `chronosops worker` (on SQLite it polls the jobs table) beside the API.
-            worker = asyncio.create_task(run_worker(services))
-            try:
+            async with worker_running(services):
                 for _ in range(200):
                     if (await state_of(services, incident_id))[0] == "analyzed":
                         break
                     await asyncio.sleep(0.05)
-            finally:
-                worker.cancel()
-                with suppress(asyncio.CancelledError):
-                    await worker
             assert await state_of(services, incident_id) == ("analyzed", "succeeded")
     finally:
         await services.aclose()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from contextlib import suppress
 from typing import Any
 
 import pytest
@@ -21,10 +20,10 @@ from chronosops.bootstrap import Services, build_services
 from chronosops.config import Settings
 from chronosops.core.ingest_request import IngestIncidentRequest
 from chronosops.jobs import PROCRASTINATE_QUEUE, PROCRASTINATE_TASK
-from chronosops.worker import run_worker
 from tests.fixtures.app import make_settings
 from tests.fixtures.database import on_postgres
 from tests.fixtures.guide import request
+from tests.fixtures.jobs import worker_running
 
 on_postgres_only = pytest.mark.skipif(not on_postgres(), reason="Procrastinate needs PostgreSQL")
 
@@ -98,15 +97,10 @@ async def test_one_worker_drains_a_backlog_of_thousands_at_the_pace_of_its_jobs(
     services: Services,
 ) -> None:
     await queue_backlog(services, 2000)
-    worker = asyncio.create_task(run_worker(services))
-    try:
+    async with worker_running(services):
         # A few milliseconds a job, 10-20 s on a loaded two-core machine. Before 0019 the
         # fetches alone took minutes (each ~0.3 s at the start, in the square of what is left).
         took = await wait_until_drained(services, within=90)
-    finally:
-        worker.cancel()
-        with suppress(asyncio.CancelledError):
-            await worker
     assert took < 90
 
 
@@ -132,18 +126,13 @@ async def test_a_worker_drains_a_backlog_of_analyses_without_waiting_out_its_pol
             )
             incidents.append(outcome.response.incident_id)
         started = time.monotonic()
-        worker = asyncio.create_task(run_worker(services))
-        try:
+        async with worker_running(services):
             while time.monotonic() - started < 60:
                 async with services.database.unit_of_work(write=False) as session:
                     counts = await services.jobs.counts(session)
                 if counts.get("succeeded") == len(incidents):
                     break
                 await asyncio.sleep(0.1)
-        finally:
-            worker.cancel()
-            with suppress(asyncio.CancelledError):
-                await worker
         took = time.monotonic() - started
         async with services.database.unit_of_work(write=False) as session:
             statuses = {(await services.incidents.get(session, i)).status for i in incidents}

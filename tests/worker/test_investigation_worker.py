@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from contextlib import suppress
 
 import pytest
 
@@ -11,9 +10,9 @@ from chronosops.auth import SYSTEM_PRINCIPAL
 from chronosops.bootstrap import Services
 from chronosops.core.ingest_request import IngestIncidentRequest
 from chronosops.investigation import InvestigateRequest
-from chronosops.worker import run_worker
 from tests.fixtures.database import on_postgres
 from tests.fixtures.guide import example
+from tests.fixtures.jobs import worker_running
 
 pytestmark = pytest.mark.skipif(not on_postgres(), reason="Procrastinate needs PostgreSQL")
 
@@ -28,17 +27,12 @@ async def test_a_worker_runs_an_investigation_to_its_end(services: Services) -> 
         InvestigateRequest(confidence_target=0.99),
         principal=SYSTEM_PRINCIPAL,
     )
-    worker = asyncio.create_task(run_worker(services))
     status = "running"
-    try:
+    async with worker_running(services):
         for _ in range(300):
             async with services.database.unit_of_work(write=False) as session:
                 status = (await services.investigations.get(session, started.session_id)).status
             if status != "running":
                 break
             await asyncio.sleep(0.05)
-    finally:
-        worker.cancel()
-        with suppress(asyncio.CancelledError):
-            await worker
     assert status == "stopped"

@@ -4,7 +4,6 @@ deferred in its own transaction."""
 from __future__ import annotations
 
 import asyncio
-from contextlib import suppress
 from typing import Any
 
 import psycopg
@@ -14,10 +13,10 @@ from sqlalchemy import text
 from chronosops.auth import SYSTEM_PRINCIPAL
 from chronosops.bootstrap import Services
 from chronosops.core.ingest_request import IngestIncidentRequest
-from chronosops.worker import run_worker
 from chronosops.worker.queue import build_queue, check_without_round_trip, libpq_url
 from tests.fixtures.database import on_postgres
 from tests.fixtures.guide import request
+from tests.fixtures.jobs import worker_running
 
 pytestmark = pytest.mark.skipif(not on_postgres(), reason="Procrastinate needs PostgreSQL")
 
@@ -35,16 +34,11 @@ async def test_a_worker_analyses_an_incident_accepted_in_the_background(
         principal=SYSTEM_PRINCIPAL,
         mode="background",
     )
-    worker = asyncio.create_task(run_worker(services))
-    try:
+    async with worker_running(services):
         for _ in range(200):
             if await status_of(services, outcome.response.incident_id) == "analyzed":
                 break
             await asyncio.sleep(0.05)
-    finally:
-        worker.cancel()
-        with suppress(asyncio.CancelledError):
-            await worker
     assert await status_of(services, outcome.response.incident_id) == "analyzed"
 
 

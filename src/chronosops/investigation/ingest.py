@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 from typing import Any, Literal
 
 import structlog
@@ -394,16 +395,20 @@ class IngestPipeline:
         """`_ingest_attempt`, made once more (its templates read afresh) when the templates its
         lines were mined against from this process's copy changed before its transaction:
         that attempt rolled back, nothing of it was kept."""
+        attempt = partial(
+            self._ingest_attempt,
+            request,
+            principal=principal,
+            mode=mode,
+            unseen=unseen,
+            grouping=grouping,
+        )
         try:
-            return await self._ingest_attempt(
-                request, principal=principal, mode=mode, unseen=unseen, grouping=grouping
-            )
+            return await attempt()
         except StaleTemplatesError as stale:
             log.info("incident.templates_changed", services=stale.services)
             self.evidence.template_copy.forget(stale.services)
-            return await self._ingest_attempt(
-                request, principal=principal, mode=mode, unseen=unseen, grouping=grouping
-            )
+            return await attempt()
 
     async def _ingest_attempt(
         self,
