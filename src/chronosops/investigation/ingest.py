@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import timedelta
-from functools import partial
-from typing import Any, Literal
+from functools import wraps
+from typing import Any, Concatenate, Literal, ParamSpec, TypeVar
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -91,6 +91,29 @@ def evidence_items(request: IngestIncidentRequest) -> int:
 # inline: analyse in this call whatever it takes (CLI, console); auto: in this call only when
 # it can finish at once; background: always leave it to a runner (webhooks, Prefer: respond-async).
 AnalysisMode = Literal["inline", "auto", "background"]
+
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
+
+def _again_if_templates_changed(
+    attempt: Callable[Concatenate[IngestPipeline, _P], Awaitable[_T]],
+) -> Callable[Concatenate[IngestPipeline, _P], Awaitable[_T]]:
+    """The ingest made once more (its templates read afresh) when the templates its lines
+    were mined against from this process's copy changed before its transaction: that attempt
+    rolled back, nothing of it was kept."""
+
+    @wraps(attempt)
+    async def again(pipeline: IngestPipeline, /, *args: _P.args, **kwargs: _P.kwargs) -> _T:
+        try:
+            return await attempt(pipeline, *args, **kwargs)
+        except StaleTemplatesError as stale:
+            log.info("incident.templates_changed", services=stale.services)
+            pipeline.evidence.template_copy.forget(stale.services)
+            return await attempt(pipeline, *args, **kwargs)
+
+    return again
 
 
 class JobLostError(Exception):
@@ -383,34 +406,8 @@ class IngestPipeline:
             delay=self.regroup_delay,
         )
 
+    @_again_if_templates_changed
     async def _ingest_alone(
-        self,
-        request: IngestIncidentRequest,
-        *,
-        principal: Principal,
-        mode: AnalysisMode = "inline",
-        unseen: bool = False,
-        grouping: AlertGrouping | None = None,
-    ) -> IngestOutcome:
-        """`_ingest_attempt`, made once more (its templates read afresh) when the templates its
-        lines were mined against from this process's copy changed before its transaction:
-        that attempt rolled back, nothing of it was kept."""
-        attempt = partial(
-            self._ingest_attempt,
-            request,
-            principal=principal,
-            mode=mode,
-            unseen=unseen,
-            grouping=grouping,
-        )
-        try:
-            return await attempt()
-        except StaleTemplatesError as stale:
-            log.info("incident.templates_changed", services=stale.services)
-            self.evidence.template_copy.forget(stale.services)
-            return await attempt()
-
-    async def _ingest_attempt(
         self,
         request: IngestIncidentRequest,
         *,
