@@ -1,6 +1,7 @@
-"""On PostgreSQL an ingest mines its log lines against this process's copy of the remembered
-templates, and its transaction reads them again: when another process changed them meanwhile,
-nothing of that attempt is kept and the ingest is made again against what is remembered now."""
+"""On PostgreSQL an ingest (or a job) mines its log lines against this process's copy of the
+remembered templates, and its transaction reads them again: when another process changed them
+meanwhile, nothing of that attempt is kept and the ingest is made again against what is
+remembered now."""
 
 from __future__ import annotations
 
@@ -102,3 +103,44 @@ async def test_the_copy_is_kept_again_after_a_fresh_read_so_the_third_ingest_rea
     assert third.response.status == "analyzed"
     assert sends[0][0].startswith("BEGIN"), sends
     assert len(sends) == 2, sends
+
+
+async def test_a_job_that_mined_against_templates_changed_elsewhere_mines_again_and_stores_once(
+    services: Services,
+) -> None:
+    await services.pipeline.ingest(example_2("alert-1"), principal=SYSTEM_PRINCIPAL)
+    queued = await services.pipeline.ingest(
+        example_2("alert-2"), principal=SYSTEM_PRINCIPAL, mode="background"
+    )
+    assert queued.queued_job is not None
+    await _remembered_elsewhere(services, ["connection pool <*>"])
+
+    result = await services.runner.run(queued.queued_job)
+
+    assert result is not None
+    assert result.state == "succeeded"
+    async with services.database.unit_of_work(write=False) as session:
+        incident = await services.incidents.get(session, queued.response.incident_id)
+        job = await services.jobs.get(session, queued.queued_job)
+        events = list(
+            await session.scalars(
+                select(AuditEvent.event_type)
+                .where(AuditEvent.incident_id == incident.id)
+                .order_by(AuditEvent.seq)
+            )
+        )
+        verified = await services.audit.verify_chain(session)
+    assert incident.status == "analyzed"
+    assert incident.latest_bundle_id is not None
+    assert await _templates_of_bundle(services, incident.latest_bundle_id) == [
+        "connection pool <*>"
+    ]
+    # The attempt against the stale copy rolled back whole: one attempt, one analysis.
+    assert job.attempts == 1
+    assert [str(e) for e in events] == [
+        "INCIDENT_CREATED",
+        "EVIDENCE_BUNDLE_CREATED",
+        "ANALYSIS_CREATED",
+        "POSTMORTEM_CREATED",
+    ]
+    assert verified.ok

@@ -28,6 +28,7 @@ from chronosops.storage import (
     insert_each_or_ignore,
     insert_or_ignore,
     insert_rows,
+    insert_unless_taken,
     postgres,
     run_prepared,
 )
@@ -65,6 +66,8 @@ _LINK_IF_OPENED = _if_opened(IncidentEvidence)
 
 # The key of a service's templates asked ahead (`ask_templates_ahead`), the service appended.
 _TEMPLATES_AHEAD = "evidence.templates:"
+# The key of a bundle's insert and link asked ahead (`ask_insert_and_link_ahead`), its id appended.
+_STORED_AHEAD = "evidence.stored:"
 
 _HISTORY_STATEMENTS: dict[int, Executable] = {}
 # Statements kept built for bundles of up to this many services (one per count).
@@ -151,6 +154,34 @@ class EvidenceRepository:
             self.session, [(EvidenceBundle, bundle), (IncidentEvidence, link)]
         )
         return inserted, linked
+
+    async def ask_insert_and_link_ahead(self, bundle: dict[str, Any], link: dict[str, Any]) -> bool:
+        """PostgreSQL: `insert_and_link`'s two statements asked to go out with the
+        transaction's next statement that needs an answer (`postgres.read_ahead`);
+        `inserted_and_linked_ahead` reads their answers. False elsewhere, or when they
+        cannot be asked (nothing asked: the caller inserts as usual)."""
+        if not postgres.is_postgres(self.session):
+            return False
+        key = _STORED_AHEAD + bundle["id"]
+        return await postgres.read_ahead(
+            self.session, key + ":bundle", insert_unless_taken(EvidenceBundle, "postgresql"), bundle
+        ) and await postgres.read_ahead(
+            self.session, key + ":link", insert_unless_taken(IncidentEvidence, "postgresql"), link
+        )
+
+    async def inserted_and_linked_ahead(self, bundle_id: str) -> tuple[bool, bool] | None:
+        """(inserted, linked) as `insert_and_link` answers them, for the statements
+        `ask_insert_and_link_ahead` asked (sent now if nothing carried them yet)."""
+        key = _STORED_AHEAD + bundle_id
+        inserted = await postgres.answer_ahead(self.session, key + ":bundle")
+        if inserted is None:
+            # Still waiting (no statement needing an answer went out since): on their own.
+            await postgres.fetch_each(self.session, [])
+            inserted = await postgres.answer_ahead(self.session, key + ":bundle")
+        linked = await postgres.answer_ahead(self.session, key + ":link")
+        if inserted is None or linked is None:
+            return None
+        return bool(inserted), bool(linked)
 
     @staticmethod
     def insert_and_link_if_opened(

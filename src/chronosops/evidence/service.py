@@ -226,6 +226,32 @@ class EvidenceService:
         )
         return StoredBundle(bundle_id=draft.bundle_id, inserted=inserted, attached=attached)
 
+    async def ask_store_ahead(
+        self,
+        session: AsyncSession,
+        draft: BundleDraft,
+        *,
+        incident_id: str,
+        window: TimeWindow,
+        by: str | None,
+    ) -> bool:
+        """PostgreSQL: `store` asked now, to go out with the transaction's next statement that
+        needs an answer (a job's finish) rather than in a round trip of its own;
+        `stored_ahead` then reads what it did. False elsewhere (nothing asked)."""
+        return await EvidenceRepository(session).ask_insert_and_link_ahead(
+            *self._rows(draft, incident_id=incident_id, window=window, by=by)
+        )
+
+    @staticmethod
+    async def stored_ahead(session: AsyncSession, draft: BundleDraft) -> StoredBundle | None:
+        """What `ask_store_ahead` did, as `store` answers it (None: its answers are lost, which
+        only a send that failed leaves, and that fails the transaction)."""
+        answers = await EvidenceRepository(session).inserted_and_linked_ahead(draft.bundle_id)
+        if answers is None:
+            return None
+        inserted, attached = answers
+        return StoredBundle(bundle_id=draft.bundle_id, inserted=inserted, attached=attached)
+
     def store_if_opened(
         self, draft: BundleDraft, *, incident_id: str, window: TimeWindow, by: str | None
     ) -> list[tuple[Executable, dict[str, Any]]]:

@@ -149,18 +149,20 @@ class IncidentRepository:
         return {key: getattr(incident, key) for key in _COLUMN_KEYS}
 
     async def update(
-        self, incident_id: str, values: dict[str, Any], *, inserted_here: bool = False
+        self, incident_id: str, values: dict[str, Any], *, held_here: bool = False
     ) -> bool:
         """Update the incident's columns; False when there is no such incident.
 
-        ``inserted_here``: this transaction inserted the incident, so it is there (nobody else
-        sees it before the commit): on PostgreSQL the UPDATE then waits and goes out with the
-        transaction's next statement that needs an answer, instead of a round trip of its own
-        to be told what is already known."""
+        ``held_here``: this transaction inserted the incident (nobody else sees it before the
+        commit), or a row that references it (an analysis: its foreign key keeps the incident
+        from being deleted until the commit, and the insert fails if it is gone), so it is
+        there: on PostgreSQL the UPDATE then waits and goes out with the transaction's next
+        statement that needs an answer, instead of a round trip of its own to be told what is
+        already known."""
         if postgres.is_postgres(self.session) and (
             identity_key(Incident, incident_id) not in self.session.identity_map
         ):
-            if inserted_here and await postgres.defer(
+            if held_here and await postgres.defer(
                 self.session, _UPDATE_OWN, [{**values, "target_id": incident_id}]
             ):
                 return True

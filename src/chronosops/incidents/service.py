@@ -338,12 +338,12 @@ class IncidentService:
         reason: str | None = None,
         bundle_id: str | None = None,
         analysis_id: str | None = None,
-        inserted_here: bool = False,
+        held_here: bool = False,
     ) -> None:
         """Record where the pipeline got to (one UPDATE; nothing is read first).
 
-        ``inserted_here``: the caller's transaction inserted the incident (see
-        `IncidentRepository.update`)."""
+        ``held_here``: the caller's transaction inserted the incident, or a row whose foreign
+        key holds it until the commit (see `IncidentRepository.update`)."""
         values: dict[str, Any] = {
             "status": status,
             "status_reason": reason,
@@ -353,9 +353,7 @@ class IncidentService:
             values["latest_bundle_id"] = bundle_id
         if analysis_id is not None:
             values["latest_analysis_id"] = analysis_id
-        if not await IncidentRepository(session).update(
-            incident_id, values, inserted_here=inserted_here
-        ):
+        if not await IncidentRepository(session).update(incident_id, values, held_here=held_here):
             raise IncidentNotFoundError(incident_id)
 
     async def mark_silenced(

@@ -777,17 +777,8 @@ class IngestPipeline:
                         async with self.database.unit_of_work(write=False) as session:
                             stored = await self.stored_evidence(session, incident.id)
                     request, joined = stored.request, stored.joined
-                gathered = await self.gatherer.gather(
-                    incident, request, window=window_of(incident), joined=joined
-                )
-                self._count_collection(gathered.notes)
-                outcome = await self.analyze(
-                    incident,
-                    gathered.artifacts,
-                    principal=principal,
-                    collection=gathered.notes,
-                    job_id=job.id,
-                    small=evidence_items(request) <= SEAL_ON_LOOP_ITEMS,
+                outcome = await self._gather_and_analyse(
+                    job, incident, request, joined, principal=principal
                 )
                 self.metrics.analysed(
                     "inconclusive" if outcome.analysis.inconclusive else "conclusive",
@@ -803,6 +794,48 @@ class IngestPipeline:
                 job, incident.id, f"{type(error).__name__}: {error}", principal=principal
             )
             raise
+
+    async def _gather_and_analyse(
+        self,
+        job: JobRead,
+        incident: IncidentRead,
+        request: IngestIncidentRequest,
+        joined: Sequence[IngestIncidentRequest],
+        *,
+        principal: Principal,
+    ) -> AnalysisOutcome:
+        """Gather and analyse the job's evidence, and store it with the job done.
+
+        Its log lines are first mined against this process's copy of the remembered
+        templates (PostgreSQL, as a synchronous ingest mines them: no read of their own, a
+        round trip and ~0.8 ms of CPU a job, docs/benchmarks.md), which the storing
+        transaction checks; if they changed meanwhile, nothing was kept, and the job mines
+        again against a fresh read."""
+        check: TemplateCheck | None = TemplateCheck()
+        while True:
+            gathered = await self.gatherer.gather(
+                incident, request, window=window_of(incident), joined=joined, check=check
+            )
+            try:
+                outcome = await self.analyze(
+                    incident,
+                    gathered.artifacts,
+                    principal=principal,
+                    collection=gathered.notes,
+                    job_id=job.id,
+                    small=evidence_items(request) <= SEAL_ON_LOOP_ITEMS,
+                    check=check,
+                )
+            except StaleTemplatesError as stale:
+                if check is None:
+                    raise
+                log.info("incident.templates_changed", services=stale.services)
+                self.evidence.template_copy.forget(stale.services)
+                # Read afresh this time: nothing to check, so no second stale copy.
+                check = None
+                continue
+            self._count_collection(gathered.notes)
+            return outcome
 
     async def stored_evidence(
         self, session: AsyncSession, incident_id: str, *, row: Incident | None = None
@@ -913,10 +946,12 @@ class IngestPipeline:
         collection: list[CollectionNote] | None = None,
         job_id: str | None = None,
         small: bool = False,
+        check: TemplateCheck | None = None,
     ) -> AnalysisOutcome:
         """Seal the artifacts into a bundle, reason over it, store both, mark the incident analysed.
 
-        ``small``: the request's evidenceLite is small (`SEAL_ON_LOOP_ITEMS`)."""
+        ``small``: the request's evidenceLite is small (`SEAL_ON_LOOP_ITEMS`); ``check``: the
+        templates the artifacts' lines were mined against, checked where they are stored."""
         window = window_of(incident)
         notes = collection or []
         if small and all(note.source == LITE_SOURCE for note in notes):
@@ -928,7 +963,7 @@ class IngestPipeline:
             # CPU work, off the event loop.
             draft = await asyncio.to_thread(self.evidence.seal, artifacts, collection=notes)
         return await self.analyze_bundle(
-            incident, draft, window=window, principal=principal, job_id=job_id
+            incident, draft, window=window, principal=principal, job_id=job_id, check=check
         )
 
     async def analyze_bundle(
@@ -939,7 +974,14 @@ class IngestPipeline:
         window: TimeWindow,
         principal: Principal,
         job_id: str | None = None,
+        check: TemplateCheck | None = None,
     ) -> AnalysisOutcome:
+        """Reason over the sealed bundle and store it all; with ``job_id``, in the transaction
+        that marks that job done (`JobLostError` when another runner holds it now).
+
+        ``check``: the templates the bundle's lines were mined against from this process's
+        copy; `StaleTemplatesError` (nothing stored) when the transaction finds them changed.
+        """
         request, reasoning = await self._reason(incident, draft, window=window)
         prose = await self._prose(incident, draft, reasoning)
         async with self.database.unit_of_work() as session:
@@ -947,9 +989,26 @@ class IngestPipeline:
                 # The question below, sent with the job's finish (one round trip for both);
                 # in this same transaction, so it counts as much there as after it.
                 await self.incidents.ask_never_analysed_ahead(session, incident.id)
+            if check is not None and check.used:
+                # The templates mined against, read again with the job's finish.
+                await self.evidence.ask_templates_ahead(session, check.used)
+            # On PostgreSQL the bundle's insert and link go out with the job's finish too (a
+            # round trip fewer): were the job lost, the rollback below undoes them.
+            ahead = job_id is not None and await self.evidence.ask_store_ahead(
+                session, draft, incident_id=incident.id, window=window, by=principal.subject
+            )
             # First, so that a runner that lost its job stores nothing (the rollback undoes all).
             if job_id is not None and not await self.jobs.succeed(session, job_id):
                 raise JobLostError(job_id)
+            if (
+                check is not None
+                and check.used
+                and not await self.evidence.templates_unchanged(session, check.used)
+            ):
+                # Another process changed them since this one read them: roll back, and mine
+                # again against what is remembered now.
+                raise StaleTemplatesError(check.used)
+            stored = await self.evidence.stored_ahead(session, draft) if ahead else None
             # A first analysis (an accepted incident's job) has no earlier postmortem or
             # statements to look up or replace; asked again here, where it counts.
             first = incident.latest_analysis_id is None and await self.incidents.never_analysed(
@@ -965,6 +1024,7 @@ class IngestPipeline:
                 principal=principal,
                 prose=prose,
                 first_analysis=first,
+                stored=stored,
             )
         return AnalysisOutcome(bundle_id=draft.bundle_id, analysis=analysis)
 
@@ -1079,7 +1139,9 @@ class IngestPipeline:
             "analyzed",
             bundle_id=draft.bundle_id,
             analysis_id=analysis.analysis_id,
-            inserted_here=new_incident,
+            # The analysis just inserted holds the incident (its foreign key) until the
+            # commit: on PostgreSQL the UPDATE need not wait for an answer of its own.
+            held_here=True,
         )
         if self.notifier is not None:
             changed = previous_top is not None and previous_top != analysis.top_hypothesis_id

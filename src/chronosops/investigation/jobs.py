@@ -174,6 +174,9 @@ class JobRunner:
                     return await self._read(session, job.incident_id, evidence=True)
                 except SQLAlchemyError as error:
                     raise _ReadsFailedError(job.id) from error
+            # The savepoint is SQLAlchemy's, sent only on a connection its transaction holds:
+            # taken first, since the unit's statements so far may all have been its own sends.
+            await session.connection()
             async with session.begin_nested():
                 return await self._read(session, job.incident_id, evidence=True)
         except SQLAlchemyError:

@@ -16,6 +16,7 @@ from chronosops.storage.inserts import (
     insert_or_ignore,
     insert_row,
     insert_rows,
+    insert_unless_taken,
 )
 from chronosops.storage.liveness import Liveness, process_name
 from chronosops.storage.shared_state import SharedState
@@ -37,6 +38,7 @@ __all__ = [
     "insert_or_ignore",
     "insert_row",
     "insert_rows",
+    "insert_unless_taken",
     "is_unique_violation",
     "metadata",
     "process_name",

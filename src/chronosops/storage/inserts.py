@@ -33,7 +33,9 @@ def _plain_insert(model: type[DeclarativeBase]) -> Insert:
 
 
 @cache
-def _insert_unless_taken(model: type[DeclarativeBase], dialect: str) -> Insert:
+def insert_unless_taken(model: type[DeclarativeBase], dialect: str) -> Insert:
+    """An insert of a row of ``model`` that does nothing where a unique key is taken, and
+    answers the key it inserted (nothing when it did not)."""
     table = _table_of(model)
     statement: postgresql.Insert | sqlite.Insert = (
         postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
@@ -109,7 +111,7 @@ async def insert_or_ignore(
     # The writer's unit first: only SQLite has one (`insert_row`).
     writer = await direct_writer(session)
     if writer is not None:
-        statement = _insert_unless_taken(model, "sqlite")
+        statement = insert_unless_taken(model, "sqlite")
         if prepared := writer.prepared(statement, tuple(values)):
             cursor = writer.execute(prepared, values)
             # Read to the end (and close): a RETURNING statement left open is still in progress.
@@ -118,7 +120,7 @@ async def insert_or_ignore(
             return bool(taken)
     else:
         dialect = session.get_bind().dialect.name
-        statement = _insert_unless_taken(model, dialect)
+        statement = insert_unless_taken(model, dialect)
         if dialect == "postgresql":
             # With the writes waiting before it, in one round trip.
             rows = await postgres.fetch(session, statement, values)
@@ -152,7 +154,7 @@ async def insert_each_or_ignore(
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         found = await postgres.fetch_each(
-            session, [(_insert_unless_taken(model, dialect), values) for model, values in rows]
+            session, [(insert_unless_taken(model, dialect), values) for model, values in rows]
         )
         if found is not None:
             return [bool(answer) for answer in found]

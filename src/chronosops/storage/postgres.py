@@ -333,6 +333,10 @@ class UnitSession(AsyncSession):
         # session's commit then ends its own bookkeeping (psycopg sends nothing more).
         await _commit_waiting(self)
         await super().commit()
+        # SQLAlchemy's transaction may hold no connection (a savepoint begun when no
+        # statement had gone through the session yet: it is never sent); its commit then sent
+        # nothing, and the unit's own transaction, begun by its sends, is still open.
+        await _finish(own.line, commit=True)
 
     async def rollback(self) -> None:
         own: _Unit | None = self.info.get(_UNIT)
