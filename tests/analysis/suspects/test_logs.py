@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from chronosops.analysis.suspects import rank_suspects
-from chronosops.analysis.suspects.logs import log_key
+from chronosops.analysis.suspects.logs import log_key, named_peers
 from tests.analysis.builders import analysis_input, at, logs
 from tests.analysis.suspects.builders import ranked, suspect_kinds
 
@@ -256,3 +256,38 @@ def test_persistent_errors_alone_rank_their_service_first_without_naming_it() ->
     result = analyze(analysis_input(service="web", logs=lines))
     assert result.suspects[0] == "contacts"
     assert result.culprit_service is None  # a state is a lead, not a named cause
+
+
+def test_warnings_about_what_a_peer_returned_count_for_the_peer_not_for_the_writer() -> None:
+    served = logs("GET /pay served in {i} ms", 40, level="INFO", start=-10, service="pricing")
+    served += logs("GET /pay served in {i} ms", 40, level="INFO", start=0.5, service="pricing")
+    served += logs("GET /cart served in {i} ms", 40, level="INFO", start=-10, service="web")
+    served += logs("GET /cart served in {i} ms", 40, level="INFO", start=0.5, service="web")
+    symptom = logs(
+        "unexpected empty result from pricing for request {i}",
+        30,
+        level="WARN",
+        start=0.5,
+        service="web",
+    )
+    kinds = suspect_kinds(logs=served + symptom)
+    assert kinds["pricing"]["log_errors"] > 0.4
+    assert "log_errors" not in kinds.get("web", {})
+
+
+def test_a_service_named_only_inside_a_longer_name_is_not_named_by_a_line() -> None:
+    services = ["ingress", "nginx-ingress", "orders"]
+    assert named_peers("upstream nginx-ingress reset the stream", services) == ["nginx-ingress"]
+
+
+def new_error_kinds_first_logged_at(minutes: float) -> dict[str, float]:
+    """The kinds at "flags" of an incident whose steady lines run through the window and whose
+    only error template at "flags" begins ``minutes`` after the onset."""
+    background = logs("GET /items served in {i} ms", 250, level="INFO", start=-10, service="web")
+    late = logs("flag snapshot refresh failed after {i} ms", 3, start=minutes, service="flags")
+    return suspect_kinds(logs=background + late).get("flags", {})
+
+
+def test_an_error_template_that_begins_long_after_the_onset_is_not_the_faults_new_failure() -> None:
+    assert new_error_kinds_first_logged_at(4)["log_new_errors"] > 0.4
+    assert "log_new_errors" not in new_error_kinds_first_logged_at(12)

@@ -4,10 +4,11 @@ fault."""
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
 from chronosops.analysis.onset import PRIOR_MINUTES
@@ -36,22 +37,50 @@ def log_key(template: str) -> str:
     return _VOLATILE.sub("<v>", template.lower())[:160]
 
 
+@functools.lru_cache(maxsize=1024)
+def _name_pattern(service: str) -> re.Pattern[str]:
+    return re.compile(rf"(?<![\w-]){re.escape(service.lower())}(?![\w-])")
+
+
+def named_peers(text: str, services: Iterable[str]) -> list[str]:
+    """The services a log line's text names as a whole word ("empty result from
+    pricing-service", "no instances available for ts-basic-service"), as spelled in
+    ``services``; a name inside a longer one ("ingress" in "nginx-ingress") is not named."""
+    lowered = text.lower()
+    return [service for service in services if _name_pattern(service).search(lowered)]
+
+
 def log_evidence(templates: Sequence[LogTemplate], cut: Cut, suspects: dict[str, Suspect]) -> None:
     groups: dict[tuple[str, str, bool], list[float]] = defaultdict(lambda: [0.0, 0.0])
     refs: dict[tuple[str, str, bool], list[str]] = defaultdict(list)
     total = [0.0, 0.0]
     half = timedelta(seconds=30)
+    known = sorted({service for t in templates for service in t.services or []})
     for template in templates:
         error = template.error_count * 2 >= template.count or any(
             level in ("WARN", "WARNING") for level in template.levels
         )
+        # Drain masks a name that varies: the examples keep it.
+        named = (
+            named_peers(
+                " ".join([template.template, *(e.message for e in template.examples)]), known
+            )
+            if error
+            else []
+        )
         for service in template.services or []:
-            key = (service, log_key(template.template), error)
-            refs[key].append(template.artifact_id)
+            # Errors and warnings about what a call to a peer returned ("unexpected empty
+            # result from pricing-service") are the peer's failure, seen by its caller: they
+            # count for the peer, not as the writer's own (as the new and persistent errors
+            # below leave them out of the writer's).
+            owners = [peer for peer in named if peer != service] or [service]
+            for owner in owners:
+                key = (owner, log_key(template.template), error)
+                refs[key].append(template.artifact_id)
+                for point in template.histogram:
+                    groups[key][0 if point.ts + half < cut.fault_start else 1] += point.value
             for point in template.histogram:
-                side = 0 if point.ts + half < cut.fault_start else 1
-                groups[key][side] += point.value
-                total[side] += point.value
+                total[0 if point.ts + half < cut.fault_start else 1] += point.value
     if total[0] <= 0 or total[1] <= 0:
         return
     scale = total[1] / total[0]
@@ -100,6 +129,14 @@ GUARD_SILENCE_EXPECTED = -math.log(0.01)
 # `onset.PRIOR_MINUTES`), and with logs of a few minutes around it the template's own change
 # point is the better clue to where the fault began.
 REPORT_UNCERTAINTY = timedelta(minutes=PRIOR_MINUTES)
+# The latest, after the fault's start (a minute before the reported start), an error template
+# may begin and still be read as the fault's new failure: a cause comes before what it causes,
+# and an alert fires within minutes of a fault taking hold; a template that begins long after it
+# (a flag client's refresh failing ten to forty minutes into the window, at a service the fault
+# never reached: three of the 108 tuned cases of the paths suite named that service) is another
+# matter that began later. Five minutes past the reported start: the horizon of a code path's
+# late stop (`code_paths.LATE_STOP_WITHIN`).
+LATE_NEW_ERROR_WITHIN = timedelta(minutes=6)
 
 
 def _began_in_guard_gap(
@@ -153,6 +190,8 @@ def new_error_templates(
         first = first_error_seen(template)
         if first < start and not _began_in_guard_gap(template, first, earliest, latest, cut):
             continue
+        if first > cut.fault_start + LATE_NEW_ERROR_WITHIN:
+            continue  # began long after the fault was reported: not what the alert is about
         # Drain masks a name that varies ("no instances available for <*>"): the examples
         # keep it.
         text = " ".join([template.template, *(e.message for e in template.examples)]).lower()
