@@ -73,6 +73,23 @@ def test_logs_that_begin_late_show_a_template_new_from_the_latest_start_an_early
     assert new_error_kinds_with_logs_from(-1.2)["basic"]["log_new_errors"] > 0.4
 
 
+def test_two_new_error_statements_of_a_line_each_at_one_service_are_new_errors() -> None:
+    # A log pipeline that keeps half the lines leaves one line of each of two failures: at one
+    # service, they are as much support as two lines of one.
+    background = logs("GET /items served in {i} ms", 40, level="INFO", start=-10, service="web")
+    failing = logs("[getAllFood][get the food request failed] trip {i}", 1, service="food")
+    failing += logs("[getAllFood][retry of the train food list failed] {i}", 1, service="food")
+    kinds = suspect_kinds(logs=background + failing)
+    assert kinds["food"]["log_new_errors"] > 0.4
+
+
+def test_one_new_error_line_alone_at_a_service_is_noise() -> None:
+    background = logs("GET /items served in {i} ms", 40, level="INFO", start=-10, service="web")
+    stray = logs("[getAllFood][get the food request failed] trip {i}", 1, service="food")
+    kinds = suspect_kinds(logs=background + stray)
+    assert "log_new_errors" not in kinds.get("food", {})
+
+
 def test_a_statement_logged_as_info_before_the_fault_and_as_error_after_is_a_new_error() -> None:
     background = logs("GET /items served in {i} ms", 40, level="INFO", start=-10, service="web")
     quiet = logs("[verifyCode][code not found] id {i}", 6, level="INFO", start=-6, service="codes")

@@ -16,8 +16,11 @@ from chronosops.analysis.suspects.cut import Cut, strength_of
 from chronosops.analysis.suspects.suspect import Suspect
 from chronosops.core.artifacts import ERROR_LEVELS, LogTemplate
 
-# Lines an error template needs after the onset, with none before it, to count as new (Nezha:
-# a pattern needs support; one stray line is noise).
+# Lines of new error templates a service needs after the onset, with none before them, for
+# them to count as new (Nezha: a pattern needs support; one stray line is noise). Counted over
+# the service's new templates together, not per template: a log pipeline that keeps half the
+# lines (sampled, rate-limited) leaves one line each of two failures where there were two of
+# each, and two distinct new failures are no less support than one failure twice.
 NEW_ERROR_SUPPORT = 2
 # How far before the fault's start the logs must reach for a template to count as new rather
 # than merely the first the window shows. Logs are read up to the fault's start, not to the
@@ -185,8 +188,8 @@ def new_error_templates(
     refs: dict[str, list[str]] = defaultdict(list)
     for template in templates:
         errors = template.error_count
-        if errors < NEW_ERROR_SUPPORT:
-            continue
+        if errors < 1:
+            continue  # support is read per service below (`NEW_ERROR_SUPPORT`)
         first = first_error_seen(template)
         if first < start and not _began_in_guard_gap(template, first, earliest, latest, cut):
             continue
@@ -204,6 +207,8 @@ def new_error_templates(
             found[service][1] += 1
             refs[service].append(template.artifact_id)
     for service, (lines, count) in found.items():
+        if lines < NEW_ERROR_SUPPORT:
+            continue  # one stray line
         # Distinct new failures say more than one failure repeated.
         z = 3.0 * lines * math.sqrt(count)
         suspect = suspects.setdefault(service, Suspect(service))
