@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from chronosops.audit.tables import AuditEvent
 from chronosops.auth import SYSTEM_PRINCIPAL
@@ -30,6 +31,18 @@ def example_2(ref: str) -> IngestIncidentRequest:
     return IngestIncidentRequest.model_validate(
         {**example("example_2_with_evidence"), "sourceRef": ref}
     )
+
+
+async def _audit_event_types(session: AsyncSession, incident_id: str) -> list[str]:
+    """The incident's audit events in chain order."""
+    return [
+        str(e)
+        for e in await session.scalars(
+            select(AuditEvent.event_type)
+            .where(AuditEvent.incident_id == incident_id)
+            .order_by(AuditEvent.seq)
+        )
+    ]
 
 
 async def _templates_of_bundle(services: Services, bundle_id: str) -> list[str]:
@@ -72,16 +85,10 @@ async def test_templates_changed_by_another_process_are_the_ones_the_next_ingest
         stored = await session.scalar(
             select(func.count()).select_from(Incident).where(Incident.source_ref == "alert-2")
         )
-        events = list(
-            await session.scalars(
-                select(AuditEvent.event_type)
-                .where(AuditEvent.incident_id == again.response.incident_id)
-                .order_by(AuditEvent.seq)
-            )
-        )
+        events = await _audit_event_types(session, again.response.incident_id)
         verified = await services.audit.verify_chain(session)
     assert stored == 1
-    assert [str(e) for e in events] == [
+    assert events == [
         "INCIDENT_CREATED",
         "EVIDENCE_BUNDLE_CREATED",
         "ANALYSIS_CREATED",
@@ -122,13 +129,7 @@ async def test_a_job_that_mined_against_templates_changed_elsewhere_mines_again_
     async with services.database.unit_of_work(write=False) as session:
         incident = await services.incidents.get(session, queued.response.incident_id)
         job = await services.jobs.get(session, queued.queued_job)
-        events = list(
-            await session.scalars(
-                select(AuditEvent.event_type)
-                .where(AuditEvent.incident_id == incident.id)
-                .order_by(AuditEvent.seq)
-            )
-        )
+        events = await _audit_event_types(session, incident.id)
         verified = await services.audit.verify_chain(session)
     assert incident.status == "analyzed"
     assert incident.latest_bundle_id is not None
@@ -137,7 +138,7 @@ async def test_a_job_that_mined_against_templates_changed_elsewhere_mines_again_
     ]
     # The attempt against the stale copy rolled back whole: one attempt, one analysis.
     assert job.attempts == 1
-    assert [str(e) for e in events] == [
+    assert events == [
         "INCIDENT_CREATED",
         "EVIDENCE_BUNDLE_CREATED",
         "ANALYSIS_CREATED",
