@@ -33,6 +33,15 @@ def example_2(ref: str) -> IngestIncidentRequest:
     )
 
 
+# An incident stored and analysed once: no event of a rolled-back attempt in its chain.
+STORED_ONCE = [
+    "INCIDENT_CREATED",
+    "EVIDENCE_BUNDLE_CREATED",
+    "ANALYSIS_CREATED",
+    "POSTMORTEM_CREATED",
+]
+
+
 async def _audit_event_types(session: AsyncSession, incident_id: str) -> list[str]:
     """The incident's audit events in chain order."""
     return [
@@ -88,12 +97,7 @@ async def test_templates_changed_by_another_process_are_the_ones_the_next_ingest
         events = await _audit_event_types(session, again.response.incident_id)
         verified = await services.audit.verify_chain(session)
     assert stored == 1
-    assert events == [
-        "INCIDENT_CREATED",
-        "EVIDENCE_BUNDLE_CREATED",
-        "ANALYSIS_CREATED",
-        "POSTMORTEM_CREATED",
-    ]
+    assert events == STORED_ONCE
     assert verified.ok
 
 
@@ -138,10 +142,5 @@ async def test_a_job_that_mined_against_templates_changed_elsewhere_mines_again_
     ]
     # The attempt against the stale copy rolled back whole: one attempt, one analysis.
     assert job.attempts == 1
-    assert events == [
-        "INCIDENT_CREATED",
-        "EVIDENCE_BUNDLE_CREATED",
-        "ANALYSIS_CREATED",
-        "POSTMORTEM_CREATED",
-    ]
+    assert events == STORED_ONCE
     assert verified.ok
