@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -70,3 +71,94 @@ def test_an_unknown_lifecycle_filter_is_refused(incident_id: str) -> None:
     result = runner.invoke(app, ["incidents", "list", "--lifecycle", "closed"])
     assert result.exit_code == 2
     assert "--lifecycle" in result.output
+
+
+@pytest.mark.parametrize(
+    ("option", "value"), [("--severity", "HIGH"), ("--status", "open"), ("--lifecycle", "closed")]
+)
+def test_an_unknown_filter_value_is_refused_not_an_empty_list(
+    cli_env: Path, option: str, value: str
+) -> None:
+    result = runner.invoke(app, ["incidents", "list", option, value])
+    assert result.exit_code == 2, result.output
+    _one_error_line(result.output, option, "must be one of")
+
+
+def test_the_table_shows_each_id_whole_in_an_80_column_terminal(
+    incident_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    result = runner.invoke(app, ["incidents", "list"])
+    assert result.exit_code == 0, result.output
+    assert incident_id in result.stdout
+
+
+@pytest.fixture
+def cli_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    for key in ("CHRONOSOPS_OIDC_ISSUER", "CHRONOSOPS_OIDC_JWKS_URL", "CHRONOSOPS_OIDC_AUDIENCE"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("CHRONOSOPS_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.setenv("CHRONOSOPS_JWT_SECRET", TEST_SECRET)
+    monkeypatch.setenv("COLUMNS", "200")
+    return tmp_path
+
+
+def _one_error_line(output: str, *fragments: str) -> None:
+    assert "Traceback" not in output
+    errors = [line for line in output.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, output
+    for fragment in fragments:
+        assert fragment in errors[0], output
+
+
+@pytest.mark.parametrize(
+    ("name", "fragment"), [("missing.json", "no such file"), (".", "is a directory")]
+)
+def test_ingest_of_a_file_that_is_not_there_is_one_error_line_and_exit_code_2(
+    cli_env: Path, name: str, fragment: str
+) -> None:
+    result = runner.invoke(app, ["ingest", str(cli_env / name)])
+    assert result.exit_code == 2, result.output
+    _one_error_line(result.output, fragment)
+
+
+@pytest.mark.parametrize(
+    ("title", "fragments"),
+    [
+        ('"pool\\u0000exhausted"', ("title", "NUL")),
+        ('"a", "title": "b"', ("title", "duplicate key")),
+        ('"\\ud800"', ("title", "lone surrogate")),
+        ("NaN", ("NaN is not valid JSON",)),
+    ],
+)
+def test_ingest_refuses_a_file_the_api_would_refuse_naming_the_place_and_storing_nothing(
+    cli_env: Path, title: str, fragments: tuple[str, ...]
+) -> None:
+    # The file is read as the API reads a body: before, a NUL was stored on SQLite and a
+    # traceback on PostgreSQL, and of a key named twice the last one won.
+    text = json.dumps(request(sourceRef="cli-refused", title="TITLE"))
+    path = cli_env / "request.json"
+    path.write_text(text.replace('"TITLE"', title))
+    result = runner.invoke(app, ["ingest", str(path)])
+    assert result.exit_code == 2, result.output
+    _one_error_line(result.output, str(path), *fragments)
+    assert listed() == []
+
+
+def test_ingest_of_a_file_that_is_not_text_is_one_error_line(cli_env: Path) -> None:
+    path = cli_env / "request.json"
+    path.write_bytes(b"\xff\xfe\x00")
+    result = runner.invoke(app, ["ingest", str(path)])
+    assert result.exit_code == 2, result.output
+    _one_error_line(result.output, "not valid JSON")
+
+
+def test_ingest_names_a_broken_rule_by_the_api_s_path_and_words(cli_env: Path) -> None:
+    body = request(sourceRef="cli-rules", extra=1)
+    body["evidenceLite"] = {
+        "metrics": [{"name": "m", "value": "high", "timestamp": "2024-01-15T10:00:00Z"}]
+    }
+    result = runner.invoke(app, ["ingest", "-"], input=json.dumps(body))
+    assert result.exit_code == 1, result.output
+    assert "item 0: evidenceLite.metrics[0].value: Input should be a valid number" in result.output
+    assert "item 0: extra: unknown field" in result.output

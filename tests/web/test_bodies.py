@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from chronosops.core import json_documents
 from chronosops.core.errors import InvalidInputError
 from chronosops.core.storable import MAX_DEPTH, plainly_storable
 from chronosops.web import bodies
@@ -104,7 +105,9 @@ def test_the_ingest_answer_is_written_as_starlette_writes_json() -> None:
 def test_a_body_parses_to_what_json_loads_reads_or_is_refused_as_it_refuses(raw: bytes) -> None:
     def loads() -> Any:
         return json.loads(
-            raw, parse_constant=bodies._reject_constant, object_pairs_hook=bodies._unique_keys
+            raw,
+            parse_constant=json_documents.reject_constant,
+            object_pairs_hook=json_documents.unique_keys,
         )
 
     reason: str | None = None

@@ -7,12 +7,13 @@ import json
 import sys
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from chronosops.cli.errors import fail, failures_reported
 from chronosops.cli.settings import resolve_migrated, services_for
@@ -35,16 +36,40 @@ def cli_principal() -> Principal:
     return Principal(subject="cli", roles=frozenset({Role.ANALYST, Role.ADMIN}), issuer="system")
 
 
-def _load(source: str) -> list[Any]:
-    text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+def _read(source: str) -> bytes:
+    if source == "-":
+        return sys.stdin.buffer.read()
+    path = Path(source)
+    if path.is_dir():
+        fail(f"{source} is a directory; give a JSON file, or - for stdin")
+    if not path.is_file():
+        fail(f"{source}: no such file (give a JSON file, or - for stdin)")
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        fail(f"{source}: not valid JSON: {exc}")
+        return path.read_bytes()
+    except OSError as exc:
+        fail(f"{source}: cannot read it: {exc.strerror or exc}")
+
+
+def _load(source: str) -> list[Any]:
+    """The requests in ``source``, read as the API reads a body: a key named twice, NaN, or
+    what storage cannot hold (a NUL character …) is refused with its place, on either database."""
+    from chronosops.core.errors import InvalidInputError
+    from chronosops.core.json_documents import parse_json
+
+    raw = _read(source)
+    try:
+        data = parse_json(raw)
+    except InvalidInputError as exc:
+        problems = "; ".join(
+            f"{error.path}: {error.message}" if error.path else error.message
+            for error in exc.errors
+        )
+        fail(f"{source}: {exc.message}: {problems}")
     return data if isinstance(data, list) else [data]
 
 
 async def _ingest_all(services: Services, items: list[Any]) -> int:
+    from chronosops.core.errors import field_errors_from_pydantic
     from chronosops.core.ingest_request import IngestIncidentRequest
 
     failures = 0
@@ -54,9 +79,11 @@ async def _ingest_all(services: Services, items: list[Any]) -> int:
                 request = IngestIncidentRequest.model_validate(item)
             except ValidationError as exc:
                 failures += 1
-                for error in exc.errors():
-                    path = ".".join(str(part) for part in error["loc"])
-                    err.print(f"[red]item {index}:[/red] {path}: {error['msg']}")
+                for error in field_errors_from_pydantic(exc.errors()):
+                    err.print(
+                        Text.assemble(("item ", "red"), (f"{index}:", "red"), " ", error.path, ": ")
+                        + Text(error.message)
+                    )
                 continue
             outcome = await services.pipeline.ingest(request, principal=cli_principal())
             out.print_json(
@@ -93,8 +120,8 @@ async def _list(services: Services, filters: IncidentFilter, limit: int) -> list
 @app.command("list")
 def list_incidents(
     limit: int = typer.Option(20, min=1, max=200),
-    severity: str | None = typer.Option(None),
-    status: str | None = typer.Option(None),
+    severity: str | None = typer.Option(None, help="critical, high, medium, low or info"),
+    status: str | None = typer.Option(None, help="created, analyzed or failed"),
     service: str | None = typer.Option(None),
     lifecycle: str | None = typer.Option(None, help="triggered, acknowledged or resolved"),
     assignee: str | None = typer.Option(None, help="exactly this assignee; - for unassigned"),
@@ -104,10 +131,20 @@ def list_incidents(
     ),
 ) -> None:
     """The newest incidents, as a table or as JSON lines."""
-    from chronosops.incidents import LIFECYCLE_STATES, IncidentFilter  # on use: SQLAlchemy
+    from chronosops.core.ingest_request import SEVERITIES
+    from chronosops.incidents import (  # on use: SQLAlchemy
+        LIFECYCLE_STATES,
+        IncidentFilter,
+        IncidentStatus,
+    )
 
-    if lifecycle is not None and lifecycle not in LIFECYCLE_STATES:
-        fail(f"--lifecycle must be one of {', '.join(LIFECYCLE_STATES)}")
+    for option, value, allowed in (
+        ("--lifecycle", lifecycle, LIFECYCLE_STATES),
+        ("--severity", severity, SEVERITIES),
+        ("--status", status, get_args(IncidentStatus)),
+    ):
+        if value is not None and value not in allowed:
+            fail(f"{option} must be one of {', '.join(allowed)}")
     filters = IncidentFilter(
         severity=severity,
         status=status,
@@ -123,8 +160,11 @@ def list_incidents(
             typer.echo(json.dumps(item.model_dump(mode="json")))
         return
     table = Table(
-        "id", "created", "severity", "status", "lifecycle", "assignee", "source", "service", "title"
+        "created", "severity", "status", "lifecycle", "assignee", "source", "service", "title"
     )
+    # The id is what `incidents show ID` takes: never cut to "bodd…", however narrow the terminal.
+    table.add_column("id", no_wrap=True, min_width=25)
+    table.columns.insert(0, table.columns.pop())
     for item in items:
         table.add_row(
             item.id,

@@ -19,8 +19,9 @@ The tree::
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 
 @dataclass(frozen=True)
@@ -101,3 +102,34 @@ class UnavailableError(AppError):
         super().__init__(message)
         self.detail = detail
         self.retry_after_seconds = retry_after_seconds
+
+
+def _path(loc: Sequence[int | str]) -> str:
+    """A pydantic location as the API names a field: ``evidenceLite.metrics[0].value``."""
+    parts = list(loc)
+    if parts and parts[0] in ("body", "query", "path", "header", "cookie"):
+        parts = parts[1:]
+    text = ""
+    for part in parts:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text
+
+
+def field_errors_from_pydantic(
+    errors: Sequence[Any], *, allowed: Sequence[str] = ()
+) -> list[FieldError]:
+    """Pydantic errors as ``{path, message}``, phrased for a person reading them."""
+    found: list[FieldError] = []
+    for error in errors:
+        path = _path(error["loc"])
+        kind = error["type"]
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if kind == "extra_forbidden":
+            message = "unknown field; check its spelling against the API contract"
+        elif kind == "missing":
+            message = "required field is missing"
+        found.append(FieldError(path=path, message=message))
+    return found

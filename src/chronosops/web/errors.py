@@ -29,6 +29,7 @@ from chronosops.core.errors import (
     UnavailableError,
     UnprocessableError,
     UpstreamError,
+    field_errors_from_pydantic,
 )
 from chronosops.incidents import DeliveryInFlightError
 from chronosops.storage import DatabaseUnavailableError
@@ -95,36 +96,6 @@ def error_response(error: AppError) -> JSONResponse:
         body["retryAfterSeconds"] = error.retry_after_seconds
         headers["Retry-After"] = str(error.retry_after_seconds)
     return JSONResponse(body, status_code=status, headers=headers)
-
-
-def _path(loc: Sequence[int | str]) -> str:
-    parts = list(loc)
-    if parts and parts[0] in ("body", "query", "path", "header", "cookie"):
-        parts = parts[1:]
-    text = ""
-    for part in parts:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        else:
-            text += f".{part}" if text else str(part)
-    return text
-
-
-def field_errors_from_pydantic(
-    errors: Sequence[Any], *, allowed: Sequence[str] = ()
-) -> list[FieldError]:
-    """Pydantic errors as ``{path, message}``, phrased for a person reading them."""
-    found: list[FieldError] = []
-    for error in errors:
-        path = _path(error["loc"])
-        kind = error["type"]
-        message = str(error["msg"]).removeprefix("Value error, ")
-        if kind == "extra_forbidden":
-            message = "unknown field; check its spelling against the API contract"
-        elif kind == "missing":
-            message = "required field is missing"
-        found.append(FieldError(path=path, message=message))
-    return found
 
 
 def install(app: FastAPI) -> None:

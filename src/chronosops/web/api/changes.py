@@ -16,10 +16,10 @@ from chronosops.audit import EntityType, EventType
 from chronosops.changes import ChangeCreate, ChangeFilter, ChangeRead
 from chronosops.core.artifacts import ChangeType
 from chronosops.core.canonical import beyond_canonical_range
-from chronosops.core.errors import FieldError, InvalidInputError
+from chronosops.core.errors import FieldError, InvalidInputError, field_errors_from_pydantic
 from chronosops.web.api.incidents import ERROR_RESPONSES, parse_json_body, query_instant
 from chronosops.web.deps import Analyst, ReadSession, ServicesDep, Viewer
-from chronosops.web.errors import INVALID_BODY, field_errors_from_pydantic
+from chronosops.web.errors import INVALID_BODY
 
 router = APIRouter(tags=["changes"])
 

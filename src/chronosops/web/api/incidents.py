@@ -13,7 +13,7 @@ from chronosops.audit import AuditEventRead, Verification
 from chronosops.auth import Principal
 from chronosops.bootstrap import Services
 from chronosops.core.canonical import content_hash, sha256_hex
-from chronosops.core.errors import FieldError, InvalidInputError
+from chronosops.core.errors import FieldError, InvalidInputError, field_errors_from_pydantic
 from chronosops.core.ingest_request import (
     IngestIncidentRequest,
     IngestIncidentResponse,
@@ -38,7 +38,7 @@ from chronosops.web.deps import (
     analyst,
     remember_incident,
 )
-from chronosops.web.errors import INVALID_BODY, field_errors_from_pydantic
+from chronosops.web.errors import INVALID_BODY
 from chronosops.web.parameters import storable_parameters
 
 router = APIRouter(tags=["incidents"])

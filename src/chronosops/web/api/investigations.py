@@ -8,11 +8,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
-from chronosops.core.errors import FieldError, InvalidInputError
+from chronosops.core.errors import FieldError, InvalidInputError, field_errors_from_pydantic
 from chronosops.investigation import InvestigateRequest, InvestigationRead
 from chronosops.web.bodies import read_json
 from chronosops.web.deps import Analyst, ReadSession, ServicesDep, Viewer, remember_incident
-from chronosops.web.errors import INVALID_BODY, field_errors_from_pydantic
+from chronosops.web.errors import INVALID_BODY
 
 router = APIRouter(tags=["investigations"])
 

@@ -13,12 +13,12 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 
 from chronosops.auth import Principal
 from chronosops.bootstrap import Services
-from chronosops.core.errors import FieldError, InvalidInputError
+from chronosops.core.errors import FieldError, InvalidInputError, field_errors_from_pydantic
 from chronosops.core.ingest_request import TITLE_MAX, Severity
 from chronosops.incidents import LifecycleChange, Transition
 from chronosops.web.bodies import read_json
 from chronosops.web.deps import Analyst, ServicesDep, remember_incident
-from chronosops.web.errors import INVALID_BODY, field_errors_from_pydantic
+from chronosops.web.errors import INVALID_BODY
 
 router = APIRouter(tags=["incidents"])
 

@@ -15,7 +15,12 @@ from pydantic.alias_generators import to_camel
 
 from chronosops.bootstrap import Services
 from chronosops.core.artifacts import ChangeEvent, MetricSeries
-from chronosops.core.errors import DisabledError, FieldError, InvalidInputError
+from chronosops.core.errors import (
+    DisabledError,
+    FieldError,
+    InvalidInputError,
+    field_errors_from_pydantic,
+)
 from chronosops.core.ingest_request import (
     DEFAULT_WINDOW_MINUTES,
     MAX_WINDOW_MINUTES,
@@ -34,7 +39,7 @@ from chronosops.scenarios import (
 )
 from chronosops.web.api.incidents import ERROR_RESPONSES, ingest_status, parse_json_body
 from chronosops.web.deps import Analyst, ServicesDep
-from chronosops.web.errors import INVALID_BODY, field_errors_from_pydantic
+from chronosops.web.errors import INVALID_BODY
 
 router = APIRouter(tags=["scenarios"])
 

@@ -12,11 +12,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from pydantic import ValidationError
 
-from chronosops.core.errors import FieldError, InvalidInputError
+from chronosops.core.errors import FieldError, InvalidInputError, field_errors_from_pydantic
 from chronosops.silences import SilenceCreate, SilenceRead
 from chronosops.web.bodies import read_json
 from chronosops.web.deps import Analyst, ReadSession, ServicesDep, Viewer
-from chronosops.web.errors import INVALID_BODY, field_errors_from_pydantic
+from chronosops.web.errors import INVALID_BODY
 
 router = APIRouter(tags=["silences"])
 

@@ -7,10 +7,9 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 
-from chronosops.core.errors import FieldError, InvalidInputError
+from chronosops.core.errors import FieldError, InvalidInputError, field_errors_from_pydantic
 from chronosops.investigation import InvestigateRequest
 from chronosops.web.deps import ServicesDep, remember_incident
-from chronosops.web.errors import field_errors_from_pydantic
 from chronosops.web.pages.rendering import render
 from chronosops.web.pages.session import AnalystAction, CheckedForm, PageRoute, ViewerPage
 
