@@ -12,6 +12,7 @@ from chronosops.config import (
     ConfigurationError,
     Settings,
     load_collectors_file,
+    load_settings,
     webhook_kind_of,
     webhook_setting,
 )
@@ -284,3 +285,44 @@ def test_a_redis_url_must_name_a_redis_scheme_and_an_empty_one_means_none() -> N
     assert shared.limits.storage_url == "redis://cache:6379/2"
     with pytest.raises(ValidationError, match="redis://"):
         Settings(jwt_secret=SecretStr(TEST_SECRET), redis_url="http://cache:6379")
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [
+        "CHRONOSOPS_COLLECTORS_ITEM_CAPS",
+        "CHRONOSOPS_ALERT_GROUPING_WINDOWS",
+        "CHRONOSOPS_ANALYSIS_SIGNALS",
+    ],
+)
+def test_a_json_setting_that_is_not_json_is_a_configuration_error_naming_it(
+    setting: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(setting, "log_template=100")
+    with pytest.raises(ConfigurationError, match=f"{setting} is not valid JSON"):
+        load_settings()
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["public_url", "oidc_jwks_url", "oidc_redirect_url", "gemini_base_url", "openai_base_url"],
+)
+@pytest.mark.parametrize("value", ["ops.example.test", "ftp://ops.example.test", "http://"])
+def test_a_url_setting_must_be_an_http_url_with_a_host(name: str, value: str) -> None:
+    def settings(url: str) -> Settings:
+        return Settings.model_validate({name: url})
+
+    with pytest.raises(ValidationError, match="must be an http:// or https:// URL with a host"):
+        settings(value)
+    assert getattr(settings("https://ops.example.test/x"), name) == "https://ops.example.test/x"
+    assert getattr(settings(""), name) is None
+
+
+def test_alert_grouping_windows_name_known_sources_with_windows_of_a_second_or_more() -> None:
+    assert Settings(alert_grouping_windows={"ALERTMANAGER": 600}).alert_grouping_windows == {
+        "ALERTMANAGER": 600
+    }
+    with pytest.raises(ValidationError, match="unknown sourceType"):
+        Settings(alert_grouping_windows={"alertmanager": 600})
+    with pytest.raises(ValidationError, match="at least 1 second"):
+        Settings(alert_grouping_windows={"DATADOG": -300})

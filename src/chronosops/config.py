@@ -7,14 +7,16 @@ service the section it needs. Every setting is documented in docs/configuration.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from chronosops.core.artifacts import ARTIFACT_KINDS
 from chronosops.core.errors import AppError
@@ -326,11 +328,36 @@ class Settings(BaseSettings):
             raise ValueError("must start with redis://, rediss:// or unix://")
         return value
 
+    @field_validator(
+        "public_url", "oidc_jwks_url", "oidc_redirect_url", "gemini_base_url", "openai_base_url"
+    )
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http:// or https:// URL with a host")
+        return value.strip()
+
+    @field_validator("alert_grouping_windows")
+    @classmethod
+    def _known_sources_and_positive_windows(cls, value: dict[str, int]) -> dict[str, int]:
+        # On use: the request models are no import of every command's start (`--help`).
+        from chronosops.core.ingest_request import SOURCE_TYPES
+
+        unknown = sorted(set(value) - set(SOURCE_TYPES))
+        if unknown:
+            raise ValueError(
+                f"unknown sourceType(s) {', '.join(unknown)}; known: {', '.join(SOURCE_TYPES)}"
+            )
+        if any(seconds < 1 for seconds in value.values()):
+            raise ValueError("every window must be at least 1 second")
+        return value
+
     @field_validator("analysis_signals")
     @classmethod
     def _patterns_compile(cls, value: dict[str, str]) -> dict[str, str]:
-        import re
-
         for pattern in value:
             try:
                 re.compile(pattern)
@@ -817,5 +844,23 @@ def load_collectors_file(path: Path) -> CollectorsConfig:
 
 
 def load_settings(**overrides: object) -> Settings:
-    """Settings from the environment, with explicit overrides winning (used by the CLI)."""
-    return Settings(**overrides)  # type: ignore[arg-type]
+    """Settings from the environment, with explicit overrides winning (used by the CLI).
+
+    A value pydantic-settings cannot even decode (a JSON setting that is not JSON) is a
+    `ConfigurationError` naming the variable, as a value that breaks a rule is a
+    ``ValidationError`` naming it."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except SettingsError as exc:
+        found = re.search(r'field "([a-z0-9_]+)"', str(exc))
+        name = f"CHRONOSOPS_{found.group(1).upper()}" if found else "a CHRONOSOPS_* setting"
+        raise ConfigurationError(
+            f"{name} is not valid JSON; write it as a JSON object, e.g. {_JSON_EXAMPLES.get(name, '{}')}"
+        ) from None
+
+
+_JSON_EXAMPLES = {
+    "CHRONOSOPS_COLLECTORS_ITEM_CAPS": '{"log_template": 100}',
+    "CHRONOSOPS_ALERT_GROUPING_WINDOWS": '{"ALERTMANAGER": 600}',
+    "CHRONOSOPS_ANALYSIS_SIGNALS": '{"^shop_checkout_slowness$": "latency"}',
+}

@@ -118,12 +118,34 @@ def test_db_upgrade_on_a_database_that_never_answers_gives_up_at_the_connect_tim
     assert elapsed < 40  # mostly interpreter start-up on a loaded machine; unbounded before
 
 
-def test_an_invalid_setting_is_one_line_naming_the_variable(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [
+        ("CHRONOSOPS_DATABASE_PROBE_TIMEOUT_SECONDS", "soon"),
+        # A JSON setting pydantic-settings cannot decode: a traceback before.
+        ("CHRONOSOPS_COLLECTORS_ITEM_CAPS", "log_template=100"),
+    ],
+)
+def test_an_invalid_setting_is_one_line_naming_the_variable(
+    setting: str, value: str, tmp_path: Path
+) -> None:
+    result = chronosops("db", "current", cwd=tmp_path, **{setting: value})
+    assert result.returncode == 2
+    assert_one_error_line(result.stderr, setting)
+
+
+def test_db_upgrade_to_a_revision_that_does_not_exist_is_one_line_and_exit_code_2(
+    tmp_path: Path,
+) -> None:
     result = chronosops(
-        "db", "current", cwd=tmp_path, CHRONOSOPS_DATABASE_PROBE_TIMEOUT_SECONDS="soon"
+        "db",
+        "upgrade",
+        "nonsense",
+        cwd=tmp_path,
+        CHRONOSOPS_DATABASE_URL=f"sqlite:///{tmp_path}/x.db",
     )
     assert result.returncode == 2
-    assert_one_error_line(result.stderr, "CHRONOSOPS_DATABASE_PROBE_TIMEOUT_SECONDS")
+    assert_one_error_line(result.stderr, "nonsense", "chronosops db current")
 
 
 @pytest.mark.parametrize(

@@ -18,6 +18,7 @@ from typing import Any, Literal
 import limits
 import structlog
 from limits.aio.strategies import MovingWindowRateLimiter
+from limits.errors import ConfigurationError as LimitsConfigurationError
 from limits.errors import StorageError
 from limits.storage import storage_from_string
 from redis.exceptions import RedisError
@@ -44,16 +45,25 @@ def _async_storage_url(url: str) -> str:
 
 def _storage(settings: LimitSettings) -> Any:
     url = _async_storage_url(settings.storage_url)
-    if url.startswith(("async+redis://", "async+rediss://", "async+unix://")):
-        # redis-py, the client the replay caches use too (limits defaults to coredis).
-        return storage_from_string(
-            url,
-            implementation="redispy",
-            key_prefix=settings.key_prefix,
-            socket_timeout=0.5,
-            socket_connect_timeout=0.5,
-        )
-    return storage_from_string(url)
+    try:
+        if url.startswith(("async+redis://", "async+rediss://", "async+unix://")):
+            # redis-py, the client the replay caches use too (limits defaults to coredis).
+            return storage_from_string(
+                url,
+                implementation="redispy",
+                key_prefix=settings.key_prefix,
+                socket_timeout=0.5,
+                socket_connect_timeout=0.5,
+            )
+        return storage_from_string(url)
+    except (LimitsConfigurationError, ValueError):
+        # Only the scheme is repeated: the URL may carry a password.
+        scheme = settings.storage_url.split("://", 1)[0] if "://" in settings.storage_url else ""
+        raise ConfigurationError(
+            f"CHRONOSOPS_RATE_LIMIT_STORAGE_URL ({scheme or 'no scheme'}://…) is not a store the "
+            "rate limits can count in; use memory:// or "
+            "redis://host:6379"
+        ) from None
 
 
 class RateLimiter:

@@ -89,7 +89,8 @@ def resolve(*, generate_embedded_secret: bool = False, **overrides: object) -> S
 def _settings_problems(error: ValidationError) -> str:
     """Pydantic's report as one line naming each variable."""
     return "; ".join(
-        f"CHRONOSOPS_{'_'.join(str(part) for part in problem['loc']).upper()}: {problem['msg']}"
+        f"CHRONOSOPS_{'_'.join(str(part) for part in problem['loc']).upper()}: "
+        f"{str(problem['msg']).removeprefix('Value error, ')}"
         for problem in error.errors()
     )
 
