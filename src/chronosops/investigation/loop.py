@@ -94,8 +94,9 @@ class InvestigateRequest(CamelModel):
         alias_generator=to_camel, validate_by_name=True, frozen=True, extra="forbid"
     )
 
-    max_iterations: int = Field(default=5, ge=1, le=10)
-    confidence_target: float = Field(default=0.8, ge=0.5, le=0.99)
+    # Strict, as the ingest request is: `true` or "3" is a wrong type, not 1 or 3.
+    max_iterations: int = Field(default=5, ge=1, le=10, strict=True)
+    confidence_target: float = Field(default=0.8, ge=0.5, le=0.99, strict=True)
 
 
 class IterationRead(CamelModel):

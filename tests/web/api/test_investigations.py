@@ -91,6 +91,12 @@ async def test_a_second_start_is_409_naming_the_running_one(
         ({"confidenceTarget": 0.4}, "confidenceTarget"),
         ({"confidenceTarget": 1.0}, "confidenceTarget"),
         ({"maxIteration": 3}, "maxIteration"),
+        # Wrong JSON types are refused as the ingest request refuses them, never coerced.
+        ({"maxIterations": True}, "maxIterations"),
+        ({"maxIterations": "3"}, "maxIterations"),
+        ({"maxIterations": 3.0}, "maxIterations"),
+        ({"confidenceTarget": "0.9"}, "confidenceTarget"),
+        ({"confidenceTarget": False}, "confidenceTarget"),
     ],
 )
 async def test_bad_bodies_are_400_naming_the_field(
@@ -100,6 +106,15 @@ async def test_bad_bodies_are_400_naming_the_field(
     response = await start(client, analyst, incident_id, **body)
     assert response.status_code == 400
     assert [e["path"] for e in response.json()["errors"]] == [path]
+
+
+async def test_a_json_integer_is_still_an_iteration_count(
+    client: httpx.AsyncClient, analyst: dict[str, str]
+) -> None:
+    incident_id = await thin_incident(client, analyst)
+    response = await start(client, analyst, incident_id, maxIterations=1)
+    assert response.status_code == 202, response.text
+    assert response.json()["maxIterations"] == 1
 
 
 async def test_an_unknown_incident_is_404(
