@@ -336,3 +336,51 @@ def test_unknown_scenarios_and_bad_options_are_refused_by_name() -> None:
         "metadata.customFields.scenario.drop",
         "metadata.customFields.scenario.seed",
     ]
+
+
+@pytest.mark.parametrize(
+    ("fields", "paths"),
+    [
+        ({"seed": -1}, ["seed"]),
+        ({"variant": 6}, ["variant"]),
+        ({"noise": 2}, ["noise"]),
+        ({"jitterMinutes": 31}, ["jitterMinutes"]),
+        ({"seed": -1, "noise": -0.5, "variant": 9}, ["noise", "seed", "variant"]),
+    ],
+)
+def test_an_option_out_of_its_range_is_refused_by_its_own_path(
+    fields: dict[str, object], paths: list[str]
+) -> None:
+    with pytest.raises(InvalidInputError) as invalid:
+        options_from_fields(
+            fields,
+            start=datetime(2026, 1, 1, tzinfo=UTC),
+            end=None,
+            minutes_before=15,
+            minutes_after=15,
+        )
+    assert [e.path for e in invalid.value.errors] == [
+        f"metadata.customFields.scenario.{path}" for path in paths
+    ]
+    assert "jitter_minutes" not in str([e.message for e in invalid.value.errors])
+
+
+@pytest.mark.parametrize("fields", ["latency-spike", 7, ["seed"]])
+def test_scenario_options_that_are_not_an_object_are_refused_not_ignored(fields: object) -> None:
+    with pytest.raises(InvalidInputError) as invalid:
+        options_from_fields(
+            fields,
+            start=datetime(2026, 1, 1, tzinfo=UTC),
+            end=None,
+            minutes_before=15,
+            minutes_after=15,
+        )
+    assert [e.path for e in invalid.value.errors] == ["metadata.customFields.scenario"]
+    assert "must be an object" in invalid.value.errors[0].message
+
+
+def test_absent_scenario_options_are_the_defaults() -> None:
+    options = options_from_fields(
+        None, start=datetime(2026, 1, 1, tzinfo=UTC), end=None, minutes_before=15, minutes_after=15
+    )
+    assert (options.seed, options.variant, options.noise) == (0, 0, GenerationOptions.noise)

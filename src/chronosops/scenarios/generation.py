@@ -18,6 +18,8 @@ from chronosops.scenarios.library import BY_ID
 from chronosops.scenarios.model import (
     CONVENTIONS,
     EVIDENCE_KINDS,
+    MAX_JITTER_MINUTES,
+    MAX_VARIANT,
     GeneratedIncident,
     GenerationOptions,
     GroundTruth,
@@ -264,6 +266,9 @@ def scenario_id_of(source_ref: str) -> str | None:
     return candidate if candidate in ALL_BY_ID else None
 
 
+OPTIONS_PATH = "metadata.customFields.scenario"
+
+
 def options_from_fields(
     fields: Any,
     *,
@@ -276,43 +281,50 @@ def options_from_fields(
 
     Raises `InvalidInputError` naming the field when a value breaks its rule.
     """
-    data = fields if isinstance(fields, dict) else {}
     errors: list[FieldError] = []
+    if fields is not None and not isinstance(fields, dict):
+        raise InvalidInputError(
+            "Invalid scenario options",
+            [
+                FieldError(
+                    OPTIONS_PATH,
+                    "must be an object of seed, variant, noise, jitterMinutes, drop, conventions",
+                )
+            ],
+        )
+    data: dict[str, Any] = fields or {}
 
-    def integer(name: str, default: int) -> int:
+    def integer(name: str, default: int, low: int, high: int | None) -> int:
         value = data.get(name, default)
+        path = f"{OPTIONS_PATH}.{name}"
         if isinstance(value, bool) or not isinstance(value, int):
-            errors.append(
-                FieldError(f"metadata.customFields.scenario.{name}", "must be an integer")
-            )
+            errors.append(FieldError(path, "must be an integer"))
+            return default
+        if value < low or (high is not None and value > high):
+            rule = f"must be {low}–{high}" if high is not None else f"must be {low} or more"
+            errors.append(FieldError(path, rule))
             return default
         return value
 
     noise = data.get("noise", GenerationOptions.noise)
-    if isinstance(noise, bool) or not isinstance(noise, int | float):
-        errors.append(FieldError("metadata.customFields.scenario.noise", "must be a number 0–1"))
+    if isinstance(noise, bool) or not isinstance(noise, int | float) or not 0 <= noise <= 1:
+        errors.append(FieldError(f"{OPTIONS_PATH}.noise", "must be a number 0–1"))
         noise = GenerationOptions.noise
     drop = data.get("drop", [])
     if not isinstance(drop, list) or not all(item in EVIDENCE_KINDS for item in drop):
         errors.append(
-            FieldError(
-                "metadata.customFields.scenario.drop",
-                f"must be a list of {', '.join(EVIDENCE_KINDS)}",
-            )
+            FieldError(f"{OPTIONS_PATH}.drop", f"must be a list of {', '.join(EVIDENCE_KINDS)}")
         )
         drop = []
     conventions = data.get("conventions", "native")
     if conventions not in CONVENTIONS:
         errors.append(
-            FieldError(
-                "metadata.customFields.scenario.conventions",
-                f"must be one of {', '.join(CONVENTIONS)}",
-            )
+            FieldError(f"{OPTIONS_PATH}.conventions", f"must be one of {', '.join(CONVENTIONS)}")
         )
         conventions = "native"
-    seed = integer("seed", 0)
-    variant = integer("variant", 0)
-    jitter = integer("jitterMinutes", 0)
+    seed = integer("seed", 0, 0, None)
+    variant = integer("variant", 0, 0, MAX_VARIANT)
+    jitter = integer("jitterMinutes", 0, 0, MAX_JITTER_MINUTES)
     if errors:
         raise InvalidInputError("Invalid scenario options", errors)
     try:
@@ -331,5 +343,5 @@ def options_from_fields(
     except ValueError as exc:
         raise InvalidInputError(
             "Invalid scenario options",
-            [FieldError("metadata.customFields.scenario", str(exc))],
+            [FieldError(OPTIONS_PATH, str(exc))],
         ) from None

@@ -272,7 +272,11 @@ async def test_bad_scenario_options_in_custom_fields_are_400_before_anything_is_
     response = await client.post("/v1/incidents/ingest", json=body, headers=analyst)
     assert response.status_code == 400, response.text
     paths = [e["path"] for e in response.json()["errors"]]
-    assert paths == ["metadata.customFields.scenario.seed"]
+    # Every broken rule at once, each named: the seed's type and the variant's range.
+    assert paths == [
+        "metadata.customFields.scenario.seed",
+        "metadata.customFields.scenario.variant",
+    ]
     assert (await client.get("/v1/incidents", headers=analyst)).json()["items"] == []
 
 
