@@ -90,3 +90,13 @@ def _as_before(value: datetime) -> str:
 )
 def test_an_instant_renders_as_its_utc_isoformat_with_a_z(value: datetime) -> None:
     assert format_instant(value) == _as_before(value)
+
+
+@pytest.mark.parametrize("zone", ["+24:00", "+25:00", "-99:00", "+05:60"])
+def test_a_zone_offset_beyond_a_day_is_refused_in_the_contract_s_words_not_python_s(
+    zone: str,
+) -> None:
+    with pytest.raises(ValueError, match="ISO 8601") as refused:
+        parse_instant(f"2024-01-15T10:00:00{zone}")
+    assert f"the zone offset {zone} is beyond ±23:59" in str(refused.value)
+    assert "timedelta" not in str(refused.value)

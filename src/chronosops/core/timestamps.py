@@ -20,6 +20,8 @@ _STRICT_ISO = re.compile(
 )
 
 ISO_RULE = "must be an ISO 8601 date-time with a zone, e.g. 2024-01-15T10:00:00Z"
+MAX_OFFSET_HOURS = 23
+MAX_OFFSET_MINUTES = 59
 
 
 # Evidence repeats its instants (every series of a scrape shares one): each is parsed once.
@@ -35,9 +37,13 @@ def parse_instant(text: str) -> datetime:
     # so that an instant never moves into the next microsecond.
     frac = frac[:7]
     zone = "+00:00" if match["zone"] == "Z" else match["zone"]
+    if int(zone[1:3]) > MAX_OFFSET_HOURS or int(zone[4:6]) > MAX_OFFSET_MINUTES:
+        # Python's own words for it name its classes: "offset must be a timedelta strictly
+        # between -timedelta(hours=24) and …".
+        raise ValueError(f"{ISO_RULE} (the zone offset {zone} is beyond ±23:59)")
     try:
         parsed = datetime.fromisoformat(f"{match['date']}T{match['time']}{frac}{zone}")
-    except ValueError as exc:  # e.g. month 13, 25:00, offset +24:00
+    except ValueError as exc:  # e.g. month 13, 25:00
         raise ValueError(f"{ISO_RULE} ({exc})") from None
     return _to_utc(parsed)
 
