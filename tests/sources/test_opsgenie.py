@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.sources.payloads import at, load, one, request_of
+from chronosops.sources import SourcePayloadError
+from tests.sources.payloads import at, load, normalise, one, request_of
 
 
 def test_create_opens_the_alert_with_its_tags_entity_and_team() -> None:
@@ -59,3 +60,10 @@ def test_an_older_payload_with_a_numeric_priority_and_no_team_reads_too() -> Non
     assert request.timeline.start == at("2015-01-05T10:03:11.104Z")
     assert request.metadata is not None
     assert request.metadata.tags is None
+
+
+def test_anything_else_is_not_an_opsgenie_payload_in_plain_english() -> None:
+    with pytest.raises(SourcePayloadError) as refused:
+        normalise("opsgenie", {"action": "Create", "alert": 5})
+    assert refused.value.message == "Not an Opsgenie payload ChronosOps recognises"
+    assert refused.value.errors[0].message.startswith("is not an Opsgenie payload")

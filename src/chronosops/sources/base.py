@@ -213,9 +213,10 @@ class Source(ABC):
         return ", ".join(shape.name for shape in self.shapes)
 
     def unrecognised(self) -> SourcePayloadError:
+        article = "an" if self.title[:1].lower() in "aeiou" else "a"  # an Opsgenie payload
         return payload_error(
             "",
-            f"is not a {self.title} payload this source reads; accepted shapes: "
+            f"is not {article} {self.title} payload this source reads; accepted shapes: "
             f"{self.describe_shapes()} (see GET /v1/sources)",
-            summary=f"Not a {self.title} payload ChronosOps recognises",
+            summary=f"Not {article} {self.title} payload ChronosOps recognises",
         )
