@@ -60,7 +60,15 @@ def assert_one_error_line(stderr: str, *fragments: str) -> str:
     return errors[0]
 
 
-@pytest.mark.parametrize("command", [["serve"], ["db", "upgrade"]])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["serve"],
+        ["db", "upgrade"],
+        # Was exit 2 with the arguments' hint and "Database unavailable: cannot connect".
+        ["export", "some-incident"],
+    ],
+)
 def test_a_database_that_refuses_connections_is_one_line_naming_the_setting_and_the_cause(
     command: list[str], tmp_path: Path
 ) -> None:

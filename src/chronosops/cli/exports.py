@@ -16,7 +16,7 @@ from chronosops.cli.errors import fail, failures_reported
 from chronosops.cli.incidents import cli_principal
 from chronosops.cli.settings import resolve_migrated, services_for
 from chronosops.config import Settings
-from chronosops.core.errors import AppError
+from chronosops.core.errors import NotFoundError
 
 out = Console()
 err = Console(stderr=True)
@@ -48,7 +48,9 @@ def export(
 
     try:
         document = asyncio.run(_export(resolve_migrated(), incident_id))
-    except AppError as error:
+    except NotFoundError as error:
+        # Only an unknown incident is the argument's fault; a database that does not answer is
+        # exit 3 with its own hint, as for every command (the error table).
         fail(error.message)
     if output is None:
         sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
