@@ -91,7 +91,9 @@ def _lifecycle_read(incident: Incident) -> LifecycleRead:
         changed_at=incident.lifecycle_changed_at,
         acknowledged_at=incident.acknowledged_at,
         acknowledged_by=incident.acknowledged_by,
-        resolved_at=incident.resolved_at if _is_resolved(incident) else None,
+        # A full record that arrived over names its end, not a resolvedAt: that end is when it
+        # was resolved, so `resolvedBy` never stands beside a null `resolvedAt`.
+        resolved_at=(incident.resolved_at or incident.end_at) if _is_resolved(incident) else None,
         resolved_by=incident.resolved_by,
     )
 

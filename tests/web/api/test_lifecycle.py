@@ -42,7 +42,7 @@ async def test_a_new_open_incident_is_triggered_and_unassigned(
     assert body["isResolved"] is False
 
 
-async def test_a_full_record_that_already_ended_arrives_resolved(
+async def test_a_full_record_that_already_ended_arrives_resolved_at_its_end(
     client: httpx.AsyncClient, analyst: dict[str, str]
 ) -> None:
     body = request(sourceRef="ended")
@@ -50,6 +50,8 @@ async def test_a_full_record_that_already_ended_arrives_resolved(
     read = (await client.get(f"/v1/incidents/{incident_id}", headers=analyst)).json()
     assert read["lifecycle"]["state"] == "resolved"
     assert read["isResolved"] is True
+    assert read["lifecycle"]["resolvedAt"] == read["timeline"]["end"]
+    assert read["lifecycle"]["resolvedBy"] is not None
 
 
 async def test_acknowledge_then_resolve_records_who_and_when_and_is_audited(
