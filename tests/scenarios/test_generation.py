@@ -365,6 +365,19 @@ def test_an_option_out_of_its_range_is_refused_by_its_own_path(
     assert "jitter_minutes" not in str([e.message for e in invalid.value.errors])
 
 
+def test_a_misspelt_scenario_option_is_refused_by_its_path_not_read_as_the_defaults() -> None:
+    with pytest.raises(InvalidInputError) as invalid:
+        options_from_fields(
+            {"seeds": 4, "variant": 1},
+            start=datetime(2026, 1, 1, tzinfo=UTC),
+            end=None,
+            minutes_before=15,
+            minutes_after=15,
+        )
+    assert [e.path for e in invalid.value.errors] == ["metadata.customFields.scenario.seeds"]
+    assert invalid.value.errors[0].message.startswith("unknown field")
+
+
 @pytest.mark.parametrize("fields", ["latency-spike", 7, ["seed"]])
 def test_scenario_options_that_are_not_an_object_are_refused_not_ignored(fields: object) -> None:
     with pytest.raises(InvalidInputError) as invalid:

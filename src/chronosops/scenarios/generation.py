@@ -267,6 +267,7 @@ def scenario_id_of(source_ref: str) -> str | None:
 
 
 OPTIONS_PATH = "metadata.customFields.scenario"
+OPTION_NAMES = ("seed", "variant", "noise", "jitterMinutes", "drop", "conventions")
 
 
 def options_from_fields(
@@ -288,11 +289,16 @@ def options_from_fields(
             [
                 FieldError(
                     OPTIONS_PATH,
-                    "must be an object of seed, variant, noise, jitterMinutes, drop, conventions",
+                    f"must be an object of {', '.join(OPTION_NAMES)}",
                 )
             ],
         )
     data: dict[str, Any] = fields or {}
+    # A misspelt option would otherwise generate the defaults without a word.
+    errors.extend(
+        FieldError(f"{OPTIONS_PATH}.{name}", f"unknown field; known: {', '.join(OPTION_NAMES)}")
+        for name in sorted(set(data) - set(OPTION_NAMES))
+    )
 
     def integer(name: str, default: int, low: int, high: int | None) -> int:
         value = data.get(name, default)
