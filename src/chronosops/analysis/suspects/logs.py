@@ -55,6 +55,13 @@ def named_peers(text: str, services: Iterable[str]) -> list[str]:
 
 def log_evidence(templates: Sequence[LogTemplate], cut: Cut, suspects: dict[str, Suspect]) -> None:
     groups: dict[tuple[str, str, bool], list[float]] = defaultdict(lambda: [0.0, 0.0])
+    # Lines from the reported start on. The fault side begins a minute before it (alerts lag);
+    # a usual line that stops at the reported start still logs in that minute, and read as
+    # "none after" it never vanished (engine 3.53): it vanished where nothing follows its last
+    # minute there, the minute a report may be off by (`REPORT_UNCERTAINTY`, as the stopped
+    # paths read it since 3.47), and what it missed is what it did not log on the fault side.
+    onward: dict[tuple[str, str, bool], float] = defaultdict(float)
+    onset = cut.fault_start + REPORT_UNCERTAINTY
     refs: dict[tuple[str, str, bool], list[str]] = defaultdict(list)
     total = [0.0, 0.0]
     half = timedelta(seconds=30)
@@ -82,6 +89,8 @@ def log_evidence(templates: Sequence[LogTemplate], cut: Cut, suspects: dict[str,
                 refs[key].append(template.artifact_id)
                 for point in template.histogram:
                     groups[key][0 if point.ts + half < cut.fault_start else 1] += point.value
+                    if point.ts + half >= onset:
+                        onward[key] += point.value
             for point in template.histogram:
                 total[0 if point.ts + half < cut.fault_start else 1] += point.value
     if total[0] <= 0 or total[1] <= 0:
@@ -89,13 +98,13 @@ def log_evidence(templates: Sequence[LogTemplate], cut: Cut, suspects: dict[str,
     scale = total[1] / total[0]
     excess: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])  # extra errors, expected
     vanished: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])  # missing, expected
-    for (service, _, error), (before, after) in groups.items():
+    for (service, name, error), (before, after) in groups.items():
         expected = before * scale
         if error:
             excess[service][0] += max(0.0, after - expected)
             excess[service][1] += expected
-        elif expected >= 4 and after == 0:
-            vanished[service][0] += expected
+        elif expected >= 4 and onward[(service, name, error)] == 0 and after < expected:
+            vanished[service][0] += expected - after
         if not error:
             vanished[service][1] += expected
     for service, (extra, expected) in excess.items():
