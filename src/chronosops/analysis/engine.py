@@ -56,7 +56,7 @@ from chronosops.analysis.units import normalise
 ENGINE = "builtin"
 # Stored with every analysis, so a re-run on another engine says so; what each version
 # changed is listed in docs/analysis.md, "Engine versions" (newest first).
-ENGINE_VERSION = "3.52"
+ENGINE_VERSION = "3.53"
 MAX_HYPOTHESES = 6
 
 # Calibration: confidences are softmax(score / TEMPERATURE) over the candidates and UNKNOWN.
@@ -278,6 +278,7 @@ def _family(
         kinds.get("log_errors", 0.0),
         kinds.get("log_new_errors", 0.0),
         kinds.get("log_errors_persistent", 0.0),
+        kinds.get("log_errors_named", 0.0),
         kinds.get("error_ratio", 0.0),
         kinds.get("availability", 0.0),
         kinds.get("errors", 0.0),

@@ -308,3 +308,65 @@ def new_error_kinds_first_logged_at(minutes: float) -> dict[str, float]:
 def test_an_error_template_that_begins_long_after_the_onset_is_not_the_faults_new_failure() -> None:
     assert new_error_kinds_first_logged_at(4)["log_new_errors"] > 0.4
     assert "log_new_errors" not in new_error_kinds_first_logged_at(12)
+
+
+def test_persistent_lines_a_caller_writes_about_a_service_read_as_that_services_errors() -> None:
+    lines = errors_before_and_after("nil pointer dereference in quote {i}", 6, 8, service="ship")
+    lines += errors_before_and_after(
+        "request {i} to ship failed: unexpected status 500", 6, 8, service="web"
+    )[80:]
+    kinds = suspect_kinds(logs=lines)
+    assert kinds["ship"]["log_errors_named"] > 0.9
+    assert "log_errors_named" not in kinds.get("web", {})
+    assert "log_errors_persistent" not in kinds.get("web", {})
+
+
+def test_warnings_about_a_wrong_value_from_a_service_read_as_its_errors_without_its_own() -> None:
+    lines = errors_before_and_after("blank result from basket for request {i}", 6, 8, service="gw")
+    lines = [{**line, "level": "WARN"} if line["service"] == "gw" else line for line in lines]
+    lines += logs("GET /basket served in {i} ms", 40, level="INFO", start=-10, service="basket")
+    kinds = suspect_kinds(logs=lines)
+    assert kinds["basket"]["log_errors_named"] > 0.9
+
+
+def test_lines_about_a_caller_whose_own_errors_are_about_its_callee_pass_on_to_the_callee() -> None:
+    lines = errors_before_and_after("panic: nil pointer in quote {i}", 6, 8, service="shipping")
+    lines += errors_before_and_after(
+        "upstream shipping responded 500 to get /quote {i}", 6, 8, service="booking"
+    )[80:]
+    lines += errors_before_and_after(
+        "upstream booking responded 500 to post /quote {i}", 6, 8, service="edge"
+    )[80:]
+    kinds = suspect_kinds(logs=lines)
+    assert kinds["shipping"]["log_errors_named"] > 0.9
+    assert "log_errors_named" not in kinds.get("booking", {})
+
+
+def test_lines_about_a_service_that_surge_after_the_fault_are_a_change_not_a_state() -> None:
+    lines = errors_before_and_after("request {i} to ship failed", 3, 60, service="web")
+    lines += logs("GET /quote served in {i} ms", 40, level="INFO", start=-10, service="ship")
+    kinds = suspect_kinds(logs=lines)
+    assert "log_errors_named" not in kinds.get("ship", {})
+    assert kinds["ship"]["log_errors"] > 0.5  # read as the change it is (engine 3.51)
+
+
+def test_a_usual_line_that_stops_at_the_reported_start_vanished_despite_its_guard_minute() -> None:
+    lines = logs("GET /items served in {i} ms", 60, level="INFO", start=-10, service="web")
+    lines += logs("GET /items served in {i} ms", 60, level="INFO", start=0.5, service="web")
+    # The step's line, up to the reported start: its last minute is the fault side's first.
+    lines += logs(
+        "enriched order {i} with defaults", 95, level="INFO", start=-9.5, service="orders"
+    )
+    lines += logs("order {i} stored", 60, level="INFO", start=-10, service="orders")
+    lines += logs("order {i} stored", 60, level="INFO", start=0.5, service="orders")
+    kinds = suspect_kinds(logs=lines)
+    assert kinds["orders"]["log_vanished"] > 0.3
+
+
+def test_a_usual_line_that_goes_on_after_the_reported_start_did_not_vanish() -> None:
+    lines = logs("GET /items served in {i} ms", 60, level="INFO", start=-10, service="web")
+    lines += logs("GET /items served in {i} ms", 60, level="INFO", start=0.5, service="web")
+    lines += logs("enriched order {i} with defaults", 60, level="INFO", start=-10, service="orders")
+    lines += logs("enriched order {i} with defaults", 3, level="INFO", start=2, service="orders")
+    kinds = suspect_kinds(logs=lines)
+    assert "log_vanished" not in kinds.get("orders", {})

@@ -55,6 +55,13 @@ def named_peers(text: str, services: Iterable[str]) -> list[str]:
 
 def log_evidence(templates: Sequence[LogTemplate], cut: Cut, suspects: dict[str, Suspect]) -> None:
     groups: dict[tuple[str, str, bool], list[float]] = defaultdict(lambda: [0.0, 0.0])
+    # Lines from the reported start on. The fault side begins a minute before it (alerts lag);
+    # a usual line that stops at the reported start still logs in that minute, and read as
+    # "none after" it never vanished (engine 3.53): it vanished where nothing follows its last
+    # minute there, the minute a report may be off by (`REPORT_UNCERTAINTY`, as the stopped
+    # paths read it since 3.47), and what it missed is what it did not log on the fault side.
+    onward: dict[tuple[str, str, bool], float] = defaultdict(float)
+    onset = cut.fault_start + REPORT_UNCERTAINTY
     refs: dict[tuple[str, str, bool], list[str]] = defaultdict(list)
     total = [0.0, 0.0]
     half = timedelta(seconds=30)
@@ -82,6 +89,8 @@ def log_evidence(templates: Sequence[LogTemplate], cut: Cut, suspects: dict[str,
                 refs[key].append(template.artifact_id)
                 for point in template.histogram:
                     groups[key][0 if point.ts + half < cut.fault_start else 1] += point.value
+                    if point.ts + half >= onset:
+                        onward[key] += point.value
             for point in template.histogram:
                 total[0 if point.ts + half < cut.fault_start else 1] += point.value
     if total[0] <= 0 or total[1] <= 0:
@@ -89,13 +98,13 @@ def log_evidence(templates: Sequence[LogTemplate], cut: Cut, suspects: dict[str,
     scale = total[1] / total[0]
     excess: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])  # extra errors, expected
     vanished: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])  # missing, expected
-    for (service, _, error), (before, after) in groups.items():
+    for (service, name, error), (before, after) in groups.items():
         expected = before * scale
         if error:
             excess[service][0] += max(0.0, after - expected)
             excess[service][1] += expected
-        elif expected >= 4 and after == 0:
-            vanished[service][0] += expected
+        elif expected >= 4 and onward[(service, name, error)] == 0 and after < expected:
+            vanished[service][0] += expected - after
         if not error:
             vanished[service][1] += expected
     for service, (extra, expected) in excess.items():
@@ -227,6 +236,13 @@ PERSISTENT_HOLD = 0.5
 PERSISTENT_SURGE = 4.0
 
 
+def _about_peers(template: LogTemplate) -> bool:
+    """An error or warning template, as `log_evidence` reads one (a line about a peer)."""
+    return template.error_count * 2 >= template.count or any(
+        level in ("WARN", "WARNING") for level in template.levels
+    )
+
+
 def persistent_errors(
     templates: Sequence[LogTemplate], cut: Cut, suspects: dict[str, Suspect]
 ) -> None:
@@ -235,13 +251,37 @@ def persistent_errors(
     broken input minutes earlier, an earlier fault at the same service still in force) shows as
     a state, not a change, so the readings of change above cannot see it. A lead, not a proof:
     business errors ("not found", a rejected request) look the same, so it weighs less than
-    errors that rose, and it never fires where the baseline is clean."""
-    known = {service.lower() for t in templates for service in t.services or []}
+    errors that rose, and it never fires where the baseline is clean.
+
+    Its callers' error and warning lines that name it ("upstream shipping-api responded 500",
+    "blank result from basket") are the proof the lead lacks: a business error its handler
+    answered is no failure to its callers. Where such lines persist on both sides as well, the
+    service's own errors and the lines about it together, as a share of every error line of
+    the bundle, read as ``log_errors_named`` (weighed as errors that rose): an error line about
+    a peer is the peer's (engine 3.51), and a caller whose own error lines are mostly about one
+    callee passes the lines about it on to that callee (its failure is the callee's, seen one
+    step further up)."""
+    spelled = sorted({service for t in templates for service in t.services or []})
+    known = {service.lower() for service in spelled}
     half = timedelta(seconds=30)
     own: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
     refs: dict[str, list[str]] = defaultdict(list)
+    # Lines about a peer: (peer, writer) → lines before, after.
+    about: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0.0])
+    about_refs: dict[str, list[str]] = defaultdict(list)
     volume = [0.0, 0.0]
     for template in templates:
+        text = " ".join([template.template, *(e.message for e in template.examples)])
+        named = named_peers(text, spelled) if _about_peers(template) else []
+        for service in template.services or []:
+            for peer in named:
+                if peer == service:
+                    continue
+                for point in template.histogram:
+                    about[(peer, service)][0 if point.ts + half < cut.fault_start else 1] += (
+                        point.value
+                    )
+                about_refs[peer].append(template.artifact_id)
         if template.error_count * 2 < template.count:
             # The bundle's other lines measure its volume (a flood of errors would not).
             for point in template.histogram:
@@ -249,9 +289,9 @@ def persistent_errors(
             continue
         # Drain masks a name that varies ("no instances available for <*>"): the examples
         # keep it.
-        text = " ".join([template.template, *(e.message for e in template.examples)]).lower()
+        lowered = text.lower()
         for service in template.services or []:
-            if any(peer in text for peer in known if peer != service.lower()):
+            if any(peer in lowered for peer in known if peer != service.lower()):
                 continue  # a call that failed on a peer, not this service's own failure
             for point in template.histogram:
                 own[service][0 if point.ts + half < cut.fault_start else 1] += point.value
@@ -271,3 +311,55 @@ def persistent_errors(
         suspect = suspects.setdefault(service, Suspect(service))
         for ref in refs[service]:
             suspect.note("log_errors_persistent", share, ref)
+    _named_persistent(own, about, about_refs, scale, suspects)
+
+
+def _named_persistent(
+    own: dict[str, list[float]],
+    about: dict[tuple[str, str], list[float]],
+    refs: dict[str, list[str]],
+    scale: float,
+    suspects: dict[str, Suspect],
+) -> None:
+    """``log_errors_named`` (see `persistent_errors`): lines about a service, passed on along
+    the callers whose own error lines are mostly about one callee."""
+    written: dict[str, float] = defaultdict(float)  # a writer's error lines, its own and about
+    for service, (before, after) in own.items():
+        written[service] += before + after
+    by_writer: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for (peer, writer), (before, after) in about.items():
+        written[writer] += before + after
+        by_writer[writer][peer] += before + after
+    # A writer whose error lines are mostly about one peer: that peer is where its failing is.
+    passes: dict[str, str] = {}
+    for writer, peers in by_writer.items():
+        peer, lines = max(peers.items(), key=lambda item: (item[1], item[0]))
+        if lines > PERSISTENT_ERROR_SHARE * written[writer]:
+            passes[writer] = peer
+
+    def where(service: str) -> str:
+        seen = {service}
+        while service in passes and passes[service] not in seen:
+            service = passes[service]
+            seen.add(service)
+        return service
+
+    named: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
+    for (peer, _writer), (before, after) in about.items():
+        target = where(peer)
+        named[target][0] += before
+        named[target][1] += after
+    total = sum(written.values())
+    for service, (named_before, named_after) in named.items():
+        if min(named_before, named_after) < PERSISTENT_ERROR_LINES:
+            continue
+        before = named_before + own.get(service, [0.0, 0.0])[0]
+        after = named_after + own.get(service, [0.0, 0.0])[1]
+        share = (before + after) / total if total else 0.0
+        if share < PERSISTENT_ERROR_SHARE:
+            continue
+        if not PERSISTENT_HOLD * before * scale <= after <= PERSISTENT_SURGE * before * scale:
+            continue  # fading or surging, as for a service's own errors
+        suspect = suspects.setdefault(service, Suspect(service))
+        for ref in refs.get(service, []) or [f"logs:{service}"]:
+            suspect.note("log_errors_named", share, ref)

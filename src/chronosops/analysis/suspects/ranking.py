@@ -214,6 +214,7 @@ OWN_KINDS = (
     "log_errors",
     "log_new_errors",
     "log_errors_persistent",
+    "log_errors_named",
     "calls_vanished",
     "statement_stopped",
     "operation_mix",

@@ -39,6 +39,10 @@ KIND_WEIGHT: dict[str, float] = {
     # handlers gave up on its answer (`spans._requests_cut_short`).
     "requests_cut_short": 1.0,
     "log_errors_persistent": 0.6,
+    # Errors in force on both sides of the fault that its callers' error lines say are its
+    # (`logs.persistent_errors`): weighed as errors that rose, which a caller's lines about it
+    # prove are failures, not business errors its handler answered.
+    "log_errors_named": 0.9,
 }
 
 
