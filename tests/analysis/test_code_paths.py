@@ -21,7 +21,7 @@ from chronosops.analysis.code_paths import (
 from chronosops.analysis.models import StatementHistory
 from chronosops.analysis.statistics import fisher_exact, median
 from chronosops.core.artifacts import LogStatement
-from tests.analysis.builders import analysis_input, at, series
+from tests.analysis.builders import analysis_input, at
 
 SERVICE = "ts-price-service"
 QUERY = "PriceController.query"
@@ -668,39 +668,3 @@ def test_the_history_counts_an_operations_calls_over_the_minutes_its_logs_cover(
     # Minutes -6 to -1 hold logs, the last one in part while its spans go on: it is left out
     # with the minutes after it, leaving 5 minutes of 6 query calls.
     assert kept[SERVICE]["calls"][QUERY] == 30
-
-
-def _path_weight(extra_metrics: list[dict[str, Any]]) -> float:
-    from chronosops.analysis.localisation import localize
-    from chronosops.analysis.observations import observe
-    from chronosops.analysis.rules.code_paths import code_path_candidates
-    from chronosops.analysis.signals import DEFAULT_TABLE
-    from chronosops.analysis.units import normalise
-
-    request = analysis_input(
-        service="ts-gateway-service",
-        metrics=extra_metrics,
-        **_traffic(
-            {QUERY: (6, 6), LIST: (3, 3)},
-            {QUERY: QUERY_LOGS, LIST: LIST_LOGS},
-            after={QUERY: QUERY_LOGS[:1]},
-        ),
-    )
-    obs = observe(normalise(request.artifacts, DEFAULT_TABLE), request.context)
-    (candidate,) = [c for c in code_path_candidates(obs, localize(obs)) if c.culprit == SERVICE]
-    return candidate.score
-
-
-def test_a_path_that_vanished_below_a_caller_starved_of_cpu_counts_for_the_callers_share() -> None:
-    from chronosops.analysis.rules.code_paths import EXPLAINED_CALLER_SHARE
-
-    alone = _path_weight([])
-    # The gateway, which sends the service its requests, runs at 95 % of its CPU from 20 % on
-    # the same traffic: its requests time out and give up part-way, and the calls it sends on
-    # take other branches.
-    starved = _path_weight(series("cpu_usage_percent", 20, 95, service="ts-gateway-service"))
-    assert alone > 0
-    assert math.isclose(starved, EXPLAINED_CALLER_SHARE * alone)
-    # A service that runs hotter below it sends it nothing: its own path keeps its weight.
-    below = _path_weight(series("cpu_usage_percent", 20, 95, service="ts-other-service"))
-    assert math.isclose(below, alone)

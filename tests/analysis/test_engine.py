@@ -370,21 +370,3 @@ def test_a_slow_caller_of_the_saturated_service_leaves_the_answer_its_familys_co
         )
     assert caller.overall_confidence == caller.hypotheses[0].confidence
     assert callee.overall_confidence < 0.95 * callee.hypotheses[0].confidence
-
-
-def test_a_hot_cpu_explains_a_shift_in_its_services_mix_of_operations() -> None:
-    from chronosops.analysis.engine import _family
-
-    # A CPU contention: the slow operations time out and the mix shifts (TrainTicket preserve,
-    # the onset a minute early: CPU 0.84 beside an operation-mix reading of 1.0).
-    assert _family(Suspect("preserve", {"cpu": 0.84, "operation_mix": 1.0})) == (
-        "CAPACITY_SATURATION"
-    )
-    assert _family(Suspect("preserve", {"cpu": 0.6, "requests_cut_short": 0.9})) == (
-        "CAPACITY_SATURATION"
-    )
-    # Failures of its own still stand against the heat: a code fault that also runs hotter.
-    assert _family(Suspect("preserve", {"cpu": 0.84, "log_new_errors": 1.0})) == "DEPLOY_BUG"
-    assert _family(Suspect("preserve", {"cpu": 0.84, "calls_vanished": 0.9})) == "DEPLOY_BUG"
-    # A mix shift with no heat beside it is still a code path.
-    assert _family(Suspect("preserve", {"cpu": 0.3, "operation_mix": 1.0})) == "DEPLOY_BUG"

@@ -56,7 +56,7 @@ from chronosops.analysis.units import normalise
 ENGINE = "builtin"
 # Stored with every analysis, so a re-run on another engine says so; what each version
 # changed is listed in docs/analysis.md, "Engine versions" (newest first).
-ENGINE_VERSION = "3.53"
+ENGINE_VERSION = "3.52"
 MAX_HYPOTHESES = 6
 
 # Calibration: confidences are softmax(score / TEMPERATURE) over the candidates and UNKNOWN.
@@ -274,7 +274,7 @@ def _family(
     kinds = suspect.kinds
     heat = max(kinds.get("cpu", 0.0), kinds.get("saturation", 0.0))
     footprint = kinds.get("memory", 0.0)
-    failures = max(
+    code = max(
         kinds.get("log_errors", 0.0),
         kinds.get("log_new_errors", 0.0),
         kinds.get("log_errors_persistent", 0.0),
@@ -283,16 +283,13 @@ def _family(
         kinds.get("errors", 0.0),
         kinds.get("calls_vanished", 0.0),
         kinds.get("statement_stopped", 0.0),
+        kinds.get("operation_mix", 0.0),
+        kinds.get("span_cut_short", 0.0),
+        kinds.get("requests_cut_short", 0.0),
     )
-    mix = max(kinds.get(kind, 0.0) for kind in MIX_KINDS)
-    code = max(failures, mix)
     own_latency = kinds.get("latency", 0.0)
     edge_latency = kinds.get("edge_latency", 0.0)
-    if heat >= 0.5 and heat >= failures:
-        # A service starved of CPU serves its slow operations late: they time out, its callers
-        # give up on it and its requests stop short, so its mix of operations shifts. A shift in
-        # its mix beside a hot CPU is what the heat does; a code path that changed rarely pins
-        # a CPU. Only failures of its own (error lines, calls that stopped) stand against it.
+    if heat >= 0.5 and heat >= code:
         return "CAPACITY_SATURATION"
     if footprint >= 0.5 and footprint >= code and own_latency >= 0.25:
         # Memory grew and the service got slower: memory pressure.
@@ -321,11 +318,6 @@ def _family(
         return "DEPLOY_BUG"
     leading = suspect.leading_kind()
     return FAMILY_OF_KIND.get(leading or "", "DEPLOY_BUG")
-
-
-# Readings of which operations a service's requests run and where they stop, not of anything
-# failing (`_family`): a service starved of CPU shifts them as a changed code path does.
-MIX_KINDS = ("operation_mix", "span_cut_short", "requests_cut_short")
 
 
 # CPU or saturation strength below which a service ran no hotter.

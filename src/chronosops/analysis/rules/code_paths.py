@@ -17,7 +17,7 @@ from collections import defaultdict
 
 from chronosops.analysis.catalog import HypothesisId
 from chronosops.analysis.code_paths import MissingPath, VanishedPath
-from chronosops.analysis.localisation import Localization, starved_of_cpu
+from chronosops.analysis.localisation import Localization
 from chronosops.analysis.observations import Observations
 from chronosops.analysis.scoring import CODE, Candidate
 
@@ -42,11 +42,6 @@ def code_path_candidates(obs: Observations, where: Localization) -> list[Candida
         share = 1.0
         if any(callee in by_service for callee in obs.callees(service) if callee != service):
             share = EXPLAINED_CALLER_SHARE
-        elif starved_caller(obs, service):
-            # A caller starved of CPU sends it other requests: its handlers time out and give up
-            # part-way, so the calls arriving here take other branches. The caller's heat
-            # explains the changed branch as a callee's fault explains a caller's.
-            share = EXPLAINED_CALLER_SHARE
         candidate = Candidate(HypothesisId.DEPLOY_BUG, service)
         for index, path in enumerate(paths[:3]):
             weight = CODE_PATH_WEIGHT * share * path.strength
@@ -58,12 +53,3 @@ def code_path_candidates(obs: Observations, where: Localization) -> list[Candida
             )
         found.append(candidate)
     return found
-
-
-def starved_caller(obs: Observations, service: str) -> bool:
-    """Whether a service that calls ``service`` is starved of CPU (`localisation.starved_of_cpu`).
-    Its direct callers only, as `suspects.ranking.own_mix_shifts` reads a caller's mix: what
-    reaches a service through others is theirs to change (read through every service above
-    it, the gateway that every request passes starved on a five-minute baseline and halved a
-    basic-service wrong return's own path, TrainTicket `…090353`)."""
-    return any(starved_of_cpu(obs, caller) for caller in obs.callers(service) if caller != service)
