@@ -42,3 +42,8 @@ def test_the_f_tail_matches_its_closed_forms_and_the_chi_square_with_a_long_deno
     assert math.isclose(f_sf(3.0, 2, 10), 1.6**-5, rel_tol=1e-9)
     assert math.isclose(f_sf(6.608, 1, 5), 0.05, rel_tol=1e-3)
     assert math.isclose(f_sf(7.815 / 3, 3, 1e7), chi_square_sf(7.815, 3), rel_tol=1e-3)
+
+
+def test_an_f_statistic_too_small_to_move_x_off_one_is_no_evidence() -> None:
+    # x = d2 / (d2 + d1 * F) rounds to 1: the tail is the whole distribution, not an error.
+    assert f_sf(1e-20, 2, 10) == 1.0
