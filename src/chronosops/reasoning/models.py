@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import httpx
-from google import genai
-from google.genai import errors as genai_errors
-from google.genai import types as genai_types
+
+if TYPE_CHECKING:
+    from google import genai
 
 FailureKind = Literal["timeout", "rate_limited", "server", "client", "transport", "empty"]
 
@@ -83,6 +83,11 @@ class GeminiClient:
         self._base_url = base_url
 
     def _client(self, timeout_seconds: float) -> genai.Client:
+        # google-genai loads with the first call, not with the application: its import is about
+        # a quarter of a server's start-up CPU, and most deployments configure no Gemini.
+        from google import genai
+        from google.genai import types as genai_types
+
         options = genai_types.HttpOptions(
             timeout=int(timeout_seconds * 1000),
             retry_options=genai_types.HttpRetryOptions(attempts=1),  # retries are ours, bounded
@@ -92,6 +97,9 @@ class GeminiClient:
         return genai.Client(api_key=self._api_key, http_options=options)
 
     async def complete(self, call: ModelCall) -> ModelReply:
+        from google.genai import errors as genai_errors
+        from google.genai import types as genai_types
+
         config = genai_types.GenerateContentConfig(
             system_instruction=call.system,
             temperature=0,
