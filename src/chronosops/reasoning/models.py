@@ -6,6 +6,7 @@ retry could help. Vendor exceptions never leave this module.
 
 from __future__ import annotations
 
+import importlib
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -78,13 +79,17 @@ class GeminiClient:
     provider = "gemini"
 
     def __init__(self, *, api_key: str, model: str, base_url: str | None = None) -> None:
+        # google-genai is imported when a Gemini client is made (the services are built), not
+        # with the application: it is about a fifth of a process's import CPU and most
+        # deployments and tests configure no Gemini. Never inside a call either, where a
+        # first import of a second or more would count against the call's timeout.
+        for module in ("google.genai", "google.genai.errors", "google.genai.types"):
+            importlib.import_module(module)
         self.model = model
         self._api_key = api_key
         self._base_url = base_url
 
     def _client(self, timeout_seconds: float) -> genai.Client:
-        # google-genai loads with the first call, not with the application: its import is about
-        # a quarter of a server's start-up CPU, and most deployments configure no Gemini.
         from google import genai
         from google.genai import types as genai_types
 
