@@ -93,7 +93,6 @@ async def wait_until_drained(services: Services, *, within: float) -> float:
 
 
 @on_postgres_only
-@pytest.mark.long
 async def test_one_worker_drains_a_backlog_of_thousands_at_the_pace_of_its_jobs(
     services: Services,
 ) -> None:
