@@ -50,6 +50,11 @@ def shares_an_expensive_fixture(item: pytest.Item) -> bool:
     )
 
 
+def handed_out_late(item: pytest.Item) -> bool:
+    """False for the tests pytest-xdist hands out first: ``slow`` and ``long``."""
+    return item.get_closest_marker("slow") is None and item.get_closest_marker("long") is None
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark what `-m` and pytest-xdist select on, before either looks.
@@ -61,9 +66,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     ``xdist_group``: a module whose tests share a module-scoped fixture runs on one worker
     (``--dist loadgroup``), so its Prometheus or browser starts once, not once per worker.
 
-    Under pytest-xdist the ``slow`` tests (real servers, up to a minute each) are handed out
-    first: left to the end, as the alphabet would leave tests/worker, one of them is a tail
-    that a single worker runs while the others wait.
+    Under pytest-xdist the ``slow`` tests (real servers, up to a minute each) and the ``long``
+    ones (ten seconds or more without a server: a thousand alerts in one delivery,
+    schemathesis) are handed out first: left to the end, as the alphabet would leave tests/web
+    and tests/worker, one of them is a tail that a single worker runs while the others wait.
+    Not the backlog drain (tests/worker/test_drain.py): it measures a worker's pace against a
+    budget, and beside the slow tests' processes at the start it missed it (647 of 2,000 jobs
+    left after 90 s on a loaded machine, 2026-12-08).
     """
     for item in items:
         if not touches_the_database(item):
@@ -71,4 +80,4 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if shares_an_expensive_fixture(item):
             item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
     if hasattr(config, "workerinput"):
-        items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+        items.sort(key=handed_out_late)

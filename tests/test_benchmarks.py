@@ -7,9 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.long
 def test_every_benchmark_module_imports(tmp_path: Path) -> None:
     modules = sorted(
         f"benchmarks.{path.stem}"

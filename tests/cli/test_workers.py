@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.fixtures.processes import free_port
 
@@ -48,6 +49,7 @@ SLOW_MAIN = textwrap.dedent(
 )
 
 
+@pytest.mark.long
 def test_a_worker_slower_to_import_than_uvicorns_ping_timeout_is_kept_and_serves(
     tmp_path: Path,
 ) -> None:

@@ -103,6 +103,7 @@ def comparable(incident: GeneratedIncident) -> list[str]:
     return [a.model_dump_json() for a in incident.artifacts]
 
 
+@pytest.mark.long
 def test_the_suite_at_share_zero_is_the_suite_without_the_form(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

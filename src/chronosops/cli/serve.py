@@ -52,15 +52,6 @@ def serve(
     ),
 ) -> None:
     """Serve the API (and migrate the embedded SQLite database first)."""
-    # The server and the application load here, not with the CLI: every other command would
-    # pay for them at start-up.
-    import uvicorn
-
-    from chronosops.auth import Role
-    from chronosops.cli.workers import supervise
-    from chronosops.storage.failures import printable_url
-    from chronosops.web.app import create_app
-
     overrides: dict[str, object] = {}
     if host:
         overrides["host"] = host
@@ -78,6 +69,16 @@ def serve(
             kind=ConfigurationError,
         )
     migrate_or_refuse(settings)
+    # The server and the application load here, not with the CLI (every other command would
+    # pay for them at start-up), and only once the settings and the database passed: a refused
+    # configuration is reported without ~3 s of CPU importing the application first.
+    import uvicorn
+
+    from chronosops.auth import Role
+    from chronosops.cli.workers import supervise
+    from chronosops.storage.failures import printable_url
+    from chronosops.web.app import create_app
+
     stack = server_stack()
     services = services_for(settings)
     base_url = settings.base_url

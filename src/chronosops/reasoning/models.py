@@ -6,14 +6,15 @@ retry could help. Vendor exceptions never leave this module.
 
 from __future__ import annotations
 
+import importlib
 import time
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import httpx
-from google import genai
-from google.genai import errors as genai_errors
-from google.genai import types as genai_types
+
+if TYPE_CHECKING:
+    from google import genai
 
 FailureKind = Literal["timeout", "rate_limited", "server", "client", "transport", "empty"]
 
@@ -78,11 +79,20 @@ class GeminiClient:
     provider = "gemini"
 
     def __init__(self, *, api_key: str, model: str, base_url: str | None = None) -> None:
+        # google-genai is imported when a Gemini client is made (the services are built), not
+        # with the application: it is about a fifth of a process's import CPU and most
+        # deployments and tests configure no Gemini. Never inside a call either, where a
+        # first import of a second or more would count against the call's timeout.
+        for module in ("google.genai", "google.genai.errors", "google.genai.types"):
+            importlib.import_module(module)
         self.model = model
         self._api_key = api_key
         self._base_url = base_url
 
     def _client(self, timeout_seconds: float) -> genai.Client:
+        from google import genai
+        from google.genai import types as genai_types
+
         options = genai_types.HttpOptions(
             timeout=int(timeout_seconds * 1000),
             retry_options=genai_types.HttpRetryOptions(attempts=1),  # retries are ours, bounded
@@ -92,6 +102,9 @@ class GeminiClient:
         return genai.Client(api_key=self._api_key, http_options=options)
 
     async def complete(self, call: ModelCall) -> ModelReply:
+        from google.genai import errors as genai_errors
+        from google.genai import types as genai_types
+
         config = genai_types.GenerateContentConfig(
             system_instruction=call.system,
             temperature=0,

@@ -27,6 +27,9 @@ from chronosops.bootstrap import build_services
 from tests.fixtures.app import ALL_ROLES, make_settings
 from tests.fixtures.live_server import LiveServer, live_server
 
+# Tens of seconds on a busy machine: handed out first (tests/conftest.py).
+pytestmark = pytest.mark.long
+
 BOUNDED = settings(
     max_examples=15,
     deadline=None,

@@ -8,6 +8,7 @@ import zlib
 from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
 from chronosops.core.ingest_request import IngestIncidentRequest
@@ -81,6 +82,7 @@ async def test_a_group_of_two_alerts_opens_one_incident_analysed_once(
     assert any(title.startswith("Alert joined: ") for title in titles), titles
 
 
+@pytest.mark.long
 async def test_a_group_of_a_thousand_alerts_opens_one_incident(
     hooks: Hooks, viewer: dict[str, str]
 ) -> None:

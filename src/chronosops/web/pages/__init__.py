@@ -7,6 +7,8 @@ services as the API and add no rules of their own.
 
 from __future__ import annotations
 
+from functools import cache
+
 from fastapi import APIRouter, FastAPI
 from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
@@ -54,9 +56,17 @@ class CachedStaticFiles(StaticFiles):
         return response
 
 
-def install(app: FastAPI) -> None:
+@cache
+def _screens() -> APIRouter:
+    """Every screen's routes in one router, gathered once per process: each app includes it
+    (FastAPI copies the routes into the app and leaves this router as it is), where gathering
+    it again for every app read each page's signature twice (most of a test's `create_app`)."""
     router = APIRouter(include_in_schema=False)
     for screen in SCREENS:
         router.include_router(screen.router)
-    app.include_router(router)
+    return router
+
+
+def install(app: FastAPI) -> None:
+    app.include_router(_screens())
     app.mount("/static", CachedStaticFiles(directory=STATIC_DIR), name="static")
