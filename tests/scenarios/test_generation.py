@@ -14,7 +14,7 @@ from chronosops.core.artifacts import (
     MetricSeries,
     SpanGroup,
 )
-from chronosops.core.errors import InvalidInputError
+from chronosops.core.errors import FieldError, InvalidInputError
 from chronosops.evidence.bundle import seal
 from chronosops.scenarios import (
     SCENARIOS,
@@ -323,19 +323,24 @@ def test_unknown_scenarios_and_bad_options_are_refused_by_name() -> None:
     with pytest.raises(ValueError, match="noise must be 0–1") as caught:
         GenerationOptions(noise=2.0, variant=9)
     assert "variant must be 0–5" in str(caught.value)
-    start = datetime(2026, 1, 1, tzinfo=UTC)
+    errors = refusal_of({"seed": "7", "drop": ["metrics", "vibes"]})
+    assert [e.path for e in errors] == [
+        "metadata.customFields.scenario.drop",
+        "metadata.customFields.scenario.seed",
+    ]
+
+
+def refusal_of(fields: object) -> list[FieldError]:
+    """What a stored incident's scenario options are refused for."""
     with pytest.raises(InvalidInputError) as invalid:
         options_from_fields(
-            {"seed": "7", "drop": ["metrics", "vibes"]},
-            start=start,
+            fields,
+            start=datetime(2026, 1, 1, tzinfo=UTC),
             end=None,
             minutes_before=15,
             minutes_after=15,
         )
-    assert [e.path for e in invalid.value.errors] == [
-        "metadata.customFields.scenario.drop",
-        "metadata.customFields.scenario.seed",
-    ]
+    return invalid.value.errors
 
 
 @pytest.mark.parametrize(
@@ -351,45 +356,22 @@ def test_unknown_scenarios_and_bad_options_are_refused_by_name() -> None:
 def test_an_option_out_of_its_range_is_refused_by_its_own_path(
     fields: dict[str, object], paths: list[str]
 ) -> None:
-    with pytest.raises(InvalidInputError) as invalid:
-        options_from_fields(
-            fields,
-            start=datetime(2026, 1, 1, tzinfo=UTC),
-            end=None,
-            minutes_before=15,
-            minutes_after=15,
-        )
-    assert [e.path for e in invalid.value.errors] == [
-        f"metadata.customFields.scenario.{path}" for path in paths
-    ]
-    assert "jitter_minutes" not in str([e.message for e in invalid.value.errors])
+    errors = refusal_of(fields)
+    assert [e.path for e in errors] == [f"metadata.customFields.scenario.{path}" for path in paths]
+    assert "jitter_minutes" not in str([e.message for e in errors])
 
 
 def test_a_misspelt_scenario_option_is_refused_by_its_path_not_read_as_the_defaults() -> None:
-    with pytest.raises(InvalidInputError) as invalid:
-        options_from_fields(
-            {"seeds": 4, "variant": 1},
-            start=datetime(2026, 1, 1, tzinfo=UTC),
-            end=None,
-            minutes_before=15,
-            minutes_after=15,
-        )
-    assert [e.path for e in invalid.value.errors] == ["metadata.customFields.scenario.seeds"]
-    assert invalid.value.errors[0].message.startswith("unknown field")
+    errors = refusal_of({"seeds": 4, "variant": 1})
+    assert [e.path for e in errors] == ["metadata.customFields.scenario.seeds"]
+    assert errors[0].message.startswith("unknown field")
 
 
 @pytest.mark.parametrize("fields", ["latency-spike", 7, ["seed"]])
 def test_scenario_options_that_are_not_an_object_are_refused_not_ignored(fields: object) -> None:
-    with pytest.raises(InvalidInputError) as invalid:
-        options_from_fields(
-            fields,
-            start=datetime(2026, 1, 1, tzinfo=UTC),
-            end=None,
-            minutes_before=15,
-            minutes_after=15,
-        )
-    assert [e.path for e in invalid.value.errors] == ["metadata.customFields.scenario"]
-    assert "must be an object" in invalid.value.errors[0].message
+    errors = refusal_of(fields)
+    assert [e.path for e in errors] == ["metadata.customFields.scenario"]
+    assert "must be an object" in errors[0].message
 
 
 def test_absent_scenario_options_are_the_defaults() -> None:
