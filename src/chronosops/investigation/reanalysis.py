@@ -58,6 +58,13 @@ async def reanalyze_or_queue(
         incident = await pipeline.incidents.get(session, incident_id)
         running = await pipeline.jobs.pending(
             session, incident_id, kinds=(*ANALYSES, INVESTIGATE_JOB), states=("running",)
+        ) or await pipeline.jobs.pending(
+            # An investigation is running from its start, before a runner takes its job: a
+            # re-analysis done meanwhile would overlap the investigation's first iteration.
+            session,
+            incident_id,
+            kinds=(INVESTIGATE_JOB,),
+            states=("queued",),
         )
         queued = await pipeline.jobs.pending(
             session, incident_id, kinds=ANALYSES, states=("queued",)

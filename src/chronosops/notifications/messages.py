@@ -110,7 +110,8 @@ def slack(message: dict[str, Any]) -> dict[str, Any]:
             ],
         }
     )
-    return {"text": text, "blocks": blocks}
+    # The fallback `text` is mrkdwn (notifications, previews): escaped as the fields are.
+    return {"text": _escape_mrkdwn(text), "blocks": blocks}
 
 
 def _escape_mrkdwn(text: str) -> str:

@@ -2,12 +2,32 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
+
+# Titles, service names, log lines and change descriptions come from people and vendors: a
+# renderer that passes raw HTML through (many wikis do) must show them as typed, and a line
+# break in them must not open a heading, list or table row of its own.
+_MARKUP = re.compile(r"([\\<>&\[\]])")
+_LINE_BREAKS = re.compile(r"\s*[\r\n]+\s*")
+_BLOCK_START = re.compile(r"^([#>+*=|-])")
+
+
+def _text(text: Any) -> str:
+    """Text shown as text within a line: HTML, link brackets and line breaks neutralised."""
+    value = str(text if text is not None else "")
+    return _MARKUP.sub(r"\\\1", _LINE_BREAKS.sub(" ", value))
+
+
+def _block(text: Any) -> str:
+    """Text shown as paragraphs: each one as `_text`, none read as a heading, quote or list."""
+    paragraphs = re.split(r"\n\s*\n", str(text if text is not None else "").strip())
+    return "\n\n".join(_BLOCK_START.sub(r"\\\1", _text(p)) for p in paragraphs if p.strip())
 
 
 def _cell(text: Any) -> str:
-    """Text safe inside a Markdown table cell: no pipes, no line breaks."""
-    return str(text if text is not None else "").replace("|", "\\|").replace("\n", " ")
+    """Text safe inside a Markdown table cell: as `_text`, and no pipes."""
+    return _text(text).replace("|", "\\|")
 
 
 def _refs(refs: list[str]) -> str:
@@ -19,7 +39,9 @@ def _statements(lines: list[str], items: list[dict[str, Any]], empty: str) -> No
         lines.append(f"_{empty}_")
     for item in items:
         refs = item["evidenceRefs"]
-        lines.append(f"- {item['statement']}" + (f" (evidence: {_refs(refs)})" if refs else ""))
+        lines.append(
+            f"- {_text(item['statement'])}" + (f" (evidence: {_refs(refs)})" if refs else "")
+        )
     lines.append("")
 
 
@@ -30,11 +52,11 @@ def _prose_note(prose: dict[str, Any] | None) -> list[str]:
     if prose["writer"] == "model":
         refs = sorted({r for refs in prose["evidenceRefs"].values() for r in refs})
         return [
-            f"_Summary, impact and root-cause prose written by {prose['provider']} "
-            f"{prose['model']}, checked to cite only evidence in the bundle ({_refs(refs)})._",
+            f"_Summary, impact and root-cause prose written by {_text(prose['provider'])} "
+            f"{_text(prose['model'])}, checked to cite only evidence in the bundle ({_refs(refs)})._",
             "",
         ]
-    return [f"_Prose from the built-in generator: {prose['failure']}._", ""]
+    return [f"_Prose from the built-in generator: {_text(prose['failure'])}._", ""]
 
 
 def render_markdown(content: dict[str, Any]) -> str:
@@ -42,7 +64,7 @@ def render_markdown(content: dict[str, Any]) -> str:
     root = content["rootCause"]
     impact = content["impact"]
     evidence = content["evidence"]
-    lines: list[str] = [f"# Postmortem: {content['headline']}", ""]
+    lines: list[str] = [f"# Postmortem: {_text(content['headline'])}", ""]
     if content["synthetic"]:
         lines += [
             "> **Synthetic evidence.** This incident comes from a demo scenario: the evidence "
@@ -58,17 +80,17 @@ def render_markdown(content: dict[str, Any]) -> str:
         "",
         "## Executive summary",
         "",
-        content["executiveSummary"],
+        _block(content["executiveSummary"]),
         "",
         *_prose_note(content.get("prose")),
         "## Impact",
         "",
-        f"- Severity: {impact['severity'] or 'unrated'}",
-        f"- Services: {', '.join(impact['services']) or 'unknown'}",
+        f"- Severity: {_text(impact['severity'] or 'unrated')}",
+        f"- Services: {_text(', '.join(impact['services']) or 'unknown')}",
         f"- Started: {impact['startedAt']}",
         f"- Ended: {impact['endedAt'] or 'not yet'}"
         + (f" ({impact['durationMinutes']} min)" if impact["durationMinutes"] is not None else ""),
-        f"- {impact['description']} (evidence: {_refs(impact['evidenceRefs'])})",
+        f"- {_text(impact['description'])} (evidence: {_refs(impact['evidenceRefs'])})",
         "",
         "## Timeline",
         "",
@@ -83,14 +105,14 @@ def render_markdown(content: dict[str, Any]) -> str:
         "",
         "## Root cause",
         "",
-        f"**{root['title']}** — {round(root['confidence'] * 100)}% confidence"
-        + (f", on {root['culpritService']}" if root["culpritService"] else "")
+        f"**{_text(root['title'])}** — {round(root['confidence'] * 100)}% confidence"
+        + (f", on {_text(root['culpritService'])}" if root["culpritService"] else "")
         + (" (inconclusive)" if root["inconclusive"] else ""),
         "",
         *(
-            [root["narrative"], "", f"The engine's rationale: {root['rationale']}"]
+            [_block(root["narrative"]), "", f"The engine's rationale: {_text(root['rationale'])}"]
             if root.get("narrative")
-            else [root["rationale"]]
+            else [_block(root["rationale"])]
         ),
         "",
         f"Evidence: {_refs(root['evidenceRefs'])}",
@@ -102,7 +124,7 @@ def render_markdown(content: dict[str, Any]) -> str:
         lines.append("_None beyond the root cause._")
     for factor in content["contributingFactors"]:
         lines.append(
-            f"- **{factor['title']}** — {factor['detail']} (evidence: {_refs(factor['evidenceRefs'])})"
+            f"- **{_text(factor['title'])}** — {_text(factor['detail'])} (evidence: {_refs(factor['evidenceRefs'])})"
         )
     lines += ["", "## What went well", ""]
     _statements(lines, content["whatWentWell"], "Nothing the evidence shows.")
@@ -113,10 +135,10 @@ def render_markdown(content: dict[str, Any]) -> str:
         lines.append("_No actions recommended._")
     for item in content["actionItems"]:
         lines.append(
-            f"- [ ] **{item['priority']}** {item['title']} — owner: _unassigned_ "
+            f"- [ ] **{_text(item['priority'])}** {_text(item['title'])} — owner: _unassigned_ "
             f"(evidence: {_refs(item['evidenceRefs'])})"
         )
-        lines += [f"    - {step}" for step in item["steps"]]
+        lines += [f"    - {_text(step)}" for step in item["steps"]]
     lines += [
         "",
         "## Evidence",
@@ -128,23 +150,26 @@ def render_markdown(content: dict[str, Any]) -> str:
         "|---|---|---|---|",
     ]
     lines += [
-        f"| `{a['artifactId']}` | {a['kind']} | {_cell(a['title'])} | {_cell(a['summary'])}"
+        f"| `{a['artifactId']}` | {_cell(a['kind'])} | {_cell(a['title'])} | {_cell(a['summary'])}"
         + (" (synthetic)" if a["synthetic"] else "")
         + " |"
         for a in evidence["artifacts"]
     ]
     if evidence["missing"]:
         lines += ["", "Missing evidence:", ""]
-        lines += [f"- {m['priority']} {m['need']}: {m['reason']}" for m in evidence["missing"]]
+        lines += [
+            f"- {_text(m['priority'])} {_text(m['need'])}: {_text(m['reason'])}"
+            for m in evidence["missing"]
+        ]
     narrative = content.get("modelNarrative")
     if narrative:
         lines += [
             "",
             "## Language model's reading (second opinion)",
             "",
-            f"_Written by {narrative['provider']} {narrative['model']}; not evidence._",
+            f"_Written by {_text(narrative['provider'])} {_text(narrative['model'])}; not evidence._",
             "",
-            narrative["narrative"],
+            _block(narrative["narrative"]),
         ]
     lines += [
         "",

@@ -130,6 +130,26 @@ async def test_markdown_comes_with_the_suffix_or_the_accept_header_alike(
     assert by_suffix.text == by_accept.text
 
 
+async def test_the_accept_headers_quality_values_decide_between_json_and_markdown(
+    client: httpx.AsyncClient, analyst: dict[str, str]
+) -> None:
+    created = await analysed_scenario(client, analyst)
+    [summary] = await postmortems_of(client, analyst, created["incidentId"])
+
+    async def media_for(accept: str) -> str:
+        response = await client.get(
+            f"/v1/postmortems/{summary['postmortemId']}", headers={**analyst, "Accept": accept}
+        )
+        return response.headers["content-type"].split(";")[0]
+
+    assert await media_for("text/markdown;q=0.1, application/json") == "application/json"
+    assert await media_for("text/markdown;q=0") == "application/json"
+    assert await media_for("application/json;q=0.5, text/markdown") == "text/markdown"
+    assert await media_for("text/markdown, application/json") == "text/markdown"
+    assert await media_for("application/json, text/markdown") == "application/json"
+    assert await media_for("*/*") == "application/json"
+
+
 async def test_the_markdown_has_the_sections_in_order(
     client: httpx.AsyncClient, analyst: dict[str, str]
 ) -> None:

@@ -93,6 +93,26 @@ async def test_a_reanalysis_asked_while_a_job_of_the_incident_runs_waits_its_tur
     assert len((await _detail(client, incident_id, analyst))["analyses"]) == 2
 
 
+async def test_a_reanalysis_asked_while_an_investigation_is_running_but_not_yet_started_waits(
+    client_with: ClientFactory, analyst: dict[str, str]
+) -> None:
+    client, services = await client_with()
+    incident_id = await _ingested(client, analyst)
+    started = await client.post(f"/v1/incidents/{incident_id}/investigate", headers=analyst)
+    assert started.status_code == 202
+    session_url = started.headers["Location"]
+    assert (await client.get(session_url, headers=analyst)).json()["status"] == "running"
+
+    answer = await client.post(f"/v1/incidents/{incident_id}/reanalyze", headers=analyst)
+
+    assert answer.status_code == 202
+    assert answer.json()["analysisId"] is None
+    assert len((await _detail(client, incident_id, analyst))["analyses"]) == 1
+    await services.runner.drain()
+    assert (await client.get(session_url, headers=analyst)).json()["status"] != "running"
+    assert len((await _detail(client, incident_id, analyst))["analyses"]) >= 2
+
+
 async def test_a_failed_reanalysis_job_is_listed_and_an_admin_runs_it_again(
     database_url: str,
     client_with: ClientFactory,

@@ -131,3 +131,25 @@ async def test_an_empty_note_from_the_page_is_refused_and_nothing_is_kept(
     assert response.status_code == 400
     notes = (await client.get(f"/v1/incidents/{incident}/notes", headers=analyst)).json()
     assert notes == []
+
+
+async def test_a_nul_character_in_a_note_or_an_assignee_from_the_page_is_refused_naming_the_field(
+    client: httpx.AsyncClient, analyst: dict[str, str], sign_in: SignIn
+) -> None:
+    incident = await ingest(client, analyst)
+    csrf = await sign_in(Role.ANALYST)
+
+    note = await client.post(
+        f"/incidents/{incident}/notes", data={"csrf_token": csrf, "body": "rolled\x00back"}
+    )
+    assign = await client.post(
+        f"/incidents/{incident}/assign", data={"csrf_token": csrf, "assignee": "dana\x00"}
+    )
+
+    assert (note.status_code, assign.status_code) == (400, 400)
+    assert "body" in note.text
+    assert "NUL" in note.text
+    assert "assignee" in assign.text
+    assert (await client.get(f"/v1/incidents/{incident}/notes", headers=analyst)).json() == []
+    detail = (await client.get(f"/v1/incidents/{incident}", headers=analyst)).json()
+    assert detail["assignee"] is None

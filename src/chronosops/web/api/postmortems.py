@@ -27,10 +27,28 @@ def markdown_response(postmortem: PostmortemRead) -> Response:
     )
 
 
+def _quality(parameters: list[str]) -> float:
+    for parameter in parameters:
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "q":
+            try:
+                return min(max(float(value.strip()), 0.0), 1.0)
+            except ValueError:
+                return 0.0
+    return 1.0
+
+
 def wants_markdown(request: Request) -> bool:
-    """Markdown when the caller prefers it to JSON (``Accept: text/markdown``)."""
-    accept = request.headers.get("accept", "")
-    return MARKDOWN in accept and "application/json" not in accept.split(MARKDOWN)[0]
+    """Markdown when the caller prefers it to JSON (``Accept: text/markdown``): by quality value
+    (``q``), then, at equal quality, by which the header names first."""
+    ranked: dict[str, tuple[float, int]] = {}
+    for position, item in enumerate(request.headers.get("accept", "").split(",")):
+        media, *parameters = item.split(";")
+        media = media.strip().lower()
+        if media in (MARKDOWN, "application/json") and media not in ranked:
+            ranked[media] = (_quality(parameters), -position)
+    markdown = ranked.get(MARKDOWN, (0.0, 0))
+    return markdown[0] > 0 and markdown > ranked.get("application/json", (0.0, 0))
 
 
 @router.get(

@@ -35,6 +35,7 @@ from chronosops.core.errors import (
     PermissionDeniedError,
     UnavailableError,
 )
+from chronosops.core.storable import text_problem
 from chronosops.web.deps import FORBIDDEN, ServicesDep
 from chronosops.web.errors import UnsupportedMediaTypeError, note_unavailable, status_of
 from chronosops.web.pages.rendering import PageUser, render
@@ -202,6 +203,15 @@ async def checked_form(
     if not services.sessions.check_csrf(session.session_id, token):
         log.warning("console.csrf_rejected", path=request.url.path)
         raise CsrfError
+    # PostgreSQL cannot store NUL (SQLite can): refused here, as the API refuses it, so that a
+    # form is a 400 naming the field on both databases rather than a 500 on one.
+    problems = [
+        FieldError(name, problem)
+        for name, value in fields.items()
+        if (problem := text_problem(name) or text_problem(value)) is not None
+    ]
+    if problems:
+        raise InvalidInputError("Invalid form", problems)
     return fields
 
 
