@@ -15,6 +15,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chronosops.core.metrics import OperatorMetrics
+from chronosops.core.timestamps import format_instant
 from chronosops.incidents import IncidentRead
 from chronosops.jobs import JobRead, JobService
 from chronosops.notifications import DeliveryFailedError, EventName, NotificationService
@@ -92,7 +93,7 @@ class Notifier:
                 "status": incident.status,
                 "lifecycle": incident.lifecycle.state,
                 "assignee": incident.assignee,
-                "start": incident.timeline.start.isoformat(),
+                "start": format_instant(incident.timeline.start),
             },
             "url": f"{self.public_url}/incidents/{incident.id}",
         }

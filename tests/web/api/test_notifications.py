@@ -89,6 +89,8 @@ async def test_a_new_incident_and_its_diagnosis_reach_slack_teams_and_the_signed
         ).hexdigest()
         assert hook.headers["X-ChronosOps-Signature"] == f"v1={expected}"
     assert hooks[1].json["analysis"]["topHypothesisId"]
+    read = (await http.get(f"/v1/incidents/{incident_id}", headers=analyst)).json()
+    assert hooks[0].json["incident"]["start"] == read["timeline"]["start"]  # the API's own form
 
     log = (await http.get(f"/v1/incidents/{incident_id}/notifications", headers=analyst)).json()
     assert len(log["items"]) == 6
