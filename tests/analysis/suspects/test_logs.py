@@ -7,6 +7,7 @@ from typing import Any
 
 from chronosops.analysis.suspects import rank_suspects
 from chronosops.analysis.suspects.logs import log_key, named_peers
+from chronosops.core.artifacts import LogTemplate
 from tests.analysis.builders import analysis_input, at, logs
 from tests.analysis.suspects.builders import ranked, suspect_kinds
 
@@ -340,6 +341,17 @@ def test_lines_about_a_caller_whose_own_errors_are_about_its_callee_pass_on_to_t
     kinds = suspect_kinds(logs=lines)
     assert kinds["shipping"]["log_errors_named"] > 0.9
     assert "log_errors_named" not in kinds.get("booking", {})
+    request = analysis_input(logs=lines)
+    shipping = next(
+        s for s in rank_suspects(request.artifacts, request.context) if s.service == "shipping"
+    )
+    cited = {
+        service
+        for t in request.artifacts
+        if isinstance(t, LogTemplate) and t.artifact_id in shipping.refs["log_errors_named"]
+        for service in t.services
+    }
+    assert {"booking", "edge"} <= cited  # the lines about it, and those passed on to it
 
 
 def test_lines_about_a_service_that_surge_after_the_fault_are_a_change_not_a_state() -> None:

@@ -345,10 +345,13 @@ def _named_persistent(
         return service
 
     named: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
+    # A reading passed on cites the lines that carried it, each caller's about its callee.
+    cited: dict[str, list[str]] = defaultdict(list)
     for (peer, _writer), (before, after) in about.items():
         target = where(peer)
         named[target][0] += before
         named[target][1] += after
+        cited[target].extend(ref for ref in refs.get(peer, []) if ref not in cited[target])
     total = sum(written.values())
     for service, (named_before, named_after) in named.items():
         if min(named_before, named_after) < PERSISTENT_ERROR_LINES:
@@ -361,5 +364,5 @@ def _named_persistent(
         if not PERSISTENT_HOLD * before * scale <= after <= PERSISTENT_SURGE * before * scale:
             continue  # fading or surging, as for a service's own errors
         suspect = suspects.setdefault(service, Suspect(service))
-        for ref in refs.get(service, []) or [f"logs:{service}"]:
+        for ref in cited[service] or [f"logs:{service}"]:
             suspect.note("log_errors_named", share, ref)
